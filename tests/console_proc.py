@@ -75,13 +75,18 @@ class ConsoleProcess:
 
     def session_cookie(self) -> str:
         """The page's session cookie (``name=value``), as a browser gets it opening ``/?token=``."""
+        return self.set_cookie().split(";")[0]
+
+    def set_cookie(self, headers: dict | None = None) -> str:
+        """The ``Set-Cookie`` header of the answer to opening ``/?token=`` over plain HTTP (as a
+        proxy in front forwards it), with ``headers``."""
         import http.client
         con = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
         try:
-            con.request("GET", f"/?token={self.token}")
+            con.request("GET", f"/?token={self.token}", headers=headers or {})
             answer = con.getresponse()
             answer.read()
-            return (answer.getheader("Set-Cookie") or "").split(";")[0]
+            return answer.getheader("Set-Cookie") or ""
         finally:
             con.close()
 

@@ -229,6 +229,11 @@ def test_user_config_can_be_skipped(env):
      "config.toml: supervisor.listen: expected HOST:PORT (e.g. 127.0.0.1:8640), got '[::1]'"),
     ("[supervisor]\nlisten = \"1.2.3.4:99999\"\n",
      "config.toml: supervisor.listen: port 99999 is out of range (0 to 65535; 0 picks a free one), got '1.2.3.4:99999'"),
+    ("[supervisor]\npublic_url = \"console.example\"\n",
+     "config.toml: supervisor.public_url: must be an http:// or https:// URL with a host (or \"\"), got 'console.example'"),
+    ("[supervisor]\npublic_url = \"https://console.example/callmonitor\"\n",
+     "config.toml: supervisor.public_url: must be an origin alone: the scheme, host and port a browser opens, no "
+     "path (https://console.example), got 'https://console.example/callmonitor'"),
     ("analysis = 3\n", "config.toml: analysis: must be a table"),
 ])
 def test_bad_configuration_names_the_file_and_the_key(env, tmp_path, text, message):

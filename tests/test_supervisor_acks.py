@@ -43,6 +43,37 @@ def console(tmp_path):
     c.kill()
 
 
+def test_a_console_behind_a_proxy_that_ends_tls_marks_its_session_cookie_secure_only_when_told(tmp_path):
+    """Behind a proxy that ends TLS the console serves plain HTTP: ``--public-url https://...``
+    (``supervisor.public_url``) marks the session cookie Secure, and a browser's request from that
+    origin, or https and the host asked for, that sends no ``Sec-Fetch-Site``, is the page's own;
+    another origin is still refused. Without it the cookie is not Secure and those origins are
+    refused, whatever ``X-Forwarded-*`` headers a client sends (never read)."""
+    claimed = {"X-Forwarded-Proto": "https", "X-Forwarded-Ssl": "on", "X-Forwarded-Host": "console.example"}
+    plain = ConsoleProcess(tmp_path / "plain")
+    try:
+        assert "Secure" not in plain.set_cookie() and "Secure" not in plain.set_cookie(claimed)
+        cookie = plain.session_cookie()
+        for origin in ("https://console.example", plain.base.replace("http://", "https://")):
+            status, said = plain.request("GET", "/api/state", token=None, headers={"Cookie": cookie, "Origin": origin,
+                                                                                  **claimed})
+            assert (status, json.loads(said)["code"]) == (403, "cross_origin"), origin
+    finally:
+        plain.kill()
+    proxied = ConsoleProcess(tmp_path / "proxied", extra=("--public-url", "HTTPS://Console.Example:443/"))
+    try:
+        assert "; Secure" in proxied.set_cookie() and "HttpOnly" in proxied.set_cookie()
+        cookie = proxied.session_cookie()
+        for origin in ("https://console.example", proxied.base.replace("http://", "https://"), proxied.base):
+            assert proxied.request("GET", "/api/state", token=None, headers={"Cookie": cookie, "Origin": origin})[0] \
+                == 200, origin
+        for origin in ("http://console.example", "https://console.example:8443", "https://evil.example"):
+            status, said = proxied.request("GET", "/api/state", token=None, headers={"Cookie": cookie, "Origin": origin})
+            assert (status, json.loads(said)["code"]) == (403, "cross_origin"), origin
+    finally:
+        proxied.kill()
+
+
 def test_a_heartbeat_is_answered_with_the_acknowledgement_of_its_daemons_alert(console):
     _ack(console, 4, t=95.0, call_id=7)
     status, answer = console.post(_beat())
@@ -70,9 +101,10 @@ def test_a_page_of_another_origin_cannot_acknowledge_or_read_with_the_supervisor
             assert (status, json.loads(said)["code"]) == (403, "cross_origin"), (foreign, path, said)
     assert console.state()["alerts"][0]["acked_by"] is None
     assert console.request("GET", "/api/state", token=None, headers={"Cookie": cookie, "Origin": console.base})[0] == 200
-    # a browser that sends no Sec-Fetch-Site, behind a proxy that ends TLS: its own page's origin is https
-    behind_tls = {"Cookie": cookie, "Origin": console.base.replace("http://", "https://")}
-    assert console.request("GET", "/api/state", token=None, headers=behind_tls)[0] == 200
+    # a browser that sends no Sec-Fetch-Site: https and this host is the console's own page only behind a
+    # proxy that ends TLS, which supervisor.public_url declares (test_a_console_behind_a_proxy_that_ends_tls_...)
+    https_here = {"Cookie": cookie, "Origin": console.base.replace("http://", "https://")}
+    assert console.request("GET", "/api/state", token=None, headers=https_here)[0] == 403
     # its own page, behind a proxy too (another scheme and host in Origin), the browser says same-origin
     own = {"Cookie": cookie, "Origin": "https://console.example", "Sec-Fetch-Site": "same-origin"}
     status, headers, said = console.exchange("POST", f"/api/alerts/{posted['id']}/ack", b'{"by": "Dana"}',

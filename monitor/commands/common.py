@@ -347,7 +347,8 @@ def _socket_option_problem(args: argparse.Namespace) -> str | None:
 OPTION_KEYS = MappingProxyType({
     "storage.db": "--db", "delivery.webhook_url": "--webhook", "delivery.webhook_token_file": "--webhook-token-file",
     "daemon.caller": "--caller", "daemon.agent": "--agent", "daemon.status_socket": "--socket",
-    "supervisor.listen": "--listen", "supervisor.db": "--db", "supervisor.token_file": "--token-file"})
+    "supervisor.listen": "--listen", "supervisor.db": "--db", "supervisor.token_file": "--token-file",
+    "supervisor.public_url": "--public-url"})
 """The configuration keys the commands' options set, with the option a person typed."""
 
 

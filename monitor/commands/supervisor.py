@@ -35,6 +35,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    f"(supervisor.token_file, else {default_file('supervisor.token_file')})")
     p.add_argument("--tls-cert", metavar="FILE", help="TLS certificate (PEM); with --tls-key")
     p.add_argument("--tls-key", metavar="FILE", help="TLS private key (PEM)")
+    p.add_argument("--public-url", metavar="URL", help="the console's address as browsers open it, where a "
+                   "proxy in front ends TLS: https marks the session cookie Secure (supervisor.public_url)")
     add_config_options(p, db=False)
     p.set_defaults(run=run)
 
@@ -57,7 +59,7 @@ def bind(host: str, port: int) -> socket.socket:
 
 def _overrides(args: argparse.Namespace) -> dict:
     o = {}
-    for opt, key in (("listen", "listen"), ("db", "db"), ("token_file", "token_file")):
+    for opt, key in (("listen", "listen"), ("db", "db"), ("token_file", "token_file"), ("public_url", "public_url")):
         if getattr(args, opt) is not None:
             o[f"supervisor.{key}"] = getattr(args, opt)
     return o
@@ -261,9 +263,14 @@ def _load_auth(cfg, create: bool, kept: str | None = None):
 
 
 def _settings(sc, tls: bool):
+    """The console's settings of ``sc``, its configuration's supervisor section; ``tls``: it serves
+    TLS itself. The session cookie is Secure under TLS, its own or a proxy's (``public_url`` https)."""
+    from ..config.urls import origin_of
     from ..supervisor.app import ConsoleSettings
-    return ConsoleSettings(max_body_bytes=sc.max_body_bytes, silent_after_s=sc.silent_after_s, secure_cookie=tls,
-                           retention_days=sc.retention_days)
+    public = origin_of(sc.public_url) if sc.public_url else ""
+    return ConsoleSettings(max_body_bytes=sc.max_body_bytes, silent_after_s=sc.silent_after_s,
+                           secure_cookie=tls or public.startswith("https://"), retention_days=sc.retention_days,
+                           public_origin=public)
 
 
 AT_NEXT_START = ("supervisor.listen", "supervisor.db")
@@ -273,8 +280,8 @@ at start): changed, they are named in the reload's line."""
 
 class _Reload:
     """SIGHUP: the configuration and token files read again, as the daemon does. The tokens
-    (``supervisor.agent_tokens``, the token file), ``silent_after_s``, ``max_body_bytes`` and
-    ``retention_days`` apply at once; a configuration or token that cannot be used leaves the console
+    (``supervisor.agent_tokens``, the token file), ``silent_after_s``, ``max_body_bytes``,
+    ``retention_days`` and ``public_url`` apply at once; a configuration or token that cannot be used leaves the console
     as it was. Either way one line says so.
 
     The reload runs in one thread of its own, beside the server's loop, one at a time (signals

@@ -26,7 +26,7 @@ from .schema import (ACOUSTIC_KINDS, ActionsConfig, AnalysisConfig, Config, Conf
 from .listen import listen_problem
 from .sockets import socket_length_problem
 from .tokens import agent_tokens_problem
-from .urls import redact_url, url_problem
+from .urls import origin_problem, redact_url, url_problem
 
 SECTIONS: tuple[str, ...] = ("analysis", "rules", "actions", "phrases", "transcription", "daemon",
                              "delivery", "storage", "supervisor")
@@ -123,6 +123,8 @@ def _check_value(value: Any, annotation: Any, meta: Mapping[str, Any], where: st
         raise ConfigError(f"{where}: {problem}")
     if meta.get("kind") == "url" and value and (problem := url_problem(value)):
         raise ConfigError(f"{where}: {problem}, got {redact_url(value)!r}")
+    if meta.get("kind") == "origin" and value and (problem := origin_problem(value)):
+        raise ConfigError(f"{where}: {problem}, got {value!r}")
     if meta.get("kind") == "socket" and value and (problem := socket_length_problem(value)):
         raise ConfigError(f"{where}: {problem}; give a shorter one, or leave the key out for its default")
     if meta.get("kind") == "listen" and (problem := listen_problem(value)):

@@ -31,8 +31,8 @@ def _k(default: Any, doc: str, **check: Any) -> Any:
     """A documented config key; ``check`` holds min/max/gt/lt/choices/kind for validation (``gt``
     and ``lt``: bounds not allowed themselves; ``kind``: "url" a webhook's or a link's URL, "path" a
     file that must be named: never empty, "language" a language code, never empty, "agent_tokens"
-    the console's "NAME:TOKEN" entries, "listen" the console's HOST:PORT, "socket" a Unix socket's
-    path: no longer than one may be)."""
+    the console's "NAME:TOKEN" entries, "listen" the console's HOST:PORT, "origin" a web origin (an
+    http(s) URL without path), "socket" a Unix socket's path: no longer than one may be)."""
     return field(default=default, metadata={"doc": doc, **check})
 
 
@@ -956,6 +956,11 @@ class SupervisorConfig:
 
     listen: str = _k("127.0.0.1:8640", "HOST:PORT the console listens on (other than loopback "
                      "only with TLS, or with a warning; port 0 picks a free one)", kind="listen")
+    public_url: str = _k("", "the console's address as the supervisors' browsers open it, where a proxy "
+                         "in front of it ends TLS (https://console.example): an https one marks the session "
+                         "cookie Secure, and the page's requests sent from it are taken as the console's own "
+                         "(X-Forwarded-* headers are never read); \"\" = the address the console serves",
+                         kind="origin")
     db: str = _k("~/.local/share/callmonitor/supervisor.db", "the console's own SQLite database "
                  "(created mode 0600); under $XDG_DATA_HOME when set, as storage.db", kind="path")
     token_file: str = _k("~/.config/callmonitor/supervisor.token", "the shared token (created "

@@ -68,6 +68,30 @@ def url_problem(value: str, *, or_empty: bool = True) -> str | None:
     return None
 
 
+DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def origin_problem(value: str) -> str | None:
+    """Why ``value`` cannot be a web origin (the console's public address: scheme, host and port
+    alone), in one phrase, or None."""
+    if problem := url_problem(value):
+        return problem
+    url = urlsplit(value)
+    if url.path not in ("", "/") or url.query or url.fragment or value.endswith(("?", "#")):
+        return "must be an origin alone: the scheme, host and port a browser opens, no path (https://console.example)"
+    return None
+
+
+def origin_of(value: str) -> str:
+    """The origin of ``value``, a URL :func:`origin_problem` takes, as a browser sends it in
+    ``Origin``: scheme and host in lower case, the port left out where it is the scheme's own
+    (``HTTPS://Console.Example:443/`` is ``https://console.example``)."""
+    url = urlsplit(value)
+    scheme, host, port = url.scheme.lower(), url.hostname or "", url.port
+    host = f"[{host}]" if ":" in host else host
+    return f"{scheme}://{host}" + (f":{port}" if port is not None and port != DEFAULT_PORTS[scheme] else "")
+
+
 def redact_url(url: str, counted: bool = False) -> str:
     """``url`` as it may be shown to a person (a log line, ``status``, a warning, an error): the
     userinfo before the host, the path after its first segment and the value of each query parameter

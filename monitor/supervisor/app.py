@@ -100,6 +100,9 @@ class ConsoleSettings:
     secure_cookie: bool = False
     retention_days: float = 30.0
     """Alerts received longer ago, and agents last heard from before then, are deleted (0: none)."""
+    public_origin: str = ""
+    """The origin browsers open the console at through a proxy that ends TLS (``supervisor.public_url``);
+    "": the console's own address."""
 
 
 # --------------------------------------------------------------------------- live updates
@@ -392,7 +395,7 @@ class Console:
         agent's own, which only posts, a page of another origin sending the session cookie); None for
         a supervisor's."""
         header = request.headers.get("authorization")
-        if self.auth.bearer(header) is None and from_another_origin(request):
+        if self.auth.bearer(header) is None and from_another_origin(request, self.settings.public_origin):
             return self._refuse(request, "a request from a page of another origin than this console's is refused "
                                          "(its session cookie is this console's page's only)", CROSS_ORIGIN)
         if self._supervisor(request):
@@ -654,17 +657,20 @@ class Console:
         return JSONResponse(row)
 
 
-def from_another_origin(request: Request) -> bool:
+def from_another_origin(request: Request, public_origin: str = "") -> bool:
     """Whether the browser says that a page of another origin sent ``request``: its ``Sec-Fetch-Site``
     is other than same-origin (or none, an address typed), another port of this host being the same
     site; a browser that sends none, by an ``Origin`` other than this console's scheme and host, or
-    https and its host (a proxy in front that ends TLS; one that changes the host is told apart by
-    the first only). A client that is no browser sends neither."""
+    ``public_origin``, the console's as a proxy in front serves it (and, one that ends TLS, https
+    and the host asked for, where the proxy passes it on). A client that is no browser sends neither."""
     site = request.headers.get("sec-fetch-site")
     if site is not None:
         return site not in ("same-origin", "none")
     origin, host = request.headers.get("origin"), request.headers.get("host", "")
-    return origin is not None and origin not in (f"{request.url.scheme}://{host}", f"https://{host}")
+    ours = {f"{request.url.scheme}://{host}", *([public_origin] if public_origin else [])}
+    if public_origin.startswith("https://"):
+        ours.add(f"https://{host}")
+    return origin is not None and origin not in ours
 
 
 ALWAYS_HEADERS = (("X-Content-Type-Options", "nosniff"), ("Referrer-Policy", "no-referrer"),
