@@ -534,10 +534,55 @@ def test_a_heartbeat_whose_status_holds_a_string_too_long_to_draw_is_refused_nam
                      "last_error": {"level": "l" * 100, "source": "s" * 100, "message": "m" * 2000,
                                     "resolved": "r" * 2000},
                      "transcription_off": "t" * 2000,
-                     "reports": [{"call_id": 7, "url": "https://reports.example/" + "r" * 1971 + ".html"}]}
+                     "reports": [{"call_id": 7, "url": "https://reports.example/" + "r" * 1957 + "/call-7-report.html"}]}
         body = {"type": "heartbeat", "daemon_id": "long1", "agent": "erin", "every_s": 30, "status": at_bounds}
         assert console.post(body) == (200, {"ok": True})
         assert [g["status"] for g in console.state()["agents"]] == [at_bounds]
+    finally:
+        console.kill()
+
+
+BAD_REPORT_LINKS = [
+    ("javascript:alert(document.cookie)//call-8-report.html",
+     "expected an http://, https:// or file:/// link to the call's report"),
+    ("data:text/html,<script>alert(1)</script>", "expected an http://, https:// or file:/// link to the call's report"),
+    ("https://reports.example/desk 4\n/call-8-report.html", "a link holds no spaces or control characters"),
+    ("https://phish.example/sign-in", "expected a link to call 8's report, ending in /call-8-report.html"),
+    ("https://reports.example/desk-4/call-9-report.html",
+     "expected a link to call 8's report, ending in /call-8-report.html"),
+    ("file://fileserver/share/call-8-report.html",
+     "a file link names no host (a daemon links its report as file:///PATH on its own desktop)"),
+    ("https://alice:pw@reports.example/call-8-report.html",
+     "expected an http(s) link with a host and without credentials"),
+]
+"""Call report links no daemon makes (of call 8), and the reason that refuses each."""
+
+
+def test_a_call_report_link_is_one_a_daemon_makes_and_another_is_refused_losing_nothing(tmp_path):
+    """A daemon links a call's report as ``delivery.report_url_base`` plus the report's name, or as a
+    file:/// path on its desktop, and the page shows the link on that call's alerts. A heartbeat with a
+    link no daemon makes (another scheme, another page than the call's report, a file on another
+    host, credentials) is refused with 422 naming the link and why, in one line, and stores nothing of
+    itself; the agent's alerts, its last status and its report links stay as they were."""
+    console = ConsoleProcess(tmp_path)
+    good = {7: "file:///home/alice/.local/share/callmonitor/reports/call-7-report.html",
+            8: "https://reports.example/desk-4/call-8-report.html"}
+    def beat(in_call: bool, links: dict) -> dict:
+        return {"type": "heartbeat", "daemon_id": "d-test", "agent": "alice", "every_s": 30,
+                "status": {"in_call": in_call, "reports": [{"call_id": c, "url": u} for c, u in links.items()]}}
+    try:
+        for call_id in good:
+            assert console.post(alert_body(call_id, call_id=call_id))[0] == 201
+        assert console.post(beat(False, good)) == (200, {"ok": True})
+        shown = {a["call_id"]: a["report_url"] for a in console.state()["alerts"]}
+        assert shown == good
+        for url, why in BAD_REPORT_LINKS:
+            said = (422, {"error": f"status.reports[1].url: {why}"})
+            assert console.post(beat(True, {7: good[7], 8: url})) == said, url
+        state = console.state()
+        assert {a["call_id"]: a["report_url"] for a in state["alerts"]} == good
+        assert [(g["daemon_id"], g["status"]["in_call"]) for g in state["agents"]] == [("d-test", False)]
+        assert wait_for(lambda: sum("422 POST /webhook" in e for e in console.err) == len(BAD_REPORT_LINKS), 5)
     finally:
         console.kill()
 

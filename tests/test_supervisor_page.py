@@ -198,6 +198,31 @@ def test_heartbeats_an_earlier_console_stored_unchecked_keep_neither_the_alarm_n
     assert "caller: ?" in shown["d-erin"][1] and "call 3, 0:12 · last heard" in shown["d-frank"][1]
 
 
+def test_a_report_link_an_earlier_console_stored_is_drawn_only_as_an_http_or_file_link(console_pages):
+    """An earlier console stored any link that began http://, https:// or file://, and a link may be put
+    in the console's database by hand: the page draws a call's report link only where it is an
+    http(s) or file link; a javascript: or data: one is no link at all (and runs nothing)."""
+    console = console_pages.console
+    links = {3: "javascript:window.pwned=1", 4: "data:text/html,<script>window.pwned=2</script>",
+             5: "file:///home/carol/.local/share/callmonitor/reports/call-5-report.html"}
+    for call_id in links:
+        assert console.post(alert_body(call_id, daemon_id=f"d-{call_id}", agent=f"agent {call_id}",
+                                       call_id=call_id))[0] == 201
+    store = ConsoleStore.open(console.db)
+    try:
+        for call_id, url in links.items():
+            store.heartbeat(Heartbeat(f"d-{call_id}", f"agent {call_id}", 30.0, {}, reports=((call_id, url),)))
+    finally:
+        store.close()
+    page = console_pages.open()
+    page.wait("document.querySelectorAll('#critical article').length === 3")
+    drawn = {call_id: page.eval(f"[...document.querySelectorAll('#critical article')].find(a => "
+                                f"a.textContent.includes('agent {call_id}'))?.querySelector('a.report')?.href ?? null")
+             for call_id in links}
+    assert drawn == {3: None, 4: None, 5: links[5]}
+    assert page.eval("window.pwned === undefined")
+
+
 def test_the_agents_panel_lists_who_sent_alerts_without_a_heartbeat_as_such(console_pages):
     """``replay --webhook`` sends alerts and no heartbeat: the panel does not say nobody reported
     while its alerts show; it lists the sender as "alerts only, no heartbeat" beside the live ones,

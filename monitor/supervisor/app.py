@@ -69,7 +69,6 @@ PURGE_EVERY_S = 3600.0
 CLIENT_QUEUE = 2000
 """A page that falls this many events behind is disconnected (its EventSource reconnects and
 gets the whole state again)."""
-REPORT_SCHEMES = ("http://", "https://", "file://")
 CROSS_ORIGIN = Refusal(403, "cross_origin", "")
 """A browser's request sent by a page of another origin (another site's, or another port's of this
 host, which browsers send this console's cookie from) with the session cookie: refused whatever it
@@ -257,16 +256,13 @@ def parse_alert(d: Mapping[str, Any]) -> IncomingAlert:
 
 
 def parse_heartbeat(d: Mapping[str, Any]) -> Heartbeat:
-    """A heartbeat's sender and status (of the shape :data:`.heartbeat.STATUS`); call report
-    links with another scheme are dropped."""
+    """A heartbeat's sender and status (of the shape :data:`.heartbeat.STATUS`, its call report
+    links a daemon's: :func:`.heartbeat.report_link_problem`)."""
     status = d.get("status")
     if problem := status_problem(status):
         raise BadBody(problem)
-    reports = []
-    for r in status.get("reports") or []:
-        if (isinstance(r.get("call_id"), int) and isinstance(r.get("url"), str)
-                and r["url"].startswith(REPORT_SCHEMES)):  # its length is the status's check
-            reports.append((r["call_id"], r["url"]))
+    reports = [(r["call_id"], r["url"]) for r in status.get("reports") or []
+               if isinstance(r.get("call_id"), int) and isinstance(r.get("url"), str)]
     return Heartbeat(daemon_id=_text(d, "daemon_id", limit=100), agent=_text(d, "agent", limit=200),
                      every_s=_number(d, "every_s"), status=status, reports=tuple(reports), acks_taken=taken_of(d))
 

@@ -5,8 +5,9 @@ Every field is optional and may be null: a daemon of an earlier release, or a pa
 less. A field that is there is of its kind, to the last list item and device (``"devices":
 {"caller": null}`` or ``"active_alerts": "slow_speech"`` is refused), and a string, or a device's
 leg name, no longer than its kind of text may be (:data:`NAME_CHARS`, :data:`LABEL_CHARS`,
-:data:`LINE_CHARS`): the page draws them and the store keeps them. Fields the console does not read
-are kept as sent (the body's size bounds them).
+:data:`LINE_CHARS`): the page draws them and the store keeps them. A call report's link is one a
+daemon makes (:func:`report_link_problem`): the page shows it to the supervisor as the call's report.
+Fields the console does not read are kept as sent (the body's size bounds them).
 """
 
 from __future__ import annotations
@@ -14,6 +15,9 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Mapping, Union
+from urllib.parse import urlsplit
+
+from ..delivery.call_files import report_name
 
 
 @dataclass(frozen=True)
@@ -99,7 +103,35 @@ def status_problem(status: Any) -> str | None:
     (``status.devices.caller: expected an object``), or None."""
     if not isinstance(status, dict):
         return "status: expected an object"
-    return _problem(status, STATUS, "status")
+    return _problem(status, STATUS, "status") or _first(
+        f"status.reports[{i}].url: {problem}" for i, r in enumerate(status.get("reports") or [])
+        if isinstance(r.get("call_id"), int) and r.get("url") is not None
+        and (problem := report_link_problem(r["url"], r["call_id"])))
+
+
+def report_link_problem(url: str, call_id: int) -> str | None:
+    """Why ``url`` is no link a daemon makes to call ``call_id``'s report (``run``'s ``report_link``:
+    ``delivery.report_url_base`` plus the report's file name, or a ``file:///`` path on the agent's
+    desktop), in one phrase, or None: an http(s) link with a host and no credentials, or a file link
+    naming no host (one naming a host is a share of another machine, which a browser may log in to),
+    without spaces or control characters, ending in the call's report's name."""
+    name = "/" + report_name(call_id)
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "not a link"
+    if any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in url):
+        return "a link holds no spaces or control characters"
+    if url.startswith("file://"):
+        if parts.netloc:
+            return "a file link names no host (a daemon links its report as file:///PATH on its own desktop)"
+    elif not url.startswith(("http://", "https://")):
+        return "expected an http://, https:// or file:/// link to the call's report"
+    elif not parts.hostname or "@" in parts.netloc:
+        return "expected an http(s) link with a host and without credentials"
+    if not url.endswith(name):
+        return f"expected a link to call {call_id}'s report, ending in {name}"
+    return None
 
 
 def _problem(value: Any, shape: Shape, path: str) -> str | None:
