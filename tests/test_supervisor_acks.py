@@ -43,23 +43,16 @@ def console(tmp_path):
     c.kill()
 
 
+FORWARDED_HTTPS = {"X-Forwarded-Proto": "https", "X-Forwarded-Ssl": "on", "X-Forwarded-Host": "console.example"}
+"""What a client may claim of a proxy in front ending TLS: never read."""
+
+
 def test_a_console_behind_a_proxy_that_ends_tls_marks_its_session_cookie_secure_only_when_told(tmp_path):
     """Behind a proxy that ends TLS the console serves plain HTTP: ``--public-url https://...``
     (``supervisor.public_url``) marks the session cookie Secure, and a browser's request from that
     origin, or https and the host asked for, that sends no ``Sec-Fetch-Site``, is the page's own;
-    another origin is still refused. Without it the cookie is not Secure and those origins are
-    refused, whatever ``X-Forwarded-*`` headers a client sends (never read)."""
-    claimed = {"X-Forwarded-Proto": "https", "X-Forwarded-Ssl": "on", "X-Forwarded-Host": "console.example"}
-    plain = ConsoleProcess(tmp_path / "plain")
-    try:
-        assert "Secure" not in plain.set_cookie() and "Secure" not in plain.set_cookie(claimed)
-        cookie = plain.session_cookie()
-        for origin in ("https://console.example", plain.base.replace("http://", "https://")):
-            status, said = plain.request("GET", "/api/state", token=None, headers={"Cookie": cookie, "Origin": origin,
-                                                                                  **claimed})
-            assert (status, json.loads(said)["code"]) == (403, "cross_origin"), origin
-    finally:
-        plain.kill()
+    another origin is still refused. Without it, neither (whatever ``X-Forwarded-*`` headers a client
+    sends: :func:`test_a_page_of_another_origin_cannot_acknowledge_or_read_with_the_supervisors_session`)."""
     proxied = ConsoleProcess(tmp_path / "proxied", extra=("--public-url", "HTTPS://Console.Example:443/"))
     try:
         assert "; Secure" in proxied.set_cookie() and "HttpOnly" in proxied.set_cookie()
@@ -101,10 +94,14 @@ def test_a_page_of_another_origin_cannot_acknowledge_or_read_with_the_supervisor
             assert (status, json.loads(said)["code"]) == (403, "cross_origin"), (foreign, path, said)
     assert console.state()["alerts"][0]["acked_by"] is None
     assert console.request("GET", "/api/state", token=None, headers={"Cookie": cookie, "Origin": console.base})[0] == 200
-    # a browser that sends no Sec-Fetch-Site: https and this host is the console's own page only behind a
-    # proxy that ends TLS, which supervisor.public_url declares (test_a_console_behind_a_proxy_that_ends_tls_...)
-    https_here = {"Cookie": cookie, "Origin": console.base.replace("http://", "https://")}
-    assert console.request("GET", "/api/state", token=None, headers=https_here)[0] == 403
+    # a browser that sends no Sec-Fetch-Site: https and this host, or a proxy's name, is the console's own
+    # page only behind a proxy that ends TLS, which supervisor.public_url declares, whatever X-Forwarded-*
+    # headers claim (test_a_console_behind_a_proxy_that_ends_tls_...); nor is the cookie Secure
+    for origin in (console.base.replace("http://", "https://"), "https://console.example"):
+        status, said = console.request("GET", "/api/state", token=None,
+                                       headers={"Cookie": cookie, "Origin": origin, **FORWARDED_HTTPS})
+        assert (status, json.loads(said)["code"]) == (403, "cross_origin"), origin
+    assert "Secure" not in console.set_cookie() and "Secure" not in console.set_cookie(FORWARDED_HTTPS)
     # its own page, behind a proxy too (another scheme and host in Origin), the browser says same-origin
     own = {"Cookie": cookie, "Origin": "https://console.example", "Sec-Fetch-Site": "same-origin"}
     status, headers, said = console.exchange("POST", f"/api/alerts/{posted['id']}/ack", b'{"by": "Dana"}',
