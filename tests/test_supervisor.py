@@ -587,6 +587,17 @@ def test_a_call_report_link_is_one_a_daemon_makes_and_another_is_refused_losing_
         console.kill()
 
 
+def test_every_link_a_daemon_makes_to_a_call_report_is_one_the_console_takes(tmp_path):
+    """``delivery.report_url_base`` plus the report's name, or a file:/// URL of the report on the
+    desktop (a folder with a space in its name too): the console refuses none of them."""
+    from monitor.commands.run import report_link
+    from monitor.delivery.call_files import report_name
+    from monitor.supervisor.heartbeat import report_link_problem
+    path = str(tmp_path / "call reports" / report_name(12))
+    for base in ("", "https://reports.example/desk-4/", "http://10.0.0.5:8080", "https://share.example/r?desk=4"):
+        assert report_link_problem(report_link(base)(path), 12) is None, base
+
+
 def test_a_heartbeat_of_an_earlier_release_or_a_partial_one_is_kept_as_sent(tmp_path):
     """Every field of a status may be missing or null: an empty status, a daemon of an earlier
     release (its last problem without the source or its resolution, no report links), a field the
