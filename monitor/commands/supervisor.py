@@ -175,12 +175,13 @@ def run(args: argparse.Namespace) -> int:
     app = create_app(store, auth, _settings(cfg.supervisor, tls), loopback=loopback,
                      listen_name=host if loopback and not is_loopback(host) else None)  # the address it prints
     configure_logging("info", "monitor.supervisor")
-    reload = _Reload(args, cfg, app.state.console, tls, token).start()  # SIGHUP handled before the line
+    server_config = _server_config(args, app, sc)
+    reload = _Reload(args, cfg, app.state.console, tls, token, server_config).start()  # SIGHUP before the line
     with stops_held(second_at_once=False, raise_at_end=False) as stops:  # and a stop, from the line on (_serve)
         info(f"console {base}/?token=TOKEN (TOKEN in {token_file}); daemons: --webhook {base}/webhook "
              f"--webhook-token-file {token_file}")
         try:
-            served = _serve(args, app, store, sock, stops)
+            served = _serve(args, server_config, store, sock, stops)
         finally:
             reload.close()
         if not served:
@@ -270,7 +271,8 @@ def _settings(sc, tls: bool):
     public = origin_of(sc.public_url) if sc.public_url else ""
     return ConsoleSettings(max_body_bytes=sc.max_body_bytes, silent_after_s=sc.silent_after_s,
                            secure_cookie=tls or public.startswith("https://"), retention_days=sc.retention_days,
-                           public_origin=public)
+                           public_origin=public, agent_posts_per_s=sc.agent_posts_per_s,
+                           agent_post_burst=sc.agent_post_burst)
 
 
 AT_NEXT_START = ("supervisor.listen", "supervisor.db")
@@ -281,16 +283,20 @@ at start): changed, they are named in the reload's line."""
 class _Reload:
     """SIGHUP: the configuration and token files read again, as the daemon does. The tokens
     (``supervisor.agent_tokens``, the token file), ``silent_after_s``, ``max_body_bytes``,
-    ``retention_days`` and ``public_url`` apply at once; a configuration or token that cannot be used leaves the console
+    ``retention_days``, ``public_url``, ``agent_posts_per_s`` and ``agent_post_burst`` apply at once; a configuration or token that cannot be used leaves the console
     as it was. Either way one line says so.
+
+    ``max_connections`` applies to the connections opened from then on (uvicorn reads its
+    configuration's ``limit_concurrency`` as each one opens).
 
     The reload runs in one thread of its own, beside the server's loop, one at a time (signals
     that come during one make one more); the handler only writes a byte into a pipe that wakes
     it: it takes no lock, so a signal that interrupts the server's loop while that holds one
     (starting a worker thread), or interrupts the handler itself, cannot deadlock or crash it."""
 
-    def __init__(self, args: argparse.Namespace, cfg, console, tls: bool, token: str) -> None:
+    def __init__(self, args: argparse.Namespace, cfg, console, tls: bool, token: str, server_config) -> None:
         self.args, self.cfg, self.console, self.tls, self.token = args, cfg, console, tls, token
+        self.server_config = server_config
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_w, False)
 
@@ -328,6 +334,8 @@ class _Reload:
         later = changed_keys(self.cfg, cfg, AT_NEXT_START)
         overruled = overruled_line(self.cfg, cfg, command_line_options(self.args, cfg.overridden))
         self.console.reconfigure(auth, _settings(cfg.supervisor, self.tls))
+        from ..supervisor.connections import limit_concurrency
+        self.server_config.limit_concurrency = limit_concurrency(cfg.supervisor.max_connections)
         self.cfg = cfg
         if later:
             log.warning("configuration reloaded, except what applies at the next start: %s", ", ".join(later))
@@ -362,8 +370,22 @@ class _Reload:
             pass
 
 
-def _serve(args: argparse.Namespace, app, store, sock: socket.socket, stops: list[KeyboardInterrupt]) -> bool:
-    """Serve the console on ``sock`` until a signal stops it (SIGHUP reloads the configuration); False
+def _server_config(args: argparse.Namespace, app, sc):
+    """uvicorn's configuration of the console: its connections (:class:`TimelyH11Protocol`, at most
+    ``max_connections`` at once), the peer as who connected, no access log."""
+    import uvicorn
+
+    from ..supervisor.connections import TimelyH11Protocol, limit_concurrency
+
+    return uvicorn.Config(app, http=TimelyH11Protocol, proxy_headers=False,  # the peer is who connected
+                          log_level="warning", access_log=False, lifespan="on",
+                          ssl_certfile=args.tls_cert, ssl_keyfile=args.tls_key,
+                          limit_concurrency=limit_concurrency(sc.max_connections),
+                          timeout_graceful_shutdown=2, server_header=False)
+
+
+def _serve(args: argparse.Namespace, config, store, sock: socket.socket, stops: list[KeyboardInterrupt]) -> bool:
+    """Serve the console (uvicorn's ``config``, :func:`_server_config`) on ``sock`` until a signal stops it (SIGHUP reloads the configuration); False
     (said) if TLS cannot be used. Closes the socket and the store either way.
 
     ``stops``: Ctrl-C and SIGTERM held, not raised (:func:`~monitor.stops.stops_held`): uvicorn takes
@@ -372,12 +394,7 @@ def _serve(args: argparse.Namespace, app, store, sock: socket.socket, stops: lis
     is held too, so the console ends with its line and exit 0."""
     import uvicorn
 
-    from ..supervisor.connections import TimelyH11Protocol
-
-    config = uvicorn.Config(app, http=TimelyH11Protocol, proxy_headers=False,  # the peer is who connected
-                            log_level="warning", access_log=False, lifespan="on",
-                            ssl_certfile=args.tls_cert, ssl_keyfile=args.tls_key,
-                            timeout_graceful_shutdown=2, server_header=False)
+    app = config.app
     try:
         config.load()
     except (OSError, ValueError) as err:  # ssl.SSLError is an OSError

@@ -933,7 +933,8 @@ class DeliveryConfig:
                       "given up; 0 = until delivered (the queue survives restarts)", min=0, max=10000)
     backoff_s: float = _k(2.0, "first retry delay; doubles after each failure", min=0.1, max=60.0)
     max_backoff_s: float = _k(300.0, "longest retry delay (a pending critical alert is retried at "
-                              "least every 3 s all the same)", min=1.0, max=3600.0)
+                              "least every 3 s all the same), and the longest a receiver's Retry-After "
+                              "(429, 503) is waited for", min=1.0, max=3600.0)
     include_phrase_text: bool = _k(True, "the webhook carries the caller's own words that matched a "
                                    "distress phrase (the excerpt); false sends only which listed "
                                    "phrase matched. The terminal and desktop always show them")
@@ -977,6 +978,23 @@ class SupervisorConfig:
                                gt=0, max=86400.0)
     max_body_bytes: int = _k(65536, "larger request bodies are refused (413)", min=1024,
                              max=1 << 20)
+    max_connections: int = _k(500, "connections served at once; a request on one more is answered 503 "
+                              "(a daemon keeps its alert and posts it again) until one closes. Each open "
+                              "page holds one (its event stream) and a moment another; a daemon's post "
+                              "holds one for milliseconds, so even 2000 agents beating every 30 s hold a "
+                              "few at once: 500 is far above a large contact centre's pages and posts, "
+                              "and below the 1024 files a process may open by default. A reload applies "
+                              "it to the connections opened from then on", min=2, max=100000)
+    agent_posts_per_s: float = _k(1.0, "each agent's posts refill at this rate, its alerts and its "
+                                  "heartbeats each a bucket of their own (beats never use up what its "
+                                  "alerts may post); a post to an empty bucket is refused 429 with "
+                                  "Retry-After (a daemon keeps the alert in its outbox and posts it again "
+                                  "then). A daemon beats every 30 s (every 5 s while a critical alert "
+                                  "awaits acknowledgement, at most once a second as its devices change) "
+                                  "and raises a few alerts a call", gt=0, max=10000.0)
+    agent_post_burst: int = _k(600, "the posts of each kind an agent may make at once after a quiet while "
+                               "(an outbox a daemon delivers after an outage comes at "
+                               "once; past this it goes at agent_posts_per_s)", min=1, max=1000000)
     retention_days: float = _k(30.0, "alerts the console received longer ago than this many days are "
                                "deleted with their acknowledgements and call report links, and so are the "
                                "agents last heard from before then (at start, then hourly; a reload applies "

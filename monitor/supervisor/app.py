@@ -18,7 +18,9 @@ Routes:
   and API clients.
 
 Every request but the 401 page needs the token (or the session cookie); a refused request is
-logged with its method, path and peer, never with its body or query. Bodies over
+logged with its method, path and peer, never with its body or query. An agent posting alerts, or
+heartbeats, faster than ``agent_posts_per_s`` past ``agent_post_burst`` gets 429 with
+``Retry-After`` (:mod:`.limits`), said in a line per agent a minute at most. Bodies over
 ``max_body_bytes`` get 413, bad JSON 400, a well-formed but wrong body 422. A request the database
 fails (a full disk, a lock held elsewhere) gets 503 with the reason, and the failure is logged in
 one line when it begins, changes or ends (:class:`DatabaseHealth`), not once per request.
@@ -59,6 +61,7 @@ from .acks import AckNews
 from .connections import REQUEST_S
 from .auth import SESSION_COOKIE, SESSION_S, Auth, Principal, scheme_named, split_authorization
 from .heartbeat import LINE_CHARS, NAME_CHARS, status_problem
+from .limits import PostLimits
 from .store import ConsoleStore, DaemonIdTaken, Heartbeat, IncomingAlert
 
 log = logging.getLogger("monitor.supervisor")
@@ -102,6 +105,9 @@ class ConsoleSettings:
     public_origin: str = ""
     """The origin browsers open the console at through a proxy that ends TLS (``supervisor.public_url``);
     "": the console's own address."""
+    agent_posts_per_s: float = 1.0
+    agent_post_burst: int = 600
+    """Each agent's posts of a kind: refilled at this rate, at most this many at once (:class:`PostLimits`)."""
 
 
 # --------------------------------------------------------------------------- live updates
@@ -308,6 +314,7 @@ class Console:
         self.hub = Hub()
         self.health = DatabaseHealth(store.path)
         self.acks = AckNews()
+        self.limits = PostLimits()
         self.loop: asyncio.AbstractEventLoop | None = None  # the server's, once it runs (:func:`_lifespan`)
         self.page = resources.files("monitor").joinpath("data/supervisor.html").read_text(encoding="utf-8")
 
@@ -483,6 +490,18 @@ class Console:
     def _may_post_as(self, principal: Principal, agent: str) -> bool:
         return principal.supervisor or principal.name == agent
 
+    def _too_fast(self, kind: str, agent: str) -> JSONResponse | None:
+        """The refusal (429, ``Retry-After``) of ``agent``'s post of ``kind`` when it posts those faster
+        than ``agent_posts_per_s`` allows past ``agent_post_burst`` (said by :attr:`limits`, not once per
+        request), or None."""
+        rate, burst = self.settings.agent_posts_per_s, self.settings.agent_post_burst
+        wait = self.limits.take(kind, agent, rate, burst)
+        if wait is None:
+            return None
+        return JSONResponse({"error": f"agent {agent!r} posts {kind}s faster than this console takes them ({rate:g} a "
+                                      f"second, {burst} at once): post again in {wait} s"},
+                            status_code=429, headers={"Retry-After": str(wait)})
+
     def _daemon_id_taken(self, request: Request, principal: Principal, daemon_id: str) -> JSONResponse:
         """The refusal of an agent's own token posting under a daemon id the console knows as another
         agent's (:class:`DaemonIdTaken`: it would take over that daemon's row and acknowledgements)."""
@@ -493,6 +512,8 @@ class Console:
     async def _alert(self, request: Request, principal: Principal, alert: IncomingAlert) -> Response:
         if not self._may_post_as(principal, alert.agent):
             return self._not_this_agent(request, principal)
+        if (refused := self._too_fast("alert", alert.agent)) is not None:
+            return refused
         try:
             row, new = await self._stored(partial(self.store.add_alert, alert, own_id_only=not principal.supervisor))
         except DaemonIdTaken:
@@ -511,6 +532,8 @@ class Console:
     async def _heartbeat(self, request: Request, principal: Principal, hb: Heartbeat) -> Response:
         if not self._may_post_as(principal, hb.agent):
             return self._not_this_agent(request, principal)
+        if (refused := self._too_fast("heartbeat", hb.agent)) is not None:
+            return refused
         peer = request.client.host if request.client else None
         try:
             agent, reports = await self._stored(partial(self.store.heartbeat, hb, peer,

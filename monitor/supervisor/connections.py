@@ -1,4 +1,5 @@
-"""The console's HTTP/1.1 connections: uvicorn's, with a deadline for each request to arrive whole.
+"""The console's HTTP/1.1 connections: uvicorn's, with a deadline for each request to arrive whole,
+at most ``supervisor.max_connections`` of them served at once (:func:`limit_concurrency`).
 
 uvicorn waits for a request's line, headers and body as long as the client takes: a client that
 connects and sends nothing, or a byte now and then (before any token is read), would hold its
@@ -24,6 +25,15 @@ log = logging.getLogger("monitor.supervisor")
 REQUEST_S = 30.0
 """How long a client has to send one request whole, from its connection or from the answer to its
 request before (a daemon's post of at most ``max_body_bytes`` takes well under a second)."""
+
+
+
+def limit_concurrency(max_connections: int) -> int:
+    """uvicorn's ``limit_concurrency`` that serves ``max_connections`` connections at once: uvicorn
+    answers 503 (and closes) a request whose connection finds the connections open, itself among
+    them, at that number; it reads it from its configuration as each connection opens."""
+    return max_connections + 1
+
 
 _RECEIVED = (h11.DONE, h11.MUST_CLOSE, h11.CLOSED, h11.ERROR)
 """The client's states once its request has arrived whole (or it can send no more)."""

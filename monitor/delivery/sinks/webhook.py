@@ -12,7 +12,9 @@ delivered is never posted again.
 Critical alerts are never left waiting on a long backoff: a pending critical is retried at
 least every ``CRITICAL_RETRY_S``, and the first success after failures makes every pending
 delivery due at once, so the supervisor gets what waited within seconds of the endpoint's
-return. An alert the database could not store (``stored=False``) is delivered from memory
+return. A receiver that answers 429 (the console's limit of an agent's posts) or 503 with
+``Retry-After`` is taken at its word (:func:`retry_after`, ``max_backoff_s`` at most): the alert
+stays pending, is not given up for it, and nothing is posted before then (a critical neither). An alert the database could not store (``stored=False``) is delivered from memory
 with the same retry rules, under an id of its own (:data:`MEMORY_ID_BASE`); once the store guard
 writes it (:meth:`WebhookSink.written`), its outbox row is written too: delivered (or given up) if
 it was so from memory, else pending, and the outbox delivers it from then on, in this run or, if
@@ -53,6 +55,7 @@ what is shown of it, in log lines and in the daemon's status, is :func:`~monitor
 from __future__ import annotations
 
 import collections
+import email.utils
 import functools
 import getpass
 import http.client
@@ -393,6 +396,7 @@ class WebhookSink:
         self._outage: str | None = None
         self._failed_in_outage: set[int] = set()
         self._refused: dict[int, str] = {}
+        self._held_until = 0.0  # no post before then (time.time()): the receiver asked to wait (Retry-After)
         self._moved_from: str | None = None
         self._damaged: set[int] = set()  # the outbox rows no release writes, said once
         self._wake = threading.Event()
@@ -525,6 +529,7 @@ class WebhookSink:
             return
         self.target = new
         self._adopted = False  # the worker sees the new URL: its first failure there is said
+        self._held_until = 0.0  # the old receiver's wait is not the new one's
         with self._memory_lock:
             for h in self._memory:
                 h.attempts, h.next_at = 0, 0.0
@@ -608,7 +613,7 @@ class WebhookSink:
             due = [h for h in self._memory if h.next_at <= now]
         n = 0
         for h in due:
-            if self._stop.is_set():
+            if self._stop.is_set() or self._held():
                 break
             with self._memory_lock:
                 if h not in self._memory:  # its outbox row took it (:meth:`record_written`)
@@ -619,7 +624,9 @@ class WebhookSink:
             except Exception as err:  # HTTP error, refused, timeout, DNS...
                 self._failed(_describe(err, self.token, self.identity))
                 h.attempts, h.error = h.attempts + 1, self.last_error
-                if self.retries and h.attempts > self.retries:
+                if (wait := self._asked_to_wait(err)) is not None:
+                    h.next_at = time.time() + wait
+                elif self.retries and h.attempts > self.retries:
                     self._forget(h, self.last_error, settled=True)
                     log.warning("webhook %s: unstored %s alert failed (%s); giving up after %s attempts",
                                 self.shown_url, h.alert.kind, self.last_error, h.attempts, extra=problem_of("webhook"))
@@ -643,7 +650,7 @@ class WebhookSink:
         before a reload changed the URL waits for :meth:`_adopt` to move it to the new one."""
         n = 0
         for d in self.store.due_deliveries(target=self.url, damaged=self._skip_damaged):
-            if self._stop.is_set():
+            if self._stop.is_set() or self._held():
                 break
             target = self.target  # once, as the post reads it
             if d.target != target.url or self._from_memory(d.alert_id):
@@ -653,7 +660,10 @@ class WebhookSink:
             except Exception as err:  # HTTP error, refused, timeout, DNS...
                 self._failed(_describe(err, target.token, self.identity))
                 attempts = d.attempts + 1
-                if self.retries and attempts > self.retries:
+                if (wait := self._asked_to_wait(err)) is not None:
+                    self.store.mark_failed(d.id, time.time() + wait, self.last_error)
+                    self._said_failure(target, d, attempts, wait)
+                elif self.retries and attempts > self.retries:
                     self.store.mark_failed(d.id, None, self.last_error)
                     self._failed_in_outage.discard(d.id)
                     self._refused.pop(d.id, None)
@@ -672,6 +682,21 @@ class WebhookSink:
                 # the endpoint is back: what waited on a long backoff is due now
                 self.store.reschedule_pending(target.url, time.time())
         return n
+
+    def _asked_to_wait(self, err: BaseException) -> float | None:
+        """The seconds a receiver's refusal asks to wait (:func:`retry_after`), at most ``max_backoff_s``,
+        no post of any alert made before then (the receiver would refuse it alike): a critical's too,
+        and the alert is not given up for it (``retries``); None for another failure."""
+        wait = retry_after(err)
+        if wait is None:
+            return None
+        wait = min(wait, self.max_backoff_s)
+        self._held_until = time.time() + wait
+        return wait
+
+    def _held(self) -> bool:
+        """Whether the receiver asked to wait still (:meth:`_asked_to_wait`)."""
+        return time.time() < self._held_until
 
     def _from_memory(self, alert_id: int) -> bool:
         """Whether the alert ``alert_id`` was done with from memory, its outbox row not marked yet
@@ -791,6 +816,26 @@ NOT_THE_ALERTS_FAULT = (401, 403, 404, 405, 408, 429)
 """4xx answers that are about the sender or the endpoint (its token, its URL, its load), not the
 alert's body: every alert fails alike, an outage."""
 
+WAIT_ASKED = (429, 503)
+"""Answers whose ``Retry-After`` a post waits for: too many posts (the console's limit of each agent's
+posts), the receiver unavailable for now."""
+
+
+def retry_after(err: BaseException, now: float | None = None) -> float | None:
+    """The seconds a :data:`WAIT_ASKED` answer's ``Retry-After`` (seconds, or an HTTP date) asks to wait
+    before posting again, 0 at least; None for another failure, or none or an unreadable one."""
+    if not isinstance(err, urllib.error.HTTPError) or err.code not in WAIT_ASKED or err.headers is None:
+        return None
+    said = (err.headers.get("Retry-After") or "").strip()
+    if said.isdigit():
+        return float(said)
+    try:
+        when = email.utils.parsedate_to_datetime(said).timestamp()
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return max(0.0, when - (time.time() if now is None else now))
+
+
 NO_POSTS_HERE = (404, 405)
 """Answers of a receiver that takes no posts at the URL: a wrong path (the console's page, ``/``)."""
 
@@ -830,7 +875,7 @@ def _describe(err: BaseException, token: str | None = None, identity: Identity |
                      "followed (the token would go with it): give the webhook the URL it redirects to")
         elif err.code in NO_POSTS_HERE:
             said += ": no alerts are taken at this URL (the supervisor console takes them at /webhook)"
-        elif err.code >= 500 and why:  # the console's database failing, say
+        elif (err.code >= 500 or err.code == 429) and why:  # the console's database failing, its limit
             said += f": {why}"
         return said
     if isinstance(err, urllib.error.URLError):

@@ -1,0 +1,93 @@
+"""How fast each agent may post to the console: a token bucket per agent and kind of post.
+
+Each agent (the ``agent`` a post names; an agent's own token posts only as that agent) has a bucket
+for its alerts and another for its heartbeats, so that beats never use up what its alerts may post:
+each holds at most ``burst`` posts, refilled at ``rate`` a second. A post that finds its bucket
+empty is refused (429) with the seconds until one post is allowed again (``Retry-After``); a
+daemon keeps the alert in its outbox and posts it again then. Refusals are said in one log line
+when they begin for an agent and kind, then at most once every :data:`SAY_EVERY_S` with how many
+came meanwhile, never once per request.
+
+Memory is bounded: a bucket full again is the same as a new one and is forgotten (the least
+recently used first, as posts come), and at most :data:`MAX_BUCKETS` are kept (past that, the least
+recently used goes: that agent starts again from a full bucket).
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import math
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+log = logging.getLogger("monitor.supervisor")
+
+MAX_BUCKETS = 10_000
+"""The most buckets kept (two per agent posting now: far above any contact centre's agents)."""
+SAY_EVERY_S = 60.0
+"""An agent's refusals of one kind are said at most once in this many seconds."""
+
+
+@dataclass
+class _Bucket:
+    tokens: float
+    at: float
+    """When :attr:`tokens` was counted (monotonic seconds)."""
+    refused: int = 0
+    """Posts refused since the last line said so."""
+    said_at: float | None = None
+    """When its refusals were last said; None: never (since the bucket was last full)."""
+
+
+class PostLimits:
+    """The buckets of the agents posting to one console (the console's own: nothing is shared
+    between consoles). Used from the event loop only."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._buckets: collections.OrderedDict[tuple[str, str], _Bucket] = collections.OrderedDict()
+        self._clock = clock
+
+    def __len__(self) -> int:
+        return len(self._buckets)
+
+    def take(self, kind: str, agent: str, rate: float, burst: int) -> int | None:
+        """One post of ``kind`` ("alert", "heartbeat") by ``agent``: None if its bucket allows it
+        (taken from it), else the whole seconds until it allows one (said in the log as
+        :data:`SAY_EVERY_S` allows)."""
+        now = self._clock()
+        key = (kind, agent)
+        bucket = self._buckets.pop(key, None) or _Bucket(float(burst), now)
+        bucket.tokens = min(float(burst), bucket.tokens + (now - bucket.at) * rate)
+        bucket.at = now
+        self._buckets[key] = bucket  # the most recently used, last
+        self._forget_idle(now, rate, burst)
+        if bucket.tokens >= 1.0:
+            bucket.tokens -= 1.0
+            return None
+        wait = max(1, math.ceil((1.0 - bucket.tokens) / rate))
+        self._say_refused(kind, agent, bucket, now, rate, burst, wait)
+        return wait
+
+    def _forget_idle(self, now: float, rate: float, burst: int) -> None:
+        """The least recently used buckets that are full again go (a new one is the same), and any
+        beyond :data:`MAX_BUCKETS`."""
+        while len(self._buckets) > 1:
+            key, oldest = next(iter(self._buckets.items()))
+            if len(self._buckets) <= MAX_BUCKETS and oldest.tokens + (now - oldest.at) * rate < burst:
+                return
+            del self._buckets[key]
+
+    @staticmethod
+    def _say_refused(kind: str, agent: str, bucket: _Bucket, now: float, rate: float, burst: int,
+                     wait: int) -> None:
+        """One line when an agent's refusals begin, then at most one every :data:`SAY_EVERY_S`, with
+        how many were refused unsaid since the last."""
+        bucket.refused += 1
+        if bucket.said_at is not None and now - bucket.said_at < SAY_EVERY_S:
+            return
+        since = f"; {bucket.refused - 1} more refused since the last line" if bucket.said_at is not None else ""
+        log.warning("429: agent %r posts %ss faster than this console takes them (%g a second, %d at once): "
+                    "refused, to post again in %d s%s", agent, kind, rate, burst, wait, since)
+        bucket.said_at, bucket.refused = now, 0
