@@ -1,0 +1,110 @@
+"""The console's limits: at most ``supervisor.max_connections`` connections served at once, and each
+agent's posts of a kind no faster than ``agent_posts_per_s`` past ``agent_post_burst``; a daemon
+refused for posting too fast keeps its alert and delivers it once the console's ``Retry-After`` is over.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import wait_for
+from console_proc import ConsoleProcess, alert_body
+
+from monitor.supervisor.limits import MAX_BUCKETS, PostLimits
+
+
+def _console(tmp: Path, settings: str) -> ConsoleProcess:
+    config = tmp / "console.toml"
+    config.write_text(f"[supervisor]\n{settings}", encoding="utf-8")
+    return ConsoleProcess(tmp / "console", extra=("--config", str(config)))
+
+
+@pytest.fixture(scope="module")
+def limited_console(tmp_path_factory):
+    """A real console taking 2 posts of each kind at once from each agent, then one a second (its
+    tests post as agents of their own)."""
+    console = _console(tmp_path_factory.mktemp("limited"), "agent_posts_per_s = 1\nagent_post_burst = 2\n")
+    yield console
+    console.kill()
+
+
+def _event_stream(console: ConsoleProcess) -> http.client.HTTPConnection:
+    """A page's event stream held open, as a browser's (its first event read)."""
+    con = http.client.HTTPConnection("127.0.0.1", console.port, timeout=10)
+    con.request("GET", "/events", headers={"Authorization": f"Bearer {console.token}"})
+    answer = con.getresponse()
+    assert answer.status == 200
+    assert answer.readline() == b"retry: 1000\n"
+    return con
+
+
+def test_a_connection_past_max_connections_is_answered_503_and_one_is_served_again_once_another_closes(tmp_path):
+    console = _console(tmp_path, "max_connections = 2\n")
+    streams = [_event_stream(console), _event_stream(console)]
+    try:
+        status, said = console.request("GET", "/api/state")
+        assert status == 503, said
+        streams.pop().close()  # a page closed
+        assert wait_for(lambda: console.request("GET", "/api/state")[0] == 200, 5)
+    finally:
+        for con in streams:
+            con.close()
+        console.kill()
+
+
+def test_an_agent_posting_faster_than_its_rate_gets_429_with_retry_after_and_another_agent_is_unaffected(
+        limited_console):
+    console = limited_console
+    for alert_id in (1, 2):
+        assert console.post(alert_body(alert_id, agent="alice", daemon_id="d-alice"))[0] == 201
+    for alert_id in (3, 4, 5):  # past the burst, at once
+        status, headers, said = console.exchange("POST", "/webhook", json.dumps(
+            alert_body(alert_id, agent="alice", daemon_id="d-alice")).encode())
+        assert status == 429 and headers["Retry-After"] == "1", said
+        assert "alice" in json.loads(said)["error"]
+    assert console.post(alert_body(1, agent="bob", daemon_id="d-bob"))[0] == 201
+    beat = {"type": "heartbeat", "daemon_id": "d-alice", "agent": "alice", "every_s": 30, "status": {}}
+    assert console.post(beat) == (200, {"ok": True})  # its beats are a bucket of their own
+    stored = [(a["agent"], a["alert_id"]) for a in console.state()["alerts"]]
+    assert sorted(stored) == [("alice", 1), ("alice", 2), ("bob", 1)]
+    refusals = [line for line in console.err if "429" in line]
+    assert len(refusals) == 1 and "agent 'alice' posts alerts faster" in refusals[0], refusals  # not one a post
+
+
+def test_a_daemon_whose_alert_got_429_keeps_it_in_its_outbox_and_delivers_it_after_retry_after(
+        limited_console, tmp_path, monitor_logs):
+    """Its backoff (60 s) is not what it waits: the console's Retry-After (1 s) is."""
+    from monitor.delivery.sinks.webhook import Identity, WebhookSink
+    from monitor.delivery.store import Store
+    from monitor.events import AlertEvent
+    console = limited_console
+    store = Store.open(tmp_path / "events.db")
+    sink = WebhookSink(store, console.webhook, backoff_s=60.0, poll_s=0.05, token=console.token,
+                       identity=Identity("carol", "d-carol"))
+    try:
+        call = store.start_call("test", time.time())
+        for t in (10.0, 20.0, 30.0):  # queued before the sink starts: posted at once, one after another
+            sink(store.add_alert(call, AlertEvent(t=t, kind="slow_speech", severity="warning", message="slow")))
+        sink.start()
+        assert wait_for(lambda: [d.status for d in store.deliveries()] == ["delivered"] * 3, 10), store.deliveries()
+        assert [d.attempts for d in store.deliveries()] == [1, 1, 2]  # the third refused once, kept, posted again
+        assert sum(a["agent"] == "carol" for a in console.state()["alerts"]) == 3
+        refused = [m for level, m in monitor_logs if level == "warning" and "429" in m]
+        assert refused and "not delivered (HTTP 429" in refused[0] and "retry 1 in 1.0 s" in refused[0], refused
+    finally:
+        sink.close()
+        store.close()
+
+
+def test_the_buckets_of_agents_are_bounded_and_a_full_one_is_forgotten():
+    quick, slow = PostLimits(), PostLimits()
+    for n in range(MAX_BUCKETS + 500):
+        assert quick.take("alert", f"agent {n}", rate=1e9, burst=1) is None  # full again at once: the same as new
+        assert slow.take("alert", f"agent {n}", rate=1e-6, burst=1) is None
+    assert len(quick) <= 2
+    assert len(slow) == MAX_BUCKETS  # the least recently used go
