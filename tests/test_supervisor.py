@@ -745,7 +745,7 @@ def test_a_reload_reads_no_pipe_again_the_start_s_token_pipe_keeps_its_token(tmp
     import threading
     from monitor.cli import build_parser
     from monitor.commands.common import config_from_args
-    from monitor.commands.supervisor import _overrides, _Reload
+    from monitor.commands.supervisor import _overrides, _Reload, _server_config
     from monitor.supervisor.app import create_app
 
     token_pipe, config_pipe = tmp_path / "token", tmp_path / "console.toml"
@@ -754,13 +754,14 @@ def test_a_reload_reads_no_pipe_again_the_start_s_token_pipe_keeps_its_token(tmp
     token = "piped-shared-token-0123456789"  # what the start read from the pipe
     store = ConsoleStore.open(tmp_path / "console.db")
     try:
-        console = create_app(store, Auth(token)).state.console
+        app = create_app(store, Auth(token))
         for extra in ([], ["--config", str(config_pipe)]):
             args = build_parser().parse_args(["supervisor", "--token-file", str(token_pipe),
                                               "--db", str(tmp_path / "console.db"), *extra])
             cfg = config_from_args(build_parser().parse_args(["supervisor", "--token-file", str(token_pipe)]),
                                    _overrides(args))
-            reload = threading.Thread(target=_Reload(args, cfg, console, False, token), daemon=True)
+            served = _server_config(args, app, cfg.supervisor)
+            reload = threading.Thread(target=_Reload(args, cfg, served, False, token), daemon=True)
             reload.start()
             reload.join(10)
             assert not reload.is_alive(), "the reload waits on a pipe"
@@ -778,7 +779,8 @@ def test_a_reload_that_edits_the_key_of_an_option_given_says_the_option_s_value_
     naming the key, the option and the file, rather than nothing at all."""
     from monitor.cli import build_parser
     from monitor.commands.common import config_from_args
-    from monitor.commands.supervisor import _overrides, _Reload
+    from monitor.commands.supervisor import _overrides, _Reload, _server_config
+    from monitor.supervisor.connections import limit_concurrency
     from monitor.supervisor.app import create_app
 
     conf = tmp_path / "console.toml"
@@ -789,9 +791,9 @@ def test_a_reload_that_edits_the_key_of_an_option_given_says_the_option_s_value_
     cfg = config_from_args(args, _overrides(args))
     store = ConsoleStore.open(cfg.supervisor.db)
     try:
-        reload = _Reload(args, cfg, create_app(store, Auth("shared-token-0123456789")).state.console, False,
-                         "shared-token-0123456789")
-        conf.write_text(f'[supervisor]\ndb = "{tmp_path / "new.db"}"\nsilent_after_s = 30\n')
+        app = create_app(store, Auth("shared-token-0123456789"))
+        reload = _Reload(args, cfg, _server_config(args, app, cfg.supervisor), False, "shared-token-0123456789")
+        conf.write_text(f'[supervisor]\ndb = "{tmp_path / "new.db"}"\nsilent_after_s = 30\nmax_connections = 7\n')
         reload()
         reload()  # nothing edited since: nothing said of it
     finally:
@@ -802,6 +804,7 @@ def test_a_reload_that_edits_the_key_of_an_option_given_says_the_option_s_value_
                     f"{conf})"),
         ("info", "configuration reloaded (tokens: the shared one and 0 agent(s))")]
     assert reload.cfg.supervisor.db == str(tmp_path / "console.db") and reload.cfg.supervisor.silent_after_s == 30
+    assert reload.server_config.limit_concurrency == limit_concurrency(7)  # the connections opened from now on
 
 
 def test_a_token_file_named_in_the_configuration_that_cannot_be_read_is_said_with_the_key_and_that_file(
@@ -810,7 +813,7 @@ def test_a_token_file_named_in_the_configuration_that_cannot_be_read_is_said_wit
     console.toml and supervisor.token_file as well as the token file, and the console goes on."""
     from monitor.cli import build_parser
     from monitor.commands.common import config_from_args
-    from monitor.commands.supervisor import _overrides, _Reload
+    from monitor.commands.supervisor import _overrides, _Reload, _server_config
     from monitor.supervisor.app import create_app
 
     token = tmp_path / "shared.token"
@@ -822,8 +825,8 @@ def test_a_token_file_named_in_the_configuration_that_cannot_be_read_is_said_wit
     store = ConsoleStore.open(cfg.supervisor.db)
     try:
         token.unlink()
-        _Reload(args, cfg, create_app(store, Auth("shared-token-0123456789")).state.console, False,
-                "shared-token-0123456789")()
+        app = create_app(store, Auth("shared-token-0123456789"))
+        _Reload(args, cfg, _server_config(args, app, cfg.supervisor), False, "shared-token-0123456789")()
     finally:
         store.close()
     assert [(level, m) for level, m in monitor_logs if "reloaded" in m] == [

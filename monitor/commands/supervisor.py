@@ -176,7 +176,7 @@ def run(args: argparse.Namespace) -> int:
                      listen_name=host if loopback and not is_loopback(host) else None)  # the address it prints
     configure_logging("info", "monitor.supervisor")
     server_config = _server_config(args, app, sc)
-    reload = _Reload(args, cfg, app.state.console, tls, token, server_config).start()  # SIGHUP before the line
+    reload = _Reload(args, cfg, server_config, tls, token).start()  # SIGHUP handled before the line
     with stops_held(second_at_once=False, raise_at_end=False) as stops:  # and a stop, from the line on (_serve)
         info(f"console {base}/?token=TOKEN (TOKEN in {token_file}); daemons: --webhook {base}/webhook "
              f"--webhook-token-file {token_file}")
@@ -294,9 +294,10 @@ class _Reload:
     it: it takes no lock, so a signal that interrupts the server's loop while that holds one
     (starting a worker thread), or interrupts the handler itself, cannot deadlock or crash it."""
 
-    def __init__(self, args: argparse.Namespace, cfg, console, tls: bool, token: str, server_config) -> None:
-        self.args, self.cfg, self.console, self.tls, self.token = args, cfg, console, tls, token
-        self.server_config = server_config
+    def __init__(self, args: argparse.Namespace, cfg, server_config, tls: bool, token: str) -> None:
+        """``server_config``: uvicorn's configuration of the console (:func:`_server_config`)."""
+        self.args, self.cfg, self.tls, self.token = args, cfg, tls, token
+        self.server_config, self.console = server_config, server_config.app.state.console
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_w, False)
 
