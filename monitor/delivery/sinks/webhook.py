@@ -397,6 +397,9 @@ class WebhookSink:
         self._failed_in_outage: set[int] = set()
         self._refused: dict[int, str] = {}
         self._held_until = 0.0  # no post before then (time.time()): the receiver asked to wait (Retry-After)
+        self._wait_said_at: float | None = None  # when such a wait was last said (monotonic)
+        self._waited: set[int] = set()  # the deliveries whose last post the receiver asked to wait for
+        self._wait_to_recover = False  # a wait was said, and no delivery since said it over
         self._moved_from: str | None = None
         self._damaged: set[int] = set()  # the outbox rows no release writes, said once
         self._wake = threading.Event()
@@ -662,9 +665,10 @@ class WebhookSink:
                 attempts = d.attempts + 1
                 if (wait := self._asked_to_wait(err)) is not None:
                     self.store.mark_failed(d.id, time.time() + wait, self.last_error)
-                    self._said_failure(target, d, attempts, wait)
+                    self._said_wait(target, d, wait)
                 elif self.retries and attempts > self.retries:
                     self.store.mark_failed(d.id, None, self.last_error)
+                    self._waited.discard(d.id)
                     self._failed_in_outage.discard(d.id)
                     self._refused.pop(d.id, None)
                     log.warning("webhook %s: alert %s failed (%s); giving up after %s attempts",
@@ -693,6 +697,22 @@ class WebhookSink:
         wait = min(wait, self.max_backoff_s)
         self._held_until = time.time() + wait
         return wait
+
+    def _said_wait(self, target: Target, d: Delivery, wait: float) -> None:
+        """A wait the receiver asked for (:meth:`_asked_to_wait`), no outage: one warning line, then at
+        most one every :data:`WAIT_SAID_EVERY_S` (an outbox paced by the console's limit waits every
+        second or so), the rest at debug level; the delivery after it is said (the daemon's status shows the
+        wait over), those after the unsaid ones at debug level."""
+        self._same_endpoint(target.url)
+        self._waited.add(d.id)
+        now = time.monotonic()
+        again = self._wait_said_at is not None and now - self._wait_said_at < WAIT_SAID_EVERY_S
+        log.log(logging.DEBUG if again else logging.WARNING, "webhook %s: alert %s waits in the outbox for %.1f s, as "
+                "the receiver asks (%s); nothing is posted before then%s", target.shown_url, d.alert_id, wait,
+                self.last_error, "" if again else f"; said again at most every {WAIT_SAID_EVERY_S:g} s",
+                extra=problem_of("webhook"))
+        if not again:
+            self._wait_said_at, self._wait_to_recover = now, True
 
     def _held(self) -> bool:
         """Whether the receiver asked to wait still (:meth:`_asked_to_wait`)."""
@@ -727,6 +747,7 @@ class WebhookSink:
         self._outage_url, self._outage = url, None
         self._failed_in_outage.clear()
         self._refused.clear()
+        self._waited.clear()
 
     def _said_back(self, target: Target, d: Delivery) -> bool:
         """The endpoint delivered ``d``: after an outage was said, of this URL or of an earlier one
@@ -736,6 +757,8 @@ class WebhookSink:
         self._same_endpoint(target.url)
         self._failed_in_outage.discard(d.id)
         self._refused.pop(d.id, None)
+        waited = d.id in self._waited
+        self._waited.discard(d.id)
         outage, moved_from = self._outage, self._moved_from
         self._outage = self._moved_from = None
         if outage is not None:
@@ -749,9 +772,11 @@ class WebhookSink:
             log.warning("webhook %s: delivering the alerts held back while %s was down (alert %s delivered "
                         "here)%s", target.shown_url, moved_from, d.alert_id,
                         f"; the {held} other alert(s) waiting go here now" if held else "", extra=recovery_of("webhook"))
-        elif d.attempts:
-            log.info("webhook %s: alert %s delivered after %s attempts", target.shown_url, d.alert_id,
-                     d.attempts + 1, extra=recovery_of("webhook"))
+        elif d.attempts:  # after waits the receiver asked for, the first since one was said only
+            quiet = waited and not self._wait_to_recover
+            self._wait_to_recover = self._wait_to_recover and not waited
+            log.log(logging.DEBUG if quiet else logging.INFO, "webhook %s: alert %s delivered after %s attempts",
+                    target.shown_url, d.alert_id, d.attempts + 1, extra=recovery_of("webhook"))
         else:
             return False
         return True
@@ -816,6 +841,8 @@ NOT_THE_ALERTS_FAULT = (401, 403, 404, 405, 408, 429)
 """4xx answers that are about the sender or the endpoint (its token, its URL, its load), not the
 alert's body: every alert fails alike, an outage."""
 
+WAIT_SAID_EVERY_S = 60.0
+"""The waits a receiver asks for (``Retry-After``) are said at most once in this many seconds."""
 WAIT_ASKED = (429, 503)
 """Answers whose ``Retry-After`` a post waits for: too many posts (the console's limit of each agent's
 posts), the receiver unavailable for now."""
