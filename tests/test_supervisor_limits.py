@@ -95,7 +95,8 @@ def test_a_daemon_whose_alert_got_429_keeps_it_in_its_outbox_and_delivers_it_aft
         assert [d.attempts for d in store.deliveries()] == [1, 1, 2]  # the third refused once, kept, posted again
         assert sum(a["agent"] == "carol" for a in console.state()["alerts"]) == 3
         refused = [m for level, m in monitor_logs if level == "warning" and "429" in m]
-        assert len(refused) == 1 and "alert 3 waits in the outbox for 1.0 s, as the receiver asks (HTTP 429" in refused[0]
+        said = "alert 3 waits in the outbox for 1.0 s, as the receiver asks (HTTP 429"
+        assert len(refused) == 1 and said in refused[0], refused
     finally:
         sink.close()
         store.close()
@@ -108,3 +109,20 @@ def test_the_buckets_of_agents_are_bounded_and_a_full_one_is_forgotten():
         assert slow.take("alert", f"agent {n}", rate=1e-6, burst=1) is None
     assert len(quick) <= 2
     assert len(slow) == MAX_BUCKETS  # the least recently used go
+
+
+@pytest.mark.parametrize("status, said, wait", [
+    (429, "7", 7.0), (503, "120", 120.0), (429, "Wed, 21 Oct 2015 07:28:10 GMT", 10.0),
+    (429, "Wed, 21 Oct 2015 07:27:00 GMT", 0.0),  # a date gone: at once
+    (429, "soon", None), (429, "\u00b2", None), (429, None, None), (500, "7", None)])
+def test_a_retry_after_is_read_in_seconds_or_as_a_date_and_only_from_a_429_or_503(status, said, wait):
+    import email.message
+    import email.utils
+    import urllib.error
+    from monitor.delivery.sinks.webhook import retry_after
+    headers = email.message.Message()
+    if said is not None:
+        headers["Retry-After"] = said
+    now = email.utils.parsedate_to_datetime("Wed, 21 Oct 2015 07:28:00 GMT").timestamp()
+    err = urllib.error.HTTPError("http://127.0.0.1/webhook", status, "refused", headers, None)
+    assert retry_after(err, now=now) == wait

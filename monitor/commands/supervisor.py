@@ -283,8 +283,8 @@ at start): changed, they are named in the reload's line."""
 class _Reload:
     """SIGHUP: the configuration and token files read again, as the daemon does. The tokens
     (``supervisor.agent_tokens``, the token file), ``silent_after_s``, ``max_body_bytes``,
-    ``retention_days``, ``public_url``, ``agent_posts_per_s`` and ``agent_post_burst`` apply at once; a configuration or token that cannot be used leaves the console
-    as it was. Either way one line says so.
+    ``retention_days``, ``public_url``, ``agent_posts_per_s`` and ``agent_post_burst`` apply at once; a
+    configuration or token that cannot be used leaves the console as it was. Either way one line says so.
 
     ``max_connections`` applies to the connections opened from then on (uvicorn reads its
     configuration's ``limit_concurrency`` as each one opens).
@@ -386,8 +386,8 @@ def _server_config(args: argparse.Namespace, app, sc):
 
 
 def _serve(args: argparse.Namespace, config, store, sock: socket.socket, stops: list[KeyboardInterrupt]) -> bool:
-    """Serve the console (uvicorn's ``config``, :func:`_server_config`) on ``sock`` until a signal stops it (SIGHUP reloads the configuration); False
-    (said) if TLS cannot be used. Closes the socket and the store either way.
+    """Serve the console (uvicorn's ``config``, :func:`_server_config`) on ``sock`` until a signal stops
+    it (SIGHUP reloads the configuration); False (said) if TLS cannot be used. Closes the socket and the store either way.
 
     ``stops``: Ctrl-C and SIGTERM held, not raised (:func:`~monitor.stops.stops_held`): uvicorn takes
     them while it serves, and one that came before (as the console started, its line said) stops it as

@@ -14,7 +14,8 @@ least every ``CRITICAL_RETRY_S``, and the first success after failures makes eve
 delivery due at once, so the supervisor gets what waited within seconds of the endpoint's
 return. A receiver that answers 429 (the console's limit of an agent's posts) or 503 with
 ``Retry-After`` is taken at its word (:func:`retry_after`, ``max_backoff_s`` at most): the alert
-stays pending, is not given up for it, and nothing is posted before then (a critical neither). An alert the database could not store (``stored=False``) is delivered from memory
+stays pending, is not given up for it, and nothing is posted before then (a critical neither).
+An alert the database could not store (``stored=False``) is delivered from memory
 with the same retry rules, under an id of its own (:data:`MEMORY_ID_BASE`); once the store guard
 writes it (:meth:`WebhookSink.written`), its outbox row is written too: delivered (or given up) if
 it was so from memory, else pending, and the outbox delivers it from then on, in this run or, if
@@ -854,7 +855,7 @@ def retry_after(err: BaseException, now: float | None = None) -> float | None:
     if not isinstance(err, urllib.error.HTTPError) or err.code not in WAIT_ASKED or err.headers is None:
         return None
     said = (err.headers.get("Retry-After") or "").strip()
-    if said.isdigit():
+    if said.isascii() and said.isdigit():
         return float(said)
     try:
         when = email.utils.parsedate_to_datetime(said).timestamp()
