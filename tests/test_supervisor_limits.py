@@ -49,8 +49,12 @@ def test_a_connection_past_max_connections_is_answered_503_and_one_is_served_aga
     try:
         status, said = console.request("GET", "/api/state")
         assert status == 503, said
+        assert console.request("GET", "/api/state")[0] == 503  # said once, not once a connection
         streams.pop().close()  # a page closed
         assert wait_for(lambda: console.request("GET", "/api/state")[0] == 200, 5)
+        said = ("call-monitor: warning: a connection from 127.0.0.1 came with 2 open, supervisor.max_connections: its "
+                "request is answered 503 unless one closes first (said again at most every 60 s)")
+        assert wait_for(lambda: [line for line in console.err if "max_connections" in line] == [said], 5), console.err
     finally:
         for con in streams:
             con.close()

@@ -373,12 +373,15 @@ class _Reload:
 
 def _server_config(args: argparse.Namespace, app, sc):
     """uvicorn's configuration of the console: its connections (:class:`TimelyH11Protocol`, at most
-    ``max_connections`` at once), the peer as who connected, no access log."""
+    ``max_connections`` at once, said when met), the peer as who connected, no access log."""
+    import functools
+
     import uvicorn
 
-    from ..supervisor.connections import TimelyH11Protocol, limit_concurrency
+    from ..supervisor.connections import AtTheLimit, TimelyH11Protocol, limit_concurrency
 
-    return uvicorn.Config(app, http=TimelyH11Protocol, proxy_headers=False,  # the peer is who connected
+    protocol = functools.partial(TimelyH11Protocol, at_limit=AtTheLimit())
+    return uvicorn.Config(app, http=protocol, proxy_headers=False,  # the peer is who connected
                           log_level="warning", access_log=False, lifespan="on",
                           ssl_certfile=args.tls_cert, ssl_keyfile=args.tls_key,
                           limit_concurrency=limit_concurrency(sc.max_connections),

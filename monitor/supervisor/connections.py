@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 
 import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
@@ -35,6 +36,31 @@ def limit_concurrency(max_connections: int) -> int:
     return max_connections + 1
 
 
+AT_LIMIT_SAID_EVERY_S = 60.0
+"""The connections being at ``max_connections`` is said at most once in this many seconds."""
+
+
+class AtTheLimit:
+    """Says in the log that a connection opened with the console's connections at ``max_connections``
+    (its request is answered 503 unless one closes first): one line when it begins, then at most one
+    every :data:`AT_LIMIT_SAID_EVERY_S` with how many more came. One server's; from its loop only."""
+
+    def __init__(self) -> None:
+        self.said_at: float | None = None
+        self.unsaid = 0
+
+    def met(self, peer: str, max_connections: int) -> None:
+        now = time.monotonic()
+        if self.said_at is not None and now - self.said_at < AT_LIMIT_SAID_EVERY_S:
+            self.unsaid += 1
+            return
+        more = f"; {self.unsaid} more since the last line" if self.said_at is not None else ""
+        log.warning("a connection from %s came with %d open, supervisor.max_connections: its request is answered 503 "
+                    "unless one closes first (said again at most every %g s)%s", peer, max_connections,
+                    AT_LIMIT_SAID_EVERY_S, more)
+        self.said_at, self.unsaid = now, 0
+
+
 _RECEIVED = (h11.DONE, h11.MUST_CLOSE, h11.CLOSED, h11.ERROR)
 """The client's states once its request has arrived whole (or it can send no more)."""
 
@@ -48,8 +74,16 @@ class TimelyH11Protocol(H11Protocol):
 
     request_s: float = REQUEST_S
 
+    def __init__(self, *args: object, at_limit: AtTheLimit | None = None, **kwargs: object) -> None:
+        """``at_limit``: says a connection opened at ``max_connections`` (None: nothing said)."""
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.at_limit = at_limit
+
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
+        limit = self.limit_concurrency
+        if self.at_limit is not None and limit is not None and len(self.connections) >= limit:
+            self.at_limit.met(self.client[0] if self.client else "?", limit - 1)
         self._deadline: asyncio.TimerHandle | None = None
         self._stuck: asyncio.TimerHandle | None = None  # while the client reads nothing of the answer
         self._expect_request()
