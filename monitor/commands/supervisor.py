@@ -175,9 +175,9 @@ def run(args: argparse.Namespace) -> int:
     app = create_app(store, auth, _settings(cfg.supervisor, tls), loopback=loopback,
                      listen_name=host if loopback and not is_loopback(host) else None)  # the address it prints
     configure_logging("info", "monitor.supervisor")
-    server_config = _server_config(args, app, sc)
-    reload = _Reload(args, cfg, server_config, tls, token).start()  # SIGHUP handled before the line
-    with stops_held(second_at_once=False, raise_at_end=False) as stops:  # and a stop, from the line on (_serve)
+    with stops_held(second_at_once=False, raise_at_end=False) as stops:  # a stop from here on: _serve's
+        server_config = _server_config(args, app, sc)
+        reload = _Reload(args, cfg, server_config, tls, token).start()  # SIGHUP handled before the line
         info(f"console {base}/?token=TOKEN (TOKEN in {token_file}); daemons: --webhook {base}/webhook "
              f"--webhook-token-file {token_file}")
         try:
