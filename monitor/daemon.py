@@ -334,7 +334,8 @@ class Daemon:
         self.pipeline = CallPipeline(self.cfg, self.source.rate, self.source.legs, store=self.guard,
                                      source=f"{LIVE_SOURCE}{label}", started_at=self._wall(first),
                                      channels={leg: i for i, leg in enumerate(self.source.legs)},
-                                     agent=self.agent, sources=sources, **extra)
+                                     agent=self.agent, sources=sources, keep_series=self.cfg.daemon.write_audio,
+                                     **extra)
         self.calls += 1
         self.active = {}
         name = call_name(self.pipeline.call_id)
@@ -396,7 +397,10 @@ class Daemon:
         self.pipeline = None
         self._trim_due = True
         self.emit(self._call_said(p, events), p.call_token)  # the last cues' alerts are this call's
+        audio_whole = self._audio is not None  # written to the call's end: its report draws the call's series
         self._close_audio()
+        if audio_whole and not stopped:
+            p.write_series(self._files_cfg(self.cfg))
         self.active = {}
         log.info("call %s ended (%s): %.1f s, %s alert(s)", call_name(p.call_id), why, p.duration_s, len(p.alerts),
                  extra=recovery_of(_call_source(p)))  # its status lines' problems end with it

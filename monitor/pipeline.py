@@ -19,7 +19,8 @@ import numpy as np
 from .analysis.analyzer import EMIT_GRID, VOICE_ONLY, StreamingAnalyzer
 from .analysis.baseline import BaselineBuilder
 from .analysis.cue_windows import UNHEARD_JOIN_S, CueTracker
-from .analysis.frame_features import HOP_S
+from .analysis.frame_features import HOP_S, Frames
+from .analysis.hop_series import HopSeries
 from .analysis.leg_tally import quiet_phrase, same_message, swapped_legs, swapped_message, too_quiet
 from .config import Config
 from .files import recording_fingerprint
@@ -82,7 +83,7 @@ class CallPipeline:
     """... and given to the store (which may hold it while the database fails): not given twice."""
 
     def __init__(self, cfg: Config, rate: int, legs: tuple[str, ...], *, store: Store | None = None,
-                 source: str = "", started_at: float | None = None,
+                 source: str = "", started_at: float | None = None, keep_series: bool = False,
                  transcribers: dict[str, Transcriber] | None = None, phrase_matcher: PhraseMatcher | None = None,
                  words_in_step: bool = False, channels: Mapping[str, int] | None = None, agent: str | None = None,
                  sources: Mapping[str, str] | None = None, words_may_join: bool = False) -> None:
@@ -92,7 +93,7 @@ class CallPipeline:
         SOURCE of each leg (as ``--caller`` and ``--agent`` gave them), named when its legs read
         the wrong way round (:meth:`swapped_sources`); ``words_may_join``: a live call begun while
         the daemon's speech model still loads, whose recognizers may join it under way
-        (:meth:`join_words`)."""
+        (:meth:`join_words`); ``keep_series``: keep its :attr:`series` even when not written here."""
         self.cfg = cfg
         self.rate = rate
         self.legs = legs
@@ -132,6 +133,7 @@ class CallPipeline:
                             if self.store is not None else None)
         self.alerts: list[AlertEvent] = []
         self.duration_s = 0.0
+        self.series = HopSeries(rate, legs, channels) if keep_series or (self.store is not None and replayed) else None
         self._baseline_stored = False
         self.last_cues: CuesEvent | None = None
         self._said_quiet: dict[str, str] = {}  # the legs said to be too quiet (once a call), and what was said
@@ -170,11 +172,13 @@ class CallPipeline:
         for column, first, end in chunk.unheard:  # before its frames: the cue windows leave it out
             if self.legs[column] == self.cues.channel:
                 self.cues.add_unheard(chunk.t0 + first / self.rate, chunk.t0 + end / self.rate)
+        if self.series is not None:
+            self.series.chunk(chunk.samples)
         for i, leg in enumerate(self.legs):
             x = chunk.samples[:, i]
             # the leg's level trackers hold through what it did not hear
             frames = self.analyzers[leg].feed(x, [(first, end) for column, first, end in chunk.unheard if column == i])
-            self.cues.add(leg, frames)
+            self._add_frames(leg, frames)
             if leg in self._pending:
                 self._transcribe(leg, x, frames.speech)
         if self.words_in_step:  # replay: let the recognizer catch up so word cues see its words
@@ -227,7 +231,7 @@ class CallPipeline:
         was given by); now when None."""
         for leg in self.legs:
             frames = self.analyzers[leg].flush()
-            self.cues.add(leg, frames)
+            self._add_frames(leg, frames)
             if leg in self._pending:
                 self._transcribe(leg, np.zeros(0, np.float32), frames.speech, final=True)
         events = self._judge(self.cues.due(final=True))
@@ -243,7 +247,24 @@ class CallPipeline:
             self.store.end_call(self._call_token, *self._end)
             self._end_given = True
             self.store.flush()
+            if not stopped and not self.source.startswith(LIVE_SOURCE):  # the daemon writes a live call's
+                self.write_series(self.cfg)
         return self._of_call(events + [summary])
+
+    def _add_frames(self, leg: str, frames: Frames) -> None:
+        """``leg``'s next frames to the cue windows (and the call's :attr:`series`)."""
+        self.cues.add(leg, frames)
+        if self.series is not None:
+            self.series.frames(leg, frames)
+
+    def write_series(self, cfg: Config) -> str | None:
+        """Write the ended call's :attr:`series` to its call folder in ``cfg``
+        (:func:`~monitor.delivery.call_files.write_call_series`), where its report finds them beside
+        its audio; the path, or None (no series kept, the call without its id, or not written)."""
+        if self.series is None or not self.series.regular or self.store is None or self.call_id is None:
+            return None
+        from .delivery.call_files import write_call_series
+        return write_call_series(cfg, str(self.store.path), self.call_id, self.series.series(self.duration_s))
 
     def _flaws_said(self) -> RecordingFlaws:
         """The call's :attr:`flaws` with what was said of its legs so far: each leg too quiet to

@@ -145,7 +145,7 @@ def test_purge_deletes_the_purged_calls_audio_and_reports_and_keeps_another_data
     settings.write_text(f'[daemon]\naudio_dir = "{audio}"\n', encoding="utf-8")
     done = cli("purge", "--older-than", "0d", "--db", tmp_path / "events.db", "--config", settings, timeout=120)
     assert done.returncode == 0, done.stderr
-    assert "purged 2 call(s) older than 0d (" in done.stderr and "2 files of call audio and reports" in done.stderr
+    assert "purged 2 call(s) older than 0d (" in done.stderr and "4 files of call audio, reports and series" in done.stderr
     assert sorted(p.name for p in audio.iterdir()) == ["call-2.wav"] and not report.exists()
 
 
@@ -160,11 +160,12 @@ def test_purge_without_the_daemons_configuration_deletes_its_calls_audio_and_rep
     with Store.open(tmp_path / "ev.db") as store:
         assert Daemon(cfg, FileSource(ALERTING_CALL), store, {}).run() == 0
         (call,) = store.list_calls()
-    written = [tmp_path / "audio" / f"call-{call.id}.wav", tmp_path / "reports" / f"call-{call.id}-report.html"]
+    written = [tmp_path / "audio" / f"call-{call.id}.wav", tmp_path / "reports" / f"call-{call.id}-report.html",
+               tmp_path / "audio" / f"call-{call.id}-series.npz"]
     assert all(p.is_file() for p in written)
     done = cli("purge", "--db", tmp_path / "ev.db", "--older-than", "0s", env=own_home, timeout=120)
     assert done.returncode == 0 and "purged 1 call(s)" in done.stderr, done.stderr
-    assert "2 files of call audio and reports" in done.stderr
+    assert "3 files of call audio, reports and series" in done.stderr
     assert not any(p.exists() for p in written)
 
 
@@ -173,7 +174,7 @@ def test_the_daemons_own_purge_deletes_the_purged_calls_audio(two_calls, tmp_pat
     cfg = config(tmp_path, audio)
     with Store.open(tmp_path / "events.db") as store:
         daemon = Daemon(cfg, FileSource(two_calls), store, {})
-        assert daemon.run() == 0 and len(list(audio.iterdir())) == 2
+        assert daemon.run() == 0 and len(list(audio.iterdir())) == 4  # their audio and series
         daemon.recent._last_purge = None
         daemon.recent.purge_old(now=time.time() + (cfg.storage.retention_days + 1) * 86400)
         assert store.list_calls() == [] and list(audio.iterdir()) == []
@@ -201,7 +202,7 @@ def test_purge_deletes_audio_the_database_never_named_once_it_is_older_than_the_
     Store.open(tmp_path / "events.db").close()
     done = cli("purge", "--db", tmp_path / "events.db", "--config", settings, timeout=120)  # 30 days
     assert done.returncode == 0, done.stderr
-    assert "purged 0 call(s) older than 30 days (2 files of call audio and reports)" in done.stderr
+    assert "purged 0 call(s) older than 30 days (2 files of call audio, reports and series)" in done.stderr
     assert sorted(p.name for p in audio.glob("call-*")) == ["call-started-20261002-080000.wav",
                                                             "call-started-20261130-090000.wav"]
     (audio / "call-started-20261003-120000.wav").write_bytes(b"RIFF")
@@ -238,7 +239,7 @@ def test_a_purge_of_another_database_leaves_the_unnamed_audio_in_a_folder_that_n
     done = cli("purge", "--older-than", "1d", "--db", tmp_path / "qa.db", timeout=120)
     assert done.returncode == 0 and daemons.exists(), done.stderr
     done = cli("purge", "--older-than", "1d", "--db", tmp_path / "events.db", timeout=120)
-    assert done.returncode == 0 and "(1 files of call audio and reports)" in done.stderr, done.stderr
+    assert done.returncode == 0 and "(1 files of call audio, reports and series)" in done.stderr, done.stderr
     assert not daemons.exists()
 
 
@@ -261,7 +262,7 @@ def test_purge_deletes_only_the_files_the_daemon_wrote(two_calls, tmp_path):
     settings.write_text(f'[daemon]\naudio_dir = "{audio}"\n', encoding="utf-8")
     done = cli("purge", "--older-than", "0d", "--db", tmp_path / "events.db", "--config", settings, timeout=120)
     assert done.returncode == 0 and "purged 3 call(s)" in done.stderr, done.stderr
-    assert "not deleted" not in done.stderr and "1 files of call audio" in done.stderr, done.stderr
+    assert "not deleted" not in done.stderr and "3 files of call audio" in done.stderr, done.stderr
     assert sorted(p.name for p in audio.iterdir()) == ["call-1.wav", f"call-{replayed}.wav"]
     assert (audio / "call-1.wav").is_symlink() and kept.exists()
     assert (tmp_path / "call-2-report.html").is_dir() and (tmp_path / f"call-{replayed}-report.html").exists()

@@ -10,6 +10,7 @@ import base64
 import html
 import io
 import json
+import logging
 import os
 import re
 import shutil
@@ -1492,3 +1493,102 @@ def test_cue_keys_hide_no_trace_and_transcript_lines_end_inside_the_panel_shorte
         assert text in said or (text.endswith(ELLIPSIS) and any(s.startswith(text[:-len(ELLIPSIS)]) for s in said)), text
     last = max(lines, key=lambda t: t.get_position()[0])
     assert last.get_text().endswith(ELLIPSIS), last.get_text()
+
+
+# --------------------------------------------------------------------------- a stored call's series
+
+
+@pytest.fixture(scope="module")
+def replayed_with_series(tmp_path_factory) -> tuple[Path, Path]:
+    """40 s of a fixture call replayed into a database: its folder holds the call's series
+    (``call-1-series.npz``) beside it. The database and the series file."""
+    d = tmp_path_factory.mktemp("series")
+    x, rate = sf.read(CALLS / "deteriorating_8k.wav", dtype="float32")
+    recording = d / "call.wav"
+    sf.write(recording, x[:40 * rate], rate)
+    assert cli.main(["replay", str(recording), "--no-transcribe", "--db", str(d / "events.db")]) == 0
+    return d / "events.db", d / "call-1-series.npz"
+
+
+def stored_report(db: Path):
+    with Store.open(db) as store:
+        return from_store(store, 1, load_config(None, {"storage.db": str(db)}, user_config=False))
+
+
+def without_series(db: Path, series: Path, tmp_path: Path) -> Path:
+    """A copy of ``db`` in ``tmp_path`` with no series beside it."""
+    shutil.copy(db, tmp_path / "events.db")
+    return tmp_path / "events.db"
+
+
+def test_a_stored_calls_report_drawn_from_its_series_is_the_one_drawn_from_its_audio(replayed_with_series, tmp_path):
+    db, series = replayed_with_series
+    assert series.is_file() and series.stat().st_mode & 0o077 == 0
+    stored, analysed = stored_report(db), stored_report(without_series(db, series, tmp_path))
+    assert stored.tracks.keys() == analysed.tracks.keys() == {"caller", "agent"}
+    for leg, track in stored.tracks.items():
+        other = analysed.tracks[leg]
+        assert np.array_equal(track.env_t, other.env_t) and np.array_equal(track.env_peak, other.env_peak)
+        assert (track.speech, track.pauses, track.breaths, track.coughs) == \
+               (other.speech, other.pauses, other.breaths, other.coughs)
+    assert stored.notes == analysed.notes
+    assert render(stored, "png") == render(analysed, "png")
+
+
+def damaged(series: Path, how: str) -> None:
+    """``series`` truncated, not a series file at all, or of another version."""
+    if how == "truncated":
+        series.write_bytes(series.read_bytes()[:300])
+    elif how == "not a series file":
+        series.write_text("hello\n")
+    else:
+        with np.load(series) as npz:
+            arrays = dict(npz)
+        meta = json.loads(arrays["meta"].tobytes())
+        arrays["meta"] = np.frombuffer(json.dumps({**meta, "version": meta["version"] + 1}).encode(), np.uint8)
+        np.savez(series, **arrays)
+
+
+@pytest.mark.parametrize("how", ["truncated", "not a series file", "another version"])
+def test_a_damaged_series_file_is_named_in_one_warning_and_the_report_drawn_from_the_audio(
+        replayed_with_series, tmp_path, capsys, how):
+    db, series = replayed_with_series
+    copy = without_series(db, series, tmp_path)
+    shutil.copy(series, tmp_path / series.name)
+    damaged(tmp_path / series.name, how)
+    out = tmp_path / "report.html"
+    assert cli.main(["report", "--db", str(copy), "1", "-o", str(out)]) == 0
+    err = capsys.readouterr().err
+    warned = [ln for ln in err.splitlines() if ln.startswith("call-monitor: warning: ")]
+    assert len(warned) == 1 and warned[0].startswith(f"call-monitor: warning: {tmp_path / series.name}: "), err
+    assert warned[0].endswith("; the call's audio is analysed instead") and "Traceback" not in err
+    assert f"Waveform and speech regions from the call&#x27;s audio: {db.parent / 'call.wav'}" in out.read_text()
+
+
+def test_another_calls_series_is_not_drawn_as_this_ones(replayed_with_series, tmp_path, caplog):
+    db, series = replayed_with_series
+    copy = without_series(db, series, tmp_path)
+    with sqlite3.connect(copy) as con:  # the call's id 2 in this database: series of call 1 under its name
+        con.execute("UPDATE calls SET id = 2 WHERE id = 1")
+        con.execute("UPDATE cue_snapshots SET call_id = 2")
+        con.execute("UPDATE alerts SET call_id = 2")
+    con.close()
+    shutil.copy(series, tmp_path / "call-2-series.npz")
+    with caplog.at_level(logging.WARNING), Store.open(copy) as store:
+        got = from_store(store, 2, load_config(None, {"storage.db": str(copy)}, user_config=False))
+    assert set(got.tracks) == {"caller", "agent"}
+    assert [r.getMessage() for r in caplog.records] == [
+        f"{tmp_path / 'call-2-series.npz'}: not the series of call 2's audio {db.parent / 'call.wav'}; "
+        "the audio is analysed instead"]
+
+
+def test_a_purged_calls_series_goes_with_it(tmp_path):
+    from monitor.delivery.call_files import purge_call_files
+    cfg = load_config(None, {"storage.db": str(tmp_path / "events.db")}, user_config=False)
+    series = tmp_path / "call-7-series.npz"
+    series.write_bytes(b"x")
+    kept = tmp_path / "call-8-series.npz"
+    kept.write_bytes(b"x")
+    now = series.stat().st_mtime
+    assert purge_call_files(cfg, [(7, now - 60, now, "/recordings/call.wav")]) == 1
+    assert not series.exists() and kept.exists()

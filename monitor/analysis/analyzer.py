@@ -127,6 +127,12 @@ VOICE_ONLY = AnalyzerConfig(voice_only=True)
 """The analyzer for a leg whose frames serve only as a speech mask (see ``voice_only``)."""
 
 
+def frame_times(rate: int, first: int, stop: int, window_s: float) -> np.ndarray:
+    """Centres in seconds (shape (stop - first,)) of the frames ``first .. stop`` of a ``rate`` Hz
+    stream analysed in ``window_s`` windows (:attr:`AnalyzerConfig.window_s`): the frames' ``t``."""
+    return (np.arange(first, stop) * (rate // 100) + int(round(window_s * rate)) / 2) / rate
+
+
 @dataclass(frozen=True)
 class _Layout:
     """Window lengths and offsets at one sample rate (derived, not configured)."""
@@ -300,7 +306,7 @@ def _contextual(raw: dict[str, np.ndarray], first: int, lay: _Layout, cfg: Analy
     v = voiced[local]
     f0 = np.where(v, raw["f0"][sl], np.nan).astype(np.float32, copy=False)
     hnr = np.where(v, hnr_from_strength(raw["strength"][sl]), np.nan).astype(np.float32, copy=False)
-    t = (np.arange(first + a, first + b) * lay.hop + lay.win / 2) / lay.rate
+    t = frame_times(lay.rate, first + a, first + b, cfg.window_s)
     final = None
     if scores is not None:  # the scores whose features reach no frame past the window's end
         final = _Scores(first + w.start, scores[:max(0, len(scores) - feature_reach(cfg.sound))])

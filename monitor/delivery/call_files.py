@@ -1,6 +1,7 @@
-"""The files the daemon writes of a call beside its database: its audio (``call-<id>.wav``) and its
-report (``call-<id>-report.html``), where they go, and their deletion with the call when the
-retention period purges it.
+"""The files the daemon writes of a call beside its database: its audio (``call-<id>.wav``), its
+report (``call-<id>-report.html``) and the series its report draws (``call-<id>-series.npz``, written
+by replay too: :mod:`~monitor.analysis.hop_series`), where they go, and their deletion with the
+call when the retention period purges it.
 
 The names come from the database's call ids, which another database repeats: a folder of call
 files belongs to one database, named in the folder's :data:`OWNER_FILE` when the daemon starts (or
@@ -19,11 +20,15 @@ import stat
 import tempfile
 import time
 from pathlib import Path
-from typing import Callable, Iterable
+from dataclasses import replace
+from typing import TYPE_CHECKING, Callable, Iterable
 
 from ..config import Config
 from ..files import replaced
 from .store_rows import LIVE_SOURCE
+
+if TYPE_CHECKING:
+    from ..analysis.hop_series import CallSeries
 
 log = logging.getLogger(__name__)
 
@@ -51,8 +56,38 @@ def report_path(cfg: Config, call_id: int) -> str:
 
 def audio_folder(cfg: Config) -> Path:
     """Where the daemon writes call audio: ``daemon.audio_dir``, else the database's folder."""
-    return Path(os.path.expanduser(cfg.daemon.audio_dir or os.path.dirname(
-        os.path.expanduser(cfg.storage.db)) or "."))
+    return call_folder(cfg, cfg.storage.db)
+
+
+def call_folder(cfg: Config, db: str | os.PathLike[str]) -> Path:
+    """Where the calls of database ``db`` have their audio and series: ``daemon.audio_dir``, else
+    the database's folder."""
+    return Path(os.path.expanduser(cfg.daemon.audio_dir or os.path.dirname(os.path.expanduser(str(db))) or "."))
+
+
+def series_name(call_id: int) -> str:
+    """The name of a call's series file (in :func:`call_folder`)."""
+    return f"call-{call_id}-series.npz"
+
+
+def write_call_series(cfg: Config, db: str | os.PathLike[str], call_id: int, series: CallSeries) -> str | None:
+    """Write the series of call ``call_id`` of database ``db`` whole to its :func:`call_folder`
+    (mode 0600), unless that folder holds another database's call files; the path, or None. Never
+    raises (the call is stored without it: its report analyses its audio): a failure is a warning."""
+    from ..analysis.hop_series import write_series
+    folder, owner = call_folder(cfg, db), os.path.realpath(os.path.expanduser(str(db)))
+    path = folder / series_name(call_id)
+    try:
+        if other_database(folder, owner) is not None:
+            return None
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        with replaced(str(path), ".series-", mode=0o600) as tmp:
+            write_series(tmp, replace(series, call_id=call_id, database=owner))
+    except OSError as err:
+        log.warning("%s: call %s's series not written (%s): its report will analyse its audio", path, call_id,
+                    err.strerror or err)
+        return None
+    return str(path)
 
 
 OWNER_FILE = ".callmonitor-database"
@@ -133,27 +168,29 @@ def _absolute(folder: str | os.PathLike[str]) -> Path:
     return Path(os.path.abspath(os.path.expanduser(folder)))
 
 
-def _call_file_places(cfg: Config, call_id: int, recorded: Iterable[str] = ()) -> list[Path]:
-    """Where the daemon may have written the files of call ``call_id``: its audio in
-    :func:`audio_folder` and its report in :func:`report_folder` of ``cfg``, and either in each
-    folder of ``recorded``, those the database keeps its daemon wrote call files to
-    (:meth:`~monitor.delivery.store.Store.note_call_folder`: found whatever configuration a purge
-    runs with)."""
-    names = (audio_name(call_id), report_name(call_id))
-    return list(dict.fromkeys((_absolute(audio_folder(cfg)) / names[0], _absolute(report_folder(cfg)) / names[1],
-                               *(_absolute(f) / name for f in recorded for name in names))))
+def _call_file_places(cfg: Config, call_id: int, recorded: Iterable[str] = (), live: bool = True) -> list[Path]:
+    """Where the daemon (or replay) may have written the files of call ``call_id``: its series, and
+    of a ``live`` call its audio, in :func:`audio_folder` and its report in :func:`report_folder`
+    of ``cfg``, and each in each folder of ``recorded``, those the database keeps its daemon wrote
+    call files to (:meth:`~monitor.delivery.store.Store.note_call_folder`: found whatever
+    configuration a purge runs with)."""
+    series = _absolute(audio_folder(cfg)) / series_name(call_id)
+    names = (audio_name(call_id), report_name(call_id), series_name(call_id)) if live else (series_name(call_id),)
+    own = (_absolute(audio_folder(cfg)) / names[0], _absolute(report_folder(cfg)) / names[1]) if live else ()
+    return list(dict.fromkeys((*own, series, *(_absolute(f) / name for f in recorded for name in names))))
 
 
 def purge_call_files(cfg: Config, calls: Iterable[tuple[int, float, float, str]],
                      recorded: Iterable[str] = ()) -> int:
     """Delete the audio (``call-<id>.wav``) and report (``call-<id>-report.html``) the daemon wrote
     for ``calls`` ((id, started_at, ended_at, source), purged from the database; only the daemon's,
-    source ``live:...``, have any) where :func:`_call_file_places` says, ``recorded`` the folders the
-    database keeps: the retention period holds for them too. Only regular files (a link or a folder
-    is the user's). Returns how many were deleted; one that cannot be is a warning."""
+    source ``live:...``, have any) and the series of every call (``call-<id>-series.npz``) where
+    :func:`_call_file_places` says, ``recorded`` the folders the database keeps: the retention
+    period holds for them too. Only regular files (a link or a folder is the user's). Returns how
+    many were deleted; one that cannot be is a warning."""
     deleted, db, others, recorded = 0, database_path(cfg), {}, list(recorded)
-    for call_id, started_at, ended_at, _ in (c for c in calls if c[3].startswith(LIVE_SOURCE)):
-        for path in _call_file_places(cfg, call_id, recorded):
+    for call_id, started_at, ended_at, source in calls:
+        for path in _call_file_places(cfg, call_id, recorded, live=source.startswith(LIVE_SOURCE)):
             if path.parent not in others:  # a folder another database owns: its files are that one's
                 others[path.parent] = other_database(path.parent, db)
                 if others[path.parent]:

@@ -35,9 +35,10 @@ from ..events import AlertClearedEvent, AlertEvent, CuesEvent, Event, WordsEvent
 from ..analysis.frame_features import HOP_S
 from ..analysis.leg_tally import SAME_HEAD, SWAPPED_HEAD, quiet_head
 from ..analysis.span_measures import pause_runs
-from ..dsp.sound_class import BREATH, COUGH
+from ..dsp.sound_class import BREATH, COUGH, SPEECH
+from ..analysis.hop_series import CallSeries, HopSeries, SeriesFileError, read_series
 from ..transcription.phrases import PhraseMatcher, pause_breaks
-from ..capture.sources import Chunk, FileSource, RecordingFlaws
+from ..capture.sources import Chunk, FileSource, RecordingFlaws, leg_channels
 from ..delivery.delivered import ack_text, delivery_text
 from ..delivery.store import Store
 from ..delivery.store_rows import LIVE_SOURCE, CallRecord, StoredAlert
@@ -343,60 +344,32 @@ class ReportData:
 # --------------------------------------------------------------------------- audio tracks
 
 
-class _Collector:
-    """Per leg: peak per 10 ms of the samples and the analyzer's speech mask."""
-
-    def __init__(self, rate: int, legs: Sequence[str]) -> None:
-        self.rate = rate
-        self.legs = tuple(legs)
-        self.hop = int(round(rate * ENVELOPE_HOP_S))
-        self._carry = [np.zeros(0, np.float32) for _ in legs]
-        self._peaks: list[list[np.ndarray]] = [[] for _ in legs]
-        self._speech: dict[str, list[np.ndarray]] = {leg: [] for leg in legs}
-        self._sound: dict[str, list[np.ndarray]] = {leg: [] for leg in legs}
-        self._t: dict[str, list[np.ndarray]] = {leg: [] for leg in legs}
-
-    def chunk(self, chunk: Chunk) -> None:
-        for i in range(len(self.legs)):
-            x = np.concatenate([self._carry[i], np.abs(chunk.samples[:, i]).astype(np.float32)])
-            n = len(x) // self.hop
-            if n:
-                self._peaks[i].append(x[:n * self.hop].reshape(n, self.hop).max(axis=1))
-            self._carry[i] = x[n * self.hop:]
-
-    def frames(self, leg: str, frames: Any) -> None:
-        if len(frames):
-            self._t[leg].append(np.asarray(frames.t, dtype=np.float64))
-            self._speech[leg].append(np.asarray(frames.speech, dtype=bool))
-            self._sound[leg].append(np.asarray(frames.sound, dtype=np.uint8))
-
-    def tracks(self, cfg: Config) -> dict[str, LegTrack]:
-        out: dict[str, LegTrack] = {}
-        masks = {}
-        for i, leg in enumerate(self.legs):
-            parts = self._peaks[i] + ([np.array([self._carry[i].max()])] if len(self._carry[i]) else [])
-            peak = np.concatenate(parts) if parts else np.zeros(0, np.float32)
-            env_t = (np.arange(len(peak)) + 0.5) * ENVELOPE_HOP_S
-            t = np.concatenate(self._t[leg]) if self._t[leg] else np.zeros(0)
-            sp = np.concatenate(self._speech[leg]) if self._speech[leg] else np.zeros(0, bool)
-            masks[leg] = (t, sp)
-            sound = np.concatenate(self._sound[leg]) if self._sound[leg] else np.zeros(0, np.uint8)
-            out[leg] = LegTrack(env_t=env_t, env_peak=peak, speech=_regions(t, sp),
-                                breaths=_regions(t, sound == BREATH), coughs=_regions(t, sound == COUGH))
-        if "caller" in masks:
-            t, sp = masks["caller"]
-            exclude = None
-            other = next((leg for leg in self.legs if leg != "caller"), None)
-            if other is not None:
-                ot, osp = masks[other]
-                n = min(len(sp), len(osp))
-                sp, t, exclude = sp[:n], t[:n], osp[:n]
-            a = cfg.analysis
-            ps, pe, _ = pause_runs(sp, int(round(a.min_pause_s / HOP_S)), exclude,
-                                   int(round(a.max_pause_s / HOP_S)) if a.max_pause_s else None)
-            out["caller"].pauses = [(float(t[p] - HOP_S / 2), float(t[q - 1] + HOP_S / 2))
-                                    for p, q in zip(ps, pe) if q > p]
-        return out
+def _tracks(series: CallSeries, cfg: Config) -> dict[str, LegTrack]:
+    """Each leg's audio picture from the call's ``series``: its envelope, its speech, breaths and
+    coughs, and the caller's pauses (by ``cfg.analysis``)."""
+    out: dict[str, LegTrack] = {}
+    masks = {}
+    for leg, s in series.legs.items():
+        env_t = (np.arange(len(s.peak)) + 0.5) * ENVELOPE_HOP_S
+        t = series.times(leg)
+        sp = s.sound == SPEECH
+        masks[leg] = (t, sp)
+        out[leg] = LegTrack(env_t=env_t, env_peak=s.peak, speech=_regions(t, sp),
+                            breaths=_regions(t, s.sound == BREATH), coughs=_regions(t, s.sound == COUGH))
+    if "caller" in masks:
+        t, sp = masks["caller"]
+        exclude = None
+        other = next((leg for leg in series.legs if leg != "caller"), None)
+        if other is not None:
+            ot, osp = masks[other]
+            n = min(len(sp), len(osp))
+            sp, t, exclude = sp[:n], t[:n], osp[:n]
+        a = cfg.analysis
+        ps, pe, _ = pause_runs(sp, int(round(a.min_pause_s / HOP_S)), exclude,
+                               int(round(a.max_pause_s / HOP_S)) if a.max_pause_s else None)
+        out["caller"].pauses = [(float(t[p] - HOP_S / 2), float(t[q - 1] + HOP_S / 2))
+                                for p, q in zip(ps, pe) if q > p]
+    return out
 
 
 def _regions(t: np.ndarray, mask: np.ndarray) -> list[tuple[float, float]]:
@@ -477,23 +450,10 @@ def from_file(path: str, cfg: Config, *, transcription: Any = None,
     if transcription is not None:
         make = getattr(transcription, "for_call", transcription)
         extra = dict(make(src.rate, src.legs) or {})
-    pipeline = CallPipeline(cfg, src.rate, src.legs, store=store, source=path, channels=src.channels, **extra)
-    col = _Collector(src.rate, src.legs)
-    add = pipeline.cues.add
-
-    def add_and_keep(leg: str, frames: Any) -> None:
-        col.frames(leg, frames)
-        add(leg, frames)
-
-    pipeline.cues.add = add_and_keep  # type: ignore[method-assign]
-
-    def chunks() -> Iterator[Chunk]:
-        for c in recording_chunks(pipeline, src):
-            col.chunk(c)
-            yield c
-
+    pipeline = CallPipeline(cfg, src.rate, src.legs, store=store, source=path, channels=src.channels,
+                            keep_series=True, **extra)
     try:
-        events = run_source(pipeline, chunks(), [])
+        events = run_source(pipeline, recording_chunks(pipeline, src), [])
     except AudioFileError as err:
         raise ReportError(str(err)) from None
     notes = []
@@ -503,7 +463,8 @@ def from_file(path: str, cfg: Config, *, transcription: Any = None,
     if unread:
         notes.append(f"The recording has {unread}.")
     data = _from_events(events, cfg, title=os.path.basename(path), source=path,
-                        duration_s=pipeline.duration_s, legs=src.legs, tracks=col.tracks(cfg),
+                        duration_s=pipeline.duration_s, legs=src.legs,
+                        tracks=_tracks(pipeline.series.series(pipeline.duration_s), cfg),
                         baseline=pipeline.baseline.baseline, extra_words=words,
                         transcribed=bool(pipeline.transcribers), notes=notes,
                         call_id=pipeline.call_id)
@@ -662,34 +623,70 @@ def _up_to(chunks: Iterable[Chunk], rate: int, end: int | None) -> Iterator[Chun
 
 
 def _scan_audio(path: str, info: AudioInfo, caller_channel: int, agent_channel: int | None, cfg: Config,
-                duration_s: float | None, stop: Stop | None = None, broken_off: bool = False
-                ) -> tuple[dict[str, LegTrack], tuple[str, ...], int] | None:
+                duration_s: float | None, stop: Stop | None = None, broken_off: bool = False,
+                series: CallSeries | None = None) -> tuple[dict[str, LegTrack], tuple[str, ...], int] | None:
     """Waveform and speech regions of a stored call's audio (its header ``info``: :func:`probe`) and
     its channel count, or None if it does not fit the call's ``duration_s`` (None: not known). A call
     whose monitoring ``stop`` ped part-way is read up to there: its recording goes on where the
     monitoring did not. A recording whose audio ``broken_off`` (:attr:`ReportData.truncated_s`) holds
-    less than its header promises: it is drawn as far as it goes. AudioFileError when its audio
-    cannot be read."""
-    from ..analysis.analyzer import StreamingAnalyzer
+    less than its header promises: it is drawn as far as it goes. The call's ``series`` stored with it
+    (:func:`_stored_series`), when it has them, are drawn instead of its audio analysed again.
+    AudioFileError when its audio cannot be read."""
+    from ..analysis.analyzer import VOICE_ONLY, StreamingAnalyzer
 
     if info.channels > 1 and max(caller_channel, agent_channel or 0) >= info.channels:
         return None
     if not _fits(info.duration_s, duration_s, cut=stop is not None or broken_off):
         return None
+    if series is not None:
+        return _tracks(series, cfg), tuple(series.legs), info.channels
     try:
         src = FileSource(path, caller_channel=caller_channel, agent_channel=agent_channel, block_s=2.0)
-        col = _Collector(src.rate, src.legs)
-        analyzers = {leg: StreamingAnalyzer(src.rate) for leg in src.legs}
+        col = HopSeries(src.rate, src.legs, src.channels)
+        # the sound class, and so the speech mask, is the whole analyzer's: its cepstrum and nuclei are not drawn
+        analyzers = {leg: StreamingAnalyzer(src.rate, VOICE_ONLY) for leg in src.legs}
         end = None if stop is None else int(round(stop.at_s * src.rate))
         for c in _up_to(src.chunks(), src.rate, end):
-            col.chunk(c)
+            col.chunk(c.samples)
             for i, leg in enumerate(src.legs):
                 col.frames(leg, analyzers[leg].feed(c.samples[:, i]))
         for leg in src.legs:
             col.frames(leg, analyzers[leg].flush())
     except (OSError, ValueError) as err:
         raise AudioFileError(path, f"unreadable audio ({err})") from None
-    return col.tracks(cfg), src.legs, info.channels
+    return _tracks(col.series(info.duration_s or 0.0), cfg), src.legs, info.channels
+
+
+SERIES_SLACK_S = HOP_S
+"""A call's series are of its audio when their length is the audio's to within a frame (a
+recording's resampled length rounds)."""
+
+
+def _stored_series(cfg: Config, store: Store, call: CallRecord, path: str, info: AudioInfo, caller_channel: int,
+                   agent_channel: int | None) -> CallSeries | None:
+    """The series the call pipeline wrote of stored ``call`` at its end
+    (:func:`~monitor.delivery.call_files.write_call_series`), when they are of its audio ``path``
+    (its header ``info``, its legs read from ``caller_channel`` and ``agent_channel``); else None, and
+    one log line on why the audio is analysed instead (none written: a call stored by an older
+    release, or stopped before its end; another version; damaged; not of this call or this audio)."""
+    from ..delivery.call_files import call_folder, series_name
+    live = call.source.startswith(LIVE_SOURCE)  # beside the daemon's audio; a replayed call's in its call folder
+    where = os.path.join(os.path.dirname(path) if live else call_folder(cfg, str(store.path)), series_name(call.id))
+    try:
+        series = read_series(where)
+    except SeriesFileError as err:
+        if os.path.exists(where):
+            log.warning("%s; the call's audio is analysed instead", err)
+        else:
+            log.info("call %s: no series stored (%s): its audio is analysed", call.id, where)
+        return None
+    channels = leg_channels(info.channels, caller_channel, agent_channel)
+    if (series.call_id, series.database) != (call.id, os.path.realpath(str(store.path))) \
+            or (tuple(series.legs), dict(series.channels)) != (tuple(channels), channels) or info.duration_s is None \
+            or abs(series.duration_s - info.duration_s) > SERIES_SLACK_S:
+        log.warning("%s: not the series of call %s's audio %s; the audio is analysed instead", where, call.id, path)
+        return None
+    return series
 
 
 class _StoredAudio(NamedTuple):
@@ -720,8 +717,9 @@ def _stored_audio(cfg: Config, store: Store, call: CallRecord, stop: Stop | None
             info = probe(path)
             if path == call.source and (changed := recording_changed(call)):
                 continue
-            got = _scan_audio(path, info, cc, ac, cfg, call.duration_s, stop,
-                              broken_off=path == call.source and broken_off)
+            cut = path == call.source and broken_off
+            series = _stored_series(cfg, store, call, path, info, cc, ac) if stop is None and not cut else None
+            got = _scan_audio(path, info, cc, ac, cfg, call.duration_s, stop, broken_off=cut, series=series)
         except AudioFileError as err:
             unreadable = unreadable or err
             continue
