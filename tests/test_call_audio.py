@@ -430,3 +430,25 @@ def test_a_live_call_keeps_its_legs_so_that_a_report_without_its_audio_names_bot
         assert from_store(store, older, cfg).legs == ("caller",)
     assert data.legs == ("caller", "agent") and not data.tracks
     assert "legs: caller, agent" in render(data, "html").decode()
+
+
+def test_a_live_calls_report_draws_the_series_written_beside_its_audio(two_calls, tmp_path):
+    """The daemon writes each call's series beside its audio at the call's end; its report draws
+    them: the speech, breaths and coughs as the call was analysed, the regions its audio analysed
+    again gives (the waveform as the call heard it, before the file's reading conditions it)."""
+    from monitor.report import from_store
+    audio = tmp_path / "audio"
+    cfg = config(tmp_path, audio)
+    with Store.open(tmp_path / "events.db") as store:
+        assert Daemon(cfg, FileSource(two_calls), store, {}).run() == 0
+    assert sorted(p.name for p in audio.iterdir()) == ["call-1-series.npz", "call-1.wav", "call-2-series.npz",
+                                                      "call-2.wav"]
+    with Store.open(tmp_path / "events.db") as store:
+        drawn = from_store(store, 1, cfg)
+        (audio / "call-1-series.npz").rename(tmp_path / "call-1-series.npz")
+        analysed = from_store(store, 1, cfg)
+    for leg in ("caller", "agent"):
+        ours, again = drawn.tracks[leg], analysed.tracks[leg]
+        assert (ours.speech, ours.pauses, ours.breaths, ours.coughs) == \
+               (again.speech, again.pauses, again.breaths, again.coughs)
+        assert len(ours.env_peak) == len(again.env_peak)
