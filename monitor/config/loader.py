@@ -290,6 +290,8 @@ def _apply(cfg: Config, section: str, values: dict[str, Any]) -> Config:
 
 Fail = Callable[..., NoReturn]
 """``fail(key, problem, involved=(), need=None)``: a cross-check failed (:func:`_clash`)."""
+Relation = Callable[..., None]
+"""``relation(low, high, lo, hi, strict, why="")``: ``low`` stays below ``high`` (:func:`_relation_check`)."""
 
 
 def _setting(cfg: Config, key: str) -> Any:
@@ -351,7 +353,7 @@ def _clash(cfg: Config, origin: Mapping[str, str], key: str, problem: str, invol
             f"set it {_where_set(lead)})")
 
 
-def _relation_check(fail: Fail, origin: Mapping[str, str]):
+def _relation_check(fail: Fail, origin: Mapping[str, str]) -> Relation:
     """``relation(low, high, lo, hi, strict, why)``: ``low`` must stay below ``high``; the error
     names the key the user set (the one that is not a default)."""
     def relation(low: str, high: str, lo: float, hi: float, strict: bool, why: str = "") -> None:
@@ -390,28 +392,26 @@ def _check_families(rule: RuleConfig, name: str, named: tuple[str, ...], fail: F
         fail(key, f"names a family more than once: {', '.join(named)}")
 
 
-def _cross_check(cfg: Config, origin: Mapping[str, str]) -> None:
-    def fail(key: str, problem: str, involved: Iterable[str] = (), need: str | None = None) -> NoReturn:
-        raise ConfigError(_clash(cfg, origin, key, problem, involved, need))
+def _check_acoustic_rule(cfg: Config, r: RuleConfig, fail: Fail, origin: Mapping[str, str]) -> None:
+    """One acoustic rule holds together: an enabled one has a threshold, the families it names
+    are others than its own, and its relative_change and delta point the way of its direction."""
+    if r.relative_change is None and r.delta is None and r.absolute is None and r.enabled:
+        keys = [f"rules.{r.kind}.{k}" for k in ("relative_change", "delta", "absolute")]
+        fail(next((k for k in keys if k in origin), keys[0]),
+             "an enabled rule needs relative_change, delta or absolute",
+             [f"rules.{r.kind}.{k}" for k in ("enabled", "cue", "direction")])
+    _check_corroborate(cfg, r, fail, origin)
+    _check_families(r, "absolute_corroborate", r.absolute_corroborate, fail)
+    _check_families(r, "short_corroborate", r.short_corroborate, fail)
+    for key, v in (("relative_change", r.relative_change), ("delta", r.delta)):
+        if v is not None and (v >= 0) != (r.direction == "above"):
+            sign = "> 0" if r.direction == "above" else "< 0"
+            fail(f"rules.{r.kind}.{key}", f"must be {sign} for direction \"{r.direction}\", got {v}",
+                 (f"rules.{r.kind}.direction",), sign)
 
-    a = cfg.analysis
-    relation = _relation_check(fail, origin)
-    relation("analysis.window_speech_s", "analysis.window_max_s", a.window_speech_s, a.window_max_s, False)
-    relation("analysis.short_speech_s", "analysis.short_max_s", a.short_speech_s, a.short_max_s, False)
-    for r in cfg.rules.acoustic:
-        if r.relative_change is None and r.delta is None and r.absolute is None and r.enabled:
-            keys = [f"rules.{r.kind}.{k}" for k in ("relative_change", "delta", "absolute")]
-            fail(next((k for k in keys if k in origin), keys[0]),
-                 "an enabled rule needs relative_change, delta or absolute",
-                 [f"rules.{r.kind}.{k}" for k in ("enabled", "cue", "direction")])
-        _check_corroborate(cfg, r, fail, origin)
-        _check_families(r, "absolute_corroborate", r.absolute_corroborate, fail)
-        _check_families(r, "short_corroborate", r.short_corroborate, fail)
-        for key, v in (("relative_change", r.relative_change), ("delta", r.delta)):
-            if v is not None and (v >= 0) != (r.direction == "above"):
-                sign = "> 0" if r.direction == "above" else "< 0"
-                fail(f"rules.{r.kind}.{key}", f"must be {sign} for direction \"{r.direction}\", got {v}",
-                     (f"rules.{r.kind}.direction",), sign)
+
+def _check_emergency_names(cfg: Config, fail: Fail) -> None:
+    """The possible emergency's kinds are rules' kinds, and the families it lists are families of evidence."""
     pe = cfg.rules.possible_emergency
     for kind in pe.kinds:
         if kind not in cfg.rules.kinds:
@@ -424,6 +424,12 @@ def _cross_check(cfg: Config, origin: Mapping[str, str]) -> None:
             if family not in FAMILIES:
                 fail(f"rules.possible_emergency.{key}",
                      f"unknown family {family!r} (known: {', '.join(FAMILIES)})")
+
+
+def _check_emergency_reachable(cfg: Config, fail: Fail) -> None:
+    """An enabled possible emergency can be reached: its min_families and min_score ask no more
+    than the families its enabled kinds watch can give."""
+    pe = cfg.rules.possible_emergency
     families = {cue(r.cue).family for r in cfg.rules.acoustic if r.enabled and r.kind in pe.kinds}
     # what leaves it fewer families: its kinds, their rules switched off, their cues
     fewer = ["rules.possible_emergency.kinds", *(f"rules.{r.kind}.{k}" for r in cfg.rules.acoustic
@@ -436,6 +442,11 @@ def _cross_check(cfg: Config, origin: Mapping[str, str]) -> None:
         need = f"<= max_grade x families ({pe.max_grade * len(families):g})"
         fail("rules.possible_emergency.min_score", f"must be {need}, got {pe.min_score}",
              ["rules.possible_emergency.max_grade", *fewer], need)
+
+
+def _check_speech_amounts(cfg: Config, relation: Relation) -> None:
+    """The pauses, the baseline's speech and each enabled rule's min_speech_s fit the spans that hold them."""
+    a = cfg.analysis
     relation("analysis.min_pause_s", "analysis.max_pause_s", a.min_pause_s, a.max_pause_s, True)
     relation("analysis.baseline_min_speech_s", "analysis.baseline_max_s", a.baseline_min_speech_s,
              a.baseline_max_s, False, "no caller speaks more seconds than the call lasts")
@@ -445,10 +456,31 @@ def _cross_check(cfg: Config, origin: Mapping[str, str]) -> None:
         if r.enabled:
             relation(f"rules.{r.kind}.min_speech_s", "analysis.window_speech_s", r.min_speech_s,
                      a.window_speech_s, False, "else the rule never judges a window")
+
+
+def _check_backoff(cfg: Config, fail: Fail) -> None:
+    """Delivery's longest wait between retries is no shorter than its first."""
     if cfg.delivery.max_backoff_s < cfg.delivery.backoff_s:
         need = f">= delivery.backoff_s ({cfg.delivery.backoff_s})"
         fail("delivery.max_backoff_s", f"must be {need}, got {cfg.delivery.max_backoff_s}",
              ("delivery.backoff_s",), need)
+
+
+def _cross_check(cfg: Config, origin: Mapping[str, str]) -> None:
+    """The settings agree with one another; the first disagreement raises ConfigError with its one line."""
+    def fail(key: str, problem: str, involved: Iterable[str] = (), need: str | None = None) -> NoReturn:
+        raise ConfigError(_clash(cfg, origin, key, problem, involved, need))
+
+    a = cfg.analysis
+    relation = _relation_check(fail, origin)
+    relation("analysis.window_speech_s", "analysis.window_max_s", a.window_speech_s, a.window_max_s, False)
+    relation("analysis.short_speech_s", "analysis.short_max_s", a.short_speech_s, a.short_max_s, False)
+    for r in cfg.rules.acoustic:
+        _check_acoustic_rule(cfg, r, fail, origin)
+    _check_emergency_names(cfg, fail)
+    _check_emergency_reachable(cfg, fail)
+    _check_speech_amounts(cfg, relation)
+    _check_backoff(cfg, fail)
 
 
 # --------------------------------------------------------------------------- loading
