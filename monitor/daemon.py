@@ -154,6 +154,12 @@ class Daemon:
         """The speech model loading in the background (a ``ModelLoading``) until the capture loop
         takes its outcome (:meth:`_join_transcription`), then None."""
         self.status_path = status_path
+        self._begin_bookkeeping(started_at)
+        self._begin_capture_state(cfg, source)
+
+    def _begin_bookkeeping(self, started_at: float | None) -> None:
+        """What the daemon keeps from its start on: the running pipeline, the counts, the last problem,
+        the active alerts, the stop's reason, the queues the capture threads report to and the recent calls."""
         self.pipeline: CallPipeline | None = None
         self.call_origin = 0.0
         self.calls = self.alerts_total = 0
@@ -168,11 +174,15 @@ class Daemon:
         self._sink_errors = {}  # failures per sink
         self._audio = None
         self._unnamed_audio: list[tuple[int, Path]] = []  # (the guard's call token, file) until the id is known
-        self.recent = RecentCalls(store, self.guard, store_open=self._store_open,
+        self.recent = RecentCalls(self.store, self.guard, store_open=self._store_open,
                                   files_cfg=lambda: self._files_cfg(self.cfg),
                                   unnamed_audio=lambda: (f for _, f in self._unnamed_audio))
         """The recent alerts and call reports the status and the heartbeat list, and the retention."""
         self._call_folders: set[str] = set()  # kept in the database (:meth:`_note_call_folder`)
+
+    def _begin_capture_state(self, cfg: Config, source: Source) -> None:
+        """What the capture loop starts with: the segmenter and its preroll, the clocks, the calls'
+        boundaries (as at the start), the socket's marks and the running call's audio and input."""
         self.segmenter = Segmenter(source.rate)
         self._preroll: collections.deque[Chunk] = collections.deque()
         self._now = 0.0
