@@ -548,9 +548,29 @@ class Daemon:
 
     # ------------------------------------------------------------------ reload
     def _do_reload(self) -> None:
+        """A SIGHUP's reload: the configuration read again, checked as at the start, applied (its
+        webhook's URL and token at once, what applies at the next start named) and said."""
         self._reload = False
         if self.reload_fn is None:
             return
+        cfg = self._reloaded_config()
+        if cfg is None:
+            return
+        applied = self._retarget_webhook(cfg)
+        later = [k for k in changed_keys(self.running_cfg, cfg, AT_NEXT_START)
+                 if applied is not None or k not in WEBHOOK_KEYS]  # refused: the next start refuses it too
+        overruled = overruled_line(self.cfg, cfg, self.options)
+        notes_from = self.cfg if notes_change(self.transcription, self.cfg, cfg) else None
+        self._run_with(cfg)
+        self._say_reloaded(later, applied)
+        if overruled is not None:
+            self._say("warning", overruled)
+        if notes_from is not None:
+            say_notes(self.transcription, cfg, notes_from, self._say)
+
+    def _reloaded_config(self) -> Config | None:
+        """The configuration read again, or None when it is refused (said as the reload's problem):
+        a bad file, or call audio or legs the start would refuse too."""
         try:
             cfg = self.reload_fn()
             problem = call_files_problem(self._files_cfg(cfg)) or legs_problem(self.running_cfg, cfg)
@@ -558,16 +578,22 @@ class Daemon:
                 raise ConfigError(problem)
         except ConfigError as err:
             self._say("warning", f"configuration not reloaded: {err}", problem_of(RELOAD))
-            return
+            return None
+        return cfg
+
+    def _retarget_webhook(self, cfg: Config) -> tuple[str, ...] | None:
+        """The webhook (and its heartbeat) moved to ``cfg``'s URL and token file, which then count as
+        running; what :func:`retarget_webhook` answers (None: its token was refused)."""
         applied = retarget_webhook(self.webhook, self.heartbeat, self.running_cfg, cfg)
         if applied:
             self.running_cfg = dataclasses.replace(self.running_cfg, delivery=dataclasses.replace(
                 self.running_cfg.delivery, webhook_url=cfg.delivery.webhook_url,
                 webhook_token_file=cfg.delivery.webhook_token_file))
-        later = [k for k in changed_keys(self.running_cfg, cfg, AT_NEXT_START)
-                 if applied is not None or k not in WEBHOOK_KEYS]  # refused: the next start refuses it too
-        overruled = overruled_line(self.cfg, cfg, self.options)
-        notes_from = self.cfg if notes_change(self.transcription, self.cfg, cfg) else None
+        return applied
+
+    def _run_with(self, cfg: Config) -> None:
+        """``cfg`` applied to what runs: the distress phrases (from the next call), the streams' end
+        grace, the running call's pipeline (its events emitted), the terminal's bell and words, notify on or off."""
         self.cfg = cfg
         if self.transcription is not None:  # the distress phrases, from the next call (as analysis keys)
             self.transcription = self.transcription.with_phrases(cfg)
@@ -584,16 +610,16 @@ class Daemon:
                 self.sinks["notify"] = self.notify
             else:
                 self.sinks.pop("notify", None)
+
+    def _say_reloaded(self, later: list[str], applied: tuple[str, ...] | None) -> None:
+        """The reload's line: the keys ``later`` that apply at the next start, or that it applied
+        (the reload's problem over); nothing when the webhook's token was refused (``applied`` None)."""
         if later:
             message = f"configuration reloaded, except what applies at the next start: {', '.join(later)}"
             # the last problem now, a refused reload's no more; a refused token stays the reload's problem
             self._say("warning", message, problem_of(RELOAD) if applied is not None else None)
         elif applied is not None:  # else its webhook's token was refused, said as the reload's problem
             self._say("info", "configuration reloaded", recovery_of(RELOAD))  # what a reload refused or left is over
-        if overruled is not None:
-            self._say("warning", overruled)
-        if notes_from is not None:
-            say_notes(self.transcription, cfg, notes_from, self._say)
 
 
     # ------------------------------------------------------------------ status
