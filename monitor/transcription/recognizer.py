@@ -158,6 +158,17 @@ class Transcriber:
         self._partial_every = int(partial_interval_s * self.model_rate)
         self._slice = max(1, int(slice_s * self.model_rate))
 
+        self._begin_recognizer(model, renew_s)
+        self._begin_shared_state()
+        self._begin_worker_state()
+
+        self._thread = threading.Thread(target=self._run, name=f"transcriber-{channel}", daemon=True)
+        self._thread.start()
+
+    def _begin_recognizer(self, model: Any, renew_s: float) -> None:
+        """The first Vosk recognizer of ``model`` (replaced by a new one every ``renew_s`` seconds of
+        audio given to it, 0: never), with the samples given to earlier ones, the replacements and the
+        memory they gave back."""
         self._model = model
         self._renew_samples = int(renew_s * self.model_rate)
         self._rec = self._recognizer()
@@ -165,7 +176,9 @@ class Transcriber:
         self._renewals = 0
         self._given_back = 0
 
-        # shared with the worker, under _cond
+    def _begin_shared_state(self) -> None:
+        """What the pipeline thread and the worker share, under ``_cond``: the queued items and their
+        backlog, the closing flag, the events and error the worker leaves, the samples received and dropped."""
         self._cond = threading.Condition()
         self._items: Deque[_Item] = deque()
         self._backlog = 0
@@ -175,7 +188,9 @@ class Transcriber:
         self._received = 0
         self._dropped = 0
 
-        # worker-only state
+    def _begin_worker_state(self) -> None:
+        """What only the worker touches: the segment being fed, the speech gate's hangover and pre-roll,
+        the map of recognizer times to call times, the partial results and the counts it reports."""
         self._start_segment(0.0)  # the segment's resampler, speech mask and remainders
         self._seg_t0: float | None = None
         self._last_speech = True
@@ -192,9 +207,6 @@ class Transcriber:
         self._cpu = 0.0
         self._finished = False
         self._busy = False  # the worker is processing an item
-
-        self._thread = threading.Thread(target=self._run, name=f"transcriber-{channel}", daemon=True)
-        self._thread.start()
 
     def _recognizer(self) -> Any:
         import vosk
