@@ -238,8 +238,7 @@ def _serve(args: argparse.Namespace, cfg, reload, lock, stack: contextlib.ExitSt
     the capture opens and goes on in the background (:func:`_open_model`): the daemon listens
     without waiting for it, and its transcription joins once it is ready."""
     from ..daemon import Daemon
-    from ..delivery.sinks.notify import NotifySink
-    from .common import StoreError, command_line_options, open_store_or_pending
+    from .common import command_line_options
     _check_call_folders(cfg)
     starting = _Starting(os.path.expanduser(cfg.storage.db))
     with stops_blocked():  # their threads never take a stop the main thread must wake to (a token pipe's read)
@@ -255,6 +254,24 @@ def _serve(args: argparse.Namespace, cfg, reload, lock, stack: contextlib.ExitSt
     stack.callback(source.close)  # however the start fails after this: no capture stream, no watcher left
     _start_capture(source, cfg)  # before the database: a caller's input that will not open leaves none made
     starting.doing = "opening the database and the outputs"
+    store = _open_database(cfg, lock, stack)
+    sinks, webhook = _sinks(args, cfg, store, token, stack)
+    notify = _notify_sink(cfg, sinks, stack)
+    daemon = Daemon(cfg, source, store, sinks, reload=reload, webhook=webhook, notify=notify,
+                    transcription_off=transcription_off, loading=loading, started_at=starting.started_at,
+                    options=command_line_options(args, cfg.overridden))
+    _hand_start_to(daemon, held, hangup, status, stack)
+    _start_heartbeat(cfg, webhook, token, daemon, stack)
+    _say_started(args, cfg, source, loading, status)
+    rc = _run_daemon(daemon)
+    log.info("stopped (%s)", daemon.stop_reason or "capture ended")
+    return rc
+
+
+def _open_database(cfg, lock, stack: contextlib.ExitStack):
+    """The database, opened (made) once the lock is taken and closed by ``stack``; one that will not
+    open yet is said in one line and tried again while alerts go on (a pending store)."""
+    from .common import StoreError, open_store_or_pending
     try:
         store = open_store_or_pending(cfg, check=lambda opened: _take_lock(lock))
     except StoreError as err:
@@ -263,21 +280,35 @@ def _serve(args: argparse.Namespace, cfg, reload, lock, stack: contextlib.ExitSt
     if not getattr(store, "is_open", True):
         error(f"{store.error}; alerts go on, marked as not stored; the database is tried again every "
               f"{store.retry_s:g} s and what was held back is written once it opens")
-    sinks, webhook = _sinks(args, cfg, store, token, stack)
+    return store
+
+
+def _notify_sink(cfg, sinks: dict, stack: contextlib.ExitStack):
+    """The desktop notifications' sink, closed by ``stack``: among ``sinks`` when delivery.notify is on
+    (a reload turns it on or off)."""
+    from ..delivery.sinks.notify import NotifySink
     notify = NotifySink()
     stack.callback(notify.close, 0.3)
     if cfg.delivery.notify:
         sinks["notify"] = notify
-    daemon = Daemon(cfg, source, store, sinks, reload=reload, webhook=webhook, notify=notify,
-                    transcription_off=transcription_off, loading=loading, started_at=starting.started_at,
-                    options=command_line_options(args, cfg.overridden))
+    return notify
+
+
+def _hand_start_to(daemon, held: _HeldStatus, hangup: _HangupDuringStart, status,
+                   stack: contextlib.ExitStack) -> None:
+    """The start handed to ``daemon``: the capture's status held so far, the signals, a SIGHUP that
+    came during the start (a reload) and the status socket's answers; the socket closed by ``stack``."""
     held.hand_to(daemon.source_status)
     daemon.install_signals()
     if hangup.seen:
         daemon.request_reload()
     status.answer_with(daemon.state, daemon.control)
     stack.callback(status.close)  # closed before the database and the sinks (closing twice is harmless)
-    _start_heartbeat(cfg, webhook, token, daemon, stack)
+
+
+def _say_started(args: argparse.Namespace, cfg, source, loading: ModelLoading | None, status) -> None:
+    """The start's warnings (a token or database others can read, a webhook in clear text), then its
+    line: what it listens to, the model loading, the status socket."""
     for problem in (exposed_token(cfg), exposed_database(cfg), cleartext_webhook(cfg)):
         if problem:
             log.warning("%s", problem)
@@ -285,9 +316,6 @@ def _serve(args: argparse.Namespace, cfg, reload, lock, stack: contextlib.ExitSt
                       f"status socket {status.path}"])
     log.info("%s", said)
     _say_listening(args, said)
-    rc = _run_daemon(daemon)
-    log.info("stopped (%s)", daemon.stop_reason or "capture ended")
-    return rc
 
 
 def _open_status(cfg, starting: _Starting, stack: contextlib.ExitStack):
