@@ -294,6 +294,17 @@ class _Phrase:
     excerpt: str
 
 
+@dataclass(frozen=True)
+class _Raisers:
+    """The families a possible emergency names: those that agree (level >= 1, strongest first); when
+    they are too few or too weak, the one whose evidence alone raises it, else the ``paired`` families
+    past their absolute limits together; ``shown``: all of them, the agreeing first."""
+    agree: dict[str, float]
+    alone: str | None
+    paired: tuple[str, ...] | None
+    shown: list[str]
+
+
 EVIDENCE_CAP = 1.5
 """An accumulator holds at most this many times the evidence its decision needs (the families'
 sums ``max_grade * evidence_s``, the change sums of one family alone ``max(max_grade,
@@ -876,20 +887,38 @@ class AlertEngine:
         return [self._emergency_alert(t)]
 
     def _emergency_alert(self, t: float) -> AlertEvent:
+        """The possible emergency's alert at call time ``t``: its message names what raised it, its
+        evidence holds the families, their cues and the phrase behind it."""
         pe = self.config.rules.possible_emergency
         phrase = self._recent_phrase(t)
+        raisers = self._emergency_raisers(pe)
+        best = {f: c for f in raisers.shown if (c := self.fusion.cause(f)) is not None}
+        accumulated = self.fusion.report()
+        message = self._emergency_message(pe, raisers, best, phrase, accumulated)
+        evidence = self._emergency_evidence(t, pe, raisers, best, phrase, accumulated)
+        return AlertEvent(t=t, kind="possible_emergency", severity=pe.severity,
+                          message=message, evidence=evidence, actions=self._actions(pe.severity))
+
+    def _emergency_raisers(self, pe: EmergencyRuleConfig) -> _Raisers:
+        """The families that raise the possible emergency now: those that agree, and when they are too
+        few or too weak, the one family alone, else the families paired past their absolute limits."""
         fusion = self.fusion
         agree = fusion.agreeing()
         short = len(agree) < pe.min_families or fusion.score() < pe.min_score - EPS
         alone = fusion.alone() if short else None
         paired = fusion.paired() if short and alone is None else None
         extra = [alone] if alone is not None else list(paired or ())
-        shown = list(agree) + [f for f in extra if f not in agree]
-        best = {f: c for f in shown if (c := fusion.cause(f)) is not None}
+        return _Raisers(agree, alone, paired, list(agree) + [f for f in extra if f not in agree])
+
+    def _emergency_message(self, pe: EmergencyRuleConfig, raisers: _Raisers,
+                           best: dict[str, tuple[str, Judgement, str]], phrase: _Phrase | None,
+                           accumulated: dict[str, dict[str, Any]]) -> str:
+        """The alert's message: the kinds behind the ``best`` cues, then what raised it (the phrase,
+        one family alone, the pair held together, or the families' summed evidence)."""
+        fusion, alone, paired, agree = self.fusion, raisers.alone, raisers.paired, raisers.agree
         labels = [kind_name(kind) for kind, _, _ in best.values()]
         what = (", ".join(labels[:-1]) + " and " + labels[-1]) if len(labels) > 1 else "".join(labels)
         message = f"Possible emergency: {what}" if what else "Possible emergency:"
-        accumulated = fusion.report()
         if phrase is not None and self._emergency_by_phrase:
             message += f"{' and ' if what else ' '}the caller said \"{phrase.excerpt}\""
         elif alone is not None:
@@ -902,14 +931,22 @@ class AlertEngine:
                         f"{fusion.paired_held:.0f} s")
         elif len(agree) > 1:
             message += f" agree (evidence {fusion.score():.1f}, raised at {pe.min_score:g})"
-        # each cue with the span of the window it was judged on; the alert's own span holds them all
+        return message
+
+    def _emergency_evidence(self, t: float, pe: EmergencyRuleConfig, raisers: _Raisers,
+                            best: dict[str, tuple[str, Judgement, str]], phrase: _Phrase | None,
+                            accumulated: dict[str, dict[str, Any]]) -> dict[str, Any]:
+        """The alert's evidence: the score and the families' levels against their limits, what raised
+        it, each cue with the span of the window it was judged on (the alert's own span holds them
+        all), the phrase, and the span since the emergency was raised."""
+        fusion, shown, paired = self.fusion, raisers.shown, raisers.paired
         cues = {kind: {**self._evidence(self.config.rules.rule(kind), j, t, t), "window": w}
                 for kind, j, w in best.values()}
-        evidence: dict[str, Any] = {
+        return {
             "score": fusion.score(), "min_score": pe.min_score,
             "families": {f: round(fusion.level(f), 3) for f in shown},
-            "count": len(agree), "min_families": pe.min_families,
-            "single_family": alone,
+            "count": len(raisers.agree), "min_families": pe.min_families,
+            "single_family": raisers.alone,
             "paired": None if paired is None else {"families": {f: round(fusion.absolute[f], 3) for f in paired},
                                                    "held_s": fusion.paired_held, "paired_grade": pe.paired_grade},
             "accumulated": {f: accumulated[f] for f in shown if f in accumulated},
@@ -923,8 +960,6 @@ class AlertEngine:
             "window_s": max((c["window_s"] for c in cues.values() if c["window_s"] is not None),
                             default=self._window_s),
         }
-        return AlertEvent(t=t, kind="possible_emergency", severity=pe.severity,
-                          message=message, evidence=evidence, actions=self._actions(pe.severity))
 
     def _recent_phrase(self, t: float) -> _Phrase | None:
         p = self._phrase
