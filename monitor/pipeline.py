@@ -101,6 +101,15 @@ class CallPipeline:
         self.source = source
         self.sources = dict(sources or {})
         self.cues = CueTracker(cfg.analysis, legs)
+        self._keep_recognizers(transcribers, words_may_join)
+        self._begin_analysis(cfg, rate, legs)
+        self._begin_word_feed(phrase_matcher, words_in_step)
+        self._start_stored_call(source, started_at, channels, agent)
+        self._begin_outcome()
+
+    def _keep_recognizers(self, transcribers: dict[str, Transcriber] | None, words_may_join: bool) -> None:
+        """The legs' recognizers (none: the call is not transcribed, unless they join it under way:
+        ``words_may_join``) and the failures of those that stopped."""
         self.transcribers = transcribers or {}
         self.transcribed = bool(self.transcribers)  # transcription was on (the summary says so)
         self.words_from_s: float | None = None
@@ -108,6 +117,10 @@ class CallPipeline:
         (:meth:`join_words`); None for a call transcribed from its start, or not at all."""
         self._words_may_join = words_may_join
         self.recognizer_errors: list[str] = []  # a leg's recognizer that failed: the call went on without it
+
+    def _begin_analysis(self, cfg: Config, rate: int, legs: tuple[str, ...]) -> None:
+        """The analyzer of each leg (:meth:`_emit_grid`), the speech floor of the caller's, the caller's
+        baseline and the alert engine."""
         # the cues read only the other legs' speech mask: their analyzers skip the cepstrum and nuclei
         self.analyzers = {leg: StreamingAnalyzer(rate, None if leg == self.cues.channel else VOICE_ONLY,
                                                  self._emit_grid(leg))
@@ -115,13 +128,23 @@ class CallPipeline:
         self._speech_floor_db = self.analyzers[self.cues.channel].cfg.vad.absolute_min_db  # never speech below
         self.baseline = BaselineBuilder(cfg.analysis)
         self.engine = AlertEngine(cfg)
+
+    def _begin_word_feed(self, phrase_matcher: PhraseMatcher | None, words_in_step: bool) -> None:
+        """What feeds the recognizers and reads their words: the phrase spotter (None without a matcher),
+        the audio waiting for its voice activity and the samples fed before it."""
         self.words_in_step = words_in_step
         self.spotter = PhraseSpotter(phrase_matcher) if phrase_matcher is not None else None
         # audio waiting for its voice-activity frames before it goes to the recognizer (that a
         # recognizer joining the call would be fed first), and the samples before it
-        self._pending = {leg: np.zeros(0, np.float32) for leg in (legs if words_may_join else self.transcribers)}
+        waiting = self.legs if self._words_may_join else self.transcribers
+        self._pending = {leg: np.zeros(0, np.float32) for leg in waiting}
         self._fed = {leg: 0 for leg in self._pending}
-        self._hop = rate // 100
+        self._hop = self.rate // 100
+
+    def _start_stored_call(self, source: str, started_at: float | None, channels: Mapping[str, int] | None,
+                           agent: str | None) -> None:
+        """The call begun in the store (its token; None without a store), with a replayed recording's
+        absolute path and fingerprint."""
         # a recording is stored by its absolute path, so that a report of the call finds its audio
         # from any working folder (events and the summary keep the name it was given by)
         replayed = bool(source) and os.path.isfile(source)
@@ -131,6 +154,10 @@ class CallPipeline:
         self._fingerprint = recording_fingerprint(source) if replayed and self.store is not None else None
         self._call_token = (self.store.start_call(stored, started_at, channels, agent)
                             if self.store is not None else None)
+
+    def _begin_outcome(self) -> None:
+        """What the call comes to: its alerts, duration, last cues, what was said of its legs and its
+        recording's flaws."""
         self.alerts: list[AlertEvent] = []
         self.duration_s = 0.0
         self.series = HopSeries(rate, legs, channels) if keep_series or (self.store is not None and replayed) else None
