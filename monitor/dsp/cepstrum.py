@@ -28,6 +28,7 @@ after Praat's resampling to ``2 f_max``) and ``1 / rate`` at 8 kHz.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
@@ -114,16 +115,36 @@ def _time_kernel(time_smooth_s: float, hop_s: float = 0.01) -> np.ndarray:
 
 
 def make_plan(rate: int, params: CepstrumParams) -> CepstrumPlan:
-    """Build the :class:`CepstrumPlan` for ``rate``."""
+    """Build the :class:`CepstrumPlan` for ``rate``: the frame and spectrum sizes, the quefrency
+    axis (:func:`_quefrency_fields`), the time kernel and the slope's projection (:func:`_slope_fields`)."""
     frame_length = int(round(params.window_s * rate))
     f_top = min(params.f_max, rate / 2)
-    # the cepstrum (length 2 (n_bins - 1)) must reach well beyond trend_q_max:
-    # spectrum bins at most ~1 / (2.4 trend_q_max) apart
-    nfft = sfft.next_fast_len(max(frame_length, int(np.ceil(rate / params.min_df_hz))), real=True)
-    df = rate / nfft
-    n_bins = int(np.floor(f_top / df + 1e-9)) + 1
+    nfft, df, n_bins = _spectrum_grid(rate, frame_length, f_top, params.min_df_hz)
     n_q = 2 * (n_bins - 1)
     q_step = 1.0 / (n_q * df)
+    a = float(np.exp(-2 * np.pi * params.preemphasis_hz / rate))
+    return CepstrumPlan(
+        rate=rate, frame_length=frame_length, nfft=nfft, n_bins=n_bins, window=gaussian(frame_length),
+        preemph=np.float32(a), n_q=n_q, q_step=q_step, **_quefrency_fields(n_q, q_step, params),
+        t_kernel=_time_kernel(params.time_smooth_s), **_slope_fields(n_bins, df, f_top, params),
+    )
+
+
+def _spectrum_grid(rate: int, frame_length: int, f_top: float, min_df_hz: float) -> tuple[int, float, int]:
+    """The FFT length (at least ``frame_length``, bins at most ``min_df_hz`` apart), its bin spacing
+    in Hz and the number of bins kept, 0 .. ``f_top``."""
+    # the cepstrum (length 2 (n_bins - 1)) must reach well beyond trend_q_max:
+    # spectrum bins at most ~1 / (2.4 trend_q_max) apart
+    nfft = sfft.next_fast_len(max(frame_length, int(np.ceil(rate / min_df_hz))), real=True)
+    df = rate / nfft
+    n_bins = int(np.floor(f_top / df + 1e-9)) + 1
+    return nfft, df, n_bins
+
+
+def _quefrency_fields(n_q: int, q_step: float, params: CepstrumParams) -> dict[str, Any]:
+    """The plan's quefrency fields for a cepstrum of ``n_q`` bins ``q_step`` s apart: the smoothing
+    kernel, the bins kept (the trend's range widened by half the kernel) with their ln(quefrency), the
+    trend fits' bins (:func:`_trend_fit`) and the peak's search range, in kept-bin coordinates."""
     q_kernel = _box_over_linear(params.quefrency_smooth_s / q_step)
     kh = len(q_kernel) // 2
     t0 = int(np.ceil(params.trend_q_min / q_step - 1e-9))
@@ -133,29 +154,39 @@ def make_plan(rate: int, params: CepstrumParams) -> CepstrumPlan:
     q_kept = np.arange(q_lo, q_hi) * q_step
     q_kept[q_kept == 0] = 0.5 * q_step
     x_kept = np.log(q_kept)
-    fit_idx = np.arange(t0, t1 + 1, max(1, params.robust_stride)) - q_lo
+    fit_idx, fit_x, pair_inv_dx = _trend_fit(x_kept, t0, t1, q_lo, params.robust_stride)
+    p0 = int(np.ceil(1.0 / params.peak_f_max / q_step - 1e-9))
+    p1 = int(np.floor(1.0 / params.peak_f_min / q_step + 1e-9))
+    return dict(q_lo=q_lo, q_hi=q_hi, fit_idx=fit_idx, fit_x=fit_x.astype(np.float32),
+                pair_inv_dx=pair_inv_dx.astype(np.float32), x_kept=x_kept.astype(np.float32),
+                peak_lo=p0 - q_lo, peak_hi=p1 - q_lo, q_kernel=q_kernel)
+
+
+def _trend_fit(x_kept: np.ndarray, t0: int, t1: int, q_lo: int,
+               stride: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The robust trend fits' cepstrum bins ``t0 .. t1``, every ``stride``-th, as indices into the kept
+    bins (which start at bin ``q_lo``; ``x_kept``: their ln(quefrency), float64): the indices (m,),
+    their ln(quefrency) (m,) and Theil's incomplete method's ``1 / (x[n2 + i] - x[i])`` (m // 2,)."""
+    fit_idx = np.arange(t0, t1 + 1, max(1, stride)) - q_lo
     fit_x = x_kept[fit_idx]
     m = len(fit_idx)
     h = m // 2
     n2 = h + (m % 2)
     pair_inv_dx = 1.0 / (fit_x[n2:n2 + h] - fit_x[:h])
-    p0 = int(np.ceil(1.0 / params.peak_f_max / q_step - 1e-9))
-    p1 = int(np.floor(1.0 / params.peak_f_min / q_step + 1e-9))
+    return fit_idx, fit_x, pair_inv_dx
+
+
+def _slope_fields(n_bins: int, df: float, f_top: float, params: CepstrumParams) -> dict[str, Any]:
+    """The plan's spectral slope fields for ``n_bins`` bins ``df`` Hz apart: the bins between
+    ``slope_f_min`` and ``slope_f_max`` (at most ``f_top``) and the projection of their ln power
+    giving dB per kHz (the least-squares slope over centred kHz), float32 (bins,)."""
     freqs = np.arange(n_bins) * df
-    a = float(np.exp(-2 * np.pi * params.preemphasis_hz / rate))
     sel = (freqs >= params.slope_f_min) & (freqs <= min(params.slope_f_max, f_top))
     fk = freqs[sel] / 1000.0
     fk = fk - fk.mean()
     slope_proj = sfft.LN_POWER_TO_DB * fk / np.sum(fk ** 2)
     sel_idx = np.nonzero(sel)[0]
-    return CepstrumPlan(
-        rate=rate, frame_length=frame_length, nfft=nfft, n_bins=n_bins, window=gaussian(frame_length),
-        preemph=np.float32(a), n_q=n_q, q_step=q_step, q_lo=q_lo, q_hi=q_hi,
-        fit_idx=fit_idx, fit_x=fit_x.astype(np.float32), pair_inv_dx=pair_inv_dx.astype(np.float32),
-        x_kept=x_kept.astype(np.float32),
-        peak_lo=p0 - q_lo, peak_hi=p1 - q_lo, q_kernel=q_kernel, t_kernel=_time_kernel(params.time_smooth_s),
-        slope_bins=(int(sel_idx[0]), int(sel_idx[-1]) + 1), slope_proj=slope_proj.astype(np.float32),
-    )
+    return dict(slope_bins=(int(sel_idx[0]), int(sel_idx[-1]) + 1), slope_proj=slope_proj.astype(np.float32))
 
 
 def sparse_plan(plan: CepstrumPlan, every: int) -> CepstrumPlan:
