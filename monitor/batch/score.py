@@ -271,6 +271,22 @@ def score_call(job: CallJob, config_toml: str, config_hash: str,
     legs it was scored from (from the client's ledger, with ``--resume``); the same content again,
     on the legs this recording's call is scored from (:meth:`CallJob.legs`), is skipped."""
     t_cpu = _cpu_s()
+    read = _read_file(job)
+    if isinstance(read, CallResult):
+        return read
+    channels, digest, fingerprint = read
+    if digest == known.get(job.legs(channels)):
+        return CallResult(job, content_hash=digest, skipped=True, channels=channels)
+    scored = _scored(job, config_toml, transcribe, digest)
+    if isinstance(scored, CallResult):
+        return scored
+    cfg, events, facts = scored
+    return _scored_result(job, cfg, events, facts, digest, fingerprint, config_hash, t_cpu)
+
+
+def _read_file(job: CallJob) -> tuple[int, str, str] | CallResult:
+    """The recording's channel count (from its header), content hash and sampled fingerprint, or
+    the result of a file that cannot be read (its one line)."""
     # the header first, as the client checks it (a file only the workers see is checked here alone),
     # before the file is read whole: a named pipe or a device would block the worker for ever
     try:
@@ -283,8 +299,14 @@ def score_call(job: CallJob, config_toml: str, config_hash: str,
         fingerprint = content_hash(job.path, sampled=True)
     except OSError as err:
         return CallResult(job, error=f"{job.path}: cannot read the file ({err.strerror or err})")
-    if digest == known.get(job.legs(channels)):
-        return CallResult(job, content_hash=digest, skipped=True, channels=channels)
+    return channels, digest, fingerprint
+
+
+def _scored(job: CallJob, config_toml: str, transcribe: bool,
+            digest: str) -> tuple[Config, list[Event], dict[str, Any]] | CallResult:
+    """The call run through the pipeline under the batch's configuration (transcribed in a forked
+    child): the configuration, the events and the call's facts; or the result of a call that was
+    cancelled or failed (its one line; an unexpected failure logged with its traceback)."""
     try:
         cfg = config_from_toml(config_toml, "batch configuration")
         transcription = _transcription(transcribe)
@@ -301,6 +323,13 @@ def score_call(job: CallJob, config_toml: str, config_hash: str,
     except Exception as err:  # noqa: BLE001 - one bad call must not stop an archive
         log.exception("%s: scoring failed", job.path)
         return CallResult(job, content_hash=digest, error=f"{job.path}: scoring failed ({type(err).__name__}: {err})")
+    return cfg, events, facts
+
+
+def _scored_result(job: CallJob, cfg: Config, events: list[Event], facts: dict[str, Any], digest: str,
+                   fingerprint: str, config_hash: str, t_cpu: float) -> CallResult:
+    """The scored call's result: its row of the per-call table (with the failure of a recognizer it
+    was scored without), its events, and the worker's time and memory since ``t_cpu``."""
     unheard = facts.pop("recognizer_errors", ())
     unread = facts.pop("unread_channels", "")
     row = call_row(job, cfg, events, facts, content_hash=digest, config_hash=config_hash)
