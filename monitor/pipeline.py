@@ -104,7 +104,7 @@ class CallPipeline:
         self._keep_recognizers(transcribers, words_may_join)
         self._begin_analysis(cfg, rate, legs)
         self._begin_word_feed(phrase_matcher, words_in_step)
-        self._start_stored_call(source, started_at, channels, agent)
+        self._start_stored_call(source, started_at, channels, agent, keep_series)
         self._begin_outcome()
 
     def _keep_recognizers(self, transcribers: dict[str, Transcriber] | None, words_may_join: bool) -> None:
@@ -142,9 +142,10 @@ class CallPipeline:
         self._hop = self.rate // 100
 
     def _start_stored_call(self, source: str, started_at: float | None, channels: Mapping[str, int] | None,
-                           agent: str | None) -> None:
+                           agent: str | None, keep_series: bool) -> None:
         """The call begun in the store (its token; None without a store), with a replayed recording's
-        absolute path and fingerprint."""
+        absolute path and fingerprint, and the :attr:`series` its report will read (kept for a stored
+        replayed recording, or when ``keep_series``)."""
         # a recording is stored by its absolute path, so that a report of the call finds its audio
         # from any working folder (events and the summary keep the name it was given by)
         replayed = bool(source) and os.path.isfile(source)
@@ -154,13 +155,14 @@ class CallPipeline:
         self._fingerprint = recording_fingerprint(source) if replayed and self.store is not None else None
         self._call_token = (self.store.start_call(stored, started_at, channels, agent)
                             if self.store is not None else None)
+        self.series = (HopSeries(self.rate, self.legs, channels)
+                       if keep_series or (self.store is not None and replayed) else None)
 
     def _begin_outcome(self) -> None:
         """What the call comes to: its alerts, duration, last cues, what was said of its legs and its
         recording's flaws."""
         self.alerts: list[AlertEvent] = []
         self.duration_s = 0.0
-        self.series = HopSeries(rate, legs, channels) if keep_series or (self.store is not None and replayed) else None
         self._baseline_stored = False
         self.last_cues: CuesEvent | None = None
         self._said_quiet: dict[str, str] = {}  # the legs said to be too quiet (once a call), and what was said
