@@ -1508,6 +1508,22 @@ def test_a_recording_reached_by_a_link_too_is_scored_once_by_its_first_name(tmp_
     assert [j.index for j in jobs] == [0, 1]
 
 
+def test_a_folder_searched_follows_its_links_to_folders_each_folder_once(tmp_path):
+    """An archive whose months are links to the shares that hold them: the recordings under a
+    linked folder are scored as those of a folder are (a glob follows such a link too), rather than
+    left out without a word. A link back up the tree (a loop) or to a folder searched already adds
+    no call and no endless search: each folder is searched once, each recording scored once."""
+    (tmp_path / "share" / "2024-05").mkdir(parents=True)
+    (tmp_path / "share" / "2024-05" / "m1.wav").write_bytes(b"")
+    (tmp_path / "archive").mkdir()
+    (tmp_path / "archive" / "own.wav").write_bytes(b"")
+    (tmp_path / "archive" / "2024-05").symlink_to(tmp_path / "share" / "2024-05")
+    (tmp_path / "archive" / "again").symlink_to(tmp_path / "share" / "2024-05")
+    (tmp_path / "archive" / "2024-05" / "up").symlink_to(tmp_path / "archive")
+    jobs = expand_inputs([str(tmp_path / "archive")])
+    assert [Path(j.path).relative_to(tmp_path / "archive").as_posix() for j in jobs] == ["own.wav", "2024-05/m1.wav"]
+
+
 def test_a_folder_that_is_not_there_is_said_to_be_no_folder_not_a_file(tmp_path):
     """``batch /archive/2024-5/`` (a month mistyped): the input named as given, as a folder, before
     anything is scored, as a glob that matches nothing is."""

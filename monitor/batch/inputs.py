@@ -79,9 +79,24 @@ def _is_pattern(item: str) -> bool:
     return glob.has_magic(item) and not os.path.lexists(item)
 
 
+def _new_folder(path: str, searched: set[tuple[int, int]]) -> bool:
+    """Whether the folder ``path`` (a link to one too) is none of those ``searched``, which it joins;
+    one that cannot be read is new (the search says why it cannot search it)."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return True
+    folder = (st.st_dev, st.st_ino)
+    new = folder not in searched
+    searched.add(folder)
+    return new
+
+
 def _walk(folder: str, problems: list[str] | None = None, named: bool = False) -> Iterator[str]:
     """The recordings under ``folder``, hidden names left out as a glob leaves them (a Mac's
-    ``._call.wav`` beside each recording copied from it, which is no audio, a ``.Trash``). A folder
+    ``._call.wav`` beside each recording copied from it, which is no audio, a ``.Trash``), links to
+    folders followed as a glob follows them, each folder searched once (a link to one searched
+    already, or to a folder above it, adds nothing). A folder
     that cannot be searched is a line in ``problems`` (an InputError without the list, or when it
     is ``folder`` itself and ``named`` as an input)."""
     def unsearchable(err: OSError) -> None:
@@ -92,8 +107,10 @@ def _walk(folder: str, problems: list[str] | None = None, named: bool = False) -
             raise InputError(message)
         problems.append(message)
 
-    for root, dirs, files in os.walk(folder, onerror=unsearchable):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+    searched: set[tuple[int, int]] = set()  # each folder once, however many links reach it (a loop too)
+    _new_folder(folder, searched)
+    for root, dirs, files in os.walk(folder, onerror=unsearchable, followlinks=True):
+        dirs[:] = [d for d in sorted(dirs) if not d.startswith(".") and _new_folder(os.path.join(root, d), searched)]
         for name in sorted(files):
             if _is_audio(name) and not name.startswith("."):
                 yield os.path.join(root, name)
