@@ -398,6 +398,16 @@ def test_a_single_bad_file_fails(files):
     assert line.startswith(f"call-monitor: error: {files['text']}: not an audio file")
 
 
+def test_an_empty_name_is_said_as_such_not_as_a_nameless_missing_file(files):
+    """``analyze "$CALL"`` with the variable unset: the line names the empty argument as the shell
+    took it and says what is wrong, rather than ``: no such file`` with no name; the other
+    recordings are still analysed, exit 1."""
+    proc = cli("--json", "", files["good"])
+    assert proc.returncode == 1
+    assert stderr_lines(proc) == ['call-monitor: error: "": an empty path; give a recording']
+    assert [r["file"] for r in records(proc.stdout)] == [str(files["good"])]
+
+
 def test_a_bad_file_whose_name_holds_a_line_break_is_still_said_on_one_line(files, tmp_path):
     """A name may hold a line break (``bad\\nname.wav``): its line writes it ``\\n``, so that the
     error is still one line naming the file and the problem."""

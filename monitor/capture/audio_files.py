@@ -43,13 +43,17 @@ UNKNOWN_FRAMES = 2 ** 62
 """libsndfile's frame count for a stream whose header gives no length (SF_COUNT_MAX) is at least this."""
 
 
+EMPTY_NAME = '""'
+"""How an empty path is named in a line: as the shell took it."""
+
+
 class AudioFileError(Exception):
     """A recording that cannot be read; ``str(err)`` is ``"<path>: <problem>"``."""
 
     def __init__(self, path: str | os.PathLike, problem: str) -> None:
         self.path = os.fspath(path)
         self.problem = problem
-        super().__init__(f"{name_text(self.path)}: {problem}")
+        super().__init__(f"{name_text(self.path) or EMPTY_NAME}: {problem}")
 
 
 @dataclass(frozen=True)
@@ -171,6 +175,8 @@ def _wav_samples(info: AudioInfo) -> WavData | None:
 
 def _file_kind_problem(p: str) -> str | None:
     """Why ``p`` is not a regular readable file, or None."""
+    if not p:  # an unset shell variable, say: no file has no name
+        return "an empty path; give a recording"
     try:
         st = os.stat(p)
     except OSError as exc:
