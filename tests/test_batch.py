@@ -1524,6 +1524,17 @@ def test_a_folder_searched_follows_its_links_to_folders_each_folder_once(tmp_pat
     assert [Path(j.path).relative_to(tmp_path / "archive").as_posix() for j in jobs] == ["own.wav", "2024-05/m1.wav"]
 
 
+def test_an_empty_input_is_refused_not_read_as_the_working_folder(tmp_path, monkeypatch):
+    """``batch "$MONTH"`` with the variable unset: the empty input is one line saying so before
+    anything is scored, rather than the working folder searched and its recordings scored (or the
+    folder itself failed under its own name, which no one gave)."""
+    (tmp_path / "here.wav").write_bytes(b"")
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(InputError) as err:
+        expand_inputs(["", str(tmp_path / "here.wav")])
+    assert str(err.value) == '"": an empty path; give a recording, folder, glob or manifest'
+
+
 def test_a_folder_that_is_not_there_is_said_to_be_no_folder_not_a_file(tmp_path):
     """``batch /archive/2024-5/`` (a month mistyped): the input named as given, as a folder, before
     anything is scored, as a glob that matches nothing is."""

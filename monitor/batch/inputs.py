@@ -244,6 +244,8 @@ def _expand_one(item: str, caller_channel: int, agent_channel: int | None,
     """The calls the input ``item`` names, each with where it is named (a manifest's row, else the input)."""
     if is_manifest(item):
         return read_manifest(item, caller_channel, agent_channel)
+    if not item:  # an unset shell variable, say: read as the working folder, it would score what is there
+        raise InputError('"": an empty path; give a recording, folder, glob or manifest')
     where = f"the input {item}"
     if os.path.isdir(item):
         return [(where, CallJob(p, caller_channel, agent_channel)) for p in _walk(item, problems, named=True)]
