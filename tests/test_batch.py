@@ -1524,6 +1524,20 @@ def test_a_folder_searched_follows_its_links_to_folders_each_folder_once(tmp_pat
     assert [Path(j.path).relative_to(tmp_path / "archive").as_posix() for j in jobs] == ["own.wav", "2024-05/m1.wav"]
 
 
+def test_a_recursive_glob_searches_each_folder_once_whatever_links_loop_back(tmp_path):
+    """``batch '/archive/**/*.wav'`` over an archive holding a link back up its tree: each folder is
+    searched once, by the name met first, as a folder input searches it; glob's own ``**`` went
+    round the loop until the system refused the path (the recording named through forty links,
+    ``archive/up/up/.../x.wav``; with two such links, a search without end)."""
+    archive = tmp_path / "archive"
+    (archive / "b").mkdir(parents=True)
+    (archive / "x.wav").write_bytes(b"")
+    (archive / "b" / "y.wav").write_bytes(b"")
+    (archive / "up").symlink_to(archive)
+    jobs = expand_inputs([f"{archive}/**/*.wav"])
+    assert [Path(j.path).relative_to(archive).as_posix() for j in jobs] == ["b/y.wav", "x.wav"]
+
+
 def test_an_empty_input_is_refused_not_read_as_the_working_folder(tmp_path, monkeypatch):
     """``batch "$MONTH"`` with the variable unset: the empty input is one line saying so before
     anything is scored, rather than the working folder searched and its recordings scored (or the

@@ -12,7 +12,7 @@ import stat
 import sys
 from contextlib import ExitStack
 from dataclasses import dataclass
-from typing import Iterable, Iterator, Sequence
+from typing import Callable, Iterable, Iterator, Sequence
 
 AUDIO_SUFFIXES: tuple[str, ...] = (".wav", ".flac", ".ogg", ".mp3")
 """Extensions picked up inside folders and globs (any case). Files named directly are always taken."""
@@ -92,6 +92,32 @@ def _new_folder(path: str, searched: set[tuple[int, int]]) -> bool:
     return new
 
 
+def _folders(folder: str, onerror: Callable[[OSError], None] | None = None) -> Iterator[tuple[str, list[str]]]:
+    """Each folder under ``folder`` (itself first) with the names of its files, hidden folders left
+    out, links to folders followed, each folder once however many links reach it (a loop too)."""
+    searched: set[tuple[int, int]] = set()
+    _new_folder(folder, searched)
+    for root, dirs, files in os.walk(folder, onerror=onerror, followlinks=True):
+        dirs[:] = [d for d in sorted(dirs) if not d.startswith(".") and _new_folder(os.path.join(root, d), searched)]
+        yield root, files
+
+
+def _glob(pattern: str) -> list[str]:
+    """What ``glob.glob(pattern, recursive=True)`` finds, but with each folder a ``**`` reaches
+    searched once: glob's own ``**`` follows every link to a folder, so that an archive holding a
+    link back up its tree is searched round it without end. A ``**`` that ends the pattern is the
+    folders before it, which are searched whole."""
+    parts = pattern.split(os.sep)
+    if "**" not in parts:
+        return sorted(glob.glob(pattern))
+    at = parts.index("**")
+    head, rest = os.sep.join(parts[:at]) or ("." if at == 0 else os.sep), os.sep.join(parts[at + 1:])
+    bases = [b for b in (glob.glob(head) if glob.has_magic(head) else [head]) if os.path.isdir(b)]
+    if not rest:
+        return sorted(bases)
+    return sorted(p for base in bases for root, _ in _folders(base) for p in _glob(os.path.join(glob.escape(root), rest)))
+
+
 def _walk(folder: str, problems: list[str] | None = None, named: bool = False) -> Iterator[str]:
     """The recordings under ``folder``, hidden names left out as a glob leaves them (a Mac's
     ``._call.wav`` beside each recording copied from it, which is no audio, a ``.Trash``), links to
@@ -107,10 +133,7 @@ def _walk(folder: str, problems: list[str] | None = None, named: bool = False) -
             raise InputError(message)
         problems.append(message)
 
-    searched: set[tuple[int, int]] = set()  # each folder once, however many links reach it (a loop too)
-    _new_folder(folder, searched)
-    for root, dirs, files in os.walk(folder, onerror=unsearchable, followlinks=True):
-        dirs[:] = [d for d in sorted(dirs) if not d.startswith(".") and _new_folder(os.path.join(root, d), searched)]
+    for root, files in _folders(folder, unsearchable):
         for name in sorted(files):
             if _is_audio(name) and not name.startswith("."):
                 yield os.path.join(root, name)
@@ -250,7 +273,7 @@ def _expand_one(item: str, caller_channel: int, agent_channel: int | None,
     if os.path.isdir(item):
         return [(where, CallJob(p, caller_channel, agent_channel)) for p in _walk(item, problems, named=True)]
     if _is_pattern(item):
-        found = sorted(glob.glob(item, recursive=True))
+        found = _glob(item)
         paths = [p for f in found for p in (_walk(f, problems) if os.path.isdir(f) else [f] if _is_audio(f) else [])]
         if not paths:
             raise InputError(f"{item}: the pattern matches no recording")
@@ -270,7 +293,7 @@ def named_as_recording(item: str) -> bool:
 def _nothing_here(item: str) -> bool:
     """Whether this process sees nothing of the input ``item``: :func:`unseen`, or for a glob no
     match (the literal name of a glob is never there)."""
-    return next(glob.iglob(item, recursive=True), None) is None if _is_pattern(item) else unseen(item)
+    return not _glob(item) if _is_pattern(item) else unseen(item)
 
 
 def client_must_see(item: str) -> str:
