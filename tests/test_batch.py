@@ -514,6 +514,26 @@ def test_a_sub_folder_it_cannot_search_is_named_and_the_rest_is_scored(tmp_path)
     assert "locked: cannot search the folder (permission denied)" in named.stderr
 
 
+def test_a_sub_folder_a_recursive_glob_cannot_search_is_named_as_a_folder_inputs_is(tmp_path):
+    """``batch '/archive/**/*.wav'`` reaching a folder it may not search says so in the line a
+    folder input gives, rather than leaving its recordings out without a word."""
+    archive = tmp_path / "archive"
+    (archive / "locked").mkdir(parents=True)
+    (archive / "call.wav").write_bytes(b"")  # fails its check: no cluster is started
+    (archive / "locked" / "hidden.wav").write_bytes(b"")
+    (archive / "locked").chmod(0)
+    try:
+        done = cli("batch", f"{archive}/**/*.wav", "--quiet", "--db", str(tmp_path / "e.db"), timeout=120,
+                   permissions_bind=True)
+    finally:
+        (archive / "locked").chmod(0o755)
+    assert done.returncode == 1
+    assert done.stderr.splitlines() == [
+        f"call-monitor: error: {archive / 'locked'}: cannot search the folder (permission denied); "
+        "its recordings are not scored",
+        f"call-monitor: error: {archive / 'call.wav'}: empty file (0 bytes)"], done.stderr
+
+
 def test_a_truncated_recording_is_scored_with_a_warning_as_replay_gives(tmp_path):
     """A recording cut short (its header promises more than it holds) is scored on what it holds, as
     replay, analyze and report do, and said as they say it, not only in the table's column."""

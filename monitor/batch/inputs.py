@@ -92,6 +92,19 @@ def _new_folder(path: str, searched: set[tuple[int, int]]) -> bool:
     return new
 
 
+def _unsearchable(problems: list[str] | None, named: str | None = None) -> Callable[[OSError], None]:
+    """What is done of a folder that cannot be searched: a line in ``problems`` (an InputError
+    without the list, or for the folder ``named`` as an input itself)."""
+    def said(err: OSError) -> None:
+        why = err.strerror or str(err)
+        why = why[:1].lower() + why[1:]
+        message = f"{err.filename}: cannot search the folder ({why}); its recordings are not scored"
+        if problems is None or (named and os.path.normpath(str(err.filename)) == os.path.normpath(named)):
+            raise InputError(message)
+        problems.append(message)
+    return said
+
+
 def _folders(folder: str, onerror: Callable[[OSError], None] | None = None) -> Iterator[tuple[str, list[str]]]:
     """Each folder under ``folder`` (itself first) with the names of its files, hidden folders left
     out, links to folders followed, each folder once however many links reach it (a loop too)."""
@@ -102,11 +115,11 @@ def _folders(folder: str, onerror: Callable[[OSError], None] | None = None) -> I
         yield root, files
 
 
-def _glob(pattern: str) -> list[str]:
+def _glob(pattern: str, onerror: Callable[[OSError], None] | None = None) -> list[str]:
     """What ``glob.glob(pattern, recursive=True)`` finds, but with each folder a ``**`` reaches
     searched once: glob's own ``**`` follows every link to a folder, so that an archive holding a
     link back up its tree is searched round it without end. A ``**`` that ends the pattern is the
-    folders before it, which are searched whole."""
+    folders before it, which are searched whole. A folder the ``**`` cannot search goes to ``onerror``."""
     parts = pattern.split(os.sep)
     if "**" not in parts:
         return sorted(glob.glob(pattern))
@@ -115,7 +128,8 @@ def _glob(pattern: str) -> list[str]:
     bases = [b for b in (glob.glob(head) if glob.has_magic(head) else [head]) if os.path.isdir(b)]
     if not rest:
         return sorted(bases)
-    return sorted(p for base in bases for root, _ in _folders(base) for p in _glob(os.path.join(glob.escape(root), rest)))
+    return sorted(p for base in bases for root, _ in _folders(base, onerror)
+                  for p in _glob(os.path.join(glob.escape(root), rest), onerror))
 
 
 def _walk(folder: str, problems: list[str] | None = None, named: bool = False) -> Iterator[str]:
@@ -125,15 +139,7 @@ def _walk(folder: str, problems: list[str] | None = None, named: bool = False) -
     already, or to a folder above it, adds nothing). A folder
     that cannot be searched is a line in ``problems`` (an InputError without the list, or when it
     is ``folder`` itself and ``named`` as an input)."""
-    def unsearchable(err: OSError) -> None:
-        why = err.strerror or str(err)
-        why = why[:1].lower() + why[1:]
-        message = f"{err.filename}: cannot search the folder ({why}); its recordings are not scored"
-        if problems is None or (named and os.path.normpath(str(err.filename)) == os.path.normpath(folder)):
-            raise InputError(message)
-        problems.append(message)
-
-    for root, files in _folders(folder, unsearchable):
+    for root, files in _folders(folder, _unsearchable(problems, folder if named else None)):
         for name in sorted(files):
             if _is_audio(name) and not name.startswith("."):
                 yield os.path.join(root, name)
@@ -273,7 +279,7 @@ def _expand_one(item: str, caller_channel: int, agent_channel: int | None,
     if os.path.isdir(item):
         return [(where, CallJob(p, caller_channel, agent_channel)) for p in _walk(item, problems, named=True)]
     if _is_pattern(item):
-        found = _glob(item)
+        found = _glob(item, _unsearchable(problems))
         paths = [p for f in found for p in (_walk(f, problems) if os.path.isdir(f) else [f] if _is_audio(f) else [])]
         if not paths:
             raise InputError(f"{item}: the pattern matches no recording")
