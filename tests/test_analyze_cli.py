@@ -22,6 +22,7 @@ import pytest
 import soundfile as sf
 
 from conftest import CALLS, ROOT, call_monitor, multichannel_recording
+from monitor.capture.audio_files import BlockReader, probe
 
 REAL = ROOT / "audio_fixtures" / "real"
 ARCTIC = REAL / "deepspeech/arctic_a0024.flac"           # 16 kHz, 4.0 s
@@ -271,6 +272,23 @@ def test_a_truncated_ogg_is_said_to_break_off_as_a_truncated_flac_is(files, code
     assert replayed.returncode == 0, replayed.stderr
     assert stderr_lines(replayed) == [f"call-monitor: warning: {trunc}: truncated or damaged, replayed "
                                       f"the {rec['duration_s']:.2f} s before its audio breaks off"]
+
+
+def test_a_damaged_ogg_holds_the_same_audio_whatever_block_a_command_reads_it_in(files, tmp_path):
+    """A page of an Ogg file damaged in its middle: libsndfile's decoder gives other audio there for
+    other lengths asked of it, so the recording is asked for in one length whatever the block a
+    command reads in (replay's 0.5, 2 or 10 s, analyze's). Every reading holds the same samples and
+    says alike whether the audio broke off, so replay, batch and analyze judge one recording."""
+    data = bytearray(files["whole_vorbis"].read_bytes())
+    middle = len(data) // 2
+    data[middle:middle + 2000] = b"\xff" * 2000
+    damaged = tmp_path / "damaged.ogg"
+    damaged.write_bytes(bytes(data))
+    info = probe(damaged)
+    readings = [BlockReader(info, int(block_s * info.rate)) for block_s in (0.5, 1.0, 2.0, 10.0)]
+    audio = [np.concatenate(list(reader)) for reader in readings]
+    assert all(np.array_equal(a, audio[0]) for a in audio[1:])
+    assert len({reader.truncated for reader in readings}) == 1
 
 
 def test_an_ogg_cut_at_a_page_boundary_or_padded_after_its_end_is_told_by_its_last_page(files, tmp_path):

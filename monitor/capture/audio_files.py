@@ -12,7 +12,7 @@ import os
 import stat
 import struct
 from dataclasses import dataclass, field, replace
-from typing import BinaryIO, Iterator, Mapping, Sequence
+from typing import BinaryIO, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 import soundfile as sf
@@ -304,6 +304,30 @@ class _StreamBroke(Exception):
         self.block = block
 
 
+DECODE_FRAMES = 4096
+"""Frames asked of the decoder at a time, whatever the block a command reads in: past a damaged page,
+libsndfile's Vorbis decoder gives other audio for other lengths asked (10 s blocks read on through
+the damage unsaid, 0.5 s blocks lost 2 s there and broke off), so that replay, batch, analyze and
+report read one recording alike."""
+
+
+def reblocked(pieces: Iterable[np.ndarray], frames: int) -> Iterator[np.ndarray]:
+    """The ``pieces``, shape (n, channels), joined and cut into blocks of ``frames`` (the last shorter)."""
+    held: list[np.ndarray] = []
+    count = 0
+    for piece in pieces:
+        held.append(piece)
+        count += len(piece)
+        if count < frames:
+            continue
+        joined = np.concatenate(held)
+        whole = count - count % frames
+        yield from np.split(joined[:whole], whole // frames)
+        held, count = [joined[whole:]], count - whole
+    if count:
+        yield np.concatenate(held)
+
+
 @dataclass
 class BlockReader:
     """Iterates a recording in blocks of float32 samples, shape (n, channels).
@@ -346,6 +370,28 @@ class BlockReader:
             written = np.flatnonzero(~np.isnan(out).all(axis=1))
             raise _StreamBroke(out[: written[-1] + 1 if len(written) else 0]) from None
 
+    def _decoded(self, fh: sf.SoundFile, limit: int | None, chatter: DecoderChatter) -> Iterator[np.ndarray]:
+        """The decoder's audio in pieces of ``DECODE_FRAMES`` (the last shorter), shape (n, channels),
+        up to ``limit`` frames when given; counts them, and tells whether the stream broke off."""
+        while True:
+            want = DECODE_FRAMES if limit is None else min(DECODE_FRAMES, limit - self.frames_read)
+            if want <= 0:
+                return
+            try:
+                piece = self._read(fh, want, chatter)
+            except _StreamBroke as broke:
+                # with no length in the header the stream's end and a cut look alike: not said
+                self.truncated = self.info.frames is not None
+                self.frames_read += len(broke.block)
+                if len(broke.block):
+                    yield broke.block
+                return
+            if len(piece) == 0:  # the decoder's end: an Ogg file's length is its last page's
+                self.truncated = self.info.format == "OGG" and not ogg_finished(self.info.path)
+                return
+            self.frames_read += len(piece)
+            yield piece
+
     def __iter__(self) -> Iterator[np.ndarray]:
         wav = _wav_samples(self.info)
         if wav is not None and wav.available_frames > wav.declared_frames:
@@ -363,25 +409,7 @@ class BlockReader:
         chatter = DecoderChatter()  # libmpg123 prints its complaints straight to descriptor 2
         try:
             with fh:
-                while True:
-                    want = self.block_frames if limit is None else min(self.block_frames,
-                                                                       limit - self.frames_read)
-                    if want <= 0:
-                        break
-                    try:
-                        block = self._read(fh, want, chatter)
-                    except _StreamBroke as broke:
-                        # with no length in the header the stream's end and a cut look alike: not said
-                        self.truncated = self.info.frames is not None
-                        self.frames_read += len(broke.block)
-                        if len(broke.block):
-                            yield broke.block
-                        return
-                    if len(block) == 0:  # the decoder's end: an Ogg file's length is its last page's
-                        self.truncated = self.info.format == "OGG" and not ogg_finished(self.info.path)
-                        break
-                    self.frames_read += len(block)
-                    yield block
+                yield from reblocked(self._decoded(fh, limit, chatter), self.block_frames)
         finally:
             chatter.close()
             if raw is not None:
