@@ -81,21 +81,35 @@ def main(argv: list[str] | None = None) -> int:
     from .commands.common import ExitStatus, exit_status_of
     from .stops import sigterm_as_interrupt
     from .config.schema import NoHomeFolder
-    from .console import error
+    from .console import GuardedOutput, OutputFailed, error, output_name
+    printed_to = sys.stdout
+    sys.stdout = GuardedOutput(printed_to)
     try:
         with sigterm_as_interrupt():
             return int(args.run(args) or 0)
+    except OutputFailed as err:  # stdout sent to a full disk, say: what was printed before stands
+        error(f"{output_name()}: cannot write the output ({err.strerror}); what was printed before it stands")
+        _quiet_stdout()
+        return int(ExitStatus.FAILED)
     except NoHomeFolder as err:  # a default file under the home folder, which is not known
         error(str(err))
         return int(ExitStatus.BAD_SETUP)
     except KeyboardInterrupt as stop:  # Ctrl-C, or SIGTERM (Terminated): each command's own line said
         return int(exit_status_of(stop))
     except BrokenPipeError:  # the reader went away (call-monitor replay --jsonl | head)
-        try:
-            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - keep the interpreter's final flush quiet
-        except OSError:
-            pass
+        _quiet_stdout()
         return 141
+    finally:
+        if isinstance(sys.stdout, GuardedOutput):
+            sys.stdout = printed_to
+
+
+def _quiet_stdout() -> None:
+    """Standard output, which failed, replaced by nothing, to keep the interpreter's final flush quiet."""
+    try:
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - for the process's end
+    except OSError:
+        pass
 
 
 def _refuse_unrecognized(parser: argparse.ArgumentParser, command: str | None, unrecognized: list[str]) -> NoReturn:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import sys
 import unicodedata
 from types import MappingProxyType
@@ -26,6 +27,49 @@ def one_line(message: str) -> str:
     post at the console, a receiver's refusal at the daemon) moves no cursor and sets no title in
     the terminal that shows the line."""
     return message.translate(_ESCAPED)
+
+
+class OutputFailed(OSError):
+    """Standard output could not be written (a full disk, an I/O error), a reader gone away
+    (BrokenPipeError) aside."""
+
+
+class GuardedOutput:
+    """A text stream (standard output) whose failures to write are :class:`OutputFailed`, so that a
+    command's printing is told from its other files' errors; everything else is the stream's own."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self.stream = stream
+
+    def write(self, text: str) -> int:
+        with self._guarded():
+            return self.stream.write(text)
+
+    def flush(self) -> None:
+        with self._guarded():
+            self.stream.flush()
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.stream, name)
+
+    @staticmethod
+    @contextlib.contextmanager
+    def _guarded() -> Iterator[None]:
+        try:
+            yield
+        except BrokenPipeError:
+            raise
+        except OSError as err:
+            raise OutputFailed(err.errno, err.strerror) from None
+
+
+def output_name() -> str:
+    """Standard output as a line names it: the file it was sent to, else ``standard output``."""
+    try:
+        target = os.readlink("/proc/self/fd/1")
+    except OSError:
+        return "standard output"
+    return target if target.startswith("/") else "standard output"
 
 
 def error(message: str) -> None:

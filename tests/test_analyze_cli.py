@@ -426,6 +426,17 @@ def test_an_empty_name_is_said_as_such_not_as_a_nameless_missing_file(files):
     assert [r["file"] for r in records(proc.stdout)] == [str(files["good"])]
 
 
+def test_output_sent_to_a_full_disk_is_one_line_not_a_traceback(files):
+    """``analyze --json > summaries.jsonl`` on a disk that fills up: one line naming where the output
+    went and why it cannot be written, exit 1."""
+    with open("/dev/full", "w") as full:
+        proc = subprocess.run([sys.executable, "-m", "monitor.cli", "analyze", "--json", str(files["good"])], cwd=ROOT,
+                              stdout=full, stderr=subprocess.PIPE, text=True, timeout=120)
+    assert proc.returncode == 1
+    assert stderr_lines(proc) == ["call-monitor: error: /dev/full: cannot write the output (No space left on device); "
+                                  "what was printed before it stands"]
+
+
 def test_a_bad_file_whose_name_holds_a_line_break_is_still_said_on_one_line(files, tmp_path):
     """A name may hold a line break (``bad\\nname.wav``): its line writes it ``\\n``, so that the
     error is still one line naming the file and the problem."""

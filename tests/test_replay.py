@@ -21,7 +21,7 @@ import pytest
 import soundfile as sf
 
 from conftest import (ALERTING_CALL, CALLS, JUNK_CHUNK, ROOT, call_monitor as cli, crashed_recording,
-                      fixture_label as label, replay_under_way, stopped_at, stopped_once_open, wait_for)
+                      fixture_label as label, replay_under_way, stopped_at, stopped_once_open, stored_calls, wait_for)
 from monitor.capture.sources import FileSource
 from monitor.config import load_config
 from monitor.console import width
@@ -802,3 +802,22 @@ def test_a_call_too_quiet_to_measure_is_warned_of_once_for_each_quiet_leg(tmp_pa
     said = [line for line in done.stdout.splitlines() if "too quiet to measure" in line]
     assert [line.split(": ")[1:3] for line in said] == [[str(quiet), "the caller's leg is too quiet to measure"],
                                                         [str(quiet), "the agent's leg is too quiet to measure"]]
+
+
+def test_output_sent_to_a_full_disk_is_one_line_and_the_call_stays_stored(tmp_path):
+    """``replay --jsonl > results.jsonl`` on a disk that fills up: one line naming where the output
+    went and why it cannot be written, exit 1, no traceback; the call replayed so far stays in the
+    database, closed as stopped part-way (what was recorded is not lost)."""
+    recording = tmp_path / "call.wav"
+    x, rate = sf.read(CALLS / "deteriorating_8k.wav", frames=8000 * 20, dtype="float32")
+    sf.write(recording, x, rate)
+    with open("/dev/full", "w") as full:
+        proc = subprocess.run([sys.executable, "-m", "monitor.cli", "replay", "--jsonl", "--no-transcribe", "--db",
+                               str(tmp_path / "r.db"), str(recording)], cwd=ROOT, stdout=full,
+                              stderr=subprocess.PIPE, text=True, timeout=120)
+    assert proc.returncode == 1
+    assert proc.stderr.splitlines() == ["call-monitor: error: /dev/full: cannot write the output (No space left "
+                                        "on device); what was printed before it stands"]
+    [call] = stored_calls(tmp_path / "r.db")
+    assert call["ended_at"] is not None and call["summary"]["aborted"] is True
+
