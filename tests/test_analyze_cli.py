@@ -437,6 +437,23 @@ def test_output_sent_to_a_full_disk_is_one_line_not_a_traceback(files):
                                   "what was printed before it stands"]
 
 
+def test_a_wav_header_of_no_rate_or_no_channels_is_said_to_be_damaged_in_words(files, tmp_path):
+    """A WAV whose fmt chunk says 0 Hz or 0 channels (a header a crash or a tool left zeroed) is a
+    damaged header, said as a rate outside 4 kHz to 768 kHz is, rather than in libsndfile's words
+    ("SF_INFO struct incomplete")."""
+    data = files["good"].read_bytes()
+    fmt = data.find(b"fmt ") + 8
+    no_rate, no_channels = tmp_path / "no_rate.wav", tmp_path / "no_channels.wav"
+    no_rate.write_bytes(data[:fmt + 4] + bytes(4) + data[fmt + 8:])
+    no_channels.write_bytes(data[:fmt + 2] + bytes(2) + data[fmt + 4:])
+    proc = cli(no_rate, no_channels)
+    assert proc.returncode == 1
+    assert stderr_lines(proc) == [
+        f"call-monitor: error: {no_rate}: sample rate 0 Hz in its header: a damaged header, not a recording of "
+        "speech (at least 4000 Hz expected)",
+        f"call-monitor: error: {no_channels}: 0 channels in its header: a damaged header"]
+
+
 def test_a_bad_file_whose_name_holds_a_line_break_is_still_said_on_one_line(files, tmp_path):
     """A name may hold a line break (``bad\\nname.wav``): its line writes it ``\\n``, so that the
     error is still one line naming the file and the problem."""

@@ -219,6 +219,32 @@ def _name_problem(p: str) -> str | None:
     return None
 
 
+def _rate_problem(rate: int) -> str | None:
+    """Why a header's sample ``rate`` is no recording of speech's, or None."""
+    if MIN_RATE_HZ <= rate <= MAX_RATE_HZ:
+        return None
+    bound = f"at least {MIN_RATE_HZ}" if rate < MIN_RATE_HZ else f"at most {MAX_RATE_HZ}"
+    return f"sample rate {rate} Hz in its header: a damaged header, not a recording of speech ({bound} Hz expected)"
+
+
+def _fmt_problem(path: str) -> str | None:
+    """What a RIFF/WAVE file's fmt chunk says wrong that libsndfile refuses it for (no channels, a
+    sample rate of 0) in words, or None: libsndfile says "SF_INFO struct incomplete"."""
+    with open(path, "rb") as fh:
+        if fh.read(12)[8:12] != b"WAVE":
+            return None
+        while len(ch := fh.read(8)) == 8:
+            size = struct.unpack("<I", ch[4:])[0]
+            if ch[:4] == b"fmt ":
+                fmt = fh.read(8)
+                if len(fmt) < 8:
+                    return None
+                channels, rate = struct.unpack("<HI", fmt[2:8])
+                return "0 channels in its header: a damaged header" if channels == 0 else _rate_problem(rate)
+            fh.seek(size + (size & 1), os.SEEK_CUR)
+    return None
+
+
 def probe(path: str | os.PathLike) -> AudioInfo:
     """Check that ``path`` is a readable, non-empty recording and return its header.
 
@@ -237,16 +263,14 @@ def probe(path: str | os.PathLike) -> AudioInfo:
             info = AudioInfo(p, int(fh.samplerate), int(fh.channels), frames, fh.format, fh.subtype)
             decodes = _first_sample_decodes(fh)
     except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as err:
-        raise AudioFileError(p, _describe_sf_error(str(err))) from None
+        raise AudioFileError(p, _fmt_problem(p) or _describe_sf_error(str(err))) from None
     wav = _wav_samples(info)
     if wav is not None and wav.available_frames > wav.declared_frames:  # a crash: samples the header miscounts,
         info, decodes = replace(info, frames=wav.available_frames), True  # read raw (libsndfile's count may be 0)
     if (info.frames is not None and info.frames <= 0) or info.rate <= 0 or info.channels <= 0:
         raise AudioFileError(p, "contains no audio samples")
-    if not MIN_RATE_HZ <= info.rate <= MAX_RATE_HZ:
-        bound = f"at least {MIN_RATE_HZ}" if info.rate < MIN_RATE_HZ else f"at most {MAX_RATE_HZ}"
-        raise AudioFileError(p, f"sample rate {info.rate} Hz in its header: a damaged header, not a "
-                                f"recording of speech ({bound} Hz expected)")
+    if problem := _rate_problem(info.rate):
+        raise AudioFileError(p, problem)
     if not decodes:
         promised = "" if info.duration_s is None else f" (its header promises {info.duration_s:.2f} s)"
         raise AudioFileError(p, f"truncated or damaged: not one sample of audio decodes{promised}")
