@@ -1592,3 +1592,18 @@ def test_a_purged_calls_series_goes_with_it(tmp_path):
     now = series.stat().st_mtime
     assert purge_call_files(cfg, [(7, now - 60, now, "/recordings/call.wav")]) == 1
     assert not series.exists() and kept.exists()
+
+
+def test_a_purge_leaves_the_series_another_database_wrote_under_the_same_name(replayed_with_series, tmp_path):
+    """Two databases in one folder (``replay --db a.db``, then ``--db b.db``) both have a call 1, and
+    the series file ``call-1-series.npz`` is the one whose call ended last: the other database's
+    purge leaves it; its own purge deletes it."""
+    from monitor.delivery.call_files import purge_call_files
+    db, series = replayed_with_series
+    shutil.copy(series, tmp_path / series.name)
+    now = (tmp_path / series.name).stat().st_mtime
+    call = [(1, now - 60, now, "/recordings/call.wav")]
+    other = load_config(None, {"storage.db": str(tmp_path / "b.db")}, user_config=False)
+    assert purge_call_files(other, call) == 0 and (tmp_path / series.name).is_file()
+    own = load_config(None, {"storage.db": str(db), "daemon.audio_dir": str(tmp_path)}, user_config=False)
+    assert purge_call_files(own, call) == 1 and not (tmp_path / series.name).exists()

@@ -196,10 +196,25 @@ def purge_call_files(cfg: Config, calls: Iterable[tuple[int, float, float, str]]
                 if others[path.parent]:
                     log.warning("%s holds the call files of another database, %s: none of them deleted",
                                 path.parent, others[path.parent])
-            if others[path.parent] is None:
+            if others[path.parent] is None and not another_databases_series(path, db):
                 deleted += _delete_own(path, lambda t, a=started_at, b=ended_at:
                                        a - CALL_FILE_SLACK_S <= t <= b + CALL_FILE_SLACK_S)
     return deleted
+
+
+def another_databases_series(path: Path, db: str) -> bool:
+    """Whether ``path`` is the series of a call of another database than ``db`` that still exists, as
+    the file names its database: two databases in one folder (``replay --db a.db``, then ``--db
+    b.db``) share the name ``call-<id>-series.npz``, which the call of that id to end last wrote. Not
+    for any other file, nor a series that cannot be read (the time a purge judges files by decides)."""
+    if not path.name.endswith("-series.npz") or not path.is_file():
+        return False
+    from ..analysis.hop_series import SeriesFileError, read_series
+    try:
+        owner = read_series(str(path)).database
+    except SeriesFileError:
+        return False
+    return bool(owner) and owner != db and os.path.exists(owner)
 
 
 def _delete_own(path: Path, written_ok: Callable[[float], bool]) -> bool:
