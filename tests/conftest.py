@@ -493,7 +493,8 @@ class Hook:
     """A webhook receiver on 127.0.0.1; ``up`` False answers 503, ``refuse`` set answers that status
     (401: a wrong token), with ``refusal`` as its JSON body when set; ``refuses(post)``, when set,
     answers the status it gives a post it refuses (422 for one kind of alert: a body the console
-    will not take) and None for one it takes. Alerts go to ``received``, the
+    will not take) and None for one it takes; ``retry_after`` set is the ``Retry-After`` of every
+    refusal (a receiver asking to wait: 429, 503). Alerts go to ``received``, the
     daemon's heartbeats to ``heartbeats``, every post's Authorization header to ``authorizations``
     and its path (with the query) to ``paths``; ``redirect`` set answers every post 302 to that
     Location; a GET is recorded in ``authorizations`` and ``paths`` alike and answered 200;
@@ -511,6 +512,7 @@ class Hook:
         self.on_post = None
         self.refuses = None
         self.redirect: str | None = None
+        self.retry_after: str | None = None
         hook = self
 
         class H(http.server.BaseHTTPRequestHandler):
@@ -535,6 +537,8 @@ class Hook:
                 if not hook.up or hook.refuse or refused:
                     said = b"" if hook.refusal is None else json.dumps(hook.refusal).encode()
                     self.send_response(hook.refuse or (503 if not hook.up else refused))
+                    if hook.retry_after is not None:
+                        self.send_header("Retry-After", hook.retry_after)
                     self.send_header("Content-Length", str(len(said)))
                     self.end_headers()
                     self.wfile.write(said)

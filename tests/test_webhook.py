@@ -201,6 +201,24 @@ def test_gives_up_after_retries(tmp_path, monitor_logs, hook):
         store.close()
 
 
+def test_waits_a_receiver_asked_for_are_no_attempts_the_retries_give_up_after(tmp_path, hook):
+    """delivery.retries counts the posts that failed, not those a receiver asked to wait (429 with
+    Retry-After: the console pacing an agent's outbox): an alert paced so, then failing once, is
+    retried as any alert failing once, and delivered."""
+    answers = iter([429, 429, 429, 500])
+    hook.retry_after = "0"
+    hook.refuses = lambda post: next(answers, None)
+    store = Store.open(tmp_path / "e.db")
+    sink = WebhookSink(store, hook.url, retries=1, backoff_s=0.1, max_backoff_s=0.1, poll_s=0.02).start()
+    try:
+        sink(_alert(store))
+        assert wait_for(lambda: store.deliveries("delivered") or store.deliveries("failed"), 5)
+        assert [d.status for d in store.deliveries()] == ["delivered"] and len(hook.received) == 1
+    finally:
+        sink.close()
+        store.close()
+
+
 def test_a_new_url_takes_the_alerts_pending_for_the_old_one(tmp_path, monitor_logs, hook):
     """The supervisor's address changed: the alert that kept failing at the old URL is delivered
     at the new one, at once and once, and the outbox says where it went."""

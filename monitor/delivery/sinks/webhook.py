@@ -627,10 +627,12 @@ class WebhookSink:
                 self._post(h)
             except Exception as err:  # HTTP error, refused, timeout, DNS...
                 self._failed(_describe(err, self.token, self.identity))
-                h.attempts, h.error = h.attempts + 1, self.last_error
-                if (wait := self._asked_to_wait(err)) is not None:
+                h.error = self.last_error
+                if (wait := self._asked_to_wait(err)) is not None:  # no attempt that failed
                     h.next_at = time.time() + wait
-                elif self.retries and h.attempts > self.retries:
+                    continue
+                h.attempts += 1
+                if self.retries and h.attempts > self.retries:
                     self._forget(h, self.last_error, settled=True)
                     log.warning("webhook %s: unstored %s alert failed (%s); giving up after %s attempts",
                                 self.shown_url, h.alert.kind, self.last_error, h.attempts, extra=problem_of("webhook"))
@@ -665,7 +667,7 @@ class WebhookSink:
                 self._failed(_describe(err, target.token, self.identity))
                 attempts = d.attempts + 1
                 if (wait := self._asked_to_wait(err)) is not None:
-                    self.store.mark_failed(d.id, time.time() + wait, self.last_error)
+                    self.store.mark_failed(d.id, time.time() + wait, self.last_error, tries=0)  # no attempt that failed
                     self._said_wait(target, d, wait)
                 elif self.retries and attempts > self.retries:
                     self.store.mark_failed(d.id, None, self.last_error)
@@ -691,7 +693,8 @@ class WebhookSink:
     def _asked_to_wait(self, err: BaseException) -> float | None:
         """The seconds a receiver's refusal asks to wait (:func:`retry_after`), at most ``max_backoff_s``,
         no post of any alert made before then (the receiver would refuse it alike): a critical's too,
-        and the alert is not given up for it (``retries``); None for another failure."""
+        and the alert is not given up for it: it counts no attempt that failed (``retries``, the
+        backoff); None for another failure."""
         wait = retry_after(err)
         if wait is None:
             return None
@@ -773,11 +776,12 @@ class WebhookSink:
             log.warning("webhook %s: delivering the alerts held back while %s was down (alert %s delivered "
                         "here)%s", target.shown_url, moved_from, d.alert_id,
                         f"; the {held} other alert(s) waiting go here now" if held else "", extra=recovery_of("webhook"))
-        elif d.attempts:  # after waits the receiver asked for, the first since one was said only
+        elif d.attempts or waited:  # after waits the receiver asked for, the first since one was said only
             quiet = waited and not self._wait_to_recover
             self._wait_to_recover = self._wait_to_recover and not waited
-            log.log(logging.DEBUG if quiet else logging.INFO, "webhook %s: alert %s delivered after %s attempts",
-                    target.shown_url, d.alert_id, d.attempts + 1, extra=recovery_of("webhook"))
+            log.log(logging.DEBUG if quiet else logging.INFO, "webhook %s: alert %s delivered after %s failed "
+                    "attempt(s)%s", target.shown_url, d.alert_id, d.attempts,
+                    " and the waits the receiver asked for" if waited else "", extra=recovery_of("webhook"))
         else:
             return False
         return True
