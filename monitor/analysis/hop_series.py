@@ -56,6 +56,32 @@ class CallSeries:
         return frame_times(self.rate, 0, len(self.legs[leg].sound), self.window_s)
 
 
+PIECES_JOINED = 256
+"""How many pieces of a leg's series are kept apart before they are joined into one array: a live
+call's 0.1 s chunks bring 10 peaks each, which as arrays of their own cost several times the data."""
+
+
+class _Pieces:
+    """A growing 1-D array of ``dtype``, taken in pieces (:meth:`add`) and joined every
+    :data:`PIECES_JOINED`, so that a call of hours holds little more than its data."""
+
+    def __init__(self, dtype: type) -> None:
+        self.dtype = dtype
+        self._joined: list[np.ndarray] = []
+        self._pending: list[np.ndarray] = []
+
+    def add(self, piece: np.ndarray) -> None:
+        self._pending.append(piece)
+        if len(self._pending) >= PIECES_JOINED:
+            self._joined.append(np.concatenate(self._pending).astype(self.dtype, copy=False))
+            self._pending = []
+
+    def whole(self, *more: np.ndarray) -> np.ndarray:
+        """Every piece taken, then ``more``, as one array (shape (total,))."""
+        parts = [*self._joined, *self._pending, *more]
+        return np.concatenate(parts).astype(self.dtype, copy=False) if parts else np.zeros(0, self.dtype)
+
+
 class HopSeries:
     """Gathers a call's :class:`CallSeries` from its chunks (:meth:`chunk`) and each leg's frames
     (:meth:`frames`), as they come."""
@@ -69,8 +95,8 @@ class HopSeries:
         self.window_s = window_s
         self.hop = int(round(rate * HOP_S))
         self._carry = [np.zeros(0, np.float32) for _ in self.legs]
-        self._peaks: list[list[np.ndarray]] = [[] for _ in self.legs]
-        self._sound: dict[str, list[np.ndarray]] = {leg: [] for leg in self.legs}
+        self._peaks = [_Pieces(np.float32) for _ in self.legs]
+        self._sound = {leg: _Pieces(np.uint8) for leg in self.legs}
         self._n = dict.fromkeys(self.legs, 0)
         self.regular = True
         """Every frame came in order, its ``t`` :func:`frame_times`' and its speech its sound class's
@@ -82,7 +108,7 @@ class HopSeries:
             x = np.concatenate([self._carry[i], np.abs(samples[:, i]).astype(np.float32)])
             n = len(x) // self.hop
             if n:
-                self._peaks[i].append(x[:n * self.hop].reshape(n, self.hop).max(axis=1))
+                self._peaks[i].add(x[:n * self.hop].reshape(n, self.hop).max(axis=1))
             self._carry[i] = x[n * self.hop:]
 
     def frames(self, leg: str, frames: Frames) -> None:
@@ -94,17 +120,15 @@ class HopSeries:
         self.regular = self.regular and bool(
             np.array_equal(frames.t, frame_times(self.rate, first, first + len(frames), self.window_s))
             and np.array_equal(np.asarray(frames.speech, bool), sound == SPEECH))
-        self._sound[leg].append(sound)
+        self._sound[leg].add(sound)
         self._n[leg] = first + len(frames)
 
     def series(self, duration_s: float) -> CallSeries:
         """What was gathered, of a call of ``duration_s``."""
         legs = {}
         for i, leg in enumerate(self.legs):
-            parts = self._peaks[i] + ([np.array([self._carry[i].max()], np.float32)] if len(self._carry[i]) else [])
-            peak = np.concatenate(parts).astype(np.float32, copy=False) if parts else np.zeros(0, np.float32)
-            sound = np.concatenate(self._sound[leg]) if self._sound[leg] else np.zeros(0, np.uint8)
-            legs[leg] = LegSeries(peak, sound)
+            rest = [np.array([self._carry[i].max()], np.float32)] if len(self._carry[i]) else []
+            legs[leg] = LegSeries(self._peaks[i].whole(*rest), self._sound[leg].whole())
         return CallSeries(self.rate, self.window_s, float(duration_s), legs, self.channels)
 
 
