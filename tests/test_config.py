@@ -234,6 +234,9 @@ def test_user_config_can_be_skipped(env):
     ("[supervisor]\npublic_url = \"https://console.example/callmonitor\"\n",
      "config.toml: supervisor.public_url: must be an origin alone: the scheme, host and port a browser opens, no "
      "path (https://console.example), got 'https://console.example/callmonitor'"),
+    ("[supervisor]\npublic_url = \"https://sup:s3cret@console.example\"\n",  # the password is not repeated
+     "config.toml: supervisor.public_url: must not hold credentials: an origin is the scheme, host and port alone "
+     "(https://console.example), got 'https://***@console.example'"),
     ("analysis = 3\n", "config.toml: analysis: must be a table"),
 ])
 def test_bad_configuration_names_the_file_and_the_key(env, tmp_path, text, message):

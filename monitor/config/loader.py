@@ -124,7 +124,7 @@ def _check_value(value: Any, annotation: Any, meta: Mapping[str, Any], where: st
     if meta.get("kind") == "url" and value and (problem := url_problem(value)):
         raise ConfigError(f"{where}: {problem}, got {redact_url(value)!r}")
     if meta.get("kind") == "origin" and value and (problem := origin_problem(value)):
-        raise ConfigError(f"{where}: {problem}, got {value!r}")
+        raise ConfigError(f"{where}: {problem}, got {redact_url(value)!r}")
     if meta.get("kind") == "socket" and value and (problem := socket_length_problem(value)):
         raise ConfigError(f"{where}: {problem}; give a shorter one, or leave the key out for its default")
     if meta.get("kind") == "listen" and (problem := listen_problem(value)):

@@ -74,6 +74,8 @@ DEFAULT_PORTS = {"http": 80, "https": 443}
 def origin_problem(value: str) -> str | None:
     """Why ``value`` cannot be a web origin (the console's public address: scheme, host and port
     alone), in one phrase, or None."""
+    if "@" in value.split("//", 1)[-1].split("/", 1)[0]:  # before url_problem, whose words are a webhook's
+        return "must not hold credentials: an origin is the scheme, host and port alone (https://console.example)"
     if problem := url_problem(value):
         return problem
     url = urlsplit(value)
