@@ -55,6 +55,7 @@ def test_a_connection_past_max_connections_is_answered_503_and_one_is_served_aga
         said = ("call-monitor: warning: a connection from 127.0.0.1 came with 2 open, supervisor.max_connections: its "
                 "request is answered 503 unless one closes first (said again at most every 60 s)")
         assert wait_for(lambda: [line for line in console.err if "max_connections" in line] == [said], 5), console.err
+        assert [line for line in console.err if "warning" in line.lower()] == [said]  # uvicorn's own line a request neither
     finally:
         for con in streams:
             con.close()

@@ -43,7 +43,10 @@ AT_LIMIT_SAID_EVERY_S = 60.0
 class AtTheLimit:
     """Says in the log that a connection opened with the console's connections at ``max_connections``
     (its request is answered 503 unless one closes first): one line when it begins, then at most one
-    every :data:`AT_LIMIT_SAID_EVERY_S` with how many more came. One server's; from its loop only."""
+    every :data:`AT_LIMIT_SAID_EVERY_S` with how many more came. One server's; from its loop only.
+
+    It is also the filter of uvicorn's own log (:meth:`filter`), which would say each such request
+    in a line of its own."""
 
     def __init__(self) -> None:
         self.said_at: float | None = None
@@ -59,6 +62,16 @@ class AtTheLimit:
                     "unless one closes first (said again at most every %g s)%s", peer, max_connections,
                     AT_LIMIT_SAID_EVERY_S, more)
         self.said_at, self.unsaid = now, 0
+
+    @staticmethod
+    def filter(record: logging.LogRecord) -> bool:
+        """Whether uvicorn's log record is said: not its line for each request answered 503 at the
+        limit (:data:`UVICORN_AT_LIMIT`), which :meth:`met` says instead."""
+        return record.getMessage() != UVICORN_AT_LIMIT
+
+
+UVICORN_AT_LIMIT = "Exceeded concurrency limit."
+"""uvicorn's warning for each request it answers 503 at ``limit_concurrency``."""
 
 
 _RECEIVED = (h11.DONE, h11.MUST_CLOSE, h11.CLOSED, h11.ERROR)
@@ -78,6 +91,8 @@ class TimelyH11Protocol(H11Protocol):
         """``at_limit``: says a connection opened at ``max_connections`` (None: nothing said)."""
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self.at_limit = at_limit
+        if at_limit is not None:
+            self.logger.addFilter(at_limit)  # once: a filter already there is not added again
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
