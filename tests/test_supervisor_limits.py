@@ -107,6 +107,34 @@ def test_a_daemon_whose_alert_got_429_keeps_it_in_its_outbox_and_delivers_it_aft
         store.close()
 
 
+def test_a_critical_alert_raised_while_the_console_paces_an_outbox_goes_before_the_warnings_waiting(
+        limited_console, tmp_path):
+    """An outbox past the burst goes as Retry-After paces it, a post a second: a critical alert
+    queued meanwhile is the next posted, not the last of the warnings queued before it."""
+    from monitor.delivery.sinks.webhook import Identity, WebhookSink
+    from monitor.delivery.store import Store
+    from monitor.events import AlertEvent
+    console = limited_console
+    store = Store.open(tmp_path / "events.db")
+    sink = WebhookSink(store, console.webhook, poll_s=0.05, token=console.token, identity=Identity("dave", "d-dave"))
+    try:
+        call = store.start_call("test", time.time())
+        for t in (10.0, 20.0, 30.0, 40.0, 50.0):  # the outbox after an outage: 2 go at once, then 1 a second
+            sink(store.add_alert(call, AlertEvent(t=t, kind="slow_speech", severity="warning", message="slow")))
+        sink.start()
+        assert wait_for(lambda: any("429" in (d.last_error or "") for d in store.deliveries("pending")), 10)
+        critical = store.add_alert(call, AlertEvent(t=60.0, kind="possible_emergency", severity="critical",
+                                                    message="several cues agree"))
+        sink(critical)
+        assert wait_for(lambda: any(a["agent"] == "dave" and a["severity"] == "critical"
+                                    for a in console.state()["alerts"]), 10)
+        before = [d.alert_id for d in store.deliveries("delivered") if d.alert_id != critical.alert_id]
+        assert len(before) == 2, before  # the burst's; the critical posted as soon as the console took one more
+    finally:
+        sink.close()
+        store.close()
+
+
 def test_the_buckets_of_agents_are_bounded_and_a_full_one_is_forgotten():
     quick, slow = PostLimits(), PostLimits()
     for n in range(MAX_BUCKETS + 500):

@@ -475,7 +475,8 @@ class Store:
 
     def due_deliveries(self, now: float | None = None, limit: int = 100, target: str | None = None,
                        damaged: Callable[[int, StoreError], None] | None = None) -> list[Delivery]:
-        """Pending deliveries whose next attempt is due (for ``target`` only, if given), oldest first.
+        """Pending deliveries whose next attempt is due (for ``target`` only, if given), the critical
+        alerts' first (a receiver pacing the outbox, the console's limit, posts them next), then oldest first.
         A row holding what no release writes (its own or its alert's: :func:`damaged_row`) raises
         that error, or with ``damaged`` is left out and given to it (the row's id and the error)."""
         now = self._clock() if now is None else now
@@ -483,7 +484,8 @@ class Store:
         if target is not None:
             where += " AND d.target = ?"
             args.append(target)
-        rows = self._read(f"{self._delivery_select} WHERE {where} ORDER BY d.next_attempt_at, d.id LIMIT ?",
+        rows = self._read(f"{self._delivery_select} WHERE {where} ORDER BY a.severity = 'critical' DESC, "
+                          "d.next_attempt_at, d.id LIMIT ?",
                           (*args, limit))
         due = []
         for r in rows:
