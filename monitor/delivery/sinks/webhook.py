@@ -779,9 +779,10 @@ class WebhookSink:
         elif d.attempts or waited:  # after waits the receiver asked for, the first since one was said only
             quiet = waited and not self._wait_to_recover
             self._wait_to_recover = self._wait_to_recover and not waited
-            log.log(logging.DEBUG if quiet else logging.INFO, "webhook %s: alert %s delivered after %s failed "
-                    "attempt(s)%s", target.shown_url, d.alert_id, d.attempts,
-                    " and the waits the receiver asked for" if waited else "", extra=recovery_of("webhook"))
+            after = " and ".join(([f"{d.attempts} failed attempt(s)"] if d.attempts else [])
+                                 + (["the waits the receiver asked for"] if waited else []))
+            log.log(logging.DEBUG if quiet else logging.INFO, "webhook %s: alert %s delivered after %s",
+                    target.shown_url, d.alert_id, after, extra=recovery_of("webhook"))
         else:
             return False
         return True
