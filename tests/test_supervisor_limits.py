@@ -47,8 +47,8 @@ def test_a_connection_past_max_connections_is_answered_503_and_one_is_served_aga
     console = _console(tmp_path, "max_connections = 2\n")
     streams = [_event_stream(console), _event_stream(console)]
     try:
-        status, said = console.request("GET", "/api/state")
-        assert status == 503, said
+        status, headers, said = console.exchange("GET", "/api/state")
+        assert (status, headers["Retry-After"]) == (503, "1"), said  # a daemon posts again then, no attempt lost
         assert console.request("GET", "/api/state")[0] == 503  # said once, not once a connection
         streams.pop().close()  # a page closed
         assert wait_for(lambda: console.request("GET", "/api/state")[0] == 200, 5)

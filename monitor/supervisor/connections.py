@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from typing import Awaitable, Callable
 
 import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
@@ -30,10 +31,24 @@ request before (a daemon's post of at most ``max_body_bytes`` takes well under a
 
 
 def limit_concurrency(max_connections: int) -> int:
-    """uvicorn's ``limit_concurrency`` that serves ``max_connections`` connections at once: uvicorn
-    answers 503 (and closes) a request whose connection finds the connections open, itself among
-    them, at that number; it reads it from its configuration as each connection opens."""
+    """uvicorn's ``limit_concurrency`` that serves ``max_connections`` connections at once: a request
+    whose connection finds the connections open, itself among them, at that number is answered 503
+    (:class:`TimelyH11Protocol`, with ``Retry-After``); read from the configuration as each
+    connection opens."""
     return max_connections + 1
+
+
+AT_LIMIT_RETRY_AFTER_S = 1
+"""The ``Retry-After`` of a request answered 503 at ``max_connections``: a daemon posts its alert
+again then, as a wait the console asked for, not a failed attempt (nor an outage's backoff)."""
+
+
+async def at_the_limit(scope: dict, receive: object, send: Callable[[dict], Awaitable[None]]) -> None:
+    """uvicorn's answer at ``limit_concurrency`` (503, the connection closed), with ``Retry-After``."""
+    await send({"type": "http.response.start", "status": 503,
+                "headers": [(b"content-type", b"text/plain; charset=utf-8"), (b"content-length", b"19"),
+                            (b"connection", b"close"), (b"retry-after", str(AT_LIMIT_RETRY_AFTER_S).encode())]})
+    await send({"type": "http.response.body", "body": b"Service Unavailable", "more_body": False})
 
 
 AT_LIMIT_SAID_EVERY_S = 60.0
@@ -43,10 +58,7 @@ AT_LIMIT_SAID_EVERY_S = 60.0
 class AtTheLimit:
     """Says in the log that a connection opened with the console's connections at ``max_connections``
     (its request is answered 503 unless one closes first): one line when it begins, then at most one
-    every :data:`AT_LIMIT_SAID_EVERY_S` with how many more came. One server's; from its loop only.
-
-    It is also the filter of uvicorn's own log (:meth:`filter`), which would say each such request
-    in a line of its own."""
+    every :data:`AT_LIMIT_SAID_EVERY_S` with how many more came. One server's; from its loop only."""
 
     def __init__(self) -> None:
         self.said_at: float | None = None
@@ -63,16 +75,6 @@ class AtTheLimit:
                     AT_LIMIT_SAID_EVERY_S, more)
         self.said_at, self.unsaid = now, 0
 
-    @staticmethod
-    def filter(record: logging.LogRecord) -> bool:
-        """Whether uvicorn's log record is said: not its line for each request answered 503 at the
-        limit (:data:`UVICORN_AT_LIMIT`), which :meth:`met` says instead."""
-        return record.getMessage() != UVICORN_AT_LIMIT
-
-
-UVICORN_AT_LIMIT = "Exceeded concurrency limit."
-"""uvicorn's warning for each request it answers 503 at ``limit_concurrency``."""
-
 
 _RECEIVED = (h11.DONE, h11.MUST_CLOSE, h11.CLOSED, h11.ERROR)
 """The client's states once its request has arrived whole (or it can send no more)."""
@@ -83,7 +85,11 @@ class TimelyH11Protocol(H11Protocol):
     :attr:`request_s`: one that sent a part of its line and headers is said in one log line (one that
     sent nothing, as a browser's connection opened ahead, is closed quietly); one whose body did not
     arrive is the application's to say (its request reads a disconnection). An answer left unread
-    for :attr:`request_s` once the connection's buffers are full closes it too, said in one line."""
+    for :attr:`request_s` once the connection's buffers are full closes it too, said in one line.
+
+    A request on a connection past ``limit_concurrency`` is answered 503 as uvicorn does, but with
+    ``Retry-After`` (:func:`at_the_limit`) and without uvicorn's warning line for each one
+    (:class:`AtTheLimit` says them)."""
 
     request_s: float = REQUEST_S
 
@@ -91,17 +97,27 @@ class TimelyH11Protocol(H11Protocol):
         """``at_limit``: says a connection opened at ``max_connections`` (None: nothing said)."""
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self.at_limit = at_limit
-        if at_limit is not None:
-            self.logger.addFilter(at_limit)  # once: a filter already there is not added again
+        self.max_open, self.limit_concurrency = self.limit_concurrency, None  # this protocol's check, not uvicorn's
+        self.app = self._limited(self.app)
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
-        limit = self.limit_concurrency
+        limit = self.max_open
         if self.at_limit is not None and limit is not None and len(self.connections) >= limit:
             self.at_limit.met(self.client[0] if self.client else "?", limit - 1)
         self._deadline: asyncio.TimerHandle | None = None
         self._stuck: asyncio.TimerHandle | None = None  # while the client reads nothing of the answer
         self._expect_request()
+
+    def _limited(self, app: Callable[..., Awaitable[None]]) -> Callable[..., Awaitable[None]]:
+        """``app``, answering :func:`at_the_limit` instead while the connections open, or the requests
+        under way (this one among them), are at :attr:`max_open` (uvicorn's own test)."""
+        async def within_limit(scope: dict, receive: object, send: Callable[[dict], Awaitable[None]]) -> None:
+            limit = self.max_open
+            if limit is not None and (len(self.connections) >= limit or len(self.tasks) > limit):
+                return await at_the_limit(scope, receive, send)
+            return await app(scope, receive, send)
+        return within_limit
 
     def handle_events(self) -> None:
         super().handle_events()
