@@ -27,7 +27,7 @@ def test_a_long_live_call_s_series_hold_little_more_than_their_data_and_equal_th
     """A live call comes in 0.1 s chunks (10 peaks a leg) and its frames every 0.5 s: the series of
     a call of hours are held in memory until its end, at the size of what they say, not of the
     thousands of pieces they came in."""
-    chunks, rng = 12000, np.random.default_rng(7)  # 20 minutes
+    chunks, rng = 6000, np.random.default_rng(7)  # 10 minutes
     block = rng.standard_normal((BLOCK, 2)).astype(np.float32)
     sound = rng.integers(0, 4, 50).astype(np.uint8)
     series = HopSeries(RATE, ("caller", "agent"))
