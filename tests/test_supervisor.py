@@ -594,8 +594,10 @@ def test_every_link_a_daemon_makes_to_a_call_report_is_one_the_console_takes(tmp
     from monitor.delivery.call_files import report_name
     from monitor.supervisor.heartbeat import report_link_problem
     path = str(tmp_path / "call reports" / report_name(12))
-    for base in ("", "https://reports.example/desk-4/", "http://10.0.0.5:8080", "https://share.example/r?desk=4"):
-        assert report_link_problem(report_link(base)(path), 12) is None, base
+    from monitor.config.urls import url_problem
+    for base in ("", "https://reports.example/desk-4/", "http://10.0.0.5:8080", "https://share.example/r?desk=4",
+                 "HTTPS://Reports.example/desk-4/"):  # a scheme in capitals, as the configuration takes it
+        assert not (base and url_problem(base)) and report_link_problem(report_link(base)(path), 12) is None, base
 
 
 def test_a_heartbeat_of_an_earlier_release_or_a_partial_one_is_kept_as_sent(tmp_path):

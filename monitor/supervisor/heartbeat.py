@@ -122,10 +122,10 @@ def report_link_problem(url: str, call_id: int) -> str | None:
         return "not a link"
     if any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in url):
         return "a link holds no spaces or control characters"
-    if url.startswith("file://"):
+    if parts.scheme == "file":  # in lower case, however the link writes it (HTTPS://, as a configuration may)
         if parts.netloc:
             return "a file link names no host (a daemon links its report as file:///PATH on its own desktop)"
-    elif not url.startswith(("http://", "https://")):
+    elif parts.scheme not in ("http", "https") or not url[len(parts.scheme):].startswith("://"):
         return "expected an http://, https:// or file:/// link to the call's report"
     elif not parts.hostname or "@" in parts.netloc:
         return "expected an http(s) link with a host and without credentials"
