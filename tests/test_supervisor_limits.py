@@ -125,11 +125,14 @@ def test_a_critical_alert_raised_while_the_console_paces_an_outbox_goes_before_t
         assert wait_for(lambda: any("429" in (d.last_error or "") for d in store.deliveries("pending")), 10)
         critical = store.add_alert(call, AlertEvent(t=60.0, kind="possible_emergency", severity="critical",
                                                     message="several cues agree"))
+        queued_at = time.time()
         sink(critical)
         assert wait_for(lambda: any(a["agent"] == "dave" and a["severity"] == "critical"
                                     for a in console.state()["alerts"]), 10)
-        before = [d.alert_id for d in store.deliveries("delivered") if d.alert_id != critical.alert_id]
-        assert len(before) == 2, before  # the burst's; the critical posted as soon as the console took one more
+        delivered = {d.alert_id: d.delivered_at for d in store.deliveries("delivered")}
+        ahead = [i for i, at in delivered.items() if i != critical.alert_id and queued_at <= at <= delivered[
+            critical.alert_id]]
+        assert ahead == [], delivered  # the critical posted as soon as the console took one more
     finally:
         sink.close()
         store.close()
