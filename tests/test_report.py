@@ -1001,6 +1001,8 @@ def test_bad_inputs(tmp_path, capsys, det):
     out = str(tmp_path / "r.html")
     db = str(det["db"])
     assert "no such file" in _fails(capsys, str(tmp_path / "missing.wav"), "-o", out, "--db", db)
+    assert _fails(capsys, "", "-o", out, "--db", db) == \
+        'call-monitor: error: "": an empty path; give a recording or a stored call id'
     junk = tmp_path / "notes.wav"
     junk.write_text("this is not audio\n")
     assert "notes.wav" in _fails(capsys, str(junk), "-o", out, "--db", db)

@@ -26,7 +26,7 @@ from typing import Any, Iterable, Iterator, Mapping, NamedTuple, Sequence
 import numpy as np
 
 from ..alerts.evidence import fmt_time
-from ..capture.audio_files import AudioFileError, AudioInfo, legs_read, probe, unread_channels
+from ..capture.audio_files import EMPTY_NAME, AudioFileError, AudioInfo, legs_read, probe, unread_channels
 from ..analysis.baseline import Baseline
 from ..config import Config
 from ..cue_registry import CUES, cue, shown_min_speech_s
@@ -380,6 +380,8 @@ def _regions(t: np.ndarray, mask: np.ndarray) -> list[tuple[float, float]]:
 
 def check_recording(path: str) -> None:
     """ReportError unless ``path`` is a readable recording (header only: cheap)."""
+    if not path:  # an unset shell variable, say: no file has no name
+        raise ReportError(f"{EMPTY_NAME}: an empty path; give a recording or a stored call id")
     if not os.path.exists(path):
         raise ReportError(f"{path}: no such file or stored call id")
     if os.path.isdir(path):
