@@ -293,7 +293,8 @@ class CallPipeline:
         if self.series is None or not self.series.regular or self.store is None or self.call_id is None:
             return None
         from .delivery.call_files import write_call_series
-        return write_call_series(cfg, str(self.store.path), self.call_id, self.series.series(self.duration_s))
+        return write_call_series(cfg, str(self.store.path), self.call_id, self.series.series(self.duration_s),
+                                 live=self.source.startswith(LIVE_SOURCE))
 
     def _flaws_said(self) -> RecordingFlaws:
         """The call's :attr:`flaws` with what was said of its legs so far: each leg too quiet to

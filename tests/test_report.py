@@ -39,6 +39,7 @@ from monitor.cue_registry import cue
 from monitor.alerts.evidence import fmt_duration
 from monitor.alerts.meaning import kind_name
 from monitor.report.figure import fmt_time
+from monitor.analysis.hop_series import read_series
 from monitor.report.data import recording_warning
 from monitor.delivery.store import Store
 from monitor.delivery.store_schema import SCHEMA_VERSION
@@ -1502,14 +1503,21 @@ def test_cue_keys_hide_no_trace_and_transcript_lines_end_inside_the_panel_shorte
 
 @pytest.fixture(scope="module")
 def replayed_with_series(tmp_path_factory) -> tuple[Path, Path]:
-    """40 s of a fixture call replayed into a database: its folder holds the call's series
-    (``call-1-series.npz``) beside it. The database and the series file."""
+    """40 s of a fixture call replayed into a database: its folder holds the call's series beside it
+    (:func:`series_of`). The database and the series file."""
     d = tmp_path_factory.mktemp("series")
     x, rate = sf.read(CALLS / "deteriorating_8k.wav", dtype="float32")
     recording = d / "call.wav"
     sf.write(recording, x[:40 * rate], rate)
     assert cli.main(["replay", str(recording), "--no-transcribe", "--db", str(d / "events.db")]) == 0
-    return d / "events.db", d / "call-1-series.npz"
+    return d / "events.db", series_of(d / "events.db")
+
+
+def series_of(db: Path, call_id: int = 1) -> Path:
+    """Where replay writes the series of call ``call_id`` of database ``db`` (no ``daemon.audio_dir``):
+    beside it, named after it."""
+    from monitor.delivery.call_files import replayed_series_name
+    return db.parent / replayed_series_name(call_id, db)
 
 
 def stored_report(db: Path):
@@ -1556,13 +1564,13 @@ def test_a_damaged_series_file_is_named_in_one_warning_and_the_report_drawn_from
         replayed_with_series, tmp_path, capsys, how):
     db, series = replayed_with_series
     copy = without_series(db, series, tmp_path)
-    shutil.copy(series, tmp_path / series.name)
-    damaged(tmp_path / series.name, how)
+    shutil.copy(series, series_of(copy))
+    damaged(series_of(copy), how)
     out = tmp_path / "report.html"
     assert cli.main(["report", "--db", str(copy), "1", "-o", str(out)]) == 0
     err = capsys.readouterr().err
     warned = [ln for ln in err.splitlines() if ln.startswith("call-monitor: warning: ")]
-    assert len(warned) == 1 and warned[0].startswith(f"call-monitor: warning: {tmp_path / series.name}: "), err
+    assert len(warned) == 1 and warned[0].startswith(f"call-monitor: warning: {series_of(copy)}: "), err
     assert warned[0].endswith("; the call's audio is analysed instead") and "Traceback" not in err
     assert f"Waveform and speech regions from the call&#x27;s audio: {db.parent / 'call.wav'}" in out.read_text()
 
@@ -1575,37 +1583,87 @@ def test_another_calls_series_is_not_drawn_as_this_ones(replayed_with_series, tm
         con.execute("UPDATE cue_snapshots SET call_id = 2")
         con.execute("UPDATE alerts SET call_id = 2")
     con.close()
-    shutil.copy(series, tmp_path / "call-2-series.npz")
+    shutil.copy(series, series_of(copy, 2))
     with caplog.at_level(logging.WARNING), Store.open(copy) as store:
         got = from_store(store, 2, load_config(None, {"storage.db": str(copy)}, user_config=False))
     assert set(got.tracks) == {"caller", "agent"}
     assert [r.getMessage() for r in caplog.records] == [
-        f"{tmp_path / 'call-2-series.npz'}: not the series of call 2's audio {db.parent / 'call.wav'}; "
+        f"{series_of(copy, 2)}: not the series of call 2's audio {db.parent / 'call.wav'}; "
         "the audio is analysed instead"]
 
 
 def test_a_purged_calls_series_goes_with_it(tmp_path):
+    """Under its name, and under the name an earlier release gave it (``call-<id>-series.npz``)."""
     from monitor.delivery.call_files import purge_call_files
     cfg = load_config(None, {"storage.db": str(tmp_path / "events.db")}, user_config=False)
-    series = tmp_path / "call-7-series.npz"
-    series.write_bytes(b"x")
-    kept = tmp_path / "call-8-series.npz"
-    kept.write_bytes(b"x")
-    now = series.stat().st_mtime
-    assert purge_call_files(cfg, [(7, now - 60, now, "/recordings/call.wav")]) == 1
-    assert not series.exists() and kept.exists()
+    series = [series_of(tmp_path / "events.db", 7), tmp_path / "call-7-series.npz"]
+    kept = [series_of(tmp_path / "events.db", 8), tmp_path / "call-8-series.npz"]
+    for p in series + kept:
+        p.write_bytes(b"x")
+    now = series[0].stat().st_mtime
+    assert purge_call_files(cfg, [(7, now - 60, now, "/recordings/call.wav")]) == 2
+    assert not any(p.exists() for p in series) and all(p.exists() for p in kept)
 
 
 def test_a_purge_leaves_the_series_another_database_wrote_under_the_same_name(replayed_with_series, tmp_path):
-    """Two databases in one folder (``replay --db a.db``, then ``--db b.db``) both have a call 1, and
-    the series file ``call-1-series.npz`` is the one whose call ended last: the other database's
-    purge leaves it; its own purge deletes it."""
+    """Two databases in one folder (``replay --db a.db``, then ``--db b.db``) of an earlier release
+    both have a call 1, and the series file ``call-1-series.npz`` is the one whose call ended last:
+    the other database's purge leaves it; its own purge deletes it."""
     from monitor.delivery.call_files import purge_call_files
     db, series = replayed_with_series
-    shutil.copy(series, tmp_path / series.name)
-    now = (tmp_path / series.name).stat().st_mtime
+    shared = tmp_path / "call-1-series.npz"
+    shutil.copy(series, shared)
+    now = shared.stat().st_mtime
     call = [(1, now - 60, now, "/recordings/call.wav")]
     other = load_config(None, {"storage.db": str(tmp_path / "b.db")}, user_config=False)
-    assert purge_call_files(other, call) == 0 and (tmp_path / series.name).is_file()
+    assert purge_call_files(other, call) == 0 and shared.is_file()
     own = load_config(None, {"storage.db": str(db), "daemon.audio_dir": str(tmp_path)}, user_config=False)
-    assert purge_call_files(own, call) == 1 and not (tmp_path / series.name).exists()
+    assert purge_call_files(own, call) == 1 and not shared.exists()
+
+
+def test_the_series_an_earlier_release_wrote_of_a_replayed_call_are_still_drawn(replayed_with_series, tmp_path):
+    db, series = replayed_with_series
+    copy = without_series(db, series, tmp_path)
+    with np.load(series) as npz:  # as the copy's own, named as an earlier release named them
+        arrays = dict(npz)
+    meta = json.loads(arrays["meta"].tobytes())
+    arrays["meta"] = np.frombuffer(json.dumps({**meta, "database": os.path.realpath(copy)}).encode(), np.uint8)
+    np.savez(tmp_path / "call-1-series.npz", **arrays)
+    assert replayed_calls_report(copy) == []
+
+
+def replayed_calls_report(db: Path) -> list[str]:
+    """What the report of ``db``'s call 1 says of its series, as the package logs it whatever a
+    command before set its logging to: nothing when it draws them."""
+    said: list[str] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            said.append(record.getMessage())
+
+    logger, keep = logging.getLogger("monitor"), Keep()
+    level = logger.level
+    logger.addHandler(keep)
+    logger.setLevel(logging.INFO)
+    try:
+        stored_report(db)
+    finally:
+        logger.removeHandler(keep)
+        logger.setLevel(level)
+    return [message for message in said if "analysed" in message]
+
+
+def test_two_databases_in_one_folder_each_keep_their_replayed_calls_series_and_purge_only_their_own(tmp_path):
+    """``replay X.wav --db b.db``, then ``replay Y.wav --db a.db`` in one folder: each has a call 1,
+    whose series its report draws (neither overwrote the other's); a's purge deletes a's, not b's."""
+    x, rate = sf.read(CALLS / "deteriorating_8k.wav", dtype="float32")
+    for name, seconds in (("b", 6), ("a", 8)):
+        sf.write(tmp_path / f"{name}.wav", x[:seconds * rate], rate)
+        assert cli.main(["replay", str(tmp_path / f"{name}.wav"), "--no-transcribe",
+                         "--db", str(tmp_path / f"{name}.db")]) == 0
+    a, b = tmp_path / "a.db", tmp_path / "b.db"
+    assert [read_series(str(series_of(db))).database for db in (a, b)] == [os.path.realpath(a), os.path.realpath(b)]
+    assert replayed_calls_report(a) == [] and replayed_calls_report(b) == []
+    assert cli.main(["purge", "--db", str(a), "--older-than", "0s"]) == 0
+    assert not series_of(a).exists() and series_of(b).is_file()
+    assert replayed_calls_report(b) == []

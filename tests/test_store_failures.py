@@ -25,6 +25,7 @@ from conftest import (ALERTING_CALL as CALL, PY, ROOT, bare_sqlite_file, call_mo
                       opener_taking_the_lock, stopped_at, wait_for)
 
 from monitor.config import load_config
+from monitor.delivery.call_files import replayed_series_name
 from monitor.delivery.dblock import DatabaseInUse, DatabaseLock
 from monitor.events import AlertAckedEvent, AlertEvent, CuesEvent
 from monitor.pipeline import CallPipeline, run_source
@@ -152,7 +153,7 @@ def alerting_replay(tmp_path_factory) -> Replayed:
     c = sqlite3.connect(db)
     c.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     c.close()
-    assert sorted(p.name for p in db.parent.iterdir()) == ["call-1-series.npz", "e.db"]  # and what its report draws
+    assert sorted(p.name for p in db.parent.iterdir()) == sorted([replayed_series_name(1, db), "e.db"])  # and what its report draws
     return Replayed(db, r.stdout)
 
 

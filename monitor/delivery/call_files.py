@@ -1,7 +1,8 @@
 """The files the daemon writes of a call beside its database: its audio (``call-<id>.wav``), its
-report (``call-<id>-report.html``) and the series its report draws (``call-<id>-series.npz``, written
-by replay too: :mod:`~monitor.analysis.hop_series`), where they go, and their deletion with the
-call when the retention period purges it.
+report (``call-<id>-report.html``) and the series its report draws (``call-<id>-series.npz``; replay
+writes a replayed call's too, named after its database as well: :func:`replayed_series_name`,
+:mod:`~monitor.analysis.hop_series`), where they go, and their deletion with the call when the
+retention period purges it.
 
 The names come from the database's call ids, which another database repeats: a folder of call
 files belongs to one database, named in the folder's :data:`OWNER_FILE` when the daemon starts (or
@@ -14,6 +15,7 @@ call files to, so that a purge run with another configuration, or none, finds th
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import stat
@@ -66,17 +68,38 @@ def call_folder(cfg: Config, db: str | os.PathLike[str]) -> Path:
 
 
 def series_name(call_id: int) -> str:
-    """The name of a call's series file (in :func:`call_folder`)."""
+    """The name of a live call's series file, beside its audio (in :func:`audio_folder`, which one
+    database owns), and of a replayed call's as an earlier release named it."""
     return f"call-{call_id}-series.npz"
 
 
-def write_call_series(cfg: Config, db: str | os.PathLike[str], call_id: int, series: CallSeries) -> str | None:
+def replayed_series_name(call_id: int, db: str | os.PathLike[str]) -> str:
+    """The name of the series file of replayed call ``call_id`` of database ``db`` (in its
+    :func:`call_folder`): ``<database's name>-<8 hex digits of its absolute path>-call-<id>-series.npz``,
+    as a folder no daemon owns holds the replayed calls of any database (``replay --db a.db`` and
+    ``--db b.db`` in one folder: each has a call 1, with a series file of its own)."""
+    real = os.path.realpath(os.path.expanduser(str(db)))
+    return f"{Path(real).stem}-{hashlib.sha1(os.fsencode(real)).hexdigest()[:8]}-call-{call_id}-series.npz"
+
+
+def replayed_series_path(cfg: Config, db: str | os.PathLike[str], call_id: int) -> Path:
+    """Where the series of replayed call ``call_id`` of database ``db`` are: its
+    :func:`replayed_series_name` in its :func:`call_folder`, or, when that is missing, the
+    :func:`series_name` an earlier release gave it there."""
+    folder = call_folder(cfg, db)
+    own = folder / replayed_series_name(call_id, db)
+    return own if own.exists() or not (folder / series_name(call_id)).exists() else folder / series_name(call_id)
+
+
+def write_call_series(cfg: Config, db: str | os.PathLike[str], call_id: int, series: CallSeries,
+                      live: bool) -> str | None:
     """Write the series of call ``call_id`` of database ``db`` whole to its :func:`call_folder`
-    (mode 0600), unless that folder holds another database's call files; the path, or None. Never
-    raises (the call is stored without it: its report analyses its audio): a failure is a warning."""
+    (mode 0600), named :func:`series_name` for a ``live`` call, else :func:`replayed_series_name`,
+    unless that folder holds another database's call files; the path, or None. Never raises (the
+    call is stored without it: its report analyses its audio): a failure is a warning."""
     from ..analysis.hop_series import write_series
     folder, owner = call_folder(cfg, db), os.path.realpath(os.path.expanduser(str(db)))
-    path = folder / series_name(call_id)
+    path = folder / (series_name(call_id) if live else replayed_series_name(call_id, owner))
     try:
         if other_database(folder, owner) is not None:
             return None
@@ -173,11 +196,13 @@ def _call_file_places(cfg: Config, call_id: int, recorded: Iterable[str] = (), l
     of a ``live`` call its audio, in :func:`audio_folder` and its report in :func:`report_folder`
     of ``cfg``, and each in each folder of ``recorded``, those the database keeps its daemon wrote
     call files to (:meth:`~monitor.delivery.store.Store.note_call_folder`: found whatever
-    configuration a purge runs with)."""
-    series = _absolute(audio_folder(cfg)) / series_name(call_id)
-    names = (audio_name(call_id), report_name(call_id), series_name(call_id)) if live else (series_name(call_id),)
+    configuration a purge runs with). A replayed call's series under both its names
+    (:func:`replayed_series_name`, and :func:`series_name` as an earlier release named it)."""
+    series = (series_name(call_id),) if live else (replayed_series_name(call_id, cfg.storage.db), series_name(call_id))
+    names = (audio_name(call_id), report_name(call_id), *series) if live else series
     own = (_absolute(audio_folder(cfg)) / names[0], _absolute(report_folder(cfg)) / names[1]) if live else ()
-    return list(dict.fromkeys((*own, series, *(_absolute(f) / name for f in recorded for name in names))))
+    return list(dict.fromkeys((*own, *(_absolute(audio_folder(cfg)) / name for name in series),
+                               *(_absolute(f) / name for f in recorded for name in names))))
 
 
 def purge_call_files(cfg: Config, calls: Iterable[tuple[int, float, float, str]],
@@ -205,8 +230,9 @@ def purge_call_files(cfg: Config, calls: Iterable[tuple[int, float, float, str]]
 def another_databases_series(path: Path, db: str) -> bool:
     """Whether ``path`` is the series of a call of another database than ``db`` that still exists, as
     the file names its database: two databases in one folder (``replay --db a.db``, then ``--db
-    b.db``) share the name ``call-<id>-series.npz``, which the call of that id to end last wrote. Not
-    for any other file, nor a series that cannot be read (the time a purge judges files by decides)."""
+    b.db``) of an earlier release shared the name ``call-<id>-series.npz``, which the call of that id
+    to end last wrote. Not for any other file, nor a series that cannot be read (the time a purge
+    judges files by decides)."""
     if not path.name.endswith("-series.npz") or not path.is_file():
         return False
     from ..analysis.hop_series import SeriesFileError, read_series

@@ -671,9 +671,10 @@ def _stored_series(cfg: Config, store: Store, call: CallRecord, path: str, info:
     (its header ``info``, its legs read from ``caller_channel`` and ``agent_channel``); else None, and
     one log line on why the audio is analysed instead (none written: a call stored by an older
     release, or stopped before its end; another version; damaged; not of this call or this audio)."""
-    from ..delivery.call_files import call_folder, series_name
+    from ..delivery.call_files import replayed_series_path, series_name
     live = call.source.startswith(LIVE_SOURCE)  # beside the daemon's audio; a replayed call's in its call folder
-    where = os.path.join(os.path.dirname(path) if live else call_folder(cfg, str(store.path)), series_name(call.id))
+    where = os.path.join(os.path.dirname(path), series_name(call.id)) if live \
+        else str(replayed_series_path(cfg, str(store.path), call.id))
     try:
         series = read_series(where)
     except SeriesFileError as err:
