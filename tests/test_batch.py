@@ -29,8 +29,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from conftest import (CALLS, PY, ROOT, SPEECH, bare_sqlite_file, call_monitor as cli, child_processes, korean_model,
-                      long_recording, made_in, process_alive, scheduler_address, stopped_at, stopped_once_open,
+from conftest import (CALLS, PY, ROOT, SPEECH, bare_sqlite_file, call_monitor as cli, child_processes, holds_open,
+                      korean_model, long_recording, made_in, process_alive, scheduler_address, stopped_at, stopped_once_open,
                       wait_for)
 
 from monitor.alerts.meaning import kind_name
@@ -416,6 +416,7 @@ def test_resume_from_its_own_table_finds_a_mono_recording_already_scored(mono_ca
     resumed = cli("batch", first, "--workers", "1", "--quiet", "--db", db, "--out", again, "--resume", timeout=300)
     assert resumed.returncode == 0, resumed.stderr
     assert "0 scored, 1 already scored" in resumed.stderr
+    assert " worker(s)" not in resumed.stderr  # no worker scored a call
     assert len(db_rows(db, "SELECT id FROM calls")) == 1
     assert _ledger_legs(db) == [(0, -1)]
     [row] = read_csv(again)
@@ -764,6 +765,37 @@ def test_workers_beyond_the_cores_the_batch_may_use_are_said_in_one_line_and_not
                        "starts one worker process per core (1), each scoring one call at a time")
     assert said[1].startswith("call-monitor: 2 scored, 0 already scored, 0 failed") and len(said) == 2
     assert "on 1 worker(s)" in said[1]
+
+
+def test_a_call_only_given_to_a_worker_that_dies_is_scored_by_another_and_not_failed_with_it(tmp_path):
+    """Dask gives a worker the next call to start while it scores one, and charges both with its
+    death. Allowed none (``allowed-failures`` 0), the call the one worker was scoring as it was
+    killed fails with its line; the call it had only been given to start next is scored by the
+    worker started in its place; the last line counts the one worker that scored a call."""
+    long, short = long_recording(tmp_path), tmp_path / "short.wav"
+    x, rate = sf.read(CALLS / "normal_8k.wav", frames=8000 * 10, dtype="float32")
+    sf.write(short, x, rate)
+    out = tmp_path / "summary.csv"
+    proc = subprocess.Popen([PY, "-m", "monitor.cli", "batch", str(long), str(short), "--workers", "1", "--quiet",
+                             "--db", str(tmp_path / "e.db"), "--out", str(out)], cwd=ROOT, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True,
+                            env=dict(os.environ, DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES="0"))
+    try:
+        scoring: list[int] = []
+        assert wait_for(lambda: scoring.extend(w for w in _workers_of(proc.pid) if holds_open(w, long)) or scoring,
+                        120, every_s=0.005), "the long call was never scored"
+        os.kill(scoring[0], signal.SIGKILL)  # the worker, not its nanny (in the batch), which starts another
+        err = proc.communicate(timeout=120)[1]
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    said = err.splitlines()
+    assert re.fullmatch(rf"call-monitor: error: {re.escape(str(long))}: not scored: the worker scoring it died "
+                        r"\(tcp://127\.0\.0\.1:\d+\); the same command with --resume scores it again", said[0]), err
+    assert said[1].startswith("call-monitor: 1 scored, 0 already scored, 1 failed; ") and len(said) == 2, err
+    assert " on 1 worker(s) " in said[1]
+    assert [(r["path"], r["status"]) for r in read_csv(out)] == [(str(long), "failed"), (str(short), "scored")]
 
 
 @pytest.mark.parametrize("sig, status, said", [("SIGINT", 130, "interrupted"), ("SIGTERM", 143, "stopped by SIGTERM")])
@@ -1214,6 +1246,7 @@ def test_a_scheduler_without_workers_is_said_and_the_batch_runs_once_one_joins(t
                                         start_new_session=True))
         rest = batch.communicate(timeout=300)[1]
         assert batch.returncode == 0 and "1 scored, 0 already scored, 0 failed" in rest, rest
+        assert " on 1 worker(s) " in rest  # the worker that joined and scored it, not the none there at the start
     finally:
         for proc in reversed(started):
             os.killpg(proc.pid, signal.SIGTERM)

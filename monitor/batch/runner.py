@@ -103,6 +103,7 @@ class BatchOutcome:
     wall_s: float = 0.0
     worker_cpu_s: float = 0.0
     workers: int = 0
+    """The workers that scored a call (those that joined as it scored too; none when none was scored)."""
     peak_rss_mb: dict[int, float] = field(default_factory=dict)
     """Peak resident memory of each worker process (by pid) that scored a call."""
     to_score: int = 0
@@ -304,6 +305,9 @@ def workers_without_callmonitor(client: Any, scheduler: str) -> str | None:
 
 WITHOUT_CALLMONITOR = "callmonitor-not-importable"
 """What a call's task answers first on a worker that cannot import callmonitor (:func:`remote_scorer`)."""
+CALL_STARTED = "callmonitor-call-started"
+"""The scheduler's event topic on which a call's task says, before it reads a sample, that it
+started on a worker (``{"key": ..., "worker": ...}``; :func:`remote_scorer`)."""
 
 
 def remote_scorer() -> Callable[[bytes], Any]:
@@ -315,15 +319,27 @@ def remote_scorer() -> Callable[[bytes], Any]:
     (:func:`workers_without_callmonitor`), can read it: such a worker died on the task it could not
     read, unsaid (its own log told why), and a call it so reached on several workers failed as one
     whose workers died. It answers instead with :data:`WITHOUT_CALLMONITOR`, its address and why,
-    in plain Python the client reads (:meth:`BatchRun._took_elsewhere`)."""
+    in plain Python the client reads (:meth:`BatchRun._took_elsewhere`).
+
+    Before anything else it tells the scheduler, and waits until it has, that it started there
+    (:data:`CALL_STARTED`): Dask gives a worker a call to start once its current one is done, and
+    charges both with that worker's death; the client tells them apart by it (:meth:`BatchRun._result`)."""
     def score_there(payload: bytes) -> Any:
         import pickle
+
+        from distributed import get_worker
+        from distributed.utils import sync
+        worker = get_worker()
+        try:
+            sync(worker.loop, worker.scheduler.log_event, topic=CALL_STARTED,
+                 msg={"key": worker.get_current_task(), "worker": worker.address})
+        except (OSError, TimeoutError):  # the scheduler gone: the client hears of it from its own connection
+            pass
         try:
             from monitor.batch.score import score_call as score
         except Exception as err:  # noqa: BLE001 - not installed where it runs, or broken there
-            from distributed import get_worker
             why = (str(err).strip().splitlines() or [""])[0]
-            return WITHOUT_CALLMONITOR, get_worker().address, f"{type(err).__name__}: {why}".rstrip(": ")
+            return WITHOUT_CALLMONITOR, worker.address, f"{type(err).__name__}: {why}".rstrip(": ")
         return score(*pickle.loads(payload))
     return score_there
 
@@ -525,16 +541,21 @@ class _Progress(Progress):
         return f"{self.done} of {self.total} calls done, {flagged} flagged; {rate}, {xrt:.0f}x real time; {times}"
 
 
-def task_failure(path: str, err: BaseException) -> str:
-    """The one line of a call whose task failed on the cluster with ``err``, naming its recording
-    ``path``: a call whose workers died scoring it (Dask's ``KilledWorker``, whose own text is a
-    paragraph naming the task's key) says where it last ran, and that ``--resume`` scores it again
-    (a failed call is not in the ledger)."""
+def killed_on(err: BaseException) -> str | None:
+    """The address of the worker whose death failed a task with ``err`` (Dask's ``KilledWorker``), else None."""
     from distributed.scheduler import KilledWorker
 
-    if isinstance(err, KilledWorker):
-        last = getattr(err.last_worker, "address", err.last_worker)
-        tried = err.allowed_failures + 1
+    return str(getattr(err.last_worker, "address", err.last_worker)) if isinstance(err, KilledWorker) else None
+
+
+def task_failure(path: str, err: BaseException, ran_on: Sequence[str] = ()) -> str:
+    """The one line of a call whose task failed on the cluster with ``err``, naming its recording
+    ``path``: a call whose workers died scoring it (Dask's ``KilledWorker``, whose own text is a
+    paragraph naming the task's key) says on how many workers it ran (``ran_on``, in turn; Dask's
+    deaths allowed when unknown), where it last ran, and that ``--resume`` scores it again (a failed
+    call is not in the ledger)."""
+    if (last := killed_on(err)) is not None:
+        tried = len(ran_on) or err.allowed_failures + 1
         who = str(last) if tried == 1 else f"{tried} workers in turn, the last {last}"
         return (f"{path}: not scored: the worker scoring it died ({who}); the same command with --resume "
                 "scores it again")
@@ -568,6 +589,10 @@ class BatchRun:
         self._said_no_workers = False
         self._closed: set[str] = set()
         """The workers closed for they cannot import callmonitor (:meth:`_took_elsewhere`)."""
+        self._ran_on: dict[str, list[str]] = {}
+        """The workers each call's task (by key) started on, in turn (:data:`CALL_STARTED`)."""
+        self._scored_on: set[str] = set()
+        """The workers that scored a call (:attr:`BatchOutcome.workers`)."""
 
     def run(self, jobs: Sequence[CallJob], unopened: Mapping[int, str] = MappingProxyType({})) -> BatchOutcome:
         """Score ``jobs``; those in ``unopened`` (index: the problem, already said) are failed rows
@@ -627,18 +652,24 @@ class BatchRun:
         return self.outcome
 
     def _start(self, jobs: Sequence[CallJob], unopened: Mapping[int, str]) -> int:
-        """The unopened jobs' failed rows, the workers' speech models (with ``--transcribe``) and
-        the outcome's counts of workers and calls to score; the cluster's threads (at least 1)."""
+        """The unopened jobs' failed rows, the workers' speech models (with ``--transcribe``), the
+        calls' starts heard (:meth:`_started`) and the outcome's count of calls to score; the
+        cluster's threads (at least 1)."""
         for job in jobs:
             if job.index in unopened:
                 self._rows[job.index] = failed_row(job, unopened[job.index], config_hash=self.chash)
                 self.outcome.failed += 1
         if self.opts.transcribe:
             self.client.register_plugin(_transcription_plugin(self.toml, self.opts.model_info))
+        self.client.subscribe_topic(CALL_STARTED, self._started)  # before any call is sent, on the same stream
         nthreads = self.client.nthreads()
-        self.outcome.workers = len(nthreads)
         self.outcome.to_score = len(jobs) - len(unopened)
         return max(1, sum(nthreads.values()))
+
+    def _started(self, event: tuple[float, Mapping[str, str]]) -> None:
+        """A call's task started on a worker (:data:`CALL_STARTED`), heard on the client's event loop
+        before any later word of that task (its result, its worker's death)."""
+        self._ran_on.setdefault(event[1]["key"], []).append(event[1]["worker"])
 
     def _workers_left(self) -> None:
         """For a batch waiting on a running cluster (``--scheduler``) whose workers have all left
@@ -674,9 +705,10 @@ class BatchRun:
     def _stored(self, fut: Any, job: CallJob, known: Mapping[tuple[int, int], str]) -> Mapping | None:
         """Take the finished future's result for ``job``, sent with the ``known`` hashes (stored, or
         its earlier row taken when the call was already scored): None; or the known hashes to send
-        it again with: ``known`` when the worker could not score it (:meth:`_took_elsewhere`), none
-        when the ledger lost the row it was skipped for."""
-        result = self._result(fut, job)  # from the worker: a stop while it comes is raised at once
+        it again with: ``known`` when no worker scored it (:meth:`_result`), none when the ledger
+        lost the row it was skipped for."""
+        ran_on = self._ran_on.pop(fut.key, [])
+        result = self._result(fut, job, ran_on)  # from the worker: a stop while it comes is raised at once
         fut.release()
         if result is None:
             return known
@@ -684,14 +716,23 @@ class BatchRun:
             if result.skipped:
                 return None if self._take_earlier(result) else {}
             self._take(result)
+            if ran_on and not result.error:
+                self._scored_on.add(ran_on[-1])
+                self.outcome.workers = len(self._scored_on)
         return None
 
-    def _result(self, fut: Any, job: CallJob) -> CallResult | None:
-        """The call's result; None for a call its worker could not score, that worker said and closed."""
+    def _result(self, fut: Any, job: CallJob, ran_on: Sequence[str]) -> CallResult | None:
+        """The call's result (its task started on the workers ``ran_on``, in turn); None for a call
+        no worker scored, to be sent again: its worker could not (said and closed), or the worker
+        whose death failed it had not started it, only been given it to start next (Dask charges
+        such a call with the death too: with ``allowed-failures`` 0, a call never started failed)."""
         try:
             result = fut.result()
         except Exception as err:  # noqa: BLE001 - a worker that died on this call (KilledWorker...)
-            return CallResult(job, error=task_failure(job.path, err))
+            if (last := killed_on(err)) is not None and last not in ran_on[-1:]:
+                log.debug("%s: sent again, not started on %s as it died", job.path, last)
+                return None
+            return CallResult(job, error=task_failure(job.path, err, ran_on))
         if isinstance(result, tuple) and result[:1] == (WITHOUT_CALLMONITOR,):
             self._took_elsewhere(*result[1:])
             return None

@@ -325,9 +325,10 @@ def _finish(args: argparse.Namespace, cfg, outcome, phase: _Phase) -> int:
                 "--resume skips such calls")
     unheard = f" ({outcome.without_words} without their words)" if outcome.without_words else ""
     speed = f" ({outcome.xrt:.0f}x real time)" if outcome.audio_s > 0 else ""  # none when all was scored before
+    on = f" on {outcome.workers} worker(s)" if outcome.workers else ""  # those that scored a call
     flagged, critical = outcome.flagged()
     info(f"{outcome.scored} scored{unheard}, {outcome.skipped} already scored, {outcome.failed} failed; "
          f"{flagged} flagged ({critical} with a critical alert); "
-         f"{outcome.audio_s / 3600:.2f} h of audio in {outcome.wall_s:.1f} s on {outcome.workers} worker(s)"
+         f"{outcome.audio_s / 3600:.2f} h of audio in {outcome.wall_s:.1f} s{on}"
          f"{speed}; calls stored in {phase.db}" + (f"; table: {args.out}" if args.out else ""))
     return ExitStatus.FAILED if outcome.failed or outcome.without_words else ExitStatus.OK
