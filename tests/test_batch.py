@@ -30,8 +30,8 @@ import pytest
 import soundfile as sf
 
 from conftest import (CALLS, PY, ROOT, SPEECH, bare_sqlite_file, call_monitor as cli, child_processes, holds_open,
-                      korean_model, long_recording, made_in, process_alive, scheduler_address, stopped_at, stopped_once_open,
-                      wait_for)
+                      korean_model, long_recording, made_in, process_alive, scheduler_address, stopped_at,
+                      stopped_once_open, wait_for)
 
 from monitor.alerts.meaning import kind_name
 from monitor.config import load_config

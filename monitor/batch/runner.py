@@ -590,7 +590,7 @@ class BatchRun:
         self._closed: set[str] = set()
         """The workers closed for they cannot import callmonitor (:meth:`_took_elsewhere`)."""
         self._ran_on: dict[str, list[str]] = {}
-        """The workers each call's task (by key) started on, in turn (:data:`CALL_STARTED`)."""
+        """The workers each call's task sent and not yet taken (by key) started on, in turn (:data:`CALL_STARTED`)."""
         self._scored_on: set[str] = set()
         """The workers that scored a call (:attr:`BatchOutcome.workers`)."""
 
@@ -616,8 +616,9 @@ class BatchRun:
             payload = pickle.dumps((job, self.toml, self.chash, known, self.opts.transcribe))
             # sent and noted whole: a stop (raised by stops_noted) cancels every call sent to the cluster
             with stops_held(second_at_once=False, raise_at_end=False):
-                fut = self.client.submit(scorer, payload, key=f"callmonitor-score-{job.index}-{os.urandom(4).hex()}",
-                                         pure=False)
+                key = f"callmonitor-score-{job.index}-{os.urandom(4).hex()}"
+                self._ran_on[key] = []  # before it can start: the starts of other batches' calls are not kept
+                fut = self.client.submit(scorer, payload, key=key, pure=False)
                 by_key[fut.key] = job, known
                 in_flight[fut.key] = fut
                 done.add(fut)
@@ -668,8 +669,10 @@ class BatchRun:
 
     def _started(self, event: tuple[float, Mapping[str, str]]) -> None:
         """A call's task started on a worker (:data:`CALL_STARTED`), heard on the client's event loop
-        before any later word of that task (its result, its worker's death)."""
-        self._ran_on.setdefault(event[1]["key"], []).append(event[1]["worker"])
+        before any later word of that task (its result, its worker's death); one of another batch's
+        calls on the same scheduler is not ours to keep."""
+        if (ran_on := self._ran_on.get(event[1]["key"])) is not None:
+            ran_on.append(event[1]["worker"])
 
     def _workers_left(self) -> None:
         """For a batch waiting on a running cluster (``--scheduler``) whose workers have all left
