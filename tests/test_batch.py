@@ -1126,11 +1126,11 @@ def test_a_stop_while_a_result_comes_from_its_worker_is_not_held(tmp_path):
     from monitor.stops import Terminated, sigterm_as_interrupt
 
     class SlowToFetch(BatchRun):
-        def _result(self, fut, job):
+        def _result(self, fut, job, ran_on):
             self.stopped_at = time.monotonic()
             os.kill(os.getpid(), signal.SIGTERM)
             time.sleep(5)  # a stop held here would be raised after it
-            return super()._result(fut, job)
+            return super()._result(fut, job, ran_on)
 
     db = tmp_path / "events.db"
     store = BatchStore.open(db)
