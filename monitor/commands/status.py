@@ -117,10 +117,35 @@ def _release_lines(st: dict) -> list[str]:
 
 
 def render(st: dict) -> str:
+    """The daemon's status in words: its legs, the call under way, what waits and what was delivered."""
     if st.get("starting"):
         return render_starting(st)
     lines = [f"call-monitor daemon pid {st['pid']}, release {release_said(st.get('version'))}, "
              f"up {st['uptime_s']:.0f} s, database {st['db']}", *_release_lines(st)]
+    lines += _leg_lines(st)
+    b = st.get("boundaries")
+    if b:
+        lines.append(f"  calls cut by {b['based_on']}")
+    lines += _call_lines(st.get("call"))
+    pending = st.get("pending")
+    if pending:
+        lines.append(_pending_text(pending))
+    lines.append(f"  calls {st['calls']}, alerts {st['alerts']}, overflows {st['overflows']}")
+    lines += _store_lines(st.get("store") or {})
+    lines += _recent_lines(st)
+    lines += _delivery_lines(st)
+    lines += _transcription_lines(st)
+    problem = st.get("last_problem")
+    if problem and problem.get("source") != TRANSCRIPTION_OFF:  # a reload (systemctl --user reload) refused,
+        # say: otherwise only in the journal
+        lines.append(_problem_text(problem))
+    return "\n".join(lines)
+
+
+def _leg_lines(st: dict) -> list[str]:
+    """A line per leg: its source, state (with the last error while it waits or reopens), rate and
+    level, and its overflows, dropped blocks and reopens."""
+    lines = []
     for leg, s in st["legs"].items():
         state = s["state"] + (f": {s['last_error']}" if s["state"] in ("waiting", "lost", "reopening")
                               and s.get("last_error") else "")
@@ -128,35 +153,47 @@ def render(st: dict) -> str:
         lines.append(f"  {leg:6s} {s['label']} [{state}]{rate}, level "
                      f"{_level_text(s.get('level_dbfs'))}, overflows {s['overflows']}, dropped "
                      f"{s['dropped_blocks']}, reopens {s['reopens']}")
-    b = st.get("boundaries")
-    if b:
-        lines.append(f"  calls cut by {b['based_on']}")
-    c = st.get("call")
-    if c:
-        lines.append(f"  call {call_name(c['call_id'])}: {c['t']:.0f} s, {c['alerts']} alert(s), baseline "
-                     f"{'ready' if c['baseline_ready'] else 'collecting'}"
-                     + (f", ends {c['ends']}" if c.get("ends") else ""))
-        for kind, a in c["active_alerts"].items():
-            lines.append(f"    active {a['severity']} {kind} since {a['t']:.0f} s")
-        cues = c.get("cues")
-        if cues:
-            lines.append("    cues: " + _cues_text(cues, c.get("cues_from_speech_s")))
-    else:
-        lines.append("  no call in progress")
-    pending = st.get("pending")
-    if pending:
-        lines.append(_pending_text(pending))
-    lines.append(f"  calls {st['calls']}, alerts {st['alerts']}, overflows {st['overflows']}")
-    db = st.get("store") or {}
-    if db.get("failing") or db.get("held"):
-        lines.append(f"  database {'failing' if db.get('failing') else 'working again'}"
-                     + (f" ({db['error']})" if db.get("failing") and db.get("error") else "")
-                     + f": {db.get('held', 0)} record(s) held, written once it works")
+    return lines
+
+
+def _call_lines(c: dict | None) -> list[str]:
+    """The call under way (its time, alerts, baseline, end, active alerts and cues), or that there is none."""
+    if not c:
+        return ["  no call in progress"]
+    lines = [f"  call {call_name(c['call_id'])}: {c['t']:.0f} s, {c['alerts']} alert(s), baseline "
+             f"{'ready' if c['baseline_ready'] else 'collecting'}"
+             + (f", ends {c['ends']}" if c.get("ends") else "")]
+    for kind, a in c["active_alerts"].items():
+        lines.append(f"    active {a['severity']} {kind} since {a['t']:.0f} s")
+    cues = c.get("cues")
+    if cues:
+        lines.append("    cues: " + _cues_text(cues, c.get("cues_from_speech_s")))
+    return lines
+
+
+def _store_lines(db: dict) -> list[str]:
+    """A line while the database fails, or works again with records still held."""
+    if not (db.get("failing") or db.get("held")):
+        return []
+    return [f"  database {'failing' if db.get('failing') else 'working again'}"
+            + (f" ({db['error']})" if db.get("failing") and db.get("error") else "")
+            + f": {db.get('held', 0)} record(s) held, written once it works"]
+
+
+def _recent_lines(st: dict) -> list[str]:
+    """A line per recent alert shown: severity, time of day, call, kind, time in the call, acknowledgement."""
+    lines = []
     for a in shown_recent(st.get("recent_alerts") or []):
         when = time.strftime("%H:%M:%S", time.localtime(a["at"]))
         lines.append(f"    {severity_word(a['severity'])} {when} call {call_name(a['call_id'])} {a['kind']} "
                      f"at {a['t']:.0f} s"
                      + _acked(a))
+    return lines
+
+
+def _delivery_lines(st: dict) -> list[str]:
+    """The webhook's deliveries, failures and heartbeats, and the notifications sent, when configured."""
+    lines = []
     if st.get("webhook"):
         w = st["webhook"]
         h = w.get("heartbeat")
@@ -165,15 +202,16 @@ def render(st: dict) -> str:
                         if h else ""))
     if st.get("notify"):
         lines.append(f"  notifications sent {st['notify']['sent']}, failures {st['notify']['failures']}")
+    return lines
+
+
+def _transcription_lines(st: dict) -> list[str]:
+    """Why the daemon transcribes nothing, or that its speech model still loads."""
     if st.get("transcription_off"):  # said at the start, whatever the last problem is now
-        lines.append(f"  {_transcription_off_text(st['transcription_off'])}")
-    elif st.get("transcription_loading"):
-        lines.append(f"  {TRANSCRIPTION_LOADING}")
-    problem = st.get("last_problem")
-    if problem and problem.get("source") != TRANSCRIPTION_OFF:  # a reload (systemctl --user reload) refused,
-        # say: otherwise only in the journal
-        lines.append(_problem_text(problem))
-    return "\n".join(lines)
+        return [f"  {_transcription_off_text(st['transcription_off'])}"]
+    if st.get("transcription_loading"):
+        return [f"  {TRANSCRIPTION_LOADING}"]
+    return []
 
 
 TRANSCRIPTION_LOADING = ("transcription: loading the speech model (the calls are monitored acoustic-only until it is "
