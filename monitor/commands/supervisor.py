@@ -133,6 +133,8 @@ def _reachable_host(host: str) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Serve the supervisor console: its configuration and TLS checked, its address bound, its token
+    and database opened, then the console served until stopped."""
     from .common import ConfigError, config_from_args
     os.umask(0o077)
     try:
@@ -145,7 +147,7 @@ def run(args: argparse.Namespace) -> int:
         error(problem)
         return ExitStatus.BAD_SETUP
     from ..config.tokens import TokenFileError
-    from ..supervisor.store import SCHEMA_VERSION, ConsoleStoreError
+    from ..supervisor.store import ConsoleStoreError
     sc = cfg.supervisor
     host, port = parse_listen(sc.listen)
     try:  # first: an address in use (another console) leaves no token or database made
@@ -160,12 +162,27 @@ def run(args: argparse.Namespace) -> int:
         error(str(err))
         return ExitStatus.BAD_SETUP
     token_file = os.path.expanduser(sc.token_file)
+    _say_opened(store, token_file, token, created)
+    return _serve_console(args, cfg, host, sock, auth, token, store, token_file)
+
+
+def _say_opened(store, token_file: str, token: str, created: bool) -> None:
+    """The token made on this start (where it is kept), and the console database brought to this
+    release's schema, when either happened."""
+    from ..supervisor.store import SCHEMA_VERSION
     if created:
         info(new_token_line(token_file, token, on_terminal=sys.stderr.isatty()))
     if store.migrated_from is not None:
         info(f"{store.path}: console database brought from schema {store.migrated_from} to {SCHEMA_VERSION}, its "
              f"alerts, acknowledgements and agents kept; an earlier call-monitor refuses it from now on (rolling "
              f"back: docs/deployment.md, Upgrading)")
+
+
+def _serve_console(args: argparse.Namespace, cfg, host: str, sock: socket.socket, auth, token: str, store,
+                   token_file: str) -> int:
+    """The console's app on the bound socket, its address said, served (reloaded on SIGHUP) until
+    stopped: the exit status."""
+    sc = cfg.supervisor
     tls = bool(args.tls_cert)
     loopback = _say_reach(host, sock.getsockname()[1], sock.getsockname()[0], tls)
     scheme = "https" if tls else "http"
