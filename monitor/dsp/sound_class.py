@@ -557,6 +557,30 @@ def sound_classes(audible: np.ndarray, active: np.ndarray, scores: np.ndarray, s
     if n == 0:
         return np.zeros(0, np.uint8)
     heard = audible | active
+    smooth, other = _taken_for_other(heard, active, scores, strength, params, rate)
+    sound = active.astype(np.uint8)  # SPEECH (1) where active, SILENCE (0) elsewhere
+    if np.count_nonzero(other):  # else no decision to open, close or extend (the usual window of speech)
+        _other_sounds_into(sound, other, smooth, heard, active, strength, under_peak_db, params, levels)
+    return sound
+
+
+def _taken_for_other(heard: np.ndarray, active: np.ndarray, scores: np.ndarray, strength: np.ndarray,
+                     params: SoundClassParams, rate: int) -> tuple[np.ndarray, np.ndarray]:
+    """The frames first taken for a sound other than speech: heard, unvoiced, and either scored
+    as breath or cough or aperiodic (or a sound the voice activity never touches, where the
+    band mutes it).
+
+    Parameters
+    ----------
+    heard, active : np.ndarray [shape=(n,)], bool  audible or active; the voice activity
+    scores : np.ndarray [shape=(n, 3)]  :func:`class_scores`
+    strength : np.ndarray [shape=(n,)]  correlation strength
+
+    Returns
+    -------
+    smooth : np.ndarray [shape=(n, 3)]  the scores' running means, the cough's less its margin
+    other : np.ndarray [shape=(n,)], bool
+    """
     smooth = columns_mean(scores, params.score_frames)
     smooth[:, 2] -= params.cough_margin
     best = smooth.argmax(axis=1)
@@ -565,14 +589,21 @@ def sound_classes(audible: np.ndarray, active: np.ndarray, scores: np.ndarray, s
     mute = params.mute_frames[rate != SPEC_RATE]
     if mute and np.count_nonzero(heard > active):  # a sound the voice activity never touches is no speech
         other |= _mute(heard, active, mute, params.min_sound_frames) & unvoiced
-    sound = active.astype(np.uint8)  # SPEECH (1) where active, SILENCE (0) elsewhere
-    if not np.count_nonzero(other):  # no decision to open, close or extend (the usual window of speech)
-        return sound
+    return smooth, other
+
+
+def _other_sounds_into(sound: np.ndarray, other: np.ndarray, smooth: np.ndarray, heard: np.ndarray,
+                       active: np.ndarray, strength: np.ndarray, under_peak_db: np.ndarray | None,
+                       params: SoundClassParams, levels: tuple[np.ndarray, np.ndarray, np.ndarray] | None) -> None:
+    """Marks in ``sound`` (shape (n,), uint8) the breaths and coughs among the ``other`` frames
+    (shape (n,), bool) that last (opened, then closed), the decay of a phrase as silence, and
+    each breath's faint lead; ``smooth`` as :func:`_taken_for_other` gives it, the rest as
+    :func:`sound_classes` takes them."""
     # opening: a non-speech decision must hold for min_event_frames; closing: a speech island
     # inside a breath or cough must hold for min_island_frames
     opened = open_then_close(other, params.min_event_frames | 1, params.min_island_frames | 1) & heard
     if not np.count_nonzero(opened):  # no sound lasts long enough (most windows with a decision to open)
-        return sound
+        return
     other, tail = _decisions(opened, heard, active, strength, under_peak_db, params, other)
     np.copyto(sound, np.where(_cough_odds(smooth, opened, params) > 0, np.uint8(COUGH), np.uint8(BREATH)),
               where=other)
@@ -580,7 +611,6 @@ def sound_classes(audible: np.ndarray, active: np.ndarray, scores: np.ndarray, s
         sound[tail] = SILENCE
     if levels is not None and params.lead_frames:  # a breath starts where its sound starts
         _breath_leads(sound, faint_sounds(*levels, params), active | opened, opened, params)
-    return sound
 
 
 def _breath_leads(sound: np.ndarray, faint: np.ndarray, taken: np.ndarray, opened: np.ndarray,
