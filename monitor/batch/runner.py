@@ -576,6 +576,34 @@ def _lost_with_scheduler(fut: Any) -> bool:
     return False
 
 
+class _Sent:
+    """The calls of a batch sent to the cluster and not yet stored: each future's call and the
+    hashes already known for it, the futures in flight, and ``done`` (the futures as they finish)."""
+
+    def __init__(self, run: BatchRun, scorer: Callable[[bytes], Any], done: Any) -> None:
+        self.run, self.scorer, self.done = run, scorer, done
+        self.by_key: dict[str, tuple[CallJob, Mapping[tuple[int, int], str]]] = {}
+        self.in_flight: dict[str, Any] = {}
+
+    def submit(self, job: CallJob | None, known: Mapping[tuple[int, int], str] | None = None) -> None:
+        """Send ``job`` to be scored (nothing when there is none), with the hashes its earlier rows
+        hold (looked up with ``--resume`` unless given)."""
+        run = self.run
+        if job is None:
+            return
+        if known is None:
+            known = run.store.known_hashes(job, run.chash) if run.opts.resume else {}
+        payload = pickle.dumps((job, run.toml, run.chash, known, run.opts.transcribe))
+        # sent and noted whole: a stop (raised by stops_noted) cancels every call sent to the cluster
+        with stops_held(second_at_once=False, raise_at_end=False):
+            key = f"callmonitor-score-{job.index}-{os.urandom(4).hex()}"
+            run._ran_on[key] = []  # before it can start: the starts of other batches' calls are not kept
+            fut = run.client.submit(self.scorer, payload, key=key, pure=False)
+            self.by_key[fut.key] = job, known
+            self.in_flight[fut.key] = fut
+            self.done.add(fut)
+
+
 class BatchRun:
     """One batch: submit ``jobs`` through ``client``, store every result, collect the rows."""
 
@@ -600,50 +628,21 @@ class BatchRun:
         from distributed import as_completed
 
         threads, scorer = self._start(jobs, unopened), remote_scorer()
-        pending, by_key = (j for j in jobs if j.index not in unopened), {}
-        in_flight: dict[str, Any] = {}
-        done = as_completed()
+        pending = (j for j in jobs if j.index not in unopened)
+        sent = _Sent(self, scorer, as_completed())
         progress = _Progress(len(jobs) - len(unopened), self.opts.progress)
         on_error, on_warning = self.on_error, self.on_warning
         self.on_error, self.on_warning = progress.lines(on_error), progress.lines(on_warning)
         t0 = time.perf_counter()
-
-        def submit(job: CallJob | None, known: Mapping[tuple[int, int], str] | None = None) -> None:
-            if job is None:
-                return
-            if known is None:
-                known = self.store.known_hashes(job, self.chash) if self.opts.resume else {}
-            payload = pickle.dumps((job, self.toml, self.chash, known, self.opts.transcribe))
-            # sent and noted whole: a stop (raised by stops_noted) cancels every call sent to the cluster
-            with stops_held(second_at_once=False, raise_at_end=False):
-                key = f"callmonitor-score-{job.index}-{os.urandom(4).hex()}"
-                self._ran_on[key] = []  # before it can start: the starts of other batches' calls are not kept
-                fut = self.client.submit(scorer, payload, key=key, pure=False)
-                by_key[fut.key] = job, known
-                in_flight[fut.key] = fut
-                done.add(fut)
-
         try:
             with stops_noted() as stops:  # a stop a collected future's __del__ swallowed: raised here
                 for _ in range(threads * IN_FLIGHT_PER_THREAD):
-                    submit(next(pending, None))
-                for fut in _finished(done, stops, self._workers_left):
-                    job, known = by_key.pop(fut.key)
-                    in_flight.pop(fut.key, None)
-                    self._check_scheduler(fut)
-                    again = self._stored(fut, job, known)
-                    if again is not None:  # not scored there, or its earlier row lost: sent again
-                        submit(job, known=again)
-                        continue
-                    self.outcome.wall_s = time.perf_counter() - t0
-                    progress.update(self.outcome, self._rows.values())
-                    if stops:  # after the result is stored: every call scored before the stop is kept
-                        raise stops[0]
-                    submit(next(pending, None))
+                    sent.submit(next(pending, None))
+                self._collect(sent, pending, stops, progress, t0)
                 if stops:
                     raise stops[0]
         except KeyboardInterrupt:
-            self._cancel(list(in_flight.values()))
+            self._cancel(list(sent.in_flight.values()))
             raise
         finally:
             progress.close()
@@ -651,6 +650,25 @@ class BatchRun:
         self.outcome.wall_s = time.perf_counter() - t0
         self.outcome.rows = [self._rows[j.index] for j in jobs if j.index in self._rows]
         return self.outcome
+
+    def _collect(self, sent: _Sent, pending: Iterator[CallJob], stops: list[KeyboardInterrupt],
+                 progress: _Progress, t0: float) -> None:
+        """Each call's result stored as it finishes (or the call sent again), the progress said and
+        the next call sent, until none is left; a stop noted meanwhile raised once the result in
+        hand is stored."""
+        for fut in _finished(sent.done, stops, self._workers_left):
+            job, known = sent.by_key.pop(fut.key)
+            sent.in_flight.pop(fut.key, None)
+            self._check_scheduler(fut)
+            again = self._stored(fut, job, known)
+            if again is not None:  # not scored there, or its earlier row lost: sent again
+                sent.submit(job, known=again)
+                continue
+            self.outcome.wall_s = time.perf_counter() - t0
+            progress.update(self.outcome, self._rows.values())
+            if stops:  # after the result is stored: every call scored before the stop is kept
+                raise stops[0]
+            sent.submit(next(pending, None))
 
     def _start(self, jobs: Sequence[CallJob], unopened: Mapping[int, str]) -> int:
         """The unopened jobs' failed rows, the workers' speech models (with ``--transcribe``), the
