@@ -137,17 +137,47 @@ def supported(peaks: np.ndarray, strength: np.ndarray, scores: np.ndarray, param
     if not (lean_test or running_test) and (params.min_support_frames == 0
                                             or np.count_nonzero(speechlike) == len(peaks)):
         return speechlike | (params.min_support_frames == 0)
-    n = len(strength)
     periodic = strength >= params.min_strength
     if not running_test and np.count_nonzero(speechlike) == len(peaks) and _running(peaks, periodic, params):
         return speechlike  # every peak on a frame the model takes for speech, in running speech (the usual case)
-    count = np.zeros(n + 1, np.intp)  # count[j]: periodic frames before frame j
-    np.add.accumulate(periodic, dtype=np.intp, out=count[1:])  # np.cumsum's additions, without its wrapper
-    reach = np.array([params.support_frames, params.alone_frames if lean_test or running_test else 0])
-    within = count[np.minimum(peaks[:, None] + reach + 1, n)] - count[np.maximum(peaks[:, None] - reach, 0)]
+    within = _periodic_within(peaks, periodic, params, lean_test or running_test)
     ok = speechlike | (within[:, 0] >= params.min_support_frames)
     if not (lean_test or running_test):
         return ok
+    return _lean_kept(ok, peaks, periodic, scores, within, height_db, params, lean_test, running_test)
+
+
+def _periodic_within(peaks: np.ndarray, periodic: np.ndarray, params: SyllableParams, alone: bool) -> np.ndarray:
+    """How many periodic frames lie within ``support_frames`` of each peak, and within
+    ``alone_frames`` (with ``alone``; else on the peak's own frame) for the test of a peak alone.
+
+    Shapes: peaks (k,), int; periodic (n,), bool -> (k, 2), int.
+    """
+    n = len(periodic)
+    count = np.zeros(n + 1, np.intp)  # count[j]: periodic frames before frame j
+    np.add.accumulate(periodic, dtype=np.intp, out=count[1:])  # np.cumsum's additions, without its wrapper
+    reach = np.array([params.support_frames, params.alone_frames if alone else 0])
+    return count[np.minimum(peaks[:, None] + reach + 1, n)] - count[np.maximum(peaks[:, None] - reach, 0)]
+
+
+def _lean_kept(ok: np.ndarray, peaks: np.ndarray, periodic: np.ndarray, scores: np.ndarray, within: np.ndarray,
+               height_db: np.ndarray | None, params: SyllableParams, lean_test: bool,
+               running_test: bool) -> np.ndarray:
+    """``ok`` (changed in place) less the peaks whose vowel leans too far from speech: a peak
+    alone (``max_vowel_lean``) or in running speech on a clean line (``running_vowel_lean``), as
+    :func:`supported` says.
+
+    Shapes: ok (k,), bool; peaks (k,), int; periodic (n,), bool; scores (n, 3);
+    within (k, 2), int (:func:`_periodic_within`); height_db (k,) -> (k,), bool (``ok``).
+    """
+    alone = within[:, 1] < params.alone_periodic_frames
+    # the lean's least value for each peak tested: alone, in running speech on a clean line, or none
+    clean = ~alone if height_db is None else ~alone & (height_db >= params.running_above_floor_db)
+    tested = (alone | clean) if lean_test and running_test else (alone if lean_test else clean)
+    if np.count_nonzero(tested):  # (the lean of every peak: nearly all are tested, and they are few)
+        least = np.where(alone, -params.max_vowel_lean, -params.running_vowel_lean)
+        ok &= ~tested | (_vowel_lean(peaks, periodic, scores, params.support_frames, within[:, 0]) >= least)
+    return ok
     alone = within[:, 1] < params.alone_periodic_frames
     # the lean's least value for each peak tested: alone, in running speech on a clean line, or none
     clean = ~alone if height_db is None else ~alone & (height_db >= params.running_above_floor_db)
