@@ -324,10 +324,9 @@ def run_quantiles(energy_db: np.ndarray, starts: np.ndarray, ends: np.ndarray, q
 
 
 def clear_of_background(energy_db: np.ndarray, speech: np.ndarray, other: np.ndarray, above_db: float,
-                        ref_s: float, min_s: float, hop_s: float, after: int = 0,
-                        earlier: np.ndarray | None = None,
-                        under: np.ndarray | None = None,
-                        run_quantile: float = 1.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                        ref_s: float, min_s: float, hop_s: float, after: int = 0, earlier: np.ndarray | None = None,
+                        under: np.ndarray | None = None, run_quantile: float = 1.0
+                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The speaker's runs of ``speech`` (starts, ends) and which of them stand clear of the talk
     the speaker's leg carried under the other party's speech just before them: a run is clear
     when its loudest frame lies more than ``above_db`` over the ``HOLD_REFERENCE_QUANTILE`` of the
@@ -350,8 +349,7 @@ def clear_of_background(energy_db: np.ndarray, speech: np.ndarray, other: np.nda
     after : int  only the runs that end after this frame are judged (the others: not clear)
     earlier : np.ndarray [shape=(j,)] or None  the energy (dB) of such frames heard before the
         frames given, oldest first (the reference of a hold that outlasts the frames kept)
-    under : np.ndarray [shape=(m,)] or None  :func:`heard_under` of ``speech`` and ``other`` when
-        the caller has it already
+    under : np.ndarray [shape=(m,)] or None  :func:`heard_under` of ``speech`` and ``other``, if known
 
     Returns
     -------
@@ -367,17 +365,35 @@ def clear_of_background(energy_db: np.ndarray, speech: np.ndarray, other: np.nda
     known = (before >= n_min) & (ends > after)
     clear = ends > after
     if known.any():
-        heard = np.concatenate([earlier, np.asarray(energy_db, dtype=np.float64)[under]])
-        padded = np.concatenate([np.full(n_ref - 1, np.nan), heard])
-        last = np.lib.stride_tricks.sliding_window_view(padded, n_ref)[before[known] - 1]  # (m, n_ref)
-        full = before[known] >= n_ref  # (the NaN-aware quantile, far slower, only where fewer are heard)
-        reference = np.empty(len(last))
-        reference[full] = np.quantile(last[full], HOLD_REFERENCE_QUANTILE, axis=1)
-        reference[~full] = np.nanquantile(last[~full], HOLD_REFERENCE_QUANTILE, axis=1)
-        loud = peaks[known] if run_quantile >= 1.0 else run_quantiles(energy_db, starts[known], ends[known],
-                                                                       run_quantile)
-        clear[known] = loud > reference + above_db
+        reference = _hold_references(energy_db, earlier, under, before[known], n_ref)
+        clear[known] = _run_loudness(energy_db, peaks, starts, ends, known, run_quantile) > reference + above_db
     return starts, ends, clear
+
+
+def _hold_references(energy_db: np.ndarray, earlier: np.ndarray, under: np.ndarray, before: np.ndarray,
+                     n_ref: int) -> np.ndarray:
+    """Each judged run's reference: the ``HOLD_REFERENCE_QUANTILE`` of the energy (dB) of the last
+    ``n_ref`` frames heard under the other party before it (fewer where fewer are heard).
+    ``energy_db``: shape (n,); ``earlier``: shape (j,), the energy of such frames before the frames
+    given; ``under``: their indices, shape (m,); ``before``: how many are heard before each run
+    judged, each at least 1, shape (r,) -> (r,)."""
+    heard = np.concatenate([earlier, np.asarray(energy_db, dtype=np.float64)[under]])
+    padded = np.concatenate([np.full(n_ref - 1, np.nan), heard])
+    last = np.lib.stride_tricks.sliding_window_view(padded, n_ref)[before - 1]  # (r, n_ref)
+    full = before >= n_ref  # (the NaN-aware quantile, far slower, only where fewer are heard)
+    reference = np.empty(len(last))
+    reference[full] = np.quantile(last[full], HOLD_REFERENCE_QUANTILE, axis=1)
+    reference[~full] = np.nanquantile(last[~full], HOLD_REFERENCE_QUANTILE, axis=1)
+    return reference
+
+
+def _run_loudness(energy_db: np.ndarray, peaks: np.ndarray, starts: np.ndarray, ends: np.ndarray,
+                  known: np.ndarray, run_quantile: float) -> np.ndarray:
+    """How loud each ``known`` run is: its loudest frame's energy (``peaks``, shape (k,)) or, with
+    ``run_quantile`` under 1, that quantile of its frames' (:func:`run_quantiles`). ``energy_db``:
+    shape (n,); ``starts``, ``ends``: shapes (k,); ``known``: shape (k,), bool -> (r,)."""
+    return peaks[known] if run_quantile >= 1.0 else run_quantiles(energy_db, starts[known], ends[known],
+                                                                  run_quantile)
 
 
 def quiet_since(t: np.ndarray, energy_db: np.ndarray, speech: np.ndarray, other: np.ndarray,
