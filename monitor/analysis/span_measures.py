@@ -168,20 +168,34 @@ def span_measures(frames: Frames, duration_s: float | None = None, *, min_pause_
     min_pause = int(round(min_pause_s / HOP_S))
     max_pause = int(round(max_pause_s / HOP_S)) if max_pause_s else None
     ps, pe, gap = pause_runs(speech, min_pause, exclude, max_pause)
+    return SpanMeasures(
+        duration_s=duration,
+        speech_s=speech_s,
+        syllables=syl,
+        **_pacing(frames, ps, pe, gap, duration, syl, exclude is not None),
+        **_voice_measures(frames),
+        breaths=events[0], breath_s=events[1], coughs=events[2],
+        paused_breath_share=_breath_share(frames.sound, ps, pe),
+    )
+
+
+def _pacing(frames: Frames, ps: np.ndarray, pe: np.ndarray, gap: np.ndarray, duration: float, syl: int,
+            dialogue: bool) -> dict[str, float | int | None]:
+    """The turn time, rates, pauses and phrases of a span with speech: its pauses (``ps``, ``pe``,
+    shapes (p,)) and turn gaps (``gap``, shape (n,), bool) as :func:`pause_runs` finds them, its
+    ``syl`` syllables over ``duration`` seconds; in a ``dialogue`` the speech rate is over the
+    speaker's turn time."""
     pause_len = (pe - ps) * HOP_S
     pause_s = float(pause_len.sum())
-    speaking = _speaking(speech, gap, ps, pe)
+    speaking = _speaking(frames.speech, gap, ps, pe)
     speaking_s = float(speaking.sum()) * HOP_S
     # phrases: speaking runs separated by pauses or gaps
     ph_s, ph_e = runs(speaking)
     phrase_len = (ph_e - ph_s) * HOP_S
     syl_per_phrase = _counts(frames.nucleus, ph_s, ph_e)
-    return SpanMeasures(
-        duration_s=duration,
-        speech_s=speech_s,
+    return dict(
         turn_s=pause_s + speaking_s,
-        syllables=syl,
-        speech_rate_sps=(syl / (pause_s + speaking_s) if exclude is not None and pause_s + speaking_s > 0
+        speech_rate_sps=(syl / (pause_s + speaking_s) if dialogue and pause_s + speaking_s > 0
                          else syl / duration if duration > 0 else None),
         articulation_rate_sps=syl / speaking_s if speaking_s > 0 else None,
         pauses=int(len(ps)),
@@ -190,9 +204,6 @@ def span_measures(frames: Frames, duration_s: float | None = None, *, min_pause_
         phrases=int(len(ph_s)),
         mean_phrase_s=_mean(phrase_len) if len(ph_s) else None,
         syllables_per_phrase=_mean(syl_per_phrase) if len(ph_s) else None,
-        **_voice_measures(frames),
-        breaths=events[0], breath_s=events[1], coughs=events[2],
-        paused_breath_share=_breath_share(frames.sound, ps, pe),
     )
 
 
