@@ -275,6 +275,27 @@ def cepstral_residuals(frames: np.ndarray, plan: CepstrumPlan) -> tuple[np.ndarr
         return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
     if n == 0:
         return np.zeros((0, plan.q_hi - plan.q_lo), np.float32), np.zeros(0, np.float32)
+    lnp = _log_power_spectrum(frames, plan)
+    lo, hi = plan.slope_bins
+    slope = np.add.reduce(lnp[:, lo:hi] * plan.slope_proj, axis=1)  # not BLAS: equal for any batch
+    flat = _flattened_cepstrum(lnp, plan)
+    return flat.astype(np.float32, copy=False), slope.astype(np.float32)
+
+
+def _log_power_spectrum(frames: np.ndarray, plan: CepstrumPlan) -> np.ndarray:
+    """Natural log of the power spectrum of each pre-emphasised, mean-removed, windowed frame
+    (power floored at 1e-30).
+
+    Parameters
+    ----------
+    frames : np.ndarray [shape=(n, plan.frame_length + 1)], n >= 1
+    plan : CepstrumPlan
+
+    Returns
+    -------
+    lnp : np.ndarray [shape=(n, plan.n_bins)], float32
+    """
+    n = frames.shape[0]
     length = plan.frame_length
     y = _preemphasised(frames, plan.preemph)
     mean = np.add.reduce(y, axis=1, dtype=np.float32) / np.float32(length)
@@ -285,9 +306,22 @@ def cepstral_residuals(frames: np.ndarray, plan: CepstrumPlan) -> tuple[np.ndarr
     spec = sfft.rfft(x, plan.nfft)[:, :plan.n_bins]
     power = sfft.power_in_place(spec)
     np.maximum(power, 1e-30, out=power)
-    lnp = np.log(power, out=power)
-    lo, hi = plan.slope_bins
-    slope = np.add.reduce(lnp[:, lo:hi] * plan.slope_proj, axis=1)  # not BLAS: equal for any batch
+    return np.log(power, out=power)
+
+
+def _flattened_cepstrum(lnp: np.ndarray, plan: CepstrumPlan) -> np.ndarray:
+    """The power cepstrum of each log spectrum over quefrency bins ``q_lo .. q_hi``, divided by
+    its robust trend line and clipped below at 1 (0 dB).
+
+    Parameters
+    ----------
+    lnp : np.ndarray [shape=(n, plan.n_bins)]  :func:`_log_power_spectrum`
+    plan : CepstrumPlan
+
+    Returns
+    -------
+    flat : np.ndarray [shape=(n, plan.q_hi - plan.q_lo)]
+    """
     ceps = sfft.irfft(lnp, plan.n_q)[:, plan.q_lo:plan.q_hi]
     c2 = ceps * ceps
     np.maximum(c2, 1e-30, out=c2)
@@ -296,8 +330,7 @@ def cepstral_residuals(frames: np.ndarray, plan: CepstrumPlan) -> tuple[np.ndarr
     lc -= s[:, None] * plan.x_kept
     lc -= b[:, None]
     np.clip(lc, 0.0, 80.0, out=lc)
-    flat = np.exp(lc, out=lc)
-    return flat.astype(np.float32, copy=False), slope.astype(np.float32)
+    return np.exp(lc, out=lc)
 
 
 def cpps(residual: np.ndarray, plan: CepstrumPlan, params: CepstrumParams) -> np.ndarray:
