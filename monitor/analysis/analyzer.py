@@ -200,6 +200,23 @@ def _raw_features(padded: np.ndarray, start: int, low: np.ndarray, low_start: in
         f0[:], strength[:] = pitch_frames(seg, lay.prate, cfg.pitch)
     elif n_audible:
         f0[audible], strength[audible] = pitch_frames(seg[audible], lay.prate, cfg.pitch)
+    lines = _tone_lines(low, p0, audible, n_audible, first, count, lay, cfg)
+    spec = np.zeros((count, len(SPEC_COLUMNS)), np.float32)
+    if cfg.sound.enabled and n_audible:
+        # the spectral shape of every other frame (by absolute index; see hold_spectral_shape)
+        own = slice((-first) % SPEC_EVERY, None, SPEC_EVERY)
+        _spectral_rows(_spectral_frames(seg, low, p0, lay)[own], audible[own], spec[own])
+    part, slope = _cepstra(padded, c0, first, count, lay, cfg)
+    return {"energy_db": energy, "f0": f0, "strength": strength, "slope": slope, "spec": spec, "lines": lines,
+            "residual": part}
+
+
+def _tone_lines(low: np.ndarray, p0: int, audible: np.ndarray, n_audible: int, first: int, count: int,
+                lay: _Layout, cfg: AnalyzerConfig) -> np.ndarray:
+    """The :func:`line_spectrum` rows (shape (count, 2), float32; zeros elsewhere) of every
+    ``TONE_EVERY``-th frame by absolute index that is audible (``audible``: shape (count,), bool,
+    ``n_audible`` of them), from the 8 kHz signal ``low`` (``p0``: frame 0's centre in it);
+    zeros throughout when tones are not looked for."""
     lines = np.zeros((count, 2), np.float32)
     if cfg.tones.enabled and n_audible:  # the lines of every TONE_EVERY-th frame (by absolute index)
         own = slice((-first) % TONE_EVERY, None, TONE_EVERY)
@@ -208,11 +225,14 @@ def _raw_features(padded: np.ndarray, start: int, low: np.ndarray, low_start: in
         rows = slice(None) if np.count_nonzero(heard) == len(heard) else heard  # all: the view, no gathered copy
         lines[own][rows] = line_spectrum(frames8[rows], cfg.tones.line_db, cfg.tones.max_line_share,
                                          cfg.tones.max_lines)
-    spec = np.zeros((count, len(SPEC_COLUMNS)), np.float32)
-    if cfg.sound.enabled and n_audible:
-        # the spectral shape of every other frame (by absolute index; see hold_spectral_shape)
-        own = slice((-first) % SPEC_EVERY, None, SPEC_EVERY)
-        _spectral_rows(_spectral_frames(seg, low, p0, lay)[own], audible[own], spec[own])
+    return lines
+
+
+def _cepstra(padded: np.ndarray, c0: int, first: int, count: int, lay: _Layout,
+             cfg: AnalyzerConfig) -> tuple[np.ndarray, np.ndarray]:
+    """The cepstral residuals (shape (k, q); q = 0 with ``voice_only``) of the frames whose
+    absolute index is a multiple of ``lay.every`` (the costliest part, so only those), and the
+    spectral slope (shape (count,), NaN on the others), from ``padded`` (``c0``: frame 0's centre)."""
     # the cepstrum (the costliest part) of every ``every``-th frame, by absolute frame index
     keep = slice((-first) % lay.every, None, lay.every)  # a strided view, no copy
     slope = np.full(count, np.nan, np.float32)
@@ -222,8 +242,7 @@ def _raw_features(padded: np.ndarray, start: int, low: np.ndarray, low_start: in
         cl = lay.plan.frame_length
         cframes = frame_signal(padded, cl + 1, lay.hop, c0 - cl // 2 - 1, count)
         part, slope[keep] = cepstral_residuals(cframes[keep], lay.plan)
-    return {"energy_db": energy, "f0": f0, "strength": strength, "slope": slope, "spec": spec, "lines": lines,
-            "residual": part}
+    return part, slope
 
 
 def _spectral_frames(seg: np.ndarray, low: np.ndarray, p0: int, lay: _Layout) -> np.ndarray:
