@@ -306,19 +306,9 @@ def _contextual(raw: dict[str, np.ndarray], first: int, lay: _Layout, cfg: Analy
     same = cfg.syllables.smooth_frames == 3 and cfg.syllables.level_window_frames == cfg.vad.level_window_frames
     vad_level = syl_level if same else peak_level(energy, cfg.vad, unheard)[w]
     strength = raw["strength"][w]
-    margin = floor_margin_db(floor[w], slow[w], cfg.vad) if cfg.vad.steady_margin else None
-    active = voice_activity(energy[w], floor[w], strength, cfg.vad, vad_level, margin)
-    sound, scores = _sound(active, raw["spec"][w], first + w.start, strength, energy[w], floor[w], vad_level,
-                           cfg, lay.rate, network, known.from_frame(first + w.start) if known is not None else None)
-    if cfg.tones.enabled:
-        sound = _without_tones(sound, raw["lines"][w], raw["f0"][w], first + w.start, active, energy[w], floor[w],
-                               vad_level, cfg)
+    sound, scores = _window_sound(raw, w, first, floor, slow, vad_level, lay, cfg, network, known)
     speech = sound == SPEECH
-    some = speech & (strength > 0)
-    voiced = some & (strength >= cfg.pitch.voicing_threshold)
-    periodic = some & (strength >= cfg.syllables.min_strength)
-    nuc = (np.zeros(len(speech), bool) if cfg.voice_only
-           else nuclei(inten[w], periodic, speech, cfg.syllables, syl_level, strength, scores, floor[w]))
+    voiced, nuc = _voiced_and_nuclei(speech, strength, inten[w], syl_level, scores, floor[w], cfg)
     local = slice(a - w.start, b - w.start)
     cp, slope = _cepstral(raw, first, lay, cfg, a, b, n, res_row0)
     sl = slice(a, b)
@@ -332,6 +322,38 @@ def _contextual(raw: dict[str, np.ndarray], first: int, lay: _Layout, cfg: Analy
     return Frames(t=t, energy_db=energy[sl], floor_db=floor[sl], speech=speech[local], voiced=v, f0_hz=f0,
                   hnr_db=hnr, cpps_db=cp, slope_db_khz=slope, intensity_db=inten[sl],
                   nucleus=nuc[local], sound=sound[local]), final
+
+
+def _window_sound(raw: dict[str, np.ndarray], w: slice, first: int, floor: np.ndarray, slow: np.ndarray,
+                  vad_level: np.ndarray, lay: _Layout, cfg: AnalyzerConfig, network: _Network,
+                  known: _Scores | None) -> tuple[np.ndarray, np.ndarray | None]:
+    """The sound class (shape (m,), uint8) of the frames ``w`` of a run of raw features that starts
+    at frame ``first``, from their voice activity, call-progress tones silent, and their sound-class
+    scores (shape (m, 3)) when computed. ``floor``, ``slow``: the noise floor and the slow floor of
+    every frame (shapes (n,)); ``vad_level``: the recent peak level of the frames ``w`` (shape (m,))."""
+    energy, strength = raw["energy_db"], raw["strength"][w]
+    margin = floor_margin_db(floor[w], slow[w], cfg.vad) if cfg.vad.steady_margin else None
+    active = voice_activity(energy[w], floor[w], strength, cfg.vad, vad_level, margin)
+    sound, scores = _sound(active, raw["spec"][w], first + w.start, strength, energy[w], floor[w], vad_level,
+                           cfg, lay.rate, network, known.from_frame(first + w.start) if known is not None else None)
+    if cfg.tones.enabled:
+        sound = _without_tones(sound, raw["lines"][w], raw["f0"][w], first + w.start, active, energy[w], floor[w],
+                               vad_level, cfg)
+    return sound, scores
+
+
+def _voiced_and_nuclei(speech: np.ndarray, strength: np.ndarray, inten: np.ndarray, level: np.ndarray,
+                       scores: np.ndarray | None, floor: np.ndarray,
+                       cfg: AnalyzerConfig) -> tuple[np.ndarray, np.ndarray]:
+    """The voiced frames of speech (periodic enough for a pitch) and the syllable nuclei (none with
+    ``voice_only``), from the speech frames, correlation strength, intensity, its trailing peak,
+    the sound-class scores and the noise floor (shapes (m,), scores (m, 3)) -> two shapes (m,), bool."""
+    some = speech & (strength > 0)
+    voiced = some & (strength >= cfg.pitch.voicing_threshold)
+    periodic = some & (strength >= cfg.syllables.min_strength)
+    nuc = (np.zeros(len(speech), bool) if cfg.voice_only
+           else nuclei(inten, periodic, speech, cfg.syllables, level, strength, scores, floor))
+    return voiced, nuc
 
 
 def _without_tones(sound: np.ndarray, lines: np.ndarray, f0: np.ndarray, first: int, active: np.ndarray,
