@@ -741,9 +741,7 @@ def from_store(store: Store, call_id: int, cfg: Config, *, use_audio: bool = Tru
     if call is None:
         raise ReportError(f"call {call_id}: no such call in {store.path}")
     cues = store.cue_snapshots(call_id, "caller")
-    stored = store.list_alerts(call_id=call_id)
-    alerts = [a.event for a in stored]
-    alerts.sort(key=lambda a: (a.t, a.alert_id or 0))
+    stored, alerts = _sorted_alerts(store, call_id)
     clears = store.list_clears(call_id)
     words = store.transcript(call_id)
     duration = call.duration_s
@@ -764,12 +762,7 @@ def from_store(store: Store, call_id: int, cfg: Config, *, use_audio: bool = Tru
     cannot = None if tracks or unreadable is None else (unreadable.path, unreadable.problem)
     if not tracks:
         legs = tuple(sorted(call.channels or {"caller": 0}, key=lambda leg: leg != "caller"))
-        instead = ("the waveform panel is replaced by the caller's speech activity (share of each cue window "
-                   f"spent speaking), from cue snapshots every {store.snapshot_every_s:g} s.")
-        notes.append(f"The call's recording {gone} is gone (moved or deleted): {instead}" if gone else
-                     f"The call's recording {cannot[0]} {CANNOT_BE_READ}: {cannot[1]}; {instead}" if cannot else
-                     f"{audio.changed[:-1]}; {instead}" if audio.changed else
-                     f"No audio is stored with this call: {instead}")
+        notes.append(_no_waveform_note(store, gone, cannot, audio.changed))
     every = f"every {store.snapshot_every_s:g} s"
     notes.append(f"Cue curves from the stored snapshots ({every}); the alerts are exactly as raised live.")
     started = call.started_at
@@ -786,6 +779,25 @@ def from_store(store: Store, call_id: int, cfg: Config, *, use_audio: bool = Tru
                       legs_same=flaws.legs_same or None,
                       quiet_legs=flaws.quiet_legs, recording_gone=gone, recording_unreadable=cannot,
                       recording_replaced=call.source if audio.changed and not tracks else None)
+
+
+def _sorted_alerts(store: Store, call_id: int) -> tuple[list[StoredAlert], list[AlertEvent]]:
+    """The call's stored alerts, and their events in the order raised (by time, then id)."""
+    stored = store.list_alerts(call_id=call_id)
+    alerts = [a.event for a in stored]
+    alerts.sort(key=lambda a: (a.t, a.alert_id or 0))
+    return stored, alerts
+
+
+def _no_waveform_note(store: Store, gone: str | None, cannot: tuple[str, str] | None, changed: str | None) -> str:
+    """Why the report has no waveform panel (the recording gone, unreadable or replaced, or no audio
+    stored with the call), and what stands in its place."""
+    instead = ("the waveform panel is replaced by the caller's speech activity (share of each cue window "
+               f"spent speaking), from cue snapshots every {store.snapshot_every_s:g} s.")
+    return (f"The call's recording {gone} is gone (moved or deleted): {instead}" if gone else
+            f"The call's recording {cannot[0]} {CANNOT_BE_READ}: {cannot[1]}; {instead}" if cannot else
+            f"{changed[:-1]}; {instead}" if changed else
+            f"No audio is stored with this call: {instead}")
 
 
 def _deliveries(store: Store, stored: list[StoredAlert]) -> dict[int, str]:
