@@ -83,7 +83,7 @@ import shutil
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Iterator
+from typing import TYPE_CHECKING, Callable, Iterator
 
 import numpy as np
 
@@ -93,6 +93,9 @@ from .devices import (DIGITAL_ZERO_DBFS, DeviceError, PulseSource, ResolvedSourc
                       refresh_portaudio, resolve, server_source_name)
 from .sources import Chunk, Source, StreamsMark
 from .streams import NO_SERVER, SinkStreams, StreamIds, monitored_sink
+
+if TYPE_CHECKING:
+    import sounddevice as sd
 
 StatusCallback = Callable[[str, str, str], None]
 """on_status(level, message, topic): level is "info" or "warning"; ``topic`` names what the line is
@@ -242,6 +245,28 @@ class _Closed(Exception):
     """The source was closed while a leg was being opened: no stream is opened."""
 
 
+def _block_callback(leg: _Leg, gen: int) -> Callable[..., None]:
+    """The PortAudio callback of the leg's stream of generation ``gen``: each block stamped with
+    its arrival (the leg's last block while ``gen`` is its generation), copied and queued; an
+    overflow, and a block the full queue drops, counted."""
+    q = leg.q
+    stats = leg.stats
+
+    def callback(indata: np.ndarray, frames: int, time_info: object, status: sd.CallbackFlags) -> None:
+        # PortAudio thread: stamp, copy and queue only
+        now = time.monotonic()
+        if status.input_overflow:
+            stats.overflows += 1
+        if gen == leg.generation:
+            leg.last_block = now  # the stream delivers, however far behind the consumer is
+        try:
+            q.put_nowait((gen, now, indata.copy()))
+        except queue.Full:
+            stats.dropped_blocks += 1
+
+    return callback
+
+
 class LiveSource(Source):
     """Capture ``{leg: SOURCE}`` (caller first) at ``rate`` Hz; iterate :meth:`chunks` until :meth:`stop`."""
 
@@ -363,33 +388,17 @@ class LiveSource(Source):
         return int(sd.query_devices(dev, "input")["default_samplerate"])
 
     def _open(self, leg: _Leg) -> None:
-        import sounddevice as sd
+        """Open the leg's stream: its source found again where it is missing or PortAudio's list is
+        new, a new generation of blocks begun, and the stream started under the open lock (at the
+        rate the device takes); _Closed when the source was closed meanwhile."""
+        import sounddevice as sd  # noqa: F401 - PortAudio loaded before anything is looked for
         if leg.resolved is None or leg.device_list != self._device_list:  # missing, or PortAudio's list is new
-            found, listed = self._find(leg)  # DeviceError while it is still missing
-            if any((o.resolved.device, o.resolved.pulse_source) == (found.device, found.pulse_source)
-                   for o in self._legs.values() if o is not leg and o.resolved is not None):
-                raise DeviceError(f"{found.label} is the other leg's source")
-            leg.resolved, leg.device_list = found, listed
-            leg.stats.label = found.label
+            self._find_again(leg)
         leg.generation += 1
         gen = leg.generation
-        q = leg.q
-        stats = leg.stats
+        callback = _block_callback(leg, gen)
         leg.opened_at = time.monotonic()
         leg.last_block = 0.0
-
-        def callback(indata: np.ndarray, frames: int, time_info: object, status: sd.CallbackFlags) -> None:
-            # PortAudio thread: stamp, copy and queue only
-            now = time.monotonic()
-            if status.input_overflow:
-                stats.overflows += 1
-            if gen == leg.generation:
-                leg.last_block = now  # the stream delivers, however far behind the consumer is
-            try:
-                q.put_nowait((gen, now, indata.copy()))
-            except queue.Full:
-                stats.dropped_blocks += 1
-
         found = self._pulse_source(leg)  # DeviceError while the source is gone
         leg.source_index = found.index if found else None
         with _OPEN_LOCK:
@@ -397,30 +406,48 @@ class LiveSource(Source):
                 raise _Closed()
             if leg.device_list != self._device_list:  # another leg read the list again since: its index may be stale
                 raise DeviceError(f"{leg.stats.source}: PortAudio's device list was read again; looking again")
-            saved = os.environ.get("PULSE_SOURCE")
-            if leg.resolved.pulse_source:
-                os.environ["PULSE_SOURCE"] = leg.resolved.pulse_source
-            try:
-                rate = self._device_rate(leg, found.rate if found else None)
-                stream = sd.InputStream(device=leg.resolved.device, channels=1, samplerate=rate,
-                                        dtype="float32", blocksize=int(rate * self.block_s),
-                                        callback=callback)
-                self._condition(leg, gen, rate)  # before start(): its first block may come at once
-                try:
-                    stream.start()
-                except BaseException:
-                    leg.conditioning.pop(gen, None)
-                    raise
-                leg.stream = stream  # set under the lock: PortAudio's list is not read again while it runs
-            finally:
-                if leg.resolved.pulse_source:
-                    if saved is None:
-                        os.environ.pop("PULSE_SOURCE", None)
-                    else:
-                        os.environ["PULSE_SOURCE"] = saved
+            rate = self._start_stream(leg, gen, found, callback)
         leg.rate = rate
-        stats.device_rate = rate
+        leg.stats.device_rate = rate
         leg.opened = True
+
+    def _find_again(self, leg: _Leg) -> None:
+        """The leg's source found (again) in PortAudio's device list, as its resolved source and its
+        label; DeviceError while it is still missing or when it is the other leg's source."""
+        found, listed = self._find(leg)  # DeviceError while it is still missing
+        if any((o.resolved.device, o.resolved.pulse_source) == (found.device, found.pulse_source)
+               for o in self._legs.values() if o is not leg and o.resolved is not None):
+            raise DeviceError(f"{found.label} is the other leg's source")
+        leg.resolved, leg.device_list = found, listed
+        leg.stats.label = found.label
+
+    def _start_stream(self, leg: _Leg, gen: int, found: PulseSource | None, callback: Callable) -> int:
+        """The leg's stream made and started (``PULSE_SOURCE`` set to its sound-server source
+        meanwhile, then put back), its conditioning for generation ``gen`` begun before its first
+        block; called under the open lock. The stream's rate."""
+        import sounddevice as sd
+        saved = os.environ.get("PULSE_SOURCE")
+        if leg.resolved.pulse_source:
+            os.environ["PULSE_SOURCE"] = leg.resolved.pulse_source
+        try:
+            rate = self._device_rate(leg, found.rate if found else None)
+            stream = sd.InputStream(device=leg.resolved.device, channels=1, samplerate=rate,
+                                    dtype="float32", blocksize=int(rate * self.block_s),
+                                    callback=callback)
+            self._condition(leg, gen, rate)  # before start(): its first block may come at once
+            try:
+                stream.start()
+            except BaseException:
+                leg.conditioning.pop(gen, None)
+                raise
+            leg.stream = stream  # set under the lock: PortAudio's list is not read again while it runs
+        finally:
+            if leg.resolved.pulse_source:
+                if saved is None:
+                    os.environ.pop("PULSE_SOURCE", None)
+                else:
+                    os.environ["PULSE_SOURCE"] = saved
+        return rate
 
     def _find(self, leg: _Leg) -> tuple[ResolvedSource, int]:
         """The leg's SOURCE resolved now, and the PortAudio device list it was found in (another leg
