@@ -276,6 +276,8 @@ class LiveSource(Source):
                  source_check_s: float = 1.0, on_status: StatusCallback | None = None, resolve_fn=resolve,
                  device_rate: int | None = None, optional: tuple[str, ...] = (),
                  watch_streams: bool = False) -> None:
+        """Resolve each leg's SOURCE (an optional one missing is looked for again at each attempt to
+        open it); DeviceError for a bad one, SameSourceError for one source named for both legs."""
         if "caller" not in sources:
             raise ValueError("the caller leg is required")
         self.rate = rate
@@ -295,21 +297,8 @@ class LiveSource(Source):
         self.optional = frozenset(optional)
         self._resolve = resolve_fn
         self._legs: dict[str, _Leg] = {}
-        for name in self.legs:
-            try:
-                res = resolve_fn(sources[name])  # DeviceError for a bad SOURCE, before anything opens
-            except DeviceError:
-                if name not in self.optional:
-                    raise
-                res = None  # looked for again at each attempt to open it
-            nq = max(8, int(queue_s / block_s))
-            self._legs[name] = _Leg(name, res, LegStats(name, sources[name], res.label if res else sources[name]),
-                                    queue.Queue(nq), lateness=collections.deque(maxlen=max(1, round(settle_s / block_s))))
-        found = [leg.resolved for leg in self._legs.values() if leg.resolved is not None]
-        if len({(r.device, r.pulse_source) for r in found}) < len(found):  # one source named twice
-            raise SameSourceError(found[-1].label)
-        if len({s.strip() for s in sources.values()}) < len(sources):  # one name, waited for: not found yet
-            raise SameSourceError(sources["caller"].strip())
+        self._resolve_legs(sources, resolve_fn, queue_s, block_s, settle_s)
+        self._check_distinct(sources)
         self._stop = threading.Event()
         self._closed = False
         self._threads: list[threading.Thread] = []
@@ -324,6 +313,30 @@ class LiveSource(Source):
         self._watcher: SinkStreams | None = None
         self._marks: "queue.Queue[StreamsMark]" = queue.Queue()  # a few per call: never full
         self._pending: collections.deque[StreamsMark] = collections.deque()
+
+    def _resolve_legs(self, sources: dict[str, str], resolve_fn, queue_s: float, block_s: float,
+                      settle_s: float) -> None:
+        """Each leg, in order, with its SOURCE resolved (None: an optional one not there yet), its
+        stats and its queue of ``queue_s`` of blocks (at least 8)."""
+        for name in self.legs:
+            try:
+                res = resolve_fn(sources[name])  # DeviceError for a bad SOURCE, before anything opens
+            except DeviceError:
+                if name not in self.optional:
+                    raise
+                res = None  # looked for again at each attempt to open it
+            nq = max(8, int(queue_s / block_s))
+            self._legs[name] = _Leg(name, res, LegStats(name, sources[name], res.label if res else sources[name]),
+                                    queue.Queue(nq), lateness=collections.deque(maxlen=max(1, round(settle_s / block_s))))
+
+    def _check_distinct(self, sources: dict[str, str]) -> None:
+        """SameSourceError when both legs name one source: one resolved twice, or one name (waited
+        for, not found yet) given twice."""
+        found = [leg.resolved for leg in self._legs.values() if leg.resolved is not None]
+        if len({(r.device, r.pulse_source) for r in found}) < len(found):  # one source named twice
+            raise SameSourceError(found[-1].label)
+        if len({s.strip() for s in sources.values()}) < len(sources):  # one name, waited for: not found yet
+            raise SameSourceError(sources["caller"].strip())
 
     # ------------------------------------------------------------------ status
     def stats(self) -> dict[str, dict]:
