@@ -594,18 +594,7 @@ class LiveSource(Source):
                         break
                     delay = min(delay * 2, self.max_backoff_s)
                     continue
-                if leg.stats.state == "waiting":
-                    self.on_status("info", f"{leg.name} leg: source {leg.stats.source} found, capturing at "
-                                   f"{leg.rate} Hz", f"{leg.name} leg")
-                    delay = self.backoff_s
-                elif leg.stats.state in ("lost", "reopening"):
-                    leg.stats.reopens += 1
-                    said = f"{leg.name} leg ({leg.stats.source}): reopened, capturing again at {leg.rate} Hz"
-                    if leg.repeating:
-                        log.debug(said)
-                    else:
-                        self.on_status("info", said, f"{leg.name} leg")
-                    delay = self.backoff_s
+                delay = self._say_opened(leg, delay)
                 leg.stats.state = "starting"
             now = time.monotonic()
             stream = leg.stream
@@ -628,6 +617,24 @@ class LiveSource(Source):
                 delay = min(delay * 2, self.max_backoff_s)
                 continue
             self._stop.wait(0.1)
+
+    def _say_opened(self, leg: _Leg, delay: float) -> float:
+        """The leg's stream just opened: that its source is found (it was waited for) or that it is
+        reopened (counted; said at debug level while its failures repeat), either restarting the
+        backoff. The backoff's next delay."""
+        if leg.stats.state == "waiting":
+            self.on_status("info", f"{leg.name} leg: source {leg.stats.source} found, capturing at "
+                           f"{leg.rate} Hz", f"{leg.name} leg")
+            delay = self.backoff_s
+        elif leg.stats.state in ("lost", "reopening"):
+            leg.stats.reopens += 1
+            said = f"{leg.name} leg ({leg.stats.source}): reopened, capturing again at {leg.rate} Hz"
+            if leg.repeating:
+                log.debug(said)
+            else:
+                self.on_status("info", said, f"{leg.name} leg")
+            delay = self.backoff_s
+        return delay
 
     def _why_lost(self, leg: _Leg, inactive: bool, now: float) -> str:
         """Why the leg's stream stopped or stalled, in the words its reopening would say: a sound
