@@ -364,18 +364,11 @@ class WebhookSink:
                  backoff_s: float = 2.0, max_backoff_s: float = 300.0,
                  poll_s: float = 0.5, identity: Identity | Sender | None = None, token: str | None = None,
                  include_phrase_text: bool = True) -> None:
+        """A sink posting to ``url`` from its own thread (not started yet), its deliveries kept in
+        ``store``'s outbox."""
         self.store = store
         self.include_phrase_text = include_phrase_text
-        self._memory: collections.deque[_Held] = collections.deque()
-        self._memory_lock = threading.Lock()
-        # the unstored alerts done with from memory (by id(); the error they were given up with, None:
-        # delivered; the id they were posted under) until the store guard writes them; the stored alerts
-        # so done with whose outbox row is to write; and those the guard wrote before this sink was
-        # given them (:meth:`written`)
-        self._settled: collections.OrderedDict[int, _Settled] = collections.OrderedDict()
-        self._to_record: list[_Settled] = []
-        self._written_first: collections.OrderedDict[int, AlertEvent] = collections.OrderedDict()
-        self._store_warned = False
+        self._begin_held()
         self.target = Target(url, token)
         self.sender = sender_of(identity)
         self._calls: collections.OrderedDict[int, _PostedCall] = collections.OrderedDict()  # at most CALLS_KEPT
@@ -389,6 +382,29 @@ class WebhookSink:
         self.last_error = ""  # the last failure's, kept once posts deliver again (:attr:`failing` says)
         self.failing = False  # the last post failed
         self.last_failure_at: float | None = None
+        self._begin_outage()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._adopted = False  # the outbox's rows for other URLs moved to this one
+        self._thread = threading.Thread(target=self._work, name="webhook", daemon=True)
+
+    def _begin_held(self) -> None:
+        """No alert yet held in memory (the store failing), settled from memory, or written by the
+        store guard before this sink was given it."""
+        self._memory: collections.deque[_Held] = collections.deque()
+        self._memory_lock = threading.Lock()
+        # the unstored alerts done with from memory (by id(); the error they were given up with, None:
+        # delivered; the id they were posted under) until the store guard writes them; the stored alerts
+        # so done with whose outbox row is to write; and those the guard wrote before this sink was
+        # given them (:meth:`written`)
+        self._settled: collections.OrderedDict[int, _Settled] = collections.OrderedDict()
+        self._to_record: list[_Settled] = []
+        self._written_first: collections.OrderedDict[int, AlertEvent] = collections.OrderedDict()
+        self._store_warned = False
+
+    def _begin_outage(self) -> None:
+        """No outage of the endpoint said yet, no delivery refused or asked to wait, no move from
+        another URL, no damaged outbox row."""
         # the worker's own (retarget never writes them), of the URL it last posted to: the error said
         # of the endpoint's outage (None while it delivers), the deliveries that failed in one and
         # wait still, those refused while it delivered others; and the earlier URL (as shown) whose
@@ -403,10 +419,6 @@ class WebhookSink:
         self._wait_to_recover = False  # a wait was said, and no delivery since said it over
         self._moved_from: str | None = None
         self._damaged: set[int] = set()  # the outbox rows no release writes, said once
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._adopted = False  # the outbox's rows for other URLs moved to this one
-        self._thread = threading.Thread(target=self._work, name="webhook", daemon=True)
 
     @property
     def url(self) -> str:
