@@ -367,24 +367,15 @@ def _unheard_list(rows: Sequence[dict[str, Any]]) -> str:
 
 def render_archive_html(table: str, rows: Sequence[dict[str, Any]], cfg: Config, png: bytes,
                         links: dict[tuple[str, str, str], str], notes: Sequence[str] = ()) -> str:
+    """The archive report's page: its banner, notes, the calls by kind, the cues' distributions
+    (``png``) in figures and words, the flagged calls (linked to their reports by ``links``) and
+    the lists of recordings judged in part, unheard or failed."""
     scored = [r for r in rows if r.get("status") in ("scored", "already_scored")]
     hours = sum(_number(r.get("duration_s")) or 0.0 for r in scored) / 3600
-    crit = sum(_number(r.get("first_critical_s")) is not None for r in scored)
-    warn = sum(_number(r.get("first_warning_s")) is not None for r in scored)
     flag = flagged(scored)
     silent, broken = unheard(scored), damaged(scored)
     swapped, quiet, same = swapped_rows(scored), quiet_rows(scored), same_rows(scored)
-    banner_cls = ("critical" if crit else "warning" if flag else "unjudged" if silent else "stopped"
-                  if broken or swapped or quiet or same else "ok")
-    banner = (f"{crit} call(s) with a critical alert, {warn} with a warning, {len(flag)} flagged in all, "
-              f"of {len(scored)} scored" + (f"; {len(silent)} with no caller speech heard: nothing judged"
-                                            if silent else "")
-              + (f"; {len(broken)} truncated or damaged recording(s): judged only as far as their audio goes"
-                 if broken else "")
-              + (f"; {len(same)} with both legs the same audio: judged on both voices" if same else "")
-              + (f"; {len(swapped)} with legs that read the wrong way round: judged on the agent's voice"
-                 if swapped else "")
-              + (f"; {len(quiet)} with a leg too quiet to measure" if quiet else ""))
+    banner_cls, banner = _banner(scored, flag, silent, broken, swapped, quiet, same)
     note_html = "".join(f"<p>{_e(n)}</p>" for n in notes)
     img = base64.b64encode(png).decode("ascii")
     generated = _dt.datetime.now().strftime("%Y-%m-%d %H:%M")
@@ -414,6 +405,28 @@ def render_archive_html(table: str, rows: Sequence[dict[str, Any]], cfg: Config,
                      "Recordings whose legs read the wrong way round: judged on the agent's voice")
         + _said_list(quiet, quiet_legs_of, "quiet", "Recordings with a leg too quiet to measure")
         + _unheard_list(silent) + _failed_list(rows) + "</main></body></html>\n")
+
+
+def _banner(scored: Sequence[dict[str, Any]], flag: Sequence[dict[str, Any]], silent: Sequence[dict[str, Any]],
+            broken: Sequence[dict[str, Any]], swapped: Sequence[dict[str, Any]], quiet: Sequence[dict[str, Any]],
+            same: Sequence[dict[str, Any]]) -> tuple[str, str]:
+    """The banner's class (its colour: the worst found) and its words: the scored calls with a
+    critical alert, a warning, flagged, and those unheard, damaged or with legs the same, swapped
+    or too quiet."""
+    crit = sum(_number(r.get("first_critical_s")) is not None for r in scored)
+    warn = sum(_number(r.get("first_warning_s")) is not None for r in scored)
+    banner_cls = ("critical" if crit else "warning" if flag else "unjudged" if silent else "stopped"
+                  if broken or swapped or quiet or same else "ok")
+    banner = (f"{crit} call(s) with a critical alert, {warn} with a warning, {len(flag)} flagged in all, "
+              f"of {len(scored)} scored" + (f"; {len(silent)} with no caller speech heard: nothing judged"
+                                            if silent else "")
+              + (f"; {len(broken)} truncated or damaged recording(s): judged only as far as their audio goes"
+                 if broken else "")
+              + (f"; {len(same)} with both legs the same audio: judged on both voices" if same else "")
+              + (f"; {len(swapped)} with legs that read the wrong way round: judged on the agent's voice"
+                 if swapped else "")
+              + (f"; {len(quiet)} with a leg too quiet to measure" if quiet else ""))
+    return banner_cls, banner
 
 
 def legs_of(row: dict[str, Any]) -> dict[str, int | None]:
