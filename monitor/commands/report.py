@@ -68,6 +68,8 @@ def _check_output(path: str) -> str | None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Write the report of a recording, a stored call or a batch's table (``--batch``) to the
+    output, its format by the output's name."""
     from .common import StoreError
     if sum(x is not None for x in (args.target, args.call, args.batch)) != 1:
         error("report: give a recording or call id, --call ID or --batch TABLE (one of them)")
@@ -93,16 +95,9 @@ def run(args: argparse.Namespace) -> int:
         error(problem)
         return ExitStatus.BAD_SETUP
     try:
-        if target is not None and (os.path.exists(target) or not target.strip().isdigit()):
-            data = _recording(args, cfg, target)
-            if data is None:
-                return ExitStatus.BAD_SETUP
-        else:
-            call_id = args.call if target is None else int(target)
-            data = _stored(args, cfg, call_id)
-            not_used(_recording_options(args), f"call {call_id} is reported as it was stored (its legs' "
-                                              "channels and its words are the stored call's; to choose others, "
-                                              "report its recording)")
+        data = _report_data(args, cfg, target)
+        if data is None:
+            return ExitStatus.BAD_SETUP
         payload = render(data, fmt)
     except (ReportError, StoreError, ImportError) as err:
         return _failed(err, args.output)
@@ -115,6 +110,19 @@ def run(args: argparse.Namespace) -> int:
         return _failed(err, args.output)
     info(f"report written to {args.output}")
     return ExitStatus.OK
+
+
+def _report_data(args: argparse.Namespace, cfg: Config, target: str | None):
+    """The report's data: the recording ``target`` replayed (None when it cannot be, said), or the
+    stored call ``target`` or ``--call`` names, with the recording's options said not to be used."""
+    if target is not None and (os.path.exists(target) or not target.strip().isdigit()):
+        return _recording(args, cfg, target)
+    call_id = args.call if target is None else int(target)
+    data = _stored(args, cfg, call_id)
+    not_used(_recording_options(args), f"call {call_id} is reported as it was stored (its legs' "
+                                      "channels and its words are the stored call's; to choose others, "
+                                      "report its recording)")
+    return data
 
 
 def _recording(args: argparse.Namespace, cfg: Config, target: str):
