@@ -260,19 +260,16 @@ def _speech_model(args: argparse.Namespace, cfg, phase: _Phase):
 
 
 def _run(args: argparse.Namespace, cfg, jobs, unopened: dict[int, str], phase: _Phase) -> int:
-    from ..batch.ledger import BatchStore
-    from ..batch.runner import (BatchOptions, BatchRun, ClusterError, SchedulerLost, dask_client,
-                                workers_without_callmonitor)
-    from ..delivery.store_errors import StoreError
+    """Score the batch: the speech model loaded, the database checked, the cluster started, the
+    database opened and the calls scored there, then the table and the last line; the exit status."""
+    from ..batch.runner import BatchRun, ClusterError, SchedulerLost, dask_client, workers_without_callmonitor
     from ..delivery.store_files import lasting_problem, making_problem, writing_problem
 
     model_info = _speech_model(args, cfg, phase)  # before the database: one that will not load leaves nothing made
     if isinstance(model_info, ExitStatus):
         return model_info
     phase.now = STARTING
-    opts = BatchOptions(workers=_local_workers(args, len(jobs) - len(unopened)), scheduler=args.scheduler,
-                        transcribe=args.transcribe, model=args.model, model_info=model_info, resume=args.resume,
-                        progress=_progress_shown(args))
+    opts = _options(args, len(jobs) - len(unopened), model_info)
     db = os.path.expanduser(cfg.storage.db)
     if problem := lasting_problem(db) or making_problem(db) or writing_problem(db):  # before any cluster starts
         error(problem)
@@ -283,15 +280,11 @@ def _run(args: argparse.Namespace, cfg, jobs, unopened: dict[int, str], phase: _
             if opts.scheduler and (problem := workers_without_callmonitor(client, opts.scheduler)):
                 error(problem)  # before the database is made: nothing scored
                 return ExitStatus.BAD_SETUP
-            try:  # once the cluster is there: a scheduler that cannot be reached leaves no database made
-                store = BatchStore.open(db, snapshot_every_s=cfg.storage.snapshot_every_s)
-                phase.db = str(store.path)
-            except StoreError as err:
-                error(str(err))
+            # once the cluster is there: a scheduler that cannot be reached leaves no database made
+            store = _open_store(db, cfg, phase)
+            if store is None:
                 return ExitStatus.BAD_SETUP
-            if opts.scheduler and not client.scheduler_info().get("workers"):
-                warning(f"{opts.scheduler}: the scheduler has no workers yet; the batch waits for them "
-                        f"(start them with: dask worker {opts.scheduler} --nthreads 1)")
+            _say_no_workers_yet(client, opts)
             batch = BatchRun(client, store, cfg, opts, on_error=error, on_warning=warning)
             phase.outcome = batch.outcome  # what it did, as it does it: a stop's line says what it cancelled
             outcome = batch.run(jobs, unopened)
@@ -306,6 +299,35 @@ def _run(args: argparse.Namespace, cfg, jobs, unopened: dict[int, str], phase: _
         if store is not None:
             store.close()
     return _finish(args, cfg, outcome, phase)
+
+
+def _options(args: argparse.Namespace, calls: int, model_info):
+    """The batch's options: its workers for ``calls`` calls to score, scheduler, speech model,
+    resume and progress."""
+    from ..batch.runner import BatchOptions
+    return BatchOptions(workers=_local_workers(args, calls), scheduler=args.scheduler,
+                        transcribe=args.transcribe, model=args.model, model_info=model_info, resume=args.resume,
+                        progress=_progress_shown(args))
+
+
+def _open_store(db: str, cfg, phase: _Phase):
+    """The batch's database opened (``phase`` told where), or None with the problem said."""
+    from ..batch.ledger import BatchStore
+    from ..delivery.store_errors import StoreError
+    try:
+        store = BatchStore.open(db, snapshot_every_s=cfg.storage.snapshot_every_s)
+        phase.db = str(store.path)
+    except StoreError as err:
+        error(str(err))
+        return None
+    return store
+
+
+def _say_no_workers_yet(client, opts) -> None:
+    """A warning when the scheduler given has no workers yet: the batch waits for them."""
+    if opts.scheduler and not client.scheduler_info().get("workers"):
+        warning(f"{opts.scheduler}: the scheduler has no workers yet; the batch waits for them "
+                f"(start them with: dask worker {opts.scheduler} --nthreads 1)")
 
 
 def _finish(args: argparse.Namespace, cfg, outcome, phase: _Phase) -> int:
