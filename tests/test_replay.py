@@ -718,7 +718,7 @@ def test_the_readmes_first_screen_shows_what_make_demo_prints(demo):
     block = text[text.index("its first alerts and its last line:\n\n") :].split("\n\n")[1]
     shown = [line[4:] for line in block.splitlines()]
     printed = demo.stdout.splitlines()
-    assert len(shown) == 4 and all(line in printed for line in shown), (shown, printed)
+    assert len(shown) == 5 and all(line in printed for line in shown), (shown, printed)
     assert printed[0] == shown[0] and printed[-1] == shown[-1]
 
 
