@@ -86,7 +86,9 @@ def main(argv: list[str] | None = None) -> int:
     sys.stdout = GuardedOutput(printed_to)
     try:
         with sigterm_as_interrupt():
-            return int(args.run(args) or 0)
+            status = int(args.run(args) or 0)
+        sys.stdout.flush()  # what is still buffered written here, not in the interpreter's final flush
+        return status
     except OutputFailed as err:  # stdout sent to a full disk, say: what was printed before stands
         error(f"{output_name()}: cannot write the output ({err.strerror}); what was printed before it stands")
         _quiet_stdout()

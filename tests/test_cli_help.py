@@ -265,3 +265,16 @@ def test_every_option_of_every_command_is_documented_under_one_of_its_names() ->
                     if action.option_strings and "-h" not in action.option_strings
                     and not any(re.search(rf"(?<![\w-]){re.escape(o)}(?![\w-])", docs) for o in action.option_strings)]
     assert undocumented == []
+
+
+def test_a_short_output_sent_to_a_full_disk_is_one_line_too() -> None:
+    """``models > list.txt`` on a full disk, standard output block-buffered (no PYTHONUNBUFFERED): the
+    few lines still buffered when the command ends are written before it returns, so that their
+    failure is the same one line, exit 1, not the interpreter's 'Exception ignored' and exit 120."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    with open("/dev/full", "w") as full:
+        done = subprocess.run([sys.executable, "-m", "monitor.cli", "models"], cwd=ROOT, env=env, stdout=full,
+                              stderr=subprocess.PIPE, text=True, timeout=60)
+    assert (done.returncode, done.stderr.splitlines()) == (
+        1, ["call-monitor: error: /dev/full: cannot write the output (No space left on device); "
+            "what was printed before it stands"])
