@@ -83,11 +83,13 @@ def main(argv: list[str] | None = None) -> int:
     from .config.schema import NoHomeFolder
     from .console import GuardedOutput, OutputFailed, error, output_name
     printed_to = sys.stdout
-    sys.stdout = GuardedOutput(printed_to)
+    if printed_to is not None:  # None: started with descriptor 1 closed, where print writes nothing
+        sys.stdout = GuardedOutput(printed_to)
     try:
         with sigterm_as_interrupt():
             status = int(args.run(args) or 0)
-        sys.stdout.flush()  # what is still buffered written here, not in the interpreter's final flush
+        if sys.stdout is not None:  # what is still buffered written here, not in the interpreter's final flush
+            sys.stdout.flush()
         return status
     except OutputFailed as err:  # stdout sent to a full disk, say: what was printed before stands
         error(f"{output_name()}: cannot write the output ({err.strerror}); what was printed before it stands")

@@ -278,3 +278,11 @@ def test_a_short_output_sent_to_a_full_disk_is_one_line_too() -> None:
     assert (done.returncode, done.stderr.splitlines()) == (
         1, ["call-monitor: error: /dev/full: cannot write the output (No space left on device); "
             "what was printed before it stands"])
+
+
+def test_a_command_started_with_its_standard_output_closed_prints_nothing_and_succeeds() -> None:
+    """``call-monitor models >&-`` (a launcher that closes descriptor 1): Python's standard output is
+    None, where print writes nothing; the command runs as it would with its output thrown away."""
+    done = subprocess.run([sys.executable, "-m", "monitor.cli", "models"], cwd=ROOT, stdout=subprocess.DEVNULL,
+                          stderr=subprocess.PIPE, text=True, timeout=60, preexec_fn=lambda: os.close(1))
+    assert (done.returncode, done.stderr) == (0, "")
