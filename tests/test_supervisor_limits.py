@@ -115,28 +115,38 @@ def test_a_daemon_whose_alert_got_429_keeps_it_in_its_outbox_and_delivers_it_aft
 def test_a_critical_alert_raised_while_the_console_paces_an_outbox_goes_before_the_warnings_waiting(
         limited_console, tmp_path):
     """An outbox past the burst goes as Retry-After paces it, a post a second: a critical alert
-    queued meanwhile is the next posted, not the last of the warnings queued before it."""
+    queued meanwhile is the next posted, not the last of the warnings queued before it. The critical
+    is queued while the daemon's sink is stopped (restarted, as a daemon is, once it is in the outbox),
+    so that no pass over the outbox already under way when it came can post a warning first."""
     from monitor.delivery.sinks.webhook import Identity, WebhookSink
     from monitor.delivery.store import Store
     from monitor.events import AlertEvent
     console = limited_console
+
+    def sink_of(store: Store) -> WebhookSink:
+        return WebhookSink(store, console.webhook, poll_s=0.05, token=console.token,
+                           identity=Identity("dave", "d-dave"))
+
     store = Store.open(tmp_path / "events.db")
-    sink = WebhookSink(store, console.webhook, poll_s=0.05, token=console.token, identity=Identity("dave", "d-dave"))
+    sink = sink_of(store)
     try:
         call = store.start_call("test", time.time())
         for t in (10.0, 20.0, 30.0, 40.0, 50.0):  # the outbox after an outage: 2 go at once, then 1 a second
             sink(store.add_alert(call, AlertEvent(t=t, kind="slow_speech", severity="warning", message="slow")))
         sink.start()
         assert wait_for(lambda: any("429" in (d.last_error or "") for d in store.deliveries("pending")), 10)
+        sink.close()
+        waiting = {d.alert_id for d in store.deliveries("pending")}
+        assert waiting  # paced: warnings still wait
+        sink = sink_of(store)
         critical = store.add_alert(call, AlertEvent(t=60.0, kind="possible_emergency", severity="critical",
                                                     message="several cues agree"))
-        queued_at = time.time()
         sink(critical)
+        sink.start()
         assert wait_for(lambda: any(a["agent"] == "dave" and a["severity"] == "critical"
                                     for a in console.state()["alerts"]), 10)
         delivered = {d.alert_id: d.delivered_at for d in store.deliveries("delivered")}
-        ahead = [i for i, at in delivered.items() if i != critical.alert_id and queued_at <= at <= delivered[
-            critical.alert_id]]
+        ahead = [i for i in waiting if i in delivered and delivered[i] <= delivered[critical.alert_id]]
         assert ahead == [], delivered  # the critical posted as soon as the console took one more
     finally:
         sink.close()
