@@ -49,7 +49,13 @@ class _Version(argparse.Action):
         super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
 
     def __call__(self, parser: argparse.ArgumentParser, namespace, values, option_string=None) -> None:
-        print(version_line())  # on stdout, as argparse's own version action says it
+        try:
+            print(version_line(), flush=True)  # on stdout, as argparse's own version action says it
+        except BrokenPipeError:
+            _quiet_stdout()
+            parser.exit(141)
+        except OSError as err:  # sent to a full disk: as a command's output (main)
+            parser.exit(_cannot_write(err))
         parser.exit()
 
 
@@ -81,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     from .commands.common import ExitStatus, exit_status_of
     from .stops import sigterm_as_interrupt
     from .config.schema import NoHomeFolder
-    from .console import GuardedOutput, OutputFailed, error, output_name
+    from .console import GuardedOutput, OutputFailed, error
     printed_to = sys.stdout
     if printed_to is not None:  # None: started with descriptor 1 closed, where print writes nothing
         sys.stdout = GuardedOutput(printed_to)
@@ -92,9 +98,7 @@ def main(argv: list[str] | None = None) -> int:
             sys.stdout.flush()
         return status
     except OutputFailed as err:  # stdout sent to a full disk, say: what was printed before stands
-        error(f"{output_name()}: cannot write the output ({err.strerror}); what was printed before it stands")
-        _quiet_stdout()
-        return int(ExitStatus.FAILED)
+        return _cannot_write(err)
     except NoHomeFolder as err:  # a default file under the home folder, which is not known
         error(str(err))
         return int(ExitStatus.BAD_SETUP)
@@ -106,6 +110,15 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if isinstance(sys.stdout, GuardedOutput):
             sys.stdout = printed_to
+
+
+def _cannot_write(err: OSError) -> int:
+    """Standard output that cannot be written (a full disk) said in one line, then quieted: the exit status."""
+    from .commands.common import ExitStatus
+    from .console import error, output_name
+    error(f"{output_name()}: cannot write the output ({err.strerror}); what was printed before it stands")
+    _quiet_stdout()
+    return int(ExitStatus.FAILED)
 
 
 def _quiet_stdout() -> None:

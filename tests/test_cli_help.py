@@ -286,3 +286,14 @@ def test_a_command_started_with_its_standard_output_closed_prints_nothing_and_su
     done = subprocess.run([sys.executable, "-m", "monitor.cli", "models"], cwd=ROOT, stdout=subprocess.DEVNULL,
                           stderr=subprocess.PIPE, text=True, timeout=60, preexec_fn=lambda: os.close(1))
     assert (done.returncode, done.stderr) == (0, "")
+
+
+def test_version_sent_to_a_full_disk_is_one_line_too() -> None:
+    """``call-monitor --version > version.txt`` on a full disk: the line a command's output gives, exit 1."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    with open("/dev/full", "w") as full:
+        done = subprocess.run([sys.executable, "-m", "monitor.cli", "--version"], cwd=ROOT, env=env, stdout=full,
+                              stderr=subprocess.PIPE, text=True, timeout=60)
+    assert (done.returncode, done.stderr.splitlines()) == (
+        1, ["call-monitor: error: /dev/full: cannot write the output (No space left on device); "
+            "what was printed before it stands"])
