@@ -558,31 +558,39 @@ BAD_REPORT_LINKS = [
 """Call report links no daemon makes (of call 8), and the reason that refuses each."""
 
 
-def test_a_call_report_link_is_one_a_daemon_makes_and_another_is_refused_losing_nothing(tmp_path):
+def _beat(in_call: bool, links: dict) -> dict:
+    """A heartbeat of agent alice naming these call report links (call id: link)."""
+    return {"type": "heartbeat", "daemon_id": "d-test", "agent": "alice", "every_s": 30,
+            "status": {"in_call": in_call, "reports": [{"call_id": c, "url": u} for c, u in links.items()]}}
+
+
+def test_a_call_report_link_is_one_a_daemon_makes_and_another_is_left_out_the_beat_taken(tmp_path):
     """A daemon links a call's report as ``delivery.report_url_base`` plus the report's name, or as a
-    file:/// path on its desktop, and the page shows the link on that call's alerts. A heartbeat with a
-    link no daemon makes (another scheme, another page than the call's report, a file on another
-    host, credentials) is refused with 422 naming the link and why, in one line, and stores nothing of
-    itself; the agent's alerts, its last status and its report links stay as they were."""
+    file:/// path on its desktop, and the page shows the link on that call's alerts. A link no daemon
+    makes (another scheme, another page than the call's report, a file on another host, credentials)
+    is left out of its heartbeat, which is taken all the same: the agent is heard (not silent, its
+    status the new one) and its other links shown; the answer (200) names each link left out and
+    why, and the console says it in one warning line per agent a minute, not one per beat."""
     console = ConsoleProcess(tmp_path)
     good = {7: "file:///home/alice/.local/share/callmonitor/reports/call-7-report.html",
             8: "https://reports.example/desk-4/call-8-report.html"}
-    def beat(in_call: bool, links: dict) -> dict:
-        return {"type": "heartbeat", "daemon_id": "d-test", "agent": "alice", "every_s": 30,
-                "status": {"in_call": in_call, "reports": [{"call_id": c, "url": u} for c, u in links.items()]}}
     try:
         for call_id in good:
             assert console.post(alert_body(call_id, call_id=call_id))[0] == 201
-        assert console.post(beat(False, good)) == (200, {"ok": True})
-        shown = {a["call_id"]: a["report_url"] for a in console.state()["alerts"]}
-        assert shown == good
         for url, why in BAD_REPORT_LINKS:
-            said = (422, {"error": f"status.reports[1].url: {why}"})
-            assert console.post(beat(True, {7: good[7], 8: url})) == said, url
+            left_out = [{"call_id": 8, "url": url, "error": f"status.reports[1].url: {why}"}]
+            assert console.post(_beat(True, {7: good[7], 8: url})) == (200, {"ok": True, "refused_reports": left_out})
         state = console.state()
-        assert {a["call_id"]: a["report_url"] for a in state["alerts"]} == good
-        assert [(g["daemon_id"], g["status"]["in_call"]) for g in state["agents"]] == [("d-test", False)]
-        assert wait_for(lambda: sum("422 POST /webhook" in e for e in console.err) == len(BAD_REPORT_LINKS), 5)
+        assert {a["call_id"]: a["report_url"] for a in state["alerts"]} == {7: good[7], 8: None}
+        assert [(g["daemon_id"], g["status"]) for g in state["agents"]] == [
+            ("d-test", {"in_call": True, "reports": [{"call_id": 7, "url": good[7]}]})]
+        assert console.post({"type": "heartbeat"})[0] == 422  # a line said after the beats' own
+        assert wait_for(lambda: any("422 POST /webhook" in e for e in console.err), 5)
+        said = [e for e in console.err if "call report link" in e]
+        assert len(said) == 1 and "warning: " in said[0] and "'alice'" in said[0], said
+        assert f"status.reports[1].url: {BAD_REPORT_LINKS[0][1]}" in said[0]
+        assert console.post(_beat(False, good)) == (200, {"ok": True})
+        assert {a["call_id"]: a["report_url"] for a in console.state()["alerts"]} == good
     finally:
         console.kill()
 

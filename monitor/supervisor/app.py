@@ -37,7 +37,7 @@ import math
 import secrets
 import sqlite3
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from functools import partial
 from importlib import resources
 from pathlib import Path
@@ -60,7 +60,7 @@ from ..delivery.acks import taken_of
 from .acks import AckNews
 from .connections import REQUEST_S
 from .auth import SESSION_COOKIE, SESSION_S, Auth, Principal, scheme_named, split_authorization
-from .heartbeat import LINE_CHARS, NAME_CHARS, status_problem
+from .heartbeat import LINE_CHARS, NAME_CHARS, LinkRefusals, RefusedLink, status_problem, without_refused_links
 from .limits import PostLimits
 from .store import ConsoleStore, DaemonIdTaken, Heartbeat, IncomingAlert
 
@@ -261,16 +261,17 @@ def parse_alert(d: Mapping[str, Any]) -> IncomingAlert:
                          recording=_text(d, "recording", limit=RECORDING_CHARS, required=False) or None)
 
 
-def parse_heartbeat(d: Mapping[str, Any]) -> Heartbeat:
-    """A heartbeat's sender and status (of the shape :data:`.heartbeat.STATUS`, its call report
-    links a daemon's: :func:`.heartbeat.report_link_problem`)."""
-    status = d.get("status")
-    if problem := status_problem(status):
+def parse_heartbeat(d: Mapping[str, Any]) -> tuple[Heartbeat, tuple[RefusedLink, ...]]:
+    """A heartbeat's sender and status (of the shape :data:`.heartbeat.STATUS`; raises BadBody), and
+    its call report links no daemon makes (:func:`.heartbeat.report_link_problem`), left out of it."""
+    if problem := status_problem(d.get("status")):
         raise BadBody(problem)
+    status, refused = without_refused_links(d["status"])
     reports = [(r["call_id"], r["url"]) for r in status.get("reports") or []
                if isinstance(r.get("call_id"), int) and isinstance(r.get("url"), str)]
-    return Heartbeat(daemon_id=_text(d, "daemon_id", limit=100), agent=_text(d, "agent", limit=200),
-                     every_s=_number(d, "every_s"), status=status, reports=tuple(reports), acks_taken=taken_of(d))
+    hb = Heartbeat(daemon_id=_text(d, "daemon_id", limit=100), agent=_text(d, "agent", limit=200),
+                   every_s=_number(d, "every_s"), status=status, reports=tuple(reports), acks_taken=taken_of(d))
+    return hb, refused
 
 
 # --------------------------------------------------------------------------- the database failing
@@ -315,6 +316,7 @@ class Console:
         self.health = DatabaseHealth(store.path)
         self.acks = AckNews()
         self.limits = PostLimits()
+        self.link_refusals = LinkRefusals()
         self.loop: asyncio.AbstractEventLoop | None = None  # the server's, once it runs (:func:`_lifespan`)
         self.page = resources.files("monitor").joinpath("data/supervisor.html").read_text(encoding="utf-8")
 
@@ -482,7 +484,7 @@ class Console:
             if kind == "alert":
                 return await self._alert(request, principal, parse_alert(body))
             if kind == "heartbeat":
-                return await self._heartbeat(request, principal, parse_heartbeat(body))
+                return await self._heartbeat(request, principal, *parse_heartbeat(body))
             raise BadBody(f"type: expected \"alert\" or \"heartbeat\", got {kind!r}")
         except BadBody as err:
             return self._refuse(request, str(err), 422)
@@ -529,7 +531,10 @@ class Console:
         return JSONResponse({"id": row["id"], "stored": "new" if new else "duplicate"},
                             status_code=201 if new else 200)
 
-    async def _heartbeat(self, request: Request, principal: Principal, hb: Heartbeat) -> Response:
+    async def _heartbeat(self, request: Request, principal: Principal, hb: Heartbeat,
+                         refused_links: tuple[RefusedLink, ...] = ()) -> Response:
+        """Take the beat, its report links no daemon makes left out: named in the answer
+        (``refused_reports``) and said in the log (:class:`.heartbeat.LinkRefusals`)."""
         if not self._may_post_as(principal, hb.agent):
             return self._not_this_agent(request, principal)
         if (refused := self._too_fast("heartbeat", hb.agent)) is not None:
@@ -545,7 +550,10 @@ class Console:
             self.hub.publish("report", r)
         acked = await self._stored(self.store.acks_of, hb.daemon_id, AckNews.since(), writes=False)
         told = self.acks.untold(hb.daemon_id, acked, hb.acks_taken)
-        return JSONResponse({"ok": True, "acks": told} if told else {"ok": True})
+        self.link_refusals.refused(hb.agent, refused_links)
+        refused = [asdict(r) for r in refused_links]
+        return JSONResponse({"ok": True, **({"acks": told} if told else {}),
+                             **({"refused_reports": refused} if refused else {})})
 
     # ---------------------------------------------------------------- page
 

@@ -7,17 +7,25 @@ less. A field that is there is of its kind, to the last list item and device (``
 leg name, no longer than its kind of text may be (:data:`NAME_CHARS`, :data:`LABEL_CHARS`,
 :data:`LINE_CHARS`): the page draws them and the store keeps them. A call report's link is one a
 daemon makes (:func:`report_link_problem`): the page shows it to the supervisor as the call's report.
+A link of another kind is left out of the beat (:func:`without_refused_links`), the rest of it taken:
+one bad link never makes a live agent silent on the page; :class:`LinkRefusals` says so in the log.
 Fields the console does not read are kept as sent (the body's size bounds them).
 """
 
 from __future__ import annotations
 
+import collections
 import json
+import logging
+import time
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Mapping, Union
 from urllib.parse import urlsplit
 
 from ..delivery.call_files import report_name
+from .limits import MAX_BUCKETS, SAY_EVERY_S
+
+log = logging.getLogger("monitor.supervisor")
 
 
 @dataclass(frozen=True)
@@ -103,10 +111,32 @@ def status_problem(status: Any) -> str | None:
     (``status.devices.caller: expected an object``), or None."""
     if not isinstance(status, dict):
         return "status: expected an object"
-    return _problem(status, STATUS, "status") or _first(
-        f"status.reports[{i}].url: {problem}" for i, r in enumerate(status.get("reports") or [])
-        if isinstance(r.get("call_id"), int) and r.get("url") is not None
-        and (problem := report_link_problem(r["url"], r["call_id"])))
+    return _problem(status, STATUS, "status")
+
+
+@dataclass(frozen=True)
+class RefusedLink:
+    """A call report link of a heartbeat left out (no link a daemon makes), as the answer names it."""
+
+    call_id: int
+    url: str
+    error: str
+    """``status.reports[1].url: why`` (:func:`report_link_problem`)."""
+
+
+def without_refused_links(status: Mapping[str, Any]) -> tuple[dict[str, Any], tuple[RefusedLink, ...]]:
+    """``status`` (of the shape :data:`STATUS`) with its report links no daemon makes left out, and those."""
+    kept, refused = [], []
+    for i, r in enumerate(status.get("reports") or []):
+        problem = (report_link_problem(r["url"], r["call_id"])
+                   if isinstance(r.get("call_id"), int) and r.get("url") is not None else None)
+        if problem is None:
+            kept.append(r)
+        else:
+            refused.append(RefusedLink(r["call_id"], r["url"], f"status.reports[{i}].url: {problem}"))
+    if not refused:
+        return dict(status), ()
+    return {**status, "reports": kept}, tuple(refused)
 
 
 def report_link_problem(url: str, call_id: int) -> str | None:
@@ -132,6 +162,33 @@ def report_link_problem(url: str, call_id: int) -> str | None:
     if not url.endswith(name):
         return f"expected a link to call {call_id}'s report, ending in {name}"
     return None
+
+
+class LinkRefusals:
+    """Says the report links left out of an agent's heartbeats in the log: one warning line when they
+    begin for an agent, then at most one every :data:`.limits.SAY_EVERY_S` with how many beats had
+    one meanwhile, never once per beat. Remembers at most :data:`.limits.MAX_BUCKETS` agents (the
+    least recently refused goes first). Used from the event loop only."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._said: collections.OrderedDict[str, tuple[float, int]] = collections.OrderedDict()
+        self._clock = clock
+
+    def refused(self, agent: str, links: tuple[RefusedLink, ...]) -> None:
+        """One heartbeat of ``agent`` had ``links`` left out (none: nothing to say)."""
+        if not links:
+            return
+        now = self._clock()
+        said_at, unsaid = self._said.pop(agent, (None, 0))
+        if said_at is not None and now - said_at < SAY_EVERY_S:
+            self._said[agent] = (said_at, unsaid + 1)
+            return
+        since = f"; {unsaid} more beats with one since the last line" if said_at is not None else ""
+        log.warning("agent %r: heartbeat taken without %d call report link(s) no daemon makes (%s)%s",
+                    agent, len(links), links[0].error, since)
+        self._said[agent] = (now, 0)
+        while len(self._said) > MAX_BUCKETS:
+            self._said.popitem(last=False)
 
 
 def _problem(value: Any, shape: Shape, path: str) -> str | None:
