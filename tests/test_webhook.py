@@ -923,3 +923,35 @@ def test_a_heartbeat_to_a_receiver_that_trickles_its_answer_is_given_up_at_the_t
         assert heartbeat.last_error == "timed out"
     finally:
         heartbeat.close()
+
+
+def test_a_daemon_whose_report_link_the_console_leaves_out_says_so_once_and_beats_on(tmp_path):
+    """Should a daemon make a call report link the console takes for none a daemon makes (they
+    disagree: a console of another release), the console takes the beat without it and names it in
+    its answer; the daemon says so in one warning line, the first time only, and its beats go on
+    delivered."""
+    import logging
+
+    from console_proc import ConsoleProcess
+    from monitor.delivery.sinks.webhook import Heartbeat, Identity
+
+    reports = [{"call_id": 7, "url": "https://reports.example/call-7-report.html"},
+               {"call_id": 8, "url": "https://reports.example/call-8-report.htm"}]
+    said: list[logging.LogRecord] = []
+    handler = logging.Handler(logging.WARNING)
+    handler.emit = said.append
+    logger = logging.getLogger("monitor")
+    logger.addHandler(handler)
+    console = ConsoleProcess(tmp_path)
+    try:
+        heartbeat = Heartbeat(console.webhook, Identity("alice", "d-test"), lambda: {"reports": reports},
+                              every_s=3600.0, token=console.token)
+        assert heartbeat.beat() and heartbeat.beat()
+        assert heartbeat.state()["failing"] is False
+        lines = [r.getMessage() for r in said]
+        assert len(lines) == 1 and "left out 1 call report link" in lines[0], lines
+        assert reports[1]["url"] in lines[0] and "status.reports[1].url: expected a link to call 8's report" in lines[0]
+        assert [g["status"]["reports"] for g in console.state()["agents"]] == [reports[:1]]
+    finally:
+        logger.removeHandler(handler)
+        console.kill()

@@ -991,6 +991,7 @@ class Heartbeat:
         self.failures = 0
         self.last_error = ""  # why the last beat failed; "" once one is delivered
         self._failing = False
+        self._link_refusal_said = False  # a report link the console left out is said once
         self._stop = threading.Event()
         self._posting = threading.Lock()  # one beat on its way at a time: they arrive in order
         self._thread = threading.Thread(target=self._work, name="heartbeat", daemon=True)
@@ -1049,16 +1050,36 @@ class Heartbeat:
         self._failing = False
         self.last_error = ""
         self.sent += 1
-        self._take_acks(answer)
+        self._take_answer(answer)
         return True
 
-    def _take_acks(self, answer: bytes) -> None:
-        """Hand each acknowledgement the console's answer tells to :attr:`acked`, once (by alert, call
-        and who acknowledged when); an answer that is no JSON (another receiver's) tells none."""
+    def _take_answer(self, answer: bytes) -> None:
+        """The console's answer: its acknowledgements taken, a report link it left out said; an
+        answer that is no JSON (another receiver's) tells neither."""
         try:
-            told = acked_events(json.loads(answer or b"null"))
+            said = json.loads(answer or b"null")
         except ValueError:
-            told = []
+            said = None
+        self._take_acks(said)
+        self._say_refused_link(said)
+
+    def _say_refused_link(self, answer: Any) -> None:
+        """One warning line, the first time the console leaves out a call report link this daemon
+        made (``refused_reports``: the daemon and the console disagree on what a link may be; the
+        beat itself was taken)."""
+        refused = answer.get("refused_reports") if isinstance(answer, dict) else None
+        if self._link_refusal_said or not isinstance(refused, list) or not refused:
+            return
+        first = refused[0] if isinstance(refused[0], dict) else {}
+        log.warning("heartbeat %s: the console left out %d call report link(s) of this daemon's (%s: %s); "
+                    "its supervisors see no report of those calls (said once)", self.target.shown_url,
+                    len(refused), first.get("url"), first.get("error"))
+        self._link_refusal_said = True
+
+    def _take_acks(self, answer: Any) -> None:
+        """Hand each acknowledgement the console's answer tells to :attr:`acked`, once (by alert, call
+        and who acknowledged when)."""
+        told = acked_events(answer)
         self._taken = [ev.alert_id for ev in told]
         for ev in told:
             key = (ev.alert_id, ev.call_started_at, ev.by, ev.acked_at)
