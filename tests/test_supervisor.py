@@ -1935,3 +1935,30 @@ def test_the_peer_logged_and_shown_is_the_connections_own_whatever_forwarding_he
     assert [a["remote"] for a in json.loads(body)["agents"]] == ["127.0.0.1"]
     assert headers.get("Strict-Transport-Security") is None  # no https but the console's own TLS
     assert "call-monitor: warning: 401 GET /api/state from 127.0.0.1: missing token" in console.err
+
+
+def test_report_links_left_out_are_said_once_a_minute_per_agent_with_how_many_beats_meanwhile():
+    """The console's line of an agent's report links left out comes at its first such beat, then at
+    most once a minute with how many beats had one since; another agent's is said apart."""
+    import logging
+
+    from monitor.supervisor.heartbeat import LinkRefusals, RefusedLink
+
+    now = [0.0]
+    said: list[str] = []
+    handler = logging.Handler(logging.WARNING)
+    handler.emit = lambda record: said.append(record.getMessage())
+    logger = logging.getLogger("monitor.supervisor")
+    logger.addHandler(handler)
+    refusals = LinkRefusals(clock=lambda: now[0])
+    link = (RefusedLink(8, "data:,x", "status.reports[0].url: expected an http://, https:// or file:/// link"),)
+    try:
+        for t, agent in [(0, "alice"), (10, "alice"), (20, "bob"), (59, "alice"), (61, "alice"), (62, "alice")]:
+            now[0] = float(t)
+            refusals.refused(agent, link)
+        refusals.refused("carol", ())
+    finally:
+        logger.removeHandler(handler)
+    assert [(s.split(":")[0], s.endswith("since the last line")) for s in said] == [
+        ("agent 'alice'", False), ("agent 'bob'", False), ("agent 'alice'", True)]
+    assert said[2].endswith("; 2 more beats with one since the last line")
