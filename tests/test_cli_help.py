@@ -271,13 +271,7 @@ def test_a_short_output_sent_to_a_full_disk_is_one_line_too() -> None:
     """``models > list.txt`` on a full disk, standard output block-buffered (no PYTHONUNBUFFERED): the
     few lines still buffered when the command ends are written before it returns, so that their
     failure is the same one line, exit 1, not the interpreter's 'Exception ignored' and exit 120."""
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
-    with open("/dev/full", "w") as full:
-        done = subprocess.run([sys.executable, "-m", "monitor.cli", "models"], cwd=ROOT, env=env, stdout=full,
-                              stderr=subprocess.PIPE, text=True, timeout=60)
-    assert (done.returncode, done.stderr.splitlines()) == (
-        1, ["call-monitor: error: /dev/full: cannot write the output (No space left on device); "
-            "what was printed before it stands"])
+    _one_line_to_a_full_disk("models")
 
 
 def test_a_command_started_with_its_standard_output_closed_prints_nothing_and_succeeds() -> None:
@@ -290,9 +284,15 @@ def test_a_command_started_with_its_standard_output_closed_prints_nothing_and_su
 
 def test_version_sent_to_a_full_disk_is_one_line_too() -> None:
     """``call-monitor --version > version.txt`` on a full disk: the line a command's output gives, exit 1."""
+    _one_line_to_a_full_disk("--version")
+
+
+def _one_line_to_a_full_disk(*args: str) -> None:
+    """``call-monitor ARGS > /dev/full``, standard output block-buffered (no PYTHONUNBUFFERED): one
+    error line naming the output, exit 1."""
     env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
     with open("/dev/full", "w") as full:
-        done = subprocess.run([sys.executable, "-m", "monitor.cli", "--version"], cwd=ROOT, env=env, stdout=full,
+        done = subprocess.run([sys.executable, "-m", "monitor.cli", *args], cwd=ROOT, env=env, stdout=full,
                               stderr=subprocess.PIPE, text=True, timeout=60)
     assert (done.returncode, done.stderr.splitlines()) == (
         1, ["call-monitor: error: /dev/full: cannot write the output (No space left on device); "

@@ -178,14 +178,6 @@ def _lean_kept(ok: np.ndarray, peaks: np.ndarray, periodic: np.ndarray, scores: 
         least = np.where(alone, -params.max_vowel_lean, -params.running_vowel_lean)
         ok &= ~tested | (_vowel_lean(peaks, periodic, scores, params.support_frames, within[:, 0]) >= least)
     return ok
-    alone = within[:, 1] < params.alone_periodic_frames
-    # the lean's least value for each peak tested: alone, in running speech on a clean line, or none
-    clean = ~alone if height_db is None else ~alone & (height_db >= params.running_above_floor_db)
-    tested = (alone | clean) if lean_test and running_test else (alone if lean_test else clean)
-    if np.count_nonzero(tested):  # (the lean of every peak: nearly all are tested, and they are few)
-        least = np.where(alone, -params.max_vowel_lean, -params.running_vowel_lean)
-        ok &= ~tested | (_vowel_lean(peaks, periodic, scores, params.support_frames, within[:, 0]) >= least)
-    return ok
 
 
 def _vowel_lean(peaks: np.ndarray, periodic: np.ndarray, scores: np.ndarray, reach: int,
