@@ -9,6 +9,7 @@ import re
 import signal
 import socket
 import subprocess
+from typing import Any
 
 import pytest
 
@@ -301,22 +302,14 @@ def test_a_status_with_a_part_of_another_release_s_shape_is_one_error_line_namin
     """A daemon of a later release (call-monitor rolled back, the daemon not restarted) whose legs
     say no ``label``: the text cannot be drawn, and says so naming the daemon; ``--json`` passes
     its state on as it is."""
-    from monitor import cli as main_cli
     later = {**STATE, "version": "9.0.0", "legs": {"caller": {k: v for k, v in STATE["legs"]["caller"].items()
                                                               if k != "label"}}}
-    sock = tmp_path / "later.sock"
-    other = Answering(sock, json.dumps(later).encode())
-    try:
-        assert main_cli.main(["status", "--socket", str(sock)]) == 1
-        said = capsys.readouterr()
-        assert (said.out, said.err) == ("", (
-            f"call-monitor: error: the daemon pid 4242 (release 9.0.0, database alerts.db) answered a status this "
-            f"call-monitor ({RELEASE}) cannot show: it lacks legs.caller.label; restart the daemon to run {RELEASE}, or give "
-            f"--json\n"))
-        assert main_cli.main(["status", "--json", "--socket", str(sock)]) == 0
-        assert json.loads(capsys.readouterr().out)["legs"] == later["legs"]
-    finally:
-        other.close()
+    code, said, json_code, shown = _text_and_json_of(later, tmp_path, capsys)
+    assert (code, said.out, said.err) == (1, "", (
+        f"call-monitor: error: the daemon pid 4242 (release 9.0.0, database alerts.db) answered a status this "
+        f"call-monitor ({RELEASE}) cannot show: it lacks legs.caller.label; restart the daemon to run {RELEASE}, or give "
+        f"--json\n"))
+    assert json_code == 0 and shown["legs"] == later["legs"]
 
 
 @pytest.mark.parametrize("later, what", [
@@ -331,18 +324,25 @@ def test_a_status_with_a_part_of_another_release_s_shape_is_one_error_line_namin
 def test_a_status_of_another_shape_is_said_naming_the_field_before_any_text_is_drawn(tmp_path, capsys, later, what):
     """What in a later release's status differs from the shape this one draws is named in the one
     error line, exit 1, and nothing is printed on stdout; ``--json`` shows it as it is."""
+    code, said, json_code, shown = _text_and_json_of(later, tmp_path, capsys)
+    assert (code, said.out, said.err) == (1, "", (
+        f"call-monitor: error: the daemon pid 4242 (release {later['version']}, database alerts.db) answered a "
+        f"status this call-monitor ({RELEASE}) cannot show: {what}; restart the daemon to run {RELEASE}, or "
+        f"give --json\n"))
+    assert json_code in (0, 3) and shown["pid"] == 4242
+
+
+def _text_and_json_of(later: dict, tmp_path, capsys) -> tuple[int, Any, int, dict]:
+    """``status`` and ``status --json`` asked of a daemon answering ``later``: the first's exit
+    status and what it printed, the second's exit status and the state it printed."""
     from monitor import cli as main_cli
     sock = tmp_path / "later.sock"
     other = Answering(sock, json.dumps(later).encode())
     try:
-        assert main_cli.main(["status", "--socket", str(sock)]) == 1
+        code = main_cli.main(["status", "--socket", str(sock)])
         said = capsys.readouterr()
-        assert (said.out, said.err) == ("", (
-            f"call-monitor: error: the daemon pid 4242 (release {later['version']}, database alerts.db) answered a "
-            f"status this call-monitor ({RELEASE}) cannot show: {what}; restart the daemon to run {RELEASE}, or "
-            f"give --json\n"))
-        assert main_cli.main(["status", "--json", "--socket", str(sock)]) in (0, 3)
-        assert json.loads(capsys.readouterr().out)["pid"] == 4242
+        json_code = main_cli.main(["status", "--json", "--socket", str(sock)])
+        return code, said, json_code, json.loads(capsys.readouterr().out)
     finally:
         other.close()
 
