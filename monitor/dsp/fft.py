@@ -38,6 +38,22 @@ def _fit(x: np.ndarray, n: int) -> np.ndarray:
     return z
 
 
+def _native(x: np.ndarray) -> np.ndarray:
+    """``x`` in native byte order and aligned, as pocketfft takes it: ``x`` itself when it is both
+    already, else a copy (``np.asarray``, not numpy 2's ``copy=None``: numpy 1.24 is supported too).
+
+    Parameters
+    ----------
+    x : np.ndarray [shape=(...)]
+
+    Returns
+    -------
+    native : np.ndarray [shape=(...)], the same values
+    """
+    native = x.dtype.newbyteorder("=")
+    return np.asarray(x, dtype=native) if x.flags.aligned else np.array(x, dtype=native)
+
+
 def rfft(x: np.ndarray, n: int) -> np.ndarray:
     """``scipy.fft.rfft(x, n, axis=-1)`` of float32 or float64 rows.
 
@@ -54,7 +70,7 @@ def rfft(x: np.ndarray, n: int) -> np.ndarray:
     if pf is None:
         import scipy.fft
         return scipy.fft.rfft(x, n, axis=-1)
-    x = np.array(x, dtype=x.dtype.newbyteorder("="), copy=None if x.flags.aligned else True)
+    x = _native(x)
     return pf.r2c(_fit(x, n), (x.ndim - 1,), True, 0, None, 1)
 
 
@@ -74,7 +90,7 @@ def irfft(x: np.ndarray, n: int) -> np.ndarray:
     if pf is None:
         import scipy.fft
         return scipy.fft.irfft(x, n, axis=-1)
-    x = np.array(x, dtype=x.dtype.newbyteorder("="), copy=None if x.flags.aligned else True)
+    x = _native(x)
     if x.dtype.kind != "c":
         x = x + 0.j
     return pf.c2r(_fit(x, n // 2 + 1), (x.ndim - 1,), n, False, 2, None, 1)
