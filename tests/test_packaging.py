@@ -1,0 +1,125 @@
+"""What a packager builds from a clone, as ``python -m build`` builds it: the source distribution
+holds the package with its data, pyproject.toml, the licence, the README and docs/, and nothing of
+the clone's tests, research, tools or audio; the wheel built from that source distribution holds
+every module and data file of the package (every file it opens through ``importlib.resources``
+among them), the licence, the README as its description, the release as its version and the
+``call-monitor`` command.
+
+Built offline by the setuptools this interpreter has, which must be one pyproject.toml's
+build-system accepts (``make setup`` installs it, through the dev extra)."""
+
+from __future__ import annotations
+
+import email
+import email.message
+import importlib.metadata
+import re
+import shutil
+import subprocess
+import tarfile
+import tomllib
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from conftest import PY, ROOT
+from monitor.release import RELEASE
+
+PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+NAME = f"{PYPROJECT['project']['name']}-{RELEASE}"
+DIST_INFO = f"{PYPROJECT['project']['name'].replace('-', '_')}-{RELEASE}.dist-info"
+SDIST_TOP = {"monitor", "docs", "pyproject.toml", "README.md", "LICENSE", "MANIFEST.in", "PKG-INFO", "setup.cfg",
+             f"{PYPROJECT['project']['name']}.egg-info"}
+"""Every top-level entry of the source distribution: the package and docs, the project's own files,
+and what setuptools adds (PKG-INFO, setup.cfg, the egg-info)."""
+NOT_IN_A_CLONE = shutil.ignore_patterns(".git", ".venv", "__pycache__", "*.egg-info", "build", "dist",
+                                        ".pytest_cache", "generated", "artifacts", "*.wav", "*.flac")
+"""What a fresh clone has not (git's own files, what ``make`` and the tests make) or need not have
+for this (the recordings: their folders and texts stay, to be kept out)."""
+RESOURCE_RE = re.compile(r'resources\.files\("monitor"\)\.joinpath\("([^"]+)"\)')
+
+
+def _build(hook: str, source: Path, out: Path) -> Path:
+    """``setuptools.build_meta.<hook>`` (build_sdist, build_wheel) run in ``source``: the file written in ``out``."""
+    out.mkdir()
+    script = f"import sys; from setuptools import build_meta; print(build_meta.{hook}(sys.argv[1]))"
+    done = subprocess.run([PY, "-c", script, str(out)], cwd=source, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return out / done.stdout.split()[-1]
+
+
+def _setuptools_accepted() -> None:
+    """Fails, saying so, when this interpreter's setuptools is older than pyproject.toml's build-system asks."""
+    wanted = next(r for r in PYPROJECT["build-system"]["requires"] if r.startswith("setuptools"))
+    floor = tuple(int(p) for p in wanted.split(">=")[1].split("."))
+    have = importlib.metadata.version("setuptools")
+    if tuple(int(p) for p in re.findall(r"\d+", have)[:len(floor)]) < floor:
+        pytest.fail(f"setuptools {have} here; pyproject.toml's build-system asks {wanted}: make setup installs it")
+
+
+@pytest.fixture(scope="module")
+def sdist(tmp_path_factory) -> tarfile.TarFile:
+    """The source distribution of a copy of this clone."""
+    _setuptools_accepted()
+    work = tmp_path_factory.mktemp("packaging")
+    shutil.copytree(ROOT, work / "clone", ignore=NOT_IN_A_CLONE)
+    with tarfile.open(_build("build_sdist", work / "clone", work / "sdist")) as tar:
+        tar.extractall(work / "unpacked", filter="data")
+        yield tar
+
+
+@pytest.fixture(scope="module")
+def wheel(sdist: tarfile.TarFile) -> zipfile.ZipFile:
+    """The wheel built from the unpacked source distribution."""
+    unpacked = Path(sdist.name).parents[1] / "unpacked" / NAME
+    with zipfile.ZipFile(_build("build_wheel", unpacked, unpacked.parent.parent / "wheel")) as zf:
+        yield zf
+
+
+def package_files() -> set[str]:
+    """The package's files in this clone (modules and data), as paths from the clone's root."""
+    return {p.relative_to(ROOT).as_posix() for p in (ROOT / "monitor").rglob("*")
+            if p.is_file() and "__pycache__" not in p.parts}
+
+
+def sdist_files(sdist: tarfile.TarFile) -> set[str]:
+    return {m.name.removeprefix(f"{NAME}/") for m in sdist.getmembers() if m.isfile()}
+
+
+def metadata(wheel: zipfile.ZipFile) -> email.message.Message:
+    return email.message_from_bytes(wheel.read(f"{DIST_INFO}/METADATA"))
+
+
+def test_the_source_distribution_holds_the_package_its_data_licence_readme_and_docs(sdist) -> None:
+    expected = package_files() | {"pyproject.toml", "README.md", "LICENSE"} | {
+        p.relative_to(ROOT).as_posix() for p in (ROOT / "docs").glob("*.md")}
+    assert expected - sdist_files(sdist) == set()
+
+
+def test_the_source_distribution_leaves_the_clones_tests_research_tools_and_audio_out(sdist) -> None:
+    assert {name.split("/")[0] for name in sdist_files(sdist)} <= SDIST_TOP
+
+
+def test_the_wheel_holds_every_module_and_data_file_of_the_package_and_nothing_else(wheel) -> None:
+    assert {n for n in wheel.namelist() if not n.startswith(f"{DIST_INFO}/")} == package_files()
+
+
+def test_every_file_the_package_opens_through_importlib_resources_is_in_the_wheel(wheel) -> None:
+    opened = {f"monitor/{name}" for p in (ROOT / "monitor").rglob("*.py")
+              for name in RESOURCE_RE.findall(p.read_text(encoding="utf-8"))}
+    assert "monitor/data/supervisor.html" in opened
+    assert opened - set(wheel.namelist()) == set()
+
+
+def test_the_wheel_names_the_release_python_dependencies_licence_readme_and_command(wheel) -> None:
+    meta, project = metadata(wheel), PYPROJECT["project"]
+    assert meta["Version"] == RELEASE
+    assert meta["Requires-Python"] == project["requires-python"]
+    assert set(project["dependencies"]) <= set(meta.get_all("Requires-Dist"))
+    assert meta["License-Expression"] == project["license"]
+    assert wheel.read(f"{DIST_INFO}/licenses/LICENSE") == (ROOT / "LICENSE").read_bytes()
+    assert meta["Description-Content-Type"] == "text/markdown"
+    assert meta.get_payload().strip() == (ROOT / "README.md").read_text(encoding="utf-8").strip()
+    scripts = wheel.read(f"{DIST_INFO}/entry_points.txt").decode()
+    assert "call-monitor = monitor.cli:main" in scripts.splitlines()
