@@ -11,7 +11,7 @@ APT_PACKAGES := python3-venv libportaudio2 libasound2-plugins pulseaudio pulseau
                 dbus libnotify-bin dunst xvfb chromium curl fonts-nanum baresip-core baresip-x11
 STAMP := $(VENV)/.installed
 
-.PHONY: setup system-packages test bench demo fixtures eval-corpus eval tune limits clean
+.PHONY: setup system-packages test bench demo fixtures eval-corpus eval tune limits dist clean
 
 setup: system-packages $(STAMP)
 
@@ -80,5 +80,12 @@ demo: setup fixtures
 	@echo "Replaying a bundled call: a caller whose speech deteriorates after about 75 s."
 	$(VENV)/bin/call-monitor replay audio_fixtures/calls/deteriorating_16k.wav --db "$$(mktemp -d)/demo.db"
 
+# The wheel and the source distribution that other machines install (docs/deployment.md, "Installing
+# callmonitor"): the wheel built from the source distribution, so that nothing left in build/ by an
+# earlier build goes into it.
+dist: setup
+	rm -rf dist
+	$(PY) -m build --no-isolation --outdir dist .
+
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) build dist *.egg-info
