@@ -84,32 +84,52 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     configure_logging(getattr(args, "log_level", None) or "warning")
-    from .commands.common import ExitStatus, exit_status_of
-    from .stops import sigterm_as_interrupt
-    from .config.schema import NoHomeFolder
-    from .console import GuardedOutput, OutputFailed, error
+    from .console import GuardedOutput, OutputFailed
     printed_to = sys.stdout
     if printed_to is not None:  # None: started with descriptor 1 closed, where print writes nothing
         sys.stdout = GuardedOutput(printed_to)
     try:
-        with sigterm_as_interrupt():
-            status = int(args.run(args) or 0)
-        if sys.stdout is not None:  # what is still buffered written here, not in the interpreter's final flush
-            sys.stdout.flush()
-        return status
+        return _written_out(_status_of(args))
     except OutputFailed as err:  # stdout sent to a full disk, say: what was printed before stands
         return _cannot_write(err)
-    except NoHomeFolder as err:  # a default file under the home folder, which is not known
-        error(str(err))
-        return int(ExitStatus.BAD_SETUP)
-    except KeyboardInterrupt as stop:  # Ctrl-C, or SIGTERM (Terminated): each command's own line said
-        return int(exit_status_of(stop))
     except BrokenPipeError:  # the reader went away (call-monitor replay --jsonl | head)
         _quiet_stdout()
         return 141
     finally:
         if isinstance(sys.stdout, GuardedOutput):
             sys.stdout = printed_to
+
+
+def _status_of(args: argparse.Namespace) -> int:
+    """The exit status of the command ``args`` names, run: its own, or that of the stop (Ctrl-C,
+    SIGTERM) or of the home folder not known that ended it, each said in its one line."""
+    from .commands.common import ExitStatus, exit_status_of
+    from .config.schema import NoHomeFolder
+    from .console import error
+    from .stops import sigterm_as_interrupt
+    try:
+        with sigterm_as_interrupt():
+            return int(args.run(args) or 0)
+    except NoHomeFolder as err:  # a default file under the home folder, which is not known
+        error(str(err))
+        return int(ExitStatus.BAD_SETUP)
+    except KeyboardInterrupt as stop:  # Ctrl-C, or SIGTERM (Terminated): each command's own line said
+        return int(exit_status_of(stop))
+
+
+def _written_out(status: int) -> int:
+    """``status``, once what standard output still buffers is written, here through its guard and
+    not in the interpreter's final flush, however the command ended: output that cannot be written
+    (a full disk) is then one line, exit 1, or the stop's own status (130, 143) after a stop."""
+    from .commands.common import ExitStatus
+    from .console import OutputFailed
+    try:
+        if sys.stdout is not None:
+            sys.stdout.flush()
+    except OutputFailed as err:
+        failed = _cannot_write(err)
+        return status if status in (ExitStatus.INTERRUPTED, ExitStatus.TERMINATED) else failed
+    return status
 
 
 def _cannot_write(err: OSError) -> int:

@@ -19,7 +19,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Iterator
+from typing import IO, Iterator
 
 import pytest
 
@@ -777,14 +777,16 @@ sys.exit(main(sys.argv[4:]))
 """
 
 
-def stopped_at(where: str, sig: str, *args: object, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+def stopped_at(where: str, sig: str, *args: object, env: dict[str, str] | None = None,
+               stdout: IO[str] | int = subprocess.PIPE) -> subprocess.CompletedProcess:
     """``call-monitor ARGS`` sent ``sig`` (a name: to itself, as Ctrl-C or ``kill`` would send it) as
     it first calls ``where`` (``module:function``, the function the command looks up there when it
     calls it): a stop that lands at that moment every time. What it printed and its exit status.
-    ``env``: its environment (this one's by default), the checkout on its PYTHONPATH."""
+    ``env``: its environment (this one's by default), the checkout on its PYTHONPATH; ``stdout``:
+    where its standard output goes (read by default; an open file such as ``/dev/full``)."""
     module, name = where.split(":")
     return subprocess.run([PY, "-c", _STOPPED_AT, module, name, sig, *map(str, args)], cwd=ROOT,
-                          capture_output=True, text=True, timeout=300,
+                          stdout=stdout, stderr=subprocess.PIPE, text=True, timeout=300,
                           env=dict(os.environ if env is None else env, PYTHONPATH=str(ROOT)))
 
 

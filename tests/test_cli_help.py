@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ALERTING_CALL, ROOT, call_monitor
+from conftest import ALERTING_CALL, ROOT, call_monitor, stopped_at
 from monitor.cli import COMMANDS, build_parser
 
 
@@ -285,6 +285,19 @@ def test_a_command_started_with_its_standard_output_closed_prints_nothing_and_su
 def test_version_sent_to_a_full_disk_is_one_line_too() -> None:
     """``call-monitor --version > version.txt`` on a full disk: the line a command's output gives, exit 1."""
     _one_line_to_a_full_disk("--version")
+
+
+def test_a_stop_with_output_still_buffered_for_a_full_disk_is_one_line_and_the_stop_s_status() -> None:
+    """``devices > list.txt`` on a full disk, Ctrl-C as it says why the sound-server sources are not
+    listed, the input devices still buffered (no PYTHONUNBUFFERED): what is buffered is written
+    before the command returns, as on every other way it ends, so that its failure is the same one
+    line, and the exit status the stop's (130), not the interpreter's 'Exception ignored' and exit 120."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"} | {"PULSE_SERVER": "unix:/nonexistent"}
+    with open("/dev/full", "w") as full:
+        done = stopped_at("monitor.capture.devices:no_sources_reason", "SIGINT", "devices", env=env, stdout=full)
+    assert (done.returncode, done.stderr.splitlines()) == (
+        130, ["call-monitor: error: /dev/full: cannot write the output (No space left on device); "
+              "what was printed before it stands"])
 
 
 def _one_line_to_a_full_disk(*args: str) -> None:
