@@ -49,6 +49,9 @@ def test_a_connection_past_max_connections_is_answered_503_and_one_is_served_aga
     try:
         status, headers, said = console.exchange("GET", "/api/state")
         assert (status, headers["Retry-After"]) == (503, "1"), said  # a daemon posts again then, no attempt lost
+        assert (headers["Content-Type"], json.loads(said)) == (  # as the console's other refusals, for a daemon to say
+            "application/json", {"error": "this console serves at most 2 connections at once "
+                                          "(supervisor.max_connections): try again in 1 s"})
         assert console.request("GET", "/api/state")[0] == 503  # said once, not once a connection
         streams.pop().close()  # a page closed
         assert wait_for(lambda: console.request("GET", "/api/state")[0] == 200, 5)

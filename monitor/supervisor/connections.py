@@ -15,6 +15,7 @@ its client reads (a page's event stream, for hours).
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from typing import Awaitable, Callable
@@ -43,12 +44,16 @@ AT_LIMIT_RETRY_AFTER_S = 1
 again then, as a wait the console asked for, not a failed attempt (nor an outage's backoff)."""
 
 
-async def at_the_limit(scope: dict, receive: object, send: Callable[[dict], Awaitable[None]]) -> None:
-    """uvicorn's answer at ``limit_concurrency`` (503, the connection closed), with ``Retry-After``."""
+async def at_the_limit(send: Callable[[dict], Awaitable[None]], max_connections: int) -> None:
+    """uvicorn's answer at ``limit_concurrency`` (503, the connection closed), with ``Retry-After``
+    and the reason as ``{"error": ...}``, as the console's other refusals (401, 429, a failing
+    database's 503) say theirs and a daemon's outage warning says it."""
+    body = json.dumps({"error": f"this console serves at most {max_connections} connections at once "
+                                f"(supervisor.max_connections): try again in {AT_LIMIT_RETRY_AFTER_S} s"}).encode()
     await send({"type": "http.response.start", "status": 503,
-                "headers": [(b"content-type", b"text/plain; charset=utf-8"), (b"content-length", b"19"),
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
                             (b"connection", b"close"), (b"retry-after", str(AT_LIMIT_RETRY_AFTER_S).encode())]})
-    await send({"type": "http.response.body", "body": b"Service Unavailable", "more_body": False})
+    await send({"type": "http.response.body", "body": body, "more_body": False})
 
 
 AT_LIMIT_SAID_EVERY_S = 60.0
@@ -115,7 +120,7 @@ class TimelyH11Protocol(H11Protocol):
         async def within_limit(scope: dict, receive: object, send: Callable[[dict], Awaitable[None]]) -> None:
             limit = self.max_open
             if limit is not None and (len(self.connections) >= limit or len(self.tasks) > limit):
-                return await at_the_limit(scope, receive, send)
+                return await at_the_limit(send, limit - 1)
             return await app(scope, receive, send)
         return within_limit
 
