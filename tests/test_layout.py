@@ -34,7 +34,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("monitor.cli", "monitor"),
 )
 STAGE_FOLDERS = ("capture", "analysis", "transcription", "alerts", "delivery")
-LONGEST_FUNCTION = 54
+LONGEST_FUNCTION = 45
 
 
 def module_name(path: Path) -> str:

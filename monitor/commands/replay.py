@@ -14,8 +14,12 @@ from .common import ExitStatus, add_call_options, add_config_options, add_loggin
 
 if TYPE_CHECKING:
     from ..capture.sources import Chunk, FileSource
+    from ..config import Config
+    from ..delivery.store import Store
+    from ..delivery.store_guard import PendingStore
     from ..events import Event
     from ..pipeline import CallPipeline
+    from ..transcription.setup import TranscriptionSetup
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -63,45 +67,81 @@ class Progress:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..delivery.sinks.terminal import HumanSink, JsonlSink
-    from .common import (ConfigError, ModelError, StoreError, config_from_args, open_store_or_pending,
-                         open_transcription)
-    from .run import say_unused_token, start_webhook, webhook_overrides, webhook_token
+    """Replay ``args.files``: the configuration (:func:`_replay_config`), the files that cannot be
+    read said (:func:`_unreadable`), the speech model and the database opened (:func:`_opened`),
+    then each recording replayed into the printed and posted alerts (:func:`_replay_all`)."""
+    from .common import ConfigError
     try:
-        cfg = config_from_args(args, webhook_overrides(args))
-        posting = bool(args.webhook or args.webhook_url_file)  # the configured URL is the daemon's, not replay's
-        say_unused_token(args, cfg.delivery.webhook_url if posting else "", configured=False)
-        token = webhook_token(cfg) if posting else None
+        cfg, token = _replay_config(args)
     except (ConfigError, ValueError) as err:
         error(str(err))
         return ExitStatus.BAD_SETUP
-    from ..delivery.store_files import lasting_problem, making_problem, writing_problem
     unreadable = _unreadable(args)
     if len(unreadable) == len(args.files):  # nothing to replay: no database made or touched, no model loaded
         return ExitStatus.FAILED
+    opened = _opened(args, cfg)
+    if opened is None:
+        return ExitStatus.BAD_SETUP
+    return ExitStatus.FAILED if _replay_all(args, cfg, token, *opened, unreadable) else ExitStatus.OK
+
+
+def _posting(args: argparse.Namespace) -> bool:
+    """Whether the replay posts its alerts to a webhook: only one its options name, the configured
+    URL being the daemon's, not replay's."""
+    return bool(args.webhook or args.webhook_url_file)
+
+
+def _replay_config(args: argparse.Namespace) -> tuple[Config, str | None]:
+    """The configuration with the webhook options applied, and the webhook's token (None when the
+    replay posts nothing); a token given for no webhook said in one warning. Raises ConfigError or
+    ValueError (a webhook option or token file it cannot use)."""
+    from .common import config_from_args
+    from .run import say_unused_token, webhook_overrides, webhook_token
+    cfg = config_from_args(args, webhook_overrides(args))
+    posting = _posting(args)
+    say_unused_token(args, cfg.delivery.webhook_url if posting else "", configured=False)
+    return cfg, webhook_token(cfg) if posting else None
+
+
+def _opened(args: argparse.Namespace,
+            cfg: Config) -> tuple[TranscriptionSetup | None, Store | PendingStore] | None:
+    """The speech model (None: no transcription) and the store the calls go into (a pending one when
+    the database cannot be opened: the alerts go on, not stored); None, said in one line, when no
+    call could be stored (a folder, a recording or a database it may not write, as batch) or the
+    model cannot be used. A stop (Ctrl-C, SIGTERM) meanwhile is said in one line and raised."""
+    from ..delivery.store_files import lasting_problem, making_problem, writing_problem
+    from .common import ModelError, StoreError, open_store_or_pending, open_transcription
     doing = "the database opened"
     try:
-        # a folder, a recording, a folder or database it may not write: no call could be stored (as batch)
         db = cfg.storage.db
         if problem := lasting_problem(db) or making_problem(db) or writing_problem(db):
             error(f"{problem}: nothing was replayed")
-            return ExitStatus.BAD_SETUP
+            return None
         doing = "the speech model loaded"  # before the database: a model that cannot be used leaves it as it was
         transcription = open_transcription(args, cfg)
         doing = "the database opened"  # up to its busy timeout, on a database another program locks
-        store = open_store_or_pending(cfg)  # cannot be opened: the alerts go on, not stored
+        return transcription, open_store_or_pending(cfg)
     except (ModelError, StoreError) as err:
         error(str(err))
-        return ExitStatus.BAD_SETUP
+        return None
     except KeyboardInterrupt as stop:  # Ctrl-C or SIGTERM before the first call: nothing replayed yet
         error(f"{stopped_by(stop)} while {doing}: nothing was replayed or stored")
         raise
-    sink = JsonlSink() if args.jsonl else HumanSink(bell=cfg.delivery.bell)
-    sinks = [sink]
-    webhook = start_webhook(cfg, store, token) if posting else None
+
+
+def _replay_all(args: argparse.Namespace, cfg: Config, token: str | None, transcription: TranscriptionSetup | None,
+                store: Store | PendingStore, unreadable: list[str]) -> int:
+    """The readable recordings replayed (:func:`_replay_files`) into the terminal's lines or JSON and
+    the webhook, if posting, through a store guard; then what the guard held written, the outbox
+    drained and the store closed, a stop meanwhile too. How many problems: the files that failed,
+    ``unreadable`` among them, and those of closing."""
+    from ..delivery.sinks.terminal import HumanSink, JsonlSink
+    from ..delivery.store_guard import PendingStore, StoreGuard
+    from .run import start_webhook
+    sinks = [JsonlSink() if args.jsonl else HumanSink(bell=cfg.delivery.bell)]
+    webhook = start_webhook(cfg, store, token) if _posting(args) else None
     if webhook is not None:
         sinks.append(webhook)
-    from ..delivery.store_guard import PendingStore, StoreGuard
     guard = StoreGuard(store, written=() if webhook is None else (webhook.written,))
     failed = 0
     with _one_line_failure(guard, [store.error] if isinstance(store, PendingStore) else []):
@@ -115,7 +155,7 @@ def run(args: argparse.Namespace) -> int:
                     _drain(webhook, args.webhook_wait, store.path)
             finally:  # a stop while the outbox is drained too
                 failed += _close(store, guard)
-    return ExitStatus.FAILED if failed else ExitStatus.OK
+    return failed
 
 
 def _close(store, guard) -> int:
