@@ -90,6 +90,16 @@ class PulseServer:
                 subprocess.run(["pactl", "suspend-sink", sink, suspended], env=self.full_env(),
                                capture_output=True, timeout=5)
 
+    def default_source(self) -> str:
+        """The server's default source (``pactl get-default-source``)."""
+        return subprocess.run(["pactl", "get-default-source"], env=self.full_env(), capture_output=True, text=True,
+                              timeout=5, check=True).stdout.strip()
+
+    def set_default_source(self, name: str) -> None:
+        """Make ``name`` the server's default source, as a desktop's sound settings do."""
+        subprocess.run(["pactl", "set-default-source", name], env=self.full_env(), capture_output=True, timeout=5,
+                       check=True)
+
     def alive(self) -> bool:
         r = subprocess.run(["pactl", "info"], env=self.full_env(), capture_output=True, timeout=5)
         return r.returncode == 0

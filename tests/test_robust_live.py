@@ -134,11 +134,7 @@ def test_one_source_for_both_legs_is_refused_in_one_line_naming_both_options(pul
 def test_two_names_of_one_device_for_both_legs_are_refused_naming_the_key_its_file_and_the_option(pulse, env, tmp_path):
     """The configuration's caller is the ALSA ``pulse`` device by name, ``--agent`` the same device by
     its index: two names, one audio."""
-    found = subprocess.run([PY, "-c", "from monitor.capture.devices import input_devices\n"
-                                      "print(next(d.index for d in input_devices() if d.name == 'pulse'))"],
-                           env=env, cwd=tmp_path, capture_output=True, text=True, timeout=30)
-    assert found.returncode == 0, found.stderr
-    index = found.stdout.strip()
+    index = _device_index(env, tmp_path, "pulse")
     cfg = tmp_path / "c.toml"
     cfg.write_text('[daemon]\ncaller = "pulse"\n')
     r = subprocess.run([PY, "-m", "monitor.cli", "run", "--config", str(cfg), "--agent", index, "--db",
@@ -146,6 +142,44 @@ def test_two_names_of_one_device_for_both_legs_are_refused_naming_the_key_its_fi
                        env=env, cwd=tmp_path, capture_output=True, text=True, timeout=30)
     assert r.returncode == 2 and r.stderr.splitlines() == [
         f"call-monitor: error: daemon.caller in {cfg} and --agent both name pulse (#{index}): {ONE_SOURCE}"]
+
+
+def test_the_agent_on_the_default_input_while_the_server_s_default_is_the_caller_s_monitor_is_refused_naming_both(
+        pulse, env, tmp_path):
+    """``--agent default`` (ALSA's default device, which records the sound server's default source)
+    on a desktop whose default source is the monitor of the softphone's sink, as a server with no
+    microphone makes it: the agent's leg would record the caller, so the start refuses it in one line
+    naming both the caller's source and the device that records it, exit 2, no database made."""
+    assert pulse.default_source() == "softphone.monitor"
+    r = subprocess.run([PY, "-m", "monitor.cli", "run", "--caller", "softphone.monitor", "--agent", "default",
+                        "--db", str(tmp_path / "e.db"), "--no-notify", "--no-transcribe"],
+                       env=env, cwd=tmp_path, capture_output=True, text=True, timeout=30)
+    index = _device_index(env, tmp_path, "default")
+    assert r.returncode == 2 and r.stderr.splitlines() == [
+        f"call-monitor: error: --caller and --agent both name softphone.monitor (default (#{index}): the sound "
+        f"server's default source): {ONE_SOURCE}"]
+    assert not (tmp_path / "e.db").exists()
+
+
+def test_the_agent_on_the_default_input_is_its_own_leg_once_the_server_s_default_is_the_microphone(pulse):
+    """The same ``--agent default`` once the desktop's default source is the microphone (here the
+    monitor of the null sink standing in for one): two sources, nothing refused, a reload neither."""
+    from monitor.capture.devices import input_devices, same_source
+    default = next(f"default (#{d.index})" for d in input_devices() if d.name == "default")
+    assert same_source("softphone.monitor", "default") == (
+        f"softphone.monitor ({default}: the sound server's default source)")
+    pulse.set_default_source("mic.monitor")
+    assert same_source("softphone.monitor", "default") is None
+    assert same_source("mic.monitor", "default") == f"mic.monitor ({default}: the sound server's default source)"
+
+
+def _device_index(env, cwd, name: str) -> str:
+    """The index of the PortAudio input device ``name`` as a daemon started in ``env`` sees it."""
+    found = subprocess.run([PY, "-c", "from monitor.capture.devices import input_devices\n"
+                                      f"print(next(d.index for d in input_devices() if d.name == {name!r}))"],
+                           env=env, cwd=cwd, capture_output=True, text=True, timeout=30)
+    assert found.returncode == 0, found.stderr
+    return found.stdout.strip()
 
 
 def test_a_reload_giving_the_agent_the_caller_s_source_is_refused_in_one_warning_line_and_the_sources_stay(

@@ -70,12 +70,27 @@ class PulseSource:
 
 @dataclass(frozen=True)
 class ResolvedSource:
-    """What to open: ``device`` for sounddevice, and ``pulse_source`` for PULSE_SOURCE."""
+    """What to open: ``device`` for sounddevice, and ``pulse_source`` for PULSE_SOURCE. ``reads``:
+    the sound-server source it records, ``pulse_source`` or, for a device that records the server's
+    default source (:data:`SERVER_DEFAULT_DEVICES`), that source when it was resolved; None: a
+    device of its own, or no server answered."""
 
     spec: str
     device: int | str | None
     pulse_source: str | None
     label: str
+    reads: str | None = None
+
+    @property
+    def audio(self) -> tuple[str, object]:
+        """What it records, to tell two legs on one audio: its sound-server source, else its device."""
+        return ("source", self.reads) if self.reads else ("device", self.device)
+
+
+SERVER_DEFAULT_DEVICES = ("default", "pulse", "pipewire")
+"""The ALSA devices that, opened with no ``PULSE_SOURCE``, record the sound server's default source
+(where its ALSA plugin is installed, PortAudio then listing a ``pulse`` device): with no microphone,
+or one the desktop's settings set so, that is the monitor of a sink, perhaps the softphone's."""
 
 
 def input_devices() -> list[InputDevice]:
@@ -126,6 +141,13 @@ def pulse_sources(timeout: float = 3.0) -> list[PulseSource] | None:
         out.append(PulseSource(idx, parts[1], parts[2] if len(parts) > 2 else "",
                                parts[3] if len(parts) > 3 else "", parts[4] if len(parts) > 4 else ""))
     return out
+
+
+def default_server_source(timeout: float = 3.0) -> str | None:
+    """The sound server's default source now (``pactl info``'s ``Default Source``); None when no
+    server answers."""
+    said = (pactl_output(("info",), timeout) or "").splitlines()
+    return next((line.split(":", 1)[1].strip() for line in said if line.startswith("Default Source:")), None)
 
 
 def no_sources_reason() -> str:
@@ -184,7 +206,7 @@ def resolve(spec: str, *, devices: list[InputDevice] | None = None,
         idx = int(spec)
         for d in devices:
             if d.index == idx:
-                return ResolvedSource(spec, idx, None, f"{d.name} (#{idx})")
+                return _on_device(spec, d, devices, sources)
         raise DeviceError(f"no input device with index {idx} (see `call-monitor devices`)")
     if sources is False:
         sources = pulse_sources()
@@ -194,14 +216,13 @@ def resolve(spec: str, *, devices: list[InputDevice] | None = None,
             if pd is None:
                 raise DeviceError(f"{spec} is a sound-server source but PortAudio has no 'pulse' "
                                   "device (install libasound2-plugins)")
-            return ResolvedSource(spec, pd, spec, spec)
+            return ResolvedSource(spec, pd, spec, spec, reads=spec)
     matches = [d for d in devices if spec.lower() in d.name.lower()]
     exact = [d for d in matches if d.name.lower() == spec.lower()]
     if exact:
         matches = exact
     if len(matches) == 1:
-        d = matches[0]
-        return ResolvedSource(spec, d.index, None, f"{d.name} (#{d.index})")
+        return _on_device(spec, matches[0], devices, sources)
     if len(matches) > 1:
         names = ", ".join(f"#{d.index} {d.name}" for d in matches[:5])
         raise DeviceError(f"input '{spec}' is ambiguous: {names}; give an index")
@@ -213,6 +234,28 @@ def resolve(spec: str, *, devices: list[InputDevice] | None = None,
     if sources is None:  # a softphone.monitor cannot be found without them: say why, not only that
         hint = f"; the sound server's sources cannot be listed: {no_sources_reason()}"
     raise DeviceError(f"no input device or source named '{spec}'{guess}{hint} (see `call-monitor devices`)")
+
+
+def _on_device(spec: str, device: InputDevice, devices: list[InputDevice],
+               sources: list[PulseSource] | None | bool) -> ResolvedSource:
+    """``device`` opened for ``spec``, with the server's default source it records, if it is one of
+    :data:`SERVER_DEFAULT_DEVICES` (``sources`` None: no server answered, so none asked)."""
+    routed = device.name in SERVER_DEFAULT_DEVICES and sources is not None and _pulse_device(devices) is not None
+    return ResolvedSource(spec, device.index, None, f"{device.name} (#{device.index})",
+                          reads=default_server_source() if routed else None)
+
+
+def one_audio(a: ResolvedSource, b: ResolvedSource) -> str | None:
+    """The source both ``a`` and ``b`` record (one device, or one sound-server source, named or the
+    server's default), as a line names it, else None: a device that records the server's default
+    source is named beside that source (``softphone.monitor (default (#1): the sound server's
+    default source)``)."""
+    if a.audio != b.audio:
+        return None
+    routed = [r.label for r in (a, b) if r.pulse_source is None and r.reads]
+    if a.label == b.label or not routed:
+        return a.label
+    return f"{a.reads} ({' and '.join(routed)}: the sound server's default source)"
 
 
 def same_source(caller: str, agent: str, resolve_fn: Callable[[str], ResolvedSource] | None = None) -> str | None:
@@ -232,4 +275,4 @@ def same_source(caller: str, agent: str, resolve_fn: Callable[[str], ResolvedSou
         a, b = resolve_fn(caller), resolve_fn(agent)
     except DeviceError:
         return None
-    return a.label if a.device is not None and (a.device, a.pulse_source) == (b.device, b.pulse_source) else None
+    return one_audio(a, b) if a.device is not None else None

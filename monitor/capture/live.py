@@ -89,8 +89,8 @@ import numpy as np
 
 from ..dsp.resample import Resampler
 from .audio_files import EdgeConditioner
-from .devices import (DIGITAL_ZERO_DBFS, DeviceError, PulseSource, ResolvedSource, SameSourceError, pulse_sources,
-                      refresh_portaudio, resolve, server_source_name)
+from .devices import (DIGITAL_ZERO_DBFS, DeviceError, PulseSource, ResolvedSource, SameSourceError, one_audio,
+                      pulse_sources, refresh_portaudio, resolve, server_source_name)
 from .sources import Chunk, Source, StreamsMark
 from .streams import NO_SERVER, SinkStreams, StreamIds, monitored_sink
 
@@ -330,11 +330,12 @@ class LiveSource(Source):
                                     queue.Queue(nq), lateness=collections.deque(maxlen=max(1, round(settle_s / block_s))))
 
     def _check_distinct(self, sources: dict[str, str]) -> None:
-        """SameSourceError when both legs name one source: one resolved twice, or one name (waited
-        for, not found yet) given twice."""
+        """SameSourceError when both legs record one source (:func:`one_audio`: one resolved twice, or
+        a device recording the server's default source, the other leg's), or one name (waited for,
+        not found yet) is given twice."""
         found = [leg.resolved for leg in self._legs.values() if leg.resolved is not None]
-        if len({(r.device, r.pulse_source) for r in found}) < len(found):  # one source named twice
-            raise SameSourceError(found[-1].label)
+        if len(found) == 2 and (label := one_audio(*found)):  # one source named twice, or the default's
+            raise SameSourceError(label)
         if len({s.strip() for s in sources.values()}) < len(sources):  # one name, waited for: not found yet
             raise SameSourceError(sources["caller"].strip())
 
@@ -428,8 +429,7 @@ class LiveSource(Source):
         """The leg's source found (again) in PortAudio's device list, as its resolved source and its
         label; DeviceError while it is still missing or when it is the other leg's source."""
         found, listed = self._find(leg)  # DeviceError while it is still missing
-        if any((o.resolved.device, o.resolved.pulse_source) == (found.device, found.pulse_source)
-               for o in self._legs.values() if o is not leg and o.resolved is not None):
+        if any(one_audio(o.resolved, found) for o in self._legs.values() if o is not leg and o.resolved is not None):
             raise DeviceError(f"{found.label} is the other leg's source")
         leg.resolved, leg.device_list = found, listed
         leg.stats.label = found.label
