@@ -30,6 +30,7 @@ from .transcription.recognizer import Transcriber, TranscriberError
 from .alerts.rules import AlertEngine
 from .capture.sources import Chunk, RecordingFlaws
 from .delivery.store import Store
+from .delivery.store_errors import StoreError
 from .delivery.store_guard import StoreGuard
 from .delivery.store_rows import LIVE_SOURCE
 
@@ -289,12 +290,26 @@ class CallPipeline:
     def write_series(self, cfg: Config) -> str | None:
         """Write the ended call's :attr:`series` to its call folder in ``cfg``
         (:func:`~monitor.delivery.call_files.write_call_series`), where its report finds them beside
-        its audio; the path, or None (no series kept, the call without its id, or not written)."""
+        its audio; the path, or None (no series kept, the call without its id, or not written). A
+        replayed call's folder is kept in the database, as the daemon keeps the folders of its audio,
+        so that a purge with another configuration, or none, deletes the series there with the call."""
         if self.series is None or not self.series.regular or self.store is None or self.call_id is None:
             return None
         from .delivery.call_files import write_call_series
-        return write_call_series(cfg, str(self.store.path), self.call_id, self.series.series(self.duration_s),
-                                 live=self.source.startswith(LIVE_SOURCE))
+        live = self.source.startswith(LIVE_SOURCE)
+        path = write_call_series(cfg, str(self.store.path), self.call_id, self.series.series(self.duration_s),
+                                 live=live)
+        if path is not None and not live:
+            self._note_call_folder(os.path.dirname(path))
+        return path
+
+    def _note_call_folder(self, folder: str) -> None:
+        """Keep ``folder`` in the database as one holding its call files; a database failing now
+        keeps the series unnoted (a purge with the replay's configuration still finds them)."""
+        try:
+            self.store.note_call_folder(folder)
+        except StoreError as err:
+            log.warning("%s not kept as a folder of call files: %s", folder, err)
 
     def _flaws_said(self) -> RecordingFlaws:
         """The call's :attr:`flaws` with what was said of its legs so far: each leg too quiet to

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import soundfile as sf
 
-from conftest import ALERTING_CALL, CALLS, call_monitor as cli, two_calls_line
+from conftest import ALERTING_CALL, CALLS, SPEECH, call_monitor as cli, two_calls_line
 from monitor.capture.sources import FileSource
 from monitor.config import load_config
 from monitor.daemon import Daemon
@@ -167,6 +167,21 @@ def test_purge_without_the_daemons_configuration_deletes_its_calls_audio_and_rep
     assert done.returncode == 0 and "purged 1 call(s)" in done.stderr, done.stderr
     assert "3 files of call audio, reports and series" in done.stderr
     assert not any(p.exists() for p in written)
+
+
+def test_purge_without_the_replays_configuration_deletes_the_series_it_wrote_in_daemon_audio_dir(tmp_path, own_home):
+    """A replay writes a recording's series in daemon.audio_dir and keeps that folder in the database
+    as the daemon does: a purge given only the database (a desktop removed, the daemon's own
+    retention with another configuration) deletes them there too, rather than leaving them for ever."""
+    conf = tmp_path / "replay.toml"
+    conf.write_text(f'[daemon]\naudio_dir = "{tmp_path / "audio"}"\n')
+    done = cli("replay", SPEECH / "en_us_normal_a40.wav", "--db", tmp_path / "ev.db", "--config", conf, env=own_home,
+               timeout=120)
+    assert done.returncode == 0, done.stderr
+    (series,) = (tmp_path / "audio").glob("*-series.npz")
+    done = cli("purge", "--db", tmp_path / "ev.db", "--older-than", "0s", env=own_home, timeout=120)
+    assert done.returncode == 0 and "purged 1 call(s) older than 0s (1 files of" in done.stderr, done.stderr
+    assert not series.exists()
 
 
 def test_the_daemons_own_purge_deletes_the_purged_calls_audio(two_calls, tmp_path):

@@ -10,7 +10,7 @@ reloads) with ``daemon.write_audio`` (the audio folder) or ``daemon.report_on_cr
 report folder). A daemon of another database is refused that folder in one line, rather than its
 call 1 overwriting the first's ``call-1.wav`` or ``call-1-report.html``, and a purge deletes
 nothing in a folder another database owns, nor audio the database never named in a folder that
-does not name it (:func:`purge_unnamed_audio`). The database keeps the folders its daemon wrote
+does not name it (:func:`purge_unnamed_audio`). The database keeps the folders its daemon (and replay) wrote
 call files to, so that a purge run with another configuration, or none, finds them there."""
 
 from __future__ import annotations
