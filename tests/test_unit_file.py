@@ -177,6 +177,26 @@ def test_the_unit_carries_the_model_path_and_the_folders_its_configuration_was_c
         [f"Environment=XDG_CONFIG_HOME={tmp_path / 'cfg'}"], "unset, empty and relative ones are not carried"
 
 
+def test_installing_again_without_a_variable_the_unit_carried_says_which_its_daemon_loses(tmp_path):
+    """install-service run again from a shell that lacks a variable the unit before carried (a new
+    terminal without `export SSL_CERT_FILE=...`) writes a unit whose daemon starts without it: posts to
+    a console of its own certificate fail, another database is used. One warning line names each such
+    variable with the value the unit before gave it; a variable still set is no news."""
+    r = _install(tmp_path, "--caller", "softphone.monitor", "--no-transcribe", SSL_CERT_FILE="~/console.pem",
+                 XDG_DATA_HOME=str(tmp_path / "data"))
+    assert r.returncode == 0 and "warning" not in r.stderr, r.stderr
+    r = _install(tmp_path, "--caller", "softphone.monitor", "--no-transcribe", SSL_CERT_FILE="",
+                 XDG_DATA_HOME=str(tmp_path / "data"))
+    assert r.returncode == 0, r.stderr
+    warned = [line for line in r.stderr.splitlines() if line.startswith("call-monitor: warning:")]
+    assert warned == [f"call-monitor: warning: the unit before carried SSL_CERT_FILE={tmp_path / 'console.pem'}, "
+                      "not set here: the new unit's daemon starts without it (set it and install again to keep it)"]
+    assert not any(line.startswith("Environment=SSL_CERT_FILE") for line in _unit_lines(tmp_path))
+    r = _install(tmp_path, "--caller", "softphone.monitor", "--no-transcribe", SSL_CERT_FILE="",
+                 XDG_DATA_HOME=str(tmp_path / "data"))
+    assert r.returncode == 0 and "warning" not in r.stderr, r.stderr
+
+
 @pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze is not installed")
 def test_systemd_accepts_a_model_path_with_odd_characters(tmp_path):
     r = _install(tmp_path, VOSK_MODEL_PATH=f'{tmp_path}/a b/100%/$HOME/"q"')

@@ -132,6 +132,25 @@ def environment_lines(env: Mapping[str, str]) -> str:
     return "".join(lines)
 
 
+_ENVIRONMENT_LINE = re.compile(r'Environment="?(?P<name>[A-Z_]+)=(?P<value>.*?)"?')
+
+
+def dropped_environment(before: str | None, unit: str) -> str | None:
+    """The warning line for the :data:`CARRIED_ENVIRONMENT` variables the unit ``before`` carried
+    and ``unit`` does not (set where ``install-service`` ran then, not now): its daemon starts
+    without them, with another database or without the console's certificate; None for none."""
+    def carried(text: str) -> dict[str, str]:
+        found = (_ENVIRONMENT_LINE.fullmatch(line) for line in text.splitlines())
+        return {m["name"]: m["value"] for m in found if m and m["name"] in CARRIED_ENVIRONMENT}
+    now = carried(unit)
+    lost = [f"{name}={value}" for name, value in carried(before or "").items() if name not in now]
+    if not lost:
+        return None
+    them = "it" if len(lost) == 1 else "them"
+    return (f"the unit before carried {', '.join(lost)}, not set here: the new unit's daemon starts without "
+            f"{them} (set {them} and install again to keep {them})")
+
+
 RUN_VALUES = ("caller", "agent", "config", "db", "webhook", "webhook_url_file", "webhook_token_file", "model",
               "socket")
 """``run``'s options with a value, in the order the unit gives them; then :data:`RUN_FLAGS`,
@@ -271,6 +290,8 @@ def _install(args: argparse.Namespace, unit: str, url_file: WebhookUrlFile | Non
                                                      " (the same unit as before, with another webhook URL)"
                                                      if url_changed else
                                                      " (the same unit as before)" if before is not None else ""))
+        if lost := dropped_environment(before, unit):
+            warning(lost)
         for note in notes:
             warning(note)
         _remove_unused_url_file(before, unit)
