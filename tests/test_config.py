@@ -675,6 +675,26 @@ def test_config_hides_its_secrets_unless_asked_and_a_configuration_saved_with_th
     assert effective_config_toml(Config()) == effective_config_toml(Config(), secrets=True)  # nothing to hide
 
 
+@pytest.mark.parametrize("text, line", [
+    ('[supervisor]\nagent_tokens = "alice:alice-token-0123456789"\n',
+     "supervisor.agent_tokens: must be a list of strings, got 'alice:***(22 characters)'"),
+    ('[supervisor]\nagent_tokens = ["alice:alice-token-0123456789", 5]\n',
+     "supervisor.agent_tokens: must be a list of strings, got ['alice:***(22 characters)', 5]"),
+    ('[delivery]\nwebhook_url = ["https://hooks.example/in?key=s3cret-key-0123"]\n',
+     "delivery.webhook_url: must be a string, got ['https://hooks.example/in?key=***(15 characters)']"),
+    ('[supervisor]\nagent_tokens = ["alice-token-0123456789"]\n',
+     'supervisor.agent_tokens: ***(22 characters): expected "NAME:TOKEN" with a token of at least 16 characters'),
+], ids=["token as a string", "token in a list of another type", "URL in a list", "token without its name"])
+def test_a_secret_of_the_wrong_type_is_named_hidden_in_its_error_line(env, tmp_path, text, line):
+    """A key that holds a secret (an agent's token, a receiver's key in a URL) given as the wrong type
+    is one line naming the file and the key, with the value hidden as `config` prints it: the line
+    goes to the journal and the terminal, where no token is ever shown."""
+    path = write(tmp_path / "c.toml", text)
+    with pytest.raises(ConfigError) as err:
+        load_config(path, env=env)
+    assert str(err.value) == f"{path}: {line}"
+
+
 def test_a_config_option_naming_dev_null_or_a_pipe_is_read_not_called_missing(tmp_path):
     """``--config /dev/null`` (no settings of its own) and ``--config <(...)`` (a pipe) exist: they
     are read, not refused as "no such configuration file"."""

@@ -25,7 +25,7 @@ from .schema import (ACOUSTIC_KINDS, ActionsConfig, AnalysisConfig, Config, Conf
                      StorageConfig, SupervisorConfig, TranscriptionConfig, default_paths, xdg_home)
 from .listen import listen_problem
 from .sockets import socket_length_problem
-from .tokens import agent_tokens_problem
+from .tokens import agent_tokens_problem, hidden_agent_tokens
 from .urls import origin_problem, redact_url, url_problem
 
 SECTIONS: tuple[str, ...] = ("analysis", "rules", "actions", "phrases", "transcription", "daemon",
@@ -60,27 +60,43 @@ def _as_toml(value: Any) -> str:
     return str(value).lower() if isinstance(value, bool) else repr(value)
 
 
-def _check_type(value: Any, kind: Any, optional: bool, where: str) -> Any:
-    """Coerce ``value`` to ``kind`` (bool, int, float, str or tuple of str) or fail."""
+_HIDDEN = {"url": lambda text: redact_url(text, counted=True), "origin": lambda text: redact_url(text, counted=True),
+           "agent_tokens": lambda text: hidden_agent_tokens((text,))[0]}
+"""How the secrets in a value of each kind of key are shown in an error line, as `config` prints them."""
+
+
+def _got(value: Any, meta: Mapping[str, Any]) -> str:
+    """``value`` as the file spells it (:func:`_as_toml`), each string in it hidden as a secret of the
+    key's kind is (a URL's key, an agent's token), whatever the value's type: for "got ..."."""
+    hide = _HIDDEN.get(meta.get("kind"))
+    if hide is None:
+        return _as_toml(value)
+    return _as_toml([hide(v) if isinstance(v, str) else v for v in value] if isinstance(value, list)
+                    else hide(value) if isinstance(value, str) else value)
+
+
+def _check_type(value: Any, kind: Any, optional: bool, where: str, meta: Mapping[str, Any]) -> Any:
+    """Coerce ``value`` to ``kind`` (bool, int, float, str or tuple of str) or fail, the value
+    named with its secrets hidden (:func:`_got`)."""
     if kind is bool:
         if not isinstance(value, bool):
-            raise ConfigError(f"{where}: must be true or false, got {_as_toml(value)}")
+            raise ConfigError(f"{where}: must be true or false, got {_got(value, meta)}")
     elif kind is int:
         if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"{where}: must be an integer, got {_as_toml(value)}")
+            raise ConfigError(f"{where}: must be an integer, got {_got(value, meta)}")
     elif kind is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             extra = " or false" if optional else ""
-            raise ConfigError(f"{where}: must be a number{extra}, got {_as_toml(value)}")
+            raise ConfigError(f"{where}: must be a number{extra}, got {_got(value, meta)}")
         value = float(value)
         if value != value or value in (float("inf"), float("-inf")):
-            raise ConfigError(f"{where}: must be a finite number, got {_as_toml(value)}")
+            raise ConfigError(f"{where}: must be a finite number, got {_got(value, meta)}")
     elif kind is str:
         if not isinstance(value, str):
-            raise ConfigError(f"{where}: must be a string, got {_as_toml(value)}")
+            raise ConfigError(f"{where}: must be a string, got {_got(value, meta)}")
     elif get_origin(kind) is tuple:
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise ConfigError(f"{where}: must be a list of strings, got {_as_toml(value)}")
+            raise ConfigError(f"{where}: must be a list of strings, got {_got(value, meta)}")
         value = tuple(value)
     return value
 
@@ -101,7 +117,7 @@ def _check_value(value: Any, annotation: Any, meta: Mapping[str, Any], where: st
     kind, optional = _value_type(annotation)
     if optional and value is False:
         return None
-    value = _check_type(value, kind, optional, where)
+    value = _check_type(value, kind, optional, where, meta)
     if kind is bool:
         return value
     if "min" in meta and value < meta["min"]:

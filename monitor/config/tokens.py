@@ -120,6 +120,14 @@ def hidden_agent_tokens(entries: tuple[str, ...]) -> tuple[str, ...]:
                  for name, sep, token in (entry.partition(":") for entry in entries))
 
 
+def _entry_named(name: str, sep: str) -> str:
+    """An entry of ``supervisor.agent_tokens`` as its error line names it: by the agent's name, or,
+    with no ``:`` in it, as a secret (:func:`~monitor.config.urls.hidden`) when it is long enough to be
+    a token given without its name; '?' for none."""
+    name = name.strip()
+    return hidden(name, counted=True) if not sep and len(name) >= MIN_TOKEN_CHARS else name or "?"
+
+
 def parse_agent_tokens(entries: tuple[str, ...]) -> dict[str, str]:
     """``("alice:TOKEN", ...)`` -> {TOKEN: "alice"}; raises ValueError for a malformed entry, or one
     whose token is hidden as ``call-monitor config`` prints it (saved back, it would be a token of
@@ -130,7 +138,7 @@ def parse_agent_tokens(entries: tuple[str, ...]) -> dict[str, str]:
         if sep and hidden_in(token):
             raise ValueError(f"supervisor.agent_tokens: {name.strip() or '?'}: {copied_hidden(token)}")
         if not sep or not name.strip() or len(token.strip()) < MIN_TOKEN_CHARS:
-            raise ValueError(f"supervisor.agent_tokens: {name.strip() or '?'}: expected \"NAME:TOKEN\" with a "
+            raise ValueError(f"supervisor.agent_tokens: {_entry_named(name, sep)}: expected \"NAME:TOKEN\" with a "
                              f"token of at least {MIN_TOKEN_CHARS} characters")
         other = out.setdefault(token.strip(), name.strip())
         if other != name.strip():  # one token, two agents: it would post only as the last one named
