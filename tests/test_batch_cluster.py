@@ -221,13 +221,15 @@ def test_a_recording_the_client_may_not_read_is_left_to_the_workers_who_may(clus
     assert [(r["path"], r["status"]) for r in _rows(out)] == [(str(private), "scored")]
 
 
-def _tasks_of_batches(client) -> dict[str, dict[str, str]]:
+def _tasks_of_batches(client, workers: bool = True) -> dict[str, dict[str, str]]:
     """The batch's tasks (``callmonitor-score-...``) each process of the cluster holds, by their
-    state: the scheduler's (``"scheduler"``) and each worker's own, by its address."""
+    state: the scheduler's (``"scheduler"``: those sent and not yet taken by the batch) and, with
+    ``workers``, each worker's own, by its address."""
     def ours(tasks) -> dict[str, str]:
         return {str(key): task.state for key, task in tasks.items() if str(key).startswith("callmonitor-score-")}
     held = {"scheduler": client.run_on_scheduler(lambda dask_scheduler: ours(dask_scheduler.tasks))}
-    held.update(client.run(lambda dask_worker: ours(dask_worker.state.tasks)))
+    if workers:
+        held.update(client.run(lambda dask_worker: ours(dask_worker.state.tasks)))
     return held
 
 
@@ -427,3 +429,31 @@ def test_a_batch_whose_clusters_workers_all_left_says_so_once_and_waits_for_them
             f"call-monitor: error: stopped by SIGTERM: every call scored before it (0 of the 1 to score) is in {db}; "
             "the 1 call(s) sent to the cluster and not yet scored were cancelled there; the same command with "
             "--resume scores the rest"]
+
+
+def test_a_worker_that_joins_as_the_batch_scores_is_sent_calls_for_each_of_its_threads(tmp_path):
+    """The batch starts on a cluster of one worker of one thread, so it keeps two calls in flight;
+    that worker then stalls (stopped, here, so that its two calls stay in flight), and a worker of
+    two threads joins: the batch keeps two calls per thread of the workers present in flight (six),
+    not the two it started with, so the worker that joined scores the batch's other calls rather
+    than stand idle; once the first worker goes on, every call is stored and the batch's last line
+    counts both workers."""
+    calls = [_short_call(tmp_path / f"short{i}.wav") for i in range(10)]
+    from distributed import Client
+    with _own_cluster(tmp_path) as (address, started), Client(address, timeout=30) as client:
+        db, out = tmp_path / "events.db", tmp_path / "calls.csv"
+        with _batch(*map(str, calls), "--scheduler", address, "--db", str(db), "--out", str(out)) as batch:
+            assert wait_for(lambda: _scoring(client), 120), _tasks_of_batches(client)
+            os.killpg(started[1].pid, signal.SIGSTOP)
+            try:
+                started.append(_dask("worker", address, "--nthreads", "2", "--no-dashboard", "--name", "joined",
+                                     log=tmp_path / "joined.log"))
+                def in_flight() -> int:  # the first worker's stalled: its own tasks cannot be asked
+                    return len(_tasks_of_batches(client, workers=False)["scheduler"])
+                assert wait_for(lambda: in_flight() == 6, 60), in_flight()
+            finally:
+                os.killpg(started[1].pid, signal.SIGCONT)
+            _, err = batch.communicate(timeout=120)
+    assert batch.returncode == 0, err
+    assert re.fullmatch(r"call-monitor: 10 scored, 0 already scored, 0 failed; .* on 2 worker\(s\) .*", err.strip()), err
+    assert [r["status"] for r in _rows(out)] == ["scored"] * 10

@@ -16,6 +16,7 @@ import pickle
 import re
 import signal
 import socket
+import threading
 import time
 import warnings
 from contextlib import ExitStack, contextmanager
@@ -38,6 +39,12 @@ log = logging.getLogger(__name__)
 
 IN_FLIGHT_PER_THREAD = 2
 """Calls submitted ahead per worker thread: enough to keep workers busy, never the archive."""
+
+
+def calls_in_flight(threads: int) -> int:
+    """The calls a batch keeps sent and not yet taken for a cluster of ``threads`` worker threads:
+    :data:`IN_FLIGHT_PER_THREAD` per thread, and as many as for one thread while it has none."""
+    return max(1, threads) * IN_FLIGHT_PER_THREAD
 
 
 class ClusterError(RuntimeError):
@@ -308,6 +315,14 @@ WITHOUT_CALLMONITOR = "callmonitor-not-importable"
 CALL_STARTED = "callmonitor-call-started"
 """The scheduler's event topic on which a call's task says, before it reads a sample, that it
 started on a worker (``{"key": ..., "worker": ...}``; :func:`remote_scorer`)."""
+CALL_STARTED_WAIT_S = 10.0
+"""How long a call's task waits at most for the scheduler to take its word that it started
+(:data:`CALL_STARTED`): a scheduler on a LAN takes it within milliseconds, a loaded one within a
+second or two."""
+WORKERS_CHANGED = "all"
+"""The scheduler's event topic on which Dask says, among its other events, that a worker joined
+(``{"action": "add-worker", ...}``) or left (``"remove-worker"``): :data:`WORKER_ACTIONS`."""
+WORKER_ACTIONS = frozenset({"add-worker", "remove-worker"})
 
 
 def remote_scorer() -> Callable[[bytes], Any]:
@@ -323,7 +338,13 @@ def remote_scorer() -> Callable[[bytes], Any]:
 
     Before anything else it tells the scheduler, and waits until it has, that it started there
     (:data:`CALL_STARTED`): Dask gives a worker a call to start once its current one is done, and
-    charges both with that worker's death; the client tells them apart by it (:meth:`BatchRun._result`)."""
+    charges both with that worker's death; the client tells them apart by it (:meth:`BatchRun._result`).
+    It waits :data:`CALL_STARTED_WAIT_S` at most: a scheduler slower than that, or gone without its
+    connection closing (its machine down, the process stopped), does not hold the worker's thread for
+    ever; the call is scored all the same. The client may then not hear that it started there: should
+    that worker die on it, the call is sent again rather than failed (as one Dask gave the worker to
+    start next), and should it be scored, the worker is not counted among those that scored
+    (:attr:`BatchOutcome.workers`) for it."""
     def score_there(payload: bytes) -> Any:
         import pickle
 
@@ -331,9 +352,9 @@ def remote_scorer() -> Callable[[bytes], Any]:
         from distributed.utils import sync
         worker = get_worker()
         try:
-            sync(worker.loop, worker.scheduler.log_event, topic=CALL_STARTED,
+            sync(worker.loop, worker.scheduler.log_event, topic=CALL_STARTED, callback_timeout=CALL_STARTED_WAIT_S,
                  msg={"key": worker.get_current_task(), "worker": worker.address})
-        except (OSError, TimeoutError):  # the scheduler gone: the client hears of it from its own connection
+        except (OSError, TimeoutError):  # the scheduler gone or late: the client hears of it from its own connection
             pass
         try:
             from monitor.batch.score import score_call as score
@@ -408,12 +429,13 @@ IDLE_CHECK_S = 2.0
 """How often the batch, waiting for a call, looks whether its cluster still has workers."""
 
 
-def _finished(done: Any, stops: list[KeyboardInterrupt],
-              waiting: Callable[[], None] = lambda: None) -> Iterator[Any]:
+def _finished(done: Any, stops: list[KeyboardInterrupt], waiting: Callable[[], None] = lambda: None,
+              between: Callable[[], None] = lambda: None) -> Iterator[Any]:
     """The futures of ``done`` (a Dask ``as_completed``) as they finish; a stop noted meanwhile
     (:func:`~monitor.stops.stops_noted`: one a finalizer swallowed) is raised within
-    :data:`TAKE_POLL_S`, not once the next call is scored (minutes, with transcription). ``waiting``
-    is called every :data:`IDLE_CHECK_S` that passes with no call finished."""
+    :data:`TAKE_POLL_S`, not once the next call is scored (minutes, with transcription). ``between``
+    (quick) is called every :data:`TAKE_POLL_S` and ``waiting`` every :data:`IDLE_CHECK_S` that
+    pass with no call finished."""
     idle_since = time.monotonic()
     while not done.is_empty():
         if stops:
@@ -423,6 +445,7 @@ def _finished(done: Any, stops: list[KeyboardInterrupt],
             yield next(done)
         else:
             time.sleep(TAKE_POLL_S)
+            between()
             if time.monotonic() - idle_since >= IDLE_CHECK_S:
                 idle_since = time.monotonic()
                 waiting()
@@ -578,12 +601,19 @@ def _lost_with_scheduler(fut: Any) -> bool:
 
 class _Sent:
     """The calls of a batch sent to the cluster and not yet stored: each future's call and the
-    hashes already known for it, the futures in flight, and ``done`` (the futures as they finish)."""
+    hashes already known for it, the futures in flight, and ``done`` (the futures as they finish);
+    ``wanted``: how many to keep in flight (:func:`calls_in_flight`)."""
 
-    def __init__(self, run: BatchRun, scorer: Callable[[bytes], Any], done: Any) -> None:
-        self.run, self.scorer, self.done = run, scorer, done
+    def __init__(self, run: BatchRun, scorer: Callable[[bytes], Any], done: Any, wanted: int) -> None:
+        self.run, self.scorer, self.done, self.wanted = run, scorer, done, wanted
         self.by_key: dict[str, tuple[CallJob, Mapping[tuple[int, int], str]]] = {}
         self.in_flight: dict[str, Any] = {}
+
+    def fill(self, pending: Iterator[CallJob]) -> None:
+        """Send calls of ``pending`` until :attr:`wanted` are in flight (none when as many or more are:
+        after workers left, those finishing are not replaced until fewer are)."""
+        while len(self.in_flight) < self.wanted and (job := next(pending, None)) is not None:
+            self.submit(job)
 
     def submit(self, job: CallJob | None, known: Mapping[tuple[int, int], str] | None = None) -> None:
         """Send ``job`` to be scored (nothing when there is none), with the hashes its earlier rows
@@ -621,6 +651,11 @@ class BatchRun:
         """The workers each call's task sent and not yet taken (by key) started on, in turn (:data:`CALL_STARTED`)."""
         self._scored_on: set[str] = set()
         """The workers that scored a call (:attr:`BatchOutcome.workers`)."""
+        self._workers_changed = threading.Event()
+        """Set, from the client's event loop, when the cluster's workers may have changed since the
+        calls in flight were last sized to their threads (:meth:`_refill`)."""
+        self._heard_a_start = False
+        """Whether the start of one of the batch's calls was heard (:meth:`_started`)."""
 
     def run(self, jobs: Sequence[CallJob], unopened: Mapping[int, str] = MappingProxyType({})) -> BatchOutcome:
         """Score ``jobs``; those in ``unopened`` (index: the problem, already said) are failed rows
@@ -629,15 +664,14 @@ class BatchRun:
 
         threads, scorer = self._start(jobs, unopened), remote_scorer()
         pending = (j for j in jobs if j.index not in unopened)
-        sent = _Sent(self, scorer, as_completed())
+        sent = _Sent(self, scorer, as_completed(), calls_in_flight(threads))
         progress = _Progress(len(jobs) - len(unopened), self.opts.progress)
         on_error, on_warning = self.on_error, self.on_warning
         self.on_error, self.on_warning = progress.lines(on_error), progress.lines(on_warning)
         t0 = time.perf_counter()
         try:
             with stops_noted() as stops:  # a stop a collected future's __del__ swallowed: raised here
-                for _ in range(threads * IN_FLIGHT_PER_THREAD):
-                    sent.submit(next(pending, None))
+                sent.fill(pending)
                 self._collect(sent, pending, stops, progress, t0)
                 if stops:
                     raise stops[0]
@@ -654,9 +688,9 @@ class BatchRun:
     def _collect(self, sent: _Sent, pending: Iterator[CallJob], stops: list[KeyboardInterrupt],
                  progress: _Progress, t0: float) -> None:
         """Each call's result stored as it finishes (or the call sent again), the progress said and
-        the next call sent, until none is left; a stop noted meanwhile raised once the result in
-        hand is stored."""
-        for fut in _finished(sent.done, stops, self._workers_left):
+        the next calls sent (:meth:`_refill`, also as workers join or leave meanwhile), until none is
+        left; a stop noted meanwhile raised once the result in hand is stored."""
+        for fut in _finished(sent.done, stops, self._workers_left, lambda: self._refill(sent, pending)):
             job, known = sent.by_key.pop(fut.key)
             sent.in_flight.pop(fut.key, None)
             self._check_scheduler(fut)
@@ -668,7 +702,20 @@ class BatchRun:
             progress.update(self.outcome, self._rows.values())
             if stops:  # after the result is stored: every call scored before the stop is kept
                 raise stops[0]
-            sent.submit(next(pending, None))
+            self._refill(sent, pending)
+
+    def _refill(self, sent: _Sent, pending: Iterator[CallJob]) -> None:
+        """Send calls of ``pending`` until :func:`calls_in_flight` for the threads of the cluster's
+        workers are in flight: those threads counted again (one round trip to the scheduler) only once
+        its workers may have changed (:meth:`_heard_workers`), so that workers joining a running
+        cluster as the batch scores are kept busy too, and those left not sent more than they take."""
+        if self._workers_changed.is_set() and self.client.status == "running":
+            self._workers_changed.clear()
+            try:
+                sent.wanted = calls_in_flight(self._threads())
+            except (OSError, TimeoutError):  # the scheduler gone: the next result says so
+                log.debug("the cluster's threads could not be counted")
+        sent.fill(pending)
 
     def _start(self, jobs: Sequence[CallJob], unopened: Mapping[int, str]) -> int:
         """The unopened jobs' failed rows, the workers' speech models (with ``--transcribe``), the
@@ -680,17 +727,35 @@ class BatchRun:
                 self.outcome.failed += 1
         if self.opts.transcribe:
             self.client.register_plugin(_transcription_plugin(self.toml, self.opts.model_info))
-        self.client.subscribe_topic(CALL_STARTED, self._started)  # before any call is sent, on the same stream
-        nthreads = self.client.nthreads()
+        self.client.subscribe_topic(WORKERS_CHANGED, self._heard_workers)  # before any call is sent, on the
+        self.client.subscribe_topic(CALL_STARTED, self._started)  # same stream, in this order (:meth:`_started`)
         self.outcome.to_score = len(jobs) - len(unopened)
-        return max(1, sum(nthreads.values()))
+        return max(1, self._threads())
+
+    def _threads(self) -> int:
+        """The threads of the cluster's workers now (one round trip to the scheduler)."""
+        return sum(self.client.nthreads().values())
+
+    def _heard_workers(self, event: tuple[float, Mapping[str, Any]]) -> None:
+        """A worker joined the cluster or left it (:data:`WORKERS_CHANGED`), heard on the client's
+        event loop: the calls in flight are sized again (:meth:`_refill`)."""
+        if isinstance(event[1], Mapping) and event[1].get("action") in WORKER_ACTIONS:
+            self._workers_changed.set()
 
     def _started(self, event: tuple[float, Mapping[str, str]]) -> None:
         """A call's task started on a worker (:data:`CALL_STARTED`), heard on the client's event loop
         before any later word of that task (its result, its worker's death); one of another batch's
-        calls on the same scheduler is not ours to keep."""
+        calls on the same scheduler is not ours to keep.
+
+        The first one heard also has the calls in flight sized again (:meth:`_refill`): the
+        scheduler took the batch's subscription to :data:`WORKERS_CHANGED` before it, so a worker that
+        joined between the count of the threads as the batch started and that subscription is counted
+        then, and every one after is heard."""
         if (ran_on := self._ran_on.get(event[1]["key"])) is not None:
             ran_on.append(event[1]["worker"])
+            if not self._heard_a_start:
+                self._heard_a_start = True
+                self._workers_changed.set()
 
     def _workers_left(self) -> None:
         """For a batch waiting on a running cluster (``--scheduler``) whose workers have all left
