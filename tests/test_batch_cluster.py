@@ -254,10 +254,10 @@ def _batch(*args: str) -> Iterator[subprocess.Popen]:
             batch.wait()
 
 
-def _short_call(path: Path) -> Path:
-    """The first 10 s of a fixture call, written to ``path``."""
+def _short_call(path: Path, seconds: int = 10) -> Path:
+    """The first ``seconds`` of a fixture call, written to ``path``."""
     x, rate = sf.read(FILES[1], dtype="int16")
-    sf.write(path, x[: 10 * rate], rate)
+    sf.write(path, x[: seconds * rate], rate)
     return path
 
 
@@ -438,7 +438,7 @@ def test_a_worker_that_joins_as_the_batch_scores_is_sent_calls_for_each_of_its_t
     not the two it started with, so the worker that joined scores the batch's other calls rather
     than stand idle; once the first worker goes on, every call is stored and the batch's last line
     counts both workers."""
-    calls = [_short_call(tmp_path / f"short{i}.wav") for i in range(10)]
+    calls = [_short_call(tmp_path / f"short{i}.wav", seconds=2) for i in range(10)]
     from distributed import Client
     with _own_cluster(tmp_path) as (address, started), Client(address, timeout=30) as client:
         db, out = tmp_path / "events.db", tmp_path / "calls.csv"

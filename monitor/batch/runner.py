@@ -1,8 +1,9 @@
 """The client side of a batch: a Dask cluster, bounded submission, results streamed into the store.
 
-The client submits a few calls per worker thread at a time (never the whole archive), writes
-each result into the :class:`~monitor.batch.ledger.BatchStore` as it completes (the only writer),
-and keeps one small table row per call. Workers read the recordings themselves, from a path
+The client submits a few calls per thread of the workers present at a time (never the whole
+archive; the threads counted again as workers join or leave), writes each result into the
+:class:`~monitor.batch.ledger.BatchStore` as it completes (the only writer), and keeps one small
+table row per call. Workers read the recordings themselves, from a path
 they share with the client.
 """
 
