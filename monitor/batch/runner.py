@@ -682,6 +682,7 @@ class BatchRun:
         finally:
             progress.close()
             self.on_error, self.on_warning = on_error, on_warning
+            self._deaf_to_workers()
         self.outcome.wall_s = time.perf_counter() - t0
         self.outcome.rows = [self._rows[j.index] for j in jobs if j.index in self._rows]
         return self.outcome
@@ -728,7 +729,8 @@ class BatchRun:
                 self.outcome.failed += 1
         if self.opts.transcribe:
             self.client.register_plugin(_transcription_plugin(self.toml, self.opts.model_info))
-        self.client.subscribe_topic(WORKERS_CHANGED, self._heard_workers)  # before any call is sent, on the
+        if self.opts.scheduler:  # a running cluster, which workers join and leave as the batch scores
+            self.client.subscribe_topic(WORKERS_CHANGED, self._heard_workers)  # before any call is sent, on the
         self.client.subscribe_topic(CALL_STARTED, self._started)  # same stream, in this order (:meth:`_started`)
         self.outcome.to_score = len(jobs) - len(unopened)
         return max(1, self._threads())
@@ -742,6 +744,13 @@ class BatchRun:
         event loop: the calls in flight are sized again (:meth:`_refill`)."""
         if isinstance(event[1], Mapping) and event[1].get("action") in WORKER_ACTIONS:
             self._workers_changed.set()
+
+    def _deaf_to_workers(self) -> None:
+        """The subscription to :data:`WORKERS_CHANGED` ended, before the client closes: Dask's topic
+        also says that a client left, and the scheduler would send it to this one as it goes, and
+        log, loudly, that it could not."""
+        if self.opts.scheduler and self.client.status in ("running", "connecting"):
+            self.client.unsubscribe_topic(WORKERS_CHANGED)
 
     def _started(self, event: tuple[float, Mapping[str, str]]) -> None:
         """A call's task started on a worker (:data:`CALL_STARTED`), heard on the client's event loop
