@@ -19,8 +19,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from conftest import (CALLS, PY, ROOT, call_monitor as cli, child_processes, long_recording, scheduler_address,
-                      wait_for)
+from conftest import (CALLS, PY, ROOT, call_monitor as cli, child_processes, holds_open, long_recording,
+                      scheduler_address, wait_for)
 
 FILES = [CALLS / "deteriorating_8k.wav", CALLS / "normal_8k.wav", CALLS / "noisy_line_16k.wav"]
 
@@ -457,3 +457,49 @@ def test_a_worker_that_joins_as_the_batch_scores_is_sent_calls_for_each_of_its_t
     assert batch.returncode == 0, err
     assert re.fullmatch(r"call-monitor: 10 scored, 0 already scored, 0 failed; .* on 2 worker\(s\) .*", err.strip()), err
     assert [r["status"] for r in _rows(out)] == ["scored"] * 10
+
+
+def test_a_call_started_while_the_scheduler_does_not_answer_is_scored_all_the_same(cluster, tmp_path, monkeypatch):
+    """A call's task tells the scheduler that it started, and waits for it to take the word, before it
+    reads its recording; a scheduler that does not answer (here stopped, as one whose machine went
+    down without its connections closing) holds the worker's thread no longer than
+    CALL_STARTED_WAIT_S (here half a second, which the task, sent whole, takes with it): a worker given
+    its next call while it scored one goes on to it once that one is done, and reads its recording,
+    while the scheduler is still stopped; once it goes on, every call is stored."""
+    from distributed import Client
+
+    from monitor.batch import runner
+    from monitor.batch.inputs import expand_inputs
+    from monitor.batch.ledger import BatchStore
+    from monitor.config import load_config
+
+    monkeypatch.setattr(runner, "CALL_STARTED_WAIT_S", 0.5)
+    jobs = expand_inputs([str(_short_call(tmp_path / f"call{i}.wav", seconds=60)) for i in range(4)])
+    stalled: list[bool] = []
+    with Client(cluster, timeout=30) as client:
+        scheduler, workers = client.run_on_scheduler(os.getpid), list(client.run(os.getpid).values())
+
+        def given_next() -> list[str]:  # the recordings of the calls a worker holds to start next
+            return [jobs[int(key.split("-")[2])].path for name, held in _tasks_of_batches(client).items()
+                    if name != "scheduler" for key, state in held.items() if state == "ready"]
+
+        def stall() -> None:
+            nexts: list[str] = []
+            stalled.append(wait_for(lambda: nexts.extend(given_next()) or nexts, 60))
+            os.kill(scheduler, signal.SIGSTOP)  # at once: the next call not started yet
+            try:
+                stalled.append(wait_for(lambda: any(holds_open(pid, Path(path)) for pid in workers
+                                                    for path in nexts), 30, every_s=0.005))
+            finally:
+                os.kill(scheduler, signal.SIGCONT)
+        watcher = threading.Thread(target=stall)
+        watcher.start()
+        store = BatchStore.open(tmp_path / "events.db")
+        try:
+            outcome = runner.BatchRun(client, store, load_config(None, user_config=False),
+                                      runner.BatchOptions(scheduler=cluster), on_error=print).run(jobs)
+        finally:
+            watcher.join()
+            store.close()
+    assert stalled == [True, True]  # a next call given, then read with the scheduler stopped
+    assert outcome.scored == 4 and sorted(_sources(tmp_path / "events.db")) == sorted(j.path for j in jobs)
