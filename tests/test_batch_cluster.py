@@ -455,7 +455,8 @@ def test_a_worker_that_joins_as_the_batch_scores_is_sent_calls_for_each_of_its_t
                 os.killpg(started[1].pid, signal.SIGCONT)
             _, err = batch.communicate(timeout=120)
     assert batch.returncode == 0, err
-    assert re.fullmatch(r"call-monitor: 10 scored, 0 already scored, 0 failed; .* on 2 worker\(s\) .*", err.strip()), err
+    assert re.fullmatch(r"call-monitor: 10 scored, 0 already scored, 0 failed; .* on 2 worker\(s\) .*",
+                        err.strip()), err
     assert [r["status"] for r in _rows(out)] == ["scored"] * 10
 
 
