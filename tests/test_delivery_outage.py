@@ -75,6 +75,24 @@ def test_an_alert_the_database_could_not_store_is_delivered_from_memory(tmp_path
         hook.close()
 
 
+def test_the_alerts_held_in_memory_go_due_criticals_first_as_the_outbox_s_do(tmp_path):
+    """While the database fails the alerts wait in memory: once the receiver is back, a critical
+    alert raised after a warning is posted before it, as the outbox orders its rows."""
+    hook = Hook()
+    store = Store.open(tmp_path / "e.db")
+    sink = WebhookSink(store, hook.url)  # not started: each pass over memory is the test's
+    try:
+        store.close()  # the database is gone
+        for t, kind, severity in ((5.0, "slow_speech", "warning"), (6.0, "long_pauses", "warning"),
+                                  (7.0, "possible_emergency", "critical")):
+            sink(AlertEvent(t=t, kind=kind, severity=severity, message="m", stored=False))
+        assert sink.deliver_memory() == 3
+        assert [b["kind"] for _, b in hook.received] == ["possible_emergency", "slow_speech", "long_pauses"]
+    finally:
+        sink.close()
+        hook.close()
+
+
 def test_the_callers_words_stay_out_of_the_webhook_when_asked(tmp_path):
     hook = Hook()
     store = Store.open(tmp_path / "e.db")

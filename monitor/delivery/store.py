@@ -34,8 +34,8 @@ from .store_errors import StoreError
 from .store_files import (BUSY_TIMEOUT_S, CONSOLE_APPLICATION_ID, IMMUTABLE_READS, FileState, _console_error,
                           _describe, _not_sqlite, _open_to_read, _refusal, _tables_problem, a_folder, an_empty_file,
                           file_state, is_bare_sqlite_file, is_empty_file, kept_changing, no_database, no_tables)
-from .store_rows import (LIVE_SOURCE, Ack, CallRecord, Delivery, StoredAlert, _json, _json_of, _number, _text, _whole,
-                         damaged_row)
+from .store_rows import (DUE_ORDER_SQL, LIVE_SOURCE, Ack, CallRecord, Delivery, StoredAlert, _json, _json_of,
+                         _number, _text, _whole, damaged_row)
 from .store_schema import SCHEMA_VERSION, _too_new, make_or_upgrade, this_machine
 
 log = logging.getLogger(__name__)
@@ -484,8 +484,7 @@ class Store:
         if target is not None:
             where += " AND d.target = ?"
             args.append(target)
-        rows = self._read(f"{self._delivery_select} WHERE {where} ORDER BY a.severity = 'critical' DESC, "
-                          "d.next_attempt_at, d.id LIMIT ?",
+        rows = self._read(f"{self._delivery_select} WHERE {where} ORDER BY {DUE_ORDER_SQL} LIMIT ?",
                           (*args, limit))
         due = []
         for r in rows:

@@ -55,6 +55,18 @@ class StoredAlert:
     created_at: float
 
 
+DUE_ORDER_SQL = "a.severity = 'critical' DESC, d.next_attempt_at, d.id"
+"""The order due deliveries go in (the outbox's ``ORDER BY``): the critical alerts' first (a receiver
+pacing the posts, the console's limit, takes them next), then the earliest due, then the oldest;
+:func:`due_order` is the same order of the alerts the webhook holds in memory."""
+
+
+def due_order(severity: str, next_at: float, seq: int) -> tuple[bool, float, int]:
+    """The sort key of a due delivery in :data:`DUE_ORDER_SQL`'s order: its alert's ``severity``,
+    when it is due (``next_at``) and its place among those held (``seq``, oldest first)."""
+    return severity != "critical", next_at, seq
+
+
 @dataclass(frozen=True)
 class Delivery:
     """One outbox row: deliver ``alert`` to ``target``."""

@@ -79,7 +79,7 @@ from ...events import AlertAckedEvent, AlertEvent, Event
 from ..acks import acked_events
 from ..store import Store
 from ..store_errors import StoreError
-from ..store_rows import Delivery, recording_name
+from ..store_rows import Delivery, due_order, recording_name
 from .deadline import deadline_handlers
 
 log = logging.getLogger(__name__)
@@ -623,10 +623,12 @@ class WebhookSink:
         return left
 
     def deliver_memory(self) -> int:
-        """One pass over the alerts held in memory; returns how many were delivered."""
+        """One pass over the alerts held in memory, due criticals first (:func:`due_order`, as the
+        outbox's); returns how many were delivered."""
         now = time.time()
         with self._memory_lock:
-            due = [h for h in self._memory if h.next_at <= now]
+            held = [(i, h) for i, h in enumerate(self._memory) if h.next_at <= now]
+        due = [h for _, h in sorted(held, key=lambda ih: due_order(ih[1].alert.severity, ih[1].next_at, ih[0]))]
         n = 0
         for h in due:
             if self._stop.is_set() or self._held():
