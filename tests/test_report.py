@@ -1575,6 +1575,22 @@ def test_a_damaged_series_file_is_named_in_one_warning_and_the_report_drawn_from
     assert f"Waveform and speech regions from the call&#x27;s audio: {db.parent / 'call.wav'}" in out.read_text()
 
 
+def test_a_report_that_finds_no_series_says_in_one_warning_that_it_analyses_the_audio(
+        replayed_with_series, tmp_path, capsys):
+    """The report of a call whose series are not there (a call stored by an earlier release, its
+    series deleted) names the file it looked for in one warning line; with the series, nothing."""
+    db, series = replayed_with_series
+    copy = without_series(db, series, tmp_path)
+    out = tmp_path / "report.html"
+    assert cli.main(["report", "--db", str(copy), "1", "-o", str(out)]) == 0
+    err = capsys.readouterr().err
+    warned = [ln for ln in err.splitlines() if ln.startswith("call-monitor: warning: ")]
+    assert warned == [f"call-monitor: warning: call 1: no series file {series_of(copy)}; "
+                      "the call's audio is analysed instead"], err
+    assert cli.main(["report", "--db", str(db), "1", "-o", str(out)]) == 0
+    assert "warning" not in capsys.readouterr().err
+
+
 def test_another_calls_series_is_not_drawn_as_this_ones(replayed_with_series, tmp_path, caplog):
     db, series = replayed_with_series
     copy = without_series(db, series, tmp_path)

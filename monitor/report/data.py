@@ -669,8 +669,8 @@ def _stored_series(cfg: Config, store: Store, call: CallRecord, path: str, info:
     """The series the call pipeline wrote of stored ``call`` at its end
     (:func:`~monitor.delivery.call_files.write_call_series`), when they are of its audio ``path``
     (its header ``info``, its legs read from ``caller_channel`` and ``agent_channel``); else None, and
-    one log line on why the audio is analysed instead (none written: a call stored by an older
-    release, or stopped before its end; another version; damaged; not of this call or this audio)."""
+    one warning line on why the audio is analysed instead (none written: a call stored by an older
+    release, or its series not written; another version; damaged; not of this call or this audio)."""
     from ..delivery.call_files import replayed_series_path, series_name
     live = call.source.startswith(LIVE_SOURCE)  # beside the daemon's audio; a replayed call's in its call folder
     where = os.path.join(os.path.dirname(path), series_name(call.id)) if live \
@@ -681,7 +681,7 @@ def _stored_series(cfg: Config, store: Store, call: CallRecord, path: str, info:
         if os.path.exists(where):
             log.warning("%s; the call's audio is analysed instead", err)
         else:
-            log.info("call %s: no series stored (%s): its audio is analysed", call.id, where)
+            log.warning("call %s: no series file %s; the call's audio is analysed instead", call.id, where)
         return None
     channels = leg_channels(info.channels, caller_channel, agent_channel)
     if (series.call_id, series.database) != (call.id, os.path.realpath(str(store.path))) \
