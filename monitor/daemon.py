@@ -72,7 +72,7 @@ from .daemon_recent import RecentCalls
 from .daemon_reload import (AT_NEXT_START, RELOAD, TRANSCRIPTION_NOTES, WEBHOOK_KEYS, legs_problem, notes_change,
                             retarget_webhook, say_notes)
 from .daemon_status import LastProblem
-from .delivery.call_files import audio_folder, audio_name, call_files_problem, new_audio_file
+from .delivery.call_files import SeriesWrites, audio_folder, audio_name, call_files_problem, new_audio_file
 from .delivery.store import Store
 from .delivery.store_errors import StoreError
 from .delivery.sinks.webhook import agent_of
@@ -179,6 +179,8 @@ class Daemon:
                                   unnamed_audio=lambda: (f for _, f in self._unnamed_audio))
         """The recent alerts and call reports the status and the heartbeat list, and the retention."""
         self._call_folders: set[str] = set()  # kept in the database (:meth:`_note_call_folder`)
+        self.series_writes = SeriesWrites()
+        """The ended calls' series files, written off the capture loop; all written before :meth:`run` returns."""
 
     def _begin_capture_state(self, cfg: Config, source: Source) -> None:
         """What the capture loop starts with: the segmenter and its preroll, the clocks, the calls'
@@ -409,8 +411,8 @@ class Daemon:
         self.emit(self._call_said(p, events), p.call_token)  # the last cues' alerts are this call's
         audio_whole = self._audio is not None  # written to the call's end: its report draws the call's series
         self._close_audio()
-        if audio_whole and not stopped:
-            p.write_series(self._files_cfg(self.cfg))
+        if audio_whole and not stopped and (kept := p.series_to_write()) is not None:
+            self.series_writes.write(self._files_cfg(self.cfg), *kept)  # in its own thread
         self.active = {}
         log.info("call %s ended (%s): %.1f s, %s alert(s)", call_name(p.call_id), why, p.duration_s, len(p.alerts),
                  extra=recovery_of(_call_source(p)))  # its status lines' problems end with it
@@ -428,6 +430,7 @@ class Daemon:
         """The call report of a call with a critical alert (daemon.report_on_critical)."""
         from . import report
 
+        self.series_writes.wait(call_id)  # the report draws the call's series
         path = report.maybe_write_call_report(self._files_cfg(self.cfg), self.store, call_id,
                                               on_error=lambda why: log.warning("call report: %s", why))
         if path:
@@ -670,6 +673,7 @@ class Daemon:
                     self._say_unwritten()
                 self._name_audio()
                 self.close_interrupted()  # if the database only opened during the last call
+                self.series_writes.close()  # the calls' series files written whole before the daemon exits
         return 0
 
     def keep_start_problems(self) -> None:

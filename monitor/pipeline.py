@@ -20,7 +20,7 @@ from .analysis.analyzer import EMIT_GRID, VOICE_ONLY, StreamingAnalyzer
 from .analysis.baseline import BaselineBuilder
 from .analysis.cue_windows import UNHEARD_JOIN_S, CueTracker
 from .analysis.frame_features import HOP_S, Frames
-from .analysis.hop_series import HopSeries
+from .analysis.hop_series import CallSeries, HopSeries
 from .analysis.leg_tally import quiet_phrase, same_message, swapped_legs, swapped_message, too_quiet
 from .config import Config
 from .files import recording_fingerprint
@@ -287,29 +287,22 @@ class CallPipeline:
         if self.series is not None:
             self.series.frames(leg, frames)
 
+    def series_to_write(self) -> tuple[str, int, CallSeries] | None:
+        """The ended call's database, id and :attr:`series` as its file keeps them; None when it has
+        none to write (no series kept, frames not as the analyzer makes them, or the call without its id)."""
+        if self.series is None or not self.series.regular or self.store is None or self.call_id is None:
+            return None
+        return str(self.store.path), self.call_id, self.series.series(self.duration_s)
+
     def write_series(self, cfg: Config) -> str | None:
         """Write the ended call's :attr:`series` to its call folder in ``cfg``
         (:func:`~monitor.delivery.call_files.write_call_series`), where its report finds them beside
-        its audio; the path, or None (no series kept, the call without its id, or not written). A
-        replayed call's folder is kept in the database, as the daemon keeps the folders of its audio,
-        so that a purge with another configuration, or none, deletes the series there with the call."""
-        if self.series is None or not self.series.regular or self.store is None or self.call_id is None:
+        its audio; the path, or None (nothing to write: :meth:`series_to_write`, or not written)."""
+        kept = self.series_to_write()
+        if kept is None:
             return None
         from .delivery.call_files import write_call_series
-        live = self.source.startswith(LIVE_SOURCE)
-        path = write_call_series(cfg, str(self.store.path), self.call_id, self.series.series(self.duration_s),
-                                 live=live)
-        if path is not None and not live:
-            self._note_call_folder(os.path.dirname(path))
-        return path
-
-    def _note_call_folder(self, folder: str) -> None:
-        """Keep ``folder`` in the database as one holding its call files; a database failing now
-        keeps the series unnoted (a purge with the replay's configuration still finds them)."""
-        try:
-            self.store.note_call_folder(folder)
-        except StoreError as err:
-            log.warning("%s not kept as a folder of call files: %s", folder, err)
+        return write_call_series(cfg, *kept, live=self.source.startswith(LIVE_SOURCE))
 
     def _flaws_said(self) -> RecordingFlaws:
         """The call's :attr:`flaws` with what was said of its legs so far: each leg too quiet to

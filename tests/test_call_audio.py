@@ -8,21 +8,25 @@ cleared mid-run).
 
 from __future__ import annotations
 
+import concurrent.futures
 import dataclasses
 import os
 import signal
+import threading
 import time
 from pathlib import Path
 
 import pytest
 import soundfile as sf
 
-from conftest import ALERTING_CALL, CALLS, SPEECH, call_monitor as cli, two_calls_line
+from conftest import ALERTING_CALL, CALLS, SPEECH, call_monitor as cli, two_calls_line, wait_for
+from monitor.analysis.hop_series import read_series
 from monitor.capture.sources import FileSource
 from monitor.config import load_config
 from monitor.daemon import Daemon
 from monitor.delivery.store import Store
 from monitor.delivery.store_guard import PendingStore, open_or_pending
+from monitor.events import CallSummaryEvent
 from monitor.report.data import call_audio_candidates
 
 CALL_S = 20.0
@@ -445,6 +449,35 @@ def test_a_live_call_keeps_its_legs_so_that_a_report_without_its_audio_names_bot
         assert from_store(store, older, cfg).legs == ("caller",)
     assert data.legs == ("caller", "agent") and not data.tracks
     assert "legs: caller, agent" in render(data, "html").decode()
+
+
+def test_a_calls_series_is_written_off_the_capture_loop_which_goes_on_with_the_next_call_meanwhile(
+        two_calls, tmp_path):
+    """A call of hours takes most of a second to compress its series: the daemon writes them in a
+    thread of their own. While that thread is held (busy until the test lets it go), the capture
+    loop goes on: the next call is monitored to its end, neither call's series file there yet; the
+    daemon returns only once both are written whole, mode 0600."""
+    from monitor.delivery.call_files import SeriesWrites
+    audio, gate = tmp_path / "audio", threading.Event()
+    pool = concurrent.futures.ThreadPoolExecutor(max_workers=1)
+    pool.submit(gate.wait)  # the writing thread's one worker busy until the test lets it go
+    said: list = []
+    with Store.open(tmp_path / "events.db") as store:
+        daemon = Daemon(config(tmp_path, audio), FileSource(two_calls), store, {"kept": said.append})
+        daemon.series_writes = SeriesWrites(pool)
+        running = threading.Thread(target=daemon.run)
+        running.start()
+        try:
+            assert wait_for(lambda: sum(isinstance(e, CallSummaryEvent) for e in said) == 2, 60)
+            assert running.is_alive() and not list(audio.glob("*-series.npz"))
+        finally:
+            gate.set()
+            running.join(60)
+    assert not running.is_alive()
+    written = sorted(audio.glob("*-series.npz"))
+    assert [p.name for p in written] == ["call-1-series.npz", "call-2-series.npz"]
+    assert all(p.stat().st_mode & 0o777 == 0o600 for p in written)
+    assert [read_series(str(p)).call_id for p in written] == [1, 2]
 
 
 def test_a_live_calls_report_draws_the_series_written_beside_its_audio(two_calls, tmp_path):

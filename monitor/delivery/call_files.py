@@ -2,7 +2,8 @@
 report (``call-<id>-report.html``) and the series its report draws (``call-<id>-series.npz``; replay
 writes a replayed call's too, named after its database as well: :func:`replayed_series_name`,
 :mod:`~monitor.analysis.hop_series`), where they go, and their deletion with the call when the
-retention period purges it.
+retention period purges it. The daemon writes the series in a thread of its own
+(:class:`SeriesWrites`).
 
 The names come from the database's call ids, which another database repeats: a folder of call
 files belongs to one database, named in the folder's :data:`OWNER_FILE` when the daemon starts (or
@@ -15,6 +16,7 @@ call files to, so that a purge run with another configuration, or none, finds th
 
 from __future__ import annotations
 
+import concurrent.futures
 import hashlib
 import logging
 import os
@@ -111,6 +113,34 @@ def write_call_series(cfg: Config, db: str | os.PathLike[str], call_id: int, ser
                     err.strerror or err)
         return None
     return str(path)
+
+
+class SeriesWrites:
+    """The series files of the daemon's ended calls (:func:`write_call_series`), written one after
+    another in a thread of their own (``pool``: an executor of one worker, made when None): a call
+    of hours takes most of a second to compress, which the capture loop spends on the next call's
+    audio and alerts meanwhile. :meth:`wait` for a call's before anything reads it, :meth:`close`
+    before the daemon exits: each file is written whole, or not at all (a warning)."""
+
+    def __init__(self, pool: concurrent.futures.Executor | None = None) -> None:
+        self._pool = pool or concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="call-series")
+        self._pending: dict[int, concurrent.futures.Future] = {}
+
+    def write(self, cfg: Config, db: str | os.PathLike[str], call_id: int, series: CallSeries) -> None:
+        """Write live call ``call_id``'s ``series`` of database ``db`` as :func:`write_call_series` does,
+        in the writing thread."""
+        self._pending = {k: f for k, f in self._pending.items() if not f.done()}
+        self._pending[call_id] = self._pool.submit(write_call_series, cfg, db, call_id, series, live=True)
+
+    def wait(self, call_id: int) -> str | None:
+        """Once call ``call_id``'s series is written (if it is being): its path, or None."""
+        future = self._pending.pop(call_id, None)
+        return future.result() if future is not None else None
+
+    def close(self) -> None:
+        """Once every series given is written; no more are taken."""
+        self._pool.shutdown(wait=True)
+        self._pending = {}
 
 
 OWNER_FILE = ".callmonitor-database"
