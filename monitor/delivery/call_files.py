@@ -130,7 +130,15 @@ class SeriesWrites:
         """Write live call ``call_id``'s ``series`` of database ``db`` as :func:`write_call_series` does,
         in the writing thread."""
         self._pending = {k: f for k, f in self._pending.items() if not f.done()}
-        self._pending[call_id] = self._pool.submit(write_call_series, cfg, db, call_id, series, live=True)
+        self._pending[call_id] = self._pool.submit(self._written, cfg, db, call_id, series)
+
+    @staticmethod
+    def _written(cfg: Config, db: str | os.PathLike[str], call_id: int, series: CallSeries) -> str | None:
+        try:
+            return write_call_series(cfg, db, call_id, series, live=True)
+        except Exception as err:  # noqa: BLE001 - said here: no one may wait for it (the call is stored without it)
+            log.error("call %s's series not written (%s): its report will analyse its audio", call_id, err)
+            return None
 
     def wait(self, call_id: int) -> str | None:
         """Once call ``call_id``'s series is written (if it is being): its path, or None."""
