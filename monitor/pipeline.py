@@ -302,7 +302,19 @@ class CallPipeline:
         if kept is None:
             return None
         from .delivery.call_files import write_call_series
-        return write_call_series(cfg, *kept, live=self.source.startswith(LIVE_SOURCE))
+        path = write_call_series(cfg, *kept, live=self.source.startswith(LIVE_SOURCE))
+        if path is not None:
+            self._note_call_folder(os.path.dirname(path))
+        return path
+
+    def _note_call_folder(self, folder: str) -> None:
+        """Keep in the database the folder the call's series went to, where a purge of the call finds
+        it whatever configuration it runs with (:meth:`~monitor.delivery.store.Store.note_call_folder`)."""
+        try:
+            self.store.note_call_folder(folder)
+        except StoreError as err:
+            log.warning("%s not kept as a folder of call files (%s): a purge with another daemon.audio_dir "
+                        "leaves call %s's series there", folder, err, self.call_id)
 
     def _flaws_said(self) -> RecordingFlaws:
         """The call's :attr:`flaws` with what was said of its legs so far: each leg too quiet to

@@ -1683,3 +1683,57 @@ def test_two_databases_in_one_folder_each_keep_their_replayed_calls_series_and_p
     assert cli.main(["purge", "--db", str(a), "--older-than", "0s"]) == 0
     assert not series_of(a).exists() and series_of(b).is_file()
     assert replayed_calls_report(b) == []
+
+
+def replayed_with(tmp_path: Path, db: Path, audio_dir: Path, seconds: int = 6) -> Path:
+    """``seconds`` of a fixture call replayed into ``db`` with ``daemon.audio_dir`` ``audio_dir``
+    (a configuration file, written in ``tmp_path``); the configuration file."""
+    x, rate = sf.read(CALLS / "deteriorating_8k.wav", dtype="float32")
+    recording = tmp_path / f"{db.stem}.wav"
+    sf.write(recording, x[:seconds * rate], rate)
+    conf = config_with_audio_dir(tmp_path / f"{db.stem}.toml", audio_dir)
+    assert cli.main(["replay", str(recording), "--no-transcribe", "--config", str(conf), "--db", str(db)]) == 0
+    return conf
+
+
+def config_with_audio_dir(path: Path, audio_dir: Path) -> Path:
+    path.write_text(f'[daemon]\naudio_dir = "{audio_dir}"\n', encoding="utf-8")
+    return path
+
+
+def reported_warnings(db: Path, conf: Path, out: Path, capsys) -> list[str]:
+    """The warning lines of ``report`` of ``db``'s call 1 made with configuration ``conf``."""
+    capsys.readouterr()
+    assert cli.main(["report", "--config", str(conf), "--db", str(db), "1", "-o", str(out)]) == 0
+    return [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("call-monitor: warning: ")]
+
+
+def test_a_replay_whose_audio_dir_is_another_databases_writes_its_series_beside_its_own_database(tmp_path, capsys):
+    """A configuration shared with the daemon of another database, whose ``daemon.audio_dir`` that
+    daemon owns (its calls have the same names): ``replay --db qa.db`` writes its call's series beside
+    qa.db, named after it, not in the daemon's folder; its report draws them, its purge deletes them."""
+    from monitor.delivery.call_files import OWNER_FILE
+    live, audio, qa = tmp_path / "live.db", tmp_path / "audio", tmp_path / "qa" / "qa.db"
+    Store.open(live).close()
+    audio.mkdir()
+    (audio / OWNER_FILE).write_text(os.path.realpath(live) + "\n", encoding="utf-8")
+    qa.parent.mkdir()
+    conf = replayed_with(tmp_path, qa, audio)
+    assert [p.name for p in audio.iterdir()] == [OWNER_FILE]
+    assert series_of(qa).is_file() and series_of(qa).stat().st_mode & 0o777 == 0o600
+    assert reported_warnings(qa, conf, tmp_path / "report.html", capsys) == []
+    assert cli.main(["purge", "--config", str(conf), "--db", str(qa), "--older-than", "0s"]) == 0
+    assert not series_of(qa).exists()
+
+
+def test_a_purge_with_another_audio_dir_deletes_the_series_replay_wrote_to_the_one_it_had(tmp_path, capsys):
+    """Replay writes its calls' series to ``daemon.audio_dir`` and keeps that folder in the database:
+    a report or a purge made with another ``daemon.audio_dir`` finds them there."""
+    db, first, later = tmp_path / "qa.db", tmp_path / "first", tmp_path / "later"
+    replayed_with(tmp_path, db, first)
+    written = first / series_of(db).name
+    assert written.is_file()
+    conf = config_with_audio_dir(tmp_path / "later.toml", later)
+    assert reported_warnings(db, conf, tmp_path / "report.html", capsys) == []
+    assert cli.main(["purge", "--config", str(conf), "--db", str(db), "--older-than", "0s"]) == 0
+    assert not written.exists()

@@ -11,8 +11,11 @@ reloads) with ``daemon.write_audio`` (the audio folder) or ``daemon.report_on_cr
 report folder). A daemon of another database is refused that folder in one line, rather than its
 call 1 overwriting the first's ``call-1.wav`` or ``call-1-report.html``, and a purge deletes
 nothing in a folder another database owns, nor audio the database never named in a folder that
-does not name it (:func:`purge_unnamed_audio`). The database keeps the folders its daemon (and replay) wrote
-call files to, so that a purge run with another configuration, or none, finds them there."""
+does not name it (:func:`purge_unnamed_audio`); a replayed call's series, whose name is its
+database's own, goes beside its database when another database owns its call folder
+(:func:`replayed_series_folder`), and is purged wherever it is. The database keeps the folders its
+daemon wrote call files to, and replay its calls' series, so that a purge run with another
+configuration, or none, finds them there."""
 
 from __future__ import annotations
 
@@ -84,26 +87,41 @@ def replayed_series_name(call_id: int, db: str | os.PathLike[str]) -> str:
     return f"{Path(real).stem}-{hashlib.sha1(os.fsencode(real)).hexdigest()[:8]}-call-{call_id}-series.npz"
 
 
-def replayed_series_path(cfg: Config, db: str | os.PathLike[str], call_id: int) -> Path:
+def replayed_series_folder(cfg: Config, db: str | os.PathLike[str]) -> Path:
+    """Where replay writes the series of database ``db``'s calls: its :func:`call_folder`, unless
+    another database's daemon owns that folder (``daemon.audio_dir`` of a configuration shared with
+    it, ``replay --db qa.db``): then the database's own folder, beside it, as with no
+    ``daemon.audio_dir`` (the file's name is the database's own there too)."""
+    folder, real = call_folder(cfg, db), os.path.realpath(os.path.expanduser(str(db)))
+    return folder if other_database(folder, real) is None else Path(os.path.dirname(real))
+
+
+def replayed_series_path(cfg: Config, db: str | os.PathLike[str], call_id: int,
+                         recorded: Iterable[str] = ()) -> Path:
     """Where the series of replayed call ``call_id`` of database ``db`` are: its
-    :func:`replayed_series_name` in its :func:`call_folder`, or, when that is missing, the
-    :func:`series_name` an earlier release gave it there."""
-    folder = call_folder(cfg, db)
-    own = folder / replayed_series_name(call_id, db)
-    return own if own.exists() or not (folder / series_name(call_id)).exists() else folder / series_name(call_id)
+    :func:`replayed_series_name` in its :func:`replayed_series_folder`, else in a folder of
+    ``recorded`` (those the database keeps its call files went to: found whatever configuration
+    asks), else, when an earlier release wrote it so, the :func:`series_name` it gave it in its
+    :func:`call_folder`; the first place when none is there."""
+    own = replayed_series_name(call_id, db)
+    places = list(dict.fromkeys((replayed_series_folder(cfg, db) / own, *(_absolute(f) / own for f in recorded))))
+    earlier = call_folder(cfg, db) / series_name(call_id)
+    return next((p for p in places if p.exists()), earlier if earlier.exists() else places[0])
 
 
 def write_call_series(cfg: Config, db: str | os.PathLike[str], call_id: int, series: CallSeries,
                       live: bool) -> str | None:
-    """Write the series of call ``call_id`` of database ``db`` whole to its :func:`call_folder`
-    (mode 0600), named :func:`series_name` for a ``live`` call, else :func:`replayed_series_name`,
-    unless that folder holds another database's call files; the path, or None. Never raises (the
-    call is stored without it: its report analyses its audio): a failure is a warning."""
+    """Write the series of call ``call_id`` of database ``db`` whole (mode 0600): a ``live``
+    call's to its :func:`call_folder`, named :func:`series_name`, unless that folder holds another
+    database's call files (whose calls have the same names); a replayed call's to its
+    :func:`replayed_series_folder`, named :func:`replayed_series_name`. The path, or None. Never
+    raises (the call is stored without it: its report analyses its audio): a failure is a warning."""
     from ..analysis.hop_series import write_series
-    folder, owner = call_folder(cfg, db), os.path.realpath(os.path.expanduser(str(db)))
+    owner = os.path.realpath(os.path.expanduser(str(db)))
+    folder = call_folder(cfg, db) if live else replayed_series_folder(cfg, db)
     path = folder / (series_name(call_id) if live else replayed_series_name(call_id, owner))
     try:
-        if other_database(folder, owner) is not None:
+        if live and other_database(folder, owner) is not None:
             return None
         folder.mkdir(parents=True, exist_ok=True, mode=0o700)
         with replaced(str(path), ".series-", mode=0o600) as tmp:
@@ -238,7 +256,8 @@ def _call_file_places(cfg: Config, call_id: int, recorded: Iterable[str] = (), l
     (:func:`replayed_series_name`, and :func:`series_name` as an earlier release named it)."""
     series = (series_name(call_id),) if live else (replayed_series_name(call_id, cfg.storage.db), series_name(call_id))
     names = (audio_name(call_id), report_name(call_id), *series) if live else series
-    own = (_absolute(audio_folder(cfg)) / names[0], _absolute(report_folder(cfg)) / names[1]) if live else ()
+    own = (_absolute(audio_folder(cfg)) / names[0], _absolute(report_folder(cfg)) / names[1]) if live \
+        else (_absolute(replayed_series_folder(cfg, cfg.storage.db)) / series[0],)
     return list(dict.fromkeys((*own, *(_absolute(audio_folder(cfg)) / name for name in series),
                                *(_absolute(f) / name for f in recorded for name in names))))
 
@@ -253,13 +272,15 @@ def purge_call_files(cfg: Config, calls: Iterable[tuple[int, float, float, str]]
     many were deleted; one that cannot be is a warning."""
     deleted, db, others, recorded = 0, database_path(cfg), {}, list(recorded)
     for call_id, started_at, ended_at, source in calls:
+        ours = replayed_series_name(call_id, db)  # the database's own name: its file in any folder
         for path in _call_file_places(cfg, call_id, recorded, live=source.startswith(LIVE_SOURCE)):
-            if path.parent not in others:  # a folder another database owns: its files are that one's
+            # in a folder another database owns, the files of the names calls share are that one's
+            if path.name != ours and path.parent not in others:
                 others[path.parent] = other_database(path.parent, db)
                 if others[path.parent]:
                     log.warning("%s holds the call files of another database, %s: none of them deleted",
                                 path.parent, others[path.parent])
-            if others[path.parent] is None and not another_databases_series(path, db):
+            if (path.name == ours or others[path.parent] is None) and not another_databases_series(path, db):
                 deleted += _delete_own(path, lambda t, a=started_at, b=ended_at:
                                        a - CALL_FILE_SLACK_S <= t <= b + CALL_FILE_SLACK_S)
     return deleted

@@ -702,8 +702,9 @@ class Store:
 
     def note_call_folder(self, folder: str | os.PathLike[str]) -> None:
         """Keep ``folder`` (made absolute) as one the daemon wrote this database's call files to, its
-        audio or its reports (table ``call_folders``, made when first needed): a purge finds the
-        files of the calls it deletes there whatever configuration it runs with (none)."""
+        audio or its reports, or replay its calls' series (table ``call_folders``, made when first
+        needed): a purge finds the files of the calls it deletes there whatever configuration it
+        runs with (none)."""
         with self._lock:
             self._write("CREATE TABLE IF NOT EXISTS call_folders (folder TEXT PRIMARY KEY)", (), commit=False)
             self._write("INSERT OR IGNORE INTO call_folders (folder) VALUES (?)", (os.path.abspath(folder),),

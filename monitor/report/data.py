@@ -674,7 +674,7 @@ def _stored_series(cfg: Config, store: Store, call: CallRecord, path: str, info:
     from ..delivery.call_files import replayed_series_path, series_name
     live = call.source.startswith(LIVE_SOURCE)  # beside the daemon's audio; a replayed call's in its call folder
     where = os.path.join(os.path.dirname(path), series_name(call.id)) if live \
-        else str(replayed_series_path(cfg, str(store.path), call.id))
+        else str(replayed_series_path(cfg, str(store.path), call.id, store.call_folders()))
     try:
         series = read_series(where)
     except SeriesFileError as err:
