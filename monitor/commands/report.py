@@ -240,7 +240,8 @@ def _failed(err: Exception, output: str) -> int:
 
 def _stored(args: argparse.Namespace, cfg: Config, call_id: int):
     """The report data of stored call ``call_id``, its recording's flaws said in warning lines as
-    a recording's report says them; a database that is not there is a StoreError (exit 2, as for
+    a recording's report says them, and that its audio was analysed again, no series file of it
+    found; a database that is not there is a StoreError (exit 2, as for
     every command that reads one), which names a running daemon's other database."""
     from ..report import from_store
     from ..report.data import recording_warning
@@ -262,6 +263,8 @@ def _stored(args: argparse.Namespace, cfg: Config, call_id: int):
         store.close()
     if said := recording_warning(call_id, data):
         warning(said)
+    if data.no_series:  # here only: an archive's calls (a batch's) have none, the daemon said why it wrote none
+        warning(data.no_series)
     _say_flaws(data.source, data)
     return data
 

@@ -249,6 +249,10 @@ class ReportData:
     """A stored call's recording (or audio the daemon wrote of it) still at its path but that cannot
     be read (damaged, not audio, a folder in its place, permission denied): its path and the
     problem; None otherwise (nothing there, or drawn)."""
+    no_series: str | None = None
+    """A stored call whose audio was analysed again, no series file of it found
+    (:func:`_stored_series`): the line that says so, naming the file looked for; None otherwise
+    (drawn from its series, or a call that has none: stopped part-way, or no audio drawn)."""
 
     @property
     def broken_off(self) -> str | None:
@@ -665,12 +669,13 @@ recording's resampled length rounds)."""
 
 
 def _stored_series(cfg: Config, store: Store, call: CallRecord, path: str, info: AudioInfo, caller_channel: int,
-                   agent_channel: int | None) -> CallSeries | None:
+                   agent_channel: int | None, missing: list[str]) -> CallSeries | None:
     """The series the call pipeline wrote of stored ``call`` at its end
     (:func:`~monitor.delivery.call_files.write_call_series`), when they are of its audio ``path``
     (its header ``info``, its legs read from ``caller_channel`` and ``agent_channel``); else None, and
-    one warning line on why the audio is analysed instead (none written: a call stored by an older
-    release, or its series not written; another version; damaged; not of this call or this audio)."""
+    one warning line on why the audio is analysed instead (another version; damaged; not of this
+    call or this audio), or when there is no file (a call stored by an older release, or its series
+    not written; a batch's calls have none) the line that would say so, added to ``missing``."""
     from ..delivery.call_files import replayed_series_path, series_name
     live = call.source.startswith(LIVE_SOURCE)  # beside the daemon's audio; a replayed call's in its call folder
     where = os.path.join(os.path.dirname(path), series_name(call.id)) if live \
@@ -681,7 +686,7 @@ def _stored_series(cfg: Config, store: Store, call: CallRecord, path: str, info:
         if os.path.exists(where):
             log.warning("%s; the call's audio is analysed instead", err)
         else:
-            log.warning("call %s: no series file %s; the call's audio is analysed instead", call.id, where)
+            missing.append(f"call {call.id}: no series file {where}; the call's audio is analysed instead")
         return None
     channels = leg_channels(info.channels, caller_channel, agent_channel)
     if (series.call_id, series.database) != (call.id, os.path.realpath(str(store.path))) \
@@ -703,6 +708,8 @@ class _StoredAudio(NamedTuple):
     """The first audio of the call there that cannot be read."""
     changed: str | None
     """The note on the recording the call was replayed from when another is at its path now."""
+    no_series: str | None = None
+    """The line saying the audio drawn was analysed again, no series file of it found."""
 
 
 def _stored_audio(cfg: Config, store: Store, call: CallRecord, stop: Stop | None, broken_off: bool,
@@ -721,7 +728,8 @@ def _stored_audio(cfg: Config, store: Store, call: CallRecord, stop: Stop | None
             if path == call.source and (changed := recording_changed(call)):
                 continue
             cut = path == call.source and broken_off
-            series = _stored_series(cfg, store, call, path, info, cc, ac) if stop is None and not cut else None
+            missing: list[str] = []
+            series = _stored_series(cfg, store, call, path, info, cc, ac, missing) if stop is None and not cut else None
             got = _scan_audio(path, info, cc, ac, cfg, call.duration_s, stop, broken_off=cut, series=series)
         except AudioFileError as err:
             unreadable = unreadable or err
@@ -731,7 +739,8 @@ def _stored_audio(cfg: Config, store: Store, call: CallRecord, stop: Stop | None
             notes.append(f"Waveform and speech regions from the call's audio: {path}")
             if changed:
                 notes.append(changed)
-            return _StoredAudio(tracks, legs, n if path == call.source else None, unreadable, changed)
+            return _StoredAudio(tracks, legs, n if path == call.source else None, unreadable, changed,
+                                next(iter(missing), None))
     return _StoredAudio({}, ("caller",), None, unreadable, changed)
 
 
@@ -778,7 +787,8 @@ def from_store(store: Store, call_id: int, cfg: Config, *, use_audio: bool = Tru
                       truncated_s=flaws.truncated_at_s, legs_swapped=flaws.legs_swapped or None,
                       legs_same=flaws.legs_same or None,
                       quiet_legs=flaws.quiet_legs, recording_gone=gone, recording_unreadable=cannot,
-                      recording_replaced=call.source if audio.changed and not tracks else None)
+                      recording_replaced=call.source if audio.changed and not tracks else None,
+                      no_series=audio.no_series)
 
 
 def _sorted_alerts(store: Store, call_id: int) -> tuple[list[StoredAlert], list[AlertEvent]]:
