@@ -18,7 +18,9 @@ analysis leaves them out of the caller's turns). Every call gets its own CallPip
 (own baseline, store row and summary), and its summary says what ended it. All of it
 happens in the capture loop: the stream changes come with the audio chunks, the marks of
 the socket through a queue the loop drains, each stamped with when it came on the source clock,
-so that both are taken in the order they came however far the loop is behind the capture.
+so that both are taken in the order they came however far the loop is behind the capture. Only
+an ended call's series file (``daemon.write_audio``: what its report draws) is written in a thread
+of its own, the loop going on meanwhile (:class:`~monitor.delivery.call_files.SeriesWrites`).
 
 Signals: SIGTERM/SIGINT stop the capture, finish the current call (flush,
 summary, store; the call is not over for the caller, so it is stored as stopped part-way,
