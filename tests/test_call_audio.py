@@ -149,7 +149,7 @@ def test_purge_deletes_the_purged_calls_audio_and_reports_and_keeps_another_data
     settings.write_text(f'[daemon]\naudio_dir = "{audio}"\n', encoding="utf-8")
     done = cli("purge", "--older-than", "0d", "--db", tmp_path / "events.db", "--config", settings, timeout=120)
     assert done.returncode == 0, done.stderr
-    assert "purged 2 call(s) older than 0d (" in done.stderr and "4 files of call audio, reports and series" in done.stderr
+    assert "purged 2 call(s) older than 0d (" in done.stderr and "4 file(s) of call audio, reports and series" in done.stderr
     assert sorted(p.name for p in audio.iterdir()) == ["call-2.wav"] and not report.exists()
 
 
@@ -169,7 +169,7 @@ def test_purge_without_the_daemons_configuration_deletes_its_calls_audio_and_rep
     assert all(p.is_file() for p in written)
     done = cli("purge", "--db", tmp_path / "ev.db", "--older-than", "0s", env=own_home, timeout=120)
     assert done.returncode == 0 and "purged 1 call(s)" in done.stderr, done.stderr
-    assert "3 files of call audio, reports and series" in done.stderr
+    assert "3 file(s) of call audio, reports and series" in done.stderr
     assert not any(p.exists() for p in written)
 
 
@@ -184,7 +184,7 @@ def test_purge_without_the_replays_configuration_deletes_the_series_it_wrote_in_
     assert done.returncode == 0, done.stderr
     (series,) = (tmp_path / "audio").glob("*-series.npz")
     done = cli("purge", "--db", tmp_path / "ev.db", "--older-than", "0s", env=own_home, timeout=120)
-    assert done.returncode == 0 and "purged 1 call(s) older than 0s (1 files of" in done.stderr, done.stderr
+    assert done.returncode == 0 and "purged 1 call(s) older than 0s (1 file(s) of" in done.stderr, done.stderr
     assert not series.exists()
 
 
@@ -221,7 +221,7 @@ def test_purge_deletes_audio_the_database_never_named_once_it_is_older_than_the_
     Store.open(tmp_path / "events.db").close()
     done = cli("purge", "--db", tmp_path / "events.db", "--config", settings, timeout=120)  # 30 days
     assert done.returncode == 0, done.stderr
-    assert "purged 0 call(s) older than 30 days (2 files of call audio, reports and series)" in done.stderr
+    assert "purged 0 call(s) older than 30 days (2 file(s) of call audio, reports and series)" in done.stderr
     assert sorted(p.name for p in audio.glob("call-*")) == ["call-started-20261002-080000.wav",
                                                             "call-started-20261130-090000.wav"]
     (audio / "call-started-20261003-120000.wav").write_bytes(b"RIFF")
@@ -252,13 +252,13 @@ def test_a_purge_of_another_database_leaves_the_unnamed_audio_in_a_folder_that_n
     three_days_ago = time.time() - 3 * 86400
     os.utime(daemons, (three_days_ago, three_days_ago))
     done = cli("purge", "--older-than", "1d", "--db", tmp_path / "qa.db", timeout=120)
-    assert done.returncode == 0 and "files of call audio" not in done.stderr, done.stderr
+    assert done.returncode == 0 and "file(s) of call audio" not in done.stderr, done.stderr
     assert daemons.exists()
     assert audio_folder_problem(config(tmp_path, tmp_path)) is None  # the daemon started again
     done = cli("purge", "--older-than", "1d", "--db", tmp_path / "qa.db", timeout=120)
     assert done.returncode == 0 and daemons.exists(), done.stderr
     done = cli("purge", "--older-than", "1d", "--db", tmp_path / "events.db", timeout=120)
-    assert done.returncode == 0 and "(1 files of call audio, reports and series)" in done.stderr, done.stderr
+    assert done.returncode == 0 and "(1 file(s) of call audio, reports and series)" in done.stderr, done.stderr
     assert not daemons.exists()
 
 
@@ -281,7 +281,7 @@ def test_purge_deletes_only_the_files_the_daemon_wrote(two_calls, tmp_path):
     settings.write_text(f'[daemon]\naudio_dir = "{audio}"\n', encoding="utf-8")
     done = cli("purge", "--older-than", "0d", "--db", tmp_path / "events.db", "--config", settings, timeout=120)
     assert done.returncode == 0 and "purged 3 call(s)" in done.stderr, done.stderr
-    assert "not deleted" not in done.stderr and "3 files of call audio" in done.stderr, done.stderr
+    assert "not deleted" not in done.stderr and "3 file(s) of call audio" in done.stderr, done.stderr
     assert sorted(p.name for p in audio.iterdir()) == ["call-1.wav", f"call-{replayed}.wav"]
     assert (audio / "call-1.wav").is_symlink() and kept.exists()
     assert (tmp_path / "call-2-report.html").is_dir() and (tmp_path / f"call-{replayed}-report.html").exists()

@@ -745,7 +745,7 @@ def test_a_stop_while_purge_deletes_waits_until_the_purge_is_done_and_said(tmp_p
     (audio / f"call-{call}.wav").write_bytes(b"")
     done = stopped_at("monitor.delivery.store:empty_log", sig, "purge", "--older-than", "0d", "--db", db)
     assert done.returncode == status, done.stderr
-    assert done.stderr == "call-monitor: purged 1 call(s) older than 0d (1 files of call audio, reports and series)\n"
+    assert done.stderr == "call-monitor: purged 1 call(s) older than 0d (1 file(s) of call audio, reports and series)\n"
     assert sqlite3.connect(db).execute("SELECT count(*) FROM calls").fetchone() == (0,)
     assert list(audio.iterdir()) == []
 

@@ -13,7 +13,7 @@ from .common import WHEN_FORMATS, ExitStatus, add_config_options, parse_duration
 
 PURGED_IN_WORDS = MappingProxyType({"alerts": "{n} alert(s)", "transcript": "{n} transcript line(s)",
                                    "batch_calls": "{n} scored by batch, which --resume scores again",
-                                   "files": "{n} files of call audio, reports and series"})
+                                   "files": "{n} file(s) of call audio, reports and series"})
 """What the purge says it deleted with the calls, by the store's table (or ``files``): what a user
 knows of a call; the rows only the product reads (cue snapshots, cleared alerts, webhook outbox,
 acknowledgements, which go with their alerts)
