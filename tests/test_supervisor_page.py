@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from a11y import new_tab_unsaid
+from a11y import contrast, new_tab_unsaid
 from cdp import CHROMIUM
 from console_proc import ConsoleProcess, alert_body
 
@@ -777,3 +777,101 @@ def test_a_supervisor_on_a_screen_reader_and_the_keyboard_hears_each_new_alert_o
     assert page.eval(f"[getComputedStyle(document.getElementById('banner')).animationName, getComputedStyle("
                      f"document.querySelector('#critical article[data-id=\"{pk}\"]')).animationName]") == ["none", "none"]
     assert page.eval(LOW_CONTRAST) == []
+
+
+def _hex(css: str) -> str:
+    """``rgb(r, g, b)`` (a computed colour, opaque) as ``#rrggbb``, which :func:`a11y.contrast` reads."""
+    r, g, b = (int(float(v)) for v in css[css.index("(") + 1:css.index(")")].split(",")[:3])
+    return f"#{r:02x}{g:02x}{b:02x}"
+
+
+def test_the_header_counts_every_agents_open_critical_alerts_in_words_for_a_glance_and_so_does_the_title(
+        console_pages):
+    """From across the room, the header that stays in sight says how many critical alerts are open, in
+    words and large, white on the critical red (at least 4.5:1); a page in a background tab says it in its
+    title. Both count every agent's, whichever agent the page shows alone."""
+    console, page = console_pages.console, console_pages.open()
+    tally = "document.getElementById('tally')"
+    assert page.eval(f"[{tally}.textContent, document.title]") == ["no critical open", "call-monitor: supervisor"]
+    console.post(alert_body(1, daemon_id="d-alice", agent="Alice (desk 4)"))
+    console.post(alert_body(1, daemon_id="d-bob", agent="Bob (desk 9)", call_id=3))
+    console.post(alert_body(2, daemon_id="d-bob", agent="Bob (desk 9)", severity="warning", kind="slow_speech"))
+    page.wait(f"{tally}.textContent === '2 critical open'")
+    assert page.eval("document.title") == "(2 critical) call-monitor: supervisor"
+    look = page.eval(f"(s => [s.color, s.backgroundColor, parseFloat(s.fontSize), s.fontWeight])(getComputedStyle({tally}))")
+    assert contrast(_hex(look[0]), _hex(look[1])) >= 4.5 and _hex(look[1]) == "#b00020", look
+    body_px = page.eval("parseFloat(getComputedStyle(document.querySelector('#critical .msg')).fontSize)")
+    assert look[2] >= 1.2 * body_px and int(look[3]) >= 700, look
+    page.eval("{ const f = document.getElementById('agent-filter'); f.value = 'Alice (desk 4)'; "
+              "f.dispatchEvent(new Event('change')); }")
+    assert page.eval(f"[{tally}.textContent, document.title]") == ["2 critical open",
+                                                                   "(2 critical) call-monitor: supervisor"]
+    pk = next(a["id"] for a in console.state()["alerts"] if a["agent"] == "Bob (desk 9)" and a["severity"] == "critical")
+    assert console.request("POST", f"/api/alerts/{pk}/ack", json.dumps({"by": "Dana"}).encode())[0] == 200
+    page.wait(f"{tally}.textContent === '1 critical open' && document.title === '(1 critical) call-monitor: supervisor'")
+
+
+FOCUS_SEEN = """(e => {
+  const s = getComputedStyle(e), offset = parseFloat(s.outlineOffset);
+  const opaque = (n) => { for (; n; n = n.parentElement) { const c = getComputedStyle(n).backgroundColor;
+    if (!/rgba\\(.*, 0\\)$/.test(c) && c !== 'transparent') return c; } return 'rgb(255, 255, 255)'; };
+  return [e.id || e.className || e.tagName, s.outlineStyle, parseFloat(s.outlineWidth), s.outlineColor,
+          opaque(offset < 0 ? e : e.parentElement)];
+})(document.activeElement)"""
+"""The focused control's name, its outline's style, width and colour, and the colour the outline is drawn
+on: the control's own background when drawn inside it (a negative offset), else what is behind the control."""
+
+
+def test_every_control_the_keyboard_reaches_shows_a_focus_ring_of_3_to_1_against_what_it_is_drawn_on(console_pages):
+    """Tab goes through every control of the page (the header's, the banner, a card's Evidence,
+    Acknowledge, "Acknowledge all" and call report, an agent's Forget), and each shows a solid ring of
+    2 px at least whose colour is at least 3:1 against what it is drawn on (WCAG 1.4.11 and 2.4.7): in
+    the dark header around its white controls, not on them."""
+    console = console_pages.console
+    _heartbeat(console, "Alice (desk 4)", "d-alice", in_call=True)
+    _heartbeat(console, "Bob (desk 9)", "d-bob", in_call=False, stopped=True)
+    call = alert_body(1, daemon_id="d-alice", agent="Alice (desk 4)", severity="warning", kind="slow_speech")
+    console.post(call)
+    page = console_pages.open()
+    console.post(alert_body(2, daemon_id="d-alice", agent="Alice (desk 4)", call_started_at=call["call_started_at"]))
+    page.wait("document.body.classList.contains('flash') && document.querySelector('#critical a.report') !== null")
+    rings = []
+    for _ in range(20):
+        _press(page, "Tab")
+        if page.eval("document.activeElement === document.body"):
+            break
+        rings.append(page.eval(FOCUS_SEEN))
+    reached = [name for name, *_ in rings]
+    assert reached[:4] == ["agent-filter", "who", "sound", "banner"], reached
+    assert {"ack", "ackcall", "report", "forget", "SUMMARY"} <= set(reached), reached
+    weak = [(name, style, width, colour, on, round(contrast(_hex(colour), _hex(on)), 2))
+            for name, style, width, colour, on in rings
+            if style != "solid" or width < 2 or contrast(_hex(colour), _hex(on)) < 3]
+    assert weak == []
+
+
+def test_the_page_reads_at_200_percent_zoom_and_in_the_browser_s_larger_text_and_never_flashes_past_3_hz(
+        console_pages):
+    """A 1280 × 900 window at 200 % zoom (640 × 450 CSS pixels) shows one column without sideways
+    scrolling, the header and the banner that stay in sight taking at most half its height; a larger text
+    size set in the browser makes the page's text larger (its 15 px are the usual 16 px's 93.75 %);
+    every animation (the banner's flash, a new card's pulse) repeats at most 3 times a second."""
+    console = console_pages.console
+    page = console_pages.browser.new_page(f"{console.base}/?token={console.token}", width=640, height=450)
+    page.wait(console_pages.LIVE, timeout=30)
+    console.post(alert_body(1, agent="Alice (desk 4) at the long desk by the window", kind="possible_emergency"))
+    page.wait("document.body.classList.contains('flash') && document.querySelector('#critical article') !== null")
+    assert page.eval("document.documentElement.scrollWidth <= window.innerWidth")
+    assert page.eval("getComputedStyle(document.querySelector('main')).gridTemplateColumns.split(' ').length") == 1
+    assert page.eval("document.getElementById('top').getBoundingClientRect().height") <= 450 / 2
+
+    msg = "parseFloat(getComputedStyle(document.querySelector('#critical .msg')).fontSize)"
+    assert page.eval(msg) == 15
+    page.send("Page.setFontSizes", {"fontSizes": {"standard": 24}})
+    page.wait(f"{msg} === 22.5")
+
+    cycles = page.eval("[...document.styleSheets].flatMap((s) => [...s.cssRules]).flatMap((r) => r instanceof CSSMediaRule ? "
+                       "[...r.cssRules] : [r]).filter((r) => r.style && r.style.animationName && "
+                       "r.style.animationName !== 'none').map((r) => [r.selectorText, r.style.animationDuration])")
+    assert sorted(name for name, _ in cycles) == [".alert.new", "body.flash #banner"], cycles
+    assert all(float(d.rstrip("s")) >= 1 / 3 for _, d in cycles), cycles
