@@ -720,6 +720,7 @@ def test_a_supervisor_on_a_screen_reader_and_the_keyboard_hears_each_new_alert_o
                                                                   "DisclosureTriangle", "article")]
     assert all(name for _, name in controls), controls
     assert ("button", "Acknowledge: critical alert Alice (desk 4), possible emergency (call 7)") in controls
+    assert ("DisclosureTriangle", "Evidence: critical alert Alice (desk 4), possible emergency (call 7)") in controls
     # the call report opens in a new tab, which its link says (WCAG 3.2.5), as the parser checks every page
     assert ("link", "Call report (opens in a new tab): Alice (desk 4), possible emergency (call 7)") in controls
     assert page.eval("document.querySelectorAll('a[target]').length") == 1
