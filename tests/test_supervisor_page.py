@@ -801,6 +801,8 @@ def test_the_header_counts_every_agents_open_critical_alerts_in_words_for_a_glan
     title. Both count every agent's, whichever agent the page shows alone."""
     console, page = console_pages.console, console_pages.open()
     tally = "document.getElementById('tally')"
+    served = console.request("GET", "/")[1].decode()
+    assert '<span id="tally" hidden></span>' in served  # before the console has sent what is open: no count at all
     assert page.eval(f"[{tally}.textContent, document.title]") == ["no critical open", "call-monitor: supervisor"]
     console.post(alert_body(1, daemon_id="d-alice", agent="Alice (desk 4)"))
     console.post(alert_body(1, daemon_id="d-bob", agent="Bob (desk 9)", call_id=3))
