@@ -117,6 +117,27 @@ def test_a_configured_korean_phrase_raises_distress_phrase(env, korean_config, t
     assert PHRASE in alerts[0]["message"] or PHRASE in json.dumps(alerts[0]["evidence"], ensure_ascii=False)
 
 
+def test_the_terminal_prints_the_korean_words_when_said_then_the_alert_they_raised(env, korean_config, tmp_path):
+    """Replay's terminal lines of a Korean caller: the words line of the phrase is stamped when it
+    was said, before the alert it raised at its end, both in Hangul as the caller said it."""
+    call = espeak_ko(["감사합니다", PHRASE, "네"], tmp_path / "call.wav")
+    done = subprocess.run([sys.executable, "-m", "monitor.cli", "replay", "--config", str(korean_config), "--db",
+                           str(tmp_path / "e.db"), str(call)], capture_output=True, text=True, env=env, cwd=ROOT,
+                          timeout=900)
+    assert done.returncode == 0, done.stderr
+    printed = done.stdout.splitlines()
+    said = next(i for i, line in enumerate(printed) if line.endswith(f'caller "{PHRASE}"'))
+    alert = next(i for i, line in enumerate(printed) if "distress_phrase:" in line)
+    assert said < alert and printed[alert].endswith(f'the caller said "{PHRASE}"'), printed
+    assert stamp(printed[said]) < stamp(printed[alert]) < stamp(printed[said]) + 2, printed
+
+
+def stamp(line: str) -> float:
+    """The call time of a replay's terminal line: its ``[mm:ss.s]``."""
+    minutes, seconds = line.split("[", 1)[1].split("]", 1)[0].split(":")
+    return 60 * int(minutes) + float(seconds)
+
+
 def test_acoustic_alerts_arrive_at_the_same_call_times_with_and_without_transcription(env, korean_config,
                                                                                        tmp_path):
     x, sr = sf.read(CALLS / "labored_start_8k.wav", frames=8000 * 50)

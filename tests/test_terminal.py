@@ -3,7 +3,7 @@
 import io
 import re
 
-from monitor.events import AlertClearedEvent, AlertEvent, CallSummaryEvent, WordsEvent
+from monitor.events import AlertClearedEvent, AlertEvent, CallSummaryEvent, Word, WordsEvent
 from monitor.delivery.sinks.terminal import HumanSink, JsonlSink
 
 
@@ -112,6 +112,18 @@ def test_the_live_terminal_s_words_name_their_call_as_its_alerts_do_and_replay_s
     assert live[0] == '[call 12, 00:21.4] caller "i can\'t breathe"'
     assert live[1].startswith("warning  [call 12, 01:32.0] slow_speech")
     assert replayed[0] == '[00:21.4] caller "i can\'t breathe"'
+
+
+def test_a_words_line_is_stamped_when_the_words_began_not_when_the_recognizer_ended_the_utterance():
+    """The recognizer gives an utterance's words after the pause that ends it (here 1.6 s after
+    "여보세요", "hello", was said); its line says when they were said, so that it comes before the
+    alert the phrase raised at the phrase's end, not 1.6 s after it."""
+    said = WordsEvent(t=13.4, final=True, text="여보세요", words=(Word("여보세요", 11.1, 11.76, 1.0),), call_id=1)
+    alert = AlertEvent(t=11.76, kind="distress_phrase", message='Distress phrase: the caller said "여보세요"',
+                       call_id=1)
+    printed = lines(said, alert)
+    assert printed[0] == '[00:11.1] caller "여보세요"'
+    assert printed[1].startswith("warning  [00:11.8] distress_phrase")
 
 
 def test_every_alert_says_what_it_means_in_plain_words_under_its_evidence():

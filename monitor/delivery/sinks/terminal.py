@@ -40,6 +40,13 @@ def _call_stamp(t: float, call_id: int | None, name_calls: bool) -> str:
     return f"[call {call_id}, {call_clock(t)}]" if name_calls and call_id is not None else f"[{call_clock(t)}]"
 
 
+def said_at(words: WordsEvent) -> float:
+    """The call time ``words`` began to be said: its first word's start, where the recognizer gave
+    word times, else the event's time (when the recognizer ended the utterance, a pause after it).
+    A words line stamped so comes before the alert its phrase raised, never after it."""
+    return words.words[0].start if words.words else words.t
+
+
 def on_terminal(out: TextIO) -> bool:
     """Whether ``out`` is a terminal: not a file, a pipe or systemd's journal (the unit's output)."""
     try:
@@ -293,7 +300,7 @@ class HumanSink:
         if isinstance(ev, AlertAckedEvent):
             return acked_line(ev, self.name_calls)
         if isinstance(ev, WordsEvent) and ev.final and self.show_words and ev.text:
-            return f"{_call_stamp(ev.t, ev.call_id, self.name_calls)} {ev.channel:6s} \"{ev.text}\""
+            return f"{_call_stamp(said_at(ev), ev.call_id, self.name_calls)} {ev.channel:6s} \"{ev.text}\""
         if isinstance(ev, StatusEvent) and ev.level not in self.logged:
             return f"{_stamp(ev, self.name_calls)} {ev.level}: {ev.message}"
         if isinstance(ev, CallSummaryEvent):
