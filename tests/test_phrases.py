@@ -328,6 +328,29 @@ def test_a_korean_phrase_is_found_with_its_key_word_said_or_slipped(text, phrase
     assert found.replace(" ", "") == phrase.replace(" ", "")  # 살려 주세요 or 살려주세요, as it is listed twice
 
 
+@pytest.mark.parametrize("text", [
+    "요금제 변경 좀 도와주세요",  # please help me change my plan
+    "비밀번호 찾는 것 좀 도와 주 세요",  # please help me find my password
+    "해지 좀 도와주세요",
+])
+def test_dowajuseyo_is_said_on_every_korean_support_call_and_is_found_there(text):
+    """도와주세요 ("please help me") is a Korean support call's "I need help with my bill": listed,
+    it is found in every such request, which is why the documented list has 살려 주세요 instead."""
+    assert best(PhraseMatcher(["도와주세요"], language="ko"), text).phrase == "도와주세요"
+    assert PhraseMatcher(KOREAN_HELP, language="ko").match(text) == []
+
+
+def test_a_korean_phrase_s_negation_must_be_heard_as_written_and_a_word_in_four_pieces_is_not_found():
+    """A slip is tolerated in a phrase's other words (쑤가 for 수가), never in its negation (업어요,
+    one letter off 없어요, negates nothing); a phrase word is found in at most three of the model's pieces."""
+    breathing = PhraseMatcher(["숨을 쉴 수가 없어요"], language="ko")
+    assert best(breathing, "숨을 쉴 쑤가 없어요").phrase == "숨을 쉴 수가 없어요"
+    assert breathing.match("숨을 쉴 수가 업어요") == []
+    help_me = PhraseMatcher(["도와주세요"], language="ko")
+    assert best(help_me, "도와 주 세요").phrase == "도와주세요"
+    assert help_me.match("도 와 주 세요") == []
+
+
 def test_english_contractions_apply_only_when_asked():
     plain = PhraseMatcher(["i can't breathe"])
     assert best(plain, "i can't breathe") is not None
