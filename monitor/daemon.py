@@ -19,8 +19,10 @@ analysis leaves them out of the caller's turns). Every call gets its own CallPip
 happens in the capture loop: the stream changes come with the audio chunks, the marks of
 the socket through a queue the loop drains, each stamped with when it came on the source clock,
 so that both are taken in the order they came however far the loop is behind the capture. Only
-an ended call's series file (``daemon.write_audio``: what its report draws) is written in a thread
-of its own, the loop going on meanwhile (:class:`~monitor.delivery.call_files.SeriesWrites`).
+an ended call's files are written in a thread of their own, the loop going on meanwhile: its series
+(``daemon.write_audio``), then its report (``daemon.report_on_critical``), which draws them
+(:class:`~monitor.delivery.call_files.CallFileWrites`); the status and the heartbeat list a report
+once it is written, from the next chunk the loop takes.
 
 Signals: SIGTERM/SIGINT stop the capture, finish the current call (flush,
 summary, store; the call is not over for the caller, so it is stored as stopped part-way,
@@ -74,7 +76,8 @@ from .daemon_recent import RecentCalls
 from .daemon_reload import (AT_NEXT_START, RELOAD, TRANSCRIPTION_NOTES, WEBHOOK_KEYS, legs_problem, notes_change,
                             retarget_webhook, say_notes)
 from .daemon_status import LastProblem
-from .delivery.call_files import SeriesWrites, audio_folder, audio_name, call_files_problem, new_audio_file
+from .delivery.call_files import (CallFileWrites, audio_folder, audio_name, call_files_problem, new_audio_file,
+                                   report_path)
 from .delivery.store import Store
 from .delivery.store_errors import StoreError
 from .delivery.sinks.webhook import agent_of
@@ -181,8 +184,8 @@ class Daemon:
                                   unnamed_audio=lambda: (f for _, f in self._unnamed_audio))
         """The recent alerts and call reports the status and the heartbeat list, and the retention."""
         self._call_folders: set[str] = set()  # kept in the database (:meth:`_note_call_folder`)
-        self.series_writes = SeriesWrites()
-        """The ended calls' series files, written off the capture loop; all written before :meth:`run` returns."""
+        self.call_files = CallFileWrites()
+        """The ended calls' series and reports, written off the capture loop; all written before :meth:`run` returns."""
 
     def _begin_capture_state(self, cfg: Config, source: Source) -> None:
         """What the capture loop starts with: the segmenter and its preroll, the clocks, the calls'
@@ -414,7 +417,7 @@ class Daemon:
         audio_whole = self._audio is not None  # written to the call's end: its report draws the call's series
         self._close_audio()
         if audio_whole and not stopped and (kept := p.series_to_write()) is not None:
-            self.series_writes.write(self._files_cfg(self.cfg), *kept)  # in its own thread
+            self.call_files.write_series(self._files_cfg(self.cfg), *kept)  # in its own thread
         self.active = {}
         log.info("call %s ended (%s): %.1f s, %s alert(s)", call_name(p.call_id), why, p.duration_s, len(p.alerts),
                  extra=recovery_of(_call_source(p)))  # its status lines' problems end with it
@@ -429,13 +432,19 @@ class Daemon:
         return f"{end_s:g} s of silence" + (f"; {'; '.join(lost)}" if lost else "")
 
     def _write_report(self, call_id: int) -> None:
-        """The call report of a call with a critical alert (daemon.report_on_critical)."""
+        """The call report of a call with a critical alert (daemon.report_on_critical), written
+        after the call's series, which it draws, off the capture loop (:attr:`call_files`)."""
         from . import report
 
-        self.series_writes.wait(call_id)  # the report draws the call's series
-        path = report.maybe_write_call_report(self._files_cfg(self.cfg), self.store, call_id,
-                                              on_error=lambda why: log.warning("call report: %s", why))
-        if path:
+        cfg, store = self._files_cfg(self.cfg), self.store
+        path = report_path(cfg, call_id)
+        self.call_files.write_report(call_id, path, lambda: report.maybe_write_call_report(
+            cfg, store, call_id, on_error=lambda why: log.warning("%s: %s", path, why)))
+
+    def _take_reports(self) -> None:
+        """The call reports written since the loop last looked: listed where the status and the
+        heartbeat tell them, their folder kept in the database."""
+        for call_id, path in self.call_files.reports_written():
             log.info("call report: %s", path)
             self.recent.reported(call_id, path)
             self._note_call_folder(os.path.dirname(path))
@@ -675,7 +684,8 @@ class Daemon:
                     self._say_unwritten()
                 self._name_audio()
                 self.close_interrupted()  # if the database only opened during the last call
-                self.series_writes.close()  # the calls' series files written whole before the daemon exits
+                self.call_files.close()  # the calls' series and reports written whole before the daemon exits
+                self._take_reports()
         return 0
 
     def keep_start_problems(self) -> None:
@@ -725,6 +735,7 @@ class Daemon:
             self._wall_now = time.time()
             self._drain_msgs()
             self._stop_if_refused()
+            self._take_reports()
             self.recent.forget_purged()
             if self.loading is not None and self.loading.done:
                 self._join_transcription()

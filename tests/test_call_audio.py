@@ -24,6 +24,7 @@ from monitor.analysis.hop_series import read_series
 from monitor.capture.sources import FileSource
 from monitor.config import load_config
 from monitor.daemon import Daemon
+from monitor.delivery.call_files import CallFileWrites
 from monitor.delivery.store import Store
 from monitor.delivery.store_guard import PendingStore, open_or_pending
 from monitor.events import CallSummaryEvent
@@ -457,14 +458,13 @@ def test_a_calls_series_is_written_off_the_capture_loop_which_goes_on_with_the_n
     thread of their own. While that thread is held (busy until the test lets it go), the capture
     loop goes on: the next call is monitored to its end, neither call's series file there yet; the
     daemon returns only once both are written whole, mode 0600."""
-    from monitor.delivery.call_files import SeriesWrites
     audio, gate = tmp_path / "audio", threading.Event()
     pool = concurrent.futures.ThreadPoolExecutor(max_workers=1)
     pool.submit(gate.wait)  # the writing thread's one worker busy until the test lets it go
     said: list = []
     with Store.open(tmp_path / "events.db") as store:
         daemon = Daemon(config(tmp_path, audio), FileSource(two_calls), store, {"kept": said.append})
-        daemon.series_writes = SeriesWrites(pool)
+        daemon.call_files = CallFileWrites(pool)
         running = threading.Thread(target=daemon.run)
         running.start()
         try:
@@ -478,6 +478,76 @@ def test_a_calls_series_is_written_off_the_capture_loop_which_goes_on_with_the_n
     assert [p.name for p in written] == ["call-1-series.npz", "call-2-series.npz"]
     assert all(p.stat().st_mode & 0o777 == 0o600 for p in written)
     assert [read_series(str(p)).call_id for p in written] == [1, 2]
+
+
+@pytest.fixture(scope="module")
+def critical_then_normal(tmp_path_factory) -> Path:
+    """A recorded line: a call that raises a critical alert (the first 100 s of
+    :data:`ALERTING_CALL`: its possible_emergency comes at 92 s), then a normal one of 20 s, each
+    after 10 s of silence, and 10 s of silence after them."""
+    import numpy as np
+    critical, sr = sf.read(ALERTING_CALL, frames=8000 * 100, dtype="float32")
+    normal, _ = sf.read(CALLS / "normal_8k.wav", frames=int(sr * CALL_S), dtype="float32")
+    gap = np.zeros((sr * 10, critical.shape[1]), np.float32)
+    path = tmp_path_factory.mktemp("line") / "critical_then_normal.wav"
+    sf.write(path, np.concatenate([gap, critical, gap, normal, gap]), sr)
+    return path
+
+
+def reporting(tmp_path: Path, reports: Path):
+    return dataclasses.replace(config(tmp_path, tmp_path / "audio"), daemon=dataclasses.replace(
+        config(tmp_path, tmp_path / "audio").daemon, report_on_critical=True, report_dir=str(reports)))
+
+
+def running_held(daemon: Daemon) -> tuple[threading.Thread, threading.Event]:
+    """``daemon`` running in a thread of its own, its call files' one writer held until the event is set."""
+    gate, pool = threading.Event(), concurrent.futures.ThreadPoolExecutor(max_workers=1)
+    pool.submit(gate.wait)
+    daemon.call_files = CallFileWrites(pool)
+    running = threading.Thread(target=daemon.run)
+    running.start()
+    return running, gate
+
+
+def test_a_calls_report_is_written_off_the_capture_loop_after_its_series_and_listed_once_written(
+        critical_then_normal, tmp_path):
+    """A long call's report takes more than a second to draw: the daemon writes it in the thread
+    that writes the series, after the call's series, which it draws. While that thread is held,
+    the loop monitors the next call to its end, and neither the report nor a link to it is there
+    (the status and the heartbeat name no file that does not exist yet); once it is let go, the
+    report is written, drawn after its series, and the heartbeat links it; the daemon returns only
+    once it is written."""
+    reports, said = tmp_path / "reports", []
+    with Store.open(tmp_path / "events.db") as store:
+        daemon = Daemon(reporting(tmp_path, reports), FileSource(critical_then_normal), store, {"kept": said.append})
+        running, gate = running_held(daemon)
+        try:
+            assert wait_for(lambda: sum(isinstance(e, CallSummaryEvent) for e in said) == 2, 60)
+            assert running.is_alive() and not list(reports.glob("*.html"))
+            assert daemon.heartbeat_status()["reports"] == []
+        finally:
+            gate.set()
+            running.join(60)
+        assert not running.is_alive()
+        assert daemon.heartbeat_status()["reports"] == [{"call_id": 1, "url": str(reports / "call-1-report.html")}]
+    report, series = reports / "call-1-report.html", tmp_path / "audio" / "call-1-series.npz"
+    assert sorted(p.name for p in reports.glob("*.html")) == ["call-1-report.html"]
+    assert series.stat().st_mtime_ns <= report.stat().st_mtime_ns  # the report drew the series written before it
+
+
+def test_a_report_that_cannot_be_written_is_one_line_naming_it_and_the_monitoring_goes_on(
+        critical_then_normal, tmp_path, monitor_logs):
+    """The report's folder is a file (where the daemon's start did not look: it was started
+    without ``run``'s check): one warning naming the report's file; both calls are stored and no
+    report is listed."""
+    reports = tmp_path / "reports"
+    reports.write_text("a file, not a folder\n")
+    with Store.open(tmp_path / "events.db") as store:
+        daemon = Daemon(reporting(tmp_path, reports), FileSource(critical_then_normal), store, {})
+        assert daemon.run() == 0
+        assert len(store.list_calls()) == 2 and daemon.heartbeat_status()["reports"] == []
+    lines = [m for level, m in monitor_logs if "report" in m and level in ("warning", "error")]
+    assert len(lines) == 1 and lines[0].startswith(f"{reports / 'call-1-report.html'}: "), lines
 
 
 def test_a_live_calls_report_draws_the_series_written_beside_its_audio(two_calls, tmp_path):

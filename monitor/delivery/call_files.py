@@ -2,8 +2,8 @@
 report (``call-<id>-report.html``) and the series its report draws (``call-<id>-series.npz``; replay
 writes a replayed call's too, named after its database as well: :func:`replayed_series_name`,
 :mod:`~monitor.analysis.hop_series`), where they go, and their deletion with the call when the
-retention period purges it. The daemon writes the series in a thread of its own
-(:class:`SeriesWrites`).
+retention period purges it. The daemon writes an ended call's series and report in a thread of
+its own, the series first (:class:`CallFileWrites`).
 
 The names come from the database's call ids, which another database repeats: a folder of call
 files belongs to one database, named in the folder's :data:`OWNER_FILE` when the daemon starts (or
@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import hashlib
+import itertools
 import logging
 import os
 import stat
@@ -133,40 +134,57 @@ def write_call_series(cfg: Config, db: str | os.PathLike[str], call_id: int, ser
     return str(path)
 
 
-class SeriesWrites:
-    """The series files of the daemon's ended calls (:func:`write_call_series`), written one after
-    another in a thread of their own (``pool``: an executor of one worker, made when None): a call
-    of hours takes most of a second to compress, which the capture loop spends on the next call's
-    audio and alerts meanwhile. :meth:`wait` for a call's before anything reads it, :meth:`close`
-    before the daemon exits: each file is written whole, or not at all (a warning)."""
+class CallFileWrites:
+    """The files the daemon writes of its ended calls once they end: a call's series
+    (:func:`write_call_series`), then its report, which draws them, written one after another in
+    the order given, in a thread of their own (``pool``: an executor of one worker, made when None).
+    A call of hours takes most of a second to compress its series and more than a second to draw its
+    report, which the capture loop spends on the next call's audio and alerts meanwhile.
+    :meth:`reports_written` says the reports written since it was last asked, :meth:`close` waits
+    for all before the daemon exits: each file is written whole, or not at all (one log line naming
+    it)."""
 
     def __init__(self, pool: concurrent.futures.Executor | None = None) -> None:
-        self._pool = pool or concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="call-series")
-        self._pending: dict[int, concurrent.futures.Future] = {}
+        self._pool = pool or concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="call-files")
+        self._reports: list[concurrent.futures.Future] = []
 
-    def write(self, cfg: Config, db: str | os.PathLike[str], call_id: int, series: CallSeries) -> None:
+    def write_series(self, cfg: Config, db: str | os.PathLike[str], call_id: int, series: CallSeries) -> None:
         """Write live call ``call_id``'s ``series`` of database ``db`` as :func:`write_call_series` does,
         in the writing thread."""
-        self._pending = {k: f for k, f in self._pending.items() if not f.done()}
-        self._pending[call_id] = self._pool.submit(self._written, cfg, db, call_id, series)
+        self._pool.submit(self._series_written, cfg, db, call_id, series)
+
+    def write_report(self, call_id: int, path: str, write: Callable[[], str | None]) -> None:
+        """Write call ``call_id``'s report to ``path`` by calling ``write`` (the path it wrote, or
+        None: no report due, or a failure it said), in the writing thread, after the call's series."""
+        self._reports.append(self._pool.submit(self._report_written, call_id, path, write))
+
+    def reports_written(self) -> list[tuple[int, str]]:
+        """(call id, path) of each report written since the last call, in the order given; one still
+        being written is said by a later call."""
+        done = list(itertools.takewhile(lambda f: f.done(), self._reports))
+        self._reports = self._reports[len(done):]
+        return [r for r in (f.result() for f in done) if r is not None]
 
     @staticmethod
-    def _written(cfg: Config, db: str | os.PathLike[str], call_id: int, series: CallSeries) -> str | None:
+    def _series_written(cfg: Config, db: str | os.PathLike[str], call_id: int, series: CallSeries) -> str | None:
         try:
             return write_call_series(cfg, db, call_id, series, live=True)
-        except Exception as err:  # noqa: BLE001 - said here: no one may wait for it (the call is stored without it)
+        except Exception as err:  # noqa: BLE001 - said here: no one waits for it (the call is stored without it)
             log.error("call %s's series not written (%s): its report will analyse its audio", call_id, err)
             return None
 
-    def wait(self, call_id: int) -> str | None:
-        """Once call ``call_id``'s series is written (if it is being): its path, or None."""
-        future = self._pending.pop(call_id, None)
-        return future.result() if future is not None else None
+    @staticmethod
+    def _report_written(call_id: int, path: str, write: Callable[[], str | None]) -> tuple[int, str] | None:
+        try:
+            written = write()
+        except Exception as err:  # noqa: BLE001 - said here: no one waits for it (the call is stored all the same)
+            log.error("%s: call %s's report not written (%s)", path, call_id, err)
+            return None
+        return (call_id, written) if written else None
 
     def close(self) -> None:
-        """Once every series given is written; no more are taken."""
+        """Once every file given is written; no more are taken."""
         self._pool.shutdown(wait=True)
-        self._pending = {}
 
 
 OWNER_FILE = ".callmonitor-database"
