@@ -433,13 +433,16 @@ class Daemon:
 
     def _write_report(self, call_id: int) -> None:
         """The call report of a call with a critical alert (daemon.report_on_critical), written
-        after the call's series, which it draws, off the capture loop (:attr:`call_files`)."""
-        from . import report
-
+        after the call's series, which it draws, off the capture loop (:attr:`call_files`), which
+        does not even import the report's modules."""
         cfg, store = self._files_cfg(self.cfg), self.store
         path = report_path(cfg, call_id)
-        self.call_files.write_report(call_id, path, lambda: report.maybe_write_call_report(
-            cfg, store, call_id, on_error=lambda why: log.warning("%s: %s", path, why)))
+
+        def write() -> str | None:
+            from . import report
+            return report.maybe_write_call_report(cfg, store, call_id,
+                                                  on_error=lambda why: log.warning("%s: %s", path, why))
+        self.call_files.write_report(call_id, path, write)
 
     def _take_reports(self) -> None:
         """The call reports written since the loop last looked: listed where the status and the

@@ -524,6 +524,7 @@ def test_a_calls_report_is_written_off_the_capture_loop_after_its_series_and_lis
         try:
             assert wait_for(lambda: sum(isinstance(e, CallSummaryEvent) for e in said) == 2, 60)
             assert running.is_alive() and not list(reports.glob("*.html"))
+            assert not list((tmp_path / "audio").glob("*-series.npz"))
             assert daemon.heartbeat_status()["reports"] == []
         finally:
             gate.set()
