@@ -21,7 +21,7 @@ the socket through a queue the loop drains, each stamped with when it came on th
 so that both are taken in the order they came however far the loop is behind the capture. Only
 an ended call's files are written in a thread of their own, the loop going on meanwhile: its series
 (``daemon.write_audio``), then its report (``daemon.report_on_critical``), which draws them
-(:class:`~monitor.delivery.call_files.CallFileWrites`); the status and the heartbeat list a report
+(:class:`~monitor.delivery.call_files.CallFileWrites`); the heartbeat links a report
 once it is written, from the next chunk the loop takes.
 
 Signals: SIGTERM/SIGINT stop the capture, finish the current call (flush,
@@ -445,8 +445,8 @@ class Daemon:
         self.call_files.write_report(call_id, path, write)
 
     def _take_reports(self) -> None:
-        """The call reports written since the loop last looked: listed where the status and the
-        heartbeat tell them, their folder kept in the database."""
+        """The call reports written since the loop last looked: among the recent reports the
+        heartbeat links, their folder kept in the database."""
         for call_id, path in self.call_files.reports_written():
             log.info("call report: %s", path)
             self.recent.reported(call_id, path)

@@ -514,7 +514,7 @@ def test_a_calls_report_is_written_off_the_capture_loop_after_its_series_and_lis
     """A long call's report takes more than a second to draw: the daemon writes it in the thread
     that writes the series, after the call's series, which it draws. While that thread is held,
     the loop monitors the next call to its end, and neither the report nor a link to it is there
-    (the status and the heartbeat name no file that does not exist yet); once it is let go, the
+    (the heartbeat links no file that does not exist yet); once it is let go, the
     report is written, drawn after its series, and the heartbeat links it; the daemon returns only
     once it is written."""
     reports, said = tmp_path / "reports", []

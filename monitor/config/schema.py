@@ -907,8 +907,8 @@ class DaemonConfig:
                         "another database's daemon writes to, whose call ids repeat these); \"\" = next to "
                         "the database")
     report_on_critical: bool = _k(False, "write an HTML report for every call with a critical "
-                                  "alert (after the call ends, away from the capture; the status and the "
-                                  "heartbeat link it once it is written)")
+                                  "alert (after the call ends, away from the capture; the heartbeat links "
+                                  "it once it is written)")
     report_dir: str = _k("", "where those reports go (call-<id>-report.html), checked when the daemon "
                          "starts and when it reloads with report_on_critical on, as audio_dir is (a folder "
                          "it cannot write, or one another database's daemon writes its reports to, whose "
