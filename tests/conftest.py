@@ -1,10 +1,10 @@
 """What the test modules share: the paths, the command-line runner, the fixture calls' labels, a
 private PulseAudio server, calls rendered as the evaluation corpus renders them, a webhook
 receiver, the supervisor console's page in a headless browser, copies of the Korean speech
-model (whole, or with a file cut short), and the live daemon on the sink ``softphone`` (start,
-stop, its stored calls); and how ``make test`` shares the suite between pytest-xdist workers
-(``pytest -n $(TEST_WORKERS) --dist load``, the Makefile's ``TEST_WORKERS``, 3 unless given;
-``TEST_WORKERS=0`` runs it in one process)."""
+model (whole, or with a file cut short), the live daemon on the sink ``softphone`` (start, stop,
+its stored calls) and frame energy tracks with runs of speech; and how ``make test`` shares the
+suite between pytest-xdist workers (``pytest -n $(TEST_WORKERS) --dist load``, the Makefile's
+``TEST_WORKERS``, 3 unless given; ``TEST_WORKERS=0`` runs it in one process)."""
 
 from __future__ import annotations
 
@@ -667,6 +667,18 @@ def stored_calls(db: Path) -> list[dict]:
         con.close()
     return [{"id": i, "ended_at": e, "baseline": json.loads(b) if b else None,
              "summary": json.loads(s) if s else None} for i, e, b, s in rows]
+
+
+def speech_runs(*runs: tuple[int, int, float], n: int, floor: float = -70.0):
+    """A speaker's frame energy (dB, shape (n,)) and speech mask (shape (n,), bool): speech at
+    ``peak`` dB on frames [start, end) of each ``(start, end, peak)`` run, ``floor`` dB elsewhere."""
+    import numpy as np
+    energy = np.full(n, floor)
+    speech = np.zeros(n, dtype=bool)
+    for a, b, peak in runs:
+        energy[a:b] = peak
+        speech[a:b] = True
+    return energy, speech
 
 
 def korean_model(folder: Path, cut: str | None = None) -> Path:

@@ -3,8 +3,11 @@ runs no louder than it are background wherever they lie, and the caller's own wo
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 
+from conftest import speech_runs
 from monitor.analysis.cue_windows import background_level_db, background_talk
 
 HOP = 0.01
@@ -12,14 +15,8 @@ LEVEL = -25.0
 """The caller's level (dB) in these tracks."""
 
 
-def line(*runs: tuple[int, int, float], n: int = 3000, floor: float = -70.0) -> tuple[np.ndarray, np.ndarray]:
-    """The caller leg's energy (dB) and speech mask with speech at ``peak`` dB on frames [start, end)."""
-    energy = np.full(n, floor)
-    speech = np.zeros(n, dtype=bool)
-    for a, b, peak in runs:
-        energy[a:b] = peak
-        speech[a:b] = True
-    return energy, speech
+line = partial(speech_runs, n=3000)
+"""The caller leg's energy (dB) and speech mask over 30 s: :func:`conftest.speech_runs`."""
 
 
 def agent(*turns: tuple[int, int], n: int = 3000) -> np.ndarray:

@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 import pytest
 
+from conftest import speech_runs
 from monitor.dsp.voice_gate import hold_talk, own_voice, run_peaks, seconds_since, speaker_level_db
 
 
-def level_track(*runs: tuple[int, int, float], n: int = 400, floor: float = -70.0) -> tuple[np.ndarray, np.ndarray]:
-    """Energy (dB) and speech mask with speech at ``level`` dB on frames [start, end) per run."""
-    energy = np.full(n, floor)
-    speech = np.zeros(n, dtype=bool)
-    for a, b, level in runs:
-        energy[a:b] = level
-        speech[a:b] = True
-    return energy, speech
+level_track = partial(speech_runs, n=400)
+"""A speaker's energy (dB) and speech mask over 400 frames unless ``n`` says otherwise:
+:func:`conftest.speech_runs`."""
 
 
 def test_a_run_far_below_the_callers_level_is_background_talk():
