@@ -82,26 +82,31 @@ def test_calls_alerts_and_clears_round_trip(db):
             AlertClearedEvent(t=180.0, kind="slow_speech", call_id=call, reason="call_ended")]
 
 
+V1_TABLES = """
+    CREATE TABLE calls (id INTEGER PRIMARY KEY, started_at REAL NOT NULL, source TEXT NOT NULL,
+        ended_at REAL, duration_s REAL, baseline TEXT, summary TEXT);
+    CREATE TABLE alerts (id INTEGER PRIMARY KEY, call_id INTEGER NOT NULL REFERENCES calls(id),
+        t REAL NOT NULL, kind TEXT NOT NULL, severity TEXT NOT NULL, message TEXT NOT NULL,
+        evidence TEXT NOT NULL, actions TEXT NOT NULL, created_at REAL NOT NULL);
+    CREATE TABLE alert_clears (id INTEGER PRIMARY KEY, call_id INTEGER NOT NULL REFERENCES calls(id),
+        t REAL NOT NULL, kind TEXT NOT NULL, alert_id INTEGER REFERENCES alerts(id),
+        created_at REAL NOT NULL);
+    CREATE TABLE cue_snapshots (id INTEGER PRIMARY KEY, call_id INTEGER NOT NULL, channel TEXT NOT NULL,
+        t REAL NOT NULL, cues TEXT NOT NULL);
+    CREATE TABLE transcript (id INTEGER PRIMARY KEY, call_id INTEGER NOT NULL, channel TEXT NOT NULL,
+        t REAL NOT NULL, start REAL, "end" REAL, text TEXT NOT NULL, words TEXT NOT NULL);
+    CREATE TABLE deliveries (id INTEGER PRIMARY KEY, alert_id INTEGER NOT NULL, target TEXT NOT NULL,
+        status TEXT NOT NULL DEFAULT 'pending', attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at REAL NOT NULL, last_error TEXT, created_at REAL NOT NULL, delivered_at REAL,
+        UNIQUE (alert_id, target));
+"""
+"""The tables of schema version 1, the first release (alert_clears had no reason column), empty."""
+
+
 def test_a_first_release_database_is_migrated_in_place_and_keeps_its_records(tmp_path):
     p = tmp_path / "v1.db"
-    conn = sqlite3.connect(p)  # schema version 1: alert_clears had no reason column
-    conn.executescript("""
-        CREATE TABLE calls (id INTEGER PRIMARY KEY, started_at REAL NOT NULL, source TEXT NOT NULL,
-            ended_at REAL, duration_s REAL, baseline TEXT, summary TEXT);
-        CREATE TABLE alerts (id INTEGER PRIMARY KEY, call_id INTEGER NOT NULL REFERENCES calls(id),
-            t REAL NOT NULL, kind TEXT NOT NULL, severity TEXT NOT NULL, message TEXT NOT NULL,
-            evidence TEXT NOT NULL, actions TEXT NOT NULL, created_at REAL NOT NULL);
-        CREATE TABLE alert_clears (id INTEGER PRIMARY KEY, call_id INTEGER NOT NULL REFERENCES calls(id),
-            t REAL NOT NULL, kind TEXT NOT NULL, alert_id INTEGER REFERENCES alerts(id),
-            created_at REAL NOT NULL);
-        CREATE TABLE cue_snapshots (id INTEGER PRIMARY KEY, call_id INTEGER NOT NULL, channel TEXT NOT NULL,
-            t REAL NOT NULL, cues TEXT NOT NULL);
-        CREATE TABLE transcript (id INTEGER PRIMARY KEY, call_id INTEGER NOT NULL, channel TEXT NOT NULL,
-            t REAL NOT NULL, start REAL, "end" REAL, text TEXT NOT NULL, words TEXT NOT NULL);
-        CREATE TABLE deliveries (id INTEGER PRIMARY KEY, alert_id INTEGER NOT NULL, target TEXT NOT NULL,
-            status TEXT NOT NULL DEFAULT 'pending', attempts INTEGER NOT NULL DEFAULT 0,
-            next_attempt_at REAL NOT NULL, last_error TEXT, created_at REAL NOT NULL, delivered_at REAL,
-            UNIQUE (alert_id, target));
+    conn = sqlite3.connect(p)
+    conn.executescript(V1_TABLES + """
         INSERT INTO calls VALUES (1, 1000.0, 'old.wav', 1100.0, 100.0, NULL, NULL);
         INSERT INTO alerts VALUES (1, 1, 40.0, 'slow_speech', 'warning', 'Slow speech', '{}', '[]', 1040.0);
         INSERT INTO alert_clears VALUES (1, 1, 70.0, 'slow_speech', 1, 1070.0);
@@ -123,28 +128,15 @@ def test_a_first_release_database_is_migrated_in_place_and_keeps_its_records(tmp
     assert sqlite3.connect(p).execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
 
 
-V2_SCHEMA = """
-    CREATE TABLE calls (id INTEGER PRIMARY KEY, started_at REAL NOT NULL, source TEXT NOT NULL,
-        ended_at REAL, duration_s REAL, baseline TEXT, summary TEXT);
-    CREATE TABLE alerts (id INTEGER PRIMARY KEY, call_id INTEGER NOT NULL REFERENCES calls(id),
-        t REAL NOT NULL, kind TEXT NOT NULL, severity TEXT NOT NULL, message TEXT NOT NULL,
-        evidence TEXT NOT NULL, actions TEXT NOT NULL, created_at REAL NOT NULL);
-    CREATE TABLE alert_clears (id INTEGER PRIMARY KEY, call_id INTEGER NOT NULL REFERENCES calls(id),
-        t REAL NOT NULL, kind TEXT NOT NULL, alert_id INTEGER REFERENCES alerts(id),
-        created_at REAL NOT NULL, reason TEXT NOT NULL DEFAULT 'recovered');
-    CREATE TABLE cue_snapshots (id INTEGER PRIMARY KEY, call_id INTEGER NOT NULL, channel TEXT NOT NULL,
-        t REAL NOT NULL, cues TEXT NOT NULL);
-    CREATE TABLE transcript (id INTEGER PRIMARY KEY, call_id INTEGER NOT NULL, channel TEXT NOT NULL,
-        t REAL NOT NULL, start REAL, "end" REAL, text TEXT NOT NULL, words TEXT NOT NULL);
-    CREATE TABLE deliveries (id INTEGER PRIMARY KEY, alert_id INTEGER NOT NULL, target TEXT NOT NULL,
-        status TEXT NOT NULL DEFAULT 'pending', attempts INTEGER NOT NULL DEFAULT 0,
-        next_attempt_at REAL NOT NULL, last_error TEXT, created_at REAL NOT NULL, delivered_at REAL,
-        UNIQUE (alert_id, target));
+V2_SCHEMA = V1_TABLES + """
+    ALTER TABLE alert_clears ADD COLUMN reason TEXT NOT NULL DEFAULT 'recovered';
     INSERT INTO calls VALUES (1, 1000.0, '/calls/old.wav', 1100.0, 100.0, '{"end_t": 30.0}', '{"alerts": 1}');
     INSERT INTO alerts VALUES (1, 1, 40.0, 'slow_speech', 'warning', 'Slow speech', '{}', '[]', 1040.0);
     INSERT INTO alert_clears VALUES (1, 1, 100.0, 'slow_speech', 1, 1100.0, 'call_ended');
     PRAGMA user_version = 2;
 """
+"""A database as the version 2 releases left it (version 1's tables, the clears with their reason): a
+call and its alert, cleared at the call's end."""
 
 
 def test_the_calls_keep_the_recording_s_channel_of_each_leg(db):
