@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from ..console import error, info, padded, severity_word, width
-from .common import WHEN_FORMATS, ExitStatus, add_config_options, parse_when
+from .common import WHEN_FORMATS, ExitStatus, add_config_options, close_quietly, parse_when
 
 if TYPE_CHECKING:  # for the annotations only
     from ..config import Config
@@ -90,10 +90,7 @@ def run(args: argparse.Namespace) -> int:
             error(str(err))
             return ExitStatus.BAD_SETUP
     finally:
-        try:
-            store.close()
-        except StoreError:
-            pass
+        close_quietly(store)
     return ExitStatus.OK
 
 

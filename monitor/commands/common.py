@@ -664,6 +664,16 @@ def open_store(cfg: Config) -> Store:
     return Store.open(os.path.expanduser(cfg.storage.db), snapshot_every_s=cfg.storage.snapshot_every_s)
 
 
+def close_quietly(store: Store) -> None:
+    """Close ``store`` once a command is done with it and has said its outcome: a StoreError the
+    close raises (its last commit failing) is not said after that."""
+    from ..delivery.store_errors import StoreError
+    try:
+        store.close()
+    except StoreError:
+        pass
+
+
 def open_store_or_pending(cfg: Config, check: Callable[[Store], None] | None = None) -> Store | PendingStore:
     """The database, or when it cannot be opened a PendingStore that keeps trying (alerts go on,
     marked as not stored). ``check`` runs on each store opened (raising StoreError closes it again).
@@ -689,4 +699,4 @@ __all__ = ["DURATION_UNITS", "WHEN_FORMATS", "WHEN_OPTIONS", "signed_values_join
            "add_config_options", "add_call_options", "add_daemon_options", "add_transcription_options",
            "answer_despite_config", "ask_daemon", "UNIT_FOLDER", "unit_folder", "unit_hint",
            "config_despite_problem", "config_from_args", "given_config", "config_or_error", "daemon_answer", "daemon_elsewhere", "daemon_socket", "empty_option", "open_store",
-           "open_store_or_pending", "open_transcription", "say_not_loaded", "ConfigError", "ModelError", "StoreError"]
+           "close_quietly", "open_store_or_pending", "open_transcription", "say_not_loaded", "ConfigError", "ModelError", "StoreError"]

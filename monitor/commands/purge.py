@@ -9,7 +9,7 @@ from types import MappingProxyType
 
 from ..console import error, info
 from ..stops import stops_held
-from .common import WHEN_FORMATS, ExitStatus, add_config_options, parse_duration, parse_when
+from .common import WHEN_FORMATS, ExitStatus, add_config_options, close_quietly, parse_duration, parse_when
 
 PURGED_IN_WORDS = MappingProxyType({"alerts": "{n} alert(s)", "transcript": "{n} transcript line(s)",
                                    "batch_calls": "{n} scored by batch, which --resume scores again",
@@ -86,10 +86,7 @@ def _purge(args: argparse.Namespace, cfg, store, cutoff: float, age: float | Non
         error(str(err))
         return ExitStatus.BAD_SETUP
     finally:
-        try:
-            store.close()
-        except StoreError:
-            pass
+        close_quietly(store)
     deleted.append(purge_unnamed_audio(cfg, cutoff, recorded=folders))
     counts["files"] = sum(deleted)
     if left_open:
