@@ -123,28 +123,28 @@ def ref(rows) -> dict[str, dict[str, np.ndarray]]:
 
 # ---------------------------------------------------------------- syllables
 
-def test_syllables_native_rate(rows, native, ref, record_property):
+def syllable_agreement(record_property, band: str, results: list[Result], rows, ref, praat: str) -> tuple[float, float]:
+    """Our syllable counts in ``band`` (``results``, one per manifest row) against the transcripts'
+    (Pearson r, median absolute error in %), noted with Praat's de Jong & Wempe counts' agreement
+    (named ``praat``) beside them."""
     truth = [int(r["syllables"]) for r in rows]
-    est = [res.measures.syllables for res in native]
-    r, mae = agreement(est, truth)
-    pr, pmae = agreement(ref["native"]["syllables"], truth)
-    note(record_property, "syllables native: Pearson r", r)
-    note(record_property, "syllables native: median abs error %", mae)
-    note(record_property, "  (Praat de Jong & Wempe: r)", pr)
-    note(record_property, "  (Praat de Jong & Wempe: median abs error %)", pmae)
+    r, mae = agreement([res.measures.syllables for res in results], truth)
+    pr, pmae = agreement(ref[band]["syllables"], truth)
+    note(record_property, f"syllables {band}: Pearson r", r)
+    note(record_property, f"syllables {band}: median abs error %", mae)
+    note(record_property, f"  ({praat}: r)", pr)
+    note(record_property, f"  ({praat}: median abs error %)", pmae)
+    return r, mae
+
+
+def test_syllables_native_rate(rows, native, ref, record_property):
+    r, mae = syllable_agreement(record_property, "native", native, rows, ref, praat="Praat de Jong & Wempe")
     assert r >= 0.98, r
     assert mae <= 8.0, mae
 
 
 def test_syllables_telephone_band(rows, tel8k, ref, record_property):
-    truth = [int(r["syllables"]) for r in rows]
-    est = [res.measures.syllables for res in tel8k]
-    r, mae = agreement(est, truth)
-    pr, pmae = agreement(ref["tel8k"]["syllables"], truth)
-    note(record_property, "syllables tel8k: Pearson r", r)
-    note(record_property, "syllables tel8k: median abs error %", mae)
-    note(record_property, "  (Praat tel8k: r)", pr)
-    note(record_property, "  (Praat tel8k: median abs error %)", pmae)
+    r, mae = syllable_agreement(record_property, "tel8k", tel8k, rows, ref, praat="Praat tel8k")
     assert mae <= 12.0, mae
     assert r >= 0.95, r
 
