@@ -51,21 +51,12 @@ CONSOLE_SCHEMA_1 = """
 """
 """The console's database as its first release made it."""
 
-CONSOLE_SCHEMA_2 = """
-    CREATE TABLE alerts (id INTEGER PRIMARY KEY, daemon_id TEXT NOT NULL, alert_id INTEGER NOT NULL,
-        agent TEXT NOT NULL, call_id INTEGER, call_started_at REAL, at REAL, t REAL NOT NULL, kind TEXT NOT NULL,
-        severity TEXT NOT NULL, message TEXT NOT NULL, evidence TEXT NOT NULL, actions TEXT NOT NULL,
-        received_at REAL NOT NULL, acked_by TEXT, acked_at REAL);
-    CREATE INDEX alerts_open ON alerts(acked_at, severity, received_at);
-    CREATE INDEX alerts_of_daemon ON alerts(daemon_id, alert_id);
-    CREATE TABLE agents (daemon_id TEXT PRIMARY KEY, agent TEXT NOT NULL, first_seen REAL NOT NULL,
-        last_seen REAL NOT NULL, every_s REAL, status TEXT NOT NULL, remote TEXT);
-    CREATE TABLE reports (daemon_id TEXT NOT NULL, call_id INTEGER NOT NULL, url TEXT NOT NULL,
-        PRIMARY KEY (daemon_id, call_id));
-    PRAGMA application_id = 1129141078;
-    PRAGMA user_version = 2
-"""
-"""The console's database as its second release made it (before alerts named their recording)."""
+CONSOLE_SCHEMA_2 = CONSOLE_SCHEMA_1.replace(", UNIQUE (daemon_id, alert_id));", ");").replace(
+    "alerts(acked_at, severity, received_at);", "alerts(acked_at, severity, received_at);\n"
+    "    CREATE INDEX alerts_of_daemon ON alerts(daemon_id, alert_id);").replace(
+    "PRAGMA user_version = 1", "PRAGMA user_version = 2")
+"""The console's database as its second release made it: the first's, its alerts indexed by daemon and
+alert id rather than unique in them (before alerts named their recording)."""
 
 CONSOLE_SCHEMA_3 = CONSOLE_SCHEMA_2.replace("acked_by TEXT, acked_at REAL);", "acked_by TEXT, acked_at REAL, recording TEXT);"
                                             ).replace("PRAGMA user_version = 2", "PRAGMA user_version = 3")
