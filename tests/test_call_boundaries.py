@@ -41,6 +41,15 @@ def _caller_speech(name: str, path: Path, seconds: float = 10.0, start_s: float 
     return path
 
 
+def both_calls_played_out(d: Daemon, first: subprocess.Popen, second: subprocess.Popen) -> None:
+    """Wait for the two calls' streams (``first``, ``second``) to play out and for the daemon ``d``
+    to say the second call ended; stop it."""
+    first.wait(20)
+    second.wait(20)
+    assert d.wait_err("call 2 ended", 5), d.err
+    stop_daemon(d)
+
+
 def _call(env, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run([PY, "-m", "monitor.cli", "call", *args], env=env, capture_output=True, text=True,
                           timeout=30, cwd=ROOT)
@@ -474,10 +483,7 @@ def test_call_end_while_the_next_calls_stream_plays_beside_ends_the_call_and_the
         pending = _pending_seen(sock, within_s=1.0)  # a busy sound server may show the stream late
         assert pending is not None and pending["kind"] == "split", pending
         assert _call(env, "end").stdout.strip() == "call 1 ended"
-        a.wait(20)
-        b.wait(20)
-        assert d.wait_err("call 2 ended", 5), d.err
-        stop_daemon(d)
+        both_calls_played_out(d, a, b)
     finally:
         d.kill()
     calls = stored_calls(tmp_path / "e.db")
@@ -742,10 +748,7 @@ def test_a_second_stream_starting_while_the_call_plays_is_the_next_call_a_short_
         time.sleep(1.5)
         b = pulse.play(second)
         assert d.wait_err("call 1 ended", 8), d.err
-        a.wait(20)
-        b.wait(20)
-        assert d.wait_err("call 2 ended", 5), d.err
-        stop_daemon(d)
+        both_calls_played_out(d, a, b)
     finally:
         d.kill()
     calls = stored_calls(tmp_path / "e.db")
