@@ -35,6 +35,17 @@ def connect_private(p: Path, timeout_s: float) -> sqlite3.Connection:
     return conn
 
 
+@contextlib.contextmanager
+def closed_on_failure(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """``conn`` for a block that prepares it (checks or upgrades its schema): closed when the block
+    raises, the exception going on, so that no failed open leaves a connection behind."""
+    try:
+        yield conn
+    except BaseException:
+        conn.close()
+        raise
+
+
 def made_whole(p: Path, make: Callable[[sqlite3.Connection], None]) -> None:
     """A new database at ``p``, made whole or not at all: ``make`` builds it on a connection to a
     temporary file beside it (mode 0600, in rollback-journal mode), which is then linked into place

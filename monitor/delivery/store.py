@@ -29,7 +29,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from ..config.urls import redact_url
 from ..events import AlertClearedEvent, AlertEvent, CuesEvent, Word, WordsEvent
-from .sqlite_file import connect_private, empty_log, made_whole
+from .sqlite_file import closed_on_failure, connect_private, empty_log, made_whole
 from .store_errors import StoreError
 from .store_files import (BUSY_TIMEOUT_S, CONSOLE_APPLICATION_ID, IMMUTABLE_READS, FileState, _console_error,
                           _describe, _not_sqlite, _open_to_read, _refusal, _tables_problem, a_folder, an_empty_file,
@@ -91,15 +91,11 @@ class Store:
         except sqlite3.Error as exc:
             raise StoreError(f"{p}: cannot open the database ({exc})") from None
         try:
-            cls._prepare(conn, p)
-        except StoreError:
-            conn.close()
-            raise
+            with closed_on_failure(conn):
+                cls._prepare(conn, p)
         except sqlite3.OperationalError as exc:
-            conn.close()
             raise StoreError(f"{p}: cannot open the database: {_describe(exc)}") from None
         except sqlite3.DatabaseError as exc:
-            conn.close()
             raise StoreError(f"{p}: not a callmonitor database ({exc})") from None
         return cls(conn, p, snapshot_every_s, clock)
 

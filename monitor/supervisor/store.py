@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
-from ..delivery.sqlite_file import connect_private, empty_log, remake_table, statements, transaction
+from ..delivery.sqlite_file import closed_on_failure, connect_private, empty_log, remake_table, statements, transaction
 from ..delivery.store_files import CONSOLE_APPLICATION_ID, a_folder
 from ..alerts.evidence import evidence_lines
 
@@ -163,12 +163,9 @@ class ConsoleStore:
             raise ConsoleStoreError(f"{p}: cannot open the database ({getattr(err, 'strerror', None) or err})") \
                 from None
         try:
-            migrated_from = cls._prepare(conn, p)
-        except ConsoleStoreError:
-            conn.close()
-            raise
+            with closed_on_failure(conn):
+                migrated_from = cls._prepare(conn, p)
         except sqlite3.DatabaseError as err:
-            conn.close()
             raise ConsoleStoreError(f"{p}: not a callmonitor console database ({err})") from None
         return cls(conn, p, migrated_from)
 
