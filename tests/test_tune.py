@@ -44,6 +44,18 @@ def test_grid_reads_flat_and_table_keys_and_names_bad_ones(tmp_path):
         tune.read_grid(str(grid), ev.Settings())
 
 
+def test_a_grid_that_is_not_there_or_not_toml_is_one_line_naming_the_file_as_given(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(tune.GridError, match=r"^\./gone\.toml: no such file$"):
+        tune.read_grid("./gone.toml", ev.Settings())
+    (tmp_path / "latin.toml").write_bytes(b'"x" = "\xe9"\n')
+    with pytest.raises(tune.GridError, match=r"^latin\.toml: cannot read \(.*utf-8"):
+        tune.read_grid("latin.toml", ev.Settings())
+    (tmp_path / "broken.toml").write_text("[rules\n")
+    with pytest.raises(tune.GridError, match=r"^broken\.toml: invalid TOML \("):
+        tune.read_grid("broken.toml", ev.Settings())
+
+
 def test_config_value_reads_rules_and_sections():
     cfg = load_config(None, {"rules.slow_speech.persist_s": 7.5}, user_config=False)
     assert tune.config_value(cfg, "rules.slow_speech.persist_s") == 7.5

@@ -141,13 +141,21 @@ class CorpusError(Exception):
     """A corpus folder or label that cannot be used; the message names the file."""
 
 
-def _read_json(path: Path) -> Any:
+def file_text(path: str | Path, error: type[Exception] = CorpusError) -> str:
+    """The text (UTF-8) of the file ``path``; raises ``error`` with one line naming ``path`` as
+    given when it is not there or cannot be read."""
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        return Path(path).read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise CorpusError(f"{path}: no such file") from None
+        raise error(f"{path}: no such file") from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise CorpusError(f"{path}: cannot read ({exc})") from None
+        raise error(f"{path}: cannot read ({exc})") from None
+
+
+def _read_json(path: Path) -> Any:
+    text = file_text(path)
+    try:
+        return json.loads(text)
     except json.JSONDecodeError as exc:
         raise CorpusError(f"{path}: invalid JSON ({exc.msg}, line {exc.lineno})") from None
 

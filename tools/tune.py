@@ -54,7 +54,6 @@ import time
 import tomllib
 import zlib
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from monitor.config import Config, ConfigError
@@ -81,12 +80,9 @@ def _flatten(table: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
 
 def read_grid(path: str, settings: ev.Settings) -> dict[str, list[Any]]:
     """The grid of ``path``: key -> values, each value checked against the configuration."""
+    text = ev.file_text(path, GridError)
     try:
-        raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise GridError(f"{path}: no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise GridError(f"{path}: cannot read ({exc})") from None
+        raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise GridError(f"{path}: invalid TOML ({exc})") from None
     grid = _flatten(raw.get("grid", raw) if isinstance(raw.get("grid"), dict) else raw)
