@@ -862,12 +862,8 @@ def test_a_new_client_asks_an_old_daemon_for_its_status_and_hears_it_takes_no_ca
             assert mark.returncode == 1 and mark.stdout == ""
             assert mark.stderr.strip() == (f"call-monitor: error: the daemon at {old.path} did not read the "
                                            "request: an older version, which answers only the status (restart it)")
-        try:
+        with pytest.raises(RuntimeError, match="another call-monitor daemon is running"):
             StatusServer(old.path, state=dict)
-        except RuntimeError as err:
-            assert "another call-monitor daemon is running" in str(err)
-        else:
-            raise AssertionError("a new daemon took the socket of a running one")
         assert Path(old.path).exists() and query_status(old.path) == OLD_STATUS
     finally:
         old.close()
@@ -1005,12 +1001,8 @@ def test_the_status_is_answered_while_a_call_mark_waits_for_the_capture_loop(tmp
         t0 = time.monotonic()
         assert query_status(server.path) == {"state": "listening"}
         assert time.monotonic() - t0 < 0.3
-        try:
+        with pytest.raises(RuntimeError, match="another call-monitor daemon is running"):
             StatusServer(server.path, state=dict)
-        except RuntimeError as err:
-            assert "another call-monitor daemon is running" in str(err)
-        else:
-            raise AssertionError("a second daemon took the socket")
         release.set()
         asker.join(5)
         assert marks == [{"ok": True, "message": "call 1 started"}]
