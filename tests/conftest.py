@@ -2,9 +2,10 @@
 private PulseAudio server, calls rendered as the evaluation corpus renders them, a webhook
 receiver, the supervisor console's page in a headless browser, copies of the Korean speech
 model (whole, or with a file cut short), the live daemon on the sink ``softphone`` (start, stop,
-its stored calls) and frame energy tracks with runs of speech; and how ``make test`` shares the
-suite between pytest-xdist workers (``pytest -n $(TEST_WORKERS) --dist load``, the Makefile's
-``TEST_WORKERS``, 3 unless given; ``TEST_WORKERS=0`` runs it in one process)."""
+its stored calls), frame energy tracks with runs of speech and what a line's noise after zeros
+is heard as; and how ``make test`` shares the suite between pytest-xdist workers (``pytest -n
+$(TEST_WORKERS) --dist load``, the Makefile's ``TEST_WORKERS``, 3 unless given;
+``TEST_WORKERS=0`` runs it in one process)."""
 
 from __future__ import annotations
 
@@ -679,6 +680,21 @@ def speech_runs(*runs: tuple[int, int, float], n: int, floor: float = -70.0):
         energy[a:b] = peak
         speech[a:b] = True
     return energy, speech
+
+
+def assert_heard_as_line_noise(after, line, line_noise_dbfs: float) -> None:
+    """The caller's frames ``after`` a run of zeros in a noisy line are those ``line`` gives after
+    the same seconds of the line's noise instead (both ``Frames`` of the same span): the same speech
+    frames (within a few), no breath or cough in either, and a floor that never falls more than
+    6 dB below the noise's level ``line_noise_dbfs`` (to the zeros')."""
+    import numpy as np
+    from monitor.dsp.sound_class import BREATH, COUGH
+    assert after.speech.sum() > 100, "the caller speaks after the zeros"
+    assert abs(int(after.speech.sum()) - int(line.speech.sum())) <= 5
+    assert np.count_nonzero(after.speech != line.speech) <= 10
+    assert not np.isin(after.sound, (BREATH, COUGH)).any()
+    assert not np.isin(line.sound, (BREATH, COUGH)).any()
+    assert after.floor_db.min() > line_noise_dbfs - 6.0
 
 
 def korean_model(folder: Path, cut: str | None = None) -> Path:
