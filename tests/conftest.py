@@ -1,11 +1,11 @@
 """What the test modules share: the paths, the command-line runner, the fixture calls' labels, a
 private PulseAudio server, calls rendered as the evaluation corpus renders them, a webhook
-receiver, the supervisor console's page in a headless browser, copies of the Korean speech
-model (whole, or with a file cut short), the live daemon on the sink ``softphone`` (start, stop,
-its stored calls), frame energy tracks with runs of speech and what a line's noise after zeros
-is heard as; and how ``make test`` shares the suite between pytest-xdist workers (``pytest -n
-$(TEST_WORKERS) --dist load``, the Makefile's ``TEST_WORKERS``, 3 unless given;
-``TEST_WORKERS=0`` runs it in one process)."""
+receiver and an alert stored for it, the supervisor console's page in a headless browser, copies
+of the Korean speech model (whole, or with a file cut short), the live daemon on the sink
+``softphone`` (start, stop, its stored calls), frame energy tracks with runs of speech and what a
+line's noise after zeros is heard as; and how ``make test`` shares the suite between
+pytest-xdist workers (``pytest -n $(TEST_WORKERS) --dist load``, the Makefile's
+``TEST_WORKERS``, 3 unless given; ``TEST_WORKERS=0`` runs it in one process)."""
 
 from __future__ import annotations
 
@@ -695,6 +695,17 @@ def assert_heard_as_line_noise(after, line, line_noise_dbfs: float) -> None:
     assert not np.isin(after.sound, (BREATH, COUGH)).any()
     assert not np.isin(line.sound, (BREATH, COUGH)).any()
     assert after.floor_db.min() > line_noise_dbfs - 6.0
+
+
+def stored_alert(store, *, kind: str = "possible_emergency", severity: str = "critical", t: float = 12.0,
+                 source: str = "test", started_at: float | None = None,
+                 actions: tuple[str, ...] = ("Keep the caller on the line",)):
+    """An alert (``kind`` at ``severity``, ``t`` s into the call: several cues agree) stored in
+    ``store`` for a new call of ``source`` started at ``started_at`` (None: now); the StoredAlert."""
+    from monitor.events import AlertEvent
+    call = store.start_call(source, time.time() if started_at is None else started_at)
+    return store.add_alert(call, AlertEvent(t=t, kind=kind, severity=severity, message="several cues agree",
+                                            evidence={"x": 1}, actions=actions))
 
 
 def korean_model(folder: Path, cut: str | None = None) -> Path:

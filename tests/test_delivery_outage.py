@@ -11,17 +11,11 @@ import time
 
 import pytest
 
-from conftest import Hook, wait_for
+from conftest import Hook, stored_alert, wait_for
 
 from monitor.events import AlertEvent
 from monitor.delivery.sinks.webhook import CRITICAL_RETRY_S, WebhookSink
 from monitor.delivery.store import Store
-
-
-def _alert(store, kind="possible_emergency", severity="critical", t=12.0):
-    call = store.start_call("test", time.time())
-    return store.add_alert(call, AlertEvent(t=t, kind=kind, severity=severity, message="several cues agree",
-                                            evidence={"x": 1}, actions=("Keep the caller on the line",)))
 
 
 def test_pending_criticals_arrive_within_10_s_of_the_endpoints_return(tmp_path, monitor_logs):
@@ -34,8 +28,8 @@ def test_pending_criticals_arrive_within_10_s_of_the_endpoints_return(tmp_path, 
     logs = monitor_logs
     sink = WebhookSink(store, hook.url).start()
     try:
-        alerts = [_alert(store, t=10.0), _alert(store, kind="slow_speech", severity="warning", t=11.0),
-                  _alert(store, t=30.0)]
+        alerts = [stored_alert(store, t=10.0), stored_alert(store, kind="slow_speech", severity="warning", t=11.0),
+                  stored_alert(store, t=30.0)]
         for a in alerts:
             sink(a)
         time.sleep(25.0)
@@ -126,7 +120,7 @@ def test_an_outage_is_one_warning_however_many_alerts_and_retries_and_one_line_w
     store = Store.open(tmp_path / "e.db")
     sink = WebhookSink(store, hook.url, backoff_s=0.1, max_backoff_s=0.2, poll_s=0.05).start()
     try:
-        alerts = [_alert(store, t=10.0), _alert(store, kind="slow_speech", severity="warning", t=11.0)]
+        alerts = [stored_alert(store, t=10.0), stored_alert(store, kind="slow_speech", severity="warning", t=11.0)]
         for a in alerts:
             sink(a)
         assert wait_for(lambda: sink.failures >= 10, 10.0), sink.failures  # five retries each at least
@@ -154,7 +148,7 @@ def refusing(tmp_path):
     store = Store.open(tmp_path / "e.db")
     sink = WebhookSink(store, hook.url, backoff_s=0.1, max_backoff_s=0.2, poll_s=0.05).start()
     try:
-        refused = _alert(store)
+        refused = stored_alert(store)
         sink(refused)
         assert wait_for(lambda: sink.failures >= 1, 5.0)
         yield hook, store, sink, refused
@@ -170,7 +164,7 @@ def test_an_alert_the_endpoint_refuses_while_it_takes_others_is_said_once_not_at
     takes every other: that is no outage. Each alert delivered meanwhile made a "delivering again"
     line and the refused alert's next failure a new outage's line: two warnings per alert."""
     hook, store, sink, refused = refusing
-    others = [_alert(store, kind="slow_speech", severity="warning", t=20.0 + i) for i in range(4)]
+    others = [stored_alert(store, kind="slow_speech", severity="warning", t=20.0 + i) for i in range(4)]
     for a in others:
         sink(a)
         assert wait_for(lambda: sink.delivered >= others.index(a) + 1, 5.0)
@@ -187,7 +181,7 @@ def test_an_outage_that_begins_while_an_alert_is_refused_is_said_as_an_outage(re
     said as an outage ("no more is said until it delivers again"), not as one alert not delivered
     "while others are" (none is), and the outage's end is said once it delivers again."""
     hook, store, sink, refused = refusing
-    sink(_alert(store, kind="slow_speech", severity="warning", t=20.0))
+    sink(stored_alert(store, kind="slow_speech", severity="warning", t=20.0))
     assert wait_for(lambda: sink.delivered >= 1, 5.0)
     assert wait_for(lambda: any("while others are" in m for _, m in monitor_logs), 5.0), monitor_logs
     said = len(monitor_logs)
@@ -195,7 +189,7 @@ def test_an_outage_that_begins_while_an_alert_is_refused_is_said_as_an_outage(re
     failures = sink.failures
     assert wait_for(lambda: sink.failures >= failures + 3, 5.0)
     hook.up = True
-    later = _alert(store, kind="slow_speech", severity="warning", t=40.0)
+    later = stored_alert(store, kind="slow_speech", severity="warning", t=40.0)
     sink(later)
     assert wait_for(lambda: sink.delivered >= 2, 5.0)
     warnings = [m for level, m in monitor_logs[said:] if level == "warning"]

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from conftest import Daemon, Hook, stop_daemon, wait_for
+from conftest import Daemon, Hook, stop_daemon, stored_alert, wait_for
 
 from monitor.events import AlertEvent
 from monitor.delivery.sinks import webhook
@@ -17,20 +17,13 @@ from monitor.delivery.sinks.webhook import WebhookSink
 from monitor.delivery.store import Store
 
 
-def _alert(store, started_at=None, source="test"):
-    call = store.start_call(source, time.time() if started_at is None else started_at)
-    return store.add_alert(call, AlertEvent(t=12.0, kind="possible_emergency", severity="critical",
-                                            message="several cues agree", evidence={"x": 1},
-                                            actions=("Keep the caller on the line",)))
-
-
 def test_down_then_back_delivers_once_and_logs_failures(tmp_path, monitor_logs, hook):
     hook.up = False
     logs = monitor_logs
     store = Store.open(tmp_path / "e.db")
     sink = WebhookSink(store, hook.url, backoff_s=0.2, max_backoff_s=0.4, timeout_s=2, poll_s=0.05).start()
     try:
-        ev = _alert(store)
+        ev = stored_alert(store)
         sink(ev)
         assert wait_for(lambda: sink.failures >= 2, 5)
         assert all("HTTP 503" in m for lvl, m in logs)
@@ -67,7 +60,7 @@ def test_a_stop_while_replay_waits_for_its_outbox_ends_the_wait_saying_what_stay
     store = Store.open(tmp_path / "e.db")
     sink = WebhookSink(store, hook.url, poll_s=0.05).start()
     try:
-        sink(_alert(store))
+        sink(stored_alert(store))
         threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGTERM)).start()
         with sigterm_as_interrupt(), pytest.raises(Terminated):
             _drain(sink, 60.0, store.path)
@@ -85,7 +78,7 @@ def _queue_around_a_foreign_row(db, url: str, foreign: str) -> tuple[int, int, i
     an outbox row whose attempts are a word). Returns the alert ids, the middle one's outbox row and
     what is said of it."""
     with Store.open(db) as store:
-        before = _alert(store).alert_id
+        before = stored_alert(store).alert_id
         store.enqueue_delivery(before, url)
         con = sqlite3.connect(db)
         middle = con.execute("INSERT INTO alerts (call_id, t, kind, severity, message, evidence, actions, created_at) "
@@ -95,7 +88,7 @@ def _queue_around_a_foreign_row(db, url: str, foreign: str) -> tuple[int, int, i
                           "VALUES (?, ?, ?, 0, 0)", (middle, url, "many" if foreign == "attempts" else 0)).lastrowid
         con.commit()
         con.close()
-        after = _alert(store).alert_id
+        after = stored_alert(store).alert_id
         store.enqueue_delivery(after, url)
     problem = (f"alert {middle}: evidence is not JSON" if foreign == "evidence"
                else f"outbox row {row}: attempts is not a number ('many')")
@@ -164,7 +157,7 @@ def test_delivered_after_restart_when_endpoint_returns(tmp_path, monitor_logs):
     hook.close()  # nothing listens: connection refused
     store = Store.open(tmp_path / "e.db")
     sink = WebhookSink(store, url, backoff_s=0.1, max_backoff_s=0.2, timeout_s=1, poll_s=0.05).start()
-    ev = _alert(store)
+    ev = stored_alert(store)
     sink(ev)
     assert wait_for(lambda: monitor_logs, 5)  # the failure is said after it is counted
     assert "refused" in monitor_logs[0][1].lower()
@@ -193,7 +186,7 @@ def test_gives_up_after_retries(tmp_path, monitor_logs, hook):
     store = Store.open(tmp_path / "e.db")
     sink = WebhookSink(store, hook.url, retries=2, backoff_s=0.05, max_backoff_s=0.1, poll_s=0.05).start()
     try:
-        sink(_alert(store))
+        sink(stored_alert(store))
         assert wait_for(lambda: store.deliveries("failed"), 5)
         assert sink.failures == 3 and "giving up" in monitor_logs[-1][1]
     finally:
@@ -211,7 +204,7 @@ def test_waits_a_receiver_asked_for_are_no_attempts_the_retries_give_up_after(tm
     store = Store.open(tmp_path / "e.db")
     sink = WebhookSink(store, hook.url, retries=1, backoff_s=0.1, max_backoff_s=0.1, poll_s=0.02).start()
     try:
-        sink(_alert(store))
+        sink(stored_alert(store))
         assert wait_for(lambda: store.deliveries("delivered") or store.deliveries("failed"), 5)
         assert [d.status for d in store.deliveries()] == ["delivered"] and len(hook.received) == 1
     finally:
@@ -227,7 +220,7 @@ def test_a_new_url_takes_the_alerts_pending_for_the_old_one(tmp_path, monitor_lo
     store = Store.open(tmp_path / "e.db")
     sink = WebhookSink(store, old.url, backoff_s=5.0, timeout_s=1, poll_s=0.05).start()
     try:
-        ev = _alert(store)
+        ev = stored_alert(store)
         sink(ev)
         assert wait_for(lambda: sink.failures >= 1, 5)
         sink.retarget(hook.url, None)
@@ -253,7 +246,7 @@ def test_alerts_an_outage_held_back_and_a_reload_moved_to_a_new_url_are_said_del
     store = Store.open(tmp_path / "e.db")
     sink = WebhookSink(store, old.url, backoff_s=0.2, max_backoff_s=0.4, timeout_s=1, poll_s=0.05).start()
     try:
-        alerts = [_alert(store) for _ in range(5)]
+        alerts = [stored_alert(store) for _ in range(5)]
         for ev in alerts:
             sink(ev)
         assert wait_for(lambda: sink.failures >= 10, 10), sink.failures
@@ -278,7 +271,7 @@ def test_an_alert_fetched_for_the_old_url_is_posted_after_a_reload_under_the_new
     row says the new one (what `alerts --jsonl` shows), not the URL it was fetched for."""
     old = Hook()
     store = Store.open(tmp_path / "e.db")
-    first, second = _alert(store), _alert(store)
+    first, second = stored_alert(store), stored_alert(store)
     for ev in (first, second):
         store.enqueue_delivery(ev.alert_id, old.url)
     sink = WebhookSink(store, old.url, timeout_s=2, poll_s=0.05)
@@ -299,7 +292,7 @@ def test_an_alert_fetched_for_the_old_url_is_posted_after_a_reload_under_the_new
 def test_a_start_with_another_url_delivers_what_an_earlier_url_left_pending(tmp_path, hook):
     store = Store.open(tmp_path / "e.db")
     try:
-        ev = _alert(store)
+        ev = stored_alert(store)
         store.enqueue_delivery(ev.alert_id, "http://127.0.0.1:9/old-hook")  # left by an earlier daemon
         sink = WebhookSink(store, hook.url, poll_s=0.05).start()
         try:
@@ -314,7 +307,7 @@ def test_a_start_with_another_url_delivers_what_an_earlier_url_left_pending(tmp_
 def test_an_alert_queued_for_both_urls_is_delivered_once_at_the_new_one(tmp_path):
     store = Store.open(tmp_path / "e.db")
     try:
-        ev = _alert(store)
+        ev = stored_alert(store)
         store.enqueue_delivery(ev.alert_id, "http://new/hook")
         store.mark_failed(store.deliveries()[0].id, None, "gave up")
         store.enqueue_delivery(ev.alert_id, "http://old/hook")
@@ -330,7 +323,7 @@ def test_a_refused_token_is_said_with_the_way_to_give_the_right_one(tmp_path, mo
     store = Store.open(tmp_path / "e.db")
     sink = WebhookSink(store, hook.url, backoff_s=0.2, poll_s=0.05).start()
     try:
-        sink(_alert(store))
+        sink(stored_alert(store))
         assert wait_for(lambda: any(lvl == "warning" for lvl, _ in monitor_logs), 5)  # said after the count
         (said,) = [m for lvl, m in monitor_logs if lvl == "warning"]
         assert "HTTP 401" in said and "no token was sent" in said and "--webhook-token-file" in said
@@ -347,7 +340,7 @@ def test_a_url_that_takes_no_posts_is_said_with_the_consoles_webhook_path(tmp_pa
     store = Store.open(tmp_path / "e.db")
     sink = WebhookSink(store, hook.url, backoff_s=0.2, poll_s=0.05).start()
     try:
-        sink(_alert(store))
+        sink(stored_alert(store))
         assert wait_for(lambda: sink.failures >= 2, 5)
         (said,) = [m for lvl, m in monitor_logs if lvl == "warning"]
         assert "HTTP 405" in said and "no alerts are taken at this URL" in said and "/webhook" in said, said
@@ -369,7 +362,7 @@ def test_a_redirect_is_not_followed_so_the_token_goes_nowhere_else_and_the_alert
     token = "agent-token-0123456789"
     sink = WebhookSink(store, hook.url, backoff_s=0.2, poll_s=0.05, token=token).start()
     try:
-        sink(_alert(store))
+        sink(stored_alert(store))
         assert wait_for(lambda: sink.failures >= 2, 5)
         assert elsewhere.paths == [] and hook.authorizations[0] == f"Bearer {token}"
         assert [d.status for d in store.deliveries()] == ["pending"]
@@ -389,7 +382,7 @@ def test_a_receivers_reason_is_said_on_the_warnings_one_line(tmp_path, monitor_l
     store = Store.open(tmp_path / "e.db")
     sink = WebhookSink(store, hook.url, backoff_s=0.2, poll_s=0.05, token="bob-token-0123456789").start()
     try:
-        sink(_alert(store))
+        sink(stored_alert(store))
         assert wait_for(lambda: any(lvl == "warning" for lvl, _ in monitor_logs), 5)  # said after the count
         (said,) = [m for lvl, m in monitor_logs if lvl == "warning"]
         assert "HTTP 403" in said and "agent 'bob' may not post here call-monitor: error: forged line" in said
@@ -410,9 +403,9 @@ def test_an_alert_is_stamped_when_it_happened_and_never_ahead_of_its_posting(tmp
     sink = WebhookSink(store, hook.url, poll_s=0.05, include_phrase_text=False).start()
     try:
         live_start = time.time() - 60
-        sink(_alert(store, started_at=live_start, source="live:caller=softphone.monitor"))
+        sink(stored_alert(store, started_at=live_start, source="live:caller=softphone.monitor"))
         before = time.time()
-        sink(_alert(store, source="/home/qa/recordings/queue 3/call-0417 <b>.wav"))
+        sink(stored_alert(store, source="/home/qa/recordings/queue 3/call-0417 <b>.wav"))
         assert wait_for(lambda: len(hook.received) == 2, 5)
         after = time.time()
         live, replayed = (p for _, p in hook.received)
@@ -433,7 +426,7 @@ def test_a_sink_running_for_weeks_keeps_what_it_posts_of_the_last_calls_only(tmp
     sink = WebhookSink(store, hook.url, poll_s=0.05).start()
     try:
         starts = [time.time() - 600 + 60 * i for i in range(3)]
-        first, *later = [_alert(store, started_at=t, source="live:caller=softphone.monitor") for t in starts]
+        first, *later = [stored_alert(store, started_at=t, source="live:caller=softphone.monitor") for t in starts]
         for alert in (first, *later):
             sink(alert)
         assert wait_for(lambda: len(hook.received) == 3, 5)
@@ -472,7 +465,7 @@ def test_a_reload_reads_the_token_file_again(tmp_path, hook):
             token_file.write_text("new-token-" + "b" * 32 + "\n")
             daemon.request_reload()
             assert daemon.run() == 0
-            sink(_alert(store))
+            sink(stored_alert(store))
             assert wait_for(lambda: hook.received, 5)
             assert hook.authorizations == ["Bearer new-token-" + "b" * 32]
         finally:
@@ -555,7 +548,7 @@ def test_a_reload_does_not_wait_on_a_token_pipe_the_start_read_and_refuses_anoth
                 run.start()
                 run.join(30)
                 assert not run.is_alive(), "the reload waits on the pipe"
-            sink(_alert(store))
+            sink(stored_alert(store))
             assert wait_for(lambda: hook.received, 5)
             assert hook.authorizations == [f"Bearer {token}"]
         finally:
@@ -620,8 +613,8 @@ def test_the_alerts_command_says_where_each_alert_got_to(tmp_path, hook):
 
     store = Store.open(tmp_path / "e.db")
     try:
-        unsent = _alert(store)  # raised before any webhook was configured
-        delivered, gave_up, queued = _alert(store), _alert(store), _alert(store)
+        unsent = stored_alert(store)  # raised before any webhook was configured
+        delivered, gave_up, queued = stored_alert(store), stored_alert(store), stored_alert(store)
         sink = WebhookSink(store, hook.url, poll_s=0.05).start()
         sink(delivered)
         assert wait_for(lambda: store.deliveries("delivered"), 5)
@@ -665,7 +658,7 @@ def test_the_alerts_command_dates_a_delivery_of_another_day_and_a_due_retry_wait
     from conftest import call_monitor
 
     with Store.open(tmp_path / "e.db") as store:
-        late, waiting = _alert(store), _alert(store)
+        late, waiting = stored_alert(store), stored_alert(store)
         store.mark_delivered(store.enqueue_delivery(late.alert_id, "http://127.0.0.1:9/hook"))
         queued = store.enqueue_delivery(waiting.alert_id, "http://127.0.0.1:9/hook")
         store.mark_failed(queued, time.time() - 3600, "Connection refused")  # the daemon stopped an hour ago
@@ -686,7 +679,7 @@ def test_alerts_of_a_database_no_webhook_ever_took_have_no_delivery_column(tmp_p
     from conftest import call_monitor
 
     with Store.open(tmp_path / "e.db") as store:
-        _alert(store)
+        stored_alert(store)
     done = call_monitor("alerts", "--db", tmp_path / "e.db", timeout=60)
     assert done.returncode == 0 and done.stdout.rstrip().endswith("possible_emergency: several cues agree")
 
@@ -759,7 +752,7 @@ def test_a_heartbeat_or_webhook_that_delivers_again_leaves_its_failure_resolved_
 
         hook.up = False
         sink.start()
-        sink(_alert(store))
+        sink(stored_alert(store))
         assert wait_for(lambda: sink.failures >= 2, 5) and sink.failing
         assert problems.problem["source"] == "webhook" and "resolved_at" not in problems.problem
         hook.up = True
@@ -904,7 +897,7 @@ def test_a_receiver_that_trickles_its_answer_is_given_up_at_the_timeout_and_the_
     with Store.open(tmp_path / "e.db") as store:
         sink = WebhookSink(store, trickler.url, backoff_s=30.0, timeout_s=0.5, poll_s=0.05).start()
         try:
-            sink(_alert(store))
+            sink(stored_alert(store))
             assert wait_for(lambda: sink.failures >= 1, 5), "the post is still held by the trickled answer"
             (d,) = store.deliveries()
         finally:

@@ -11,27 +11,19 @@ daemon against a real HTTP server on 127.0.0.1.
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 
-from conftest import CALLS, call_monitor, start_daemon, stop_daemon, wait_for
+from conftest import CALLS, call_monitor, start_daemon, stop_daemon, stored_alert, wait_for
 
 from monitor.config.loader import load_config
 from monitor.config.schema import ConfigError
 from monitor.config.urls import HIDDEN, redact_url, url_problem
 from monitor.delivery.sinks.webhook import WebhookSink, _describe
 from monitor.delivery.store import Store
-from monitor.events import AlertEvent
 
 SECRET = "s3cr3t-not-for-logs"
 """A token no line the product shows may carry."""
-
-
-def _alert(store):
-    call = store.start_call("test", time.time())
-    return store.add_alert(call, AlertEvent(t=12.0, kind="possible_emergency", severity="critical",
-                                            message="several cues agree", evidence={"x": 1}))
 
 
 # ------------------------------------------------------------------ the redaction itself
@@ -164,12 +156,12 @@ def test_the_sink_posts_to_the_url_with_its_token_and_logs_it_hidden(tmp_path, m
     with Store.open(tmp_path / "e.db") as store:
         sink = WebhookSink(store, url, backoff_s=0.1, max_backoff_s=0.2, poll_s=0.05).start()
         try:
-            sink(_alert(store))
+            sink(stored_alert(store, actions=()))
             assert wait_for(lambda: sink.failures >= 2, 5)
             hook.up = True
             assert wait_for(lambda: store.deliveries("delivered"), 5), store.deliveries()
             sink.retarget(moved, None)
-            sink(_alert(store))
+            sink(stored_alert(store, actions=()))
             assert wait_for(lambda: len(store.deliveries("delivered")) == 2, 5), store.deliveries()
         finally:
             sink.close()
@@ -192,7 +184,7 @@ def test_a_key_in_the_path_is_posted_to_and_logged_hidden_and_the_outbox_s_error
     with Store.open(tmp_path / "e.db") as store:
         sink = WebhookSink(store, url, backoff_s=0.1, max_backoff_s=0.2, poll_s=0.05).start()
         try:
-            first = _alert(store)
+            first = stored_alert(store, actions=())
             store.enqueue_delivery(first.alert_id, moved)  # an earlier daemon's row for the new URL
             sink(first)
             assert wait_for(lambda: sink.failures >= 1, 5)
@@ -299,7 +291,7 @@ def test_a_daemon_s_log_and_status_show_the_url_hidden_while_it_posts_to_the_url
     d = start_daemon(env, tmp_path, f'[delivery]\nwebhook_url = "{url}"\nheartbeat_s = 1\n')
     try:
         with Store.open(tmp_path / "e.db") as store:  # an alert of this daemon, queued as its webhook queues it
-            alert = _alert(store)
+            alert = stored_alert(store, actions=())
             store.enqueue_delivery(alert.alert_id, url)
         assert d.wait_err(f"webhook {shown}: alert {alert.alert_id} not delivered", 10), d.err
         assert d.wait_err(f"heartbeat {shown}: HTTP 503", 10), d.err
