@@ -12,7 +12,7 @@ from __future__ import annotations
 import pytest
 
 from monitor.events import Word, WordsEvent
-from monitor.transcription.phrases import PhraseMatcher, PhraseSpotter
+from monitor.transcription.phrases import PhraseSpotter
 
 AFFIRMED: list[tuple[str, str]] = [
     # "no" answering a question, then a call for help or a complaint

@@ -9,6 +9,7 @@ malformed ones are refused with the right status and store nothing; a live daemo
 from __future__ import annotations
 
 import dataclasses
+import http.client
 import json
 import os
 import re
@@ -672,10 +673,9 @@ def test_a_daemon_without_its_model_for_a_long_path_sends_why_cut_so_the_console
     assert status_problem(status) is None
 
 
-def _open_stream(console: ConsoleProcess, headers: dict) -> "http.client.HTTPResponse":
+def _open_stream(console: ConsoleProcess, headers: dict) -> http.client.HTTPResponse:
     """The console's event stream opened with ``headers`` (a session cookie, a bearer token), its
     answer's head read."""
-    import http.client
     con = http.client.HTTPConnection("127.0.0.1", console.port, timeout=10)
     con.request("GET", "/events", headers=headers)
     answer = con.getresponse()

@@ -285,7 +285,7 @@ def test_each_agent_says_its_release_and_the_page_says_when_agents_run_different
     row, note = "document.querySelector('#agents [data-daemon=\"%s\"]').innerText", "document.getElementById('releases')"
     _heartbeat(console, "Alice (desk 4)", "d-alice", in_call=False)
     _heartbeat(console, "Bob (desk 9)", "d-bob", in_call=False, stopped=True)
-    page.wait(f"document.querySelectorAll('#agents .agentrow').length === 2")
+    page.wait("document.querySelectorAll('#agents .agentrow').length === 2")
     assert f"release {RELEASE}" in page.eval(row % "d-bob") and page.eval(f"{note}.hidden")
     _heartbeat(console, "Carol (desk 2)", "d-carol", in_call=False, version="9.0.0")
     _heartbeat(console, "Dan (desk 1)", "d-dan", in_call=False, version=None)  # an earlier release's daemon

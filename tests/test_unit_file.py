@@ -7,6 +7,7 @@ import argparse
 import os
 import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
 

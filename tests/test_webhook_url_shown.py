@@ -115,7 +115,7 @@ def test_the_configurations_error_on_a_url_shows_it_with_its_secrets_hidden(tmp_
     path.write_text(f"[delivery]\nwebhook_url = {json.dumps(url)}\n")
     with pytest.raises(ConfigError) as err:
         load_config(path, env={"HOME": str(tmp_path)})
-    assert f"delivery.webhook_url: " in str(err.value) and SECRET not in str(err.value)
+    assert "delivery.webhook_url: " in str(err.value) and SECRET not in str(err.value)
     assert repr(redact_url(url)) in str(err.value)
 
 

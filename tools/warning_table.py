@@ -23,7 +23,6 @@ late, and the share within 30 s) beside the first critical.
 
 from __future__ import annotations
 
-import json
 import math
 import sys
 from collections import Counter

@@ -35,7 +35,6 @@ from __future__ import annotations
 import math
 from collections import deque
 from dataclasses import dataclass, replace
-from types import MappingProxyType
 from typing import Any, Mapping, Sequence
 
 from ..analysis.baseline import SHORT_SLACK_S, Baseline, CueStats

@@ -32,7 +32,7 @@ from ..console import first_line
 from ..stops import stops_blocked, stops_held, stops_noted
 from .inputs import CallJob
 from .ledger import BatchStore, flaws_of_row
-from .progress import PROGRESS_EVERY_S, PROGRESS_LINES, Progress
+from .progress import PROGRESS_EVERY_S, Progress
 from .score import TRANSCRIPTION_PLUGIN, CallResult
 from .table import failed_row, job_cells
 

@@ -15,5 +15,5 @@ __all__ = ["ACOUSTIC_KINDS", "DEFAULT_RULES", "SECTIONS", "ActionsConfig",
            "AnalysisConfig", "Config", "ConfigError", "DaemonConfig", "DeliveryConfig",
            "EmergencyRuleConfig", "PhraseRuleConfig", "PhrasesConfig", "RuleConfig", "RulesConfig",
            "StorageConfig", "SupervisorConfig", "TranscriptionConfig", "base_language", "changed_keys",
-           "config_from_toml", "effective_config_toml", "key_docs", "load_config", "overruled_line",
+           "config_from_toml", "effective_config_toml", "key_docs", "load_config", "named_as", "overruled_line",
            "parse_override", "read_toml", "user_config_path", "where_set"]
