@@ -165,8 +165,8 @@ def _in_forked_child(fn: Callable[..., Any], *args: Any, cancelled: Callable[[],
     ok, value = pickle.loads(data)
     if ok:
         return value
-    if value.audio:
-        raise AudioFileError(value.message)
+    if value.audio is not None:
+        raise AudioFileError(*value.audio)
     raise RuntimeError(f"{value.kind}: {value.message}")
 
 
@@ -210,7 +210,8 @@ def _ended_with(worker: int) -> None:
 class _ChildError:
     kind: str
     message: str
-    audio: bool
+    audio: tuple[str, str] | None
+    """An :class:`AudioFileError`'s recording and problem, raised again as one; None for any other error."""
 
 
 def _child(write_fd: int, fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
@@ -220,8 +221,8 @@ def _child(write_fd: int, fn: Callable[..., Any], args: tuple[Any, ...]) -> None
         try:
             payload = pickle.dumps((True, fn(*args)))
         except Exception as err:  # noqa: BLE001 - sent to the parent, raised there
-            payload = pickle.dumps((False, _ChildError(type(err).__name__, str(err),
-                                                       isinstance(err, AudioFileError))))
+            audio = (err.path, err.problem) if isinstance(err, AudioFileError) else None
+            payload = pickle.dumps((False, _ChildError(type(err).__name__, str(err), audio)))
         with os.fdopen(write_fd, "wb") as fh:
             fh.write(payload)
     except BaseException:  # noqa: BLE001 - the parent sees an empty pipe
