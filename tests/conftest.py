@@ -880,7 +880,7 @@ STREAM_ENDED = "the softphone's stream ended (sink softphone)"
 
 
 @pytest.fixture
-def env(pulse, tmp_path):
+def env(pulse, tmp_path):  # noqa: F811 - the fixture imported above
     """The private PulseAudio server's environment for a daemon, with no user configuration."""
     e = pulse.full_env()
     e["HOME"] = str(tmp_path)  # no user config
