@@ -1,0 +1,19 @@
+"""The static check: ``ruff check`` with the rules pyproject.toml's ``[tool.ruff]`` selects
+(pyflakes: unused imports and variables, undefined names, redefinitions; syntax errors; pylint's
+errors) finds nothing in the package, the tools or the tests."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from conftest import ROOT
+
+
+def test_ruff_finds_nothing_in_the_package_the_tools_or_the_tests():
+    pytest.importorskip("ruff", reason="ruff is not installed: `make setup` installs the dev extra, which has it")
+    found = subprocess.run([sys.executable, "-m", "ruff", "check", "--no-cache", "monitor", "tools", "tests"],
+                           cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert found.returncode == 0, found.stdout + found.stderr
