@@ -76,7 +76,7 @@ test: setup fixtures
 # The static check the tests hold the code to (ruff), then the type checker (mypy), whose findings
 # are advisory: not all are defects (docs/development.md). Configured in pyproject.toml.
 typecheck: setup
-	$(PY) -m ruff check monitor tools tests
+	$(PY) -m ruff check --no-cache monitor tools tests
 	$(PY) -m mypy monitor
 
 bench: setup fixtures
