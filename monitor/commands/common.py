@@ -421,10 +421,11 @@ def say_not_loaded(problem: str, instead: str, *, refused_by: str = "a reload or
             + (f"; {also}" if also else "") + ")")
 
 
-def daemon_socket(args: argparse.Namespace) -> tuple[str, str | None, bool]:
-    """Where to ask the daemon (``--socket``, else where the configuration places its socket), the
-    configuration's problem (one line: file, problem) when it cannot be loaded, and whether the
-    path is known to be where that configuration places the socket (False when a configuration
+def daemon_socket(args: argparse.Namespace) -> tuple[list[str], str | None, bool]:
+    """Where to ask the daemon, in order (``--socket``, else where a daemon started with the
+    configuration may have placed its socket: :func:`~monitor.delivery.status_socket.socket_paths`),
+    the configuration's problem (one line: file, problem) when it cannot be loaded, and whether the
+    paths are known to be where that configuration places the socket (False when a configuration
     file does not read as TOML: nothing of it is taken, and it may name another socket). With a
     configuration that cannot be loaded the socket is placed by ``--db``, the :data:`SOCKET_KEYS`
     the configuration files give where they read as TOML, and the defaults (a daemon runs on with
@@ -432,11 +433,11 @@ def daemon_socket(args: argparse.Namespace) -> tuple[str, str | None, bool]:
     softphone's ``call start|end`` refused would lose the call's boundary). Raises ConfigError for
     an option given empty, and for a configuration whose own :data:`SOCKET_KEYS` are what cannot
     be loaded (no place to ask)."""
-    from ..delivery.status_socket import socket_path
+    from ..delivery.status_socket import socket_paths
     cfg, broken = _socket_config(args)
     if args.socket or not broken:
-        return args.socket or socket_path(cfg), broken, True
-    return socket_path(cfg), broken, all(raw is not None for _, raw in _config_files(args))
+        return ([args.socket] if args.socket else socket_paths(cfg)), broken, True
+    return socket_paths(cfg), broken, all(raw is not None for _, raw in _config_files(args))
 
 
 def _socket_config(args: argparse.Namespace) -> tuple[Config, str | None]:
@@ -508,20 +509,17 @@ def answer_despite_config(args: argparse.Namespace, request: dict | None, timeou
     without ``--config`` or ``--socket`` is said with the options the user's unit gives its daemon
     (:func:`unit_hint`)."""
     from ..config import ConfigError
-    from ..delivery.status_socket import socket_path_problem
     try:
-        path, broken, placed = daemon_socket(args)
+        paths, broken, placed = daemon_socket(args)
     except ConfigError as err:
         return (ExitStatus.BAD_SETUP, str(err)), None
-    if problem := socket_path_problem(path):  # no daemon can listen there
-        answer: dict | _NoAnswer = _NoAnswer(ExitStatus.BAD_SETUP, problem, nobody_listens=True)
-    else:
-        answer = _ask_at(path, request, timeout)
+    path, answer = _ask_where(paths, request, timeout)
+    problem = answer.why if isinstance(answer, _NoAnswer) and answer.status is ExitStatus.BAD_SETUP else None
     if broken is None or (problem and problem in broken):  # the socket's own path is the problem: said once
         if isinstance(answer, dict):
             return answer, None
         asked_as_given = args.socket or getattr(args, "config", None)
-        hint = "" if asked_as_given or not answer.nobody_listens else unit_hint(args, path)
+        hint = "" if asked_as_given or not answer.nobody_listens else unit_hint(args, *paths)
         return (answer.status, answer.why + hint), None
     if isinstance(answer, _NoAnswer) and answer.nobody_listens and not placed:
         return (ExitStatus.BAD_SETUP, f"no daemon answers at {path}; the configuration that cannot be loaded "
@@ -539,6 +537,8 @@ class _NoAnswer:
     status: ExitStatus
     why: str
     nobody_listens: bool
+    no_socket: bool = False
+    """Nothing at all is at the path (no socket, nor any file)."""
 
 
 def daemon_answer(args: argparse.Namespace, request: dict | None,
@@ -547,16 +547,14 @@ def daemon_answer(args: argparse.Namespace, request: dict | None,
     that says why there is none (FAILED: no daemon answered; BAD_SETUP: the configuration that
     says where its socket is cannot be loaded, or the path is too long for any socket)."""
     from ..config import ConfigError
-    from ..delivery.status_socket import socket_path, socket_path_problem
-    path = args.socket
-    if not path:
+    from ..delivery.status_socket import socket_paths
+    paths = [args.socket] if args.socket else None
+    if not paths:
         try:
-            path = socket_path(config_from_args(args))
+            paths = socket_paths(config_from_args(args))
         except ConfigError as err:
             return ExitStatus.BAD_SETUP, str(err)
-    if problem := socket_path_problem(path):  # no daemon can listen there
-        return ExitStatus.BAD_SETUP, problem
-    answer = _ask_at(path, request, timeout)
+    _, answer = _ask_where(paths, request, timeout)
     return answer if isinstance(answer, dict) else (answer.status, answer.why)
 
 
@@ -570,8 +568,8 @@ def unit_folder() -> Path:
     return xdg_home("XDG_CONFIG_HOME", os.environ) / "systemd" / "user"
 
 
-def unit_hint(args: argparse.Namespace, asked: str) -> str:
-    """For ``status`` or ``call`` that found no daemon at the socket ``asked``, asked without
+def unit_hint(args: argparse.Namespace, *asked: str) -> str:
+    """For ``status`` or ``call`` that found no daemon at the sockets ``asked``, asked without
     ``--config`` and ``--socket``: when the user's unit (``install-service``) starts its daemon with
     options that place its socket elsewhere, the words that say to give them too, else ''."""
     import shlex
@@ -588,10 +586,49 @@ def unit_hint(args: argparse.Namespace, asked: str) -> str:
             **vars(args), "config": given.get("--config"), "db": given.get("--db")})))
     except (ValueError, OSError):  # a configuration it cannot load: its daemon does not start either
         return ""
-    if os.path.abspath(os.path.expanduser(theirs)) == os.path.abspath(os.path.expanduser(asked)):
+    if _same_path(theirs) in map(_same_path, asked):
         return ""
     options = " ".join(f"{w} {shlex.quote(v)}" for w, v in given.items())
     return f"; the daemon of {unit} is started with {options}, which puts its socket at {theirs}: give {options} here too"
+
+
+def _same_path(path: str) -> str:
+    """``path`` as it compares with another: ``~`` expanded, absolute."""
+    return os.path.abspath(os.path.expanduser(path))
+
+
+def _ask_where(paths: Sequence[str], request: dict | None, timeout: float) -> tuple[str, dict | _NoAnswer]:
+    """The answer to ``request`` of the first daemon listening at one of ``paths``, tried in order,
+    and where it was asked; when nothing listens at any of them, why (one line naming every place
+    looked at, :func:`_none_listening`) and those places. A path too long for a Unix socket is
+    passed over (no daemon can listen there), unless all are: then the first's problem is the answer."""
+    from ..delivery.status_socket import socket_path_problem
+    usable = [p for p in paths if socket_path_problem(p) is None]
+    if not usable:
+        return paths[0], _NoAnswer(ExitStatus.BAD_SETUP, str(socket_path_problem(paths[0])), nobody_listens=True)
+    missed = []
+    for path in usable:
+        answer = _ask_at(path, request, timeout)
+        if isinstance(answer, dict) or not answer.nobody_listens:
+            return path, answer
+        missed.append(answer)
+    return _places(usable), _none_listening(usable, missed)
+
+
+def _places(paths: Sequence[str]) -> str:
+    """``A``, ``A or B``, ``A, B or C``."""
+    return " or ".join(filter(None, (", ".join(paths[:-1]), paths[-1])))
+
+
+def _none_listening(paths: Sequence[str], missed: Sequence[_NoAnswer]) -> _NoAnswer:
+    """Why no daemon listens at any of ``paths`` (``missed``, one for each): one line naming them."""
+    if len(missed) == 1:
+        return missed[0]
+    if all(m.no_socket for m in missed):
+        why = f"no daemon running (no status socket at {_places(paths)})"
+    else:
+        why = "; ".join(m.why for m in missed)
+    return _NoAnswer(ExitStatus.FAILED, why, nobody_listens=True, no_socket=all(m.no_socket for m in missed))
 
 
 def _ask_at(path: str, request: dict | None, timeout: float) -> dict | _NoAnswer:
@@ -602,7 +639,8 @@ def _ask_at(path: str, request: dict | None, timeout: float) -> dict | _NoAnswer
     except ForeignSocket as err:
         return _NoAnswer(ExitStatus.FAILED, err.strerror, nobody_listens=False)
     except FileNotFoundError:
-        return _NoAnswer(ExitStatus.FAILED, f"no daemon running (no status socket at {path})", nobody_listens=True)
+        return _NoAnswer(ExitStatus.FAILED, f"no daemon running (no status socket at {path})", nobody_listens=True,
+                         no_socket=True)
     except RequestNotRead:
         return _NoAnswer(ExitStatus.FAILED, f"the daemon at {path} did not read the request: an older version, "
                                             "which answers only the status (restart it)", nobody_listens=False)
@@ -627,10 +665,9 @@ def daemon_elsewhere(args: argparse.Namespace, cfg: Config) -> str:
     another database, the words that point there, else ''. Asked for 0.5 s at most: a hint, never a
     wait. The socket is the one ``cfg`` says, not the configuration read again (a --config that is
     a pipe reads empty the second time, or waits on a terminal)."""
-    from ..delivery.status_socket import socket_path
+    from ..delivery.status_socket import socket_paths
     db = cfg.storage.db
-    asked = argparse.Namespace(**{**vars(args), "socket": getattr(args, "socket", None) or socket_path(cfg)})
-    answer = daemon_answer(asked, None, timeout=0.5)
+    _, answer = _ask_where([args.socket] if getattr(args, "socket", None) else socket_paths(cfg), None, timeout=0.5)
     theirs = answer.get("db") if isinstance(answer, dict) else None
     if not isinstance(theirs, str) or os.path.realpath(theirs) == os.path.realpath(os.path.expanduser(db)):
         return ""

@@ -25,10 +25,10 @@ import struct
 import threading
 import time
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Mapping
 
 from ..config import Config
-from ..config.sockets import socket_length_problem
+from ..config.sockets import LOGIN_RUNTIME_BASE, SOCKET_NAME, runtime_dirs, socket_length_problem
 
 
 def socket_path_problem(path: str) -> str | None:
@@ -40,21 +40,27 @@ def socket_path_problem(path: str) -> str | None:
     return f"status socket {path}: {problem}: give a shorter one with --socket PATH or daemon.status_socket"
 
 
-def socket_path(cfg: Config, env: dict | None = None) -> str:
-    """Where the status socket lives: the config's, else $XDG_RUNTIME_DIR, else next to the db."""
-    env = os.environ if env is None else env
+def socket_paths(cfg: Config, env: Mapping[str, str] | None = None, base: str = LOGIN_RUNTIME_BASE) -> list[str]:
+    """Where a daemon of this user started with ``cfg`` may listen, in the order a daemon places its
+    socket and ``status`` looks for it: ``daemon.status_socket`` alone when the configuration gives
+    one; else ``callmonitor.sock`` in each of the user's runtime folders (``$XDG_RUNTIME_DIR``, then
+    logind's ``/run/user/UID``: :func:`~monitor.config.sockets.runtime_dirs`), then the database's
+    path + .sock (a daemon started where neither was there). A daemon takes the first."""
     if cfg.daemon.status_socket:
-        return os.path.expanduser(cfg.daemon.status_socket)
-    if not socket_beside_db(cfg, env):
-        return os.path.join(env["XDG_RUNTIME_DIR"], "callmonitor.sock")
-    return os.path.expanduser(cfg.storage.db) + ".sock"
+        return [os.path.expanduser(cfg.daemon.status_socket)]
+    runtime = runtime_dirs(os.environ if env is None else env, os.geteuid(), base)
+    return [*(os.path.join(d, SOCKET_NAME) for d in runtime), os.path.expanduser(cfg.storage.db) + ".sock"]
 
 
-def socket_beside_db(cfg: Config, env: dict | None = None) -> bool:
+def socket_path(cfg: Config, env: Mapping[str, str] | None = None, base: str = LOGIN_RUNTIME_BASE) -> str:
+    """Where the daemon started with ``cfg`` places its status socket: the first of :func:`socket_paths`."""
+    return socket_paths(cfg, env, base)[0]
+
+
+def socket_beside_db(cfg: Config, env: Mapping[str, str] | None = None) -> bool:
     """Whether :func:`socket_path` places the socket next to the database: no
-    ``daemon.status_socket``, and no ``$XDG_RUNTIME_DIR`` folder."""
-    run = (os.environ if env is None else env).get("XDG_RUNTIME_DIR")
-    return not cfg.daemon.status_socket and not (run and os.path.isdir(run))
+    ``daemon.status_socket``, and no runtime folder of the user's."""
+    return len(socket_paths(cfg, env)) == 1 and not cfg.daemon.status_socket
 
 
 LIVENESS_TIMEOUT_S = 3.0
