@@ -20,7 +20,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import IO, Iterator
+from typing import IO, Iterator, Sequence
 
 import pytest
 
@@ -288,6 +288,18 @@ def mounted_tmpfs(mnt: Path, options: str) -> Iterator[Path]:
         yield mnt
     finally:
         subprocess.run(["umount", "-l", str(mnt)], capture_output=True)
+
+
+def with_run_user(base: Path) -> list[str]:
+    """The command prefix that runs a command with the folder ``base`` in place of ``/run/user``
+    (where logind makes each user's runtime folder), in a mount namespace of its own: nothing on the
+    machine changes (root only: else the test is skipped, saying why)."""
+    prefix = ["unshare", "--mount", "--propagation", "private", "sh", "-c", 'mount --bind "$0" /run/user && exec "$@"',
+              str(base)]
+    done = subprocess.run([*prefix, "true"], capture_output=True, text=True)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a folder on /run/user in a mount namespace here: {done.stderr.strip() or done.returncode}")
+    return prefix
 
 
 @pytest.fixture
@@ -573,11 +585,12 @@ def hook():
 
 class Daemon:
     """``call-monitor run -v ARGS`` as a process (``verbose=False``: without ``-v``, as systemd's unit
-    runs it): its JSON events and stderr lines collected as they come."""
+    runs it; ``prefix``: the command it runs under, :func:`with_run_user`): its JSON events and
+    stderr lines collected as they come."""
 
-    def __init__(self, args, env, cwd, *, verbose: bool = True):
-        self.proc = subprocess.Popen([PY, "-m", "monitor.cli", "run", *(["-v"] if verbose else []), *args], env=env,
-                                     cwd=cwd,
+    def __init__(self, args, env, cwd, *, verbose: bool = True, prefix: Sequence[str] = ()):
+        self.proc = subprocess.Popen([*prefix, PY, "-m", "monitor.cli", "run", *(["-v"] if verbose else []), *args],
+                                     env=env, cwd=cwd,
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         self.lines: list[tuple[float, dict]] = []
         self.err: list[str] = []

@@ -551,8 +551,9 @@ def test_call_marks_reach_the_daemon_while_the_configuration_is_broken_and_say_s
     lost = _call(env, "start", "--config", str(cfg))
     assert lost.returncode == 2 and lost.stdout == ""
     (error,) = lost.stderr.splitlines()
-    assert error.startswith(f"call-monitor: error: no daemon answers at {sock}; the configuration that cannot be "
-                            f"loaded ({cfg}: invalid TOML (")
+    beside_db = tmp_path / ".local" / "share" / "callmonitor" / "events.db.sock"  # where the defaults look next
+    assert error.startswith(f"call-monitor: error: no daemon answers at {sock} or {beside_db}; the configuration "
+                            f"that cannot be loaded ({cfg}: invalid TOML (")
     assert error.endswith(") may place its socket elsewhere: give --socket"), error
 
 
@@ -571,7 +572,8 @@ def test_a_call_mark_while_the_user_configuration_placing_the_socket_is_no_toml_
     d = start_daemon(env, tmp_path)
     try:
         user.write_text(f'[daemon\nstatus_socket = "{sock}"\n')
-        default = Path(env["XDG_RUNTIME_DIR"]) / "callmonitor.sock"
+        default = f"{Path(env['XDG_RUNTIME_DIR']) / 'callmonitor.sock'} or " \
+                  f"{tmp_path / '.local' / 'share' / 'callmonitor' / 'events.db.sock'}"  # the runtime folder, the database's side
         for command in (["call", "start"], ["status"]):
             done = subprocess.run([PY, "-m", "monitor.cli", *command], env=env, capture_output=True, text=True,
                                   timeout=30, cwd=ROOT)

@@ -390,10 +390,13 @@ def test_no_daemon_at_the_default_socket_names_the_options_the_user_s_unit_start
     units = tmp_path / "cfg" / "systemd" / "user"
     units.mkdir(parents=True)
     (units / "callmonitor.service").write_text(f"[Service]\nExecStart=/usr/bin/call-monitor run --config {team}\n")
-    env = dict(os.environ, PYTHONPATH=str(ROOT), XDG_RUNTIME_DIR=str(tmp_path), XDG_CONFIG_HOME=str(tmp_path / "cfg"))
+    env = dict(os.environ, PYTHONPATH=str(ROOT), XDG_RUNTIME_DIR=str(tmp_path), XDG_CONFIG_HOME=str(tmp_path / "cfg"),
+               XDG_DATA_HOME=str(tmp_path / "data"))
     done = cli("call", "end", timeout=30, env=env)
+    beside_db = tmp_path / "data" / "callmonitor" / "events.db.sock"
     assert (done.returncode, done.stderr) == (1, (
-        f"call-monitor: error: no daemon running (no status socket at {tmp_path / 'callmonitor.sock'}); the daemon of "
+        f"call-monitor: error: no daemon running (no status socket at {tmp_path / 'callmonitor.sock'} or {beside_db}); "
+        "the daemon of "
         f"{units / 'callmonitor.service'} is started with --config {team}, which puts its socket at "
         f"{tmp_path / 'team.sock'}: give --config {team} here too\n"))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "cfg"))
@@ -406,10 +409,12 @@ def test_status_with_a_configuration_it_cannot_load_and_no_daemon_says_both_and_
     """No configuration file where --config says, and no daemon at the socket the defaults place:
     a warning naming the file and its problem, the error that no daemon answers there, and JSON
     with both; exit 2, since the configuration may be what hides the daemon's socket."""
-    env = dict(os.environ, PYTHONPATH=str(ROOT), XDG_RUNTIME_DIR=str(tmp_path), XDG_CONFIG_HOME=str(tmp_path / "cfg"))
+    env = dict(os.environ, PYTHONPATH=str(ROOT), XDG_RUNTIME_DIR=str(tmp_path), XDG_CONFIG_HOME=str(tmp_path / "cfg"),
+               XDG_DATA_HOME=str(tmp_path / "data"))
     done = cli("status", "--json", "--config", tmp_path / "missing.toml", timeout=30, env=env)
     broken = f"{tmp_path / 'missing.toml'}: no such configuration file"
-    why = (f"no daemon answers at {tmp_path / 'callmonitor.sock'}; the configuration that cannot be loaded "
+    beside_db = tmp_path / "data" / "callmonitor" / "events.db.sock"
+    why = (f"no daemon answers at {tmp_path / 'callmonitor.sock'} or {beside_db}; the configuration that cannot be loaded "
            f"({broken}) may place its socket elsewhere: give --socket")
     assert done.returncode == 2
     assert json.loads(done.stdout) == {"running": False, "error": why, "config_problem": broken}
@@ -446,10 +451,11 @@ def test_status_with_a_configuration_it_cannot_load_still_shows_the_daemons_stat
         assert st["config_problem"] == str(refused.value) and str(cfg) in st["config_problem"]
         cfg.write_text("[delivery\n")
         lost = cli("status", "--config", cfg, env=env, cwd=tmp_path, timeout=30)
-        default = f"{env['XDG_RUNTIME_DIR']}/callmonitor.sock"
+        defaults = (f"{env['XDG_RUNTIME_DIR']}/callmonitor.sock or "  # the runtime folder, then beside the database
+                    f"{tmp_path}/.local/share/callmonitor/events.db.sock")
         assert lost.returncode == 2 and lost.stdout == "", lost.stderr
         (error,) = lost.stderr.splitlines()  # not "no daemon running": one runs, where the file said
-        assert error.startswith(f"call-monitor: error: no daemon answers at {default}; the configuration that "
+        assert error.startswith(f"call-monitor: error: no daemon answers at {defaults}; the configuration that "
                                 f"cannot be loaded ({cfg}: invalid TOML (")
         assert error.endswith(") may place its socket elsewhere: give --socket"), error
         told = cli("status", "--config", cfg, "--socket", sock, env=env, cwd=tmp_path, timeout=30)
