@@ -40,13 +40,14 @@ PERMISSIONS_BIND: tuple[str, ...] = (
 
 
 def call_monitor(*args: str | os.PathLike, timeout: float = 900, permissions_bind: bool = False,
-                 **kw) -> subprocess.CompletedProcess:
+                 prefix: Sequence[str] = (), **kw) -> subprocess.CompletedProcess:
     """``call-monitor ARGS`` from this checkout in a fresh interpreter (in the checkout's folder unless
-    ``cwd`` says): output captured as text. With ``permissions_bind``, file permissions apply to it even when the suite runs as root."""
+    ``cwd`` says): output captured as text. With ``permissions_bind``, file permissions apply to it even when the suite runs as root;
+    ``prefix``: the command it runs under (:func:`with_run_user`)."""
     kw.setdefault("env", dict(os.environ, PYTHONPATH=str(ROOT)))
     kw.setdefault("cwd", ROOT)
-    prefix = PERMISSIONS_BIND if permissions_bind else ()
-    return subprocess.run([*prefix, PY, "-m", "monitor.cli", *map(str, args)], capture_output=True, text=True,
+    under = [*(PERMISSIONS_BIND if permissions_bind else ()), *prefix]
+    return subprocess.run([*under, PY, "-m", "monitor.cli", *map(str, args)], capture_output=True, text=True,
                           timeout=timeout, **kw)
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ALERTING_CALL, ROOT, call_monitor, stopped_at
+from conftest import ALERTING_CALL, ROOT, call_monitor, stopped_at, with_run_user
 from monitor.cli import COMMANDS, build_parser
 
 
@@ -82,9 +82,12 @@ def test_the_commands_that_ask_the_daemon_say_that_db_only_finds_its_socket(comm
 
 @pytest.mark.parametrize("command", [["status"], ["call", "start"]])
 def test_db_finds_the_socket_of_a_daemon_run_with_it_where_nothing_else_places_it(command, tmp_path) -> None:
+    """No $XDG_RUNTIME_DIR, and no /run/user/UID (no login of the user's)."""
     env = {k: v for k, v in os.environ.items() if k != "XDG_RUNTIME_DIR"} | {
         "PYTHONPATH": str(ROOT), "XDG_CONFIG_HOME": str(tmp_path / "cfg")}
-    done = call_monitor(*command, "--db", tmp_path / "e.db", timeout=30, env=env)
+    (tmp_path / "run-user").mkdir()
+    done = call_monitor(*command, "--db", tmp_path / "e.db", timeout=30, env=env,
+                        prefix=with_run_user(tmp_path / "run-user"))
     assert done.returncode == 1
     assert done.stderr.strip() == f"call-monitor: error: no daemon running (no status socket at {tmp_path}/e.db.sock)"
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import PY, Daemon, with_run_user
+from conftest import Daemon, call_monitor, with_run_user
 from monitor.config import load_config
 from monitor.config.sockets import login_runtime_dir, runtime_dirs
 from monitor.delivery.status_socket import socket_paths
@@ -88,8 +88,7 @@ def _without_session(env: dict[str, str]) -> dict[str, str]:
 
 
 def _asked(prefix: list[str], env: dict[str, str], cwd: Path, *command: str) -> subprocess.CompletedProcess:
-    return subprocess.run([*prefix, PY, "-m", "monitor.cli", *command], env=env, cwd=cwd, capture_output=True,
-                          text=True, timeout=30)
+    return call_monitor(*command, env=env, cwd=cwd, timeout=30, prefix=prefix)
 
 
 @pytest.mark.parametrize("daemon_session", [True, False], ids=["the unit's daemon", "a daemon started from cron"])

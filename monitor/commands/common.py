@@ -186,13 +186,14 @@ def add_daemon_options(p: argparse.ArgumentParser) -> None:
     """Options of commands that ask the running daemon over its status socket: where the socket is.
 
     ``--db`` finds a daemon started with ``run --db FILE``: its socket is ``FILE.sock`` when neither
-    ``daemon.status_socket`` nor ``$XDG_RUNTIME_DIR`` places it elsewhere (no other use here)."""
-    p.add_argument("--socket", metavar="PATH", help="status socket (default: as the daemon: daemon.status_socket, "
-                   "else $XDG_RUNTIME_DIR/callmonitor.sock, else the database's path + .sock)")
+    ``daemon.status_socket`` nor a runtime folder of the user's places it elsewhere (no other use here)."""
+    p.add_argument("--socket", metavar="PATH", help="status socket (default: where a daemon puts it, each tried in "
+                   "turn: daemon.status_socket alone, else $XDG_RUNTIME_DIR/callmonitor.sock, "
+                   "/run/user/UID/callmonitor.sock, the database's path + .sock)")
     add_config_options(p, db=False)
     p.add_argument("--db", metavar="FILE", help="the database the daemon was started with (run --db FILE): "
-                   "only to find its socket, FILE.sock, where neither daemon.status_socket nor "
-                   "$XDG_RUNTIME_DIR places it")
+                   "only to find its socket, FILE.sock, where neither daemon.status_socket nor a runtime "
+                   "folder ($XDG_RUNTIME_DIR, /run/user/UID) places it")
 
 
 def _whole_number(text: str) -> int:
@@ -444,7 +445,7 @@ def _socket_config(args: argparse.Namespace) -> tuple[Config, str | None]:
     """:func:`config_despite_problem` for the daemon's socket: with ``--socket``, which places it,
     nothing of a configuration that cannot be loaded is needed (its problem is said all the same);
     else its :data:`SOCKET_KEYS`, of which ``storage.db`` only where it places the socket (neither
-    ``daemon.status_socket`` nor ``$XDG_RUNTIME_DIR`` does)."""
+    ``daemon.status_socket`` nor a runtime folder of the user's does)."""
     from ..config import ConfigError
     from ..delivery.status_socket import socket_beside_db
     if args.socket:

@@ -54,7 +54,8 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-notify", action="store_true", help="no desktop notifications")
     add_transcription_options(p)
     p.add_argument("--socket", metavar="PATH", help="status socket, at most 107 bytes (daemon.status_socket; "
-                   "default $XDG_RUNTIME_DIR/callmonitor.sock, else the database's path + .sock)")
+                   "default $XDG_RUNTIME_DIR/callmonitor.sock, else /run/user/UID/callmonitor.sock, else the database's "
+                   "path + .sock)")
     add_config_options(p)
     add_logging_options(p)
 

@@ -898,7 +898,8 @@ class DaemonConfig:
         "dial, which the old 1 s merged. 0.3 s is 50x the longest re-made gap plus a listing of "
         "the streams on a busy machine", min=0.0, max=60.0)
     status_socket: str = _k("", "Unix socket for `call-monitor status`, at most 107 bytes; \"\" = "
-                            "$XDG_RUNTIME_DIR/callmonitor.sock", kind="socket")
+                            "$XDG_RUNTIME_DIR/callmonitor.sock, else /run/user/UID/callmonitor.sock, else "
+                            "the database's path + .sock", kind="socket")
     write_audio: bool = _k(False, "write the call audio to disk (off: no audio is stored)")
     audio_dir: str = _k("", "where call audio goes when write_audio is on (call-<id>.wav; "
                         "call-started-<time>.wav until a failing database has written the call), "
