@@ -504,3 +504,35 @@ def test_a_call_started_while_the_scheduler_does_not_answer_is_scored_all_the_sa
             store.close()
     assert stalled == [True, True]  # a next call given, then read with the scheduler stopped
     assert outcome.scored == 4 and sorted(_sources(tmp_path / "events.db")) == sorted(j.path for j in jobs)
+
+
+def test_a_stop_while_a_call_is_sent_sends_no_call_after_it(tmp_path):
+    """A stop (here SIGTERM) that comes while a call is being sent is held until that call is sent
+    whole, and then no other call is sent (as when calls are sent again after workers joined): one
+    call in flight, not the three there is room for; the stop is noted, for the batch to raise."""
+    from distributed import Client, LocalCluster, as_completed
+
+    from monitor.batch import runner
+    from monitor.batch.inputs import expand_inputs
+    from monitor.batch.ledger import BatchStore
+    from monitor.config import load_config
+    from monitor.stops import Terminated, sigterm_as_interrupt, stops_noted
+
+    class StoppedAsItSends(Client):  # a real client; the stop lands as it sends the first call
+        def submit(self, *args, **kwargs):
+            if not getattr(self, "stopped", False):
+                self.stopped = True
+                os.kill(os.getpid(), signal.SIGTERM)
+            return super().submit(*args, **kwargs)
+
+    jobs = expand_inputs([str(f) for f in FILES])
+    with LocalCluster(n_workers=0, processes=False, dashboard_address=None) as local, \
+            StoppedAsItSends(local) as client, BatchStore.open(tmp_path / "events.db") as store:
+        batch = runner.BatchRun(client, store, load_config(None, user_config=False), runner.BatchOptions(),
+                                on_error=print)
+        sent = runner._Sent(batch, runner.remote_scorer(), as_completed(), wanted=4)
+        with sigterm_as_interrupt(), stops_noted() as stops:
+            sent.fill(iter(jobs), stops)
+        assert [type(s) for s in stops] == [Terminated]
+        assert len(sent.in_flight) == 1
+        client.cancel(list(sent.in_flight.values()))

@@ -610,10 +610,11 @@ class _Sent:
         self.by_key: dict[str, tuple[CallJob, Mapping[tuple[int, int], str]]] = {}
         self.in_flight: dict[str, Any] = {}
 
-    def fill(self, pending: Iterator[CallJob]) -> None:
+    def fill(self, pending: Iterator[CallJob], stops: Sequence[KeyboardInterrupt] = ()) -> None:
         """Send calls of ``pending`` until :attr:`wanted` are in flight (none when as many or more are:
-        after workers left, those finishing are not replaced until fewer are)."""
-        while len(self.in_flight) < self.wanted and (job := next(pending, None)) is not None:
+        after workers left, those finishing are not replaced until fewer are), or until a stop is
+        noted in ``stops`` (one held while a call was sent): none is sent after it."""
+        while not stops and len(self.in_flight) < self.wanted and (job := next(pending, None)) is not None:
             self.submit(job)
 
     def submit(self, job: CallJob | None, known: Mapping[tuple[int, int], str] | None = None) -> None:
@@ -672,7 +673,7 @@ class BatchRun:
         t0 = time.perf_counter()
         try:
             with stops_noted() as stops:  # a stop a collected future's __del__ swallowed: raised here
-                sent.fill(pending)
+                sent.fill(pending, stops)
                 self._collect(sent, pending, stops, progress, t0)
                 if stops:
                     raise stops[0]
@@ -692,7 +693,7 @@ class BatchRun:
         """Each call's result stored as it finishes (or the call sent again), the progress said and
         the next calls sent (:meth:`_refill`, also as workers join or leave meanwhile), until none is
         left; a stop noted meanwhile raised once the result in hand is stored."""
-        for fut in _finished(sent.done, stops, self._workers_left, lambda: self._refill(sent, pending)):
+        for fut in _finished(sent.done, stops, self._workers_left, lambda: self._refill(sent, pending, stops)):
             job, known = sent.by_key.pop(fut.key)
             sent.in_flight.pop(fut.key, None)
             self._check_scheduler(fut)
@@ -704,9 +705,9 @@ class BatchRun:
             progress.update(self.outcome, self._rows.values())
             if stops:  # after the result is stored: every call scored before the stop is kept
                 raise stops[0]
-            self._refill(sent, pending)
+            self._refill(sent, pending, stops)
 
-    def _refill(self, sent: _Sent, pending: Iterator[CallJob]) -> None:
+    def _refill(self, sent: _Sent, pending: Iterator[CallJob], stops: Sequence[KeyboardInterrupt]) -> None:
         """Send calls of ``pending`` until :func:`calls_in_flight` for the threads of the cluster's
         workers are in flight: those threads counted again (one round trip to the scheduler) only once
         its workers may have changed (:meth:`_heard_workers`), so that workers joining a running
@@ -717,7 +718,7 @@ class BatchRun:
                 sent.wanted = calls_in_flight(self._threads())
             except (OSError, TimeoutError):  # the scheduler gone: the next result says so
                 log.debug("the cluster's threads could not be counted")
-        sent.fill(pending)
+        sent.fill(pending, stops)
 
     def _start(self, jobs: Sequence[CallJob], unopened: Mapping[int, str]) -> int:
         """The unopened jobs' failed rows, the workers' speech models (with ``--transcribe``), the
