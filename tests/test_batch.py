@@ -2260,3 +2260,13 @@ def test_the_process_transcribing_a_call_whose_task_was_cancelled_is_ended_and_t
         _in_forked_child(time.sleep, 600, cancelled=cancelled)
     assert len(forked) == 1 and not process_alive(forked[0])
     assert set(child_processes(os.getpid())) == before
+
+
+def test_the_report_of_a_call_the_batch_scored_says_nothing_of_a_series_file_it_never_had(archive, tmp_path):
+    """A batch's workers write no series file of its calls (the report of one analyses its
+    recording): that is how such a call is, not a file gone missing, so nothing is said of it."""
+    flagged = next(r for r in archive["rows"] if r["status"] == "scored" and int(r["alerts"]) > 0)
+    page = tmp_path / "call.html"
+    done = cli("report", "--db", str(archive["db"]), flagged["db_call_id"], "-o", str(page))
+    assert done.returncode == 0 and "Call report:" in page.read_text(), done.stderr
+    assert "warning" not in done.stderr and "series" not in done.stderr, done.stderr

@@ -45,6 +45,8 @@ _CUE_FIELDS = frozenset(f.name for f in fields(CuesEvent)) - {"t", "channel", "c
 _CUE_NUMBERS = frozenset(f.name for f in fields(CuesEvent)
                          if f.name in _CUE_FIELDS and f.type in ("float | None", "int | None"))
 """The cue snapshot's fields that are numbers (or null)."""
+_CALL_TABLES = ("alert_clears", "alerts", "cue_snapshots", "transcript")
+"""The store's own tables besides ``calls`` whose rows are of one call (its ``call_id``)."""
 
 
 class Store:
@@ -671,8 +673,7 @@ class Store:
                 counts["deliveries"] = self._conn.execute(
                     f"DELETE FROM deliveries WHERE alert_id IN (SELECT id FROM alerts WHERE call_id IN ({old}))",
                     (before,)).rowcount
-                own = ("alert_clears", "alerts", "cue_snapshots", "transcript")
-                for table in (*own, *self._other_tables_of_calls(own)):
+                for table in (*_CALL_TABLES, *self._other_tables_of_calls(_CALL_TABLES)):
                     counts[table] = self._conn.execute(f"DELETE FROM {table} WHERE call_id IN ({old})",
                                                        (before,)).rowcount
                 counts["calls"] = self._conn.execute(
@@ -695,6 +696,15 @@ class Store:
         return [t for t in tables if t not in own and any(
             fk[2] == "calls" and fk[3] == "call_id"
             for fk in self._conn.execute("SELECT * FROM pragma_foreign_key_list(?)", (t,)))]
+
+    def in_other_tables(self, call_id: int) -> bool:
+        """Whether a table the store does not make (a batch's ledger) holds a row of call
+        ``call_id``: a call scored by ``batch``, whose worker writes no series file of it."""
+        with self._lock:
+            if self._conn is None:
+                raise StoreError(f"{self.path}: the database is closed")
+            tables = self._other_tables_of_calls(_CALL_TABLES)
+        return any(self._read(f"SELECT 1 FROM {table} WHERE call_id = ? LIMIT 1", (call_id,)) for table in tables)
 
     def note_call_folder(self, folder: str | os.PathLike[str]) -> None:
         """Keep ``folder`` (made absolute) as one the daemon wrote this database's call files to, its

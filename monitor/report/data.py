@@ -674,7 +674,7 @@ def _stored_series(cfg: Config, store: Store, call: CallRecord, path: str, info:
     (its header ``info``, its legs read from ``caller_channel`` and ``agent_channel``); else None, and
     one warning line on why the audio is analysed instead (another version; damaged; not of this
     call or this audio), or when there is no file (a call stored by an older release, or its series
-    not written; a batch's calls have none) the line that would say so, added to ``missing``."""
+    not written) the line that would say so, added to ``missing``; a batch's calls have none, unsaid."""
     from ..delivery.call_files import replayed_series_path, series_name
     live = call.source.startswith(LIVE_SOURCE)  # beside the daemon's audio; a replayed call's in its call folder
     where = os.path.join(os.path.dirname(path), series_name(call.id)) if live \
@@ -684,7 +684,7 @@ def _stored_series(cfg: Config, store: Store, call: CallRecord, path: str, info:
     except SeriesFileError as err:
         if os.path.exists(where):
             log.warning("%s; the call's audio is analysed instead", err)
-        else:
+        elif not store.in_other_tables(call.id):  # a batch's call has none: nothing to say
             missing.append(f"call {call.id}: no series file {where}; the call's audio is analysed instead")
         return None
     channels = leg_channels(info.channels, caller_channel, agent_channel)
