@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -171,6 +172,23 @@ def test_the_agent_on_the_default_input_is_its_own_leg_once_the_server_s_default
     pulse.set_default_source("mic.monitor")
     assert same_source("softphone.monitor", "default") is None
     assert same_source("mic.monitor", "default") == f"mic.monitor ({default}: the sound server's default source)"
+
+
+def test_the_agent_on_the_default_input_is_refused_whatever_language_the_desktop_speaks(pulse, tmp_path,
+                                                                                        monkeypatch):
+    """The same check on a German desktop, where pactl names the default source ``Standard-Quelle``:
+    the server is asked in the C locale, so the agent's leg on the caller's monitor is still found."""
+    from monitor.capture.devices import input_devices, same_source
+    if not shutil.which("localedef"):
+        pytest.skip("localedef (libc-bin) not installed: no German locale can be made")
+    made = subprocess.run(["localedef", "-i", "de_DE", "-f", "UTF-8", str(tmp_path / "de_DE.UTF-8")],
+                          capture_output=True, timeout=30)
+    assert (tmp_path / "de_DE.UTF-8").is_dir(), made.stderr
+    for name, value in (("LOCPATH", str(tmp_path)), ("LC_ALL", "de_DE.UTF-8"), ("LANG", "de_DE.UTF-8")):
+        monkeypatch.setenv(name, value)
+    default = next(f"default (#{d.index})" for d in input_devices() if d.name == "default")
+    assert same_source("softphone.monitor", "default") == (
+        f"softphone.monitor ({default}: the sound server's default source)")
 
 
 def _device_index(env, cwd, name: str) -> str:

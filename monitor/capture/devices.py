@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import difflib
 import functools
+import os
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -144,9 +145,10 @@ def pulse_sources(timeout: float = 3.0) -> list[PulseSource] | None:
 
 
 def default_server_source(timeout: float = 3.0) -> str | None:
-    """The sound server's default source now (``pactl info``'s ``Default Source``); None when no
+    """The sound server's default source now (``pactl info``'s ``Default Source``, asked in the C
+    locale: in another one pactl translates the line's name, ``Standard-Quelle``); None when no
     server answers."""
-    said = (pactl_output(("info",), timeout) or "").splitlines()
+    said = (pactl_output(("info",), timeout, env={**os.environ, "LC_ALL": "C"}) or "").splitlines()
     return next((line.split(":", 1)[1].strip() for line in said if line.startswith("Default Source:")), None)
 
 
