@@ -684,7 +684,16 @@ def test_config_hides_its_secrets_unless_asked_and_a_configuration_saved_with_th
      "delivery.webhook_url: must be a string, got ['https://hooks.example/in?key=***(15 characters)']"),
     ('[supervisor]\nagent_tokens = ["alice-token-0123456789"]\n',
      'supervisor.agent_tokens: ***(22 characters): expected "NAME:TOKEN" with a token of at least 16 characters'),
-], ids=["token as a string", "token in a list of another type", "URL in a list", "token without its name"])
+    ('[delivery]\nwebhook_url = { at = "https://hooks.example/in?key=s3cret-key-0123" }\n',
+     "delivery.webhook_url: must be a string, got {'at': 'https://hooks.example/in?key=***(15 characters)'}"),
+    ('[delivery]\nwebhook_url = [["https://hooks.example/in?key=s3cret-key-0123"]]\n',
+     "delivery.webhook_url: must be a string, got [['https://hooks.example/in?key=***(15 characters)']]"),
+    ('[supervisor]\nagent_tokens = [{ alice = "alice-token-0123456789" }]\n',
+     "supervisor.agent_tokens: must be a list of strings, got [{'***(5 characters)': '***(22 characters)'}]"),
+    ('delivery = "https://hooks.example/in?key=s3cret-key-0123"\n',
+     "delivery: must be a table, got '***(44 characters)'"),
+], ids=["token as a string", "token in a list of another type", "URL in a list", "token without its name",
+        "URL in a table", "URL in a nested list", "token in a table in a list", "URL as its section"])
 def test_a_secret_of_the_wrong_type_is_named_hidden_in_its_error_line(env, tmp_path, text, line):
     """A key that holds a secret (an agent's token, a receiver's key in a URL) given as the wrong type
     is one line naming the file and the key, with the value hidden as `config` prints it: the line

@@ -26,7 +26,7 @@ from .schema import (ACOUSTIC_KINDS, ActionsConfig, AnalysisConfig, Config, Conf
 from .listen import listen_problem
 from .sockets import socket_length_problem
 from .tokens import agent_tokens_problem, hidden_agent_tokens
-from .urls import origin_problem, redact_url, url_problem
+from .urls import hidden, origin_problem, redact_url, url_problem
 
 SECTIONS: tuple[str, ...] = ("analysis", "rules", "actions", "phrases", "transcription", "daemon",
                              "delivery", "storage", "supervisor")
@@ -67,12 +67,26 @@ _HIDDEN = {"url": lambda text: redact_url(text, counted=True), "origin": lambda 
 
 def _got(value: Any, meta: Mapping[str, Any]) -> str:
     """``value`` as the file spells it (:func:`_as_toml`), each string in it hidden as a secret of the
-    key's kind is (a URL's key, an agent's token), whatever the value's type: for "got ..."."""
+    key's kind is (a URL's key, an agent's token), whatever the value's type, however deep in lists
+    and tables: for "got ..."."""
     hide = _HIDDEN.get(meta.get("kind"))
-    if hide is None:
-        return _as_toml(value)
-    return _as_toml([hide(v) if isinstance(v, str) else v for v in value] if isinstance(value, list)
-                    else hide(value) if isinstance(value, str) else value)
+    return _as_toml(value if hide is None else _each_string(value, hide))
+
+
+def _each_string(value: Any, hide: Callable[[str], str]) -> Any:
+    """``value`` with ``hide`` applied to each string in it, in lists and tables (their keys too)."""
+    if isinstance(value, str):
+        return hide(value)
+    if isinstance(value, list):
+        return [_each_string(v, hide) for v in value]
+    if isinstance(value, dict):
+        return {_each_string(k, hide): _each_string(v, hide) for k, v in value.items()}
+    return value
+
+
+def _holds_secrets(cls: type) -> bool:
+    """Whether a section has a key whose value is a secret (:data:`_HIDDEN`)."""
+    return any(f.metadata.get("kind") in _HIDDEN for f in fields(cls))
 
 
 def _check_type(value: Any, kind: Any, optional: bool, where: str, meta: Mapping[str, Any]) -> Any:
@@ -167,7 +181,8 @@ def _outside_sections(key: str) -> str:
 def _check_table(raw: Any, cls: type, prefix: str, source: str,
                  skip: tuple[str, ...] = ()) -> dict[str, Any]:
     if not isinstance(raw, dict):
-        raise ConfigError(f"{source}: {prefix}: must be a table, got {raw!r}")
+        shown = _each_string(raw, lambda text: hidden(text, counted=True)) if _holds_secrets(cls) else raw
+        raise ConfigError(f"{source}: {prefix}: must be a table, got {shown!r}")
     known = {f.name: f for f in fields(cls) if f.name not in skip}
     hints = get_type_hints(cls)
     out: dict[str, Any] = {}
