@@ -198,6 +198,17 @@ def test_installing_again_without_a_variable_the_unit_carried_says_which_its_dae
     assert r.returncode == 0 and "warning" not in r.stderr, r.stderr
 
 
+def test_a_dropped_variable_is_named_with_its_value_as_it_was_set_not_as_the_unit_quotes_it():
+    """The value the warning names is the one to set again: a folder with ``%``, a space and a quote
+    (written ``"XDG_DATA_HOME=/srv/100%% \\"q\\""`` in the unit) is said as it was set."""
+    from monitor.commands.install_service import dropped_environment, environment_lines
+    before = environment_lines({"XDG_DATA_HOME": '/srv/100% "q"'})
+    assert "%%" in before and '\\"' in before
+    assert dropped_environment(before, "") == (
+        'the unit before carried XDG_DATA_HOME=/srv/100% "q", not set here: the new unit\'s daemon starts without '
+        "it (set it and install again to keep it)")
+
+
 @pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze is not installed")
 def test_systemd_accepts_a_model_path_with_odd_characters(tmp_path):
     r = _install(tmp_path, VOSK_MODEL_PATH=f'{tmp_path}/a b/100%/$HOME/"q"')

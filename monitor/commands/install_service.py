@@ -141,7 +141,7 @@ def dropped_environment(before: str | None, unit: str) -> str | None:
     without them, with another database or without the console's certificate; None for none."""
     def carried(text: str) -> dict[str, str]:
         found = (_ENVIRONMENT_LINE.fullmatch(line) for line in text.splitlines())
-        return {m["name"]: m["value"] for m in found if m and m["name"] in CARRIED_ENVIRONMENT}
+        return {m["name"]: _unquoted(m["value"]) for m in found if m and m["name"] in CARRIED_ENVIRONMENT}
     now = carried(unit)
     lost = [f"{name}={value}" for name, value in carried(before or "").items() if name not in now]
     if not lost:
@@ -149,6 +149,12 @@ def dropped_environment(before: str | None, unit: str) -> str | None:
     them = "it" if len(lost) == 1 else "them"
     return (f"the unit before carried {', '.join(lost)}, not set here: the new unit's daemon starts without "
             f"{them} (set {them} and install again to keep {them})")
+
+
+def _unquoted(value: str) -> str:
+    """A value of an ``Environment=`` line :func:`systemd_quote` wrote, as it was set (``%%``,
+    ``\\\\`` and ``\\"`` read back), for a line that tells it to be set again."""
+    return re.sub(r'%%|\\(.)', lambda m: m.group(1) or "%", value)
 
 
 RUN_VALUES = ("caller", "agent", "config", "db", "webhook", "webhook_url_file", "webhook_token_file", "model",
