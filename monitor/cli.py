@@ -29,6 +29,20 @@ class _TopParser(argparse.ArgumentParser):
                 if close else message
         super().error(message)
 
+    def _print_message(self, message: str, file=None) -> None:
+        """What argparse prints (``--help``, a usage), but standard output's failure said as a command's
+        output's is (:func:`_cannot_write`, exit 1; a reader gone away, 141), not let go with exit 0."""
+        if not message or file is not sys.stdout or sys.stdout is None:
+            return super()._print_message(message, file)
+        try:
+            sys.stdout.write(message)
+            sys.stdout.flush()
+        except BrokenPipeError:
+            _quiet_stdout()
+            self.exit(141)
+        except OSError as err:  # sent to a full disk
+            self.exit(_cannot_write(err))
+
 
 def version_line() -> str:
     """``call-monitor 0.2.0 (database schema 5, console database schema 4)``: the release of the code

@@ -290,6 +290,12 @@ def test_version_sent_to_a_full_disk_is_one_line_too() -> None:
     _one_line_to_a_full_disk("--version")
 
 
+@pytest.mark.parametrize("args", [("--help",), ("config", "--help")], ids=["the command line's", "a command's"])
+def test_help_sent_to_a_full_disk_is_one_line_too(args) -> None:
+    """``--help > help.txt`` on a full disk: one line, exit 1, not the help lost with exit 0."""
+    _one_line_to_a_full_disk(*args)
+
+
 def test_a_stop_with_output_still_buffered_for_a_full_disk_is_one_line_and_the_stop_s_status() -> None:
     """``devices > list.txt`` on a full disk, Ctrl-C as it says why the sound-server sources are not
     listed, the input devices still buffered (no PYTHONUNBUFFERED): what is buffered is written
