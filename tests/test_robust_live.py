@@ -191,6 +191,19 @@ def test_the_agent_on_the_default_input_is_refused_whatever_language_the_desktop
         f"softphone.monitor ({default}: the sound server's default source)")
 
 
+def test_one_device_named_twice_is_one_audio_though_the_server_answered_for_one_name_only():
+    """The ``pulse`` device by its name and by its index, the server's default source known for one
+    and not the other (``pactl info`` timed out, or the default changed, between the two looks): one
+    device, one audio, refused all the same; the ``pulse`` device with ``PULSE_SOURCE`` set (a named
+    sound-server source) is another audio than the same device without."""
+    from monitor.capture.devices import ResolvedSource, one_audio
+    by_name = ResolvedSource("pulse", 3, None, "pulse (#3)", reads="alsa_input.usb-mic")
+    by_index = ResolvedSource("3", 3, None, "pulse (#3)", reads=None)
+    assert one_audio(by_name, by_index) == one_audio(by_index, by_name) == "pulse (#3)"
+    named = ResolvedSource("softphone.monitor", 3, "softphone.monitor", "softphone.monitor", reads="softphone.monitor")
+    assert one_audio(named, by_index) is None
+
+
 def _device_index(env, cwd, name: str) -> str:
     """The index of the PortAudio input device ``name`` as a daemon started in ``env`` sees it."""
     found = subprocess.run([PY, "-c", "from monitor.capture.devices import input_devices\n"

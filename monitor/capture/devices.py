@@ -252,7 +252,8 @@ def one_audio(a: ResolvedSource, b: ResolvedSource) -> str | None:
     server's default), as a line names it, else None: a device that records the server's default
     source is named beside that source (``softphone.monitor (default (#1): the sound server's
     default source)``)."""
-    if a.audio != b.audio:
+    one_device = a.device == b.device and a.pulse_source is None and b.pulse_source is None
+    if a.audio != b.audio and not one_device:  # one device is one audio, whatever pactl said of either
         return None
     routed = [r.label for r in (a, b) if r.pulse_source is None and r.reads]
     if a.label == b.label or not routed:
