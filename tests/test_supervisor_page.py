@@ -493,15 +493,20 @@ def test_a_page_whose_session_ended_says_so_and_is_live_again_once_signed_in(tmp
     from console_proc import ConsoleProcess
     console, page = console_pages.console, console_pages.open()
     port = console.port
+    tally = "[document.getElementById('tally').textContent, document.title]"
+    assert page.eval(tally) == ["no critical open", "call-monitor: supervisor"]
     assert console.stop() == 0
     console.token_file.write_text("a-new-shared-token-of-enough-characters\n")
     again = ConsoleProcess(console.tmp, port=port)
     try:
         page.wait("document.getElementById('conn').textContent.startsWith('signed out')", timeout=20)
         assert again.post(alert_body(1))[0] == 201
+        # the header read from across the room says no count it no longer knows: not "no critical open"
+        assert page.eval(tally) == ["no count: not connected", "(not connected) call-monitor: supervisor"]
         console_pages.browser.new_page(f"{again.base}/?token={again.token}")  # a new session in this browser
         page.wait("document.querySelectorAll('#critical article').length === 1", timeout=20)
         assert page.eval("document.getElementById('conn').textContent") == "live"
+        assert page.eval(tally) == ["1 critical open", "(1 critical) call-monitor: supervisor"]
         # a screen reader is told each change once, though the page tried again and again meanwhile
         assert [m.split(":")[0] for m in page.eval("[...document.getElementById('say').children].map(p => p.textContent)")] \
             == ["Connection to the console lost", "Signed out", "Connected again"]
