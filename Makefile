@@ -7,8 +7,9 @@ PY := $(VENV)/bin/python
 # curl: a real HTTP client's Basic authentication against the supervisor console (tests/test_supervisor.py)
 # fonts-nanum: a Korean font, which the report's picture draws Hangul in (tests/test_report.py)
 # baresip: a real softphone for tests/test_softphone.py (Debian ships its PulseAudio module in baresip-x11)
+# locales: the German locale tests/test_robust_live.py makes, in which pactl speaks German
 APT_PACKAGES := python3-venv libportaudio2 libasound2-plugins pulseaudio pulseaudio-utils espeak-ng sox \
-                dbus libnotify-bin dunst xvfb chromium curl fonts-nanum baresip-core baresip-x11
+                dbus libnotify-bin dunst xvfb chromium curl fonts-nanum baresip-core baresip-x11 locales
 STAMP := $(VENV)/.installed
 
 .PHONY: setup system-packages test typecheck bench demo fixtures eval-corpus eval tune limits dist clean
