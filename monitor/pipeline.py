@@ -433,7 +433,8 @@ class CallPipeline:
                 self.cues.add_words(w)
                 if w.channel == "caller" and self.spotter is not None:
                     for hit in self.spotter.push(w):
-                        out.extend(self._route(self.engine.on_phrase(hit.t, hit.match.phrase, hit.match.excerpt)))
+                        out.extend(self._route(self.engine.on_phrase(hit.t, hit.match.phrase, hit.match.excerpt,
+                                                                     since=hit.start_s)))
         return out
 
     def _recognizer(self, leg: str, call: Callable[[], T], instead: T) -> T:

@@ -115,6 +115,11 @@ def test_a_configured_korean_phrase_raises_distress_phrase(env, korean_config, t
     alerts = [e for e in events if e["type"] == "alert" and e["kind"] == "distress_phrase"]
     assert alerts, [e["text"] for e in events if e["type"] == "words" and e["final"]]
     assert PHRASE in alerts[0]["message"] or PHRASE in json.dumps(alerts[0]["evidence"], ensure_ascii=False)
+    # the evidence spans the words that matched; the alert is raised when the last of them ends
+    [said] = [w for e in events if e["type"] == "words" and e["final"] for w in e["words"] if w["word"] == PHRASE]
+    ev = alerts[0]["evidence"]
+    assert (ev["since"], ev["until"]) == (pytest.approx(said["start"], abs=1e-3), pytest.approx(said["end"], abs=1e-3))
+    assert ev["since"] < ev["until"] == pytest.approx(alerts[0]["t"], abs=1e-3)
 
 
 def test_the_terminal_prints_the_korean_words_when_said_then_the_alert_they_raised(env, korean_config, tmp_path):

@@ -16,8 +16,10 @@ import pytest
 
 from monitor.analysis.baseline import Baseline, BaselineBuilder
 from monitor.config import Config, load_config
-from monitor.events import AlertClearedEvent, AlertEvent, CuesEvent, Event
+from monitor.events import AlertClearedEvent, AlertEvent, CuesEvent, Event, Word, WordsEvent
+from monitor.alerts.evidence import evidence_lines
 from monitor.alerts.rules import AlertEngine, judge, net_of_pauses
+from monitor.transcription.phrases import PhraseSpotter
 
 # The thresholds these tests are written against, independent of the tuned defaults.
 _TIMING = dict(enabled=True, mad_k=2.0, severity="warning", persist_s=6.0, clear_s=10.0, short_window=True,
@@ -879,6 +881,26 @@ def test_a_distress_phrase_alone_is_a_warning(base):
     assert engine.on_phrase(105.0, "chest pain", "chest pain") == []  # cooldown per phrase
     assert [a.kind for a in engine.on_phrase(106.0, "i can't breathe", "i can't breathe")] == [
         "distress_phrase"]
+
+
+def test_a_distress_phrase_s_evidence_spans_the_words_that_matched_and_it_is_raised_at_their_end(english):
+    """The spotter's hit of words said 11.10-11.76 s: the alert is raised at 11.76 s, when the last
+    word is heard, and its evidence spans the words, said as such; a repeat is judged on the raise
+    time, so words said again within the cooldown raise nothing, however long they take."""
+    said = (Word("i", 11.10, 11.20, 0.9), Word("can't", 11.25, 11.50, 0.9), Word("breathe", 11.55, 11.76, 0.9))
+    [hit] = PhraseSpotter(english).push(WordsEvent(t=12.0, final=True, words=said, text="i can't breathe"))
+    engine = AlertEngine(config())
+    [alert] = engine.on_phrase(hit.t, hit.match.phrase, hit.match.excerpt, since=hit.start_s)
+    assert alert.t == pytest.approx(11.76)
+    assert (alert.evidence["since"], alert.evidence["until"]) == (pytest.approx(11.10), pytest.approx(11.76))
+    assert ("when", "0:11 to 0:12 into the call") in [(x.label, x.text) for x in evidence_lines(alert.evidence)]
+    assert engine.on_phrase(20.0, "i can't breathe", "i can't breathe", since=5.0) == []
+
+
+def test_a_distress_phrase_within_one_second_of_the_clock_is_said_at_that_second():
+    engine = AlertEngine(config())
+    [alert] = engine.on_phrase(11.4, "chest pain", "chest pain", since=11.1)
+    assert ("when", "0:11 into the call") in [(x.label, x.text) for x in evidence_lines(alert.evidence)]
 
 
 def test_a_distress_phrase_with_an_active_acoustic_alert_is_a_possible_emergency(base):

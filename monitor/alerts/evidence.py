@@ -117,10 +117,12 @@ def not_heard_text(unheard_s: float) -> str:
 
 
 def _span(d: Mapping[str, Any]) -> str | None:
+    """The evidence's span, ``since`` to ``until`` (a distress phrase's: its first word's start
+    to its last word's end); one time where the two read the same."""
     since, until = d.get("since"), d.get("until")
     if not _num(since):
         return None
-    if not _num(until) or abs(until - since) < 0.05:
+    if not _num(until) or abs(until - since) < 0.05 or fmt_time(since) == fmt_time(until):
         return f"{fmt_time(since)} into the call"
     unheard = not_heard_text(d["unheard_s"]) if _num(d.get("unheard_s")) else ""
     return f"{fmt_time(since)} to {fmt_time(until)} into the call" + (f", {unheard}" if unheard else "")

@@ -968,8 +968,10 @@ class AlertEngine:
 
     # ------------------------------------------------------------------ phrases
 
-    def on_phrase(self, t: float, phrase: str, excerpt: str) -> list[Event]:
-        """The transcript matched ``phrase`` at call time ``t``; ``excerpt`` is what was said."""
+    def on_phrase(self, t: float, phrase: str, excerpt: str, since: float | None = None) -> list[Event]:
+        """The transcript matched ``phrase``, its last word ending at call time ``t`` (when the alert
+        is raised: not before the words are heard); ``excerpt`` is what was said, its first word
+        starting at ``since`` (None: ``t``). The evidence spans the words: ``since`` to ``t``."""
         cfg = self.config.rules.distress_phrase
         if not cfg.enabled:
             return []
@@ -981,7 +983,8 @@ class AlertEngine:
             out.append(AlertEvent(
                 t=t, kind="distress_phrase", severity=cfg.severity,
                 message=f"Distress phrase: the caller said \"{excerpt}\"",
-                evidence={"phrase": phrase, "excerpt": excerpt, "since": t, "until": t},
+                evidence={"phrase": phrase, "excerpt": excerpt, "since": t if since is None else min(since, t),
+                          "until": t},
                 actions=(self.config.actions.critical if cfg.severity == "critical"
                          else self.config.actions.distress_phrase)))
         self._phrase = _Phrase(t, phrase, excerpt)
