@@ -226,6 +226,17 @@ def test_a_korean_phrase_is_found_with_its_negation_as_the_model_writes_it(text,
     assert phrase in [m.phrase for m in found], text
 
 
+@pytest.mark.parametrize("text, phrase", [
+    ("숨 을 쉴 수 가 없어 요", "숨을 쉴 수가 없어요"),  # the negation's ending written apart, as the model does
+    ("숨 을 쉴 수 가 없어요", "숨을 쉴 수가 없어요"),
+    ("숨 을 못 쉬 겠어 요", "숨을 못 쉬겠어요"),
+    ("가슴 이 아파 요", "가슴이 아파요"),
+])
+def test_a_korean_match_quotes_every_word_that_matched(text, phrase):
+    [found] = PhraseMatcher(KOREAN, language="ko").match(text)
+    assert (found.phrase, found.excerpt, found.score) == (phrase, text, 0.0)
+
+
 @pytest.mark.parametrize("text", [
     "가슴 이 안 아파 요",  # my chest does not hurt: the negation before the verb
     "가슴 이 아프 지 않아요",  # ... after it

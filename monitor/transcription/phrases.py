@@ -15,7 +15,8 @@ is at most ``max_distance``:
   less than a wrong ``breathe``; an extra word inside the stretch costs half
   its length; a phrase word may match two or three transcript words, or two phrase
   words one transcript word, when the joined words are (nearly) the same word
-  (``light headed`` ~ ``lightheaded``, ``아파 요`` ~ ``아파요``, ``도와 주 세요`` ~ ``도와주세요``).
+  (``light headed`` ~ ``lightheaded``, ``아파 요`` ~ ``아파요``, ``도와 주 세요`` ~ ``도와주세요``); a
+  phrase's negation word only as a negation word and its ending that join into one (``없어 요``).
 
 With a language's :class:`KeyWords` (English and Korean, :data:`KEY_WORDS`), a phrase's key word (its
 last word that is no function word: ``arm``, ``air``, ``breath``) is never missing nor replaced by
@@ -795,7 +796,9 @@ class _Text:
     (``cut``), and the search's first row for a phrase without
     a negation (``affirmative_row``: no stretch starts in a negation's scope); ``pieces[j]``: the
     2 to :data:`MAX_JOIN_PIECES` tokens ending before token ``j`` joined, none a negation word, as
-    (how many, the joined word)."""
+    (how many, the joined word); ``negation_pieces[j]``: likewise a negation word and the endings
+    after it that make one negation word joined (the Korean model's ``없어 요`` for ``없어요``), what
+    only a phrase's negation word may be heard as."""
 
     tokens: tuple[str, ...]
     cut: tuple[bool, ...]
@@ -806,6 +809,7 @@ class _Text:
     affirmative_row: tuple[float, ...]
     pieces: tuple[tuple[tuple[int, str], ...], ...]
     negated_ends: tuple[bool, ...] = ()
+    negation_pieces: tuple[tuple[tuple[int, str], ...], ...] = ()
 
     @classmethod
     def of(cls, tokens: Sequence[str], cut: Sequence[bool], negation: Negation) -> "_Text":
@@ -815,14 +819,16 @@ class _Text:
                    negated_starts=starts, negated_after_drop=tuple(negation.negated_starts(tokens, cut, dropped=1)),
                    affirmative_row=tuple(_INF if flag else 0.0 for flag in starts) + (0.0,),
                    pieces=tuple(_pieces_before(tokens, negated, j) for j in range(len(tokens) + 1)),
-                   negated_ends=tuple(negation.negated_ends(tokens, cut)))
+                   negated_ends=tuple(negation.negated_ends(tokens, cut)),
+                   negation_pieces=tuple(_negation_pieces_before(tokens, negated, negation.words, j)
+                                         for j in range(len(tokens) + 1)))
 
     def first_row(self, phrase: _Phrase) -> list[float]:
         return list(self.affirmative_row) if phrase.affirmative else [0.0] * (len(self.tokens) + 1)
 
     def heard(self) -> list[str]:
         """Its tokens and their joined pieces: what a phrase word may be heard as."""
-        return [*self.tokens, *(joined for at in self.pieces for _, joined in at)]
+        return [*self.tokens, *(joined for at in self.pieces + self.negation_pieces for _, joined in at)]
 
 
 def _pieces_before(tokens: Sequence[str], negated: Sequence[bool], j: int) -> tuple[tuple[int, str], ...]:
@@ -833,6 +839,21 @@ def _pieces_before(tokens: Sequence[str], negated: Sequence[bool], j: int) -> tu
         if any(negated[j - k:j]):
             break
         out.append((k, "".join(tokens[j - k:j])))
+    return tuple(out)
+
+
+def _negation_pieces_before(tokens: Sequence[str], negated: Sequence[bool], words: Collection[str],
+                            j: int) -> tuple[tuple[int, str], ...]:
+    """(k, the k tokens before ``j`` joined) for k from 2 to :data:`MAX_JOIN_PIECES` where the first of
+    them is a negation word, the others are none, and they join into a negation word of ``words``
+    (``없어`` ``요``: ``없어요``)."""
+    out = []
+    for k in range(2, min(j, MAX_JOIN_PIECES) + 1):
+        if any(negated[j - k + 1:j]):
+            break
+        joined = "".join(tokens[j - k:j])
+        if negated[j - k] and joined in words:
+            out.append((k, joined))
     return tuple(out)
 
 
@@ -1030,13 +1051,12 @@ class _Search:
             self.start[i][j - 1]
 
     def _pieces(self, i: int, j: int) -> list[tuple[float, int]]:
-        """Phrase word ``i`` heard as the 2 to :data:`MAX_JOIN_PIECES` tokens ending at ``j``."""
+        """Phrase word ``i`` heard as the 2 to :data:`MAX_JOIN_PIECES` tokens ending at ``j``: a
+        negation word only as a negation word and its endings (:attr:`_Text.negation_pieces`)."""
         p = self.phrase
-        if p.negated[i - 1]:
-            return []
         out = []
         near = self.known.near(p.tokens[i - 1])
-        for k, joined in self.text.pieces[j]:
+        for k, joined in (self.text.negation_pieces if p.negated[i - 1] else self.text.pieces)[j]:
             d = near.get(joined)
             if d is not None:
                 out.append((self.cost[i - 1][j - k] + p.weights[i - 1] * d, self.start[i - 1][j - k]))
