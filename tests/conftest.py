@@ -291,6 +291,14 @@ def mounted_tmpfs(mnt: Path, options: str) -> Iterator[Path]:
         subprocess.run(["umount", "-l", str(mnt)], capture_output=True)
 
 
+def socket_places(*paths: os.PathLike[str] | str) -> str:
+    """The places ``status`` names where no daemon answers, as it names them: those of ``paths``
+    that fit a Unix socket's address (a longer one, a test's deep temporary folder, is skipped), in
+    turn, joined by "or"."""
+    from monitor.config.sockets import socket_length_problem
+    return " or ".join(str(p) for p in paths if socket_length_problem(str(p)) is None)
+
+
 def with_run_user(base: Path) -> list[str]:
     """The command prefix that runs a command with the folder ``base`` in place of ``/run/user``
     (where logind makes each user's runtime folder), in a mount namespace of its own: nothing on the

@@ -23,7 +23,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from conftest import (CALLS, PY, ROOT, SHORT_BASELINE, STREAM_ENDED, Daemon, portaudio_afresh, start_daemon,
+from conftest import (CALLS, PY, ROOT, SHORT_BASELINE, STREAM_ENDED, Daemon, portaudio_afresh, socket_places, start_daemon,
                       stop_daemon, stored_calls, wait_for)
 
 from monitor.capture.boundaries import Action, StreamBoundaries
@@ -552,7 +552,7 @@ def test_call_marks_reach_the_daemon_while_the_configuration_is_broken_and_say_s
     assert lost.returncode == 2 and lost.stdout == ""
     (error,) = lost.stderr.splitlines()
     beside_db = tmp_path / ".local" / "share" / "callmonitor" / "events.db.sock"  # where the defaults look next
-    assert error.startswith(f"call-monitor: error: no daemon answers at {sock} or {beside_db}; the configuration "
+    assert error.startswith(f"call-monitor: error: no daemon answers at {socket_places(sock, beside_db)}; the configuration "
                             f"that cannot be loaded ({cfg}: invalid TOML (")
     assert error.endswith(") may place its socket elsewhere: give --socket"), error
 
@@ -572,8 +572,8 @@ def test_a_call_mark_while_the_user_configuration_placing_the_socket_is_no_toml_
     d = start_daemon(env, tmp_path)
     try:
         user.write_text(f'[daemon\nstatus_socket = "{sock}"\n')
-        default = f"{Path(env['XDG_RUNTIME_DIR']) / 'callmonitor.sock'} or " \
-                  f"{tmp_path / '.local' / 'share' / 'callmonitor' / 'events.db.sock'}"  # the runtime folder, the database's side
+        default = socket_places(Path(env['XDG_RUNTIME_DIR']) / 'callmonitor.sock',  # the runtime folder, the database's side
+                                tmp_path / '.local' / 'share' / 'callmonitor' / 'events.db.sock')
         for command in (["call", "start"], ["status"]):
             done = subprocess.run([PY, "-m", "monitor.cli", *command], env=env, capture_output=True, text=True,
                                   timeout=30, cwd=ROOT)

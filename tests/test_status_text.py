@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from conftest import PY, ROOT, Daemon, wait_for
+from conftest import PY, ROOT, Daemon, socket_places, wait_for
 from conftest import call_monitor as cli
 from monitor.commands.run import started_line
 from monitor.commands.status import STATUS_CUES, render, with_url_redacted
@@ -395,7 +395,7 @@ def test_no_daemon_at_the_default_socket_names_the_options_the_user_s_unit_start
     done = cli("call", "end", timeout=30, env=env)
     beside_db = tmp_path / "data" / "callmonitor" / "events.db.sock"
     assert (done.returncode, done.stderr) == (1, (
-        f"call-monitor: error: no daemon running (no status socket at {tmp_path / 'callmonitor.sock'} or {beside_db}); "
+        f"call-monitor: error: no daemon running (no status socket at {socket_places(tmp_path / 'callmonitor.sock', beside_db)}); "
         "the daemon of "
         f"{units / 'callmonitor.service'} is started with --config {team}, which puts its socket at "
         f"{tmp_path / 'team.sock'}: give --config {team} here too\n"))
@@ -414,7 +414,7 @@ def test_status_with_a_configuration_it_cannot_load_and_no_daemon_says_both_and_
     done = cli("status", "--json", "--config", tmp_path / "missing.toml", timeout=30, env=env)
     broken = f"{tmp_path / 'missing.toml'}: no such configuration file"
     beside_db = tmp_path / "data" / "callmonitor" / "events.db.sock"
-    why = (f"no daemon answers at {tmp_path / 'callmonitor.sock'} or {beside_db}; the configuration that cannot be loaded "
+    why = (f"no daemon answers at {socket_places(tmp_path / 'callmonitor.sock', beside_db)}; the configuration that cannot be loaded "
            f"({broken}) may place its socket elsewhere: give --socket")
     assert done.returncode == 2
     assert json.loads(done.stdout) == {"running": False, "error": why, "config_problem": broken}
@@ -451,8 +451,8 @@ def test_status_with_a_configuration_it_cannot_load_still_shows_the_daemons_stat
         assert st["config_problem"] == str(refused.value) and str(cfg) in st["config_problem"]
         cfg.write_text("[delivery\n")
         lost = cli("status", "--config", cfg, env=env, cwd=tmp_path, timeout=30)
-        defaults = (f"{env['XDG_RUNTIME_DIR']}/callmonitor.sock or "  # the runtime folder, then beside the database
-                    f"{tmp_path}/.local/share/callmonitor/events.db.sock")
+        defaults = socket_places(f"{env['XDG_RUNTIME_DIR']}/callmonitor.sock",  # the runtime folder, then beside the database
+                                 f"{tmp_path}/.local/share/callmonitor/events.db.sock")
         assert lost.returncode == 2 and lost.stdout == "", lost.stderr
         (error,) = lost.stderr.splitlines()  # not "no daemon running": one runs, where the file said
         assert error.startswith(f"call-monitor: error: no daemon answers at {defaults}; the configuration that "
