@@ -902,3 +902,48 @@ def test_the_page_reads_at_200_and_400_percent_zoom_and_in_the_browser_s_larger_
                        "r.style.animationName !== 'none').map((r) => [r.selectorText, r.style.animationDuration])")
     assert sorted(name for name, _ in cycles) == [".alert.new", "body.flash #banner"], cycles
     assert all(float(d.rstrip("s")) >= 1 / 3 for _, d in cycles), cycles
+
+
+def _stored_alerts(console: ConsoleProcess, count: int, acked: int) -> None:
+    """``count`` warnings of agent alice in the console's database, the oldest ``acked`` of them acknowledged."""
+    now = time.time()
+    rows = [("d-test", i, "alice", i, now - 600, now - 600 + i, 30.0, "slow_speech", "warning", "Slow speech",
+             json.dumps({"score": 1.2}), "[]", now - count + i, *(("Dana", now - count + i) if i <= acked else (None, None)))
+            for i in range(1, count + 1)]
+    with sqlite3.connect(console.db) as con:
+        con.executemany("INSERT INTO alerts (daemon_id, alert_id, agent, call_id, call_started_at, at, t, kind, severity, "
+                        "message, evidence, actions, received_at, acked_by, acked_at) VALUES "
+                        "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+
+
+def test_the_page_holds_the_latest_500_acknowledged_alerts_however_many_are_acknowledged_while_it_is_open(console_pages):
+    """A shift acknowledges thousands of alerts on a page left open: the page lets go of those beyond
+    the latest 500 acknowledged, as the console's state lists them, rather than holding every one for
+    ever; the heading still counts them all."""
+    console = console_pages.console
+    _stored_alerts(console, 505, acked=500)
+    page = console_pages.open()
+    assert page.eval("S.alerts.size") == 505
+    for pk in range(501, 506):
+        assert console.request("POST", f"/api/alerts/{pk}/ack", json.dumps({"by": "Dana"}).encode())[0] == 200
+    page.wait("document.getElementById('acked-count').textContent === '(505)'")
+    assert page.eval("S.alerts.size") == 500
+    assert page.eval("[...S.alerts.keys()].sort((x, y) => x - y)[0]") == 6  # the oldest five let go
+    assert page.eval("document.querySelector('#acked .more').textContent") == "The newest 50 of 505 shown."
+
+
+def test_an_alert_makes_its_own_card_not_every_card_again(console_pages):
+    """With hundreds of alerts open, a new one makes its card (and the agent's row its heartbeat
+    changes), not the hundreds already drawn, which stay the same nodes: the page keeps up with a call
+    centre's alerts arriving several a second."""
+    console = console_pages.console
+    _stored_alerts(console, 300, acked=0)
+    page = console_pages.open()
+    assert page.eval("document.querySelectorAll('#warning article').length") == 300
+    page.eval("window.made = 0; const make = document.createElement.bind(document); "
+              "document.createElement = (tag) => { window.made += 1; return make(tag); }; "
+              "window.first = document.querySelector('#warning article[data-id=\"1\"]'); true")
+    assert console.post(alert_body(1000, severity="warning", kind="slow_speech", call_id=1000))[0] == 201
+    page.wait("document.querySelectorAll('#warning article').length === 301")
+    assert page.eval("document.querySelector('#warning article[data-id=\"1\"]') === window.first")
+    assert page.eval("window.made") < 100, page.eval("window.made")  # one card's elements, not 301 cards'
