@@ -241,8 +241,9 @@ def shift(a: argparse.Namespace, rng: random.Random, tokens: dict[str, str], pro
             samples.append((time.time() - t0, *cpu_rss(proc.pid)))
             stop.wait(2.0)
 
-    for fn in (sampler, acker):
-        threading.Thread(target=fn, daemon=True).start()
+    acking = threading.Thread(target=acker, daemon=True)
+    for t in (threading.Thread(target=sampler, daemon=True), acking):
+        t.start()
     beaters = [threading.Thread(target=beater, args=(g,), daemon=True) for g in agents]
     for b in beaters:
         b.start()
@@ -252,6 +253,7 @@ def shift(a: argparse.Namespace, rng: random.Random, tokens: dict[str, str], pro
             pool.submit(send, rng.choice(agents), severity)
     time.sleep(5.0)
     stop.set()
+    acking.join(60)  # the acknowledgements due by now made, before the console stops
     cpu1, rss1 = cpu_rss(proc.pid)
     state_s = []
     for _ in range(5):
