@@ -9,7 +9,10 @@ Routes:
   carries ``acks``, the acknowledgements of that daemon's alerts it has not taken yet (:mod:`monitor.delivery.acks`).
 - ``GET /``: the live page. ``/?token=TOKEN`` sets the session cookie and redirects to ``/`` (with
   the rest of the query, the page's ``?agent=``);
-  without a token or cookie a 401 page says how to get in.
+  without a token or cookie a 401 page asks for the token in a sign-in form.
+- ``POST /login``: that form (``token=TOKEN``, form-encoded): the shared token sets the session cookie
+  and redirects to ``/``; a wrong one is the form again, 401. Wrong tokens, here and in ``/?token=``,
+  are counted per client address (:class:`.limits.SignInLimits`): past the limit, 429 with ``Retry-After``.
 - ``GET /events``: Server-Sent Events: ``state`` (everything, on connect), then ``alert``,
   ``ack``, ``agent``, ``report``, ``forget`` (an agent forgotten) and ``settings`` (a reload's
   ``silent_after_s``) as they happen.
@@ -42,7 +45,7 @@ from functools import partial
 from importlib import resources
 from pathlib import Path
 from typing import Any, AsyncIterator, Callable, Mapping
-from urllib.parse import urlencode
+from urllib.parse import parse_qs, urlencode
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -61,7 +64,7 @@ from .acks import AckNews
 from .connections import REQUEST_S
 from .auth import SESSION_COOKIE, SESSION_S, Auth, Principal, scheme_named, split_authorization
 from .heartbeat import LINE_CHARS, NAME_CHARS, LinkRefusals, RefusedLink, status_problem, without_refused_links
-from .limits import PostLimits
+from .limits import PostLimits, SignInLimits
 from .store import ConsoleStore, DaemonIdTaken, Heartbeat, IncomingAlert
 
 log = logging.getLogger("monitor.supervisor")
@@ -73,6 +76,10 @@ CLIENT_QUEUE = 2000
 """A page that falls this many events behind is disconnected (its EventSource reconnects and
 gets the whole state again)."""
 CROSS_ORIGIN = Refusal(403, "cross_origin", "")
+SIGN_INS_PAUSED = Refusal(429, "sign_ins_paused", "")
+"""A sign-in from a client address that gave too many wrong tokens (:class:`.limits.SignInLimits`)."""
+FORM_TYPE = "application/x-www-form-urlencoded"
+"""How the sign-in form posts its token."""
 """A browser's request sent by a page of another origin (another site's, or another port's of this
 host, which browsers send this console's cookie from) with the session cookie: refused whatever it
 asks (an acknowledgement made in the supervisor's name)."""
@@ -316,9 +323,11 @@ class Console:
         self.health = DatabaseHealth(store.path)
         self.acks = AckNews()
         self.limits = PostLimits()
+        self.sign_ins = SignInLimits()
         self.link_refusals = LinkRefusals()
         self.loop: asyncio.AbstractEventLoop | None = None  # the server's, once it runs (:func:`_lifespan`)
         self.page = resources.files("monitor").joinpath("data/supervisor.html").read_text(encoding="utf-8")
+        self.signin_page = resources.files("monitor").joinpath("data/signin.html").read_text(encoding="utf-8")
 
     def reconfigure(self, auth: Auth, settings: ConsoleSettings) -> None:
         """A reloaded configuration: its tokens and settings serve the requests from now on (the
@@ -560,37 +569,75 @@ class Console:
     async def index(self, request: Request) -> Response:
         token = request.query_params.get("token")
         if token is not None:
-            p = self.auth.check(token)
-            if p is None:
-                self._log_refusal(request, WRONG_TOKEN.status, "wrong token in the address")
-                return self._login_page("The token in this address is not this console's token.", WRONG_TOKEN)
-            if not p.supervisor:
-                self._log_refusal(request, AGENT_TOKEN_POSTS_ONLY.status, f"agent {p.name!r}'s token in the address")
-                return self._login_page(f"The token in this address is agent {html.escape(p.name)}'s own, "
-                                        f"which only posts that agent's alerts: the page needs the console's "
-                                        f"shared token.", AGENT_TOKEN_POSTS_ONLY)
-            rest = urlencode([(k, v) for k, v in request.query_params.multi_items() if k != "token"])
-            resp = RedirectResponse("/?" + rest if rest else "/", status_code=303)  # the page's own (?agent=) kept
-            resp.set_cookie(SESSION_COOKIE, self.auth.new_session(), max_age=int(SESSION_S), httponly=True,
-                            samesite="strict", secure=self.settings.secure_cookie, path="/")
-            return resp
+            return await self._signed_in(request, token, "in the address")
         if not self._supervisor(request):
             self._log_refusal(request, MISSING_TOKEN.status, "no token or session")
-            return self._login_page("This console needs its token.", MISSING_TOKEN)
+            return self._login_page(request, "This console needs its token.", MISSING_TOKEN)
         nonce = secrets.token_urlsafe(16)
         page = self.page.replace("{{nonce}}", nonce)
         return HTMLResponse(page, headers=_page_headers(nonce))
 
-    def _login_page(self, why: str, refusal: Refusal) -> HTMLResponse:
+    async def login(self, request: Request) -> Response:
+        """The sign-in form's post (``token=TOKEN``, form-encoded), as ``/?token=`` but with the token
+        kept out of the address: refused when another origin's page sends it (a sign-in into
+        another's session) or it is not form-encoded."""
+        if from_another_origin(request, self.settings.public_origin):
+            return self._refuse(request, "a sign-in from a page of another origin than this console's is refused",
+                                CROSS_ORIGIN)
+        if not request.headers.get("content-type", "").startswith(FORM_TYPE):
+            return self._refuse(request, f"expected the token as {FORM_TYPE}", 415)
+        try:
+            body = await self._body(request)
+        except HTTPException as err:
+            return self._refuse(request, err.detail, err.status_code)
+        given = parse_qs(body.decode("utf-8", "replace"), max_num_fields=10).get("token", [""])[0]
+        return await self._signed_in(request, given, "in the sign-in form")
+
+    async def _signed_in(self, request: Request, token: str, where: str) -> Response:
+        """The answer to ``token`` given to sign in (``where``: how, for the log): the shared token
+        sets the session cookie and redirects (303) to the page, with the query but the token (the
+        page's ``?agent=``); another is the sign-in form again, saying why, and counted against its
+        client address (:attr:`sign_ins`), whose sign-ins past the limit are refused (429)."""
+        peer = request.client.host if request.client else "?"
+        if (wait := self.sign_ins.wait(peer)) is not None:
+            self._log_refusal(request, SIGN_INS_PAUSED.status, f"too many wrong tokens from {peer}")
+            return self._login_page(request, f"Too many wrong tokens came from this address: try again in {wait} s.",
+                                    SIGN_INS_PAUSED, wrong=True, headers={"Retry-After": str(wait)})
+        p = self.auth.check(token)
+        if p is None or not p.supervisor:
+            self.sign_ins.failed(peer)
+            return self._wrong_sign_in(request, p, where)
+        rest = urlencode([(k, v) for k, v in request.query_params.multi_items() if k != "token"])
+        resp = RedirectResponse("/?" + rest if rest else "/", status_code=303)
+        resp.set_cookie(SESSION_COOKIE, self.auth.new_session(), max_age=int(SESSION_S), httponly=True,
+                        samesite="strict", secure=self.settings.secure_cookie, path="/")
+        return resp
+
+    def _wrong_sign_in(self, request: Request, p: Principal | None, where: str) -> HTMLResponse:
+        """The sign-in form again for a token that is none of the console's, or an agent's own."""
+        said = "The token in this address" if where == "in the address" else "That token"
+        if p is None:
+            self._log_refusal(request, WRONG_TOKEN.status, f"wrong token {where}")
+            return self._login_page(request, f"{said} is not this console's token.", WRONG_TOKEN, wrong=True)
+        self._log_refusal(request, AGENT_TOKEN_POSTS_ONLY.status, f"agent {p.name!r}'s token {where}")
+        return self._login_page(request, f"{said} is agent {html.escape(p.name)}'s own, which only posts that "
+                                         f"agent's alerts: the page needs the console's shared token.",
+                                AGENT_TOKEN_POSTS_ONLY, wrong=True)
+
+    def _login_page(self, request: Request, why: str, refusal: Refusal, wrong: bool = False,
+                    headers: Mapping[str, str] | None = None) -> HTMLResponse:
+        """The sign-in form (``data/signin.html``) with ``why`` (HTML) as its message, as ``refusal``;
+        the form posts the query of the page asked for (``?agent=``) on to the page."""
         nonce = secrets.token_urlsafe(16)
-        page = (f"<!doctype html><html lang=en><head><meta charset=utf-8><meta name=viewport "
-                f"content='width=device-width,initial-scale=1'><title>call-monitor: token needed</title>"
-                f"<style nonce='{nonce}'>body{{font:16px system-ui,sans-serif;margin:2em;max-width:40em}}</style>"
-                f"</head><body><main><h1>{refusal.status}: token needed</h1><p>{why}</p><p>Open the address that "
-                f"<code>call-monitor supervisor</code> printed, with <code>?token=</code> and the token from "
-                f"its token file, once; this browser then keeps a session.</p></main></body></html>")
+        rest = urlencode([(k, v) for k, v in request.query_params.multi_items() if k != "token"])
+        page = self.signin_page
+        for key, value in (("nonce", nonce), ("status", str(refusal.status)),
+                           ("query", html.escape("?" + rest) if rest else ""), ("class", "wrong" if wrong else ""),
+                           ("invalid", "aria-invalid=\"true\"" if wrong else ""), ("why", why)):  # why last: no key in it read
+            page = page.replace("{{" + key + "}}", value)
+        challenge = {"WWW-Authenticate": refusal.challenge} if refusal.challenge else {}
         return HTMLResponse(page, status_code=refusal.status,
-                            headers={**_page_headers(nonce), "WWW-Authenticate": refusal.challenge})
+                            headers={**_page_headers(nonce, form_action="'self'"), **challenge, **(headers or {})})
 
     async def state(self, request: Request) -> Response:
         if (refused := self._not_a_supervisor(request)) is not None:
@@ -751,11 +798,12 @@ class _AlwaysHeaders:
         await self.app(scope, receive, sending if scope["type"] == "http" else send)
 
 
-def _page_headers(nonce: str) -> dict[str, str]:
-    """Nothing but the page's own script, style and event stream; not framed; not cached."""
+def _page_headers(nonce: str, form_action: str = "'none'") -> dict[str, str]:
+    """Nothing but the page's own script, style and event stream, its forms posted to ``form_action``
+    (the sign-in form's to this console); not framed; not cached."""
     return {"Content-Security-Policy": f"default-src 'none'; script-src 'nonce-{nonce}'; style-src 'nonce-{nonce}'; "
                                        f"connect-src 'self'; img-src 'self' data:; base-uri 'none'; "
-                                       f"form-action 'none'; frame-ancestors 'none'",
+                                       f"form-action {form_action}; frame-ancestors 'none'",
             "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"}
 
 
@@ -778,6 +826,7 @@ def create_app(store: ConsoleStore, auth: Auth, settings: ConsoleSettings = Cons
     console = Console(store, auth, settings)
     app = Starlette(routes=[
         Route("/", console.index, methods=["GET"]),
+        Route("/login", console.login, methods=["POST"]),
         Route("/webhook", console.webhook, methods=["POST"]),
         Route("/events", console.events, methods=["GET"]),
         Route("/api/state", console.state, methods=["GET"]),

@@ -1,4 +1,4 @@
-"""How fast each agent may post to the console: a token bucket per agent and kind of post.
+"""How fast each agent may post to the console, and each client address may fail to sign in: token buckets.
 
 Each agent (the ``agent`` a post names; an agent's own token posts only as that agent) has a bucket
 for its alerts and another for its heartbeats, so that beats never use up what its alerts may post:
@@ -11,6 +11,11 @@ came meanwhile, never once per request.
 Memory is bounded: a bucket full again is the same as a new one and is forgotten (the least
 recently used first, as posts come), and at most :data:`MAX_BUCKETS` are kept (past that, the least
 recently used goes: that agent starts again from a full bucket).
+
+Wrong tokens given to sign in to the page (its form, ``/?token=``) are counted per client address
+(:class:`SignInLimits`): :data:`SIGN_IN_FAILURES` at once, then one every :data:`SIGN_IN_EVERY_S`;
+past that, every sign-in from that address is refused, the right token too, until a try is allowed
+again.
 """
 
 from __future__ import annotations
@@ -28,6 +33,10 @@ MAX_BUCKETS = 10_000
 """The most buckets kept (two per agent posting now: far above any contact centre's agents)."""
 SAY_EVERY_S = 60.0
 """An agent's refusals of one kind are said at most once in this many seconds."""
+SIGN_IN_FAILURES = 10
+"""The wrong tokens one client address may give at once to sign in."""
+SIGN_IN_EVERY_S = 6.0
+"""Past :data:`SIGN_IN_FAILURES`, one more wrong token allowed this many seconds after the last."""
 
 
 @dataclass
@@ -91,3 +100,51 @@ class PostLimits:
         log.warning("429: agent %r posts %ss faster than this console takes them (%g a second, %d at once): "
                     "refused, to post again in %d s%s", agent, kind, rate, burst, wait, since)
         bucket.said_at, bucket.refused = now, 0
+
+
+class SignInLimits:
+    """The failed sign-ins to the page per client address (the console's own). Used from the event
+    loop only; at most :data:`MAX_BUCKETS` addresses kept, those full again forgotten."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic, failures: int = SIGN_IN_FAILURES,
+                 every_s: float = SIGN_IN_EVERY_S) -> None:
+        self._buckets: collections.OrderedDict[str, _Bucket] = collections.OrderedDict()
+        self._clock, self._burst, self._rate = clock, failures, 1.0 / every_s
+
+    def __len__(self) -> int:
+        return len(self._buckets)
+
+    def wait(self, address: str) -> int | None:
+        """None if ``address`` may try to sign in now, else the whole seconds until it may (its
+        refusals said in the log, one line when they begin, then at most one a :data:`SAY_EVERY_S`)."""
+        bucket = self._counted(address)
+        if bucket.tokens >= 1.0:
+            return None
+        wait = max(1, math.ceil((1.0 - bucket.tokens) / self._rate))
+        bucket.refused += 1
+        now = bucket.at
+        if bucket.said_at is None or now - bucket.said_at >= SAY_EVERY_S:
+            since = f"; {bucket.refused - 1} more refused since the last line" if bucket.said_at is not None else ""
+            log.warning("429: %s gave %d wrong tokens to sign in (one more allowed every %g s): its sign-ins are "
+                        "refused for %d s%s", address, self._burst, 1.0 / self._rate, wait, since)
+            bucket.said_at, bucket.refused = now, 0
+        return wait
+
+    def failed(self, address: str) -> None:
+        """One wrong token given by ``address``."""
+        self._counted(address).tokens -= 1.0
+
+    def _counted(self, address: str) -> _Bucket:
+        """``address``'s bucket refilled to now, the most recently used; full ones and any beyond
+        :data:`MAX_BUCKETS` forgotten."""
+        now = self._clock()
+        bucket = self._buckets.pop(address, None) or _Bucket(float(self._burst), now)
+        bucket.tokens = min(float(self._burst), bucket.tokens + (now - bucket.at) * self._rate)
+        bucket.at = now
+        while self._buckets:
+            oldest_key, oldest = next(iter(self._buckets.items()))
+            if len(self._buckets) < MAX_BUCKETS and oldest.tokens + (now - oldest.at) * self._rate < self._burst:
+                break
+            del self._buckets[oldest_key]
+        self._buckets[address] = bucket
+        return bucket
