@@ -20,7 +20,7 @@ Routes:
   (``{"agent": NAME}``: left out of the agents until it posts again, its alerts kept): for the page
   and API clients.
 
-Every request but the 401 page needs the token (or the session cookie); a refused request is
+Every request but the 401 page and the sign-in form's post needs the token (or the session cookie); a refused request is
 logged with its method, path and peer, never with its body or query. An agent posting alerts, or
 heartbeats, faster than ``agent_posts_per_s`` past ``agent_post_burst`` gets 429 with
 ``Retry-After`` (:mod:`.limits`), said in a line per agent a minute at most. Bodies over
