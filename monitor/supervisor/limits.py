@@ -50,6 +50,39 @@ class _Bucket:
     """When its refusals were last said; None: never (since the bucket was last full)."""
 
 
+def _counted(buckets: collections.OrderedDict, key: object, now: float, rate: float, burst: int) -> _Bucket:
+    """``key``'s bucket in ``buckets``, refilled to ``now`` and made the most recently used (last);
+    the least recently used that are full again go (a new one is the same), and any beyond
+    :data:`MAX_BUCKETS`."""
+    bucket = buckets.pop(key, None) or _Bucket(float(burst), now)
+    bucket.tokens = min(float(burst), bucket.tokens + (now - bucket.at) * rate)
+    bucket.at = now
+    buckets[key] = bucket
+    while len(buckets) > 1:
+        oldest_key, oldest = next(iter(buckets.items()))
+        if len(buckets) <= MAX_BUCKETS and oldest.tokens + (now - oldest.at) * rate < burst:
+            break
+        del buckets[oldest_key]
+    return bucket
+
+
+def _wait_s(bucket: _Bucket, rate: float) -> int:
+    """The whole seconds until ``bucket`` holds one token again (at least 1)."""
+    return max(1, math.ceil((1.0 - bucket.tokens) / rate))
+
+
+def _unsaid(bucket: _Bucket) -> str | None:
+    """One more refusal from ``bucket``: the words to end its log line with when it is one to say
+    (the first since the bucket was full, or :data:`SAY_EVERY_S` after the last said: how many came
+    unsaid meanwhile), else None."""
+    bucket.refused += 1
+    if bucket.said_at is not None and bucket.at - bucket.said_at < SAY_EVERY_S:
+        return None
+    since = f"; {bucket.refused - 1} more refused since the last line" if bucket.said_at is not None else ""
+    bucket.said_at, bucket.refused = bucket.at, 0
+    return since
+
+
 class PostLimits:
     """The buckets of the agents posting to one console (the console's own: nothing is shared
     between consoles). Used from the event loop only."""
@@ -65,46 +98,20 @@ class PostLimits:
         """One post of ``kind`` ("alert", "heartbeat") by ``agent``: None if its bucket allows it
         (taken from it), else the whole seconds until it allows one (said in the log as
         :data:`SAY_EVERY_S` allows)."""
-        now = self._clock()
-        key = (kind, agent)
-        bucket = self._buckets.pop(key, None) or _Bucket(float(burst), now)
-        bucket.tokens = min(float(burst), bucket.tokens + (now - bucket.at) * rate)
-        bucket.at = now
-        self._buckets[key] = bucket  # the most recently used, last
-        self._forget_idle(now, rate, burst)
+        bucket = _counted(self._buckets, (kind, agent), self._clock(), rate, burst)
         if bucket.tokens >= 1.0:
             bucket.tokens -= 1.0
             return None
-        wait = max(1, math.ceil((1.0 - bucket.tokens) / rate))
-        self._say_refused(kind, agent, bucket, now, rate, burst, wait)
+        wait = _wait_s(bucket, rate)
+        if (since := _unsaid(bucket)) is not None:
+            log.warning("429: agent %r posts %ss faster than this console takes them (%g a second, %d at once): "
+                        "refused, to post again in %d s%s", agent, kind, rate, burst, wait, since)
         return wait
-
-    def _forget_idle(self, now: float, rate: float, burst: int) -> None:
-        """The least recently used buckets that are full again go (a new one is the same), and any
-        beyond :data:`MAX_BUCKETS`."""
-        while len(self._buckets) > 1:
-            key, oldest = next(iter(self._buckets.items()))
-            if len(self._buckets) <= MAX_BUCKETS and oldest.tokens + (now - oldest.at) * rate < burst:
-                return
-            del self._buckets[key]
-
-    @staticmethod
-    def _say_refused(kind: str, agent: str, bucket: _Bucket, now: float, rate: float, burst: int,
-                     wait: int) -> None:
-        """One line when an agent's refusals begin, then at most one every :data:`SAY_EVERY_S`, with
-        how many were refused unsaid since the last."""
-        bucket.refused += 1
-        if bucket.said_at is not None and now - bucket.said_at < SAY_EVERY_S:
-            return
-        since = f"; {bucket.refused - 1} more refused since the last line" if bucket.said_at is not None else ""
-        log.warning("429: agent %r posts %ss faster than this console takes them (%g a second, %d at once): "
-                    "refused, to post again in %d s%s", agent, kind, rate, burst, wait, since)
-        bucket.said_at, bucket.refused = now, 0
 
 
 class SignInLimits:
     """The failed sign-ins to the page per client address (the console's own). Used from the event
-    loop only; at most :data:`MAX_BUCKETS` addresses kept, those full again forgotten."""
+    loop only."""
 
     def __init__(self, clock: Callable[[], float] = time.monotonic, failures: int = SIGN_IN_FAILURES,
                  every_s: float = SIGN_IN_EVERY_S) -> None:
@@ -115,36 +122,17 @@ class SignInLimits:
         return len(self._buckets)
 
     def wait(self, address: str) -> int | None:
-        """None if ``address`` may try to sign in now, else the whole seconds until it may (its
-        refusals said in the log, one line when they begin, then at most one a :data:`SAY_EVERY_S`)."""
-        bucket = self._counted(address)
+        """None if ``address`` may try to sign in now, else the whole seconds until it may (said in
+        the log as :data:`SAY_EVERY_S` allows)."""
+        bucket = _counted(self._buckets, address, self._clock(), self._rate, self._burst)
         if bucket.tokens >= 1.0:
             return None
-        wait = max(1, math.ceil((1.0 - bucket.tokens) / self._rate))
-        bucket.refused += 1
-        now = bucket.at
-        if bucket.said_at is None or now - bucket.said_at >= SAY_EVERY_S:
-            since = f"; {bucket.refused - 1} more refused since the last line" if bucket.said_at is not None else ""
+        wait = _wait_s(bucket, self._rate)
+        if (since := _unsaid(bucket)) is not None:
             log.warning("429: %s gave %d wrong tokens to sign in (one more allowed every %g s): its sign-ins are "
                         "refused for %d s%s", address, self._burst, 1.0 / self._rate, wait, since)
-            bucket.said_at, bucket.refused = now, 0
         return wait
 
     def failed(self, address: str) -> None:
         """One wrong token given by ``address``."""
-        self._counted(address).tokens -= 1.0
-
-    def _counted(self, address: str) -> _Bucket:
-        """``address``'s bucket refilled to now, the most recently used; full ones and any beyond
-        :data:`MAX_BUCKETS` forgotten."""
-        now = self._clock()
-        bucket = self._buckets.pop(address, None) or _Bucket(float(self._burst), now)
-        bucket.tokens = min(float(self._burst), bucket.tokens + (now - bucket.at) * self._rate)
-        bucket.at = now
-        while self._buckets:
-            oldest_key, oldest = next(iter(self._buckets.items()))
-            if len(self._buckets) < MAX_BUCKETS and oldest.tokens + (now - oldest.at) * self._rate < self._burst:
-                break
-            del self._buckets[oldest_key]
-        self._buckets[address] = bucket
-        return bucket
+        _counted(self._buckets, address, self._clock(), self._rate, self._burst).tokens -= 1.0
