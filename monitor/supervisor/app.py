@@ -590,7 +590,7 @@ class Console:
             body = await self._body(request)
         except HTTPException as err:
             return self._refuse(request, err.detail, err.status_code)
-        given = parse_qs(body.decode("utf-8", "replace"), max_num_fields=10).get("token", [""])[0]
+        given = parse_qs(body.decode("utf-8", "replace")).get("token", [""])[0]
         return await self._signed_in(request, given, "in the sign-in form")
 
     async def _signed_in(self, request: Request, token: str, where: str) -> Response:
@@ -607,7 +607,7 @@ class Console:
         if p is None or not p.supervisor:
             self.sign_ins.failed(peer)
             return self._wrong_sign_in(request, p, where)
-        rest = urlencode([(k, v) for k, v in request.query_params.multi_items() if k != "token"])
+        rest = _query_but_token(request)
         resp = RedirectResponse("/?" + rest if rest else "/", status_code=303)
         resp.set_cookie(SESSION_COOKIE, self.auth.new_session(), max_age=int(SESSION_S), httponly=True,
                         samesite="strict", secure=self.settings.secure_cookie, path="/")
@@ -629,7 +629,7 @@ class Console:
         """The sign-in form (``data/signin.html``) with ``why`` (HTML) as its message, as ``refusal``;
         the form posts the query of the page asked for (``?agent=``) on to the page."""
         nonce = secrets.token_urlsafe(16)
-        rest = urlencode([(k, v) for k, v in request.query_params.multi_items() if k != "token"])
+        rest = _query_but_token(request)
         page = self.signin_page
         for key, value in (("nonce", nonce), ("status", str(refusal.status)),
                            ("query", html.escape("?" + rest) if rest else ""), ("class", "wrong" if wrong else ""),
@@ -729,6 +729,11 @@ class Console:
             log.info("alert %s was acknowledged already by %s; %s's acknowledgement is not stored", row["id"],
                      row["acked_by"], by.strip())
         return JSONResponse(row)
+
+
+def _query_but_token(request: Request) -> str:
+    """The query of ``request`` without its ``token`` (the page's own, ``agent=``), encoded again."""
+    return urlencode([(k, v) for k, v in request.query_params.multi_items() if k != "token"])
 
 
 def from_another_origin(request: Request, public_origin: str = "") -> bool:
