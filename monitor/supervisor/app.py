@@ -76,13 +76,13 @@ CLIENT_QUEUE = 2000
 """A page that falls this many events behind is disconnected (its EventSource reconnects and
 gets the whole state again)."""
 CROSS_ORIGIN = Refusal(403, "cross_origin", "")
+"""A browser's request sent by a page of another origin (another site's, or another port's of this
+host, which browsers send this console's cookie from) with the session cookie: refused whatever it
+asks (an acknowledgement made in the supervisor's name)."""
 SIGN_INS_PAUSED = Refusal(429, "sign_ins_paused", "")
 """A sign-in from a client address that gave too many wrong tokens (:class:`.limits.SignInLimits`)."""
 FORM_TYPE = "application/x-www-form-urlencoded"
 """How the sign-in form posts its token."""
-"""A browser's request sent by a page of another origin (another site's, or another port's of this
-host, which browsers send this console's cookie from) with the session cookie: refused whatever it
-asks (an acknowledgement made in the supervisor's name)."""
 RECORDING_CHARS = 1000
 """The longest ``recording`` an alert may name (a file name is at most 255 bytes; a path sent by
 another program, 1000 characters)."""
