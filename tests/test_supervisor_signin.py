@@ -111,9 +111,13 @@ def test_too_many_wrong_tokens_from_one_address_pause_its_sign_ins_and_no_other_
     con.request("GET", f"/?token={console.token}")  # the printed link is the same sign-in
     assert con.getresponse().status == 429
     assert sign_in(console, console.token)[0] == 303  # 127.0.0.1 signs in as ever
+    assert sign_in(console, "not-the-token-at-all", source="127.0.0.4")[0] == 401  # logged after the refusals
+    assert wait_for(lambda: [line for line in console.err if "wrong token in the sign-in form" in line
+                             and "127.0.0.4" in line], 5)
     said = f"429: 127.0.0.2 gave {SIGN_IN_FAILURES} wrong tokens to sign in"
-    assert wait_for(lambda: [line for line in console.err if "429 GET / from 127.0.0.2" in line], 5)
     assert len([line for line in console.err if said in line]) == 1  # once, not once per refusal
+    refused = ("429 POST /login from 127.0.0.2", "429 GET / from 127.0.0.2")
+    assert not [line for line in console.err if any(r in line for r in refused)]  # nor one per request (a flood's)
 
 
 def test_a_token_typed_into_the_form_opens_the_live_page_and_stays_out_of_the_address_and_history(tmp_path, chromium):

@@ -12,7 +12,8 @@ Routes:
   without a token or cookie a 401 page asks for the token in a sign-in form.
 - ``POST /login``: that form (``token=TOKEN``, form-encoded): the shared token sets the session cookie
   and redirects to ``/``; a wrong one is the form again, 401. Wrong tokens, here and in ``/?token=``,
-  are counted per client address (:class:`.limits.SignInLimits`): past the limit, 429 with ``Retry-After``.
+  are counted per client address (:class:`.limits.SignInLimits`): past the limit, 429 with ``Retry-After``,
+  said in a line per address a minute at most, not one per request.
 - ``GET /events``: Server-Sent Events: ``state`` (everything, on connect), then ``alert``,
   ``ack``, ``agent``, ``report``, ``forget`` (an agent forgotten) and ``settings`` (a reload's
   ``silent_after_s``) as they happen.
@@ -599,8 +600,7 @@ class Console:
         page's ``?agent=``); another is the sign-in form again, saying why, and counted against its
         client address (:attr:`sign_ins`), whose sign-ins past the limit are refused (429)."""
         peer = request.client.host if request.client else "?"
-        if (wait := self.sign_ins.wait(peer)) is not None:
-            self._log_refusal(request, SIGN_INS_PAUSED.status, f"too many wrong tokens from {peer}")
+        if (wait := self.sign_ins.wait(peer)) is not None:  # said by sign_ins, once a minute at most, not per request
             return self._login_page(request, f"Too many wrong tokens came from this address: try again in {wait} s.",
                                     SIGN_INS_PAUSED, wrong=True, headers={"Retry-After": str(wait)})
         p = self.auth.check(token)
