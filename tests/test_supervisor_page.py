@@ -827,6 +827,22 @@ def test_the_header_counts_every_agents_open_critical_alerts_in_words_for_a_glan
     page.wait(f"{tally}.textContent === '1 critical open' && document.title === '(1 critical) call-monitor: supervisor'")
 
 
+def test_the_header_says_no_count_while_not_connected_however_the_page_is_drawn_meanwhile(console_pages):
+    """The connection lost, the count said before may be wrong (a critical alert posted meanwhile
+    reaches no page): the page drawn again meanwhile (another agent chosen, an agent turning silent,
+    midnight) says no count still, in the header and the title, not the last one again."""
+    console, page = console_pages.console, console_pages.open()
+    tally = "[document.getElementById('tally').textContent, document.title]"
+    console.post(alert_body(1))
+    page.wait("document.getElementById('tally').textContent === '1 critical open'")
+    console.kill()
+    page.wait("document.getElementById('tally').textContent === 'no count: not connected'")
+    page.eval("{ const f = document.getElementById('agent-filter'); f.value = 'alice'; "
+              "f.dispatchEvent(new Event('change')); }")
+    assert page.eval("document.querySelectorAll('#critical article').length") == 1  # drawn again, alice's alone
+    assert page.eval(tally) == ["no count: not connected", "(not connected) call-monitor: supervisor"]
+
+
 FOCUS_SEEN = """(e => {
   const s = getComputedStyle(e), offset = parseFloat(s.outlineOffset);
   const opaque = (n) => { for (; n; n = n.parentElement) { const c = getComputedStyle(n).backgroundColor;
