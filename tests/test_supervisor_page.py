@@ -963,3 +963,21 @@ def test_an_alert_makes_its_own_card_not_every_card_again(console_pages):
     page.wait("document.querySelectorAll('#warning article').length === 301")
     assert page.eval("document.querySelector('#warning article[data-id=\"1\"]') === window.first")
     assert page.eval("window.made") < 100, page.eval("window.made")  # one card's elements, not 301 cards'
+
+
+def test_an_evidence_opened_after_the_state_is_sent_again_stays_open_as_alerts_come(console_pages):
+    """A reconnection sends the whole state again, its alerts new objects drawn as they were: the
+    cards on the page stay where they are, and an Evidence the supervisor opens on one afterwards
+    stays open when the next alert is drawn (it was drawn back to the copy the page had set aside)."""
+    console = console_pages.console
+    assert console.post(alert_body(1, severity="warning", kind="slow_speech", call_id=1))[0] == 201
+    page = console_pages.open()
+    page.wait("document.querySelectorAll('#warning article').length === 1")
+    page.eval("window.card = document.querySelector('#warning article'); "
+              "window.was = S.alerts.get(Number(window.card.dataset.id)); connect(); true")
+    page.wait("S.alerts.get(Number(window.card.dataset.id)) !== window.was")  # the state sent again, drawn
+    assert page.eval("document.querySelector('#warning article') === window.card")
+    page.eval("window.card.querySelector('details').open = true; true")
+    assert console.post(alert_body(2, severity="warning", kind="long_pauses", call_id=1))[0] == 201
+    page.wait("document.querySelectorAll('#warning article').length === 2")
+    assert page.eval("window.card.isConnected && window.card.querySelector('details').open")
