@@ -82,8 +82,8 @@ def test_an_agent_posting_faster_than_its_rate_gets_429_with_retry_after_and_ano
         assert console.post(beat) == (200, {"ok": True})  # its beats are a bucket of their own
         stored = [(a["agent"], a["alert_id"]) for a in console.state()["alerts"]]
         assert sorted(stored) == [("alice", 1), ("alice", 2), ("bob", 1)]
-        assert wait_for(lambda: any("429" in line for line in console.err), 5), console.err  # read as it comes
-        refusals = [line for line in console.err if "429" in line]
+        assert wait_for(lambda: any("429: " in line for line in console.err), 5), console.err  # read as it comes
+        refusals = [line for line in console.err if "429: " in line]
         assert len(refusals) == 1 and "agent 'alice' posts alerts faster" in refusals[0], refusals  # not one a post
     finally:
         console.kill()
@@ -108,7 +108,7 @@ def test_a_daemon_whose_alert_got_429_keeps_it_in_its_outbox_and_delivers_it_aft
         assert wait_for(lambda: [d.status for d in store.deliveries()] == ["delivered"] * 3, 10), store.deliveries()
         assert [d.attempts for d in store.deliveries()] == [1, 1, 1]  # the third refused once (no failed attempt), kept, posted again
         assert sum(a["agent"] == "carol" for a in console.state()["alerts"]) == 3
-        refused = [m for level, m in monitor_logs if level == "warning" and "429" in m]
+        refused = [m for level, m in monitor_logs if level == "warning" and "HTTP 429" in m]
         said = "alert 3 waits in the outbox for 4.0 s, as the receiver asks (HTTP 429"
         assert len(refused) == 1 and said in refused[0], refused
     finally:
