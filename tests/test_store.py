@@ -814,3 +814,20 @@ def test_committed_alerts_survive_sigkill(db):
         assert set(reported) <= stored
         assert [a.event.message for a in store.list_alerts()][:200] == [
             str(i) for i in range(1, 201)]
+
+
+def test_a_reader_opened_with_no_writer_finds_a_ledger_table_written_since_in_its_calls_tables(db):
+    """Whether another table (a batch's ledger) holds a row of a call is read as every other read
+    of a reader opened with no writer: afresh when a writer came and went since, so a ledger table
+    that writer made is found, not the file's tables as they were when the reader opened it."""
+    with Store.open(db) as store:
+        call = store.start_call("/calls/first.wav", 1000.0)
+    with Store.open_readonly(db) as reader:
+        assert not reader.in_other_tables(call)
+        writer = sqlite3.connect(db)
+        writer.execute("CREATE TABLE scored (call_id INTEGER NOT NULL REFERENCES calls(id))")
+        writer.execute("INSERT INTO scored (call_id) VALUES (?)", (call,))
+        writer.commit()
+        writer.close()
+        assert beside(db) == ["events.db"]  # the writer checkpointed into the file and went
+        assert reader.in_other_tables(call)

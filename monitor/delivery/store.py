@@ -691,19 +691,16 @@ class Store:
     def _other_tables_of_calls(self, own: tuple[str, ...]) -> list[str]:
         """The tables besides ``own`` whose ``call_id`` references ``calls`` (a batch's ledger, which
         the store does not make): their rows of a purged call go with it, or its foreign key would
-        refuse the purge."""
-        tables = [r[0] for r in self._conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        refuse the purge. Read as every read is (:meth:`_read`)."""
+        tables = [r[0] for r in self._read("SELECT name FROM sqlite_master WHERE type = 'table'")]
         return [t for t in tables if t not in own and any(
             fk[2] == "calls" and fk[3] == "call_id"
-            for fk in self._conn.execute("SELECT * FROM pragma_foreign_key_list(?)", (t,)))]
+            for fk in self._read("SELECT * FROM pragma_foreign_key_list(?)", (t,)))]
 
     def in_other_tables(self, call_id: int) -> bool:
         """Whether a table the store does not make (a batch's ledger) holds a row of call
         ``call_id``: a call scored by ``batch``, whose worker writes no series file of it."""
-        with self._lock:
-            if self._conn is None:
-                raise StoreError(f"{self.path}: the database is closed")
-            tables = self._other_tables_of_calls(_CALL_TABLES)
+        tables = self._other_tables_of_calls(_CALL_TABLES)
         return any(self._read(f"SELECT 1 FROM {table} WHERE call_id = ? LIMIT 1", (call_id,)) for table in tables)
 
     def note_call_folder(self, folder: str | os.PathLike[str]) -> None:
