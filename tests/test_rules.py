@@ -916,6 +916,17 @@ def test_a_distress_phrase_with_an_active_acoustic_alert_is_a_possible_emergency
     assert "the caller said" in critical.message
 
 
+def test_a_possible_emergency_s_phrase_evidence_spans_the_words_that_matched(base):
+    """The distress phrase behind a possible emergency is said as the distress phrase's own alert
+    says it: the span of the words that matched, first word's start to last word's end."""
+    engine = AlertEngine(config())
+    run(engine, [cues(t, speech_rate_sps=SLOW) for t in range(100, 120)], base)
+    critical = alerts(engine.on_phrase(118.5, "i can't breathe", "i cant breathe", since=115.2), "possible_emergency")[0]
+    assert (critical.evidence["phrase"]["since"], critical.evidence["phrase"]["until"]) == (115.2, 118.5)
+    assert ("the caller said", "\"i cant breathe\", 1:55 to 1:58 into the call (distress phrase \"i can't breathe\")") \
+        in [(x.label, x.text) for x in evidence_lines(critical.evidence)]
+
+
 def test_an_emergency_that_stood_on_a_phrase_ends_as_phrase_expired_not_recovered(base):
     engine = AlertEngine(config())  # escalate_within_s = 120
     run(engine, [cues(t, speech_rate_sps=SLOW) for t in range(100, 120)], base)

@@ -196,9 +196,10 @@ def _fusion_lines(ev: Mapping[str, Any]) -> list[EvidenceLine]:
 
 def _phrase_lines(ev: Mapping[str, Any]) -> list[EvidenceLine]:
     phrase = ev.get("phrase")
-    if isinstance(phrase, Mapping):  # a combined alert's recent phrase
-        at = f" at {fmt_time(phrase['t'])}" if _num(phrase.get("t")) else ""
-        return [EvidenceLine("the caller said", f"\"{phrase.get('excerpt', '')}\"{at} "
+    if isinstance(phrase, Mapping):  # a combined alert's recent phrase: the span of its words (an earlier release's: its end)
+        span = _span(phrase if _num(phrase.get("since")) else {"since": phrase.get("t")})
+        when = f", {span}" if span else ""
+        return [EvidenceLine("the caller said", f"\"{phrase.get('excerpt', '')}\"{when} "
                                                 f"(distress phrase \"{phrase.get('phrase', '')}\")")]
     out = []
     if phrase is not None:

@@ -291,6 +291,8 @@ class _Phrase:
     t: float
     phrase: str
     excerpt: str
+    since: float
+    """When the first matched word began (``t``: when the last one ended)."""
 
 
 @dataclass(frozen=True)
@@ -953,7 +955,8 @@ class AlertEngine:
             "kinds": [kind for kind, _, _ in best.values()],
             "cues": cues,
             "phrase": None if phrase is None else {"t": phrase.t, "phrase": phrase.phrase,
-                                                   "excerpt": phrase.excerpt},
+                                                   "excerpt": phrase.excerpt, "since": phrase.since,
+                                                   "until": phrase.t},
             "since": self._emergency.raised_since, "until": t,
             "unheard_s": self._unheard_s(self._emergency.raised_since or t, t),
             "window_s": max((c["window_s"] for c in cues.values() if c["window_s"] is not None),
@@ -978,16 +981,16 @@ class AlertEngine:
         key = " ".join(phrase.lower().split())
         last = self._phrase_raised.get(key)
         out: list[Event] = []
+        start = t if since is None else min(since, t)
         if last is None or abs(t - last) >= cfg.cooldown_s - EPS:
             self._phrase_raised[key] = t
             out.append(AlertEvent(
                 t=t, kind="distress_phrase", severity=cfg.severity,
                 message=f"Distress phrase: the caller said \"{excerpt}\"",
-                evidence={"phrase": phrase, "excerpt": excerpt, "since": t if since is None else min(since, t),
-                          "until": t},
+                evidence={"phrase": phrase, "excerpt": excerpt, "since": start, "until": t},
                 actions=(self.config.actions.critical if cfg.severity == "critical"
                          else self.config.actions.distress_phrase)))
-        self._phrase = _Phrase(t, phrase, excerpt)
+        self._phrase = _Phrase(t, phrase, excerpt, start)
         now = t if self._last_t is None else max(t, self._last_t)
         out.extend(self._judge_emergency(now, 0.0))
         return out
