@@ -292,12 +292,11 @@ def mounted_tmpfs(mnt: Path, options: str) -> Iterator[Path]:
 
 
 def socket_places(*paths: os.PathLike[str] | str) -> str:
-    """The places ``status`` names where no daemon answers, as it names them: those of ``paths``
-    that fit a Unix socket's address (a longer one, a test's deep temporary folder, is skipped), in
-    turn, in its words ("A, B or C")."""
-    from monitor.commands.common import _places
-    from monitor.config.sockets import socket_length_problem
-    return _places([str(p) for p in paths if socket_length_problem(str(p)) is None])
+    """The places ``status`` names where no daemon answers, as it names them (its ``looked_at``):
+    those of ``paths`` that fit a Unix socket's address, in turn ("A, B or C"), then each longer one
+    (a test's deep temporary folder) said to be passed over."""
+    from monitor.commands.common import looked_at
+    return looked_at([str(p) for p in paths])
 
 
 def with_run_user(base: Path) -> list[str]:

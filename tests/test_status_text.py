@@ -218,6 +218,21 @@ def test_status_json_without_a_daemon_is_still_json_with_the_error_line_and_exit
     assert text.returncode == 1 and text.stdout == "" and len(text.stderr.strip().splitlines()) == 1
 
 
+def test_status_with_no_daemon_names_a_socket_place_too_long_for_a_unix_socket_as_passed_over(tmp_path):
+    """The defaults place the socket in the runtime folder, else beside the database: with the
+    database in a deep folder the second is longer than a Unix socket's path holds, where no daemon
+    can listen. The line that says no daemon runs names it as not looked at, and why."""
+    deep = tmp_path / ("d" * 60) / ("e" * 60)
+    beside_db = deep / "e.db.sock"
+    env = dict(os.environ, PYTHONPATH=str(ROOT), XDG_RUNTIME_DIR=str(tmp_path), XDG_CONFIG_HOME=str(tmp_path / "cfg"))
+    done = cli("status", "--db", deep / "e.db", timeout=30, env=env)
+    assert (done.returncode, done.stdout) == (1, "")
+    assert done.stderr.splitlines() == [
+        f"call-monitor: error: no daemon running (no status socket at {tmp_path / 'callmonitor.sock'}; {beside_db} not "
+        f"looked at: the path is {len(os.fsencode(str(beside_db)))} bytes, longer than a Unix socket's path holds "
+        "(107 bytes))"]
+
+
 class Answering:
     """A Unix socket at ``path`` where another program listens: each connection, once its request is
     read (the client closes its side), gets ``answer`` and is closed."""

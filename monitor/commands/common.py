@@ -601,8 +601,9 @@ def _same_path(path: str) -> str:
 def _ask_where(paths: Sequence[str], request: dict | None, timeout: float) -> tuple[str, dict | _NoAnswer]:
     """The answer to ``request`` of the first daemon listening at one of ``paths``, tried in order,
     and where it was asked; when nothing listens at any of them, why (one line naming every place
-    looked at, :func:`_none_listening`) and those places. A path too long for a Unix socket is
-    passed over (no daemon can listen there), unless all are: then the first's problem is the answer."""
+    looked at, :func:`_none_listening`) and those places (:func:`looked_at`). A path too long for a
+    Unix socket is passed over (no daemon can listen there), said in that line, unless all are: then
+    the first's problem is the answer."""
     from ..delivery.status_socket import socket_path_problem
     usable = [p for p in paths if socket_path_problem(p) is None]
     if not usable:
@@ -613,7 +614,7 @@ def _ask_where(paths: Sequence[str], request: dict | None, timeout: float) -> tu
         if isinstance(answer, dict) or not answer.nobody_listens:
             return path, answer
         missed.append(answer)
-    return _places(usable), _none_listening(usable, missed)
+    return looked_at(paths), _none_listening(paths, missed)
 
 
 def _places(paths: Sequence[str]) -> str:
@@ -621,14 +622,30 @@ def _places(paths: Sequence[str]) -> str:
     return " or ".join(filter(None, (", ".join(paths[:-1]), paths[-1])))
 
 
+def looked_at(paths: Sequence[str]) -> str:
+    """Where ``status`` looked for the daemon's socket among ``paths``, in its words: those a Unix
+    socket's path holds (:func:`_places`), then each it passed over, too long for one, and why."""
+    from ..config.sockets import socket_length_problem
+    usable = [p for p in paths if socket_length_problem(p) is None]
+    return _places(usable) + _passed_over(paths)
+
+
+def _passed_over(paths: Sequence[str]) -> str:
+    """``; P not looked at: <why>`` for each of ``paths`` too long for a Unix socket's path, else ''."""
+    from ..config.sockets import socket_length_problem
+    return "".join(f"; {p} not looked at: {why}" for p in paths if (why := socket_length_problem(p)) is not None)
+
+
 def _none_listening(paths: Sequence[str], missed: Sequence[_NoAnswer]) -> _NoAnswer:
-    """Why no daemon listens at any of ``paths`` (``missed``, one for each): one line naming them."""
-    if len(missed) == 1:
+    """Why no daemon listens at any of ``paths`` (``missed``, one for each that a Unix socket's path
+    holds): one line naming them, and those passed over (:func:`looked_at`)."""
+    skipped = _passed_over(paths)
+    if len(missed) == 1 and not skipped:
         return missed[0]
     if all(m.no_socket for m in missed):
-        why = f"no daemon running (no status socket at {_places(paths)})"
+        why = f"no daemon running (no status socket at {looked_at(paths)})"
     else:
-        why = "; ".join(m.why for m in missed)
+        why = "; ".join(m.why for m in missed) + skipped
     return _NoAnswer(ExitStatus.FAILED, why, nobody_listens=True, no_socket=all(m.no_socket for m in missed))
 
 
