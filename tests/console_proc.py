@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 import os
 import re
 import resource
@@ -14,7 +15,7 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import Mapping
+from typing import Collection, Mapping
 
 from conftest import ROOT
 
@@ -137,3 +138,18 @@ def alert_body(alert_id: int = 1, *, daemon_id: str = "d-test", agent: str = "al
             "actions": ["Ask the caller how they feel right now", "Keep the caller on the line"],
             "call_id": call_id, "alert_id": alert_id, "agent": agent, "daemon_id": daemon_id,
             "call_started_at": started, "at": started + t, **extra}
+
+
+def stored_alerts(console: ConsoleProcess, count: int, acked: int, critical: Collection[int] = ()) -> None:
+    """``count`` alerts of agent alice written into the console's database (ids 1 to ``count``, received
+    a second apart in that order, the last one now): the oldest ``acked`` of them acknowledged, those whose
+    ids are in ``critical`` critical, the others warnings."""
+    now = time.time()
+    rows = [("d-test", i, "alice", i, now - 600, now - 600 + i, 30.0,
+             *(("possible_emergency", "critical") if i in critical else ("slow_speech", "warning")), "Slow speech",
+             json.dumps({"score": 1.2}), "[]", now - count + i, *(("Dana", now - count + i) if i <= acked else (None, None)))
+            for i in range(1, count + 1)]
+    with sqlite3.connect(console.db) as con:
+        con.executemany("INSERT INTO alerts (daemon_id, alert_id, agent, call_id, call_started_at, at, t, kind, severity, "
+                        "message, evidence, actions, received_at, acked_by, acked_at) VALUES "
+                        "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)

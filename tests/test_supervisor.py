@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from a11y import audit
-from console_proc import ROOT, ConsoleProcess, alert_body
+from console_proc import ROOT, ConsoleProcess, alert_body, stored_alerts
 from pulse import have_pulse
 
 from conftest import CALLS, PY, call_monitor, fifo_writer, made_in, stopped_at, wait_for
@@ -408,7 +408,7 @@ def test_refused_requests_store_nothing_and_the_console_keeps_running(tmp_path):
         assert console.request("GET", "/events", token=None)[0] == 401
         # agents post, supervisors read, acknowledge and forget agents: an agent's token is known, and refused
         # there saying so
-        for method, path, body in (("GET", "/api/state", None), ("GET", "/events", None),
+        for method, path, body in (("GET", "/api/state", None), ("GET", "/events", None), ("GET", "/api/alerts", None),
                                    ("POST", "/api/alerts/1/ack", b'{"by": "eve"}'),
                                    ("POST", "/api/agents/forget", b'{"agent": "bob"}')):
             status, said = console.request(method, path, body, token=agent_token)
@@ -890,6 +890,69 @@ def test_acknowledgement_is_stored_with_who_and_when(tmp_path):
         assert said == [f"call-monitor: alert {pk} acknowledged by Dana",
                         f"call-monitor: alert {pk} was acknowledged already by Dana; Eve's acknowledgement is not "
                         "stored"], console.err
+    finally:
+        console.kill()
+
+
+def test_the_state_lists_every_open_critical_and_the_newest_open_warnings_counting_those_left_out(tmp_path):
+    """A site that never acknowledges its warnings: the state lists the newest 1000 open warnings and
+    counts the older ones (``open_warnings_left_out``), but every open critical alert, however old; its
+    other fields are as before, the open alerts still newest first, then the acknowledged."""
+    console = ConsoleProcess(tmp_path)
+    try:
+        stored_alerts(console, 1105, acked=100, critical={101, 102})  # the two oldest open alerts are critical
+        state = console.state()
+        assert {"now", "silent_after_s", "alerts", "acked_total", "agents", "forgotten"} <= set(state)
+        ids = [a["id"] for a in state["alerts"]]
+        assert ids == [*range(1105, 105, -1), 102, 101, *range(100, 0, -1)]  # the open warnings 103 to 105 left out
+        assert state["open_warnings_left_out"] == 3 and state["acked_total"] == 100
+        assert console.request("POST", "/api/alerts/1105/ack", b'{"by": "Dana"}')[0] == 200
+        assert console.state()["open_warnings_left_out"] == 2  # 105 listed now
+    finally:
+        console.kill()
+
+
+def test_older_alerts_come_in_pages_asked_for_with_the_token_and_a_bad_query_is_refused_in_one_line(tmp_path):
+    """``GET /api/alerts`` pages back through the alerts, the latest first: ``before`` an alert's id,
+    at most ``limit`` (50 unless asked, 500 at most), ``acked`` true or false for those acknowledged or
+    open only, ``more`` saying whether older ones follow. It needs the token as the rest of the API does;
+    a parameter it does not take, or a value out of bounds, is a 400 naming the parameter."""
+    console = ConsoleProcess(tmp_path)
+    try:
+        stored_alerts(console, 130, acked=120)
+
+        def page(query: str) -> tuple[list[int], bool]:
+            status, body = console.request("GET", "/api/alerts?" + query)
+            assert status == 200, body
+            said = json.loads(body)
+            return [a["id"] for a in said["alerts"]], said["more"]
+
+        assert page("acked=true") == ([*range(120, 70, -1)], True)
+        assert page("acked=true&before=71&limit=40") == ([*range(70, 30, -1)], True)
+        assert page("acked=true&before=31&limit=40") == ([*range(30, 0, -1)], False)
+        assert page("acked=false&limit=3") == ([130, 129, 128], True)
+        assert page("before=123&limit=4") == ([122, 121, 120, 119], True)
+        assert page("limit=500")[0] == [*range(130, 0, -1)]
+        status, body = console.request("GET", "/api/alerts?before=2&limit=1")
+        (alert,) = json.loads(body)["alerts"]
+        assert alert["acked_by"] == "Dana" and alert["evidence_lines"] and alert["kind"] == "slow_speech"
+        for query, said in (("limit=0", "limit: expected a whole number from 1 to 500, got '0'"),
+                            ("limit=501", "limit: expected a whole number from 1 to 500, got '501'"),
+                            ("limit=ten", "limit: expected a whole number from 1 to 500, got 'ten'"),
+                            ("before=-1", "before: expected a whole number from 1 to 9223372036854775807, got '-1'"),
+                            ("before=" + "9" * 30, "before: expected a whole number from 1 to 9223372036854775807, "
+                                                   "got '99999999999999999999'"),
+                            ("acked=yes", "acked: expected true or false, got 'yes'"),
+                            ("limit=1&limit=2", "limit: given twice"),
+                            ("page=2", "page: no such parameter; expected before, limit, acked")):
+            status, body = console.request("GET", "/api/alerts?" + query)
+            assert (status, json.loads(body)) == (400, {"error": said}), query
+        status, body = console.request("GET", "/api/alerts", token=None)
+        assert (status, json.loads(body)["code"]) == (401, "missing_token")
+        assert console.request("GET", "/api/alerts", token="not-the-token-at-all")[0] == 401
+        assert console.alive() and not any("Traceback" in e for e in console.err)
+        assert "call-monitor: warning: 400 GET /api/alerts from 127.0.0.1: acked: expected true or false, got 'yes'" \
+            in console.err
     finally:
         console.kill()
 

@@ -19,7 +19,7 @@ import pytest
 
 from a11y import contrast, new_tab_unsaid
 from cdp import CHROMIUM
-from console_proc import ConsoleProcess, alert_body
+from console_proc import ConsoleProcess, alert_body, stored_alerts
 
 from monitor.alerts.meaning import kind_name
 from monitor.config import ACOUSTIC_KINDS
@@ -920,24 +920,12 @@ def test_the_page_reads_at_200_and_400_percent_zoom_and_in_the_browser_s_larger_
     assert all(float(d.rstrip("s")) >= 1 / 3 for _, d in cycles), cycles
 
 
-def _stored_alerts(console: ConsoleProcess, count: int, acked: int) -> None:
-    """``count`` warnings of agent alice in the console's database, the oldest ``acked`` of them acknowledged."""
-    now = time.time()
-    rows = [("d-test", i, "alice", i, now - 600, now - 600 + i, 30.0, "slow_speech", "warning", "Slow speech",
-             json.dumps({"score": 1.2}), "[]", now - count + i, *(("Dana", now - count + i) if i <= acked else (None, None)))
-            for i in range(1, count + 1)]
-    with sqlite3.connect(console.db) as con:
-        con.executemany("INSERT INTO alerts (daemon_id, alert_id, agent, call_id, call_started_at, at, t, kind, severity, "
-                        "message, evidence, actions, received_at, acked_by, acked_at) VALUES "
-                        "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
-
-
 def test_the_page_holds_the_latest_500_acknowledged_alerts_however_many_are_acknowledged_while_it_is_open(console_pages):
     """A shift acknowledges thousands of alerts on a page left open: the page lets go of those beyond
     the latest 500 acknowledged, as the console's state lists them, rather than holding every one for
     ever; the heading still counts them all."""
     console = console_pages.console
-    _stored_alerts(console, 505, acked=500)
+    stored_alerts(console, 505, acked=500)
     page = console_pages.open()
     assert page.eval("S.alerts.size") == 505
     for pk in range(501, 506):
@@ -953,7 +941,7 @@ def test_an_alert_makes_its_own_card_not_every_card_again(console_pages):
     changes), not the hundreds already drawn, which stay the same nodes: the page keeps up with a call
     centre's alerts arriving several a second."""
     console = console_pages.console
-    _stored_alerts(console, 300, acked=0)
+    stored_alerts(console, 300, acked=0)
     page = console_pages.open()
     assert page.eval("document.querySelectorAll('#warning article').length") == 300
     page.eval("window.made = 0; const make = document.createElement.bind(document); "

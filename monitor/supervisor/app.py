@@ -17,7 +17,8 @@ Routes:
 - ``GET /events``: Server-Sent Events: ``state`` (everything, on connect), then ``alert``,
   ``ack``, ``agent``, ``report``, ``forget`` (an agent forgotten) and ``settings`` (a reload's
   ``silent_after_s``) as they happen.
-- ``GET /api/state``, ``POST /api/alerts/{id}/ack`` (``{"by": NAME}``), ``POST /api/agents/forget``
+- ``GET /api/state``, ``GET /api/alerts?before=ID&limit=N&acked=true`` (a page of older alerts),
+  ``POST /api/alerts/{id}/ack`` (``{"by": NAME}``), ``POST /api/agents/forget``
   (``{"agent": NAME}``: left out of the agents until it posts again, its alerts kept): for the page
   and API clients.
 
@@ -25,7 +26,7 @@ Every request but the 401 page and the sign-in form's post needs the token (or t
 logged with its method, path and peer, never with its body or query. An agent posting alerts, or
 heartbeats, faster than ``agent_posts_per_s`` past ``agent_post_burst`` gets 429 with
 ``Retry-After`` (:mod:`.limits`), said in a line per agent a minute at most. Bodies over
-``max_body_bytes`` get 413, bad JSON 400, a well-formed but wrong body 422. A request the database
+``max_body_bytes`` get 413, bad JSON or a query not taken 400, a well-formed but wrong body 422. A request the database
 fails (a full disk, a lock held elsewhere) gets 503 with the reason, and the failure is logged in
 one line when it begins, changes or ends (:class:`DatabaseHealth`), not once per request.
 """
@@ -280,6 +281,44 @@ def parse_heartbeat(d: Mapping[str, Any]) -> tuple[Heartbeat, tuple[RefusedLink,
     hb = Heartbeat(daemon_id=_text(d, "daemon_id", limit=100), agent=_text(d, "agent", limit=200),
                    every_s=_number(d, "every_s"), status=status, reports=tuple(reports), acks_taken=taken_of(d))
     return hb, refused
+
+
+# --------------------------------------------------------------------------- a page of alerts asked for
+
+
+PAGE_MOST = 500
+"""The most alerts ``GET /api/alerts`` answers at once (``limit``)."""
+PAGE_USUAL = 50
+"""Its ``limit`` when none is given."""
+PAGE_PARAMETERS = ("before", "limit", "acked")
+
+
+class BadQuery(ValueError):
+    """A query ``GET /api/alerts`` does not take (400), in one phrase naming the parameter."""
+
+
+def _whole(text: str, name: str, least: int, most: int) -> int:
+    if not text.isascii() or not text.isdigit() or not least <= int(text) <= most:
+        raise BadQuery(f"{name}: expected a whole number from {least} to {most}, got {text[:20]!r}")
+    return int(text)
+
+
+def page_asked(items: list[tuple[str, str]]) -> tuple[int | None, int, bool | None]:
+    """``before`` (None: from the latest), ``limit`` and ``acked`` (None: open and acknowledged
+    alike) of a query of ``GET /api/alerts``; raises BadQuery for a parameter it does not take,
+    one given twice, or a value out of bounds."""
+    asked: dict[str, str] = {}
+    for name, value in items:
+        if name not in PAGE_PARAMETERS:
+            raise BadQuery(f"{name[:40]}: no such parameter; expected {', '.join(PAGE_PARAMETERS)}")
+        if name in asked:
+            raise BadQuery(f"{name}: given twice")
+        asked[name] = value
+    before = _whole(asked["before"], "before", 1, MAX_INT) if "before" in asked else None
+    limit = _whole(asked["limit"], "limit", 1, PAGE_MOST) if "limit" in asked else PAGE_USUAL
+    if asked.get("acked", "true") not in ("true", "false"):
+        raise BadQuery(f"acked: expected true or false, got {asked['acked'][:20]!r}")
+    return before, limit, (asked["acked"] == "true") if "acked" in asked else None
 
 
 # --------------------------------------------------------------------------- the database failing
@@ -645,9 +684,27 @@ class Console:
         return JSONResponse(await self._stored(self.snapshot, writes=False))
 
     def snapshot(self) -> dict[str, Any]:
+        """The console's state: every open critical alert, the newest :data:`.store.OPEN_WARNINGS_LISTED`
+        open warnings (``open_warnings_left_out`` counts the older ones), the newest
+        :data:`.store.ACKED_LISTED` acknowledged (``acked_total`` counts them all), the agents."""
+        alerts = self.store.alerts()
+        listed = sum(1 for a in alerts if a["acked_at"] is None and a["severity"] != "critical")
         return {"now": time.time(), "silent_after_s": self.settings.silent_after_s,
-                "alerts": self.store.alerts(), "acked_total": self.store.count_acked(), "agents": self.store.agents(),
-                "forgotten": self.store.forgotten()}
+                "alerts": alerts, "acked_total": self.store.count_acked(),
+                "open_warnings_left_out": max(0, self.store.count_open_warnings() - listed),
+                "agents": self.store.agents(), "forgotten": self.store.forgotten()}
+
+    async def alerts_page(self, request: Request) -> Response:
+        """``GET /api/alerts?before=ID&limit=N&acked=true``: a page of alerts, older than alert ``ID``
+        (by console id), the latest first (:meth:`ConsoleStore.alerts_before`), with whether more follow."""
+        if (refused := self._not_a_supervisor(request)) is not None:
+            return refused
+        try:
+            before, limit, acked = page_asked(request.query_params.multi_items())
+        except BadQuery as err:
+            return self._refuse(request, str(err), 400)
+        page, more = await self._stored(self.store.alerts_before, before, limit, acked, writes=False)
+        return JSONResponse({"alerts": page, "more": more})
 
     async def events(self, request: Request) -> Response:
         if (refused := self._not_a_supervisor(request)) is not None:
@@ -835,6 +892,7 @@ def create_app(store: ConsoleStore, auth: Auth, settings: ConsoleSettings = Cons
         Route("/webhook", console.webhook, methods=["POST"]),
         Route("/events", console.events, methods=["GET"]),
         Route("/api/state", console.state, methods=["GET"]),
+        Route("/api/alerts", console.alerts_page, methods=["GET"]),
         Route("/api/alerts/{alert:int}/ack", console.ack, methods=["POST"]),
         Route("/api/agents/forget", console.forget, methods=["POST"]),
     ], lifespan=_lifespan(console), exception_handlers={DatabaseFailed: console.database_failed},

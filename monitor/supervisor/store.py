@@ -35,6 +35,11 @@ SAME_CALL_S = 0.002
 rounded to the millisecond)."""
 ACKS_LOOKED_AT = 200
 """The most acknowledgements of one daemon's alerts a heartbeat's answer looks at (:meth:`ConsoleStore.acks_of`)."""
+ACKED_LISTED = 500
+"""The most acknowledged alerts the console's state lists, the newest (``acked_total`` counts them all)."""
+OPEN_WARNINGS_LISTED = 1000
+"""The most open warnings the console's state lists, the newest (a site that never acknowledges its
+warnings would otherwise send every one to each page that opens); every open critical alert is listed."""
 APPLICATION_ID = CONSOLE_APPLICATION_ID  # tells the console's database from the daemon's
 
 _SCHEMA = """
@@ -304,26 +309,49 @@ class ConsoleStore:
         keys = ("id", "alert_id", "call_id", "call_started_at", "t", "kind", "severity", "acked_by", "acked_at")
         return [dict(zip(keys, r)) for r in rows]
 
-    def alerts(self, limit: int = 500) -> list[dict[str, Any]]:
-        """Every open (unacknowledged) alert and the latest acknowledged ones, newest first."""
+    def alerts(self, acked: int = ACKED_LISTED, warnings: int = OPEN_WARNINGS_LISTED) -> list[dict[str, Any]]:
+        """Every open critical alert, the newest ``warnings`` open warnings (newest first, together),
+        then the newest ``acked`` acknowledged alerts: what the console's state lists."""
         with self._lock:
-            return (self._select_alerts("a.acked_at IS NULL", ()) +
-                    self._select_alerts("a.acked_at IS NOT NULL", (), limit=limit))
+            open_ = (self._select_alerts("a.acked_at IS NULL AND a.severity = 'critical'", ()) +
+                     self._select_alerts("a.acked_at IS NULL AND a.severity != 'critical'", (), limit=warnings))
+            open_.sort(key=lambda a: (a["received_at"], a["id"]), reverse=True)
+            return open_ + self._select_alerts("a.acked_at IS NOT NULL", (), limit=acked)
+
+    def alerts_before(self, before: int | None, limit: int,
+                      acked: bool | None = None) -> tuple[list[dict[str, Any]], bool]:
+        """A page of alerts: those whose console id is below ``before`` (None: any), the highest id
+        (the latest received) first, at most ``limit``; ``acked`` True: acknowledged ones only, False:
+        open ones only. Returns (the page, whether more alerts follow it)."""
+        where = ["a.id < ?"] if before is not None else []
+        if acked is not None:
+            where.append("a.acked_at IS NOT NULL" if acked else "a.acked_at IS NULL")
+        with self._lock:
+            rows = self._select_alerts(" AND ".join(where) or "1", (before,) if before is not None else (),
+                                       limit=limit + 1, order="a.id DESC")
+        return rows[:limit], len(rows) > limit
+
+    def count_open_warnings(self) -> int:
+        """How many warnings are open, all of them (:meth:`alerts` lists the newest)."""
+        with self._lock:
+            return int(self._conn.execute("SELECT count(*) FROM alerts WHERE acked_at IS NULL AND "
+                                          "severity != 'critical'").fetchone()[0])
 
     def count_alerts(self) -> int:
         with self._lock:
             return int(self._conn.execute("SELECT count(*) FROM alerts").fetchone()[0])
 
     def count_acked(self) -> int:
-        """How many alerts are acknowledged, all of them (:meth:`alerts` gives the latest)."""
+        """How many alerts are acknowledged, all of them (:meth:`alerts` lists the latest)."""
         with self._lock:
             return int(self._conn.execute("SELECT count(*) FROM alerts WHERE acked_at IS NOT NULL").fetchone()[0])
 
-    def _select_alerts(self, where: str, args: tuple[Any, ...], limit: int = -1) -> list[dict[str, Any]]:
+    def _select_alerts(self, where: str, args: tuple[Any, ...], limit: int = -1,
+                       order: str = "a.received_at DESC, a.id DESC") -> list[dict[str, Any]]:
         cols = ", ".join(f"a.{c}" for c in _ALERT_COLUMNS)
         rows = self._conn.execute(
             f"SELECT {cols}, r.url FROM alerts a LEFT JOIN reports r ON r.daemon_id = a.daemon_id AND "
-            f"r.call_id = a.call_id WHERE {where} ORDER BY a.received_at DESC, a.id DESC LIMIT ?",
+            f"r.call_id = a.call_id WHERE {where} ORDER BY {order} LIMIT ?",
             (*args, limit)).fetchall()
         out = []
         for r in rows:
