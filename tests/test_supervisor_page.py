@@ -969,3 +969,79 @@ def test_an_evidence_opened_after_the_state_is_sent_again_stays_open_as_alerts_c
     assert console.post(alert_body(2, severity="warning", kind="long_pauses", call_id=1))[0] == 201
     page.wait("document.querySelectorAll('#warning article').length === 2")
     assert page.eval("window.card.isConnected && window.card.querySelector('details').open")
+
+
+def test_show_older_draws_older_acknowledged_alerts_asking_the_console_for_those_the_page_does_not_hold(
+        console_pages):
+    """The page holds the latest 500 acknowledged alerts and draws 50: "Show older", a button the
+    keyboard presses, draws 50 more at each press, those the page holds first, then older ones it asks
+    the console for (``GET /api/alerts``) and holds from then on, each result said to a screen reader
+    (a polite live region). Once none is older, the button goes and the focus is left on the list's
+    heading."""
+    console = console_pages.console
+    stored_alerts(console, 560, acked=560)
+    page = console_pages.open()
+    cards = "document.querySelectorAll('#acked article').length"
+    said = "[...document.getElementById('say').children].map(p => p.textContent)"
+    assert page.eval(cards) == 50 and page.eval("document.getElementById('older').textContent") == "Show 50 older"
+    page.eval("document.getElementById('older').focus()")
+    _press(page, "Enter")
+    page.wait(f"{cards} === 100")
+    assert page.eval(said) == ["Showing 50 older acknowledged alerts: the newest 100 shown."]
+    for shown in range(150, 551, 50):  # from 550 on, asked of the console
+        _press(page, " " if shown % 100 else "Enter")
+        page.wait(f"{cards} === {shown} && {said}.length && {said}.at(-1).includes('the newest {shown} shown')")
+    assert page.eval("S.alerts.size") == 550 and page.eval("document.activeElement.id") == "older"
+    _press(page, "Enter")
+    page.wait(f"{cards} === 560 && document.getElementById('older').hidden")
+    assert page.eval(said)[-1] == "Showing 10 older acknowledged alerts: the newest 560 shown."
+    assert page.eval("document.activeElement.id") == "h-acked"
+    assert page.eval("[...document.querySelectorAll('#acked article')].map(a => Number(a.dataset.id))") == \
+        list(range(560, 0, -1))
+    assert page.eval("document.getElementById('acked-count').textContent") == "(560)"
+    # an acknowledgement coming in lets none of those asked for go
+    pk = console.post(alert_body(1, severity="warning", kind="slow_speech"))[1]["id"]
+    assert console.request("POST", f"/api/alerts/{pk}/ack", json.dumps({"by": "Dana"}).encode())[0] == 200
+    page.wait("document.getElementById('acked-count').textContent === '(561)'")
+    assert page.eval("S.alerts.size") == 561 and page.eval(cards) == 561
+
+
+def test_every_time_on_the_page_is_a_time_element_saying_it_in_iso_8601(console_pages):
+    """Each time the page shows (a call's start, an alert's, an acknowledgement's, an agent last heard)
+    is a ``<time>`` element whose ``datetime`` says it in ISO 8601, which assistive technology and
+    programs read whatever the browser's language and zone; it reads as before."""
+    console = console_pages.console
+    _heartbeat(console, "alice", "d-test", in_call=False)
+    body = alert_body(1, severity="warning", kind="slow_speech")
+    pk = console.post(body)[1]["id"]
+    assert console.request("POST", f"/api/alerts/{pk}/ack", json.dumps({"by": "Dana"}).encode())[0] == 200
+    page = console_pages.open()
+    page.wait("document.querySelectorAll('#acked article').length === 1")
+    times = page.eval("[...document.querySelectorAll('main time')].map(t => [t.closest('[class]').className, "
+                      "t.dateTime, t.textContent])")
+    (alert,) = console.state()["alerts"]
+    (agent,) = console.state()["agents"]
+    iso = page.eval  # the browser's own ISO 8601 of a unix time
+    expected = [(where, iso(f"new Date({unix} * 1000).toISOString()"))
+                for where, unix in (("when", body["call_started_at"]), ("when", body["at"]),
+                                    ("ackinfo", alert["acked_at"]), ("small", agent["last_seen"]))]
+    assert [(cls, dt) for cls, dt, _ in times] == expected
+    assert all(text == page.eval(f"clock(Date.parse('{dt}') / 1000)") for _, dt, text in times)
+    assert page.eval("document.querySelector('#acked .ackinfo').textContent").startswith("Acknowledged by Dana at ")
+
+
+def test_open_warnings_beyond_those_the_console_lists_are_counted_under_them_and_every_critical_shows(
+        console_pages):
+    """A site that never acknowledges its warnings: the console sends the newest 1000 open warnings and
+    the count of the older ones, which the page says under them, while the oldest critical alert still
+    shows and counts in the header."""
+    console = console_pages.console
+    stored_alerts(console, 2235, acked=0, critical={1})
+    page = console_pages.open()
+    assert page.eval("document.querySelectorAll('#critical article').length") == 1
+    assert page.eval("document.getElementById('tally').textContent") == "1 critical open"
+    assert page.eval("document.querySelectorAll('#warning article').length") == 1000
+    assert page.eval("document.getElementById('warning-count').textContent") == "(2234)"
+    assert page.eval("document.querySelector('#warning .left-out').textContent") == (
+        "and 1,234 older open warnings, not listed here: acknowledge the warnings above, then reload the page, "
+        "to list them.")
