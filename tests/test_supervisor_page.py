@@ -1042,6 +1042,7 @@ def test_open_warnings_beyond_those_the_console_lists_are_counted_under_them_and
     assert page.eval("document.getElementById('tally').textContent") == "1 critical open"
     assert page.eval("document.querySelectorAll('#warning article').length") == 1000
     assert page.eval("document.getElementById('warning-count').textContent") == "(2234)"
+    assert page.eval("[...document.querySelectorAll('#warning .more')].map(p => p.className)") == ["more left-out"]
     assert page.eval("document.querySelector('#warning .left-out').textContent") == (
         "and 1,234 older open warnings, not listed here: acknowledge the warnings above, then reload the page, "
         "to list them.")
