@@ -140,12 +140,13 @@ def alert_body(alert_id: int = 1, *, daemon_id: str = "d-test", agent: str = "al
             "call_started_at": started, "at": started + t, **extra}
 
 
-def stored_alerts(console: ConsoleProcess, count: int, acked: int, critical: Collection[int] = ()) -> None:
+def stored_alerts(console: ConsoleProcess, count: int, acked: int, critical: Collection[int] = (),
+                  bob: Collection[int] = ()) -> None:
     """``count`` alerts of agent alice written into the console's database (ids 1 to ``count``, received
     a second apart in that order, the last one now): the oldest ``acked`` of them acknowledged, those whose
-    ids are in ``critical`` critical, the others warnings."""
+    ids are in ``critical`` critical, the others warnings; those whose ids are in ``bob`` agent bob's."""
     now = time.time()
-    rows = [("d-test", i, "alice", i, now - 600, now - 600 + i, 30.0,
+    rows = [(*(("d-bob", i, "bob") if i in bob else ("d-test", i, "alice")), i, now - 600, now - 600 + i, 30.0,
              *(("possible_emergency", "critical") if i in critical else ("slow_speech", "warning")), "Slow speech",
              json.dumps({"score": 1.2}), "[]", now - count + i, *(("Dana", now - count + i) if i <= acked else (None, None)))
             for i in range(1, count + 1)]

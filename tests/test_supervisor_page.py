@@ -1006,6 +1006,24 @@ def test_show_older_draws_older_acknowledged_alerts_asking_the_console_for_those
     assert page.eval("S.alerts.size") == 561 and page.eval(cards) == 561
 
 
+def test_show_older_with_one_agent_shown_looks_back_through_the_others_alerts_for_that_agent_s(console_pages):
+    """One agent shown whose acknowledged alerts are all older than the latest 500 the page holds: its list
+    is empty, and "Show older" asks the console for older ones until it finds that agent's, says how many
+    it shows, and goes once none is older."""
+    console = console_pages.console
+    stored_alerts(console, 700, acked=700, bob=range(1, 31))
+    page = console_pages.browser.new_page(f"{console.base}/?token={console.token}&agent=bob")
+    page.wait(console_pages.LIVE, timeout=30)
+    assert page.eval("document.querySelector('#acked .empty').textContent") == "None yet of bob."
+    page.eval("document.getElementById('older').focus()")
+    _press(page, "Enter")
+    page.wait("document.querySelectorAll('#acked article').length === 30 && document.getElementById('older').hidden")
+    assert page.eval("[...document.getElementById('say').children].at(-1).textContent") == \
+        "Showing 30 older acknowledged alerts of bob: the newest 30 shown."
+    assert page.eval("document.activeElement.id") == "h-acked"
+    assert page.eval("document.getElementById('acked-count').textContent") == "(30 of 700)"
+
+
 def test_every_time_on_the_page_is_a_time_element_saying_it_in_iso_8601(console_pages):
     """Each time the page shows (a call's start, an alert's, an acknowledgement's, an agent last heard)
     is a ``<time>`` element whose ``datetime`` says it in ISO 8601, which assistive technology and
