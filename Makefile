@@ -27,12 +27,14 @@ system-packages:
 	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
 	  else \
 	    echo "Missing system packages. Run:"; \
-	    echo "  sudo apt-get install -y --no-install-recommends$$missing"; \
+	    echo "  sudo apt-get update && sudo apt-get install -y --no-install-recommends$$missing"; \
 	    exit 1; \
 	  fi; \
 	fi
 
-$(STAMP): pyproject.toml monitor/release.py
+# After the system packages' check (order only: it changes nothing the stamp is newer than), so that
+# no venv or pip install begins while packages are missing, not even under make -j or -k.
+$(STAMP): pyproject.toml monitor/release.py | system-packages
 	@# monitor/release.py: a new release's number goes into the installed package's metadata too.
 	@# A venv left without pip (made before python3-venv was installed) is made again.
 	$(PY) -m pip --version >/dev/null 2>&1 || { rm -rf $(VENV) && $(PYTHON) -m venv $(VENV); }
