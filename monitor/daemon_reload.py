@@ -43,7 +43,12 @@ next start: the next reload that applies all of it resolves it (:func:`recovery_
 
 def one_source_line(cfg: Config, label: str) -> str:
     """The line refusing the caller's and the agent's leg on one source ``label`` (one audio would be
-    scored as two legs), naming the options or keys (and their files) that set them."""
+    scored as two legs), naming the options or keys (and their files) that set them; with no caller
+    given, the default input, and the caller's source as the way out."""
+    if not cfg.daemon.caller:
+        return (f"the default input (no --caller or daemon.caller) and {named_as(cfg, 'daemon.agent', '--agent')} "
+                f"both name {label}: one audio would be scored as both legs; give --caller SOURCE, the monitor of "
+                "the softphone's sink (`call-monitor devices` lists them)")
     return (f"{named_as(cfg, 'daemon.caller', '--caller')} and {named_as(cfg, 'daemon.agent', '--agent')} both "
             f"name {label}: one audio would be scored as both legs; give the agent's own source (the microphone; "
             "see `call-monitor devices`)")

@@ -126,6 +126,8 @@ def pulse(monkeypatch):
     server = PulseServer().start()
     for k, v in server.env.items():
         monkeypatch.setenv(k, v)
+    for k in ("PULSE_SOURCE", "PULSE_SINK"):  # a desktop's own choice names no source of this server
+        monkeypatch.delenv(k, raising=False)
     try:
         yield server
     finally:

@@ -204,6 +204,53 @@ def test_one_device_named_twice_is_one_audio_though_the_server_answered_for_one_
     assert one_audio(named, by_index) is None
 
 
+def test_the_default_device_records_the_source_pulse_source_names_in_the_environment(pulse, monkeypatch):
+    """``PULSE_SOURCE`` exported in the daemon's environment is the source ALSA's ``default`` device
+    records (the sound server's client reads it as the device opens), whatever the server's default:
+    the agent's ``default`` is the caller's monitor where it names that, and the microphone where it
+    names that though the server's default is the caller's monitor."""
+    from monitor.capture.devices import input_devices, same_source
+    default = next(f"default (#{d.index})" for d in input_devices() if d.name == "default")
+    pulse.set_default_source("mic.monitor")
+    monkeypatch.setenv("PULSE_SOURCE", "softphone.monitor")
+    assert same_source("softphone.monitor", "default") == (
+        f"softphone.monitor ({default}: PULSE_SOURCE in the environment)")
+    pulse.set_default_source("softphone.monitor")
+    monkeypatch.setenv("PULSE_SOURCE", "mic.monitor")
+    assert same_source("softphone.monitor", "default") is None
+
+
+def test_without_a_caller_the_agent_may_not_record_what_the_default_input_records(pulse, monkeypatch):
+    """No caller given: the caller's leg is the default input, ALSA's ``default`` device, which records
+    the server's default source (here the microphone), or the source ``PULSE_SOURCE`` names. An agent on
+    the same device, or on the source it records, would be the caller's leg again."""
+    from monitor.capture.devices import input_devices, same_source
+    default = next(f"default (#{d.index})" for d in input_devices() if d.name == "default")
+    pulse.set_default_source("mic.monitor")
+    assert same_source("", "default") == f"mic.monitor (default input and {default}: the sound server's default source)"
+    assert same_source("", "mic.monitor") == "mic.monitor (default input: the sound server's default source)"
+    assert same_source("", "softphone.monitor") is None
+    monkeypatch.setenv("PULSE_SOURCE", "softphone.monitor")
+    assert same_source("", "softphone.monitor") == "softphone.monitor (default input: PULSE_SOURCE in the environment)"
+    assert same_source("", "mic.monitor") is None
+
+
+def test_the_agent_on_the_default_device_without_a_caller_is_refused_in_one_line_saying_to_give_the_caller(
+        pulse, env, tmp_path):
+    """``--agent default`` alone: both legs would be the default input. Refused, exit 2, no database."""
+    pulse.set_default_source("mic.monitor")
+    r = subprocess.run([PY, "-m", "monitor.cli", "run", "--agent", "default", "--db", str(tmp_path / "e.db"),
+                        "--no-notify", "--no-transcribe"], env=env, cwd=tmp_path, capture_output=True, text=True,
+                       timeout=30)
+    from monitor.capture.devices import input_devices
+    index = next(d.index for d in input_devices() if d.name == "default")
+    assert r.returncode == 2 and r.stderr.splitlines() == [
+        "call-monitor: error: the default input (no --caller or daemon.caller) and --agent both name mic.monitor "
+        f"(default input and default (#{index}): the sound server's default source): one audio would be scored as "
+        "both legs; give --caller SOURCE, the monitor of the softphone's sink (`call-monitor devices` lists them)"]
+    assert not (tmp_path / "e.db").exists()
+
+
 def _device_index(env, cwd, name: str) -> str:
     """The index of the PortAudio input device ``name`` as a daemon started in ``env`` sees it."""
     found = subprocess.run([PY, "-c", "from monitor.capture.devices import input_devices\n"

@@ -2,10 +2,12 @@
 
 A SOURCE is, in this order: a sounddevice index ("3"), a PulseAudio/PipeWire
 source name as ``pactl list short sources`` shows it ("softphone.monitor"),
-or a fragment of a sounddevice input device name ("USB"). A pulse source is
-opened through the ALSA ``pulse`` device with ``PULSE_SOURCE`` set to its
-name while the stream opens (the ALSA pulse plugin reads it then), so two
-legs can be two different pulse sources at once.
+or a fragment of a sounddevice input device name ("USB"); no SOURCE, the
+default input. A pulse source is opened through the ALSA ``pulse`` device with
+``PULSE_SOURCE`` set to its name while the stream opens (the ALSA pulse plugin
+reads it then), so two legs can be two different pulse sources at once; the
+``default`` or ``pulse`` device opened for no such source records the source the
+environment's ``PULSE_SOURCE`` names, else the sound server's default source.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import functools
 import os
 import shutil
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable, Mapping, Sequence
 
 
@@ -69,18 +71,31 @@ class PulseSource:
         return next((int(t[:-2]) for t in self.spec.split() if t.endswith("Hz") and t[:-2].isdigit()), None)
 
 
+SERVER_DEFAULT = "the sound server's default source"
+"""Why a device of :data:`SERVER_DEFAULT_DEVICES` records the source it does, with no ``PULSE_SOURCE``
+in the environment (:func:`routed_source`)."""
+
+FROM_ENVIRONMENT = "PULSE_SOURCE in the environment"
+"""Why it records the source it does, with ``PULSE_SOURCE`` in the environment naming one."""
+
+DEFAULT_INPUT = "default input"
+"""The label of the leg given no SOURCE: PortAudio's default input device."""
+
+
 @dataclass(frozen=True)
 class ResolvedSource:
-    """What to open: ``device`` for sounddevice, and ``pulse_source`` for PULSE_SOURCE. ``reads``:
-    the sound-server source it records, ``pulse_source`` or, for a device that records the server's
-    default source (:data:`SERVER_DEFAULT_DEVICES`), that source when it was resolved; None: a
-    device of its own, or no server answered."""
+    """What to open: ``device`` for sounddevice (None: PortAudio's default input, where it has
+    none to name), and ``pulse_source`` for PULSE_SOURCE. ``reads``: the sound-server source it
+    records, ``pulse_source`` or, for a device of :data:`SERVER_DEFAULT_DEVICES`, the source
+    :func:`routed_source` found when it was resolved, ``via`` saying why (:data:`SERVER_DEFAULT` or
+    :data:`FROM_ENVIRONMENT`); None: a device of its own, or no server answered."""
 
     spec: str
     device: int | str | None
     pulse_source: str | None
     label: str
     reads: str | None = None
+    via: str = SERVER_DEFAULT
 
     @property
     def audio(self) -> tuple[str, object]:
@@ -91,7 +106,9 @@ class ResolvedSource:
 SERVER_DEFAULT_DEVICES = ("default", "pulse", "pipewire")
 """The ALSA devices that, opened with no ``PULSE_SOURCE``, record the sound server's default source
 (where its ALSA plugin is installed, PortAudio then listing a ``pulse`` device): with no microphone,
-or one the desktop's settings set so, that is the monitor of a sink, perhaps the softphone's."""
+or one the desktop's settings set so, that is the monitor of a sink, perhaps the softphone's. Opened
+with ``PULSE_SOURCE`` exported in the environment (a leg of a named source sets its own only while it
+opens), they record the source it names (:func:`routed_source`)."""
 
 
 def input_devices() -> list[InputDevice]:
@@ -152,6 +169,28 @@ def default_server_source(timeout: float = 3.0) -> str | None:
     return next((line.split(":", 1)[1].strip() for line in said if line.startswith("Default Source:")), None)
 
 
+def routed_source(env: Mapping[str, str] | None = None) -> tuple[str | None, str]:
+    """The sound-server source a device of :data:`SERVER_DEFAULT_DEVICES` records, opened for no
+    source of its own, and why (:data:`FROM_ENVIRONMENT` or :data:`SERVER_DEFAULT`): the one
+    ``PULSE_SOURCE`` names in ``env`` (the process's environment by default), which the sound
+    server's client in the ALSA plugin reads as the device opens, else the server's default source
+    (None: no server answered)."""
+    named = (os.environ if env is None else env).get("PULSE_SOURCE", "").strip()
+    if named:
+        return named, FROM_ENVIRONMENT
+    return default_server_source(), SERVER_DEFAULT
+
+
+def default_input_index() -> int | None:
+    """The index of PortAudio's default input device, which a stream opened on no device records;
+    None when it has none."""
+    import sounddevice as sd
+    try:
+        return int(sd.query_devices(kind="input")["index"])
+    except Exception:  # noqa: BLE001 - PortAudio's "Error querying device -1"
+        return None
+
+
 def no_sources_reason() -> str:
     """Why the sound server's sources cannot be listed (:func:`pulse_sources` gave None)."""
     if shutil.which("pactl") is None:
@@ -203,7 +242,7 @@ def resolve(spec: str, *, devices: list[InputDevice] | None = None,
     spec = (spec or "").strip()
     devices = input_devices() if devices is None else devices
     if not spec:
-        return ResolvedSource("", None, None, "default input")
+        return _default_input(devices, sources)
     if spec.isdigit():
         idx = int(spec)
         for d in devices:
@@ -240,32 +279,42 @@ def resolve(spec: str, *, devices: list[InputDevice] | None = None,
 
 def _on_device(spec: str, device: InputDevice, devices: list[InputDevice],
                sources: list[PulseSource] | None | bool) -> ResolvedSource:
-    """``device`` opened for ``spec``, with the server's default source it records, if it is one of
-    :data:`SERVER_DEFAULT_DEVICES` (``sources`` None: no server answered, so none asked)."""
+    """``device`` opened for ``spec``, with the sound-server source it records (:func:`routed_source`),
+    if it is one of :data:`SERVER_DEFAULT_DEVICES` (``sources`` None: no server answered, so none asked)."""
     routed = device.name in SERVER_DEFAULT_DEVICES and sources is not None and _pulse_device(devices) is not None
-    return ResolvedSource(spec, device.index, None, f"{device.name} (#{device.index})",
-                          reads=default_server_source() if routed else None)
+    reads, via = routed_source() if routed else (None, SERVER_DEFAULT)
+    return ResolvedSource(spec, device.index, None, f"{device.name} (#{device.index})", reads=reads, via=via)
+
+
+def _default_input(devices: list[InputDevice], sources: list[PulseSource] | None | bool) -> ResolvedSource:
+    """The leg given no SOURCE: PortAudio's default input device, with what it records
+    (:func:`_on_device`), labelled :data:`DEFAULT_INPUT`; no device when PortAudio has none."""
+    index = default_input_index()
+    device = next((d for d in devices if d.index == index), None)
+    if device is None:
+        return ResolvedSource("", None, None, DEFAULT_INPUT)
+    return replace(_on_device("", device, devices, sources), label=DEFAULT_INPUT)
 
 
 def one_audio(a: ResolvedSource, b: ResolvedSource) -> str | None:
-    """The source both ``a`` and ``b`` record (one device, or one sound-server source, named or the
-    server's default), as a line names it, else None: a device that records the server's default
-    source is named beside that source (``softphone.monitor (default (#1): the sound server's
-    default source)``)."""
+    """The source both ``a`` and ``b`` record (one device, or one sound-server source, named, the
+    server's default or the environment's ``PULSE_SOURCE``), as a line names it, else None: a device
+    that records a source it was not given is named beside that source, with why
+    (``softphone.monitor (default (#1): the sound server's default source)``)."""
     one_device = a.device == b.device and a.pulse_source is None and b.pulse_source is None
     if a.audio != b.audio and not one_device:  # one device is one audio, whatever pactl said of either
         return None
-    routed = [r.label for r in (a, b) if r.pulse_source is None and r.reads]
+    routed = [r for r in (a, b) if r.pulse_source is None and r.reads]
     if a.label == b.label or not routed:
         return a.label
-    return f"{a.reads} ({' and '.join(routed)}: the sound server's default source)"
+    return f"{a.reads} ({' and '.join(r.label for r in routed)}: {routed[0].via})"
 
 
 def same_source(caller: str, agent: str, resolve_fn: Callable[[str], ResolvedSource] | None = None) -> str | None:
     """The source both ``caller`` and ``agent`` name (their name, or the label of the device or
-    sound-server source both resolve to), else None: no agent, or either not found now (looked at
-    again when it is opened). ``resolve_fn`` defaults to :func:`resolve` over one listing of the
-    devices and sources."""
+    sound-server source both resolve to; no caller: the default input's), else None: no agent, or
+    either not found now (looked at again when it is opened). ``resolve_fn`` defaults to
+    :func:`resolve` over one listing of the devices and sources."""
     caller, agent = (caller or "").strip(), (agent or "").strip()
     if not agent:
         return None
@@ -278,4 +327,4 @@ def same_source(caller: str, agent: str, resolve_fn: Callable[[str], ResolvedSou
         a, b = resolve_fn(caller), resolve_fn(agent)
     except DeviceError:
         return None
-    return one_audio(a, b) if a.device is not None else None
+    return one_audio(a, b)
