@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 import time
@@ -351,6 +352,46 @@ def test_a_caller_sink_that_vanishes_is_a_lost_leg_not_the_microphone_and_is_fol
     assert not unheard[-16000:, 0].any(), "its last second, the leg delivering again, is heard"
     assert any("source softphone.monitor is gone" in m for m in msgs), msgs
     assert src.stats()["caller"]["reopens"] >= 1
+
+
+def test_a_caller_leg_the_server_moves_to_its_new_default_source_is_reopened_on_its_own_source(pulse, tmp_path):
+    """The server's default source is the softphone's monitor (a desktop with no microphone) and the
+    desktop makes the microphone its default (a headset plugged in, a choice in its settings): the
+    server moves every stream on the old default to the new one, the caller leg's too, whose source
+    is still there, and the leg would record the agent's voice as the caller's. The leg is lost and
+    reopened on its own source instead."""
+    portaudio_afresh()
+    from monitor.capture.live import LiveSource
+    assert pulse.default_source() == "softphone.monitor"
+    msgs: list[str] = []
+    src = LiveSource({"caller": "softphone.monitor", "agent": "mic.monitor"}, backoff_s=0.3, source_check_s=0.3,
+                     on_status=lambda lvl, m, topic: msgs.append(m))
+    recorded: list[frozenset] = []
+
+    def driver():
+        deadline = time.monotonic() + 6
+        while any(s["state"] != "running" for s in src.stats().values()) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        pulse.set_default_source("mic.monitor")
+        deadline = time.monotonic() + 4
+        while not src.stats()["caller"]["reopens"] and time.monotonic() < deadline:
+            time.sleep(0.05)
+        recorded.append(_sources_recorded_by(pulse, os.getpid()))  # the stream reopened, its first block or not
+        src.stop()
+
+    _chunks_while(src, driver)
+    assert [m for m in msgs if "input lost" in m] == [
+        "caller leg (softphone.monitor): input lost (the sound server moved its stream off softphone.monitor, "
+        "to another source); reopening"], msgs
+    assert recorded == [frozenset({"softphone.monitor", "mic.monitor"})]
+
+
+def _sources_recorded_by(pulse, pid: int) -> frozenset:
+    """The names of the sources process ``pid``'s recording streams record now."""
+    import json
+    names = {str(s["index"]): s["name"] for s in json.loads(_pactl(pulse, "-f", "json", "list", "sources"))}
+    return frozenset(names[str(o["source"])] for o in json.loads(_pactl(pulse, "-f", "json", "list", "source-outputs"))
+                     if o["properties"].get("application.process.id") == str(pid))
 
 
 def test_devices_command_marks_monitor_sources(pulse):

@@ -15,6 +15,7 @@ from __future__ import annotations
 import difflib
 import functools
 import os
+import re
 import shutil
 import subprocess
 from dataclasses import dataclass, replace
@@ -167,6 +168,24 @@ def default_server_source(timeout: float = 3.0) -> str | None:
     server answers."""
     said = (pactl_output(("info",), timeout, env={**os.environ, "LC_ALL": "C"}) or "").splitlines()
     return next((line.split(":", 1)[1].strip() for line in said if line.startswith("Default Source:")), None)
+
+
+_OUTPUT_SOURCE_RE = re.compile(r"^\s*Source: (\d+)\s*$", re.M)
+_OUTPUT_PID_RE = re.compile(r'^\s*application\.process\.id = "(\d+)"\s*$', re.M)
+
+
+def recorded_sources(pid: int, timeout: float = 3.0) -> frozenset[int] | None:
+    """The indexes of the sources the recording streams of process ``pid`` record now (``pactl list
+    source-outputs``, asked in the C locale); None when the server does not answer."""
+    out = pactl_output(("list", "source-outputs"), timeout, env={**os.environ, "LC_ALL": "C"})
+    if out is None:
+        return None
+    found = set()
+    for block in out.split("Source Output #")[1:]:
+        source, owner = _OUTPUT_SOURCE_RE.search(block), _OUTPUT_PID_RE.search(block)
+        if source and owner and int(owner.group(1)) == pid:
+            found.add(int(source.group(1)))
+    return frozenset(found)
 
 
 def routed_source(env: Mapping[str, str] | None = None) -> tuple[str | None, str]:

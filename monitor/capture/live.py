@@ -90,7 +90,7 @@ import numpy as np
 from ..dsp.resample import Resampler
 from .audio_files import EdgeConditioner
 from .devices import (DIGITAL_ZERO_DBFS, DeviceError, PulseSource, ResolvedSource, SameSourceError, one_audio,
-                      pulse_sources, refresh_portaudio, resolve, server_source_name)
+                      pulse_sources, recorded_sources, refresh_portaudio, resolve, server_source_name)
 from .sources import Chunk, Source, StreamsMark
 from .streams import NO_SERVER, SinkStreams, StreamIds, monitored_sink
 
@@ -308,6 +308,7 @@ class LiveSource(Source):
         caller = self._legs["caller"].resolved
         self._device_list = 0  # PortAudio device lists read since the start (refresh_portaudio)
         self._refreshed_at = -DEVICE_REFRESH_S
+        self._recorded: tuple[float, frozenset[int] | None] = (-source_check_s, None)  # (when, recorded_sources)
         self.streams_sink = monitored_sink(caller.pulse_source if caller else sources["caller"]) \
             if watch_streams else None
         self._watcher: SinkStreams | None = None
@@ -421,6 +422,7 @@ class LiveSource(Source):
             if leg.device_list != self._device_list:  # another leg read the list again since: its index may be stale
                 raise DeviceError(f"{leg.stats.source}: PortAudio's device list was read again; looking again")
             rate = self._start_stream(leg, gen, found, callback)
+        self._recorded = (-self.source_check_s, None)  # a new stream: the sources recorded are asked afresh
         leg.rate = rate
         leg.stats.device_rate = rate
         leg.opened = True
@@ -508,7 +510,9 @@ class LiveSource(Source):
 
     def _source_moved(self, leg: _Leg, now: float) -> str | None:
         """Why the leg's stream no longer records its own source (gone, or removed and made
-        again: the stream was moved to another one), looked at every ``source_check_s``."""
+        again: the stream was moved to another one; or moved by the server while it is there, as
+        it moves the streams of its old default source to a new default), looked at every
+        ``source_check_s``."""
         if leg.source_index is None or now - leg.checked_at < self.source_check_s:
             return None
         leg.checked_at = now
@@ -521,7 +525,19 @@ class LiveSource(Source):
             return f"source {name} is gone"
         if found.index != leg.source_index:
             return f"source {name} was removed and made again"
+        recorded = self._recorded_sources(now)  # empty: the server names no process's streams (told nothing)
+        if recorded and found.index not in recorded:
+            return f"the sound server moved its stream off {name}, to another source"
         return None
+
+    def _recorded_sources(self, now: float) -> frozenset[int] | None:
+        """:func:`recorded_sources` of this process, asked once a ``source_check_s`` for every leg
+        (one ``pactl`` a second, however many legs look)."""
+        at, recorded = self._recorded
+        if now - at >= self.source_check_s / 2:
+            recorded = recorded_sources(os.getpid())
+            self._recorded = (now, recorded)
+        return recorded
 
     def _condition(self, leg: _Leg, gen: int, rate: int) -> None:
         """The conditioning of stream ``gen`` at ``rate``: the previous stream's (its filters'
