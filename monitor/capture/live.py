@@ -308,7 +308,8 @@ class LiveSource(Source):
         caller = self._legs["caller"].resolved
         self._device_list = 0  # PortAudio device lists read since the start (refresh_portaudio)
         self._refreshed_at = -DEVICE_REFRESH_S
-        self._recorded: tuple[float, frozenset[int] | None] = (-source_check_s, None)  # (when, recorded_sources)
+        # (when asked, recorded_sources, the legs whose streams had delivered a block by then)
+        self._recorded: tuple[float, frozenset[int] | None, frozenset[str]] = (-source_check_s, None, frozenset())
         self.streams_sink = monitored_sink(caller.pulse_source if caller else sources["caller"]) \
             if watch_streams else None
         self._watcher: SinkStreams | None = None
@@ -422,7 +423,7 @@ class LiveSource(Source):
             if leg.device_list != self._device_list:  # another leg read the list again since: its index may be stale
                 raise DeviceError(f"{leg.stats.source}: PortAudio's device list was read again; looking again")
             rate = self._start_stream(leg, gen, found, callback)
-        self._recorded = (-self.source_check_s, None)  # a new stream: the sources recorded are asked afresh
+        self._recorded = (-self.source_check_s, None, frozenset())  # a new stream: the sources recorded are asked afresh
         leg.rate = rate
         leg.stats.device_rate = rate
         leg.opened = True
@@ -525,19 +526,22 @@ class LiveSource(Source):
             return f"source {name} is gone"
         if found.index != leg.source_index:
             return f"source {name} was removed and made again"
-        recorded = self._recorded_sources(now)  # empty: the server names no process's streams (told nothing)
-        if recorded and found.index not in recorded:
+        recorded, flowing = self._recorded_sources(now)  # empty: the server names no process's streams (told nothing)
+        if recorded and leg.name in flowing and found.index not in recorded:
             return f"the sound server moved its stream off {name}, to another source"
         return None
 
-    def _recorded_sources(self, now: float) -> frozenset[int] | None:
+    def _recorded_sources(self, now: float) -> tuple[frozenset[int] | None, frozenset[str]]:
         """:func:`recorded_sources` of this process, asked once a ``source_check_s`` for every leg
-        (one ``pactl`` a second, however many legs look)."""
-        at, recorded = self._recorded
+        (one ``pactl`` a second, however many legs look), and the legs it can judge: those whose
+        stream had delivered a block when it was asked (a stream just opened may not be listed by
+        the server yet; one that delivers is)."""
+        at, recorded, flowing = self._recorded
         if now - at >= self.source_check_s / 2:
+            flowing = frozenset(leg.name for leg in self._legs.values() if leg.last_block)
             recorded = recorded_sources(os.getpid())
-            self._recorded = (now, recorded)
-        return recorded
+            self._recorded = (now, recorded, flowing)
+        return recorded, flowing
 
     def _condition(self, leg: _Leg, gen: int, rate: int) -> None:
         """The conditioning of stream ``gen`` at ``rate``: the previous stream's (its filters'
