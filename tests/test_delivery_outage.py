@@ -197,3 +197,74 @@ def test_an_outage_that_begins_while_an_alert_is_refused_is_said_as_an_outage(re
     assert "no more is said until it delivers again" in warnings[0], warnings
     assert not any("503" in m and "while others are" in m for m in warnings), warnings
     assert any("delivering again" in m for m in warnings), warnings
+
+
+class SteppedWallClock:
+    """The wall clock from the real time on, stepped by the test as NTP steps it (or a hand sets it)."""
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+
+    def __call__(self) -> float:
+        return time.time() + self.offset
+
+    def step(self, seconds: float) -> None:
+        self.offset += seconds
+
+
+def test_a_wall_clock_stepped_back_an_hour_in_an_outage_holds_no_alert_back_for_the_hour(tmp_path):
+    """The outbox keeps each next try in wall-clock time (it outlives the process): a try set 2 s
+    ahead lies an hour and 2 s ahead once the clock steps back an hour. Further ahead than any wait
+    the sender sets, it is due now: the critical alert goes as soon as the endpoint is back."""
+    wall = SteppedWallClock()
+    hook = Hook()
+    hook.up = False
+    store = Store.open(tmp_path / "e.db", clock=wall)
+    sink = WebhookSink(store, hook.url, clock=wall)  # not started: each pass over the outbox is the test's
+    try:
+        sink(stored_alert(store))
+        assert sink.deliver_due() == 0  # the endpoint is down: the next try 2 s ahead
+        wall.step(-3600.0)
+        hook.up = True
+        assert sink.deliver_due() == 1
+        assert [b["kind"] for _, b in hook.received] == ["possible_emergency"]
+    finally:
+        sink.close()
+        hook.close()
+        store.close()
+
+
+def test_an_alert_held_in_memory_is_not_held_back_by_the_wall_clock_stepping_back_either(tmp_path):
+    wall = SteppedWallClock()
+    hook = Hook()
+    hook.up = False
+    store = Store.open(tmp_path / "e.db", clock=wall)
+    sink = WebhookSink(store, hook.url, clock=wall)  # not started: each pass over memory is the test's
+    try:
+        store.close()  # the database is gone
+        sink(AlertEvent(t=7.0, kind="possible_emergency", severity="critical", message="m", stored=False))
+        assert sink.deliver_memory() == 0
+        wall.step(-3600.0)
+        hook.up = True
+        assert sink.deliver_memory() == 1
+    finally:
+        sink.close()
+        hook.close()
+
+
+def test_a_daemon_started_again_tries_at_once_what_an_earlier_one_left_on_a_long_backoff(tmp_path):
+    """A daemon killed in a long outage leaves a warning whose next try is minutes ahead (the
+    backoff doubles up to 300 s); started again, once the endpoint is back, it does not wait them out."""
+    hook = Hook()
+    store = Store.open(tmp_path / "e.db")
+    alert = stored_alert(store, kind="slow_speech", severity="warning")
+    row = store.enqueue_delivery(alert.alert_id, hook.url)
+    store.mark_failed(row, time.time() + 250.0, "Connection refused")  # the killed daemon's: 250 s to wait
+    sink = WebhookSink(store, hook.url, poll_s=0.05).start()
+    try:
+        assert wait_for(lambda: len(hook.received) == 1, 5.0), store.deliveries()
+        assert hook.received[0][1]["alert_id"] == alert.alert_id
+    finally:
+        sink.close()
+        hook.close()
+        store.close()

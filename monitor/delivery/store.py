@@ -34,8 +34,8 @@ from .store_errors import StoreError
 from .store_files import (BUSY_TIMEOUT_S, CONSOLE_APPLICATION_ID, IMMUTABLE_READS, FileState, _console_error,
                           _describe, _not_sqlite, _open_to_read, _refusal, _tables_problem, a_folder, an_empty_file,
                           file_state, is_bare_sqlite_file, is_empty_file, kept_changing, no_database, no_tables)
-from .store_rows import (DUE_ORDER_SQL, LIVE_SOURCE, Ack, CallRecord, Delivery, StoredAlert, _json, _json_of,
-                         _number, _text, _whole, damaged_row)
+from .store_rows import (DUE_ORDER_SQL, DUE_SQL, LIVE_SOURCE, Ack, CallRecord, Delivery, StoredAlert, _json, _json_of,
+                         _number, _text, _whole, beyond_wait, damaged_row)
 from .store_schema import SCHEMA_VERSION, _too_new, make_or_upgrade, this_machine
 
 log = logging.getLogger(__name__)
@@ -472,13 +472,18 @@ class Store:
                 f"d.delivered_at, {self._posted_column}, a.* FROM deliveries d JOIN alerts a ON a.id = d.alert_id")
 
     def due_deliveries(self, now: float | None = None, limit: int = 100, target: str | None = None,
-                       damaged: Callable[[int, StoreError], None] | None = None) -> list[Delivery]:
+                       damaged: Callable[[int, StoreError], None] | None = None,
+                       longest_wait_s: float | None = None) -> list[Delivery]:
         """Pending deliveries whose next attempt is due (for ``target`` only, if given), the critical
         alerts' first (a receiver pacing the outbox, the console's limit, posts them next), then oldest first.
+        With ``longest_wait_s`` (the longest wait its sender sets), a row due further ahead than that is
+        due now, as :func:`is_due` says: the wall clock has stepped back since its time was set.
         A row holding what no release writes (its own or its alert's: :func:`damaged_row`) raises
         that error, or with ``damaged`` is left out and given to it (the row's id and the error)."""
         now = self._clock() if now is None else now
         where, args = "d.status = 'pending' AND d.next_attempt_at <= ?", [now]
+        if longest_wait_s is not None:
+            where, args = f"d.status = 'pending' AND {DUE_SQL}", [now, beyond_wait(now, longest_wait_s)]
         if target is not None:
             where += " AND d.target = ?"
             args.append(target)

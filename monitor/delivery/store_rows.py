@@ -61,6 +61,26 @@ pacing the posts, the console's limit, takes them next), then the earliest due, 
 :func:`due_order` is the same order of the alerts the webhook holds in memory."""
 
 
+CLOCK_SLACK_S = 1.0
+"""How much further ahead than the longest wait its sender sets a delivery's next try may lie
+before it is taken for a wall clock stepped back (:func:`is_due`): rounding, and a write's own time."""
+DUE_SQL = "(d.next_attempt_at <= ? OR d.next_attempt_at > ?)"
+""":func:`is_due` in the outbox's ``WHERE``: its arguments ``now`` and :func:`beyond_wait`."""
+
+
+def beyond_wait(now: float, longest_wait_s: float) -> float:
+    """The wall-clock time past which no sender that waits at most ``longest_wait_s`` schedules a try at ``now``."""
+    return now + longest_wait_s + CLOCK_SLACK_S
+
+
+def is_due(next_at: float, now: float, longest_wait_s: float) -> bool:
+    """Whether a delivery whose next try is at ``next_at`` (wall clock, as the outbox keeps it: it
+    outlives the process) is due at ``now``: that time has come, or it lies further ahead than the
+    longest wait its sender sets (``longest_wait_s``), which only a wall clock stepped back since
+    (an NTP step, a clock set by hand) makes it; waiting for it would hold the alert back by the step."""
+    return next_at <= now or next_at > beyond_wait(now, longest_wait_s)
+
+
 def due_order(severity: str, next_at: float, seq: int) -> tuple[bool, float, int]:
     """The sort key of a due delivery in :data:`DUE_ORDER_SQL`'s order: its alert's ``severity``,
     when it is due (``next_at``) and its place among those held (``seq``, oldest first)."""

@@ -79,7 +79,7 @@ from ...events import AlertAckedEvent, AlertEvent, Event
 from ..acks import acked_events
 from ..store import Store
 from ..store_errors import StoreError
-from ..store_rows import Delivery, due_order, recording_name
+from ..store_rows import Delivery, due_order, is_due, recording_name
 from .deadline import deadline_handlers
 
 log = logging.getLogger(__name__)
@@ -363,10 +363,13 @@ class WebhookSink:
     def __init__(self, store: Store, url: str, *, timeout_s: float = 5.0, retries: int = 0,
                  backoff_s: float = 2.0, max_backoff_s: float = 300.0,
                  poll_s: float = 0.5, identity: Identity | Sender | None = None, token: str | None = None,
-                 include_phrase_text: bool = True) -> None:
+                 include_phrase_text: bool = True, clock: Callable[[], float] = time.time) -> None:
         """A sink posting to ``url`` from its own thread (not started yet), its deliveries kept in
-        ``store``'s outbox."""
+        ``store``'s outbox, their next tries at times of ``clock``, the wall clock the outbox's rows
+        keep (they outlive the process), where a try due further ahead than ``max_backoff_s`` is due
+        now (:func:`is_due`: the clock has stepped back since it was set)."""
         self.store = store
+        self.clock = clock
         self.include_phrase_text = include_phrase_text
         self._begin_held()
         self.target = Target(url, token)
@@ -413,7 +416,7 @@ class WebhookSink:
         self._outage: str | None = None
         self._failed_in_outage: set[int] = set()
         self._refused: dict[int, str] = {}
-        self._held_until = 0.0  # no post before then (time.time()): the receiver asked to wait (Retry-After)
+        self._held_until = 0.0  # no post before then (time.monotonic()): the receiver asked to wait (Retry-After)
         self._wait_said_at: float | None = None  # when such a wait was last said (monotonic)
         self._waited: set[int] = set()  # the deliveries whose last post the receiver asked to wait for
         self._wait_to_recover = False  # a wait was said, and no delivery since said it over
@@ -457,7 +460,7 @@ class WebhookSink:
                 lost = self._memory.popleft()
                 log.warning("webhook %s: too many undelivered alerts held in memory; dropped the oldest "
                             "(%s at %.1f s)", self.shown_url, lost.alert.kind, lost.alert.t)
-            self._memory.append(_Held(event, next_at=time.time()))
+            self._memory.append(_Held(event, next_at=self.clock()))
         self._wake.set()
 
     def written(self, held: AlertEvent, stored: AlertEvent) -> None:
@@ -474,7 +477,7 @@ class WebhookSink:
                 self._to_record.append(settled.stored_as(stored))
             else:  # not given to this sink yet (written within the batch that raised it), or dropped
                 _keep(self._written_first, id(held), held)
-                self._memory.append(_Held(held, next_at=time.time(), stored=stored))
+                self._memory.append(_Held(held, next_at=self.clock(), stored=stored))
         self._wake.set()
 
     def posted_as(self, alert: AlertEvent) -> int | None:
@@ -553,13 +556,16 @@ class WebhookSink:
         self._wake.set()
 
     def _adopt(self) -> None:
-        """Move the outbox's pending rows for other URLs to this one (once, and after each
-        :meth:`retarget`; again later while the database cannot be written)."""
+        """Move the outbox's pending rows for other URLs to this one, and make those waiting here
+        on an earlier run's backoff due now (the endpoint may have been back for long: a daemon
+        killed mid-outage and started again tries at once what it left); once, and after each
+        :meth:`retarget`; again later while the database cannot be written."""
         if self._adopted:
             return
         target = self.target
         try:
             n = self.store.retarget_pending(target.url)
+            self.store.reschedule_pending(target.url, self.clock())
         except StoreError as err:
             log.debug("webhook %s: pending deliveries for other URLs not moved yet: %s", target.shown_url, err)
             return
@@ -625,9 +631,9 @@ class WebhookSink:
     def deliver_memory(self) -> int:
         """One pass over the alerts held in memory, due criticals first (:func:`due_order`, as the
         outbox's); returns how many were delivered."""
-        now = time.time()
+        now = self.clock()
         with self._memory_lock:
-            held = [(i, h) for i, h in enumerate(self._memory) if h.next_at <= now]
+            held = [(i, h) for i, h in enumerate(self._memory) if is_due(h.next_at, now, self.max_backoff_s)]
         due = [h for _, h in sorted(held, key=lambda ih: due_order(ih[1].alert.severity, ih[1].next_at, ih[0]))]
         n = 0
         for h in due:
@@ -643,7 +649,7 @@ class WebhookSink:
                 self._failed(_describe(err, self.token, self.identity))
                 h.error = self.last_error
                 if (wait := self._asked_to_wait(err)) is not None:  # no attempt that failed
-                    h.next_at = time.time() + wait
+                    h.next_at = self.clock() + wait
                     continue
                 h.attempts += 1
                 if self.retries and h.attempts > self.retries:
@@ -651,7 +657,7 @@ class WebhookSink:
                     log.warning("webhook %s: unstored %s alert failed (%s); giving up after %s attempts",
                                 self.shown_url, h.alert.kind, self.last_error, h.attempts, extra=problem_of("webhook"))
                 else:
-                    h.next_at = time.time() + self._retry_delay(h.attempts, h.alert.severity)
+                    h.next_at = self.clock() + self._retry_delay(h.attempts, h.alert.severity)
                 continue
             self._forget(h, settled=True)
             self.delivered += 1
@@ -669,7 +675,8 @@ class WebhookSink:
         is posted only to the URL it is queued for (its row says where it went): one fetched
         before a reload changed the URL waits for :meth:`_adopt` to move it to the new one."""
         n = 0
-        for d in self.store.due_deliveries(target=self.url, damaged=self._skip_damaged):
+        for d in self.store.due_deliveries(self.clock(), target=self.url, damaged=self._skip_damaged,
+                                           longest_wait_s=self.max_backoff_s):
             if self._stop.is_set() or self._held():
                 break
             target = self.target  # once, as the post reads it
@@ -681,7 +688,7 @@ class WebhookSink:
                 self._failed(_describe(err, target.token, self.identity))
                 attempts = d.attempts + 1
                 if (wait := self._asked_to_wait(err)) is not None:
-                    self.store.mark_failed(d.id, time.time() + wait, self.last_error, tries=0)  # no attempt that failed
+                    self.store.mark_failed(d.id, self.clock() + wait, self.last_error, tries=0)  # no attempt that failed
                     self._said_wait(target, d, wait)
                 elif self.retries and attempts > self.retries:
                     self.store.mark_failed(d.id, None, self.last_error)
@@ -692,7 +699,7 @@ class WebhookSink:
                                 target.shown_url, d.alert_id, self.last_error, attempts, extra=problem_of("webhook"))
                 else:
                     delay = self._retry_delay(attempts, d.alert.severity)
-                    self.store.mark_failed(d.id, time.time() + delay, self.last_error)
+                    self.store.mark_failed(d.id, self.clock() + delay, self.last_error)
                     self._said_failure(target, d, attempts, delay, _refuses_the_alert(err))
                 continue
             self.store.mark_delivered(d.id)
@@ -701,7 +708,7 @@ class WebhookSink:
             n += 1
             if self._said_back(target, d):
                 # the endpoint is back: what waited on a long backoff is due now
-                self.store.reschedule_pending(target.url, time.time())
+                self.store.reschedule_pending(target.url, self.clock())
         return n
 
     def _asked_to_wait(self, err: BaseException) -> float | None:
@@ -713,7 +720,7 @@ class WebhookSink:
         if wait is None:
             return None
         wait = min(wait, self.max_backoff_s)
-        self._held_until = time.time() + wait
+        self._held_until = time.monotonic() + wait
         return wait
 
     def _said_wait(self, target: Target, d: Delivery, wait: float) -> None:
@@ -734,7 +741,7 @@ class WebhookSink:
 
     def _held(self) -> bool:
         """Whether the receiver asked to wait still (:meth:`_asked_to_wait`)."""
-        return time.time() < self._held_until
+        return time.monotonic() < self._held_until
 
     def _from_memory(self, alert_id: int) -> bool:
         """Whether the alert ``alert_id`` was done with from memory, its outbox row not marked yet
