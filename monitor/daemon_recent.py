@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
 from .config import Config
-from .delivery.call_files import purge_call_files, purge_unnamed_audio
+from .delivery.call_files import purge_call_files, purge_unfinished_writes, purge_unnamed_audio
 from .delivery.sinks.webhook import MEMORY_ID_BASE
 from .delivery.store import Store
 from .delivery.store_errors import StoreError
@@ -150,7 +150,8 @@ class RecentCalls:
             log.warning("old calls not purged: %s", err)
             return
         self._forget(gone)
-        files = sum(deleted) + purge_unnamed_audio(cfg, now - days * 86400.0, self._unnamed_audio(), folders)
+        files = sum(deleted) + purge_unnamed_audio(cfg, now - days * 86400.0, self._unnamed_audio(), folders) \
+            + purge_unfinished_writes(cfg, now - days * 86400.0, folders, now)
         if counts.get("calls") or files:
             log.info("purged %s call(s) older than %g days%s", counts.get("calls", 0), days,
                      f" and {files} file(s) of call audio and reports" if files else "")

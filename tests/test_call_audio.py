@@ -237,6 +237,36 @@ def test_purge_deletes_audio_the_database_never_named_once_it_is_older_than_the_
                                                             "call-started-20261130-090000.wav"]
 
 
+def test_purge_deletes_a_series_or_report_a_kill_left_half_written_once_it_is_older_than_the_retention(tmp_path):
+    """A daemon killed (SIGKILL, a power loss) in the second it writes an ended call's series or
+    report leaves the file under the name it is written under, ``.series-<random>.npz`` or
+    ``.report-<random>.html``, which no row names: the retention period holds for it too. One
+    written lately stays (a running daemon may be writing it), and so does one in a folder of
+    another database."""
+    import os
+
+    from monitor.delivery.call_files import audio_folder_problem, report_folder_problem
+
+    audio, reports, other = tmp_path / "audio", tmp_path / "reports", tmp_path / "other"
+    cfg = load_config(overrides={"storage.db": str(tmp_path / "events.db"), "daemon.audio_dir": str(audio),
+                                 "daemon.report_dir": str(reports)}, user_config=False)
+    assert audio_folder_problem(cfg) is None and report_folder_problem(cfg) is None  # named this database's
+    other.mkdir()
+    old = time.time() - 40 * 86400
+    for path in (audio / ".series-0a1b2c3d.npz", reports / ".report-4e5f6a7b.html", other / ".series-0a1b2c3d.npz"):
+        path.write_bytes(b"half written")
+        os.utime(path, (old, old))
+    (audio / ".series-8c9d0e1f.npz").write_bytes(b"being written")
+    settings = tmp_path / "c.toml"
+    settings.write_text(f'[daemon]\naudio_dir = "{audio}"\nreport_dir = "{reports}"\n', encoding="utf-8")
+    Store.open(tmp_path / "events.db").close()
+    done = cli("purge", "--db", tmp_path / "events.db", "--config", settings, timeout=120)  # 30 days
+    assert done.returncode == 0, done.stderr
+    assert "purged 0 call(s) older than 30 days (2 file(s) of call audio, reports and series)" in done.stderr
+    assert [p.name for p in audio.iterdir() if p.name.startswith(".series-")] == [".series-8c9d0e1f.npz"]
+    assert not list(reports.glob(".report-*")) and (other / ".series-0a1b2c3d.npz").exists()
+
+
 def test_a_purge_of_another_database_leaves_the_unnamed_audio_in_a_folder_that_names_no_database(tmp_path):
     """A daemon started before audio folders named their database (not restarted since the
     upgrade) writes ``call-started-*.wav`` beside its database, with no owner file yet. A QA

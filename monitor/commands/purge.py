@@ -75,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
 def _purge(args: argparse.Namespace, cfg, store, cutoff: float, age: float | None, given: bool) -> int:
     """Close the calls a crash left open, delete the calls ``store`` holds from before ``cutoff``
     with their files, close it and say what went; the exit status."""
-    from ..delivery.call_files import purge_call_files, purge_unnamed_audio
+    from ..delivery.call_files import purge_call_files, purge_unfinished_writes, purge_unnamed_audio
     from .common import StoreError
     deleted: list[int] = []  # files of the calls, deleted before their rows (Store.purge)
     try:
@@ -88,6 +88,7 @@ def _purge(args: argparse.Namespace, cfg, store, cutoff: float, age: float | Non
     finally:
         close_quietly(store)
     deleted.append(purge_unnamed_audio(cfg, cutoff, recorded=folders))
+    deleted.append(purge_unfinished_writes(cfg, cutoff, recorded=folders))
     counts["files"] = sum(deleted)
     if left_open:
         info(f"closed {len(left_open)} call(s) left open by a crash or a kill, nothing recorded for "

@@ -125,7 +125,7 @@ def write_call_series(cfg: Config, db: str | os.PathLike[str], call_id: int, ser
         if live and other_database(folder, owner) is not None:
             return None
         folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-        with replaced(str(path), ".series-", mode=0o600) as tmp:
+        with replaced(str(path), SERIES_WRITING, mode=0o600) as tmp:
             write_series(tmp, replace(series, call_id=call_id, database=owner))
     except OSError as err:
         log.warning("%s: call %s's series not written (%s): its report will analyse its audio", path, call_id,
@@ -255,6 +255,15 @@ def _claim(folder: Path, db: str) -> None:
         Path(tmp).write_text(db + "\n", encoding="utf-8")
 
 
+SERIES_WRITING = ".series-"
+"""The name's start of a series file being written (:func:`~monitor.files.replaced`), renamed once whole."""
+REPORT_WRITING = ".report-"
+"""The name's start of a report being written, renamed once whole."""
+UNFINISHED_AFTER_S = 3600.0
+"""A file being written (:data:`SERIES_WRITING`, :data:`REPORT_WRITING`) last written longer ago than this
+was left by a process killed as it wrote it (no write of a series or report takes so long)."""
+
+
 CALL_FILE_SLACK_S = 300.0
 """A call's audio or report file is written while the call runs or when it ends: one whose time
 is further than this outside the call is another call's, with the same id (another database
@@ -349,6 +358,22 @@ def purge_unnamed_audio(cfg: Config, before: float, keep: Iterable[Path] = (), r
     return sum(_delete_own(path, lambda t: t < before) for folder in folders
                if owner_of(folder) == database_path(cfg)
                for path in folder.glob("call-started-*.wav") if path not in waiting)
+
+
+def purge_unfinished_writes(cfg: Config, before: float, recorded: Iterable[str] = (),
+                            now: float | None = None) -> int:
+    """Delete the series and reports a process killed as it wrote them left (``.series-*.npz``,
+    ``.report-*.html``: a kill or a power loss in the second a call's series or report is written,
+    before the file is renamed whole into place) last written before ``before`` and
+    :data:`UNFINISHED_AFTER_S` before ``now``: they hold the call's data, which no row names, and the
+    retention period holds for them too. In the audio and report folders of ``cfg`` and the folders
+    ``recorded`` (as :func:`purge_unnamed_audio`), only in one that names this database; only regular
+    files. Returns how many were deleted."""
+    last = min(before, (time.time() if now is None else now) - UNFINISHED_AFTER_S)
+    folders = dict.fromkeys((_absolute(audio_folder(cfg)), _absolute(report_folder(cfg)), *map(_absolute, recorded)))
+    return sum(_delete_own(path, lambda t: t < last) for folder in folders
+               if owner_of(folder) == database_path(cfg)
+               for pattern in (f"{SERIES_WRITING}*.npz", f"{REPORT_WRITING}*.html") for path in folder.glob(pattern))
 
 
 def new_audio_file(folder: Path, call_id: int | None, started_at: float) -> Path:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from typing import Any, Callable
 
-from ..delivery.call_files import report_path
+from ..delivery.call_files import REPORT_WRITING, report_path
 from ..files import replaced
 from .data import ReportData, ReportError, from_file, from_store
 
@@ -31,7 +31,7 @@ def render(data: ReportData, fmt: str) -> bytes:
 
 def write_atomic(path: str, payload: bytes) -> None:
     """Write next to ``path`` and rename, mode 0600 (reports hold call content)."""
-    with replaced(path, ".report-", mode=0o600) as tmp, open(tmp, "wb") as fh:
+    with replaced(path, REPORT_WRITING, mode=0o600) as tmp, open(tmp, "wb") as fh:
         fh.write(payload)
 
 
