@@ -225,6 +225,42 @@ def test_an_earlier_release_console_database_keeps_its_alerts_and_acknowledgemen
         store.close()
 
 
+def test_an_agent_heard_before_the_consoles_clock_stepped_back_is_silent_its_limit_after_the_step(tmp_path):
+    """The console judges an agent silent by its last heartbeat on the console's own clock. Stepped
+    back an hour (NTP, a hand), that clock would keep a daemon that stopped beating just before the
+    step shown as heard for the hour; its last heartbeat is taken as the step's time instead, and
+    the agents heard since are left as they are."""
+    store = ConsoleStore.open(tmp_path / "console.db")
+    before = time.time()
+    store.heartbeat(Heartbeat("d-dead", "alice", 30.0, {}), now=before)  # alice's desktop crashes
+    store.heartbeat(Heartbeat("d-live", "bob", 30.0, {}), now=before)
+    stepped = before - 3600.0
+    assert store.heard_later(now=before) == []  # no step: nothing moves
+    assert [g["daemon_id"] for g in store.heard_later(now=stepped)] == ["d-dead", "d-live"]
+    store.heartbeat(Heartbeat("d-live", "bob", 30.0, {}), now=stepped + 30.0)
+    assert store.heard_later(now=stepped + 60.0) == []
+    assert {g["daemon_id"]: g["last_seen"] for g in store.agents()} == {"d-dead": stepped, "d-live": stepped + 30.0}
+    store.close()
+
+
+def test_the_console_takes_an_agent_heard_later_than_its_clock_says_now_as_heard_when_a_beat_comes(tmp_path):
+    """A heartbeat of any agent tells the console's page of the agents heard 'in the future' (before
+    the console's clock stepped back), heard now from then on."""
+    store = ConsoleStore.open(tmp_path / "console.db")
+    store.heartbeat(Heartbeat("d-dead", "alice", 30.0, {}), now=time.time() + 3600.0)
+    store.close()
+    console = ConsoleProcess(tmp_path)
+    try:
+        assert console.state()["agents"][0]["last_seen"] > time.time() + 3000.0
+        assert console.post({"type": "heartbeat", "daemon_id": "d-live", "agent": "bob", "every_s": 30,
+                             "status": {}})[0] == 200
+        state = console.state()
+        assert {g["daemon_id"]: g["last_seen"] <= state["now"] for g in state["agents"]} == {"d-dead": True,
+                                                                                            "d-live": True}
+    finally:
+        console.kill()
+
+
 def test_the_console_keeps_alerts_and_agents_only_for_its_retention_period(tmp_path):
     """With ``supervisor.retention_days``, the console deletes at its start (then hourly) the alerts it
     received longer ago, acknowledged or not, with their call report links, and the agents last heard

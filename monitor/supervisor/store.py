@@ -33,6 +33,9 @@ daemons a supervisor forgot (:meth:`ConsoleStore.forget`): a table added."""
 SAME_CALL_S = 0.002
 """Two posts of one alert id whose call starts are this close are one alert (daemons send the start
 rounded to the millisecond)."""
+CLOCK_STEP_S = 5.0
+"""An agent last heard later than now by more than this was heard before the console's clock stepped back
+(:meth:`ConsoleStore.heard_later`): more than a request's own time between its clock reading and its write."""
 ACKS_LOOKED_AT = 200
 """The most acknowledgements of one daemon's alerts a heartbeat's answer looks at (:meth:`ConsoleStore.acks_of`)."""
 ACKED_LISTED = 500
@@ -402,6 +405,22 @@ class ConsoleStore:
                     if cur.rowcount == 1:
                         new.append({"daemon_id": hb.daemon_id, "call_id": call_id, "url": url})
             return self._agents("daemon_id = ?", (hb.daemon_id,))[0], new
+
+    def heard_later(self, now: float | None = None) -> list[dict[str, Any]]:
+        """The agents last heard later than ``now`` (by more than :data:`CLOCK_STEP_S`), which only the
+        console's clock stepping back since makes them (NTP stepping it, a hand setting it): their last
+        heartbeat becomes ``now``, so that one whose daemon has stopped beating is silent its limit
+        after the step, not the step later. The agents so moved (none while the clock went forward)."""
+        now = time.time() if now is None else now
+        with self._lock:
+            if not self._conn.execute("SELECT 1 FROM agents WHERE last_seen > ? LIMIT 1",
+                                      (now + CLOCK_STEP_S,)).fetchone():
+                return []
+            with transaction(self._conn, "BEGIN IMMEDIATE"):
+                ids = [r[0] for r in self._conn.execute("SELECT daemon_id FROM agents WHERE last_seen > ?",
+                                                        (now + CLOCK_STEP_S,))]
+                self._conn.executemany("UPDATE agents SET last_seen = ? WHERE daemon_id = ?", [(now, d) for d in ids])
+            return self._agents(f"daemon_id IN ({','.join('?' * len(ids))})", tuple(ids))
 
     def agents(self) -> list[dict[str, Any]]:
         """Every daemon that sent a heartbeat, but those forgotten since (:meth:`forget`)."""
