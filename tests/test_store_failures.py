@@ -893,6 +893,29 @@ def test_purge_deletes_an_old_call_a_killed_replay_left_open_and_keeps_a_running
     store.close()
 
 
+def test_purge_leaves_the_running_daemons_call_to_it_though_the_wall_clock_stepped_forward_past_the_hour(tmp_path):
+    """A live call's last record is its start and its call time: once the wall clock has stepped
+    forward by more than an hour (NTP, a hand), the call the daemon runs looks as one a crash left
+    open, nothing recorded for an hour. While a daemon holds the database a purge leaves its live
+    calls to it (it closes those a crash left when it starts)."""
+    db = tmp_path / "e.db"
+    store = Store.open(db)
+    running = store.start_call("live:softphone.monitor", time.time() - 3 * 3600)  # 20 min ago, the clock then 2 h 40 min behind
+    store.add_cues(running, CuesEvent(t=1200.0, speech_rate_sps=3.0))  # 20 min into the call, just now
+    store.close()
+    lock = DatabaseLock(db).acquire()  # the daemon recording it
+    try:
+        r = cli("purge", "--db", str(db))
+        assert r.returncode == 0, r.stderr
+        assert r.stderr == "call-monitor: purged 0 call(s) older than 30 days\n"
+    finally:
+        lock.release()
+    store = Store.open(db)
+    assert store.get_call(running).ended_at is None
+    assert store.close_interrupted(source_prefix="", idle_before=time.time() - 3600) == [running]  # as a crash's
+    store.close()
+
+
 def test_purge_older_than_zero_deletes_every_ended_call_and_keeps_an_open_one(tmp_path):
     db = tmp_path / "e.db"
     store = Store.open(db)

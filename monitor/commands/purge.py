@@ -22,7 +22,9 @@ go unsaid."""
 LEFT_OPEN_IDLE_S = 3600.0
 """A call still open with nothing recorded for this long was left open by a crash or a kill (a
 running call, live or replayed, records its cues every storage.snapshot_every_s): it is closed as
-interrupted, so that it is purged like any other instead of kept for ever."""
+interrupted, so that it is purged like any other instead of kept for ever. A live call is left to the
+daemon while one holds the database: it closed those a crash left when it started, and the one it
+runs may only look idle that long (the wall clock stepped forward by more)."""
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -76,10 +78,12 @@ def _purge(args: argparse.Namespace, cfg, store, cutoff: float, age: float | Non
     """Close the calls a crash left open, delete the calls ``store`` holds from before ``cutoff``
     with their files, close it and say what went; the exit status."""
     from ..delivery.call_files import purge_call_files, purge_unfinished_writes, purge_unnamed_audio
+    from ..delivery.dblock import held_now
     from .common import StoreError
     deleted: list[int] = []  # files of the calls, deleted before their rows (Store.purge)
     try:
-        left_open = store.close_interrupted(source_prefix="", idle_before=time.time() - LEFT_OPEN_IDLE_S)
+        left_open = store.close_interrupted(source_prefix="", idle_before=time.time() - LEFT_OPEN_IDLE_S,
+                                            but_live=held_now(cfg.storage.db))
         folders = store.call_folders()  # where the daemon wrote call files, whatever --config says
         counts = store.purge(cutoff, first=lambda calls: deleted.append(purge_call_files(cfg, calls, folders)))
     except StoreError as err:

@@ -31,6 +31,20 @@ HOLDER_WAIT_S = 1.0
 before writes it just after (two started at once)."""
 
 
+def held_now(db: str | os.PathLike[str]) -> bool:
+    """Whether a daemon holds the lock of database ``db`` now, as the kernel's list of locks
+    (``/proc/locks``) says: without taking the lock, which would refuse a daemon starting at that
+    instant. False where there is no lock file or no such list."""
+    real = Path(os.path.realpath(Path(db).expanduser()))
+    try:
+        st = os.stat(real.with_name(real.name + ".lock"))
+        with open("/proc/locks", encoding="ascii", errors="replace") as f:
+            listed = f.read().split()
+    except OSError:
+        return False
+    return f"{os.major(st.st_dev):02x}:{os.minor(st.st_dev):02x}:{st.st_ino}" in listed
+
+
 class DatabaseLock:
     """``DatabaseLock(db).acquire()`` or raise StoreError naming the holder; ``release()``."""
 

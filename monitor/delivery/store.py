@@ -628,13 +628,14 @@ class Store:
     # ------------------------------------------------------------------ misc
 
     def close_interrupted(self, source_prefix: str = LIVE_SOURCE, now: float | None = None,
-                          idle_before: float | None = None) -> list[int]:
+                          idle_before: float | None = None, but_live: bool = False) -> list[int]:
         """Close the calls of ``source_prefix`` left open by a crash: ``ended_at`` becomes the last
         thing recorded for the call, the summary ``{"interrupted": true}``. With ``idle_before``
         (unix seconds), only those whose last record is older (a running call records its cues
-        every few seconds). Returns their ids."""
-        ids = [r[0] for r in self._read("SELECT id FROM calls WHERE ended_at IS NULL AND source LIKE ?",
-                                        (source_prefix + "%",))]
+        every few seconds); ``but_live``: not the daemon's (it runs: its open call is its own). Returns their ids."""
+        live = " AND source NOT LIKE ?" if but_live else ""
+        ids = [r[0] for r in self._read(f"SELECT id FROM calls WHERE ended_at IS NULL AND source LIKE ?{live}",
+                                        (source_prefix + "%", *([LIVE_SOURCE + "%"] if but_live else [])))]
         closed = []
         for call_id in ids:
             last = self._read(
