@@ -33,16 +33,18 @@ before writes it just after (two started at once)."""
 
 def held_now(db: str | os.PathLike[str]) -> bool:
     """Whether a daemon holds the lock of database ``db`` now, as the kernel's list of locks
-    (``/proc/locks``) says: without taking the lock, which would refuse a daemon starting at that
-    instant. False where there is no lock file or no such list."""
+    (``/proc/locks``, each lock's file as ``major:minor:inode``) says: without taking the lock, which
+    would refuse a daemon starting at that instant. The lock file's inode is looked for on any device
+    (btrfs lists a subvolume's files under another device than ``stat`` gives). False where there is
+    no lock file or no such list."""
     real = Path(os.path.realpath(Path(db).expanduser()))
     try:
-        st = os.stat(real.with_name(real.name + ".lock"))
+        inode = str(os.stat(real.with_name(real.name + ".lock")).st_ino)
         with open("/proc/locks", encoding="ascii", errors="replace") as f:
             listed = f.read().split()
     except OSError:
         return False
-    return f"{os.major(st.st_dev):02x}:{os.minor(st.st_dev):02x}:{st.st_ino}" in listed
+    return any(word.count(":") == 2 and word.rsplit(":", 1)[1] == inode for word in listed)
 
 
 class DatabaseLock:
