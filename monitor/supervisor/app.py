@@ -589,7 +589,7 @@ class Console:
         if (refused := self._too_fast("heartbeat", hb.agent)) is not None:
             return refused
         peer = request.client.host if request.client else None
-        for moved in await self._stored(self.store.heard_later):  # the console's clock stepped back
+        for moved in await self._stored(self.store.heard_later, writes=False):  # the console's clock stepped back
             self.hub.publish("agent", moved)
         try:
             agent, reports = await self._stored(partial(self.store.heartbeat, hb, peer,

@@ -410,7 +410,7 @@ class ConsoleStore:
         """The agents last heard later than ``now`` (by more than :data:`CLOCK_STEP_S`), which only the
         console's clock stepping back since makes them (NTP stepping it, a hand setting it): their last
         heartbeat becomes ``now``, so that one whose daemon has stopped beating is silent its limit
-        after the step, not the step later. The agents so moved (none while the clock went forward)."""
+        after the step, not the step later. The agents so moved but those forgotten (none while the clock went forward)."""
         now = time.time() if now is None else now
         with self._lock:
             if not self._conn.execute("SELECT 1 FROM agents WHERE last_seen > ? LIMIT 1",
@@ -420,7 +420,8 @@ class ConsoleStore:
                 ids = [r[0] for r in self._conn.execute("SELECT daemon_id FROM agents WHERE last_seen > ?",
                                                         (now + CLOCK_STEP_S,))]
                 self._conn.executemany("UPDATE agents SET last_seen = ? WHERE daemon_id = ?", [(now, d) for d in ids])
-            return self._agents(f"daemon_id IN ({','.join('?' * len(ids))})", tuple(ids))
+            return self._agents(f"daemon_id IN ({','.join('?' * len(ids))}) AND daemon_id NOT IN "
+                                "(SELECT daemon_id FROM forgotten)", tuple(ids))
 
     def agents(self) -> list[dict[str, Any]]:
         """Every daemon that sent a heartbeat, but those forgotten since (:meth:`forget`)."""
