@@ -59,9 +59,10 @@ def _own_cluster(tmp: Path, workers: int = 1, imports_from: Path = ROOT,
         address = scheduler_address(info)
         started += [_dask("worker", address, "--nthreads", "1", "--no-dashboard", "--name", f"w{i}",
                           log=tmp / f"worker{i}.log", imports_from=imports_from) for i in range(workers)]
-        from distributed import Client
-        with Client(address, timeout=30) as client:
-            client.wait_for_workers(workers, timeout=90)
+        if workers:
+            from distributed import Client
+            with Client(address, timeout=30) as client:
+                client.wait_for_workers(workers, timeout=90)
         yield address, started
     finally:
         for proc in reversed(started):
@@ -536,3 +537,81 @@ def test_a_stop_while_a_call_is_sent_sends_no_call_after_it(tmp_path):
         assert [type(s) for s in stops] == [Terminated]
         assert len(sent.in_flight) == 1
         client.cancel(list(sent.in_flight.values()))
+
+
+_SCHEDULER_HIT_AT = """
+import os, signal, sys, time
+from monitor.batch import runner
+from monitor.cli import main
+runner.SCHEDULER_REPLY_S, runner.IDLE_CHECK_S = 1.0, 0.2
+scheduler, sig, where = int(sys.argv[1]), signal.Signals[sys.argv[2]], sys.argv[3]
+owner_name, _, name = where.rpartition(".")
+owner = getattr(runner, owner_name) if owner_name else runner
+reached = getattr(owner, name)
+
+def hit_there(first, *args, **kwargs):
+    setattr(owner, name, reached)
+    os.kill(scheduler, sig)
+    client = getattr(first, "client", first)  # a BatchRun's, or the client itself
+    while sig == signal.SIGKILL and client.status == "running":  # until the client has heard that it went
+        time.sleep(0.01)
+    return reached(first, *args, **kwargs)
+
+setattr(owner, name, hit_there)
+sys.exit(main(sys.argv[4:]))
+"""
+
+
+def _batch_hitting_its_scheduler(scheduler: subprocess.Popen, sig: str, where: str,
+                                 *args: str) -> subprocess.CompletedProcess:
+    """``call-monitor batch ARGS --quiet`` whose ``scheduler`` is sent ``sig`` (SIGSTOP: it stops
+    replying, as one whose machine went down without its connections closing; SIGKILL: it goes away)
+    as the batch first calls ``where`` (a function or ``Class.method`` of ``monitor.batch.runner``,
+    given the client or the batch's run first), every time at that moment; the batch waits 1 s for a
+    reply (``SCHEDULER_REPLY_S``) and looks at the workers every 0.2 s while it waits for its calls
+    (``IDLE_CHECK_S``). A stopped scheduler goes on once the batch has ended."""
+    try:
+        return subprocess.run([PY, "-c", _SCHEDULER_HIT_AT, str(scheduler.pid), sig, where, "batch", *args, "--quiet"],
+                              cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)), stdout=subprocess.DEVNULL,
+                              stderr=subprocess.PIPE, text=True, timeout=60)
+    finally:
+        if scheduler.poll() is None:
+            os.killpg(scheduler.pid, signal.SIGCONT)
+
+
+@pytest.mark.parametrize("sig, why", [("SIGSTOP", "does not reply (nothing within 1 s)"),
+                                      ("SIGKILL", "went away (connection lost)")])
+def test_a_scheduler_silent_or_gone_as_the_batch_looks_at_its_workers_is_one_line_and_nothing_is_made(
+        tmp_path, sig, why):
+    """The scheduler took the batch's client, then stops replying (stopped) or goes away (killed) as
+    the batch asks whether its workers can import callmonitor: one line naming it and what became of
+    it, exit 2, no database made, rather than a wait for ever for the reply or Dask's traceback."""
+    with _own_cluster(tmp_path, workers=0) as (address, started):
+        db = tmp_path / "events.db"
+        done = _batch_hitting_its_scheduler(started[0], sig, "workers_without_callmonitor", str(FILES[1]),
+                                            "--scheduler", address, "--db", str(db))
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.splitlines() == [
+        f"call-monitor: error: {address}: the Dask scheduler {why}: nothing was scored or stored; start it again "
+        "with its workers, then the same command"]
+    assert not db.exists()
+
+
+def test_a_scheduler_that_stops_replying_while_the_batch_waits_for_its_calls_stops_it_in_one_line(tmp_path):
+    """The scheduler stops replying (stopped, as one whose machine went down without its connections
+    closing) once the batch has sent its call, while it waits for a worker to score it: the batch,
+    which asks the scheduler for its workers while it waits, stops in one line naming it, how many of
+    the calls to score were stored and where, and what to do (exit 1), with its database kept and its
+    table not written, rather than wait for ever for a call no one will score."""
+    with _own_cluster(tmp_path, workers=0) as (address, started):
+        db, out = tmp_path / "events.db", tmp_path / "calls.csv"
+        done = _batch_hitting_its_scheduler(started[0], "SIGSTOP", "BatchRun._collect", str(FILES[1]),
+                                            "--scheduler", address, "--db", str(db), "--out", str(out))
+    assert done.returncode == 1, done.stderr
+    assert done.stderr.splitlines() == [
+        f"call-monitor: warning: {address}: the scheduler has no workers yet; the batch waits for them (start them "
+        f"with: dask worker {address} --nthreads 1)",
+        f"call-monitor: error: {address}: the Dask scheduler does not reply (nothing within 1 s): every call scored "
+        f"before it (0 of the 1 to score) is in {db}; start it again with its workers, then the same command with "
+        f"--resume scores the rest and writes {out}"]
+    assert _sources(db) == [] and not out.exists()

@@ -58,9 +58,20 @@ class SchedulerLost(ClusterError):
     fail them (they were never scored) or send more to a scheduler that is not there. What was
     stored before it is the batch's :class:`BatchOutcome`, said as a stop says it."""
 
-    def __init__(self, scheduler: str) -> None:
-        super().__init__(f"{scheduler}: the Dask scheduler went away (connection lost)")
+    def __init__(self, scheduler: str, why: str = "went away (connection lost)") -> None:
+        super().__init__(f"{scheduler}: the Dask scheduler {why}")
         self.scheduler = scheduler
+
+
+class SchedulerSilent(SchedulerLost):
+    """The running cluster's scheduler took the batch's client, then did not reply to a question
+    within :data:`SCHEDULER_REPLY_S` (stopped, as by SIGSTOP or a debugger, or its machine down
+    without its connections closing): the batch stops as for one gone (:class:`SchedulerLost`),
+    rather than wait for ever for a reply, a call's result or a worker. (The batch asks it whether
+    its workers are still there every :data:`IDLE_CHECK_S` that passes with no call finished.)"""
+
+    def __init__(self, scheduler: str) -> None:
+        super().__init__(scheduler, f"does not reply (nothing within {SCHEDULER_REPLY_S:g} s)")
 
 
 def usable_cores() -> int:
@@ -245,6 +256,13 @@ there, and neither is tried again (Dask's own connect retries a refused one unti
 SCHEDULER_ANSWER_S = 15.0
 """How long Dask's client then has to be taken by the scheduler (its handshake, which a scheduler
 busy with another client's tasks may answer late)."""
+SCHEDULER_REPLY_S = 15.0
+"""How long the batch waits for the scheduler's reply to each question it asks it once its client is
+taken (whether its workers import callmonitor, whether it has any, how many threads they have, as it
+starts and every :data:`IDLE_CHECK_S` it waits for a call) and for its client to close: a scheduler
+that took the client replies within milliseconds, and one busy with another client's tasks within
+seconds (:func:`asked`). The setting up of the speech model on the workers (``--transcribe``), which
+the scheduler replies to once every worker has loaded it, is not bounded by it."""
 TCP_SCHEMES = frozenset({"tcp", "tls", "ws", "wss"})
 """The Dask address schemes that run over TCP, whose address a plain connection checks."""
 
@@ -274,6 +292,20 @@ def scheduler_unreachable(address: str) -> str | None:
     return None
 
 
+def asked(client: Any, scheduler: str, question: str, *args: Any, **kwargs: Any) -> Any:
+    """The reply to ``question`` (the name of a method of the Dask ``client`` that takes
+    ``callback_timeout``, as ``nthreads`` and ``run`` do) asked of its ``scheduler`` (its address, or
+    what names it) within :data:`SCHEDULER_REPLY_S`. :class:`SchedulerLost` once the client has lost
+    its connection to it (Dask then retries a refused one until its own timeout), else
+    :class:`SchedulerSilent` when no reply came by then."""
+    try:
+        return getattr(client, question)(*args, callback_timeout=SCHEDULER_REPLY_S, **kwargs)
+    except OSError as err:  # Dask's CommClosedError, or TimeoutError (its subclass) from the wait
+        if isinstance(err, TimeoutError) and client.status == "running":
+            raise SchedulerSilent(scheduler) from None
+        raise SchedulerLost(scheduler) from None
+
+
 @contextmanager
 def dask_client(opts: BatchOptions) -> Iterator[Any]:
     """A client on a LocalCluster of processes (one thread each) or on ``opts.scheduler``."""
@@ -287,11 +319,24 @@ def dask_client(opts: BatchOptions) -> Iterator[Any]:
                 client = Client(opts.scheduler, timeout=SCHEDULER_ANSWER_S)
             except (OSError, TimeoutError, ValueError) as err:
                 raise ClusterError(f"{opts.scheduler}: cannot reach the Dask scheduler ({err})") from None
-            with client:
-                yield client
+            try:
+                with client.as_current():
+                    yield client
+            finally:
+                _closed(client)
         return
     with _local_client(opts.workers or usable_cores(), opts.transcribe) as client:
         yield client
+
+
+def _closed(client: Any) -> None:
+    """``client`` (on a running cluster) closed, within :data:`SCHEDULER_REPLY_S`: a scheduler that
+    does not reply (:class:`SchedulerSilent`) is left as it is, its connection dropped as the batch
+    exits."""
+    try:
+        client.close(timeout=SCHEDULER_REPLY_S)
+    except (OSError, TimeoutError):
+        log.debug("the client's close was not answered")
 
 
 def workers_without_callmonitor(client: Any, scheduler: str) -> str | None:
@@ -301,7 +346,7 @@ def workers_without_callmonitor(client: Any, scheduler: str) -> str | None:
     The check is sent as :func:`importlib.util.find_spec`, which every Python has, by name."""
     import importlib.util
 
-    found = client.run(importlib.util.find_spec, "monitor.batch.score", on_error="return")
+    found = asked(client, scheduler, "run", importlib.util.find_spec, "monitor.batch.score", on_error="return")
     bad = {addr: err for addr, err in found.items() if isinstance(err, BaseException) or err is None}
     if not bad:
         return None
@@ -373,16 +418,19 @@ def _local_client(n: int, transcribe: bool) -> Iterator[Any]:
     A Ctrl-C or SIGTERM while it starts is held (Dask's own waits, interrupted midway, leave its
     close failing) and raised once what started can be closed, without waiting out the start: the
     workers that have not joined yet are ended (:func:`_unjoined_ended`) before the cluster closes.
-    The cluster's threads, and so its workers, never take Ctrl-C (:func:`_cluster_deaf_to_ctrl_c`)."""
+    The cluster's threads, and so its workers, never take Ctrl-C (:func:`_cluster_deaf_to_ctrl_c`).
+    Its worker processes have all ended before Dask's log lines are heard again (:func:`_reaped`)."""
     import dask
     from distributed import Client
 
+    workers: set[int] = set()
     with _dask_silenced(), ExitStack() as started, \
             dask.config.set({"distributed.nanny.pre-spawn-environ": _worker_environ(transcribe)}):
+        started.callback(_reaped, workers)  # the first one in: run last, once the cluster is closed
         with stops_held(second_at_once=False) as held:  # raised once what started can be closed
             cluster = _cluster_deaf_to_ctrl_c(started)
             if not held:
-                workers = _spawned(cluster, n)
+                workers.update(_spawned(cluster, n))
                 if not held:  # by its address: a client on the cluster object waits out every worker's start
                     client = started.enter_context(Client(cluster.scheduler_address))
                     _joined(client, n, held)
@@ -487,6 +535,32 @@ def _unjoined_ended(cluster: Any, workers: set[int]) -> None:
                 pass
 
     cluster.sync(end)
+
+
+WORKERS_REAPED_S = 10.0
+"""How long the batch waits at most, once its local cluster is closed, for a worker process it
+ended to be gone (:func:`_reaped`): one holding a speech model takes a moment to give its memory
+back, far longer on a loaded machine."""
+
+
+def _reaped(workers: set[int]) -> None:
+    """The local cluster's worker processes ``workers``, once it is closed, ended (SIGKILL to any
+    still there) and reaped, within :data:`WORKERS_REAPED_S`.
+
+    Dask's close gives up waiting for a worker ended at a stop (:func:`_busy_ended`) after a
+    quarter of a second, and a worker process still there as the batch exits (one slow to end on a
+    loaded machine) is reaped by Dask's own exit handler, which logs it ("reaping stray process"):
+    after the batch's last line, its log lines no longer silenced (:func:`_dask_silenced`)."""
+    import multiprocessing
+
+    def alive() -> list[Any]:  # the children still there, those ended reaped as they are looked at
+        return [child for child in multiprocessing.active_children() if child.pid in workers]
+
+    for child in alive():
+        child.kill()
+    deadline = time.monotonic() + WORKERS_REAPED_S
+    while alive() and time.monotonic() < deadline:
+        time.sleep(0.01)
 
 
 BUSY_CLOSE_S = 0.25
@@ -714,10 +788,7 @@ class BatchRun:
         cluster as the batch scores are kept busy too, and those left not sent more than they take."""
         if self._workers_changed.is_set() and self.client.status == "running":
             self._workers_changed.clear()
-            try:
-                sent.wanted = calls_in_flight(self._threads())
-            except (OSError, TimeoutError):  # the scheduler gone: the next result says so
-                log.debug("the cluster's threads could not be counted")
+            sent.wanted = calls_in_flight(self._threads())
         sent.fill(pending, stops)
 
     def _start(self, jobs: Sequence[CallJob], unopened: Mapping[int, str]) -> int:
@@ -737,8 +808,13 @@ class BatchRun:
         return max(1, self._threads())
 
     def _threads(self) -> int:
-        """The threads of the cluster's workers now (one round trip to the scheduler)."""
-        return sum(self.client.nthreads().values())
+        """The threads of the cluster's workers now (one round trip to the scheduler, :func:`asked`)."""
+        return sum(asked(self.client, self._scheduler, "nthreads").values())
+
+    @property
+    def _scheduler(self) -> str:
+        """The scheduler, as the batch's lines name it."""
+        return self.opts.scheduler or "the local Dask scheduler"
 
     def _heard_workers(self, event: tuple[float, Mapping[str, Any]]) -> None:
         """A worker joined the cluster or left it (:data:`WORKERS_CHANGED`), heard on the client's
@@ -774,7 +850,7 @@ class BatchRun:
         wait without a word; said again if they leave again after some came back."""
         if not self.opts.scheduler or self.client.status != "running":
             return
-        if self.client.nthreads():
+        if self._threads():
             self._said_no_workers = False
         elif not self._said_no_workers:
             self._said_no_workers = True
@@ -786,7 +862,7 @@ class BatchRun:
         """Raise :class:`SchedulerLost` for a call ``fut`` cancelled because the client lost its
         scheduler (Dask cancels every call it holds as it tries to reconnect), not scored."""
         if fut.status == "cancelled" and (self.client.status != "running" or _lost_with_scheduler(fut)):
-            raise SchedulerLost(self.opts.scheduler or "the local Dask scheduler")
+            raise SchedulerLost(self._scheduler)
 
     def _cancel(self, futures: list[Any]) -> None:
         """For a stop (Ctrl-C, SIGTERM): on a running cluster (``--scheduler``), cancel ``futures``,
@@ -796,7 +872,7 @@ class BatchRun:
         with it: :func:`_busy_ended`.)"""
         if not self.opts.scheduler or not futures or self.client.status != "running":  # lost: nothing to cancel
             return
-        self.client.cancel(futures, reason="the batch stopped")
+        self.client.cancel(futures, reason="the batch stopped")  # sent, with no reply waited for
         self.outcome.cancelled = len(futures)
 
     def _stored(self, fut: Any, job: CallJob, known: Mapping[tuple[int, int], str]) -> Mapping | None:
@@ -848,8 +924,8 @@ class BatchRun:
                         "install it where each worker runs (pip install '/path/to/clone[batch]') and start it "
                         "again: the batch closed it, and its calls go to the others")
         try:
-            self.client.retire_workers([worker], close_workers=True)
-        except (OSError, TimeoutError):  # gone already, or the scheduler too (the next result says so)
+            asked(self.client, self._scheduler, "retire_workers", [worker], close_workers=True)
+        except SchedulerLost:  # the scheduler gone or silent: the next result, or look at the workers, says so
             log.debug("%s: could not be closed", worker)
 
     def _take_earlier(self, result: CallResult) -> bool:

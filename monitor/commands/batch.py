@@ -288,7 +288,10 @@ def _run(args: argparse.Namespace, cfg, jobs, unopened: dict[int, str], phase: _
             batch = BatchRun(client, store, cfg, opts, on_error=error, on_warning=warning)
             phase.outcome = batch.outcome  # what it did, as it does it: a stop's line says what it cancelled
             outcome = batch.run(jobs, unopened)
-    except SchedulerLost as err:  # the calls stored before it are kept; the table is not written
+    except SchedulerLost as err:  # gone or silent: the calls stored before it are kept; the table is not written
+        if phase.db is None:  # before the database was made, as for a scheduler it cannot reach
+            error(f"{err}: nothing was scored or stored; start it again with its workers, then the same command")
+            return ExitStatus.BAD_SETUP
         error(f"{err}: {_kept(phase)}; start it again with its workers, then the same command with --resume "
               "scores the rest" + (f" and writes {args.out}" if args.out else ""))
         return ExitStatus.FAILED
@@ -325,7 +328,9 @@ def _open_store(db: str, cfg, phase: _Phase):
 
 def _say_no_workers_yet(client, opts) -> None:
     """A warning when the scheduler given has no workers yet: the batch waits for them."""
-    if opts.scheduler and not client.scheduler_info().get("workers"):
+    from ..batch.runner import asked
+
+    if opts.scheduler and not asked(client, opts.scheduler, "nthreads"):
         warning(f"{opts.scheduler}: the scheduler has no workers yet; the batch waits for them "
                 f"(start them with: dask worker {opts.scheduler} --nthreads 1)")
 
