@@ -343,7 +343,7 @@ def columns_mean(x: np.ndarray, size: int, out: np.ndarray | None = None) -> np.
         out = np.empty(x.shape, x.dtype) if out is None else out
         loop(x, size, 0, out, NEAREST, 0.0, 0)
         return out
-    means = _running_means_down(_nearest_rows(x, size, np.float64), len(x), size)
+    means = _running_means_down(_nearest_rows(x, size, np.dtype(np.float64)), len(x), size)
     if out is None:
         return means.astype(x.dtype, copy=False)
     out[...] = means

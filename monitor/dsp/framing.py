@@ -81,7 +81,7 @@ def strided_view(x: np.ndarray, shape: tuple[int, ...], steps: tuple[int, ...]) 
     if not x.flags.c_contiguous:
         return as_strided(x, shape=shape, strides=strides, writeable=False)
     # over a read-only buffer, so that the view can never be made writeable again
-    frozen = np.frombuffer(memoryview(x).toreadonly(), x.dtype)
+    frozen = np.frombuffer(x.data.toreadonly(), x.dtype)
     return np.ndarray(shape, x.dtype, buffer=frozen, strides=strides)
 
 

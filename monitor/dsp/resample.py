@@ -53,10 +53,11 @@ class Resampler:
         # resample_poly's own default filter (scipy's firwin, which kaiser_lowpass gives within a
         # few 1e-18), designed once instead of on every call
         max_rate = max(self.up, self.down)
-        self._filter = None
+        self._filter: np.ndarray | None = None
         if max_rate > 1:
             self._filter = kaiser_lowpass(2 * 10 * max_rate + 1, 1.0 / max_rate, 5.0)
-        if self.up > 1:  # a period's outputs: their taps and the offsets of the samples they weigh
+        if self.up > 1 and self._filter is not None:  # (up > 1 makes max_rate > 1) a period's outputs:
+            # their taps and the offsets of the samples they weigh
             taps, first = _phases(self._filter * self.up, self.up)
             q, r = np.divmod(np.arange(self.up) * self.down, self.up)
             self._period_taps, self._period_first = taps[r], q + first

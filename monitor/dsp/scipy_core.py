@@ -27,9 +27,11 @@ def compiled(folder: str, name: str, needs: str) -> ModuleType | None:
         path = os.path.join(path_folder, name + suffix)
         if os.path.isfile(path):
             loader = importlib.machinery.ExtensionFileLoader(qualified, path)
+            found = importlib.util.spec_from_file_location(qualified, path, loader=loader)
+            if found is None:
+                return None
             try:  # an extension module is opened and initialised by module_from_spec already
-                module = importlib.util.module_from_spec(importlib.util.spec_from_file_location(qualified, path,
-                                                                                              loader=loader))
+                module = importlib.util.module_from_spec(found)
                 loader.exec_module(module)
             except ImportError:
                 return None

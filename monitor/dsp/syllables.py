@@ -133,7 +133,7 @@ def supported(peaks: np.ndarray, strength: np.ndarray, scores: np.ndarray, param
     speechlike = at[:, 0] >= np.maximum(at[:, 1], at[:, 2])
     lean_test = math.isfinite(params.max_vowel_lean)
     running_test = math.isfinite(params.running_vowel_lean) and (
-        height_db is None or np.count_nonzero(height_db >= params.running_above_floor_db) > 0)
+        height_db is None or bool(np.count_nonzero(height_db >= params.running_above_floor_db) > 0))
     if not (lean_test or running_test) and (params.min_support_frames == 0
                                             or np.count_nonzero(speechlike) == len(peaks)):
         return speechlike | (params.min_support_frames == 0)
@@ -199,4 +199,4 @@ def _running(peaks: np.ndarray, periodic: np.ndarray, params: SyllableParams) ->
     ``alone_frames`` each side, by the stretch all those stretches share (one count: sufficient,
     not necessary). Shapes (k,), (n,)."""
     lo, hi = max(int(peaks.max()) - params.alone_frames, 0), int(peaks.min()) + params.alone_frames + 1
-    return np.count_nonzero(periodic[lo:hi]) >= params.alone_periodic_frames
+    return bool(np.count_nonzero(periodic[lo:hi]) >= params.alone_periodic_frames)
