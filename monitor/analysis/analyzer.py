@@ -195,7 +195,7 @@ def _raw_features(padded: np.ndarray, start: int, low: np.ndarray, low_start: in
     audible = energy > cfg.vad.absolute_min_db
     f0 = np.full(count, np.nan, np.float32)
     strength = np.zeros(count, np.float32)
-    n_audible = np.count_nonzero(audible)  # (faster than .all() and .any())
+    n_audible = int(np.count_nonzero(audible))  # (faster than .all() and .any())
     if n_audible == count:  # the usual block of speech: the frames' view itself, no gathered copy
         f0[:], strength[:] = pitch_frames(seg, lay.prate, cfg.pitch)
     elif n_audible:

@@ -35,6 +35,7 @@ frames older than the longer cap (plus the latency history) are dropped.
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any, TypedDict
 
 import numpy as np
 
@@ -74,6 +75,13 @@ LATENCY_REACH_S = 12.0
 (``response_latencies``' ``max_latency_s``, 10 s) and the gap bridging around the offset."""
 
 
+class WordCues(TypedDict, total=False):
+    """The word cues of a window (:meth:`CueTracker.word_cues`): none without transcription."""
+    words_per_min: float | None
+    mean_word_gap_s: float | None
+    long_word_gaps: int
+
+
 def window_start(t: np.ndarray, speech: np.ndarray, t_end: float, speech_s: float,
                  max_s: float) -> float:
     """Start of the shortest window ending at ``t_end`` that holds ``speech_s`` of speech.
@@ -111,12 +119,13 @@ def breath_cues(m: SpanMeasures) -> dict[str, float | None]:
             "coughs_per_min": 60.0 * m.coughs / m.turn_s}
 
 
-def span_cues(m: SpanMeasures) -> dict[str, float | None]:
+def span_cues(m: SpanMeasures) -> dict[str, Any]:
     """The cues a window takes from the span measures of the caller's speech: the registry's
     :data:`~monitor.cue_registry.SPAN_CUES` (each the span measure of that name; the mean pause None
     without speech) and the breath cues (:func:`breath_cues`). The long and the short window both
-    read them here, so a cue added to the registry and to :class:`SpanMeasures` is in both."""
-    out: dict[str, float | None] = {name: getattr(m, name) for name in SPAN_CUES}
+    read them here, so a cue added to the registry and to :class:`SpanMeasures` is in both. (Typed
+    ``Any``: the names are the registry's, each a :class:`CuesEvent` field of its measure's type.)"""
+    out: dict[str, Any] = {name: getattr(m, name) for name in SPAN_CUES}
     if m.speech_s <= 0:
         out["mean_pause_s"] = None
     out.update(breath_cues(m))
@@ -559,11 +568,11 @@ def own_speech(frames: Frames, gate_db: float, level_db: float | None = None, ot
     hold = other is not None and hold_quiet_s > 0 and hold_gate_db > 0
     background = other is not None and background_margin_db > 0
     theirs = other_speech(frames, other) if hold or background else None  # one map for both tests
-    if hold:
+    if hold and theirs is not None:
         held = hold_talk(frames.energy_db, frames.speech, theirs, level, hold_gate_db, hold_quiet_s, HOP_S)
         held |= long_hold_talk(frames.energy_db, frames.speech, theirs, level, hold_gate_db, hold_long_s, HOP_S)
         voice &= ~held
-    if background:
+    if background and theirs is not None:
         voice &= ~background_talk(frames.energy_db, frames.speech, theirs, level,
                                   background_margin_db, background_below_db, background_min_s, HOP_S,
                                   background_near_s)
@@ -656,21 +665,21 @@ class CueTracker:
         self.transcribed = False
         self._words = []
 
-    def word_cues(self, t0: float, t: float, turn_s: float) -> dict[str, float | int | None]:
+    def word_cues(self, t0: float, t: float, turn_s: float) -> WordCues:
         """Words per minute of turn time, mean gap between words inside turns, long gaps; none
         (unknown) without transcription or for a window beginning before the words did."""
         if not self.transcribed or t0 < self._words_from:
             return {}
         words = [w for w in self._words if t0 <= w.start < t]
         if not words:
-            return {"words_per_min": 0.0 if turn_s > 0 else None, "mean_word_gap_s": None, "long_word_gaps": 0}
+            return WordCues(words_per_min=0.0 if turn_s > 0 else None, mean_word_gap_s=None, long_word_gaps=0)
         starts = np.array([w.start for w in words])
         ends = np.array([w.end for w in words])
         gaps = starts[1:] - ends[:-1]
         inside = gaps[(gaps >= 0) & (gaps <= self.cfg.max_pause_s)]
-        return {"words_per_min": 60.0 * len(words) / turn_s if turn_s > 0 else None,
-                "mean_word_gap_s": float(inside.mean()) if len(inside) else None,
-                "long_word_gaps": int(np.sum(inside >= LONG_WORD_GAP_S))}
+        return WordCues(words_per_min=60.0 * len(words) / turn_s if turn_s > 0 else None,
+                        mean_word_gap_s=float(inside.mean()) if len(inside) else None,
+                        long_word_gaps=int(np.sum(inside >= LONG_WORD_GAP_S)))
 
     def due(self, final: bool = False) -> list[CuesEvent]:
         """Cue events for every hop time reached; when ``final``, one more for the audio after the
@@ -701,7 +710,7 @@ class CueTracker:
         # each frame is counted once, gated as it is at this hop: a word that the hop cuts keeps
         # the gate's verdict on its part before the cut (a few quiet frames of its onset may go)
         self.tally[self.channel].add(me[me.t >= self._counted_t])
-        if other is not None:
+        if other is not None and self.other is not None:  # (the other leg's frames only with that leg)
             self.tally[self.other].add(other[other.t >= self._counted_t])
         self._counted_t = t
         call_speech = self.tally[self.channel].speech_s
@@ -769,8 +778,8 @@ class CueTracker:
         if since is not None and since > agent_end + 1e-9:  # the caller's clear run was the last talk
             self._spoke_t = min(self._spoke_t, since)
         if since is None:  # no talk in the frames kept: a hold under way goes on, else from their start
-            going = self._hold is not None and self._hold[1] >= t - cfg.hop_s - 1e-9
-            since = self._hold[0] if going else float(mine.t[0]) - HOP_S / 2 if len(mine) else 0.0
+            going = self._hold if self._hold is not None and self._hold[1] >= t - cfg.hop_s - 1e-9 else None
+            since = going[0] if going is not None else float(mine.t[0]) - HOP_S / 2 if len(mine) else 0.0
         self._quiet_since = since if since < t - 1e-9 else None
         if t - since >= cfg.hold_rest_quiet_s - 1e-9:
             self._hold = (since, t)

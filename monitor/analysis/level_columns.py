@@ -119,6 +119,8 @@ class LevelColumns:
         buffer ``energy`` (shapes (n,), float32), the floors and the peak over the frames not marked
         ``unheard`` (shape (n,), bool); ``final``: the stream ended."""
         intensity, level = self._intensity.update(energy, unheard, final)
+        if intensity is None:  # (update gives the values unless told not to)
+            raise AssertionError("the intensity's update gave no values")
         _, floor = self._floor.update(energy, unheard, final, values=False)
         slow = floor if self._slow is None else self._slow.update(energy, unheard, final, values=False)[1]
         return intensity, floor, level, slow

@@ -19,6 +19,7 @@ Definitions (de Jong & Wempe 2009/2010; the 250 ms pause convention):
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import TypedDict
 
 import numpy as np
 
@@ -68,7 +69,28 @@ class SpanMeasures:
                    loudness_dbfs=None, breaths=breaths, breath_s=breath_s, coughs=coughs)
 
 
-def _opt(x: float) -> float | None:
+class _Pacing(TypedDict):
+    """:class:`SpanMeasures`' turn time, rates, pauses and phrases, as :func:`_pacing` gives them."""
+    turn_s: float
+    speech_rate_sps: float | None
+    articulation_rate_sps: float | None
+    pauses: int
+    pause_ratio: float | None
+    mean_pause_s: float | None
+    phrases: int
+    mean_phrase_s: float | None
+    syllables_per_phrase: float | None
+
+
+class _Voice(TypedDict):
+    """:class:`SpanMeasures`' voice measures, as :func:`_voice_measures` gives them."""
+    f0_median_hz: float | None
+    hnr_db: float | None
+    cpps_db: float | None
+    loudness_dbfs: float | None
+
+
+def _opt(x: float | np.floating) -> float | None:
     return float(x) if np.isfinite(x) else None
 
 
@@ -126,7 +148,7 @@ def pause_runs(speech: np.ndarray, min_pause: int, exclude: np.ndarray | None = 
     return s[keep], e[keep], runs_to_mask(s[drop], e[drop], n)
 
 
-def _voice_measures(frames: Frames) -> dict[str, float | None]:
+def _voice_measures(frames: Frames) -> _Voice:
     """F0 median, HNR and CPPS over the voiced frames and loudness over the speech frames of a
     span with speech."""
     voiced = frames.voiced
@@ -134,10 +156,10 @@ def _voice_measures(frames: Frames) -> dict[str, float | None]:
     f0 = frames.f0_hz[voiced] if any_voiced else frames.f0_hz[:0]
     f0 = f0[~np.isnan(f0)]  # the median of the values nanmedian keeps
     power = np.power(10.0, frames.energy_db[frames.speech].astype(np.float64) / 10.0)
-    return {"f0_median_hz": _opt(_median(f0)) if len(f0) else None,
-            "hnr_db": _opt(_mean_as(frames.hnr_db[voiced])) if any_voiced else None,
-            "cpps_db": _opt(_mean_as(frames.cpps_db[voiced])) if any_voiced else None,
-            "loudness_dbfs": _opt(10.0 * np.log10(_mean(power)))}
+    return _Voice(f0_median_hz=_opt(_median(f0)) if len(f0) else None,
+                  hnr_db=_opt(_mean_as(frames.hnr_db[voiced])) if any_voiced else None,
+                  cpps_db=_opt(_mean_as(frames.cpps_db[voiced])) if any_voiced else None,
+                  loudness_dbfs=_opt(10.0 * np.log10(_mean(power))))
 
 
 def span_measures(frames: Frames, duration_s: float | None = None, *, min_pause_s: float = 0.25,
@@ -180,7 +202,7 @@ def span_measures(frames: Frames, duration_s: float | None = None, *, min_pause_
 
 
 def _pacing(frames: Frames, ps: np.ndarray, pe: np.ndarray, gap: np.ndarray, duration: float, syl: int,
-            dialogue: bool) -> dict[str, float | int | None]:
+            dialogue: bool) -> _Pacing:
     """The turn time, rates, pauses and phrases of a span with speech: its pauses (``ps``, ``pe``,
     shapes (p,)) and turn gaps (``gap``, shape (n,), bool) as :func:`pause_runs` finds them, its
     ``syl`` syllables over ``duration`` seconds; in a ``dialogue`` the speech rate is over the
@@ -193,7 +215,7 @@ def _pacing(frames: Frames, ps: np.ndarray, pe: np.ndarray, gap: np.ndarray, dur
     ph_s, ph_e = runs(speaking)
     phrase_len = (ph_e - ph_s) * HOP_S
     syl_per_phrase = _counts(frames.nucleus, ph_s, ph_e)
-    return dict(
+    return _Pacing(
         turn_s=pause_s + speaking_s,
         speech_rate_sps=(syl / (pause_s + speaking_s) if dialogue and pause_s + speaking_s > 0
                          else syl / duration if duration > 0 else None),

@@ -165,7 +165,7 @@ def opening_zeros(x: np.ndarray) -> int:
     return len(x)
 
 
-def held(extreme: np.ndarray, heard: np.ndarray, before: float = FLOOR_DB) -> np.ndarray:
+def held(extreme: np.ndarray, heard: np.ndarray, before: float | np.floating = FLOOR_DB) -> np.ndarray:
     """Per frame, the value ``extreme`` has at the last heard frame up to it (``before`` until the
     first): ``extreme`` (shape (k,)) holds one value per heard frame of ``heard`` (shape (n,), bool,
     k of them True). Shape -> (n,), float32."""
