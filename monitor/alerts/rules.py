@@ -687,7 +687,7 @@ class AlertEngine:
         t = cues.t
         hop = self.config.analysis.hop_s
         first = self._last_t is None
-        dt = 0.0 if first else max(0.0, min(t - self._last_t, hop))
+        dt = 0.0 if self._last_t is None else max(0.0, min(t - self._last_t, hop))
         self._last_t = t if self._last_t is None else max(t, self._last_t)
         self._window_s = cues.window_s
         judged = self.judge_long(cues, baseline)
