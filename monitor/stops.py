@@ -9,7 +9,7 @@ import signal
 import sys
 import threading
 from contextlib import contextmanager
-from typing import Any, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 """The signals that stop a command as Ctrl-C does."""
@@ -89,7 +89,7 @@ def stops_noted() -> Iterator[list[KeyboardInterrupt]]:
 
 
 @contextmanager
-def stops_blocked(signals: Iterable[signal.Signals] = STOP_SIGNALS) -> Iterator[set[signal.Signals]]:
+def stops_blocked(signals: Iterable[signal.Signals] = STOP_SIGNALS) -> Iterator[set[int | signal.Signals]]:
     """``signals`` (Ctrl-C and SIGTERM) blocked in this thread inside the block, which gets the
     mask before it; that mask is back after it.
 
@@ -116,7 +116,8 @@ def _stops_caught(raise_them: bool, second_at_once: bool) -> Iterator[list[Keybo
     if threading.current_thread() is not threading.main_thread():
         yield caught
         return
-    raising = {sig: handler for sig in STOP_SIGNALS if callable(handler := signal.getsignal(sig))}
+    raising: dict[int, Callable[[int, Any], Any]] = {
+        sig: handler for sig in STOP_SIGNALS if callable(handler := signal.getsignal(sig))}
 
     def catch(signum: int, frame: Any) -> None:
         if second_at_once:

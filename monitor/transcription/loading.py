@@ -51,16 +51,16 @@ class ModelLoading:
         self.took_s: float | None = None
 
     def start(self) -> "ModelLoading":
-        self.started_at = time.monotonic()
+        self.started_at = started_at = time.monotonic()
         with stops_blocked():  # the child ignores them; one that comes meanwhile is raised with it in hand
-            self._child = ChildLoad(self.info)
-        threading.Thread(target=self._load, name="speech-model", daemon=True).start()
+            self._child = child = ChildLoad(self.info)
+        threading.Thread(target=self._load, args=(child, started_at), name="speech-model", daemon=True).start()
         return self
 
-    def _load(self) -> None:
+    def _load(self, child: ChildLoad, started_at: float) -> None:
         try:
             with TranscriptionSetup.named_problems(self.cfg, self.model):
-                self._child.outcome()
+                child.outcome()
                 if not self._cancelled.is_set():
                     self._setup = TranscriptionSetup.load(self.cfg, self.info, live=True)
         except ModelError as err:
@@ -68,7 +68,7 @@ class ModelLoading:
         except Exception as err:  # noqa: BLE001 - whatever else stops the load: one line, acoustic-only
             self._off = off_message(ModelError(f"{self.info.path}: {err}"))
         finally:
-            self.took_s = time.monotonic() - self.started_at
+            self.took_s = time.monotonic() - started_at
             self._done.set()
 
     @property

@@ -357,13 +357,13 @@ class Transcriber:
             self._end_segment()
             self._start_segment(item.t0)
         self._store_mask(item.t0, item.speech)
-        self._seg_next_in = item.t0 + len(item.x) / self.input_rate
+        self._seg_next_in: float = item.t0 + len(item.x) / self.input_rate
         self._gate_and_feed(self._resampler.process(item.x[:, None])[:, 0], final=False)
 
     def _start_segment(self, t0: float) -> None:
         self._seg_t0 = t0
         self._seg_next_in = t0  # call time right after the last input sample of the segment
-        self._resampler = Resampler(self.input_rate, self.model_rate, 1)
+        self._resampler: Resampler = Resampler(self.input_rate, self.model_rate, 1)
         self._mask = np.zeros(0, dtype=bool)  # speech per frame of the segment, from _mask_base
         self._mask_base = 0
         self._mask_known = 0  # frames of the segment with a known mask value

@@ -448,7 +448,7 @@ class ChildLoad:
         self._lock = threading.Lock()
         self._status: int | None = None  # its wait status, once reaped (its pid may be another's then)
 
-    def outcome(self, unblock: Iterable[signal.Signals] | None = None) -> None:
+    def outcome(self, unblock: Iterable[int | signal.Signals] | None = None) -> None:
         """Wait for the child and reap it: return when the model loaded, raise :class:`ModelError`
         when it did not, or it crashed, or was killed (:meth:`end`). ``unblock``: the signal mask
         put back once the child is in hand (:func:`check_loads`'s, from before its fork); a stop
@@ -529,7 +529,7 @@ def _name_this_process(name: str) -> None:
         Path("/proc/self/comm").write_text(name)
 
 
-def vosk_new(kind: type, *args: Any) -> Any:
+def vosk_new(kind: Any, *args: Any) -> Any:
     """``kind(*args)``, a ``vosk.Model`` or ``vosk.KaldiRecognizer``, whose making, stopped inside
     Vosk (Ctrl-C, SIGTERM: a model takes seconds to load), leaves one that frees nothing, rather
     than one whose ``__del__`` prints a traceback for the handle it never got."""
