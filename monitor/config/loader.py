@@ -69,7 +69,8 @@ def _got(value: Any, meta: Mapping[str, Any]) -> str:
     """``value`` as the file spells it (:func:`_as_toml`), each string in it hidden as a secret of the
     key's kind is (a URL's key, an agent's token), whatever the value's type, however deep in lists
     and tables: for "got ..."."""
-    hide = _HIDDEN.get(meta.get("kind"))
+    kind = meta.get("kind")
+    hide = _HIDDEN.get(kind) if isinstance(kind, str) else None
     return _as_toml(value if hide is None else _each_string(value, hide))
 
 
