@@ -19,7 +19,7 @@ import re
 import shutil
 import subprocess
 from dataclasses import dataclass, replace
-from typing import Callable, Mapping, Sequence
+from typing import Callable, Literal, Mapping, Sequence
 
 
 DIGITAL_ZERO_DBFS = -240.0
@@ -256,7 +256,7 @@ def _close_name(spec: str, names: list[str]) -> str:
 
 
 def resolve(spec: str, *, devices: list[InputDevice] | None = None,
-            sources: list[PulseSource] | None | bool = False) -> ResolvedSource:
+            sources: list[PulseSource] | None | Literal[False] = False) -> ResolvedSource:
     """Turn a SOURCE string into what to open; DeviceError with a one-line reason otherwise."""
     spec = (spec or "").strip()
     devices = input_devices() if devices is None else devices
@@ -297,7 +297,7 @@ def resolve(spec: str, *, devices: list[InputDevice] | None = None,
 
 
 def _on_device(spec: str, device: InputDevice, devices: list[InputDevice],
-               sources: list[PulseSource] | None | bool) -> ResolvedSource:
+               sources: list[PulseSource] | None | Literal[False]) -> ResolvedSource:
     """``device`` opened for ``spec``, with the sound-server source it records (:func:`routed_source`),
     if it is one of :data:`SERVER_DEFAULT_DEVICES` (``sources`` None: no server answered, so none asked)."""
     routed = device.name in SERVER_DEFAULT_DEVICES and sources is not None and _pulse_device(devices) is not None
@@ -305,7 +305,7 @@ def _on_device(spec: str, device: InputDevice, devices: list[InputDevice],
     return ResolvedSource(spec, device.index, None, f"{device.name} (#{device.index})", reads=reads, via=via)
 
 
-def _default_input(devices: list[InputDevice], sources: list[PulseSource] | None | bool) -> ResolvedSource:
+def _default_input(devices: list[InputDevice], sources: list[PulseSource] | None | Literal[False]) -> ResolvedSource:
     """The leg given no SOURCE: PortAudio's default input device, with what it records
     (:func:`_on_device`), labelled :data:`DEFAULT_INPUT`; no device when PortAudio has none."""
     index = default_input_index()

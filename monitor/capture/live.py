@@ -83,7 +83,7 @@ import shutil
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 import numpy as np
 
@@ -202,7 +202,7 @@ class _Leg:
     resolved: ResolvedSource | None  # None: an optional leg not found yet (resolved when it opens)
     stats: LegStats
     q: "queue.Queue[tuple[int, float, np.ndarray]]"
-    stream: object = None
+    stream: Any = None  # a sounddevice.InputStream (sounddevice has no types)
     rate: int = 0
     # by stream generation, made before the stream starts: each block is conditioned at the rate
     # of the stream that delivered it, also the first blocks of a stream reopened at a new rate
@@ -234,6 +234,13 @@ class _Leg:
     dropping_since: int | None = None  # stats.dropped_blocks before the drops now said began
     last_drop: float = 0.0  # monotonic time the consumer last saw new drops
     repeating: bool = False  # its last failure repeats the one before: its reopening is not said again
+
+    def source(self) -> ResolvedSource:
+        """Its resolved source, which it has from being opened on (:meth:`LiveSource._open` finds
+        it first); DeviceError for an optional leg not found yet."""
+        if self.resolved is None:
+            raise DeviceError(f"{self.stats.source}: not found yet")
+        return self.resolved
 
 
 REPEAT_WITHIN_S = 10.0
@@ -389,10 +396,10 @@ class LiveSource(Source):
         takes 2 to 24 dB off the band above 6 kHz; :class:`Resampler` keeps it to 7.5 kHz); else, or
         when the server tells no rate, the analyzer rate if the device takes it, else its own."""
         import sounddevice as sd
-        dev = leg.resolved.device
+        dev = leg.source().device
         if self.device_rate:
             return self.device_rate
-        if leg.resolved.pulse_source and server_rate is None:
+        if leg.source().pulse_source and server_rate is None:
             log.debug("%s: the sound server tells no rate; asking for %d Hz", leg.stats.label, self.rate)
         for rate in dict.fromkeys(r for r in (server_rate, self.rate) if r):
             try:
@@ -443,11 +450,12 @@ class LiveSource(Source):
         block; called under the open lock. The stream's rate."""
         import sounddevice as sd
         saved = os.environ.get("PULSE_SOURCE")
-        if leg.resolved.pulse_source:
-            os.environ["PULSE_SOURCE"] = leg.resolved.pulse_source
+        source = leg.source()
+        if source.pulse_source:
+            os.environ["PULSE_SOURCE"] = source.pulse_source
         try:
             rate = self._device_rate(leg, found.rate if found else None)
-            stream = sd.InputStream(device=leg.resolved.device, channels=1, samplerate=rate,
+            stream = sd.InputStream(device=source.device, channels=1, samplerate=rate,
                                     dtype="float32", blocksize=int(rate * self.block_s),
                                     callback=callback)
             self._condition(leg, gen, rate)  # before start(): its first block may come at once
@@ -458,7 +466,7 @@ class LiveSource(Source):
                 raise
             leg.stream = stream  # set under the lock: PortAudio's list is not read again while it runs
         finally:
-            if leg.resolved.pulse_source:
+            if source.pulse_source:
                 if saved is None:
                     os.environ.pop("PULSE_SOURCE", None)
                 else:
@@ -496,7 +504,7 @@ class LiveSource(Source):
     def _pulse_source(self, leg: _Leg) -> PulseSource | None:
         """The leg's sound-server source now, its index and rate (None: not a pulse leg, or no pactl
         to ask); DeviceError when the source is gone or the server does not answer."""
-        name = leg.resolved.pulse_source
+        name = leg.source().pulse_source
         if not name:
             return None
         sources = pulse_sources()
@@ -520,7 +528,9 @@ class LiveSource(Source):
         sources = pulse_sources()
         if sources is None:  # no answer: a server that is gone stops the stream, which says so
             return None
-        name = leg.resolved.pulse_source
+        name = leg.source().pulse_source
+        if name is None:  # (a source index only for a sound-server source)
+            return None
         found = _named(sources, name)
         if found is None:
             return f"source {name} is gone"

@@ -88,7 +88,7 @@ class NativeStderrDivert:
     def __init__(self) -> None:
         self.lines = 0
         self._saved_fd: int | None = None
-        self._saved_stderr = None
+        self._saved_stderr: IO[str] | None = None
         self._thread: threading.Thread | None = None
         self._read_fd: int | None = None
 
