@@ -167,7 +167,7 @@ def _refuse_unrecognized(parser: argparse.ArgumentParser, command: str | None, u
     """Exit 2 on arguments no parser took, said by the command's own parser (its usage, its name)
     with the option each misspelt one is close to: argparse would say it as the top parser's."""
     sub = next((a for a in parser._actions if isinstance(a, argparse._SubParsersAction)), None)
-    own = sub.choices.get(command, parser) if sub is not None and command else parser
+    own: argparse.ArgumentParser = sub.choices.get(command, parser) if sub is not None and command else parser
     options = list(own._option_string_actions)
     close = [m[0] for arg in unrecognized if arg.startswith("-")
              for m in [difflib.get_close_matches(arg.split("=", 1)[0], options, n=1)] if m]

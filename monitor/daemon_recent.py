@@ -41,6 +41,9 @@ PURGED_CHECK_S = 5.0
 (recent alerts, call reports): a purge by another process (``call-monitor purge``) deletes them
 too, and the status then lists them no more, as the daemon's own purge does at once."""
 
+LISTED = 10
+"""How many recent alerts, and how many call reports, the status lists (the latest)."""
+
 
 def _recalled(stored: StoredAlert, ack: Ack | None, rows: Sequence[Delivery]) -> dict[str, Any]:
     """A stored alert as the status's recent alerts list it (:meth:`RecentCalls.recall_alerts`)."""
@@ -67,8 +70,8 @@ class RecentCalls:
         ``unnamed_audio``: the call audio files still waiting for their call's id."""
         self.store, self.guard = store, guard
         self._store_open, self._files_cfg, self._unnamed_audio = store_open, files_cfg, unnamed_audio
-        self.alerts: collections.deque[dict] = collections.deque(maxlen=10)
-        self.reports: collections.deque[dict] = collections.deque(maxlen=10)
+        self.alerts: collections.deque[dict] = collections.deque(maxlen=LISTED)
+        self.reports: collections.deque[dict] = collections.deque(maxlen=LISTED)
         self._written_first: list[tuple[AlertEvent, int | None]] = []  # see :meth:`written`
         self._last_purge: float | None = None
         self._purged_checked = -math.inf  # time.monotonic() of the last look for purged calls
@@ -169,14 +172,14 @@ class RecentCalls:
         midnight = datetime.datetime.combine(datetime.date.fromtimestamp(now), datetime.time()).timestamp()
         listed = {a["alert_id"] for a in self.alerts}
         try:
-            stored = [s for s in self.store.latest_alerts(midnight, self.alerts.maxlen)
-                      if s.event.alert_id not in listed]
-            ids = [s.event.alert_id for s in stored]
+            stored = [s for s in self.store.latest_alerts(midnight, LISTED)
+                      if s.alert_id not in listed]
+            ids = [s.alert_id for s in stored]
             acks, rows = self.store.acks_of(ids), self.store.deliveries_of(ids)
         except StoreError as err:
             log.warning("the alerts of today's earlier calls are not listed in the status: %s", err)
             return
-        earlier = [_recalled(s, acks.get(s.event.alert_id), rows.get(s.event.alert_id, ())) for s in stored]
+        earlier = [_recalled(s, acks.get(s.alert_id), rows.get(s.alert_id, ())) for s in stored]
         self.alerts = collections.deque([*earlier, *self.alerts], maxlen=self.alerts.maxlen)
 
     def forget_purged(self) -> None:

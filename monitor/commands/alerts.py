@@ -101,14 +101,14 @@ def _print_alerts(store: Store, alerts: list[StoredAlert], jsonl: bool) -> None:
     from ..delivery.delivered import ack_text, delivery_text, posted_as
     from ..delivery.sinks.terminal import call_clock
     from ..delivery.store_rows import recording_name
-    sent = store.deliveries_of([a.event.alert_id for a in alerts])
-    acks = store.acks_of([a.event.alert_id for a in alerts])
+    sent = store.deliveries_of([a.alert_id for a in alerts])
+    acks = store.acks_of([a.alert_id for a in alerts])
     sources = _sources(store, {a.event.call_id for a in alerts})
     names = {i: recording_name(src) for i, src in sources.items()}
     columns = max((width(n) for n in names.values()), default=0)
     for stored in alerts:
         ev = stored.event
-        rows, ack = sent.get(ev.alert_id, []), acks.get(ev.alert_id)
+        rows, ack = sent.get(stored.alert_id, []), acks.get(stored.alert_id)
         if jsonl:
             print(ev.to_json(created_at=stored.created_at, source=sources.get(ev.call_id),
                              deliveries=[_delivery_dict(d) for d in rows], posted_id=posted_as(rows),

@@ -655,7 +655,7 @@ def _ask_at(path: str, request: dict | None, timeout: float) -> dict | _NoAnswer
     try:
         answer = ask(path, request, timeout)
     except ForeignSocket as err:
-        return _NoAnswer(ExitStatus.FAILED, err.strerror, nobody_listens=False)
+        return _NoAnswer(ExitStatus.FAILED, err.strerror or str(err), nobody_listens=False)
     except FileNotFoundError:
         return _NoAnswer(ExitStatus.FAILED, f"no daemon running (no status socket at {path})", nobody_listens=True,
                          no_socket=True)

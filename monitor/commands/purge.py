@@ -54,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
     except (ValueError, ConfigError) as err:
         error(str(err))
         return ExitStatus.BAD_SETUP
-    if not given and age <= 0:
+    if not given and age is not None and age <= 0:  # (not given: the retention period, a number)
         info("storage.retention_days is 0 (keep forever): nothing purged; give --older-than to purge")
         return ExitStatus.OK
     if not os.path.exists(cfg.storage.db):  # as every command that reads one: a --db mistyped shows

@@ -15,6 +15,7 @@ from .common import ExitStatus, add_call_options, add_config_options, add_loggin
 if TYPE_CHECKING:
     from ..capture.sources import Chunk, FileSource
     from ..config import Config
+    from ..delivery.sinks.webhook import WebhookSink
     from ..delivery.store import Store
     from ..delivery.store_guard import PendingStore
     from ..events import Event
@@ -138,7 +139,7 @@ def _replay_all(args: argparse.Namespace, cfg: Config, token: str | None, transc
     from ..delivery.sinks.terminal import HumanSink, JsonlSink
     from ..delivery.store_guard import PendingStore, StoreGuard
     from .run import start_webhook
-    sinks = [JsonlSink() if args.jsonl else HumanSink(bell=cfg.delivery.bell)]
+    sinks: list[JsonlSink | HumanSink | WebhookSink] = [JsonlSink() if args.jsonl else HumanSink(bell=cfg.delivery.bell)]
     webhook = start_webhook(cfg, store, token) if _posting(args) else None
     if webhook is not None:
         sinks.append(webhook)

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from ..config import Config
     from ..delivery.sinks.webhook import WebhookSink
     from ..delivery.store import Store
+    from ..delivery.store_guard import PendingStore
     from ..transcription.loading import ModelLoading
 
 log = logging.getLogger(__name__)
@@ -278,7 +279,8 @@ def _open_database(cfg, lock, stack: contextlib.ExitStack):
     except StoreError as err:
         raise _fail(str(err)) from None
     stack.callback(store.close)
-    if not getattr(store, "is_open", True):
+    from ..delivery.store_guard import PendingStore
+    if isinstance(store, PendingStore) and not store.is_open:
         error(f"{store.error}; alerts go on, marked as not stored; the database is tried again every "
               f"{store.retry_s:g} s and what was held back is written once it opens")
     return store
@@ -433,15 +435,16 @@ def _sinks(args: argparse.Namespace, cfg, store, token: str | None, stack: conte
     """The terminal and webhook sinks the options ask for, and the webhook sink (or None)."""
     from ..delivery.sinks.terminal import HumanSink, JsonlSink
     from ..delivery.sinks.webhook import agent_of
-    sinks = {}
+    sinks: dict[str, JsonlSink | HumanSink | WebhookSink] = {}
+    terminal: JsonlSink | HumanSink | None = None
     if args.jsonl:
-        sinks["terminal"] = JsonlSink(agent=agent_of(cfg.delivery.agent_name),
-                                      journal_stream=os.environ.get("JOURNAL_STREAM"))
+        terminal = JsonlSink(agent=agent_of(cfg.delivery.agent_name), journal_stream=os.environ.get("JOURNAL_STREAM"))
     elif cfg.delivery.terminal:
-        sinks["terminal"] = HumanSink(bell=cfg.delivery.bell, logged=logged_levels(args.log_level or "warning"),
-                                       name_calls=True)
-    if "terminal" in sinks:
-        sinks["terminal"].keep_words(cfg.storage.transcripts)
+        terminal = HumanSink(bell=cfg.delivery.bell, logged=logged_levels(args.log_level or "warning"),
+                             name_calls=True)
+    if terminal is not None:
+        terminal.keep_words(cfg.storage.transcripts)
+        sinks["terminal"] = terminal
     webhook = None
     if cfg.delivery.webhook_url:
         webhook = start_webhook(cfg, store, token)
@@ -584,7 +587,7 @@ def cleartext_webhook(cfg: Config) -> str | None:
             "text (give the console --tls-cert and --tls-key, and the daemon its https:// URL)")
 
 
-def start_webhook(cfg: Config, store: Store, token: str | None) -> WebhookSink:
+def start_webhook(cfg: Config, store: Store | PendingStore, token: str | None) -> WebhookSink:
     """The started WebhookSink of delivery.webhook_url, posting as this agent."""
     from ..delivery.sinks.webhook import Sender, WebhookSink
     d = cfg.delivery

@@ -75,7 +75,7 @@ def shape_problem(value: object, shape: Shape, where: str) -> str | None:
     if isinstance(shape, Each):
         if not isinstance(value, shape.of):
             return f"its {where} is no {'object' if shape.of is dict else 'list'}"
-        items = value.items() if isinstance(value, dict) else enumerate(value)
+        items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
         return next((p for key, item in items if (p := shape_problem(item, shape.shape, f"{where}.{key}"))), None)
     if not isinstance(value, shape):
         return f"its {where} is no {'number' if shape is NUMBER else 'text'}"

@@ -398,7 +398,9 @@ def _server_config(args: argparse.Namespace, app, sc):
     from ..supervisor.connections import AtTheLimit, TimelyH11Protocol, limit_concurrency
 
     protocol = functools.partial(TimelyH11Protocol, at_limit=AtTheLimit())
-    return uvicorn.Config(app, http=protocol, proxy_headers=False,  # the peer is who connected
+    # uvicorn calls ``http`` as a factory, which a partial of the class is (typed a class or a name)
+    return uvicorn.Config(app, http=protocol,  # type: ignore[arg-type]
+                          proxy_headers=False,  # the peer is who connected
                           log_level="warning", access_log=False, lifespan="on",
                           ssl_certfile=args.tls_cert, ssl_keyfile=args.tls_key,
                           limit_concurrency=limit_concurrency(sc.max_connections),

@@ -9,7 +9,7 @@ import math
 import os
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import Any, Mapping, cast
 
 from ..events import AlertEvent, _clean
 from .store_errors import StoreError
@@ -53,6 +53,11 @@ class StoredAlert:
 
     event: AlertEvent
     created_at: float
+
+    @property
+    def alert_id(self) -> int:
+        """The alert's id: a stored alert has the id of its row (:meth:`Store._alert` reads it)."""
+        return cast(int, self.event.alert_id)
 
 
 DUE_ORDER_SQL = "a.severity = 'critical' DESC, d.next_attempt_at, d.id"
@@ -133,7 +138,7 @@ def damaged_row(p: str | os.PathLike, row: str, problem: str) -> StoreError:
     return StoreError(f"{p}: damaged callmonitor database ({row}: {problem})")
 
 
-_JSON_KINDS = MappingProxyType({dict: "object", list: "list"})
+_JSON_KINDS: Mapping[type, str] = MappingProxyType({dict: "object", list: "list"})
 
 
 def _json_of(p: str | os.PathLike, row: str, name: str, text: Any, kind: type, *, null: bool = False) -> Any:

@@ -78,6 +78,7 @@ from ...console import problem_of, recovery_of
 from ...events import AlertAckedEvent, AlertEvent, Event
 from ..acks import acked_events
 from ..store import Store
+from ..store_guard import PendingStore
 from ..store_errors import StoreError
 from ..store_rows import Delivery, due_order, is_due, recording_name
 from .deadline import deadline_handlers
@@ -156,7 +157,7 @@ class Identity:
     daemon_id: str
 
     @classmethod
-    def of(cls, store: Store, agent_name: str = "") -> "Identity":
+    def of(cls, store: Store | PendingStore, agent_name: str = "") -> "Identity":
         return cls(agent_of(agent_name), store.instance_id())
 
 
@@ -171,7 +172,7 @@ class Sender:
         self._lock = threading.Lock()
 
     @classmethod
-    def of(cls, store: Store, agent_name: str = "") -> "Sender":
+    def of(cls, store: Store | PendingStore, agent_name: str = "") -> "Sender":
         return cls(Identity.of(store, agent_name), store.renew_instance_id)
 
     @property
@@ -360,7 +361,7 @@ def post_json(url: str, body: bytes, *, token: str | None, timeout_s: float,
 
 
 class WebhookSink:
-    def __init__(self, store: Store, url: str, *, timeout_s: float = 5.0, retries: int = 0,
+    def __init__(self, store: Store | PendingStore, url: str, *, timeout_s: float = 5.0, retries: int = 0,
                  backoff_s: float = 2.0, max_backoff_s: float = 300.0,
                  poll_s: float = 0.5, identity: Identity | Sender | None = None, token: str | None = None,
                  include_phrase_text: bool = True, clock: Callable[[], float] = time.time) -> None:
