@@ -19,7 +19,7 @@ import io
 import math
 import os
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Sequence, TypedDict
 
 import numpy as np
 
@@ -429,12 +429,18 @@ def _banner(scored: Sequence[dict[str, Any]], flag: Sequence[dict[str, Any]], si
     return banner_cls, banner
 
 
-def legs_of(row: dict[str, Any]) -> dict[str, int | None]:
+class Legs(TypedDict):
+    """The channels of a recording's legs, as ``from_file`` takes them."""
+    caller_channel: int
+    agent_channel: int | None
+
+
+def legs_of(row: dict[str, Any]) -> Legs:
     """The caller and agent channels a row was scored with (``from_file``'s keywords); a table
     written before it had these columns: the defaults of ``batch`` (caller 1, agent 0)."""
     caller, agent = _number(row.get("caller_channel")), _number(row.get("agent_channel"))
-    return {"caller_channel": 1 if caller is None else int(caller),
-            "agent_channel": 0 if agent is None else None if agent < 0 else int(agent)}
+    return Legs(caller_channel=1 if caller is None else int(caller),
+                agent_channel=0 if agent is None else None if agent < 0 else int(agent))
 
 
 def no_database_there(path: str) -> str | None:
@@ -503,7 +509,7 @@ def _call_report(r: dict[str, Any], cfg: Config, store: Any, folder: str, made: 
     name = f"call-{int(call_id)}.html" if call_id is not None else f"call-{made + 1}.html"
     try:
         record = store.get_call(int(call_id)) if store is not None and call_id is not None else None
-        if record is not None and record.source == r["path"]:
+        if record is not None and call_id is not None and record.source == r["path"]:
             data = from_store(store, int(call_id), cfg)
             if said := recording_warning(int(call_id), data):
                 on_warning(said)

@@ -20,7 +20,7 @@ import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Mapping, NamedTuple, Sequence
+from typing import Any, Iterable, Iterator, Mapping, NamedTuple, Sequence, cast
 
 import numpy as np
 
@@ -157,8 +157,8 @@ def flaws_of(summary: Mapping[str, Any] | None) -> RecordingFlaws:
     summary = summary if isinstance(summary, Mapping) else {}
     at, problems = summary.get(TRUNCATED_AT), summary.get(RECORDING_PROBLEMS)
     swapped, quiet, same = summary.get(LEGS_SWAPPED), summary.get(QUIET_LEGS), summary.get(LEGS_SAME)
-    number = isinstance(at, (int, float)) and not isinstance(at, bool) and np.isfinite(at)
-    return RecordingFlaws(float(at) if number else None, problems if isinstance(problems, str) else "",
+    number = at if isinstance(at, (int, float)) and not isinstance(at, bool) and np.isfinite(at) else None
+    return RecordingFlaws(float(number) if number is not None else None, problems if isinstance(problems, str) else "",
                           swapped if isinstance(swapped, str) else "",
                           tuple(q for q in quiet if isinstance(q, str)) if isinstance(quiet, list) else (),
                           same if isinstance(same, str) else "")
@@ -467,9 +467,10 @@ def from_file(path: str, cfg: Config, *, transcription: Any = None,
     unread = src.unread_channels()
     if unread:
         notes.append(f"The recording has {unread}.")
+    series = cast(HopSeries, pipeline.series)  # kept: the pipeline was made with keep_series
     data = _from_events(events, cfg, title=os.path.basename(path), source=path,
                         duration_s=pipeline.duration_s, legs=src.legs,
-                        tracks=_tracks(pipeline.series.series(pipeline.duration_s), cfg),
+                        tracks=_tracks(series.series(pipeline.duration_s), cfg),
                         baseline=pipeline.baseline.baseline, extra_words=words,
                         transcribed=bool(pipeline.transcribers), notes=notes,
                         call_id=pipeline.call_id)
@@ -701,7 +702,7 @@ class _StoredAudio(NamedTuple):
 
     tracks: dict[str, LegTrack]
     legs: tuple[str, ...]
-    count: int | None
+    channel_count: int | None
     """The channels of the recording the call was replayed from, when drawn from it."""
     unreadable: AudioFileError | None
     """The first audio of the call there that cannot be read."""
@@ -762,7 +763,7 @@ def from_store(store: Store, call_id: int, cfg: Config, *, use_audio: bool = Tru
     notes: list[str] = [note for note in (no_input_note(spans, stop), words_from_note(call.summary)) if note]
     audio = (_stored_audio(cfg, store, call, stop, flaws.truncated_at_s is not None, notes) if use_audio
              else _StoredAudio({}, ("caller",), None, None, None))
-    tracks, legs, count, unreadable = audio.tracks, audio.legs, audio.count, audio.unreadable
+    tracks, legs, count, unreadable = audio.tracks, audio.legs, audio.channel_count, audio.unreadable
     unread = replayed_channels(call.channels, count)
     if unread:
         notes.append(f"The recording has {unread}.")
@@ -811,16 +812,16 @@ def _no_waveform_note(store: Store, gone: str | None, cannot: tuple[str, str] | 
 
 def _deliveries(store: Store, stored: list[StoredAlert]) -> dict[int, str]:
     """Each alert's webhook delivery as ``call-monitor alerts`` says it, where a webhook took any."""
-    sent = store.deliveries_of([a.event.alert_id for a in stored])
-    return {a.event.alert_id: delivery_text(sent.get(a.event.alert_id, []), a.created_at)
+    sent = store.deliveries_of([a.alert_id for a in stored])
+    return {a.alert_id: delivery_text(sent.get(a.alert_id, []), a.created_at)
             for a in stored} if sent else {}
 
 
 def _acks(store: Store, stored: list[StoredAlert]) -> dict[int, str]:
     """Each acknowledged alert's acknowledgement as ``call-monitor alerts`` says it."""
-    acks = store.acks_of([a.event.alert_id for a in stored])
-    return {a.event.alert_id: ack_text(acks[a.event.alert_id], a.created_at)
-            for a in stored if a.event.alert_id in acks}
+    acks = store.acks_of([a.alert_id for a in stored])
+    return {a.alert_id: ack_text(acks[a.alert_id], a.created_at)
+            for a in stored if a.alert_id in acks}
 
 
 # --------------------------------------------------------------------------- cue summary
@@ -870,7 +871,7 @@ def cue_rows(data: ReportData, min_speech_s: float | None = None) -> list[CueRow
     rows = []
     for c in CUES:
         name, label, unit, worse = c.name, c.label[:1].upper() + c.label[1:], c.unit, c.worse
-        vals = [(c.value(name), c.t) for c in windows if c.value(name) is not None]
+        vals = [(v, c.t) for c in windows if (v := c.value(name)) is not None]
         stats = data.baseline.stats(name) if data.baseline is not None else None
         if not vals and stats is None:
             continue

@@ -97,7 +97,7 @@ def _reduce(t: np.ndarray, peak: np.ndarray, n_max: int) -> tuple[np.ndarray, np
 
 def _series(data: ReportData, cue: str) -> tuple[np.ndarray, np.ndarray]:
     t = np.array([c.t for c in data.cues], dtype=float)
-    v = np.array([np.nan if c.value(cue) is None else float(c.value(cue)) for c in data.cues], dtype=float)
+    v = np.array([np.nan if (x := c.value(cue)) is None else float(x) for c in data.cues], dtype=float)
     # windows without caller speech are no measurement at all; a cue of the caller's speech needs
     # enough of it (a breath rate over a moment of speech is none)
     least = shown_min_speech_s(data.window_speech_s) if cue in SPEECH_CUES else 0.0
