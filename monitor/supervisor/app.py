@@ -46,7 +46,7 @@ from dataclasses import asdict, dataclass, field
 from functools import partial
 from importlib import resources
 from pathlib import Path
-from typing import Any, AsyncIterator, Callable, Mapping
+from typing import Any, AsyncIterator, Callable, Literal, Mapping, cast, overload
 from urllib.parse import parse_qs, urlencode
 
 from starlette.applications import Starlette
@@ -233,6 +233,10 @@ def _text(d: Mapping[str, Any], key: str, *, limit: int, required: bool = True) 
     return v.strip()
 
 
+@overload
+def _number(d: Mapping[str, Any], key: str, *, required: Literal[True]) -> float: ...
+@overload
+def _number(d: Mapping[str, Any], key: str, *, required: bool = False) -> float | None: ...
 def _number(d: Mapping[str, Any], key: str, *, required: bool = False) -> float | None:
     v = d.get(key)
     if v is None and not required:
@@ -242,6 +246,10 @@ def _number(d: Mapping[str, Any], key: str, *, required: bool = False) -> float 
     return float(v)
 
 
+@overload
+def _int(d: Mapping[str, Any], key: str, *, required: Literal[True]) -> int: ...
+@overload
+def _int(d: Mapping[str, Any], key: str, *, required: bool = False) -> int | None: ...
 def _int(d: Mapping[str, Any], key: str, *, required: bool = False) -> int | None:
     v = d.get(key)
     if v is None and not required:
@@ -602,9 +610,9 @@ class Console:
         acked = await self._stored(self.store.acks_of, hb.daemon_id, AckNews.since(), writes=False)
         told = self.acks.untold(hb.daemon_id, acked, hb.acks_taken)
         self.link_refusals.refused(hb.agent, refused_links)
-        refused = [asdict(r) for r in refused_links]
+        refusals = [asdict(r) for r in refused_links]
         return JSONResponse({"ok": True, **({"acks": told} if told else {}),
-                             **({"refused_reports": refused} if refused else {})})
+                             **({"refused_reports": refusals} if refusals else {})})
 
     # ---------------------------------------------------------------- page
 
@@ -777,8 +785,9 @@ class Console:
         by = body.get("by")
         if problem := ack_name_problem(by):
             return self._refuse(request, problem, 422)
+        name = cast(str, by)  # a name: ack_name_problem found no problem with it
         pk = request.path_params["alert"]  # digits of any length: one beyond SQLite's integers is no alert's
-        row, new = (None, False) if pk > MAX_INT else await self._stored(self.store.acknowledge, pk, by.strip())
+        row, new = (None, False) if pk > MAX_INT else await self._stored(self.store.acknowledge, pk, name.strip())
         if row is None:
             return JSONResponse({"error": "no such alert"}, status_code=404)
         self.hub.publish("ack", {"id": row["id"], "acked_by": row["acked_by"], "acked_at": row["acked_at"]})
@@ -786,7 +795,7 @@ class Console:
             log.info("alert %s acknowledged by %s", row["id"], row["acked_by"])
         else:  # the first acknowledgement stands: this one is not stored
             log.info("alert %s was acknowledged already by %s; %s's acknowledgement is not stored", row["id"],
-                     row["acked_by"], by.strip())
+                     row["acked_by"], name.strip())
         return JSONResponse(row)
 
 
