@@ -23,7 +23,7 @@ import warnings
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
-from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence, cast
 
 from ..capture.audio_files import audio_breaks_off
 from ..config import Config
@@ -204,7 +204,7 @@ def _transcription_plugin(config_toml: str, info: Any) -> Any:
         name = TRANSCRIPTION_PLUGIN
 
         def __init__(self) -> None:
-            self.transcription = None
+            self.transcription: TranscriptionSetup | None = None
             self.error = ""
 
         def setup(self, worker: Any) -> None:
@@ -653,7 +653,7 @@ def task_failure(path: str, err: BaseException, ran_on: Sequence[str] = ()) -> s
     deaths allowed when unknown), where it last ran, and that ``--resume`` scores it again (a failed
     call is not in the ledger)."""
     if (last := killed_on(err)) is not None:
-        tried = len(ran_on) or err.allowed_failures + 1
+        tried = len(ran_on) or cast(Any, err).allowed_failures + 1  # (a KilledWorker: killed_on says so)
         who = str(last) if tried == 1 else f"{tried} workers in turn, the last {last}"
         return (f"{path}: not scored: the worker scoring it died ({who}); the same command with --resume "
                 "scores it again")
