@@ -66,7 +66,7 @@ def _acked_event(item: Any) -> AlertAckedEvent | None:
     t, at, alert_id = _number(item.get("t")), _number(item.get("at")), _id(item.get("alert_id"))
     by, kind, severity = item.get("by"), item.get("kind"), item.get("severity")
     if (t is None or at is None or alert_id is None or severity not in ("warning", "critical")
-            or not all(isinstance(x, str) and x.strip() for x in (by, kind))):
+            or not isinstance(by, str) or not by.strip() or not isinstance(kind, str) or not kind.strip()):
         return None
     # the name and kind are drawn on the agent's terminal: no control character of the receiver's moves its cursor
     return AlertAckedEvent(t=t, kind=one_line(kind)[:100], severity=severity,

@@ -53,10 +53,10 @@ def _delivery_words(rows: list[Delivery], raised_at: float, now: float | None = 
     due at ``now`` waits for a daemon (one that runs makes it within a second); a later one is made
     then by the process that sent it if it still runs (a daemon, a replay with --webhook: which
     one is not known here), else by the next to open the database."""
-    if not rows:
+    d = said_row(rows)
+    if d is None:  # no rows
         return "webhook: not sent (raised with no webhook: none set, or a batch or replay)"
     now = time.time() if now is None else now
-    d = said_row(rows)
     tries = f"{d.attempts} attempt{'s' if d.attempts != 1 else ''}"
     if d.status == "delivered":
         return "webhook: delivered" + (f" {_clock(d.delivered_at, raised_at)}" if d.delivered_at else "") \

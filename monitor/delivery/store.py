@@ -304,7 +304,7 @@ class Store:
         rows = self._read(sql + " LIMIT ?", (limit,)) if limit else self._read(sql)
         return [self._call(r) for r in rows]
 
-    def _call(self, r: tuple[Any, ...]) -> CallRecord:
+    def _call(self, r: sqlite3.Row) -> CallRecord:
         """A ``calls`` row; :func:`damaged_row` for one holding what no release writes."""
         p, row = self.path, f"call {r[0]}"
         # a version 2 database read as it is (open_readonly migrates nothing) has no channels column
@@ -370,7 +370,7 @@ class Store:
                           (call_id,))
         return [AlertClearedEvent(t=r[0], kind=r[1], call_id=call_id, reason=r[2]) for r in rows]
 
-    def _alert(self, r: tuple[Any, ...]) -> AlertEvent:
+    def _alert(self, r: sqlite3.Row | tuple[Any, ...]) -> AlertEvent:
         """An ``alerts`` row as the event; :func:`damaged_row` for one holding what no release writes."""
         p, row = self.path, f"alert {r[0]}"
         return AlertEvent(t=_number(p, row, "t", r[2]), kind=_text(p, row, "kind", r[3]),
@@ -432,7 +432,7 @@ class Store:
                           "ORDER BY COALESCE(start, t), id", (call_id,))
         return [self._line(r, call_id) for r in rows]
 
-    def _line(self, r: tuple[Any, ...], call_id: int) -> WordsEvent:
+    def _line(self, r: sqlite3.Row, call_id: int) -> WordsEvent:
         """A ``transcript`` row (id, channel, t, text, words) as the event; :func:`damaged_row` for
         one no release writes."""
         p, row = self.path, f"transcript line {r[0]}"
@@ -481,7 +481,8 @@ class Store:
         A row holding what no release writes (its own or its alert's: :func:`damaged_row`) raises
         that error, or with ``damaged`` is left out and given to it (the row's id and the error)."""
         now = self._clock() if now is None else now
-        where, args = "d.status = 'pending' AND d.next_attempt_at <= ?", [now]
+        where = "d.status = 'pending' AND d.next_attempt_at <= ?"
+        args: list[float | str] = [now]
         if longest_wait_s is not None:
             where, args = f"d.status = 'pending' AND {DUE_SQL}", [now, beyond_wait(now, longest_wait_s)]
         if target is not None:
@@ -572,7 +573,7 @@ class Store:
                         "AND target != ?", (f"delivered to {redact_url(target)} instead", target), commit=True)
         return n
 
-    def _delivery(self, r: tuple[Any, ...]) -> Delivery:
+    def _delivery(self, r: sqlite3.Row) -> Delivery:
         """An outbox row with its alert; :func:`damaged_row` for one holding what no release writes."""
         p, row = self.path, f"outbox row {r[0]}"
         return Delivery(id=r[0], alert_id=r[1], target=r[2], status=r[3],

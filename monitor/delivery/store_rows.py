@@ -9,7 +9,7 @@ import math
 import os
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any, Mapping, cast
+from typing import Any, Literal, Mapping, cast, overload
 
 from ..events import AlertEvent, _clean
 from .store_errors import StoreError
@@ -155,6 +155,10 @@ def _json_of(p: str | os.PathLike, row: str, name: str, text: Any, kind: type, *
     return value
 
 
+@overload
+def _number(p: str | os.PathLike, row: str, name: str, value: Any, *, null: Literal[False] = False) -> float: ...
+@overload
+def _number(p: str | os.PathLike, row: str, name: str, value: Any, *, null: bool) -> float | None: ...
 def _number(p: str | os.PathLike, row: str, name: str, value: Any, *, null: bool = False) -> float | None:
     """Column ``name`` of ``row``, a finite number (or NULL where ``null``); :func:`damaged_row` if not."""
     if value is None and null:

@@ -63,6 +63,9 @@ class _DeadlinedConnection:
     waits no longer than ``deadline``: a :class:`_DeadlinedSocket`, or the context's
     :class:`_DeadlinedSSLSocket`."""
 
+    sock: Any  # http.client's connection's (None until connected), under the deadline once connected
+    timeout: float | None  # http.client's connection's
+
     def __init__(self, *args: Any, deadline: float, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[call-arg]
         self.deadline = deadline
@@ -91,7 +94,8 @@ class _Handler(urllib.request.HTTPHandler):
         self.deadline = deadline
 
     def http_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
-        return self.do_open(_Connection, req, deadline=self.deadline)
+        # do_open hands its keywords (the deadline) on to the class, which typeshed's protocol leaves out
+        return self.do_open(_Connection, req, deadline=self.deadline)  # type: ignore[arg-type]
 
 
 class _TLSHandler(urllib.request.HTTPSHandler):
@@ -101,10 +105,11 @@ class _TLSHandler(urllib.request.HTTPSHandler):
         context = ssl.create_default_context()  # the system's authorities, or SSL_CERT_FILE's, as urllib's own
         context.sslsocket_class = _DeadlinedSSLSocket
         super().__init__(context=context)
-        self.deadline = deadline
+        self.deadline, self.context = deadline, context
 
     def https_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
-        return self.do_open(_TLSConnection, req, context=self._context, deadline=self.deadline)
+        return self.do_open(_TLSConnection, req, context=self.context,  # type: ignore[arg-type]  # as http_open's
+                            deadline=self.deadline)
 
 
 def deadline_handlers(timeout_s: float) -> tuple[urllib.request.BaseHandler, ...]:

@@ -58,7 +58,7 @@ class NotifySink:
         """Whether the command prints the notification's id (``-p``): asked once, when first needed."""
         self._critical: dict[int | None, tuple[str, AlertEvent]] = {}
         """Each call's critical notification on the desktop: its id and its alert."""
-        self._q: "queue.Queue[AlertEvent | CallSummaryEvent | str | None]" = queue.Queue(100)
+        self._q: "queue.Queue[AlertEvent | CallSummaryEvent | AlertAckedEvent | str | None]" = queue.Queue(100)
         self._thread = threading.Thread(target=self._work, name="notify", daemon=True)
         self._thread.start()
 
@@ -102,7 +102,7 @@ class NotifySink:
                 self.call_over(ev)
             elif isinstance(ev, AlertAckedEvent):
                 self.acked(ev)
-            else:
+            elif isinstance(ev, AlertEvent):  # (the only other kind put)
                 self.send(ev)
 
     def keep_shown(self) -> None:

@@ -121,10 +121,9 @@ def _call_named(ev: CallSummaryEvent) -> str:
     """The call a summary line is about: a replayed file and the call it was stored as (``call 3``,
     what ``report 3`` takes); a live call by that id alone (its source, ``live:caller=...``, is the
     daemon's, which ``status`` names)."""
-    live = ev.file is None or ev.file.startswith(LIVE_SOURCE)
-    if ev.call_id is None:
-        return "call (not stored yet)" if live else ev.file
-    return f"call {ev.call_id}" if live else f"{ev.file} (call {ev.call_id})"
+    if ev.file is None or ev.file.startswith(LIVE_SOURCE):
+        return "call (not stored yet)" if ev.call_id is None else f"call {ev.call_id}"
+    return ev.file if ev.call_id is None else f"{ev.file} (call {ev.call_id})"
 
 
 def _cleared_line(held: list[AlertClearedEvent], raised: tuple[str, ...], name_calls: bool = False) -> str:

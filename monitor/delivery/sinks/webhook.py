@@ -71,7 +71,7 @@ import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable, Mapping, NamedTuple
+from typing import Any, Callable, Mapping, NamedTuple, overload
 
 from ...config.urls import redact_url
 from ...console import problem_of, recovery_of
@@ -200,6 +200,10 @@ class Sender:
         return True
 
 
+@overload
+def sender_of(identity: "Identity | Sender") -> "Sender": ...
+@overload
+def sender_of(identity: "Identity | Sender | None") -> "Sender | None": ...
 def sender_of(identity: "Identity | Sender | None") -> "Sender | None":
     """``identity`` as a :class:`Sender` (one that is no Sender keeps its daemon id)."""
     return identity if isinstance(identity, Sender) or identity is None else Sender(identity)
@@ -313,6 +317,13 @@ class _Held:
         """The id its outbox row is to be posted under (:attr:`Delivery.posted_id`): :attr:`posts_as`
         once a post was begun, else None (the database's id, which nothing was posted under yet)."""
         return self.posts_as if self.tried else None
+
+
+def _stored_id(alert: AlertEvent | None) -> int:
+    """The id of an alert the store guard wrote, whose delivery from memory is recorded under it."""
+    if alert is None or alert.alert_id is None:
+        raise ValueError("an alert not stored has no outbox row")
+    return alert.alert_id
 
 
 class _Settled(NamedTuple):
@@ -509,7 +520,7 @@ class WebhookSink:
         try:
             while done:
                 settled = done[0]
-                row = self.store.enqueue_delivery(settled.alert.alert_id, self.url, posted_id=settled.posted_id)
+                row = self.store.enqueue_delivery(_stored_id(settled.alert), self.url, posted_id=settled.posted_id)
                 if settled.error is not None:
                     self.store.mark_failed(row, None, settled.error)
                 elif not settled.posted_again:
@@ -517,7 +528,7 @@ class WebhookSink:
                 done.pop(0)
             while moving:
                 h = moving[0]
-                row = self.store.enqueue_delivery(h.stored.alert_id, self.url, posted_id=h.posted_id)
+                row = self.store.enqueue_delivery(_stored_id(h.stored), self.url, posted_id=h.posted_id)
                 if h.attempts:
                     self.store.mark_failed(row, h.next_at, h.error, tries=h.attempts)
                 moving.pop(0)
@@ -1090,7 +1101,7 @@ class Heartbeat:
         """Hand each acknowledgement the console's answer tells to :attr:`acked`, once (by alert, call
         and who acknowledged when)."""
         told = acked_events(answer)
-        self._taken = [ev.alert_id for ev in told]
+        self._taken = [ev.alert_id for ev in told if ev.alert_id is not None]  # (each has one: ack_item)
         for ev in told:
             key = (ev.alert_id, ev.call_started_at, ev.by, ev.acked_at)
             if key in self._acks_seen:
