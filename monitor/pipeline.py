@@ -12,7 +12,7 @@ import logging
 import os
 import shlex
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping, Sequence, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping, Sequence, TypeVar, cast
 
 import numpy as np
 
@@ -24,7 +24,7 @@ from .analysis.hop_series import CallSeries, HopSeries
 from .analysis.leg_tally import quiet_phrase, same_message, swapped_legs, swapped_message, too_quiet
 from .config import Config
 from .files import recording_fingerprint
-from .events import (AlertClearedEvent, AlertEvent, CallSummaryEvent, CuesEvent, Event, StatusEvent)
+from .events import (AlertClearedEvent, AlertEvent, CallSummaryEvent, CuesEvent, Event, StatusEvent, WordsEvent)
 from .transcription.phrases import PhraseMatcher, PhraseSpotter
 from .transcription.recognizer import Transcriber, TranscriberError
 from .alerts.rules import AlertEngine
@@ -83,7 +83,7 @@ class CallPipeline:
     _end_given = False
     """... and given to the store (which may hold it while the database fails): not given twice."""
 
-    def __init__(self, cfg: Config, rate: int, legs: tuple[str, ...], *, store: Store | None = None,
+    def __init__(self, cfg: Config, rate: int, legs: tuple[str, ...], *, store: Store | StoreGuard | None = None,
                  source: str = "", started_at: float | None = None, keep_series: bool = False,
                  transcribers: dict[str, Transcriber] | None = None, phrase_matcher: PhraseMatcher | None = None,
                  words_in_step: bool = False, channels: Mapping[str, int] | None = None, agent: str | None = None,
@@ -191,6 +191,11 @@ class CallPipeline:
         return self._call_token
 
     @property
+    def _token(self) -> int:
+        """:attr:`call_token` where there is a store: it is set with the store (read only with one)."""
+        return cast(int, self._call_token)
+
+    @property
     def call_id(self) -> int | None:
         """The call's database id (None without a store, or while its row could not be written)."""
         return self.store.real_id(self._call_token) if self.store is not None else None
@@ -274,7 +279,7 @@ class CallPipeline:
                                                       self.words_from_s))
         self._end = (self.duration_s, summary.to_dict(), ended_at)
         if self.store is not None:
-            self.store.end_call(self._call_token, *self._end)
+            self.store.end_call(self._token, *self._end)
             self._end_given = True
             self.store.flush()
             if not stopped and not self.source.startswith(LIVE_SOURCE):  # the daemon writes a live call's
@@ -310,6 +315,8 @@ class CallPipeline:
     def _note_call_folder(self, folder: str) -> None:
         """Keep in the database the folder the call's series went to, where a purge of the call finds
         it whatever configuration it runs with (:meth:`~monitor.delivery.store.Store.note_call_folder`)."""
+        if self.store is None:  # (a series is kept only with a store)
+            return
         try:
             self.store.note_call_folder(folder)
         except StoreError as err:
@@ -353,12 +360,12 @@ class CallPipeline:
         for cues in cue_events:
             baseline = self.baseline.add(cues)
             if baseline is not None and not self._baseline_stored and self.store is not None:
-                self.store.set_baseline(self._call_token, baseline.to_dict())
+                self.store.set_baseline(self._token, baseline.to_dict())
                 self._baseline_stored = True
             cues = replace(cues, baseline_ready=baseline is not None, call_id=self.call_id)  # as :meth:`_of_call`
             self.last_cues = cues  # the status's, which names the call as the line does
             if self.store is not None:
-                self.store.add_cues(self._call_token, cues)
+                self.store.add_cues(self._token, cues)
             out.append(cues)
             if self._heard_in_hop(cues.t):  # nothing of the caller heard: no time judged, as for missing values
                 out.extend(self._route(self.engine.update(cues, baseline, self.cues.unheard)))
@@ -373,7 +380,7 @@ class CallPipeline:
         floor = self._speech_floor_db
         out = []
         for leg, tally in self.cues.tally.items():
-            if leg not in self._said_quiet and too_quiet(tally.level_db, floor):
+            if leg not in self._said_quiet and tally.level_db is not None and too_quiet(tally.level_db, floor):
                 said = self._said_quiet[leg] = quiet_phrase(f"the {leg}'s leg", tally.level_db, floor)
                 out.append(StatusEvent(t=round(t, 3), level="warning", message=f"{self.source or 'the call'}: {said}"))
         return out
@@ -423,12 +430,13 @@ class CallPipeline:
     def _words(self, final: bool = False) -> list[Event]:
         out: list[Event] = []
         for leg, tr in list(self.transcribers.items()):
-            batch = self._recognizer(leg, tr.close if final else tr.poll, [])
+            batch: list[WordsEvent] = self._recognizer(leg, tr.close if final else tr.poll, [])
             if final and batch and leg in self.transcribers:  # a failure after its last words is said too
-                batch = batch + self._recognizer(leg, tr.poll, [])
+                more: list[WordsEvent] = self._recognizer(leg, tr.poll, [])
+                batch = batch + more
             for w in batch:
                 if self.store is not None and w.final and self.cfg.storage.transcripts:
-                    self.store.add_words(self._call_token, w)
+                    self.store.add_words(self._token, w)
                 out.append(w)
                 self.cues.add_words(w)
                 if w.channel == "caller" and self.spotter is not None:
@@ -477,10 +485,10 @@ class CallPipeline:
         for ev in events:
             if isinstance(ev, AlertEvent):
                 if self.store is not None:
-                    ev = self.store.add_alert(self._call_token, ev)
+                    ev = self.store.add_alert(self._token, ev)
                 self.alerts.append(ev)
             elif isinstance(ev, AlertClearedEvent) and self.store is not None:
-                self.store.add_clear(self._call_token, ev)
+                self.store.add_clear(self._token, ev)
             out.append(ev)
         return out
 
@@ -492,7 +500,7 @@ class CallPipeline:
         Returns the clears for the sinks. Storing is best effort here (the store may be what
         failed); alerts already raised are stored."""
         for leg, tr in list(self.transcribers.items()):
-            self._recognizer(leg, lambda: tr.close(timeout=timeout_s), [])
+            self._recognizer(leg, lambda: tr.close(timeout=timeout_s), list[WordsEvent]())
         ended = self.engine.close(round(self.duration_s, 3))
         if self.store is not None:
             try:
@@ -500,7 +508,7 @@ class CallPipeline:
                 if not self._end_given:  # once given (a stop as it was flushed), not twice
                     end = self._end or (self.duration_s, stored_notes(True, (), self._fingerprint,
                                                                       self._flaws_said(), self.words_from_s), None)
-                    self.store.end_call(self._call_token, *end)
+                    self.store.end_call(self._token, *end)
                 self.store.flush()
             except Exception as err:  # noqa: BLE001 - the caller reports the first failure, not this echo
                 log.debug("call %s: not closed after its failure: %s", self.call_id, err)
