@@ -64,7 +64,7 @@ import signal
 import time
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Mapping, cast
 
 from .capture.boundaries import STREAM_CALL_MIN_S, Action, StreamBoundaries
 from .capture.segmenter import PREROLL_S, Segmenter
@@ -86,6 +86,9 @@ from .delivery.store_rows import LIVE_SOURCE
 from .events import AlertAckedEvent, AlertClearedEvent, AlertEvent, Event, StatusEvent
 from .pipeline import CallPipeline
 from .transcription.recognizer import give_back_freed_memory
+
+if TYPE_CHECKING:
+    from .delivery.sinks.terminal import HumanSink, JsonlSink
 
 log = logging.getLogger(__name__)
 _LEVELS = MappingProxyType({"error": logging.ERROR, "warning": logging.WARNING, "info": logging.INFO})
@@ -175,8 +178,9 @@ class Daemon:
         the start's seconds loading the model and opening the capture)."""
         self.stop_reason: str | None = None
         self._reload = False
-        self._msgs, self._acks = queue.Queue(), queue.Queue()  # (level, message) of capture threads; AlertAckedEvent
-        self._sink_errors = {}  # failures per sink
+        self._msgs: queue.Queue[tuple[str, str]] = queue.Queue()  # (level, message) of capture threads
+        self._acks: queue.Queue[AlertAckedEvent] = queue.Queue()
+        self._sink_errors: dict[str, int] = {}  # failures per sink
         self._audio = None
         self._unnamed_audio: list[tuple[int, Path]] = []  # (the guard's call token, file) until the id is known
         self.recent = RecentCalls(self.store, self.guard, store_open=self._store_open,
@@ -196,7 +200,9 @@ class Daemon:
         self._wall_now = time.time()  # the wall-clock time the capture loop took the chunk ending at _now
         self.boundaries = cfg.daemon.call_boundaries  # as at the start (its watcher is opened then)
         self.streams = StreamBoundaries(cfg.daemon.stream_end_grace_s) if "streams" in self.boundaries else None
-        self._controls, self._controls_later = queue.Queue(), []  # the socket's marks: (came at, what, answer)
+        # the socket's marks: (came at, what, answer)
+        self._controls: queue.Queue[tuple[float, str, concurrent.futures.Future]] = queue.Queue()
+        self._controls_later: list[tuple[float, str, concurrent.futures.Future]] = []
         self._held: list[Chunk] = []  # the running call's audio held back while a split may be due
         self._marked = False  # the running call was begun by ``call start``
         self._deaf_until = 0.0  # the running call's caller's source gave no input until then (source clock)
@@ -253,7 +259,8 @@ class Daemon:
                 self.active.pop(ev.kind, None)
             for name, sink in self.sinks.items():
                 self._to_sink(name, lambda: sink(ev))
-            if recent is not None and not ev.stored and self.webhook is not None:  # posted from memory
+            if recent is not None and isinstance(ev, AlertEvent) and not ev.stored and self.webhook is not None:
+                # posted from memory
                 recent["posted_id"] = self.webhook.posted_as(ev)
         for name, sink in self.sinks.items():
             end_batch = getattr(sink, "end_batch", None)  # a sink that says a batch's alerts together
@@ -378,7 +385,7 @@ class Daemon:
             except Exception as err:
                 log.warning("call audio not written: %s", err)
                 self._audio = None
-        self.emit(self._call_said(self.pipeline, self.pipeline.process(c)))
+        self.emit(self._call_said(self._call, self._call.process(c)))
 
     def _abort_call(self, err: BaseException) -> None:
         """The running call failed (recognizer error, database error): say so in one line, close
@@ -478,7 +485,7 @@ class Daemon:
         known (:meth:`_name_audio`). A folder or file that fails is a warning: the call is
         monitored without its audio, as when writing fails mid-call (:meth:`_feed`)."""
         import soundfile as sf
-        p = self.pipeline
+        p = self._call
         try:
             path = new_audio_file(audio_folder(self._files_cfg(self.cfg)), p.call_id, started_at)
             self._audio = sf.SoundFile(path, "w", samplerate=self.source.rate,
@@ -487,8 +494,9 @@ class Daemon:
             log.warning("call %s: audio not written: %s",
                         call_name(p.call_id), err)
             return
-        if p.call_id is None:
-            self._unnamed_audio.append((p.call_token, path))
+        token = p.call_token
+        if p.call_id is None and token is not None:  # (a daemon's call has a token: it has a store)
+            self._unnamed_audio.append((token, path))
         else:
             self._note_call_folder(path.parent)
 
@@ -570,7 +578,7 @@ class Daemon:
         self._reload = False
         if self.reload_fn is None:
             return
-        cfg = self._reloaded_config()
+        cfg = self._reloaded_config(self.reload_fn)
         if cfg is None:
             return
         applied = self._retarget_webhook(cfg)
@@ -585,11 +593,11 @@ class Daemon:
         if notes_from is not None:
             say_notes(self.transcription, cfg, notes_from, self._say)
 
-    def _reloaded_config(self) -> Config | None:
-        """The configuration read again, or None when it is refused (said as the reload's problem):
-        a bad file, or call audio or legs the start would refuse too."""
+    def _reloaded_config(self, reload_fn: Callable[[], Config]) -> Config | None:
+        """The configuration read again (by ``reload_fn``), or None when it is refused (said as the
+        reload's problem): a bad file, or call audio or legs the start would refuse too."""
         try:
-            cfg = self.reload_fn()
+            cfg = reload_fn()
             problem = call_files_problem(self._files_cfg(cfg)) or legs_problem(self.running_cfg, cfg)
             if problem:  # as at the start: rather than every call warning that its audio is lost
                 raise ConfigError(problem)
@@ -619,9 +627,10 @@ class Daemon:
         if self.pipeline is not None:
             self.emit(self._call_said(self.pipeline, self.pipeline.reconfigure(cfg)))
         if "terminal" in self.sinks:
-            if hasattr(self.sinks["terminal"], "bell"):
-                self.sinks["terminal"].bell = cfg.delivery.bell
-            self.sinks["terminal"].keep_words(cfg.storage.transcripts)
+            terminal = cast("HumanSink | JsonlSink", self.sinks["terminal"])  # the command's terminal sink
+            if hasattr(terminal, "bell"):
+                terminal.bell = cfg.delivery.bell
+            terminal.keep_words(cfg.storage.transcripts)
         if self.notify is not None:
             if cfg.delivery.notify:
                 self.sinks["notify"] = self.notify
@@ -659,6 +668,20 @@ class Daemon:
     def heartbeat_status(self, report_url: Callable[[str], str] = lambda path: path) -> dict[str, Any]:
         """What a supervisor console is told (:func:`daemon_status.heartbeat_status`)."""
         return daemon_status.heartbeat_status(self, report_url)
+
+    @property
+    def _call(self) -> CallPipeline:
+        """The running call's pipeline, read where a call runs (its chunks, its audio, its lines)."""
+        if self.pipeline is None:
+            raise RuntimeError("no call runs")
+        return self.pipeline
+
+    @property
+    def _streams(self) -> StreamBoundaries:
+        """The streams' boundaries, read where the calls are bounded by streams (their marks, splits, starts)."""
+        if self.streams is None:
+            raise RuntimeError("the calls are not bounded by streams")
+        return self.streams
 
     @property
     def now_s(self) -> float:
@@ -774,13 +797,13 @@ class Daemon:
         """Close the running call where the new streams began once they have played long enough
         (the next call starts there, with the audio held back since); feed the held audio to the
         running call if they went before."""
-        due = self.streams.split_due(self._now)
+        due = self._streams.split_due(self._now)
         if due:
             held, self._held = self._held, []
             self._end_call(f"a new stream started playing into sink {self.sink_name()} (the next call)")
             self._preroll = collections.deque(held)
             self._start_marked(held[0].t0, bounded=True)
-        elif due is False or not self.streams.split_pending:
+        elif due is False or not self._streams.split_pending:
             self._flush_held()
 
     def _flush_held(self) -> None:
@@ -814,9 +837,10 @@ class Daemon:
             self._end_call(self._silence_reason(end_s))
 
     def caller_wait_left_s(self, limit_s: float) -> float | None:
-        """:func:`wait_left_s` of the running call now, which waits for its caller's source."""
+        """:func:`wait_left_s` of the running call now, which waits for its caller's source; None when
+        no call runs (the status thread asks as the capture loop may have just ended it)."""
         p = self.pipeline
-        return wait_left_s(p.unheard_since, p.duration_s, limit_s)
+        return wait_left_s(p.unheard_since, p.duration_s, limit_s) if p is not None else None
 
     def waits_for_caller(self) -> bool:
         """Whether the running call waits for its caller's source, which gives no input now: a
@@ -838,7 +862,7 @@ class Daemon:
             self._say_waiting()
         elif change == "back":
             a, b = self._no_input.spans[-1]
-            self._say("info", f"call {call_name(self.pipeline.call_id)}: the caller's source gives input again, "
+            self._say("info", f"call {call_name(self._call.call_id)}: the caller's source gives input again, "
                               f"after {b - a:.1f} s without")
 
     def _say_waiting(self) -> None:
@@ -849,7 +873,7 @@ class Daemon:
         self._no_input.told = True
         lost_s = self.cfg.daemon.lost_source_end_s
         limit = f"; it ends after {lost_s:g} s without it" if lost_s > 0 else ""
-        self._say("info", f"call {call_name(self.pipeline.call_id)}: the caller's source gives no input: the call "
+        self._say("info", f"call {call_name(self._call.call_id)}: the caller's source gives no input: the call "
                           f"waits for it (no silence ends it meanwhile{limit})")
 
     def _say(self, level: str, message: str, extra: Mapping[str, object] | None = None) -> None:
@@ -882,7 +906,7 @@ class Daemon:
                 continue
             _, what, answer = controls[i]
             if answer.set_running_or_notify_cancel():  # not given up by its asker
-                self._answer(answer, lambda w=what: self._control_mark(w, chunk.t0))
+                self._answer(answer, lambda: self._control_mark(what, chunk.t0))  # (called at once)
 
     def _controls_due(self) -> list[tuple[float, str, concurrent.futures.Future]]:
         """The marks of the socket that came by the end of the chunk the loop took (on the source
@@ -904,18 +928,20 @@ class Daemon:
             answer.set_result({"error": first_line(err)})
 
     def _stream_mark(self, mark: StreamsMark, t0: float) -> None:
-        action = self.streams.on_mark(mark, in_call=self.pipeline is not None)
+        action = self._streams.on_mark(mark, in_call=self.pipeline is not None)
         if action is Action.START:
             self._preroll.clear()  # the call begins at this chunk, once start_due says it does
 
     def _start_when_due(self) -> None:
         """The call a stream began starts (with the audio kept from its mark) once its stream has
         played long enough; a stream gone before is no call."""
-        began = self.streams.held
-        at = self.streams.start_due(self._now)
+        began = self._streams.held
+        if began is None:  # (called with a stream held)
+            return
+        at = self._streams.start_due(self._now)
         if at is not None:
             self._start_marked(self._preroll[0].t0, bounded=True)
-        elif self.streams.held is None:
+        elif self._streams.held is None:
             log.info("a stream into sink %s ended after %.1f s: no call (shorter than %g s)", self.sink_name(),
                      self._now - began, STREAM_CALL_MIN_S)
             self._preroll.clear()

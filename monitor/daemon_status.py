@@ -36,7 +36,6 @@ class RunningDaemon(Protocol):
     loading: Any
     transcription: Any
     transcription_off: Any
-    last_problem: dict | None
     recent: RecentCalls
     calls: int
     alerts_total: int
@@ -44,7 +43,12 @@ class RunningDaemon(Protocol):
     notify: Any
     heartbeat: Any
     boundaries: str
-    now_s: float
+
+    @property
+    def last_problem(self) -> dict | None: ...
+
+    @property
+    def now_s(self) -> float: ...
 
     def waits_for_caller(self) -> bool: ...
 

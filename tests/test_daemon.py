@@ -833,6 +833,20 @@ def test_a_stop_while_the_speech_model_loads_ends_the_daemon_at_once(pulse, env,
     assert db.exists() and not db.with_name("e.db.lock").exists()
 
 
+def test_the_wait_for_the_caller_asked_once_the_call_has_ended_is_no_limit_not_an_error(tmp_path):
+    """The status thread reads the running call, then asks the daemon how long that call still waits
+    for its caller's source; the capture loop may end the call in between: the answer is then None
+    (no limit), not an AttributeError in the status thread."""
+    from monitor.daemon import Daemon as InProcess
+    from monitor.delivery.store import Store
+
+    cfg = load_config(overrides={"storage.db": str(tmp_path / "e.db")}, user_config=False)
+    with Store.open(tmp_path / "e.db") as store:
+        daemon = InProcess(cfg, FileSource(FIXTURE), store, {})
+        assert daemon.pipeline is None
+        assert daemon.caller_wait_left_s(30.0) is None
+
+
 def test_a_reload_applies_the_call_end_silence_and_names_the_keys_it_cannot_apply(tmp_path, monitor_logs):
     """SIGHUP mid-call with a shorter ``daemon.call_end_silence_s`` and another caller source: the
     next 10 s of silence end the call (the start's 20 s no longer hold), and the reload's one line
