@@ -76,8 +76,8 @@ TEST_WORKERS ?= 3
 test: setup fixtures
 	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist load tests
 
-# The static check the tests hold the code to (ruff), then the type checker (mypy), whose findings
-# are advisory: not all are defects (docs/development.md). Configured in pyproject.toml.
+# The static check (ruff) and the type checker (mypy) the tests hold the code to (tests/test_static.py).
+# Configured in pyproject.toml (docs/development.md).
 typecheck: setup
 	$(PY) -m ruff check --no-cache monitor tools tests
 	$(PY) -m mypy monitor
