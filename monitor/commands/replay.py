@@ -139,7 +139,8 @@ def _replay_all(args: argparse.Namespace, cfg: Config, token: str | None, transc
     from ..delivery.sinks.terminal import HumanSink, JsonlSink
     from ..delivery.store_guard import PendingStore, StoreGuard
     from .run import start_webhook
-    sinks: list[JsonlSink | HumanSink | WebhookSink] = [JsonlSink() if args.jsonl else HumanSink(bell=cfg.delivery.bell)]
+    sinks: list[JsonlSink | HumanSink | WebhookSink] = [
+        JsonlSink() if args.jsonl else HumanSink(bell=cfg.delivery.bell)]
     webhook = start_webhook(cfg, store, token) if _posting(args) else None
     if webhook is not None:
         sinks.append(webhook)

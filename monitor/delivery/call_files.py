@@ -308,7 +308,8 @@ def purge_call_files(cfg: Config, calls: Iterable[tuple[int, float, float, str]]
                     log.warning("%s holds the call files of another database, %s: none of them deleted",
                                 path.parent, others[path.parent])
             if (path.name == ours or others[path.parent] is None) and not another_databases_series(path, db):
-                deleted += _delete_own(path, lambda t: started_at - CALL_FILE_SLACK_S <= t <= ended_at + CALL_FILE_SLACK_S)
+                deleted += _delete_own(path, lambda t: (started_at - CALL_FILE_SLACK_S <= t
+                                                        <= ended_at + CALL_FILE_SLACK_S))
     return deleted
 
 
