@@ -34,7 +34,7 @@ so threshold changes cost little; one whose frames are cached reruns the cue tra
 (:func:`track_cues`, which mirrors ``CallPipeline.process``), so a change of a cue window or of
 ``monitor/analysis/cue_windows.py`` does not rerun the analyzer. Tests compare both with full replays.
 
-Scores (:func:`row_metrics`), per split, overall and per condition (:data:`DIMENSIONS`):
+Scores (:func:`~monitor.batch.detection.row_metrics`, which `call-monitor batch --labels` reports too), per split, overall and per condition (:data:`DIMENSIONS`):
 
 - expect_critical files: share with a critical alert within 30 s of the onset (``det@30``),
   share with any critical after the onset, median and 90th percentile time from the onset to
@@ -88,13 +88,13 @@ from monitor.analysis.frame_features import Frames  # noqa: E402
 from monitor.pipeline import CallPipeline, run_source  # noqa: E402
 from monitor.alerts.rules import AlertEngine  # noqa: E402
 from monitor.capture.sources import FileSource  # noqa: E402
+from monitor.batch.detection import DETECT_WITHIN_S, call_scores, nearest_rank, row_metrics  # noqa: E402,F401
+from monitor.batch import detection  # noqa: E402
 
 PROG = "evaluate"
 SPLITS: tuple[str, ...] = ("tune", "test", "fixtures", "all")
 """The corpus's splits (``all``: every one; a fixture folder has one, ``fixtures``)."""
 RATES = (16000, 8000)
-DETECT_WITHIN_S = 30.0
-"""A critical alert this soon after the labelled onset counts as detected in time."""
 MILD_SEVERITY = 0.35
 """The peak severity of the corpus's mild labored callers, for whom no critical is expected. A
 gradual onset's label marks the first caller turn with any trouble (8 % of the peak); a caller
@@ -444,39 +444,25 @@ def cache_save(cache_dir: str, key: str, obj: Any) -> None:
 # =========================================================================== per-file results
 
 
-def _first(alerts: list[AlertEvent], severity: str, after: float = -math.inf) -> float | None:
-    return next((a.t for a in alerts if a.severity == severity and a.t >= after), None)
-
-
 def normal_time_s(job: Job) -> float:
-    """Seconds of the file that are normal speech: all of a normal call, a labored call's part
-    before its onset; none of a hard negative (its alerts are scored as false alarms instead)."""
-    if job.onset_s is not None:
-        return min(job.onset_s, job.duration_s)
-    return job.duration_s if job.condition.get("group", "normal") == "normal" else 0.0
+    """Seconds of the file that are normal speech (:func:`monitor.batch.detection.normal_time_s`);
+    a hard negative has none (its alerts are scored as false alarms instead)."""
+    return detection.normal_time_s(job.duration_s, job.onset_s, job.condition.get("group", "normal") == "normal")
 
 
 def file_result(job: Job, events: Iterable[Event], source: str) -> dict[str, Any]:
-    """Scores of one file from its events; ``source`` is "replay" or "cache"."""
+    """Scores of one file from its events (:func:`monitor.batch.detection.call_scores`); ``source``
+    is "replay" or "cache"."""
     alerts = [e for e in events if isinstance(e, AlertEvent)]
-    onset = job.onset_s
-    crit_after = _first(alerts, "critical", onset) if onset is not None else None
-    normal_s = normal_time_s(job)
+    scores = call_scores(alerts, job.onset_s, normal_time_s(job))
+    crit_after = scores["first_critical_after_onset_t"]
     return {
         "id": job.id, "rate": job.rate, "split": job.split, "file": job.path, "condition": job.condition,
-        "duration_s": job.duration_s, "onset_s": onset, "expect_critical": job.expect_critical,
-        "forbid_critical": job.forbid_critical,
-        "first_warning_t": _first(alerts, "warning"), "first_critical_t": _first(alerts, "critical"),
-        "first_critical_after_onset_t": crit_after,
-        "time_to_critical_s": None if crit_after is None else round(crit_after - onset, 3),
+        "duration_s": job.duration_s, "onset_s": job.onset_s, "expect_critical": job.expect_critical,
+        "forbid_critical": job.forbid_critical, **scores,
         "past_mild_s": job.past_mild_s,
         "time_past_mild_to_critical_s": (None if crit_after is None or job.past_mild_s is None
                                          else round(crit_after - job.past_mild_s, 3)),
-        "criticals_before_onset": 0 if onset is None else sum(a.severity == "critical" and a.t < onset
-                                                              for a in alerts),
-        "warnings": sum(a.severity == "warning" for a in alerts),
-        "criticals": sum(a.severity == "critical" for a in alerts),
-        "normal_s": normal_s, "normal_warnings": sum(a.severity == "warning" and a.t < normal_s for a in alerts),
         "alerts": [alert_record(a) for a in alerts],
         "source": source, "error": None,
     }
@@ -623,62 +609,6 @@ DIMENSIONS: tuple[tuple[str, Callable[[dict], Any]], ...] = (
     ("negative", _plain("negative")),
 )
 """Condition rows: a name and how to read a file result's value (None = not in any row)."""
-
-
-def nearest_rank(values: Sequence[float], q: float) -> float | None:
-    """The ``q`` quantile (0..1) by nearest rank of ``values`` (may hold inf); None when empty."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    return ordered[max(1, math.ceil(q * len(ordered))) - 1]
-
-
-def _share(k: int, n: int) -> float | None:
-    return None if n == 0 else k / n
-
-
-def _per_hour(count: int, seconds: float) -> float | None:
-    return None if seconds <= 0 else 3600.0 * count / seconds
-
-
-def row_metrics(results: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """Scores of a set of file results (see the module docstring)."""
-    exp = [r for r in results if r["expect_critical"]]
-    ttc = [math.inf if r["time_to_critical_s"] is None else r["time_to_critical_s"] for r in exp]
-    forb = [r for r in results if r["forbid_critical"]]
-    forb_s = sum(r["duration_s"] for r in forb)
-    labored = [r for r in results if r["onset_s"] is not None]
-    other = [r for r in labored if not r["expect_critical"] and not r["forbid_critical"]]
-    other_ttc = [math.inf if r["time_to_critical_s"] is None else r["time_to_critical_s"] for r in other]
-    normal_s = sum(r["normal_s"] for r in results)
-    return {
-        "files": len(results),
-        "expected": len(exp),
-        "detected_30s": _share(sum(t <= DETECT_WITHIN_S for t in ttc), len(exp)),
-        "detected_30s_past_mild": _share(sum(_past_mild_ttc(r) <= DETECT_WITHIN_S for r in exp), len(exp)),
-        "detected_any": _share(sum(math.isfinite(t) for t in ttc), len(exp)),
-        "median_ttc_s": nearest_rank(ttc, 0.5),
-        "p90_ttc_s": nearest_rank(ttc, 0.9),
-        "forbidden": len(forb),
-        "false_alarm_files": sum(r["criticals"] > 0 for r in forb),
-        "forbidden_hours": forb_s / 3600.0,
-        "warnings_per_hour": _per_hour(sum(r["warnings"] for r in forb), forb_s),
-        "criticals_per_hour": _per_hour(sum(r["criticals"] for r in forb), forb_s),
-        "labored": len(labored),
-        "pre_onset_false_alarm_files": sum(r["criticals_before_onset"] > 0 for r in labored),
-        "other": len(other),
-        "other_detected": _share(sum(math.isfinite(t) for t in other_ttc), len(other)),
-        "other_median_ttc_s": nearest_rank(other_ttc, 0.5),
-        "normal_hours": normal_s / 3600.0,
-        "normal_warnings_per_hour": _per_hour(sum(r["normal_warnings"] for r in results), normal_s),
-    }
-
-
-def _past_mild_ttc(r: Mapping[str, Any]) -> float:
-    """Seconds from the first turn past the mild level to the first critical after the onset
-    (inf if none; results without the field, from older runs, count from the onset)."""
-    t = r.get("time_past_mild_to_critical_s", r["time_to_critical_s"])
-    return math.inf if t is None else t
 
 
 def tables(results: Sequence[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
