@@ -10,7 +10,8 @@ why, and the channel options that score it as mono), its legs read the wrong way
 (``legs_swapped``: why, and the channel options that turn them) and each leg too quiet to measure (``too_quiet``), in ``replay``'s
 words, the number of alerts of each kind, the
 first warning and first critical time, and for each cue the caller's baseline median and the
-median over the call's cue windows. Failed calls are rows with an ``error`` and empty figures.
+median over the call's cue windows (with ``--labels``, the call's label and the seconds from its onset to
+its first alerts: :data:`~monitor.batch.labels.LABEL_COLUMNS`). Failed calls are rows with an ``error`` and empty figures.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from ..cue_registry import ACOUSTIC_CUES as CUE_NAMES
 from ..files import name_text, replaced
 from ..events import AlertEvent, CallSummaryEvent, CuesEvent, Event
 from .inputs import CallJob
+from .labels import LABEL_COLUMNS
 
 STATUSES: tuple[str, ...] = ("scored", "already_scored", "failed")
 """``already_scored``: skipped by ``--resume``; its figures come from the earlier run."""
@@ -67,14 +69,16 @@ def alert_kinds(cfg: Config) -> tuple[str, ...]:
     return tuple(cfg.rules.kinds) + ("possible_emergency", "distress_phrase")
 
 
-def columns(cfg: Config) -> list[str]:
-    """The table's columns for ``cfg`` (alert kinds and cues give one column each)."""
+def columns(cfg: Config, labelled: bool = False) -> list[str]:
+    """The table's columns for ``cfg`` (alert kinds and cues give one column each); ``labelled``: a
+    batch with ``--labels``, whose columns (:data:`~monitor.batch.labels.LABEL_COLUMNS`) follow the
+    first warning and critical."""
     return (["path", "caller_channel", "agent_channel", "call_id", "status", "error", "duration_s",
              "caller_speech_s", "sample_rate", "channels",
              "legs", "truncated", "problems", "legs_same", "legs_swapped", "too_quiet",
              "alerts", "warning_alerts", "critical_alerts"]
             + [f"alerts_{k}" for k in alert_kinds(cfg)]
-            + ["first_warning_s", "first_critical_s"]
+            + ["first_warning_s", "first_critical_s"] + (list(LABEL_COLUMNS) if labelled else [])
             + [f"baseline_{c}" for c in CUE_NAMES] + [f"median_{c}" for c in CUE_NAMES]
             + ["db_call_id", "content_hash", "config_hash"])
 
@@ -152,7 +156,7 @@ def _write_csv(path: str, cols: list[str], rows: Iterable[dict[str, Any]]) -> No
 def _write_parquet(path: str, cols: list[str], rows: list[dict[str, Any]]) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
-    text = {"path", "call_id", "status", "error", "legs", "problems", "legs_same", "legs_swapped", "too_quiet",
+    text = {"path", "call_id", "status", "error", "label", "legs", "problems", "legs_same", "legs_swapped", "too_quiet",
             "content_hash",
             "config_hash"}
     arrays = {}
@@ -162,7 +166,8 @@ def _write_parquet(path: str, cols: list[str], rows: list[dict[str, Any]]) -> No
             arrays[c] = pa.array(["" if v is None else str(v) for v in values], pa.string())
         elif c == "truncated":
             arrays[c] = pa.array(values, pa.bool_())
-        elif (c in ("caller_channel", "agent_channel", "sample_rate", "channels", "db_call_id")
+        elif (c in ("caller_channel", "agent_channel", "sample_rate", "channels", "db_call_id",
+                    "criticals_before_onset")
               or c.endswith("alerts") or c.startswith("alerts_")):
             arrays[c] = pa.array(values, pa.int64())
         else:
@@ -180,9 +185,10 @@ def table_format(path: str) -> str:
     raise TableError(f"{path}: the table must end in .csv or .parquet")
 
 
-def write_table(path: str, cfg: Config, rows: Sequence[dict[str, Any]]) -> None:
-    """Write ``rows`` (in their order) next to ``path`` and rename it into place."""
+def write_table(path: str, cfg: Config, rows: Sequence[dict[str, Any]], labelled: bool = False) -> None:
+    """Write ``rows`` (in their order) next to ``path`` and rename it into place (``labelled``: with
+    the columns of ``--labels``)."""
     fmt = table_format(path)
-    cols = columns(cfg)
+    cols = columns(cfg, labelled)
     with replaced(path, ".batch-") as tmp:
         (_write_csv if fmt == "csv" else _write_parquet)(tmp, cols, list(rows))

@@ -13,6 +13,7 @@ from .common import ExitStatus, add_config_options, add_leg_options, exit_status
 
 if TYPE_CHECKING:  # for the annotations only: the batch's modules are imported when it runs
     from ..batch.inputs import CallJob
+    from ..batch.labels import CallLabel
     from ..batch.runner import BatchOutcome
     from ..config import Config
 
@@ -34,6 +35,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         "at the same paths; folders, globs and manifests are read here, and a recording this "
                         "machine cannot see is checked by the worker that scores it")
     p.add_argument("--out", metavar="FILE", help="per-call table: summary.csv or summary.parquet")
+    p.add_argument("--labels", metavar="LABELS.csv",
+                   help="which calls had a caller in trouble and from when (columns file, onset in seconds or "
+                        "m:ss, empty for a normal call; optional kind: trouble, mild, normal): the table gets "
+                        "each call's first alerts after its onset, and the batch prints the detection figures")
     p.add_argument("--resume", action="store_true",
                    help="skip calls already scored with the same file content and configuration")
     p.add_argument("--transcribe", action="store_true", help="transcribe with Vosk (default: acoustic-only)")
@@ -115,6 +120,8 @@ class _Inputs:
     """The calls whose recording cannot be read at all, by index: the problem, already said."""
     unsearched: bool
     """A folder among them could not be searched (said): the batch fails, its other calls scored."""
+    labels: dict[str, CallLabel] | None = None
+    """With ``--labels``: the labels by their recording's resolved path."""
 
 
 def run(args: argparse.Namespace) -> int:
@@ -136,7 +143,7 @@ def _batch(args: argparse.Namespace, phase: _Phase) -> int:
     if isinstance(inputs, ExitStatus):
         return inputs
     phase.now = STARTING
-    status = _run(args, inputs.cfg, inputs.jobs, inputs.unopened, phase)
+    status = _run(args, inputs, phase)
     return ExitStatus.FAILED if inputs.unsearched and status == ExitStatus.OK else status
 
 
@@ -159,6 +166,9 @@ def _read_inputs(args: argparse.Namespace) -> _Inputs | ExitStatus:
     if args.out and (problem := _out_problem(args.out, args.inputs, jobs, db)):  # before anything is scored
         error(problem)
         return ExitStatus.BAD_SETUP
+    labels = _labels(args.labels, jobs)
+    if isinstance(labels, ExitStatus):
+        return labels
     try:
         import distributed  # noqa: F401
     except ImportError:
@@ -175,7 +185,20 @@ def _read_inputs(args: argparse.Namespace) -> _Inputs | ExitStatus:
         error(problem)
     if unopened and len(unopened) == len(jobs):  # nothing to score: no cluster, no database, no table, no summary
         return ExitStatus.FAILED
-    return _Inputs(cfg, jobs, unopened, bool(unsearched))
+    return _Inputs(cfg, jobs, unopened, bool(unsearched), labels)
+
+
+def _labels(path: str | None, jobs: Sequence[CallJob]) -> dict[str, CallLabel] | None | ExitStatus:
+    """The labels of ``--labels`` (None without it), each matched to a recording of the batch; a
+    bad labels file said in one line (exit 2), before anything is scored."""
+    if path is None:
+        return None
+    from ..batch.labels import LabelError, labels_of, read_labels
+    try:
+        return labels_of(read_labels(path), jobs)
+    except LabelError as err:
+        error(str(err))
+        return ExitStatus.BAD_SETUP
 
 
 READING = ("while the batch read its inputs: nothing was scored or stored; the same command with --resume starts "
@@ -259,9 +282,10 @@ def _speech_model(args: argparse.Namespace, cfg, phase: _Phase):
     return model_info
 
 
-def _run(args: argparse.Namespace, cfg, jobs, unopened: dict[int, str], phase: _Phase) -> int:
-    """Score the batch: the speech model loaded, the database checked, the cluster started, the
-    database opened and the calls scored there, then the table and the last line; the exit status."""
+def _run(args: argparse.Namespace, inputs: _Inputs, phase: _Phase) -> int:
+    """Score the batch: the speech model loaded, the database checked, the cluster started, the database
+    opened and the calls scored there (and against ``--labels``), then the table and the last line."""
+    cfg, jobs, unopened = inputs.cfg, inputs.jobs, inputs.unopened
     from ..batch.runner import BatchRun, ClusterError, SchedulerLost, dask_client, workers_without_callmonitor
     from ..delivery.store_files import lasting_problem, making_problem, writing_problem
 
@@ -288,6 +312,7 @@ def _run(args: argparse.Namespace, cfg, jobs, unopened: dict[int, str], phase: _
             batch = BatchRun(client, store, cfg, opts, on_error=error, on_warning=warning)
             phase.outcome = batch.outcome  # what it did, as it does it: a stop's line says what it cancelled
             outcome = batch.run(jobs, unopened)
+            scores = _scored_against(store, outcome, inputs.labels)
     except SchedulerLost as err:  # gone or silent: the calls stored before it are kept; the table is not written
         if phase.db is None:  # before the database was made, as for a scheduler it cannot reach
             error(f"{err}: nothing was scored or stored; start it again with its workers, then the same command")
@@ -301,7 +326,17 @@ def _run(args: argparse.Namespace, cfg, jobs, unopened: dict[int, str], phase: _
     finally:
         if store is not None:
             store.close()
-    return _finish(args, cfg, outcome, phase)
+    return _finish(args, cfg, outcome, phase, scores)
+
+
+def _scored_against(store, outcome: BatchOutcome, labels: dict[str, CallLabel] | None) -> list[dict] | None:
+    """With ``--labels``: the outcome's rows given their labels' columns, and the labelled calls'
+    scores (from their alerts in ``store``); None without."""
+    if labels is None:
+        return None
+    from ..batch.labels import apply_labels
+    outcome.rows, scores = apply_labels(store, outcome.rows, labels)
+    return scores
 
 
 def _options(args: argparse.Namespace, calls: int, model_info):
@@ -335,14 +370,23 @@ def _say_no_workers_yet(client, opts) -> None:
                 f"(start them with: dask worker {opts.scheduler} --nthreads 1)")
 
 
-def _finish(args: argparse.Namespace, cfg, outcome, phase: _Phase) -> int:
-    """The scored batch's table (``--out``), its warning of calls stored twice and its last line;
-    the exit status."""
+def _say_figures(labels: str, rows: Sequence[dict], scores: list[dict]) -> None:
+    """The detection figures against ``labels`` on stdout, the calls left out of them counted."""
+    from ..batch.labels import summary_lines
+
+    unlabelled = sum(not r.get("label") for r in rows)
+    unscored = sum(bool(r.get("label")) and r.get("status") == "failed" for r in rows)
+    print("\n".join(summary_lines(labels, scores, unlabelled, unscored)), flush=True)
+
+
+def _finish(args: argparse.Namespace, cfg, outcome, phase: _Phase, scores: list[dict] | None = None) -> int:
+    """The scored batch's table (``--out``), its warning of calls stored twice, its last line and,
+    with ``--labels``, the detection figures against them (on stdout); the exit status."""
     from ..batch.table import write_table
 
     if args.out:
         try:
-            write_table(args.out, cfg, outcome.rows)
+            write_table(args.out, cfg, outcome.rows, labelled=scores is not None)
         except OSError as err:
             error(f"{args.out}: cannot write the table ({err.strerror or err})")
             return ExitStatus.FAILED
@@ -358,4 +402,6 @@ def _finish(args: argparse.Namespace, cfg, outcome, phase: _Phase) -> int:
          f"{flagged} flagged ({critical} with a critical alert); "
          f"{outcome.audio_s / 3600:.2f} h of audio in {outcome.wall_s:.1f} s{on}"
          f"{speed}; calls stored in {phase.db}" + (f"; table: {args.out}" if args.out else ""))
+    if scores is not None:
+        _say_figures(args.labels, outcome.rows, scores)
     return ExitStatus.FAILED if outcome.failed or outcome.without_words else ExitStatus.OK

@@ -1,0 +1,214 @@
+"""A QA lead's labels of an archive's calls (``batch --labels LABELS.csv``), and the batch scored
+against them: each call's first alerts relative to its marked onset, and the archive's figures
+(:mod:`monitor.batch.detection`, as the project measures its own corpus).
+
+The labels are a CSV file (UTF-8, commas): a ``file`` column (or ``path``: relative to the labels
+file, as a manifest's paths are), an ``onset`` column (seconds, ``m:ss`` or ``h:mm:ss`` into the call
+where the caller's trouble starts; empty for a normal call) and an optional ``kind`` column:
+``trouble`` (a critical alert is expected from the onset; a call in trouble from its start may
+leave the onset empty, it is scored from 0), ``mild`` (trouble for which no critical is expected)
+or ``normal`` (any critical is a false alarm). Without ``kind``, a call with an onset is
+``trouble`` and one without is ``normal``. Other columns are the user's own.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
+
+from ..events import AlertEvent
+from .detection import DETECT_WITHIN_S, call_scores, normal_time_s, row_metrics
+from .inputs import CallJob, not_utf8
+
+if TYPE_CHECKING:
+    from ..delivery.store import Store
+
+KINDS: tuple[str, ...] = ("trouble", "mild", "normal")
+"""A labelled call's kind: a critical expected from the onset, none expected, any one a false alarm."""
+FILE_COLUMNS: tuple[str, ...] = ("file", "path")
+"""The column naming each labelled recording (either name)."""
+LABEL_COLUMNS: tuple[str, ...] = ("label", "onset_s", "warning_after_onset_s", "critical_after_onset_s",
+                                  "criticals_before_onset")
+"""The per-call table's columns a batch with ``--labels`` adds: the call's kind and onset (both
+empty for a call without a label), the seconds from the onset to the first warning and the first
+critical at or after it, and the criticals raised before it."""
+_ONSET = re.compile(r"(?:(?:(\d+):)?(\d+):)?(\d+(?:\.\d*)?)")
+
+
+class LabelError(ValueError):
+    """A labels file that cannot be used; the message names the file and its line."""
+
+
+@dataclass(frozen=True)
+class CallLabel:
+    """One labelled recording: its path (resolved as the batch names recordings), kind and onset."""
+
+    path: str
+    kind: str
+    onset_s: float | None
+    where: str
+    """``labels.csv line 3``: the row that says it."""
+
+    @property
+    def scored_onset_s(self) -> float | None:
+        """The onset the scores count from: a troubled or mild call without one is scored from its start."""
+        return 0.0 if self.onset_s is None and self.kind != "normal" else self.onset_s
+
+
+def parse_onset(text: str) -> float | None:
+    """Seconds into the call from ``75``, ``75.5``, ``1:15``, ``1:15.5`` or ``0:01:15``; None for an
+    empty cell. Raises ValueError for anything else (minutes or seconds of 60 and more after a colon too)."""
+    text = text.strip()
+    if not text:
+        return None
+    m = _ONSET.fullmatch(text)
+    if m is None or (m.group(2) is not None and float(m.group(3)) >= 60) or (m.group(1) and int(m.group(2)) >= 60):
+        raise ValueError(text)
+    hours, minutes, seconds = int(m.group(1) or 0), int(m.group(2) or 0), float(m.group(3))
+    return 3600.0 * hours + 60.0 * minutes + seconds
+
+
+def _rows(path: str) -> tuple[list[str], list[tuple[int, dict[str, Any]]]]:
+    """The labels file's header and its rows, each with its line in the file."""
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as fh:
+            reader = csv.DictReader(fh)
+            if reader.fieldnames:
+                reader.fieldnames = [(name or "").strip().lower() for name in reader.fieldnames]
+            rows = [(reader.line_num, row) for row in reader]
+            return list(reader.fieldnames or ()), rows
+    except UnicodeDecodeError:
+        raise LabelError(not_utf8(path, "the labels")) from None
+    except (OSError, csv.Error) as err:
+        raise LabelError(f"{path}: cannot read the labels ({getattr(err, 'strerror', None) or err})") from None
+
+
+def _label(row: Mapping[str, Any], column: str, base: str, where: str) -> CallLabel:
+    """One row's label; LabelError naming ``where`` for an empty file, an unreadable onset or kind."""
+    name = (row.get(column) or "").strip()
+    if not name:
+        raise LabelError(f"{where}: empty {column}")
+    cell = row.get("onset") or ""
+    try:
+        onset = parse_onset(cell)
+    except ValueError:
+        raise LabelError(f"{where}: onset {cell.strip()!r} is not seconds, m:ss or h:mm:ss into the call") from None
+    kind = (row.get("kind") or "").strip().lower() or ("normal" if onset is None else "trouble")
+    if kind not in KINDS:
+        raise LabelError(f"{where}: kind {kind!r} is none of {', '.join(KINDS)}")
+    if kind == "normal" and onset is not None:
+        raise LabelError(f"{where}: a normal call with an onset ({cell.strip()}): leave the onset empty, "
+                         "or say its kind is trouble or mild")
+    return CallLabel(os.path.normpath(os.path.join(base, name)), kind, onset, where)
+
+
+def read_labels(path: str) -> list[CallLabel]:
+    """The labels of ``path`` (see the module); LabelError (one line naming the file, and the line
+    of a bad row) for a file that cannot be read, a missing column, a bad row or a recording labelled twice."""
+    header, rows = _rows(path)
+    column = next((c for c in FILE_COLUMNS if c in header), None)
+    if column is None or "onset" not in header:
+        found = f"its columns: {', '.join(header)}" if header else "it is empty"
+        raise LabelError(f"{path}: labels need a 'file' and an 'onset' column ({found})")
+    base = os.path.dirname(os.path.abspath(path))
+    labels: list[CallLabel] = []
+    seen: dict[str, CallLabel] = {}
+    for n, row in rows:
+        where = f"{path} line {n}"
+        if None in row:
+            raise LabelError(f"{where}: more cells than the header has: a value holding a comma must be in "
+                             'double quotes ("a, b.wav")')
+        label = _label(row, column, base, where)
+        first = seen.get(os.path.realpath(label.path))
+        if first is not None:
+            raise LabelError(f"{where}: {row[column].strip()} is labelled again (first on line "
+                             f"{first.where.rsplit(' ', 1)[1]})")
+        seen[os.path.realpath(label.path)] = label
+        labels.append(label)
+    if not labels:
+        raise LabelError(f"{path}: no labels under its header")
+    return labels
+
+
+def labels_of(labels: Sequence[CallLabel], jobs: Sequence[CallJob]) -> dict[str, CallLabel]:
+    """The labels by their recording's resolved path; LabelError naming the row of a label whose
+    recording is not among the batch's ``jobs``."""
+    scored = {os.path.realpath(job.path) for job in jobs}
+    out: dict[str, CallLabel] = {}
+    for label in labels:
+        if os.path.realpath(label.path) not in scored:
+            raise LabelError(f"{label.where}: {label.path} is not among the recordings this batch scores")
+        out[os.path.realpath(label.path)] = label
+    return out
+
+
+def _round(t: float | None) -> float | None:
+    return None if t is None or not math.isfinite(t) else round(t, 3)
+
+
+def labelled_row(row: dict[str, Any], label: CallLabel | None,
+                 alerts: Sequence[AlertEvent]) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """The table row with the label's columns (:data:`LABEL_COLUMNS`), and the call's scores for
+    :func:`~monitor.batch.detection.row_metrics` (None: no label, or not scored)."""
+    if label is None or row.get("status") not in ("scored", "already_scored"):
+        return {**row, **({"label": label.kind, "onset_s": label.onset_s} if label else {})}, None
+    onset, duration = label.scored_onset_s, float(row["duration_s"])
+    scores = call_scores(sorted(alerts, key=lambda a: a.t), onset, normal_time_s(duration, onset))
+    scores.update(duration_s=duration, onset_s=onset, expect_critical=label.kind == "trouble",
+                  forbid_critical=label.kind == "normal")
+    cells = {"label": label.kind, "onset_s": label.onset_s, "warning_after_onset_s": scores["time_to_warning_s"],
+             "critical_after_onset_s": scores["time_to_critical_s"],
+             "criticals_before_onset": None if onset is None else scores["criticals_before_onset"]}
+    return {**row, **cells}, scores
+
+
+def apply_labels(store: Store, rows: Sequence[dict[str, Any]],
+                 labels: Mapping[str, CallLabel]) -> tuple[list[dict[str, Any]], list[dict]]:
+    """The batch's rows with their labels' columns (:func:`labels_of`: by the recording's path), and
+    the scores of the labelled calls scored, from their alerts stored in ``store`` (those scored
+    before, ``--resume``, too)."""
+    out, scores = [], []
+    for row in rows:
+        call_id = row.get("db_call_id")
+        alerts = [s.event for s in store.list_alerts(call_id=int(call_id))] if call_id else []
+        row, score = labelled_row(row, labels.get(os.path.realpath(row["path"])), alerts)
+        out.append(row)
+        if score is not None:
+            scores.append(score)
+    return out, scores
+
+
+def _pct(k: int, n: int) -> str:
+    return f"{k} of {n} ({100 * k / n:.0f} %)" if n else "none labelled"
+
+
+def _secs(t: float | None) -> str:
+    return "-" if t is None else "never" if math.isinf(t) else f"{t:.1f} s"
+
+
+def summary_lines(labels_path: str, scores: Sequence[Mapping[str, Any]], unlabelled: int,
+                  unscored: int) -> list[str]:
+    """The batch's figures against its labels, as the project reports them for its own corpus."""
+    m = row_metrics(scores)
+    n = m["expected"]
+    within, after = round((m["detected_30s"] or 0) * n), round((m["detected_any"] or 0) * n)
+    left = [f"{n} {what}" for n, what in ((unlabelled, "without a label"), (unscored, "not scored")) if n]
+    lines = [f"detection against {labels_path}: {n} troubled, {m['other']} mild and "
+             f"{m['forbidden']} normal call(s)" + (f" ({', '.join(left)}: left out)" if left else ""),
+             f"troubled calls critical within {DETECT_WITHIN_S:.0f} s of the onset: {_pct(within, n)}; "
+             f"at all after it: {_pct(after, n)}",
+             f"time from the onset to the first critical: median {_secs(m['median_ttc_s'])}, "
+             f"90th percentile {_secs(m['p90_ttc_s'])}",
+             f"troubled calls with a critical before their onset: {_pct(m['pre_onset_false_alarm_files'], m['labored'])}",
+             f"normal calls with a false critical: {_pct(m['false_alarm_files'], m['forbidden'])}",
+             "warnings per hour of normal call time: " + ("-" if m["normal_warnings_per_hour"] is None else
+                                                          f"{m['normal_warnings_per_hour']:.1f}")
+             + f" (over {m['normal_hours'] * 60:.1f} min: the normal calls and the troubled ones before their onset)"]
+    if m["other"]:
+        lines.append(f"mild calls critical after the onset: "
+                     f"{_pct(round((m['other_detected'] or 0) * m['other']), m['other'])}")
+    return lines

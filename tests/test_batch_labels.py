@@ -1,0 +1,142 @@
+"""`call-monitor batch --labels`: an archive scored against a QA lead's labels of its calls.
+
+The archive is cut from fixture calls (a caller in trouble from 68.4 s, a normal call over a noisy
+line, a call nobody labelled), scored once on one worker into a real SQLite file; the labels are a
+CSV file as a spreadsheet saves it.
+"""
+from __future__ import annotations
+
+import csv
+import math
+import sqlite3
+from pathlib import Path
+
+import pytest
+import soundfile as sf
+
+from conftest import CALLS, call_monitor as cli
+
+from monitor.batch import detection
+from monitor.batch.labels import parse_onset
+from monitor.cli import main
+from tools import evaluate
+
+TROUBLE_ONSET_S = 68.356
+"""Where the caller of ``deteriorating_noisy`` starts to sound worse (its fixture label)."""
+
+
+def cut(source: Path, seconds: float, out: Path) -> Path:
+    """The first ``seconds`` of a fixture call, as a recording of its own."""
+    info = sf.info(source)
+    x, rate = sf.read(source, frames=int(info.samplerate * seconds), dtype="float32")
+    sf.write(out, x, rate)
+    return out
+
+
+def read_csv(path: Path) -> list[dict[str, str]]:
+    with open(path, newline="", encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
+
+
+@pytest.fixture(scope="module")
+def archive(tmp_path_factory) -> dict:
+    """Three calls scored once with their labels: ``troubled.wav`` labelled from ``1:08.356``,
+    ``normal.wav`` labelled normal (an empty onset), ``unlabelled.wav`` not in the labels."""
+    root = tmp_path_factory.mktemp("qa")
+    calls = root / "calls"
+    calls.mkdir()
+    cut(CALLS / "deteriorating_noisy_8k.wav", 90.0, calls / "troubled.wav")
+    cut(CALLS / "noisy_line_8k.wav", 45.0, calls / "normal.wav")
+    cut(CALLS / "normal_8k.wav", 10.0, calls / "unlabelled.wav")
+    labels = calls / "labels.csv"
+    labels.write_text("file,onset,notes\ntroubled.wav,1:08.356,short of breath\nnormal.wav,,\n", encoding="utf-8")
+    db, out = root / "qa.db", root / "summary.csv"
+    done = cli("batch", calls, "-j", "1", "--db", db, "--out", out, "--labels", labels, "--quiet", timeout=300)
+    return {"done": done, "db": db, "out": out, "labels": labels,
+            "rows": {Path(r["path"]).name: r for r in read_csv(out)} if out.exists() else {}}
+
+
+def stored_alerts(db: Path, call_id: str) -> list[tuple[float, str]]:
+    conn = sqlite3.connect(db)
+    try:
+        return conn.execute("SELECT t, severity FROM alerts WHERE call_id = ? ORDER BY t", (int(call_id),)).fetchall()
+    finally:
+        conn.close()
+
+
+def test_each_labelled_call_says_its_first_warning_and_critical_after_its_onset(archive):
+    assert archive["done"].returncode == 0, archive["done"].stderr
+    troubled = archive["rows"]["troubled.wav"]
+    alerts = stored_alerts(archive["db"], troubled["db_call_id"])
+    first = {sev: min(t for t, s in alerts if s == sev and t >= TROUBLE_ONSET_S) for sev in ("warning", "critical")}
+    assert troubled["label"] == "trouble" and float(troubled["onset_s"]) == TROUBLE_ONSET_S
+    assert float(troubled["warning_after_onset_s"]) == pytest.approx(first["warning"] - TROUBLE_ONSET_S)
+    assert float(troubled["critical_after_onset_s"]) == pytest.approx(first["critical"] - TROUBLE_ONSET_S)
+    assert troubled["criticals_before_onset"] == "0"
+    normal = archive["rows"]["normal.wav"]
+    assert normal["label"] == "normal" and normal["onset_s"] == normal["critical_after_onset_s"] == ""
+    unlabelled = archive["rows"]["unlabelled.wav"]
+    assert unlabelled["label"] == unlabelled["critical_after_onset_s"] == "" and unlabelled["status"] == "scored"
+
+
+def test_the_batch_prints_the_figures_the_project_reports_for_its_own_corpus(archive):
+    troubled = archive["rows"]["troubled.wav"]
+    ttc = float(troubled["critical_after_onset_s"])
+    normal_min = (TROUBLE_ONSET_S + float(archive["rows"]["normal.wav"]["duration_s"])) / 60
+    lines = archive["done"].stdout.splitlines()
+    assert lines[0] == (f"detection against {archive['labels']}: 1 troubled, 0 mild and 1 normal call(s) "
+                        "(1 without a label: left out)")
+    within = "1 of 1 (100 %)" if ttc <= detection.DETECT_WITHIN_S else "0 of 1 (0 %)"
+    assert lines[1] == f"troubled calls critical within 30 s of the onset: {within}; at all after it: 1 of 1 (100 %)"
+    assert lines[2] == f"time from the onset to the first critical: median {ttc:.1f} s, 90th percentile {ttc:.1f} s"
+    assert lines[4] == "normal calls with a false critical: 0 of 1 (0 %)"
+    assert lines[5].startswith("warnings per hour of normal call time: ")
+    assert f"(over {normal_min:.1f} min: the normal calls and the troubled ones before their onset)" in lines[5]
+
+
+def test_the_batch_and_the_projects_evaluation_score_detection_by_one_declaration():
+    assert evaluate.row_metrics is detection.row_metrics and evaluate.call_scores is detection.call_scores
+    assert evaluate.DETECT_WITHIN_S == detection.DETECT_WITHIN_S
+
+
+@pytest.mark.parametrize("cell, seconds", [("75", 75.0), ("75.5", 75.5), ("1:15", 75.0), ("1:15.5", 75.5),
+                                           ("0:01:15", 75.0), (" 8.5 ", 8.5), ("", None)])
+def test_an_onset_is_seconds_m_ss_or_h_mm_ss_and_empty_for_a_normal_call(cell, seconds):
+    assert parse_onset(cell) == seconds
+
+
+@pytest.mark.parametrize("cell", ["1:7x", "1:75", "-3", "1.2.3", "1h15"])
+def test_an_onset_in_no_such_form_is_refused(cell):
+    with pytest.raises(ValueError):
+        parse_onset(cell)
+
+
+@pytest.mark.parametrize("labels, said", [
+    (None, "labels.csv: cannot read the labels (No such file or directory)"),
+    ("file,onset\na.wav,1:7x\n", "labels.csv line 2: onset '1:7x' is not seconds, m:ss or h:mm:ss into the call"),
+    ("file,onset\na.wav,5\ngone.wav,\n", "labels.csv line 3: {folder}/gone.wav is not among the recordings "
+                                         "this batch scores"),
+    ("file,onset\na.wav,5\n./a.wav,7\n", "labels.csv line 3: ./a.wav is labelled again (first on line 2)"),
+    ("name,onset\na.wav,5\n", "labels.csv: labels need a 'file' and an 'onset' column (its columns: name, onset)"),
+    ("file,onset,kind\na.wav,5,normal\n", "labels.csv line 2: a normal call with an onset (5): leave the onset "
+                                          "empty, or say its kind is trouble or mild"),
+    ("file,onset,kind\na.wav,,sick\n", "labels.csv line 2: kind 'sick' is none of trouble, mild, normal"),
+], ids=["missing", "onset", "not-in-batch", "duplicate", "no-file-column", "normal-with-onset", "kind"])
+def test_a_bad_labels_file_is_one_line_naming_it_and_its_line_and_nothing_is_made(tmp_path, capsys, labels, said):
+    """Said before anything is scored (the command run in this process: it stops before any worker)."""
+    recording = cut(CALLS / "normal_8k.wav", 2.0, tmp_path / "a.wav")
+    path = tmp_path / "labels.csv"
+    if labels is not None:
+        path.write_text(labels, encoding="utf-8")
+    status = main(["batch", str(recording), "-j", "1", "--db", str(tmp_path / "qa.db"), "--out",
+                   str(tmp_path / "s.csv"), "--labels", str(path)])
+    assert status == 2
+    assert capsys.readouterr().err == f"call-monitor: error: {tmp_path}/{said.format(folder=tmp_path)}\n"
+    assert not (tmp_path / "qa.db").exists() and not (tmp_path / "s.csv").exists()
+
+
+def test_no_figure_is_taken_from_a_call_missed_as_if_it_were_late():
+    missed = {"duration_s": 120.0, "onset_s": 10.0, "expect_critical": True, "forbid_critical": False,
+              **detection.call_scores([], 10.0, 10.0)}
+    m = detection.row_metrics([missed])
+    assert m["detected_any"] == 0 and math.isinf(m["median_ttc_s"])
