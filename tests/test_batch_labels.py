@@ -40,16 +40,19 @@ def read_csv(path: Path) -> list[dict[str, str]]:
 
 @pytest.fixture(scope="module")
 def archive(tmp_path_factory) -> dict:
-    """Three calls scored once with their labels: ``troubled.wav`` labelled from ``1:08.356``,
-    ``normal.wav`` labelled normal (an empty onset), ``unlabelled.wav`` not in the labels."""
+    """Four calls scored once with their labels: ``troubled.wav`` labelled from ``1:08.356``,
+    ``normal.wav`` labelled normal (an empty onset), ``late.wav`` (10 s) labelled in trouble from
+    30 s, past its end, and ``unlabelled.wav`` not in the labels."""
     root = tmp_path_factory.mktemp("qa")
     calls = root / "calls"
     calls.mkdir()
     cut(CALLS / "deteriorating_noisy_8k.wav", 90.0, calls / "troubled.wav")
     cut(CALLS / "noisy_line_8k.wav", 45.0, calls / "normal.wav")
     cut(CALLS / "normal_8k.wav", 10.0, calls / "unlabelled.wav")
+    cut(CALLS / "normal_8k.wav", 10.0, calls / "late.wav")
     labels = calls / "labels.csv"
-    labels.write_text("file,onset,notes\ntroubled.wav,1:08.356,short of breath\nnormal.wav,,\n", encoding="utf-8")
+    labels.write_text("file,onset,notes\ntroubled.wav,1:08.356,short of breath\nnormal.wav,,\nlate.wav,30,\n",
+                      encoding="utf-8")
     db, out = root / "qa.db", root / "summary.csv"
     done = cli("batch", calls, "-j", "1", "--db", db, "--out", out, "--labels", labels, "--quiet", timeout=300)
     return {"done": done, "db": db, "out": out, "labels": labels,
@@ -80,18 +83,23 @@ def test_each_labelled_call_says_its_first_warning_and_critical_after_its_onset(
 
 
 def test_the_batch_prints_the_figures_the_project_reports_for_its_own_corpus(archive):
-    troubled = archive["rows"]["troubled.wav"]
-    ttc = float(troubled["critical_after_onset_s"])
-    normal_min = (TROUBLE_ONSET_S + float(archive["rows"]["normal.wav"]["duration_s"])) / 60
-    lines = archive["done"].stdout.splitlines()
-    assert lines[0] == (f"detection against {archive['labels']}: 1 troubled, 0 mild and 1 normal call(s) "
-                        "(1 without a label: left out)")
-    within = "1 of 1 (100 %)" if ttc <= detection.DETECT_WITHIN_S else "0 of 1 (0 %)"
-    assert lines[1] == f"troubled calls critical within 30 s of the onset: {within}; at all after it: 1 of 1 (100 %)"
-    assert lines[2] == f"time from the onset to the first critical: median {ttc:.1f} s, 90th percentile {ttc:.1f} s"
-    assert lines[4] == "normal calls with a false critical: 0 of 1 (0 %)"
-    assert lines[5].startswith("warnings per hour of normal call time: ")
-    assert f"(over {normal_min:.1f} min: the normal calls and the troubled ones before their onset)" in lines[5]
+    """A troubled call never critical after its onset (``late.wav``) is a miss: infinitely late."""
+    ttc = float(archive["rows"]["troubled.wav"]["critical_after_onset_s"])
+    assert ttc <= detection.DETECT_WITHIN_S
+    normal_min = (TROUBLE_ONSET_S + float(archive["rows"]["normal.wav"]["duration_s"]) + 10.0) / 60
+    assert archive["done"].stdout.splitlines() == [
+        f"detection against {archive['labels']}: 2 troubled, 0 mild and 1 normal call(s) (1 without a label: left out)",
+        "troubled calls critical within 30 s of the onset: 1 of 2 (50 %); at all after it: 1 of 2 (50 %)",
+        f"time from the onset to the first critical: median {ttc:.1f} s, 90th percentile never",
+        "troubled calls with a critical before their onset: 0 of 2 (0 %)",
+        "normal calls with a false critical: 0 of 1 (0 %)",
+        "warnings per hour of normal call time: 0.0 (over "
+        f"{normal_min:.1f} min: the normal calls and the troubled ones before their onset)"]
+
+
+def test_an_onset_past_the_end_of_its_call_is_said_in_one_warning_line(archive):
+    assert (f"call-monitor: warning: {archive['labels']} line 4: onset 30 s is past the end of late.wav (10 s): "
+            "scored as a call never critical after it") in archive["done"].stderr.splitlines()
 
 
 def test_the_batch_and_the_projects_evaluation_score_detection_by_one_declaration():
@@ -115,18 +123,25 @@ def test_an_onset_in_no_such_form_is_refused(cell):
     (None, "labels.csv: cannot read the labels (No such file or directory)"),
     ("file,onset\na.wav,1:7x\n", "labels.csv line 2: onset '1:7x' is not seconds, m:ss or h:mm:ss into the call"),
     ("file,onset\na.wav,5\ngone.wav,\n", "labels.csv line 3: {folder}/gone.wav is not among the recordings "
-                                         "this batch scores"),
+                                         "this batch scores (a file is named from the labels file's folder)"),
+    ("file;onset\na.wav;5\n", "labels.csv: labels need a 'file' and an 'onset' column (its columns: file;onset; "
+                              "a labels file's columns are separated by commas, not ';')"),
+    ("file,onset,notes\na.wav,5,d\xe9j\xe0 vu\n".encode("cp1252"),
+     "labels.csv line 2: not UTF-8 text (byte 0xe9): save the labels as UTF-8 (a spreadsheet's "
+     "'CSV UTF-8')"),
     ("file,onset\na.wav,5\n./a.wav,7\n", "labels.csv line 3: ./a.wav is labelled again (first on line 2)"),
     ("name,onset\na.wav,5\n", "labels.csv: labels need a 'file' and an 'onset' column (its columns: name, onset)"),
     ("file,onset,kind\na.wav,5,normal\n", "labels.csv line 2: a normal call with an onset (5): leave the onset "
                                           "empty, or say its kind is trouble or mild"),
     ("file,onset,kind\na.wav,,sick\n", "labels.csv line 2: kind 'sick' is none of trouble, mild, normal"),
-], ids=["missing", "onset", "not-in-batch", "duplicate", "no-file-column", "normal-with-onset", "kind"])
+], ids=["missing", "onset", "not-in-batch", "separator", "not-utf8", "duplicate", "no-file-column", "normal-with-onset", "kind"])
 def test_a_bad_labels_file_is_one_line_naming_it_and_its_line_and_nothing_is_made(tmp_path, capsys, labels, said):
     """Said before anything is scored (the command run in this process: it stops before any worker)."""
     recording = cut(CALLS / "normal_8k.wav", 2.0, tmp_path / "a.wav")
     path = tmp_path / "labels.csv"
-    if labels is not None:
+    if isinstance(labels, bytes):
+        path.write_bytes(labels)
+    elif labels is not None:
         path.write_text(labels, encoding="utf-8")
     status = main(["batch", str(recording), "-j", "1", "--db", str(tmp_path / "qa.db"), "--out",
                    str(tmp_path / "s.csv"), "--labels", str(path)])

@@ -52,6 +52,8 @@ class CallLabel:
     onset_s: float | None
     where: str
     """``labels.csv line 3``: the row that says it."""
+    named: str = ""
+    """The recording as the row names it."""
 
     @property
     def scored_onset_s(self) -> float | None:
@@ -103,7 +105,7 @@ def _label(row: Mapping[str, Any], column: str, base: str, where: str) -> CallLa
     if kind == "normal" and onset is not None:
         raise LabelError(f"{where}: a normal call with an onset ({cell.strip()}): leave the onset empty, "
                          "or say its kind is trouble or mild")
-    return CallLabel(os.path.normpath(os.path.join(base, name)), kind, onset, where)
+    return CallLabel(os.path.normpath(os.path.join(base, name)), kind, onset, where, name)
 
 
 def read_labels(path: str) -> list[CallLabel]:
@@ -113,6 +115,8 @@ def read_labels(path: str) -> list[CallLabel]:
     column = next((c for c in FILE_COLUMNS if c in header), None)
     if column is None or "onset" not in header:
         found = f"its columns: {', '.join(header)}" if header else "it is empty"
+        sep = next((c for c in ";\t|" if len(header) == 1 and c in header[0]), None)
+        found += f"; a labels file's columns are separated by commas, not {sep!r}" if sep else ""
         raise LabelError(f"{path}: labels need a 'file' and an 'onset' column ({found})")
     base = os.path.dirname(os.path.abspath(path))
     labels: list[CallLabel] = []
@@ -125,7 +129,7 @@ def read_labels(path: str) -> list[CallLabel]:
         label = _label(row, column, base, where)
         first = seen.get(os.path.realpath(label.path))
         if first is not None:
-            raise LabelError(f"{where}: {row[column].strip()} is labelled again (first on line "
+            raise LabelError(f"{where}: {label.named} is labelled again (first on line "
                              f"{first.where.rsplit(' ', 1)[1]})")
         seen[os.path.realpath(label.path)] = label
         labels.append(label)
@@ -141,7 +145,8 @@ def labels_of(labels: Sequence[CallLabel], jobs: Sequence[CallJob]) -> dict[str,
     out: dict[str, CallLabel] = {}
     for label in labels:
         if os.path.realpath(label.path) not in scored:
-            raise LabelError(f"{label.where}: {label.path} is not among the recordings this batch scores")
+            raise LabelError(f"{label.where}: {label.path} is not among the recordings this batch scores"
+                             + ("" if os.path.isabs(label.named) else " (a file is named from the labels file's folder)"))
         out[os.path.realpath(label.path)] = label
     return out
 
@@ -167,19 +172,22 @@ def labelled_row(row: dict[str, Any], label: CallLabel | None,
 
 
 def apply_labels(store: Store, rows: Sequence[dict[str, Any]],
-                 labels: Mapping[str, CallLabel]) -> tuple[list[dict[str, Any]], list[dict]]:
-    """The batch's rows with their labels' columns (:func:`labels_of`: by the recording's path), and
-    the scores of the labelled calls scored, from their alerts stored in ``store`` (those scored
-    before, ``--resume``, too)."""
-    out, scores = [], []
+                 labels: Mapping[str, CallLabel]) -> tuple[list[dict[str, Any]], list[dict], list[str]]:
+    """The batch's rows with their labels' columns (:func:`labels_of`: by the recording's path), the
+    scores of the labelled calls scored, from their alerts stored in ``store`` (those scored
+    before, ``--resume``, too), and a warning line for each onset past its call's end."""
+    out, scores, notes = [], [], []
     for row in rows:
-        call_id = row.get("db_call_id")
+        call_id, label = row.get("db_call_id"), labels.get(os.path.realpath(row["path"]))
         alerts = [s.event for s in store.list_alerts(call_id=int(call_id))] if call_id else []
-        row, score = labelled_row(row, labels.get(os.path.realpath(row["path"])), alerts)
+        row, score = labelled_row(row, label, alerts)
         out.append(row)
         if score is not None:
             scores.append(score)
-    return out, scores
+            if label is not None and label.onset_s is not None and label.onset_s >= score["duration_s"]:
+                notes.append(f"{label.where}: onset {label.onset_s:g} s is past the end of {label.named} "
+                             f"({score['duration_s']:g} s): scored as a call never critical after it")
+    return out, scores, notes
 
 
 def _pct(k: int, n: int) -> str:

@@ -335,7 +335,9 @@ def _scored_against(store, outcome: BatchOutcome, labels: dict[str, CallLabel] |
     if labels is None:
         return None
     from ..batch.labels import apply_labels
-    outcome.rows, scores = apply_labels(store, outcome.rows, labels)
+    outcome.rows, scores, notes = apply_labels(store, outcome.rows, labels)
+    for note in notes:
+        warning(note)
     return scores
 
 
