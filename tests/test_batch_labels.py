@@ -155,3 +155,15 @@ def test_no_figure_is_taken_from_a_call_missed_as_if_it_were_late():
               **detection.call_scores([], 10.0, 10.0)}
     m = detection.row_metrics([missed])
     assert m["detected_any"] == 0 and math.isinf(m["median_ttc_s"])
+
+
+def test_a_table_named_as_the_labels_file_is_refused_and_the_labels_kept(tmp_path, capsys):
+    recording = cut(CALLS / "normal_8k.wav", 2.0, tmp_path / "a.wav")
+    labels = tmp_path / "labels.csv"
+    labels.write_text("file,onset\na.wav,\n", encoding="utf-8")
+    status = main(["batch", str(recording), "-j", "1", "--db", str(tmp_path / "qa.db"), "--out", str(labels),
+                   "--labels", str(labels)])
+    assert status == 2
+    assert capsys.readouterr().err == (f"call-monitor: error: --out {labels}: is the labels file this batch reads, "
+                                       "which the table would replace; give --out another file\n")
+    assert labels.read_text(encoding="utf-8") == "file,onset\na.wav,\n" and not (tmp_path / "qa.db").exists()

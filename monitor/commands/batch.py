@@ -82,13 +82,16 @@ def _check_args(args: argparse.Namespace) -> str | None:
     return None
 
 
-def _out_problem(out: str, inputs: Sequence[str], jobs: Sequence[CallJob], db: str) -> str | None:
-    """Why ``--out`` may not be written, in one line naming it: it is a manifest the batch reads, a
-    recording it scores or the database ``db`` it stores its calls in, which the table would
-    replace; None otherwise."""
+def _out_problem(out: str, inputs: Sequence[str], jobs: Sequence[CallJob], db: str,
+                 labels: str | None = None) -> str | None:
+    """Why ``--out`` may not be written, in one line naming it: it is a manifest the batch reads, the
+    ``labels`` file, a recording it scores or the database ``db`` it stores its calls in, which the
+    table would replace; None otherwise."""
     from ..batch.inputs import is_manifest
     from ..files import same_file
     manifest = next((item for item in inputs if is_manifest(item) and same_file(out, item)), None)
+    if labels is not None and same_file(out, labels):
+        return f"--out {out}: is the labels file this batch reads, which the table would replace; give --out another file"
     recording = None if manifest else next((job.path for job in jobs if same_file(out, job.path)), None)
     if manifest is not None:
         what, path = "the manifest this batch reads", manifest
@@ -163,7 +166,7 @@ def _read_inputs(args: argparse.Namespace) -> _Inputs | ExitStatus:
         error(str(err))
         return ExitStatus.BAD_SETUP
     db = os.path.expanduser(cfg.storage.db)
-    if args.out and (problem := _out_problem(args.out, args.inputs, jobs, db)):  # before anything is scored
+    if args.out and (problem := _out_problem(args.out, args.inputs, jobs, db, args.labels)):  # before anything is scored
         error(problem)
         return ExitStatus.BAD_SETUP
     labels = _labels(args.labels, jobs)
