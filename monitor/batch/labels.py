@@ -151,10 +151,6 @@ def labels_of(labels: Sequence[CallLabel], jobs: Sequence[CallJob]) -> dict[str,
     return out
 
 
-def _round(t: float | None) -> float | None:
-    return None if t is None or not math.isfinite(t) else round(t, 3)
-
-
 def labelled_row(row: dict[str, Any], label: CallLabel | None,
                  alerts: Sequence[AlertEvent]) -> tuple[dict[str, Any], dict[str, Any] | None]:
     """The table row with the label's columns (:data:`LABEL_COLUMNS`), and the call's scores for
