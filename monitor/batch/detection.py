@@ -38,11 +38,12 @@ def call_scores(alerts: Sequence[AlertEvent], onset_s: float | None, normal_s: f
     onset, the alerts counted, and the warnings within the first ``normal_s`` seconds."""
     crit_after = first_alert(alerts, "critical", onset_s) if onset_s is not None else None
     warn_after = first_alert(alerts, "warning", onset_s) if onset_s is not None else None
+    onset = 0.0 if onset_s is None else onset_s  # the times after it are None without an onset
     return {
         "first_warning_t": first_alert(alerts, "warning"), "first_critical_t": first_alert(alerts, "critical"),
         "first_critical_after_onset_t": crit_after,
-        "time_to_warning_s": None if warn_after is None else round(warn_after - onset_s, 3),
-        "time_to_critical_s": None if crit_after is None else round(crit_after - onset_s, 3),
+        "time_to_warning_s": None if warn_after is None else round(warn_after - onset, 3),
+        "time_to_critical_s": None if crit_after is None else round(crit_after - onset, 3),
         "criticals_before_onset": 0 if onset_s is None else sum(a.severity == "critical" and a.t < onset_s
                                                                 for a in alerts),
         "warnings": sum(a.severity == "warning" for a in alerts),
