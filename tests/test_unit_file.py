@@ -152,6 +152,29 @@ def test_the_unit_carries_the_supervisors_token_file_and_a_missing_one_is_refuse
     assert not (tmp_path / "units").exists()
 
 
+def test_a_webhook_url_holding_a_key_in_a_file_others_may_read_is_said_with_the_fix(tmp_path):
+    """The URL file of ``--webhook-url-file``, or the configuration setting ``delivery.webhook_url``,
+    read by others while its URL holds a key (a Slack-style path, a query value) is said as a token
+    file is; a URL with no key in it (the console's own) is no secret, and nothing is said of it."""
+    keyed = tmp_path / "hook.url"
+    keyed.write_text("https://hooks.example/services/T000/s3cret\n", encoding="utf-8")
+    keyed.chmod(0o644)
+    r = _install(tmp_path, "--caller", "softphone.monitor", "--webhook-url-file", str(keyed), "--print")
+    assert r.returncode == 0 and "s3cret" not in r.stderr, r.stderr
+    assert (f"call-monitor: warning: {keyed}: the webhook URL file, whose URL holds a key, may be read by every "
+            f"user (mode 0644); make it private: chmod 600 {keyed}\n") in r.stderr
+    conf = tmp_path / "monitor.toml"
+    conf.write_text('[delivery]\nwebhook_url = "https://hooks.example/hook?key=s3cret"\n', encoding="utf-8")
+    conf.chmod(0o640)
+    r = _install(tmp_path, "--caller", "softphone.monitor", "--config", str(conf), "--print")
+    assert r.returncode == 0 and "s3cret" not in r.stderr, r.stderr
+    assert (f"call-monitor: warning: {conf}: this configuration, whose delivery.webhook_url holds a key, may be read "
+            f"by its group (mode 0640); make it private: chmod 600 {conf}\n") in r.stderr
+    conf.write_text('[delivery]\nwebhook_url = "https://console.example:8640/webhook"\n', encoding="utf-8")
+    r = _install(tmp_path, "--caller", "softphone.monitor", "--config", str(conf), "--print")
+    assert r.returncode == 0 and "may be read" not in r.stderr, r.stderr
+
+
 def _unit_lines(tmp_path) -> list[str]:
     return (tmp_path / "units" / "callmonitor.service").read_text().splitlines()
 

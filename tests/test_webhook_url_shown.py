@@ -273,6 +273,25 @@ def test_a_reload_reads_no_pipe_again_a_url_pipe_keeps_the_start_s_url_a_configu
     assert str(refused.value) == f"{config_pipe}: a pipe, read once at the start; a reload reads a configuration file only"
 
 
+def test_a_replay_posting_says_its_token_or_url_key_in_a_file_others_may_read_as_the_daemon_does(tmp_path, hook):
+    """``replay --webhook-url-file FILE --webhook-token-file FILE`` with files every user may read:
+    each is said in one warning line with the fix, as ``run`` and ``install-service`` say them, the
+    key itself never, and the alerts posted all the same."""
+    url_file, token_file = tmp_path / "hook.url", tmp_path / "token"
+    url_file.write_text(f"{hook.url}?token={SECRET}\n")
+    token_file.write_text("console-token\n")
+    url_file.chmod(0o644)
+    token_file.chmod(0o644)
+    proc = call_monitor("replay", CALLS / "normal_8k.wav", "--no-transcribe", "--db", tmp_path / "e.db",
+                        "--webhook-url-file", url_file, "--webhook-token-file", token_file, timeout=60)
+    assert proc.returncode == 0 and SECRET not in proc.stdout + proc.stderr, proc.stderr
+    assert proc.stderr.splitlines()[:2] == [
+        f"call-monitor: warning: {token_file}: the token file may be read by every user (mode 0644); "
+        f"make it private: chmod 600 {token_file}",
+        f"call-monitor: warning: {url_file}: the webhook URL file, whose URL holds a key, may be read by every user "
+        f"(mode 0644); make it private: chmod 600 {url_file}"]
+
+
 def test_a_replay_takes_one_webhook_either_on_its_command_line_or_from_a_file(tmp_path):
     proc = call_monitor("replay", CALLS / "normal_8k.wav", "--no-transcribe", "--db", tmp_path / "e.db",
                         "--webhook", "http://127.0.0.1:9/hook", "--webhook-url-file", tmp_path / "hook.url",

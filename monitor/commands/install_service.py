@@ -215,7 +215,7 @@ def run(args: argparse.Namespace) -> int:
     if args.remove:  # whatever the configuration holds now: removing needs none of it
         return remove(Path(args.unit_dir or unit_folder()) / "callmonitor.service")
     from .common import config_or_error
-    from .run import cleartext_webhook, exposed_token, overrides_from, say_unused_token
+    from .run import exposed_webhook, overrides_from, say_unused_token
     cfg = config_or_error(args, overrides_from(args))
     if cfg is None:  # the unit would fail at every start
         return ExitStatus.BAD_SETUP
@@ -229,9 +229,8 @@ def run(args: argparse.Namespace) -> int:
     if problem:  # the unit would fail at every start, or its daemon never store a call
         error(problem)
         return ExitStatus.BAD_SETUP
-    for exposed in (exposed_token(cfg), cleartext_webhook(cfg)):
-        if exposed:
-            warning(exposed)
+    for exposed in exposed_webhook(cfg, args.webhook_url_file):
+        warning(exposed)
     relative = _relative_paths(cfg, args)
     if relative and not _in_home_folder():
         warning(f"relative paths in the configuration ({', '.join(relative)}) are found from the daemon's working "

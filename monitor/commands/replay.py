@@ -97,11 +97,16 @@ def _replay_config(args: argparse.Namespace) -> tuple[Config, str | None]:
     replay posts nothing); a token given for no webhook said in one warning. Raises ConfigError or
     ValueError (a webhook option or token file it cannot use)."""
     from .common import config_from_args
-    from .run import say_unused_token, webhook_overrides, webhook_token
+    from .run import exposed_webhook, say_unused_token, webhook_overrides, webhook_token
     cfg = config_from_args(args, webhook_overrides(args))
     posting = _posting(args)
     say_unused_token(args, cfg.delivery.webhook_url if posting else "", configured=False)
-    return cfg, webhook_token(cfg) if posting else None
+    if not posting:
+        return cfg, None
+    token = webhook_token(cfg)
+    for exposed in exposed_webhook(cfg, args.webhook_url_file):  # a token, a URL's key, posts in clear text
+        warning(exposed)
+    return cfg, token
 
 
 def _opened(args: argparse.Namespace,

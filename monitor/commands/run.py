@@ -310,9 +310,10 @@ def _hand_start_to(daemon, held: _HeldStatus, hangup: _HangupDuringStart, status
 
 
 def _say_started(args: argparse.Namespace, cfg, source, loading: ModelLoading | None, status) -> None:
-    """The start's warnings (a token or database others can read, a webhook in clear text), then its
-    line: what it listens to, the model loading, the status socket."""
-    for problem in (exposed_token(cfg), exposed_database(cfg), cleartext_webhook(cfg)):
+    """The start's warnings (a token, a URL's key or the database others can read, a webhook in clear
+    text), then its line: what it listens to, the model loading, the status socket."""
+    for problem in (exposed_token(cfg), exposed_url(cfg, args.webhook_url_file), exposed_database(cfg),
+                    cleartext_webhook(cfg)):
         if problem:
             log.warning("%s", problem)
     said = "; ".join([started_line(source.stats(), source.not_found()), *_loading_line(loading),
@@ -560,6 +561,30 @@ def exposed_token(cfg: Config) -> str | None:
     from ..files import others_may_read
     path = cfg.delivery.webhook_token_file
     return others_may_read(path) if path and cfg.delivery.webhook_url else None
+
+
+def exposed_url(cfg: Config, url_file: str | None = None) -> str | None:
+    """Why the file that gives the webhook's URL is not private while that URL holds a key (what
+    :func:`~monitor.config.urls.redact_url` hides: a Slack- or Teams-style key in its path, a query
+    value, a user and password): other users may read it (:func:`~monitor.files.others_may_read`).
+    The file is ``url_file`` (``--webhook-url-file``), else the configuration file that sets
+    ``delivery.webhook_url``; None when it is private, names no such file, or the URL holds no key.
+    Said in a warning where :func:`exposed_token` is."""
+    from ..config.urls import redact_url
+    from ..files import others_may_read
+    url = cfg.delivery.webhook_url
+    if not url or redact_url(url) == url:
+        return None
+    if url_file:
+        return others_may_read(url_file, "the webhook URL file, whose URL holds a key,")
+    return others_may_read(cfg.origin.get("delivery.webhook_url", ""),
+                           "this configuration, whose delivery.webhook_url holds a key,")
+
+
+def exposed_webhook(cfg: Config, url_file: str | None = None) -> list[str]:
+    """What a start that posts to ``cfg``'s webhook warns of: its token or URL in a file others may
+    read (:func:`exposed_token`, :func:`exposed_url`), its posts in clear text (:func:`cleartext_webhook`)."""
+    return [p for p in (exposed_token(cfg), exposed_url(cfg, url_file), cleartext_webhook(cfg)) if p]
 
 
 def exposed_database(cfg: Config) -> str | None:
