@@ -356,7 +356,8 @@ def test_the_daemon_says_on_the_terminal_that_it_listens_where_logging_does_not(
 def test_a_callers_words_not_stored_are_printed_on_a_terminal_only_never_into_a_file_or_the_journal():
     """`storage.transcripts = false` keeps the words out of the database; the daemon under systemd
     writes its output to the journal, which keeps it: there (any file or pipe) the words are left
-    out, while the agent at a terminal still reads them, and stored words are printed anywhere."""
+    out, while the agent at a terminal still reads them, and stored words are printed to a file or a
+    pipe too."""
     import os
     words = WordsEvent(t=21.4, final=True, text="i can't breathe")
     said = '[00:21.4] caller "i can\'t breathe"'
@@ -376,14 +377,35 @@ def test_a_callers_words_not_stored_are_printed_on_a_terminal_only_never_into_a_
     os.close(main)
 
 
+def test_the_callers_words_never_go_into_the_journal_which_no_retention_or_purge_reaches(tmp_path):
+    """The daemon under systemd writes its output to the journal, which keeps it by journald's rules
+    (for months, readable by the journal's administrators): `storage.retention_days` and `purge`
+    delete the words from the database only, so they are not written there even when the database
+    stores them; an alert's line still is."""
+    import os
+    words = WordsEvent(t=21.4, final=True, text="i can't breathe")
+    alert = AlertEvent(t=22.0, kind="distress_phrase", severity="warning", message="Distress phrase",
+                       evidence={}, actions=())
+    for journal, stored, kept in ((True, True, False), (True, False, False), (False, True, True)):
+        with open(tmp_path / "journal", "w+") as out:
+            st = os.fstat(out.fileno())
+            sink = HumanSink(out, journal_stream=f"{st.st_dev}:{st.st_ino}" if journal else "8:1234")
+            sink.keep_words(stored)
+            sink(words)
+            sink(alert)
+            out.seek(0)
+            said = out.read()
+        assert ("i can't breathe" in said) == kept and "Distress phrase" in said, said
+
+
 def test_run_jsonl_keeps_the_words_out_of_the_journal_but_gives_them_to_the_program_reading_it(tmp_path):
     """`run --jsonl` in a systemd unit (`install-service --jsonl`) writes its lines into the journal,
-    which systemd names in $JOURNAL_STREAM: with `storage.transcripts = false` the words lines are
-    left out there, and kept for a program reading a pipe or a file, or where the database stores them."""
+    which systemd names in $JOURNAL_STREAM: the words lines are left out there, whether the database
+    stores them or not, and kept for a program reading a pipe or a file."""
     import json
     import os
     words = WordsEvent(t=21.4, final=True, text="i can't breathe")
-    for journal, stored, kept in ((True, False, False), (False, False, True), (True, True, True)):
+    for journal, stored, kept in ((True, False, False), (False, False, True), (True, True, False)):
         with open(tmp_path / "out.jsonl", "w+") as out:
             st = os.fstat(out.fileno())
             sink = JsonlSink(out, journal_stream=f"{st.st_dev}:{st.st_ino}" if journal else "8:1234")

@@ -442,7 +442,7 @@ def _sinks(args: argparse.Namespace, cfg, store, token: str | None, stack: conte
         terminal = JsonlSink(agent=agent_of(cfg.delivery.agent_name), journal_stream=os.environ.get("JOURNAL_STREAM"))
     elif cfg.delivery.terminal:
         terminal = HumanSink(bell=cfg.delivery.bell, logged=logged_levels(args.log_level or "warning"),
-                             name_calls=True)
+                             name_calls=True, journal_stream=os.environ.get("JOURNAL_STREAM"))
     if terminal is not None:
         terminal.keep_words(cfg.storage.transcripts)
         sinks["terminal"] = terminal

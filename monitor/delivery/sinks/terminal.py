@@ -90,10 +90,11 @@ class JsonlSink:
         self.show_words = True
 
     def keep_words(self, stored: bool) -> None:
-        """Write the callers' words for the program reading the lines (a pipe, a file), but not into
-        systemd's journal (a unit's ``run --jsonl``), which would keep them against
-        ``storage.transcripts = false``, unless the database stores them anyway."""
-        self.show_words = stored or not to_journal(self.out, self.journal_stream)
+        """Write the callers' words for the program reading the lines (a pipe, a file), but never into
+        systemd's journal (a unit's ``run --jsonl``), whether the database stores them or not
+        (``stored``): the journal would keep them against ``storage.transcripts = false``, and past
+        ``storage.retention_days`` and a purge, which reach the database only."""
+        self.show_words = not to_journal(self.out, self.journal_stream)
 
     def __call__(self, event: Event) -> None:
         if isinstance(event, WordsEvent) and not self.show_words:
@@ -182,10 +183,13 @@ class HumanSink:
     alone); a replayed file is one call, its lines stamped with the call time alone."""
 
     def __init__(self, out: TextIO | None = None, bell: bool = False, show_words: bool = True,
-                 logged: frozenset[str] = frozenset(), name_calls: bool = False) -> None:
+                 logged: frozenset[str] = frozenset(), name_calls: bool = False,
+                 journal_stream: str | None = None) -> None:
         self.out = out or sys.stdout
         self.bell = bell
         self.show_words = show_words
+        self.journal_stream = journal_stream
+        """``$JOURNAL_STREAM``, where systemd runs the daemon (:meth:`keep_words`)."""
         self.logged = logged
         self.name_calls = name_calls
         self._held: list[AlertClearedEvent] = []
@@ -203,10 +207,11 @@ class HumanSink:
         since the last critical alert was raised)."""
 
     def keep_words(self, stored: bool) -> None:
-        """Print the callers' words only where nothing keeps them, a terminal, unless the database
-        stores them anyway (``storage.transcripts``): written to a file, a pipe or systemd's journal
-        (the unit's output) they would be kept there against ``storage.transcripts = false``."""
-        self.show_words = stored or on_terminal(self.out)
+        """Print the callers' words where nothing keeps them, a terminal, and to a file or a pipe only
+        when the database stores them anyway (``stored``: ``storage.transcripts``), never into systemd's
+        journal (the unit's output): it would keep them against ``storage.transcripts = false``, and
+        past ``storage.retention_days`` and a purge, which reach the database only."""
+        self.show_words = on_terminal(self.out) or (stored and not to_journal(self.out, self.journal_stream))
 
     def __call__(self, event: Event) -> None:
         if isinstance(event, (AlertEvent, AlertClearedEvent)) and event.call_id != self._call:
