@@ -815,6 +815,25 @@ def test_html_escapes_everything(det):
 
 
 @pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Debian's chromium is not installed (/usr/bin/chromium)")
+def test_a_report_page_runs_no_script_and_loads_nothing_should_any_text_go_unescaped(det, tmp_path):
+    """Every text is escaped (above); the page's own policy (its Content-Security-Policy) is the
+    second guard: a script or an event handler in it, as a name or words left unescaped would put
+    there, does not run in a browser (an archive's page begins with the same head)."""
+    from monitor.report.html import HEAD
+    page = render(det["data"], "html").decode()
+    assert page.startswith(HEAD)
+    planted = ("<p id=\"said\">escaped</p><script>document.getElementById('said').textContent = 'ran'</script>"
+               "<img src=\"none\" onerror=\"document.getElementById('said').textContent = 'ran'\">")
+    opened = tmp_path / "report.html"
+    opened.write_text(page.replace("<main>", "<main>" + planted, 1), encoding="utf-8")
+    dom = subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                          f"--user-data-dir={tmp_path / 'profile'}", "--dump-dom", opened.as_uri()],
+                         capture_output=True, text=True, timeout=60)
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    assert '<p id="said">escaped</p>' in dom.stdout
+
+
+@pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Debian's chromium is not installed (/usr/bin/chromium)")
 def test_report_renders_in_headless_chromium(det, tmp_path):
     shot = tmp_path / "shot.png"
     profile = tmp_path / "profile"

@@ -33,7 +33,7 @@ from ..cue_registry import cue
 from ..events import NO_SPEECH_S
 from .data import ReportError
 from .figure import MUTED, SEVERITY_COLOURS, _pyplot, fmt_time
-from .html import CSS, _e, table_head
+from .html import CSS, HEAD, _e, table_head
 
 MAX_CALL_REPORTS = 100
 """Flagged calls that get their own report beside the page (the most serious first)."""
@@ -380,9 +380,7 @@ def render_archive_html(table: str, rows: Sequence[dict[str, Any]], cfg: Config,
     img = base64.b64encode(png).decode("ascii")
     generated = _dt.datetime.now().strftime("%Y-%m-%d %H:%M")
     return (
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-        "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
-        f"<title>Archive report: {_e(os.path.basename(table))}</title><style>{CSS}</style></head><body><main>"
+        f"{HEAD}<title>Archive report: {_e(os.path.basename(table))}</title><style>{CSS}</style></head><body><main>"
         f"<h1>Archive report: {_e(os.path.basename(table))}</h1>"
         f"<p class=\"meta\">{len(rows)} calls &middot; {len(scored)} scored &middot; "
         f"{len(rows) - len(scored)} failed &middot; {hours:.2f} h of audio</p>"

@@ -15,6 +15,14 @@ from ..alerts.evidence import evidence_lines
 from ..alerts.meaning import kind_name
 from .figure import fmt_time
 
+HEAD = ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+        "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; "
+        "img-src data:; form-action 'none'\"><meta name=\"referrer\" content=\"no-referrer\">"
+        "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">")
+"""The head every report page begins with: a page that runs no script and loads nothing, its own
+style and its pictures (``data:``) aside, whatever a recording's name or a caller's words hold (each
+escaped as well), and that sends no ``Referer`` from its links; opened from a share too."""
+
 CSS = """
 body{font-family:-apple-system,'Segoe UI',Roboto,'DejaVu Sans',Arial,sans-serif;margin:0;
   background:#f6f7f9;color:#1d2330;font-size:14px;line-height:1.45}
@@ -254,9 +262,7 @@ def render_html(data: ReportData, png: bytes | None) -> str:
     figure = _figure(data, png)
     generated = _dt.datetime.now().strftime("%Y-%m-%d %H:%M")
     return (
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-        "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
-        f"<title>Call report: {_e(data.title)}</title><style>{CSS}</style></head><body><main>"
+        f"{HEAD}<title>Call report: {_e(data.title)}</title><style>{CSS}</style></head><body><main>"
         f"<h1>Call report: {_e(data.title)}</h1>"
         f"<p class=\"meta\">{' &middot; '.join(meta)}</p>"
         f"<p class=\"meta\">source: <code>{_e(data.source)}</code> &middot; generated {_e(generated)} "
