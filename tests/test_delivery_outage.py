@@ -109,6 +109,35 @@ def test_the_callers_words_stay_out_of_the_webhook_when_asked(tmp_path):
         store.close()
 
 
+def test_a_critical_alert_a_phrase_joined_withholds_the_callers_words_and_says_the_phrase_alone(tmp_path):
+    """``include_phrase_text = false``: the possible emergency a distress phrase raised with other cues
+    is posted without the caller's words, in its message and its evidence, and its evidence in words
+    (as the console and a report say it) names the listed phrase, not a quote of nothing ("None")."""
+    from monitor.alerts.evidence import evidence_lines
+    hook = Hook()
+    store = Store.open(tmp_path / "e.db")
+    call = store.start_call("test", time.time())
+    words = "oh god i cant breathe please"
+    alert = store.add_alert(call, AlertEvent(
+        t=40.0, kind="possible_emergency", severity="critical",
+        message=f'Possible emergency: slow speech and the caller said "{words}"',
+        evidence={"score": 2.0, "phrase": {"t": 38.0, "phrase": "i can't breathe", "excerpt": words,
+                                           "since": 36.5, "until": 38.0}}))
+    sink = WebhookSink(store, hook.url, include_phrase_text=False, poll_s=0.05).start()
+    try:
+        sink(alert)
+        assert wait_for(lambda: len(hook.received) == 1, 10.0)
+        posted = hook.received[0][1]
+        assert words not in str(posted) and "breathe please" not in str(posted)
+        said = [(line.label, line.text) for line in evidence_lines(posted["evidence"])]
+        assert ("distress phrase", "\"i can't breathe\", 0:36 to 0:38 into the call") in said, said
+        assert not any("None" in text for _, text in said), said
+    finally:
+        sink.close()
+        hook.close()
+        store.close()
+
+
 def test_an_outage_is_one_warning_however_many_alerts_and_retries_and_one_line_when_it_delivers_again(
         tmp_path, monitor_logs):
     """A critical alert is retried every few seconds while the supervisor is down: an hour of outage

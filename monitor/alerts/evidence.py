@@ -199,6 +199,8 @@ def _phrase_lines(ev: Mapping[str, Any]) -> list[EvidenceLine]:
     if isinstance(phrase, Mapping):  # a combined alert's recent phrase: the span of its words (an earlier release's: its end)
         span = _span(phrase if _num(phrase.get("since")) else {"since": phrase.get("t")})
         when = f", {span}" if span else ""
+        if phrase.get("excerpt") is None:  # the caller's words withheld (delivery.include_phrase_text = false)
+            return [EvidenceLine("distress phrase", f"\"{phrase.get('phrase', '')}\"{when}")]
         return [EvidenceLine("the caller said", f"\"{phrase.get('excerpt', '')}\"{when} "
                                                 f"(distress phrase \"{phrase.get('phrase', '')}\")")]
     out = []
