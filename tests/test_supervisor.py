@@ -774,6 +774,22 @@ def test_sighup_reloads_the_tokens_and_a_bad_configuration_leaves_them_as_they_w
         console.kill()
 
 
+def test_a_console_database_others_may_read_is_said_at_the_start_with_the_fix(tmp_path):
+    """The console makes its database 0600; one restored from a backup or copied keeps its mode, and
+    it holds every agent's alerts (a caller's words in a distress phrase's): the start says so, as the
+    daemon says it of its own database, and serves all the same."""
+    ConsoleStore.open(tmp_path / "console.db").close()  # as a console made it, then copied
+    (tmp_path / "console.db").chmod(0o644)
+    console = ConsoleProcess(tmp_path)
+    try:
+        assert console.err[0] == (f"call-monitor: warning: {console.db}: the console's database, which holds every "
+                                  f"agent's alerts, may be read by every user (mode 0644); make it private: "
+                                  f"chmod 600 {console.db}")
+        assert console.post(alert_body(1))[0] == 201
+    finally:
+        console.kill()
+
+
 def test_a_reload_reads_no_pipe_again_the_start_s_token_pipe_keeps_its_token(tmp_path, monitor_logs):
     """A token or configuration handed over in a pipe (``<(pass show ...)``, a named pipe) is read
     once, at the start: a reload read it again and waited, every later reload held, for a writer

@@ -273,16 +273,19 @@ def test_a_reload_reads_no_pipe_again_a_url_pipe_keeps_the_start_s_url_a_configu
     assert str(refused.value) == f"{config_pipe}: a pipe, read once at the start; a reload reads a configuration file only"
 
 
-def test_a_replay_posting_says_its_token_or_url_key_in_a_file_others_may_read_as_the_daemon_does(tmp_path, hook):
+def test_a_replay_posting_says_its_token_or_url_key_in_a_file_others_may_read_as_the_daemon_does(tmp_path):
     """``replay --webhook-url-file FILE --webhook-token-file FILE`` with files every user may read:
     each is said in one warning line with the fix, as ``run`` and ``install-service`` say them, the
-    key itself never, and the alerts posted all the same."""
-    url_file, token_file = tmp_path / "hook.url", tmp_path / "token"
-    url_file.write_text(f"{hook.url}?token={SECRET}\n")
+    key itself never, and the recording replayed all the same (a quiet one: nothing to post)."""
+    import numpy as np
+    import soundfile as sf
+    url_file, token_file, quiet = tmp_path / "hook.url", tmp_path / "token", tmp_path / "quiet.wav"
+    url_file.write_text(f"http://127.0.0.1:9/hook?token={SECRET}\n")
     token_file.write_text("console-token\n")
     url_file.chmod(0o644)
     token_file.chmod(0o644)
-    proc = call_monitor("replay", CALLS / "normal_8k.wav", "--no-transcribe", "--db", tmp_path / "e.db",
+    sf.write(quiet, np.zeros(8000, dtype=np.float32), 8000)
+    proc = call_monitor("replay", quiet, "--no-transcribe", "--db", tmp_path / "e.db",
                         "--webhook-url-file", url_file, "--webhook-token-file", token_file, timeout=60)
     assert proc.returncode == 0 and SECRET not in proc.stdout + proc.stderr, proc.stderr
     assert proc.stderr.splitlines()[:2] == [
