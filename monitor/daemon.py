@@ -182,6 +182,7 @@ class Daemon:
         self._acks: queue.Queue[AlertAckedEvent] = queue.Queue()
         self._sink_errors: dict[str, int] = {}  # failures per sink
         self._audio = None
+        self._audio_fd: int | None = None  # the descriptor the call's audio is written through
         self._unnamed_audio: list[tuple[int, Path]] = []  # (the guard's call token, file) until the id is known
         self.recent = RecentCalls(self.store, self.guard, store_open=self._store_open,
                                   files_cfg=lambda: self._files_cfg(self.cfg),
@@ -384,7 +385,8 @@ class Daemon:
                 self._audio.write(chunk.samples)
             except Exception as err:
                 log.warning("call audio not written: %s", err)
-                self._audio = None
+                with contextlib.suppress(Exception):  # the file failing (a full disk) may fail its close too
+                    self._drop_audio()
         self.emit(self._call_said(self._call, self._call.process(c)))
 
     def _abort_call(self, err: BaseException) -> None:
@@ -487,9 +489,14 @@ class Daemon:
         import soundfile as sf
         p = self._call
         try:
-            path = new_audio_file(audio_folder(self._files_cfg(self.cfg)), p.call_id, started_at)
-            self._audio = sf.SoundFile(path, "w", samplerate=self.source.rate,
-                                       channels=len(self.source.legs), subtype="PCM_16")
+            path, fd = new_audio_file(audio_folder(self._files_cfg(self.cfg)), p.call_id, started_at)
+            try:  # written through the descriptor of the file made, never by its name
+                self._audio = sf.SoundFile(fd, "w", samplerate=self.source.rate, channels=len(self.source.legs),
+                                           subtype="PCM_16", format="WAV", closefd=False)
+            except BaseException:
+                os.close(fd)
+                raise
+            self._audio_fd = fd
         except (OSError, RuntimeError) as err:  # soundfile's own errors are RuntimeErrors
             log.warning("call %s: audio not written: %s",
                         call_name(p.call_id), err)
@@ -501,10 +508,18 @@ class Daemon:
             self._note_call_folder(path.parent)
 
     def _close_audio(self) -> None:
-        if self._audio is not None:
-            self._audio.close()
-            self._audio = None
+        self._drop_audio()
         self._name_audio()
+
+    def _drop_audio(self) -> None:
+        """The call's audio file closed (its header written), whole or after a write that failed."""
+        audio, fd, self._audio, self._audio_fd = self._audio, self._audio_fd, None, None
+        try:
+            if audio is not None:
+                audio.close()
+        finally:
+            if fd is not None:
+                os.close(fd)
 
     def _name_audio(self) -> None:
         """Give the audio of calls the database has written late its ``call-<id>.wav`` name (what

@@ -601,3 +601,27 @@ def test_a_live_calls_report_draws_the_series_written_beside_its_audio(two_calls
         assert (ours.speech, ours.pauses, ours.breaths, ours.coughs) == \
                (again.speech, again.pauses, again.breaths, again.coughs)
         assert len(ours.env_peak) == len(again.env_peak)
+
+
+def test_a_call_audio_file_planted_in_its_folder_is_never_written_through(tmp_path):
+    """``call-<id>.wav`` there before, in a folder another user may write (a shared audio folder): a
+    symbolic link to a file they read, or a file of theirs, would receive the call's audio. The name
+    is freed and a new private file made, written through its own descriptor: the file linked to is
+    left as it was."""
+    import stat
+    from monitor.delivery.call_files import new_audio_file
+    folder, theirs = tmp_path / "audio", tmp_path / "theirs.wav"
+    folder.mkdir()
+    theirs.write_bytes(b"kept")
+    theirs.chmod(0o666)
+    (folder / "call-7.wav").symlink_to(theirs)
+    made = new_audio_file(folder, 7, time.time())
+    assert theirs.read_bytes() == b"kept"
+    path, fd = made
+    with sf.SoundFile(fd, "w", samplerate=8000, channels=1, subtype="PCM_16", format="WAV", closefd=True) as out:
+        out.write([0.0] * 800)
+    assert path == folder / "call-7.wav" and theirs.read_bytes() == b"kept"
+    st = path.lstat()
+    assert stat.S_ISREG(st.st_mode) and stat.S_IMODE(st.st_mode) == 0o600
+    assert sf.info(str(path)).frames == 800
+

@@ -397,6 +397,26 @@ def test_a_second_daemon_on_the_same_database_is_refused(tmp_path):
         pass
 
 
+def test_a_link_planted_where_the_lock_file_belongs_is_refused_never_written_through(tmp_path):
+    """In a folder another user may write (a group's shared folder), a symbolic link put at
+    ``FILE.lock`` would have the daemon write its pid over the file it points to (one of the agent's
+    own); the lock is refused in one line naming the link, the file it points to left as it was.
+    A FIFO there is no lock file either."""
+    from monitor.delivery.store_errors import StoreError
+    db, own = tmp_path / "e.db", tmp_path / "notes.txt"
+    own.write_text("the agent's own file\n")
+    (tmp_path / "e.db.lock").symlink_to(own)
+    with pytest.raises(StoreError) as refused:
+        DatabaseLock(db).acquire()
+    assert str(refused.value) == (f"{tmp_path / 'e.db.lock'}: cannot create the daemon lock (a symbolic link, "
+                                  "not a lock file: remove it)")
+    assert own.read_text() == "the agent's own file\n"
+    (tmp_path / "e.db.lock").unlink()
+    os.mkfifo(tmp_path / "e.db.lock")
+    with pytest.raises(StoreError, match="not a regular file: remove it"):
+        DatabaseLock(db).acquire()
+
+
 def test_a_second_daemon_given_a_symlink_to_the_database_is_refused(tmp_path):
     """The lock is the database file's, whichever path names it: a daemon given a symlink to a
     database another daemon records into is refused, and one given the database itself while a

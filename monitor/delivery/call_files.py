@@ -20,6 +20,7 @@ configuration, or none, finds them there."""
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import hashlib
 import itertools
 import logging
@@ -376,21 +377,27 @@ def purge_unfinished_writes(cfg: Config, before: float, recorded: Iterable[str] 
                for pattern in (f"{SERIES_WRITING}*.npz", f"{REPORT_WRITING}*.html") for path in folder.glob(pattern))
 
 
-def new_audio_file(folder: Path, call_id: int | None, started_at: float) -> Path:
-    """A new, empty, private file for a call's audio: ``call-<id>.wav``, or without an id
-    ``call-started-<local start time>.wav`` (``-2``, ``-3``, ... if that exists), never an
-    earlier call's file."""
+_NEW_PRIVATE = os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+"""How a call's audio file is made: a new file of this process, never one there before (another
+user's, readable by them, in a folder they may write) nor one a symbolic link there points to."""
+
+
+def new_audio_file(folder: Path, call_id: int | None, started_at: float) -> tuple[Path, int]:
+    """A new, empty, private file for a call's audio, and its descriptor (the audio is written through
+    it, never by its name): ``call-<id>.wav`` (whatever was at that name, an earlier call's file or a
+    link, removed first), or without an id ``call-started-<local start time>.wav`` (``-2``, ``-3``, ...
+    if that exists)."""
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     if call_id is not None:
         path = folder / audio_name(call_id)
-        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600))
-        return path
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+        return path, os.open(path, _NEW_PRIVATE, 0o600)
     stem = "call-started-" + time.strftime("%Y%m%d-%H%M%S", time.localtime(started_at))
     for n in range(1, 1000):
         path = folder / (f"{stem}.wav" if n == 1 else f"{stem}-{n}.wav")
         try:
-            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
-            return path
+            return path, os.open(path, _NEW_PRIVATE, 0o600)
         except FileExistsError:
             continue
     raise FileExistsError(f"{folder}: too many call audio files named {stem}-N.wav")

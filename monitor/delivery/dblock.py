@@ -14,8 +14,10 @@ taken again on the file there now, so that this removal never lets two daemons h
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import os
+import stat
 import time
 from pathlib import Path
 
@@ -89,17 +91,26 @@ class DatabaseLock:
             time.sleep(0.01)
 
     def _open(self) -> int:
-        """The lock file, opened (made, with its folders, where it is not there: noted in ``_made``)."""
+        """The lock file, opened (made, with its folders, where it is not there: noted in ``_made``).
+        A symbolic link or another kind of file at its path (put there by another user of a folder
+        they may write) is refused, never followed: the pid written into the lock would overwrite
+        the file it points to."""
         folder = self.path.parent
         missing = [d for d in (folder, *folder.parents) if not d.exists()][::-1]
+        flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
         try:
             folder.mkdir(parents=True, exist_ok=True, mode=0o700)
             try:
-                fd, self._made = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600), [*missing, self.path]
+                fd, self._made = os.open(self.path, flags | os.O_EXCL, 0o600), [*missing, self.path]
             except FileExistsError:
-                fd, self._made = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600), []
+                fd, self._made = os.open(self.path, flags, 0o600), []
         except OSError as exc:
-            raise StoreError(f"{self.path}: cannot create the daemon lock ({exc.strerror or exc})") from None
+            why = ("a symbolic link, not a lock file: remove it" if exc.errno == errno.ELOOP
+                   else exc.strerror or str(exc))
+            raise StoreError(f"{self.path}: cannot create the daemon lock ({why})") from None
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            raise StoreError(f"{self.path}: cannot create the daemon lock (not a regular file: remove it)")
         return fd
 
     def _still_there(self, fd: int) -> bool:
