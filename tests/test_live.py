@@ -13,7 +13,7 @@ import pytest
 import soundfile as sf
 from scipy.ndimage import maximum_filter1d
 
-from conftest import portaudio_afresh
+from conftest import portaudio_afresh, wait_for
 
 from monitor.capture.devices import DeviceError, PulseSource, InputDevice, resolve
 
@@ -386,6 +386,38 @@ def test_a_caller_leg_the_server_moves_to_its_new_default_source_is_reopened_on_
     assert recorded == [frozenset({"softphone.monitor", "mic.monitor"})]
 
 
+def test_a_leg_reopened_while_the_other_leg_asked_what_the_streams_record_is_not_judged_by_that_answer(
+        pulse, monkeypatch):
+    """The agent's leg asks the sound server which sources this process's streams record while the
+    caller's leg is between two streams (the last one closed, the next not open yet), and the answer
+    is kept once the next one is open: the caller's stream is not in it. Taken for the new stream's,
+    that answer said the server had moved it off its source, and the leg was reopened once more for
+    nothing. The answer judges only the streams that had delivered when it was asked."""
+    portaudio_afresh()
+    from monitor.capture import live
+    src = live.LiveSource({"caller": "softphone.monitor", "agent": "mic.monitor"}, device_rate=48000)
+    caller, agent = src._legs["caller"], src._legs["agent"]
+    asked = live.recorded_sources
+
+    def asked_across_a_reopen(pid: int):
+        src._close(caller)
+        answer = asked(pid)
+        src._open(caller)
+        return answer
+
+    try:
+        src._open(caller)
+        src._open(agent)
+        assert wait_for(lambda: caller.last_block and agent.last_block, 5)
+        monkeypatch.setattr(live, "recorded_sources", asked_across_a_reopen)
+        now = time.monotonic()
+        assert src._source_moved(agent, now) is None
+        monkeypatch.setattr(live, "recorded_sources", asked)
+        assert src._source_moved(caller, now + 0.1) is None  # the same answer, kept for half a check's time
+    finally:
+        src.close()
+
+
 def _sources_recorded_by(pulse, pid: int) -> frozenset:
     """The names of the sources process ``pid``'s recording streams record now."""
     import json
@@ -655,7 +687,6 @@ class _SinkRecording:
 
     def wait_recording(self, timeout: float = 30) -> None:
         """Once the sink's monitor delivers to the recording (its first samples written)."""
-        from conftest import wait_for
         assert wait_for(lambda: self.path.stat().st_size > 0 or self.proc.poll() is not None, timeout)
         assert self.proc.poll() is None, "parec ended"
 

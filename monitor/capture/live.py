@@ -83,7 +83,7 @@ import shutil
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 
 import numpy as np
 
@@ -248,6 +248,21 @@ REPEAT_WITHIN_S = 10.0
 the same failure repeating (not said again, the next try later); later, a new one."""
 
 
+_Recorded = tuple[float, frozenset[int] | None, frozenset[tuple[str, int]]]
+"""When :func:`recorded_sources` was asked, its answer, and the streams that had delivered a block by
+then, as (leg, stream generation): :meth:`LiveSource._recorded_sources`."""
+
+
+def _delivering(legs: Iterable[_Leg]) -> Iterator[tuple[str, int]]:
+    """(leg, stream generation) of each leg whose current stream has delivered a block: its
+    generation read before its last block (:meth:`LiveSource._open` clears the block before it
+    begins a generation), so that a new stream is never taken for the one before it."""
+    for leg in legs:
+        gen = leg.generation
+        if leg.last_block:
+            yield leg.name, gen
+
+
 class _Closed(Exception):
     """The source was closed while a leg was being opened: no stream is opened."""
 
@@ -315,8 +330,7 @@ class LiveSource(Source):
         caller = self._legs["caller"].resolved
         self._device_list = 0  # PortAudio device lists read since the start (refresh_portaudio)
         self._refreshed_at = -DEVICE_REFRESH_S
-        # (when asked, recorded_sources, the legs whose streams had delivered a block by then)
-        self._recorded: tuple[float, frozenset[int] | None, frozenset[str]] = (-source_check_s, None, frozenset())
+        self._recorded: _Recorded = (-source_check_s, None, frozenset())
         self.streams_sink = monitored_sink(caller.pulse_source if caller else sources["caller"]) \
             if watch_streams else None
         self._watcher: SinkStreams | None = None
@@ -417,11 +431,11 @@ class LiveSource(Source):
         import sounddevice as sd  # noqa: F401 - PortAudio loaded before anything is looked for
         if leg.resolved is None or leg.device_list != self._device_list:  # missing, or PortAudio's list is new
             self._find_again(leg)
+        leg.last_block = 0.0  # cleared before its generation begins: the new stream never looks as one that delivered
         leg.generation += 1
         gen = leg.generation
         callback = _block_callback(leg, gen)
         leg.opened_at = time.monotonic()
-        leg.last_block = 0.0
         found = self._pulse_source(leg)  # DeviceError while the source is gone
         leg.source_index = found.index if found else None
         with _OPEN_LOCK:
@@ -537,18 +551,19 @@ class LiveSource(Source):
         if found.index != leg.source_index:
             return f"source {name} was removed and made again"
         recorded, flowing = self._recorded_sources(now)  # empty: the server names no process's streams (told nothing)
-        if recorded and leg.name in flowing and found.index not in recorded:
+        if recorded and (leg.name, leg.generation) in flowing and found.index not in recorded:
             return f"the sound server moved its stream off {name}, to another source"
         return None
 
-    def _recorded_sources(self, now: float) -> tuple[frozenset[int] | None, frozenset[str]]:
+    def _recorded_sources(self, now: float) -> tuple[frozenset[int] | None, frozenset[tuple[str, int]]]:
         """:func:`recorded_sources` of this process, asked once a ``source_check_s`` for every leg
-        (one ``pactl`` a second, however many legs look), and the legs it can judge: those whose
-        stream had delivered a block when it was asked (a stream just opened may not be listed by
-        the server yet; one that delivers is)."""
+        (one ``pactl`` a second, however many legs look), and the streams it can judge, as (leg, stream
+        generation): those that had delivered a block when it was asked (a stream just opened may not
+        be listed by the server yet; one that delivers is). A leg reopened since, while another leg's
+        thread asked, is not judged by that answer: its stream is another generation."""
         at, recorded, flowing = self._recorded
         if now - at >= self.source_check_s / 2:
-            flowing = frozenset(leg.name for leg in self._legs.values() if leg.last_block)
+            flowing = frozenset(_delivering(self._legs.values()))
             recorded = recorded_sources(os.getpid())
             self._recorded = (now, recorded, flowing)
         return recorded, flowing
