@@ -17,8 +17,9 @@ import soundfile as sf
 from conftest import CALLS, call_monitor as cli
 
 from monitor.batch import detection
-from monitor.batch.labels import parse_onset
+from monitor.batch.labels import parse_onset, summary_lines
 from monitor.cli import main
+from monitor.events import AlertEvent
 from tools import evaluate
 
 TROUBLE_ONSET_S = 68.356
@@ -91,10 +92,10 @@ def test_the_batch_prints_the_figures_the_project_reports_for_its_own_corpus(arc
         f"detection against {archive['labels']}: 2 troubled, 0 mild and 1 normal call(s) (1 without a label: left out)",
         "troubled calls critical within 30 s of the onset: 1 of 2 (50 %); at all after it: 1 of 2 (50 %)",
         f"time from the onset to the first critical: median {ttc:.1f} s, 90th percentile never",
-        "troubled calls with a critical before their onset: 0 of 2 (0 %)",
+        "troubled and mild calls with a critical before their onset: 0 of 2 (0 %)",
         "normal calls with a false critical: 0 of 1 (0 %)",
         "warnings per hour of normal call time: 0.0 (over "
-        f"{normal_min:.1f} min: the normal calls and the troubled ones before their onset)"]
+        f"{normal_min:.1f} min: the normal calls, the troubled and mild ones before their onset)"]
 
 
 def test_an_onset_past_the_end_of_its_call_is_said_in_one_warning_line(archive):
@@ -155,6 +156,18 @@ def test_no_figure_is_taken_from_a_call_missed_as_if_it_were_late():
               **detection.call_scores([], 10.0, 10.0)}
     m = detection.row_metrics([missed])
     assert m["detected_any"] == 0 and math.isinf(m["median_ttc_s"])
+
+
+def test_the_criticals_before_an_onset_are_counted_over_the_troubled_and_mild_calls_and_said_so():
+    """The figure counts every call with an onset (as the project's pre-FA does), so its line says so:
+    a mild call critical before its onset is not said as a troubled one."""
+    def scored(kind: str, onset: float, alerts: list[AlertEvent]) -> dict:
+        return {"duration_s": 60.0, "onset_s": onset, "expect_critical": kind == "trouble",
+                "forbid_critical": False, **detection.call_scores(alerts, onset, onset)}
+    early = AlertEvent(t=5.0, kind="slow_speech", severity="critical", message="", evidence={})
+    lines = summary_lines("labels.csv", [scored("trouble", 10.0, []), scored("mild", 20.0, [early])], 0, 0)
+    assert "troubled and mild calls with a critical before their onset: 1 of 2 (50 %)" in lines
+    assert lines[0] == "detection against labels.csv: 1 troubled, 1 mild and 0 normal call(s)"
 
 
 def test_a_table_named_as_the_labels_file_is_refused_and_the_labels_kept(tmp_path, capsys):

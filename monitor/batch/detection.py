@@ -85,7 +85,7 @@ def row_metrics(results: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     ``expect_critical`` and ``forbid_critical``): the share of expected calls critical within
     :data:`DETECT_WITHIN_S` of the onset and at all after it, the median and 90th percentile time
     to it (nearest rank, a miss infinitely late), the forbidden calls with a critical and their
-    alerts per hour, the troubled calls critical before their onset, the mild calls' detection,
+    alerts per hour, the troubled and mild calls critical before their onset, the mild calls' detection,
     and the warnings per hour of normal call time."""
     exp = [r for r in results if r["expect_critical"]]
     ttc = [_ttc(r) for r in exp]

@@ -207,11 +207,12 @@ def summary_lines(labels_path: str, scores: Sequence[Mapping[str, Any]], unlabel
              f"at all after it: {_pct(after, n)}",
              f"time from the onset to the first critical: median {_secs(m['median_ttc_s'])}, "
              f"90th percentile {_secs(m['p90_ttc_s'])}",
-             f"troubled calls with a critical before their onset: {_pct(m['pre_onset_false_alarm_files'], m['labored'])}",
+             "troubled and mild calls with a critical before their onset: "
+             f"{_pct(m['pre_onset_false_alarm_files'], m['labored'])}",
              f"normal calls with a false critical: {_pct(m['false_alarm_files'], m['forbidden'])}",
              "warnings per hour of normal call time: " + ("-" if m["normal_warnings_per_hour"] is None else
                                                           f"{m['normal_warnings_per_hour']:.1f}")
-             + f" (over {m['normal_hours'] * 60:.1f} min: the normal calls and the troubled ones before their onset)"]
+             + f" (over {m['normal_hours'] * 60:.1f} min: the normal calls, the troubled and mild ones before their onset)"]
     if m["other"]:
         lines.append(f"mild calls critical after the onset: "
                      f"{_pct(round((m['other_detected'] or 0) * m['other']), m['other'])}")
