@@ -994,6 +994,8 @@ def test_older_alerts_come_in_pages_asked_for_with_the_token_and_a_bad_query_is_
                             ("before=-1", "before: expected a whole number from 1 to 9223372036854775807, got '-1'"),
                             ("before=" + "9" * 30, "before: expected a whole number from 1 to 9223372036854775807, "
                                                    "got '99999999999999999999'"),
+                            ("limit=" + "9" * 5000, "limit: expected a whole number from 1 to 500, "
+                                                  "got '99999999999999999999'"),
                             ("acked=yes", "acked: expected true or false, got 'yes'"),
                             ("limit=1&limit=2", "limit: given twice"),
                             ("page=2", "page: no such parameter; expected before, limit, acked")):

@@ -306,9 +306,11 @@ class BadQuery(ValueError):
 
 
 def _whole(text: str, name: str, least: int, most: int) -> int:
-    if not text.isascii() or not text.isdigit() or not least <= int(text) <= most:
+    digits = text.lstrip("0") or "0"  # one longer than the most's is out of bounds unread (int reads 4300 at most)
+    if (not text.isascii() or not text.isdigit() or len(digits) > len(str(most))
+            or not least <= int(digits) <= most):
         raise BadQuery(f"{name}: expected a whole number from {least} to {most}, got {text[:20]!r}")
-    return int(text)
+    return int(digits)
 
 
 def page_asked(items: list[tuple[str, str]]) -> tuple[int | None, int, bool | None]:
