@@ -1064,3 +1064,26 @@ def test_open_warnings_beyond_those_the_console_lists_are_counted_under_them_and
     assert page.eval("document.querySelector('#warning .left-out').textContent") == (
         "and 1,234 older open warnings, not listed here: acknowledge the warnings above, then reload the page, "
         "to list them.")
+
+
+def test_show_older_failing_stays_said_on_its_button_as_alerts_come_until_a_press_succeeds(console_pages):
+    """The console out of reach as "Show older" asks it (the request blocked by the browser): the button says
+    the press failed, as the page's other buttons do, and keeps saying it while new alerts redraw the lists,
+    until a press succeeds."""
+    console = console_pages.console
+    stored_alerts(console, 510, acked=510, bob=range(1, 3))
+    page = console_pages.browser.new_page(f"{console.base}/?token={console.token}&agent=bob")
+    page.wait(console_pages.LIVE, timeout=30)
+    page.send("Network.enable")
+    page.send("Network.setBlockedURLs", {"urls": ["*/api/alerts?*"]})
+    page.eval("document.getElementById('older').focus()")
+    _press(page, "Enter")
+    failed = "Show 50 older (failed: Failed to fetch, retry)"
+    page.wait(f"document.getElementById('older').textContent === {failed!r}")
+    assert console.post(alert_body(1, severity="warning", kind="slow_speech"))[0] == 201
+    page.wait("document.getElementById('warning-count').textContent === '(0 of 1)'")
+    assert page.eval("document.getElementById('older').textContent") == failed
+    page.send("Network.setBlockedURLs", {"urls": []})
+    _press(page, "Enter")
+    page.wait("document.querySelectorAll('#acked article').length === 2")
+    assert page.eval("document.getElementById('older').textContent") == "Show 50 older"
