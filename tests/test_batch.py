@@ -1241,6 +1241,53 @@ def test_a_batch_beside_another_dask_cluster_says_nothing_of_dask(tmp_path):
         line for line in done.stderr.splitlines() if line.startswith("call-monitor: 1 scored")], done.stderr
 
 
+def _said_scheduler(proc: subprocess.Popen) -> str:
+    """The address of the local cluster's scheduler, as the batch ``proc`` says it at the debug level
+    (its stderr read up to that line); empty when it ended without saying it."""
+    for line in proc.stderr:
+        if found := re.search(r"the local Dask scheduler listens on (\S+)", line):
+            return found[1]
+    return ""
+
+
+def test_the_local_clusters_scheduler_refuses_a_client_without_the_batchs_credentials(tmp_path):
+    """Another process on the machine (another user's) that connects to the scheduler of a running
+    batch's local cluster, whose address ``--log-level debug`` says, is refused, whether it speaks
+    plain TCP or TLS with credentials of its own (Dask's temporary ones): it cannot have the batch's
+    workers run code as the batch's user. The scheduler still listens there, and the batch goes on."""
+    from distributed import Client, Security
+
+    proc = subprocess.Popen([PY, "-m", "monitor.cli", "batch", str(long_recording(tmp_path)), "-j", "1", "--log-level",
+                             "debug", "--db", str(tmp_path / "e.db")], cwd=ROOT, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        address = _said_scheduler(proc)
+        assert address, "the batch never said its scheduler's address"
+        host, port = address.split("://")[1].rsplit(":", 1)
+        for tried, credentials in ((f"tcp://{host}:{port}", None), (address, Security.temporary())):
+            with pytest.raises(OSError):
+                Client(tried, security=credentials, timeout=1)
+        socket.create_connection((host, int(port)), timeout=5).close()  # refused by TLS, not gone
+        assert proc.poll() is None
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+def test_a_local_batch_without_cryptography_for_its_tls_is_one_line_and_exit_2_with_nothing_made(tmp_path):
+    """The local cluster's TLS credentials are made with ``cryptography`` (the ``[batch]`` extra):
+    where it cannot be imported, the batch says so and how to get it in one line, before any worker
+    starts or the database is made."""
+    broken = tmp_path / "site" / "cryptography"
+    broken.mkdir(parents=True)
+    (broken / "__init__.py").write_text('raise ImportError("cryptography is not installed here")\n')
+    db = tmp_path / "e.db"
+    done = cli("batch", str(ARCHIVE[0]), "--db", str(db), env=dict(os.environ, PYTHONPATH=f"{broken.parent}:{ROOT}"))
+    assert done.returncode == 2 and done.stderr.splitlines() == [
+        "call-monitor: error: the batch's local Dask cluster speaks TLS, which needs the cryptography package: "
+        "pip install cryptography (callmonitor's [batch] extra has it), or give --scheduler a running cluster"
+    ], done.stderr
+    assert not db.exists()
 
 def test_a_model_asked_for_without_transcribe_is_said_not_to_be_used(tmp_path):
     """``--model ko`` alone scores acoustic-only, as the help says: one line says so (replay says its

@@ -432,7 +432,7 @@ def _local_client(n: int, transcribe: bool) -> Iterator[Any]:
             if not held:
                 workers.update(_spawned(cluster, n))
                 if not held:  # by its address: a client on the cluster object waits out every worker's start
-                    client = started.enter_context(Client(cluster.scheduler_address))
+                    client = started.enter_context(Client(cluster.scheduler_address, security=cluster.security))
                     _joined(client, n, held)
                 if held:
                     _unjoined_ended(cluster, workers)
@@ -444,7 +444,12 @@ def _local_client(n: int, transcribe: bool) -> Iterator[Any]:
 
 
 def _cluster_deaf_to_ctrl_c(started: ExitStack) -> Any:
-    """A LocalCluster with no worker yet, closed by ``started``, made with Ctrl-C (SIGINT) blocked
+    """A LocalCluster with no worker yet, closed by ``started``, its scheduler, workers and client
+    speaking TLS with credentials made for it alone (Dask's ``Security.temporary()``: a key and a
+    self-signed certificate made in memory, which each side must show the other, handed to the
+    workers through the pipe they are spawned with), so that no other process on the machine,
+    another user's, can connect to it and have a worker run code as the batch's user; its
+    scheduler's address said in a debug line. Made with Ctrl-C (SIGINT) blocked
     in this thread (:func:`~monitor.stops.stops_blocked`): its threads, which fork its worker
     processes, never take Ctrl-C, and every worker starts with it blocked, and keeps it so. Ctrl-C
     at a terminal reaches the whole process group, and the workers, rather than dying mid-call
@@ -457,16 +462,19 @@ def _cluster_deaf_to_ctrl_c(started: ExitStack) -> Any:
     threads and workers would take it."""
     from multiprocessing import resource_tracker
 
-    from distributed import LocalCluster
+    from distributed import LocalCluster, Security
 
     resource_tracker.ensure_running()
     with stops_blocked((signal.SIGINT,)):
         # No dashboard; the scheduler's own HTTP server (health, metrics) still starts, so it gets
         # a free port on the loopback: its default 8787 is taken by any other batch or Dask running.
         cluster = LocalCluster(n_workers=0, threads_per_worker=1, processes=True, dashboard_address=None,
+                               security=Security.temporary(),
                                scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
                                silence_logs=logging.CRITICAL)
         started.callback(cluster.close)
+    log.debug("the local Dask scheduler listens on %s (TLS, with credentials made for this batch alone)",
+              cluster.scheduler_address)
     return cluster
 
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Sequence
 
 from ..console import error, info, warning
 from ..stops import stopped_by
-from .common import ExitStatus, add_config_options, add_leg_options, exit_status_of, not_used
+from .common import ExitStatus, add_config_options, add_leg_options, add_logging_options, exit_status_of, not_used
 
 if TYPE_CHECKING:  # for the annotations only: the batch's modules are imported when it runs
     from ..batch.inputs import CallJob
@@ -49,6 +49,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="no progress: neither the bars on a terminal (of the check of the recordings, of the "
                         "scoring) nor the scoring's progress lines in a log")
     add_config_options(p)
+    add_logging_options(p)
     p.set_defaults(run=run)
 
 
@@ -103,6 +104,17 @@ def _out_problem(out: str, inputs: Sequence[str], jobs: Sequence[CallJob], db: s
         return None
     named = "" if os.path.abspath(path) == os.path.abspath(out) else f" ({path})"
     return f"--out {out}: is {what}{named}, which the table would replace; give --out another file"
+
+
+def _no_tls() -> str | None:
+    """Why the local cluster cannot speak TLS (its credentials are made with ``cryptography``, of
+    the ``[batch]`` extra), in one line; None when it can."""
+    try:
+        import cryptography  # noqa: F401
+    except ImportError:
+        return ("the batch's local Dask cluster speaks TLS, which needs the cryptography package: pip install "
+                "cryptography (callmonitor's [batch] extra has it), or give --scheduler a running cluster")
+    return None
 
 
 def _progress_shown(args: argparse.Namespace) -> str | None:
@@ -176,6 +188,9 @@ def _read_inputs(args: argparse.Namespace) -> _Inputs | ExitStatus:
         import distributed  # noqa: F401
     except ImportError:
         error("batch needs Dask: pip install 'dask[distributed]'")
+        return ExitStatus.BAD_SETUP
+    if not args.scheduler and (problem := _no_tls()):
+        error(problem)
         return ExitStatus.BAD_SETUP
     for note in named_again:
         warning(note)
