@@ -825,7 +825,7 @@ def test_a_call_only_given_to_a_worker_that_dies_is_scored_by_another_and_not_fa
             proc.wait()
     said = err.splitlines()
     assert re.fullmatch(rf"call-monitor: error: {re.escape(str(long))}: not scored: the worker scoring it died "
-                        r"\(tcp://127\.0\.0\.1:\d+\); the same command with --resume scores it again", said[0]), err
+                        r"\(tls://127\.0\.0\.1:\d+\); the same command with --resume scores it again", said[0]), err
     assert said[1].startswith("call-monitor: 1 scored, 0 already scored, 1 failed; ") and len(said) == 2, err
     assert " on 1 worker(s) " in said[1]
     assert [(r["path"], r["status"]) for r in read_csv(out)] == [(str(long), "failed"), (str(short), "scored")]
