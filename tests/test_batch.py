@@ -620,6 +620,20 @@ def test_a_scheduler_address_where_nothing_listens_is_said_as_refused_without_wa
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_tls_scheduler_without_credentials_in_dasks_configuration_is_one_line_and_exit_2(tmp_path):
+    """``--scheduler tls://...`` (a cluster started with TLS credentials) while Dask's configuration
+    gives the batch's client none of its own: one line naming the address, why and what to set, exit
+    2, no database made; not Dask's traceback."""
+    address, db = "tls://127.0.0.1:9", tmp_path / "e.db"
+    done = cli("batch", str(ARCHIVE[0]), "--scheduler", address, "--db", str(db), "--quiet", timeout=120)
+    assert done.returncode == 2
+    assert done.stderr == (f"call-monitor: error: {address}: cannot reach the Dask scheduler (it speaks TLS, and "
+                           "Dask's configuration gives this client no credentials: set distributed.comm.tls.ca-file, "
+                           ".client.cert and .client.key, or DASK_DISTRIBUTED__COMM__TLS__CA_FILE, ..._CLIENT__CERT "
+                           "and ..._CLIENT__KEY)\n")
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_an_empty_scheduler_is_refused_not_taken_for_a_local_cluster(tmp_path, own_home):
     """`--scheduler "$SCHEDULER"` with SCHEDULER unset meant for the cluster: one line, exit 2, before
     anything is scored; no local cluster started, no database or table made."""

@@ -292,6 +292,20 @@ def scheduler_unreachable(address: str) -> str | None:
     return None
 
 
+def without_tls_credentials(address: str) -> str | None:
+    """Why a client cannot speak to the Dask scheduler at ``address``, a ``tls://`` one, in a phrase:
+    Dask's configuration (``distributed.comm.tls``) gives it no certificate to show and none to check
+    the scheduler's against. None for any other address, and for one it has both for."""
+    from distributed import Security
+
+    tls = Security().get_tls_config_for_role("client")
+    if not address.startswith("tls://") or (tls["ca_file"] and tls["cert"]):
+        return None
+    return ("it speaks TLS, and Dask's configuration gives this client no credentials: set "
+            "distributed.comm.tls.ca-file, .client.cert and .client.key, or DASK_DISTRIBUTED__COMM__TLS__CA_FILE, "
+            "..._CLIENT__CERT and ..._CLIENT__KEY")
+
+
 def asked(client: Any, scheduler: str, question: str, *args: Any, **kwargs: Any) -> Any:
     """The reply to ``question`` (the name of a method of the Dask ``client`` that takes
     ``callback_timeout``, as ``nthreads`` and ``run`` do) asked of its ``scheduler`` (its address, or
@@ -312,7 +326,7 @@ def dask_client(opts: BatchOptions) -> Iterator[Any]:
     if opts.scheduler:
         from distributed import Client
 
-        if (why := scheduler_unreachable(opts.scheduler)) is not None:
+        if (why := without_tls_credentials(opts.scheduler) or scheduler_unreachable(opts.scheduler)) is not None:
             raise ClusterError(f"{opts.scheduler}: cannot reach the Dask scheduler ({why})")
         with _dask_silenced():  # its lost connection, its reconnection: Dask's lines, not the batch's
             try:
