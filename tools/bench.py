@@ -879,14 +879,16 @@ class _LiveDaemon:
     def model_loaded(self, timeout: float = 120.0) -> dict:
         """Once the speech model, loading in the background while the daemon captures, is loaded (or
         turned off): seconds from capturing (now) and from the daemon's start, and the daemon's CPU
-        seconds from now until then (RuntimeError if it does not load within ``timeout``)."""
+        seconds from now until then, and whether transcription is on at all (off: nothing loads, the
+        answer comes at once; RuntimeError if it does not load within ``timeout``)."""
         t, cpu = time.time(), _proc_cpu_s(self.proc.pid)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline and self.proc.poll() is None:
             st = _daemon_status(self.env)
             if st and not st.get("transcription_loading"):
                 now = time.time()
-                return {"wall": now - t, "cpu": _proc_cpu_s(self.proc.pid) - cpu, "from_start": now - self.started}
+                return {"wall": now - t, "cpu": _proc_cpu_s(self.proc.pid) - cpu, "from_start": now - self.started,
+                        "transcription": bool(st.get("transcription"))}
             time.sleep(0.2)
         raise RuntimeError("the daemon's speech model did not load: " + "\n".join(self.err[-10:]))
 
@@ -944,8 +946,7 @@ def _live_rows(call: _LiveCall, run: dict, load: dict, daemon: _LiveDaemon, hook
     rows = [
         ["audio played (two legs, real time)",
          f"{call.duration:.0f} s (first {call.duration:.0f} s of deteriorating_16k)"],
-        ["speech model load, before the play", f"{load['wall']:.1f} s after capture began, {load['cpu']:.1f} s cpu "
-         f"({load['from_start']:.1f} s from the daemon's start)"],
+        ["speech model load, before the play", _model_load_words(load)],
         ["daemon CPU, share of one core", f"{share:.1%} ({run['cpu']:.1f} s cpu / {run['wall']:.1f} s)"],
         ["daemon peak memory (VmHWM)", f"{run['peak']:.0f} MB"],
         ["critical alert at the webhook, play time", "none" if arrival is None else f"{arrival:.2f} s"],
@@ -960,12 +961,22 @@ def _live_rows(call: _LiveCall, run: dict, load: dict, daemon: _LiveDaemon, hook
         ["words events (caller / agent), words", f"{by_leg['caller']} / {by_leg['agent']}, {n_words}"],
         ["SIGTERM exit", f"{run['exit_s']:.2f} s, rc {run['rc']}"],
     ]
-    results = {"cpu_share": share, "model_load_s": load["wall"], "model_load_cpu_s": load["cpu"],
+    loaded = load["transcription"]
+    results = {"cpu_share": share, "model_load_s": load["wall"] if loaded else None,
+               "model_load_cpu_s": load["cpu"] if loaded else None,
                "peak_mb": run["peak"], "arrival_s": arrival,
                "latency_onset_s": None if arrival is None else arrival - onset,
                "latency_replay_s": None if arrival is None else arrival - t_ref,
                "overflows": st.get("overflows"), "words_events": len(words)}
     return rows, results
+
+
+def _model_load_words(load: dict) -> str:
+    """The live table's speech model line from :meth:`_LiveDaemon.model_loaded`'s answer."""
+    if not load["transcription"]:
+        return "no speech model (transcription off)"
+    return (f"{load['wall']:.1f} s after capture began, {load['cpu']:.1f} s cpu "
+            f"({load['from_start']:.1f} s from the daemon's start)")
 
 
 def _measure_live(tmp: Path, pulse_mod) -> tuple[list[list], dict] | str:
