@@ -935,13 +935,17 @@ def test_acknowledgement_is_stored_with_who_and_when(tmp_path):
         assert json.loads(again[1])["acked_by"] == "Dana"  # the first acknowledgement stands
         assert console.request("POST", "/api/alerts/999/ack", b'{"by": "Dana"}')[0] == 404
         assert console.request("POST", "/api/alerts/" + "9" * 30 + "/ack", b'{"by": "Dana"}')[0] == 404  # no 500
+        beyond = console.request("POST", "/api/alerts/" + "9" * 5000 + "/ack", b'{"by": "Dana"}')  # int() reads
+        assert beyond == (404, b'{"error":"no such alert"}')  # 4300 digits at most: no 500 with a traceback
+        zeros = console.request("POST", "/api/alerts/" + "0" * 5000 + f"{pk}/ack", b'{"by": "Eve"}')
+        assert zeros[0] == 200 and json.loads(zeros[1])["acked_by"] == "Dana"  # leading zeros read as ever
         (a,) = console.state()["alerts"]
         assert a["acked_by"] == "Dana" and t0 - 1 < a["acked_at"] < time.time() + 1
         assert console.stop() == 0
         said = [line for line in console.err if f"alert {pk} " in line and "acknowledged" in line]
         assert said == [f"call-monitor: alert {pk} acknowledged by Dana",
-                        f"call-monitor: alert {pk} was acknowledged already by Dana; Eve's acknowledgement is not "
-                        "stored"], console.err
+                        *[f"call-monitor: alert {pk} was acknowledged already by Dana; Eve's acknowledgement is not "
+                          "stored"] * 2], console.err
     finally:
         console.kill()
 

@@ -788,8 +788,8 @@ class Console:
         if problem := ack_name_problem(by):
             return self._refuse(request, problem, 422)
         name = cast(str, by)  # a name: ack_name_problem found no problem with it
-        pk = request.path_params["alert"]  # digits of any length: one beyond SQLite's integers is no alert's
-        row, new = (None, False) if pk > MAX_INT else await self._stored(self.store.acknowledge, pk, name.strip())
+        pk = _alert_id(request.path_params["alert"])
+        row, new = (None, False) if pk is None else await self._stored(self.store.acknowledge, pk, name.strip())
         if row is None:
             return JSONResponse({"error": "no such alert"}, status_code=404)
         self.hub.publish("ack", {"id": row["id"], "acked_by": row["acked_by"], "acked_at": row["acked_at"]})
@@ -799,6 +799,15 @@ class Console:
             log.info("alert %s was acknowledged already by %s; %s's acknowledgement is not stored", row["id"],
                      row["acked_by"], name.strip())
         return JSONResponse(row)
+
+
+def _alert_id(text: str) -> int | None:
+    """The console id an ack's path names, None if no alert's can be: not digits, or beyond SQLite's
+    integers (read unread when longer than :data:`MAX_INT`, as int() reads 4300 digits at most)."""
+    digits = text.lstrip("0") or "0"
+    if not text.isascii() or not text.isdigit() or len(digits) > len(str(MAX_INT)) or int(digits) > MAX_INT:
+        return None
+    return int(digits)
 
 
 def _query_but_token(request: Request) -> str:
@@ -906,7 +915,7 @@ def create_app(store: ConsoleStore, auth: Auth, settings: ConsoleSettings = Cons
         Route("/events", console.events, methods=["GET"]),
         Route("/api/state", console.state, methods=["GET"]),
         Route("/api/alerts", console.alerts_page, methods=["GET"]),
-        Route("/api/alerts/{alert:int}/ack", console.ack, methods=["POST"]),
+        Route("/api/alerts/{alert}/ack", console.ack, methods=["POST"]),
         Route("/api/agents/forget", console.forget, methods=["POST"]),
     ], lifespan=_lifespan(console), exception_handlers={DatabaseFailed: console.database_failed},
         middleware=[Middleware(_AlwaysHeaders), *([Middleware(_LoopbackHostOnly, listen_name=listen_name)] if loopback else [])])
