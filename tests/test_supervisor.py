@@ -920,6 +920,29 @@ def test_a_reload_names_what_applies_only_at_the_next_start(tmp_path):
         console.kill()
 
 
+def test_the_state_counts_the_warnings_it_leaves_out_as_of_its_listing(tmp_path):
+    """A warning stored (here by another process's connection) while the console reads its state is
+    in both its list and its count of open warnings left out, or in neither: never counted as an
+    older open warning that the list, read a moment before, does not hold."""
+    from monitor.supervisor.app import create_app
+
+    store, other = ConsoleStore.open(tmp_path / "console.db"), ConsoleStore.open(tmp_path / "console.db")
+    warning = IncomingAlert(daemon_id="d-1", alert_id=1, agent="alice", kind="rising_tension",
+                            severity="warning", message="tension", t=9.0, evidence={}, actions=())
+    try:
+        def store_the_warning_as_the_count_begins(sql: str) -> None:
+            if "count(" in sql and not other.alerts():
+                other.add_alert(warning)
+
+        store._conn.set_trace_callback(store_the_warning_as_the_count_begins)
+        state = create_app(store, Auth("shared-token-0123456789")).state.console.snapshot()
+        assert other.alerts(), "the warning was stored while the state was read"
+        assert (len(state["alerts"]), state["open_warnings_left_out"]) in ((0, 0), (1, 0))
+    finally:
+        store.close()
+        other.close()
+
+
 def test_acknowledgement_is_stored_with_who_and_when(tmp_path):
     """The first acknowledgement stands; the console's log says who acknowledged an alert, and of a
     later one that it was not stored (not the first one's name again, as if acknowledged now)."""

@@ -699,11 +699,10 @@ class Console:
         """The console's state: every open critical alert, the newest :data:`.store.OPEN_WARNINGS_LISTED`
         open warnings (``open_warnings_left_out`` counts the older ones), the newest
         :data:`.store.ACKED_LISTED` acknowledged (``acked_total`` counts them all), the agents."""
-        alerts = self.store.alerts()
-        listed = sum(1 for a in alerts if a["acked_at"] is None and a["severity"] != "critical")
+        listing = self.store.listing()
         return {"now": time.time(), "silent_after_s": self.settings.silent_after_s,
-                "alerts": alerts, "acked_total": self.store.count_acked(),
-                "open_warnings_left_out": max(0, self.store.count_open_warnings() - listed),
+                "alerts": listing.alerts, "acked_total": listing.acked_total,
+                "open_warnings_left_out": listing.open_warnings_left_out,
                 "agents": self.store.agents(), "forgotten": self.store.forgotten()}
 
     async def alerts_page(self, request: Request) -> Response:

@@ -150,6 +150,16 @@ class Heartbeat:
     """The alert ids whose acknowledgements the daemon took from the last answer (:mod:`monitor.delivery.acks`)."""
 
 
+@dataclass(frozen=True)
+class Listing:
+    """What the console's state lists of the alerts (:meth:`ConsoleStore.listing`)."""
+    alerts: list[dict[str, Any]]
+    acked_total: int
+    """How many alerts are acknowledged, all of them (``alerts`` lists the latest)."""
+    open_warnings_left_out: int
+    """How many open warnings ``alerts`` leaves out, the older ones."""
+
+
 class ConsoleStore:
     """Use :meth:`open`; close with :meth:`close`."""
 
@@ -316,10 +326,24 @@ class ConsoleStore:
         """Every open critical alert, the newest ``warnings`` open warnings (newest first, together),
         then the newest ``acked`` acknowledged alerts: what the console's state lists."""
         with self._lock:
-            open_ = (self._select_alerts("a.acked_at IS NULL AND a.severity = 'critical'", ()) +
-                     self._select_alerts("a.acked_at IS NULL AND a.severity != 'critical'", (), limit=warnings))
-            open_.sort(key=lambda a: (a["received_at"], a["id"]), reverse=True)
-            return open_ + self._select_alerts("a.acked_at IS NOT NULL", (), limit=acked)
+            return self._listed(acked, warnings)
+
+    def listing(self, acked: int = ACKED_LISTED, warnings: int = OPEN_WARNINGS_LISTED) -> Listing:
+        """:meth:`alerts` and the counts of those it leaves out, read in one read transaction: an alert
+        stored meanwhile (by this console or another process) is in both or in neither."""
+        with self._lock, transaction(self._conn):
+            alerts = self._listed(acked, warnings)
+            counted = self._conn.execute(
+                "SELECT count(*) FILTER (WHERE acked_at IS NOT NULL), "
+                "count(*) FILTER (WHERE acked_at IS NULL AND severity != 'critical') FROM alerts").fetchone()
+        listed = sum(1 for a in alerts if a["acked_at"] is None and a["severity"] != "critical")
+        return Listing(alerts, acked_total=int(counted[0]), open_warnings_left_out=int(counted[1]) - listed)
+
+    def _listed(self, acked: int, warnings: int) -> list[dict[str, Any]]:
+        open_ = (self._select_alerts("a.acked_at IS NULL AND a.severity = 'critical'", ()) +
+                 self._select_alerts("a.acked_at IS NULL AND a.severity != 'critical'", (), limit=warnings))
+        open_.sort(key=lambda a: (a["received_at"], a["id"]), reverse=True)
+        return open_ + self._select_alerts("a.acked_at IS NOT NULL", (), limit=acked)
 
     def alerts_before(self, before: int | None, limit: int,
                       acked: bool | None = None) -> tuple[list[dict[str, Any]], bool]:
@@ -334,20 +358,9 @@ class ConsoleStore:
                                        limit=limit + 1, order="a.id DESC")
         return rows[:limit], len(rows) > limit
 
-    def count_open_warnings(self) -> int:
-        """How many warnings are open, all of them (:meth:`alerts` lists the newest)."""
-        with self._lock:
-            return int(self._conn.execute("SELECT count(*) FROM alerts WHERE acked_at IS NULL AND "
-                                          "severity != 'critical'").fetchone()[0])
-
     def count_alerts(self) -> int:
         with self._lock:
             return int(self._conn.execute("SELECT count(*) FROM alerts").fetchone()[0])
-
-    def count_acked(self) -> int:
-        """How many alerts are acknowledged, all of them (:meth:`alerts` lists the latest)."""
-        with self._lock:
-            return int(self._conn.execute("SELECT count(*) FROM alerts WHERE acked_at IS NOT NULL").fetchone()[0])
 
     def _select_alerts(self, where: str, args: tuple[Any, ...], limit: int = -1,
                        order: str = "a.received_at DESC, a.id DESC") -> list[dict[str, Any]]:
