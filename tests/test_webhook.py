@@ -652,7 +652,9 @@ def test_the_alerts_command_says_where_each_alert_got_to(tmp_path, hook):
 def test_the_alerts_command_dates_a_delivery_of_another_day_and_a_due_retry_waits_for_the_daemon(tmp_path):
     """An alert raised two days ago and delivered today says the day it was delivered, not a time
     that reads as the alert's day; an alert whose retry came due while no daemon ran says it is
-    tried when a daemon or a replay with --webhook opens the database, not a time already past."""
+    due now, tried when a daemon or a replay with --webhook opens the database, not a time already
+    past; so does one whose retry lies further ahead than delivery.max_backoff_s (300 s), which only
+    a wall clock stepped back makes and the sender takes as due at once; one within it says its time."""
     import sqlite3
 
     from conftest import call_monitor
@@ -662,6 +664,9 @@ def test_the_alerts_command_dates_a_delivery_of_another_day_and_a_due_retry_wait
         store.mark_delivered(store.enqueue_delivery(late.alert_id, "http://127.0.0.1:9/hook"))
         queued = store.enqueue_delivery(waiting.alert_id, "http://127.0.0.1:9/hook")
         store.mark_failed(queued, time.time() - 3600, "Connection refused")  # the daemon stopped an hour ago
+        for ahead_s in (3000.0, 100.0):  # the clock stepped back by an hour since; a retry within the longest wait
+            store.mark_failed(store.enqueue_delivery(stored_alert(store).alert_id, "http://127.0.0.1:9/hook"),
+                              time.time() + ahead_s, "Connection refused")
     conn = sqlite3.connect(tmp_path / "e.db")
     conn.execute("UPDATE alerts SET created_at = created_at - 2 * 86400 WHERE id = ?", (late.alert_id,))
     conn.commit()
@@ -671,8 +676,10 @@ def test_the_alerts_command_dates_a_delivery_of_another_day_and_a_due_retry_wait
     lines = done.stdout.splitlines()
     today = time.strftime("%Y-%m-%d")
     assert re.search(rf"\[webhook: delivered {today} \d\d:\d\d:\d\d\]$", lines[0]), lines[0]
-    assert lines[1].endswith("[webhook: queued, 1 attempt failed (Connection refused), next try when a daemon or "
-                             "a replay --webhook opens this database]"), lines[1]
+    due_now = ("[webhook: queued, 1 attempt failed (Connection refused), next try due now, when a daemon or a "
+               "replay --webhook opens this database]")
+    assert lines[1].endswith(due_now) and lines[2].endswith(due_now), lines[1:3]
+    assert re.search(r"next try (\S+ )?\d\d:\d\d:\d\d if its sender still runs, else when a daemon", lines[3]), lines[3]
 
 
 def test_alerts_of_a_database_no_webhook_ever_took_have_no_delivery_column(tmp_path):

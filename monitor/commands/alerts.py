@@ -23,8 +23,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                                    "scored call, the recording's name. Where a webhook took alerts, each line "
                                    "ends with its delivery: delivered (when: the time, with the date unless "
                                    "it is the alert's day), queued (the attempts that failed, why, and the "
-                                   "next try: its time, which the sender keeps if it still runs, or \"when a daemon or a "
-                                   "replay --webhook opens this database\" once it is due: the running daemon, the next one started or the next replay with "
+                                   "next try: its time, which the sender keeps if it still runs, or \"due now, when a daemon or a "
+                                   "replay --webhook opens this database\" once it is due (its time has come, or lies "
+                                   "further ahead than delivery.max_backoff_s: the clock stepped back since): the running daemon, the next one started or the next replay with "
                                    "--webhook on this database delivers it), failed for good (after "
                                    "delivery.retries), or not "
                                    "sent (raised with no webhook: none was set, or a batch or a replay "
@@ -85,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
                  + (f" since {args.since}" if args.since else "") + f" in {cfg.storage.db}"
                  + _daemon_elsewhere(args, asked))
         try:
-            _print_alerts(store, alerts, args.jsonl)
+            _print_alerts(store, alerts, args.jsonl, cfg.delivery.max_backoff_s)
         except StoreError as err:
             error(str(err))
             return ExitStatus.BAD_SETUP
@@ -94,8 +95,9 @@ def run(args: argparse.Namespace) -> int:
     return ExitStatus.OK
 
 
-def _print_alerts(store: Store, alerts: list[StoredAlert], jsonl: bool) -> None:
-    """Print ``alerts``, each with its call's recording, its webhook delivery and its supervisor's
+def _print_alerts(store: Store, alerts: list[StoredAlert], jsonl: bool, longest_wait_s: float) -> None:
+    """Print ``alerts``, each with its call's recording, its webhook delivery (a next try further
+    ahead than ``longest_wait_s``, the sender's longest wait, due now) and its supervisor's
     acknowledgement: one line of text each, or one JSON object (``jsonl``). Raises StoreError
     before printing any when what it reads cannot be read."""
     from ..delivery.delivered import ack_text, delivery_text, posted_as
@@ -116,7 +118,7 @@ def _print_alerts(store: Store, alerts: list[StoredAlert], jsonl: bool) -> None:
             continue
         when = datetime.fromtimestamp(stored.created_at).strftime("%Y-%m-%d %H:%M:%S")
         name = f"{padded(names.get(ev.call_id, ''), columns)}  " if columns else ""
-        said = ([delivery_text(rows, stored.created_at)] if sent else []) + (
+        said = ([delivery_text(rows, stored.created_at, longest_wait_s)] if sent else []) + (
             [ack_text(ack, stored.created_at)] if ack else [])
         print(f"{severity_word(ev.severity)} {when}  call {ev.call_id:<4} {name}[{call_clock(ev.t)}] "
               f"{ev.kind}: {ev.message}" + (f"  [{'; '.join(said)}]" if said else ""))

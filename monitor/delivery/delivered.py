@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from datetime import datetime
 
-from .store_rows import Ack, Delivery
+from .store_rows import Ack, Delivery, is_due
 
 _PRECEDENCE = ("delivered", "pending", "failed")
 """Of an alert's outbox rows (a URL changed: the old one's row is closed as failed), the one said."""
@@ -37,20 +37,22 @@ def ack_text(ack: Ack, raised_at: float) -> str:
     return f"acknowledged by supervisor {ack.by} at {_clock(ack.at, raised_at)}"
 
 
-def delivery_text(rows: list[Delivery], raised_at: float, now: float | None = None) -> str:
+def delivery_text(rows: list[Delivery], raised_at: float, longest_wait_s: float, now: float | None = None) -> str:
     """:func:`_delivery_words`, and the alert id the supervisor knows the alert by where it is not the
     database's own (posted from memory while the database failed)."""
     d = said_row(rows)
-    words = _delivery_words(rows, raised_at, now)
+    words = _delivery_words(rows, raised_at, longest_wait_s, now)
     if d is None or d.posted_id is None or d.posted_id == d.alert_id:
         return words
     return f"{words}; posted as alert {d.posted_id}, from memory while the database failed"
 
 
-def _delivery_words(rows: list[Delivery], raised_at: float, now: float | None = None) -> str:
+def _delivery_words(rows: list[Delivery], raised_at: float, longest_wait_s: float, now: float | None = None) -> str:
     """An alert's webhook delivery in words: delivered, queued, failed for good, or not sent.
-    Times are dated unless on the day the alert was raised (``raised_at``); a next try already
-    due at ``now`` waits for a daemon (one that runs makes it within a second); a later one is made
+    Times are dated unless on the day the alert was raised (``raised_at``); a next try due at ``now``
+    (:func:`.store_rows.is_due` with the sender's longest wait, ``delivery.max_backoff_s``: its time
+    has come, or the wall clock stepped back since it was set) is due now, made when a daemon opens
+    the database (one that runs makes it within a second); a later one is made
     then by the process that sent it if it still runs (a daemon, a replay with --webhook: which
     one is not known here), else by the next to open the database."""
     d = said_row(rows)
@@ -64,8 +66,9 @@ def _delivery_words(rows: list[Delivery], raised_at: float, now: float | None = 
     if d.status == "pending":
         if not d.attempts:
             return "webhook: queued, not tried yet"
-        later = f"next try {_clock(d.next_attempt_at, raised_at)} if its sender still runs, else " \
-            "when a daemon or a replay --webhook opens this database" if d.next_attempt_at > now \
-            else "next try when a daemon or a replay --webhook opens this database"
+        later = "next try due now, when a daemon or a replay --webhook opens this database" \
+            if is_due(d.next_attempt_at, now, longest_wait_s) else \
+            f"next try {_clock(d.next_attempt_at, raised_at)} if its sender still runs, else " \
+            "when a daemon or a replay --webhook opens this database"
         return f"webhook: queued, {tries} failed ({d.last_error}), {later}"
     return f"webhook: failed for good after {tries} ({d.last_error})"

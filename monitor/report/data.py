@@ -780,7 +780,7 @@ def from_store(store: Store, call_id: int, cfg: Config, *, use_audio: bool = Tru
                       utterances=utterances(words, cfg), tracks=tracks,
                       window_speech_s=cfg.analysis.window_speech_s, call_id=call_id, started_at=started,
                       transcribed=bool(words) or bool((call.summary or {}).get("transcribed")),
-                      notes=notes, unread_channels=unread, deliveries=_deliveries(store, stored),
+                      notes=notes, unread_channels=unread, deliveries=_deliveries(store, stored, cfg.delivery.max_backoff_s),
                       acks=_acks(store, stored),
                       agent=call.agent, caller_speech_s=(call.summary or {}).get("caller_speech_s"),
                       stopped=stop, caller_no_input=spans, problems=flaws.problems or None,
@@ -810,10 +810,11 @@ def _no_waveform_note(store: Store, gone: str | None, cannot: tuple[str, str] | 
             f"No audio is stored with this call: {instead}")
 
 
-def _deliveries(store: Store, stored: list[StoredAlert]) -> dict[int, str]:
-    """Each alert's webhook delivery as ``call-monitor alerts`` says it, where a webhook took any."""
+def _deliveries(store: Store, stored: list[StoredAlert], longest_wait_s: float) -> dict[int, str]:
+    """Each alert's webhook delivery as ``call-monitor alerts`` says it, where a webhook took any
+    (``longest_wait_s``: the sender's, ``delivery.max_backoff_s``)."""
     sent = store.deliveries_of([a.alert_id for a in stored])
-    return {a.alert_id: delivery_text(sent.get(a.alert_id, []), a.created_at)
+    return {a.alert_id: delivery_text(sent.get(a.alert_id, []), a.created_at, longest_wait_s)
             for a in stored} if sent else {}
 
 
