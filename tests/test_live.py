@@ -145,6 +145,27 @@ def _band_db(x, rate, lo, hi, ref=(1000, 3000)) -> float:
     return float(10 * np.log10(p[(f >= lo) & (f < hi)].mean() / p[(f >= ref[0]) & (f < ref[1])].mean()))
 
 
+def test_the_source_the_environment_routes_is_read_as_it_is_outside_a_leg_s_opening(monkeypatch):
+    """A leg opening its stream sets PULSE_SOURCE (process-wide) to its own source for that moment,
+    under the lock streams open under; a reload's same-source check on another thread reads the
+    environment's own value: it waits for the opening to end, not reading the leg's."""
+    import threading
+
+    from monitor.capture.devices import FROM_ENVIRONMENT, PULSE_SOURCE_LOCK, routed_source
+
+    monkeypatch.setenv("PULSE_SOURCE", "own.monitor")
+    read: list[tuple[str | None, str]] = []
+    checking = threading.Thread(target=lambda: read.append(routed_source()))
+    with PULSE_SOURCE_LOCK:  # a leg opening its stream, as LiveCapture's _start_stream does
+        monkeypatch.setenv("PULSE_SOURCE", "leg.monitor")
+        checking.start()
+        checking.join(0.5)
+        assert checking.is_alive() and not read, read  # it waits for the opening
+        monkeypatch.setenv("PULSE_SOURCE", "own.monitor")  # put back
+    checking.join(10)
+    assert read == [("own.monitor", FROM_ENVIRONMENT)]
+
+
 def test_two_pulse_legs_captured_at_their_own_rate_separated_resampled_and_aligned(pulse, tmp_path):
     """Each sound-server source is opened at its own rate (the null sink's 44.1 kHz), not the
     analyzer's 16 kHz, and resampled in the capture: the server's own resampling to 16 kHz takes

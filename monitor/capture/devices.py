@@ -18,6 +18,7 @@ import os
 import re
 import shutil
 import subprocess
+import threading
 from dataclasses import dataclass, replace
 from typing import Callable, Literal, Mapping, Sequence
 
@@ -78,6 +79,12 @@ in the environment (:func:`routed_source`)."""
 
 FROM_ENVIRONMENT = "PULSE_SOURCE in the environment"
 """Why it records the source it does, with ``PULSE_SOURCE`` in the environment naming one."""
+
+PULSE_SOURCE_LOCK = threading.RLock()
+"""Held while a leg's stream opens or closes, ``PULSE_SOURCE`` (process-wide) set to the leg's source
+for that moment, one stream at a time, and while :func:`routed_source` reads the environment's own
+value: a reload's check on another thread never reads a leg's. Reentrant: a leg looking for its
+source under it reads that value too."""
 
 DEFAULT_INPUT = "default input"
 """The label of the leg given no SOURCE: PortAudio's default input device."""
@@ -191,10 +198,15 @@ def recorded_sources(pid: int, timeout: float = 3.0) -> frozenset[int] | None:
 def routed_source(env: Mapping[str, str] | None = None) -> tuple[str | None, str]:
     """The sound-server source a device of :data:`SERVER_DEFAULT_DEVICES` records, opened for no
     source of its own, and why (:data:`FROM_ENVIRONMENT` or :data:`SERVER_DEFAULT`): the one
-    ``PULSE_SOURCE`` names in ``env`` (the process's environment by default), which the sound
+    ``PULSE_SOURCE`` names in ``env`` (the process's environment by default, read outside any stream's
+    opening: :data:`PULSE_SOURCE_LOCK`), which the sound
     server's client in the ALSA plugin reads as the device opens, else the server's default source
     (None: no server answered)."""
-    named = (os.environ if env is None else env).get("PULSE_SOURCE", "").strip()
+    if env is None:
+        with PULSE_SOURCE_LOCK:  # not while a leg's stream opens with its own
+            named = os.environ.get("PULSE_SOURCE", "").strip()
+    else:
+        named = env.get("PULSE_SOURCE", "").strip()
     if named:
         return named, FROM_ENVIRONMENT
     return default_server_source(), SERVER_DEFAULT

@@ -89,8 +89,9 @@ import numpy as np
 
 from ..dsp.resample import Resampler
 from .audio_files import EdgeConditioner
-from .devices import (DIGITAL_ZERO_DBFS, DeviceError, PulseSource, ResolvedSource, SameSourceError, one_audio,
-                      pulse_sources, recorded_sources, refresh_portaudio, resolve, server_source_name)
+from .devices import (DIGITAL_ZERO_DBFS, PULSE_SOURCE_LOCK, DeviceError, PulseSource, ResolvedSource,
+                      SameSourceError, one_audio, pulse_sources, recorded_sources, refresh_portaudio, resolve,
+                      server_source_name)
 from .sources import Chunk, Source, StreamsMark
 from .streams import NO_SERVER, SinkStreams, StreamIds, monitored_sink
 
@@ -125,8 +126,6 @@ def block_levels_dbfs(samples: np.ndarray) -> np.ndarray:
     rms = np.sqrt(np.mean(samples.astype(np.float64) ** 2, axis=0))
     return 20 * np.log10(np.maximum(rms, 10 ** (DIGITAL_ZERO_DBFS / 20)))
 
-
-_OPEN_LOCK = threading.Lock()  # PULSE_SOURCE is process-wide: one stream opens (or closes) at a time
 
 DROPS_OVER_S = 5.0
 """Blocks dropped on a full queue are said in one warning when they begin and one line when none
@@ -438,7 +437,7 @@ class LiveSource(Source):
         leg.opened_at = time.monotonic()
         found = self._pulse_source(leg)  # DeviceError while the source is gone
         leg.source_index = found.index if found else None
-        with _OPEN_LOCK:
+        with PULSE_SOURCE_LOCK:
             if self._stop.is_set():  # closed while the source was looked for: a stream now would outlive it
                 raise _Closed()
             if leg.device_list != self._device_list:  # another leg read the list again since: its index may be stale
@@ -492,7 +491,7 @@ class LiveSource(Source):
         may read the list again before this one opens: :meth:`_open` then finds it again); one that
         is missing and no sound-server source is looked for once more in a new PortAudio device
         list, when one may be read (:meth:`_refresh`)."""
-        with _OPEN_LOCK:  # no other leg reads PortAudio's list while it may be read again
+        with PULSE_SOURCE_LOCK:  # no other leg reads PortAudio's list while it may be read again
             try:
                 return self._resolve(leg.stats.source), self._device_list
             except DeviceError:
@@ -504,7 +503,7 @@ class LiveSource(Source):
         """Read PortAudio's device list again for ``spec`` (True) unless it is a sound-server
         source's name, it was read less than :data:`DEVICE_REFRESH_S` ago, or a stream is open or
         was left to the end of the process (Pa_Terminate would wait for it for ever). Called holding
-        ``_OPEN_LOCK``, under which streams open and close."""
+        ``PULSE_SOURCE_LOCK``, under which streams open and close."""
         if server_source_name(spec) or time.monotonic() - self._refreshed_at < DEVICE_REFRESH_S:
             return False
         if any(leg.stream is not None for leg in self._legs.values()) or self._left_open or self._stop.is_set():
@@ -582,7 +581,7 @@ class LiveSource(Source):
         stream then waits forever, and the leg, which a stream never closed never reopens, stayed
         silent for the rest of the daemon's life. Such a stream is left to the end of the process
         (one warning says so) and the leg opened again on a new one."""
-        with _OPEN_LOCK:  # never while PortAudio's device list is read again
+        with PULSE_SOURCE_LOCK:  # never while PortAudio's device list is read again
             stream, leg.stream = leg.stream, None
             if stream is None:
                 return
