@@ -182,7 +182,7 @@ class Daemon:
         self._acks: queue.Queue[AlertAckedEvent] = queue.Queue()
         self._sink_errors: dict[str, int] = {}  # failures per sink
         self._audio = None
-        self._audio_fd: int | None = None  # the descriptor the call's audio is written through
+        self._audio_file: tuple[Path, int] | None = None  # the call's audio file, and the descriptor it is written through
         self._unnamed_audio: list[tuple[int, Path]] = []  # (the guard's call token, file) until the id is known
         self.recent = RecentCalls(self.store, self.guard, store_open=self._store_open,
                                   files_cfg=lambda: self._files_cfg(self.cfg),
@@ -383,10 +383,8 @@ class Daemon:
         if self._audio is not None:
             try:
                 self._audio.write(chunk.samples)
-            except Exception as err:
-                log.warning("call audio not written: %s", err)
-                with contextlib.suppress(Exception):  # the file failing (a full disk) may fail its close too
-                    self._drop_audio()
+            except Exception as err:  # noqa: BLE001 - a full disk: the call goes on without the rest of its audio
+                self._audio_cut_short(chunk.t0 - self.call_origin, err)
         self.emit(self._call_said(self._call, self._call.process(c)))
 
     def _abort_call(self, err: BaseException) -> None:
@@ -496,7 +494,7 @@ class Daemon:
             except BaseException:
                 os.close(fd)
                 raise
-            self._audio_fd = fd
+            self._audio_file = path, fd
         except (OSError, RuntimeError) as err:  # soundfile's own errors are RuntimeErrors
             log.warning("call %s: audio not written: %s",
                         call_name(p.call_id), err)
@@ -513,13 +511,23 @@ class Daemon:
 
     def _drop_audio(self) -> None:
         """The call's audio file closed (its header written), whole or after a write that failed."""
-        audio, fd, self._audio, self._audio_fd = self._audio, self._audio_fd, None, None
+        audio, file, self._audio, self._audio_file = self._audio, self._audio_file, None, None
         try:
             if audio is not None:
                 audio.close()
         finally:
-            if fd is not None:
-                os.close(fd)
+            if file is not None:
+                os.close(file[1])
+
+    def _audio_cut_short(self, at_s: float, err: BaseException) -> None:
+        """Writing the call's audio failed ``at_s`` into the call (a full disk): one warning naming the
+        call, the file and why; the file closed with what it holds (its header written, if the disk
+        takes it), the call monitored on without its audio."""
+        path = self._audio_file[0] if self._audio_file is not None else "its audio file"
+        log.warning("call %s: audio %s cut short at %.1f s: %s", call_name(self._call.call_id), path, at_s,
+                    first_line(err))
+        with contextlib.suppress(Exception):  # the file failing (a full disk) may fail its close too
+            self._drop_audio()
 
     def _name_audio(self) -> None:
         """Give the audio of calls the database has written late its ``call-<id>.wav`` name (what

@@ -625,3 +625,34 @@ def test_a_call_audio_file_planted_in_its_folder_is_never_written_through(tmp_pa
     assert stat.S_ISREG(st.st_mode) and stat.S_IMODE(st.st_mode) == 0o600
     assert sf.info(str(path)).frames == 800
 
+
+
+def test_a_write_that_fails_mid_call_is_one_warning_naming_the_call_and_its_file_which_is_closed_whole(
+        two_calls, tmp_path, monitor_logs):
+    """A disk that fills mid-call (here a real limit on the size of the files the process writes,
+    which the calls' audio reaches 6 s in): one warning per call naming the call, its file and when
+    its audio stopped; the file closed with what it holds, its header saying so (it plays); the calls
+    monitored and stored to their end, and no file left open, call after call."""
+    import resource
+    import struct
+    audio, limit = tmp_path / "audio", 200_000
+    with Store.open(tmp_path / "events.db") as store:
+        open_before = sorted(os.listdir("/proc/self/fd"))
+        daemon = Daemon(config(tmp_path, audio), FileSource(two_calls), store, {})
+        before = resource.getrlimit(resource.RLIMIT_FSIZE)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, before[1]))
+        try:
+            assert daemon.run() == 0
+        finally:
+            resource.setrlimit(resource.RLIMIT_FSIZE, before)
+        assert sorted(os.listdir("/proc/self/fd")) == open_before
+        calls = sorted(store.list_calls(), key=lambda c: c.id)
+    assert len(calls) == 2 and all(c.ended_at is not None for c in calls)
+    warned = [m for level, m in monitor_logs if level == "warning"]
+    assert [m.split(" cut short at ")[0] for m in warned] == [f"call {c.id}: audio {audio / f'call-{c.id}.wav'}"
+                                                              for c in calls], warned
+    assert all(5.0 < float(m.split(" cut short at ")[1].split(" s: ")[0]) < 7.0 for m in warned), warned
+    for c in calls:
+        wav = (audio / f"call-{c.id}.wav").read_bytes()
+        assert len(wav) == limit and wav[36:40] == b"data" and struct.unpack("<I", wav[40:44])[0] == limit - 44
+    assert not [m for level, m in monitor_logs if level == "error"]
