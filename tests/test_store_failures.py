@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import sqlite3
 import stat
 import subprocess
@@ -397,11 +398,11 @@ def test_a_second_daemon_on_the_same_database_is_refused(tmp_path):
         pass
 
 
-def test_a_link_planted_where_the_lock_file_belongs_is_refused_never_written_through(tmp_path):
+def test_a_link_planted_where_the_lock_file_belongs_is_refused_never_written_through(tmp_path, monkeypatch):
     """In a folder another user may write (a group's shared folder), a symbolic link put at
     ``FILE.lock`` would have the daemon write its pid over the file it points to (one of the agent's
     own); the lock is refused in one line naming the link, the file it points to left as it was.
-    A FIFO there is no lock file either."""
+    A FIFO or a socket there is no lock file either."""
     from monitor.delivery.store_errors import StoreError
     db, own = tmp_path / "e.db", tmp_path / "notes.txt"
     own.write_text("the agent's own file\n")
@@ -415,6 +416,13 @@ def test_a_link_planted_where_the_lock_file_belongs_is_refused_never_written_thr
     os.mkfifo(tmp_path / "e.db.lock")
     with pytest.raises(StoreError, match="not a regular file: remove it"):
         DatabaseLock(db).acquire()
+    (tmp_path / "e.db.lock").unlink()
+    monkeypatch.chdir(tmp_path)  # a socket's path is short: its name alone
+    with socket.socket(socket.AF_UNIX) as listening:
+        listening.bind("e.db.lock")
+        with pytest.raises(StoreError) as refused:
+            DatabaseLock(db).acquire()
+    assert str(refused.value) == f"{tmp_path / 'e.db.lock'}: cannot create the daemon lock (not a regular file: remove it)"
 
 
 def test_a_second_daemon_given_a_symlink_to_the_database_is_refused(tmp_path):

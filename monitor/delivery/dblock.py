@@ -49,6 +49,10 @@ def held_now(db: str | os.PathLike[str]) -> bool:
     return any(word.count(":") == 2 and word.rsplit(":", 1)[1] == inode for word in listed)
 
 
+NOT_A_FILE = "not a regular file: remove it"
+"""Why a FIFO, a socket or a device at the lock's path is no lock file."""
+
+
 class DatabaseLock:
     """``DatabaseLock(db).acquire()`` or raise StoreError naming the holder; ``release()``."""
 
@@ -106,11 +110,12 @@ class DatabaseLock:
                 fd, self._made = os.open(self.path, flags, 0o600), []
         except OSError as exc:
             why = ("a symbolic link, not a lock file: remove it" if exc.errno == errno.ELOOP
+                   else NOT_A_FILE if exc.errno == errno.ENXIO  # a socket, which open() calls "no such device"
                    else exc.strerror or str(exc))
             raise StoreError(f"{self.path}: cannot create the daemon lock ({why})") from None
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             os.close(fd)
-            raise StoreError(f"{self.path}: cannot create the daemon lock (not a regular file: remove it)")
+            raise StoreError(f"{self.path}: cannot create the daemon lock ({NOT_A_FILE})")
         return fd
 
     def _still_there(self, fd: int) -> bool:
