@@ -416,6 +416,30 @@ def test_run_jsonl_keeps_the_words_out_of_the_journal_but_gives_them_to_the_prog
             assert [json.loads(line)["type"] for line in out] == ["words"] * kept + ["call_summary"]
 
 
+def test_run_gives_its_terminal_output_the_journal_stream_systemd_names_for_either_output(tmp_path, monkeypatch):
+    """`run`'s own output, human or `--jsonl`, is judged by the $JOURNAL_STREAM systemd set (the
+    `DEVICE:INODE` of the stream its output goes to): its stdout that stream, the words stay out even
+    while the database stores them; another stream named there (a shell under a terminal that a
+    systemd unit started inherits the variable) leaves the words in its file."""
+    import argparse
+    import contextlib
+    import os
+
+    from monitor.commands.run import _sinks
+    from monitor.config import load_config
+    cfg = load_config(overrides={"storage.transcripts": True}, user_config=False)
+    with open(tmp_path / "out", "w") as out, open(tmp_path / "other", "w") as other:
+        monkeypatch.setattr("sys.stdout", out)
+        for stream, kept in ((out, False), (other, True)):
+            st = os.fstat(stream.fileno())
+            monkeypatch.setenv("JOURNAL_STREAM", f"{st.st_dev}:{st.st_ino}")
+            for jsonl in (False, True):
+                args = argparse.Namespace(jsonl=jsonl, log_level=None)
+                with contextlib.ExitStack() as stack:
+                    terminal = _sinks(args, cfg, None, None, stack)[0]["terminal"]
+                assert terminal.out is out and terminal.show_words == kept, (stream.name, jsonl)
+
+
 def test_the_alerts_listing_gives_each_alert_the_call_time_the_replay_printed_it_at(tmp_path, capsys):
     """An alert raised 92 s into a call reads `[01:32.0]` in `call-monitor alerts` as on the terminal
     it was raised on (and `[2:05:03.0]` past an hour); each line starts with the severity as the
