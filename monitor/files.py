@@ -6,13 +6,14 @@ file's name as text."""
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import select
 import stat
 import uuid
 from contextlib import contextmanager
-from typing import Callable, Iterator
+from typing import BinaryIO, Callable, Iterator
 
 
 def name_text(path: str | os.PathLike[str]) -> str:
@@ -27,10 +28,18 @@ def new_file_beside(folder: str | os.PathLike[str], prefix: str, suffix: str = "
     ``suffix``; removed when the block ends, however it ends (an error, Ctrl-C, SIGTERM), unless it
     was renamed away. Its name is drawn before the file is made and the file made inside the block's
     guard, so a stop at any moment leaves no such file behind."""
+    with _made_beside(folder, prefix, suffix) as (tmp, fd):
+        os.close(fd)
+        yield tmp
+
+
+@contextmanager
+def _made_beside(folder: str | os.PathLike[str], prefix: str, suffix: str) -> Iterator[tuple[str, int]]:
+    """A new file's path in ``folder`` (as :func:`new_file_beside`) and the descriptor it was made
+    with (write-only, never through a link), which the block closes; the file removed as there."""
     tmp = os.path.join(folder, f"{prefix}{uuid.uuid4().hex}{suffix}")
     try:
-        os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600))
-        yield tmp
+        yield tmp, os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
     finally:
         try:
             os.unlink(tmp)
@@ -39,15 +48,20 @@ def new_file_beside(folder: str | os.PathLike[str], prefix: str, suffix: str = "
 
 
 @contextmanager
-def replaced(path: str, prefix: str, mode: int | None = None) -> Iterator[str]:
-    """A temporary file's path beside ``path`` (same folder, same extension) to write; when the block
-    ends without an error it is given ``mode`` (if any) and renamed over ``path``, else removed
-    (:func:`new_file_beside`), so a reader never sees half a file and an old one stays as it was."""
+def replaced(path: str, prefix: str, mode: int | None = None) -> Iterator[BinaryIO]:
+    """A new temporary file beside ``path`` (same folder, same extension), open to write in binary,
+    written through the descriptor it was made with, its name never opened again (a link put in its
+    place in a folder others write to receives nothing); when the block ends without an error it is
+    given ``mode`` (if any) and renamed over ``path`` (OSError if its name no longer is that file),
+    else removed (:func:`new_file_beside`), so a reader never sees half a file and an old one stays as it was."""
     folder = os.path.dirname(os.path.abspath(path))
-    with new_file_beside(folder, prefix, os.path.splitext(path)[1]) as tmp:
-        yield tmp
+    with _made_beside(folder, prefix, os.path.splitext(path)[1]) as (tmp, fd), os.fdopen(fd, "wb") as fh:
+        yield fh
+        fh.flush()
         if mode is not None:
-            os.chmod(tmp, mode)
+            os.fchmod(fd, mode)
+        if not os.path.samestat(os.fstat(fd), os.lstat(tmp)):
+            raise OSError(errno.EEXIST, "another file was put in place of the file being written", tmp)
         os.replace(tmp, path)
 
 

@@ -19,10 +19,11 @@ from conftest import fifo_writer
 def test_the_new_content_replaces_the_old_at_the_end(tmp_path):
     path = tmp_path / "summary.csv"
     path.write_text("old\n")
-    with replaced(str(path), ".batch-", mode=0o600) as tmp:
-        assert tmp.endswith(".csv") and os.path.dirname(tmp) == str(tmp_path)
-        with open(tmp, "w") as fh:
-            fh.write("new\n")
+    with replaced(str(path), ".batch-", mode=0o600) as fh:
+        (tmp,) = [p for p in tmp_path.iterdir() if p.name.startswith(".batch-")]
+        assert tmp.suffix == ".csv"
+        fh.write(b"new\n")
+        fh.flush()
         assert path.read_text() == "old\n"  # a reader meanwhile sees the old file whole
     assert path.read_text() == "new\n"
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
@@ -33,12 +34,28 @@ def test_a_failed_write_leaves_the_old_file_and_no_temporary_one(tmp_path):
     path = tmp_path / "report.html"
     path.write_text("old")
     with pytest.raises(OSError):
-        with replaced(str(path), ".report-") as tmp:
-            with open(tmp, "w") as fh:
-                fh.write("half")
+        with replaced(str(path), ".report-") as fh:
+            fh.write(b"half")
             raise OSError("disk full")
     assert path.read_text() == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["report.html"]
+
+
+def test_the_temporary_file_is_written_through_its_descriptor_never_reopened_by_name(tmp_path):
+    """In a folder others may write to, a link put in place of the temporary file right after it is
+    made receives nothing (the writer writes to the file it made), and that file is not renamed
+    over the old one: an OSError, the old file as it was, the link's target untouched."""
+    path, target = tmp_path / "report.html", tmp_path / "elsewhere"
+    path.write_text("old")
+    target.write_text("theirs")
+    with pytest.raises(OSError, match="another file was put in place"):
+        with replaced(str(path), ".report-") as fh:
+            (tmp,) = [p for p in tmp_path.iterdir() if p.name.startswith(".report-")]
+            tmp.unlink()
+            tmp.symlink_to(target)
+            fh.write(b"call content")
+    assert path.read_text() == "old" and target.read_text() == "theirs"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["elsewhere", "report.html"]
 
 
 def test_ctrl_c_as_the_temporary_file_is_made_leaves_the_old_file_and_no_temporary_one(tmp_path, monkeypatch):
@@ -46,14 +63,14 @@ def test_ctrl_c_as_the_temporary_file_is_made_leaves_the_old_file_and_no_tempora
     goes as after any other stop, the old file stays as it was."""
     path = tmp_path / "summary.csv"
     path.write_text("old\n")
-    close = os.close
+    fdopen = os.fdopen
 
-    def closed_then_ctrl_c(fd: int) -> None:  # the first descriptor closed is the new file's
-        monkeypatch.setattr(os, "close", close)
-        close(fd)
+    def opened_then_ctrl_c(fd: int, *args, **kwargs):  # the new file's descriptor, made a file object
+        fh = fdopen(fd, *args, **kwargs)
         signal.raise_signal(signal.SIGINT)
+        return fh
 
-    monkeypatch.setattr(os, "close", closed_then_ctrl_c)
+    monkeypatch.setattr(os, "fdopen", opened_then_ctrl_c)
     with pytest.raises(KeyboardInterrupt):
         with replaced(str(path), ".batch-"):
             pytest.fail("the block ran")

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import zipfile
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any, BinaryIO, Mapping, Sequence
 
 import numpy as np
 
@@ -132,8 +132,8 @@ class HopSeries:
         return CallSeries(self.rate, self.window_s, float(duration_s), legs, self.channels)
 
 
-def write_series(path: str, series: CallSeries) -> None:
-    """Write ``series`` to ``path`` (``.npz``), as it is: the caller makes it whole
+def write_series(fh: BinaryIO, series: CallSeries) -> None:
+    """Write ``series`` to the binary file ``fh`` (``.npz``), as it is: the caller makes it whole
     (:func:`~monitor.files.replaced`)."""
     meta = {"version": SERIES_VERSION, "rate": series.rate, "window_s": series.window_s,
             "duration_s": series.duration_s, "legs": list(series.legs), "channels": dict(series.channels),
@@ -141,8 +141,7 @@ def write_series(path: str, series: CallSeries) -> None:
     arrays: dict[str, Any] = {"meta": np.frombuffer(json.dumps(meta).encode(), np.uint8)}
     for i, s in enumerate(series.legs.values()):
         arrays[f"peak{i}"], arrays[f"sound{i}"] = s.peak, s.sound
-    with open(path, "wb") as fh:
-        np.savez_compressed(fh, **arrays)
+    np.savez_compressed(fh, **arrays)
 
 
 def read_series(path: str) -> CallSeries:

@@ -17,9 +17,10 @@ its first alerts: :data:`~monitor.batch.labels.LABEL_COLUMNS`). Failed calls are
 from __future__ import annotations
 
 import csv
+import io
 import math
 import os
-from typing import Any, Iterable, Sequence
+from typing import Any, BinaryIO, Iterable, Sequence
 
 import numpy as np
 
@@ -145,15 +146,17 @@ def _cell(v: Any) -> Any:
     return v
 
 
-def _write_csv(path: str, cols: list[str], rows: Iterable[dict[str, Any]]) -> None:
-    with open(path, "w", newline="", encoding="utf-8") as fh:
-        w = csv.writer(fh)
-        w.writerow(cols)
-        for r in rows:
-            w.writerow([_cell(r.get(c)) for c in cols])
+def _write_csv(fh: BinaryIO, cols: list[str], rows: Iterable[dict[str, Any]]) -> None:
+    text = io.TextIOWrapper(fh, newline="", encoding="utf-8")
+    w = csv.writer(text)
+    w.writerow(cols)
+    for r in rows:
+        w.writerow([_cell(r.get(c)) for c in cols])
+    text.flush()
+    text.detach()  # ``fh`` stays open: its writer closes it
 
 
-def _write_parquet(path: str, cols: list[str], rows: list[dict[str, Any]]) -> None:
+def _write_parquet(fh: BinaryIO, cols: list[str], rows: list[dict[str, Any]]) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
     text = {"path", "call_id", "status", "error", "label", "legs", "problems", "legs_same", "legs_swapped", "too_quiet",
@@ -172,7 +175,7 @@ def _write_parquet(path: str, cols: list[str], rows: list[dict[str, Any]]) -> No
             arrays[c] = pa.array(values, pa.int64())
         else:
             arrays[c] = pa.array([None if v is None else float(v) for v in values], pa.float64())
-    pq.write_table(pa.table(arrays), path)
+    pq.write_table(pa.table(arrays), fh)
 
 
 def table_format(path: str) -> str:
@@ -190,5 +193,5 @@ def write_table(path: str, cfg: Config, rows: Sequence[dict[str, Any]], labelled
     the columns of ``--labels``)."""
     fmt = table_format(path)
     cols = columns(cfg, labelled)
-    with replaced(path, ".batch-") as tmp:
-        (_write_csv if fmt == "csv" else _write_parquet)(tmp, cols, list(rows))
+    with replaced(path, ".batch-") as fh:
+        (_write_csv if fmt == "csv" else _write_parquet)(fh, cols, list(rows))

@@ -126,8 +126,8 @@ def write_call_series(cfg: Config, db: str | os.PathLike[str], call_id: int, ser
         if live and other_database(folder, owner) is not None:
             return None
         folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-        with replaced(str(path), SERIES_WRITING, mode=0o600) as tmp:
-            write_series(tmp, replace(series, call_id=call_id, database=owner))
+        with replaced(str(path), SERIES_WRITING, mode=0o600) as fh:
+            write_series(fh, replace(series, call_id=call_id, database=owner))
     except OSError as err:
         log.warning("%s: call %s's series not written (%s): its report will analyse its audio", path, call_id,
                     err.strerror or err)
@@ -252,8 +252,8 @@ def _claim(folder: Path, db: str) -> None:
     """Name ``db`` in ``folder``'s owner file (raises OSError)."""
     if owner_of(folder) == db:
         return
-    with replaced(str(folder / OWNER_FILE), OWNER_FILE + ".") as tmp:
-        Path(tmp).write_text(db + "\n", encoding="utf-8")
+    with replaced(str(folder / OWNER_FILE), OWNER_FILE + ".") as fh:
+        fh.write((db + "\n").encode("utf-8"))
 
 
 SERIES_WRITING = ".series-"

@@ -31,7 +31,7 @@ def render(data: ReportData, fmt: str) -> bytes:
 
 def write_atomic(path: str, payload: bytes) -> None:
     """Write next to ``path`` and rename, mode 0600 (reports hold call content)."""
-    with replaced(path, REPORT_WRITING, mode=0o600) as tmp, open(tmp, "wb") as fh:
+    with replaced(path, REPORT_WRITING, mode=0o600) as fh:
         fh.write(payload)
 
 
