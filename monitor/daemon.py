@@ -400,7 +400,7 @@ class Daemon:
                 self.emit(self._call_said(p, p.abort(timeout_s=1.0)), p.call_token)
             except Exception as close_err:  # noqa: BLE001 - e.g. the database itself failed
                 log.error("call %s not closed: %s", call_name(p.call_id), close_err)
-        self._close_audio()
+        self._close_audio(p.call_id if p is not None else None)
         self.active = {}
         if self.streams is not None:
             self.streams.call_ended()
@@ -422,7 +422,7 @@ class Daemon:
         self._trim_due = True
         self.emit(self._call_said(p, events), p.call_token)  # the last cues' alerts are this call's
         audio_whole = self._audio is not None  # written to the call's end: its report draws the call's series
-        self._close_audio()
+        self._close_audio(p.call_id)
         if audio_whole and not stopped and (kept := p.series_to_write()) is not None:
             self.call_files.write_series(self._files_cfg(self.cfg), *kept)  # in its own thread
         self.active = {}
@@ -505,8 +505,14 @@ class Daemon:
         else:
             self._note_call_folder(path.parent)
 
-    def _close_audio(self) -> None:
-        self._drop_audio()
+    def _close_audio(self, call_id: int | None) -> None:
+        """Close the audio of call ``call_id``, whose end is stored as usual even if closing it fails
+        (a delayed write error): one warning naming the call and its file."""
+        path = self._audio_file[0] if self._audio_file is not None else "its audio file"
+        try:
+            self._drop_audio()
+        except Exception as err:  # noqa: BLE001 - the call is over: its audio is what it is
+            log.warning("call %s: audio %s not closed whole: %s", call_name(call_id), path, first_line(err))
         self._name_audio()
 
     def _drop_audio(self) -> None:
