@@ -634,6 +634,35 @@ def test_a_tls_scheduler_without_credentials_in_dasks_configuration_is_one_line_
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_tcp_address_of_a_scheduler_that_speaks_tls_says_to_try_tls(tmp_path):
+    """``--scheduler tcp://...`` naming a scheduler started with ``--protocol tls`` (here a real one on
+    127.0.0.1 with a self-signed certificate): it resets the plain connection at once, and the one
+    line, exit 2, asks whether it listens on ``tls://`` at that address."""
+    cert, key = tmp_path / "scheduler.crt", tmp_path / "scheduler.key"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True, timeout=60)
+    info = tmp_path / "scheduler.json"
+    scheduler = subprocess.Popen([Path(PY).with_name("dask"), "scheduler", "--protocol", "tls", "--host", "127.0.0.1",
+                                  "--port", "0", "--dashboard-address", "127.0.0.1:0", "--tls-ca-file", str(cert),
+                                  "--tls-cert", str(cert), "--tls-key", str(key), "--scheduler-file", str(info)],
+                                 cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                 start_new_session=True)
+    try:
+        assert wait_for(lambda: scheduler_address(info), 60), "the scheduler did not start"
+        plain = scheduler_address(info).replace("tls://", "tcp://")
+        done = cli("batch", str(ARCHIVE[0]), "--scheduler", plain, "--db", str(tmp_path / "e.db"), "--quiet",
+                   timeout=120)
+    finally:
+        os.killpg(scheduler.pid, signal.SIGTERM)
+        scheduler.wait(30)
+    assert done.returncode == 2 and len(done.stderr.splitlines()) == 1, done.stderr
+    assert done.stderr.startswith(f"call-monitor: error: {plain}: cannot reach the Dask scheduler (")
+    assert done.stderr.endswith(f"Connection reset by peer; does it listen on {plain.replace('tcp', 'tls')}? one "
+                                "that speaks TLS resets a plain connection)\n"), done.stderr
+    assert not (tmp_path / "e.db").exists()
+
+
 def test_an_empty_scheduler_is_refused_not_taken_for_a_local_cluster(tmp_path, own_home):
     """`--scheduler "$SCHEDULER"` with SCHEDULER unset meant for the cluster: one line, exit 2, before
     anything is scored; no local cluster started, no database or table made."""

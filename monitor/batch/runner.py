@@ -306,6 +306,18 @@ def without_tls_credentials(address: str) -> str | None:
             "..._CLIENT__CERT and ..._CLIENT__KEY")
 
 
+def tls_hint(address: str, err: BaseException) -> str:
+    """What to add to why the client could not speak to the scheduler at ``address``: a plain
+    ``tcp://`` connection reset at once (``err`` or what caused it a ConnectionResetError) is what a
+    scheduler that speaks TLS does to it. Empty otherwise."""
+    seen: BaseException | None = err
+    while seen is not None and not isinstance(seen, ConnectionResetError):
+        seen = seen.__cause__ or seen.__context__
+    if not address.startswith("tcp://") or (seen is None and "Connection reset" not in str(err)):
+        return ""
+    return f"; does it listen on {address.replace('tcp://', 'tls://', 1)}? one that speaks TLS resets a plain connection"
+
+
 def asked(client: Any, scheduler: str, question: str, *args: Any, **kwargs: Any) -> Any:
     """The reply to ``question`` (the name of a method of the Dask ``client`` that takes
     ``callback_timeout``, as ``nthreads`` and ``run`` do) asked of its ``scheduler`` (its address, or
@@ -332,7 +344,8 @@ def dask_client(opts: BatchOptions) -> Iterator[Any]:
             try:
                 client = Client(opts.scheduler, timeout=SCHEDULER_ANSWER_S)
             except (OSError, TimeoutError, ValueError) as err:
-                raise ClusterError(f"{opts.scheduler}: cannot reach the Dask scheduler ({err})") from None
+                raise ClusterError(f"{opts.scheduler}: cannot reach the Dask scheduler ({err}"
+                                   f"{tls_hint(opts.scheduler, err)})") from None
             try:
                 with client.as_current():
                     yield client
