@@ -305,12 +305,20 @@ class BadQuery(ValueError):
     """A query ``GET /api/alerts`` does not take (400), in one phrase naming the parameter."""
 
 
-def _whole(text: str, name: str, least: int, most: int) -> int:
-    digits = text.lstrip("0") or "0"  # one longer than the most's is out of bounds unread (int reads 4300 at most)
-    if (not text.isascii() or not text.isdigit() or len(digits) > len(str(most))
-            or not least <= int(digits) <= most):
-        raise BadQuery(f"{name}: expected a whole number from {least} to {most}, got {text[:20]!r}")
+def _bounded_int(text: str, least: int, most: int) -> int | None:
+    """The whole number ``text`` writes in decimal digits, None if it writes none or one outside
+    ``least``..``most`` (read unread when longer than ``most``, as int() reads 4300 digits at most)."""
+    digits = text.lstrip("0") or "0"
+    if not text.isascii() or not text.isdigit() or len(digits) > len(str(most)) or not least <= int(digits) <= most:
+        return None
     return int(digits)
+
+
+def _whole(text: str, name: str, least: int, most: int) -> int:
+    number = _bounded_int(text, least, most)
+    if number is None:
+        raise BadQuery(f"{name}: expected a whole number from {least} to {most}, got {text[:20]!r}")
+    return number
 
 
 def page_asked(items: list[tuple[str, str]]) -> tuple[int | None, int, bool | None]:
@@ -787,7 +795,7 @@ class Console:
         if problem := ack_name_problem(by):
             return self._refuse(request, problem, 422)
         name = cast(str, by)  # a name: ack_name_problem found no problem with it
-        pk = _alert_id(request.path_params["alert"])
+        pk = _bounded_int(request.path_params["alert"], 0, MAX_INT)  # None: no alert's id
         row, new = (None, False) if pk is None else await self._stored(self.store.acknowledge, pk, name.strip())
         if row is None:
             return JSONResponse({"error": "no such alert"}, status_code=404)
@@ -798,15 +806,6 @@ class Console:
             log.info("alert %s was acknowledged already by %s; %s's acknowledgement is not stored", row["id"],
                      row["acked_by"], name.strip())
         return JSONResponse(row)
-
-
-def _alert_id(text: str) -> int | None:
-    """The console id an ack's path names, None if no alert's can be: not digits, or beyond SQLite's
-    integers (read unread when longer than :data:`MAX_INT`, as int() reads 4300 digits at most)."""
-    digits = text.lstrip("0") or "0"
-    if not text.isascii() or not text.isdigit() or len(digits) > len(str(MAX_INT)) or int(digits) > MAX_INT:
-        return None
-    return int(digits)
 
 
 def _query_but_token(request: Request) -> str:
