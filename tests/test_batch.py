@@ -1352,8 +1352,19 @@ def test_a_model_asked_for_without_transcribe_is_said_not_to_be_used(tmp_path):
     assert len(db_rows(tmp_path / "e.db", "SELECT id FROM transcript")) == 0
 
 
+_LOOKING_OFTEN = """
+import sys
+from monitor.batch import runner
+from monitor.cli import main
+runner.IDLE_CHECK_S = 0.2
+sys.exit(main(sys.argv[1:]))
+"""
+
+
 def test_a_scheduler_without_workers_is_said_and_the_batch_runs_once_one_joins(tmp_path):
-    """docs/recordings.md's cluster commands on 127.0.0.1: `dask scheduler`, the batch, then `dask worker`."""
+    """docs/recordings.md's cluster commands on 127.0.0.1: `dask scheduler`, the batch, then `dask worker`.
+    The batch looks at the workers every 0.2 s while it waits here: a first worker slow to start is
+    waited for, not said to have left."""
     dask = Path(PY).with_name("dask")
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     info = tmp_path / "scheduler.json"  # its port, bound by itself (a port found free here may be taken by then)
@@ -1363,19 +1374,21 @@ def test_a_scheduler_without_workers_is_said_and_the_batch_runs_once_one_joins(t
     try:
         assert wait_for(lambda: scheduler_address(info), 60), "the scheduler did not start"
         address = scheduler_address(info)
-        batch = subprocess.Popen([PY, "-m", "monitor.cli", "batch", str(ARCHIVE[0]), "--scheduler", address,
+        batch = subprocess.Popen([PY, "-c", _LOOKING_OFTEN, "batch", str(ARCHIVE[0]), "--scheduler", address,
                                   "--db", str(tmp_path / "e.db")], env=env, cwd=ROOT, stdout=subprocess.DEVNULL,
                                  stderr=subprocess.PIPE, text=True)
         assert select.select([batch.stderr], [], [], 60)[0], "nothing said while waiting for workers"
         said = batch.stderr.readline()  # before any worker exists
         assert said == (f"call-monitor: warning: {address}: the scheduler has no workers yet; the batch waits for "
                         f"them (start them with: dask worker {address} --nthreads 1)\n")
+        time.sleep(1.0)  # five looks at the workers, none there yet
         started.append(subprocess.Popen([dask, "worker", address, "--nworkers", "1", "--nthreads", "1"], env=env,
                                         cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                         start_new_session=True))
         rest = batch.communicate(timeout=300)[1]
         assert batch.returncode == 0 and "1 scored, 0 already scored, 0 failed" in rest, rest
         assert " on 1 worker(s) " in rest  # the worker that joined and scored it, not the none there at the start
+        assert "no workers any more" not in rest, rest
     finally:
         for proc in reversed(started):
             os.killpg(proc.pid, signal.SIGTERM)

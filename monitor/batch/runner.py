@@ -840,7 +840,12 @@ class BatchRun:
             self.client.subscribe_topic(WORKERS_CHANGED, self._heard_workers)  # before any call is sent, on the
         self.client.subscribe_topic(CALL_STARTED, self._started)  # same stream, in this order (:meth:`_started`)
         self.outcome.to_score = len(jobs) - len(unopened)
-        return max(1, self._threads())
+        threads = self._threads()
+        if self.opts.scheduler and not threads:  # said "yet": "any more" only once some have come (:meth:`_workers_left`)
+            self._said_no_workers = True
+            self.on_warning(f"{self.opts.scheduler}: the scheduler has no workers yet; the batch waits for them "
+                            f"(start them with: dask worker {self.opts.scheduler} --nthreads 1)")
+        return max(1, threads)
 
     def _threads(self) -> int:
         """The threads of the cluster's workers now (one round trip to the scheduler, :func:`asked`)."""
@@ -882,7 +887,9 @@ class BatchRun:
     def _workers_left(self) -> None:
         """For a batch waiting on a running cluster (``--scheduler``) whose workers have all left
         (stopped, their machines down, dead on a call): say so once, and what to do, rather than
-        wait without a word; said again if they leave again after some came back."""
+        wait without a word; said again if they leave again after some came back. A batch that
+        started with none (:meth:`_start` said so) says it only once some came and went: the first
+        worker may take a while to start."""
         if not self.opts.scheduler or self.client.status != "running":
             return
         if self._threads():

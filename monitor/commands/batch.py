@@ -326,7 +326,6 @@ def _run(args: argparse.Namespace, inputs: _Inputs, phase: _Phase) -> int:
             store = _open_store(db, cfg, phase)
             if store is None:
                 return ExitStatus.BAD_SETUP
-            _say_no_workers_yet(client, opts)
             batch = BatchRun(client, store, cfg, opts, on_error=error, on_warning=warning)
             phase.outcome = batch.outcome  # what it did, as it does it: a stop's line says what it cancelled
             outcome = batch.run(jobs, unopened)
@@ -379,15 +378,6 @@ def _open_store(db: str, cfg, phase: _Phase):
         error(str(err))
         return None
     return store
-
-
-def _say_no_workers_yet(client, opts) -> None:
-    """A warning when the scheduler given has no workers yet: the batch waits for them."""
-    from ..batch.runner import asked
-
-    if opts.scheduler and not asked(client, opts.scheduler, "nthreads"):
-        warning(f"{opts.scheduler}: the scheduler has no workers yet; the batch waits for them "
-                f"(start them with: dask worker {opts.scheduler} --nthreads 1)")
 
 
 def _say_figures(labels: str, rows: Sequence[dict], scores: list[dict]) -> None:
