@@ -186,3 +186,63 @@ def test_a_warnings_acknowledgement_brings_no_desktop_notification():
                          acked_at=1796431283.0))
     sink.close(timeout=5.0)
     assert calls == []
+
+
+def test_with_include_phrase_text_off_a_notification_names_the_listed_phrase_not_the_callers_words():
+    """``delivery.include_phrase_text = false``: a notification pops up over whatever is on the screen
+    (a shared screen, a locked one that shows them) and stays in the notification server's history,
+    which no retention or purge reaches; it names the listed phrase, as the webhook's post does."""
+    phrase = AlertEvent(t=9.0, kind="distress_phrase", severity="warning",
+                        message='Distress phrase: the caller said "oh I cannot breathe my chest"', actions=("Ask",),
+                        evidence={"phrase": "cannot breathe", "excerpt": "oh I cannot breathe my chest"})
+    joined = AlertEvent(t=12.0, kind="possible_emergency", severity="critical",
+                        message='Possible emergency: slow speech and the caller said "oh I cannot breathe my chest"',
+                        evidence={"phrase": {"phrase": "cannot breathe", "excerpt": "oh I cannot breathe my chest"}})
+    for ev in (phrase, joined):
+        assert "oh I cannot" in NotifySink.format(ev)[2]
+        assert "my chest" not in NotifySink.format(ev, include_phrase_text=False)[2]
+    assert NotifySink.format(phrase, include_phrase_text=False)[2].splitlines() == [
+        'Distress phrase: the caller said a listed distress phrase ("cannot breathe")', "• Ask"]
+
+
+@pytest.mark.skipif(not all(shutil.which(x) for x in NEEDED), reason="dbus/dunst/xvfb not installed")
+def test_a_calls_critical_alerts_are_one_notification_each_kind_and_none_stays_once_the_call_is_over(tmp_path):
+    """A possible emergency raised again after it cleared replaces its notification rather than piling
+    up beside it, and a second critical kind (a distress phrase configured critical) has its own: once
+    the call is over, every one of them is replaced by one that goes, none left telling the agent, on
+    with the next caller, to get the caller's location."""
+    said, items = on_dunst(tmp_path, """
+        crit = dict(severity="critical", message="Several cues agree", call_id=3)
+        print(s.send(AlertEvent(t=93.0, kind="possible_emergency", **crit)),
+              s.send(AlertEvent(t=98.0, kind="distress_phrase", **crit)),
+              s.send(AlertEvent(t=160.0, kind="possible_emergency", **crit)),
+              s.call_over(CallSummaryEvent(t=227.0, call_id=3, ended_by="the softphone's stream ended")))
+    """)
+    assert said.split() == ["True"] * 4
+    assert sorted((i["summary"]["data"], i["body"]["data"], i["timeout"]["data"] > 0) for i in items) == [
+        ("Call over: distress phrase", "That call is over. The alert was raised 01:38 into it.", True),
+        ("Call over: possible emergency", "That call is over. The alert was raised 02:40 into it.", True)]
+
+
+@pytest.mark.skipif(not all(shutil.which(x) for x in NEEDED), reason="dbus/dunst/xvfb not installed")
+def test_an_acknowledgement_keeps_the_alerts_next_steps_in_its_call_and_goes_by_itself_once_the_call_is_over(tmp_path):
+    """While its call goes on the acknowledged alert stands: its notification says who saw it above
+    what to do. A supervisor who acknowledges the alert after the call ended (the usual case) is told in
+    a normal notification, not a critical one that would stay on the desktop into the next call."""
+    said, items = on_dunst(tmp_path, """
+        from monitor.events import AlertAckedEvent
+        crit = dict(kind="possible_emergency", severity="critical", message="Several cues agree",
+                    actions=("Get the caller's exact location",))
+        ack = dict(kind="possible_emergency", severity="critical", by="Dana", acked_at=1796431283.0)
+        print(s.send(AlertEvent(t=93.0, call_id=3, **crit)), s.acked(AlertAckedEvent(t=93.0, call_id=3, alert_id=5, **ack)),
+              s.send(AlertEvent(t=20.0, call_id=4, **crit)),
+              s.call_over(CallSummaryEvent(t=60.0, call_id=4, ended_by="the softphone's stream ended")),
+              s.acked(AlertAckedEvent(t=20.0, call_id=4, alert_id=6, **ack)))
+    """)
+    assert said.split() == ["True"] * 5
+    acked = sorted((i["timeout"]["data"] > 0, i["body"]["data"]) for i in items if i["summary"]["data"].startswith("Ack"))
+    assert [(goes, body.splitlines()[1:]) for goes, body in acked] == [
+        (False, ["The caller may be unwell or in danger: check on them now", "• Get the caller's exact location",
+                 "Several cues agree"]),
+        (True, [])]
+    assert acked[1][1].endswith(": they have seen it. That call is over; the alert was raised 00:20 into it.")

@@ -10,11 +10,12 @@ beside the number it applies to.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import MappingProxyType
 from typing import Any, Callable, Mapping, TypeGuard
 
 from ..cue_registry import cue
+from ..events import AlertEvent
 from .meaning import kind_name
 
 
@@ -209,6 +210,24 @@ def _phrase_lines(ev: Mapping[str, Any]) -> list[EvidenceLine]:
     if ev.get("excerpt") is not None:
         out.append(EvidenceLine("the caller said", f"\"{ev['excerpt']}\""))
     return out
+
+
+def redact_phrase_text(alert: AlertEvent) -> AlertEvent:
+    """The alert without the caller's own words: the excerpt of what was said is removed from the
+    evidence, and the message names the listed phrase it matched instead
+    (``delivery.include_phrase_text = false``: the webhook's posts and the desktop notification)."""
+    ev = dict(alert.evidence)
+    nested = ev.get("phrase") if isinstance(ev.get("phrase"), dict) else None
+    excerpt = ev.get("excerpt") if nested is None else nested.get("excerpt")
+    listed = ev.get("phrase") if nested is None else nested.get("phrase")
+    if not isinstance(excerpt, str) or not excerpt:
+        return alert
+    if nested is None:
+        ev["excerpt"] = None
+    else:
+        ev["phrase"] = {**nested, "excerpt": None}
+    message = alert.message.replace(f'"{excerpt}"', f'a listed distress phrase ("{listed}")')
+    return replace(alert, evidence=ev, message=message.replace(excerpt, "[words withheld]"))
 
 
 def _cue_lines(ev: Mapping[str, Any]) -> list[EvidenceLine]:

@@ -288,9 +288,9 @@ def _open_database(cfg, lock, stack: contextlib.ExitStack):
 
 def _notify_sink(cfg, sinks: dict, stack: contextlib.ExitStack):
     """The desktop notifications' sink, closed by ``stack``: among ``sinks`` when delivery.notify is on
-    (a reload turns it on or off)."""
+    (a reload turns it on or off); a distress phrase's words in it as delivery.include_phrase_text says."""
     from ..delivery.sinks.notify import NotifySink
-    notify = NotifySink()
+    notify = NotifySink(include_phrase_text=cfg.delivery.include_phrase_text)
     stack.callback(notify.close, 0.3)
     if cfg.delivery.notify:
         sinks["notify"] = notify

@@ -939,7 +939,8 @@ class DeliveryConfig:
                               "(429, 503) is waited for", min=1.0, max=3600.0)
     include_phrase_text: bool = _k(True, "the webhook carries the caller's own words that matched a "
                                    "distress phrase (the excerpt); false sends only which listed "
-                                   "phrase matched. The terminal and desktop always show them")
+                                   "phrase matched, and so does the desktop notification (it shows over the screen and stays in "
+                                   "the notification server's history). The terminal always shows them")
     webhook_token_file: str = _k("", "file holding the token sent to the webhook as "
                                  "\"Authorization: Bearer\" (the supervisor console's token file, "
                                  "or this agent's own token); \"\" = none")

@@ -1,15 +1,19 @@
 """Desktop notifications through ``notify-send`` (freedesktop notifications).
 
 Critical alerts go out with critical urgency (they stay until dismissed on most
-desktops), warnings with normal urgency. When its call is over (its summary comes), a
-critical notification still on the desktop is replaced by a normal one saying so (``notify-send
--p`` / ``-r``, libnotify 0.8 and later; older ones leave it), so that the agent, on with the next
-caller, does not read "Get the caller's exact location" about one who hung up; a call the
-daemon's stop ends (:meth:`NotifySink.keep_shown`) is not over, and its notification stays. A
-critical alert a supervisor acknowledged on the console replaces its notification with one saying who
-did and when (:meth:`NotifySink.acked`). A body is plain text, said as such (:func:`body_text`):
-notification servers read a body as markup, so a name typed on the console, a caller's words or
-a configured action could otherwise be a link or bold text on the agent's desktop.
+desktops), warnings with normal urgency. A critical alert of a kind its call has on the desktop already
+(raised again after it cleared) replaces that notification rather than piling up beside it. When its
+call is over (its summary comes), each critical notification of it still on the desktop is replaced by
+a normal one saying so (``notify-send -p`` / ``-r``, libnotify 0.8 and later; older ones leave it), so
+that the agent, on with the next caller, does not read "Get the caller's exact location" about one who
+hung up; a call the daemon's stop ends (:meth:`NotifySink.keep_shown`) is not over, and its notification
+stays. A critical alert a supervisor acknowledged on the console replaces its notification with one
+saying who did and when, above what the alert said (:meth:`NotifySink.acked`); acknowledged once its
+call is over, it is said in a normal notification, not a critical one that would stay into the next
+call. With ``include_phrase_text=False`` (``delivery.include_phrase_text``) a distress phrase's alert
+names the listed phrase, not the caller's own words, as the webhook does. A body is plain text, said as
+such (:func:`body_text`): notification servers read a body as markup, so a name typed on the console, a
+caller's words or a configured action could otherwise be a link or bold text on the agent's desktop.
 ``notify-send`` runs in a background thread so a slow or missing notification server never
 delays the pipeline; every failure is logged (the first of each kind as a warning) and never raised.
 """
@@ -23,7 +27,9 @@ import shutil
 import subprocess
 import threading
 import time
+from typing import NamedTuple
 
+from ...alerts.evidence import redact_phrase_text
 from ...alerts.meaning import kind_name, meaning
 from ...events import AlertAckedEvent, AlertEvent, CallSummaryEvent, Event
 
@@ -45,28 +51,50 @@ KEEP_SHOWN = "keep shown"
 """On the sink's queue: forget the critical notifications shown (:meth:`NotifySink.keep_shown`)."""
 
 
+class Shown(NamedTuple):
+    """A critical notification on the desktop: its id, its alert's call time and what it said of
+    the alert (kept under the alert's acknowledgement: the alert stands, and so do its next steps)."""
+
+    id: str
+    t: float
+    body: str
+
+
+def call_time(t: float) -> str:
+    """Call time ``t`` as a notification says it: ``01:33``, ``1:02:05`` past an hour."""
+    m, s = divmod(int(t), 60)
+    h, m = divmod(m, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m:02d}:{s:02d}"
+
+
 class NotifySink:
     def __init__(self, *, command: str = "notify-send", app_name: str = "call-monitor",
-                 timeout_s: float = 5.0) -> None:
+                 timeout_s: float = 5.0, include_phrase_text: bool = True) -> None:
         self.command = command
         self.app_name = app_name
         self.timeout_s = timeout_s
+        self.include_phrase_text = include_phrase_text
         self.sent = 0
         self.failures = 0
         self._warned: set[str] = set()
         self._prints_id: bool | None = None
         """Whether the command prints the notification's id (``-p``): asked once, when first needed."""
-        self._critical: dict[int | None, tuple[str, AlertEvent]] = {}
-        """Each call's critical notification on the desktop: its id and its alert."""
+        self._shown: dict[int | None, dict[str, Shown]] = {}
+        """Each call's critical notifications on the desktop, by the alert's kind."""
+        self._open: set[int | None] = set()
+        """The calls an alert came of and no summary yet: their caller is still on the line."""
         self._q: "queue.Queue[AlertEvent | CallSummaryEvent | AlertAckedEvent | str | None]" = queue.Queue(100)
         self._thread = threading.Thread(target=self._work, name="notify", daemon=True)
         self._thread.start()
 
     @staticmethod
-    def format(ev: AlertEvent) -> tuple[str, str, str]:
+    def format(ev: AlertEvent, include_phrase_text: bool = True) -> tuple[str, str, str]:
         """(urgency, summary, body) of an alert: the body (:func:`body_text`) says what the alert means first, then
         what to do, then the measured evidence (a desktop shows a notification's first lines); an
-        alert without such words (a distress phrase: the caller's own) says its message first."""
+        alert without such words (a distress phrase: the caller's own, or without
+        ``include_phrase_text`` the listed phrase they matched) says its message first."""
+        if not include_phrase_text:
+            ev = redact_phrase_text(ev)
         urgency = "critical" if ev.severity == "critical" else "normal"
         label = "CRITICAL" if ev.severity == "critical" else "Warning"
         summary = f"{label}: {kind_name(ev.kind)}"
@@ -97,7 +125,7 @@ class NotifySink:
             if ev is None:
                 return
             if ev == KEEP_SHOWN:
-                self._critical.clear()
+                self._shown.clear()
             elif isinstance(ev, CallSummaryEvent):
                 self.call_over(ev)
             elif isinstance(ev, AlertAckedEvent):
@@ -114,49 +142,68 @@ class NotifySink:
             pass
 
     def send(self, ev: AlertEvent) -> bool:
-        urgency, summary, body = self.format(ev)
-        keep = ev.severity == "critical" and self._can_print_id()
-        r = self._run(["-u", urgency, *(["-p"] if keep else []), summary, body])
+        self._open.add(ev.call_id)
+        urgency, summary, body = self.format(ev, self.include_phrase_text)
+        if ev.severity == "critical":
+            return self._critical(ev.call_id, ev.kind, ev.t, summary, body, body)
+        return self._plain(urgency, summary, body)
+
+    def _plain(self, urgency: str, summary: str, body: str) -> bool:
+        """A notification not kept: it goes as its ``urgency`` says (a normal one by itself)."""
+        if self._run(["-u", urgency, summary, body]) is None:
+            return False
+        self.sent += 1
+        return True
+
+    def _critical(self, call_id: int | None, kind: str, t: float, summary: str, body: str, alert_body: str) -> bool:
+        """A critical notification of ``call_id``'s alert ``kind`` (raised at call time ``t``, said
+        as ``alert_body``): in place of the one of its kind on the desktop, if any, and kept, where
+        the command prints its id, to be replaced once the call is over."""
+        calls = self._shown.setdefault(call_id, {})
+        keep = self._can_print_id()
+        shown = calls.get(kind)
+        r = self._run([*(["-r", shown.id] if shown else []), "-u", "critical", *(["-p"] if keep else []),
+                       summary, body])
         if r is None:
             return False
         if keep and r.stdout.strip().isdigit():
-            self._critical[ev.call_id] = (r.stdout.strip(), ev)
+            calls[kind] = Shown(r.stdout.strip(), t, alert_body)
         self.sent += 1
         return True
 
     def call_over(self, ev: CallSummaryEvent) -> bool:
-        """The call of the summary ``ev`` is over: its critical notification, if any, is replaced
-        by a normal one that says so (and goes as a normal one does)."""
-        shown = self._critical.pop(ev.call_id, None)
-        if shown is None:
-            return False
-        nid, alert = shown
-        m, s = divmod(int(alert.t), 60)
-        h, m = divmod(m, 60)
-        when = f"{h}:{m:02d}:{s:02d}" if h else f"{m:02d}:{s:02d}"
-        body = body_text(f"That call is over. The alert was raised {when} into it.")
-        summary = f"Call over: {kind_name(alert.kind)}"
-        return self._run(["-r", nid, "-u", "normal", summary, body]) is not None
+        """The call of the summary ``ev`` is over: each of its critical notifications on the desktop is
+        replaced by a normal one that says so (and goes as a normal one does); whether there was one."""
+        self._open.discard(ev.call_id)
+        shown = self._shown.pop(ev.call_id, {})
+        done = [self._run(["-r", s.id, "-u", "normal", f"Call over: {kind_name(kind)}",
+                           body_text(f"That call is over. The alert was raised {call_time(s.t)} into it.")])
+                is not None for kind, s in shown.items()]
+        return bool(done) and all(done)
 
     @staticmethod
-    def format_acked(ev: AlertAckedEvent) -> tuple[str, str]:
+    def format_acked(ev: AlertAckedEvent, over: bool = False) -> tuple[str, str]:
         """(summary, body) of a critical alert's acknowledgement: who on the console saw it, and when
-        (the body :func:`body_text`: the name is as the supervisor typed it)."""
+        (the body :func:`body_text`: the name is as the supervisor typed it); ``over``: its call is."""
         when = time.strftime("%H:%M:%S", time.localtime(ev.acked_at))
-        return (f"Acknowledged: {kind_name(ev.kind)}",
-                body_text(f"Supervisor {ev.by} acknowledged this critical alert at {when}: they have seen it."))
+        said = f"Supervisor {ev.by} acknowledged this critical alert at {when}: they have seen it."
+        if over:
+            said += f" That call is over; the alert was raised {call_time(ev.t)} into it."
+        return f"Acknowledged: {kind_name(ev.kind)}", body_text(said)
 
     def acked(self, ev: AlertAckedEvent) -> bool:
-        """A critical alert was acknowledged on the supervisor's console: the critical notification of
-        its call, if one is on the desktop, is replaced by one that says so (critical still: the
-        alert stands), else one is sent."""
+        """A critical alert was acknowledged on the supervisor's console. In a call still on the line,
+        its critical notification, if one is on the desktop, is replaced by one that says so above
+        what the alert said (critical still: the alert stands), else one is sent; once its call is
+        over (or one from before this daemon), the acknowledgement is a normal notification, which
+        goes by itself rather than stay into the next call."""
+        shown = self._shown.get(ev.call_id, {}).get(ev.kind)
+        if shown is None and ev.call_id not in self._open:
+            return self._plain("normal", *self.format_acked(ev, over=True))
         summary, body = self.format_acked(ev)
-        shown = self._critical.get(ev.call_id)
-        replace_it = ["-r", shown[0]] if shown is not None and shown[1].kind == ev.kind else []
-        if self._run([*replace_it, "-u", "critical", summary, body]) is None:
-            return False
-        self.sent += 1
-        return True
+        alert_body = shown.body if shown else ""
+        return self._critical(ev.call_id, ev.kind, ev.t, summary, "\n".join(filter(None, (body, alert_body))),
+                              alert_body)
 
     def _can_print_id(self) -> bool:
         if self._prints_id is None:

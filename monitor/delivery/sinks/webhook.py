@@ -73,6 +73,7 @@ import urllib.request
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Mapping, NamedTuple, overload
 
+from ...alerts.evidence import redact_phrase_text
 from ...config.urls import redact_url
 from ...console import problem_of, recovery_of
 from ...events import AlertAckedEvent, AlertEvent, Event
@@ -130,23 +131,6 @@ copied from that agent's desktop): the daemon takes a new id (:meth:`Sender.refu
 REFUSALS: tuple[Refusal, ...] = (MISSING_TOKEN, WRONG_SCHEME, WRONG_TOKEN, AGENT_MISMATCH, AGENT_TOKEN_POSTS_ONLY,
                                  DAEMON_ID_TAKEN)
 """Every refusal of a token the console answers with, each with its code."""
-
-
-def redact_phrase_text(alert: AlertEvent) -> AlertEvent:
-    """The alert without the caller's own words: the excerpt of what was said is removed from the
-    evidence, and the message names the listed phrase it matched instead."""
-    ev = dict(alert.evidence)
-    nested = ev.get("phrase") if isinstance(ev.get("phrase"), dict) else None
-    excerpt = ev.get("excerpt") if nested is None else nested.get("excerpt")
-    listed = ev.get("phrase") if nested is None else nested.get("phrase")
-    if not isinstance(excerpt, str) or not excerpt:
-        return alert
-    if nested is None:
-        ev["excerpt"] = None
-    else:
-        ev["phrase"] = {**nested, "excerpt": None}
-    message = alert.message.replace(f'"{excerpt}"', f'a listed distress phrase ("{listed}")')
-    return replace(alert, evidence=ev, message=message.replace(excerpt, "[words withheld]"))
 
 
 @dataclass(frozen=True)
