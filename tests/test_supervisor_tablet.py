@@ -1,0 +1,122 @@
+"""The console's page on a floor supervisor's phone or tablet, in headless Chromium emulating one.
+
+A supervisor walking the floor holds a touch screen 360 px wide whose tab sleeps while the screen is
+locked and whose Wi-Fi drops and comes back: every control is a finger's target (44 px), nothing scrolls
+sideways, a network gone is said at once, an acknowledgement then fails on its button, and once the page
+is connected again (the device online, the tab awake) it catches up by itself with what it missed and
+says from when to when it was not connected, a new critical alert beeping though the tab's audio was
+suspended while it slept.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from cdp import CHROMIUM
+from console_proc import alert_body, stored_alerts
+
+pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed (make setup installs it)")
+
+PHONE = {"width": 360, "height": 740, "mobile": True}
+SAID = "[...document.getElementById('say').children].map(p => p.textContent)"
+ONLINE = {"offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1}
+
+
+def _phone(console_pages):
+    """The console's page on a phone: 360 × 740, a touch screen (a coarse pointer), live."""
+    page = console_pages.open(**PHONE)
+    page.send("Emulation.setTouchEmulationEnabled", {"enabled": True, "maxTouchPoints": 5})
+    page.wait("matchMedia('(pointer: coarse)').matches")
+    return page
+
+
+def test_on_a_phone_every_control_is_a_finger_s_target_and_nothing_scrolls_sideways(console_pages):
+    """At 360 px on a touch screen, each control (the header's, the banner, a card's Evidence,
+    Acknowledge, "Acknowledge all" and call report, "Show 50 older", an agent's Forget) is at least
+    44 × 44 px, and the page, long names and all, is no wider than the screen."""
+    console = console_pages.console
+    stored_alerts(console, 51, acked=51)
+    long = "Alice Featherstonehaugh-Worthington (desk 4, second floor by the window)"
+    assert console.post({"type": "heartbeat", "agent": long, "daemon_id": "d-alice", "every_s": 30, "status": {
+        "devices_open": True, "in_call": True, "call": {"call_id": 7, "t": 96.0, "active_alerts": ["possible_emergency"]},
+        "reports": [{"call_id": 7, "url": "https://reports.example/call-7-report.html"}]}})[0] == 200
+    assert console.post({"type": "heartbeat", "agent": "bob", "daemon_id": "d-bob", "every_s": 30,
+                         "status": {"stopped": True}})[0] == 200
+    first = alert_body(1, daemon_id="d-alice", agent=long, severity="warning", kind="slow_speech")
+    console.post(first)
+    page = _phone(console_pages)
+    console.post(alert_body(2, daemon_id="d-alice", agent=long, call_started_at=first["call_started_at"]))
+    page.wait("document.body.classList.contains('flash') && document.querySelector('#critical a.report') !== null")
+    sizes = page.eval("[...document.querySelectorAll('button, a, input, select, summary')].filter(e => "
+                      "e.getClientRects().length).map(e => (r => [e.id || e.className || e.tagName, r.width, r.height])"
+                      "(e.getBoundingClientRect()))")
+    assert {"agent-filter", "who", "sound", "banner", "ack", "ackcall", "report", "SUMMARY", "older", "forget"} <= \
+        {name for name, _, _ in sizes}, sizes
+    assert [s for s in sizes if s[1] < 44 or s[2] < 44] == []
+    assert page.eval("document.documentElement.scrollWidth <= innerWidth")
+
+
+def test_a_network_drop_is_said_at_once_an_acknowledgement_then_fails_and_the_page_catches_up_once_online(
+        console_pages):
+    """The device offline, the page says so at once (not "live" while nothing can reach it) and counts
+    nothing in its header; an acknowledgement fails on its button, saying why, rather than silently. Online
+    again, it is live with no reload: the critical alert posted meanwhile flashes the banner and counts, the
+    alert acknowledged elsewhere meanwhile is among the acknowledged, and the header says from when to when
+    it was not connected and what came meanwhile."""
+    console = console_pages.console
+    mine = console.post(alert_body(1))[1]["id"]
+    elsewhere = console.post(alert_body(2, severity="warning", kind="slow_speech", call_id=3))[1]["id"]
+    page = _phone(console_pages)
+    page.eval("document.getElementById('who').value = 'Dana'")
+    page.send("Network.enable")
+    page.send("Network.emulateNetworkConditions", {**ONLINE, "offline": True})
+    page.wait("document.getElementById('conn').textContent === 'offline: no network'", timeout=3)
+    assert page.eval("[document.getElementById('tally').textContent, document.title]") == \
+        ["no count: not connected", "(not connected) call-monitor: supervisor"]
+    assert page.eval(SAID)[-1].startswith("Connection to the console lost")
+    button = f"document.querySelector('#critical article[data-id=\"{mine}\"] button.ack')"
+    page.eval(f"{button}.click()")
+    page.wait(f"{button}.textContent === 'Acknowledge (failed: no network, retry)'", timeout=3)
+    new = console.post(alert_body(3, call_id=9))[1]["id"]
+    assert console.request("POST", f"/api/alerts/{elsewhere}/ack", json.dumps({"by": "Eve"}).encode())[0] == 200
+
+    page.send("Network.emulateNetworkConditions", ONLINE)
+    page.wait(f"document.querySelector('#critical article[data-id=\"{new}\"]') !== null", timeout=5)
+    page.wait("document.getElementById('conn').textContent === 'live'")
+    assert page.eval("document.body.classList.contains('flash')")
+    assert page.eval("document.getElementById('tally').textContent") == "2 critical open"
+    assert page.eval(f"document.querySelector('#acked article[data-id=\"{elsewhere}\"] .ackinfo').textContent") \
+        .startswith("Acknowledged by Eve at ")
+    gap = page.eval("(g => [g.hidden, g.textContent, g.querySelectorAll('time').length])(document.getElementById('gap'))")
+    assert gap[0] is False and gap[1].startswith("not connected from ") and gap[2] == 2, gap
+    assert gap[1].endswith(", caught up: 1 new critical"), gap
+    assert page.eval(SAID)[-1] == "Connected again: new alerts reach this page."
+    assert next(a for a in console.state()["alerts"] if a["id"] == mine)["acked_at"] is None
+
+
+def test_a_tab_that_slept_opens_its_stream_again_catches_up_and_beeps_though_its_audio_was_suspended(
+        console_pages):
+    """A phone's screen locked: its tab frozen, its audio suspended by the browser. The stream it held may be
+    dead without a word (a Wi-Fi that came back under it): a page that heard nothing from the console for
+    longer than it may (its ticks come every 15 s; the test shortens the page's limit) opens its stream again
+    as it wakes, catches up with the critical alert that came meanwhile, says it was not connected, and
+    beeps, its audio resumed."""
+    console = console_pages.console
+    page = _phone(console_pages)
+    page.eval("document.getElementById('sound').click()")
+    page.wait("S.audio && S.audio.state === 'running'")
+    page.eval("S.audio.suspend().then(() => true)")
+    page.eval("S.quietAfter = 1")
+    page.send("Page.setWebLifecycleState", {"state": "frozen"})
+    new = console.post(alert_body(1))[1]["id"]
+    time.sleep(1.5)
+    page.send("Page.setWebLifecycleState", {"state": "active"})
+    page.wait(f"document.querySelector('#critical article[data-id=\"{new}\"]') !== null", timeout=5)
+    assert page.eval("document.body.classList.contains('flash')")
+    page.wait("S.audio.state === 'running'", timeout=3)
+    page.wait(f"{SAID}.includes('Connected again: new alerts reach this page.')", timeout=5)
+    page.eval("S.quietAfter = 40")
+    assert page.eval("document.getElementById('gap').textContent").startswith("not connected from ")
