@@ -69,9 +69,19 @@ def test_a_network_drop_is_said_at_once_an_acknowledgement_then_fails_and_the_pa
     console = console_pages.console
     mine = console.post(alert_body(1))[1]["id"]
     elsewhere = console.post(alert_body(2, severity="warning", kind="slow_speech", call_id=3))[1]["id"]
+    slow = console.post(alert_body(4, severity="warning", kind="long_pauses", call_id=4))[1]["id"]
     page = _phone(console_pages)
     page.eval("document.getElementById('who').value = 'Dana'")
     page.send("Network.enable")
+    # a Wi-Fi that takes the request and answers nothing (the request held by the browser): the button says
+    # it is sending, then that no answer came (the page's 15 s shortened here)
+    page.send("Fetch.enable", {"patterns": [{"urlPattern": "*/ack"}]})
+    page.eval("S.answerWithin = 0.5")
+    button = f"document.querySelector('#warning article[data-id=\"{slow}\"] button.ack')"
+    page.eval(f"{button}.click()")
+    assert page.eval(f"{button}.textContent") == "Acknowledge (sending…)"
+    page.wait(f"{button}.textContent === 'Acknowledge (failed: no answer within 0.5 s, retry)'", timeout=3)
+    page.send("Fetch.disable")
     page.send("Network.emulateNetworkConditions", {**ONLINE, "offline": True})
     page.wait("document.getElementById('conn').textContent === 'offline: no network'", timeout=3)
     assert page.eval("[document.getElementById('tally').textContent, document.title]") == \
