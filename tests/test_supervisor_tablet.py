@@ -25,19 +25,32 @@ SAID = "[...document.getElementById('say').children].map(p => p.textContent)"
 ONLINE = {"offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1}
 
 
-def _phone(console_pages):
-    """The console's page on a phone: 360 × 740, a touch screen (a coarse pointer), live."""
-    page = console_pages.open(**PHONE)
+def _touch(page):
+    """``page`` on a touch screen (a coarse pointer)."""
     page.send("Emulation.setTouchEmulationEnabled", {"enabled": True, "maxTouchPoints": 5})
     page.wait("matchMedia('(pointer: coarse)').matches")
     return page
 
 
+def _phone(console_pages):
+    """The console's page on a phone: 360 × 740, a touch screen, live."""
+    return _touch(console_pages.open(**PHONE))
+
+
+TARGETS = ("[...document.querySelectorAll('button, a, input, select, summary')].filter(e => e.getClientRects().length)"
+           ".map(e => (r => [e.id || e.className || e.tagName, r.width, r.height])(e.getBoundingClientRect()))")
+"""Each control drawn: its id (else its class, else its tag), width and height."""
+
+
 def test_on_a_phone_every_control_is_a_finger_s_target_and_nothing_scrolls_sideways(console_pages):
-    """At 360 px on a touch screen, each control (the header's, the banner, a card's Evidence,
-    Acknowledge, "Acknowledge all" and call report, "Show 50 older", an agent's Forget) is at least
-    44 × 44 px, and the page, long names and all, is no wider than the screen."""
+    """At 360 px on a touch screen, each control (the sign-in form's, the header's, the banner, a card's
+    Evidence, Acknowledge, "Acknowledge all" and call report, "Show 50 older", an agent's Forget) is at least
+    44 × 44 px, and the page, long names and all, is no wider than the screen. The header's fields say their
+    text at 16 px at least, which iOS Safari does not zoom into as they take the focus."""
     console = console_pages.console
+    signin = _touch(console_pages.browser.new_page(console.base + "/", **PHONE))
+    signin.wait("document.getElementById('token') !== null")
+    assert [s for s in signin.eval(TARGETS) if s[1] < 44 or s[2] < 44] == []
     stored_alerts(console, 51, acked=51)
     long = "Alice Featherstonehaugh-Worthington (desk 4, second floor by the window)"
     assert console.post({"type": "heartbeat", "agent": long, "daemon_id": "d-alice", "every_s": 30, "status": {
@@ -50,13 +63,13 @@ def test_on_a_phone_every_control_is_a_finger_s_target_and_nothing_scrolls_sidew
     page = _phone(console_pages)
     console.post(alert_body(2, daemon_id="d-alice", agent=long, call_started_at=first["call_started_at"]))
     page.wait("document.body.classList.contains('flash') && document.querySelector('#critical a.report') !== null")
-    sizes = page.eval("[...document.querySelectorAll('button, a, input, select, summary')].filter(e => "
-                      "e.getClientRects().length).map(e => (r => [e.id || e.className || e.tagName, r.width, r.height])"
-                      "(e.getBoundingClientRect()))")
+    sizes = page.eval(TARGETS)
     assert {"agent-filter", "who", "sound", "banner", "ack", "ackcall", "report", "SUMMARY", "older", "forget"} <= \
         {name for name, _, _ in sizes}, sizes
     assert [s for s in sizes if s[1] < 44 or s[2] < 44] == []
     assert page.eval("document.documentElement.scrollWidth <= innerWidth")
+    assert page.eval("['who', 'agent-filter'].map(id => parseFloat(getComputedStyle(document.getElementById(id)).fontSize))") \
+        == [16, 16]
 
 
 def test_a_network_drop_is_said_at_once_an_acknowledgement_then_fails_and_the_page_catches_up_once_online(
