@@ -37,6 +37,13 @@ def _phone(console_pages):
     return _touch(console_pages.open(**PHONE))
 
 
+EVIDENCE = {"score": 3.64, "min_score": 3.0, "families": {"latency": 2.01, "pausing": 1.63}, "count": 2, "min_families": 2,
+            "since": 92.0, "until": 92.0,
+            "accumulated": {"latency": {"evidence": 0.0, "short_evidence": 1.005, "window": "short", "level": 2.01,
+                                        "since": 89.0, "held_s": 4.0}},
+            "cues": {"slow_response": {"cue": "response_latency_s", "value": 2.01, "baseline": 0.82, "threshold": 1.64,
+                                       "window": "short"}}}
+"""A possible emergency's evidence, as a daemon sends it: its words have long labels ("what each family accumulated")."""
 TARGETS = ("[...document.querySelectorAll('button, a, input, select, summary')].filter(e => e.getClientRects().length)"
            ".map(e => (r => [e.id || e.className || e.tagName, r.width, r.height])(e.getBoundingClientRect()))")
 """Each control drawn: its id (else its class, else its tag), width and height."""
@@ -61,13 +68,18 @@ def test_on_a_phone_every_control_is_a_finger_s_target_and_nothing_scrolls_sidew
     first = alert_body(1, daemon_id="d-alice", agent=long, severity="warning", kind="slow_speech")
     console.post(first)
     page = _phone(console_pages)
-    console.post(alert_body(2, daemon_id="d-alice", agent=long, call_started_at=first["call_started_at"]))
+    console.post(alert_body(2, daemon_id="d-alice", agent=long, call_started_at=first["call_started_at"],
+                            evidence=EVIDENCE))
     page.wait("document.body.classList.contains('flash') && document.querySelector('#critical a.report') !== null")
     sizes = page.eval(TARGETS)
     assert {"agent-filter", "who", "sound", "banner", "ack", "ackcall", "report", "SUMMARY", "older", "forget"} <= \
         {name for name, _, _ in sizes}, sizes
     assert [s for s in sizes if s[1] < 44 or s[2] < 44] == []
     assert page.eval("document.documentElement.scrollWidth <= innerWidth")
+    # the evidence's words read across the card, not down a narrow column beside its longest label
+    widths = page.eval("[...document.querySelectorAll('#critical dd')].map(d => d.getBoundingClientRect().width / "
+                       "d.parentElement.getBoundingClientRect().width)")
+    assert len(widths) > 5 and min(widths) > 0.8, widths
     assert page.eval("['who', 'agent-filter'].map(id => parseFloat(getComputedStyle(document.getElementById(id)).fontSize))") \
         == [16, 16]
 
@@ -122,7 +134,7 @@ def test_a_network_drop_is_said_at_once_an_acknowledgement_then_fails_and_the_pa
 
 def test_a_tab_that_slept_opens_its_stream_again_catches_up_and_beeps_though_its_audio_was_suspended(
         console_pages):
-    """A phone's screen locked: its tab frozen, its audio suspended by the browser. The stream it held may be
+    """A phone's screen locked: its tab hidden, then frozen, its audio suspended by the browser. The stream it held may be
     dead without a word (a Wi-Fi that came back under it): a page that heard nothing from the console for
     longer than it may (its ticks come every 15 s; the test shortens the page's limit) opens its stream again
     as it wakes, catches up with the critical alert that came meanwhile, says it was not connected, and
@@ -133,10 +145,15 @@ def test_a_tab_that_slept_opens_its_stream_again_catches_up_and_beeps_though_its
     page.wait("S.audio && S.audio.state === 'running'")
     page.eval("S.audio.suspend().then(() => true)")
     page.eval("S.quietAfter = 1")
+    tab = page.send("Target.getTargetInfo")["targetInfo"]["targetId"]
+    console_pages.browser.new_page("about:blank", **PHONE)  # in front: the page hidden, as a locked screen hides it
+    page.wait("document.hidden")
     page.send("Page.setWebLifecycleState", {"state": "frozen"})
     new = console.post(alert_body(1))[1]["id"]
     time.sleep(1.5)
     page.send("Page.setWebLifecycleState", {"state": "active"})
+    page.browser.send("Target.activateTarget", {"targetId": tab})
+    page.wait("!document.hidden")
     page.wait(f"document.querySelector('#critical article[data-id=\"{new}\"]') !== null", timeout=5)
     assert page.eval("document.body.classList.contains('flash')")
     page.wait("S.audio.state === 'running'", timeout=3)
