@@ -2,10 +2,11 @@
 
 A supervisor walking the floor holds a touch screen 360 px wide whose tab sleeps while the screen is
 locked and whose Wi-Fi drops and comes back: every control is a finger's target (44 px), nothing scrolls
-sideways, a network gone is said at once, an acknowledgement then fails on its button, and once the page
-is connected again (the device online, the tab awake) it catches up by itself with what it missed and
-says from when to when it was not connected, a new critical alert beeping though the tab's audio was
-suspended while it slept.
+sideways and an alert's evidence reads across the card; a network gone is said at once, an acknowledgement
+then fails on its button, and once the page is connected again (the device online, the tab awake) it
+catches up by itself with what it missed and says from when to when it was not connected; a critical alert
+that came while the page was hidden flashes, beeps and buzzes again as it is shown, and one that came while
+it slept beeps though the tab's audio was suspended.
 """
 
 from __future__ import annotations
@@ -107,11 +108,11 @@ def test_a_network_drop_or_a_sleep_is_said_an_acknowledgement_then_fails_and_the
     # a Wi-Fi that takes the request and answers nothing (the request held by the browser): the button says
     # it is sending, then that no answer came (the page's 15 s shortened here)
     page.send("Fetch.enable", {"patterns": [{"urlPattern": "*/ack"}]})
-    page.eval("S.answerWithin = 0.5")
+    page.eval("S.answerWithin = 0.2")
     button = f"document.querySelector('#warning article[data-id=\"{slow}\"] button.ack')"
     page.eval(f"{button}.click()")
     assert page.eval(f"{button}.textContent") == "Acknowledge (sending…)"
-    page.wait(f"{button}.textContent === 'Acknowledge (failed: no answer within 0.5 s, retry)'", timeout=3)
+    page.wait(f"{button}.textContent === 'Acknowledge (failed: no answer within 0.2 s, retry)'", timeout=3)
     page.send("Fetch.disable")
     page.send("Network.emulateNetworkConditions", {**ONLINE, "offline": True})
     page.wait("document.getElementById('conn').textContent === 'offline: no network'", timeout=3)
