@@ -935,8 +935,9 @@ class DeliveryConfig:
                       "given up; 0 = until delivered (the queue survives restarts)", min=0, max=10000)
     backoff_s: float = _k(2.0, "first retry delay; doubles after each failure", min=0.1, max=60.0)
     max_backoff_s: float = _k(300.0, "longest retry delay (a pending critical alert is retried at "
-                              "least every 3 s all the same), and the longest a receiver's Retry-After "
-                              "(429, 503) is waited for", min=1.0, max=3600.0)
+                              "least every 3 s all the same, but one the receiver refuses: 400, 413, 422), "
+                              "and the longest a receiver's Retry-After (429, 503) is waited for", min=1.0,
+                              max=3600.0)
     include_phrase_text: bool = _k(True, "the webhook carries the caller's own words that matched a "
                                    "distress phrase (the excerpt); false sends only which listed "
                                    "phrase matched, and so does the desktop notification (it shows over the screen and stays in "

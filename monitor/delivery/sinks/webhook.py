@@ -10,7 +10,9 @@ delivered by the next daemon once the endpoint answers, and one that was
 delivered is never posted again.
 
 Critical alerts are never left waiting on a long backoff: a pending critical is retried at
-least every ``CRITICAL_RETRY_S``, and the first success after failures makes every pending
+least every ``CRITICAL_RETRY_S`` through an outage (but one the receiver refuses, a 4xx answer about
+the alert's body such as 400, 413 or 422, waits the backoff as a warning does: it would be refused
+again every few seconds), and the first success after failures makes every pending
 delivery due at once, so the supervisor gets what waited within seconds of the endpoint's
 return. A receiver that answers 429 (the console's limit of an agent's posts) or 503 with
 ``Retry-After`` is taken at its word (:func:`retry_after`, ``max_backoff_s`` at most): the alert
@@ -589,9 +591,13 @@ class WebhookSink:
             self._calls.popitem(last=False)
         return self._calls[call_id]
 
-    def _retry_delay(self, attempts: int, severity: str) -> float:
+    def _retry_delay(self, attempts: int, severity: str, err: BaseException | None = None) -> float:
+        """The wait before the next try after ``attempts`` failed ones: the backoff, at most
+        :data:`CRITICAL_RETRY_S` for a critical alert in an outage, but not for one the receiver
+        refused (``err``: :func:`_refuses_the_alert`), which it would refuse again every few seconds."""
         delay = min(self.backoff_s * 2 ** (attempts - 1), self.max_backoff_s)
-        return min(delay, CRITICAL_RETRY_S) if severity == "critical" else delay
+        refused = err is not None and _refuses_the_alert(err)
+        return min(delay, CRITICAL_RETRY_S) if severity == "critical" and not refused else delay
 
     @property
     def identity(self) -> Identity | None:
@@ -653,7 +659,7 @@ class WebhookSink:
                     log.warning("webhook %s: unstored %s alert failed (%s); giving up after %s attempts",
                                 self.shown_url, h.alert.kind, self.last_error, h.attempts, extra=problem_of("webhook"))
                 else:
-                    h.next_at = self.clock() + self._retry_delay(h.attempts, h.alert.severity)
+                    h.next_at = self.clock() + self._retry_delay(h.attempts, h.alert.severity, err)
                 continue
             self._forget(h, settled=True)
             self.delivered += 1
@@ -694,7 +700,7 @@ class WebhookSink:
                     log.warning("webhook %s: alert %s failed (%s); giving up after %s attempts",
                                 target.shown_url, d.alert_id, self.last_error, attempts, extra=problem_of("webhook"))
                 else:
-                    delay = self._retry_delay(attempts, d.alert.severity)
+                    delay = self._retry_delay(attempts, d.alert.severity, err)
                     self.store.mark_failed(d.id, self.clock() + delay, self.last_error)
                     self._said_failure(target, d, attempts, delay, _refuses_the_alert(err))
                 continue
@@ -905,7 +911,7 @@ UNTRUSTED_CERTIFICATE = ("a receiver with a certificate of its own (the console'
 def _describe(err: BaseException, token: str | None = None, identity: Identity | None = None) -> str:
     """One phrase on a failed post; a refused token says the receiver's reason and how to give the
     right token, or, for the console's :data:`AGENT_MISMATCH`, the agent name the daemon posts as and
-    where it comes from; a server's error says the receiver's reason, if it gave one."""
+    where it comes from; any other refusal or server's error says the receiver's reason, if it gave one."""
     if isinstance(err, urllib.error.HTTPError):
         said = f"HTTP {err.code} {err.reason}"
         why, code = _receiver_says(err)
@@ -925,7 +931,7 @@ def _describe(err: BaseException, token: str | None = None, identity: Identity |
                      "followed (the token would go with it): give the webhook the URL it redirects to")
         elif err.code in NO_POSTS_HERE:
             said += ": no alerts are taken at this URL (the supervisor console takes them at /webhook)"
-        elif (err.code >= 500 or err.code == 429) and why:  # the console's database failing, its limit
+        elif why:  # the console's database failing, its limit, an alert's body it refuses (400, 413, 422)
             said += f": {why}"
         return said
     if isinstance(err, urllib.error.URLError):

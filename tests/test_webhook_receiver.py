@@ -1,0 +1,115 @@
+"""What a receiver of another program (a ticketing or paging service) gets from the daemon's webhook,
+and how each of its answers is taken: a real HTTP server on 127.0.0.1 receiving real posts."""
+
+from __future__ import annotations
+
+import re
+import time
+
+from conftest import ROOT, stored_alert, wait_for
+
+from monitor.delivery.sinks.webhook import CRITICAL_RETRY_S, Identity, WebhookSink
+from monitor.delivery.store import Store
+
+
+def documented_alert_fields() -> set[str]:
+    """The fields of an alert's post as docs/daemon.md's table of them names them."""
+    text = (ROOT / "docs" / "daemon.md").read_text(encoding="utf-8")
+    table = text.split("### What a webhook receiver gets", 1)[1].split("| field |", 1)[1].split("\n\n", 1)[0]
+    return {name for row in table.splitlines()[2:] for name in re.findall(r"`(\w+)`", row.split("|")[1])}
+
+
+def test_an_alerts_post_carries_the_fields_the_documentation_lists_and_no_others(tmp_path, hook):
+    """A receiver reads the fields the table gives, each of its JSON type: a replayed call's alert
+    carries every one of them (a live call's has no ``recording``), and nothing the table leaves out."""
+    with Store.open(tmp_path / "e.db") as store:
+        sink = WebhookSink(store, hook.url, poll_s=0.05, identity=Identity.of(store, "alice")).start()
+        try:
+            sink(stored_alert(store, source="/calls/call-0417.wav"))
+            assert wait_for(lambda: hook.received, 5)
+        finally:
+            sink.close()
+    ((_, post),) = hook.received
+    assert set(post) == documented_alert_fields()
+    kinds = {"type": str, "source": str, "daemon_id": str, "alert_id": int, "agent": str, "call_id": int,
+             "kind": str, "severity": str, "message": str, "evidence": dict, "actions": list, "t": float,
+             "call_started_at": float, "at": float, "recording": str, "stored": bool}
+    assert {k: type(v) for k, v in post.items()} == {k: kinds[k] for k in post}
+    assert (post["type"], post["source"], post["agent"], post["recording"]) == ("alert", "call-monitor", "alice",
+                                                                                "call-0417.wav")
+    assert post["call_started_at"] <= post["at"] <= post["call_started_at"] + post["t"]  # replayed: posted sooner
+
+
+def test_a_critical_alert_the_receiver_refuses_waits_the_backoff_not_a_few_seconds(tmp_path, hook):
+    """A receiver that refuses an alert's body (400, 413, 422: the alert, not the receiver, is at
+    fault) would refuse it again at once: a critical one is retried at the backoff as a warning is,
+    not every few seconds for ever as in an outage, where the receiver's return is waited for."""
+    hook.refuses = lambda post: 422
+    with Store.open(tmp_path / "e.db") as store:
+        sink = WebhookSink(store, hook.url, backoff_s=30.0, max_backoff_s=300.0, poll_s=0.05).start()
+        try:
+            sink(stored_alert(store, severity="critical"))
+            assert wait_for(lambda: store.deliveries()[0].attempts >= 1, 5)
+            (d,) = store.deliveries()
+        finally:
+            sink.close()
+    assert d.status == "pending" and d.last_error.startswith("HTTP 422")
+    assert d.next_attempt_at - time.time() > 20  # the backoff's 30 s, not CRITICAL_RETRY_S
+
+
+def test_a_critical_alert_in_an_outage_is_still_retried_every_few_seconds(tmp_path, hook):
+    hook.up = False  # 503 without Retry-After: the receiver is down
+    with Store.open(tmp_path / "e.db") as store:
+        sink = WebhookSink(store, hook.url, backoff_s=30.0, max_backoff_s=300.0, poll_s=0.05).start()
+        try:
+            sink(stored_alert(store, severity="critical"))
+            assert wait_for(lambda: store.deliveries()[0].attempts >= 1, 5)
+            (d,) = store.deliveries()
+        finally:
+            sink.close()
+    assert d.status == "pending" and d.next_attempt_at - time.time() <= CRITICAL_RETRY_S
+
+
+def test_the_receivers_reason_for_refusing_an_alert_is_said_in_the_warning(tmp_path, monitor_logs, hook):
+    """A receiver's 400 or 422 says why in ``{"error": ...}``, as the console's does: the warning
+    quotes it, so the administrator learns which field to fix, not only the status."""
+    hook.refuses, hook.refusal = (lambda post: 422), {"error": "severity: expected low, high or urgent"}
+    with Store.open(tmp_path / "e.db") as store:
+        sink = WebhookSink(store, hook.url, backoff_s=30.0, poll_s=0.05).start()
+        try:
+            sink(stored_alert(store, severity="warning"))
+            assert wait_for(lambda: any(lvl == "warning" for lvl, _ in monitor_logs), 5)
+        finally:
+            sink.close()
+    (said,) = [m for lvl, m in monitor_logs if lvl == "warning"]
+    assert "HTTP 422 Unprocessable Entity: severity: expected low, high or urgent" in said, said
+
+
+def test_an_alert_posted_again_after_a_timeout_and_a_restart_carries_the_same_key(tmp_path, hook):
+    """The receiver took the first post but answered after the daemon's timeout: the alert stays in
+    the outbox, and the next daemon of the database posts it again under the same (``daemon_id``,
+    ``alert_id``), by which the receiver keeps it once."""
+    answered_late: list[dict] = []
+
+    def answer_the_first_late(post: dict) -> None:
+        if not answered_late:
+            answered_late.append(post)
+            time.sleep(0.6)
+
+    hook.on_post = answer_the_first_late
+    with Store.open(tmp_path / "e.db") as store:
+        sink = WebhookSink(store, hook.url, timeout_s=0.3, backoff_s=30.0, poll_s=0.05,
+                           identity=Identity.of(store)).start()
+        try:
+            sink(stored_alert(store, severity="warning"))
+            assert wait_for(lambda: store.deliveries()[0].attempts >= 1, 5)
+        finally:
+            sink.close()
+    with Store.open(tmp_path / "e.db") as store:  # the daemon started again
+        sink = WebhookSink(store, hook.url, timeout_s=0.3, poll_s=0.05, identity=Identity.of(store)).start()
+        try:
+            assert wait_for(lambda: store.deliveries()[0].status == "delivered", 5)
+        finally:
+            sink.close()
+    keys = [(post["daemon_id"], post["alert_id"]) for _, post in hook.received]
+    assert len(keys) == 2 and keys[0] == keys[1]
