@@ -1522,6 +1522,23 @@ def test_acknowledgements_are_refused_with_their_reasons_and_leave_the_alert_una
         console.kill()
 
 
+def test_a_script_is_told_in_json_of_a_path_or_a_method_the_console_does_not_serve(tmp_path):
+    """A script reads every refusal as ``{"error": ...}``: a path no route serves (a typo, an API of
+    another release) and a method a route does not take (an acknowledgement asked for with GET), with
+    the methods it takes in ``Allow``; the error says what the console serves instead."""
+    console = ConsoleProcess(tmp_path)
+    try:
+        status, answer, said = console.exchange("GET", "/api/alert")
+        assert (status, answer["Content-Type"]) == (404, "application/json")
+        assert json.loads(said) == {"error": "nothing is served at /api/alert (the API: /api/state, /api/alerts, "
+                                             "/api/alerts/ID/ack, /api/agents/forget; daemons post to /webhook)"}
+        status, answer, said = console.exchange("GET", "/api/alerts/1/ack")
+        assert (status, answer["Content-Type"], answer["Allow"]) == (405, "application/json", "POST")
+        assert json.loads(said) == {"error": "GET is not taken at /api/alerts/1/ack; it takes POST"}
+    finally:
+        console.kill()
+
+
 def test_listen_addresses():
     assert parse_listen("127.0.0.1:8640") == ("127.0.0.1", 8640)
     assert parse_listen("[::1]:9000") == ("::1", 9000)

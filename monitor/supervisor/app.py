@@ -528,6 +528,16 @@ class Console:
             self.health.worked()
         return result
 
+    async def not_served(self, request: Request, exc: Exception) -> Response:
+        """The answer to a request no route takes (404: no such path; 405: not that method, with its
+        ``Allow``): its reason as ``{"error": ...}``, as every other refusal, for a script to read."""
+        assert isinstance(exc, HTTPException)
+        path, allow = request.url.path[:200], (exc.headers or {}).get("Allow", "")
+        said = {404: f"nothing is served at {path} (the API: /api/state, /api/alerts, /api/alerts/ID/ack, "
+                     f"/api/agents/forget; daemons post to /webhook)",
+                405: f"{request.method[:20]} is not taken at {path}; it takes {allow}"}.get(exc.status_code, exc.detail)
+        return JSONResponse({"error": said}, status_code=exc.status_code, headers=exc.headers)
+
     async def database_failed(self, request: Request, exc: Exception) -> JSONResponse:
         """The answer to a request the database failed: 503 with the reason (a daemon keeps its
         alert and posts it again); logged by :attr:`health`, not once per request."""
@@ -915,7 +925,8 @@ def create_app(store: ConsoleStore, auth: Auth, settings: ConsoleSettings = Cons
         Route("/api/alerts", console.alerts_page, methods=["GET"]),
         Route("/api/alerts/{alert}/ack", console.ack, methods=["POST"]),
         Route("/api/agents/forget", console.forget, methods=["POST"]),
-    ], lifespan=_lifespan(console), exception_handlers={DatabaseFailed: console.database_failed},
+    ], lifespan=_lifespan(console), exception_handlers={DatabaseFailed: console.database_failed,
+                                                       HTTPException: console.not_served},
         middleware=[Middleware(_AlwaysHeaders), *([Middleware(_LoopbackHostOnly, listen_name=listen_name)] if loopback else [])])
     app.state.console = console
     return app
