@@ -113,3 +113,21 @@ def test_an_alert_posted_again_after_a_timeout_and_a_restart_carries_the_same_ke
             sink.close()
     keys = [(post["daemon_id"], post["alert_id"]) for _, post in hook.received]
     assert len(keys) == 2 and keys[0] == keys[1]
+
+
+def test_an_alert_the_receiver_asked_to_wait_for_is_listed_with_its_answer_not_as_never_tried(tmp_path, hook):
+    """429 or 503 with ``Retry-After`` counts no failed attempt, but the alert was posted: ``alerts``
+    says it waits with the receiver's answer, not "not tried yet", which would send the receiver's
+    administrator looking for a post that never came."""
+    from monitor.delivery.delivered import delivery_text
+    hook.refuses, hook.retry_after = (lambda post: 429), "60"
+    with Store.open(tmp_path / "e.db") as store:
+        sink = WebhookSink(store, hook.url, poll_s=0.05).start()
+        try:
+            alert = stored_alert(store)
+            sink(alert)
+            assert wait_for(lambda: store.deliveries()[0].last_error, 5)
+        finally:
+            sink.close()
+        said = delivery_text(store.deliveries(), time.time(), 300.0)
+    assert said.startswith("webhook: queued, not delivered yet (HTTP 429 Too Many Requests), next try "), said

@@ -48,7 +48,8 @@ def delivery_text(rows: list[Delivery], raised_at: float, longest_wait_s: float,
 
 
 def _delivery_words(rows: list[Delivery], raised_at: float, longest_wait_s: float, now: float | None = None) -> str:
-    """An alert's webhook delivery in words: delivered, queued, failed for good, or not sent.
+    """An alert's webhook delivery in words: delivered, queued (not tried yet, waiting as the receiver
+    asked with its answer, or after failed attempts), failed for good, or not sent.
     Times are dated unless on the day the alert was raised (``raised_at``); a next try due at ``now``
     (:func:`.store_rows.is_due` with the sender's longest wait, ``delivery.max_backoff_s``: its time
     has come, or the wall clock stepped back since it was set) is due now, made when a daemon opens
@@ -64,11 +65,13 @@ def _delivery_words(rows: list[Delivery], raised_at: float, longest_wait_s: floa
         return "webhook: delivered" + (f" {_clock(d.delivered_at, raised_at)}" if d.delivered_at else "") \
             + (f" after {tries}" if d.attempts > 1 else "")
     if d.status == "pending":
-        if not d.attempts:
+        if not d.attempts and not d.last_error:
             return "webhook: queued, not tried yet"
         later = "next try due now, when a daemon or a replay --webhook opens this database" \
             if is_due(d.next_attempt_at, now, longest_wait_s) else \
             f"next try {_clock(d.next_attempt_at, raised_at)} if its sender still runs, else " \
             "when a daemon or a replay --webhook opens this database"
+        if not d.attempts:  # posted, and the receiver asked to wait (Retry-After): no failed attempt
+            return f"webhook: queued, not delivered yet ({d.last_error}), {later}"
         return f"webhook: queued, {tries} failed ({d.last_error}), {later}"
     return f"webhook: failed for good after {tries} ({d.last_error})"
