@@ -517,8 +517,8 @@ class Hook:
     answers the status it gives a post it refuses (422 for one kind of alert: a body the console
     will not take) and None for one it takes; ``retry_after`` set is the ``Retry-After`` of every
     refusal (a receiver asking to wait: 429, 503). Alerts go to ``received``, the
-    daemon's heartbeats to ``heartbeats``, every post's Authorization header to ``authorizations``
-    and its path (with the query) to ``paths``; ``redirect`` set answers every post 302 to that
+    daemon's heartbeats to ``heartbeats``, every post's Authorization header to ``authorizations``,
+    its path (with the query) to ``paths`` and its headers to ``headers``; ``redirect`` set answers every post 302 to that
     Location; a GET is recorded in ``authorizations`` and ``paths`` alike and answered 200;
     ``on_post(post)``, when set, runs before a post is answered (something that happens while a post
     is on its way)."""
@@ -528,6 +528,7 @@ class Hook:
         self.heartbeats: list[tuple[float, dict]] = []
         self.authorizations: list[str | None] = []
         self.paths: list[str] = []
+        self.headers: list[dict[str, str]] = []
         self.up = True
         self.refuse: int | None = None
         self.refusal: dict | None = None
@@ -549,6 +550,7 @@ class Hook:
                 post = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
                 hook.authorizations.append(self.headers.get("Authorization"))
                 hook.paths.append(self.path)
+                hook.headers.append(dict(self.headers.items()))
                 if hook.redirect is not None:
                     self.send_response(302)
                     self.send_header("Location", hook.redirect)

@@ -10,6 +10,7 @@ from conftest import ROOT, stored_alert, wait_for
 
 from monitor.delivery.sinks.webhook import CRITICAL_RETRY_S, Identity, WebhookSink
 from monitor.delivery.store import Store
+from monitor.release import RELEASE
 
 
 def documented_alert_fields() -> set[str]:
@@ -21,7 +22,8 @@ def documented_alert_fields() -> set[str]:
 
 def test_an_alerts_post_carries_the_fields_the_documentation_lists_and_no_others(tmp_path, hook):
     """A receiver reads the fields the table gives, each of its JSON type: a replayed call's alert
-    carries every one of them (a live call's has no ``recording``), and nothing the table leaves out."""
+    carries every one of them (a live call's has no ``recording``), and nothing the table leaves out;
+    its ``User-Agent`` names the release that sent it, by which the receiver knows the post's shape."""
     with Store.open(tmp_path / "e.db") as store:
         sink = WebhookSink(store, hook.url, poll_s=0.05, identity=Identity.of(store, "alice")).start()
         try:
@@ -30,6 +32,9 @@ def test_an_alerts_post_carries_the_fields_the_documentation_lists_and_no_others
         finally:
             sink.close()
     ((_, post),) = hook.received
+    (headers,) = hook.headers
+    assert (headers["Content-Type"], headers["User-Agent"]) == ("application/json", f"call-monitor/{RELEASE}")
+    assert headers["X-Callmonitor-Delivery"] == "1"  # the outbox row's number
     assert set(post) == documented_alert_fields()
     kinds = {"type": str, "source": str, "daemon_id": str, "alert_id": int, "agent": str, "call_id": int,
              "kind": str, "severity": str, "message": str, "evidence": dict, "actions": list, "t": float,

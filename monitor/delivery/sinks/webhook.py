@@ -79,6 +79,7 @@ from ...alerts.evidence import redact_phrase_text
 from ...config.urls import redact_url
 from ...console import problem_of, recovery_of
 from ...events import AlertAckedEvent, AlertEvent, Event
+from ...release import RELEASE
 from ..acks import acked_events
 from ..store import Store
 from ..store_guard import PendingStore
@@ -88,6 +89,8 @@ from .deadline import deadline_handlers
 
 log = logging.getLogger(__name__)
 
+USER_AGENT = f"call-monitor/{RELEASE}"
+"""Every post's ``User-Agent``: the release that sent it, which a receiver reads the post's shape by."""
 CRITICAL_RETRY_S = 3.0
 """A pending critical alert is retried at least this often, whatever the backoff reached."""
 AWAITING_ACK_S = 5.0
@@ -348,7 +351,7 @@ def post_json(url: str, body: bytes, *, token: str | None, timeout_s: float,
     connection, a non-2xx answer (a redirect too: :class:`_NoRedirect`) or a timeout: ``timeout_s``
     bounds the whole post, an answer trickled a byte at a time too (:func:`deadline_handlers`). An
     https URL's certificate is verified against the system's (or ``SSL_CERT_FILE``'s) authorities."""
-    h = {"Content-Type": "application/json", "User-Agent": "call-monitor", **(headers or {})}
+    h = {"Content-Type": "application/json", "User-Agent": USER_AGENT, **(headers or {})}
     if token:
         h["Authorization"] = f"Bearer {token}"
     req = urllib.request.Request(url, data=body, method="POST", headers=h)
