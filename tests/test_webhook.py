@@ -396,7 +396,7 @@ def test_a_receivers_reason_is_said_on_the_warnings_one_line(tmp_path, monitor_l
 
 def test_an_alert_is_stamped_when_it_happened_and_never_ahead_of_its_posting(tmp_path, hook):
     """``at`` is the call's start plus the alert's call time; a call replayed faster than it was
-    spoken reaches its 12th second at once, so its alert is stamped with the time it was posted.
+    spoken reaches its 12th second at once, so its alert is stamped with the time it was raised.
     A replayed call's alert names its recording by the file name (the folder is the replaying
     machine's own), even with the caller's words withheld; a live call's names none."""
     store = Store.open(tmp_path / "e.db")

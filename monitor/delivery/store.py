@@ -581,6 +581,7 @@ class Store:
                         next_attempt_at=_number(p, row, "next_attempt_at", r[5]), last_error=r[6],
                         delivered_at=_number(p, row, "delivered_at", r[7], null=True),
                         posted_id=_whole(p, row, "posted_id", r[8]),
+                        raised_at=_number(p, f"alert {r[9]}", "created_at", r[17], null=True),
                         alert=self._alert(r[9:]))
 
     # ------------------------------------------------------------------ acknowledgements

@@ -105,6 +105,9 @@ class Delivery:
     last_error: str | None
     alert: AlertEvent
     delivered_at: float | None = None
+    raised_at: float | None = None
+    """When its alert was raised (unix seconds: when the alert was committed, or held while the
+    database failed), as :attr:`StoredAlert.created_at`; what the post's ``at`` is at most."""
     posted_id: int | None = None
     """The alert id this row is posted under when it is not :attr:`alert_id`: an alert the database
     could not store when it was raised was posted from memory under an id of its own

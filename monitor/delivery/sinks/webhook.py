@@ -227,11 +227,12 @@ def default_agent_name() -> str:
 
 def payload(alert: AlertEvent, identity: Identity | None = None,
             call_started_at: float | None = None, include_phrase_text: bool = True,
-            recording: str = "") -> bytes:
+            recording: str = "", raised_at: float | None = None) -> bytes:
     """The alert's JSON (as ``replay --jsonl`` prints it) plus ``source``, the sender's
     ``agent`` and ``daemon_id``, the call's start ``call_started_at`` and the alert's wall-clock
-    time ``at`` (unix seconds: the call's start plus the alert's call time, or the time of posting
-    if that is sooner, as for a call replayed faster than it was spoken), and for a replayed call
+    time ``at`` (unix seconds: the call's start plus the alert's call time, or when it was raised,
+    ``raised_at``, if that is sooner, as for a call replayed faster than it was spoken: the same on
+    every post of it; None: the time of posting), and for a replayed call
     ``recording``, the file name of the recording it came from (:func:`recording_name`; a live
     call sends none). ``include_phrase_text=False`` withholds the caller's words."""
     d = (alert if include_phrase_text else redact_phrase_text(alert)).to_dict()
@@ -242,8 +243,8 @@ def payload(alert: AlertEvent, identity: Identity | None = None,
         d["recording"] = recording
     if call_started_at is not None:
         d["call_started_at"] = round(call_started_at, 3)
-        # a replay runs faster than the call did: its alerts happened now, not minutes ahead
-        d["at"] = round(min(call_started_at + alert.t, time.time()), 3)
+        # a replay runs faster than the call did: its alerts happened when raised, not minutes ahead
+        d["at"] = round(min(call_started_at + alert.t, time.time() if raised_at is None else raised_at), 3)
     return json.dumps(d, ensure_ascii=False).encode("utf-8")
 
 
@@ -288,6 +289,8 @@ class _Held:
     attempts: int = 0
     next_at: float = 0.0
     memory_id: int = field(default_factory=_memory_id)
+    raised_at: float = field(default_factory=time.time)
+    """When it was held (unix seconds): when it was raised, as its post's ``at`` says at most."""
     stored: AlertEvent | None = None
     """The alert as the database stored it, once the store guard wrote it: its outbox row is to write."""
     tried: bool = False
@@ -618,12 +621,13 @@ class WebhookSink:
             alert = replace(alert, alert_id=d.posts_as)
         target = target or self.target  # once: a reload meanwhile changes URL and token together
         headers = {"X-Callmonitor-Delivery": tag}
+        body = functools.partial(payload, alert, call_started_at=call.started_at,
+                                 include_phrase_text=self.include_phrase_text, recording=call.recording,
+                                 raised_at=d.raised_at)
         if self.sender is None:
-            post_json(target.url, payload(alert, None, call.started_at, self.include_phrase_text, call.recording),
-                      token=target.token, timeout_s=self.timeout_s, headers=headers)
+            post_json(target.url, body(None), token=target.token, timeout_s=self.timeout_s, headers=headers)
             return
-        post_as(self.sender, target, lambda who: payload(alert, who, call.started_at, self.include_phrase_text,
-                                                         call.recording), timeout_s=self.timeout_s, headers=headers)
+        post_as(self.sender, target, body, timeout_s=self.timeout_s, headers=headers)
 
     def wait_delivered(self, timeout_s: float) -> int:
         """Wait until nothing is pending for this URL (or ``timeout_s``); returns what is still pending."""
