@@ -18,6 +18,7 @@ import sqlite3
 import struct
 import subprocess
 import termios
+import threading
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -1218,6 +1219,48 @@ def test_a_stop_while_a_result_comes_from_its_worker_is_not_held(tmp_path):
         took = time.monotonic() - batch.stopped_at
     store.close()
     assert took < 4 and _ledger(db) == []
+
+
+def test_a_result_its_stopped_worker_does_not_give_fails_its_call_in_one_line_and_the_batch_goes_on(
+        tmp_path, monkeypatch):
+    """The worker that scored a call stops (SIGSTOP: a debugger, or its machine down without its
+    connections closing) before the batch has its result: the batch waits ``RESULT_FETCH_S`` for it
+    (1 s here), then fails the call in one line naming the worker and saying that --resume scores it
+    again, rather than wait for ever. (The worker goes on after 20 s: a batch that waited for it
+    would have scored the call.)"""
+    from distributed import Client
+
+    from monitor.batch import runner
+    from monitor.batch.ledger import BatchStore
+
+    monkeypatch.setattr(runner, "RESULT_FETCH_S", 1.0)
+
+    class FromAStoppedWorker(runner.BatchRun):
+        def _result(self, fut, job, ran_on):
+            pids = list(self.client.run(os.getpid).values())
+            for pid in pids:
+                os.kill(pid, signal.SIGSTOP)
+            again = threading.Timer(20.0, lambda: [os.kill(pid, signal.SIGCONT) for pid in pids])
+            again.start()
+            try:
+                return super()._result(fut, job, ran_on)
+            finally:
+                again.cancel()
+                again.function()
+
+    said: list[str] = []
+    store = BatchStore.open(tmp_path / "events.db")
+    with Client(processes=True, n_workers=1, threads_per_worker=1, dashboard_address=None) as client:
+        worker = next(iter(client.nthreads()))
+        batch = FromAStoppedWorker(client, store, load_config(None, user_config=False), runner.BatchOptions(),
+                                   on_error=said.append)
+        jobs = expand_inputs(archive_cuts(tmp_path, 1, seconds=10.0))
+        outcome = batch.run(jobs)
+    store.close()
+    assert said == [f"{jobs[0].path}: not stored: its result did not come from {worker} within 1 s (a worker that "
+                    "does not reply: stopped, or its machine down); the same command with --resume scores it again"]
+    assert (outcome.scored, outcome.failed) == (0, 1) and outcome.rows[0]["status"] == "failed"
+    assert _ledger(tmp_path / "events.db") == []
 
 
 def test_a_stop_noted_while_the_batch_waits_for_a_call_is_raised_before_the_call_is_scored():

@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from conftest import (CALLS, PY, ROOT, call_monitor as cli, child_processes, holds_open, long_recording,
+from conftest import (CALLS, PY, ROOT, call_monitor as cli, child_processes, holds_open, korean_model, long_recording,
                       scheduler_address, wait_for)
 
 FILES = [CALLS / "deteriorating_8k.wav", CALLS / "normal_8k.wav", CALLS / "noisy_line_16k.wav"]
@@ -615,3 +615,22 @@ def test_a_scheduler_that_stops_replying_while_the_batch_waits_for_its_calls_sto
         f"before it (0 of the 1 to score) is in {db}; start it again with its workers, then the same command with "
         f"--resume scores the rest and writes {out}"]
     assert _sources(db) == [] and not out.exists()
+
+
+def test_a_scheduler_that_stops_replying_while_the_workers_load_the_speech_model_stops_the_batch_in_one_line(
+        tmp_path):
+    """With --transcribe the batch waits for the workers to load the speech model as long as their
+    loads take (minutes on a slow worker), asking the scheduler for its workers meanwhile: one that
+    stops replying then (stopped, as one whose machine went down without its connections closing)
+    stops the batch in one line, exit 1, rather than a wait for ever for its answer."""
+    model = korean_model(tmp_path / "models")
+    with _own_cluster(tmp_path, workers=0) as (address, started):
+        db = tmp_path / "events.db"
+        done = _batch_hitting_its_scheduler(started[0], "SIGSTOP", "BatchRun._start", str(FILES[1]), "--transcribe",
+                                            "--model", str(model), "--scheduler", address, "--db", str(db))
+    assert done.returncode == 1, done.stderr
+    assert done.stderr.splitlines()[-1] == (
+        f"call-monitor: error: {address}: the Dask scheduler does not reply (nothing within 1 s): every call scored "
+        f"before it (0 of the 1 to score) is in {db}; start it again with its workers, then the same command with "
+        "--resume scores the rest")
+    assert _sources(db) == []

@@ -10,6 +10,7 @@ they share with the client.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import hashlib
 import logging
 import os
@@ -20,7 +21,7 @@ import socket
 import threading
 import time
 import warnings
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence, cast
@@ -199,7 +200,14 @@ def _transcription_plugin(config_toml: str, info: Any) -> Any:
 
     class TranscriptionPlugin(WorkerPlugin):
         """Loads the Vosk model once per worker process, for every call it scores; ``error``: why
-        it could not (the worker's calls then fail with it)."""
+        it could not (the worker's calls then fail with it).
+
+        The model loads in a thread of its own, which the worker's event loop awaits: the loop goes
+        on meanwhile, its heartbeats to the scheduler too, so that a load of minutes on a slow worker
+        is not taken by its scheduler for a worker that stopped (Dask's
+        ``distributed.scheduler.worker-ttl``, 5 minutes by default, drops one it has not heard from),
+        and one that did stop is. ``loaded`` is set once the load has ended, either way: a call's
+        task waits for it (:func:`~monitor.batch.score._transcription`)."""
 
         name = TRANSCRIPTION_PLUGIN
 
@@ -207,11 +215,27 @@ def _transcription_plugin(config_toml: str, info: Any) -> Any:
             self.transcription: TranscriptionSetup | None = None
             self.error = ""
 
-        def setup(self, worker: Any) -> None:
-            try:
-                self.transcription = TranscriptionSetup.load(config_from_toml(config_toml, "batch"), info)
-            except ModelError as err:
-                self.error = str(err)
+        async def setup(self, worker: Any) -> None:
+            self.loaded = threading.Event()  # made here: the plugin is pickled to the workers, an Event is not
+            loop = asyncio.get_running_loop()
+            ended = loop.create_future()
+
+            def end() -> None:
+                if not ended.done():
+                    ended.set_result(None)
+
+            def load() -> None:
+                try:
+                    self.transcription = TranscriptionSetup.load(config_from_toml(config_toml, "batch"), info)
+                except ModelError as err:
+                    self.error = str(err)
+                finally:
+                    self.loaded.set()
+                    with suppress(RuntimeError):  # the worker closed meanwhile, its loop with it
+                        loop.call_soon_threadsafe(end)
+
+            threading.Thread(target=load, name="callmonitor-model-load", daemon=True).start()
+            await ended
 
     return TranscriptionPlugin()
 
@@ -261,8 +285,9 @@ SCHEDULER_REPLY_S = 15.0
 taken (whether its workers import callmonitor, whether it has any, how many threads they have, as it
 starts and every :data:`IDLE_CHECK_S` it waits for a call) and for its client to close: a scheduler
 that took the client replies within milliseconds, and one busy with another client's tasks within
-seconds (:func:`asked`). The setting up of the speech model on the workers (``--transcribe``), which
-the scheduler replies to once every worker has loaded it, is not bounded by it."""
+seconds (:func:`asked`). The workers' loads of the speech model (``--transcribe``) are waited for as
+long as the scheduler replies meanwhile (:meth:`BatchRun._models_loaded`), a call's result for
+:data:`RESULT_FETCH_S`."""
 TCP_SCHEMES = frozenset({"tcp", "tls", "ws", "wss"})
 """The Dask address schemes that run over TCP, whose address a plain connection checks."""
 
@@ -503,6 +528,14 @@ def _cluster_deaf_to_ctrl_c(started: ExitStack) -> Any:
     log.debug("the local Dask scheduler listens on %s (TLS, with credentials made for this batch alone)",
               cluster.scheduler_address)
     return cluster
+
+
+RESULT_FETCH_S = 120.0
+"""How long the batch waits for the result of a call its worker has scored (the call's events and
+table row, fetched from that worker through the scheduler): a call of an hour's result is about
+2 MB, which a LAN brings within a fraction of a second and a link of 1 Mbit/s within 20 s. A worker
+that stopped (a debugger, SIGSTOP) or whose machine went down without its connections closing
+holds it for ever: the call is then failed (:meth:`BatchRun._unfetched`) and the batch goes on."""
 
 
 TAKE_POLL_S = 0.05
@@ -834,18 +867,46 @@ class BatchRun:
             if job.index in unopened:
                 self._rows[job.index] = failed_row(job, unopened[job.index], config_hash=self.chash)
                 self.outcome.failed += 1
+        self.outcome.to_score = len(jobs) - len(unopened)
         if self.opts.transcribe:
-            self.client.register_plugin(_transcription_plugin(self.toml, self.opts.model_info))
+            self._models_loaded()
         if self.opts.scheduler:  # a running cluster, which workers join and leave as the batch scores
             self.client.subscribe_topic(WORKERS_CHANGED, self._heard_workers)  # before any call is sent, on the
         self.client.subscribe_topic(CALL_STARTED, self._started)  # same stream, in this order (:meth:`_started`)
-        self.outcome.to_score = len(jobs) - len(unopened)
         threads = self._threads()
         if self.opts.scheduler and not threads:  # said "yet": "any more" only once some have come (:meth:`_workers_left`)
             self._said_no_workers = True
             self.on_warning(f"{self.opts.scheduler}: the scheduler has no workers yet; the batch waits for them "
                             f"(start them with: dask worker {self.opts.scheduler} --nthreads 1)")
         return max(1, threads)
+
+    def _models_loaded(self) -> None:
+        """Wait until every worker of the cluster has loaded the speech model (``--transcribe``: Dask's
+        registration of the plugin, which its scheduler answers once each worker's load has ended),
+        for as long as the loads go on, and no longer: the scheduler is asked for its workers every
+        :data:`IDLE_CHECK_S` meanwhile (:class:`SchedulerSilent` when it does not reply within
+        :data:`SCHEDULER_REPLY_S`, :class:`SchedulerLost` once it is gone). A worker loads in a
+        thread, its heartbeats going on (:func:`_transcription_plugin`): one that stops or goes away
+        as it loads is dropped by its scheduler (at once when its connection closes, else after
+        Dask's ``worker-ttl``), which ends the registration with an error; said in one warning line,
+        the batch goes on with the others (a worker that joins later loads the model as it joins)."""
+        client = self.client
+        loading = asyncio.run_coroutine_threadsafe(
+            client._register_worker_plugin(_transcription_plugin(self.toml, self.opts.model_info),
+                                           TRANSCRIPTION_PLUGIN, False),
+            client.loop.asyncio_loop)
+        try:
+            while not concurrent.futures.wait([loading], timeout=IDLE_CHECK_S).done:
+                self._threads()  # the scheduler still there and replying: the loads go on
+            loading.result()
+        except OSError as err:  # the registration's connection closed: the scheduler's, or a worker's
+            if client.status != "running":
+                raise SchedulerLost(self._scheduler) from None
+            self._threads()
+            self.on_warning(f"{self._scheduler}: a worker went away as it loaded the speech model "
+                            f"({first_line(err)}); the batch goes on with the others")
+        finally:
+            loading.cancel()
 
     def _threads(self) -> int:
         """The threads of the cluster's workers now (one round trip to the scheduler, :func:`asked`)."""
@@ -942,7 +1003,11 @@ class BatchRun:
         whose death failed it had not started it, only been given it to start next (Dask charges
         such a call with the death too: with ``allowed-failures`` 0, a call never started failed)."""
         try:
-            result = fut.result()
+            result = fut.result(timeout=RESULT_FETCH_S)
+        except TimeoutError as err:  # (Dask's wait) the result did not come: the task's own error is its failure
+            if fut.status == "error":
+                return CallResult(job, error=task_failure(job.path, err, ran_on))
+            return self._unfetched(fut, job)
         except Exception as err:  # noqa: BLE001 - a worker that died on this call (KilledWorker...)
             if (last := killed_on(err)) is not None and last not in ran_on[-1:]:
                 log.debug("%s: sent again, not started on %s as it died", job.path, last)
@@ -952,6 +1017,22 @@ class BatchRun:
             self._took_elsewhere(*result[1:])
             return None
         return result
+
+    def _unfetched(self, fut: Any, job: CallJob) -> CallResult | None:
+        """The call ``fut`` scored, whose result did not come within :data:`RESULT_FETCH_S`: the
+        scheduler asked whether it is still there (:class:`SchedulerSilent`, :class:`SchedulerLost`);
+        None (sent again) when Dask found the result lost with its worker and scores the call again
+        meanwhile; else a failed call naming the worker that holds its result and does not give it
+        (stopped, its machine down), which ``--resume`` scores again (a failed call is not in the
+        ledger)."""
+        holders = asked(self.client, self._scheduler, "sync", self.client.scheduler.who_has, keys=[fut.key]).get(fut.key)
+        if fut.status != "finished":  # its result lost with its worker: Dask scores the call again
+            log.debug("%s: its result lost with its worker, sent again", job.path)
+            return None
+        held = f" from {', '.join(sorted(map(str, holders or ())))}" if holders else ""
+        return CallResult(job, error=f"{job.path}: not stored: its result did not come{held} within "
+                                     f"{RESULT_FETCH_S:g} s (a worker that does not reply: stopped, or its "
+                                     "machine down); the same command with --resume scores it again")
 
     def _took_elsewhere(self, worker: str, why: str) -> None:
         """A worker of the running cluster that cannot import callmonitor (joined after the batch

@@ -121,12 +121,15 @@ def _peak_rss_mb() -> float:
 
 
 def _transcription(transcribe: bool) -> Any:
-    """The worker's loaded model (the transcription plugin's), or None without ``transcribe``.
-    Raises ModelError when the worker could not load it."""
+    """The worker's loaded model (the transcription plugin's), once its load has ended (it loads in
+    a thread of its own: :func:`~monitor.batch.runner._transcription_plugin`), or None without
+    ``transcribe``. Raises ModelError when the worker could not load it."""
     if not transcribe:
         return None
     from distributed import get_worker
     plugin = get_worker().plugins.get(TRANSCRIPTION_PLUGIN)
+    if (loaded := getattr(plugin, "loaded", None)) is not None:
+        loaded.wait()
     setup = getattr(plugin, "transcription", None)
     if setup is None:
         raise ModelError(getattr(plugin, "error", "") or "the worker has no Vosk model loaded")
