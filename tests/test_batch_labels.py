@@ -17,7 +17,8 @@ import soundfile as sf
 from conftest import CALLS, call_monitor as cli
 
 from monitor.batch import detection
-from monitor.batch.labels import parse_onset, summary_lines
+from monitor.batch.inputs import expand_inputs, recording
+from monitor.batch.labels import labels_of, parse_onset, read_labels, summary_lines, unlabelled
 from monitor.cli import main
 from monitor.events import AlertEvent
 from tools import evaluate
@@ -123,8 +124,8 @@ def test_an_onset_in_no_such_form_is_refused(cell):
 @pytest.mark.parametrize("labels, said", [
     (None, "labels.csv: cannot read the labels (No such file or directory)"),
     ("file,onset\na.wav,1:7x\n", "labels.csv line 2: onset '1:7x' is not seconds, m:ss or h:mm:ss into the call"),
-    ("file,onset\na.wav,5\ngone.wav,\n", "labels.csv line 3: {folder}/gone.wav is not among the recordings "
-                                         "this batch scores (a file is named from the labels file's folder)"),
+    ("file,onset\na.wav,5\ngone.wav,\n", "labels.csv line 3: gone.wav is none of the recordings this batch scores "
+                                         "(looked for as {folder}/gone.wav, then as the end of a recording's path)"),
     ("file;onset\na.wav;5\n", "labels.csv: labels need a 'file' and an 'onset' column (its columns: file;onset; "
                               "a labels file's columns are separated by commas, not ';')"),
     ("file,onset,notes\na.wav,5,d\xe9j\xe0 vu\n".encode("cp1252"),
@@ -180,3 +181,42 @@ def test_a_table_named_as_the_labels_file_is_refused_and_the_labels_kept(tmp_pat
     assert capsys.readouterr().err == (f"call-monitor: error: --out {labels}: is the labels file this batch reads, "
                                        "which the table would replace; give --out another file\n")
     assert labels.read_text(encoding="utf-8") == "file,onset\na.wav,\n" and not (tmp_path / "qa.db").exists()
+
+
+def test_a_label_names_its_recording_from_the_labels_folder_else_by_the_end_of_its_path(tmp_path):
+    """A labels file kept apart from the archive: a path from the labels file's folder, a path from
+    the archive's root (written for another folder) and a bare name each find their one recording."""
+    archive, qa = tmp_path / "archive", tmp_path / "qa"
+    for folder in (archive / "2024-05", archive / "2024-06", qa):
+        folder.mkdir(parents=True)
+    for name in ("2024-05/a.wav", "2024-06/b.wav", "2024-06/c.wav"):
+        cut(CALLS / "normal_8k.wav", 1.0, archive / name)
+    labels = qa / "labels.csv"
+    labels.write_text("file,onset\n../archive/2024-05/a.wav,5\n2024-06/b.wav,\nc.wav,1:00\n", encoding="utf-8")
+    jobs = expand_inputs([str(archive)])
+    matched = labels_of(read_labels(str(labels)), jobs)
+    assert {Path(job.path).relative_to(archive).as_posix(): matched[recording(job.path)].named for job in jobs} == {
+        "2024-05/a.wav": "../archive/2024-05/a.wav", "2024-06/b.wav": "2024-06/b.wav", "2024-06/c.wav": "c.wav"}
+    assert unlabelled(matched, jobs, str(labels)) is None
+
+
+def test_a_bare_name_of_two_recordings_is_one_line_naming_both_and_nothing_is_made(tmp_path, capsys):
+    for folder in ("a", "b"):
+        (tmp_path / folder).mkdir()
+        cut(CALLS / "normal_8k.wav", 1.0, tmp_path / folder / "x.wav")
+    labels = tmp_path / "labels.csv"
+    labels.write_text("file,onset\nx.wav,5\n", encoding="utf-8")
+    status = main(["batch", str(tmp_path / "a"), str(tmp_path / "b"), "-j", "1", "--db", str(tmp_path / "qa.db"),
+                   "--labels", str(labels)])
+    assert status == 2
+    assert capsys.readouterr().err == (f"call-monitor: error: {labels} line 2: x.wav names 2 recordings this batch "
+                                       f"scores ({tmp_path}/a/x.wav, {tmp_path}/b/x.wav): give its path from the "
+                                       "labels file's folder\n")
+    assert not (tmp_path / "qa.db").exists()
+
+
+def test_the_recordings_without_a_label_are_said_apart_before_they_are_scored(archive):
+    calls = archive["labels"].parent
+    assert (f"call-monitor: warning: {archive['labels']}: 1 of the 4 recordings this batch scores have no label "
+            f"({calls}/unlabelled.wav): scored, and left out of the figures") in archive["done"].stderr.splitlines()
+

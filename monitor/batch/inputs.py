@@ -315,7 +315,7 @@ def expand_inputs(items: Iterable[str], caller_channel: int = 1, agent_channel: 
                   notes: list[str] | None = None) -> list[CallJob]:
     """Every recording the inputs name, once each (first mention wins, by its name then), numbered
     in order, with absolute paths (the workers of a cluster read them from a path they share with
-    the client). A recording is the file a name reaches (:func:`_recording`): a link to one named
+    the client). A recording is the file a name reaches (:func:`recording`): a link to one named
     before, or another hard link of it, is the same recording again. A manifest's row that names a recording again with other channels (its other leg as the
     caller, say) is a call of its own. A manifest's row left out as a call named before, whose
     call_id is not the one kept, is a line in ``notes`` when given (:func:`_named_again`).
@@ -338,18 +338,18 @@ def expand_inputs(items: Iterable[str], caller_channel: int = 1, agent_channel: 
         listed = is_manifest(item)
         for where, job in found:
             path = os.path.abspath(job.path)
-            recording = _recording(path)
-            legs = (recording, job.caller_channel, job.agent_channel)
+            file = recording(path)
+            legs = (file, job.caller_channel, job.agent_channel)
             # a mono recording is one call whatever legs a manifest's rows name
-            mono = legs not in by_legs and recording in first and listed and _mono(path)
-            kept = by_legs.get(legs) or (first.get(recording) if not listed or mono else None)
+            mono = legs not in by_legs and file in first and listed and _mono(path)
+            kept = by_legs.get(legs) or (first.get(file) if not listed or mono else None)
             if kept is not None:
                 if listed and notes is not None and job.call_id and job.call_id != kept[1].call_id:
                     notes.append(_named_again(where, job, kept, mono))
                 continue
             call = (where, CallJob(path, job.caller_channel, job.agent_channel, job.call_id, len(jobs),
                                   where if listed else ""))
-            first.setdefault(recording, call)
+            first.setdefault(file, call)
             by_legs[legs] = call
             jobs.append(call[1])
     return jobs
@@ -367,7 +367,7 @@ def _named_again(where: str, job: CallJob, kept: tuple[str, CallJob], mono: bool
             f"this row's call_id '{job.call_id}' is not used")
 
 
-def _recording(path: str) -> object:
+def recording(path: str) -> object:
     """What tells the file ``path`` reaches from another: its device and inode, the same by every
     name of it (a link to it, a hard link, a folder reached through a link); its resolved path where
     this process cannot see it (a recording on a cluster's workers only)."""

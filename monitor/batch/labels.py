@@ -3,7 +3,8 @@ against them: each call's first alerts relative to its marked onset, and the arc
 (:mod:`monitor.batch.detection`, as the project measures its own corpus).
 
 The labels are a CSV file (UTF-8, commas): a ``file`` column (or ``path``: relative to the labels
-file, as a manifest's paths are), an ``onset`` column (seconds, ``m:ss`` or ``h:mm:ss`` into the call
+file, as a manifest's paths are; else the end of a recording's path, a bare name too, when it names
+one recording of the batch alone: :func:`labels_of`), an ``onset`` column (seconds, ``m:ss`` or ``h:mm:ss`` into the call
 where the caller's trouble starts; empty for a normal call) and an optional ``kind`` column:
 ``trouble`` (a critical alert is expected from the onset; a call in trouble from its start may
 leave the onset empty, it is scored from 0), ``mild`` (trouble for which no critical is expected)
@@ -22,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from ..events import AlertEvent
 from .detection import DETECT_WITHIN_S, call_scores, normal_time_s, row_metrics
-from .inputs import CallJob, not_utf8
+from .inputs import CallJob, not_utf8, recording
 
 if TYPE_CHECKING:
     from ..delivery.store import Store
@@ -45,7 +46,7 @@ class LabelError(ValueError):
 
 @dataclass(frozen=True)
 class CallLabel:
-    """One labelled recording: its path (resolved as the batch names recordings), kind and onset."""
+    """One labelled recording: its path from the labels file's folder (as a manifest's is), kind and onset."""
 
     path: str
     kind: str
@@ -120,35 +121,75 @@ def read_labels(path: str) -> list[CallLabel]:
         raise LabelError(f"{path}: labels need a 'file' and an 'onset' column ({found})")
     base = os.path.dirname(os.path.abspath(path))
     labels: list[CallLabel] = []
-    seen: dict[str, CallLabel] = {}
     for n, row in rows:
         where = f"{path} line {n}"
         if None in row:
             raise LabelError(f"{where}: more cells than the header has: a value holding a comma must be in "
                              'double quotes ("a, b.wav")')
-        label = _label(row, column, base, where)
-        first = seen.get(os.path.realpath(label.path))
-        if first is not None:
-            raise LabelError(f"{where}: {label.named} is labelled again (first on line "
-                             f"{first.where.rsplit(' ', 1)[1]})")
-        seen[os.path.realpath(label.path)] = label
-        labels.append(label)
+        labels.append(_label(row, column, base, where))
     if not labels:
         raise LabelError(f"{path}: no labels under its header")
     return labels
 
 
-def labels_of(labels: Sequence[CallLabel], jobs: Sequence[CallJob]) -> dict[str, CallLabel]:
-    """The labels by their recording's resolved path; LabelError naming the row of a label whose
-    recording is not among the batch's ``jobs``."""
-    scored = {os.path.realpath(job.path) for job in jobs}
-    out: dict[str, CallLabel] = {}
+def _trailing(path: str) -> tuple[str, ...]:
+    """The folders and name a recording's path ends with, as a label may name it (``2024-05/a.wav``,
+    ``a.wav``): its components, those that only climb or stay (``..``, ``.``) left out."""
+    return tuple(part for part in os.path.normpath(path).split(os.sep) if part not in ("", ".", ".."))
+
+
+def _recordings_named(label: CallLabel, recordings: Mapping[object, str]) -> list[object]:
+    """The batch's ``recordings`` (each file by :func:`~monitor.batch.inputs.recording`, whatever its
+    names: its path in the batch) that ``label`` names: the file its name reaches from the labels
+    file's folder (or as an absolute path); else those whose path ends with the folders and name it
+    gives (a bare name: the recordings of that name, wherever they are)."""
+    if (file := recording(label.path)) in recordings:
+        return [file]
+    if os.path.isabs(label.named):
+        return []
+    tail = _trailing(label.named)
+    return sorted((file for file, path in recordings.items() if _trailing(path)[-len(tail):] == tail),
+                  key=recordings.__getitem__)
+
+
+def _listed(paths: Sequence[str]) -> str:
+    """``paths``, the first three named."""
+    return ", ".join(paths[:3]) + (f" and {len(paths) - 3} more" if len(paths) > 3 else "")
+
+
+def labels_of(labels: Sequence[CallLabel], jobs: Sequence[CallJob]) -> dict[object, CallLabel]:
+    """The labels by the recording each names (:func:`_recordings_named`; the key
+    :func:`~monitor.batch.inputs.recording` gives); LabelError naming the row of a label that names
+    none of the batch's ``jobs``, several of them (a bare name of two recordings in different
+    folders) or one a row before labels."""
+    recordings = {recording(job.path): job.path for job in jobs}
+    out: dict[object, CallLabel] = {}
     for label in labels:
-        if os.path.realpath(label.path) not in scored:
-            raise LabelError(f"{label.where}: {label.path} is not among the recordings this batch scores"
-                             + ("" if os.path.isabs(label.named) else " (a file is named from the labels file's folder)"))
-        out[os.path.realpath(label.path)] = label
+        named = _recordings_named(label, recordings)
+        if not named:
+            raise LabelError(f"{label.where}: {label.named} is none of the recordings this batch scores (looked for "
+                             f"as {label.path}" + ("" if os.path.isabs(label.named) else
+                                                   ", then as the end of a recording's path") + ")")
+        if len(named) > 1:
+            raise LabelError(f"{label.where}: {label.named} names {len(named)} recordings this batch scores "
+                             f"({_listed([recordings[file] for file in named])}): give its path from the labels "
+                             "file's folder")
+        if (first := out.get(named[0])) is not None:
+            raise LabelError(f"{label.where}: {label.named} is labelled again (first on line "
+                             f"{first.where.rsplit(' ', 1)[1]})")
+        out[named[0]] = label
     return out
+
+
+def unlabelled(labels: Mapping[object, CallLabel], jobs: Sequence[CallJob], labels_path: str) -> str | None:
+    """The warning line of the batch's recordings no label names (:func:`labels_of`), the first
+    three named: scored, and left out of the figures; None when each has one."""
+    recordings = {recording(job.path): job.path for job in jobs}
+    left = sorted(path for file, path in recordings.items() if file not in labels)
+    if not left:
+        return None
+    return (f"{labels_path}: {len(left)} of the {len(recordings)} recordings this batch scores have no label "
+            f"({_listed(left)}): scored, and left out of the figures")
 
 
 def labelled_row(row: dict[str, Any], label: CallLabel | None,
@@ -168,13 +209,13 @@ def labelled_row(row: dict[str, Any], label: CallLabel | None,
 
 
 def apply_labels(store: Store, rows: Sequence[dict[str, Any]],
-                 labels: Mapping[str, CallLabel]) -> tuple[list[dict[str, Any]], list[dict], list[str]]:
-    """The batch's rows with their labels' columns (:func:`labels_of`: by the recording's path), the
+                 labels: Mapping[object, CallLabel]) -> tuple[list[dict[str, Any]], list[dict], list[str]]:
+    """The batch's rows with their labels' columns (:func:`labels_of`: by the recording), the
     scores of the labelled calls scored, from their alerts stored in ``store`` (those scored
     before, ``--resume``, too), and a warning line for each onset past its call's end."""
     out, scores, notes = [], [], []
     for row in rows:
-        call_id, label = row.get("db_call_id"), labels.get(os.path.realpath(row["path"]))
+        call_id, label = row.get("db_call_id"), labels.get(recording(row["path"]))
         alerts = [s.event for s in store.list_alerts(call_id=int(call_id))] if call_id else []
         row, score = labelled_row(row, label, alerts)
         out.append(row)

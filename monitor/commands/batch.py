@@ -135,8 +135,8 @@ class _Inputs:
     """The calls whose recording cannot be read at all, by index: the problem, already said."""
     unsearched: bool
     """A folder among them could not be searched (said): the batch fails, its other calls scored."""
-    labels: dict[str, CallLabel] | None = None
-    """With ``--labels``: the labels by their recording's resolved path."""
+    labels: dict[object, CallLabel] | None = None
+    """With ``--labels``: the labels by their recording (:func:`~monitor.batch.labels.labels_of`)."""
 
 
 def run(args: argparse.Namespace) -> int:
@@ -206,17 +206,21 @@ def _read_inputs(args: argparse.Namespace) -> _Inputs | ExitStatus:
     return _Inputs(cfg, jobs, unopened, bool(unsearched), labels)
 
 
-def _labels(path: str | None, jobs: Sequence[CallJob]) -> dict[str, CallLabel] | None | ExitStatus:
-    """The labels of ``--labels`` (None without it), each matched to a recording of the batch; a
-    bad labels file said in one line (exit 2), before anything is scored."""
+def _labels(path: str | None, jobs: Sequence[CallJob]) -> dict[object, CallLabel] | None | ExitStatus:
+    """The labels of ``--labels`` (None without it), each matched to a recording of the batch, the
+    recordings without one said in a warning line; a bad labels file said in one line (exit 2),
+    before anything is scored."""
     if path is None:
         return None
-    from ..batch.labels import LabelError, labels_of, read_labels
+    from ..batch.labels import LabelError, labels_of, read_labels, unlabelled
     try:
-        return labels_of(read_labels(path), jobs)
+        labels = labels_of(read_labels(path), jobs)
     except LabelError as err:
         error(str(err))
         return ExitStatus.BAD_SETUP
+    if said := unlabelled(labels, jobs, path):
+        warning(said)
+    return labels
 
 
 READING = ("while the batch read its inputs: nothing was scored or stored; the same command with --resume starts "
@@ -346,7 +350,7 @@ def _run(args: argparse.Namespace, inputs: _Inputs, phase: _Phase) -> int:
     return _finish(args, cfg, outcome, phase, scores)
 
 
-def _scored_against(store, outcome: BatchOutcome, labels: dict[str, CallLabel] | None) -> list[dict] | None:
+def _scored_against(store, outcome: BatchOutcome, labels: dict[object, CallLabel] | None) -> list[dict] | None:
     """With ``--labels``: the outcome's rows given their labels' columns, and the labelled calls'
     scores (from their alerts in ``store``); None without."""
     if labels is None:
