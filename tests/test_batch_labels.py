@@ -7,8 +7,10 @@ CSV file as a spreadsheet saves it.
 from __future__ import annotations
 
 import csv
+import html
 import math
 import sqlite3
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -20,7 +22,9 @@ from monitor.batch import detection
 from monitor.batch.inputs import expand_inputs, recording
 from monitor.batch.labels import labels_of, parse_onset, read_labels, summary_lines, unlabelled
 from monitor.cli import main
+from monitor.config import load_config
 from monitor.events import AlertEvent
+from monitor.report.archive import detection_lines, no_database_there, read_table
 from tools import evaluate
 
 TROUBLE_ONSET_S = 68.356
@@ -220,3 +224,23 @@ def test_the_recordings_without_a_label_are_said_apart_before_they_are_scored(ar
     assert (f"call-monitor: warning: {archive['labels']}: 1 of the 4 recordings this batch scores have no label "
             f"({calls}/unlabelled.wav): scored, and left out of the figures") in archive["done"].stderr.splitlines()
 
+
+def test_the_archive_report_of_a_labelled_batch_shows_the_figures_the_batch_printed(archive, tmp_path, capsys):
+    """Counted again from the labelled calls' alerts in the database, as the batch's --resume counts them."""
+    page = tmp_path / "archive.html"
+    status = main(["report", "--batch", str(archive["out"]), "--db", str(archive["db"]), "-o", str(page)])
+    assert status == 0, capsys.readouterr().err
+    printed = archive["done"].stdout.splitlines()
+    against = f"detection against the labels in {archive['out'].name}:"
+    shown = [printed[0].replace(f"detection against {archive['labels']}:", against), *printed[1:]]
+    text = page.read_text(encoding="utf-8")
+    assert all(f"<li>{html.escape(line)}</li>" in text for line in shown), shown
+
+
+def test_the_labels_figures_without_the_batchs_database_are_said_not_shown(archive, tmp_path):
+    cfg = load_config(None, user_config=False)
+    cfg = replace(cfg, storage=replace(cfg.storage, db=str(tmp_path / "elsewhere.db")))
+    said: list[str] = []
+    assert detection_lines(str(archive["out"]), read_table(str(archive["out"])), cfg, said.append) == []
+    assert said == [f"{archive['out']}: the labels' figures are counted from the calls' alerts in the database, and "
+                    f"there is none: {no_database_there(str(tmp_path / 'elsewhere.db'))}"]

@@ -235,14 +235,26 @@ def _secs(t: float | None) -> str:
     return "-" if t is None else "never" if math.isinf(t) else f"{t:.1f} s"
 
 
-def summary_lines(labels_path: str, scores: Sequence[Mapping[str, Any]], unlabelled: int,
-                  unscored: int) -> list[str]:
-    """The batch's figures against its labels, as the project reports them for its own corpus."""
+def figure_lines(against: str, rows: Sequence[Mapping[str, Any]], scores: Sequence[Mapping[str, Any]],
+                 *left_out: str) -> list[str]:
+    """The figures of the labelled calls' ``scores`` against the labels ``against`` names, the calls of
+    ``rows`` left out of them counted (without a label, labelled and not scored, and ``left_out``,
+    each ``3 not in qa.db``, say)."""
+    unlabelled = sum(not r.get("label") for r in rows)
+    unscored = sum(bool(r.get("label")) and r.get("status") == "failed" for r in rows)
+    return summary_lines(against, scores, unlabelled, unscored, left_out)
+
+
+def summary_lines(against: str, scores: Sequence[Mapping[str, Any]], unlabelled: int,
+                  unscored: int, left_out: Sequence[str] = ()) -> list[str]:
+    """The batch's figures against its labels (``against``: the labels file, or what names them), as
+    the project reports them for its own corpus."""
     m = row_metrics(scores)
     n = m["expected"]
     within, after = round((m["detected_30s"] or 0) * n), round((m["detected_any"] or 0) * n)
     left = [f"{n} {what}" for n, what in ((unlabelled, "without a label"), (unscored, "not scored")) if n]
-    lines = [f"detection against {labels_path}: {n} troubled, {m['other']} mild and "
+    left += list(left_out)
+    lines = [f"detection against {against}: {n} troubled, {m['other']} mild and "
              f"{m['forbidden']} normal call(s)" + (f" ({', '.join(left)}: left out)" if left else ""),
              f"troubled calls critical within {DETECT_WITHIN_S:.0f} s of the onset: {_pct(within, n)}; "
              f"at all after it: {_pct(after, n)}",

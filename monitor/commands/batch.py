@@ -386,11 +386,9 @@ def _open_store(db: str, cfg, phase: _Phase):
 
 def _say_figures(labels: str, rows: Sequence[dict], scores: list[dict]) -> None:
     """The detection figures against ``labels`` on stdout, the calls left out of them counted."""
-    from ..batch.labels import summary_lines
+    from ..batch.labels import figure_lines
 
-    unlabelled = sum(not r.get("label") for r in rows)
-    unscored = sum(bool(r.get("label")) and r.get("status") == "failed" for r in rows)
-    print("\n".join(summary_lines(labels, scores, unlabelled, unscored)), flush=True)
+    print("\n".join(figure_lines(labels, rows, scores)), flush=True)
 
 
 def _finish(args: argparse.Namespace, cfg, outcome, phase: _Phase, scores: list[dict] | None = None) -> int:

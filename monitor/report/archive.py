@@ -7,7 +7,8 @@ rule's baseline test), the flagged calls, most serious first, each linked to its
 report (written beside the page from the store, or from the recording), the recordings whose
 audio broke off (truncated or damaged: judged only as far as it goes), and those whose two legs
 carried the same audio, whose legs read the wrong way round or were too quiet to measure (judged
-on both voices, on the wrong voice, or on too little of it). One self-contained page: CSS inline, the figure as a data URI, no scripts.
+on both voices, on the wrong voice, or on too little of it), and for a batch run with ``--labels``
+its figures against them (from the labelled calls' alerts in the database). One self-contained page: CSS inline, the figure as a data URI, no scripts.
 """
 
 from __future__ import annotations
@@ -366,10 +367,12 @@ def _unheard_list(rows: Sequence[dict[str, Any]]) -> str:
 
 
 def render_archive_html(table: str, rows: Sequence[dict[str, Any]], cfg: Config, png: bytes,
-                        links: dict[tuple[str, str, str], str], notes: Sequence[str] = ()) -> str:
-    """The archive report's page: its banner, notes, the calls by kind, the cues' distributions
-    (``png``) in figures and words, the flagged calls (linked to their reports by ``links``) and
-    the lists of recordings judged in part, unheard or failed."""
+                        links: dict[tuple[str, str, str], str], notes: Sequence[str] = (),
+                        detection: Sequence[str] = ()) -> str:
+    """The archive report's page: its banner, notes, the figures against the labels of a batch
+    with ``--labels`` (``detection``: :func:`detection_lines`), the calls by kind, the cues'
+    distributions (``png``) in figures and words, the flagged calls (linked to their reports by
+    ``links``) and the lists of recordings judged in part, unheard or failed."""
     scored = [r for r in rows if r.get("status") in ("scored", "already_scored")]
     hours = sum(_number(r.get("duration_s")) or 0.0 for r in scored) / 3600
     flag = flagged(scored)
@@ -386,7 +389,7 @@ def render_archive_html(table: str, rows: Sequence[dict[str, Any]], cfg: Config,
         f"{len(rows) - len(scored)} failed &middot; {hours:.2f} h of audio</p>"
         f"<p class=\"meta\">table: <code>{_e(table)}</code> &middot; generated {_e(generated)} by call-monitor</p>"
         f"<div class=\"banner {banner_cls}\">{_e(banner)}</div>"
-        + (f"<div class=\"notes\">{note_html}</div>" if note_html else "")
+        + (f"<div class=\"notes\">{note_html}</div>" if note_html else "") + _detection_list(detection)
         + "<h2 id=\"by-kind\">Calls by alert kind and severity</h2>" + _kinds_table(kind_counts(rows, cfg), len(scored))
         + "<h2 id=\"cues\">Cues over the archive against the thresholds</h2>"
         + f"<figure><img id=\"distributions\" alt=\"Histograms of each alert rule's cue over the calls; the table "
@@ -520,6 +523,63 @@ def _call_report(r: dict[str, Any], cfg: Config, store: Any, folder: str, made: 
     return name
 
 
+def table_scores(store: Any, rows: Sequence[dict[str, Any]]) -> tuple[list[dict], int]:
+    """The scores of the labelled calls of a batch's table (``rows`` as ``batch --labels`` wrote them:
+    each call's kind and onset in :data:`~monitor.batch.labels.LABEL_COLUMNS`) from their alerts stored
+    in ``store`` (the call its ``db_call_id`` names, stored from its recording), as the batch scores
+    them (:func:`~monitor.batch.labels.labelled_row`); and how many labelled calls scored are not
+    there (left out)."""
+    from ..batch.labels import KINDS, CallLabel, labelled_row
+
+    scores, unstored = [], 0
+    for row in rows:
+        kind = str(row.get("label") or "")
+        if kind not in KINDS or row.get("status") not in ("scored", "already_scored"):
+            continue
+        call_id = _number(row.get("db_call_id"))
+        record = store.get_call(int(call_id)) if store is not None and call_id is not None else None
+        if record is None or record.source != row["path"]:
+            unstored += 1
+            continue
+        label = CallLabel(str(row["path"]), kind, _number(row.get("onset_s")), where="")
+        score = labelled_row(dict(row), label, [s.event for s in store.list_alerts(call_id=record.id)])[1]
+        if score is not None:
+            scores.append(score)
+    return scores, unstored
+
+
+def detection_lines(table: str, rows: Sequence[dict[str, Any]], cfg: Config,
+                    on_warning: Callable[[str], None] = lambda line: None) -> list[str]:
+    """The figures of a table written by ``batch --labels`` (none for another), as that batch printed
+    them: from the labelled calls' alerts in the database (``cfg.storage.db``), as its ``--resume``
+    counts them; the labelled calls not there left out and counted, and a database that is not
+    there said to ``on_warning``."""
+    from ..batch.labels import figure_lines
+    from ..delivery.store import Store
+
+    if "label" not in rows[0]:
+        return []
+    db = os.path.expanduser(cfg.storage.db)
+    if (none := no_database_there(db)) is not None:
+        on_warning(f"{table}: the labels' figures are counted from the calls' alerts in the database, and "
+                   f"there is none: {none}")
+        return []
+    store = Store.open_to_read(db, snapshot_every_s=cfg.storage.snapshot_every_s)
+    try:
+        scores, unstored = table_scores(store, rows)
+    finally:
+        store.close()
+    return figure_lines(f"the labels in {os.path.basename(table)}", rows, scores,
+                        *([f"{unstored} not in {db}"] if unstored else []))
+
+
+def _detection_list(lines: Sequence[str]) -> str:
+    if not lines:
+        return ""
+    items = "".join(f"<li>{_e(line)}</li>" for line in lines)
+    return f"<h2 id=\"detection\">Detection against the labels</h2><ul>{items}</ul>"
+
+
 def archive_calls_folder(output: str) -> str:
     """The folder of an archive page's call reports: ``<output stem>_calls`` beside the page."""
     return os.path.splitext(os.path.abspath(output))[0] + "_calls"
@@ -541,6 +601,7 @@ def archive_report(table: str, rows: Sequence[dict[str, Any]], output: str, cfg:
     if n_flagged > len(links):
         notes.append(f"{n_flagged - len(links)} flagged call(s) have no report of their own "
                      f"(at most {MAX_CALL_REPORTS} are written, and only for recordings or stored calls found).")
-    page = render_archive_html(table, rows, cfg, render_distributions(rows, cfg), links, notes)
+    page = render_archive_html(table, rows, cfg, render_distributions(rows, cfg), links, notes,
+                               detection_lines(table, rows, cfg, on_warning))
     write_atomic(output, page.encode("utf-8"))
     return len(links)
