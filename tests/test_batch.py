@@ -5,6 +5,7 @@ over fixture calls, into a real SQLite file; the per-call table is read back as 
 """
 from __future__ import annotations
 
+import asyncio
 import csv
 import fcntl
 import json
@@ -1261,6 +1262,36 @@ def test_a_result_its_stopped_worker_does_not_give_fails_its_call_in_one_line_an
                     "does not reply: stopped, or its machine down); the same command with --resume scores it again"]
     assert (outcome.scored, outcome.failed) == (0, 1) and outcome.rows[0]["status"] == "failed"
     assert _ledger(tmp_path / "events.db") == []
+
+
+def test_a_worker_gone_while_it_loads_the_speech_model_is_one_warning_and_the_batch_goes_on(tmp_path, monkeypatch):
+    """A worker killed as it loads the model (or dropped by its scheduler, stopped) ends Dask's
+    registration of the model with an error: one warning line naming it, and the batch goes on with
+    the others, rather than Dask's traceback. (A model slow to load is a plugin whose setup takes 4 s
+    here.)"""
+    from distributed import Client, WorkerPlugin
+
+    from monitor.batch import runner
+    from monitor.batch.ledger import BatchStore
+
+    class SlowToLoad(WorkerPlugin):
+        name = runner.TRANSCRIPTION_PLUGIN
+
+        async def setup(self, worker):
+            await asyncio.sleep(4)
+
+    monkeypatch.setattr(runner, "_transcription_plugin", lambda config_toml, info: SlowToLoad())
+    said: list[str] = []
+    store = BatchStore.open(tmp_path / "events.db")
+    with Client(processes=True, n_workers=2, threads_per_worker=1, dashboard_address=None) as client:
+        (killed, pid), *_ = sorted(client.run(os.getpid).items())
+        batch = runner.BatchRun(client, store, load_config(None, user_config=False),
+                                runner.BatchOptions(transcribe=True), on_error=said.append, on_warning=said.append)
+        threading.Timer(1.0, os.kill, (pid, signal.SIGKILL)).start()
+        batch._start([], {})
+    store.close()
+    assert said == [f"the local Dask scheduler: a worker went away as it loaded the speech model ({killed}); the "
+                    "batch goes on with the others"]
 
 
 def test_a_stop_noted_while_the_batch_waits_for_a_call_is_raised_before_the_call_is_scored():

@@ -217,27 +217,38 @@ def _transcription_plugin(config_toml: str, info: Any) -> Any:
 
         async def setup(self, worker: Any) -> None:
             self.loaded = threading.Event()  # made here: the plugin is pickled to the workers, an Event is not
-            loop = asyncio.get_running_loop()
-            ended = loop.create_future()
+            await _in_a_thread(self._load)
 
-            def end() -> None:
-                if not ended.done():
-                    ended.set_result(None)
-
-            def load() -> None:
-                try:
-                    self.transcription = TranscriptionSetup.load(config_from_toml(config_toml, "batch"), info)
-                except ModelError as err:
-                    self.error = str(err)
-                finally:
-                    self.loaded.set()
-                    with suppress(RuntimeError):  # the worker closed meanwhile, its loop with it
-                        loop.call_soon_threadsafe(end)
-
-            threading.Thread(target=load, name="callmonitor-model-load", daemon=True).start()
-            await ended
+        def _load(self) -> None:
+            try:
+                self.transcription = TranscriptionSetup.load(config_from_toml(config_toml, "batch"), info)
+            except ModelError as err:
+                self.error = str(err)
+            finally:
+                self.loaded.set()
 
     return TranscriptionPlugin()
+
+
+async def _in_a_thread(work: Callable[[], None]) -> None:
+    """``work`` run in a daemon thread of its own, and awaited: the event loop goes on meanwhile (a
+    thread of the loop's executor would hold the worker process's exit until the work had ended)."""
+    loop = asyncio.get_running_loop()
+    ended = loop.create_future()
+
+    def end() -> None:
+        if not ended.done():
+            ended.set_result(None)
+
+    def run() -> None:
+        try:
+            work()
+        finally:
+            with suppress(RuntimeError):  # the loop closed meanwhile (the worker with it)
+                loop.call_soon_threadsafe(end)
+
+    threading.Thread(target=run, name="callmonitor-model-load", daemon=True).start()
+    await ended
 
 
 SCRATCH_WARNING = "Creating scratch directories is taking a surprisingly long time"
@@ -890,7 +901,7 @@ class BatchRun:
         as it loads is dropped by its scheduler (at once when its connection closes, else after
         Dask's ``worker-ttl``), which ends the registration with an error; said in one warning line,
         the batch goes on with the others (a worker that joins later loads the model as it joins)."""
-        client = self.client
+        client, workers = self.client, set(asked(self.client, self._scheduler, "nthreads"))
         loading = asyncio.run_coroutine_threadsafe(
             client._register_worker_plugin(_transcription_plugin(self.toml, self.opts.model_info),
                                            TRANSCRIPTION_PLUGIN, False),
@@ -902,9 +913,10 @@ class BatchRun:
         except OSError as err:  # the registration's connection closed: the scheduler's, or a worker's
             if client.status != "running":
                 raise SchedulerLost(self._scheduler) from None
-            self._threads()
-            self.on_warning(f"{self._scheduler}: a worker went away as it loaded the speech model "
-                            f"({first_line(err)}); the batch goes on with the others")
+            log.debug("the speech model's registration ended: %s", err)
+            gone = sorted(workers - set(asked(client, self._scheduler, "nthreads")))
+            self.on_warning(f"{self._scheduler}: a worker went away as it loaded the speech model"
+                            + (f" ({', '.join(gone)})" if gone else "") + "; the batch goes on with the others")
         finally:
             loading.cancel()
 
