@@ -76,8 +76,8 @@ from .daemon_recent import RecentCalls
 from .daemon_reload import (AT_NEXT_START, RELOAD, TRANSCRIPTION_NOTES, WEBHOOK_KEYS, legs_problem, notes_change,
                             retarget_webhook, say_notes)
 from .daemon_status import LastProblem
-from .delivery.call_files import (CallFileWrites, audio_folder, audio_name, call_files_problem, new_audio_file,
-                                   report_path)
+from .delivery.call_audio import CallAudio, CallAudioError
+from .delivery.call_files import CallFileWrites, audio_folder, audio_name, call_files_problem, report_path
 from .delivery.store import Store
 from .delivery.store_errors import StoreError
 from .delivery.sinks.webhook import agent_of
@@ -181,8 +181,7 @@ class Daemon:
         self._msgs: queue.Queue[tuple[str, str]] = queue.Queue()  # (level, message) of capture threads
         self._acks: queue.Queue[AlertAckedEvent] = queue.Queue()
         self._sink_errors: dict[str, int] = {}  # failures per sink
-        self._audio = None
-        self._audio_file: tuple[Path, int] | None = None  # the call's audio file, and the descriptor it is written through
+        self._audio: CallAudio | None = None  # the running call's audio file, while it takes the audio
         self._unnamed_audio: list[tuple[int, Path]] = []  # (the guard's call token, file) until the id is known
         self.recent = RecentCalls(self.store, self.guard, store_open=self._store_open,
                                   files_cfg=lambda: self._files_cfg(self.cfg),
@@ -384,7 +383,7 @@ class Daemon:
             try:
                 self._audio.write(chunk.samples)
             except Exception as err:  # noqa: BLE001 - a full disk: the call goes on without the rest of its audio
-                self._audio_cut_short(chunk.t0 - self.call_origin, err)
+                self._audio_cut_short(err.reason if isinstance(err, CallAudioError) else first_line(err))
         self.emit(self._call_said(self._call, self._call.process(c)))
 
     def _abort_call(self, err: BaseException) -> None:
@@ -482,24 +481,18 @@ class Daemon:
     def _open_audio(self, started_at: float) -> None:
         """Write the call's audio (``daemon.write_audio``) to ``call-<id>.wav``; while the database
         holds the call back (no id yet), to a file named by the call's start, renamed once the id is
-        known (:meth:`_name_audio`). A folder or file that fails is a warning: the call is
-        monitored without its audio, as when writing fails mid-call (:meth:`_feed`)."""
-        import soundfile as sf
+        known (:meth:`_name_audio`). A folder or file that fails is one warning naming the call, the
+        file and why: the call is monitored without its audio, as when writing fails mid-call
+        (:meth:`_feed`)."""
         p = self._call
         try:
-            path, fd = new_audio_file(audio_folder(self._files_cfg(self.cfg)), p.call_id, started_at)
-            try:  # written through the descriptor of the file made, never by its name
-                self._audio = sf.SoundFile(fd, "w", samplerate=self.source.rate, channels=len(self.source.legs),
-                                           subtype="PCM_16", format="WAV", closefd=False)
-            except BaseException:
-                os.close(fd)
-                raise
-            self._audio_file = path, fd
-        except (OSError, RuntimeError) as err:  # soundfile's own errors are RuntimeErrors
-            log.warning("call %s: audio not written: %s",
+            self._audio = CallAudio.create(audio_folder(self._files_cfg(self.cfg)), p.call_id, started_at,
+                                           self.source.rate, len(self.source.legs))
+        except CallAudioError as err:
+            log.warning("call %s: audio not written: %s; the call is monitored and its alerts go as usual",
                         call_name(p.call_id), err)
             return
-        token = p.call_token
+        token, path = p.call_token, self._audio.path
         if p.call_id is None and token is not None:  # (a daemon's call has a token: it has a store)
             self._unnamed_audio.append((token, path))
         else:
@@ -508,32 +501,25 @@ class Daemon:
     def _close_audio(self, call_id: int | None) -> None:
         """Close the audio of call ``call_id``, whose end is stored as usual even if closing it fails
         (a delayed write error): one warning naming the call and its file."""
-        path = self._audio_file[0] if self._audio_file is not None else "its audio file"
-        try:
-            self._drop_audio()
-        except Exception as err:  # noqa: BLE001 - the call is over: its audio is what it is
-            log.warning("call %s: audio %s not closed whole: %s", call_name(call_id), path, first_line(err))
-        self._name_audio()
-
-    def _drop_audio(self) -> None:
-        """The call's audio file closed (its header written), whole or after a write that failed."""
-        audio, file, self._audio, self._audio_file = self._audio, self._audio_file, None, None
+        audio, self._audio = self._audio, None
         try:
             if audio is not None:
                 audio.close()
-        finally:
-            if file is not None:
-                os.close(file[1])
+        except Exception as err:  # noqa: BLE001 - the call is over: its audio is what it is
+            log.warning("call %s: audio %s not closed whole: %s", call_name(call_id), audio.path, first_line(err))
+        self._name_audio()
 
-    def _audio_cut_short(self, at_s: float, err: BaseException) -> None:
-        """Writing the call's audio failed ``at_s`` into the call (a full disk): one warning naming the
-        call, the file and why; the file closed with what it holds (its header written, if the disk
-        takes it), the call monitored on without its audio."""
-        path = self._audio_file[0] if self._audio_file is not None else "its audio file"
-        log.warning("call %s: audio %s cut short at %.1f s: %s", call_name(self._call.call_id), path, at_s,
-                    first_line(err))
+    def _audio_cut_short(self, why: str) -> None:
+        """Writing the call's audio failed (a full disk, one gone read-only): one warning naming the
+        call, the file, ``why``, what it keeps and what is lost; the file closed with what it holds (its
+        header says so), the call monitored on without its audio."""
+        audio, self._audio = self._audio, None
+        assert audio is not None
+        log.warning("call %s: audio %s cut short at %.1f s: %s; the file keeps the call's audio up to there, the "
+                    "rest is not written (the call is monitored and its alerts go as usual)",
+                    call_name(self._call.call_id), audio.path, audio.seconds, why)
         with contextlib.suppress(Exception):  # the file failing (a full disk) may fail its close too
-            self._drop_audio()
+            audio.close()
 
     def _name_audio(self) -> None:
         """Give the audio of calls the database has written late its ``call-<id>.wav`` name (what

@@ -1,0 +1,188 @@
+"""An agent's desktop whose disk fills up or fails: the daemon's call audio on real small file
+systems, a tmpfs of 2 MiB filled to its last byte and an ext4 image on a loop device that the
+kernel turns read-only as it does on a disk error (``errors=remount-ro``).
+
+Each failure is one warning naming the call, the file, the system's reason and what the file
+keeps; the calls are monitored and stored whatever their audio does; what a file holds its WAV
+header says, to every player; the next call has its audio once there is room again. The daemon runs
+in process on a recorded line of two calls (as in ``test_call_audio.py``); mounting takes root.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import wave
+from pathlib import Path
+from typing import Callable, Iterator
+
+import pytest
+import soundfile as sf
+
+from conftest import CALLS, two_calls_line
+from monitor.capture.sources import FileSource
+from monitor.config import load_config
+from monitor.daemon import Daemon
+from monitor.delivery.store import Store
+from monitor.events import CuesEvent, Event
+
+CALL_S = 20.0
+FRAME_BYTES = 4
+"""A frame of the daemon's call audio: two legs of 16-bit samples."""
+HEADER_BYTES = 44
+
+needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="mounting a file system of its own takes root")
+
+
+@pytest.fixture(scope="module")
+def two_calls(tmp_path_factory) -> Path:
+    """A recorded line: 10 s of silence, a 20 s call, 10 s of silence, another, 10 s of silence."""
+    return two_calls_line(tmp_path_factory.mktemp("line") / "two_calls.wav", CALLS / "normal_8k.wav", CALL_S, 10)
+
+
+def mounted(what: list[str], folder: Path) -> Iterator[Path]:
+    """``folder`` with a file system mounted on it (``mount`` given ``what``), unmounted however the test ends."""
+    folder.mkdir()
+    subprocess.run(["mount", *what, str(folder)], check=True)
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", "--lazy", str(folder)], check=False)
+
+
+@pytest.fixture
+def small_disk(tmp_path) -> Iterator[Path]:
+    """A real file system of 2 MiB (tmpfs)."""
+    yield from mounted(["-t", "tmpfs", "-o", "size=2m,mode=0700", "tmpfs"], tmp_path / "small")
+
+
+@pytest.fixture
+def failing_disk(tmp_path) -> Iterator[tuple[Path, Callable[[], None]]]:
+    """A real ext4 file system of 8 MiB on a loop device, mounted to turn read-only on an error as a
+    system disk is, and what makes the kernel find an error in it (as a failing disk makes it)."""
+    image = tmp_path / "disk.img"
+    with open(image, "wb") as fh:
+        fh.truncate(8 << 20)
+    subprocess.run(["mkfs.ext4", "-q", "-F", str(image)], check=True)
+    for folder in mounted(["-o", "loop,errors=remount-ro", str(image)], tmp_path / "ext4"):
+        device = next(line.split()[0] for line in Path("/proc/mounts").read_text().splitlines()
+                      if line.split()[1] == str(folder))
+        trigger = Path("/sys/fs/ext4") / os.path.basename(device) / "trigger_fs_error"
+        yield folder, lambda: trigger.write_text("a failing disk\n")
+
+
+def fill(folder: Path) -> Path:
+    """Fill ``folder``'s file system to its last byte; the file that fills it."""
+    filler = folder / "filler"
+    fd = os.open(filler, os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        for size in (1 << 16, 1 << 12, 1):
+            try:
+                while True:
+                    os.write(fd, bytes(size))
+            except OSError:  # ENOSPC
+                continue
+    finally:
+        os.close(fd)
+    return filler
+
+
+def config(tmp_path: Path, audio_dir: Path):
+    return load_config(overrides={"storage.db": str(tmp_path / "events.db"), "daemon.call_end_silence_s": 6.0,
+                                  "daemon.write_audio": True, "daemon.audio_dir": str(audio_dir)},
+                       user_config=False)
+
+
+def run(tmp_path: Path, line: Path, audio: Path, on_event: Callable[[Daemon, Event], None]) -> list:
+    """The daemon run on ``line``, ``on_event`` given each event with the daemon; the calls stored."""
+    with Store.open(tmp_path / "events.db") as store:
+        daemon = Daemon(config(tmp_path, audio), FileSource(line), store, {"disk": lambda ev: on_event(daemon, ev)})
+        assert daemon.run() == 0
+        return sorted(store.list_calls(), key=lambda c: c.id)
+
+
+def held_s(path: Path) -> float:
+    """The seconds of audio the file holds, counted from its size."""
+    return (path.stat().st_size - HEADER_BYTES) // FRAME_BYTES / sf.info(str(path)).samplerate
+
+
+def header_s(path: Path) -> float:
+    """The seconds of audio the file's WAV header says it holds, as a player that believes it reads
+    them (the standard library's ``wave``; libsndfile reads on past a data chunk of length 0)."""
+    with wave.open(str(path)) as w:
+        return w.getnframes() / w.getframerate()
+
+
+def said(logs: list, level: str = "warning") -> list[str]:
+    return [m for lv, m in logs if lv == level]
+
+
+@needs_root
+def test_a_full_disk_costs_a_call_its_audio_in_one_line_and_the_next_call_has_its_own_once_there_is_room(
+        two_calls, tmp_path, small_disk, monitor_logs):
+    """Full before call 1: its audio is not written (one line naming the file and the system's
+    reason, no empty file left behind); room again during call 1, full again 5 s into call 2: its
+    file keeps those seconds, its header saying so, and one line says what is kept and what is not.
+    Both calls are monitored and stored to their end."""
+    filler = fill(small_disk)
+
+    def disk(daemon: Daemon, ev: Event) -> None:
+        if daemon.calls == 1 and isinstance(ev, CuesEvent) and filler.exists():
+            filler.unlink()
+        if daemon.calls == 2 and isinstance(ev, CuesEvent) and ev.t >= 5 and not filler.exists():
+            fill(small_disk)
+
+    calls = run(tmp_path, two_calls, small_disk, disk)
+    assert [c.id for c in calls] == [1, 2] and all(c.ended_at is not None for c in calls)
+    first, second = said(monitor_logs)
+    assert first == (f"call 1: audio not written: {small_disk / 'call-1.wav'}: No space left on device; "
+                     "the call is monitored and its alerts go as usual"), first
+    assert not (small_disk / "call-1.wav").exists()
+    wav = small_disk / "call-2.wav"
+    kept = held_s(wav)
+    assert 5.0 <= kept < 7.0 and header_s(wav) == pytest.approx(kept)
+    assert second == (f"call 2: audio {wav} cut short at {kept:.1f} s: No space left on device; the file keeps the "
+                      "call's audio up to there, the rest is not written (the call is monitored and its alerts go "
+                      "as usual)"), second
+    assert not said(monitor_logs, "error")
+
+
+@needs_root
+def test_a_disk_that_fails_mid_call_leaves_its_audio_with_a_header_that_says_what_it_holds(
+        two_calls, tmp_path, failing_disk, monitor_logs):
+    """The disk fails 5 s into call 1 and the kernel makes it read-only: libsndfile writes a WAV's
+    lengths at the file's close, which the disk no longer takes, and said nothing; the file's header
+    said it held no audio. The header is kept up to date as the audio is written: it says the
+    seconds the file holds. Call 2 finds the disk read-only: one line, no audio, the call stored."""
+    folder, fail = failing_disk
+
+    def disk(daemon: Daemon, ev: Event) -> None:
+        if daemon.calls == 1 and isinstance(ev, CuesEvent) and ev.t >= 5 and "ro" not in failed:
+            failed.add("ro")
+            fail()
+
+    failed: set[str] = set()
+    calls = run(tmp_path, two_calls, folder, disk)
+    assert [c.id for c in calls] == [1, 2] and all(c.ended_at is not None for c in calls)
+    wav = folder / "call-1.wav"
+    kept = held_s(wav)
+    assert kept >= 5.0 and header_s(wav) == pytest.approx(kept)
+    first, second = said(monitor_logs)
+    assert first.startswith(f"call 1: audio {wav} cut short at {kept:.1f} s: Read-only file system; "), first
+    assert second.startswith(f"call 2: audio not written: {folder / 'call-2.wav'}: Read-only file system; "), second
+
+
+def test_while_a_call_is_written_its_audio_files_header_says_the_audio_it_holds(two_calls, tmp_path):
+    """What a kill or a power loss mid-call leaves: libsndfile writes a WAV's lengths only at the
+    file's close, and the file said it held no audio until then. Looked at mid-call, the header
+    says the seconds written."""
+    seen: list[tuple[float, float]] = []
+
+    def look(daemon: Daemon, ev: Event) -> None:
+        wav = tmp_path / "audio" / "call-1.wav"
+        if daemon.calls == 1 and isinstance(ev, CuesEvent) and ev.t >= 10 and not seen:
+            seen.append((header_s(wav), held_s(wav)))
+
+    run(tmp_path, two_calls, tmp_path / "audio", look)
+    ((said_s, file_s),) = seen
+    assert file_s >= 10.0 and said_s == pytest.approx(file_s)
