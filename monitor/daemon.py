@@ -183,6 +183,7 @@ class Daemon:
         self._sink_errors: dict[str, int] = {}  # failures per sink
         self._audio: CallAudio | None = None  # the running call's audio file, while it takes the audio
         self._unnamed_audio: list[tuple[int, Path]] = []  # (the guard's call token, file) until the id is known
+        self._reports_waiting: list[int | None] = []  # the call tokens of critical calls whose alerts the guard holds
         self.recent = RecentCalls(self.store, self.guard, store_open=self._store_open,
                                   files_cfg=lambda: self._files_cfg(self.cfg),
                                   unnamed_audio=lambda: (f for _, f in self._unnamed_audio))
@@ -427,8 +428,8 @@ class Daemon:
         self.active = {}
         log.info("call %s ended (%s): %.1f s, %s alert(s)", call_name(p.call_id), why, p.duration_s, len(p.alerts),
                  extra=recovery_of(_call_source(p)))  # its status lines' problems end with it
-        if self.cfg.daemon.report_on_critical and p.call_id is not None:
-            self._write_report(p.call_id)
+        if self.cfg.daemon.report_on_critical and any(a.severity == "critical" for a in p.alerts):
+            self._report_when_stored(p)
 
     def _silence_reason(self, end_s: float) -> str:
         """Why the silence that ended a call: quiet legs, or legs whose input is lost."""
@@ -436,6 +437,33 @@ class Daemon:
         lost = [f"{leg} input lost: {s.get('last_error') or s.get('state')}" for leg, s in legs.items()
                 if s.get("state") in ("lost", "reopening")]
         return f"{end_s:g} s of silence" + (f"; {'; '.join(lost)}" if lost else "")
+
+    def _report_when_stored(self, p: CallPipeline) -> None:
+        """The report of call ``p``, which raised a critical alert (daemon.report_on_critical): written
+        now, or, while a failing database holds the call's alerts back (the report draws them from
+        there), once it has written them (:meth:`_write_waiting_reports`), said in one warning."""
+        if not self.guard.held and p.call_id is not None:
+            self._write_report(p.call_id)
+            return
+        log.warning("call %s: its report waits for the database, which holds its alerts back: written once the "
+                    "database works again", call_name(p.call_id))
+        self._reports_waiting.append(p.call_token)
+
+    def _write_waiting_reports(self) -> None:
+        """The reports of the calls :meth:`_report_when_stored` kept waiting, once the database
+        holds nothing back."""
+        if not self._reports_waiting or self.guard.held:
+            return
+        waiting, self._reports_waiting = self._reports_waiting, []
+        for token in waiting:
+            if (call_id := self.guard.real_id(token)) is not None:
+                self._write_report(call_id)
+
+    def _say_reports_unwritten(self) -> None:
+        """At the stop, the reports still waiting for a database that failed to the end: one line."""
+        if self._reports_waiting:
+            log.error("no report of %s call(s) with a critical alert: their alerts are not stored",
+                      len(self._reports_waiting))
 
     def _write_report(self, call_id: int) -> None:
         """The call report of a call with a critical alert (daemon.report_on_critical), written
@@ -724,6 +752,8 @@ class Daemon:
                 elif not self.guard.retry(force=True):
                     self._say_unwritten()
                 self._name_audio()
+                self._write_waiting_reports()
+                self._say_reports_unwritten()
                 self.close_interrupted()  # if the database only opened during the last call
                 self.call_files.close()  # the calls' series and reports written whole before the daemon exits
                 self._take_reports()
@@ -1055,8 +1085,10 @@ class Daemon:
         """Keep the pre-roll, write what a failing database held back, close the calls a crash
         left open once the database opens, purge, and start a call on speech after enough
         silence."""
-        if self.guard.retry() and self._unnamed_audio:
-            self._name_audio()
+        if self.guard.retry():
+            if self._unnamed_audio:
+                self._name_audio()
+            self._write_waiting_reports()
         self.close_interrupted()
         self.recent.purge_old()
         if self._trim_due:

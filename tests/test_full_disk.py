@@ -10,6 +10,7 @@ in process on a recorded line of two calls (as in ``test_call_audio.py``); mount
 
 from __future__ import annotations
 
+import concurrent.futures
 import os
 import subprocess
 import wave
@@ -23,8 +24,9 @@ from conftest import CALLS, two_calls_line
 from monitor.capture.sources import FileSource
 from monitor.config import load_config
 from monitor.daemon import Daemon
+from monitor.delivery.call_files import CallFileWrites
 from monitor.delivery.store import Store
-from monitor.events import CuesEvent, Event
+from monitor.events import AlertEvent, CuesEvent, Event
 
 CALL_S = 20.0
 FRAME_BYTES = 4
@@ -123,13 +125,17 @@ def test_a_full_disk_costs_a_call_its_audio_in_one_line_and_the_next_call_has_it
     """Full before call 1: its audio is not written (one line naming the file and the system's
     reason, no empty file left behind); room again during call 1, full again 5 s into call 2: its
     file keeps those seconds, its header saying so, and one line says what is kept and what is not.
-    Both calls are monitored and stored to their end."""
-    filler = fill(small_disk)
+    Both calls are monitored and stored to their end. Before the disk fills, the header of call 2's
+    file says the seconds written so far, as a kill or a power loss would leave it: libsndfile
+    writes a WAV's lengths only at the file's close, and the file said it held no audio until then."""
+    filler, before_full = fill(small_disk), []
 
     def disk(daemon: Daemon, ev: Event) -> None:
         if daemon.calls == 1 and isinstance(ev, CuesEvent) and filler.exists():
             filler.unlink()
         if daemon.calls == 2 and isinstance(ev, CuesEvent) and ev.t >= 5 and not filler.exists():
+            wav = small_disk / "call-2.wav"
+            before_full.append((header_s(wav), held_s(wav)))
             fill(small_disk)
 
     calls = run(tmp_path, two_calls, small_disk, disk)
@@ -145,6 +151,8 @@ def test_a_full_disk_costs_a_call_its_audio_in_one_line_and_the_next_call_has_it
                       "call's audio up to there, the rest is not written (the call is monitored and its alerts go "
                       "as usual)"), second
     assert not said(monitor_logs, "error")
+    ((said_s, file_s),) = before_full
+    assert file_s >= 4.0 and said_s == pytest.approx(file_s)
 
 
 @needs_root
@@ -172,17 +180,50 @@ def test_a_disk_that_fails_mid_call_leaves_its_audio_with_a_header_that_says_wha
     assert second.startswith(f"call 2: audio not written: {folder / 'call-2.wav'}: Read-only file system; "), second
 
 
-def test_while_a_call_is_written_its_audio_files_header_says_the_audio_it_holds(two_calls, tmp_path):
-    """What a kill or a power loss mid-call leaves: libsndfile writes a WAV's lengths only at the
-    file's close, and the file said it held no audio until then. Looked at mid-call, the header
-    says the seconds written."""
-    seen: list[tuple[float, float]] = []
+@pytest.fixture(scope="module")
+def critical_then_normal(tmp_path_factory) -> Path:
+    """A recorded line: 10 s of silence, a call that raises a critical alert 23 s in (the first 30 s
+    of ``labored_start``, a caller short of breath from the first word), 10 s of silence, a normal
+    call of 15 s, 10 s of silence."""
+    import numpy as np
+    critical, sr = sf.read(CALLS / "labored_start_8k.wav", frames=8000 * 30, dtype="float32")
+    normal, _ = sf.read(CALLS / "normal_8k.wav", frames=8000 * 15, dtype="float32")
+    gap = np.zeros((sr * 10, critical.shape[1]), np.float32)
+    path = tmp_path_factory.mktemp("line") / "critical_then_normal.wav"
+    sf.write(path, np.concatenate([gap, critical, gap, normal, gap]), sr)
+    return path
 
-    def look(daemon: Daemon, ev: Event) -> None:
-        wav = tmp_path / "audio" / "call-1.wav"
+
+@needs_root
+def test_the_report_of_a_critical_call_whose_alerts_a_full_disk_held_back_is_written_once_they_are_stored(
+        critical_then_normal, tmp_path, small_disk, monitor_logs):
+    """The database and the reports on a disk that fills 10 s into a call whose critical alert comes
+    later and stays full to its end: the alert goes to the sinks unstored, and the report, which
+    draws the call's alerts from the database, found none there and was never written, nor said. It
+    waits for the database, said in one warning, and is written once the alerts are stored (room
+    again in the next call, once the report's writer has done what it was given)."""
+    cfg = load_config(overrides={"storage.db": str(small_disk / "events.db"), "daemon.call_end_silence_s": 6.0,
+                                 "daemon.report_on_critical": True}, user_config=False)
+    seen: list[AlertEvent] = []
+    writer = concurrent.futures.ThreadPoolExecutor(max_workers=1)
+
+    def disk(ev: Event) -> None:
+        seen.extend([ev] if isinstance(ev, AlertEvent) else [])
         if daemon.calls == 1 and isinstance(ev, CuesEvent) and ev.t >= 10 and not seen:
-            seen.append((header_s(wav), held_s(wav)))
+            fill(small_disk)
+        if daemon.calls == 2 and isinstance(ev, CuesEvent) and (small_disk / "filler").exists():
+            writer.submit(lambda: None).result()  # what the writer was given at call 1's end is done
+            (small_disk / "filler").unlink()
 
-    run(tmp_path, two_calls, tmp_path / "audio", look)
-    ((said_s, file_s),) = seen
-    assert file_s >= 10.0 and said_s == pytest.approx(file_s)
+    with Store.open(small_disk / "events.db") as store:
+        daemon = Daemon(cfg, FileSource(critical_then_normal), store, {"disk": disk})
+        daemon.call_files = CallFileWrites(writer)
+        assert daemon.run() == 0
+        stored = store.list_alerts()
+    critical = [a for a in seen if a.severity == "critical"]
+    assert critical and not any(a.stored for a in seen if a.call_id == 1)
+    assert [a.event.kind for a in stored if a.event.severity == "critical"] == [critical[0].kind]
+    assert "call 1: its report waits for the database, which holds its alerts back: written once the database " \
+           "works again" in said(monitor_logs)
+    assert (small_disk / "call-1-report.html").is_file()
+    assert daemon.heartbeat_status()["reports"] == [{"call_id": 1, "url": str(small_disk / "call-1-report.html")}]
