@@ -26,6 +26,7 @@ from monitor.config import load_config
 from monitor.daemon import Daemon
 from monitor.delivery.call_files import CallFileWrites
 from monitor.delivery.store import Store
+from monitor.delivery.store_errors import StoreError
 from monitor.events import AlertEvent, CuesEvent, Event
 
 CALL_S = 20.0
@@ -227,3 +228,16 @@ def test_the_report_of_a_critical_call_whose_alerts_a_full_disk_held_back_is_wri
            "works again" in said(monitor_logs)
     assert (small_disk / "call-1-report.html").is_file()
     assert daemon.heartbeat_status()["reports"] == [{"call_id": 1, "url": str(small_disk / "call-1-report.html")}]
+
+
+@needs_root
+def test_a_database_that_cannot_be_opened_on_a_full_disk_says_the_disk_is_full(small_disk):
+    """SQLite opening a database on a full disk cannot give its -shm file its size and says "disk
+    I/O error" alone (what ``run``, ``replay`` and ``purge`` said of it): the line says the disk is
+    full, which the file system tells."""
+    db = small_disk / "events.db"
+    Store.open(db).close()
+    fill(small_disk)
+    with pytest.raises(StoreError) as err:
+        Store.open(db)
+    assert str(err.value) == f"{db}: cannot open the database: disk I/O error (the disk is full)"

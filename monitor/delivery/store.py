@@ -96,7 +96,7 @@ class Store:
             with closed_on_failure(conn):
                 cls._prepare(conn, p)
         except sqlite3.OperationalError as exc:
-            raise StoreError(f"{p}: cannot open the database: {_describe(exc)}") from None
+            raise StoreError(f"{p}: cannot open the database: {_describe(exc, p)}") from None
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"{p}: not a callmonitor database ({exc})") from None
         return cls(conn, p, snapshot_every_s, clock)
@@ -133,7 +133,7 @@ class Store:
         try:
             conn, state = _open_to_read(p)
         except sqlite3.Error as exc:
-            raise StoreError(f"{p}: cannot read the database: {_describe(exc)}") from None
+            raise StoreError(f"{p}: cannot read the database: {_describe(exc, p)}") from None
         store = cls(conn, p, snapshot_every_s, time.time)
         store._read_state = state
         try:
@@ -201,7 +201,7 @@ class Store:
                 self._conn.execute("COMMIT")
             except sqlite3.Error as exc:
                 self._rollback()
-                raise StoreError(f"{self.path}: {_describe(exc)}") from None
+                raise StoreError(f"{self.path}: {_describe(exc, self.path)}") from None
         self._last_commit = time.monotonic()
 
     def _rollback(self) -> None:
@@ -222,7 +222,7 @@ class Store:
                 raise StoreError(f"{self.path}: {exc}") from None
             except sqlite3.Error as exc:  # full, locked past the busy timeout, damaged, gone
                 self._rollback()
-                raise StoreError(f"{self.path}: {_describe(exc)}") from None
+                raise StoreError(f"{self.path}: {_describe(exc, self.path)}") from None
             if commit or time.monotonic() - self._last_commit >= self.COMMIT_EVERY_S:
                 self._commit()
             return int(cur.lastrowid or 0)
@@ -245,7 +245,7 @@ class Store:
             else:
                 raise StoreError(kept_changing(self.path))
             if failure is not None:
-                raise StoreError(f"{self.path}: {_describe(failure)}") from None
+                raise StoreError(f"{self.path}: {_describe(failure, self.path)}") from None
             return rows
 
     def _reopen_to_read(self) -> None:
@@ -255,7 +255,7 @@ class Store:
             self._conn, self._read_state = _open_to_read(self.path)
         except sqlite3.Error as exc:
             self._conn = None  # type: ignore[assignment]
-            raise StoreError(f"{self.path}: cannot read the database: {_describe(exc)}") from None
+            raise StoreError(f"{self.path}: cannot read the database: {_describe(exc, self.path)}") from None
 
     def flush(self) -> None:
         """Commit batched cue snapshots and transcript lines now."""
@@ -690,7 +690,7 @@ class Store:
                 empty_log(self._conn)  # the deleted rows' frames left the log
             except sqlite3.Error as exc:
                 self._rollback()
-                raise StoreError(f"{self.path}: {_describe(exc)}") from None
+                raise StoreError(f"{self.path}: {_describe(exc, self.path)}") from None
             except BaseException:  # from ``first``: the transaction does not stay open
                 self._rollback()
                 raise

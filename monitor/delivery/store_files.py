@@ -21,8 +21,10 @@ BUSY_TIMEOUT_S = 2.0
 out marked as not stored instead of waiting)."""
 
 
-def _describe(exc: BaseException) -> str:
-    """sqlite3's error as a short phrase a person can act on."""
+def _describe(exc: BaseException, path: str | os.PathLike[str] | None = None) -> str:
+    """sqlite3's error as a short phrase a person can act on; an I/O error with what the file system
+    of the database at ``path`` says of it (full, read-only), which SQLite does not: a database
+    opened on a full disk, whose -shm file cannot be given its size, is "disk I/O error" alone."""
     text = first_line(exc)
     low = text.lower()
     if "full" in low:
@@ -34,8 +36,20 @@ def _describe(exc: BaseException) -> str:
     if "readonly" in low or "read-only" in low:
         return "the database cannot be written (read-only)"
     if "disk i/o" in low:
-        return "disk I/O error"
+        return "disk I/O error" + (_disk_state(path) if path is not None else "")
     return text
+
+
+def _disk_state(path: str | os.PathLike[str]) -> str:
+    """What the file system holding the database at ``path`` says that explains an I/O error, as
+    ``" (...)"``: the disk is full, or read-only; "" when it says neither or cannot be asked."""
+    try:
+        fs = os.statvfs(os.path.dirname(os.path.abspath(path)))
+    except OSError:
+        return ""
+    if fs.f_flag & os.ST_RDONLY:
+        return " (a read-only filesystem)"
+    return " (the disk is full)" if fs.f_bavail == 0 else ""
 
 
 CONSOLE_APPLICATION_ID = 0x434D5356
