@@ -530,11 +530,11 @@ class Daemon:
         """Close the audio of call ``call_id``, whose end is stored as usual even if closing it fails
         (a delayed write error): one warning naming the call and its file."""
         audio, self._audio = self._audio, None
-        try:
-            if audio is not None:
+        if audio is not None:
+            try:
                 audio.close()
-        except Exception as err:  # noqa: BLE001 - the call is over: its audio is what it is
-            log.warning("call %s: audio %s not closed whole: %s", call_name(call_id), audio.path, first_line(err))
+            except Exception as err:  # noqa: BLE001 - the call is over: its audio is what it is
+                log.warning("call %s: audio %s not closed whole: %s", call_name(call_id), audio.path, first_line(err))
         self._name_audio()
 
     def _audio_cut_short(self, why: str) -> None:
