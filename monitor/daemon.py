@@ -528,13 +528,16 @@ class Daemon:
 
     def _close_audio(self, call_id: int | None) -> None:
         """Close the audio of call ``call_id``, whose end is stored as usual even if closing it fails
-        (a delayed write error): one warning naming the call and its file."""
+        (a delayed write error: the disk took the audio and failed to store it): one warning naming
+        the call, its file and why."""
         audio, self._audio = self._audio, None
         if audio is not None:
             try:
                 audio.close()
             except Exception as err:  # noqa: BLE001 - the call is over: its audio is what it is
-                log.warning("call %s: audio %s not closed whole: %s", call_name(call_id), audio.path, first_line(err))
+                why = err.reason if isinstance(err, CallAudioError) else first_line(err)
+                log.warning("call %s: audio %s not kept whole: %s; the file holds what the disk stored of it",
+                            call_name(call_id), audio.path, why)
         self._name_audio()
 
     def _audio_cut_short(self, why: str) -> None:

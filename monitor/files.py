@@ -43,7 +43,7 @@ def _made_beside(folder: str | os.PathLike[str], prefix: str, suffix: str) -> It
     finally:
         try:
             os.unlink(tmp)
-        except FileNotFoundError:
+        except OSError:  # gone (renamed away), or a disk gone read-only keeps it: the error that ended the block stands
             pass
 
 
@@ -52,14 +52,17 @@ def replaced(path: str, prefix: str, mode: int | None = None) -> Iterator[Binary
     """A new temporary file beside ``path`` (same folder, same extension), open to write in binary,
     written through the descriptor it was made with, its name never opened again (a link put in its
     place in a folder others write to receives nothing); when the block ends without an error it is
-    given ``mode`` (if any) and renamed over ``path`` (OSError if its name no longer is that file),
-    else removed (:func:`new_file_beside`), so a reader never sees half a file and an old one stays as it was."""
+    given ``mode`` (if any), put on the disk (fsync: a disk that takes the bytes and fails to store
+    them later, one thin-provisioned past its room or failing, says so here) and renamed over ``path``
+    (OSError if its name no longer is that file), else removed (:func:`new_file_beside`), so a reader
+    never sees half a file and an old one stays as it was."""
     folder = os.path.dirname(os.path.abspath(path))
     with _made_beside(folder, prefix, os.path.splitext(path)[1]) as (tmp, fd), os.fdopen(fd, "wb") as fh:
         yield fh
         fh.flush()
         if mode is not None:
             os.fchmod(fd, mode)
+        os.fsync(fd)
         if not os.path.samestat(os.fstat(fd), os.lstat(tmp)):
             raise OSError(errno.EEXIST, "another file was put in place of the file being written", tmp)
         os.replace(tmp, path)

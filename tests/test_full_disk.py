@@ -11,6 +11,7 @@ in process on a recorded line of two calls (as in ``test_call_audio.py``); mount
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import os
 import subprocess
 import wave
@@ -43,6 +44,7 @@ def two_calls(tmp_path_factory) -> Path:
     return two_calls_line(tmp_path_factory.mktemp("line") / "two_calls.wav", CALLS / "normal_8k.wav", CALL_S, 10)
 
 
+@contextlib.contextmanager
 def mounted(what: list[str], folder: Path) -> Iterator[Path]:
     """``folder`` with a file system mounted on it (``mount`` given ``what``), unmounted however the test ends."""
     folder.mkdir()
@@ -56,22 +58,41 @@ def mounted(what: list[str], folder: Path) -> Iterator[Path]:
 @pytest.fixture
 def small_disk(tmp_path) -> Iterator[Path]:
     """A real file system of 2 MiB (tmpfs)."""
-    yield from mounted(["-t", "tmpfs", "-o", "size=2m,mode=0700", "tmpfs"], tmp_path / "small")
+    with mounted(["-t", "tmpfs", "-o", "size=2m,mode=0700", "tmpfs"], tmp_path / "small") as folder:
+        yield folder
+
+
+def ext4_image(path: Path, size: int) -> Path:
+    """An ext4 file system of ``size`` bytes made in the sparse file ``path``."""
+    with open(path, "wb") as fh:
+        fh.truncate(size)
+    subprocess.run(["mkfs.ext4", "-q", "-F", str(path)], check=True)
+    return path
 
 
 @pytest.fixture
 def failing_disk(tmp_path) -> Iterator[tuple[Path, Callable[[], None]]]:
     """A real ext4 file system of 8 MiB on a loop device, mounted to turn read-only on an error as a
     system disk is, and what makes the kernel find an error in it (as a failing disk makes it)."""
-    image = tmp_path / "disk.img"
-    with open(image, "wb") as fh:
-        fh.truncate(8 << 20)
-    subprocess.run(["mkfs.ext4", "-q", "-F", str(image)], check=True)
-    for folder in mounted(["-o", "loop,errors=remount-ro", str(image)], tmp_path / "ext4"):
+    image = ext4_image(tmp_path / "disk.img", 8 << 20)
+    with mounted(["-o", "loop,errors=remount-ro", str(image)], tmp_path / "ext4") as folder:
         device = next(line.split()[0] for line in Path("/proc/mounts").read_text().splitlines()
                       if line.split()[1] == str(folder))
         trigger = Path("/sys/fs/ext4") / os.path.basename(device) / "trigger_fs_error"
         yield folder, lambda: trigger.write_text("a failing disk\n")
+
+
+@pytest.fixture
+def thin_disk(tmp_path) -> Iterator[Path]:
+    """A real ext4 file system of 32 MiB on a loop device whose image lies on a tmpfs of 4 MiB,
+    filled once the file system is mounted: it takes every write, and the disk under it fails to
+    store them when they are put on it (at fsync, or the kernel's writeback), as a disk
+    thin-provisioned past its room does."""
+    with mounted(["-t", "tmpfs", "-o", "size=4m,mode=0700", "tmpfs"], tmp_path / "backing") as backing:
+        image = ext4_image(backing / "disk.img", 32 << 20)
+        with mounted(["-o", "loop", str(image)], tmp_path / "thin") as folder:
+            fill(backing)
+            yield folder
 
 
 def fill(folder: Path) -> Path:
@@ -241,3 +262,21 @@ def test_a_database_that_cannot_be_opened_on_a_full_disk_says_the_disk_is_full(s
     with pytest.raises(StoreError) as err:
         Store.open(db)
     assert str(err.value) == f"{db}: cannot open the database: disk I/O error (the disk is full)"
+
+
+@needs_root
+def test_a_disk_that_takes_the_calls_files_and_fails_to_store_them_says_so_for_each(
+        two_calls, tmp_path, thin_disk, monitor_logs):
+    """A disk that takes every write and fails to store them (thin-provisioned past its room): the
+    audio and the series were closed and renamed into place as written, and nothing said they
+    were not on the disk. Each is put on the disk (fsync) as it is closed: the audio's failure is
+    one line naming the call and the file, a series that could not be stored is not put in place
+    and its one line says so; the calls are stored."""
+    calls = run(tmp_path, two_calls, thin_disk, lambda daemon, ev: None)
+    assert [c.id for c in calls] == [1, 2] and all(c.ended_at is not None for c in calls)
+    assert said(monitor_logs) == [line for c in (1, 2) for line in (
+        f"call {c}: audio {thin_disk / f'call-{c}.wav'} not kept whole: No space left on device; the file holds "
+        "what the disk stored of it",
+        f"{thin_disk / f'call-{c}-series.npz'}: call {c}'s series not written (No space left on device): its "
+        "report will analyse its audio")]
+    assert not list(thin_disk.glob("*-series.npz")) and not list(thin_disk.glob(".series-*"))

@@ -8,7 +8,8 @@ header then, and the file said it held no audio); here it brings them up to date
 so that whatever stops the writing (the disk, a kill, a power loss) the header says the audio the
 file holds. A write or an opening that fails is a :class:`CallAudioError` whose message names the
 file and the system's reason (``No space left on device``); an opening that fails leaves no empty
-file behind.
+file behind. The file is put on the disk (fsync) at its close: a disk that takes the bytes and
+fails to store them later says so there.
 """
 
 from __future__ import annotations
@@ -93,8 +94,14 @@ class CallAudio:
         self.frames += len(samples)
 
     def close(self) -> None:
-        """Close the file (its header written once more); the descriptor closed however that goes."""
+        """Close the file (its header written once more) and put it on the disk (fsync), the
+        descriptor closed however that goes. Raises :class:`CallAudioError` when the disk took the
+        audio and failed to store it (thin-provisioned past its room, failing: ``No space left on
+        device``, ``Input/output error``, which no write said)."""
         try:
             self._out.close()
+            os.fsync(self._fd)
+        except OSError as err:
+            raise CallAudioError(self.path, err.strerror or str(err)) from None
         finally:
             os.close(self._fd)
