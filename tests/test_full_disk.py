@@ -202,18 +202,32 @@ def test_a_disk_that_fails_mid_call_leaves_its_audio_with_a_header_that_says_wha
     assert second.startswith(f"call 2: audio not written: {folder / 'call-2.wav'}: Read-only file system; "), second
 
 
+def line_of(path: Path, *calls: tuple[Path, float]) -> Path:
+    """A recorded line written to ``path``: 7 s of silence, then each call (the first seconds of a
+    recording) followed by 7 s of silence."""
+    import numpy as np
+    parts = []
+    for recording, seconds in calls:
+        audio, sr = sf.read(recording, frames=int(8000 * seconds), dtype="float32")
+        gap = np.zeros((sr * 7, audio.shape[1]), np.float32)
+        parts += [gap, audio] if not parts else [audio]
+        parts.append(gap)
+    sf.write(path, np.concatenate(parts), sr)
+    return path
+
+
+@pytest.fixture(scope="module")
+def one_call(tmp_path_factory) -> Path:
+    """A recorded line of one call of 20 s."""
+    return line_of(tmp_path_factory.mktemp("line") / "one_call.wav", (CALLS / "normal_8k.wav", CALL_S))
+
+
 @pytest.fixture(scope="module")
 def critical_then_normal(tmp_path_factory) -> Path:
-    """A recorded line: 10 s of silence, a call that raises a critical alert 23 s in (the first 30 s
-    of ``labored_start``, a caller short of breath from the first word), 10 s of silence, a normal
-    call of 15 s, 10 s of silence."""
-    import numpy as np
-    critical, sr = sf.read(CALLS / "labored_start_8k.wav", frames=8000 * 30, dtype="float32")
-    normal, _ = sf.read(CALLS / "normal_8k.wav", frames=8000 * 15, dtype="float32")
-    gap = np.zeros((sr * 10, critical.shape[1]), np.float32)
-    path = tmp_path_factory.mktemp("line") / "critical_then_normal.wav"
-    sf.write(path, np.concatenate([gap, critical, gap, normal, gap]), sr)
-    return path
+    """A recorded line: a call that raises a critical alert 23 s in (the first 30 s of
+    ``labored_start``, a caller short of breath from the first word), then a normal call of 10 s."""
+    return line_of(tmp_path_factory.mktemp("line") / "critical_then_normal.wav",
+                   (CALLS / "labored_start_8k.wav", 30.0), (CALLS / "normal_8k.wav", 10.0))
 
 
 @needs_root
@@ -265,18 +279,18 @@ def test_a_database_that_cannot_be_opened_on_a_full_disk_says_the_disk_is_full(s
 
 
 @needs_root
-def test_a_disk_that_takes_the_calls_files_and_fails_to_store_them_says_so_for_each(
-        two_calls, tmp_path, thin_disk, monitor_logs):
+def test_a_disk_that_takes_the_calls_files_and_fails_to_store_them_says_so(one_call, tmp_path, thin_disk,
+                                                                          monitor_logs):
     """A disk that takes every write and fails to store them (thin-provisioned past its room): the
     audio and the series were closed and renamed into place as written, and nothing said they
     were not on the disk. Each is put on the disk (fsync) as it is closed: the audio's failure is
     one line naming the call and the file, a series that could not be stored is not put in place
-    and its one line says so; the calls are stored."""
-    calls = run(tmp_path, two_calls, thin_disk, lambda daemon, ev: None)
-    assert [c.id for c in calls] == [1, 2] and all(c.ended_at is not None for c in calls)
-    assert said(monitor_logs) == [line for c in (1, 2) for line in (
-        f"call {c}: audio {thin_disk / f'call-{c}.wav'} not kept whole: No space left on device; the file holds "
-        "what the disk stored of it",
-        f"{thin_disk / f'call-{c}-series.npz'}: call {c}'s series not written (No space left on device): its "
-        "report will analyse its audio")]
+    and its one line says so; the call is stored."""
+    (call,) = run(tmp_path, one_call, thin_disk, lambda daemon, ev: None)
+    assert call.id == 1 and call.ended_at is not None
+    assert said(monitor_logs) == [
+        f"call 1: audio {thin_disk / 'call-1.wav'} not kept whole: No space left on device; the file holds what "
+        "the disk stored of it",
+        f"{thin_disk / 'call-1-series.npz'}: call 1's series not written (No space left on device): its report "
+        "will analyse its audio"]
     assert not list(thin_disk.glob("*-series.npz")) and not list(thin_disk.glob(".series-*"))
