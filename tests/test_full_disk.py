@@ -26,6 +26,7 @@ from monitor.capture.sources import FileSource
 from monitor.config import load_config
 from monitor.daemon import Daemon
 from monitor.delivery.call_files import CallFileWrites
+from monitor.delivery.dblock import DatabaseLock, held_now
 from monitor.delivery.store import Store
 from monitor.delivery.store_errors import StoreError
 from monitor.events import AlertEvent, CuesEvent, Event
@@ -294,3 +295,19 @@ def test_a_disk_that_takes_the_calls_files_and_fails_to_store_them_says_so(one_c
         f"{thin_disk / 'call-1-series.npz'}: call 1's series not written (No space left on device): its report "
         "will analyse its audio"]
     assert not list(thin_disk.glob("*-series.npz")) and not list(thin_disk.glob(".series-*"))
+
+
+@needs_root
+def test_the_database_lock_is_taken_on_a_full_disk_without_its_pid(small_disk):
+    """``run`` started on a full disk (the database's folder): writing its pid into the lock file
+    failed and the start ended in a traceback, where the daemon should monitor on a database it
+    cannot write. The lock, the kernel's, is held all the same (a second daemon is refused), the
+    file left empty rather than naming no pid or another's."""
+    db = small_disk / "events.db"
+    fill(small_disk)
+    lock = DatabaseLock(db).acquire()
+    try:
+        assert held_now(db) and (small_disk / "events.db.lock").read_bytes() == b""
+    finally:
+        lock.release()
+    assert not held_now(db) and not (small_disk / "events.db.lock").exists()

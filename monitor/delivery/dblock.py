@@ -53,6 +53,19 @@ NOT_A_FILE = "not a regular file: remove it"
 """Why a FIFO, a socket or a device at the lock's path is no lock file."""
 
 
+def _tell_pid(fd: int) -> None:
+    """Write this process's pid into the lock file ``fd``, which a daemon refused names. A disk that
+    takes no byte (full) leaves it empty: the lock, the kernel's, is held all the same (a daemon
+    refused then says ``pid ?``), and the daemon monitors on its full disk."""
+    pid = f"{os.getpid()}\n".encode()
+    try:
+        os.pwrite(fd, pid, 0)  # then cut: the file is never empty while the lock is held
+        os.ftruncate(fd, len(pid))
+    except OSError:  # no room: not an earlier daemon's pid either
+        with contextlib.suppress(OSError):
+            os.ftruncate(fd, 0)
+
+
 class DatabaseLock:
     """``DatabaseLock(db).acquire()`` or raise StoreError naming the holder; ``release()``."""
 
@@ -77,10 +90,8 @@ class DatabaseLock:
                 raise DatabaseInUse(f"{self.db}: already used by another call-monitor daemon (pid {holder}); one "
                                     "daemon per database (give this one another --db and --socket)") from None
             if self._still_there(fd):
-                pid = f"{os.getpid()}\n".encode()
-                os.pwrite(fd, pid, 0)  # then cut: the file is never empty while the lock is held
-                os.ftruncate(fd, len(pid))
                 self._fd = fd
+                _tell_pid(fd)
                 return self
             os.close(fd)  # a start that failed removed the file it had locked: lock the one there now
         raise StoreError(f"{self.path}: the daemon lock file keeps being removed; try again")
