@@ -1,11 +1,14 @@
-"""An agent's desktop whose disk fills up or fails: the daemon's call audio on real small file
-systems, a tmpfs of 2 MiB filled to its last byte and an ext4 image on a loop device that the
-kernel turns read-only as it does on a disk error (``errors=remount-ro``).
+"""An agent's desktop whose disk fills up or fails: the daemon's call audio, series, reports,
+database and lock on real small file systems: a tmpfs of 2 MiB filled to its last byte, an ext4
+image on a loop device that the kernel turns read-only as it does on a disk error
+(``errors=remount-ro``), and an ext4 image on a full tmpfs, a disk that takes every write and fails
+to store it (thin-provisioned past its room).
 
-Each failure is one warning naming the call, the file, the system's reason and what the file
-keeps; the calls are monitored and stored whatever their audio does; what a file holds its WAV
-header says, to every player; the next call has its audio once there is room again. The daemon runs
-in process on a recorded line of two calls (as in ``test_call_audio.py``); mounting takes root.
+Each failure is one line naming the call, the file, the system's reason and what the file keeps;
+the calls are monitored and stored whatever their files do, and their alerts go and are stored once
+there is room, the report of a critical call after them; what a file holds its WAV header says, to
+every player; the next call has its audio once there is room again. The daemon runs in process on
+recorded lines (as in ``test_call_audio.py``); mounting takes root.
 """
 
 from __future__ import annotations
