@@ -260,6 +260,8 @@ def test_the_report_of_a_critical_call_whose_alerts_a_full_disk_held_back_is_wri
         daemon.call_files = CallFileWrites(writer)
         assert daemon.run() == 0
         stored = store.list_alerts()
+        summaries = [c.summary for c in sorted(store.list_calls(), key=lambda c: c.id)]
+    assert [(s["call_id"], s["alerts"] > 0) for s in summaries] == [(1, True), (2, False)]  # call 2's held back
     critical = [a for a in seen if a.severity == "critical"]
     assert critical and not any(a.stored for a in seen if a.call_id == 1)
     assert [a.event.kind for a in stored if a.event.severity == "critical"] == [critical[0].kind]

@@ -164,6 +164,14 @@ def open_or_pending(opener: Callable[[], Store], path: Any,
         return PendingStore(opener, path, err, retry_s=retry_s)
 
 
+def _named(op: str, call_id: int, args: tuple[Any, ...]) -> tuple[Any, ...]:
+    """``op``'s arguments after its call's id, a call's end's summary naming the call ``call_id``:
+    one made while the call's row was held back (a failing database) named none."""
+    if op != "end_call" or not isinstance(args[1], dict) or args[1].get("call_id") is not None:
+        return args
+    return (args[0], {**args[1], "call_id": call_id}, *args[2:])
+
+
 class StoreGuard:
     def __init__(self, store: Store | PendingStore, retry_s: float = 1.0,
                  clock: Callable[[], float] = time.monotonic,
@@ -264,7 +272,7 @@ class StoreGuard:
         call_id = self.real_id(args[0])
         if call_id is None:  # its call row was dropped from a full hold: nothing to attach it to
             return
-        done = getattr(self.store, op)(call_id, *args[1:])
+        done = getattr(self.store, op)(call_id, *_named(op, call_id, args[1:]))
         if op == "add_alert":
             for tell in self.written:
                 try:
@@ -278,7 +286,8 @@ class StoreGuard:
             real = self.real_id(call_id)
             if real is not None or call_id is None:
                 try:
-                    done = getattr(self.store, op)(*((real,) if call_id is not None else ()), *args)
+                    done = getattr(self.store, op)(*((real,) if call_id is not None else ()),
+                                                   *(_named(op, real, args) if real is not None else args))
                     if hold:  # cues and words may skip the database: only a held kind proves it works
                         self._works(0)
                     return done
