@@ -167,7 +167,7 @@ def open_or_pending(opener: Callable[[], Store], path: Any,
 def _named(op: str, call_id: int, args: tuple[Any, ...]) -> tuple[Any, ...]:
     """``op``'s arguments after its call's id, a call's end's summary naming the call ``call_id``:
     one made while the call's row was held back (a failing database) named none."""
-    if op != "end_call" or not isinstance(args[1], dict) or args[1].get("call_id") is not None:
+    if op != "end_call" or not isinstance(args[1], dict) or "call_id" not in args[1] or args[1]["call_id"] is not None:
         return args
     return (args[0], {**args[1], "call_id": call_id}, *args[2:])
 
