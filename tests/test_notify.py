@@ -11,7 +11,7 @@ import textwrap
 
 import pytest
 
-from conftest import ROOT
+from conftest import CALLS, ROOT
 
 from monitor.events import AlertEvent, CallSummaryEvent
 from monitor.delivery.sinks.notify import NotifySink
@@ -246,3 +246,55 @@ def test_an_acknowledgement_keeps_the_alerts_next_steps_in_its_call_and_goes_by_
                  "Several cues agree"]),
         (True, [])]
     assert acked[1][1].endswith(": they have seen it. That call is over; the alert was raised 00:20 into it.")
+
+
+def stubbed_sink() -> tuple[NotifySink, list[list[str]]]:
+    """A sink whose command prints each notification's id (7, 8, ...), and the arguments it ran with."""
+    sink = NotifySink(command="true")
+    sink._prints_id = True
+    calls: list[list[str]] = []
+    sink._run = lambda args: calls.append(args) or subprocess.CompletedProcess(args, 0, f"{6 + len(calls)}\n", "")
+    return sink, calls
+
+
+def test_a_call_whose_row_the_failing_database_held_back_ends_its_critical_notifications_by_its_id():
+    """An alert raised while a failing database held its call's row back names no call (None); the
+    database works again before the call ends, and its summary names the call's id: both of its
+    critical notifications (one of each time) are replaced once it is over, none left critical."""
+    sink, calls = stubbed_sink()
+    crit = dict(kind="possible_emergency", severity="critical", message="m")
+    sink(AlertEvent(t=93.0, call_id=None, **crit))
+    sink(AlertEvent(t=20.0, call_id=None, kind="distress_phrase", severity="critical", message="m"))
+    sink(AlertEvent(t=160.0, call_id=3, **crit))
+    sink(CallSummaryEvent(t=227.0, call_id=3, ended_by="the softphone's stream ended"))
+    sink.close(timeout=5.0)
+    assert sorted(a[1] for a in calls[3:] if a[0] == "-r") == ["7", "8", "9"]
+    assert sink._shown == {} and sink._open == set()
+
+
+def test_a_call_that_failed_and_ended_without_a_summary_ends_its_critical_notification():
+    """A call whose audio or database failed ends without a summary (the daemon says it to the sink):
+    its critical notification is replaced all the same, and nothing of it is kept for the rest of the shift."""
+    sink, calls = stubbed_sink()
+    sink(AlertEvent(t=93.0, call_id=3, kind="possible_emergency", severity="critical", message="m"))
+    sink.call_ended(3)
+    sink.close(timeout=5.0)
+    assert calls[1][:4] == ["-r", "7", "-u", "normal"] and sink._shown == {} and sink._open == set()
+
+
+def test_the_daemon_says_a_call_it_aborts_is_over_to_the_notifications(tmp_path):
+    from monitor.capture.sources import FileSource
+    from monitor.config import load_config
+    from monitor.daemon import Daemon
+    from monitor.delivery.store import Store
+
+    sink, calls = stubbed_sink()
+    cfg = load_config(overrides={"storage.db": str(tmp_path / "e.db")}, user_config=False)
+    with Store.open(tmp_path / "e.db") as store:
+        daemon = Daemon(cfg, FileSource(CALLS / "normal_8k.wav"), store, {"notify": sink}, notify=sink)
+        daemon._start_call(0.0)
+        daemon.emit([AlertEvent(t=93.0, call_id=daemon.pipeline.call_id, kind="possible_emergency",
+                                severity="critical", message="m")])
+        daemon._abort_call(RuntimeError("the capture failed"))
+    sink.close(timeout=5.0)
+    assert [a[:2] for a in calls] == [["-u", "critical"], ["-r", "7"]]

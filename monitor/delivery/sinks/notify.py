@@ -51,6 +51,12 @@ KEEP_SHOWN = "keep shown"
 """On the sink's queue: forget the critical notifications shown (:meth:`NotifySink.keep_shown`)."""
 
 
+class CallEnded(NamedTuple):
+    """On the sink's queue: call ``call_id`` ended without a summary (:meth:`NotifySink.call_ended`)."""
+
+    call_id: int | None
+
+
 class Shown(NamedTuple):
     """A critical notification on the desktop: its id, its alert's call time and what it said of
     the alert (kept under the alert's acknowledgement: the alert stands, and so do its next steps)."""
@@ -83,7 +89,8 @@ class NotifySink:
         """Each call's critical notifications on the desktop, by the alert's kind."""
         self._open: set[int | None] = set()
         """The calls an alert came of and no summary yet: their caller is still on the line."""
-        self._q: "queue.Queue[AlertEvent | CallSummaryEvent | AlertAckedEvent | str | None]" = queue.Queue(100)
+        self._q: "queue.Queue[AlertEvent | CallSummaryEvent | AlertAckedEvent | CallEnded | str | None]" = \
+            queue.Queue(100)
         self._thread = threading.Thread(target=self._work, name="notify", daemon=True)
         self._thread.start()
 
@@ -128,6 +135,8 @@ class NotifySink:
                 self._shown.clear()
             elif isinstance(ev, CallSummaryEvent):
                 self.call_over(ev)
+            elif isinstance(ev, CallEnded):
+                self._over(ev.call_id)
             elif isinstance(ev, AlertAckedEvent):
                 self.acked(ev)
             elif isinstance(ev, AlertEvent):  # (the only other kind put)
@@ -140,6 +149,14 @@ class NotifySink:
             self._q.put_nowait(KEEP_SHOWN)
         except queue.Full:
             pass
+
+    def call_ended(self, call_id: int | None) -> None:
+        """Call ``call_id`` failed and ended without a summary (its audio or the database failed): it is
+        over as :meth:`call_over` says (after the notifications still being sent)."""
+        try:
+            self._q.put_nowait(CallEnded(call_id))
+        except queue.Full:
+            self._fail("queue full", "notification dropped: too many pending")
 
     def send(self, ev: AlertEvent) -> bool:
         self._open.add(ev.call_id)
@@ -174,11 +191,19 @@ class NotifySink:
     def call_over(self, ev: CallSummaryEvent) -> bool:
         """The call of the summary ``ev`` is over: each of its critical notifications on the desktop is
         replaced by a normal one that says so (and goes as a normal one does); whether there was one."""
-        self._open.discard(ev.call_id)
-        shown = self._shown.pop(ev.call_id, {})
+        return self._over(ev.call_id)
+
+    def _over(self, call_id: int | None) -> bool:
+        """Call ``call_id`` is over (:meth:`call_over`). Its alerts raised while a failing database held
+        its row back name no call (None) though it has its id by its end: they are its too (the daemon
+        monitors one call at a time), and end with it."""
+        shown: list[tuple[str, Shown]] = []
+        for of in dict.fromkeys((call_id, None)):
+            self._open.discard(of)
+            shown += self._shown.pop(of, {}).items()
         done = [self._run(["-r", s.id, "-u", "normal", f"Call over: {kind_name(kind)}",
                            body_text(f"That call is over. The alert was raised {call_time(s.t)} into it.")])
-                is not None for kind, s in shown.items()]
+                is not None for kind, s in shown]
         return bool(done) and all(done)
 
     @staticmethod
