@@ -83,7 +83,7 @@ from .delivery.store_errors import StoreError
 from .delivery.sinks.webhook import agent_of
 from .delivery.store_guard import StoreGuard
 from .delivery.store_rows import LIVE_SOURCE
-from .events import AlertAckedEvent, AlertClearedEvent, AlertEvent, Event, StatusEvent
+from .events import AlertAckedEvent, AlertClearedEvent, AlertEvent, CallSummaryEvent, Event, StatusEvent
 from .pipeline import CallPipeline
 from .transcription.recognizer import give_back_freed_memory
 
@@ -260,6 +260,9 @@ class Daemon:
                 self.active.pop(ev.kind, None)
             for name, sink in self.sinks.items():
                 self._to_sink(name, lambda: sink(ev))
+            if isinstance(ev, CallSummaryEvent) and self.notify is not None and "notify" not in self.sinks:
+                # turned off by a reload: a critical notification it showed is replaced all the same
+                self._to_sink("notify", lambda: self.notify(ev))
             if recent is not None and isinstance(ev, AlertEvent) and not ev.stored and self.webhook is not None:
                 # posted from memory
                 recent["posted_id"] = self.webhook.posted_as(ev)

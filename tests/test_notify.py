@@ -298,3 +298,28 @@ def test_the_daemon_says_a_call_it_aborts_is_over_to_the_notifications(tmp_path)
         daemon._abort_call(RuntimeError("the capture failed"))
     sink.close(timeout=5.0)
     assert [a[:2] for a in calls] == [["-u", "critical"], ["-r", "7"]]
+
+
+def test_a_reload_that_turns_notifications_off_mid_call_still_replaces_its_critical_one_at_the_end(tmp_path):
+    """delivery.notify = false by a reload mid-call: no notification comes after it, but the critical one
+    already on the desktop is replaced once its call is over rather than left telling the agent, on
+    with the next caller, to get the caller's location."""
+    import dataclasses
+
+    from monitor.capture.sources import FileSource
+    from monitor.config import load_config
+    from monitor.daemon import Daemon
+    from monitor.delivery.store import Store
+
+    sink, calls = stubbed_sink()
+    cfg = load_config(overrides={"storage.db": str(tmp_path / "e.db")}, user_config=False)
+    with Store.open(tmp_path / "e.db") as store:
+        daemon = Daemon(cfg, FileSource(CALLS / "normal_8k.wav"), store, {"notify": sink}, notify=sink)
+        daemon._start_call(0.0)
+        crit = dict(call_id=daemon.pipeline.call_id, kind="possible_emergency", severity="critical", message="m")
+        daemon.emit([AlertEvent(t=93.0, **crit)])
+        daemon._run_with(dataclasses.replace(cfg, delivery=dataclasses.replace(cfg.delivery, notify=False)))
+        daemon.emit([AlertEvent(t=95.0, **{**crit, "kind": "distress_phrase"})])
+        daemon._end_call("the softphone's stream ended")
+    sink.close(timeout=5.0)
+    assert [a[:2] for a in calls] == [["-u", "critical"], ["-r", "7"]]
