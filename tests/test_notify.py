@@ -323,3 +323,14 @@ def test_a_reload_that_turns_notifications_off_mid_call_still_replaces_its_criti
         daemon._end_call("the softphone's stream ended")
     sink.close(timeout=5.0)
     assert [a[:2] for a in calls] == [["-u", "critical"], ["-r", "7"]]
+
+
+def test_a_critical_alert_raised_as_the_daemon_s_stop_ends_the_call_stays_too():
+    """The call's last cues, scored as the stop ends it, may raise a critical alert after the stop
+    was said to the sink: the caller is still on the line, and that notification stays as the others do."""
+    sink, calls = stubbed_sink()
+    sink.keep_shown()
+    sink(AlertEvent(t=93.0, kind="possible_emergency", severity="critical", message="m", call_id=3))
+    sink(CallSummaryEvent(t=93.5, call_id=3, ended_by="SIGTERM", notes={"aborted": True}))
+    sink.close(timeout=5.0)
+    assert [a[:2] for a in calls] == [["-u", "critical"]]

@@ -190,7 +190,14 @@ class NotifySink:
 
     def call_over(self, ev: CallSummaryEvent) -> bool:
         """The call of the summary ``ev`` is over: each of its critical notifications on the desktop is
-        replaced by a normal one that says so (and goes as a normal one does); whether there was one."""
+        replaced by a normal one that says so (and goes as a normal one does); whether there was one.
+        A call the daemon's stop ended (``"aborted"`` in its notes) is not over for the caller: its
+        notifications stay, those its last moments raised as the stop ended it too (:meth:`keep_shown`)."""
+        if ev.notes.get("aborted"):
+            for of in (ev.call_id, None):
+                self._open.discard(of)
+                self._shown.pop(of, None)
+            return False
         return self._over(ev.call_id)
 
     def _over(self, call_id: int | None) -> bool:
