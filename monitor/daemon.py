@@ -403,8 +403,8 @@ class Daemon:
                 self.emit(self._call_said(p, p.abort(timeout_s=1.0)), p.call_token)
             except Exception as close_err:  # noqa: BLE001 - e.g. the database itself failed
                 log.error("call %s not closed: %s", call_name(p.call_id), close_err)
-            if self.notify is not None:  # no summary comes: its critical notifications say it is over
-                self.notify.call_ended(p.call_id)
+            if self.notify is not None and not self.stop_reason:  # no summary comes: its critical
+                self.notify.call_ended(p.call_id)  # notifications say it is over (not so as the daemon stops)
         self._close_audio(p.call_id if p is not None else None)
         self.active = {}
         if self.streams is not None:

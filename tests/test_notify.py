@@ -283,6 +283,8 @@ def test_a_call_that_failed_and_ended_without_a_summary_ends_its_critical_notifi
 
 
 def test_the_daemon_says_a_call_it_aborts_is_over_to_the_notifications(tmp_path):
+    """A call whose audio or database failed is over (its critical notification replaced); one failing
+    as the daemon stops is not: its caller is still on the line."""
     from monitor.capture.sources import FileSource
     from monitor.config import load_config
     from monitor.daemon import Daemon
@@ -296,8 +298,13 @@ def test_the_daemon_says_a_call_it_aborts_is_over_to_the_notifications(tmp_path)
         daemon.emit([AlertEvent(t=93.0, call_id=daemon.pipeline.call_id, kind="possible_emergency",
                                 severity="critical", message="m")])
         daemon._abort_call(RuntimeError("the capture failed"))
+        daemon._start_call(0.0)  # a call failing as the daemon stops is not over for the caller: it stays
+        daemon.emit([AlertEvent(t=20.0, call_id=daemon.pipeline.call_id, kind="possible_emergency",
+                                severity="critical", message="m")])
+        daemon.stop_reason = "SIGTERM"
+        daemon._abort_call(RuntimeError("the capture failed"))
     sink.close(timeout=5.0)
-    assert [a[:2] for a in calls] == [["-u", "critical"], ["-r", "7"]]
+    assert [a[:2] for a in calls] == [["-u", "critical"], ["-r", "7"], ["-u", "critical"]]
 
 
 def test_a_reload_that_turns_notifications_off_mid_call_still_replaces_its_critical_one_at_the_end(tmp_path):
