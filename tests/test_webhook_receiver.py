@@ -137,3 +137,27 @@ def test_an_alert_the_receiver_asked_to_wait_for_is_listed_with_its_answer_not_a
             sink.close()
         said = delivery_text(store.deliveries(), time.time(), 300.0)
     assert said.startswith("webhook: queued, not delivered yet (HTTP 429 Too Many Requests), next try "), said
+
+
+def test_an_alert_held_in_memory_the_receiver_asked_to_wait_for_is_listed_with_its_answer_once_written(tmp_path,
+                                                                                                    hook):
+    """An alert posted from memory while the database failed, which the receiver asked to wait for, keeps
+    its answer in its outbox row once the database writes it: ``alerts`` says it was posted and waits,
+    not "not tried yet"."""
+    from monitor.delivery.delivered import delivery_text
+    from monitor.events import AlertEvent
+    hook.refuses, hook.retry_after = (lambda post: 429), "60"
+    with Store.open(tmp_path / "e.db") as store:
+        call = store.start_call("test", time.time())
+        held = AlertEvent(t=12.0, kind="possible_emergency", severity="critical", message="m", call_id=call,
+                          stored=False)
+        sink = WebhookSink(store, hook.url, poll_s=0.05).start()
+        try:
+            sink(held)
+            assert wait_for(lambda: sink.last_error, 5)
+            sink.written(held, store.add_alert(call, held))
+            assert wait_for(lambda: store.deliveries(), 5)
+        finally:
+            sink.close()
+        said = delivery_text(store.deliveries(), time.time(), 300.0)
+    assert said.startswith("webhook: queued, not delivered yet (HTTP 429 Too Many Requests), next try "), said

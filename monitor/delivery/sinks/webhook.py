@@ -521,7 +521,7 @@ class WebhookSink:
             while moving:
                 h = moving[0]
                 row = self.store.enqueue_delivery(_stored_id(h.stored), self.url, posted_id=h.posted_id)
-                if h.attempts:
+                if h.attempts or h.error:  # failed, or waits as the receiver asked (no failed attempt)
                     self.store.mark_failed(row, h.next_at, h.error, tries=h.attempts)
                 moving.pop(0)
         except StoreError as err:
@@ -555,7 +555,7 @@ class WebhookSink:
         self._held_until = 0.0  # the old receiver's wait is not the new one's
         with self._memory_lock:
             for h in self._memory:
-                h.attempts, h.next_at = 0, 0.0
+                h.attempts, h.next_at, h.error = 0, 0.0, ""
         log.info("webhook: posting to %s from now on (was %s)", new.shown_url, old.shown_url)
         self._wake.set()
 
