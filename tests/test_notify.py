@@ -341,3 +341,17 @@ def test_a_critical_alert_raised_as_the_daemon_s_stop_ends_the_call_stays_too():
     sink(CallSummaryEvent(t=93.5, call_id=3, ended_by="SIGTERM", notes={"aborted": True}))
     sink.close(timeout=5.0)
     assert [a[:2] for a in calls] == [["-u", "critical"]]
+
+
+def test_an_acknowledgement_naming_the_call_of_an_alert_raised_before_its_row_was_written_replaces_its_notification():
+    """A failing database held the call's row back: its critical alert named no call. The console, told
+    the call's id by the post made once the row was written, acknowledges it naming that id while the call
+    goes on: its notification says who saw it (critical still), not that the call is over."""
+    from monitor.events import AlertAckedEvent
+    sink, calls = stubbed_sink()
+    sink(AlertEvent(t=93.0, call_id=None, kind="possible_emergency", severity="critical", message="m"))
+    sink(AlertAckedEvent(t=93.0, call_id=3, alert_id=5, kind="possible_emergency", severity="critical", by="Dana",
+                         acked_at=1796431283.0))
+    sink(CallSummaryEvent(t=227.0, call_id=3, ended_by="the softphone's stream ended"))
+    sink.close(timeout=5.0)
+    assert [a[:4] for a in calls[1:]] == [["-r", "7", "-u", "critical"], ["-r", "8", "-u", "normal"]]

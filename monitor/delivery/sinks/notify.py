@@ -229,12 +229,16 @@ class NotifySink:
         what the alert said (critical still: the alert stands), else one is sent; once its call is
         over (or one from before this daemon), the acknowledgement is a normal notification, which
         goes by itself rather than stay into the next call."""
-        shown = self._shown.get(ev.call_id, {}).get(ev.kind)
-        if shown is None and ev.call_id not in self._open:
+        call_id = ev.call_id
+        shown = self._shown.get(call_id, {}).get(ev.kind)
+        held = self._shown.get(None, {}).get(ev.kind)
+        if shown is None and held is not None and round(held.t, 3) == round(ev.t, 3):
+            call_id, shown = None, held  # raised while a failing database held the running call's row back
+        if shown is None and call_id not in self._open:
             return self._plain("normal", *self.format_acked(ev, over=True))
         summary, body = self.format_acked(ev)
         alert_body = shown.body if shown else ""
-        return self._critical(ev.call_id, ev.kind, ev.t, summary, "\n".join(filter(None, (body, alert_body))),
+        return self._critical(call_id, ev.kind, ev.t, summary, "\n".join(filter(None, (body, alert_body))),
                               alert_body)
 
     def _can_print_id(self) -> bool:
