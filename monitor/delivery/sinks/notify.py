@@ -3,7 +3,7 @@
 Critical alerts go out with critical urgency (they stay until dismissed on most
 desktops), warnings with normal urgency. A critical alert of a kind its call has on the desktop already
 (raised again after it cleared) replaces that notification rather than piling up beside it. When its
-call is over (its summary comes), each critical notification of it still on the desktop is replaced by
+call is over (its summary comes, or the daemon says it failed without one: :meth:`NotifySink.call_ended`), each critical notification of it still on the desktop is replaced by
 a normal one saying so (``notify-send -p`` / ``-r``, libnotify 0.8 and later; older ones leave it), so
 that the agent, on with the next caller, does not read "Get the caller's exact location" about one who
 hung up; a call the daemon's stop ends (:meth:`NotifySink.keep_shown`) is not over, and its notification
