@@ -20,7 +20,7 @@ from conftest import CALLS, call_monitor as cli
 
 from monitor.batch import detection
 from monitor.batch.inputs import expand_inputs, recording
-from monitor.batch.labels import labels_of, parse_onset, read_labels, summary_lines, unlabelled
+from monitor.batch.labels import LabelError, labels_of, parse_onset, read_labels, summary_lines, unlabelled
 from monitor.cli import main
 from monitor.config import load_config
 from monitor.events import AlertEvent
@@ -202,6 +202,24 @@ def test_a_label_names_its_recording_from_the_labels_folder_else_by_the_end_of_i
     assert {Path(job.path).relative_to(archive).as_posix(): matched[recording(job.path)].named for job in jobs} == {
         "2024-05/a.wav": "../archive/2024-05/a.wav", "2024-06/b.wav": "2024-06/b.wav", "2024-06/c.wav": "c.wav"}
     assert unlabelled(matched, jobs, str(labels)) is None
+
+
+def test_a_label_that_reaches_a_file_the_batch_does_not_score_names_that_file_not_a_namesake(tmp_path):
+    """``a.wav`` beside the labels file is that recording, not the batch's ``calls/a.wav`` of the same
+    name; a label naming a folder is said to name one."""
+    (tmp_path / "calls").mkdir()
+    (tmp_path / "2024-05").mkdir()
+    for name in ("a.wav", "calls/a.wav"):
+        cut(CALLS / "normal_8k.wav", 1.0, tmp_path / name)
+    jobs = expand_inputs([str(tmp_path / "calls")])
+    for row, said in (("a.wav,5", f"it is {tmp_path}/a.wav, which the batch does not read"),
+                      ("2024-05,", f"it is {tmp_path}/2024-05, a folder")):
+        labels = tmp_path / "labels.csv"
+        labels.write_text(f"file,onset\n{row}\n", encoding="utf-8")
+        with pytest.raises(LabelError) as refused:
+            labels_of(read_labels(str(labels)), jobs)
+        assert str(refused.value) == (f"{labels} line 2: {row.split(',')[0]} is none of the recordings this batch "
+                                      f"scores ({said})")
 
 
 def test_a_bare_name_of_two_recordings_is_one_line_naming_both_and_nothing_is_made(tmp_path, capsys):

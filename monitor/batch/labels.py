@@ -4,7 +4,7 @@ against them: each call's first alerts relative to its marked onset, and the arc
 
 The labels are a CSV file (UTF-8, commas): a ``file`` column (or ``path``: relative to the labels
 file, as a manifest's paths are; else the end of a recording's path, a bare name too, when it names
-one recording of the batch alone: :func:`labels_of`), an ``onset`` column (seconds, ``m:ss`` or ``h:mm:ss`` into the call
+one recording of the batch alone and reaches no file from the labels file's folder: :func:`labels_of`), an ``onset`` column (seconds, ``m:ss`` or ``h:mm:ss`` into the call
 where the caller's trouble starts; empty for a normal call) and an optional ``kind`` column:
 ``trouble`` (a critical alert is expected from the onset; a call in trouble from its start may
 leave the onset empty, it is scored from 0), ``mild`` (trouble for which no critical is expected)
@@ -142,14 +142,24 @@ def _recordings_named(label: CallLabel, recordings: Mapping[object, str]) -> lis
     """The batch's ``recordings`` (each file by :func:`~monitor.batch.inputs.recording`, whatever its
     names: its path in the batch) that ``label`` names: the file its name reaches from the labels
     file's folder (or as an absolute path); else those whose path ends with the folders and name it
-    gives (a bare name: the recordings of that name, wherever they are)."""
+    gives (a bare name: the recordings of that name, wherever they are), when its name reaches no
+    file: one it does reach, which the batch does not score, is that file, not a namesake elsewhere."""
     if (file := recording(label.path)) in recordings:
         return [file]
-    if os.path.isabs(label.named):
+    if os.path.isabs(label.named) or os.path.lexists(label.path):
         return []
     tail = _trailing(label.named)
     return sorted((file for file, path in recordings.items() if _trailing(path)[-len(tail):] == tail),
                   key=recordings.__getitem__)
+
+
+def _looked(label: CallLabel) -> str:
+    """Where a label that names none of the batch's recordings was looked for (:func:`_recordings_named`)."""
+    if os.path.isdir(label.path):
+        return f"it is {label.path}, a folder"
+    if os.path.lexists(label.path):
+        return f"it is {label.path}, which the batch does not read"
+    return f"looked for as {label.path}" + ("" if os.path.isabs(label.named) else ", then as the end of a recording's path")
 
 
 def _listed(paths: Sequence[str]) -> str:
@@ -167,9 +177,7 @@ def labels_of(labels: Sequence[CallLabel], jobs: Sequence[CallJob]) -> dict[obje
     for label in labels:
         named = _recordings_named(label, recordings)
         if not named:
-            raise LabelError(f"{label.where}: {label.named} is none of the recordings this batch scores (looked for "
-                             f"as {label.path}" + ("" if os.path.isabs(label.named) else
-                                                   ", then as the end of a recording's path") + ")")
+            raise LabelError(f"{label.where}: {label.named} is none of the recordings this batch scores ({_looked(label)})")
         if len(named) > 1:
             raise LabelError(f"{label.where}: {label.named} names {len(named)} recordings this batch scores "
                              f"({_listed([recordings[file] for file in named])}): give its path from the labels "
