@@ -19,6 +19,8 @@ import pytest
 from cdp import CHROMIUM
 from console_proc import alert_body, stored_alerts
 
+from monitor.supervisor.store import OPEN_WARNINGS_LISTED
+
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed (make setup installs it)")
 
 PHONE = {"width": 360, "height": 740, "mobile": True}
@@ -171,3 +173,23 @@ def test_a_network_drop_or_a_sleep_is_said_an_acknowledgement_then_fails_and_the
     page.eval("S.quietAfter = 40")
     assert page.eval("document.getElementById('gap').textContent").startswith("not connected from ")
     assert page.eval("document.getElementById('tally').textContent") == "4 critical open"
+
+
+def test_a_warning_listed_again_after_a_reconnection_is_not_counted_as_new(console_pages):
+    """The console lists its newest open warnings (OPEN_WARNINGS_LISTED): the oldest, left out of the page's
+    first state, is listed once one of the newer ones is acknowledged while the page is offline. Caught up,
+    the page counts what came meanwhile, nothing, not that older warning."""
+    console = console_pages.console
+    stored_alerts(console, OPEN_WARNINGS_LISTED + 1, acked=0)
+    page = console_pages.open()
+    page.wait("S.loaded && S.warningsLeftOut === 1")
+    page.send("Network.enable")
+    page.send("Network.emulateNetworkConditions", {**ONLINE, "offline": True})
+    page.wait("document.getElementById('conn').textContent === 'offline: no network'", timeout=3)
+    newest = OPEN_WARNINGS_LISTED + 1
+    assert console.request("POST", f"/api/alerts/{newest}/ack", json.dumps({"by": "Eve"}).encode())[0] == 200
+    page.send("Network.emulateNetworkConditions", ONLINE)
+    page.wait("document.getElementById('gap').hidden === false", timeout=5)
+    assert page.eval("document.getElementById('gap').textContent").endswith(", caught up: nothing new")
+    assert [m for m in page.eval(SAID) if "came while the page was not connected" in m] == []
+    assert page.eval("S.alerts.has(1) && !S.alerts.get(1)._new")
