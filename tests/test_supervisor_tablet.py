@@ -193,3 +193,17 @@ def test_a_warning_listed_again_after_a_reconnection_is_not_counted_as_new(conso
     assert page.eval("document.getElementById('gap').textContent").endswith(", caught up: nothing new")
     assert [m for m in page.eval(SAID) if "came while the page was not connected" in m] == []
     assert page.eval("S.alerts.has(1) && !S.alerts.get(1)._new")
+
+
+def test_a_stream_the_browser_opens_again_by_itself_is_judged_once_its_state_has_come(console_pages):
+    """The browser reconnects a stream by itself (its error, then its open again): until the console's state
+    has come on it (thousands of alerts over a slow Wi-Fi take their time) its silence is not judged, nor is
+    the page's stream opened again under it; and the loss said in the header, once caught up, is from when
+    the console was last heard, not from that open of a connection lost again before its state came."""
+    page = console_pages.open()
+    page.wait("S.loaded && S.stateCame && document.getElementById('conn').textContent === 'live'")
+    page.eval("window.first = S.es; S.es.dispatchEvent(new Event('error')); window.since = S.lostSince; "
+              "S.es.dispatchEvent(new Event('open')); S.quietAfter = 0.05; true")
+    page.wait("quietFor() > 0.1")
+    page.eval("checkStream(); S.es.dispatchEvent(new Event('error')); true")
+    assert page.eval("[S.es === window.first, S.lostSince === window.since]") == [True, True]
