@@ -220,6 +220,10 @@ def test_a_label_that_reaches_a_file_the_batch_does_not_score_names_that_file_no
             labels_of(read_labels(str(labels)), jobs)
         assert str(refused.value) == (f"{labels} line 2: {row.split(',')[0]} is none of the recordings this batch "
                                       f"scores ({said})")
+    # a recording of that name the cluster's workers alone see (another mount of the archive) may be that file
+    workers_only = [replace(jobs[0], path="/mnt/workers-only/calls/a.wav")]
+    labels.write_text("file,onset\na.wav,5\n", encoding="utf-8")
+    assert [label.named for label in labels_of(read_labels(str(labels)), workers_only).values()] == ["a.wav"]
 
 
 def test_a_bare_name_of_two_recordings_is_one_line_naming_both_and_nothing_is_made(tmp_path, capsys):

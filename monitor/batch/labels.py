@@ -142,14 +142,16 @@ def _recordings_named(label: CallLabel, recordings: Mapping[object, str]) -> lis
     """The batch's ``recordings`` (each file by :func:`~monitor.batch.inputs.recording`, whatever its
     names: its path in the batch) that ``label`` names: the file its name reaches from the labels
     file's folder (or as an absolute path); else those whose path ends with the folders and name it
-    gives (a bare name: the recordings of that name, wherever they are), when its name reaches no
-    file: one it does reach, which the batch does not score, is that file, not a namesake elsewhere."""
+    gives (a bare name: the recordings of that name, wherever they are). A name that reaches a file
+    here the batch does not score names that file, not a namesake this process sees elsewhere: only
+    one on a cluster's workers alone (keyed by its path) may be it, seen from another mount."""
     if (file := recording(label.path)) in recordings:
         return [file]
-    if os.path.isabs(label.named) or os.path.lexists(label.path):
+    if os.path.isabs(label.named):
         return []
-    tail = _trailing(label.named)
-    return sorted((file for file, path in recordings.items() if _trailing(path)[-len(tail):] == tail),
+    tail, here = _trailing(label.named), os.path.lexists(label.path)
+    return sorted((file for file, path in recordings.items()
+                   if _trailing(path)[-len(tail):] == tail and not (here and isinstance(file, tuple))),
                   key=recordings.__getitem__)
 
 
