@@ -4,7 +4,7 @@ against them: each call's first alerts relative to its marked onset, and the arc
 
 The labels are a CSV file (UTF-8, commas): a ``file`` column (or ``path``: relative to the labels
 file, as a manifest's paths are; else the end of a recording's path, a bare name too, when it names
-one recording of the batch alone and reaches no file from the labels file's folder: :func:`labels_of`), an ``onset`` column (seconds, ``m:ss`` or ``h:mm:ss`` into the call
+one recording of the batch alone, and not a file from the labels file's folder: :func:`labels_of`), an ``onset`` column (seconds, ``m:ss`` or ``h:mm:ss`` into the call
 where the caller's trouble starts; empty for a normal call) and an optional ``kind`` column:
 ``trouble`` (a critical alert is expected from the onset; a call in trouble from its start may
 leave the onset empty, it is scored from 0), ``mild`` (trouble for which no critical is expected)
