@@ -24,7 +24,7 @@ from typing import IO, Iterator, Sequence
 
 import pytest
 
-from pulse import pulse  # noqa: F401 - the private PulseAudio server, as a fixture for every module
+from pulse import pipewire, pulse  # noqa: F401 - the private PulseAudio server and a PipeWire server, as fixtures
 
 ROOT = Path(__file__).resolve().parents[1]
 CALLS = ROOT / "audio_fixtures" / "calls"
@@ -212,7 +212,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def _on_the_sound_server(item: pytest.Item) -> bool:
-    return "pulse" in getattr(item, "fixturenames", ())
+    return bool({"pulse", "pipewire"} & set(getattr(item, "fixturenames", ())))
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -6,10 +6,15 @@ every 20 ms (a recorder of its monitor), so that a capture of it gets its first 
 rather than up to 2 s later; ``env`` holds the variables
 clients need (XDG_RUNTIME_DIR, PULSE_RUNTIME_PATH, PULSE_SERVER). ``stop()`` kills it by
 its pid. The ``pulse`` fixture exports the variables into os.environ for the test.
+
+The ``pipewire`` fixture borrows a running PipeWire server (pipewire-pulse) that
+``CALLMONITOR_TEST_PIPEWIRE`` names, for what the capture does there unlike on PulseAudio; without
+one its tests are skipped, saying so.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -133,3 +138,79 @@ def pulse(monkeypatch):
     finally:
         server.stop()
         shutil.rmtree(server.root, ignore_errors=True)
+
+
+PIPEWIRE_VARIABLE = "CALLMONITOR_TEST_PIPEWIRE"
+"""The address of a running PipeWire server's pulse socket (``unix:PATH`` of pipewire-pulse's
+``pulse/native``) for the tests of how the capture does on PipeWire: the suite starts none of its own."""
+
+
+class PipeWireServer:
+    """A running PipeWire server (through pipewire-pulse) the tests borrow: null sinks loaded for a
+    test (named ``cmtest<pid>_NAME``, not to meet a desktop's own) and unloaded after it, its default
+    source put back."""
+
+    def __init__(self, address: str) -> None:
+        self.env = {"PULSE_SERVER": address}
+        self.prefix = f"cmtest{os.getpid()}_"
+        self.modules: list[str] = []
+        self.default = self.default_source()
+
+    def full_env(self) -> dict[str, str]:
+        return {**os.environ, **self.env}
+
+    def pactl(self, *args: str) -> str:
+        return subprocess.run(["pactl", *args], env=self.full_env(), capture_output=True, text=True, timeout=5,
+                              check=True).stdout.strip()
+
+    def sink(self, name: str) -> str:
+        """A null sink of the test's own (stereo, as PipeWire makes them): its name."""
+        self.modules.append(self.pactl("load-module", "module-null-sink", f"sink_name={self.prefix}{name}"))
+        return f"{self.prefix}{name}"
+
+    def default_source(self) -> str:
+        return self.pactl("get-default-source")
+
+    def set_default_source(self, name: str) -> None:
+        self.pactl("set-default-source", name)
+
+    def play(self, path: str | os.PathLike, sink: str) -> subprocess.Popen:
+        return subprocess.Popen(["paplay", f"--device={sink}", os.fspath(path)], env=self.full_env(),
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+    def close(self) -> None:
+        with contextlib.suppress(subprocess.SubprocessError):
+            self.set_default_source(self.default)
+        for module in reversed(self.modules):
+            subprocess.run(["pactl", "unload-module", module], env=self.full_env(), capture_output=True, timeout=5)
+
+
+def pipewire_server_name(address: str) -> str | None:
+    """The ``Server Name`` ``pactl info`` gives at ``address`` (``PulseAudio (on PipeWire 0.3.65)``);
+    None when no server answers there."""
+    r = subprocess.run(["pactl", "info"], env={**os.environ, "PULSE_SERVER": address, "LC_ALL": "C"},
+                       capture_output=True, text=True, timeout=5)
+    said = [line.split(":", 1)[1].strip() for line in r.stdout.splitlines() if line.startswith("Server Name:")]
+    return said[0] if r.returncode == 0 and said else None
+
+
+@pytest.fixture
+def pipewire(monkeypatch):
+    """The PipeWire server :data:`PIPEWIRE_VARIABLE` names, exported as ``PULSE_SERVER`` for the test;
+    skipped where there is none (the suite's machines run PulseAudio)."""
+    address = os.environ.get(PIPEWIRE_VARIABLE, "")
+    if not address or shutil.which("pactl") is None:
+        pytest.skip(f"no PipeWire server to test on: set {PIPEWIRE_VARIABLE} to the address of its pulse socket "
+                    "(unix:$XDG_RUNTIME_DIR/pulse/native of a session running pipewire-pulse)")
+    name = pipewire_server_name(address)
+    if name is None or "PipeWire" not in name:
+        pytest.skip(f"{PIPEWIRE_VARIABLE}={address}: " + (f"{name} is no PipeWire server" if name
+                                                          else "no sound server answers there"))
+    server = PipeWireServer(address)
+    monkeypatch.setenv("PULSE_SERVER", address)
+    for k in ("PULSE_SOURCE", "PULSE_SINK"):
+        monkeypatch.delenv(k, raising=False)
+    try:
+        yield server
+    finally:
+        server.close()

@@ -1,4 +1,5 @@
-"""LiveSource against a real PulseAudio server (null sinks, no sound card)."""
+"""LiveSource against a real PulseAudio server (null sinks, no sound card), and where one is given, a
+PipeWire server (the ``pipewire`` fixture: its tests are skipped elsewhere)."""
 
 from __future__ import annotations
 
@@ -437,6 +438,88 @@ def test_a_leg_reopened_while_the_other_leg_asked_what_the_streams_record_is_not
         assert src._source_moved(caller, now + 0.1) is None  # the same answer, kept for half a check's time
     finally:
         src.close()
+
+
+def _level_of_a_tone_played(server, sink: str, source: str, stereo: np.ndarray, tmp_path) -> tuple[float, dict]:
+    """The peak level (dB re 0.3) of the 1 kHz tone ``stereo`` (n, 2) at 48 kHz played into ``sink``, as
+    a leg on ``source`` captures it, and the leg's stats."""
+    from monitor.capture.live import LiveSource
+    sf.write(tmp_path / "tone.wav", stereo, 48000)
+    src = LiveSource({"caller": source})
+
+    def driver():
+        deadline = time.monotonic() + 5
+        while src.stats()["caller"]["state"] != "running" and time.monotonic() < deadline:
+            time.sleep(0.05)
+        server.play(tmp_path / "tone.wav", sink).wait(10)
+        src.stop()
+
+    x = _captured_while(src, driver)[:, 0]
+    peaks = np.sort(np.abs(x))[-len(x) // 50:]  # the tone's crests
+    return float(20 * np.log10(np.median(peaks) / 0.3)), src.stats()["caller"]
+
+
+def _in_both_channels(tone: np.ndarray) -> np.ndarray:
+    return np.stack([tone, tone], axis=1)
+
+
+def _in_the_left_channel(tone: np.ndarray) -> np.ndarray:
+    return np.stack([tone, np.zeros_like(tone)], axis=1)
+
+
+def test_a_stereo_sink_s_monitor_is_captured_with_both_channels_their_mean_the_leg(pulse, tmp_path):
+    """A sink's monitor is stereo: the leg opens it with its two channels and takes their mean, as
+    PulseAudio mixes them down (a tone in the left channel only at half its level), rather than
+    asking the server for one channel, which PipeWire mixes down 3 dB louder (below)."""
+    portaudio_afresh()
+    level, stats = _level_of_a_tone_played(pulse, "softphone", "softphone.monitor",
+                                           _in_the_left_channel(_sine(1000, seconds=1.5)), tmp_path)
+    assert abs(level - (-6.02)) < 0.5, level
+    assert stats["device_channels"] == 2, stats
+
+
+def test_on_pipewire_a_caller_in_both_channels_of_the_softphone_s_sink_reads_the_level_it_plays_at(
+        pipewire, tmp_path):
+    """PipeWire mixes a stereo source down to one channel as the sum of its channels at -3 dB, not
+    their mean as PulseAudio does: a caller played into both channels of the softphone's sink read
+    2.9 dB louder there (a caller in one channel 3 dB softer) than on PulseAudio. The leg takes the
+    channels' mean itself: the level it was played at, on either server."""
+    portaudio_afresh()
+    sink = pipewire.sink("softphone")
+    tone = _sine(1000, seconds=1.5)
+    level, stats = _level_of_a_tone_played(pipewire, sink, f"{sink}.monitor", _in_both_channels(tone), tmp_path)
+    assert abs(level) < 0.5, level
+    assert stats["device_channels"] == 2, stats
+    one_side, _ = _level_of_a_tone_played(pipewire, sink, f"{sink}.monitor", _in_the_left_channel(tone), tmp_path)
+    assert abs(one_side - (-6.02)) < 0.5, one_side
+
+
+def test_on_pipewire_a_leg_stays_on_its_own_source_when_the_desktop_changes_the_default_source(pipewire):
+    """PipeWire (WirePlumber) leaves a stream opened on a source it names where it is when the default
+    source changes (PulseAudio moves it, and the leg is reopened on its own source: above): the
+    caller's leg, on the softphone's monitor, the default source until the microphone becomes it,
+    goes on recording it, with no loss to say."""
+    portaudio_afresh()
+    from monitor.capture.live import LiveSource
+    softphone, mic = (f"{pipewire.sink(name)}.monitor" for name in ("softphone", "mic"))
+    pipewire.set_default_source(softphone)
+    msgs: list[str] = []
+    src = LiveSource({"caller": softphone, "agent": mic}, backoff_s=0.3, source_check_s=0.3,
+                     on_status=lambda lvl, m, topic: msgs.append(m))
+    recorded: list[frozenset] = []
+
+    def driver():
+        deadline = time.monotonic() + 6
+        while any(s["state"] != "running" for s in src.stats().values()) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        pipewire.set_default_source(mic)
+        time.sleep(1.0)  # three of the leg's looks at the source it records
+        recorded.append(_sources_recorded_by(pipewire, os.getpid()))
+        src.stop()
+
+    _chunks_while(src, driver)
+    assert [m for m in msgs if "input lost" in m] == [], msgs
+    assert recorded == [frozenset({softphone, mic})] and src.stats()["caller"]["reopens"] == 0
 
 
 def _sources_recorded_by(pulse, pid: int) -> frozenset:

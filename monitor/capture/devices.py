@@ -72,6 +72,12 @@ class PulseSource:
         when the spec tells none."""
         return next((int(t[:-2]) for t in self.spec.split() if t.endswith("Hz") and t[:-2].isdigit()), None)
 
+    @property
+    def channels(self) -> int | None:
+        """The source's channel count, as its sample spec says it (``s16le 2ch 44100Hz``: 2); None
+        when the spec tells none."""
+        return next((int(t[:-2]) for t in self.spec.split() if t.endswith("ch") and t[:-2].isdigit()), None)
+
 
 SERVER_DEFAULT = "the sound server's default source"
 """Why a device of :data:`SERVER_DEFAULT_DEVICES` records the source it does, with no ``PULSE_SOURCE``

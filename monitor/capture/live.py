@@ -41,7 +41,10 @@ so that the server does not resample it: PulseAudio's resampler to 16 kHz takes 
 the band above 6 kHz, where :class:`~monitor.dsp.resample.Resampler` keeps it to 7.5 kHz. A source
 whose rate the server does not tell, and any other device, is opened at the analyzer rate when it
 takes it, else at its own default rate; ``device_rate`` overrides both. ``LegStats.device_rate``
-is the rate the leg's stream was opened at.
+is the rate the leg's stream was opened at. A sound-server source is opened with its own channels
+too, their mean the leg (``LegStats.device_channels``): a server asked for one channel of a sink's
+stereo monitor mixes it down as it does, PulseAudio to the mean, PipeWire to the sum at -3 dB (a
+caller in both channels 3 dB louder); any other device is opened with one channel.
 
 Faults: input overflows and blocks dropped on a full queue are counted, not
 fatal (dropped blocks are said: one warning as they begin, one line once the consumer
@@ -171,6 +174,7 @@ class LegStats:
     source: str
     label: str = ""
     device_rate: int = 0
+    device_channels: int = 0  # the channels its stream was opened with (their mean is the leg)
     state: str = "starting"  # starting | running | waiting (never opened yet) | lost | reopening
     overflows: int = 0
     dropped_blocks: int = 0
@@ -403,8 +407,8 @@ class LiveSource(Source):
         return time.monotonic() - self._t_start if self._t_start else 0.0
 
     # ------------------------------------------------------------------ streams
-    def _device_rate(self, leg: _Leg, server_rate: int | None) -> int:
-        """The rate to open the leg's stream at: ``device_rate`` when given; a sound-server source's
+    def _device_rate(self, leg: _Leg, server_rate: int | None, channels: int) -> int:
+        """The rate to open the leg's stream of ``channels`` at: ``device_rate`` when given; a sound-server source's
         own rate (``server_rate``), so that the server does not resample it (its resampler to 16 kHz
         takes 2 to 24 dB off the band above 6 kHz; :class:`Resampler` keeps it to 7.5 kHz); else, or
         when the server tells no rate, the analyzer rate if the device takes it, else its own."""
@@ -416,7 +420,7 @@ class LiveSource(Source):
             log.debug("%s: the sound server tells no rate; asking for %d Hz", leg.stats.label, self.rate)
         for rate in dict.fromkeys(r for r in (server_rate, self.rate) if r):
             try:
-                sd.check_input_settings(device=dev, channels=1, samplerate=rate, dtype="float32")
+                sd.check_input_settings(device=dev, channels=channels, samplerate=rate, dtype="float32")
                 return rate
             except Exception as err:  # noqa: BLE001 - PortAudio says no in many ways
                 log.debug("%s: %d Hz not accepted (%s)", leg.stats.label, rate, err)
@@ -460,15 +464,19 @@ class LiveSource(Source):
     def _start_stream(self, leg: _Leg, gen: int, found: PulseSource | None, callback: Callable) -> int:
         """The leg's stream made and started (``PULSE_SOURCE`` set to its sound-server source
         meanwhile, then put back), its conditioning for generation ``gen`` begun before its first
-        block; called under the open lock. The stream's rate."""
+        block; called under the open lock. The stream's rate. A sound-server source is opened with
+        its own channels (a sink's monitor: 2), which :meth:`_drain` averages: the servers mix them
+        down unlike each other (PulseAudio averages them; PipeWire adds them at -3 dB, 3 dB louder
+        for a caller in both channels), the leg's level then depends on neither."""
         import sounddevice as sd
         saved = os.environ.get("PULSE_SOURCE")
         source = leg.source()
         if source.pulse_source:
             os.environ["PULSE_SOURCE"] = source.pulse_source
         try:
-            rate = self._device_rate(leg, found.rate if found else None)
-            stream = sd.InputStream(device=source.device, channels=1, samplerate=rate,
+            channels = (found.channels if found else None) or 1
+            rate = self._device_rate(leg, found.rate if found else None, channels)
+            stream = sd.InputStream(device=source.device, channels=channels, samplerate=rate,
                                     dtype="float32", blocksize=int(rate * self.block_s),
                                     callback=callback)
             self._condition(leg, gen, rate)  # before start(): its first block may come at once
@@ -478,6 +486,7 @@ class LiveSource(Source):
                 leg.conditioning.pop(gen, None)
                 raise
             leg.stream = stream  # set under the lock: PortAudio's list is not read again while it runs
+            leg.stats.device_channels = channels
         finally:
             if source.pulse_source:
                 if saved is None:
@@ -769,7 +778,7 @@ class LiveSource(Source):
                 continue  # a stream that never started
             for old in [g for g in list(leg.conditioning) if g < gen]:  # streams no block comes from any more
                 leg.conditioning.pop(old, None)
-            y = chain.resampler.process(chain.edge.process(block[:, :1]))
+            y = chain.resampler.process(chain.edge.process(block.mean(axis=1, keepdims=True)))  # its channels' mean
             if not len(y):
                 continue
             self._place(leg, gen, t_block, round((t_block - self._t_start) * self.rate) - len(y))
