@@ -110,6 +110,18 @@ def test_resolve_names_indexes_and_pulse_sources():
         resolve("7", devices=devs, sources=srcs)
 
 
+def test_a_caller_source_with_no_pulse_device_to_open_it_through_is_refused_not_waited_for(pulse):
+    """A sound-server source that is there, on a machine whose PortAudio has no ALSA ``pulse`` device
+    (libasound2-plugins, which a PipeWire desktop's packages do not bring): the daemon waited for the
+    caller's source for ever, which no wait brings; the start is refused, naming the package."""
+    from monitor.capture.live import LiveSource
+    alsa_only = [InputDevice(0, "default", 32, 44100.0, "ALSA")]
+    with pytest.raises(DeviceError, match=r"^softphone.monitor is a sound-server source but PortAudio has "
+                                                 r"no 'pulse' device \(install libasound2-plugins\)$"):
+        LiveSource({"caller": "softphone.monitor"}, optional=("caller",),
+                   resolve_fn=lambda spec: resolve(spec, devices=alsa_only))
+
+
 def test_a_mistyped_source_is_refused_naming_the_source_it_is_close_to():
     """A typo in ``--caller`` (a daemon would otherwise wait for a source that never comes) is
     answered with the name it was meant to be, letter case aside (a source name is case-sensitive); a name

@@ -45,6 +45,12 @@ class SameSourceError(DeviceError):
         self.label = label
 
 
+class NoPulseDeviceError(DeviceError):
+    """A sound-server source named where PortAudio has no ALSA ``pulse`` device to open it through
+    (``libasound2-plugins`` not installed: a PipeWire desktop's packages do not bring it). Waiting for
+    the source does not help: it is there, and the device list is not read again for it."""
+
+
 @dataclass(frozen=True)
 class InputDevice:
     index: int
@@ -292,8 +298,8 @@ def resolve(spec: str, *, devices: list[InputDevice] | None = None,
         if s.name == spec:
             pd = _pulse_device(devices)
             if pd is None:
-                raise DeviceError(f"{spec} is a sound-server source but PortAudio has no 'pulse' "
-                                  "device (install libasound2-plugins)")
+                raise NoPulseDeviceError(f"{spec} is a sound-server source but PortAudio has no 'pulse' "
+                                         "device (install libasound2-plugins)")
             return ResolvedSource(spec, pd, spec, spec, reads=spec)
     matches = [d for d in devices if spec.lower() in d.name.lower()]
     exact = [d for d in matches if d.name.lower() == spec.lower()]

@@ -92,9 +92,9 @@ import numpy as np
 
 from ..dsp.resample import Resampler
 from .audio_files import EdgeConditioner
-from .devices import (DIGITAL_ZERO_DBFS, PULSE_SOURCE_LOCK, DeviceError, PulseSource, ResolvedSource,
-                      SameSourceError, one_audio, pulse_sources, recorded_sources, refresh_portaudio, resolve,
-                      server_source_name)
+from .devices import (DIGITAL_ZERO_DBFS, PULSE_SOURCE_LOCK, DeviceError, NoPulseDeviceError, PulseSource,
+                      ResolvedSource, SameSourceError, one_audio, pulse_sources, recorded_sources, refresh_portaudio,
+                      resolve, server_source_name)
 from .sources import Chunk, Source, StreamsMark
 from .streams import NO_SERVER, SinkStreams, StreamIds, monitored_sink
 
@@ -347,6 +347,8 @@ class LiveSource(Source):
         for name in self.legs:
             try:
                 res = resolve_fn(sources[name])  # DeviceError for a bad SOURCE, before anything opens
+            except NoPulseDeviceError:
+                raise  # the source is there, the device to open it through is not: no wait brings it
             except DeviceError:
                 if name not in self.optional:
                     raise
