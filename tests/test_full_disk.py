@@ -2,7 +2,8 @@
 database and lock on real small file systems: a tmpfs of 2 MiB filled to its last byte, an ext4
 image on a loop device that the kernel turns read-only as it does on a disk error
 (``errors=remount-ro``), and an ext4 image on a full tmpfs, a disk that takes every write and fails
-to store it (thin-provisioned past its room).
+to store it (thin-provisioned past its room), one without a journal that has room again after
+failing to store the writes.
 
 Each failure is one line naming the call, the file, the system's reason and what the file keeps;
 the calls are monitored and stored whatever their files do, and their alerts go and are stored once
@@ -21,6 +22,7 @@ import wave
 from pathlib import Path
 from typing import Callable, Iterator
 
+import numpy as np
 import pytest
 import soundfile as sf
 
@@ -28,6 +30,7 @@ from conftest import CALLS, two_calls_line
 from monitor.capture.sources import FileSource
 from monitor.config import load_config
 from monitor.daemon import Daemon
+from monitor.delivery.call_audio import CallAudio, CallAudioError
 from monitor.delivery.call_files import CallFileWrites
 from monitor.delivery.dblock import DatabaseLock, held_now
 from monitor.delivery.store import Store
@@ -66,11 +69,11 @@ def small_disk(tmp_path) -> Iterator[Path]:
         yield folder
 
 
-def ext4_image(path: Path, size: int) -> Path:
-    """An ext4 file system of ``size`` bytes made in the sparse file ``path``."""
+def ext4_image(path: Path, size: int, *options: str) -> Path:
+    """An ext4 file system of ``size`` bytes made in the sparse file ``path`` (``mkfs.ext4`` given ``options``)."""
     with open(path, "wb") as fh:
         fh.truncate(size)
-    subprocess.run(["mkfs.ext4", "-q", "-F", str(path)], check=True)
+    subprocess.run(["mkfs.ext4", "-q", "-F", *options, str(path)], check=True)
     return path
 
 
@@ -97,6 +100,17 @@ def thin_disk(tmp_path) -> Iterator[Path]:
         with mounted(["-o", "loop", str(image)], tmp_path / "thin") as folder:
             fill(backing)
             yield folder
+
+
+@pytest.fixture
+def unjournaled_thin_disk(tmp_path) -> Iterator[tuple[Path, Path]]:
+    """A real ext4 file system of 32 MiB without a journal on a loop device whose image lies on a
+    tmpfs of 4 MiB, with room until the test fills it (:func:`fill`): what it takes is lost when the
+    tmpfs is full, and stored again once there is room; the folder, and the tmpfs's."""
+    with mounted(["-t", "tmpfs", "-o", "size=4m,mode=0700", "tmpfs"], tmp_path / "backing") as backing:
+        image = ext4_image(backing / "disk.img", 32 << 20, "-O", "^has_journal")
+        with mounted(["-o", "loop", str(image)], tmp_path / "thin") as folder:
+            yield folder, backing
 
 
 def fill(folder: Path) -> Path:
@@ -209,7 +223,6 @@ def test_a_disk_that_fails_mid_call_leaves_its_audio_with_a_header_that_says_wha
 def line_of(path: Path, *calls: tuple[Path, float]) -> Path:
     """A recorded line written to ``path``: 7 s of silence, then each call (the first seconds of a
     recording) followed by 7 s of silence."""
-    import numpy as np
     parts = []
     for recording, seconds in calls:
         audio, sr = sf.read(recording, frames=int(8000 * seconds), dtype="float32")
@@ -300,6 +313,23 @@ def test_a_disk_that_takes_the_calls_files_and_fails_to_store_them_says_so(one_c
         f"{thin_disk / 'call-1-series.npz'}: call 1's series not written (No space left on device): its report "
         "will analyse its audio"]
     assert not list(thin_disk.glob("*-series.npz")) and not list(thin_disk.glob(".series-*"))
+
+
+@needs_root
+def test_audio_the_disk_failed_to_store_before_its_close_is_said_at_the_close(unjournaled_thin_disk):
+    """The kernel puts a call's audio on the disk as it goes (its writeback), and tells a failure to
+    store it once to the file: libsndfile's close, which puts the file on the disk too, was told and
+    said nothing, and the disk, with room again by then, stored the header written after it: the
+    close said the audio was kept whole. It is said at the close."""
+    folder, backing = unjournaled_thin_disk
+    audio = CallAudio.create(folder, 1, 0.0, 16000, 2)
+    filler = fill(backing)
+    audio.write(np.random.default_rng(0).uniform(-0.5, 0.5, (16000 * 4, 2)))  # 256 KiB the disk has no room for
+    os.sync()
+    filler.unlink()
+    with pytest.raises(CallAudioError) as err:
+        audio.close()
+    assert str(err.value) == f"{folder / 'call-1.wav'}: No space left on device"
 
 
 @needs_root

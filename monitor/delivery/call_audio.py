@@ -8,8 +8,9 @@ header then, and the file said it held no audio); here it brings them up to date
 so that whatever stops the writing (the disk, a kill, a power loss) the header says the audio the
 file holds. A write or an opening that fails is a :class:`CallAudioError` whose message names the
 file and the system's reason (``No space left on device``); an opening that fails leaves no empty
-file behind. The file is put on the disk (fsync) at its close: a disk that takes the bytes and
-fails to store them later says so there.
+file behind. The file is put on the disk (fsync) at its close, and only there (soundfile's close
+syncs it too and would take the failure unsaid): a disk that took the bytes and failed to store
+them, then or earlier as the kernel wrote them back, says so there.
 """
 
 from __future__ import annotations
@@ -94,14 +95,25 @@ class CallAudio:
         self.frames += len(samples)
 
     def close(self) -> None:
-        """Close the file (its header written once more) and put it on the disk (fsync), the
-        descriptor closed however that goes. Raises :class:`CallAudioError` when the disk took the
+        """Put the file on the disk (fsync; its header is up to date) and close it, the descriptor
+        closed however that goes. Raises :class:`CallAudioError` when the disk took the
         audio and failed to store it (thin-provisioned past its room, failing: ``No space left on
         device``, ``Input/output error``, which no write said)."""
         try:
-            self._out.close()
-            os.fsync(self._fd)
+            try:  # first: the system tells a failure to store the file once, to the first fsync
+                os.fsync(self._fd)
+            finally:
+                self._close_unsynced()
         except OSError as err:
             raise CallAudioError(self.path, err.strerror or str(err)) from None
         finally:
             os.close(self._fd)
+
+    def _close_unsynced(self) -> None:
+        """libsndfile's close (the header written once more, as it is), without the fsync soundfile
+        runs before it, which would take a failure to store the file unsaid (and sync it twice)."""
+        handle, self._out._file = self._out._file, None  # noqa: SLF001 - soundfile's close is flush + sf_close
+        err = sf._snd.sf_close(handle)  # noqa: SLF001
+        if err:
+            raise CallAudioError(self.path, sf._ffi.string(sf._snd.sf_error_number(err)).decode(  # noqa: SLF001
+                "utf-8", "replace").rstrip("."))
