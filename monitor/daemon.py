@@ -534,16 +534,20 @@ class Daemon:
     def _close_audio(self, call_id: int | None) -> None:
         """Close the audio of call ``call_id``, whose end is stored as usual even if closing it fails
         (a delayed write error: the disk took the audio and failed to store it): one warning naming
-        the call, its file and why."""
+        the call, its file and why. Closed off the capture loop (:attr:`call_files`), before the
+        call's series and report: the close puts the file on the disk, which a slow or failing disk
+        may hold for longer than the capture's queue lasts."""
         audio, self._audio = self._audio, None
         if audio is not None:
-            try:
-                audio.close()
-            except Exception as err:  # noqa: BLE001 - the call is over: its audio is what it is
-                why = err.reason if isinstance(err, CallAudioError) else first_line(err)
-                log.warning("call %s: audio %s not kept whole: %s; the file holds what the disk stored of it",
-                            call_name(call_id), audio.path, why)
+            self.call_files.close_audio(audio.close, lambda err: self._audio_not_kept(call_id, audio.path, err))
         self._name_audio()
+
+    @staticmethod
+    def _audio_not_kept(call_id: int | None, path: Path, err: Exception) -> None:
+        """The close of call ``call_id``'s audio ``path`` failed: the call is over, its audio is what it is."""
+        why = err.reason if isinstance(err, CallAudioError) else first_line(err)
+        log.warning("call %s: audio %s not kept whole: %s; the file holds what the disk stored of it",
+                    call_name(call_id), path, why)
 
     def _audio_cut_short(self, why: str) -> None:
         """Writing the call's audio failed (a full disk, one gone read-only): one warning naming the
@@ -554,8 +558,7 @@ class Daemon:
         log.warning("call %s: audio %s cut short at %.1f s: %s; the file keeps the call's audio up to there, the "
                     "rest is not written (the call is monitored and its alerts go as usual)",
                     call_name(self._call.call_id), audio.path, audio.seconds, why)
-        with contextlib.suppress(Exception):  # the file failing (a full disk) may fail its close too
-            audio.close()
+        self.call_files.close_audio(audio.close, lambda err: None)  # the file failing (a full disk) may fail its close too
 
     def _name_audio(self) -> None:
         """Give the audio of calls the database has written late its ``call-<id>.wav`` name (what

@@ -9,7 +9,8 @@ Each failure is one line naming the call, the file, the system's reason and what
 the calls are monitored and stored whatever their files do, and their alerts go and are stored once
 there is room, the report of a critical call after them; what a file holds its WAV header says, to
 every player; the next call has its audio once there is room again. The daemon runs in process on
-recorded lines (as in ``test_call_audio.py``); mounting takes root.
+recorded lines (as in ``test_call_audio.py``); mounting takes root. A call's audio is closed, put
+on the disk, off the capture loop.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import concurrent.futures
 import contextlib
 import os
 import subprocess
+import threading
 import wave
 from pathlib import Path
 from typing import Callable, Iterator
@@ -35,7 +37,7 @@ from monitor.delivery.call_files import CallFileWrites
 from monitor.delivery.dblock import DatabaseLock, held_now
 from monitor.delivery.store import Store
 from monitor.delivery.store_errors import StoreError
-from monitor.events import AlertEvent, CuesEvent, Event
+from monitor.events import AlertEvent, CallSummaryEvent, CuesEvent, Event, StatusEvent
 
 CALL_S = 20.0
 FRAME_BYTES = 4
@@ -336,6 +338,40 @@ def test_audio_the_disk_failed_to_store_before_its_close_is_said_at_the_close(un
     with pytest.raises(CallAudioError) as err:
         audio.close()
     assert str(err.value) == f"{folder / 'call-1.wav'}: No space left on device"
+
+
+def open_here(path: Path) -> bool:
+    """Whether this process holds the file ``path`` open."""
+    fds = Path("/proc/self/fd")
+    return any(os.path.realpath(fds / fd) == str(path) for fd in os.listdir(fds))
+
+
+def test_a_call_s_audio_is_closed_off_the_capture_loop(two_calls, tmp_path, monitor_logs):
+    """Closing a call's audio puts it on the disk (fsync), which a slow disk holds for seconds and
+    a failing one for as long as its retries last: on the capture loop, whose queue of the next
+    call's audio overflows after 20 s (the audio dropped), no call started meanwhile. It is closed
+    by the writer of the call's files, before its series: with the writer busy as call 1 ends,
+    call 2 starts with call 1's audio still open, which is closed, whole, once the writer is free."""
+    writer, busy = concurrent.futures.ThreadPoolExecutor(max_workers=1), threading.Event()
+    still_open: list[bool] = []
+
+    def disk(daemon: Daemon, ev: Event) -> None:
+        if daemon.calls == 1 and isinstance(ev, CallSummaryEvent):
+            writer.submit(busy.wait)
+        if daemon.calls == 2 and isinstance(ev, StatusEvent) and ev.message == "call 2 started":
+            still_open.append(open_here(tmp_path / "call-1.wav"))
+            busy.set()
+
+    with Store.open(tmp_path / "events.db") as store:
+        daemon = Daemon(config(tmp_path, tmp_path), FileSource(two_calls), store, {"disk": lambda ev: disk(daemon, ev)})
+        daemon.call_files = CallFileWrites(writer)
+        try:
+            assert daemon.run() == 0
+        finally:
+            busy.set()
+    assert still_open == [True] and not open_here(tmp_path / "call-1.wav") and not said(monitor_logs)
+    kept = held_s(tmp_path / "call-1.wav")
+    assert kept >= CALL_S and header_s(tmp_path / "call-1.wav") == pytest.approx(kept)
 
 
 @needs_root

@@ -136,8 +136,8 @@ def write_call_series(cfg: Config, db: str | os.PathLike[str], call_id: int, ser
 
 
 class CallFileWrites:
-    """The files the daemon writes of its ended calls once they end: a call's series
-    (:func:`write_call_series`), then its report, which draws them, written one after another in
+    """The files the daemon writes of its ended calls once they end: a call's audio closed (put on
+    the disk), its series (:func:`write_call_series`), then its report, which draws them, written one after another in
     the order given, in a thread of their own (``pool``: an executor of one worker, made when None).
     A call of hours takes most of a second to compress its series and more than a second to draw its
     report, which the capture loop spends on the next call's audio and alerts meanwhile.
@@ -148,6 +148,20 @@ class CallFileWrites:
     def __init__(self, pool: concurrent.futures.Executor | None = None) -> None:
         self._pool = pool or concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="call-files")
         self._reports: list[concurrent.futures.Future] = []
+
+    def close_audio(self, close: Callable[[], None], failed: Callable[[Exception], None]) -> None:
+        """Run ``close``, the close of an ended call's audio, which puts it on the disk (fsync: seconds
+        on a busy disk, as long as a failing one stalls, which the capture loop must not wait for),
+        in the writing thread, before the call's series and report given after it; ``failed`` is
+        given what it raised."""
+        self._pool.submit(self._audio_closed, close, failed)
+
+    @staticmethod
+    def _audio_closed(close: Callable[[], None], failed: Callable[[Exception], None]) -> None:
+        try:
+            close()
+        except Exception as err:  # noqa: BLE001 - said by ``failed``: no one waits for it
+            failed(err)
 
     def write_series(self, cfg: Config, db: str | os.PathLike[str], call_id: int, series: CallSeries) -> None:
         """Write live call ``call_id``'s ``series`` of database ``db`` as :func:`write_call_series` does,
