@@ -153,8 +153,11 @@ class CallFileWrites:
         """Run ``close``, the close of an ended call's audio, which puts it on the disk (fsync: seconds
         on a busy disk, as long as a failing one stalls, which the capture loop must not wait for),
         in the writing thread, before the call's series and report given after it; ``failed`` is
-        given what it raised."""
-        self._pool.submit(self._audio_closed, close, failed)
+        given what it raised. After :meth:`close`, run here and now (the file is never left open)."""
+        try:
+            self._pool.submit(self._audio_closed, close, failed)
+        except RuntimeError:  # no more are taken
+            self._audio_closed(close, failed)
 
     @staticmethod
     def _audio_closed(close: Callable[[], None], failed: Callable[[Exception], None]) -> None:
