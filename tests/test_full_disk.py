@@ -346,7 +346,7 @@ def open_here(path: Path) -> bool:
     return any(os.path.realpath(fds / fd) == str(path) for fd in os.listdir(fds))
 
 
-def test_a_call_s_audio_is_closed_off_the_capture_loop(two_calls, tmp_path, monitor_logs):
+def test_a_calls_audio_is_closed_off_the_capture_loop_which_goes_on_with_the_next_call_meanwhile(two_calls, tmp_path, monitor_logs):
     """Closing a call's audio puts it on the disk (fsync), which a slow disk holds for seconds and
     a failing one for as long as its retries last: on the capture loop, whose queue of the next
     call's audio overflows after 20 s (the audio dropped), no call started meanwhile. It is closed
