@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from conftest import PY, Daemon, Hook, call_monitor, stored_calls, wait_for
+from conftest import PY, ROOT, Daemon, Hook, call_monitor, stored_calls, wait_for
 
 
 def test_a_sound_server_restart_is_one_line_per_state_change(pulse, env, tmp_path):
@@ -394,6 +394,23 @@ def test_a_monitor_source_that_cannot_be_looked_up_says_why(pulse, env, tmp_path
                             text=True, timeout=30)
     assert listed.returncode == 0
     assert listed.stderr == f"call-monitor: warning: {why}: sound-server sources not listed\n"
+
+
+@pytest.mark.parametrize("command", [["devices"], ["run", "--caller", "softphone.monitor"], ["run"]])
+def test_an_alsa_configuration_portaudio_cannot_start_on_is_one_line_naming_it(tmp_path, command):
+    """A desktop whose ALSA configuration PortAudio cannot read (a broken ~/.asoundrc): `devices` and
+    `run` say so in one line pointing at ALSA's configuration, exit 2, no database made, rather than
+    PortAudio's traceback."""
+    conf = tmp_path / "asoundrc"
+    conf.write_text("pcm.!default {{{ broken\n", encoding="utf-8")
+    db = tmp_path / "e.db"
+    args = [*command, *(["--db", db, "--no-notify", "--no-transcribe"] if command[0] == "run" else [])]
+    r = call_monitor(*args, env=dict(os.environ, PYTHONPATH=str(ROOT), ALSA_CONFIG_PATH=str(conf)), timeout=30)
+    assert r.returncode == 2, r.stderr
+    (line,) = r.stderr.splitlines()
+    assert line.startswith("call-monitor: error: cannot use the audio system: PortAudio cannot start (")
+    assert line.endswith("check ALSA's configuration (ALSA_CONFIG_PATH, /etc/asound.conf, ~/.asoundrc)")
+    assert not db.exists()
 
 
 def test_an_alsa_device_that_appears_after_the_start_is_found(pulse, env, tmp_path):

@@ -20,7 +20,7 @@ import shutil
 import subprocess
 import threading
 from dataclasses import dataclass, replace
-from typing import Callable, Literal, Mapping, Sequence
+from typing import Any, Callable, Literal, Mapping, Sequence
 
 
 DIGITAL_ZERO_DBFS = -240.0
@@ -131,8 +131,23 @@ with ``PULSE_SOURCE`` exported in the environment (a leg of a named source sets 
 opens), they record the source it names (:func:`routed_source`)."""
 
 
+def portaudio() -> Any:
+    """The ``sounddevice`` module, PortAudio started (as its import does, once); OSError, one line,
+    when PortAudio is missing (sounddevice's own) or cannot start (ALSA's configuration unreadable:
+    ``ALSA_CONFIG_PATH``, ``/etc/asound.conf``, ``~/.asoundrc``), rather than PortAudio's traceback."""
+    try:
+        import sounddevice as sd
+    except OSError:
+        raise
+    except Exception as err:  # noqa: BLE001 - sounddevice.PortAudioError, raised as the import starts PortAudio
+        said = str(err).strip().splitlines()
+        raise OSError(f"PortAudio cannot start ({said[0] if said else type(err).__name__}): check ALSA's "
+                      "configuration (ALSA_CONFIG_PATH, /etc/asound.conf, ~/.asoundrc)") from None
+    return sd
+
+
 def input_devices() -> list[InputDevice]:
-    import sounddevice as sd
+    sd = portaudio()
     apis = sd.query_hostapis()
     out = []
     for i, d in enumerate(sd.query_devices()):
@@ -227,7 +242,7 @@ def routed_source(env: Mapping[str, str] | None = None) -> tuple[str | None, str
 def default_input_index() -> int | None:
     """The index of PortAudio's default input device, which a stream opened on no device records;
     None when it has none."""
-    import sounddevice as sd
+    sd = portaudio()
     try:
         return int(sd.query_devices(kind="input")["index"])
     except Exception:  # noqa: BLE001 - PortAudio's "Error querying device -1"
@@ -256,7 +271,7 @@ def refresh_portaudio() -> None:
     """Read PortAudio's device list again: it is read once, when sounddevice is imported, so an
     ALSA device that appears later (a USB headset plugged in) is not in it. Pa_Terminate stops and
     closes every open stream: call it only with none open."""
-    import sounddevice as sd
+    sd = portaudio()
     sd._terminate()
     sd._initialize()
 
