@@ -9,6 +9,7 @@ pytest-xdist workers (``pytest -n $(TEST_WORKERS) --dist load``, the Makefile's
 
 from __future__ import annotations
 
+import contextlib
 import http.server
 import json
 import logging
@@ -278,17 +279,26 @@ def own_home(tmp_path) -> dict[str, str]:
                 MPLCONFIGDIR=str(tmp_path / "mpl"), PYTHONPATH=str(ROOT))
 
 
+@contextlib.contextmanager
+def mounted(what: list[str], folder: Path) -> Iterator[Path]:
+    """``folder`` (made here) with a file system mounted on it (``mount`` given ``what``), unmounted
+    however the test ends; where it cannot be mounted (not root, no right to mount, no loop device),
+    the test is skipped, saying why."""
+    folder.mkdir()
+    done = subprocess.run(["mount", *what, str(folder)], capture_output=True, text=True)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount {' '.join(what)} here: {(done.stderr.strip() or str(done.returncode)).splitlines()[0]}")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", "--lazy", str(folder)], capture_output=True, check=False)
+
+
 def mounted_tmpfs(mnt: Path, options: str) -> Iterator[Path]:
     """The folder ``mnt`` (made here) with a tmpfs mounted on it with ``options`` while the
-    generator runs (root only: else the test is skipped, saying why); unmounted after."""
-    mnt.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(mnt)], capture_output=True, text=True)
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs ({options}) here: {done.stderr.strip() or done.returncode}")
-    try:
+    generator runs (:func:`mounted`)."""
+    with mounted(["-t", "tmpfs", "-o", options, "tmpfs"], mnt):
         yield mnt
-    finally:
-        subprocess.run(["umount", "-l", str(mnt)], capture_output=True)
 
 
 def socket_places(*paths: os.PathLike[str] | str) -> str:

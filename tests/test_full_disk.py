@@ -16,7 +16,6 @@ on the disk, off the capture loop.
 from __future__ import annotations
 
 import concurrent.futures
-import contextlib
 import os
 import subprocess
 import threading
@@ -28,7 +27,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from conftest import CALLS, two_calls_line
+from conftest import CALLS, mounted, two_calls_line
 from monitor.capture.sources import FileSource
 from monitor.config import load_config
 from monitor.daemon import Daemon
@@ -51,21 +50,6 @@ needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="mounting a file syste
 def two_calls(tmp_path_factory) -> Path:
     """A recorded line: 10 s of silence, a 20 s call, 10 s of silence, another, 10 s of silence."""
     return two_calls_line(tmp_path_factory.mktemp("line") / "two_calls.wav", CALLS / "normal_8k.wav", CALL_S, 10)
-
-
-@contextlib.contextmanager
-def mounted(what: list[str], folder: Path) -> Iterator[Path]:
-    """``folder`` with a file system mounted on it (``mount`` given ``what``), unmounted however the
-    test ends; where it cannot be mounted (root without the right to mount, no loop device), the test
-    is skipped, saying why."""
-    folder.mkdir()
-    done = subprocess.run(["mount", *what, str(folder)], capture_output=True, text=True)
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount {' '.join(what)} here: {(done.stderr.strip() or str(done.returncode)).splitlines()[0]}")
-    try:
-        yield folder
-    finally:
-        subprocess.run(["umount", "--lazy", str(folder)], check=False)
 
 
 @pytest.fixture
