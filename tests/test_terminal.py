@@ -377,24 +377,31 @@ def test_a_callers_words_not_stored_are_printed_on_a_terminal_only_never_into_a_
     os.close(main)
 
 
+def _written(sink_type, path, journal: bool, stored: bool, events) -> str:
+    """What a sink of ``sink_type`` writes of ``events`` into the file ``path``, that file being the
+    stream systemd names in $JOURNAL_STREAM (``journal``) or not, the words stored in the database
+    (``stored``) or not."""
+    import os
+    with open(path, "w+") as out:
+        st = os.fstat(out.fileno())
+        sink = sink_type(out, journal_stream=f"{st.st_dev}:{st.st_ino}" if journal else "8:1234")
+        sink.keep_words(stored)
+        for ev in events:
+            sink(ev)
+        out.seek(0)
+        return out.read()
+
+
 def test_the_callers_words_never_go_into_the_journal_which_no_retention_or_purge_reaches(tmp_path):
     """The daemon under systemd writes its output to the journal, which keeps it by journald's rules
     (for months, readable by the journal's administrators): `storage.retention_days` and `purge`
     delete the words from the database only, so they are not written there even when the database
     stores them; an alert's line still is."""
-    import os
     words = WordsEvent(t=21.4, final=True, text="i can't breathe")
     alert = AlertEvent(t=22.0, kind="distress_phrase", severity="warning", message="Distress phrase",
                        evidence={}, actions=())
     for journal, stored, kept in ((True, True, False), (True, False, False), (False, True, True)):
-        with open(tmp_path / "journal", "w+") as out:
-            st = os.fstat(out.fileno())
-            sink = HumanSink(out, journal_stream=f"{st.st_dev}:{st.st_ino}" if journal else "8:1234")
-            sink.keep_words(stored)
-            sink(words)
-            sink(alert)
-            out.seek(0)
-            said = out.read()
+        said = _written(HumanSink, tmp_path / "journal", journal, stored, [words, alert])
         assert ("i can't breathe" in said) == kept and "Distress phrase" in said, said
 
 
@@ -403,17 +410,11 @@ def test_run_jsonl_keeps_the_words_out_of_the_journal_but_gives_them_to_the_prog
     which systemd names in $JOURNAL_STREAM: the words lines are left out there, whether the database
     stores them or not, and kept for a program reading a pipe or a file."""
     import json
-    import os
     words = WordsEvent(t=21.4, final=True, text="i can't breathe")
     for journal, stored, kept in ((True, False, False), (False, False, True), (True, True, False)):
-        with open(tmp_path / "out.jsonl", "w+") as out:
-            st = os.fstat(out.fileno())
-            sink = JsonlSink(out, journal_stream=f"{st.st_dev}:{st.st_ino}" if journal else "8:1234")
-            sink.keep_words(stored)
-            sink(words)
-            sink(CallSummaryEvent(t=30.0, call_id=1, duration_s=30.0))
-            out.seek(0)
-            assert [json.loads(line)["type"] for line in out] == ["words"] * kept + ["call_summary"]
+        said = _written(JsonlSink, tmp_path / "out.jsonl", journal, stored,
+                        [words, CallSummaryEvent(t=30.0, call_id=1, duration_s=30.0)])
+        assert [json.loads(line)["type"] for line in said.splitlines()] == ["words"] * kept + ["call_summary"]
 
 
 def test_run_gives_its_terminal_output_the_journal_stream_systemd_names_for_either_output(tmp_path, monkeypatch):
