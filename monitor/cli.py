@@ -12,7 +12,7 @@ from typing import NoReturn
 
 from .console import configure_logging
 
-COMMANDS = ("analyze", "replay", "alerts", "config", "models", "devices", "run", "status", "call",
+COMMANDS = ("analyze", "replay", "alerts", "config", "models", "devices", "run", "status", "call", "outcome",
             "install_service", "report", "supervisor", "forget_agent", "batch", "purge")
 
 

@@ -1065,11 +1065,14 @@ class Daemon:
     def control(self, request: dict, timeout_s: float = 8.0) -> dict:
         """A request of the status socket other than the status (from its thread): ``{"call":
         "start"}`` or ``{"call": "end"}``, carried out by the capture loop with the chunk of the time it
-        came on the source clock, after the stream changes that came before it (:meth:`_marks`)."""
+        came on the source clock, after the stream changes that came before it (:meth:`_marks`); or
+        ``{"word": {...}}``, the agent's word on an alert (:meth:`agent_word`), kept at once."""
+        if "word" in request:
+            return self.agent_word(request["word"])
         what = request.get("call")
         if what not in ("start", "end"):
-            return {"error": f"unknown request {request!r}: the daemon takes {{\"call\": \"start\"}} and "
-                             "{\"call\": \"end\"}"}
+            return {"error": f"unknown request {request!r}: the daemon takes {{\"call\": \"start\"}}, "
+                             "{\"call\": \"end\"} and {\"word\": ...}"}
         answer: concurrent.futures.Future = concurrent.futures.Future()
         # when it came on the source clock (a source with none, a recording: at the loop's next chunk)
         self._controls.put((self.source.now() if hasattr(self.source, "now") else -math.inf, what, answer))
@@ -1080,6 +1083,28 @@ class Daemon:
                 return answer.result()
             return {"error": f"the daemon did not act on it within {timeout_s:g} s (its capture loop was busy or "
                              "got no audio), and will not: nothing was done"}
+
+    def agent_word(self, asked: Any) -> dict:
+        """``call-monitor outcome``'s request (from the status socket's thread): ``{"alert": ID or null
+        (the latest alert), "word": "handled" or "false_alarm", "note": TEXT}`` kept in the database
+        and handed to the webhook to post; the answer says what was done, or the error."""
+        from .delivery.words import WordRefused, alert_ref_of, keep_word, note_of, word_of
+        if not isinstance(asked, dict):
+            return {"error": "a word is a JSON object: {\"alert\", \"word\", \"note\"}"}
+        store = self.store.try_open(force=True) if hasattr(self.store, "try_open") else self.store
+        if store is None:
+            return {"error": f"the daemon's database is not open ({getattr(self.store, 'error', '')}): nothing kept"}
+        try:
+            ref = asked.get("alert")
+            alert_id = None if ref is None else alert_ref_of(str(ref))
+            kept, _ = keep_word(store, alert_id, word_of(str(asked.get("word", ""))), note_of(asked.get("note")),
+                             time.time())
+        except (WordRefused, StoreError) as err:
+            return {"error": str(err)}
+        log.info("the agent's word: %s", kept)
+        if self.webhook is not None:
+            self.webhook.wake()
+        return {"ok": True, "message": kept}
 
     def _refuse_controls(self, why: str) -> None:
         later, self._controls_later = self._controls_later, []

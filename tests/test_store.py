@@ -270,7 +270,7 @@ def test_a_version_4_database_is_migrated_in_place_keeps_its_records_and_then_ke
         assert store.add_ack(1, "Dana", 1050.0)
     with Store.open_readonly(p) as store:
         assert store.acks_of([1]) == {1: Ack("Dana", 1050.0)}
-    assert sqlite3.connect(p).execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 5
+    assert sqlite3.connect(p).execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 6
 
 
 @pytest.mark.parametrize("older, version, table, extra", [

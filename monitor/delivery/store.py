@@ -34,7 +34,7 @@ from .store_errors import StoreError
 from .store_files import (BUSY_TIMEOUT_S, CONSOLE_APPLICATION_ID, IMMUTABLE_READS, FileState, _console_error,
                           _describe, _not_sqlite, _open_to_read, _refusal, _tables_problem, a_folder, an_empty_file,
                           file_state, is_bare_sqlite_file, is_empty_file, kept_changing, no_database, no_tables)
-from .store_rows import (DUE_ORDER_SQL, DUE_SQL, LIVE_SOURCE, Ack, CallRecord, Delivery, StoredAlert, _json, _json_of,
+from .store_rows import (DUE_ORDER_SQL, DUE_SQL, LIVE_SOURCE, Ack, AgentWord, CallRecord, Delivery, StoredAlert, _json, _json_of,
                          _number, _text, _whole, beyond_wait, damaged_row)
 from .store_schema import SCHEMA_VERSION, _too_new, make_or_upgrade, this_machine
 
@@ -627,6 +627,88 @@ class Store:
                                              _number(self.path, row, "acked_at", at)))
         return out
 
+    # ------------------------------------------------------------------ the agent's word
+
+    def alert(self, alert_id: int) -> StoredAlert | None:
+        """The stored alert ``alert_id``, None when there is none."""
+        rows = self._read("SELECT * FROM alerts WHERE id = ?", (alert_id,))
+        return StoredAlert(self._alert(rows[0]), _number(self.path, f"alert {alert_id}", "created_at", rows[0][8])) \
+            if rows else None
+
+    def latest_alert(self) -> StoredAlert | None:
+        """The alert raised last (of the running call, or of the last call that raised one), None when none was."""
+        rows = self._read("SELECT MAX(id) FROM alerts")
+        return None if rows[0][0] is None else self.alert(int(rows[0][0]))
+
+    def set_word(self, alert_id: int, word: str, note: str, said_at: float) -> AgentWord | None:
+        """Keep the agent's ``word`` on alert ``alert_id`` (with ``note``, said at ``said_at``), in place of
+        the one it had, to be posted (pending) where the alert was queued for a webhook, else unsent;
+        returns the word it replaces (None: the first)."""
+        with self._lock:
+            before = self.words_of([alert_id]).get(alert_id)
+            queued = bool(self._read("SELECT 1 FROM deliveries WHERE alert_id = ? LIMIT 1", (alert_id,)))
+            self._write("INSERT OR REPLACE INTO alert_words (alert_id, word, note, said_at, status, attempts, "
+                        "next_attempt_at, last_error, delivered_at) VALUES (?, ?, ?, ?, ?, 0, ?, NULL, NULL)",
+                        (alert_id, word, note, float(said_at), "pending" if queued else "unsent", self._clock()),
+                        commit=True)
+            return before
+
+    def words_of(self, alert_ids: Sequence[int]) -> dict[int, AgentWord]:
+        """The agent's words on ``alert_ids``, by alert id; none in a database read as it is from before
+        schema version 6 (:meth:`open_readonly` migrates nothing)."""
+        if not self._read("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'alert_words'"):
+            return {}
+        out: dict[int, AgentWord] = {}
+        ids = list(alert_ids)
+        for i in range(0, len(ids), 500):
+            part = tuple(ids[i:i + 500])
+            for r in self._read("SELECT alert_id, word, note, said_at, status, attempts, last_error, delivered_at "
+                                f"FROM alert_words WHERE alert_id IN ({','.join('?' * len(part))})", part):
+                out[r[0]] = self._word(r)
+        return out
+
+    def _word(self, r: sqlite3.Row | tuple[Any, ...]) -> AgentWord:
+        p, row = self.path, f"agent's word on alert {r[0]}"
+        return AgentWord(alert_id=r[0], word=_text(p, row, "word", r[1]), note=_text(p, row, "note", r[2]),
+                         said_at=_number(p, row, "said_at", r[3]), status=_text(p, row, "status", r[4]),
+                         attempts=int(_number(p, row, "attempts", r[5])), last_error=r[6],
+                         delivered_at=_number(p, row, "delivered_at", r[7], null=True))
+
+    def due_words(self, now: float | None = None, longest_wait_s: float | None = None,
+                  limit: int = 100) -> list[tuple[AgentWord, Delivery]]:
+        """The pending words due to post (as :meth:`due_deliveries` says of a row), each with its alert's
+        delivered outbox row (the id the receiver knows the alert by, its call): a word waits for its
+        alert to reach the receiver first."""
+        now = self._clock() if now is None else now
+        due = "w.next_attempt_at <= ?" if longest_wait_s is None else \
+            "(w.next_attempt_at <= ? OR w.next_attempt_at > ?)"
+        args = (now,) if longest_wait_s is None else (now, beyond_wait(now, longest_wait_s))
+        rows = self._read("SELECT w.alert_id, w.word, w.note, w.said_at, w.status, w.attempts, w.last_error, "
+                          f"w.delivered_at, (SELECT MAX(d.id) FROM deliveries d WHERE d.alert_id = w.alert_id AND "
+                          f"d.status = 'delivered') FROM alert_words w WHERE w.status = 'pending' AND {due} "
+                          "ORDER BY w.said_at LIMIT ?", (*args, limit))
+        out = []
+        for r in rows:
+            if r[8] is not None:
+                sent = self._read(f"{self._delivery_select} WHERE d.id = ?", (r[8],))
+                out.append((self._word(r), self._delivery(sent[0])))
+        return out
+
+    def count_pending_words(self) -> int:
+        return int(self._read("SELECT COUNT(*) FROM alert_words WHERE status = 'pending'")[0][0])
+
+    def mark_word_delivered(self, word: AgentWord) -> None:
+        """``word`` reached the receiver (unless the agent said another since: that one is still to post)."""
+        self._write("UPDATE alert_words SET status = 'delivered', delivered_at = ?, last_error = NULL "
+                    "WHERE alert_id = ? AND said_at = ?", (self._clock(), word.alert_id, word.said_at), commit=True)
+
+    def mark_word_failed(self, word: AgentWord, next_attempt_at: float | None, error: str) -> None:
+        """A post of ``word`` failed with ``error``: tried again at ``next_attempt_at``, or given up (None)."""
+        status = "failed" if next_attempt_at is None else "pending"
+        self._write("UPDATE alert_words SET status = ?, attempts = attempts + 1, next_attempt_at = ?, last_error = ? "
+                    "WHERE alert_id = ? AND said_at = ?",
+                    (status, next_attempt_at or self._clock(), error, word.alert_id, word.said_at), commit=True)
+
     # ------------------------------------------------------------------ misc
 
     def close_interrupted(self, source_prefix: str = LIVE_SOURCE, now: float | None = None,
@@ -678,6 +760,8 @@ class Store:
                     f"deliveries WHERE alert_id IN ({of_old})) OR (acked_at < ? AND alert_id NOT IN (SELECT id FROM "
                     "alerts) AND alert_id NOT IN (SELECT posted_id FROM deliveries WHERE posted_id IS NOT NULL))",
                     (before, before, before)).rowcount
+                counts["alert_words"] = self._conn.execute(
+                    f"DELETE FROM alert_words WHERE alert_id IN ({of_old})", (before,)).rowcount
                 counts["deliveries"] = self._conn.execute(
                     f"DELETE FROM deliveries WHERE alert_id IN (SELECT id FROM alerts WHERE call_id IN ({old}))",
                     (before,)).rowcount

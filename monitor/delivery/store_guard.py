@@ -138,6 +138,10 @@ class PendingStore:
         store = self.try_open()
         return [] if store is None else store.due_deliveries(*args, **kwargs)
 
+    def due_words(self, *args: Any, **kwargs: Any) -> list:
+        store = self.try_open()
+        return [] if store is None else store.due_words(*args, **kwargs)
+
     def deliveries(self, *args: Any, **kwargs: Any) -> list:
         store = self.try_open()
         return [] if store is None else store.deliveries(*args, **kwargs)

@@ -129,6 +129,23 @@ class Ack:
     at: float
 
 
+@dataclass(frozen=True)
+class AgentWord:
+    """The agent's word on an alert (:mod:`~monitor.delivery.words`): ``handled`` or ``false_alarm``,
+    its note ("" for none), when it was said (unix seconds), and its delivery to the webhook:
+    ``status`` pending, delivered, failed (given up after ``delivery.retries``) or unsent (the alert
+    was never queued for a webhook)."""
+
+    alert_id: int
+    word: str
+    note: str
+    said_at: float
+    status: str
+    attempts: int = 0
+    last_error: str | None = None
+    delivered_at: float | None = None
+
+
 def _json(value: Any) -> str:
     if hasattr(value, "to_dict"):
         value = value.to_dict()

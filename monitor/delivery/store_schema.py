@@ -31,7 +31,7 @@ def this_machine(files: Sequence[str] = MACHINE_ID_FILES) -> str:
     return ""
 
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 """1: first release. 2: ``alert_clears.reason`` (migrated in place: version 1's clears at a call's
 end become 'call_ended', the others 'recovered'). 3: ``calls.channels``, the recording's channel of
 each leg (migrated in place: the calls stored before have none, NULL). 4: ``deliveries.posted_id``,
@@ -42,7 +42,11 @@ none, NULL). Its version keeps an older release from opening the database: it wo
 under the alert's own id, which a supervisor console would store as a second alert. 5: table
 ``alert_acks``, the supervisors' acknowledgements the console told the daemon (migrated in place: the
 table made empty). Its version keeps an older release from opening the database: its purge would
-leave the acknowledgements of the calls it deletes, and the names in them.
+leave the acknowledgements of the calls it deletes, and the names in them. 6: table
+``alert_words``, the agent's word on an alert (``call-monitor outcome``: handled or a false alarm,
+a note, and its delivery to the webhook; migrated in place: the table made empty). Its version keeps
+an older release from opening the database: its purge would fail on the rows that reference the
+alerts it deletes.
 
 ``calls.agent`` (the live daemon's ``delivery.agent_name``) came without a version: a version 3
 database without it gains it when opened here (the calls stored before have none, NULL), and
@@ -129,11 +133,22 @@ CREATE TABLE alert_acks (
     acked_at REAL NOT NULL,            -- when (unix seconds, the console's clock)
     taken_at REAL NOT NULL             -- when the daemon took it (unix seconds)
 );
+CREATE TABLE alert_words (
+    alert_id INTEGER PRIMARY KEY REFERENCES alerts(id),
+    word TEXT NOT NULL CHECK (word IN ('handled', 'false_alarm')),
+    note TEXT NOT NULL DEFAULT '',     -- the agent's short note ('' for none)
+    said_at REAL NOT NULL,             -- when the agent said it (unix seconds): a later word replaces it
+    status TEXT NOT NULL CHECK (status IN ('pending', 'delivered', 'failed', 'unsent')),
+    attempts INTEGER NOT NULL DEFAULT 0,   -- posts of this word to the webhook that failed
+    next_attempt_at REAL NOT NULL,
+    last_error TEXT,
+    delivered_at REAL
+);
 """
 
 _TABLES = frozenset({"calls", "alerts", "alert_clears", "cue_snapshots", "transcript", "deliveries"})
 """The tables every schema version has."""
-_TABLES_FROM = MappingProxyType({"alert_acks": 5})
+_TABLES_FROM = MappingProxyType({"alert_acks": 5, "alert_words": 6})
 """The tables a later schema version added, with the version that did."""
 _IDS_KEPT = ("calls", "alerts", "deliveries")
 """The tables whose ids leave the database: call ids name the daemon's call files, the reports and a
@@ -179,7 +194,9 @@ def make_or_upgrade(conn: sqlite3.Connection, p: Path, version: int) -> None:
                     _migrate_2_to_3(conn, p)
                 if now < 4:
                     _migrate_3_to_4(conn, p)
-                _migrate_4_to_5(conn, p)
+                if now < 5:
+                    _migrate_4_to_5(conn, p)
+                _migrate_5_to_6(conn, p)
             if now < SCHEMA_VERSION:
                 conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
             _add_agent(conn)
@@ -207,6 +224,11 @@ def _migrate_3_to_4(conn: sqlite3.Connection, p: Path) -> None:
 def _migrate_4_to_5(conn: sqlite3.Connection, p: Path) -> None:
     """Add table ``alert_acks``, empty (the daemon kept no acknowledgement before)."""
     _add_table(conn, p, 4, "alert_acks")
+
+
+def _migrate_5_to_6(conn: sqlite3.Connection, p: Path) -> None:
+    """Add table ``alert_words``, empty (no agent said a word on an alert before)."""
+    _add_table(conn, p, 5, "alert_words")
 
 
 def _add_table(conn: sqlite3.Connection, p: Path, version: int, table: str) -> None:

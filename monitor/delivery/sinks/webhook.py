@@ -84,7 +84,8 @@ from ..acks import acked_events
 from ..store import Store
 from ..store_guard import PendingStore
 from ..store_errors import StoreError
-from ..store_rows import Delivery, due_order, is_due, recording_name
+from ..store_rows import AgentWord, Delivery, due_order, is_due, recording_name
+from ..words import said, word_payload
 from .deadline import deadline_handlers
 
 log = logging.getLogger(__name__)
@@ -720,6 +721,54 @@ class WebhookSink:
                 self.store.reschedule_pending(target.url, self.clock())
         return n
 
+    def wake(self) -> None:
+        """Look at the outbox now (an agent's word was just kept), not at the next poll."""
+        self._wake.set()
+
+    def deliver_words(self) -> int:
+        """One pass over the agents' words due to post (each once its alert was delivered: the receiver
+        knows the alert first), retried as a warning alert is (``retries``, the backoff, a wait the
+        receiver asks for); returns how many were delivered."""
+        n = 0
+        for word, d in self.store.due_words(self.clock(), self.max_backoff_s):
+            if self._stop.is_set() or self._held():
+                break
+            target = self.target
+            try:
+                self._post_word(word, d, target)
+            except Exception as err:  # HTTP error, refused, timeout, DNS...
+                self._failed(_describe(err, target.token, self.identity))
+                wait = self._asked_to_wait(err)
+                if wait is None and self.retries and word.attempts + 1 > self.retries:
+                    self.store.mark_word_failed(word, None, self.last_error)
+                    log.warning("webhook %s: the agent's word on alert %s failed (%s); giving up after %s attempts",
+                                target.shown_url, word.alert_id, self.last_error, word.attempts + 1,
+                                extra=problem_of("webhook"))
+                else:
+                    delay = wait if wait is not None else self._retry_delay(word.attempts + 1, "warning", err)
+                    self.store.mark_word_failed(word, self.clock() + delay, self.last_error)
+                continue
+            self.store.mark_word_delivered(word)
+            log.info("webhook %s: the agent's word on alert %s (%s) delivered", target.shown_url, word.alert_id,
+                     said(word.word))
+            n += 1
+        return n
+
+    def _post_word(self, word: AgentWord, d: Delivery, target: Target) -> None:
+        """Post ``word`` on the alert of outbox row ``d`` (delivered: the id and call the receiver knows it by)."""
+        call = self._call(d.alert.call_id)
+        a = d.alert
+
+        def body(who: Identity | None) -> bytes:
+            return word_payload(alert_id=d.posts_as, call_id=a.call_id, call_started_at=call.started_at, kind=a.kind,
+                                severity=a.severity, t=a.t, word=word.word, note=word.note, said_at=word.said_at,
+                                agent=who.agent if who else None, daemon_id=who.daemon_id if who else None)
+        headers = {"X-Callmonitor-Delivery": f"word-{word.alert_id}"}
+        if self.sender is None:
+            post_json(target.url, body(None), token=target.token, timeout_s=self.timeout_s, headers=headers)
+        else:
+            post_as(self.sender, target, body, timeout_s=self.timeout_s, headers=headers)
+
     def _asked_to_wait(self, err: BaseException) -> float | None:
         """The seconds a receiver's refusal asks to wait (:func:`retry_after`), at most ``max_backoff_s``,
         no post of any alert made before then (the receiver would refuse it alike): a critical's too,
@@ -851,6 +900,7 @@ class WebhookSink:
                 self.record_written()
                 self.deliver_memory()
                 self.deliver_due()
+                self.deliver_words()
             except Exception as err:  # never let the worker die (database busy, ...)
                 log.warning("webhook worker: %s", _describe(err))
             self._wake.wait(self.poll_s)

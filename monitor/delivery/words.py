@@ -1,0 +1,107 @@
+"""The agent's word on an alert (``call-monitor outcome``): what came of it, said by the agent who took
+the call: ``handled`` (acted on: escalated, emergency services called, the caller checked on) or
+``false_alarm``, with an optional short note. The project's labels from real calls.
+
+Kept in the daemon's database (table ``alert_words``, one word per alert: a later word replaces the
+earlier one) and posted to the supervisor's webhook as ``{"type": "agent_word", ...}``
+(:func:`word_payload`), from the same outbox as the alerts (:class:`~.sinks.webhook.WebhookSink`):
+retried with their backoff until delivered, by the running daemon or the next one started. A word on
+an alert never queued for a webhook (raised with none set: a replay without ``--webhook``) is kept and
+not sent (``unsent``).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from .sinks.terminal import call_clock
+
+if TYPE_CHECKING:  # for the annotations only
+    from .store import Store
+    from .store_guard import PendingStore
+
+WORDS = ("handled", "false_alarm")
+"""What an agent may say of an alert, as stored and posted."""
+WORDS_TYPED = {"handled": "handled", "false-alarm": "false_alarm", "false_alarm": "false_alarm"}
+"""What ``call-monitor outcome`` takes, and the word each is."""
+NOTE_CHARS = 200
+"""The longest note (characters): a short line, not a case file."""
+LAST = "last"
+"""What ``call-monitor outcome`` takes for the latest alert raised (of the running call, or the last
+call that raised one)."""
+
+
+class WordRefused(ValueError):
+    """A word that cannot be kept; its message is the problem in one phrase."""
+
+
+def word_of(typed: str) -> str:
+    """The word ``typed`` stands for (``false-alarm``: ``false_alarm``); raises :class:`WordRefused`."""
+    word = WORDS_TYPED.get(typed.strip().lower())
+    if word is None:
+        raise WordRefused(f"{typed!r} is no word on an alert: say handled or false-alarm")
+    return word
+
+
+def note_of(typed: object) -> str:
+    """The note ``typed`` on one line (its runs of white space one space); raises :class:`WordRefused`
+    for one longer than :data:`NOTE_CHARS`, or holding a control character."""
+    note = " ".join(("" if typed is None else str(typed)).split())
+    if len(note) > NOTE_CHARS:
+        raise WordRefused(f"the note is {len(note)} characters long, longer than {NOTE_CHARS}: say it shorter")
+    if any(ord(c) < 32 or ord(c) == 127 for c in note):
+        raise WordRefused("the note holds a control character")
+    return note
+
+
+def alert_ref_of(typed: str) -> int | None:
+    """The alert id ``typed`` names (``#12`` too), None for :data:`LAST`; raises :class:`WordRefused`."""
+    text = typed.strip().lower().lstrip("#")
+    if text == LAST:
+        return None
+    if not text.isascii() or not text.isdigit() or int(text) < 1:
+        raise WordRefused(f"{typed!r} is no alert id: give the id `call-monitor alerts` lists, or {LAST}")
+    return int(text)
+
+
+def said(word: str) -> str:
+    """A word as the agent reads it: ``handled``, ``false alarm``."""
+    return word.replace("_", " ")
+
+
+def keep_word(store: "Store | PendingStore", alert_id: int | None, word: str, note: str,
+              now: float) -> tuple[str, bool]:
+    """Keep ``word`` (with ``note``, said at ``now``) on alert ``alert_id`` (None: the latest alert
+    raised) in ``store``; returns what was done, in one line (the alert: its id, kind, call and call
+    time; the word, the one it replaced, and where it goes), and whether it is to post to the webhook.
+    Raises :class:`WordRefused` for no such alert."""
+    alert = store.latest_alert() if alert_id is None else store.alert(alert_id)
+    if alert is None:
+        raise WordRefused(f"no alert raised yet in {store.path}" if alert_id is None else
+                          f"alert {alert_id}: no such alert in {store.path} (`call-monitor alerts` lists them)")
+    before = store.set_word(alert.alert_id, word, note, now)
+    ev = alert.event
+    kept = (f"alert {alert.alert_id} ({ev.kind}, call {ev.call_id} at {call_clock(ev.t)}): "
+            f"{said(word)}" + (f" ({note})" if note else ""))
+    if before is not None:
+        kept += f", in place of {said(before.word)}" + (f" ({before.note})" if before.note else "")
+    queued = store.words_of([alert.alert_id])[alert.alert_id].status == "pending"
+    return kept + ("; to the supervisor's console with the webhook" if queued else
+                   "; kept here (the alert was never sent to a webhook)"), queued
+
+
+def word_payload(*, alert_id: int, call_id: int | None, call_started_at: float | None, kind: str,
+                 severity: str, t: float, word: str, note: str, said_at: float, agent: str | None,
+                 daemon_id: str | None) -> bytes:
+    """The post of an agent's word: the alert as the receiver knows it (``alert_id``: the id it was
+    posted under, its call and call start, kind, severity and call time), the word, its note and when
+    it was said (unix seconds), and who sends it (``agent``, ``daemon_id``)."""
+    d: dict[str, Any] = {"type": "agent_word", "source": "call-monitor", "alert_id": alert_id, "call_id": call_id,
+                         "kind": kind, "severity": severity, "t": t, "word": word, "note": note,
+                         "said_at": round(said_at, 3)}
+    if call_started_at is not None:
+        d["call_started_at"] = round(call_started_at, 3)
+    if agent is not None and daemon_id is not None:
+        d["agent"], d["daemon_id"] = agent, daemon_id
+    return json.dumps(d, ensure_ascii=False).encode("utf-8")
