@@ -13,13 +13,14 @@ from .common import WHEN_FORMATS, ExitStatus, add_config_options, close_quietly,
 if TYPE_CHECKING:  # for the annotations only
     from ..config import Config
     from ..delivery.store import Store
-    from ..delivery.store_rows import Delivery, StoredAlert
+    from ..delivery.store_rows import AgentWord, Delivery, StoredAlert
 
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("alerts", help="list stored alerts",
-                       description="List alerts from the database, each with its call and, for a replayed or "
+                       description="List alerts from the database, each with its id (#12: what `call-monitor "
+                                   "outcome` takes), its call and, for a replayed or "
                                    "scored call, the recording's name. Where a webhook took alerts, each line "
                                    "ends with its delivery: delivered (when: the time, with the date unless "
                                    "it is the alert's day), queued (the attempts that failed, why, and the "
@@ -34,7 +35,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                                    "supervisor console knows it by: its line says \"posted as alert ID\". An alert a supervisor "
                                    "acknowledged on the console (told to the daemon in the answer to its heartbeat) "
                                    "says so after its delivery: \"acknowledged by supervisor NAME at TIME\" (the "
-                                   "console's clock).",
+                                   "console's clock). The agent's word on an alert (`call-monitor outcome`) "
+                                   "says so last: \"agent: handled (NOTE) at TIME\" or \"agent: false alarm ...\", "
+                                   "\", to post\" while the webhook has not delivered it.",
                        epilog="A configuration that cannot be loaded (a value a reload refused, say) is one "
                               "warning line naming its file and problem, and the alerts are read from the "
                               "database that --db, the storage.db the files still give, and the defaults place (a "
@@ -53,7 +56,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         "console knows it by (its alert_id, or the id it was posted from memory with while the "
                         "database failed; null: never queued for a webhook), \"acked_by\" and \"acked_at\": who "
                         "acknowledged it on the supervisor console and when (Unix seconds, the console's clock; "
-                        "null: not acknowledged)")
+                        "null: not acknowledged), and the agent's word on it (`call-monitor outcome`), the labels "
+                        "of real calls: \"agent_word\" (handled, false_alarm, or null: none said), \"agent_note\", "
+                        "\"agent_word_at\" (Unix seconds) and \"agent_word_delivery\" (pending, delivered, failed, "
+                        "or unsent: the alert never went to a webhook)")
     add_config_options(p)
     p.set_defaults(run=run)
 
@@ -100,27 +106,28 @@ def _print_alerts(store: Store, alerts: list[StoredAlert], jsonl: bool, longest_
     ahead than ``longest_wait_s``, the sender's longest wait, due now) and its supervisor's
     acknowledgement: one line of text each, or one JSON object (``jsonl``). Raises StoreError
     before printing any when what it reads cannot be read."""
-    from ..delivery.delivered import ack_text, delivery_text, posted_as
+    from ..delivery.delivered import ack_text, delivery_text, posted_as, word_text
     from ..delivery.sinks.terminal import call_clock
     from ..delivery.store_rows import recording_name
     sent = store.deliveries_of([a.alert_id for a in alerts])
     acks = store.acks_of([a.alert_id for a in alerts])
+    words = store.words_of([a.alert_id for a in alerts])
     sources = _sources(store, {a.event.call_id for a in alerts})
     names = {i: recording_name(src) for i, src in sources.items()}
     columns = max((width(n) for n in names.values()), default=0)
     for stored in alerts:
         ev = stored.event
-        rows, ack = sent.get(stored.alert_id, []), acks.get(stored.alert_id)
+        rows, ack, word = sent.get(stored.alert_id, []), acks.get(stored.alert_id), words.get(stored.alert_id)
         if jsonl:
             print(ev.to_json(created_at=stored.created_at, source=sources.get(ev.call_id),
                              deliveries=[_delivery_dict(d) for d in rows], posted_id=posted_as(rows),
-                             acked_by=ack.by if ack else None, acked_at=ack.at if ack else None))
+                             acked_by=ack.by if ack else None, acked_at=ack.at if ack else None, **_word_dict(word)))
             continue
         when = datetime.fromtimestamp(stored.created_at).strftime("%Y-%m-%d %H:%M:%S")
         name = f"{padded(names.get(ev.call_id, ''), columns)}  " if columns else ""
         said = ([delivery_text(rows, stored.created_at, longest_wait_s)] if sent else []) + (
-            [ack_text(ack, stored.created_at)] if ack else [])
-        print(f"{severity_word(ev.severity)} {when}  call {ev.call_id:<4} {name}[{call_clock(ev.t)}] "
+            [ack_text(ack, stored.created_at)] if ack else []) + ([word_text(word, stored.created_at)] if word else [])
+        print(f"{severity_word(ev.severity)} {when}  #{stored.alert_id:<5} call {ev.call_id:<4} {name}[{call_clock(ev.t)}] "
               f"{ev.kind}: {ev.message}" + (f"  [{'; '.join(said)}]" if said else ""))
 
 
@@ -153,6 +160,12 @@ def _sources(store: Store, call_ids: set[int | None]) -> dict[int | None, str]:
     """What each call was heard from: the recording replayed or scored, or a live call's devices."""
     calls = (store.get_call(i) for i in call_ids if i is not None)
     return {c.id: c.source for c in calls if c is not None}
+
+
+def _word_dict(word: AgentWord | None) -> dict:
+    """The agent's word on an alert as ``--jsonl`` gives it (a label of a real call: handled or false_alarm)."""
+    return {"agent_word": word.word if word else None, "agent_note": word.note if word else None,
+            "agent_word_at": word.said_at if word else None, "agent_word_delivery": word.status if word else None}
 
 
 def _delivery_dict(d: Delivery) -> dict:

@@ -1,12 +1,13 @@
-"""An alert's webhook delivery and its supervisor's acknowledgement in words, as ``call-monitor
-alerts`` and a call's report say them."""
+"""An alert's webhook delivery, its supervisor's acknowledgement and the agent's word on it, in words,
+as ``call-monitor alerts`` and a call's report say them."""
 
 from __future__ import annotations
 
 import time
 from datetime import datetime
 
-from .store_rows import Ack, Delivery, is_due
+from .store_rows import Ack, AgentWord, Delivery, is_due
+from .words import said
 
 _PRECEDENCE = ("delivered", "pending", "failed")
 """Of an alert's outbox rows (a URL changed: the old one's row is closed as failed), the one said."""
@@ -35,6 +36,14 @@ def ack_text(ack: Ack, raised_at: float) -> str:
     """A supervisor's acknowledgement of an alert in words, its time dated unless on the day the alert
     was raised (``raised_at``), as the console's clock gave it."""
     return f"acknowledged by supervisor {ack.by} at {_clock(ack.at, raised_at)}"
+
+
+def word_text(word: AgentWord, raised_at: float) -> str:
+    """The agent's word on an alert in words: what, the note, when (dated unless on the alert's day),
+    and its delivery to the webhook while it is not delivered (unsent: the alert never went to one)."""
+    status = {"pending": ", to post", "failed": f", failed for good ({word.last_error})"}.get(word.status, "")
+    return (f"agent: {said(word.word)}" + (f" ({word.note})" if word.note else "")
+            + f" at {_clock(word.said_at, raised_at)}{status}")
 
 
 def delivery_text(rows: list[Delivery], raised_at: float, longest_wait_s: float, now: float | None = None) -> str:

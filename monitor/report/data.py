@@ -38,7 +38,7 @@ from ..dsp.sound_class import BREATH, COUGH, SPEECH
 from ..analysis.hop_series import CallSeries, HopSeries, SeriesFileError, read_series
 from ..transcription.phrases import PhraseMatcher, pause_breaks
 from ..capture.sources import Chunk, FileSource, RecordingFlaws, leg_channels
-from ..delivery.delivered import ack_text, delivery_text
+from ..delivery.delivered import ack_text, delivery_text, word_text
 from ..delivery.store import Store
 from ..delivery.store_rows import LIVE_SOURCE, CallRecord, StoredAlert
 from ..transcription.setup import matcher_for
@@ -230,6 +230,8 @@ class ReportData:
     """A stored call's alerts by id: how the webhook took each, in words (empty where no webhook took any)."""
     acks: dict[int, str] = field(default_factory=dict)
     """A stored call's alerts by id: the supervisor's acknowledgement of each acknowledged one, in words."""
+    words: dict[int, str] = field(default_factory=dict)
+    """A stored call's alerts by id: the agent's word on each one it was said of (``call-monitor outcome``), in words."""
     agent: str | None = None
     """A stored live call's agent (the daemon's ``delivery.agent_name``), or None."""
     caller_speech_s: float | None = None
@@ -781,7 +783,7 @@ def from_store(store: Store, call_id: int, cfg: Config, *, use_audio: bool = Tru
                       window_speech_s=cfg.analysis.window_speech_s, call_id=call_id, started_at=started,
                       transcribed=bool(words) or bool((call.summary or {}).get("transcribed")),
                       notes=notes, unread_channels=unread, deliveries=_deliveries(store, stored, cfg.delivery.max_backoff_s),
-                      acks=_acks(store, stored),
+                      acks=_acks(store, stored), words=_words(store, stored),
                       agent=call.agent, caller_speech_s=(call.summary or {}).get("caller_speech_s"),
                       stopped=stop, caller_no_input=spans, problems=flaws.problems or None,
                       truncated_s=flaws.truncated_at_s, legs_swapped=flaws.legs_swapped or None,
@@ -823,6 +825,12 @@ def _acks(store: Store, stored: list[StoredAlert]) -> dict[int, str]:
     acks = store.acks_of([a.alert_id for a in stored])
     return {a.alert_id: ack_text(acks[a.alert_id], a.created_at)
             for a in stored if a.alert_id in acks}
+
+
+def _words(store: Store, stored: list[StoredAlert]) -> dict[int, str]:
+    """The agent's word on each alert it was said of, as ``call-monitor alerts`` says it."""
+    words = store.words_of([a.alert_id for a in stored])
+    return {a.alert_id: word_text(words[a.alert_id], a.created_at) for a in stored if a.alert_id in words}
 
 
 # --------------------------------------------------------------------------- cue summary

@@ -152,6 +152,8 @@ def _alerts_table(data: ReportData) -> str:
         cl += f"<br><span class=\"muted\">{_e(sent)}</span>" if sent else ""
         acked = data.acks.get(a.alert_id) if a.alert_id is not None else None
         cl += f"<br><span class=\"muted acked\">{_e(acked)}</span>" if acked else ""
+        word = data.words.get(a.alert_id) if a.alert_id is not None else None
+        cl += f"<br><span class=\"agentword\">{_e(word)}</span>" if word else ""
         actions = "".join(f"<li>{_e(x)}</li>" for x in a.actions) or "<li class=\"muted\">none</li>"
         out.append(
             f"<tr class=\"alert {sev}\" data-t=\"{_e(f'{a.t:.1f}')}\" data-kind=\"{_e(a.kind)}\">"

@@ -3,7 +3,8 @@
 Routes:
 
 - ``POST /webhook``: what daemons post (``call-monitor run --webhook URL``): an ``alert``
-  (stored, de-duplicated by daemon, alert id and call start, before the answer) or a ``heartbeat``. Bearer
+  (stored, de-duplicated by daemon, alert id and call start, before the answer), a ``heartbeat``, or an
+  ``agent_word`` (the agent's word on one of its alerts, kept beside it; 409 for an alert not here). Bearer
   token: the shared one or the agent's own (which may post only as that agent, under no daemon id the
   console knows as another agent's). A heartbeat's answer
   carries ``acks``, the acknowledgements of that daemon's alerts it has not taken yet (:mod:`monitor.delivery.acks`).
@@ -67,7 +68,8 @@ from .connections import REQUEST_S
 from .auth import SESSION_COOKIE, SESSION_S, Auth, Principal, scheme_named, split_authorization
 from .heartbeat import LINE_CHARS, NAME_CHARS, LinkRefusals, RefusedLink, status_problem, without_refused_links
 from .limits import PostLimits, SignInLimits
-from .store import ConsoleStore, DaemonIdTaken, Heartbeat, IncomingAlert
+from .store import ConsoleStore, DaemonIdTaken, Heartbeat, IncomingAlert, IncomingWord
+from ..delivery.words import NOTE_CHARS, WORDS
 
 log = logging.getLogger("monitor.supervisor")
 
@@ -276,6 +278,18 @@ def parse_alert(d: Mapping[str, Any]) -> IncomingAlert:
                          evidence=evidence, actions=tuple(actions), call_id=_int(d, "call_id"),
                          call_started_at=_number(d, "call_started_at"), at=_number(d, "at"),
                          recording=_text(d, "recording", limit=RECORDING_CHARS, required=False) or None)
+
+
+def parse_word(d: Mapping[str, Any]) -> IncomingWord:
+    """The agent's word on an alert (``agent_word``: :func:`~monitor.delivery.words.word_payload`); raises BadBody."""
+    word = d.get("word")
+    if word not in WORDS:
+        raise BadBody(f"word: expected one of {', '.join(WORDS)}")
+    return IncomingWord(daemon_id=_text(d, "daemon_id", limit=100), alert_id=_int(d, "alert_id", required=True),
+                        agent=_text(d, "agent", limit=200), word=word,
+                        note="" if d.get("note") == "" else _text(d, "note", limit=NOTE_CHARS, required=False),
+                        said_at=_number(d, "said_at", required=True),
+                        call_started_at=_number(d, "call_started_at"))
 
 
 def parse_heartbeat(d: Mapping[str, Any]) -> tuple[Heartbeat, tuple[RefusedLink, ...]]:
@@ -562,7 +576,9 @@ class Console:
                 return await self._alert(request, principal, parse_alert(body))
             if kind == "heartbeat":
                 return await self._heartbeat(request, principal, *parse_heartbeat(body))
-            raise BadBody(f"type: expected \"alert\" or \"heartbeat\", got {kind!r}")
+            if kind == "agent_word":
+                return await self._word(request, principal, parse_word(body))
+            raise BadBody(f"type: expected \"alert\", \"heartbeat\" or \"agent_word\", got {kind!r}")
         except BadBody as err:
             return self._refuse(request, str(err), 422)
 
@@ -607,6 +623,24 @@ class Console:
             log.info("alert %s (%s) from %s, call %s", row["id"], row["kind"], row["agent"], row["call_id"])
         return JSONResponse({"id": row["id"], "stored": "new" if new else "duplicate"},
                             status_code=201 if new else 200)
+
+    async def _word(self, request: Request, principal: Principal, word: IncomingWord) -> Response:
+        """The agent's word on one of its daemon's alerts, kept beside it (409 for an alert the console
+        does not have: the daemon posts it again later)."""
+        if not self._may_post_as(principal, word.agent):
+            return self._not_this_agent(request, principal)
+        if (refused := self._too_fast("agent_word", word.agent)) is not None:
+            return refused
+        try:
+            row = await self._stored(partial(self.store.set_word, word, own_id_only=not principal.supervisor))
+        except DaemonIdTaken:
+            return self._daemon_id_taken(request, principal, word.daemon_id)
+        if row is None:
+            return JSONResponse({"error": f"no alert {word.alert_id} of daemon {word.daemon_id} here",
+                                 "code": "unknown_alert"}, status_code=409)
+        self.hub.publish("alert", row)
+        log.info("alert %s: the agent %s says %s", row["id"], row["agent"], str(row["agent_word"]).replace("_", " "))
+        return JSONResponse({"id": row["id"], "agent_word": row["agent_word"], "agent_word_at": row["agent_word_at"]})
 
     async def _heartbeat(self, request: Request, principal: Principal, hb: Heartbeat,
                          refused_links: tuple[RefusedLink, ...] = ()) -> Response:

@@ -23,12 +23,14 @@ from ..delivery.sqlite_file import closed_on_failure, connect_private, empty_log
 from ..delivery.store_files import CONSOLE_APPLICATION_ID, a_folder
 from ..alerts.evidence import evidence_lines
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 """1: first release, ``UNIQUE (daemon_id, alert_id)``. 2: an alert id of a daemon is kept once per
 call start (a daemon of an earlier release gives an alert id again after a purge): migrated in
 place, the table made again without the constraint, its rows and ids kept. 3: an alert keeps the
 ``recording`` a replayed call came from: a column added (null for the alerts stored before). 4: the
-daemons a supervisor forgot (:meth:`ConsoleStore.forget`): a table added."""
+daemons a supervisor forgot (:meth:`ConsoleStore.forget`): a table added. 5: the agent's word on an
+alert (``agent_word``, ``agent_note``, ``agent_word_at``: :meth:`ConsoleStore.set_word`): columns added
+(null for the alerts stored before)."""
 
 SAME_CALL_S = 0.002
 """Two posts of one alert id whose call starts are this close are one alert (daemons send the start
@@ -63,7 +65,10 @@ CREATE TABLE alerts (
     received_at REAL NOT NULL,
     acked_by TEXT,
     acked_at REAL,
-    recording TEXT                     -- the file name of a replayed call's recording (null: a live call)
+    recording TEXT,                    -- the file name of a replayed call's recording (null: a live call)
+    agent_word TEXT,                   -- the agent's word on it: handled or false_alarm (null: none yet)
+    agent_note TEXT,                   -- the agent's note with it ('' for none)
+    agent_word_at REAL                 -- when the agent said it (daemon clock)
 );
 CREATE INDEX alerts_open ON alerts(acked_at, severity, received_at);
 CREATE INDEX alerts_of_daemon ON alerts(daemon_id, alert_id);
@@ -90,7 +95,8 @@ CREATE TABLE forgotten (               -- daemons left out of the agents until t
 """
 
 _ALERT_COLUMNS = ("id", "daemon_id", "alert_id", "agent", "call_id", "call_started_at", "at", "t", "kind",
-                  "severity", "message", "evidence", "actions", "received_at", "acked_by", "acked_at", "recording")
+                  "severity", "message", "evidence", "actions", "received_at", "acked_by", "acked_at", "recording",
+                  "agent_word", "agent_note", "agent_word_at")
 
 
 def _worded(evidence: Any) -> list[dict[str, Any]]:
@@ -135,6 +141,19 @@ class IncomingAlert:
     at: float | None = None
     recording: str | None = None
     """The recording a replayed call came from, as its daemon names it (its file name); None for a live call."""
+
+
+@dataclass(frozen=True)
+class IncomingWord:
+    """A validated webhook post of the agent's word on one of its daemon's alerts."""
+
+    daemon_id: str
+    alert_id: int
+    agent: str
+    word: str
+    note: str
+    said_at: float
+    call_started_at: float | None = None
 
 
 @dataclass(frozen=True)
@@ -223,13 +242,18 @@ class ConsoleStore:
         """A database of schema ``version`` brought to this one. From 1, the alerts table made again
         as this schema makes it (SQLite's way to change a table): without ``UNIQUE (daemon_id,
         alert_id)`` and with the ``recording`` column, its rows and console ids (which
-        acknowledgements name) kept. From 2, the ``recording`` column added. From any, the
-        ``forgotten`` table made (no daemon forgotten)."""
+        acknowledgements name) kept. From 2, the ``recording`` column added. Before 4, the
+        ``forgotten`` table made (no daemon forgotten). From 2 on, the agent's word's columns added
+        (from 1 the table made again has them)."""
         if version == 1:
             remake_table(conn, _SCHEMA, "alerts")
         elif version == 2:
             conn.execute("ALTER TABLE alerts ADD COLUMN recording TEXT")
-        conn.execute(next(s for s in statements(_SCHEMA) if s.startswith("CREATE TABLE forgotten (")))
+        if version < 4:
+            conn.execute(next(s for s in statements(_SCHEMA) if s.startswith("CREATE TABLE forgotten (")))
+        if version > 1:
+            for column in ("agent_word TEXT", "agent_note TEXT", "agent_word_at REAL"):
+                conn.execute(f"ALTER TABLE alerts ADD COLUMN {column}")
 
     def close(self) -> None:
         with self._lock:
@@ -274,16 +298,31 @@ class ConsoleStore:
                                      (a.call_id, a.call_started_at, a.at, alert_pk))
             return self._select_alerts("a.id = ?", (alert_pk,))[0] if cur.rowcount else None
 
-    def _stored_as(self, a: IncomingAlert) -> int | None:
-        """The console id of ``a`` if it is stored already: the daemon's alert id, of a call that
-        started at the same time (or of a post that did not say when: a retry of the same alert). A
-        daemon of an earlier release gives an alert id again after a purge, for another call's
-        alert, which is a new one."""
+    def _stored_as(self, a: IncomingAlert | IncomingWord) -> int | None:
+        """The console id of ``a`` (or of the alert a word is on) if it is stored already: the daemon's
+        alert id, of a call that started at the same time (or of a post that did not say when: a retry of
+        the same alert). A daemon of an earlier release gives an alert id again after a purge, for
+        another call's alert, which is a new one."""
         for pk, started in self._conn.execute("SELECT id, call_started_at FROM alerts WHERE daemon_id = ? AND "
                                               "alert_id = ? ORDER BY id", (a.daemon_id, a.alert_id)):
             if started is None or a.call_started_at is None or abs(started - a.call_started_at) < SAME_CALL_S:
                 return int(pk)
         return None
+
+    def set_word(self, w: IncomingWord, *, own_id_only: bool = False) -> dict[str, Any] | None:
+        """Keep the agent's word ``w`` on its alert, in place of one said before it (a word said earlier,
+        come late, changes nothing); returns the alert, None when the console has no such alert of that
+        daemon. ``own_id_only``: as :meth:`add_alert`'s."""
+        with self._lock:
+            with transaction(self._conn, "BEGIN IMMEDIATE"):
+                self._claim(w.daemon_id, w.agent, own_id_only)
+                pk = self._stored_as(w)
+                if pk is None:
+                    return None
+                self._conn.execute("UPDATE alerts SET agent_word = ?, agent_note = ?, agent_word_at = ? WHERE id = ? "
+                                   "AND (agent_word_at IS NULL OR agent_word_at <= ?)",
+                                   (w.word, w.note, w.said_at, pk, w.said_at))
+            return self._select_alerts("a.id = ?", (pk,))[0]
 
     def _of_another(self, daemon_id: str, agent: str) -> bool:
         """Whether daemon ``daemon_id`` posted as another agent than ``agent`` (a heartbeat's row, an
