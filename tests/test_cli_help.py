@@ -219,7 +219,7 @@ def test_an_argument_no_option_takes_is_said_by_its_commands_parser_with_the_opt
     ("install-servcie", "call-monitor: error: argument COMMAND: invalid choice: 'install-servcie' "
                         "(did you mean install-service?)"),
     ("xyzzy", "call-monitor: error: argument COMMAND: invalid choice: 'xyzzy' (choose from 'analyze', 'replay', "
-              "'alerts', 'config', 'models', 'devices', 'run', 'status', 'call', 'install-service', 'report', "
+              "'alerts', 'config', 'models', 'devices', 'run', 'status', 'call', 'outcome', 'install-service', 'report', "
               "'supervisor', 'forget-agent', 'batch', 'purge')"),
 ])
 def test_a_mistyped_command_is_said_with_the_command_it_is_close_to(typed, said, tmp_path) -> None:

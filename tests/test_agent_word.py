@@ -1,0 +1,157 @@
+"""The agent's word on an alert (``call-monitor outcome``): handled or a false alarm, with a note, kept
+in the daemon's database, listed by ``alerts`` and posted to the supervisor's console beside the alert.
+
+A real daemon on the private PulseAudio server (asked over its status socket), a real console process
+on 127.0.0.1, real SQLite files.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+import sys
+
+import pytest
+
+from console_proc import ConsoleProcess, alert_body
+from conftest import ROOT, start_daemon, stop_daemon, stored_alert, wait_for
+from pulse import have_pulse
+
+from monitor import cli
+from monitor.delivery import store_schema
+from monitor.delivery.store import Store
+from monitor.delivery.words import NOTE_CHARS
+
+
+def _outcome(env: dict, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "monitor.cli", "outcome", *args], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=30)
+
+
+def _console_alert(console: ConsoleProcess) -> dict | None:
+    alerts = console.state()["alerts"]
+    return alerts[0] if alerts else None
+
+
+@pytest.mark.skipif(not have_pulse(), reason="pulseaudio not installed")
+def test_a_word_said_before_the_daemon_runs_and_one_said_to_it_reach_the_console_beside_the_alert(
+        pulse, env, tmp_path):
+    """With no daemon running the word is kept in the database; the daemon started then posts the
+    alert and the word after it. A word said to the running daemon replaces it, said so, and reaches
+    the console within seconds; an id it has not is one line, exit 1. ``alerts --jsonl`` gives the word
+    delivered, after a restart of the daemon too."""
+    console = ConsoleProcess(tmp_path / "console")
+    try:
+        with Store.open(tmp_path / "e.db") as store:
+            raised = stored_alert(store, kind="possible_emergency")
+            store.enqueue_delivery(raised.alert_id, console.webhook)
+        early = _outcome(env, "last", "false-alarm", "--note", "caller was eating", "--db", str(tmp_path / "e.db"))
+        assert early.returncode == 0, early.stderr
+        assert early.stdout.startswith(f"alert {raised.alert_id} (possible_emergency, call 1 at 00:12.0): false alarm "
+                                       "(caller was eating); to the supervisor's console")
+        assert "next one started, posts it" in early.stderr
+        d = start_daemon(env, tmp_path, f'[delivery]\nwebhook_url = "{console.webhook}"\n'
+                                        f'webhook_token_file = "{console.token_file}"\n')
+        try:
+            assert wait_for(lambda: (a := _console_alert(console)) is not None and a["agent_word"] == "false_alarm",
+                            10), console.state()
+            assert _console_alert(console)["agent_note"] == "caller was eating"
+            changed = _outcome(env, f"#{raised.alert_id}", "handled", "--note", "called an ambulance")
+            assert changed.returncode == 0, changed.stderr
+            assert "handled (called an ambulance), in place of false alarm (caller was eating)" in changed.stdout
+            assert wait_for(lambda: _console_alert(console)["agent_word"] == "handled", 10), console.state()
+            unknown = _outcome(env, "99", "handled")
+            assert unknown.returncode == 1 and unknown.stderr.count("\n") == 1
+            assert "alert 99: no such alert in" in unknown.stderr
+        finally:
+            stop_daemon(d)
+    finally:
+        console.kill()
+    row = json.loads(subprocess.run([sys.executable, "-m", "monitor.cli", "alerts", "--jsonl", "--db",
+                                     str(tmp_path / "e.db")], cwd=ROOT, env=env, capture_output=True, text=True,
+                                    timeout=30).stdout)
+    assert (row["agent_word"], row["agent_note"], row["agent_word_delivery"]) == (
+        "handled", "called an ambulance", "delivered")
+
+
+@pytest.fixture
+def db(tmp_path):
+    """A database with a replayed call's alert (id 1, never sent to a webhook)."""
+    path = tmp_path / "e.db"
+    with Store.open(path) as store:
+        stored_alert(store, source=str(tmp_path / "call.wav"))
+    return path
+
+
+def _said(capsys, *args: str) -> tuple[int, str, str]:
+    status = cli.main(["outcome", *args, "--socket", "/nonexistent/d.sock"])
+    out = capsys.readouterr()
+    return status, out.out, out.err
+
+
+def test_a_replayed_calls_alert_takes_a_word_kept_and_not_sent(db, capsys):
+    status, out, _ = _said(capsys, "1", "handled", "--db", str(db))
+    assert status == 0 and out.strip() == ("alert 1 (possible_emergency, call 1 at 00:12.0): handled; kept here "
+                                           "(the alert was never sent to a webhook)")
+    cli.main(["alerts", "--db", str(db)])
+    line = capsys.readouterr().out
+    assert line.startswith("CRITICAL ") and "  #1     call 1 " in line and "agent: handled at " in line
+
+
+@pytest.mark.parametrize("args, status, said", [
+    (("7", "handled"), 1, "outcome: alert 7: no such alert in {db} (`call-monitor alerts` lists them)"),
+    (("1", "fixed"), 2, "outcome: 'fixed' is no word on an alert: say handled or false-alarm"),
+    (("1", "handled", "--note", "x" * (NOTE_CHARS + 1)), 2,
+     f"outcome: the note is {NOTE_CHARS + 1} characters long, longer than {NOTE_CHARS}: say it shorter"),
+    (("first", "handled"), 2, "outcome: 'first' is no alert id: give the id `call-monitor alerts` lists, or last"),
+], ids=["unknown id", "unknown word", "note too long", "no alert id"])
+def test_bad_input_is_one_line_naming_the_problem_and_keeps_nothing(db, capsys, args, status, said):
+    got, out, err = _said(capsys, *args, "--db", str(db))
+    assert (got, out, err) == (status, "", f"call-monitor: error: {said.format(db=db)}\n")
+    with Store.open_readonly(db) as store:
+        assert store.words_of([1]) == {}
+
+
+def test_no_database_and_no_daemon_is_one_line_and_makes_no_database(tmp_path, capsys):
+    missing = tmp_path / "none.db"
+    got, out, err = _said(capsys, "last", "handled", "--db", str(missing))
+    assert (got, out) == (2, "") and err == (f"call-monitor: error: outcome: {missing}: no database there (nothing has "
+                                             "been recorded to it yet), and no daemon answers: nothing kept\n")
+    assert not missing.exists()
+
+
+def test_a_version_5_database_gains_the_words_in_place_and_a_purge_takes_them_with_their_alerts(tmp_path):
+    p = tmp_path / "v5.db"
+    conn = sqlite3.connect(p)
+    conn.executescript(store_schema._SCHEMA.split("CREATE TABLE alert_words")[0] + "PRAGMA user_version = 5;")
+    conn.close()
+    with Store.open(p) as store:
+        raised = stored_alert(store, started_at=1000.0)
+        store.end_call(raised.call_id, 60.0, ended_at=1060.0)
+        assert store.set_word(raised.alert_id, "false_alarm", "", 1100.0) is None
+        assert store.set_word(raised.alert_id, "handled", "escalated", 1200.0).word == "false_alarm"
+        assert store.words_of([raised.alert_id])[raised.alert_id].note == "escalated"
+        assert store.purge(2000.0)["alert_words"] == 1
+    assert sqlite3.connect(p).execute("PRAGMA user_version").fetchone()[0] == store_schema.SCHEMA_VERSION == 6
+
+
+def _word(alert_id: int, word: str, said_at: float, **extra) -> dict:
+    return {"type": "agent_word", "source": "call-monitor", "daemon_id": "d-test", "agent": "alice",
+            "alert_id": alert_id, "word": word, "note": "", "said_at": said_at, **extra}
+
+
+def test_the_console_keeps_the_latest_word_beside_the_alert_and_refuses_one_on_an_alert_it_has_not(tmp_path):
+    console = ConsoleProcess(tmp_path / "console")
+    try:
+        assert console.post(alert_body(4))[0] == 201
+        assert console.post(_word(4, "handled", 2000.0, note="checked on the caller"))[0] == 200
+        assert console.post(_word(4, "false_alarm", 1000.0))[0] == 200  # said before, come late: changes nothing
+        (a,) = console.state()["alerts"]
+        assert (a["agent_word"], a["agent_note"], a["agent_word_at"]) == ("handled", "checked on the caller", 2000.0)
+        status, said = console.post(_word(5, "handled", 2000.0))
+        assert (status, said["code"]) == (409, "unknown_alert")
+        status, said = console.post(_word(4, "fine", 2000.0))
+        assert status == 422 and said["error"].startswith("word: expected one of handled, false_alarm")
+    finally:
+        console.kill()
