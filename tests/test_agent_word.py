@@ -121,11 +121,26 @@ def test_no_database_and_no_daemon_is_one_line_and_makes_no_database(tmp_path, c
     assert not missing.exists()
 
 
+ROLLBACK_TO_SCHEMA_5 = "DROP TABLE alert_words; PRAGMA user_version = 5"
+"""docs/deployment.md's way back to a daemon of 0.2.0 to 0.3.1 (schema 5), the daemon stopped."""
+
+
+def _tables(p) -> dict[str, list[str]]:
+    conn = sqlite3.connect(p)
+    try:
+        names = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")]
+        return {n: [r[1] for r in conn.execute(f"PRAGMA table_info({n})")] for n in names}
+    finally:
+        conn.close()
+
+
 def test_a_version_5_database_gains_the_words_in_place_and_a_purge_takes_them_with_their_alerts(tmp_path):
+    """Rolled back as docs/deployment.md says, it is again as schema 5 made it, and upgraded again."""
     p = tmp_path / "v5.db"
     conn = sqlite3.connect(p)
     conn.executescript(store_schema._SCHEMA.split("CREATE TABLE alert_words")[0] + "PRAGMA user_version = 5;")
     conn.close()
+    made_by_0_3 = _tables(p)
     with Store.open(p) as store:
         raised = stored_alert(store, started_at=1000.0)
         store.end_call(raised.call_id, 60.0, ended_at=1060.0)
@@ -134,6 +149,12 @@ def test_a_version_5_database_gains_the_words_in_place_and_a_purge_takes_them_wi
         assert store.words_of([raised.alert_id])[raised.alert_id].note == "escalated"
         assert store.purge(2000.0)["alert_words"] == 1
     assert sqlite3.connect(p).execute("PRAGMA user_version").fetchone()[0] == store_schema.SCHEMA_VERSION == 6
+    conn = sqlite3.connect(p)
+    conn.executescript(ROLLBACK_TO_SCHEMA_5)
+    conn.close()
+    assert _tables(p) == made_by_0_3
+    Store.open(p).close()
+    assert "alert_words" in _tables(p)
 
 
 def _word(alert_id: int, word: str, said_at: float, **extra) -> dict:

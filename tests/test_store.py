@@ -434,7 +434,7 @@ def test_a_purge_of_the_highest_ids_gives_none_of_them_again(db):
         assert again.alert_id > raised
 
 
-PREVIOUS_SCHEMA = "\n".join(line for line in re.sub(r"CREATE TABLE alert_acks \(.*?\);", "", store_schema._SCHEMA,
+PREVIOUS_SCHEMA = "\n".join(line for line in re.sub(r"CREATE TABLE alert_(acks|words) \(.*?\);", "", store_schema._SCHEMA,
                                                    flags=re.S).replace(" AUTOINCREMENT", "").splitlines()
                             if "posted_id" not in line)
 """The tables as the version 3 releases before made them: the same, whose ids SQLite gave again after a

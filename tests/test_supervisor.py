@@ -63,6 +63,11 @@ CONSOLE_SCHEMA_3 = CONSOLE_SCHEMA_2.replace("acked_by TEXT, acked_at REAL);", "a
                                             ).replace("PRAGMA user_version = 2", "PRAGMA user_version = 3")
 """The console's database as its third release made it (before a supervisor could forget an agent)."""
 
+CONSOLE_SCHEMA_4 = CONSOLE_SCHEMA_3.replace("PRAGMA user_version = 3", """CREATE TABLE forgotten (daemon_id TEXT PRIMARY KEY,
+        agent TEXT NOT NULL, at REAL NOT NULL);
+    PRAGMA user_version = 4""")
+"""The console's database as 0.2.0 to 0.3.1 made it (before the agent's word on an alert)."""
+
 
 def _env(tmp: Path) -> dict:
     return {**os.environ, "HOME": str(tmp), "XDG_CONFIG_HOME": str(tmp / "cfg"), "PYTHONPATH": str(ROOT)}
@@ -187,8 +192,8 @@ def _earlier_console_db(db: Path, schema: str) -> sqlite3.Connection:
     return conn
 
 
-@pytest.mark.parametrize("schema", [CONSOLE_SCHEMA_1, CONSOLE_SCHEMA_2, CONSOLE_SCHEMA_3],
-                         ids=["first-release", "second-release", "third-release"])
+@pytest.mark.parametrize("schema", [CONSOLE_SCHEMA_1, CONSOLE_SCHEMA_2, CONSOLE_SCHEMA_3, CONSOLE_SCHEMA_4],
+                         ids=["first-release", "second-release", "third-release", "0.2.0-to-0.3.1"])
 def test_an_earlier_release_console_database_keeps_its_alerts_and_acknowledgements(tmp_path, schema):
     """Brought to this schema when opened (the first release's made again without its UNIQUE
     (daemon_id, alert_id); the recording column added; the table of forgotten agents made): the
@@ -332,8 +337,12 @@ def test_an_upgraded_console_keeps_thirty_days_of_alerts_by_default_and_every_on
     assert not [e for e in kept.err if "retention (" in e]
 
 
-ROLLBACK_TO_SCHEMA_3 = "DROP TABLE forgotten; PRAGMA user_version = 3"
-"""docs/deployment.md's way back to a console of 0.1.0 (schema 3), the console stopped: the table
+ROLLBACK_TO_SCHEMA_4 = ("ALTER TABLE alerts DROP COLUMN agent_word; ALTER TABLE alerts DROP COLUMN agent_note; "
+                        "ALTER TABLE alerts DROP COLUMN agent_word_at; PRAGMA user_version = 4")
+"""docs/deployment.md's way back to a console of 0.2.0 to 0.3.1 (schema 4), the console stopped: the
+columns of the agent's word, all that schema 5 added, dropped."""
+ROLLBACK_TO_SCHEMA_3 = ROLLBACK_TO_SCHEMA_4.replace("PRAGMA user_version = 4", "DROP TABLE forgotten; PRAGMA user_version = 3")
+"""docs/deployment.md's way back to a console of 0.1.0 (schema 3), the console stopped: that, and the table
 of forgotten agents, all that schema 4 added, dropped."""
 
 
@@ -373,6 +382,23 @@ def test_a_console_upgraded_says_its_database_was_brought_to_this_schema_and_rol
             conn.close()
             assert _tables(db) == made_by_0_1_0
             assert sqlite3.connect(db).execute("PRAGMA user_version").fetchone()[0] == 3
+
+
+def test_a_console_database_rolled_back_to_schema_4_as_the_docs_say_is_as_0_3_made_it_its_alerts_kept(tmp_path):
+    db = tmp_path / "console.db"
+    _earlier_console_db(db, CONSOLE_SCHEMA_4).close()
+    made_by_0_3 = _tables(db)
+    ConsoleStore.open(db).close()
+    assert _tables(db) != made_by_0_3
+    conn = sqlite3.connect(db)
+    conn.executescript(ROLLBACK_TO_SCHEMA_4)
+    conn.close()
+    assert _tables(db) == made_by_0_3 and sqlite3.connect(db).execute("PRAGMA user_version").fetchone()[0] == 4
+    store = ConsoleStore.open(db)  # upgraded again
+    try:
+        assert [(a["id"], a["acked_by"], a["agent_word"]) for a in store.alerts()] == [(5, "Dana", None)]
+    finally:
+        store.close()
 
 
 def test_a_console_database_of_a_later_release_is_refused_in_one_line_saying_how_to_roll_back(tmp_path):
