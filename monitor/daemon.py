@@ -1087,10 +1087,14 @@ class Daemon:
     def agent_word(self, asked: Any) -> dict:
         """``call-monitor outcome``'s request (from the status socket's thread): ``{"alert": ID or null
         (the latest alert), "word": "handled" or "false_alarm", "note": TEXT}`` kept in the database
-        and handed to the webhook to post; the answer says what was done, or the error."""
+        and handed to the webhook to post; the answer says what was done, or the error (``"code":
+        "other_database"`` for a request naming another ``db`` than this daemon's, which the asker keeps
+        there itself)."""
         from .delivery.words import WordRefused, alert_ref_of, keep_word, note_of, word_of
         if not isinstance(asked, dict):
             return {"error": "a word is a JSON object: {\"alert\", \"word\", \"note\"}"}
+        if isinstance(asked.get("db"), str) and os.path.realpath(asked["db"]) != os.path.realpath(self.store.path):
+            return {"error": f"this daemon records to {self.store.path}, not {asked['db']}", "code": "other_database"}
         store = self.store.try_open(force=True) if hasattr(self.store, "try_open") else self.store
         if store is None:
             return {"error": f"the daemon's database is not open ({getattr(self.store, 'error', '')}): nothing kept"}

@@ -10,12 +10,12 @@ from __future__ import annotations
 import json
 import sqlite3
 import subprocess
-import sys
+from pathlib import Path
 
 import pytest
 
 from console_proc import ConsoleProcess, alert_body
-from conftest import ROOT, start_daemon, stop_daemon, stored_alert, wait_for
+from conftest import start_daemon, stop_daemon, stored_alert, wait_for
 from pulse import have_pulse
 
 from monitor import cli
@@ -24,9 +24,11 @@ from monitor.delivery.store import Store
 from monitor.delivery.words import NOTE_CHARS
 
 
-def _outcome(env: dict, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "monitor.cli", "outcome", *args], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=30)
+def _outcome(capsys, sock: Path, *args: str) -> subprocess.CompletedProcess:
+    """``call-monitor outcome ARGS`` asking the daemon at ``sock``: its exit status and output."""
+    status = cli.main(["outcome", *args, "--socket", str(sock)])
+    out = capsys.readouterr()
+    return subprocess.CompletedProcess(args, status, out.out, out.err)
 
 
 def _console_alert(console: ConsoleProcess) -> dict | None:
@@ -36,17 +38,18 @@ def _console_alert(console: ConsoleProcess) -> dict | None:
 
 @pytest.mark.skipif(not have_pulse(), reason="pulseaudio not installed")
 def test_a_word_said_before_the_daemon_runs_and_one_said_to_it_reach_the_console_beside_the_alert(
-        pulse, env, tmp_path):
+        pulse, env, tmp_path, capsys):
     """With no daemon running the word is kept in the database; the daemon started then posts the
     alert and the word after it. A word said to the running daemon replaces it, said so, and reaches
     the console within seconds; an id it has not is one line, exit 1. ``alerts --jsonl`` gives the word
     delivered, after a restart of the daemon too."""
     console = ConsoleProcess(tmp_path / "console")
+    sock = Path(env["XDG_RUNTIME_DIR"]) / "callmonitor.sock"
     try:
         with Store.open(tmp_path / "e.db") as store:
             raised = stored_alert(store, kind="possible_emergency")
             store.enqueue_delivery(raised.alert_id, console.webhook)
-        early = _outcome(env, "last", "false-alarm", "--note", "caller was eating", "--db", str(tmp_path / "e.db"))
+        early = _outcome(capsys, sock, "last", "false-alarm", "--note", "caller was eating", "--db", str(tmp_path / "e.db"))
         assert early.returncode == 0, early.stderr
         assert early.stdout.startswith(f"alert {raised.alert_id} (possible_emergency, call 1 at 00:12.0): false alarm "
                                        "(caller was eating); to the supervisor's console")
@@ -57,20 +60,25 @@ def test_a_word_said_before_the_daemon_runs_and_one_said_to_it_reach_the_console
             assert wait_for(lambda: (a := _console_alert(console)) is not None and a["agent_word"] == "false_alarm",
                             10), console.state()
             assert _console_alert(console)["agent_note"] == "caller was eating"
-            changed = _outcome(env, f"#{raised.alert_id}", "handled", "--note", "called an ambulance")
+            changed = _outcome(capsys, sock, f"#{raised.alert_id}", "handled", "--note", "called an ambulance")
             assert changed.returncode == 0, changed.stderr
             assert "handled (called an ambulance), in place of false alarm (caller was eating)" in changed.stdout
             assert wait_for(lambda: _console_alert(console)["agent_word"] == "handled", 10), console.state()
-            unknown = _outcome(env, "99", "handled")
+            unknown = _outcome(capsys, sock, "99", "handled")
             assert unknown.returncode == 1 and unknown.stderr.count("\n") == 1
             assert "alert 99: no such alert in" in unknown.stderr
+            with Store.open(tmp_path / "qa.db") as qa:  # another database, which the daemon does not record to
+                stored_alert(qa, kind="slow_speech", severity="warning")
+            elsewhere = _outcome(capsys, sock, "1", "false-alarm", "--db", str(tmp_path / "qa.db"))
+            assert elsewhere.returncode == 0 and elsewhere.stdout.startswith("alert 1 (slow_speech, "), elsewhere
+            with Store.open_readonly(tmp_path / "qa.db") as qa:
+                assert qa.words_of([1])[1].word == "false_alarm"
         finally:
             stop_daemon(d)
     finally:
         console.kill()
-    row = json.loads(subprocess.run([sys.executable, "-m", "monitor.cli", "alerts", "--jsonl", "--db",
-                                     str(tmp_path / "e.db")], cwd=ROOT, env=env, capture_output=True, text=True,
-                                    timeout=30).stdout)
+    assert cli.main(["alerts", "--jsonl", "--db", str(tmp_path / "e.db")]) == 0
+    row = json.loads(capsys.readouterr().out)
     assert (row["agent_word"], row["agent_note"], row["agent_word_delivery"]) == (
         "handled", "called an ambulance", "delivered")
 

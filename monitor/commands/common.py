@@ -182,16 +182,17 @@ def add_config_options(p: argparse.ArgumentParser, db: bool = True) -> None:
                        f"storage.db, else {default_file('storage.db')})")
 
 
-def add_daemon_options(p: argparse.ArgumentParser) -> None:
+def add_daemon_options(p: argparse.ArgumentParser, db_help: str = "") -> None:
     """Options of commands that ask the running daemon over its status socket: where the socket is.
 
     ``--db`` finds a daemon started with ``run --db FILE``: its socket is ``FILE.sock`` when neither
-    ``daemon.status_socket`` nor a runtime folder of the user's places it elsewhere (no other use here)."""
+    ``daemon.status_socket`` nor a runtime folder of the user's places it elsewhere (no other use here,
+    unless ``db_help`` says the command's own)."""
     p.add_argument("--socket", metavar="PATH", help="status socket (default: where a daemon puts it, each tried in "
                    "turn: daemon.status_socket alone, else $XDG_RUNTIME_DIR/callmonitor.sock, "
                    "/run/user/UID/callmonitor.sock, the database's path + .sock)")
     add_config_options(p, db=False)
-    p.add_argument("--db", metavar="FILE", help="the database the daemon was started with (run --db FILE): "
+    p.add_argument("--db", metavar="FILE", help=db_help or "the database the daemon was started with (run --db FILE): "
                    "only to find its socket, FILE.sock, where neither daemon.status_socket nor a runtime "
                    "folder ($XDG_RUNTIME_DIR, /run/user/UID) places it")
 

@@ -38,7 +38,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("word", metavar="WORD", help="handled, or false-alarm")
     p.add_argument("--note", metavar="TEXT", default="",
                    help=f"a short note, {NOTE_CHARS} characters at most (what was done, why it was no emergency)")
-    add_daemon_options(p)
+    add_daemon_options(p, db_help="the database the alert is in (default: storage.db): the daemon running on it is "
+                                  "asked (its socket FILE.sock where neither daemon.status_socket nor a runtime folder "
+                                  "places it elsewhere), or, with no daemon answering, the word is kept in it; a daemon "
+                                  "that answers but records to another database is not asked")
     p.set_defaults(run=run)
 
 
@@ -49,10 +52,11 @@ def run(args: argparse.Namespace) -> int:
     except WordRefused as err:
         error(f"outcome: {err}")
         return ExitStatus.BAD_SETUP
-    answer = daemon_answer(args, {"word": asked}, timeout=5.0)
-    if isinstance(answer, dict):
+    db = {"db": os.path.realpath(os.path.expanduser(args.db))} if args.db else {}
+    answer = daemon_answer(args, {"word": {**asked, **db}}, timeout=5.0)
+    if isinstance(answer, dict) and answer.get("code") != "other_database":
         return _said_by_daemon(answer)
-    status, why = answer
+    status, why = answer if not isinstance(answer, dict) else (ExitStatus.FAILED, "")
     if status is not ExitStatus.FAILED:  # the socket cannot be placed: the configuration, a path too long
         error(why)
         return status
@@ -61,10 +65,12 @@ def run(args: argparse.Namespace) -> int:
 
 def _said_by_daemon(answer: dict) -> int:
     """The running daemon's answer to the word, said: exit 0 when it kept it."""
+    if isinstance(answer.get("error"), str) and answer["error"].startswith("unknown request"):
+        answer = {}  # a daemon older than the agent's words: its database is of an earlier schema too
     if answer.get("error"):
         error(f"outcome: {answer['error']}")
         return ExitStatus.FAILED
-    if "ok" not in answer:  # a daemon's status: one older than the agent's words
+    if "ok" not in answer:  # a daemon's status, or its refusal of the request: one older than the agent's words
         error("outcome: the daemon takes no word on an alert (an older version: restart it)")
         return ExitStatus.FAILED
     print(answer.get("message", "kept"))
@@ -105,5 +111,5 @@ def _kept_here(args: argparse.Namespace, asked: dict) -> int:
         close_quietly(store)
     print(kept)
     if queued:
-        info("no daemon answers: the daemon running on this database, or the next one started, posts it")
+        info("no daemon on this database answers: the one running on it, or the next one started, posts it")
     return ExitStatus.OK
