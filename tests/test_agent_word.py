@@ -184,3 +184,17 @@ def test_the_console_keeps_the_latest_word_beside_the_alert_and_refuses_one_on_a
         assert status == 422 and said["error"].startswith("word: expected one of handled, false_alarm")
     finally:
         console.kill()
+
+
+def test_the_consoles_page_shows_the_agents_word_on_the_alerts_card_as_it_comes(console_pages):
+    console = console_pages.console
+    page = console_pages.open()
+    status, body = console.post(alert_body(4))
+    assert status == 201
+    card = f"document.querySelector('#critical article[data-id=\"{body['id']}\"]')"
+    page.wait(f"{card} !== null")
+    assert page.eval(f"{card}.querySelector('.agentword')") is None
+    assert console.post(_word(4, "false_alarm", 2000.0, note="the caller was eating"))[0] == 200
+    page.wait(f"{card} !== null && {card}.querySelector('.agentword') !== null")
+    said = page.eval(f"{card}.querySelector('.agentword').innerText")
+    assert said.startswith("Agent: false alarm: the caller was eating ("), said
