@@ -11,11 +11,12 @@ from ..console import error, info
 from ..stops import stops_held
 from .common import WHEN_FORMATS, ExitStatus, add_config_options, close_quietly, parse_duration, parse_when
 
-PURGED_IN_WORDS = MappingProxyType({"alerts": "{n} alert(s)", "transcript": "{n} transcript line(s)",
+PURGED_IN_WORDS = MappingProxyType({"alerts": "{n} alert(s)", "alert_words": "{n} agent's word(s) on them",
+                                   "transcript": "{n} transcript line(s)",
                                    "batch_calls": "{n} scored by batch, which --resume scores again",
                                    "files": "{n} file(s) of call audio, reports and series"})
 """What the purge says it deleted with the calls, by the store's table (or ``files``): what a user
-knows of a call; the rows only the product reads (cue snapshots, cleared alerts, webhook outbox,
+knows of a call (the agents' words on alerts: the labels of real calls); the rows only the product reads (cue snapshots, cleared alerts, webhook outbox,
 acknowledgements, which go with their alerts)
 go unsaid."""
 
