@@ -33,15 +33,16 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                               f"longer than {NOTE_CHARS} characters, an ALERT that is no id, no database (no "
                               "daemon answering either), or a configuration that cannot be loaded.")
     p.add_argument("alert", metavar="ALERT",
-                   help=f"the alert's id, as `call-monitor alerts` lists it (#12 or 12), or `{LAST}`: the latest "
+                   help=f"the alert's id: 12 for the alert `call-monitor alerts` lists as #12 (a shell reads an unquoted # "
+                        f"as a comment), or `{LAST}`: the latest "
                         "alert raised (of the running call, or of the last call that raised one)")
     p.add_argument("word", metavar="WORD", help="handled, or false-alarm")
     p.add_argument("--note", metavar="TEXT", default="",
                    help=f"a short note, {NOTE_CHARS} characters at most (what was done, why it was no emergency)")
     add_daemon_options(p, db_help="the database the alert is in (default: storage.db): the daemon running on it is "
                                   "asked (its socket FILE.sock where neither daemon.status_socket nor a runtime folder "
-                                  "places it elsewhere), or, with no daemon answering, the word is kept in it; a daemon "
-                                  "that answers but records to another database is not asked")
+                                  "places it elsewhere), or, with no daemon answering, the word is kept in it; so it is "
+                                  "too where the daemon that answers records to another database")
     p.set_defaults(run=run)
 
 
