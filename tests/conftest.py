@@ -109,6 +109,16 @@ def cue_snapshots(db: Path) -> int:
         return 0
 
 
+def db_tables(db: Path) -> dict[str, list[str]]:
+    """The tables of the SQLite file ``db`` by name, each with its columns' names in order."""
+    conn = sqlite3.connect(db)
+    try:
+        names = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")]
+        return {n: [r[1] for r in conn.execute(f"PRAGMA table_info({n})")] for n in names}
+    finally:
+        conn.close()
+
+
 def replay_under_way(db: Path, *recordings: Path, snapshots: int = 1) -> subprocess.Popen:
     """``call-monitor replay --realtime`` of ``recordings`` into ``db`` (acoustic-only, its output
     piped), once it has stored ``snapshots`` cue snapshots: under way, its signal handlers in (its

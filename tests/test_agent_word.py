@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from console_proc import ConsoleProcess, alert_body
-from conftest import start_daemon, stop_daemon, stored_alert, wait_for
+from conftest import db_tables, start_daemon, stop_daemon, stored_alert, wait_for
 from pulse import have_pulse
 
 from monitor import cli
@@ -133,14 +133,6 @@ ROLLBACK_TO_SCHEMA_5 = "DROP TABLE alert_words; PRAGMA user_version = 5"
 """docs/deployment.md's way back to a daemon of 0.2.0 to 0.3.1 (schema 5), the daemon stopped."""
 
 
-def _tables(p) -> dict[str, list[str]]:
-    conn = sqlite3.connect(p)
-    try:
-        names = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")]
-        return {n: [r[1] for r in conn.execute(f"PRAGMA table_info({n})")] for n in names}
-    finally:
-        conn.close()
-
 
 def test_a_version_5_database_gains_the_words_in_place_and_a_purge_takes_them_with_their_alerts(tmp_path):
     """Rolled back as docs/deployment.md says, it is again as schema 5 made it, and upgraded again."""
@@ -148,7 +140,7 @@ def test_a_version_5_database_gains_the_words_in_place_and_a_purge_takes_them_wi
     conn = sqlite3.connect(p)
     conn.executescript(store_schema._SCHEMA.split("CREATE TABLE alert_words")[0] + "PRAGMA user_version = 5;")
     conn.close()
-    made_by_0_3 = _tables(p)
+    made_by_0_3 = db_tables(p)
     with Store.open(p) as store:
         raised = stored_alert(store, started_at=1000.0)
         store.end_call(raised.call_id, 60.0, ended_at=1060.0)
@@ -160,9 +152,9 @@ def test_a_version_5_database_gains_the_words_in_place_and_a_purge_takes_them_wi
     conn = sqlite3.connect(p)
     conn.executescript(ROLLBACK_TO_SCHEMA_5)
     conn.close()
-    assert _tables(p) == made_by_0_3
+    assert db_tables(p) == made_by_0_3
     Store.open(p).close()
-    assert "alert_words" in _tables(p)
+    assert "alert_words" in db_tables(p)
 
 
 def _word(alert_id: int, word: str, said_at: float, **extra) -> dict:

@@ -26,7 +26,7 @@ from a11y import audit
 from console_proc import ROOT, ConsoleProcess, alert_body, stored_alerts
 from pulse import have_pulse
 
-from conftest import CALLS, PY, call_monitor, fifo_writer, made_in, stopped_at, wait_for
+from conftest import CALLS, PY, call_monitor, db_tables, fifo_writer, made_in, stopped_at, wait_for
 
 from monitor.commands.supervisor import TLS_UNUSABLE, is_loopback, new_token_line
 from monitor.config.listen import host_of, parse_listen
@@ -346,14 +346,6 @@ ROLLBACK_TO_SCHEMA_3 = ROLLBACK_TO_SCHEMA_4.replace("PRAGMA user_version = 4", "
 of forgotten agents, all that schema 4 added, dropped."""
 
 
-def _tables(db: Path) -> dict[str, list[str]]:
-    conn = sqlite3.connect(db)
-    try:
-        names = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")]
-        return {n: [r[1] for r in conn.execute(f"PRAGMA table_info({n})")] for n in names}
-    finally:
-        conn.close()
-
 
 def test_a_console_upgraded_says_its_database_was_brought_to_this_schema_and_rolls_back_as_the_docs_say(tmp_path):
     """The start on a database of 0.1.0 (schema 3) says in one line that it was brought to this
@@ -364,7 +356,7 @@ def test_a_console_upgraded_says_its_database_was_brought_to_this_schema_and_rol
     db = tmp_path / "console.db"
     conn = _earlier_console_db(db, CONSOLE_SCHEMA_3)
     conn.close()
-    made_by_0_1_0 = _tables(db)
+    made_by_0_1_0 = db_tables(db)
     said = (f"call-monitor: {db}: console database brought from schema 3 to {SCHEMA_VERSION}, its alerts, "
             f"acknowledgements and agents kept; an earlier call-monitor refuses it from now on (rolling back: "
             f"docs/deployment.md, Upgrading)")
@@ -380,20 +372,20 @@ def test_a_console_upgraded_says_its_database_was_brought_to_this_schema_and_rol
             conn = sqlite3.connect(db)
             conn.executescript(ROLLBACK_TO_SCHEMA_3)
             conn.close()
-            assert _tables(db) == made_by_0_1_0
+            assert db_tables(db) == made_by_0_1_0
             assert sqlite3.connect(db).execute("PRAGMA user_version").fetchone()[0] == 3
 
 
 def test_a_console_database_rolled_back_to_schema_4_as_the_docs_say_is_as_0_3_made_it_its_alerts_kept(tmp_path):
     db = tmp_path / "console.db"
     _earlier_console_db(db, CONSOLE_SCHEMA_4).close()
-    made_by_0_3 = _tables(db)
+    made_by_0_3 = db_tables(db)
     ConsoleStore.open(db).close()
-    assert _tables(db) != made_by_0_3
+    assert db_tables(db) != made_by_0_3
     conn = sqlite3.connect(db)
     conn.executescript(ROLLBACK_TO_SCHEMA_4)
     conn.close()
-    assert _tables(db) == made_by_0_3 and sqlite3.connect(db).execute("PRAGMA user_version").fetchone()[0] == 4
+    assert db_tables(db) == made_by_0_3 and sqlite3.connect(db).execute("PRAGMA user_version").fetchone()[0] == 4
     store = ConsoleStore.open(db)  # upgraded again
     try:
         assert [(a["id"], a["acked_by"], a["agent_word"]) for a in store.alerts()] == [(5, "Dana", None)]
