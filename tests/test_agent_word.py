@@ -107,6 +107,24 @@ def test_a_replayed_calls_alert_takes_a_word_kept_and_not_sent(db, capsys):
     assert line.startswith("CRITICAL ") and "  #1     call 1 " in line and "agent: handled at " in line
 
 
+def test_a_word_on_an_alert_whose_delivery_failed_for_good_is_kept_and_not_sent_not_left_to_post_for_ever(db, capsys):
+    """The word is posted once its alert was delivered: an alert given up on never will be, so its word,
+    said before or after, is unsent (``alerts``: no "to post"), and the answer says it goes to no console."""
+    with Store.open(db) as store:
+        first = store.enqueue_delivery(1, "http://127.0.0.1:9/hook")
+        assert store.set_word(1, "handled", "", 1000.0) is None and store.words_of([1])[1].status == "pending"
+        store.mark_failed(first, None, "connection refused")  # given up after the word was said
+        assert store.words_of([1])[1].status == "unsent"
+        other = stored_alert(store)
+        store.mark_failed(store.enqueue_delivery(other.alert_id, "http://127.0.0.1:9/hook"), None, "refused")
+    status, out, err = _said(capsys, str(other.alert_id), "false-alarm", "--db", str(db))
+    assert (status, err) == (0, "") and out.strip().endswith(
+        "false alarm; kept here (the alert's delivery to the webhook failed for good, so it goes to none)")
+    cli.main(["alerts", "--db", str(db)])
+    listed = capsys.readouterr().out
+    assert "agent: handled at " in listed and "agent: false alarm at " in listed and "to post" not in listed
+
+
 @pytest.mark.parametrize("args, status, said", [
     (("7", "handled"), 1, "outcome: alert 7: no such alert in {db} (`call-monitor alerts` lists them)"),
     (("1", "fixed"), 2, "outcome: 'fixed' is no word on an alert: say handled or false-alarm"),

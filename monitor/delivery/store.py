@@ -47,6 +47,11 @@ _CUE_NUMBERS = frozenset(f.name for f in fields(CuesEvent)
 """The cue snapshot's fields that are numbers (or null)."""
 _CALL_TABLES = ("alert_clears", "alerts", "cue_snapshots", "transcript")
 """The store's own tables besides ``calls`` whose rows are of one call (its ``call_id``)."""
+_WORD_UNSENT_SQL = ("UPDATE alert_words SET status = 'unsent' WHERE status = 'pending' AND alert_id = (SELECT alert_id "
+                    "FROM deliveries WHERE id = ?) AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.alert_id = "
+                    "alert_words.alert_id AND d.status IN ('pending', 'delivered'))")
+"""The agent's word waiting on the alert of outbox row ``?`` made unsent, once that row gave up and no
+other row of the alert is on its way (the word is posted once its alert was: it never will be)."""
 
 
 class Store:
@@ -535,8 +540,10 @@ class Store:
         """Record ``tries`` failed attempts (more than one: made from memory before the row was
         written); retry at ``next_attempt_at``, or give up when it is None."""
         if next_attempt_at is None:
-            self._write("UPDATE deliveries SET status = 'failed', attempts = attempts + ?, "
-                        "last_error = ? WHERE id = ?", (tries, error, delivery_id), commit=True)
+            with self._lock:
+                self._write("UPDATE deliveries SET status = 'failed', attempts = attempts + ?, "
+                            "last_error = ? WHERE id = ?", (tries, error, delivery_id), commit=False)
+                self._write(_WORD_UNSENT_SQL, (delivery_id,), commit=True)
         else:
             self._write("UPDATE deliveries SET attempts = attempts + ?, next_attempt_at = ?, "
                         "last_error = ? WHERE id = ?", (tries, next_attempt_at, error, delivery_id),
@@ -642,11 +649,13 @@ class Store:
 
     def set_word(self, alert_id: int, word: str, note: str, said_at: float) -> AgentWord | None:
         """Keep the agent's ``word`` on alert ``alert_id`` (with ``note``, said at ``said_at``), in place of
-        the one it had, to be posted (pending) where the alert was queued for a webhook, else unsent;
-        returns the word it replaces (None: the first)."""
+        the one it had, to be posted (pending) where the alert is on its way to a webhook or reached it,
+        else unsent (never queued for one, or its delivery failed for good: the word would wait for it
+        for ever); returns the word it replaces (None: the first)."""
         with self._lock:
             before = self.words_of([alert_id]).get(alert_id)
-            queued = bool(self._read("SELECT 1 FROM deliveries WHERE alert_id = ? LIMIT 1", (alert_id,)))
+            queued = bool(self._read("SELECT 1 FROM deliveries WHERE alert_id = ? AND status IN ('pending', "
+                                     "'delivered') LIMIT 1", (alert_id,)))
             self._write("INSERT OR REPLACE INTO alert_words (alert_id, word, note, said_at, status, attempts, "
                         "next_attempt_at, last_error, delivered_at) VALUES (?, ?, ?, ?, ?, 0, ?, NULL, NULL)",
                         (alert_id, word, note, float(said_at), "pending" if queued else "unsent", self._clock()),

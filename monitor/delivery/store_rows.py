@@ -134,7 +134,7 @@ class AgentWord:
     """The agent's word on an alert (:mod:`~monitor.delivery.words`): ``handled`` or ``false_alarm``,
     its note ("" for none), when it was said (unix seconds), and its delivery to the webhook:
     ``status`` pending, delivered, failed (given up after ``delivery.retries``) or unsent (the alert
-    was never queued for a webhook)."""
+    was never queued for a webhook, or its delivery failed for good)."""
 
     alert_id: int
     word: str

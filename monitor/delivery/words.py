@@ -6,8 +6,8 @@ Kept in the daemon's database (table ``alert_words``, one word per alert: a late
 earlier one) and posted to the supervisor's webhook as ``{"type": "agent_word", ...}``
 (:func:`word_payload`), from the same outbox as the alerts (:class:`~.sinks.webhook.WebhookSink`):
 retried with their backoff until delivered, by the running daemon or the next one started. A word on
-an alert never queued for a webhook (raised with none set: a replay without ``--webhook``) is kept and
-not sent (``unsent``).
+an alert never queued for a webhook (raised with none set: a replay without ``--webhook``), or whose
+delivery failed for good, is kept and not sent (``unsent``).
 """
 
 from __future__ import annotations
@@ -87,8 +87,11 @@ def keep_word(store: "Store | PendingStore", alert_id: int | None, word: str, no
     if before is not None:
         kept += f", in place of {said(before.word)}" + (f" ({before.note})" if before.note else "")
     queued = store.words_of([alert.alert_id])[alert.alert_id].status == "pending"
-    return kept + ("; to the supervisor's console with the webhook" if queued else
-                   "; kept here (the alert was never sent to a webhook)"), queued
+    if queued:
+        return kept + "; to the supervisor's console with the webhook", True
+    if store.deliveries_of([alert.alert_id]):
+        return kept + "; kept here (the alert's delivery to the webhook failed for good, so it goes to none)", False
+    return kept + "; kept here (the alert was never sent to a webhook)", False
 
 
 def word_payload(*, alert_id: int, call_id: int | None, call_started_at: float | None, kind: str,
