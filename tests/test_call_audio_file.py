@@ -96,3 +96,28 @@ def test_a_write_the_system_takes_in_part_leaves_whole_frames_and_a_header_that_
     sf.write(tmp_path / "libsndfile.wav", x[:100], 8000, subtype="PCM_16", format="WAV")
     assert audio.path.read_bytes() == (tmp_path / "libsndfile.wav").read_bytes()
     assert wave_frames(audio.path)[0] == 100
+
+
+def test_a_closed_file_takes_no_more_audio_and_a_second_close_leaves_the_descriptors_of_other_files_alone(tmp_path):
+    """The descriptor's number goes to the next file opened: a write or a close after the close must
+    not reach that file."""
+    audio = CallAudio.create(tmp_path, 1, 0.0, 8000, 1)
+    audio.write(samples("float32", 100, 1))
+    audio.close()
+    with open(tmp_path / "other", "wb") as other:  # most likely given the number the audio file had
+        with pytest.raises(CallAudioError, match=f"^{tmp_path / 'call-1.wav'}: the file is closed$"):
+            audio.write(samples("float32", 100, 1))
+        audio.close()
+        other.write(b"still open")
+    assert (tmp_path / "other").read_bytes() == b"still open" and wave_frames(audio.path)[0] == 100
+
+
+def test_samples_neither_float_nor_int16_are_refused_in_one_line_naming_the_file(tmp_path):
+    audio = CallAudio.create(tmp_path, 1, 0.0, 8000, 1)
+    try:
+        with pytest.raises(ValueError, match=f"^{tmp_path / 'call-1.wav'}: call audio is float or int16 samples, "
+                                             "not int32$"):
+            audio.write(np.zeros((10, 1), np.int32))
+    finally:
+        audio.close()
+    assert wave_frames(audio.path)[0] == 0

@@ -131,8 +131,14 @@ class CallAudio:
         """Append ``samples`` (frames, channels; (frames,) of one channel) as :func:`pcm16` makes
         them, then bring the header up to date. Raises :class:`CallAudioError` (``path: reason``) when
         the system takes them in part or not at all, or the file is full (:data:`WAV_MAX_DATA_BYTES`):
-        the file and its header keep the frames it took whole."""
-        pcm = pcm16(samples)
+        the file and its header keep the frames it took whole, or the file is closed. Samples of another
+        type or number of channels are a ValueError (``path: problem``), nothing written."""
+        if self._fd < 0:
+            raise CallAudioError(self.path, "the file is closed")
+        try:
+            pcm = pcm16(samples)
+        except ValueError as err:
+            raise ValueError(f"{self.path}: {err}") from None
         pcm = pcm[:, None] if pcm.ndim == 1 else pcm
         if pcm.ndim != 2 or pcm.shape[1] != self.channels:
             raise ValueError(f"{self.path}: samples {pcm.shape} for a file of {self.channels} channel(s)")
@@ -170,11 +176,15 @@ class CallAudio:
         """Put the file on the disk (fsync; its header is up to date) and close it, the descriptor
         closed however that goes. Raises :class:`CallAudioError` when the disk took the
         audio and failed to store it (thin-provisioned past its room, failing: ``No space left on
-        device``, ``Input/output error``, which no write said)."""
+        device``, ``Input/output error``, which no write said). Once closed, a close does nothing and a
+        write is a :class:`CallAudioError` (the descriptor's number may be another file's by then)."""
+        fd, self._fd = self._fd, -1
+        if fd < 0:
+            return
         try:
             try:  # the system tells a failure to store the file once, to the first fsync
-                os.fsync(self._fd)
+                os.fsync(fd)
             finally:
-                os.close(self._fd)
+                os.close(fd)
         except OSError as err:
             raise CallAudioError(self.path, _reason(err)) from None
