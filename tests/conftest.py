@@ -14,6 +14,7 @@ import http.server
 import json
 import logging
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -117,6 +118,16 @@ def db_tables(db: Path) -> dict[str, list[str]]:
         return {n: [r[1] for r in conn.execute(f"PRAGMA table_info({n})")] for n in names}
     finally:
         conn.close()
+
+
+def rolled_back_as_documented(db: Path, to_version: int) -> None:
+    """Run on the SQLite file ``db`` the command docs/deployment.md gives to take its database back to
+    schema ``to_version``, word for word (``python3 -c "..."``, in the file's folder), its file name
+    (``events.db``, ``supervisor.db``) that of ``db``."""
+    docs = (Path(__file__).resolve().parents[1] / "docs" / "deployment.md").read_text(encoding="utf-8")
+    (code,) = re.findall(rf'^    python3 -c "(.*PRAGMA user_version = {to_version}\'\))"$', docs, re.M)
+    (name,) = re.findall(r"sqlite3\.connect\('([^']+)'\)", code)
+    subprocess.run([sys.executable, "-c", code.replace(f"'{name}'", repr(db.name))], cwd=db.parent, check=True)
 
 
 def replay_under_way(db: Path, *recordings: Path, snapshots: int = 1) -> subprocess.Popen:

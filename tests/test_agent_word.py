@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from console_proc import ConsoleProcess, alert_body
-from conftest import db_tables, start_daemon, stop_daemon, stored_alert, wait_for
+from conftest import db_tables, rolled_back_as_documented, start_daemon, stop_daemon, stored_alert, wait_for
 from pulse import have_pulse
 
 from monitor import cli
@@ -147,11 +147,6 @@ def test_no_database_and_no_daemon_is_one_line_and_makes_no_database(tmp_path, c
     assert not missing.exists()
 
 
-ROLLBACK_TO_SCHEMA_5 = "DROP TABLE alert_words; PRAGMA user_version = 5"
-"""docs/deployment.md's way back to a daemon of 0.2.0 to 0.3.1 (schema 5), the daemon stopped."""
-
-
-
 def test_a_version_5_database_gains_the_words_in_place_and_a_purge_takes_them_with_their_alerts(tmp_path):
     """Rolled back as docs/deployment.md says, it is again as schema 5 made it, and upgraded again."""
     p = tmp_path / "v5.db"
@@ -167,9 +162,7 @@ def test_a_version_5_database_gains_the_words_in_place_and_a_purge_takes_them_wi
         assert store.words_of([raised.alert_id])[raised.alert_id].note == "escalated"
         assert store.purge(2000.0)["alert_words"] == 1
     assert sqlite3.connect(p).execute("PRAGMA user_version").fetchone()[0] == store_schema.SCHEMA_VERSION == 6
-    conn = sqlite3.connect(p)
-    conn.executescript(ROLLBACK_TO_SCHEMA_5)
-    conn.close()
+    rolled_back_as_documented(p, 5)
     assert db_tables(p) == made_by_0_3
     Store.open(p).close()
     assert "alert_words" in db_tables(p)

@@ -26,7 +26,8 @@ from a11y import audit
 from console_proc import ROOT, ConsoleProcess, alert_body, stored_alerts
 from pulse import have_pulse
 
-from conftest import CALLS, PY, call_monitor, db_tables, fifo_writer, made_in, stopped_at, wait_for
+from conftest import (CALLS, PY, call_monitor, db_tables, fifo_writer, made_in, rolled_back_as_documented,
+                      stopped_at, wait_for)
 
 from monitor.commands.supervisor import TLS_UNUSABLE, is_loopback, new_token_line
 from monitor.config.listen import host_of, parse_listen
@@ -34,7 +35,6 @@ from monitor.config.tokens import parse_agent_tokens
 from monitor.release import RELEASE
 from monitor.supervisor.auth import Auth, load_or_create_token
 from monitor.supervisor.store import SCHEMA_VERSION, ConsoleStore, ConsoleStoreError, Heartbeat, IncomingAlert
-
 
 
 CONSOLE_SCHEMA_1 = """
@@ -337,16 +337,6 @@ def test_an_upgraded_console_keeps_thirty_days_of_alerts_by_default_and_every_on
     assert not [e for e in kept.err if "retention (" in e]
 
 
-ROLLBACK_TO_SCHEMA_4 = ("ALTER TABLE alerts DROP COLUMN agent_word; ALTER TABLE alerts DROP COLUMN agent_note; "
-                        "ALTER TABLE alerts DROP COLUMN agent_word_at; PRAGMA user_version = 4")
-"""docs/deployment.md's way back to a console of 0.2.0 to 0.3.1 (schema 4), the console stopped: the
-columns of the agent's word, all that schema 5 added, dropped."""
-ROLLBACK_TO_SCHEMA_3 = ROLLBACK_TO_SCHEMA_4.replace("PRAGMA user_version = 4", "DROP TABLE forgotten; PRAGMA user_version = 3")
-"""docs/deployment.md's way back to a console of 0.1.0 (schema 3), the console stopped: that, and the table
-of forgotten agents, all that schema 4 added, dropped."""
-
-
-
 def test_a_console_upgraded_says_its_database_was_brought_to_this_schema_and_rolls_back_as_the_docs_say(tmp_path):
     """The start on a database of 0.1.0 (schema 3) says in one line that it was brought to this
     schema, what was kept, and that an earlier console refuses it now; a start on it again says
@@ -369,9 +359,8 @@ def test_a_console_upgraded_says_its_database_was_brought_to_this_schema_and_rol
             console.kill()
         assert [ln for ln in console.err if "brought from" in ln] == ([] if start == "again" else [said]), start
         if start == "again":
-            conn = sqlite3.connect(db)
-            conn.executescript(ROLLBACK_TO_SCHEMA_3)
-            conn.close()
+            rolled_back_as_documented(db, 4)  # the columns of the agent's word first, as the docs say
+            rolled_back_as_documented(db, 3)
             assert db_tables(db) == made_by_0_1_0
             assert sqlite3.connect(db).execute("PRAGMA user_version").fetchone()[0] == 3
 
@@ -382,9 +371,7 @@ def test_a_console_database_rolled_back_to_schema_4_as_the_docs_say_is_as_0_3_ma
     made_by_0_3 = db_tables(db)
     ConsoleStore.open(db).close()
     assert db_tables(db) != made_by_0_3
-    conn = sqlite3.connect(db)
-    conn.executescript(ROLLBACK_TO_SCHEMA_4)
-    conn.close()
+    rolled_back_as_documented(db, 4)
     assert db_tables(db) == made_by_0_3 and sqlite3.connect(db).execute("PRAGMA user_version").fetchone()[0] == 4
     store = ConsoleStore.open(db)  # upgraded again
     try:
