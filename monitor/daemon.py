@@ -1101,6 +1101,10 @@ class Daemon:
         try:
             ref = asked.get("alert")
             alert_id = None if ref is None else alert_ref_of(str(ref))
+            if alert_id is None and self.guard.held:  # the latest alert may be among them: `last` would miss it
+                return {"error": f"the database is behind: {self.guard.held} record(s) of the calls wait to be written "
+                                 "(it failed), the latest alert maybe among them: say `last` again once `call-monitor "
+                                 "status` says none are held, or give the alert's id"}
             kept, _ = keep_word(store, alert_id, word_of(str(asked.get("word", ""))), note_of(asked.get("note")),
                              time.time())
         except (WordRefused, StoreError) as err:

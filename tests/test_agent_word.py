@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from console_proc import ConsoleProcess, alert_body
-from conftest import db_tables, rolled_back_as_documented, start_daemon, stop_daemon, stored_alert, wait_for
+from conftest import ALERTING_CALL, db_tables, fill, rolled_back_as_documented, start_daemon, stop_daemon, stored_alert, wait_for
 from pulse import have_pulse
 
 from monitor import cli
@@ -123,6 +123,31 @@ def test_a_word_on_an_alert_whose_delivery_failed_for_good_is_kept_and_not_sent_
     cli.main(["alerts", "--db", str(db)])
     listed = capsys.readouterr().out
     assert "agent: handled at " in listed and "agent: false alarm at " in listed and "to post" not in listed
+
+
+def test_last_while_the_database_is_behind_is_refused_not_given_to_an_earlier_calls_alert(tmpfs):
+    """An alert raised while the disk was full waits in the daemon to be written: the database's latest
+    alert is an earlier call's, which ``last`` must not name; an alert's id is taken as usual."""
+    from monitor.capture.sources import FileSource
+    from monitor.config import load_config
+    from monitor.daemon import Daemon
+    from monitor.events import AlertEvent
+
+    store = Store.open(tmpfs / "e.db")
+    earlier = stored_alert(store)
+    source = FileSource(ALERTING_CALL)  # opened, never read: the daemon is not run
+    daemon = Daemon(load_config(overrides={"storage.db": str(tmpfs / "e.db")}, user_config=False), source, store, {})
+    call = daemon.guard.start_call("live:caller=softphone.monitor", 1000.0)
+    filler = fill(tmpfs)
+    assert daemon.guard.add_alert(call, AlertEvent(t=5.0, kind="slow_speech", message="m")).stored is False
+    filler.unlink()  # room again; what is held is written at the guard's next try
+    try:
+        said = daemon.agent_word({"alert": None, "word": "false_alarm", "note": ""})
+        assert said["error"].startswith("the database is behind: 1 record(s) of the calls wait to be written "), said
+        assert store.words_of([earlier.alert_id]) == {}
+        assert daemon.agent_word({"alert": earlier.alert_id, "word": "handled", "note": ""})["ok"]
+    finally:
+        store.close()
 
 
 @pytest.mark.parametrize("args, status, said", [
