@@ -150,6 +150,18 @@ def test_last_while_the_database_is_behind_is_refused_not_given_to_an_earlier_ca
         store.close()
 
 
+def test_words_waiting_for_their_alerts_hold_up_none_whose_alert_was_delivered(db):
+    """A word is posted once its alert was delivered: those whose alerts are still on their way (more
+    than a pass takes) do not keep the others from their posts."""
+    with Store.open(db) as store:
+        store.enqueue_delivery(1, "http://127.0.0.1:9/hook")  # not delivered yet
+        store.set_word(1, "handled", "", 1000.0)
+        other = stored_alert(store)
+        store.mark_delivered(store.enqueue_delivery(other.alert_id, "http://127.0.0.1:9/hook"))
+        store.set_word(other.alert_id, "false_alarm", "", 2000.0)
+        assert [w.alert_id for w, _ in store.due_words(limit=1)] == [other.alert_id]
+
+
 @pytest.mark.parametrize("args, status, said", [
     (("7", "handled"), 1, "outcome: alert 7: no such alert in {db} (`call-monitor alerts` lists them)"),
     (("1", "fixed"), 2, "outcome: 'fixed' is no word on an alert: say handled or false-alarm"),

@@ -692,16 +692,12 @@ class Store:
         due = "w.next_attempt_at <= ?" if longest_wait_s is None else \
             "(w.next_attempt_at <= ? OR w.next_attempt_at > ?)"
         args = (now,) if longest_wait_s is None else (now, beyond_wait(now, longest_wait_s))
-        rows = self._read("SELECT w.alert_id, w.word, w.note, w.said_at, w.status, w.attempts, w.last_error, "
-                          f"w.delivered_at, (SELECT MAX(d.id) FROM deliveries d WHERE d.alert_id = w.alert_id AND "
-                          f"d.status = 'delivered') FROM alert_words w WHERE w.status = 'pending' AND {due} "
-                          "ORDER BY w.said_at LIMIT ?", (*args, limit))
-        out = []
-        for r in rows:
-            if r[8] is not None:
-                sent = self._read(f"{self._delivery_select} WHERE d.id = ?", (r[8],))
-                out.append((self._word(r), self._delivery(sent[0])))
-        return out
+        rows = self._read("SELECT * FROM (SELECT w.alert_id, w.word, w.note, w.said_at, w.status, w.attempts, "
+                          "w.last_error, w.delivered_at, (SELECT MAX(d.id) FROM deliveries d WHERE d.alert_id = "
+                          f"w.alert_id AND d.status = 'delivered') AS sent FROM alert_words w WHERE w.status = "
+                          f"'pending' AND {due} ORDER BY w.said_at) WHERE sent IS NOT NULL LIMIT ?", (*args, limit))
+        return [(self._word(r), self._delivery(self._read(f"{self._delivery_select} WHERE d.id = ?", (r[8],))[0]))
+                for r in rows]
 
     def count_pending_words(self) -> int:
         return int(self._read("SELECT COUNT(*) FROM alert_words WHERE status = 'pending'")[0][0])
