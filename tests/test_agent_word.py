@@ -168,7 +168,10 @@ def test_words_waiting_for_their_alerts_hold_up_none_whose_alert_was_delivered(d
     (("1", "handled", "--note", "x" * (NOTE_CHARS + 1)), 2,
      f"outcome: the note is {NOTE_CHARS + 1} characters long, longer than {NOTE_CHARS}: say it shorter"),
     (("first", "handled"), 2, "outcome: 'first' is no alert id: give the id `call-monitor alerts` lists, or last"),
-], ids=["unknown id", "unknown word", "note too long", "no alert id"])
+    (("99999999999999999999", "handled"), 2,
+     "outcome: '99999999999999999999' is no alert id: give the id `call-monitor alerts` lists, or last"),
+    (("1", "handled", "--note", "a\x07b"), 2, "outcome: the note holds a control character"),
+], ids=["unknown id", "unknown word", "note too long", "no alert id", "id past SQLite's integers", "control character"])
 def test_bad_input_is_one_line_naming_the_problem_and_keeps_nothing(db, capsys, args, status, said):
     got, out, err = _said(capsys, *args, "--db", str(db))
     assert (got, out, err) == (status, "", f"call-monitor: error: {said.format(db=db)}\n")

@@ -31,6 +31,9 @@ LAST = "last"
 """What ``call-monitor outcome`` takes for the latest alert raised (of the running call, or the last
 call that raised one)."""
 
+ALERT_ID_MAX = 2 ** 63 - 1
+"""The largest alert id (SQLite's largest integer): a larger number names none."""
+
 
 class WordRefused(ValueError):
     """A word that cannot be kept; its message is the problem in one phrase."""
@@ -60,7 +63,7 @@ def alert_ref_of(typed: str) -> int | None:
     text = typed.strip().lower().lstrip("#")
     if text == LAST:
         return None
-    if not text.isascii() or not text.isdigit() or int(text) < 1:
+    if not text.isascii() or not text.isdigit() or not 1 <= int(text) <= ALERT_ID_MAX:
         raise WordRefused(f"{typed!r} is no alert id: give the id `call-monitor alerts` lists, or {LAST}")
     return int(text)
 
