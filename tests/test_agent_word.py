@@ -229,7 +229,7 @@ def test_the_console_keeps_the_latest_word_beside_the_alert_and_refuses_one_on_a
         console.kill()
 
 
-def test_the_consoles_page_shows_the_agents_word_on_the_alerts_card_as_it_comes(console_pages):
+def test_the_consoles_page_shows_the_agents_word_on_the_alerts_card_as_it_comes_and_as_it_changes(console_pages):
     console = console_pages.console
     page = console_pages.open()
     status, body = console.post(alert_body(4))
@@ -241,3 +241,6 @@ def test_the_consoles_page_shows_the_agents_word_on_the_alerts_card_as_it_comes(
     page.wait(f"{card} !== null && {card}.querySelector('.agentword') !== null")
     said = page.eval(f"{card}.querySelector('.agentword').innerText")
     assert said.startswith("Agent: false alarm: the caller was eating ("), said
+    assert console.post(_word(4, "handled", 3000.0))[0] == 200  # the agent said it again: the card follows
+    page.wait(f"{card}.querySelector('.agentword').innerText.startsWith('Agent: handled (')")
+    assert page.eval(f"{card}.querySelectorAll('.agentword').length") == 1
