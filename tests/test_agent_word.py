@@ -213,7 +213,8 @@ def _word(alert_id: int, word: str, said_at: float, **extra) -> dict:
             "alert_id": alert_id, "word": word, "note": "", "said_at": said_at, **extra}
 
 
-def test_the_console_keeps_the_latest_word_beside_the_alert_and_refuses_one_on_an_alert_it_has_not(tmp_path):
+def test_the_console_keeps_the_latest_word_beside_the_alert_over_a_restart_and_refuses_one_on_an_alert_it_has_not(
+        tmp_path):
     console = ConsoleProcess(tmp_path / "console")
     try:
         assert console.post(alert_body(4))[0] == 201
@@ -225,8 +226,15 @@ def test_the_console_keeps_the_latest_word_beside_the_alert_and_refuses_one_on_a
         assert (status, said["code"]) == (409, "unknown_alert")
         status, said = console.post(_word(4, "fine", 2000.0))
         assert status == 422 and said["error"].startswith("word: expected one of handled, false_alarm")
+        assert console.stop() == 0
     finally:
         console.kill()
+    again = ConsoleProcess(tmp_path / "console")  # restarted: the word is kept with the alert
+    try:
+        (a,) = again.state()["alerts"]
+        assert (a["agent_word"], a["agent_note"], a["agent_word_at"]) == ("handled", "checked on the caller", 2000.0)
+    finally:
+        again.kill()
 
 
 def test_the_consoles_page_shows_the_agents_word_on_the_alerts_card_as_it_comes_and_as_it_changes(console_pages):
