@@ -699,9 +699,6 @@ class Store:
         return [(self._word(r), self._delivery(self._read(f"{self._delivery_select} WHERE d.id = ?", (r[8],))[0]))
                 for r in rows]
 
-    def count_pending_words(self) -> int:
-        return int(self._read("SELECT COUNT(*) FROM alert_words WHERE status = 'pending'")[0][0])
-
     def mark_word_delivered(self, word: AgentWord) -> None:
         """``word`` reached the receiver (unless the agent said another since: that one is still to post)."""
         self._write("UPDATE alert_words SET status = 'delivered', delivered_at = ?, last_error = NULL "

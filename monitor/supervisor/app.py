@@ -69,7 +69,7 @@ from .auth import SESSION_COOKIE, SESSION_S, Auth, Principal, scheme_named, spli
 from .heartbeat import LINE_CHARS, NAME_CHARS, LinkRefusals, RefusedLink, status_problem, without_refused_links
 from .limits import PostLimits, SignInLimits
 from .store import ConsoleStore, DaemonIdTaken, Heartbeat, IncomingAlert, IncomingWord
-from ..delivery.words import NOTE_CHARS, WORDS
+from ..delivery.words import NOTE_CHARS, WORDS, said
 
 log = logging.getLogger("monitor.supervisor")
 
@@ -639,7 +639,7 @@ class Console:
             return JSONResponse({"error": f"no alert {word.alert_id} of daemon {word.daemon_id} here",
                                  "code": "unknown_alert"}, status_code=409)
         self.hub.publish("alert", row)
-        log.info("alert %s: the agent %s says %s", row["id"], row["agent"], str(row["agent_word"]).replace("_", " "))
+        log.info("alert %s: the agent %s says %s", row["id"], row["agent"], said(str(row["agent_word"])))
         return JSONResponse({"id": row["id"], "agent_word": row["agent_word"], "agent_word_at": row["agent_word_at"]})
 
     async def _heartbeat(self, request: Request, principal: Principal, hb: Heartbeat,
