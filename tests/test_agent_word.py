@@ -150,6 +150,16 @@ def test_last_while_the_database_is_behind_is_refused_not_given_to_an_earlier_ca
         store.close()
 
 
+def test_a_word_said_before_its_alerts_outbox_row_was_written_is_posted_with_it(db):
+    """An alert the database wrote late (it failed meanwhile) has its outbox row written by the webhook's
+    worker after it: a word said in between goes with the alert once the row is there."""
+    with Store.open(db) as store:
+        store.set_word(1, "handled", "", 1000.0)
+        assert store.words_of([1])[1].status == "unsent"
+        store.mark_delivered(store.enqueue_delivery(1, "http://127.0.0.1:9/hook"))
+        assert store.words_of([1])[1].status == "pending" and [w.alert_id for w, _ in store.due_words()] == [1]
+
+
 def test_words_waiting_for_their_alerts_hold_up_none_whose_alert_was_delivered(db):
     """A word is posted once its alert was delivered: those whose alerts are still on their way (more
     than a pass takes) do not keep the others from their posts."""

@@ -455,14 +455,18 @@ class Store:
     def enqueue_delivery(self, alert_id: int, target: str, next_attempt_at: float | None = None,
                          posted_id: int | None = None) -> int:
         """Queue ``alert_id`` for ``target`` (idempotent: one row per alert and target), posted under
-        ``posted_id`` when given (:attr:`Delivery.posted_id`; a row that has one keeps it)."""
+        ``posted_id`` when given (:attr:`Delivery.posted_id`; a row that has one keeps it). An agent's
+        word kept on it unsent (said before the row was written: an alert the database wrote late) is
+        to post from then on."""
         at = self._clock() if next_attempt_at is None else next_attempt_at
         posted = None if posted_id == alert_id else posted_id
         with self._lock:
             self._write("INSERT INTO deliveries (alert_id, target, next_attempt_at, created_at, posted_id) "
                         "VALUES (?, ?, ?, ?, ?) ON CONFLICT (alert_id, target) DO UPDATE SET "
                         "posted_id = COALESCE(deliveries.posted_id, excluded.posted_id)",
-                        (alert_id, target, at, self._clock(), posted), commit=True)
+                        (alert_id, target, at, self._clock(), posted), commit=False)
+            self._write("UPDATE alert_words SET status = 'pending', next_attempt_at = ? WHERE alert_id = ? AND "
+                        "status = 'unsent'", (self._clock(), alert_id), commit=True)
             return int(self._read("SELECT id FROM deliveries WHERE alert_id = ? AND target = ?",
                                   (alert_id, target))[0][0])
 
