@@ -158,6 +158,11 @@ def test_a_word_said_before_its_alerts_outbox_row_was_written_is_posted_with_it(
         assert store.words_of([1])[1].status == "unsent"
         store.mark_delivered(store.enqueue_delivery(1, "http://127.0.0.1:9/hook"))
         assert store.words_of([1])[1].status == "pending" and [w.alert_id for w, _ in store.due_words()] == [1]
+        other = stored_alert(store)
+        store.mark_failed(store.enqueue_delivery(other.alert_id, "http://127.0.0.1:9/hook"), None, "refused")
+        store.set_word(other.alert_id, "handled", "", 1000.0)
+        store.enqueue_delivery(other.alert_id, "http://127.0.0.1:9/hook")  # its row is there, given up
+        assert store.words_of([other.alert_id])[other.alert_id].status == "unsent"
 
 
 def test_words_waiting_for_their_alerts_hold_up_none_whose_alert_was_delivered(db):

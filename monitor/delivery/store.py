@@ -465,8 +465,9 @@ class Store:
                         "VALUES (?, ?, ?, ?, ?) ON CONFLICT (alert_id, target) DO UPDATE SET "
                         "posted_id = COALESCE(deliveries.posted_id, excluded.posted_id)",
                         (alert_id, target, at, self._clock(), posted), commit=False)
-            self._write("UPDATE alert_words SET status = 'pending', next_attempt_at = ? WHERE alert_id = ? AND "
-                        "status = 'unsent'", (self._clock(), alert_id), commit=True)
+            self._write("UPDATE alert_words SET status = 'pending', next_attempt_at = ?1 WHERE alert_id = ?2 AND "
+                        "status = 'unsent' AND EXISTS (SELECT 1 FROM deliveries WHERE alert_id = ?2 AND status IN "
+                        "('pending', 'delivered'))", (self._clock(), alert_id), commit=True)
             return int(self._read("SELECT id FROM deliveries WHERE alert_id = ? AND target = ?",
                                   (alert_id, target))[0][0])
 
