@@ -593,6 +593,7 @@ def test_an_older_database_linked_from_a_read_only_folder_into_a_writable_one_is
         con.execute("ALTER TABLE calls DROP COLUMN channels")
         con.execute("ALTER TABLE deliveries DROP COLUMN posted_id")
         con.execute("DROP TABLE alert_acks")
+        con.execute("DROP TABLE alert_words")
         con.execute("PRAGMA user_version = 2")
     con.close()
     done = report_through_link(det, link, tmp_path / "stored.html", read_only=link.parent)

@@ -32,7 +32,7 @@ from ..events import AlertClearedEvent, AlertEvent, CuesEvent, Word, WordsEvent
 from .sqlite_file import closed_on_failure, connect_private, empty_log, made_whole
 from .store_errors import StoreError
 from .store_files import (BUSY_TIMEOUT_S, CONSOLE_APPLICATION_ID, IMMUTABLE_READS, FileState, _console_error,
-                          _describe, _not_sqlite, _open_to_read, _refusal, _tables_problem, a_folder, an_empty_file,
+                          _describe, _not_sqlite, unusable, _open_to_read, _refusal, _tables_problem, a_folder, an_empty_file,
                           file_state, is_bare_sqlite_file, is_empty_file, kept_changing, no_database, no_tables)
 from .store_rows import (DUE_ORDER_SQL, DUE_SQL, LIVE_SOURCE, Ack, AgentWord, CallRecord, Delivery, StoredAlert, _json, _json_of,
                          _number, _text, _whole, beyond_wait, damaged_row)
@@ -103,7 +103,7 @@ class Store:
         except sqlite3.OperationalError as exc:
             raise StoreError(f"{p}: cannot open the database: {_describe(exc, p)}") from None
         except sqlite3.DatabaseError as exc:
-            raise StoreError(f"{p}: not a callmonitor database ({exc})") from None
+            raise StoreError(unusable(p, exc)) from None
         return cls(conn, p, snapshot_every_s, clock)
 
     @classmethod

@@ -21,6 +21,18 @@ BUSY_TIMEOUT_S = 2.0
 out marked as not stored instead of waiting)."""
 
 
+def is_damage(exc: BaseException) -> bool:
+    """Whether sqlite3's error says the pages of an SQLite file are damaged (malformed, corrupt)."""
+    low = first_line(exc).lower()
+    return "malformed" in low or "corrupt" in low
+
+
+def unusable(p: str | os.PathLike[str], exc: sqlite3.DatabaseError) -> str:
+    """The line for a database whose reading failed with ``exc``: damaged (its pages), or no callmonitor
+    database at all."""
+    return f"{os.fspath(p)}: {_describe(exc, p)}" if is_damage(exc) else f"{os.fspath(p)}: not a callmonitor database ({exc})"
+
+
 def _describe(exc: BaseException, path: str | os.PathLike[str] | None = None) -> str:
     """sqlite3's error as a short phrase a person can act on; an I/O error with what the file system
     of the database at ``path`` says of it (full, read-only), which SQLite does not: a database
@@ -31,7 +43,7 @@ def _describe(exc: BaseException, path: str | os.PathLike[str] | None = None) ->
         return "the disk is full"
     if "locked" in low or "busy" in low:
         return f"the database is locked by another program (waited {BUSY_TIMEOUT_S:g} s)"
-    if "malformed" in low or "not a database" in low or "corrupt" in low:
+    if is_damage(exc) or "not a database" in low:
         return f"the database file is damaged ({text})"
     if "readonly" in low or "read-only" in low:
         return "the database cannot be written (read-only)"
@@ -295,7 +307,7 @@ def _refusal_read(p: Path, flags: str) -> str | None:
     except sqlite3.OperationalError:  # locked or unreadable now
         return None
     except sqlite3.DatabaseError as exc:
-        return f"{p}: not a callmonitor database ({exc})"
+        return unusable(p, exc)
     finally:
         conn.close()
     return None if refused is None else str(refused)
