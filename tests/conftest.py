@@ -231,18 +231,22 @@ def pytest_configure(config: pytest.Config) -> None:
     test process (and in each pytest-xdist worker), so what it starts gets SIGINT's default."""
     if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
         signal.signal(signal.SIGINT, signal.default_int_handler)
-    if not hasattr(config, "workerinput"):
-        _package_compiled()
+    _bytecode_kept(config)
 
 
-def _package_compiled() -> None:
-    """The package's modules compiled to bytecode once, before any test starts a process of it.
+def _bytecode_kept(config: pytest.Config) -> None:
+    """Bytecode written and read again, even where ``PYTHONDONTWRITEBYTECODE`` is set, as on some
+    development machines (Python then writes none as it imports):
 
-    Thousands of processes of the package run in the suite (``call-monitor`` commands, batch
-    workers, daemons); where ``PYTHONDONTWRITEBYTECODE`` is set, as on some development machines,
-    Python writes no bytecode as it imports, and each of them compiled some hundred modules from
-    source again (a fifth of a second each, a fifth of test_unit_file's processor time). Compiled
-    here once (in the test process, not in each pytest-xdist worker), every process reads them."""
+    - the package's modules, compiled once before any test starts a process of it: every
+      ``call-monitor`` command, batch worker and daemon the tests start compiled some hundred of
+      them from source again (a fifth of a second each, a fifth of test_unit_file's processor
+      time); compiled in the test process, not in each pytest-xdist worker;
+    - the test modules as pytest rewrites their asserts, which it keeps only where Python may write
+      bytecode: each pytest-xdist worker rewrote them all again as it collected (7 s each)."""
+    sys.dont_write_bytecode = False
+    if hasattr(config, "workerinput"):
+        return
     import compileall
 
     compileall.compile_dir(ROOT / "monitor", quiet=1)
