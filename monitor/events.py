@@ -240,6 +240,17 @@ class CallSummaryEvent(Event):
         d = super().to_dict()
         return d | d.pop("notes")
 
+    @property
+    def agent_file(self) -> str | None:
+        """The agent's leg's own recording of a call of two files (:data:`AGENT_RECORDING`), else None."""
+        return self.notes.get(AGENT_RECORDING)
+
+
+AGENT_RECORDING = "agent_recording"
+"""The stored summary's key (a :class:`CallSummaryEvent`'s ``notes``) of the agent's leg's own recording,
+by its absolute path, of a call whose legs are two files (``file`` the caller's); a call of one
+recording, and a live call, have none."""
+
 
 @dataclass(frozen=True)
 class StatusEvent(Event):

@@ -24,7 +24,7 @@ from .analysis.hop_series import CallSeries, HopSeries
 from .analysis.leg_tally import quiet_phrase, same_message, swapped_legs, swapped_message, too_quiet
 from .config import Config
 from .files import recording_fingerprint
-from .events import (AlertClearedEvent, AlertEvent, CallSummaryEvent, CuesEvent, Event, StatusEvent, WordsEvent)
+from .events import (AGENT_RECORDING, AlertClearedEvent, AlertEvent, CallSummaryEvent, CuesEvent, Event, StatusEvent, WordsEvent)
 from .transcription.phrases import PhraseMatcher, PhraseSpotter
 from .transcription.recognizer import Transcriber, TranscriberError
 from .alerts.rules import AlertEngine
@@ -35,7 +35,7 @@ from .delivery.store_guard import StoreGuard
 from .delivery.store_rows import LIVE_SOURCE
 
 if TYPE_CHECKING:
-    from .capture.sources import FileSource
+    from .capture.sources import Recording
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +63,7 @@ def replay_turn(caller: int, agent: int) -> str:
     return f"replay it with --caller-channel {agent} --agent-channel {caller}"
 
 
-def same_hint(src: FileSource, turn: LegsTurn = replay_turn) -> str:
+def same_hint(src: Recording, turn: LegsTurn = replay_turn) -> str:
     """What to do when the recording ``src`` (read to its end) holds the same audio on its two legs
     (:meth:`~monitor.capture.sources.FileSource.same_legs`): score it as mono, the caller's leg
     alone from the channel it was read from, told as ``turn`` tells the command's options (the
@@ -87,8 +87,10 @@ class CallPipeline:
                  source: str = "", started_at: float | None = None, keep_series: bool = False,
                  transcribers: dict[str, Transcriber] | None = None, phrase_matcher: PhraseMatcher | None = None,
                  words_in_step: bool = False, channels: Mapping[str, int] | None = None, agent: str | None = None,
-                 sources: Mapping[str, str] | None = None, words_may_join: bool = False) -> None:
-        """``channels``: the recording's channel of each leg (a file source's ``channels``), kept
+                 sources: Mapping[str, str] | None = None, words_may_join: bool = False,
+                 agent_file: str | None = None) -> None:
+        """``agent_file``: the agent's leg's own recording, of a call of two files (``source`` the
+        caller's), kept by its absolute path with the stored summary (:data:`~monitor.events.AGENT_RECORDING`); ``channels``: the recording's channel of each leg (a file source's ``channels``), kept
         with the stored call so that its report reads the legs from the right channels; ``agent``:
         a live call's agent, kept with it so that its report names them; ``sources``: a live call's
         SOURCE of each leg (as ``--caller`` and ``--agent`` gave them), named when its legs read
@@ -100,6 +102,7 @@ class CallPipeline:
         self.legs = legs
         self.store = StoreGuard(store) if isinstance(store, Store) else store
         self.source = source
+        self.agent_file = None if agent_file is None else os.path.abspath(agent_file)
         self.sources = dict(sources or {})
         self.cues = CueTracker(cfg.analysis, legs)
         self._keep_recognizers(transcribers, words_may_join)
@@ -276,7 +279,7 @@ class CallPipeline:
         t_end = round(self.duration_s, 3)
         events += self._route(self.engine.close(t_end))
         summary = self.summary(ended_by, stored_notes(stopped, self.unheard, self._fingerprint, self.flaws,
-                                                      self.words_from_s))
+                                                      self.words_from_s, self.agent_file))
         self._end = (self.duration_s, summary.to_dict(), ended_at)
         if self.store is not None:
             self.store.end_call(self._token, *self._end)
@@ -507,7 +510,8 @@ class CallPipeline:
                 ended = self._route(ended)
                 if not self._end_given:  # once given (a stop as it was flushed), not twice
                     end = self._end or (self.duration_s, stored_notes(True, (), self._fingerprint,
-                                                                      self._flaws_said(), self.words_from_s), None)
+                                                                      self._flaws_said(), self.words_from_s,
+                                                                      self.agent_file), None)
                     self.store.end_call(self._token, *end)
                 self.store.flush()
             except Exception as err:  # noqa: BLE001 - the caller reports the first failure, not this echo
@@ -566,12 +570,15 @@ RECORDING_PROBLEMS = "recording_problems"
 
 def stored_notes(stopped: bool = False, no_input: Sequence[tuple[float, float]] = (),
                  fingerprint: str | None = None, flaws: RecordingFlaws = RecordingFlaws(),
-                 words_from_s: float | None = None) -> dict[str, Any]:
+                 words_from_s: float | None = None, agent_file: str | None = None) -> dict[str, Any]:
     """What a stored call's summary keeps besides the summary event's keys: that its monitoring
     stopped part-way, the spans of it its caller's leg was not heard, the replayed recording's
-    ``fingerprint`` and ``flaws``, and where the words began when its recognizers joined it under
-    way (none: no such key)."""
+    ``fingerprint`` and ``flaws``, the agent's leg's own recording of a call of two files
+    (``agent_file``), and where the words began when its recognizers joined it under way (none: no
+    such key)."""
     notes: dict[str, Any] = {"aborted": True} if stopped else {}
+    if agent_file:
+        notes[AGENT_RECORDING] = agent_file
     if words_from_s is not None:
         notes[WORDS_FROM] = words_from_s
     if fingerprint:
@@ -592,7 +599,7 @@ def stored_notes(stopped: bool = False, no_input: Sequence[tuple[float, float]] 
     return notes
 
 
-def recording_chunks(pipeline: CallPipeline, src: FileSource, turn: LegsTurn = replay_turn) -> Iterator[Chunk]:
+def recording_chunks(pipeline: CallPipeline, src: Recording, turn: LegsTurn = replay_turn) -> Iterator[Chunk]:
     """The recording's chunks; once they end, its flaws (:meth:`FileSource.flaws`: broken off, and
     where; what was wrong with its samples; its two legs the same audio and its legs read the wrong
     way round, with ``turn``: :func:`same_hint`, :meth:`CallPipeline.swapped_hint`) are the

@@ -750,18 +750,19 @@ class AnalysisStream:
     """A recording as blocks at the analyzer rate: float32, shape (n, len(channels)).
 
     ``channels`` picks source channels (0-based); ``None`` mixes all down to
-    one. Iterate once; afterwards ``truncated`` and ``duration_s`` (of what
-    was read) are known.
+    one. ``rate``: the rate to convert to (None: the analyzer rate of the file's own,
+    :func:`analysis_rate`; a call's leg in a file of its own is converted to its other leg's).
+    Iterate once; afterwards ``truncated`` and ``duration_s`` (of what was read) are known.
     """
 
     def __init__(self, path: str | os.PathLike, channels: list[int] | None = None,
-                 block_s: float = 1.0, info: AudioInfo | None = None) -> None:
+                 block_s: float = 1.0, info: AudioInfo | None = None, rate: int | None = None) -> None:
         self.info = probe(path) if info is None else info  # ``info``: its header, read by probe(path) already
         for c in channels or []:
             if not 0 <= c < self.info.channels:
                 raise AudioFileError(self.info.path, f"has {self.info.channels} channel(s), channel {c} asked")
         self.channels = channels
-        self.rate = analysis_rate(self.info.rate)
+        self.rate = analysis_rate(self.info.rate) if rate is None else rate
         self._reader = BlockReader(self.info, max(1, int(block_s * self.info.rate)))
         self.flat_tops = FlatTops(self.info.channels, flat_top_samples(self.info.rate))
         read = self.info.channels if channels is None else len(channels)

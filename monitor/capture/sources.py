@@ -11,11 +11,11 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import dataclass
-from typing import Iterator, Protocol
+from typing import Callable, Iterator, Protocol
 
 import numpy as np
 
-from .audio_files import AnalysisStream, AudioFileError, probe, unread_channels
+from .audio_files import AnalysisStream, AudioFileError, AudioInfo, probe, unread_channels
 from .same_legs import LegsAlike
 
 
@@ -140,6 +140,34 @@ def mono_legs_asked(n_channels: int, caller_channel: int = 1, agent_channel: int
     return f"has 1 channel(s), {' and '.join(asked)}: a mono recording is the caller alone, read from its one channel"
 
 
+class Recording(Source, Protocol):
+    """A recorded call as a source: a :class:`FileSource`, or the two files of a call whose legs are
+    recorded apart (:class:`~monitor.capture.leg_files.LegFilesSource`). ``path``: the recording (the
+    caller's file); ``channels``: the channel each leg is read from; ``info``: its header;
+    ``legs_not_there``: the phrase of a warning naming it before it is read (legs asked that it does not
+    have, two files' lengths far apart), else None. Its :meth:`flaws` and :meth:`same_legs` are known
+    once its chunks have ended."""
+
+    path: str
+    channels: dict[str, int]
+    info: AudioInfo
+    legs_not_there: str | None
+
+    @property
+    def truncated(self) -> bool: ...
+
+    @property
+    def duration_s(self) -> float: ...
+
+    def unread_channels(self, choose: str = ...) -> str | None: ...
+
+    def problems(self) -> str | None: ...
+
+    def same_legs(self) -> str | None: ...
+
+    def flaws(self) -> RecordingFlaws: ...
+
+
 class FileSource(Source):
     """A recorded call. Mono: the caller only. Stereo: caller and agent channels
     (default right = caller, left = agent, the usual call-recording layout).
@@ -197,19 +225,26 @@ class FileSource(Source):
         return RecordingFlaws(self.duration_s if self.truncated else None, self.problems() or "")
 
     def chunks(self) -> Iterator[Chunk]:
-        start = time.monotonic()
-        n = 0
-        for block in self._stream:
-            if self._stopped:
-                return
-            t0 = n / self.rate
-            if self.realtime:
-                delay = start + t0 - time.monotonic()
-                if delay > 0:
-                    time.sleep(delay)
-            self._alike.add(block)
-            yield Chunk(t0, block)
-            n += len(block)
+        return paced_chunks(iter(self._stream), self.rate, self.realtime, self._alike, lambda: self._stopped)
+
+
+def paced_chunks(blocks: Iterator[np.ndarray], rate: int, realtime: bool, alike: LegsAlike,
+                 stopped: Callable[[], bool]) -> Iterator[Chunk]:
+    """A recording's ``blocks`` (n, legs) at ``rate`` Hz as chunks on the call clock, each counted in
+    ``alike``; paced as live audio with ``realtime``; ended early once ``stopped()``."""
+    start = time.monotonic()
+    n = 0
+    for block in blocks:
+        if stopped():
+            return
+        t0 = n / rate
+        if realtime:
+            delay = start + t0 - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+        alike.add(block)
+        yield Chunk(t0, block)
+        n += len(block)
 
 
 def open_problem(path: str | os.PathLike, caller_channel: int = 1, agent_channel: int | None = 0) -> str | None:

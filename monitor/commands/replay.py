@@ -13,22 +13,25 @@ from ..stops import stopped_by
 from .common import ExitStatus, add_call_options, add_config_options, add_logging_options
 
 if TYPE_CHECKING:
-    from ..capture.sources import Chunk, FileSource
+    from ..capture.sources import Chunk, Recording
     from ..config import Config
     from ..delivery.sinks.webhook import WebhookSink
     from ..delivery.store import Store
     from ..delivery.store_guard import PendingStore
     from ..events import Event
-    from ..pipeline import CallPipeline
+    from ..pipeline import CallPipeline, LegsTurn
     from ..transcription.setup import TranscriptionSetup
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("replay", help="replay recorded calls through the monitor and print alerts",
                        description="Replay each recorded call (WAV, FLAC, OGG, MP3) through the same pipeline as "
-                                   "the live daemon. Mono = caller only; stereo = caller and agent legs.")
+                                   "the live daemon. Mono = caller only; stereo = caller and agent legs; a mono "
+                                   "FILE with --agent FILE: the caller's and the agent's legs as two files.")
     p.add_argument("files", nargs="+", metavar="FILE",
                    help="a recorded call (WAV, FLAC, OGG, MP3); each file is one call")
+    p.add_argument("--agent", metavar="FILE", help="the agent's leg as a recording of its own (mono, started "
+                   "with the call): the one FILE is then the caller's leg alone (mono too)")
     p.add_argument("--jsonl", action="store_true", help="one JSON event per line on stdout")
     p.add_argument("--realtime", action="store_true", help="pace the audio like a live call")
     url = p.add_mutually_exclusive_group()
@@ -72,6 +75,9 @@ def run(args: argparse.Namespace) -> int:
     read said (:func:`_unreadable`), the speech model and the database opened (:func:`_opened`),
     then each recording replayed into the printed and posted alerts (:func:`_replay_all`)."""
     from .common import ConfigError
+    if problem := _agent_file_problem(args):
+        error(problem)
+        return ExitStatus.BAD_SETUP
     try:
         cfg, token = _replay_config(args)
     except (ConfigError, ValueError) as err:
@@ -84,6 +90,23 @@ def run(args: argparse.Namespace) -> int:
     if opened is None:
         return ExitStatus.BAD_SETUP
     return ExitStatus.FAILED if _replay_all(args, cfg, token, *opened, unreadable) else ExitStatus.OK
+
+
+def _agent_file_problem(args: argparse.Namespace) -> str | None:
+    """What contradicts ``--agent FILE`` on the command line, in one line naming the agent's file:
+    a caller's FILE other than one, or the channel options (each leg's file has its one channel);
+    None without ``--agent``, or when nothing does."""
+    if args.agent is None:
+        return None
+    if len(args.files) != 1:
+        return (f"{args.agent}: --agent gives the agent's leg of one call, beside its caller's FILE "
+                f"({len(args.files)} FILEs given): replay each call of two files on its own")
+    asked = [f"--{leg}-channel {n}" for leg, n, default in (("caller", args.caller_channel, 1),
+                                                            ("agent", args.agent_channel, 0)) if n != default]
+    if asked:
+        return (f"{args.agent}: {' and '.join(asked)} contradicts --agent: each leg's own file is mono, "
+                "read from its one channel")
+    return None
 
 
 def _posting(args: argparse.Namespace) -> bool:
@@ -184,10 +207,12 @@ def _close(store, guard) -> int:
 def _unreadable(args: argparse.Namespace) -> list[str]:
     """The files that cannot be replayed at all (:func:`~monitor.capture.sources.open_problem`),
     each said in one line before anything is opened; a file named twice is in the list twice."""
+    from ..capture.leg_files import leg_files_problem
     from ..capture.sources import open_problem
     unreadable = []
     for path in args.files:
-        if problem := open_problem(path, args.caller_channel, None if args.agent_channel < 0 else args.agent_channel):
+        if problem := (leg_files_problem(path, args.agent) if args.agent is not None else
+                       open_problem(path, args.caller_channel, None if args.agent_channel < 0 else args.agent_channel)):
             error(problem)
             unreadable.append(path)
     return unreadable
@@ -214,27 +239,34 @@ def _replay_files(paths: list[str], args: argparse.Namespace, cfg, store, transc
 
 
 def _begin_call(path: str, args: argparse.Namespace, cfg, store,
-                transcription) -> tuple[FileSource, CallPipeline] | None:
-    """The recording's FileSource and its call's CallPipeline (the call started in ``store``); None
-    (said in one line) if it cannot be read."""
+                transcription) -> tuple[Recording, CallPipeline] | None:
+    """The recording's source (a FileSource; with ``--agent``, the LegFilesSource of the two files)
+    and its call's CallPipeline (the call started in ``store``); None (said in one line) if it cannot
+    be read."""
     from ..capture.audio_files import AudioFileError
+    from ..capture.leg_files import LegFilesSource
     from ..capture.sources import FileSource, replay_block_s
     from ..pipeline import CallPipeline
+    block_s = replay_block_s(realtime=args.realtime, transcribe=bool(transcription))
+    src: Recording
     try:
-        src = FileSource(path, caller_channel=args.caller_channel,
-                         agent_channel=None if args.agent_channel < 0 else args.agent_channel,
-                         realtime=args.realtime,
-                         block_s=replay_block_s(realtime=args.realtime, transcribe=bool(transcription)))
+        if args.agent is not None:
+            src = LegFilesSource(path, args.agent, realtime=args.realtime, block_s=block_s)
+        else:
+            src = FileSource(path, caller_channel=args.caller_channel,
+                             agent_channel=None if args.agent_channel < 0 else args.agent_channel,
+                             realtime=args.realtime, block_s=block_s)
     except AudioFileError as err:
         error(str(err))
         return None
     if unread := src.unread_channels() or src.legs_not_there:  # said before the call's alerts
         warning(f"{path}: {unread}")
     extra = transcription.for_call(src.rate, src.legs) if transcription else {}
-    return src, CallPipeline(cfg, src.rate, src.legs, store=store, source=path, channels=src.channels, **extra)
+    return src, CallPipeline(cfg, src.rate, src.legs, store=store, source=path, channels=src.channels,
+                             agent_file=args.agent, **extra)
 
 
-def _feed_call(path: str, src: FileSource, pipeline: CallPipeline, sinks: list) -> bool:
+def _feed_call(path: str, src: Recording, pipeline: CallPipeline, sinks: list) -> bool:
     """The recording through its call's pipeline into ``sinks``; False (said in one line) if it
     cannot be read to its end, or if its speech recognition failed (the call was replayed without it)."""
     from ..capture.audio_files import AudioFileError
@@ -256,7 +288,7 @@ def _feed_call(path: str, src: FileSource, pipeline: CallPipeline, sinks: list) 
     return not pipeline.recognizer_errors  # replayed without transcription: said in one warning, fails the run
 
 
-def _chunks_then_warnings(path: str, src: FileSource, pipeline: CallPipeline,
+def _chunks_then_warnings(path: str, src: Recording, pipeline: CallPipeline,
                           progress: Progress) -> Iterator[Chunk]:
     """The recording's chunks, then its warnings (cut short, what was fixed in its samples or its
     header, two legs that carry the same audio, legs that read the wrong way round): said once it is
@@ -267,13 +299,24 @@ def _chunks_then_warnings(path: str, src: FileSource, pipeline: CallPipeline,
 
     from ..capture.audio_files import audio_breaks_off
     from ..pipeline import recording_chunks
-    yield from recording_chunks(pipeline, src)
+    yield from recording_chunks(pipeline, src, _turn(path, pipeline.agent_file))
     progress.done()
     flaws = pipeline.flaws
     if flaws.truncated_at_s is not None:
         warning(audio_breaks_off(path, "replayed", flaws.truncated_at_s))
     for line in replace(flaws, quiet_legs=()).lines(path):  # a leg too quiet: the call's own status line
         warning(line)
+
+
+def _turn(path: str, agent_file: str | None) -> LegsTurn:
+    """How replay is told to read the recording's legs the other way round, or its caller's leg
+    alone (a :data:`~monitor.pipeline.LegsTurn`): its channel options, or of a call of two files
+    (``agent_file``), the files given the other way round, or the caller's alone."""
+    from ..pipeline import replay_turn
+    if agent_file is None:
+        return replay_turn
+    return lambda caller, agent: (f"replay {path} alone" if caller < 0
+                                  else f"replay it with {agent_file} as FILE and --agent {path}")
 
 
 class _OneLineFailure(logging.Filter):

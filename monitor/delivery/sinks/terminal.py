@@ -120,11 +120,12 @@ def _ended(ended_by: str | None) -> str:
 
 def _call_named(ev: CallSummaryEvent) -> str:
     """The call a summary line is about: a replayed file and the call it was stored as (``call 3``,
-    what ``report 3`` takes); a live call by that id alone (its source, ``live:caller=...``, is the
-    daemon's, which ``status`` names)."""
+    what ``report 3`` takes; a call of two files names both); a live call by that id alone (its
+    source, ``live:caller=...``, is the daemon's, which ``status`` names)."""
     if ev.file is None or ev.file.startswith(LIVE_SOURCE):
         return "call (not stored yet)" if ev.call_id is None else f"call {ev.call_id}"
-    return ev.file if ev.call_id is None else f"{ev.file} (call {ev.call_id})"
+    files = ev.file if ev.agent_file is None else f"{ev.file} + agent {ev.agent_file}"  # a call of two files
+    return files if ev.call_id is None else f"{files} (call {ev.call_id})"
 
 
 def _cleared_line(held: list[AlertClearedEvent], raised: tuple[str, ...], name_calls: bool = False) -> str:
