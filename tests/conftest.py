@@ -478,6 +478,20 @@ ALERTING_CALL = CALLS / "deteriorating_8k.wav"
 """The fixture call the database-failure tests replay: it raises warnings and a possible_emergency."""
 
 
+@pytest.fixture
+def leg_files(tmp_path: Path) -> tuple[Path, Path, Path]:
+    """The first 100 s of :data:`ALERTING_CALL` (its possible_emergency comes at 92 s) in ``tmp_path``
+    as a recorder of stereo files keeps it, ``call.wav``, and as one that keeps each leg in a file
+    of its own, split from it: ``caller.wav`` (its channel 1) and ``agent.wav`` (channel 0), 16-bit
+    mono each. (stereo, caller, agent)."""
+    import soundfile as sf
+    x, rate = sf.read(ALERTING_CALL, frames=8000 * 100, dtype="float32")
+    stereo, caller, agent = tmp_path / "call.wav", tmp_path / "caller.wav", tmp_path / "agent.wav"
+    for path, samples in ((stereo, x), (caller, x[:, 1]), (agent, x[:, 0])):
+        sf.write(path, samples, rate, subtype="PCM_16")
+    return stereo, caller, agent
+
+
 @pytest.fixture(scope="session")
 def reference_alerts() -> list[tuple[str, float]]:
     """(kind, t) of every alert of :data:`ALERTING_CALL` replayed with a healthy database."""
