@@ -22,8 +22,9 @@ BATCH_CHOOSE_LEGS = "--caller-channel N and --agent-channel N, or a manifest's c
 """How a batch is told other channels of a recording's legs (its options, a manifest's columns)."""
 
 
-MANIFEST_COLUMNS: tuple[str, ...] = ("path", "caller_channel", "agent_channel", "call_id")
-"""The columns a manifest's rows are read by; any other column is the user's own (notes, a name)."""
+MANIFEST_COLUMNS: tuple[str, ...] = ("path", "caller_channel", "agent_channel", "call_id", "agent_path")
+"""The columns a manifest's rows are read by; any other column is the user's own (notes, a name).
+``agent_path``: the agent's leg as a recording of its own, ``path`` then the caller's (mono each)."""
 
 
 class InputError(ValueError):
@@ -43,6 +44,11 @@ class CallJob:
     row: str = ""
     """The manifest's row that lists it (``calls.csv line 3``); empty for a recording named as an
     input, or found in a folder or by a glob."""
+    agent_path: str = ""
+    """The agent's leg's own recording (a manifest's ``agent_path``), ``path`` then the caller's: a
+    call of two files, each leg read from its file's one channel (``caller_channel`` and
+    ``agent_channel`` 0, :data:`~monitor.capture.leg_files.LEG_FILE_CHANNELS`); empty for a call of
+    one recording."""
 
     def said(self, problem: str) -> str:
         """The one line of ``problem`` (naming the file), with the manifest's row that lists the
@@ -63,6 +69,11 @@ class CallJob:
         :data:`~monitor.pipeline.LegsTurn`): its manifest row's columns, else the batch's channel
         options (which every recording named outside a manifest is scored with) or a row of its own."""
         columns = f"caller_channel {agent} and agent_channel {caller}"
+        if self.agent_path:  # a call of two files is only listed in a manifest
+            if caller < 0:
+                return f"change its row of the manifest ({self.row}) to an empty agent_path and run the batch again"
+            return (f"change its row of the manifest ({self.row}) to the path {self.agent_path} and the agent_path "
+                    f"{self.path} and run the batch again")
         if self.row:
             return f"change its row of the manifest ({self.row}) to {columns} and run the batch again with --resume"
         return (f"score it with --caller-channel {agent} --agent-channel {caller} (the batch's options, for every "
@@ -219,12 +230,29 @@ def read_manifest(path: str, caller_channel: int, agent_channel: int | None) -> 
         p = (row.get("path") or "").strip()
         if not p:
             raise InputError(f"{where}: empty path")
+        if agent_path := (row.get("agent_path") or "").strip():
+            jobs.append((where, _two_files(row, where, os.path.normpath(os.path.join(base, p)),
+                                           os.path.normpath(os.path.join(base, agent_path)))))
+            continue
         caller = _channel(row.get("caller_channel", ""), caller_channel, where, "caller")
         assert caller is not None  # a caller's -1 is refused
         jobs.append((where, CallJob(path=os.path.normpath(os.path.join(base, p)), caller_channel=caller,
                                     agent_channel=_channel(row.get("agent_channel", ""), agent_channel, where, "agent"),
                                     call_id=(row.get("call_id") or "").strip())))
     return jobs
+
+
+def _two_files(row: dict, where: str, path: str, agent_path: str) -> CallJob:
+    """The call of a manifest's row that gives the agent's leg a file of its own (``agent_path``),
+    each leg read from its file's one channel: a channel column that says otherwise (a number other
+    than 0) contradicts it, an InputError naming the row, as a bad channel is."""
+    for column in CHANNEL_COLUMNS:
+        value = (row.get(column) or "").strip()
+        if value not in ("", "0"):
+            raise InputError(f"{where}: {column} {value} contradicts agent_path {agent_path}: each leg's own file "
+                             f"is mono, read from its one channel (leave {column} empty)")
+    return CallJob(path=path, caller_channel=0, agent_channel=0, call_id=(row.get("call_id") or "").strip(),
+                   agent_path=agent_path)
 
 
 CHANNEL_COLUMNS = ("caller_channel", "agent_channel")
@@ -328,7 +356,7 @@ def expand_inputs(items: Iterable[str], caller_channel: int = 1, agent_channel: 
     glob is unseen when it matches nothing here."""
     jobs: list[CallJob] = []
     first: dict[object, tuple[str, CallJob]] = {}  # a recording's first call, where it is named
-    by_legs: dict[tuple[object, int, int | None], tuple[str, CallJob]] = {}
+    by_legs: dict[tuple[object, int, int | None, object], tuple[str, CallJob]] = {}
     for item in items:
         if workers_see_more and not named_as_recording(item) and _nothing_here(item):
             raise InputError(client_must_see(item))
@@ -339,17 +367,20 @@ def expand_inputs(items: Iterable[str], caller_channel: int = 1, agent_channel: 
         for where, job in found:
             path = os.path.abspath(job.path)
             file = recording(path)
-            legs = (file, job.caller_channel, job.agent_channel)
+            agent_path = os.path.abspath(job.agent_path) if job.agent_path else ""
+            # a call of two files is another call than its caller's file's alone, and than another pair's
+            legs = (file, job.caller_channel, job.agent_channel, recording(agent_path) if agent_path else None)
             # a mono recording is one call whatever legs a manifest's rows name
-            mono = legs not in by_legs and file in first and listed and _mono(path)
+            mono = legs not in by_legs and file in first and listed and not agent_path and _mono(path)
             kept = by_legs.get(legs) or (first.get(file) if not listed or mono else None)
             if kept is not None:
                 if listed and notes is not None and job.call_id and job.call_id != kept[1].call_id:
                     notes.append(_named_again(where, job, kept, mono))
                 continue
             call = (where, CallJob(path, job.caller_channel, job.agent_channel, job.call_id, len(jobs),
-                                  where if listed else ""))
-            first.setdefault(file, call)
+                                  where if listed else "", agent_path))
+            if not agent_path:
+                first.setdefault(file, call)
             by_legs[legs] = call
             jobs.append(call[1])
     return jobs
@@ -361,7 +392,7 @@ def _named_again(where: str, job: CallJob, kept: tuple[str, CallJob], mono: bool
     kept_where, call = kept
     agent = "no agent channel" if job.agent_channel is None else f"agent channel {job.agent_channel}"
     legs = "mono: one call whatever channels a row names" if mono else \
-        f"caller channel {job.caller_channel}, {agent}"
+        f"the agent's leg in {job.agent_path}" if job.agent_path else f"caller channel {job.caller_channel}, {agent}"
     kept_id = f"call_id '{call.call_id}'" if call.call_id else "no call_id"
     return (f"{where}: {job.path} ({legs}) is named already ({kept_where}): it is scored once, with {kept_id}; "
             f"this row's call_id '{job.call_id}' is not used")
@@ -413,9 +444,8 @@ def unopenable(jobs: Sequence[CallJob], progress_after_s: float | None = None, *
     :func:`unseen` here is left to the worker, which checks it the same way and fails it with the
     same line. A check that lasts over ``progress_after_s`` (None: never) shows the files checked on
     a line of stderr, gone when it ends."""
-    from ..capture.sources import open_problem
     if unseen_to_workers:
-        jobs = [job for job in jobs if not unseen(job.path)]
+        jobs = [job for job in jobs if not unseen(job.path) and not (job.agent_path and unseen(job.agent_path))]
     with ExitStack() as shown_until_done:  # its line gone too when a stop ends the check
         shown: Iterable[CallJob] = jobs
         if progress_after_s is not None:
@@ -423,5 +453,16 @@ def unopenable(jobs: Sequence[CallJob], progress_after_s: float | None = None, *
             shown = shown_until_done.enter_context(tqdm(jobs, desc="checking recordings", unit="file",
                                                         file=sys.stderr, leave=False, delay=progress_after_s,
                                                         dynamic_ncols=True))
-        problems = ((job, open_problem(job.path, job.caller_channel, job.agent_channel)) for job in shown)
+        problems = ((job, job_problem(job)) for job in shown)
         return {job.index: job.said(problem) for job, problem in problems if problem}
+
+
+def job_problem(job: CallJob) -> str | None:
+    """Why the call's recording (or either file of a call of two files) cannot be read at all, in
+    one line naming the file (:func:`~monitor.capture.sources.open_problem`,
+    :func:`~monitor.capture.leg_files.leg_files_problem`); None when it can."""
+    from ..capture.leg_files import leg_files_problem
+    from ..capture.sources import open_problem
+    if job.agent_path:
+        return leg_files_problem(job.path, job.agent_path)
+    return open_problem(job.path, job.caller_channel, job.agent_channel)

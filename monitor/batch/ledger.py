@@ -10,12 +10,16 @@ absent: a rerun with ``--resume`` neither loses nor duplicates one.
 A ledger row is keyed on the legs the call was scored from (:meth:`CallJob.legs`: a mono
 recording's caller is channel 0 and it has no agent, whatever legs were asked). Earlier releases
 keyed a mono recording's row on the legs asked; :data:`_REKEY_MONO` moves such rows to the
-key they are looked up by when the ledger is opened.
+key they are looked up by when the ledger is opened. A call of two files (:attr:`CallJob.agent_path`)
+is keyed on both: its ``agent_path``, and a content hash of both files' (a changed agent's file is
+new content, scored again by ``--resume``). A ledger of an earlier release, without ``agent_path``,
+is made again with it when opened (:func:`_add_agent_path`), its rows kept as calls of one recording.
 """
 
 from __future__ import annotations
 
 import json
+import sqlite3
 import time
 from contextlib import contextmanager
 from dataclasses import replace
@@ -24,6 +28,7 @@ from typing import Any, Iterator, Sequence
 from ..events import AlertClearedEvent, AlertEvent, CallSummaryEvent, CuesEvent, Event, WordsEvent
 from ..capture.sources import RecordingFlaws, leg_channels
 from ..delivery.store import Store
+from ..delivery.sqlite_file import remake_table, statements, transaction
 from ..delivery.store_errors import StoreError
 from ..pipeline import stored_notes
 from .inputs import CallJob
@@ -35,12 +40,13 @@ CREATE TABLE IF NOT EXISTS batch_calls (
     path TEXT NOT NULL,
     caller_channel INTEGER NOT NULL,
     agent_channel INTEGER NOT NULL,    -- -1: no agent leg
-    content_hash TEXT NOT NULL,        -- BLAKE2b-128 of the file's bytes
+    content_hash TEXT NOT NULL,        -- BLAKE2b-128 of the file's bytes (two files: the caller's+the agent's)
     config_hash TEXT NOT NULL,         -- of the effective configuration that scores a call
     call_id INTEGER NOT NULL REFERENCES calls(id),
     row TEXT NOT NULL,                 -- JSON: the call's row of the per-call table
     scored_at REAL NOT NULL,
-    UNIQUE (path, caller_channel, agent_channel, content_hash, config_hash)
+    agent_path TEXT NOT NULL DEFAULT '',  -- the agent's leg's own file, '' for a call of one recording
+    UNIQUE (path, agent_path, caller_channel, agent_channel, content_hash, config_hash)
 );
 CREATE INDEX IF NOT EXISTS batch_calls_path ON batch_calls(path, config_hash)
 """
@@ -54,6 +60,14 @@ legs scored. A row whose new key another row already holds (the same content sco
 the new key) is left as it is: its call is still stored, and a purge still deletes the two together."""
 
 
+def _add_agent_path(conn: sqlite3.Connection) -> None:
+    """A ledger of an earlier release, keyed without ``agent_path``, made again with it (SQLite
+    changes a table's key by making it again: :func:`~monitor.delivery.sqlite_file.remake_table`),
+    its rows kept, as calls of one recording (``agent_path`` ''); nothing when it has the column."""
+    if "agent_path" not in {r[1] for r in conn.execute("PRAGMA table_info(batch_calls)")}:
+        remake_table(conn, _LEDGER.replace(" IF NOT EXISTS", ""), "batch_calls")
+
+
 class BatchStore(Store):
     """A :class:`Store` whose writes can be grouped into one transaction (:meth:`atomic`)."""
 
@@ -63,10 +77,10 @@ class BatchStore(Store):
     def open(cls, path: Any, **kw: Any) -> "BatchStore":  # type: ignore[override]
         store = super().open(path, **kw)
         try:
-            with store._lock:
-                for statement in _LEDGER.split(";"):
-                    if statement.strip():
-                        store._conn.execute(statement)
+            with store._lock, transaction(store._conn, "BEGIN IMMEDIATE"):
+                for statement in statements(_LEDGER):
+                    store._conn.execute(statement)
+                _add_agent_path(store._conn)
                 store._conn.execute(_REKEY_MONO)
         except Exception as exc:
             store.close()
@@ -101,9 +115,9 @@ class BatchStore(Store):
         the worker, which reads the recording's channel count, takes the one of its legs."""
         known = {}
         for legs in {job.legs(2), job.legs(1)}:
-            rows = self._read("SELECT content_hash FROM batch_calls WHERE path = ? AND caller_channel = ? "
-                              "AND agent_channel = ? AND config_hash = ? ORDER BY id DESC LIMIT 1",
-                              (job.path, *legs, config_hash))
+            rows = self._read("SELECT content_hash FROM batch_calls WHERE path = ? AND agent_path = ? AND "
+                              "caller_channel = ? AND agent_channel = ? AND config_hash = ? ORDER BY id DESC LIMIT 1",
+                              (job.path, job.agent_path, *legs, config_hash))
             if rows:
                 known[legs] = rows[0][0]
         return known
@@ -112,9 +126,9 @@ class BatchStore(Store):
                    config_hash: str) -> dict[str, Any] | None:
         """The table row stored with the call of ``job`` scored from this content under
         ``config_hash`` in a recording of ``channels`` channels, or None."""
-        rows = self._read("SELECT row FROM batch_calls WHERE path = ? AND caller_channel = ? AND "
+        rows = self._read("SELECT row FROM batch_calls WHERE path = ? AND agent_path = ? AND caller_channel = ? AND "
                           "agent_channel = ? AND content_hash = ? AND config_hash = ?",
-                          (job.path, *job.legs(channels), content_hash, config_hash))
+                          (job.path, job.agent_path, *job.legs(channels), content_hash, config_hash))
         return json.loads(rows[0][0]) if rows else None
 
     def ledger_count(self) -> int:
@@ -130,10 +144,10 @@ class BatchStore(Store):
             self._replay_writes(call_id, events, stored_notes(fingerprint=fingerprint or None,
                                                               flaws=flaws_of_row(row)))
             row = dict(row, db_call_id=call_id)
-            self._write("INSERT OR REPLACE INTO batch_calls (path, caller_channel, agent_channel, content_hash, "
-                        "config_hash, call_id, row, scored_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                        (job.path, *job.legs(row["channels"]), row["content_hash"], row["config_hash"],
-                         call_id, json.dumps(row), time.time()), commit=True)
+            self._write("INSERT OR REPLACE INTO batch_calls (path, agent_path, caller_channel, agent_channel, "
+                        "content_hash, config_hash, call_id, row, scored_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        (job.path, job.agent_path, *job.legs(row["channels"]), row["content_hash"],
+                         row["config_hash"], call_id, json.dumps(row), time.time()), commit=True)
         return call_id
 
     def _replay_writes(self, call_id: int, events: Sequence[Event], notes: dict[str, Any]) -> None:

@@ -24,7 +24,8 @@ from ..events import Event
 from ..files import content_hash
 from ..transcription.vosk_models import ModelError
 from ..pipeline import RECOGNIZER_FAILURE, CallPipeline, recording_chunks, run_source
-from ..capture.sources import Chunk, FileSource
+from ..capture.leg_files import LegFilesSource
+from ..capture.sources import Chunk, FileSource, Recording
 from .inputs import BATCH_CHOOSE_LEGS, CallJob
 from .table import QUIET_JOIN, call_row
 
@@ -247,10 +248,10 @@ def run_call(job: CallJob, cfg: Config, transcription: Any = None,
     :meth:`~monitor.capture.sources.FileSource.unread_channels`, or for a mono recording
     :attr:`~monitor.capture.sources.FileSource.legs_not_there`). Raises AudioFileError, and
     :class:`CallCancelled` once ``cancelled()`` (looked at before each block)."""
-    src = FileSource(job.path, caller_channel=job.caller_channel, agent_channel=job.agent_channel,
-                     realtime=False, block_s=2.0)
+    src = job_source(job, block_s=2.0)
     extra = transcription.for_call(src.rate, src.legs) if transcription is not None else {}
-    pipeline = CallPipeline(cfg, src.rate, src.legs, store=None, source=job.path, **extra)
+    pipeline = CallPipeline(cfg, src.rate, src.legs, store=None, source=job.path, agent_file=job.agent_path or None,
+                            **extra)
     pipeline_log = logging.getLogger(CallPipeline.__module__)
     pipeline_log.addFilter(_said_by_the_client)
     try:
@@ -265,6 +266,22 @@ def run_call(job: CallJob, cfg: Config, transcription: Any = None,
              "recognizer_errors": tuple(pipeline.recognizer_errors),
              "unread_channels": src.unread_channels(BATCH_CHOOSE_LEGS) or src.legs_not_there or ""}
     return events, facts
+
+
+def job_source(job: CallJob, block_s: float = 0.5) -> Recording:
+    """The call's recording as a source: a FileSource on its legs' channels, or for a call of two
+    files (``agent_path``) the LegFilesSource of both. Raises AudioFileError."""
+    if job.agent_path:
+        return LegFilesSource(job.path, job.agent_path, block_s=block_s)
+    return FileSource(job.path, caller_channel=job.caller_channel, agent_channel=job.agent_channel, block_s=block_s)
+
+
+def call_content_hash(job: CallJob) -> str:
+    """The call's recording's content hash (:func:`~monitor.files.content_hash`); of a call of two
+    files, the caller's file's and the agent's joined by "+", so that either file changed is new
+    content. Raises OSError."""
+    own = content_hash(job.path)
+    return f"{own}+{content_hash(job.agent_path)}" if job.agent_path else own
 
 
 def score_call(job: CallJob, config_toml: str, config_hash: str,
@@ -294,15 +311,15 @@ def _read_file(job: CallJob) -> tuple[int, str, str] | CallResult:
     # the header first, as the client checks it (a file only the workers see is checked here alone),
     # before the file is read whole: a named pipe or a device would block the worker for ever
     try:
-        channels = FileSource(job.path, caller_channel=job.caller_channel,
-                              agent_channel=job.agent_channel).info.channels
+        channels = job_source(job).info.channels
     except AudioFileError as err:
         return CallResult(job, error=str(err))
     try:
-        digest = content_hash(job.path)
-        fingerprint = content_hash(job.path, sampled=True)
+        digest = call_content_hash(job)
+        fingerprint = content_hash(job.path, sampled=True)  # the caller's file's, as its report checks it
     except OSError as err:
-        return CallResult(job, error=f"{job.path}: cannot read the file ({err.strerror or err})")
+        name = err.filename if isinstance(err.filename, str) else job.path
+        return CallResult(job, error=f"{name}: cannot read the file ({err.strerror or err})")
     return channels, digest, fingerprint
 
 

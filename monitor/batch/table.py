@@ -1,6 +1,7 @@
 """The per-call table: one row per recording, written as CSV or Parquet.
 
-A row holds the recording (path, the channels of its caller and agent legs as scored:
+A row holds the recording (path; ``agent_path``, the agent's leg's own file of a call of two files, the
+channels of its caller and agent legs as scored:
 ``caller_channel``, ``agent_channel`` with -1 for none, as a manifest gives them; duration,
 channels), the seconds of the caller's speech in
 the whole call (``caller_speech_s``: under 1 s for a call where nothing was judged, the caller's leg silent or on the
@@ -74,7 +75,7 @@ def columns(cfg: Config, labelled: bool = False) -> list[str]:
     """The table's columns for ``cfg`` (alert kinds and cues give one column each); ``labelled``: a
     batch with ``--labels``, whose columns (:data:`~monitor.batch.labels.LABEL_COLUMNS`) follow the
     first warning and critical."""
-    return (["path", "caller_channel", "agent_channel", "call_id", "status", "error", "duration_s",
+    return (["path", "agent_path", "caller_channel", "agent_channel", "call_id", "status", "error", "duration_s",
              "caller_speech_s", "sample_rate", "channels",
              "legs", "truncated", "problems", "legs_same", "legs_swapped", "too_quiet",
              "alerts", "warning_alerts", "critical_alerts"]
@@ -104,14 +105,16 @@ def _first(alerts: Sequence[AlertEvent], severity: str) -> float | None:
 
 
 def job_cells(job: CallJob, channels: int | None = None) -> dict[str, Any]:
-    """The row's cells that name the call: its recording, its legs' channels (-1: no agent leg;
+    """The row's cells that name the call: its recording (and of a call of two files the agent's
+    leg's own, ``agent_path``; else empty), its legs' channels (-1: no agent leg;
     those scored in a recording of ``channels`` channels when known, :meth:`CallJob.legs`, else the
     asked ones) and its id from the manifest."""
     if channels is None:
         caller, agent = job.caller_channel, -1 if job.agent_channel is None else job.agent_channel
     else:
         caller, agent = job.legs(channels)
-    return {"path": name_text(job.path), "caller_channel": caller, "agent_channel": agent, "call_id": job.call_id}
+    return {"path": name_text(job.path), "agent_path": name_text(job.agent_path), "caller_channel": caller,
+            "agent_channel": agent, "call_id": job.call_id}
 
 
 def call_row(job: CallJob, cfg: Config, events: Sequence[Event], facts: dict[str, Any], *,
@@ -159,7 +162,7 @@ def _write_csv(fh: BinaryIO, cols: list[str], rows: Iterable[dict[str, Any]]) ->
 def _write_parquet(fh: BinaryIO, cols: list[str], rows: list[dict[str, Any]]) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
-    text = {"path", "call_id", "status", "error", "label", "legs", "problems", "legs_same", "legs_swapped", "too_quiet",
+    text = {"path", "agent_path", "call_id", "status", "error", "label", "legs", "problems", "legs_same", "legs_swapped", "too_quiet",
             "content_hash",
             "config_hash"}
     arrays = {}
