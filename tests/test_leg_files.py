@@ -7,6 +7,7 @@ and runs the real command into a real SQLite file.
 """
 from __future__ import annotations
 
+import csv
 import json
 import sqlite3
 from pathlib import Path
@@ -15,33 +16,54 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from conftest import call_monitor as cli, stored_calls
+from conftest import CALLS, stored_calls
+from monitor.batch.ledger import BatchStore
+from monitor.cli import main
 from monitor.delivery.store import Store
 
 
-def replayed_alerts(*args: str | Path) -> tuple[list[tuple], dict]:
+def cli(capsys, *args: str | Path) -> tuple[int, str, str]:
+    """``call-monitor ARGS`` in this process (its imports made once for the module's commands): its
+    exit status, what it printed on stdout and on stderr."""
+    capsys.readouterr()
+    status = main([str(a) for a in args])
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def replayed_alerts(capsys, *args: str | Path) -> tuple[list[tuple], dict]:
     """``replay --jsonl --no-transcribe ARGS``: its alerts (kind, severity, t) and its call's summary."""
-    done = cli("replay", "--jsonl", "--no-transcribe", *args)
-    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
-    events = [json.loads(line) for line in done.stdout.splitlines()]
+    status, out, err = cli(capsys, "replay", "--jsonl", "--no-transcribe", *args)
+    assert status == 0 and "Traceback" not in err, err
+    events = [json.loads(line) for line in out.splitlines()]
     return [(e["kind"], e["severity"], e["t"]) for e in events if e["type"] == "alert"], events[-1]
 
 
+def db_rows(db: Path, sql: str, args: tuple = ()) -> list[tuple]:
+    conn = sqlite3.connect(db)
+    try:
+        return conn.execute(sql, args).fetchall()
+    finally:
+        conn.close()
+
+
+def alerts_of(db: Path, call_id: int | str) -> list[tuple]:
+    return db_rows(db, "SELECT kind, severity, t, evidence FROM alerts WHERE call_id = ? ORDER BY id", (int(call_id),))
+
+
 def test_a_call_of_two_files_raises_the_alerts_of_the_stereo_recording_it_was_split_from_at_the_same_times(
-        leg_files, tmp_path):
+        leg_files, tmp_path, capsys):
     """``replay caller.wav --agent agent.wav``: the same alerts at the same call times as the stereo
     recording; the stored call keeps the caller's file as its recording, the agent's beside it in its
     summary, and each leg's channel (its file's one), and the summary names both files."""
     stereo, caller, agent = leg_files
     db = tmp_path / "events.db"
-    from_stereo, _ = replayed_alerts("--db", db, stereo)
-    from_legs, summary = replayed_alerts("--db", db, caller, "--agent", agent)
+    from_stereo, _ = replayed_alerts(capsys, "--db", db, stereo)
+    from_legs, summary = replayed_alerts(capsys, "--db", db, caller, "--agent", agent)
     assert any(kind == "possible_emergency" for kind, _, _ in from_stereo)
     assert from_legs == from_stereo
     assert summary["file"] == str(caller) and summary["agent_recording"] == str(agent)
-    with sqlite3.connect(db) as conn:
-        (source, channels), = conn.execute("SELECT source, channels FROM calls WHERE id = 2").fetchall()
-    conn.close()
+    (source, channels), = db_rows(db, "SELECT source, channels FROM calls WHERE id = 2")
     assert (source, json.loads(channels)) == (str(caller), {"caller": 0, "agent": 0})
     assert stored_calls(db)[1]["summary"]["agent_recording"] == str(agent)
 
@@ -62,7 +84,8 @@ def _bad_agent(tmp_path: Path, caller: Path, agent: Path, stereo: Path, case: st
 
 
 @pytest.mark.parametrize("case", ["missing", "not audio", "stereo", "same file", "channel option"])
-def test_a_bad_agents_file_is_one_line_naming_it_and_the_database_is_left_as_it_was(leg_files, tmp_path, case):
+def test_a_bad_agents_file_is_one_line_naming_it_and_the_database_is_left_as_it_was(leg_files, tmp_path, case,
+                                                                                    capsys):
     """A missing or unreadable agent's file, a stereo one, the caller's file again, or a channel option
     beside ``--agent``: one error line naming the file and the problem, a non-zero exit, and a database
     already holding a call is left byte for byte as it was."""
@@ -73,24 +96,131 @@ def test_a_bad_agents_file_is_one_line_naming_it_and_the_database_is_left_as_it_
     store.close()
     before = db.read_bytes()
     args, named, problem = _bad_agent(tmp_path, caller, agent, stereo, case)
-    done = cli("replay", "--no-transcribe", "--db", db, str(caller), *args)
-    assert done.returncode != 0 and "Traceback" not in done.stderr
-    (line,) = done.stderr.strip().splitlines()
+    status, out, err = cli(capsys, "replay", "--no-transcribe", "--db", db, caller, *args)
+    assert status != 0 and "Traceback" not in err
+    (line,) = err.strip().splitlines()
     assert line.startswith(f"call-monitor: error: {named}: ") and problem in line, line
-    assert done.stdout == "" and db.read_bytes() == before
+    assert out == "" and db.read_bytes() == before
 
 
-def test_two_files_of_lengths_far_apart_are_replayed_with_one_warning_line_the_shorter_leg_silent_after(tmp_path):
+def test_two_files_of_lengths_far_apart_are_replayed_with_one_warning_line_the_shorter_leg_silent_after(tmp_path,
+                                                                                                         capsys):
     """An agent's file 12 s shorter than the caller's: one warning naming both files and the
     lengths; the call lasts as long as the longer file, replayed as usual."""
-    x, rate = sf.read(Path(__file__).parent.parent / "audio_fixtures" / "calls" / "normal_8k.wav",
-                      frames=8000 * 20, dtype="float32")
+    x, rate = sf.read(CALLS / "normal_8k.wav", frames=8000 * 20, dtype="float32")
     caller, agent = tmp_path / "caller.wav", tmp_path / "agent.wav"
     sf.write(caller, x[:, 1], rate)
     sf.write(agent, x[: 8000 * 8, 0], rate)
-    done = cli("replay", "--jsonl", "--no-transcribe", "--db", tmp_path / "e.db", caller, "--agent", agent)
-    assert done.returncode == 0, done.stderr
-    (line,) = done.stderr.strip().splitlines()
+    status, out, err = cli(capsys, "replay", "--jsonl", "--no-transcribe", "--db", tmp_path / "e.db", caller,
+                           "--agent", agent)
+    assert status == 0, err
+    (line,) = err.strip().splitlines()
     assert line.startswith(f"call-monitor: warning: {caller}: the agent's file is 12.0 s shorter (20.0 s of the "
                            f"caller, 8.0 s of the agent in {agent})"), line
-    assert np.isclose(json.loads(done.stdout.splitlines()[-1])["duration_s"], 20.0, atol=0.01)
+    assert np.isclose(json.loads(out.splitlines()[-1])["duration_s"], 20.0, atol=0.01)
+
+
+def manifest(folder: Path, text: str) -> Path:
+    path = folder / "calls.csv"
+    path.write_text(text)
+    return path
+
+
+def test_a_batch_scores_a_call_of_two_files_as_the_stereo_recording_and_resume_scores_it_again_once_its_agent_changed(
+        leg_files, tmp_path, capsys):
+    """A manifest's row with ``agent_path``: scored to the alerts of the stereo recording its files
+    were split from, at the same times; its row of the table and its stored call name both files
+    (its legs' channels each file's one); ``--resume`` skips it while both files are as they were
+    and scores it again once the agent's file has changed."""
+    stereo, caller, agent = leg_files
+    calls = manifest(tmp_path, "path,agent_path,call_id\ncall.wav,,stereo\ncaller.wav,agent.wav,legs\n")
+    db, out = tmp_path / "events.db", tmp_path / "summary.csv"
+    batch = ("batch", calls, "--workers", "1", "--db", db, "--out", out, "--resume")
+    status, _, err = cli(capsys, *batch)
+    assert status == 0, err
+    with open(out, newline="") as fh:
+        rows = {r["call_id"]: r for r in csv.DictReader(fh)}
+    legs = rows["legs"]
+    assert (legs["path"], legs["agent_path"], legs["caller_channel"], legs["agent_channel"], legs["status"]) == \
+        (str(caller), str(agent), "0", "0", "scored")
+    assert rows["stereo"]["agent_path"] == ""
+    assert alerts_of(db, legs["db_call_id"]) == alerts_of(db, rows["stereo"]["db_call_id"])
+    assert any(kind == "possible_emergency" for kind, *_ in alerts_of(db, legs["db_call_id"]))
+    (source, summary), = db_rows(db, "SELECT source, summary FROM calls WHERE id = ?", (int(legs["db_call_id"]),))
+    assert (source, json.loads(summary)["agent_recording"]) == (str(caller), str(agent))
+    sf.write(agent, sf.read(agent, dtype="float32")[0] * 0.5, 8000, subtype="PCM_16")
+    status, _, err = cli(capsys, *batch)
+    assert status == 0 and "1 scored, 1 already scored" in err, err
+    assert sorted(db_rows(db, "SELECT path, agent_path FROM batch_calls")) == \
+        [(str(stereo), ""), (str(caller), str(agent)), (str(caller), str(agent))]
+
+
+def test_bad_files_of_a_call_of_two_files_are_one_line_each_naming_the_file_and_its_row(leg_files, tmp_path, capsys):
+    """Rows whose agent's file is missing, not audio, stereo, or the caller's again: each one error
+    line naming the file, the problem and the row, as a bad recording's; nothing scored, exit 1, and
+    a database already holding a call is left as it was."""
+    stereo, caller, agent = leg_files
+    (tmp_path / "notes.wav").write_text("not audio at all\n" * 20)
+    calls = manifest(tmp_path, "path,agent_path\ncaller.wav,gone.wav\ncaller.wav,notes.wav\n"
+                               "caller.wav,call.wav\ncaller.wav,caller.wav\n")
+    db = tmp_path / "events.db"
+    store = Store.open(db)
+    store.end_call(store.start_call(str(stereo)), 1.0)
+    store.close()
+    before = db.read_bytes()
+    status, out, err = cli(capsys, "batch", calls, "--workers", "1", "--db", db, "--out", tmp_path / "s.csv")
+    assert status == 1 and "Traceback" not in err
+    assert err.splitlines() == [
+        f"call-monitor: error: {tmp_path / 'gone.wav'}: no such file (listed on {calls} line 2)",
+        f"call-monitor: error: {tmp_path / 'notes.wav'}: not an audio file (format not recognised; WAV, FLAC, OGG or "
+        f"MP3 expected) (listed on {calls} line 3)",
+        f"call-monitor: error: {stereo}: has 2 channels: a leg's own file is mono (a recording of both legs is given "
+        f"alone, its legs read from its channels) (listed on {calls} line 4)",
+        f"call-monitor: error: {caller}: is the caller's file too: the agent's leg is a recording of its own "
+        f"(listed on {calls} line 5)"]
+    assert db.read_bytes() == before
+
+
+def test_a_channel_column_beside_agent_path_is_refused_naming_the_row_as_a_bad_channel_is(leg_files, tmp_path,
+                                                                                         capsys):
+    """``agent_channel 1`` on a row that gives the agent's leg its own file contradicts it: one line
+    naming the row, exit 2, nothing scored; ``0`` (each file's one channel) is no contradiction."""
+    calls = manifest(tmp_path, "path,agent_path,caller_channel,agent_channel\ncaller.wav,agent.wav,0,1\n")
+    status, out, err = cli(capsys, "batch", calls, "--workers", "1", "--db", tmp_path / "e.db")
+    assert status == 2 and err.splitlines() == [
+        f"call-monitor: error: {calls} line 2: agent_channel 1 contradicts agent_path {tmp_path / 'agent.wav'}: "
+        "each leg's own file is mono, read from its one channel (leave agent_channel empty)"]
+    assert not (tmp_path / "e.db").exists()
+
+
+OLD_LEDGER = """
+CREATE TABLE batch_calls (
+    id INTEGER PRIMARY KEY, path TEXT NOT NULL, caller_channel INTEGER NOT NULL, agent_channel INTEGER NOT NULL,
+    content_hash TEXT NOT NULL, config_hash TEXT NOT NULL, call_id INTEGER NOT NULL REFERENCES calls(id),
+    row TEXT NOT NULL, scored_at REAL NOT NULL,
+    UNIQUE (path, caller_channel, agent_channel, content_hash, config_hash))
+"""
+"""The ledger as releases before calls of two files made it: keyed without ``agent_path``."""
+
+
+def test_an_earlier_releases_ledger_is_keyed_on_the_agents_file_too_once_opened_its_rows_kept(tmp_path):
+    """Opened by this release, a ledger made without ``agent_path`` has it, its rows kept as calls
+    of one recording, and holds two calls of one caller's file with two agents' files."""
+    db = tmp_path / "events.db"
+    store = Store.open(db)
+    call = store.start_call("/calls/a.wav")
+    store.close()
+    conn = sqlite3.connect(db)
+    conn.execute(OLD_LEDGER)
+    conn.execute("INSERT INTO batch_calls (path, caller_channel, agent_channel, content_hash, config_hash, call_id, "
+                 "row, scored_at) VALUES ('/calls/a.wav', 1, 0, 'h', 'c', ?, '{\"channels\": 2}', 1.0)", (call,))
+    conn.commit()
+    conn.close()
+    BatchStore.open(db).close()
+    assert db_rows(db, "SELECT path, agent_path, call_id FROM batch_calls") == [("/calls/a.wav", "", call)]
+    with sqlite3.connect(db) as conn:  # the same content and legs, two agents' files: two calls
+        conn.executemany("INSERT INTO batch_calls (path, agent_path, caller_channel, agent_channel, content_hash, "
+                         "config_hash, call_id, row, scored_at) VALUES ('/calls/a.wav', ?, 0, 0, 'h', 'c', ?, '{}', 1)",
+                         [("/calls/a_agent.wav", call), ("/calls/a_agent2.wav", call)])
+    conn.close()
+    assert len(db_rows(db, "SELECT id FROM batch_calls")) == 3
