@@ -367,8 +367,7 @@ def expand_inputs(items: Iterable[str], caller_channel: int = 1, agent_channel: 
         for where, job in found:
             path = os.path.abspath(job.path)
             file = recording(path)
-            agent_path = os.path.abspath(job.agent_path) if job.agent_path else ""
-            # a call of two files is another call than its caller's file's alone, and than another pair's
+            agent_path = job.agent_path  # (a manifest's: absolute) another call than its caller's file's alone
             legs = (file, job.caller_channel, job.agent_channel, recording(agent_path) if agent_path else None)
             # a mono recording is one call whatever legs a manifest's rows name
             mono = legs not in by_legs and file in first and listed and not agent_path and _mono(path)
