@@ -13,7 +13,7 @@ from .common import WHEN_FORMATS, ExitStatus, add_config_options, close_quietly,
 if TYPE_CHECKING:  # for the annotations only
     from ..config import Config
     from ..delivery.store import Store
-    from ..delivery.store_rows import AgentWord, Delivery, StoredAlert
+    from ..delivery.store_rows import AgentWord, CallRecord, Delivery, StoredAlert
 
 
 
@@ -112,14 +112,16 @@ def _print_alerts(store: Store, alerts: list[StoredAlert], jsonl: bool, longest_
     sent = store.deliveries_of([a.alert_id for a in alerts])
     acks = store.acks_of([a.alert_id for a in alerts])
     words = store.words_of([a.alert_id for a in alerts])
-    sources = _sources(store, {a.event.call_id for a in alerts})
-    names = {i: recording_name(src) for i, src in sources.items()}
+    calls = _calls(store, {a.event.call_id for a in alerts})
+    names = {i: recording_name(call.source, call.agent_file) for i, call in calls.items()}
     columns = max((width(n) for n in names.values()), default=0)
     for stored in alerts:
         ev = stored.event
         rows, ack, word = sent.get(stored.alert_id, []), acks.get(stored.alert_id), words.get(stored.alert_id)
         if jsonl:
-            print(ev.to_json(created_at=stored.created_at, source=sources.get(ev.call_id),
+            call = calls.get(ev.call_id)
+            agent = {"agent_source": call.agent_file} if call is not None and call.agent_file else {}
+            print(ev.to_json(created_at=stored.created_at, source=call.source if call else None, **agent,
                              deliveries=[_delivery_dict(d) for d in rows], posted_id=posted_as(rows),
                              acked_by=ack.by if ack else None, acked_at=ack.at if ack else None, **_word_dict(word)))
             continue
@@ -156,10 +158,11 @@ def _daemon_elsewhere(args: argparse.Namespace, asked: Config | None) -> str:
     return daemon_elsewhere(args, asked) if asked is not None else ""
 
 
-def _sources(store: Store, call_ids: set[int | None]) -> dict[int | None, str]:
-    """What each call was heard from: the recording replayed or scored, or a live call's devices."""
+def _calls(store: Store, call_ids: set[int | None]) -> dict[int | None, CallRecord]:
+    """The stored calls, by id: what each was heard from (``source``: the recording replayed or
+    scored, or a live call's devices; of a call of two files, the agent's file too)."""
     calls = (store.get_call(i) for i in call_ids if i is not None)
-    return {c.id: c.source for c in calls if c is not None}
+    return {c.id: c for c in calls if c is not None}
 
 
 def _word_dict(word: AgentWord | None) -> dict:

@@ -11,20 +11,21 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, Literal, Mapping, cast, overload
 
-from ..events import AlertEvent, _clean
+from ..events import AGENT_RECORDING, AlertEvent, _clean
 from .store_errors import StoreError
 
 LIVE_SOURCE = "live:"
 """How a live call's ``source`` begins (``live:caller=softphone.monitor``): devices, no recording."""
 
 
-def recording_name(source: str | None) -> str:
+def recording_name(source: str | None, agent_file: str | None = None) -> str:
     """The file name of the recording a replayed or scored call came from (its ``source``), as
-    ``alerts`` and the webhook name it; "" for a live call. Its folder stays out: it is of the
-    machine that replayed it (a home folder, a user's name)."""
+    ``alerts`` and the webhook name it, and of a call of two files the agent's file's too
+    (``caller.wav + agent.wav``); "" for a live call. Its folder stays out: it is of the machine
+    that replayed it (a home folder, a user's name)."""
     if not source or source.startswith(LIVE_SOURCE):
         return ""
-    return os.path.basename(source)
+    return os.path.basename(source) + (f" + {os.path.basename(agent_file)}" if agent_file else "")
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,13 @@ class CallRecord:
     agent: str | None = None
     """A live call's agent (the daemon's ``delivery.agent_name``, else user@host); None for a
     replayed call, or one stored before the calls kept it."""
+
+    @property
+    def agent_file(self) -> str | None:
+        """The agent's leg's own recording of a call of two files (``source`` the caller's), kept
+        with its summary (:data:`~monitor.events.AGENT_RECORDING`): None for any other call, and
+        until the call has ended."""
+        return (self.summary or {}).get(AGENT_RECORDING)
 
 
 @dataclass(frozen=True)

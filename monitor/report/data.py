@@ -37,7 +37,8 @@ from ..analysis.span_measures import pause_runs
 from ..dsp.sound_class import BREATH, COUGH, SPEECH
 from ..analysis.hop_series import CallSeries, HopSeries, SeriesFileError, read_series
 from ..transcription.phrases import PhraseMatcher, pause_breaks
-from ..capture.sources import Chunk, FileSource, RecordingFlaws, leg_channels
+from ..capture.leg_files import LegFilesSource
+from ..capture.sources import Chunk, FileSource, Recording, RecordingFlaws, leg_channels
 from ..delivery.delivered import ack_text, delivery_text, word_text
 from ..delivery.store import Store
 from ..delivery.store_rows import LIVE_SOURCE, CallRecord, StoredAlert
@@ -234,6 +235,8 @@ class ReportData:
     """A stored call's alerts by id: the agent's word on each one it was said of (``call-monitor outcome``), in words."""
     agent: str | None = None
     """A stored live call's agent (the daemon's ``delivery.agent_name``), or None."""
+    agent_source: str | None = None
+    """The agent's leg's own recording of a stored call of two files (``source`` the caller's), or None."""
     caller_speech_s: float | None = None
     """Seconds of the caller's speech heard in the whole call (None: a call stored by an older release)."""
     stopped: Stop | None = None
@@ -632,13 +635,15 @@ def _up_to(chunks: Iterable[Chunk], rate: int, end: int | None) -> Iterator[Chun
 
 def _scan_audio(path: str, info: AudioInfo, caller_channel: int, agent_channel: int | None, cfg: Config,
                 duration_s: float | None, stop: Stop | None = None, broken_off: bool = False,
-                series: CallSeries | None = None) -> tuple[dict[str, LegTrack], tuple[str, ...], int] | None:
+                series: CallSeries | None = None,
+                agent_file: str | None = None) -> tuple[dict[str, LegTrack], tuple[str, ...], int] | None:
     """Waveform and speech regions of a stored call's audio (its header ``info``: :func:`probe`) and
     its channel count, or None if it does not fit the call's ``duration_s`` (None: not known). A call
     whose monitoring ``stop`` ped part-way is read up to there: its recording goes on where the
     monitoring did not. A recording whose audio ``broken_off`` (:attr:`ReportData.truncated_s`) holds
     less than its header promises: it is drawn as far as it goes. The call's ``series`` stored with it
-    (:func:`_stored_series`), when it has them, are drawn instead of its audio analysed again.
+    (:func:`_stored_series`), when it has them, are drawn instead of its audio analysed again. A call
+    of two files: ``path`` the caller's, ``agent_file`` the agent's (``info`` of both: :func:`_header`).
     AudioFileError when its audio cannot be read."""
     from ..analysis.analyzer import VOICE_ONLY, StreamingAnalyzer
 
@@ -649,7 +654,8 @@ def _scan_audio(path: str, info: AudioInfo, caller_channel: int, agent_channel: 
     if series is not None:
         return _tracks(series, cfg), tuple(series.legs), info.channels
     try:
-        src = FileSource(path, caller_channel=caller_channel, agent_channel=agent_channel, block_s=2.0)
+        src: Recording = (LegFilesSource(path, agent_file, block_s=2.0) if agent_file else
+                          FileSource(path, caller_channel=caller_channel, agent_channel=agent_channel, block_s=2.0))
         col = HopSeries(src.rate, src.legs, src.channels)
         # the sound class, and so the speech mask, is the whole analyzer's: its cepstrum and nuclei are not drawn
         analyzers = {leg: StreamingAnalyzer(src.rate, VOICE_ONLY) for leg in src.legs}
@@ -699,6 +705,13 @@ def _stored_series(cfg: Config, store: Store, call: CallRecord, path: str, info:
     return series
 
 
+def _header(path: str, agent_file: str | None) -> AudioInfo:
+    """The header of a stored call's recording (:func:`probe`), or of a call of two files (``path``
+    the caller's, ``agent_file`` the agent's) that of both as one recording of two channels
+    (:attr:`~monitor.capture.leg_files.LegFilesSource.info`). Raises AudioFileError."""
+    return LegFilesSource(path, agent_file).info if agent_file else probe(path)
+
+
 class _StoredAudio(NamedTuple):
     """What :func:`_stored_audio` finds of a stored call's audio."""
 
@@ -725,20 +738,23 @@ def _stored_audio(cfg: Config, store: Store, call: CallRecord, stop: Stop | None
     for path, cc, ac in call_audio_candidates(cfg, store, call.id, call.source, call.channels):
         if not os.path.exists(path):
             continue
+        agent_file = call.agent_file if path == call.source else None
         try:
-            info = probe(path)
+            info = _header(path, agent_file)
             if path == call.source and (changed := recording_changed(call)):
                 continue
             cut = path == call.source and broken_off
             missing: list[str] = []
             series = _stored_series(cfg, store, call, path, info, cc, ac, missing) if stop is None and not cut else None
-            got = _scan_audio(path, info, cc, ac, cfg, call.duration_s, stop, broken_off=cut, series=series)
+            got = _scan_audio(path, info, cc, ac, cfg, call.duration_s, stop, broken_off=cut, series=series,
+                              agent_file=agent_file)
         except AudioFileError as err:
             unreadable = unreadable or err
             continue
         if got is not None:
             tracks, legs, n = got
-            notes.append(f"Waveform and speech regions from the call's audio: {path}")
+            notes.append(f"Waveform and speech regions from the call's audio: {path}"
+                         + (f" and {agent_file}" if agent_file else ""))
             if changed:
                 notes.append(changed)
             return _StoredAudio(tracks, legs, n if path == call.source else None, unreadable, changed,
@@ -784,7 +800,7 @@ def from_store(store: Store, call_id: int, cfg: Config, *, use_audio: bool = Tru
                       transcribed=bool(words) or bool((call.summary or {}).get("transcribed")),
                       notes=notes, unread_channels=unread, deliveries=_deliveries(store, stored, cfg.delivery.max_backoff_s),
                       acks=_acks(store, stored), words=_words(store, stored),
-                      agent=call.agent, caller_speech_s=(call.summary or {}).get("caller_speech_s"),
+                      agent=call.agent, agent_source=call.agent_file, caller_speech_s=(call.summary or {}).get("caller_speech_s"),
                       stopped=stop, caller_no_input=spans, problems=flaws.problems or None,
                       truncated_s=flaws.truncated_at_s, legs_swapped=flaws.legs_swapped or None,
                       legs_same=flaws.legs_same or None,
