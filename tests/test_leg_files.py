@@ -19,7 +19,9 @@ import soundfile as sf
 from conftest import CALLS, stored_calls
 from monitor.batch.ledger import BatchStore
 from monitor.cli import main
+from monitor.config import load_config
 from monitor.delivery.store import Store
+from monitor.report.data import from_store
 
 
 def cli(capsys, *args: str | Path) -> tuple[int, str, str]:
@@ -55,7 +57,8 @@ def test_a_call_of_two_files_raises_the_alerts_of_the_stereo_recording_it_was_sp
         leg_files, tmp_path, capsys):
     """``replay caller.wav --agent agent.wav``: the same alerts at the same call times as the stereo
     recording; the stored call keeps the caller's file as its recording, the agent's beside it in its
-    summary, and each leg's channel (its file's one), and the summary names both files."""
+    summary, and each leg's channel (its file's one); its summary, its alerts' listing and its report
+    name both files, and its report draws both legs."""
     stereo, caller, agent = leg_files
     db = tmp_path / "events.db"
     from_stereo, _ = replayed_alerts(capsys, "--db", db, stereo)
@@ -66,6 +69,14 @@ def test_a_call_of_two_files_raises_the_alerts_of_the_stereo_recording_it_was_sp
     (source, channels), = db_rows(db, "SELECT source, channels FROM calls WHERE id = 2")
     assert (source, json.loads(channels)) == (str(caller), {"caller": 0, "agent": 0})
     assert stored_calls(db)[1]["summary"]["agent_recording"] == str(agent)
+    status, out, _ = cli(capsys, "alerts", "--db", db)
+    assert status == 0 and sum("caller.wav + agent.wav" in line for line in out.splitlines()) == len(from_legs)
+    store = Store.open(db)
+    try:
+        report = from_store(store, 2, load_config(None, user_config=False))
+    finally:
+        store.close()
+    assert (report.source, report.agent_source, set(report.tracks)) == (str(caller), str(agent), {"caller", "agent"})
 
 
 def _bad_agent(tmp_path: Path, caller: Path, agent: Path, stereo: Path, case: str) -> tuple[list[str], str, str]:
