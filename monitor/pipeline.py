@@ -71,8 +71,7 @@ def same_hint(src: Recording, turn: LegsTurn = replay_turn) -> str:
     why = src.same_legs()
     if why is None or "agent" not in src.channels:
         return ""
-    caller, agent = src.channels["caller"], src.channels["agent"]
-    return same_message(why, f"channel {caller}", f"channel {agent}", turn(-1, caller))
+    return same_message(why, *src.leg_places(), turn(-1, src.channels["caller"]))
 
 
 class CallPipeline:
@@ -397,16 +396,15 @@ class CallPipeline:
             return None
         return swapped_legs(tally["caller"], tally["agent"])
 
-    def swapped_hint(self, channels: Mapping[str, int], turn: LegsTurn = replay_turn) -> str:
+    def swapped_hint(self, src: Recording, turn: LegsTurn = replay_turn) -> str:
         """What to do when a recording's speech reads as the caller's on the agent's leg
-        (:meth:`legs_swapped`): ``turn`` of the channels its legs were read from (``channels``),
+        (:meth:`legs_swapped`): ``turn`` of the channels its legs were read from (``src.channels``),
         how the command that read it takes them the other way round; empty when it does not (a live
         call's is :meth:`swapped_sources`)."""
         why = self.legs_swapped()
-        if why is None or "agent" not in channels:
+        if why is None or "agent" not in src.channels:
             return ""
-        caller, agent = channels["caller"], channels["agent"]
-        return swapped_message(why, f"channel {caller}", f"channel {agent}", turn(caller, agent))
+        return swapped_message(why, *src.leg_places(), turn(src.channels["caller"], src.channels["agent"]))
 
     def swapped_sources(self, t: float) -> list[StatusEvent]:
         """A warning, once a live call, when its speech reads as the caller's on the agent's leg
@@ -606,7 +604,7 @@ def recording_chunks(pipeline: CallPipeline, src: Recording, turn: LegsTurn = re
     ``pipeline``'s, kept with its stored call. Replay, batch and the report of a recording all read a
     recording through here."""
     yield from src.chunks()
-    pipeline.flaws = replace(src.flaws(), legs_swapped=pipeline.swapped_hint(src.channels, turn),
+    pipeline.flaws = replace(src.flaws(), legs_swapped=pipeline.swapped_hint(src, turn),
                              quiet_legs=pipeline.flaws.quiet_legs, legs_same=same_hint(src, turn))
 
 

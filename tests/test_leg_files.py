@@ -235,3 +235,18 @@ def test_an_earlier_releases_ledger_is_keyed_on_the_agents_file_too_once_opened_
                          [("/calls/a_agent.wav", call), ("/calls/a_agent2.wav", call)])
     conn.close()
     assert len(db_rows(db, "SELECT id FROM batch_calls")) == 3
+
+
+def test_two_files_given_the_wrong_way_round_are_said_naming_the_files_and_how_to_turn_them(tmp_path, capsys):
+    """The agent's file given as the caller's: the warning of legs read the wrong way round names
+    each leg's file (not a channel) and says to give the files the other way round."""
+    x, rate = sf.read(CALLS / "normal_8k.wav", frames=8000 * 30, dtype="float32")
+    caller, agent = tmp_path / "caller.wav", tmp_path / "agent.wav"
+    sf.write(caller, x[:, 1], rate)
+    sf.write(agent, x[:, 0], rate)
+    status, _, err = cli(capsys, "replay", "--no-transcribe", "--db", tmp_path / "e.db", agent, "--agent", caller)
+    assert status == 0, err
+    (line,) = err.strip().splitlines()
+    assert line.startswith(f"call-monitor: warning: {agent}: the call's legs read the wrong way round: ")
+    assert line.endswith(f"(caller's leg: {agent}, agent's: {caller}): the caller may be on {caller}; if so, "
+                         f"replay it with {caller} as FILE and --agent {agent}"), line

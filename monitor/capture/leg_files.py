@@ -150,6 +150,10 @@ class LegFilesSource:
         """After the chunks: where the caller's file broke off, and what was wrong with either file."""
         return RecordingFlaws(self._streams[0].duration_s if self.truncated else None, self.problems() or "")
 
+    def leg_places(self) -> tuple[str, str]:
+        """Its two files: the caller's and the agent's."""
+        return self.path, self.agent_path
+
     def chunks(self) -> Iterator[Chunk]:
         blocks = joined_legs(*(iter(stream) for stream in self._streams))
         return paced_chunks(blocks, self.rate, self.realtime, self._alike, lambda: self._stopped)

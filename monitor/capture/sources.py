@@ -167,6 +167,10 @@ class Recording(Source, Protocol):
 
     def flaws(self) -> RecordingFlaws: ...
 
+    def leg_places(self) -> tuple[str, str]:
+        """Where its caller's and its agent's legs are read from, as its warnings name them."""
+        ...
+
 
 class FileSource(Source):
     """A recorded call. Mono: the caller only. Stereo: caller and agent channels
@@ -223,6 +227,11 @@ class FileSource(Source):
     def flaws(self) -> RecordingFlaws:
         """After the chunks: whether the recording broke off, and where, and what was wrong with it."""
         return RecordingFlaws(self.duration_s if self.truncated else None, self.problems() or "")
+
+    def leg_places(self) -> tuple[str, str]:
+        """The channels its caller's and its agent's legs are read from ("channel 1", "channel 0";
+        no agent's leg: "none")."""
+        return f"channel {self.channels['caller']}", f"channel {self.channels.get('agent', 'none')}"
 
     def chunks(self) -> Iterator[Chunk]:
         return paced_chunks(iter(self._stream), self.rate, self.realtime, self._alike, lambda: self._stopped)
