@@ -2032,7 +2032,7 @@ def test_a_manifest_column_meant_as_a_known_one_is_refused_naming_it(tmp_path, c
     with pytest.raises(InputError) as err:
         expand_inputs([str(manifest)])
     assert str(err.value) == (f"{manifest}: column '{column}' is not one a manifest is read by (did you mean "
-                              f"{meant}?); its columns are path, caller_channel, agent_channel, call_id")
+                              f"{meant}?); its columns are path, caller_channel, agent_channel, call_id, agent_path")
 
 
 def test_a_manifest_column_like_a_channels_beside_that_channels_own_is_the_users(tmp_path):

@@ -515,7 +515,7 @@ def _call_report(r: dict[str, Any], cfg: Config, store: Any, folder: str, made: 
             if said := recording_warning(int(call_id), data):
                 on_warning(said)
         else:
-            data = from_file(str(r["path"]), cfg, **legs_of(r))
+            data = from_file(str(r["path"]), cfg, **legs_of(r), agent_file=r.get("agent_path") or None)
         write_atomic(os.path.join(folder, name), render(data, "html"))
     except (ReportError, OSError) as err:
         on_error(f"{r['path']}: call report not written ({err})")

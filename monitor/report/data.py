@@ -400,9 +400,12 @@ def check_recording(path: str) -> None:
         raise ReportError(str(err)) from None
 
 
-def _open_source(path: str, caller_channel: int = 1, agent_channel: int | None = 0) -> FileSource:
+def _open_source(path: str, caller_channel: int = 1, agent_channel: int | None = 0,
+                 agent_file: str | None = None) -> Recording:
     check_recording(path)
     try:
+        if agent_file:
+            return LegFilesSource(path, agent_file, block_s=2.0)
         return FileSource(path, caller_channel=caller_channel, agent_channel=agent_channel,
                           block_s=2.0)
     except AudioFileError as err:
@@ -444,8 +447,10 @@ def utterances(words: Iterable[WordsEvent], cfg: Config | None = None) -> list[U
 
 def from_file(path: str, cfg: Config, *, transcription: Any = None,
               words: Iterable[WordsEvent] | None = None, caller_channel: int = 1,
-              agent_channel: int | None = 0, store: Store | None = None) -> ReportData:
-    """Replay ``path`` through the call pipeline and gather the report.
+              agent_channel: int | None = 0, store: Store | None = None,
+              agent_file: str | None = None) -> ReportData:
+    """Replay ``path`` through the call pipeline and gather the report (``agent_file``: the agent's
+    leg's own recording, of a call of two files, ``path`` the caller's).
 
     ``transcription``: an object with ``for_call(rate, legs) -> dict`` (the replay command's
     transcription setup) or a callable with that signature giving ``CallPipeline`` keyword
@@ -455,13 +460,13 @@ def from_file(path: str, cfg: Config, *, transcription: Any = None,
     """
     from ..pipeline import CallPipeline, recording_chunks, run_source
 
-    src = _open_source(path, caller_channel, agent_channel)
+    src = _open_source(path, caller_channel, agent_channel, agent_file)
     extra: dict[str, Any] = {}
     if transcription is not None:
         make = getattr(transcription, "for_call", transcription)
         extra = dict(make(src.rate, src.legs) or {})
     pipeline = CallPipeline(cfg, src.rate, src.legs, store=store, source=path, channels=src.channels,
-                            keep_series=True, **extra)
+                            keep_series=True, agent_file=agent_file, **extra)
     try:
         events = run_source(pipeline, recording_chunks(pipeline, src), [])
     except AudioFileError as err:
@@ -480,6 +485,7 @@ def from_file(path: str, cfg: Config, *, transcription: Any = None,
                         transcribed=bool(pipeline.transcribers), notes=notes,
                         call_id=pipeline.call_id)
     data.problems = pipeline.flaws.problems or None
+    data.agent_source = pipeline.agent_file
     data.legs_swapped = pipeline.flaws.legs_swapped or None
     data.legs_same = pipeline.flaws.legs_same or None
     data.quiet_legs = pipeline.flaws.quiet_legs
