@@ -250,3 +250,22 @@ def test_two_files_given_the_wrong_way_round_are_said_naming_the_files_and_how_t
     assert line.startswith(f"call-monitor: warning: {agent}: the call's legs read the wrong way round: ")
     assert line.endswith(f"(caller's leg: {agent}, agent's: {caller}): the caller may be on {caller}; if so, "
                          f"replay it with {caller} as FILE and --agent {agent}"), line
+
+
+def test_legs_recorded_at_different_rates_are_read_at_the_analyzer_rate_of_the_lower_one(tmp_path):
+    """A 16 kHz caller's file beside an 8 kHz agent's: both legs at 8 kHz (no leg measured on a band
+    its file does not hold), the agent's sample for sample as its file alone is read, the caller's
+    brought down to it."""
+    from monitor.capture.leg_files import LegFilesSource
+    from monitor.capture.sources import FileSource
+    wide, rate = sf.read(CALLS / "normal_16k.wav", frames=16000 * 10, dtype="float32")
+    narrow, _ = sf.read(CALLS / "normal_8k.wav", frames=8000 * 10, dtype="float32")
+    caller, agent = tmp_path / "caller.wav", tmp_path / "agent.wav"
+    sf.write(caller, wide[:, 1], rate, subtype="FLOAT")
+    sf.write(agent, narrow[:, 0], 8000, subtype="FLOAT")
+    src = LegFilesSource(caller, agent, block_s=2.0)
+    both = np.concatenate([c.samples for c in src.chunks()])
+    assert src.rate == 8000 and both.shape == (8000 * 10, 2)
+    alone = np.concatenate([c.samples for c in FileSource(agent, caller_channel=0, block_s=2.0).chunks()])
+    assert np.array_equal(both[:, 1], alone[:, 0])
+    assert 20 * np.log10(np.sqrt(np.mean(both[:, 0] ** 2))) > -40  # the caller's speech is there
