@@ -63,6 +63,16 @@ def replay_turn(caller: int, agent: int) -> str:
     return f"replay it with --caller-channel {agent} --agent-channel {caller}"
 
 
+def replay_turn_of(path: str, agent_file: str | None) -> LegsTurn:
+    """:data:`LegsTurn` in replay's options for the recording ``path``: its channel options
+    (:func:`replay_turn`), or of a call of two files (``agent_file`` the agent's) the files given the
+    other way round, or the caller's alone."""
+    if agent_file is None:
+        return replay_turn
+    return lambda caller, agent: (f"replay {path} alone" if caller < 0
+                                  else f"replay it with {agent_file} as FILE and --agent {path}")
+
+
 def same_hint(src: Recording, turn: LegsTurn = replay_turn) -> str:
     """What to do when the recording ``src`` (read to its end) holds the same audio on its two legs
     (:meth:`~monitor.capture.sources.FileSource.same_legs`): score it as mono, the caller's leg

@@ -239,7 +239,8 @@ def test_an_earlier_releases_ledger_is_keyed_on_the_agents_file_too_once_opened_
 
 def test_two_files_given_the_wrong_way_round_are_said_naming_the_files_and_how_to_turn_them(tmp_path, capsys):
     """The agent's file given as the caller's: the warning of legs read the wrong way round names
-    each leg's file (not a channel) and says to give the files the other way round."""
+    each leg's file (not a channel) and says to give the files the other way round; the report of
+    the two files (``report FILE --agent FILE``) says it too, and names both files."""
     x, rate = sf.read(CALLS / "normal_8k.wav", frames=8000 * 30, dtype="float32")
     caller, agent = tmp_path / "caller.wav", tmp_path / "agent.wav"
     sf.write(caller, x[:, 1], rate)
@@ -250,6 +251,10 @@ def test_two_files_given_the_wrong_way_round_are_said_naming_the_files_and_how_t
     assert line.startswith(f"call-monitor: warning: {agent}: the call's legs read the wrong way round: ")
     assert line.endswith(f"(caller's leg: {agent}, agent's: {caller}): the caller may be on {caller}; if so, "
                          f"replay it with {caller} as FILE and --agent {agent}"), line
+    page = tmp_path / "report.html"
+    status, _, err = cli(capsys, "report", agent, "--agent", caller, "--no-transcribe", "-o", page)
+    assert status == 0 and line in err.splitlines(), err  # the report of the two files says it as replay does
+    assert f"source: <code>{agent}</code> + agent's leg <code>{caller}</code>" in page.read_text()
 
 
 def test_legs_recorded_at_different_rates_are_read_at_the_analyzer_rate_of_the_lower_one(tmp_path):
@@ -269,3 +274,18 @@ def test_legs_recorded_at_different_rates_are_read_at_the_analyzer_rate_of_the_l
     alone = np.concatenate([c.samples for c in FileSource(agent, caller_channel=0, block_s=2.0).chunks()])
     assert np.array_equal(both[:, 1], alone[:, 0])
     assert 20 * np.log10(np.sqrt(np.mean(both[:, 0] ** 2))) > -40  # the caller's speech is there
+
+
+@pytest.mark.parametrize("case", ["missing", "stereo", "channel option"])
+def test_a_reports_bad_agents_file_is_one_line_naming_it_and_no_report_is_written(leg_files, tmp_path, case,
+                                                                                  capsys):
+    """``report caller.wav --agent FILE``, FILE missing or stereo, or a channel option beside it: one
+    error line naming the file and the problem, a non-zero exit, no report."""
+    stereo, caller, agent = leg_files
+    args, named, problem = _bad_agent(tmp_path, caller, agent, stereo, case)
+    page = tmp_path / "report.html"
+    status, _, err = cli(capsys, "report", caller, "--no-transcribe", "-o", page, *args)
+    assert status != 0 and "Traceback" not in err
+    (line,) = err.strip().splitlines()
+    assert line.startswith(f"call-monitor: error: {named}: ") and problem in line, line
+    assert not page.exists()

@@ -230,6 +230,14 @@ def add_leg_options(p: argparse.ArgumentParser) -> None:
                    help="channel of the agent in stereo files (default 0 = left; -1 = none)")
 
 
+def agent_file_contradicted(agent_file: str, asked: Sequence[str]) -> str | None:
+    """The error line of the channel options ``asked`` (as given: ``--agent-channel 1``) beside
+    ``--agent FILE``, a call of two files whose legs are each its file's one channel; None for none."""
+    if not asked:
+        return None
+    return f"{agent_file}: {' and '.join(asked)} contradicts --agent: each leg's own file is mono, read from its one channel"
+
+
 def add_call_options(p: argparse.ArgumentParser) -> None:
     """Options of commands that run recorded calls: legs of stereo files, transcription."""
     add_leg_options(p)

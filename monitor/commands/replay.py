@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from ..delivery.store import Store
     from ..delivery.store_guard import PendingStore
     from ..events import Event
-    from ..pipeline import CallPipeline, LegsTurn
+    from ..pipeline import CallPipeline
     from ..transcription.setup import TranscriptionSetup
 
 
@@ -101,12 +101,9 @@ def _agent_file_problem(args: argparse.Namespace) -> str | None:
     if len(args.files) != 1:
         return (f"{args.agent}: --agent gives the agent's leg of one call, beside its caller's FILE "
                 f"({len(args.files)} FILEs given): replay each call of two files on its own")
-    asked = [f"--{leg}-channel {n}" for leg, n, default in (("caller", args.caller_channel, 1),
-                                                            ("agent", args.agent_channel, 0)) if n != default]
-    if asked:
-        return (f"{args.agent}: {' and '.join(asked)} contradicts --agent: each leg's own file is mono, "
-                "read from its one channel")
-    return None
+    from .common import agent_file_contradicted
+    return agent_file_contradicted(args.agent, [f"--{leg}-channel {n}" for leg, n, default in (
+        ("caller", args.caller_channel, 1), ("agent", args.agent_channel, 0)) if n != default])
 
 
 def _posting(args: argparse.Namespace) -> bool:
@@ -298,25 +295,14 @@ def _chunks_then_warnings(path: str, src: Recording, pipeline: CallPipeline,
     from dataclasses import replace
 
     from ..capture.audio_files import audio_breaks_off
-    from ..pipeline import recording_chunks
-    yield from recording_chunks(pipeline, src, _turn(path, pipeline.agent_file))
+    from ..pipeline import recording_chunks, replay_turn_of
+    yield from recording_chunks(pipeline, src, replay_turn_of(path, pipeline.agent_file))
     progress.done()
     flaws = pipeline.flaws
     if flaws.truncated_at_s is not None:
         warning(audio_breaks_off(path, "replayed", flaws.truncated_at_s))
     for line in replace(flaws, quiet_legs=()).lines(path):  # a leg too quiet: the call's own status line
         warning(line)
-
-
-def _turn(path: str, agent_file: str | None) -> LegsTurn:
-    """How replay is told to read the recording's legs the other way round, or its caller's leg
-    alone (a :data:`~monitor.pipeline.LegsTurn`): its channel options, or of a call of two files
-    (``agent_file``), the files given the other way round, or the caller's alone."""
-    from ..pipeline import replay_turn
-    if agent_file is None:
-        return replay_turn
-    return lambda caller, agent: (f"replay {path} alone" if caller < 0
-                                  else f"replay it with {agent_file} as FILE and --agent {path}")
 
 
 class _OneLineFailure(logging.Filter):

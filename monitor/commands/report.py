@@ -37,6 +37,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         "<output>_calls/ (from --db, else from the recordings)")
     p.add_argument("-o", "--output", required=True, metavar="FILE",
                    help="report.html (self-contained page) or report.png (timeline only)")
+    p.add_argument("--agent", metavar="FILE", help="a recording's report: the agent's leg as a recording of its "
+                   "own (mono), the recording given the caller's (as replay --agent)")
     add_call_options(p)
     add_config_options(p)
     # None: not given (a recording's report reads the usual legs; a stored call's and an archive's
@@ -129,10 +131,14 @@ def _recording(args: argparse.Namespace, cfg: Config, target: str):
     """The report data of the recording ``target``, replayed, what it holds said in warning lines as
     replay says them (and a ``--db`` given, not used); None after the line for a speech model that
     cannot be used. Raises ReportError for a recording that cannot be read."""
-    from .common import ModelError, open_transcription
+    from .common import ModelError, agent_file_contradicted, open_transcription
     from ..report import from_file
     from ..report.data import check_recording
     check_recording(target)
+    channels = [given for given in _recording_options(args) if given.startswith(("--caller-", "--agent-"))]
+    if args.agent is not None and (problem := agent_file_contradicted(args.agent, channels)):
+        error(problem)
+        return None
     if args.db is not None:
         not_used([f"--db {args.db}"], f"{target} is a recording, reported by replaying it (no stored call is "
                                       "read); --call ID reports a stored call")
@@ -144,7 +150,7 @@ def _recording(args: argparse.Namespace, cfg: Config, target: str):
     caller = 1 if args.caller_channel is None else args.caller_channel
     agent = 0 if args.agent_channel is None else args.agent_channel
     data = from_file(target, cfg, transcription=transcription, caller_channel=caller,
-                     agent_channel=None if agent < 0 else agent)
+                     agent_channel=None if agent < 0 else agent, agent_file=args.agent)
     if data.unread_channels:
         warning(f"{target}: {data.unread_channels}")
     _say_flaws(target, data)
@@ -218,6 +224,7 @@ def _recording_options(args: argparse.Namespace) -> list[str]:
     a stored call's report and an archive's use none of them."""
     given = [f"--caller-channel {args.caller_channel}" if args.caller_channel is not None else "",
              f"--agent-channel {args.agent_channel}" if args.agent_channel is not None else "",
+             f"--agent {args.agent}" if args.agent is not None else "",
              "--no-transcribe" if args.no_transcribe else "",
              f"--model {args.model}" if args.model is not None else ""]
     return [option for option in given if option]

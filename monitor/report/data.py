@@ -458,7 +458,7 @@ def from_file(path: str, cfg: Config, *, transcription: Any = None,
     ``words``: final :class:`WordsEvent` objects from elsewhere (added to the transcript).
     ``store``: record the replayed call there too (default: nothing is stored).
     """
-    from ..pipeline import CallPipeline, recording_chunks, run_source
+    from ..pipeline import CallPipeline, recording_chunks, replay_turn_of, run_source
 
     src = _open_source(path, caller_channel, agent_channel, agent_file)
     extra: dict[str, Any] = {}
@@ -468,7 +468,7 @@ def from_file(path: str, cfg: Config, *, transcription: Any = None,
     pipeline = CallPipeline(cfg, src.rate, src.legs, store=store, source=path, channels=src.channels,
                             keep_series=True, agent_file=agent_file, **extra)
     try:
-        events = run_source(pipeline, recording_chunks(pipeline, src), [])
+        events = run_source(pipeline, recording_chunks(pipeline, src, replay_turn_of(path, pipeline.agent_file)), [])
     except AudioFileError as err:
         raise ReportError(str(err)) from None
     notes = []
