@@ -471,11 +471,8 @@ def from_file(path: str, cfg: Config, *, transcription: Any = None,
         events = run_source(pipeline, recording_chunks(pipeline, src, replay_turn_of(path, pipeline.agent_file)), [])
     except AudioFileError as err:
         raise ReportError(str(err)) from None
-    notes = []
-    if len(src.legs) == 1:
-        notes.append("Mono recording: the caller's leg only.")
-    unread = src.unread_channels()
-    if unread:
+    notes = ["Mono recording: the caller's leg only."] if len(src.legs) == 1 else []
+    if unread := src.unread_channels():
         notes.append(f"The recording has {unread}.")
     series = cast(HopSeries, pipeline.series)  # kept: the pipeline was made with keep_series
     data = _from_events(events, cfg, title=os.path.basename(path), source=path,
