@@ -91,15 +91,17 @@ def _bad_agent(tmp_path: Path, caller: Path, agent: Path, stereo: Path, case: st
         return ["--agent", str(stereo)], str(stereo), "has 2 channels: a leg's own file is mono"
     if case == "same file":
         return ["--agent", str(caller)], str(caller), "is the caller's file too"
+    if case == "two callers":
+        return [str(stereo), "--agent", str(agent)], str(agent), "--agent gives the agent's leg of one call"
     return ["--agent", str(agent), "--agent-channel", "1"], str(agent), "--agent-channel 1 contradicts --agent"
 
 
-@pytest.mark.parametrize("case", ["missing", "not audio", "stereo", "same file", "channel option"])
+@pytest.mark.parametrize("case", ["missing", "not audio", "stereo", "same file", "channel option", "two callers"])
 def test_a_bad_agents_file_is_one_line_naming_it_and_the_database_is_left_as_it_was(leg_files, tmp_path, case,
                                                                                     capsys):
-    """A missing or unreadable agent's file, a stereo one, the caller's file again, or a channel option
-    beside ``--agent``: one error line naming the file and the problem, a non-zero exit, and a database
-    already holding a call is left byte for byte as it was."""
+    """A missing or unreadable agent's file, a stereo one, the caller's file again, a channel option
+    beside ``--agent``, or two callers' FILEs for one agent's: one error line naming the file and the
+    problem, a non-zero exit, and a database already holding a call is left byte for byte as it was."""
     stereo, caller, agent = leg_files
     db = tmp_path / "events.db"
     store = Store.open(db)
