@@ -11,8 +11,10 @@ the daemon does with its calls:
   plays starts a new call there (the running one is closed there) once it has played
   ``STREAM_CALL_MIN_S`` too (meanwhile the daemon holds the running call's audio back; a tone
   gone before, e.g. call waiting, leaves the call whole), unless the running call's streams
-  go within ``grace_s`` of it appearing (the softphone handed the call over to a new stream:
-  a ringback tone giving way to the answered call's audio); one appearing while none plays
+  go before that (the softphone handed the call over to a new stream: a ringback tone giving
+  way to the answered call's audio, the tone's stream removed 70 ms after the answer's came on
+  an idle machine, a second after on a loaded one; of two streams side by side, the one gone
+  within ``STREAM_CALL_MIN_S`` was passing, the one playing on is the call); one appearing while none plays
   (the softphone re-created its stream, or the sound server came back) goes on with the
   running call, but while the running call's own stream plays on into another sink (the server
   moved it there when the sink was unloaded, and the sink came back without it) it is the next
@@ -113,7 +115,7 @@ class StreamBoundaries:
             return None
         if old and not mark.ids:
             self.gone_at = mark.t
-        elif self.split_at is not None and mark.ids <= self.splitting and mark.t - self.split_at <= self.grace_s:
+        elif self.split_at is not None and mark.ids <= self.splitting and mark.t - self.split_at < STREAM_CALL_MIN_S:
             self.split_at = None  # handed over: the running call's streams gave way to the new ones
             self.bounded = True
         return None

@@ -890,13 +890,13 @@ class DaemonConfig:
         choices=("streams+silence", "silence"))
     stream_end_grace_s: float = _k(
         0.3, "a call whose stream went away ends when no stream has come back for this long (a "
-        "softphone may make its stream again, e.g. on hold: that stays the same call), and a call's "
-        "stream that gives way to a new one within it is handed over, not the next call; two calls "
-        "closer than this are one. Measured on baresip 1.0.0: it makes its stream again 0-6 ms "
-        "apart (hold, ringtone to call) and its ringback tone goes 53-78 ms after the call's "
-        "stream comes; the next call's ringtone came 0.46 s after a hang-up 0.5 s before the next "
-        "dial, which the old 1 s merged. 0.3 s is 50x the longest re-made gap plus a listing of "
-        "the streams on a busy machine", min=0.0, max=60.0)
+        "softphone may make its stream again, e.g. on hold: that stays the same call); two calls "
+        "closer than this are one. (A call's stream that goes while a new one plays beside it is "
+        "handed over to it, not followed by the next call, when it goes within the new one's first "
+        "3 s, whatever this is.) Measured on baresip 1.0.0: it makes its stream again 0-6 ms "
+        "apart (hold, ringtone to call); the next call's ringtone came 0.46 s after a hang-up 0.5 s "
+        "before the next dial, which the old 1 s merged. 0.3 s is 50x the longest re-made gap plus "
+        "a listing of the streams on a busy machine", min=0.0, max=60.0)
     status_socket: str = _k("", "Unix socket for `call-monitor status`, at most 107 bytes; \"\" = "
                             "$XDG_RUNTIME_DIR/callmonitor.sock, else /run/user/UID/callmonitor.sock, else "
                             "the database's path + .sock", kind="socket")
