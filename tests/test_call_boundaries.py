@@ -925,6 +925,41 @@ def test_an_old_client_that_sends_nothing_gets_the_status_from_a_new_daemon(tmp_
         server.close()
 
 
+class _SlowWatcher(SinkStreams):
+    """The stream watcher, a second late back from each listing to the sound server's news (on a
+    loaded machine each listing starts pactl twice, which may take that long)."""
+
+    def _look(self, now: float) -> None:
+        super()._look(now)
+        time.sleep(1.0)
+
+
+def test_a_change_of_the_streams_is_stamped_when_the_server_told_of_it_however_late_the_watcher_is(pulse):
+    """The answer's stream comes beside the ringback tone's, which goes at once: the watcher, a
+    second late back from its listing, stamps the tone's end when the server told of it, not when
+    it got round to it (a second later, which made the tone a call of its own)."""
+    changes: list = []
+    w = _SlowWatcher("softphone", lambda t, ids, why: changes.append((t, ids)), poll_s=5.0).start()
+    _wait_for(lambda: changes)
+    streams = []
+    try:
+        for n in (1, 2):
+            streams.append(subprocess.Popen(["paplay", "--device=softphone", "--raw", "/dev/zero"],
+                                            env=pulse.full_env()))
+            _wait_for(lambda: len(changes[-1][1] or ()) == n)
+        streams[0].kill()
+        gone = time.monotonic()
+        _wait_for(lambda: len(changes[-1][1] or ()) == 1)
+    finally:
+        for p in streams:
+            p.kill()
+            p.wait(5)
+        w.stop()
+    (both_at, both), (one_at, one) = changes[-2:]
+    assert len(both) == 2 and len(one) == 1 and one < both, changes
+    assert one_at - gone < 0.4, f"stamped {one_at - gone:.2f} s after the stream went"
+
+
 def test_a_failure_in_the_watcher_leaves_no_stream_information_and_the_watcher_goes_on(pulse):
     """Whatever fails in the watcher's thread (here the consumer of its changes, once), it says
     that there is no stream information (so the silence decides), and it watches on."""

@@ -7,7 +7,9 @@ and removes when it hangs up, so when the caller's leg is the monitor of that si
 :class:`SinkStreams` watches them in its own thread: ``pactl subscribe`` tells it at once that a
 stream or a sink came or went, and the sink's streams are listed then, and at least every
 ``poll_s`` besides (a subscription that a server restart ended is started again). Every change
-of the set of streams is handed to ``on_change(monotonic time, ids, why)``; ``ids`` None means
+of the set of streams is handed to ``on_change(monotonic time, ids, why)``, the time the
+subscription told of it (read in a thread of its own: a change while a slow listing runs is not
+made later by it, on a loaded machine by a second), or of the look that found it; ``ids`` None means
 that there is no stream information now (no such sink, no server answering), ``why`` says why.
 The watcher also keeps the streams of the server playing into other sinks (:attr:`SinkStreams.elsewhere`,
 as of the change): a call's stream the server moved away when the sink was unloaded plays on there.
@@ -19,13 +21,13 @@ import contextlib
 import json
 import logging
 import os
+import queue
 import re
-import selectors
 import shutil
 import subprocess
 import threading
 import time
-from typing import Callable
+from typing import IO, Callable
 
 from .devices import pactl_output, pactl_short
 
@@ -41,6 +43,8 @@ STOP_JOIN_S = 0.5
 """How long :meth:`SinkStreams.stop` waits for the watcher's thread (the daemon stops within 2 s)."""
 _WAKES = re.compile(rb"' on (sink-input|sink|server) #")
 """The subscription's events that may change the streams of a sink (not: client, source-output...)."""
+BURST_S = 0.02
+"""The subscription's events closer than this to the one before are one burst: one listing for all."""
 OnChange = Callable[[float, "StreamIds | None", str], None]
 
 
@@ -83,6 +87,21 @@ def _long_inputs(timeout: float) -> list[tuple[str, str, str]] | None:
         if sink:
             rows.append((head.group(1), sink.group(1), role.group(1) if role else ""))
     return rows
+
+
+def _read_news(said: IO[bytes], news: "queue.Queue[float | None]") -> None:
+    """Until the subscription's output ``said`` ends (its own thread, so the time each event came is
+    kept while the watcher lists the streams): put the monotonic time of each event that may change
+    the streams of a sink (``_WAKES``), then None; closes ``said``."""
+    try:
+        for line in iter(said.readline, b""):
+            if _WAKES.search(line):
+                news.put(time.monotonic())
+    except (OSError, ValueError):  # the pipe closed under it: the subscription ended all the same
+        pass
+    finally:
+        news.put(None)
+        said.close()
 
 
 class SinkInputs:
@@ -147,6 +166,7 @@ class SinkStreams:
         self.inputs = SinkInputs()
         self._stop = threading.Event()
         self._proc: subprocess.Popen | None = None
+        self._news: "queue.Queue[float | None] | None" = None  # the running subscription's news
         self._thread = threading.Thread(target=self._run, name=f"streams-{sink}", daemon=True)
 
     def start(self) -> "SinkStreams":
@@ -161,7 +181,7 @@ class SinkStreams:
         self._stop.set()
         proc = self._proc
         if proc is not None and proc.poll() is None:
-            proc.kill()  # wakes the thread from its wait at once
+            proc.kill()  # ends its news: wakes the thread from its wait at once
         if self._thread.is_alive():
             self._thread.join(STOP_JOIN_S)
         self._end_subscription()
@@ -217,43 +237,41 @@ class SinkStreams:
         except OSError as err:
             log.debug("pactl subscribe: %s", err)
             self._proc = None
+            return
+        self._news = queue.Queue()
+        threading.Thread(target=_read_news, args=(self._proc.stdout, self._news), name=f"subscription-{self.sink}",
+                         daemon=True).start()
 
     def _wait(self) -> float:
-        """Until the subscription tells of a change of the streams, the sinks or the server (read
-        all it said), or ``poll_s`` passes; the monotonic time it woke. The subscription's other
+        """Until the subscription tells of a change of the streams, the sinks or the server (the
+        rest of its burst taken with it), or ``poll_s`` passes: when that news came (one that came
+        during the last listing at once), else the monotonic time it woke. The subscription's other
         events do not wake it: each listing is itself a new client of the server (``new``,
         ``change``, ``remove`` on client #N), and the capture's recording stream changes too."""
-        proc = self._proc
-        if proc is None or proc.stdout is None:
+        news = self._news
+        if news is None:
             self._stop.wait(self.poll_s)
             return time.monotonic()
-        deadline = time.monotonic() + self.poll_s
-        with selectors.DefaultSelector() as sel:
-            sel.register(proc.stdout, selectors.EVENT_READ)
-            while True:
-                left = deadline - time.monotonic()
-                if left <= 0 or not sel.select(left):
-                    return time.monotonic()
-                woke = time.monotonic()
-                said = b""
-                fd = proc.stdout.fileno()
-                while True:  # the rest of a burst of events (one listing for all of them)
-                    part = os.read(fd, 65536)
-                    if not part:  # the subscription ended (server gone): started again
-                        self._end_subscription()  # after a pause, not in a tight loop
-                        self._stop.wait(self.poll_s)
-                        return time.monotonic()
-                    said += part
-                    if not sel.select(0.02):
-                        break
-                if _WAKES.search(said):
-                    return woke
+        try:
+            came = news.get(timeout=self.poll_s)
+        except queue.Empty:
+            return time.monotonic()
+        ended = came is None
+        while not ended:
+            try:
+                ended = news.get(timeout=BURST_S) is None
+            except queue.Empty:
+                break
+        if came is not None and not ended:
+            return came
+        self._end_subscription()  # the subscription ended (server gone): started again
+        self._stop.wait(self.poll_s)  # after a pause, not in a tight loop
+        return time.monotonic()
+
     def _end_subscription(self) -> None:
-        proc, self._proc = self._proc, None
-        if proc is not None:
+        proc, self._proc, self._news = self._proc, None, None
+        if proc is not None:  # its output ends: its reader closes it
             if proc.poll() is None:
                 proc.kill()
             with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.wait(1)
-            if proc.stdout is not None:
-                proc.stdout.close()
