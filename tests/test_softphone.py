@@ -4,8 +4,9 @@ agent's playing into the null sink ``softphone`` of a private PulseAudio server,
 
 baresip plays the ringtone of an incoming call (its ``audio_alert``) and the ringback tone of an
 outgoing one (its ``audio_player``) into the sink as streams of their own, and makes a new stream
-for the call's audio on the answer (the ringback tone's goes 70 ms after it). Each call is one
-call for the daemon all the same, from its first stream (the ring) to the hang-up.
+for the call's audio on the answer (the ringback tone's goes 70 ms after it, up to a second after
+on a loaded machine). Each call is one call for the daemon all the same, from its first stream (the
+ring) to the hang-up.
 """
 
 from __future__ import annotations

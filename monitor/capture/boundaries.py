@@ -14,8 +14,8 @@ the daemon does with its calls:
   go before that (the softphone handed the call over to a new stream: a ringback tone giving
   way to the answered call's audio, the tone's stream removed 70 ms after the answer's came on
   an idle machine, a second after on a loaded one; of two streams side by side, the one gone
-  within ``STREAM_CALL_MIN_S`` was passing, the one playing on is the call); one appearing while none plays
-  (the softphone re-created its stream, or the sound server came back) goes on with the
+  within ``STREAM_CALL_MIN_S`` was passing, the one playing on is the call); one appearing while
+  none plays (the softphone re-created its stream, or the sound server came back) goes on with the
   running call, but while the running call's own stream plays on into another sink (the server
   moved it there when the sink was unloaded, and the sink came back without it) it is the next
   call, as a stream beside the running call's is;
