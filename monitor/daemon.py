@@ -123,6 +123,43 @@ class NoInput:
         return None
 
 
+BEHIND_SAY_S = 5.0
+"""The capture loop (the analysis) this many seconds behind the capture (a busy machine: its CPU
+taken by other programs, the daemon capped or niced) is said in one warning, and the status says by
+how much; once it is back within :data:`CAUGHT_UP_S`, one line says how far behind it ran and for how long."""
+
+CAUGHT_UP_S = 1.5
+"""The capture loop this close to the capture has caught up with it: it takes the audio a block or
+two after it arrives, a leg that gives none padded after ``gap_s``, in chunks of up to 0.25 s."""
+
+
+@dataclasses.dataclass
+class Lag:
+    """How far the capture loop has run behind the capture since it was said (:data:`BEHIND_SAY_S`)."""
+
+    since: float | None = None  # monotonic time the lag was said; None while it is not behind
+    most_s: float = 0.0  # the most it has run behind since
+
+    def follow(self, behind_s: float, now: float) -> str | None:
+        """The loop ``behind_s`` behind the capture at monotonic time ``now``: "behind" when it has
+        just fallen :data:`BEHIND_SAY_S` behind, "caught up" when it is back within
+        :data:`CAUGHT_UP_S` (read :attr:`since` and :attr:`most_s`, then :meth:`clear`), else None."""
+        if self.since is None:
+            if behind_s < BEHIND_SAY_S:
+                return None
+            self.since, self.most_s = now, behind_s
+            return "behind"
+        self.most_s = max(self.most_s, behind_s)
+        return "caught up" if behind_s <= CAUGHT_UP_S else None
+
+    def clear(self) -> None:
+        self.since, self.most_s = None, 0.0
+
+
+ANALYSIS_BEHIND = "analysis behind"
+"""The source (:func:`problem_of`) of the line saying that the analysis runs behind the capture."""
+
+
 def wait_left_s(since: float | None, t: float, limit_s: float) -> float | None:
     """The seconds left at call time ``t`` of a call waiting for its caller's source before the source
     has given no input for ``limit_s`` (``daemon.lost_source_end_s``), its input not heard since call
@@ -198,7 +235,9 @@ class Daemon:
         self.segmenter = Segmenter(source.rate)
         self._preroll: collections.deque[Chunk] = collections.deque()
         self._now = 0.0
-        self._wall_now = time.time()  # the wall-clock time the capture loop took the chunk ending at _now
+        self._wall_now = time.time()  # the wall-clock time the audio of the chunk ending at _now was captured
+        self._took_chunk = False  # the loop has taken a chunk: _now is on the capture's clock
+        self._lag = Lag()
         self.boundaries = cfg.daemon.call_boundaries  # as at the start (its watcher is opened then)
         self.streams = StreamBoundaries(cfg.daemon.stream_end_grace_s) if "streams" in self.boundaries else None
         # the socket's marks: (came at, what, answer)
@@ -742,6 +781,38 @@ class Daemon:
         """The capture loop's clock: the source's seconds up to the last chunk it took."""
         return self._now
 
+    @property
+    def behind_s(self) -> float | None:
+        """How far the capture loop (the analysis) runs behind the capture, in seconds: the source's
+        clock now less the end of the last chunk the loop took; None for a source with no clock of its
+        own (a recording) and before the first chunk."""
+        now = getattr(self.source, "now", None)
+        return max(0.0, now() - self._now) if now is not None and self._took_chunk else None
+
+    def _follow_lag(self, behind_s: float) -> None:
+        """Say once that the analysis runs :data:`BEHIND_SAY_S` behind the capture (a busy machine:
+        alerts come late, at their call times), and once that it caught up, how far behind it ran
+        and for how long."""
+        lag = self._lag
+        change = lag.follow(behind_s, time.monotonic())
+        if change == "behind":
+            dropped = getattr(self.source, "queue_s", None)
+            past = f"; past {dropped:g} s behind, the audio is dropped" if dropped else ""
+            self._say_in_call("warning", f"the analysis runs {behind_s:.0f} s behind the capture (the machine is "
+                                         f"too busy): alerts come that much late, at their call times{past}",
+                              problem_of(ANALYSIS_BEHIND))
+        elif change == "caught up" and lag.since is not None:
+            self._say_in_call("info", f"the analysis caught up with the capture (it ran up to {lag.most_s:.0f} s "
+                                      f"behind, for {time.monotonic() - lag.since:.0f} s)", recovery_of(ANALYSIS_BEHIND))
+            lag.clear()
+
+    def _say_in_call(self, level: str, message: str, extra: Mapping[str, object]) -> None:
+        """A status line of the daemon's, logged naming the running call if one runs (as the
+        capture's lines are: :meth:`source_status`), and to every sink."""
+        p = self.pipeline
+        log.log(_LEVELS[level], "%s", message if p is None else f"call {call_name(p.call_id)}: {message}", extra=extra)
+        self.emit([self._status_event(level, message)])
+
     # ------------------------------------------------------------------ loop
     def run(self) -> int:
         """Listen, cut calls and run them until the source ends or :meth:`request_stop`."""
@@ -813,8 +884,10 @@ class Daemon:
 
     def _listen(self) -> None:
         for chunk in self.source.chunks():
-            self._now = chunk.t0 + len(chunk.samples) / self.source.rate
-            self._wall_now = time.time()
+            self._now, self._took_chunk = chunk.t0 + len(chunk.samples) / self.source.rate, True
+            behind_s = self.behind_s or 0.0
+            self._wall_now = time.time() - behind_s  # when its audio was captured, not when the loop got to it
+            self._follow_lag(behind_s)
             self._drain_msgs()
             self._stop_if_refused()
             self._take_reports()

@@ -50,6 +50,9 @@ class RunningDaemon(Protocol):
     @property
     def now_s(self) -> float: ...
 
+    @property
+    def behind_s(self) -> float | None: ...
+
     def waits_for_caller(self) -> bool: ...
 
     def caller_wait_left_s(self, limit_s: float) -> float | None: ...
@@ -115,6 +118,7 @@ def state(daemon: RunningDaemon) -> dict[str, Any]:
         "config": list(daemon.cfg.sources), "legs": legs,
         "overflows": sum(s.get("overflows", 0) for s in legs.values()),
         "dropped_blocks": sum(s.get("dropped_blocks", 0) for s in legs.values()),
+        "behind_s": None if (behind := daemon.behind_s) is None else round(behind, 1),
         "calls": daemon.calls, "call": call, "alerts": daemon.alerts_total,
         "boundaries": boundaries_state(daemon), "pending": _pending_state(daemon.streams, daemon.now_s, p is not None),
         "recent_alerts": _recent_alerts(daemon.recent),

@@ -123,6 +123,7 @@ def render(st: dict) -> str:
     lines = [f"call-monitor daemon pid {st['pid']}, release {release_said(st.get('version'))}, "
              f"up {st['uptime_s']:.0f} s, database {st['db']}", *_release_lines(st)]
     lines += _leg_lines(st)
+    lines += _behind_lines(st.get("behind_s"))
     b = st.get("boundaries")
     if b:
         lines.append(f"  calls cut by {b['based_on']}")
@@ -154,6 +155,18 @@ def _leg_lines(st: dict) -> list[str]:
                      f"{_level_text(s.get('level_dbfs'))}, overflows {s['overflows']}, dropped "
                      f"{s['dropped_blocks']}, reopens {s['reopens']}")
     return lines
+
+
+BEHIND_SHOWN_S = 2.0
+"""The analysis this far behind the capture is a line of the text (closer, it takes the audio as it comes)."""
+
+
+def _behind_lines(behind_s: float | None) -> list[str]:
+    """A line while the analysis runs :data:`BEHIND_SHOWN_S` or more behind the capture, saying by how much."""
+    if behind_s is None or behind_s < BEHIND_SHOWN_S:
+        return []
+    return [f"  analysis {behind_s:.0f} s behind the capture (the machine is too busy): alerts come that much "
+            "late, at their call times"]
 
 
 def _call_lines(c: dict | None) -> list[str]:

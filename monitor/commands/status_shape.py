@@ -50,7 +50,7 @@ WEBHOOK = Obj({"url": ANY, "delivered": ANY, "failures": ANY, "last_error": ANY}
               {"last_failure_at": NUMBER, "heartbeat": Obj({"sent": ANY, "failing": ANY, "last_error": ANY})})
 LISTENING = Obj({"pid": ANY, "uptime_s": NUMBER, "db": ANY, "legs": Each(LEG), "calls": ANY, "alerts": ANY,
                  "overflows": ANY},
-                {"boundaries": Obj({"based_on": ANY}), "call": CALL,
+                {"boundaries": Obj({"based_on": ANY}), "call": CALL, "behind_s": NUMBER,
                  "pending": Obj({"kind": ANY, "since_s": NUMBER, "call_after_s": NUMBER}),
                  "store": Obj(), "recent_alerts": Each(RECENT_ALERT, list), "webhook": WEBHOOK,
                  "notify": Obj({"sent": ANY, "failures": ANY}), "transcription_off": str,

@@ -1,0 +1,84 @@
+"""A machine too busy for the daemon (its CPU taken by other programs, the daemon capped or niced):
+the analysis falls behind the capture. What it does then is said (once, with how far behind it runs),
+the status says by how much while it is, and the calls keep the times their audio was captured at.
+
+The daemon runs in process on a real PulseAudio server; the analysis is held up by a sink that
+takes seconds over one event, as a starved loop does.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+
+from conftest import portaudio_afresh
+from monitor.capture.live import LiveSource
+from monitor.commands.status import render
+from monitor.config import load_config
+from monitor.daemon import BEHIND_SAY_S, Daemon
+from monitor.delivery.store import Store
+from monitor.events import Event, StatusEvent
+
+HELD_S = BEHIND_SAY_S + 0.5
+"""How long the analysis is held up: long enough for its lag to be said."""
+
+
+def test_an_analysis_held_up_says_how_far_behind_it_runs_and_keeps_the_capture_s_times(pulse, tmp_path,
+                                                                                       monitor_logs):
+    """The analysis is held up for 5.5 s right after a call starts; meanwhile `call start` begins a
+    second call. While it is behind, the status says by how much; once it takes the audio again, one
+    warning says how far behind it runs, and one line once it has caught up. The second call starts
+    at the wall-clock time its mark came, not when the late analysis got to it (its stored start was
+    as late as the analysis)."""
+    portaudio_afresh()
+    cfg = load_config(overrides={"storage.db": str(tmp_path / "e.db")}, user_config=False)
+    src = LiveSource({"caller": "softphone.monitor"})
+    seen: dict[str, object] = {}
+
+    def mark_second_call() -> None:
+        time.sleep(1.0)
+        seen["marked_at"] = time.time()
+        seen["answer"] = daemon.control({"call": "start"})
+
+    def held_up(ev: Event) -> None:
+        if isinstance(ev, StatusEvent) and ev.message == "call 1 started" and "status" not in seen:
+            threading.Thread(target=mark_second_call).start()
+            time.sleep(HELD_S)
+            seen["status"] = daemon.state()
+        if isinstance(ev, StatusEvent) and ev.message.startswith("the analysis caught up"):
+            daemon.request_stop()
+
+    with Store.open(tmp_path / "e.db") as store:
+        daemon = Daemon(cfg, src, store, {"held up": held_up})
+        threading.Thread(target=lambda: _started(src) and daemon.control({"call": "start"})).start()
+        timer = threading.Timer(30.0, daemon.request_stop)  # a loop that never catches up: said below
+        timer.start()
+        try:
+            assert daemon.run() == 0
+        finally:
+            timer.cancel()
+        second = store.get_call(2)
+    status = seen["status"]
+    assert isinstance(status, dict) and status["behind_s"] >= HELD_S - 0.5, status
+    assert re.search(r"\n  analysis \d+ s behind the capture \(the machine is too busy\): alerts come that much "
+                     r"late, at their call times\n", render(status)), render(status)
+    said = [(level, m) for level, m in monitor_logs if "analysis" in m]
+    assert len(said) == 2, said
+    assert said[0][0] == "warning" and re.fullmatch(
+        r"call 1: the analysis runs \d+ s behind the capture \(the machine is too busy\): alerts come that much "
+        r"late, at their call times; past 20 s behind, the audio is dropped", said[0][1]), said
+    assert said[1][0] == "info" and re.fullmatch(
+        r"call 2: the analysis caught up with the capture \(it ran up to \d+ s behind, for \d+ s\)", said[1][1]), said
+    assert seen["answer"] == {"ok": True, "message": "call 2 started (call 1 ended)"}, seen
+    assert abs(second.started_at - float(seen["marked_at"])) < 1.0, (second.started_at, seen["marked_at"])
+
+
+def _started(src: LiveSource) -> bool:
+    """Once the caller's leg captures (False if it does not within 10 s)."""
+    deadline = time.monotonic() + 10
+    while src.stats()["caller"]["state"] != "running":
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
