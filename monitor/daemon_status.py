@@ -219,7 +219,8 @@ def heartbeat_status(daemon: RunningDaemon, report_url: Callable[[str], str] = l
     p = daemon.pipeline
     call = None if p is None else {
         "call_id": p.call_id, "t": round(p.duration_s, 1),
-        "started_at": round(time.time() - p.duration_s, 3), "active_alerts": sorted(daemon.active)}
+        "started_at": round(time.time() - (daemon.behind_s or 0.0) - p.duration_s, 3),  # an analysis behind too
+        "active_alerts": sorted(daemon.active)}
     off = daemon.transcription_off
     return {
         "version": RELEASE,

@@ -30,7 +30,7 @@ def test_an_analysis_held_up_says_how_far_behind_it_runs_and_keeps_the_capture_s
     second call. While it is behind, the status says by how much; once it takes the audio again, one
     warning says how far behind it runs, and one line once it has caught up. The second call starts
     at the wall-clock time its mark came, not when the late analysis got to it (its stored start was
-    as late as the analysis)."""
+    as late as the analysis), and the heartbeat tells the supervisor's console when the first began."""
     portaudio_afresh()
     cfg = load_config(overrides={"storage.db": str(tmp_path / "e.db")}, user_config=False)
     src = LiveSource({"caller": "softphone.monitor"})
@@ -45,7 +45,7 @@ def test_an_analysis_held_up_says_how_far_behind_it_runs_and_keeps_the_capture_s
         if isinstance(ev, StatusEvent) and ev.message == "call 1 started" and "status" not in seen:
             threading.Thread(target=mark_second_call).start()
             time.sleep(HELD_S)
-            seen["status"] = daemon.state()
+            seen["status"], seen["heartbeat"] = daemon.state(), daemon.heartbeat_status()
         if isinstance(ev, StatusEvent) and ev.message.startswith("the analysis caught up"):
             daemon.request_stop()
 
@@ -58,7 +58,7 @@ def test_an_analysis_held_up_says_how_far_behind_it_runs_and_keeps_the_capture_s
             assert daemon.run() == 0
         finally:
             timer.cancel()
-        second = store.get_call(2)
+        first, second = store.get_call(1), store.get_call(2)
     status = seen["status"]
     assert isinstance(status, dict) and status["behind_s"] >= HELD_S - 0.5, status
     assert re.search(r"\n  analysis \d+ s behind the capture \(the machine is too busy\): alerts come that much "
@@ -71,6 +71,8 @@ def test_an_analysis_held_up_says_how_far_behind_it_runs_and_keeps_the_capture_s
     assert said[1][0] == "info" and re.fullmatch(
         r"call 2: the analysis caught up with the capture \(it ran up to \d+ s behind, for \d+ s\)", said[1][1]), said
     assert seen["answer"] == {"ok": True, "message": "call 2 started (call 1 ended)"}, seen
+    beat = seen["heartbeat"]  # the console is told when the running call began, however far behind
+    assert isinstance(beat, dict) and abs(beat["call"]["started_at"] - first.started_at) < 1.0, (beat, first)
     assert abs(second.started_at - float(seen["marked_at"])) < 1.0, (second.started_at, seen["marked_at"])
 
 
