@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import shlex
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping, Sequence, TypeVar, cast
 
 import numpy as np
@@ -124,6 +124,7 @@ class CallPipeline:
         """The legs' recognizers (none: the call is not transcribed, unless they join it under way:
         ``words_may_join``) and the failures of those that stopped."""
         self.transcribers = transcribers or {}
+        self._drops_said: dict[str, WordsDropped] = {}  # what was said of each recognizer's audio dropped
         self.transcribed = bool(self.transcribers)  # transcription was on (the summary says so)
         self.words_from_s: float | None = None
         """Call time the words began at, for recognizers that joined the call under way
@@ -231,7 +232,7 @@ class CallPipeline:
         if self.words_in_step:  # replay: let the recognizer catch up so word cues see its words
             for leg, tr in list(self.transcribers.items()):
                 self._recognizer(leg, tr.wait_idle, True)
-        words = self._words()
+        words = self._words() + self._words_dropped()
         return self._of_call(words + self._judge(self.cues.due()))
 
     def _transcribe(self, leg: str, x: np.ndarray, speech: np.ndarray, final: bool = False) -> None:
@@ -285,6 +286,7 @@ class CallPipeline:
         events += self.quiet_legs(self.duration_s) + self.swapped_sources(self.duration_s)
         self.flaws = self._flaws_said()
         events += self._words(final=True)
+        events += self._words_dropped(final=True)
         t_end = round(self.duration_s, 3)
         events += self._route(self.engine.close(t_end))
         summary = self.summary(ended_by, stored_notes(stopped, self.unheard, self._fingerprint, self.flaws,
@@ -456,6 +458,30 @@ class CallPipeline:
                                                                      since=hit.start_s)))
         return out
 
+    def _words_dropped(self, final: bool = False) -> list[Event]:
+        """What the recognizers dropped, said: one warning, at its call time, when a leg's recognizer
+        begins to drop audio (it runs more than its backlog behind: the machine is too busy), and one
+        line once it has caught up (at the call's end, ``final``, if not before) with the call times
+        and seconds of the audio whose words are not transcribed."""
+        out: list[Event] = []
+        for leg, tr in self.transcribers.items():
+            said = self._drops_said.setdefault(leg, WordsDropped())
+            spans = [(max(a, said.until), b) for a, b in tr.dropped_spans() if b > said.until]
+            if spans and said.since is None:
+                said.since = spans[0][0]
+                out.append(StatusEvent(t=round(said.since, 3), level="warning", message=(
+                    f"the {leg}'s words from {said.since:.1f} s into the call are not transcribed: the speech "
+                    f"recognition runs more than {tr.max_backlog_s:g} s behind (the machine is too busy); the "
+                    "acoustic cues and alerts go on")))
+            said.lost_s += sum(b - a for a, b in spans)
+            said.until = max([said.until, *(b for _, b in spans)])
+            if said.since is not None and (final or (not spans and tr.stats().backlog_s <= WORDS_CAUGHT_UP_SHARE * tr.max_backlog_s)):
+                out.append(StatusEvent(t=round(self.duration_s, 3), level="info", message=(
+                    f"the {leg}'s speech recognition caught up: its words from {said.since:.1f} to "
+                    f"{said.until:.1f} s into the call are not transcribed ({said.lost_s:.1f} s of audio dropped)")))
+                said.since, said.lost_s = None, 0.0
+        return out
+
     def _recognizer(self, leg: str, call: Callable[[], T], instead: T) -> T:
         """``call()`` on ``leg``'s recognizer; if the recognizer has failed, ``instead``: the leg
         goes on without it (one warning), its acoustic cues and alerts as before, its word cues
@@ -565,6 +591,21 @@ TRUNCATED_AT = "truncated_at_s"
 """The stored summary's key of the seconds a replayed recording held before its audio broke off
 (:attr:`~monitor.capture.sources.RecordingFlaws.truncated_at_s`); a whole recording, a live call,
 and a call stored before it was kept, have none."""
+
+WORDS_CAUGHT_UP_SHARE = 0.1
+"""A recognizer that dropped audio has caught up once it drops no more and this share of its backlog
+(:attr:`Transcriber.max_backlog_s`: 3 s of the live daemon's 30) or less waits for it."""
+
+
+@dataclass
+class WordsDropped:
+    """What was said of a recognizer's audio dropped: the call time the drops being said began at
+    (None: none are), the end of the last drop seen, and the seconds dropped since they began."""
+
+    since: float | None = None
+    until: float = 0.0
+    lost_s: float = 0.0
+
 
 WORDS_FROM = "words_from_s"
 """The stored summary's key of the call time a live call's words began at, when its recognizers

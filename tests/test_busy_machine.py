@@ -1,9 +1,11 @@
 """A machine too busy for the daemon (its CPU taken by other programs, the daemon capped or niced):
-the analysis falls behind the capture. What it does then is said (once, with how far behind it runs),
-the status says by how much while it is, and the calls keep the times their audio was captured at.
+the analysis falls behind the capture, the speech recognition behind the analysis. What it does then
+is said (once, with how far behind it runs, and what it dropped, at its call times), the status says
+by how much while it is, and the calls keep the times their audio was captured at.
 
 The daemon runs in process on a real PulseAudio server; the analysis is held up by a sink that
-takes seconds over one event, as a starved loop does.
+takes seconds over one event, as a starved loop does. The recognizer is the real Korean model, handed
+a recorded call faster than it can take it.
 """
 
 from __future__ import annotations
@@ -12,13 +14,20 @@ import re
 import threading
 import time
 
-from conftest import portaudio_afresh
+import numpy as np
+import pytest
+
+from conftest import CALLS, portaudio_afresh
+from monitor.capture.audio_files import AnalysisStream
+from monitor.capture.sources import Chunk
 from monitor.capture.live import LiveSource
 from monitor.commands.status import render
 from monitor.config import load_config
 from monitor.daemon import BEHIND_SAY_S, Daemon
 from monitor.delivery.store import Store
 from monitor.events import Event, StatusEvent
+from monitor.pipeline import CallPipeline
+from monitor.transcription.recognizer import Transcriber
 
 HELD_S = BEHIND_SAY_S + 0.5
 """How long the analysis is held up: long enough for its lag to be said."""
@@ -84,3 +93,32 @@ def _started(src: LiveSource) -> bool:
             return False
         time.sleep(0.05)
     return True
+
+
+def test_a_recognizer_that_falls_behind_says_which_words_it_dropped_and_when_it_caught_up(ko_model):
+    """The caller's recognizer runs more than its backlog (here 1 s) behind the analysis (a busy
+    machine: the recognizer needs several times the analysis's CPU): its oldest audio is dropped rather
+    than the words fall ever further behind. That was counted, never said: a call's words were
+    missing with no word of it. One warning says it at the call time the drops began, and one line,
+    once the recognizer has caught up (here at the call's end), the call times whose words are not
+    transcribed and the seconds dropped."""
+    stream = AnalysisStream(CALLS / "labored_start_16k.wav", [1])
+    x = np.concatenate(list(stream))[: 14 * stream.rate]  # the caller speaks from 8 s on
+    transcriber = Transcriber(ko_model, "caller", stream.rate, max_backlog_s=1.0, on_full="drop")
+    pipe = CallPipeline(load_config(user_config=False), stream.rate, ("caller",), transcribers={"caller": transcriber})
+    events: list[Event] = []
+    for i in range(0, len(x), stream.rate // 2):  # as fast as the analysis takes it
+        events += pipe.process(Chunk(i / stream.rate, x[i:i + stream.rate // 2]))
+    events += pipe.finish()
+    said = [ev for ev in events if isinstance(ev, StatusEvent) and "transcribed" in ev.message]
+    assert [ev.level for ev in said] == ["warning", "info"], said
+    begun = re.fullmatch(r"the caller's words from (\d+\.\d) s into the call are not transcribed: the speech "
+                         r"recognition runs more than 1 s behind \(the machine is too busy\); the acoustic cues "
+                         r"and alerts go on", said[0].message)
+    assert begun and said[0].t == pytest.approx(float(begun[1]), abs=0.05), said[0]
+    over = re.fullmatch(r"the caller's speech recognition caught up: its words from (\d+\.\d) to (\d+\.\d) s into "
+                        r"the call are not transcribed \((\d+\.\d) s of audio dropped\)", said[1].message)
+    assert over and over[1] == begun[1], said[1]
+    dropped = transcriber.stats().dropped_s
+    assert float(over[3]) == pytest.approx(dropped, abs=0.05) and dropped > 1.0, (said[1], dropped)
+    assert 8.0 <= float(over[1]) < float(over[2]) <= 14.0, said[1]

@@ -24,7 +24,6 @@ from monitor.capture.sources import Chunk
 from monitor.config import load_config
 from monitor.dsp.resample import Resampler
 from monitor.events import WordsEvent
-from monitor.transcription.vosk_models import load_model, packaged_model_dirs, resolve_model
 from monitor.transcription.phrases import PhraseMatcher, PhraseSpotter
 from monitor.transcription.recognizer import Transcriber
 from monitor.pipeline import CallPipeline
@@ -115,17 +114,6 @@ def replay(model, x: np.ndarray, rate: int, *, gate: bool, chunks: str = "fixed"
     stats = tr.stats()
     assert stats.finished
     return Run(events, finals_before, stats, tr.renewals)
-
-
-@pytest.fixture(scope="session")
-def ko_model_info(tmp_path_factory):
-    root = packaged_model_dirs(tmp_path_factory.mktemp("vosk-models"))
-    return resolve_model(None, "ko", env=str(root))
-
-
-@pytest.fixture(scope="session")
-def ko_model(ko_model_info):
-    return load_model(ko_model_info)
 
 
 @pytest.fixture(scope="session")

@@ -187,6 +187,7 @@ class Transcriber:
         self._error: BaseException | None = None
         self._received = 0
         self._dropped = 0
+        self._dropped_spans: list[tuple[float, float]] = []  # call times, one per stretch dropped at a time
 
     def _begin_worker_state(self) -> None:
         """What only the worker touches: the segment being fed, the speech gate's hangover and pre-roll,
@@ -250,10 +251,32 @@ class Transcriber:
                     old = self._items.popleft()
                     self._backlog -= len(old.x)
                     self._dropped += len(old.x)
+                    self._note_dropped(old)
             self._items.append(_Item(float(t0), x, mask))
             self._backlog += len(x)
             self._received += len(x)
             self._cond.notify_all()
+
+    def _note_dropped(self, item: _Item) -> None:
+        """``item`` dropped (under ``_cond``): its call time joins the stretch dropped before it when
+        it follows that stretch (the items dropped one after another while the worker is behind)."""
+        start, end = item.t0, item.t0 + len(item.x) / self.input_rate
+        spans = self._dropped_spans
+        if spans and spans[-1][1] >= start - 0.05:
+            spans[-1] = (spans[-1][0], max(spans[-1][1], end))
+        else:
+            spans.append((start, end))
+
+    def dropped_spans(self) -> list[tuple[float, float]]:
+        """The call-time spans (start, end) of the audio dropped because the worker fell behind by
+        more than ``max_backlog_s`` (``on_full="drop"``), in order: its words are not transcribed."""
+        with self._cond:
+            return list(self._dropped_spans)
+
+    @property
+    def max_backlog_s(self) -> float:
+        """The audio the worker may fall behind by before the oldest is dropped (``on_full="drop"``)."""
+        return self._max_backlog / self.input_rate
 
     def poll(self) -> list[WordsEvent]:
         """Results produced since the last call (non-blocking).
