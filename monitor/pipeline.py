@@ -475,7 +475,8 @@ class CallPipeline:
                     "acoustic cues and alerts go on")))
             said.lost_s += sum(b - a for a, b in spans)
             said.until = max([said.until, *(b for _, b in spans)])
-            if said.since is not None and (final or (not spans and tr.stats().backlog_s <= WORDS_CAUGHT_UP_SHARE * tr.max_backlog_s)):
+            caught_up = not spans and tr.stats().backlog_s <= WORDS_CAUGHT_UP_SHARE * tr.max_backlog_s
+            if said.since is not None and (final or caught_up):
                 out.append(StatusEvent(t=round(self.duration_s, 3), level="info", message=(
                     f"the {leg}'s speech recognition caught up: its words from {said.since:.1f} to "
                     f"{said.until:.1f} s into the call are not transcribed ({said.lost_s:.1f} s of audio dropped)")))
