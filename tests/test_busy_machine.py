@@ -10,14 +10,16 @@ a recorded call faster than it can take it.
 
 from __future__ import annotations
 
+import os
 import re
+import signal
 import threading
 import time
 
 import numpy as np
 import pytest
 
-from conftest import CALLS, portaudio_afresh
+from conftest import CALLS, portaudio_afresh, start_daemon
 from monitor.capture.audio_files import AnalysisStream
 from monitor.capture.sources import Chunk
 from monitor.capture.live import LiveSource
@@ -122,3 +124,26 @@ def test_a_recognizer_that_falls_behind_says_which_words_it_dropped_and_when_it_
     dropped = transcriber.stats().dropped_s
     assert float(over[3]) == pytest.approx(dropped, abs=0.05) and dropped > 1.0, (said[1], dropped)
     assert 8.0 <= float(over[1]) < float(over[2]) <= 14.0, said[1]
+
+
+def test_a_daemon_held_up_for_seconds_says_the_audio_it_did_not_hear_and_reopens_nothing(env, tmp_path):
+    """The daemon is stopped for 2.5 s (SIGSTOP, SIGCONT: a machine that froze it, or starved it of
+    CPU): its stream's callbacks stopped too, and the sound server held the audio back. Its
+    supervisors took that for streams that stalled, said `input lost (no audio for -0.0 s)` by the
+    time they said it (the held-back audio had come) and reopened both legs, losing it; and the
+    silence the capture filled in for the time it was held up was said nowhere. Now no leg is
+    reopened, and one warning says the audio that was not heard, its time filled with silence."""
+    d = start_daemon(env, tmp_path)
+    try:
+        os.kill(d.proc.pid, signal.SIGSTOP)
+        time.sleep(2.5)
+        os.kill(d.proc.pid, signal.SIGCONT)
+        assert d.wait_err("caller leg (softphone.monitor): audio not heard: the capture was held up (the machine "
+                          "too busy, or the daemon or the sound server stopped); its time is filled with silence",
+                          5), d.err
+        time.sleep(1.0)  # a supervisor that took it for a stall says so within a second
+        st = d.status(env)
+    finally:
+        d.kill()
+    assert not [e for e in d.err if "input lost" in e], d.err
+    assert st["legs"]["caller"]["reopens"] == 0 and st["legs"]["caller"]["state"] == "running", st

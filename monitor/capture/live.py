@@ -236,6 +236,9 @@ class _Leg:
     drops_seen: int = 0  # stats.dropped_blocks when the consumer last looked
     dropping_since: int | None = None  # stats.dropped_blocks before the drops now said began
     last_drop: float = 0.0  # monotonic time the consumer last saw new drops
+    fill_seen: float = 0.0  # stats.gap_fill_s when the consumer last looked
+    unheard_s: float | None = None  # silence filled in the running leg since it was said; None: none said
+    last_fill: float = 0.0  # monotonic time the consumer last saw the running leg filled
     repeating: bool = False  # its last failure repeats the one before: its reopening is not said again
 
     def source(self) -> ResolvedSource:
@@ -634,9 +637,17 @@ class LiveSource(Source):
                 self._stop.wait(delay)
 
     def _keep_open(self, leg: _Leg) -> None:
-        """Keep the leg's stream open: detect a stall, close, reopen with backoff."""
+        """Keep the leg's stream open: detect a stall, close, reopen with backoff. A stall is no
+        audio for ``stall_s`` while this thread ran: the process held up longer than that (stopped,
+        frozen, starved of CPU) held up the stream's callbacks too, and its stream delivers what the
+        sound server kept meanwhile once it runs again, so it is judged from then on."""
         delay = self.backoff_s
+        looked = resumed = time.monotonic()
         while not self._stop.is_set():
+            now = time.monotonic()
+            if now - looked > self.stall_s:  # this thread was held up: so were the callbacks
+                resumed = now
+            looked = now
             if leg.stream is None:
                 try:
                     self._open(leg)
@@ -656,9 +667,9 @@ class LiveSource(Source):
             inactive = stream is not None and not stream.active
             if leg.last_block:
                 leg.stats.state = "running"
-                stalled = now - leg.last_block > self.stall_s
+                stalled = now - max(leg.last_block, resumed) > self.stall_s
             else:
-                stalled = now - leg.opened_at > self.first_block_s
+                stalled = now - max(leg.opened_at, resumed) > self.first_block_s
             moved = None if inactive or stalled else self._source_moved(leg, now)
             if inactive or stalled or moved:
                 why = moved or self._why_lost(leg, inactive, now)
@@ -909,6 +920,27 @@ class LiveSource(Source):
             self.on_status("info", f"{leg.name} leg ({leg.stats.source}): the analysis caught up with the "
                            f"capture; {lost:.1f} s of audio dropped", f"{leg.name} leg drops")
 
+    def _say_unheard(self, leg: _Leg) -> None:
+        """One warning when a leg that runs is filled with silence for ``gap_s`` or more (its audio
+        did not come in time: the daemon or the sound server held up, stopped, or starved of CPU;
+        what came late had its place taken), one line with the seconds not heard when none has been
+        filled for :data:`DROPS_OVER_S`. Silence filled while the leg is lost, or while its audio is
+        dropped on a full queue, is said as those are."""
+        filled, now = leg.stats.gap_fill_s, time.monotonic()
+        grown, leg.fill_seen = filled - leg.fill_seen, filled
+        if grown > 0 and leg.stats.state == "running" and leg.dropping_since is None:
+            leg.last_fill = now
+            leg.unheard_s = (leg.unheard_s or 0.0) + grown
+            if leg.unheard_s - grown < self.gap_s <= leg.unheard_s:
+                self.on_status("warning", f"{leg.name} leg ({leg.stats.source}): audio not heard: the capture was "
+                               "held up (the machine too busy, or the daemon or the sound server stopped); its time "
+                               "is filled with silence", f"{leg.name} leg held up")
+        elif leg.unheard_s is not None and now - leg.last_fill > DROPS_OVER_S:
+            if leg.unheard_s >= self.gap_s:
+                self.on_status("info", f"{leg.name} leg ({leg.stats.source}): capturing in time again; "
+                               f"{leg.unheard_s:.1f} s of audio not heard", f"{leg.name} leg held up")
+            leg.unheard_s = None
+
     def _pad(self, leg: _Leg, n: int) -> None:
         """Fill ``n`` samples of the leg with silence (no audio came for them), noting where."""
         if leg.fills and leg.fills[-1][1] == leg.pos:
@@ -954,6 +986,8 @@ class LiveSource(Source):
                                                 or time.monotonic() - (leg.last_block or 0) > self.gap_s):
                         leg.filled += lag_limit - leg.pos  # what its stream delivers next places it again
                         self._pad(leg, lag_limit - leg.pos)
+                for leg in legs:
+                    self._say_unheard(leg)
                 longest = max(1, int(round(MAX_CHUNK_S * self.rate)))
                 while (n := min(leg.buffered for leg in legs)) > 0:
                     yield self._chunk(legs, min(n, longest))
