@@ -113,17 +113,21 @@ def test_a_recognizer_that_falls_behind_says_which_words_it_dropped_and_when_it_
         events += pipe.process(Chunk(i / stream.rate, x[i:i + stream.rate // 2]))
     events += pipe.finish()
     said = [ev for ev in events if isinstance(ev, StatusEvent) and "transcribed" in ev.message]
-    assert [ev.level for ev in said] == ["warning", "info"], said
-    begun = re.fullmatch(r"the caller's words from (\d+\.\d) s into the call are not transcribed: the speech "
-                         r"recognition runs more than 1 s behind \(the machine is too busy\); the acoustic cues "
-                         r"and alerts go on", said[0].message)
-    assert begun and said[0].t == pytest.approx(float(begun[1]), abs=0.05), said[0]
-    over = re.fullmatch(r"the caller's speech recognition caught up: its words from (\d+\.\d) to (\d+\.\d) s into "
-                        r"the call are not transcribed \((\d+\.\d) s of audio dropped\)", said[1].message)
-    assert over and over[1] == begun[1], said[1]
+    # each stretch of drops said as it begins and once it is over (here one; a busier machine may
+    # let the recognizer catch up in between)
+    assert said and [ev.level for ev in said] == ["warning", "info"] * (len(said) // 2), said
+    lost = 0.0
+    for begins, ends in zip(said[::2], said[1::2]):
+        begun = re.fullmatch(r"the caller's words from (\d+\.\d) s into the call are not transcribed: the speech "
+                             r"recognition runs more than 1 s behind \(the machine is too busy\); the acoustic "
+                             r"cues and alerts go on", begins.message)
+        assert begun and begins.t == pytest.approx(float(begun[1]), abs=0.05), begins
+        over = re.fullmatch(r"the caller's speech recognition caught up: its words from (\d+\.\d) to (\d+\.\d) s "
+                            r"into the call are not transcribed \((\d+\.\d) s of audio dropped\)", ends.message)
+        assert over and over[1] == begun[1] and 8.0 <= float(over[1]) < float(over[2]) <= 14.0, ends
+        lost += float(over[3])
     dropped = transcriber.stats().dropped_s
-    assert float(over[3]) == pytest.approx(dropped, abs=0.05) and dropped > 1.0, (said[1], dropped)
-    assert 8.0 <= float(over[1]) < float(over[2]) <= 14.0, said[1]
+    assert lost == pytest.approx(dropped, abs=0.05 * len(said)) and dropped > 1.0, (said, dropped)
 
 
 def test_a_daemon_held_up_for_seconds_says_the_audio_it_did_not_hear_and_reopens_nothing(env, tmp_path):
@@ -147,3 +151,21 @@ def test_a_daemon_held_up_for_seconds_says_the_audio_it_did_not_hear_and_reopens
         d.kill()
     assert not [e for e in d.err if "input lost" in e], d.err
     assert st["legs"]["caller"]["reopens"] == 0 and st["legs"]["caller"]["state"] == "running", st
+
+
+def test_a_live_recognizer_far_behind_at_the_call_s_end_drops_what_it_has_not_finished(ko_model):
+    """A live recognizer with 20 s of the caller's speech still queued as its call ends (a machine
+    too busy: with the daemon capped at 10 % of a core it ran more than 30 s behind). Closing it
+    finished all of it first, which held the capture loop (the next call's audio dropped, alerts
+    late) and the daemon's stop (SIGTERM: not gone after 20 s) for minutes; now it finishes what it
+    can within a second and drops the rest, among the audio whose words are not transcribed."""
+    stream = AnalysisStream(CALLS / "labored_start_16k.wav", [1])
+    x = np.concatenate(list(stream))[8 * stream.rate: 28 * stream.rate, 0]  # 20 s of the caller speaking
+    transcriber = Transcriber(ko_model, "caller", stream.rate, gate=False, on_full="drop")
+    for i in range(0, len(x), stream.rate // 10):  # handed over at once: all of it waits
+        transcriber.feed(i / stream.rate, x[i:i + stream.rate // 10])
+    transcriber.close()
+    s = transcriber.stats()
+    assert s.finished and s.dropped_s > 0.0 and s.fed_s + s.dropped_s == pytest.approx(20.0, abs=0.05), s
+    (start, end), = transcriber.dropped_spans()
+    assert start == pytest.approx(s.fed_s, abs=0.05) and end == pytest.approx(20.0, abs=0.05), (start, end, s)

@@ -935,7 +935,7 @@ class LiveSource(Source):
                 self.on_status("warning", f"{leg.name} leg ({leg.stats.source}): audio not heard: the capture was "
                                "held up (the machine too busy, or the daemon or the sound server stopped); its time "
                                "is filled with silence", f"{leg.name} leg held up")
-        elif leg.unheard_s is not None and now - leg.last_fill > DROPS_OVER_S:
+        elif leg.unheard_s is not None and leg.dropping_since is None and now - leg.last_fill > DROPS_OVER_S:
             if leg.unheard_s >= self.gap_s:
                 self.on_status("info", f"{leg.name} leg ({leg.stats.source}): capturing in time again; "
                                f"{leg.unheard_s:.1f} s of audio not heard", f"{leg.name} leg held up")

@@ -23,7 +23,8 @@ transcriber does everything else:
    is a call time.
 
 Results are collected with :meth:`poll` (non-blocking) and :meth:`close`
-(flushes the last utterance and joins the worker).
+(flushes the last utterance and joins the worker; a live one finishes its queued audio for at most
+:data:`CLOSE_BACKLOG_S` and drops the rest).
 
 Backlog policy (``on_full``) when the worker falls behind by more than
 ``max_backlog_s`` of audio:
@@ -37,6 +38,7 @@ Backlog policy (``on_full``) when the worker falls behind by more than
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import json
 import math
@@ -54,6 +56,10 @@ from ..events import Word, WordsEvent
 
 FRAME_S = 0.01
 """Hop of the voice-activity mask passed to :meth:`Transcriber.feed`."""
+
+CLOSE_BACKLOG_S = 1.0
+"""How long closing a live transcriber (``on_full="drop"``) finishes the audio still queued before it
+drops the rest: its call's end and the daemon's stop wait no longer than that for a worker behind."""
 
 _NOISE_TOKEN = re.compile(r"^(\[.*\]|<.*>)$")
 
@@ -307,10 +313,22 @@ class Transcriber:
     def close(self, timeout: float | None = None) -> list[WordsEvent]:
         """Finish the queued audio, flush the last utterance, join the worker.
 
+        With ``on_full="drop"`` (live audio) the queued audio is finished for at most
+        :data:`CLOSE_BACKLOG_S`, and what still waits then is dropped (counted and among
+        :meth:`dropped_spans`): a worker far behind (a busy machine: 30 s of audio waiting, its
+        CPU capped) held the call's end, and the daemon's stop, for as long as it took to finish.
         Returns the events not yet polled. If the worker does not finish within
         ``timeout`` seconds, returns what it has (``stats().finished`` is False).
         """
+        if self._on_full == "drop":
+            with contextlib.suppress(TranscriberError):  # a worker that failed: said by the poll below
+                self.wait_idle(CLOSE_BACKLOG_S)
         with self._cond:
+            while self._on_full == "drop" and self._items:
+                old = self._items.popleft()
+                self._backlog -= len(old.x)
+                self._dropped += len(old.x)
+                self._note_dropped(old)
             self._closing = True
             self._cond.notify_all()
         self._thread.join(timeout)
