@@ -15,6 +15,7 @@ import re
 import signal
 import threading
 import time
+import tracemalloc
 
 import numpy as np
 import pytest
@@ -169,3 +170,24 @@ def test_a_live_recognizer_far_behind_at_the_call_s_end_drops_what_it_has_not_fi
     assert s.finished and s.dropped_s > 0.0 and s.fed_s + s.dropped_s == pytest.approx(20.0, abs=0.05), s
     (start, end), = transcriber.dropped_spans()
     assert start == pytest.approx(s.fed_s, abs=0.05) and end == pytest.approx(20.0, abs=0.05), (start, end, s)
+
+
+def test_the_silence_filling_a_leg_far_behind_holds_no_memory(pulse):
+    """An analysis that cannot keep up at all (the daemon given less CPU than it needs: 3 % of a core)
+    falls ever further behind, 74 s after 110 s; the capture fills the time of the audio it drops
+    with silence, which waited in memory for the analysis, 64 KB a second a leg at 16 kHz: the daemon
+    grew for as long as it was starved. Ten minutes of that silence now hold no memory, and the chunks
+    taken from it are silence not heard, as before."""
+    portaudio_afresh()
+    src = LiveSource({"caller": "softphone.monitor"})
+    leg = src._legs["caller"]
+    tracemalloc.start()
+    try:
+        src._pad(leg, 600 * src.rate)
+        held, _ = tracemalloc.get_traced_memory()
+        chunk = src._chunk([leg], src.rate // 4)
+    finally:
+        tracemalloc.stop()
+    assert held < 1 << 20, held
+    assert chunk.samples.shape == (src.rate // 4, 1) and not chunk.samples.any(), chunk.samples
+    assert chunk.unheard == ((0, 0, src.rate // 4),) and leg.buffered == 600 * src.rate - src.rate // 4

@@ -947,17 +947,24 @@ class LiveSource(Source):
             leg.fills[-1][1] += n
         else:
             leg.fills.append([leg.pos, leg.pos + n])
-        leg.buf.append(np.zeros(n, np.float32))
+        leg.buf.append(np.broadcast_to(np.float32(0.0), (n,)))  # no memory: an analysis far behind holds minutes of it
         leg.buffered += n
         leg.pos += n
         leg.stats.gap_fill_s += n / self.rate
 
     def _take(self, leg: _Leg, n: int) -> np.ndarray:
-        x = np.concatenate(leg.buf) if len(leg.buf) > 1 else leg.buf[0]
-        out, rest = x[:n], x[n:]
-        leg.buf = [rest] if len(rest) else []
+        """The leg's next ``n`` samples, from the front of what it holds (never all of it joined:
+        an analysis far behind has it hold minutes)."""
+        out: list[np.ndarray] = []
+        got = 0
+        while got < n:
+            piece = leg.buf.pop(0)
+            out.append(piece[:n - got])
+            got += len(out[-1])
+            if len(piece) > len(out[-1]):
+                leg.buf.insert(0, piece[len(out[-1]):])
         leg.buffered -= n
-        return out
+        return np.concatenate(out)
 
     def _unheard(self, leg: _Leg, column: int, n: int) -> list[tuple[int, int, int]]:
         """The fills of the leg's next ``n`` samples (from ``emitted``), as a chunk's
