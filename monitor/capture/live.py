@@ -134,6 +134,12 @@ DROPS_OVER_S = 5.0
 """Blocks dropped on a full queue are said in one warning when they begin and one line when none
 has been dropped for this long (the analysis caught up), not once per block."""
 
+UNHEARD_OVER_S = 30.0
+"""A running leg filled with silence (its audio did not come in time: the daemon held up) is said in
+one warning when it begins and one line when none has been filled for this long: a machine that
+starves the daemon holds it up again and again (capped at 10 % of a core: for 0.5-3 s every 15-50 s),
+which is one stretch, said once, rather than a warning every few seconds."""
+
 CLOSE_WAIT_S = 1.0
 """How long :meth:`LiveSource.close` waits for its threads and streams (the daemon stops within 2 s)."""
 
@@ -924,7 +930,7 @@ class LiveSource(Source):
         """One warning when a leg that runs is filled with silence for ``gap_s`` or more (its audio
         did not come in time: the daemon or the sound server held up, stopped, or starved of CPU;
         what came late had its place taken), one line with the seconds not heard when none has been
-        filled for :data:`DROPS_OVER_S`. Silence filled while the leg is lost, or while its audio is
+        filled for :data:`UNHEARD_OVER_S`. Silence filled while the leg is lost, or while its audio is
         dropped on a full queue, is said as those are."""
         filled, now = leg.stats.gap_fill_s, time.monotonic()
         grown, leg.fill_seen = filled - leg.fill_seen, filled
@@ -935,7 +941,7 @@ class LiveSource(Source):
                 self.on_status("warning", f"{leg.name} leg ({leg.stats.source}): audio not heard: the capture was "
                                "held up (the machine too busy, or the daemon or the sound server stopped); its time "
                                "is filled with silence", f"{leg.name} leg held up")
-        elif leg.unheard_s is not None and leg.dropping_since is None and now - leg.last_fill > DROPS_OVER_S:
+        elif leg.unheard_s is not None and leg.dropping_since is None and now - leg.last_fill > UNHEARD_OVER_S:
             if leg.unheard_s >= self.gap_s:
                 self.on_status("info", f"{leg.name} leg ({leg.stats.source}): capturing in time again; "
                                f"{leg.unheard_s:.1f} s of audio not heard", f"{leg.name} leg held up")
