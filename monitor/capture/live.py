@@ -643,10 +643,7 @@ class LiveSource(Source):
                 self._stop.wait(delay)
 
     def _keep_open(self, leg: _Leg) -> None:
-        """Keep the leg's stream open: detect a stall, close, reopen with backoff. A stall is no
-        audio for ``stall_s`` while this thread ran: the process held up longer than that (stopped,
-        frozen, starved of CPU) held up the stream's callbacks too, and its stream delivers what the
-        sound server kept meanwhile once it runs again, so it is judged from then on."""
+        """Keep the leg's stream open: detect a stall (:meth:`_stalled`), close, reopen with backoff."""
         delay = self.backoff_s
         looked = resumed = time.monotonic()
         while not self._stop.is_set():
@@ -671,11 +668,7 @@ class LiveSource(Source):
             now = time.monotonic()
             stream = leg.stream
             inactive = stream is not None and not stream.active
-            if leg.last_block:
-                leg.stats.state = "running"
-                stalled = now - max(leg.last_block, resumed) > self.stall_s
-            else:
-                stalled = now - max(leg.opened_at, resumed) > self.first_block_s
+            stalled = self._stalled(leg, now, resumed)
             moved = None if inactive or stalled else self._source_moved(leg, now)
             if inactive or stalled or moved:
                 why = moved or self._why_lost(leg, inactive, now)
@@ -689,6 +682,17 @@ class LiveSource(Source):
                 delay = min(delay * 2, self.max_backoff_s)
                 continue
             self._stop.wait(0.1)
+
+    def _stalled(self, leg: _Leg, now: float, resumed: float) -> bool:
+        """Whether the leg's stream gave no audio for ``stall_s`` (its first block for
+        ``first_block_s``) while its supervisor ran, since ``resumed``: a process held up longer than
+        that (stopped, frozen, starved of CPU) held up the stream's callbacks too, and the stream
+        delivers what the sound server kept meanwhile once it runs again. A stream that delivers is
+        running."""
+        if leg.last_block:
+            leg.stats.state = "running"
+            return now - max(leg.last_block, resumed) > self.stall_s
+        return now - max(leg.opened_at, resumed) > self.first_block_s
 
     def _say_opened(self, leg: _Leg, delay: float) -> float:
         """The leg's stream just opened: that its source is found (it was waited for) or that it is
