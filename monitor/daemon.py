@@ -899,6 +899,7 @@ class Daemon:
             self._marks(chunk)
             if self.pipeline is not None:
                 self._follow_caller_input()
+                self._deaf_until = max(self._deaf_until, self._unheard_until(chunk))
             onset = self.segmenter.feed(chunk)
             if self.pipeline is None:
                 self._between_calls(chunk, onset)
@@ -993,6 +994,17 @@ class Daemon:
             a, b = self._no_input.spans[-1]
             self._say("info", f"call {call_name(self._call.call_id)}: the caller's source gives input again, "
                               f"after {b - a:.1f} s without")
+
+    def _unheard_until(self, chunk: Chunk) -> float:
+        """The end (source clock) of the last stretch of ``chunk`` not heard on a leg that captures
+        (its audio dropped, or filled in while the daemon was held up: a machine too busy); 0 when
+        there is none. That is no silence ending the call: the daemon did not hear what was said
+        (a 3 s stop of the daemon mid-call ended it, the rest of the call a new one). The stretches
+        of a leg that gives no input (lost, waiting) are left to :meth:`waits_for_caller`."""
+        stats = self.source.stats() if hasattr(self.source, "stats") else {}
+        legs = self.source.legs
+        ends = [end for column, _, end in chunk.unheard if stats.get(legs[column], {}).get("state") == "running"]
+        return chunk.t0 + max(ends) / self.source.rate if ends else 0.0
 
     def _say_waiting(self) -> None:
         """Say once that the running call waits for its caller's source, which gives no input now

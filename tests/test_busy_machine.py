@@ -13,12 +13,14 @@ from __future__ import annotations
 import os
 import re
 import signal
+import subprocess
 import threading
 import time
 import tracemalloc
 
 import numpy as np
 import pytest
+import soundfile as sf
 
 from conftest import CALLS, portaudio_afresh, start_daemon
 from monitor.capture.audio_files import AnalysisStream
@@ -131,17 +133,22 @@ def test_a_recognizer_that_falls_behind_says_which_words_it_dropped_and_when_it_
     assert lost == pytest.approx(dropped, abs=0.05 * len(said)) and dropped > 1.0, (said, dropped)
 
 
-def test_a_daemon_held_up_for_seconds_says_the_audio_it_did_not_hear_and_reopens_nothing(env, tmp_path):
-    """The daemon is stopped for 2.5 s (SIGSTOP, SIGCONT: a machine that froze it, or starved it of
-    CPU): its stream's callbacks stopped too, and the sound server held the audio back. Its
+def test_a_daemon_held_up_for_seconds_says_the_audio_it_did_not_hear_and_reopens_and_ends_nothing(env, tmp_path):
+    """The daemon is stopped for 3 s mid-call (SIGSTOP, SIGCONT: a machine that froze it, or starved it
+    of CPU): its stream's callbacks stopped too, and the sound server held the audio back. Its
     supervisors took that for streams that stalled, said `input lost (no audio for -0.0 s)` by the
-    time they said it (the held-back audio had come) and reopened both legs, losing it; and the
-    silence the capture filled in for the time it was held up was said nowhere. Now no leg is
-    reopened, and one warning says the audio that was not heard, its time filled with silence."""
-    d = start_daemon(env, tmp_path)
+    time they said it (the held-back audio had come) and reopened both legs, losing it; the silence
+    the capture filled in for the time it was held up was said nowhere, and ended the call (here
+    2 s of silence end one), the rest of it a new call. Now no leg is reopened, one warning says the
+    audio that was not heard, its time filled with silence, and the call goes on."""
+    line = tmp_path / "line.wav"
+    sf.write(line, 0.3 * np.sin(2 * np.pi * 440 * np.arange(12 * 16000) / 16000), 16000)  # a caller who goes on
+    d = start_daemon(env, tmp_path, '[daemon]\ncall_boundaries = "silence"\ncall_end_silence_s = 2.0\n')
+    player = subprocess.Popen(["paplay", "--device=softphone", str(line)], env=env)
     try:
+        assert d.wait_err("call 1 started", 5), d.err
         os.kill(d.proc.pid, signal.SIGSTOP)
-        time.sleep(2.5)
+        time.sleep(3.0)
         os.kill(d.proc.pid, signal.SIGCONT)
         assert d.wait_err("caller leg (softphone.monitor): audio not heard: the capture was held up (the machine "
                           "too busy, or the daemon or the sound server stopped); its time is filled with silence",
@@ -149,9 +156,11 @@ def test_a_daemon_held_up_for_seconds_says_the_audio_it_did_not_hear_and_reopens
         time.sleep(1.0)  # a supervisor that took it for a stall says so within a second
         st = d.status(env)
     finally:
+        player.kill()
         d.kill()
-    assert not [e for e in d.err if "input lost" in e], d.err
+    assert not [e for e in d.err if "input lost" in e or "ended" in e], d.err
     assert st["legs"]["caller"]["reopens"] == 0 and st["legs"]["caller"]["state"] == "running", st
+    assert st["calls"] == 1 and st["call"] is not None, st
 
 
 def test_a_live_recognizer_far_behind_at_the_call_s_end_drops_what_it_has_not_finished(ko_model):
