@@ -3,9 +3,9 @@ the analysis falls behind the capture, the speech recognition behind the analysi
 is said (once, with how far behind it runs, and what it dropped, at its call times), the status says
 by how much while it is, and the calls keep the times their audio was captured at.
 
-The daemon runs in process on a real PulseAudio server; the analysis is held up by a sink that
-takes seconds over one event, as a starved loop does. The recognizer is the real Korean model, handed
-a recorded call faster than it can take it.
+The daemon runs in process on a real PulseAudio server, the analysis held up by a sink that takes
+seconds over one event, as a starved loop does; or as a process, stopped and continued. The
+recognizer is the real Korean model, handed a recorded call faster than it can take it.
 """
 
 from __future__ import annotations
