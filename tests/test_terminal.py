@@ -462,7 +462,7 @@ def test_the_alerts_listing_gives_each_alert_the_call_time_the_replay_printed_it
     assert [line.split("call.wav  ")[1] for line in listed] == [
         "[01:32.0] long_pauses: Long pauses", "[2:05:03.0] possible_emergency: Possible emergency"]
     assert [line[:9] for line in listed] == [lines(ev)[0][:9] for ev in raised] == ["warning  ", "CRITICAL "]
-    assert all(re.match(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d  call ", line[9:]) for line in listed)  # then the time
+    assert all(re.match(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d  #\d+ +call ", line[9:]) for line in listed)  # the time, the id
     assert [lines(ev)[0].split("] ")[0].split("[")[1] for ev in raised] == ["01:32.0", "2:05:03.0"]
     assert cli.main(["alerts", "--db", str(tmp_path / "e.db"), "--jsonl"]) == 0
     assert [json.loads(line)["t"] for line in capsys.readouterr().out.splitlines()] == [92.0, 7503.0]

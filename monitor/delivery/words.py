@@ -15,8 +15,6 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from .sinks.terminal import call_clock
-
 if TYPE_CHECKING:  # for the annotations only
     from .store import Store
     from .store_guard import PendingStore
@@ -79,6 +77,7 @@ def keep_word(store: "Store | PendingStore", alert_id: int | None, word: str, no
     raised) in ``store``; returns what was done, in one line (the alert: its id, kind, call and call
     time; the word, the one it replaced, and where it goes), and whether it is to post to the webhook.
     Raises :class:`WordRefused` for no such alert."""
+    from .sinks.terminal import call_clock
     alert = store.latest_alert() if alert_id is None else store.alert(alert_id)
     if alert is None:
         raise WordRefused(f"no alert raised yet in {store.path}" if alert_id is None else
