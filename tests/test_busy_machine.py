@@ -127,7 +127,8 @@ def test_a_recognizer_that_falls_behind_says_which_words_it_dropped_and_when_it_
         assert begun and begins.t == pytest.approx(float(begun[1]), abs=0.05), begins
         over = re.fullmatch(r"the caller's speech recognition caught up: its words from (\d+\.\d) to (\d+\.\d) s "
                             r"into the call are not transcribed \((\d+\.\d) s of audio dropped\)", ends.message)
-        assert over and over[1] == begun[1] and 8.0 <= float(over[1]) < float(over[2]) <= 14.0, ends
+        # (from the caller's first words at 8 s on a quiet machine; on a loaded one its silence before too)
+        assert over and over[1] == begun[1] and 0.0 <= float(over[1]) < float(over[2]) <= 14.0, ends
         lost += float(over[3])
     dropped = transcriber.stats().dropped_s
     assert lost == pytest.approx(dropped, abs=0.05 * len(said)) and dropped > 1.0, (said, dropped)

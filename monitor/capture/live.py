@@ -242,7 +242,8 @@ class _Leg:
     drops_seen: int = 0  # stats.dropped_blocks when the consumer last looked
     dropping_since: int | None = None  # stats.dropped_blocks before the drops now said began
     last_drop: float = 0.0  # monotonic time the consumer last saw new drops
-    fill_seen: float = 0.0  # stats.gap_fill_s when the consumer last looked
+    held_fill_s: float = 0.0  # silence the consumer padded the running stream with while it gave nothing (held up)
+    fill_seen: float = 0.0  # held_fill_s when the consumer last looked
     unheard_s: float | None = None  # silence filled in the running leg since it was said; None: none said
     last_fill: float = 0.0  # monotonic time the consumer last saw the running leg filled
     repeating: bool = False  # its last failure repeats the one before: its reopening is not said again
@@ -934,9 +935,10 @@ class LiveSource(Source):
         """One warning when a leg that runs is filled with silence for ``gap_s`` or more (its audio
         did not come in time: the daemon or the sound server held up, stopped, or starved of CPU;
         what came late had its place taken), one line with the seconds not heard when none has been
-        filled for :data:`UNHEARD_OVER_S`. Silence filled while the leg is lost, or while its audio is
-        dropped on a full queue, is said as those are."""
-        filled, now = leg.stats.gap_fill_s, time.monotonic()
+        filled for :data:`UNHEARD_OVER_S`. Silence filled while the leg is lost or opened again (its
+        new stream not delivering yet), or while its audio is dropped on a full queue, is said as
+        those are."""
+        filled, now = leg.held_fill_s, time.monotonic()
         grown, leg.fill_seen = filled - leg.fill_seen, filled
         if grown > 0 and leg.stats.state == "running" and leg.dropping_since is None:
             leg.last_fill = now
@@ -1001,8 +1003,11 @@ class LiveSource(Source):
                 for leg in legs:
                     if leg.pos < lag_limit and (leg.stats.state != "running" or len(legs) > 1
                                                 or time.monotonic() - (leg.last_block or 0) > self.gap_s):
-                        leg.filled += lag_limit - leg.pos  # what its stream delivers next places it again
-                        self._pad(leg, lag_limit - leg.pos)
+                        n = lag_limit - leg.pos
+                        if leg.stats.state == "running" and leg.placed_gen == leg.generation:
+                            leg.held_fill_s += n / self.rate  # a stream that delivered, then nothing: held up
+                        leg.filled += n  # what its stream delivers next places it again
+                        self._pad(leg, n)
                 for leg in legs:
                     self._say_unheard(leg)
                 longest = max(1, int(round(MAX_CHUNK_S * self.rate)))
