@@ -183,11 +183,19 @@ def content_hash(path: str | os.PathLike[str], *, sampled: bool = False) -> str:
     return h.hexdigest()
 
 
-def recording_fingerprint(path: str | os.PathLike[str]) -> str | None:
-    """The sampled :func:`content_hash` of a recording, kept with a call replayed from it so that
-    its report can tell the recording still at that path from another put there since; None when
-    the file cannot be read."""
+def recording_hash(path: str | os.PathLike[str], agent_file: str | None = None, *, sampled: bool = False) -> str:
+    """The :func:`content_hash` of a call's recording; of a call of two files (``agent_file`` the
+    agent's), the caller's file's and the agent's joined by "+", so that either file changed is
+    another recording. Raises OSError (its ``filename`` the file that cannot be read)."""
+    own = content_hash(path, sampled=sampled)
+    return f"{own}+{content_hash(agent_file, sampled=sampled)}" if agent_file else own
+
+
+def recording_fingerprint(path: str | os.PathLike[str], agent_file: str | None = None) -> str | None:
+    """The sampled :func:`recording_hash` of a call's recording (of a call of two files, of both),
+    kept with a call replayed from it so that its report can tell the recording still at that path
+    from another put there since; None when a file cannot be read."""
     try:
-        return content_hash(path, sampled=True)
+        return recording_hash(path, agent_file, sampled=True)
     except OSError:
         return None

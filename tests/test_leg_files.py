@@ -291,3 +291,78 @@ def test_a_reports_bad_agents_file_is_one_line_naming_it_and_no_report_is_writte
     (line,) = err.strip().splitlines()
     assert line.startswith(f"call-monitor: error: {named}: ") and problem in line, line
     assert not page.exists()
+
+
+def _short_legs(tmp_path: Path, caller_s: float, agent_s: float) -> tuple[Path, Path]:
+    """A caller's file and an agent's, of these lengths, split from the start of a fixture call."""
+    x, rate = sf.read(CALLS / "normal_8k.wav", frames=int(8000 * max(caller_s, agent_s)), dtype="float32")
+    caller, agent = tmp_path / "caller.wav", tmp_path / "agent.wav"
+    sf.write(caller, x[: int(rate * caller_s), 1], rate, subtype="PCM_16")
+    sf.write(agent, x[: int(rate * agent_s), 0], rate, subtype="PCM_16")
+    return caller, agent
+
+
+def test_a_callers_file_that_ends_first_is_the_callers_leg_not_heard_after_its_end_not_the_callers_silence(
+        tmp_path, capsys):
+    """A caller's file of 20 s beside an agent's of 60 s: the caller is not heard from 20 s on, as
+    live audio that did not come (``caller_no_input``, no alert judged of that time), not 40 s of
+    the caller's silence while the agent talks; an agent's file that ends first leaves the caller's
+    time heard."""
+    caller, agent = _short_legs(tmp_path, 20.0, 60.0)
+    alerts, summary = replayed_alerts(capsys, "--db", tmp_path / "e.db", caller, "--agent", agent)
+    assert summary["caller_no_input"] == [[20.0, 60.0]] and np.isclose(summary["duration_s"], 60.0, atol=0.01)
+    assert all(t <= 20.0 for _, _, t in alerts), alerts
+    _, summary = replayed_alerts(capsys, "--db", tmp_path / "e.db", agent, "--agent", caller)
+    assert "caller_no_input" not in summary
+
+
+def test_legs_stay_in_step_whatever_sizes_their_blocks_come_in_the_shorter_leg_unheard_after_its_end():
+    """``joined_legs``: a caller's leg read in one block of 1000 samples beside an agent's in blocks
+    of 300: each leg's samples at their own place on the call clock (none of the agent's pushed
+    later by silence), the caller's leg filled after its end and that fill its unheard range."""
+    from monitor.capture.leg_files import joined_legs
+    caller = np.full((1000, 1), 0.5, np.float32)
+    agent = np.arange(1, 1201, dtype=np.float32).reshape(-1, 1) / 2000
+    joined = list(joined_legs(iter([caller]), iter(np.split(agent, 4))))
+    both = np.concatenate([block for block, _ in joined])
+    assert both.shape == (1200, 2)
+    assert np.array_equal(both[:, 1], agent[:, 0]) and np.array_equal(both[:1000, 0], caller[:, 0])
+    assert not both[1000:, 0].any()
+    starts = np.cumsum([0] + [len(block) for block, _ in joined])
+    unheard = [(column, start + first, start + end) for (_, ranges), start in zip(joined, starts)
+               for column, first, end in ranges]
+    assert unheard == [(0, 1000, 1200)]
+
+
+@pytest.mark.parametrize("column", ["Agent_Path", "agent path", "agentpath", "agent_file"])
+def test_a_manifest_column_meant_as_agent_path_is_refused_naming_it(tmp_path, column):
+    """A column spelt nearly as ``agent_path``, or named ``agent...`` with an audio file in each
+    cell, would leave each call of two files scored as its caller's file alone, unsaid: the batch
+    stops with one line naming it; an ``agent`` column of the agents' names is the user's own."""
+    from monitor.batch.inputs import InputError, expand_inputs
+    calls = manifest(tmp_path, f"path,{column}\ncaller.wav,agent.wav\n")
+    with pytest.raises(InputError) as err:
+        expand_inputs([str(calls)])
+    assert str(err.value) == (f"{calls}: column '{column}' is not one a manifest is read by (did you mean "
+                              "agent_path?); its columns are path, caller_channel, agent_channel, call_id, agent_path")
+    names = manifest(tmp_path, "path,agent\ncall.wav,alice\n")
+    assert [job.agent_path for job in expand_inputs([str(names)])] == [""]
+
+
+def test_the_report_of_a_stored_call_of_two_files_says_its_agents_file_changed_or_gone(tmp_path, capsys):
+    """``report ID`` of a call of two files whose agent's file has changed since: one warning line
+    naming that file as changed (the waveform not drawn from another recording); moved away: one
+    line naming it gone, as a recording gone is said, not "there but cannot be read"."""
+    caller, agent = _short_legs(tmp_path, 20.0, 20.0)
+    db, page = tmp_path / "events.db", tmp_path / "report.html"
+    replayed_alerts(capsys, "--db", db, caller, "--agent", agent)
+    instead = "the waveform panel is replaced by the caller's speech activity from the cue snapshots"
+    sf.write(agent, sf.read(agent, dtype="float32")[0] * 0.5, 8000, subtype="PCM_16")
+    status, _, err = cli(capsys, "report", "1", "--db", db, "-o", page)
+    assert status == 0 and err.splitlines()[:-1] == [
+        f"call-monitor: warning: call 1: its recording {agent} has changed since the call was stored (it is not the "
+        f"recording replayed): {instead}"]
+    agent.rename(tmp_path / "moved.wav")
+    status, _, err = cli(capsys, "report", "1", "--db", db, "-o", page)
+    assert status == 0 and err.splitlines()[:-1] == [
+        f"call-monitor: warning: call 1: its recording {agent} is gone (moved or deleted): {instead}"]

@@ -246,13 +246,14 @@ def _two_files(row: dict, where: str, path: str, agent_path: str) -> CallJob:
     """The call of a manifest's row that gives the agent's leg a file of its own (``agent_path``),
     each leg read from its file's one channel: a channel column that says otherwise (a number other
     than 0) contradicts it, an InputError naming the row, as a bad channel is."""
+    from ..capture.leg_files import LEG_FILE_CHANNELS, ONE_CHANNEL_EACH
     for column in CHANNEL_COLUMNS:
         value = (row.get(column) or "").strip()
         if value not in ("", "0"):
-            raise InputError(f"{where}: {column} {value} contradicts agent_path {agent_path}: each leg's own file "
-                             f"is mono, read from its one channel (leave {column} empty)")
-    return CallJob(path=path, caller_channel=0, agent_channel=0, call_id=(row.get("call_id") or "").strip(),
-                   agent_path=agent_path)
+            raise InputError(f"{where}: {column} {value} contradicts agent_path {agent_path}: {ONE_CHANNEL_EACH} "
+                             f"(leave {column} empty)")
+    return CallJob(path=path, caller_channel=LEG_FILE_CHANNELS["caller"], agent_channel=LEG_FILE_CHANNELS["agent"],
+                   call_id=(row.get("call_id") or "").strip(), agent_path=agent_path)
 
 
 CHANNEL_COLUMNS = ("caller_channel", "agent_channel")
@@ -271,24 +272,46 @@ def _misspelt_column(header: Sequence[str], rows: Sequence[dict]) -> str | None:
     which would leave its calls scored on the default legs, unsaid: a column named like a channel's
     (``caller``, ``agent_chanel``: the start of its name, or a near spelling) whose every value is a
     channel number (and that channel's own column is not there too: ``agent`` with the agents'
-    numbers beside ``agent_channel``), or one spelt nearly as ``call_id`` (``callid``, ``call-id``;
-    with no ``call_id`` column). Other columns are the user's own and kept (notes, an agent's name,
-    ``caller_id`` with the caller's number)."""
+    numbers beside ``agent_channel``), one spelt nearly as ``call_id`` (``callid``, ``call-id``;
+    with no ``call_id`` column), or one meant as ``agent_path`` (with no ``agent_path`` column),
+    which would leave each call of two files scored as its caller's file alone: spelt nearly so
+    (``Agent_Path``, ``agent path``, ``agentpath``), or named ``agent...`` with an audio file in each
+    of its cells (``agent_file``, ``agent_wav``). Other columns are the user's own and kept (notes, an
+    agent's name, ``caller_id`` with the caller's number)."""
     for column in header:
         if not column or column in MANIFEST_COLUMNS:
             continue
         name = column.lower().replace("-", "_").replace(" ", "_")
-        like = [known for known in CHANNEL_COLUMNS if known not in header  # (one there is read)
-                and ((len(name) >= 5 and known.startswith(name))
-                     or difflib.SequenceMatcher(None, name, known).ratio() >= 0.8)]
-        numbers = all(re.fullmatch(r"\s*-?\d+\s*", row.get(column) or "0") for row in rows)
-        meant = (like if numbers else []) + \
-            (["call_id"] if "call_id" not in header and difflib.SequenceMatcher(None, name, "call_id").ratio() >= 0.9
-             else [])
+        cells = [(row.get(column) or "").strip() for row in rows]
+        meant = _meant_channels(header, name, cells) + [
+            known for known, like in (("call_id", _like(name, "call_id", 0.9)),
+                                      ("agent_path", _like(name, "agent_path", 0.8) or _agent_files(name, cells)))
+            if like and known not in header]
         if meant:
             return (f"column '{column}' is not one a manifest is read by (did you mean {' or '.join(meant)}?); "
                     f"its columns are {', '.join(MANIFEST_COLUMNS)}")
     return None
+
+
+def _like(name: str, known: str, ratio: float) -> bool:
+    """Whether a column's ``name`` (lower case, ``_`` for ``-`` and spaces) is spelt nearly as ``known``."""
+    return difflib.SequenceMatcher(None, name, known).ratio() >= ratio
+
+
+def _meant_channels(header: Sequence[str], name: str, cells: Sequence[str]) -> list[str]:
+    """The channel columns absent from ``header`` that the column ``name`` looks meant as: the
+    start of their name, or a near spelling, with a channel number (or nothing) in every cell."""
+    if not all(re.fullmatch(r"-?\d+", cell or "0") for cell in cells):
+        return []
+    return [known for known in CHANNEL_COLUMNS if known not in header  # (one there is read)
+            and ((len(name) >= 5 and known.startswith(name)) or _like(name, known, 0.8))]
+
+
+def _agent_files(name: str, cells: Sequence[str]) -> bool:
+    """Whether a column named ``agent...`` holds an audio file's name (:data:`AUDIO_SUFFIXES`) in
+    each of its cells, some filled: the agents' own files, as ``agent_path`` gives them."""
+    filled = [cell for cell in cells if cell]
+    return name.startswith("agent") and bool(filled) and all(_is_audio(cell) for cell in filled)
 
 
 def is_manifest(item: str) -> bool:

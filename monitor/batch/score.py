@@ -21,7 +21,7 @@ from typing import Any, Callable, Iterator, Mapping
 from ..capture.audio_files import AudioFileError
 from ..config import Config, config_from_toml
 from ..events import Event
-from ..files import content_hash
+from ..files import recording_hash
 from ..transcription.vosk_models import ModelError
 from ..pipeline import RECOGNIZER_FAILURE, CallPipeline, recording_chunks, run_source
 from ..capture.leg_files import LegFilesSource
@@ -276,14 +276,6 @@ def job_source(job: CallJob, block_s: float = 0.5) -> Recording:
     return FileSource(job.path, caller_channel=job.caller_channel, agent_channel=job.agent_channel, block_s=block_s)
 
 
-def call_content_hash(job: CallJob) -> str:
-    """The call's recording's content hash (:func:`~monitor.files.content_hash`); of a call of two
-    files, the caller's file's and the agent's joined by "+", so that either file changed is new
-    content. Raises OSError."""
-    own = content_hash(job.path)
-    return f"{own}+{content_hash(job.agent_path)}" if job.agent_path else own
-
-
 def score_call(job: CallJob, config_toml: str, config_hash: str,
                known: Mapping[tuple[int, int], str] = MappingProxyType({}), transcribe: bool = False) -> CallResult:
     """The Dask task: one call in, one :class:`CallResult` out (never raises for a bad file).
@@ -315,8 +307,8 @@ def _read_file(job: CallJob) -> tuple[int, str, str] | CallResult:
     except AudioFileError as err:
         return CallResult(job, error=str(err))
     try:
-        digest = call_content_hash(job)
-        fingerprint = content_hash(job.path, sampled=True)  # the caller's file's, as its report checks it
+        digest = recording_hash(job.path, job.agent_path or None)
+        fingerprint = recording_hash(job.path, job.agent_path or None, sampled=True)  # as its report checks it
     except OSError as err:
         name = err.filename if isinstance(err.filename, str) else job.path
         return CallResult(job, error=f"{name}: cannot read the file ({err.strerror or err})")

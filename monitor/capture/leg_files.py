@@ -5,9 +5,10 @@ stereo recording's.
 Each file is read as a stereo recording's channel is (:class:`~monitor.capture.audio_files.AnalysisStream`:
 checked at the edge, repaired, high-passed), both converted to one analyzer rate: that of the lower
 of the two files' rates (:func:`~monitor.capture.audio_files.analysis_rate`), so that neither leg is
-measured on a band its file does not hold. A leg whose file ends first is silent for the rest of the
-call; files whose lengths lie far apart (:data:`LENGTHS_APART_S`) are said in one warning line, since
-two legs recorded together end together.
+measured on a band its file does not hold. A leg whose file ends first is filled with silence for the
+rest of the call, that time not heard (as live audio that did not come: no pause of its speaker,
+nothing judged of it); files whose lengths lie far apart (:data:`LENGTHS_APART_S`) are said in one
+warning line, since two legs recorded together end together.
 """
 
 from __future__ import annotations
@@ -19,12 +20,16 @@ import numpy as np
 
 from .audio_files import AnalysisStream, AudioFileError, AudioInfo, analysis_rate, probe
 from .same_legs import LegsAlike
-from .sources import Chunk, RecordingFlaws, paced_chunks
+from .sources import Chunk, RecordingFlaws, Unheard, paced_chunks
 
 LENGTHS_APART_S = 5.0
 """Seconds by which the two files' lengths (from their headers) may differ unsaid: a recorder's two
 legs of one call end within a second or so of each other; further apart, the files may not be one
 call's, or one leg's recording started late (its audio then lies early against the other leg's)."""
+
+ONE_CHANNEL_EACH = "each leg's own file is mono, read from its one channel"
+"""Why a channel option or column beside the agent's own file contradicts it (replay's and report's
+``--agent``, a manifest's ``agent_path``)."""
 
 LEG_FILE_CHANNELS = {"caller": 0, "agent": 0}
 """The channel each leg is read from, in its own file: what a stored call of two files keeps as its
@@ -60,12 +65,16 @@ def lengths_apart(caller: AudioInfo, agent: AudioInfo) -> str | None:
     shorter = "agent's" if gap < 0 else "caller's"
     return (f"the {shorter} file is {abs(gap):.1f} s shorter ({caller.duration_s:.1f} s of the caller, "
             f"{agent.duration_s:.1f} s of the agent in {agent.path}): the legs of one call end together, so check "
-            f"that they are the same call's, both started at its start; the {shorter} leg is silent after its end")
+            f"that they are the same call's, both started at its start; the {shorter} leg is not heard after its end")
 
 
-def joined_legs(caller: Iterator[np.ndarray], agent: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
-    """Two legs' blocks, shape (n, 1) each, as blocks of both, shape (m, 2): as far as both have
-    come, then, once one leg's file has ended, the other's with silence in its place."""
+def joined_legs(caller: Iterator[np.ndarray], agent: Iterator[np.ndarray]) -> Iterator[tuple[np.ndarray, Unheard]]:
+    """Two legs' blocks, shape (n, 1) each, as blocks of both, shape (m, 2), each with the sample
+    ranges in it that a leg's file did not fill: as far as every leg whose file goes on has come
+    (a leg's blocks stay in step with the other's whatever their sizes), and once one leg's file
+    has ended, the other's with silence in its place, that silence its leg's unheard range, as live
+    audio that did not come is (:attr:`~monitor.capture.sources.Chunk.unheard`: no silence of the
+    leg's speaker, nothing judged of it)."""
     legs = (caller, agent)
     held = [np.zeros((0, 1), np.float32), np.zeros((0, 1), np.float32)]
     going = [True, True]
@@ -75,15 +84,18 @@ def joined_legs(caller: Iterator[np.ndarray], agent: Iterator[np.ndarray]) -> It
             going[i] = going[i] and block is not None
             if block is not None:
                 held[i] = np.concatenate([held[i], block])
-        n = min(map(len, held)) if all(going) else max(map(len, held))
+        n = min(len(held[i]) for i in (0, 1) if going[i]) if any(going) else max(map(len, held))
         if n == 0:
             continue
         out = np.zeros((n, 2), np.float32)
+        unheard = []
         for i in (0, 1):
             k = min(n, len(held[i]))
             out[:k, i] = held[i][:k, 0]
             held[i] = held[i][k:]
-        yield out
+            if k < n:
+                unheard.append((i, k, n))
+        yield out, tuple(unheard)
 
 
 class LegFilesSource:

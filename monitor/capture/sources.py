@@ -31,19 +31,25 @@ class StreamsMark:
     """The server's streams into other sinks at ``t`` (a call's stream moved away from the sink)."""
 
 
+Unheard = tuple[tuple[int, int, int], ...]
+"""Sample ranges of a block's legs filled with silence for audio that did not come, as
+``(column, first, end)``, in order (:attr:`Chunk.unheard`)."""
+
+
 @dataclass(frozen=True)
 class Chunk:
     """``samples`` (n, len(legs)) float32 starting ``t0`` seconds into the call; ``marks``: what
     the capture learnt about the call's boundaries up to the chunk's end (a live source's
     :class:`StreamsMark` objects, in time order); ``unheard``: the samples of a leg that the
     capture filled with silence because no audio of that leg came for them (its source lost,
-    missing or reopening, or its audio lost on the way), as ``(column, first, end)`` sample
-    ranges of ``samples``, in order (a live source's; a recording has none)."""
+    missing or reopening, or its audio lost on the way; a call of two files, the leg whose file
+    ended first), as ``(column, first, end)`` sample ranges of ``samples``, in order (a recording
+    of both legs has none)."""
 
     t0: float
     samples: np.ndarray
     marks: tuple[StreamsMark, ...] = ()
-    unheard: tuple[tuple[int, int, int], ...] = ()
+    unheard: Unheard = ()
 
 
 @dataclass(frozen=True)
@@ -234,16 +240,18 @@ class FileSource(Source):
         return f"channel {self.channels['caller']}", f"channel {self.channels.get('agent', 'none')}"
 
     def chunks(self) -> Iterator[Chunk]:
-        return paced_chunks(iter(self._stream), self.rate, self.realtime, self._alike, lambda: self._stopped)
+        blocks = ((block, ()) for block in self._stream)
+        return paced_chunks(blocks, self.rate, self.realtime, self._alike, lambda: self._stopped)
 
 
-def paced_chunks(blocks: Iterator[np.ndarray], rate: int, realtime: bool, alike: LegsAlike,
+def paced_chunks(blocks: Iterator[tuple[np.ndarray, Unheard]], rate: int, realtime: bool, alike: LegsAlike,
                  stopped: Callable[[], bool]) -> Iterator[Chunk]:
-    """A recording's ``blocks`` (n, legs) at ``rate`` Hz as chunks on the call clock, each counted in
-    ``alike``; paced as live audio with ``realtime``; ended early once ``stopped()``."""
+    """A recording's ``blocks`` (n, legs) at ``rate`` Hz, each with the sample ranges a leg's audio
+    did not fill (:attr:`Chunk.unheard`), as chunks on the call clock, each counted in ``alike``;
+    paced as live audio with ``realtime``; ended early once ``stopped()``."""
     start = time.monotonic()
     n = 0
-    for block in blocks:
+    for block, unheard in blocks:
         if stopped():
             return
         t0 = n / rate
@@ -252,7 +260,7 @@ def paced_chunks(blocks: Iterator[np.ndarray], rate: int, realtime: bool, alike:
             if delay > 0:
                 time.sleep(delay)
         alike.add(block)
-        yield Chunk(t0, block)
+        yield Chunk(t0, block, unheard=unheard)
         n += len(block)
 
 

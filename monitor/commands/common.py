@@ -233,9 +233,10 @@ def add_leg_options(p: argparse.ArgumentParser) -> None:
 def agent_file_contradicted(agent_file: str, asked: Sequence[str]) -> str | None:
     """The error line of the channel options ``asked`` (as given: ``--agent-channel 1``) beside
     ``--agent FILE``, a call of two files whose legs are each its file's one channel; None for none."""
+    from ..capture.leg_files import ONE_CHANNEL_EACH
     if not asked:
         return None
-    return f"{agent_file}: {' and '.join(asked)} contradicts --agent: each leg's own file is mono, read from its one channel"
+    return f"{agent_file}: {' and '.join(asked)} contradicts --agent: {ONE_CHANNEL_EACH}"
 
 
 def add_call_options(p: argparse.ArgumentParser) -> None:

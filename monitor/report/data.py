@@ -244,8 +244,8 @@ class ReportData:
     caller_no_input: tuple[tuple[float, float], ...] = ()
     """A stored live call's spans (seconds into it) its caller's source gave no input: nothing heard."""
     recording_gone: str | None = None
-    """The recording a stored call was replayed from, by its path, when nothing is there any more
-    (moved or deleted: :func:`recording_gone`); None otherwise."""
+    """The recording a stored call was replayed from (of a call of two files, either file), by its
+    path, when nothing is there any more (moved or deleted: :func:`recording_gone`); None otherwise."""
     recording_replaced: str | None = None
     """The recording a stored call was replayed from, by its path, when another recording is there
     now and nothing else of the call's audio is drawn (:func:`recording_changed`); None otherwise."""
@@ -571,18 +571,31 @@ def _fits(promised: float | None, duration_s: float | None, cut: bool) -> bool:
 
 def recording_changed(call: CallRecord) -> str | None:
     """The note for a replayed call whose recording at its path is not the one replayed any more
-    (another put there since, or the file changed): its fingerprint differs from the one kept with
-    the call (:data:`~monitor.pipeline.RECORDING_FINGERPRINT`). None when it is the same, cannot
-    be read now, or the call kept none (stored before the calls kept it: its length alone is
-    checked, :func:`_fits`)."""
+    (another put there since, or the file changed; of a call of two files, either file:
+    :func:`replaced_files`). None when it is the same, cannot be read now, or the call kept no
+    fingerprint (stored before the calls kept it: its length alone is checked, :func:`_fits`)."""
+    which = replaced_files(call)
+    return None if which is None else (f"The recording at {which} has changed since the call was stored (it is "
+                                       "not the recording replayed): its waveform is not drawn.")
+
+
+def replaced_files(call: CallRecord) -> str | None:
+    """The path of a replayed call's recording (of a call of two files, of each of its files,
+    joined by " and ") whose fingerprint differs from the one kept with the call
+    (:data:`~monitor.pipeline.RECORDING_FINGERPRINT`); None when none does, it cannot be read now, or
+    the call kept none (a call of two files stored with its caller's file's alone: that one)."""
     from ..files import recording_fingerprint
     from ..pipeline import RECORDING_FINGERPRINT
     kept = (call.summary or {}).get(RECORDING_FINGERPRINT)
-    now = recording_fingerprint(call.source) if kept else None
+    if not isinstance(kept, str):
+        return None
+    agent = call.agent_file if "+" in kept else None
+    now = recording_fingerprint(call.source, agent)
     if now is None or now == kept:
         return None
-    return (f"The recording at {call.source} has changed since the call was stored (it is not the recording "
-            "replayed): its waveform is not drawn.")
+    files = (call.source, agent or "")
+    return " and ".join(path for path, was, is_now in zip(files, kept.split("+"), now.split("+")) if was != is_now) \
+        or call.source
 
 
 INSTEAD_OF_THE_WAVEFORM = "the waveform panel is replaced by the caller's speech activity from the cue snapshots"
@@ -788,7 +801,7 @@ def from_store(store: Store, call_id: int, cfg: Config, *, use_audio: bool = Tru
     unread = replayed_channels(call.channels, count)
     if unread:
         notes.append(f"The recording has {unread}.")
-    gone = recording_gone(call.source) if use_audio else None
+    gone = recording_gone(call.source) or recording_gone(call.agent_file or "") if use_audio else None
     cannot = None if tracks or unreadable is None else (unreadable.path, unreadable.problem)
     if not tracks:
         legs = tuple(sorted(call.channels or {"caller": 0}, key=lambda leg: leg != "caller"))
@@ -808,7 +821,7 @@ def from_store(store: Store, call_id: int, cfg: Config, *, use_audio: bool = Tru
                       truncated_s=flaws.truncated_at_s, legs_swapped=flaws.legs_swapped or None,
                       legs_same=flaws.legs_same or None,
                       quiet_legs=flaws.quiet_legs, recording_gone=gone, recording_unreadable=cannot,
-                      recording_replaced=call.source if audio.changed and not tracks else None,
+                      recording_replaced=replaced_files(call) if audio.changed and not tracks else None,
                       no_series=audio.no_series)
 
 
