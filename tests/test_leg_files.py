@@ -116,7 +116,7 @@ def test_a_bad_agents_file_is_one_line_naming_it_and_the_database_is_left_as_it_
     assert out == "" and db.read_bytes() == before
 
 
-def test_two_files_of_lengths_far_apart_are_replayed_with_one_warning_line_the_shorter_leg_silent_after(tmp_path,
+def test_two_files_of_lengths_far_apart_are_replayed_with_one_warning_line_the_shorter_leg_unheard_after(tmp_path,
                                                                                                          capsys):
     """An agent's file 12 s shorter than the caller's: one warning naming both files and the
     lengths; the call lasts as long as the longer file, replayed as usual."""
