@@ -150,7 +150,7 @@ class LegFilesSource:
         """After the chunks: what was wrong with either file (the agent's named, and where it broke off), or None."""
         caller, agent = self._streams
         theirs = [agent.problems()] + ([f"truncated or damaged, its audio breaks off at {agent.duration_s:.2f} s "
-                                        "(its leg silent after)"] if agent.truncated else [])
+                                        "(its leg not heard after)"] if agent.truncated else [])
         said = [caller.problems()] + [f"the agent's file {self.agent_path}: {p}" for p in theirs if p]
         return "; ".join(p for p in said if p) or None
 
