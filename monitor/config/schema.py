@@ -893,7 +893,8 @@ class DaemonConfig:
         "softphone may make its stream again, e.g. on hold: that stays the same call); two calls "
         "closer than this are one. (A call's stream that goes while a new one plays beside it is "
         "handed over to it, not followed by the next call, when it goes within the new one's first "
-        "3 s, whatever this is.) Measured on baresip 1.0.0: it makes its stream again 0-6 ms "
+        "3 s, whatever this is: two real calls that overlap by less than 3 s, the next connected before "
+        "the first hung up, are one call.) Measured on baresip 1.0.0: it makes its stream again 0-6 ms "
         "apart (hold, ringtone to call); the next call's ringtone came 0.46 s after a hang-up 0.5 s "
         "before the next dial, which the old 1 s merged. 0.3 s is 50x the longest re-made gap plus "
         "a listing of the streams on a busy machine", min=0.0, max=60.0)
