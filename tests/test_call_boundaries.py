@@ -1117,6 +1117,21 @@ def test_the_watcher_follows_a_sound_server_restart_and_stops_at_once_leaving_no
     assert not w._thread.is_alive()
 
 
+def test_a_watcher_held_up_past_its_stop_starts_no_subscription_after_it(pulse):
+    """The watcher's thread, held up (a loaded machine) between its look at the stop and starting
+    ``pactl subscribe`` again, for longer than ``stop()`` waits for it: the subscription it then
+    started was left running, nobody to end it, for as long as the daemon ran. Once stopped, the
+    watcher starts none (here its thread's next step taken after the stop)."""
+    w, _ = _watch(poll_s=0.3)
+    w.stop()
+    w._subscribe()  # where the held-up thread goes on
+    leaked = w._proc
+    if leaked is not None:
+        leaked.kill()
+        leaked.wait(5)
+    assert leaked is None and w._news is None and not w._thread.is_alive()
+
+
 def test_without_pactl_the_watcher_says_so_and_the_silence_decides(pulse, monkeypatch):
     monkeypatch.setenv("PATH", "/nonexistent")
     w, changes = _watch(poll_s=0.3)

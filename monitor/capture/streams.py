@@ -165,6 +165,7 @@ class SinkStreams:
         self.seen = False  # whether the sink was there at a look (one not there since is gone)
         self.inputs = SinkInputs()
         self._stop = threading.Event()
+        self._lock = threading.Lock()  # the subscription's start and end, and the stop: one at a time
         self._proc: subprocess.Popen | None = None
         self._news: "queue.Queue[float | None] | None" = None  # the running subscription's news
         self._thread = threading.Thread(target=self._run, name=f"streams-{sink}", daemon=True)
@@ -177,14 +178,13 @@ class SinkStreams:
 
     def stop(self) -> None:
         """Within about half a second, whatever pactl does: the thread is joined for at most
-        ``STOP_JOIN_S`` (a listing that hangs ends with its own timeout, in a daemon thread)."""
-        self._stop.set()
-        proc = self._proc
-        if proc is not None and proc.poll() is None:
-            proc.kill()  # ends its news: wakes the thread from its wait at once
+        ``STOP_JOIN_S`` (a listing that hangs ends with its own timeout, in a daemon thread). No
+        subscription outlives it: the thread starts none once it is stopped."""
+        with self._lock:
+            self._stop.set()
+        self._end_subscription()  # ends its news: wakes the thread from its wait at once
         if self._thread.is_alive():
             self._thread.join(STOP_JOIN_S)
-        self._end_subscription()
 
     def _look(self, now: float) -> None:
         self.looks += 1
@@ -227,20 +227,23 @@ class SinkStreams:
             log.exception("the stream watcher's subscription did not end")
 
     def _subscribe(self) -> None:
-        """A running ``pactl subscribe`` (again, after the server restarted); none if it fails."""
+        """A running ``pactl subscribe`` (again, after the server restarted); none if it fails, nor
+        once the watcher is stopped (a stop while this thread was held up ended the last one)."""
         if self._proc is not None and self._proc.poll() is None:
             return
         self._end_subscription()
-        try:
-            self._proc = subprocess.Popen(["pactl", "subscribe"], stdout=subprocess.PIPE,
-                                          stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
-        except OSError as err:
-            log.debug("pactl subscribe: %s", err)
-            self._proc = None
-            return
-        self._news = queue.Queue()
-        threading.Thread(target=_read_news, args=(self._proc.stdout, self._news), name=f"subscription-{self.sink}",
-                         daemon=True).start()
+        with self._lock:
+            if self._stop.is_set():
+                return
+            try:
+                self._proc = subprocess.Popen(["pactl", "subscribe"], stdout=subprocess.PIPE,
+                                              stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+            except OSError as err:
+                log.debug("pactl subscribe: %s", err)
+                return
+            self._news = queue.Queue()
+            threading.Thread(target=_read_news, args=(self._proc.stdout, self._news),
+                             name=f"subscription-{self.sink}", daemon=True).start()
 
     def _wait(self) -> float:
         """Until the subscription tells of a change of the streams, the sinks or the server (the
@@ -269,7 +272,8 @@ class SinkStreams:
         return time.monotonic()
 
     def _end_subscription(self) -> None:
-        proc, self._proc, self._news = self._proc, None, None
+        with self._lock:
+            proc, self._proc, self._news = self._proc, None, None
         if proc is not None:  # its output ends: its reader closes it
             if proc.poll() is None:
                 proc.kill()
