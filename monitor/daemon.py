@@ -123,14 +123,45 @@ class NoInput:
         return None
 
 
+@dataclasses.dataclass
+class NotHeard:
+    """The stretches of the running call's audio (source clock) not heard on a leg that captures:
+    its audio dropped, or filled in while the daemon was held up (a machine too busy). They are no
+    silence ending the call (the daemon did not hear what was said), but they do not make the
+    silence heard around them go unheard either: a call whose caller hung up ends once the silence
+    heard has lasted the end silence, also while a starved daemon drops part of its audio for ever."""
+
+    spans: list[tuple[float, float]] = dataclasses.field(default_factory=list)
+
+    def add(self, spans: list[tuple[float, float]]) -> None:
+        """Stretches not heard, in time order (each after the ones added before), joined to the last when they touch."""
+        for a, b in spans:
+            if self.spans and a <= self.spans[-1][1] + 1e-6:
+                self.spans[-1] = (self.spans[-1][0], max(self.spans[-1][1], b))
+            else:
+                self.spans.append((a, b))
+
+    def within(self, since: float, until: float) -> float:
+        """The seconds not heard between ``since`` and ``until``; the stretches before ``since``
+        are let go (``since`` never goes back: the silence's start)."""
+        self.spans = [(a, b) for a, b in self.spans if b > since]
+        return sum(max(0.0, min(b, until) - max(a, since)) for a, b in self.spans)
+
+
 BEHIND_SAY_S = 5.0
 """The capture loop (the analysis) this many seconds behind the capture (a busy machine: its CPU
 taken by other programs, the daemon capped or niced) is said in one warning, and the status says by
-how much; once it is back within :data:`CAUGHT_UP_S`, one line says how far behind it ran and for how long."""
+how much; once it has stayed back within :data:`CAUGHT_UP_S` for :data:`LAG_OVER_S`, one line says how far
+behind it ran and for how long."""
 
 CAUGHT_UP_S = 1.5
 """The capture loop this close to the capture has caught up with it: it takes the audio a block or
 two after it arrives, a leg that gives none padded after ``gap_s``, in chunks of up to 0.25 s."""
+
+LAG_OVER_S = 5.0
+"""The capture loop back within :data:`CAUGHT_UP_S` for this long has caught up: one that falls
+behind again sooner (a machine that starves the daemon again and again) runs behind in the same
+stretch, said once, not a warning and a line each time (as the capture's audio dropped)."""
 
 
 @dataclasses.dataclass
@@ -139,21 +170,28 @@ class Lag:
 
     since: float | None = None  # monotonic time the lag was said; None while it is not behind
     most_s: float = 0.0  # the most it has run behind since
+    back_at: float | None = None  # monotonic time it came back within CAUGHT_UP_S (and has stayed)
 
     def follow(self, behind_s: float, now: float) -> str | None:
         """The loop ``behind_s`` behind the capture at monotonic time ``now``: "behind" when it has
-        just fallen :data:`BEHIND_SAY_S` behind, "caught up" when it is back within
-        :data:`CAUGHT_UP_S` (read :attr:`since` and :attr:`most_s`, then :meth:`clear`), else None."""
+        just fallen :data:`BEHIND_SAY_S` behind, "caught up" once it has been back within
+        :data:`CAUGHT_UP_S` for :data:`LAG_OVER_S` (read :attr:`since`, :attr:`back_at` and
+        :attr:`most_s`, then :meth:`clear`), else None."""
         if self.since is None:
             if behind_s < BEHIND_SAY_S:
                 return None
-            self.since, self.most_s = now, behind_s
+            self.since, self.most_s, self.back_at = now, behind_s, None
             return "behind"
         self.most_s = max(self.most_s, behind_s)
-        return "caught up" if behind_s <= CAUGHT_UP_S else None
+        if behind_s > CAUGHT_UP_S:
+            self.back_at = None
+            return None
+        if self.back_at is None:
+            self.back_at = now
+        return "caught up" if now - self.back_at >= LAG_OVER_S else None
 
     def clear(self) -> None:
-        self.since, self.most_s = None, 0.0
+        self.since, self.most_s, self.back_at = None, 0.0, None
 
 
 ANALYSIS_BEHIND = "analysis behind"
@@ -248,6 +286,7 @@ class Daemon:
         self._deaf_until = 0.0  # the running call's caller's source gave no input until then (source clock)
         self._heard = False  # the running call's caller's source gave input since it began
         self._no_input = NoInput()  # ... and the spans of its time it gave none
+        self._not_heard = NotHeard()  # the running call's audio not heard on a leg that captures
 
     @property
     def last_problem(self) -> dict | None:
@@ -393,6 +432,7 @@ class Daemon:
         first = self._preroll[0].t0 if self._preroll else (self._now if at is None else at)
         self.call_origin = first
         self._marked, self._deaf_until, self._heard, self._no_input = False, first, False, NoInput()
+        self._not_heard = NotHeard()
         self._no_input.follow(self._caller_captures(), 0.0)
         extra = (self.transcription.for_call(self.source.rate, self.source.legs) if self.transcription
                  else {"words_may_join": True} if self.loading is not None else {})
@@ -801,9 +841,9 @@ class Daemon:
             self._say_in_call("warning", f"the analysis runs {behind_s:.0f} s behind the capture (the machine is "
                                          f"too busy): alerts come that much late, at their call times{past}",
                               problem_of(ANALYSIS_BEHIND))
-        elif change == "caught up" and lag.since is not None:
+        elif change == "caught up" and lag.since is not None and lag.back_at is not None:
             self._say_in_call("info", f"the analysis caught up with the capture (it ran up to {lag.most_s:.0f} s "
-                                      f"behind, for {time.monotonic() - lag.since:.0f} s)", recovery_of(ANALYSIS_BEHIND))
+                                      f"behind, for {lag.back_at - lag.since:.0f} s)", recovery_of(ANALYSIS_BEHIND))
             lag.clear()
 
     def _say_in_call(self, level: str, message: str, extra: Mapping[str, object]) -> None:
@@ -899,7 +939,7 @@ class Daemon:
             self._marks(chunk)
             if self.pipeline is not None:
                 self._follow_caller_input()
-                self._deaf_until = max(self._deaf_until, self._unheard_until(chunk))
+                self._not_heard.add(self._unheard_spans(chunk))
             onset = self.segmenter.feed(chunk)
             if self.pipeline is None:
                 self._between_calls(chunk, onset)
@@ -963,6 +1003,7 @@ class Daemon:
             self._end_call(f"the caller's source gave no input for {lost_s:g} s")
             return
         silence = min(self.segmenter.silence_s(self._now), self._now - self._deaf_until)  # within the call
+        silence -= self._not_heard.within(self._now - silence, self._now)  # the silence heard
         if silence >= end_s:
             self._end_call(self._silence_reason(end_s))
 
@@ -995,16 +1036,18 @@ class Daemon:
             self._say("info", f"call {call_name(self._call.call_id)}: the caller's source gives input again, "
                               f"after {b - a:.1f} s without")
 
-    def _unheard_until(self, chunk: Chunk) -> float:
-        """The end (source clock) of the last stretch of ``chunk`` not heard on a leg that captures
-        (its audio dropped, or filled in while the daemon was held up: a machine too busy); 0 when
-        there is none. That is no silence ending the call: the daemon did not hear what was said
-        (a 3 s stop of the daemon mid-call ended it, the rest of the call a new one). The stretches
-        of a leg that gives no input (lost, waiting) are left to :meth:`waits_for_caller`."""
+    def _unheard_spans(self, chunk: Chunk) -> list[tuple[float, float]]:
+        """The stretches (source clock, in time order) of ``chunk`` not heard on a leg that captures
+        (its audio dropped, or filled in while the daemon was held up: a machine too busy): no
+        silence ending the call (:class:`NotHeard`; a 3 s stop of the daemon mid-call ended it, the
+        rest of the call a new one). The stretches of a leg that gives no input (lost, waiting) are
+        left to :meth:`waits_for_caller`."""
+        if not chunk.unheard:
+            return []
         stats = self.source.stats() if hasattr(self.source, "stats") else {}
-        legs = self.source.legs
-        ends = [end for column, _, end in chunk.unheard if stats.get(legs[column], {}).get("state") == "running"]
-        return chunk.t0 + max(ends) / self.source.rate if ends else 0.0
+        legs, rate = self.source.legs, self.source.rate
+        return sorted((chunk.t0 + a / rate, chunk.t0 + b / rate) for column, a, b in chunk.unheard
+                      if stats.get(legs[column], {}).get("state") == "running")
 
     def _say_waiting(self) -> None:
         """Say once that the running call waits for its caller's source, which gives no input now

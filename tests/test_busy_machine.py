@@ -28,7 +28,7 @@ from monitor.capture.sources import Chunk
 from monitor.capture.live import LiveSource
 from monitor.commands.status import render
 from monitor.config import load_config
-from monitor.daemon import BEHIND_SAY_S, Daemon
+from monitor.daemon import BEHIND_SAY_S, Daemon, Lag
 from monitor.delivery.store import Store
 from monitor.events import Event, StatusEvent
 from monitor.pipeline import CallPipeline
@@ -88,6 +88,18 @@ def test_an_analysis_held_up_says_how_far_behind_it_runs_and_keeps_the_capture_s
     beat = seen["heartbeat"]  # the console is told when the running call began, however far behind
     assert isinstance(beat, dict) and abs(beat["call"]["started_at"] - first.started_at) < 1.0, (beat, first)
     assert abs(second.started_at - float(seen["marked_at"])) < 1.0, (second.started_at, seen["marked_at"])
+
+
+def test_an_analysis_that_falls_behind_again_and_again_is_said_once_until_it_has_kept_up_for_5_s():
+    """A machine that starves the daemon again and again: the analysis falls 6 s behind, catches up,
+    falls behind again 2 s later. Each time was a warning and a caught-up line (the log flooded as
+    often as the machine held the daemon up); now it is one stretch, said caught up once the analysis
+    has kept up for 5 s, with how far behind it ran and until when."""
+    lag = Lag()
+    said = [(t, lag.follow(behind, t)) for t, behind in
+            [(0.0, 6.0), (3.0, 1.0), (5.0, 7.0), (6.0, 1.0), (10.9, 1.2), (11.0, 1.0)]]
+    assert said == [(0.0, "behind"), (3.0, None), (5.0, None), (6.0, None), (10.9, None), (11.0, "caught up")]
+    assert lag.most_s == 7.0 and lag.back_at == 6.0
 
 
 def _started(src: LiveSource) -> bool:
@@ -162,6 +174,31 @@ def test_a_daemon_held_up_for_seconds_says_the_audio_it_did_not_hear_and_reopens
     assert not [e for e in d.err if "input lost" in e or "ended" in e], d.err
     assert st["legs"]["caller"]["reopens"] == 0 and st["legs"]["caller"]["state"] == "running", st
     assert st["calls"] == 1 and st["call"] is not None, st
+
+
+def test_a_call_whose_caller_hung_up_ends_by_the_silence_heard_while_the_daemon_is_held_up_again_and_again(
+        env, tmp_path):
+    """The caller hangs up (the line goes quiet) while the daemon is stopped for 2.5 s again and again
+    (a machine that starves it for good): each stop leaves a stretch not heard, which is no silence
+    ending the call. It made the silence heard before it go unheard too, so the call, never 2 s
+    heard quiet between two stops, stayed open for as long as the machine starved the daemon (every
+    later caller folded into it). The silence heard between the stops adds up: the call ends."""
+    line = tmp_path / "line.wav"
+    sf.write(line, 0.3 * np.sin(2 * np.pi * 440 * np.arange(2 * 16000) / 16000), 16000)  # then the hang-up
+    d = start_daemon(env, tmp_path, '[daemon]\ncall_boundaries = "silence"\ncall_end_silence_s = 2.0\n')
+    try:
+        subprocess.run(["paplay", "--device=softphone", str(line)], env=env, timeout=10)
+        assert d.wait_err("call 1 started", 5), d.err
+        for _ in range(8):  # about 1 s heard between two stops (under the 2 s ending the call)
+            os.kill(d.proc.pid, signal.SIGSTOP)
+            time.sleep(2.5)
+            os.kill(d.proc.pid, signal.SIGCONT)
+            if d.wait_err("call 1 ended", 1.0):
+                break
+        ended = [e for e in d.err if "call 1 ended" in e]
+    finally:
+        d.kill()
+    assert ended and "(2 s of silence)" in ended[0], d.err
 
 
 def test_a_live_recognizer_far_behind_at_the_call_s_end_drops_what_it_has_not_finished(ko_model):

@@ -298,7 +298,8 @@ class Transcriber:
     def wait_idle(self, timeout: float | None = None) -> bool:
         """Block until every queued chunk has been recognised (replay keeps words in step this way).
 
-        Returns False if ``timeout`` passed first. The live daemon never calls it.
+        Returns False if ``timeout`` passed first. The live daemon calls it only as it closes a
+        recognizer, for at most :data:`CLOSE_BACKLOG_S`.
         """
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._cond:
