@@ -960,6 +960,44 @@ def test_a_change_of_the_streams_is_stamped_when_the_server_told_of_it_however_l
     assert one_at - gone < 0.4, f"stamped {one_at - gone:.2f} s after the stream went"
 
 
+class _LateWatcher(SinkStreams):
+    """The stream watcher, on a loaded machine: each listing runs a second after the news that woke it."""
+
+    def _look(self, now: float) -> None:
+        time.sleep(1.0)
+        super()._look(now)
+
+
+def test_a_hang_up_and_the_next_stream_one_listing_finds_are_two_changes_each_when_the_server_told_of_it(pulse):
+    """A call's stream goes, and 0.4 s later the next call's comes, both before the watcher's listing
+    runs (a second late): that was one change, the first stream swapped for the next at the hang-up,
+    which went on with the running call (two calls stored as one). The subscription told of each:
+    the listing's change is handed on as the two it was, each when the server told of it."""
+    changes: list = []
+    w = _LateWatcher("softphone", lambda t, ids, why: changes.append((t, ids)), poll_s=5.0).start()
+    _wait_for(lambda: changes)
+    streams = [subprocess.Popen(["paplay", "--device=softphone", "--raw", "/dev/zero"], env=pulse.full_env())]
+    try:
+        _wait_for(lambda: len(changes[-1][1] or ()) == 1, 5.0)
+        before = len(changes)
+        streams[0].kill()
+        gone = time.monotonic()
+        time.sleep(0.4)
+        streams.append(subprocess.Popen(["paplay", "--device=softphone", "--raw", "/dev/zero"],
+                                        env=pulse.full_env()))
+        came = time.monotonic()
+        _wait_for(lambda: len(changes) > before and len(changes[-1][1] or ()) == 1, 5.0)
+        time.sleep(0.3)
+    finally:
+        for p in streams:
+            p.kill()
+            p.wait(5)
+        w.stop()
+    after = changes[before:]
+    assert [len(ids) for _, ids in after] == [0, 1], changes
+    assert after[0][0] - gone < 0.4 and abs(after[1][0] - came) < 0.4, (gone, came, after)
+
+
 def test_a_failure_in_the_watcher_leaves_no_stream_information_and_the_watcher_goes_on(pulse):
     """Whatever fails in the watcher's thread (here the consumer of its changes, once), it says
     that there is no stream information (so the silence decides), and it watches on."""

@@ -9,7 +9,8 @@ stream or a sink came or went, and the sink's streams are listed then, and at le
 ``poll_s`` besides (a subscription that a server restart ended is started again). Every change
 of the set of streams is handed to ``on_change(monotonic time, ids, why)``, the time the
 subscription told of it (read in a thread of its own: a change while a slow listing runs is not
-made later by it, on a loaded machine by a second), or of the look that found it; ``ids`` None means
+made later by it, on a loaded machine by a second; streams that one listing finds came and went are
+handed on one change each, when the subscription told of each), or of the look that found it; ``ids`` None means
 that there is no stream information now (no such sink, no server answering), ``why`` says why.
 The watcher also keeps the streams of the server playing into other sinks (:attr:`SinkStreams.elsewhere`,
 as of the change): a call's stream the server moved away when the sink was unloaded plays on there.
@@ -45,6 +46,10 @@ _WAKES = re.compile(rb"' on (sink-input|sink|server) #")
 """The subscription's events that may change the streams of a sink (not: client, source-output...)."""
 BURST_S = 0.02
 """The subscription's events closer than this to the one before are one burst: one listing for all."""
+_INPUT_EVENT = re.compile(rb"'(new|remove)' on sink-input #(\d+)")
+"""A stream's coming or going, and its id, as the subscription tells it."""
+News = tuple[float, bytes]
+"""An event of the subscription that may change the streams of a sink: when it came, its line."""
 OnChange = Callable[[float, "StreamIds | None", str], None]
 
 
@@ -89,19 +94,37 @@ def _long_inputs(timeout: float) -> list[tuple[str, str, str]] | None:
     return rows
 
 
-def _read_news(said: IO[bytes], news: "queue.Queue[float | None]") -> None:
+def _read_news(said: IO[bytes], news: "queue.Queue[News | None]") -> None:
     """Until the subscription's output ``said`` ends (its own thread, so the time each event came is
-    kept while the watcher lists the streams): put the monotonic time of each event that may change
-    the streams of a sink (``_WAKES``), then None; closes ``said``."""
+    kept while the watcher lists the streams): put the monotonic time and the line of each event that
+    may change the streams of a sink (``_WAKES``), then None; closes ``said``."""
     try:
         for line in iter(said.readline, b""):
             if _WAKES.search(line):
-                news.put(time.monotonic())
+                news.put((time.monotonic(), line))
     except (OSError, ValueError):  # the pipe closed under it: the subscription ended all the same
         pass
     finally:
         news.put(None)
         said.close()
+
+
+def _steps(old: StreamIds, new: StreamIds, told: list[News]) -> list[tuple[float, StreamIds]]:
+    """The change from ``old`` to ``new`` a listing found, as the steps the subscription ``told`` of
+    it, each when it came (a hang-up and the next call's stream within one slow listing are two
+    changes, not one); none when it did not tell of every stream that came or went."""
+    when: dict[int, float] = {}
+    for at, line in told:
+        m = _INPUT_EVENT.search(line)
+        if m and (int(m[2]) in new - old if m[1] == b"new" else int(m[2]) in old - new):
+            when[int(m[2])] = at
+    if set(when) != (new - old) | (old - new):
+        return []
+    steps, ids = [], old
+    for at, i in sorted((at, i) for i, at in when.items()):
+        ids = ids | {i} if i in new else ids - {i}
+        steps.append((at, frozenset(ids)))
+    return steps
 
 
 class SinkInputs:
@@ -167,7 +190,8 @@ class SinkStreams:
         self._stop = threading.Event()
         self._lock = threading.Lock()  # the subscription's start and end, and the stop: one at a time
         self._proc: subprocess.Popen | None = None
-        self._news: "queue.Queue[float | None] | None" = None  # the running subscription's news
+        self._news: "queue.Queue[News | None] | None" = None  # the running subscription's news
+        self._told: list[News] = []  # the news taken since the last look
         self._thread = threading.Thread(target=self._run, name=f"streams-{sink}", daemon=True)
 
     def start(self) -> "SinkStreams":
@@ -190,9 +214,22 @@ class SinkStreams:
         self.looks += 1
         ids, elsewhere, why = server_streams(self.sink, inputs=self.inputs, seen=self.seen)
         self.seen = self.seen or ids is not None
+        told, self._told = self._told + self._pending(), []
         if ids != self.ids or (ids is None and why != self.why):
+            steps: list[tuple[float, StreamIds | None]] = [(now, ids)]
+            if ids is not None and self.ids is not None:
+                steps = [*_steps(self.ids, ids, told)] or steps
             self.ids, self.elsewhere, self.why = ids, elsewhere, why
-            self.on_change(now, ids, why)
+            for at, some in steps:
+                self.on_change(at, some, why)
+
+    def _pending(self) -> list[News]:
+        """The news that came while the streams were listed (left for the next wait too)."""
+        news = self._news
+        if news is None:
+            return []
+        with news.mutex:
+            return [item for item in news.queue if item is not None]
 
     def _run(self) -> None:
         try:
@@ -260,13 +297,18 @@ class SinkStreams:
         except queue.Empty:
             return time.monotonic()
         ended = came is None
+        if came is not None:
+            self._told.append(came)
         while not ended:
             try:
-                ended = news.get(timeout=BURST_S) is None
+                more = news.get(timeout=BURST_S)
             except queue.Empty:
                 break
+            ended = more is None
+            if more is not None:
+                self._told.append(more)
         if came is not None and not ended:
-            return came
+            return came[0]
         self._end_subscription()  # the subscription ended (server gone): started again
         self._stop.wait(self.poll_s)  # after a pause, not in a tight loop
         return time.monotonic()
