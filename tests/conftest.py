@@ -110,6 +110,15 @@ def cue_snapshots(db: Path) -> int:
         return 0
 
 
+def db_rows(db: Path, sql: str, args: tuple = ()) -> list[tuple]:
+    """The rows ``sql`` (with ``args``) selects from the SQLite file ``db``."""
+    conn = sqlite3.connect(db)
+    try:
+        return conn.execute(sql, args).fetchall()
+    finally:
+        conn.close()
+
+
 def db_tables(db: Path) -> dict[str, list[str]]:
     """The tables of the SQLite file ``db`` by name, each with its columns' names in order."""
     conn = sqlite3.connect(db)

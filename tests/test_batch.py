@@ -31,7 +31,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from conftest import (CALLS, PY, ROOT, SPEECH, bare_sqlite_file, call_monitor as cli, child_processes, holds_open,
+from conftest import (CALLS, PY, ROOT, SPEECH, bare_sqlite_file, call_monitor as cli, db_rows, child_processes, holds_open,
                       korean_model, long_recording, made_in, process_alive, scheduler_address, stopped_at,
                       stopped_once_open, wait_for)
 
@@ -51,14 +51,6 @@ ARCHIVE = [CALLS / f"{name}_{rate}.wav" for name, rate in (
 def read_csv(path: Path) -> list[dict[str, str]]:
     with open(path, newline="") as fh:
         return list(csv.DictReader(fh))
-
-
-def db_rows(db: Path, sql: str, args: tuple = ()) -> list[tuple]:
-    conn = sqlite3.connect(db)
-    try:
-        return conn.execute(sql, args).fetchall()
-    finally:
-        conn.close()
 
 
 def stored_call(db: Path, call_id: int) -> dict:

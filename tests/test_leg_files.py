@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from conftest import CALLS, stored_calls
+from conftest import CALLS, db_rows, stored_calls
 from monitor.batch.ledger import BatchStore
 from monitor.cli import main
 from monitor.config import load_config
@@ -39,14 +39,6 @@ def replayed_alerts(capsys, *args: str | Path) -> tuple[list[tuple], dict]:
     assert status == 0 and "Traceback" not in err, err
     events = [json.loads(line) for line in out.splitlines()]
     return [(e["kind"], e["severity"], e["t"]) for e in events if e["type"] == "alert"], events[-1]
-
-
-def db_rows(db: Path, sql: str, args: tuple = ()) -> list[tuple]:
-    conn = sqlite3.connect(db)
-    try:
-        return conn.execute(sql, args).fetchall()
-    finally:
-        conn.close()
 
 
 def alerts_of(db: Path, call_id: int | str) -> list[tuple]:
