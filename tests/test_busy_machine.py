@@ -230,7 +230,7 @@ def test_the_silence_filling_a_leg_far_behind_holds_no_memory(pulse):
     leg = src._legs["caller"]
     tracemalloc.start()
     try:
-        src._pad(leg, 600 * src.rate)
+        src._pad(leg, 600 * src.rate, held_up=True)
         held, _ = tracemalloc.get_traced_memory()
         chunk = src._chunk([leg], src.rate // 4)
     finally:

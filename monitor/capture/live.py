@@ -242,7 +242,7 @@ class _Leg:
     drops_seen: int = 0  # stats.dropped_blocks when the consumer last looked
     dropping_since: int | None = None  # stats.dropped_blocks before the drops now said began
     last_drop: float = 0.0  # monotonic time the consumer last saw new drops
-    held_fill_s: float = 0.0  # silence the consumer padded the running stream with while it gave nothing (held up)
+    held_fill_s: float = 0.0  # silence padded into a stream that had delivered (held up: :meth:`LiveSource._pad`)
     fill_seen: float = 0.0  # held_fill_s when the consumer last looked
     unheard_s: float | None = None  # silence filled in the running leg since it was said; None: none said
     last_fill: float = 0.0  # monotonic time the consumer last saw the running leg filled
@@ -826,7 +826,7 @@ class LiveSource(Source):
             leg.excess = 0
             leg.lateness.clear()
             if start > leg.pos:
-                self._pad(leg, start - leg.pos)
+                self._pad(leg, start - leg.pos, held_up=False)  # the time before a stream (re)opened gave audio
             leg.counted_from = leg.pos
         elif leg.filled or late > self.gap_s * self.rate:  # a stall its consumer filled, or audio lost
             self._replace(leg, t_block, late)
@@ -881,7 +881,7 @@ class LiveSource(Source):
         eased = min(n - taken, leg.excess)
         leg.excess -= eased
         if n > taken + eased:
-            self._pad(leg, n - taken - eased)
+            self._pad(leg, n - taken - eased, held_up=True)
 
     def _ahead(self, leg: _Leg, n: int) -> None:
         """The leg is ``n`` samples ahead of its arrivals: its device's clock runs fast (a device whose
@@ -953,8 +953,10 @@ class LiveSource(Source):
                                f"{leg.unheard_s:.1f} s of audio not heard", f"{leg.name} leg held up")
             leg.unheard_s = None
 
-    def _pad(self, leg: _Leg, n: int) -> None:
-        """Fill ``n`` samples of the leg with silence (no audio came for them), noting where."""
+    def _pad(self, leg: _Leg, n: int, held_up: bool) -> None:
+        """Fill ``n`` samples of the leg with silence (no audio came for them), noting where; ``held_up``:
+        in a stream that had delivered (the daemon or the sound server held up, its audio late or
+        lost), not before a stream opened again delivers (:meth:`_say_unheard` says the former)."""
         if leg.fills and leg.fills[-1][1] == leg.pos:
             leg.fills[-1][1] += n
         else:
@@ -963,6 +965,8 @@ class LiveSource(Source):
         leg.buffered += n
         leg.pos += n
         leg.stats.gap_fill_s += n / self.rate
+        if held_up:
+            leg.held_fill_s += n / self.rate
 
     def _take(self, leg: _Leg, n: int) -> np.ndarray:
         """The leg's next ``n`` samples, from the front of what it holds (never all of it joined:
@@ -1004,10 +1008,8 @@ class LiveSource(Source):
                     if leg.pos < lag_limit and (leg.stats.state != "running" or len(legs) > 1
                                                 or time.monotonic() - (leg.last_block or 0) > self.gap_s):
                         n = lag_limit - leg.pos
-                        if leg.stats.state == "running" and leg.placed_gen == leg.generation:
-                            leg.held_fill_s += n / self.rate  # a stream that delivered, then nothing: held up
                         leg.filled += n  # what its stream delivers next places it again
-                        self._pad(leg, n)
+                        self._pad(leg, n, held_up=leg.stats.state == "running" and leg.placed_gen == leg.generation)
                 for leg in legs:
                     self._say_unheard(leg)
                 longest = max(1, int(round(MAX_CHUNK_S * self.rate)))
