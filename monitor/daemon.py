@@ -765,6 +765,7 @@ class Daemon:
                 terminal.bell = cfg.delivery.bell
             terminal.keep_words(cfg.storage.transcripts)
         if self.notify is not None:
+            self.notify.buttons = cfg.delivery.notify_buttons
             if cfg.delivery.notify:
                 self.sinks["notify"] = self.notify
             else:
@@ -1234,13 +1235,22 @@ class Daemon:
                                  "(it failed), the latest alert maybe among them: say `last` again once `call-monitor "
                                  "status` says none are held, or give the alert's id"}
             kept, _ = keep_word(store, alert_id, word_of(str(asked.get("word", ""))), note_of(asked.get("note")),
-                             time.time())
+                                time.time(), replace=asked.get("replace", True) is not False)
         except (WordRefused, StoreError) as err:
             return {"error": str(err)}
         log.info("the agent's word: %s", kept)
         if self.webhook is not None:
             self.webhook.wake()
         return {"ok": True, "message": kept}
+
+    def button_word(self, alert_id: int, word: str) -> dict:
+        """A desktop notification's button said ``word`` of alert ``alert_id`` (from its waiter's thread):
+        kept as ``call-monitor outcome ID WORD`` keeps it (:meth:`agent_word`), but never in place of a
+        word said already (refused, said in the log and on the desktop)."""
+        answer = self.agent_word({"alert": alert_id, "word": word, "replace": False})
+        if "error" in answer:
+            log.warning("the agent's word from a notification's button is not kept: %s", answer["error"])
+        return answer
 
     def _refuse_controls(self, why: str) -> None:
         later, self._controls_later = self._controls_later, []

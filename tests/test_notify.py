@@ -74,9 +74,13 @@ def test_missing_notify_send_is_logged_not_raised(monitor_logs):
     sink.close()
 
 
-def on_dunst(tmp_path, sends: str) -> tuple[str, list[dict]]:
+def on_dunst(tmp_path, sends: str, dunstrc: str = "") -> tuple[str, list[dict]]:
     """Run ``sends`` (Python, with ``s`` a NotifySink) against dunst on Xvfb on a private session
-    bus: what it printed, and dunst's history of the notifications (each closed first)."""
+    bus: what it printed, and dunst's history of the notifications (each closed first). ``dunstrc``:
+    dunst's configuration (none: its defaults)."""
+    if dunstrc:
+        (tmp_path / ".config" / "dunst").mkdir(parents=True)
+        (tmp_path / ".config" / "dunst" / "dunstrc").write_text(dunstrc)
     script = tmp_path / "send.py"
     script.write_text(textwrap.dedent(f"""
         import sys; sys.path.insert(0, {str(ROOT)!r})
@@ -355,3 +359,141 @@ def test_an_acknowledgement_naming_the_call_of_an_alert_raised_before_its_row_wa
     sink(CallSummaryEvent(t=227.0, call_id=3, ended_by="the softphone's stream ended"))
     sink.close(timeout=5.0)
     assert [a[:4] for a in calls[1:]] == [["-r", "7", "-u", "critical"], ["-r", "8", "-u", "normal"]]
+
+
+CLICKS = """
+    [global]
+        dmenu = {menu}
+"""
+"""dunst's configuration for a click on a notification's button: dunst's menu of a notification's
+actions (``dunstctl action``, with more than one) runs the "dmenu" command, the agent's pick its answer:
+here the line of the button named in the file ``choice``."""
+
+
+def clicking_dunst(tmp_path) -> str:
+    """:data:`CLICKS` for dunst run by :func:`on_dunst` in ``tmp_path``: the menu picks the button whose
+    label ``click(LABEL)`` (in the script run there) wrote last."""
+    menu = tmp_path / "menu.sh"
+    menu.write_text(f"#!/bin/sh\ngrep -m1 -F \"$(cat {tmp_path / 'choice'})\"\n")
+    menu.chmod(0o755)
+    return CLICKS.format(menu=menu)
+
+
+ON_A_DAEMON = """
+    import os, subprocess, time
+    from monitor.capture.sources import FileSource
+    from monitor.config import load_config
+    from monitor.daemon import Daemon
+    from monitor.delivery.store import Store
+
+    def until(ok, within=10.0):
+        end = time.monotonic() + within
+        while not ok() and time.monotonic() < end:
+            time.sleep(0.02)
+        return ok()
+
+    def click(label, alert_id):
+        # the agent picks label in the menu of the notification's actions (its buttons once the
+        # waiting notify-send has shown them: asked again till then)
+        open({choice!r}, "w").write(label)
+        return until(lambda: subprocess.run(["dunstctl", "action", "0"], check=True) and False or
+                     until(lambda: alert_id in store.words_of([alert_id]) or s.sent >= 4, 0.3))
+
+    def no_children():
+        try:
+            os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return True
+        return False
+
+    store = Store.open({db!r})
+    cfg = load_config(overrides={{"storage.db": {db!r}}}, user_config=False)
+    daemon = Daemon(cfg, FileSource({wav!r}), store, {{"notify": s}}, notify=s)
+    s.take_words(daemon.button_word)
+    call = store.start_call("test", time.time())
+    def raised(kind, severity):
+        return store.add_alert(call, AlertEvent(t=93.0, call_id=call, kind=kind, severity=severity, message="m"))
+"""
+
+
+def on_a_daemon(tmp_path, sends: str) -> str:
+    """``sends`` for :func:`on_dunst` after a daemon on a real database, which keeps the words of ``s``'s
+    buttons, its helpers ``until``, ``click``, ``no_children`` and ``raised(kind, severity)``, which
+    stores an alert of its call."""
+    return textwrap.dedent(ON_A_DAEMON.format(choice=str(tmp_path / "choice"), db=str(tmp_path / "e.db"),
+                                              wav=str(CALLS / "normal_8k.wav"))) + textwrap.dedent(sends)
+
+
+@pytest.mark.skipif(not all(shutil.which(x) for x in NEEDED), reason="dbus/dunst/xvfb not installed")
+def test_a_click_on_a_notification_s_button_is_the_agent_s_word_on_its_alert_kept_in_the_database(
+        tmp_path):
+    """The agent clicks "False alarm" on a critical alert's notification: the word is kept as
+    `call-monitor outcome ID false-alarm` keeps it, and a notification says so. A warning whose word the
+    agent typed already ("handled") keeps it: the click is refused, said in a notification and the log.
+    Nothing is left waiting once the sink is closed."""
+    from conftest import db_rows
+    said, items = on_dunst(tmp_path, on_a_daemon(tmp_path, """
+        a, b = raised("possible_emergency", "critical"), raised("slow_speech", "warning")
+        print(daemon.agent_word({"alert": b.alert_id, "word": "handled", "note": "slowed down for her"})["ok"])
+        s.send(a)
+        print(until(lambda: len(s._waiters) == 1))
+        print(click("False alarm", a.alert_id))
+        subprocess.run(["dunstctl", "close-all"], check=True)
+        s.send(b)
+        print(until(lambda: len(s._waiters) == 1))
+        print(click("False alarm", b.alert_id) and until(lambda: s.sent == 4))
+        s.close(timeout=5.0)
+        print(no_children(), a.alert_id, b.alert_id)
+    """), clicking_dunst(tmp_path))
+    *done, a, b = said.split()
+    assert done == ["True"] * 6, said
+    assert db_rows(tmp_path / "e.db", "SELECT alert_id, word, note FROM alert_words ORDER BY alert_id") == [
+        (int(a), "false_alarm", ""), (int(b), "handled", "slowed down for her")]
+    bodies = {i["summary"]["data"]: i["body"]["data"] for i in items}
+    assert bodies["Kept: false alarm"] == (f"alert {a} (possible_emergency, call 1 at 01:33.0): false alarm; kept here "
+                                           "(the alert was never sent to a webhook)")
+    assert bodies["Not kept: false alarm"] == (
+        f"alert {b} (slow_speech, call 1 at 01:33.0) has the agent's word already: handled (slowed down for her), "
+        f"kept; `call-monitor outcome {b} false-alarm` changes it")
+
+
+@pytest.mark.skipif(not all(shutil.which(x) for x in NEEDED), reason="dbus/dunst/xvfb not installed")
+def test_a_replaced_notification_ends_its_buttons_waiter_and_the_sink_s_close_ends_every_one(tmp_path):
+    """One process waits per notification with buttons: the notification replaced (acknowledged by a
+    supervisor, then its call over) ends the one before, the oldest is given up past the cap, and the
+    daemon's stop (the sink closed) ends the rest; none is left, nor a zombie."""
+    said, _ = on_dunst(tmp_path, on_a_daemon(tmp_path, """
+        from monitor.events import AlertAckedEvent
+        s.close()
+        s = NotifySink(max_waiting=2)
+        s.take_words(daemon.button_word)
+        a = raised("possible_emergency", "critical")
+        s.send(a)
+        until(lambda: len(s._waiters) == 1)
+        first = list(s._waiters._live)[0].proc
+        s.acked(AlertAckedEvent(t=93.0, call_id=call, alert_id=a.alert_id, kind="possible_emergency",
+                                severity="critical", by="Dana", acked_at=time.time()))
+        print(until(lambda: first.returncode is not None), first.returncode, len(s._waiters))
+        s.call_over(CallSummaryEvent(t=120.0, call_id=call, ended_by="the softphone's stream ended"))
+        print(until(lambda: len(s._waiters._live) == 1), len(s._waiters))
+        for kind in ("slow_speech", "long_pauses"):
+            s.send(raised(kind, "warning"))
+        print(until(lambda: len(s._waiters._live) == 2), len(s._waiters))
+        s.close()
+        print(no_children(), len(s._waiters._live))
+    """), clicking_dunst(tmp_path))
+    assert said.split() == ["True", "-15", "1", "True", "1", "True", "2", "True", "0"], said
+
+
+def test_a_notify_send_without_buttons_sends_notifications_as_before_and_says_so_once(monitor_logs):
+    """libnotify before 0.8 has no ``--action``: the notifications go without buttons (no process left
+    waiting), and the log says once that the agent's word is said with `call-monitor outcome`."""
+    sink = NotifySink(command="true")  # its --help names no --action
+    sink.take_words(lambda alert_id, word: {"ok": True, "message": ""})
+    for alert_id in (1, 2):
+        assert sink.send(AlertEvent(t=1.0, kind="slow_speech", severity="warning", message="w", alert_id=alert_id))
+    sink.close()
+    said = [m for _, m in monitor_logs if "--action" in m]
+    assert said == ["true shows no buttons (--action: libnotify 0.8 and later): notifications carry none; "
+                    "`call-monitor outcome` says the agent's word"]
+    assert len(sink._waiters) == 0

@@ -290,7 +290,7 @@ def _notify_sink(cfg, sinks: dict, stack: contextlib.ExitStack):
     """The desktop notifications' sink, closed by ``stack``: among ``sinks`` when delivery.notify is on
     (a reload turns it on or off); a distress phrase's words in it as delivery.include_phrase_text says."""
     from ..delivery.sinks.notify import NotifySink
-    notify = NotifySink(include_phrase_text=cfg.delivery.include_phrase_text)
+    notify = NotifySink(include_phrase_text=cfg.delivery.include_phrase_text, buttons=cfg.delivery.notify_buttons)
     stack.callback(notify.close, 0.3)
     if cfg.delivery.notify:
         sinks["notify"] = notify
@@ -306,6 +306,8 @@ def _hand_start_to(daemon, held: _HeldStatus, hangup: _HangupDuringStart, status
     if hangup.seen:
         daemon.request_reload()
     status.answer_with(daemon.state, daemon.control)
+    if daemon.notify is not None:
+        daemon.notify.take_words(daemon.button_word)  # a notification's button: the agent's word, as `outcome`
     stack.callback(status.close)  # closed before the database and the sinks (closing twice is harmless)
 
 

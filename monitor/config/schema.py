@@ -924,6 +924,10 @@ class DeliveryConfig:
     bell: bool = _k(False, "ring the terminal bell on critical alerts (on a terminal only, never "
                     "into a file or systemd's journal)")
     notify: bool = _k(True, "desktop notification through notify-send")
+    notify_buttons: bool = _k(True, "a stored alert's desktop notification carries the buttons \"Handled\" "
+                              "and \"False alarm\": a click is the agent's word on it, as `call-monitor "
+                              "outcome` says it (never in place of one said already); needs notify-send of "
+                              "libnotify 0.8 or later")
     webhook_url: str = _k("", "supervisor webhook (HTTP POST of the alert JSON); \"\" = off. A "
                           "new URL applies at a reload (SIGHUP) when the daemon started with one, "
                           "with webhook_token_file; what is pending for the old URL goes to the new "

@@ -652,13 +652,16 @@ class Store:
         rows = self._read("SELECT MAX(id) FROM alerts")
         return None if rows[0][0] is None else self.alert(int(rows[0][0]))
 
-    def set_word(self, alert_id: int, word: str, note: str, said_at: float) -> AgentWord | None:
+    def set_word(self, alert_id: int, word: str, note: str, said_at: float,
+                 replace: bool = True) -> AgentWord | None:
         """Keep the agent's ``word`` on alert ``alert_id`` (with ``note``, said at ``said_at``), in place of
-        the one it had, to be posted (pending) where the alert is on its way to a webhook or reached it,
+        the one it had (without ``replace``: none kept where it had one), to be posted (pending) where the alert is on its way to a webhook or reached it,
         else unsent (never queued for one, or its delivery failed for good: the word would wait for it
         for ever); returns the word it replaces (None: the first)."""
         with self._lock:
             before = self.words_of([alert_id]).get(alert_id)
+            if before is not None and not replace:
+                return before
             queued = bool(self._read("SELECT 1 FROM deliveries WHERE alert_id = ? AND status IN ('pending', "
                                      "'delivered') LIMIT 1", (alert_id,)))
             self._write("INSERT OR REPLACE INTO alert_words (alert_id, word, note, said_at, status, attempts, "

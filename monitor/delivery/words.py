@@ -3,7 +3,8 @@ the call: ``handled`` (acted on: escalated, emergency services called, the calle
 ``false_alarm``, with an optional short note. The project's labels from real calls.
 
 Kept in the daemon's database (table ``alert_words``, one word per alert: a later word replaces the
-earlier one) and posted to the supervisor's webhook as ``{"type": "agent_word", ...}``
+earlier one, but for a click on a desktop notification's button, which keeps a word said already and is
+refused: ``replace=False``) and posted to the supervisor's webhook as ``{"type": "agent_word", ...}``
 (:func:`word_payload`), from the same outbox as the alerts (:class:`~.sinks.webhook.WebhookSink`):
 retried with their backoff until delivered, by the running daemon or the next one started. A word on
 an alert never queued for a webhook (raised with none set: a replay without ``--webhook``), or whose
@@ -72,18 +73,24 @@ def said(word: str) -> str:
 
 
 def keep_word(store: "Store | PendingStore", alert_id: int | None, word: str, note: str,
-              now: float) -> tuple[str, bool]:
+              now: float, replace: bool = True) -> tuple[str, bool]:
     """Keep ``word`` (with ``note``, said at ``now``) on alert ``alert_id`` (None: the latest alert
     raised) in ``store``; returns what was done, in one line (the alert: its id, kind, call and call
     time; the word, the one it replaced, and where it goes), and whether it is to post to the webhook.
-    Raises :class:`WordRefused` for no such alert."""
+    Raises :class:`WordRefused` for no such alert, and without ``replace`` for one with a word already
+    (kept as it is: a notification's button, clicked after the word was typed, changes none)."""
     from .sinks.terminal import call_clock
     alert = store.latest_alert() if alert_id is None else store.alert(alert_id)
     if alert is None:
         raise WordRefused(f"no alert raised yet in {store.path}" if alert_id is None else
                           f"alert {alert_id}: no such alert in {store.path} (`call-monitor alerts` lists them)")
-    before = store.set_word(alert.alert_id, word, note, now)
+    before = store.set_word(alert.alert_id, word, note, now, replace=replace)
     ev = alert.event
+    if before is not None and not replace:
+        raise WordRefused(f"alert {alert.alert_id} ({ev.kind}, call {ev.call_id} at {call_clock(ev.t)}) has the "
+                          f"agent's word already: {said(before.word)}" + (f" ({before.note})" if before.note else "")
+                          + f", kept; `call-monitor outcome {alert.alert_id} {said(word).replace(' ', '-')}` "
+                          "changes it")
     kept = (f"alert {alert.alert_id} ({ev.kind}, call {ev.call_id} at {call_clock(ev.t)}): "
             f"{said(word)}" + (f" ({note})" if note else ""))
     if before is not None:

@@ -16,6 +16,13 @@ such (:func:`body_text`): notification servers read a body as markup, so a name 
 caller's words or a configured action could otherwise be a link or bold text on the agent's desktop.
 ``notify-send`` runs in a background thread so a slow or missing notification server never
 delays the pipeline; every failure is logged (the first of each kind as a warning) and never raised.
+
+With ``buttons`` (``delivery.notify_buttons``) and a daemon to keep the word (:meth:`NotifySink.take_words`),
+each notification of one stored alert (the alert's, its acknowledgement's, its call-over one) carries the
+buttons "Handled" and "False alarm" (:mod:`.notify_buttons`, libnotify 0.8 and later: an older
+``notify-send`` is said once in the log and shows none): a click is the agent's word on that alert, as
+``call-monitor outcome ID handled`` says it, unless a word was given already (kept: the click is refused),
+and a normal notification says what was done.
 """
 
 from __future__ import annotations
@@ -27,11 +34,13 @@ import shutil
 import subprocess
 import threading
 import time
-from typing import NamedTuple
+from typing import Any, Callable, NamedTuple
 
 from ...alerts.evidence import redact_phrase_text
 from ...alerts.meaning import kind_name, meaning
 from ...events import AlertAckedEvent, AlertEvent, CallSummaryEvent, Event
+from ..words import said
+from .notify_buttons import MAX_WAITING, ButtonWaiters, button_args
 
 log = logging.getLogger(__name__)
 
@@ -57,13 +66,24 @@ class CallEnded(NamedTuple):
     call_id: int | None
 
 
+class Clicked(NamedTuple):
+    """On the sink's queue: a notification's button said ``word`` of alert ``alert_id``, and the daemon's
+    answer (``{"ok": True, "message": ...}`` or ``{"error": ...}``)."""
+
+    alert_id: int
+    word: str
+    answer: dict[str, Any]
+
+
 class Shown(NamedTuple):
     """A critical notification on the desktop: its id, its alert's call time and what it said of
-    the alert (kept under the alert's acknowledgement: the alert stands, and so do its next steps)."""
+    the alert (kept under the alert's acknowledgement: the alert stands, and so do its next steps),
+    and the alert's id (its buttons'; None: not stored yet, no buttons)."""
 
     id: str
     t: float
     body: str
+    alert_id: int | None = None
 
 
 def call_time(t: float) -> str:
@@ -75,8 +95,19 @@ def call_time(t: float) -> str:
 
 class NotifySink:
     def __init__(self, *, command: str = "notify-send", app_name: str = "call-monitor",
-                 timeout_s: float = 5.0, include_phrase_text: bool = True) -> None:
+                 timeout_s: float = 5.0, include_phrase_text: bool = True, buttons: bool = True,
+                 max_waiting: int = MAX_WAITING) -> None:
         self.command = command
+        self.buttons = buttons
+        """Whether a stored alert's notifications carry the buttons (``delivery.notify_buttons``)."""
+        self._word: Callable[[int, str], dict[str, Any]] | None = None
+        """Who keeps a button's word (:meth:`take_words`); none: no buttons."""
+        self._waiters = ButtonWaiters(self._clicked, max_waiting)
+        self._help: str | None = None
+        """What ``COMMAND --help`` says (what it can), asked once, when first needed."""
+        self._said_no_buttons = False
+        self._clicked_on: set[int] = set()
+        """The alerts a click kept the word of: their later notifications carry no buttons."""
         self.app_name = app_name
         self.timeout_s = timeout_s
         self.include_phrase_text = include_phrase_text
@@ -89,7 +120,7 @@ class NotifySink:
         """Each call's critical notifications on the desktop, by the alert's kind."""
         self._open: set[int | None] = set()
         """The calls an alert came of and no summary yet: their caller is still on the line."""
-        self._q: "queue.Queue[AlertEvent | CallSummaryEvent | AlertAckedEvent | CallEnded | str | None]" = \
+        self._q: "queue.Queue[AlertEvent | CallSummaryEvent | AlertAckedEvent | CallEnded | Clicked | str | None]" = \
             queue.Queue(100)
         self._thread = threading.Thread(target=self._work, name="notify", daemon=True)
         self._thread.start()
@@ -139,6 +170,8 @@ class NotifySink:
                 self._over(ev.call_id)
             elif isinstance(ev, AlertAckedEvent):
                 self.acked(ev)
+            elif isinstance(ev, Clicked):
+                self.say_clicked(ev)
             elif isinstance(ev, AlertEvent):  # (the only other kind put)
                 self.send(ev)
 
@@ -162,31 +195,90 @@ class NotifySink:
         self._open.add(ev.call_id)
         urgency, summary, body = self.format(ev, self.include_phrase_text)
         if ev.severity == "critical":
-            return self._critical(ev.call_id, ev.kind, ev.t, summary, body, body)
-        return self._plain(urgency, summary, body)
+            return self._critical(ev.call_id, ev.kind, ev.t, summary, body, body, ev.alert_id)
+        return self._plain(urgency, summary, body, ev.alert_id)
 
-    def _plain(self, urgency: str, summary: str, body: str) -> bool:
-        """A notification not kept: it goes as its ``urgency`` says (a normal one by itself)."""
-        if self._run(["-u", urgency, summary, body]) is None:
+    def _plain(self, urgency: str, summary: str, body: str, alert_id: int | None = None) -> bool:
+        """A notification not kept: it goes as its ``urgency`` says (a normal one by itself), with the
+        buttons of alert ``alert_id`` (None: none)."""
+        buttons = self._has_buttons(alert_id)
+        r = self._run(["-u", urgency, *(["-p"] if buttons else []), summary, body])
+        if r is None:
             return False
+        self._add_buttons(r, alert_id, ["-u", urgency, summary, body])
         self.sent += 1
         return True
 
-    def _critical(self, call_id: int | None, kind: str, t: float, summary: str, body: str, alert_body: str) -> bool:
+    def _critical(self, call_id: int | None, kind: str, t: float, summary: str, body: str, alert_body: str,
+                  alert_id: int | None = None) -> bool:
         """A critical notification of ``call_id``'s alert ``kind`` (raised at call time ``t``, said
-        as ``alert_body``): in place of the one of its kind on the desktop, if any, and kept, where
-        the command prints its id, to be replaced once the call is over."""
+        as ``alert_body``, stored as ``alert_id``, whose buttons it carries): in place of the one of
+        its kind on the desktop, if any, and kept, where the command prints its id, to be replaced
+        once the call is over."""
         calls = self._shown.setdefault(call_id, {})
         keep = self._can_print_id()
         shown = calls.get(kind)
+        if shown:
+            self._waiters.end(shown.id)  # before the new one comes: a click on it is heard once
         r = self._run([*(["-r", shown.id] if shown else []), "-u", "critical", *(["-p"] if keep else []),
                        summary, body])
         if r is None:
             return False
         if keep and r.stdout.strip().isdigit():
-            calls[kind] = Shown(r.stdout.strip(), t, alert_body)
+            calls[kind] = Shown(r.stdout.strip(), t, alert_body, alert_id)
+            self._add_buttons(r, alert_id, ["-u", "critical", summary, body])
         self.sent += 1
         return True
+
+    def take_words(self, word: Callable[[int, str], dict[str, Any]]) -> None:
+        """A button's click is said to ``word(alert_id, word)``, which keeps it as ``call-monitor
+        outcome`` does and answers as the daemon answers it (from the button's thread)."""
+        self._word = word
+
+    def _has_buttons(self, alert_id: int | None) -> bool:
+        """Whether a notification of alert ``alert_id`` carries the buttons: one stored, buttons on, a
+        daemon to keep the word, and a command that shows them (an older one said once)."""
+        if alert_id is None or not self.buttons or self._word is None or alert_id in self._clicked_on:
+            return False
+        if "--action" not in self._help_text():
+            if not self._said_no_buttons:
+                self._said_no_buttons = True
+                log.info("%s shows no buttons (--action: libnotify 0.8 and later): notifications carry none; "
+                         "`call-monitor outcome` says the agent's word", self.command)
+            return False
+        return True
+
+    def _add_buttons(self, shown: subprocess.CompletedProcess, alert_id: int | None, args: list[str]) -> None:
+        """Notification ``shown`` (its id printed), said again with ``args`` and the buttons of alert
+        ``alert_id`` in its place, by a ``notify-send`` that waits for a click (:class:`ButtonWaiters`)."""
+        nid = shown.stdout.strip()
+        if alert_id is None or not nid.isdigit() or not self._has_buttons(alert_id):
+            return
+        try:
+            proc = subprocess.Popen([self.command, "-a", self.app_name, "-c", "call-monitor", "-r", nid, *args,
+                                     *button_args()], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                    stderr=subprocess.DEVNULL)
+        except OSError as err:
+            self._fail("oserror", str(err))
+            return
+        self._waiters.wait(nid, alert_id, proc)
+
+    def _clicked(self, alert_id: int, word: str) -> None:
+        """A button said ``word`` of alert ``alert_id`` (from its waiter's thread): kept by the daemon,
+        and what was done said in a notification (from the sink's thread)."""
+        answer = self._word(alert_id, word) if self._word is not None else {"error": "no daemon keeps it"}
+        try:
+            self._q.put_nowait(Clicked(alert_id, word, answer))
+        except queue.Full:
+            self._fail("queue full", "notification dropped: too many pending")
+
+    def say_clicked(self, c: Clicked) -> bool:
+        """What a click did, in a normal notification: the word kept (the daemon's line), or why not."""
+        if "error" not in c.answer:
+            self._clicked_on.add(c.alert_id)
+        if "error" in c.answer:
+            return self._plain("normal", f"Not kept: {said(c.word)}", body_text(str(c.answer["error"])))
+        return self._plain("normal", f"Kept: {said(c.word)}", body_text(str(c.answer.get("message", ""))))
 
     def call_over(self, ev: CallSummaryEvent) -> bool:
         """The call of the summary ``ev`` is over: each of its critical notifications on the desktop is
@@ -208,10 +300,19 @@ class NotifySink:
         for of in dict.fromkeys((call_id, None)):
             self._open.discard(of)
             shown += self._shown.pop(of, {}).items()
-        done = [self._run(["-r", s.id, "-u", "normal", f"Call over: {kind_name(kind)}",
-                           body_text(f"That call is over. The alert was raised {call_time(s.t)} into it.")])
-                is not None for kind, s in shown]
+        done = [self._call_over(kind, s) for kind, s in shown]
         return bool(done) and all(done)
+
+    def _call_over(self, kind: str, s: Shown) -> bool:
+        """Critical notification ``s`` of alert ``kind`` replaced by one saying its call is over (with
+        its alert's buttons: the agent, done with the caller, has a moment to say what came of it)."""
+        self._waiters.end(s.id)
+        args = ["-u", "normal", f"Call over: {kind_name(kind)}",
+                body_text(f"That call is over. The alert was raised {call_time(s.t)} into it.")]
+        r = self._run(["-r", s.id, *(["-p"] if self._has_buttons(s.alert_id) else []), *args])
+        if r is not None:
+            self._add_buttons(r, s.alert_id, args)
+        return r is not None
 
     @staticmethod
     def format_acked(ev: AlertAckedEvent, over: bool = False) -> tuple[str, str]:
@@ -235,19 +336,25 @@ class NotifySink:
         if shown is None and held is not None and round(held.t, 3) == round(ev.t, 3):
             call_id, shown = None, held  # raised while a failing database held the running call's row back
         if shown is None and call_id not in self._open:
-            return self._plain("normal", *self.format_acked(ev, over=True))
+            return self._plain("normal", *self.format_acked(ev, over=True), ev.alert_id)
         summary, body = self.format_acked(ev)
         alert_body = shown.body if shown else ""
         return self._critical(call_id, ev.kind, ev.t, summary, "\n".join(filter(None, (body, alert_body))),
-                              alert_body)
+                              alert_body, ev.alert_id)
+
+    def _help_text(self) -> str:
+        """What ``COMMAND --help`` says, asked once ("" when it cannot be asked)."""
+        if self._help is None:
+            try:
+                r = subprocess.run([self.command, "--help"], capture_output=True, text=True, timeout=self.timeout_s)
+                self._help = r.stdout + r.stderr
+            except (OSError, subprocess.TimeoutExpired):
+                self._help = ""
+        return self._help
 
     def _can_print_id(self) -> bool:
         if self._prints_id is None:
-            try:
-                r = subprocess.run([self.command, "--help"], capture_output=True, text=True, timeout=self.timeout_s)
-                self._prints_id = "--print-id" in r.stdout + r.stderr
-            except (OSError, subprocess.TimeoutExpired):
-                self._prints_id = False
+            self._prints_id = "--print-id" in self._help_text()
         return self._prints_id
 
     def _run(self, args: list[str]) -> subprocess.CompletedProcess | None:
@@ -271,8 +378,12 @@ class NotifySink:
         return r
 
     def close(self, timeout: float = 1.0) -> None:
+        """The sink's thread told to end (after what is queued, ``timeout`` at most), then every button's
+        waiter ended: the notifications stay, their buttons do nothing."""
         try:
             self._q.put_nowait(None)
         except queue.Full:
-            return
-        self._thread.join(timeout)
+            pass
+        else:
+            self._thread.join(timeout)
+        self._waiters.close()
