@@ -42,10 +42,14 @@ class _Waiter:
         self.proc, self.alert_id = proc, alert_id
         self.thread = threading.Thread(target=read, args=(self,), name=f"notify buttons {alert_id}", daemon=True)
 
-    def end(self) -> None:
-        """SIGTERM: the process goes, its notification stays as it is."""
+    def end(self, timeout: float = 1.0) -> None:
+        """SIGTERM (SIGKILL after ``timeout``): the process goes, its notification stays as it is; once
+        this returns, it says nothing more to the notification server."""
         try:
             self.proc.terminate()
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
         except OSError:  # gone already
             pass
 
@@ -109,14 +113,11 @@ class ButtonWaiters:
             log.info("desktop notification's buttons: notify-send ended with exit code %s", waiter.proc.returncode)
 
     def close(self, timeout: float = 1.0) -> None:
-        """The daemon stops: every waiter ends (SIGTERM, then SIGKILL after ``timeout``), reaped."""
+        """The daemon stops: every waiter ends (:meth:`_Waiter.end`) and its thread, which reaps it, with it."""
         with self._lock:
             self._closed = True
             waiters, self._waiting = list(self._live), {}
         for w in waiters:
-            w.end()
+            w.end(timeout)
         for w in waiters:
             w.thread.join(timeout)
-            if w.thread.is_alive():
-                w.proc.kill()
-                w.thread.join(timeout)
