@@ -497,3 +497,24 @@ def test_a_notify_send_without_buttons_sends_notifications_as_before_and_says_so
     assert said == ["true shows no buttons (--action: libnotify 0.8 and later): notifications carry none; "
                     "`call-monitor outcome` says the agent's word"]
     assert len(sink._waiters) == 0
+
+
+def test_a_reload_turns_the_buttons_off_and_on_for_the_notifications_that_follow(tmp_path):
+    """delivery.notify_buttons is read at each reload (SIGHUP), as delivery.notify is."""
+    import dataclasses
+
+    from monitor.capture.sources import FileSource
+    from monitor.config import load_config
+    from monitor.daemon import Daemon
+    from monitor.delivery.store import Store
+
+    sink, _ = stubbed_sink()
+    cfg = load_config(overrides={"storage.db": str(tmp_path / "e.db")}, user_config=False)
+    with Store.open(tmp_path / "e.db") as store:
+        daemon = Daemon(cfg, FileSource(CALLS / "normal_8k.wav"), store, {"notify": sink}, notify=sink)
+        seen: list[bool] = []
+        for on in (False, True):
+            daemon._run_with(dataclasses.replace(cfg, delivery=dataclasses.replace(cfg.delivery, notify_buttons=on)))
+            seen.append(sink.buttons)
+    sink.close(timeout=5.0)
+    assert seen == [False, True]

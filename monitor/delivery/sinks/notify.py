@@ -300,10 +300,10 @@ class NotifySink:
         for of in dict.fromkeys((call_id, None)):
             self._open.discard(of)
             shown += self._shown.pop(of, {}).items()
-        done = [self._call_over(kind, s) for kind, s in shown]
+        done = [self._say_over(kind, s) for kind, s in shown]
         return bool(done) and all(done)
 
-    def _call_over(self, kind: str, s: Shown) -> bool:
+    def _say_over(self, kind: str, s: Shown) -> bool:
         """Critical notification ``s`` of alert ``kind`` replaced by one saying its call is over (with
         its alert's buttons: the agent, done with the caller, has a moment to say what came of it)."""
         self._waiters.end(s.id)

@@ -2,8 +2,10 @@
 (:mod:`~monitor.delivery.words`) said with a click.
 
 ``notify-send --action=KEY=Label`` (libnotify 0.8 and later) shows the buttons, then waits until one is
-clicked (it prints that button's key) or the notification is closed (it prints nothing). Each
-notification with buttons has one such process waiting, read by a thread of its own
+clicked (it prints that button's key) or the notification is closed (it prints nothing); it prints the
+notification's id only as it ends, so a notification is shown first without them (``-p``: its id, as
+today), then said again in its place (``-r ID``) with the buttons. Each notification with buttons has one
+such process waiting, read by a thread of its own
 (:class:`ButtonWaiters`), so neither the notifications' thread nor the pipeline ever waits on a click.
 At most :data:`MAX_WAITING` wait at once: past that the oldest is given up (its notification stays, its
 buttons do nothing; ``call-monitor outcome`` says its word). A notification replaced (its call over, a
