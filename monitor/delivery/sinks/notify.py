@@ -18,7 +18,8 @@ caller's words or a configured action could otherwise be a link or bold text on 
 delays the pipeline; every failure is logged (the first of each kind as a warning) and never raised.
 
 With ``buttons`` (``delivery.notify_buttons``) and a daemon to keep the word (:meth:`NotifySink.take_words`),
-each notification of one stored alert (the alert's, its acknowledgement's, its call-over one) carries the
+each notification of one stored alert (the alert's, and what replaces it: its acknowledgement while its
+call goes on, its call-over one) carries the
 buttons "Handled" and "False alarm" (:mod:`.notify_buttons`, libnotify 0.8 and later: an older
 ``notify-send`` is said once in the log and shows none): a click is the agent's word on that alert, as
 ``call-monitor outcome ID handled`` says it, unless a word was given already (kept: the click is refused),
@@ -194,9 +195,10 @@ class NotifySink:
     def send(self, ev: AlertEvent) -> bool:
         self._open.add(ev.call_id)
         urgency, summary, body = self.format(ev, self.include_phrase_text)
+        alert_id = ev.alert_id if ev.stored else None  # one held back by a failing database has no id yet
         if ev.severity == "critical":
-            return self._critical(ev.call_id, ev.kind, ev.t, summary, body, body, ev.alert_id)
-        return self._plain(urgency, summary, body, ev.alert_id)
+            return self._critical(ev.call_id, ev.kind, ev.t, summary, body, body, alert_id)
+        return self._plain(urgency, summary, body, alert_id)
 
     def _plain(self, urgency: str, summary: str, body: str, alert_id: int | None = None) -> bool:
         """A notification not kept: it goes as its ``urgency`` says (a normal one by itself), with the
@@ -336,11 +338,12 @@ class NotifySink:
         if shown is None and held is not None and round(held.t, 3) == round(ev.t, 3):
             call_id, shown = None, held  # raised while a failing database held the running call's row back
         if shown is None and call_id not in self._open:
-            return self._plain("normal", *self.format_acked(ev, over=True), ev.alert_id)
+            return self._plain("normal", *self.format_acked(ev, over=True))
         summary, body = self.format_acked(ev)
         alert_body = shown.body if shown else ""
+        # the buttons of the alert as stored here (the console may know it by the id it was posted under)
         return self._critical(call_id, ev.kind, ev.t, summary, "\n".join(filter(None, (body, alert_body))),
-                              alert_body, ev.alert_id)
+                              alert_body, shown.alert_id if shown else None)
 
     def _help_text(self) -> str:
         """What ``COMMAND --help`` says, asked once ("" when it cannot be asked)."""
