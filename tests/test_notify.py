@@ -433,6 +433,11 @@ def test_a_click_on_a_notification_s_button_is_the_agent_s_word_on_its_alert_kep
     Nothing is left waiting once the sink is closed."""
     from conftest import db_rows
     said, items = on_dunst(tmp_path, on_a_daemon(tmp_path, """
+        import logging
+        logged = []
+        keep = logging.Handler()
+        keep.emit = lambda record: logged.append(record.getMessage())
+        logging.getLogger("monitor").addHandler(keep)
         a, b = raised("possible_emergency", "critical"), raised("slow_speech", "warning")
         print(daemon.agent_word({"alert": b.alert_id, "word": "handled", "note": "slowed down for her"})["ok"])
         s.send(a)
@@ -443,10 +448,12 @@ def test_a_click_on_a_notification_s_button_is_the_agent_s_word_on_its_alert_kep
         print(until(lambda: len(s._waiters) == 1))
         print(click("False alarm", b.alert_id) and until(lambda: s.sent == 4))
         s.close(timeout=5.0)
+        print(f"the agent's word: alert {a.alert_id} (possible_emergency" in "".join(logged),
+              f"not kept: alert {b.alert_id} (slow_speech" in "".join(logged))
         print(no_children(), a.alert_id, b.alert_id)
     """), clicking_dunst(tmp_path))
     *done, a, b = said.split()
-    assert done == ["True"] * 6, said
+    assert done == ["True"] * 8, said
     assert db_rows(tmp_path / "e.db", "SELECT alert_id, word, note FROM alert_words ORDER BY alert_id") == [
         (int(a), "false_alarm", ""), (int(b), "handled", "slowed down for her")]
     bodies = {i["summary"]["data"]: i["body"]["data"] for i in items}
