@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,7 @@ from pulse import have_pulse
 
 from monitor import cli
 from monitor.delivery import store_schema
+from monitor.delivery.sinks.webhook import Sender, WebhookSink
 from monitor.delivery.store import Store
 from monitor.delivery.words import NOTE_CHARS
 
@@ -81,6 +83,54 @@ def test_a_word_said_before_the_daemon_runs_and_one_said_to_it_reach_the_console
     row = json.loads(capsys.readouterr().out)
     assert (row["agent_word"], row["agent_note"], row["agent_word_delivery"]) == (
         "handled", "called an ambulance", "delivered")
+
+
+def test_a_word_on_an_alert_the_new_console_never_received_is_not_deliverable_said_once_never_posted_again(
+        tmp_path, hook, monitor_logs, capsys):
+    """The webhook's URL changed (the daemon posts to another console now): a word on an alert
+    delivered to the earlier URL is answered 409 by the new console, which has not the alert. The
+    word is given up at once, ``retries = 0`` (try for ever) notwithstanding, said in one warning
+    line naming both URLs; the alert is not posted to the new console. An alert raised since and
+    the word on it reach the new console as usual; ``alerts`` says the first word not deliverable."""
+    console = ConsoleProcess(tmp_path / "console")
+    store = Store.open(tmp_path / "e.db")
+    sink = WebhookSink(store, hook.url, retries=0, backoff_s=0.05, max_backoff_s=0.1, poll_s=0.05,
+                       identity=Sender.of(store, "alice")).start()
+    try:
+        earlier = stored_alert(store)
+        sink(earlier)
+        assert wait_for(lambda: store.deliveries("pending") == [], 5)
+        sink.retarget(console.webhook, console.token)
+        store.set_word(earlier.alert_id, "handled", "called an ambulance", time.time())
+        later = stored_alert(store, kind="slow_speech", severity="warning")
+        sink(later)
+        assert wait_for(lambda: len(console.state()["alerts"]) == 1, 5), console.state()
+        store.set_word(later.alert_id, "false_alarm", "", time.time())
+        sink.wake()
+        assert wait_for(lambda: store.words_of([later.alert_id])[later.alert_id].status == "delivered", 5)
+        assert wait_for(lambda: store.words_of([earlier.alert_id])[earlier.alert_id].status == "failed", 5)
+        time.sleep(0.5)  # ten polls past the backoff: the word is not tried again
+        word = store.words_of([earlier.alert_id])[earlier.alert_id]
+        assert (word.status, word.attempts) == ("failed", 1)
+        (shown,) = console.state()["alerts"]
+        assert (shown["alert_id"], shown["agent_word"]) == (later.alert_id, "false_alarm")
+    finally:
+        sink.close()
+        store.close()
+        console.kill()
+    (said,) = [m for lvl, m in monitor_logs if lvl == "warning"]
+    assert said == (f"webhook {console.webhook}: the agent's word on alert {earlier.alert_id} (handled) is not "
+                    f"deliverable: {word.last_error}")
+    assert word.last_error.startswith(f"HTTP 409 Conflict: no alert {earlier.alert_id} of daemon ")
+    assert word.last_error.endswith(f" (the alert went to {hook.url} before the webhook's URL changed, not here); "
+                                    "not posted again")
+    assert cli.main(["alerts", "--db", str(tmp_path / "e.db")]) == 0
+    first, _ = capsys.readouterr().out.splitlines()
+    assert first.endswith(f"agent: handled (called an ambulance) at {time.strftime('%H:%M:%S', time.localtime(word.said_at))}"
+                          f", not deliverable ({word.last_error})]"), first
+    assert cli.main(["alerts", "--jsonl", "--db", str(tmp_path / "e.db")]) == 0
+    row = json.loads(capsys.readouterr().out.splitlines()[0])
+    assert (row["agent_word_delivery"], row["agent_word_error"]) == ("failed", word.last_error)
 
 
 @pytest.fixture

@@ -37,7 +37,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                                    "says so after its delivery: \"acknowledged by supervisor NAME at TIME\" (the "
                                    "console's clock). The agent's word on an alert (`call-monitor outcome`) "
                                    "says so last: \"agent: handled (NOTE) at TIME\" or \"agent: false alarm ...\", "
-                                   "\", to post\" while the webhook has not delivered it.",
+                                   "\", to post\" while the webhook has not delivered it, \", not deliverable (WHY)\" once it is given "
+                                   "up for good (after delivery.retries, or at once when the console "
+                                   "answers 409: it has not the alert, which went to an earlier webhook URL).",
                        epilog="A configuration that cannot be loaded (a value a reload refused, say) is one "
                               "warning line naming its file and problem, and the alerts are read from the "
                               "database that --db, the storage.db the files still give, and the defaults place (a "
@@ -58,8 +60,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         "acknowledged it on the supervisor console and when (Unix seconds, the console's clock; "
                         "null: not acknowledged), and the agent's word on it (`call-monitor outcome`), the labels "
                         "of real calls: \"agent_word\" (handled, false_alarm, or null: none said), \"agent_note\", "
-                        "\"agent_word_at\" (Unix seconds) and \"agent_word_delivery\" (pending, delivered, failed, "
-                        "or unsent: the alert never went to a webhook)")
+                        "\"agent_word_at\" (Unix seconds), \"agent_word_delivery\" (pending, delivered, failed: "
+                        "not deliverable, given up for good, or unsent: the alert never went to a webhook) and "
+                        "\"agent_word_error\" (why a failed one is not deliverable, null otherwise)")
     add_config_options(p)
     p.set_defaults(run=run)
 
@@ -168,7 +171,8 @@ def _calls(store: Store, call_ids: set[int | None]) -> dict[int | None, CallReco
 def _word_dict(word: AgentWord | None) -> dict:
     """The agent's word on an alert as ``--jsonl`` gives it (a label of a real call: handled or false_alarm)."""
     return {"agent_word": word.word if word else None, "agent_note": word.note if word else None,
-            "agent_word_at": word.said_at if word else None, "agent_word_delivery": word.status if word else None}
+            "agent_word_at": word.said_at if word else None, "agent_word_delivery": word.status if word else None,
+            "agent_word_error": word.last_error if word and word.status == "failed" else None}
 
 
 def _delivery_dict(d: Delivery) -> dict:

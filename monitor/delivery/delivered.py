@@ -40,8 +40,9 @@ def ack_text(ack: Ack, raised_at: float) -> str:
 
 def word_text(word: AgentWord, raised_at: float) -> str:
     """The agent's word on an alert in words: what, the note, when (dated unless on the alert's day),
-    and its delivery to the webhook while it is not delivered (unsent: the alert never went to one)."""
-    status = {"pending": ", to post", "failed": f", failed for good ({word.last_error})"}.get(word.status, "")
+    and its delivery to the webhook while it is not delivered: to post, or not deliverable (given up
+    for good, the reason said; unsent: the alert never went to one, nothing said)."""
+    status = {"pending": ", to post", "failed": f", not deliverable ({word.last_error})"}.get(word.status, "")
     return (f"agent: {said(word.word)}" + (f" ({word.note})" if word.note else "")
             + f" at {_clock(word.said_at, raised_at)}{status}")
 

@@ -141,8 +141,9 @@ class Ack:
 class AgentWord:
     """The agent's word on an alert (:mod:`~monitor.delivery.words`): ``handled`` or ``false_alarm``,
     its note ("" for none), when it was said (unix seconds), and its delivery to the webhook:
-    ``status`` pending, delivered, failed (given up after ``delivery.retries``) or unsent (the alert
-    was never queued for a webhook, or its delivery failed for good)."""
+    ``status`` pending, delivered, failed (not deliverable: given up after ``delivery.retries``, or at
+    once when the receiver answered 409, having not the alert; ``last_error`` says which) or unsent
+    (the alert was never queued for a webhook, or its delivery failed for good)."""
 
     alert_id: int
     word: str

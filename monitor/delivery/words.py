@@ -8,7 +8,9 @@ refused: ``replace=False``) and posted to the supervisor's webhook as ``{"type":
 (:func:`word_payload`), from the same outbox as the alerts (:class:`~.sinks.webhook.WebhookSink`):
 retried with their backoff until delivered, by the running daemon or the next one started. A word on
 an alert never queued for a webhook (raised with none set: a replay without ``--webhook``), or whose
-delivery failed for good, is kept and not sent (``unsent``).
+delivery failed for good, is kept and not sent (``unsent``). One the receiver answers 409 (it has not
+the alert: it went to the console of an earlier webhook URL) is kept and not deliverable (``failed``),
+never posted again.
 """
 
 from __future__ import annotations

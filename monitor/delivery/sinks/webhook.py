@@ -728,7 +728,8 @@ class WebhookSink:
     def deliver_words(self) -> int:
         """One pass over the agents' words due to post (each once its alert was delivered: the receiver
         knows the alert first), retried as a warning alert is (``retries``, the backoff, a wait the
-        receiver asks for); returns how many were delivered."""
+        receiver asks for), but given up at once when the receiver has not the alert
+        (:meth:`_word_not_deliverable`); returns how many were delivered."""
         n = 0
         for word, d in self.store.due_words(self.clock(), self.max_backoff_s):
             if self._stop.is_set() or self._held():
@@ -737,6 +738,9 @@ class WebhookSink:
             try:
                 self._post_word(word, d, target)
             except Exception as err:  # HTTP error, refused, timeout, DNS...
+                if _alert_unknown(err):
+                    self._word_not_deliverable(word, d, target, _describe(err, target.token, self.identity))
+                    continue
                 self._failed(_describe(err, target.token, self.identity))
                 wait = self._asked_to_wait(err)
                 if wait is None and self.retries and word.attempts + 1 > self.retries:
@@ -753,6 +757,19 @@ class WebhookSink:
                      said(word.word))
             n += 1
         return n
+
+    def _word_not_deliverable(self, word: AgentWord, d: Delivery, target: Target, answer: str) -> None:
+        """The receiver has not the alert ``word`` is on (:func:`_alert_unknown`, its ``answer``): a
+        console the alert never went to (it was delivered to an earlier URL, ``d.target``, before the
+        webhook's URL changed), or one that lost it. The word is given up for good at once, whatever
+        ``retries`` (it would be refused for ever), said in one warning line; the alert is not posted
+        again to hang it on (docs/daemon.md, the agent's word on an alert: why)."""
+        went = (f"the alert went to {redact_url(d.target)} before the webhook's URL changed, not here"
+                if d.target != target.url else "the alert was delivered here, and the receiver has it no more")
+        error = f"{answer} ({went}); not posted again"
+        self.store.mark_word_failed(word, None, error)
+        log.warning("webhook %s: the agent's word on alert %s (%s) is not deliverable: %s", target.shown_url,
+                    word.alert_id, said(word.word), error)
 
     def _post_word(self, word: AgentWord, d: Delivery, target: Target) -> None:
         """Post ``word`` on the alert of outbox row ``d`` (delivered: the id and call the receiver knows it by)."""
@@ -947,6 +964,16 @@ def retry_after(err: BaseException, now: float | None = None) -> float | None:
     except (TypeError, ValueError, OverflowError):
         return None
     return max(0.0, when - (time.time() if now is None else now))
+
+
+UNKNOWN_ALERT = 409
+"""The answer to an agent's word on an alert the receiver has not (the console's ``unknown_alert``):
+for good, the word is not posted again (:meth:`WebhookSink._word_not_deliverable`)."""
+
+
+def _alert_unknown(err: BaseException) -> bool:
+    """Whether a failed post of an agent's word is the receiver saying it has not its alert (:data:`UNKNOWN_ALERT`)."""
+    return isinstance(err, urllib.error.HTTPError) and err.code == UNKNOWN_ALERT
 
 
 NO_POSTS_HERE = (404, 405)
