@@ -167,7 +167,7 @@ class CallPipeline:
         # what the recording is (a sampled hash, 8 MiB read at most), so that its report knows it from
         # another recording put at the same path later
         self._fingerprint = recording_fingerprint(source, self.agent_file) if replayed and self.store is not None else None
-        self._call_token = (self.store.start_call(stored, started_at, channels, agent)
+        self._call_token = (self.store.start_call(stored, started_at, channels, agent, self.agent_file)
                             if self.store is not None else None)
         self.series = (HopSeries(self.rate, self.legs, channels)
                        if keep_series or (self.store is not None and replayed) else None)

@@ -357,3 +357,14 @@ def test_the_report_of_a_stored_call_of_two_files_says_its_agents_file_changed_o
     status, _, err = cli(capsys, "report", "1", "--db", db, "-o", page)
     assert status == 0 and err.splitlines()[:-1] == [
         f"call-monitor: warning: call 1: its recording {agent} is gone (moved or deleted): {instead}"]
+
+
+def test_a_call_of_two_files_keeps_the_agents_file_from_its_start_and_through_a_close_after_a_crash(tmp_path):
+    """The stored call names the agent's file while it runs (an alert's post names it then), and a
+    call left open by a crash, closed by ``purge`` as interrupted, still names it."""
+    with Store.open(tmp_path / "e.db") as store:
+        running = store.start_call("/calls/caller.wav", 1000.0, agent_file="/calls/agent.wav")
+        assert store.get_call(running).agent_file == "/calls/agent.wav"
+        assert store.close_interrupted(source_prefix="") == [running]
+        closed = store.get_call(running)
+        assert (closed.agent_file, closed.summary["interrupted"]) == ("/calls/agent.wav", True)

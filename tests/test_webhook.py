@@ -417,6 +417,33 @@ def test_an_alert_is_stamped_when_it_happened_and_never_ahead_of_its_posting(tmp
         store.close()
 
 
+def test_an_alert_of_a_call_of_two_files_names_the_agents_file_beside_the_callers_while_the_call_runs(
+        tmp_path, hook, leg_files):
+    """A call whose legs are two files (``replay CALLER --agent AGENT --webhook``): its alerts' posts
+    name the caller's file as ``recording``, as a call of one recording's do, and the agent's beside
+    it as ``agent_recording``, from the first alert on (the call kept the agent's file from its start,
+    not only in its summary at its end); a call of one recording names none."""
+    from monitor.config import load_config
+    from monitor.pipeline import CallPipeline
+
+    _, caller, agent = leg_files
+    store = Store.open(tmp_path / "e.db")
+    sink = WebhookSink(store, hook.url, poll_s=0.05).start()
+    try:
+        cfg = load_config(user_config=False)
+        call = CallPipeline(cfg, 8000, ("caller", "agent"), store=store, source=str(caller), agent_file=str(agent))
+        assert call.call_id is not None and store.get_call(call.call_id).ended_at is None  # still running
+        sink(store.add_alert(call.call_id, AlertEvent(t=12.0, kind="slow_speech", severity="warning", message="m")))
+        sink(stored_alert(store, source=str(caller)))
+        assert wait_for(lambda: len(hook.received) == 2, 5)
+        (_, of_two), (_, of_one) = sorted(hook.received, key=lambda r: r[1]["alert_id"])
+        assert (of_two["recording"], of_two["agent_recording"]) == ("caller.wav", "agent.wav")
+        assert of_one["recording"] == "caller.wav" and "agent_recording" not in of_one
+    finally:
+        sink.close()
+        store.close()
+
+
 def test_a_sink_running_for_weeks_keeps_what_it_posts_of_the_last_calls_only(tmp_path, hook, monkeypatch):
     """What a post says of its call (the start, the recording) is kept for the last
     :data:`CALLS_KEPT` calls posted for, not for every call since the daemon started; an alert of a

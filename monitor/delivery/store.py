@@ -17,6 +17,7 @@ and the checks of a damaged row (``store_rows``), and its errors (``store_errors
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import sqlite3
@@ -28,7 +29,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from ..config.urls import redact_url
-from ..events import AlertClearedEvent, AlertEvent, CuesEvent, Word, WordsEvent
+from ..events import AGENT_RECORDING, AlertClearedEvent, AlertEvent, CuesEvent, Word, WordsEvent
 from .sqlite_file import closed_on_failure, connect_private, empty_log, made_whole
 from .store_errors import StoreError
 from .store_files import (BUSY_TIMEOUT_S, CONSOLE_APPLICATION_ID, IMMUTABLE_READS, FileState, _console_error,
@@ -52,6 +53,18 @@ _WORD_UNSENT_SQL = ("UPDATE alert_words SET status = 'unsent' WHERE status = 'pe
                     "alert_words.alert_id AND d.status IN ('pending', 'delivered'))")
 """The agent's word waiting on the alert of outbox row ``?`` made unsent, once that row gave up and no
 other row of the alert is on its way (the word is posted once its alert was: it never will be)."""
+
+
+def _agent_file_of(summary: str | None) -> dict[str, Any]:
+    """Of a call's stored summary (JSON text, or NULL), what a call left open keeps when it is closed:
+    the agent's file of a call of two files (:data:`AGENT_RECORDING`), kept from its start; {} for none
+    (or a summary no release writes: the close replaces it as before)."""
+    try:
+        kept = json.loads(summary) if summary else {}
+    except ValueError:
+        return {}
+    agent_file = kept.get(AGENT_RECORDING) if isinstance(kept, dict) else None
+    return {AGENT_RECORDING: agent_file} if isinstance(agent_file, str) else {}
 
 
 class Store:
@@ -270,12 +283,16 @@ class Store:
     # ------------------------------------------------------------------ calls
 
     def start_call(self, source: str, started_at: float | None = None,
-                   channels: Mapping[str, int] | None = None, agent: str | None = None) -> int:
+                   channels: Mapping[str, int] | None = None, agent: str | None = None,
+                   agent_file: str | None = None) -> int:
         """A new call from ``source``; ``channels``: the recording's channel of each leg, or a live
-        call's legs (see :attr:`CallRecord.channels`); ``agent``: a live call's agent."""
+        call's legs (see :attr:`CallRecord.channels`); ``agent``: a live call's agent; ``agent_file``:
+        the agent's leg's own recording of a call of two files, kept in its summary from the start
+        (:attr:`CallRecord.agent_file`: an alert's post names it while the call runs)."""
         at = self._clock() if started_at is None else started_at
-        return self._write("INSERT INTO calls (started_at, source, channels, agent) VALUES (?, ?, ?, ?)",
-                           (at, str(source), None if channels is None else _json(dict(channels)), agent),
+        begun = None if agent_file is None else _json({AGENT_RECORDING: agent_file})
+        return self._write("INSERT INTO calls (started_at, source, channels, agent, summary) VALUES (?, ?, ?, ?, ?)",
+                           (at, str(source), None if channels is None else _json(dict(channels)), agent, begun),
                            commit=True)
 
     def end_call(self, call_id: int, duration_s: float, summary: Any = None,
@@ -724,7 +741,8 @@ class Store:
     def close_interrupted(self, source_prefix: str = LIVE_SOURCE, now: float | None = None,
                           idle_before: float | None = None, but_live: bool = False) -> list[int]:
         """Close the calls of ``source_prefix`` left open by a crash: ``ended_at`` becomes the last
-        thing recorded for the call, the summary ``{"interrupted": true}``. With ``idle_before``
+        thing recorded for the call, the summary ``{"interrupted": true}`` (with the agent's file of a
+        call of two files, kept from its start). With ``idle_before``
         (unix seconds), only those whose last record is older (a running call records its cues
         every few seconds); ``but_live``: not the daemon's (it runs: its open call is its own). Returns their ids."""
         live = " AND source NOT LIKE ?" if but_live else ""
@@ -737,12 +755,13 @@ class Store:
                 "UNION ALL SELECT MAX(created_at) FROM alert_clears WHERE call_id = ?1 "
                 "UNION ALL SELECT started_at + MAX(t) FROM cue_snapshots c JOIN calls k ON k.id = c.call_id "
                 "WHERE call_id = ?1 UNION ALL SELECT started_at FROM calls WHERE id = ?1)", (call_id,))[0][0]
-            started = self._read("SELECT started_at FROM calls WHERE id = ?", (call_id,))[0][0]
+            started, begun = self._read("SELECT started_at, summary FROM calls WHERE id = ?", (call_id,))[0]
             ended = float(last if last is not None else started)
             if idle_before is not None and ended >= idle_before:
                 continue
+            summary = _agent_file_of(begun) | {"interrupted": True}
             self._write("UPDATE calls SET ended_at = ?, duration_s = ?, summary = ? WHERE id = ?",
-                        (ended, max(0.0, ended - started), _json({"interrupted": True}), call_id), commit=True)
+                        (ended, max(0.0, ended - started), _json(summary), call_id), commit=True)
             closed.append(call_id)
         return closed
 

@@ -267,8 +267,8 @@ class StoreGuard:
 
     def _replay(self, op: str, args: tuple[Any, ...]) -> None:
         if op == "start_call":
-            provisional, source, started_at, channels, agent = args
-            self._ids[provisional] = self.store.start_call(source, started_at, channels, agent)
+            provisional, source, started_at, channels, agent, agent_file = args
+            self._ids[provisional] = self.store.start_call(source, started_at, channels, agent, agent_file)
             return
         if op in OF_NO_CALL:
             getattr(self.store, op)(*args[1:])
@@ -305,18 +305,19 @@ class StoreGuard:
 
     # ------------------------------------------------------------------ the pipeline's store
     def start_call(self, source: str, started_at: float | None = None,
-                   channels: Mapping[str, int] | None = None, agent: str | None = None) -> int:
+                   channels: Mapping[str, int] | None = None, agent: str | None = None,
+                   agent_file: str | None = None) -> int:
         at = time.time() if started_at is None else started_at
         if self.retry():
             try:
-                call_id = self.store.start_call(source, at, channels, agent)
+                call_id = self.store.start_call(source, at, channels, agent, agent_file)
                 self._works(0)
                 return call_id
             except StoreError as err:
                 self._fail(err)
         provisional = self._next_provisional
         self._next_provisional -= 1
-        self._hold("start_call", provisional, source, at, channels, agent)
+        self._hold("start_call", provisional, source, at, channels, agent, agent_file)
         return provisional
 
     def end_call(self, call_id: int, duration_s: float, summary: Any = None,

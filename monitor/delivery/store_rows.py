@@ -49,8 +49,8 @@ class CallRecord:
     @property
     def agent_file(self) -> str | None:
         """The agent's leg's own recording of a call of two files (``source`` the caller's), kept
-        with its summary (:data:`~monitor.events.AGENT_RECORDING`): None for any other call, and
-        until the call has ended."""
+        with its summary (:data:`~monitor.events.AGENT_RECORDING`) from the call's start: None for any
+        other call, and for one stored before the start kept it until the call had ended."""
         return (self.summary or {}).get(AGENT_RECORDING)
 
 

@@ -33,7 +33,8 @@ said in one line; the alerts queued around it are delivered as usual.
 Each post names its sender (:class:`Identity`: the agent's name and the daemon's id, which is
 the database's own id on this machine, so that a console tells apart equal alert ids of different
 daemons, a copied database's too; made anew when the console refuses it as another agent's: :class:`Sender`)
-and the call's wall-clock start (and a replayed call's recording, by its file name), and
+and the call's wall-clock start (and a replayed call's recording, by its file name, of a call of
+two files the agent's too, known from the call's start), and
 carries ``Authorization: Bearer TOKEN`` when a token is given (:func:`~monitor.config.tokens.read_token_file`).
 :class:`Heartbeat` posts the daemon's status to the same URL, and hands on the supervisor's
 acknowledgements of the daemon's alerts that the console's answers carry.
@@ -228,20 +229,23 @@ def default_agent_name() -> str:
 
 def payload(alert: AlertEvent, identity: Identity | None = None,
             call_started_at: float | None = None, include_phrase_text: bool = True,
-            recording: str = "", raised_at: float | None = None) -> bytes:
+            recording: str = "", raised_at: float | None = None, agent_recording: str = "") -> bytes:
     """The alert's JSON (as ``replay --jsonl`` prints it) plus ``source``, the sender's
     ``agent`` and ``daemon_id``, the call's start ``call_started_at`` and the alert's wall-clock
     time ``at`` (unix seconds: the call's start plus the alert's call time, or when it was raised,
     ``raised_at``, if that is sooner, as for a call replayed faster than it was spoken: the same on
     every post of it; None: the time of posting), and for a replayed call
     ``recording``, the file name of the recording it came from (:func:`recording_name`; a live
-    call sends none). ``include_phrase_text=False`` withholds the caller's words."""
+    call sends none), and beside it, of a call of two files, ``agent_recording``, the agent's
+    leg's file name. ``include_phrase_text=False`` withholds the caller's words."""
     d = (alert if include_phrase_text else redact_phrase_text(alert)).to_dict()
     d["source"] = "call-monitor"
     if identity is not None:
         d["agent"], d["daemon_id"] = identity.agent, identity.daemon_id
     if recording:
         d["recording"] = recording
+    if agent_recording:
+        d["agent_recording"] = agent_recording
     if call_started_at is not None:
         d["call_started_at"] = round(call_started_at, 3)
         # a replay runs faster than the call did: its alerts happened when raised, not minutes ahead
@@ -266,10 +270,12 @@ class Target:
 
 @dataclass(frozen=True)
 class _PostedCall:
-    """What a post says of the alert's call: its start and the recording's name ("" for a live call)."""
+    """What a post says of the alert's call: its start, the recording's name ("" for a live call) and,
+    of a call of two files, the agent's file's name ("" for any other call)."""
 
     started_at: float | None = None
     recording: str = ""
+    agent_recording: str = ""
 
 
 MEMORY_ID_BASE = 1 << 62
@@ -592,7 +598,8 @@ class WebhookSink:
         if call_id not in self._calls:
             call = self.store.get_call(call_id)
             self._calls[call_id] = (_PostedCall() if call is None else
-                                    _PostedCall(call.started_at, recording_name(call.source)))
+                                    _PostedCall(call.started_at, recording_name(call.source),
+                                                recording_name(call.agent_file)))
         self._calls.move_to_end(call_id)
         while len(self._calls) > CALLS_KEPT:
             self._calls.popitem(last=False)
@@ -624,7 +631,7 @@ class WebhookSink:
         headers = {"X-Callmonitor-Delivery": tag}
         body = functools.partial(payload, alert, call_started_at=call.started_at,
                                  include_phrase_text=self.include_phrase_text, recording=call.recording,
-                                 raised_at=d.raised_at)
+                                 raised_at=d.raised_at, agent_recording=call.agent_recording)
         if self.sender is None:
             post_json(target.url, body(None), token=target.token, timeout_s=self.timeout_s, headers=headers)
             return
