@@ -129,12 +129,14 @@ def db_tables(db: Path) -> dict[str, list[str]]:
         conn.close()
 
 
-def rolled_back_as_documented(db: Path, to_version: int) -> None:
+def rolled_back_as_documented(db: Path, to_version: int, of: str | None = None) -> None:
     """Run on the SQLite file ``db`` the command docs/deployment.md gives to take its database back to
     schema ``to_version``, word for word (``python3 -c "..."``, in the file's folder), its file name
-    (``events.db``, ``supervisor.db``) that of ``db``."""
+    (``events.db``, ``supervisor.db``) that of ``db``; ``of``: the file name the command names, where
+    both databases have a way back to that schema."""
     docs = (Path(__file__).resolve().parents[1] / "docs" / "deployment.md").read_text(encoding="utf-8")
-    (code,) = re.findall(rf'^    python3 -c "(.*PRAGMA user_version = {to_version}\'\))"$', docs, re.M)
+    commands = re.findall(rf'^    python3 -c "(.*PRAGMA user_version = {to_version}\'\))"$', docs, re.M)
+    (code,) = [c for c in commands if of is None or f"sqlite3.connect('{of}')" in c]
     (name,) = re.findall(r"sqlite3\.connect\('([^']+)'\)", code)
     subprocess.run([sys.executable, "-c", code.replace(f"'{name}'", repr(db.name))], cwd=db.parent, check=True)
 

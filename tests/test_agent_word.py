@@ -267,7 +267,7 @@ def test_a_version_5_database_gains_the_words_in_place_and_a_purge_takes_them_wi
         assert store.words_of([raised.alert_id])[raised.alert_id].note == "escalated"
         assert store.purge(2000.0)["alert_words"] == 1
     assert sqlite3.connect(p).execute("PRAGMA user_version").fetchone()[0] == store_schema.SCHEMA_VERSION == 6
-    rolled_back_as_documented(p, 5)
+    rolled_back_as_documented(p, 5, of="events.db")
     assert db_tables(p) == made_by_0_3
     Store.open(p).close()
     assert "alert_words" in db_tables(p)

@@ -68,6 +68,11 @@ CONSOLE_SCHEMA_4 = CONSOLE_SCHEMA_3.replace("PRAGMA user_version = 3", """CREATE
     PRAGMA user_version = 4""")
 """The console's database as 0.2.0 to 0.3.1 made it (before the agent's word on an alert)."""
 
+CONSOLE_SCHEMA_5 = CONSOLE_SCHEMA_4.replace("recording TEXT);", "recording TEXT, agent_word TEXT, agent_note TEXT, "
+                                            "agent_word_at REAL);").replace("PRAGMA user_version = 4",
+                                                                            "PRAGMA user_version = 5")
+"""The console's database as 0.4.0 made it (before an alert named the agent's file of a call of two files)."""
+
 
 def _env(tmp: Path) -> dict:
     return {**os.environ, "HOME": str(tmp), "XDG_CONFIG_HOME": str(tmp / "cfg"), "PYTHONPATH": str(ROOT)}
@@ -192,14 +197,15 @@ def _earlier_console_db(db: Path, schema: str) -> sqlite3.Connection:
     return conn
 
 
-@pytest.mark.parametrize("schema", [CONSOLE_SCHEMA_1, CONSOLE_SCHEMA_2, CONSOLE_SCHEMA_3, CONSOLE_SCHEMA_4],
-                         ids=["first-release", "second-release", "third-release", "0.2.0-to-0.3.1"])
+@pytest.mark.parametrize("schema", [CONSOLE_SCHEMA_1, CONSOLE_SCHEMA_2, CONSOLE_SCHEMA_3, CONSOLE_SCHEMA_4,
+                                    CONSOLE_SCHEMA_5],
+                         ids=["first-release", "second-release", "third-release", "0.2.0-to-0.3.1", "0.4.0"])
 def test_an_earlier_release_console_database_keeps_its_alerts_and_acknowledgements(tmp_path, schema):
     """Brought to this schema when opened (the first release's made again without its UNIQUE
     (daemon_id, alert_id); the recording column added; the table of forgotten agents made): the
     alerts, their console ids (which acknowledgements name) and acknowledgements stay, with no
-    recording named; retried posts are still no-ops, a new alert keeps its recording, and its agent
-    can be forgotten, its alerts kept."""
+    recording named; retried posts are still no-ops, a new alert keeps its recording (and the agent's
+    file beside it), and its agent can be forgotten, its alerts kept."""
     db = tmp_path / "supervisor.db"
     conn = _earlier_console_db(db, schema)
     earlier = conn.execute("PRAGMA user_version").fetchone()[0]
@@ -213,8 +219,9 @@ def test_an_earlier_release_console_database_keeps_its_alerts_and_acknowledgemen
                             severity="critical", message="m", t=95.0, evidence={}, actions=(), call_id=1,
                             call_started_at=1000.0)
         assert store.add_alert(old)[1] is False
-        new, stored = store.add_alert(dataclasses.replace(old, call_started_at=2000.0, recording="call-0417.wav"))
-        assert stored and new["recording"] == "call-0417.wav"
+        new, stored = store.add_alert(dataclasses.replace(old, call_started_at=2000.0, recording="call-0417.wav",
+                                                          agent_recording="agent-0417.wav"))
+        assert stored and (new["recording"], new["agent_recording"]) == ("call-0417.wav", "agent-0417.wav")
         assert store.count_alerts() == 2
         store.heartbeat(Heartbeat(daemon_id="d-old", agent="alice", every_s=30.0, status={"stopped": True}))
         assert store.forget("alice") == ["d-old"] and store.count_alerts() == 2
@@ -224,7 +231,8 @@ def test_an_earlier_release_console_database_keeps_its_alerts_and_acknowledgemen
     store = ConsoleStore.open(db)  # opened again: as it is now
     try:
         assert store.migrated_from is None
-        assert [a["recording"] for a in store.alerts()] == ["call-0417.wav", None]
+        assert [(a["recording"], a["agent_recording"]) for a in store.alerts()] == [
+            ("call-0417.wav", "agent-0417.wav"), (None, None)]
         assert store.agents() == [] and [f["daemon_id"] for f in store.forgotten()] == ["d-old"]
     finally:
         store.close()
@@ -359,7 +367,8 @@ def test_a_console_upgraded_says_its_database_was_brought_to_this_schema_and_rol
             console.kill()
         assert [ln for ln in console.err if "brought from" in ln] == ([] if start == "again" else [said]), start
         if start == "again":
-            rolled_back_as_documented(db, 4)  # the columns of the agent's word first, as the docs say
+            rolled_back_as_documented(db, 5, of="supervisor.db")  # the agent's file's column first, as the docs say
+            rolled_back_as_documented(db, 4)  # then the columns of the agent's word
             rolled_back_as_documented(db, 3)
             assert db_tables(db) == made_by_0_1_0
             assert sqlite3.connect(db).execute("PRAGMA user_version").fetchone()[0] == 3
@@ -371,11 +380,27 @@ def test_a_console_database_rolled_back_to_schema_4_as_the_docs_say_is_as_0_3_ma
     made_by_0_3 = db_tables(db)
     ConsoleStore.open(db).close()
     assert db_tables(db) != made_by_0_3
+    rolled_back_as_documented(db, 5, of="supervisor.db")
     rolled_back_as_documented(db, 4)
     assert db_tables(db) == made_by_0_3 and sqlite3.connect(db).execute("PRAGMA user_version").fetchone()[0] == 4
     store = ConsoleStore.open(db)  # upgraded again
     try:
         assert [(a["id"], a["acked_by"], a["agent_word"]) for a in store.alerts()] == [(5, "Dana", None)]
+    finally:
+        store.close()
+
+
+def test_a_console_database_rolled_back_to_schema_5_as_the_docs_say_is_as_0_4_0_made_it_its_alerts_kept(tmp_path):
+    db = tmp_path / "console.db"
+    _earlier_console_db(db, CONSOLE_SCHEMA_5).close()
+    made_by_0_4_0 = db_tables(db)
+    ConsoleStore.open(db).close()
+    assert db_tables(db) != made_by_0_4_0
+    rolled_back_as_documented(db, 5, of="supervisor.db")
+    assert db_tables(db) == made_by_0_4_0 and sqlite3.connect(db).execute("PRAGMA user_version").fetchone()[0] == 5
+    store = ConsoleStore.open(db)  # upgraded again
+    try:
+        assert [(a["id"], a["acked_by"], a["agent_recording"]) for a in store.alerts()] == [(5, "Dana", None)]
     finally:
         store.close()
 
@@ -436,10 +461,11 @@ def test_refused_requests_store_nothing_and_the_console_keeps_running(tmp_path):
         assert console.post({**good, "severity": "apocalyptic"})[0] == 422
         assert console.post({**good, "alert_id": "one"})[0] == 422
         assert console.post({**good, "type": "words"})[0] == 422
-        for recording in (17, "", "x" * 1001):
-            status, said = console.post({**good, "recording": recording})
-            assert (status, said["error"]) == (422, "recording: expected a non-empty string of at most 1000 "
-                                                    "characters"), recording
+        for key in ("recording", "agent_recording"):
+            for recording in (17, "", "x" * 1001):
+                status, said = console.post({**good, key: recording})
+                assert (status, said["error"]) == (422, f"{key}: expected a non-empty string of at most 1000 "
+                                                        "characters"), (key, recording)
         assert console.post({**good, "agent": "bob"}, token=agent_token)[0] == 403  # an agent posts as itself only
         # the page, its event stream and acknowledgements need the token too
         status, page = console.request("GET", "/", token=None)

@@ -60,6 +60,28 @@ def _heartbeat(console: ConsoleProcess, agent: str, daemon_id: str, in_call: boo
     assert status == 200, body
 
 
+def test_an_alert_of_a_call_of_two_files_names_the_agents_recording_beside_the_callers(
+        console_pages):
+    """A call of two files (``replay CALLER --agent AGENT --webhook``): the card names the caller's
+    recording and the agent's beside it, as text; the console's state gives ``agent_recording``, which
+    a page opened later draws too."""
+    console = console_pages.console
+    page = console_pages.open()
+    name = "<img src=x onerror=window.pwned=3>agent-17.wav"
+    status, body = console.post(alert_body(3, recording="caller-17.wav", agent_recording=name))
+    assert status == 201
+    card = f"document.querySelector('#critical article[data-id=\"{body['id']}\"]')"
+    page.wait(f"{card} !== null")
+    assert page.eval(f"[...{card}.querySelectorAll('.recording')].map(e => e.textContent)") == [
+        "recording caller-17.wav", f"agent's recording {name}"]
+    assert page.eval(f"{card}.querySelector('.agentrecording').title") == name
+    assert page.eval(f"{card}.querySelector('img') === null && window.pwned === undefined")
+    (shown,) = console.state()["alerts"]
+    assert (shown["recording"], shown["agent_recording"]) == ("caller-17.wav", name)
+    again = console_pages.open()
+    again.wait(f"{card} !== null && {card}.querySelector('.agentrecording') !== null")
+
+
 def test_live_page_shows_new_critical_alert_and_shares_acknowledgements(tmp_path, console_pages):
     console = console_pages.console
     laptop, phone = console_pages.open(), console_pages.open(width=390, height=844, mobile=True)

@@ -17,29 +17,32 @@ if TYPE_CHECKING:  # for the annotations only
 
 
 
+DESCRIPTION = ("List alerts from the database, each with its id (#12: what `call-monitor "
+               "outcome` takes), its call and, for a replayed or "
+               "scored call, the recording's name. Where a webhook took alerts, each line "
+               "ends with its delivery: delivered (when: the time, with the date unless "
+               "it is the alert's day), queued (the attempts that failed, why, and the "
+               "next try: its time, which the sender keeps if it still runs, or \"due now, when a daemon or a "
+               "replay --webhook opens this database\" once it is due (its time has come, or lies "
+               "further ahead than delivery.max_backoff_s: the clock stepped back since): the running daemon, the next one started or the next replay with "
+               "--webhook on this database delivers it), failed for good (after "
+               "delivery.retries), or not "
+               "sent (raised with no webhook: none was set, or a batch or a replay "
+               "without --webhook). An alert raised while the daemon's database failed and "
+               "posted from memory then keeps the id it was posted under, which the "
+               "supervisor console knows it by: its line says \"posted as alert ID\". An alert a supervisor "
+               "acknowledged on the console (told to the daemon in the answer to its heartbeat) "
+               "says so after its delivery: \"acknowledged by supervisor NAME at TIME\" (the "
+               "console's clock). The agent's word on an alert (`call-monitor outcome`) "
+               "says so last: \"agent: handled (NOTE) at TIME\" or \"agent: false alarm ...\", "
+               "\", to post\" while the webhook has not delivered it, \", not deliverable (WHY)\" once it is given "
+               "up for good (after delivery.retries, or at once when the console "
+               "answers 409: it has not the alert, which went to an earlier webhook URL).")
+"""What ``alerts --help`` says the command lists."""
+
+
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("alerts", help="list stored alerts",
-                       description="List alerts from the database, each with its id (#12: what `call-monitor "
-                                   "outcome` takes), its call and, for a replayed or "
-                                   "scored call, the recording's name. Where a webhook took alerts, each line "
-                                   "ends with its delivery: delivered (when: the time, with the date unless "
-                                   "it is the alert's day), queued (the attempts that failed, why, and the "
-                                   "next try: its time, which the sender keeps if it still runs, or \"due now, when a daemon or a "
-                                   "replay --webhook opens this database\" once it is due (its time has come, or lies "
-                                   "further ahead than delivery.max_backoff_s: the clock stepped back since): the running daemon, the next one started or the next replay with "
-                                   "--webhook on this database delivers it), failed for good (after "
-                                   "delivery.retries), or not "
-                                   "sent (raised with no webhook: none was set, or a batch or a replay "
-                                   "without --webhook). An alert raised while the daemon's database failed and "
-                                   "posted from memory then keeps the id it was posted under, which the "
-                                   "supervisor console knows it by: its line says \"posted as alert ID\". An alert a supervisor "
-                                   "acknowledged on the console (told to the daemon in the answer to its heartbeat) "
-                                   "says so after its delivery: \"acknowledged by supervisor NAME at TIME\" (the "
-                                   "console's clock). The agent's word on an alert (`call-monitor outcome`) "
-                                   "says so last: \"agent: handled (NOTE) at TIME\" or \"agent: false alarm ...\", "
-                                   "\", to post\" while the webhook has not delivered it, \", not deliverable (WHY)\" once it is given "
-                                   "up for good (after delivery.retries, or at once when the console "
-                                   "answers 409: it has not the alert, which went to an earlier webhook URL).",
+    p = sub.add_parser("alerts", help="list stored alerts", description=DESCRIPTION,
                        epilog="A configuration that cannot be loaded (a value a reload refused, say) is one "
                               "warning line naming its file and problem, and the alerts are read from the "
                               "database that --db, the storage.db the files still give, and the defaults place (a "

@@ -88,8 +88,8 @@ SIGN_INS_PAUSED = Refusal(429, "sign_ins_paused", "")
 FORM_TYPE = "application/x-www-form-urlencoded"
 """How the sign-in form posts its token."""
 RECORDING_CHARS = 1000
-"""The longest ``recording`` an alert may name (a file name is at most 255 bytes; a path sent by
-another program, 1000 characters)."""
+"""The longest ``recording`` (or ``agent_recording``) an alert may name (a file name is at most 255
+bytes; a path sent by another program, 1000 characters)."""
 MAX_ACK_NAME = 80
 """The longest name an acknowledgement takes (``{"by": NAME}``; the page's field as long)."""
 
@@ -277,7 +277,8 @@ def parse_alert(d: Mapping[str, Any]) -> IncomingAlert:
                          message=_text(d, "message", limit=LINE_CHARS), t=_number(d, "t", required=True),
                          evidence=evidence, actions=tuple(actions), call_id=_int(d, "call_id"),
                          call_started_at=_number(d, "call_started_at"), at=_number(d, "at"),
-                         recording=_text(d, "recording", limit=RECORDING_CHARS, required=False) or None)
+                         recording=_text(d, "recording", limit=RECORDING_CHARS, required=False) or None,
+                         agent_recording=_text(d, "agent_recording", limit=RECORDING_CHARS, required=False) or None)
 
 
 def parse_word(d: Mapping[str, Any]) -> IncomingWord:

@@ -23,14 +23,15 @@ from ..delivery.sqlite_file import closed_on_failure, connect_private, empty_log
 from ..delivery.store_files import CONSOLE_APPLICATION_ID, a_folder
 from ..alerts.evidence import evidence_lines
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 """1: first release, ``UNIQUE (daemon_id, alert_id)``. 2: an alert id of a daemon is kept once per
 call start (a daemon of an earlier release gives an alert id again after a purge): migrated in
 place, the table made again without the constraint, its rows and ids kept. 3: an alert keeps the
 ``recording`` a replayed call came from: a column added (null for the alerts stored before). 4: the
 daemons a supervisor forgot (:meth:`ConsoleStore.forget`): a table added. 5: the agent's word on an
 alert (``agent_word``, ``agent_note``, ``agent_word_at``: :meth:`ConsoleStore.set_word`): columns added
-(null for the alerts stored before)."""
+(null for the alerts stored before). 6: an alert of a call of two files keeps the ``agent_recording``
+beside its ``recording``: a column added (null for the alerts stored before)."""
 
 SAME_CALL_S = 0.002
 """Two posts of one alert id whose call starts are this close are one alert (daemons send the start
@@ -68,7 +69,8 @@ CREATE TABLE alerts (
     recording TEXT,                    -- the file name of a replayed call's recording (null: a live call)
     agent_word TEXT,                   -- the agent's word on it: handled or false_alarm (null: none yet)
     agent_note TEXT,                   -- the agent's note with it ('' for none)
-    agent_word_at REAL                 -- when the agent said it (daemon clock)
+    agent_word_at REAL,                -- when the agent said it (daemon clock)
+    agent_recording TEXT               -- of a call of two files, the agent's leg's file name (null: none)
 );
 CREATE INDEX alerts_open ON alerts(acked_at, severity, received_at);
 CREATE INDEX alerts_of_daemon ON alerts(daemon_id, alert_id);
@@ -96,7 +98,7 @@ CREATE TABLE forgotten (               -- daemons left out of the agents until t
 
 _ALERT_COLUMNS = ("id", "daemon_id", "alert_id", "agent", "call_id", "call_started_at", "at", "t", "kind",
                   "severity", "message", "evidence", "actions", "received_at", "acked_by", "acked_at", "recording",
-                  "agent_word", "agent_note", "agent_word_at")
+                  "agent_word", "agent_note", "agent_word_at", "agent_recording")
 
 
 def _worded(evidence: Any) -> list[dict[str, Any]]:
@@ -141,6 +143,8 @@ class IncomingAlert:
     at: float | None = None
     recording: str | None = None
     """The recording a replayed call came from, as its daemon names it (its file name); None for a live call."""
+    agent_recording: str | None = None
+    """Of a call of two files, the agent's leg's own recording (its file name); None for any other call."""
 
 
 @dataclass(frozen=True)
@@ -244,16 +248,18 @@ class ConsoleStore:
         alert_id)`` and with the ``recording`` column, its rows and console ids (which
         acknowledgements name) kept. From 2, the ``recording`` column added. Before 4, the
         ``forgotten`` table made (no daemon forgotten). From 2 on, the agent's word's columns added
-        (from 1 the table made again has them)."""
+        (from 1 the table made again has them), before 6 the ``agent_recording`` column."""
         if version == 1:
             remake_table(conn, _SCHEMA, "alerts")
         elif version == 2:
             conn.execute("ALTER TABLE alerts ADD COLUMN recording TEXT")
         if version < 4:
             conn.execute(next(s for s in statements(_SCHEMA) if s.startswith("CREATE TABLE forgotten (")))
-        if version > 1:
+        if 1 < version < 5:
             for column in ("agent_word TEXT", "agent_note TEXT", "agent_word_at REAL"):
                 conn.execute(f"ALTER TABLE alerts ADD COLUMN {column}")
+        if version > 1:
+            conn.execute("ALTER TABLE alerts ADD COLUMN agent_recording TEXT")
 
     def close(self) -> None:
         with self._lock:
@@ -280,11 +286,11 @@ class ConsoleStore:
                 if known is None:
                     pk = self._conn.execute(
                         "INSERT INTO alerts (daemon_id, alert_id, agent, call_id, call_started_at, at, t, kind, "
-                        "severity, message, evidence, actions, received_at, recording) "
-                        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                        "severity, message, evidence, actions, received_at, recording, agent_recording) "
+                        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                         (a.daemon_id, a.alert_id, a.agent, a.call_id, a.call_started_at, a.at, a.t, a.kind,
                          a.severity, a.message, json.dumps(a.evidence, ensure_ascii=False),
-                         json.dumps(list(a.actions)), now, a.recording)).lastrowid
+                         json.dumps(list(a.actions)), now, a.recording, a.agent_recording)).lastrowid
                     self._conn.execute("DELETE FROM forgotten WHERE daemon_id = ?", (a.daemon_id,))  # heard again
             return self._select_alerts("a.id = ?", (pk,))[0], known is None
 
