@@ -181,6 +181,7 @@ class CallPipeline:
         self.last_cues: CuesEvent | None = None
         self._said_quiet: dict[str, str] = {}  # the legs said to be too quiet (once a call), and what was said
         self._said_swapped = ""  # what was said of a live call's legs read the wrong way round (once a call)
+        self._legs_heard: set[str] = set()  # the legs some audio of which came in this call
         self.flaws = RecordingFlaws()
         """A replayed recording's flaws, once it has been read to its end (:func:`recording_chunks`);
         what was said of the call's legs joins them when it is stored (:meth:`_flaws_said`)."""
@@ -217,9 +218,11 @@ class CallPipeline:
     def process(self, chunk: Chunk) -> list[Event]:
         """Analyse one chunk; return the events it completes (alerts already stored)."""
         self.duration_s = max(self.duration_s, chunk.t0 + len(chunk.samples) / self.rate)
+        self._legs_heard.update(self.legs[i] for i in chunk.heard_columns())
         for column, first, end in chunk.unheard:  # before its frames: the cue windows leave it out
-            if self.legs[column] == self.cues.channel:
-                self.cues.add_unheard(chunk.t0 + first / self.rate, chunk.t0 + end / self.rate)
+            leg = self.legs[column]  # the agent's, once heard in the call (a leg missing all along is none)
+            if leg == self.cues.channel or leg in self._legs_heard:
+                self.cues.add_unheard(chunk.t0 + first / self.rate, chunk.t0 + end / self.rate, leg)
         if self.series is not None:
             self.series.chunk(chunk.samples)
         for i, leg in enumerate(self.legs):

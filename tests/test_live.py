@@ -14,7 +14,7 @@ import pytest
 import soundfile as sf
 from scipy.ndimage import maximum_filter1d
 
-from conftest import portaudio_afresh, wait_for
+from conftest import CALLS, portaudio_afresh, wait_for
 
 from monitor.capture.devices import DeviceError, PulseSource, InputDevice, resolve
 
@@ -92,6 +92,12 @@ def _pactl(pulse, *args: str) -> str:
     import subprocess
     return subprocess.run(["pactl", *args], env=pulse.full_env(), capture_output=True, text=True,
                           check=True).stdout
+
+
+def _module_of(pulse, argument: str) -> str:
+    """The index of the module loaded with ``argument`` (``sink_name=mic``)."""
+    return next(line.split()[0] for line in _pactl(pulse, "list", "short", "modules").splitlines()
+                if argument in line.split("\t", 2)[-1].split())
 
 
 def test_resolve_names_indexes_and_pulse_sources():
@@ -386,6 +392,59 @@ def test_a_caller_sink_that_vanishes_is_a_lost_leg_not_the_microphone_and_is_fol
     assert not unheard[-16000:, 0].any(), "its last second, the leg delivering again, is heard"
     assert any("source softphone.monitor is gone" in m for m in msgs), msgs
     assert src.stats()["caller"]["reopens"] >= 1
+
+
+def _speech(path: Path, leg: int, start_s: float, end_s: float) -> Path:
+    """``path``: the healthy fixture call's ``leg`` (0: the agent, 1: the caller) from ``start_s`` to ``end_s``."""
+    x, rate = sf.read(CALLS / "normal_16k.wav", dtype="float32")
+    sf.write(path, x[int(start_s * rate):int(end_s * rate), leg], rate)
+    return path
+
+
+def _latencies(chunks, agent_heard: bool = False) -> set:
+    """The caller's response latencies the call pipeline measures of ``chunks`` (``agent_heard``:
+    the agent's leg taken as heard all along, a silent microphone)."""
+    from monitor.capture.sources import Chunk
+    from monitor.config import load_config
+    from monitor.pipeline import CallPipeline, run_source
+    if agent_heard:
+        chunks = [Chunk(c.t0, c.samples, c.marks, tuple(u for u in c.unheard if u[0] != 1)) for c in chunks]
+    pipeline = CallPipeline(load_config(None, user_config=False), 16000, ("caller", "agent"))
+    return {e.response_latency_s for e in run_source(pipeline, iter(chunks), []) if e.type == "cues"} - {None}
+
+
+def test_an_agent_headset_unplugged_mid_question_leaves_the_caller_s_answer_unmeasured(pulse, tmp_path):
+    """The agent's headset (its source, ``mic.monitor``) is unplugged while the agent speaks, and the
+    caller answers 2 s later: the agent may have gone on asking unheard, so the wait from the agent's
+    last heard word is no response latency (taken for one, it raised slow_response on a healthy call).
+    Its leg is marked not heard until the headset is back; taken as a silent microphone instead, the
+    same audio gives the 2 s latency."""
+    portaudio_afresh()
+    from monitor.capture.live import LiveSource
+    agent, caller = _speech(tmp_path / "agent.wav", 0, 25.0, 27.0), _speech(tmp_path / "caller.wav", 1, 28.4, 31.4)
+    src = LiveSource({"caller": "softphone.monitor", "agent": "mic.monitor"}, backoff_s=0.3, max_backoff_s=0.6)
+    marks = {}
+
+    def driver():
+        wait_for(lambda: all(s["state"] == "running" for s in src.stats().values()), 6)
+        asking = pulse.play(agent, "mic")
+        time.sleep(1.8)
+        asking.kill()  # the agent's words go nowhere the daemon hears (not into another sink)
+        _pactl(pulse, "unload-module", _module_of(pulse, "sink_name=mic"))
+        marks["unplugged"] = src.now()
+        time.sleep(1.0)
+        pulse.play(caller).wait(10)
+        _pactl(pulse, "load-module", "module-null-sink", "sink_name=mic")
+        wait_for(lambda: src.stats()["agent"]["reopens"] >= 1, 5)
+        marks["replugged"] = src.now()
+        time.sleep(0.5)
+        src.stop()
+
+    chunks = _chunks_while(src, driver)
+    unheard = _unheard(chunks)[:, 1]
+    assert unheard[int((marks["unplugged"] + 0.6) * 16000):int(marks["replugged"] * 16000)].all()
+    assert _latencies(chunks, agent_heard=True), "the answer is measured where the agent's leg was heard"
+    assert _latencies(chunks) == set()
 
 
 def test_a_caller_leg_the_server_moves_to_its_new_default_source_is_reopened_on_its_own_source(pulse, tmp_path):

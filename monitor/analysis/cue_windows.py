@@ -26,7 +26,11 @@ Time the caller's leg was **not heard** (a live capture's silence filled in for 
 missing, :attr:`~monitor.capture.sources.Chunk.unheard`) is no more the caller's turn time than the
 agent's speech is: a silence that touches it is a gap between turns, not a pause, and an answer
 whose wait holds it has no latency (the caller may have answered unheard). It is still call time:
-the windows reach back over it as over the agent's turns.
+the windows reach back over it as over the agent's turns. Time the **agent's** leg was not heard (a
+headset unplugged mid-call) is the same to the caller's turns: the agent may have spoken in it, so a
+silence of the caller that touches it is no pause and an answer whose wait holds it has no latency
+(the agent's question unheard, the wait was timed from the answer before it); the caller's speech in
+it is heard and measured.
 
 The work per hop depends on ``window_max_s`` and ``short_max_s``, not on the length of the call:
 frames older than the longer cap (plus the latency history) are dropped.
@@ -67,7 +71,7 @@ after the caller's words have left the frames kept, and a caller whose voice wea
 the gate for good is heard at the new level about a minute and a half after that."""
 
 UNHEARD_JOIN_S = 1e-4
-"""Spans of time the caller's leg was not heard that meet within this are one (chunk times are
+"""Spans of time a leg was not heard that meet within this are one (chunk times are
 rounded to the microsecond, a sample at 16 kHz is 62.5 us)."""
 
 LATENCY_REACH_S = 12.0
@@ -579,6 +583,40 @@ def own_speech(frames: Frames, gate_db: float, level_db: float | None = None, ot
     return silenced(frames, ~voice)
 
 
+class NotHeardSpans:
+    """The spans of call time one leg was not heard, merged, in order (added in call order), and
+    which of them the frames kept still reach."""
+
+    def __init__(self) -> None:
+        self.spans: list[tuple[float, float]] = []
+        self._kept = 0  # from this one on, those the frames kept reach
+
+    def add(self, t0: float, t1: float) -> None:
+        """``[t0, t1)`` not heard; one that begins within ``UNHEARD_JOIN_S`` of the last one's end
+        goes on with it."""
+        if t1 <= t0:
+            return
+        if self.spans and t0 <= self.spans[-1][1] + UNHEARD_JOIN_S:
+            self.spans[-1] = (self.spans[-1][0], max(t1, self.spans[-1][1]))
+        else:
+            self.spans.append((t0, t1))
+
+    def over(self, t: np.ndarray) -> np.ndarray:
+        """Which frames (centres ``t``, sorted, shape (n,)) lie in time not heard: their 10 ms
+        touches such a span. Shape (n,), bool."""
+        kept = self.spans[self._kept:]
+        if not kept or not len(t):
+            return np.zeros(len(t), dtype=bool)
+        starts, ends = np.array(kept).T
+        i = np.searchsorted(ends, t - HOP_S / 2, side="right")  # the first span ending after the frame begins
+        return (i < len(kept)) & (starts[np.minimum(i, len(kept) - 1)] < t + HOP_S / 2)
+
+    def trim(self, keep_from: float) -> None:
+        """Let go of the spans that ended before ``keep_from`` (they stay in :attr:`spans`)."""
+        while self._kept < len(self.spans) and self.spans[self._kept][1] < keep_from:
+            self._kept += 1
+
+
 class CueTracker:
     """Collects frames of each leg (on one call clock) and reports the caller's cues.
 
@@ -614,33 +652,25 @@ class CueTracker:
         self._quiet_since: float | None = None  # when the silence of both parties' clear talk began (_find_hold)
         # the caller leg's last speech frames heard under the agent: times and energies (_heard_before)
         self._heard: tuple[np.ndarray, np.ndarray] = (np.zeros(0), np.zeros(0, np.float32))
-        self._unheard: list[tuple[float, float]] = []  # the caller leg's time not heard, merged, in order ...
-        self._unheard_kept = 0  # ... from this one on, those the frames kept reach
+        self._unheard = {leg: NotHeardSpans() for leg in legs}  # each leg's time not heard
 
-    def add_unheard(self, t0: float, t1: float) -> None:
-        """Call time ``[t0, t1)`` of the caller's leg was not heard (added in call order; one that
-        begins within ``UNHEARD_JOIN_S`` of the last one's end goes on with it)."""
-        if t1 <= t0:
-            return
-        if self._unheard and t0 <= self._unheard[-1][1] + UNHEARD_JOIN_S:
-            self._unheard[-1] = (self._unheard[-1][0], max(t1, self._unheard[-1][1]))
-        else:
-            self._unheard.append((t0, t1))
+    def add_unheard(self, t0: float, t1: float, leg: str | None = None) -> None:
+        """Call time ``[t0, t1)`` of ``leg`` (the caller's by default) was not heard (added in call order)."""
+        self._unheard[leg or self.channel].add(t0, t1)
 
     @property
     def unheard(self) -> tuple[tuple[float, float], ...]:
         """The spans of call time the caller's leg was not heard, merged, in order."""
-        return tuple(self._unheard)
+        return tuple(self._unheard[self.channel].spans)
 
     def unheard_over(self, t: np.ndarray) -> np.ndarray:
-        """Which frames (centres ``t``, sorted, shape (n,)) lie in time the caller's leg was not
-        heard: their 10 ms touches such a span. Shape (n,), bool."""
-        kept = self._unheard[self._unheard_kept:]
-        if not kept or not len(t):
-            return np.zeros(len(t), dtype=bool)
-        starts, ends = np.array(kept).T
-        i = np.searchsorted(ends, t - HOP_S / 2, side="right")  # the first span ending after the frame begins
-        return (i < len(kept)) & (starts[np.minimum(i, len(kept) - 1)] < t + HOP_S / 2)
+        """Which frames (centres ``t``, sorted, shape (n,)) lie in time the caller's leg, or the
+        other party's, was not heard: none of the caller's turn time (see the module docstring).
+        Shape (n,), bool."""
+        out = np.zeros(len(t), dtype=bool)
+        for spans in self._unheard.values():
+            out |= spans.over(t)
+        return out
 
     def add(self, leg: str, frames: Frames) -> None:
         if len(frames):
@@ -877,8 +907,8 @@ class CueTracker:
             if len(fr) and fr.t[0] < keep_from - 5.0:
                 cut = int(np.searchsorted(fr.t, keep_from))
                 self._frames[leg] = fr[cut:]
-        while self._unheard_kept < len(self._unheard) and self._unheard[self._unheard_kept][1] < keep_from - 5.0:
-            self._unheard_kept += 1
+        for spans in self._unheard.values():
+            spans.trim(keep_from - 5.0)
         if self._words and self._words[0].start < keep_from - 5.0:
             self._words = [w for w in self._words if w.start >= keep_from]
 

@@ -51,6 +51,13 @@ class Chunk:
     marks: tuple[StreamsMark, ...] = ()
     unheard: Unheard = ()
 
+    def heard_columns(self) -> frozenset[int]:
+        """The columns of which some sample was heard (not wholly in ``unheard``)."""
+        filled = [0] * self.samples.shape[1]
+        for column, first, end in self.unheard:
+            filled[column] += end - first
+        return frozenset(i for i, n in enumerate(filled) if n < len(self.samples))
+
 
 @dataclass(frozen=True)
 class RecordingFlaws:
