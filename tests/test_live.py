@@ -479,6 +479,51 @@ def test_a_caller_leg_the_server_moves_to_its_new_default_source_is_reopened_on_
     assert recorded == [frozenset({"softphone.monitor", "mic.monitor"})]
 
 
+def test_an_agent_leg_on_the_default_source_is_lost_while_the_default_is_the_caller_s_monitor(pulse, tmp_path):
+    """``--agent default`` records the server's default source, the headset's microphone (here
+    ``mic.monitor``). The headset is unplugged and the server makes the softphone's monitor its
+    default, moving the agent's stream there: the agent's leg would score the caller's voice as the
+    agent's, unsaid. It is lost instead, said in one line naming why, and marked not heard, until the
+    default is a source of its own again, when it records that one."""
+    portaudio_afresh()
+    from monitor.capture.live import LiveSource
+    pulse.set_default_source("mic.monitor")
+    _tone(tmp_path / "caller.wav", 440, seconds=3.0)
+    _tone(tmp_path / "agent.wav", 1000, seconds=0.8)
+    msgs: list[str] = []
+    src = LiveSource({"caller": "softphone.monitor", "agent": "default"}, backoff_s=0.3, max_backoff_s=0.6,
+                     source_check_s=0.3, on_status=lambda lvl, m, topic: msgs.append(m))
+    marks = {}
+
+    def driver():
+        wait_for(lambda: all(s["state"] == "running" for s in src.stats().values()), 6)
+        pulse.set_default_source("softphone.monitor")  # the headset's microphone gone
+        caller = pulse.play(tmp_path / "caller.wav")
+        marks["default"] = src.now()
+        caller.wait(10)
+        marks["back"] = src.now()
+        pulse.set_default_source("mic.monitor")  # plugged in again
+        wait_for(lambda: src.stats()["agent"]["reopens"] >= 1, 5)
+        time.sleep(0.3)
+        marks["agent"] = src.now()
+        pulse.play(tmp_path / "agent.wav", "mic").wait(10)
+        time.sleep(1.0)
+        src.stop()
+
+    chunks = _chunks_while(src, driver)
+    x, unheard = np.concatenate([c.samples for c in chunks]), _unheard(chunks)
+    calling = slice(int((marks["default"] + 1.0) * 16000), int(marks["back"] * 16000))
+    assert np.max(np.abs(x[calling, 0])) > 0.1, "the caller is heard"
+    assert np.max(np.abs(x[calling, 1])) < 1e-3, "the agent's leg recorded the caller"
+    assert unheard[calling, 1].all()
+    lost = [m for m in msgs if m.startswith("agent leg") and ("input lost" in m or "cannot open" in m)]
+    assert len(lost) == 1 and "(it records softphone.monitor (default (#" in lost[0], msgs
+    assert "the sound server's default source), the caller leg's source); reopening" in lost[0], msgs
+    after = x[int(marks["agent"] * 16000):]
+    assert np.max(np.abs(after[:, 1])) > 0.1, "the agent's leg records its own source again"
+    assert _power_at(after[:, 1], 16000, 1000) > 20 * _power_at(after[:, 1], 16000, 440)
+
+
 def test_a_leg_reopened_while_the_other_leg_asked_what_the_streams_record_is_not_judged_by_that_answer(
         pulse, monkeypatch):
     """The agent's leg asks the sound server which sources this process's streams record while the

@@ -85,7 +85,7 @@ import queue
 import shutil
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 
 import numpy as np
@@ -94,7 +94,7 @@ from ..dsp.resample import Resampler
 from .audio_files import EdgeConditioner
 from .devices import (DIGITAL_ZERO_DBFS, PULSE_SOURCE_LOCK, DeviceError, NoPulseDeviceError, PulseSource,
                       ResolvedSource, SameSourceError, one_audio, pulse_sources, recorded_sources, refresh_portaudio,
-                      resolve, server_source_name)
+                      resolve, routed_source, server_source_name)
 from .sources import Chunk, Source, StreamsMark
 from .streams import NO_SERVER, SinkStreams, StreamIds, monitored_sink
 
@@ -444,8 +444,8 @@ class LiveSource(Source):
         new, a new generation of blocks begun, and the stream started under the open lock (at the
         rate the device takes); _Closed when the source was closed meanwhile."""
         import sounddevice as sd  # noqa: F401 - PortAudio loaded before anything is looked for
-        if leg.resolved is None or leg.device_list != self._device_list:  # missing, or PortAudio's list is new
-            self._find_again(leg)
+        if leg.resolved is None or leg.device_list != self._device_list or _on_server_default(leg.resolved):
+            self._find_again(leg)  # missing, PortAudio's list is new, or what the server's default is now asked
         leg.last_block = 0.0  # cleared before its generation begins: the new stream never looks as one that delivered
         leg.generation += 1
         gen = leg.generation
@@ -468,10 +468,20 @@ class LiveSource(Source):
         """The leg's source found (again) in PortAudio's device list, as its resolved source and its
         label; DeviceError while it is still missing or when it is the other leg's source."""
         found, listed = self._find(leg)  # DeviceError while it is still missing
-        if any(one_audio(o.resolved, found) for o in self._legs.values() if o is not leg and o.resolved is not None):
-            raise DeviceError(f"{found.label} is the other leg's source")
+        clash = self._other_legs_audio(leg, found)
+        if clash:
+            raise DeviceError(clash)
         leg.resolved, leg.device_list = found, listed
         leg.stats.label = found.label
+
+    def _other_legs_audio(self, leg: _Leg, found: ResolvedSource) -> str | None:
+        """Why ``found``, for ``leg``, records another leg's source (one device or sound-server source,
+        or the server's default source that is the other leg's), in the words its loss says; else None."""
+        for other in self._legs.values():
+            label = one_audio(other.resolved, found) if other is not leg and other.resolved is not None else None
+            if label:
+                return f"it records {label}, the {other.name} leg's source"
+        return None
 
     def _start_stream(self, leg: _Leg, gen: int, found: PulseSource | None, callback: Callable) -> int:
         """The leg's stream made and started (``PULSE_SOURCE`` set to its sound-server source
@@ -556,7 +566,12 @@ class LiveSource(Source):
         again: the stream was moved to another one; or moved by the server while it is there, as
         it moves the streams of its old default source to a new default), looked at every
         ``source_check_s``."""
-        if leg.source_index is None or now - leg.checked_at < self.source_check_s:
+        if now - leg.checked_at < self.source_check_s:
+            return None
+        if leg.resolved is not None and _on_server_default(leg.resolved):
+            leg.checked_at = now
+            return self._default_moved(leg)
+        if leg.source_index is None:
             return None
         leg.checked_at = now
         sources = pulse_sources()
@@ -573,6 +588,24 @@ class LiveSource(Source):
         recorded, flowing = self._recorded_sources(now)  # empty: the server names no process's streams (told nothing)
         if recorded and (leg.name, leg.generation) in flowing and found.index not in recorded:
             return f"the sound server moved its stream off {name}, to another source"
+        return None
+
+    def _default_moved(self, leg: _Leg) -> str | None:
+        """A leg on the sound server's default source (``default``, ``pulse``) follows the default
+        when the desktop changes it (a headset plugged in or unplugged): why it is lost when the
+        default is now the other leg's source (it would score that audio as both legs: an unplugged
+        headset's microphone left the softphone's monitor the default); otherwise the source it
+        records now, said once when that changes."""
+        res = leg.source()
+        reads, via = routed_source()
+        if reads is None or reads == res.reads:  # no server to ask (the stream says so), or no change
+            return None
+        now = replace(res, reads=reads, via=via)
+        clash = self._other_legs_audio(leg, now)
+        if clash:
+            return clash
+        leg.resolved = now
+        self.on_status("info", f"{leg.name} leg ({leg.stats.source}): records {reads} now ({via})", f"{leg.name} leg")
         return None
 
     def _recorded_sources(self, now: float) -> tuple[frozenset[int] | None, frozenset[tuple[str, int]]]:
@@ -1051,6 +1084,11 @@ def _skip_portaudio_exit() -> None:
 def _one_line(err: BaseException) -> str:
     text = str(err).strip().splitlines()
     return (text[0] if text else type(err).__name__)[:200]
+
+
+def _on_server_default(res: ResolvedSource) -> bool:
+    """Whether ``res`` records the sound server's default source (or ``PULSE_SOURCE``'s), not one of its own."""
+    return res.pulse_source is None and res.reads is not None
 
 
 def _named(sources: list[PulseSource], name: str) -> PulseSource | None:
