@@ -447,6 +447,34 @@ def test_an_agent_headset_unplugged_mid_question_leaves_the_caller_s_answer_unme
     assert _latencies(chunks) == set()
 
 
+def test_a_headset_plugged_in_again_under_another_name_is_named_in_one_line_of_the_lost_leg(pulse):
+    """The agent's headset (``mic.monitor``) is unplugged and comes back under another name (another
+    port, another profile): the leg, which records the source it was given, stays lost, and says in one
+    more line, and in its state, the source that appeared, so that the agent can give that name."""
+    portaudio_afresh()
+    from monitor.capture.live import LiveSource
+    msgs: list[str] = []
+    src = LiveSource({"caller": "softphone.monitor", "agent": "mic.monitor"}, backoff_s=0.3, max_backoff_s=0.6,
+                     source_check_s=0.3, on_status=lambda lvl, m, topic: msgs.append(m))
+
+    def driver():
+        wait_for(lambda: all(s["state"] == "running" for s in src.stats().values()), 6)
+        _pactl(pulse, "unload-module", _module_of(pulse, "sink_name=mic"))
+        wait_for(lambda: src.stats()["agent"]["state"] != "running", 3)
+        _pactl(pulse, "load-module", "module-null-sink", "sink_name=headset2")
+        wait_for(lambda: "appeared" in src.stats()["agent"]["last_error"], 3)
+        time.sleep(0.6)  # looked for again, among the same sources: no line more
+        src.stop()
+
+    _chunks_while(src, driver)
+    said = [m for m in msgs if m.startswith("agent leg")]
+    assert said == ["agent leg (mic.monitor): input lost (source mic.monitor is gone); reopening",
+                    "agent leg (mic.monitor): cannot open (source mic.monitor is gone; headset2.monitor appeared "
+                    "since: if that is it under another name, give that name and start the daemon again); retrying, "
+                    "at most every 0.3 s"], msgs
+    assert src.stats()["agent"]["state"] == "lost"
+
+
 def test_a_caller_leg_the_server_moves_to_its_new_default_source_is_reopened_on_its_own_source(pulse, tmp_path):
     """The server's default source is the softphone's monitor (a desktop with no microphone) and the
     desktop makes the microphone its default (a headset plugged in, a choice in its settings): the
