@@ -552,6 +552,31 @@ def test_an_agent_leg_on_the_default_source_is_lost_while_the_default_is_the_cal
     assert _power_at(after[:, 1], 16000, 1000) > 20 * _power_at(after[:, 1], 16000, 440)
 
 
+def test_an_agent_leg_on_the_default_source_says_the_new_headset_it_follows(pulse):
+    """A headset plugged in and made the default source: the agent's leg on ``default`` follows it (the
+    server moves its stream there) and says in one line what it records now; it is no loss."""
+    portaudio_afresh()
+    from monitor.capture.live import LiveSource
+    pulse.set_default_source("mic.monitor")
+    msgs: list[str] = []
+    src = LiveSource({"caller": "softphone.monitor", "agent": "default"}, source_check_s=0.3,
+                     on_status=lambda lvl, m, topic: msgs.append(m))
+
+    def driver():
+        wait_for(lambda: all(s["state"] == "running" for s in src.stats().values()), 6)
+        # a source of its own, delivering at the pace of the sink it remaps (a null sink no recorder asks
+        # a short latency of delivers every 2 s: a stall)
+        _pactl(pulse, "load-module", "module-remap-source", "source_name=headset", "master=mic.monitor")
+        pulse.set_default_source("headset")
+        wait_for(lambda: any("now" in m for m in msgs), 3)
+        time.sleep(2.0)  # longer than a stall
+        src.stop()
+
+    _chunks_while(src, driver)
+    assert [m for m in msgs if m.startswith("agent leg")] == [
+        "agent leg (default): records headset now (the sound server's default source)"], msgs
+
+
 def test_a_leg_reopened_while_the_other_leg_asked_what_the_streams_record_is_not_judged_by_that_answer(
         pulse, monkeypatch):
     """The agent's leg asks the sound server which sources this process's streams record while the
