@@ -52,6 +52,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                               "may be what names the database), exit 2.")
     p.add_argument("--since", metavar="WHEN",
                    help=f"only alerts since WHEN: {WHEN_FORMATS}")
+    p.add_argument("--until", metavar="WHEN", help="only alerts before WHEN, read as --since reads it")
+    p.add_argument("--outcomes", action="store_true",
+                   help="instead of the alerts, how detection did on the live calls by the agents' words "
+                        "(`call-monitor outcome`): per agent, alert kind and severity, the alerts, those "
+                        "said handled, false alarm and none said, the false alarms among the alerts with "
+                        "a word (\"2 of 3 (67 %%)\"), the critical alerts per hour of monitored call time "
+                        "and the false alarms' notes; with --jsonl one JSON object")
     p.add_argument("--call", type=int, metavar="ID", help="only alerts of call ID")
     p.add_argument("--jsonl", action="store_true",
                    help="one JSON object per alert, with \"source\": its call's recording (or live "
@@ -74,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
     from ..delivery.store import Store
     from .common import ConfigError, StoreError
     try:
-        since = parse_when(args.since, "--since") if args.since is not None else None  # "" refused
+        since, until = _period(args)
         cfg, asked = _database_config(args)
         store = Store.open_readonly(cfg.storage.db)  # never creates or changes a database
     except (ValueError, ConfigError) as err:
@@ -85,8 +92,10 @@ def run(args: argparse.Namespace) -> int:
         error(str(err) + ("" if there else _daemon_elsewhere(args, asked)))
         return ExitStatus.BAD_SETUP
     try:
+        if args.outcomes:
+            return _outcomes(store, args, cfg.storage.db, since, until)
         try:
-            alerts = store.list_alerts(since=since, call_id=args.call)
+            alerts = store.list_alerts(since=since, call_id=args.call, until=until)
             if args.call is not None and not alerts and store.get_call(args.call) is None:
                 error(f"call {args.call}: no such call in {cfg.storage.db}")
                 return ExitStatus.FAILED
@@ -95,7 +104,8 @@ def run(args: argparse.Namespace) -> int:
             return ExitStatus.BAD_SETUP
         if not alerts and not args.jsonl:
             info("no alerts" + (f" in call {args.call}" if args.call is not None else "")
-                 + (f" since {args.since}" if args.since else "") + f" in {cfg.storage.db}"
+                 + (f" since {args.since}" if args.since else "") + (f" until {args.until}" if args.until else "")
+                 + f" in {cfg.storage.db}"
                  + _daemon_elsewhere(args, asked))
         try:
             _print_alerts(store, alerts, args.jsonl, cfg.delivery.max_backoff_s)
@@ -105,6 +115,85 @@ def run(args: argparse.Namespace) -> int:
     finally:
         close_quietly(store)
     return ExitStatus.OK
+
+
+def _period(args: argparse.Namespace) -> tuple[float | None, float | None]:
+    """The unix times ``--since`` and ``--until`` say (None: not given); raises ValueError, one line,
+    for a time that does not read (an empty one too) or an ``--until`` not after ``--since``."""
+    since = parse_when(args.since, "--since") if args.since is not None else None  # "" refused
+    until = parse_when(args.until, "--until") if args.until is not None else None
+    if since is not None and until is not None and until <= since:
+        raise ValueError(f"--until {args.until!r} is not after --since {args.since!r}: no time between them")
+    return since, until
+
+
+def _outcomes(store: Store, args: argparse.Namespace, db: str, since: float | None, until: float | None) -> int:
+    """``alerts --outcomes``: the agents' words on the live calls' alerts of the period, summed up
+    (:mod:`~monitor.delivery.outcomes`), as text or one JSON object."""
+    import json
+    from ..delivery.outcomes import by_agent, outcomes_of
+    from .common import StoreError
+    try:
+        if args.call is not None and store.get_call(args.call) is None:
+            error(f"call {args.call}: no such call in {db}")
+            return ExitStatus.FAILED
+        alerts, replayed, calls = _labelled(store, since, until, args.call)
+    except StoreError as err:
+        error(str(err))
+        return ExitStatus.BAD_SETUP
+    agents, whole = by_agent(alerts, calls), outcomes_of(alerts, calls)
+    if args.jsonl:
+        print(json.dumps({"db": db, "since": since, "until": until, "call_id": args.call,
+                          "replayed_alerts_left_out": replayed, "agents": [o.to_dict() for o in agents],
+                          "all": whole.to_dict()}, ensure_ascii=False))
+        return ExitStatus.OK
+    said = _period_said(args, since, until) + f" in {db}" + (
+        f" ({replayed} alert(s) of replayed calls left out)" if replayed else "")
+    if not alerts:
+        info(f"no alerts of {said}")
+    if alerts or calls:
+        _print_outcomes(said, agents, whole)
+    return ExitStatus.OK
+
+
+def _labelled(store: Store, since: float | None, until: float | None, call_id: int | None):
+    """The alerts of live calls in the period (of call ``call_id`` alone where given) with the agents'
+    words on them, how many alerts of replayed calls were left out, and the live calls started in the
+    period. Raises StoreError."""
+    from ..delivery.outcomes import Labelled, Monitored
+    from ..delivery.store_rows import LIVE_SOURCE
+    stored = store.list_alerts(since=since, call_id=call_id, until=until)
+    words = store.words_of([a.alert_id for a in stored])
+    live = {c.id: c for c in store.list_calls() if c.source.startswith(LIVE_SOURCE)}
+    alerts = [Labelled(live[a.event.call_id].agent, a.event.kind, a.event.severity,
+                       w.word if w else None, w.note if w else "")
+              for a in stored if a.event.call_id in live for w in [words.get(a.alert_id)]]
+    calls = [Monitored(c.agent, c.duration_s) for c in live.values()
+             if (since is None or c.started_at >= since) and (until is None or c.started_at < until)
+             and call_id in (None, c.id)]
+    return alerts, len(stored) - len(alerts), calls
+
+
+def _period_said(args: argparse.Namespace, since: float | None, until: float | None) -> str:
+    """``live calls since 2026-12-01 00:00 until 2026-12-06 00:00`` (``live call 12`` with ``--call``):
+    the alerts' calls and period as the summary heads it."""
+    def at(t: float) -> str:
+        return datetime.fromtimestamp(t).strftime("%Y-%m-%d %H:%M")
+    return ((f"live call {args.call}" if args.call is not None else "live calls")
+            + (f" since {at(since)}" if since is not None else "") + (f" until {at(until)}" if until is not None else ""))
+
+
+def _print_outcomes(said: str, agents: list, whole) -> None:
+    """The summary in text: a block for each agent, and one for all agents where there are several."""
+    from ..delivery.outcomes import outcome_lines
+    print(f"alerts of {said}, by the agents' words")
+    blocks = [(f"agent {o.agent}" if o.agent is not None else "agent not recorded (calls kept no agent then)", o)
+              for o in agents] + ([("all agents", whole)] if len(agents) > 1 else [])
+    for title, o in blocks:
+        print()
+        print(title)
+        for line in outcome_lines(o):
+            print(f"  {line}")
 
 
 def _print_alerts(store: Store, alerts: list[StoredAlert], jsonl: bool, longest_wait_s: float) -> None:

@@ -66,8 +66,8 @@ WHEN_FORMATS = "a duration (a number and s, m, h, d or w: 90s, 30m, 12h, 7d, 2w)
 """What :func:`parse_when` reads, as the help texts and its error say it."""
 
 
-WHEN_OPTIONS = ("--since", "--older-than")
-"""The options that take a time :func:`parse_when` reads (``alerts --since``, ``purge --older-than``):
+WHEN_OPTIONS = ("--since", "--until", "--older-than")
+"""The options that take a time :func:`parse_when` reads (``alerts --since``, ``--until``, ``purge --older-than``):
 a value that begins with a minus sign (``--since -1h``) is theirs, not an option of its own
 (:func:`signed_values_joined`)."""
 

@@ -364,13 +364,17 @@ class Store:
                            (call_id, float(cleared.t), cleared.kind, rows[0][0] if rows else None,
                             self._clock() if created_at is None else created_at, cleared.reason), commit=True)
 
-    def list_alerts(self, since: float | None = None,
-                    call_id: int | None = None) -> list[StoredAlert]:
-        """Alerts in commit order; ``since`` is a unix time compared with ``created_at``."""
+    def list_alerts(self, since: float | None = None, call_id: int | None = None,
+                    until: float | None = None) -> list[StoredAlert]:
+        """Alerts in commit order; ``since`` and ``until`` are unix times compared with ``created_at``
+        (from ``since`` on, before ``until``)."""
         where, args = [], []
         if since is not None:
             where.append("created_at >= ?")
             args.append(float(since))
+        if until is not None:
+            where.append("created_at < ?")
+            args.append(float(until))
         if call_id is not None:
             where.append("call_id = ?")
             args.append(call_id)
