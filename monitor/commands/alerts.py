@@ -12,6 +12,7 @@ from .common import WHEN_FORMATS, ExitStatus, add_config_options, close_quietly,
 
 if TYPE_CHECKING:  # for the annotations only
     from ..config import Config
+    from ..delivery.outcomes import Outcomes
     from ..delivery.store import Store
     from ..delivery.store_rows import AgentWord, CallRecord, Delivery, StoredAlert
 
@@ -131,7 +132,7 @@ def _outcomes(store: Store, args: argparse.Namespace, db: str, since: float | No
     """``alerts --outcomes``: the agents' words on the live calls' alerts of the period, summed up
     (:mod:`~monitor.delivery.outcomes`), as text or one JSON object."""
     import json
-    from ..delivery.outcomes import by_agent, outcomes_of
+    from ..delivery.outcomes import by_agent, outcomes_of, summary_dict
     from .common import StoreError
     try:
         if args.call is not None and store.get_call(args.call) is None:
@@ -141,18 +142,16 @@ def _outcomes(store: Store, args: argparse.Namespace, db: str, since: float | No
     except StoreError as err:
         error(str(err))
         return ExitStatus.BAD_SETUP
-    agents, whole = by_agent(alerts, calls), outcomes_of(alerts, calls)
     if args.jsonl:
         print(json.dumps({"db": db, "since": since, "until": until, "call_id": args.call,
-                          "replayed_alerts_left_out": replayed, "agents": [o.to_dict() for o in agents],
-                          "all": whole.to_dict()}, ensure_ascii=False))
+                          **summary_dict(alerts, calls, replayed)}, ensure_ascii=False))
         return ExitStatus.OK
     said = _period_said(args, since, until) + f" in {db}" + (
         f" ({replayed} alert(s) of replayed calls left out)" if replayed else "")
     if not alerts:
         info(f"no alerts of {said}")
     if alerts or calls:
-        _print_outcomes(said, agents, whole)
+        _print_outcomes(said, by_agent(alerts, calls), outcomes_of(alerts, calls))
     return ExitStatus.OK
 
 
@@ -183,7 +182,7 @@ def _period_said(args: argparse.Namespace, since: float | None, until: float | N
             + (f" since {at(since)}" if since is not None else "") + (f" until {at(until)}" if until is not None else ""))
 
 
-def _print_outcomes(said: str, agents: list, whole) -> None:
+def _print_outcomes(said: str, agents: list[Outcomes], whole: Outcomes) -> None:
     """The summary in text: a block for each agent, and one for all agents where there are several."""
     from ..delivery.outcomes import outcome_lines
     print(f"alerts of {said}, by the agents' words")

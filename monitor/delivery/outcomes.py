@@ -128,6 +128,14 @@ def by_agent(alerts: Sequence[Labelled], calls: Sequence[Monitored] | None = Non
             for name in sorted(agents, key=lambda n: (n is None, n or ""))]
 
 
+def summary_dict(alerts: Sequence[Labelled], calls: Sequence[Monitored] | None, replayed: int) -> dict[str, Any]:
+    """The summary as JSON gives it (``alerts --outcomes --jsonl``, the console's ``/api/outcomes``):
+    ``agents``, each agent's (:func:`by_agent`), ``all``, every agent's together, and how many alerts of
+    replayed calls were left out."""
+    return {"replayed_alerts_left_out": replayed, "agents": [o.to_dict() for o in by_agent(alerts, calls)],
+            "all": outcomes_of(alerts, calls).to_dict()}
+
+
 def _row(kind: str, severity: str, alerts: Iterable[Labelled]) -> OutcomeRow:
     words = Counter(a.word for a in alerts)
     return OutcomeRow(kind, severity, sum(words.values()), words["handled"], words["false_alarm"])

@@ -19,7 +19,8 @@ Routes:
   ``ack``, ``agent``, ``report``, ``forget`` (an agent forgotten) and ``settings`` (a reload's
   ``silent_after_s``) as they happen.
 - ``GET /api/state``, ``GET /api/alerts?before=ID&limit=N&acked=true`` (a page of older alerts),
-  ``POST /api/alerts/{id}/ack`` (``{"by": NAME}``), ``POST /api/agents/forget``
+  ``POST /api/alerts/{id}/ack`` (``{"by": NAME}``), ``GET /api/outcomes?since=UNIX&until=UNIX`` (the agents'
+  words on the live calls' alerts summed up, :mod:`monitor.delivery.outcomes`), ``POST /api/agents/forget``
   (``{"agent": NAME}``: left out of the agents until it posts again, its alerts kept): for the page
   and API clients.
 
@@ -63,6 +64,7 @@ from ..delivery.sinks.webhook import (AGENT_MISMATCH, AGENT_TOKEN_POSTS_ONLY, DA
                                       WRONG_SCHEME, WRONG_TOKEN, Refusal)
 from ..config.listen import host_of, is_loopback
 from ..delivery.acks import taken_of
+from ..delivery.outcomes import summary_dict
 from .acks import AckNews
 from .connections import REQUEST_S
 from .auth import SESSION_COOKIE, SESSION_S, Auth, Principal, scheme_named, split_authorization
@@ -316,8 +318,12 @@ PAGE_USUAL = 50
 PAGE_PARAMETERS = ("before", "limit", "acked")
 
 
+OUTCOME_PARAMETERS = ("since", "until")
+"""What ``GET /api/outcomes`` takes: the period, in unix seconds."""
+
+
 class BadQuery(ValueError):
-    """A query ``GET /api/alerts`` does not take (400), in one phrase naming the parameter."""
+    """A query ``GET /api/alerts`` or ``GET /api/outcomes`` does not take (400), in one phrase naming the parameter."""
 
 
 def _bounded_int(text: str, least: int, most: int) -> int | None:
@@ -340,18 +346,45 @@ def page_asked(items: list[tuple[str, str]]) -> tuple[int | None, int, bool | No
     """``before`` (None: from the latest), ``limit`` and ``acked`` (None: open and acknowledged
     alike) of a query of ``GET /api/alerts``; raises BadQuery for a parameter it does not take,
     one given twice, or a value out of bounds."""
-    asked: dict[str, str] = {}
-    for name, value in items:
-        if name not in PAGE_PARAMETERS:
-            raise BadQuery(f"{name[:40]}: no such parameter; expected {', '.join(PAGE_PARAMETERS)}")
-        if name in asked:
-            raise BadQuery(f"{name}: given twice")
-        asked[name] = value
+    asked = _given_once(items, PAGE_PARAMETERS)
     before = _whole(asked["before"], "before", 1, MAX_INT) if "before" in asked else None
     limit = _whole(asked["limit"], "limit", 1, PAGE_MOST) if "limit" in asked else PAGE_USUAL
     if asked.get("acked", "true") not in ("true", "false"):
         raise BadQuery(f"acked: expected true or false, got {asked['acked'][:20]!r}")
     return before, limit, (asked["acked"] == "true") if "acked" in asked else None
+
+
+def _given_once(items: list[tuple[str, str]], taken: tuple[str, ...]) -> dict[str, str]:
+    """The parameters of a query, by name; raises BadQuery for one not ``taken`` or one given twice."""
+    asked: dict[str, str] = {}
+    for name, value in items:
+        if name not in taken:
+            raise BadQuery(f"{name[:40]}: no such parameter; expected {', '.join(taken)}")
+        if name in asked:
+            raise BadQuery(f"{name}: given twice")
+        asked[name] = value
+    return asked
+
+
+def outcomes_asked(items: list[tuple[str, str]]) -> tuple[float | None, float | None]:
+    """``since`` and ``until`` (unix seconds; None: no bound) of a query of ``GET /api/outcomes``;
+    raises BadQuery for a parameter it does not take, one given twice, a time that is no number of
+    unix seconds, or an ``until`` not after ``since``."""
+    asked = _given_once(items, OUTCOME_PARAMETERS)
+    since, until = (_unix_time(asked[n], n) if n in asked else None for n in OUTCOME_PARAMETERS)
+    if since is not None and until is not None and until <= since:
+        raise BadQuery(f"until: {asked['until'][:20]!r} is not after since {asked['since'][:20]!r}")
+    return since, until
+
+
+def _unix_time(text: str, name: str) -> float:
+    try:
+        value = float(text) if text.isascii() else math.nan
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value < 0:
+        raise BadQuery(f"{name}: expected a time in unix seconds (a number, 0 or more), got {text[:20]!r}")
+    return value
 
 
 # --------------------------------------------------------------------------- the database failing
@@ -549,7 +582,7 @@ class Console:
         assert isinstance(exc, HTTPException)
         path, allow = request.url.path[:200], (exc.headers or {}).get("Allow", "")
         said = {404: f"nothing is served at {path} (the API: /api/state, /api/alerts, /api/alerts/ID/ack, "
-                     f"/api/agents/forget; daemons post to /webhook)",
+                     f"/api/outcomes, /api/agents/forget; daemons post to /webhook)",
                 405: f"{request.method[:20]} is not taken at {path}; it takes {allow}"}.get(exc.status_code, exc.detail)
         return JSONResponse({"error": said}, status_code=exc.status_code, headers=exc.headers)
 
@@ -770,6 +803,20 @@ class Console:
         page, more = await self._stored(self.store.alerts_before, before, limit, acked, writes=False)
         return JSONResponse({"alerts": page, "more": more})
 
+    async def outcomes(self, request: Request) -> Response:
+        """``GET /api/outcomes?since=UNIX&until=UNIX``: the agents' words on the live calls' alerts of the
+        period, summed up per agent, kind and severity as ``call-monitor alerts --outcomes --jsonl`` sums
+        them (:func:`monitor.delivery.outcomes.summary_dict`), without the call time (the console has no
+        call durations)."""
+        if (refused := self._not_a_supervisor(request)) is not None:
+            return refused
+        try:
+            since, until = outcomes_asked(request.query_params.multi_items())
+        except BadQuery as err:
+            return self._refuse(request, str(err), 400)
+        alerts, replayed = await self._stored(self.store.labelled, since, until, writes=False)
+        return JSONResponse({"since": since, "until": until, **summary_dict(alerts, None, replayed)})
+
     async def events(self, request: Request) -> Response:
         if (refused := self._not_a_supervisor(request)) is not None:
             return refused
@@ -959,6 +1006,7 @@ def create_app(store: ConsoleStore, auth: Auth, settings: ConsoleSettings = Cons
         Route("/api/state", console.state, methods=["GET"]),
         Route("/api/alerts", console.alerts_page, methods=["GET"]),
         Route("/api/alerts/{alert}/ack", console.ack, methods=["POST"]),
+        Route("/api/outcomes", console.outcomes, methods=["GET"]),
         Route("/api/agents/forget", console.forget, methods=["POST"]),
     ], lifespan=_lifespan(console), exception_handlers={DatabaseFailed: console.database_failed,
                                                        HTTPException: console.not_served},

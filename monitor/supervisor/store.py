@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
+from ..delivery.outcomes import Labelled
 from ..delivery.sqlite_file import closed_on_failure, connect_private, empty_log, remake_table, statements, transaction
 from ..delivery.store_files import CONSOLE_APPLICATION_ID, a_folder
 from ..alerts.evidence import evidence_lines
@@ -402,6 +403,22 @@ class ConsoleStore:
             rows = self._select_alerts(" AND ".join(where) or "1", (before,) if before is not None else (),
                                        limit=limit + 1, order="a.id DESC")
         return rows[:limit], len(rows) > limit
+
+    def labelled(self, since: float | None, until: float | None) -> tuple[list[Labelled], int]:
+        """The alerts of live calls (no ``recording``) raised from ``since`` on and before ``until``
+        (unix seconds, None: no bound; their ``at``, the daemon's clock, or ``received_at`` where none
+        was sent) as the outcome summary reads them (:mod:`monitor.delivery.outcomes`), and how many
+        alerts of replayed calls the period held besides."""
+        when, where, args = "COALESCE(at, received_at)", [], []
+        for bound, test in ((since, ">="), (until, "<")):
+            if bound is not None:
+                where.append(f"{when} {test} ?")
+                args.append(bound)
+        with self._lock:
+            rows = self._conn.execute("SELECT agent, kind, severity, agent_word, agent_note, recording FROM alerts "
+                                      f"WHERE {' AND '.join(where) or '1'} ORDER BY id", args).fetchall()
+        live = [Labelled(r[0], r[1], r[2], r[3], r[4] or "") for r in rows if r[5] is None]
+        return live, len(rows) - len(live)
 
     def count_alerts(self) -> int:
         with self._lock:
