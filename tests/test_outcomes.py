@@ -133,7 +133,7 @@ def test_the_text_says_each_share_with_the_count_it_rests_on_per_agent_then_for_
                              "warning slow_speech 1 0 1 0 1 of 1 (100 %)",
                              "all 6 2 3 1 3 of 5 (60 %)"]
     assert everyone[6] == ("critical alerts per hour of monitored call time: 3 in 2.0 h (4 call(s); 1 still open "
-                           "or without a duration, not counted): 1.50 per hour")
+                           "or without a duration, not counted): 1.5 per hour")
     assert everyone[7:] == ["false alarms' notes (3):", "2 × caller was eating", "1 × (no note)"]
 
 

@@ -1562,7 +1562,8 @@ def test_a_script_is_told_in_json_of_a_path_or_a_method_the_console_does_not_ser
         status, answer, said = console.exchange("GET", "/api/alert")
         assert (status, answer["Content-Type"]) == (404, "application/json")
         assert json.loads(said) == {"error": "nothing is served at /api/alert (the API: /api/state, /api/alerts, "
-                                             "/api/alerts/ID/ack, /api/agents/forget; daemons post to /webhook)"}
+                                             "/api/alerts/ID/ack, /api/outcomes, /api/agents/forget; daemons post to "
+                                             "/webhook)"}
         status, answer, said = console.exchange("GET", "/api/alerts/1/ack")
         assert (status, answer["Content-Type"], answer["Allow"]) == (405, "application/json", "POST")
         assert json.loads(said) == {"error": "GET is not taken at /api/alerts/1/ack; it takes POST"}

@@ -169,7 +169,8 @@ def _call_time_lines(o: Outcomes) -> list[str]:
     hours = o.call_time_s / 3600.0
     still = f"; {o.open_calls} still open or without a duration, not counted" if o.open_calls else ""
     per = o.critical_per_hour
-    rate = f": {per:.2f} per hour" if per is not None else ": no call time to divide by"
+    rate = f": {per:.3g} per hour" if per is not None and per < 1000 else (
+        f": {per:.0f} per hour" if per is not None else ": no call time to divide by")
     return [f"critical alerts per hour of monitored call time: {o.criticals} in {hours:.1f} h "
             f"({o.calls} call(s){still}){rate}"]
 
