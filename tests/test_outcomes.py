@@ -160,6 +160,17 @@ def test_since_and_until_bound_the_period_as_alerts_reads_them(site, capsys):
     assert err == f"call-monitor: no alerts of live calls since 2026-01-01 00:00 until 2026-01-02 00:00 in {site}\n"
 
 
+def test_an_alert_of_a_call_begun_before_the_period_counts_and_that_calls_time_does_not(tmp_path, capsys):
+    """The alerts are of the period by when they were raised, the call time by when the calls began."""
+    db, now = tmp_path / "events.db", time.time()
+    with Store.open(db) as store:
+        begun_before = _call(store, "alice", now - 2 * HOUR - 60, HOUR)
+        _alert(store, begun_before, "possible_emergency", "critical", now - 2 * HOUR + 60, "handled")
+        _call(store, "alice", now - HOUR, HOUR)
+    s = _summary(capsys, db, "--since", "2h")["all"]
+    assert (s["total"]["alerts"], s["total"]["handled"], s["calls"], s["call_time_s"]) == (1, 1, 1, HOUR)
+
+
 def test_call_sums_up_one_call_and_a_call_the_database_has_not_is_one_line(site, capsys):
     s = _summary(capsys, site, "--call", "3")
     assert [a["agent"] for a in s["agents"]] == ["bob"] and s["all"]["calls"] == 1

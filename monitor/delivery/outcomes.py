@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from typing import Any, Iterable, Sequence
 
 from ..console import severity_word
-from .words import said
 
 ALL = "all"
 """The kind and severity of a summary's total row."""
@@ -146,7 +145,7 @@ def share_text(part: int, whole: int) -> str:
     return f"{part} of {whole} ({100 * part / whole:.0f} %)" if whole else "no word said"
 
 
-HEADER = ("alerts", "handled", said("false_alarm"), "none said", "false alarms among the alerts with a word")
+HEADER = ("alerts", "handled", "false alarm", "none said", "false alarms among the alerts with a word")
 """The columns of the text table, after the severity and kind."""
 
 

@@ -30,6 +30,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from ..config.urls import redact_url
 from ..events import AGENT_RECORDING, AlertClearedEvent, AlertEvent, CuesEvent, Word, WordsEvent
+from .outcomes import Monitored
 from .sqlite_file import closed_on_failure, connect_private, empty_log, made_whole
 from .store_errors import StoreError
 from .store_files import (BUSY_TIMEOUT_S, CONSOLE_APPLICATION_ID, IMMUTABLE_READS, FileState, _console_error,
@@ -325,6 +326,20 @@ class Store:
         sql = "SELECT * FROM calls ORDER BY id DESC"
         rows = self._read(sql + " LIMIT ?", (limit,)) if limit else self._read(sql)
         return [self._call(r) for r in rows]
+
+    def monitored_calls(self, since: float | None, until: float | None, call_id: int | None = None) -> list[Monitored]:
+        """The live calls started from ``since`` on and before ``until`` (unix seconds, None: no bound;
+        of ``call_id`` alone where given), each with its agent and duration (None: still open), as the
+        agents' words are summed up with them (:mod:`.outcomes`)."""
+        where: list[str] = ["source LIKE ?"]
+        args: list[object] = [LIVE_SOURCE + "%"]
+        for column, test, value in (("started_at", ">=", since), ("started_at", "<", until), ("id", "=", call_id)):
+            if value is not None:
+                where.append(f"{column} {test} ?")
+                args.append(value)
+        rows = self._read(f"SELECT id, agent, duration_s FROM calls WHERE {' AND '.join(where)} ORDER BY id", tuple(args))
+        return [Monitored(None if r[1] is None else _text(self.path, f"call {r[0]}", "agent", r[1]),
+                          _number(self.path, f"call {r[0]}", "duration_s", r[2], null=True)) for r in rows]
 
     def _call(self, r: sqlite3.Row) -> CallRecord:
         """A ``calls`` row; :func:`damaged_row` for one holding what no release writes."""
