@@ -12,7 +12,7 @@ from .common import WHEN_FORMATS, ExitStatus, add_config_options, close_quietly,
 
 if TYPE_CHECKING:  # for the annotations only
     from ..config import Config
-    from ..delivery.outcomes import Outcomes
+    from ..delivery.outcomes import Labelled, Monitored, Outcomes
     from ..delivery.store import Store
     from ..delivery.store_rows import AgentWord, CallRecord, Delivery, StoredAlert
 
@@ -155,7 +155,8 @@ def _outcomes(store: Store, args: argparse.Namespace, db: str, since: float | No
     return ExitStatus.OK
 
 
-def _labelled(store: Store, since: float | None, until: float | None, call_id: int | None):
+def _labelled(store: Store, since: float | None, until: float | None,
+              call_id: int | None) -> tuple[list[Labelled], int, list[Monitored]]:
     """The alerts of live calls in the period (of call ``call_id`` alone where given) with the agents'
     words on them, how many alerts of replayed calls were left out, and the live calls started in the
     period. Raises StoreError."""
