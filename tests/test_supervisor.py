@@ -476,7 +476,7 @@ def test_refused_requests_store_nothing_and_the_console_keeps_running(tmp_path):
         # agents post, supervisors read, acknowledge and forget agents: an agent's token is known, and refused
         # there saying so
         for method, path, body in (("GET", "/api/state", None), ("GET", "/events", None), ("GET", "/api/alerts", None),
-                                   ("POST", "/api/alerts/1/ack", b'{"by": "eve"}'),
+                                   ("GET", "/api/outcomes", None), ("POST", "/api/alerts/1/ack", b'{"by": "eve"}'),
                                    ("POST", "/api/agents/forget", b'{"agent": "bob"}')):
             status, said = console.request(method, path, body, token=agent_token)
             assert status == 403 and "agent 'alice'" in json.loads(said)["error"], (path, status, said)
