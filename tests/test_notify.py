@@ -526,3 +526,27 @@ def test_a_reload_turns_the_buttons_off_and_on_for_the_notifications_that_follow
             seen.append(sink.buttons)
     sink.close(timeout=5.0)
     assert seen == [False, True]
+
+
+def test_the_daemon_s_stop_waits_for_a_click_being_kept_before_it_goes_on_to_close_the_database():
+    """A click comes as the daemon stops: its waiter's process has ended (the button's key said) and its
+    word is being kept when the waiters are closed. The close waits for that word, so the database the
+    daemon closes next is still open to keep it."""
+    import threading
+
+    from monitor.delivery.sinks.notify_buttons import ButtonWaiters
+
+    keeping, stop_went_on, kept = threading.Event(), threading.Event(), []
+
+    def keep(alert_id: int, word: str) -> None:
+        keeping.set()
+        stop_went_on.wait(0.3)  # set at once by a close that did not wait for this click
+        kept.append((alert_id, word))
+
+    waiters = ButtonWaiters(keep)
+    waiters.wait("7", 41, subprocess.Popen(["echo", "handled"], stdout=subprocess.PIPE))
+    assert keeping.wait(5.0)
+    waiters.close(timeout=5.0)
+    kept_at_close = list(kept)
+    stop_went_on.set()
+    assert kept_at_close == [(41, "handled")]

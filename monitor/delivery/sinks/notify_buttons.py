@@ -102,17 +102,23 @@ class ButtonWaiters:
             waiter.end()
 
     def _read(self, waiter: _Waiter) -> None:
+        """Read ``waiter`` to its end, then hand on its click; it stays live until the click is handed
+        on, so that :meth:`close` (the daemon's stop) waits for a word being kept before the database closes."""
         out, _ = waiter.proc.communicate()  # a clicked button's key, or nothing: closed, or ended
         with self._lock:
-            self._live.discard(waiter)
             for k, w in list(self._waiting.items()):
                 if w is waiter:
                     del self._waiting[k]
-        word = (out or b"").decode("utf-8", "replace").strip().splitlines()[-1:]
-        if waiter.proc.returncode == 0 and word and word[0] in WORDS:
-            self._on_click(waiter.alert_id, word[0])
-        elif waiter.proc.returncode not in (0, -15):
-            log.info("desktop notification's buttons: notify-send ended with exit code %s", waiter.proc.returncode)
+        try:
+            word = (out or b"").decode("utf-8", "replace").strip().splitlines()[-1:]
+            if waiter.proc.returncode == 0 and word and word[0] in WORDS:
+                self._on_click(waiter.alert_id, word[0])
+            elif waiter.proc.returncode not in (0, -15):
+                log.info("desktop notification's buttons: notify-send ended with exit code %s",
+                         waiter.proc.returncode)
+        finally:
+            with self._lock:
+                self._live.discard(waiter)
 
     def close(self, timeout: float = 1.0) -> None:
         """The daemon stops: every waiter ends (:meth:`_Waiter.end`) and its thread, which reaps it, with it."""
