@@ -660,7 +660,7 @@ class Console:
 
     async def _word(self, request: Request, principal: Principal, word: IncomingWord) -> Response:
         """The agent's word on one of its daemon's alerts, kept beside it (409 for an alert the console
-        does not have: the daemon posts it again later)."""
+        does not have, which the daemon takes as final: the word is not deliverable, not posted again)."""
         if not self._may_post_as(principal, word.agent):
             return self._not_this_agent(request, principal)
         if (refused := self._too_fast("agent_word", word.agent)) is not None:
