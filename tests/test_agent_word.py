@@ -317,3 +317,29 @@ def test_the_consoles_page_shows_the_agents_word_on_the_alerts_card_as_it_comes_
     assert console.post(_word(4, "handled", 3000.0))[0] == 200  # the agent said it again: the card follows
     page.wait(f"{card}.querySelector('.agentword').innerText.startsWith('Agent: handled (')")
     assert page.eval(f"{card}.querySelectorAll('.agentword').length") == 1
+
+
+def test_a_click_waiting_for_the_database_keeps_the_word_another_process_wrote_meanwhile(tmp_path):
+    """A click's word (kept in place of none) reads the alert without a word, then waits for the database,
+    which another process holds, writing the word the agent typed (`call-monitor outcome` keeping it itself:
+    the daemon did not answer in time). The typed word stays; the click's is refused, the typed one said."""
+    import threading
+
+    with Store.open(tmp_path / "e.db") as store:
+        alert = stored_alert(store)
+        store.flush()
+        other = sqlite3.connect(tmp_path / "e.db", isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")
+        other.execute("INSERT INTO alert_words (alert_id, word, note, said_at, status, next_attempt_at) "
+                      "VALUES (?, 'handled', 'called an ambulance', ?, 'unsent', 0)", (alert.alert_id, time.time()))
+        kept_before: list = []
+        click = threading.Thread(target=lambda: kept_before.append(
+            store.set_word(alert.alert_id, "false_alarm", "", time.time(), replace=False)))
+        click.start()
+        time.sleep(0.3)  # the click has read no word, and waits for the other's write lock
+        other.execute("COMMIT")
+        other.close()
+        click.join(5.0)
+        kept = store.words_of([alert.alert_id])[alert.alert_id]
+    assert (kept.word, kept.note) == ("handled", "called an ambulance")
+    assert [(w.word, w.note) for w in kept_before] == [("handled", "called an ambulance")]

@@ -691,19 +691,23 @@ class Store:
     def set_word(self, alert_id: int, word: str, note: str, said_at: float,
                  replace: bool = True) -> AgentWord | None:
         """Keep the agent's ``word`` on alert ``alert_id`` (with ``note``, said at ``said_at``), in place of
-        the one it had (without ``replace``: none kept where it had one), to be posted (pending) where the alert is on its way to a webhook or reached it,
+        the one it had (without ``replace``: none kept where it had one, another process's written
+        meanwhile too), to be posted (pending) where the alert is on its way to a webhook or reached it,
         else unsent (never queued for one, or its delivery failed for good: the word would wait for it
-        for ever); returns the word it replaces (None: the first)."""
+        for ever); returns the word it replaces (None: the first), or without ``replace`` the one it kept."""
         with self._lock:
             before = self.words_of([alert_id]).get(alert_id)
             if before is not None and not replace:
                 return before
             queued = bool(self._read("SELECT 1 FROM deliveries WHERE alert_id = ? AND status IN ('pending', "
                                      "'delivered') LIMIT 1", (alert_id,)))
-            self._write("INSERT OR REPLACE INTO alert_words (alert_id, word, note, said_at, status, attempts, "
-                        "next_attempt_at, last_error, delivered_at) VALUES (?, ?, ?, ?, ?, 0, ?, NULL, NULL)",
+            self._write(f"INSERT OR {'REPLACE' if replace else 'IGNORE'} INTO alert_words (alert_id, word, note, "
+                        "said_at, status, attempts, next_attempt_at, last_error, delivered_at) "
+                        "VALUES (?, ?, ?, ?, ?, 0, ?, NULL, NULL)",
                         (alert_id, word, note, float(said_at), "pending" if queued else "unsent", self._clock()),
                         commit=True)
+            if not replace and not self._read("SELECT changes()")[0][0]:
+                return self.words_of([alert_id]).get(alert_id)  # another process's, written since it was read
             return before
 
     def words_of(self, alert_ids: Sequence[int]) -> dict[int, AgentWord]:
