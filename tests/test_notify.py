@@ -534,7 +534,7 @@ def test_the_daemon_s_stop_waits_for_a_click_being_kept_before_it_goes_on_to_clo
     daemon closes next is still open to keep it."""
     import threading
 
-    from monitor.delivery.sinks.notify_buttons import ButtonWaiters
+    from monitor.delivery.sinks.notify_buttons import ButtonWaiters, show_waiting
 
     keeping, stop_went_on, kept = threading.Event(), threading.Event(), []
 
@@ -544,9 +544,30 @@ def test_the_daemon_s_stop_waits_for_a_click_being_kept_before_it_goes_on_to_clo
         kept.append((alert_id, word))
 
     waiters = ButtonWaiters(keep)
-    waiters.wait("7", 41, subprocess.Popen(["echo", "handled"], stdout=subprocess.PIPE))
+    waiters.wait(show_waiting(["printf", "7\\nhandled\\n"], 5.0), 41)  # notification 7 shown, "handled" clicked
     assert keeping.wait(5.0)
     waiters.close(timeout=5.0)
     kept_at_close = list(kept)
     stop_went_on.set()
     assert kept_at_close == [(41, "handled")]
+
+
+@pytest.mark.skipif(not all(shutil.which(x) for x in (*NEEDED, "dbus-monitor")), reason="dbus/dunst/xvfb not installed")
+def test_a_notification_with_buttons_is_shown_once_with_them_not_shown_then_said_again(tmp_path):
+    """The notification server is asked once per notification with buttons: the notification comes with
+    them (no second request in its place, which would show it twice where a server does not replace it,
+    and redraw it where one does), its id known at once, its process left waiting for the click."""
+    said, items = on_dunst(tmp_path, on_a_daemon(tmp_path, """
+        bus = subprocess.Popen(["dbus-monitor", "--session", "type='method_call',member='Notify'"],
+                               stdout=subprocess.PIPE, text=True)
+        bus.stdout.readline()  # the monitor is on the bus (it says the name it was given)
+        a = raised("possible_emergency", "critical")
+        s.send(a)
+        print(until(lambda: len(s._waiters) == 1))
+        time.sleep(0.1)  # what the bus carried is written by the monitor
+        bus.terminate()
+        print(bus.communicate()[0].count("member=Notify"))
+        s.close()
+    """))
+    assert said.split() == ["True", "1"], said
+    assert [i["summary"]["data"] for i in items] == ["CRITICAL: possible emergency"]

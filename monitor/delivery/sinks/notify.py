@@ -41,7 +41,7 @@ from ...alerts.evidence import redact_phrase_text
 from ...alerts.meaning import kind_name, meaning
 from ...events import AlertAckedEvent, AlertEvent, CallSummaryEvent, Event
 from ..words import said
-from .notify_buttons import MAX_WAITING, ButtonWaiters, button_args
+from .notify_buttons import MAX_WAITING, ButtonWaiters, NotShown, button_args, show_waiting
 
 log = logging.getLogger(__name__)
 
@@ -203,11 +203,8 @@ class NotifySink:
     def _plain(self, urgency: str, summary: str, body: str, alert_id: int | None = None) -> bool:
         """A notification not kept: it goes as its ``urgency`` says (a normal one by itself), with the
         buttons of alert ``alert_id`` (None: none)."""
-        buttons = self._has_buttons(alert_id)
-        r = self._run(["-u", urgency, *(["-p"] if buttons else []), summary, body])
-        if r is None:
+        if self._show(["-u", urgency, summary, body], alert_id) is None:
             return False
-        self._add_buttons(r, alert_id, ["-u", urgency, summary, body])
         self.sent += 1
         return True
 
@@ -222,13 +219,12 @@ class NotifySink:
         shown = calls.get(kind)
         if shown:
             self._waiters.end(shown.id)  # before the new one comes: a click on it is heard once
-        r = self._run([*(["-r", shown.id] if shown else []), "-u", "critical", *(["-p"] if keep else []),
-                       summary, body])
-        if r is None:
+        nid = self._show([*(["-r", shown.id] if shown else []), "-u", "critical", *(["-p"] if keep else []),
+                          summary, body], alert_id if keep else None)
+        if nid is None:
             return False
-        if keep and r.stdout.strip().isdigit():
-            calls[kind] = Shown(r.stdout.strip(), t, alert_body, alert_id)
-            self._add_buttons(r, alert_id, ["-u", "critical", summary, body])
+        if keep and nid.isdigit():
+            calls[kind] = Shown(nid, t, alert_body, alert_id)
         self.sent += 1
         return True
 
@@ -250,20 +246,27 @@ class NotifySink:
             return False
         return True
 
-    def _add_buttons(self, shown: subprocess.CompletedProcess, alert_id: int | None, args: list[str]) -> None:
-        """Notification ``shown`` (its id printed), said again with ``args`` and the buttons of alert
-        ``alert_id`` in its place, by a ``notify-send`` that waits for a click (:class:`ButtonWaiters`)."""
-        nid = shown.stdout.strip()
-        if alert_id is None or not nid.isdigit() or not self._has_buttons(alert_id):
-            return
+    def _show(self, args: list[str], alert_id: int | None) -> str | None:
+        """``notify-send ARGS``, with the buttons of alert ``alert_id`` where it carries them
+        (:meth:`_has_buttons`): shown with them at once, by a ``notify-send`` left waiting for a click
+        (:class:`ButtonWaiters`). What it printed (the id with ``-p``, "" for nothing), or None (said)
+        when it failed."""
+        if alert_id is None or not self._has_buttons(alert_id):
+            r = self._run(args)
+            return None if r is None else r.stdout.strip()
+        if self._missing():
+            return None
         try:
-            proc = subprocess.Popen([self.command, "-a", self.app_name, "-c", "call-monitor", "-r", nid, *args,
-                                     *button_args()], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                    stderr=subprocess.DEVNULL)
+            shown = show_waiting([self.command, "-a", self.app_name, "-c", "call-monitor", *args,
+                                  *([] if "-p" in args else ["-p"]), *button_args()], self.timeout_s)
         except OSError as err:
             self._fail("oserror", str(err))
-            return
-        self._waiters.wait(nid, alert_id, proc)
+            return None
+        except NotShown as err:
+            self._fail(err.key, str(err))
+            return None
+        self._waiters.wait(shown, alert_id)
+        return shown.id
 
     def _clicked(self, alert_id: int, word: str) -> None:
         """A button said ``word`` of alert ``alert_id`` (from its waiter's thread): kept by the daemon,
@@ -311,10 +314,7 @@ class NotifySink:
         self._waiters.end(s.id)
         args = ["-u", "normal", f"Call over: {kind_name(kind)}",
                 body_text(f"That call is over. The alert was raised {call_time(s.t)} into it.")]
-        r = self._run(["-r", s.id, *(["-p"] if self._has_buttons(s.alert_id) else []), *args])
-        if r is not None:
-            self._add_buttons(r, s.alert_id, args)
-        return r is not None
+        return self._show(["-r", s.id, *args], s.alert_id) is not None
 
     @staticmethod
     def format_acked(ev: AlertAckedEvent, over: bool = False) -> tuple[str, str]:
@@ -362,8 +362,7 @@ class NotifySink:
 
     def _run(self, args: list[str]) -> subprocess.CompletedProcess | None:
         """``notify-send ARGS`` with the app's name and category; None (said) when it failed."""
-        if shutil.which(self.command) is None:
-            self._fail("missing", f"{self.command} not found (install libnotify-bin)")
+        if self._missing():
             return None
         try:
             r = subprocess.run([self.command, "-a", self.app_name, "-c", "call-monitor", *args],
@@ -379,6 +378,13 @@ class NotifySink:
             self._fail("exit", f"{self.command}: {why}")
             return None
         return r
+
+    def _missing(self) -> bool:
+        """Whether the command is not there (said)."""
+        if shutil.which(self.command) is None:
+            self._fail("missing", f"{self.command} not found (install libnotify-bin)")
+            return True
+        return False
 
     def close(self, timeout: float = 1.0) -> None:
         """The sink's thread told to end (after what is queued, ``timeout`` at most), then every button's

@@ -1,11 +1,12 @@
 """A desktop notification's buttons, "Handled" and "False alarm": the agent's word on its alert
 (:mod:`~monitor.delivery.words`) said with a click.
 
-``notify-send --action=KEY=Label`` (libnotify 0.8 and later) shows the buttons, then waits until one is
-clicked (it prints that button's key) or the notification is closed (it prints nothing); it prints the
-notification's id only as it ends, so a notification is shown first without them (``-p``: its id, as
-today), then said again in its place (``-r ID``) with the buttons. Each notification with buttons has one
-such process waiting, read by a thread of its own
+``notify-send -p --action=KEY=Label`` (libnotify 0.8 and later) shows the notification with the buttons
+and prints its id, then waits until a button is clicked (it prints that button's key) or the
+notification is closed (it prints nothing). Its output is a terminal's (:func:`show_waiting`): into a
+pipe the id would stay in its buffer until it ends. So a notification with buttons is one request to the
+notification server, shown once, its id known at once (to replace it later). Each such process waits,
+read by a thread of its own
 (:class:`ButtonWaiters`), so neither the notifications' thread nor the pipeline ever waits on a click.
 At most :data:`MAX_WAITING` wait at once: past that the oldest is given up (its notification stays, its
 buttons do nothing; ``call-monitor outcome`` says its word). A notification replaced (its call over, a
@@ -17,9 +18,13 @@ notification as it is (SIGINT would close it), and reaped.
 from __future__ import annotations
 
 import logging
+import os
+import pty
+import select
 import subprocess
 import threading
-from typing import Callable
+import time
+from typing import Callable, NamedTuple
 
 from ..words import WORDS
 
@@ -37,12 +42,86 @@ def button_args() -> list[str]:
     return [f"--action={word}={label}" for word, label in LABELS.items()]
 
 
+class NotShown(Exception):
+    """``notify-send`` showed no notification with buttons: ``key`` the kind of failure (``exit``,
+    ``timeout``), the message what it said."""
+
+    def __init__(self, key: str, message: str) -> None:
+        super().__init__(message)
+        self.key = key
+
+
+class Waiting(NamedTuple):
+    """A ``notify-send`` showing a notification with the buttons and waiting for a click: the
+    notification's id, the process, the terminal its output comes on and what came after the id."""
+
+    id: str
+    proc: subprocess.Popen
+    out: int
+    said: bytes
+
+
+def show_waiting(argv: list[str], timeout_s: float) -> Waiting:
+    """Start ``argv`` (``notify-send -p`` with the buttons), its output a terminal's, which it writes a
+    line at a time: the notification's id as soon as it is shown. Raises OSError, or
+    :class:`NotShown` where it ended without an id (its first line says why) or said none within
+    ``timeout_s`` (it is killed)."""
+    out, terminal = pty.openpty()
+    try:
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=terminal, stderr=terminal)
+    except OSError:
+        os.close(out)
+        raise
+    finally:
+        os.close(terminal)
+    first, _, rest = _first_line(out, timeout_s).partition(b"\n")
+    nid = first.decode("utf-8", "replace").strip()
+    if nid.isdigit():
+        return Waiting(nid, proc, out, rest)
+    proc.kill()
+    proc.wait()
+    os.close(out)
+    if proc.returncode == -9:
+        raise NotShown("timeout", f"{argv[0]} did not return within {timeout_s:g} s")
+    raise NotShown("exit", f"{argv[0]}: {nid or f'exit code {proc.returncode}'}")
+
+
+def _first_line(out: int, timeout_s: float) -> bytes:
+    """What terminal ``out`` says up to its first line's end, ``timeout_s`` at most (less: it ended)."""
+    said, end = b"", time.monotonic() + timeout_s
+    while b"\n" not in said and (left := end - time.monotonic()) > 0 and select.select([out], [], [], left)[0]:
+        chunk = _read(out)
+        if not chunk:
+            break
+        said += chunk
+    return said
+
+
+def _read(out: int) -> bytes:
+    """A read of terminal ``out``; b"" once its process ended (EIO: nothing holds the terminal)."""
+    try:
+        return os.read(out, 4096)
+    except OSError:
+        return b""
+
+
 class _Waiter:
     """One waiting ``notify-send``, the alert its buttons speak of, and the thread that reads it."""
 
-    def __init__(self, proc: subprocess.Popen, alert_id: int, read: Callable[[_Waiter], None]) -> None:
-        self.proc, self.alert_id = proc, alert_id
+    def __init__(self, shown: Waiting, alert_id: int, read: Callable[[_Waiter], None]) -> None:
+        self.proc, self.alert_id, self.shown = shown.proc, alert_id, shown
         self.thread = threading.Thread(target=read, args=(self,), name=f"notify buttons {alert_id}", daemon=True)
+
+    def said(self) -> bytes:
+        """All it says after the id, read to its end (its terminal closed then); then it is reaped."""
+        said = self.shown.said
+        try:
+            while chunk := _read(self.shown.out):
+                said += chunk
+        finally:
+            os.close(self.shown.out)
+        self.proc.wait()
+        return said
 
     def end(self, timeout: float = 1.0) -> None:
         """SIGTERM (SIGKILL after ``timeout``): the process goes, its notification stays as it is; once
@@ -74,10 +153,10 @@ class ButtonWaiters:
         with self._lock:
             return len(self._waiting)
 
-    def wait(self, notification_id: str, alert_id: int, proc: subprocess.Popen) -> None:
-        """Read ``proc``, showing notification ``notification_id`` with the buttons of alert ``alert_id``,
-        in a thread until it ends; the oldest waiter is given up past the cap."""
-        waiter = _Waiter(proc, alert_id, self._read)
+    def wait(self, shown: Waiting, alert_id: int) -> None:
+        """Read ``shown``, the notification with the buttons of alert ``alert_id``, in a thread until it
+        ends; the oldest waiter is given up past the cap."""
+        notification_id, waiter = shown.id, _Waiter(shown, alert_id, self._read)
         with self._lock:
             ended = [w for w in (self._waiting.pop(notification_id, None),) if w is not None]
             given_up = [] if self._closed else [self._waiting.pop(k) for k in list(self._waiting)[:max(
@@ -104,13 +183,13 @@ class ButtonWaiters:
     def _read(self, waiter: _Waiter) -> None:
         """Read ``waiter`` to its end, then hand on its click; it stays live until the click is handed
         on, so that :meth:`close` (the daemon's stop) waits for a word being kept before the database closes."""
-        out, _ = waiter.proc.communicate()  # a clicked button's key, or nothing: closed, or ended
+        out = waiter.said()  # a clicked button's key, or nothing: closed, or ended
         with self._lock:
             for k, w in list(self._waiting.items()):
                 if w is waiter:
                     del self._waiting[k]
         try:
-            word = (out or b"").decode("utf-8", "replace").strip().splitlines()[-1:]
+            word = out.decode("utf-8", "replace").strip().splitlines()[-1:]
             if waiter.proc.returncode == 0 and word and word[0] in WORDS:
                 self._on_click(waiter.alert_id, word[0])
             elif waiter.proc.returncode not in (0, -15):
