@@ -146,7 +146,7 @@ class ButtonWaiters:
         self._waiting: dict[str, _Waiter] = {}
         """By notification id, the oldest first."""
         self._live: set[_Waiter] = set()
-        """Every waiter whose process is not reaped yet (ended ones too)."""
+        """Every waiter whose process is not reaped yet, or its click not handed on (ended ones too)."""
         self._closed = False
 
     def __len__(self) -> int:
