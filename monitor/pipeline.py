@@ -9,6 +9,7 @@ live daemon both drive :class:`CallPipeline` with :class:`~monitor.capture.sourc
 from __future__ import annotations
 
 import logging
+import math
 import os
 import shlex
 from dataclasses import dataclass, replace
@@ -181,7 +182,7 @@ class CallPipeline:
         self.last_cues: CuesEvent | None = None
         self._said_quiet: dict[str, str] = {}  # the legs said to be too quiet (once a call), and what was said
         self._said_swapped = ""  # what was said of a live call's legs read the wrong way round (once a call)
-        self._legs_heard: set[str] = set()  # the legs some audio of which came in this call
+        self._heard_from: dict[str, float] = {}  # the call time each leg was first heard in this call
         self.flaws = RecordingFlaws()
         """A replayed recording's flaws, once it has been read to its end (:func:`recording_chunks`);
         what was said of the call's legs joins them when it is stored (:meth:`_flaws_said`)."""
@@ -218,11 +219,13 @@ class CallPipeline:
     def process(self, chunk: Chunk) -> list[Event]:
         """Analyse one chunk; return the events it completes (alerts already stored)."""
         self.duration_s = max(self.duration_s, chunk.t0 + len(chunk.samples) / self.rate)
-        self._legs_heard.update(self.legs[i] for i in chunk.heard_columns())
+        for column, first in chunk.first_heard().items():
+            self._heard_from.setdefault(self.legs[column], chunk.t0 + first / self.rate)
         for column, first, end in chunk.unheard:  # before its frames: the cue windows leave it out
-            leg = self.legs[column]  # the agent's, once heard in the call (a leg missing all along is none)
-            if leg == self.cues.channel or leg in self._legs_heard:
-                self.cues.add_unheard(chunk.t0 + first / self.rate, chunk.t0 + end / self.rate, leg)
+            leg, t0 = self.legs[column], chunk.t0 + first / self.rate
+            # the agent's once heard in the call, wherever the chunks begin (a leg missing from the start is none)
+            if leg == self.cues.channel or self._heard_from.get(leg, math.inf) < t0:
+                self.cues.add_unheard(t0, chunk.t0 + end / self.rate, leg)
         if self.series is not None:
             self.series.chunk(chunk.samples)
         for i, leg in enumerate(self.legs):

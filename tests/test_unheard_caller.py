@@ -150,3 +150,22 @@ def test_a_warning_says_how_much_of_its_time_past_threshold_was_not_heard():
     for e in (e for e in alerts if e.t <= 24.0):
         assert "not heard" not in e.message and e.evidence["unheard_s"] == 0.0
         assert "not heard" not in {x.label: x.text for x in evidence_lines(e.evidence)}.get("when", "")
+
+
+def _agent_missing_from_the_start(missing_s: float, chunk_s: float) -> list[dict]:
+    """The first 40 s of the call whose agent's leg was missing (silence, not heard) for its first
+    ``missing_s`` seconds (a headset plugged in after the call began), fed in ``chunk_s`` chunks: its cues."""
+    x, rate = _call()
+    x, n, step = x[:int(40 * rate)].copy(), int(missing_s * rate), int(chunk_s * rate)
+    x[:n, 1] = 0.0
+    chunks = (Chunk(s / rate, x[s:s + step], unheard=((1, 0, min(step, n - s)),) if s < n else ())
+              for s in range(0, len(x), step))
+    pipeline = CallPipeline(load_config(None, user_config=False), rate, ("caller", "agent"))
+    return [e.to_dict() for e in run_source(pipeline, chunks, []) if e.type == "cues"]
+
+
+def test_an_agent_leg_missing_from_the_call_s_start_is_judged_the_same_whatever_its_chunks():
+    """The agent's leg missing from the start is no time not heard, up to its first sample heard: a
+    chunk of 2 s in which it begins takes none of its time before that as the agent's not heard (as
+    chunks of 0.25 s, which end there, do not)."""
+    assert _agent_missing_from_the_start(9.5, 0.25) == _agent_missing_from_the_start(9.5, 2.0)

@@ -51,12 +51,13 @@ class Chunk:
     marks: tuple[StreamsMark, ...] = ()
     unheard: Unheard = ()
 
-    def heard_columns(self) -> frozenset[int]:
-        """The columns of which some sample was heard (not wholly in ``unheard``)."""
-        filled = [0] * self.samples.shape[1]
-        for column, first, end in self.unheard:
-            filled[column] += end - first
-        return frozenset(i for i, n in enumerate(filled) if n < len(self.samples))
+    def first_heard(self) -> dict[int, int]:
+        """The first sample heard (in no ``unheard`` range) of each column that has one, by column."""
+        start = [0] * self.samples.shape[1]
+        for column, first, end in self.unheard:  # in order: a range from the column's first unheard sample on
+            if first <= start[column]:
+                start[column] = max(start[column], end)
+        return {i: n for i, n in enumerate(start) if n < len(self.samples)}
 
 
 @dataclass(frozen=True)
