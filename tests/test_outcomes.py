@@ -171,6 +171,26 @@ def test_an_alert_of_a_call_begun_before_the_period_counts_and_that_calls_time_d
     assert (s["total"]["alerts"], s["total"]["handled"], s["calls"], s["call_time_s"]) == (1, 1, 1, HOUR)
 
 
+def test_the_critical_alerts_per_hour_are_those_of_the_calls_whose_time_is_counted(tmp_path, capsys):
+    """A call of an hour with a critical alert, a call still running with two and one begun before the
+    period with one: the rate is the timed call's one alert in its hour, not four alerts over that hour;
+    the alerts left out of it are said."""
+    db, now = tmp_path / "events.db", time.time()
+    with Store.open(db) as store:
+        _alert(store, _call(store, "alice", now - 3 * HOUR, HOUR), "possible_emergency", "critical", now - 3 * HOUR + 60)
+        running = _call(store, "alice", now - 1800, None)
+        for at in (now - 1200, now - 600):
+            _alert(store, running, "possible_emergency", "critical", at)
+        before = _call(store, "alice", now - 4 * HOUR - 60, HOUR)
+        _alert(store, before, "possible_emergency", "critical", now - 4 * HOUR + 60)
+    s = _summary(capsys, db, "--since", "4h")["all"]
+    assert {k: s[k] for k in ("criticals", "timed_criticals", "calls", "open_calls", "critical_per_hour")} == {
+        "criticals": 4, "timed_criticals": 1, "calls": 2, "open_calls": 1, "critical_per_hour": 1.0}
+    _, out, _ = _run(capsys, "--outcomes", "--since", "4h", "--db", str(db))
+    assert ("critical alerts per hour of monitored call time: 1 in 1.0 h (2 call(s); 1 still open or without a "
+            "duration, not counted; 3 critical alert(s) of calls not timed left out): 1 per hour") in out, out
+
+
 def test_call_sums_up_one_call_and_a_call_the_database_has_not_is_one_line(site, capsys):
     s = _summary(capsys, site, "--call", "3")
     assert [a["agent"] for a in s["agents"]] == ["bob"] and s["all"]["calls"] == 1

@@ -167,7 +167,7 @@ def _labelled(store: Store, since: float | None, until: float | None,
     live = {i: c for i, c in _calls(store, {a.event.call_id for a in stored}).items()
             if c.source.startswith(LIVE_SOURCE)}
     alerts = [Labelled(live[a.event.call_id].agent, a.event.kind, a.event.severity,
-                       w.word if w else None, w.note if w else "")
+                       w.word if w else None, w.note if w else "", a.event.call_id)
               for a in stored if a.event.call_id in live for w in [words.get(a.alert_id)]]
     return alerts, len(stored) - len(alerts), store.monitored_calls(since, until, call_id)
 

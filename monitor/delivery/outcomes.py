@@ -23,22 +23,24 @@ ALL = "all"
 @dataclass(frozen=True)
 class Labelled:
     """One alert as the summary reads it: the agent of its call (None: a call stored before calls kept
-    it), its kind and severity, and the agent's word on it (None: none said) with its note."""
+    it), its kind and severity, the agent's word on it (None: none said) with its note, and its call's id."""
 
     agent: str | None
     kind: str
     severity: str
     word: str | None = None
     note: str = ""
+    call_id: int | None = None
 
 
 @dataclass(frozen=True)
 class Monitored:
-    """One monitored call as the summary's call time reads it: its agent, and how long it lasted
-    (None: still open, or closed with no duration kept)."""
+    """One monitored call as the summary's call time reads it: its agent, how long it lasted (None: still
+    open, or closed with no duration kept) and its id."""
 
     agent: str | None
     duration_s: float | None
+    call_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -76,7 +78,8 @@ class OutcomeRow:
 class Outcomes:
     """The summary of one agent's alerts (or all agents'): a row per kind and severity, critical first,
     and their total; the false alarms' notes, most said first ("" for none); the monitored calls, their
-    time and how many were still open (``calls`` None: the call time is not known, as on the console)."""
+    time and how many were still open (``calls`` None: the call time is not known, as on the console),
+    and the critical alerts of the calls whose time it is (``timed_criticals``: what that time is set against)."""
 
     agent: str | None
     rows: tuple[OutcomeRow, ...]
@@ -85,6 +88,7 @@ class Outcomes:
     calls: int | None = None
     call_time_s: float = 0.0
     open_calls: int = 0
+    timed_criticals: int = 0
 
     @property
     def criticals(self) -> int:
@@ -92,8 +96,10 @@ class Outcomes:
 
     @property
     def critical_per_hour(self) -> float | None:
-        """Critical alerts per hour of monitored call time; None where no call time is known."""
-        return self.criticals / (self.call_time_s / 3600.0) if self.calls and self.call_time_s > 0 else None
+        """The critical alerts of the calls timed per hour of their time (an open call's alerts, or those of
+        a call begun before the period, are not set against time that leaves theirs out); None where no
+        call time is known."""
+        return self.timed_criticals / (self.call_time_s / 3600.0) if self.calls and self.call_time_s > 0 else None
 
     def to_dict(self) -> dict[str, Any]:
         known = self.calls is not None
@@ -101,7 +107,8 @@ class Outcomes:
                 "false_alarm_notes": [{"note": n, "count": c} for n, c in self.notes],
                 "criticals": self.criticals, "calls": self.calls,
                 "call_time_s": round(self.call_time_s, 1) if known else None,
-                "open_calls": self.open_calls if known else None, "critical_per_hour": self.critical_per_hour}
+                "open_calls": self.open_calls if known else None,
+                "timed_criticals": self.timed_criticals if known else None, "critical_per_hour": self.critical_per_hour}
 
 
 def outcomes_of(alerts: Sequence[Labelled], calls: Sequence[Monitored] | None = None,
@@ -114,9 +121,10 @@ def outcomes_of(alerts: Sequence[Labelled], calls: Sequence[Monitored] | None = 
     notes = Counter(a.note for a in alerts if a.word == "false_alarm")
     if calls is None:
         return Outcomes(agent, rows, _row(ALL, ALL, alerts), tuple(notes.most_common()))
-    timed = [c.duration_s for c in calls if c.duration_s is not None]
+    timed = {c.call_id: c.duration_s for c in calls if c.duration_s is not None}
     return Outcomes(agent, rows, _row(ALL, ALL, alerts), tuple(notes.most_common()), calls=len(calls),
-                    call_time_s=float(sum(timed)), open_calls=len(calls) - len(timed))
+                    call_time_s=float(sum(timed.values())), open_calls=len(calls) - len(timed),
+                    timed_criticals=sum(a.severity == "critical" and a.call_id in timed for a in alerts))
 
 
 def by_agent(alerts: Sequence[Labelled], calls: Sequence[Monitored] | None = None) -> list[Outcomes]:
@@ -167,11 +175,13 @@ def _call_time_lines(o: Outcomes) -> list[str]:
         return []
     hours = o.call_time_s / 3600.0
     still = f"; {o.open_calls} still open or without a duration, not counted" if o.open_calls else ""
+    untimed = o.criticals - o.timed_criticals
+    apart = f"; {untimed} critical alert(s) of calls not timed left out" if untimed else ""
     per = o.critical_per_hour
     rate = f": {per:.3g} per hour" if per is not None and per < 1000 else (
         f": {per:.0f} per hour" if per is not None else ": no call time to divide by")
-    return [f"critical alerts per hour of monitored call time: {o.criticals} in {hours:.1f} h "
-            f"({o.calls} call(s){still}){rate}"]
+    return [f"critical alerts per hour of monitored call time: {o.timed_criticals} in {hours:.1f} h "
+            f"({o.calls} call(s){still}{apart}){rate}"]
 
 
 def _note_lines(o: Outcomes) -> list[str]:

@@ -339,7 +339,7 @@ class Store:
                 args.append(value)
         rows = self._read(f"SELECT id, agent, duration_s FROM calls WHERE {' AND '.join(where)} ORDER BY id", tuple(args))
         return [Monitored(None if r[1] is None else _text(self.path, f"call {r[0]}", "agent", r[1]),
-                          _number(self.path, f"call {r[0]}", "duration_s", r[2], null=True)) for r in rows]
+                          _number(self.path, f"call {r[0]}", "duration_s", r[2], null=True), r[0]) for r in rows]
 
     def _call(self, r: sqlite3.Row) -> CallRecord:
         """A ``calls`` row; :func:`damaged_row` for one holding what no release writes."""
