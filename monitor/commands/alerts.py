@@ -160,16 +160,8 @@ def _labelled(store: Store, since: float | None, until: float | None,
     """The alerts of live calls in the period (of call ``call_id`` alone where given) with the agents'
     words on them, how many alerts of replayed calls were left out, and the live calls started in the
     period. Raises StoreError."""
-    from ..delivery.outcomes import Labelled
-    from ..delivery.store_rows import LIVE_SOURCE
-    stored = store.list_alerts(since=since, call_id=call_id, until=until)
-    words = store.words_of([a.alert_id for a in stored])
-    live = {i: c for i, c in _calls(store, {a.event.call_id for a in stored}).items()
-            if c.source.startswith(LIVE_SOURCE)}
-    alerts = [Labelled(live[a.event.call_id].agent, a.event.kind, a.event.severity,
-                       w.word if w else None, w.note if w else "", a.event.call_id)
-              for a in stored if a.event.call_id in live for w in [words.get(a.alert_id)]]
-    return alerts, len(stored) - len(alerts), store.monitored_calls(since, until, call_id)
+    alerts, replayed = store.labelled(since, until, call_id)
+    return alerts, replayed, store.monitored_calls(since, until, call_id)
 
 
 def _period_said(args: argparse.Namespace, since: float | None, until: float | None) -> str:

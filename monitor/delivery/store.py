@@ -30,7 +30,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from ..config.urls import redact_url
 from ..events import AGENT_RECORDING, AlertClearedEvent, AlertEvent, CuesEvent, Word, WordsEvent
-from .outcomes import Monitored
+from .outcomes import Labelled, Monitored
 from .sqlite_file import closed_on_failure, connect_private, empty_log, made_whole
 from .store_errors import StoreError
 from .store_files import (BUSY_TIMEOUT_S, CONSOLE_APPLICATION_ID, IMMUTABLE_READS, FileState, _console_error,
@@ -337,9 +337,45 @@ class Store:
             if value is not None:
                 where.append(f"{column} {test} ?")
                 args.append(value)
-        rows = self._read(f"SELECT id, agent, duration_s FROM calls WHERE {' AND '.join(where)} ORDER BY id", tuple(args))
-        return [Monitored(None if r[1] is None else _text(self.path, f"call {r[0]}", "agent", r[1]),
-                          _number(self.path, f"call {r[0]}", "duration_s", r[2], null=True), r[0]) for r in rows]
+        rows = self._read(f"SELECT id, {self._agent_column()}, duration_s FROM calls WHERE {' AND '.join(where)} "
+                          "ORDER BY id", tuple(args))
+        return [Monitored(self._agent(r[0], r[1]), _number(self.path, f"call {r[0]}", "duration_s", r[2], null=True),
+                          r[0]) for r in rows]
+
+    def labelled(self, since: float | None, until: float | None,
+                 call_id: int | None = None) -> tuple[list[Labelled], int]:
+        """The alerts of live calls raised from ``since`` on and before ``until`` (unix seconds, None: no
+        bound; of call ``call_id`` alone where given) with the agents' words on them, as the outcome
+        summary reads them (:mod:`.outcomes`), and how many alerts of other calls (replayed) the period
+        held besides. Their calls are read a statement per 500, not one each."""
+        stored = self.list_alerts(since=since, call_id=call_id, until=until)
+        words = self.words_of([a.alert_id for a in stored])
+        agents = self._live_agents({a.event.call_id for a in stored if a.event.call_id is not None})
+        alerts = [Labelled(agents[a.event.call_id], a.event.kind, a.event.severity, w.word if w else None,
+                           w.note if w else "", a.event.call_id)
+                  for a in stored if a.event.call_id in agents for w in [words.get(a.alert_id)]]
+        return alerts, len(stored) - len(alerts)
+
+    def _live_agents(self, call_ids: set[int]) -> dict[int, str | None]:
+        """The live calls among ``call_ids``, each with its agent (None: not kept), by id."""
+        ids = sorted(call_ids)
+        out: dict[int, str | None] = {}
+        for i in range(0, len(ids), 500):
+            part = tuple(ids[i:i + 500])
+            rows = self._read(f"SELECT id, {self._agent_column()} FROM calls WHERE source LIKE ? AND id IN "
+                              f"({','.join('?' * len(part))})", (LIVE_SOURCE + "%", *part))
+            out.update((r[0], self._agent(r[0], r[1])) for r in rows)
+        return out
+
+    def _agent_column(self) -> str:
+        """``agent``, what a live call's agent is read from; ``NULL`` in a database read as it is from
+        before the calls kept it (schema version 3 and earlier: :meth:`open_readonly` migrates nothing)."""
+        columns = {r[1] for r in self._read("PRAGMA table_info(calls)")}
+        return "agent" if "agent" in columns else "NULL"
+
+    def _agent(self, call: int, value: object) -> str | None:
+        """A call's ``agent`` as read: its text, or None where it kept none."""
+        return None if value is None else _text(self.path, f"call {call}", "agent", value)
 
     def _call(self, r: sqlite3.Row) -> CallRecord:
         """A ``calls`` row; :func:`damaged_row` for one holding what no release writes."""
