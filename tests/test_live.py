@@ -475,6 +475,28 @@ def test_a_headset_plugged_in_again_under_another_name_is_named_in_one_line_of_t
     assert src.stats()["agent"]["state"] == "lost"
 
 
+def test_a_headset_back_under_another_name_before_the_leg_looked_again_is_named_too(pulse):
+    """The headset's source goes and one of another name comes between two looks of the leg (a Bluetooth
+    headset switching profile does it within milliseconds): the leg, lost, still names what appeared,
+    the sources it is set against being those there when its own was last found."""
+    portaudio_afresh()
+    from monitor.capture.live import LiveSource
+    msgs: list[str] = []
+    src = LiveSource({"caller": "softphone.monitor", "agent": "mic.monitor"}, backoff_s=0.3, max_backoff_s=0.6,
+                     on_status=lambda lvl, m, topic: msgs.append(m))
+
+    def driver():
+        wait_for(lambda: all(s["state"] == "running" for s in src.stats().values()), 6)
+        _pactl(pulse, "unload-module", _module_of(pulse, "sink_name=mic"))
+        _pactl(pulse, "load-module", "module-null-sink", "sink_name=headset2")
+        wait_for(lambda: src.stats()["agent"]["state"] == "lost" and "appeared" in src.stats()["agent"]["last_error"], 3)
+        src.stop()
+
+    _chunks_while(src, driver)
+    assert any("headset2.monitor appeared since" in m for m in msgs if m.startswith("agent leg")), msgs
+    assert src.stats()["agent"]["state"] == "lost"
+
+
 def test_a_caller_leg_the_server_moves_to_its_new_default_source_is_reopened_on_its_own_source(pulse, tmp_path):
     """The server's default source is the softphone's monitor (a desktop with no microphone) and the
     desktop makes the microphone its default (a headset plugged in, a choice in its settings): the

@@ -247,7 +247,7 @@ class _Leg:
     unheard_s: float | None = None  # silence filled in the running leg since it was said; None: none said
     last_fill: float = 0.0  # monotonic time the consumer last saw the running leg filled
     repeating: bool = False  # its last failure repeats the one before: its reopening is not said again
-    gone_among: frozenset[str] | None = None  # the server's sources when its own was found gone (None: not gone)
+    found_among: frozenset[str] | None = None  # the server's sources when its own was last found there (None: never)
 
     def source(self) -> ResolvedSource:
         """Its resolved source, which it has from being opened on (:meth:`LiveSource._open` finds
@@ -560,19 +560,20 @@ class LiveSource(Source):
         found = _named(sources, name)
         if found is None:
             raise DeviceError(f"source {name} is gone" + self._appeared(leg, name, sources))
-        leg.gone_among = None
+        leg.found_among = frozenset(s.name for s in sources)
         return found
 
     def _appeared(self, leg: _Leg, name: str, sources: list[PulseSource]) -> str:
         """The sources like the leg's own, ``name`` (a sink's monitor, or a device's input), that appeared
-        since it went, no other leg's, as the end of why it cannot be opened: a headset plugged in again
-        under another name (another port, another profile), which the leg never records by itself;
-        "" when none did (its loss said again only when one appears)."""
-        if leg.gone_among is None:
-            leg.gone_among = frozenset(s.name for s in sources)
+        since it was last found (since it was first looked for, where it never was), no other leg's, as
+        the end of why it cannot be opened: a headset plugged in again under another name (another port,
+        another profile, perhaps within milliseconds of the old name going: between two looks), which
+        the leg never records by itself; "" when none did (its loss said again only when one appears)."""
+        if leg.found_among is None:
+            leg.found_among = frozenset(s.name for s in sources)
         kind = name.endswith(".monitor")
         others = {o.resolved.pulse_source for o in self._legs.values() if o is not leg and o.resolved is not None}
-        new = [s.name for s in sources if s.name not in leg.gone_among and s.monitor == kind and s.name not in others]
+        new = [s.name for s in sources if s.name not in leg.found_among and s.monitor == kind and s.name not in others]
         return (f"; {', '.join(new)} appeared since: if that is it under another name, give that name and start "
                 "the daemon again") if new else ""
 
@@ -598,6 +599,7 @@ class LiveSource(Source):
         found = _named(sources, name)
         if found is None:
             return f"source {name} is gone" + self._appeared(leg, name, sources)
+        leg.found_among = frozenset(s.name for s in sources)
         if found.index != leg.source_index:
             return f"source {name} was removed and made again"
         recorded, flowing = self._recorded_sources(now)  # empty: the server names no process's streams (told nothing)
