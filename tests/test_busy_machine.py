@@ -10,6 +10,7 @@ recognizer is the real Korean model, handed a recorded call faster than it can t
 
 from __future__ import annotations
 
+import collections
 import os
 import re
 import signal
@@ -238,3 +239,20 @@ def test_the_silence_filling_a_leg_far_behind_holds_no_memory(pulse):
     assert held < 1 << 20, held
     assert chunk.samples.shape == (src.rate // 4, 1) and not chunk.samples.any(), chunk.samples
     assert chunk.unheard == ((0, 0, src.rate // 4),) and leg.buffered == 600 * src.rate - src.rate // 4
+
+
+def test_a_leg_holding_many_blocks_hands_them_out_in_order_from_its_front(pulse):
+    """An analysis far behind leaves a leg holding thousands of blocks; each chunk is taken from the
+    front of them, a block split where the chunk ends. Taking from the front of a list moved all the
+    blocks behind it each time; the leg's blocks are a queue taken from its front."""
+    portaudio_afresh()
+    src = LiveSource({"caller": "softphone.monitor"})
+    leg = src._legs["caller"]
+    blocks = np.arange(5000 * 7, dtype=np.float32).reshape(5000, 7)
+    for block in blocks:
+        leg.buf.append(block)
+        leg.buffered += len(block)
+    taken = [src._take(leg, 10) for _ in range(3000)]
+    assert isinstance(leg.buf, collections.deque), type(leg.buf)
+    assert np.array_equal(np.concatenate(taken), blocks.reshape(-1)[:30000])
+    assert leg.buffered == 5000 * 7 - 30000 and np.array_equal(np.concatenate(list(leg.buf)), blocks.reshape(-1)[30000:])

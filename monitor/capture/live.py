@@ -217,7 +217,7 @@ class _Leg:
     # of the stream that delivered it, also the first blocks of a stream reopened at a new rate
     # and the last ones of the stream it replaced
     conditioning: dict[int, _Conditioning] = field(default_factory=dict)
-    buf: list = field(default_factory=list)  # resampled, not yet emitted
+    buf: collections.deque = field(default_factory=collections.deque)  # resampled, not yet emitted
     fills: list = field(default_factory=list)  # [first, end) positions of the silence filled in, not yet emitted
     buffered: int = 0
     pos: int = 0  # samples of this leg placed on the clock (emitted + buffered)
@@ -1024,11 +1024,11 @@ class LiveSource(Source):
         out: list[np.ndarray] = []
         got = 0
         while got < n:
-            piece = leg.buf.pop(0)
+            piece = leg.buf.popleft()
             out.append(piece[:n - got])
             got += len(out[-1])
             if len(piece) > len(out[-1]):
-                leg.buf.insert(0, piece[len(out[-1]):])
+                leg.buf.appendleft(piece[len(out[-1]):])
         leg.buffered -= n
         return np.concatenate(out)
 
