@@ -840,7 +840,13 @@ class LiveSource(Source):
             self._close(leg)
 
     def _drain(self, leg: _Leg) -> None:
-        while True:
+        """Condition and place the blocks the leg's stream has delivered by now, until the capture
+        stops; those that come meanwhile wait for the next round. It took them until none waited,
+        and a loop starved of CPU (the daemon niced or capped to 1 % of a core), the blocks coming as
+        fast as it conditioned them, never got back to its chunks, nor to a stop (SIGTERM)."""
+        for _ in range(leg.q.qsize()):
+            if self._stop.is_set():
+                return
             try:
                 gen, t_block, block = leg.q.get_nowait()
             except queue.Empty:
