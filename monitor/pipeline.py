@@ -8,6 +8,7 @@ live daemon both drive :class:`CallPipeline` with :class:`~monitor.capture.sourc
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import os
@@ -291,12 +292,13 @@ class CallPipeline:
         events = self._judge(self.cues.due(final=True))
         events += self.quiet_legs(self.duration_s) + self.swapped_sources(self.duration_s)
         self.flaws = self._flaws_said()
-        events += self._words(final=True)
+        events += self._words(final=True, stopped=stopped)
         events += self._words_dropped(final=True)
+        events += self._words_unflushed()
         t_end = round(self.duration_s, 3)
         events += self._route(self.engine.close(t_end))
         summary = self.summary(ended_by, stored_notes(stopped, self.unheard, self._fingerprint, self.flaws,
-                                                      self.words_from_s, self.agent_file))
+                                                      self.words_from_s, self.agent_file, self._words_lost()))
         self._end = (self.duration_s, summary.to_dict(), ended_at)
         if self.store is not None:
             self.store.end_call(self._token, *self._end)
@@ -446,10 +448,13 @@ class CallPipeline:
         self._said_swapped = swapped_message(why, *where, turn)
         return [StatusEvent(t=round(t, 3), level="warning", message=self._said_swapped)]
 
-    def _words(self, final: bool = False) -> list[Event]:
+    def _words(self, final: bool = False, stopped: bool = False) -> list[Event]:
+        """The recognizers' words so far (``final``: all, each closed; ``stopped``, by the monitor's
+        stop: the audio still queued is dropped at once, said, the call's end not waiting for it)."""
         out: list[Event] = []
         for leg, tr in list(self.transcribers.items()):
-            batch: list[WordsEvent] = self._recognizer(leg, tr.close if final else tr.poll, [])
+            close = functools.partial(tr.close, backlog_s=0.0 if stopped else None)
+            batch: list[WordsEvent] = self._recognizer(leg, close if final else tr.poll, [])
             if final and batch and leg in self.transcribers:  # a failure after its last words is said too
                 more: list[WordsEvent] = self._recognizer(leg, tr.poll, [])
                 batch = batch + more
@@ -488,6 +493,27 @@ class CallPipeline:
                     f"{said.until:.1f} s into the call are not transcribed ({said.lost_s:.1f} s of audio dropped)")))
                 said.since, said.lost_s = None, 0.0
         return out
+
+    def _words_unflushed(self) -> list[Event]:
+        """One warning a leg whose recognizer's close did not wait for its last utterance's flush
+        (:data:`~monitor.transcription.recognizer.CLOSE_FLUSH_S`: the machine too busy), with the call
+        times of the words not transcribed."""
+        out: list[Event] = []
+        for leg, tr in self.transcribers.items():
+            if (span := tr.unflushed_span()) is not None:
+                out.append(StatusEvent(t=round(self.duration_s, 3), level="warning", message=(
+                    f"the {leg}'s words from {span[0]:.1f} to {span[1]:.1f} s into the call are not transcribed: "
+                    "the speech recognition could not finish them in time as the call ended (the machine is too "
+                    "busy)")))
+        return out
+
+    def _words_lost(self) -> dict[str, list[tuple[float, float]]]:
+        """Each transcribed leg's call-time spans whose words are not transcribed: the audio its
+        recognizer dropped (behind by more than its backlog, or at its close) and the last utterance
+        whose flush its close did not wait for."""
+        lost = {leg: [*tr.dropped_spans(), *filter(None, [tr.unflushed_span()])]
+                for leg, tr in self.transcribers.items()}
+        return {leg: spans for leg, spans in lost.items() if spans}
 
     def _recognizer(self, leg: str, call: Callable[[], T], instead: T) -> T:
         """``call()`` on ``leg``'s recognizer; if the recognizer has failed, ``instead``: the leg
@@ -614,6 +640,13 @@ class WordsDropped:
     lost_s: float = 0.0
 
 
+WORDS_NOT_TRANSCRIBED = "words_not_transcribed"
+"""The stored summary's key of each transcribed leg's call-time spans ``[start, end]`` whose words
+are not transcribed because the machine was too busy: the audio its recognizer dropped, running more
+than its backlog behind or as the call ended (:meth:`Transcriber.dropped_spans`), and the last
+utterance whose flush the call's end did not wait for (:meth:`Transcriber.unflushed_span`); none
+where every word was transcribed."""
+
 WORDS_FROM = "words_from_s"
 """The stored summary's key of the call time a live call's words began at, when its recognizers
 joined it under way (:meth:`CallPipeline.join_words`: the daemon's speech model was still loading
@@ -626,12 +659,13 @@ RECORDING_PROBLEMS = "recording_problems"
 
 def stored_notes(stopped: bool = False, no_input: Sequence[tuple[float, float]] = (),
                  fingerprint: str | None = None, flaws: RecordingFlaws = RecordingFlaws(),
-                 words_from_s: float | None = None, agent_file: str | None = None) -> dict[str, Any]:
+                 words_from_s: float | None = None, agent_file: str | None = None,
+                 words_lost: Mapping[str, Sequence[tuple[float, float]]] | None = None) -> dict[str, Any]:
     """What a stored call's summary keeps besides the summary event's keys: that its monitoring
     stopped part-way, the spans of it its caller's leg was not heard, the replayed recording's
     ``fingerprint`` and ``flaws``, the agent's leg's own recording of a call of two files
-    (``agent_file``), and where the words began when its recognizers joined it under way (none: no
-    such key)."""
+    (``agent_file``), where the words began when its recognizers joined it under way, and each leg's
+    spans whose words are not transcribed (``words_lost``: the machine too busy) (none: no such key)."""
     notes: dict[str, Any] = {"aborted": True} if stopped else {}
     if agent_file:
         notes[AGENT_RECORDING] = agent_file
@@ -649,6 +683,9 @@ def stored_notes(stopped: bool = False, no_input: Sequence[tuple[float, float]] 
         notes[LEGS_SWAPPED] = flaws.legs_swapped
     if flaws.quiet_legs:
         notes[QUIET_LEGS] = list(flaws.quiet_legs)
+    if words_lost:
+        notes[WORDS_NOT_TRANSCRIBED] = {leg: [[round(a, 1), round(b, 1)] for a, b in spans]
+                                        for leg, spans in words_lost.items()}
     if no_input:
         notes["caller_no_input"] = [[round(a, 1), round(b, 1)] for a, b in no_input]
         notes["caller_no_input_s"] = round(sum(b - a for a, b in no_input), 1)

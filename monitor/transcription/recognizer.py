@@ -23,8 +23,11 @@ transcriber does everything else:
    is a call time.
 
 Results are collected with :meth:`poll` (non-blocking) and :meth:`close`
-(flushes the last utterance and joins the worker; a live one finishes its queued audio for at most
-:data:`CLOSE_BACKLOG_S` and drops the rest).
+(flushes the last utterance and joins the worker). A live one (``on_full="drop"``) is bounded: it
+finishes its queued audio and the piece it is decoding for at most :data:`CLOSE_BACKLOG_S` and drops
+the rest (cut at the next 0.2 s slice), then gives the last utterance's flush (Vosk's ``FinalResult``)
+at most :data:`CLOSE_FLUSH_S`; an overrun leaves the flush to finish unheeded, and the utterance's
+call times are :meth:`Transcriber.unflushed_span`.
 
 Backlog policy (``on_full``) when the worker falls behind by more than
 ``max_backlog_s`` of audio:
@@ -60,6 +63,11 @@ FRAME_S = 0.01
 CLOSE_BACKLOG_S = 1.0
 """How long closing a live transcriber (``on_full="drop"``) finishes the audio still queued before it
 drops the rest: its call's end and the daemon's stop wait no longer than that for a worker behind."""
+
+CLOSE_FLUSH_S = 1.0
+"""How long closing a live transcriber waits for the last utterance's flush (Vosk's ``FinalResult``,
+which decodes what the recognizer holds at once: tens of seconds on a core starved to 1 %); past it
+the flush's words are not waited for, and its utterance is :meth:`Transcriber.unflushed_span`."""
 
 _NOISE_TOKEN = re.compile(r"^(\[.*\]|<.*>)$")
 
@@ -129,6 +137,14 @@ class _TimeMap:
             del self.rec_starts[:i], self.offsets[:i]
 
 
+class _Cut(Exception):
+    """The close stopped the decoding at call time ``at`` (the rest of the piece is dropped)."""
+
+    def __init__(self, at: float) -> None:
+        super().__init__(at)
+        self.at = at
+
+
 @dataclass
 class _Item:
     t0: float
@@ -146,7 +162,8 @@ class Transcriber:
     def __init__(self, model: Any, channel: str, input_rate: int, *, gate: bool = True,
                  model_rate: int = 16000, hangover_s: float = 0.5, preroll_s: float = 0.2,
                  max_backlog_s: float = 30.0, on_full: str = "drop",
-                 partial_interval_s: float = 0.5, slice_s: float = 0.2, renew_s: float = 0.0) -> None:
+                 partial_interval_s: float = 0.5, slice_s: float = 0.2, renew_s: float = 0.0,
+                 close_backlog_s: float = CLOSE_BACKLOG_S, close_flush_s: float = CLOSE_FLUSH_S) -> None:
 
         if input_rate <= 0 or model_rate <= 0:
             raise ValueError(f"transcriber {channel}: sample rates must be positive")
@@ -163,6 +180,8 @@ class Transcriber:
         self._on_full = on_full
         self._partial_every = int(partial_interval_s * self.model_rate)
         self._slice = max(1, int(slice_s * self.model_rate))
+        self._close_backlog_s = close_backlog_s
+        self._close_flush_s = close_flush_s
 
         self._begin_recognizer(model, renew_s)
         self._begin_shared_state()
@@ -194,6 +213,10 @@ class Transcriber:
         self._received = 0
         self._dropped = 0
         self._dropped_spans: list[tuple[float, float]] = []  # call times, one per stretch dropped at a time
+        self._cut = False  # closing: the piece being decoded stops at its next slice, the rest dropped
+        self._abandoned = False  # closing: the last utterance's flush is not waited for, its words not taken
+        self._flushed = False  # the flush's result is being taken (too late to abandon it)
+        self._unflushed: tuple[float, float] | None = None
 
     def _begin_worker_state(self) -> None:
         """What only the worker touches: the segment being fed, the speech gate's hangover and pre-roll,
@@ -206,6 +229,7 @@ class Transcriber:
         self._map = _TimeMap()
         self._rec_samples = 0  # samples given to the recognizer
         self._next_call: float | None = None  # call time right after the last fed sample
+        self._utterance_from: float | None = None  # call time of the first sample fed since the last final result
         self._since_partial = 0
         self._partial_text = ""
         self._skipped = 0  # model-rate samples
@@ -311,29 +335,63 @@ class Transcriber:
             self._raise_error()
         return True
 
-    def close(self, timeout: float | None = None) -> list[WordsEvent]:
+    def close(self, timeout: float | None = None, *, backlog_s: float | None = None) -> list[WordsEvent]:
         """Finish the queued audio, flush the last utterance, join the worker.
 
-        With ``on_full="drop"`` (live audio) the queued audio is finished for at most
-        :data:`CLOSE_BACKLOG_S`, and what still waits then is dropped (counted and among
-        :meth:`dropped_spans`): a worker far behind (a busy machine: 30 s of audio waiting, its
-        CPU capped) held the call's end, and the daemon's stop, for as long as it took to finish.
+        With ``on_full="drop"`` (live audio) the queued audio and the piece being decoded are
+        finished for at most ``close_backlog_s`` (:data:`CLOSE_BACKLOG_S`), and what still waits
+        then is dropped (counted and among :meth:`dropped_spans`); the last utterance's flush is
+        waited for at most ``close_flush_s`` (:data:`CLOSE_FLUSH_S`; 0: not run), and past it its
+        words are not taken (:meth:`unflushed_span`). A worker far behind (a busy machine: 30 s of
+        audio waiting, its CPU capped) held the call's end, and the daemon's stop, for as long as it
+        took to finish; a core starved to 1 % took tens of seconds over the flush alone.
+        ``backlog_s``: the allowance for the queued audio this once (the daemon's stop gives none).
         Returns the events not yet polled. If the worker does not finish within
         ``timeout`` seconds, returns what it has (``stats().finished`` is False).
         """
-        if self._on_full == "drop":
+        live = self._on_full == "drop"
+        allowed_s = self._close_backlog_s if backlog_s is None else backlog_s
+        if live and allowed_s > 0:
             with contextlib.suppress(TranscriberError):  # a worker that failed: said by the poll below
-                self.wait_idle(CLOSE_BACKLOG_S)
+                self.wait_idle(allowed_s)
         with self._cond:
-            while self._on_full == "drop" and self._items:
+            self._cut = live and (bool(self._items) or self._busy)
+            while live and self._items:
                 old = self._items.popleft()
                 self._backlog -= len(old.x)
                 self._dropped += len(old.x)
                 self._note_dropped(old)
+            if live and self._close_flush_s <= 0:
+                self._abandon()  # before the worker may begin the flush
             self._closing = True
             self._cond.notify_all()
-        self._thread.join(timeout)
+        if not (live and self._flush_given_up(self._close_flush_s)):
+            self._thread.join(timeout)
         return self.poll()
+
+    def _flush_given_up(self, limit_s: float) -> bool:
+        """Wait for the worker's last flush for at most ``limit_s``; past it (True), its words are not
+        taken, the utterance it held is :meth:`unflushed_span`, and the worker is left to end alone."""
+        deadline = time.monotonic() + limit_s
+        with self._cond:
+            while not self._finished and not self._flushed and (left := deadline - time.monotonic()) > 0:
+                self._cond.wait(left)
+            if self._finished or self._flushed:
+                return False
+            self._abandon()
+        return True
+
+    def _abandon(self) -> None:
+        """The flush's words are not taken; the utterance it held is :meth:`unflushed_span` (under ``_cond``)."""
+        self._abandoned = True
+        if self._utterance_from is not None and self._next_call is not None:
+            self._unflushed = (float(self._utterance_from), float(max(self._utterance_from, self._next_call)))
+
+    def unflushed_span(self) -> tuple[float, float] | None:
+        """The call-time span (start, end) of the last utterance whose flush a live close did not
+        wait for (:data:`CLOSE_FLUSH_S`): its words are not transcribed. None: none was left."""
+        with self._cond:
+            return self._unflushed
 
     def stats(self) -> TranscriberStats:
         with self._cond:
@@ -371,23 +429,53 @@ class Transcriber:
                     self._busy = True
                     self._cond.notify_all()
                 c0 = time.thread_time()
-                self._process(item)
+                try:
+                    self._process(item)
+                except _Cut as cut:
+                    self._drop_rest(item, cut.at)
                 with self._cond:
                     self._cpu += time.thread_time() - c0
                     self._busy = False
                     self._cond.notify_all()
             c0 = time.thread_time()
-            self._end_segment()
-            self._result(self._rec.FinalResult(), final=True)
+            self._flush()
             self._add_cpu(time.thread_time() - c0)
         except BaseException as exc:  # noqa: BLE001 - reported through poll()
             with self._cond:
                 self._error = exc
                 self._cond.notify_all()
         finally:
+            self._rec = None  # freed here, not in the thread that drops the transcriber: 7 s of a core starved to 1 %
             with self._cond:
                 self._finished = True
                 self._cond.notify_all()
+
+    def _flush(self) -> None:
+        """The segment's last samples and the recognizer's final result, unless the close gave up on
+        it (:meth:`_flush_given_up`) before or while it ran: then its words are not taken."""
+        with self._cond:
+            if self._abandoned:
+                return
+        with contextlib.suppress(_Cut):
+            self._end_segment()
+        raw = self._rec.FinalResult()
+        with self._cond:
+            if self._abandoned:
+                return
+            self._flushed = True
+        self._result(raw, final=True)
+
+    def _drop_rest(self, item: _Item, at: float) -> None:
+        """The part of ``item`` from call time ``at`` on, not decoded: the close cut it (counted and
+        among :meth:`dropped_spans`)."""
+        end = item.t0 + len(item.x) / self.input_rate
+        rest = min(len(item.x), max(0, int(round((end - at) * self.input_rate))))
+        if rest == 0:
+            return
+        with self._cond:
+            self._dropped += rest
+            self._note_dropped(_Item(end - rest / self.input_rate, item.x[len(item.x) - rest:], None))
+        self._seg_t0 = None  # the segment ends here (its resampler's tail is not fed)
 
     def _add_cpu(self, dt: float) -> None:
         with self._cond:
@@ -532,11 +620,16 @@ class Transcriber:
             self._map.add(self._rec_samples / self.model_rate, call_t)
         pcm = (np.clip(audio, -1.0, 1.0) * 32767.0).astype("<i2")
         for i in range(0, len(pcm), self._slice):
+            if self._cut:
+                raise _Cut(call_t + i / self.model_rate)
             piece = pcm[i:i + self._slice]
+            if self._utterance_from is None:
+                self._utterance_from = call_t + i / self.model_rate
             done = self._rec.AcceptWaveform(piece.tobytes())
             self._rec_samples += len(piece)
             self._next_call = call_t + (i + len(piece)) / self.model_rate
             if done:
+                self._utterance_from = None
                 self._result(self._rec.Result(), final=True)
                 self._since_partial = 0
                 if self._renew_samples and self._rec_samples - self._rec_base >= self._renew_samples:
@@ -572,6 +665,7 @@ class Transcriber:
             " ".join(t for t in str(data.get(text_key, "")).split() if not _NOISE_TOKEN.match(t))
         now = float(self._next_call) if self._next_call is not None else 0.0
         if final:
+            self._utterance_from = None
             self._map.forget_before(self._rec_samples / self.model_rate - 2.0)
             self._partial_text = ""
             if not text:
