@@ -102,12 +102,15 @@ class _TLSHandler(urllib.request.HTTPSHandler):
     """urllib's https:// handler, opening :class:`_TLSConnection` under one deadline."""
 
     def __init__(self, deadline: float) -> None:
-        context = ssl.create_default_context()  # the system's authorities, or SSL_CERT_FILE's, as urllib's own
-        context.sslsocket_class = _DeadlinedSSLSocket
-        super().__init__(context=context)
-        self.deadline, self.context = deadline, context
+        super().__init__()
+        self.deadline = deadline
+        self.context: ssl.SSLContext | None = None  # made for the first https:// request: reading the
+        # system's authorities is most of the CPU an http:// post took (each webhook post and heartbeat)
 
     def https_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
+        if self.context is None:
+            self.context = ssl.create_default_context()  # the system's authorities, or SSL_CERT_FILE's, as urllib's
+            self.context.sslsocket_class = _DeadlinedSSLSocket
         return self.do_open(_TLSConnection, req, context=self.context,  # type: ignore[arg-type]  # as http_open's
                             deadline=self.deadline)
 
