@@ -12,26 +12,29 @@ from __future__ import annotations
 
 import collections
 import os
+import queue
 import re
 import signal
 import subprocess
 import threading
 import time
 import tracemalloc
+import urllib.request
 
 import numpy as np
 import pytest
 import soundfile as sf
 
-from conftest import CALLS, portaudio_afresh, start_daemon
+from conftest import CALLS, Hook, portaudio_afresh, start_daemon
 from monitor.capture.audio_files import AnalysisStream
 from monitor.capture.sources import Chunk
 from monitor.capture.live import LiveSource
 from monitor.commands.status import render
 from monitor.config import load_config
 from monitor.daemon import BEHIND_SAY_S, Daemon, Lag
+from monitor.delivery.sinks.deadline import deadline_handlers
 from monitor.delivery.store import Store
-from monitor.events import Event, StatusEvent
+from monitor.events import CallSummaryEvent, Event, StatusEvent, WordsEvent
 from monitor.pipeline import CallPipeline
 from monitor.transcription.recognizer import Transcriber
 
@@ -203,21 +206,49 @@ def test_a_call_whose_caller_hung_up_ends_by_the_silence_heard_while_the_daemon_
 
 
 def test_a_live_recognizer_far_behind_at_the_call_s_end_drops_what_it_has_not_finished(ko_model):
-    """A live recognizer with 20 s of the caller's speech still queued as its call ends (a machine
+    """A live recognizer with 20 s of the caller's speech still to decode as its call ends (a machine
     too busy: with the daemon capped at 10 % of a core it ran more than 30 s behind). Closing it
     finished all of it first, which held the capture loop (the next call's audio dropped, alerts
     late) and the daemon's stop (SIGTERM: not gone after 20 s) for minutes; now it finishes what it
-    can within a second and drops the rest, among the audio whose words are not transcribed."""
+    can within its close's allowance (a second live; none here, so that no machine is fast enough to
+    finish 20 s of speech meanwhile) and drops the rest, among the audio whose words are not
+    transcribed, also of the piece it is decoding as it closes (cut at its next 0.2 s slice)."""
     stream = AnalysisStream(CALLS / "labored_start_16k.wav", [1])
     x = np.concatenate(list(stream))[8 * stream.rate: 28 * stream.rate, 0]  # 20 s of the caller speaking
-    transcriber = Transcriber(ko_model, "caller", stream.rate, gate=False, on_full="drop")
-    for i in range(0, len(x), stream.rate // 10):  # handed over at once: all of it waits
-        transcriber.feed(i / stream.rate, x[i:i + stream.rate // 10])
+    transcriber = Transcriber(ko_model, "caller", stream.rate, gate=False, on_full="drop", max_backlog_s=30.0,
+                              close_backlog_s=0.0)
+    transcriber.feed(0.0, x)  # handed over at once: the worker is decoding it as the call ends
     transcriber.close()
     s = transcriber.stats()
-    assert s.finished and s.dropped_s > 0.0 and s.fed_s + s.dropped_s == pytest.approx(20.0, abs=0.05), s
+    assert s.finished and s.dropped_s > 10.0 and s.fed_s + s.dropped_s == pytest.approx(20.0, abs=0.05), s
     (start, end), = transcriber.dropped_spans()
     assert start == pytest.approx(s.fed_s, abs=0.05) and end == pytest.approx(20.0, abs=0.05), (start, end, s)
+
+
+def test_a_live_recognizer_whose_last_flush_overruns_leaves_its_words_and_says_them_not_transcribed(ko_model):
+    """The last utterance of a call is flushed as its recognizer closes (Vosk's final result: the
+    recognizer decodes what it holds at once), which on a core starved to 1 % took tens of seconds,
+    the call's end and the daemon's stop waiting for it. A live close waits for it no longer than its
+    allowance (a second live; none here): its words are not taken, the call says which call times are
+    not transcribed, and its stored summary keeps them (``words_not_transcribed``)."""
+    stream = AnalysisStream(CALLS / "labored_start_16k.wav", [1])
+    x = np.concatenate(list(stream))[: 12 * stream.rate]  # the caller speaks from 8 s on, still at 12 s
+    transcriber = Transcriber(ko_model, "caller", stream.rate, gate=False, on_full="drop", close_flush_s=0.0)
+    pipe = CallPipeline(load_config(user_config=False), stream.rate, ("caller",), transcribers={"caller": transcriber})
+    events: list[Event] = []
+    for i in range(0, len(x), stream.rate // 2):
+        events += pipe.process(Chunk(i / stream.rate, x[i:i + stream.rate // 2]))
+        transcriber.wait_idle()  # in step: nothing waits as the call ends but the last flush
+    events += pipe.finish()
+    start, end = transcriber.unflushed_span() or (0.0, 0.0)
+    assert 0.0 <= start < 11.0 and end == pytest.approx(12.0, abs=0.3), (start, end)  # its words from 8 s on
+    assert not [ev for ev in events if isinstance(ev, WordsEvent) and ev.final and ev.t > start + 0.5], events
+    said = [ev for ev in events if isinstance(ev, StatusEvent) and "not transcribed" in ev.message]
+    assert [(ev.level, ev.message) for ev in said] == [("warning", (
+        f"the caller's words from {start:.1f} to {end:.1f} s into the call are not transcribed: the speech "
+        "recognition could not finish them in time as the call ended (the machine is too busy)"))], said
+    summary, = [ev for ev in events if isinstance(ev, CallSummaryEvent)]
+    assert summary.notes["words_not_transcribed"] == {"caller": [[round(start, 1), round(end, 1)]]}, summary.notes
 
 
 def test_the_silence_filling_a_leg_far_behind_holds_no_memory(pulse):
@@ -256,3 +287,54 @@ def test_a_leg_holding_many_blocks_hands_them_out_in_order_from_its_front(pulse)
     assert isinstance(leg.buf, collections.deque), type(leg.buf)
     assert np.array_equal(np.concatenate(taken), blocks.reshape(-1)[:30000])
     assert leg.buffered == 5000 * 7 - 30000 and np.array_equal(np.concatenate(list(leg.buf)), blocks.reshape(-1)[30000:])
+
+
+class _Endless(queue.Queue):
+    """A leg's block queue whose stream delivers a block each time one is taken: the capture loop
+    starved of CPU (a daemon niced or capped to 1 % of a core), the blocks coming as fast as it
+    takes them. More than ``limit`` taken: the loop never got back to its chunks."""
+
+    def __init__(self, block: np.ndarray, limit: int = 1000) -> None:
+        super().__init__()
+        self.block, self.left = block, limit
+        self.put((0, 0.0, block))
+
+    def get_nowait(self):  # type: ignore[no-untyped-def]
+        self.left -= 1
+        if self.left < 0:
+            raise RuntimeError("the capture loop kept taking blocks")
+        self.put((0, 0.0, self.block))
+        return super().get_nowait()
+
+
+def test_a_capture_loop_starved_of_cpu_gets_back_to_its_chunks_and_to_a_stop(pulse):
+    """A capture loop given 1 % of a core conditions its legs' blocks as slowly as they come: it took
+    them until none waited, so it never got back to its chunks, nor to a stop (a SIGTERM not done in
+    150 s). Each round takes the blocks waiting as it began (those that come meanwhile, the next
+    round), and none once the capture stops."""
+    portaudio_afresh()
+    src = LiveSource({"caller": "softphone.monitor"})
+    leg = src._legs["caller"]
+    leg.q = _Endless(np.zeros((1600, 1), np.float32))
+    src._drain(leg)
+    assert leg.q.left == 999, leg.q.left  # the one block waiting as it began
+    src.stop()
+    src._drain(leg)
+    assert leg.q.left == 999, leg.q.left
+
+
+def test_a_post_over_http_reads_no_tls_authorities():
+    """Every webhook post and heartbeat made a TLS context, reading the system's certificate
+    authorities, also for an http:// URL: on a core starved to 1 %, the stop's last heartbeat took
+    seconds over it alone. An http:// post makes none; an https:// one makes it as it opens."""
+    hook = Hook()
+    try:
+        handlers = deadline_handlers(5.0)
+        opener = urllib.request.build_opener(*handlers)
+        request = urllib.request.Request(hook.url, data=b'{"kind": "test"}', headers={"Content-Type": "application/json"})
+        with opener.open(request) as answer:
+            assert answer.status == 204
+    finally:
+        hook.close()
+    assert [getattr(h, "context", None) for h in handlers] == [None, None], handlers
+    assert len(hook.received) == 1, hook.received

@@ -21,6 +21,8 @@ ap.add_argument("--quota", type=float, default=0); ap.add_argument("--freeze", d
 ap.add_argument("--busy", type=int, default=0); ap.add_argument("--busy-nice", type=int, default=0)
 ap.add_argument("--nice", type=int, default=0); ap.add_argument("--play-s", type=float, default=120)
 ap.add_argument("--poll", type=float, default=1.0)
+ap.add_argument("--term-at", type=float, default=None, help="SIGTERM this many seconds into the call (still starved)")
+ap.add_argument("--term-wait", type=float, default=20.0, help="how long to wait for the daemon to stop after SIGTERM")
 ap.add_argument("--starve-from", type=float, default=0); ap.add_argument("--starve-until", type=float, default=1e9)
 a = ap.parse_args()
 root = Path(a.out) / a.name; root.mkdir(parents=True, exist_ok=True)
@@ -98,11 +100,23 @@ try:
                         "fill": {k: v.get("gap_fill_s") for k, v in legs.items()},
                         "skip": {k: v.get("skipped_s") for k, v in legs.items()},
                         "call": (st.get("call") or {}).get("call_id"), "ct": (st.get("call") or {}).get("t")})
+        if a.term_at is not None and el >= a.term_at:
+            break
         if el > a.play_s + 5 and st.get("call") is None and all(p.poll() is not None for p in procs):
             break
         time.sleep(a.poll)
     cpu1, rss, hwm = usage(d.pid); t1 = time.monotonic()
-    d.send_signal(signal.SIGTERM); rc = d.wait(20)
+    said0 = (root / "stderr.txt").stat().st_size
+    d.send_signal(signal.SIGTERM); tt = time.monotonic(); stop_trace = []
+    while d.poll() is None and time.monotonic() - tt < a.term_wait:  # the stderr lines after SIGTERM, timed
+        size = (root / "stderr.txt").stat().st_size
+        if size > said0:
+            with open(root / "stderr.txt", "rb") as f:
+                f.seek(said0); new = f.read(size - said0).decode(errors="replace")
+            said0 = size
+            stop_trace += [(round(time.monotonic() - tt, 1), line) for line in new.splitlines() if line.strip()]
+        time.sleep(0.1)
+    rc = d.poll(); stop_s = round(time.monotonic() - tt, 1)
 finally:
     for b in busy: b.kill()
     for p in procs: p.kill()
@@ -114,7 +128,7 @@ finally:
 wall = t1 - t0
 play_samples = [s for s in samples if s["el"] <= a.play_s]
 cpu_play = (play_samples[-1]["cpu"] - cpu0) / play_samples[-1]["el"] if play_samples else None
-print(json.dumps({"name": a.name, "rc": rc, "cpu_share_call": cpu_play, "cpu_share_all": (cpu1 - cpu0) / wall,
+print(json.dumps({"name": a.name, "rc": rc, "stop_s": stop_s, "cpu_share_call": cpu_play, "cpu_share_all": (cpu1 - cpu0) / wall,
                   "rss_end": rss, "hwm": hwm, "max_behind": max((s["behind"] or 0) for s in samples),
                   "rss_max": max(s["rss"] for s in samples)}))
 for s in samples[::10]: print(s)
@@ -123,4 +137,5 @@ print("calls", con.execute("SELECT id, started_at - ?, ended_at - ?, json_extrac
 print("alerts", con.execute("SELECT a.kind, a.severity, a.t, c.started_at + a.t - ? FROM alerts a JOIN calls c ON c.id=a.call_id", (wall0,)).fetchall())
 print("hook criticals", [(round(t - t0, 1), p.get("kind"), p.get("t")) for t, p in hook.received if p.get("severity") == "critical"])
 print("hook all", len(hook.received))
+print("after SIGTERM:"); [print(f"  +{t:5.1f} s  {line[:200]}") for t, line in stop_trace]
 print("stderr:"); print("".join(l for l in open(root / "stderr.txt") if "debug" not in l.lower())[-6000:])
