@@ -8,7 +8,6 @@ live daemon both drive :class:`CallPipeline` with :class:`~monitor.capture.sourc
 
 from __future__ import annotations
 
-import functools
 import logging
 import math
 import os
@@ -292,7 +291,7 @@ class CallPipeline:
         events = self._judge(self.cues.due(final=True))
         events += self.quiet_legs(self.duration_s) + self.swapped_sources(self.duration_s)
         self.flaws = self._flaws_said()
-        events += self._words(final=True, stopped=stopped)
+        events += self._words(final=True)
         events += self._words_dropped(final=True)
         events += self._words_unflushed()
         t_end = round(self.duration_s, 3)
@@ -448,13 +447,10 @@ class CallPipeline:
         self._said_swapped = swapped_message(why, *where, turn)
         return [StatusEvent(t=round(t, 3), level="warning", message=self._said_swapped)]
 
-    def _words(self, final: bool = False, stopped: bool = False) -> list[Event]:
-        """The recognizers' words so far (``final``: all, each closed; ``stopped``, by the monitor's
-        stop: the audio still queued is dropped at once, said, the call's end not waiting for it)."""
+    def _words(self, final: bool = False) -> list[Event]:
         out: list[Event] = []
         for leg, tr in list(self.transcribers.items()):
-            close = functools.partial(tr.close, backlog_s=0.0 if stopped else None)
-            batch: list[WordsEvent] = self._recognizer(leg, close if final else tr.poll, [])
+            batch: list[WordsEvent] = self._recognizer(leg, tr.close if final else tr.poll, [])
             if final and batch and leg in self.transcribers:  # a failure after its last words is said too
                 more: list[WordsEvent] = self._recognizer(leg, tr.poll, [])
                 batch = batch + more

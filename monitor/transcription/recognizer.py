@@ -335,7 +335,7 @@ class Transcriber:
             self._raise_error()
         return True
 
-    def close(self, timeout: float | None = None, *, backlog_s: float | None = None) -> list[WordsEvent]:
+    def close(self, timeout: float | None = None) -> list[WordsEvent]:
         """Finish the queued audio, flush the last utterance, join the worker.
 
         With ``on_full="drop"`` (live audio) the queued audio and the piece being decoded are
@@ -345,15 +345,13 @@ class Transcriber:
         words are not taken (:meth:`unflushed_span`). A worker far behind (a busy machine: 30 s of
         audio waiting, its CPU capped) held the call's end, and the daemon's stop, for as long as it
         took to finish; a core starved to 1 % took tens of seconds over the flush alone.
-        ``backlog_s``: the allowance for the queued audio this once (the daemon's stop gives none).
         Returns the events not yet polled. If the worker does not finish within
         ``timeout`` seconds, returns what it has (``stats().finished`` is False).
         """
         live = self._on_full == "drop"
-        allowed_s = self._close_backlog_s if backlog_s is None else backlog_s
-        if live and allowed_s > 0:
+        if live and self._close_backlog_s > 0:
             with contextlib.suppress(TranscriberError):  # a worker that failed: said by the poll below
-                self.wait_idle(allowed_s)
+                self.wait_idle(self._close_backlog_s)
         with self._cond:
             self._cut = live and (bool(self._items) or self._busy)
             while live and self._items:
