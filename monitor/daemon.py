@@ -302,11 +302,16 @@ class Daemon:
     def request_stop(self, reason: str = "stop") -> None:
         """Stop at the next chunk (from a signal handler too: a second signal, which may come
         while the first one's handler runs, changes nothing, rather than stopping the source again
-        from inside it)."""
+        from inside it). The running call's recognizers give way to the stop's own work
+        (:meth:`~monitor.transcription.recognizer.Transcriber.give_way`); they still have their
+        second as the call ends."""
         if self.stop_reason:
             return
         self.stop_reason = reason
         self.source.stop()
+        p = self.pipeline
+        for tr in list(p.transcribers.values()) if p is not None else ():
+            tr.give_way()
 
     def request_reload(self) -> None:
         self._reload = True

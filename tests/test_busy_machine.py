@@ -338,3 +338,19 @@ def test_a_post_over_http_reads_no_tls_authorities():
         hook.close()
     assert [getattr(h, "context", None) for h in handlers] == [None, None], handlers
     assert len(hook.received) == 1, hook.received
+
+
+def test_a_recognizer_gives_way_to_the_rest_of_the_daemon_as_it_stops(ko_model):
+    """On a core starved to 1 %, the recognizer still decoding as the daemon stopped took four fifths
+    of the CPU the daemon got meanwhile, the stop's own work (the last chunk, storing the call)
+    waiting for it. Once told to give way (the daemon's stop; a close that gave up on its flush), its
+    thread takes only the CPU the rest of the process leaves (SCHED_IDLE)."""
+    transcriber = Transcriber(ko_model, "caller", 16000, gate=False, on_full="drop")
+    try:
+        tid = transcriber._thread.native_id
+        assert tid is not None and os.sched_getscheduler(tid) == os.SCHED_OTHER
+        transcriber.give_way()
+        assert os.sched_getscheduler(tid) == os.SCHED_IDLE
+        assert os.sched_getscheduler(threading.get_native_id()) == os.SCHED_OTHER  # the rest as it was
+    finally:
+        transcriber.close()

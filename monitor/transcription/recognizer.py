@@ -45,6 +45,7 @@ import contextlib
 import ctypes
 import json
 import math
+import os
 import re
 import threading
 import time
@@ -365,6 +366,8 @@ class Transcriber:
             self._cond.notify_all()
         if not (live and self._flush_given_up(self._close_flush_s)):
             self._thread.join(timeout)
+        else:
+            self.give_way()
         return self.poll()
 
     def _flush_given_up(self, limit_s: float) -> bool:
@@ -384,6 +387,17 @@ class Transcriber:
         self._abandoned = True
         if self._utterance_from is not None and self._next_call is not None:
             self._unflushed = (float(self._utterance_from), float(max(self._utterance_from, self._next_call)))
+
+    def give_way(self) -> None:
+        """From here on the worker takes the CPU the rest of the process leaves (its thread under
+        SCHED_IDLE, Linux; elsewhere nothing changes): the daemon's stop, and a worker whose flush its
+        close gave up on. On a core starved to 1 %, the recognizer still decoding took four fifths of
+        the CPU the daemon got while it stopped (0.13 of 0.16 s), the stop 17 s instead of 3."""
+        tid = self._thread.native_id
+        if tid is None or not hasattr(os, "sched_setscheduler"):
+            return
+        with contextlib.suppress(OSError):  # a thread already gone
+            os.sched_setscheduler(tid, os.SCHED_IDLE, os.sched_param(0))
 
     def unflushed_span(self) -> tuple[float, float] | None:
         """The call-time span (start, end) of the last utterance whose flush a live close did not
