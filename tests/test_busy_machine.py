@@ -23,12 +23,13 @@ import urllib.request
 
 import numpy as np
 import pytest
+import sounddevice as sd
 import soundfile as sf
 
 from conftest import CALLS, Hook, portaudio_afresh, start_daemon
 from monitor.capture.audio_files import AnalysisStream
 from monitor.capture.sources import Chunk
-from monitor.capture.live import LiveSource
+from monitor.capture.live import LiveSource, _block_callback
 from monitor.commands.status import render
 from monitor.config import load_config
 from monitor.daemon import BEHIND_SAY_S, Daemon, Lag
@@ -344,13 +345,37 @@ def test_a_recognizer_gives_way_to_the_rest_of_the_daemon_as_it_stops(ko_model):
     """On a core starved to 1 %, the recognizer still decoding as the daemon stopped took four fifths
     of the CPU the daemon got meanwhile, the stop's own work (the last chunk, storing the call)
     waiting for it. Once told to give way (the daemon's stop; a close that gave up on its flush), its
-    thread takes only the CPU the rest of the process leaves (SCHED_IDLE)."""
-    transcriber = Transcriber(ko_model, "caller", 16000, gate=False, on_full="drop")
+    thread takes only the CPU the rest of the process leaves (SCHED_IDLE), and no more audio until
+    its close gives it its allowance."""
+    stream = AnalysisStream(CALLS / "labored_start_16k.wav", [1])
+    x = np.concatenate(list(stream))[8 * stream.rate: 9 * stream.rate, 0]
+    transcriber = Transcriber(ko_model, "caller", stream.rate, gate=False, on_full="drop")
     try:
         tid = transcriber._thread.native_id
         assert tid is not None and os.sched_getscheduler(tid) == os.SCHED_OTHER
         transcriber.give_way()
         assert os.sched_getscheduler(tid) == os.SCHED_IDLE
         assert os.sched_getscheduler(threading.get_native_id()) == os.SCHED_OTHER  # the rest as it was
+        transcriber.feed(0.0, x)
+        assert not transcriber.wait_idle(0.2) and transcriber.stats().backlog_s == 1.0, transcriber.stats()
     finally:
         transcriber.close()
+    s = transcriber.stats()
+    assert s.fed_s + s.dropped_s == pytest.approx(1.0, abs=0.05) and s.backlog_s == 0.0, s
+
+
+def test_a_stopped_capture_s_streams_end_themselves(pulse):
+    """A daemon starved of CPU as it stops may not close its capture streams within a second (their
+    closing thread starved too): they were left open to the process's end, their callbacks taking its
+    CPU meanwhile. Once the capture is stopped, a stream's callback ends its stream, queuing nothing."""
+    portaudio_afresh()
+    src = LiveSource({"caller": "softphone.monitor"})
+    leg = src._legs["caller"]
+    stopped = threading.Event()
+    callback = _block_callback(leg, 0, stopped)
+    status = sd.CallbackFlags()
+    callback(np.zeros((160, 1), np.float32), 160, None, status)
+    stopped.set()
+    with pytest.raises(sd.CallbackStop):
+        callback(np.zeros((160, 1), np.float32), 160, None, status)
+    assert leg.q.qsize() == 1, leg.q.qsize()

@@ -281,15 +281,20 @@ class _Closed(Exception):
     """The source was closed while a leg was being opened: no stream is opened."""
 
 
-def _block_callback(leg: _Leg, gen: int) -> Callable[..., None]:
+def _block_callback(leg: _Leg, gen: int, stopped: threading.Event) -> Callable[..., None]:
     """The PortAudio callback of the leg's stream of generation ``gen``: each block stamped with
     its arrival (the leg's last block while ``gen`` is its generation), copied and queued; an
-    overflow, and a block the full queue drops, counted."""
+    overflow, and a block the full queue drops, counted. Once the capture has ``stopped``, the
+    stream ends itself: a daemon starved of CPU as it stops may not get to close its streams
+    within :data:`CLOSE_WAIT_S`, and their callbacks went on taking its CPU until it exited."""
     q = leg.q
     stats = leg.stats
 
     def callback(indata: np.ndarray, frames: int, time_info: object, status: sd.CallbackFlags) -> None:
         # PortAudio thread: stamp, copy and queue only
+        if stopped.is_set():
+            import sounddevice
+            raise sounddevice.CallbackStop
         now = time.monotonic()
         if status.input_overflow:
             stats.overflows += 1
@@ -450,7 +455,7 @@ class LiveSource(Source):
         leg.last_block = 0.0  # cleared before its generation begins: the new stream never looks as one that delivered
         leg.generation += 1
         gen = leg.generation
-        callback = _block_callback(leg, gen)
+        callback = _block_callback(leg, gen, self._stop)
         leg.opened_at = time.monotonic()
         found = self._pulse_source(leg)  # DeviceError while the source is gone
         leg.source_index = found.index if found else None

@@ -214,6 +214,7 @@ class Transcriber:
         self._received = 0
         self._dropped = 0
         self._dropped_spans: list[tuple[float, float]] = []  # call times, one per stretch dropped at a time
+        self._giving_way = False  # the daemon stops: no audio is taken until the close gives its allowance
         self._cut = False  # closing: the piece being decoded stops at its next slice, the rest dropped
         self._abandoned = False  # closing: the last utterance's flush is not waited for, its words not taken
         self._flushed = False  # the flush's result is being taken (too late to abandon it)
@@ -350,6 +351,9 @@ class Transcriber:
         ``timeout`` seconds, returns what it has (``stats().finished`` is False).
         """
         live = self._on_full == "drop"
+        with self._cond:
+            self._giving_way = False  # its allowance from here
+            self._cond.notify_all()
         if live and self._close_backlog_s > 0:
             with contextlib.suppress(TranscriberError):  # a worker that failed: said by the poll below
                 self.wait_idle(self._close_backlog_s)
@@ -390,9 +394,12 @@ class Transcriber:
 
     def give_way(self) -> None:
         """From here on the worker takes the CPU the rest of the process leaves (its thread under
-        SCHED_IDLE, Linux; elsewhere nothing changes): the daemon's stop, and a worker whose flush its
-        close gave up on. On a core starved to 1 %, the recognizer still decoding took four fifths of
-        the CPU the daemon got while it stopped (0.13 of 0.16 s), the stop 17 s instead of 3."""
+        SCHED_IDLE, Linux; elsewhere nothing changes) and, until :meth:`close`, no more audio: the
+        daemon's stop, and a worker whose flush its close gave up on. On a core starved to 1 %, the
+        recognizer still decoding took four fifths of the CPU the daemon got while it stopped (0.13
+        of 0.16 s), the stop 17 s instead of 3."""
+        with self._cond:
+            self._giving_way = not self._closing
         tid = self._thread.native_id
         if tid is None or not hasattr(os, "sched_setscheduler"):
             return
@@ -432,7 +439,7 @@ class Transcriber:
         try:
             while True:
                 with self._cond:
-                    while not self._items and not self._closing:
+                    while (not self._items or self._giving_way) and not self._closing:
                         self._cond.wait()
                     if not self._items:
                         break
