@@ -57,6 +57,16 @@ def usage(pid):
         if line.startswith("VmRSS:"): rss = int(line.split()[1]) / 1024
         if line.startswith("VmHWM:"): hwm = int(line.split()[1]) / 1024
     return cpu, rss, hwm
+def tasks(pid):
+    """CPU seconds of each thread of the process (by thread id; {} once it is gone)."""
+    out = {}
+    for t in Path(f"/proc/{pid}/task").glob("*") if Path(f"/proc/{pid}/task").exists() else []:
+        try:
+            parts = (t / "stat").read_text().rsplit(")", 1)[1].split()
+            out[int(t.name)] = (int(parts[11]) + int(parts[12])) / os.sysconf("SC_CLK_TCK")
+        except (OSError, IndexError):
+            pass
+    return out
 samples = []
 try:
     deadline = time.monotonic() + 60
@@ -107,8 +117,10 @@ try:
         time.sleep(a.poll)
     cpu1, rss, hwm = usage(d.pid); t1 = time.monotonic()
     said0 = (root / "stderr.txt").stat().st_size
+    tasks0 = tasks(d.pid); tasks1 = tasks0
     d.send_signal(signal.SIGTERM); tt = time.monotonic(); stop_trace = []
     while d.poll() is None and time.monotonic() - tt < a.term_wait:  # the stderr lines after SIGTERM, timed
+        tasks1 = {**tasks1, **tasks(d.pid)}
         size = (root / "stderr.txt").stat().st_size
         if size > said0:
             with open(root / "stderr.txt", "rb") as f:
@@ -128,7 +140,9 @@ finally:
 wall = t1 - t0
 play_samples = [s for s in samples if s["el"] <= a.play_s]
 cpu_play = (play_samples[-1]["cpu"] - cpu0) / play_samples[-1]["el"] if play_samples else None
-print(json.dumps({"name": a.name, "rc": rc, "stop_s": stop_s, "cpu_share_call": cpu_play, "cpu_share_all": (cpu1 - cpu0) / wall,
+stop_cpu = {"main": round(tasks1.get(d.pid, 0) - tasks0.get(d.pid, 0), 2),
+            "other threads": round(sum(v - tasks0.get(k, 0) for k, v in tasks1.items() if k != d.pid), 2)}
+print(json.dumps({"name": a.name, "rc": rc, "stop_s": stop_s, "stop_cpu_s": stop_cpu, "cpu_share_call": cpu_play, "cpu_share_all": (cpu1 - cpu0) / wall,
                   "rss_end": rss, "hwm": hwm, "max_behind": max((s["behind"] or 0) for s in samples),
                   "rss_max": max(s["rss"] for s in samples)}))
 for s in samples[::10]: print(s)
