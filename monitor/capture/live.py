@@ -724,6 +724,8 @@ class LiveSource(Source):
             now = time.monotonic()
             stream = leg.stream
             inactive = stream is not None and not stream.active
+            if self._stop.is_set():  # (read after: a stream that ended itself as the capture stopped,
+                break  # :func:`_block_callback`, is no loss)
             stalled = self._stalled(leg, now, resumed)
             moved = None if inactive or stalled else self._source_moved(leg, now)
             if inactive or stalled or moved:
