@@ -27,7 +27,7 @@ once it is written, from the next chunk the loop takes.
 Signals: SIGTERM/SIGINT stop the capture, finish the current call (flush,
 summary, store; the call is not over for the caller, so it is stored as stopped part-way,
 ``"aborted": true`` as a replay's stopped call, and its report says it is judged only up to
-there) and exit within 2 s (given 1 % of a core, within about 20 s: the stop's own CPU work, the
+there) and exit within 2 s (given 1 % of a core, within about 10-15 s: the stop's own CPU work, the
 waits on the capture and the recognizer bounded); a capture that fails closes it as aborted too. SIGHUP reloads the
 configuration, handing the new thresholds to the running call's AlertEngine (what a reload leaves to
 the next start, refuses and says, and the webhook it retargets: ``daemon_reload.py``).
