@@ -358,7 +358,7 @@ def test_a_recognizer_gives_way_to_the_rest_of_the_daemon_as_it_stops(ko_model):
         assert os.sched_getscheduler(tid) == os.SCHED_IDLE
         assert os.sched_getscheduler(threading.get_native_id()) == os.SCHED_OTHER  # the rest as it was
         transcriber.feed(0.0, x)
-        assert not transcriber.wait_idle(0.2) and transcriber.stats().backlog_s == 1.0, transcriber.stats()
+        assert not transcriber.wait_idle() and transcriber.stats().backlog_s == 1.0, transcriber.stats()
     finally:
         transcriber.close()
     s = transcriber.stats()

@@ -324,14 +324,15 @@ class Transcriber:
     def wait_idle(self, timeout: float | None = None) -> bool:
         """Block until every queued chunk has been recognised (replay keeps words in step this way).
 
-        Returns False if ``timeout`` passed first. The live daemon calls it only as it closes a
-        recognizer, for at most :data:`CLOSE_BACKLOG_S`.
+        Returns False if ``timeout`` passed first, or the worker gives way (:meth:`give_way`) with
+        audio still queued. The live daemon calls it only as it closes a recognizer, for at most
+        :data:`CLOSE_BACKLOG_S`.
         """
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._cond:
             while (self._items or self._busy) and self._error is None and not self._finished:
                 left = None if deadline is None else deadline - time.monotonic()
-                if left is not None and left <= 0:
+                if (left is not None and left <= 0) or (self._giving_way and not self._busy):
                     return False
                 self._cond.wait(left if left is not None else 0.5)
             self._raise_error()
@@ -397,7 +398,7 @@ class Transcriber:
         SCHED_IDLE, Linux; elsewhere nothing changes) and, until :meth:`close`, no more audio: the
         daemon's stop, and a worker whose flush its close gave up on. On a core starved to 1 %, the
         recognizer still decoding took four fifths of the CPU the daemon got while it stopped (0.13
-        of 0.16 s), the stop 17 s instead of 3."""
+        of 0.16 s: 17 s)."""
         with self._cond:
             self._giving_way = not self._closing
         tid = self._thread.native_id
