@@ -126,7 +126,8 @@ def test_a_recognizer_that_falls_behind_says_which_words_it_dropped_and_when_it_
     transcribed and the seconds dropped."""
     stream = AnalysisStream(CALLS / "labored_start_16k.wav", [1])
     x = np.concatenate(list(stream))[: 14 * stream.rate]  # the caller speaks from 8 s on
-    transcriber = Transcriber(ko_model, "caller", stream.rate, max_backlog_s=1.0, on_full="drop")
+    transcriber = Transcriber(ko_model, "caller", stream.rate, max_backlog_s=1.0, on_full="drop",
+                              close_flush_s=60.0)  # its last flush waited for, however loaded the machine
     pipe = CallPipeline(load_config(user_config=False), stream.rate, ("caller",), transcribers={"caller": transcriber})
     events: list[Event] = []
     for i in range(0, len(x), stream.rate // 2):  # as fast as the analysis takes it
