@@ -18,6 +18,7 @@ import contextlib
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -133,6 +134,9 @@ def pulse(monkeypatch):
         monkeypatch.setenv(k, v)
     for k in ("PULSE_SOURCE", "PULSE_SINK"):  # a desktop's own choice names no source of this server
         monkeypatch.delenv(k, raising=False)
+    if "sounddevice" in sys.modules:  # PortAudio's list, read before this server started, lacks its devices
+        from conftest import portaudio_afresh
+        portaudio_afresh()
     try:
         yield server
     finally:
