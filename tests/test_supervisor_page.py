@@ -1111,3 +1111,128 @@ def test_show_older_failing_stays_said_on_its_button_as_alerts_come_until_a_pres
     _press(page, "Enter")
     page.wait("document.querySelectorAll('#acked article').length === 2")
     assert page.eval("document.getElementById('older').textContent") == "Show 50 older"
+
+
+def _word(console: ConsoleProcess, alert: dict, word: str, note: str = "") -> None:
+    """The agent's word on ``alert`` (an :func:`alert_body`), posted as its daemon posts it (``call-monitor outcome``)."""
+    status, body = console.post({"type": "agent_word", "source": "call-monitor", "alert_id": alert["alert_id"],
+                                 "call_id": alert["call_id"], "call_started_at": alert["call_started_at"],
+                                 "kind": alert["kind"], "severity": alert["severity"], "t": alert["t"], "word": word,
+                                 "note": note, "said_at": time.time(), "agent": alert["agent"],
+                                 "daemon_id": alert["daemon_id"]})
+    assert status == 200, body
+
+
+OUTCOME_TABLES = """[...document.querySelectorAll('#outcomes-tables .outcome')].map(b => [
+  b.querySelector('caption').textContent,
+  [...b.querySelectorAll('tbody tr')].map(tr => [...tr.cells].map(c => c.textContent)),
+  [...b.querySelectorAll('li')].map(li => li.textContent)])"""
+"""The outcomes view as it reads: each table's caption, its rows' cells, and the false alarms' notes under it."""
+
+OUTCOMES_ASKED = "performance.getEntriesByType('resource').filter(e => e.name.includes('/api/outcomes')).length"
+"""How many times the page asked the console for outcomes."""
+
+
+def test_a_team_lead_reads_what_the_agents_said_of_each_kind_of_alert_over_a_period_chosen_within_the_retention(
+        tmp_path, chromium):
+    """"Outcomes" in the header opens a view of the agents' words on the alerts of live calls (``GET
+    /api/outcomes``), asked for when opened, when the period is chosen (last 24 h, 7 days, and all the
+    console keeps, ``supervisor.retention_days``, here 10 days) and when Refresh is pressed, never as alerts
+    and heartbeats come. Every agent's table first, then each agent's: per severity and kind the alerts and
+    how many were handled, false alarms or had no word, the false alarms' share beside the count it rests on
+    ("1 of 1 (100 %)"), and the false alarms' notes, counted; names and notes drawn as text. One agent shown
+    in the header, that agent's alone beside every agent's. A request that fails says so, to retry; Close
+    (or the header's button again) leaves the focus on the header's button."""
+    import signal
+    from conftest import ConsolePages
+    config = tmp_path / "console.toml"
+    config.write_text("[supervisor]\nretention_days = 10\n", encoding="utf-8")
+    pages = ConsolePages(tmp_path, chromium, extra=("--config", str(config)))
+    try:
+        console = pages.console
+        note = "<img src=x onerror=window.pwned=5>caller was eating"
+        alice, bob = dict(daemon_id="d-alice", agent="Alice (desk 4)"), dict(daemon_id="d-bob", agent="Bob <b>(desk 9)</b>")
+        days_ago = time.time() - 3 * 86400
+        said = [(alert_body(1, call_id=1, **alice), "false_alarm", note),
+                (alert_body(2, call_id=2, **alice), "false_alarm", note),
+                (alert_body(3, call_id=3, **alice), "handled", ""),
+                (alert_body(4, call_id=3, severity="warning", kind="slow_speech", **alice), None, ""),
+                (alert_body(5, call_id=4, call_started_at=days_ago, at=days_ago + 95, **alice), "false_alarm", ""),
+                (alert_body(6, call_id=5, recording="call.wav", **alice), "false_alarm", "a replay"),
+                (alert_body(1, call_id=1, **bob), "false_alarm", "")]
+        for alert, word, why in said:
+            assert console.post(alert)[0] == 201
+            if word:
+                _word(console, alert, word, why)
+        page = pages.open()
+        assert page.eval("document.getElementById('outcomes').hidden") and page.eval(OUTCOMES_ASKED) == 0
+        page.eval("document.getElementById('outcomes-open').focus()")
+        _press(page, "Enter")
+        page.wait("document.querySelectorAll('#outcomes-tables .outcome').length === 3")
+        assert page.eval("[document.activeElement.id, document.getElementById('outcomes-open').ariaExpanded]") == \
+            ["h-outcomes", "true"]
+        assert page.eval("[...document.getElementById('outcomes-period').selectedOptions].map(o => o.text)") == ["last 7 days"]
+        assert page.eval("[...document.getElementById('outcomes-period').options].map(o => o.text)") == [
+            "last 24 h", "last 7 days", "last 10 days (all the console keeps)"]
+        status = page.eval("document.getElementById('outcomes-status').textContent")
+        assert status.startswith("The last 7 days, to ") and status.endswith(
+            ": 6 alerts of live calls; 1 of replayed calls left out."), status
+        assert page.eval("[...document.getElementById('say').children].at(-1).textContent") == status
+        no_word, notes = ["warning slow speech", "1", "0", "0", "1", "no word said"], f"2 × {note}"
+        assert page.eval(OUTCOME_TABLES) == [
+            ["All agents: 6 alerts", [["critical possible emergency", "5", "1", "4", "0", "4 of 5 (80 %)"], no_word,
+                                      ["All kinds", "6", "1", "4", "1", "4 of 5 (80 %)"]], [notes, "2 × (no note)"]],
+            ["Alice (desk 4): 5 alerts", [["critical possible emergency", "4", "1", "3", "0", "3 of 4 (75 %)"], no_word,
+                                          ["All kinds", "5", "1", "3", "1", "3 of 4 (75 %)"]], [notes, "1 × (no note)"]],
+            ["Bob <b>(desk 9)</b>: 1 alert", [["critical possible emergency", "1", "0", "1", "0", "1 of 1 (100 %)"],
+                                              ["All kinds", "1", "0", "1", "0", "1 of 1 (100 %)"]], ["1 × (no note)"]]]
+        assert page.eval("document.querySelector('#outcomes img, #outcomes b') === null && window.pwned === undefined")
+        assert page.eval("[...document.querySelectorAll('#outcomes thead th')].slice(0, 6).map(t => t.textContent)") == [
+            "Alert", "Alerts", "Handled", "False alarm", "No word", "False alarms among the alerts with a word"]
+        page.send("Accessibility.enable")
+        named = {(n["role"]["value"], n.get("name", {}).get("value", ""))
+                 for n in page.send("Accessibility.getFullAXTree")["nodes"] if not n.get("ignored")}
+        assert {("button", "Outcomes"), ("combobox", "Period"), ("button", "Refresh the outcomes"),
+                ("button", "Close the outcomes"), ("table", "All agents: 6 alerts"), ("table", "Alice (desk 4): 5 alerts"),
+                ("region", "Outcomes: the agents' words on alerts".upper())} <= named  # headings are drawn in capitals
+
+        # the live lists go on without asking again: an alert and a heartbeat drawn, no outcomes asked for
+        late = alert_body(7, call_id=6, severity="warning", kind="slow_speech", **alice)
+        assert console.post(late)[0] == 201
+        _word(console, late, "handled")
+        _heartbeat(console, "Alice (desk 4)", "d-alice", in_call=False)
+        page.wait("document.querySelectorAll('#warning article').length === 2 && "
+                  "document.querySelector('#agents [data-daemon=\"d-alice\"]') !== null")
+        assert page.eval(OUTCOMES_ASKED) == 1
+
+        # the last 24 h, asked for as chosen: the alert of three days ago left out, the late one in
+        page.eval("{ const p = document.getElementById('outcomes-period'); p.value = '1'; p.dispatchEvent(new Event('change')); }")
+        page.wait("document.getElementById('outcomes-status').textContent.startsWith('The last 24 h')")
+        assert page.eval(OUTCOME_TABLES)[0] == [
+            "All agents: 6 alerts", [["critical possible emergency", "4", "1", "3", "0", "3 of 4 (75 %)"],
+                                     ["warning slow speech", "2", "1", "0", "1", "0 of 1 (0 %)"],
+                                     ["All kinds", "6", "2", "3", "1", "3 of 5 (60 %)"]], [notes, "1 × (no note)"]]
+        page.eval("{ const f = document.getElementById('agent-filter'); f.value = 'Bob <b>(desk 9)</b>'; "
+                  "f.dispatchEvent(new Event('change')); }")
+        assert [caption for caption, *_ in page.eval(OUTCOME_TABLES)] == ["All agents: 6 alerts",
+                                                                          "Bob <b>(desk 9)</b>: 1 alert"]
+        assert page.eval(OUTCOMES_ASKED) == 2  # the agent shown drawn from the answer held
+
+        page.send("Network.enable")
+        page.send("Network.setBlockedURLs", {"urls": ["*/api/outcomes*"]})
+        page.eval("document.getElementById('outcomes-refresh').focus()")
+        _press(page, "Enter")
+        failed = "Asking the console for the last 24 h failed: Failed to fetch. Press Refresh to retry."
+        page.wait(f"document.getElementById('outcomes-status').textContent === {failed!r}")
+        assert page.eval(OUTCOME_TABLES) == []  # no table of another period left to misread
+        page.send("Network.setBlockedURLs", {"urls": []})
+
+        config.write_text("[supervisor]\nretention_days = 0\n", encoding="utf-8")  # keeps every alert: on a reload
+        console.proc.send_signal(signal.SIGHUP)
+        page.wait("[...document.getElementById('outcomes-period').options].at(-1).text === 'everything the console keeps'")
+        page.eval("document.getElementById('outcomes-close').focus()")
+        _press(page, "Enter")
+        assert page.eval("[document.getElementById('outcomes').hidden, document.activeElement.id, "
+                         "document.getElementById('outcomes-open').ariaExpanded]") == [True, "outcomes-open", "false"]
+    finally:
+        pages.close()

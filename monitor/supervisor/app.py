@@ -17,7 +17,7 @@ Routes:
   said in a line per address a minute at most, not one per request.
 - ``GET /events``: Server-Sent Events: ``state`` (everything, on connect), then ``alert``,
   ``ack``, ``agent``, ``report``, ``forget`` (an agent forgotten) and ``settings`` (a reload's
-  ``silent_after_s``) as they happen.
+  ``silent_after_s`` and ``retention_days``) as they happen.
 - ``GET /api/state``, ``GET /api/alerts?before=ID&limit=N&acked=true`` (a page of older alerts),
   ``POST /api/alerts/{id}/ack`` (``{"by": NAME}``), ``GET /api/outcomes?since=UNIX&until=UNIX`` (the agents'
   words on the live calls' alerts summed up, :mod:`monitor.delivery.outcomes`), ``POST /api/agents/forget``
@@ -437,16 +437,15 @@ class Console:
 
     def reconfigure(self, auth: Auth, settings: ConsoleSettings) -> None:
         """A reloaded configuration: its tokens and settings serve the requests from now on (the
-        sessions a changed shared token signed end); a changed ``silent_after_s`` goes to the open
-        pages too, as a ``settings`` event (from the reload's thread, through the server's loop)."""
+        sessions a changed shared token signed end); a changed ``silent_after_s`` or ``retention_days`` goes
+        to the open pages too, as a ``settings`` event (from the reload's thread, through the server's loop)."""
         before = self.settings
         self.auth, self.settings = auth, settings
         if self.loop is None:
             return
         with contextlib.suppress(RuntimeError):  # the loop closed: the console is stopping
-            if settings.silent_after_s != before.silent_after_s:
-                self.loop.call_soon_threadsafe(self.hub.publish, "settings",
-                                               {"silent_after_s": settings.silent_after_s})
+            if (settings.silent_after_s, settings.retention_days) != (before.silent_after_s, before.retention_days):
+                self.loop.call_soon_threadsafe(self.hub.publish, "settings", self.page_settings())
             if settings.retention_days != before.retention_days:
                 asyncio.run_coroutine_threadsafe(self.purge(), self.loop)
 
@@ -781,12 +780,17 @@ class Console:
             return refused
         return JSONResponse(await self._stored(self.snapshot, writes=False))
 
+    def page_settings(self) -> dict[str, float]:
+        """The settings the page reads: when an agent is silent, and how many days the console keeps
+        (the periods its outcomes view offers; 0: every alert is kept)."""
+        return {"silent_after_s": self.settings.silent_after_s, "retention_days": self.settings.retention_days}
+
     def snapshot(self) -> dict[str, Any]:
         """The console's state: every open critical alert, the newest :data:`.store.OPEN_WARNINGS_LISTED`
         open warnings (``open_warnings_left_out`` counts the older ones), the newest
         :data:`.store.ACKED_LISTED` acknowledged (``acked_total`` counts them all), the agents."""
         listing = self.store.listing()
-        return {"now": time.time(), "silent_after_s": self.settings.silent_after_s,
+        return {"now": time.time(), **self.page_settings(),
                 "alerts": listing.alerts, "acked_total": listing.acked_total,
                 "open_warnings_left_out": listing.open_warnings_left_out,
                 "agents": self.store.agents(), "forgotten": self.store.forgotten()}
