@@ -775,10 +775,10 @@ def test_a_supervisor_on_a_screen_reader_and_the_keyboard_hears_each_new_alert_o
 
     focused = "(e => e.id || e.className)(document.activeElement)"
     went = []
-    for _ in range(4):
+    for _ in range(5):
         _press(page, "Tab")
         went.append(page.eval(focused))
-    assert went == ["agent-filter", "who", "sound", "banner"], went
+    assert went == ["agent-filter", "who", "sound", "outcomes-open", "banner"], went
     assert page.eval("getComputedStyle(document.activeElement).outlineStyle") == "solid"
     _press(page, "Enter")
     assert page.eval("document.activeElement.dataset.id") == str(pk)  # the alert's card
@@ -878,9 +878,10 @@ on: the control's own background when drawn inside it (a negative offset), else 
 
 def test_every_control_the_keyboard_reaches_shows_a_focus_ring_of_3_to_1_against_what_it_is_drawn_on(console_pages):
     """Tab goes through every control of the page (the header's, the banner, a card's Evidence,
-    Acknowledge, "Acknowledge all" and call report, an agent's Forget), and each shows a solid ring of
-    2 px at least whose colour is at least 3:1 against what it is drawn on (WCAG 1.4.11 and 2.4.7): in
-    the dark header around its white controls, not on them."""
+    Acknowledge, "Acknowledge all" and call report, an agent's Forget, and once "Outcomes" is pressed the
+    outcomes view's period, Refresh and Close), and each shows a solid ring of 2 px at least whose colour is
+    at least 3:1 against what it is drawn on (WCAG 1.4.11 and 2.4.7): in the dark header around its white
+    controls, not on them."""
     console = console_pages.console
     _heartbeat(console, "Alice (desk 4)", "d-alice", in_call=True)
     _heartbeat(console, "Bob (desk 9)", "d-bob", in_call=False, stopped=True)
@@ -898,8 +899,14 @@ def test_every_control_the_keyboard_reaches_shows_a_focus_ring_of_3_to_1_against
         if rings[-1][0] == "banner":  # held by its focus: the card's report link may come later
             page.wait("document.querySelector('#critical a.report') !== null")
     reached = [name for name, *_ in rings]
-    assert reached[:4] == ["agent-filter", "who", "sound", "banner"], reached
+    assert reached[:5] == ["agent-filter", "who", "sound", "outcomes-open", "banner"], reached
     assert {"ack", "ackcall", "report", "forget", "SUMMARY"} <= set(reached), reached
+    page.eval("document.getElementById('outcomes-open').focus()")
+    _press(page, "Enter")  # the view opened, the focus on its heading: its controls follow
+    for _ in range(3):
+        _press(page, "Tab")
+        rings.append(page.eval(FOCUS_SEEN))
+    assert [name for name, *_ in rings[-3:]] == ["outcomes-period", "outcomes-refresh", "outcomes-close"]
     weak = [(name, style, width, colour, on, round(contrast(_hex(colour), _hex(on)), 2))
             for name, style, width, colour, on in rings
             if style != "solid" or width < 2 or contrast(_hex(colour), _hex(on)) < 3]
@@ -911,7 +918,8 @@ def test_the_page_reads_at_200_and_400_percent_zoom_and_in_the_browser_s_larger_
     """A 1280 × 900 window at 200 % zoom (640 × 450 CSS pixels) shows one column without sideways
     scrolling, the header and the banner that stay in sight taking at most half its height; at 400 %
     (320 × 225), where the header alone would fill the window, the header scrolls away with the page and
-    a new critical alert's banner stays in sight at the window's bottom, in at most half of it. A larger
+    a new critical alert's banner stays in sight at the window's bottom, in at most half of it. The
+    outcomes view's tables fit the width at both, their words wrapping. A larger
     text size set in the browser makes the page's text larger (its 15 px are the usual 16 px's 93.75 %);
     every animation (the banner's flash, a new card's pulse) repeats at most 3 times a second."""
     console = console_pages.console
@@ -931,6 +939,15 @@ def test_the_page_reads_at_200_and_400_percent_zoom_and_in_the_browser_s_larger_
     header, banner = at_400.eval("['header', '#banner'].map((s) => (r => [r.top, r.bottom])("
                                  "document.querySelector(s).getBoundingClientRect()))")
     assert header[1] <= 0 and 225 / 2 <= banner[0] and banner[1] == 225, (header, banner)
+    for page in (at_200, at_400):  # the outcomes view's table wraps its words in the window's width
+        page.eval("document.getElementById('outcomes-open').click()")
+        page.wait("document.querySelector('#outcomes-tables .outcome') !== null")
+        assert page.eval("document.documentElement.scrollWidth <= window.innerWidth")
+        assert page.eval("[...document.querySelectorAll('.outcome')].map(b => b.scrollWidth - b.clientWidth).filter(Boolean)") == []
+        page.send("Accessibility.enable")  # narrow, each row drawn as a block under its kind: still a table to a screen reader
+        assert [n.get("name", {}).get("value") for n in page.send("Accessibility.getFullAXTree")["nodes"]
+                if n["role"]["value"] == "table"][:1] == ["All agents: 5 alerts"]
+    assert at_400.eval("getComputedStyle(document.querySelector('.outcome td'), '::before').content") == '"Alerts: " / ""'
 
     msg = "parseFloat(getComputedStyle(document.querySelector('#critical .msg')).fontSize)"
     assert at_200.eval(msg) == 15
@@ -1187,6 +1204,7 @@ def test_a_team_lead_reads_what_the_agents_said_of_each_kind_of_alert_over_a_per
             ["Bob <b>(desk 9)</b>: 1 alert", [["critical possible emergency", "1", "0", "1", "0", "1 of 1 (100 %)"],
                                               ["All kinds", "1", "0", "1", "0", "1 of 1 (100 %)"]], ["1 × (no note)"]]]
         assert page.eval("document.querySelector('#outcomes img, #outcomes b') === null && window.pwned === undefined")
+        _keep(page.screenshot(tmp_path / "console-outcomes.png"))
         assert page.eval("[...document.querySelectorAll('#outcomes thead th')].slice(0, 6).map(t => t.textContent)") == [
             "Alert", "Alerts", "Handled", "False alarm", "No word", "False alarms among the alerts with a word"]
         page.send("Accessibility.enable")
