@@ -1158,8 +1158,8 @@ def test_a_team_lead_reads_what_the_agents_said_of_each_kind_of_alert_over_a_per
     and heartbeats come. Every agent's table first, then each agent's: per severity and kind the alerts and
     how many were handled, false alarms or had no word, the false alarms' share beside the count it rests on
     ("1 of 1 (100 %)"), and the false alarms' notes, counted; names and notes drawn as text. One agent shown
-    in the header, that agent's alone beside every agent's. A request that fails says so, to retry; Close
-    (or the header's button again) leaves the focus on the header's button."""
+    in the header, that agent's alone beside every agent's. Its text is at WCAG AA contrast and every control
+    named. A request that fails says so, to retry; Close leaves the focus on the header's button."""
     import signal
     from conftest import ConsolePages
     config = tmp_path / "console.toml"
@@ -1204,6 +1204,7 @@ def test_a_team_lead_reads_what_the_agents_said_of_each_kind_of_alert_over_a_per
             ["Bob <b>(desk 9)</b>: 1 alert", [["critical possible emergency", "1", "0", "1", "0", "1 of 1 (100 %)"],
                                               ["All kinds", "1", "0", "1", "0", "1 of 1 (100 %)"]], ["1 × (no note)"]]]
         assert page.eval("document.querySelector('#outcomes img, #outcomes b') === null && window.pwned === undefined")
+        assert _low_contrast(page) == []
         _keep(page.screenshot(tmp_path / "console-outcomes.png"))
         assert page.eval("[...document.querySelectorAll('#outcomes thead th')].slice(0, 6).map(t => t.textContent)") == [
             "Alert", "Alerts", "Handled", "False alarm", "No word", "False alarms among the alerts with a word"]
