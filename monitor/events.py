@@ -218,7 +218,7 @@ class CallSummaryEvent(Event):
     little or none of it is a call nothing was judged in against the caller's own normal);
     ``agent_speech_s``: the agent's leg's speech, None without that leg. ``notes``: what the call's
     stored summary keeps besides these keys (:func:`~monitor.pipeline.stored_notes`: ``"aborted":
-    true`` for a call whose monitoring stopped part-way, the spans its caller was not heard, a
+    true`` for a call whose monitoring stopped part-way, the spans its caller and its agent were not heard, a
     recording's flaws...), said after them on the summary's own line (:meth:`to_dict`), so that
     ``--jsonl``'s ``call_summary`` line and the stored summary are one and the same."""
 

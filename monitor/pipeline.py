@@ -278,7 +278,8 @@ class CallPipeline:
         (the live daemon's stop): the stored summary says ``"aborted": true``, as a replay's stopped
         call's does, so that the call's report says it is judged only up to there. The spans of the
         call's time its caller's leg was not heard (:attr:`unheard`) are kept with the stored summary
-        (``caller_no_input``, and their seconds, ``caller_no_input_s``), and so are a replayed
+        (``caller_no_input``, and their seconds, ``caller_no_input_s``), and so are its agent's
+        (:attr:`agent_unheard`: ``agent_no_input``, ``agent_no_input_s``) and a replayed
         recording's fingerprint (:data:`RECORDING_FINGERPRINT`; so too when the call is aborted) and
         its :attr:`flaws`.
         ``ended_at``: the wall-clock time the call ended (the live daemon's, on the clock its start
@@ -297,7 +298,8 @@ class CallPipeline:
         t_end = round(self.duration_s, 3)
         events += self._route(self.engine.close(t_end))
         summary = self.summary(ended_by, stored_notes(stopped, self.unheard, self._fingerprint, self.flaws,
-                                                      self.words_from_s, self.agent_file, self._words_lost()))
+                                                      self.words_from_s, self.agent_file, self._words_lost(),
+                                                      self.agent_unheard))
         self._end = (self.duration_s, summary.to_dict(), ended_at)
         if self.store is not None:
             self.store.end_call(self._token, *self._end)
@@ -360,6 +362,14 @@ class CallPipeline:
         time (``duration_s`` holds them) but none of the caller's turn time: the cue windows leave
         them out of the pauses and the latencies (:mod:`~monitor.analysis.cue_windows`)."""
         return self.cues.unheard
+
+    @property
+    def agent_unheard(self) -> tuple[tuple[float, float], ...]:
+        """The spans of the call's time (as :attr:`unheard`) its agent's leg was not heard after its
+        audio first came in the call (a headset unplugged mid-call, a leg's file that ended first):
+        the agent may have spoken in them, so the caller's silences there are no pauses and their
+        answers no latency; () for a call without that leg, or one it was never heard in."""
+        return self.cues.unheard_of(self.cues.other) if self.cues.other is not None else ()
 
     @property
     def unheard_since(self) -> float | None:
@@ -653,12 +663,22 @@ RECORDING_PROBLEMS = "recording_problems"
 (:attr:`~monitor.capture.sources.RecordingFlaws.problems`); none where nothing was."""
 
 
+def no_input_key(leg: str) -> str:
+    """The stored summary's key of the spans of a call's time ``leg`` was not heard (``caller_no_input``,
+    ``agent_no_input``: ``[from, to]`` in seconds into the call); their seconds are under the same key
+    and ``_s``. A leg heard throughout has none."""
+    return f"{leg}_no_input"
+
+
 def stored_notes(stopped: bool = False, no_input: Sequence[tuple[float, float]] = (),
                  fingerprint: str | None = None, flaws: RecordingFlaws = RecordingFlaws(),
                  words_from_s: float | None = None, agent_file: str | None = None,
-                 words_lost: Mapping[str, Sequence[tuple[float, float]]] | None = None) -> dict[str, Any]:
+                 words_lost: Mapping[str, Sequence[tuple[float, float]]] | None = None,
+                 agent_no_input: Sequence[tuple[float, float]] = ()) -> dict[str, Any]:
     """What a stored call's summary keeps besides the summary event's keys: that its monitoring
-    stopped part-way, the spans of it its caller's leg was not heard, the replayed recording's
+    stopped part-way, the spans of it its caller's leg (``no_input``) and its agent's
+    (``agent_no_input``) were not heard (:func:`no_input_key`; a span shorter than the tenth of a
+    second they are kept to, as a capture's first samples, is none), the replayed recording's
     ``fingerprint`` and ``flaws``, the agent's leg's own recording of a call of two files
     (``agent_file``), where the words began when its recognizers joined it under way, and each leg's
     spans whose words are not transcribed (``words_lost``: the machine too busy) (none: no such key)."""
@@ -682,9 +702,11 @@ def stored_notes(stopped: bool = False, no_input: Sequence[tuple[float, float]] 
     if words_lost:
         notes[WORDS_NOT_TRANSCRIBED] = {leg: [[round(a, 1), round(b, 1)] for a, b in spans]
                                         for leg, spans in words_lost.items()}
-    if no_input:
-        notes["caller_no_input"] = [[round(a, 1), round(b, 1)] for a, b in no_input]
-        notes["caller_no_input_s"] = round(sum(b - a for a, b in no_input), 1)
+    for leg, spans in (("caller", no_input), ("agent", agent_no_input)):
+        kept = [(a, b) for a, b in spans if round(a, 1) != round(b, 1)]  # none that rounds to nothing
+        if kept:
+            notes[no_input_key(leg)] = [[round(a, 1), round(b, 1)] for a, b in kept]
+            notes[f"{no_input_key(leg)}_s"] = round(sum(b - a for a, b in kept), 1)
     return notes
 
 

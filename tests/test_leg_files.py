@@ -8,6 +8,7 @@ and runs the real command into a real SQLite file.
 from __future__ import annotations
 
 import csv
+import html
 import json
 import sqlite3
 from pathlib import Path
@@ -305,6 +306,28 @@ def test_a_callers_file_that_ends_first_is_the_callers_leg_not_heard_after_its_e
     assert summary["caller_no_input"] == [[20.0, 60.0]] and np.isclose(summary["duration_s"], 60.0, atol=0.01)
     _, summary = replayed_alerts(capsys, "--db", tmp_path / "e.db", agent, "--agent", caller)
     assert "caller_no_input" not in summary
+
+
+def test_an_agents_file_that_ends_first_is_the_agents_leg_not_heard_after_its_end_kept_and_said_in_the_report(
+        tmp_path, capsys):
+    """An agent's file of 15 s beside a caller's of 40 s: the agent is not heard from 15 s on, as a
+    live agent's headset unplugged: the stored summary keeps it (``agent_no_input``, and its seconds),
+    as ``replay --jsonl``'s summary line says it, and the call's report says it in a note, the call
+    judged to its end (the caller heard throughout)."""
+    caller, agent = _short_legs(tmp_path, 40.0, 15.0)
+    db, page = tmp_path / "e.db", tmp_path / "report.html"
+    _, summary = replayed_alerts(capsys, "--db", db, caller, "--agent", agent)
+    assert summary["agent_no_input"] == [[15.0, 40.0]] and summary["agent_no_input_s"] == 25.0
+    assert "caller_no_input" not in summary
+    (stored,), = db_rows(db, "SELECT summary FROM calls WHERE id = 1")
+    assert json.loads(stored)["agent_no_input"] == [[15.0, 40.0]]
+    status, _, err = cli(capsys, "report", "1", "--db", db, "-o", page)
+    assert status == 0 and "Traceback" not in err, err
+    text = html.unescape(page.read_text(encoding="utf-8"))
+    assert ("No audio of the agent came for 25.0 s of the call (0:15 to 0:40; its source gave no input, or its "
+            "audio was lost on the way): the agent may have spoken then, so the caller's silences in that time "
+            "were no pauses and their answers had no response latency") in text
+    assert "judged only up to" not in text
 
 
 def test_legs_stay_in_step_whatever_sizes_their_blocks_come_in_the_shorter_leg_unheard_after_its_end():

@@ -401,24 +401,30 @@ def _speech(path: Path, leg: int, start_s: float, end_s: float) -> Path:
     return path
 
 
-def _latencies(chunks, agent_heard: bool = False) -> set:
-    """The caller's response latencies the call pipeline measures of ``chunks`` (``agent_heard``:
-    the agent's leg taken as heard all along, a silent microphone)."""
+def _call_events(chunks, agent_heard: bool = False) -> list:
+    """The events of the call pipeline fed ``chunks`` (``agent_heard``: the agent's leg taken as
+    heard all along, a silent microphone), its summary last."""
     from monitor.capture.sources import Chunk
     from monitor.config import load_config
     from monitor.pipeline import CallPipeline, run_source
     if agent_heard:
         chunks = [Chunk(c.t0, c.samples, c.marks, tuple(u for u in c.unheard if u[0] != 1)) for c in chunks]
     pipeline = CallPipeline(load_config(None, user_config=False), 16000, ("caller", "agent"))
-    return {e.response_latency_s for e in run_source(pipeline, iter(chunks), []) if e.type == "cues"} - {None}
+    return run_source(pipeline, iter(chunks), [])
+
+
+def _latencies(events) -> set:
+    """The caller's response latencies among a call's ``events``."""
+    return {e.response_latency_s for e in events if e.type == "cues"} - {None}
 
 
 def test_an_agent_headset_unplugged_mid_question_leaves_the_caller_s_answer_unmeasured(pulse, tmp_path):
     """The agent's headset (its source, ``mic.monitor``) is unplugged while the agent speaks, and the
     caller answers 2 s later: the agent may have gone on asking unheard, so the wait from the agent's
     last heard word is no response latency (taken for one, it raised slow_response on a healthy call).
-    Its leg is marked not heard until the headset is back; taken as a silent microphone instead, the
-    same audio gives the 2 s latency."""
+    Its leg is marked not heard until the headset is back, and the call's summary keeps that time
+    (``agent_no_input``, and its seconds); taken as a silent microphone instead, the same audio gives
+    the 2 s latency."""
     portaudio_afresh()
     from monitor.capture.live import LiveSource
     agent, caller = _speech(tmp_path / "agent.wav", 0, 25.0, 27.0), _speech(tmp_path / "caller.wav", 1, 28.4, 31.4)
@@ -443,8 +449,13 @@ def test_an_agent_headset_unplugged_mid_question_leaves_the_caller_s_answer_unme
     chunks = _chunks_while(src, driver)
     unheard = _unheard(chunks)[:, 1]
     assert unheard[int((marks["unplugged"] + 0.6) * 16000):int(marks["replugged"] * 16000)].all()
-    assert _latencies(chunks, agent_heard=True), "the answer is measured where the agent's leg was heard"
-    assert _latencies(chunks) == set()
+    assert _latencies(_call_events(chunks, agent_heard=True)), "the answer is measured where the agent's leg was heard"
+    events = _call_events(chunks)
+    assert _latencies(events) == set()
+    summary = events[-1].to_dict()
+    (a, b), = summary["agent_no_input"]
+    assert marks["unplugged"] - 0.5 < a < marks["unplugged"] + 0.6 and marks["replugged"] - 1.0 < b < marks["replugged"] + 0.2
+    assert summary["agent_no_input_s"] == pytest.approx(b - a, abs=0.11) and "caller_no_input" not in summary
 
 
 def test_a_headset_plugged_in_again_under_another_name_is_named_in_one_line_of_the_lost_leg(pulse):

@@ -16,7 +16,7 @@ from conftest import CALLS
 from monitor.alerts.evidence import evidence_lines
 from monitor.capture.sources import Chunk
 from monitor.config import load_config
-from monitor.pipeline import CallPipeline, run_source
+from monitor.pipeline import CallPipeline, run_source, stored_notes
 
 QUESTION_END_S = 106.55
 """The agent's question ends ("... while we're talking."), the caller answers 0.6 s later."""
@@ -169,3 +169,13 @@ def test_an_agent_leg_missing_from_the_call_s_start_is_judged_the_same_whatever_
     chunk of 2 s in which it begins takes none of its time before that as the agent's not heard (as
     chunks of 0.25 s, which end there, do not)."""
     assert _agent_missing_from_the_start(9.5, 0.25) == _agent_missing_from_the_start(9.5, 2.0)
+
+
+def test_the_stored_summary_keeps_each_legs_time_not_heard_but_no_span_that_rounds_to_nothing():
+    """The spans of a call's time its caller's leg and its agent's were not heard are kept to the
+    tenth of a second, with their sums (``caller_no_input``, ``agent_no_input``); a span shorter than
+    that (a capture's first samples, before both legs delivered) is none."""
+    notes = stored_notes(no_input=[(0.0, 0.004), (13.02, 30.0)], agent_no_input=[(0.0, 0.01), (2.0, 6.64)])
+    assert notes == {"caller_no_input": [[13.0, 30.0]], "caller_no_input_s": 17.0,
+                     "agent_no_input": [[2.0, 6.6]], "agent_no_input_s": 4.6}
+    assert stored_notes(no_input=[(0.0, 0.004)], agent_no_input=[(59.97, 60.0)]) == {}

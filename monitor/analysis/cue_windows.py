@@ -661,7 +661,11 @@ class CueTracker:
     @property
     def unheard(self) -> tuple[tuple[float, float], ...]:
         """The spans of call time the caller's leg was not heard, merged, in order."""
-        return tuple(self._unheard[self.channel].spans)
+        return self.unheard_of(self.channel)
+
+    def unheard_of(self, leg: str) -> tuple[tuple[float, float], ...]:
+        """The spans of call time ``leg`` was not heard (as :meth:`add_unheard` was told them), merged, in order."""
+        return tuple(self._unheard[leg].spans)
 
     def unheard_over(self, t: np.ndarray) -> np.ndarray:
         """Which frames (centres ``t``, sorted, shape (n,)) lie in time the caller's leg, or the

@@ -141,10 +141,11 @@ NO_INPUT_END_S = 0.2
 lasted to its end."""
 
 
-def no_input_of(summary: Mapping[str, Any] | None) -> tuple[tuple[float, float], ...]:
-    """The spans of a stored call's time its caller's source gave no input (seconds into the call),
-    from its summary; () for none, or for a call stored without them."""
-    spans = (summary or {}).get("caller_no_input") if isinstance(summary, Mapping) else None
+def no_input_of(summary: Mapping[str, Any] | None, leg: str = "caller") -> tuple[tuple[float, float], ...]:
+    """The spans of a stored call's time ``leg``'s source gave no input (seconds into the call), from
+    its summary (:func:`~monitor.pipeline.no_input_key`); () for none, or for a call stored without them."""
+    from ..pipeline import no_input_key
+    spans = (summary or {}).get(no_input_key(leg)) if isinstance(summary, Mapping) else None
     try:
         return tuple((float(a), float(b)) for a, b in spans or ())
     except (TypeError, ValueError):
@@ -187,6 +188,19 @@ def no_input_note(spans: Sequence[tuple[float, float]], stop: Stop | None) -> st
     return (f"No audio of the caller came for {sum(b - a for a, b in told):.1f} s of the call ({each}; its source "
             "gave no input, or its audio was lost on the way): nothing of the caller was heard or judged then, and "
             "that time was no silence, neither the caller's pauses nor an end of the call.")
+
+
+def agent_no_input_note(spans: Sequence[tuple[float, float]]) -> str | None:
+    """The report's note on the spans the agent's leg was not heard in after it was first heard (a
+    headset unplugged mid-call, the agent's file ending first), None for none: the caller was still
+    heard and judged, but not on pauses or response latency then."""
+    if not spans:
+        return None
+    each = ", ".join(f"{fmt_time(a)} to {fmt_time(b)}" for a, b in spans)
+    return (f"No audio of the agent came for {sum(b - a for a, b in spans):.1f} s of the call ({each}; its source "
+            "gave no input, or its audio was lost on the way): the agent may have spoken then, so the caller's "
+            "silences in that time were no pauses and their answers had no response latency; the caller's speech "
+            "was heard and judged as ever.")
 
 
 def recording_note(said: str) -> str:
@@ -243,6 +257,9 @@ class ReportData:
     """A stored call whose monitoring stopped before the call ended (None: monitored to its end)."""
     caller_no_input: tuple[tuple[float, float], ...] = ()
     """A stored live call's spans (seconds into it) its caller's source gave no input: nothing heard."""
+    agent_no_input: tuple[tuple[float, float], ...] = ()
+    """A stored call's spans (seconds into it) its agent's leg was not heard after it was first
+    heard: no pauses or response latency of the caller judged there."""
     recording_gone: str | None = None
     """The recording a stored call was replayed from (of a call of two files, either file), by its
     path, when nothing is there any more (moved or deleted: :func:`recording_gone`); None otherwise."""
@@ -792,9 +809,9 @@ def from_store(store: Store, call_id: int, cfg: Config, *, use_audio: bool = Tru
         duration = max([c.t for c in cues] + [a.t for a in alerts] + [0.0])
     baseline = Baseline.from_dict(call.baseline) if call.baseline else None
     stop = stop_of(call, float(duration))
-    spans = no_input_of(call.summary)
+    spans, agent_spans = no_input_of(call.summary), no_input_of(call.summary, "agent")
     flaws = flaws_of(call.summary)
-    notes: list[str] = [note for note in (no_input_note(spans, stop), words_from_note(call.summary)) if note]
+    notes = _summary_notes(call.summary, spans, agent_spans, stop)
     audio = (_stored_audio(cfg, store, call, stop, flaws.truncated_at_s is not None, notes) if use_audio
              else _StoredAudio({}, ("caller",), None, None, None))
     tracks, legs, count, unreadable = audio.tracks, audio.legs, audio.channel_count, audio.unreadable
@@ -817,12 +834,20 @@ def from_store(store: Store, call_id: int, cfg: Config, *, use_audio: bool = Tru
                       notes=notes, unread_channels=unread, deliveries=_deliveries(store, stored, cfg.delivery.max_backoff_s),
                       acks=_acks(store, stored), words=_words(store, stored),
                       agent=call.agent, agent_source=call.agent_file, caller_speech_s=(call.summary or {}).get("caller_speech_s"),
-                      stopped=stop, caller_no_input=spans, problems=flaws.problems or None,
+                      stopped=stop, caller_no_input=spans, agent_no_input=agent_spans, problems=flaws.problems or None,
                       truncated_s=flaws.truncated_at_s, legs_swapped=flaws.legs_swapped or None,
                       legs_same=flaws.legs_same or None,
                       quiet_legs=flaws.quiet_legs, recording_gone=gone, recording_unreadable=cannot,
                       recording_replaced=replaced_files(call) if audio.changed and not tracks else None,
                       no_series=audio.no_series)
+
+
+def _summary_notes(summary: Mapping[str, Any] | None, spans: Sequence[tuple[float, float]],
+                   agent_spans: Sequence[tuple[float, float]], stop: Stop | None) -> list[str]:
+    """The report's notes on what a stored call's ``summary`` keeps: its caller's time not heard
+    (``spans``, but the one ``stop`` says), its agent's (``agent_spans``), where its words began."""
+    notes = (no_input_note(spans, stop), agent_no_input_note(agent_spans), words_from_note(summary))
+    return [note for note in notes if note]
 
 
 def _sorted_alerts(store: Store, call_id: int) -> tuple[list[StoredAlert], list[AlertEvent]]:
