@@ -453,9 +453,11 @@ def test_an_agent_headset_unplugged_mid_question_leaves_the_caller_s_answer_unme
     events = _call_events(chunks)
     assert _latencies(events) == set()
     summary = events[-1].to_dict()
-    (a, b), = summary["agent_no_input"]
+    spans = summary["agent_no_input"]  # the capture's first moments, a leg not delivering yet, may be one too
+    (a, b), = [(a, b) for a, b in spans if a < marks["replugged"] and b > marks["unplugged"]]
     assert marks["unplugged"] - 0.5 < a < marks["unplugged"] + 0.6 and marks["replugged"] - 1.0 < b < marks["replugged"] + 0.2
-    assert summary["agent_no_input_s"] == pytest.approx(b - a, abs=0.11) and "caller_no_input" not in summary
+    assert summary["agent_no_input_s"] == pytest.approx(sum(b - a for a, b in spans), abs=0.11)
+    assert not [b for a, b in summary.get("caller_no_input", []) if b > marks["unplugged"]], "the caller was heard"
 
 
 def test_a_headset_plugged_in_again_under_another_name_is_named_in_one_line_of_the_lost_leg(pulse):

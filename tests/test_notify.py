@@ -493,6 +493,39 @@ def test_a_replaced_notification_ends_its_buttons_waiter_and_the_sink_s_close_en
     assert said.split() == ["True", "-15", "1", "True", "1", "True", "2", "True", "0"], said
 
 
+@pytest.mark.skipif(not all(shutil.which(x) for x in NEEDED), reason="dbus/dunst/xvfb not installed")
+def test_past_the_cap_the_oldest_warning_s_buttons_are_given_up_before_a_running_call_s_critical_one_s(tmp_path):
+    """Warnings shown after a critical alert's notification leave its buttons waiting: past the cap
+    the oldest warning's waiter is given up; a critical one's only when every one waiting is critical
+    (the oldest first), a warning shown then given up at once itself. Each is said in the log."""
+    said, _ = on_dunst(tmp_path, on_a_daemon(tmp_path, """
+        import logging
+        logged = []
+        keep = logging.Handler()
+        keep.emit = lambda record: logged.append(record.getMessage())
+        logging.getLogger("monitor").addHandler(keep)
+        s.close()
+        s = NotifySink(max_waiting=2)
+        s.take_words(daemon.button_word)
+        names = {}
+        def show(name, kind, severity):
+            alert = raised(kind, severity)
+            names[alert.alert_id] = name
+            s.send(alert)
+            print(",".join(sorted(names[w.alert_id] for w in s._waiters._waiting.values())))
+        show("a", "possible_emergency", "critical")
+        show("w1", "slow_speech", "warning")
+        show("w2", "long_pauses", "warning")
+        show("c2", "distress_phrase", "critical")
+        show("w3", "weak_voice", "warning")
+        show("c3", "slow_response", "critical")
+        print(",".join(names[int(line.split()[4][:-2])] for line in logged if "are given up" in line))
+        s.close()
+        print(no_children(), len(s._waiters._live))
+    """), clicking_dunst(tmp_path))
+    assert said.split() == ["a", "a,w1", "a,w2", "a,c2", "a,c2", "c2,c3", "w1,w2,w3,a", "True", "0"], said
+
+
 def test_a_notify_send_without_buttons_sends_notifications_as_before_and_says_so_once(monitor_logs):
     """libnotify before 0.8 has no ``--action``: the notifications go without buttons (no process left
     waiting), and the log says once that the agent's word is said with `call-monitor outcome`."""

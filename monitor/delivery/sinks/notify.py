@@ -265,7 +265,7 @@ class NotifySink:
         except NotShown as err:
             self._fail(err.key, str(err))
             return None
-        self._waiters.wait(shown, alert_id)
+        self._waiters.wait(shown, alert_id, critical=args[args.index("-u") + 1] == "critical")
         return shown.id
 
     def _clicked(self, alert_id: int, word: str) -> None:

@@ -8,8 +8,9 @@ pipe the id would stay in its buffer until it ends. So a notification with butto
 notification server, shown once, its id known at once (to replace it later). Each such process waits,
 read by a thread of its own
 (:class:`ButtonWaiters`), so neither the notifications' thread nor the pipeline ever waits on a click.
-At most :data:`MAX_WAITING` wait at once: past that the oldest is given up (its notification stays, its
-buttons do nothing; ``call-monitor outcome`` says its word). A notification replaced (its call over, a
+At most :data:`MAX_WAITING` wait at once: past that the oldest warning's is given up (its notification
+stays, its buttons do nothing; ``call-monitor outcome`` says its word), a critical one's only when every
+one waiting is critical, so that warnings never push out the buttons of a running call's critical alert. A notification replaced (its call over, a
 supervisor's acknowledgement, its kind raised again) ends its waiter first, so a click on the new one is
 heard once; the daemon's stop ends them all. A waiter is ended with SIGTERM, which leaves its
 notification as it is (SIGINT would close it), and reaped.
@@ -106,10 +107,11 @@ def _read(out: int) -> bytes:
 
 
 class _Waiter:
-    """One waiting ``notify-send``, the alert its buttons speak of, and the thread that reads it."""
+    """One waiting ``notify-send``, the alert its buttons speak of, whether its notification is a
+    critical one, and the thread that reads it."""
 
-    def __init__(self, shown: Waiting, alert_id: int, read: Callable[[_Waiter], None]) -> None:
-        self.proc, self.alert_id, self.shown = shown.proc, alert_id, shown
+    def __init__(self, shown: Waiting, alert_id: int, critical: bool, read: Callable[[_Waiter], None]) -> None:
+        self.proc, self.alert_id, self.critical, self.shown = shown.proc, alert_id, critical, shown
         self.thread = threading.Thread(target=read, args=(self,), name=f"notify buttons {alert_id}", daemon=True)
 
     def said(self) -> bytes:
@@ -153,18 +155,17 @@ class ButtonWaiters:
         with self._lock:
             return len(self._waiting)
 
-    def wait(self, shown: Waiting, alert_id: int) -> None:
-        """Read ``shown``, the notification with the buttons of alert ``alert_id``, in a thread until it
-        ends; the oldest waiter is given up past the cap."""
-        notification_id, waiter = shown.id, _Waiter(shown, alert_id, self._read)
+    def wait(self, shown: Waiting, alert_id: int, critical: bool = False) -> None:
+        """Read ``shown``, the notification with the buttons of alert ``alert_id`` (a ``critical``
+        one, or not), in a thread until it ends; past the cap, waiters are given up (:meth:`_over_cap`)."""
+        notification_id, waiter = shown.id, _Waiter(shown, alert_id, critical, self._read)
         with self._lock:
             ended = [w for w in (self._waiting.pop(notification_id, None),) if w is not None]
-            given_up = [] if self._closed else [self._waiting.pop(k) for k in list(self._waiting)[:max(
-                0, len(self._waiting) + 1 - self._cap)]]
             if self._closed:
                 ended.append(waiter)  # the daemon stops: nothing waits any more
             else:
                 self._waiting[notification_id] = waiter
+            given_up = [] if self._closed else self._over_cap()
             self._live.add(waiter)
             waiter.thread.start()
         for w in (*ended, *given_up):
@@ -172,6 +173,16 @@ class ButtonWaiters:
         for w in given_up:
             log.info("the buttons of alert %d's notification are given up (more than %d wait at once): "
                      "`call-monitor outcome %d` says its word", w.alert_id, self._cap, w.alert_id)
+
+    def _over_cap(self) -> list[_Waiter]:
+        """The waiters given up past the cap, taken out of those waiting (the lock held): the oldest
+        warnings' first, critical ones' (the oldest first) only when every one waiting is critical (a
+        warning shown then is given up at once, before any critical one)."""
+        over = len(self._waiting) - self._cap
+        if over <= 0:
+            return []
+        by_need = sorted(self._waiting, key=lambda k: self._waiting[k].critical)  # stable: the oldest first
+        return [self._waiting.pop(k) for k in by_need[:over]]
 
     def end(self, notification_id: str) -> None:
         """Notification ``notification_id`` is replaced or goes: its waiter (if any) ends."""
