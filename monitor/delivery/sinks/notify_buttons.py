@@ -10,10 +10,10 @@ read by a thread of its own
 (:class:`ButtonWaiters`), so neither the notifications' thread nor the pipeline ever waits on a click.
 At most :data:`MAX_WAITING` wait at once: past that the oldest warning's is given up (its notification
 stays, its buttons do nothing; ``call-monitor outcome`` says its word), a critical one's only when every
-one waiting is critical, so that warnings never push out the buttons of a running call's critical alert. A notification replaced (its call over, a
-supervisor's acknowledgement, its kind raised again) ends its waiter first, so a click on the new one is
-heard once; the daemon's stop ends them all. A waiter is ended with SIGTERM, which leaves its
-notification as it is (SIGINT would close it), and reaped.
+one waiting is critical, so that warnings never push out the buttons of a running call's critical
+alert. A notification replaced (its call over, a supervisor's acknowledgement, its kind raised again)
+ends its waiter first, so a click on the new one is heard once; the daemon's stop ends them all. A
+waiter is ended with SIGTERM, which leaves its notification as it is (SIGINT would close it), and reaped.
 """
 
 from __future__ import annotations
