@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
 
 import pytest
@@ -678,3 +679,34 @@ def test_phrases_written_in_another_script_than_the_models_are_named_in_one_warn
     korean_list = load_config(None, {"transcription.language": "ko", "phrases.ko": ["살려 주세요", "119"]},
                               user_config=False)
     assert TranscriptionSetup.notes(korean_list, korean) == []
+
+
+_LOAD_DRIVER = r"""
+import json, sys
+from monitor.transcription.vosk_models import ModelError, load_model
+try:
+    load_model(sys.argv[1])
+    error = None
+except ModelError as err:
+    error = str(err)
+print(json.dumps({"error": error, "modules": sorted(sys.modules)}))
+"""
+
+DOWNLOAD_HELPERS = ("vosk", "requests", "urllib3", "charset_normalizer", "idna", "certifi", "tqdm", "srt")
+"""What ``import vosk`` brings in besides its library: its model downloads and subtitles (6 MB of the
+live daemon's memory, research/live_memory)."""
+
+
+def test_loading_a_model_loads_vosks_library_without_its_package_and_download_helpers(tmp_path):
+    """The library is loaded and asked to load the model (garbage here: it says so); the ``vosk``
+    package, which imports requests, tqdm and the rest for its downloads, is not imported."""
+    bad = tmp_path / "garbage"
+    for part, name, data in (("am", "final.mdl", b"not a model"), ("conf", "model.conf", b"\n"),
+                             ("graph", "HCLG.fst", b"not a graph")):
+        (bad / part).mkdir(parents=True)
+        (bad / part / name).write_bytes(data)
+    done = subprocess.run([sys.executable, "-c", _LOAD_DRIVER, str(bad)], cwd=ROOT, capture_output=True, text=True,
+                          check=True, env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    out = json.loads(done.stdout)
+    assert out["error"].startswith(f"{bad}: Vosk could not load this model")
+    assert sorted({m.split(".")[0] for m in out["modules"]} & set(DOWNLOAD_HELPERS)) == []

@@ -20,14 +20,15 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from conftest import ALERTING_CALL, CALLS, PY, ROOT
+from conftest import ALERTING_CALL, CALLS, PY, ROOT, wait_for
 from monitor.capture.sources import FileSource
 from monitor.config import load_config
 from monitor.delivery.store import Store
 from monitor.pipeline import CallPipeline, run_source
 from monitor.transcription.recognizer import Transcriber, TranscriberError
+from monitor.transcription.loading import ModelLoading
 from monitor.transcription.setup import TranscriptionSetup
-from monitor.transcription.vosk_models import packaged_model_dirs
+from monitor.transcription.vosk_models import packaged_model_dirs, resolve_model
 
 FAILURE = "speech recognition failed"
 
@@ -183,3 +184,19 @@ def test_a_transcribed_batch_says_which_calls_it_scored_without_their_words(fail
     with Store.open(db) as store:
         calls = store.list_calls()
     assert len(calls) == 2 and all(c.ended_at is not None and c.summary for c in calls), "nothing scored is lost"
+
+
+def test_the_daemon_refuses_such_a_model_in_its_crash_guard_and_its_own_load_starts_no_recognizer(
+        tmp_path_factory):
+    """The live daemon loads its model twice: in the crash guard's child, which starts a recognizer
+    with it (such a model is refused there: one line, acoustic-only), and then in its own process,
+    which starts none (the one it freed held 5-6 MB apart from the calls' recognizers for the
+    daemon's life, research/live_memory): given the misfit model, that load loads it."""
+    misfit = edited_model(tmp_path_factory, "mfcc.conf", "--num-ceps=40", "--num-ceps=13")
+    cfg = load_config(user_config=False)
+    info = resolve_model(misfit, None)
+    loading = ModelLoading(cfg, info).start()
+    assert wait_for(lambda: loading.done, timeout=120)
+    setup, off = loading.outcome()
+    assert setup is None and off is not None and "cannot start a recognizer" in off and str(misfit) in off
+    assert TranscriptionSetup.load(cfg, info, live=True, checked=True).model is not None

@@ -81,9 +81,9 @@ def tile(clips: list[np.ndarray], seconds: float, gap_s: float, silence_share: f
 
 
 def vosk_alone(model, x: np.ndarray) -> float:
-    import vosk
+    from monitor.transcription.vosk_native import KaldiRecognizer
 
-    rec = vosk.KaldiRecognizer(model, float(RATE))
+    rec = KaldiRecognizer(model, float(RATE))
     rec.SetWords(True)
     pcm = (np.clip(x, -1, 1) * 32767).astype("<i2")
     step = RATE // 5

@@ -62,7 +62,7 @@ class ModelLoading:
             with TranscriptionSetup.named_problems(self.cfg, self.model):
                 child.outcome()
                 if not self._cancelled.is_set():
-                    self._setup = TranscriptionSetup.load(self.cfg, self.info, live=True)
+                    self._setup = TranscriptionSetup.load(self.cfg, self.info, live=True, checked=True)
         except ModelError as err:
             self._off = off_message(err)
         except Exception as err:  # noqa: BLE001 - whatever else stops the load: one line, acoustic-only

@@ -242,13 +242,10 @@ class Transcriber:
         self._busy = False  # the worker is processing an item
 
     def _recognizer(self) -> Any:
-        import vosk
-
-        from .vosk_models import vosk_new
-        rec = vosk_new(vosk.KaldiRecognizer, self._model, float(self.model_rate))
+        from .vosk_native import KaldiRecognizer
+        rec = KaldiRecognizer(self._model, float(self.model_rate))
         rec.SetWords(True)
-        if hasattr(rec, "SetPartialWords"):
-            rec.SetPartialWords(True)
+        rec.SetPartialWords(True)
         return rec
 
     @property

@@ -54,10 +54,11 @@ class TranscriptionSetup:
         return None if info is None else cls.load(cfg, info, live=live)
 
     @classmethod
-    def load(cls, cfg: Config, info: ModelInfo, *, live: bool = False) -> "TranscriptionSetup":
-        """Load the model :meth:`find` found (raises :class:`monitor.transcription.vosk_models.ModelError`)."""
+    def load(cls, cfg: Config, info: ModelInfo, *, live: bool = False, checked: bool = False) -> "TranscriptionSetup":
+        """Load the model :meth:`find` found (raises :class:`monitor.transcription.vosk_models.ModelError`);
+        ``checked``: a recognizer was started with it already (the crash guard's child), none is here."""
         language = cls.language_of(cfg, info)
-        return cls(info=info, model=load_model(info), matcher=matcher_for(cfg, language), language=language,
+        return cls(info=info, model=load_model(info, start_recognizer=not checked), matcher=matcher_for(cfg, language), language=language,
                    live=live, agent=cfg.transcription.agent, renew_s=cfg.transcription.renew_s)
 
     def with_phrases(self, cfg: Config) -> "TranscriptionSetup":

