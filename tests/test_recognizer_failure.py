@@ -190,8 +190,8 @@ def test_the_daemon_refuses_such_a_model_in_its_crash_guard_and_its_own_load_sta
         tmp_path_factory):
     """The live daemon loads its model twice: in the crash guard's child, which starts a recognizer
     with it (such a model is refused there: one line, acoustic-only), and then in its own process,
-    which starts none (the one it freed held 5-6 MB apart from the calls' recognizers for the
-    daemon's life, research/live_memory): given the misfit model, that load loads it."""
+    which starts none (the one it freed kept 5-6 MB between calls, research/live_memory): given
+    the misfit model, that load loads it."""
     misfit = edited_model(tmp_path_factory, "mfcc.conf", "--num-ceps=40", "--num-ceps=13")
     cfg = load_config(user_config=False)
     info = resolve_model(misfit, None)

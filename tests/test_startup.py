@@ -100,3 +100,15 @@ def test_the_supervisor_console_imports_neither_numpy_nor_soundfile(tmp_path):
     proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True,
                           env=dict(os.environ, PYTHONPATH=str(ROOT)))
     assert heavy(json.loads(proc.stdout)) == []
+
+
+def test_the_live_daemons_modules_import_no_soundfile(tmp_path):
+    """The daemon captures from the sound server and reads no audio file: what ``run`` imports (the
+    daemon, the live capture, the pipeline, the speech model's loading and recognizer) leaves
+    libsndfile's binding to the commands that read files (1.2 MB of the daemon, research/live_memory)."""
+    code = ("import json, sys, monitor.cli, monitor.commands.run, monitor.daemon, monitor.capture.live, "
+            "monitor.pipeline, monitor.transcription.loading, monitor.transcription.recognizer; "
+            "print(json.dumps(sorted(sys.modules)))")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True,
+                          env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    assert heavy(json.loads(proc.stdout), allowed=("numpy",)) == []

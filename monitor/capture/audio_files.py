@@ -12,16 +12,18 @@ import os
 import stat
 import struct
 from dataclasses import dataclass, field, replace
-from typing import BinaryIO, Iterable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, BinaryIO, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
-import soundfile as sf
 
 from ..dsp.iir import recurrence_rows
 from ..files import name_text
 from ..dsp.resample import Resampler
 from .ogg_pages import ogg_finished
 from .quiet import DecoderChatter, native_stderr_silenced
+
+if TYPE_CHECKING:  # imported where a file is read: the live daemon reads none (1.2 MB, research/live_memory)
+    import soundfile as sf
 
 HIGHPASS_HZ = 10.0
 """Cut-off of the first-order high-pass at the edge: removes a DC offset and sub-audio rumble
@@ -253,6 +255,7 @@ def probe(path: str | os.PathLike) -> AudioInfo:
     AudioFileError
         missing, a directory, unreadable, empty, not audio, or no samples.
     """
+    import soundfile as sf
     p = os.fspath(path)
     problem = _file_kind_problem(p)
     if problem:
@@ -280,6 +283,7 @@ def probe(path: str | os.PathLike) -> AudioInfo:
 def _first_sample_decodes(fh: sf.SoundFile) -> bool:
     """Whether the open recording's first sample decodes: a file cut short inside its first block
     of encoded audio (or right after its header) holds none, whatever its header says."""
+    import soundfile as sf
     try:
         return len(fh.read(1, dtype="float32")) > 0
     except (sf.LibsndfileError, RuntimeError):
@@ -372,6 +376,7 @@ class BlockReader:
     def _open(self, wav: WavData | None) -> tuple[sf.SoundFile, BinaryIO | None]:
         """The decoder: libsndfile's own, or raw samples from the data chunk when its header
         declares fewer bytes than really follow."""
+        import soundfile as sf
         if wav is not None and wav.available_frames > wav.declared_frames:
             fh = open(self.info.path, "rb")  # noqa: SIM115 - closed with the SoundFile
             samples = _ByteRange(fh, wav.offset, wav.offset + wav.available)
@@ -386,6 +391,7 @@ class BlockReader:
         decoded before the stream broke off (a compressed file cut short inside a block, or a
         stream with no length in its header, whose decoder fails at its end), so that whatever the
         block length a command reads with, the recording holds as much audio."""
+        import soundfile as sf
         out = np.full((want, self.info.channels), np.nan, np.float32)  # decoded samples overwrite the NaNs
         try:
             with chatter.call():
@@ -417,6 +423,7 @@ class BlockReader:
             yield piece
 
     def __iter__(self) -> Iterator[np.ndarray]:
+        import soundfile as sf
         wav = _wav_samples(self.info)
         if wav is not None and wav.available_frames > wav.declared_frames:
             self.notes.append(f"the header declares {wav.declared_frames / self.info.rate:.2f} s of audio "

@@ -385,8 +385,8 @@ def no_model_message(lang: str | None) -> str:
 def load_model(info: ModelInfo | str | os.PathLike[str], *, start_recognizer: bool = True) -> "vosk_native.Model":
     """Check the folder, silence Kaldi's logging, load the model and start one recognizer with it
     (``start_recognizer=False``: none, where :func:`check_loads`'s child started one with this
-    model already: the live daemon's own load, whose thread would keep the freed recognizer's
-    5-6 MB apart from the calls' recognizers, research/live_memory).
+    model already: the live daemon's own load, where the one freed left 5-6 MB to the process until
+    a call's recognizer took them up, research/live_memory).
 
     Raises :class:`ModelError` naming the folder when it is not a usable model.
     """
