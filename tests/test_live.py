@@ -4,6 +4,7 @@ PipeWire server (the ``pipewire`` fixture: its tests are skipped elsewhere)."""
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 import threading
 import time
@@ -14,7 +15,7 @@ import pytest
 import soundfile as sf
 from scipy.ndimage import maximum_filter1d
 
-from conftest import CALLS, portaudio_afresh, wait_for
+from conftest import CALLS, ROOT, portaudio_afresh, wait_for
 
 from monitor.capture.devices import DeviceError, PulseSource, InputDevice, resolve
 
@@ -1181,3 +1182,15 @@ def test_a_leg_still_being_opened_when_the_source_closes_opens_no_stream(pulse, 
     [supervisor] = src._threads
     supervisor.join(5)
     assert not supervisor.is_alive() and leg.stream is None
+
+
+def test_portaudio_started_keeps_none_of_the_alsa_plugins_it_probed_loaded():
+    """PortAudio's start opens every ALSA device to list them, loading their plugins (a52's brings
+    libavcodec and some 50 libraries: 10 MB of the daemon, research/live_memory); the capture frees
+    them once it has the list, as PortAudio's own end does. A stream opens its device's plugin
+    again (the captures above)."""
+    code = ("from monitor.capture.devices import portaudio; portaudio(); "
+            "print(open('/proc/self/maps').read())")
+    maps = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True,
+                          env=dict(os.environ, PYTHONPATH=str(ROOT))).stdout
+    assert sorted({line.rsplit("/", 1)[-1] for line in maps.splitlines() if "libasound_module_pcm_" in line}) == []

@@ -12,12 +12,14 @@ environment's ``PULSE_SOURCE`` names, else the sound server's default source.
 
 from __future__ import annotations
 
+import ctypes
 import difflib
 import functools
 import os
 import re
 import shutil
 import subprocess
+import sys
 import threading
 from dataclasses import dataclass, replace
 from typing import Any, Callable, Literal, Mapping, Sequence
@@ -132,9 +134,11 @@ opens), they record the source it names (:func:`routed_source`)."""
 
 
 def portaudio() -> Any:
-    """The ``sounddevice`` module, PortAudio started (as its import does, once); OSError, one line,
-    when PortAudio is missing (sounddevice's own) or cannot start (ALSA's configuration unreadable:
-    ``ALSA_CONFIG_PATH``, ``/etc/asound.conf``, ``~/.asoundrc``), rather than PortAudio's traceback."""
+    """The ``sounddevice`` module, PortAudio started (as its import does, once; then
+    :func:`drop_alsa_probe`); OSError, one line, when PortAudio is missing (sounddevice's own) or
+    cannot start (ALSA's configuration unreadable: ``ALSA_CONFIG_PATH``, ``/etc/asound.conf``,
+    ``~/.asoundrc``), rather than PortAudio's traceback."""
+    starting = "sounddevice" not in sys.modules
     try:
         import sounddevice as sd
     except OSError:
@@ -143,7 +147,22 @@ def portaudio() -> Any:
         said = str(err).strip().splitlines()
         raise OSError(f"PortAudio cannot start ({said[0] if said else type(err).__name__}): check ALSA's "
                       "configuration (ALSA_CONFIG_PATH, /etc/asound.conf, ~/.asoundrc)") from None
+    if starting:
+        drop_alsa_probe()
     return sd
+
+
+def drop_alsa_probe() -> None:
+    """Free what PortAudio's start had ALSA load only to list its devices: ALSA's configuration and
+    the plugins of the devices it opened to probe them (here a52's, with libavcodec and some 50
+    libraries: 10 MB of the live daemon, research/live_memory), as PortAudio's own end does. A
+    stream that opens has ALSA read its configuration again and load its device's plugin alone.
+    Call it with no stream open (PortAudio just started). Nothing where ALSA is not loaded."""
+    try:
+        alsa = ctypes.CDLL("libasound.so.2", mode=os.RTLD_NOLOAD)
+    except (OSError, AttributeError):  # no ALSA in this process (macOS, Windows, PortAudio without it)
+        return
+    alsa.snd_config_update_free_global()
 
 
 def input_devices() -> list[InputDevice]:
@@ -274,6 +293,7 @@ def refresh_portaudio() -> None:
     sd = portaudio()
     sd._terminate()
     sd._initialize()
+    drop_alsa_probe()
 
 
 def _pulse_device(devices: list[InputDevice]) -> int | None:

@@ -93,8 +93,8 @@ import numpy as np
 from ..dsp.resample import Resampler
 from .audio_files import EdgeConditioner
 from .devices import (DIGITAL_ZERO_DBFS, PULSE_SOURCE_LOCK, DeviceError, NoPulseDeviceError, PulseSource,
-                      ResolvedSource, SameSourceError, one_audio, pulse_sources, recorded_sources, refresh_portaudio,
-                      resolve, routed_source, server_source_name)
+                      ResolvedSource, SameSourceError, one_audio, portaudio, pulse_sources, recorded_sources,
+                      refresh_portaudio, resolve, routed_source, server_source_name)
 from .sources import Chunk, Source, StreamsMark
 from .streams import NO_SERVER, SinkStreams, StreamIds, monitored_sink
 
@@ -449,7 +449,7 @@ class LiveSource(Source):
         """Open the leg's stream: its source found again where it is missing or PortAudio's list is
         new, a new generation of blocks begun, and the stream started under the open lock (at the
         rate the device takes); _Closed when the source was closed meanwhile."""
-        import sounddevice as sd  # noqa: F401 - PortAudio loaded before anything is looked for
+        portaudio()  # PortAudio loaded before anything is looked for
         if leg.resolved is None or leg.device_list != self._device_list or _on_server_default(leg.resolved):
             self._find_again(leg)  # missing, PortAudio's list is new, or what the server's default is now asked
         leg.last_block = 0.0  # cleared before its generation begins: the new stream never looks as one that delivered
