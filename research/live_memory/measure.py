@@ -126,6 +126,10 @@ def run(out: Path | None) -> None:
         snaps.append(snapshot(pid, "10 s after the playback"))
         print("peak rises (s from the play, RSS, peak):", rises(series)[-12:])
         print("last 15 s (s, RSS, peak):", series[-75::5])
+        events = [e for _, e in daemon.out]
+        print(f"words events {sum(e.get('type') == 'words' for e in events)}, critical alerts "
+              f"{sum(e.get('type') == 'alert' and e.get('severity') == 'critical' for e in events)}, "
+              f"webhook POSTs {len(hook.received)}")
         print("daemon log:", [line for line in daemon.err if not line.startswith("import time:")][-12:])
         mods = imported(daemon.err)
         heavy = sorted({m.split(".")[0] for m in mods})
