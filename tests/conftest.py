@@ -815,11 +815,12 @@ def assert_heard_as_line_noise(after, line, line_noise_dbfs: float) -> None:
 
 def stored_alert(store, *, kind: str = "possible_emergency", severity: str = "critical", t: float = 12.0,
                  source: str = "test", started_at: float | None = None,
-                 actions: tuple[str, ...] = ("Keep the caller on the line",)):
+                 actions: tuple[str, ...] = ("Keep the caller on the line",), agent_file: str | None = None):
     """An alert (``kind`` at ``severity``, ``t`` s into the call: several cues agree) stored in
-    ``store`` for a new call of ``source`` started at ``started_at`` (None: now); the StoredAlert."""
+    ``store`` for a new call of ``source`` (and, of a call of two files, the agent's ``agent_file``)
+    started at ``started_at`` (None: now); the StoredAlert."""
     from monitor.events import AlertEvent
-    call = store.start_call(source, time.time() if started_at is None else started_at)
+    call = store.start_call(source, time.time() if started_at is None else started_at, agent_file=agent_file)
     return store.add_alert(call, AlertEvent(t=t, kind=kind, severity=severity, message="several cues agree",
                                             evidence={"x": 1}, actions=actions))
 

@@ -21,13 +21,14 @@ def documented_alert_fields() -> set[str]:
 
 
 def test_an_alerts_post_carries_the_fields_the_documentation_lists_and_no_others(tmp_path, hook):
-    """A receiver reads the fields the table gives, each of its JSON type: a replayed call's alert
-    carries every one of them (a live call's has no ``recording``), and nothing the table leaves out;
+    """A receiver reads the fields the table gives, each of its JSON type: an alert of a replayed call
+    of two files carries every one of them (a live call's has no ``recording``, a call of one file no
+    ``agent_recording``), and nothing the table leaves out;
     its ``User-Agent`` names the release that sent it, by which the receiver knows the post's shape."""
     with Store.open(tmp_path / "e.db") as store:
         sink = WebhookSink(store, hook.url, poll_s=0.05, identity=Identity.of(store, "alice")).start()
         try:
-            sink(stored_alert(store, source="/calls/call-0417.wav"))
+            sink(stored_alert(store, source="/calls/call-0417.wav", agent_file="/calls/call-0417-agent.wav"))
             assert wait_for(lambda: hook.received, 5)
         finally:
             sink.close()
@@ -38,10 +39,10 @@ def test_an_alerts_post_carries_the_fields_the_documentation_lists_and_no_others
     assert set(post) == documented_alert_fields()
     kinds = {"type": str, "source": str, "daemon_id": str, "alert_id": int, "agent": str, "call_id": int,
              "kind": str, "severity": str, "message": str, "evidence": dict, "actions": list, "t": float,
-             "call_started_at": float, "at": float, "recording": str, "stored": bool}
+             "call_started_at": float, "at": float, "recording": str, "agent_recording": str, "stored": bool}
     assert {k: type(v) for k, v in post.items()} == {k: kinds[k] for k in post}
-    assert (post["type"], post["source"], post["agent"], post["recording"]) == ("alert", "call-monitor", "alice",
-                                                                                "call-0417.wav")
+    assert (post["type"], post["source"], post["agent"], post["recording"], post["agent_recording"]) == (
+        "alert", "call-monitor", "alice", "call-0417.wav", "call-0417-agent.wav")
     assert post["call_started_at"] <= post["at"] <= post["call_started_at"] + post["t"]  # replayed: posted sooner
 
 
