@@ -303,9 +303,9 @@ class Daemon:
     def request_stop(self, reason: str = "stop") -> None:
         """Stop at the next chunk (from a signal handler too: a second signal, which may come
         while the first one's handler runs, changes nothing, rather than stopping the source again
-        from inside it). The running call's recognizers give way to the stop's own work
-        (:meth:`~monitor.transcription.recognizer.Transcriber.give_way`); they still have their
-        second as the call ends."""
+        from inside it). The running call's recognizers give way to the stop's own work (they hold
+        at their next slice: :meth:`~monitor.transcription.recognizer.Transcriber.give_way`); they
+        still have their second, at their own priority, as the call ends."""
         if self.stop_reason:
             return
         self.stop_reason = reason

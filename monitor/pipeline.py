@@ -8,6 +8,7 @@ live daemon both drive :class:`CallPipeline` with :class:`~monitor.capture.sourc
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import os
@@ -292,7 +293,7 @@ class CallPipeline:
         events = self._judge(self.cues.due(final=True))
         events += self.quiet_legs(self.duration_s) + self.swapped_sources(self.duration_s)
         self.flaws = self._flaws_said()
-        events += self._words(final=True)
+        events += self._words(final=True, stopped=stopped)
         events += self._words_dropped(final=True)
         events += self._words_unflushed()
         t_end = round(self.duration_s, 3)
@@ -457,10 +458,14 @@ class CallPipeline:
         self._said_swapped = swapped_message(why, *where, turn)
         return [StatusEvent(t=round(t, 3), level="warning", message=self._said_swapped)]
 
-    def _words(self, final: bool = False) -> list[Event]:
+    def _words(self, final: bool = False, stopped: bool = False) -> list[Event]:
+        """The recognizers' words since the last call, routed (stored, cues, phrases); ``final``: the
+        call's end, each recognizer closed (``stopped``: as the daemon stops, the shorter allowance for
+        its last flush, :data:`~monitor.transcription.recognizer.STOP_FLUSH_S`)."""
         out: list[Event] = []
         for leg, tr in list(self.transcribers.items()):
-            batch: list[WordsEvent] = self._recognizer(leg, tr.close if final else tr.poll, [])
+            close = functools.partial(tr.close, stopping=stopped)
+            batch: list[WordsEvent] = self._recognizer(leg, close if final else tr.poll, [])
             if final and batch and leg in self.transcribers:  # a failure after its last words is said too
                 more: list[WordsEvent] = self._recognizer(leg, tr.poll, [])
                 batch = batch + more
@@ -502,8 +507,8 @@ class CallPipeline:
 
     def _words_unflushed(self) -> list[Event]:
         """One warning a leg whose recognizer's close did not wait for its last utterance's flush
-        (:data:`~monitor.transcription.recognizer.CLOSE_FLUSH_S`: the machine too busy), with the call
-        times of the words not transcribed."""
+        (:data:`~monitor.transcription.recognizer.CLOSE_FLUSH_S`; ``STOP_FLUSH_S`` as the daemon stops:
+        the machine too busy), with the call times of the words not transcribed."""
         out: list[Event] = []
         for leg, tr in self.transcribers.items():
             if (span := tr.unflushed_span()) is not None:
@@ -570,13 +575,14 @@ class CallPipeline:
 
     def abort(self, timeout_s: float = 5.0) -> list[Event]:
         """The call cannot go on (its audio or the database failed, or a stop came): end the
-        recognizers' threads, end the raised alerts as ``call_ended`` and close the call's row
-        without a summary; with the summary :meth:`finish` made when it was stopped writing it.
+        recognizers' threads (their last flush given the stop's allowance), end the raised alerts as
+        ``call_ended`` and close the call's row without a summary; with the summary :meth:`finish`
+        made when it was stopped writing it.
 
         Returns the clears for the sinks. Storing is best effort here (the store may be what
         failed); alerts already raised are stored."""
         for leg, tr in list(self.transcribers.items()):
-            self._recognizer(leg, lambda: tr.close(timeout=timeout_s), list[WordsEvent]())
+            self._recognizer(leg, lambda: tr.close(timeout=timeout_s, stopping=True), list[WordsEvent]())
         ended = self.engine.close(round(self.duration_s, 3))
         if self.store is not None:
             try:

@@ -26,8 +26,8 @@ Results are collected with :meth:`poll` (non-blocking) and :meth:`close`
 (flushes the last utterance and joins the worker). A live one (``on_full="drop"``) is bounded: it
 finishes its queued audio and the piece it is decoding for at most :data:`CLOSE_BACKLOG_S` and drops
 the rest (cut at the next 0.2 s slice), then gives the last utterance's flush (Vosk's ``FinalResult``)
-at most :data:`CLOSE_FLUSH_S`; an overrun leaves the flush to finish unheeded, and the utterance's
-call times are :meth:`Transcriber.unflushed_span`.
+at most :data:`CLOSE_FLUSH_S` (:data:`STOP_FLUSH_S` as the daemon stops); an overrun leaves the
+flush to finish unheeded, and the utterance's call times are :meth:`Transcriber.unflushed_span`.
 
 Backlog policy (``on_full``) when the worker falls behind by more than
 ``max_backlog_s`` of audio:
@@ -65,10 +65,16 @@ CLOSE_BACKLOG_S = 1.0
 """How long closing a live transcriber (``on_full="drop"``) finishes the audio still queued before it
 drops the rest: its call's end and the daemon's stop wait no longer than that for a worker behind."""
 
-CLOSE_FLUSH_S = 1.0
-"""How long closing a live transcriber waits for the last utterance's flush (Vosk's ``FinalResult``,
-which decodes what the recognizer holds at once: tens of seconds on a core starved to 1 %); past it
-the flush's words are not waited for, and its utterance is :meth:`Transcriber.unflushed_span`."""
+CLOSE_FLUSH_S = 5.0
+"""How long closing a live transcriber as its call ends waits for the last utterance's flush (Vosk's
+``FinalResult``, which decodes what the recognizer holds at once: tens of seconds on a core starved to
+1 %, more than a second with a small model on two cores busy with other work); past it the flush's
+words are not waited for, and its utterance is :meth:`Transcriber.unflushed_span`. The capture holds
+the audio that comes meanwhile (the analysis then runs that much behind)."""
+
+STOP_FLUSH_S = 1.0
+"""How long closing a live transcriber as the daemon stops waits for the last utterance's flush
+(:data:`CLOSE_FLUSH_S`): the stop is not held longer for it."""
 
 _NOISE_TOKEN = re.compile(r"^(\[.*\]|<.*>)$")
 
@@ -164,7 +170,8 @@ class Transcriber:
                  model_rate: int = 16000, hangover_s: float = 0.5, preroll_s: float = 0.2,
                  max_backlog_s: float = 30.0, on_full: str = "drop",
                  partial_interval_s: float = 0.5, slice_s: float = 0.2, renew_s: float = 0.0,
-                 close_backlog_s: float = CLOSE_BACKLOG_S, close_flush_s: float = CLOSE_FLUSH_S) -> None:
+                 close_backlog_s: float = CLOSE_BACKLOG_S, close_flush_s: float = CLOSE_FLUSH_S,
+                 stop_flush_s: float = STOP_FLUSH_S) -> None:
 
         if input_rate <= 0 or model_rate <= 0:
             raise ValueError(f"transcriber {channel}: sample rates must be positive")
@@ -183,6 +190,7 @@ class Transcriber:
         self._slice = max(1, int(slice_s * self.model_rate))
         self._close_backlog_s = close_backlog_s
         self._close_flush_s = close_flush_s
+        self._stop_flush_s = stop_flush_s
 
         self._begin_recognizer(model, renew_s)
         self._begin_shared_state()
@@ -209,12 +217,14 @@ class Transcriber:
         self._items: Deque[_Item] = deque()
         self._backlog = 0
         self._closing = False
+        self._allowed = False  # the close has begun giving its allowance: a stop coming now does not cut it
         self._events: list[WordsEvent] = []
         self._error: BaseException | None = None
         self._received = 0
         self._dropped = 0
         self._dropped_spans: list[tuple[float, float]] = []  # call times, one per stretch dropped at a time
-        self._giving_way = False  # the daemon stops: no audio is taken until the close gives its allowance
+        self._giving_way = False  # the daemon stops: no audio is taken (the piece being decoded held at its
+        # next slice) until the close gives its allowance
         self._cut = False  # closing: the piece being decoded stops at its next slice, the rest dropped
         self._abandoned = False  # closing: the last utterance's flush is not waited for, its words not taken
         self._flushed = False  # the flush's result is being taken (too late to abandon it)
@@ -322,35 +332,37 @@ class Transcriber:
         """Block until every queued chunk has been recognised (replay keeps words in step this way).
 
         Returns False if ``timeout`` passed first, or the worker gives way (:meth:`give_way`) with
-        audio still queued. The live daemon calls it only as it closes a recognizer, for at most
-        :data:`CLOSE_BACKLOG_S`.
+        audio still queued or being decoded. The live daemon calls it only as it closes a recognizer,
+        for at most :data:`CLOSE_BACKLOG_S`.
         """
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._cond:
             while (self._items or self._busy) and self._error is None and not self._finished:
                 left = None if deadline is None else deadline - time.monotonic()
-                if (left is not None and left <= 0) or (self._giving_way and not self._busy):
+                if (left is not None and left <= 0) or self._giving_way:
                     return False
                 self._cond.wait(left if left is not None else 0.5)
             self._raise_error()
         return True
 
-    def close(self, timeout: float | None = None) -> list[WordsEvent]:
+    def close(self, timeout: float | None = None, *, stopping: bool = False) -> list[WordsEvent]:
         """Finish the queued audio, flush the last utterance, join the worker.
 
         With ``on_full="drop"`` (live audio) the queued audio and the piece being decoded are
         finished for at most ``close_backlog_s`` (:data:`CLOSE_BACKLOG_S`), and what still waits
         then is dropped (counted and among :meth:`dropped_spans`); the last utterance's flush is
-        waited for at most ``close_flush_s`` (:data:`CLOSE_FLUSH_S`; 0: not run), and past it its
-        words are not taken (:meth:`unflushed_span`). A worker far behind (a busy machine: 30 s of
+        waited for at most ``close_flush_s`` (:data:`CLOSE_FLUSH_S`; ``stop_flush_s``,
+        :data:`STOP_FLUSH_S`, ``stopping``: as the daemon stops; 0: not run), and past it its words
+        are not taken (:meth:`unflushed_span`). A worker far behind (a busy machine: 30 s of
         audio waiting, its CPU capped) held the call's end, and the daemon's stop, for as long as it
         took to finish; a core starved to 1 % took tens of seconds over the flush alone.
         Returns the events not yet polled. If the worker does not finish within
         ``timeout`` seconds, returns what it has (``stats().finished`` is False).
         """
         live = self._on_full == "drop"
+        flush_s = self._stop_flush_s if stopping else self._close_flush_s
         with self._cond:
-            self._giving_way = False  # its allowance from here
+            self._allowed, self._giving_way = True, False  # its allowance from here
             self._cond.notify_all()
         if live and self._close_backlog_s > 0:
             with contextlib.suppress(TranscriberError):  # a worker that failed: said by the poll below
@@ -362,14 +374,14 @@ class Transcriber:
                 self._backlog -= len(old.x)
                 self._dropped += len(old.x)
                 self._note_dropped(old)
-            if live and self._close_flush_s <= 0:
+            if live and flush_s <= 0:
                 self._abandon()  # before the worker may begin the flush
             self._closing = True
             self._cond.notify_all()
-        if not (live and self._flush_given_up(self._close_flush_s)):
+        if not (live and self._flush_given_up(flush_s)):
             self._thread.join(timeout)
         else:
-            self.give_way()
+            self._idle()
         return self.poll()
 
     def _flush_given_up(self, limit_s: float) -> bool:
@@ -391,13 +403,19 @@ class Transcriber:
             self._unflushed = (float(self._utterance_from), float(max(self._utterance_from, self._next_call)))
 
     def give_way(self) -> None:
-        """From here on the worker takes the CPU the rest of the process leaves (its thread under
-        SCHED_IDLE, Linux; elsewhere nothing changes) and, until :meth:`close`, no more audio: the
-        daemon's stop, and a worker whose flush its close gave up on. On a core starved to 1 %, the
-        recognizer still decoding took four fifths of the CPU the daemon got while it stopped (0.13
-        of 0.16 s: 17 s)."""
+        """The daemon stops: until :meth:`close` gives the worker its allowance, it takes no more audio
+        and waits at the next slice of the piece it is decoding, leaving the CPU to the stop's own work
+        (on a core starved to 1 %, the recognizer still decoding took four fifths of the CPU the daemon
+        got while it stopped: 0.13 of 0.16 s, 17 s). Its thread keeps its priority: under SCHED_IDLE,
+        which a process without CAP_SYS_NICE cannot leave, the close's allowance on a machine busy
+        with other programs would get next to no CPU, and the last words of every stop be lost."""
         with self._cond:
-            self._giving_way = not self._closing
+            self._giving_way = not self._allowed  # a stop during a call's end: the close goes on as it was
+            self._cond.notify_all()
+
+    def _idle(self) -> None:
+        """The worker whose flush the close gave up on takes from here the CPU the rest of the process
+        leaves (its thread under SCHED_IDLE, Linux; elsewhere nothing changes): it has no allowance left."""
         tid = self._thread.native_id
         if tid is None or not hasattr(os, "sched_setscheduler"):
             return
@@ -406,7 +424,7 @@ class Transcriber:
 
     def unflushed_span(self) -> tuple[float, float] | None:
         """The call-time span (start, end) of the last utterance whose flush a live close did not
-        wait for (:data:`CLOSE_FLUSH_S`): its words are not transcribed. None: none was left."""
+        wait for (:data:`CLOSE_FLUSH_S`, :data:`STOP_FLUSH_S`): its words are not transcribed. None: none was left."""
         with self._cond:
             return self._unflushed
 
@@ -637,8 +655,7 @@ class Transcriber:
             self._map.add(self._rec_samples / self.model_rate, call_t)
         pcm = (np.clip(audio, -1.0, 1.0) * 32767.0).astype("<i2")
         for i in range(0, len(pcm), self._slice):
-            if self._cut:
-                raise _Cut(call_t + i / self.model_rate)
+            self._hold_or_cut(call_t + i / self.model_rate)
             piece = pcm[i:i + self._slice]
             if self._utterance_from is None:
                 self._utterance_from = call_t + i / self.model_rate
@@ -656,6 +673,16 @@ class Transcriber:
                 if self._since_partial >= self._partial_every:
                     self._since_partial = 0
                     self._result(self._rec.PartialResult(), final=False)
+
+    def _hold_or_cut(self, at: float) -> None:
+        """Between two slices, at call time ``at``: a worker giving way (:meth:`give_way`) waits here
+        for its close's allowance; one whose close cut the piece ends it here (:class:`_Cut`)."""
+        if self._giving_way:
+            with self._cond:
+                while self._giving_way and not self._closing:
+                    self._cond.wait()
+        if self._cut:
+            raise _Cut(at)
 
     def _renew(self) -> None:
         """A new recognizer in place of the old one, which is freed first and its memory given back to
