@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -697,16 +699,45 @@ DOWNLOAD_HELPERS = ("vosk", "requests", "urllib3", "charset_normalizer", "idna",
 live daemon's memory, research/live_memory)."""
 
 
-def test_loading_a_model_loads_vosks_library_without_its_package_and_download_helpers(tmp_path):
-    """The library is loaded and asked to load the model (garbage here: it says so); the ``vosk``
-    package, which imports requests, tqdm and the rest for its downloads, is not imported."""
-    bad = tmp_path / "garbage"
+def _garbage_model(bad: Path) -> Path:
+    """A folder shaped as a model whose files are garbage: Vosk's library is asked to load it and says no."""
     for part, name, data in (("am", "final.mdl", b"not a model"), ("conf", "model.conf", b"\n"),
                              ("graph", "HCLG.fst", b"not a graph")):
         (bad / part).mkdir(parents=True)
         (bad / part / name).write_bytes(data)
+    return bad
+
+
+def test_loading_a_model_loads_vosks_library_without_its_package_and_download_helpers(tmp_path):
+    """The library is loaded and asked to load the model (garbage here: it says so); the ``vosk``
+    package, which imports requests, tqdm and the rest for its downloads, is not imported."""
+    bad = _garbage_model(tmp_path / "garbage")
     done = subprocess.run([sys.executable, "-c", _LOAD_DRIVER, str(bad)], cwd=ROOT, capture_output=True, text=True,
                           check=True, env=dict(os.environ, PYTHONPATH=str(ROOT)))
     out = json.loads(done.stdout)
     assert out["error"].startswith(f"{bad}: Vosk could not load this model")
     assert sorted({m.split(".")[0] for m in out["modules"]} & set(DOWNLOAD_HELPERS)) == []
+
+
+@pytest.mark.parametrize("kept, said", [
+    ((), "vosk's binding vosk_cffi.py is not there"),
+    (("vosk_cffi.py",), "vosk's library libvosk.so cannot be opened"),
+])
+def test_a_broken_vosk_installation_is_one_line_naming_the_model_and_what_is_missing(tmp_path, kept, said):
+    """A vosk package whose binding or library is missing (an installation cut short): loading a model
+    says so in one ModelError line naming the model's folder, what is missing and where, never a
+    traceback."""
+    import shutil
+    installed = Path(importlib.util.find_spec("vosk").origin).parent
+    broken = tmp_path / "site" / "vosk"
+    broken.mkdir(parents=True)
+    (broken / "__init__.py").write_text("", encoding="utf-8")
+    for name in kept:
+        shutil.copy(installed / name, broken / name)
+    bad = _garbage_model(tmp_path / "model")
+    done = subprocess.run([sys.executable, "-c", _LOAD_DRIVER, str(bad)], cwd=ROOT, capture_output=True, text=True,
+                          env=dict(os.environ, PYTHONPATH=os.pathsep.join([str(tmp_path / "site"), str(ROOT)])))
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
+    error = json.loads(done.stdout)["error"]
+    assert error.startswith(f"{bad}: Vosk cannot be loaded (") and said in error and str(broken) in error, error
+    assert "\n" not in error

@@ -30,11 +30,7 @@ def library() -> tuple[Any, Any]:
     if spec is None or not spec.origin:
         raise ImportError("vosk is not installed")
     folder = os.path.dirname(spec.origin)
-    binding = importlib.util.spec_from_file_location("monitor_vosk_cffi", os.path.join(folder, "vosk_cffi.py"))
-    if binding is None or binding.loader is None:
-        raise ImportError(f"{folder}: vosk's binding vosk_cffi.py is not there")
-    module = importlib.util.module_from_spec(binding)
-    binding.loader.exec_module(module)
+    module = _binding(folder)
     name = _LIBRARY.get(sys.platform, "libvosk.so")
     if sys.platform == "win32":
         os.add_dll_directory(folder)  # the library's own dependencies lie beside it
@@ -42,6 +38,22 @@ def library() -> tuple[Any, Any]:
         return module.ffi, module.ffi.dlopen(os.path.join(folder, name))
     except OSError as err:
         raise ImportError(f"{folder}: vosk's library {name} cannot be opened ({err})") from None
+
+
+def _binding(folder: str) -> Any:
+    """vosk's generated cffi binding in ``folder`` (``vosk_cffi.py``), run as a module of its own;
+    ImportError, one line, when it is not there or does not run (a broken installation)."""
+    path = os.path.join(folder, "vosk_cffi.py")
+    binding = importlib.util.spec_from_file_location("monitor_vosk_cffi", path)
+    if not os.path.isfile(path) or binding is None or binding.loader is None:
+        raise ImportError(f"{folder}: vosk's binding vosk_cffi.py is not there")
+    module = importlib.util.module_from_spec(binding)
+    try:
+        binding.loader.exec_module(module)
+    except Exception as err:  # noqa: BLE001 - whatever a broken binding raises: one line
+        said = str(err).strip().splitlines()
+        raise ImportError(f"{path}: vosk's binding does not load ({said[0] if said else type(err).__name__})") from None
+    return module
 
 
 def set_log_level(level: int) -> None:
@@ -60,9 +72,11 @@ class Model:
             raise Exception("Failed to create a model")  # noqa: TRY002 - vosk's own exception, as callers expect
 
     def __del__(self) -> None:
-        ffi, lib = library()
-        if getattr(self, "_handle", ffi.NULL) != ffi.NULL:
-            lib.vosk_model_free(self._handle)
+        handle = getattr(self, "_handle", None)  # none where the library did not load
+        if handle is not None:
+            ffi, lib = library()
+            if handle != ffi.NULL:
+                lib.vosk_model_free(handle)
 
 
 class KaldiRecognizer:
@@ -78,8 +92,9 @@ class KaldiRecognizer:
             raise Exception("Failed to create a recognizer")  # noqa: TRY002 - vosk's own exception
 
     def __del__(self) -> None:
-        if getattr(self, "_handle", None) not in (None, self._ffi.NULL):
-            self._lib.vosk_recognizer_free(self._handle)
+        handle = getattr(self, "_handle", None)  # none where the library did not load
+        if handle is not None and handle != self._ffi.NULL:
+            self._lib.vosk_recognizer_free(handle)
 
     def SetWords(self, enable: bool) -> None:  # noqa: N802 - vosk's names
         self._lib.vosk_recognizer_set_words(self._handle, 1 if enable else 0)
