@@ -710,8 +710,9 @@ def _low_contrast(page) -> list[str]:
 
 
 def _press(page, key: str) -> None:
-    """A key pressed and let go, as the keyboard does it (Tab, Enter, Space)."""
-    code, vk, text = {"Tab": ("Tab", 9, ""), "Enter": ("Enter", 13, "\r"), " ": ("Space", 32, " ")}[key]
+    """A key pressed and let go, as the keyboard does it (Tab, Enter, Space, Escape)."""
+    code, vk, text = {"Tab": ("Tab", 9, ""), "Enter": ("Enter", 13, "\r"), " ": ("Space", 32, " "),
+                      "Escape": ("Escape", 27, "")}[key]
     down = {"key": key, "code": code, "windowsVirtualKeyCode": vk}
     page.send("Input.dispatchKeyEvent", {"type": "keyDown", **down, **({"text": text} if text else {})})
     page.send("Input.dispatchKeyEvent", {"type": "keyUp", **down})
@@ -1253,5 +1254,38 @@ def test_a_team_lead_reads_what_the_agents_said_of_each_kind_of_alert_over_a_per
         _press(page, "Enter")
         assert page.eval("[document.getElementById('outcomes').hidden, document.activeElement.id, "
                          "document.getElementById('outcomes-open').ariaExpanded]") == [True, "outcomes-open", "false"]
+    finally:
+        pages.close()
+
+
+def test_escape_closes_the_outcomes_view_and_a_retention_cut_below_its_period_asks_for_the_one_offered(
+        tmp_path, chromium):
+    """Escape within the Outcomes view closes it as Close does, the focus back on the header's button.
+    Open, its answer of the last 7 days: a reload that has the console keep 3 days offers "last 3 days
+    (all the console keeps)" in its place and the view asks for that period, rather than showing
+    7 days under a choice that says 3."""
+    import signal
+    from conftest import ConsolePages
+    config = tmp_path / "console.toml"
+    config.write_text("[supervisor]\nretention_days = 10\n", encoding="utf-8")
+    pages = ConsolePages(tmp_path, chromium, extra=("--config", str(config)))
+    try:
+        page = pages.open()
+        status = "document.getElementById('outcomes-status').textContent"
+        page.eval("document.getElementById('outcomes-open').focus()")
+        _press(page, "Enter")
+        page.wait(f"{status}.startsWith('The last 7 days, to ')")
+        _press(page, "Escape")
+        assert page.eval("[document.getElementById('outcomes').hidden, document.activeElement.id, "
+                         "document.getElementById('outcomes-open').ariaExpanded]") == [True, "outcomes-open", "false"]
+
+        _press(page, "Enter")
+        page.wait(f"{status}.startsWith('The last 7 days, to ') && {OUTCOMES_ASKED} === 2")
+        config.write_text("[supervisor]\nretention_days = 3\n", encoding="utf-8")
+        pages.console.proc.send_signal(signal.SIGHUP)
+        page.wait(f"{status}.startsWith('The last 3 days (all the console keeps), to ')")
+        assert page.eval("[...document.getElementById('outcomes-period').selectedOptions].map(o => o.text)") == [
+            "last 3 days (all the console keeps)"]
+        assert page.eval(OUTCOMES_ASKED) == 3
     finally:
         pages.close()
