@@ -1289,3 +1289,22 @@ def test_escape_closes_the_outcomes_view_and_a_retention_cut_below_its_period_as
         assert page.eval(OUTCOMES_ASKED) == 3
     finally:
         pages.close()
+
+
+def test_an_outcomes_answer_that_comes_after_the_view_is_closed_is_neither_drawn_nor_said(console_pages):
+    """The view closed while the console's answer is on its way (held back here until then): the
+    answer is dropped, so a screen reader hears nothing of a view no longer there."""
+    page = console_pages.open()
+    # the answer held until window.answer(); window.handled once the page has read it and gone on (a task later)
+    page.eval("{ const f = window.fetch; window.fetch = (url, o) => String(url).startsWith('/api/outcomes') ? "
+              "new Promise((done) => { window.answer = () => done(f(url, o).then((r) => { const j = r.json.bind(r); "
+              "r.json = () => j().then((v) => { setTimeout(() => { window.handled = true; }); return v; }); "
+              "return r; })); }) : f(url, o); }")
+    page.eval("document.getElementById('outcomes-open').click()")
+    page.wait("typeof window.answer === 'function'")
+    page.eval("document.getElementById('outcomes-close').click()")
+    said = page.eval("document.getElementById('say').textContent")
+    page.eval("window.answer()")
+    page.wait("window.handled === true")
+    assert page.eval("document.getElementById('say').textContent") == said
+    assert page.eval("document.getElementById('outcomes-status').textContent").startswith("Asking the console")
