@@ -279,10 +279,9 @@ class NotifySink:
 
     def say_clicked(self, c: Clicked) -> bool:
         """What a click did, in a normal notification: the word kept (the daemon's line), or why not."""
-        if "error" not in c.answer:
-            self._clicked_on.add(c.alert_id)
         if "error" in c.answer:
             return self._plain("normal", f"Not kept: {said(c.word)}", body_text(str(c.answer["error"])))
+        self._clicked_on.add(c.alert_id)
         return self._plain("normal", f"Kept: {said(c.word)}", body_text(str(c.answer.get("message", ""))))
 
     def call_over(self, ev: CallSummaryEvent) -> bool:
