@@ -162,10 +162,9 @@ def outcome_lines(o: Outcomes) -> list[str]:
     alarms), the critical alerts per hour of call time where it is known, and the false alarms' notes."""
     names = [f"{severity_word(r.severity)} {r.kind}" for r in o.rows] + [ALL]
     first = max(map(len, names))
-    counts = [(r.alerts, r.handled, r.false_alarm, r.unsaid) for r in (*o.rows, o.total)]
     lines = [" " * first + "  " + "  ".join(HEADER)]
-    for name, (n, handled, false, unsaid), r in zip(names, counts, (*o.rows, o.total)):
-        cells = [f"{v:>{len(h)}}" for v, h in zip((n, handled, false, unsaid), HEADER)]
+    for name, r in zip(names, (*o.rows, o.total)):
+        cells = [f"{v:>{len(h)}}" for v, h in zip((r.alerts, r.handled, r.false_alarm, r.unsaid), HEADER)]
         lines.append(f"{name:<{first}}  " + "  ".join(cells) + "  " + share_text(r.false_alarm, r.worded))
     return lines + _call_time_lines(o) + _note_lines(o)
 

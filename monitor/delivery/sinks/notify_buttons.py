@@ -160,7 +160,8 @@ class ButtonWaiters:
         one, or not), in a thread until it ends; past the cap, waiters are given up (:meth:`_over_cap`)."""
         notification_id, waiter = shown.id, _Waiter(shown, alert_id, critical, self._read)
         with self._lock:
-            ended = [w for w in (self._waiting.pop(notification_id, None),) if w is not None]
+            replaced = self._waiting.pop(notification_id, None)
+            ended = [replaced] if replaced is not None else []
             if self._closed:
                 ended.append(waiter)  # the daemon stops: nothing waits any more
             else:
