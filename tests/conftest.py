@@ -15,6 +15,8 @@ import json
 import logging
 import os
 import re
+import select
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -1004,3 +1006,106 @@ def env(pulse, tmp_path):  # noqa: F811 - the fixture imported above
     e["XDG_CONFIG_HOME"] = str(tmp_path / "cfg")
     e["PYTHONPATH"] = str(ROOT)
     return e
+
+
+DESKTOP_TOOLS = ("dbus-daemon", "dbus-send", "Xvfb", "dunst", "dunstctl", "notify-send")
+"""What :class:`Desktop` runs: a session bus, a display and dunst, and what the notifications need."""
+
+CLICKS = """
+    [global]
+        dmenu = {menu}
+"""
+"""dunst's configuration for a click on a notification's button: dunst's menu of a notification's
+actions (``dunstctl action``, with more than one) runs the "dmenu" command, the agent's pick its answer:
+here the line of the button named in the file ``choice`` beside the menu."""
+
+
+def clicking_dunst(folder: Path) -> str:
+    """:data:`CLICKS` for a dunst whose menu picks the button whose label the file ``folder/choice``
+    holds (written before each click)."""
+    menu = folder / "menu.sh"
+    menu.write_text(f"#!/bin/sh\ngrep -m1 -F \"$(cat {folder / 'choice'})\"\n")
+    menu.chmod(0o755)
+    return CLICKS.format(menu=menu)
+
+
+class Desktop:
+    """An agent's desktop of its own: a private session bus, Xvfb on a display it finds free (a fixed
+    one is another test run's, or a dead one's lock) and dunst, the notification server, once it owns
+    the notifications' name on the bus; ``env`` is what a process needs to notify there, and
+    :meth:`click` picks a button of the newest notification, as the agent would in dunst's menu."""
+
+    def __init__(self, folder: Path, timeout: float = 20.0) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        self.folder = folder
+        self.procs: list[subprocess.Popen] = []
+        bus = self._start(["dbus-daemon", "--session", "--nofork", "--print-address=1"], stdout=subprocess.PIPE)
+        display = self._start(["Xvfb", "-displayfd", "1", "-nolisten", "tcp"], stdout=subprocess.PIPE)
+        self.env = {"DBUS_SESSION_BUS_ADDRESS": self._line(bus, timeout), "DISPLAY": f":{self._line(display, timeout)}"}
+        config = folder / "dunstrc"
+        config.write_text(clicking_dunst(folder))
+        self._start(["dunst", "-config", str(config)], env=self.full_env(), stdout=subprocess.DEVNULL)
+        if not wait_for(self._dunst_owns_the_name, timeout, every_s=0.1):
+            self.close()
+            raise RuntimeError("dunst did not take the notifications' name on the bus")
+
+    def _start(self, argv: list[str], **kwargs) -> subprocess.Popen:
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True, **kwargs)
+        self.procs.append(proc)
+        return proc
+
+    def _line(self, proc: subprocess.Popen, timeout: float) -> str:
+        """The first line ``proc`` prints (the bus's address, the display's number)."""
+        if not select.select([proc.stdout], [], [], timeout)[0]:
+            self.close()
+            raise RuntimeError(f"{proc.args[0]} said nothing within {timeout:g} s")
+        return proc.stdout.readline().strip()
+
+    def _dunst_owns_the_name(self) -> bool:
+        r = subprocess.run(["dbus-send", "--session", "--print-reply", "--dest=org.freedesktop.DBus",
+                            "/org/freedesktop/DBus", "org.freedesktop.DBus.NameHasOwner",
+                            "string:org.freedesktop.Notifications"], env=self.full_env(), capture_output=True,
+                           text=True)
+        return "true" in r.stdout
+
+    def full_env(self) -> dict[str, str]:
+        return {**os.environ, **self.env}
+
+    def click(self, label: str, taken, within: float = 10.0) -> bool:
+        """Pick the button ``label`` of the newest notification, again until ``taken()`` (a notification
+        with buttons shows them once its ``notify-send`` waits on it), ``within`` seconds at most."""
+        (self.folder / "choice").write_text(label)
+        end = time.monotonic() + within
+        while time.monotonic() < end:
+            subprocess.run(["dunstctl", "action", "0"], env=self.full_env(), check=True)
+            if wait_for(taken, 0.3):
+                return True
+        return False
+
+    def summaries(self) -> list[str]:
+        """The summaries of the notifications shown, the newest first (``dunstctl`` closes them all,
+        each into its history, which it says)."""
+        subprocess.run(["dunstctl", "close-all"], env=self.full_env(), check=True)
+        r = subprocess.run(["dunstctl", "history"], env=self.full_env(), capture_output=True, text=True, check=True)
+        return [n["summary"]["data"] for n in json.loads(r.stdout)["data"][0]]
+
+    def close(self) -> None:
+        for proc in reversed(self.procs):
+            proc.terminate()
+        for proc in self.procs:
+            try:
+                proc.wait(5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(5)
+
+
+@pytest.fixture
+def desktop(tmp_path) -> Iterator[Desktop]:
+    """:class:`Desktop` for the test's duration (skipped where its tools are not installed)."""
+    missing = [tool for tool in DESKTOP_TOOLS if shutil.which(tool) is None]
+    if missing:
+        pytest.skip(f"{', '.join(missing)} not installed")
+    d = Desktop(tmp_path / "desktop")
+    yield d
+    d.close()

@@ -10,8 +10,9 @@ import sys
 import textwrap
 
 import pytest
+import soundfile as sf
 
-from conftest import CALLS, ROOT
+from conftest import CALLS, ROOT, Daemon, clicking_dunst, db_rows, stop_daemon, wait_for
 
 from monitor.events import AlertEvent, CallSummaryEvent
 from monitor.delivery.sinks.notify import NotifySink
@@ -361,24 +362,6 @@ def test_an_acknowledgement_naming_the_call_of_an_alert_raised_before_its_row_wa
     assert [a[:4] for a in calls[1:]] == [["-r", "7", "-u", "critical"], ["-r", "8", "-u", "normal"]]
 
 
-CLICKS = """
-    [global]
-        dmenu = {menu}
-"""
-"""dunst's configuration for a click on a notification's button: dunst's menu of a notification's
-actions (``dunstctl action``, with more than one) runs the "dmenu" command, the agent's pick its answer:
-here the line of the button named in the file ``choice``."""
-
-
-def clicking_dunst(tmp_path) -> str:
-    """:data:`CLICKS` for dunst run by :func:`on_dunst` in ``tmp_path``: the menu picks the button whose
-    label ``click(LABEL)`` (in the script run there) wrote last."""
-    menu = tmp_path / "menu.sh"
-    menu.write_text(f"#!/bin/sh\ngrep -m1 -F \"$(cat {tmp_path / 'choice'})\"\n")
-    menu.chmod(0o755)
-    return CLICKS.format(menu=menu)
-
-
 ON_A_DAEMON = """
     import os, subprocess, time
     from monitor.capture.sources import FileSource
@@ -431,7 +414,6 @@ def test_a_click_on_a_notification_s_button_is_the_agent_s_word_on_its_alert_kep
     `call-monitor outcome ID false-alarm` keeps it, and a notification says so. A warning whose word the
     agent typed already ("handled") keeps it: the click is refused, said in a notification and the log.
     Nothing is left waiting once the sink is closed."""
-    from conftest import db_rows
     said, items = on_dunst(tmp_path, on_a_daemon(tmp_path, """
         import logging
         logged = []
@@ -604,3 +586,43 @@ def test_a_notification_with_buttons_is_shown_once_with_them_not_shown_then_said
     """))
     assert said.split() == ["True", "1"], said
     assert [i["summary"]["data"] for i in items] == ["CRITICAL: possible emergency"]
+
+
+QUICK_WARNING = "[rules.slow_speech]\npersist_s = 0\nmin_speech_s = 0\n"
+"""A configuration under which the first seconds of the fixture call ``labored_start`` (its caller's
+leg) raise a slow_speech warning at once, about 1 s into the call: no wait for the caller to speak
+more, nor for the cue to stay."""
+
+
+def test_a_click_on_the_running_daemon_s_notification_is_kept_in_its_database_and_posted_to_the_webhook(
+        pulse, env, desktop, hook, tmp_path):
+    """`call-monitor run` on the private sound server, notifying on a desktop of its own: the caller's
+    first seconds raise a warning, whose notification carries the buttons; the agent clicks "False
+    alarm" in dunst, and the running daemon keeps the word in its database, posts it to the webhook
+    beside the alert, as `call-monitor outcome ID false-alarm` does, and says so in a notification."""
+    x, rate = sf.read(CALLS / "labored_start_8k.wav", frames=8000 * 6, dtype="float32")
+    caller = tmp_path / "caller.wav"
+    sf.write(caller, x[:, 1], rate)
+    (tmp_path / "c.toml").write_text(QUICK_WARNING)
+    db = tmp_path / "e.db"
+    d = Daemon(["--caller", "softphone.monitor", "--config", str(tmp_path / "c.toml"), "--db", str(db),
+                "--webhook", hook.url, "--no-transcribe"], {**env, **desktop.env}, tmp_path)
+    try:
+        d.wait_running(env, timeout=20)
+        player = pulse.play(caller)
+        alerts = lambda: [p for _, p in hook.received if p.get("type") != "agent_word"]  # noqa: E731
+        assert wait_for(alerts, 10), d.err
+        (alert,) = alerts()
+        assert alert["kind"] == "slow_speech"
+        words = lambda: db_rows(db, "SELECT alert_id, word, note FROM alert_words")  # noqa: E731
+        assert desktop.click("False alarm", words), d.err
+        assert words() == [(alert["alert_id"], "false_alarm", "")]
+        posted = lambda: [p for _, p in hook.received if p.get("type") == "agent_word"]  # noqa: E731
+        assert wait_for(posted, 10), d.err
+        assert [(p["alert_id"], p["word"]) for p in posted()] == [(alert["alert_id"], "false_alarm")]
+        assert wait_for(lambda: any(f"the agent's word: alert {alert['alert_id']} (slow_speech" in e for e in d.err),
+                        5), d.err
+        assert wait_for(lambda: "Kept: false alarm" in desktop.summaries(), 5)
+        player.wait(10)
+    finally:
+        stop_daemon(d)
