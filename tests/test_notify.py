@@ -14,18 +14,22 @@ import soundfile as sf
 
 from conftest import CALLS, ROOT, Daemon, clicking_dunst, db_rows, stop_daemon, wait_for
 
-from monitor.events import AlertEvent, CallSummaryEvent
+from monitor.events import AlertAckedEvent, AlertEvent, CallSummaryEvent
 from monitor.delivery.sinks.notify import NotifySink
 
 NEEDED = ("dbus-run-session", "Xvfb", "dunst", "dunstctl", "notify-send")
 
 
-def test_format_urgency():
+def test_a_notification_carries_its_urgency_critical_for_a_critical_alert_and_its_acknowledgement_mid_call():
     crit = AlertEvent(t=1.0, kind="possible_emergency", severity="critical", message="m", actions=("a", "b"))
     warn = AlertEvent(t=1.0, kind="slow_speech", severity="warning", message="w")
-    assert NotifySink.format(crit)[0] == "critical" and "possible emergency" in NotifySink.format(crit)[1]
-    assert "• a" in NotifySink.format(crit)[2]
-    assert NotifySink.format(warn)[0] == "normal"
+    assert NotifySink.format(crit).urgency == "critical" and "possible emergency" in NotifySink.format(crit).summary
+    assert "• a" in NotifySink.format(crit).body
+    assert NotifySink.format(warn).urgency == "normal"
+    acked = AlertAckedEvent(t=1.0, call_id=3, alert_id=5, kind="possible_emergency", severity="critical", by="Dana",
+                            acked_at=1796431283.0)
+    assert NotifySink.format_acked(acked).urgency == "critical"
+    assert NotifySink.format_acked(acked, over=True).urgency == "normal"
 
 
 def test_a_notification_says_what_the_alert_means_then_what_to_do_then_the_measurements():
@@ -35,13 +39,13 @@ def test_a_notification_says_what_the_alert_means_then_what_to_do_then_the_measu
     crit = AlertEvent(t=93.0, kind="possible_emergency", severity="critical",
                       message="Possible emergency: long pauses and slow speech agree (evidence 3.6, raised at 3)",
                       actions=("Ask the caller how they feel right now", "Keep the caller on the line"))
-    assert NotifySink.format(crit)[2].splitlines() == [
+    assert NotifySink.format(crit).body.splitlines() == [
         "The caller may be unwell or in danger: check on them now", "• Ask the caller how they feel right now",
         "• Keep the caller on the line",
         "Possible emergency: long pauses and slow speech agree (evidence 3.6, raised at 3)"]
     phrase = AlertEvent(t=9.0, kind="distress_phrase", severity="critical",
                         message='Distress phrase: the caller said "I can\'t breathe"', actions=("Ask",))
-    assert NotifySink.format(phrase)[2].splitlines() == ['Distress phrase: the caller said "I can\'t breathe"', "• Ask"]
+    assert NotifySink.format(phrase).body.splitlines() == ['Distress phrase: the caller said "I can\'t breathe"', "• Ask"]
 
 
 MARKUP = "<a href='https://example.com/'>Dana</a> & <b>co</b>"
@@ -54,13 +58,13 @@ def test_a_supervisor_s_name_in_an_acknowledgement_s_body_is_plain_text_not_mark
     from monitor.events import AlertAckedEvent
     ack = AlertAckedEvent(t=93.0, call_id=3, alert_id=5, kind="possible_emergency", severity="critical", by=MARKUP,
                           acked_at=1796431283.0)
-    assert NotifySink.format_acked(ack)[1].startswith(f"Supervisor {SHOWN} acknowledged this critical alert at ")
+    assert NotifySink.format_acked(ack).body.startswith(f"Supervisor {SHOWN} acknowledged this critical alert at ")
 
 
 def test_an_alert_s_words_and_actions_in_its_body_are_plain_text_not_markup():
     phrase = AlertEvent(t=9.0, kind="distress_phrase", severity="critical",
                         message=f'Distress phrase: the caller said "{MARKUP}"', actions=(f"Call {MARKUP}",))
-    assert NotifySink.format(phrase)[2].splitlines() == [f'Distress phrase: the caller said "{SHOWN}"',
+    assert NotifySink.format(phrase).body.splitlines() == [f'Distress phrase: the caller said "{SHOWN}"',
                                                          f"• Call {SHOWN}"]
 
 
@@ -204,9 +208,9 @@ def test_with_include_phrase_text_off_a_notification_names_the_listed_phrase_not
                         message='Possible emergency: slow speech and the caller said "oh I cannot breathe my chest"',
                         evidence={"phrase": {"phrase": "cannot breathe", "excerpt": "oh I cannot breathe my chest"}})
     for ev in (phrase, joined):
-        assert "oh I cannot" in NotifySink.format(ev)[2]
-        assert "my chest" not in NotifySink.format(ev, include_phrase_text=False)[2]
-    assert NotifySink.format(phrase, include_phrase_text=False)[2].splitlines() == [
+        assert "oh I cannot" in NotifySink.format(ev).body
+        assert "my chest" not in NotifySink.format(ev, include_phrase_text=False).body
+    assert NotifySink.format(phrase, include_phrase_text=False).body.splitlines() == [
         'Distress phrase: the caller said a listed distress phrase ("cannot breathe")', "• Ask"]
 
 

@@ -76,6 +76,20 @@ class Clicked(NamedTuple):
     answer: dict[str, Any]
 
 
+CRITICAL, NORMAL = "critical", "normal"
+"""A notification's urgencies (``notify-send -u``): a critical one stays until dismissed on most
+desktops, a normal one goes by itself."""
+
+
+class Notification(NamedTuple):
+    """A notification as it is shown: its urgency (:data:`CRITICAL` or :data:`NORMAL`), summary and
+    body (:func:`body_text`)."""
+
+    urgency: str
+    summary: str
+    body: str
+
+
 class Shown(NamedTuple):
     """A critical notification on the desktop: its id, its alert's call time and what it said of
     the alert (kept under the alert's acknowledgement: the alert stands, and so do its next steps),
@@ -127,21 +141,20 @@ class NotifySink:
         self._thread.start()
 
     @staticmethod
-    def format(ev: AlertEvent, include_phrase_text: bool = True) -> tuple[str, str, str]:
-        """(urgency, summary, body) of an alert: the body (:func:`body_text`) says what the alert means first, then
+    def format(ev: AlertEvent, include_phrase_text: bool = True) -> Notification:
+        """An alert's notification, critical for a critical alert, else normal: the body (:func:`body_text`) says what the alert means first, then
         what to do, then the measured evidence (a desktop shows a notification's first lines); an
         alert without such words (a distress phrase: the caller's own, or without
         ``include_phrase_text`` the listed phrase they matched) says its message first."""
         if not include_phrase_text:
             ev = redact_phrase_text(ev)
-        urgency = "critical" if ev.severity == "critical" else "normal"
         label = "CRITICAL" if ev.severity == "critical" else "Warning"
         summary = f"{label}: {kind_name(ev.kind)}"
         message = ev.message if ev.stored else ev.message + " (not stored: the database is failing)"
         said = meaning(ev.kind)
         actions = [f"• {a}" for a in ev.actions[:5]]
         lines = [said[0].upper() + said[1:], *actions, message] if said else [message, *actions]
-        return urgency, summary, body_text(*lines)
+        return Notification(CRITICAL if ev.severity == "critical" else NORMAL, summary, body_text(*lines))
 
     def __call__(self, event: Event) -> None:
         if isinstance(event, (AlertEvent, CallSummaryEvent)) or (
@@ -194,23 +207,23 @@ class NotifySink:
 
     def send(self, ev: AlertEvent) -> bool:
         self._open.add(ev.call_id)
-        urgency, summary, body = self.format(ev, self.include_phrase_text)
+        n = self.format(ev, self.include_phrase_text)
         alert_id = ev.alert_id if ev.stored else None  # one held back by a failing database has no id yet
-        if ev.severity == "critical":
-            return self._critical(ev.call_id, ev.kind, ev.t, summary, body, body, alert_id)
-        return self._plain(urgency, summary, body, alert_id)
+        if n.urgency == CRITICAL:
+            return self._critical(ev.call_id, ev.kind, ev.t, n, n.body, alert_id)
+        return self._plain(n, alert_id)
 
-    def _plain(self, urgency: str, summary: str, body: str, alert_id: int | None = None) -> bool:
-        """A notification not kept: it goes as its ``urgency`` says (a normal one by itself), with the
+    def _plain(self, n: Notification, alert_id: int | None = None) -> bool:
+        """Notification ``n``, not kept: it goes as its urgency says (a normal one by itself), with the
         buttons of alert ``alert_id`` (None: none)."""
-        if self._show(["-u", urgency, summary, body], alert_id) is None:
+        if self._show(n, alert_id) is None:
             return False
         self.sent += 1
         return True
 
-    def _critical(self, call_id: int | None, kind: str, t: float, summary: str, body: str, alert_body: str,
+    def _critical(self, call_id: int | None, kind: str, t: float, n: Notification, alert_body: str,
                   alert_id: int | None = None) -> bool:
-        """A critical notification of ``call_id``'s alert ``kind`` (raised at call time ``t``, said
+        """Critical notification ``n`` of ``call_id``'s alert ``kind`` (raised at call time ``t``, said
         as ``alert_body``, stored as ``alert_id``, whose buttons it carries): in place of the one of
         its kind on the desktop, if any, and kept, where the command prints its id, to be replaced
         once the call is over."""
@@ -219,8 +232,7 @@ class NotifySink:
         shown = calls.get(kind)
         if shown:
             self._waiters.end(shown.id)  # before the new one comes: a click on it is heard once
-        nid = self._show([*(["-r", shown.id] if shown else []), "-u", "critical", *(["-p"] if keep else []),
-                          summary, body], alert_id if keep else None)
+        nid = self._show(n, alert_id if keep else None, replaces=shown.id if shown else None, print_id=keep)
         if nid is None:
             return False
         if keep and nid.isdigit():
@@ -246,26 +258,30 @@ class NotifySink:
             return False
         return True
 
-    def _show(self, args: list[str], alert_id: int | None) -> str | None:
-        """``notify-send ARGS``, with the buttons of alert ``alert_id`` where it carries them
-        (:meth:`_has_buttons`): shown with them at once, by a ``notify-send`` left waiting for a click
-        (:class:`ButtonWaiters`). What it printed (the id with ``-p``, "" for nothing), or None (said)
-        when it failed."""
-        if alert_id is None or not self._has_buttons(alert_id):
+    def _show(self, n: Notification, alert_id: int | None, *, replaces: str | None = None,
+              print_id: bool = False) -> str | None:
+        """Notification ``n`` shown by ``notify-send`` (in place of notification ``replaces``, if any), with
+        the buttons of alert ``alert_id`` where it carries them (:meth:`_has_buttons`): shown with them
+        at once, by a ``notify-send`` left waiting for a click (:class:`ButtonWaiters`). What it printed
+        (the id where ``print_id`` or the buttons ask it, "" for nothing), or None (said) when it failed."""
+        buttons = alert_id is not None and self._has_buttons(alert_id)
+        args = [*(["-r", replaces] if replaces else []), "-u", n.urgency, *(["-p"] if print_id or buttons else []),
+                n.summary, n.body]
+        if alert_id is None or not buttons:
             r = self._run(args)
             return None if r is None else r.stdout.strip()
         if self._missing():
             return None
         try:
-            shown = show_waiting([self.command, "-a", self.app_name, "-c", "call-monitor", *args,
-                                  *([] if "-p" in args else ["-p"]), *button_args()], self.timeout_s)
+            shown = show_waiting([self.command, "-a", self.app_name, "-c", "call-monitor", *args, *button_args()],
+                                 self.timeout_s)
         except OSError as err:
             self._fail("oserror", str(err))
             return None
         except NotShown as err:
             self._fail(err.key, str(err))
             return None
-        self._waiters.wait(shown, alert_id, critical=args[args.index("-u") + 1] == "critical")
+        self._waiters.wait(shown, alert_id, critical=n.urgency == CRITICAL)
         return shown.id
 
     def _clicked(self, alert_id: int, word: str) -> None:
@@ -280,9 +296,9 @@ class NotifySink:
     def say_clicked(self, c: Clicked) -> bool:
         """What a click did, in a normal notification: the word kept (the daemon's line), or why not."""
         if "error" in c.answer:
-            return self._plain("normal", f"Not kept: {said(c.word)}", body_text(str(c.answer["error"])))
+            return self._plain(Notification(NORMAL, f"Not kept: {said(c.word)}", body_text(str(c.answer["error"]))))
         self._clicked_on.add(c.alert_id)
-        return self._plain("normal", f"Kept: {said(c.word)}", body_text(str(c.answer.get("message", ""))))
+        return self._plain(Notification(NORMAL, f"Kept: {said(c.word)}", body_text(str(c.answer.get("message", "")))))
 
     def call_over(self, ev: CallSummaryEvent) -> bool:
         """The call of the summary ``ev`` is over: each of its critical notifications on the desktop is
@@ -311,19 +327,20 @@ class NotifySink:
         """Critical notification ``s`` of alert ``kind`` replaced by one saying its call is over (with
         its alert's buttons: the agent, done with the caller, has a moment to say what came of it)."""
         self._waiters.end(s.id)
-        args = ["-u", "normal", f"Call over: {kind_name(kind)}",
-                body_text(f"That call is over. The alert was raised {call_time(s.t)} into it.")]
-        return self._show(["-r", s.id, *args], s.alert_id) is not None
+        n = Notification(NORMAL, f"Call over: {kind_name(kind)}",
+                         body_text(f"That call is over. The alert was raised {call_time(s.t)} into it."))
+        return self._show(n, s.alert_id, replaces=s.id) is not None
 
     @staticmethod
-    def format_acked(ev: AlertAckedEvent, over: bool = False) -> tuple[str, str]:
-        """(summary, body) of a critical alert's acknowledgement: who on the console saw it, and when
-        (the body :func:`body_text`: the name is as the supervisor typed it); ``over``: its call is."""
+    def format_acked(ev: AlertAckedEvent, over: bool = False) -> Notification:
+        """A critical alert's acknowledgement: who on the console saw it, and when (the body
+        :func:`body_text`: the name is as the supervisor typed it); critical while its call goes on (the
+        alert stands), normal once it is ``over``."""
         when = time.strftime("%H:%M:%S", time.localtime(ev.acked_at))
         said = f"Supervisor {ev.by} acknowledged this critical alert at {when}: they have seen it."
         if over:
             said += f" That call is over; the alert was raised {call_time(ev.t)} into it."
-        return f"Acknowledged: {kind_name(ev.kind)}", body_text(said)
+        return Notification(NORMAL if over else CRITICAL, f"Acknowledged: {kind_name(ev.kind)}", body_text(said))
 
     def acked(self, ev: AlertAckedEvent) -> bool:
         """A critical alert was acknowledged on the supervisor's console. In a call still on the line,
@@ -337,11 +354,11 @@ class NotifySink:
         if shown is None and held is not None and round(held.t, 3) == round(ev.t, 3):
             call_id, shown = None, held  # raised while a failing database held the running call's row back
         if shown is None and call_id not in self._open:
-            return self._plain("normal", *self.format_acked(ev, over=True))
-        summary, body = self.format_acked(ev)
+            return self._plain(self.format_acked(ev, over=True))
+        n = self.format_acked(ev)
         alert_body = shown.body if shown else ""
         # the buttons of the alert as stored here (the console may know it by the id it was posted under)
-        return self._critical(call_id, ev.kind, ev.t, summary, "\n".join(filter(None, (body, alert_body))),
+        return self._critical(call_id, ev.kind, ev.t, n._replace(body="\n".join(filter(None, (n.body, alert_body)))),
                               alert_body, shown.alert_id if shown else None)
 
     def _help_text(self) -> str:
