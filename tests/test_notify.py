@@ -595,7 +595,7 @@ def test_a_notification_with_buttons_is_shown_once_with_them_not_shown_then_said
 QUICK_WARNING = "[rules.slow_speech]\npersist_s = 0\nmin_speech_s = 0\n"
 """A configuration under which the first seconds of the fixture call ``labored_start`` (its caller's
 leg) raise a slow_speech warning at once, about 1 s into the call: no wait for the caller to speak
-more, nor for the cue to stay."""
+more, nor for the cue to stay. (The test plays 5 s of it: a stream of 3 s or less is no call.)"""
 
 
 def test_a_click_on_the_running_daemon_s_notification_is_kept_in_its_database_and_posted_to_the_webhook(
@@ -604,7 +604,7 @@ def test_a_click_on_the_running_daemon_s_notification_is_kept_in_its_database_an
     first seconds raise a warning, whose notification carries the buttons; the agent clicks "False
     alarm" in dunst, and the running daemon keeps the word in its database, posts it to the webhook
     beside the alert, as `call-monitor outcome ID false-alarm` does, and says so in a notification."""
-    x, rate = sf.read(CALLS / "labored_start_8k.wav", frames=8000 * 6, dtype="float32")
+    x, rate = sf.read(CALLS / "labored_start_8k.wav", frames=8000 * 5, dtype="float32")
     caller = tmp_path / "caller.wav"
     sf.write(caller, x[:, 1], rate)
     (tmp_path / "c.toml").write_text(QUICK_WARNING)
