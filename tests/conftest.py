@@ -3,7 +3,8 @@ private PulseAudio server, calls rendered as the evaluation corpus renders them,
 receiver and an alert stored for it, the supervisor console's page in a headless browser, copies
 of the Korean speech model (whole, or with a file cut short), the live daemon on the sink
 ``softphone`` (start, stop, its stored calls), frame energy tracks with runs of speech and what a
-line's noise after zeros is heard as; and how ``make test`` shares the suite between
+line's noise after zeros is heard as, an agent's desktop (dunst on Xvfb on a private session bus,
+whose notifications' buttons the tests click); and how ``make test`` shares the suite between
 pytest-xdist workers (``pytest -n $(TEST_WORKERS) --dist load``, the Makefile's
 ``TEST_WORKERS``, 3 unless given; ``TEST_WORKERS=0`` runs it in one process)."""
 
@@ -1042,6 +1043,8 @@ class Desktop:
         bus = self._start(["dbus-daemon", "--session", "--nofork", "--print-address=1"], stdout=subprocess.PIPE)
         display = self._start(["Xvfb", "-displayfd", "1", "-nolisten", "tcp"], stdout=subprocess.PIPE)
         self.env = {"DBUS_SESSION_BUS_ADDRESS": self._line(bus, timeout), "DISPLAY": f":{self._line(display, timeout)}"}
+        self.choice = folder / "choice"
+        """What :meth:`click` picks (a button's label)."""
         config = folder / "dunstrc"
         config.write_text(clicking_dunst(folder))
         self._start(["dunst", "-config", str(config)], env=self.full_env(), stdout=subprocess.DEVNULL)
@@ -1074,7 +1077,7 @@ class Desktop:
     def click(self, label: str, taken, within: float = 10.0) -> bool:
         """Pick the button ``label`` of the newest notification, again until ``taken()`` (a notification
         with buttons shows them once its ``notify-send`` waits on it), ``within`` seconds at most."""
-        (self.folder / "choice").write_text(label)
+        self.choice.write_text(label)
         end = time.monotonic() + within
         while time.monotonic() < end:
             subprocess.run(["dunstctl", "action", "0"], env=self.full_env(), check=True)
@@ -1082,12 +1085,11 @@ class Desktop:
                 return True
         return False
 
-    def summaries(self) -> list[str]:
-        """The summaries of the notifications shown, the newest first (``dunstctl`` closes them all,
-        each into its history, which it says)."""
+    def history(self) -> list[dict]:
+        """dunst's history of the notifications, the newest first: each one shown is closed first."""
         subprocess.run(["dunstctl", "close-all"], env=self.full_env(), check=True)
         r = subprocess.run(["dunstctl", "history"], env=self.full_env(), capture_output=True, text=True, check=True)
-        return [n["summary"]["data"] for n in json.loads(r.stdout)["data"][0]]
+        return json.loads(r.stdout)["data"][0]
 
     def close(self) -> None:
         for proc in reversed(self.procs):

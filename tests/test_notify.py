@@ -2,22 +2,19 @@
 
 from __future__ import annotations
 
-import json
-import os
 import shutil
 import subprocess
 import sys
 import textwrap
+import time
 
 import pytest
 import soundfile as sf
 
-from conftest import CALLS, ROOT, Daemon, clicking_dunst, db_rows, stop_daemon, wait_for
+from conftest import CALLS, ROOT, Daemon, Desktop, db_rows, stop_daemon, wait_for
 
 from monitor.events import AlertAckedEvent, AlertEvent, CallSummaryEvent
 from monitor.delivery.sinks.notify import NotifySink
-
-NEEDED = ("dbus-run-session", "Xvfb", "dunst", "dunstctl", "notify-send")
 
 
 def test_a_notification_carries_its_urgency_critical_for_a_critical_alert_and_its_acknowledgement_mid_call():
@@ -79,14 +76,10 @@ def test_missing_notify_send_is_logged_not_raised(monitor_logs):
     sink.close()
 
 
-def on_dunst(tmp_path, sends: str, dunstrc: str = "") -> tuple[str, list[dict]]:
-    """Run ``sends`` (Python, with ``s`` a NotifySink) against dunst on Xvfb on a private session
-    bus: what it printed, and dunst's history of the notifications (each closed first). ``dunstrc``:
-    dunst's configuration (none: its defaults)."""
-    if dunstrc:
-        (tmp_path / ".config" / "dunst").mkdir(parents=True)
-        (tmp_path / ".config" / "dunst" / "dunstrc").write_text(dunstrc)
-    script = tmp_path / "send.py"
+def on_dunst(desktop: Desktop, sends: str) -> tuple[str, list[dict]]:
+    """Run ``sends`` (Python, with ``s`` a NotifySink) against the ``desktop``'s dunst: what it printed,
+    and dunst's history of the notifications (each closed first, a moment after it ends)."""
+    script = desktop.folder / "send.py"
     script.write_text(textwrap.dedent(f"""
         import sys; sys.path.insert(0, {str(ROOT)!r})
         from monitor.events import AlertEvent, CallSummaryEvent
@@ -95,31 +88,15 @@ def on_dunst(tmp_path, sends: str, dunstrc: str = "") -> tuple[str, list[dict]]:
         configure_logging("info")
         s = NotifySink()
     """) + textwrap.dedent(sends))
-    # Xvfb on a display it finds free (a fixed one is another test run's, or a dead one's lock), said
-    # once it takes clients; the alerts sent once dunst owns the notification name on the bus
-    # (before that, the bus would start another dunst, without the display); each wait 20 s at most
-    display = tmp_path / "display"
-    inner = textwrap.dedent(f"""
-        Xvfb -displayfd 1 -nolisten tcp >{display} 2>/dev/null & X=$!
-        i=0; until [ -s {display} ] || [ $i -ge 400 ]; do i=$((i + 1)); sleep 0.05; done
-        export DISPLAY=:$(cat {display})
-        dunst >/dev/null 2>&1 & D=$!
-        i=0; until [ $i -ge 400 ] || dbus-send --session --print-reply --dest=org.freedesktop.DBus \\
-                /org/freedesktop/DBus org.freedesktop.DBus.NameHasOwner string:org.freedesktop.Notifications \\
-                | grep -q true; do i=$((i + 1)); sleep 0.05; done
-        {sys.executable} {script}; sleep 0.3; dunstctl close-all; sleep 0.2; dunstctl history
-        kill $D $X
-    """)
-    r = subprocess.run(["dbus-run-session", "--", "sh", "-c", inner], capture_output=True, text=True,
-                       timeout=60, env={**os.environ, "HOME": str(tmp_path)})
-    out = r.stdout
-    assert "{" in out, r.stderr
-    return out[:out.index("{")], json.loads(out[out.index("{"):])["data"][0]
+    r = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60,
+                       env=desktop.full_env())
+    assert r.returncode == 0, r.stderr
+    time.sleep(0.3)
+    return r.stdout, desktop.history()
 
 
-@pytest.mark.skipif(not all(shutil.which(x) for x in NEEDED), reason="dbus/dunst/xvfb not installed")
-def test_critical_alert_reaches_dunst(tmp_path):
-    said, items = on_dunst(tmp_path, """
+def test_critical_alert_reaches_dunst(desktop):
+    said, items = on_dunst(desktop, """
         ok1 = s.send(AlertEvent(t=74.0, kind="possible_emergency", severity="critical",
                                 message="Several cues agree", actions=("Get the caller's exact location",)))
         ok2 = s.send(AlertEvent(t=70.0, kind="slow_speech", severity="warning", message="Slower"))
@@ -134,13 +111,12 @@ def test_critical_alert_reaches_dunst(tmp_path):
     assert by_summary["Warning: slow speech"]["timeout"]["data"] > 0
 
 
-@pytest.mark.skipif(not all(shutil.which(x) for x in NEEDED), reason="dbus/dunst/xvfb not installed")
-def test_a_call_that_ends_with_its_critical_alert_on_the_desktop_replaces_it_by_one_that_goes(tmp_path):
+def test_a_call_that_ends_with_its_critical_alert_on_the_desktop_replaces_it_by_one_that_goes(desktop):
     """A critical notification stays until dismissed: once its call is over it would tell the agent,
     on with the next caller, to get "the caller's exact location". It is replaced by a normal one
     saying that call is over (and when the alert came), which goes as a normal one does; another
     call's critical notification stays."""
-    said, items = on_dunst(tmp_path, """
+    said, items = on_dunst(desktop, """
         crit = dict(kind="possible_emergency", severity="critical", message="Several cues agree")
         print(s.send(AlertEvent(t=93.0, call_id=3, **crit)), s.send(AlertEvent(t=20.0, call_id=4, **crit)),
               s.call_over(CallSummaryEvent(t=227.0, call_id=3, ended_by="the softphone's stream ended")),
@@ -169,12 +145,11 @@ def test_a_call_the_daemon_s_stop_ends_is_not_over_and_its_critical_notification
     assert [a[0] for a in calls] == ["-u", "-u", "-r"] and calls[2][:2] == ["-r", "7"]
 
 
-@pytest.mark.skipif(not all(shutil.which(x) for x in NEEDED), reason="dbus/dunst/xvfb not installed")
-def test_a_critical_alert_acknowledged_on_the_console_replaces_its_notification_by_one_saying_who_saw_it(tmp_path):
+def test_a_critical_alert_acknowledged_on_the_console_replaces_its_notification_by_one_saying_who_saw_it(desktop):
     """The agent in an emergency call learns on the desktop that the supervisor has seen the critical
     alert: its notification is replaced (still critical: the alert stands) by one naming who
     acknowledged it and when."""
-    said, items = on_dunst(tmp_path, """
+    said, items = on_dunst(desktop, """
         from monitor.events import AlertAckedEvent
         print(s.send(AlertEvent(t=93.0, call_id=3, kind="possible_emergency", severity="critical", message="m")),
               s.acked(AlertAckedEvent(t=93.0, call_id=3, alert_id=5, kind="possible_emergency", severity="critical",
@@ -214,13 +189,12 @@ def test_with_include_phrase_text_off_a_notification_names_the_listed_phrase_not
         'Distress phrase: the caller said a listed distress phrase ("cannot breathe")', "• Ask"]
 
 
-@pytest.mark.skipif(not all(shutil.which(x) for x in NEEDED), reason="dbus/dunst/xvfb not installed")
-def test_a_calls_critical_alerts_are_one_notification_each_kind_and_none_stays_once_the_call_is_over(tmp_path):
+def test_a_calls_critical_alerts_are_one_notification_each_kind_and_none_stays_once_the_call_is_over(desktop):
     """A possible emergency raised again after it cleared replaces its notification rather than piling
     up beside it, and a second critical kind (a distress phrase configured critical) has its own: once
     the call is over, every one of them is replaced by one that goes, none left telling the agent, on
     with the next caller, to get the caller's location."""
-    said, items = on_dunst(tmp_path, """
+    said, items = on_dunst(desktop, """
         crit = dict(severity="critical", message="Several cues agree", call_id=3)
         print(s.send(AlertEvent(t=93.0, kind="possible_emergency", **crit)),
               s.send(AlertEvent(t=98.0, kind="distress_phrase", **crit)),
@@ -233,12 +207,11 @@ def test_a_calls_critical_alerts_are_one_notification_each_kind_and_none_stays_o
         ("Call over: possible emergency", "That call is over. The alert was raised 02:40 into it.", True)]
 
 
-@pytest.mark.skipif(not all(shutil.which(x) for x in NEEDED), reason="dbus/dunst/xvfb not installed")
-def test_an_acknowledgement_keeps_the_alerts_next_steps_in_its_call_and_goes_by_itself_once_the_call_is_over(tmp_path):
+def test_an_acknowledgement_keeps_the_alerts_next_steps_in_its_call_and_goes_by_itself_once_the_call_is_over(desktop):
     """While its call goes on the acknowledged alert stands: its notification says who saw it above
     what to do. A supervisor who acknowledges the alert after the call ended (the usual case) is told in
     a normal notification, not a critical one that would stay on the desktop into the next call."""
-    said, items = on_dunst(tmp_path, """
+    said, items = on_dunst(desktop, """
         from monitor.events import AlertAckedEvent
         crit = dict(kind="possible_emergency", severity="critical", message="Several cues agree",
                     actions=("Get the caller's exact location",))
@@ -403,22 +376,20 @@ ON_A_DAEMON = """
 """
 
 
-def on_a_daemon(tmp_path, sends: str) -> str:
+def on_a_daemon(desktop: Desktop, sends: str) -> str:
     """``sends`` for :func:`on_dunst` after a daemon on a real database, which keeps the words of ``s``'s
     buttons, its helpers ``until``, ``click``, ``no_children`` and ``raised(kind, severity)``, which
     stores an alert of its call."""
-    return textwrap.dedent(ON_A_DAEMON.format(choice=str(tmp_path / "choice"), db=str(tmp_path / "e.db"),
+    return textwrap.dedent(ON_A_DAEMON.format(choice=str(desktop.choice), db=str(desktop.folder / "e.db"),
                                               wav=str(CALLS / "normal_8k.wav"))) + textwrap.dedent(sends)
 
 
-@pytest.mark.skipif(not all(shutil.which(x) for x in NEEDED), reason="dbus/dunst/xvfb not installed")
-def test_a_click_on_a_notification_s_button_is_the_agent_s_word_on_its_alert_kept_in_the_database(
-        tmp_path):
+def test_a_click_on_a_notification_s_button_is_the_agent_s_word_on_its_alert_kept_in_the_database(desktop):
     """The agent clicks "False alarm" on a critical alert's notification: the word is kept as
     `call-monitor outcome ID false-alarm` keeps it, and a notification says so. A warning whose word the
     agent typed already ("handled") keeps it: the click is refused, said in a notification and the log.
     Nothing is left waiting once the sink is closed."""
-    said, items = on_dunst(tmp_path, on_a_daemon(tmp_path, """
+    said, items = on_dunst(desktop, on_a_daemon(desktop, """
         import logging
         logged = []
         keep = logging.Handler()
@@ -438,10 +409,10 @@ def test_a_click_on_a_notification_s_button_is_the_agent_s_word_on_its_alert_kep
         print(f"the agent's word: alert {a.alert_id} (possible_emergency" in "".join(logged),
               f"not kept: alert {b.alert_id} (slow_speech" in "".join(logged))
         print(no_children(), a.alert_id, b.alert_id)
-    """), clicking_dunst(tmp_path))
+    """))
     *done, a, b = said.split()
     assert done == ["True"] * 9, said
-    assert db_rows(tmp_path / "e.db", "SELECT alert_id, word, note FROM alert_words ORDER BY alert_id") == [
+    assert db_rows(desktop.folder / "e.db", "SELECT alert_id, word, note FROM alert_words ORDER BY alert_id") == [
         (int(a), "false_alarm", ""), (int(b), "handled", "slowed down for her")]
     bodies = {i["summary"]["data"]: i["body"]["data"] for i in items}
     assert bodies["Kept: false alarm"] == (f"alert {a} (possible_emergency, call 1 at 01:33.0): false alarm; kept here "
@@ -451,12 +422,11 @@ def test_a_click_on_a_notification_s_button_is_the_agent_s_word_on_its_alert_kep
         f"kept; `call-monitor outcome {b} false-alarm` changes it")
 
 
-@pytest.mark.skipif(not all(shutil.which(x) for x in NEEDED), reason="dbus/dunst/xvfb not installed")
-def test_a_replaced_notification_ends_its_buttons_waiter_and_the_sink_s_close_ends_every_one(tmp_path):
+def test_a_replaced_notification_ends_its_buttons_waiter_and_the_sink_s_close_ends_every_one(desktop):
     """One process waits per notification with buttons: the notification replaced (acknowledged by a
     supervisor, then its call over) ends the one before, the oldest is given up past the cap, and the
     daemon's stop (the sink closed) ends the rest; none is left, nor a zombie."""
-    said, _ = on_dunst(tmp_path, on_a_daemon(tmp_path, """
+    said, _ = on_dunst(desktop, on_a_daemon(desktop, """
         from monitor.events import AlertAckedEvent
         s.close()
         s = NotifySink(max_waiting=2)
@@ -475,16 +445,15 @@ def test_a_replaced_notification_ends_its_buttons_waiter_and_the_sink_s_close_en
         print(until(lambda: len(s._waiters._live) == 2), len(s._waiters))
         s.close()
         print(no_children(), len(s._waiters._live))
-    """), clicking_dunst(tmp_path))
+    """))
     assert said.split() == ["True", "-15", "1", "True", "1", "True", "2", "True", "0"], said
 
 
-@pytest.mark.skipif(not all(shutil.which(x) for x in NEEDED), reason="dbus/dunst/xvfb not installed")
-def test_past_the_cap_the_oldest_warning_s_buttons_are_given_up_before_a_running_call_s_critical_one_s(tmp_path):
+def test_past_the_cap_the_oldest_warning_s_buttons_are_given_up_before_a_running_call_s_critical_one_s(desktop):
     """Warnings shown after a critical alert's notification leave its buttons waiting: past the cap
     the oldest warning's waiter is given up; a critical one's only when every one waiting is critical
     (the oldest first), a warning shown then given up at once itself. Each is said in the log."""
-    said, _ = on_dunst(tmp_path, on_a_daemon(tmp_path, """
+    said, _ = on_dunst(desktop, on_a_daemon(desktop, """
         import logging
         logged = []
         keep = logging.Handler()
@@ -508,7 +477,7 @@ def test_past_the_cap_the_oldest_warning_s_buttons_are_given_up_before_a_running
         print(",".join(names[int(line.split()[4][:-2])] for line in logged if "are given up" in line))
         s.close()
         print(no_children(), len(s._waiters._live))
-    """), clicking_dunst(tmp_path))
+    """))
     assert said.split() == ["a", "a,w1", "a,w2", "a,c2", "a,c2", "c2,c3", "w1,w2,w3,a", "True", "0"], said
 
 
@@ -571,12 +540,12 @@ def test_the_daemon_s_stop_waits_for_a_click_being_kept_before_it_goes_on_to_clo
     assert kept_at_close == [(41, "handled")]
 
 
-@pytest.mark.skipif(not all(shutil.which(x) for x in (*NEEDED, "dbus-monitor")), reason="dbus/dunst/xvfb not installed")
-def test_a_notification_with_buttons_is_shown_once_with_them_not_shown_then_said_again(tmp_path):
+@pytest.mark.skipif(shutil.which("dbus-monitor") is None, reason="dbus-monitor not installed")
+def test_a_notification_with_buttons_is_shown_once_with_them_not_shown_then_said_again(desktop):
     """The notification server is asked once per notification with buttons: the notification comes with
     them (no second request in its place, which would show it twice where a server does not replace it,
     and redraw it where one does), its id known at once, its process left waiting for the click."""
-    said, items = on_dunst(tmp_path, on_a_daemon(tmp_path, """
+    said, items = on_dunst(desktop, on_a_daemon(desktop, """
         bus = subprocess.Popen(["dbus-monitor", "--session", "type='method_call',member='Notify'"],
                                stdout=subprocess.PIPE, text=True)
         bus.stdout.readline()  # the monitor is on the bus (it says the name it was given)
@@ -626,7 +595,7 @@ def test_a_click_on_the_running_daemon_s_notification_is_kept_in_its_database_an
         assert [(p["alert_id"], p["word"]) for p in posted()] == [(alert["alert_id"], "false_alarm")]
         assert wait_for(lambda: any(f"the agent's word: alert {alert['alert_id']} (slow_speech" in e for e in d.err),
                         5), d.err
-        assert wait_for(lambda: "Kept: false alarm" in desktop.summaries(), 5)
+        assert wait_for(lambda: "Kept: false alarm" in [n["summary"]["data"] for n in desktop.history()], 5)
         player.wait(10)
     finally:
         stop_daemon(d)
