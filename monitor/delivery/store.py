@@ -730,22 +730,18 @@ class Store:
         the one it had (without ``replace``: none kept where it had one, another process's written
         meanwhile too), to be posted (pending) where the alert is on its way to a webhook or reached it,
         else unsent (never queued for one, or its delivery failed for good: the word would wait for it
-        for ever), or failed at once, for the same reason, in place of one the receiver answered it has
-        not the alert (:attr:`AgentWord.not_deliverable`: it would refuse this one alike); returns the
-        word it replaces (None: the first), or without ``replace`` the one it kept."""
+        for ever); returns the word it replaces (None: the first), or without ``replace`` the one it kept."""
         with self._lock:
             before = self.words_of([alert_id]).get(alert_id)
             if before is not None and not replace:
                 return before
             queued = bool(self._read("SELECT 1 FROM deliveries WHERE alert_id = ? AND status IN ('pending', "
                                      "'delivered') LIMIT 1", (alert_id,)))
-            refused = before is not None and before.not_deliverable
-            status = "failed" if refused else "pending" if queued else "unsent"
             self._write(f"INSERT OR {'REPLACE' if replace else 'IGNORE'} INTO alert_words (alert_id, word, note, "
                         "said_at, status, attempts, next_attempt_at, last_error, delivered_at) "
-                        "VALUES (?, ?, ?, ?, ?, 0, ?, ?, NULL)",
-                        (alert_id, word, note, float(said_at), status, self._clock(),
-                         before.last_error if before is not None and refused else None), commit=True)
+                        "VALUES (?, ?, ?, ?, ?, 0, ?, NULL, NULL)",
+                        (alert_id, word, note, float(said_at), "pending" if queued else "unsent", self._clock()),
+                        commit=True)
             if not replace and not self._read("SELECT changes()")[0][0]:
                 return self.words_of([alert_id]).get(alert_id)  # another process's, written since it was read
             return before

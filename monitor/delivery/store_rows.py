@@ -137,11 +137,6 @@ class Ack:
     at: float
 
 
-UNKNOWN_ALERT = 409
-"""The answer to an agent's word on an alert the receiver has not (the console's ``unknown_alert``):
-final, the word is not posted again, nor is a word said on the alert after it (:attr:`AgentWord.not_deliverable`)."""
-
-
 @dataclass(frozen=True)
 class AgentWord:
     """The agent's word on an alert (:mod:`~monitor.delivery.words`): ``handled`` or ``false_alarm``,
@@ -158,12 +153,6 @@ class AgentWord:
     attempts: int = 0
     last_error: str | None = None
     delivered_at: float | None = None
-
-    @property
-    def not_deliverable(self) -> bool:
-        """Whether the receiver answered this word :data:`UNKNOWN_ALERT` (``last_error`` says so: it has
-        not the alert): a word said on the alert after it would be refused alike."""
-        return self.status == "failed" and (self.last_error or "").startswith(f"HTTP {UNKNOWN_ALERT} ")
 
 
 def _json(value: Any) -> str:

@@ -10,7 +10,7 @@ retried with their backoff until delivered, by the running daemon or the next on
 an alert never queued for a webhook (raised with none set: a replay without ``--webhook``), or whose
 delivery failed for good, is kept and not sent (``unsent``). One the receiver answers 409 (it has not
 the alert: it went to the console of an earlier webhook URL) is kept and not deliverable (``failed``),
-never posted again; so is a word said on that alert after it, at once (the receiver would refuse it alike).
+never posted again.
 """
 
 from __future__ import annotations
@@ -97,10 +97,8 @@ def keep_word(store: "Store | PendingStore", alert_id: int | None, word: str, no
             f"{said(word)}" + (f" ({note})" if note else ""))
     if before is not None:
         kept += f", in place of {said(before.word)}" + (f" ({before.note})" if before.note else "")
-    now_kept = store.words_of([alert.alert_id])[alert.alert_id]
-    if now_kept.not_deliverable:
-        return kept + f"; kept here, not deliverable as the word before it ({now_kept.last_error})", False
-    if now_kept.status == "pending":
+    queued = store.words_of([alert.alert_id])[alert.alert_id].status == "pending"
+    if queued:
         return kept + "; to the supervisor's console with the webhook", True
     if store.deliveries_of([alert.alert_id]):
         return kept + "; kept here (the alert's delivery to the webhook failed for good, so it goes to none)", False

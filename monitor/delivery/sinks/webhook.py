@@ -85,7 +85,7 @@ from ..acks import acked_events
 from ..store import Store
 from ..store_guard import PendingStore
 from ..store_errors import StoreError
-from ..store_rows import UNKNOWN_ALERT, AgentWord, Delivery, due_order, is_due, recording_name
+from ..store_rows import AgentWord, Delivery, due_order, is_due, recording_name
 from ..words import said, word_payload
 from .deadline import deadline_handlers
 
@@ -973,9 +973,13 @@ def retry_after(err: BaseException, now: float | None = None) -> float | None:
     return max(0.0, when - (time.time() if now is None else now))
 
 
+UNKNOWN_ALERT = 409
+"""The answer to an agent's word on an alert the receiver has not (the console's ``unknown_alert``):
+for good, the word is not posted again (:meth:`WebhookSink._word_not_deliverable`)."""
+
+
 def _alert_unknown(err: BaseException) -> bool:
-    """Whether a failed post of an agent's word is the receiver saying it has not its alert
-    (:data:`~monitor.delivery.store_rows.UNKNOWN_ALERT`: final, :meth:`WebhookSink._word_not_deliverable`)."""
+    """Whether a failed post of an agent's word is the receiver saying it has not its alert (:data:`UNKNOWN_ALERT`)."""
     return isinstance(err, urllib.error.HTTPError) and err.code == UNKNOWN_ALERT
 
 
