@@ -133,6 +133,42 @@ def test_a_word_on_an_alert_the_new_console_never_received_is_not_deliverable_sa
     assert (row["agent_word_delivery"], row["agent_word_error"]) == ("failed", word.last_error)
 
 
+def test_a_word_said_again_on_an_alert_the_console_answered_409_is_posted_once_more_and_the_answer_says_so(
+        tmp_path, hook, capsys):
+    """The receiver answers the agent's word on an alert with 409 (it has not the alert): the word is
+    not deliverable. The agent says it again: it is posted once more (the webhook may point at the
+    console that has the alert by now), the answer names the refusal before it, and a second 409 makes
+    it not deliverable at once."""
+    hook.refuses = lambda post: 409 if post.get("type") == "agent_word" else None
+    hook.refusal = {"error": "no alert here", "code": "unknown_alert"}
+    store = Store.open(tmp_path / "e.db")
+    sink = WebhookSink(store, hook.url, retries=5, backoff_s=0.05, max_backoff_s=0.1, poll_s=0.05,
+                       identity=Sender.of(store, "alice")).start()
+    words = lambda: [p for p in hook.headers if p.get("X-Callmonitor-Delivery", "").startswith("word-")]  # noqa: E731
+    try:
+        raised = stored_alert(store)
+        sink(raised)
+        assert wait_for(lambda: store.deliveries("pending") == [], 5)
+        store.set_word(raised.alert_id, "handled", "", time.time())
+        sink.wake()
+        assert wait_for(lambda: store.words_of([raised.alert_id])[raised.alert_id].status == "failed", 5)
+        refused = store.words_of([raised.alert_id])[raised.alert_id]
+        assert refused.last_error.startswith("HTTP 409 Conflict: no alert here")
+        again = _outcome(capsys, tmp_path / "none.sock", str(raised.alert_id), "false-alarm", "--db", str(tmp_path / "e.db"))
+        assert again.returncode == 0, again.stderr
+        assert again.stdout.startswith(f"alert {raised.alert_id} (possible_emergency, call 1 at 00:12.0): false alarm, "
+                                       "in place of handled; to the supervisor's console with the webhook, posted "
+                                       f"again (the word before it was not deliverable: {refused.last_error})"), again.stdout
+        sink.wake()
+        assert wait_for(lambda: store.words_of([raised.alert_id])[raised.alert_id].status == "failed", 5)
+        word = store.words_of([raised.alert_id])[raised.alert_id]
+        assert (word.word, word.attempts) == ("false_alarm", 1)
+        assert len(words()) == 2
+    finally:
+        sink.close()
+        store.close()
+
+
 @pytest.fixture
 def db(tmp_path):
     """A database with a replayed call's alert (id 1, never sent to a webhook)."""

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:  # for the annotations only
     from .store import Store
     from .store_guard import PendingStore
+    from .store_rows import AgentWord
 
 WORDS = ("handled", "false_alarm")
 """What an agent may say of an alert, as stored and posted."""
@@ -99,10 +100,19 @@ def keep_word(store: "Store | PendingStore", alert_id: int | None, word: str, no
         kept += f", in place of {said(before.word)}" + (f" ({before.note})" if before.note else "")
     queued = store.words_of([alert.alert_id])[alert.alert_id].status == "pending"
     if queued:
-        return kept + "; to the supervisor's console with the webhook", True
+        return kept + "; to the supervisor's console with the webhook" + _retried(before), True
     if store.deliveries_of([alert.alert_id]):
         return kept + "; kept here (the alert's delivery to the webhook failed for good, so it goes to none)", False
     return kept + "; kept here (the alert was never sent to a webhook)", False
+
+
+def _retried(before: "AgentWord | None") -> str:
+    """What the answer adds where the word replaces one not deliverable (refused for good, or given up):
+    this one is posted again all the same (the webhook may point at the console that has the alert by
+    now), and may fail alike."""
+    if before is None or before.status != "failed" or before.last_error is None:
+        return ""
+    return f", posted again (the word before it was not deliverable: {before.last_error})"
 
 
 def word_payload(*, alert_id: int, call_id: int | None, call_started_at: float | None, kind: str,
