@@ -252,6 +252,23 @@ by its absolute path, of a call whose legs are two files (``file`` the caller's)
 recording, and a live call, have none."""
 
 
+def no_input_key(leg: str) -> str:
+    """The stored summary's key of the spans of a call's time ``leg`` was not heard (``caller_no_input``,
+    ``agent_no_input``: ``[from, to]`` in seconds into the call); their seconds are under the same key
+    and ``_s``. A leg heard throughout has none."""
+    return f"{leg}_no_input"
+
+
+def no_input_of(summary: Mapping[str, Any] | None, leg: str = "caller") -> tuple[tuple[float, float], ...]:
+    """The spans of a stored call's time ``leg``'s source gave no input (seconds into the call), from
+    its summary (:func:`no_input_key`); () for none, or for a call stored without them."""
+    spans = summary.get(no_input_key(leg)) if isinstance(summary, Mapping) else None
+    try:
+        return tuple((float(a), float(b)) for a, b in spans or ())
+    except (TypeError, ValueError):
+        return ()
+
+
 @dataclass(frozen=True)
 class StatusEvent(Event):
     """Operational messages (acoustic-only mode, device reopened, overflows...). ``at``: the

@@ -26,7 +26,8 @@ from .analysis.hop_series import CallSeries, HopSeries
 from .analysis.leg_tally import quiet_phrase, same_message, swapped_legs, swapped_message, too_quiet
 from .config import Config
 from .files import recording_fingerprint
-from .events import (AGENT_RECORDING, AlertClearedEvent, AlertEvent, CallSummaryEvent, CuesEvent, Event, StatusEvent, WordsEvent)
+from .events import (AGENT_RECORDING, AlertClearedEvent, AlertEvent, CallSummaryEvent, CuesEvent, Event, StatusEvent, WordsEvent,
+                     no_input_key)
 from .transcription.phrases import PhraseMatcher, PhraseSpotter
 from .transcription.recognizer import Transcriber, TranscriberError
 from .alerts.rules import AlertEngine
@@ -667,13 +668,6 @@ when the call began); none for a call transcribed from its start, or not at all.
 RECORDING_PROBLEMS = "recording_problems"
 """The stored summary's key of what was wrong with a replayed recording's samples or header
 (:attr:`~monitor.capture.sources.RecordingFlaws.problems`); none where nothing was."""
-
-
-def no_input_key(leg: str) -> str:
-    """The stored summary's key of the spans of a call's time ``leg`` was not heard (``caller_no_input``,
-    ``agent_no_input``: ``[from, to]`` in seconds into the call); their seconds are under the same key
-    and ``_s``. A leg heard throughout has none."""
-    return f"{leg}_no_input"
 
 
 def stored_notes(stopped: bool = False, no_input: Sequence[tuple[float, float]] = (),

@@ -73,7 +73,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         "of real calls: \"agent_word\" (handled, false_alarm, or null: none said), \"agent_note\", "
                         "\"agent_word_at\" (Unix seconds), \"agent_word_delivery\" (pending, delivered, failed: "
                         "not deliverable, given up for good, or unsent: the alert never went to a webhook) and "
-                        "\"agent_word_error\" (why a failed one is not deliverable, null otherwise)")
+                        "\"agent_word_error\" (why a failed one is not deliverable, null otherwise); of its call, the time "
+                        "each leg was not heard: \"caller_no_input\", \"agent_no_input\" ([from, to] seconds into "
+                        "the call) and their seconds, \"caller_no_input_s\", \"agent_no_input_s\" (null while the "
+                        "call runs)")
     add_config_options(p)
     p.set_defaults(run=run)
 
@@ -208,7 +211,8 @@ def _print_alerts(store: Store, alerts: list[StoredAlert], jsonl: bool, longest_
             agent = {"agent_source": call.agent_file} if call is not None and call.agent_file else {}
             print(ev.to_json(created_at=stored.created_at, source=call.source if call else None, **agent,
                              deliveries=[_delivery_dict(d) for d in rows], posted_id=posted_as(rows),
-                             acked_by=ack.by if ack else None, acked_at=ack.at if ack else None, **_word_dict(word)))
+                             acked_by=ack.by if ack else None, acked_at=ack.at if ack else None, **_word_dict(word),
+                             **_no_input_dict(call)))
             continue
         when = datetime.fromtimestamp(stored.created_at).strftime("%Y-%m-%d %H:%M:%S")
         name = f"{padded(names.get(ev.call_id, ''), columns)}  " if columns else ""
@@ -255,6 +259,19 @@ def _word_dict(word: AgentWord | None) -> dict:
     return {"agent_word": word.word if word else None, "agent_note": word.note if word else None,
             "agent_word_at": word.said_at if word else None, "agent_word_delivery": word.status if word else None,
             "agent_word_error": word.last_error if word and word.status == "failed" else None}
+
+
+def _no_input_dict(call: CallRecord | None) -> dict:
+    """The spans of the alert's call each leg was not heard, as ``--jsonl`` gives them: ``caller_no_input``
+    and ``agent_no_input`` (``[from, to]`` in seconds into the call; [] for none) and their seconds
+    (``_s``), as the call's summary keeps them once it ended; null while it runs, or with no call stored."""
+    from ..events import no_input_key, no_input_of
+    out: dict = {}
+    for leg in ("caller", "agent"):
+        spans = no_input_of(call.summary, leg) if call is not None and call.ended_at is not None else None
+        out[no_input_key(leg)] = None if spans is None else [[a, b] for a, b in spans]
+        out[f"{no_input_key(leg)}_s"] = None if spans is None else round(sum(b - a for a, b in spans), 1)
+    return out
 
 
 def _delivery_dict(d: Delivery) -> dict:

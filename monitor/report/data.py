@@ -30,7 +30,7 @@ from ..analysis.baseline import Baseline
 from ..config import Config
 from ..cue_registry import CUES, cue, shown_min_speech_s
 from ..dsp.runs import runs
-from ..events import AlertClearedEvent, AlertEvent, CuesEvent, Event, WordsEvent, unjudged
+from ..events import AlertClearedEvent, AlertEvent, CuesEvent, Event, WordsEvent, no_input_of, unjudged
 from ..analysis.frame_features import HOP_S
 from ..analysis.leg_tally import SAME_HEAD, SWAPPED_HEAD, quiet_head
 from ..analysis.span_measures import pause_runs
@@ -139,17 +139,6 @@ def stop_of(call: CallRecord, duration_s: float) -> Stop | None:
 NO_INPUT_END_S = 0.2
 """A span without the caller's input that ends this close to a stored call's end (both are rounded)
 lasted to its end."""
-
-
-def no_input_of(summary: Mapping[str, Any] | None, leg: str = "caller") -> tuple[tuple[float, float], ...]:
-    """The spans of a stored call's time ``leg``'s source gave no input (seconds into the call), from
-    its summary (:func:`~monitor.pipeline.no_input_key`); () for none, or for a call stored without them."""
-    from ..pipeline import no_input_key
-    spans = (summary or {}).get(no_input_key(leg)) if isinstance(summary, Mapping) else None
-    try:
-        return tuple((float(a), float(b)) for a, b in spans or ())
-    except (TypeError, ValueError):
-        return ()
 
 
 def flaws_of(summary: Mapping[str, Any] | None) -> RecordingFlaws:
