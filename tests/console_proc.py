@@ -140,6 +140,16 @@ def alert_body(alert_id: int = 1, *, daemon_id: str = "d-test", agent: str = "al
             "call_started_at": started, "at": started + t, **extra}
 
 
+def post_word(console: ConsoleProcess, alert: dict, word: str, note: str = "") -> None:
+    """The agent's word on ``alert`` (an :func:`alert_body`), posted as its daemon posts it (``call-monitor outcome``)."""
+    status, body = console.post({"type": "agent_word", "source": "call-monitor", "alert_id": alert["alert_id"],
+                                 "call_id": alert["call_id"], "call_started_at": alert["call_started_at"],
+                                 "kind": alert["kind"], "severity": alert["severity"], "t": alert["t"], "word": word,
+                                 "note": note, "said_at": time.time(), "agent": alert["agent"],
+                                 "daemon_id": alert["daemon_id"]})
+    assert status == 200, body
+
+
 def stored_alerts(console: ConsoleProcess, count: int, acked: int, critical: Collection[int] = (),
                   bob: Collection[int] = ()) -> None:
     """``count`` alerts of agent alice written into the console's database (ids 1 to ``count``, received

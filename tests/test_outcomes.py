@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from console_proc import ConsoleProcess
+from console_proc import ConsoleProcess, alert_body, post_word
 from conftest import wait_for
 from test_store import V2_SCHEMA
 
@@ -26,7 +26,7 @@ from monitor import cli
 from monitor.delivery.sinks.webhook import Sender, WebhookSink
 from monitor.delivery.store import Store
 from monitor.events import AlertEvent
-from monitor.supervisor.store import ConsoleStore
+from monitor.supervisor.store import ConsoleStore, IncomingAlert
 
 LIVE = "live:caller=softphone.monitor"
 HOUR, DAY = 3600.0, 86400.0
@@ -308,6 +308,48 @@ def test_the_console_sums_up_the_words_posted_to_it_across_agents_as_the_daemons
     assert answer["replayed_alerts_left_out"] == 2
     assert {q: (status, json.loads(body)["error"]) for q, (status, body) in refused.items()} == {
         q: (400, said) for q, said in REFUSED.items()}
+
+
+def test_two_agents_of_one_name_at_two_desks_are_summed_up_apart_each_by_its_daemon(tmp_path):
+    """Two agents named Anna, each her desktop's daemon posting to one console: ``GET /api/outcomes``
+    gives each her own rows, told apart by ``daemon_id`` as the console's agents are, never one Anna of
+    both; every agent's together counts both."""
+    console = ConsoleProcess(tmp_path / "console")
+    try:
+        said = [(alert_body(1, daemon_id="d-desk-1", agent="Anna"), "false_alarm"),
+                (alert_body(2, daemon_id="d-desk-1", agent="Anna"), "false_alarm"),
+                (alert_body(1, daemon_id="d-desk-7", agent="Anna"), "handled")]
+        for alert, word in said:
+            assert console.post(alert)[0] == 201
+            post_word(console, alert, word)
+        status, body = console.request("GET", "/api/outcomes")
+    finally:
+        console.kill()
+    assert status == 200, body
+    answer = json.loads(body)
+    assert [(a["agent"], a["daemon_id"], a["total"]["handled"], a["total"]["false_alarm"]) for a in answer["agents"]] == [
+        ("Anna", "d-desk-1", 0, 2), ("Anna", "d-desk-7", 1, 0)]
+    assert (answer["all"]["agent"], answer["all"]["daemon_id"], answer["all"]["total"]["alerts"]) == (None, None, 3)
+
+
+def test_the_consoles_period_is_of_when_it_received_the_alerts_as_its_retention_deletes_by(tmp_path):
+    """A period reaching back to the retention's cut counts the same alerts before and after the purge
+    at that cut: those the console received from then on, whatever time their daemons' clocks gave them
+    (one slow, one fast by seconds, at the edge)."""
+    cut = 1_800_000_000.0
+    received_at = {1: (cut - 1, cut + 5), 2: (cut + 1, cut - 5), 3: (cut + 60, cut + 60), 4: (cut - 60, None)}
+    store = ConsoleStore.open(tmp_path / "console.db")
+    try:
+        for alert_id, (received, at) in received_at.items():
+            store.add_alert(IncomingAlert(daemon_id="d-anna", alert_id=alert_id, agent="Anna", kind="slow_speech",
+                                          severity="warning", message="slow", t=30.0, evidence={}, actions=(),
+                                          call_id=alert_id, at=at), now=received)
+        counted = len(store.labelled(cut, None)[0])
+        assert store.purge(cut) == (2, 0)
+        kept, counted_after = store.count_alerts(), len(store.labelled(cut, None)[0])
+    finally:
+        store.close()
+    assert counted == counted_after == kept == 2
 
 
 REFUSED = {"since=yesterday": "since: expected a time in unix seconds (a number, 0 or more), got 'yesterday'",

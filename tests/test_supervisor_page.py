@@ -13,18 +13,19 @@ import json
 import shutil
 import sqlite3
 import time
+from contextlib import closing
 from pathlib import Path
 
 import pytest
 
 from a11y import contrast, new_tab_unsaid
 from cdp import CHROMIUM
-from console_proc import ConsoleProcess, alert_body, stored_alerts
+from console_proc import ConsoleProcess, alert_body, post_word, stored_alerts
 
 from monitor.alerts.meaning import kind_name
 from monitor.config import ACOUSTIC_KINDS
 from monitor.release import RELEASE
-from monitor.supervisor.store import ConsoleStore, Heartbeat
+from monitor.supervisor.store import ConsoleStore, Heartbeat, IncomingAlert
 
 ARTIFACTS = Path(__file__).parent / "artifacts"
 
@@ -1131,16 +1132,6 @@ def test_show_older_failing_stays_said_on_its_button_as_alerts_come_until_a_pres
     assert page.eval("document.getElementById('older').textContent") == "Show 50 older"
 
 
-def _word(console: ConsoleProcess, alert: dict, word: str, note: str = "") -> None:
-    """The agent's word on ``alert`` (an :func:`alert_body`), posted as its daemon posts it (``call-monitor outcome``)."""
-    status, body = console.post({"type": "agent_word", "source": "call-monitor", "alert_id": alert["alert_id"],
-                                 "call_id": alert["call_id"], "call_started_at": alert["call_started_at"],
-                                 "kind": alert["kind"], "severity": alert["severity"], "t": alert["t"], "word": word,
-                                 "note": note, "said_at": time.time(), "agent": alert["agent"],
-                                 "daemon_id": alert["daemon_id"]})
-    assert status == 200, body
-
-
 OUTCOME_TABLES = """[...document.querySelectorAll('#outcomes-tables .outcome')].map(b => [
   b.querySelector('caption').textContent,
   [...b.querySelectorAll('tbody tr')].map(tr => [...tr.cells].map(c => c.textContent)),
@@ -1175,13 +1166,17 @@ def test_a_team_lead_reads_what_the_agents_said_of_each_kind_of_alert_over_a_per
                 (alert_body(2, call_id=2, **alice), "false_alarm", note),
                 (alert_body(3, call_id=3, **alice), "handled", ""),
                 (alert_body(4, call_id=3, severity="warning", kind="slow_speech", **alice), None, ""),
-                (alert_body(5, call_id=4, call_started_at=days_ago, at=days_ago + 95, **alice), "false_alarm", ""),
                 (alert_body(6, call_id=5, recording="call.wav", **alice), "false_alarm", "a replay"),
                 (alert_body(1, call_id=1, **bob), "false_alarm", "")]
         for alert, word, why in said:
             assert console.post(alert)[0] == 201
             if word:
-                _word(console, alert, word, why)
+                post_word(console, alert, word, why)
+        old = alert_body(5, call_id=4, call_started_at=days_ago, at=days_ago + 95, **alice)  # received 3 days ago
+        with closing(ConsoleStore.open(console.db)) as store:
+            fields = {k: v for k, v in old.items() if k not in ("type", "source", "actions")}
+            store.add_alert(IncomingAlert(**fields, actions=tuple(old["actions"])), now=days_ago)
+        post_word(console, old, "false_alarm")
         page = pages.open()
         assert page.eval("document.getElementById('outcomes').hidden") and page.eval(OUTCOMES_ASKED) == 0
         page.eval("document.getElementById('outcomes-open').focus()")
@@ -1219,13 +1214,13 @@ def test_a_team_lead_reads_what_the_agents_said_of_each_kind_of_alert_over_a_per
         # the live lists go on without asking again: an alert and a heartbeat drawn, no outcomes asked for
         late = alert_body(7, call_id=6, severity="warning", kind="slow_speech", **alice)
         assert console.post(late)[0] == 201
-        _word(console, late, "handled")
+        post_word(console, late, "handled")
         _heartbeat(console, "Alice (desk 4)", "d-alice", in_call=False)
         page.wait("document.querySelectorAll('#warning article').length === 2 && "
                   "document.querySelector('#agents [data-daemon=\"d-alice\"]') !== null")
         assert page.eval(OUTCOMES_ASKED) == 1
 
-        # the last 24 h, asked for as chosen: the alert of three days ago left out, the late one in
+        # the last 24 h, asked for as chosen: the alert received three days ago left out, the late one in
         page.eval("{ const p = document.getElementById('outcomes-period'); p.value = '1'; p.dispatchEvent(new Event('change')); }")
         page.wait("document.getElementById('outcomes-status').textContent.startsWith('The last 24 h')")
         assert page.eval(OUTCOME_TABLES)[0] == [
@@ -1256,6 +1251,28 @@ def test_a_team_lead_reads_what_the_agents_said_of_each_kind_of_alert_over_a_per
                          "document.getElementById('outcomes-open').ariaExpanded]") == [True, "outcomes-open", "false"]
     finally:
         pages.close()
+
+
+def test_two_agents_of_one_name_have_a_table_each_named_as_the_agents_list_names_them(console_pages):
+    """Two desktops whose agents are both named Anna: the Outcomes view gives each her own table, named
+    with her daemon id's end and address as her row in the agents' list says them, never one Anna of both."""
+    console = console_pages.console
+    for daemon_id, words in (("d-anna-0000desk1", ["false_alarm", "false_alarm"]), ("d-anna-0000desk7", ["handled"])):
+        _heartbeat(console, "Anna", daemon_id, in_call=False)
+        for alert_id, word in enumerate(words, 1):
+            alert = alert_body(alert_id, call_id=alert_id, daemon_id=daemon_id, agent="Anna")
+            assert console.post(alert)[0] == 201
+            post_word(console, alert, word)
+    page = console_pages.open()
+    page.eval("document.getElementById('outcomes-open').click()")
+    page.wait("document.querySelectorAll('#outcomes-tables .outcome').length === 3")
+    tables = [(caption, rows[-1]) for caption, rows, _ in page.eval(OUTCOME_TABLES)]
+    assert tables == [("All agents: 3 alerts", ["All kinds", "3", "1", "2", "0", "2 of 3 (67 %)"]),
+                      ("Anna (daemon 000desk1 at 127.0.0.1): 2 alerts", ["All kinds", "2", "0", "2", "0", "2 of 2 (100 %)"]),
+                      ("Anna (daemon 000desk7 at 127.0.0.1): 1 alert", ["All kinds", "1", "1", "0", "0", "0 of 1 (0 %)"])]
+    assert page.eval("[...document.querySelectorAll('#agents .namesakes')].map(e => e.textContent)") == [
+        f"2 daemons post as Anna now; this one is daemon {end} at 127.0.0.1 (give each its own delivery.agent_name)"
+        for end in ("000desk1", "000desk7")]
 
 
 def test_escape_closes_the_outcomes_view_and_a_retention_cut_below_its_period_asks_for_the_one_offered(

@@ -23,7 +23,8 @@ ALL = "all"
 @dataclass(frozen=True)
 class Labelled:
     """One alert as the summary reads it: the agent of its call (None: a call stored before calls kept
-    it), its kind and severity, the agent's word on it (None: none said) with its note, and its call's id."""
+    it), its kind and severity, the agent's word on it (None: none said) with its note, its call's id,
+    and on the console the daemon that posted it (None: one daemon's own database)."""
 
     agent: str | None
     kind: str
@@ -31,6 +32,7 @@ class Labelled:
     word: str | None = None
     note: str = ""
     call_id: int | None = None
+    daemon_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -79,7 +81,8 @@ class Outcomes:
     """The summary of one agent's alerts (or all agents'): a row per kind and severity, critical first,
     and their total; the false alarms' notes, most said first ("" for none); the monitored calls, their
     time and how many were still open (``calls`` None: the call time is not known, as on the console),
-    and the critical alerts of the calls whose time it is (``timed_criticals``: what that time is set against)."""
+    and the critical alerts of the calls whose time it is (``timed_criticals``: what that time is set against);
+    on the console, the daemon whose alerts they are (``daemon_id``; None: one daemon's own database, or all)."""
 
     agent: str | None
     rows: tuple[OutcomeRow, ...]
@@ -89,6 +92,7 @@ class Outcomes:
     call_time_s: float = 0.0
     open_calls: int = 0
     timed_criticals: int = 0
+    daemon_id: str | None = None
 
     @property
     def criticals(self) -> int:
@@ -103,7 +107,7 @@ class Outcomes:
 
     def to_dict(self) -> dict[str, Any]:
         known = self.calls is not None
-        return {"agent": self.agent, "rows": [r.to_dict() for r in self.rows], "total": self.total.to_dict(),
+        return {"agent": self.agent, "daemon_id": self.daemon_id, "rows": [r.to_dict() for r in self.rows], "total": self.total.to_dict(),
                 "false_alarm_notes": [{"note": n, "count": c} for n, c in self.notes],
                 "criticals": self.criticals, "calls": self.calls,
                 "call_time_s": round(self.call_time_s, 1) if known else None,
@@ -112,27 +116,29 @@ class Outcomes:
 
 
 def outcomes_of(alerts: Sequence[Labelled], calls: Sequence[Monitored] | None = None,
-                agent: str | None = None) -> Outcomes:
-    """The summary of ``alerts`` (and of ``calls``' time; None: not known), as ``agent``'s."""
+                agent: str | None = None, daemon_id: str | None = None) -> Outcomes:
+    """The summary of ``alerts`` (and of ``calls``' time; None: not known), as ``agent``'s (of daemon ``daemon_id``)."""
     kinds = Counter((a.severity, a.kind) for a in alerts)
     order = sorted(kinds, key=lambda sk: (sk[0] != "critical", sk[0], sk[1]))
     rows = tuple(_row(kind, severity, [a for a in alerts if (a.severity, a.kind) == (severity, kind)])
                  for severity, kind in order)
     notes = Counter(a.note for a in alerts if a.word == "false_alarm")
     if calls is None:
-        return Outcomes(agent, rows, _row(ALL, ALL, alerts), tuple(notes.most_common()))
+        return Outcomes(agent, rows, _row(ALL, ALL, alerts), tuple(notes.most_common()), daemon_id=daemon_id)
     timed = {c.call_id: c.duration_s for c in calls if c.duration_s is not None}
     return Outcomes(agent, rows, _row(ALL, ALL, alerts), tuple(notes.most_common()), calls=len(calls),
                     call_time_s=float(sum(timed.values())), open_calls=len(calls) - len(timed),
-                    timed_criticals=sum(a.severity == "critical" and a.call_id in timed for a in alerts))
+                    timed_criticals=sum(a.severity == "critical" and a.call_id in timed for a in alerts),
+                    daemon_id=daemon_id)
 
 
 def by_agent(alerts: Sequence[Labelled], calls: Sequence[Monitored] | None = None) -> list[Outcomes]:
-    """:func:`outcomes_of` for each agent with an alert or a call, by name (the calls of no known agent last)."""
-    agents = {a.agent for a in alerts} | {c.agent for c in calls or ()}
-    return [outcomes_of([a for a in alerts if a.agent == name],
-                        None if calls is None else [c for c in calls if c.agent == name], name)
-            for name in sorted(agents, key=lambda n: (n is None, n or ""))]
+    """:func:`outcomes_of` for each agent with an alert or a call, by name (the calls of no known agent
+    last); on the console, each daemon of a name apart (two desktops whose agents share a name), by its id."""
+    senders = {(a.agent, a.daemon_id) for a in alerts} | {(c.agent, None) for c in calls or ()}
+    return [outcomes_of([a for a in alerts if (a.agent, a.daemon_id) == sender],
+                        None if calls is None else [c for c in calls if c.agent == sender[0]], *sender)
+            for sender in sorted(senders, key=lambda s: (s[0] is None, s[0] or "", s[1] or ""))]
 
 
 def summary_dict(alerts: Sequence[Labelled], calls: Sequence[Monitored] | None, replayed: int) -> dict[str, Any]:

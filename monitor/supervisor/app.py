@@ -808,10 +808,11 @@ class Console:
         return JSONResponse({"alerts": page, "more": more})
 
     async def outcomes(self, request: Request) -> Response:
-        """``GET /api/outcomes?since=UNIX&until=UNIX``: the agents' words on the live calls' alerts of the
-        period, summed up per agent, kind and severity as ``call-monitor alerts --outcomes --jsonl`` sums
-        them (:func:`monitor.delivery.outcomes.summary_dict`), without the call time (the console has no
-        call durations)."""
+        """``GET /api/outcomes?since=UNIX&until=UNIX``: the agents' words on the live calls' alerts received
+        in the period (:meth:`ConsoleStore.labelled`), summed up per agent (each daemon apart), kind and
+        severity as ``call-monitor alerts --outcomes --jsonl`` sums them
+        (:func:`monitor.delivery.outcomes.summary_dict`), without the call time (the console has no call
+        durations)."""
         if (refused := self._not_a_supervisor(request)) is not None:
             return refused
         try:

@@ -405,19 +405,22 @@ class ConsoleStore:
         return rows[:limit], len(rows) > limit
 
     def labelled(self, since: float | None, until: float | None) -> tuple[list[Labelled], int]:
-        """The alerts of live calls (no ``recording``) raised from ``since`` on and before ``until``
-        (unix seconds, None: no bound; their ``at``, the daemon's clock, or ``received_at`` where none
-        was sent) as the outcome summary reads them (:mod:`monitor.delivery.outcomes`), and how many
-        alerts of replayed calls the period held besides."""
-        when, where, args = "COALESCE(at, received_at)", [], []
+        """The alerts of live calls (no ``recording``) received from ``since`` on and before ``until``
+        (unix seconds, None: no bound) as the outcome summary reads them (:mod:`monitor.delivery.outcomes`),
+        each with the daemon that posted it, and how many alerts of replayed calls the period held besides.
+        A period is of ``received_at``, the console's own clock, as :meth:`purge` deletes by it: a period
+        reaching back to the retention's cut holds every alert kept, and a desktop's clock set wrong moves
+        none of its alerts out of the period they came in (one that came late, a desktop offline for
+        hours, counts when it came)."""
+        where, args = [], []
         for bound, test in ((since, ">="), (until, "<")):
             if bound is not None:
-                where.append(f"{when} {test} ?")
+                where.append(f"received_at {test} ?")
                 args.append(bound)
         with self._lock:
-            rows = self._conn.execute("SELECT agent, kind, severity, agent_word, agent_note, recording FROM alerts "
-                                      f"WHERE {' AND '.join(where) or '1'} ORDER BY id", args).fetchall()
-        live = [Labelled(r[0], r[1], r[2], r[3], r[4] or "") for r in rows if r[5] is None]
+            rows = self._conn.execute("SELECT agent, kind, severity, agent_word, agent_note, recording, daemon_id "
+                                      f"FROM alerts WHERE {' AND '.join(where) or '1'} ORDER BY id", args).fetchall()
+        live = [Labelled(r[0], r[1], r[2], r[3], r[4] or "", daemon_id=r[6]) for r in rows if r[5] is None]
         return live, len(rows) - len(live)
 
     def count_alerts(self) -> int:
