@@ -274,6 +274,47 @@ def test_every_option_of_every_command_is_documented_under_one_of_its_names() ->
     assert undocumented == []
 
 
+def _documented_command_lines() -> list[tuple[str, str]]:
+    """Every command line README.md and docs/*.md give, with the file it is in: the indented
+    example lines and the code spans that run ``call-monitor`` (first, or after a shell's ``&&``,
+    ``|``, ``;`` or ``(``; a line's ``\\`` continuation joined), and the README's table of
+    commands, whose first cell is a command without its ``call-monitor``. The status line
+    ``call-monitor daemon pid N, ...`` is output, not a command."""
+    import re
+    found = []
+    for path in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
+        text = path.read_text(encoding="utf-8").replace("\\\n", " ")
+        examples = [line.strip() for line in text.splitlines() if line.startswith("    ")]
+        spans = re.findall(r"`([^`]+)`", re.sub(r"^    .*$", "", text, flags=re.M))
+        for line in examples + spans:
+            found += [(path.name, m.group(0)) for m in re.finditer(
+                r"(?:^|(?<=[;&|(])|(?<=[;&|(] ))(?:\S*/)?call-monitor\s+(?!daemon pid)[a-z][^`#;&|)]*",
+                line.replace("\\|", " "))]
+    for row in re.findall(r"^\| `([a-z][^|]*?)` \|", (ROOT / "README.md").read_text(encoding="utf-8").replace("\\|", " "),
+                          flags=re.M):
+        found += [("README.md", f"call-monitor {cell}") for cell in re.findall(r"^[^`]+|(?<=`)[a-z-]+ [^`]*", row)]
+    return found
+
+
+def test_every_command_and_option_the_documents_give_is_one_the_command_line_takes() -> None:
+    """The other way round from the test above: a command or an option renamed or removed leaves no
+    example in the documents that `call-monitor` would refuse (a value in quotes is no option)."""
+    import re
+    commands = _subparsers()
+    lines = _documented_command_lines()
+    refused = []
+    for doc, line in lines:
+        words = re.sub(r"\"[^\"]*\"|'[^']*'", " ", line).split()
+        command = commands.get(words[1])
+        if command is None:
+            refused.append(f"{doc}: {line!r}: no command {words[1]!r}")
+            continue
+        refused += [f"{doc}: {line!r}: {words[1]} takes no {option}" for option in
+                    re.findall(r"(?<![\w-])--?[a-zA-Z][\w-]*", " ".join(words[2:]))
+                    if option not in command._option_string_actions]
+    assert len(lines) > 50 and refused == []
+
+
 def test_a_short_output_sent_to_a_full_disk_is_one_line_too() -> None:
     """``models > list.txt`` on a full disk, standard output block-buffered (no PYTHONUNBUFFERED): the
     few lines still buffered when the command ends are written before it returns, so that their
