@@ -125,6 +125,33 @@ def test_every_key_is_in_the_configuration_doc_with_its_default():
     assert documented_defaults() == expected
 
 
+def test_every_key_the_documents_name_is_one_the_configuration_takes():
+    """The other way round: a key renamed or removed leaves no `section.key` in README.md or
+    docs/*.md that the configuration would refuse. A rule is data (`rules.NAME` is any rule, its keys
+    a rule's), `phrases.LANG` a language's list; a file's name (`supervisor.token`, a default's) and an
+    error line quoting an unknown key are no keys."""
+    cfg = Config()
+    known = {f"{s}.{k.name}" for s in ("analysis", "actions", "phrases", "transcription", "daemon", "delivery",
+                                       "storage", "supervisor") for k in dataclasses.fields(getattr(cfg, s))}
+    known |= {f"rules.{s}.{k.name}" for s in ("possible_emergency", "distress_phrase")
+              for k in dataclasses.fields(getattr(cfg.rules, s))}
+    files = {os.path.basename(v) for v in (cfg.supervisor.token_file, cfg.supervisor.db, cfg.storage.db)}
+    rule_keys = {f.name for f in dataclasses.fields(DEFAULT_RULES[0])} - {"kind"}
+    pattern = re.compile(r"(?<![\w./-])((?:analysis|rules|actions|phrases|transcription|daemon|delivery|storage|"
+                         r"supervisor)\.[a-z_]+(?:\.[a-z_]+)?)(?![\w*]|\.\w)")
+    unknown = []
+    for path in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
+        text = re.sub(r"\[[^\]]*\]\([^)]*\)", "", path.read_text(encoding="utf-8"))  # a link ([daemon.md](daemon.md)) names a file
+        for span in (s for s in re.findall(r"`([^`]+)`", text) if "unknown" not in s):
+            for key in pattern.findall(span):
+                section, name, *rest = key.split(".")
+                a_rule = section == "rules" and name not in ("possible_emergency", "distress_phrase")
+                if not (key in known or key in files or (section in ("phrases", "rules") and not rest)
+                        or (a_rule and rest[0] in rule_keys)):
+                    unknown.append(f"{path.name}: {key}")
+    assert unknown == []
+
+
 def test_user_config_then_file_then_command_line(env, tmp_path):
     write(Path(env["XDG_CONFIG_HOME"]) / "callmonitor/config.toml",
           "[analysis]\nwindow_speech_s = 9\nhop_s = 2\n[rules.slow_speech]\npersist_s = 9\n")
