@@ -290,8 +290,8 @@ def _documented_command_lines() -> list[tuple[str, str]]:
             found += [(path.name, m.group(0)) for m in re.finditer(
                 r"(?:^|(?<=[;&|(])|(?<=[;&|(] ))(?:\S*/)?call-monitor\s+(?!daemon pid)[a-z][^`#;&|)]*",
                 line.replace("\\|", " "))]
-    for row in re.findall(r"^\| `([a-z][^|]*?)` \|", (ROOT / "README.md").read_text(encoding="utf-8").replace("\\|", " "),
-                          flags=re.M):
+    table = (ROOT / "README.md").read_text(encoding="utf-8").replace("\\|", " ")
+    for row in re.findall(r"^\| `([a-z][^|]*?)` \|", table, flags=re.M):
         found += [("README.md", f"call-monitor {cell}") for cell in re.findall(r"^[^`]+|(?<=`)[a-z-]+ [^`]*", row)]
     return found
 

@@ -141,7 +141,7 @@ def test_every_key_the_documents_name_is_one_the_configuration_takes():
                          r"supervisor)\.[a-z_]+(?:\.[a-z_]+)?)(?![\w*]|\.\w)")
     unknown = []
     for path in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
-        text = re.sub(r"\[[^\]]*\]\([^)]*\)", "", path.read_text(encoding="utf-8"))  # a link ([daemon.md](daemon.md)) names a file
+        text = re.sub(r"\[[^\]]*\]\([^)]*\)", "", path.read_text(encoding="utf-8"))  # [daemon.md](...): a file
         for span in (s for s in re.findall(r"`([^`]+)`", text) if "unknown" not in s):
             for key in pattern.findall(span):
                 section, name, *rest = key.split(".")
