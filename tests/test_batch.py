@@ -2345,6 +2345,26 @@ def test_the_archive_report_tells_flagged_calls_of_one_name_in_different_folders
     assert call_names([row("calls/a.wav"), row("/archive/a.wav")]) == ("", ["calls/a.wav", "/archive/a.wav"])
 
 
+def test_the_flagged_calls_table_tells_a_screen_reader_how_many_are_linked_when_not_all_are():
+    """More flagged calls than get a report of their own (MAX_CALL_REPORTS), or one whose report could
+    not be made: the table's caption, what a screen reader reads of it, says how many of them link to
+    their reports rather than that each does."""
+    from monitor.config import Config
+    from monitor.report.archive import MAX_CALL_REPORTS, render_archive_html, row_key
+
+    rows = [{"path": f"/archive/call_{i:04d}.wav", "status": "scored", "duration_s": "60", "alerts": "1",
+             "alerts_long_pauses": "1", "first_warning_s": "20", "call_id": ""} for i in range(MAX_CALL_REPORTS + 1)]
+
+    def caption(linked: int) -> str:
+        links = {row_key(r): f"archive_calls/{i}.html" for i, r in enumerate(rows[:linked])}
+        html = render_archive_html("summary.csv", rows, Config(), b"", links)
+        return re.search(r'<table id="flagged"><caption class="sr">([^<]*)</caption>', html).group(1)
+    assert caption(len(rows)) == "The flagged calls, those with a critical alert first, each linked to its call report"
+    assert caption(MAX_CALL_REPORTS) == (f"The flagged calls, those with a critical alert first, {MAX_CALL_REPORTS} "
+                                         "of them linked to their call reports")
+    assert caption(0).endswith(", 0 of them linked to their call reports")
+
+
 def test_the_table_records_each_calls_channels_and_the_archive_report_rebuilds_it_with_them(tmp_path):
     """A manifest row with the caller on the left channel: the table says so (as a manifest would:
     caller_channel, agent_channel, -1 for none), and a call report rebuilt from the recording (the

@@ -340,8 +340,15 @@ def _flagged_table(rows: Sequence[dict[str, Any]], links: dict[tuple[str, str, s
                    f"<td class=\"time\">{_e(fmt_time(crit))}</td></tr>")
     under = f"<p class=\"muted\">Recordings under <code>{_e(folder)}</code></p>" if folder else ""
     return (under + "<table id=\"flagged\">" + table_head(
-        "The flagged calls, those with a critical alert first, each linked to its call report",
+        "The flagged calls, those with a critical alert first, " + _linked_said(rows, links),
         "call", "duration", "alerts", "kinds", "first warning", "first critical") + f"<tbody>{''.join(out)}</tbody></table>")
+
+
+def _linked_said(rows: Sequence[dict[str, Any]], links: dict[tuple[str, str, str], str]) -> str:
+    """Which of the flagged calls the table links to a call report of their own, in words: each, or
+    how many (at most :data:`MAX_CALL_REPORTS` are written, and none where it could not be made)."""
+    linked = sum(row_key(r) in links for r in rows)
+    return "each linked to its call report" if linked == len(rows) else f"{linked} of them linked to their call reports"
 
 
 def _failed_list(rows: Sequence[dict[str, Any]]) -> str:
