@@ -278,8 +278,7 @@ def _documented_command_lines() -> list[tuple[str, str]]:
     """Every command line README.md and docs/*.md give, with the file it is in: the indented
     example lines and the code spans that run ``call-monitor`` (first, or after a shell's ``&&``,
     ``|``, ``;`` or ``(``; a line's ``\\`` continuation joined), and the README's table of
-    commands, whose first cell is a command without its ``call-monitor``. The status line
-    ``call-monitor daemon pid N, ...`` is output, not a command."""
+    commands. The status line ``call-monitor daemon pid N, ...`` is output, not a command."""
     import re
     found = []
     for path in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
@@ -290,10 +289,16 @@ def _documented_command_lines() -> list[tuple[str, str]]:
             found += [(path.name, m.group(0)) for m in re.finditer(
                 r"(?:^|(?<=[;&|(])|(?<=[;&|(] ))(?:\S*/)?call-monitor\s+(?!daemon pid)[a-z][^`#;&|)]*",
                 line.replace("\\|", " "))]
+    return found + [("README.md", f"call-monitor {cell}") for cell in _readme_table_commands()]
+
+
+def _readme_table_commands() -> list[str]:
+    """The commands of the README's table of commands as its first column gives them, each without
+    its ``call-monitor`` (``install-service [run's options] [--enable]``, ``install-service --remove``)."""
+    import re
     table = (ROOT / "README.md").read_text(encoding="utf-8").replace("\\|", " ")
-    for row in re.findall(r"^\| `([a-z][^|]*?)` \|", table, flags=re.M):
-        found += [("README.md", f"call-monitor {cell}") for cell in re.findall(r"^[^`]+|(?<=`)[a-z-]+ [^`]*", row)]
-    return found
+    return [cell for row in re.findall(r"^\| `([a-z][^|]*?)` \|", table, flags=re.M)
+            for cell in re.findall(r"^[^`]+|(?<=`)[a-z-]+ [^`]*", row)]
 
 
 def test_every_command_and_option_the_documents_give_is_one_the_command_line_takes() -> None:
@@ -313,6 +318,11 @@ def test_every_command_and_option_the_documents_give_is_one_the_command_line_tak
                     re.findall(r"(?<![\w-])--?[a-zA-Z][\w-]*", " ".join(words[2:]))
                     if option not in command._option_string_actions]
     assert len(lines) > 50 and refused == []
+
+
+def test_the_readme_s_table_of_commands_has_a_row_for_each_command() -> None:
+    """A command added to the command line is in the table where a user looks for it."""
+    assert {cell.split()[0] for cell in _readme_table_commands()} == set(_subparsers())
 
 
 def test_a_short_output_sent_to_a_full_disk_is_one_line_too() -> None:
