@@ -421,6 +421,47 @@ def ko_model(ko_model_info):
     return load_model(ko_model_info)
 
 
+class StarvedCore:
+    """One core kept busy by a process of its own: a thread starved on it (:meth:`starve`: pinned to
+    it, under SCHED_IDLE) gets next to none of its CPU, as a recognizer whose flush the close gave
+    up on does on a machine busy with other programs."""
+
+    def __init__(self) -> None:
+        self.core = max(os.sched_getaffinity(0))
+        self.busy = subprocess.Popen([sys.executable, "-c", f"import os; os.sched_setaffinity(0, {{{self.core}}}); "
+                                      "print(flush=True)\nwhile True: pass"], stdout=subprocess.PIPE)
+        assert self.busy.stdout is not None and self.busy.stdout.readline() == b"\n"  # spinning on its core
+        self.starved: list[int] = []
+
+    def starve(self, thread: threading.Thread) -> None:
+        assert thread.native_id is not None
+        os.sched_setaffinity(thread.native_id, {self.core})
+        os.sched_setscheduler(thread.native_id, os.SCHED_IDLE, os.sched_param(0))
+        self.starved.append(thread.native_id)
+
+    def end(self) -> None:
+        """The core free again, and the threads starved on it given back the others and their
+        priority (SCHED_OTHER: root only, CAP_SYS_NICE) where they still run."""
+        self.busy.kill()
+        self.busy.wait()
+        for tid in self.starved:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.sched_setscheduler(tid, os.SCHED_OTHER, os.sched_param(0))
+                os.sched_setaffinity(tid, os.sched_getaffinity(0))
+
+
+@pytest.fixture
+def starved_core() -> Iterator[StarvedCore]:
+    """A :class:`StarvedCore`, the others left to the test itself."""
+    if len(os.sched_getaffinity(0)) < 2:
+        pytest.skip("one core: none left to the test beside the starved one")
+    core = StarvedCore()
+    try:
+        yield core
+    finally:
+        core.end()
+
+
 @pytest.fixture(scope="session")
 def english():
     """The default English distress-phrase matcher (``monitor.transcription.phrases``)."""

@@ -295,6 +295,78 @@ def test_a_stop_coming_as_a_call_ends_leaves_the_close_its_allowance(ko_model):
     assert s.dropped_s == 0.0 and s.fed_s == pytest.approx(3.0, abs=0.05), s
 
 
+def speaking_recognizer(model, **allowances) -> Transcriber:
+    """A live recognizer that has decoded 3 s of the caller speaking, still at its end: its close
+    flushes that utterance."""
+    stream = AnalysisStream(CALLS / "labored_start_16k.wav", [1])
+    transcriber = Transcriber(model, "caller", stream.rate, gate=False, on_full="drop", **allowances)
+    transcriber.feed(0.0, np.concatenate(list(stream))[8 * stream.rate: 11 * stream.rate, 0])
+    assert transcriber.wait_idle()
+    return transcriber
+
+
+@pytest.mark.parametrize("stop_comes", ["as_its_flush_runs", "before_its_close"])
+def test_a_stop_as_a_call_ends_waits_for_its_last_flush_no_longer_than_a_stop_does(ko_model, starved_core,
+                                                                                   stop_comes):
+    """SIGTERM while a call's end flushes a recognizer's last utterance (the call's end gives it 5 s)
+    still waited the whole 5 s on a starved machine; and the call's other leg, closed after the stop
+    came, gave its flush 5 s again. The stop gives a flush its own second, counted from the flush's
+    start: past it, the flush is given up, its words said not transcribed."""
+    from monitor.transcription.recognizer import CLOSE_FLUSH_S, STOP_FLUSH_S
+    transcriber = speaking_recognizer(ko_model)
+    starved_core.starve(transcriber._thread)  # its flush gets next to no CPU
+    if stop_comes == "before_its_close":
+        transcriber.give_way()
+    began = time.monotonic()
+    closing = threading.Thread(target=transcriber.close)  # as the call ends
+    closing.start()
+    if stop_comes == "as_its_flush_runs":
+        time.sleep(0.3)
+        transcriber.give_way()
+    closing.join(CLOSE_FLUSH_S + 1.0)
+    took = time.monotonic() - began
+    assert STOP_FLUSH_S - 0.05 <= took < STOP_FLUSH_S + 0.5 < CLOSE_FLUSH_S, took
+    start, end = transcriber.unflushed_span() or (0.0, 0.0)
+    assert 0.0 <= start < 3.0 and end == pytest.approx(3.0, abs=0.05), (start, end)
+
+
+def test_calls_ending_one_after_another_on_a_starved_machine_leave_at_most_one_flush_running(ko_model,
+                                                                                            starved_core):
+    """Each flush a close gives up on goes on in its worker, holding its thread and its recognizer
+    (tens to hundreds of MB) for as long as the starved machine leaves it no CPU: calls ending one
+    after another piled them up. With one such flush still running, the next close does not begin
+    its own: its recognizer is freed at once, the utterance's words said not transcribed."""
+    from monitor.transcription.recognizer import FlushesLeft
+    left = FlushesLeft()
+    first = speaking_recognizer(ko_model, close_flush_s=0.2, flushes_left=left)
+    starved_core.starve(first._thread)
+    first.close()
+    assert first.unflushed_span() is not None and not first.stats().finished and left.count == 1
+    second = speaking_recognizer(ko_model, flushes_left=left)  # the next call, its own core not starved
+    began = time.monotonic()
+    second.close()
+    assert time.monotonic() - began < 0.5 and second.unflushed_span() is not None
+    second._thread.join(2.0)  # nothing left to do but free its recognizer
+    assert second.stats().finished and left.count == 1
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="a thread leaves SCHED_IDLE only with CAP_SYS_NICE (root)")
+def test_a_flush_given_up_on_that_ends_frees_its_place_for_the_next_call_s(ko_model, starved_core):
+    """Once the flush a close gave up on has ended (the machine free again), its recognizer is freed
+    and the next call's close flushes its last utterance as before."""
+    from monitor.transcription.recognizer import FlushesLeft
+    left = FlushesLeft()
+    first = speaking_recognizer(ko_model, close_flush_s=0.2, flushes_left=left)
+    starved_core.starve(first._thread)
+    first.close()
+    assert first.unflushed_span() is not None and left.count == 1
+    starved_core.end()
+    first._thread.join(4.0)
+    assert first.stats().finished and left.count == 0
+    second = speaking_recognizer(ko_model, flushes_left=left)
+    assert second.close() and second.unflushed_span() is None  # its last words taken
+
+
 def test_the_silence_filling_a_leg_far_behind_holds_no_memory(pulse):
     """An analysis that cannot keep up at all (the daemon given less CPU than it needs: 3 % of a core)
     falls ever further behind, 74 s after 110 s; the capture fills the time of the audio it drops
@@ -391,7 +463,8 @@ def test_a_recognizer_gives_way_to_the_rest_of_the_daemon_as_it_stops(ko_model):
     gives it its allowance."""
     stream = AnalysisStream(CALLS / "labored_start_16k.wav", [1])
     x = np.concatenate(list(stream))[8 * stream.rate: 9 * stream.rate, 0]
-    transcriber = Transcriber(ko_model, "caller", stream.rate, gate=False, on_full="drop")
+    transcriber = Transcriber(ko_model, "caller", stream.rate, gate=False, on_full="drop",
+                              stop_flush_s=60.0)  # its last flush waited for, however loaded the machine
     try:
         transcriber.give_way()
         transcriber.feed(0.0, x)
@@ -409,7 +482,8 @@ def test_a_recognizer_giving_way_holds_at_its_next_slice_and_keeps_its_priority_
     to no CPU on a machine busy with other programs, and the last words of every stop were lost."""
     stream = AnalysisStream(CALLS / "labored_start_16k.wav", [1])
     x = np.concatenate(list(stream))[8 * stream.rate: 14 * stream.rate, 0]  # 6 s of the caller speaking
-    transcriber = Transcriber(ko_model, "caller", stream.rate, gate=False, on_full="drop", close_backlog_s=0.0)
+    transcriber = Transcriber(ko_model, "caller", stream.rate, gate=False, on_full="drop", close_backlog_s=0.0,
+                              stop_flush_s=60.0)  # its last flush waited for, however loaded the machine
     try:
         tid = transcriber._thread.native_id
         transcriber.feed(0.0, x)

@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import enum
 import json
 import math
 import os
@@ -81,6 +82,78 @@ _NOISE_TOKEN = re.compile(r"^(\[.*\]|<.*>)$")
 
 class TranscriberError(RuntimeError):
     """The recognizer worker failed; the message names the channel."""
+
+
+class _Phase(enum.Enum):
+    """Where a transcriber is in its close (under its ``_cond``). Transitions, each once, in order::
+
+        OPEN -> DRAINING -> CLOSING or CUT -> TAKEN
+        DRAINING, CLOSING or CUT -> ABANDONED   (live only)
+
+    The daemon's stop (:meth:`Transcriber.give_way`) is not a phase: it can come in any of them, and
+    holds the worker only while OPEN. The worker's own end (``stats().finished``) is not one either:
+    a worker that fails ends in whatever phase it is in."""
+
+    OPEN = "open"
+    """Taking audio (:meth:`Transcriber.feed`); while the daemon stops, the worker takes none and
+    holds at the next slice of the piece it is decoding."""
+    DRAINING = "draining"
+    """:meth:`Transcriber.close` began: the worker decodes the audio queued, for at most the close's
+    backlog allowance (live)."""
+    CLOSING = "closing"
+    """No more audio comes: the worker finishes what is queued (``on_full="block"``) and flushes the
+    last utterance."""
+    CUT = "cut"
+    """As CLOSING, the close's backlog allowance over with audio left: what was queued is dropped, the
+    piece being decoded stops at its next slice and the segment's tail is not fed."""
+    ABANDONED = "abandoned"
+    """The last utterance's flush is not waited for (or not run at all), its words not taken; as
+    CUT, the worker feeds nothing more."""
+    TAKEN = "taken"
+    """The flush's result is being taken: too late to abandon it."""
+
+    @property
+    def closed(self) -> bool:
+        """No more audio is fed (:meth:`Transcriber.feed` raises) and the worker may end."""
+        return self not in (_Phase.OPEN, _Phase.DRAINING)
+
+    @property
+    def cutting(self) -> bool:
+        """The worker feeds no more of the piece it is decoding (:class:`_Cut` at its next slice)."""
+        return self in (_Phase.CUT, _Phase.ABANDONED)
+
+
+class FlushesLeft:
+    """The last-utterance flushes whose close gave up on them and whose workers still run them: each
+    holds its thread and its recognizer (the Korean model's: 199 MB after 221 s of speech), under
+    SCHED_IDLE, for as long as a starved machine leaves it no CPU. Shared by the transcribers of one
+    model (:class:`monitor.transcription.setup.TranscriptionSetup`), so that calls ending one after
+    another on such a machine leave at most ``limit`` of them: a close that finds that many left does
+    not run its flush (the recognizer is freed at once, the utterance's words not transcribed)."""
+
+    def __init__(self, limit: int = 1) -> None:
+        self.limit = limit
+        self._lock = threading.Lock()
+        self._count = 0
+
+    @property
+    def count(self) -> int:
+        """How many flushes given up on still run."""
+        with self._lock:
+            return self._count
+
+    def full(self) -> bool:
+        """As many flushes given up on still run as the limit allows."""
+        with self._lock:
+            return self._count >= self.limit
+
+    def add(self) -> None:
+        with self._lock:
+            self._count += 1
+
+    def done(self) -> None:
+        with self._lock:
+            self._count -= 1
 
 
 def give_back_freed_memory() -> bool:
@@ -171,7 +244,7 @@ class Transcriber:
                  max_backlog_s: float = 30.0, on_full: str = "drop",
                  partial_interval_s: float = 0.5, slice_s: float = 0.2, renew_s: float = 0.0,
                  close_backlog_s: float = CLOSE_BACKLOG_S, close_flush_s: float = CLOSE_FLUSH_S,
-                 stop_flush_s: float = STOP_FLUSH_S) -> None:
+                 stop_flush_s: float = STOP_FLUSH_S, flushes_left: FlushesLeft | None = None) -> None:
 
         if input_rate <= 0 or model_rate <= 0:
             raise ValueError(f"transcriber {channel}: sample rates must be positive")
@@ -191,6 +264,7 @@ class Transcriber:
         self._close_backlog_s = close_backlog_s
         self._close_flush_s = close_flush_s
         self._stop_flush_s = stop_flush_s
+        self._flushes_left = FlushesLeft() if flushes_left is None else flushes_left
 
         self._begin_recognizer(model, renew_s)
         self._begin_shared_state()
@@ -212,22 +286,19 @@ class Transcriber:
 
     def _begin_shared_state(self) -> None:
         """What the pipeline thread and the worker share, under ``_cond``: the queued items and their
-        backlog, the closing flag, the events and error the worker leaves, the samples received and dropped."""
+        backlog, the close's phase and the daemon's stop, the events and error the worker leaves, the samples
+        received and dropped."""
         self._cond = threading.Condition()
         self._items: Deque[_Item] = deque()
         self._backlog = 0
-        self._closing = False
-        self._allowed = False  # the close has begun giving its allowance: a stop coming now does not cut it
+        self._phase = _Phase.OPEN
+        self._stopping = False  # the daemon stops (give_way, or a close as it stops): the stop's allowances
+        self._left = False  # the close gave up on a flush begun: counted in _flushes_left until the worker ends
         self._events: list[WordsEvent] = []
         self._error: BaseException | None = None
         self._received = 0
         self._dropped = 0
         self._dropped_spans: list[tuple[float, float]] = []  # call times, one per stretch dropped at a time
-        self._giving_way = False  # the daemon stops: no audio is taken (the piece being decoded held at its
-        # next slice) until the close gives its allowance
-        self._cut = False  # closing: the piece being decoded stops at its next slice, the rest dropped
-        self._abandoned = False  # closing: the last utterance's flush is not waited for, its words not taken
-        self._flushed = False  # the flush's result is being taken (too late to abandon it)
         self._unflushed: tuple[float, float] | None = None
 
     def _begin_worker_state(self) -> None:
@@ -248,7 +319,7 @@ class Transcriber:
         self._finals = 0
         self._partials = 0
         self._cpu = 0.0
-        self._finished = False
+        self._finished = False  # the worker has ended (closed, or failed in any phase)
         self._busy = False  # the worker is processing an item
 
     def _recognizer(self) -> Any:
@@ -279,7 +350,7 @@ class Transcriber:
         x = np.array(x, dtype=np.float32, copy=True)
         mask = None if speech is None else np.array(speech, dtype=bool, copy=True).reshape(-1)
         with self._cond:
-            if self._closing:
+            if self._phase.closed:
                 raise RuntimeError(f"transcriber {self.channel}: feed() after close()")
             self._raise_error()
             if self._on_full == "block":
@@ -339,7 +410,7 @@ class Transcriber:
         with self._cond:
             while (self._items or self._busy) and self._error is None and not self._finished:
                 left = None if deadline is None else deadline - time.monotonic()
-                if (left is not None and left <= 0) or self._giving_way:
+                if (left is not None and left <= 0) or self._giving_way():
                     return False
                 self._cond.wait(left if left is not None else 0.5)
             self._raise_error()
@@ -352,53 +423,89 @@ class Transcriber:
         finished for at most ``close_backlog_s`` (:data:`CLOSE_BACKLOG_S`), and what still waits
         then is dropped (counted and among :meth:`dropped_spans`); the last utterance's flush is
         waited for at most ``close_flush_s`` (:data:`CLOSE_FLUSH_S`; ``stop_flush_s``,
-        :data:`STOP_FLUSH_S`, ``stopping``: as the daemon stops; 0: not run), and past it its words
-        are not taken (:meth:`unflushed_span`). A worker far behind (a busy machine: 30 s of
-        audio waiting, its CPU capped) held the call's end, and the daemon's stop, for as long as it
-        took to finish; a core starved to 1 % took tens of seconds over the flush alone.
-        Returns the events not yet polled. If the worker does not finish within
+        :data:`STOP_FLUSH_S`, as the daemon stops: ``stopping``, or :meth:`give_way` before the close
+        or during it, which cuts a flush running longer at once but keeps one whose result is being
+        taken; 0: not run), and past it its words are not taken (:meth:`unflushed_span`), its worker
+        left to end alone. While ``flushes_left`` (:class:`FlushesLeft`) holds as many such workers as
+        it allows, the flush is not run at all: the recognizer is freed at once, the utterance's words
+        not transcribed. A worker far behind (a busy machine: 30 s of audio waiting, its CPU capped)
+        held the call's end, and the daemon's stop, for as long as it took to finish; a core starved to
+        1 % took tens of seconds over the flush alone. A second close waits for no flush the first
+        gave up on. Returns the events not yet polled. If the worker does not finish within
         ``timeout`` seconds, returns what it has (``stats().finished`` is False).
         """
         live = self._on_full == "drop"
-        flush_s = self._stop_flush_s if stopping else self._close_flush_s
         with self._cond:
-            self._allowed, self._giving_way = True, False  # its allowance from here
+            again, self._stopping = self._phase is not _Phase.OPEN, self._stopping or stopping
+            if not again:
+                self._phase = _Phase.DRAINING  # its allowance from here: a stop coming now does not hold it
             self._cond.notify_all()
+        if again:
+            return self._closed_again(timeout)
         if live and self._close_backlog_s > 0:
             with contextlib.suppress(TranscriberError):  # a worker that failed: said by the poll below
                 self.wait_idle(self._close_backlog_s)
         with self._cond:
-            self._cut = live and (bool(self._items) or self._busy)
-            while live and self._items:
-                old = self._items.popleft()
-                self._backlog -= len(old.x)
-                self._dropped += len(old.x)
-                self._note_dropped(old)
-            if live and flush_s <= 0:
-                self._abandon()  # before the worker may begin the flush
-            self._closing = True
-            self._cond.notify_all()
-        if not (live and self._flush_given_up(flush_s)):
+            self._end_feeding(live)
+            skipped = self._phase is _Phase.ABANDONED
+        if not live or (not skipped and not self._flush_given_up()):
             self._thread.join(timeout)
-        else:
+        elif not skipped:
             self._idle()
         return self.poll()
 
-    def _flush_given_up(self, limit_s: float) -> bool:
-        """Wait for the worker's last flush for at most ``limit_s``; past it (True), its words are not
-        taken, the utterance it held is :meth:`unflushed_span`, and the worker is left to end alone."""
-        deadline = time.monotonic() + limit_s
+    def _end_feeding(self, live: bool) -> None:
+        """No more audio (under ``_cond``): a live close drops what is still queued and cuts the piece
+        being decoded (:attr:`_Phase.CUT`); one with no allowance for the flush, or finding as many
+        flushes left as ``flushes_left`` allows, gives it up before the worker may begin it."""
+        cut = live and (bool(self._items) or self._busy)
+        while live and self._items:
+            old = self._items.popleft()
+            self._backlog -= len(old.x)
+            self._dropped += len(old.x)
+            self._note_dropped(old)
+        if live and (self._flush_allowance() <= 0 or self._flushes_left.full()):
+            self._abandon()
+        else:
+            self._phase = _Phase.CUT if cut else _Phase.CLOSING
+        self._cond.notify_all()
+
+    def _closed_again(self, timeout: float | None) -> list[WordsEvent]:
+        """A close after the first (a call's end that failed after it, then aborted): the worker is
+        joined unless its flush was given up on."""
         with self._cond:
-            while not self._finished and not self._flushed and (left := deadline - time.monotonic()) > 0:
+            abandoned = self._phase is _Phase.ABANDONED
+        if not abandoned:
+            self._thread.join(timeout)
+        return self.poll()
+
+    def _flush_allowance(self) -> float:
+        """The seconds the last utterance's flush is waited for (under ``_cond``): the stop's once the
+        daemon stops."""
+        return self._stop_flush_s if self._stopping else self._close_flush_s
+
+    def _flush_given_up(self) -> bool:
+        """Wait for the worker's last flush for at most its allowance, counted from here (the stop's
+        as soon as the daemon stops, also when the stop comes meanwhile: :meth:`give_way`); past it
+        (True), its words are not taken, the utterance it held is :meth:`unflushed_span`, and the
+        worker is left to end alone, counted in ``flushes_left`` until it does."""
+        start = time.monotonic()
+        with self._cond:
+            while not self._finished and self._phase is not _Phase.TAKEN:
+                left = start + self._flush_allowance() - time.monotonic()
+                if left <= 0:
+                    break
                 self._cond.wait(left)
-            if self._finished or self._flushed:
+            if self._finished or self._phase is _Phase.TAKEN:
                 return False
             self._abandon()
+            self._left = True
+            self._flushes_left.add()
         return True
 
     def _abandon(self) -> None:
         """The flush's words are not taken; the utterance it held is :meth:`unflushed_span` (under ``_cond``)."""
-        self._abandoned = True
+        self._phase = _Phase.ABANDONED
         if self._utterance_from is not None and self._next_call is not None:
             self._unflushed = (float(self._utterance_from), float(max(self._utterance_from, self._next_call)))
 
@@ -408,10 +515,17 @@ class Transcriber:
         (on a core starved to 1 %, the recognizer still decoding took four fifths of the CPU the daemon
         got while it stopped: 0.13 of 0.16 s, 17 s). Its thread keeps its priority: under SCHED_IDLE,
         which a process without CAP_SYS_NICE cannot leave, the close's allowance on a machine busy
-        with other programs would get next to no CPU, and the last words of every stop be lost."""
+        with other programs would get next to no CPU, and the last words of every stop be lost.
+        A stop during a call's end leaves that close the allowance it has begun to give for the
+        queued audio, but its last flush the stop's (:data:`STOP_FLUSH_S`, counted from the flush's
+        start): a flush running longer is given up at once, unless its result is being taken."""
         with self._cond:
-            self._giving_way = not self._allowed  # a stop during a call's end: the close goes on as it was
+            self._stopping = True
             self._cond.notify_all()
+
+    def _giving_way(self) -> bool:
+        """The worker holds (under ``_cond``): the daemon stops and no close has begun."""
+        return self._stopping and self._phase is _Phase.OPEN
 
     def _idle(self) -> None:
         """The worker whose flush the close gave up on takes from here the CPU the rest of the process
@@ -455,7 +569,7 @@ class Transcriber:
         try:
             while True:
                 with self._cond:
-                    while (not self._items or self._giving_way) and not self._closing:
+                    while (not self._items or self._giving_way()) and not self._phase.closed:
                         self._cond.wait()
                     if not self._items:
                         break
@@ -483,21 +597,29 @@ class Transcriber:
             self._rec = None  # freed here, not in the thread that drops the transcriber: 7 s of a core starved to 1 %
             with self._cond:
                 self._finished = True
+                abandoned, left = self._phase is _Phase.ABANDONED, self._left
                 self._cond.notify_all()
+            if abandoned:  # its close did not wait for it: nothing after it gives the memory back
+                give_back_freed_memory()
+            if left:
+                self._flushes_left.done()
 
     def _flush(self) -> None:
         """The segment's last samples and the recognizer's final result, unless the close gave up on
         it (:meth:`_flush_given_up`) before or while it ran: then its words are not taken."""
         with self._cond:
-            if self._abandoned:
+            if self._phase is _Phase.ABANDONED:
                 return
-        with contextlib.suppress(_Cut):
+        with contextlib.suppress(_Cut):  # cut at its next slice once abandoned
             self._end_segment()
+        with self._cond:
+            if self._phase is _Phase.ABANDONED:
+                return
         raw = self._rec.FinalResult()
         with self._cond:
-            if self._abandoned:
+            if self._phase is _Phase.ABANDONED:
                 return
-            self._flushed = True
+            self._phase = _Phase.TAKEN
         self._result(raw, final=True)
 
     def _drop_rest(self, item: _Item, at: float) -> None:
@@ -677,11 +799,11 @@ class Transcriber:
     def _hold_or_cut(self, at: float) -> None:
         """Between two slices, at call time ``at``: a worker giving way (:meth:`give_way`) waits here
         for its close's allowance; one whose close cut the piece ends it here (:class:`_Cut`)."""
-        if self._giving_way:
+        if self._stopping and self._phase is _Phase.OPEN:
             with self._cond:
-                while self._giving_way and not self._closing:
+                while self._giving_way():
                     self._cond.wait()
-        if self._cut:
+        if self._phase.cutting:
             raise _Cut(at)
 
     def _renew(self) -> None:

@@ -11,7 +11,7 @@ from ..config import Config, base_language
 from .vosk_models import (ModelError, ModelInfo, ModelNotInstalled, asked_model, check_loads, check_model_dir,
                           load_model, no_model_message, not_installed_message, resolve_model)
 from .phrases import SCRIPTS, PhraseMatcher, unwritten
-from .recognizer import Transcriber
+from .recognizer import FlushesLeft, Transcriber
 
 
 def matcher_for(cfg: Config, language: str | None = None) -> PhraseMatcher | None:
@@ -36,6 +36,8 @@ class TranscriptionSetup:
     agent: bool = False  # transcribe the agent's leg too (transcription.agent)
     renew_s: float = 0.0  # live only (the daemon passes transcription.renew_s): a new recognizer within a call
     # after this much speech
+    flushes_left: FlushesLeft = dataclasses.field(default_factory=FlushesLeft, compare=False)
+    """The flushes given up on still running, of every call's recognizers (kept by a reload's :meth:`with_phrases`)."""
 
     NOTES_KEYS: ClassVar[tuple[str, ...]] = ("transcription.language", "phrases.language", "phrases.phrases")
     """The configuration's keys :meth:`notes` reads (with the model): a reload that changes one of
@@ -220,6 +222,6 @@ class TranscriptionSetup:
         """
         transcribers = {leg: Transcriber(self.model, leg, rate, model_rate=self.info.sample_rate,
                                          on_full="drop" if self.live else "block",
-                                         renew_s=self.renew_s if self.live else 0.0)
+                                         renew_s=self.renew_s if self.live else 0.0, flushes_left=self.flushes_left)
                         for leg in self.transcribed_legs(legs)}
         return {"transcribers": transcribers, "phrase_matcher": self.matcher, "words_in_step": not self.live}
