@@ -26,8 +26,9 @@ Results are collected with :meth:`poll` (non-blocking) and :meth:`close`
 (flushes the last utterance and joins the worker). A live one (``on_full="drop"``) is bounded: it
 finishes its queued audio and the piece it is decoding for at most :data:`CLOSE_BACKLOG_S` and drops
 the rest (cut at the next 0.2 s slice), then gives the last utterance's flush (Vosk's ``FinalResult``)
-at most :data:`CLOSE_FLUSH_S` (:data:`STOP_FLUSH_S` as the daemon stops); an overrun leaves the
-flush to finish unheeded, and the utterance's call times are :meth:`Transcriber.unflushed_span`.
+at most :data:`CLOSE_FLUSH_S` (:data:`STOP_FLUSH_S` as the daemon stops, also once the stop comes
+during that flush); an overrun leaves the flush to finish unheeded, and the utterance's call times are
+:meth:`Transcriber.unflushed_span`. At most one such flush is left running (:class:`FlushesLeft`).
 
 Backlog policy (``on_full``) when the worker falls behind by more than
 ``max_backlog_s`` of audio:
@@ -75,7 +76,8 @@ the audio that comes meanwhile (the analysis then runs that much behind)."""
 
 STOP_FLUSH_S = 1.0
 """How long closing a live transcriber as the daemon stops waits for the last utterance's flush
-(:data:`CLOSE_FLUSH_S`): the stop is not held longer for it."""
+(:data:`CLOSE_FLUSH_S`): the stop is not held longer for it, also when it comes as a call's end
+flushes (a flush that has run that long is given up at once, unless its result is being taken)."""
 
 _NOISE_TOKEN = re.compile(r"^(\[.*\]|<.*>)$")
 
@@ -125,7 +127,7 @@ class _Phase(enum.Enum):
 
 class FlushesLeft:
     """The last-utterance flushes whose close gave up on them and whose workers still run them: each
-    holds its thread and its recognizer (the Korean model's: 199 MB after 221 s of speech), under
+    holds its thread and its recognizer (the Korean model's: 199 MB after a 221 s call), under
     SCHED_IDLE, for as long as a starved machine leaves it no CPU. Shared by the transcribers of one
     model (:class:`monitor.transcription.setup.TranscriptionSetup`), so that calls ending one after
     another on such a machine leave at most ``limit`` of them: a close that finds that many left does
