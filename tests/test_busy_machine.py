@@ -325,7 +325,7 @@ def test_a_stop_as_a_call_ends_waits_for_its_last_flush_no_longer_than_a_stop_do
         transcriber.give_way()
     closing.join(CLOSE_FLUSH_S + 1.0)
     took = time.monotonic() - began
-    assert STOP_FLUSH_S - 0.05 <= took < STOP_FLUSH_S + 0.5 < CLOSE_FLUSH_S, took
+    assert STOP_FLUSH_S - 0.05 <= took < CLOSE_FLUSH_S - 1.0, took  # the stop's second, not the call end's five
     start, end = transcriber.unflushed_span() or (0.0, 0.0)
     assert 0.0 <= start < 3.0 and end == pytest.approx(3.0, abs=0.05), (start, end)
 
@@ -345,7 +345,7 @@ def test_calls_ending_one_after_another_on_a_starved_machine_leave_at_most_one_f
     second = speaking_recognizer(ko_model, flushes_left=left)  # the next call, its own core not starved
     began = time.monotonic()
     second.close()
-    assert time.monotonic() - began < 0.5 and second.unflushed_span() is not None
+    assert time.monotonic() - began < 2.0 and second.unflushed_span() is not None  # not its flush's 5 s
     second._thread.join(2.0)  # nothing left to do but free its recognizer
     assert second.stats().finished and left.count == 1
 
