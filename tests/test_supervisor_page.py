@@ -263,12 +263,12 @@ def test_the_agents_panel_lists_who_sent_alerts_without_a_heartbeat_as_such(cons
     page.wait("document.querySelector('#agents [data-daemon=\"d-alice\"]') !== null")
     assert page.eval("[...document.querySelectorAll('#agents .agentrow')].map(r => r.dataset.state)") == \
         ["connected", "alerts-only"]  # by name: Alice, then qa@laptop
-    assert " · daemon " not in text  # one sender of the name: nothing to tell apart
+    assert page.eval(f"{row}.querySelector('.agent').textContent") == "qa@laptop"  # one sender of the name
     assert console.post(alert_body(2, daemon_id="d-replay-two", agent="qa@laptop"))[0] == 201  # another database
     other = "document.querySelector('#agents [data-daemon=\"d-replay-two\"]')"
     page.wait(f"{other} !== null")
-    assert " · daemon d-replay" in page.eval(f"{row}.innerText")
-    assert " · daemon play-two" in page.eval(f"{other}.innerText")
+    assert page.eval(f"{row}.querySelector('.agent').textContent") == "qa@laptop (daemon d-replay)"
+    assert page.eval(f"{other}.querySelector('.agent').textContent") == "qa@laptop (daemon play-two)"
     _heartbeat(console, "qa@laptop", "d-replay", in_call=False)  # the same sender, live now
     page.wait(f"{row}.dataset.state === 'connected'")
     # Alice, qa@laptop live, and its other database's replay
@@ -1273,6 +1273,52 @@ def test_two_agents_of_one_name_have_a_table_each_named_as_the_agents_list_names
     assert page.eval("[...document.querySelectorAll('#agents .namesakes')].map(e => e.textContent)") == [
         f"2 daemons post as Anna now; this one is daemon {end} at 127.0.0.1 (give each its own delivery.agent_name)"
         for end in ("000desk1", "000desk7")]
+
+
+def test_two_agents_of_one_name_at_two_desks_are_told_apart_wherever_an_alert_names_its_agent(console_pages):
+    """Two desktops whose agents are both Anna, each with a critical alert of her call 7: the cards, the
+    banner, what a screen reader is told (the alert, its acknowledgement) and each control's name (Acknowledge,
+    Evidence, the call report) name each Anna with her daemon id's end and address, as her row in the agents' list
+    does, so a supervisor goes to the right desk; before the second Anna is heard, and for Bob alone, the name
+    alone. "Show" offers both Annas and each apart, one shown alone kept in the address."""
+    console, page = console_pages.console, console_pages.open()
+    said = "[...document.getElementById('%s').children].map(p => p.textContent)"
+    cards = "[...document.querySelectorAll('#critical article')].map(c => c.querySelector('.agent').textContent)"
+    desk1, desk7 = "Anna (daemon 000desk1 at 127.0.0.1)", "Anna (daemon 000desk7 at 127.0.0.1)"
+    _heartbeat(console, "Bob", "d-bob", in_call=False)
+    _heartbeat(console, "Anna", "d-anna-0000desk1", in_call=True)
+    assert console.post(alert_body(1, daemon_id="d-anna-0000desk1", agent="Anna"))[0] == 201
+    page.wait(f"{cards}.length === 1")
+    assert page.eval(cards) == ["Anna"]  # one Anna: her name alone
+    _heartbeat(console, "Anna", "d-anna-0000desk7", in_call=True)  # a second Anna: the card standing names its desk
+    page.wait(f"JSON.stringify({cards}) === JSON.stringify([{desk1!r}])")
+    pk = console.post(alert_body(1, daemon_id="d-anna-0000desk7", agent="Anna"))[1]["id"]
+    page.wait(f"{cards}.length === 2")
+    assert page.eval(cards) == [desk7, desk1]
+    assert page.eval("document.getElementById('banner').textContent") == \
+        f"New critical alert: {desk7}, possible emergency (call 7): click to show it"
+    assert page.eval(said % "say-critical")[-1].startswith(f"New critical alert: {desk7}, possible emergency (call 7), ")
+    card = f"document.querySelector('#critical article[data-id=\"{pk}\"]')"
+    assert page.eval(f"[...{card}.querySelectorAll('button, summary, a')].map(e => e.getAttribute('aria-label'))") == [
+        f"Evidence: critical alert {desk7}, possible emergency (call 7)",
+        f"Acknowledge: critical alert {desk7}, possible emergency (call 7)",
+        f"Call report (opens in a new tab): {desk7}, possible emergency (call 7)"]
+    assert page.eval("[...document.querySelectorAll('#agents .agent')].map(e => e.textContent)") == ["Anna (daemon "
+        "000desk1 at 127.0.0.1)", desk7, "Bob"]
+    assert console.request("POST", f"/api/alerts/{pk}/ack", json.dumps({"by": "Dana"}).encode())[0] == 200
+    page.wait(f"{said % 'say'}.length === 1")
+    assert page.eval(said % "say") == [f"Acknowledged by Dana: critical alert {desk7}, possible emergency (call 7)."]
+    options = "[...document.getElementById('agent-filter').options].map(o => o.text)"
+    assert page.eval(options) == ["All agents", "Anna (all 2 daemons of the name)", desk1, desk7, "Bob"]
+    page.eval("{ const f = document.getElementById('agent-filter'); f.selectedIndex = 3; f.dispatchEvent(new Event('change')); }")
+    assert page.eval("[new URLSearchParams(location.search).get('agent'), new URLSearchParams(location.search).get('daemon')]") \
+        == ["Anna", "d-anna-0000desk7"]
+    assert page.eval("[...document.querySelectorAll('article, .agentrow')].map(e => e.querySelector('.agent').textContent)") \
+        == [desk7, desk7]  # her acknowledged alert and her row; not desk 1's open one
+    assert page.eval("document.getElementById('critical').innerText") == f"None open of {desk7}."
+    page.eval("window.reloading = true; location.reload()")
+    page.wait(f"window.reloading === undefined && {console_pages.LIVE}")
+    assert page.eval("document.getElementById('agent-filter').selectedOptions[0].text") == desk7
 
 
 def test_escape_closes_the_outcomes_view_and_a_retention_cut_below_its_period_asks_for_the_one_offered(
