@@ -1280,7 +1280,8 @@ def test_two_agents_of_one_name_at_two_desks_are_told_apart_wherever_an_alert_na
     banner, what a screen reader is told (the alert, its acknowledgement) and each control's name (Acknowledge,
     Evidence, the call report) name each Anna with her daemon id's end and address, as her row in the agents' list
     does, so a supervisor goes to the right desk; before the second Anna is heard, and for Bob alone, the name
-    alone. "Show" offers both Annas and each apart, one shown alone kept in the address."""
+    alone. "Show" offers both Annas and each apart, one shown alone (her cards, her row, her Outcomes table)
+    kept in the address."""
     console, page = console_pages.console, console_pages.open()
     said = "[...document.getElementById('%s').children].map(p => p.textContent)"
     cards = "[...document.querySelectorAll('#critical article')].map(c => c.querySelector('.agent').textContent)"
@@ -1316,6 +1317,9 @@ def test_two_agents_of_one_name_at_two_desks_are_told_apart_wherever_an_alert_na
     assert page.eval("[...document.querySelectorAll('article, .agentrow')].map(e => e.querySelector('.agent').textContent)") \
         == [desk7, desk7]  # her acknowledged alert and her row; not desk 1's open one
     assert page.eval("document.getElementById('critical').innerText") == f"None open of {desk7}."
+    page.eval("document.getElementById('outcomes-open').click()")
+    page.wait("document.querySelectorAll('#outcomes-tables .outcome').length === 2")
+    assert [caption for caption, _, _ in page.eval(OUTCOME_TABLES)] == ["All agents: 2 alerts", f"{desk7}: 1 alert"]
     page.eval("window.reloading = true; location.reload()")
     page.wait(f"window.reloading === undefined && {console_pages.LIVE}")
     assert page.eval("document.getElementById('agent-filter').selectedOptions[0].text") == desk7
