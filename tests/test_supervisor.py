@@ -2098,8 +2098,23 @@ def test_an_alert_kind_holding_terminal_control_characters_is_logged_escaped_on_
         assert console.stop() == 0
     finally:
         console.kill()
-    assert "call-monitor: alert 1 (k\\x1b]0;owned\\x07\\x1b[2Jx\\rfake line) from alice, call 7" in console.err
+    assert "call-monitor: alert 1 (k\\x1b]0;owned\\x07\\x1b[2Jx\\rfake line) from alice (daemon d-test), call 7" in console.err
     assert not [line for line in console.err if any(ord(c) < 0x20 and c != "\t" for c in line)]
+
+
+def test_the_log_names_the_daemon_of_each_alert_two_agents_of_one_name_posting_alike(tmp_path):
+    """Two desktops whose agents are both Anna, each raising an alert in her call 7 (each daemon numbers
+    its own calls): the console's log line of each alert names its daemon, which tells the desks apart."""
+    console = ConsoleProcess(tmp_path)
+    try:
+        for daemon_id in ("d-anna-desk1", "d-anna-desk7"):
+            assert console.post(alert_body(1, daemon_id=daemon_id, agent="Anna"))[0] == 201
+        assert console.stop() == 0
+    finally:
+        console.kill()
+    assert [line.split("call-monitor: ", 1)[1] for line in console.err if "from Anna" in line] == [
+        "alert 1 (possible_emergency) from Anna (daemon d-anna-desk1), call 7",
+        "alert 2 (possible_emergency) from Anna (daemon d-anna-desk7), call 7"]
 
 
 def test_the_peer_logged_and_shown_is_the_connections_own_whatever_forwarding_headers_say(tmp_path):

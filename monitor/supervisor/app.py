@@ -653,7 +653,8 @@ class Console:
                 self.hub.publish("alert", row)
         if new:
             self.hub.publish("alert", row)
-            log.info("alert %s (%s) from %s, call %s", row["id"], row["kind"], row["agent"], row["call_id"])
+            log.info("alert %s (%s) from %s (daemon %s), call %s", row["id"], row["kind"], row["agent"], row["daemon_id"],
+                     row["call_id"])  # the daemon: two desktops' agents may share a name, and each numbers its calls
         return JSONResponse({"id": row["id"], "stored": "new" if new else "duplicate"},
                             status_code=201 if new else 200)
 
