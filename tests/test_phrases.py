@@ -501,3 +501,36 @@ def test_the_edit_distance_is_the_whole_tables_and_a_bounded_one_stops_just_past
         d, most = _edit_table(a, b), rng.randint(0, 6)
         assert _levenshtein(a, b) == d
         assert _levenshtein(a, b, most) == (d if d <= most else most + 1)
+
+
+@pytest.mark.parametrize("text, phrase", [
+    ("my father can't breathe, he is very weak", "i can't breathe"),
+    ("my mother is not breathing", "not breathing"),
+    ("he's stopped breathing", "stopped breathing"),
+    ("she stopped breathing", "stopped breathing"),
+    ("he can't catch his breath", "i can't catch my breath"),
+    ("his chest hurts", "my chest hurts"),
+    ("my mother fainted", "he fainted"),
+    ("she fainted twice this morning", "she fainted"),
+    ("he's unconscious", "unconscious"),
+    ("i think he's dying", "he's dying"),
+    ("she is dying", "she's dying"),
+    ("he needs an ambulance", "i need an ambulance"),
+])
+def test_a_relative_speaking_for_the_caller_is_heard_as_the_caller_would_be(english, text, phrase):
+    m = best(english, text)
+    assert m is not None and m.phrase == phrase, english.match(text)
+
+
+@pytest.mark.parametrize("text", [
+    "he's dying to know when it will be fixed",
+    "she's dying for a coffee",
+    "he found it",
+    "she fixed it",
+    "he failed the credit check",
+    "she filed it last week",
+    "the app stopped responding",
+    "the battery has stopped charging",
+])
+def test_support_call_sentences_near_the_phrases_said_of_someone_else_do_not_match(english, text):
+    assert english.match(text) == [], english.match(text)
