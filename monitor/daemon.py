@@ -284,6 +284,7 @@ class Daemon:
         self._controls_later: list[tuple[float, str, concurrent.futures.Future]] = []
         self._held: list[Chunk] = []  # the running call's audio held back while a split may be due
         self._marked = False  # the running call was begun by ``call start``
+        self._hold_from: float | None = None  # the running call is on hold since then (``call hold``; source clock)
         self._deaf_until = 0.0  # the running call's caller's source gave no input until then (source clock)
         self._heard = False  # the running call's caller's source gave input since it began
         self._no_input = NoInput()  # ... and the spans of its time it gave none
@@ -438,6 +439,7 @@ class Daemon:
         first = self._preroll[0].t0 if self._preroll else (self._now if at is None else at)
         self.call_origin = first
         self._marked, self._deaf_until, self._heard, self._no_input = False, first, False, NoInput()
+        self._hold_from = None
         self._not_heard = NotHeard()
         self._no_input.follow(self._caller_captures(), 0.0)
         extra = (self.transcription.for_call(self.source.rate, self.source.legs) if self.transcription
@@ -944,6 +946,7 @@ class Daemon:
             if self._reload:
                 self._do_reload()
             self._marks(chunk)
+            chunk = self._on_hold(chunk)
             if self.pipeline is not None:
                 self._follow_caller_input()
                 self._not_heard.add(self._unheard_spans(chunk))
@@ -1099,6 +1102,15 @@ class Daemon:
             if answer.set_running_or_notify_cancel():  # not given up by its asker
                 self._answer(answer, lambda: self._control_mark(what, chunk.t0))  # (called at once)
 
+    def _on_hold(self, chunk: Chunk) -> Chunk:
+        """``chunk`` with the caller's leg not heard from where the running call went on hold: what
+        the softphone plays meanwhile (hold music, a recorded message, a colleague consulted) is no
+        caller, and the hold's time no silence ending the call."""
+        if self._hold_from is None or self.pipeline is None:
+            return chunk
+        column = self.source.legs.index(self.pipeline.cues.channel)
+        return chunk.unheard_from(column, round((self._hold_from - chunk.t0) * self.source.rate))
+
     def _controls_due(self) -> list[tuple[float, str, concurrent.futures.Future]]:
         """The marks of the socket that came by the end of the chunk the loop took (on the source
         clock), in the order they came; the later ones wait for their chunk (``_controls_later``)."""
@@ -1147,7 +1159,9 @@ class Daemon:
             self.streams.call_started(bounded)
 
     def _control_mark(self, what: str, t0: float) -> dict:
-        """``call-monitor call start|end``: what it did, for the asker."""
+        """``call-monitor call start|end|hold|resume``: what it did, for the asker."""
+        if what in ("hold", "resume"):
+            return self._hold_mark(what, t0)
         self._flush_held()  # a split the mark overrides (ending the call clears it): its audio first
         ended = self.pipeline.call_id if self.pipeline is not None else None
         had_call = self.pipeline is not None
@@ -1168,6 +1182,32 @@ class Daemon:
         answer = {"ok": True, "message": f"call {name} started" + (f" (call {call_name(ended)} ended)" if had_call else "")}
         unheard = self._unheard_legs()
         return answer | {"warning": unheard} if unheard else answer
+
+    def _hold_mark(self, what: str, t0: float) -> dict:
+        """``call hold``: the caller's leg of the running call is not heard from ``t0`` (the mark's
+        chunk) until ``call resume``, as a lost source's is not (its time stored as the caller's
+        ``caller_no_input``); what was done, for the asker."""
+        if self.pipeline is None:
+            return {"ok": True, "message": "no call in progress"}
+        name = call_name(self.pipeline.call_id)
+        if what == "hold":
+            if self._hold_from is not None:
+                return {"ok": True, "message": f"call {name} is on hold already, "
+                                               f"for {self._now - self._hold_from:.0f} s"}
+            self._hold_from = t0
+            log.info("call %s on hold", name)
+            return {"ok": True, "message": f"call {name} on hold: the caller's leg is not judged until "
+                                           "`call resume`"}
+        if self._hold_from is None:
+            return {"ok": True, "message": f"call {name} is not on hold"}
+        held_s, self._hold_from = max(0.0, self._now - self._hold_from), None
+        log.info("call %s resumed after %.0f s on hold", name, held_s)
+        return {"ok": True, "message": f"call {name} resumed after {held_s:.0f} s on hold"}
+
+    @property
+    def hold_s(self) -> float | None:
+        """How long the running call has been on hold (``call hold``), None when it is not."""
+        return None if self._hold_from is None or self.pipeline is None else max(0.0, self._now - self._hold_from)
 
     def _unheard_legs(self) -> str:
         """The legs whose source gives no input now (missing, lost), naming each source, in one
@@ -1199,15 +1239,16 @@ class Daemon:
 
     def control(self, request: dict, timeout_s: float = 8.0) -> dict:
         """A request of the status socket other than the status (from its thread): ``{"call":
-        "start"}`` or ``{"call": "end"}``, carried out by the capture loop with the chunk of the time it
+        "start"}``, ``{"call": "end"}``, ``{"call": "hold"}`` or ``{"call": "resume"}``, carried out by the capture loop with the chunk of the time it
         came on the source clock, after the stream changes that came before it (:meth:`_marks`); or
         ``{"word": {...}}``, the agent's word on an alert (:meth:`agent_word`), kept at once."""
         if "word" in request:
             return self.agent_word(request["word"])
         what = request.get("call")
-        if what not in ("start", "end"):
+        if what not in ("start", "end", "hold", "resume"):
             return {"error": f"unknown request {request!r}: the daemon takes {{\"call\": \"start\"}}, "
-                             "{\"call\": \"end\"} and {\"word\": ...}"}
+                             "{\"call\": \"end\"}, {\"call\": \"hold\"}, {\"call\": \"resume\"} and "
+                             "{\"word\": ...}"}
         answer: concurrent.futures.Future = concurrent.futures.Future()
         # when it came on the source clock (a source with none, a recording: at the loop's next chunk)
         self._controls.put((self.source.now() if hasattr(self.source, "now") else -math.inf, what, answer))

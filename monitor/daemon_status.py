@@ -53,6 +53,9 @@ class RunningDaemon(Protocol):
     @property
     def behind_s(self) -> float | None: ...
 
+    @property
+    def hold_s(self) -> float | None: ...
+
     def waits_for_caller(self) -> bool: ...
 
     def caller_wait_left_s(self, limit_s: float) -> float | None: ...
@@ -109,7 +112,8 @@ def state(daemon: RunningDaemon) -> dict[str, Any]:
         call = {"call_id": p.call_id, "t": round(p.duration_s, 1), "alerts": len(p.alerts),
                 "active_alerts": dict(daemon.active), "baseline_ready": p.baseline.baseline is not None,
                 "cues": cues, "cues_from_speech_s": shown_min_speech_s(window_speech_s),
-                "ends": _call_ends(daemon)}
+                "ends": _call_ends(daemon),
+                "hold_s": None if (held := daemon.hold_s) is None else round(held, 1)}
     legs = daemon.source.stats() if hasattr(daemon.source, "stats") else {}
     webhook, heartbeat, notify, guard = daemon.webhook, daemon.heartbeat, daemon.notify, daemon.guard
     return {

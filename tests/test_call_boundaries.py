@@ -26,6 +26,7 @@ import soundfile as sf
 from conftest import (CALLS, PY, ROOT, SHORT_BASELINE, STREAM_ENDED, Daemon, portaudio_afresh, socket_places, start_daemon,
                       stop_daemon, stored_calls, wait_for)
 
+from monitor import daemon_status
 from monitor.capture.boundaries import Action, StreamBoundaries
 from monitor.capture.live import MAX_CHUNK_S, LiveSource
 from monitor.capture.sources import Chunk, StreamsMark
@@ -1448,3 +1449,55 @@ def test_a_socket_in_a_folder_others_may_write_is_warned_of(tmp_path):
         f"status socket {shared / 's.sock'}: other users may write its folder {shared}, and one of them could take "
         "the path first (status and call would then ask them); give daemon.status_socket a folder of your own")
     assert shared_folder_warning(str(own / "s.sock")) is None
+
+
+def test_call_hold_and_resume_keep_what_the_softphone_plays_meanwhile_from_the_caller(pulse, tmp_path):
+    """`call hold` mid-call: from there the caller's leg is not heard (hold music, a recorded
+    message is no caller: its time is stored as the caller's `caller_no_input`, out of the cue
+    windows, and `status` says the call is on hold) until `call resume`; a hold with no call, or
+    twice, says so and does nothing."""
+    from monitor.config import load_config
+    from monitor.daemon import Daemon as InProcess
+    from monitor.delivery.store import Store
+
+    portaudio_afresh()
+    cfg = load_config(overrides={"storage.db": str(tmp_path / "e.db")}, user_config=False)
+    source = LiveSource({"caller": "softphone.monitor"}, watch_streams=True)
+    with Store.open(tmp_path / "e.db") as store:
+        daemon = InProcess(cfg, source, store, {})
+        loop = threading.Thread(target=daemon.run)
+        loop.start()
+        player = None
+        try:
+            assert wait_for(lambda: daemon.streams.ids is not None, 8)
+            assert daemon.control({"call": "hold"}) == {"ok": True, "message": "no call in progress"}
+            player = pulse.play(_caller_speech("normal", tmp_path / "a.wav", seconds=6.0))
+            assert wait_for(lambda: daemon.calls == 1 and daemon.pipeline is not None, 8)
+            held_at = daemon.now_s - daemon.call_origin
+            assert daemon.control({"call": "hold"}) == {
+                "ok": True, "message": "call 1 on hold: the caller's leg is not judged until `call resume`"}
+            assert daemon.control({"call": "hold"})["message"].startswith("call 1 is on hold already, for ")
+            time.sleep(1.0)
+            assert daemon_status.state(daemon)["call"]["hold_s"] >= 0.7
+            answer = daemon.control({"call": "resume"})
+            resumed_at = daemon.now_s - daemon.call_origin
+            assert answer == {"ok": True, "message": "call 1 resumed after 1 s on hold"}
+            assert daemon_status.state(daemon)["call"]["hold_s"] is None
+            assert daemon.control({"call": "resume"}) == {"ok": True, "message": "call 1 is not on hold"}
+            assert daemon.control({"call": "end"}) == {"ok": True, "message": "call 1 ended"}
+        finally:
+            if player is not None:
+                player.kill()
+            daemon.request_stop()
+            loop.join(10)
+    ((a, b),) = stored_calls(tmp_path / "e.db")[0]["summary"]["caller_no_input"]
+    assert held_at - MAX_CHUNK_S - 0.05 <= a <= held_at + 0.1
+    assert resumed_at - MAX_CHUNK_S - 0.05 <= b <= resumed_at + MAX_CHUNK_S + 0.1
+
+
+def test_a_chunk_not_heard_from_a_sample_on_joins_what_its_leg_already_missed():
+    x = np.zeros((100, 2), np.float32)
+    assert Chunk(0.0, x).unheard_from(1, 40).unheard == ((1, 40, 100),)
+    assert Chunk(0.0, x, unheard=((1, 10, 50), (0, 20, 30))).unheard_from(1, 40).unheard == ((1, 10, 100), (0, 20, 30))
+    assert Chunk(0.0, x, unheard=((1, 10, 20),)).unheard_from(1, -5).unheard == ((1, 0, 100),)
+    assert Chunk(0.0, x).unheard_from(1, 100).unheard == ()

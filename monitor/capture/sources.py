@@ -8,9 +8,10 @@ the live capture source of the daemon are interchangeable for the pipeline.
 
 from __future__ import annotations
 
+
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable, Iterator, Protocol
 
 import numpy as np
@@ -58,6 +59,17 @@ class Chunk:
             if first <= start[column]:
                 start[column] = max(start[column], end)
         return {i: n for i, n in enumerate(start) if n < len(self.samples)}
+
+    def unheard_from(self, column: int, first: int) -> "Chunk":
+        """The chunk with ``column`` not heard from sample ``first`` (clipped to the chunk) to its end, as well
+        as what ``unheard`` says: the caller's leg of a call on hold (``call-monitor call hold``)."""
+        first = min(max(0, first), len(self.samples))
+        if first == len(self.samples):
+            return self
+        kept = [(c, a, b) for c, a, b in self.unheard if c != column or b < first]
+        first = min([first] + [a for c, a, b in self.unheard if c == column and b >= first])
+        unheard = tuple(sorted(kept + [(column, first, len(self.samples))], key=lambda r: (r[1], r[0])))
+        return replace(self, unheard=unheard)
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,11 @@
-"""``call-monitor call start|end``: mark where a call begins or ends, for the running daemon.
+"""``call-monitor call start|end|hold|resume``: mark where a call begins, ends or is on hold, for the
+running daemon.
 
 For integrations (a softphone's hook, a CRM) that know where calls begin and end: ``call start``
 closes the running call, if any, and starts a new one; ``call end`` ends the running one (or calls
-off the call a stream began and has not started yet). The daemon carries the mark out in its
-capture loop and answers what it did, over its status socket.
+off the call a stream began and has not started yet); ``call hold`` and ``call resume`` mark a hold,
+over which what the softphone plays (hold music, a recorded message) is not judged as the caller.
+The daemon carries the mark out in its capture loop and answers what it did, over its status socket.
 """
 
 from __future__ import annotations
@@ -15,10 +17,12 @@ from .common import ExitStatus, add_daemon_options
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("call", help="tell the running daemon that a call starts or ends",
+    p = sub.add_parser("call", help="tell the running daemon that a call starts, ends, or is on hold",
                        description="Mark a call's start or end for the running `call-monitor run` (a "
                                    "softphone hook or a CRM): `start` closes the running call, if any, and "
-                                   "starts a new one; `end` ends the running call. Over the daemon's "
+                                   "starts a new one; `end` ends the running call; `hold` and `resume` mark "
+                                   "the running call's hold, over which the caller's leg (hold music, a recorded message) is not "
+                                   "judged. Over the daemon's "
                                    "Unix status socket.",
                        epilog="Exit status: 0 the daemon did it; 1 it refused (still starting), did not act in "
                               "time, or no daemon answers; 2 a socket path too long for a Unix socket, or a "
@@ -27,8 +31,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                               "and problem, and the mark is sent all the same (a hook refused would lose the "
                               "call's boundary), at the socket that --socket, --db, the daemon.status_socket and "
                               "storage.db the files give, and the defaults place.")
-    p.add_argument("what", choices=("start", "end"), metavar="{start,end}",
-                   help="start a new call, or end the running one")
+    p.add_argument("what", choices=("start", "end", "hold", "resume"), metavar="{start,end,hold,resume}",
+                   help="start a new call, end the running one, or put it on hold and resume it")
     add_daemon_options(p)
     p.set_defaults(run=run)
 

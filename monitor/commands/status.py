@@ -175,7 +175,9 @@ def _call_lines(c: dict | None) -> list[str]:
         return ["  no call in progress"]
     lines = [f"  call {call_name(c['call_id'])}: {c['t']:.0f} s, {c['alerts']} alert(s), baseline "
              f"{'ready' if c['baseline_ready'] else 'collecting'}"
-             + (f", ends {c['ends']}" if c.get("ends") else "")]
+             + (f", ends {c['ends']}" if c.get("ends") else "")
+             + (f", on hold for {c['hold_s']:.0f} s (the caller not judged until `call resume`)"
+                if c.get("hold_s") is not None else "")]
     for kind, a in c["active_alerts"].items():
         lines.append(f"    active {a['severity']} {kind} since {a['t']:.0f} s")
     cues = c.get("cues")

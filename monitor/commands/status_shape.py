@@ -44,7 +44,7 @@ LEG = Obj({"state": str, "label": ANY, "overflows": ANY, "dropped_blocks": ANY, 
 CUES = Obj(optional=MappingProxyType({name: NUMBER for name in ("speech_s", *STATUS_CUES)}))
 CALL = Obj({"call_id": ANY, "t": NUMBER, "alerts": ANY, "baseline_ready": ANY,
             "active_alerts": Each(Obj({"severity": ANY, "t": NUMBER}))},
-           {"cues": CUES, "cues_from_speech_s": NUMBER})
+           {"cues": CUES, "cues_from_speech_s": NUMBER, "hold_s": NUMBER})
 RECENT_ALERT = Obj({"at": NUMBER, "severity": str, "call_id": ANY, "kind": ANY, "t": NUMBER})
 WEBHOOK = Obj({"url": ANY, "delivered": ANY, "failures": ANY, "last_error": ANY},
               {"last_failure_at": NUMBER, "heartbeat": Obj({"sent": ANY, "failing": ANY, "last_error": ANY})})
