@@ -1496,7 +1496,9 @@ def test_call_hold_and_resume_keep_what_the_softphone_plays_meanwhile_from_the_c
 
 
 def test_a_chunk_not_heard_from_a_sample_on_joins_what_its_leg_already_missed():
-    x = np.zeros((100, 2), np.float32)
+    x = np.ones((100, 2), np.float32)
+    held = Chunk(0.0, x).unheard_from(1, 40)
+    assert held.samples[:40].all() and not held.samples[40:, 1].any() and held.samples[:, 0].all() and x.all()
     assert Chunk(0.0, x).unheard_from(1, 40).unheard == ((1, 40, 100),)
     assert Chunk(0.0, x, unheard=((1, 10, 50), (0, 20, 30))).unheard_from(1, 40).unheard == ((1, 10, 100), (0, 20, 30))
     assert Chunk(0.0, x, unheard=((1, 10, 20),)).unheard_from(1, -5).unheard == ((1, 0, 100),)

@@ -62,14 +62,17 @@ class Chunk:
 
     def unheard_from(self, column: int, first: int) -> "Chunk":
         """The chunk with ``column`` not heard from sample ``first`` (clipped to the chunk) to its end, as well
-        as what ``unheard`` says: the caller's leg of a call on hold (``call-monitor call hold``)."""
+        as what ``unheard`` says, its samples there silence as the capture fills a leg it got no audio
+        of: the caller's leg of a call on hold (``call-monitor call hold``)."""
         first = min(max(0, first), len(self.samples))
         if first == len(self.samples):
             return self
         kept = [(c, a, b) for c, a, b in self.unheard if c != column or b < first]
+        samples = self.samples.copy()
+        samples[first:, column] = 0.0
         first = min([first] + [a for c, a, b in self.unheard if c == column and b >= first])
         unheard = tuple(sorted(kept + [(column, first, len(self.samples))], key=lambda r: (r[1], r[0])))
-        return replace(self, unheard=unheard)
+        return replace(self, samples=samples, unheard=unheard)
 
 
 @dataclass(frozen=True)
