@@ -502,7 +502,7 @@ def test_call_names_its_argument_by_its_choices(tmp_path):
     env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "PYTHONPATH": str(ROOT)}
     done = _call(env)
     assert done.returncode == 2
-    assert done.stderr.splitlines()[-1] == "call-monitor call: error: the following arguments are required: {start,end}"
+    assert done.stderr.splitlines()[-1] == "call-monitor call: error: the following arguments are required: {start,end,hold,resume}"
     assert "what" not in done.stderr
 
 
