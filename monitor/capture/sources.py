@@ -8,7 +8,6 @@ the live capture source of the daemon are interchangeable for the pipeline.
 
 from __future__ import annotations
 
-
 import os
 import time
 from dataclasses import dataclass, replace
