@@ -185,7 +185,8 @@ def test_alerts_jsonl_gives_each_alerts_call_time_not_heard_of_either_leg_as_its
         tmp_path, capsys):
     """``alerts --jsonl`` gives, with each alert, the spans of its call the caller's and the agent's legs
     were not heard and their seconds, as the stored summary keeps them (and the report says them): []
-    and 0 for a leg heard throughout, null while the call runs (not known yet); docs/daemon.md names them."""
+    and 0 for a leg heard throughout, null while the call runs (not known yet) and for a call a crash left
+    open (closed as interrupted: not known ever, never a leg heard throughout); docs/daemon.md names them."""
     import json
     from conftest import ROOT
     from monitor import cli
@@ -195,15 +196,22 @@ def test_alerts_jsonl_gives_each_alerts_call_time_not_heard_of_either_leg_as_its
     with Store.open(tmp_path / "e.db") as store:
         lost = store.start_call("live:caller=softphone.monitor", 1000.0, agent="alice")
         heard = store.start_call("live:caller=softphone.monitor", 2000.0, agent="alice")
-        running = store.start_call("live:caller=softphone.monitor", 3000.0, agent="alice")
-        for call in (lost, heard, running):
+        crashed = store.start_call("live:caller=softphone.monitor", 3000.0, agent="alice")
+        for call in (lost, heard, crashed):
             store.add_alert(call, alert, created_at=1000.0 * call + 30)
         store.end_call(lost, 60.0, stored_notes(no_input=[(13.0, 30.0)], agent_no_input=[(2.0, 6.6), (40.0, 41.0)]))
         store.end_call(heard, 60.0, {"ended_by": "hang-up"})
-    assert cli.main(["alerts", "--jsonl", "--db", str(tmp_path / "e.db")]) == 0
     keys = ("caller_no_input", "caller_no_input_s", "agent_no_input", "agent_no_input_s")
-    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
-    assert [tuple(r[k] for k in keys) for r in sorted(rows, key=lambda r: r["call_id"])] == [
-        ([[13.0, 30.0]], 17.0, [[2.0, 6.6], [40.0, 41.0]], 5.6), ([], 0.0, [], 0.0), (None, None, None, None)]
+
+    def listed_by_call() -> list[tuple]:
+        assert cli.main(["alerts", "--jsonl", "--db", str(tmp_path / "e.db")]) == 0
+        rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+        return [tuple(r[k] for k in keys) for r in sorted(rows, key=lambda r: r["call_id"])]
+    running = listed_by_call()
+    assert running == [([[13.0, 30.0]], 17.0, [[2.0, 6.6], [40.0, 41.0]], 5.6), ([], 0.0, [], 0.0),
+                       (None, None, None, None)]
+    with Store.open(tmp_path / "e.db") as store:
+        assert store.close_interrupted() == [crashed]  # its daemon gone, the next one closes it
+    assert listed_by_call() == running
     listed = (ROOT / "docs" / "daemon.md").read_text(encoding="utf-8").split("Each line gives:", 1)[1].split("###", 1)[0]
     assert all(f"`{k}`" in listed for k in keys)
