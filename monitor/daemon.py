@@ -1320,7 +1320,7 @@ class Daemon:
             self._write_waiting_reports()
         self.close_interrupted()
         self.recent.purge_old()
-        if self._trim_due:
+        if self._trim_due or (self.transcription is not None and self.transcription.flushes_left.ended()):
             self._trim_due = False
             give_back_freed_memory()
         self._preroll.append(chunk)

@@ -131,12 +131,17 @@ class FlushesLeft:
     SCHED_IDLE, for as long as a starved machine leaves it no CPU. Shared by the transcribers of one
     model (:class:`monitor.transcription.setup.TranscriptionSetup`), so that calls ending one after
     another on such a machine leave at most ``limit`` of them: a close that finds that many left does
-    not run its flush (the recognizer is freed at once, the utterance's words not transcribed)."""
+    not run its flush (the recognizer is freed at once, the utterance's words not transcribed). Such a
+    worker frees its recognizer as it ends but leaves the memory to be given back to the system
+    (:func:`give_back_freed_memory`) by the daemon, between calls (:meth:`ended`): under SCHED_IDLE,
+    ``malloc_trim`` holds each of glibc's heaps in turn, the main thread's too, for as long as the
+    starved thread takes to hand their free pages back (the main thread's allocations held 22 s)."""
 
     def __init__(self, limit: int = 1) -> None:
         self.limit = limit
         self._lock = threading.Lock()
         self._count = 0
+        self._ended = False
 
     @property
     def count(self) -> int:
@@ -156,6 +161,14 @@ class FlushesLeft:
     def done(self) -> None:
         with self._lock:
             self._count -= 1
+            self._ended = True
+
+    def ended(self) -> bool:
+        """Whether a flush given up on has ended since this was last asked: its recognizer's memory is
+        freed, to be given back to the system."""
+        with self._lock:
+            ended, self._ended = self._ended, False
+            return ended
 
 
 def give_back_freed_memory() -> bool:
@@ -601,10 +614,10 @@ class Transcriber:
                 self._finished = True
                 abandoned, left = self._phase is _Phase.ABANDONED, self._left
                 self._cond.notify_all()
-            if abandoned:  # its close did not wait for it: nothing after it gives the memory back
-                give_back_freed_memory()
-            if left:
+            if left:  # under SCHED_IDLE: the daemon gives the memory back (FlushesLeft.ended)
                 self._flushes_left.done()
+            elif abandoned:  # its close did not wait for it: nothing after it gives the memory back
+                give_back_freed_memory()
 
     def _flush(self) -> None:
         """The segment's last samples and the recognizer's final result, unless the close gave up on
