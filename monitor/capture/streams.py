@@ -60,15 +60,20 @@ def monitored_sink(source: str | None) -> str | None:
     return None
 
 
-def _json_inputs(timeout: float) -> list[tuple[str, str, str]] | None:
-    """Every stream of the server as (index, sink index, media role), from pactl's JSON (PulseAudio
-    16 and later); None when that fails."""
+Input = tuple[str, str, str, bool]
+"""A stream of the server: its index, its sink's index, its media role, whether it is corked (paused by
+its application)."""
+
+
+def _json_inputs(timeout: float) -> list[Input] | None:
+    """Every stream of the server as an :data:`Input`, from pactl's JSON (PulseAudio 16 and later); None
+    when that fails."""
     out = pactl_output(("-f", "json", "list", "sink-inputs"), timeout)
     if out is None:
         return None
     try:
-        return [(str(s["index"]), str(s["sink"]), str((s.get("properties") or {}).get("media.role", "")))
-                for s in json.loads(out)]
+        return [(str(s["index"]), str(s["sink"]), str((s.get("properties") or {}).get("media.role", "")),
+                 s.get("corked") is True) for s in json.loads(out)]
     except (ValueError, KeyError, TypeError):
         return None
 
@@ -76,9 +81,10 @@ def _json_inputs(timeout: float) -> list[tuple[str, str, str]] | None:
 _INPUT = re.compile(r"^Sink Input #(\d+)$", re.M)
 _ON_SINK = re.compile(r"^\tSink: (\d+)$", re.M)
 _ROLE = re.compile(r'^\t\tmedia\.role = "([^"]*)"$', re.M)
+_CORKED = re.compile(r"^\tCorked: yes$", re.M)
 
 
-def _long_inputs(timeout: float) -> list[tuple[str, str, str]] | None:
+def _long_inputs(timeout: float) -> list[Input] | None:
     """The same from the long listing, in the C locale (every PulseAudio); None when the server
     does not answer."""
     out = pactl_output(("list", "sink-inputs"), timeout, env={**os.environ, "LC_ALL": "C"})
@@ -90,7 +96,7 @@ def _long_inputs(timeout: float) -> list[tuple[str, str, str]] | None:
         block = out[head.end():after.start() if after else len(out)]
         sink, role = _ON_SINK.search(block), _ROLE.search(block)
         if sink:
-            rows.append((head.group(1), sink.group(1), role.group(1) if role else ""))
+            rows.append((head.group(1), sink.group(1), role.group(1) if role else "", bool(_CORKED.search(block))))
     return rows
 
 
@@ -134,7 +140,7 @@ class SinkInputs:
     def __init__(self) -> None:
         self.json = True
 
-    def __call__(self, timeout: float) -> list[tuple[str, str, str]] | None:
+    def __call__(self, timeout: float) -> list[Input] | None:
         if self.json:
             rows = _json_inputs(timeout)
             if rows is not None:
@@ -150,7 +156,9 @@ def sink_streams(sink: str, timeout: float = PACTL_TIMEOUT_S, inputs: SinkInputs
                  seen: bool = False) -> tuple[StreamIds | None, str]:
     """The ids of the streams playing into ``sink`` now, and why they are None if they are
     (no pactl, no server answering, no such sink: gone if it was ``seen`` before, else not found).
-    Event sounds (media role "event": a notification's ding) are no call's stream and do not count."""
+    Event sounds (media role "event": a notification's ding) are no call's stream and do not count,
+    nor does a corked stream (paused by its application: Chromium corks a page's stream when its call
+    audio stops, keeps it a few seconds and plays the next call on it, uncorked)."""
     ids, _, why = server_streams(sink, timeout, inputs, seen)
     return ids, why
 
@@ -158,7 +166,7 @@ def sink_streams(sink: str, timeout: float = PACTL_TIMEOUT_S, inputs: SinkInputs
 def server_streams(sink: str, timeout: float = PACTL_TIMEOUT_S, inputs: SinkInputs | None = None,
                    seen: bool = False) -> tuple[StreamIds | None, StreamIds, str]:
     """:func:`sink_streams`, and the ids of the server's other streams (into other sinks; none
-    when the sink's are None), event sounds left out of both."""
+    when the sink's are None), event sounds and corked streams left out of both."""
     if shutil.which("pactl") is None:
         return None, frozenset(), "no pactl to ask the sound server"
     sinks = pactl_short("sinks", timeout)
@@ -170,7 +178,8 @@ def server_streams(sink: str, timeout: float = PACTL_TIMEOUT_S, inputs: SinkInpu
     rows = (inputs or SinkInputs())(timeout)
     if rows is None:
         return None, frozenset(), NO_SERVER
-    playing = [(int(i), on == index) for i, on, role in rows if i.isdigit() and role != "event"]
+    playing = [(int(i), on == index) for i, on, role, corked in rows
+               if i.isdigit() and role != "event" and not corked]
     return (frozenset(i for i, here in playing if here), frozenset(i for i, here in playing if not here), "")
 
 

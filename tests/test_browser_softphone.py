@@ -1,0 +1,72 @@
+"""A web softphone in Chromium: its call audio's stream into the softphone's sink, paused between calls.
+
+Chromium plays a page's audio through the sound server as a stream of its own, and when the page's
+call audio is taken off its audio element it corks that stream (pauses it), keeps it about 4-5 s and
+plays the next call's audio on it again, uncorked: a corked stream plays no call.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import time
+
+import pytest
+
+from cdp import CHROMIUM, Browser
+
+pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed (make setup installs it)")
+
+TONE = """(() => {
+  const rate = 16000, n = rate, data = new DataView(new ArrayBuffer(44 + 2 * n));
+  const text = (at, s) => [...s].forEach((c, i) => data.setUint8(at + i, c.charCodeAt(0)));
+  text(0, "RIFF"); data.setUint32(4, 36 + 2 * n, true); text(8, "WAVEfmt "); data.setUint32(16, 16, true);
+  data.setUint16(20, 1, true); data.setUint16(22, 1, true); data.setUint32(24, rate, true);
+  data.setUint32(28, 2 * rate, true); data.setUint16(32, 2, true); data.setUint16(34, 16, true);
+  text(36, "data"); data.setUint32(40, 2 * n, true);
+  for (let i = 0; i < n; i++) data.setInt16(44 + 2 * i, 8000 * Math.sin(2 * Math.PI * 440 * i / rate), true);
+  window.tone = URL.createObjectURL(new Blob([data], {type: "audio/wav"}));
+  window.call = new Audio(window.tone);
+  window.call.loop = true;
+  return window.call.play().then(() => true);
+})()"""
+HANG_UP = "window.call.pause(); window.call.removeAttribute('src'); window.call.load(); true"
+"""The call's audio taken off the page's audio element, as a web softphone's hang-up takes the call's
+media stream off it (a pause alone leaves Chromium's stream playing)."""
+NEXT_CALL = "window.call.src = window.tone; window.call.play().then(() => true)"
+
+
+def _chromium_inputs(env: dict) -> list[str]:
+    """The `pactl list short sink-inputs` rows of the server's streams (Chromium's, here)."""
+    return subprocess.run(["pactl", "list", "short", "sink-inputs"], env=env, capture_output=True, text=True,
+                          timeout=5).stdout.splitlines()
+
+
+def _until(ok, timeout: float = 5.0):
+    deadline = time.monotonic() + timeout
+    while not (value := ok()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return value
+
+
+def test_a_web_softphones_stream_paused_between_calls_plays_no_call_and_plays_the_next_one_again(pulse, tmp_path):
+    """The page's call audio stops (the hang-up): Chromium corks its stream, which stays a stream of the
+    sink for seconds; it is no call's stream then, from pactl's JSON and from the long listing alike, and
+    is one again once the next call's audio plays on it."""
+    from monitor.capture.streams import SinkInputs, sink_streams
+    long_listing = SinkInputs()
+    long_listing.json = False  # as before PulseAudio 16
+    browser = Browser(tmp_path)  # on the test's server: Chromium reads PULSE_SERVER at its start
+    try:
+        page = browser.new_page("about:blank")
+        assert page.eval(TONE)
+        ids = _until(lambda: sink_streams("softphone")[0])
+        assert ids and len(ids) == 1
+        page.eval(HANG_UP)
+        assert _until(lambda: sink_streams("softphone") == (frozenset(), ""), timeout=2.0)  # it lasts 4-5 s
+        assert sink_streams("softphone", inputs=long_listing) == (frozenset(), "")
+        assert len(_chromium_inputs(pulse.full_env())) == 1  # corked, not gone
+        assert page.eval(NEXT_CALL)
+        assert _until(lambda: sink_streams("softphone") == (ids, ""))
+        assert sink_streams("softphone", inputs=long_listing) == (ids, "")
+    finally:
+        browser.close()
