@@ -210,6 +210,22 @@ def test_call_start_is_marked_by_the_streams_only_when_one_playing_was_seen_to_b
 
 
 
+def test_a_stream_of_a_call_ended_by_a_mark_that_pauses_and_plays_again_is_the_next_calls():
+    """Chromium keeps a web softphone's stream between calls, corked (no stream playing), and plays the
+    next call on it: a call ended by ``call end`` while it played, the same stream playing again begins
+    the next call, which its end then ends (and speech may start one)."""
+    b = StreamBoundaries(grace_s=0.3)
+    b.on_mark(StreamsMark(0.0, frozenset()), in_call=False)
+    assert b.on_mark(StreamsMark(1.0, frozenset({3})), in_call=False) is Action.START
+    b.call_started(bounded=True)
+    b.ended_by_mark()  # call end at the hang-up, the stream still playing
+    b.call_ended()
+    b.on_mark(StreamsMark(20.0, frozenset()), in_call=False)  # corked
+    assert b.on_mark(StreamsMark(22.0, frozenset({3})), in_call=False) is Action.START  # the next call, uncorked
+    assert b.speech_may_start()
+    assert b.marked_start(), "call start now: the stream's end ends the call"
+
+
 def test_a_call_handed_over_to_a_new_stream_within_3_s_is_not_split():
     """A softphone dialling out plays its ringback tone as a stream (7) from the dial; on the
     answer it makes the call's stream (8) and removes the tone's 0.1 s later (baresip 1.0.0:

@@ -67,7 +67,7 @@ class StreamBoundaries:
         self.why = "no stream information"
         self.gone_at: float | None = None  # when the last stream went away (its call not ended yet)
         self.bounded = False  # the running call is marked by its stream
-        self.ended: frozenset[int] = frozenset()  # the streams of a call ``call end`` closed
+        self.ended: frozenset[int] = frozenset()  # the streams of a call ``call end`` closed, playing on since
         self.begun: frozenset[int] = frozenset()  # the streams playing now that were seen to begin
         self.held: float | None = None  # when a stream began the call that has not started yet ...
         self.starting: frozenset[int] = frozenset()  # ... these streams, its own
@@ -92,6 +92,7 @@ class StreamBoundaries:
             self.begun = frozenset()
             self.split_at = None
             return None
+        self.ended &= mark.ids  # a stream that stopped and plays again (uncorked) is no longer the ended call's
         if old is None:  # known (again): what plays now was not seen to begin
             self.bounded = False
             self.gone_at = None
