@@ -6,6 +6,7 @@ server on 127.0.0.1 and headless Chromium on that server, and drives tabs over D
 
     python research/websoftphone/measure.py streams          # what sink-inputs Chromium makes
     python research/websoftphone/measure.py moveback         # a moved stream moved back
+    python research/websoftphone/measure.py pause            # the call's element only paused
     python research/websoftphone/measure.py webrtc           # the call as a remote WebRTC track
     python research/websoftphone/measure.py daemon sinkid    # the daemon, the softphone tab's setSinkId
     python research/websoftphone/measure.py daemon moved     # the daemon, Chromium's stream moved to softphone
@@ -189,6 +190,22 @@ def moveback(w: World) -> None:
     chromium_inputs("another tab plays on the default output:")
 
 
+def pause(w: World) -> None:
+    """The call's element only paused (its source kept), then its source removed as well."""
+    phone = w.tab()
+    ev(phone, "play('call', 'caller.wav')")
+    time.sleep(1)
+    chromium_inputs("call plays:")
+    ev(phone, "players.call.pause()")
+    for i in range(10):
+        time.sleep(0.5)
+        chromium_inputs(f"paused only +{0.5 * (i + 1)} s:")
+    ev(phone, "stop('call')")
+    for i in range(3):
+        time.sleep(0.5)
+        chromium_inputs(f"its source removed +{0.5 * (i + 1)} s:")
+
+
 def webrtc(w: World) -> None:
     """The call's audio as a web softphone gets it, a remote WebRTC track on an <audio> element whose
     setSinkId chose softphone; the hang-up closes the connections and clears the element."""
@@ -265,6 +282,8 @@ def main() -> None:
             streams(w)
         elif sys.argv[1] == "moveback":
             moveback(w)
+        elif sys.argv[1] == "pause":
+            pause(w)
         elif sys.argv[1] == "webrtc":
             webrtc(w)
         else:
