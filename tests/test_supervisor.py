@@ -1426,6 +1426,48 @@ def test_forget_agent_forgets_an_agent_at_the_console_and_says_each_refusal_in_o
         f"`call-monitor supervisor` running there? (--console gives its address, https:// for one with TLS)"]
 
 
+def test_forgetting_one_daemon_of_a_name_leaves_an_agent_of_that_name_at_another_desk_listed(tmp_path, capsys):
+    """Two agents called Anna at two desks: the console keeps each daemon's address (of its last
+    heartbeat, the machine it posts from). Forgetting one daemon (`{"agent": NAME, "daemon_id": ID}`,
+    a row's "Forget"; `call-monitor forget-agent NAME --daemon ID`) forgets that one alone, its
+    alerts kept; the other Anna stays listed. A daemon not of that name is 404, an id that is no
+    string 422; the name alone still forgets each daemon of the name."""
+    from monitor import cli
+    console = ConsoleProcess(tmp_path / "console")
+    forget = "/api/agents/forget"
+    try:
+        beat = {"type": "heartbeat", "agent": "Anna", "every_s": 30, "status": {"stopped": True}}
+        assert console.post({**beat, "daemon_id": "d-desk1"})[0] == 200
+        assert console.post_from("127.0.0.2", {**beat, "daemon_id": "d-desk7"})[0] == 200
+        assert console.post_from("127.0.0.2", alert_body(1, daemon_id="d-desk7", agent="Anna"))[0] == 201
+        assert console.post({**beat, "daemon_id": "d-bob", "agent": "Bob"})[0] == 200
+        assert {g["daemon_id"]: g["remote"] for g in console.state()["agents"]} == {
+            "d-bob": "127.0.0.1", "d-desk1": "127.0.0.1", "d-desk7": "127.0.0.2"}
+        status, said = console.request("POST", forget, json.dumps({"agent": "Anna", "daemon_id": "d-desk7"}).encode())
+        assert (status, json.loads(said)) == (200, {"agent": "Anna", "daemon_ids": ["d-desk7"]})
+        state = console.state()
+        assert [g["daemon_id"] for g in state["agents"]] == ["d-desk1", "d-bob"]
+        assert [f["daemon_id"] for f in state["forgotten"]] == ["d-desk7"]
+        assert [a["daemon_id"] for a in state["alerts"]] == ["d-desk7"]
+        status, said = console.request("POST", forget, json.dumps({"agent": "Anna", "daemon_id": "d-bob"}).encode())
+        assert (status, json.loads(said)) == (404, {"error": "no agent named 'Anna' with daemon 'd-bob'"})
+        status, said = console.request("POST", forget, json.dumps({"agent": "Anna", "daemon_id": 7}).encode())
+        assert (status, json.loads(said)["error"]) == (422, "daemon_id: expected a daemon's id, as /api/state lists it")
+        assert cli.main(["forget-agent", "Anna", "--daemon", "d-desk1", "--console", console.base,
+                         "--token-file", str(console.token_file)]) == 0
+        assert capsys.readouterr().out == (f"agent 'Anna' forgotten at {console.base} (daemon d-desk1): off its "
+                                           "agents list until it posts again; its alerts are kept\n")
+        assert [g["daemon_id"] for g in console.state()["agents"]] == ["d-bob"]
+        status, said = console.request("POST", forget, b'{"agent": "Anna"}')  # the name: each daemon of it
+        assert (status, json.loads(said)) == (200, {"agent": "Anna", "daemon_ids": ["d-desk1", "d-desk7"]})
+        assert cli.main(["forget-agent", "Anna", "--daemon", " ", "--console", console.base]) == 2
+        assert capsys.readouterr().err.splitlines() == [
+            "call-monitor: error: --daemon \" \": an empty id; give the daemon's id as /api/state lists it, or leave "
+            "the option out"]
+    finally:
+        console.stop()
+
+
 def _posting_daemon(pulse, tmp_path: Path, console: ConsoleProcess, *extra: str) -> tuple[subprocess.Popen, dict]:
     """``call-monitor run`` on the private sound server's softphone sink, acoustic-only, posting to
     ``console`` with its token (``extra``: more options), and its environment."""

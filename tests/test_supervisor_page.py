@@ -48,8 +48,11 @@ def _keep(path: Path) -> None:
 
 def _heartbeat(console: ConsoleProcess, agent: str, daemon_id: str, in_call: bool, stopped: bool = False,
                last_error: dict | None = None, transcription_off: str | None = None, every_s: float = 30,
-               next_beat_s: float | None = None, version: str | None = RELEASE) -> None:
-    status, body = console.post({"type": "heartbeat", "agent": agent, "daemon_id": daemon_id, "at": time.time(),
+               next_beat_s: float | None = None, version: str | None = RELEASE, source: str | None = None) -> None:
+    """A heartbeat of ``daemon_id`` as ``agent``, from ``source`` (a loopback address: another machine)
+    where given."""
+    post = console.post if source is None else (lambda obj: console.post_from(source, obj))
+    status, body = post({"type": "heartbeat", "agent": agent, "daemon_id": daemon_id, "at": time.time(),
                                  "every_s": every_s, "status": {"version": version, "stopped": stopped, "transcription_off": transcription_off,
                                      "next_beat_s": next_beat_s,
                                      "devices": {"caller": {"state": "running", "label": "softphone.monitor"}},
@@ -296,6 +299,45 @@ def test_an_agent_is_one_row_whose_daemon_was_replaced_and_two_daemons_posting_a
     assert sorted(said) == [f"2 daemons post as Alice (desk 4) now; this one is daemon {d} at 127.0.0.1 (give each its "
                     "own delivery.agent_name)" for d in ("d-laptop", "d-new")]
     assert sorted(g["daemon_id"] for g in console.state()["agents"]) == ["d-laptop", "d-new", "d-old"]
+
+
+def test_an_agent_silent_at_one_desk_stays_listed_beside_one_of_her_name_posting_at_another(tmp_path, chromium):
+    """Two agents called Anna at two desks (two machines: two addresses): desk 7's daemon killed (no
+    heartbeat since, silent) or stopped while desk 1's posts is not taken as replaced, which only a
+    daemon of the name posting from the same machine makes it: its row stays, silent, named with its
+    daemon, counted, said apart in the releases line. Its "Forget" forgets that daemon alone: desk
+    1's Anna stays listed, and in /api/state."""
+    from conftest import ConsolePages
+    config = tmp_path / "console.toml"
+    config.write_text("[supervisor]\nsilent_after_s = 2\n", encoding="utf-8")
+    pages = ConsolePages(tmp_path, chromium, extra=("--config", str(config)))
+    try:
+        console, page = pages.console, pages.open()
+        rows = "[...document.querySelectorAll('#agents .agentrow')].map(r => [r.dataset.daemon, r.dataset.state])"
+        _heartbeat(console, "Anna", "d-desk7", in_call=True, every_s=0.5, source="127.0.0.2", version="9.0.0")
+        page.wait(f"{rows}.length === 1")
+        time.sleep(2.2)  # desk 7's daemon killed: silent; desk 1's beat draws the rows again
+        _heartbeat(console, "Anna", "d-desk1", in_call=False, every_s=120)
+        page.wait(f"JSON.stringify({rows}) === JSON.stringify([['d-desk1', 'connected'], ['d-desk7', 'silent']])",
+                  timeout=10)
+        desk7 = "document.querySelector('#agents [data-daemon=\"d-desk7\"]')"
+        assert page.eval(f"{desk7}.querySelector('.agent').textContent") == "Anna (daemon d-desk7 at 127.0.0.2)"
+        assert page.eval("document.getElementById('agents-count').textContent") == "(2)"
+        assert page.eval("document.getElementById('releases').textContent").startswith(
+            f"Every agent running runs {RELEASE}. Stopped or silent, with the release each last told: 9.0.0 "
+            "(Anna (daemon d-desk7 at 127.0.0.2)).")
+        _heartbeat(console, "Anna", "d-desk7", in_call=False, stopped=True, source="127.0.0.2")
+        page.wait(f"{desk7}.dataset.state === 'stopped'")
+        _heartbeat(console, "Anna", "d-desk1", in_call=False, stopped=True)
+        _heartbeat(console, "Anna", "d-new1", in_call=False)  # desk 1 reinstalled: its old daemon replaced
+        page.wait(f"JSON.stringify({rows}) === JSON.stringify([['d-new1', 'connected'], ['d-desk7', 'stopped']])")
+        page.eval("window.confirm = () => true")
+        page.eval(f"{desk7}.querySelector('button.forget').click()")
+        page.wait(f"{desk7} === null")
+        assert [g["daemon_id"] for g in console.state()["agents"]] == ["d-desk1", "d-new1"]
+        assert [f["daemon_id"] for f in console.state()["forgotten"]] == ["d-desk7"]
+    finally:
+        pages.close()
 
 
 def test_each_agent_says_its_release_and_the_page_says_when_agents_run_different_ones(console_pages):

@@ -2,7 +2,8 @@
 
 What the agent's "Forget" button on the console's page does, from a terminal or a script: ``POST
 /api/agents/forget`` with the console's shared token. The agent (each daemon that posted under the
-name) leaves the agents list until one of its daemons posts again; its alerts are kept.
+name, or the one ``--daemon ID`` names: one of two agents of one name) leaves the agents list until one
+of its daemons posts again; its alerts are kept.
 """
 
 from __future__ import annotations
@@ -23,13 +24,17 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                        "(its alerts kept)",
                        description="Take agent NAME off the supervisor console's agents list, as its row's "
                                    "\"Forget\" button does (a desktop taken out of service): each daemon that "
-                                   "posted under the name, on every open page and after a restart, until one of "
-                                   "them posts again. Its alerts are kept. Asks the console with its shared token.",
+                                   "posted under the name (--daemon: that one alone), on every open page and after "
+                                   "a restart, until one of them posts again. Its alerts are kept. Asks the "
+                                   "console with its shared token.",
                        epilog="Exit status: 0 forgotten; 1 no agent of that name at the console, or the console "
                               "not reachable or failing; 2 a token the console refuses (not its shared one), a "
                               "token file it cannot read, a console's certificate this machine does not trust "
                               "(SSL_CERT_FILE), or a configuration it cannot load.")
     p.add_argument("agent", metavar="NAME", help="the agent's name, as the console's page lists it")
+    p.add_argument("--daemon", metavar="ID", help="that daemon of the name alone (its daemon_id in /api/state; "
+                   "the page names each of two agents of one name with its id's end): an agent of the same name "
+                   "at another desk stays listed")
     p.add_argument("--console", metavar="URL", help="the console's address, as `call-monitor supervisor` prints "
                    "it (https://HOST:PORT for one with TLS); default: http:// and supervisor.listen, on this "
                    "machine for an address of every interface")
@@ -45,6 +50,10 @@ def run(args: argparse.Namespace) -> int:
     if not args.agent.strip():
         error("NAME \"\": an empty name; give the agent's name as the console's page lists it")
         return ExitStatus.BAD_SETUP
+    if args.daemon is not None and not args.daemon.strip():
+        error(f"--daemon {json.dumps(args.daemon)}: an empty id; give the daemon's id as /api/state lists it, or "
+              "leave the option out")
+        return ExitStatus.BAD_SETUP
     try:
         cfg = config_from_args(args, {"supervisor.token_file": args.token_file} if args.token_file else None)
         base = console_address(args.console, cfg.supervisor.listen)
@@ -52,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
     except (ConfigError, TokenFileError, ValueError) as err:
         error(str(err))
         return ExitStatus.BAD_SETUP
-    return _forget(base, token, args.agent, cfg.supervisor.token_file)
+    return _forget(base, token, args.agent, args.daemon, cfg.supervisor.token_file)
 
 
 def console_address(given: str | None, listen: str) -> str:
@@ -72,16 +81,18 @@ def console_address(given: str | None, listen: str) -> str:
     return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}"
 
 
-def _forget(base: str, token: str, agent: str, token_file: str) -> int:
-    """Ask the console at ``base`` to forget ``agent``; its answer said in one line."""
+def _forget(base: str, token: str, agent: str, daemon: str | None, token_file: str) -> int:
+    """Ask the console at ``base`` to forget ``agent`` (its ``daemon`` alone, where given); its answer
+    said in one line."""
     import urllib.error
 
     from ..delivery.sinks.webhook import post_json
     try:
-        answer = json.loads(post_json(f"{base}/api/agents/forget", json.dumps({"agent": agent}).encode(),
-                                      token=token, timeout_s=ANSWER_S))
+        asked = {"agent": agent, **({"daemon_id": daemon} if daemon else {})}
+        answer = json.loads(post_json(f"{base}/api/agents/forget", json.dumps(asked).encode(), token=token,
+                                      timeout_s=ANSWER_S))
     except urllib.error.HTTPError as err:
-        return _refused(base, agent, token_file, err)
+        return _refused(base, agent, daemon, token_file, err)
     except (OSError, ValueError) as err:  # no answer: refused, a timeout, a certificate, not the console's JSON
         return _unreached(base, getattr(err, "reason", None) or err)
     ids = ", ".join(answer.get("daemon_ids") or []) if isinstance(answer, dict) else ""
@@ -104,7 +115,7 @@ def _unreached(base: str, reason: BaseException) -> int:
     return ExitStatus.FAILED
 
 
-def _refused(base: str, agent: str, token_file: str, err) -> int:
+def _refused(base: str, agent: str, daemon: str | None, token_file: str, err) -> int:
     """The console's refusal (``err``, an HTTPError) in one line, with the exit status it means."""
     try:
         said = json.loads(err.read(4096) or b"null")
@@ -112,7 +123,8 @@ def _refused(base: str, agent: str, token_file: str, err) -> int:
         said = None
     why = " ".join(str(said.get("error", "")).split())[:200] if isinstance(said, dict) else ""
     if err.code == 404 and why:
-        error(f"no agent named {agent!r} at the console {base} (its page lists the agents by name)")
+        of = f" with daemon {daemon!r}" if daemon else ""
+        error(f"no agent named {agent!r}{of} at the console {base} (its page lists the agents by name)")
         return ExitStatus.FAILED
     if err.code in (401, 403):
         error(f"the console at {base} refused the token of {token_file}: {why or err.reason} (give the console's "

@@ -870,16 +870,21 @@ class Console:
 
     async def forget(self, request: Request) -> Response:
         """``{"agent": NAME}``: the agent left out of the agents until it posts again (a desktop
-        removed from service), its alerts kept (:meth:`ConsoleStore.forget`); every open page told."""
+        removed from service), its alerts kept (:meth:`ConsoleStore.forget`); every open page told.
+        With ``"daemon_id": ID``, that daemon of the name alone (a row's "Forget": an agent of the same
+        name at another desk stays)."""
         body, refused = await self._asked(request)
         if refused is not None:
             return refused
-        agent = body.get("agent")
+        agent, daemon_id = body.get("agent"), body.get("daemon_id")
         if not isinstance(agent, str) or not agent.strip():
             return self._refuse(request, "agent: expected an agent's name, as the page lists it", 422)
-        ids = await self._stored(self.store.forget, agent)
+        if daemon_id is not None and (not isinstance(daemon_id, str) or not daemon_id.strip()):
+            return self._refuse(request, "daemon_id: expected a daemon's id, as /api/state lists it", 422)
+        ids = await self._stored(partial(self.store.forget, agent, daemon_id=daemon_id))
         if not ids:
-            return JSONResponse({"error": f"no agent named {agent!r}"}, status_code=404)
+            of = "" if daemon_id is None else f" with daemon {daemon_id!r}"
+            return JSONResponse({"error": f"no agent named {agent!r}{of}"}, status_code=404)
         forgotten = {"agent": agent, "daemon_ids": ids}
         self.hub.publish("forget", forgotten)
         log.info("agent %r forgotten (daemon %s); its alerts are kept", agent, ", ".join(ids))

@@ -506,17 +506,19 @@ class ConsoleStore:
         with self._lock:
             return self._agents("daemon_id NOT IN (SELECT daemon_id FROM forgotten)", ())
 
-    def forget(self, agent: str, now: float | None = None) -> list[str]:
+    def forget(self, agent: str, now: float | None = None, *, daemon_id: str | None = None) -> list[str]:
         """Leave agent ``agent`` out of the agents (a desktop removed from service): each of its
-        daemons, those that sent heartbeats and those that only sent alerts, until it posts again (a
-        heartbeat, a new alert). Its alerts are kept. Returns the daemon ids forgotten (none: no
-        agent of that name was ever heard)."""
+        daemons, those that sent heartbeats and those that only sent alerts, or the one ``daemon_id``
+        alone (one of two agents of one name), until it posts again (a heartbeat, a new alert). Its
+        alerts are kept. Returns the daemon ids forgotten (none: no such agent was ever heard)."""
         now = time.time() if now is None else now
+        one = "" if daemon_id is None else " AND daemon_id = ?"
+        args = (agent,) if daemon_id is None else (agent, daemon_id)
         with self._lock:
             with transaction(self._conn, "BEGIN IMMEDIATE"):
                 ids = [r[0] for r in self._conn.execute(
-                    "SELECT daemon_id FROM agents WHERE agent = ? UNION SELECT daemon_id FROM alerts WHERE agent = ? "
-                    "ORDER BY 1", (agent, agent))]
+                    f"SELECT daemon_id FROM agents WHERE agent = ?{one} UNION SELECT daemon_id FROM alerts WHERE "
+                    f"agent = ?{one} ORDER BY 1", args + args)]
                 self._conn.executemany("INSERT OR REPLACE INTO forgotten (daemon_id, agent, at) VALUES (?,?,?)",
                                        [(d, agent, now) for d in ids])
             return ids
