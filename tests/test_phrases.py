@@ -531,6 +531,9 @@ def test_a_relative_speaking_for_the_caller_is_heard_as_the_caller_would_be(engl
     "she filed it last week",
     "the app stopped responding",
     "the battery has stopped charging",
+    "the unconscious bias training is mandatory",
+    "it's about unconscious bias in hiring",
+    "i unconsciously clicked the link",
 ])
 def test_support_call_sentences_near_the_phrases_said_of_someone_else_do_not_match(english, text):
     assert english.match(text) == [], english.match(text)

@@ -542,7 +542,10 @@ KEY_WORDS: Mapping[str, KeyWords] = MappingProxyType({
             "ambulance": tuple((paper,) for paper in (
                 "bill", "bills", "invoice", "charge", "charges", "claim", "receipt", "fee", "fees", "statement")),
             "breathe": _AT_EASE,
-            "spinning": tuple(lead + (thing,) for lead in _SPUN_BY for thing in _PAPERWORK)}),
+            "spinning": tuple(lead + (thing,) for lead in _SPUN_BY for thing in _PAPERWORK),
+            "unconscious": tuple((thing,) for thing in (
+                "bias", "biases", "mind", "level", "habit", "habits", "choice", "choices", "decision",
+                "decisions", "mistake", "mistakes", "process", "processes", "behaviour", "behavior"))}),
         particles=frozenset({"out", "up", "off", "down", "over"}),
         no_slips=MappingProxyType({"headed": frozenset({"hearted", "lighthearted", "handed", "heated"}),
                                    "breathing": frozenset({"bringing", "billing", "bidding"}),
@@ -550,6 +553,8 @@ KEY_WORDS: Mapping[str, KeyWords] = MappingProxyType({
                                    "fainted": frozenset({"failed", "filed", "fixed", "faxed", "fined", "fitted",
                                                          "funded", "founded", "fasted", "fated", "printed",
                                                          "painted", "wanted", "faked", "faded"}),
+                                   "unconscious": frozenset({"unconsciously", "subconscious",
+                                                             "subconsciously", "conscious"}),
                                    "wheezing": frozenset({"wheeling", "wearing", "weaving", "weeding", "welding",
                                                           "weighing", "whizzing", "waving"})}),
         quantifiers=frozenset({"enough", "any", "much", "more", "some"}),
