@@ -285,6 +285,7 @@ class Daemon:
         self._held: list[Chunk] = []  # the running call's audio held back while a split may be due
         self._marked = False  # the running call was begun by ``call start``
         self._hold_from: float | None = None  # the running call is on hold since then (``call hold``; source clock)
+        self._holds: list[tuple[float, float]] = []  # the running call's holds resumed, [from, to) (source clock)
         self._deaf_until = 0.0  # the running call's caller's source gave no input until then (source clock)
         self._heard = False  # the running call's caller's source gave input since it began
         self._no_input = NoInput()  # ... and the spans of its time it gave none
@@ -439,7 +440,7 @@ class Daemon:
         first = self._preroll[0].t0 if self._preroll else (self._now if at is None else at)
         self.call_origin = first
         self._marked, self._deaf_until, self._heard, self._no_input = False, first, False, NoInput()
-        self._hold_from = None
+        self._hold_from, self._holds = None, []
         self._not_heard = NotHeard()
         self._no_input.follow(self._caller_captures(), 0.0)
         extra = (self.transcription.for_call(self.source.rate, self.source.legs) if self.transcription
@@ -1021,7 +1022,20 @@ class Daemon:
         """:func:`wait_left_s` of the running call now, which waits for its caller's source; None when
         no call runs (the status thread asks as the capture loop may have just ended it)."""
         p = self.pipeline
-        return wait_left_s(p.unheard_since, p.duration_s, limit_s) if p is not None else None
+        return wait_left_s(self._lost_since(p.unheard_since), p.duration_s, limit_s) if p is not None else None
+
+    def _lost_since(self, since: float | None) -> float | None:
+        """The call time the caller's source has given no input since, of ``since``, when its leg has
+        not been heard (:attr:`CallPipeline.unheard_since`): a hold's time is none of it (a source lost
+        during a long hold, or as it is resumed, is waited for ``daemon.lost_source_end_s`` from then,
+        not from the hold's start), its own record saying when it stopped where the hold goes on."""
+        if since is None:
+            return None
+        for a, b in self._holds:  # in order
+            if a - self.call_origin - 1e-6 <= since < b - self.call_origin:
+                since = b - self.call_origin
+        on_hold = self._hold_from is not None and since >= self._hold_from - self.call_origin - 1e-6
+        return max(since, self._no_input.since) if on_hold and self._no_input.since is not None else since
 
     def waits_for_caller(self) -> bool:
         """Whether the running call waits for its caller's source, which gives no input now: a
@@ -1200,7 +1214,9 @@ class Daemon:
                                            "`call resume`"}
         if self._hold_from is None:
             return {"ok": True, "message": f"call {name} is not on hold"}
-        held_s, self._hold_from = max(0.0, self._now - self._hold_from), None
+        start, self._hold_from = self._hold_from, None
+        self._holds.append((start, t0))
+        held_s = max(0.0, self._now - start)
         log.info("call %s resumed after %.0f s on hold", name, held_s)
         return {"ok": True, "message": f"call {name} resumed after {held_s:.0f} s on hold"}
 

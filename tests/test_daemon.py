@@ -1833,3 +1833,38 @@ def test_a_database_path_that_can_hold_no_database_leaves_the_daemon_monitoring_
         stop_daemon(d)
     finally:
         d.kill()
+
+
+def test_a_callers_source_lost_during_a_long_hold_is_waited_for_from_the_loss_not_from_the_holds_start(tmp_path):
+    """`call hold` 2 s into the call, the caller's source lost 8 s into the capture, ``daemon.lost_source_end_s``
+    5 s: the hold's time is no time the source gave no input, so the call waits 5 s from the loss (it ended
+    at once as the source was lost, the hold's 6 s counted as the wait)."""
+    import concurrent.futures
+    import math
+
+    from conftest import stored_calls
+    from monitor.daemon import Daemon as InProcess
+    from monitor.delivery.store import Store
+
+    x, sr = sf.read(FIXTURE, frames=16000 * 12, dtype="float32")
+    line = tmp_path / "call.wav"
+    sf.write(line, np.concatenate([x, np.zeros((16000 * 48, 2), np.float32)]), sr)
+    cfg = load_config(overrides={"storage.db": str(tmp_path / "e.db"), "daemon.call_end_silence_s": 3.0,
+                                 "daemon.lost_source_end_s": 5.0}, user_config=False)
+    held: list[concurrent.futures.Future] = []
+    with Store.open(tmp_path / "e.db") as store:
+        daemon = InProcess(cfg, _CallerLost(line, 8.0), store, {})
+
+        def hold_at_2_s(ev) -> None:  # the mark as the socket's thread queues it (a recording: at the next chunk)
+            if ev.type == "cues" and ev.t == 2.0 and not held:
+                held.append(concurrent.futures.Future())
+                daemon._controls.put((-math.inf, "hold", held[0]))
+        daemon.sinks["hold"] = hold_at_2_s
+        assert daemon.run() == 0
+    assert held[0].result(0)["message"] == "call 1 on hold: the caller's leg is not judged until `call resume`"
+    (call,) = stored_calls(tmp_path / "e.db")
+    summary = call["summary"]
+    assert summary["ended_by"] == "the caller's source gave no input for 5 s"
+    ((a, b),) = summary["caller_no_input"]  # the hold, and the wait after the loss joined to it
+    assert a < 4.0 and b == pytest.approx(summary["duration_s"], abs=0.11)
+    assert summary["duration_s"] >= 8.0 + 5.0 - 0.6  # the call begins with the capture's speech, near its start
