@@ -1417,3 +1417,21 @@ def test_an_outcomes_answer_that_comes_after_the_view_is_closed_is_neither_drawn
     page.wait("window.handled === true")
     assert page.eval("document.getElementById('say').textContent") == said
     assert page.eval("document.getElementById('outcomes-status').textContent").startswith("Asking the console")
+
+
+def test_an_agent_asked_for_with_a_daemon_the_page_does_not_know_is_named_with_that_daemon(console_pages):
+    """An address kept from when two Annas posted (``?agent=Anna&daemon=ID``) whose daemon no longer posts
+    (its desktop's database made anew, the other Anna's desk alone now): the page shows that daemon's
+    Anna alone, nothing of the Anna posting, and says so with the daemon's id, not as "Nothing heard of
+    Anna." beside an "Anna" in the list that shows her."""
+    console = console_pages.console
+    _heartbeat(console, "Anna", "d-anna-0000desk1", in_call=True)
+    assert console.post(alert_body(1, daemon_id="d-anna-0000desk1", agent="Anna"))[0] == 201
+    page = console_pages.browser.new_page(f"{console.base}/?token={console.token}&agent=Anna&daemon=d-anna-0000desk7")
+    page.wait(console_pages.LIVE, timeout=30)
+    page.wait("document.querySelector('#agents .empty') !== null")
+    assert page.eval("[...document.getElementById('agent-filter').options].map(o => o.text)") == [
+        "All agents", "Anna", "Anna (daemon 000desk7)"]
+    assert page.eval("document.getElementById('agent-filter').selectedOptions[0].text") == "Anna (daemon 000desk7)"
+    assert page.eval("document.querySelector('#agents .empty').textContent") == "Nothing heard of Anna (daemon 000desk7)."
+    assert page.eval("document.getElementById('critical').innerText") == "None open of Anna (daemon 000desk7)."
