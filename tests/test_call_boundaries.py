@@ -1519,3 +1519,27 @@ def test_a_chunk_not_heard_from_a_sample_on_joins_what_its_leg_already_missed():
     assert Chunk(0.0, x, unheard=((1, 10, 50), (0, 20, 30))).unheard_from(1, 40).unheard == ((1, 10, 100), (0, 20, 30))
     assert Chunk(0.0, x, unheard=((1, 10, 20),)).unheard_from(1, -5).unheard == ((1, 0, 100),)
     assert Chunk(0.0, x).unheard_from(1, 100).unheard == ()
+
+
+def test_a_chunk_not_heard_from_a_sample_on_keeps_every_sample_it_missed_once_and_silences_the_rest():
+    """Seeded cases of what the capture marks (disjoint ranges per leg, in order) and a hold from any
+    sample, before the chunk to past its end: each leg's samples not heard are those it missed and, on
+    the hold's leg, those from the hold on; no two ranges of a leg overlap; the hold's samples are silence."""
+    rng = np.random.default_rng(7)
+    for _ in range(2000):
+        n, legs = int(rng.integers(0, 24)), 2
+        marked = []
+        for column in range(legs):
+            edges = np.sort(rng.choice(n + 1, size=2 * min(int(rng.integers(0, 3)), (n + 1) // 2), replace=False))
+            marked += [(column, int(a), int(b)) for a, b in zip(edges[::2], edges[1::2])]
+        marked.sort(key=lambda r: (r[1], r[0]))
+        column, first = int(rng.integers(0, legs)), int(rng.integers(-3, n + 4))
+        out = Chunk(0.0, np.ones((n, legs), np.float32), unheard=tuple(marked)).unheard_from(column, first)
+        for leg in range(legs):
+            ranges = [(a, b) for c, a, b in out.unheard if c == leg]
+            assert all(a < b <= n for a, b in ranges) and all(b <= a2 for (_, b), (a2, _) in zip(ranges, ranges[1:]))
+            want = {i for c, a, b in marked if c == leg for i in range(a, b)} | (
+                set(range(max(0, first), n)) if leg == column else set())
+            assert {i for a, b in ranges for i in range(a, b)} == want, (marked, column, first, out.unheard)
+        assert not out.samples[max(0, first):, column].any()
+        assert out.samples[:max(0, first), column].all() and out.samples[:, 1 - column].all()
