@@ -1868,3 +1868,33 @@ def test_a_callers_source_lost_during_a_long_hold_is_waited_for_from_the_loss_no
     ((a, b),) = summary["caller_no_input"]  # the hold, and the wait after the loss joined to it
     assert a < 4.0 and b == pytest.approx(summary["duration_s"], abs=0.11)
     assert summary["duration_s"] >= 8.0 + 5.0 - 0.6  # the call begins with the capture's speech, near its start
+
+
+def test_a_call_on_hold_is_said_to_end_at_call_end_or_after_the_silence_once_resumed(tmp_path):
+    """Where the silence cuts the calls, a call on hold (`call hold`) is not ended by the hold's silence:
+    `status` says it ends at `call end`, or after the end silence once resumed, not after the end silence."""
+    import concurrent.futures
+    import math
+
+    from monitor import daemon_status
+    from monitor.daemon import Daemon as InProcess
+    from monitor.delivery.store import Store
+
+    x, sr = sf.read(FIXTURE, frames=16000 * 8, dtype="float32")
+    line = tmp_path / "call.wav"
+    sf.write(line, x, sr)
+    cfg = load_config(overrides={"storage.db": str(tmp_path / "e.db"), "daemon.call_end_silence_s": 3.0},
+                      user_config=False)
+    said: dict[float, str] = {}
+    with Store.open(tmp_path / "e.db") as store:
+        daemon = InProcess(cfg, _CallerLost(line, math.inf), store, {})
+
+        def hold_at_2_s_asking_its_end(ev) -> None:  # the mark as the socket's thread queues it (a recording: at the next chunk)
+            if ev.type == "cues" and ev.t in (1.0, 4.0):
+                said[ev.t] = daemon_status.state(daemon)["call"]["ends"]
+            if ev.type == "cues" and ev.t == 2.0:
+                daemon._controls.put((-math.inf, "hold", concurrent.futures.Future()))
+        daemon.sinks["hold"] = hold_at_2_s_asking_its_end
+        assert daemon.run() == 0
+    assert said == {1.0: "after 3 s of silence",
+                    4.0: "at `call-monitor call end`, or after 3 s of silence once resumed"}
