@@ -1034,8 +1034,9 @@ class Daemon:
         for a, b in self._holds:  # in order
             if a - self.call_origin - 1e-6 <= since < b - self.call_origin:
                 since = b - self.call_origin
-        on_hold = self._hold_from is not None and since >= self._hold_from - self.call_origin - 1e-6
-        return max(since, self._no_input.since) if on_hold and self._no_input.since is not None else since
+        held_from, lost_from = self._hold_from, self._no_input.since  # once each: a status asks from its thread
+        on_hold = held_from is not None and since >= held_from - self.call_origin - 1e-6
+        return max(since, lost_from) if on_hold and lost_from is not None else since
 
     def waits_for_caller(self) -> bool:
         """Whether the running call waits for its caller's source, which gives no input now: a
@@ -1223,7 +1224,8 @@ class Daemon:
     @property
     def hold_s(self) -> float | None:
         """How long the running call has been on hold (``call hold``), None when it is not."""
-        return None if self._hold_from is None or self.pipeline is None else max(0.0, self._now - self._hold_from)
+        held_from = self._hold_from  # once: the capture loop may resume the hold meanwhile (a status asked)
+        return None if held_from is None or self.pipeline is None else max(0.0, self._now - held_from)
 
     def _unheard_legs(self) -> str:
         """The legs whose source gives no input now (missing, lost), naming each source, in one
