@@ -1026,17 +1026,18 @@ class Daemon:
 
     def _lost_since(self, since: float | None) -> float | None:
         """The call time the caller's source has given no input since, of ``since``, when its leg has
-        not been heard (:attr:`CallPipeline.unheard_since`): a hold's time is none of it (a source lost
-        during a long hold, or as it is resumed, is waited for ``daemon.lost_source_end_s`` from then,
-        not from the hold's start), its own record saying when it stopped where the hold goes on."""
+        not been heard (:attr:`CallPipeline.unheard_since`): a hold's time is none of it. A source lost
+        during a hold is waited for ``daemon.lost_source_end_s`` from its loss (its own record, about a
+        second after its audio stopped), not from the hold's start; one lost as the hold is resumed,
+        from the resume."""
         if since is None:
             return None
-        for a, b in self._holds:  # in order
-            if a - self.call_origin - 1e-6 <= since < b - self.call_origin:
-                since = b - self.call_origin
         held_from, lost_from = self._hold_from, self._no_input.since  # once each: a status asks from its thread
-        on_hold = held_from is not None and since >= held_from - self.call_origin - 1e-6
-        return max(since, lost_from) if on_hold and lost_from is not None else since
+        holds = self._holds + ([(held_from, math.inf)] if held_from is not None else [])
+        for a, b in ((a - self.call_origin, b - self.call_origin) for a, b in holds):  # in order
+            if a - 1e-6 <= since < b:
+                since = max(a, b if lost_from is None else min(b, lost_from))
+        return since
 
     def waits_for_caller(self) -> bool:
         """Whether the running call waits for its caller's source, which gives no input now: a
