@@ -947,6 +947,7 @@ class Daemon:
             if self._reload:
                 self._do_reload()
             self._marks(chunk)
+            self._lift_long_hold(chunk.t0)
             chunk = self._on_hold(chunk)
             if self.pipeline is not None:
                 self._follow_caller_input()
@@ -1221,6 +1222,19 @@ class Daemon:
         held_s = max(0.0, self._now - start)
         log.info("call %s resumed after %.0f s on hold", name, held_s)
         return {"ok": True, "message": f"call {name} resumed after {held_s:.0f} s on hold"}
+
+    def _lift_long_hold(self, t0: float) -> None:
+        """Lift the running call's hold at ``t0`` (the chunk's start) once it has lasted
+        ``daemon.max_hold_s`` by the chunk's end, with one warning line: a resume never said (the hook
+        missed it, the caller hung up on hold where the silence ends the calls) would otherwise keep
+        the call open and every later caller's leg unheard."""
+        limit_s = self.cfg.daemon.max_hold_s  # as reloaded
+        if self._hold_from is None or self.pipeline is None or self._now - self._hold_from < limit_s:
+            return
+        start, self._hold_from = self._hold_from, None
+        self._holds.append((start, max(start, t0)))
+        log.warning("call %s: on hold for %g s (daemon.max_hold_s) and `call-monitor call resume` never said: "
+                    "the hold is lifted, the caller's leg heard again", call_name(self.pipeline.call_id), limit_s)
 
     @property
     def hold_s(self) -> float | None:

@@ -190,7 +190,8 @@ def _call_ends(daemon: RunningDaemon) -> str:
                 f"input (none now), or after {math.ceil(left):d} s more without the caller's source")
     if daemon.hold_s is not None:  # the hold is no silence: only what is heard once it is resumed
         and_streams = f", or when the streams into sink {daemon.sink_name()} end" if streams is not None and streams.ids else ""
-        return f"at `call-monitor call end`, or after {end_s:g} s of silence once resumed{and_streams}"
+        lifted = f" (by itself {daemon.cfg.daemon.max_hold_s:g} s into the hold)"
+        return f"at `call-monitor call end`, or after {end_s:g} s of silence once resumed{lifted}{and_streams}"
     if streams is not None and streams.ids:
         return f"after {end_s:g} s of silence, or when the streams into sink {daemon.sink_name()} end"
     return f"after {end_s:g} s of silence"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 import json
+import logging
 import math
 import os
 import signal
@@ -1902,4 +1903,47 @@ def test_a_call_on_hold_is_said_to_end_at_call_end_or_after_the_silence_once_res
         daemon.sinks["hold"] = hold_at_2_s_asking_its_end
         assert daemon.run() == 0
     assert said == {1.0: "after 3 s of silence",
-                    4.0: "at `call-monitor call end`, or after 3 s of silence once resumed"}
+                    4.0: "at `call-monitor call end`, or after 3 s of silence once resumed (by itself 900 s into the "
+                         "hold)"}
+
+
+def test_a_hold_never_resumed_is_lifted_after_the_longest_hold_and_the_silence_ends_the_call_again(tmp_path, caplog):
+    """`call hold` 2 s into the call and no `call resume` (the hook missed it, the caller hung up on hold),
+    ``daemon.max_hold_s`` 10 s, where the silence cuts the calls: the hold is lifted 10 s into it with one
+    warning line naming the call and the limit, `status` no longer says it is on hold, and the silence
+    ends the call 3 s later (it stayed open to the capture's end, every later caller unheard)."""
+    import concurrent.futures
+    import math
+
+    from conftest import stored_calls
+    from monitor import daemon_status
+    from monitor.daemon import Daemon as InProcess
+    from monitor.delivery.store import Store
+
+    x, sr = sf.read(FIXTURE, frames=16000 * 8, dtype="float32")
+    line = tmp_path / "call.wav"
+    sf.write(line, np.concatenate([x, np.zeros((16000 * 30, 2), np.float32)]), sr)
+    cfg = load_config(overrides={"storage.db": str(tmp_path / "e.db"), "daemon.call_end_silence_s": 3.0,
+                                 "daemon.max_hold_s": 10.0}, user_config=False)
+    held_s: dict[float, float | None] = {}
+    with Store.open(tmp_path / "e.db") as store:
+        daemon = InProcess(cfg, _CallerLost(line, math.inf), store, {})
+
+        def hold_at_2_s(ev) -> None:  # the mark as the socket's thread queues it (a recording: at the next chunk)
+            if ev.type == "cues" and ev.t in (4.0, 13.0):
+                held_s[ev.t] = daemon_status.state(daemon)["call"]["hold_s"]
+            if ev.type == "cues" and ev.t == 2.0:
+                daemon._controls.put((-math.inf, "hold", concurrent.futures.Future()))
+        daemon.sinks["hold"] = hold_at_2_s
+        with caplog.at_level(logging.WARNING, logger="monitor"):
+            assert daemon.run() == 0
+    assert held_s[4.0] is not None and held_s[13.0] is None
+    lifted = [r.getMessage() for r in caplog.records if "max_hold_s" in r.getMessage()]
+    assert lifted == ["call 1: on hold for 10 s (daemon.max_hold_s) and `call-monitor call resume` never said: "
+                      "the hold is lifted, the caller's leg heard again"]
+    (call,) = stored_calls(tmp_path / "e.db")
+    summary = call["summary"]
+    assert summary["ended_by"].startswith("3 s of silence"), summary["ended_by"]
+    ((a, b), *_) = summary["caller_no_input"]
+    assert a < 4.0 and b == pytest.approx(a + 10.0, abs=0.6)  # the mark taken with the chunk after 2 s
+    assert summary["duration_s"] == pytest.approx(b + 3.0, abs=0.6)

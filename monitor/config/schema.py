@@ -880,6 +880,16 @@ class DaemonConfig:
         "seconds), while a source gone for good (a hang-up script unloading the sink) would otherwise "
         "keep the call open for hours, the agent's leg and the next callers folded into it",
         min=0, max=86400.0)
+    max_hold_s: float = _k(
+        900.0, "a hold (`call-monitor call hold`) not resumed after this long is lifted by itself, "
+        "with one warning line: the caller's leg is heard again and the silence ends the call where "
+        "it decides. A hook that missed the resume, or a caller who hung up on hold where the silence "
+        "ends the calls, would otherwise keep the call open and every later caller unheard until the "
+        "daemon restarts. 900 s (15 minutes) because a hold an agent means (a colleague consulted, a "
+        "record looked up) seldom lasts more than a few minutes, and a hold that long is more likely "
+        "forgotten than meant, while monitoring resumes within a quarter of an hour; a longer hold "
+        "lifted too soon only has its hold music judged as the caller",
+        min=10.0, max=86400.0)
     call_boundaries: str = _k(
         "streams+silence", "what marks where calls begin and end (docs/daemon.md: \"Where calls begin and "
         "end\"). \"streams+silence\": with the caller's leg the monitor of the softphone's sink, "
