@@ -1947,3 +1947,39 @@ def test_a_hold_never_resumed_is_lifted_after_the_longest_hold_and_the_silence_e
     ((a, b), *_) = summary["caller_no_input"]
     assert a < 4.0 and b == pytest.approx(a + 10.0, abs=0.6)  # the mark taken with the chunk after 2 s
     assert summary["duration_s"] == pytest.approx(b + 3.0, abs=0.6)
+
+
+def test_a_call_started_while_the_last_one_is_on_hold_starts_without_the_hold(tmp_path):
+    """`call hold` 2 s into a call and `call start` 2 s later (the next call, no resume said): the call
+    the start ends ends its hold; the new one is not on hold, its caller heard from its start."""
+    import concurrent.futures
+
+    from conftest import stored_calls
+    from monitor import daemon_status
+    from monitor.daemon import Daemon as InProcess
+    from monitor.delivery.store import Store
+
+    x, sr = sf.read(FIXTURE, frames=16000 * 12, dtype="float32")
+    line = tmp_path / "call.wav"
+    sf.write(line, x, sr)
+    cfg = load_config(overrides={"storage.db": str(tmp_path / "e.db")}, user_config=False)
+    held_s: dict[tuple[int, float], float | None] = {}
+    with Store.open(tmp_path / "e.db") as store:
+        daemon = InProcess(cfg, _CallerLost(line, math.inf), store, {})
+
+        def hold_then_start(ev) -> None:  # the marks as the socket's thread queues them (at the next chunk)
+            if ev.type != "cues":
+                return
+            if (running := daemon_status.state(daemon)["call"]) is not None:
+                held_s[(daemon.calls, ev.t)] = running["hold_s"]
+            if daemon.calls == 1 and ev.t == 2.0:
+                daemon._controls.put((-math.inf, "hold", concurrent.futures.Future()))
+            if daemon.calls == 1 and ev.t == 4.0:
+                daemon._controls.put((-math.inf, "start", concurrent.futures.Future()))
+        daemon.sinks["hold"] = hold_then_start
+        assert daemon.run() == 0
+    assert held_s[(1, 4.0)] is not None
+    assert [s for (n, _), s in held_s.items() if n == 2] and all(s is None for (n, _), s in held_s.items() if n == 2)
+    first, second = stored_calls(tmp_path / "e.db")
+    assert first["summary"]["ended_by"] == "call-monitor call start (the next call)"
+    assert not second["summary"].get("caller_no_input")
