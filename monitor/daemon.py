@@ -507,7 +507,8 @@ class Daemon:
         if self.streams is not None:
             self.streams.call_ended()
         try:
-            events = p.finish(ended_by=why, stopped=stopped, ended_at=self._wall(self.call_origin + p.duration_s))
+            events = p.finish(ended_by=why, stopped=stopped, ended_at=self._wall(self.call_origin + p.duration_s),
+                              on_hold=self._hold_spans(p.duration_s))
         except Exception as err:  # noqa: BLE001 - one call's failure must not stop the monitor
             self._abort_call(err)
             return
@@ -1235,6 +1236,13 @@ class Daemon:
         self._holds.append((start, max(start, t0)))
         log.warning("call %s: on hold for %g s (daemon.max_hold_s) and `call-monitor call resume` never said: "
                     "the hold is lifted, the caller's leg heard again", call_name(self.pipeline.call_id), limit_s)
+
+    def _hold_spans(self, duration_s: float) -> list[tuple[float, float]]:
+        """The running call's holds, resumed or not, in seconds into the call (of ``duration_s``)."""
+        held_from = self._hold_from
+        holds = self._holds + ([(held_from, math.inf)] if held_from is not None else [])
+        return [(max(0.0, a - self.call_origin), min(duration_s, b - self.call_origin)) for a, b in holds
+                if a - self.call_origin < duration_s]
 
     @property
     def hold_s(self) -> float | None:

@@ -262,7 +262,36 @@ def no_input_key(leg: str) -> str:
 def no_input_of(summary: Mapping[str, Any] | None, leg: str = "caller") -> tuple[tuple[float, float], ...]:
     """The spans of a stored call's time ``leg``'s source gave no input (seconds into the call), from
     its summary (:func:`no_input_key`); () for none, or for a call stored without them."""
-    spans = summary.get(no_input_key(leg)) if isinstance(summary, Mapping) else None
+    return _spans(summary.get(no_input_key(leg)) if isinstance(summary, Mapping) else None)
+
+
+ON_HOLD = "caller_on_hold"
+"""The stored summary's key of the spans of a live call's time its caller was on hold (``call-monitor call
+hold`` to its ``call resume``, to the hold's lift after ``daemon.max_hold_s``, or to the call's end;
+``[from, to]`` in seconds into the call). The caller's leg was not heard then, so these spans are within
+its ``caller_no_input`` too, but its source did give input: :func:`source_no_input_of` leaves them out.
+A call never on hold has none."""
+
+HOLD_SLIVER_S = 0.15
+"""What is left of a span without the caller's input once its holds are taken out, when shorter than
+this, is the two spans' rounding (to the tenth of a second), no time of its own."""
+
+
+def on_hold_of(summary: Mapping[str, Any] | None) -> tuple[tuple[float, float], ...]:
+    """The spans of a stored call's time its caller was on hold (:data:`ON_HOLD`); () for none."""
+    return _spans(summary.get(ON_HOLD) if isinstance(summary, Mapping) else None)
+
+
+def source_no_input_of(summary: Mapping[str, Any] | None) -> tuple[tuple[float, float], ...]:
+    """The spans of a stored call's time its caller's source gave no input, or its audio was lost:
+    its ``caller_no_input`` (:func:`no_input_of`) less its holds (:func:`on_hold_of`)."""
+    left = list(no_input_of(summary))
+    for h0, h1 in on_hold_of(summary):
+        left = [piece for a, b in left for piece in ((a, min(b, h0)), (max(a, h1), b)) if piece[1] > piece[0]]
+    return tuple((a, b) for a, b in left if b - a >= HOLD_SLIVER_S)
+
+
+def _spans(spans: Any) -> tuple[tuple[float, float], ...]:
     try:
         return tuple((float(a), float(b)) for a, b in spans or ())
     except (TypeError, ValueError):

@@ -26,8 +26,8 @@ from .analysis.hop_series import CallSeries, HopSeries
 from .analysis.leg_tally import quiet_phrase, same_message, swapped_legs, swapped_message, too_quiet
 from .config import Config
 from .files import recording_fingerprint
-from .events import (AGENT_RECORDING, AlertClearedEvent, AlertEvent, CallSummaryEvent, CuesEvent, Event, StatusEvent, WordsEvent,
-                     no_input_key)
+from .events import (AGENT_RECORDING, ON_HOLD, AlertClearedEvent, AlertEvent, CallSummaryEvent, CuesEvent, Event,
+                     StatusEvent, WordsEvent, no_input_key)
 from .transcription.phrases import PhraseMatcher, PhraseSpotter
 from .transcription.recognizer import Transcriber, TranscriberError
 from .alerts.rules import AlertEngine
@@ -274,7 +274,7 @@ class CallPipeline:
         self.cues.words_from(self.words_from_s)
 
     def finish(self, ended_by: str | None = None, *, stopped: bool = False,
-               ended_at: float | None = None) -> list[Event]:
+               ended_at: float | None = None, on_hold: Sequence[tuple[float, float]] = ()) -> list[Event]:
         """End of the call: flush analyzers and transcribers, close alerts, summarise (with what
         ended a live call, ``ended_by``). ``stopped``: the monitoring stopped before the call ended
         (the live daemon's stop): the stored summary says ``"aborted": true``, as a replay's stopped
@@ -285,7 +285,8 @@ class CallPipeline:
         recording's fingerprint (:data:`RECORDING_FINGERPRINT`; so too when the call is aborted) and
         its :attr:`flaws`.
         ``ended_at``: the wall-clock time the call ended (the live daemon's, on the clock its start
-        was given by); now when None."""
+        was given by); now when None. ``on_hold``: the spans of the call's time its caller was on hold
+        (a live call's ``call hold``), kept as :data:`~monitor.events.ON_HOLD`."""
         for leg in self.legs:
             frames = self.analyzers[leg].flush()
             self._add_frames(leg, frames)
@@ -301,7 +302,7 @@ class CallPipeline:
         events += self._route(self.engine.close(t_end))
         summary = self.summary(ended_by, stored_notes(stopped, self.unheard, self._fingerprint, self.flaws,
                                                       self.words_from_s, self.agent_file, self._words_lost(),
-                                                      self.agent_unheard))
+                                                      self.agent_unheard, on_hold))
         self._end = (self.duration_s, summary.to_dict(), ended_at)
         if self.store is not None:
             self.store.end_call(self._token, *self._end)
@@ -674,14 +675,16 @@ def stored_notes(stopped: bool = False, no_input: Sequence[tuple[float, float]] 
                  fingerprint: str | None = None, flaws: RecordingFlaws = RecordingFlaws(),
                  words_from_s: float | None = None, agent_file: str | None = None,
                  words_lost: Mapping[str, Sequence[tuple[float, float]]] | None = None,
-                 agent_no_input: Sequence[tuple[float, float]] = ()) -> dict[str, Any]:
+                 agent_no_input: Sequence[tuple[float, float]] = (),
+                 on_hold: Sequence[tuple[float, float]] = ()) -> dict[str, Any]:
     """What a stored call's summary keeps besides the summary event's keys: that its monitoring
     stopped part-way, the spans of it its caller's leg (``no_input``) and its agent's
     (``agent_no_input``) were not heard (:func:`no_input_key`; a span shorter than the tenth of a
     second they are kept to, as a capture's first samples, is none), the replayed recording's
     ``fingerprint`` and ``flaws``, the agent's leg's own recording of a call of two files
     (``agent_file``), where the words began when its recognizers joined it under way, and each leg's
-    spans whose words are not transcribed (``words_lost``: the machine too busy) (none: no such key)."""
+    spans whose words are not transcribed (``words_lost``: the machine too busy), and the spans its
+    caller was on hold (``on_hold``: :data:`~monitor.events.ON_HOLD`) (none: no such key)."""
     notes: dict[str, Any] = {"aborted": True} if stopped else {}
     if agent_file:
         notes[AGENT_RECORDING] = agent_file
@@ -707,6 +710,9 @@ def stored_notes(stopped: bool = False, no_input: Sequence[tuple[float, float]] 
         if kept:
             notes[no_input_key(leg)] = [[round(a, 1), round(b, 1)] for a, b in kept]
             notes[f"{no_input_key(leg)}_s"] = round(sum(b - a for a, b in kept), 1)
+    held = [[round(a, 1), round(b, 1)] for a, b in on_hold if round(a, 1) != round(b, 1)]
+    if held:
+        notes[ON_HOLD] = held
     return notes
 
 

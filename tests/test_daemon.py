@@ -1946,12 +1946,14 @@ def test_a_hold_never_resumed_is_lifted_after_the_longest_hold_and_the_silence_e
     assert summary["ended_by"].startswith("3 s of silence"), summary["ended_by"]
     ((a, b), *_) = summary["caller_no_input"]
     assert a < 4.0 and b == pytest.approx(a + 10.0, abs=0.6)  # the mark taken with the chunk after 2 s
+    assert summary["caller_on_hold"] == [[a, b]]  # the hold, its lift the end of it
     assert summary["duration_s"] == pytest.approx(b + 3.0, abs=0.6)
 
 
 def test_a_call_started_while_the_last_one_is_on_hold_starts_without_the_hold(tmp_path):
     """`call hold` 2 s into a call and `call start` 2 s later (the next call, no resume said): the call
-    the start ends ends its hold; the new one is not on hold, its caller heard from its start."""
+    the start ends ends its hold, stored as its time on hold (`caller_on_hold`) to its end; the new one
+    is not on hold, its caller heard from its start."""
     import concurrent.futures
 
     from conftest import stored_calls
@@ -1982,4 +1984,6 @@ def test_a_call_started_while_the_last_one_is_on_hold_starts_without_the_hold(tm
     assert [s for (n, _), s in held_s.items() if n == 2] and all(s is None for (n, _), s in held_s.items() if n == 2)
     first, second = stored_calls(tmp_path / "e.db")
     assert first["summary"]["ended_by"] == "call-monitor call start (the next call)"
-    assert not second["summary"].get("caller_no_input")
+    ((a, b),) = first["summary"]["caller_on_hold"]  # the hold to the call's end, apart from its source's input
+    assert a < 4.0 and b == first["summary"]["caller_no_input"][-1][1] == pytest.approx(first["summary"]["duration_s"], abs=0.1)
+    assert not second["summary"].get("caller_no_input") and not second["summary"].get("caller_on_hold")

@@ -1407,6 +1407,25 @@ def test_a_live_calls_time_without_its_callers_input_is_said_and_a_call_that_end
     assert "No audio of the caller came for 4.0 s of the call (0:05 to 0:09;" in did_not.notes[0]
 
 
+def test_a_live_call_ended_on_hold_is_said_on_hold_not_without_its_callers_input_nor_stopped(tmp_path):
+    """A live call on hold (`call hold`) from 0:40 to its end, and for a while before: its `caller_no_input`
+    holds the holds' time (the caller's leg not heard), its `caller_on_hold` says they were holds. The
+    report says the caller was on hold then, not that the source gave no input, and the call ended on hold
+    was monitored to its end; a loss of the source beside a hold is still said, less the hold."""
+    db = tmp_path / "alice.db"
+    held = _live_call(db, 95.0, {"ended_by": "call-monitor call end", "caller_no_input": [[10.0, 20.0], [40.0, 95.0]],
+                                 "caller_no_input_s": 65.0, "caller_on_hold": [[10.0, 15.0], [40.0, 95.0]]})
+    cfg = load_config(None, {"storage.db": str(db)}, user_config=False)
+    with Store.open_readonly(db) as store:
+        data = from_store(store, held, cfg)
+    assert data.stopped is None and data.caller_no_input == ((15.0, 20.0),)
+    assert data.notes[0].startswith("No audio of the caller came for 5.0 s of the call (0:15 to 0:20; its source")
+    assert data.notes[1] == ("The caller was on hold from 0:10 to 0:15, from 0:40 to 1:35 (`call-monitor call hold` "
+                             "to its resume, or the call's end): what the line played then was not heard or judged, "
+                             "and that time was no silence, neither the caller's pauses nor an end of the call.")
+    assert "judged only up to there" not in render(data, "html").decode("utf-8")
+
+
 def test_the_pictures_title_says_what_the_report_says_of_the_calls_legs_and_stays_inside_the_picture(tmp_path):
     """A recording with its legs the wrong way round and both legs too quiet to measure: its
     picture says so on a line under its title, each by the words the report's notes begin with,

@@ -173,12 +173,15 @@ def test_an_agent_leg_missing_from_the_call_s_start_is_judged_the_same_whatever_
 
 def test_the_stored_summary_keeps_each_legs_time_not_heard_but_no_span_that_rounds_to_nothing():
     """The spans of a call's time its caller's leg and its agent's were not heard are kept to the
-    tenth of a second, with their sums (``caller_no_input``, ``agent_no_input``); a span shorter than
-    that (a capture's first samples, before both legs delivered) is none."""
+    tenth of a second, with their sums (``caller_no_input``, ``agent_no_input``), and the caller's holds
+    (``caller_on_hold``); a span shorter than that (a capture's first samples, before both legs delivered)
+    is none."""
     notes = stored_notes(no_input=[(0.0, 0.004), (13.02, 30.0)], agent_no_input=[(0.0, 0.01), (2.0, 6.64)])
     assert notes == {"caller_no_input": [[13.0, 30.0]], "caller_no_input_s": 17.0,
                      "agent_no_input": [[2.0, 6.6]], "agent_no_input_s": 4.6}
     assert stored_notes(no_input=[(0.0, 0.004)], agent_no_input=[(59.97, 60.0)]) == {}
+    assert stored_notes(no_input=[(20.0, 30.0)], on_hold=[(20.04, 29.96), (40.0, 40.03)]) == {
+        "caller_no_input": [[20.0, 30.0]], "caller_no_input_s": 10.0, "caller_on_hold": [[20.0, 30.0]]}
 
 
 def test_alerts_jsonl_gives_each_alerts_call_time_not_heard_of_either_leg_as_its_summary_keeps_it(
@@ -199,17 +202,18 @@ def test_alerts_jsonl_gives_each_alerts_call_time_not_heard_of_either_leg_as_its
         crashed = store.start_call("live:caller=softphone.monitor", 3000.0, agent="alice")
         for call in (lost, heard, crashed):
             store.add_alert(call, alert, created_at=1000.0 * call + 30)
-        store.end_call(lost, 60.0, stored_notes(no_input=[(13.0, 30.0)], agent_no_input=[(2.0, 6.6), (40.0, 41.0)]))
+        store.end_call(lost, 60.0, stored_notes(no_input=[(13.0, 30.0)], agent_no_input=[(2.0, 6.6), (40.0, 41.0)],
+                                                on_hold=[(20.0, 30.0)]))
         store.end_call(heard, 60.0, {"ended_by": "hang-up"})
-    keys = ("caller_no_input", "caller_no_input_s", "agent_no_input", "agent_no_input_s")
+    keys = ("caller_no_input", "caller_no_input_s", "agent_no_input", "agent_no_input_s", "caller_on_hold")
 
     def listed_by_call() -> list[tuple]:
         assert cli.main(["alerts", "--jsonl", "--db", str(tmp_path / "e.db")]) == 0
         rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
         return [tuple(r[k] for k in keys) for r in sorted(rows, key=lambda r: r["call_id"])]
     running = listed_by_call()
-    assert running == [([[13.0, 30.0]], 17.0, [[2.0, 6.6], [40.0, 41.0]], 5.6), ([], 0.0, [], 0.0),
-                       (None, None, None, None)]
+    assert running == [([[13.0, 30.0]], 17.0, [[2.0, 6.6], [40.0, 41.0]], 5.6, [[20.0, 30.0]]),
+                       ([], 0.0, [], 0.0, []), (None, None, None, None, None)]
     with Store.open(tmp_path / "e.db") as store:
         assert store.close_interrupted() == [crashed]  # its daemon gone, the next one closes it
     assert listed_by_call() == running

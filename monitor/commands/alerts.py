@@ -75,7 +75,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         "not deliverable, given up for good, or unsent: the alert never went to a webhook) and "
                         "\"agent_word_error\" (why a failed one is not deliverable, null otherwise); of its call, the time "
                         "each leg was not heard: \"caller_no_input\", \"agent_no_input\" ([from, to] seconds into "
-                        "the call) and their seconds, \"caller_no_input_s\", \"agent_no_input_s\" (null while the "
+                        "the call) and their seconds, \"caller_no_input_s\", \"agent_no_input_s\", and of the "
+                        "caller's, the spans the caller was on hold, \"caller_on_hold\" (null while the "
                         "call runs, or for a call a crash left open)")
     add_config_options(p)
     p.set_defaults(run=run)
@@ -265,8 +266,9 @@ def _no_input_dict(call: CallRecord | None) -> dict:
     """The spans of the alert's call each leg was not heard, as ``--jsonl`` gives them: ``caller_no_input``
     and ``agent_no_input`` (``[from, to]`` in seconds into the call; [] for none) and their seconds
     (``_s``), as the call's summary keeps them once it ended; null while it runs, with no call stored,
-    or for a call a crash left open (closed as interrupted: its summary kept none of it)."""
-    from ..events import no_input_key, no_input_of
+    or for a call a crash left open (closed as interrupted: its summary kept none of it); and the spans of
+    those the caller was on hold (``caller_on_hold``, within ``caller_no_input``)."""
+    from ..events import ON_HOLD, no_input_key, no_input_of, on_hold_of
     summary = call.summary if call is not None and call.ended_at is not None else None
     known = summary is not None and summary.get("interrupted") is not True
     out: dict = {}
@@ -274,6 +276,7 @@ def _no_input_dict(call: CallRecord | None) -> dict:
         spans = no_input_of(summary, leg) if known else None
         out[no_input_key(leg)] = None if spans is None else [[a, b] for a, b in spans]
         out[f"{no_input_key(leg)}_s"] = None if spans is None else round(sum(b - a for a, b in spans), 1)
+    out[ON_HOLD] = [[a, b] for a, b in on_hold_of(summary)] if known else None
     return out
 
 

@@ -30,7 +30,8 @@ from ..analysis.baseline import Baseline
 from ..config import Config
 from ..cue_registry import CUES, cue, shown_min_speech_s
 from ..dsp.runs import runs
-from ..events import AlertClearedEvent, AlertEvent, CuesEvent, Event, WordsEvent, no_input_of, unjudged
+from ..events import (AlertClearedEvent, AlertEvent, CuesEvent, Event, WordsEvent, no_input_of, on_hold_of,
+                      source_no_input_of, unjudged)
 from ..analysis.frame_features import HOP_S
 from ..analysis.leg_tally import SAME_HEAD, SWAPPED_HEAD, quiet_head
 from ..analysis.span_measures import pause_runs
@@ -112,7 +113,8 @@ STOPS = ("aborted", "interrupted", "unended", "no_input")
 its summary beside it), ``{"interrupted": true}`` (left open by
 a crash, closed when the daemon started again or by ``purge``), or no end at all; or, before any
 of these, the caller's source of a live call that gave no input from some time to the call's end
-(its summary's last ``caller_no_input`` span reaching the end)."""
+(its summary's last ``caller_no_input`` span reaching the end, but for its time on hold: a call ended on
+hold was monitored to its end)."""
 
 
 DAEMON_STOPS = ("SIGTERM", "SIGINT")
@@ -130,7 +132,7 @@ def stop_of(call: CallRecord, duration_s: float) -> Stop | None:
     how = next((h for h in STOPS[:2] if summary.get(h) is True), None)
     if how is None and call.source.startswith(LIVE_SOURCE) and summary.get("ended_by") in DAEMON_STOPS:
         how = "aborted"
-    spans = no_input_of(summary)
+    spans = source_no_input_of(summary)
     if spans and spans[-1][1] >= duration_s - NO_INPUT_END_S:
         return Stop(spans[-1][0], "no_input")
     return None if how is None else Stop(duration_s, how)
@@ -177,6 +179,16 @@ def no_input_note(spans: Sequence[tuple[float, float]], stop: Stop | None) -> st
     return (f"No audio of the caller came for {sum(b - a for a, b in told):.1f} s of the call ({each}; its source "
             "gave no input, or its audio was lost on the way): nothing of the caller was heard or judged then, and "
             "that time was no silence, neither the caller's pauses nor an end of the call.")
+
+
+def on_hold_note(spans: Sequence[tuple[float, float]]) -> str | None:
+    """The report's note on the spans the caller was on hold in (``call-monitor call hold``), None for none."""
+    if not spans:
+        return None
+    each = ", ".join(f"from {fmt_time(a)} to {fmt_time(b)}" for a, b in spans)
+    return (f"The caller was on hold {each} (`call-monitor call hold` to its resume, or the call's end): what "
+            "the line played then was not heard or judged, and that time was no silence, neither the caller's "
+            "pauses nor an end of the call.")
 
 
 def agent_no_input_note(spans: Sequence[tuple[float, float]]) -> str | None:
@@ -798,7 +810,7 @@ def from_store(store: Store, call_id: int, cfg: Config, *, use_audio: bool = Tru
         duration = max([c.t for c in cues] + [a.t for a in alerts] + [0.0])
     baseline = Baseline.from_dict(call.baseline) if call.baseline else None
     stop = stop_of(call, float(duration))
-    spans, agent_spans = no_input_of(call.summary), no_input_of(call.summary, "agent")
+    spans, agent_spans = source_no_input_of(call.summary), no_input_of(call.summary, "agent")
     flaws = flaws_of(call.summary)
     notes = _summary_notes(call.summary, spans, agent_spans, stop)
     audio = (_stored_audio(cfg, store, call, stop, flaws.truncated_at_s is not None, notes) if use_audio
@@ -834,8 +846,9 @@ def from_store(store: Store, call_id: int, cfg: Config, *, use_audio: bool = Tru
 def _summary_notes(summary: Mapping[str, Any] | None, spans: Sequence[tuple[float, float]],
                    agent_spans: Sequence[tuple[float, float]], stop: Stop | None) -> list[str]:
     """The report's notes on what a stored call's ``summary`` keeps: its caller's time not heard
-    (``spans``, but the one ``stop`` says), its agent's (``agent_spans``), where its words began."""
-    notes = (no_input_note(spans, stop), agent_no_input_note(agent_spans), words_from_note(summary))
+    (``spans``, but the one ``stop`` says), its holds, its agent's (``agent_spans``), where its words began."""
+    notes = (no_input_note(spans, stop), on_hold_note(on_hold_of(summary)), agent_no_input_note(agent_spans),
+             words_from_note(summary))
     return [note for note in notes if note]
 
 
