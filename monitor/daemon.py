@@ -1006,7 +1006,7 @@ class Daemon:
     def _end_if_over(self) -> None:
         """End the running call when its stream has gone (for the grace), or after the end
         silence where the silence decides."""
-        if self.streams is not None and self.streams.stream_ended(self._now):
+        if self.streams is not None and self.streams.stream_ended(self._now, on_hold=self._hold_from is not None):
             self._end_call(f"the softphone's stream ended (sink {self.sink_name()})")
             return
         if self.streams is not None and not self.streams.silence_may_end():

@@ -25,6 +25,7 @@ import soundfile as sf
 
 from conftest import (CALLS, PY, ROOT, SHORT_BASELINE, STREAM_ENDED, Daemon, portaudio_afresh, socket_places, start_daemon,
                       stop_daemon, stored_calls, wait_for)
+from corked import CorkableStream
 
 from monitor import daemon_status
 from monitor.capture.boundaries import Action, StreamBoundaries
@@ -1209,8 +1210,8 @@ def test_the_watcher_tells_the_streams_playing_into_other_sinks_with_the_change_
     w = SinkStreams("softphone", lambda t, ids, why: changes.append((ids, w.elsewhere)), poll_s=0.2)
     try:
         _wait_for(lambda: server_streams("softphone")[1])
-        ids, elsewhere, why = server_streams("softphone")
-        assert ids == frozenset() and len(elsewhere) == 1 and why == ""
+        ids, elsewhere, why, paused = server_streams("softphone")
+        assert ids == paused == frozenset() and len(elsewhere) == 1 and why == ""
         w.start()
         _wait_for(lambda: changes)
         assert changes[0] == (frozenset(), elsewhere)
@@ -1543,3 +1544,65 @@ def test_a_chunk_not_heard_from_a_sample_on_keeps_every_sample_it_missed_once_an
             assert {i for a, b in ranges for i in range(a, b)} == want, (marked, column, first, out.unheard)
         assert not out.samples[max(0, first):, column].any()
         assert out.samples[:max(0, first), column].all() and out.samples[:, 1 - column].all()
+
+
+def test_a_call_on_hold_is_kept_through_its_stream_paused_and_ended_by_its_stream_removed():
+    """A softphone may cork (pause) its call's stream over a hold: while the call is marked on hold
+    (`call hold`) that stream is not gone, and the grace counts from the hold's end; a stream
+    removed over the hold, or paused with no hold marked, ends the call after the grace."""
+    b = StreamBoundaries(grace_s=0.3)
+    b.on_mark(StreamsMark(0.0, frozenset()), in_call=False)
+    b.on_mark(StreamsMark(1.0, frozenset({5})), in_call=True)
+    b.on_mark(StreamsMark(10.0, frozenset(), paused=frozenset({5})), in_call=True)  # corked on hold
+    assert not b.stream_ended(12.0, on_hold=True)
+    assert not b.stream_ended(12.2, on_hold=False)  # resumed at 12.0, the stream still paused: the grace first
+    assert b.stream_ended(12.4, on_hold=False)
+    b.on_mark(StreamsMark(20.0, frozenset({6})), in_call=True)
+    b.on_mark(StreamsMark(30.0, frozenset(), paused=frozenset({6})), in_call=True)
+    assert not b.stream_ended(31.0, on_hold=True)
+    b.on_mark(StreamsMark(31.5, frozenset()), in_call=True)  # removed over the hold (the caller hung up)
+    assert b.stream_ended(31.9, on_hold=True)
+
+
+def test_a_softphones_stream_paused_over_a_marked_hold_keeps_the_call(pulse, tmp_path):
+    """A softphone that corks its call's stream over a hold (a real stream, corked by its own client):
+    the call marked on hold stays one call, through the pause and after the resume; its stream
+    removed over the next hold, paused, ends it."""
+    from monitor.config import load_config
+    from monitor.daemon import Daemon as InProcess
+    from monitor.delivery.store import Store
+
+    portaudio_afresh()
+    cfg = load_config(overrides={"storage.db": str(tmp_path / "e.db")}, user_config=False)
+    source = LiveSource({"caller": "softphone.monitor"}, watch_streams=True)
+    with Store.open(tmp_path / "e.db") as store:
+        daemon = InProcess(cfg, source, store, {})
+        loop = threading.Thread(target=daemon.run)
+        loop.start()
+        stream = None
+        try:
+            assert wait_for(lambda: daemon.streams.ids is not None, 8)
+            stream = CorkableStream()
+            assert wait_for(lambda: daemon.pipeline is not None, 8)
+            assert daemon.control({"call": "hold"})["message"].startswith("call 1 on hold")
+            stream.cork()
+            assert wait_for(lambda: daemon.streams.ids == frozenset(), 3)  # no stream plays a call
+            time.sleep(1.0)  # the grace, 0.3 s, long past
+            assert daemon.control({"call": "resume"}) == {"ok": True, "message": "call 1 resumed after 1 s on hold"}
+            stream.cork(False)
+            assert wait_for(lambda: daemon.streams.ids, 3)
+            time.sleep(0.5)
+            assert daemon.calls == 1 and daemon.pipeline is not None
+            daemon.control({"call": "hold"})
+            stream.cork()
+            assert wait_for(lambda: daemon.streams.ids == frozenset(), 3)
+            stream.close()  # over the hold, paused: the caller hung up
+            stream = None
+            assert wait_for(lambda: daemon.pipeline is None, 3)
+            assert daemon.calls == 1
+        finally:
+            if stream is not None:
+                stream.close()
+            daemon.request_stop()
+            loop.join(10)
+    assert [c["summary"]["ended_by"] for c in stored_calls(tmp_path / "e.db")] == [STREAM_ENDED]

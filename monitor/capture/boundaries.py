@@ -19,7 +19,10 @@ the daemon does with its calls:
   running call, but while the running call's own stream plays on into another sink (the server
   moved it there when the sink was unloaded, and the sink came back without it) it is the next
   call, as a stream beside the running call's is;
-* the last stream going away ends the call once ``grace_s`` has passed without a new one;
+* the last stream going away ends the call once ``grace_s`` has passed without a new one; a
+  stream paused (corked by its softphone) is gone too, but not while the call is on hold
+  (``call-monitor call hold``): its stream paused over the hold keeps the call, and the grace
+  counts from the hold's end (a stream removed meanwhile ends it);
 * silence ends a call only when its stream does not mark it: the call did not begin with a
   stream appearing (a softphone whose stream plays all the time), or there is no stream
   information now (no such sink, no server answering); a call ``call-monitor call start``
@@ -65,7 +68,9 @@ class StreamBoundaries:
         self.grace_s = grace_s
         self.ids: frozenset[int] | None = None  # the streams playing now; None: no stream information
         self.why = "no stream information"
-        self.gone_at: float | None = None  # when the last stream went away (its call not ended yet)
+        self.gone_at: float | None = None  # when the last stream went away (its call not ended yet) ...
+        self.gone: frozenset[int] = frozenset()  # ... these streams
+        self.paused: frozenset[int] = frozenset()  # the sink's corked streams now
         self.bounded = False  # the running call is marked by its stream
         self.ended: frozenset[int] = frozenset()  # the streams of a call ``call end`` closed, playing on since
         self.begun: frozenset[int] = frozenset()  # the streams playing now that were seen to begin
@@ -81,7 +86,7 @@ class StreamBoundaries:
 
     def on_mark(self, mark: StreamsMark, in_call: bool) -> Action | None:
         """Take a change of the streams; what to do now, or None (nothing)."""
-        old, self.ids, self.why = self.ids, mark.ids, mark.why
+        old, self.ids, self.why, self.paused = self.ids, mark.ids, mark.why, mark.paused
         if mark.ids is None:  # the silence decides until the streams are known again
             if mark.why == NO_SERVER or not in_call:  # a server gone takes its streams with it
                 self.away = frozenset()
@@ -115,7 +120,7 @@ class StreamBoundaries:
             self.bounded = True
             return None
         if old and not mark.ids:
-            self.gone_at = mark.t
+            self.gone_at, self.gone = mark.t, old
         elif self.split_at is not None and mark.ids <= self.splitting and mark.t - self.split_at < STREAM_CALL_MIN_S:
             self.split_at = None  # handed over: the running call's streams gave way to the new ones
             self.bounded = True
@@ -176,9 +181,15 @@ class StreamBoundaries:
         self.split_at = None
         return True
 
-    def stream_ended(self, now: float) -> bool:
-        """True once, when the last stream has been gone ``grace_s`` at ``now``."""
-        if self.gone_at is None or self.ids or now < self.gone_at + self.grace_s:
+    def stream_ended(self, now: float, on_hold: bool = False) -> bool:
+        """True once, when the last stream has been gone ``grace_s`` at ``now``; while the call is
+        ``on_hold``, a stream of it paused (corked) is not gone: the grace counts from the hold's end."""
+        if self.gone_at is None or self.ids:
+            return False
+        if on_hold and self.gone & self.paused:
+            self.gone_at = now
+            return False
+        if now < self.gone_at + self.grace_s:
             return False
         self.gone_at = None
         return True

@@ -401,8 +401,9 @@ class LiveSource(Source):
 
     def _streams_changed(self, at: float, ids: StreamIds | None, why: str) -> None:
         """From the watcher's thread: the change, stamped on the source clock, for the consumer."""
-        elsewhere = self._watcher.elsewhere if self._watcher is not None else frozenset()
-        self._marks.put(StreamsMark(round(max(0.0, at - self._t_start), 3), ids, why, elsewhere))
+        w = self._watcher
+        elsewhere, paused = (w.elsewhere, w.paused) if w is not None else (frozenset(), frozenset())
+        self._marks.put(StreamsMark(round(max(0.0, at - self._t_start), 3), ids, why, elsewhere, paused))
 
     def _marks_until(self, t_end: float) -> tuple[StreamsMark, ...]:
         """The marks up to ``t_end`` on the source clock (later ones wait for their chunk)."""

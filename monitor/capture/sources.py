@@ -29,6 +29,8 @@ class StreamsMark:
     why: str = ""
     elsewhere: frozenset[int] = frozenset()
     """The server's streams into other sinks at ``t`` (a call's stream moved away from the sink)."""
+    paused: frozenset[int] = frozenset()
+    """The sink's corked streams at ``t`` (paused by their application: none of them plays a call)."""
 
 
 Unheard = tuple[tuple[int, int, int], ...]

@@ -13,7 +13,9 @@ made later by it, on a loaded machine by a second; streams that one listing find
 handed on one change each, when the subscription told of each), or of the look that found it; ``ids`` None means
 that there is no stream information now (no such sink, no server answering), ``why`` says why.
 The watcher also keeps the streams of the server playing into other sinks (:attr:`SinkStreams.elsewhere`,
-as of the change): a call's stream the server moved away when the sink was unloaded plays on there.
+as of the change): a call's stream the server moved away when the sink was unloaded plays on there; and
+the sink's corked streams (:attr:`SinkStreams.paused`, paused by their application, which play no call), a
+change of them a change too: a call's stream paused over a hold is not gone.
 """
 
 from __future__ import annotations
@@ -159,28 +161,31 @@ def sink_streams(sink: str, timeout: float = PACTL_TIMEOUT_S, inputs: SinkInputs
     Event sounds (media role "event": a notification's ding) are no call's stream and do not count,
     nor does a corked stream (paused by its application: Chromium corks a page's stream when its call
     audio stops, keeps it a few seconds and plays the next call on it, uncorked)."""
-    ids, _, why = server_streams(sink, timeout, inputs, seen)
+    ids, _, why, _ = server_streams(sink, timeout, inputs, seen)
     return ids, why
 
 
 def server_streams(sink: str, timeout: float = PACTL_TIMEOUT_S, inputs: SinkInputs | None = None,
-                   seen: bool = False) -> tuple[StreamIds | None, StreamIds, str]:
-    """:func:`sink_streams`, and the ids of the server's other streams (into other sinks; none
-    when the sink's are None), event sounds and corked streams left out of both."""
+                   seen: bool = False) -> tuple[StreamIds | None, StreamIds, str, StreamIds]:
+    """:func:`sink_streams`, the ids of the server's other streams (into other sinks; none when the
+    sink's are None), event sounds and corked streams left out of both, and the ids of the sink's
+    corked streams (paused: a softphone's on hold may be)."""
+    none: StreamIds = frozenset()
     if shutil.which("pactl") is None:
-        return None, frozenset(), "no pactl to ask the sound server"
+        return None, none, "no pactl to ask the sound server", none
     sinks = pactl_short("sinks", timeout)
     if sinks is None:
-        return None, frozenset(), NO_SERVER
+        return None, none, NO_SERVER, none
     index = next((row[0] for row in sinks if len(row) > 1 and row[1] == sink), None)
     if index is None:
-        return None, frozenset(), f"sink {sink} is gone" if seen else f"sink {sink} not found"
+        return None, none, f"sink {sink} is gone" if seen else f"sink {sink} not found", none
     rows = (inputs or SinkInputs())(timeout)
     if rows is None:
-        return None, frozenset(), NO_SERVER
-    playing = [(int(i), on == index) for i, on, role, corked in rows
-               if i.isdigit() and role != "event" and not corked]
-    return (frozenset(i for i, here in playing if here), frozenset(i for i, here in playing if not here), "")
+        return None, none, NO_SERVER, none
+    calls = [(int(i), on == index, corked) for i, on, role, corked in rows if i.isdigit() and role != "event"]
+    return (frozenset(i for i, here, corked in calls if here and not corked),
+            frozenset(i for i, here, corked in calls if not here and not corked), "",
+            frozenset(i for i, here, corked in calls if here and corked))
 
 
 class SinkStreams:
@@ -192,6 +197,7 @@ class SinkStreams:
         self.poll_s = poll_s
         self.ids: StreamIds | None = None
         self.elsewhere: StreamIds = frozenset()  # the server's streams into other sinks, as of the last change
+        self.paused: StreamIds = frozenset()  # the sink's corked streams, as of the last change
         self.why = "not looked at yet"
         self.looks = 0  # how many times the streams were listed
         self.seen = False  # whether the sink was there at a look (one not there since is gone)
@@ -221,14 +227,14 @@ class SinkStreams:
 
     def _look(self, now: float) -> None:
         self.looks += 1
-        ids, elsewhere, why = server_streams(self.sink, inputs=self.inputs, seen=self.seen)
+        ids, elsewhere, why, paused = server_streams(self.sink, inputs=self.inputs, seen=self.seen)
         self.seen = self.seen or ids is not None
         told, self._told = self._told + self._pending(), []
-        if ids != self.ids or (ids is None and why != self.why):
+        if ids != self.ids or (ids is None and why != self.why) or paused != self.paused:
             steps: list[tuple[float, StreamIds | None]] = [(now, ids)]
-            if ids is not None and self.ids is not None:
+            if ids is not None and self.ids is not None and ids != self.ids:
                 steps = [*_steps(self.ids, ids, told)] or steps
-            self.ids, self.elsewhere, self.why = ids, elsewhere, why
+            self.ids, self.elsewhere, self.why, self.paused = ids, elsewhere, why, paused
             for at, some in steps:
                 self.on_change(at, some, why)
 
