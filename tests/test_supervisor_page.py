@@ -340,6 +340,18 @@ def test_an_agent_silent_at_one_desk_stays_listed_beside_one_of_her_name_posting
         pages.close()
 
 
+def test_an_agent_stopped_at_one_desk_is_not_said_to_post_beside_two_of_her_name_posting(console_pages):
+    """Desk 7's Anna stopped while two daemons post as Anna at two other desks: those two each say that
+    two daemons post under the name; desk 7's row, posting no more, says nothing of the kind."""
+    console, page = console_pages.console, console_pages.open()
+    _heartbeat(console, "Anna", "d-desk7", in_call=False, stopped=True, source="127.0.0.2")
+    _heartbeat(console, "Anna", "d-desk1", in_call=False)
+    _heartbeat(console, "Anna", "d-desk2", in_call=False, source="127.0.0.3")
+    rows = "[...document.querySelectorAll('#agents .agentrow')].map(r => [r.dataset.daemon, r.dataset.namesakes || ''])"
+    page.wait(f"JSON.stringify({rows}) === JSON.stringify([['d-desk1', '2'], ['d-desk2', '2'], ['d-desk7', '']])")
+    assert page.eval("document.querySelector('#agents [data-daemon=\"d-desk7\"] .namesakes')") is None
+
+
 def test_each_agent_says_its_release_and_the_page_says_when_agents_run_different_ones(console_pages):
     """An upgrade done on some desktops and not yet on others: each row names its daemon's release
     (a daemon of a release before the first to send it says none), and above the rows the page says
