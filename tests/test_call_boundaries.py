@@ -1562,6 +1562,11 @@ def test_a_call_on_hold_is_kept_through_its_stream_paused_and_ended_by_its_strea
     assert not b.stream_ended(31.0, on_hold=True)
     b.on_mark(StreamsMark(31.5, frozenset()), in_call=True)  # removed over the hold (the caller hung up)
     assert b.stream_ended(31.9, on_hold=True)
+    b.reconfigure(1.0)  # a hold marked by a hook after the softphone paused: within the grace
+    b.on_mark(StreamsMark(40.0, frozenset({7})), in_call=True)
+    b.on_mark(StreamsMark(50.0, frozenset(), paused=frozenset({7})), in_call=True)
+    assert not b.stream_ended(50.5, on_hold=False)
+    assert not b.stream_ended(60.0, on_hold=True)
 
 
 def test_a_softphones_stream_paused_over_a_marked_hold_keeps_the_call(pulse, tmp_path):
