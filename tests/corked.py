@@ -6,9 +6,11 @@ through libpulse itself (ctypes), on the server ``PULSE_SERVER`` names. It plays
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import ctypes.util
 import time
+from typing import Iterator
 
 _READY, _FAILED = 4, (5, 6)  # pa_context_state: READY; FAILED, TERMINATED
 _STREAM_READY, _STREAM_FAILED = 2, (3, 4)  # pa_stream_state: READY; FAILED, TERMINATED
@@ -74,16 +76,14 @@ class CorkableStream:
         pa.pa_context_unref(self._ctx)
         pa.pa_threaded_mainloop_free(self._loop)
 
-    def _locked(self):
-        pa, loop = self._pa, self._loop
-
-        class _Lock:
-            def __enter__(self) -> None:
-                pa.pa_threaded_mainloop_lock(loop)
-
-            def __exit__(self, *_) -> None:
-                pa.pa_threaded_mainloop_unlock(loop)
-        return _Lock()
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        """libpulse's objects are touched with its loop's thread held off."""
+        self._pa.pa_threaded_mainloop_lock(self._loop)
+        try:
+            yield
+        finally:
+            self._pa.pa_threaded_mainloop_unlock(self._loop)
 
     def _until(self, state, ready: int, failed: tuple[int, ...], timeout: float) -> None:
         deadline = time.monotonic() + timeout
