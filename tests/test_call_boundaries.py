@@ -17,7 +17,7 @@ import subprocess
 import threading
 import time
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Callable, Iterator
 
 import numpy as np
 import pytest
@@ -671,22 +671,35 @@ class _HeldCapture(LiveSource):
             chunks.close()
 
 
-def test_call_start_after_the_stream_of_an_ended_call_went_is_not_ended_by_it(pulse, tmp_path):
-    """Stream starts call 1, `call end`, the stream goes, `call start` 1.5 s later: call 2 runs on
-    (until `call end`), not ended at once by the stream that went before it, also when the capture
-    loop runs 3 s behind (a loaded machine) and takes what was captured meanwhile; call 2 begins
-    where `call start` came, within one chunk's length, not seconds before it."""
+@contextlib.contextmanager
+def daemon_in_process(tmp_path: Path, source_of: Callable[[], LiveSource]) -> Iterator[Any]:
+    """The daemon run in this process (its capture loop in a thread) on the source ``source_of``
+    makes once PortAudio has read the test's sound server's devices, its database in ``tmp_path``;
+    stopped at the end."""
     from monitor.config import load_config
     from monitor.daemon import Daemon as InProcess
     from monitor.delivery.store import Store
 
     portaudio_afresh()
     cfg = load_config(overrides={"storage.db": str(tmp_path / "e.db")}, user_config=False)
-    source = _HeldCapture({"caller": "softphone.monitor"}, watch_streams=True)
     with Store.open(tmp_path / "e.db") as store:
-        daemon = InProcess(cfg, source, store, {})
+        daemon = InProcess(cfg, source_of(), store, {})
         loop = threading.Thread(target=daemon.run)
         loop.start()
+        try:
+            yield daemon
+        finally:
+            daemon.request_stop()
+            loop.join(10)
+
+
+def test_call_start_after_the_stream_of_an_ended_call_went_is_not_ended_by_it(pulse, tmp_path):
+    """Stream starts call 1, `call end`, the stream goes, `call start` 1.5 s later: call 2 runs on
+    (until `call end`), not ended at once by the stream that went before it, also when the capture
+    loop runs 3 s behind (a loaded machine) and takes what was captured meanwhile; call 2 begins
+    where `call start` came, within one chunk's length, not seconds before it."""
+    with daemon_in_process(tmp_path, lambda: _HeldCapture({"caller": "softphone.monitor"}, watch_streams=True)) as daemon:
+        source = daemon.source
         player = None
         try:
             assert wait_for(lambda: daemon.streams.ids is not None, 8)  # it knows the sink has no stream
@@ -713,8 +726,6 @@ def test_call_start_after_the_stream_of_an_ended_call_went_is_not_ended_by_it(pu
             source.go.set()
             if player is not None:
                 player.kill()
-            daemon.request_stop()
-            loop.join(10)
     calls = stored_calls(tmp_path / "e.db")
     assert [c["summary"]["ended_by"] for c in calls] == ["call-monitor call end", "call-monitor call end"]
 
@@ -1473,17 +1484,7 @@ def test_call_hold_and_resume_keep_what_the_softphone_plays_meanwhile_from_the_c
     message is no caller: its time is stored as the caller's `caller_no_input`, out of the cue
     windows, and `status` says the call is on hold) until `call resume`; a hold with no call, or
     twice, says so and does nothing."""
-    from monitor.config import load_config
-    from monitor.daemon import Daemon as InProcess
-    from monitor.delivery.store import Store
-
-    portaudio_afresh()
-    cfg = load_config(overrides={"storage.db": str(tmp_path / "e.db")}, user_config=False)
-    source = LiveSource({"caller": "softphone.monitor"}, watch_streams=True)
-    with Store.open(tmp_path / "e.db") as store:
-        daemon = InProcess(cfg, source, store, {})
-        loop = threading.Thread(target=daemon.run)
-        loop.start()
+    with daemon_in_process(tmp_path, lambda: LiveSource({"caller": "softphone.monitor"}, watch_streams=True)) as daemon:
         player = None
         try:
             assert wait_for(lambda: daemon.streams.ids is not None, 8)
@@ -1505,8 +1506,6 @@ def test_call_hold_and_resume_keep_what_the_softphone_plays_meanwhile_from_the_c
         finally:
             if player is not None:
                 player.kill()
-            daemon.request_stop()
-            loop.join(10)
     ((a, b),) = stored_calls(tmp_path / "e.db")[0]["summary"]["caller_no_input"]
     assert held_at - MAX_CHUNK_S - 0.05 <= a <= held_at + 0.1
     assert resumed_at - MAX_CHUNK_S - 0.05 <= b <= resumed_at + MAX_CHUNK_S + 0.1
@@ -1573,17 +1572,7 @@ def test_a_softphones_stream_paused_over_a_marked_hold_keeps_the_call(pulse, tmp
     """A softphone that corks its call's stream over a hold (a real stream, corked by its own client):
     the call marked on hold stays one call, through the pause and after the resume; its stream
     removed over the next hold, paused, ends it."""
-    from monitor.config import load_config
-    from monitor.daemon import Daemon as InProcess
-    from monitor.delivery.store import Store
-
-    portaudio_afresh()
-    cfg = load_config(overrides={"storage.db": str(tmp_path / "e.db")}, user_config=False)
-    source = LiveSource({"caller": "softphone.monitor"}, watch_streams=True)
-    with Store.open(tmp_path / "e.db") as store:
-        daemon = InProcess(cfg, source, store, {})
-        loop = threading.Thread(target=daemon.run)
-        loop.start()
+    with daemon_in_process(tmp_path, lambda: LiveSource({"caller": "softphone.monitor"}, watch_streams=True)) as daemon:
         stream = None
         try:
             assert wait_for(lambda: daemon.streams.ids is not None, 8)
@@ -1608,6 +1597,4 @@ def test_a_softphones_stream_paused_over_a_marked_hold_keeps_the_call(pulse, tmp
         finally:
             if stream is not None:
                 stream.close()
-            daemon.request_stop()
-            loop.join(10)
     assert [c["summary"]["ended_by"] for c in stored_calls(tmp_path / "e.db")] == [STREAM_ENDED]
