@@ -8,6 +8,7 @@ that the critical alert reaches the JSON output, SQLite and a real HTTP server o
 
 from __future__ import annotations
 
+import concurrent.futures
 import html
 import json
 import logging
@@ -1836,6 +1837,14 @@ def test_a_database_path_that_can_hold_no_database_leaves_the_daemon_monitoring_
         d.kill()
 
 
+def mark_now(daemon, what: str) -> "concurrent.futures.Future[dict]":
+    """``call-monitor call WHAT`` (start, end, hold, resume) queued as the status socket's thread queues
+    it (a recording has no clock: the capture loop takes it with its next chunk); its answer to come."""
+    answer: concurrent.futures.Future[dict] = concurrent.futures.Future()
+    daemon._controls.put((-math.inf, what, answer))
+    return answer
+
+
 @pytest.mark.parametrize("resumed", [False, True])
 def test_a_callers_source_lost_during_a_long_hold_is_waited_for_from_the_loss_not_from_the_holds_start(
         tmp_path, resumed):
@@ -1843,9 +1852,6 @@ def test_a_callers_source_lost_during_a_long_hold_is_waited_for_from_the_loss_no
     5 s: the hold's time is no time the source gave no input, so the call waits 5 s from the loss (it ended
     at once as the source was lost, the hold's 6 s counted as the wait), also where the hold is resumed after
     the loss (not 5 s from the resume)."""
-    import concurrent.futures
-    import math
-
     from conftest import stored_calls
     from monitor.daemon import Daemon as InProcess
     from monitor.delivery.store import Store
@@ -1859,12 +1865,11 @@ def test_a_callers_source_lost_during_a_long_hold_is_waited_for_from_the_loss_no
     with Store.open(tmp_path / "e.db") as store:
         daemon = InProcess(cfg, _CallerLost(line, 8.0), store, {})
 
-        def hold_at_2_s(ev) -> None:  # the mark as the socket's thread queues it (a recording: at the next chunk)
+        def hold_at_2_s(ev) -> None:  # the mark at call time 2 s
             if ev.type == "cues" and ev.t == 2.0 and not held:
-                held.append(concurrent.futures.Future())
-                daemon._controls.put((-math.inf, "hold", held[0]))
+                held.append(mark_now(daemon, "hold"))
             if resumed and ev.type == "cues" and ev.t == 8.0:  # taken a second or so after the loss
-                daemon._controls.put((-math.inf, "resume", concurrent.futures.Future()))
+                mark_now(daemon, "resume")
         daemon.sinks["hold"] = hold_at_2_s
         assert daemon.run() == 0
     assert held[0].result(0)["message"] == "call 1 on hold: the caller's leg is not judged until `call resume`"
@@ -1879,9 +1884,6 @@ def test_a_callers_source_lost_during_a_long_hold_is_waited_for_from_the_loss_no
 def test_a_call_on_hold_is_said_to_end_at_call_end_or_after_the_silence_once_resumed(tmp_path):
     """Where the silence cuts the calls, a call on hold (`call hold`) is not ended by the hold's silence:
     `status` says it ends at `call end`, or after the end silence once resumed, not after the end silence."""
-    import concurrent.futures
-    import math
-
     from monitor import daemon_status
     from monitor.daemon import Daemon as InProcess
     from monitor.delivery.store import Store
@@ -1895,11 +1897,11 @@ def test_a_call_on_hold_is_said_to_end_at_call_end_or_after_the_silence_once_res
     with Store.open(tmp_path / "e.db") as store:
         daemon = InProcess(cfg, _CallerLost(line, math.inf), store, {})
 
-        def hold_at_2_s_asking_its_end(ev) -> None:  # the mark as the socket's thread queues it (a recording: at the next chunk)
+        def hold_at_2_s_asking_its_end(ev) -> None:  # the mark at call time 2 s
             if ev.type == "cues" and ev.t in (1.0, 4.0):
                 said[ev.t] = daemon_status.state(daemon)["call"]["ends"]
             if ev.type == "cues" and ev.t == 2.0:
-                daemon._controls.put((-math.inf, "hold", concurrent.futures.Future()))
+                mark_now(daemon, "hold")
         daemon.sinks["hold"] = hold_at_2_s_asking_its_end
         assert daemon.run() == 0
     assert said == {1.0: "after 3 s of silence",
@@ -1912,9 +1914,6 @@ def test_a_hold_never_resumed_is_lifted_after_the_longest_hold_and_the_silence_e
     ``daemon.max_hold_s`` 10 s, where the silence cuts the calls: the hold is lifted 10 s into it with one
     warning line naming the call and the limit, `status` no longer says it is on hold, and the silence
     ends the call 3 s later (it stayed open to the capture's end, every later caller unheard)."""
-    import concurrent.futures
-    import math
-
     from conftest import stored_calls
     from monitor import daemon_status
     from monitor.daemon import Daemon as InProcess
@@ -1929,11 +1928,11 @@ def test_a_hold_never_resumed_is_lifted_after_the_longest_hold_and_the_silence_e
     with Store.open(tmp_path / "e.db") as store:
         daemon = InProcess(cfg, _CallerLost(line, math.inf), store, {})
 
-        def hold_at_2_s(ev) -> None:  # the mark as the socket's thread queues it (a recording: at the next chunk)
+        def hold_at_2_s(ev) -> None:  # the mark at call time 2 s
             if ev.type == "cues" and ev.t in (4.0, 13.0):
                 held_s[ev.t] = daemon_status.state(daemon)["call"]["hold_s"]
             if ev.type == "cues" and ev.t == 2.0:
-                daemon._controls.put((-math.inf, "hold", concurrent.futures.Future()))
+                mark_now(daemon, "hold")
         daemon.sinks["hold"] = hold_at_2_s
         with caplog.at_level(logging.WARNING, logger="monitor"):
             assert daemon.run() == 0
@@ -1954,8 +1953,6 @@ def test_a_call_started_while_the_last_one_is_on_hold_starts_without_the_hold(tm
     """`call hold` 2 s into a call and `call start` 2 s later (the next call, no resume said): the call
     the start ends ends its hold, stored as its time on hold (`caller_on_hold`) to its end; the new one
     is not on hold, its caller heard from its start."""
-    import concurrent.futures
-
     from conftest import stored_calls
     from monitor import daemon_status
     from monitor.daemon import Daemon as InProcess
@@ -1969,15 +1966,15 @@ def test_a_call_started_while_the_last_one_is_on_hold_starts_without_the_hold(tm
     with Store.open(tmp_path / "e.db") as store:
         daemon = InProcess(cfg, _CallerLost(line, math.inf), store, {})
 
-        def hold_then_start(ev) -> None:  # the marks as the socket's thread queues them (at the next chunk)
+        def hold_then_start(ev) -> None:  # the marks at 2 s and 4 s
             if ev.type != "cues":
                 return
             if (running := daemon_status.state(daemon)["call"]) is not None:
                 held_s[(daemon.calls, ev.t)] = running["hold_s"]
             if daemon.calls == 1 and ev.t == 2.0:
-                daemon._controls.put((-math.inf, "hold", concurrent.futures.Future()))
+                mark_now(daemon, "hold")
             if daemon.calls == 1 and ev.t == 4.0:
-                daemon._controls.put((-math.inf, "start", concurrent.futures.Future()))
+                mark_now(daemon, "start")
         daemon.sinks["hold"] = hold_then_start
         assert daemon.run() == 0
     assert held_s[(1, 4.0)] is not None
