@@ -214,17 +214,32 @@ def test_a_live_recognizer_far_behind_at_the_call_s_end_drops_what_it_has_not_fi
     late) and the daemon's stop (SIGTERM: not gone after 20 s) for minutes; now it finishes what it
     can within its close's allowance (a second live; none here, so that no machine is fast enough to
     finish 20 s of speech meanwhile) and drops the rest, among the audio whose words are not
-    transcribed, also of the piece it is decoding as it closes (cut at its next 0.2 s slice)."""
+    transcribed, also of the piece it is decoding as it closes (cut at its next 0.2 s slice).
+
+    Here a flush given up on still runs as it closes (:class:`FlushesLeft` full): it runs none, and
+    the utterance the recognizer holds is said not transcribed up to the end of the slice it was
+    decoding, where the audio dropped begins, as the close returns. The close read where the utterance
+    ended as the worker was still feeding it (that slice said nowhere), and the rest of the piece was
+    counted only once the worker got to its cut: after the call had said what it did not transcribe."""
+    from monitor.transcription.recognizer import FlushesLeft
     stream = AnalysisStream(CALLS / "labored_start_16k.wav", [1])
     x = np.concatenate(list(stream))[8 * stream.rate: 28 * stream.rate, 0]  # 20 s of the caller speaking
+    left = FlushesLeft()
+    left.add()  # an earlier call's flush given up on, still running
     transcriber = Transcriber(ko_model, "caller", stream.rate, gate=False, on_full="drop", max_backlog_s=30.0,
-                              close_backlog_s=0.0)
+                              close_backlog_s=0.0, flushes_left=left)
     transcriber.feed(0.0, x)  # handed over at once: the worker is decoding it as the call ends
-    transcriber.close()
-    s = transcriber.stats()
-    assert s.dropped_s > 10.0 and s.fed_s + s.dropped_s == pytest.approx(20.0, abs=0.05), s
-    (start, end), = transcriber.dropped_spans()
-    assert start == pytest.approx(s.fed_s, abs=0.05) and end == pytest.approx(20.0, abs=0.05), (start, end, s)
+    while transcriber.stats().fed_s == 0.0:  # past its first slice
+        time.sleep(0.005)
+    transcriber.close()  # returns at once, as the worker decodes its slice
+    spans = transcriber.dropped_spans()
+    assert len(spans) == 1, spans  # the rest of the piece, counted by the close itself
+    (start, end), = spans
+    said = transcriber.unflushed_span()  # (none only if an utterance had just ended there)
+    assert said is None or said[0] < said[1] == pytest.approx(start, abs=1e-6), (said, start)  # nothing between
+    s = transcriber.stats()  # the worker still decoding its slice: the slices before it were fed
+    assert s.fed_s + s.dropped_s <= 20.0 + 1e-6 and s.fed_s >= start - 0.21 and s.dropped_s > 10.0, s
+    assert end == pytest.approx(20.0, abs=0.05) and s.dropped_s == pytest.approx(end - start, abs=1e-3), (start, end, s)
 
 
 def test_a_live_recognizer_whose_last_flush_overruns_leaves_its_words_and_says_them_not_transcribed(ko_model):

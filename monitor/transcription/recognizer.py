@@ -245,6 +245,7 @@ class _Item:
     t0: float
     x: np.ndarray
     speech: np.ndarray | None
+    cut: bool = False  # the part not decoded is counted among the dropped (under ``_cond``)
 
 
 class Transcriber:
@@ -302,7 +303,8 @@ class Transcriber:
     def _begin_shared_state(self) -> None:
         """What the pipeline thread and the worker share, under ``_cond``: the queued items and their
         backlog, the close's phase and the daemon's stop, the events and error the worker leaves, the samples
-        received and dropped."""
+        received and dropped, the item being processed and the utterance the recognizer holds (what a
+        close that gives up on the flush says not transcribed)."""
         self._cond = threading.Condition()
         self._items: Deque[_Item] = deque()
         self._backlog = 0
@@ -315,6 +317,9 @@ class Transcriber:
         self._dropped = 0
         self._dropped_spans: list[tuple[float, float]] = []  # call times, one per stretch dropped at a time
         self._unflushed: tuple[float, float] | None = None
+        self._piece: _Item | None = None  # the item the worker is processing
+        self._utterance_from: float | None = None  # call time of the first slice fed since the last final result
+        self._fed_to: float | None = None  # call time at the end of the last slice given to the recognizer
 
     def _begin_worker_state(self) -> None:
         """What only the worker touches: the segment being fed, the speech gate's hangover and pre-roll,
@@ -327,7 +332,6 @@ class Transcriber:
         self._map = _TimeMap()
         self._rec_samples = 0  # samples given to the recognizer
         self._next_call: float | None = None  # call time right after the last fed sample
-        self._utterance_from: float | None = None  # call time of the first sample fed since the last final result
         self._since_partial = 0
         self._partial_text = ""
         self._skipped = 0  # model-rate samples
@@ -335,7 +339,6 @@ class Transcriber:
         self._partials = 0
         self._cpu = 0.0
         self._finished = False  # the worker has ended (closed, or failed in any phase)
-        self._busy = False  # the worker is processing an item
 
     def _recognizer(self) -> Any:
         from .vosk_native import KaldiRecognizer
@@ -383,14 +386,17 @@ class Transcriber:
             self._cond.notify_all()
 
     def _note_dropped(self, item: _Item) -> None:
-        """``item`` dropped (under ``_cond``): its call time joins the stretch dropped before it when
-        it follows that stretch (the items dropped one after another while the worker is behind)."""
+        """``item`` dropped (under ``_cond``): its call time joins a stretch dropped that it meets
+        (the items dropped one after another while the worker is behind; at the close, the queued
+        items and the rest of the piece being decoded, in either order)."""
         start, end = item.t0, item.t0 + len(item.x) / self.input_rate
-        spans = self._dropped_spans
-        if spans and spans[-1][1] >= start - 0.05:
-            spans[-1] = (spans[-1][0], max(spans[-1][1], end))
-        else:
-            spans.append((start, end))
+        spans: list[tuple[float, float]] = []
+        for a, b in sorted([*self._dropped_spans, (start, end)]):  # a cut piece's rest may come after the queue's
+            if spans and spans[-1][1] >= a - 0.05:
+                spans[-1] = (spans[-1][0], max(spans[-1][1], b))
+            else:
+                spans.append((a, b))
+        self._dropped_spans = spans
 
     def dropped_spans(self) -> list[tuple[float, float]]:
         """The call-time spans (start, end) of the audio dropped because the worker fell behind by
@@ -423,7 +429,7 @@ class Transcriber:
         """
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._cond:
-            while (self._items or self._busy) and self._error is None and not self._finished:
+            while (self._items or self._piece is not None) and self._error is None and not self._finished:
                 left = None if deadline is None else deadline - time.monotonic()
                 if (left is not None and left <= 0) or self._giving_way():
                     return False
@@ -465,15 +471,13 @@ class Transcriber:
             skipped = self._phase is _Phase.ABANDONED
         if not live or (not skipped and not self._flush_given_up()):
             self._thread.join(timeout)
-        elif not skipped:
-            self._idle()
         return self.poll()
 
     def _end_feeding(self, live: bool) -> None:
         """No more audio (under ``_cond``): a live close drops what is still queued and cuts the piece
         being decoded (:attr:`_Phase.CUT`); one with no allowance for the flush, or finding as many
         flushes left as ``flushes_left`` allows, gives it up before the worker may begin it."""
-        cut = live and (bool(self._items) or self._busy)
+        cut = live and (bool(self._items) or self._piece is not None)
         while live and self._items:
             old = self._items.popleft()
             self._backlog -= len(old.x)
@@ -516,13 +520,19 @@ class Transcriber:
             self._abandon()
             self._left = True
             self._flushes_left.add()
+            self._idle()
         return True
 
     def _abandon(self) -> None:
-        """The flush's words are not taken; the utterance it held is :meth:`unflushed_span` (under ``_cond``)."""
+        """The flush's words are not taken (under ``_cond``): the utterance the recognizer holds, to
+        the end of the slice it is given (:meth:`_begin_slice`), is :meth:`unflushed_span`, and the rest
+        of the piece being decoded, cut at the next slice, is among :meth:`dropped_spans` from here,
+        however long the worker takes to get to its cut (a close that runs no flush does not wait)."""
         self._phase = _Phase.ABANDONED
-        if self._utterance_from is not None and self._next_call is not None:
-            self._unflushed = (float(self._utterance_from), float(max(self._utterance_from, self._next_call)))
+        if self._utterance_from is not None and self._fed_to is not None:
+            self._unflushed = (float(self._utterance_from), float(self._fed_to))
+        if self._piece is not None:
+            self._drop_rest(self._piece, max(self._piece.t0, self._fed_to or self._piece.t0))
 
     def give_way(self) -> None:
         """The daemon stops: until :meth:`close` gives the worker its allowance, it takes no more audio
@@ -544,11 +554,14 @@ class Transcriber:
 
     def _idle(self) -> None:
         """The worker whose flush the close gave up on takes from here the CPU the rest of the process
-        leaves (its thread under SCHED_IDLE, Linux; elsewhere nothing changes): it has no allowance left."""
+        leaves (its thread under SCHED_IDLE, Linux; elsewhere nothing changes): it has no allowance left.
+        Under ``_cond``, with the worker not finished: its thread still runs, so its id is its own (the
+        system gives an ended thread's id to a later thread, of this process or another)."""
+        assert not self._finished
         tid = self._thread.native_id
         if tid is None or not hasattr(os, "sched_setscheduler"):
             return
-        with contextlib.suppress(OSError):  # a thread already gone
+        with contextlib.suppress(OSError):
             os.sched_setscheduler(tid, os.SCHED_IDLE, os.sched_param(0))
 
     def unflushed_span(self) -> tuple[float, float] | None:
@@ -590,16 +603,18 @@ class Transcriber:
                         break
                     item = self._items.popleft()
                     self._backlog -= len(item.x)
-                    self._busy = True
+                    self._piece = item
                     self._cond.notify_all()
                 c0 = time.thread_time()
                 try:
                     self._process(item)
                 except _Cut as cut:
-                    self._drop_rest(item, cut.at)
+                    with self._cond:
+                        self._drop_rest(item, cut.at)
+                    self._seg_t0 = None  # the segment ends here (its resampler's tail is not fed)
                 with self._cond:
                     self._cpu += time.thread_time() - c0
-                    self._busy = False
+                    self._piece = None
                     self._cond.notify_all()
             c0 = time.thread_time()
             self._flush()
@@ -638,16 +653,17 @@ class Transcriber:
         self._result(raw, final=True)
 
     def _drop_rest(self, item: _Item, at: float) -> None:
-        """The part of ``item`` from call time ``at`` on, not decoded: the close cut it (counted and
-        among :meth:`dropped_spans`)."""
+        """The part of ``item`` from call time ``at`` on, not decoded: the close cut it (under ``_cond``;
+        counted and among :meth:`dropped_spans`, once: by the close that gives up on the flush, or
+        by the worker at its cut)."""
+        if item.cut:
+            return
+        item.cut = True
         end = item.t0 + len(item.x) / self.input_rate
         rest = min(len(item.x), max(0, int(round((end - at) * self.input_rate))))
-        if rest == 0:
-            return
-        with self._cond:
+        if rest:
             self._dropped += rest
             self._note_dropped(_Item(end - rest / self.input_rate, item.x[len(item.x) - rest:], None))
-        self._seg_t0 = None  # the segment ends here (its resampler's tail is not fed)
 
     def _add_cpu(self, dt: float) -> None:
         with self._cond:
@@ -792,15 +808,12 @@ class Transcriber:
             self._map.add(self._rec_samples / self.model_rate, call_t)
         pcm = (np.clip(audio, -1.0, 1.0) * 32767.0).astype("<i2")
         for i in range(0, len(pcm), self._slice):
-            self._hold_or_cut(call_t + i / self.model_rate)
             piece = pcm[i:i + self._slice]
-            if self._utterance_from is None:
-                self._utterance_from = call_t + i / self.model_rate
+            self._begin_slice(call_t + i / self.model_rate, call_t + (i + len(piece)) / self.model_rate)
             done = self._rec.AcceptWaveform(piece.tobytes())
             self._rec_samples += len(piece)
             self._next_call = call_t + (i + len(piece)) / self.model_rate
             if done:
-                self._utterance_from = None
                 self._result(self._rec.Result(), final=True)
                 self._since_partial = 0
                 if self._renew_samples and self._rec_samples - self._rec_base >= self._renew_samples:
@@ -811,15 +824,19 @@ class Transcriber:
                     self._since_partial = 0
                     self._result(self._rec.PartialResult(), final=False)
 
-    def _hold_or_cut(self, at: float) -> None:
-        """Between two slices, at call time ``at``: a worker giving way (:meth:`give_way`) waits here
-        for its close's allowance; one whose close cut the piece ends it here (:class:`_Cut`)."""
-        if self._stopping and self._phase is _Phase.OPEN:
-            with self._cond:
-                while self._giving_way():
-                    self._cond.wait()
-        if self._phase.cutting:
-            raise _Cut(at)
+    def _begin_slice(self, at: float, end: float) -> None:
+        """Before the slice from call time ``at`` to ``end`` (under ``_cond``): a worker giving way
+        (:meth:`give_way`) waits here for its close's allowance; one whose close cut the piece ends it
+        here (:class:`_Cut`); else the slice joins the utterance the recognizer holds, as one step,
+        so that a close giving up on the flush (:meth:`_abandon`) finds the slice wholly in it or not."""
+        with self._cond:
+            while self._giving_way():
+                self._cond.wait()
+            if self._phase.cutting:
+                raise _Cut(at)
+            if self._utterance_from is None:
+                self._utterance_from = at
+            self._fed_to = end
 
     def _renew(self) -> None:
         """A new recognizer in place of the old one, which is freed first and its memory given back to
@@ -846,7 +863,8 @@ class Transcriber:
             " ".join(t for t in str(data.get(text_key, "")).split() if not _NOISE_TOKEN.match(t))
         now = float(self._next_call) if self._next_call is not None else 0.0
         if final:
-            self._utterance_from = None
+            with self._cond:
+                self._utterance_from = None
             self._map.forget_before(self._rec_samples / self.model_rate - 2.0)
             self._partial_text = ""
             if not text:
@@ -859,4 +877,5 @@ class Transcriber:
             self._partials += 1
         event = WordsEvent(t=now, channel=self.channel, final=final, words=words, text=text)
         with self._cond:
-            self._events.append(event)
+            if self._phase is not _Phase.ABANDONED:  # else said not transcribed (unflushed_span)
+                self._events.append(event)
