@@ -354,10 +354,10 @@ def test_calls_ending_one_after_another_on_a_starved_machine_leave_at_most_one_f
     from monitor.transcription.recognizer import FlushesLeft
     left = FlushesLeft()
     first = speaking_recognizer(ko_model, close_flush_s=0.2, flushes_left=left)
-    starved_core.starve(first._thread)
+    second = speaking_recognizer(ko_model, flushes_left=left)  # the next call, its own core not starved
+    starved_core.starve(first._thread)  # (the second made first: the starved flush has no time to end in)
     first.close()
     assert first.unflushed_span() is not None and not first.stats().finished and left.count == 1
-    second = speaking_recognizer(ko_model, flushes_left=left)  # the next call, its own core not starved
     began = time.monotonic()
     second.close()
     assert time.monotonic() - began < 2.0 and second.unflushed_span() is not None  # not its flush's 5 s
