@@ -143,6 +143,12 @@ AFFIRMED: list[tuple[str, str]] = [
     ("hold on my phone i'm blacking out", "i'm blacking out"),
     ("i'm on the phone can't breathe", "i can't breathe"),
     ("he's blacking out", "i'm blacking out"),
+    # a negation of the breathing itself, however it is said of someone else
+    ("he is not breathing", "not breathing"),
+    ("my mom is not breathing", "not breathing"),
+    ("he's not really breathing", "not breathing"),
+    ("he's stopped breathing", "stopped breathing"),
+    ("my mom stopped breathing", "stopped breathing"),
 ]
 
 DENIED: list[str] = [
@@ -202,6 +208,15 @@ DENIED: list[str] = [
     "i do not have any sort of pain in my chest",
     "no longer short of breath",
     "i'm no longer dizzy",
+    # a negation of a stop, or of a faint, is no distress: the breathing goes on
+    "my mom has not stopped breathing",
+    "he hasn't stopped breathing",
+    "he has not stopped breathing",
+    "she hasn't quit breathing",
+    "i can't stop breathing heavily",
+    "he never stopped breathing",
+    "she never fainted",
+    "he hasn't fainted",
 ]
 
 SUPPORT: list[str] = [

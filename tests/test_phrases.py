@@ -537,3 +537,49 @@ def test_a_relative_speaking_for_the_caller_is_heard_as_the_caller_would_be(engl
 ])
 def test_support_call_sentences_near_the_phrases_said_of_someone_else_do_not_match(english, text):
     assert english.match(text) == [], english.match(text)
+
+
+@pytest.mark.parametrize("text", [
+    "she nearly fainted when she saw the price",
+    "i almost fainted when i saw the price",
+    "i nearly fainted when i saw the bill",
+    "she almost fainted at the price",
+    "she fainted when she saw the total bill",
+    "i'm almost passing out when i see the bill",
+    "i'm about to pass out at the price",
+    "i'm going to faint when i see the bill",
+    "i feel faint at these prices",
+    "i'm blacking out when i see the bill",
+    "i'm fainting over the bill",
+    "he's dying here with this issue",
+    "i'm dying here with this issue",
+    "i'm dying here with this problem",
+    "i'm dying with this issue",
+    "i'm dyin here with this issue",
+])
+def test_fainting_at_a_price_and_dying_over_a_support_issue_are_figures_of_speech(english, text):
+    """A faint or a death followed by a price shock ("... when she saw the price", "... at the
+    price") or a support caller's trouble ("... here with this issue") is hyperbole, said of the
+    caller or of anyone else, with the key word said or slipped."""
+    assert english.match(text) == [], english.match(text)
+
+
+@pytest.mark.parametrize("text, phrase", [
+    ("she nearly fainted just now", "he fainted"),
+    ("he nearly fainted when he stood up", "he fainted"),
+    ("she fainted when she saw the blood", "she fainted"),
+    ("she fainted at the bus stop", "she fainted"),
+    ("she fainted and she is not answering", "she fainted"),
+    ("i think i'm going to faint", "i'm going to faint"),
+    ("i'm passing out", "i'm passing out"),
+    ("he's dying", "he's dying"),
+    ("i'm dying", "i'm dying"),
+    ("i'm dying here", "i'm dying"),
+    ("i'm dying here help", "i'm dying"),
+    ("i'm dying here with this pain", "i'm dying"),
+    ("i'm dying here with this pain in my chest", "i'm dying"),
+])
+def test_a_faint_or_dying_said_plainly_or_of_the_body_is_still_found(english, text, phrase):
+    """Only a price or a support issue after the phrase makes it a figure of speech: a faint
+    nearly had, one at the sight of blood and dying of pain are distress."""
+    assert phrase in [m.phrase for m in english.match(text)], english.match(text)

@@ -29,8 +29,9 @@ letters with (``air``, ``black``), is slipped only into a word that sounds like 
 air``, ``on air``, ``a black out``: there only the key word itself, and not in a closing phrase), and a phrase of such a key word and everyday words is found
 only where it closes what is said (``i can't get air``, not ``i can't get air in my tyres``); a
 word that only says how much stands for another (``any`` for ``enough``);
-a phrase followed by one of its idiom continuations is none (``i'm dying to know``, not ``i'm dying for
-real``), nor is a phrase opening with ``i`` where a device takes the caller's place (``the screen is
+a phrase followed by one of its idiom continuations is none (``i'm dying to know``, ``i'm dying here
+with this issue``, ``she nearly fainted when she saw the price``, not ``i'm dying for real``, ``she
+fainted when she saw the blood``), nor is a phrase opening with ``i`` where a device takes the caller's place (``the screen is
 blacking out``).
 
 The search is Sellers' approximate substring matching on word sequences: the
@@ -44,7 +45,8 @@ Tolerance is for recognition slips, never for a change of meaning: with a langua
 ``never``, ...; ``can't`` is ``can not`` once expanded) is matched only by a negation word:
 
 * a phrase that carries a negation (``i can't breathe``) matches only a stretch where each
-  of its negation words meets one (``i can breathe`` is no slip of it, however close);
+  of its negation words meets one (``i can breathe`` is no slip of it, however close), and not one
+  that negates a stop of what follows (``he hasn't stopped breathing`` is no ``not breathing``);
 * a negation word of the text is never inside a stretch of a phrase that carries none
   (``my chest does not hurt`` is no ``my chest hurts``), and such a phrase does not match a
   stretch in a negation's scope (:class:`Negation`): a negation word before it with only words it
@@ -142,6 +144,10 @@ class Negation:
     (``first_time``: ``i never had chest pain before``, ``... like this``, ``... this bad``,
     ``... until now``).
 
+    ``ceasing``: words of stopping (``stopped``, ``quit``). A negation word before one denies the
+    stop, not what follows it (``he hasn't stopped breathing`` is breathing): it is no phrase's
+    negation word with such a word between it and the phrase's next word.
+
     A language that negates after the verb too (Korean: ``아프지 않아요``, "it does not hurt")
     names the words that negate what was just said (``after``), and the ``links`` that may stand
     between (``지``): a stretch followed by them is negated, and by the ``after_linked`` ones past a
@@ -159,6 +165,7 @@ class Negation:
     answer_openings: tuple[tuple[str, ...], ...] = ()
     first_time: tuple[tuple[str, ...], ...] = ()
     first_time_reach: int = 8
+    ceasing: frozenset[str] = field(default_factory=frozenset)
     before: frozenset[str] | None = None
     after: frozenset[str] = field(default_factory=frozenset)
     after_linked: frozenset[str] = field(default_factory=frozenset)
@@ -265,7 +272,8 @@ NEGATION: Mapping[str, Negation] = MappingProxyType({
         first_time=(("before",), ("like", "this"), ("like", "that"), ("until", "now"), ("till", "now"),
                     ("but", "now"), ("now", "i", "do"), ("now", "it", "does"),
                     *((degree, how) for degree in ("this", "that", "so", "as")
-                      for how in ("bad", "badly", "much", "strong", "severe", "intense", "sharp", "heavy")))),
+                      for how in ("bad", "badly", "much", "strong", "severe", "intense", "sharp", "heavy"))),
+        ceasing=frozenset({"stop", "stops", "stopped", "stopping", "quit", "quits", "ceased", "ceases"})),
     # Korean negates before the verb (안 아파요, 못 쉬겠어요; the model also writes 못쉬), after it
     # (아프 지 않아요, 쉬 지 못해요) and by the verb of absence (쉴 수 가 없어요); 아니 ("no") is an
     # answer, which negates nothing said after it (아니 가슴 이 아파 요)
@@ -305,7 +313,8 @@ class KeyWords:
     itself or a slip of it (:func:`key_slip`: ``breed`` for ``breathe``) matches it. ``idioms``: a
     phrase ending in one of these words is no distress when the words said next (before a pause or
     the end of the utterance) begin with one of its idiom continuations (``i'm dying to know``,
-    ``i'm passing out flyers``, ``please help me with my password``). A continuation is a word
+    ``i'm passing out flyers``, ``please help me with my password``, ``i'm dying here with this
+    issue``, ``she nearly fainted when she saw the price``). A continuation is a word
     sequence that cannot start a complaint, never a function word alone: ``i'm passing out the pain
     is too much``, ``i'm dying for real``, ``please help me with my husband`` are distress.
 
@@ -457,6 +466,17 @@ _SUPPORT_THINGS = ("password", "account", "bill", "billing", "invoice", "router"
                    "question", "homework", "project", "code")
 """What a support caller asks to be helped with (``please help me with my password``)."""
 
+_WITH_SUPPORT_THING: Continuation = (
+    "with", frozenset({"my", "the", "this", "our", "a", "an", "your"}), frozenset(_SUPPORT_THINGS))
+"""A support caller's trouble after a phrase (``please help me with my password``, ``i'm dying here
+with this issue``)."""
+
+_BILLED = ("bill", "bills", "invoice", "charge", "charges", "claim", "receipt", "fee", "fees", "statement")
+"""What a caller is charged on (``an ambulance bill``)."""
+
+_PRICED = frozenset(_BILLED + ("price", "prices", "cost", "costs", "quote", "total", "amount", "estimate"))
+"""What a price shock is about (``i nearly fainted when i saw the bill``)."""
+
 _PAPERWORK = ("charges", "emails", "options", "numbers", "plans", "bills", "fees", "questions", "forms", "rules",
               "passwords", "settings", "menus", "steps", "details", "prices", "offers", "codes", "updates", "terms")
 """What a support caller's head spins with (``my head is spinning with all these charges``)."""
@@ -476,8 +496,19 @@ _WHOSE = frozenset({"the", "my", "a", "an", "our", "your", "his", "her", "their"
                     "those", "both", "all", "some"})
 """The words that say whose or which thing before its name."""
 
+_SAW = frozenset({"saw", "see", "sees", "seen", "seeing", "heard", "hear", "hears", "read", "reads", "got",
+                  "get", "gets", "opened", "open", "opens", "checked", "check"})
+"""How one comes upon a price (``when she saw the price``)."""
+
 _INTO = frozenset({"in", "into", "to", "through"})
 """The words that say where air goes, before the place."""
+
+_PRICE_SHOCK: tuple[Continuation, ...] = tuple(lead + whose + (_PRICED,) for whose in ((), (_WHOSE,)) for lead in (
+    ("at",), ("over",), ("seeing",), ("when", _SAW), ("when", None, _SAW), ("when", None, None, _SAW),
+    ("when", None, "looked", "at"), ("when", None, None, "looked", "at")))
+"""Fainting as a figure of speech, at a price (``she nearly fainted when she saw the price``, ``i'm
+passing out at these prices``); what follows must be :data:`_PRICED`: ``she fainted when she saw the
+blood`` is a faint."""
 
 _CLAUSE = frozenset({
     "i", "you", "he", "she", "we", "they", "it", "there", "hes", "shes", "its", "were", "youre", "theyre", "theres",
@@ -516,13 +547,13 @@ KEY_WORDS: Mapping[str, KeyWords] = MappingProxyType({
                     for done in ("fixed", "sorted", "working", "done", "resolved"))
             + (("to", "get", "a", "refund"), ("to", "get", "an", "answer"))
             + tuple(("for", word) for word in ("a", "an", "some", "one", "coffee", "tea", "food", "lunch"))
-            + (("of", "boredom"), ("of", "laughter"), ("laughing",)),
+            + (("of", "boredom"), ("of", "laughter"), ("laughing",), _WITH_SUPPORT_THING, ("here",) + _WITH_SUPPORT_THING),
+            **{faint: _PRICE_SHOCK for faint in ("faint", "fainted", "fainting")},
             "out": tuple(lead + (thing,) for lead in ((), ("the",), ("these",), ("those",), ("some",), ("our",))
                          for thing in _HANDED_OUT)
             + (("of", "the", "contract"), ("of", "the", "deal"), ("of", "the", "plan"), ("of", "it"),
-               ("of", "this"), ("of", "that"), ("time", "for"), ("some", "time")),
-            "me": tuple(("with", whose, thing) for whose in ("my", "the", "this", "our", "a", "an", "your")
-                        for thing in _SUPPORT_THINGS)
+               ("of", "this"), ("of", "that"), ("time", "for"), ("some", "time")) + _PRICE_SHOCK,
+            "me": (_WITH_SUPPORT_THING,)
             + tuple(lead + (verb,) for lead in ((), ("to",)) for verb in (
                 "understand", "figure", "find", "set", "change", "fix", "reset", "cancel", "update", "install",
                 "log", "sign", "pay", "order", "book", "choose", "sort"))
@@ -539,8 +570,7 @@ KEY_WORDS: Mapping[str, KeyWords] = MappingProxyType({
                 "miles", "points", "conditioner", "conditioning", "con", "fryer", "pods", "ticket", "tickets",
                 "fare", "fares", "purifier", "filter", "freshener", "mattress", "time")),
             "stroke": (("of", "luck"), ("of", "genius"), ("of", "bad", "luck"), ("of", "good", "luck")),
-            "ambulance": tuple((paper,) for paper in (
-                "bill", "bills", "invoice", "charge", "charges", "claim", "receipt", "fee", "fees", "statement")),
+            "ambulance": tuple((paper,) for paper in _BILLED),
             "breathe": _AT_EASE,
             "spinning": tuple(lead + (thing,) for lead in _SPUN_BY for thing in _PAPERWORK),
             "unconscious": tuple((thing,) for thing in (
@@ -798,7 +828,8 @@ class _Phrase:
 @dataclass(frozen=True)
 class _Text:
     """A text as the matcher searches it, made once per utterance: its normalised ``tokens``, their
-    lengths, which are negation words (``negated``), where a stretch would start in a negation's
+    lengths, which are negation words (``negated``) and words of ceasing (``ceasing``:
+    :attr:`Negation.ceasing`), where a stretch would start in a negation's
     scope (``negated_starts``, and ``negated_after_drop`` for a stretch that leaves out the phrase's
     first words: :meth:`Negation.negated_starts`), where a new utterance or a pause begins
     (``cut``), and the search's first row for a phrase without
@@ -818,6 +849,7 @@ class _Text:
     pieces: tuple[tuple[tuple[int, str], ...], ...]
     negated_ends: tuple[bool, ...] = ()
     negation_pieces: tuple[tuple[tuple[int, str], ...], ...] = ()
+    ceasing: tuple[bool, ...] = ()
 
     @classmethod
     def of(cls, tokens: Sequence[str], cut: Sequence[bool], negation: Negation) -> "_Text":
@@ -829,7 +861,8 @@ class _Text:
                    pieces=tuple(_pieces_before(tokens, negated, j) for j in range(len(tokens) + 1)),
                    negated_ends=tuple(negation.negated_ends(tokens, cut)),
                    negation_pieces=tuple(_negation_pieces_before(tokens, negated, negation.words, j)
-                                         for j in range(len(tokens) + 1)))
+                                         for j in range(len(tokens) + 1)),
+                   ceasing=tuple(t in negation.ceasing for t in tokens))
 
     def first_row(self, phrase: _Phrase) -> list[float]:
         return list(self.affirmative_row) if phrase.affirmative else [0.0] * (len(self.tokens) + 1)
@@ -1052,11 +1085,13 @@ class _Search:
         return self.cost[i - 1][j] + cost, self.start[i - 1][j]
 
     def _extra(self, i: int, j: int) -> tuple[float, int]:
-        """Token ``j`` an extra word inside the stretch (never a negation word)."""
+        """Token ``j`` an extra word inside the stretch (never a negation word, nor a word of ceasing
+        after the phrase's negation word: ``not stopped breathing`` is no ``not breathing``)."""
         t, p = self.text, self.phrase
         held = p.closing and (p.particle == i or i == len(p.tokens))  # "black it out", "black out tuesday"
-        return self.cost[i][j - 1] + (_INF if t.negated[j - 1] or held else INSERT_COST * t.lengths[j - 1]), \
-            self.start[i][j - 1]
+        denied = p.negated[i - 1] and t.ceasing[j - 1]
+        return self.cost[i][j - 1] + (_INF if t.negated[j - 1] or held or denied
+                                      else INSERT_COST * t.lengths[j - 1]), self.start[i][j - 1]
 
     def _pieces(self, i: int, j: int) -> list[tuple[float, int]]:
         """Phrase word ``i`` heard as the 2 to :data:`MAX_JOIN_PIECES` tokens ending at ``j``: a
