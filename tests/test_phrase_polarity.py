@@ -149,6 +149,9 @@ AFFIRMED: list[tuple[str, str]] = [
     ("he's not really breathing", "not breathing"),
     ("he's stopped breathing", "stopped breathing"),
     ("my mom stopped breathing", "stopped breathing"),
+    # "no" before a stop answers a question ("is he breathing? no, stopped breathing")
+    ("no stopped breathing", "stopped breathing"),
+    ("is he breathing no stopped breathing", "stopped breathing"),
 ]
 
 DENIED: list[str] = [

@@ -59,7 +59,7 @@ Tolerance is for recognition slips, never for a change of meaning: with a langua
   hurts``, ``i'm not sure but my chest hurts``), and so do a new final result of the recognizer and
   a pause of :data:`PAUSE_S` between words (the punctuation the recognizer does not write). ``no``
   followed by a word that starts a clause is an answer, not a negation (``no, call an
-  ambulance``), and a negation in a sentence about a first time negates nothing now (``i never had
+  ambulance``, ``no, stopped breathing``), and a negation in a sentence about a first time negates nothing now (``i never had
   chest pain before``, ``... like this``). This is the window-and-terminator scope of the NegEx
   algorithm (Chapman et al., 2001), on the recognizer's words, which carry no punctuation; where
   the words cannot tell, the phrase is found: a false alarm costs less than a missed cry for help.
@@ -251,6 +251,10 @@ class Negation:
 NO_NEGATION = Negation()
 """A language without a negation table: negation words are words like any other."""
 
+_CEASING_EN = frozenset({"stop", "stops", "stopped", "stopping", "quit", "quits", "ceased", "ceases"})
+"""English words of ceasing: a negation before one denies the stop (``he hasn't stopped breathing``);
+``no`` before one is an answer (``is he breathing? no, stopped breathing``)."""
+
 NEGATION: Mapping[str, Negation] = MappingProxyType({
     "en": Negation(
         words=frozenset({"not", "no", "never", "nothing", "nobody", "none", "neither", "nor", "without"}),
@@ -267,13 +271,13 @@ NEGATION: Mapping[str, Negation] = MappingProxyType({
         answers=frozenset({"no"}),
         answer_openings=(("not", "really"),),
         after_answer=frozenset({
-            "call", "get", "send", "help", "hurry", "come", "wait", "listen", "stop", "please", "and", "oh",
-            "god", "yes", "just", "now", "so", "but", "i", "my", "it", "its", "this", "that", "there"}),
+            "call", "get", "send", "help", "hurry", "come", "wait", "listen", "please", "and", "oh",
+            "god", "yes", "just", "now", "so", "but", "i", "my", "it", "its", "this", "that", "there"}) | _CEASING_EN,
         first_time=(("before",), ("like", "this"), ("like", "that"), ("until", "now"), ("till", "now"),
                     ("but", "now"), ("now", "i", "do"), ("now", "it", "does"),
                     *((degree, how) for degree in ("this", "that", "so", "as")
                       for how in ("bad", "badly", "much", "strong", "severe", "intense", "sharp", "heavy"))),
-        ceasing=frozenset({"stop", "stops", "stopped", "stopping", "quit", "quits", "ceased", "ceases"})),
+        ceasing=_CEASING_EN),
     # Korean negates before the verb (안 아파요, 못 쉬겠어요; the model also writes 못쉬), after it
     # (아프 지 않아요, 쉬 지 못해요) and by the verb of absence (쉴 수 가 없어요); 아니 ("no") is an
     # answer, which negates nothing said after it (아니 가슴 이 아파 요)
