@@ -79,6 +79,7 @@ from .daemon_reload import (AT_NEXT_START, RELOAD, TRANSCRIPTION_NOTES, WEBHOOK_
 from .daemon_status import LastProblem
 from .delivery.call_audio import CallAudio, CallAudioError
 from .delivery.call_files import CallFileWrites, audio_folder, audio_name, call_files_problem, report_path
+from .delivery.machine import machine_hash
 from .delivery.store import Store
 from .delivery.store_errors import StoreError
 from .delivery.sinks.webhook import agent_of
@@ -223,6 +224,9 @@ class Daemon:
         self.agent = agent_of(cfg.delivery.agent_name)
         """This agent's name, as the webhook's posts give it (``delivery.agent_name`` applies at the
         next start): kept with each call."""
+        self.machine = machine_hash()
+        """This machine's and account's hash (never the machine id): the heartbeat's ``status.machine``,
+        by which the supervisor's console tells this desk from another behind the same address."""
         self.sinks = dict(sinks)
         self.reload_fn, self.options = reload, dict(options or {})  # the option of each key the command line sets
         self.guard = StoreGuard(store, written=(*(() if webhook is None else (webhook.written,)), self._alert_written))

@@ -43,6 +43,7 @@ class RunningDaemon(Protocol):
     notify: Any
     heartbeat: Any
     boundaries: str
+    machine: str
 
     @property
     def last_problem(self) -> dict | None: ...
@@ -219,7 +220,7 @@ def awaits_ack(daemon: RunningDaemon) -> bool:
 
 
 def heartbeat_status(daemon: RunningDaemon, report_url: Callable[[str], str] = lambda path: path) -> dict[str, Any]:
-    """What a supervisor console is told: this daemon's release, devices, whether a call runs (its
+    """What a supervisor console is told: this daemon's release, machine (its hash), devices, whether a call runs (its
     id, start, active alert kinds), counts, the last warning or error, why transcription is off
     (None when it is on), whether its speech model still loads, and the recent call reports (as
     ``report_url(path)``). No audio, no cues, no transcript."""
@@ -231,7 +232,7 @@ def heartbeat_status(daemon: RunningDaemon, report_url: Callable[[str], str] = l
         "active_alerts": sorted(daemon.active)}
     off = daemon.transcription_off
     return {
-        "version": RELEASE,
+        "version": RELEASE, "machine": daemon.machine,
         "devices": {leg: {"state": s.get("state"), "label": s.get("label") or s.get("source")}
                     for leg, s in legs.items()},
         "devices_open": bool(legs) and all(s.get("state") == "running" for s in legs.values()),

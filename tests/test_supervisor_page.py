@@ -48,13 +48,14 @@ def _keep(path: Path) -> None:
 
 def _heartbeat(console: ConsoleProcess, agent: str, daemon_id: str, in_call: bool, stopped: bool = False,
                last_error: dict | None = None, transcription_off: str | None = None, every_s: float = 30,
-               next_beat_s: float | None = None, version: str | None = RELEASE, source: str | None = None) -> None:
+               next_beat_s: float | None = None, version: str | None = RELEASE, source: str | None = None,
+               machine: str | None = None) -> None:
     """A heartbeat of ``daemon_id`` as ``agent``, from ``source`` (a loopback address: another machine)
-    where given."""
+    where given, naming its ``machine`` (a hash) where given."""
     post = console.post if source is None else (lambda obj: console.post_from(source, obj))
     status, body = post({"type": "heartbeat", "agent": agent, "daemon_id": daemon_id, "at": time.time(),
                                  "every_s": every_s, "status": {"version": version, "stopped": stopped, "transcription_off": transcription_off,
-                                     "next_beat_s": next_beat_s,
+                                     "next_beat_s": next_beat_s, "machine": machine,
                                      "devices": {"caller": {"state": "running", "label": "softphone.monitor"}},
                                      "devices_open": True, "in_call": in_call,
                                      "call": {"call_id": 7, "t": 96.0, "active_alerts": ["possible_emergency"]}
@@ -338,6 +339,25 @@ def test_an_agent_silent_at_one_desk_stays_listed_beside_one_of_her_name_posting
         assert [f["daemon_id"] for f in console.state()["forgotten"]] == ["d-desk7"]
     finally:
         pages.close()
+
+
+def test_two_agents_of_one_name_behind_one_address_are_both_listed_and_one_stopping_shows_stopped(console_pages):
+    """Desk 7's and desk 8's Anna post through one NAT (one address), each naming its own machine:
+    both are listed, each saying two daemons post as Anna; desk 7's daemon stopping mid-call leaves
+    its row listed, stopped, not taken as replaced by desk 8's. Desk 8's database made anew (a new
+    daemon id, the same machine) replaces its old daemon as before: one row for desk 8."""
+    console, page = console_pages.console, console_pages.open()
+    desk7, desk8 = "7" * 32, "8" * 32
+    rows = "[...document.querySelectorAll('#agents .agentrow')].map(r => [r.dataset.daemon, r.dataset.state])"
+    _heartbeat(console, "Anna", "d-desk7", in_call=True, source="127.0.0.2", machine=desk7)
+    _heartbeat(console, "Anna", "d-desk8", in_call=False, source="127.0.0.2", machine=desk8)
+    page.wait(f"JSON.stringify({rows}) === JSON.stringify([['d-desk7', 'in-call'], ['d-desk8', 'connected']])")
+    _heartbeat(console, "Anna", "d-desk7", in_call=True, stopped=True, source="127.0.0.2", machine=desk7)
+    page.wait(f"JSON.stringify({rows}) === JSON.stringify([['d-desk8', 'connected'], ['d-desk7', 'stopped']])")
+    assert page.eval("document.getElementById('agents-count').textContent") == "(2)"
+    _heartbeat(console, "Anna", "d-desk8", in_call=False, stopped=True, source="127.0.0.2", machine=desk8)
+    _heartbeat(console, "Anna", "d-desk8-new", in_call=False, source="127.0.0.2", machine=desk8)
+    page.wait(f"JSON.stringify({rows}) === JSON.stringify([['d-desk8-new', 'connected'], ['d-desk7', 'stopped']])")
 
 
 def test_an_agent_stopped_at_one_desk_is_not_said_to_post_beside_two_of_her_name_posting(console_pages):

@@ -10,25 +10,17 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Sequence
 
+from .machine import MACHINE_ID_FILES, machine_id
 from .sqlite_file import remake_table, statements, transaction
 from .store_errors import SchemaTooNew, StoreError
-
-MACHINE_ID_FILES = ("/etc/machine-id", "/var/lib/dbus/machine-id")
-"""Where a machine's own id is (systemd's, made at a clone's first boot when its image's is emptied; D-Bus's)."""
 
 
 def this_machine(files: Sequence[str] = MACHINE_ID_FILES) -> str:
     """This machine, as a daemon's id is bound to it (:meth:`~monitor.delivery.store.Store.instance_id`): a
-    hash of its machine id (the id itself is not kept: it is meant to stay on the machine); "" when it has
-    none."""
-    for path in files:
-        try:
-            text = Path(path).read_text(encoding="ascii").strip()
-        except (OSError, UnicodeDecodeError):
-            continue
-        if text:
-            return hashlib.sha256(b"callmonitor daemon id\0" + text.encode()).hexdigest()[:32]
-    return ""
+    hash of its machine id (:func:`~monitor.delivery.machine.machine_id`; the id itself is not kept: it is
+    meant to stay on the machine); "" when it has none."""
+    text = machine_id(files)
+    return hashlib.sha256(b"callmonitor daemon id\0" + text.encode()).hexdigest()[:32] if text else ""
 
 
 SCHEMA_VERSION = 6

@@ -15,6 +15,7 @@ Fields the console does not read are kept as sent (the body's size bounds them).
 from __future__ import annotations
 
 import collections
+import ipaddress
 import json
 import logging
 import time
@@ -23,6 +24,7 @@ from typing import Any, Callable, Iterator, Mapping, Union
 from urllib.parse import urlsplit
 
 from ..delivery.call_files import report_name
+from ..delivery.machine import MACHINE_CHARS
 from .limits import MAX_BUCKETS, SAY_EVERY_S
 
 log = logging.getLogger("monitor.supervisor")
@@ -96,6 +98,7 @@ STATUS = Fields({
                           "resolved": LINE}),
     "transcription_off": LINE, "transcription_loading": FLAG, "next_beat_s": NUMBER,
     "reports": ListOf(Fields({"call_id": COUNT, "url": LINE})),
+    "machine": Text(MACHINE_CHARS),
 })
 """A heartbeat's status: the daemon's release (the number ``call-monitor --version`` says), devices
 (each leg's state and label), whether it has stopped, whether its devices are open and a call runs
@@ -103,7 +106,36 @@ STATUS = Fields({
 speech model is off (the daemon runs on acoustic cues alone until a restart; kept apart from the
 last problem, which a later one replaces), whether its speech model still loads (acoustic-only until
 then), within how many seconds its next heartbeat comes (the daemon's ``every_s``, or fewer while a
-critical alert awaits its acknowledgement) and links to call reports."""
+critical alert awaits its acknowledgement), links to call reports and the machine it runs on (a hash
+of its machine id and account, :func:`~monitor.delivery.machine.machine_hash`: :func:`machine_of`)."""
+
+
+def machine_of(status: Any, remote: str | None) -> str | None:
+    """The machine a daemon's last heartbeat came from, as the page compares two daemons' (one agent
+    name's daemon that stopped or fell silent is replaced by one posting from its machine): ``machine
+    HASH``, the hash its ``status.machine`` tells; for a daemon of an earlier release, which tells none,
+    ``address ADDRESS``, the client address ``remote`` (:func:`plain_address`), which desks behind
+    one NAT share; None when neither is known (a machine of its own). A hash and an address are never
+    the same machine: a daemon that tells none is not taken as replaced by one that does."""
+    said = status.get("machine") if isinstance(status, dict) else None
+    if isinstance(said, str) and said:
+        return "machine " + said
+    address = plain_address(remote)
+    return None if address is None else "address " + address
+
+
+def plain_address(remote: str | None) -> str | None:
+    """A client address as one machine has it: an IPv4-mapped IPv6 one (``::ffff:10.0.4.17``, a
+    dual-stack listener's) as its IPv4 address, an IPv6 one in its short form; another as given
+    (None or "": None)."""
+    if not remote:
+        return None
+    try:
+        address = ipaddress.ip_address(remote)
+    except ValueError:
+        return remote
+    mapped = address.ipv4_mapped if isinstance(address, ipaddress.IPv6Address) else None
+    return str(mapped or address)
 
 
 def status_problem(status: Any) -> str | None:

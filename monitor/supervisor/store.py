@@ -23,6 +23,7 @@ from ..delivery.outcomes import Labelled
 from ..delivery.sqlite_file import closed_on_failure, connect_private, empty_log, remake_table, statements, transaction
 from ..delivery.store_files import CONSOLE_APPLICATION_ID, a_folder
 from ..alerts.evidence import evidence_lines
+from .heartbeat import machine_of, plain_address
 
 SCHEMA_VERSION = 6
 """1: first release, ``UNIQUE (daemon_id, alert_id)``. 2: an alert id of a daemon is kept once per
@@ -115,6 +116,16 @@ def _answerable(stored: str) -> Any:
     """Stored JSON as the console answers it: an older console stored NaN and Infinity, which JSON
     has not (every answer holding one would fail), so such a number is read as null."""
     return json.loads(stored, parse_constant=lambda _: None, parse_float=_finite_or_null)
+
+
+def _agent(daemon_id: str, agent: str, first_seen: float, last_seen: float, every_s: float | None, status: str,
+           remote: str | None) -> dict[str, Any]:
+    """A daemon's row as the console answers it: its last heartbeat's ``status``, the address it came
+    from (an IPv4-mapped IPv6 one as its IPv4 address) and its ``machine``
+    (:func:`~monitor.supervisor.heartbeat.machine_of`)."""
+    said = _answerable(status)
+    return {"daemon_id": daemon_id, "agent": agent, "first_seen": first_seen, "last_seen": last_seen,
+            "every_s": every_s, "status": said, "remote": plain_address(remote), "machine": machine_of(said, remote)}
 
 
 class ConsoleStoreError(RuntimeError):
@@ -532,5 +543,4 @@ class ConsoleStore:
     def _agents(self, where: str, args: tuple[Any, ...]) -> list[dict[str, Any]]:
         rows = self._conn.execute(f"SELECT daemon_id, agent, first_seen, last_seen, every_s, status, remote "
                                   f"FROM agents WHERE {where} ORDER BY agent, daemon_id", args).fetchall()
-        return [{"daemon_id": r[0], "agent": r[1], "first_seen": r[2], "last_seen": r[3], "every_s": r[4],
-                 "status": _answerable(r[5]), "remote": r[6]} for r in rows]
+        return [_agent(*r) for r in rows]
