@@ -31,6 +31,7 @@ from .events import (AGENT_RECORDING, ON_HOLD, AlertClearedEvent, AlertEvent, Ca
 from .transcription.phrases import PhraseMatcher, PhraseSpotter
 from .transcription.recognizer import Transcriber, TranscriberError
 from .alerts.rules import AlertEngine
+from .capture.holds import within
 from .capture.sources import Chunk, RecordingFlaws
 from .delivery.store import Store
 from .delivery.store_errors import StoreError
@@ -727,8 +728,11 @@ def recording_chunks(pipeline: CallPipeline, src: Recording, turn: LegsTurn = re
                              quiet_legs=pipeline.flaws.quiet_legs, legs_same=same_hint(src, turn))
 
 
-def feed_source(pipeline: CallPipeline, chunks: Iterable[Chunk], sinks: list[Sink]) -> None:
-    """Drive ``pipeline`` with every chunk, handing each event to every sink as it comes.
+def feed_source(pipeline: CallPipeline, chunks: Iterable[Chunk], sinks: list[Sink],
+                on_hold: Sequence[tuple[float, float]] = ()) -> None:
+    """Drive ``pipeline`` with every chunk, handing each event to every sink as it comes; the
+    call's caller was on hold over ``on_hold`` (seconds into the call: ``replay --hold``), kept with
+    its end as far as the call went (:meth:`CallPipeline.finish`).
 
     Keeps no event: what the call holds stays the same however long it lasts (the replay command's
     sinks print, post and store each event and need none of them afterwards; the live daemon
@@ -746,7 +750,8 @@ def feed_source(pipeline: CallPipeline, chunks: Iterable[Chunk], sinks: list[Sin
     try:
         for chunk in chunks:
             emit(pipeline.process(chunk))
-        ended = pipeline.finish()  # a stop (Ctrl-C, SIGTERM) as the call ends leaves it closed too
+        # a stop (Ctrl-C, SIGTERM) as the call ends leaves it closed too
+        ended = pipeline.finish(on_hold=within(on_hold, pipeline.duration_s))
     except BaseException:
         try:
             emit(pipeline.abort())

@@ -17,10 +17,10 @@ from __future__ import annotations
 import csv
 import math
 import os
-import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
+from ..capture.holds import call_seconds
 from ..events import AlertEvent
 from .detection import DETECT_WITHIN_S, call_scores, normal_time_s, row_metrics
 from .inputs import CallJob, not_utf8, recording
@@ -37,7 +37,6 @@ LABEL_COLUMNS: tuple[str, ...] = ("label", "onset_s", "warning_after_onset_s", "
 """The per-call table's columns a batch with ``--labels`` adds: the call's kind and onset (both
 empty for a call without a label), the seconds from the onset to the first warning and the first
 critical at or after it, and the criticals raised before it."""
-_ONSET = re.compile(r"(?:(?:(\d+):)?(\d+):)?(\d+(?:\.\d*)?)")
 
 
 class LabelError(ValueError):
@@ -63,16 +62,10 @@ class CallLabel:
 
 
 def parse_onset(text: str) -> float | None:
-    """Seconds into the call from ``75``, ``75.5``, ``1:15``, ``1:15.5`` or ``0:01:15``; None for an
-    empty cell. Raises ValueError for anything else (minutes or seconds of 60 and more after a colon too)."""
-    text = text.strip()
-    if not text:
-        return None
-    m = _ONSET.fullmatch(text)
-    if m is None or (m.group(2) is not None and float(m.group(3)) >= 60) or (m.group(1) and int(m.group(2)) >= 60):
-        raise ValueError(text)
-    hours, minutes, seconds = int(m.group(1) or 0), int(m.group(2) or 0), float(m.group(3))
-    return 3600.0 * hours + 60.0 * minutes + seconds
+    """Seconds into the call from ``75``, ``75.5``, ``1:15``, ``1:15.5`` or ``0:01:15``
+    (:func:`~monitor.capture.holds.call_seconds`); None for an empty cell. Raises ValueError for
+    anything else (minutes or seconds of 60 and more after a colon too)."""
+    return call_seconds(text) if text.strip() else None
 
 
 def _rows(path: str) -> tuple[list[str], list[tuple[int, dict[str, Any]]]]:

@@ -62,17 +62,25 @@ class Chunk:
         return {i: n for i, n in enumerate(start) if n < len(self.samples)}
 
     def unheard_from(self, column: int, first: int) -> "Chunk":
-        """The chunk with ``column`` not heard from sample ``first`` (clipped to the chunk) to its end, as well
-        as what ``unheard`` says, its samples there silence as the capture fills a leg it got no audio
-        of: the caller's leg of a call on hold (``call-monitor call hold``)."""
-        first = min(max(0, first), len(self.samples))
-        if first == len(self.samples):
+        """The chunk with ``column`` not heard from sample ``first`` to its end (:meth:`unheard_between`):
+        the caller's leg of a call on hold (``call-monitor call hold``)."""
+        return self.unheard_between(column, first, len(self.samples))
+
+    def unheard_between(self, column: int, first: int, end: int) -> "Chunk":
+        """The chunk with ``column`` not heard from sample ``first`` to ``end`` (clipped to the chunk), as
+        well as what ``unheard`` says (a range it meets joined to it), its samples there silence as the
+        capture fills a leg it got no audio of: the caller's leg of a call on hold (``call-monitor call
+        hold``, ``replay --hold``)."""
+        n = len(self.samples)
+        first, end = min(max(0, first), n), min(max(0, end), n)
+        if first >= end:
             return self
-        kept = [(c, a, b) for c, a, b in self.unheard if c != column or b < first]
+        met = [(a, b) for c, a, b in self.unheard if c == column and a <= end and b >= first]
+        kept = [(c, a, b) for c, a, b in self.unheard if c != column or a > end or b < first]
         samples = self.samples.copy()
-        samples[first:, column] = 0.0
-        first = min([first] + [a for c, a, b in self.unheard if c == column and b >= first])
-        unheard = tuple(sorted(kept + [(column, first, len(self.samples))], key=lambda r: (r[1], r[0])))
+        samples[first:end, column] = 0.0
+        joined = (column, min([first] + [a for a, _ in met]), max([end] + [b for _, b in met]))
+        unheard = tuple(sorted(kept + [joined], key=lambda r: (r[1], r[0])))
         return replace(self, samples=samples, unheard=unheard)
 
 

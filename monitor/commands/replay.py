@@ -6,8 +6,9 @@ import argparse
 import contextlib
 import logging
 import sys
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING, Iterator, Sequence
 
+from ..alerts.evidence import fmt_time
 from ..console import error, warning
 from ..stops import stopped_by
 from .common import ExitStatus, add_call_options, add_config_options, add_logging_options
@@ -34,6 +35,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    "with the call): the one FILE is then the caller's leg alone (mono too)")
     p.add_argument("--jsonl", action="store_true", help="one JSON event per line on stdout")
     p.add_argument("--realtime", action="store_true", help="pace the audio like a live call")
+    p.add_argument("--hold", action="append", default=[], type=_hold_span, metavar="FROM-TO",
+                   help="the caller was on hold from FROM to TO (seconds or m:ss into the call: 0:40-1:35; "
+                        "again for each hold; one FILE only): their leg is not judged then, as the daemon's "
+                        "`call hold` and `call resume` mark it live, and the hold is kept with the call")
     url = p.add_mutually_exclusive_group()
     url.add_argument("--webhook", metavar="URL", help="also post the alerts to this webhook (a supervisor "
                      "console), from the database's outbox as the daemon does")
@@ -70,12 +75,21 @@ class Progress:
             sys.stderr.write("\r" + " " * 80 + "\r")
 
 
+def _hold_span(text: str) -> tuple[float, float]:
+    """``--hold FROM-TO`` as a stretch of the call (:func:`~monitor.capture.holds.parse_hold`)."""
+    from ..capture.holds import parse_hold
+    try:
+        return parse_hold(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
 def run(args: argparse.Namespace) -> int:
     """Replay ``args.files``: the configuration (:func:`_replay_config`), the files that cannot be
     read said (:func:`_unreadable`), the speech model and the database opened (:func:`_opened`),
     then each recording replayed into the printed and posted alerts (:func:`_replay_all`)."""
     from .common import ConfigError
-    if problem := _agent_file_problem(args):
+    if problem := _agent_file_problem(args) or _hold_problem(args):
         error(problem)
         return ExitStatus.BAD_SETUP
     try:
@@ -104,6 +118,15 @@ def _agent_file_problem(args: argparse.Namespace) -> str | None:
     from .common import agent_file_contradicted
     return agent_file_contradicted(args.agent, [f"--{leg}-channel {n}" for leg, n, default in (
         ("caller", args.caller_channel, 1), ("agent", args.agent_channel, 0)) if n != default])
+
+
+def _hold_problem(args: argparse.Namespace) -> str | None:
+    """What contradicts ``--hold`` on the command line, in one line naming the FILEs: holds are the
+    times of one call, and more FILEs than one are given; None when nothing does."""
+    if not args.hold or len(args.files) == 1:
+        return None
+    return (f"{', '.join(args.files)}: --hold gives the holds of one call ({len(args.files)} FILEs given): "
+            "replay each call with its own --hold")
 
 
 def _posting(args: argparse.Namespace) -> bool:
@@ -231,7 +254,7 @@ def _replay_files(paths: list[str], args: argparse.Namespace, cfg, store, transc
             failed += 1
             continue
         begun += 1
-        failed += not _feed_call(path, *call, sinks)
+        failed += not _feed_call(path, *call, sinks, args.hold)
     return failed
 
 
@@ -263,14 +286,20 @@ def _begin_call(path: str, args: argparse.Namespace, cfg, store,
                              agent_file=args.agent, **extra)
 
 
-def _feed_call(path: str, src: Recording, pipeline: CallPipeline, sinks: list) -> bool:
-    """The recording through its call's pipeline into ``sinks``; False (said in one line) if it
-    cannot be read to its end, or if its speech recognition failed (the call was replayed without it)."""
+def _feed_call(path: str, src: Recording, pipeline: CallPipeline, sinks: list,
+               holds: Sequence[tuple[float, float]] = ()) -> bool:
+    """The recording through its call's pipeline into ``sinks``, its caller not heard over ``holds``
+    (:mod:`~monitor.capture.holds`); False (said in one line) if it cannot be read to its end, or if
+    its speech recognition failed (the call was replayed without it)."""
     from ..capture.audio_files import AudioFileError
+    from ..capture.holds import held, joined
     from ..pipeline import feed_source
     progress = Progress(path, src.info.duration_s)
+    holds = joined(holds)
+    chunks = held(_chunks_then_warnings(path, src, pipeline, progress, holds), holds,
+                  src.legs.index(pipeline.cues.channel), src.rate)
     try:
-        feed_source(pipeline, _chunks_then_warnings(path, src, pipeline, progress), [*sinks, progress])
+        feed_source(pipeline, chunks, [*sinks, progress], on_hold=holds)
     except AudioFileError as err:
         progress.done()
         error(str(err))
@@ -285,8 +314,8 @@ def _feed_call(path: str, src: Recording, pipeline: CallPipeline, sinks: list) -
     return not pipeline.recognizer_errors  # replayed without transcription: said in one warning, fails the run
 
 
-def _chunks_then_warnings(path: str, src: Recording, pipeline: CallPipeline,
-                          progress: Progress) -> Iterator[Chunk]:
+def _chunks_then_warnings(path: str, src: Recording, pipeline: CallPipeline, progress: Progress,
+                          holds: Sequence[tuple[float, float]] = ()) -> Iterator[Chunk]:
     """The recording's chunks, then its warnings (cut short, what was fixed in its samples or its
     header, two legs that carry the same audio, legs that read the wrong way round): said once it is
     read to its end and before its call ends, so that they come before the call's summary line,
@@ -298,6 +327,10 @@ def _chunks_then_warnings(path: str, src: Recording, pipeline: CallPipeline,
     from ..pipeline import recording_chunks, replay_turn_of
     yield from recording_chunks(pipeline, src, replay_turn_of(path, pipeline.agent_file))
     progress.done()
+    for a, b in holds:
+        if a >= pipeline.duration_s:
+            warning(f"{path}: --hold {fmt_time(a)}-{fmt_time(b)} begins after the recording's end "
+                    f"({fmt_time(pipeline.duration_s)}): not applied")
     flaws = pipeline.flaws
     if flaws.truncated_at_s is not None:
         warning(audio_breaks_off(path, "replayed", flaws.truncated_at_s))

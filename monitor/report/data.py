@@ -182,11 +182,13 @@ def no_input_note(spans: Sequence[tuple[float, float]], stop: Stop | None) -> st
 
 
 def on_hold_note(spans: Sequence[tuple[float, float]]) -> str | None:
-    """The report's note on the spans the caller was on hold in (``call-monitor call hold``), None for none."""
+    """The report's note on the spans the caller was on hold in (``call-monitor call hold``, ``replay
+    --hold``), None for none."""
     if not spans:
         return None
     each = ", ".join(f"from {fmt_time(a)} to {fmt_time(b)}" for a, b in spans)
-    return (f"The caller was on hold {each} (`call-monitor call hold` to its resume, or the call's end): what "
+    return (f"The caller was on hold {each} (`call-monitor call hold` to its resume, or the call's end; a "
+            "replay's `--hold`): what "
             "the line played then was not heard or judged, and that time was no silence, neither the caller's "
             "pauses nor an end of the call.")
 

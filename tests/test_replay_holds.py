@@ -1,0 +1,127 @@
+"""A recorded call with a hold in it, replayed: ``replay --hold FROM-TO`` says when the caller was on
+hold, as ``call-monitor call hold`` and ``call resume`` say it of a live call. What the line played
+meanwhile (hold music, a recorded "please hold") is no caller: it is not heard or judged, and the
+hold is kept with the stored call (``caller_on_hold``)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from conftest import CALLS, call_monitor, db_rows
+from monitor.capture.holds import call_seconds, held, joined, parse_hold
+from monitor.capture.sources import Chunk
+
+RATE = 16000
+HOLD = (100.0, 145.0)
+"""Where the hold music plays on the caller's leg of :func:`hold_music_call`, in seconds into the call."""
+
+
+def hold_music(seconds: float, dbfs: float = -24.0) -> np.ndarray:
+    """Synthetic hold music, (n,): held triads and a plucked melody of 0.4 s notes, at ``dbfs``."""
+    t = np.arange(int(seconds * RATE)) / RATE
+    chord = np.array([[261.6, 329.6, 392.0], [220.0, 261.6, 329.6], [174.6, 220.0, 261.6], [196.0, 246.9, 293.7]])
+    held_for = t % 2.0
+    freqs = chord[(t // 2.0).astype(int) % 4]  # (n, 3)
+    out = (0.3 * np.sin(2 * np.pi * freqs * held_for[:, None])).sum(axis=1) * np.exp(-held_for / 1.5)
+    scale = np.array([523.3, 587.3, 659.3, 698.5, 784.0, 880.0])
+    note = scale[np.random.default_rng(1).integers(len(scale), size=int(seconds / 0.4) + 1)][(t // 0.4).astype(int)]
+    plucked = t % 0.4
+    out += sum(0.5 / h * np.sin(2 * np.pi * note * h * plucked) for h in (1, 2, 3)) * np.exp(-plucked / 0.25)
+    rms_db = 10 * np.log10(np.mean(out ** 2))
+    return out * 10 ** ((dbfs - rms_db) / 20)
+
+
+@pytest.fixture(scope="module")
+def hold_music_call(tmp_path_factory) -> str:
+    """The healthy ``normal`` fixture call (agent left, caller right) with 45 s of hold music on the
+    caller's leg from 100 s on (:data:`HOLD`), the agent silent meanwhile, then 30 s more of the call."""
+    x, rate = sf.read(CALLS / "normal_16k.wav", dtype="float32")
+    assert rate == RATE
+    start, n = int(HOLD[0] * RATE), int((HOLD[1] - HOLD[0]) * RATE)
+    hold = np.zeros((n, 2), dtype="float32")
+    hold[:, 1] = hold_music(HOLD[1] - HOLD[0])
+    path = tmp_path_factory.mktemp("holds") / "hold_music.wav"
+    sf.write(path, np.concatenate([x[:start], hold, x[start:start + 30 * RATE]]), RATE)
+    return str(path)
+
+
+def test_hold_music_marked_as_a_hold_raises_nothing_and_the_hold_is_kept_with_the_call(hold_music_call, tmp_path):
+    """Unmarked, the music is heard as a caller speaking slowly with long pauses: the healthy call
+    raises a false critical. With ``--hold 1:40-2:25`` it raises nothing; the stored call keeps the
+    hold apart (``caller_on_hold``) and within the caller's time of no input. A hold that begins
+    after the recording's end is said in one warning and not applied."""
+    unmarked = call_monitor("replay", hold_music_call, "--no-transcribe", "--jsonl", "--db", tmp_path / "u.db")
+    assert unmarked.returncode == 0, unmarked.stderr
+    kinds = {e["kind"] for e in map(json.loads, unmarked.stdout.splitlines()) if e["type"] == "alert"}
+    assert "possible_emergency" in kinds  # why the option exists
+
+    db = tmp_path / "m.db"
+    marked = call_monitor("replay", hold_music_call, "--no-transcribe", "--jsonl", "--db", db,
+                          "--hold", "1:40-2:25", "--hold", "9:00-9:30")
+    assert marked.returncode == 0, marked.stderr
+    assert [e for e in map(json.loads, marked.stdout.splitlines()) if e["type"] == "alert"] == []
+    assert marked.stderr.splitlines() == [
+        f"call-monitor: warning: {hold_music_call}: --hold 9:00-9:30 begins after the recording's end (2:55): "
+        "not applied"]
+    summary = json.loads(db_rows(db, "SELECT summary FROM calls")[0][0])
+    assert summary["caller_on_hold"] == [list(HOLD)]
+    assert summary["caller_no_input"] == [list(HOLD)] and summary["caller_no_input_s"] == pytest.approx(45.0)
+
+
+@pytest.mark.parametrize("args, said", [
+    (["--hold", "2:25-1:40"], "argument --hold: '2:25-1:40' ends before it begins"),
+    (["--hold", "1:40"], "argument --hold: '1:40' is no FROM-TO stretch of the call (as 0:40-1:35)"),
+    (["--hold", "1:75-2:00"], "argument --hold: '1:75-2:00': FROM and TO are seconds, m:ss or h:mm:ss into the "
+                              "call (as 0:40-1:35)"),
+])
+def test_a_hold_that_is_no_stretch_of_the_call_is_refused_in_one_line(args, said, tmp_path):
+    done = call_monitor("replay", CALLS / "normal_8k.wav", *args, "--db", tmp_path / "e.db")
+    assert done.returncode == 2
+    assert done.stderr.splitlines()[-1] == f"call-monitor replay: error: {said}"
+    assert "Traceback" not in done.stderr and not (tmp_path / "e.db").exists()
+
+
+def test_holds_given_for_several_recordings_are_refused_naming_them(tmp_path):
+    """A hold is a time in one call: with two FILEs, nothing is replayed."""
+    a, b = CALLS / "normal_8k.wav", CALLS / "noisy_line_8k.wav"
+    done = call_monitor("replay", a, b, "--hold", "0:40-1:35", "--db", tmp_path / "e.db")
+    assert (done.returncode, done.stdout) == (2, "")
+    assert done.stderr.splitlines() == [
+        f"call-monitor: error: {a}, {b}: --hold gives the holds of one call (2 FILEs given): replay each call "
+        "with its own --hold"]
+    assert not (tmp_path / "e.db").exists()
+
+
+def test_call_times_are_seconds_or_minutes_and_seconds():
+    assert [call_seconds(t) for t in ("75", "75.5", "1:15", "1:15.5", "0:01:15")] == [75.0, 75.5, 75.0, 75.5, 75.0]
+    assert parse_hold("0:40-1:35") == (40.0, 95.0) and parse_hold("40-95.5") == (40.0, 95.5)
+    for bad in ("1:60", "1:60:00", "-5", "a:10", ""):
+        with pytest.raises(ValueError):
+            call_seconds(bad)
+    assert joined([(50.0, 60.0), (10.0, 20.0), (15.0, 30.0), (30.0, 35.0)]) == ((10.0, 35.0), (50.0, 60.0))
+
+
+def test_a_hold_over_chunks_of_any_size_marks_the_same_samples_as_over_the_whole_call():
+    """Streaming is identical to the whole call: the caller's column is silence and not heard over
+    the hold whatever the chunks, the agent's untouched, and a range the capture left unheard that
+    the hold meets joins it."""
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((1000, 2)).astype("float32")
+    spans, rate = ((0.25, 0.4), (0.9, 20.0)), 100  # samples 25-40, and 90 on past the end
+    whole = next(held([Chunk(0.0, x, unheard=((1, 38, 50),))], spans, 1, rate))
+    assert whole.unheard == ((1, 25, 50), (1, 90, 1000))
+    for size in (7, 64, 333):
+        pieces = [Chunk(i / rate, x[i:i + size]) for i in range(0, len(x), size)]
+        parts = list(held(pieces, spans, 1, rate))
+        samples = np.concatenate([c.samples for c in parts])
+        heard = np.ones(len(x), bool)
+        for c in parts:
+            for _, a, b in c.unheard:
+                heard[round(c.t0 * rate) + a: round(c.t0 * rate) + b] = False
+        assert np.array_equal(~heard, np.r_[np.zeros(25), np.ones(15), np.zeros(50), np.ones(910)].astype(bool))
+        assert np.array_equal(samples[:, 0], x[:, 0]) and not samples[~heard, 1].any()
+        assert np.array_equal(samples[heard, 1], x[heard, 1])
