@@ -744,6 +744,27 @@ def test_devices_command_marks_monitor_sources(pulse):
     assert any(line.split()[:2] == ["monitor", "softphone.monitor"] for line in r.stdout.splitlines())
 
 
+def test_devices_lists_the_sinks_by_the_descriptions_a_softphone_s_device_list_shows(pulse):
+    """A web softphone's speaker setting lists the sinks by their description: ``devices`` says each
+    sink's, and the monitor that captures it; two null sinks made without one are both "Null Output"
+    there, which one warning line says, with the command that gives a sink its own."""
+    import json
+    import subprocess
+    cwd = Path(__file__).resolve().parents[1]
+    r = subprocess.run([sys.executable, "-m", "monitor.cli", "devices"], capture_output=True, text=True,
+                       timeout=30, env=pulse.full_env(), cwd=cwd)
+    assert r.returncode == 0, r.stderr
+    assert '  softphone  "Null Output"  (its monitor: softphone.monitor)' in r.stdout.splitlines()
+    assert r.stderr.splitlines() == [
+        'call-monitor: warning: sinks softphone, mic share the description "Null Output": a softphone\'s or '
+        "browser's output device list cannot tell them apart; give each its own (pactl load-module module-null-sink "
+        "sink_name=softphone sink_properties=device.description=softphone)"]
+    listed = subprocess.run([sys.executable, "-m", "monitor.cli", "devices", "--json"], capture_output=True,
+                            text=True, timeout=30, env=pulse.full_env(), cwd=cwd)
+    sinks = json.loads(listed.stdout)["sinks"]
+    assert {"name": "mic", "description": "Null Output", "monitor": "mic.monitor"} in sinks
+
+
 def test_install_service_writes_user_unit(tmp_path):
     import subprocess
     r = subprocess.run([sys.executable, "-m", "monitor.cli", "install-service", "--caller", "softphone.monitor",

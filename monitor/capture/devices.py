@@ -215,6 +215,37 @@ def pulse_sources(timeout: float = 3.0) -> list[PulseSource] | None:
     return out
 
 
+@dataclass(frozen=True)
+class PulseSink:
+    """A sink of the sound server: what programs play to. ``description``: the name a program's
+    output device list shows (a web softphone's speaker setting, the desktop's sound settings);
+    ``monitor``: the source that captures what it plays (a ``--caller`` SOURCE)."""
+
+    name: str
+    description: str
+    monitor: str
+
+
+_SINK_FIELD_RE = re.compile(r"^\t(Name|Description|Monitor Source): (.*)$", re.M)
+
+
+def pulse_sinks(timeout: float = 3.0) -> list[PulseSink] | None:
+    """The sound server's sinks (``pactl list sinks``, asked in the C locale), or None when there is
+    no server (or no pactl)."""
+    if shutil.which("pactl") is None:
+        return None
+    out = pactl_output(("list", "sinks"), timeout, env={**os.environ, "LC_ALL": "C"})
+    if out is None:
+        return None
+    sinks = []
+    for block in out.split("Sink #")[1:]:
+        fields = dict(_SINK_FIELD_RE.findall(block))
+        if "Name" in fields:
+            sinks.append(PulseSink(fields["Name"].strip(), fields.get("Description", "").strip(),
+                                   fields.get("Monitor Source", fields["Name"] + ".monitor").strip()))
+    return sinks
+
+
 def default_server_source(timeout: float = 3.0) -> str | None:
     """The sound server's default source now (``pactl info``'s ``Default Source``, asked in the C
     locale: in another one pactl translates the line's name, ``Standard-Quelle``); None when no

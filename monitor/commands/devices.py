@@ -22,19 +22,20 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from concurrent.futures import ThreadPoolExecutor
 
-    from ..capture.devices import input_devices, no_sources_reason, pulse_sources
-    with ThreadPoolExecutor(1) as pool:  # pactl answers while PortAudio scans the devices
-        pending = pool.submit(pulse_sources)
+    from ..capture.devices import input_devices, no_sources_reason, pulse_sinks, pulse_sources
+    with ThreadPoolExecutor(2) as pool:  # pactl answers while PortAudio scans the devices
+        pending, pending_sinks = pool.submit(pulse_sources), pool.submit(pulse_sinks)
         try:
             devs = input_devices()
         except OSError as err:
             error(f"cannot use the audio system: {err}")
             return ExitStatus.BAD_SETUP
-        srcs = pending.result()
+        srcs, sinks = pending.result(), pending_sinks.result()
     if args.json:
         print(json_line({"devices": [d.__dict__ for d in devs],
                           "sources": None if srcs is None else
-                          [dict(s.__dict__, monitor=s.monitor) for s in srcs]}))
+                          [dict(s.__dict__, monitor=s.monitor) for s in srcs],
+                          "sinks": None if sinks is None else [s.__dict__ for s in sinks]}))
         return ExitStatus.OK
     print("Input devices (SOURCE = index or name fragment):")
     for d in devs:
@@ -48,4 +49,24 @@ def run(args: argparse.Namespace) -> int:
     for s in srcs:
         tag = "monitor" if s.monitor else "input  "
         print(f"  {tag}  {s.name}  [{s.spec}]")
+    _print_sinks(sinks or [])
     return ExitStatus.OK
+
+
+def _print_sinks(sinks: list) -> None:
+    """The sinks with the descriptions a program's output device list shows them by (a web
+    softphone's speaker setting), and one warning line for each description two sinks share."""
+    print("Sound-server sinks (a program's output devices, which it lists by their description; the caller's "
+          "SOURCE is the monitor of the softphone's):")
+    for s in sinks:
+        print(f"  {s.name}  \"{s.description}\"  (its monitor: {s.monitor})")
+    if not sinks:
+        print("  (none)")
+    by_description: dict[str, list[str]] = {}
+    for s in sinks:
+        by_description.setdefault(s.description, []).append(s.name)
+    for description, names in by_description.items():
+        if len(names) > 1:
+            warning(f"sinks {', '.join(names)} share the description \"{description}\": a softphone's or browser's "
+                    "output device list cannot tell them apart; give each its own (pactl load-module "
+                    f"module-null-sink sink_name={names[0]} sink_properties=device.description={names[0]})")
