@@ -70,3 +70,45 @@ def test_a_web_softphones_stream_paused_between_calls_plays_no_call_and_plays_th
         assert sink_streams("softphone", inputs=long_listing) == (ids, "")
     finally:
         browser.close()
+
+
+def test_two_tabs_playing_into_the_caller_s_sink_for_long_are_said_in_one_warning(pulse, tmp_path, monitor_logs):
+    """Chromium's stream moved to the softphone's sink sends every tab there, so a training video or a
+    CRM's chimes are taken for the caller. Streams of one application playing into the caller's sink
+    together for long (here 1 s; by default 10 s, longer than a softphone's ringtone beside its call)
+    are said in one warning line naming the application and what to do; one tab's call alone is not."""
+    from monitor.capture.streams import SinkStreams
+    browser = Browser(tmp_path)
+    watcher = SinkStreams("softphone", lambda at, ids, why: None, poll_s=0.2, crowd_s=1.0).start()
+    warned = lambda: [m for level, m in monitor_logs if level == "warning"]  # noqa: E731
+    try:
+        assert browser.new_page("about:blank").eval(TONE)
+        assert _until(lambda: len(_chromium_inputs(pulse.full_env())) == 1)
+        time.sleep(1.2)  # the call's tab alone, past the 1 s
+        assert warned() == []
+        assert browser.new_page("about:blank").eval(TONE)  # another tab
+        assert _until(warned)
+        time.sleep(0.6)  # said once while they play on
+        assert warned() == [
+            "2 streams of Chromium have played into the caller's sink softphone at once for 1 s: Chromium as a "
+            "whole may have been moved there (every tab or sound of it, not the call alone), its other sounds taken "
+            "for the caller; set the softphone's own output device to softphone and move Chromium back to the "
+            "headset (docs/deployment.md, a softphone in the browser)"]
+    finally:
+        watcher.stop()
+        browser.close()
+
+
+def test_an_application_s_streams_are_said_once_each_time_they_play_together_for_long():
+    """A softphone's ringtone beside its call, for less than the time, is nothing; streams of one
+    application together past it are said once, and again only after they stopped playing together;
+    streams of different applications, or that tell no application, are no crowd."""
+    from monitor.capture.streams import Crowd
+    crowd = Crowd(after_s=10.0)
+    assert crowd.follow(["baresip", "baresip"], 0.0) == [] and crowd.follow(["baresip"], 4.0) == []
+    assert crowd.follow(["baresip", "baresip"], 5.0) == [] and crowd.follow(["baresip", "baresip"], 14.9) == []
+    assert crowd.follow(["baresip", "baresip", "baresip"], 15.0) == [("baresip", 3)]
+    assert crowd.follow(["baresip", "baresip"], 30.0) == []
+    assert crowd.follow(["baresip"], 31.0) == [] and crowd.follow(["baresip", "baresip"], 32.0) == []
+    assert crowd.follow(["baresip", "baresip"], 42.0) == [("baresip", 2)]
+    assert crowd.follow(["Chromium", "baresip", "", ""], 50.0) == [] and crowd.follow(["", ""], 70.0) == []

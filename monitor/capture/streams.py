@@ -20,6 +20,7 @@ change of them a change too: a call's stream paused over a hold is not gone.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import json
 import logging
@@ -30,7 +31,8 @@ import shutil
 import subprocess
 import threading
 import time
-from typing import IO, Callable
+from dataclasses import dataclass
+from typing import IO, Callable, Sequence
 
 from .devices import pactl_output, pactl_short
 
@@ -62,9 +64,9 @@ def monitored_sink(source: str | None) -> str | None:
     return None
 
 
-Input = tuple[str, str, str, bool]
+Input = tuple[str, str, str, bool, str]
 """A stream of the server: its index, its sink's index, its media role, whether it is corked (paused by
-its application)."""
+its application), its application's name."""
 
 
 def _json_inputs(timeout: float) -> list[Input] | None:
@@ -75,7 +77,8 @@ def _json_inputs(timeout: float) -> list[Input] | None:
         return None
     try:
         return [(str(s["index"]), str(s["sink"]), str((s.get("properties") or {}).get("media.role", "")),
-                 s.get("corked") is True) for s in json.loads(out)]
+                 s.get("corked") is True, str((s.get("properties") or {}).get("application.name", "")))
+                for s in json.loads(out)]
     except (ValueError, KeyError, TypeError):
         return None
 
@@ -84,6 +87,7 @@ _INPUT = re.compile(r"^Sink Input #(\d+)$", re.M)
 _ON_SINK = re.compile(r"^\tSink: (\d+)$", re.M)
 _ROLE = re.compile(r'^\t\tmedia\.role = "([^"]*)"$', re.M)
 _CORKED = re.compile(r"^\tCorked: yes$", re.M)
+_APPLICATION = re.compile(r'^\t\tapplication\.name = "([^"]*)"$', re.M)
 
 
 def _long_inputs(timeout: float) -> list[Input] | None:
@@ -96,9 +100,10 @@ def _long_inputs(timeout: float) -> list[Input] | None:
     rows = []
     for head, after in zip(heads, heads[1:] + [None]):
         block = out[head.end():after.start() if after else len(out)]
-        sink, role = _ON_SINK.search(block), _ROLE.search(block)
+        sink, role, app = _ON_SINK.search(block), _ROLE.search(block), _APPLICATION.search(block)
         if sink:
-            rows.append((head.group(1), sink.group(1), role.group(1) if role else "", bool(_CORKED.search(block))))
+            rows.append((head.group(1), sink.group(1), role.group(1) if role else "", bool(_CORKED.search(block)),
+                         app.group(1) if app else ""))
     return rows
 
 
@@ -170,29 +175,80 @@ def server_streams(sink: str, timeout: float = PACTL_TIMEOUT_S, inputs: SinkInpu
     """:func:`sink_streams`, the ids of the server's other streams (into other sinks; none when the
     sink's are None), event sounds and corked streams left out of both, and the ids of the sink's
     corked streams (paused: a softphone's on hold may be)."""
-    none: StreamIds = frozenset()
+    look = look_at_sink(sink, timeout, inputs, seen)
+    return look.ids, look.elsewhere, look.why, look.paused
+
+
+@dataclass(frozen=True)
+class SinkLook:
+    """What one look at the server's streams found (:func:`server_streams`), and the application
+    name of each of the sink's streams that plays (one name a stream; "" where it tells none)."""
+
+    ids: StreamIds | None
+    elsewhere: StreamIds = frozenset()
+    why: str = ""
+    paused: StreamIds = frozenset()
+    apps: tuple[str, ...] = ()
+
+
+def look_at_sink(sink: str, timeout: float = PACTL_TIMEOUT_S, inputs: SinkInputs | None = None,
+                 seen: bool = False) -> SinkLook:
+    """The streams of the server as :func:`server_streams` tells them, and the applications of the
+    sink's streams that play (:class:`SinkLook`)."""
     if shutil.which("pactl") is None:
-        return None, none, "no pactl to ask the sound server", none
+        return SinkLook(None, why="no pactl to ask the sound server")
     sinks = pactl_short("sinks", timeout)
     if sinks is None:
-        return None, none, NO_SERVER, none
+        return SinkLook(None, why=NO_SERVER)
     index = next((row[0] for row in sinks if len(row) > 1 and row[1] == sink), None)
     if index is None:
-        return None, none, f"sink {sink} is gone" if seen else f"sink {sink} not found", none
+        return SinkLook(None, why=f"sink {sink} is gone" if seen else f"sink {sink} not found")
     rows = (inputs or SinkInputs())(timeout)
     if rows is None:
-        return None, none, NO_SERVER, none
-    calls = [(int(i), on == index, corked) for i, on, role, corked in rows if i.isdigit() and role != "event"]
-    return (frozenset(i for i, here, corked in calls if here and not corked),
-            frozenset(i for i, here, corked in calls if not here and not corked), "",
-            frozenset(i for i, here, corked in calls if here and corked))
+        return SinkLook(None, why=NO_SERVER)
+    calls = [(int(i), on == index, corked, app) for i, on, role, corked, app in rows
+             if i.isdigit() and role != "event"]
+    return SinkLook(frozenset(i for i, here, corked, _ in calls if here and not corked),
+                    frozenset(i for i, here, corked, _ in calls if not here and not corked), "",
+                    frozenset(i for i, here, corked, _ in calls if here and corked),
+                    tuple(app for _, here, corked, app in calls if here and not corked))
+
+
+CROWD_S = 10.0
+"""How long streams of one application may play into the caller's sink together before it is said
+(:class:`Crowd`): a softphone's ringtone beside its call plays for seconds, not for this long."""
+
+
+class Crowd:
+    """Streams of one application playing into the caller's sink at once, for ``after_s`` or more:
+    a sign that the application as a whole was moved there (every tab of a browser, every sound of a
+    program), not the softphone's call alone, whose other sounds (a training video, a CRM's chimes)
+    are then taken for the caller; each such stretch said once (:meth:`follow`)."""
+
+    def __init__(self, after_s: float = CROWD_S) -> None:
+        self.after_s = after_s
+        self._since: dict[str, float] = {}
+        self._said: set[str] = set()
+
+    def follow(self, apps: Sequence[str], now: float) -> list[tuple[str, int]]:
+        """At ``now`` (seconds), the sink's playing streams of ``apps`` (an application's name each):
+        each application whose streams have played together for ``after_s`` and were not said yet
+        since they began to, with how many of them play."""
+        counts = collections.Counter(app for app in apps if app)
+        crowded = {app for app, n in counts.items() if n > 1}
+        self._since = {app: self._since.get(app, now) for app in crowded}
+        self._said &= crowded
+        due = [(app, counts[app]) for app in sorted(crowded - self._said) if now - self._since[app] >= self.after_s]
+        self._said |= {app for app, _ in due}
+        return due
 
 
 class SinkStreams:
     """Watch the streams playing into ``sink``; see the module's docstring."""
 
-    def __init__(self, sink: str, on_change: OnChange, *, poll_s: float = 1.0) -> None:
+    def __init__(self, sink: str, on_change: OnChange, *, poll_s: float = 1.0, crowd_s: float = CROWD_S) -> None:
         self.sink = sink
+        self.crowd = Crowd(crowd_s)
         self.on_change = on_change
         self.poll_s = poll_s
         self.ids: StreamIds | None = None
@@ -227,7 +283,9 @@ class SinkStreams:
 
     def _look(self, now: float) -> None:
         self.looks += 1
-        ids, elsewhere, why, paused = server_streams(self.sink, inputs=self.inputs, seen=self.seen)
+        look = look_at_sink(self.sink, inputs=self.inputs, seen=self.seen)
+        ids, elsewhere, why, paused = look.ids, look.elsewhere, look.why, look.paused
+        self._say_crowd(look.apps, now)
         self.seen = self.seen or ids is not None
         told, self._told = self._told + self._pending(), []
         if ids != self.ids or (ids is None and why != self.why) or paused != self.paused:
@@ -237,6 +295,16 @@ class SinkStreams:
             self.ids, self.elsewhere, self.why, self.paused = ids, elsewhere, why, paused
             for at, some in steps:
                 self.on_change(at, some, why)
+
+    def _say_crowd(self, apps: Sequence[str], now: float) -> None:
+        """One warning line for each application whose streams have played into the sink together
+        for long (:class:`Crowd`)."""
+        for app, n in self.crowd.follow(apps, now):
+            log.warning("%d streams of %s have played into the caller's sink %s at once for %g s: %s as a whole may "
+                        "have been moved there (every tab or sound of it, not the call alone), its other sounds "
+                        "taken for the caller; set the softphone's own output device to %s and move %s back to "
+                        "the headset (docs/deployment.md, a softphone in the browser)", n, app, self.sink,
+                        self.crowd.after_s, app, self.sink, app)
 
     def _pending(self) -> list[News]:
         """The news that came while the streams were listed (left for the next wait too)."""
