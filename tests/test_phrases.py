@@ -568,6 +568,7 @@ def test_fainting_at_a_price_and_dying_over_a_support_issue_are_figures_of_speec
     ("she nearly fainted just now", "he fainted"),
     ("he nearly fainted when he stood up", "he fainted"),
     ("she fainted when she saw the blood", "she fainted"),
+    ("she fainted when she saw the amount of blood", "she fainted"),
     ("she fainted at the bus stop", "she fainted"),
     ("she fainted and she is not answering", "she fainted"),
     ("i think i'm going to faint", "i'm going to faint"),

@@ -478,8 +478,9 @@ with this issue``)."""
 _BILLED = ("bill", "bills", "invoice", "charge", "charges", "claim", "receipt", "fee", "fees", "statement")
 """What a caller is charged on (``an ambulance bill``)."""
 
-_PRICED = frozenset(_BILLED + ("price", "prices", "cost", "costs", "quote", "total", "amount", "estimate"))
-"""What a price shock is about (``i nearly fainted when i saw the bill``)."""
+_PRICED = frozenset(_BILLED + ("price", "prices", "cost", "costs", "quote", "total", "estimate"))
+"""What a price shock is about (``i nearly fainted when i saw the bill``); never ``amount``, said of blood
+too (``she fainted when she saw the amount of blood``)."""
 
 _PAPERWORK = ("charges", "emails", "options", "numbers", "plans", "bills", "fees", "questions", "forms", "rules",
               "passwords", "settings", "menus", "steps", "details", "prices", "offers", "codes", "updates", "terms")
