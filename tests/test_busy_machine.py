@@ -567,3 +567,35 @@ def test_a_stopped_capture_s_streams_end_themselves(pulse):
     with pytest.raises(sd.CallbackStop):
         callback(np.zeros((160, 1), np.float32), 160, None, status)
     assert leg.q.qsize() == 1, leg.q.qsize()
+
+
+def test_an_utterance_ending_as_its_close_gives_up_is_said_not_transcribed_not_lost(ko_model):
+    """An utterance the recognizer ends (a final result) in the very moment the close gives up on
+    the flush: its words are not taken, and they are said not transcribed (:meth:`unflushed_span`).
+    The worker forgot the utterance's start before it looked whether the close had given up, so the
+    close read no utterance and the words were dropped too: lost, said nowhere. Here the worker is
+    held between the two, at the final result's time map (the recognizer's own, only paused)."""
+    from monitor.transcription.recognizer import FlushesLeft, _TimeMap
+
+    at_final, given_up = threading.Event(), threading.Event()
+
+    class PausedAtFinal(_TimeMap):
+        def forget_before(self, t: float) -> None:
+            at_final.set()
+            given_up.wait(10.0)
+            super().forget_before(t)
+
+    x, rate = sf.read(CALLS / "labored_start_16k.wav", start=8 * 16000, frames=6 * 16000, dtype="float32")
+    left = FlushesLeft()
+    left.add()  # an earlier call's flush given up on, still running: this close runs none
+    transcriber = Transcriber(ko_model, "caller", rate, gate=False, on_full="drop", max_backlog_s=30.0,
+                              close_backlog_s=0.0, flushes_left=left)
+    transcriber._map = PausedAtFinal()
+    transcriber.feed(0.0, x[:, 1])  # 6 s of the caller speaking, the first utterance ending at 2.6 s
+    assert at_final.wait(10.0), "no final result in 6 s of speech"
+    events = transcriber.close()
+    given_up.set()
+    assert not [e for e in events if e.final]
+    said, (dropped_from, _), = transcriber.unflushed_span(), *transcriber.dropped_spans()
+    assert said is not None and said[0] == 0.0 and said[1] == pytest.approx(dropped_from, abs=1e-6), \
+        (said, dropped_from)  # the utterance from its start, nothing between it and the audio dropped

@@ -863,19 +863,22 @@ class Transcriber:
             " ".join(t for t in str(data.get(text_key, "")).split() if not _NOISE_TOKEN.match(t))
         now = float(self._next_call) if self._next_call is not None else 0.0
         if final:
-            with self._cond:
-                self._utterance_from = None
             self._map.forget_before(self._rec_samples / self.model_rate - 2.0)
             self._partial_text = ""
-            if not text:
-                return
-            self._finals += 1
+            self._finals += bool(text)
+        elif not text or text == self._partial_text:
+            return
         else:
-            if not text or text == self._partial_text:
-                return
             self._partial_text = text
             self._partials += 1
-        event = WordsEvent(t=now, channel=self.channel, final=final, words=words, text=text)
+        self._take(WordsEvent(t=now, channel=self.channel, final=final, words=words, text=text) if text else None)
+
+    def _take(self, event: WordsEvent | None) -> None:
+        """``event`` (None: a final result with no words) taken unless the close gave up on the flush,
+        and a final one's utterance ended, as one step under ``_cond``: a close giving up in between
+        would read no utterance and take no words, said nowhere."""
         with self._cond:
-            if self._phase is not _Phase.ABANDONED:  # else said not transcribed (unflushed_span)
+            if event is None or event.final:
+                self._utterance_from = None
+            if event is not None and self._phase is not _Phase.ABANDONED:  # else said not transcribed
                 self._events.append(event)
