@@ -579,8 +579,11 @@ def test_fainting_at_a_price_and_dying_over_a_support_issue_are_figures_of_speec
     ("i'm dying here help", "i'm dying"),
     ("i'm dying here with this pain", "i'm dying"),
     ("i'm dying here with this pain in my chest", "i'm dying"),
+    ("i'm dying with this problem with my heart", "i'm dying"),
+    ("he's dying with the phone in his hand", "he's dying"),
 ])
 def test_a_faint_or_dying_said_plainly_or_of_the_body_is_still_found(english, text, phrase):
-    """Only a price or a support issue after the phrase makes it a figure of speech: a faint
-    nearly had, one at the sight of blood and dying of pain are distress."""
+    """Only a price or a support issue after the phrase makes it a figure of speech, the issue said
+    last: a faint nearly had, one at the sight of blood, dying of pain and dying with a problem that
+    goes on to the body are distress."""
     assert phrase in [m.phrase for m in english.match(text)], english.match(text)

@@ -31,7 +31,7 @@ only where it closes what is said (``i can't get air``, not ``i can't get air in
 word that only says how much stands for another (``any`` for ``enough``);
 a phrase followed by one of its idiom continuations is none (``i'm dying to know``, ``i'm dying here
 with this issue``, ``she nearly fainted when she saw the price``, not ``i'm dying for real``, ``she
-fainted when she saw the blood``), nor is a phrase opening with ``i`` where a device takes the caller's place (``the screen is
+fainted when she saw the blood``, ``i'm dying with this problem with my heart``), nor is a phrase opening with ``i`` where a device takes the caller's place (``the screen is
 blacking out``).
 
 The search is Sellers' approximate substring matching on word sequences: the
@@ -298,11 +298,19 @@ NEGATION: Mapping[str, Negation] = MappingProxyType({
 
 
 Continuation = tuple[str | frozenset[str] | None, ...]
-"""Words that may follow a phrase, in order: each one word, any of a set of words, or (None) any word."""
+"""Words that may follow a phrase, in order: each one word, any of a set of words, or (None) any word;
+the last may be :data:`SAID_LAST`."""
+
+SAID_LAST = "<said last>"
+"""The end of a continuation that is the whole of what follows the phrase, to a pause or the end of the
+utterance (``i'm dying here with this issue``; ``i'm dying with this problem with my heart`` goes on)."""
 
 
 def _continues(following: Sequence[str], seq: Continuation) -> bool:
-    """Whether the words ``following`` begin with the continuation ``seq``."""
+    """Whether the words ``following`` begin with the continuation ``seq`` (are it, when it ends in
+    :data:`SAID_LAST`)."""
+    if seq and seq[-1] == SAID_LAST:
+        return len(following) == len(seq) - 1 and _continues(following, seq[:-1])
     return len(following) >= len(seq) and all(
         slot is None or (word == slot if isinstance(slot, str) else word in slot) for word, slot in zip(following, seq))
 
@@ -473,7 +481,8 @@ _SUPPORT_THINGS = ("password", "account", "bill", "billing", "invoice", "router"
 _WITH_SUPPORT_THING: Continuation = (
     "with", frozenset({"my", "the", "this", "our", "a", "an", "your"}), frozenset(_SUPPORT_THINGS))
 """A support caller's trouble after a phrase (``please help me with my password``, ``i'm dying here
-with this issue``)."""
+with this issue``: said last, as ``i'm dying with this problem with my heart`` and ``he's dying with
+the phone in his hand`` are not)."""
 
 _BILLED = ("bill", "bills", "invoice", "charge", "charges", "claim", "receipt", "fee", "fees", "statement")
 """What a caller is charged on (``an ambulance bill``)."""
@@ -552,7 +561,8 @@ KEY_WORDS: Mapping[str, KeyWords] = MappingProxyType({
                     for done in ("fixed", "sorted", "working", "done", "resolved"))
             + (("to", "get", "a", "refund"), ("to", "get", "an", "answer"))
             + tuple(("for", word) for word in ("a", "an", "some", "one", "coffee", "tea", "food", "lunch"))
-            + (("of", "boredom"), ("of", "laughter"), ("laughing",), _WITH_SUPPORT_THING, ("here",) + _WITH_SUPPORT_THING),
+            + (("of", "boredom"), ("of", "laughter"), ("laughing",))
+            + tuple(lead + _WITH_SUPPORT_THING + (SAID_LAST,) for lead in ((), ("here",))),
             **{faint: _PRICE_SHOCK for faint in ("faint", "fainted", "fainting")},
             "out": tuple(lead + (thing,) for lead in ((), ("the",), ("these",), ("those",), ("some",), ("our",))
                          for thing in _HANDED_OUT)
