@@ -581,6 +581,8 @@ def test_fainting_at_a_price_and_dying_over_a_support_issue_are_figures_of_speec
     ("i'm dying here with this pain in my chest", "i'm dying"),
     ("i'm dying with this problem with my heart", "i'm dying"),
     ("he's dying with the phone in his hand", "he's dying"),
+    ("she fainted when she saw the bill and she hit her head", "she fainted"),
+    ("i'm passing out at the bill and my chest hurts", "i'm passing out"),
 ])
 def test_a_faint_or_dying_said_plainly_or_of_the_body_is_still_found(english, text, phrase):
     """Only a price or a support issue after the phrase makes it a figure of speech, the issue said

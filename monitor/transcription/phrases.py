@@ -517,12 +517,14 @@ _SAW = frozenset({"saw", "see", "sees", "seen", "seeing", "heard", "hear", "hear
 _INTO = frozenset({"in", "into", "to", "through"})
 """The words that say where air goes, before the place."""
 
-_PRICE_SHOCK: tuple[Continuation, ...] = tuple(lead + whose + (_PRICED,) for whose in ((), (_WHOSE,)) for lead in (
-    ("at",), ("over",), ("seeing",), ("when", _SAW), ("when", None, _SAW), ("when", None, None, _SAW),
-    ("when", None, "looked", "at"), ("when", None, None, "looked", "at")))
+_PRICE_SHOCK: tuple[Continuation, ...] = tuple(
+    lead + whose + priced + (SAID_LAST,) for priced in ((_PRICED,), (_PRICED, _PRICED)) for whose in ((), (_WHOSE,))
+    for lead in (("at",), ("over",), ("seeing",), ("when", _SAW), ("when", None, _SAW), ("when", None, None, _SAW),
+                 ("when", None, "looked", "at"), ("when", None, None, "looked", "at")))
 """Fainting as a figure of speech, at a price (``she nearly fainted when she saw the price``, ``i'm
-passing out at these prices``); what follows must be :data:`_PRICED`: ``she fainted when she saw the
-blood`` is a faint."""
+passing out at these prices``, ``... the total bill``); what follows must be :data:`_PRICED`, said
+last: ``she fainted when she saw the blood`` and ``she fainted when she saw the bill and she hit her
+head`` are a faint."""
 
 _CLAUSE = frozenset({
     "i", "you", "he", "she", "we", "they", "it", "there", "hes", "shes", "its", "were", "youre", "theyre", "theres",
