@@ -225,8 +225,9 @@ class Daemon:
         """This agent's name, as the webhook's posts give it (``delivery.agent_name`` applies at the
         next start): kept with each call."""
         self.machine = machine_hash()
-        """This machine's and account's hash (never the machine id): the heartbeat's ``status.machine``,
-        by which the supervisor's console tells this desk from another behind the same address."""
+        """This machine's and account's hash (never the machine id; None where nothing tells the machine):
+        the heartbeat's ``status.machine``, by which the supervisor's console tells this desk from
+        another behind the same address."""
         self.sinks = dict(sinks)
         self.reload_fn, self.options = reload, dict(options or {})  # the option of each key the command line sets
         self.guard = StoreGuard(store, written=(*(() if webhook is None else (webhook.written,)), self._alert_written))

@@ -43,7 +43,7 @@ class RunningDaemon(Protocol):
     notify: Any
     heartbeat: Any
     boundaries: str
-    machine: str
+    machine: str | None
 
     @property
     def last_problem(self) -> dict | None: ...

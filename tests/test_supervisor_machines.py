@@ -40,6 +40,7 @@ def test_a_machine_hash_is_of_the_machine_id_or_the_host_name_and_the_account_ne
     assert machine_hash((made,), uid=1001) != seen
     by_host = machine_hash((tmp_path / "none", empty), uid=1000, host=lambda: "desk-7")
     assert by_host == machine_hash((), uid=1000, host=lambda: "desk-7") != machine_hash((), uid=1000, host=lambda: "desk-8")
+    assert machine_hash((), uid=1000, host=lambda: "localhost") is None  # many machines' name: none told by it
 
 
 def test_a_daemons_heartbeat_names_its_machine_by_the_hash_the_console_takes(tmp_path):

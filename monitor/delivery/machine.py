@@ -42,11 +42,21 @@ def machine_id(files: Sequence[str | Path] = MACHINE_ID_FILES) -> str:
     return ""
 
 
+GENERIC_HOSTS = frozenset({"", "localhost", "localhost.localdomain", "localhost6", "localhost6.localdomain6"})
+"""Host names many machines share (an image's default): no machine is told by them."""
+
+
 def machine_hash(files: Sequence[str | Path] = MACHINE_ID_FILES, uid: int | None = None,
-                 host: Callable[[], str] = socket.gethostname) -> str:
+                 host: Callable[[], str] = socket.gethostname) -> str | None:
     """This machine's and account's hash, as a heartbeat's ``status.machine`` tells it
     (:data:`MACHINE_CHARS` hexadecimal digits): of the machine id in ``files``, else of the host name
-    (``host()``), and the user id ``uid`` (this process's where None)."""
-    ident = machine_id(files) or "host " + host()
+    (``host()``), and the user id ``uid`` (this process's where None). None for a machine with no
+    machine id and a host name many share (:data:`GENERIC_HOSTS`): two such desks would be one
+    machine to the console, and one's stopped daemon hidden as replaced by the other's; the
+    console tells it by its address instead, as a daemon of an earlier release."""
+    name = host().strip().lower()
+    ident = machine_id(files) or ("" if name in GENERIC_HOSTS else "host " + name)
+    if not ident:
+        return None
     uid = os.getuid() if uid is None else uid
     return hmac.new(_KEY, f"{ident}\0{uid}".encode("utf-8"), hashlib.sha256).hexdigest()[:MACHINE_CHARS]
