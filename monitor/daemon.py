@@ -85,7 +85,7 @@ from .delivery.store_errors import StoreError
 from .delivery.sinks.webhook import agent_of
 from .delivery.store_guard import StoreGuard
 from .delivery.store_rows import LIVE_SOURCE
-from .events import AlertAckedEvent, AlertClearedEvent, AlertEvent, CallSummaryEvent, Event, StatusEvent
+from .events import AlertAckedEvent, AlertClearedEvent, AlertEvent, CallSummaryEvent, Event, StatusEvent, extend_spans
 from .pipeline import CallPipeline
 from .transcription.recognizer import give_back_freed_memory
 
@@ -138,10 +138,7 @@ class NotHeard:
     def add(self, spans: list[tuple[float, float]]) -> None:
         """Stretches not heard, in time order (each after the ones added before), joined to the last when they touch."""
         for a, b in spans:
-            if self.spans and a <= self.spans[-1][1] + 1e-6:
-                self.spans[-1] = (self.spans[-1][0], max(self.spans[-1][1], b))
-            else:
-                self.spans.append((a, b))
+            extend_spans(self.spans, a, b, gap=1e-6)
 
     def within(self, since: float, until: float) -> float:
         """The seconds not heard between ``since`` and ``until``; the stretches before ``since``

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass, field, fields
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
 
 Severity = str  # "warning" | "critical"
 
@@ -265,9 +265,32 @@ def no_input_of(summary: Mapping[str, Any] | None, leg: str = "caller") -> tuple
     return _spans(summary.get(no_input_key(leg)) if isinstance(summary, Mapping) else None)
 
 
+Span = tuple[float, float]
+"""A stretch of time, (start, end) in seconds."""
+
+
+def extend_spans(spans: list[Span], start: float, end: float, gap: float = 0.0) -> None:
+    """``spans`` (in time order) with ``[start, end)`` added after them (``start`` not before the last
+    one's), joined to the last one when it begins within ``gap`` of its end."""
+    if spans and start <= spans[-1][1] + gap:
+        spans[-1] = (spans[-1][0], max(spans[-1][1], end))
+    else:
+        spans.append((start, end))
+
+
+def joined_spans(spans: Iterable[Span], gap: float = 0.0) -> list[Span]:
+    """``spans`` in time order, each that begins within ``gap`` of the end of those before it joined
+    to them (:func:`extend_spans`)."""
+    out: list[Span] = []
+    for start, end in sorted(spans):
+        extend_spans(out, start, end, gap)
+    return out
+
+
 ON_HOLD = "caller_on_hold"
-"""The stored summary's key of the spans of a live call's time its caller was on hold (``call-monitor call
-hold`` to its ``call resume``, to the hold's lift after ``daemon.max_hold_s``, or to the call's end;
+"""The stored summary's key of the spans of a call's time its caller was on hold (``call-monitor call
+hold`` to its ``call resume``, to the hold's lift after ``daemon.max_hold_s``, or to the call's end; a
+replay's ``--hold``;
 ``[from, to]`` in seconds into the call). The caller's leg was not heard then, so these spans are within
 its ``caller_no_input`` too, but its source did give input: :func:`source_no_input_of` leaves them out.
 A call never on hold has none."""

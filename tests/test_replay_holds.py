@@ -12,8 +12,9 @@ import pytest
 import soundfile as sf
 
 from conftest import CALLS, call_monitor, db_rows
-from monitor.capture.holds import call_seconds, held, joined, parse_hold
+from monitor.capture.holds import call_seconds, held, parse_hold
 from monitor.capture.sources import Chunk
+from monitor.events import joined_spans
 
 RATE = 16000
 HOLD = (100.0, 145.0)
@@ -79,6 +80,8 @@ def test_hold_music_marked_as_a_hold_raises_nothing_and_the_hold_is_kept_with_th
                               "call (as 0:40-1:35)"),
 ])
 def test_a_hold_that_is_no_stretch_of_the_call_is_refused_in_one_line(args, said, tmp_path):
+    """A hold that ends before it begins, one time alone, or minutes or seconds of 60 after a colon:
+    one error line naming the option and the value, exit 2, nothing replayed or made."""
     done = call_monitor("replay", CALLS / "normal_8k.wav", *args, "--db", tmp_path / "e.db")
     assert done.returncode == 2
     assert done.stderr.splitlines()[-1] == f"call-monitor replay: error: {said}"
@@ -97,12 +100,14 @@ def test_holds_given_for_several_recordings_are_refused_naming_them(tmp_path):
 
 
 def test_call_times_are_seconds_or_minutes_and_seconds():
+    """A hold's times are written as a batch's label onsets are (seconds, m:ss, h:mm:ss); holds that
+    meet or overlap are one."""
     assert [call_seconds(t) for t in ("75", "75.5", "1:15", "1:15.5", "0:01:15")] == [75.0, 75.5, 75.0, 75.5, 75.0]
     assert parse_hold("0:40-1:35") == (40.0, 95.0) and parse_hold("40-95.5") == (40.0, 95.5)
     for bad in ("1:60", "1:60:00", "-5", "a:10", ""):
         with pytest.raises(ValueError):
             call_seconds(bad)
-    assert joined([(50.0, 60.0), (10.0, 20.0), (15.0, 30.0), (30.0, 35.0)]) == ((10.0, 35.0), (50.0, 60.0))
+    assert joined_spans([(50.0, 60.0), (10.0, 20.0), (15.0, 30.0), (30.0, 35.0)]) == [(10.0, 35.0), (50.0, 60.0)]
 
 
 def test_a_hold_over_chunks_of_any_size_marks_the_same_samples_as_over_the_whole_call():

@@ -48,7 +48,7 @@ from ..cue_registry import SPAN_CUES
 from ..dsp.sound_class import SILENCE
 from ..dsp.runs import runs, runs_to_mask
 from ..dsp.voice_gate import faint_runs, held_level_db, hold_talk, own_voice, run_peaks, speaker_level_db
-from ..events import CuesEvent, Word, WordsEvent
+from ..events import CuesEvent, Word, WordsEvent, extend_spans
 from .frame_features import HOP_S, Frames
 from .leg_tally import LegTally
 from .span_measures import SpanMeasures, response_latencies, span_measures
@@ -596,10 +596,7 @@ class NotHeardSpans:
         goes on with it."""
         if t1 <= t0:
             return
-        if self.spans and t0 <= self.spans[-1][1] + UNHEARD_JOIN_S:
-            self.spans[-1] = (self.spans[-1][0], max(t1, self.spans[-1][1]))
-        else:
-            self.spans.append((t0, t1))
+        extend_spans(self.spans, t0, t1, gap=UNHEARD_JOIN_S)
 
     def over(self, t: np.ndarray) -> np.ndarray:
         """Which frames (centres ``t``, sorted, shape (n,)) lie in time not heard: their 10 ms

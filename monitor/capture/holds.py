@@ -13,10 +13,8 @@ from __future__ import annotations
 import re
 from typing import Iterable, Iterator, Sequence
 
+from ..events import Span
 from .sources import Chunk
-
-Span = tuple[float, float]
-"""A stretch of a call's time, (start, end) in seconds into the call."""
 
 _CALL_TIME = re.compile(r"(?:(?:(\d+):)?(\d+):)?(\d+(?:\.\d*)?)")
 
@@ -44,17 +42,6 @@ def parse_hold(text: str) -> Span:
     if span[1] <= span[0]:
         raise ValueError(f"{text!r} ends before it begins")
     return span
-
-
-def joined(spans: Iterable[Span]) -> tuple[Span, ...]:
-    """``spans`` in time order, those that meet or overlap joined into one."""
-    out: list[Span] = []
-    for a, b in sorted(spans):
-        if out and a <= out[-1][1]:
-            out[-1] = (out[-1][0], max(out[-1][1], b))
-        else:
-            out.append((a, b))
-    return tuple(out)
 
 
 def within(spans: Sequence[Span], duration_s: float) -> tuple[Span, ...]:

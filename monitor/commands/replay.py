@@ -292,10 +292,11 @@ def _feed_call(path: str, src: Recording, pipeline: CallPipeline, sinks: list,
     (:mod:`~monitor.capture.holds`); False (said in one line) if it cannot be read to its end, or if
     its speech recognition failed (the call was replayed without it)."""
     from ..capture.audio_files import AudioFileError
-    from ..capture.holds import held, joined
+    from ..capture.holds import held
+    from ..events import joined_spans
     from ..pipeline import feed_source
     progress = Progress(path, src.info.duration_s)
-    holds = joined(holds)
+    holds = tuple(joined_spans(holds))
     chunks = held(_chunks_then_warnings(path, src, pipeline, progress, holds), holds,
                   src.legs.index(pipeline.cues.channel), src.rate)
     try:

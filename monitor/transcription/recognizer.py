@@ -58,7 +58,7 @@ from typing import Any, Deque
 import numpy as np
 
 from ..dsp.resample import Resampler
-from ..events import Word, WordsEvent
+from ..events import Word, WordsEvent, joined_spans
 
 FRAME_S = 0.01
 """Hop of the voice-activity mask passed to :meth:`Transcriber.feed`."""
@@ -390,13 +390,8 @@ class Transcriber:
         (the items dropped one after another while the worker is behind; at the close, the queued
         items and the rest of the piece being decoded, in either order)."""
         start, end = item.t0, item.t0 + len(item.x) / self.input_rate
-        spans: list[tuple[float, float]] = []
-        for a, b in sorted([*self._dropped_spans, (start, end)]):  # a cut piece's rest may come after the queue's
-            if spans and spans[-1][1] >= a - 0.05:
-                spans[-1] = (spans[-1][0], max(spans[-1][1], b))
-            else:
-                spans.append((a, b))
-        self._dropped_spans = spans
+        # a cut piece's rest may come after the queue's
+        self._dropped_spans = joined_spans([*self._dropped_spans, (start, end)], gap=0.05)
 
     def dropped_spans(self) -> list[tuple[float, float]]:
         """The call-time spans (start, end) of the audio dropped because the worker fell behind by
