@@ -388,26 +388,39 @@ def test_purge_deletes_the_batchs_calls_with_their_ledger_rows_and_resume_scores
     assert "1 scored, 0 already scored" in cli(*base).stderr
 
 
-@pytest.fixture
-def mono_call(tmp_path) -> Path:
-    """A folder holding one mono recording: 20 s of a fixture call's caller."""
+@pytest.fixture(scope="module")
+def mono_scored(tmp_path_factory) -> dict:
+    """A folder holding one mono recording (20 s of a fixture call's caller), scored once by a
+    batch into a database and a table; read-only to the tests, each of which resumes into its own
+    copy of the database (:func:`mono_db`)."""
+    tmp = tmp_path_factory.mktemp("mono")
     x, rate = sf.read(CALLS / "normal_8k.wav", frames=8000 * 20, dtype="float32")
-    (tmp_path / "calls").mkdir()
-    sf.write(tmp_path / "calls" / "mono.wav", x[:, 1], rate)
-    return tmp_path / "calls" / "mono.wav"
+    (tmp / "calls").mkdir()
+    recording = tmp / "calls" / "mono.wav"
+    sf.write(recording, x[:, 1], rate)
+    db, table = tmp / "events.db", tmp / "first.csv"
+    done = cli("batch", recording.parent, "--workers", "1", "--quiet", "--db", db, "--out", table, timeout=300)
+    assert done.returncode == 0, done.stderr
+    return {"recording": recording, "db": db, "table": table}
+
+
+def mono_db(mono_scored: dict, tmp_path: Path) -> Path:
+    """A copy, in ``tmp_path``, of the database the mono recording was scored into."""
+    for f in mono_scored["db"].parent.glob(mono_scored["db"].name + "*"):  # its -wal, if any, with it
+        shutil.copy2(f, tmp_path / f.name)
+    return tmp_path / mono_scored["db"].name
 
 
 def _ledger_legs(db: Path) -> list[tuple[int, int]]:
     return db_rows(db, "SELECT caller_channel, agent_channel FROM batch_calls ORDER BY id")
 
 
-def test_resume_from_its_own_table_finds_a_mono_recording_already_scored(mono_call, tmp_path):
+def test_resume_from_its_own_table_finds_a_mono_recording_already_scored(mono_scored, tmp_path):
     """The table's first columns read as a manifest: given back with --resume, a mono recording
     (scored on channel 0 alone, whatever legs were asked) is already scored, not a second call."""
-    db, first, again = tmp_path / "events.db", tmp_path / "first.csv", tmp_path / "again.csv"
-    done = cli("batch", mono_call.parent, "--workers", "1", "--quiet", "--db", db, "--out", first, timeout=300)
-    assert done.returncode == 0, done.stderr
-    resumed = cli("batch", first, "--workers", "1", "--quiet", "--db", db, "--out", again, "--resume", timeout=300)
+    db, again = mono_db(mono_scored, tmp_path), tmp_path / "again.csv"
+    resumed = cli("batch", mono_scored["table"], "--workers", "1", "--quiet", "--db", db, "--out", again, "--resume",
+                  timeout=300)
     assert resumed.returncode == 0, resumed.stderr
     assert "0 scored, 1 already scored" in resumed.stderr
     assert " worker(s)" not in resumed.stderr  # no worker scored a call
@@ -417,17 +430,15 @@ def test_resume_from_its_own_table_finds_a_mono_recording_already_scored(mono_ca
     assert (row["status"], row["caller_channel"], row["agent_channel"]) == ("already_scored", "0", "-1")
 
 
-def test_a_ledger_row_an_earlier_release_keyed_on_the_legs_asked_is_still_found(mono_call, tmp_path):
+def test_a_ledger_row_an_earlier_release_keyed_on_the_legs_asked_is_still_found(mono_scored, tmp_path):
     """Earlier releases keyed a mono recording's ledger row on the legs asked (caller 1, agent 0 by
     default): a batch opening such a ledger moves the row to the legs scored, and --resume finds it."""
-    db = tmp_path / "events.db"
-    done = cli("batch", mono_call, "--workers", "1", "--quiet", "--db", db, timeout=300)
-    assert done.returncode == 0, done.stderr
+    db = mono_db(mono_scored, tmp_path)
     conn = sqlite3.connect(db)
     with conn:
         conn.execute("UPDATE batch_calls SET caller_channel = 1, agent_channel = 0")  # as they wrote it
     conn.close()
-    resumed = cli("batch", mono_call, "--workers", "1", "--quiet", "--db", db, "--resume", timeout=300)
+    resumed = cli("batch", mono_scored["recording"], "--workers", "1", "--quiet", "--db", db, "--resume", timeout=300)
     assert resumed.returncode == 0 and "0 scored, 1 already scored" in resumed.stderr, resumed.stderr
     assert _ledger_legs(db) == [(0, -1)] and len(db_rows(db, "SELECT id FROM calls")) == 1
 
@@ -814,10 +825,19 @@ def test_worker_processes_still_there_once_the_local_cluster_closed_are_ended_an
         other.join()
 
 
-def test_no_more_workers_start_than_there_are_calls_to_score(tmp_path):
-    """``-j 1000`` for one recording: one worker process, not a thousand started for nothing."""
-    status, err, most = _batch_counting_workers(str(ARCHIVE[0]), "-j", "1000", "--db", str(tmp_path / "e.db"))
-    assert status == 0 and most == 1, err
+def test_no_more_workers_start_than_there_are_calls_to_score_and_dasks_port_taken_is_not_said(tmp_path):
+    """``-j 1000`` for one recording: one worker process, not a thousand started for nothing. And
+    beside another Dask cluster (Dask's default HTTP port taken: another batch, a Dask dashboard),
+    the batch's stderr is its own summary line, and nothing of it listens beyond the loopback."""
+    with socket.socket() as taken:
+        try:
+            taken.bind(("127.0.0.1", 8787))
+            taken.listen()
+        except OSError:  # already taken by another program: the same condition
+            pass
+        status, err, most = _batch_counting_workers(str(ARCHIVE[0]), "-j", "1000", "--db", str(tmp_path / "e.db"))
+    assert status == 0 and most == 1, err  # one worker
+    # nothing of Dask said, the port taken or not: the summary line alone
     assert err.splitlines() == [line for line in err.splitlines() if line.startswith("call-monitor: 1 scored")]
     assert "on 1 worker(s)" in err
 
@@ -1334,20 +1354,6 @@ def test_sigterm_to_the_batch_alone_while_its_workers_score_ends_it_at_once_and_
     again = cli("batch", *files, "-j", "2", "--db", str(db), "--resume")
     assert f"{len(files) - scored} scored, {scored} already scored, 0 failed" in again.stderr, again.stderr
     assert len(db_rows(db, "SELECT id FROM calls")) == len(files)
-
-
-def test_a_batch_beside_another_dask_cluster_says_nothing_of_dask(tmp_path):
-    """Dask's default HTTP port taken (another batch, a Dask dashboard): the batch's stderr is its
-    own summary line, and nothing of it listens beyond the loopback."""
-    with socket.socket() as taken:
-        try:
-            taken.bind(("127.0.0.1", 8787))
-            taken.listen()
-        except OSError:  # already taken by another program: the same condition
-            pass
-        done = cli("batch", str(ARCHIVE[0]), "--workers", "1", "--db", str(tmp_path / "e.db"), timeout=120)
-    assert done.returncode == 0 and done.stderr.splitlines() == [
-        line for line in done.stderr.splitlines() if line.startswith("call-monitor: 1 scored")], done.stderr
 
 
 def _said_scheduler(proc: subprocess.Popen) -> str:
