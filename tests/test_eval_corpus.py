@@ -454,23 +454,18 @@ def test_a_regenerated_call_is_identical(labels, tmp_path):
         assert np.array_equal(a, b)
 
 
-def test_an_up_to_date_slice_is_skipped(labels):
-    done = run_cli(str(SLICE), "--slice")
-    assert done.returncode == 0
-    assert "0 call(s) written" in done.stdout
-
-
-def test_runs_on_one_folder_at_the_same_time_take_turns(labels, tmp_path):
-    """Both workers of ``make test`` ask for the slice, and every run rebuilds the folder's
-    espeak-ng data, even with every call up to date: three runs on one folder at once each
-    succeed (at once, two in three pairs tripped over each other's files)."""
+def test_an_up_to_date_slice_is_skipped_and_runs_on_one_folder_at_the_same_time_take_turns(labels, tmp_path):
+    """An up-to-date slice is skipped: a run on it writes no call. Both workers of ``make test``
+    ask for the slice, and every run rebuilds the folder's espeak-ng data, even with every call up
+    to date: three runs on one folder (a copy of the slice) at once each succeed (at once, two in
+    three pairs tripped over each other's files), each skipping every call."""
     folder = tmp_path / "slice"
     shutil.copytree(SLICE, folder, symlinks=True)
     procs = [subprocess.Popen([sys.executable, "-m", "tools.eval_corpus", str(folder), "--slice"], cwd=ROOT,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(3)]
     outs = [p.communicate(timeout=600) for p in procs]
-    assert [p.returncode for p in procs] == [0, 0, 0], [err for _, err in outs]
-    assert all("0 call(s) written" in out for out, _ in outs)
+    assert [p.returncode for p in procs] == [0, 0, 0], [err for _, err in outs]  # they took turns
+    assert all("0 call(s) written" in out for out, _ in outs)  # the up-to-date slice skipped, by each run
 
 
 def test_replicates_outside_the_full_corpus_range_are_refused(tmp_path):
