@@ -207,39 +207,46 @@ def test_each_stored_call_keeps_the_channel_of_each_leg_as_replay_does(tmp_path)
     assert rows == {str(stereo): ("0", "1", "caller+agent"), str(mono): ("0", "-1", "caller")}
 
 
-def test_the_table_says_how_much_caller_speech_was_judged_so_that_a_call_with_none_shows(tmp_path):
-    """A stereo call whose caller leg is silent (the caller on the other channel, say) judged nothing:
-    its row says 0 s of caller speech rather than reading as a clean call."""
+@pytest.fixture(scope="module")
+def samples_batch(tmp_path_factory) -> dict:
+    """Three cuts of a fixture call scored by one batch on 1 worker, read-only to the tests: 30 s as
+    recorded (``heard.wav``, a clean call), the same with its caller leg silent
+    (``silent_caller.wav``), and 20 s of it clipped flat inside its full scale (``clipped.wav``)."""
+    tmp = tmp_path_factory.mktemp("samples")
     x, rate = sf.read(CALLS / "normal_8k.wav", frames=8000 * 30, dtype="float32")
-    heard, silent = tmp_path / "heard.wav", tmp_path / "silent_caller.wav"
+    heard, silent, clipped = tmp / "heard.wav", tmp / "silent_caller.wav", tmp / "clipped.wav"
     sf.write(heard, x, rate)
     sf.write(silent, np.column_stack([x[:, 0], np.zeros(len(x), np.float32)]), rate)
-    out = tmp_path / "summary.csv"
-    done = cli("batch", heard, silent, "--workers", "1", "--db", tmp_path / "events.db", "--out", out, timeout=300)
-    assert done.returncode == 0, done.stderr
-    rows = {Path(r["path"]).name: r for r in read_csv(out)}
+    sf.write(clipped, np.clip(2 * x[:8000 * 20], -0.7, 0.7), rate)
+    out = tmp / "summary.csv"
+    done = cli("batch", heard, silent, clipped, "--workers", "1", "--db", tmp / "events.db", "--out", out,
+               timeout=300)
+    return {"done": done, "rows": {Path(r["path"]).name: r for r in read_csv(out)} if out.exists() else {},
+            "clipped": clipped}
+
+
+def test_the_table_says_how_much_caller_speech_was_judged_so_that_a_call_with_none_shows(samples_batch):
+    """A stereo call whose caller leg is silent (the caller on the other channel, say) judged nothing:
+    its row says 0 s of caller speech rather than reading as a clean call."""
+    assert samples_batch["done"].returncode == 0, samples_batch["done"].stderr
+    rows = samples_batch["rows"]
     assert float(rows["heard.wav"]["caller_speech_s"]) > 10
     assert float(rows["silent_caller.wav"]["caller_speech_s"]) == 0 and rows["silent_caller.wav"]["alerts"] == "0"
 
 
-def test_what_was_wrong_with_a_recordings_samples_is_one_warning_line_and_its_rows_problems(tmp_path):
+def test_what_was_wrong_with_a_recordings_samples_is_one_warning_line_and_its_rows_problems(samples_batch,
+                                                                                           tmp_path):
     """A call clipped flat inside its full scale is still scored; one warning line names the file
     and says it was clipped, in the words of replay and the reports, and its row keeps the same
     phrase; a clean call gets no line and its row says nothing."""
-    x, rate = sf.read(CALLS / "normal_8k.wav", frames=8000 * 20, dtype="float32")
-    clean, clipped = tmp_path / "clean.wav", tmp_path / "clipped.wav"
-    sf.write(clean, x, rate)
-    sf.write(clipped, np.clip(2 * x, -0.7, 0.7), rate)
-    out = tmp_path / "summary.csv"
-    done = cli("batch", clean, clipped, "--workers", "1", "--db", tmp_path / "events.db", "--out", out, timeout=300)
+    done, rows, clipped = samples_batch["done"], samples_batch["rows"], samples_batch["clipped"]
     assert done.returncode == 0, done.stderr
-    rows = {Path(r["path"]).name: r for r in read_csv(out)}
-    assert rows["clean.wav"]["problems"] == ""
+    assert rows["heard.wav"]["problems"] == ""  # the clean call
     assert rows["clipped.wav"]["status"] == "scored" and "flat-topped at 0.70" in rows["clipped.wav"]["problems"]
     replayed = cli("replay", clipped, "--no-transcribe", "--db", tmp_path / "replayed.db", timeout=300)
     [said] = [line for line in replayed.stderr.splitlines() if line.startswith("call-monitor: warning: ")]
     assert said == f"call-monitor: warning: {clipped}: {rows['clipped.wav']['problems']}"
-    assert done.stderr.splitlines()[:-1] == [said]  # then the batch's summary line
+    assert done.stderr.splitlines()[:-1] == [said]  # then the batch's summary line: none for the clean calls
 
 
 def test_a_recording_of_more_than_two_channels_is_scored_from_its_legs_channels_with_one_line_saying_so(

@@ -295,8 +295,10 @@ def test_condition_rows_and_buckets():
 
 
 def test_command_prints_table_and_writes_json(tmp_path, capsys):
+    """The command's table and JSON, and a second run with another rule setting compared with the
+    first: one deteriorating call (its first critical moves) is all they need."""
     out = tmp_path / "run.json"
-    args = [str(fixture_folder(tmp_path, NAMES[:2])), "--rates", "16000", "-j", "1", "--cache",
+    args = [str(fixture_folder(tmp_path, ("deteriorating",))), "--rates", "16000", "-j", "1", "--cache",
             str(tmp_path / "cache"), "--json", str(out)]
     assert ev.main(args) == 0
     printed = capsys.readouterr().out
