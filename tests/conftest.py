@@ -11,6 +11,7 @@ pytest-xdist workers (``pytest -n $(TEST_WORKERS) --dist load``, the Makefile's
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import http.server
 import json
 import logging
@@ -25,7 +26,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import IO, Iterator, Sequence
+from typing import IO, Callable, Iterator, Sequence
 
 import pytest
 
@@ -55,6 +56,26 @@ def call_monitor(*args: str | os.PathLike, timeout: float = 900, permissions_bin
     return subprocess.run([*under, PY, "-m", "monitor.cli", *map(str, args)], capture_output=True, text=True,
                           timeout=timeout, **kw)
 
+
+
+def made_once_for_all_workers(tmp_path_factory: pytest.TempPathFactory, name: str,
+                              make: Callable[[Path], dict]) -> dict:
+    """``make(folder)``'s result (JSON), made once for the whole run in ``folder`` (named ``name``)
+    and read from there by every pytest-xdist worker: under ``--dist load`` each worker given a test
+    of a module makes that module's fixtures again, and a fixture that replays whole calls would be
+    paid once a worker. The workers share the parent of their temporary folders; one makes the
+    result while the others wait on its lock."""
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent
+    folder = root / name
+    folder.mkdir(exist_ok=True)
+    made = folder / "made.json"
+    with open(folder / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not made.exists():
+            made.write_text(json.dumps(make(folder)))
+    return json.loads(made.read_text())
 
 
 def opener_taking_the_lock(db: Path):

@@ -21,7 +21,8 @@ import pytest
 import soundfile as sf
 
 from conftest import (ALERTING_CALL, CALLS, JUNK_CHUNK, ROOT, call_monitor as cli, crashed_recording,
-                      fixture_label as label, replay_under_way, stopped_at, stopped_once_open, stored_calls, wait_for)
+                      fixture_label as label, made_once_for_all_workers, replay_under_way, stopped_at,
+                      stopped_once_open, stored_calls, wait_for)
 from monitor.capture.sources import FileSource
 from monitor.config import load_config
 from monitor.console import width
@@ -49,15 +50,19 @@ def split_calls(stdout: str) -> list[list[dict]]:
 
 @pytest.fixture(scope="module")
 def replayed(tmp_path_factory) -> dict:
-    """Every fixture call at both rates, replayed once (acoustic only) into one database."""
-    db = tmp_path_factory.mktemp("replay") / "events.db"
-    files = [str(CALLS / f"{name}_{rate}.wav") for name in SCENARIOS for rate in RATES]
-    done = cli("replay", "--jsonl", "--no-transcribe", "--db", str(db), *files)
-    assert done.returncode == 0, done.stderr
-    calls = split_calls(done.stdout)
-    assert len(calls) == len(files)
-    by_file = {Path(c[-1]["file"]).name: c for c in calls}
-    return {"db": db, "calls": by_file}
+    """Every fixture call at both rates, replayed once (acoustic only) into one database: once for
+    the whole run, whichever workers run this module's tests (the tests only read it)."""
+    def replay(folder: Path) -> dict:
+        db = folder / "events.db"
+        files = [str(CALLS / f"{name}_{rate}.wav") for name in SCENARIOS for rate in RATES]
+        done = cli("replay", "--jsonl", "--no-transcribe", "--db", str(db), *files)
+        assert done.returncode == 0, done.stderr
+        calls = split_calls(done.stdout)
+        assert len(calls) == len(files)
+        return {"db": str(db), "calls": {Path(c[-1]["file"]).name: c for c in calls}}
+
+    made = made_once_for_all_workers(tmp_path_factory, "replayed", replay)
+    return {"db": Path(made["db"]), "calls": made["calls"]}
 
 
 @pytest.fixture(scope="module")
