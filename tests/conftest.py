@@ -442,6 +442,19 @@ def ko_model(ko_model_info):
     return load_model(ko_model_info)
 
 
+@pytest.fixture(scope="session")
+def ko_transcription(ko_model_info, ko_model):
+    """The transcription setup a configuration makes with that model (as
+    ``TranscriptionSetup.create(cfg, model)`` does: its phrase lists, language and agent leg), on
+    the model loaded once for the session rather than loaded again for each test."""
+    from monitor.transcription.setup import TranscriptionSetup
+
+    def setup(cfg):
+        return TranscriptionSetup(info=ko_model_info, model=ko_model, matcher=None, language="ko",
+                                  agent=cfg.transcription.agent, renew_s=cfg.transcription.renew_s).with_phrases(cfg)
+    return setup
+
+
 class StarvedCore:
     """One core kept busy by a process of its own: a thread starved on it (:meth:`starve`: pinned to
     it, under SCHED_IDLE) gets next to none of its CPU, as a recognizer whose flush the close gave

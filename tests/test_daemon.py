@@ -743,6 +743,15 @@ def _held_model_load(d: Daemon) -> int | None:
     return held[0] if held else None
 
 
+def _transcribing(d: Daemon, env) -> bool:
+    """Whether daemon ``d``'s status says it transcribes within 60 s (its model loaded in the
+    background). Each `status` is a process of its own: with ``-v`` its "transcription ready" line
+    is waited for first, else `status` is asked twice a second, not at every poll of :func:`wait_for`."""
+    if "-v" in d.proc.args and not d.wait_err("transcription ready", 60):
+        return False
+    return wait_for(lambda: d.status(env)["transcription"], 60, every_s=0.5)
+
+
 def _end_held(pid: int | None) -> None:
     """The held crash guard, if any, killed (a test that failed while it was stopped leaves none)."""
     if pid is not None and process_alive(pid):
@@ -788,7 +797,7 @@ def test_the_daemon_listens_while_its_speech_model_loads_and_a_reload_meanwhile_
             d.proc.send_signal(signal.SIGHUP)
             assert d.wait_err("configuration reloaded", 10), d.err
             os.kill(guard, signal.SIGCONT)  # the model loads on
-            assert wait_for(lambda: d.status(env)["transcription"], 60), d.err
+            assert _transcribing(d, env), d.err
             assert not d.status(env)["transcription_loading"]
             (ready,) = [e for e in d.err if "transcription ready" in e]
             assert ready.startswith(f"call-monitor: transcription ready: the Vosk model at {models / 'vosk-model-small-ko'} "
@@ -953,13 +962,11 @@ def test_a_reload_names_the_snapshot_interval_as_applying_at_the_next_start(tmp_
     assert line == "configuration reloaded, except what applies at the next start: storage.snapshot_every_s"
 
 
-def test_a_reloads_distress_phrases_apply_from_the_next_call(tmp_path, monitor_logs):
+def test_a_reloads_distress_phrases_apply_from_the_next_call(tmp_path, monitor_logs, ko_transcription):
     """The phrase lists were read once, with the model, at the start: a reload that changed them
     said "configuration reloaded" and every later call still spotted the old ones."""
     from monitor.daemon import Daemon as InProcess
     from monitor.delivery.store import Store
-    from monitor.transcription.setup import TranscriptionSetup
-    from monitor.transcription.vosk_models import packaged_model_dirs
 
     x, sr = sf.read(FIXTURE, frames=16000 * 8, dtype="float32")
     gap = np.zeros((16000 * 8, 2), np.float32)
@@ -969,11 +976,10 @@ def test_a_reloads_distress_phrases_apply_from_the_next_call(tmp_path, monitor_l
                  "transcription.language": "ko"}
     cfg = load_config(overrides={**overrides, "phrases.ko": ["도와 주세요"]}, user_config=False)
     reloaded = load_config(overrides={**overrides, "phrases.ko": ["숨을 못 쉬겠어요"]}, user_config=False)
-    model = packaged_model_dirs(tmp_path / "models") / "vosk-model-small-ko"
     matchers = {}
     with Store.open(tmp_path / "e.db") as store:
         daemon = InProcess(cfg, FileSource(line), store, {}, reload=lambda: reloaded,
-                           transcription=TranscriptionSetup.create(cfg, str(model)))
+                           transcription=ko_transcription(cfg))
         daemon.sinks["sighup"] = lambda ev: ev.type == "cues" and daemon.calls == 1 and ev.t == 3.0 \
             and daemon.request_reload()
         daemon.sinks["seen"] = lambda ev: ev.type == "cues" and matchers.setdefault(
@@ -1022,15 +1028,13 @@ def test_a_call_under_way_when_the_speech_model_is_ready_is_transcribed_from_the
 
 
 def test_a_reload_with_a_phrase_tolerance_the_matcher_refuses_is_not_applied_and_the_daemon_goes_on(
-        tmp_path, monitor_logs):
+        tmp_path, monitor_logs, ko_transcription):
     """``phrases.tolerance = 1.0`` passed the configuration's bounds ([0, 1]) while the phrase matcher
     takes [0, 1): a reload with it raised ValueError building the matcher and ended the daemon. Now
     the configuration refuses it when loaded, and the reload keeps the running configuration."""
     from monitor.config import ConfigError
     from monitor.daemon import Daemon as InProcess
     from monitor.delivery.store import Store
-    from monitor.transcription.setup import TranscriptionSetup
-    from monitor.transcription.vosk_models import packaged_model_dirs
 
     x, sr = sf.read(FIXTURE, frames=16000 * 8, dtype="float32")
     line = tmp_path / "call.wav"
@@ -1043,11 +1047,10 @@ def test_a_reload_with_a_phrase_tolerance_the_matcher_refuses_is_not_applied_and
     said = f"{bad}: phrases.tolerance: must be < 1, got 1.0 (allowed: 0 to below 1)"
     with pytest.raises(ConfigError, match=f"^{said}$".replace("(", r"\(").replace(")", r"\)")):
         load_config(bad, user_config=False)
-    model = packaged_model_dirs(tmp_path / "models") / "vosk-model-small-ko"
     with Store.open(tmp_path / "e.db") as store:
         daemon = InProcess(cfg, FileSource(line), store, {},
                            reload=lambda: load_config(bad, overrides, user_config=False),
-                           transcription=TranscriptionSetup.create(cfg, str(model)))
+                           transcription=ko_transcription(cfg))
         daemon.sinks["sighup"] = lambda ev: ev.type == "cues" and ev.t == 3.0 and daemon.request_reload()
         assert daemon.run() == 0
     assert [m for _, m in monitor_logs if "reloaded" in m] == [f"configuration not reloaded: {said}"]
@@ -1092,7 +1095,7 @@ def test_a_reload_that_changes_the_phrase_settings_says_the_transcriptions_notes
 
     try:
         assert d.wait_err("listening", 60), d.err
-        assert wait_for(lambda: d.status(env)["transcription"], 60), d.err  # its model loaded in the background
+        assert _transcribing(d, env), d.err  # its model loaded in the background
         assert [e for e in d.err if "warning:" in e] == [noted], "the start says the note"
         reload(english, 1, ["call-monitor: configuration reloaded"])  # nothing changed: not said again
         reload(english + "[rules.slow_speech]\npersist_s = 9.0\n", 2, ["call-monitor: configuration reloaded"])
@@ -1127,7 +1130,7 @@ def test_a_daemon_run_without_v_says_the_transcriptions_notes_at_start_as_its_la
                verbose=False)
     try:
         d.wait_running(env, timeout=60)
-        assert wait_for(lambda: d.status(env)["transcription"], 60), d.err  # its model loaded in the background
+        assert _transcribing(d, env), d.err  # its model loaded in the background
         assert d.err == [f"call-monitor: warning: {ENGLISH_LIST_FOR_KOREAN}"], d.err
         (last,) = [ln for ln in _status_text(env, tmp_path).splitlines() if ln.startswith("  last ")]
         assert last.startswith("  last warning at ") and last.endswith(f": {ENGLISH_LIST_FOR_KOREAN}"), last
