@@ -107,11 +107,13 @@ def scored(recordings, tmp_path_factory) -> dict:
             "dir": d}
 
 
-def test_a_replayed_recording_cut_short_is_said_so_by_its_stored_calls_report_as_by_its_own(recordings, tmp_path):
+def test_a_replayed_recording_cut_short_is_said_so_by_its_stored_calls_report_as_by_its_own(tmp_path):
     """``replay --db`` keeps with the call that its recording broke off, and where: the stored call's
     report (page and warning line) says it in the words of the recording's own report, and the call
-    reads as the part of a call it is, not as a whole one."""
-    cut, held = recordings["alerting"], recordings["held"]["alerting"]
+    reads as the part of a call it is, not as a whole one. (The call cut after 1 MB, 31 s of it:
+    where it breaks off is said alike however long it is, and each command here analyses it.)"""
+    cut = tmp_path / "cut.wav"
+    held = cut_wav(CALLS / "deteriorating_8k.wav", cut, 1_000_000)
     db = tmp_path / "events.db"
     replayed = call_monitor("replay", cut, "--db", db, "--no-transcribe", timeout=300)
     assert replayed.returncode == 0, replayed.stderr
@@ -426,9 +428,12 @@ def test_the_legs_of_a_call_a_manifest_lists_are_said_with_its_row_and_the_colum
     """A call listed in a manifest whose legs read the wrong way round: the line names the
     recording, the manifest's row and the values its channel columns take to turn the legs. The row
     so changed, the batch run again with --resume scores the call from the legs it names, and says
-    nothing of them."""
-    manifest, db = tmp_path / "calls.csv", tmp_path / "events.db"
-    header, right, swapped = "path,caller_channel,agent_channel,call_id", miswired["right"], miswired["swapped"]
+    nothing of them. (The swapped call's first 90 s, as the live daemon's test plays it: its legs
+    read as wrong there already, and each run of the batch scores the call again.)"""
+    manifest, db, swapped = tmp_path / "calls.csv", tmp_path / "events.db", tmp_path / "swapped.wav"
+    x, sr = sf.read(miswired["swapped"], frames=8000 * 90, dtype="float32")
+    sf.write(swapped, x, sr, subtype="PCM_16")
+    header, right = "path,caller_channel,agent_channel,call_id", miswired["right"]
     manifest.write_text(f"{header}\n{right},1,0,R-1\n{swapped},1,0,S-1\n")
     done = call_monitor("batch", manifest, "-j", "1", "--db", db, timeout=600)
     assert done.returncode == 0, done.stderr

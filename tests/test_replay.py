@@ -734,11 +734,13 @@ def _warnings(stderr: str) -> list[str]:
 def test_a_call_whose_legs_are_the_wrong_way_round_is_warned_of_once_with_the_options_that_turn_them(tmp_path):
     """The caller on the agent's channel reads as a fairly clean call (the agent judged as the
     caller): replay says so in one line naming the file and the options that take the legs the
-    other way round, after the call's alerts; the intact recording gets no such line."""
-    x, sr = sf.read(CALLS / "deteriorating_8k.wav")
-    swapped = tmp_path / "swapped.wav"
+    other way round, after the call's alerts; the intact recording gets no such line. (The demo
+    call's first 90 s: who speaks first is told there as in the whole call.)"""
+    x, sr = sf.read(CALLS / "deteriorating_8k.wav", frames=8000 * 90)
+    intact, swapped = tmp_path / "intact.wav", tmp_path / "swapped.wav"
+    sf.write(intact, x, sr)
     sf.write(swapped, x[:, ::-1], sr)
-    done = cli("replay", "--no-transcribe", "--db", tmp_path / "e.db", CALLS / "deteriorating_8k.wav", swapped)
+    done = cli("replay", "--no-transcribe", "--db", tmp_path / "e.db", intact, swapped)
     assert done.returncode == 0, done.stderr
     said = _warnings(done.stderr)
     assert len(said) == 1 and said[0].startswith(f"call-monitor: warning: {swapped}: "), said
@@ -775,8 +777,9 @@ def test_a_live_call_whose_sources_are_the_wrong_way_round_is_warned_of_once_wit
     """The microphone given as --caller and the softphone's monitor as --agent: the live call says
     once, as it goes, that its legs read the wrong way round, naming both sources and the options
     that take them the other way round; wired right, it says nothing of the kind; a recording's
-    pipeline leaves it to replay, which says it at the file's end with the channel options."""
-    x, sr = sf.read(CALLS / "deteriorating_8k.wav")  # the agent on channel 0, the caller on 1
+    pipeline leaves it to replay, which says it at the file's end with the channel options. (The
+    demo call's first 90 s: who speaks first is told there as in the whole call.)"""
+    x, sr = sf.read(CALLS / "deteriorating_8k.wav", frames=8000 * 90)  # the agent on channel 0, the caller on 1
     agent, caller = x[:, 0], x[:, 1]
     live = "live:caller=mic+agent=softphone.monitor"
     said = _warnings_of_a_call(agent, caller, sr, live, {"caller": "mic", "agent": "softphone.monitor"})
