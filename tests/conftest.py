@@ -64,17 +64,27 @@ def made_once_for_all_workers(tmp_path_factory: pytest.TempPathFactory, name: st
     and read from there by every pytest-xdist worker: under ``--dist load`` each worker given a test
     of a module makes that module's fixtures again, and a fixture that replays whole calls would be
     paid once a worker. The workers share the parent of their temporary folders; one makes the
-    result while the others wait on its lock."""
+    result while the others wait on its lock. If making it fails, that worker's tests fail with the
+    error and the others' fail at once saying so (``failed``), rather than each making it again after
+    the other, into the folder the failed attempt left half written."""
     root = tmp_path_factory.getbasetemp()
     if os.environ.get("PYTEST_XDIST_WORKER"):
         root = root.parent
     folder = root / name
     folder.mkdir(exist_ok=True)
-    made = folder / "made.json"
+    made, failed = folder / "made.json", folder / "failed"
     with open(folder / ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
+        if failed.exists():
+            pytest.fail(f"{name}: making it failed in another worker: {failed.read_text()}", pytrace=False)
         if not made.exists():
-            made.write_text(json.dumps(make(folder)))
+            try:
+                result = json.dumps(make(folder))
+            except BaseException as err:
+                failed.write_text(f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}")
+                raise
+            (folder / "made.part").write_text(result)
+            (folder / "made.part").replace(made)  # whole or not there, were this worker killed writing it
     return json.loads(made.read_text())
 
 

@@ -65,6 +65,30 @@ def replayed(tmp_path_factory) -> dict:
     return {"db": Path(made["db"]), "calls": made["calls"]}
 
 
+def test_a_result_made_once_for_all_workers_that_failed_fails_the_others_at_once(tmp_path_factory, tmp_path):
+    """The worker making a shared fixture's result fails with its error; the others (here the next
+    calls) fail at once naming it, rather than each making it again in turn into the folder the
+    failed attempt left half written; a result made is made once and read by all."""
+    attempts = []
+
+    def failing(folder: Path) -> dict:
+        attempts.append(folder)
+        (folder / "events.db").write_text("half written")
+        raise AssertionError("replay exited 1")
+
+    name = f"failing-{tmp_path.name}"
+    with pytest.raises(AssertionError, match="^replay exited 1$"):
+        made_once_for_all_workers(tmp_path_factory, name, failing)
+    for _ in range(2):
+        with pytest.raises(pytest.fail.Exception,
+                           match=f"^{name}: making it failed in another worker: AssertionError: replay exited 1$"):
+            made_once_for_all_workers(tmp_path_factory, name, failing)
+    assert len(attempts) == 1
+    made = [made_once_for_all_workers(tmp_path_factory, f"made-{tmp_path.name}", lambda folder: {"n": len(attempts)})
+            for _ in range(2)]
+    assert made == [{"n": 1}, {"n": 1}]
+
+
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory) -> subprocess.CompletedProcess:
     """`make demo`'s replay, once: the demo call (the deteriorating one at 16 kHz) by the path it
