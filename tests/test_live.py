@@ -747,22 +747,35 @@ def test_devices_command_marks_monitor_sources(pulse):
 def test_devices_lists_the_sinks_by_the_descriptions_a_softphone_s_device_list_shows(pulse):
     """A web softphone's speaker setting lists the sinks by their description: ``devices`` says each
     sink's, and the monitor that captures it; two null sinks made without one are both "Null Output"
-    there, which one warning line says, with the command that gives a sink its own."""
+    there, which one warning line says, with the commands that give the sink its own. Those run, the
+    sink of that name is listed by its own description (loading another null sink of the name beside
+    it made a second sink, softphone.2, which the device list then showed as "softphone")."""
     import json
     import subprocess
     cwd = Path(__file__).resolve().parents[1]
-    r = subprocess.run([sys.executable, "-m", "monitor.cli", "devices"], capture_output=True, text=True,
-                       timeout=30, env=pulse.full_env(), cwd=cwd)
+
+    def devices(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "monitor.cli", "devices", *args], capture_output=True, text=True,
+                              timeout=30, env=pulse.full_env(), cwd=cwd)
+    listed = devices("--json")
+    sinks = json.loads(listed.stdout)["sinks"]
+    (module,) = [s["module"] for s in sinks if s["name"] == "softphone"]
+    assert module.isdigit()
+    assert [{k: v for k, v in s.items() if k != "module"} for s in sinks if s["name"] == "mic"] == [
+        {"name": "mic", "description": "Null Output", "monitor": "mic.monitor"}]
+    r = devices()
     assert r.returncode == 0, r.stderr
     assert '  softphone  "Null Output"  (its monitor: softphone.monitor)' in r.stdout.splitlines()
     assert r.stderr.splitlines() == [
         'call-monitor: warning: sinks softphone, mic share the description "Null Output": a softphone\'s or '
-        "browser's output device list cannot tell them apart; give each its own (pactl load-module module-null-sink "
-        "sink_name=softphone sink_properties=device.description=softphone)"]
-    listed = subprocess.run([sys.executable, "-m", "monitor.cli", "devices", "--json"], capture_output=True,
-                            text=True, timeout=30, env=pulse.full_env(), cwd=cwd)
-    sinks = json.loads(listed.stdout)["sinks"]
-    assert {"name": "mic", "description": "Null Output", "monitor": "mic.monitor"} in sinks
+        "browser's output device list cannot tell them apart; give each its own (a null sink made again with one: "
+        f"pactl unload-module {module}, then pactl load-module module-null-sink sink_name=softphone "
+        "sink_properties=device.description=softphone)"]
+    for command in r.stderr.split("again with one: ")[1].rstrip(")\n").split(", then "):
+        subprocess.run(command.split(), env=pulse.full_env(), check=True, capture_output=True, timeout=10)
+    sinks = json.loads(devices("--json").stdout)["sinks"]
+    assert sorted((s["name"], s["description"]) for s in sinks) == [("mic", "Null Output"), ("softphone", "softphone")]
+    assert devices().stderr == ""
 
 
 def test_install_service_writes_user_unit(tmp_path):

@@ -219,14 +219,16 @@ def pulse_sources(timeout: float = 3.0) -> list[PulseSource] | None:
 class PulseSink:
     """A sink of the sound server: what programs play to. ``description``: the name a program's
     output device list shows (a web softphone's speaker setting, the desktop's sound settings);
-    ``monitor``: the source that captures what it plays (a ``--caller`` SOURCE)."""
+    ``monitor``: the source that captures what it plays (a ``--caller`` SOURCE); ``module``: the index
+    of the module that made it (a null sink's ``pactl load-module``), "" when it tells none."""
 
     name: str
     description: str
     monitor: str
+    module: str = ""
 
 
-_SINK_FIELD_RE = re.compile(r"^\t(Name|Description|Monitor Source): (.*)$", re.M)
+_SINK_FIELD_RE = re.compile(r"^\t(Name|Description|Monitor Source|Owner Module): (.*)$", re.M)
 
 
 def pulse_sinks(timeout: float = 3.0) -> list[PulseSink] | None:
@@ -240,9 +242,11 @@ def pulse_sinks(timeout: float = 3.0) -> list[PulseSink] | None:
     sinks = []
     for block in out.split("Sink #")[1:]:
         fields = dict(_SINK_FIELD_RE.findall(block))
+        module = fields.get("Owner Module", "").strip()  # "n/a" where no module made it
         if "Name" in fields:
             sinks.append(PulseSink(fields["Name"].strip(), fields.get("Description", "").strip(),
-                                   fields.get("Monitor Source", fields["Name"] + ".monitor").strip()))
+                                   fields.get("Monitor Source", fields["Name"] + ".monitor").strip(),
+                                   module if module.isdigit() else ""))
     return sinks
 
 

@@ -62,11 +62,14 @@ def _print_sinks(sinks: list) -> None:
         print(f"  {s.name}  \"{s.description}\"  (its monitor: {s.monitor})")
     if not sinks:
         print("  (none)")
-    by_description: dict[str, list[str]] = {}
+    by_description: dict[str, list] = {}
     for s in sinks:
-        by_description.setdefault(s.description, []).append(s.name)
-    for description, names in by_description.items():
-        if len(names) > 1:
-            warning(f"sinks {', '.join(names)} share the description \"{description}\": a softphone's or browser's "
-                    "output device list cannot tell them apart; give each its own (pactl load-module "
-                    f"module-null-sink sink_name={names[0]} sink_properties=device.description={names[0]})")
+        by_description.setdefault(s.description, []).append(s)
+    for description, alike in by_description.items():
+        if len(alike) > 1:
+            first = alike[0]
+            unload = f"pactl unload-module {first.module}, then " if first.module else ""
+            warning(f"sinks {', '.join(s.name for s in alike)} share the description \"{description}\": a softphone's "
+                    "or browser's output device list cannot tell them apart; give each its own (a null sink made "
+                    f"again with one: {unload}pactl load-module module-null-sink sink_name={first.name} "
+                    f"sink_properties=device.description={first.name})")
