@@ -41,6 +41,20 @@ def test_a_machine_hash_is_of_the_machine_id_or_the_host_name_and_the_account_ne
     by_host = machine_hash((tmp_path / "none", empty), uid=1000, host=lambda: "desk-7")
     assert by_host == machine_hash((), uid=1000, host=lambda: "desk-7") != machine_hash((), uid=1000, host=lambda: "desk-8")
     assert machine_hash((), uid=1000, host=lambda: "localhost") is None  # many machines' name: none told by it
+    assert machine_hash((), uid=1000, host=lambda: "LocalHost ") is None
+
+
+def test_a_host_name_s_hash_is_the_one_earlier_releases_made_of_it_as_given():
+    """A desk with no machine id told by its host name keeps its hash across an upgrade (``host
+    NAME`` as the system gives it, and the user id, keyed): a hash of the name in lower case made a
+    desk named ``Desk-7`` a new machine to the console, its earlier daemon shown as fallen silent
+    rather than replaced."""
+    import hashlib
+    import hmac
+
+    from monitor.delivery.machine import _KEY
+    earlier = hmac.new(_KEY, "host Desk-7\x001000".encode(), hashlib.sha256).hexdigest()[:MACHINE_CHARS]
+    assert machine_hash((), uid=1000, host=lambda: "Desk-7") == earlier
 
 
 def test_a_daemons_heartbeat_names_its_machine_by_the_hash_the_console_takes(tmp_path):

@@ -54,8 +54,8 @@ def machine_hash(files: Sequence[str | Path] = MACHINE_ID_FILES, uid: int | None
     machine id and a host name many share (:data:`GENERIC_HOSTS`): two such desks would be one
     machine to the console, and one's stopped daemon hidden as replaced by the other's; the
     console tells it by its address instead, as a daemon of an earlier release."""
-    name = host().strip().lower()
-    ident = machine_id(files) or ("" if name in GENERIC_HOSTS else "host " + name)
+    name = host()  # as given: the hash earlier releases made of it, so that an upgraded desk stays one machine
+    ident = machine_id(files) or ("" if name.strip().lower() in GENERIC_HOSTS else "host " + name)
     if not ident:
         return None
     uid = os.getuid() if uid is None else uid
