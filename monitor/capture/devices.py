@@ -220,7 +220,8 @@ class PulseSink:
     """A sink of the sound server: what programs play to. ``description``: the name a program's
     output device list shows (a web softphone's speaker setting, the desktop's sound settings);
     ``monitor``: the source that captures what it plays (a ``--caller`` SOURCE); ``module``: the index
-    of the module that made it (a null sink's ``pactl load-module``), "" when it tells none."""
+    of the ``module-null-sink`` that made it (a null sink's ``pactl load-module``), "" for another sink
+    (a card's, whose module holds the card)."""
 
     name: str
     description: str
@@ -239,6 +240,7 @@ def pulse_sinks(timeout: float = 3.0) -> list[PulseSink] | None:
     out = pactl_output(("list", "sinks"), timeout, env={**os.environ, "LC_ALL": "C"})
     if out is None:
         return None
+    null_sinks = {row[0] for row in pactl_short("modules", timeout) or () if row[1:2] == ["module-null-sink"]}
     sinks = []
     for block in out.split("Sink #")[1:]:
         fields = dict(_SINK_FIELD_RE.findall(block))
@@ -246,7 +248,7 @@ def pulse_sinks(timeout: float = 3.0) -> list[PulseSink] | None:
         if "Name" in fields:
             sinks.append(PulseSink(fields["Name"].strip(), fields.get("Description", "").strip(),
                                    fields.get("Monitor Source", fields["Name"] + ".monitor").strip(),
-                                   module if module.isdigit() else ""))
+                                   module if module in null_sinks else ""))
     return sinks
 
 

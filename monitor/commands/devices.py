@@ -67,9 +67,9 @@ def _print_sinks(sinks: list) -> None:
         by_description.setdefault(s.description, []).append(s)
     for description, alike in by_description.items():
         if len(alike) > 1:
-            first = alike[0]
-            unload = f"pactl unload-module {first.module}, then " if first.module else ""
+            made = next((s for s in alike if s.module), None)
+            how = "" if made is None else (
+                f" (a null sink made again with one: pactl unload-module {made.module}, then pactl load-module "
+                f"module-null-sink sink_name={made.name} sink_properties=device.description={made.name})")
             warning(f"sinks {', '.join(s.name for s in alike)} share the description \"{description}\": a softphone's "
-                    "or browser's output device list cannot tell them apart; give each its own (a null sink made "
-                    f"again with one: {unload}pactl load-module module-null-sink sink_name={first.name} "
-                    f"sink_properties=device.description={first.name})")
+                    f"or browser's output device list cannot tell them apart; give each its own{how}")
