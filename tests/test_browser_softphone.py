@@ -112,3 +112,14 @@ def test_an_application_s_streams_are_said_once_each_time_they_play_together_for
     assert crowd.follow(["baresip"], 31.0) == [] and crowd.follow(["baresip", "baresip"], 32.0) == []
     assert crowd.follow(["baresip", "baresip"], 42.0) == [("baresip", 2)]
     assert crowd.follow(["Chromium", "baresip", "", ""], 50.0) == [] and crowd.follow(["", ""], 70.0) == []
+
+
+def test_a_look_at_the_streams_that_failed_neither_ends_a_crowd_nor_says_it_again():
+    """A look at the server that got no answer (pactl timed out on a busy machine: None) says
+    nothing of the streams: the applications playing together before it, said once, are not said
+    again when the next look finds them still together, nor is their time together counted anew."""
+    from monitor.capture.streams import Crowd
+    crowd = Crowd(after_s=10.0)
+    assert crowd.follow(["Chromium", "Chromium"], 0.0) == [] and crowd.follow(None, 6.0) == []
+    assert crowd.follow(["Chromium", "Chromium"], 10.0) == [("Chromium", 2)]
+    assert crowd.follow(None, 11.0) == [] and crowd.follow(["Chromium", "Chromium"], 21.0) == []

@@ -230,10 +230,13 @@ class Crowd:
         self._since: dict[str, float] = {}
         self._said: set[str] = set()
 
-    def follow(self, apps: Sequence[str], now: float) -> list[tuple[str, int]]:
-        """At ``now`` (seconds), the sink's playing streams of ``apps`` (an application's name each):
-        each application whose streams have played together for ``after_s`` and were not said yet
-        since they began to, with how many of them play."""
+    def follow(self, apps: Sequence[str] | None, now: float) -> list[tuple[str, int]]:
+        """At ``now`` (seconds), the sink's playing streams of ``apps`` (an application's name each;
+        None: the server did not tell, which changes nothing): each application whose streams have
+        played together for ``after_s`` and were not said yet since they began to, with how many of
+        them play."""
+        if apps is None:
+            return []
         counts = collections.Counter(app for app in apps if app)
         crowded = {app for app, n in counts.items() if n > 1}
         self._since = {app: self._since.get(app, now) for app in crowded}
@@ -285,7 +288,7 @@ class SinkStreams:
         self.looks += 1
         look = look_at_sink(self.sink, inputs=self.inputs, seen=self.seen)
         ids, elsewhere, why, paused = look.ids, look.elsewhere, look.why, look.paused
-        self._say_crowd(look.apps, now)
+        self._say_crowd(None if ids is None else look.apps, now)
         self.seen = self.seen or ids is not None
         told, self._told = self._told + self._pending(), []
         if ids != self.ids or (ids is None and why != self.why) or paused != self.paused:
@@ -296,7 +299,7 @@ class SinkStreams:
             for at, some in steps:
                 self.on_change(at, some, why)
 
-    def _say_crowd(self, apps: Sequence[str], now: float) -> None:
+    def _say_crowd(self, apps: Sequence[str] | None, now: float) -> None:
         """One warning line for each application whose streams have played into the sink together
         for long (:class:`Crowd`)."""
         for app, n in self.crowd.follow(apps, now):
