@@ -99,19 +99,22 @@ def test_two_tabs_playing_into_the_caller_s_sink_for_long_are_said_in_one_warnin
         browser.close()
 
 
-def test_an_application_s_streams_are_said_once_each_time_they_play_together_for_long():
-    """A softphone's ringtone beside its call, for less than the time, is nothing; streams of one
-    application together past it are said once, and again only after they stopped playing together;
-    streams of different applications, or that tell no application, are no crowd."""
+def test_a_browser_s_streams_are_said_once_each_time_they_play_together_for_long():
+    """Two tabs for less than the time are nothing; a browser's streams together past it are said
+    once, and again only after they stopped playing together; a desktop softphone's own streams
+    together for long (a waiting call's ringtone beside the call, a conference: measured with baresip)
+    are no crowd, nor are streams of different applications or that tell no application."""
     from monitor.capture.streams import Crowd
     crowd = Crowd(after_s=10.0)
-    assert crowd.follow(["baresip", "baresip"], 0.0) == [] and crowd.follow(["baresip"], 4.0) == []
-    assert crowd.follow(["baresip", "baresip"], 5.0) == [] and crowd.follow(["baresip", "baresip"], 14.9) == []
-    assert crowd.follow(["baresip", "baresip", "baresip"], 15.0) == [("baresip", 3)]
-    assert crowd.follow(["baresip", "baresip"], 30.0) == []
-    assert crowd.follow(["baresip"], 31.0) == [] and crowd.follow(["baresip", "baresip"], 32.0) == []
-    assert crowd.follow(["baresip", "baresip"], 42.0) == [("baresip", 2)]
-    assert crowd.follow(["Chromium", "baresip", "", ""], 50.0) == [] and crowd.follow(["", ""], 70.0) == []
+    tabs = ["Google Chrome", "Google Chrome"]
+    assert crowd.follow(tabs, 0.0) == [] and crowd.follow(tabs[:1], 4.0) == []
+    assert crowd.follow(tabs, 5.0) == [] and crowd.follow(tabs, 14.9) == []
+    assert crowd.follow(tabs * 2, 15.0) == [("Google Chrome", 4)]
+    assert crowd.follow(tabs, 30.0) == []
+    assert crowd.follow(tabs[:1], 31.0) == [] and crowd.follow(tabs, 32.0) == []
+    assert crowd.follow(tabs, 42.0) == [("Google Chrome", 2)]
+    assert crowd.follow(["Baresip", "Baresip"], 50.0) == [] and crowd.follow(["Baresip", "Baresip"], 70.0) == []
+    assert crowd.follow(["Chromium", "Firefox", "", ""], 80.0) == [] and crowd.follow(["", ""], 100.0) == []
 
 
 def test_a_look_at_the_streams_that_failed_neither_ends_a_crowd_nor_says_it_again():

@@ -215,15 +215,22 @@ def look_at_sink(sink: str, timeout: float = PACTL_TIMEOUT_S, inputs: SinkInputs
 
 
 CROWD_S = 10.0
-"""How long streams of one application may play into the caller's sink together before it is said
-(:class:`Crowd`): a softphone's ringtone beside its call plays for seconds, not for this long."""
+"""How long streams of one browser may play into the caller's sink together before it is said
+(:class:`Crowd`)."""
+
+BROWSERS = frozenset({"chromium", "google chrome", "chrome", "microsoft edge", "brave", "opera", "vivaldi",
+                      "firefox"})
+"""The ``application.name`` of the browsers' streams (in lower case): a browser plays each tab as a
+stream of its own, a web softphone's call in one of them. A desktop softphone's own streams play
+together for long (its ringtone of a waiting call beside the call, a conference's calls): they are no
+crowd."""
 
 
 class Crowd:
-    """Streams of one application playing into the caller's sink at once, for ``after_s`` or more:
-    a sign that the application as a whole was moved there (every tab of a browser, every sound of a
-    program), not the softphone's call alone, whose other sounds (a training video, a CRM's chimes)
-    are then taken for the caller; each such stretch said once (:meth:`follow`)."""
+    """Streams of one browser playing into the caller's sink at once, for ``after_s`` or more: a sign
+    that the browser as a whole was moved there (every tab), not the web softphone's call alone, whose
+    other tabs' sounds (a training video, a CRM's chimes) are then taken for the caller; each such
+    stretch said once (:meth:`follow`). Streams of other applications are not counted (:data:`BROWSERS`)."""
 
     def __init__(self, after_s: float = CROWD_S) -> None:
         self.after_s = after_s
@@ -237,7 +244,7 @@ class Crowd:
         them play."""
         if apps is None:
             return []
-        counts = collections.Counter(app for app in apps if app)
+        counts = collections.Counter(app for app in apps if app.strip().lower() in BROWSERS)
         crowded = {app for app, n in counts.items() if n > 1}
         self._since = {app: self._since.get(app, now) for app in crowded}
         self._said &= crowded
@@ -300,8 +307,8 @@ class SinkStreams:
                 self.on_change(at, some, why)
 
     def _say_crowd(self, apps: Sequence[str] | None, now: float) -> None:
-        """One warning line for each application whose streams have played into the sink together
-        for long (:class:`Crowd`)."""
+        """One warning line for each browser whose streams have played into the sink together for
+        long (:class:`Crowd`)."""
         for app, n in self.crowd.follow(apps, now):
             log.warning("%d streams of %s have played into the caller's sink %s at once for %g s: %s as a whole may "
                         "have been moved there (every tab or sound of it, not the call alone), its other sounds "
