@@ -1421,7 +1421,8 @@ def test_a_live_call_ended_on_hold_is_said_on_hold_not_without_its_callers_input
     assert data.stopped is None and data.caller_no_input == ((15.0, 20.0),)
     assert data.notes[0].startswith("No audio of the caller came for 5.0 s of the call (0:15 to 0:20; its source")
     assert data.notes[1] == ("The caller was on hold from 0:10 to 0:15, from 0:40 to 1:35 (`call-monitor call hold` "
-                             "to its resume, or the call's end): what the line played then was not heard or judged, "
+                             "to its resume, or the call's end; a replay's `--hold`): what the line played then was "
+                             "not heard or judged, "
                              "and that time was no silence, neither the caller's pauses nor an end of the call.")
     assert "judged only up to there" not in render(data, "html").decode("utf-8")
 
