@@ -1266,26 +1266,39 @@ class _CallerLost:
                 for leg in self.legs}
 
 
-def _losing_the_caller(tmp_path, overrides: dict, reloaded: dict | None = None) -> list[dict]:
-    """A call of 12 s of speech then 48 s of silence, its caller's source lost from 8 s on, through
-    the in-process daemon (``overrides`` on its configuration; ``reloaded``: what a reload at 4 s
-    of the call changes): the stored calls."""
+def _on_a_recorded_line(tmp_path, overrides: dict, sink, *, speech_s: int = 12, silence_s: int = 0,
+                        lost_from: float = math.inf, reloaded: dict | None = None) -> list[dict]:
+    """The fixture call's first ``speech_s`` then ``silence_s`` of silence, its caller's source lost from
+    ``lost_from`` on (:class:`_CallerLost`), through the daemon run in this process to the recording's
+    end (``overrides`` on its configuration, its database in ``tmp_path``; ``reloaded``: what a reload,
+    when the daemon is asked for one, changes); ``sink(daemon, event)`` sees each event as it comes:
+    the stored calls."""
     from conftest import stored_calls
     from monitor.daemon import Daemon as InProcess
     from monitor.delivery.store import Store
 
-    x, sr = sf.read(FIXTURE, frames=16000 * 12, dtype="float32")
+    x, sr = sf.read(FIXTURE, frames=16000 * speech_s, dtype="float32")
     line = tmp_path / "call.wav"
-    sf.write(line, np.concatenate([x, np.zeros((16000 * 48, 2), np.float32)]), sr)
-    base = {"storage.db": str(tmp_path / "e.db"), "daemon.call_end_silence_s": 3.0, **overrides}
+    sf.write(line, np.concatenate([x, np.zeros((16000 * silence_s, 2), np.float32)]), sr)
+    base = {"storage.db": str(tmp_path / "e.db"), **overrides}
     later = load_config(overrides={**base, **(reloaded or {})}, user_config=False)
     with Store.open(tmp_path / "e.db") as store:
-        daemon = InProcess(load_config(overrides=base, user_config=False), _CallerLost(line, 8.0), store, {},
+        daemon = InProcess(load_config(overrides=base, user_config=False), _CallerLost(line, lost_from), store, {},
                            reload=lambda: later)
-        daemon.sinks["sighup"] = lambda ev: reloaded is not None and ev.type == "cues" and ev.t == 4.0 \
-            and daemon.request_reload()
+        daemon.sinks["test"] = lambda ev: sink(daemon, ev)
         assert daemon.run() == 0
     return stored_calls(tmp_path / "e.db")
+
+
+def _losing_the_caller(tmp_path, overrides: dict, reloaded: dict | None = None) -> list[dict]:
+    """A call of 12 s of speech then 48 s of silence, its caller's source lost from 8 s on, through
+    the in-process daemon (``overrides`` on its configuration; ``reloaded``: what a reload at 4 s
+    of the call changes): the stored calls."""
+    def reload_at_4_s(daemon, ev) -> None:
+        if reloaded is not None and ev.type == "cues" and ev.t == 4.0:
+            daemon.request_reload()
+    return _on_a_recorded_line(tmp_path, {"daemon.call_end_silence_s": 3.0, **overrides}, reload_at_4_s,
+                               silence_s=48, lost_from=8.0, reloaded=reloaded)
 
 
 def test_a_reload_applies_the_limit_of_the_wait_for_a_lost_callers_source(tmp_path, monitor_logs):
@@ -1855,28 +1868,16 @@ def test_a_callers_source_lost_during_a_long_hold_is_waited_for_from_the_loss_no
     5 s: the hold's time is no time the source gave no input, so the call waits 5 s from the loss (it ended
     at once as the source was lost, the hold's 6 s counted as the wait), also where the hold is resumed after
     the loss (not 5 s from the resume)."""
-    from conftest import stored_calls
-    from monitor.daemon import Daemon as InProcess
-    from monitor.delivery.store import Store
-
-    x, sr = sf.read(FIXTURE, frames=16000 * 12, dtype="float32")
-    line = tmp_path / "call.wav"
-    sf.write(line, np.concatenate([x, np.zeros((16000 * 48, 2), np.float32)]), sr)
-    cfg = load_config(overrides={"storage.db": str(tmp_path / "e.db"), "daemon.call_end_silence_s": 3.0,
-                                 "daemon.lost_source_end_s": 5.0}, user_config=False)
     held: list[concurrent.futures.Future] = []
-    with Store.open(tmp_path / "e.db") as store:
-        daemon = InProcess(cfg, _CallerLost(line, 8.0), store, {})
 
-        def hold_at_2_s(ev) -> None:  # the mark at call time 2 s
-            if ev.type == "cues" and ev.t == 2.0 and not held:
-                held.append(mark_now(daemon, "hold"))
-            if resumed and ev.type == "cues" and ev.t == 8.0:  # taken a second or so after the loss
-                mark_now(daemon, "resume")
-        daemon.sinks["hold"] = hold_at_2_s
-        assert daemon.run() == 0
+    def hold_at_2_s(daemon, ev) -> None:  # the mark at call time 2 s
+        if ev.type == "cues" and ev.t == 2.0 and not held:
+            held.append(mark_now(daemon, "hold"))
+        if resumed and ev.type == "cues" and ev.t == 8.0:  # taken a second or so after the loss
+            mark_now(daemon, "resume")
+    (call,) = _on_a_recorded_line(tmp_path, {"daemon.call_end_silence_s": 3.0, "daemon.lost_source_end_s": 5.0},
+                                  hold_at_2_s, silence_s=48, lost_from=8.0)
     assert held[0].result(0)["message"] == "call 1 on hold: the caller's leg is not judged until `call resume`"
-    (call,) = stored_calls(tmp_path / "e.db")
     summary = call["summary"]
     assert summary["ended_by"] == "the caller's source gave no input for 5 s"
     ((a, b),) = summary["caller_no_input"]  # the hold, and the wait after the loss joined to it
@@ -1888,25 +1889,14 @@ def test_a_call_on_hold_is_said_to_end_at_call_end_or_after_the_silence_once_res
     """Where the silence cuts the calls, a call on hold (`call hold`) is not ended by the hold's silence:
     `status` says it ends at `call end`, or after the end silence once resumed, not after the end silence."""
     from monitor import daemon_status
-    from monitor.daemon import Daemon as InProcess
-    from monitor.delivery.store import Store
-
-    x, sr = sf.read(FIXTURE, frames=16000 * 8, dtype="float32")
-    line = tmp_path / "call.wav"
-    sf.write(line, x, sr)
-    cfg = load_config(overrides={"storage.db": str(tmp_path / "e.db"), "daemon.call_end_silence_s": 3.0},
-                      user_config=False)
     said: dict[float, str] = {}
-    with Store.open(tmp_path / "e.db") as store:
-        daemon = InProcess(cfg, _CallerLost(line, math.inf), store, {})
 
-        def hold_at_2_s_asking_its_end(ev) -> None:  # the mark at call time 2 s
-            if ev.type == "cues" and ev.t in (1.0, 4.0):
-                said[ev.t] = daemon_status.state(daemon)["call"]["ends"]
-            if ev.type == "cues" and ev.t == 2.0:
-                mark_now(daemon, "hold")
-        daemon.sinks["hold"] = hold_at_2_s_asking_its_end
-        assert daemon.run() == 0
+    def hold_at_2_s_asking_its_end(daemon, ev) -> None:  # the mark at call time 2 s
+        if ev.type == "cues" and ev.t in (1.0, 4.0):
+            said[ev.t] = daemon_status.state(daemon)["call"]["ends"]
+        if ev.type == "cues" and ev.t == 2.0:
+            mark_now(daemon, "hold")
+    _on_a_recorded_line(tmp_path, {"daemon.call_end_silence_s": 3.0}, hold_at_2_s_asking_its_end, speech_s=8)
     assert said == {1.0: "after 3 s of silence",
                     4.0: "at `call-monitor call end`, or after 3 s of silence once resumed (by itself 900 s into the "
                          "hold)"}
@@ -1917,33 +1907,21 @@ def test_a_hold_never_resumed_is_lifted_after_the_longest_hold_and_the_silence_e
     ``daemon.max_hold_s`` 10 s, where the silence cuts the calls: the hold is lifted 10 s into it with one
     warning line naming the call and the limit, `status` no longer says it is on hold, and the silence
     ends the call 3 s later (it stayed open to the capture's end, every later caller unheard)."""
-    from conftest import stored_calls
     from monitor import daemon_status
-    from monitor.daemon import Daemon as InProcess
-    from monitor.delivery.store import Store
-
-    x, sr = sf.read(FIXTURE, frames=16000 * 8, dtype="float32")
-    line = tmp_path / "call.wav"
-    sf.write(line, np.concatenate([x, np.zeros((16000 * 30, 2), np.float32)]), sr)
-    cfg = load_config(overrides={"storage.db": str(tmp_path / "e.db"), "daemon.call_end_silence_s": 3.0,
-                                 "daemon.max_hold_s": 10.0}, user_config=False)
     held_s: dict[float, float | None] = {}
-    with Store.open(tmp_path / "e.db") as store:
-        daemon = InProcess(cfg, _CallerLost(line, math.inf), store, {})
 
-        def hold_at_2_s(ev) -> None:  # the mark at call time 2 s
-            if ev.type == "cues" and ev.t in (4.0, 13.0):
-                held_s[ev.t] = daemon_status.state(daemon)["call"]["hold_s"]
-            if ev.type == "cues" and ev.t == 2.0:
-                mark_now(daemon, "hold")
-        daemon.sinks["hold"] = hold_at_2_s
-        with caplog.at_level(logging.WARNING, logger="monitor"):
-            assert daemon.run() == 0
+    def hold_at_2_s(daemon, ev) -> None:  # the mark at call time 2 s
+        if ev.type == "cues" and ev.t in (4.0, 13.0):
+            held_s[ev.t] = daemon_status.state(daemon)["call"]["hold_s"]
+        if ev.type == "cues" and ev.t == 2.0:
+            mark_now(daemon, "hold")
+    with caplog.at_level(logging.WARNING, logger="monitor"):
+        (call,) = _on_a_recorded_line(tmp_path, {"daemon.call_end_silence_s": 3.0, "daemon.max_hold_s": 10.0},
+                                      hold_at_2_s, speech_s=8, silence_s=30)
     assert held_s[4.0] is not None and held_s[13.0] is None
     lifted = [r.getMessage() for r in caplog.records if "max_hold_s" in r.getMessage()]
     assert lifted == ["call 1: on hold for 10 s (daemon.max_hold_s) and `call-monitor call resume` never said: "
                       "the hold is lifted, the caller's leg heard again"]
-    (call,) = stored_calls(tmp_path / "e.db")
     summary = call["summary"]
     assert summary["ended_by"].startswith("3 s of silence"), summary["ended_by"]
     ((a, b), *_) = summary["caller_no_input"]
@@ -1956,33 +1934,21 @@ def test_a_call_started_while_the_last_one_is_on_hold_starts_without_the_hold(tm
     """`call hold` 2 s into a call and `call start` 2 s later (the next call, no resume said): the call
     the start ends ends its hold, stored as its time on hold (`caller_on_hold`) to its end; the new one
     is not on hold, its caller heard from its start."""
-    from conftest import stored_calls
     from monitor import daemon_status
-    from monitor.daemon import Daemon as InProcess
-    from monitor.delivery.store import Store
-
-    x, sr = sf.read(FIXTURE, frames=16000 * 12, dtype="float32")
-    line = tmp_path / "call.wav"
-    sf.write(line, x, sr)
-    cfg = load_config(overrides={"storage.db": str(tmp_path / "e.db")}, user_config=False)
     held_s: dict[tuple[int, float], float | None] = {}
-    with Store.open(tmp_path / "e.db") as store:
-        daemon = InProcess(cfg, _CallerLost(line, math.inf), store, {})
 
-        def hold_then_start(ev) -> None:  # the marks at 2 s and 4 s
-            if ev.type != "cues":
-                return
-            if (running := daemon_status.state(daemon)["call"]) is not None:
-                held_s[(daemon.calls, ev.t)] = running["hold_s"]
-            if daemon.calls == 1 and ev.t == 2.0:
-                mark_now(daemon, "hold")
-            if daemon.calls == 1 and ev.t == 4.0:
-                mark_now(daemon, "start")
-        daemon.sinks["hold"] = hold_then_start
-        assert daemon.run() == 0
+    def hold_then_start(daemon, ev) -> None:  # the marks at 2 s and 4 s
+        if ev.type != "cues":
+            return
+        if (running := daemon_status.state(daemon)["call"]) is not None:
+            held_s[(daemon.calls, ev.t)] = running["hold_s"]
+        if daemon.calls == 1 and ev.t == 2.0:
+            mark_now(daemon, "hold")
+        if daemon.calls == 1 and ev.t == 4.0:
+            mark_now(daemon, "start")
+    first, second = _on_a_recorded_line(tmp_path, {}, hold_then_start)
     assert held_s[(1, 4.0)] is not None
     assert [s for (n, _), s in held_s.items() if n == 2] and all(s is None for (n, _), s in held_s.items() if n == 2)
-    first, second = stored_calls(tmp_path / "e.db")
     assert first["summary"]["ended_by"] == "call-monitor call start (the next call)"
     ((a, b),) = first["summary"]["caller_on_hold"]  # the hold to the call's end, apart from its source's input
     assert a < 4.0 and b == first["summary"]["caller_no_input"][-1][1] == pytest.approx(first["summary"]["duration_s"], abs=0.1)
