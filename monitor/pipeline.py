@@ -27,11 +27,11 @@ from .analysis.leg_tally import quiet_phrase, same_message, swapped_legs, swappe
 from .config import Config
 from .files import recording_fingerprint
 from .events import (AGENT_RECORDING, ON_HOLD, AlertClearedEvent, AlertEvent, CallSummaryEvent, CuesEvent, Event,
-                     StatusEvent, WordsEvent, no_input_key)
+                     StatusEvent, WordsEvent, joined_spans, no_input_key)
 from .transcription.phrases import PhraseMatcher, PhraseSpotter
 from .transcription.recognizer import Transcriber, TranscriberError
 from .alerts.rules import AlertEngine
-from .capture.holds import within
+from .capture.holds import held, within
 from .capture.sources import Chunk, RecordingFlaws
 from .delivery.store import Store
 from .delivery.store_errors import StoreError
@@ -731,8 +731,9 @@ def recording_chunks(pipeline: CallPipeline, src: Recording, turn: LegsTurn = re
 def feed_source(pipeline: CallPipeline, chunks: Iterable[Chunk], sinks: list[Sink],
                 on_hold: Sequence[tuple[float, float]] = ()) -> None:
     """Drive ``pipeline`` with every chunk, handing each event to every sink as it comes; the
-    call's caller was on hold over ``on_hold`` (seconds into the call: ``replay --hold``), kept with
-    its end as far as the call went (:meth:`CallPipeline.finish`).
+    call's caller was on hold over ``on_hold`` (seconds into the call: ``replay --hold``, a batch
+    manifest's ``hold``): their leg is not heard then (:func:`~monitor.capture.holds.held`), and the
+    holds are kept with its end as far as the call went (:meth:`CallPipeline.finish`).
 
     Keeps no event: what the call holds stays the same however long it lasts (the replay command's
     sinks print, post and store each event and need none of them afterwards; the live daemon
@@ -747,8 +748,9 @@ def feed_source(pipeline: CallPipeline, chunks: Iterable[Chunk], sinks: list[Sin
             if end_batch is not None:
                 end_batch()
 
+    on_hold = tuple(joined_spans(on_hold))
     try:
-        for chunk in chunks:
+        for chunk in held(chunks, on_hold, pipeline.legs.index(pipeline.cues.channel), pipeline.rate):
             emit(pipeline.process(chunk))
         # a stop (Ctrl-C, SIGTERM) as the call ends leaves it closed too
         ended = pipeline.finish(on_hold=within(on_hold, pipeline.duration_s))
@@ -761,10 +763,12 @@ def feed_source(pipeline: CallPipeline, chunks: Iterable[Chunk], sinks: list[Sin
     emit(ended)
 
 
-def run_source(pipeline: CallPipeline, chunks: Iterable[Chunk], sinks: list[Sink]) -> list[Event]:
-    """:func:`feed_source`, and return all the call's events: one cue window a hop, so the list
+def run_source(pipeline: CallPipeline, chunks: Iterable[Chunk], sinks: list[Sink],
+               on_hold: Sequence[tuple[float, float]] = ()) -> list[Event]:
+    """:func:`feed_source` (the caller on hold over ``on_hold``), and return all the call's events:
+    one cue window a hop, so the list
     grows with the call (about 1.5 kB a hop, 5 MB an hour at 1 s hops); for callers that read the
     events afterwards (the report, the evaluation), not for the replay command."""
     events: list[Event] = []
-    feed_source(pipeline, chunks, [*sinks, events.append])
+    feed_source(pipeline, chunks, [*sinks, events.append], on_hold)
     return events

@@ -4,7 +4,7 @@ receiver and an alert stored for it, the supervisor console's page in a headless
 of the Korean speech model (whole, or with a file cut short), the live daemon on the sink
 ``softphone`` (start, stop, its stored calls), frame energy tracks with runs of speech and what a
 line's noise after zeros is heard as, an agent's desktop (dunst on Xvfb on a private session bus,
-whose notifications' buttons the tests click); and how ``make test`` shares the suite between
+whose notifications' buttons the tests click), a recorded call with hold music in it; and how ``make test`` shares the suite between
 pytest-xdist workers (``pytest -n $(TEST_WORKERS) --dist load``, the Makefile's
 ``TEST_WORKERS``, 3 unless given; ``TEST_WORKERS=0`` runs it in one process)."""
 
@@ -1196,3 +1196,40 @@ def desktop(tmp_path) -> Iterator[Desktop]:
     d = Desktop(tmp_path / "desktop")
     yield d
     d.close()
+
+
+HOLD_RATE = 16000
+HOLD = (100.0, 145.0)
+"""Where the hold music plays on the caller's leg of :func:`hold_music_call`, in seconds into the call."""
+
+
+def hold_music(seconds: float, dbfs: float = -24.0):
+    """Synthetic hold music, (n,): held triads and a plucked melody of 0.4 s notes, at ``dbfs``."""
+    import numpy as np
+    t = np.arange(int(seconds * HOLD_RATE)) / HOLD_RATE
+    chord = np.array([[261.6, 329.6, 392.0], [220.0, 261.6, 329.6], [174.6, 220.0, 261.6], [196.0, 246.9, 293.7]])
+    held_for = t % 2.0
+    freqs = chord[(t // 2.0).astype(int) % 4]  # (n, 3)
+    out = (0.3 * np.sin(2 * np.pi * freqs * held_for[:, None])).sum(axis=1) * np.exp(-held_for / 1.5)
+    scale = np.array([523.3, 587.3, 659.3, 698.5, 784.0, 880.0])
+    note = scale[np.random.default_rng(1).integers(len(scale), size=int(seconds / 0.4) + 1)][(t // 0.4).astype(int)]
+    plucked = t % 0.4
+    out += sum(0.5 / h * np.sin(2 * np.pi * note * h * plucked) for h in (1, 2, 3)) * np.exp(-plucked / 0.25)
+    rms_db = 10 * np.log10(np.mean(out ** 2))
+    return out * 10 ** ((dbfs - rms_db) / 20)
+
+
+@pytest.fixture(scope="session")
+def hold_music_call(tmp_path_factory) -> str:
+    """The healthy ``normal`` fixture call (agent left, caller right) with 45 s of hold music on the
+    caller's leg from 100 s on (:data:`HOLD`), the agent silent meanwhile, then 30 s more of the call."""
+    import numpy as np
+    import soundfile as sf
+    x, rate = sf.read(CALLS / "normal_16k.wav", dtype="float32")
+    assert rate == HOLD_RATE
+    start, n = int(HOLD[0] * HOLD_RATE), int((HOLD[1] - HOLD[0]) * HOLD_RATE)
+    hold = np.zeros((n, 2), dtype="float32")
+    hold[:, 1] = hold_music(HOLD[1] - HOLD[0])
+    path = tmp_path_factory.mktemp("holds") / "hold_music.wav"
+    sf.write(path, np.concatenate([x[:start], hold, x[start:start + 30 * HOLD_RATE]]), HOLD_RATE)
+    return str(path)

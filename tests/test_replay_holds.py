@@ -9,46 +9,11 @@ import json
 
 import numpy as np
 import pytest
-import soundfile as sf
 
-from conftest import CALLS, call_monitor, db_rows
+from conftest import CALLS, HOLD, call_monitor, db_rows
 from monitor.capture.holds import call_seconds, held, parse_hold
 from monitor.capture.sources import Chunk
 from monitor.events import joined_spans
-
-RATE = 16000
-HOLD = (100.0, 145.0)
-"""Where the hold music plays on the caller's leg of :func:`hold_music_call`, in seconds into the call."""
-
-
-def hold_music(seconds: float, dbfs: float = -24.0) -> np.ndarray:
-    """Synthetic hold music, (n,): held triads and a plucked melody of 0.4 s notes, at ``dbfs``."""
-    t = np.arange(int(seconds * RATE)) / RATE
-    chord = np.array([[261.6, 329.6, 392.0], [220.0, 261.6, 329.6], [174.6, 220.0, 261.6], [196.0, 246.9, 293.7]])
-    held_for = t % 2.0
-    freqs = chord[(t // 2.0).astype(int) % 4]  # (n, 3)
-    out = (0.3 * np.sin(2 * np.pi * freqs * held_for[:, None])).sum(axis=1) * np.exp(-held_for / 1.5)
-    scale = np.array([523.3, 587.3, 659.3, 698.5, 784.0, 880.0])
-    note = scale[np.random.default_rng(1).integers(len(scale), size=int(seconds / 0.4) + 1)][(t // 0.4).astype(int)]
-    plucked = t % 0.4
-    out += sum(0.5 / h * np.sin(2 * np.pi * note * h * plucked) for h in (1, 2, 3)) * np.exp(-plucked / 0.25)
-    rms_db = 10 * np.log10(np.mean(out ** 2))
-    return out * 10 ** ((dbfs - rms_db) / 20)
-
-
-@pytest.fixture(scope="module")
-def hold_music_call(tmp_path_factory) -> str:
-    """The healthy ``normal`` fixture call (agent left, caller right) with 45 s of hold music on the
-    caller's leg from 100 s on (:data:`HOLD`), the agent silent meanwhile, then 30 s more of the call."""
-    x, rate = sf.read(CALLS / "normal_16k.wav", dtype="float32")
-    assert rate == RATE
-    start, n = int(HOLD[0] * RATE), int((HOLD[1] - HOLD[0]) * RATE)
-    hold = np.zeros((n, 2), dtype="float32")
-    hold[:, 1] = hold_music(HOLD[1] - HOLD[0])
-    path = tmp_path_factory.mktemp("holds") / "hold_music.wav"
-    sf.write(path, np.concatenate([x[:start], hold, x[start:start + 30 * RATE]]), RATE)
-    return str(path)
-
 
 def test_hold_music_marked_as_a_hold_raises_nothing_and_the_hold_is_kept_with_the_call(hold_music_call, tmp_path):
     """Unmarked, the music is heard as a caller speaking slowly with long pauses: the healthy call

@@ -28,7 +28,7 @@ import soundfile as sf
 pytest.importorskip("matplotlib")
 import matplotlib.image as mpimg
 
-from conftest import CALLS, ROOT, call_monitor, long_recording, made_in, replay_under_way, stopped_once_open
+from conftest import CALLS, HOLD, ROOT, call_monitor, long_recording, made_in, replay_under_way, stopped_once_open
 
 from monitor import cli
 from monitor.config import load_config
@@ -391,6 +391,38 @@ def test_a_report_of_a_clipped_recording_says_so_on_stderr_and_in_its_notes(tmp_
     assert "The recording: sample rate 6000 Hz" in page and "flat-topped at 0.70 of full scale" in page
 
 
+def test_a_report_of_a_recording_with_hold_music_given_its_hold_raises_nothing_and_says_the_hold(
+        hold_music_call, tmp_path):
+    """``report FILE --hold FROM-TO`` replays the recording as ``replay --hold`` does: the hold music
+    on the caller's leg, which raises a false critical unmarked, is not judged, so the healthy call
+    raises nothing; the page's note says the caller was on hold then. A hold that begins after the
+    recording's end is said in one warning line, as replay says it, and not applied."""
+    out = tmp_path / "held.html"
+    done = call_monitor("report", hold_music_call, "-o", out, "--no-transcribe", "--hold", "1:40-2:25",
+                        "--hold", "9:00-9:30", timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.splitlines() == [
+        f"call-monitor: warning: {hold_music_call}: --hold 9:00-9:30 begins after the recording's end (2:55): "
+        "not applied",
+        f"call-monitor: report written to {out}"]
+    page = html.unescape(out.read_text(encoding="utf-8"))
+    assert "No alerts were raised in this call." in page and 'data-kind="possible_emergency"' not in page
+    assert f"The caller was on hold from {fmt_time(HOLD[0])} to {fmt_time(HOLD[1])} (`call-monitor call hold`" in page
+
+
+@pytest.mark.parametrize("hold, said", [
+    ("2:25-1:40", "'2:25-1:40' ends before it begins"),
+    ("abc", "'abc' is no FROM-TO stretch of the call (as 0:40-1:35)")])
+def test_a_reports_hold_that_is_no_stretch_of_the_call_is_refused_as_replay_refuses_it(hold, said, tmp_path):
+    """The same option as replay's, read by the same code: one error line naming the option and the
+    value, exit 2, no report written."""
+    out = tmp_path / "held.html"
+    done = call_monitor("report", CALLS / "normal_8k.wav", "-o", out, "--hold", hold, timeout=60)
+    assert done.returncode == 2
+    assert done.stderr.splitlines()[-1] == f"call-monitor report: error: argument --hold: {said}"
+    assert "Traceback" not in done.stderr and not out.exists()
+
+
 def test_a_report_of_a_recording_of_more_than_two_channels_names_the_channels_it_read(four_channels, tmp_path):
     """As replay says it: one warning line naming the file, its channels and those read, and a note on the page."""
     out = tmp_path / "report.html"
@@ -457,7 +489,8 @@ def test_stored_call_report(det, tmp_path, capsys):
     (["--agent-channel", "-1"], "--agent-channel -1 is"),
     (["--model", "ko", "--no-transcribe"], "--no-transcribe, --model ko are"),
     (["--caller-channel", "0", "--agent-channel", "1", "--model", "ko"],
-     "--caller-channel 0, --agent-channel 1, --model ko are")])
+     "--caller-channel 0, --agent-channel 1, --model ko are"),
+    (["--hold", "1:40-2:25", "--hold", "300-331.5"], "--hold 1:40-2:25, --hold 5:00-5:31.5 are")])
 def test_the_options_of_a_recordings_report_given_with_a_stored_calls_id_are_said_not_to_be_used(
         det, tmp_path, options, said):
     """A stored call is reported with the legs and the words it was stored with: the channels and
@@ -1421,7 +1454,8 @@ def test_a_live_call_ended_on_hold_is_said_on_hold_not_without_its_callers_input
     assert data.stopped is None and data.caller_no_input == ((15.0, 20.0),)
     assert data.notes[0].startswith("No audio of the caller came for 5.0 s of the call (0:15 to 0:20; its source")
     assert data.notes[1] == ("The caller was on hold from 0:10 to 0:15, from 0:40 to 1:35 (`call-monitor call hold` "
-                             "to its resume, or the call's end; a replay's `--hold`): what the line played then was "
+                             "to its resume, or the call's end; `--hold` of a replay or a report, a batch manifest's "
+                             "`hold`): what the line played then was "
                              "not heard or judged, "
                              "and that time was no silence, neither the caller's pauses nor an end of the call.")
     assert "judged only up to there" not in render(data, "html").decode("utf-8")

@@ -5,7 +5,9 @@ and ``call resume``: what plays meanwhile is no caller, its cues are held still,
 kept with the stored call as its ``caller_on_hold``.
 
 Times into the call are written as a call's times are everywhere (``75``, ``75.5``, ``1:15``,
-``1:15.5``, ``0:01:15``: :func:`call_seconds`), the labels of a batch's calls too.
+``1:15.5``, ``0:01:15``: :func:`call_seconds`), the labels of a batch's calls too. A batch's
+manifest gives a call's holds in its ``hold`` column, several to a cell (:func:`parse_holds`), and
+its ledger and table keep them as :func:`holds_text` writes them.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from __future__ import annotations
 import re
 from typing import Iterable, Iterator, Sequence
 
-from ..events import Span
+from ..events import Span, joined_spans
 from .sources import Chunk
 
 _CALL_TIME = re.compile(r"(?:(?:(\d+):)?(\d+):)?(\d+(?:\.\d*)?)")
@@ -42,6 +44,42 @@ def parse_hold(text: str) -> Span:
     if span[1] <= span[0]:
         raise ValueError(f"{text!r} ends before it begins")
     return span
+
+
+HOLDS_APART = re.compile(r"[;\s]+")
+"""What separates the stretches of a call's holds written together (a manifest's ``hold`` cell):
+``;`` or spaces (``1:40-2:25; 5:00-5:31.5``)."""
+
+
+def parse_holds(text: str) -> tuple[Span, ...]:
+    """The holds ``text`` writes (:data:`HOLDS_APART`, each stretch as :func:`parse_hold` reads it)
+    in time order, those that overlap or touch joined; () for none (empty). ValueError as
+    :func:`parse_hold` says it."""
+    return tuple(joined_spans(parse_hold(part) for part in HOLDS_APART.split(text.strip()) if part))
+
+
+def _clock(t: float) -> str:
+    """A time into the call as ``m:ss`` (``h:mm:ss``), its fraction of a second kept to the
+    millisecond (``5:31.5``): :func:`call_seconds` reads it back the same."""
+    minutes, seconds = divmod(round(t, 3), 60.0)
+    hours, minutes = divmod(int(minutes), 60)
+    sec = f"{seconds:06.3f}".rstrip("0").rstrip(".")
+    return f"{hours}:{minutes:02d}:{sec}" if hours else f"{minutes}:{sec}"
+
+
+def holds_text(spans: Sequence[Span]) -> str:
+    """The holds ``spans`` as a manifest's ``hold`` cell writes them (``1:40-2:25; 5:00-5:31.5``,
+    :func:`parse_holds` reads it back); empty for none."""
+    return "; ".join(f"{_clock(a)}-{_clock(b)}" for a, b in spans)
+
+
+def past_end(spans: Sequence[Span], duration_s: float) -> list[str]:
+    """What is said of each of ``spans`` that begins at or after the end of a call of
+    ``duration_s`` seconds, which is not applied (the rest of a hold past the end is cut off by
+    :func:`within`): ``--hold 5:00-5:31.5 begins after the recording's end (3:12): not applied``,
+    to follow the recording's name."""
+    return [f"--hold {holds_text([(a, b)])} begins after the recording's end ({_clock(duration_s)}): not applied"
+            for a, b in spans if a >= duration_s]
 
 
 def within(spans: Sequence[Span], duration_s: float) -> tuple[Span, ...]:

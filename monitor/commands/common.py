@@ -245,6 +245,25 @@ def add_call_options(p: argparse.ArgumentParser) -> None:
     add_transcription_options(p)
 
 
+def add_hold_option(p: argparse.ArgumentParser, which: str) -> None:
+    """``--hold FROM-TO`` of the commands that replay a recorded call (``which``: the calls it is
+    given for), each a stretch of the call its caller was on hold in, in ``args.hold``
+    (:func:`~monitor.capture.holds.parse_hold`; one that is none, an error of the command line)."""
+    p.add_argument("--hold", action="append", default=[], type=_hold_span, metavar="FROM-TO",
+                   help=f"the caller was on hold from FROM to TO (seconds or m:ss into the call: 0:40-1:35; "
+                        f"again for each hold; {which}): their leg is not judged then, as the daemon's "
+                        "`call hold` and `call resume` mark it live, and the hold is kept with the call")
+
+
+def _hold_span(text: str) -> tuple[float, float]:
+    """``--hold FROM-TO`` as a stretch of the call (:func:`~monitor.capture.holds.parse_hold`)."""
+    from ..capture.holds import parse_hold
+    try:
+        return parse_hold(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
 def add_transcription_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-transcribe", action="store_true", help="acoustic analysis only")
     p.add_argument("--model", metavar="MODEL", help="Vosk model folder, language code (en-us, ko) or a model's "

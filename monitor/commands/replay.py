@@ -8,10 +8,9 @@ import logging
 import sys
 from typing import TYPE_CHECKING, Iterator, Sequence
 
-from ..alerts.evidence import fmt_time
 from ..console import error, warning
 from ..stops import stopped_by
-from .common import ExitStatus, add_call_options, add_config_options, add_logging_options
+from .common import ExitStatus, add_call_options, add_config_options, add_hold_option, add_logging_options
 
 if TYPE_CHECKING:
     from ..capture.sources import Chunk, Recording
@@ -35,10 +34,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    "with the call): the one FILE is then the caller's leg alone (mono too)")
     p.add_argument("--jsonl", action="store_true", help="one JSON event per line on stdout")
     p.add_argument("--realtime", action="store_true", help="pace the audio like a live call")
-    p.add_argument("--hold", action="append", default=[], type=_hold_span, metavar="FROM-TO",
-                   help="the caller was on hold from FROM to TO (seconds or m:ss into the call: 0:40-1:35; "
-                        "again for each hold; one FILE only): their leg is not judged then, as the daemon's "
-                        "`call hold` and `call resume` mark it live, and the hold is kept with the call")
+    add_hold_option(p, "one FILE only")
     url = p.add_mutually_exclusive_group()
     url.add_argument("--webhook", metavar="URL", help="also post the alerts to this webhook (a supervisor "
                      "console), from the database's outbox as the daemon does")
@@ -73,15 +69,6 @@ class Progress:
     def done(self) -> None:
         if self.enabled:
             sys.stderr.write("\r" + " " * 80 + "\r")
-
-
-def _hold_span(text: str) -> tuple[float, float]:
-    """``--hold FROM-TO`` as a stretch of the call (:func:`~monitor.capture.holds.parse_hold`)."""
-    from ..capture.holds import parse_hold
-    try:
-        return parse_hold(text)
-    except ValueError as err:
-        raise argparse.ArgumentTypeError(str(err)) from None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -292,13 +279,9 @@ def _feed_call(path: str, src: Recording, pipeline: CallPipeline, sinks: list,
     (:mod:`~monitor.capture.holds`); False (said in one line) if it cannot be read to its end, or if
     its speech recognition failed (the call was replayed without it)."""
     from ..capture.audio_files import AudioFileError
-    from ..capture.holds import held
-    from ..events import joined_spans
     from ..pipeline import feed_source
     progress = Progress(path, src.info.duration_s)
-    holds = tuple(joined_spans(holds))
-    chunks = held(_chunks_then_warnings(path, src, pipeline, progress, holds), holds,
-                  src.legs.index(pipeline.cues.channel), src.rate)
+    chunks = _chunks_then_warnings(path, src, pipeline, progress, holds)
     try:
         feed_source(pipeline, chunks, [*sinks, progress], on_hold=holds)
     except AudioFileError as err:
@@ -325,13 +308,12 @@ def _chunks_then_warnings(path: str, src: Recording, pipeline: CallPipeline, pro
     from dataclasses import replace
 
     from ..capture.audio_files import audio_breaks_off
+    from ..capture.holds import past_end
     from ..pipeline import recording_chunks, replay_turn_of
     yield from recording_chunks(pipeline, src, replay_turn_of(path, pipeline.agent_file))
     progress.done()
-    for a, b in holds:
-        if a >= pipeline.duration_s:
-            warning(f"{path}: --hold {fmt_time(a)}-{fmt_time(b)} begins after the recording's end "
-                    f"({fmt_time(pipeline.duration_s)}): not applied")
+    for line in past_end(holds, pipeline.duration_s):
+        warning(f"{path}: {line}")
     flaws = pipeline.flaws
     if flaws.truncated_at_s is not None:
         warning(audio_breaks_off(path, "replayed", flaws.truncated_at_s))

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from ..console import error, info, warning
 from ..stops import stopped_by
-from .common import ExitStatus, add_call_options, add_config_options, not_used
+from .common import ExitStatus, add_call_options, add_config_options, add_hold_option, not_used
 
 if TYPE_CHECKING:
     from ..config import Config
@@ -39,6 +39,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="report.html (self-contained page) or report.png (timeline only)")
     p.add_argument("--agent", metavar="FILE", help="a recording's report: the agent's leg as a recording of its "
                    "own (mono), the recording given the caller's (as replay --agent)")
+    add_hold_option(p, "a recording's report")
     add_call_options(p)
     add_config_options(p)
     # None: not given (a recording's report reads the usual legs; a stored call's and an archive's
@@ -132,6 +133,7 @@ def _recording(args: argparse.Namespace, cfg: Config, target: str):
     replay says them (and a ``--db`` given, not used); None after the line for a speech model that
     cannot be used. Raises ReportError for a recording that cannot be read."""
     from .common import ModelError, agent_file_contradicted, open_transcription
+    from ..capture.holds import past_end
     from ..report import from_file
     from ..report.data import check_recording
     check_recording(target)
@@ -150,9 +152,11 @@ def _recording(args: argparse.Namespace, cfg: Config, target: str):
     caller = 1 if args.caller_channel is None else args.caller_channel
     agent = 0 if args.agent_channel is None else args.agent_channel
     data = from_file(target, cfg, transcription=transcription, caller_channel=caller,
-                     agent_channel=None if agent < 0 else agent, agent_file=args.agent)
+                     agent_channel=None if agent < 0 else agent, agent_file=args.agent, on_hold=args.hold)
     if data.unread_channels:
         warning(f"{target}: {data.unread_channels}")
+    for line in past_end(args.hold, data.duration_s):  # as replay says it
+        warning(f"{target}: {line}")
     _say_flaws(target, data)
     return data
 
@@ -225,9 +229,16 @@ def _recording_options(args: argparse.Namespace) -> list[str]:
     given = [f"--caller-channel {args.caller_channel}" if args.caller_channel is not None else "",
              f"--agent-channel {args.agent_channel}" if args.agent_channel is not None else "",
              f"--agent {args.agent}" if args.agent is not None else "",
+             *(f"--hold {text}" for text in _holds_given(args)),
              "--no-transcribe" if args.no_transcribe else "",
              f"--model {args.model}" if args.model is not None else ""]
     return [option for option in given if option]
+
+
+def _holds_given(args: argparse.Namespace) -> list[str]:
+    """Each ``--hold`` given, as written (:func:`~monitor.capture.holds.holds_text`)."""
+    from ..capture.holds import holds_text
+    return [holds_text([span]) for span in args.hold]
 
 
 def _failed(err: Exception, output: str) -> int:

@@ -30,8 +30,8 @@ from ..analysis.baseline import Baseline
 from ..config import Config
 from ..cue_registry import CUES, cue, shown_min_speech_s
 from ..dsp.runs import runs
-from ..events import (AlertClearedEvent, AlertEvent, CuesEvent, Event, WordsEvent, no_input_of, on_hold_of,
-                      source_no_input_of, unjudged)
+from ..events import (AlertClearedEvent, AlertEvent, CallSummaryEvent, CuesEvent, Event, WordsEvent, no_input_of,
+                      on_hold_of, source_no_input_of, unjudged)
 from ..analysis.frame_features import HOP_S
 from ..analysis.leg_tally import SAME_HEAD, SWAPPED_HEAD, quiet_head
 from ..analysis.span_measures import pause_runs
@@ -183,12 +183,12 @@ def no_input_note(spans: Sequence[tuple[float, float]], stop: Stop | None) -> st
 
 def on_hold_note(spans: Sequence[tuple[float, float]]) -> str | None:
     """The report's note on the spans the caller was on hold in (``call-monitor call hold``, ``replay
-    --hold``), None for none."""
+    --hold``, ``report --hold``, a batch manifest's ``hold``), None for none."""
     if not spans:
         return None
     each = ", ".join(f"from {fmt_time(a)} to {fmt_time(b)}" for a, b in spans)
-    return (f"The caller was on hold {each} (`call-monitor call hold` to its resume, or the call's end; a "
-            "replay's `--hold`): what "
+    return (f"The caller was on hold {each} (`call-monitor call hold` to its resume, or the call's end; "
+            "`--hold` of a replay or a report, a batch manifest's `hold`): what "
             "the line played then was not heard or judged, and that time was no silence, neither the caller's "
             "pauses nor an end of the call.")
 
@@ -468,9 +468,10 @@ def utterances(words: Iterable[WordsEvent], cfg: Config | None = None) -> list[U
 def from_file(path: str, cfg: Config, *, transcription: Any = None,
               words: Iterable[WordsEvent] | None = None, caller_channel: int = 1,
               agent_channel: int | None = 0, store: Store | None = None,
-              agent_file: str | None = None) -> ReportData:
+              agent_file: str | None = None, on_hold: Sequence[tuple[float, float]] = ()) -> ReportData:
     """Replay ``path`` through the call pipeline and gather the report (``agent_file``: the agent's
-    leg's own recording, of a call of two files, ``path`` the caller's).
+    leg's own recording, of a call of two files, ``path`` the caller's; ``on_hold``: the stretches
+    of the call its caller was on hold in, as ``replay --hold`` gives them, said in its notes).
 
     ``transcription``: an object with ``for_call(rate, legs) -> dict`` (the replay command's
     transcription setup) or a callable with that signature giving ``CallPipeline`` keyword
@@ -479,7 +480,6 @@ def from_file(path: str, cfg: Config, *, transcription: Any = None,
     ``store``: record the replayed call there too (default: nothing is stored).
     """
     from ..pipeline import CallPipeline, recording_chunks, replay_turn_of, run_source
-
     src = _open_source(path, caller_channel, agent_channel, agent_file)
     extra: dict[str, Any] = {}
     if transcription is not None:
@@ -488,28 +488,38 @@ def from_file(path: str, cfg: Config, *, transcription: Any = None,
     pipeline = CallPipeline(cfg, src.rate, src.legs, store=store, source=path, channels=src.channels,
                             keep_series=True, agent_file=agent_file, **extra)
     try:
-        events = run_source(pipeline, recording_chunks(pipeline, src, replay_turn_of(path, pipeline.agent_file)), [])
+        events = run_source(pipeline, recording_chunks(pipeline, src, replay_turn_of(path, pipeline.agent_file)), [],
+                            on_hold)
     except AudioFileError as err:
         raise ReportError(str(err)) from None
-    notes = ["Mono recording: the caller's leg only."] if len(src.legs) == 1 else []
-    if unread := src.unread_channels():
-        notes.append(f"The recording has {unread}.")
     series = cast(HopSeries, pipeline.series)  # kept: the pipeline was made with keep_series
     data = _from_events(events, cfg, title=os.path.basename(path), source=path,
                         duration_s=pipeline.duration_s, legs=src.legs,
                         tracks=_tracks(series.series(pipeline.duration_s), cfg),
                         baseline=pipeline.baseline.baseline, extra_words=words,
-                        transcribed=bool(pipeline.transcribers), notes=notes,
+                        transcribed=bool(pipeline.transcribers), notes=_recording_notes(src, events),
                         call_id=pipeline.call_id)
     data.problems = pipeline.flaws.problems or None
     data.agent_source = pipeline.agent_file
     data.legs_swapped = pipeline.flaws.legs_swapped or None
     data.legs_same = pipeline.flaws.legs_same or None
     data.quiet_legs = pipeline.flaws.quiet_legs
-    data.unread_channels = unread
+    data.unread_channels = src.unread_channels()
     data.caller_speech_s = round(pipeline.baseline.speech_s, 1)
     data.truncated_s = pipeline.flaws.truncated_at_s
     return data
+
+
+def _recording_notes(src: Recording, events: Sequence[Event]) -> list[str]:
+    """The notes of a replayed recording's report: mono, the channels of more than two it read,
+    its caller's holds (as a stored call's report says them)."""
+    notes = ["Mono recording: the caller's leg only."] if len(src.legs) == 1 else []
+    if unread := src.unread_channels():
+        notes.append(f"The recording has {unread}.")
+    summary = next((e.to_dict() for e in reversed(events) if isinstance(e, CallSummaryEvent)), None)
+    if held := on_hold_note(on_hold_of(summary)):
+        notes.append(held)
+    return notes
 
 
 def _from_events(events: Sequence[Event], cfg: Config, *, title: str, source: str, duration_s: float,
