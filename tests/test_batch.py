@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import fcntl
+import html
 import json
 import os
 import re
@@ -31,13 +32,15 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from conftest import (CALLS, PY, ROOT, SPEECH, bare_sqlite_file, call_monitor as cli, db_rows, child_processes, holds_open,
+from conftest import (CALLS, HOLD, PY, ROOT, SPEECH, bare_sqlite_file, call_monitor as cli, db_rows, child_processes, holds_open,
                       korean_model, long_recording, made_in, process_alive, scheduler_address, stopped_at,
                       stopped_once_open, wait_for)
 
 from monitor.alerts.meaning import kind_name
 from monitor.config import load_config
 from monitor.batch.inputs import CallJob, InputError, expand_inputs, unopenable
+from monitor.batch.ledger import BatchStore
+from monitor.delivery.store import Store
 from monitor.files import recording_fingerprint
 from monitor.transcription.vosk_models import packaged_model_dirs
 
@@ -448,6 +451,114 @@ def test_a_ledger_row_an_earlier_release_keyed_on_the_legs_asked_is_still_found(
     resumed = cli("batch", mono_scored["recording"], "--workers", "1", "--quiet", "--db", db, "--resume", timeout=300)
     assert resumed.returncode == 0 and "0 scored, 1 already scored" in resumed.stderr, resumed.stderr
     assert _ledger_legs(db) == [(0, -1)] and len(db_rows(db, "SELECT id FROM calls")) == 1
+
+
+@pytest.fixture(scope="module")
+def held_batch(tmp_path_factory, hold_music_call) -> dict:
+    """A manifest's two calls scored once by a batch on 1 worker, read-only to the tests (one that
+    resumes works on its own copy of the database): the healthy call with hold music on its
+    caller's leg (:func:`hold_music_call`), its ``hold`` ``1:40-2:25; 9:00-9:30`` (the second after
+    its end), and 20 s of a fixture call with no hold."""
+    tmp = tmp_path_factory.mktemp("held")
+    x, rate = sf.read(CALLS / "normal_8k.wav", frames=8000 * 20, dtype="float32")
+    sf.write(tmp / "short.wav", x, rate)
+    manifest = tmp / "calls.csv"
+    manifest.write_text(f'path,hold\n{hold_music_call},"1:40-2:25; 9:00-9:30"\nshort.wav,\n')
+    db, out = tmp / "events.db", tmp / "summary.csv"
+    done = cli("batch", manifest, "--workers", "1", "--db", db, "--out", out, timeout=300)
+    return {"done": done, "db": db, "manifest": manifest, "short": tmp / "short.wav",
+            "rows": {Path(r["path"]).name: r for r in read_csv(out)} if out.exists() else {}}
+
+
+def test_a_manifests_hold_scores_its_call_as_replay_hold_replays_it(held_batch, hold_music_call, tmp_path):
+    """A manifest's ``hold`` column gives a call's holds as ``replay --hold`` gives them: the hold
+    music is not judged as the caller (no false critical), and the call is stored as replay stores
+    it, its hold kept (``caller_on_hold``); the table's ``hold`` column says the holds it was scored
+    with. A hold that begins after the recording's end is said in one warning line as replay says
+    it, naming the manifest's row."""
+    done, rows = held_batch["done"], held_batch["rows"]
+    assert done.returncode == 0, done.stderr
+    assert [line for line in done.stderr.splitlines() if "warning" in line] == [
+        f"call-monitor: warning: {hold_music_call}: hold 9:00-9:30 begins after the recording's end (2:55): not "
+        f"applied (listed on {held_batch['manifest']} line 2)"]
+    held = rows["hold_music.wav"]
+    assert (held["hold"], held["alerts"], rows["short.wav"]["hold"]) == ("1:40-2:25; 9:00-9:30", "0", "")
+    db = tmp_path / "replay.db"
+    replayed = cli("replay", hold_music_call, "--no-transcribe", "--db", db, "--hold", "1:40-2:25",
+                   "--hold", "9:00-9:30")
+    assert replayed.returncode == 0, replayed.stderr
+    [(call_id,)] = db_rows(db, "SELECT id FROM calls")
+    ours = stored_call(held_batch["db"], int(held["db_call_id"]))
+    assert ours == stored_call(db, call_id)
+    assert ours["summary"]["caller_on_hold"] == [list(HOLD)] and ours["alerts"] == []
+
+
+def test_resume_scores_again_a_call_whose_holds_changed_not_one_whose_holds_are_the_same(held_batch, hold_music_call,
+                                                                                         tmp_path):
+    """The ledger keys a call on its holds: the manifest given again with a hold added to the call
+    that had none scores that call again (what it raises depends on them), while the call whose
+    holds are the same, written otherwise (seconds, a space between them), is already scored."""
+    db = tmp_path / "events.db"
+    for f in held_batch["db"].parent.glob(held_batch["db"].name + "*"):  # its -wal, if any, with it
+        shutil.copy2(f, tmp_path / f.name)
+    manifest = tmp_path / "calls.csv"
+    manifest.write_text(f"path,hold\n{hold_music_call},100-145 540-570\n{held_batch['short']},0:05-0:10\n")
+    done = cli("batch", manifest, "--workers", "1", "--quiet", "--db", db, "--resume", timeout=300)
+    assert done.returncode == 0 and "1 scored, 1 already scored" in done.stderr, done.stderr
+    assert db_rows(db, "SELECT holds FROM batch_calls WHERE path = ? ORDER BY id", (str(held_batch["short"]),)) == [
+        ("",), ("0:05-0:10",)]
+    [(summary,)] = db_rows(db, "SELECT summary FROM calls WHERE source = ? ORDER BY id DESC LIMIT 1",
+                           (str(held_batch["short"]),))
+    assert json.loads(summary)["caller_on_hold"] == [[5.0, 10.0]]
+
+
+LEDGER_BEFORE_HOLDS = """
+CREATE TABLE batch_calls (
+    id INTEGER PRIMARY KEY, path TEXT NOT NULL, caller_channel INTEGER NOT NULL, agent_channel INTEGER NOT NULL,
+    content_hash TEXT NOT NULL, config_hash TEXT NOT NULL, call_id INTEGER NOT NULL REFERENCES calls(id),
+    row TEXT NOT NULL, scored_at REAL NOT NULL, agent_path TEXT NOT NULL DEFAULT '',
+    UNIQUE (path, agent_path, caller_channel, agent_channel, content_hash, config_hash))
+"""
+"""The ledger as releases before a manifest's holds made it: keyed without ``holds``."""
+
+
+def test_a_ledger_row_written_before_holds_were_kept_is_found_for_its_call_without_holds(tmp_path):
+    """Opened by this release, a ledger made without ``holds`` has the column, its rows kept as
+    calls with no hold: such a call given again without holds is found already scored by
+    ``--resume``; given with a hold, it is another call, scored."""
+    db = tmp_path / "events.db"
+    store = Store.open(db)
+    call = store.start_call("/calls/a.wav")
+    store.close()
+    with sqlite3.connect(db) as conn:
+        conn.execute(LEDGER_BEFORE_HOLDS)
+        conn.execute("INSERT INTO batch_calls (path, caller_channel, agent_channel, content_hash, config_hash, "
+                     "call_id, row, scored_at) VALUES ('/calls/a.wav', 1, 0, 'h', 'c', ?, '{\"channels\": 2}', 1.0)",
+                     (call,))
+    conn.close()
+    with BatchStore.open(db) as ledger:
+        assert ledger.known_hashes(CallJob("/calls/a.wav"), "c") == {(1, 0): "h"}
+        assert ledger.scored_row(CallJob("/calls/a.wav"), 2, "h", "c") == {"channels": 2}
+        assert ledger.known_hashes(CallJob("/calls/a.wav", holds=((100.0, 145.0),)), "c") == {}
+    assert db_rows(db, "SELECT path, holds, call_id FROM batch_calls") == [("/calls/a.wav", "", call)]
+
+
+@pytest.mark.parametrize("cell, said", [
+    ("2:25-1:40", "hold: '2:25-1:40' ends before it begins"),
+    ("abc", "hold: 'abc' is no FROM-TO stretch of the call (as 0:40-1:35)"),
+    ("1:40-2:25; 1:75-2:00", "hold '1:40-2:25; 1:75-2:00': '1:75-2:00': FROM and TO are seconds, m:ss or h:mm:ss "
+                             "into the call (as 0:40-1:35)")])
+def test_a_manifests_hold_that_is_no_stretch_of_the_call_is_one_line_naming_its_row_and_nothing_is_scored(
+        tmp_path, cell, said):
+    """A ``hold`` cell holding what is no stretch of the call (one that ends before it begins, no
+    FROM-TO, a time of 75 s after a colon) stops the batch before anything is scored or stored, in
+    one line naming the manifest, the row's line and the cell, as a bad channel does (exit 2)."""
+    manifest = tmp_path / "calls.csv"
+    manifest.write_text(f'path,hold\n{ARCHIVE[0]},\n{ARCHIVE[1]},"{cell}"\n')
+    done = cli("batch", manifest, "--db", tmp_path / "e.db", "--out", tmp_path / "s.csv", timeout=120)
+    assert (done.returncode, done.stdout) == (2, "")
+    assert done.stderr.splitlines() == [f"call-monitor: error: {manifest} line 3: {said}"]
+    assert not (tmp_path / "e.db").exists() and not (tmp_path / "s.csv").exists()
 
 
 def test_resume_scores_a_stereo_recording_again_on_other_legs(tmp_path):
@@ -2026,7 +2137,7 @@ def test_a_manifest_naming_a_column_it_is_read_by_twice_is_refused_naming_it(tmp
 
 @pytest.mark.parametrize("column, meant", [
     ("caller", "caller_channel"), ("agent_chanel", "agent_channel"), ("callid", "call_id"),
-    ("Caller_Channel", "caller_channel"), ("call-id", "call_id"),
+    ("Caller_Channel", "caller_channel"), ("call-id", "call_id"), ("holds", "hold"), ("Hold", "hold"),
 ])
 def test_a_manifest_column_meant_as_a_known_one_is_refused_naming_it(tmp_path, column, meant):
     """A column spelt unlike the one it is meant as (a channel's, its values channel numbers) would
@@ -2037,7 +2148,7 @@ def test_a_manifest_column_meant_as_a_known_one_is_refused_naming_it(tmp_path, c
     with pytest.raises(InputError) as err:
         expand_inputs([str(manifest)])
     assert str(err.value) == (f"{manifest}: column '{column}' is not one a manifest is read by (did you mean "
-                              f"{meant}?); its columns are path, caller_channel, agent_channel, call_id, agent_path")
+                              f"{meant}?); its columns are path, caller_channel, agent_channel, call_id, agent_path, hold")
 
 
 def test_a_manifest_column_like_a_channels_beside_that_channels_own_is_the_users(tmp_path):
@@ -2166,6 +2277,24 @@ def flagged_table(tmp_path) -> Path:
     table = tmp_path / "summary.csv"
     table.write_text(f"path,caller_channel,agent_channel,status,alerts\n{recording},1,0,scored,1\n")
     return table
+
+
+def test_an_archive_reports_call_report_made_from_its_recording_is_of_the_call_with_its_holds(hold_music_call,
+                                                                                               tmp_path):
+    """A flagged call's report made from its recording (no database behind the table) replays it
+    with the holds its row was scored with (the table's ``hold``), as ``report FILE --hold`` would:
+    its notes say the hold."""
+    from dataclasses import replace
+
+    from monitor.config import Config
+    from monitor.report.archive import read_table, write_call_reports
+    table = tmp_path / "summary.csv"
+    table.write_text(f"path,caller_channel,agent_channel,hold,status,alerts\n{hold_music_call},1,0,0:05-0:10,scored,2\n")
+    cfg = Config()
+    cfg = replace(cfg, storage=replace(cfg.storage, db=str(tmp_path / "none.db")))  # from the recording
+    write_call_reports(read_table(str(table)), cfg, str(tmp_path / "calls"), str(tmp_path), on_error=pytest.fail)
+    page = html.unescape((tmp_path / "calls" / "call-1.html").read_text(encoding="utf-8"))
+    assert "The caller was on hold from 0:05 to 0:10 (`call-monitor call hold`" in page
 
 
 def test_the_archive_reports_call_reports_show_their_progress_as_the_batchs_and_are_the_same(flagged_table, tmp_path,

@@ -358,7 +358,8 @@ def test_a_manifest_column_meant_as_agent_path_is_refused_naming_it(tmp_path, co
     with pytest.raises(InputError) as err:
         expand_inputs([str(calls)])
     assert str(err.value) == (f"{calls}: column '{column}' is not one a manifest is read by (did you mean "
-                              "agent_path?); its columns are path, caller_channel, agent_channel, call_id, agent_path")
+                              "agent_path?); its columns are path, caller_channel, agent_channel, call_id, agent_path, "
+                              "hold")
     names = manifest(tmp_path, "path,agent\ncall.wav,alice\n")
     assert [job.agent_path for job in expand_inputs([str(names)])] == [""]
 

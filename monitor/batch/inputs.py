@@ -22,9 +22,11 @@ BATCH_CHOOSE_LEGS = "--caller-channel N and --agent-channel N, or a manifest's c
 """How a batch is told other channels of a recording's legs (its options, a manifest's columns)."""
 
 
-MANIFEST_COLUMNS: tuple[str, ...] = ("path", "caller_channel", "agent_channel", "call_id", "agent_path")
+MANIFEST_COLUMNS: tuple[str, ...] = ("path", "caller_channel", "agent_channel", "call_id", "agent_path", "hold")
 """The columns a manifest's rows are read by; any other column is the user's own (notes, a name).
-``agent_path``: the agent's leg as a recording of its own, ``path`` then the caller's (mono each)."""
+``agent_path``: the agent's leg as a recording of its own, ``path`` then the caller's (mono each);
+``hold``: the call's holds (``1:40-2:25; 5:00-5:31.5``, :func:`~monitor.capture.holds.parse_holds`),
+empty for none."""
 
 
 class InputError(ValueError):
@@ -49,6 +51,9 @@ class CallJob:
     call of two files, each leg read from its file's one channel (``caller_channel`` and
     ``agent_channel`` 0, :data:`~monitor.capture.leg_files.LEG_FILE_CHANNELS`); empty for a call of
     one recording."""
+    holds: tuple[tuple[float, float], ...] = ()
+    """The stretches of the call its caller was on hold in (a manifest's ``hold``), in time order,
+    joined where they meet: scored as ``replay --hold`` replays it; () for none."""
 
     def said(self, problem: str) -> str:
         """The one line of ``problem`` (naming the file), with the manifest's row that lists the
@@ -172,6 +177,19 @@ def _channel(value: str, default: int | None, where: str, leg: str) -> int | Non
     return None if n < 0 else n
 
 
+def _holds(value: str | None, where: str) -> tuple[tuple[float, float], ...]:
+    """A row's holds (:func:`~monitor.capture.holds.parse_holds`); a cell that is no stretch of the
+    call is an InputError naming the row and the stretch (the whole cell too, where it holds more
+    than that one), as a bad channel is."""
+    from ..capture.holds import parse_holds
+    cell = (value or "").strip()
+    try:
+        return parse_holds(cell)
+    except ValueError as err:
+        whole = "" if str(err).startswith(repr(cell)) else f" {cell!r}"
+        raise InputError(f"{where}: hold{whole}: {err}") from None
+
+
 def not_utf8(path: str, what: str = "the manifest") -> str:
     """The line of a CSV file (``what``: a manifest, a batch table) that is not UTF-8 text (a
     spreadsheet's export in Windows-1252, say), where it is and what to do."""
@@ -238,7 +256,7 @@ def read_manifest(path: str, caller_channel: int, agent_channel: int | None) -> 
         assert caller is not None  # a caller's -1 is refused
         jobs.append((where, CallJob(path=os.path.normpath(os.path.join(base, p)), caller_channel=caller,
                                     agent_channel=_channel(row.get("agent_channel", ""), agent_channel, where, "agent"),
-                                    call_id=(row.get("call_id") or "").strip())))
+                                    call_id=(row.get("call_id") or "").strip(), holds=_holds(row.get("hold"), where))))
     return jobs
 
 
@@ -253,7 +271,7 @@ def _two_files(row: dict, where: str, path: str, agent_path: str) -> CallJob:
             raise InputError(f"{where}: {column} {value} contradicts agent_path {agent_path}: {ONE_CHANNEL_EACH} "
                              f"(leave {column} empty)")
     return CallJob(path=path, caller_channel=LEG_FILE_CHANNELS["caller"], agent_channel=LEG_FILE_CHANNELS["agent"],
-                   call_id=(row.get("call_id") or "").strip(), agent_path=agent_path)
+                   call_id=(row.get("call_id") or "").strip(), agent_path=agent_path, holds=_holds(row.get("hold"), where))
 
 
 CHANNEL_COLUMNS = ("caller_channel", "agent_channel")
@@ -276,8 +294,9 @@ def _misspelt_column(header: Sequence[str], rows: Sequence[dict]) -> str | None:
     with no ``call_id`` column), or one meant as ``agent_path`` (with no ``agent_path`` column),
     which would leave each call of two files scored as its caller's file alone: spelt nearly so
     (``Agent_Path``, ``agent path``, ``agentpath``), or named ``agent...`` with an audio file in each
-    of its cells (``agent_file``, ``agent_wav``). Other columns are the user's own and kept (notes, an
-    agent's name, ``caller_id`` with the caller's number)."""
+    of its cells (``agent_file``, ``agent_wav``), or one spelt nearly as ``hold`` (``holds``, ``Hold``;
+    with no ``hold`` column), which would leave each call's hold music judged as its caller. Other
+    columns are the user's own and kept (notes, an agent's name, ``caller_id`` with the caller's number)."""
     for column in header:
         if not column or column in MANIFEST_COLUMNS:
             continue
@@ -285,7 +304,8 @@ def _misspelt_column(header: Sequence[str], rows: Sequence[dict]) -> str | None:
         cells = [(row.get(column) or "").strip() for row in rows]
         meant = _meant_channels(header, name, cells) + [
             known for known, like in (("call_id", _like(name, "call_id", 0.9)),
-                                      ("agent_path", _like(name, "agent_path", 0.8) or _agent_files(name, cells)))
+                                      ("agent_path", _like(name, "agent_path", 0.8) or _agent_files(name, cells)),
+                                      ("hold", _like(name, "hold", 0.85)))
             if like and known not in header]
         if meant:
             return (f"column '{column}' is not one a manifest is read by (did you mean {' or '.join(meant)}?); "
@@ -400,7 +420,7 @@ def expand_inputs(items: Iterable[str], caller_channel: int = 1, agent_channel: 
                     notes.append(_named_again(where, job, kept, mono))
                 continue
             call = (where, CallJob(path, job.caller_channel, job.agent_channel, job.call_id, len(jobs),
-                                  where if listed else "", agent_path))
+                                  where if listed else "", agent_path, job.holds))
             if not agent_path:
                 first.setdefault(file, call)
             by_legs[legs] = call

@@ -13,7 +13,10 @@ keyed a mono recording's row on the legs asked; :data:`_REKEY_MONO` moves such r
 key they are looked up by when the ledger is opened. A call of two files (:attr:`CallJob.agent_path`)
 is keyed on both: its ``agent_path``, and a content hash of both files' (a changed agent's file is
 new content, scored again by ``--resume``). A ledger of an earlier release, without ``agent_path``,
-is made again with it when opened (:func:`_add_agent_path`), its rows kept as calls of one recording.
+is made again with it when opened (:func:`_add_key_columns`), its rows kept as calls of one recording.
+A call is keyed on its holds too (a manifest's ``hold``, as :func:`~monitor.capture.holds.holds_text`
+writes them, '' for none): a call whose holds changed is scored again by ``--resume``, and one with
+none keeps the key of a ledger written before holds were kept, to which the column is added ('').
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from dataclasses import replace
 from typing import Any, Iterator, Sequence
 
 from ..events import AlertClearedEvent, AlertEvent, CallSummaryEvent, CuesEvent, Event, WordsEvent
+from ..capture.holds import holds_text
 from ..capture.sources import RecordingFlaws, leg_channels
 from ..delivery.store import Store
 from ..delivery.sqlite_file import remake_table, statements, transaction
@@ -46,7 +50,8 @@ CREATE TABLE IF NOT EXISTS batch_calls (
     row TEXT NOT NULL,                 -- JSON: the call's row of the per-call table
     scored_at REAL NOT NULL,
     agent_path TEXT NOT NULL DEFAULT '',  -- the agent's leg's own file, '' for a call of one recording
-    UNIQUE (path, agent_path, caller_channel, agent_channel, content_hash, config_hash)
+    holds TEXT NOT NULL DEFAULT '',       -- the caller's holds scored (as the table's hold column), '' for none
+    UNIQUE (path, agent_path, caller_channel, agent_channel, holds, content_hash, config_hash)
 );
 CREATE INDEX IF NOT EXISTS batch_calls_path ON batch_calls(path, config_hash)
 """
@@ -60,11 +65,12 @@ legs scored. A row whose new key another row already holds (the same content sco
 the new key) is left as it is: its call is still stored, and a purge still deletes the two together."""
 
 
-def _add_agent_path(conn: sqlite3.Connection) -> None:
-    """A ledger of an earlier release, keyed without ``agent_path``, made again with it (SQLite
-    changes a table's key by making it again: :func:`~monitor.delivery.sqlite_file.remake_table`),
-    its rows kept, as calls of one recording (``agent_path`` ''); nothing when it has the column."""
-    if "agent_path" not in {r[1] for r in conn.execute("PRAGMA table_info(batch_calls)")}:
+def _add_key_columns(conn: sqlite3.Connection) -> None:
+    """A ledger of an earlier release, keyed without ``agent_path`` or ``holds``, made again with
+    them (SQLite changes a table's key by making it again:
+    :func:`~monitor.delivery.sqlite_file.remake_table`), its rows kept, as calls of one recording
+    (``agent_path`` '') with no holds (``holds`` ''); nothing when it has the columns."""
+    if not {"agent_path", "holds"} <= {r[1] for r in conn.execute("PRAGMA table_info(batch_calls)")}:
         remake_table(conn, _LEDGER.replace(" IF NOT EXISTS", ""), "batch_calls")
 
 
@@ -80,7 +86,7 @@ class BatchStore(Store):
             with store._lock, transaction(store._conn, "BEGIN IMMEDIATE"):
                 for statement in statements(_LEDGER):
                     store._conn.execute(statement)
-                _add_agent_path(store._conn)
+                _add_key_columns(store._conn)
                 store._conn.execute(_REKEY_MONO)
         except Exception as exc:
             store.close()
@@ -116,8 +122,9 @@ class BatchStore(Store):
         known = {}
         for legs in {job.legs(2), job.legs(1)}:
             rows = self._read("SELECT content_hash FROM batch_calls WHERE path = ? AND agent_path = ? AND "
-                              "caller_channel = ? AND agent_channel = ? AND config_hash = ? ORDER BY id DESC LIMIT 1",
-                              (job.path, job.agent_path, *legs, config_hash))
+                              "caller_channel = ? AND agent_channel = ? AND holds = ? AND config_hash = ? "
+                              "ORDER BY id DESC LIMIT 1", (job.path, job.agent_path, *legs, holds_text(job.holds),
+                                                           config_hash))
             if rows:
                 known[legs] = rows[0][0]
         return known
@@ -127,8 +134,9 @@ class BatchStore(Store):
         """The table row stored with the call of ``job`` scored from this content under
         ``config_hash`` in a recording of ``channels`` channels, or None."""
         rows = self._read("SELECT row FROM batch_calls WHERE path = ? AND agent_path = ? AND caller_channel = ? AND "
-                          "agent_channel = ? AND content_hash = ? AND config_hash = ?",
-                          (job.path, job.agent_path, *job.legs(channels), content_hash, config_hash))
+                          "agent_channel = ? AND holds = ? AND content_hash = ? AND config_hash = ?",
+                          (job.path, job.agent_path, *job.legs(channels), holds_text(job.holds), content_hash,
+                           config_hash))
         return json.loads(rows[0][0]) if rows else None
 
     def ledger_count(self) -> int:
@@ -144,10 +152,10 @@ class BatchStore(Store):
             self._replay_writes(call_id, events, stored_notes(fingerprint=fingerprint or None,
                                                               flaws=flaws_of_row(row)))
             row = dict(row, db_call_id=call_id)
-            self._write("INSERT OR REPLACE INTO batch_calls (path, agent_path, caller_channel, agent_channel, "
-                        "content_hash, config_hash, call_id, row, scored_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        (job.path, job.agent_path, *job.legs(row["channels"]), row["content_hash"],
-                         row["config_hash"], call_id, json.dumps(row), time.time()), commit=True)
+            self._write("INSERT OR REPLACE INTO batch_calls (path, agent_path, caller_channel, agent_channel, holds, "
+                        "content_hash, config_hash, call_id, row, scored_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        (job.path, job.agent_path, *job.legs(row["channels"]), holds_text(job.holds),
+                         row["content_hash"], row["config_hash"], call_id, json.dumps(row), time.time()), commit=True)
         return call_id
 
     def _replay_writes(self, call_id: int, events: Sequence[Event], notes: dict[str, Any]) -> None:

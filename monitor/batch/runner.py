@@ -27,6 +27,7 @@ from types import MappingProxyType
 from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence, cast
 
 from ..capture.audio_files import audio_breaks_off
+from ..capture.holds import past_end
 from ..config import Config
 from ..config.toml import effective_config_toml
 from ..console import first_line
@@ -1090,6 +1091,8 @@ class BatchRun:
             self.on_warning(audio_breaks_off(result.job.path, "scored", result.row["duration_s"]))
         for line in flaws_of_row(result.row).lines(result.job.path):  # as replay and the reports say them
             self.on_warning(line)
+        for line in past_end(result.job.holds, result.row["duration_s"], "hold"):  # as replay --hold says it
+            self.on_warning(result.job.said(f"{result.job.path}: {line}"))
         if result.row.get("error"):
             self.on_error(result.row["error"])
             o.without_words += 1

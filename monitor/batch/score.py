@@ -242,8 +242,8 @@ def _said_by_the_client(record: logging.LogRecord) -> bool:
 
 def run_call(job: CallJob, cfg: Config, transcription: Any = None,
              cancelled: Callable[[], bool] = lambda: False) -> tuple[list[Event], dict[str, Any]]:
-    """Replay ``job`` exactly as ``call-monitor replay`` does (2 s blocks, no pacing), without a
-    store. Returns the events and the recording's facts (with ``recognizer_errors``: the failures
+    """Replay ``job`` exactly as ``call-monitor replay`` does (2 s blocks, no pacing; its caller on
+    hold over its :attr:`~CallJob.holds`, as ``replay --hold``), without a store. Returns the events and the recording's facts (with ``recognizer_errors``: the failures
     of a leg's recognizer, after which the call went on without its words, and ``unread_channels``:
     :meth:`~monitor.capture.sources.FileSource.unread_channels`, or for a mono recording
     :attr:`~monitor.capture.sources.FileSource.legs_not_there`). Raises AudioFileError, and
@@ -256,7 +256,7 @@ def run_call(job: CallJob, cfg: Config, transcription: Any = None,
     pipeline_log.addFilter(_said_by_the_client)
     try:
         events = run_source(pipeline, _until_cancelled(recording_chunks(pipeline, src, job.legs_turned), cancelled),
-                            [])
+                            [], job.holds)
     finally:
         pipeline_log.removeFilter(_said_by_the_client)
     flaws = pipeline.flaws  # as replay reads them: one wording, kept in the row and with the stored call

@@ -1,6 +1,7 @@
 """The per-call table: one row per recording, written as CSV or Parquet.
 
-A row holds the recording (path; ``agent_path``, the agent's leg's own file of a call of two files, the
+A row holds the recording (path; ``agent_path``, the agent's leg's own file of a call of two files; ``hold``,
+the call's holds as its manifest gave them, written as :func:`~monitor.capture.holds.holds_text` writes them; the
 channels of its caller and agent legs as scored:
 ``caller_channel``, ``agent_channel`` with -1 for none, as a manifest gives them; duration,
 channels), the seconds of the caller's speech in
@@ -25,6 +26,7 @@ from typing import Any, BinaryIO, Iterable, Sequence
 
 import numpy as np
 
+from ..capture.holds import holds_text
 from ..config import Config
 from ..cue_registry import ACOUSTIC_CUES as CUE_NAMES
 from ..files import name_text, replaced
@@ -75,7 +77,7 @@ def columns(cfg: Config, labelled: bool = False) -> list[str]:
     """The table's columns for ``cfg`` (alert kinds and cues give one column each); ``labelled``: a
     batch with ``--labels``, whose columns (:data:`~monitor.batch.labels.LABEL_COLUMNS`) follow the
     first warning and critical."""
-    return (["path", "agent_path", "caller_channel", "agent_channel", "call_id", "status", "error", "duration_s",
+    return (["path", "agent_path", "caller_channel", "agent_channel", "call_id", "hold", "status", "error", "duration_s",
              "caller_speech_s", "sample_rate", "channels",
              "legs", "truncated", "problems", "legs_same", "legs_swapped", "too_quiet",
              "alerts", "warning_alerts", "critical_alerts"]
@@ -108,13 +110,13 @@ def job_cells(job: CallJob, channels: int | None = None) -> dict[str, Any]:
     """The row's cells that name the call: its recording (and of a call of two files the agent's
     leg's own, ``agent_path``; else empty), its legs' channels (-1: no agent leg;
     those scored in a recording of ``channels`` channels when known, :meth:`CallJob.legs`, else the
-    asked ones) and its id from the manifest."""
+    asked ones), its id and its holds from the manifest."""
     if channels is None:
         caller, agent = job.caller_channel, -1 if job.agent_channel is None else job.agent_channel
     else:
         caller, agent = job.legs(channels)
     return {"path": name_text(job.path), "agent_path": name_text(job.agent_path), "caller_channel": caller,
-            "agent_channel": agent, "call_id": job.call_id}
+            "agent_channel": agent, "call_id": job.call_id, "hold": holds_text(job.holds)}
 
 
 def call_row(job: CallJob, cfg: Config, events: Sequence[Event], facts: dict[str, Any], *,
@@ -162,7 +164,7 @@ def _write_csv(fh: BinaryIO, cols: list[str], rows: Iterable[dict[str, Any]]) ->
 def _write_parquet(fh: BinaryIO, cols: list[str], rows: list[dict[str, Any]]) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
-    text = {"path", "agent_path", "call_id", "status", "error", "label", "legs", "problems", "legs_same", "legs_swapped", "too_quiet",
+    text = {"path", "agent_path", "call_id", "hold", "status", "error", "label", "legs", "problems", "legs_same", "legs_swapped", "too_quiet",
             "content_hash",
             "config_hash"}
     arrays = {}

@@ -73,12 +73,12 @@ def holds_text(spans: Sequence[Span]) -> str:
     return "; ".join(f"{_clock(a)}-{_clock(b)}" for a, b in spans)
 
 
-def past_end(spans: Sequence[Span], duration_s: float) -> list[str]:
-    """What is said of each of ``spans`` that begins at or after the end of a call of
-    ``duration_s`` seconds, which is not applied (the rest of a hold past the end is cut off by
-    :func:`within`): ``--hold 5:00-5:31.5 begins after the recording's end (3:12): not applied``,
-    to follow the recording's name."""
-    return [f"--hold {holds_text([(a, b)])} begins after the recording's end ({_clock(duration_s)}): not applied"
+def past_end(spans: Sequence[Span], duration_s: float, given: str = "--hold") -> list[str]:
+    """What is said of each of ``spans`` (``given`` as: the option, a manifest's column) that
+    begins at or after the end of a call of ``duration_s`` seconds, which is not applied (the rest
+    of a hold past the end is cut off by :func:`within`): ``--hold 5:00-5:31.5 begins after the
+    recording's end (3:12): not applied``, to follow the recording's name."""
+    return [f"{given} {holds_text([(a, b)])} begins after the recording's end ({_clock(duration_s)}): not applied"
             for a, b in spans if a >= duration_s]
 
 

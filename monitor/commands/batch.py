@@ -26,7 +26,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                                    "the database; --out writes one row per call.")
     p.add_argument("inputs", nargs="+", metavar="INPUT",
                    help="recordings, folders (searched recursively for .wav/.flac/.ogg/.mp3), globs, or a CSV "
-                        "manifest (a path column; optional caller_channel, agent_channel, call_id)")
+                        "manifest (a path column; optional caller_channel, agent_channel, call_id, agent_path, "
+                        "and hold: the call's holds as replay --hold takes them, separated by ; or spaces, "
+                        "\"1:40-2:25; 5:00-5:31.5\")")
     p.add_argument("-j", "--workers", "--jobs", type=int, metavar="N", dest="workers",
                    help="local worker processes (default and most: one per core, and never more than the calls "
                         "to score; -j and --jobs as make and the tools take them)")

@@ -451,6 +451,16 @@ def legs_of(row: dict[str, Any]) -> Legs:
                 agent_channel=0 if agent is None else None if agent < 0 else int(agent))
 
 
+def holds_of(row: dict[str, Any]) -> tuple[tuple[float, float], ...]:
+    """The holds a row was scored with (its ``hold``, as its manifest gave them); () for none, and
+    for a table written before it had the column."""
+    from ..capture.holds import parse_holds
+    try:
+        return parse_holds(str(row.get("hold") or ""))
+    except ValueError:  # a cell edited by hand into no holds: none
+        return ()
+
+
 def no_database_there(path: str) -> str | None:
     """Why ``path`` holds no database the flagged calls' reports could come from, in the words of
     the commands that read one (not there yet, a folder, an empty file, an SQLite file with no
@@ -522,7 +532,8 @@ def _call_report(r: dict[str, Any], cfg: Config, store: Any, folder: str, made: 
             if said := recording_warning(int(call_id), data):
                 on_warning(said)
         else:
-            data = from_file(str(r["path"]), cfg, **legs_of(r), agent_file=r.get("agent_path") or None)
+            data = from_file(str(r["path"]), cfg, **legs_of(r), agent_file=r.get("agent_path") or None,
+                             on_hold=holds_of(r))
         write_atomic(os.path.join(folder, name), render(data, "html"))
     except (ReportError, OSError) as err:
         on_error(f"{r['path']}: call report not written ({err})")
