@@ -2012,6 +2012,23 @@ def test_a_mono_recording_a_manifest_lists_with_other_legs_is_one_call(tmp_path)
                      f"named already ({manifest} line 2): it is scored once, with call_id 'A-3'; this row's call_id "
                      "'A-4' is not used"]
 
+def test_a_manifest_row_naming_a_call_again_with_other_holds_is_said_with_the_holds_kept(tmp_path):
+    """A row naming a call listed before with other holds (or none) is not scored again: one line
+    names the row, the row it repeats and the holds kept, with its other call_id if it has one; the
+    same holds written otherwise are the same call, nothing to say."""
+    manifest = tmp_path / "calls.csv"
+    manifest.write_text('path,call_id,hold\nn.wav,A1,"1:40-2:25"\nn.wav,,100-145\nn.wav,,\nn.wav,A2,0:10-0:20\n')
+    notes: list[str] = []
+    jobs = expand_inputs([str(manifest)], notes=notes)
+    assert [(j.call_id, j.holds) for j in jobs] == [("A1", ((100.0, 145.0),))]
+    n = tmp_path / "n.wav"
+    assert notes == [
+        f"{manifest} line 4: {n} (caller channel 1, agent channel 0) is named already ({manifest} line 2): it is "
+        "scored once, with hold '1:40-2:25'; this row's empty hold is not used",
+        f"{manifest} line 5: {n} (caller channel 1, agent channel 0) is named already ({manifest} line 2): it is "
+        "scored once, with call_id 'A1' and hold '1:40-2:25'; this row's call_id 'A2' and hold '0:10-0:20' are not used"]
+
+
 def test_a_line_said_while_the_progress_bar_shows_stands_on_its_own_line(capsys):
     """A call's error or warning said while the scoring's progress bar shows on the terminal: the
     bar is cleared first and drawn again after, so the line starts a line of its own rather than

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from conftest import CALLS, HOLD, call_monitor, db_rows
-from monitor.capture.holds import call_seconds, held, parse_hold
+from monitor.capture.holds import call_seconds, held, holds_text, parse_hold, parse_holds
 from monitor.capture.sources import Chunk
 from monitor.events import joined_spans
 
@@ -73,6 +73,18 @@ def test_call_times_are_seconds_or_minutes_and_seconds():
         with pytest.raises(ValueError):
             call_seconds(bad)
     assert joined_spans([(50.0, 60.0), (10.0, 20.0), (15.0, 30.0), (30.0, 35.0)]) == [(10.0, 35.0), (50.0, 60.0)]
+
+
+def test_several_holds_written_together_are_read_in_time_order_and_written_back_the_same():
+    """A batch manifest's ``hold`` cell: stretches separated by ``;`` or spaces, in any order, those
+    that meet joined; written back (the table's ``hold``, the ledger's key) in one form whichever
+    way they were written, which reads back the same; a stretch that is none in it is refused."""
+    holds = parse_holds(" 5:00-5:31.5;1:40-2:25  2:20-2:30 ")
+    assert holds == ((100.0, 150.0), (300.0, 331.5)) == parse_holds("100-150; 300-331.5")
+    assert holds_text(holds) == "1:40-2:30; 5:00-5:31.5" and parse_holds(holds_text(holds)) == holds
+    assert holds_text([(3700.25, 3720.0)]) == "1:01:40.25-1:02:00" and parse_holds("") == ()
+    with pytest.raises(ValueError, match="'abc' is no FROM-TO stretch"):
+        parse_holds("1:40-2:25; abc")
 
 
 def test_a_hold_over_chunks_of_any_size_marks_the_same_samples_as_over_the_whole_call():

@@ -416,7 +416,7 @@ def expand_inputs(items: Iterable[str], caller_channel: int = 1, agent_channel: 
             mono = legs not in by_legs and file in first and listed and not agent_path and _mono(path)
             kept = by_legs.get(legs) or (first.get(file) if not listed or mono else None)
             if kept is not None:
-                if listed and notes is not None and job.call_id and job.call_id != kept[1].call_id:
+                if listed and notes is not None and _says_otherwise(job, kept[1]):
                     notes.append(_named_again(where, job, kept, mono))
                 continue
             call = (where, CallJob(path, job.caller_channel, job.agent_channel, job.call_id, len(jobs),
@@ -428,16 +428,29 @@ def expand_inputs(items: Iterable[str], caller_channel: int = 1, agent_channel: 
     return jobs
 
 
+def _says_otherwise(job: CallJob, kept: CallJob) -> bool:
+    """Whether a manifest's row naming the call ``kept`` again (``job``) says another thing of it:
+    a call_id of its own other than the one kept, or other holds."""
+    return bool(job.call_id and job.call_id != kept.call_id) or job.holds != kept.holds
+
+
 def _named_again(where: str, job: CallJob, kept: tuple[str, CallJob], mono: bool) -> str:
     """The line for the manifest's row at ``where``, whose ``job`` is left out as the call ``kept``
-    (where it is named, its call) named before: its call_id is not the one kept."""
+    (where it is named, its call) named before: its call_id, or its holds, are not the ones kept."""
+    from ..capture.holds import holds_text
     kept_where, call = kept
     agent = "no agent channel" if job.agent_channel is None else f"agent channel {job.agent_channel}"
     legs = "mono: one call whatever channels a row names" if mono else \
         f"the agent's leg in {job.agent_path}" if job.agent_path else f"caller channel {job.caller_channel}, {agent}"
-    kept_id = f"call_id '{call.call_id}'" if call.call_id else "no call_id"
-    return (f"{where}: {job.path} ({legs}) is named already ({kept_where}): it is scored once, with {kept_id}; "
-            f"this row's call_id '{job.call_id}' is not used")
+    kept_as, unused = [], []
+    if job.call_id and job.call_id != call.call_id:
+        kept_as.append(f"call_id '{call.call_id}'" if call.call_id else "no call_id")
+        unused.append(f"call_id '{job.call_id}'")
+    if job.holds != call.holds:
+        kept_as.append(f"hold '{holds_text(call.holds)}'" if call.holds else "no hold")
+        unused.append(f"hold '{holds_text(job.holds)}'" if job.holds else "empty hold")
+    return (f"{where}: {job.path} ({legs}) is named already ({kept_where}): it is scored once, with "
+            f"{' and '.join(kept_as)}; this row's {' and '.join(unused)} {'is' if len(unused) == 1 else 'are'} not used")
 
 
 def recording(path: str) -> object:

@@ -236,7 +236,7 @@ def _recording_options(args: argparse.Namespace) -> list[str]:
 
 
 def _holds_given(args: argparse.Namespace) -> list[str]:
-    """Each ``--hold`` given, as written (:func:`~monitor.capture.holds.holds_text`)."""
+    """Each ``--hold`` given, in the words a manifest's ``hold`` takes (:func:`~monitor.capture.holds.holds_text`)."""
     from ..capture.holds import holds_text
     return [holds_text([span]) for span in args.hold]
 
