@@ -305,7 +305,7 @@ def _misspelt_column(header: Sequence[str], rows: Sequence[dict]) -> str | None:
         meant = _meant_channels(header, name, cells) + [
             known for known, like in (("call_id", _like(name, "call_id", 0.9)),
                                       ("agent_path", _like(name, "agent_path", 0.8) or _agent_files(name, cells)),
-                                      ("hold", _like(name, "hold", 0.85)))
+                                      ("hold", _like(name, "hold", 0.88)))
             if like and known not in header]
         if meant:
             return (f"column '{column}' is not one a manifest is read by (did you mean {' or '.join(meant)}?); "
