@@ -16,14 +16,14 @@ from monitor.capture.sources import Chunk
 from monitor.events import joined_spans
 
 def test_hold_music_marked_as_a_hold_raises_nothing_and_the_hold_is_kept_with_the_call(hold_music_call, tmp_path):
-    """Unmarked, the music is heard as a caller speaking slowly with long pauses: the healthy call
-    raises a false critical. With ``--hold 1:40-2:25`` it raises nothing; the stored call keeps the
-    hold apart (``caller_on_hold``) and within the caller's time of no input. A hold that begins
-    after the recording's end is said in one warning and not applied."""
+    """Unmarked, the music is no caller's speech (the analyzer's music test): no critical alert,
+    though the edges of its stretches may still be heard. With ``--hold 1:40-2:25`` it raises
+    nothing; the stored call keeps the hold apart (``caller_on_hold``) and within the caller's time
+    of no input. A hold that begins after the recording's end is said in one warning and not applied."""
     unmarked = call_monitor("replay", hold_music_call, "--no-transcribe", "--jsonl", "--db", tmp_path / "u.db")
     assert unmarked.returncode == 0, unmarked.stderr
-    kinds = {e["kind"] for e in map(json.loads, unmarked.stdout.splitlines()) if e["type"] == "alert"}
-    assert "possible_emergency" in kinds  # why the option exists
+    alerts = [e for e in map(json.loads, unmarked.stdout.splitlines()) if e["type"] == "alert"]
+    assert [e["kind"] for e in alerts if e["severity"] == "critical"] == []
 
     db = tmp_path / "m.db"
     marked = call_monitor("replay", hold_music_call, "--no-transcribe", "--jsonl", "--db", db,

@@ -37,7 +37,8 @@ from ..dsp.sound_class import (FEATURES, SILENCE, SPEC_COLUMNS, SPEC_EVERY, SPEC
                                audible_events, class_features, folded, folded_scores, sound_classes,
                                spectral_shape, tiled)
 from ..dsp.syllables import SyllableParams, intensity_db, nuclei
-from ..dsp.tones import TONE_EVERY, TONE_LENGTH, ToneParams, line_spectrum, steady_frames, tone_frames
+from ..dsp.music import PARTIAL_BYTES, MusicParams, music_frames, partials, steady_and_changes
+from ..dsp.tones import TONE_EVERY, TONE_LENGTH, ToneParams, band_spectrum, spectrum_lines, steady_frames, tone_frames
 from .frame_features import Frames
 from .level_columns import LevelColumns
 
@@ -84,6 +85,8 @@ class AnalyzerConfig:
     tones: ToneParams = field(default_factory=ToneParams)
     """Call-progress tones (ringback, ringtones, busy and dial tones) are silence, not speech
     (:mod:`monitor.dsp.tones`)."""
+    music: MusicParams = field(default_factory=MusicParams)
+    """Music (hold music on the caller's leg) is silence, not speech (:mod:`monitor.dsp.music`)."""
     voice_only: bool = False
     """Only what tells when the party speaks (level, F0 and its strength, noise floor, sound
     class, voicing, HNR, intensity): no cepstrum (``cpps_db`` and ``slope_db_khz`` are NaN) and
@@ -110,6 +113,11 @@ class AnalyzerConfig:
         if self.tones.enabled and tone_reach > min(CONTEXT_RIGHT, LOCAL_LEFT):  # the tone test's sounds and stretches
             raise ValueError(f"tones.reach_frames: the tone test reaches {tone_reach} frames each side, past the "
                              f"context a batch holds ({min(CONTEXT_RIGHT, LOCAL_LEFT)})")
+        audible = self.sound.audible_gap_frames + self.sound.audible_min_frames
+        back, ahead = (k + audible for k in self.music.context_frames)
+        if self.music.enabled and (back > LOCAL_LEFT or ahead > CONTEXT_RIGHT):  # its sounds and stretches
+            raise ValueError(f"music.back_frames, music.ahead_frames: the music test reaches {back} frames back "
+                             f"and {ahead} on, past the context a batch holds ({LOCAL_LEFT}, {CONTEXT_RIGHT})")
         if self.vad.spread_smooth_frames // 2 > CONTEXT_RIGHT:  # a stream's slow floor final when emitted
             raise ValueError(f"vad.spread_smooth_frames: at most {2 * CONTEXT_RIGHT + 1} frames (the context a "
                              f"batch holds on), got {self.vad.spread_smooth_frames}")
@@ -200,7 +208,7 @@ def _raw_features(padded: np.ndarray, start: int, low: np.ndarray, low_start: in
         f0[:], strength[:] = pitch_frames(seg, lay.prate, cfg.pitch)
     elif n_audible:
         f0[audible], strength[audible] = pitch_frames(seg[audible], lay.prate, cfg.pitch)
-    lines = _tone_lines(low, p0, audible, n_audible, first, count, lay, cfg)
+    lines, bits = _spectral_lines(low, p0, audible, n_audible, first, count, lay, cfg)
     spec = np.zeros((count, len(SPEC_COLUMNS)), np.float32)
     if cfg.sound.enabled and n_audible:
         # the spectral shape of every other frame (by absolute index; see hold_spectral_shape)
@@ -208,24 +216,29 @@ def _raw_features(padded: np.ndarray, start: int, low: np.ndarray, low_start: in
         _spectral_rows(_spectral_frames(seg, low, p0, lay)[own], audible[own], spec[own])
     part, slope = _cepstra(padded, c0, first, count, lay, cfg)
     return {"energy_db": energy, "f0": f0, "strength": strength, "slope": slope, "spec": spec, "lines": lines,
-            "residual": part}
+            "partials": bits, "residual": part}
 
 
-def _tone_lines(low: np.ndarray, p0: int, audible: np.ndarray, n_audible: int, first: int, count: int,
-                lay: _Layout, cfg: AnalyzerConfig) -> np.ndarray:
-    """The :func:`line_spectrum` rows (shape (count, 2), float32; zeros elsewhere) of every
-    ``TONE_EVERY``-th frame by absolute index that is audible (``audible``: shape (count,), bool,
-    ``n_audible`` of them), from the 8 kHz signal ``low`` (``p0``: frame 0's centre in it);
-    zeros throughout when tones are not looked for."""
+def _spectral_lines(low: np.ndarray, p0: int, audible: np.ndarray, n_audible: int, first: int, count: int,
+                    lay: _Layout, cfg: AnalyzerConfig) -> tuple[np.ndarray, np.ndarray]:
+    """The :func:`spectrum_lines` rows (shape (count, 2), float32) and the :func:`partials` rows
+    (shape (count, PARTIAL_BYTES), uint8) of every ``TONE_EVERY``-th frame by absolute index that is
+    audible (``audible``: shape (count,), bool, ``n_audible`` of them), from the 8 kHz signal ``low``
+    (``p0``: frame 0's centre in it); zeros elsewhere, and throughout when neither tones nor music
+    are looked for."""
     lines = np.zeros((count, 2), np.float32)
-    if cfg.tones.enabled and n_audible:  # the lines of every TONE_EVERY-th frame (by absolute index)
+    bits = np.zeros((count, PARTIAL_BYTES), np.uint8)
+    if (cfg.tones.enabled or cfg.music.enabled) and n_audible:  # every TONE_EVERY-th frame (by absolute index)
         own = slice((-first) % TONE_EVERY, None, TONE_EVERY)
         heard = audible[own]
         frames8 = frame_signal(low, TONE_LENGTH, lay.hop // lay.pdec, p0 - TONE_LENGTH // 2, count)[own]
         rows = slice(None) if np.count_nonzero(heard) == len(heard) else heard  # all: the view, no gathered copy
-        lines[own][rows] = line_spectrum(frames8[rows], cfg.tones.line_db, cfg.tones.max_line_share,
-                                         cfg.tones.max_lines)
-    return lines
+        power = band_spectrum(frames8[rows])
+        if cfg.tones.enabled:
+            lines[own][rows] = spectrum_lines(power, cfg.tones.line_db, cfg.tones.max_line_share, cfg.tones.max_lines)
+        if cfg.music.enabled:
+            bits[own][rows] = partials(power, cfg.music)
+    return lines, bits
 
 
 def _cepstra(padded: np.ndarray, c0: int, first: int, count: int, lay: _Layout,
@@ -336,9 +349,9 @@ def _window_sound(raw: dict[str, np.ndarray], w: slice, first: int, floor: np.nd
     active = voice_activity(energy[w], floor[w], strength, cfg.vad, vad_level, margin)
     sound, scores = _sound(active, raw["spec"][w], first + w.start, strength, energy[w], floor[w], vad_level,
                            cfg, lay.rate, network, known.from_frame(first + w.start) if known is not None else None)
-    if cfg.tones.enabled:
-        sound = _without_tones(sound, raw["lines"][w], raw["f0"][w], first + w.start, active, energy[w], floor[w],
-                               vad_level, cfg)
+    if cfg.tones.enabled or cfg.music.enabled:
+        sound = _without_tones(sound, raw["lines"][w], raw["partials"][w], raw["f0"][w], first + w.start, active,
+                               energy[w], floor[w], vad_level, cfg)
     return sound, scores
 
 
@@ -356,18 +369,28 @@ def _voiced_and_nuclei(speech: np.ndarray, strength: np.ndarray, inten: np.ndarr
     return voiced, nuc
 
 
-def _without_tones(sound: np.ndarray, lines: np.ndarray, f0: np.ndarray, first: int, active: np.ndarray,
-                   energy: np.ndarray, floor: np.ndarray, level: np.ndarray, cfg: AnalyzerConfig) -> np.ndarray:
-    """``sound`` (shape (n,), uint8) with the frames of call-progress tones silent; ``lines``
-    (shape (n, 2)) their :func:`line_spectrum` rows from absolute frame ``first``, ``f0`` their
-    F0 (shape (n,), NaN: none), ``active`` the
-    voice activity, ``energy``, ``floor`` and ``level`` the level, noise floor and recent peak
-    (shapes (n,)). Speech without a steady stretch (nearly always) costs no more than that test."""
-    steady = steady_frames(lines, f0, first, cfg.tones)
-    if not np.count_nonzero(steady):
+def _without_tones(sound: np.ndarray, lines: np.ndarray, bits: np.ndarray, f0: np.ndarray, first: int,
+                   active: np.ndarray, energy: np.ndarray, floor: np.ndarray, level: np.ndarray,
+                   cfg: AnalyzerConfig) -> np.ndarray:
+    """``sound`` (shape (n,), uint8) with the frames of call-progress tones and of music silent;
+    ``lines`` (shape (n, 2)) and ``bits`` (shape (n, PARTIAL_BYTES)) their :func:`spectrum_lines`
+    and :func:`partials` rows from absolute frame ``first``, ``f0`` their F0 (shape (n,), NaN:
+    none), ``active`` the voice activity, ``energy``, ``floor`` and ``level`` the level, noise
+    floor and recent peak (shapes (n,)). Speech without a steady stretch (nearly always) costs no
+    more than those tests."""
+    steady = steady_frames(lines, f0, first, cfg.tones) if cfg.tones.enabled else np.zeros(len(sound), np.float32)
+    marks = steady_and_changes(bits, first, cfg.music) if cfg.music.enabled else np.zeros((len(sound), 2), np.float32)
+    tone = np.count_nonzero(steady) > 0
+    music = np.count_nonzero(marks[:, 1]) >= cfg.music.min_changes
+    if not (tone or music):
         return sound
     audible = audible_events(energy, floor, level, cfg.vad.absolute_min_db, cfg.sound) | active
-    return np.where(tone_frames(steady, audible, cfg.tones), SILENCE, sound).astype(np.uint8)
+    quiet = np.zeros(len(sound), bool)
+    if tone:
+        quiet |= tone_frames(steady, audible, cfg.tones)
+    if music:
+        quiet |= music_frames(marks, audible, cfg.music)
+    return np.where(quiet, SILENCE, sound).astype(np.uint8)
 
 
 def _levels(energy: np.ndarray, unheard: np.ndarray,

@@ -301,10 +301,11 @@ def _bridged_gate(energy_db: np.ndarray, floor_db: np.ndarray, level_db: np.ndar
     return bridged_runs(raw, params.audible_gap_frames, params.audible_min_frames)
 
 
-def event_means(mask: np.ndarray, values: np.ndarray, reach: int, out: np.ndarray | None = None
-                ) -> tuple[np.ndarray, np.ndarray] | np.ndarray:
+def event_means(mask: np.ndarray, values: np.ndarray, reach: int, out: np.ndarray | None = None,
+                ahead: int | None = None) -> tuple[np.ndarray, np.ndarray] | np.ndarray:
     """Mean of each column of ``values`` over the frames of the same run of ``mask`` within
-    ``reach`` frames each side, and the length of that stretch (frames).
+    ``reach`` frames each side (``reach`` back and ``ahead`` on, if given), and the length of that
+    stretch (frames).
 
     Parameters
     ----------
@@ -312,6 +313,7 @@ def event_means(mask: np.ndarray, values: np.ndarray, reach: int, out: np.ndarra
     values : np.ndarray [shape=(n, d)]
     reach : int
     out : np.ndarray [shape=(n, d)], float32, optional  where to write the means
+    ahead : int, optional  frames on (``reach`` if not given)
 
     Returns
     -------
@@ -321,15 +323,17 @@ def event_means(mask: np.ndarray, values: np.ndarray, reach: int, out: np.ndarra
     """
     if out is None:
         means = np.empty((values.shape[1], len(mask)), np.float32)
-        return means.T, _event_means_rows(mask, values.T, reach, means)
-    return _event_means_rows(mask, values.T, reach, out.T)
+        return means.T, _event_means_rows(mask, values.T, reach, means, ahead)
+    return _event_means_rows(mask, values.T, reach, out.T, ahead)
 
 
-def _event_means_rows(mask: np.ndarray, rows: np.ndarray, reach: int, out: np.ndarray) -> np.ndarray:
+def _event_means_rows(mask: np.ndarray, rows: np.ndarray, reach: int, out: np.ndarray,
+                      on: int | None = None) -> np.ndarray:
     """:func:`event_means` of the rows of ``rows`` (shape (d, n)) into ``out`` (shape (d, n),
-    float32, any strides), in double precision; returns the stretches' lengths (shape (n,))."""
+    float32, any strides), in double precision, ``on`` frames ahead (``reach`` if None); returns
+    the stretches' lengths (shape (n,))."""
     n = len(mask)
-    idx, next_idx, back, ahead = _reach_bounds(n, reach)
+    idx, next_idx, back, ahead = _reach_bounds(n, reach, reach if on is None else on)
     # outside the runs both bounds are the frame after (an empty stretch); inside, the run's
     # first frame (one after the last frame outside) and the first frame after it, within reach
     lo = np.maximum.accumulate(np.where(mask, 0, next_idx))
@@ -348,11 +352,11 @@ def _event_means_rows(mask: np.ndarray, rows: np.ndarray, reach: int, out: np.nd
 
 
 @lru_cache(maxsize=8)
-def _reach_bounds(n: int, reach: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Frame indices ``i`` of ``n`` frames, ``i + 1``, ``i - reach`` and ``i + reach + 1`` (shapes
+def _reach_bounds(n: int, reach: int, ahead: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Frame indices ``i`` of ``n`` frames, ``i + 1``, ``i - reach`` and ``i + ahead + 1`` (shapes
     (n,), read only: shared by every call with the same ``n``)."""
     idx = np.arange(n)
-    bounds = (idx, idx + 1, idx - reach, idx + (reach + 1))
+    bounds = (idx, idx + 1, idx - reach, idx + (ahead + 1))
     for b in bounds:
         b.flags.writeable = False
     return bounds

@@ -37,6 +37,8 @@ TONE_RATE = 8000
 TONE_LENGTH = 512   # 64 ms at 8 kHz: lines 40 Hz apart (US ringback) are resolved
 TONE_EVERY = 4      # the lines of every 4th frame (by absolute index), compared with the next's
 _BAND_HZ = (300.0, 3400.0)
+BAND_BINS = int(round(_BAND_HZ[1] * TONE_LENGTH / TONE_RATE)) - int(round(_BAND_HZ[0] * TONE_LENGTH / TONE_RATE))
+"""The band's bins in a spectrum of TONE_LENGTH samples (:func:`band_spectrum`'s columns)."""
 
 
 @dataclass(frozen=True)
@@ -73,12 +75,35 @@ def _window_and_band(length: int) -> tuple[np.ndarray, int, int, np.ndarray]:
     return hann, b0, b1, hz
 
 
-def line_spectrum(frames: np.ndarray, line_db: float, max_share: float, max_lines: int) -> np.ndarray:
-    """The lines of 8 kHz frames' spectra in the 300-3400 Hz band.
+def band_spectrum(frames: np.ndarray) -> np.ndarray:
+    """The power of 8 kHz frames' spectra in the 300-3400 Hz band, over a Hann window.
 
     Parameters
     ----------
     frames : np.ndarray [shape=(n, TONE_LENGTH)], float32, 8 kHz samples (any row step)
+
+    Returns
+    -------
+    power : np.ndarray [shape=(n, b)], float32  the band's bins (b = 199 for TONE_LENGTH)
+    """
+    hann, b0, b1, _ = _window_and_band(frames.shape[1])
+    return sfft.band_power(sfft.rfft(frames * hann, frames.shape[1]), b0, b1)  # (a DC offset leaks nothing past 300 Hz)
+
+
+def line_spectrum(frames: np.ndarray, line_db: float, max_share: float, max_lines: int) -> np.ndarray:
+    """The lines of 8 kHz frames' spectra in the 300-3400 Hz band: :func:`spectrum_lines` of their
+    :func:`band_spectrum` (``frames``: shape (n, TONE_LENGTH), float32 -> shape (n, 2), float32)."""
+    return spectrum_lines(band_spectrum(frames), line_db, max_share, max_lines, frames.shape[1])
+
+
+def spectrum_lines(power: np.ndarray, line_db: float, max_share: float, max_lines: int,
+                   length: int = TONE_LENGTH) -> np.ndarray:
+    """The lines of the band's power spectra.
+
+    Parameters
+    ----------
+    power : np.ndarray [shape=(n, b)], float32  :func:`band_spectrum` of 8 kHz frames
+    length : int  the frames' length (samples)
     line_db : float  a bin within this many dB of the frame's strongest is part of a line
     max_share, max_lines : float, int  the lines' frequency is measured only where they fill at
         most this share of the band's bins and are at most this many (elsewhere it is 0: no tone)
@@ -89,12 +114,11 @@ def line_spectrum(frames: np.ndarray, line_db: float, max_share: float, max_line
         and the plain mean of the lines' frequencies (Hz; a line, a run of such bins, is at its
         bins' mean frequency, each weighted by its power above the lines' threshold)
     """
-    n, length = frames.shape
+    n = len(power)
     out = np.zeros((n, 2), np.float32)
     if n == 0:
         return out
-    hann, b0, b1, hz = _window_and_band(length)
-    power = sfft.band_power(sfft.rfft(frames * hann, length), b0, b1)  # (a DC offset leaks nothing past 300 Hz)
+    _, b0, b1, hz = _window_and_band(length)
     threshold = power.max(axis=1, keepdims=True) * np.float32(10.0 ** (-line_db / 10.0))
     on = power > threshold  # (the bins with power above the threshold: power - threshold > 0, exactly)
     starts = on.copy()

@@ -1,0 +1,95 @@
+"""Music on the caller's leg (hold music the daemon was not told of) is not the caller's speech.
+
+A call put on hold without a `call hold` mark, or a recorded call replayed without `--hold`, fills
+the caller's leg with music at the caller's level: its notes read as a slow caller's syllables,
+its phrases' gaps as long pauses, and a critical alert would go to a supervisor on every held call.
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from conftest import CALLS, call_monitor as cli, db_rows
+from monitor.analysis.analyzer import AnalyzerConfig, analyze_signal
+from monitor.dsp.music import MusicParams
+from monitor.dsp.sound_class import SILENCE
+from test_tones import g711
+
+BREATHING = CALLS.parent / "breathing"
+RATE = 16000
+
+
+def notes(seconds: float, rate: int, note_s: float, seed: int, organ: bool) -> np.ndarray:
+    """A melody of ``note_s`` s notes (a major scale), peak 0.1: piano-like (three harmonics,
+    decaying, from C5) over held triads, or (``organ``) organ-like (six harmonics, sustained,
+    from C4) over a sustained bass line, a note a bar."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * rate)) / rate
+    x = np.zeros(len(t))
+    base, harmonics = (261.6, 6) if organ else (523.3, 3)
+    for start in np.arange(0.0, seconds, note_s):
+        f = base * 2 ** (rng.choice([0, 2, 4, 5, 7, 9]) / 12)
+        on = (t >= start) & (t < start + note_s)
+        tt = t[on] - start
+        envelope = np.minimum(1.0, (note_s - tt) / 0.02) if organ else np.exp(-tt / 0.25)
+        x[on] += sum(0.5 / h * np.sin(2 * np.pi * f * h * tt) for h in range(1, harmonics + 1)) * envelope
+    bars = ((130.8,), (110.0,), (87.3,), (98.0,)) if organ else (
+        (261.6, 329.6, 392.0), (220.0, 261.6, 329.6), (174.6, 220.0, 261.6), (196.0, 246.9, 293.7))
+    for bar, start in enumerate(np.arange(0.0, seconds, 2.0)):
+        on = (t >= start) & (t < start + 2.0)
+        tt = t[on] - start
+        for f in bars[bar % 4]:
+            x[on] += 0.3 * np.sin(2 * np.pi * f * tt) * (1.0 if organ else np.exp(-tt / 1.5))
+    return (0.1 * x / np.max(np.abs(x))).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def held_call(tmp_path_factory) -> Path:
+    """The caller's leg of the `normal` fixture call, its first 45 s, then 35 s of hold music at
+    that leg's level: 80 s, mono (the caller alone). Without the music test a critical alert
+    (slow speech and long pauses) is raised 31 s into the music."""
+    x, rate = sf.read(CALLS / "normal_16k.wav", dtype="float32")
+    caller = x[:45 * rate, 1]
+    music = notes(35.0, rate, 0.4, seed=1, organ=False)
+    music *= np.sqrt(np.mean(caller ** 2) / np.mean(music ** 2))
+    path = tmp_path_factory.mktemp("music") / "held.wav"
+    sf.write(path, np.concatenate([caller, music]), rate)
+    return path
+
+
+def test_hold_music_on_the_callers_leg_raises_no_critical_alert(held_call, tmp_path):
+    """Replayed without --hold, the music's notes are not a slow, halting caller."""
+    db = tmp_path / "r.db"
+    done = cli("replay", held_call, "--no-transcribe", "--db", db, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert db_rows(db, "SELECT count(*) FROM calls") == [(1,)]
+    assert db_rows(db, "SELECT kind, t FROM alerts WHERE severity = 'critical'") == []
+
+
+@pytest.mark.parametrize("rate", (16000, 8000))
+def test_the_music_test_takes_hold_music_for_no_speech(rate):
+    """Organ notes over a bass line, through G.711 at 8 kHz too: hardly a frame of speech is left."""
+    x = notes(12.0, rate, 0.5, seed=2, organ=True)
+    x = g711(x) if rate == 8000 else x
+    assert analyze_signal(x, rate).speech.mean() <= 0.15
+    # without the music test most of it is speech
+    assert analyze_signal(x, rate, AnalyzerConfig(music=MusicParams(enabled=False))).speech.mean() >= 0.5
+
+
+@pytest.mark.parametrize("path", sorted(BREATHING.glob("*_vowel-a.flac")), ids=lambda p: p.stem)
+def test_a_held_vowel_is_no_music(path):
+    """A held vowel's harmonics stay nearly still, but never jump to new ones: no frame of it is music."""
+    x, rate = sf.read(path, dtype="float32")
+    with_it = analyze_signal(x, rate).sound
+    without = analyze_signal(x, rate, replace(AnalyzerConfig(), music=MusicParams(enabled=False))).sound
+    assert np.count_nonzero(without != SILENCE) > 100
+    assert np.array_equal(with_it, without)
+
+
+def test_a_music_test_reaching_past_the_analyzers_context_is_refused():
+    with pytest.raises(ValueError, match="music.back_frames, music.ahead_frames"):
+        AnalyzerConfig(music=MusicParams(ahead_frames=90))
