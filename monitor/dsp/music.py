@@ -118,8 +118,9 @@ def steady_and_changes(bits: np.ndarray, first: int, params: MusicParams) -> np.
         return marks
     k = rows.shape[1] // 2
     packed = rows[:, :k]
-    both = _POPCOUNT[packed[1:] & packed[:-1]].sum(axis=1, dtype=np.intp)
-    count = _POPCOUNT[packed].sum(axis=1, dtype=np.intp)
+    # the partials of each row and those two rows in a row share, in one pass over the bytes
+    sums = np.add.reduce(_POPCOUNT.take(np.concatenate([packed, packed[1:] & packed[:-1]])), axis=1, dtype=np.intp)
+    count, both = sums[:m], sums[m:]
     pair = (both > 0) & (both >= params.min_overlap * (count[1:] + count[:-1] - both))  # rows j, j + 1
     if not np.count_nonzero(pair):  # (speech nearly always)
         return marks
