@@ -43,10 +43,12 @@ def test_hold_music_marked_as_a_hold_raises_nothing_and_the_hold_is_kept_with_th
     (["--hold", "1:40"], "argument --hold: '1:40' is no FROM-TO stretch of the call (as 0:40-1:35)"),
     (["--hold", "1:75-2:00"], "argument --hold: '1:75-2:00': FROM and TO are seconds, m:ss or h:mm:ss into the "
                               "call (as 0:40-1:35)"),
+    (["--hold", "0-1" + "0" * 400], f"argument --hold: '0-1{'0' * 400}': FROM and TO are seconds, m:ss or h:mm:ss "
+                                    "into the call (as 0:40-1:35)"),
 ])
 def test_a_hold_that_is_no_stretch_of_the_call_is_refused_in_one_line(args, said, tmp_path):
-    """A hold that ends before it begins, one time alone, or minutes or seconds of 60 after a colon:
-    one error line naming the option and the value, exit 2, nothing replayed or made."""
+    """A hold that ends before it begins, one time alone, minutes or seconds of 60 after a colon, or
+    a time too great for any number of seconds (infinite as a float): one error line naming the option and the value, exit 2, nothing replayed or made."""
     done = call_monitor("replay", CALLS / "normal_8k.wav", *args, "--db", tmp_path / "e.db")
     assert done.returncode == 2
     assert done.stderr.splitlines()[-1] == f"call-monitor replay: error: {said}"
@@ -65,11 +67,12 @@ def test_holds_given_for_several_recordings_are_refused_naming_them(tmp_path):
 
 
 def test_call_times_are_seconds_or_minutes_and_seconds():
-    """A hold's times are written as a batch's label onsets are (seconds, m:ss, h:mm:ss); holds that
-    meet or overlap are one."""
+    """A hold's times are written as a batch's label onsets are (seconds, m:ss, h:mm:ss), each a
+    number of seconds (a time too great for one is none); holds that meet or overlap are one."""
     assert [call_seconds(t) for t in ("75", "75.5", "1:15", "1:15.5", "0:01:15")] == [75.0, 75.5, 75.0, 75.5, 75.0]
     assert parse_hold("0:40-1:35") == (40.0, 95.0) and parse_hold("40-95.5") == (40.0, 95.5)
-    for bad in ("1:60", "1:60:00", "-5", "a:10", ""):
+    for bad in ("1:60", "1:60:00", "-5", "a:10", "", "1" + "0" * 400, "1" + "0" * 400 + ":00",
+                "1" + "0" * 400 + ":00:00"):
         with pytest.raises(ValueError):
             call_seconds(bad)
     assert joined_spans([(50.0, 60.0), (10.0, 20.0), (15.0, 30.0), (30.0, 35.0)]) == [(10.0, 35.0), (50.0, 60.0)]

@@ -12,6 +12,7 @@ its ledger and table keep them as :func:`holds_text` writes them.
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Iterable, Iterator, Sequence
 
@@ -23,12 +24,18 @@ _CALL_TIME = re.compile(r"(?:(?:(\d+):)?(\d+):)?(\d+(?:\.\d*)?)")
 
 def call_seconds(text: str) -> float:
     """Seconds into a call from ``75``, ``75.5``, ``1:15``, ``1:15.5`` or ``0:01:15``. Raises
-    ValueError for anything else (minutes or seconds of 60 and more after a colon too)."""
+    ValueError for anything else (minutes or seconds of 60 and more after a colon too, and a time
+    too great for a number of seconds: infinite as a float)."""
     m = _CALL_TIME.fullmatch(text.strip())
     if m is None or (m.group(2) is not None and float(m.group(3)) >= 60) or (m.group(1) and int(m.group(2)) >= 60):
         raise ValueError(text)
-    hours, minutes, seconds = int(m.group(1) or 0), int(m.group(2) or 0), float(m.group(3))
-    return 3600.0 * hours + 60.0 * minutes + seconds
+    try:
+        seconds = 3600.0 * int(m.group(1) or 0) + 60.0 * int(m.group(2) or 0) + float(m.group(3))
+    except OverflowError:
+        raise ValueError(text) from None
+    if not math.isfinite(seconds):
+        raise ValueError(text)
+    return seconds
 
 
 def parse_hold(text: str) -> Span:
