@@ -270,6 +270,45 @@ def _without_callmonitor(tmp: Path) -> Path:
     return broken.parent
 
 
+def _before_holds(tmp: Path) -> Path:
+    """A folder whose ``monitor`` package is callmonitor as before a manifest's ``hold`` (its
+    ``CallJob`` without ``holds``), as on a worker where an earlier release is installed."""
+    import shutil
+    earlier = tmp / "earlier" / "monitor"
+    shutil.copytree(ROOT / "monitor", earlier, ignore=shutil.ignore_patterns("__pycache__"))
+    inputs = earlier / "batch" / "inputs.py"
+    text = inputs.read_text()
+    field = re.search(r"\n    holds: tuple\[.*?\n    \"\"\".*?\"\"\"\n", text, re.S)
+    assert field is not None
+    inputs.write_text(text.replace(field.group(0), "\n"))
+    return earlier.parent
+
+
+def test_a_call_with_holds_sent_to_a_worker_of_an_earlier_release_fails_naming_it_not_scored_without_them(tmp_path):
+    """A worker where an earlier release of callmonitor is installed reads a call's job as its own,
+    without the manifest's ``hold``: rather than scored without its holds (its hold music judged as
+    the caller, the table saying the holds), the call fails in one line naming the worker and what to
+    do, and nothing of it is stored; a call without holds is scored there as before."""
+    held, plain = _short_call(tmp_path / "held.wav", 4), _short_call(tmp_path / "plain.wav", 4)
+    manifest = tmp_path / "calls.csv"
+    manifest.write_text(f"path,hold\n{held},0:01-0:02\n{plain},\n")
+    from distributed import Client
+    with _own_cluster(tmp_path, imports_from=_before_holds(tmp_path)) as (address, _):
+        with Client(address, timeout=30) as client:
+            [worker] = client.scheduler_info()["workers"]
+        db, out = tmp_path / "events.db", tmp_path / "summary.csv"
+        done = cli("batch", str(manifest), "--scheduler", address, "--db", str(db), "--out", str(out), "--quiet",
+                   timeout=120)
+    line = (f"{held}: not scored: callmonitor on {worker} is of an earlier release, which does not know a call's "
+            "holds and would score it without them; install this release where each worker runs (pip install "
+            "'/path/to/clone[batch]') and start them again; the same command with --resume scores it again")
+    assert done.returncode == 1, done.stderr
+    assert done.stderr.splitlines()[0] == f"call-monitor: error: {line} (listed on {manifest} line 2)"
+    assert [(r["path"], r["status"], r["error"]) for r in _rows(out)] == [
+        (str(held), "failed", line), (str(plain), "scored", "")]
+    assert _sources(db) == [str(plain)]
+
+
 def test_a_stop_while_the_clusters_worker_scores_cancels_the_batchs_call_there_and_says_so(tmp_path):
     """SIGTERM to a batch on a running cluster while its worker scores an hour-long call: the batch
     cancels the call it sent (a task Dask cannot interrupt would be scored to its end for no one,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import dataclasses
 import hashlib
 import logging
 import os
@@ -422,6 +423,10 @@ def workers_without_callmonitor(client: Any, scheduler: str) -> str | None:
 
 WITHOUT_CALLMONITOR = "callmonitor-not-importable"
 """What a call's task answers first on a worker that cannot import callmonitor (:func:`remote_scorer`)."""
+EARLIER_CALLMONITOR = "callmonitor-earlier-release"
+"""What a call's task answers first on a worker whose callmonitor, of an earlier release, does not
+know what the call is given (a manifest's ``hold``: :attr:`CallJob.holds`), and would score it without
+it (:func:`remote_scorer`)."""
 CALL_STARTED = "callmonitor-call-started"
 """The scheduler's event topic on which a call's task says, before it reads a sample, that it
 started on a worker (``{"key": ..., "worker": ...}``; :func:`remote_scorer`)."""
@@ -454,7 +459,10 @@ def remote_scorer() -> Callable[[bytes], Any]:
     ever; the call is scored all the same. The client may then not hear that it started there: should
     that worker die on it, the call is sent again rather than failed (as one Dask gave the worker to
     start next), and should it be scored, the worker is not counted among those that scored
-    (:attr:`BatchOutcome.workers`) for it."""
+    (:attr:`BatchOutcome.workers`) for it. A call given what a worker's earlier release does not
+    know is answered with :data:`EARLIER_CALLMONITOR`, not scored without it."""
+    given = tuple(f.name for f in dataclasses.fields(CallJob))
+
     def score_there(payload: bytes) -> Any:
         import pickle
 
@@ -471,7 +479,11 @@ def remote_scorer() -> Callable[[bytes], Any]:
         except Exception as err:  # noqa: BLE001 - not installed where it runs, or broken there
             why = (str(err).strip().splitlines() or [""])[0]
             return WITHOUT_CALLMONITOR, worker.address, f"{type(err).__name__}: {why}".rstrip(": ")
-        return score(*pickle.loads(payload))
+        args = pickle.loads(payload)
+        known = getattr(type(args[0]), "__dataclass_fields__", {})
+        if unknown := [name for name in given if name not in known and getattr(args[0], name, None)]:
+            return EARLIER_CALLMONITOR, worker.address, unknown
+        return score(*args)
     return score_there
 
 
@@ -738,6 +750,15 @@ def task_failure(path: str, err: BaseException, ran_on: Sequence[str] = ()) -> s
         return (f"{path}: not scored: the worker scoring it died ({who}); the same command with --resume "
                 "scores it again")
     return f"{path}: the worker failed on this call ({type(err).__name__}: {first_line(err)})"
+
+
+def earlier_release(path: str, worker: str, unknown: Sequence[str]) -> str:
+    """The line of a call not scored for its worker's callmonitor is of an earlier release, which
+    does not know the call's ``unknown`` (:data:`EARLIER_CALLMONITOR`)."""
+    return (f"{path}: not scored: callmonitor on {worker} is of an earlier release, which does not know a call's "
+            f"{', '.join(unknown)} and would score it without them; install this release where each worker runs "
+            "(pip install '/path/to/clone[batch]') and start them again; the same command with --resume scores it "
+            "again")
 
 
 SCHEDULER_LOST = "scheduler-connection-lost"
@@ -1029,6 +1050,8 @@ class BatchRun:
         if isinstance(result, tuple) and result[:1] == (WITHOUT_CALLMONITOR,):
             self._took_elsewhere(*result[1:])
             return None
+        if isinstance(result, tuple) and result[:1] == (EARLIER_CALLMONITOR,):
+            return CallResult(job, error=earlier_release(job.path, *result[1:]))
         return result
 
     def _unfetched(self, fut: Any, job: CallJob) -> CallResult | None:
