@@ -90,6 +90,18 @@ def test_several_holds_written_together_are_read_in_time_order_and_written_back_
         parse_holds("1:40-2:25; abc")
 
 
+@pytest.mark.parametrize("cell", ["0:59.9996-1:00.5", "100.1-145.7 3599.9995-3600.0015", "0.0004-0.0016"])
+def test_holds_are_kept_to_the_millisecond_and_written_back_as_they_were_read(cell):
+    """A hold's times are kept to the millisecond, as the table and the ledger write them: what they
+    write reads back as the same holds (the table given back as a manifest is the same calls), and a
+    stretch that is none at that precision is refused, as one that ends before it begins."""
+    holds = parse_holds(cell)
+    assert parse_holds(holds_text(holds)) == holds and all(round(t, 3) == t for span in holds for t in span)
+    for none in ("0-0.0001", "59.9996-60"):
+        with pytest.raises(ValueError, match="ends before it begins"):
+            parse_hold(none)
+
+
 def test_a_hold_over_chunks_of_any_size_marks_the_same_samples_as_over_the_whole_call():
     """Streaming is identical to the whole call: the caller's column is silence and not heard over
     the hold whatever the chunks, the agent's untouched, and a range the capture left unheard that

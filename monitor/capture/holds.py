@@ -39,13 +39,14 @@ def call_seconds(text: str) -> float:
 
 
 def parse_hold(text: str) -> Span:
-    """The stretch ``FROM-TO`` (``0:40-1:35``, ``40-95``) says; ValueError saying what is wrong
-    with it, in words a command line shows."""
+    """The stretch ``FROM-TO`` (``0:40-1:35``, ``40-95``) says, its times to the millisecond (as
+    :func:`holds_text` writes them back); ValueError saying what is wrong with it, in words a command
+    line shows."""
     start, dash, end = text.partition("-")
     if not dash:
         raise ValueError(f"{text!r} is no FROM-TO stretch of the call (as 0:40-1:35)")
     try:
-        span = call_seconds(start), call_seconds(end)
+        span = round(call_seconds(start), 3), round(call_seconds(end), 3)
     except ValueError:
         raise ValueError(f"{text!r}: FROM and TO are seconds, m:ss or h:mm:ss into the call (as 0:40-1:35)") from None
     if span[1] <= span[0]:
