@@ -548,11 +548,13 @@ def test_a_ledger_row_written_before_holds_were_kept_is_found_for_its_call_witho
     ("abc", "hold: 'abc' is no FROM-TO stretch of the call (as 0:40-1:35)"),
     ("1:40-2:25; 1:75-2:00", "hold '1:40-2:25; 1:75-2:00': '1:75-2:00': FROM and TO are seconds, m:ss or h:mm:ss "
                              "into the call (as 0:40-1:35)"),
+    ("1:40-2:25;;5:00-5:30", "hold: '1:40-2:25;;5:00-5:30' has a ';' with no stretch beside it"),
     ("0-1" + "0" * 400, f"hold: '0-1{'0' * 400}': FROM and TO are seconds, m:ss or h:mm:ss into the call (as 0:40-1:35)")])
 def test_a_manifests_hold_that_is_no_stretch_of_the_call_is_one_line_naming_its_row_and_nothing_is_scored(
         tmp_path, cell, said):
     """A ``hold`` cell holding what is no stretch of the call (one that ends before it begins, no
-    FROM-TO, a time of 75 s after a colon, a time too great for any number of seconds) stops the batch before anything is scored or stored, in
+    FROM-TO, a time of 75 s after a colon, a ``;`` beside no stretch, a time too great for any number
+    of seconds) stops the batch before anything is scored or stored, in
     one line naming the manifest, the row's line and the cell, as a bad channel does (exit 2)."""
     manifest = tmp_path / "calls.csv"
     manifest.write_text(f'path,hold\n{ARCHIVE[0]},\n{ARCHIVE[1]},"{cell}"\n')

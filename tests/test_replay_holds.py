@@ -90,6 +90,15 @@ def test_several_holds_written_together_are_read_in_time_order_and_written_back_
         parse_holds("1:40-2:25; abc")
 
 
+@pytest.mark.parametrize("cell", [";;", ";", "1:40-2:25;;5:00-5:30", "1:40-2:25; ", " ;1:40-2:25"])
+def test_holds_written_together_with_a_semicolon_beside_no_stretch_are_refused(cell):
+    """A ``;`` with nothing on one side of it (a stretch left out when the cell was made) is no hold
+    to leave out unsaid: the cell is refused, naming it."""
+    with pytest.raises(ValueError) as err:
+        parse_holds(cell)
+    assert str(err.value) == f"{cell.strip()!r} has a ';' with no stretch beside it"
+
+
 @pytest.mark.parametrize("cell", ["0:59.9996-1:00.5", "100.1-145.7 3599.9995-3600.0015", "0.0004-0.0016"])
 def test_holds_are_kept_to_the_millisecond_and_written_back_as_they_were_read(cell):
     """A hold's times are kept to the millisecond, as the table and the ledger write them: what they

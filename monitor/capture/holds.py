@@ -54,16 +54,15 @@ def parse_hold(text: str) -> Span:
     return span
 
 
-HOLDS_APART = re.compile(r"[;\s]+")
-"""What separates the stretches of a call's holds written together (a manifest's ``hold`` cell):
-``;`` or spaces (``1:40-2:25; 5:00-5:31.5``)."""
-
-
 def parse_holds(text: str) -> tuple[Span, ...]:
-    """The holds ``text`` writes (:data:`HOLDS_APART`, each stretch as :func:`parse_hold` reads it)
-    in time order, those that overlap or touch joined; () for none (empty). ValueError as
-    :func:`parse_hold` says it."""
-    return tuple(joined_spans(parse_hold(part) for part in HOLDS_APART.split(text.strip()) if part))
+    """The holds ``text`` writes (a manifest's ``hold`` cell: stretches separated by ``;`` or spaces,
+    ``1:40-2:25; 5:00-5:31.5``, each as :func:`parse_hold` reads it) in time order, those that
+    overlap or touch joined; () for none (empty). ValueError as :func:`parse_hold` says it, and for a
+    ``;`` with no stretch on one side of it (one left out: ``1:40-2:25;;5:00-5:30``)."""
+    parts = text.strip().split(";")
+    if len(parts) > 1 and not all(part.strip() for part in parts):
+        raise ValueError(f"{text.strip()!r} has a ';' with no stretch beside it")
+    return tuple(joined_spans(parse_hold(stretch) for part in parts for stretch in part.split()))
 
 
 def _clock(t: float) -> str:
