@@ -410,6 +410,19 @@ def test_a_report_of_a_recording_with_hold_music_given_its_hold_raises_nothing_a
     assert f"The caller was on hold from {fmt_time(HOLD[0])} to {fmt_time(HOLD[1])} (`call-monitor call hold`" in page
 
 
+def test_a_reports_hold_is_said_in_its_help_as_what_the_report_does_with_it(capsys):
+    """A recording's report stores no call: its ``--hold`` help says the report's notes say the
+    hold, not, as replay's, that the hold is kept with the call."""
+    with pytest.raises(SystemExit):
+        cli.main(["report", "--help"])
+    helped = " ".join(capsys.readouterr().out.split())
+    said = helped[helped.index("--hold FROM-TO the caller"):]
+    assert said.startswith("--hold FROM-TO the caller was on hold from FROM to TO (seconds or m:ss into the call: "
+                           "0:40-1:35; again for each hold; a recording's report): their leg is not judged then, as "
+                           "the daemon's `call hold` and `call resume` mark it live, and the report's notes say the "
+                           "hold ")
+
+
 @pytest.mark.parametrize("hold, said", [
     ("2:25-1:40", "'2:25-1:40' ends before it begins"),
     ("abc", "'abc' is no FROM-TO stretch of the call (as 0:40-1:35)")])

@@ -245,14 +245,15 @@ def add_call_options(p: argparse.ArgumentParser) -> None:
     add_transcription_options(p)
 
 
-def add_hold_option(p: argparse.ArgumentParser, which: str) -> None:
+def add_hold_option(p: argparse.ArgumentParser, which: str, kept: str) -> None:
     """``--hold FROM-TO`` of the commands that replay a recorded call (``which``: the calls it is
-    given for), each a stretch of the call its caller was on hold in, in ``args.hold``
-    (:func:`~monitor.capture.holds.parse_hold`; one that is none, an error of the command line)."""
+    given for; ``kept``: where the hold is said then), each a stretch of the call its caller was on
+    hold in, in ``args.hold`` (:func:`~monitor.capture.holds.parse_hold`; one that is none, an error
+    of the command line)."""
     p.add_argument("--hold", action="append", default=[], type=_hold_span, metavar="FROM-TO",
                    help=f"the caller was on hold from FROM to TO (seconds or m:ss into the call: 0:40-1:35; "
                         f"again for each hold; {which}): their leg is not judged then, as the daemon's "
-                        "`call hold` and `call resume` mark it live, and the hold is kept with the call")
+                        f"`call hold` and `call resume` mark it live, and {kept}")
 
 
 def _hold_span(text: str) -> tuple[float, float]:

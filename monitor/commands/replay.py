@@ -34,7 +34,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    "with the call): the one FILE is then the caller's leg alone (mono too)")
     p.add_argument("--jsonl", action="store_true", help="one JSON event per line on stdout")
     p.add_argument("--realtime", action="store_true", help="pace the audio like a live call")
-    add_hold_option(p, "one FILE only")
+    add_hold_option(p, "one FILE only", "the hold is kept with the call")
     url = p.add_mutually_exclusive_group()
     url.add_argument("--webhook", metavar="URL", help="also post the alerts to this webhook (a supervisor "
                      "console), from the database's outbox as the daemon does")

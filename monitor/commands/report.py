@@ -39,7 +39,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="report.html (self-contained page) or report.png (timeline only)")
     p.add_argument("--agent", metavar="FILE", help="a recording's report: the agent's leg as a recording of its "
                    "own (mono), the recording given the caller's (as replay --agent)")
-    add_hold_option(p, "a recording's report")
+    add_hold_option(p, "a recording's report", "the report's notes say the hold")
     add_call_options(p)
     add_config_options(p)
     # None: not given (a recording's report reads the usual legs; a stored call's and an archive's
