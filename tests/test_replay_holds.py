@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from conftest import CALLS, HOLD, call_monitor, db_rows
-from monitor.capture.holds import call_seconds, held, holds_text, parse_hold, parse_holds
+from monitor.capture.holds import call_seconds, held, holds_text, parse_hold, parse_holds, past_end
 from monitor.capture.sources import Chunk
 from monitor.events import joined_spans
 
@@ -88,6 +88,14 @@ def test_several_holds_written_together_are_read_in_time_order_and_written_back_
     assert holds_text([(3700.25, 3720.0)]) == "1:01:40.25-1:02:00" and parse_holds("") == ()
     with pytest.raises(ValueError, match="'abc' is no FROM-TO stretch"):
         parse_holds("1:40-2:25; abc")
+
+
+def test_holds_past_the_recordings_end_given_overlapping_are_said_as_the_one_hold_they_are():
+    """Holds given overlapping or in any order are one hold (as they are applied and kept): those
+    beginning after the recording's end are said once each, in time order, as the hold they make."""
+    assert past_end([(560.0, 580.0), (300.0, 310.0), (540.0, 570.0), (170.0, 190.0)], 175.0) == [
+        "--hold 5:00-5:10 begins after the recording's end (2:55): not applied",
+        "--hold 9:00-9:40 begins after the recording's end (2:55): not applied"]
 
 
 @pytest.mark.parametrize("cell", [";;", ";", "1:40-2:25;;5:00-5:30", "1:40-2:25; ", " ;1:40-2:25"])

@@ -81,12 +81,13 @@ def holds_text(spans: Sequence[Span]) -> str:
 
 
 def past_end(spans: Sequence[Span], duration_s: float, given: str = "--hold") -> list[str]:
-    """What is said of each of ``spans`` (``given`` as: the option, a manifest's column) that
-    begins at or after the end of a call of ``duration_s`` seconds, which is not applied (the rest
-    of a hold past the end is cut off by :func:`within`): ``--hold 5:00-5:31.5 begins after the
-    recording's end (3:12): not applied``, to follow the recording's name."""
+    """What is said of each hold ``spans`` make (those that overlap or touch joined, as they are
+    applied; ``given`` as: the option, a manifest's column) that begins at or after the end of a
+    call of ``duration_s`` seconds, which is not applied (the rest of a hold past the end is cut off
+    by :func:`within`): ``--hold 5:00-5:31.5 begins after the recording's end (3:12): not
+    applied``, to follow the recording's name."""
     return [f"{given} {holds_text([(a, b)])} begins after the recording's end ({_clock(duration_s)}): not applied"
-            for a, b in spans if a >= duration_s]
+            for a, b in joined_spans(spans) if a >= duration_s]
 
 
 def within(spans: Sequence[Span], duration_s: float) -> tuple[Span, ...]:
