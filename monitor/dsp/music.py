@@ -19,7 +19,9 @@ every :data:`~monitor.dsp.tones.TONE_EVERY`-th frame (by absolute index) as the 
    the two before steady together and the two after too;
 3. :func:`music_frames`: a frame of an audible or voice-active sound is music where, from
    ``back_frames`` before it to ``ahead_frames`` after it in that sound, at least ``min_share`` of
-   its frames are steady and at least ``min_changes`` frames are changes.
+   its frames are steady and at least ``min_changes`` frames are changes, unless it lies in a run
+   of ``speech_frames`` or more frames with no steady pair: a word spoken over music in the
+   background, its harmonics moving while the music around it holds its notes.
 
 Measured (research/music/README.md): no frame of the 32 shared held vowels, of the shared real
 speech or of the fixture calls is music; synthetic hold music of notes up to 0.5 s (piano-like,
@@ -34,6 +36,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .runs import drop_short
 from .sound_class import event_means
 from .tones import BAND_BINS, TONE_EVERY
 
@@ -56,11 +59,14 @@ class MusicParams:
     ahead_frames: int = 70      # ... to this many after it, in the same sound,
     min_share: float = 0.5      # at least this share is steady ...
     min_changes: int = 2        # ... and at least this many frames are changes (new notes)
+    speech_frames: int = 24     # but no frame of a run this long with no steady frame (the moving
+                                # harmonics of a word over music under it; a melody's notes part after 1-2 pairs)
 
     @property
     def context_frames(self) -> tuple[int, int]:
         """Frames before and after a frame that its music decision depends on (beyond the audible events')."""
-        return self.back_frames + 3 * TONE_EVERY, self.ahead_frames + 3 * TONE_EVERY
+        return (max(self.back_frames, self.speech_frames) + 3 * TONE_EVERY,
+                max(self.ahead_frames, self.speech_frames) + 3 * TONE_EVERY)
 
 
 def partials(power: np.ndarray, params: MusicParams) -> np.ndarray:
@@ -142,7 +148,9 @@ def steady_and_changes(bits: np.ndarray, first: int, params: MusicParams) -> np.
 
 def music_frames(marks: np.ndarray, audible: np.ndarray, params: MusicParams) -> np.ndarray:
     """Frames of music: audible frames where, from ``back_frames`` before to ``ahead_frames``
-    after them in their sound, at least ``min_share`` of the frames are steady and at least ``min_changes`` are changes.
+    after them in their sound, at least ``min_share`` of the frames are steady and at least ``min_changes`` are changes,
+    but none of a run of at least ``speech_frames`` frames none of which is steady: a caller's word
+    over music in the background (the stretch around it steady, the word's harmonics moving).
 
     Parameters
     ----------
@@ -154,4 +162,5 @@ def music_frames(marks: np.ndarray, audible: np.ndarray, params: MusicParams) ->
     music : np.ndarray [shape=(n,)], bool
     """
     means, length = event_means(audible, marks, params.back_frames, ahead=params.ahead_frames)
-    return audible & (means[:, 0] >= params.min_share) & (means[:, 1] * length >= params.min_changes - 0.5)
+    music = audible & (means[:, 0] >= params.min_share) & (means[:, 1] * length >= params.min_changes - 0.5)
+    return music & ~drop_short(marks[:, 0] == 0, params.speech_frames)
