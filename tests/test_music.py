@@ -6,6 +6,7 @@ its phrases' gaps as long pauses, and a critical alert would go to a supervisor 
 """
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from pathlib import Path
 
@@ -95,20 +96,48 @@ def test_a_music_test_reaching_past_the_analyzers_context_is_refused():
         AnalyzerConfig(music=MusicParams(ahead_frames=90))
 
 
+def caller_leg(name: str, seconds: float) -> tuple[np.ndarray, float, np.ndarray]:
+    """The caller's leg of a fixture call (16 kHz), its first ``seconds``; its speech level (RMS over
+    the frames the analyzer takes for speech without the music test) and those frames."""
+    x, _ = sf.read(CALLS / f"{name}_16k.wav", dtype="float32", frames=int(seconds * RATE))
+    caller = x[:, 1]
+    clean = analyze_signal(caller, RATE, AnalyzerConfig(music=MusicParams(enabled=False))).speech
+    hop = RATE // 100
+    return caller, float(np.sqrt(np.mean(caller[:len(clean) * hop].reshape(-1, hop)[clean] ** 2))), clean
+
+
 def test_a_caller_speaking_over_music_in_the_background_keeps_every_word():
     """A radio 20 dB under the caller: the stretch around a word is steady and changes notes, but a
     word's harmonics move for far longer than a melody takes from one note to the next, so no frame
     of the caller's speech is taken for music, while most of the music between the words is."""
-    x, rate = sf.read(CALLS / "deteriorating_16k.wav", dtype="float32", frames=20 * RATE)
-    caller = x[:, 1]
-    off = AnalyzerConfig(music=MusicParams(enabled=False))
-    clean = analyze_signal(caller, rate, off).speech
-    level = np.sqrt(np.mean(caller[:len(clean) * (rate // 100)].reshape(-1, rate // 100)[clean] ** 2))
-    music = notes(20.0, rate, 0.4, seed=1, organ=True)
+    caller, level, clean = caller_leg("deteriorating", 20.0)
+    music = notes(20.0, RATE, 0.4, seed=1, organ=True)
     mixed = caller + music * level / np.sqrt(np.mean(music ** 2)) * 10 ** (-20 / 20)
-    with_it, without = analyze_signal(mixed, rate).sound, analyze_signal(mixed, rate, off).speech
+    off = AnalyzerConfig(music=MusicParams(enabled=False))
+    with_it, without = analyze_signal(mixed, RATE).sound, analyze_signal(mixed, RATE, off).speech
     assert np.count_nonzero(clean & without) > 800
     assert np.count_nonzero(clean & without & (with_it == SILENCE)) == 0
     # the music between the words: speech without the test, mostly silence with it
     between = ~clean & without
     assert np.count_nonzero(between & (with_it == SILENCE)) >= 0.8 * np.count_nonzero(between)
+
+
+def test_hold_music_stopping_as_the_caller_speaks_leaves_them_their_first_words():
+    """Hold music at the caller's level fills each gap before the caller's turns and stops at the
+    turn's first sample: the music's stretch reaches into the turn, but no speech frame of the first
+    second of a turn is taken for music."""
+    caller, level, clean = caller_leg("slow_talker", 60.0)
+    turns = [(u["start_s"], u["end_s"]) for u in json.loads((CALLS / "slow_talker.json").read_text())["turns"]
+             if u["speaker"] == "caller" and u["end_s"] < 60.0]
+    music = notes(60.0, RATE, 0.4, seed=1, organ=True)
+    music *= level / np.sqrt(np.mean(music ** 2))
+    mixed = caller.copy()
+    for before, (start, _) in zip([0.0] + [end for _, end in turns[:-1]], turns):
+        mixed[int(before * RATE):int(start * RATE)] += music[int(before * RATE):int(start * RATE)]
+    with_it = analyze_signal(mixed, RATE).sound
+    without = analyze_signal(mixed, RATE, AnalyzerConfig(music=MusicParams(enabled=False))).speech
+    first = np.zeros(len(clean), bool)
+    for start, _ in turns:
+        first[int(start * 100):int(start * 100) + 100] = True
+    assert len(turns) >= 3 and np.count_nonzero(first & clean & without) > 200
+    assert np.count_nonzero(first & clean & without & (with_it == SILENCE)) == 0
