@@ -266,3 +266,39 @@ def test_the_labels_figures_without_the_batchs_database_are_said_not_shown(archi
     assert detection_lines(str(archive["out"]), read_table(str(archive["out"])), cfg, said.append) == []
     assert said == [f"{archive['out']}: the labels' figures are counted from the calls' alerts in the database, and "
                     f"there is none: {no_database_there(str(tmp_path / 'elsewhere.db'))}"]
+
+
+def test_time_on_hold_is_no_normal_call_time_in_the_warnings_per_hour(tmp_path, capsys):
+    """A call's holds (its manifest's ``hold``) are time in which the caller is not heard and no alert
+    of theirs can come: the warnings per hour are counted over the normal time off hold, and the line
+    says how much hold time it left out; the archive report counts them again as the batch did."""
+    call = cut(CALLS / "normal_8k.wav", 30.0, tmp_path / "normal.wav")
+    manifest, labels = tmp_path / "calls.csv", tmp_path / "labels.csv"
+    manifest.write_text(f"path,hold\n{call},0:06-0:18\n", encoding="utf-8")
+    labels.write_text("file,onset\nnormal.wav,\n", encoding="utf-8")
+    db, out = tmp_path / "qa.db", tmp_path / "summary.csv"
+    done = cli("batch", manifest, "-j", "1", "--db", db, "--out", out, "--labels", labels, "--quiet", timeout=300)
+    assert done.returncode == 0, done.stderr
+    said = ("warnings per hour of normal call time: 0.0 (over 0.3 min: the normal calls, the troubled and mild "
+            "ones before their onset; 0.2 min on hold left out)")
+    assert done.stdout.splitlines()[-1] == said
+    cfg = load_config(None, user_config=False)
+    cfg = replace(cfg, storage=replace(cfg.storage, db=str(db)))
+    assert detection_lines(str(out), read_table(str(out)), cfg)[-1] == said
+
+
+def test_a_normal_calls_warnings_and_alerts_per_hour_leave_its_holds_out():
+    """Of 60 s of a normal call with two overlapping holds (10-20 s and 15-30 s) and one past its end,
+    40 s are heard: one warning in them is 90 an hour; a troubled call's holds after its onset are no
+    normal time either way."""
+    warning = AlertEvent(t=5.0, kind="slow_speech", severity="warning", message="", evidence={})
+    holds = [(10.0, 20.0), (15.0, 30.0), (70.0, 80.0)]
+    normal = {"duration_s": 60.0, "onset_s": None, "expect_critical": False, "forbid_critical": True,
+              "held_s": detection.held_s(holds, 60.0), **detection.call_scores([warning], None, 60.0, holds)}
+    troubled = {"duration_s": 60.0, "onset_s": 12.0, "expect_critical": True, "forbid_critical": False,
+                **detection.call_scores([], 12.0, 12.0, [(10.0, 40.0)])}
+    m = detection.row_metrics([normal, troubled])
+    assert (normal["normal_s"], normal["normal_held_s"], troubled["normal_s"]) == (40.0, 20.0, 10.0)
+    assert m["warnings_per_hour"] == pytest.approx(90.0)
+    assert m["normal_warnings_per_hour"] == pytest.approx(3600.0 / 50.0)
+    assert m["normal_held_hours"] * 3600 == pytest.approx(22.0)

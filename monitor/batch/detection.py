@@ -4,7 +4,8 @@ onset (:func:`call_scores`), and a set of calls' figures (:func:`row_metrics`).
 The one declaration of these scores: ``call-monitor batch --labels`` reports them for a user's own
 archive, ``tools/evaluate.py`` for the project's corpus. A call is *expected* critical (a caller in
 trouble from its onset), *forbidden* one (a normal call: any critical is a false alarm), or
-neither (a mild caller, for whom no critical is expected).
+neither (a mild caller, for whom no critical is expected). Time on hold (a manifest's ``hold``) is
+no call time the rates are over: the caller is not heard then, so no alert of theirs can come.
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ from __future__ import annotations
 import math
 from typing import Any, Mapping, Sequence
 
-from ..events import AlertEvent
+from ..capture.holds import within
+from ..events import AlertEvent, Span, joined_spans
 
 DETECT_WITHIN_S = 30.0
 """A critical alert this soon after the labelled onset counts as detected in time."""
@@ -32,10 +34,17 @@ def normal_time_s(duration_s: float, onset_s: float | None, healthy: bool = True
     return duration_s if healthy else 0.0
 
 
-def call_scores(alerts: Sequence[AlertEvent], onset_s: float | None, normal_s: float) -> dict[str, Any]:
+def held_s(holds: Sequence[Span], end_s: float) -> float:
+    """Seconds of ``holds`` (overlapping ones joined) before ``end_s``."""
+    return sum(b - a for a, b in within(joined_spans(holds), end_s))
+
+
+def call_scores(alerts: Sequence[AlertEvent], onset_s: float | None, normal_s: float,
+                holds: Sequence[Span] = ()) -> dict[str, Any]:
     """One call's scores from its alerts (in time order): first warning and critical, the first of
     each at or after ``onset_s`` and the seconds from the onset to it, the criticals before the
-    onset, the alerts counted, and the warnings within the first ``normal_s`` seconds."""
+    onset, the alerts counted, and the warnings within the first ``normal_s`` seconds, whose time
+    off ``holds`` is the call's normal time (``normal_s``; ``normal_held_s`` the rest)."""
     crit_after = first_alert(alerts, "critical", onset_s) if onset_s is not None else None
     warn_after = first_alert(alerts, "warning", onset_s) if onset_s is not None else None
     onset = 0.0 if onset_s is None else onset_s  # the times after it are None without an onset
@@ -48,7 +57,8 @@ def call_scores(alerts: Sequence[AlertEvent], onset_s: float | None, normal_s: f
                                                                 for a in alerts),
         "warnings": sum(a.severity == "warning" for a in alerts),
         "criticals": sum(a.severity == "critical" for a in alerts),
-        "normal_s": normal_s, "normal_warnings": sum(a.severity == "warning" and a.t < normal_s for a in alerts),
+        "normal_s": normal_s - held_s(holds, normal_s), "normal_held_s": held_s(holds, normal_s),
+        "normal_warnings": sum(a.severity == "warning" and a.t < normal_s for a in alerts),
     }
 
 
@@ -85,12 +95,12 @@ def row_metrics(results: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     ``expect_critical`` and ``forbid_critical``): the share of expected calls critical within
     :data:`DETECT_WITHIN_S` of the onset and at all after it, the median and 90th percentile time
     to it (nearest rank, a miss infinitely late), the forbidden calls with a critical and their
-    alerts per hour, the troubled and mild calls critical before their onset, the mild calls' detection,
-    and the warnings per hour of normal call time."""
+    alerts per hour (of their time off hold: ``held_s``), the troubled and mild calls critical before
+    their onset, the mild calls' detection, and the warnings per hour of normal call time."""
     exp = [r for r in results if r["expect_critical"]]
     ttc = [_ttc(r) for r in exp]
     forb = [r for r in results if r["forbid_critical"]]
-    forb_s = sum(r["duration_s"] for r in forb)
+    forb_s = sum(r["duration_s"] - r.get("held_s", 0.0) for r in forb)
     labored = [r for r in results if r["onset_s"] is not None]
     other_ttc = [_ttc(r) for r in labored if not r["expect_critical"] and not r["forbid_critical"]]
     normal_s = sum(r["normal_s"] for r in results)
@@ -113,5 +123,6 @@ def row_metrics(results: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         "other_detected": _share(sum(math.isfinite(t) for t in other_ttc), len(other_ttc)),
         "other_median_ttc_s": nearest_rank(other_ttc, 0.5),
         "normal_hours": normal_s / 3600.0,
+        "normal_held_hours": sum(r.get("normal_held_s", 0.0) for r in results) / 3600.0,
         "normal_warnings_per_hour": _per_hour(sum(r["normal_warnings"] for r in results), normal_s),
     }

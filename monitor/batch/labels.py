@@ -20,9 +20,9 @@ import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
-from ..capture.holds import call_seconds
-from ..events import AlertEvent
-from .detection import DETECT_WITHIN_S, call_scores, normal_time_s, row_metrics
+from ..capture.holds import call_seconds, parse_holds
+from ..events import AlertEvent, Span
+from .detection import DETECT_WITHIN_S, call_scores, held_s, normal_time_s, row_metrics
 from .inputs import CallJob, not_utf8, recording
 
 if TYPE_CHECKING:
@@ -195,15 +195,17 @@ def unlabelled(labels: Mapping[object, CallLabel], jobs: Sequence[CallJob], labe
             f"({_listed(left)}): scored, and left out of the figures")
 
 
-def labelled_row(row: dict[str, Any], label: CallLabel | None,
-                 alerts: Sequence[AlertEvent]) -> tuple[dict[str, Any], dict[str, Any] | None]:
+def labelled_row(row: dict[str, Any], label: CallLabel | None, alerts: Sequence[AlertEvent],
+                 holds: Sequence[Span] = ()) -> tuple[dict[str, Any], dict[str, Any] | None]:
     """The table row with the label's columns (:data:`LABEL_COLUMNS`), and the call's scores for
-    :func:`~monitor.batch.detection.row_metrics` (None: no label, or not scored)."""
+    :func:`~monitor.batch.detection.row_metrics` (None: no label, or not scored), its time on
+    ``holds`` left out of its normal time."""
     if label is None or row.get("status") not in ("scored", "already_scored"):
         return {**row, **({"label": label.kind, "onset_s": label.onset_s} if label else {})}, None
     onset, duration = label.scored_onset_s, float(row["duration_s"])
-    scores = call_scores(sorted(alerts, key=lambda a: a.t), onset, normal_time_s(duration, onset))
-    scores.update(duration_s=duration, onset_s=onset, expect_critical=label.kind == "trouble",
+    scores = call_scores(sorted(alerts, key=lambda a: a.t), onset, normal_time_s(duration, onset), holds)
+    scores.update(duration_s=duration, held_s=held_s(holds, duration), onset_s=onset,
+                  expect_critical=label.kind == "trouble",
                   forbid_critical=label.kind == "normal")
     cells = {"label": label.kind, "onset_s": label.onset_s, "warning_after_onset_s": scores["time_to_warning_s"],
              "critical_after_onset_s": scores["time_to_critical_s"],
@@ -220,7 +222,7 @@ def apply_labels(store: Store, rows: Sequence[dict[str, Any]],
     for row in rows:
         call_id, label = row.get("db_call_id"), labels.get(recording(row["path"]))
         alerts = [s.event for s in store.list_alerts(call_id=int(call_id))] if call_id else []
-        row, score = labelled_row(row, label, alerts)
+        row, score = labelled_row(row, label, alerts, parse_holds(row.get("hold") or ""))  # as the table wrote them
         out.append(row)
         if score is not None:
             scores.append(score)
@@ -268,7 +270,8 @@ def summary_lines(against: str, scores: Sequence[Mapping[str, Any]], unlabelled:
              f"normal calls with a false critical: {_pct(m['false_alarm_files'], m['forbidden'])}",
              "warnings per hour of normal call time: " + ("-" if m["normal_warnings_per_hour"] is None else
                                                           f"{m['normal_warnings_per_hour']:.1f}")
-             + f" (over {m['normal_hours'] * 60:.1f} min: the normal calls, the troubled and mild ones before their onset)"]
+             + f" (over {m['normal_hours'] * 60:.1f} min: the normal calls, the troubled and mild ones before their onset"
+             + (f"; {m['normal_held_hours'] * 60:.1f} min on hold left out)" if m["normal_held_hours"] else ")")]
     if m["other"]:
         lines.append(f"mild calls critical after the onset: "
                      f"{_pct(round((m['other_detected'] or 0) * m['other']), m['other'])}")

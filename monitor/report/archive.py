@@ -560,7 +560,8 @@ def table_scores(store: Any, rows: Sequence[dict[str, Any]]) -> tuple[list[dict]
             unstored += 1
             continue
         label = CallLabel(str(row["path"]), kind, _number(row.get("onset_s")), where="")
-        score = labelled_row(dict(row), label, [s.event for s in store.list_alerts(call_id=record.id)])[1]
+        score = labelled_row(dict(row), label, [s.event for s in store.list_alerts(call_id=record.id)],
+                             holds_of(row))[1]
         if score is not None:
             scores.append(score)
     return scores, unstored
