@@ -218,6 +218,16 @@ def test_a_recognizer_renewed_at_utterance_ends_keeps_the_words_call_times(ko_mo
         assert any(a - 0.25 <= w.start <= b for w in words), (a, b)
 
 
+def test_a_calls_words_are_the_same_whatever_the_process_decoded_before_it(ko_model, call_speech):
+    """Kaldi dithers each frame's features with noise drawn from the C library's ``rand()``: unseeded,
+    the same audio decoded again in the process got other words (a batch's worker, or the daemon,
+    heard a call otherwise after other calls). Each recognizer seeds it as it starts."""
+    part = call_speech.audio[:12 * RATE]
+    runs = [replay(ko_model, part, RATE, gate=False) for _ in range(2)]
+    first, again = ([(w.word, w.start, w.end, w.conf) for w in run.words] for run in runs)
+    assert first and again == first
+
+
 def test_a_korean_phrase_the_model_recognises_is_spotted_at_its_time(ko_model, tmp_path):
     clips = [say("감사합니다", tmp_path, "a"), say("여보세요", tmp_path, "b"), say("네", tmp_path, "c")]
     speech = build(clips, [0.5, 1.2, 1.2])

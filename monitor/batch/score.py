@@ -140,10 +140,10 @@ def _transcription(transcribe: bool) -> Any:
 def _in_forked_child(fn: Callable[..., Any], *args: Any, cancelled: Callable[[], bool] = lambda: False) -> Any:
     """``fn(*args)`` in a child forked from this process, its result (or exception) sent back pickled.
 
-    Vosk's recognition of a call depends on what the process decoded before (the same audio
-    decoded twice in one process gives different words), so each transcribed call is decoded in
-    a fresh copy of the worker, its model loaded and never used: the words of a call are then
-    those ``replay`` gives for that recording alone, whichever calls the worker scored before.
+    Each transcribed call is decoded in a fresh copy of the worker, its model loaded and never used,
+    which a stopped batch ends at once (a decoding in the worker itself cannot be stopped); its words
+    are those ``replay`` gives for that recording alone, whichever calls the worker scored before
+    (each recognizer seeds Kaldi's dither: :func:`~monitor.transcription.vosk_native.seed_dither`).
     (``os.fork`` itself: Dask's worker processes are daemonic and multiprocessing refuses them children.)
     Once ``cancelled()`` (looked at every :data:`CANCEL_LOOK_S` while it waits), the child is
     ended (SIGKILL) and :class:`CallCancelled` raised."""

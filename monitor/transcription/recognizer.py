@@ -341,7 +341,9 @@ class Transcriber:
         self._finished = False  # the worker has ended (closed, or failed in any phase)
 
     def _recognizer(self) -> Any:
-        from .vosk_native import KaldiRecognizer
+        """A new recognizer of the model, its dither seeded afresh (:func:`~.vosk_native.seed_dither`)."""
+        from .vosk_native import KaldiRecognizer, seed_dither
+        seed_dither()
         rec = KaldiRecognizer(self._model, float(self.model_rate))
         rec.SetWords(True)
         rec.SetPartialWords(True)

@@ -56,6 +56,28 @@ def _binding(folder: str) -> Any:
     return module
 
 
+DITHER_SEED = 1
+"""The C library's random seed each recognizer starts from (:func:`seed_dither`)."""
+
+
+def seed_dither(seed: int = DITHER_SEED) -> bool:
+    """Seed the C library's ``rand()``, which Kaldi's feature extraction draws each frame's dither
+    noise from (a ``RandomState`` seeded from ``rand()``; the models' ``mfcc.conf`` leave dither on).
+    Unseeded, a recognizer's words depend on how much audio the process decoded before it (the
+    second of two recordings replayed together got other words than it alone: utterances joined,
+    words changed), so a call's words, and a distress phrase heard in them, depended on the calls a
+    batch's worker or the daemon had transcribed before. Seeded as each recognizer starts, a call
+    decoded by one recognizer at a time gets the same words wherever and after whatever it is
+    decoded. False where there is no such C library (nothing is done)."""
+    import ctypes
+
+    try:
+        ctypes.CDLL(None).srand(ctypes.c_uint(seed))
+    except (OSError, AttributeError):
+        return False
+    return True
+
+
 def set_log_level(level: int) -> None:
     """Kaldi's logging: -1 and below, errors only."""
     library()[1].vosk_set_log_level(level)
