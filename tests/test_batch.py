@@ -2471,21 +2471,32 @@ def test_the_options_of_a_recordings_report_given_with_an_archive_are_said_not_t
         f"call-monitor: archive report written to {page} (1 call report(s) beside it)"]
 
 
-def test_the_archive_report_links_each_call_of_a_recording_scored_twice_to_its_own_report(tmp_path):
+@pytest.fixture(scope="module")
+def scored_twice(tmp_path_factory) -> dict:
+    """A recording with the caller on the left channel (a fixture call's legs swapped), named twice by
+    a manifest, once with its agent and once the caller alone, and scored by one batch on 1 worker;
+    read-only to the tests, whose archive reports go to their own folders."""
+    tmp = tmp_path_factory.mktemp("scored_twice")
+    x, rate = sf.read(CALLS / "deteriorating_8k.wav", dtype="float32")
+    sf.write(tmp / "left_caller.wav", x[:, ::-1], rate)
+    manifest = tmp / "legs.csv"
+    manifest.write_text("path,caller_channel,agent_channel,call_id\nleft_caller.wav,0,1,with-agent\n"
+                        "left_caller.wav,0,-1,caller-alone\n")
+    db, out = tmp / "events.db", tmp / "summary.csv"
+    done = cli("batch", str(manifest), "--workers", "1", "--quiet", "--db", str(db), "--out", str(out), timeout=300)
+    return {"done": done, "db": db, "out": out, "rows": read_csv(out) if out.exists() else []}
+
+
+def test_the_archive_report_links_each_call_of_a_recording_scored_twice_to_its_own_report(scored_twice, tmp_path):
     """A manifest may name a recording once per pair of legs: each of its rows is a call with a
     report of its own, not both rows the last one's."""
-    manifest = tmp_path / "legs.csv"
-    manifest.write_text(f"path,caller_channel,agent_channel,call_id\n{CALLS / 'deteriorating_8k.wav'},1,0,with-agent\n"
-                        f"{CALLS / 'deteriorating_8k.wav'},1,-1,caller-alone\n")
-    db, out, page = tmp_path / "events.db", tmp_path / "summary.csv", tmp_path / "archive.html"
-    done = cli("batch", str(manifest), "--workers", "1", "--quiet", "--db", str(db), "--out", str(out), timeout=300)
-    assert done.returncode == 0, done.stderr
-    rows = read_csv(out)
+    assert scored_twice["done"].returncode == 0, scored_twice["done"].stderr
+    rows, page = scored_twice["rows"], tmp_path / "archive.html"
     assert [r["call_id"] for r in rows] == ["with-agent", "caller-alone"] and all(int(r["alerts"]) for r in rows)
-    done = cli("report", "--batch", str(out), "--db", str(db), "-o", str(page))
+    done = cli("report", "--batch", str(scored_twice["out"]), "--db", str(scored_twice["db"]), "-o", str(page))
     assert done.returncode == 0 and done.stderr.strip().endswith("(2 call report(s) beside it)"), done.stderr
     html = page.read_text()
-    links = re.findall(r'<td><a href="archive_calls/(call-\d+\.html)">deteriorating_8k\.wav</a><br>'
+    links = re.findall(r'<td><a href="archive_calls/(call-\d+\.html)">left_caller\.wav</a><br>'
                        r'<span class="muted">([^<]*)</span>', html)
     assert sorted(links) == sorted((f"call-{r['db_call_id']}.html", r["call_id"]) for r in rows)
     assert "no report of their own" not in html
@@ -2531,24 +2542,15 @@ def test_the_flagged_calls_table_tells_a_screen_reader_how_many_are_linked_when_
     assert caption(0).endswith(", 0 of them linked to their call reports")
 
 
-def test_the_table_records_each_calls_channels_and_the_archive_report_rebuilds_it_with_them(tmp_path):
+def test_the_table_records_each_calls_channels_and_the_archive_report_rebuilds_it_with_them(scored_twice, tmp_path):
     """A manifest row with the caller on the left channel: the table says so (as a manifest would:
     caller_channel, agent_channel, -1 for none), and a call report rebuilt from the recording (the
     database elsewhere) judges the same leg the batch did, not the default one."""
-    import soundfile as sf
-    x, rate = sf.read(CALLS / "deteriorating_8k.wav", dtype="float32")
-    sf.write(tmp_path / "left_caller.wav", x[:, ::-1], rate)
-    manifest = tmp_path / "legs.csv"
-    manifest.write_text("path,caller_channel,agent_channel,call_id\nleft_caller.wav,0,1,left\n"
-                        "left_caller.wav,0,-1,left-alone\n")
-    out, page = tmp_path / "summary.csv", tmp_path / "archive.html"
-    done = cli("batch", str(manifest), "--workers", "1", "--quiet", "--db", str(tmp_path / "events.db"),
-               "--out", str(out), timeout=300)
-    assert done.returncode == 0, done.stderr
-    rows = read_csv(out)
+    assert scored_twice["done"].returncode == 0, scored_twice["done"].stderr
+    rows, page = scored_twice["rows"], tmp_path / "archive.html"
     assert [(r["caller_channel"], r["agent_channel"]) for r in rows] == [("0", "1"), ("0", "-1")]
     assert all(int(r["critical_alerts"]) == 1 for r in rows)
-    done = cli("report", "--batch", str(out), "--db", str(tmp_path / "elsewhere.db"), "-o", str(page))
+    done = cli("report", "--batch", str(scored_twice["out"]), "--db", str(tmp_path / "elsewhere.db"), "-o", str(page))
     assert done.returncode == 0, done.stderr
     reports = sorted((tmp_path / "archive_calls").glob("call-*.html"))
     assert len(reports) == 2
