@@ -388,7 +388,7 @@ def test_purge_deletes_the_batchs_calls_with_their_ledger_rows_and_resume_scores
     their ledger rows go with them (not a foreign key refusing the purge), so `--resume` no longer
     counts a call whose data is gone as scored."""
     db = tmp_path / "events.db"
-    base = ["batch", str(ARCHIVE[0]), "--workers", "1", "--db", str(db), "--resume", "--quiet"]
+    base = ["batch", *archive_cuts(tmp_path, 1, 20), "--workers", "1", "--db", str(db), "--resume", "--quiet"]
     assert "1 scored" in cli(*base).stderr
     purged = cli("purge", "--db", str(db), "--older-than", "0s")
     assert purged.returncode == 0, purged.stderr
@@ -956,7 +956,8 @@ def test_no_more_workers_start_than_there_are_calls_to_score_and_dasks_port_take
             taken.listen()
         except OSError:  # already taken by another program: the same condition
             pass
-        status, err, most = _batch_counting_workers(str(ARCHIVE[0]), "-j", "1000", "--db", str(tmp_path / "e.db"))
+        status, err, most = _batch_counting_workers(*archive_cuts(tmp_path, 1, 20), "-j", "1000", "--db",
+                                                    str(tmp_path / "e.db"))
     assert status == 0 and most == 1, err  # one worker
     # nothing of Dask said, the port taken or not: the summary line alone
     assert err.splitlines() == [line for line in err.splitlines() if line.startswith("call-monitor: 1 scored")]
@@ -967,7 +968,7 @@ def test_workers_beyond_the_cores_the_batch_may_use_are_said_in_one_line_and_not
     """A batch allowed one core (its CPU affinity, as ``taskset`` or a container sets it) asked for
     1000 workers for two calls: one line says it, and one worker scores both."""
     one_core = min(os.sched_getaffinity(0))
-    status, err, most = _batch_counting_workers(str(ARCHIVE[0]), str(ARCHIVE[2]), "--jobs", "1000", "--db",
+    status, err, most = _batch_counting_workers(*archive_cuts(tmp_path, 2, 20), "--jobs", "1000", "--db",
                                                 str(tmp_path / "e.db"),
                                                 preexec_fn=lambda: os.sched_setaffinity(0, {one_core}))
     assert status == 0 and most == 1, err
@@ -1048,7 +1049,8 @@ def test_a_stop_while_the_workers_are_slow_to_start_ends_the_batch_at_once_and_r
     """A stop while the workers start does not wait out their start (Dask's close would, worker by
     worker, for as long as they take): the batch ends within seconds with its one line, no worker
     process is left, nothing is stored, and the same command with --resume scores every call."""
-    files, db = [str(ARCHIVE[0]), str(ARCHIVE[2])], tmp_path / "events.db"
+    (tmp_path / "calls").mkdir()
+    files, db = archive_cuts(tmp_path / "calls", 2, 20), tmp_path / "events.db"
     env = dict(os.environ, PYTHONPATH=str(ROOT), TMPDIR=str(tmp_path))
     proc = subprocess.Popen([PY, "-m", "monitor.cli", "batch", *files, "-j", "2", "--db", str(db)], cwd=ROOT,
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
