@@ -1050,8 +1050,7 @@ def test_a_stop_while_the_workers_are_slow_to_start_ends_the_batch_at_once_and_r
     """A stop while the workers start does not wait out their start (Dask's close would, worker by
     worker, for as long as they take): the batch ends within seconds with its one line, no worker
     process is left, nothing is stored, and the same command with --resume scores every call."""
-    (tmp_path / "calls").mkdir()
-    files, db = archive_cuts(tmp_path / "calls", 2, 20), tmp_path / "events.db"
+    files, db = [str(ARCHIVE[0]), str(ARCHIVE[2])], tmp_path / "events.db"
     env = dict(os.environ, PYTHONPATH=str(ROOT), TMPDIR=str(tmp_path))
     proc = subprocess.Popen([PY, "-m", "monitor.cli", "batch", *files, "-j", "2", "--db", str(db)], cwd=ROOT,
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
