@@ -1605,11 +1605,11 @@ def transcript(db: Path, call_id: int) -> list[tuple]:
 def transcribed(tmp_path_factory) -> dict:
     """Two short calls (the first 30 s of the Korean passage the model recognises, and 12 s of a
     stereo fixture call at 8 kHz: two legs, the caller's transcribed, the default) transcribed by a
-    batch on 1 worker, so that one worker transcribes two calls; and each replayed with
-    transcription on its own, as a user replays one recording. (A replay of several files is no
-    reference: from its second file on, its words differ from those of that file replayed alone.
-    With ``transcription.agent`` on, two recognizers decode at once, and Vosk's words then vary from
-    run to run in replay too: nothing to compare exactly.)"""
+    batch on 1 worker, so that one worker transcribes two calls; and both replayed with
+    transcription by one replay, in the other order, as a user replays recordings: each call's words
+    are its own, whatever the process decoded before it. (With ``transcription.agent`` on, two
+    recognizers decode at once, and Vosk's words then vary from run to run in replay too: nothing
+    to compare exactly.)"""
     tmp = tmp_path_factory.mktemp("transcribe")
     # the recognizers' OpenBLAS gives run-to-run differences on two legs when pinned to one thread
     env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
@@ -1625,21 +1625,18 @@ def transcribed(tmp_path_factory) -> dict:
     db, out = tmp / "batch.db", tmp / "summary.csv"
     done = cli("batch", "--transcribe", "--config", str(cfg), *files, "--workers", "1", "--db", str(db),
                "--out", str(out), env=env)
-    replays = [subprocess.Popen([PY, "-m", "monitor.cli", "replay", "--config", str(cfg),
-                                 "--db", str(tmp / f"replay{i}.db"), f],
-                                cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-               for i, f in enumerate(files)]
-    replay_errors = [p.communicate(timeout=900)[1] if p.wait(timeout=900) else "" for p in replays]
+    replayed = cli("replay", "--config", str(cfg), "--db", str(tmp / "replay.db"), *reversed(files), env=env)
     return {"done": done, "db": db, "rows": read_csv(out) if out.exists() else [], "files": files,
-            "replay_dbs": [tmp / f"replay{i}.db" for i in range(len(files))], "replay_errors": replay_errors}
+            "replay_db": tmp / "replay.db", "replayed": replayed}
 
 
 def test_a_transcribed_batch_stores_each_calls_words_exactly_as_replay_does(transcribed):
     assert transcribed["done"].returncode == 0, transcribed["done"].stderr
-    assert transcribed["replay_errors"] == ["", ""]
+    assert transcribed["replayed"].returncode == 0, transcribed["replayed"].stderr
     batch = {r["path"]: int(r["db_call_id"]) for r in transcribed["rows"]}
-    for f, replay_db in zip(transcribed["files"], transcribed["replay_dbs"]):
-        (replayed,), = db_rows(replay_db, "SELECT id FROM calls")
+    replay_db = transcribed["replay_db"]
+    for f in transcribed["files"]:
+        (replayed,), = db_rows(replay_db, "SELECT id FROM calls WHERE source = ?", (f,))
         ours, theirs = transcript(transcribed["db"], batch[f]), transcript(replay_db, replayed)
         assert ours == theirs, f  # the same words at the same times, utterance by utterance
         assert len(ours) >= 1 and all(json.loads(words) for *_, words in ours)
