@@ -48,6 +48,32 @@ def notes(seconds: float, rate: int, note_s: float, seed: int, organ: bool) -> n
     return (0.1 * x / np.max(np.abs(x))).astype(np.float32)
 
 
+def bowed(f: np.ndarray, t: np.ndarray, depth: float) -> np.ndarray:
+    """A bowed string's sound (eight harmonics, 1/h) at frequencies ``f`` (Hz) bent by a 5.5 Hz
+    vibrato of ``depth`` semitones either way."""
+    bend = depth * np.log(2) / 12 * np.sin(2 * np.pi * 5.5 * t) / (2 * np.pi * 5.5)
+    phase = 2 * np.pi * f * (t + bend)
+    return sum(np.sin(h * phase) / h for h in range(1, 9))
+
+
+def vibrato_melody(seconds: float, rate: int, seed: int) -> np.ndarray:
+    """Strings: a melody of 0.6 s notes (a major scale from C5) over 1.8 s chords, all bent by a
+    +-0.3 semitone vibrato, peak 0.1. Its partials move by a bin or more in 40 ms: never at the
+    same bins two spectra in a row."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * rate)) / rate
+    x = np.zeros(len(t))
+    for start in np.arange(0.0, seconds, 0.6):
+        on = (t >= start) & (t < start + 0.6)
+        f = 523.3 * 2 ** (rng.choice([0, 2, 4, 5, 7, 9, 11]) / 12)
+        x[on] += bowed(np.full(np.count_nonzero(on), f), t[on] - start, 0.3) * np.minimum(1.0, (t[on] - start) / 0.03)
+    for bar, start in enumerate(np.arange(0.0, seconds, 1.8)):
+        on = (t >= start) & (t < start + 1.8)
+        for f in ((261.6, 329.6, 392.0), (220.0, 261.6, 329.6), (174.6, 220.0, 261.6), (196.0, 246.9, 293.7))[bar % 4]:
+            x[on] += 0.25 * bowed(np.full(np.count_nonzero(on), f), t[on] - start + bar, 0.3)
+    return (0.1 * x / np.max(np.abs(x))).astype(np.float32)
+
+
 @pytest.fixture(scope="module")
 def held_call(tmp_path_factory) -> Path:
     """The caller's leg of the `normal` fixture call, its first 45 s, then 35 s of hold music at
@@ -79,6 +105,34 @@ def test_the_music_test_takes_hold_music_for_no_speech(rate):
     assert analyze_signal(x, rate).speech.mean() <= 0.15
     # without the music test most of it is speech
     assert analyze_signal(x, rate, AnalyzerConfig(music=MusicParams(enabled=False))).speech.mean() >= 0.5
+
+
+@pytest.mark.parametrize("rate", (16000, 8000))
+def test_hold_music_bent_by_vibrato_is_music_too(rate):
+    """Strings whose every partial wavers with the vibrato, through G.711 at 8 kHz too: their
+    partials stay within half a semitone from one spectrum to the next, and each new note's lie
+    further than that from the last's, so most of it is no speech (all of it is without the test)."""
+    x = vibrato_melody(12.0, rate, seed=3)
+    x = g711(x) if rate == 8000 else x
+    assert analyze_signal(x, rate).speech.mean() <= 0.4
+    assert analyze_signal(x, rate, AnalyzerConfig(music=MusicParams(enabled=False))).speech.mean() >= 0.9
+
+
+@pytest.mark.parametrize("rate", (16000, 8000))
+def test_a_held_vowel_wavering_like_vibrato_is_no_music(rate):
+    """A voice holding "a" for 10 s, its F0 (150 Hz) wavering by +-1.5 % five times a second and
+    drifting down 6 % over the whole, its harmonics shaped by two formants: its harmonics
+    move as a bent note's do, but never jump to a new note, so no frame of it is music."""
+    t = np.arange(10 * rate) / rate
+    f0 = 150.0 * (1 - 0.006 * t) * (1 + 0.015 * np.sin(2 * np.pi * 5.0 * t))
+    phase = 2 * np.pi * np.cumsum(f0) / rate
+    formants = lambda f: np.exp(-((f - 700.0) / 150) ** 2) + 0.5 * np.exp(-((f - 1200.0) / 200) ** 2)  # noqa: E731
+    x = sum(formants(h * 150.0) / h ** 0.5 * np.sin(h * phase) for h in range(1, 24))
+    x = (0.1 * x / np.max(np.abs(x))).astype(np.float32)
+    with_it = analyze_signal(x, rate).sound
+    without = analyze_signal(x, rate, AnalyzerConfig(music=MusicParams(enabled=False))).sound
+    assert np.count_nonzero(without != SILENCE) > 800
+    assert np.array_equal(with_it, without)
 
 
 @pytest.mark.parametrize("path", sorted(BREATHING.glob("*_vowel-a.flac")), ids=lambda p: p.stem)

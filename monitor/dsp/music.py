@@ -13,15 +13,25 @@ every :data:`~monitor.dsp.tones.TONE_EVERY`-th frame (by absolute index) as the 
    the strongest (the partials), and those within ``strong_db`` of it (the strong ones), as
    packed bits;
 2. :func:`steady_and_changes` (contextual): the frames from one measured frame to the next are
-   steady where at least ``min_overlap`` of their partials (of the union of the two) are at the
-   same bins; a measured frame is a change where it has a strong partial near (within a bin) no
-   partial of the two measured frames before it, and kept (within a bin) by the two after it,
-   the two before steady together and the two after too;
+   steady where at least ``min_overlap`` of their partials (of the union of the two) have a
+   partial of the other near (within ``near`` of their frequency, one or two bins: a note bent by
+   vibrato moves its partials by up to 2 % in 40 ms; two spectra full of partials, noise, must
+   hold them at the same bins). A measured frame is a change, a new note, where the two measured
+   frames before it are steady together and the two after it too, and either (a note held still)
+   a strong partial lies within a bin of no partial of the two before and of one of each of the two
+   after, those pairs steady at the same bins, or (a note bent by vibrato) a strong partial has no
+   strong one of the two before within ``jump`` of its frequency and a partial of the two after
+   near, a strong partial of the frame before has none of the two after near (the last note
+   ended), the frame has at most ``max_strong`` strong partials, and the pitch tracker's F0 (where
+   it has one two measured frames before and after) moved by ``voice_jump`` or more (a voice
+   gliding from one pitch to the next is no new note);
 3. :func:`music_frames`: a frame of an audible or voice-active sound is music where, from
    ``back_frames`` before it to ``ahead_frames`` after it in that sound, at least ``min_share`` of
-   its frames are steady and at least ``min_changes`` frames are changes, unless it lies in a run
-   of ``speech_frames`` or more frames with no steady pair: a word spoken over music in the
-   background, its harmonics moving while the music around it holds its notes.
+   its frames are steady and at least ``min_changes`` frames are changes (those of a bent note
+   only where the sound holds ``new_note_frames`` frames of that reach: a short word's few
+   harmonics can pass for them), unless it lies in a run of ``speech_frames`` or more frames with
+   no steady pair: a word spoken over music in the background, its harmonics moving while the
+   music around it holds its notes.
 
 Measured (research/music/README.md): no frame of the 32 shared held vowels, of the shared real
 speech or of the fixture calls is music; synthetic hold music of notes up to 0.5 s (piano-like,
@@ -33,17 +43,16 @@ two notes in 1.4 s are not found.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
 from .runs import drop_short
 from .sound_class import event_means
-from .tones import BAND_BINS, TONE_EVERY
+from .tones import BAND_BINS, BAND_FIRST_BIN, TONE_EVERY
 
 PARTIAL_BYTES = 2 * ((BAND_BINS + 7) // 8)
 """Columns of :func:`partials`' rows: the packed bits of the band's partials, then of the strong ones."""
-_POPCOUNT = np.array([bin(i).count("1") for i in range(256)], np.uint8)  # the set bits of each byte
-_POPCOUNT.flags.writeable = False
 
 
 @dataclass(frozen=True)
@@ -54,7 +63,15 @@ class MusicParams:
     peak_db: float = 30.0       # a local maximum of the band's power this close to the strongest is a partial
     strong_db: float = 12.0     # a partial this close to the strongest is a strong one (a note's own)
     min_overlap: float = 0.5    # two measured frames in a row are steady where this share of their
-                                # partials (of the union of both) are at the same bins
+                                # partials (of the union of both) have a partial of the other near:
+    near: float = 0.03          # within this share of their frequency (half a semitone: a note bent by
+    near_bins: tuple[int, int] = (1, 2)  # vibrato), but at least and at most this many bins
+    max_partials: int = 32      # two with more partials than this each are steady only at the same bins (noise)
+    jump: float = 0.045         # a new note's strong partial: none of the two frames before this near (3/4 semitone)
+    max_strong: int = 10        # ... in a frame with at most this many strong partials
+    voice_jump: float = 0.07    # no new note where the F0 is this close from 2 measured frames before to 2 after
+    new_note_frames: int = 100  # a new note found by the vibrato-tolerant test counts where the sound holds this
+                                # many frames from back_frames before to ahead_frames after (not a short word)
     back_frames: int = 100      # a sound's frame is music where, from this many frames before it ...
     ahead_frames: int = 70      # ... to this many after it, in the same sound,
     min_share: float = 0.5      # at least this share is steady ...
@@ -100,7 +117,34 @@ def partials(power: np.ndarray, params: MusicParams) -> np.ndarray:
     return out
 
 
-def steady_and_changes(bits: np.ndarray, first: int, params: MusicParams) -> np.ndarray:
+@lru_cache(maxsize=4)
+def _reach(columns: int, share: float, bins: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """For each column of :func:`partials`' unpacked rows, the first and last column + 1 within
+    ``share`` of its frequency, ``bins`` (least, most) bins each side."""
+    c = np.arange(columns)
+    width = np.clip(np.round(share * (c + BAND_FIRST_BIN)), *bins).astype(np.intp)
+    lo, hi = np.maximum(c - width, 0), np.minimum(c + width + 1, columns)
+    for a in (lo, hi):
+        a.flags.writeable = False
+    return lo, hi
+
+
+def _near(peak: np.ndarray, share: float, bins: tuple[int, int]) -> np.ndarray:
+    """The bins within ``share`` of the frequency (``bins``: least, most bins) of a partial of the
+    same row (``peak``: shape (m, b), bool -> shape (m, b), bool)."""
+    lo, hi = _reach(peak.shape[1], share, bins)
+    below = np.zeros((len(peak), peak.shape[1] + 1), np.int16)  # partials below each column
+    np.cumsum(peak, axis=1, dtype=np.int16, out=below[:, 1:])
+    return below[:, hi] > below[:, lo]
+
+
+def _steady(count: np.ndarray, shared: np.ndarray, min_overlap: float) -> np.ndarray:
+    """Rows ``j, j + 1`` steady together: ``shared`` (of their partials, ``count``) at least
+    ``min_overlap`` of the union."""
+    return (shared > 0) & (shared >= min_overlap * (count[1:] + count[:-1] - shared))
+
+
+def steady_and_changes(bits: np.ndarray, first: int, params: MusicParams, f0_hz: np.ndarray) -> np.ndarray:
     """Steady frames and changes from the partials of every :data:`TONE_EVERY`-th frame.
 
     Parameters
@@ -109,52 +153,74 @@ def steady_and_changes(bits: np.ndarray, first: int, params: MusicParams) -> np.
         index is a multiple of :data:`TONE_EVERY` (the other rows are not read; a row of zeros:
         no partial, a frame not measured)
     first : int  absolute index of the first row
+    f0_hz : np.ndarray [shape=(n,)]  the pitch tracker's F0 (NaN: none)
 
     Returns
     -------
-    marks : np.ndarray [shape=(n, 2)], float32, 0 or 1  steady (each frame from a measured frame
-        to the next, where the two are steady together) and change (the measured frame itself)
+    marks : np.ndarray [shape=(n, 3)], float32, 0 or 1  steady (each frame from a measured frame
+        to the next, where the two are steady together), change and change of a note held still
+        (the measured frame itself; see the module's docstring)
     """
     n = len(bits)
-    marks = np.zeros((n, 2), np.float32)
+    marks = np.zeros((n, 3), np.float32)
     own = (-first) % TONE_EVERY
     rows = bits[own::TONE_EVERY]
     m = len(rows)
     if m < 5:
         return marks
     k = rows.shape[1] // 2
-    packed = rows[:, :k]
-    # the partials of each row and those two rows in a row share, in one pass over the bytes
-    sums = np.add.reduce(_POPCOUNT.take(np.concatenate([packed, packed[1:] & packed[:-1]])), axis=1, dtype=np.intp)
-    count, both = sums[:m], sums[m:]
-    pair = (both > 0) & (both >= params.min_overlap * (count[1:] + count[:-1] - both))  # rows j, j + 1
+    peak = np.unpackbits(rows[:, :k], axis=1).view(bool)
+    near = _near(peak, params.near, params.near_bins)
+    # each row's partials, those at the next row's bins, and those with one of the next row near (both ways)
+    sums = np.count_nonzero(np.concatenate([peak, peak[:-1] & peak[1:], peak[:-1] & near[1:], peak[1:] & near[:-1]]),
+                            axis=1)
+    count, same, shared = sums[:m], sums[m:2 * m - 1], (sums[2 * m - 1:3 * m - 2] + sums[3 * m - 2:]) / 2
+    still = _steady(count, same, params.min_overlap)
+    pair = still | (_steady(count, shared, params.min_overlap)
+                    & (np.maximum(count[1:], count[:-1]) <= params.max_partials))  # rows j, j + 1
     if not np.count_nonzero(pair):  # (speech nearly always)
         return marks
     held = marks[own:own + TONE_EVERY * (m - 1), 0].reshape(-1, TONE_EVERY)  # the frames from one row to the next
     held[:] = pair[:, None]
-    # a change at row j (2 <= j < m - 2): the two rows before it steady together, and the two after
-    at = np.flatnonzero(pair[:-3] & pair[3:]) + 2
+    at = np.flatnonzero(pair[:-3] & pair[3:]) + 2  # rows j (2 <= j < m - 2) steady with the two before and after
     if len(at):
-        peak = np.unpackbits(packed, axis=1).view(bool)
-        near = peak.copy()
-        near[:, 1:] |= peak[:, :-1]
-        near[:, :-1] |= peak[:, 1:]
-        strong = np.unpackbits(rows[at, k:], axis=1).view(bool)
-        # ... and a strong partial near none of rows j-1, j-2, near ones of rows j+1, j+2
-        fresh = strong & ~near[at - 1] & ~near[at - 2] & near[at + 1] & near[at + 2]
-        marks[own + TONE_EVERY * at, 1] = fresh.any(axis=1)
+        strong = np.unpackbits(rows[:, k:], axis=1).view(bool)
+        marks[own + TONE_EVERY * at, 2] = _still_change(peak, strong, still, at)
+        marks[own + TONE_EVERY * at, 1] = marks[own + TONE_EVERY * at, 2] + _bent_change(
+            near, strong, at, f0_hz[own::TONE_EVERY], params) > 0
     return marks
+
+
+def _still_change(peak: np.ndarray, strong: np.ndarray, still: np.ndarray, at: np.ndarray) -> np.ndarray:
+    """Rows ``at`` with a strong partial within a bin of no partial of the two rows before and of
+    one of each of the two after, those pairs steady at the same bins (``still``): a new note held still."""
+    bin1 = _near(peak, 0.0, (1, 1))
+    fresh = strong[at] & ~bin1[at - 1] & ~bin1[at - 2] & bin1[at + 1] & bin1[at + 2]
+    return fresh.any(axis=1) & still[at - 2] & still[at + 1]
+
+
+def _bent_change(near: np.ndarray, strong: np.ndarray, at: np.ndarray, f0: np.ndarray,
+                 params: MusicParams) -> np.ndarray:
+    """Rows ``at`` where a new note bent by vibrato begins (see the module's docstring); ``f0``:
+    the F0 of each row."""
+    apart = _near(strong, params.jump, (1, BAND_BINS))
+    new = (strong[at] & ~apart[at - 1] & ~apart[at - 2] & near[at + 1] & near[at + 2]).any(axis=1)
+    ended = (strong[at - 1] & ~near[at + 1] & ~near[at + 2]).any(axis=1)
+    few = np.count_nonzero(strong[at], axis=1) <= params.max_strong
+    before, after = f0[at - 2], f0[np.minimum(at + 2, len(f0) - 1)]
+    glide = np.abs(np.log(before / after)) < params.voice_jump  # (False where either has no F0)
+    return new & ended & few & ~glide
 
 
 def music_frames(marks: np.ndarray, audible: np.ndarray, params: MusicParams) -> np.ndarray:
     """Frames of music: audible frames where, from ``back_frames`` before to ``ahead_frames``
-    after them in their sound, at least ``min_share`` of the frames are steady and at least ``min_changes`` are changes,
-    but none of a run of at least ``speech_frames`` frames none of which is steady: a caller's word
+    after them in their sound, at least ``min_share`` of the frames are steady and at least ``min_changes`` are changes
+    (of a note held still, or of any note where the sound holds ``new_note_frames`` frames of that reach), but none of a run of at least ``speech_frames`` frames none of which is steady: a caller's word
     over music in the background (the stretch around it steady, the word's harmonics moving).
 
     Parameters
     ----------
-    marks : np.ndarray [shape=(n, 2)], float32  :func:`steady_and_changes`
+    marks : np.ndarray [shape=(n, 3)], float32  :func:`steady_and_changes`
     audible : np.ndarray [shape=(n,)], bool  the frames of audible sounds
 
     Returns
@@ -162,5 +228,6 @@ def music_frames(marks: np.ndarray, audible: np.ndarray, params: MusicParams) ->
     music : np.ndarray [shape=(n,)], bool
     """
     means, length = event_means(audible, marks, params.back_frames, ahead=params.ahead_frames)
-    music = audible & (means[:, 0] >= params.min_share) & (means[:, 1] * length >= params.min_changes - 0.5)
+    changes = np.where(length >= params.new_note_frames, means[:, 1], means[:, 2]) * length
+    music = audible & (means[:, 0] >= params.min_share) & (changes >= params.min_changes - 0.5)
     return music & ~drop_short(marks[:, 0] == 0, params.speech_frames)

@@ -37,7 +37,9 @@ TONE_RATE = 8000
 TONE_LENGTH = 512   # 64 ms at 8 kHz: lines 40 Hz apart (US ringback) are resolved
 TONE_EVERY = 4      # the lines of every 4th frame (by absolute index), compared with the next's
 _BAND_HZ = (300.0, 3400.0)
-BAND_BINS = int(round(_BAND_HZ[1] * TONE_LENGTH / TONE_RATE)) - int(round(_BAND_HZ[0] * TONE_LENGTH / TONE_RATE))
+BAND_FIRST_BIN = int(round(_BAND_HZ[0] * TONE_LENGTH / TONE_RATE))
+"""The bin (of a spectrum of TONE_LENGTH samples) of :func:`band_spectrum`'s first column."""
+BAND_BINS = int(round(_BAND_HZ[1] * TONE_LENGTH / TONE_RATE)) - BAND_FIRST_BIN
 """The band's bins in a spectrum of TONE_LENGTH samples (:func:`band_spectrum`'s columns)."""
 
 
