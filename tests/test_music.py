@@ -15,9 +15,11 @@ import pytest
 import soundfile as sf
 
 from conftest import CALLS, call_monitor as cli, db_rows
-from monitor.analysis.analyzer import AnalyzerConfig, analyze_signal
+from monitor.analysis.analyzer import AnalyzerConfig, StreamingAnalyzer, analyze_signal
+from monitor.analysis.frame_features import Frames
 from monitor.dsp.music import MusicParams
 from monitor.dsp.sound_class import SILENCE
+from test_analyzer import assert_frames_equal
 from test_tones import g711
 
 BREATHING = CALLS.parent / "breathing"
@@ -116,6 +118,19 @@ def test_hold_music_bent_by_vibrato_is_music_too(rate):
     x = g711(x) if rate == 8000 else x
     assert analyze_signal(x, rate).speech.mean() <= 0.4
     assert analyze_signal(x, rate, AnalyzerConfig(music=MusicParams(enabled=False))).speech.mean() >= 0.9
+
+
+@pytest.mark.parametrize("chunk", (1600, 967))
+def test_bent_notes_are_found_alike_whatever_the_chunks(chunk):
+    """The caller's words, then strings bent by vibrato: the streaming analyzer, fed in 0.1 s or
+    odd-sized chunks, gives every frame as the analysis of the whole signal does."""
+    caller, _, _ = caller_leg("normal", 8.0)
+    x = np.concatenate([caller, vibrato_melody(10.0, RATE, seed=3)])
+    whole = analyze_signal(x, RATE)
+    assert np.count_nonzero(whole.sound[800:] == SILENCE) > 500  # the music is found
+    an = StreamingAnalyzer(RATE)
+    assert_frames_equal(Frames.concat([an.feed(x[i:i + chunk]) for i in range(0, len(x), chunk)] + [an.flush()]),
+                        whole)
 
 
 @pytest.mark.parametrize("rate", (16000, 8000))

@@ -379,7 +379,7 @@ def _without_tones(sound: np.ndarray, lines: np.ndarray, bits: np.ndarray, f0: n
     floor and recent peak (shapes (n,)). Speech without a steady stretch (nearly always) costs no
     more than those tests."""
     steady = steady_frames(lines, f0, first, cfg.tones) if cfg.tones.enabled else np.zeros(len(sound), np.float32)
-    marks = steady_and_changes(bits, first, cfg.music, f0) if cfg.music.enabled else np.zeros((len(sound), 3), np.float32)
+    marks = steady_and_changes(bits, first, cfg.music, f0) if cfg.music.enabled else np.zeros((len(sound), 4), np.float32)
     tone = np.count_nonzero(steady) > 0
     music = np.count_nonzero(marks[:, 1]) >= cfg.music.min_changes
     if not (tone or music):

@@ -27,11 +27,13 @@ every :data:`~monitor.dsp.tones.TONE_EVERY`-th frame (by absolute index) as the 
    gliding from one pitch to the next is no new note);
 3. :func:`music_frames`: a frame of an audible or voice-active sound is music where, from
    ``back_frames`` before it to ``ahead_frames`` after it in that sound, at least ``min_share`` of
-   its frames are steady and at least ``min_changes`` frames are changes (those of a bent note
-   only where the sound holds ``new_note_frames`` frames of that reach: a short word's few
-   harmonics can pass for them), unless it lies in a run of ``speech_frames`` or more frames with
-   no steady pair: a word spoken over music in the background, its harmonics moving while the
-   music around it holds its notes.
+   its frames are steady at the same bins and at least ``min_changes`` frames are changes of a
+   note held still; or, music that never holds still, where the sound holds ``new_note_frames``
+   frames of that reach (a short word's few harmonics can pass for a bent note's), less than
+   ``still_share`` of them are steady at the same bins, at least ``bent_share`` steady, and
+   ``min_changes`` are changes. Neither holds in a run of ``speech_frames`` or more frames with no
+   steady pair (at the same bins for the first): a word spoken over music in the background, its
+   harmonics moving while the music around it holds its notes.
 
 Measured (research/music/README.md): no frame of the 32 shared held vowels, of the shared real
 speech or of the fixture calls is music; synthetic hold music of notes up to 0.5 s (piano-like,
@@ -70,8 +72,9 @@ class MusicParams:
     jump: float = 0.045         # a new note's strong partial: none of the two frames before this near (3/4 semitone)
     max_strong: int = 10        # ... in a frame with at most this many strong partials
     voice_jump: float = 0.07    # no new note where the F0 is this close from 2 measured frames before to 2 after
-    new_note_frames: int = 100  # a new note found by the vibrato-tolerant test counts where the sound holds this
-                                # many frames from back_frames before to ahead_frames after (not a short word)
+    new_note_frames: int = 100  # music bent by vibrato: where the sound holds this many frames of the reach
+    still_share: float = 0.25   # below (back_frames before, ahead_frames after), less than this share of them
+    bent_share: float = 0.85    # steady at the same bins and at least this share steady (a word over music less)
     back_frames: int = 100      # a sound's frame is music where, from this many frames before it ...
     ahead_frames: int = 70      # ... to this many after it, in the same sound,
     min_share: float = 0.5      # at least this share is steady ...
@@ -144,6 +147,19 @@ def _steady(count: np.ndarray, shared: np.ndarray, min_overlap: float) -> np.nda
     return (shared > 0) & (shared >= min_overlap * (count[1:] + count[:-1] - shared))
 
 
+def _pairs(peak: np.ndarray, near: np.ndarray, params: MusicParams) -> tuple[np.ndarray, np.ndarray]:
+    """Rows ``j, j + 1`` steady together at the same bins, and steady together (at the same bins,
+    or with partials ``near`` and at most ``max_partials`` each); ``peak``: the partials."""
+    m = len(peak)
+    # each row's partials, those at the next row's bins, and those with one of the next row near (both ways)
+    sums = np.count_nonzero(np.concatenate([peak, peak[:-1] & peak[1:], peak[:-1] & near[1:], peak[1:] & near[:-1]]),
+                            axis=1)
+    count, same, shared = sums[:m], sums[m:2 * m - 1], (sums[2 * m - 1:3 * m - 2] + sums[3 * m - 2:]) / 2
+    still = _steady(count, same, params.min_overlap)
+    return still, still | (_steady(count, shared, params.min_overlap)
+                           & (np.maximum(count[1:], count[:-1]) <= params.max_partials))
+
+
 def steady_and_changes(bits: np.ndarray, first: int, params: MusicParams, f0_hz: np.ndarray) -> np.ndarray:
     """Steady frames and changes from the partials of every :data:`TONE_EVERY`-th frame.
 
@@ -157,12 +173,12 @@ def steady_and_changes(bits: np.ndarray, first: int, params: MusicParams, f0_hz:
 
     Returns
     -------
-    marks : np.ndarray [shape=(n, 3)], float32, 0 or 1  steady (each frame from a measured frame
+    marks : np.ndarray [shape=(n, 4)], float32, 0 or 1  steady (each frame from a measured frame
         to the next, where the two are steady together), change and change of a note held still
-        (the measured frame itself; see the module's docstring)
+        (the measured frame itself), steady at the same bins (as the first; see the module's docstring)
     """
     n = len(bits)
-    marks = np.zeros((n, 3), np.float32)
+    marks = np.zeros((n, 4), np.float32)
     own = (-first) % TONE_EVERY
     rows = bits[own::TONE_EVERY]
     m = len(rows)
@@ -171,17 +187,12 @@ def steady_and_changes(bits: np.ndarray, first: int, params: MusicParams, f0_hz:
     k = rows.shape[1] // 2
     peak = np.unpackbits(rows[:, :k], axis=1).view(bool)
     near = _near(peak, params.near, params.near_bins)
-    # each row's partials, those at the next row's bins, and those with one of the next row near (both ways)
-    sums = np.count_nonzero(np.concatenate([peak, peak[:-1] & peak[1:], peak[:-1] & near[1:], peak[1:] & near[:-1]]),
-                            axis=1)
-    count, same, shared = sums[:m], sums[m:2 * m - 1], (sums[2 * m - 1:3 * m - 2] + sums[3 * m - 2:]) / 2
-    still = _steady(count, same, params.min_overlap)
-    pair = still | (_steady(count, shared, params.min_overlap)
-                    & (np.maximum(count[1:], count[:-1]) <= params.max_partials))  # rows j, j + 1
+    still, pair = _pairs(peak, near, params)
     if not np.count_nonzero(pair):  # (speech nearly always)
         return marks
-    held = marks[own:own + TONE_EVERY * (m - 1), 0].reshape(-1, TONE_EVERY)  # the frames from one row to the next
-    held[:] = pair[:, None]
+    held = marks[own:own + TONE_EVERY * (m - 1)].reshape(-1, TONE_EVERY, 4)  # the frames from one row to the next
+    held[:, :, 0] = pair[:, None]
+    held[:, :, 3] = still[:, None]
     at = np.flatnonzero(pair[:-3] & pair[3:]) + 2  # rows j (2 <= j < m - 2) steady with the two before and after
     if len(at):
         strong = np.unpackbits(rows[:, k:], axis=1).view(bool)
@@ -214,13 +225,17 @@ def _bent_change(near: np.ndarray, strong: np.ndarray, at: np.ndarray, f0: np.nd
 
 def music_frames(marks: np.ndarray, audible: np.ndarray, params: MusicParams) -> np.ndarray:
     """Frames of music: audible frames where, from ``back_frames`` before to ``ahead_frames``
-    after them in their sound, at least ``min_share`` of the frames are steady and at least ``min_changes`` are changes
-    (of a note held still, or of any note where the sound holds ``new_note_frames`` frames of that reach), but none of a run of at least ``speech_frames`` frames none of which is steady: a caller's word
-    over music in the background (the stretch around it steady, the word's harmonics moving).
+    after them in their sound, either (notes held still) at least ``min_share`` of the frames are
+    steady at the same bins and at least ``min_changes`` are changes of a note held still, or
+    (notes bent by vibrato) the sound holds ``new_note_frames`` frames of that reach, less than
+    ``still_share`` of them are steady at the same bins, at least ``bent_share`` steady, and
+    ``min_changes`` changes; but none of a run of at least ``speech_frames`` frames none of which
+    is steady (at the same bins for the first, at all for the second): a caller's word over music
+    in the background (the stretch around it steady, the word's harmonics moving).
 
     Parameters
     ----------
-    marks : np.ndarray [shape=(n, 3)], float32  :func:`steady_and_changes`
+    marks : np.ndarray [shape=(n, 4)], float32  :func:`steady_and_changes`
     audible : np.ndarray [shape=(n,)], bool  the frames of audible sounds
 
     Returns
@@ -228,6 +243,8 @@ def music_frames(marks: np.ndarray, audible: np.ndarray, params: MusicParams) ->
     music : np.ndarray [shape=(n,)], bool
     """
     means, length = event_means(audible, marks, params.back_frames, ahead=params.ahead_frames)
-    changes = np.where(length >= params.new_note_frames, means[:, 1], means[:, 2]) * length
-    music = audible & (means[:, 0] >= params.min_share) & (changes >= params.min_changes - 0.5)
-    return music & ~drop_short(marks[:, 0] == 0, params.speech_frames)
+    held = ((means[:, 3] >= params.min_share) & (means[:, 2] * length >= params.min_changes - 0.5)
+            & ~drop_short(marks[:, 3] == 0, params.speech_frames))
+    bent = ((length >= params.new_note_frames) & (means[:, 0] >= params.bent_share) & (means[:, 3] < params.still_share)
+            & (means[:, 1] * length >= params.min_changes - 0.5) & ~drop_short(marks[:, 0] == 0, params.speech_frames))
+    return audible & (held | bent)

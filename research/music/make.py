@@ -12,6 +12,9 @@ Levels vary from -18 to -30 dBFS. Kinds (tempo, timbre, accompaniment):
   pluck        Karplus-Strong plucked notes, 0.3 s, bass and drums (kick, hi-hat noise)
   flute        a sine melody with breathy noise and vibrato, legato 0.6 s notes
   pop          square-wave lead, bass, chords and drums at 120 bpm
+  singer       a voice-like tone (ten harmonics), 0.8 s legato notes from C4 with a wide vibrato
+               (5.5 Hz, +-0.5 semitone), over soft sustained chords of 2 s
+  pad          a slow string pad alone: sawtooth chords of 3 s with vibrato (+-0.2 semitone), no melody
 """
 
 from __future__ import annotations
@@ -118,13 +121,19 @@ def piece(kind: str, s: float, rng: np.random.Generator) -> np.ndarray:
     if kind == "flute":
         x = melody(s, 0.6, lambda f, n: tone(f, n, [1, 0.1], None, vib=0.2), rng, 1)
         return x + 0.05 * sosfilt(butter(2, [500, 3000], "band", fs=RATE, output="sos"), rng.normal(0, 1, len(x)))
+    if kind == "singer":
+        voice = lambda f, n: tone(f, n, [1, 0.8, 0.6, 0.5, 0.4, 0.5, 0.3, 0.2, 0.15, 0.1], None, vib=0.5)  # noqa: E731
+        return melody(s, 0.8, voice, rng) + 0.3 * chords(s, 2.0, lambda f, n: tone(f, n, [1, 0.4, 0.2], None))
+    if kind == "pad":
+        return chords(s, 3.0, lambda f, n: tone(f, n, [1 / h for h in range(1, 12)], None, vib=0.2))
     if kind == "pop":
         return (melody(s, 0.25, square, rng) + 0.6 * bass(s, 0.5, sine_b) + 0.4 * chords(s, 2.0, organ)
                 + 0.7 * drums(s, 0.5, rng))
     raise ValueError(kind)
 
 
-KINDS = {"piano_fast": -24, "piano_slow": -18, "organ": -27, "strings": -22, "pluck": -30, "flute": -26, "pop": -20}
+KINDS = {"piano_fast": -24, "piano_slow": -18, "organ": -27, "strings": -22, "pluck": -30, "flute": -26, "pop": -20,
+         "singer": -22, "pad": -26}
 
 
 def telephone(x: np.ndarray) -> np.ndarray:
