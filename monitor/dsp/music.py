@@ -74,7 +74,7 @@ class MusicParams:
     voice_jump: float = 0.07    # no new note where the F0 is this close from 2 measured frames before to 2 after
     new_note_frames: int = 100  # music bent by vibrato: where the sound holds this many frames of the reach
     still_share: float = 0.25   # below (back_frames before, ahead_frames after), less than this share of them
-    bent_share: float = 0.85    # steady at the same bins and at least this share steady (a word over music less)
+    bent_share: float = 0.95    # steady at the same bins and at least this share steady (a word over music less)
     back_frames: int = 100      # a sound's frame is music where, from this many frames before it ...
     ahead_frames: int = 70      # ... to this many after it, in the same sound,
     min_share: float = 0.5      # at least this share is steady ...
