@@ -15,16 +15,16 @@ every :data:`~monitor.dsp.tones.TONE_EVERY`-th frame (by absolute index) as the 
 2. :func:`steady_and_changes` (contextual): the frames from one measured frame to the next are
    steady where at least ``min_overlap`` of their partials (of the union of the two) have a
    partial of the other near (within ``near`` of their frequency, one or two bins: a note bent by
-   vibrato moves its partials by up to 2 % in 40 ms; two spectra full of partials, noise, must
-   hold them at the same bins). A measured frame is a change, a new note, where the two measured
-   frames before it are steady together and the two after it too, and either (a note held still)
-   a strong partial lies within a bin of no partial of the two before and of one of each of the two
-   after, those pairs steady at the same bins, or (a note bent by vibrato) a strong partial has no
-   strong one of the two before within ``jump`` of its frequency and a partial of the two after
-   near, a strong partial of the frame before has none of the two after near (the last note
-   ended), the frame has at most ``max_strong`` strong partials, and the pitch tracker's F0 (where
-   it has one two measured frames before and after) moved by ``voice_jump`` or more (a voice
-   gliding from one pitch to the next is no new note);
+   vibrato moves its partials by up to 2 % in 40 ms; two spectra of which either is full of
+   partials, noise, must hold them at the same bins). A measured frame is a change, a new note,
+   where the two measured frames before it are steady together and the two after it too, and
+   either (a note held still) a strong partial lies within a bin of no partial of the two before
+   and of one of each of the two after, those pairs steady at the same bins, or (a note bent by
+   vibrato) a strong partial has no strong one of the two before within ``jump`` of its frequency
+   and a partial of the two after near, a strong partial of the frame before has none of the two
+   after near (the last note ended), the frame has at most ``max_strong`` strong partials, and the
+   pitch tracker's F0 (where it has one two measured frames before and after) moved by
+   ``voice_jump`` or more (a voice gliding from one pitch to the next is no new note);
 3. :func:`music_frames`: a frame of an audible or voice-active sound is music where, from
    ``back_frames`` before it to ``ahead_frames`` after it in that sound, at least ``min_share`` of
    its frames are steady at the same bins and at least ``min_changes`` frames are changes of a
@@ -69,7 +69,7 @@ class MusicParams:
                                 # partials (of the union of both) have a partial of the other near:
     near: float = 0.03          # within this share of their frequency (half a semitone: a note bent by
     near_bins: tuple[int, int] = (1, 2)  # vibrato), but at least and at most this many bins
-    max_partials: int = 32      # two with more partials than this each are steady only at the same bins (noise)
+    max_partials: int = 32      # two of which either has more partials than this: steady only at the same bins (noise)
     jump: float = 0.045         # a new note's strong partial: none of the two frames before this near (3/4 semitone)
     max_strong: int = 10        # ... in a frame with at most this many strong partials
     voice_jump: float = 0.07    # no new note where the F0 is this close from 2 measured frames before to 2 after
@@ -133,8 +133,8 @@ def _reach(columns: int, share: float, bins: tuple[int, int]) -> tuple[np.ndarra
 
 
 def _near(peak: np.ndarray, share: float, bins: tuple[int, int]) -> np.ndarray:
-    """The bins within ``share`` of the frequency (``bins``: least, most bins) of a partial of the
-    same row (``peak``: shape (m, b), bool -> shape (m, b), bool)."""
+    """The bins with a partial of the same row within ``share`` of the bin's own frequency (``bins``:
+    least, most bins) (``peak``: shape (m, b), bool -> shape (m, b), bool)."""
     near = peak.copy()
     for d, reaches in enumerate(_reach(peak.shape[1], share, bins), start=1):  # (a few distances, not frames)
         near[:, d:] |= peak[:, :-d] & reaches[d:]
