@@ -37,7 +37,7 @@ from ..dsp.sound_class import (FEATURES, SILENCE, SPEC_COLUMNS, SPEC_EVERY, SPEC
                                audible_events, class_features, folded, folded_scores, sound_classes,
                                spectral_shape, tiled)
 from ..dsp.syllables import SyllableParams, intensity_db, nuclei
-from ..dsp.music import PARTIAL_BYTES, MusicParams, music_frames, partials, steady_and_changes
+from ..dsp.music import CHANGE, MARKS, PARTIAL_BYTES, MusicParams, music_frames, partials, steady_and_changes
 from ..dsp.tones import TONE_EVERY, TONE_LENGTH, ToneParams, band_spectrum, spectrum_lines, steady_frames, tone_frames
 from .frame_features import Frames
 from .level_columns import LevelColumns
@@ -376,12 +376,12 @@ def _without_tones(sound: np.ndarray, lines: np.ndarray, bits: np.ndarray, f0: n
     ``lines`` (shape (n, 2)) and ``bits`` (shape (n, PARTIAL_BYTES)) their :func:`spectrum_lines`
     and :func:`partials` rows from absolute frame ``first``, ``f0`` their F0 (shape (n,), NaN:
     none), ``active`` the voice activity, ``energy``, ``floor`` and ``level`` the level, noise
-    floor and recent peak (shapes (n,)). Speech without a steady stretch (nearly always) costs no
-    more than those tests."""
+    floor and recent peak (shapes (n,)). Speech (no note changes, nearly always) is left after
+    the steadiness of the window's spectra, without the music's stretches."""
     steady = steady_frames(lines, f0, first, cfg.tones) if cfg.tones.enabled else np.zeros(len(sound), np.float32)
-    marks = steady_and_changes(bits, first, cfg.music, f0) if cfg.music.enabled else np.zeros((len(sound), 4), np.float32)
+    marks = steady_and_changes(bits, first, cfg.music, f0) if cfg.music.enabled else np.zeros((len(sound), MARKS), np.float32)
     tone = np.count_nonzero(steady) > 0
-    music = np.count_nonzero(marks[:, 1]) >= cfg.music.min_changes
+    music = np.count_nonzero(marks[:, CHANGE]) >= cfg.music.min_changes
     if not (tone or music):
         return sound
     audible = audible_events(energy, floor, level, cfg.vad.absolute_min_db, cfg.sound) | active

@@ -56,6 +56,11 @@ from .tones import BAND_BINS, BAND_FIRST_BIN, TONE_EVERY
 
 PARTIAL_BYTES = 2 * ((BAND_BINS + 7) // 8)
 """Columns of :func:`partials`' rows: the packed bits of the band's partials, then of the strong ones."""
+_POPCOUNT = np.array([bin(i).count("1") for i in range(256)], np.uint8)  # the set bits of each byte
+_POPCOUNT.flags.writeable = False
+MARKS = 4
+"""Columns of :func:`steady_and_changes`' marks: :data:`STEADY`, :data:`CHANGE`, :data:`HELD_CHANGE`, :data:`STILL`."""
+STEADY, CHANGE, HELD_CHANGE, STILL = range(MARKS)
 
 
 @dataclass(frozen=True)
@@ -121,44 +126,67 @@ def partials(power: np.ndarray, params: MusicParams) -> np.ndarray:
     return out
 
 
+def _words(packed: np.ndarray) -> np.ndarray:
+    """Rows of packed bits (shape (..., k), uint8, ``np.packbits``' order) as 64-bit words, column 0
+    the top bit of the first word, the columns past ``8 * k`` clear (shape (..., ceil(k / 8)),
+    uint64, contiguous): a row's partials in a few words, spread and counted in a few operations."""
+    k = packed.shape[-1]
+    padded = np.zeros(packed.shape[:-1] + (-(-k // 8) * 8,), np.uint8)
+    padded[..., :k] = packed
+    return padded.view(">u8").astype(np.uint64)
+
+
+def _count(words: np.ndarray) -> np.ndarray:
+    """The set bits of each row of :func:`_words` (shape (..., w) -> shape (...,), intp)."""
+    if hasattr(np, "bitwise_count"):  # (numpy 2; before it, a table of each byte's)
+        return np.add.reduce(np.bitwise_count(words), axis=-1, dtype=np.intp)
+    return np.add.reduce(_POPCOUNT.take(words.view(np.uint8)), axis=-1, dtype=np.intp)
+
+
 @lru_cache(maxsize=4)
-def _reach(columns: int, share: float, bins: tuple[int, int]) -> tuple[np.ndarray, ...]:
-    """For each distance d (1, 2, ... bins), the columns of :func:`partials`' unpacked rows whose
-    reach (``share`` of their frequency, ``bins``: least, most bins each side) holds it."""
-    width = np.clip(np.round(share * (np.arange(columns) + BAND_FIRST_BIN)), *bins)
-    out = tuple(width >= d for d in range(1, int(width.max()) + 1))
+def _reach(share: float, bins: tuple[int, int]) -> tuple[np.ndarray, ...]:
+    """For each distance d (1, 2, ... bins), the band's columns whose reach (``share`` of their
+    frequency, ``bins``: least, most bins each side) holds it, as :func:`_words` (shape (w,))."""
+    width = np.clip(np.round(share * (np.arange(BAND_BINS) + BAND_FIRST_BIN)), *bins)
+    out = tuple(_words(np.packbits(width >= d)) for d in range(1, int(width.max()) + 1))
+    if BAND_BINS + len(out) > 64 * len(out[0]):  # (the unused bits of a row take what _near moves past its end)
+        raise ValueError(f"a reach of {len(out)} bins, past the unused bits of a row")
     for a in out:
         a.flags.writeable = False
     return out
 
 
-def _near(peak: np.ndarray, share: float, bins: tuple[int, int]) -> np.ndarray:
-    """The bins with a partial of the same row within ``share`` of the bin's own frequency (``bins``:
-    least, most bins) (``peak``: shape (m, b), bool -> shape (m, b), bool)."""
-    near = peak.copy()
-    for d, reaches in enumerate(_reach(peak.shape[1], share, bins), start=1):  # (a few distances, not frames)
-        near[:, d:] |= peak[:, :-d] & reaches[d:]
-        near[:, :-d] |= peak[:, d:] & reaches[:-d]
+def _near(words: np.ndarray, share: float, bins: tuple[int, int]) -> np.ndarray:
+    """The columns with a bit of the same row within ``share`` of the column's own frequency
+    (``bins``: least, most bins), of rows of :func:`_words` of the band's columns (shape (..., w),
+    uint64 -> the same)."""
+    flat = words.reshape(-1)  # the rows end to end: a bit moved past a row's end lands in the unused
+    near = words.copy()       # bits past the band of the next or last row, where no reach holds
+    for d, reach in enumerate(_reach(share, bins), start=1):  # (a few distances, not frames)
+        on, back = flat >> d, flat << d
+        on[1:] |= flat[:-1] << (64 - d)
+        back[:-1] |= flat[1:] >> (64 - d)
+        on |= back
+        near |= on.reshape(words.shape) & reach
     return near
 
 
 def _steady(count: np.ndarray, shared: np.ndarray, min_overlap: float) -> np.ndarray:
-    """Rows ``j, j + 1`` steady together: ``shared`` (of their partials, ``count``) at least
-    ``min_overlap`` of the union."""
+    """Rows ``j, j + 1`` steady together: ``shared`` (of their partials, ``count``: shape (m,)) at
+    least ``min_overlap`` of the union (``shared``: shape (..., m - 1) -> the same, bool)."""
     return (shared > 0) & (shared >= min_overlap * (count[1:] + count[:-1] - shared))
 
 
 def _pairs(peak: np.ndarray, near: np.ndarray, params: MusicParams) -> tuple[np.ndarray, np.ndarray]:
     """Rows ``j, j + 1`` steady together at the same bins, and steady together (at the same bins,
-    or with partials ``near`` and at most ``max_partials`` each); ``peak``: the partials."""
+    or with partials ``near`` and at most ``max_partials`` each); ``peak``, ``near``: each row's
+    partials and the bins near them (:func:`_words`, shape (m, w)) -> two shapes (m - 1,), bool."""
     m = len(peak)
     # each row's partials, those at the next row's bins, and those with one of the next row near (both ways)
-    sums = np.count_nonzero(np.concatenate([peak, peak[:-1] & peak[1:], peak[:-1] & near[1:], peak[1:] & near[:-1]]),
-                            axis=1)
-    count, same, shared = sums[:m], sums[m:2 * m - 1], (sums[2 * m - 1:3 * m - 2] + sums[3 * m - 2:]) / 2
-    still = _steady(count, same, params.min_overlap)
-    return still, still | (_steady(count, shared, params.min_overlap)
-                           & (np.maximum(count[1:], count[:-1]) <= params.max_partials))
+    sums = _count(np.concatenate([peak, peak[:-1] & peak[1:], peak[:-1] & near[1:], peak[1:] & near[:-1]]))
+    count, same, near_a, near_b = sums[:m], sums[m:2 * m - 1], sums[2 * m - 1:3 * m - 2], sums[3 * m - 2:]
+    still, steady = _steady(count, np.stack([same, (near_a + near_b) / 2]), params.min_overlap)
+    return still, still | (steady & (np.maximum(count[1:], count[:-1]) <= params.max_partials))
 
 
 def steady_and_changes(bits: np.ndarray, first: int, params: MusicParams, f0_hz: np.ndarray) -> np.ndarray:
@@ -174,54 +202,88 @@ def steady_and_changes(bits: np.ndarray, first: int, params: MusicParams, f0_hz:
 
     Returns
     -------
-    marks : np.ndarray [shape=(n, 4)], float32, 0 or 1  steady (each frame from a measured frame
-        to the next, where the two are steady together), change and change of a note held still
-        (the measured frame itself), steady at the same bins (as the first; see the module's docstring)
+    marks : np.ndarray [shape=(n, MARKS)], float32, 0 or 1  in the columns :data:`STEADY` (each
+        frame from a measured frame to the next, where the two are steady together), :data:`CHANGE`
+        and :data:`HELD_CHANGE` (the measured frame itself: a change, a change of a note held
+        still) and :data:`STILL` (as :data:`STEADY`, at the same bins); see the module's docstring.
+        A bent note's change is marked only within reach of a frame that the bent path of
+        :func:`music_frames` could take (:func:`_may_bend`): it counts nowhere else.
     """
     n = len(bits)
-    marks = np.zeros((n, 4), np.float32)
+    marks = np.zeros((n, MARKS), np.float32)
     own = (-first) % TONE_EVERY
     rows = bits[own::TONE_EVERY]
     m = len(rows)
     if m < 5:
         return marks
-    k = rows.shape[1] // 2
-    peak = np.unpackbits(rows[:, :k], axis=1).view(bool)
+    peak, strong = (_words(half) for half in np.split(rows, 2, axis=1))  # the partials, the strong ones
     near = _near(peak, params.near, params.near_bins)
     still, pair = _pairs(peak, near, params)
-    if not np.count_nonzero(pair):  # (speech nearly always)
+    steady = np.count_nonzero(pair)
+    if not steady:
         return marks
-    held = marks[own:own + TONE_EVERY * (m - 1)].reshape(-1, TONE_EVERY, 4)  # the frames from one row to the next
-    held[:, :, 0] = pair[:, None]
-    held[:, :, 3] = still[:, None]
-    at = np.flatnonzero(pair[:-3] & pair[3:]) + 2  # rows j (2 <= j < m - 2) steady with the two before and after
+    held = marks[own:own + TONE_EVERY * (m - 1)].reshape(-1, TONE_EVERY, MARKS)  # the frames from one row to the next
+    held[:, :, STEADY] = pair[:, None]
+    held[:, :, STILL] = still[:, None]
+    at = _flanked(still)
     if len(at):
-        strong = np.unpackbits(rows[:, k:], axis=1).view(bool)
-        marks[own + TONE_EVERY * at, 2] = _still_change(peak, strong, still, at)
-        marks[own + TONE_EVERY * at, 1] = marks[own + TONE_EVERY * at, 2] + _bent_change(
-            near, strong, at, f0_hz[own::TONE_EVERY], params) > 0
+        marks[own + TONE_EVERY * at, HELD_CHANGE] = marks[own + TONE_EVERY * at, CHANGE] = _still_change(
+            peak, strong, at)
+    if TONE_EVERY * steady >= _least_steady(params):  # (speech nearly always less)
+        at = _flanked(pair)
+        at = at[_may_bend(marks[:, STEADY], params)[own + TONE_EVERY * at]]
+        marks[own + TONE_EVERY * _bent_change(near, strong, at, f0_hz[own::TONE_EVERY], params), CHANGE] = 1
     return marks
 
 
-def _still_change(peak: np.ndarray, strong: np.ndarray, still: np.ndarray, at: np.ndarray) -> np.ndarray:
-    """Rows ``at`` with a strong partial within a bin of no partial of the two rows before and of
-    one of each of the two after, those pairs steady at the same bins (``still``): a new note held still."""
-    bin1 = _near(peak, 0.0, (1, 1))
-    fresh = strong[at] & ~bin1[at - 1] & ~bin1[at - 2] & bin1[at + 1] & bin1[at + 2]
-    return fresh.any(axis=1) & still[at - 2] & still[at + 1]
+def _flanked(steady: np.ndarray) -> np.ndarray:
+    """Rows ``j`` (2 <= j < m - 2) with rows ``j - 2, j - 1`` steady together and ``j + 1, j + 2``
+    (``steady``: rows ``j, j + 1`` steady together, shape (m - 1,), bool -> row indices)."""
+    return np.flatnonzero(steady[:-3] & steady[3:]) + 2
+
+
+def _least_steady(params: MusicParams) -> float:
+    """The fewest :data:`STEADY` frames a frame's stretch holds where the bent path of
+    :func:`music_frames` takes it (``bent_share`` of ``new_note_frames``, less half a frame: counts
+    are whole, the share's float32 mean rounded)."""
+    return params.bent_share * params.new_note_frames - 0.5
+
+
+def _may_bend(steady: np.ndarray, params: MusicParams) -> np.ndarray:
+    """Frames (shape (n,), bool) within ``back_frames`` before or ``ahead_frames`` after a frame
+    whose reach holds at least ``bent_share`` of ``new_note_frames`` :data:`STEADY` frames
+    (``steady``: shape (n,), 0 or 1): the least the bent path asks of a frame's stretch, so a bent
+    change elsewhere counts for no frame."""
+    n = len(steady)
+    i = np.arange(n)
+    total = np.concatenate([[0], np.cumsum(steady, dtype=np.intp)])
+    held = total[np.minimum(i + params.ahead_frames + 1, n)] - total[np.maximum(i - params.back_frames, 0)]
+    some = np.concatenate([[0], np.cumsum(held >= _least_steady(params))])
+    return some[np.minimum(i + params.back_frames + 1, n)] > some[np.maximum(i - params.ahead_frames, 0)]
+
+
+def _still_change(peak: np.ndarray, strong: np.ndarray, at: np.ndarray) -> np.ndarray:
+    """Rows ``at`` (flanked by pairs steady at the same bins) with a strong partial within a bin of
+    no partial of the two rows before and of one of each of the two after: a new note held still.
+    ``peak``, ``strong``: the partials and the strong ones (:func:`_words`, shape (m, w)) -> shape
+    (len(at),), bool."""
+    b2, b1, a1, a2 = _near(peak[[at - 2, at - 1, at + 1, at + 2]], 0.0, (1, 1))
+    return (strong[at] & ~b1 & ~b2 & a1 & a2).any(axis=1)
 
 
 def _bent_change(near: np.ndarray, strong: np.ndarray, at: np.ndarray, f0: np.ndarray,
                  params: MusicParams) -> np.ndarray:
-    """Rows ``at`` where a new note bent by vibrato begins (see the module's docstring); ``f0``:
-    the F0 of each row."""
+    """The rows of ``at`` where a new note bent by vibrato begins (see the module's docstring);
+    ``near``: the bins near each row's partials, ``strong``: the strong partials (both
+    :func:`_words`, shape (m, w)), ``f0``: the F0 of each row (shape (m,)). The cheap conditions
+    first, the reach of the strong partials before only for the rows they leave."""
+    at = at[~(np.abs(np.log(f0[at - 2] / f0[at + 2])) < params.voice_jump)]  # (a NaN F0: no glide)
+    at = at[_count(strong[at]) <= params.max_strong]
+    at = at[(strong[at - 1] & ~(near[at + 1] | near[at + 2])).any(axis=1)]  # the last note ended
+    if not len(at):
+        return at
     apart = _near(strong[at - 1] | strong[at - 2], params.jump, (1, BAND_BINS))  # (the reach of either row's)
-    new = (strong[at] & ~apart & near[at + 1] & near[at + 2]).any(axis=1)
-    ended = (strong[at - 1] & ~near[at + 1] & ~near[at + 2]).any(axis=1)
-    few = np.count_nonzero(strong[at], axis=1) <= params.max_strong
-    before, after = f0[at - 2], f0[np.minimum(at + 2, len(f0) - 1)]
-    glide = np.abs(np.log(before / after)) < params.voice_jump  # (False where either has no F0)
-    return new & ended & few & ~glide
+    return at[(strong[at] & ~apart & near[at + 1] & near[at + 2]).any(axis=1)]
 
 
 def music_frames(marks: np.ndarray, audible: np.ndarray, params: MusicParams) -> np.ndarray:
@@ -236,7 +298,7 @@ def music_frames(marks: np.ndarray, audible: np.ndarray, params: MusicParams) ->
 
     Parameters
     ----------
-    marks : np.ndarray [shape=(n, 4)], float32  :func:`steady_and_changes`
+    marks : np.ndarray [shape=(n, MARKS)], float32  :func:`steady_and_changes`
     audible : np.ndarray [shape=(n,)], bool  the frames of audible sounds
 
     Returns
@@ -244,8 +306,16 @@ def music_frames(marks: np.ndarray, audible: np.ndarray, params: MusicParams) ->
     music : np.ndarray [shape=(n,)], bool
     """
     means, length = event_means(audible, marks, params.back_frames, ahead=params.ahead_frames)
-    held = ((means[:, 3] >= params.min_share) & (means[:, 2] * length >= params.min_changes - 0.5)
-            & ~drop_short(marks[:, 3] == 0, params.speech_frames))
-    bent = ((length >= params.new_note_frames) & (means[:, 0] >= params.bent_share) & (means[:, 3] < params.still_share)
-            & (means[:, 1] * length >= params.min_changes - 0.5) & ~drop_short(marks[:, 0] == 0, params.speech_frames))
+    held = (means[:, STILL] >= params.min_share) & _notes(means, length, marks, HELD_CHANGE, STILL, params)
+    bent = ((length >= params.new_note_frames) & (means[:, STEADY] >= params.bent_share)
+            & (means[:, STILL] < params.still_share) & _notes(means, length, marks, CHANGE, STEADY, params))
     return audible & (held | bent)
+
+
+def _notes(means: np.ndarray, length: np.ndarray, marks: np.ndarray, change: int, steady: int,
+           params: MusicParams) -> np.ndarray:
+    """Frames whose stretch (``means`` of the ``marks`` over ``length`` frames) holds ``min_changes``
+    in the column ``change`` and that lie in no run of ``speech_frames`` frames none of which is
+    steady by the column ``steady`` (a word over music) -> shape (n,), bool."""
+    return (means[:, change] * length >= params.min_changes - 0.5) & ~drop_short(marks[:, steady] == 0,
+                                                                              params.speech_frames)
