@@ -48,6 +48,7 @@ def call_scores(alerts: Sequence[AlertEvent], onset_s: float | None, normal_s: f
     crit_after = first_alert(alerts, "critical", onset_s) if onset_s is not None else None
     warn_after = first_alert(alerts, "warning", onset_s) if onset_s is not None else None
     onset = 0.0 if onset_s is None else onset_s  # the times after it are None without an onset
+    held = held_s(holds, normal_s)
     return {
         "first_warning_t": first_alert(alerts, "warning"), "first_critical_t": first_alert(alerts, "critical"),
         "first_critical_after_onset_t": crit_after,
@@ -57,7 +58,7 @@ def call_scores(alerts: Sequence[AlertEvent], onset_s: float | None, normal_s: f
                                                                 for a in alerts),
         "warnings": sum(a.severity == "warning" for a in alerts),
         "criticals": sum(a.severity == "critical" for a in alerts),
-        "normal_s": normal_s - held_s(holds, normal_s), "normal_held_s": held_s(holds, normal_s),
+        "normal_s": normal_s - held, "normal_held_s": held,
         "normal_warnings": sum(a.severity == "warning" and a.t < normal_s for a in alerts),
     }
 
