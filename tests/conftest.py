@@ -130,6 +130,20 @@ def wait_for(pred, timeout: float, every_s: float = 0.05) -> bool:
     return False
 
 
+def until(pred: Callable[[], object], what: str | Callable[[], object], timeout: float = 30.0,
+          every_s: float = 0.05):
+    """``pred()``'s value once it is true, polled every ``every_s`` seconds; the test fails if it is not
+    within ``timeout`` seconds, saying ``what`` never came (``what()`` if callable: the state by then).
+    The wait is for something that must come, and a loaded machine is late, never wrong: hence the
+    generous default, which costs nothing when it comes at once."""
+    deadline = time.monotonic() + timeout
+    while not (value := pred()):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what() if callable(what) else what}: not within {timeout:.0f} s")
+        time.sleep(every_s)
+    return value
+
+
 def cue_snapshots(db: Path) -> int:
     """How many cue snapshots the replay writing ``db`` has stored so far (0 before its tables exist)."""
     if not db.exists():  # not made here: the replay makes it
@@ -828,7 +842,7 @@ class Daemon:
         assert r.returncode == 0, r.stderr
         return json.loads(r.stdout)
 
-    def wait_running(self, env, timeout=8):
+    def wait_running(self, env, timeout=30):
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             try:
@@ -1077,7 +1091,7 @@ def stop_daemon(d: Daemon) -> None:
     assert d.proc.wait(5) == 0, d.err
     assert time.monotonic() - t0 < 2.0, f"{time.monotonic() - t0:.1f} s to stop"
     d.exited(5)
-    assert wait_for(lambda: not any(process_alive(pid) for pid in children), 5), children
+    assert wait_for(lambda: not any(process_alive(pid) for pid in children), 20), children
 
 
 STREAM_ENDED = "the softphone's stream ended (sink softphone)"

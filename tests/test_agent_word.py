@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from console_proc import ConsoleProcess, alert_body
-from conftest import ALERTING_CALL, db_tables, fill, rolled_back_as_documented, start_daemon, stop_daemon, stored_alert, wait_for
+from conftest import ALERTING_CALL, db_tables, fill, rolled_back_as_documented, start_daemon, stop_daemon, stored_alert, until
 from pulse import have_pulse
 
 from monitor import cli
@@ -59,13 +59,14 @@ def test_a_word_said_before_the_daemon_runs_and_one_said_to_it_reach_the_console
         d = start_daemon(env, tmp_path, f'[delivery]\nwebhook_url = "{console.webhook}"\n'
                                         f'webhook_token_file = "{console.token_file}"\n')
         try:
-            assert wait_for(lambda: (a := _console_alert(console)) is not None and a["agent_word"] == "false_alarm",
-                            10), console.state()
+            until(lambda: (a := _console_alert(console)) is not None and a["agent_word"] == "false_alarm",
+                  lambda: f"the alert and the word kept before at the console: {console.state()}")
             assert _console_alert(console)["agent_note"] == "caller was eating"
             changed = _outcome(capsys, sock, f"#{raised.alert_id}", "handled", "--note", "called an ambulance")
             assert changed.returncode == 0, changed.stderr
             assert "handled (called an ambulance), in place of false alarm (caller was eating)" in changed.stdout
-            assert wait_for(lambda: _console_alert(console)["agent_word"] == "handled", 10), console.state()
+            until(lambda: _console_alert(console)["agent_word"] == "handled",
+                  lambda: f"the word said to the daemon at the console: {console.state()}")
             unknown = _outcome(capsys, sock, "99", "handled")
             assert unknown.returncode == 1 and unknown.stderr.count("\n") == 1
             assert "alert 99: no such alert in" in unknown.stderr
@@ -99,16 +100,18 @@ def test_a_word_on_an_alert_the_new_console_never_received_is_not_deliverable_sa
     try:
         earlier = stored_alert(store)
         sink(earlier)
-        assert wait_for(lambda: store.deliveries("pending") == [], 5)
+        until(lambda: store.deliveries("pending") == [], lambda: f"the alert delivered: {store.deliveries()}")
         sink.retarget(console.webhook, console.token)
         store.set_word(earlier.alert_id, "handled", "called an ambulance", time.time())
         later = stored_alert(store, kind="slow_speech", severity="warning")
         sink(later)
-        assert wait_for(lambda: len(console.state()["alerts"]) == 1, 5), console.state()
+        until(lambda: len(console.state()["alerts"]) == 1, lambda: f"the later alert at the console: {console.state()}")
         store.set_word(later.alert_id, "false_alarm", "", time.time())
         sink.wake()
-        assert wait_for(lambda: store.words_of([later.alert_id])[later.alert_id].status == "delivered", 5)
-        assert wait_for(lambda: store.words_of([earlier.alert_id])[earlier.alert_id].status == "failed", 5)
+        until(lambda: store.words_of([later.alert_id])[later.alert_id].status == "delivered",
+              lambda: f"the later word delivered: {store.words_of([later.alert_id])}")
+        until(lambda: store.words_of([earlier.alert_id])[earlier.alert_id].status == "failed",
+              lambda: f"the earlier word given up: {store.words_of([earlier.alert_id])}")
         time.sleep(0.5)  # ten polls past the backoff: the word is not tried again
         word = store.words_of([earlier.alert_id])[earlier.alert_id]
         assert (word.status, word.attempts) == ("failed", 1)
@@ -148,10 +151,11 @@ def test_a_word_said_again_on_an_alert_the_console_answered_409_is_posted_once_m
     try:
         raised = stored_alert(store)
         sink(raised)
-        assert wait_for(lambda: store.deliveries("pending") == [], 5)
+        until(lambda: store.deliveries("pending") == [], lambda: f"the alert delivered: {store.deliveries()}")
         store.set_word(raised.alert_id, "handled", "", time.time())
         sink.wake()
-        assert wait_for(lambda: store.words_of([raised.alert_id])[raised.alert_id].status == "failed", 5)
+        until(lambda: store.words_of([raised.alert_id])[raised.alert_id].status == "failed",
+              lambda: f"the word refused (409): {store.words_of([raised.alert_id])}")
         refused = store.words_of([raised.alert_id])[raised.alert_id]
         assert refused.last_error.startswith("HTTP 409 Conflict: no alert here")
         again = _outcome(capsys, tmp_path / "none.sock", str(raised.alert_id), "false-alarm", "--db", str(tmp_path / "e.db"))
@@ -160,7 +164,8 @@ def test_a_word_said_again_on_an_alert_the_console_answered_409_is_posted_once_m
                                        "in place of handled; to the supervisor's console with the webhook, posted "
                                        f"again (the word before it was not deliverable: {refused.last_error})"), again.stdout
         sink.wake()
-        assert wait_for(lambda: store.words_of([raised.alert_id])[raised.alert_id].status == "failed", 5)
+        until(lambda: store.words_of([raised.alert_id])[raised.alert_id].status == "failed",
+              lambda: f"the word refused (409): {store.words_of([raised.alert_id])}")
         word = store.words_of([raised.alert_id])[raised.alert_id]
         assert (word.word, word.attempts) == ("false_alarm", 1)
         assert len(words()) == 2
@@ -375,7 +380,8 @@ def test_a_click_waiting_for_the_database_keeps_the_word_another_process_wrote_m
         time.sleep(0.3)  # the click has read no word, and waits for the other's write lock
         other.execute("COMMIT")
         other.close()
-        click.join(5.0)
+        click.join(30.0)
+        assert not click.is_alive(), "the click's write: never done once the other process committed"
         kept = store.words_of([alert.alert_id])[alert.alert_id]
     assert (kept.word, kept.note) == ("handled", "called an ambulance")
     assert [(w.word, w.note) for w in kept_before] == [("handled", "called an ambulance")]

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from conftest import Hook, stored_alert, wait_for
+from conftest import Hook, stored_alert, until, wait_for
 
 from monitor.events import AlertEvent
 from monitor.delivery.sinks.webhook import CRITICAL_RETRY_S, WebhookSink
@@ -43,7 +43,8 @@ def test_pending_criticals_arrive_within_10_s_of_the_endpoints_return(tmp_path, 
         assert max(crit) <= CRITICAL_RETRY_S + 1.0
         assert sorted(b["alert_id"] for _, b in hook.received) == sorted(a.alert_id for a in alerts)
         # the hook records a body before it answers; the sink marks it delivered after the answer
-        assert wait_for(lambda: store.deliveries("pending") == [], 5.0), store.deliveries("pending")
+        until(lambda: store.deliveries("pending") == [],
+              lambda: f"the deliveries marked delivered; still pending: {store.deliveries('pending')}")
     finally:
         sink.close()
         hook.close()
@@ -60,10 +61,11 @@ def test_an_alert_the_database_could_not_store_is_delivered_from_memory(tmp_path
         sink(AlertEvent(t=5.0, kind="possible_emergency", severity="critical", message="m", stored=False))
         time.sleep(2.0)
         hook.up = True
-        assert wait_for(lambda: len(hook.received) == 1, 10.0)
+        until(lambda: len(hook.received) == 1, lambda: f"the alert held in memory delivered; received {hook.received}")
         body = hook.received[0][1]
         assert body["kind"] == "possible_emergency" and body["stored"] is False
-        assert wait_for(lambda: sink.pending() == 0, 5.0)  # the post is received before its answer is back
+        until(lambda: sink.pending() == 0,  # the post is received before its answer is back
+              lambda: f"the delivered alert out of memory; {sink.pending()} still pending")
     finally:
         sink.close()
         hook.close()
@@ -98,7 +100,7 @@ def test_the_callers_words_stay_out_of_the_webhook_when_asked(tmp_path):
     sink = WebhookSink(store, hook.url, include_phrase_text=False, poll_s=0.05).start()
     try:
         sink(alert)
-        assert wait_for(lambda: len(hook.received) == 1, 10.0)
+        until(lambda: len(hook.received) == 1, lambda: f"the alert posted; received {hook.received}")
         raw = str(hook.received[0][1])
         assert words not in raw and "breathe please" not in raw
         assert "i can't breathe" in hook.received[0][1]["message"]  # which listed phrase matched
@@ -126,7 +128,7 @@ def test_a_critical_alert_a_phrase_joined_withholds_the_callers_words_and_says_t
     sink = WebhookSink(store, hook.url, include_phrase_text=False, poll_s=0.05).start()
     try:
         sink(alert)
-        assert wait_for(lambda: len(hook.received) == 1, 10.0)
+        until(lambda: len(hook.received) == 1, lambda: f"the alert posted; received {hook.received}")
         posted = hook.received[0][1]
         assert words not in str(posted) and "breathe please" not in str(posted)
         said = [(line.label, line.text) for line in evidence_lines(posted["evidence"])]
@@ -152,9 +154,10 @@ def test_an_outage_is_one_warning_however_many_alerts_and_retries_and_one_line_w
         alerts = [stored_alert(store, t=10.0), stored_alert(store, kind="slow_speech", severity="warning", t=11.0)]
         for a in alerts:
             sink(a)
-        assert wait_for(lambda: sink.failures >= 10, 10.0), sink.failures  # five retries each at least
+        until(lambda: sink.failures >= 10, lambda: f"ten failed posts (five retries each); {sink.failures}")
         hook.up = True
-        assert wait_for(lambda: store.deliveries("pending") == [], 10.0)
+        until(lambda: store.deliveries("pending") == [],
+              lambda: f"the alerts delivered once it is back; pending {store.deliveries('pending')}")
         warnings = [m for level, m in monitor_logs if level == "warning"]
         assert len(warnings) == 2, warnings
         assert f"alert {alerts[0].alert_id} not delivered (" in warnings[0]
@@ -179,7 +182,7 @@ def refusing(tmp_path):
     try:
         refused = stored_alert(store)
         sink(refused)
-        assert wait_for(lambda: sink.failures >= 1, 5.0)
+        until(lambda: sink.failures >= 1, "the critical alert refused once")
         yield hook, store, sink, refused
     finally:
         sink.close()
@@ -196,7 +199,8 @@ def test_an_alert_the_endpoint_refuses_while_it_takes_others_is_said_once_not_at
     others = [stored_alert(store, kind="slow_speech", severity="warning", t=20.0 + i) for i in range(4)]
     for a in others:
         sink(a)
-        assert wait_for(lambda: sink.delivered >= others.index(a) + 1, 5.0)
+        until(lambda: sink.delivered >= others.index(a) + 1,
+              lambda: f"warning {others.index(a) + 1} delivered; {sink.delivered} delivered")
         time.sleep(0.3)  # the refused alert retried meanwhile
     warnings = [m for level, m in monitor_logs if level == "warning"]
     assert len(warnings) <= 3, warnings
@@ -211,16 +215,18 @@ def test_an_outage_that_begins_while_an_alert_is_refused_is_said_as_an_outage(re
     "while others are" (none is), and the outage's end is said once it delivers again."""
     hook, store, sink, refused = refusing
     sink(stored_alert(store, kind="slow_speech", severity="warning", t=20.0))
-    assert wait_for(lambda: sink.delivered >= 1, 5.0)
-    assert wait_for(lambda: any("while others are" in m for _, m in monitor_logs), 5.0), monitor_logs
+    until(lambda: sink.delivered >= 1, "the warning delivered")
+    until(lambda: any("while others are" in m for _, m in monitor_logs),
+          lambda: f"the refusal said 'while others are' delivered; logs {monitor_logs}")
     said = len(monitor_logs)
     hook.up = False  # 503 for every post
     failures = sink.failures
-    assert wait_for(lambda: sink.failures >= failures + 3, 5.0)
+    until(lambda: sink.failures >= failures + 3,
+          lambda: f"three failed posts in the outage; {sink.failures - failures}")
     hook.up = True
     later = stored_alert(store, kind="slow_speech", severity="warning", t=40.0)
     sink(later)
-    assert wait_for(lambda: sink.delivered >= 2, 5.0)
+    until(lambda: sink.delivered >= 2, lambda: f"the later warning delivered; {sink.delivered} delivered")
     warnings = [m for level, m in monitor_logs[said:] if level == "warning"]
     assert warnings and "HTTP 503" in warnings[0], warnings
     assert "no more is said until it delivers again" in warnings[0], warnings
@@ -291,7 +297,8 @@ def test_a_daemon_started_again_tries_at_once_what_an_earlier_one_left_on_a_long
     store.mark_failed(row, time.time() + 250.0, "Connection refused")  # the killed daemon's: 250 s to wait
     sink = WebhookSink(store, hook.url, poll_s=0.05).start()
     try:
-        assert wait_for(lambda: len(hook.received) == 1, 5.0), store.deliveries()
+        until(lambda: len(hook.received) == 1,  # not the 250 s left to wait
+              lambda: f"the alert tried at once; outbox {store.deliveries()}")
         assert hook.received[0][1]["alert_id"] == alert.alert_id
     finally:
         sink.close()
