@@ -999,27 +999,27 @@ def test_alerts_held_through_a_full_disk_get_their_webhook_state_once_written_an
     filler = fill(tmpfs)
     delivered = guard.add_alert(call, AlertEvent(t=5.0, kind="possible_emergency", severity="critical", message="m"))
     sink(delivered)
-    assert wait_for(lambda: len(hook.received) == 1, 5.0)
+    assert wait_for(lambda: len(hook.received) == 1, 30)
     hook.up = False
     waiting = guard.add_alert(call, AlertEvent(t=9.0, kind="slow_response", message="m"))
     sink(waiting)
-    assert wait_for(lambda: sink.failures >= 1, 5.0) and not delivered.stored and not waiting.stored
+    assert wait_for(lambda: sink.failures >= 1, 30) and not delivered.stored and not waiting.stored
     filler.unlink()
     assert guard.retry(force=True)
     first, second = (a.event.alert_id for a in store.list_alerts())
-    assert wait_for(lambda: [d.status for d in store.deliveries()] == ["delivered", "pending"], 5.0), store.deliveries()
+    assert wait_for(lambda: [d.status for d in store.deliveries()] == ["delivered", "pending"], 30), store.deliveries()
     assert [d.alert_id for d in store.deliveries()] == [first, second]
     filler = fill(tmpfs)  # full again: an alert written (with the next) before the sinks are given it
     same_batch = guard.add_alert(call, AlertEvent(t=12.0, kind="slow_speech", message="m"))
     filler.unlink()
     assert guard.retry(force=True)
     sink(same_batch)
-    assert wait_for(lambda: len(store.deliveries()) == 3 and sink.pending() == 2, 5.0), store.deliveries()
+    assert wait_for(lambda: len(store.deliveries()) == 3 and sink.pending() == 2, 30), store.deliveries()
     sink.close()  # the daemon stops before the supervisor is back
     hook.up = True
     later = WebhookSink(store, hook.url, poll_s=0.05).start()
     try:
-        assert wait_for(lambda: [d.status for d in store.deliveries()] == ["delivered"] * 3, 10.0)
+        assert wait_for(lambda: [d.status for d in store.deliveries()] == ["delivered"] * 3, 30)
         time.sleep(0.3)
         rows = store.deliveries()
         assert sorted((b["kind"], b["alert_id"]) for _, b in hook.received) == sorted(
@@ -1045,13 +1045,13 @@ def test_an_alert_whose_post_from_memory_failed_keeps_its_id_once_written(tmpfs,
         call = guard.start_call("live:softphone.monitor", time.time())
         filler = fill(tmpfs)
         sink(guard.add_alert(call, AlertEvent(t=5.0, kind="possible_emergency", severity="critical", message="m")))
-        assert wait_for(lambda: tried, 5.0)
+        assert wait_for(lambda: tried, 30)
         filler.unlink()
         assert guard.retry(force=True)
-        assert wait_for(lambda: [d.status for d in store.deliveries()] == ["pending"], 5.0)
+        assert wait_for(lambda: [d.status for d in store.deliveries()] == ["pending"], 30)
         assert sink.pending() == 1 and store.deliveries()[0].posted_id == tried[0]
         hook.refuses = None
-        assert wait_for(lambda: [d.status for d in store.deliveries()] == ["delivered"], 10.0)
+        assert wait_for(lambda: [d.status for d in store.deliveries()] == ["delivered"], 30)
         time.sleep(0.3)
         assert [b["alert_id"] for _, b in hook.received] == [tried[0]], "posted once, under the id it was tried with"
     finally:
@@ -1078,7 +1078,7 @@ def test_an_alert_posted_in_vain_from_memory_is_posted_under_the_same_id_by_a_la
     filler = fill(tmpfs)
     call = guard.start_call("live:softphone.monitor", time.time())  # not written either
     sink(guard.add_alert(call, AlertEvent(t=5.0, kind="possible_emergency", severity="critical", message="m")))
-    assert wait_for(lambda: tried, 5.0)
+    assert wait_for(lambda: tried, 30)
     assert tried[0]["call_id"] is None and tried[0]["alert_id"] >= MEMORY_ID_BASE
     acked_at = time.time()
     guard.add_ack(AlertAckedEvent(t=5.0, kind="possible_emergency", severity="critical",
@@ -1086,12 +1086,12 @@ def test_an_alert_posted_in_vain_from_memory_is_posted_under_the_same_id_by_a_la
     assert guard.held == 3  # the call, its alert and the acknowledgement
     filler.unlink()
     assert guard.retry(force=True)
-    assert wait_for(lambda: [d.posted_id for d in store.deliveries()] == [tried[0]["alert_id"]], 5.0)
+    assert wait_for(lambda: [d.posted_id for d in store.deliveries()] == [tried[0]["alert_id"]], 30)
     sink.close()  # the daemon stops before the supervisor takes it
     hook.refuses = None
     later = WebhookSink(store, hook.url, poll_s=0.05).start()
     try:
-        assert wait_for(lambda: [d.status for d in store.deliveries()] == ["delivered"], 10.0)
+        assert wait_for(lambda: [d.status for d in store.deliveries()] == ["delivered"], 30)
     finally:
         later.close()
     (stored,) = store.list_alerts()

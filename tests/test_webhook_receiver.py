@@ -29,7 +29,7 @@ def test_an_alerts_post_carries_the_fields_the_documentation_lists_and_no_others
         sink = WebhookSink(store, hook.url, poll_s=0.05, identity=Identity.of(store, "alice")).start()
         try:
             sink(stored_alert(store, source="/calls/call-0417.wav", agent_file="/calls/call-0417-agent.wav"))
-            assert wait_for(lambda: hook.received, 5)
+            assert wait_for(lambda: hook.received, 30)
         finally:
             sink.close()
     ((_, post),) = hook.received
@@ -52,7 +52,7 @@ def _critical_tried_once(tmp_path, hook):
         sink = WebhookSink(store, hook.url, backoff_s=30.0, max_backoff_s=300.0, poll_s=0.05).start()
         try:
             sink(stored_alert(store, severity="critical"))
-            assert wait_for(lambda: store.deliveries()[0].attempts >= 1, 5)
+            assert wait_for(lambda: store.deliveries()[0].attempts >= 1, 30)
             (d,) = store.deliveries()
         finally:
             sink.close()
@@ -83,7 +83,7 @@ def test_the_receivers_reason_for_refusing_an_alert_is_said_in_the_warning(tmp_p
         sink = WebhookSink(store, hook.url, backoff_s=30.0, poll_s=0.05).start()
         try:
             sink(stored_alert(store, severity="warning"))
-            assert wait_for(lambda: any(lvl == "warning" for lvl, _ in monitor_logs), 5)
+            assert wait_for(lambda: any(lvl == "warning" for lvl, _ in monitor_logs), 30)
         finally:
             sink.close()
     (said,) = [m for lvl, m in monitor_logs if lvl == "warning"]
@@ -107,13 +107,13 @@ def test_an_alert_posted_again_after_a_timeout_and_a_restart_carries_the_same_ke
                            identity=Identity.of(store)).start()
         try:
             sink(stored_alert(store, severity="warning"))
-            assert wait_for(lambda: store.deliveries()[0].attempts >= 1, 5)
+            assert wait_for(lambda: store.deliveries()[0].attempts >= 1, 30)
         finally:
             sink.close()
     with Store.open(tmp_path / "e.db") as store:  # the daemon started again
         sink = WebhookSink(store, hook.url, timeout_s=0.3, poll_s=0.05, identity=Identity.of(store)).start()
         try:
-            assert wait_for(lambda: store.deliveries()[0].status == "delivered", 5)
+            assert wait_for(lambda: store.deliveries()[0].status == "delivered", 30)
         finally:
             sink.close()
     first, again = (post for _, post in hook.received)
@@ -132,7 +132,7 @@ def test_an_alert_the_receiver_asked_to_wait_for_is_listed_with_its_answer_not_a
         try:
             alert = stored_alert(store)
             sink(alert)
-            assert wait_for(lambda: store.deliveries()[0].last_error, 5)
+            assert wait_for(lambda: store.deliveries()[0].last_error, 30)
         finally:
             sink.close()
         said = delivery_text(store.deliveries(), time.time(), 300.0)
@@ -154,9 +154,9 @@ def test_an_alert_held_in_memory_the_receiver_asked_to_wait_for_is_listed_with_i
         sink = WebhookSink(store, hook.url, poll_s=0.05).start()
         try:
             sink(held)
-            assert wait_for(lambda: sink.last_error, 5)
+            assert wait_for(lambda: sink.last_error, 30)
             sink.written(held, store.add_alert(call, held))
-            assert wait_for(lambda: store.deliveries(), 5)
+            assert wait_for(lambda: store.deliveries(), 30)
         finally:
             sink.close()
         said = delivery_text(store.deliveries(), time.time(), 300.0)

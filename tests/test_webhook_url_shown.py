@@ -157,12 +157,12 @@ def test_the_sink_posts_to_the_url_with_its_token_and_logs_it_hidden(tmp_path, m
         sink = WebhookSink(store, url, backoff_s=0.1, max_backoff_s=0.2, poll_s=0.05).start()
         try:
             sink(stored_alert(store, actions=()))
-            assert wait_for(lambda: sink.failures >= 2, 5)
+            assert wait_for(lambda: sink.failures >= 2, 30)
             hook.up = True
-            assert wait_for(lambda: store.deliveries("delivered"), 5), store.deliveries()
+            assert wait_for(lambda: store.deliveries("delivered"), 30), store.deliveries()
             sink.retarget(moved, None)
             sink(stored_alert(store, actions=()))
-            assert wait_for(lambda: len(store.deliveries("delivered")) == 2, 5), store.deliveries()
+            assert wait_for(lambda: len(store.deliveries("delivered")) == 2, 30), store.deliveries()
         finally:
             sink.close()
         assert [d.target for d in store.deliveries()] == [url, moved]
@@ -187,10 +187,10 @@ def test_a_key_in_the_path_is_posted_to_and_logged_hidden_and_the_outbox_s_error
             first = stored_alert(store, actions=())
             store.enqueue_delivery(first.alert_id, moved)  # an earlier daemon's row for the new URL
             sink(first)
-            assert wait_for(lambda: sink.failures >= 1, 5)
+            assert wait_for(lambda: sink.failures >= 1, 30)
             hook.up = True
             sink.retarget(moved, None)
-            assert wait_for(lambda: store.deliveries("delivered"), 5), store.deliveries()
+            assert wait_for(lambda: store.deliveries("delivered"), 30), store.deliveries()
         finally:
             sink.close()
         rows = store.deliveries()
@@ -315,14 +315,14 @@ def test_a_daemon_s_log_and_status_show_the_url_hidden_while_it_posts_to_the_url
         with Store.open(tmp_path / "e.db") as store:  # an alert of this daemon, queued as its webhook queues it
             alert = stored_alert(store, actions=())
             store.enqueue_delivery(alert.alert_id, url)
-        assert d.wait_err(f"webhook {shown}: alert {alert.alert_id} not delivered", 10), d.err
-        assert d.wait_err(f"heartbeat {shown}: HTTP 503", 10), d.err
+        assert d.wait_err(f"webhook {shown}: alert {alert.alert_id} not delivered", 30), d.err
+        assert d.wait_err(f"heartbeat {shown}: HTTP 503", 30), d.err
         assert d.status(env)["webhook"]["url"] == shown
         text = call_monitor("status", env=env, timeout=30)
         assert f"  webhook {shown}: delivered 0" in text.stdout, text.stdout
         hook.up = True
-        assert wait_for(lambda: hook.received and hook.heartbeats, 10), d.err
-        assert d.wait_err(f"webhook {shown}: delivering again", 10), d.err
+        assert wait_for(lambda: hook.received and hook.heartbeats, 30), d.err
+        assert d.wait_err(f"webhook {shown}: delivering again", 30), d.err
         stop_daemon(d)
     finally:
         d.kill()
