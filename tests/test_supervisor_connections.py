@@ -37,7 +37,7 @@ def console_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
     server = uvicorn.Server(config)
     thread = threading.Thread(target=lambda: asyncio.run(server.serve(sockets=[sock])), daemon=True)
     thread.start()
-    assert wait_for(lambda: server.started, 10)
+    assert wait_for(lambda: server.started, 30)
     try:
         yield sock.getsockname()[1]
     finally:
@@ -85,7 +85,7 @@ def test_a_post_whose_body_never_ends_is_closed_said_as_a_refusal_without_a_trac
                                                                                         caplog):
     s = _sent(console_port, HEAD + b"Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{")
     assert _closed_by_console(s)
-    assert wait_for(lambda: monitor_logs, 3)
+    assert wait_for(lambda: monitor_logs, 30)
     assert monitor_logs == [("warning", "400 POST /webhook from 127.0.0.1: the body ended after 1 bytes: the client "
                                         "went before it sent it whole, or took over 30 s")]
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
@@ -107,6 +107,6 @@ def test_a_client_that_reads_none_of_the_answers_it_asked_for_is_closed_and_said
     s.connect(("127.0.0.1", console_port))
     page = b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer " + TOKEN.encode() + b"\r\n\r\n"
     s.sendall(page * 4)  # four pages asked for, none read
-    assert wait_for(lambda: monitor_logs, 3)
+    assert wait_for(lambda: monitor_logs, 30)
     assert monitor_logs == [("warning", "a connection from 127.0.0.1 closed: its answer was not read for 0.25 s")]
     assert _closed_by_console(s)
