@@ -44,7 +44,7 @@ class CorkableStream:
     """A stream into ``sink`` (``index``: its sink-input's id), playing once made; :meth:`cork`
     pauses it and plays it again, :meth:`close` removes it."""
 
-    def __init__(self, sink: str = "softphone", timeout: float = 5.0) -> None:
+    def __init__(self, sink: str = "softphone", timeout: float = 30.0) -> None:
         self._pa = pa = _libpulse()
         self._loop = pa.pa_threaded_mainloop_new()
         self._ctx = pa.pa_context_new(pa.pa_threaded_mainloop_get_api(self._loop), b"softphone")

@@ -24,7 +24,7 @@ import pytest
 import soundfile as sf
 
 from conftest import (CALLS, PY, ROOT, SHORT_BASELINE, STREAM_ENDED, Daemon, portaudio_afresh, socket_places, start_daemon,
-                      stop_daemon, stored_calls, wait_for)
+                      stop_daemon, stored_calls, until, wait_for)
 from corked import CorkableStream
 
 from monitor import daemon_status
@@ -48,7 +48,7 @@ def both_calls_played_out(d: Daemon, first: subprocess.Popen, second: subprocess
     to say the second call ended; stop it."""
     first.wait(20)
     second.wait(20)
-    assert d.wait_err("call 2 ended", 5), d.err
+    assert d.wait_err("call 2 ended", 30), d.err
     stop_daemon(d)
 
 
@@ -74,7 +74,7 @@ def _stream_playing_all_the_time(pulse, rate: int) -> Iterator[subprocess.Popen]
 
 def _one_call_its_stream_ended(d: Daemon, db: Path) -> dict:
     """Once the daemon says call 1 ended, stop it: the only call in ``db``, ended by its stream."""
-    assert d.wait_err("call 1 ended", 10), d.err
+    assert d.wait_err("call 1 ended", 30), d.err
     time.sleep(1.0)
     stop_daemon(d)
     (call,) = stored_calls(db)
@@ -359,7 +359,7 @@ def test_two_softphone_calls_5_s_apart_are_two_calls_each_with_its_own_baseline_
         time.sleep(5.0)
         pulse.play(second).wait(30)
         assert silence.status(silence_env)["calls"] == 1 and silence.status(silence_env)["call"] is not None
-        assert d.wait_err("call 2 ended", 10), d.err
+        assert d.wait_err("call 2 ended", 30), d.err
         stop_daemon(d)
         stop_daemon(silence)
     finally:
@@ -417,7 +417,7 @@ def test_call_start_and_end_over_the_socket_cut_calls(pulse, env, tmp_path):
     d = start_daemon(env, tmp_path)
     player = pulse.play(_caller_speech("normal", tmp_path / "long.wav", seconds=40.0))
     try:
-        assert d.wait_err("call 1 started", 10), d.err
+        assert d.wait_err("call 1 started", 30), d.err
         time.sleep(3.0)
         started = _call(env, "start")
         assert started.returncode == 0 and started.stdout.strip() == "call 2 started (call 1 ended)", started
@@ -500,7 +500,7 @@ def test_call_end_while_the_next_calls_stream_plays_beside_ends_the_call_and_the
     d = start_daemon(env, tmp_path)
     try:
         a = pulse.play(first)
-        assert d.wait_err("call 1 started", 6), d.err
+        assert d.wait_err("call 1 started", 30), d.err
         time.sleep(2.0)
         b = pulse.play(second)
         time.sleep(1.5)
@@ -702,9 +702,9 @@ def test_call_start_after_the_stream_of_an_ended_call_went_is_not_ended_by_it(pu
         source = daemon.source
         player = None
         try:
-            assert wait_for(lambda: daemon.streams.ids is not None, 8)  # it knows the sink has no stream
+            assert wait_for(lambda: daemon.streams.ids is not None, 30)  # it knows the sink has no stream
             player = pulse.play(_caller_speech("normal", tmp_path / "a.wav", seconds=5.0))
-            assert wait_for(lambda: daemon.calls == 1, 8)
+            assert wait_for(lambda: daemon.calls == 1, 30)
             assert daemon.control({"call": "end"}) == {"ok": True, "message": "call 1 ended"}
             source.go.clear()  # the capture loop waits for its next chunk from here
             player.wait(15)
@@ -739,7 +739,7 @@ def test_call_start_with_a_stream_that_plays_all_the_time_is_ended_by_the_silenc
             assert d.status(env)["boundaries"]["streams"] == 1
             assert _call(env, "start").stdout.strip() == "call 1 started"
             assert d.status(env)["call"]["ends"] != "when its stream into sink softphone ends"
-            assert d.wait_err("call 1 ended", 8), d.err
+            assert d.wait_err("call 1 ended", 30), d.err
             stop_daemon(d)
         finally:
             d.kill()
@@ -756,7 +756,7 @@ def test_a_stream_shorter_than_3_s_between_calls_is_no_call(pulse, env, tmp_path
     try:
         pulse.play(tone).wait(10)
         time.sleep(2.0)
-        assert d.wait_err("no call (shorter than 3 s)", 3), d.err
+        assert d.wait_err("no call (shorter than 3 s)", 30), d.err
         assert d.status(env)["call"] is None
         pulse.play(_caller_speech("normal", tmp_path / "a.wav", seconds=5.0)).wait(30)
         call = _one_call_its_stream_ended(d, tmp_path / "e.db")
@@ -784,7 +784,7 @@ def test_a_second_stream_starting_while_the_call_plays_is_the_next_call_a_short_
         pulse.play(tone).wait(10)
         time.sleep(1.5)
         b = pulse.play(second)
-        assert d.wait_err("call 1 ended", 8), d.err
+        assert d.wait_err("call 1 ended", 30), d.err
         both_calls_played_out(d, a, b)
     finally:
         d.kill()
@@ -807,7 +807,7 @@ def test_a_ringback_tone_the_softphone_removes_a_second_after_the_answers_stream
     d = start_daemon(env, tmp_path)
     try:
         ringback = pulse.play(tone)
-        assert d.wait_err("call 1 started", 6), d.err
+        assert d.wait_err("call 1 started", 30), d.err
         time.sleep(0.3)
         answer = pulse.play(talk)
         time.sleep(1.0)
@@ -823,16 +823,11 @@ def test_a_ringback_tone_the_softphone_removes_a_second_after_the_answers_stream
 # ------------------------------------------------------------------ the stream watcher
 
 
-def _wait_for(ok, timeout: float = 30.0) -> None:
-    """Wait until ``ok()``; fail saying so if it never is (a loaded machine answers late, never wrongly)."""
-    assert wait_for(ok, timeout), f"still not so after {timeout:.0f} s"
-
-
 def _watch(sink: str = "softphone", poll_s: float = 1.0) -> tuple[SinkStreams, list]:
     """A watcher of ``sink`` and the changes it reported, once it has looked a first time."""
     changes: list = []
     w = SinkStreams(sink, lambda t, ids, why: changes.append((ids, why)), poll_s=poll_s).start()
-    _wait_for(lambda: changes)
+    until(lambda: changes, f"the watcher's first look at sink {sink}")
     return w, changes
 
 
@@ -968,16 +963,16 @@ def test_a_change_of_the_streams_is_stamped_when_the_server_told_of_it_however_l
     it got round to it (a second later, which made the tone a call of its own)."""
     changes: list = []
     w = _SlowWatcher("softphone", lambda t, ids, why: changes.append((t, ids)), poll_s=5.0).start()
-    _wait_for(lambda: changes)
+    until(lambda: changes, "the watcher's first look")
     streams = []
     try:
         for n in (1, 2):
             streams.append(subprocess.Popen(["paplay", "--device=softphone", "--raw", "/dev/zero"],
                                             env=pulse.full_env()))
-            _wait_for(lambda: len(changes[-1][1] or ()) == n)
+            until(lambda: len(changes[-1][1] or ()) == n, lambda: f"stream {n} listed: {changes}")
         streams[0].kill()
         gone = time.monotonic()
-        _wait_for(lambda: len(changes[-1][1] or ()) == 1)
+        until(lambda: len(changes[-1][1] or ()) == 1, lambda: f"the first stream's end listed: {changes}")
     finally:
         for p in streams:
             p.kill()
@@ -1014,7 +1009,8 @@ def test_a_hang_up_and_the_next_stream_one_listing_finds_are_two_changes_each_wh
         streams.append(subprocess.Popen(["paplay", "--device=softphone", "--raw", "/dev/zero"],
                                         env=pulse.full_env()))
         came = time.monotonic()
-        wait_for(lambda: len(changes) > before and len(changes[-1][1] or ()) == 1, 30)
+        until(lambda: len(changes) > before and len(changes[-1][1] or ()) == 1,
+              lambda: f"the next call's stream listed: {changes}")
         time.sleep(0.3)
     finally:
         for p in streams:
@@ -1037,12 +1033,11 @@ def test_a_failure_in_the_watcher_leaves_no_stream_information_and_the_watcher_g
             raise RuntimeError("the consumer broke\nsecond line")
 
     w = SinkStreams("softphone", on_change, poll_s=0.3).start()
-    _wait_for(lambda: changes)
+    until(lambda: changes, "the watcher's first look")
     player = subprocess.Popen(["paplay", "--device=softphone", "--raw", "/dev/zero"], env=pulse.full_env())
     try:
-        deadline = time.monotonic() + 5.0
-        while len(changes) < 4 and time.monotonic() < deadline:
-            time.sleep(0.05)
+        until(lambda: len(changes) >= 4,
+              lambda: f"four changes, the failure's and the next look's among them: {changes}")
         assert w._thread.is_alive()
     finally:
         player.kill()
@@ -1107,7 +1102,8 @@ def test_a_call_ended_by_call_start_ends_where_the_next_call_starts(tmp_path):
     with Store.open(tmp_path / "e.db") as store:
         daemon = InProcess(cfg, FileSource(call), store, {"marks": start_once})
         assert daemon.run() == 0
-    askers[0].join(5)
+    askers[0].join(30)
+    assert not askers[0].is_alive(), "the call start never answered"
     con = sqlite3.connect(tmp_path / "e.db")
     try:
         rows = con.execute("SELECT started_at, ended_at FROM calls ORDER BY id").fetchall()
@@ -1139,7 +1135,7 @@ def test_the_status_is_answered_while_a_call_mark_waits_for_the_capture_loop(tmp
         with pytest.raises(RuntimeError, match="another call-monitor daemon is running"):
             StatusServer(server.path, state=dict)
         release.set()
-        asker.join(5)
+        asker.join(30)
         assert marks == [{"ok": True, "message": "call 1 started"}]
     finally:
         release.set()
@@ -1151,25 +1147,17 @@ def test_the_watcher_follows_a_sound_server_restart_and_stops_at_once_leaving_no
     the subscription started anew); stop() takes well under a second and ends ``pactl subscribe``."""
     w, changes = _watch(poll_s=0.3)
     try:
-        deadline = time.monotonic() + 3.0
-        while w._proc is None and time.monotonic() < deadline:
-            time.sleep(0.05)
-        first = w._proc
+        first = until(lambda: w._proc, "the watcher's pactl subscribe")
         assert changes == [(frozenset(), "")] and first is not None and first.poll() is None
         pulse.stop()
-        _wait_for(lambda: changes[-1][0] is None)
+        until(lambda: changes[-1][0] is None, lambda: f"no stream information once the server went: {changes}")
         assert changes[-1] == (None, "the sound server does not answer")
         pulse.start()
-        deadline = time.monotonic() + 5.0
-        while changes[-1] != (frozenset(), "") and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert changes[-1] == (frozenset(), "")
+        until(lambda: changes[-1] == (frozenset(), ""), lambda: f"the streams again once the server is back: {changes}")
         player = subprocess.Popen(["paplay", "--device=softphone", "--raw", "/dev/zero"], env=pulse.full_env())
         try:
-            deadline = time.monotonic() + 3.0
-            while not changes[-1][0] and time.monotonic() < deadline:
-                time.sleep(0.05)
-            assert changes[-1][0] and len(changes[-1][0]) == 1, "the new subscription reports the new stream"
+            until(lambda: changes[-1][0], lambda: f"the new subscription reports the new stream: {changes}")
+            assert len(changes[-1][0]) == 1, changes
         finally:
             player.kill()
             player.wait(5)
@@ -1219,11 +1207,11 @@ def test_the_watcher_tells_the_streams_playing_into_other_sinks_with_the_change_
     changes = []
     w = SinkStreams("softphone", lambda t, ids, why: changes.append((ids, w.elsewhere)), poll_s=0.2)
     try:
-        _wait_for(lambda: server_streams("softphone")[1])
+        until(lambda: server_streams("softphone")[1], "the stream into sink mic listed elsewhere")
         ids, elsewhere, why, paused = server_streams("softphone")
         assert ids == paused == frozenset() and len(elsewhere) == 1 and why == ""
         w.start()
-        _wait_for(lambda: changes)
+        until(lambda: changes, "the watcher's first look")
         assert changes[0] == (frozenset(), elsewhere)
         assert server_streams("nosuch")[:2] == (None, frozenset())
     finally:
@@ -1242,7 +1230,8 @@ def test_an_event_sound_is_no_stream_of_a_call_read_from_json_and_from_the_long_
     ding = subprocess.Popen(["paplay", "--device=softphone", "--raw", "--property=media.role=event", "/dev/zero"],
                             env=e)
     try:
-        _wait_for(lambda: len(_long_inputs(1.0) or []) == 2)
+        until(lambda: len(_long_inputs(1.0) or []) == 2,
+              lambda: f"the call's and the ding's streams: {_long_inputs(1.0)}")
         json_rows, long_rows = SinkInputs()(1.0), _long_inputs(1.0)
         assert sorted(json_rows) == sorted(long_rows) and sorted(r for _, _, r, *_ in long_rows) == ["", "event"]
         old_pactl = SinkInputs()
@@ -1290,7 +1279,7 @@ def test_a_client_sending_its_request_a_byte_at_a_time_holds_the_socket_no_longe
 def _idle_clients(path: str, n: int) -> Iterator[list[socket.socket]]:
     """``n`` connections to the socket at ``path`` held open all the while, none sending anything
     nor closing its side: each one the daemon answers (and closes) is opened again at once. Yields
-    them once all ``n`` are open (fewer when the daemon takes fewer within 5 s)."""
+    them once all ``n`` are open (fewer when the daemon takes fewer within 30 s)."""
     held: list[socket.socket] = []
     stop, ready = threading.Event(), threading.Event()
 
@@ -1315,7 +1304,7 @@ def _idle_clients(path: str, n: int) -> Iterator[list[socket.socket]]:
     holder = threading.Thread(target=hold, daemon=True)
     holder.start()
     try:
-        ready.wait(5.0)
+        ready.wait(30.0)
         yield held
     finally:
         stop.set()
@@ -1376,7 +1365,7 @@ def test_a_client_finding_the_daemons_backlog_full_waits_for_its_turn(tmp_path):
                 with contextlib.suppress(socket.timeout):
                     conn.recv(4096)  # the asker's request (closing on it unread would reset its connection)
                 conn.sendall(b'{"state": "listening"}\n')
-        asker.join(10)
+        asker.join(30)
         for s in waiting:
             s.close()
     assert answers == [{"state": "listening"}]
@@ -1486,10 +1475,10 @@ def test_call_hold_and_resume_keep_what_the_softphone_plays_meanwhile_from_the_c
     with daemon_in_process(tmp_path, lambda: LiveSource({"caller": "softphone.monitor"}, watch_streams=True)) as daemon:
         player = None
         try:
-            assert wait_for(lambda: daemon.streams.ids is not None, 8)
+            assert wait_for(lambda: daemon.streams.ids is not None, 30)
             assert daemon.control({"call": "hold"}) == {"ok": True, "message": "no call in progress"}
             player = pulse.play(_caller_speech("normal", tmp_path / "a.wav", seconds=6.0))
-            assert wait_for(lambda: daemon.calls == 1 and daemon.pipeline is not None, 8)
+            assert wait_for(lambda: daemon.calls == 1 and daemon.pipeline is not None, 30)
             held_at = daemon.now_s - daemon.call_origin
             assert daemon.control({"call": "hold"}) == {
                 "ok": True, "message": "call 1 on hold: the caller's leg is not judged until `call resume`"}
@@ -1574,24 +1563,24 @@ def test_a_softphones_stream_paused_over_a_marked_hold_keeps_the_call(pulse, tmp
     with daemon_in_process(tmp_path, lambda: LiveSource({"caller": "softphone.monitor"}, watch_streams=True)) as daemon:
         stream = None
         try:
-            assert wait_for(lambda: daemon.streams.ids is not None, 8)
+            assert wait_for(lambda: daemon.streams.ids is not None, 30)
             stream = CorkableStream()
-            assert wait_for(lambda: daemon.pipeline is not None, 8)
+            assert wait_for(lambda: daemon.pipeline is not None, 30)
             assert daemon.control({"call": "hold"})["message"].startswith("call 1 on hold")
             stream.cork()
-            assert wait_for(lambda: daemon.streams.ids == frozenset(), 3)  # no stream plays a call
+            assert wait_for(lambda: daemon.streams.ids == frozenset(), 30)  # no stream plays a call
             time.sleep(1.0)  # the grace, 0.3 s, long past
             assert daemon.control({"call": "resume"}) == {"ok": True, "message": "call 1 resumed after 1 s on hold"}
             stream.cork(False)
-            assert wait_for(lambda: daemon.streams.ids, 3)
+            assert wait_for(lambda: daemon.streams.ids, 30)
             time.sleep(0.5)
             assert daemon.calls == 1 and daemon.pipeline is not None
             daemon.control({"call": "hold"})
             stream.cork()
-            assert wait_for(lambda: daemon.streams.ids == frozenset(), 3)
+            assert wait_for(lambda: daemon.streams.ids == frozenset(), 30)
             stream.close()  # over the hold, paused: the caller hung up
             stream = None
-            assert wait_for(lambda: daemon.pipeline is None, 3)
+            assert wait_for(lambda: daemon.pipeline is None, 30)
             assert daemon.calls == 1
         finally:
             if stream is not None:
