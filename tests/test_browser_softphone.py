@@ -13,6 +13,7 @@ import time
 import pytest
 
 from cdp import CHROMIUM, Browser
+from conftest import until
 
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed (make setup installs it)")
 
@@ -41,13 +42,6 @@ def _chromium_inputs(env: dict) -> list[str]:
                           timeout=5).stdout.splitlines()
 
 
-def _until(ok, timeout: float = 5.0):
-    deadline = time.monotonic() + timeout
-    while not (value := ok()) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    return value
-
-
 def test_a_web_softphones_stream_paused_between_calls_plays_no_call_and_plays_the_next_one_again(pulse, tmp_path):
     """The page's call audio stops (the hang-up): Chromium corks its stream, which stays a stream of the
     sink for seconds; it is no call's stream then, from pactl's JSON and from the long listing alike, and
@@ -59,14 +53,16 @@ def test_a_web_softphones_stream_paused_between_calls_plays_no_call_and_plays_th
     try:
         page = browser.new_page("about:blank")
         assert page.eval(TONE)
-        ids = _until(lambda: sink_streams("softphone")[0])
-        assert ids and len(ids) == 1
+        ids = until(lambda: sink_streams("softphone")[0], "the tone's stream into sink softphone")
+        assert len(ids) == 1, ids
         page.eval(HANG_UP)
-        assert _until(lambda: sink_streams("softphone") == (frozenset(), ""), timeout=2.0)  # it lasts 4-5 s
+        until(lambda: sink_streams("softphone") == (frozenset(), ""),  # it lasts 4-5 s
+              lambda: f"the corked stream no call's: {sink_streams('softphone')}", timeout=2.0)
         assert sink_streams("softphone", inputs=long_listing) == (frozenset(), "")
         assert len(_chromium_inputs(pulse.full_env())) == 1  # corked, not gone
         assert page.eval(NEXT_CALL)
-        assert _until(lambda: sink_streams("softphone") == (ids, ""))
+        until(lambda: sink_streams("softphone") == (ids, ""),
+              lambda: f"the stream a call's again: {sink_streams('softphone')}, not {ids}")
         assert sink_streams("softphone", inputs=long_listing) == (ids, "")
     finally:
         browser.close()
@@ -83,11 +79,12 @@ def test_two_tabs_playing_into_the_caller_s_sink_for_long_are_said_in_one_warnin
     warned = lambda: [m for level, m in monitor_logs if level == "warning"]  # noqa: E731
     try:
         assert browser.new_page("about:blank").eval(TONE)
-        assert _until(lambda: len(_chromium_inputs(pulse.full_env())) == 1)
+        until(lambda: len(_chromium_inputs(pulse.full_env())) == 1,
+              lambda: f"the tab's stream alone: {_chromium_inputs(pulse.full_env())}")
         time.sleep(1.2)  # the call's tab alone, past the 1 s
         assert warned() == []
         assert browser.new_page("about:blank").eval(TONE)  # another tab
-        assert _until(warned)
+        until(warned, "the warning of two tabs playing into the sink")
         time.sleep(0.6)  # said once while they play on
         assert warned() == [
             "2 streams of Chromium have played into the caller's sink softphone at once for 1 s: Chromium as a "

@@ -15,7 +15,7 @@ import pytest
 import soundfile as sf
 from scipy.ndimage import maximum_filter1d
 
-from conftest import CALLS, ROOT, portaudio_afresh, wait_for
+from conftest import CALLS, ROOT, portaudio_afresh, until, wait_for
 
 from monitor.capture.devices import DeviceError, PulseSource, InputDevice, resolve
 
@@ -61,11 +61,6 @@ def _chunks_while(src, driver) -> list:
     if failed:
         raise failed[0]
     return chunks
-
-
-def _until(ok, what: str, timeout: float = 20.0) -> None:
-    """Wait until ``ok()``; fail saying ``what`` did not come (a loaded machine is late, not wrong)."""
-    assert wait_for(ok, timeout), f"{what}: not within {timeout:.0f} s"
 
 
 def _captured_while(src, driver) -> np.ndarray:
@@ -260,12 +255,12 @@ def _through_a_server_restart(src, pulse, tone: Path, *, outage_s: float = 1.5, 
     played = []
 
     def driver():
-        _until(lambda: src.stats()["caller"]["state"] == "running", "the caller leg running")
+        until(lambda: src.stats()["caller"]["state"] == "running", "the caller leg running")
         on_stop()
         pulse.stop()
         time.sleep(outage_s)
         pulse.start()
-        _until(lambda: src.stats()["caller"]["reopens"] >= 1, "the caller leg reopened")
+        until(lambda: src.stats()["caller"]["reopens"] >= 1, "the caller leg reopened")
         time.sleep(settle_s)
         played.append(src.now())
         pulse.play(tone).wait(10)
@@ -367,7 +362,7 @@ def test_a_caller_sink_that_vanishes_is_a_lost_leg_not_the_microphone_and_is_fol
     marks = {}
 
     def driver():
-        _until(lambda: all(s["state"] == "running" for s in src.stats().values()), "both legs running")
+        until(lambda: all(s["state"] == "running" for s in src.stats().values()), "both legs running")
         player = pulse.play(tmp_path / "a.wav")  # the caller, still playing when the sink goes
         time.sleep(1.0)
         sink = [line.split()[0] for line in _pactl(pulse, "list", "short", "modules").splitlines()
@@ -377,7 +372,7 @@ def test_a_caller_sink_that_vanishes_is_a_lost_leg_not_the_microphone_and_is_fol
         time.sleep(4.0)
         marks["back"] = src.now()
         _pactl(pulse, "load-module", "module-null-sink", "sink_name=softphone")
-        _until(lambda: src.stats()["caller"]["reopens"] >= 1, "the caller leg reopened")
+        until(lambda: src.stats()["caller"]["reopens"] >= 1, "the caller leg reopened")
         player.kill()
         time.sleep(0.5)
         marks["played"] = src.now()
@@ -442,7 +437,7 @@ def test_an_agent_headset_unplugged_mid_question_leaves_the_caller_s_answer_unme
     marks = {}
 
     def driver():
-        _until(lambda: all(s["state"] == "running" for s in src.stats().values()), "both legs running")
+        until(lambda: all(s["state"] == "running" for s in src.stats().values()), "both legs running")
         asking = pulse.play(agent, "mic")
         time.sleep(1.8)
         asking.kill()  # the agent's words go nowhere the daemon hears (not into another sink)
@@ -451,7 +446,7 @@ def test_an_agent_headset_unplugged_mid_question_leaves_the_caller_s_answer_unme
         time.sleep(1.0)
         pulse.play(caller).wait(10)
         _pactl(pulse, "load-module", "module-null-sink", "sink_name=mic")
-        _until(lambda: src.stats()["agent"]["reopens"] >= 1, "the agent leg reopened")
+        until(lambda: src.stats()["agent"]["reopens"] >= 1, "the agent leg reopened")
         marks["replugged"] = src.now()
         time.sleep(0.5)
         src.stop()
@@ -481,11 +476,11 @@ def test_a_headset_plugged_in_again_under_another_name_is_named_in_one_line_of_t
                      source_check_s=0.3, on_status=lambda lvl, m, topic: msgs.append(m))
 
     def driver():
-        _until(lambda: all(s["state"] == "running" for s in src.stats().values()), "both legs running")
+        until(lambda: all(s["state"] == "running" for s in src.stats().values()), "both legs running")
         _pactl(pulse, "unload-module", _module_of(pulse, "sink_name=mic"))
-        _until(lambda: src.stats()["agent"]["state"] != "running", "the agent leg lost")
+        until(lambda: src.stats()["agent"]["state"] != "running", "the agent leg lost")
         _pactl(pulse, "load-module", "module-null-sink", "sink_name=headset2")
-        _until(lambda: "appeared" in src.stats()["agent"]["last_error"], "the source that appeared named")
+        until(lambda: "appeared" in src.stats()["agent"]["last_error"], "the source that appeared named")
         time.sleep(0.6)  # looked for again, among the same sources: no line more
         src.stop()
 
@@ -509,11 +504,11 @@ def test_a_headset_back_under_another_name_before_the_leg_looked_again_is_named_
                      on_status=lambda lvl, m, topic: msgs.append(m))
 
     def driver():
-        _until(lambda: all(s["state"] == "running" for s in src.stats().values()), "both legs running")
+        until(lambda: all(s["state"] == "running" for s in src.stats().values()), "both legs running")
         _pactl(pulse, "unload-module", _module_of(pulse, "sink_name=mic"))
         _pactl(pulse, "load-module", "module-null-sink", "sink_name=headset2")
-        _until(lambda: src.stats()["agent"]["state"] == "lost" and "appeared" in src.stats()["agent"]["last_error"],
-               "the agent leg lost, naming the source that appeared")
+        until(lambda: src.stats()["agent"]["state"] == "lost" and "appeared" in src.stats()["agent"]["last_error"],
+              "the agent leg lost, naming the source that appeared")
         src.stop()
 
     _chunks_while(src, driver)
@@ -536,9 +531,9 @@ def test_a_caller_leg_the_server_moves_to_its_new_default_source_is_reopened_on_
     recorded: list[frozenset] = []
 
     def driver():
-        _until(lambda: all(s["state"] == "running" for s in src.stats().values()), "both legs running")
+        until(lambda: all(s["state"] == "running" for s in src.stats().values()), "both legs running")
         pulse.set_default_source("mic.monitor")
-        _until(lambda: src.stats()["caller"]["reopens"] >= 1, "the caller leg reopened")
+        until(lambda: src.stats()["caller"]["reopens"] >= 1, "the caller leg reopened")
         recorded.append(_sources_recorded_by(pulse, os.getpid()))  # the stream reopened, its first block or not
         src.stop()
 
@@ -566,14 +561,14 @@ def test_an_agent_leg_on_the_default_source_is_lost_while_the_default_is_the_cal
     marks = {}
 
     def driver():
-        _until(lambda: all(s["state"] == "running" for s in src.stats().values()), "both legs running")
+        until(lambda: all(s["state"] == "running" for s in src.stats().values()), "both legs running")
         pulse.set_default_source("softphone.monitor")  # the headset's microphone gone
         caller = pulse.play(tmp_path / "caller.wav")
         marks["default"] = src.now()
         caller.wait(10)
         marks["back"] = src.now()
         pulse.set_default_source("mic.monitor")  # plugged in again
-        _until(lambda: src.stats()["agent"]["reopens"] >= 1, "the agent leg reopened")
+        until(lambda: src.stats()["agent"]["reopens"] >= 1, "the agent leg reopened")
         time.sleep(0.3)
         marks["agent"] = src.now()
         pulse.play(tmp_path / "agent.wav", "mic").wait(10)
@@ -605,12 +600,12 @@ def test_an_agent_leg_on_the_default_source_says_the_new_headset_it_follows(puls
                      on_status=lambda lvl, m, topic: msgs.append(m))
 
     def driver():
-        _until(lambda: all(s["state"] == "running" for s in src.stats().values()), "both legs running")
+        until(lambda: all(s["state"] == "running" for s in src.stats().values()), "both legs running")
         # a source of its own, delivering at the pace of the sink it remaps (a null sink no recorder asks
         # a short latency of delivers every 2 s: a stall)
         _pactl(pulse, "load-module", "module-remap-source", "source_name=headset", "master=mic.monitor")
         pulse.set_default_source("headset")
-        _until(lambda: any("now" in m for m in msgs), "a line saying what the leg records now")
+        until(lambda: any("now" in m for m in msgs), "a line saying what the leg records now")
         time.sleep(2.0)  # longer than a stall
         src.stop()
 
@@ -641,7 +636,7 @@ def test_a_leg_reopened_while_the_other_leg_asked_what_the_streams_record_is_not
     try:
         src._open(caller)
         src._open(agent)
-        assert wait_for(lambda: caller.last_block and agent.last_block, 5)
+        assert wait_for(lambda: caller.last_block and agent.last_block, 30)
         monkeypatch.setattr(live, "recorded_sources", asked_across_a_reopen)
         now = time.monotonic()
         assert src._source_moved(agent, now) is None
@@ -659,7 +654,7 @@ def _level_of_a_tone_played(server, sink: str, source: str, stereo: np.ndarray, 
     src = LiveSource({"caller": source})
 
     def driver():
-        _until(lambda: src.stats()["caller"]["state"] == "running", "the caller leg running")
+        until(lambda: src.stats()["caller"]["state"] == "running", "the caller leg running")
         server.play(tmp_path / "tone.wav", sink).wait(10)
         src.stop()
 
@@ -718,7 +713,7 @@ def test_on_pipewire_a_leg_stays_on_its_own_source_when_the_desktop_changes_the_
     recorded: list[frozenset] = []
 
     def driver():
-        _until(lambda: all(s["state"] == "running" for s in src.stats().values()), "both legs running")
+        until(lambda: all(s["state"] == "running" for s in src.stats().values()), "both legs running")
         pipewire.set_default_source(mic)
         time.sleep(1.0)  # three of the leg's looks at the source it records
         recorded.append(_sources_recorded_by(pipewire, os.getpid()))
@@ -1067,7 +1062,7 @@ def test_a_sound_server_that_stalls_for_a_second_leaves_the_leg_on_the_call_cloc
     src = LiveSource({"caller": "softphone.monitor"}, device_rate=48000)
 
     def driver():
-        _until(lambda: src.stats()["caller"]["state"] == "running", "the caller leg running")
+        until(lambda: src.stats()["caller"]["state"] == "running", "the caller leg running")
         for stall in (False, True):
             if stall:
                 os.kill(pulse.proc.pid, signal.SIGSTOP)
@@ -1171,9 +1166,9 @@ def test_an_error_the_capture_did_not_foresee_is_said_once_and_the_leg_captures_
     _tone(tmp_path / "a.wav", 440, seconds=1.0)
 
     def driver():
-        _until(lambda: src.stats()["caller"]["state"] == "running", "the caller leg running")
+        until(lambda: src.stats()["caller"]["state"] == "running", "the caller leg running")
         src._source_moved = unreadable
-        _until(lambda: src.stats()["caller"]["reopens"] >= 4, "the caller leg reopened four times")
+        until(lambda: src.stats()["caller"]["reopens"] >= 4, "the caller leg reopened four times")
         time.sleep(0.5)
         pulse.play(tmp_path / "a.wav").wait(5)
         time.sleep(0.5)

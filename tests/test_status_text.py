@@ -138,16 +138,16 @@ def test_a_sink_is_said_gone_only_once_it_was_there(pulse, env):
     changes: list[str] = []
     watcher = SinkStreams("softphone", lambda at, ids, why: changes.append(why), poll_s=0.2).start()
     try:
-        assert wait_for(lambda: changes == [""], 10), changes
+        assert wait_for(lambda: changes == [""], 30), changes
         module = next(line.split()[0] for line in subprocess.run(["pactl", "list", "short", "modules"], env=env,
                       capture_output=True, text=True).stdout.splitlines() if "sink_name=softphone" in line)
         subprocess.run(["pactl", "unload-module", module], env=env, check=True)
-        assert wait_for(lambda: changes[-1:] == ["sink softphone is gone"], 10), changes
+        assert wait_for(lambda: changes[-1:] == ["sink softphone is gone"], 30), changes
     finally:
         watcher.stop()
     never = SinkStreams("nosuch", lambda at, ids, why: changes.append(why), poll_s=0.2).start()
     try:
-        assert wait_for(lambda: changes[-1:] == ["sink nosuch not found"], 10), changes
+        assert wait_for(lambda: changes[-1:] == ["sink nosuch not found"], 30), changes
     finally:
         never.stop()
 
