@@ -128,7 +128,7 @@ class Page:
             raise RuntimeError(f"{expression}: {r['exceptionDetails'].get('text')}")
         return r["result"].get("value")
 
-    def wait(self, expression: str, timeout: float = 10.0, poll: float = 0.02):
+    def wait(self, expression: str, timeout: float = 30.0, poll: float = 0.02):
         """Poll ``expression`` until truthy (as a JSON value: compare DOM nodes with null); returns
         (value, seconds waited) or raises TimeoutError."""
         t0 = time.monotonic()

@@ -327,7 +327,7 @@ def test_an_upgraded_console_keeps_thirty_days_of_alerts_by_default_and_every_on
 
     default = ConsoleProcess(earlier(tmp_path / "default"))
     try:
-        assert wait_for(lambda: any("retention (" in e for e in default.err), 5), default.err
+        assert wait_for(lambda: any("retention (" in e for e in default.err), 30), default.err
         assert sorted(a["id"] for a in default.state()["alerts"]) == [5, 7]
     finally:
         default.kill()
@@ -546,7 +546,7 @@ def test_a_malformed_heartbeat_is_refused_naming_the_field_and_stores_nothing(tm
         assert console.state()["agents"] == []
         def refused() -> list[str]:
             return [e for e in console.err if e.startswith("call-monitor: warning: 422 POST /webhook from 127.0.0.1: ")]
-        assert wait_for(lambda: len(refused()) == len(MALFORMED_STATUSES), 5), console.err  # a line each
+        assert wait_for(lambda: len(refused()) == len(MALFORMED_STATUSES), 30), console.err  # a line each
         assert [e.split("127.0.0.1: ", 1)[1] for e in refused()] == [said for _, said in MALFORMED_STATUSES]
         assert console.alive()
     finally:
@@ -644,7 +644,7 @@ def test_a_call_report_link_is_one_a_daemon_makes_and_another_is_left_out_the_be
         assert [(g["daemon_id"], g["status"]) for g in state["agents"]] == [
             ("d-test", {"in_call": True, "reports": [{"call_id": 7, "url": good[7]}]})]
         assert console.post({"type": "heartbeat"})[0] == 422  # a line said after the beats' own
-        assert wait_for(lambda: any("422 POST /webhook" in e for e in console.err), 5)
+        assert wait_for(lambda: any("422 POST /webhook" in e for e in console.err), 30)
         said = [e for e in console.err if "call report link" in e]
         assert len(said) == 1 and "warning: " in said[0] and "'alice'" in said[0], said
         assert f"status.reports[1].url: {BAD_REPORT_LINKS[0][1]}" in said[0]
@@ -768,7 +768,7 @@ def test_sighup_reloads_the_tokens_and_a_bad_configuration_leaves_them_as_they_w
         console.token_file.chmod(0o640)  # the shared token reads every agent's alerts: said, still taken
         cfg.write_text(f'[supervisor]\nagent_tokens = ["alice:{alice}", "bob:{bob}"]\n')
         console.proc.send_signal(signal.SIGHUP)
-        assert wait_for(lambda: any("configuration reloaded" in e for e in console.err), 10), console.err
+        assert wait_for(lambda: any("configuration reloaded" in e for e in console.err), 30), console.err
         assert console.err[-2:] == [
             f"call-monitor: warning: {console.token_file}: the token file may be read by its group (mode 0640); "
             f"make it private: chmod 600 {console.token_file}",
@@ -778,7 +778,7 @@ def test_sighup_reloads_the_tokens_and_a_bad_configuration_leaves_them_as_they_w
         assert console.post(alert_body(1, agent="bob", daemon_id="d-bob"), token=bob)[0] == 201
         cfg.write_text('[supervisor]\nagent_tokens = ["carol:short"]\n')
         console.proc.send_signal(signal.SIGHUP)
-        assert wait_for(lambda: any("not reloaded" in e for e in console.err), 10), console.err
+        assert wait_for(lambda: any("not reloaded" in e for e in console.err), 30), console.err
         assert console.err[-1] == ("call-monitor: warning: configuration not reloaded, the console goes on with the "
                                    f"one it had: {cfg}: supervisor.agent_tokens: carol: expected \"NAME:TOKEN\" with "
                                    "a token of at least 16 characters")
@@ -795,7 +795,7 @@ def test_sighup_reloads_the_tokens_and_a_bad_configuration_leaves_them_as_they_w
         console.token_file.write_text("a-new-shared-token-0123456789\n")
         console.proc.send_signal(signal.SIGHUP)
         reloaded = "call-monitor: configuration reloaded (tokens: the shared one and 1 agent(s))"
-        assert wait_for(lambda: console.err.count(reloaded) == 2, 10), console.err
+        assert wait_for(lambda: console.err.count(reloaded) == 2, 30), console.err
         assert console.post(alert_body(4, message="AFTER-THE-NEW-TOKEN"), token="a-new-shared-token-0123456789")[0] == 201
         for stream in streams:
             said = stream.read()  # to its end, which the next message brings
@@ -847,7 +847,7 @@ def test_a_reload_reads_no_pipe_again_the_start_s_token_pipe_keeps_its_token(tmp
             served = _server_config(args, app, cfg.supervisor)
             reload = threading.Thread(target=_Reload(args, cfg, served, False, token), daemon=True)
             reload.start()
-            reload.join(10)
+            reload.join(30)
             assert not reload.is_alive(), "the reload waits on a pipe"
     finally:
         store.close()
@@ -929,7 +929,7 @@ def test_a_storm_of_sighups_neither_stops_nor_hangs_the_console(tmp_path):
             os.kill(console.proc.pid, signal.SIGHUP)
             time.sleep(0.0002)
         assert console.alive(), "\n".join(console.err[-20:])
-        assert wait_for(lambda: console.post(alert_body(1))[0] == 201, 10)
+        assert wait_for(lambda: console.post(alert_body(1))[0] == 201, 30)
         assert not any("Traceback" in e for e in console.err)
         assert console.stop() == 0
     finally:
@@ -943,7 +943,7 @@ def test_a_reload_names_what_applies_only_at_the_next_start(tmp_path):
     try:
         cfg.write_text('[supervisor]\nlisten = "127.0.0.1:1"\nsilent_after_s = 30\n')
         console.proc.send_signal(signal.SIGHUP)
-        assert wait_for(lambda: "reloaded" in console.err[-1], 10), console.err
+        assert wait_for(lambda: "reloaded" in console.err[-1], 30), console.err
         assert console.err[-1] == ("call-monitor: warning: configuration reloaded, except what applies at the next "
                                    "start: supervisor.listen")
         assert console.state()["silent_after_s"] == 30  # the rest applies at once, on the same address
@@ -1213,7 +1213,7 @@ def test_a_request_with_another_scheme_than_bearer_is_told_the_console_expects_a
 
         def logged() -> list[str]:
             return [e for e in console.err if "authorization is not read here" in e]
-        assert wait_for(lambda: len(logged()) == 1 + len(sent_named), 5), console.err  # each refusal's line
+        assert wait_for(lambda: len(logged()) == 1 + len(sent_named), 30), console.err  # each refusal's line
         assert "401 GET /api/state from 127.0.0.1: Basic authorization is not read here" in logged()[0], logged()
         assert not any("SECRET" in e or "ZXZl" in e or "YIIC" in e or "BARE" in e for e in console.err)
         assert console.state()["alerts"] == [] and console.alive()
@@ -1239,7 +1239,7 @@ def test_a_daemon_posting_as_another_agent_than_its_tokens_is_told_the_consoles_
         call = store.start_call("test", time.time())
         sink(store.add_alert(call, AlertEvent(t=12.0, kind="slow_speech", severity="warning", message="slow",
                                               evidence={}, actions=())))
-        assert wait_for(lambda: any(lvl == "warning" for lvl, _ in monitor_logs), 10)  # said after the count
+        assert wait_for(lambda: any(lvl == "warning" for lvl, _ in monitor_logs), 30)  # said after the count
         said = [m for lvl, m in monitor_logs if lvl == "warning"][0]
         assert "HTTP 403" in said and "this token may post only as agent 'alice'" in said, said
         assert "this daemon posts as 'carol' (delivery.agent_name)" in said and "refused" not in said
@@ -1298,7 +1298,7 @@ def test_an_agents_token_cannot_post_under_another_agents_daemon_id_and_a_copied
         call = bob_store.start_call("test", time.time())
         sink(bob_store.add_alert(call, AlertEvent(t=12.0, kind="slow_speech", severity="warning", message="slow",
                                                   evidence={}, actions=())))
-        assert sink.wait_delivered(10) == 0
+        assert sink.wait_delivered(30) == 0
         state = console.state()
         assert sorted((a["agent"], a["daemon_id"]) for a in state["agents"]) == [
             ("alice", alice_id), ("bob", sender.identity.daemon_id)]
@@ -1340,7 +1340,7 @@ def test_two_agents_posting_at_once_under_one_new_daemon_id_one_gets_it_and_the_
         for t in threads:
             t.start()
         for t in threads:
-            t.join(10)
+            t.join(30)
         return answers
 
     try:
@@ -1498,7 +1498,7 @@ def test_a_live_daemon_shows_as_connected_then_stopped(pulse, tmp_path):
         assert a["agent"] == "Alice (desk 4)" and a["every_s"] == 0.5
         assert a["status"]["in_call"] is False and a["status"]["devices"]["caller"]["state"] == "running"
         seen = a["last_seen"]
-        assert wait_for(lambda: agent()["last_seen"] > seen, 5)  # beats keep coming
+        assert wait_for(lambda: agent()["last_seen"] > seen, 30)  # beats keep coming
         daemon.send_signal(signal.SIGTERM)
         assert daemon.wait(10) == 0
         assert agent()["status"].get("stopped") is True
@@ -1524,12 +1524,12 @@ def test_a_started_daemon_and_its_calls_show_on_the_console_at_once_not_a_heartb
             agents = console.state()["agents"]
             return agents[0]["status"] if agents else {}
 
-        assert wait_for(lambda: status().get("devices_open"), 10), \
+        assert wait_for(lambda: status().get("devices_open"), 20), \
             daemon.stderr.read() if daemon.poll() is not None else status()
         assert console.state()["agents"][0]["every_s"] == 30.0 and status()["in_call"] is False
         subprocess.run([PY, "-m", "monitor.cli", "call", "start", "--socket", str(sock)], cwd=ROOT, env=env,
                        check=True, capture_output=True, timeout=20)
-        assert wait_for(lambda: status()["in_call"], 5), status()
+        assert wait_for(lambda: status()["in_call"], 20), status()  # within the 30 s between beats
     finally:
         daemon.kill()
         daemon.wait(5)
@@ -1867,11 +1867,11 @@ def test_a_daemon_not_trusting_the_consoles_own_certificate_is_told_how_to_and_t
         call = store.start_call("test", time.time())
         sink(store.add_alert(call, AlertEvent(t=12.0, kind="slow_speech", severity="warning", message="slow",
                                               evidence={}, actions=())))
-        assert wait_for(lambda: any(lvl == "warning" for lvl, _ in monitor_logs), 10)
+        assert wait_for(lambda: any(lvl == "warning" for lvl, _ in monitor_logs), 30)
         said = [m for lvl, m in monitor_logs if lvl == "warning"][0]
         assert "CERTIFICATE_VERIFY_FAILED" in said and "give the daemon SSL_CERT_FILE=" in said, said
         monkeypatch.setenv("SSL_CERT_FILE", str(cert))
-        assert wait_for(lambda: len(console.state()["alerts"]) == 1, 10), monitor_logs
+        assert wait_for(lambda: len(console.state()["alerts"]) == 1, 30), monitor_logs
     finally:
         sink.close()
         store.close()
@@ -1884,7 +1884,7 @@ def test_listening_beyond_loopback_without_tls_warns(tmp_path):
                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
         lines = []
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + 30
         while time.monotonic() < deadline and not any("daemons: --webhook" in x for x in lines):
             lines.append(r.stderr.readline().rstrip("\n"))
         assert any("without TLS" in x and x.startswith("call-monitor: warning:") for x in lines), lines
@@ -2087,12 +2087,12 @@ def test_an_alert_a_failing_database_held_is_one_alert_at_the_console_under_the_
         filler = fill(tmpfs)
         call = guard.start_call("live:softphone.monitor", time.time())
         sink(guard.add_alert(call, AlertEvent(t=5.0, kind="possible_emergency", severity="critical", message="m")))
-        assert wait_for(lambda: console.state()["alerts"], 10)
+        assert wait_for(lambda: console.state()["alerts"], 30)
         (first,) = console.state()["alerts"]
         assert first["call_id"] is None
         filler.unlink()
         assert guard.retry(force=True)
-        assert wait_for(lambda: [d.status for d in store.deliveries()] == ["delivered"], 10)
+        assert wait_for(lambda: [d.status for d in store.deliveries()] == ["delivered"], 30)
         (stored,) = store.list_alerts()
         (shown,) = console.state()["alerts"]
         assert (shown["id"], shown["alert_id"], shown["call_id"]) == (first["id"], first["alert_id"],

@@ -793,7 +793,7 @@ def _press(page, key: str) -> None:
     page.send("Input.dispatchKeyEvent", {"type": "keyUp", **down})
 
 
-def _accessibility_tree(page, until: tuple[str, str], timeout: float = 10.0) -> tuple[list, list, list]:
+def _accessibility_tree(page, until: tuple[str, str], timeout: float = 30.0) -> tuple[list, list, list]:
     """The page's accessibility tree as a screen reader gets it (its nodes not ignored, their roles and
     names, and the controls' among them), asked again until it holds ``until`` (a role and a name) or
     ``timeout`` seconds pass: the browser builds it as it goes, and on a loaded machine a first answer
