@@ -25,7 +25,7 @@ import pytest
 import soundfile as sf
 
 from conftest import (Daemon, Hook, PY, ROOT, child_processes, fifo_writer, process_alive, processes_with,
-                      start_daemon, stop_daemon, two_calls_line, wait_for)
+                      start_daemon, stop_daemon, two_calls_line, until, wait_for)
 
 from monitor.alerts.evidence import fmt_time
 from monitor.config import load_config
@@ -192,7 +192,7 @@ def test_a_database_other_users_may_read_is_said_once_the_daemon_listens(pulse, 
     db.chmod(0o644)
     d = start_daemon(env, tmp_path)
     try:
-        assert d.wait_err("may be read", 5), d.err
+        assert d.wait_err("may be read", 30), d.err
         assert (f"call-monitor: warning: {db}: the database, which holds the calls' alerts and words, may be read by "
                 f"every user (mode 0644); make it private: chmod 600 {db}") in d.err
         stop_daemon(d)
@@ -216,10 +216,10 @@ def test_sound_server_restart_mid_call(pulse, env, tmp_path):
         time.sleep(4)
         pulse.stop()  # the sound server dies mid-call
         p.wait(5)
-        assert d.wait_err("input lost", 5), d.err
+        assert d.wait_err("input lost", 30), d.err
         time.sleep(1.0)
         pulse.start()
-        assert d.wait_err("reopened", 15), d.err
+        assert d.wait_err("reopened", 30), d.err
         assert d.proc.poll() is None
         pulse.play(after).wait(20)
         assert wait_for(lambda: _summaries(d), 30), d.err  # its stream ended: the call ends (stream_end_grace_s)
@@ -341,7 +341,7 @@ def _lose_the_callers_source(d: Daemon, pulse, env, tmp_path) -> float:
     talk = tmp_path / "talk.wav"
     _caller_cut(talk, [(6.2, 30.0)])
     player = pulse.play(talk)
-    assert wait_for(lambda: _cues_reach(d, 4.0), 60), d.err
+    assert wait_for(lambda: _cues_reach(d, 4.0), 30), d.err
     _unload_sink(env, "softphone")  # the player moves to "mic"
     player.kill()
     assert wait_for(lambda: _said(d, WAITS), 30), d.err
@@ -438,7 +438,7 @@ def test_a_live_call_the_daemons_stop_cuts_off_is_stored_and_reported_as_stopped
             daemons[sig].wait_running(own_env, timeout=20)
         player = pulse.play(talk)
         for sig, d in daemons.items():
-            assert wait_for(lambda: _cues_reach(d, 5.0), 60), d.err
+            assert wait_for(lambda: _cues_reach(d, 5.0), 30), d.err
             d.proc.send_signal(sig)
             assert d.exited(10) == 0, d.err
         player.kill()
@@ -503,10 +503,10 @@ def test_a_microphone_missing_at_start_is_waited_for_while_the_caller_is_monitor
                 "--no-notify", "--no-transcribe"], env, tmp_path)
     try:
         assert d.wait_err("waiting for agent source mic.monitor", 20), d.err
-        assert wait_for(lambda: d.status(env)["legs"]["caller"]["state"] == "running", 8)
+        assert wait_for(lambda: d.status(env)["legs"]["caller"]["state"] == "running", 30)
         assert d.status(env)["legs"]["agent"]["state"] == "waiting"
         subprocess.run(["pactl", "load-module", "module-null-sink", "sink_name=mic"], env=env, check=True)
-        st = d.wait_running(env, timeout=15)
+        st = d.wait_running(env, timeout=30)
         assert st["legs"]["agent"]["reopens"] == 0
         assert len([e for e in d.err if "agent source" in e or "agent leg" in e]) == 2, d.err  # missing, found
         d.proc.send_signal(signal.SIGTERM)
@@ -556,7 +556,7 @@ def test_a_caller_source_found_that_will_not_open_stops_the_start_leaving_no_dat
         proc.kill()
     assert proc.wait() == 2, said
     assert "Traceback" not in said, said
-    assert wait_for(lambda: not processes_with(str(db)), 5), "the model's load ends with the start"
+    assert wait_for(lambda: not processes_with(str(db)), 30), "the model's load ends with the start"
     assert [line for line in said.splitlines() if "error" in line] == [
         "call-monitor: error: cannot open the caller's input softphone.monitor: source softphone.monitor is gone"], said
     assert not (tmp_path / "s").exists()  # nor its status socket
@@ -576,11 +576,11 @@ def test_sighup_reloads_configuration(pulse, env, tmp_path):
         d.wait_running(env)
         cfg.write_text("[delivery]\nbell = 3\n")
         d.proc.send_signal(signal.SIGHUP)
-        assert d.wait_err("configuration not reloaded", 5), d.err
+        assert d.wait_err("configuration not reloaded", 30), d.err
         assert "bell" in [e for e in d.err if "not reloaded" in e][0]
         cfg.write_text("[delivery]\nbell = true\n")
         d.proc.send_signal(signal.SIGHUP)
-        assert d.wait_err("configuration reloaded", 5), d.err
+        assert d.wait_err("configuration reloaded", 30), d.err
         assert d.proc.poll() is None
         d.proc.send_signal(signal.SIGTERM)
         assert d.proc.wait(3) == 0
@@ -603,12 +603,12 @@ def test_a_refused_reload_is_shown_resolved_once_a_later_reload_applies(pulse, e
     try:
         (tmp_path / "c.toml").write_text("[delivery]\nbell = 3\n")
         d.proc.send_signal(signal.SIGHUP)
-        assert d.wait_err("configuration not reloaded", 10), d.err
+        assert d.wait_err("configuration not reloaded", 30), d.err
         (refused,) = [ln for ln in _status_text(env, tmp_path).splitlines() if ln.startswith("  last ")]
         assert "configuration not reloaded: " in refused and "delivery.bell" in refused and "resolved" not in refused
         (tmp_path / "c.toml").write_text("[delivery]\nbell = false\n")
         d.proc.send_signal(signal.SIGHUP)
-        assert d.wait_err("configuration reloaded", 10), d.err
+        assert d.wait_err("configuration reloaded", 30), d.err
         (shown,) = [ln for ln in _status_text(env, tmp_path).splitlines() if ln.startswith("  last ")]
         assert shown.startswith(refused) and shown.endswith(": configuration reloaded)"), shown
         assert " (resolved at " in shown
@@ -626,10 +626,10 @@ def test_a_refused_reload_is_shown_resolved_also_by_a_daemon_started_without_v(p
     try:
         (tmp_path / "c.toml").write_text("[delivery]\nbell = 3\n")
         d.proc.send_signal(signal.SIGHUP)
-        assert d.wait_err("configuration not reloaded", 10), d.err
+        assert d.wait_err("configuration not reloaded", 30), d.err
         (tmp_path / "c.toml").write_text("[delivery]\nbell = false\n")
         d.proc.send_signal(signal.SIGHUP)
-        assert wait_for(lambda: any(ev.get("message") == "configuration reloaded" for _, ev in d.lines), 10), d.lines
+        assert wait_for(lambda: any(ev.get("message") == "configuration reloaded" for _, ev in d.lines), 30), d.lines
         (shown,) = [ln for ln in _status_text(env, tmp_path).splitlines() if ln.startswith("  last ")]
         assert "configuration not reloaded: " in shown and shown.endswith(": configuration reloaded)"), shown
         stop_daemon(d)
@@ -652,10 +652,10 @@ def test_each_warning_is_said_once_on_the_terminal_and_every_status_stays_in_the
             d.wait_running(env, timeout=20)
             cfg.write_text("[delivery]\nbell = 3\n")
             d.proc.send_signal(signal.SIGHUP)
-            assert d.wait_err("configuration not reloaded", 5), d.err
+            assert d.wait_err("configuration not reloaded", 30), d.err
             cfg.write_text("")
             d.proc.send_signal(signal.SIGHUP)
-            assert d.wait_err("configuration reloaded", 5), d.err
+            assert d.wait_err("configuration reloaded", 30), d.err
             d.proc.send_signal(signal.SIGTERM)
             assert d.exited(5) == 0, d.err
             assert len([e for e in d.err if "configuration not reloaded" in e]) == 1, d.err
@@ -704,7 +704,7 @@ def test_a_starting_daemon_says_it_is_starting_and_answers_a_call_mark_in_one_li
         assert running["starting"] is False and running["pid"] == d.proc.pid and "caller" in running["legs"]
         assert st["version"] == running["version"] == RELEASE  # the release it runs, which status compares
         assert running["started_at"] == st["started_at"] and running["uptime_s"] >= st["uptime_s"] + 1.0
-        assert d.wait_err("configuration reloaded", 10), d.err  # the token pipe not read again: no wait on it
+        assert d.wait_err("configuration reloaded", 30), d.err  # the token pipe not read again: no wait on it
         d.proc.send_signal(signal.SIGTERM)
         assert d.proc.wait(5) == 0, d.err
     finally:
@@ -788,14 +788,14 @@ def test_the_daemon_listens_while_its_speech_model_loads_and_a_reload_meanwhile_
             st = d.wait_running(env, timeout=30)
             assert (st["transcription"], st["transcription_loading"], st["transcription_off"]) == (False, True, None)
             assert d.wait_err("listening (caller = softphone.monitor); transcription: loading the speech model "
-                              "(acoustic-only until it is ready); status socket ", 5), d.err
+                              "(acoustic-only until it is ready); status socket ", 30), d.err
             assert f"  {TRANSCRIPTION_LOADING}" in _status_text(env, tmp_path).splitlines()
             hook.heartbeats.clear()
-            assert wait_for(lambda: hook.heartbeats, 10), d.err
+            assert wait_for(lambda: hook.heartbeats, 30), d.err
             assert hook.heartbeats[-1][1]["status"]["transcription_loading"] is True
             cfg.write_text(KOREAN_FOR_KOREAN + "[delivery]\nheartbeat_s = 0.5\n", encoding="utf-8")
             d.proc.send_signal(signal.SIGHUP)
-            assert d.wait_err("configuration reloaded", 10), d.err
+            assert d.wait_err("configuration reloaded", 30), d.err
             os.kill(guard, signal.SIGCONT)  # the model loads on
             assert _transcribing(d, env), d.err
             assert not d.status(env)["transcription_loading"]
@@ -840,7 +840,7 @@ def test_a_stop_while_the_speech_model_loads_ends_the_daemon_at_once(pulse, env,
         d.kill()
     assert not any("Traceback" in e or "Exception ignored" in e for e in d.err), "\n".join(d.err)
     assert d.err[-1] == f"call-monitor: stopped ({signal.Signals(stop).name})", d.err
-    assert wait_for(lambda: not processes_with(str(db)), 5), "the model's load ends with the daemon"
+    assert wait_for(lambda: not processes_with(str(db)), 30), "the model's load ends with the daemon"
     assert db.exists() and not db.with_name("e.db.lock").exists()
 
 
@@ -1088,8 +1088,8 @@ def test_a_reload_that_changes_the_phrase_settings_says_the_transcriptions_notes
         cfg.write_text(text, encoding="utf-8")
         before = len(d.err)
         d.proc.send_signal(signal.SIGHUP)
-        assert wait_for(lambda: sum("configuration reloaded" in e for e in d.err) == reloads, 10), d.err
-        wait_for(lambda: len(d.err) - before >= len(said), 10)
+        assert wait_for(lambda: sum("configuration reloaded" in e for e in d.err) == reloads, 30), d.err
+        until(lambda: len(d.err) - before >= len(said), lambda: f"the reload's {len(said)} line(s): {d.err[before:]}")
         time.sleep(0.3)  # nothing more follows
         assert d.err[before:] == said
 
@@ -1136,7 +1136,7 @@ def test_a_daemon_run_without_v_says_the_transcriptions_notes_at_start_as_its_la
         assert last.startswith("  last warning at ") and last.endswith(f": {ENGLISH_LIST_FOR_KOREAN}"), last
         cfg.write_text('[transcription]\nlanguage = "ko"\n[phrases]\nko = ["살려 주세요"]\n', encoding="utf-8")
         d.proc.send_signal(signal.SIGHUP)
-        assert d.wait_err(over, 10), d.err
+        assert d.wait_err(over, 30), d.err
         assert d.err[1:] == [f"call-monitor: {over}"], "one plain line, no warning, nor the reload's info line"
         (shown,) = [ln for ln in _status_text(env, tmp_path).splitlines() if ln.startswith("  last ")]
         assert shown.startswith(last + " (resolved at ") and shown.endswith(f": {over})"), shown
@@ -1208,11 +1208,11 @@ def test_after_a_reload_moved_alerts_from_a_dead_url_to_one_that_answers_status_
             """At the fifth alert, once the webhook has failed five times: the reload; at the next cues,
             once all five are delivered at the new URL: the status, as `call-monitor status` shows it."""
             if ev.type == "alert" and daemon.alerts_total == 5 and "before" not in said:
-                assert wait_for(lambda: sink.failures >= 5, 10), sink.failures
+                assert wait_for(lambda: sink.failures >= 5, 30), sink.failures
                 said["before"] = render(daemon.state())
                 daemon.request_reload()
             elif ev.type == "cues" and sink.url == hook.url and "after" not in said:  # reloaded
-                assert wait_for(lambda: len(hook.received) >= 5 and not sink.pending(), 10), hook.received
+                assert wait_for(lambda: len(hook.received) >= 5 and not sink.pending(), 30), hook.received
                 said["after"] = render(daemon.state())
 
         daemon.sinks["look"] = reload_then_look
@@ -1337,9 +1337,9 @@ def test_a_call_begun_by_call_start_while_its_callers_source_is_missing_says_it_
         daemon = InProcess(cfg, _CallerLost(line, -1.0, back_at=1.0, state="waiting"), store, {})
         asker = threading.Thread(target=lambda: daemon.control({"call": "start"}, 30.0))
         asker.start()
-        assert wait_for(lambda: daemon._controls.qsize() == 1, 5)  # taken with the first chunk
+        assert wait_for(lambda: daemon._controls.qsize() == 1, 30)  # taken with the first chunk
         assert daemon.run() == 0
-        asker.join(5)
+        asker.join(30)
     said = [m for _, m in monitor_logs if WAITS in m or BACK in m]
     assert [WAITS in m for m in said] == [True, False], said
     assert said[1].startswith("call 1: the caller's source gives input again, after "), said
@@ -1779,7 +1779,7 @@ def test_an_alert_posted_from_memory_while_the_database_failed_is_shown_acknowle
         alert = daemon.guard.add_alert(token, AlertEvent(t=92.0, kind="possible_emergency", severity="critical",
                                                          message="Possible emergency"))
         daemon.emit([alert], token)
-        assert not alert.stored and wait_for(lambda: hook.received, 10)
+        assert not alert.stored and wait_for(lambda: hook.received, 30)
         posted_as = hook.received[0][1]["alert_id"]
         assert posted_as >= MEMORY_ID_BASE
         daemon.acked(AlertAckedEvent(t=92.0, kind="possible_emergency", severity="critical", alert_id=posted_as,
@@ -1796,7 +1796,7 @@ def test_an_alert_posted_from_memory_while_the_database_failed_is_shown_acknowle
         daemon.emit([warning], token)
         stored = [s.event.alert_id for s in store.list_alerts()]
         posted = lambda: {b["kind"]: b["alert_id"] for _, b in hook.received}  # noqa: E731 - the critical's twice
-        assert wait_for(lambda: "long_pauses" in posted() and len(store.deliveries()) == 2, 10)
+        assert wait_for(lambda: "long_pauses" in posted() and len(store.deliveries()) == 2, 30)
         warning_as = posted()["long_pauses"]  # its database's id, or one of its own if a post from memory began first
         daemon.acked(AlertAckedEvent(t=97.0, kind="long_pauses", alert_id=warning_as, by="Lee", acked_at=time.time()))
         daemon._drain_acks()
@@ -1844,7 +1844,7 @@ def test_a_database_path_that_can_hold_no_database_leaves_the_daemon_monitoring_
     (tmp_path / "e.db").mkdir()
     d = start_daemon(env, tmp_path)
     try:
-        assert d.wait_err("error", 5), d.err
+        assert d.wait_err("error", 30), d.err
         said = [line for line in d.err if "error" in line]
         assert said[0].startswith(f"call-monitor: error: {tmp_path / 'e.db'}"), said
         assert d.status(env)["legs"]["caller"]["state"] == "running", said
