@@ -68,15 +68,23 @@ def test_an_analysis_held_up_says_how_far_behind_it_runs_and_keeps_the_capture_s
         if isinstance(ev, StatusEvent) and ev.message.startswith("the analysis caught up"):
             daemon.request_stop()
 
+    began: list[bool] = []
+
+    def start_call() -> None:
+        began.append(_started(src))
+        if began[-1]:
+            daemon.control({"call": "start"})
+
     with Store.open(tmp_path / "e.db") as store:
         daemon = Daemon(cfg, src, store, {"held up": held_up})
-        threading.Thread(target=lambda: _started(src) and daemon.control({"call": "start"})).start()
+        threading.Thread(target=start_call).start()
         timer = threading.Timer(30.0, daemon.request_stop)  # a loop that never catches up: said below
         timer.start()
         try:
             assert daemon.run() == 0
         finally:
             timer.cancel()
+        assert began == [True], "the caller's leg never captured: no call started"
         first, second = store.get_call(1), store.get_call(2)
     status = seen["status"]
     assert isinstance(status, dict) and status["behind_s"] >= HELD_S - 0.5, status
@@ -108,8 +116,8 @@ def test_an_analysis_that_falls_behind_again_and_again_is_said_once_until_it_has
 
 
 def _started(src: LiveSource) -> bool:
-    """Once the caller's leg captures (False if it does not within 10 s)."""
-    deadline = time.monotonic() + 10
+    """Once the caller's leg captures (False if it does not within 30 s)."""
+    deadline = time.monotonic() + 30
     while src.stats()["caller"]["state"] != "running":
         if time.monotonic() > deadline:
             return False
@@ -165,13 +173,13 @@ def test_a_daemon_held_up_for_seconds_says_the_audio_it_did_not_hear_and_reopens
     d = start_daemon(env, tmp_path, '[daemon]\ncall_boundaries = "silence"\ncall_end_silence_s = 2.0\n')
     player = subprocess.Popen(["paplay", "--device=softphone", str(line)], env=env)
     try:
-        assert d.wait_err("call 1 started", 5), d.err
+        assert d.wait_err("call 1 started", 30), d.err
         os.kill(d.proc.pid, signal.SIGSTOP)
         time.sleep(3.0)
         os.kill(d.proc.pid, signal.SIGCONT)
         assert d.wait_err("caller leg (softphone.monitor): audio not heard: the capture was held up (the machine "
                           "too busy, or the daemon or the sound server stopped); its time is filled with silence",
-                          5), d.err
+                          30), d.err
         time.sleep(1.0)  # a supervisor that took it for a stall says so within a second
         st = d.status(env)
     finally:
@@ -194,7 +202,7 @@ def test_a_call_whose_caller_hung_up_ends_by_the_silence_heard_while_the_daemon_
     d = start_daemon(env, tmp_path, '[daemon]\ncall_boundaries = "silence"\ncall_end_silence_s = 2.0\n')
     try:
         subprocess.run(["paplay", "--device=softphone", str(line)], env=env, timeout=10)
-        assert d.wait_err("call 1 started", 5), d.err
+        assert d.wait_err("call 1 started", 30), d.err
         for _ in range(8):  # about 1 s heard between two stops (under the 2 s ending the call)
             os.kill(d.proc.pid, signal.SIGSTOP)
             time.sleep(2.5)
@@ -361,7 +369,7 @@ def test_calls_ending_one_after_another_on_a_starved_machine_leave_at_most_one_f
     began = time.monotonic()
     second.close()
     assert time.monotonic() - began < 2.0 and second.unflushed_span() is not None  # not its flush's 5 s
-    second._thread.join(2.0)  # nothing left to do but free its recognizer
+    second._thread.join(20.0)  # nothing left to do but free its recognizer
     assert second.stats().finished and left.count == 1
 
 
@@ -376,7 +384,7 @@ def test_a_flush_given_up_on_that_ends_frees_its_place_for_the_next_call_s(ko_mo
     first.close()
     assert first.unflushed_span() is not None and left.count == 1
     starved_core.end()
-    first._thread.join(4.0)
+    first._thread.join(20.0)
     assert first.stats().finished and left.count == 0
     second = speaking_recognizer(ko_model, flushes_left=left)
     assert second.close() and second.unflushed_span() is None  # its last words taken
@@ -592,7 +600,7 @@ def test_an_utterance_ending_as_its_close_gives_up_is_said_not_transcribed_not_l
                               close_backlog_s=0.0, flushes_left=left)
     transcriber._map = PausedAtFinal()
     transcriber.feed(0.0, x[:, 1])  # 6 s of the caller speaking, the first utterance ending at 2.6 s
-    assert at_final.wait(10.0), "no final result in 6 s of speech"
+    assert at_final.wait(30.0), "no final result in 6 s of speech"
     events = transcriber.close()
     given_up.set()
     assert not [e for e in events if e.final]
