@@ -241,13 +241,13 @@ def test_the_daemon_with_a_model_it_cannot_use_monitors_acoustic_only_and_its_st
         assert (state["transcription"], state["transcription_off"]) == (False, line)
         assert {k: state["last_problem"][k] for k in ("level", "message", "source")} == {
             "level": "warning", "message": line, "source": "transcription"}
-        assert wait_for(lambda: not hook.heartbeats[-1][1]["status"]["transcription_loading"], 5), d.err
+        assert wait_for(lambda: not hook.heartbeats[-1][1]["status"]["transcription_loading"], 30), d.err
         told = [b[1]["status"] for b in hook.heartbeats if not b[1]["status"]["transcription_loading"]]
         assert {((b["last_error"] or {}).get("message"), b["transcription_off"]) for b in told} == {(line, line)}
         if problem == "missing folder":
             korean_model(folder.parent)  # the model is back where the unit says
         d.proc.send_signal(1)  # SIGHUP: a reload keeps the recognizer the start made, none
-        assert wait_for(lambda: any(ev.get("message") == "configuration reloaded" for _, ev in d.lines), 10), d.lines
+        assert wait_for(lambda: any(ev.get("message") == "configuration reloaded" for _, ev in d.lines), 30), d.lines
         after = d.status(env)
         assert (after["transcription_off"], after["last_problem"]["message"]) == (line, line)
         assert "resolved_at" not in after["last_problem"]

@@ -77,7 +77,7 @@ class UserAgent:
         (conf / "contacts").write_text("")
         self.proc = subprocess.Popen(["baresip", "-f", str(conf)], env=env, stdin=subprocess.DEVNULL,
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 30
         while True:
             try:
                 self.sock = socket.create_connection(("127.0.0.1", self.ctrl), timeout=5)
@@ -136,7 +136,7 @@ def test_two_baresip_calls_are_two_calls_from_their_ring_to_their_hang_up(pulse,
             agent.command("accept")
             time.sleep(6.0)
             caller.command("hangup")
-            assert d.wait_err("call 2 ended", 5), d.err
+            assert d.wait_err("call 2 ended", 30), d.err
         stop_daemon(d)
     finally:
         d.kill()
