@@ -1027,7 +1027,7 @@ def test_ctrl_c_while_the_workers_start_stops_the_batch_with_one_line_and_no_pro
     assert proc.returncode == status and not db.exists(), err  # the database is made once the cluster is there
     assert err.splitlines() == [f"call-monitor: error: {said} while the Dask cluster started: nothing was scored "
                                 "or stored"]
-    assert wait_for(lambda: not any(process_alive(pid) for pid in workers), 10), workers
+    assert wait_for(lambda: not any(process_alive(pid) for pid in workers), 30), workers
 
 
 @contextmanager
@@ -1124,7 +1124,7 @@ def test_ctrl_c_just_as_the_worker_is_forked_stops_the_batch_as_a_later_one_does
     assert proc.returncode == 130 and not db.exists(), err
     assert err.splitlines() == ["call-monitor: error: interrupted while the Dask cluster started: nothing was scored "
                                 "or stored"]
-    assert wait_for(lambda: not _in_group(proc.pid), 10), _in_group(proc.pid)
+    assert wait_for(lambda: not _in_group(proc.pid), 30), _in_group(proc.pid)
 
 
 def test_a_slow_scratch_folder_is_not_said_by_dasks_warnings_in_the_batch_or_its_workers(tmp_path):
@@ -1327,7 +1327,7 @@ def test_a_stop_as_a_call_is_sent_to_a_running_cluster_cancels_it_and_sends_no_o
         with sigterm_as_interrupt(), pytest.raises(Terminated):
             batch.run(jobs)
         assert batch.outcome.cancelled == len(sent) == 1 < len(jobs)
-        assert wait_for(lambda: all(fut.status == "cancelled" for fut in sent), 10), [f.status for f in sent]
+        assert wait_for(lambda: all(fut.status == "cancelled" for fut in sent), 30), [f.status for f in sent]
     store.close()
 
 
@@ -1716,7 +1716,7 @@ def test_ctrl_c_while_the_model_loads_stops_the_batch_with_one_line_and_nothing_
     assert err.splitlines() == ["call-monitor: error: interrupted while the speech model loaded: nothing was scored "
                                 "or stored"]
     assert not list(tmp_path.glob("events.db*"))
-    assert wait_for(lambda: not any(process_alive(pid) for pid in loading), 5), loading
+    assert wait_for(lambda: not any(process_alive(pid) for pid in loading), 30), loading
 
 
 _STOP_AT_THE_FORK = """

@@ -335,7 +335,7 @@ def test_a_stop_while_the_clusters_worker_scores_cancels_the_batchs_call_there_a
                 "to the cluster and not yet scored were cancelled there; the same command with --resume scores the "
                 "rest"]
             nothing = {"scheduler": {}, **{worker: {} for worker in client.scheduler_info()["workers"]}}
-            assert wait_for(lambda: _tasks_of_batches(client) == nothing, 10), _tasks_of_batches(client)
+            assert wait_for(lambda: _tasks_of_batches(client) == nothing, 30), _tasks_of_batches(client)
         short = _short_call(tmp_path / "short.wav")
         after = cli("batch", str(short), "--scheduler", address, "--db", str(db), "--quiet", timeout=120)
         assert after.returncode == 0 and "1 scored, 0 already scored, 0 failed" in after.stderr, after.stderr
