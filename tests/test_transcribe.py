@@ -228,6 +228,25 @@ def test_a_calls_words_are_the_same_whatever_the_process_decoded_before_it(ko_mo
     assert first and again == first
 
 
+def test_two_legs_decoded_at_once_get_the_words_each_gets_alone(ko_model, call_speech):
+    """The agent's leg transcribed beside the caller's: each recognizer draws its dither from
+    numbers of its own, so neither takes the other's and both get the words they get alone (drawn
+    from the process's one sequence in whatever order their threads ran, both legs' words changed)."""
+    caller, agent = call_speech.audio[:5 * RATE], call_speech.audio[16 * RATE:21 * RATE]
+    legs = [Transcriber(ko_model, name, RATE, gate=False, on_full="block", max_backlog_s=10.0)
+            for name in ("caller", "agent")]
+    for i in range(0, 5 * RATE, RATE // 10):  # both fed as they come in, both decoding meanwhile
+        for leg, x in zip(legs, (caller, agent)):
+            leg.feed(i / RATE, x[i:i + RATE // 10])
+    together = [_words(leg.close(timeout=60)) for leg in legs]
+    alone = [_words(replay(ko_model, x, RATE, gate=False).events) for x in (caller, agent)]
+    assert all(together) and together == alone
+
+
+def _words(events: list[WordsEvent]) -> list[tuple[str, float, float, float]]:
+    return [(w.word, w.start, w.end, w.conf) for e in events if e.final for w in e.words]
+
+
 def test_a_korean_phrase_the_model_recognises_is_spotted_at_its_time(ko_model, tmp_path):
     clips = [say("감사합니다", tmp_path, "a"), say("여보세요", tmp_path, "b"), say("네", tmp_path, "c")]
     speech = build(clips, [0.5, 1.2, 1.2])

@@ -143,7 +143,7 @@ def _in_forked_child(fn: Callable[..., Any], *args: Any, cancelled: Callable[[],
     Each transcribed call is decoded in a fresh copy of the worker, its model loaded and never used,
     which a stopped batch ends at once (a decoding in the worker itself cannot be stopped); its words
     are those ``replay`` gives for that recording alone, whichever calls the worker scored before
-    (each recognizer seeds Kaldi's dither: :func:`~monitor.transcription.vosk_native.seed_dither`).
+    (each recognizer's dither is its own: :class:`~monitor.transcription.vosk_native.Dither`).
     (``os.fork`` itself: Dask's worker processes are daemonic and multiprocessing refuses them children.)
     Once ``cancelled()`` (looked at every :data:`CANCEL_LOOK_S` while it waits), the child is
     ended (SIGKILL) and :class:`CallCancelled` raised."""

@@ -341,9 +341,8 @@ class Transcriber:
         self._finished = False  # the worker has ended (closed, or failed in any phase)
 
     def _recognizer(self) -> Any:
-        """A new recognizer of the model, its dither seeded afresh (:func:`~.vosk_native.seed_dither`)."""
-        from .vosk_native import KaldiRecognizer, seed_dither
-        seed_dither()
+        """A new recognizer of the model, with a dither of its own (:class:`~.vosk_native.Dither`)."""
+        from .vosk_native import KaldiRecognizer
         rec = KaldiRecognizer(self._model, float(self.model_rate))
         rec.SetWords(True)
         rec.SetPartialWords(True)

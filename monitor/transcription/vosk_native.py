@@ -12,11 +12,14 @@ names, so the words are the same.
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import importlib.util
 import os
 import sys
+import threading
 from functools import lru_cache
-from typing import Any
+from typing import Any, Iterator
 
 _LIBRARY = {"linux": "libvosk.so", "darwin": "libvosk.dyld", "win32": "libvosk.dll"}
 """The library's file in vosk's installation, by ``sys.platform``."""
@@ -57,20 +60,75 @@ def _binding(folder: str) -> Any:
 
 
 DITHER_SEED = 1
-"""The C library's random seed each recognizer starts from (:func:`seed_dither`)."""
+"""The seed of the random numbers each recognizer's dither starts from (:class:`Dither`)."""
+
+_STATE_BYTES = 128
+"""The size of the C library's own state of ``random()`` (glibc's: ``srand`` seeds one of this size),
+and so of each recognizer's: the numbers are those ``srand(DITHER_SEED)`` starts."""
+
+_RANDOM = threading.Lock()
+"""Held while the C library's random numbers are a recognizer's own (:meth:`Dither.drawn`): they
+are one state for the whole process, so only one recognizer at a time may have it."""
+
+
+@lru_cache(maxsize=1)
+def _c_random() -> Any | None:
+    """The C library with ``initstate`` and ``setstate`` typed, or None where there is none (then
+    :func:`seed_dither` is all that can be done). In glibc, ``rand()``, which Kaldi draws from, is
+    ``random()``, whose state these two set."""
+    try:
+        libc = ctypes.CDLL(None)
+        initstate, setstate = libc.initstate, libc.setstate
+    except (OSError, AttributeError):
+        return None
+    initstate.argtypes = [ctypes.c_uint, ctypes.c_void_p, ctypes.c_size_t]
+    initstate.restype = ctypes.c_void_p
+    setstate.argtypes = [ctypes.c_void_p]
+    setstate.restype = ctypes.c_void_p
+    return libc
+
+
+class Dither:
+    """The random numbers one recognizer's dither is drawn from, its own.
+
+    Kaldi dithers each frame's features with noise seeded from the C library's ``rand()`` (a
+    ``RandomState`` seeded from it; the models' ``mfcc.conf`` leave dither on), one sequence for
+    the whole process. Drawn from that, a recognizer's words depended on how much audio the process
+    decoded before it (the second of two recordings replayed together got other words than it
+    alone), and two recognizers decoding at once (the agent's leg with the caller's) took each
+    other's numbers in whatever order their threads ran. Each recognizer here has a state of its
+    own, seeded with :data:`DITHER_SEED` as it starts, and the C library draws from it only while
+    that recognizer decodes (:meth:`drawn`): a recognizer's words are the same wherever, after
+    whatever and beside whatever it decodes. Where the C library has no ``setstate``, the process's
+    sequence is seeded as the recognizer starts (:func:`seed_dither`), as good for one recognizer at
+    a time."""
+
+    def __init__(self, seed: int = DITHER_SEED) -> None:
+        self._libc = _c_random()
+        self._state = ctypes.create_string_buffer(_STATE_BYTES)
+        if self._libc is None:
+            seed_dither(seed)
+            return
+        with _RANDOM:
+            self._libc.setstate(self._libc.initstate(seed, self._state, _STATE_BYTES))
+
+    @contextlib.contextmanager
+    def drawn(self) -> Iterator[None]:
+        """The C library's random numbers are this recognizer's within (one recognizer at a time)."""
+        if self._libc is None:
+            yield
+            return
+        with _RANDOM:
+            before = self._libc.setstate(self._state)
+            try:
+                yield
+            finally:
+                self._libc.setstate(before)
 
 
 def seed_dither(seed: int = DITHER_SEED) -> bool:
-    """Seed the C library's ``rand()``, which Kaldi's feature extraction draws each frame's dither
-    noise from (a ``RandomState`` seeded from ``rand()``; the models' ``mfcc.conf`` leave dither on).
-    Unseeded, a recognizer's words depend on how much audio the process decoded before it (the
-    second of two recordings replayed together got other words than it alone: utterances joined,
-    words changed), so a call's words, and a distress phrase heard in them, depended on the calls a
-    batch's worker or the daemon had transcribed before. Seeded as each recognizer starts, a call
-    decoded by one recognizer at a time gets the same words wherever and after whatever it is
-    decoded. False where there is no such C library (nothing is done)."""
-    import ctypes
-
+    """Seed the C library's ``rand()`` for the whole process (where it has no ``setstate`` for a
+    :class:`Dither` of a recognizer's own). False where there is no such C library."""
     try:
         ctypes.CDLL(None).srand(ctypes.c_uint(seed))
     except (OSError, AttributeError):
@@ -103,13 +161,15 @@ class Model:
 
 class KaldiRecognizer:
     """A recognizer of ``model`` at ``rate`` Hz (``vosk.KaldiRecognizer(model, rate)``), with the
-    methods of vosk's of the monitor uses."""
+    methods of vosk's of the monitor uses; its dither is its own (:class:`Dither`)."""
 
     def __init__(self, model: Model, rate: float) -> None:
         ffi, lib = library()
         self._lib, self._ffi = lib, ffi
         self._handle = ffi.NULL
-        self._handle = lib.vosk_recognizer_new(model._handle, rate)
+        self._dither = Dither()
+        with self._dither.drawn():
+            self._handle = lib.vosk_recognizer_new(model._handle, rate)
         if self._handle == ffi.NULL:
             raise Exception("Failed to create a recognizer")  # noqa: TRY002 - vosk's own exception
 
@@ -125,7 +185,8 @@ class KaldiRecognizer:
         self._lib.vosk_recognizer_set_partial_words(self._handle, 1 if enable else 0)
 
     def AcceptWaveform(self, data: bytes) -> int:  # noqa: N802
-        res = self._lib.vosk_recognizer_accept_waveform(self._handle, data, len(data))
+        with self._dither.drawn():
+            res = self._lib.vosk_recognizer_accept_waveform(self._handle, data, len(data))
         if res < 0:
             raise Exception("Failed to process waveform")  # noqa: TRY002 - vosk's own exception
         return int(res)
@@ -137,7 +198,8 @@ class KaldiRecognizer:
         return self._text(self._lib.vosk_recognizer_partial_result(self._handle))
 
     def FinalResult(self) -> str:  # noqa: N802
-        return self._text(self._lib.vosk_recognizer_final_result(self._handle))
+        with self._dither.drawn():  # decodes what the recognizer still holds
+            return self._text(self._lib.vosk_recognizer_final_result(self._handle))
 
     def _text(self, raw: Any) -> str:
         return self._ffi.string(raw).decode("utf-8")
