@@ -239,6 +239,7 @@ def test_two_legs_decoded_at_once_get_the_words_each_gets_alone(ko_model, call_s
         for leg, x in zip(legs, (caller, agent)):
             leg.feed(i / RATE, x[i:i + RATE // 10])
     together = [_words(leg.close(timeout=60)) for leg in legs]
+    assert all(leg.stats().finished for leg in legs)
     alone = [_words(replay(ko_model, x, RATE, gate=False).events) for x in (caller, agent)]
     assert all(together) and together == alone
 

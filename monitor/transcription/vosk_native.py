@@ -68,17 +68,19 @@ and so of each recognizer's: the numbers are those ``srand(DITHER_SEED)`` starts
 
 _RANDOM = threading.Lock()
 """Held while the C library's random numbers are a recognizer's own (:meth:`Dither.drawn`): they
-are one state for the whole process, so only one recognizer at a time may have it."""
+are one state for the whole process, so only one recognizer at a time may have it. Made afresh in a
+child forked while another thread held it."""
+os.register_at_fork(after_in_child=_RANDOM._at_fork_reinit)  # type: ignore[attr-defined]
 
 
 @lru_cache(maxsize=1)
 def _c_random() -> Any | None:
-    """The C library with ``initstate`` and ``setstate`` typed, or None where there is none (then
-    :func:`seed_dither` is all that can be done). In glibc, ``rand()``, which Kaldi draws from, is
-    ``random()``, whose state these two set."""
+    """The C library with ``initstate`` and ``setstate`` typed, where it is glibc, whose ``rand()``
+    (which Kaldi draws from) is ``random()``, the generator these two set the state of; None
+    elsewhere (``rand()`` is another generator there: :func:`seed_dither` is all that is done)."""
     try:
         libc = ctypes.CDLL(None)
-        initstate, setstate = libc.initstate, libc.setstate
+        initstate, setstate, _ = libc.initstate, libc.setstate, libc.gnu_get_libc_version
     except (OSError, AttributeError):
         return None
     initstate.argtypes = [ctypes.c_uint, ctypes.c_void_p, ctypes.c_size_t]
@@ -86,6 +88,17 @@ def _c_random() -> Any | None:
     setstate.argtypes = [ctypes.c_void_p]
     setstate.restype = ctypes.c_void_p
     return libc
+
+
+@lru_cache(maxsize=4)
+def _seeded(libc: Any, seed: int) -> bytes:
+    """A state of ``random()`` seeded with ``seed`` (as ``srand(seed)`` seeds the C library's own),
+    made once; each :class:`Dither` starts from a copy, so that making one never waits on a
+    recognizer that decodes."""
+    state = ctypes.create_string_buffer(_STATE_BYTES)
+    with _RANDOM:
+        libc.setstate(libc.initstate(seed, state, _STATE_BYTES))
+    return state.raw
 
 
 class Dither:
@@ -98,19 +111,20 @@ class Dither:
     alone), and two recognizers decoding at once (the agent's leg with the caller's) took each
     other's numbers in whatever order their threads ran. Each recognizer here has a state of its
     own, seeded with :data:`DITHER_SEED` as it starts, and the C library draws from it only while
-    that recognizer decodes (:meth:`drawn`): a recognizer's words are the same wherever, after
-    whatever and beside whatever it decodes. Where the C library has no ``setstate``, the process's
-    sequence is seeded as the recognizer starts (:func:`seed_dither`), as good for one recognizer at
-    a time."""
+    that recognizer takes audio (:meth:`drawn`, around ``AcceptWaveform``, where the features are
+    computed; making a recognizer, its results and its last utterance's flush draw nothing, so they
+    need not wait their turn): a recognizer's words are the same wherever, after whatever and beside
+    whatever it decodes. Loading a model draws some too (the network's context is computed with
+    them): a model loaded while a recognizer decodes (the daemon's reload during a call) can take
+    some of that recognizer's numbers. Where the C library is not glibc, the process's sequence is
+    seeded as the recognizer starts (:func:`seed_dither`), as good for one recognizer at a time."""
 
     def __init__(self, seed: int = DITHER_SEED) -> None:
         self._libc = _c_random()
-        self._state = ctypes.create_string_buffer(_STATE_BYTES)
         if self._libc is None:
             seed_dither(seed)
             return
-        with _RANDOM:
-            self._libc.setstate(self._libc.initstate(seed, self._state, _STATE_BYTES))
+        self._state = ctypes.create_string_buffer(_seeded(self._libc, seed), _STATE_BYTES)
 
     @contextlib.contextmanager
     def drawn(self) -> Iterator[None]:
@@ -168,8 +182,7 @@ class KaldiRecognizer:
         self._lib, self._ffi = lib, ffi
         self._handle = ffi.NULL
         self._dither = Dither()
-        with self._dither.drawn():
-            self._handle = lib.vosk_recognizer_new(model._handle, rate)
+        self._handle = lib.vosk_recognizer_new(model._handle, rate)
         if self._handle == ffi.NULL:
             raise Exception("Failed to create a recognizer")  # noqa: TRY002 - vosk's own exception
 
@@ -198,8 +211,7 @@ class KaldiRecognizer:
         return self._text(self._lib.vosk_recognizer_partial_result(self._handle))
 
     def FinalResult(self) -> str:  # noqa: N802
-        with self._dither.drawn():  # decodes what the recognizer still holds
-            return self._text(self._lib.vosk_recognizer_final_result(self._handle))
+        return self._text(self._lib.vosk_recognizer_final_result(self._handle))
 
     def _text(self, raw: Any) -> str:
         return self._ffi.string(raw).decode("utf-8")
