@@ -628,3 +628,17 @@ def test_a_decoders_lines_are_kept_off_stderr_and_a_python_line_written_meanwhil
     chatter.close()
     assert capfd.readouterr().err.splitlines() == ["before", "call-monitor: warning: another thread's line", "after"]
     assert chatter.lines == 2
+
+
+def test_a_decoder_call_ended_after_its_file_was_closed_ends_quietly(capfd):
+    """A stop (Ctrl-C) inside a decoder's read can leave the call's end to the garbage collector,
+    after the file's reading closed the chatter: the call then ends without a word (it printed
+    "Exception ignored ... I/O operation on closed file" into a stopped command's last lines), and
+    descriptor 2 is stderr again."""
+    chatter = DecoderChatter()
+    call = chatter.call()
+    call.__enter__()
+    chatter.close()
+    call.__exit__(None, None, None)
+    print("after", file=sys.stderr)
+    assert capfd.readouterr().err.splitlines() == ["after"]

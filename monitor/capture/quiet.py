@@ -167,8 +167,8 @@ class DecoderChatter:
         try:
             with _stderr_to(held.fileno()):
                 yield
-        finally:
-            if os.fstat(held.fileno()).st_size:
+        finally:  # closed already where a stop (Ctrl-C) left this call's end to the collector
+            if not held.closed and os.fstat(held.fileno()).st_size:
                 self._sort(held)
 
     def _sort(self, held: IO[bytes]) -> None:
