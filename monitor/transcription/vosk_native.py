@@ -141,8 +141,8 @@ class Dither:
 
 
 def seed_dither(seed: int = DITHER_SEED) -> bool:
-    """Seed the C library's ``rand()`` for the whole process (where it has no ``setstate`` for a
-    :class:`Dither` of a recognizer's own). False where there is no such C library."""
+    """Seed the C library's ``rand()`` for the whole process (where it is not glibc, whose state a
+    :class:`Dither` of a recognizer's own is). False where there is no such C library."""
     try:
         ctypes.CDLL(None).srand(ctypes.c_uint(seed))
     except (OSError, AttributeError):
