@@ -26,7 +26,7 @@ import pytest
 import sounddevice as sd
 import soundfile as sf
 
-from conftest import CALLS, Hook, portaudio_afresh, start_daemon
+from conftest import CALLS, Hook, portaudio_afresh, start_daemon, until
 from monitor.capture.audio_files import AnalysisStream
 from monitor.capture.sources import Chunk
 from monitor.capture.live import LiveSource, _block_callback
@@ -326,6 +326,26 @@ def speaking_recognizer(model, **allowances) -> Transcriber:
     transcriber.feed(0.0, np.concatenate(list(stream))[8 * stream.rate: 11 * stream.rate, 0])
     assert transcriber.wait_idle()
     return transcriber
+
+
+def test_a_recognizer_given_up_on_inside_its_audio_call_keeps_its_priority_until_it_is_out(ko_model):
+    """A close that gives up on a recognizer puts its thread under SCHED_IDLE. Inside the recognizer's
+    audio call it holds the turn recognizers take at drawing their dither: idle there, on a machine
+    busy with other programs, it would keep that turn, and the next call's recognizer waiting on it,
+    for as long as the machine stays busy. It goes idle once out of the call, and ends."""
+    from monitor.transcription import vosk_native
+
+    x, rate = sf.read(CALLS / "labored_start_16k.wav", start=8 * 16000, frames=3 * 16000, dtype="float32")
+    transcriber = Transcriber(ko_model, "caller", rate, gate=False, on_full="drop", close_backlog_s=0.0,
+                              close_flush_s=0.05)
+    with vosk_native._RANDOM:  # another recognizer's turn: this one waits inside its audio call
+        transcriber.feed(0.0, x[:, 1])
+        until(lambda: transcriber._accepting, "the recognizer in its audio call", timeout=10)
+        transcriber.close()  # its flush given up on after 0.05 s: it is still in its audio call
+        with transcriber._cond:
+            assert transcriber._accepting and transcriber.unflushed_span() is not None
+            assert os.sched_getscheduler(transcriber._thread.native_id) == os.SCHED_OTHER
+    until(lambda: transcriber.stats().finished, "the recognizer given up on ended")
 
 
 @pytest.mark.parametrize("stop_comes", ["as_its_flush_runs", "before_its_close"])

@@ -320,6 +320,8 @@ class Transcriber:
         self._piece: _Item | None = None  # the item the worker is processing
         self._utterance_from: float | None = None  # call time of the first slice fed since the last final result
         self._fed_to: float | None = None  # call time at the end of the last slice given to the recognizer
+        self._accepting = False  # the worker is inside the recognizer's AcceptWaveform (its turn: _accept)
+        self._idle_due = False  # the close gave up on it meanwhile: it goes idle once out (_idle)
 
     def _begin_worker_state(self) -> None:
         """What only the worker touches: the segment being fed, the speech gate's hangover and pre-roll,
@@ -552,8 +554,12 @@ class Transcriber:
         """The worker whose flush the close gave up on takes from here the CPU the rest of the process
         leaves (its thread under SCHED_IDLE, Linux; elsewhere nothing changes): it has no allowance left.
         Under ``_cond``, with the worker not finished: its thread still runs, so its id is its own (the
-        system gives an ended thread's id to a later thread, of this process or another)."""
+        system gives an ended thread's id to a later thread, of this process or another). A worker
+        inside the recognizer's audio call goes idle as it leaves it (:meth:`_accept`)."""
         assert not self._finished
+        if self._accepting:
+            self._idle_due = True
+            return
         tid = self._thread.native_id
         if tid is None or not hasattr(os, "sched_setscheduler"):
             return
@@ -806,7 +812,7 @@ class Transcriber:
         for i in range(0, len(pcm), self._slice):
             piece = pcm[i:i + self._slice]
             self._begin_slice(call_t + i / self.model_rate, call_t + (i + len(piece)) / self.model_rate)
-            done = self._rec.AcceptWaveform(piece.tobytes())
+            done = self._accept(piece)
             self._rec_samples += len(piece)
             self._next_call = call_t + (i + len(piece)) / self.model_rate
             if done:
@@ -819,6 +825,23 @@ class Transcriber:
                 if self._since_partial >= self._partial_every:
                     self._since_partial = 0
                     self._result(self._rec.PartialResult(), final=False)
+
+    def _accept(self, piece: np.ndarray) -> bool:
+        """The recognizer takes one slice, holding the recognizers' turn meanwhile (each draws its
+        dither in turn: :class:`~.vosk_native.Dither`). A close that gives up on the flush meanwhile
+        leaves the worker its priority until it is out (:meth:`_idle`): under SCHED_IDLE on a machine
+        busy with other programs it would keep the turn, and the next call's recognizer waiting on it,
+        for as long as the machine stays busy."""
+        with self._cond:
+            self._accepting = True
+        try:
+            return bool(self._rec.AcceptWaveform(piece.tobytes()))
+        finally:
+            with self._cond:
+                self._accepting = False
+                if self._idle_due:
+                    self._idle_due = False
+                    self._idle()
 
     def _begin_slice(self, at: float, end: float) -> None:
         """Before the slice from call time ``at`` to ``end`` (under ``_cond``): a worker giving way
