@@ -321,7 +321,6 @@ class Transcriber:
         self._utterance_from: float | None = None  # call time of the first slice fed since the last final result
         self._fed_to: float | None = None  # call time at the end of the last slice given to the recognizer
         self._accepting = False  # the worker is inside the recognizer's AcceptWaveform (its turn: _accept)
-        self._idle_due = False  # the close gave up on it meanwhile: it goes idle once out (_idle)
 
     def _begin_worker_state(self) -> None:
         """What only the worker touches: the segment being fed, the speech gate's hangover and pre-roll,
@@ -558,8 +557,7 @@ class Transcriber:
         inside the recognizer's audio call goes idle as it leaves it (:meth:`_accept`)."""
         assert not self._finished
         if self._accepting:
-            self._idle_due = True
-            return
+            return  # it goes idle as it leaves the call, seeing _left
         tid = self._thread.native_id
         if tid is None or not hasattr(os, "sched_setscheduler"):
             return
@@ -839,8 +837,7 @@ class Transcriber:
         finally:
             with self._cond:
                 self._accepting = False
-                if self._idle_due:
-                    self._idle_due = False
+                if self._left:  # the close gave up on it meanwhile (the next slice cuts it: once)
                     self._idle()
 
     def _begin_slice(self, at: float, end: float) -> None:
