@@ -38,7 +38,7 @@ frames older than the longer cap (plus the latency history) are dropped.
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any, TypedDict
 
 import numpy as np
@@ -47,7 +47,8 @@ from ..config import AnalysisConfig
 from ..cue_registry import SPAN_CUES
 from ..dsp.sound_class import SILENCE
 from ..dsp.runs import runs, runs_to_mask
-from ..dsp.voice_gate import faint_runs, held_level_db, hold_talk, own_voice, run_peaks, speaker_level_db
+from ..dsp.voice_gate import (FaintRuns, RunPeaks, faint_runs, held_level_db, hold_talk, own_voice, run_peaks,
+                              speaker_level_db)
 from ..events import CuesEvent, Word, WordsEvent, extend_spans
 from .frame_features import HOP_S, Frames
 from .leg_tally import LegTally
@@ -161,7 +162,7 @@ def _sorted_positions(a: np.ndarray, v: np.ndarray) -> np.ndarray:
 
 
 def long_hold_talk(energy_db: np.ndarray, speech: np.ndarray, other: np.ndarray, level_db: float | None,
-                   gate_db: float, long_s: float, hop_s: float) -> np.ndarray:
+                   gate_db: float, long_s: float, hop_s: float, faint: FaintRuns | None = None) -> np.ndarray:
     """The speech frames of every faint run of a long silence of both parties: once a faint run
     begins more than ``long_s`` into a silence (a hold), the faint runs before it in that silence
     are background talk too, the hold's first seconds that
@@ -183,6 +184,7 @@ def long_hold_talk(energy_db: np.ndarray, speech: np.ndarray, other: np.ndarray,
     long_s : float  a silence in which a faint run begins more than this after its start is a
         hold (<= 0: off)
     hop_s : float  seconds per frame
+    faint : FaintRuns, optional  :func:`~monitor.dsp.voice_gate.faint_runs` of these arguments, when known
 
     Returns
     -------
@@ -191,7 +193,7 @@ def long_hold_talk(energy_db: np.ndarray, speech: np.ndarray, other: np.ndarray,
     speech = np.asarray(speech, dtype=bool)
     if gate_db <= 0 or long_s <= 0 or level_db is None or not speech.any():
         return np.zeros(len(speech), dtype=bool)
-    starts, ends, clear, talk = faint_runs(energy_db, speech, other, level_db, gate_db)
+    starts, ends, clear, talk = faint_runs(energy_db, speech, other, level_db, gate_db) if faint is None else faint
     last = np.maximum.accumulate(np.where(talk, np.arange(len(talk)), -1))
     silence = np.where(starts > 0, last[np.maximum(starts - 1, 0)], -1)  # each run's silence: its last talk
     late = ~clear & ((starts - silence - 1) * hop_s > long_s)  # (voice_gate.seconds_since, from that last talk)
@@ -211,7 +213,8 @@ NOT_UNDER_SHARE = 0.5
 
 
 def background_level_db(energy_db: np.ndarray, speech: np.ndarray, other: np.ndarray, level_db: float | None,
-                        below_db: float, min_s: float, hop_s: float) -> float | None:
+                        below_db: float, min_s: float, hop_s: float, known: RunPeaks | None = None,
+                        share: np.ndarray | None = None) -> float | None:
     """The level of the talk in the background of the speaker's leg, heard while the other party
     speaks: the length-weighted median of the loudest frames of the speaker's runs that lie
     under the other party's speech (``BACKGROUND_UNDER_SHARE``) and peak more than ``below_db``
@@ -228,6 +231,10 @@ def background_level_db(energy_db: np.ndarray, speech: np.ndarray, other: np.nda
     below_db : float  how far below the level a run's loudest frame must stay
     min_s : float  seconds of such runs needed
     hop_s : float  seconds per frame
+    known : RunPeaks, optional  :func:`~monitor.dsp.voice_gate.run_peaks` of ``energy_db`` and
+        ``speech``, when known
+    share : np.ndarray [shape=(k,)], optional  each of those runs' share of frames under
+        ``other`` (:func:`_share_under`), when known
 
     Returns
     -------
@@ -236,9 +243,9 @@ def background_level_db(energy_db: np.ndarray, speech: np.ndarray, other: np.nda
     speech = np.asarray(speech, dtype=bool)
     if level_db is None or not speech.any():
         return None
-    starts, ends, peaks = run_peaks(energy_db, speech)
+    starts, ends, peaks = run_peaks(energy_db, speech) if known is None else known
     length = (ends - starts).astype(np.float64)
-    under = _share_under(other, starts, ends)
+    under = _share_under(other, starts, ends) if share is None else share
     heard = (under >= BACKGROUND_UNDER_SHARE) & (peaks < level_db - below_db)
     if length[heard].sum() * hop_s < min_s:
         return None
@@ -254,7 +261,8 @@ def _share_under(other: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.
 
 def background_talk(energy_db: np.ndarray, speech: np.ndarray, other: np.ndarray, level_db: float | None,
                     margin_db: float, below_db: float, min_s: float, hop_s: float,
-                    near_s: float = 0.0) -> np.ndarray:
+                    near_s: float = 0.0, known: RunPeaks | None = None,
+                    share: np.ndarray | None = None) -> np.ndarray:
     """The speech frames of runs no louder than the background talk the speaker's leg carries
     while the other party speaks (:func:`background_level_db`): runs whose loudest frame stays
     under that level plus ``margin_db`` and more than ``below_db`` under the speaker's level,
@@ -263,7 +271,7 @@ def background_talk(energy_db: np.ndarray, speech: np.ndarray, other: np.ndarray
 
     Parameters
     ----------
-    energy_db, speech, other, level_db, below_db, min_s, hop_s : as :func:`background_level_db`
+    energy_db, speech, other, level_db, below_db, min_s, hop_s, known, share : as :func:`background_level_db`
     margin_db : float  how far above the background's level a run may peak and still be it
         (<= 0: off)
     near_s : float  a run that lies within this many seconds of one of the speaker's runs that
@@ -277,15 +285,15 @@ def background_talk(energy_db: np.ndarray, speech: np.ndarray, other: np.ndarray
     speech = np.asarray(speech, dtype=bool)
     if margin_db <= 0:
         return np.zeros(len(speech), dtype=bool)
-    background = background_level_db(energy_db, speech, other, level_db, below_db, min_s, hop_s)
+    background = background_level_db(energy_db, speech, other, level_db, below_db, min_s, hop_s, known, share)
     if background is None or level_db is None:
         return np.zeros(len(speech), dtype=bool)
-    starts, ends, peaks = run_peaks(energy_db, speech)
+    starts, ends, peaks = run_peaks(energy_db, speech) if known is None else known
     clear = peaks >= level_db - below_db
     talk = ~clear & (peaks < background + margin_db)
     if near_s > 0:  # the speaker's own quiet words at the edge of their clear ones, not over the other party
         near = _gap_to_marked(starts, ends, clear, len(speech)) <= int(round(near_s / hop_s))
-        talk &= ~(near & (_share_under(other, starts, ends) < NOT_UNDER_SHARE))
+        talk &= ~(near & ((_share_under(other, starts, ends) if share is None else share) < NOT_UNDER_SHARE))
     return runs_to_mask(starts[talk], ends[talk], len(speech))
 
 
@@ -308,15 +316,16 @@ HOLD_REFERENCE_QUANTILE = 0.9
 
 
 def heard_under(speech: np.ndarray, other: np.ndarray, starts: np.ndarray | None = None,
-                ends: np.ndarray | None = None) -> np.ndarray:
+                ends: np.ndarray | None = None, share: np.ndarray | None = None) -> np.ndarray:
     """The speaker's speech frames heard while the other party spoke, in runs with
     ``BACKGROUND_UNDER_SHARE`` of theirs under the other party's speech (a caller talking over the
     agent is not the background): their indices, shape (m,). ``speech``, ``other``: shapes (n,),
-    bool; ``starts``, ``ends``: the runs of ``speech`` when known (shapes (k,))."""
+    bool; ``starts``, ``ends``: the runs of ``speech`` when known (shapes (k,)); ``share``: with
+    them, each run's share of frames under ``other`` (:func:`_share_under`), when known."""
     speech, other = np.asarray(speech, dtype=bool), np.asarray(other, dtype=bool)
     if starts is None or ends is None:
-        starts, ends = runs(speech)
-    under = _share_under(other, starts, ends) >= BACKGROUND_UNDER_SHARE
+        starts, ends, share = *runs(speech), None
+    under = (_share_under(other, starts, ends) if share is None else share) >= BACKGROUND_UNDER_SHARE
     return np.flatnonzero(speech & other & runs_to_mask(starts[under], ends[under], len(speech)))
 
 
@@ -338,8 +347,8 @@ def run_quantiles(energy_db: np.ndarray, starts: np.ndarray, ends: np.ndarray, q
 
 def clear_of_background(energy_db: np.ndarray, speech: np.ndarray, other: np.ndarray, above_db: float,
                         ref_s: float, min_s: float, hop_s: float, after: int = 0, earlier: np.ndarray | None = None,
-                        under: np.ndarray | None = None, run_quantile: float = 1.0
-                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                        under: np.ndarray | None = None, run_quantile: float = 1.0,
+                        known: RunPeaks | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The speaker's runs of ``speech`` (starts, ends) and which of them stand clear of the talk
     the speaker's leg carried under the other party's speech just before them: a run is clear
     when its loudest frame lies more than ``above_db`` over the ``HOLD_REFERENCE_QUANTILE`` of the
@@ -352,8 +361,7 @@ def clear_of_background(energy_db: np.ndarray, speech: np.ndarray, other: np.nda
 
     Parameters
     ----------
-    energy_db : np.ndarray [shape=(n,)]  the speaker's frame energy, dB
-    speech : np.ndarray [shape=(n,)], bool  the speaker's speech frames
+    energy_db, speech : np.ndarray [shape=(n,)]  the speaker's frame energy (dB) and speech frames (bool)
     other : np.ndarray [shape=(n,)], bool  the other party's speech frames, on the same clock
     above_db : float  how far over the reference a clear run peaks
     ref_s : float  seconds of the speaker's speech under the other party the reference reads
@@ -362,7 +370,8 @@ def clear_of_background(energy_db: np.ndarray, speech: np.ndarray, other: np.nda
     after : int  only the runs that end after this frame are judged (the others: not clear)
     earlier : np.ndarray [shape=(j,)] or None  the energy (dB) of such frames heard before the
         frames given, oldest first (the reference of a hold that outlasts the frames kept)
-    under : np.ndarray [shape=(m,)] or None  :func:`heard_under` of ``speech`` and ``other``, if known
+    under, known : np.ndarray [shape=(m,)], RunPeaks or None  :func:`heard_under` of ``speech``
+        and ``other``, :func:`~monitor.dsp.voice_gate.run_peaks` of ``energy_db`` and ``speech``, if known
 
     Returns
     -------
@@ -370,16 +379,16 @@ def clear_of_background(energy_db: np.ndarray, speech: np.ndarray, other: np.nda
     clear : np.ndarray [shape=(k,)], bool
     """
     speech = np.asarray(speech, dtype=bool)
-    starts, ends, peaks = run_peaks(energy_db, speech)
+    starts, ends, peaks = run_peaks(energy_db, speech) if known is None else known
     under = heard_under(speech, other, starts, ends) if under is None else under
     earlier = np.zeros(0) if earlier is None else np.asarray(earlier, dtype=np.float64)
     n_ref, n_min = max(1, int(round(ref_s / hop_s))), max(1, int(round(min_s / hop_s)))
     before = np.searchsorted(under, starts) + len(earlier)  # frames heard under the other party before each run
-    known = (before >= n_min) & (ends > after)
+    judged = (before >= n_min) & (ends > after)
     clear = ends > after
-    if known.any():
-        reference = _hold_references(energy_db, earlier, under, before[known], n_ref)
-        clear[known] = _run_loudness(energy_db, peaks, starts, ends, known, run_quantile) > reference + above_db
+    if judged.any():
+        reference = _hold_references(energy_db, earlier, under, before[judged], n_ref)
+        clear[judged] = _run_loudness(energy_db, peaks, starts, ends, judged, run_quantile) > reference + above_db
     return starts, ends, clear
 
 
@@ -412,17 +421,17 @@ def _run_loudness(energy_db: np.ndarray, peaks: np.ndarray, starts: np.ndarray, 
 def quiet_since(t: np.ndarray, energy_db: np.ndarray, speech: np.ndarray, other: np.ndarray,
                 above_db: float, ref_s: float, min_s: float, hop_s: float,
                 earlier: np.ndarray | None = None, under: np.ndarray | None = None,
-                run_quantile: float = 1.0) -> float | None:
+                run_quantile: float = 1.0, known: RunPeaks | None = None) -> float | None:
     """The time the current silence of both parties' clear talk began: the end of the other
     party's last speech frame or the speaker's last run that stands clear of the background
-    (:func:`clear_of_background`, with ``earlier`` and ``under``), whichever is later; talk no louder than the
+    (:func:`clear_of_background`, with ``earlier``, ``under`` and ``known``), whichever is later; talk no louder than the
     background (the babble of a hold) does not end it. None when neither has spoken in the frames
     given. Shapes (n,) each (``earlier``: (j,))."""
     other = np.asarray(other, dtype=bool)
     theirs = np.flatnonzero(other)
     last = int(theirs[-1]) + 1 if len(theirs) else 0  # a run that ends before it cannot be later talk
     starts, ends, clear = clear_of_background(energy_db, speech, other, above_db, ref_s, min_s, hop_s, last,
-                                              earlier, under, run_quantile)
+                                              earlier, under, run_quantile, known)
     talk = other | runs_to_mask(starts[clear], ends[clear], len(t))
     idx = np.flatnonzero(talk)
     return float(t[idx[-1]]) + hop_s / 2 if len(idx) else None
@@ -551,10 +560,35 @@ def silenced(frames: Frames, taken: np.ndarray) -> Frames:
                    sound=np.where(faint, np.uint8(SILENCE), frames.sound).astype(frames.sound.dtype))
 
 
+@dataclass(frozen=True)
+class GateRuns:
+    """What the gates of one hop read of the speaker's frames, found once (:meth:`of`) and handed
+    to each of them."""
+
+    theirs: np.ndarray | None
+    """The other party's speech on the speaker's clock (:func:`other_speech`), shape (n,), bool;
+    None without the other party's leg."""
+    known: RunPeaks | None
+    """The speaker's speech runs and their loudest frames (:func:`~monitor.dsp.voice_gate.run_peaks`),
+    shapes (k,); None without speech."""
+    share: np.ndarray | None
+    """Each run's share of frames under ``theirs`` (:func:`_share_under`), shape (k,); None
+    without either."""
+
+    @staticmethod
+    def of(frames: Frames, other: Frames | None) -> "GateRuns":
+        """The runs of ``frames`` (the speaker's) and ``other`` (the other party's frames, or None)."""
+        theirs = other_speech(frames, other) if other is not None else None
+        known = run_peaks(frames.energy_db, frames.speech) if frames.speech.any() else None
+        share = _share_under(theirs, known[0], known[1]) if theirs is not None and known is not None else None
+        return GateRuns(theirs, known, share)
+
+
 def own_speech(frames: Frames, gate_db: float, level_db: float | None = None, other: Frames | None = None,
                hold_gate_db: float = 0.0, hold_quiet_s: float = 0.0, hold_long_s: float = 0.0,
                background_margin_db: float = 0.0, background_below_db: float = 0.0,
-               background_min_s: float = 0.0, background_near_s: float = 0.0) -> Frames:
+               background_min_s: float = 0.0, background_near_s: float = 0.0,
+               found: GateRuns | None = None) -> Frames:
     """``frames`` with the speech that is not the caller's own voice turned to silence (no speech,
     voicing or syllable): runs too faint to be the caller
     (:func:`~monitor.dsp.voice_gate.own_voice`, against ``level_db``, by default the level of
@@ -566,21 +600,31 @@ def own_speech(frames: Frames, gate_db: float, level_db: float | None = None, ot
     ``background_margin_db``, ``background_below_db``, ``background_min_s`` and
     ``background_near_s``). Each test has its own switch (a gate, quiet time or margin of 0 turns
     it off; the long-hold test is part of the hold test and off with it); without the agent's leg
-    there is no hold test and no background test."""
+    there is no hold test and no background test. ``found``: :meth:`GateRuns.of` ``frames`` and
+    ``other``, when known (the tests all read them)."""
+    found = GateRuns.of(frames, other) if found is None else found
     level = speaker_level_db(frames.energy_db, frames.speech) if level_db is None else level_db
-    voice = own_voice(frames.energy_db, frames.speech, gate_db, level)
-    hold = other is not None and hold_quiet_s > 0 and hold_gate_db > 0
-    background = other is not None and background_margin_db > 0
-    theirs = other_speech(frames, other) if hold or background else None  # one map for both tests
-    if hold and theirs is not None:
-        held = hold_talk(frames.energy_db, frames.speech, theirs, level, hold_gate_db, hold_quiet_s, HOP_S)
-        held |= long_hold_talk(frames.energy_db, frames.speech, theirs, level, hold_gate_db, hold_long_s, HOP_S)
-        voice &= ~held
-    if background and theirs is not None:
+    voice = own_voice(frames.energy_db, frames.speech, gate_db, level, found.known)
+    theirs = found.theirs
+    if theirs is not None and hold_quiet_s > 0 and hold_gate_db > 0:
+        voice &= ~_held(frames.energy_db, frames.speech, theirs, level, hold_gate_db, hold_quiet_s, hold_long_s,
+                        found.known)
+    if theirs is not None and background_margin_db > 0:
         voice &= ~background_talk(frames.energy_db, frames.speech, theirs, level,
                                   background_margin_db, background_below_db, background_min_s, HOP_S,
-                                  background_near_s)
+                                  background_near_s, found.known, found.share)
     return silenced(frames, ~voice)
+
+
+def _held(energy_db: np.ndarray, speech: np.ndarray, other: np.ndarray, level_db: float | None, gate_db: float,
+          quiet_s: float, long_s: float, known: RunPeaks | None) -> np.ndarray:
+    """The frames of :func:`~monitor.dsp.voice_gate.hold_talk` and :func:`long_hold_talk` (the
+    hold test of :func:`own_speech`), from one :func:`~monitor.dsp.voice_gate.faint_runs`.
+    Shapes (n,) -> (n,), bool; ``known``: the runs of ``speech`` (None without speech)."""
+    faint = None if level_db is None or known is None else faint_runs(energy_db, speech, other, level_db,
+                                                                       gate_db, known)
+    held = hold_talk(energy_db, speech, other, level_db, gate_db, quiet_s, HOP_S, faint)
+    return held | long_hold_talk(energy_db, speech, other, level_db, gate_db, long_s, HOP_S, faint)
 
 
 class NotHeardSpans:
@@ -740,9 +784,9 @@ class CueTracker:
         latency = float(np.mean(recent)) if len(recent) else None
         # each frame is counted once, gated as it is at this hop: a word that the hop cuts keeps
         # the gate's verdict on its part before the cut (a few quiet frames of its onset may go)
-        self.tally[self.channel].add(me[me.t >= self._counted_t])
+        self.tally[self.channel].add(me.between(self._counted_t, np.inf))  # (frames sorted: a slice)
         if other is not None and self.other is not None:  # (the other leg's frames only with that leg)
-            self.tally[self.other].add(other[other.t >= self._counted_t])
+            self.tally[self.other].add(other.between(self._counted_t, np.inf))
         self._counted_t = t
         call_speech = self.tally[self.channel].speech_s
         return CuesEvent(t=round(t, 3), channel=self.channel, **span_cues(m), response_latency_s=latency,
@@ -764,11 +808,12 @@ class CueTracker:
         decay = 0.0 if on_hold else VOICE_LEVEL_DECAY_DB_PER_S * self.cfg.hop_s  # the caller is silent on hold
         self._level_db = held_level_db(self._level_db, speaker_level_db(mine.energy_db, mine.speech), decay)
         other = self._without_hum(self.other, t) if self.other is not None else None
-        self._find_hold(mine, other, t)
+        found = GateRuns.of(mine, other)  # the runs every gate below reads
+        self._find_hold(mine, found, t)
         voice = own_speech(mine, self.cfg.voice_gate_db, self._level_db, other, self.cfg.voice_hold_gate_db,
                            self.cfg.voice_hold_quiet_s, self.cfg.voice_hold_long_s,
                            self.cfg.voice_background_margin_db, self.cfg.voice_background_below_db,
-                           self.cfg.voice_background_min_s, self.cfg.voice_background_near_s)
+                           self.cfg.voice_background_min_s, self.cfg.voice_background_near_s, found)
         holds = np.array([h for h in self._holds if h[1] - h[0] >= self.cfg.hold_rest_skip_min_s - 1e-9])
         if self.cfg.hold_rest_skip and len(holds):
             voice = silenced(voice, inside_holds(voice.t, voice.speech, holds, voice.energy_db,
@@ -785,26 +830,28 @@ class CueTracker:
         spoke = holds[:, 0] >= self._spoke_t - 1e-9
         return np.where(spoke, self._level_db - self.cfg.hold_rest_skip_below_db, np.inf)
 
-    def _find_hold(self, mine: Frames, other: Frames | None, t: float) -> None:
+    def _find_hold(self, mine: Frames, found: GateRuns, t: float) -> None:
         """Note the hold the hop at ``t`` lies in: a silence of both parties' clear talk
         (:func:`quiet_since`, on the caller's leg before the voice gates) that has lasted
         ``hold_rest_quiet_s``. Off without the agent's leg, and while it has carried no speech in
         the call (a muted microphone, the agent on no channel of a recording): every pause of the
         caller would be a hold then. Notes too when the caller's first run clear of the background
         ended (the last talk at a hop, after the agent's), for :meth:`_skip_ceiling_db`, and since
-        when the silence the hop lies in has lasted (the cue events' ``quiet_since``)."""
+        when the silence the hop lies in has lasted (the cue events' ``quiet_since``). ``found``:
+        :meth:`GateRuns.of` ``mine`` and the agent's frames."""
         cfg = self.cfg
         self._quiet_since = None
-        if other is None or cfg.hold_rest_quiet_s <= 0:
+        theirs = found.theirs
+        if theirs is None or cfg.hold_rest_quiet_s <= 0:
             return
-        theirs = other_speech(mine, other)
         self._other_heard = self._other_heard or bool(theirs.any())
         if not self._other_heard:
             return
-        under = heard_under(mine.speech, theirs)
+        starts, ends = found.known[:2] if found.known is not None else (None, None)
+        under = heard_under(mine.speech, theirs, starts, ends, found.share)
         since = quiet_since(mine.t, mine.energy_db, mine.speech, theirs, cfg.hold_rest_above_db,
                             cfg.hold_rest_ref_s, cfg.hold_rest_min_s, HOP_S, self._heard_before(mine, under), under,
-                            cfg.hold_rest_run_quantile)
+                            cfg.hold_rest_run_quantile, found.known)
         agent_end = float(mine.t[np.flatnonzero(theirs)[-1]]) + HOP_S / 2 if theirs.any() else -np.inf
         if since is not None and since > agent_end + 1e-9:  # the caller's clear run was the last talk
             self._spoke_t = min(self._spoke_t, since)

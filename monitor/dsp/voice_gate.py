@@ -63,7 +63,7 @@ def held_level_db(held_db: float | None, now_db: float | None, decay_db: float) 
 
 
 def own_voice(energy_db: np.ndarray, speech: np.ndarray, gate_db: float,
-              level_db: float | None = None) -> np.ndarray:
+              level_db: float | None = None, known: RunPeaks | None = None) -> np.ndarray:
     """The speech frames that belong to runs within ``gate_db`` of the speaker's level.
 
     Parameters
@@ -73,6 +73,7 @@ def own_voice(energy_db: np.ndarray, speech: np.ndarray, gate_db: float,
     gate_db : float  a run whose loudest frame is further below the level is not the speaker's
         (<= 0: every speech frame is kept)
     level_db : float, optional  the speaker's level (default :func:`speaker_level_db`)
+    known : RunPeaks, optional  :func:`run_peaks` of ``energy_db`` and ``speech``, when known
 
     Returns
     -------
@@ -82,12 +83,21 @@ def own_voice(energy_db: np.ndarray, speech: np.ndarray, gate_db: float,
     level = speaker_level_db(energy_db, speech) if level_db is None else level_db
     if gate_db <= 0 or level is None or not speech.any():
         return speech.copy()
-    starts, ends, peaks = run_peaks(energy_db, speech)
+    starts, ends, peaks = run_peaks(energy_db, speech) if known is None else known
     loud = peaks >= level - gate_db
     return runs_to_mask(starts[loud], ends[loud], len(speech))
 
 
-def run_peaks(energy_db: np.ndarray, speech: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+RunPeaks = tuple[np.ndarray, np.ndarray, np.ndarray]
+"""The runs of a speaker's speech frames (starts, ends) and each run's loudest frame, as
+:func:`run_peaks` gives them: shapes (k,), (k,), (k,). The gates of one step read the same runs,
+so a caller that runs several of them finds them once and hands them in (``known``)."""
+
+FaintRuns = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+"""The runs, which of them are clear and the talk that ends a silence, as :func:`faint_runs` gives them."""
+
+
+def run_peaks(energy_db: np.ndarray, speech: np.ndarray) -> RunPeaks:
     """The runs of ``speech`` (starts, ends) and each run's loudest frame (dB; NaN counts as
     -inf). Shapes (n,), (n,) bool with a True -> (k,), (k,), (k,)."""
     starts, ends = runs(speech)
@@ -120,7 +130,7 @@ def seconds_since(talk: np.ndarray, starts: np.ndarray, hop_s: float) -> np.ndar
 
 
 def hold_talk(energy_db: np.ndarray, speech: np.ndarray, other: np.ndarray, level_db: float | None,
-              gate_db: float, quiet_s: float, hop_s: float) -> np.ndarray:
+              gate_db: float, quiet_s: float, hop_s: float, faint: FaintRuns | None = None) -> np.ndarray:
     """The speech frames of faint runs that begin after a long silence of both parties: talk in
     the background over a hold.
 
@@ -143,6 +153,7 @@ def hold_talk(energy_db: np.ndarray, speech: np.ndarray, other: np.ndarray, leve
     quiet_s : float  a faint run beginning more than this after both parties last spoke is
         background talk (<= 0: off)
     hop_s : float  seconds per frame
+    faint : FaintRuns, optional  :func:`faint_runs` of these arguments, when known
 
     Returns
     -------
@@ -151,18 +162,19 @@ def hold_talk(energy_db: np.ndarray, speech: np.ndarray, other: np.ndarray, leve
     speech = np.asarray(speech, dtype=bool)
     if gate_db <= 0 or quiet_s <= 0 or level_db is None or not speech.any():
         return np.zeros(len(speech), dtype=bool)
-    starts, ends, clear, talk = faint_runs(energy_db, speech, other, level_db, gate_db)
+    starts, ends, clear, talk = faint_runs(energy_db, speech, other, level_db, gate_db) if faint is None else faint
     held = ~clear & (seconds_since(talk, starts, hop_s) > quiet_s)
     return runs_to_mask(starts[held], ends[held], len(speech))
 
 
 def faint_runs(energy_db: np.ndarray, speech: np.ndarray, other: np.ndarray, level_db: float,
-               gate_db: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+               gate_db: float, known: RunPeaks | None = None) -> FaintRuns:
     """The speaker's runs of ``speech`` (starts, ends), which of them are clear (their loudest
     frame within ``gate_db`` of ``level_db``; the others are faint) and the talk that ends a
-    silence (the clear runs' frames and the other party's speech).
+    silence (the clear runs' frames and the other party's speech); ``known``: :func:`run_peaks`
+    of ``energy_db`` and ``speech``, when known.
     Shapes (n,), (n,) bool with a True, (n,) bool -> (k,), (k,), (k,) bool, (n,) bool."""
-    starts, ends, peaks = run_peaks(energy_db, speech)
+    starts, ends, peaks = run_peaks(energy_db, speech) if known is None else known
     clear = peaks >= level_db - gate_db
     talk = runs_to_mask(starts[clear], ends[clear], len(speech)) | np.asarray(other, dtype=bool)
     return starts, ends, clear, talk
