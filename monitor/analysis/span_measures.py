@@ -143,7 +143,7 @@ def pause_runs(speech: np.ndarray, min_pause: int, exclude: np.ndarray | None = 
     if max_pause is not None:
         keep &= (e - s) <= max_pause
     if exclude is not None and len(s) and exclude.any():
-        keep &= _counts(exclude, s, e) == 0
+        keep &= counts_in(exclude, s, e) == 0
     drop = ~keep & (long_enough | ~inside)
     return s[keep], e[keep], runs_to_mask(s[drop], e[drop], n)
 
@@ -214,7 +214,7 @@ def _pacing(frames: Frames, ps: np.ndarray, pe: np.ndarray, gap: np.ndarray, dur
     # phrases: speaking runs separated by pauses or gaps
     ph_s, ph_e = runs(speaking)
     phrase_len = (ph_e - ph_s) * HOP_S
-    syl_per_phrase = _counts(frames.nucleus, ph_s, ph_e)
+    syl_per_phrase = counts_in(frames.nucleus, ph_s, ph_e)
     return _Pacing(
         turn_s=pause_s + speaking_s,
         speech_rate_sps=(syl / (pause_s + speaking_s) if dialogue and pause_s + speaking_s > 0
@@ -258,13 +258,14 @@ def _breath_share(sound: np.ndarray, ps: np.ndarray, pe: np.ndarray) -> float | 
     breath = sound == BREATH
     if not breath.any():
         return 0.0
-    return _mean(_counts(breath, ps, pe) > 0)
+    return _mean(counts_in(breath, ps, pe) > 0)
 
 
-def _counts(mask: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+def counts_in(mask: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
     """True frames of ``mask`` (shape (n,)) in each range ``[starts[i], ends[i])``; shape (k,)."""
     cs = np.zeros(len(mask) + 1, np.int64)
-    np.cumsum(mask, out=cs[1:])
+    cs[1:] = mask  # (widened first: a running sum in one type, faster than one that casts as it goes)
+    np.cumsum(cs, out=cs)
     return cs[ends] - cs[starts]
 
 
@@ -310,6 +311,6 @@ def response_latencies(listener: Frames, other: Frames, *, min_turn_gap_s: float
     lat = (onset - o_e) * HOP_S
     keep = (onset <= resumed) & silent_at_offset & (lat <= max_latency_s)
     if unheard is not None and unheard[:n].any():
-        keep &= _counts(unheard[:n], np.maximum(o_e - 1, 0), onset + 1) == 0
+        keep &= counts_in(unheard[:n], np.maximum(o_e - 1, 0), onset + 1) == 0
     t = listener.t[:n]
     return t[onset[keep]], lat[keep]
