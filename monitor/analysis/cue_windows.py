@@ -105,10 +105,11 @@ def window_start(t: np.ndarray, speech: np.ndarray, t_end: float, speech_s: floa
     """
     floor = max(0.0, t_end - max_s)
     need = int(np.ceil(speech_s / HOP_S - 1e-9))
-    idx = np.flatnonzero(speech[:int(np.searchsorted(t, t_end))])
+    lo, hi = np.searchsorted(t, (floor, t_end))  # (a frame before the floor would start the window there)
+    idx = np.flatnonzero(speech[lo:hi])
     if need <= 0 or len(idx) < need:
         return floor
-    start = float(t[idx[-need]]) - HOP_S / 2
+    start = float(t[lo + idx[-need]]) - HOP_S / 2
     return max(floor, start)
 
 

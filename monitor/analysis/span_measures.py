@@ -210,7 +210,7 @@ def _pacing(frames: Frames, ps: np.ndarray, pe: np.ndarray, gap: np.ndarray, dur
     pause_len = (pe - ps) * HOP_S
     pause_s = float(pause_len.sum())
     speaking = _speaking(frames.speech, gap, ps, pe)
-    speaking_s = float(speaking.sum()) * HOP_S
+    speaking_s = float(np.count_nonzero(speaking)) * HOP_S
     # phrases: speaking runs separated by pauses or gaps
     ph_s, ph_e = runs(speaking)
     phrase_len = (ph_e - ph_s) * HOP_S
