@@ -931,8 +931,8 @@ class CueTracker:
         """
         start = max(0.0, self._settled_t - LATENCY_REACH_S)
         me, other = me.between(start, t), other.between(start, t)
-        n = min(len(me), len(other))
-        onset, lat = response_latencies(me[:n], other[:n], unheard=self.unheard_over(me.t[:n]))
+        n = min(len(me), len(other))  # (response_latencies reads the first n frames of each)
+        onset, lat = response_latencies(me, other, unheard=self.unheard_over(me.t[:n]))
         new = onset >= self._settled_t
         onset = np.concatenate([self._answers[0], onset[new]])
         lat = np.concatenate([self._answers[1], lat[new]])
