@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from monitor.config import AnalysisConfig
-from monitor.analysis.cue_windows import (CueTracker, SettledHum, floor_hum, inside_holds, other_speech, run_quantiles,
-                                         window_start, with_hold)
+from monitor.analysis.cue_windows import (CueTracker, GateRuns, SettledHum, floor_hum, inside_holds, other_speech,
+                                         own_speech, run_quantiles, window_start, with_hold)
 from monitor.analysis.frame_features import HOP_S, Frames
 from monitor.cue_registry import SPEECH_CUES
 from monitor.dsp.runs import runs
@@ -389,6 +389,21 @@ def hold_call(talk_db: float, hold: tuple[float, float] = (30.0, 60.0), cfg: Ana
     tracker.add("agent", agent)
     tracker.add("caller", caller)
     return tracker.due(final=True)
+
+
+@pytest.mark.parametrize("talk_db", [-37.0, -45.0, -60.0])
+def test_the_voice_gates_judge_the_same_on_runs_found_once_for_all_of_them(talk_db):
+    """The cue windows find the caller's runs, their peaks and their share under the agent once a
+    hop and hand them to every gate: the caller's own speech is the same as each gate finding them."""
+    agent, caller = hold_legs(talk_db)
+    c = CFG
+    args = (c.voice_gate_db, None, agent, c.voice_hold_gate_db, c.voice_hold_quiet_s, c.voice_hold_long_s,
+            c.voice_background_margin_db, c.voice_background_below_db, c.voice_background_min_s,
+            c.voice_background_near_s)
+    alone = own_speech(caller, *args)
+    found = own_speech(caller, *args, found=GateRuns.of(caller, agent))
+    assert np.array_equal(found.speech, alone.speech) and np.array_equal(found.sound, alone.sound)
+    assert found.speech.sum() < caller.speech.sum()  # (the gates dropped talk: there was something to judge)
 
 
 def test_faint_talk_that_goes_on_over_a_hold_is_not_the_caller_after_ten_quiet_seconds():
