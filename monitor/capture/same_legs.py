@@ -74,12 +74,9 @@ class LegsAlike:
         x = samples[:k * n, 0].reshape(k, n).astype(np.float64)
         y = samples[:k * n, 1].reshape(k, n).astype(np.float64)
         sxx, syy = np.einsum("ij,ij->i", x, x), np.einsum("ij,ij->i", y, y)
-        lags = range(-int(self.rate * MAX_LAG_S), int(self.rate * MAX_LAG_S) + 1)
-        sxy = np.max(np.abs([np.einsum("ij,ij->i", x[:, max(0, lag):n + min(0, lag)],
-                                       y[:, max(0, -lag):n - max(0, lag)]) for lag in lags]), axis=0)
         floor = n * 10.0 ** (SOUND_DBFS / 10.0)
         both = (sxx > floor) & (syy > floor)
-        corr = sxy[both] / np.sqrt(sxx[both] * syy[both])
+        corr = best_lag_products(x[both], y[both], int(self.rate * MAX_LAG_S)) / np.sqrt(sxx[both] * syy[both])
         alike = corr >= ALIKE_CORRELATION
         diff = 10.0 * np.log10(sxx[both][alike] / syy[both][alike])
         self.sounding += int(np.count_nonzero((sxx > floor) | (syy > floor)))
@@ -105,3 +102,23 @@ class LegsAlike:
             return None
         return (f"{100 * self.alike / self.sounding:.0f} % of its {self.sounding * STRETCH_S:.0f} s with sound hold "
                 f"the same samples on both channels (correlation {ALIKE_CORRELATION} or more, at one level)")
+
+
+def best_lag_products(x: np.ndarray, y: np.ndarray, max_lag: int) -> np.ndarray:
+    """Each stretch's largest dot product (in size) of its two legs' samples at a lag of up to
+    ``max_lag`` samples either way, the overlap alone counted.
+
+    Parameters
+    ----------
+    x, y : np.ndarray [shape=(k, n)], float64  the two legs' stretches (only those with sound on
+        both legs: the others need no correlation, and a call's legs take turns)
+    max_lag : int >= 0
+
+    Returns
+    -------
+    sxy : np.ndarray [shape=(k,)]
+    """
+    n = x.shape[1]
+    products = [np.einsum("ij,ij->i", x[:, max(0, lag):n + min(0, lag)], y[:, max(0, -lag):n - max(0, lag)])
+                for lag in range(-max_lag, max_lag + 1)]  # a few lags (1 ms), each over every stretch at once
+    return np.max(np.abs(products), axis=0) if len(x) else np.zeros(0)
