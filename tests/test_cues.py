@@ -12,11 +12,13 @@ import numpy as np
 import pytest
 
 from monitor.config import AnalysisConfig
-from monitor.analysis.cue_windows import (CueTracker, GateRuns, SettledHum, floor_hum, inside_holds, other_speech,
-                                         own_speech, run_quantiles, window_start, with_hold)
+from monitor.analysis.cue_windows import (CueTracker, GateRuns, SettledHum, background_talk, floor_hum, inside_holds,
+                                         long_hold_talk, other_speech, own_speech, run_quantiles, window_start,
+                                         with_hold)
 from monitor.analysis.frame_features import HOP_S, Frames
 from monitor.cue_registry import SPEECH_CUES
 from monitor.dsp.runs import runs
+from monitor.dsp.voice_gate import hold_talk, own_voice, speaker_level_db
 
 CFG = AnalysisConfig(window_speech_s=8.0, window_max_s=90.0, latency_turns=3, hop_s=1.0)
 
@@ -394,16 +396,22 @@ def hold_call(talk_db: float, hold: tuple[float, float] = (30.0, 60.0), cfg: Ana
 @pytest.mark.parametrize("talk_db", [-37.0, -45.0, -60.0])
 def test_the_voice_gates_judge_the_same_on_runs_found_once_for_all_of_them(talk_db):
     """The cue windows find the caller's runs, their peaks and their share under the agent once a
-    hop and hand them to every gate: the caller's own speech is the same as each gate finding them."""
+    hop and hand them to every gate: the caller's own speech is what the gates give each finding
+    them itself (own voice, hold talk, long-hold talk, background talk, one after another)."""
     agent, caller = hold_legs(talk_db)
     c = CFG
-    args = (c.voice_gate_db, None, agent, c.voice_hold_gate_db, c.voice_hold_quiet_s, c.voice_hold_long_s,
-            c.voice_background_margin_db, c.voice_background_below_db, c.voice_background_min_s,
-            c.voice_background_near_s)
-    alone = own_speech(caller, *args)
-    found = own_speech(caller, *args, found=GateRuns.of(caller, agent))
-    assert np.array_equal(found.speech, alone.speech) and np.array_equal(found.sound, alone.sound)
-    assert found.speech.sum() < caller.speech.sum()  # (the gates dropped talk: there was something to judge)
+    found = own_speech(caller, c.voice_gate_db, None, agent, c.voice_hold_gate_db, c.voice_hold_quiet_s,
+                       c.voice_hold_long_s, c.voice_background_margin_db, c.voice_background_below_db,
+                       c.voice_background_min_s, c.voice_background_near_s, found=GateRuns.of(caller, agent))
+    e, speech, theirs = caller.energy_db, caller.speech, other_speech(caller, agent)
+    level = speaker_level_db(e, speech)
+    each = (own_voice(e, speech, c.voice_gate_db, level)
+            & ~hold_talk(e, speech, theirs, level, c.voice_hold_gate_db, c.voice_hold_quiet_s, HOP_S)
+            & ~long_hold_talk(e, speech, theirs, level, c.voice_hold_gate_db, c.voice_hold_long_s, HOP_S)
+            & ~background_talk(e, speech, theirs, level, c.voice_background_margin_db, c.voice_background_below_db,
+                               c.voice_background_min_s, HOP_S, c.voice_background_near_s))
+    assert np.array_equal(found.speech, each)
+    assert each.sum() < speech.sum()  # (the gates dropped talk: there was something to judge)
 
 
 def test_faint_talk_that_goes_on_over_a_hold_is_not_the_caller_after_ten_quiet_seconds():
