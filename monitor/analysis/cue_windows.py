@@ -602,7 +602,7 @@ def own_speech(frames: Frames, gate_db: float, level_db: float | None = None, ot
     ``background_near_s``). Each test has its own switch (a gate, quiet time or margin of 0 turns
     it off; the long-hold test is part of the hold test and off with it); without the agent's leg
     there is no hold test and no background test. ``found``: :meth:`GateRuns.of` ``frames`` and
-    ``other``, when known (the tests all read them)."""
+    ``other``, when known (every gate here reads them)."""
     found = GateRuns.of(frames, other) if found is None else found
     level = speaker_level_db(frames.energy_db, frames.speech) if level_db is None else level_db
     voice = own_voice(frames.energy_db, frames.speech, gate_db, level, found.known)
