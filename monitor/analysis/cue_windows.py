@@ -479,7 +479,7 @@ def hum_stretches(frames: Frames, floor_db: float, min_s: float,
     padded = np.concatenate([[False], speech, [False]])
     alone = ~padded[starts] & ~padded[ends + 1]  # no speech just before or after: a run of its own
     hum = (((ends - starts) * HOP_S >= min_s - 1e-9) | alone) & (spread <= steady_db) \
-        & (_stretch_sums(frames.nucleus, starts, ends) == 0)
+        & (counts_in(frames.nucleus, starts, ends) == 0)
     return starts, ends, hum
 
 
