@@ -73,7 +73,10 @@ class _Version(argparse.Action):
         parser.exit()
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The parser of every command, or with ``only`` (a command's name, ``install-service``) of that
+    one alone: the modules of the others are not imported, and that command's arguments parse
+    as with every parser built."""
     parser = _TopParser(prog="call-monitor",
                         description="Local real-time call monitor: flags slow, labored or "
                                     "breathless speech and distress phrases.",
@@ -83,15 +86,23 @@ def build_parser() -> argparse.ArgumentParser:
                                "`call-monitor COMMAND --help` explains each command.")
     parser.add_argument("--version", action=_Version, help="the release installed, and the database schema it writes")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMANDS:
+    for name in COMMANDS if only is None else (only.replace("-", "_"),):
         importlib.import_module(f"monitor.commands.{name}").add_parser(sub)
     return parser
 
 
+def _command_named(argv: list[str]) -> str | None:
+    """The command ``argv`` begins with (``install-service``), whose parser alone is needed; None
+    when it begins with anything else (``--help``, ``--version``, a mistyped command: the top
+    parser answers, with every command's name)."""
+    return argv[0] if argv and argv[0] in {name.replace("_", "-") for name in COMMANDS} else None
+
+
 def main(argv: list[str] | None = None) -> int:
     from .commands.common import signed_values_joined
-    parser = build_parser()
-    args, unrecognized = parser.parse_known_args(signed_values_joined(sys.argv[1:] if argv is None else argv))
+    given = signed_values_joined(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(_command_named(given))
+    args, unrecognized = parser.parse_known_args(given)
     if unrecognized:
         _refuse_unrecognized(parser, args.command, unrecognized)
     if not getattr(args, "run", None):
