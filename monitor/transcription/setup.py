@@ -5,13 +5,15 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 from dataclasses import dataclass
-from typing import Any, Callable, ClassVar, Iterator
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Iterator
 
 from ..config import Config, base_language
 from .vosk_models import (ModelError, ModelInfo, ModelNotInstalled, asked_model, check_loads, check_model_dir,
                           load_model, no_model_message, not_installed_message, resolve_model)
 from .phrases import SCRIPTS, PhraseMatcher, unwritten
-from .recognizer import FlushesLeft, Transcriber
+
+if TYPE_CHECKING:
+    from .recognizer import FlushesLeft
 
 
 def matcher_for(cfg: Config, language: str | None = None) -> PhraseMatcher | None:
@@ -22,6 +24,14 @@ def matcher_for(cfg: Config, language: str | None = None) -> PhraseMatcher | Non
     if not phrases:
         return None
     return PhraseMatcher(phrases, cfg.phrases.tolerance, language=base_language(language))
+
+
+def _no_flushes_left() -> FlushesLeft:
+    """A new count of the flushes given up on, for a setup made with a loaded model: the recognizer's
+    module (numpy's) imported only then, not by a command that finds and checks a model without
+    transcribing (install-service)."""
+    from .recognizer import FlushesLeft
+    return FlushesLeft()
 
 
 @dataclass(frozen=True)
@@ -36,7 +46,7 @@ class TranscriptionSetup:
     agent: bool = False  # transcribe the agent's leg too (transcription.agent)
     renew_s: float = 0.0  # live only (the daemon passes transcription.renew_s): a new recognizer within a call
     # after this much speech
-    flushes_left: FlushesLeft = dataclasses.field(default_factory=FlushesLeft, compare=False)
+    flushes_left: FlushesLeft = dataclasses.field(default_factory=_no_flushes_left, compare=False)
     """The flushes given up on still running, of every call's recognizers (kept by a reload's :meth:`with_phrases`)."""
 
     NOTES_KEYS: ClassVar[tuple[str, ...]] = ("transcription.language", "phrases.language", "phrases.phrases")
@@ -220,6 +230,7 @@ class TranscriptionSetup:
         cue windows (so its pace is the recognizer's); the live daemon drops the
         oldest audio rather than fall behind, and never waits for words.
         """
+        from .recognizer import Transcriber
         transcribers = {leg: Transcriber(self.model, leg, rate, model_rate=self.info.sample_rate,
                                          on_full="drop" if self.live else "block",
                                          renew_s=self.renew_s if self.live else 0.0, flushes_left=self.flushes_left)
