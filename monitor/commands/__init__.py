@@ -1,7 +1,8 @@
 """One module per ``call-monitor`` subcommand: ``add_parser(subparsers)`` and ``run(args) -> int``.
 
 The rule that keeps every command quick to start (``call-monitor --help`` builds
-all the parsers, so one heavy module slows every command):
+all the parsers, so one heavy module slows it; a command given by its name imports
+its own module alone and builds its own parser):
 
 * at module level, a command imports only the standard library, ``..console``, ``..stops``
   and ``.common``'s option helpers (``add_config_options``, ``add_call_options``,
