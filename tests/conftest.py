@@ -1247,3 +1247,35 @@ def hold_music_call(tmp_path_factory) -> str:
     path = tmp_path_factory.mktemp("holds") / "hold_music.wav"
     sf.write(path, np.concatenate([x[:start], hold, x[start:start + 30 * HOLD_RATE]]), HOLD_RATE)
     return str(path)
+
+
+# --------------------------------------------------------------------------- the daemon's state, polled without a command
+
+
+def socket_state(env: dict) -> dict | None:
+    """The state a daemon answers at the sockets ``call-monitor status`` in ``env`` asks (no
+    configuration: ``$XDG_RUNTIME_DIR/callmonitor.sock`` first), read over the socket from this
+    process; None while none answers. A poll of it starts no process, where a ``status`` a poll
+    costs a Python start and the command's imports."""
+    from monitor.config import load_config
+    from monitor.delivery.status_socket import query_status, socket_paths
+    for path in socket_paths(load_config(None, user_config=False), env):
+        try:
+            return query_status(path)
+        except (OSError, ValueError):
+            continue
+    return None
+
+
+def state_comes(env: dict, pred: Callable[[dict], object], timeout: float, every_s: float = 0.2) -> bool:
+    """Whether the daemon's state (:func:`socket_state`) satisfies ``pred`` within ``timeout`` seconds:
+    the wait, before the test asks ``call-monitor status`` itself for what it checks."""
+    return wait_for(lambda: (st := socket_state(env)) is not None and bool(pred(st)), timeout, every_s)
+
+
+def listening(d: Daemon, env: dict, timeout: float = 30) -> dict:
+    """:meth:`Daemon.wait_running`, polled over the socket (:func:`state_comes`) until the daemon
+    listens with every leg running: then its ``status --json`` (exit 0), as that returns it."""
+    state_comes(env, lambda st: not st.get("starting") and all(s["state"] == "running" for s in st["legs"].values()),
+                timeout)
+    return d.wait_running(env, timeout)
