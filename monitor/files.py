@@ -11,7 +11,6 @@ import hashlib
 import os
 import select
 import stat
-import uuid
 from contextlib import contextmanager
 from typing import BinaryIO, Callable, Iterator
 
@@ -33,11 +32,18 @@ def new_file_beside(folder: str | os.PathLike[str], prefix: str, suffix: str = "
         yield tmp
 
 
+def random_hex() -> str:
+    """32 random hexadecimal digits (a random UUID's): a new file's or id's own; :mod:`uuid`, which
+    imports :mod:`platform`, imported only when one is made, not by every command that imports this."""
+    import uuid
+    return uuid.uuid4().hex
+
+
 @contextmanager
 def _made_beside(folder: str | os.PathLike[str], prefix: str, suffix: str) -> Iterator[tuple[str, int]]:
     """A new file's path in ``folder`` (as :func:`new_file_beside`) and the descriptor it was made
     with (write-only, never through a link), which the block closes; the file removed as there."""
-    tmp = os.path.join(folder, f"{prefix}{uuid.uuid4().hex}{suffix}")
+    tmp = os.path.join(folder, f"{prefix}{random_hex()}{suffix}")
     try:
         yield tmp, os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
     finally:

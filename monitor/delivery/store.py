@@ -23,13 +23,13 @@ import os
 import sqlite3
 import threading
 import time
-import uuid
 from dataclasses import fields
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from ..config.urls import redact_url
 from ..events import AGENT_RECORDING, AlertClearedEvent, AlertEvent, CuesEvent, Word, WordsEvent
+from ..files import random_hex
 from .outcomes import Labelled, Monitored
 from .sqlite_file import closed_on_failure, connect_private, empty_log, made_whole
 from .store_errors import StoreError
@@ -915,11 +915,11 @@ class Store:
                 "SELECT key, value FROM meta WHERE key IN ('instance_id', 'instance_machine')")}
             if "instance_id" not in made or "instance_machine" not in made:  # new, or of an earlier release
                 self._write("INSERT OR IGNORE INTO meta (key, value) VALUES ('instance_id', ?), "
-                            "('instance_machine', ?)", (uuid.uuid4().hex, machine), commit=True)
+                            "('instance_machine', ?)", (random_hex(), machine), commit=True)
                 return self._meta("instance_id")
             key = self._id_key(made["instance_machine"], machine)
             if key != "instance_id" and not self._read("SELECT 1 FROM meta WHERE key = ?", (key,)):
-                self._write("INSERT INTO meta (key, value) VALUES (?, ?)", (key, uuid.uuid4().hex), commit=True)
+                self._write("INSERT INTO meta (key, value) VALUES (?, ?)", (key, random_hex()), commit=True)
                 log.info("%s: this database's daemon id was made on another machine (a copied desktop image or "
                          "database): on this one the daemon posts to the supervisor as a new daemon, %s",
                          self.path, self._meta(key))
@@ -934,7 +934,7 @@ class Store:
             current = self.instance_id(machine)
             if current == refused:
                 key = self._id_key(self._meta("instance_machine"), machine)
-                self._write("UPDATE meta SET value = ? WHERE key = ?", (uuid.uuid4().hex, key), commit=True)
+                self._write("UPDATE meta SET value = ? WHERE key = ?", (random_hex(), key), commit=True)
             return self._meta(self._id_key(self._meta("instance_machine"), machine))
 
     @staticmethod

@@ -26,12 +26,12 @@ from __future__ import annotations
 import logging
 import threading
 import time
-import uuid
 from collections import deque
 from dataclasses import replace
 from typing import Any, Callable, Iterable, Mapping
 
 from ..events import AlertAckedEvent, AlertClearedEvent, AlertEvent, CuesEvent, WordsEvent
+from ..files import random_hex
 from .dblock import DatabaseInUse
 from .store import Store
 from .store_errors import SchemaTooNew, StoreError
@@ -78,7 +78,7 @@ class PendingStore:
         self._lock = threading.Lock()
         self._attempt: threading.Thread | None = None
         self._store: Store | None = None
-        self._provisional_id = f"unopened-{uuid.uuid4().hex}"
+        self._provisional_id = f"unopened-{random_hex()}"
 
     @property
     def is_open(self) -> bool:
