@@ -1279,3 +1279,46 @@ def listening(d: Daemon, env: dict, timeout: float = 30) -> dict:
     state_comes(env, lambda st: not st.get("starting") and all(s["state"] == "running" for s in st["legs"].values()),
                 timeout)
     return d.wait_running(env, timeout)
+
+
+FRESH_WARNING_FILTERS: tuple[tuple[str, type[Warning], str], ...] = (
+    ("default", DeprecationWarning, "__main__"), ("ignore", DeprecationWarning, ""),
+    ("ignore", PendingDeprecationWarning, ""), ("ignore", ImportWarning, ""), ("ignore", ResourceWarning, ""))
+"""Python's warning filters in a fresh interpreter (its documented defaults, first to last)."""
+
+
+def call_monitor_here(*args: str | os.PathLike, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    """``call-monitor ARGS`` as :func:`call_monitor` runs it (in ``cwd``, the checkout's folder unless
+    given), but in this process (``monitor.cli.main``): its exit status (a usage error's too) and what
+    it writes on stdout and stderr, as a fresh interpreter writes them there (Python's warnings under
+    its default filters, the records of loggers with no handler of their own through logging's last
+    resort, and after them whatever a C library writes on descriptor 2), without the fresh
+    interpreter's start and imports (matplotlib's alone about a CPU-second a report). For tests of
+    what a command does, says and writes, not of its process."""
+    import io
+    import tempfile
+    import warnings
+    from monitor import cli
+    out, err, root = io.StringIO(), io.StringIO(), logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    with tempfile.TemporaryFile() as native_err, contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), \
+            warnings.catch_warnings(), contextlib.chdir(ROOT if cwd is None else cwd):
+        warnings.resetwarnings()
+        for action, category, module in reversed(FRESH_WARNING_FILTERS):
+            warnings.filterwarnings(action, category=category, module=module)
+        root.handlers[:] = []
+        root.setLevel(logging.WARNING)
+        fd2 = os.dup(2)
+        os.dup2(native_err.fileno(), 2)
+        try:
+            status = cli.main([str(a) for a in args])
+        except SystemExit as end:
+            status = end.code if isinstance(end.code, int) else 0 if end.code is None else 1
+        finally:
+            os.dup2(fd2, 2)
+            os.close(fd2)
+            root.handlers[:] = handlers
+            root.setLevel(level)
+        native_err.seek(0)
+        said = err.getvalue() + native_err.read().decode("utf-8", "replace")
+    return subprocess.CompletedProcess(["call-monitor", *map(str, args)], status, out.getvalue(), said)

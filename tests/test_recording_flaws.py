@@ -8,7 +8,8 @@ call's legs.
 the report of the stored call, the archive page of a batch and the call reports beside it say them
 in the words of the report of the recording itself. Recordings are fixture calls cut with real
 bytes (a copy stopped part-way, as a crash or a full disk leaves it), replayed and scored by the
-real commands into real SQLite files, the pages read back as text.
+real commands into real SQLite files, the pages read back as text (the reports and replays run in the
+test's process, :func:`conftest.call_monitor_here`; the batches, with their Dask workers, in their own).
 """
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from conftest import CALLS, call_monitor
+from conftest import CALLS, call_monitor, call_monitor_here
 
 from monitor.capture.sources import FileSource
 from monitor.config import load_config
@@ -115,25 +116,24 @@ def test_a_replayed_recording_cut_short_is_said_so_by_its_stored_calls_report_as
     cut = tmp_path / "cut.wav"
     held = cut_wav(CALLS / "deteriorating_8k.wav", cut, 1_000_000)
     db = tmp_path / "events.db"
-    replayed = call_monitor("replay", cut, "--db", db, "--no-transcribe", timeout=300)
+    replayed = call_monitor_here("replay", cut, "--db", db, "--no-transcribe")
     assert replayed.returncode == 0, replayed.stderr
     assert f"{WARNING}{cut}: truncated or damaged, replayed the {held:.2f} s before its audio breaks off" \
         in replayed.stderr.splitlines()
     stored, own = tmp_path / "stored.html", tmp_path / "own.html"
-    of_stored = call_monitor("report", "1", "--db", db, "-o", stored, timeout=300)
-    of_recording = call_monitor("report", cut, "-o", own, "--no-transcribe", timeout=300)
+    of_stored = call_monitor_here("report", "1", "--db", db, "-o", stored)
+    of_recording = call_monitor_here("report", cut, "-o", own, "--no-transcribe")
     assert of_stored.returncode == 0 and of_recording.returncode == 0, of_stored.stderr + of_recording.stderr
     for done in (of_stored, of_recording):
         assert [line for line in done.stderr.splitlines() if line.startswith(WARNING)] == [
             f"{WARNING}{cut}: truncated or damaged, the report covers the {held:.2f} s before its audio breaks off"]
     assert broken_off_note(held) in page_text(stored) and broken_off_note(held) in page_text(own)
-    assert call_monitor("report", "1", "--db", db, "-o", tmp_path / "stored.png", timeout=300).returncode == 0
+    assert call_monitor_here("report", "1", "--db", db, "-o", tmp_path / "stored.png").returncode == 0
 
 
 def test_a_whole_recordings_stored_call_says_nothing_of_a_break(recordings, scored, tmp_path):
     page = tmp_path / "whole.html"
-    done = call_monitor("report", scored["rows"]["whole.wav"]["db_call_id"], "--db", scored["db"], "-o", page,
-                        timeout=300)
+    done = call_monitor_here("report", scored["rows"]["whole.wav"]["db_call_id"], "--db", scored["db"], "-o", page)
     assert done.returncode == 0 and WARNING not in done.stderr, done.stderr
     assert "Truncated or damaged" not in page_text(page) and "The recording:" not in page_text(page)
 
@@ -146,7 +146,7 @@ def test_the_archive_page_marks_each_recording_that_broke_off_as_the_batch_said_
     (one cut before its caller spoke); a whole recording is not. The flagged call's own report,
     written beside the page from the database, says where its recording broke off."""
     page = tmp_path / "archive.html"
-    done = call_monitor("report", "--batch", scored["tables"][table], "--db", scored["db"], "-o", page, timeout=300)
+    done = call_monitor_here("report", "--batch", scored["tables"][table], "--db", scored["db"], "-o", page)
     assert done.returncode == 0, done.stderr
     text = page_text(page)
     said = sorted(line[len(WARNING):] for line in scored["said"].splitlines()
@@ -170,7 +170,7 @@ def test_the_archive_page_marks_each_recording_that_broke_off_as_the_batch_said_
 def test_the_archive_pages_call_reports_made_from_the_recordings_say_it_alike(recordings, scored, tmp_path):
     """Without the database, the flagged call's report is made from its recording, and says the same."""
     page = tmp_path / "archive.html"
-    done = call_monitor("report", "--batch", scored["tables"]["csv"], "-o", page, timeout=300)
+    done = call_monitor_here("report", "--batch", scored["tables"]["csv"], "-o", page)
     assert done.returncode == 0, done.stderr
     [call_page] = (tmp_path / "archive_calls").iterdir()
     assert broken_off_note(recordings["held"]["alerting"]) in page_text(call_page)
@@ -182,7 +182,7 @@ def test_a_cut_mp3s_stored_call_is_drawn_from_what_its_recording_holds(recording
     what it holds, is drawn from it all the same, and said to break off where the batch said."""
     row = scored["rows"]["half.mp3"]
     page = tmp_path / "mp3.html"
-    done = call_monitor("report", row["db_call_id"], "--db", scored["db"], "-o", page, timeout=300)
+    done = call_monitor_here("report", row["db_call_id"], "--db", scored["db"], "-o", page)
     assert done.returncode == 0, done.stderr
     text = page_text(page)
     assert broken_off_note(float(row["duration_s"])) in text
@@ -193,7 +193,7 @@ def test_a_cut_mp3s_stored_call_is_drawn_from_what_its_recording_holds(recording
 def clipped_own_report(recordings, tmp_path_factory) -> Path:
     """The report of the clipped recording itself (``report RECORDING``), made once for the module."""
     own = tmp_path_factory.mktemp("clipped") / "own.html"
-    assert call_monitor("report", recordings["clipped"], "-o", own, "--no-transcribe", timeout=300).returncode == 0
+    assert call_monitor_here("report", recordings["clipped"], "-o", own, "--no-transcribe").returncode == 0
     return own
 
 
@@ -206,10 +206,10 @@ def test_a_stored_call_keeps_what_was_wrong_with_its_recordings_samples(recordin
     clipped, own, stored = recordings["clipped"], clipped_own_report, tmp_path / "stored.html"
     if stored_by == "replay":
         db, call_id = tmp_path / "events.db", "1"
-        assert call_monitor("replay", clipped, "--db", db, "--no-transcribe", timeout=300).returncode == 0
+        assert call_monitor_here("replay", clipped, "--db", db, "--no-transcribe").returncode == 0
     else:
         db, call_id = scored["db"], scored["rows"][clipped.name]["db_call_id"]
-    done = call_monitor("report", call_id, "--db", db, "-o", stored, timeout=300)
+    done = call_monitor_here("report", call_id, "--db", db, "-o", stored)
     assert done.returncode == 0, done.stderr
     [said] = [line for line in done.stderr.splitlines() if line.startswith(WARNING)]
     assert said.startswith(f"{WARNING}{clipped}: sample rate 6000 Hz") and "flat-topped at 0.70" in said
@@ -267,7 +267,7 @@ def replayed(tmp_path_factory):
     def replay(recording: Path) -> tuple:
         if recording not in done:
             db = tmp_path_factory.mktemp("replayed") / "events.db"
-            done[recording] = call_monitor("replay", recording, "--db", db, "--no-transcribe", timeout=300), db
+            done[recording] = call_monitor_here("replay", recording, "--db", db, "--no-transcribe"), db
         return done[recording]
     return replay
 
@@ -297,8 +297,8 @@ def test_replays_warnings_of_a_recordings_legs_are_said_by_its_stored_calls_repo
     said = said_of(recording, done.stderr + done.stdout)
     assert len(said) == lines, said
     stored, own = tmp_path / "stored.html", tmp_path / "own.html"
-    of_stored = call_monitor("report", "1", "--db", db, "-o", stored, timeout=300)
-    of_recording = call_monitor("report", recording, "-o", own, "--no-transcribe", timeout=300)
+    of_stored = call_monitor_here("report", "1", "--db", db, "-o", stored)
+    of_recording = call_monitor_here("report", recording, "-o", own, "--no-transcribe")
     assert of_stored.returncode == 0 and of_recording.returncode == 0, of_stored.stderr + of_recording.stderr
     for done, page in ((of_stored, stored), (of_recording, own)):
         assert said_of(recording, done.stderr) == said
@@ -336,7 +336,7 @@ def test_a_live_calls_legs_said_to_read_the_wrong_way_round_are_kept_with_it_and
     said = [e.message for e in heard if e.type == "status" and "wrong way round" in e.message]
     assert len(said) == 1 and "spoke first" in said[0] and "--caller and --agent" in said[0], said
     page = tmp_path / "call.html"
-    done = call_monitor("report", call.id, "--db", db, "-o", page, timeout=300)
+    done = call_monitor_here("report", call.id, "--db", db, "-o", page)
     assert done.returncode == 0, done.stderr
     assert said_of(call.source, done.stderr) == said
     assert the_recording_note(said[0]) in page_text(page)
@@ -348,11 +348,11 @@ def test_a_correctly_wired_call_is_said_to_have_neither(miswired, miswired_score
     assert said_of(right, miswired_scored["said"]) == []
     row = miswired_scored["rows"][right.name]
     assert row["legs_swapped"] == "" and row["too_quiet"] == "" and row["legs_same"] == ""
-    replayed = call_monitor("replay", right, "--db", tmp_path / "events.db", "--no-transcribe", timeout=300)
+    replayed = call_monitor_here("replay", right, "--db", tmp_path / "events.db", "--no-transcribe")
     assert replayed.returncode == 0 and said_of(right, replayed.stderr + replayed.stdout) == []
     for target in ([right, "--no-transcribe"], [row["db_call_id"], "--db", miswired_scored["db"]]):
         page = tmp_path / "page.html"
-        done = call_monitor("report", *target, "-o", page, timeout=300)
+        done = call_monitor_here("report", *target, "-o", page)
         assert done.returncode == 0 and WARNING not in done.stderr, done.stderr
         assert "The recording:" not in page_text(page)
 
@@ -372,7 +372,7 @@ def test_the_batch_warns_of_them_as_replay_does_and_keeps_them_with_the_row_and_
         assert [c for c in (row["legs_same"], row["legs_swapped"], *row["too_quiet"].split(" | ")) if c] == said
         assert len(said) == {"swapped": 1, "same": 1, "quiet": 2}[which]
         page = tmp_path / f"{which}.html"
-        done = call_monitor("report", row["db_call_id"], "--db", miswired_scored["db"], "-o", page, timeout=300)
+        done = call_monitor_here("report", row["db_call_id"], "--db", miswired_scored["db"], "-o", page)
         assert done.returncode == 0 and said_of(recording, done.stderr) == said, done.stderr
         assert all(the_recording_note(line) in page_text(page) for line in said)
 
@@ -407,8 +407,8 @@ def test_a_dual_mono_recording_is_said_with_how_to_score_it_as_mono_which_says_n
     done, _ = replayed(recording)
     [as_replay_says] = said_of(recording, done.stderr + done.stdout)
     assert as_replay_says.endswith("score it as mono: replay it with --caller-channel 1 --agent-channel -1")
-    mono = call_monitor("replay", recording, "--no-transcribe", "--caller-channel", "1", "--agent-channel", "-1",
-                        "--jsonl", "--db", tmp_path / "e.db", timeout=300)
+    mono = call_monitor_here("replay", recording, "--no-transcribe", "--caller-channel", "1", "--agent-channel",
+                             "-1", "--jsonl", "--db", tmp_path / "e.db")
     assert mono.returncode == 0 and "same audio" not in mono.stderr + mono.stdout, mono.stderr
     assert '"agent_speech_s": null' in mono.stdout.splitlines()[-1]
 
@@ -453,8 +453,7 @@ def test_the_archive_page_lists_the_calls_whose_legs_read_wrong_as_the_batch_sai
     among the flagged calls; the correctly wired call is neither listed nor marked. The flagged
     calls' own reports beside the page say them too."""
     page = tmp_path / "archive.html"
-    done = call_monitor("report", "--batch", miswired_scored["table"], "--db", miswired_scored["db"], "-o", page,
-                        timeout=300)
+    done = call_monitor_here("report", "--batch", miswired_scored["table"], "--db", miswired_scored["db"], "-o", page)
     assert done.returncode == 0, done.stderr
     text = page_text(page)
     banner = text.split("<div class=\"banner ")[1].split("</div>")[0]

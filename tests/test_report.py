@@ -3,6 +3,9 @@
 Reports are made for fixture calls (replayed through the pipeline, with a transcript built from
 the fixture's labelled phrases standing in for the recogniser) and for a call stored in SQLite;
 the HTML is parsed, its timeline image decoded, and the page is rendered in headless Chromium.
+Commands run in the test's process (``cli.main``, :func:`conftest.call_monitor_here`) unless the
+test's subject is their process (a user's run end to end, a stop, file permissions binding, the
+environment, what the plotting library itself prints): those run in a fresh interpreter.
 """
 from __future__ import annotations
 
@@ -28,7 +31,8 @@ import soundfile as sf
 pytest.importorskip("matplotlib")
 import matplotlib.image as mpimg
 
-from conftest import CALLS, HOLD, ROOT, call_monitor, long_recording, made_in, replay_under_way, stopped_once_open
+from conftest import (CALLS, HOLD, ROOT, call_monitor, call_monitor_here, long_recording, made_in, replay_under_way,
+                      stopped_once_open)
 
 from monitor import cli
 from monitor.config import load_config
@@ -381,8 +385,7 @@ def test_a_report_of_a_clipped_recording_says_so_on_stderr_and_in_its_notes(tmp_
     wav = tmp_path / "agc_6k.wav"
     sf.write(wav, x, 6000, subtype="PCM_16")
     out = tmp_path / "report.html"
-    done = subprocess.run([sys.executable, "-m", "monitor.cli", "report", str(wav), "-o", str(out),
-                           "--no-transcribe"], capture_output=True, text=True, timeout=120, cwd=ROOT)
+    done = call_monitor_here("report", wav, "-o", out, "--no-transcribe")
     assert done.returncode == 0, done.stderr
     warning = [line for line in done.stderr.splitlines() if "warning" in line]
     assert len(warning) == 1 and warning[0].startswith(f"call-monitor: warning: {wav}: sample rate 6000 Hz")
@@ -398,8 +401,8 @@ def test_a_report_of_a_recording_with_hold_music_given_its_hold_raises_nothing_a
     raises nothing; the page's note says the caller was on hold then. A hold that begins after the
     recording's end is said in one warning line, as replay says it, and not applied."""
     out = tmp_path / "held.html"
-    done = call_monitor("report", hold_music_call, "-o", out, "--no-transcribe", "--hold", "1:40-2:25",
-                        "--hold", "9:00-9:30", timeout=120)
+    done = call_monitor_here("report", hold_music_call, "-o", out, "--no-transcribe", "--hold", "1:40-2:25",
+                             "--hold", "9:00-9:30")
     assert done.returncode == 0, done.stderr
     assert done.stderr.splitlines() == [
         f"call-monitor: warning: {hold_music_call}: --hold 9:00-9:30 begins after the recording's end (2:55): "
@@ -439,8 +442,8 @@ def test_a_reports_hold_that_is_no_stretch_of_the_call_is_refused_as_replay_refu
 def test_a_report_of_a_recording_of_more_than_two_channels_names_the_channels_it_read(four_channels, tmp_path):
     """As replay says it: one warning line naming the file, its channels and those read, and a note on the page."""
     out = tmp_path / "report.html"
-    done = call_monitor("report", four_channels, "-o", out, "--no-transcribe", "--caller-channel", "3",
-                        "--agent-channel", "2", timeout=120)
+    done = call_monitor_here("report", four_channels, "-o", out, "--no-transcribe", "--caller-channel", "3",
+                             "--agent-channel", "2")
     assert done.returncode == 0, done.stderr
     assert [line for line in done.stderr.splitlines() if "warning" in line] == [
         f"call-monitor: warning: {four_channels}: 4 channels: the caller from channel 3 and the agent from "
@@ -455,13 +458,13 @@ def test_the_report_of_a_call_stored_from_more_than_two_channels_names_the_chann
     the report of the stored call notes both as the report of the file does. With the recording gone,
     the channels kept show that it had more than two, and the note says so without the count."""
     db = tmp_path / "events.db"
-    replayed = call_monitor("replay", four_channels, "--no-transcribe", "--caller-channel", "3",
-                            "--agent-channel", "2", "--db", db, timeout=120)
+    replayed = call_monitor_here("replay", four_channels, "--no-transcribe", "--caller-channel", "3",
+                                 "--agent-channel", "2", "--db", db)
     assert replayed.returncode == 0, replayed.stderr
     out = tmp_path / "report.html"
 
     def note() -> str:
-        done = call_monitor("report", "1", "--db", db, "-o", out, timeout=120)
+        done = call_monitor_here("report", "1", "--db", db, "-o", out)
         assert done.returncode == 0, done.stderr
         return " ".join(" ".join(parse(out.read_text(encoding="utf-8")).text).split())
 
@@ -510,7 +513,7 @@ def test_the_options_of_a_recordings_report_given_with_a_stored_calls_id_are_sai
     the transcription asked for are said in one warning line, not silently ignored, and the report
     is written all the same."""
     call_id, out = det["data"].call_id, tmp_path / "stored.html"
-    done = call_monitor("report", str(call_id), "--db", det["db"], "-o", out, *options, timeout=120)
+    done = call_monitor_here("report", str(call_id), "--db", det["db"], "-o", out, *options)
     assert done.returncode == 0, done.stderr
     gone = det["dir"] / "deteriorating_8k.wav"  # its recording, removed after the replay
     assert done.stderr.splitlines() == [
@@ -528,18 +531,17 @@ def test_an_id_that_also_names_a_file_here_is_refused_with_the_two_ways_to_say_w
     call_id, db, out = det["data"].call_id, det["db"], tmp_path / "r.html"
     x, rate = sf.read(CALLS / "normal_8k.wav", frames=8000 * 20, dtype="float32")
     sf.write(tmp_path / str(call_id), x, rate, format="WAV")
-    done = call_monitor("report", str(call_id), "--db", db, "-o", out, cwd=tmp_path, timeout=120)
+    done = call_monitor_here("report", str(call_id), "--db", db, "-o", out, cwd=tmp_path)
     assert done.returncode == 2 and not out.exists()
     assert done.stderr == (f"call-monitor: error: {call_id}: both a file here and call {call_id} in {db}; give "
                            f"./{call_id} to report the file, or --call {call_id} to report the stored call\n")
-    by_file = call_monitor("report", f"./{call_id}", "--db", db, "-o", out, "--no-transcribe", cwd=tmp_path,
-                           timeout=120)
+    by_file = call_monitor_here("report", f"./{call_id}", "--db", db, "-o", out, "--no-transcribe", cwd=tmp_path)
     assert by_file.returncode == 0, by_file.stderr
     assert by_file.stderr.splitlines() == [
         f"call-monitor: warning: --db {db} is not used: ./{call_id} is a recording, reported by replaying it "
         "(no stored call is read); --call ID reports a stored call", f"call-monitor: report written to {out}"]
     assert parse(out.read_text(encoding="utf-8")).alerts == []  # the healthy recording's report
-    by_call = call_monitor("report", "--call", str(call_id), "--db", db, "-o", out, cwd=tmp_path, timeout=120)
+    by_call = call_monitor_here("report", "--call", str(call_id), "--db", db, "-o", out, cwd=tmp_path)
     assert by_call.returncode == 0, by_call.stderr
     got = sorted((r["kind"], r["t"]) for r in parse(out.read_text(encoding="utf-8")).alerts)
     assert got == sorted((a.kind, f"{a.t:.1f}") for a in det["data"].alerts) != []
@@ -767,12 +769,12 @@ def test_a_stored_calls_recording_moved_or_deleted_since_is_named_on_stderr_and_
     x, rate = sf.read(CALLS / "normal_8k.wav", frames=8000 * 30, dtype="float32")
     rec, moved, db, out = tmp_path / "call.wav", tmp_path / "elsewhere.wav", tmp_path / "events.db", tmp_path / "r.html"
     sf.write(rec, x, rate)
-    replayed = call_monitor("replay", "--no-transcribe", "--db", db, rec, timeout=300)
+    replayed = call_monitor_here("replay", "--no-transcribe", "--db", db, rec)
     assert replayed.returncode == 0, replayed.stderr
     rec.rename(moved)
 
     def report(call_id: int, in_db: Path) -> tuple[list[str], str]:
-        proc = call_monitor("report", str(call_id), "--db", in_db, "-o", out, timeout=300)
+        proc = call_monitor_here("report", str(call_id), "--db", in_db, "-o", out)
         assert proc.returncode == 0, proc.stderr
         warned = [line for line in proc.stderr.splitlines() if line.startswith("call-monitor: warning: ")]
         return warned, " ".join(parse(out.read_text(encoding="utf-8")).text)
@@ -801,12 +803,12 @@ def test_a_stored_calls_recording_there_but_unreadable_is_named_with_its_problem
     x, rate = sf.read(CALLS / "normal_8k.wav", frames=8000 * 30, dtype="float32")
     rec, db, out = tmp_path / "call.wav", tmp_path / "events.db", tmp_path / "r.html"
     sf.write(rec, x, rate)
-    replayed = call_monitor("replay", "--no-transcribe", "--db", db, rec, timeout=300)
+    replayed = call_monitor_here("replay", "--no-transcribe", "--db", db, rec)
     assert replayed.returncode == 0, replayed.stderr
     whole = rec.read_bytes()
 
     def report() -> tuple[list[str], str]:
-        proc = call_monitor("report", "1", "--db", db, "-o", out, timeout=300)
+        proc = call_monitor_here("report", "1", "--db", db, "-o", out)
         assert proc.returncode == 0, proc.stderr
         warned = [line for line in proc.stderr.splitlines() if line.startswith("call-monitor: warning: ")]
         page = parse(out.read_text(encoding="utf-8"))
@@ -986,7 +988,7 @@ def test_a_call_whose_monitoring_stopped_part_way_reads_as_judged_only_up_to_the
     proc.send_signal(sig)
     proc.communicate(timeout=30)
     out = tmp_path / "stopped.html"
-    done = call_monitor("report", "1", "--db", db, "-o", out, timeout=120)
+    done = call_monitor_here("report", "1", "--db", db, "-o", out)
     assert done.returncode == 0 and done.stderr == f"call-monitor: report written to {out}\n", done.stderr
     cfg = load_config(None, {"storage.db": str(db)}, user_config=False)
     with Store.open_readonly(db) as store:
@@ -1125,7 +1127,7 @@ def test_a_report_of_a_truncated_recording_says_so_on_stderr_as_replay_does(tmp_
     cut = tmp_path / "cut.wav"
     cut.write_bytes(whole.read_bytes()[:44 + 8000 * 2 * 2 * 12])
     out = tmp_path / "report.html"
-    done = call_monitor("report", cut, "-o", out, "--no-transcribe", timeout=120)
+    done = call_monitor_here("report", cut, "-o", out, "--no-transcribe")
     assert done.returncode == 0, done.stderr
     assert [line for line in done.stderr.splitlines() if "warning" in line] == [
         f"call-monitor: warning: {cut}: truncated or damaged, the report covers the 12.00 s before its audio breaks off"]
