@@ -433,7 +433,7 @@ def test_a_reports_hold_that_is_no_stretch_of_the_call_is_refused_as_replay_refu
     """The same option as replay's, read by the same code: one error line naming the option and the
     value, exit 2, no report written."""
     out = tmp_path / "held.html"
-    done = call_monitor("report", CALLS / "normal_8k.wav", "-o", out, "--hold", hold, timeout=60)
+    done = call_monitor_here("report", CALLS / "normal_8k.wav", "-o", out, "--hold", hold)
     assert done.returncode == 2
     assert done.stderr.splitlines()[-1] == f"call-monitor report: error: argument --hold: {said}"
     assert "Traceback" not in done.stderr and not out.exists()
