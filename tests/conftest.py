@@ -1287,38 +1287,64 @@ FRESH_WARNING_FILTERS: tuple[tuple[str, type[Warning], str], ...] = (
 """Python's warning filters in a fresh interpreter (its documented defaults, first to last)."""
 
 
-def call_monitor_here(*args: str | os.PathLike, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    """``call-monitor ARGS`` as :func:`call_monitor` runs it (in ``cwd``, the checkout's folder unless
-    given), but in this process (``monitor.cli.main``): its exit status (a usage error's too) and what
-    it writes on stdout and stderr, as a fresh interpreter writes them there (Python's warnings under
-    its default filters, the records of loggers with no handler of their own through logging's last
-    resort, and after them whatever a C library writes on descriptor 2), without the fresh
-    interpreter's start and imports (matplotlib's alone about a CPU-second a report). For tests of
-    what a command does, says and writes, not of its process."""
-    import io
-    import tempfile
+@contextlib.contextmanager
+def _logging_and_warnings_as_a_fresh_interpreter() -> Iterator[None]:
+    """Meanwhile, Python's warnings under :data:`FRESH_WARNING_FILTERS` and the root logger at
+    WARNING with no handler (a record of a logger without one of its own goes to stderr through
+    logging's last resort); afterwards both, and the package's logger (its handler, level and
+    propagation, which a command sets up for itself), as they were."""
     import warnings
-    from monitor import cli
-    out, err, root = io.StringIO(), io.StringIO(), logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    with tempfile.TemporaryFile() as native_err, contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), \
-            warnings.catch_warnings(), contextlib.chdir(ROOT if cwd is None else cwd):
+    root, own = logging.getLogger(), logging.getLogger("monitor")
+    kept = [(logger, logger.handlers[:], logger.level, logger.propagate) for logger in (root, own)]
+    with warnings.catch_warnings():
         warnings.resetwarnings()
         for action, category, module in reversed(FRESH_WARNING_FILTERS):
             warnings.filterwarnings(action, category=category, module=module)
         root.handlers[:] = []
         root.setLevel(logging.WARNING)
+        try:
+            yield
+        finally:
+            for logger, handlers, level, propagate in kept:
+                logger.handlers[:] = handlers
+                logger.setLevel(level)
+                logger.propagate = propagate
+
+
+@contextlib.contextmanager
+def _descriptor_2_kept() -> Iterator[list[str]]:
+    """What is written on descriptor 2 meanwhile (a C library's lines), in the list yielded once the
+    block ends."""
+    import tempfile
+    said: list[str] = []
+    with tempfile.TemporaryFile() as kept:
         fd2 = os.dup(2)
-        os.dup2(native_err.fileno(), 2)
+        os.dup2(kept.fileno(), 2)
+        try:
+            yield said
+        finally:
+            os.dup2(fd2, 2)
+            os.close(fd2)
+            kept.seek(0)
+            said.append(kept.read().decode("utf-8", "replace"))
+
+
+def call_monitor_here(*args: str | os.PathLike, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    """``call-monitor ARGS`` as :func:`call_monitor` runs it (in ``cwd``, the checkout's folder unless
+    given), but in this process (``monitor.cli.main``): its exit status (a usage error's too) and what
+    it writes on stdout and stderr, as a fresh interpreter writes them there (Python's warnings and
+    log records: :func:`_logging_and_warnings_as_a_fresh_interpreter`; after them whatever a C library
+    writes on descriptor 2), without the fresh interpreter's start and imports (matplotlib's alone
+    about a CPU-second a report), and leaving this process's logging as it was. For tests of what a
+    command does, says and writes, not of its process."""
+    import io
+    from monitor import cli
+    out, err = io.StringIO(), io.StringIO()
+    with _descriptor_2_kept() as native, contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), \
+            _logging_and_warnings_as_a_fresh_interpreter(), contextlib.chdir(ROOT if cwd is None else cwd):
         try:
             status = cli.main([str(a) for a in args])
         except SystemExit as end:
             status = end.code if isinstance(end.code, int) else 0 if end.code is None else 1
-        finally:
-            os.dup2(fd2, 2)
-            os.close(fd2)
-            root.handlers[:] = handlers
-            root.setLevel(level)
-        native_err.seek(0)
-        said = err.getvalue() + native_err.read().decode("utf-8", "replace")
-    return subprocess.CompletedProcess(["call-monitor", *map(str, args)], status, out.getvalue(), said)
+    return subprocess.CompletedProcess(["call-monitor", *map(str, args)], status, out.getvalue(),
+                                       err.getvalue() + "".join(native))
