@@ -2476,11 +2476,12 @@ def test_the_options_of_a_recordings_report_given_with_an_archive_are_said_not_t
 
 @pytest.fixture(scope="module")
 def scored_twice(tmp_path_factory) -> dict:
-    """A recording with the caller on the left channel (a fixture call's legs swapped), named twice by
+    """A recording with the caller on the left channel (a fixture call's first two minutes, its legs
+    swapped: its critical alert comes at about 1:30 with the agent's leg or without), named twice by
     a manifest, once with its agent and once the caller alone, and scored by one batch on 1 worker;
     read-only to the tests, whose archive reports go to their own folders."""
     tmp = tmp_path_factory.mktemp("scored_twice")
-    x, rate = sf.read(CALLS / "deteriorating_8k.wav", dtype="float32")
+    x, rate = sf.read(CALLS / "deteriorating_8k.wav", frames=8000 * 120, dtype="float32")
     sf.write(tmp / "left_caller.wav", x[:, ::-1], rate)
     manifest = tmp / "legs.csv"
     manifest.write_text("path,caller_channel,agent_channel,call_id\nleft_caller.wav,0,1,with-agent\n"
