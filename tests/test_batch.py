@@ -1603,7 +1603,7 @@ def transcript(db: Path, call_id: int) -> list[tuple]:
 
 @pytest.fixture(scope="module")
 def transcribed(tmp_path_factory) -> dict:
-    """Two short calls (the first 30 s of the Korean passage the model recognises, and 12 s of a
+    """Two short calls (the first 24 s of the Korean passage the model recognises, and 12 s of a
     stereo fixture call at 8 kHz: two legs, the caller's transcribed, the default) transcribed by a
     batch on 1 worker, so that one worker transcribes two calls; and both replayed with
     transcription by one replay, in the other order, as a user replays recordings: each call's words
@@ -1617,7 +1617,7 @@ def transcribed(tmp_path_factory) -> dict:
     cfg = tmp / "ko.toml"
     cfg.write_text('[transcription]\nlanguage = "ko"\n', encoding="utf-8")
     passage, stereo = tmp / "passage.wav", tmp / "stereo.wav"
-    x, sr = sf.read(SPEECH / "ko_passage.wav", frames=16000 * 30)
+    x, sr = sf.read(SPEECH / "ko_passage.wav", frames=16000 * 24)
     sf.write(passage, x, sr)
     x, sr = sf.read(ARCHIVE[0], frames=8000 * 12)
     sf.write(stereo, x, sr)
