@@ -973,16 +973,29 @@ def start_daemon(env, tmp_path: Path, config: str = "", *, verbose: bool = True)
 
 
 def child_processes(pid: int) -> dict[int, str]:
-    """The processes whose parent is ``pid``: their command names."""
+    """The processes whose parent is ``pid``: their command names. Read with plain ``os`` calls
+    (about a millisecond over a hundred processes, a fifth of what ``pathlib`` takes): the tests
+    that wait for a command's children poll it every few milliseconds."""
     out = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)
-        except OSError:
-            continue
-        if int(fields[1].split()[1]) == pid:
-            out[int(stat.parent.name)] = fields[0].split("(", 1)[1]
+    for name in os.listdir("/proc"):
+        if name.isdigit() and (fields := _proc_stat(name)) is not None and int(fields[1].split()[1]) == pid:
+            out[int(name)] = fields[0].split("(", 1)[1]
     return out
+
+
+def _proc_stat(name: str) -> list[str] | None:
+    """``/proc/NAME/stat`` split at its command name's closing parenthesis; None once the process
+    has gone."""
+    try:
+        fd = os.open(f"/proc/{name}/stat", os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        return os.read(fd, 4096).decode("utf-8", "replace").rsplit(")", 1)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
 
 
 def holds_open(pid: int, path: Path) -> bool:
