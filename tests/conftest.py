@@ -843,11 +843,14 @@ class Daemon:
         return json.loads(r.stdout)
 
     def wait_running(self, env, timeout=30):
+        """Its ``status --json`` (exit 0) once it listens with every leg running: waited for over its
+        status socket (:func:`state_comes`: no process a poll), then asked of ``call-monitor status``."""
+        state_comes(env, _all_running, timeout)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             try:
                 st = self.status(env)
-                if not st.get("starting") and all(s["state"] == "running" for s in st["legs"].values()):
+                if _all_running(st):
                     return st
             except (AssertionError, json.JSONDecodeError):
                 pass
@@ -1286,12 +1289,9 @@ def state_comes(env: dict, pred: Callable[[dict], object], timeout: float, every
     return wait_for(lambda: (st := socket_state(env)) is not None and bool(pred(st)), timeout, every_s)
 
 
-def listening(d: Daemon, env: dict, timeout: float = 30) -> dict:
-    """:meth:`Daemon.wait_running`, polled over the socket (:func:`state_comes`) until the daemon
-    listens with every leg running: then its ``status --json`` (exit 0), as that returns it."""
-    state_comes(env, lambda st: not st.get("starting") and all(s["state"] == "running" for s in st["legs"].values()),
-                timeout)
-    return d.wait_running(env, timeout)
+def _all_running(state: dict) -> bool:
+    """Whether a daemon's state says it listens with every leg running."""
+    return not state.get("starting") and all(leg["state"] == "running" for leg in state["legs"].values())
 
 
 FRESH_WARNING_FILTERS: tuple[tuple[str, type[Warning], str], ...] = (

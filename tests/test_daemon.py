@@ -24,7 +24,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from conftest import (Daemon, Hook, PY, ROOT, child_processes, fifo_writer, listening, process_alive, processes_with,
+from conftest import (Daemon, Hook, PY, ROOT, child_processes, fifo_writer, process_alive, processes_with,
                       start_daemon, state_comes, stop_daemon, two_calls_line, until, wait_for)
 
 from monitor.alerts.evidence import fmt_time
@@ -119,7 +119,7 @@ def test_live_call_alerts_reach_jsonl_sqlite_and_webhook(pulse, env, tmp_path):
                 "--no-notify", "--no-transcribe"], env, tmp_path)
     try:
         assert d.wait_err("listening", 20), d.err
-        listening(d, env)
+        d.wait_running(env)
         assert (os.stat(db).st_mode & 0o777) == 0o600
         sock = Path(env["XDG_RUNTIME_DIR"]) / "callmonitor.sock"
         assert (os.stat(sock).st_mode & 0o777) == 0o600
@@ -211,7 +211,7 @@ def test_sound_server_restart_mid_call(pulse, env, tmp_path):
                 "--no-transcribe"], env, tmp_path)
     try:
         assert d.wait_err("listening", 20), d.err
-        listening(d, env)
+        d.wait_running(env)
         p = pulse.play(cut)
         time.sleep(4)
         pulse.stop()  # the sound server dies mid-call
@@ -288,7 +288,7 @@ def test_a_call_whose_callers_source_is_lost_waits_for_it_and_goes_on_with_its_b
     d = Daemon(["--caller", "softphone.monitor", "--jsonl", "--config", str(cfg), "--db", str(db), "--no-notify",
                 "--no-transcribe"], env, tmp_path)
     try:
-        listening(d, env, timeout=20)
+        d.wait_running(env, timeout=20)
         player = pulse.play(first)
         assert wait_for(lambda: any(e["type"] == "cues" and e["baseline_ready"] for _, e in d.lines), 90), d.err
         _unload_sink(env, "softphone")
@@ -331,7 +331,7 @@ def _daemon_on_both_legs(env, tmp_path, db, daemon_config: str) -> Daemon:
     cfg.write_text("[daemon]\n" + daemon_config)
     d = Daemon(["--caller", "softphone.monitor", "--agent", "mic.monitor", "--jsonl", "--config", str(cfg), "--db",
                 str(db), "--no-notify", "--no-transcribe"], env, tmp_path)
-    listening(d, env, timeout=20)
+    d.wait_running(env, timeout=20)
     return d
 
 
@@ -435,7 +435,7 @@ def test_a_live_call_the_daemons_stop_cuts_off_is_stored_and_reported_as_stopped
             own_env = {**env, "XDG_RUNTIME_DIR": str(folder / "run")}
             daemons[sig] = Daemon(["--caller", "softphone.monitor", "--jsonl", "--db", str(folder / "alice.db"),
                                    "--no-notify", "--no-transcribe"], own_env, folder)
-            listening(daemons[sig], own_env, timeout=20)
+            daemons[sig].wait_running(own_env, timeout=20)
         player = pulse.play(talk)
         for sig, d in daemons.items():
             assert wait_for(lambda: _cues_reach(d, 5.0), 30), d.err
@@ -507,7 +507,7 @@ def test_a_microphone_missing_at_start_is_waited_for_while_the_caller_is_monitor
         assert wait_for(lambda: d.status(env)["legs"]["caller"]["state"] == "running", 30)
         assert d.status(env)["legs"]["agent"]["state"] == "waiting"
         subprocess.run(["pactl", "load-module", "module-null-sink", "sink_name=mic"], env=env, check=True)
-        st = listening(d, env, timeout=30)
+        st = d.wait_running(env, timeout=30)
         assert st["legs"]["agent"]["reopens"] == 0
         assert len([e for e in d.err if "agent source" in e or "agent leg" in e]) == 2, d.err  # missing, found
         d.proc.send_signal(signal.SIGTERM)
@@ -574,7 +574,7 @@ def test_sighup_reloads_configuration(pulse, env, tmp_path):
                 "--no-notify", "--no-transcribe"], env, tmp_path)
     try:
         assert d.wait_err("listening", 20), d.err
-        listening(d, env)
+        d.wait_running(env)
         cfg.write_text("[delivery]\nbell = 3\n")
         d.proc.send_signal(signal.SIGHUP)
         assert d.wait_err("configuration not reloaded", 30), d.err
@@ -650,7 +650,7 @@ def test_each_warning_is_said_once_on_the_terminal_and_every_status_stays_in_the
         d = Daemon(["--caller", "softphone.monitor", "--config", str(cfg), "--db", str(tmp_path / f"{jsonl}.db"),
                     "--no-notify", "--no-transcribe", *(["--jsonl"] if jsonl else [])], env, tmp_path)
         try:
-            listening(d, env, timeout=20)
+            d.wait_running(env, timeout=20)
             cfg.write_text("[delivery]\nbell = 3\n")
             d.proc.send_signal(signal.SIGHUP)
             assert d.wait_err("configuration not reloaded", 30), d.err
@@ -701,7 +701,7 @@ def test_a_starting_daemon_says_it_is_starting_and_answers_a_call_mark_in_one_li
         d.proc.send_signal(signal.SIGHUP)
         time.sleep(1.0)  # the start held a second longer
         token.write_text("secret\n")  # the start goes on
-        running = listening(d, env, timeout=20)  # status exits 0 only now (Daemon.status asserts it)
+        running = d.wait_running(env, timeout=20)  # status exits 0 only now (Daemon.status asserts it)
         assert running["starting"] is False and running["pid"] == d.proc.pid and "caller" in running["legs"]
         assert st["version"] == running["version"] == RELEASE  # the release it runs, which status compares
         assert running["started_at"] == st["started_at"] and running["uptime_s"] >= st["uptime_s"] + 1.0
@@ -788,7 +788,7 @@ def test_the_daemon_listens_while_its_speech_model_loads_and_a_reload_meanwhile_
             guard = _held_model_load(d)
             if guard is None:
                 continue  # missed: its crash guard was over
-            st = listening(d, env, timeout=30)
+            st = d.wait_running(env, timeout=30)
             assert (st["transcription"], st["transcription_loading"], st["transcription_off"]) == (False, True, None)
             assert d.wait_err("listening (caller = softphone.monitor); transcription: loading the speech model "
                               "(acoustic-only until it is ready); status socket ", 30), d.err
@@ -830,7 +830,7 @@ def test_a_stop_while_the_speech_model_loads_ends_the_daemon_at_once(pulse, env,
     guard = None
     try:
         guard = _held_model_load(d)
-        listening(d, env, timeout=30)
+        d.wait_running(env, timeout=30)
         if phase == "in the daemon" and guard is not None:
             os.kill(guard, signal.SIGCONT)
             assert wait_for(lambda: _maps(d.proc.pid, "libvosk"), 60, every_s=0.005), d.err
@@ -1132,7 +1132,7 @@ def test_a_daemon_run_without_v_says_the_transcriptions_notes_at_start_as_its_la
                 "--no-notify"], {**env, "VOSK_MODEL_PATH": str(packaged_model_dirs(tmp_path / "models"))}, tmp_path,
                verbose=False)
     try:
-        listening(d, env, timeout=60)
+        d.wait_running(env, timeout=60)
         assert _transcribing(d, env), d.err  # its model loaded in the background
         assert d.err == [f"call-monitor: warning: {ENGLISH_LIST_FOR_KOREAN}"], d.err
         (last,) = [ln for ln in _status_text(env, tmp_path).splitlines() if ln.startswith("  last ")]
@@ -1469,7 +1469,7 @@ def test_a_labored_caller_played_live_on_two_legs_is_critical_within_40_s(pulse,
                 str(tmp_path / "events.db"), "--webhook", hook.url, "--no-notify", "--no-transcribe"], env, tmp_path)
     try:
         assert d.wait_err("listening", 20), d.err
-        listening(d, env)
+        d.wait_running(env)
         t_play = time.monotonic()
         players = [pulse.play(legs["caller"], "softphone"), pulse.play(legs["agent"], "mic")]
         deadline = t_play + label["trouble_onset_s"] + 40.0
@@ -1581,7 +1581,7 @@ def test_a_storm_of_stop_signals_stops_the_daemon_once_without_a_traceback(pulse
     d = Daemon(["--caller", "softphone.monitor", "--db", str(tmp_path / "e.db"), "--no-notify", "--no-transcribe"],
                env, tmp_path)
     try:
-        listening(d, env, timeout=20)
+        d.wait_running(env, timeout=20)
         until, n = time.monotonic() + 2.0, 0
         while time.monotonic() < until and d.proc.poll() is None:
             try:

@@ -166,12 +166,12 @@ def test_the_daemon_asked_for_a_model_not_installed_warns_and_monitors_acoustic_
     """``run --model zz`` with no such model here exited 2 at every start: under systemd's unit
     (restarted on failure) a loop, the agent unmonitored meanwhile. The daemon says it in one
     warning line and listens acoustic-only: its acoustic alerts still watch over the caller."""
-    from conftest import Daemon, listening, stop_daemon
+    from conftest import Daemon, stop_daemon
     env = env | {"VOSK_MODEL_PATH": str(tmp_path), "XDG_CACHE_HOME": str(tmp_path / "cache")}
     d = Daemon(["--caller", "softphone.monitor", "--db", str(tmp_path / "e.db"), "--no-notify", "--model", asked],
                env, tmp_path, verbose=False)
     try:
-        state = listening(d, env, timeout=20)
+        state = d.wait_running(env, timeout=20)
         assert state["transcription"] is False
         stop_daemon(d)
         assert d.err == [f"call-monitor: warning: transcription off: {line.format(python=sys.executable)}; running "
@@ -226,7 +226,7 @@ def test_the_daemon_with_a_model_it_cannot_use_monitors_acoustic_only_and_its_st
     first heartbeat or in one sent as the load finds it, not a heartbeat's 30 s later; a reload does
     not load a model, so one after the model is fixed leaves it, and the status says a restart is
     needed."""
-    from conftest import Daemon, listening, state_comes, stop_daemon
+    from conftest import Daemon, state_comes, stop_daemon
     options, config, folder = _daemon_model(tmp_path, problem)
     conf = tmp_path / "c.toml"
     conf.write_text(config + "[delivery]\nheartbeat_s = 30\n", encoding="utf-8")
@@ -235,7 +235,7 @@ def test_the_daemon_with_a_model_it_cannot_use_monitors_acoustic_only_and_its_st
     d = Daemon(["--caller", "softphone.monitor", "--db", str(tmp_path / "e.db"), "--no-notify", "--config", str(conf),
                 "--jsonl", "--webhook", hook.url, *options], env, tmp_path, verbose=False)
     try:
-        listening(d, env, timeout=60)
+        d.wait_running(env, timeout=60)
         state_comes(env, lambda st: not st.get("transcription_loading", True), 60)  # polled without a `status` process
         assert wait_for(lambda: not d.status(env)["transcription_loading"], 60), d.err
         state = d.status(env)
