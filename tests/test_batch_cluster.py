@@ -69,13 +69,6 @@ def _own_cluster(tmp: Path, workers: int = 1, imports_from: Path = ROOT,
             _stop(proc)
 
 
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory) -> Iterator[str]:
-    """A scheduler on a free loopback port and two single-threaded worker processes; its address."""
-    with _own_cluster(tmp_path_factory.mktemp("cluster"), workers=2) as (address, _):
-        yield address
-
-
 def _rows(path: Path) -> list[dict[str, str]]:
     with open(path, newline="") as fh:
         return list(csv.DictReader(fh))
@@ -112,114 +105,6 @@ def _alerts(db: Path) -> dict[str, list[tuple]]:
     for source, *alert in rows:
         out.setdefault(source, []).append(tuple(alert))
     return out
-
-
-def test_an_archive_on_a_dask_cluster_is_scored_as_replay_scores_it(cluster, tmp_path):
-    db, out = tmp_path / "cluster.db", tmp_path / "cluster.csv"
-    done = cli("batch", *map(str, FILES), "--scheduler", cluster, "--db", str(db), "--out", str(out), "--quiet")
-    assert done.returncode == 0, done.stderr
-    assert "3 scored, 0 already scored, 0 failed" in done.stderr and "2 worker(s)" in done.stderr
-    rows = _rows(out)
-    assert [r["path"] for r in rows] == list(map(str, FILES))
-    assert all(r["status"] == "scored" and r["db_call_id"] for r in rows)
-    replayed = tmp_path / "replay.db"
-    again = cli("replay", "--no-transcribe", "--db", str(replayed), *map(str, FILES))
-    assert again.returncode == 0, again.stderr
-    assert _alerts(db) == _alerts(replayed)
-    assert any(severity == "critical" for *_, severity, _ in _alerts(db)[str(FILES[0])])
-
-
-def test_a_rerun_with_resume_on_the_cluster_scores_nothing_again(cluster, tmp_path):
-    db, out = tmp_path / "cluster.db", tmp_path / "cluster.csv"
-    first = cli("batch", *map(str, FILES[:2]), "--scheduler", cluster, "--db", str(db), "--quiet")
-    assert first.returncode == 0, first.stderr
-    again = cli("batch", *map(str, FILES[:2]), "--scheduler", cluster, "--db", str(db), "--out", str(out),
-                "--resume", "--quiet")
-    assert again.returncode == 0, again.stderr
-    assert "0 scored, 2 already scored, 0 failed" in again.stderr
-    assert [r["status"] for r in _rows(out)] == ["already_scored", "already_scored"]
-
-
-def test_a_recording_only_the_workers_see_is_checked_and_scored_by_them(cluster, tmp_path):
-    """With a scheduler, a recording the client cannot see (a share mounted on the workers only) is
-    not failed on the client: the worker that scores it checks it, and one it cannot see either
-    fails there with the line the client would give. A recording the client sees and cannot open is
-    still failed by the client, before any worker has it. (Here the workers run in the checkout and
-    the client elsewhere, and the paths go through /proc/self/cwd, which each process resolves in
-    its own folder.)"""
-    only_workers = "/proc/self/cwd/audio_fixtures/calls/normal_8k.wav"
-    nowhere = "/proc/self/cwd/audio_fixtures/calls/gone.wav"
-    garbled = tmp_path / "garbled.wav"
-    garbled.write_bytes(b"RIFF\x10\x00\x00\x00WAVEjunkjunkjunk")
-    db, out = tmp_path / "cluster.db", tmp_path / "cluster.csv"
-    done = cli("batch", only_workers, nowhere, str(garbled), "--scheduler", cluster, "--db", str(db),
-               "--out", str(out), "--quiet", cwd=tmp_path)
-    assert done.returncode == 1, done.stderr
-    said = done.stderr.splitlines()
-    assert said[0].startswith(f"call-monitor: error: {garbled}: ")  # the client's check, before the batch
-    assert said[1] == f"call-monitor: error: {nowhere}: no such file"  # the worker's check, the same line
-    assert said[2].startswith("call-monitor: 1 scored, 0 already scored, 2 failed; ") and len(said) == 3
-    assert [(r["path"], r["status"]) for r in _rows(out)] == [
-        (only_workers, "scored"), (nowhere, "failed"), (str(garbled), "failed")]
-    conn = sqlite3.connect(db)
-    try:
-        assert conn.execute("SELECT source FROM calls").fetchall() == [(only_workers,)]
-    finally:
-        conn.close()
-    alone = cli("batch", only_workers, "--workers", "1", "--db", str(db), cwd=tmp_path)  # no cluster: the client's
-    assert alone.returncode == 1
-    assert alone.stderr.splitlines() == [f"call-monitor: error: {only_workers}: no such file"]
-
-
-@pytest.mark.parametrize("named", ["audio_fixtures/calls/", "audio_fixtures/calls", "calls.csv",
-                                   "audio_fixtures/calls/normal.json", "audio_fixtures/calls/*",
-                                   "audio_fixtures/calls/*.wav"])
-def test_a_folder_or_manifest_only_the_workers_see_is_one_line_from_the_client(cluster, tmp_path, named):
-    """The client lists folders and globs and reads manifests itself: one it cannot see, named so
-    that it is no recording (a trailing slash, a manifest's or another extension, no extension, a
-    glob even of recordings), is one error line naming it and saying so, exit 2, before anything is
-    scored or stored; it is not sent to a worker as a recording. (The paths go through
-    /proc/self/cwd, which the client resolves in its own empty folder.)"""
-    path = f"/proc/self/cwd/{named}"
-    db = tmp_path / "cluster.db"
-    done = cli("batch", path, str(CALLS / "normal_8k.wav"), "--scheduler", cluster, "--db", str(db),
-               "--quiet", cwd=tmp_path)
-    assert done.returncode == 2 and "Traceback" not in done.stderr
-    assert done.stderr.splitlines() == [
-        f"call-monitor: error: {path}: cannot be seen from this machine, and its name is not a recording's "
-        "(.wav, .flac, .ogg, .mp3, no pattern): the client lists folders and globs and reads manifests itself, "
-        "so with --scheduler they must be visible here at the same path (only recordings may be on the workers "
-        "alone)"]
-    assert not db.exists()
-
-
-@pytest.mark.parametrize("pattern", ["*", "**"])
-def test_a_glob_the_client_sees_is_scored_on_the_cluster_whatever_its_ending(cluster, tmp_path, pattern):
-    """A glob is never a file of its name: one that matches here (``calls/*``, ``calls/**``, no audio
-    ending) is listed by the client and scored on the workers, not refused as unseen."""
-    folder = tmp_path / "calls"
-    folder.mkdir()
-    (folder / "normal_8k.wav").symlink_to(CALLS / "normal_8k.wav")
-    (folder / "notes.txt").write_text("not a recording\n")
-    done = cli("batch", str(folder / pattern), "--scheduler", cluster, "--db", str(tmp_path / "cluster.db"),
-               "--quiet")
-    assert done.returncode == 0, done.stderr
-    assert "1 scored, 0 already scored, 0 failed" in done.stderr
-
-
-@pytest.mark.skipif(os.geteuid() != 0, reason="the workers must read what the client may not: they run as root")
-def test_a_recording_the_client_may_not_read_is_left_to_the_workers_who_may(cluster, tmp_path):
-    """A recording the client's user may not read (the workers run as a user who may) is not failed
-    on the client: the worker that scores it checks it and scores it. Here the client runs with file
-    permissions binding it, the workers as root."""
-    private = tmp_path / "private.wav"
-    private.write_bytes((CALLS / "normal_8k.wav").read_bytes())
-    private.chmod(0)
-    db, out = tmp_path / "cluster.db", tmp_path / "cluster.csv"
-    done = cli("batch", str(private), "--scheduler", cluster, "--db", str(db), "--out", str(out), "--quiet",
-               permissions_bind=True)
-    assert done.returncode == 0, done.stderr
-    assert [(r["path"], r["status"]) for r in _rows(out)] == [(str(private), "scored")]
 
 
 def _tasks_of_batches(client, workers: bool = True) -> dict[str, dict[str, str]]:
@@ -500,52 +385,6 @@ def test_a_worker_that_joins_as_the_batch_scores_is_sent_calls_for_each_of_its_t
     assert [r["status"] for r in _rows(out)] == ["scored"] * 10
 
 
-def test_a_call_started_while_the_scheduler_does_not_answer_is_scored_all_the_same(cluster, tmp_path, monkeypatch):
-    """A call's task tells the scheduler that it started, and waits for it to take the word, before it
-    reads its recording; a scheduler that does not answer (here stopped, as one whose machine went
-    down without its connections closing) holds the worker's thread no longer than
-    CALL_STARTED_WAIT_S (here half a second, which the task, sent whole, takes with it): a worker given
-    its next call while it scored one goes on to it once that one is done, and reads its recording,
-    while the scheduler is still stopped; once it goes on, every call is stored."""
-    from distributed import Client
-
-    from monitor.batch import runner
-    from monitor.batch.inputs import expand_inputs
-    from monitor.batch.ledger import BatchStore
-    from monitor.config import load_config
-
-    monkeypatch.setattr(runner, "CALL_STARTED_WAIT_S", 0.5)
-    jobs = expand_inputs([str(_short_call(tmp_path / f"call{i}.wav", seconds=60)) for i in range(4)])
-    stalled: list[bool] = []
-    with Client(cluster, timeout=30) as client:
-        scheduler, workers = client.run_on_scheduler(os.getpid), list(client.run(os.getpid).values())
-
-        def given_next() -> list[str]:  # the recordings of the calls a worker holds to start next
-            return [jobs[int(key.split("-")[2])].path for name, held in _tasks_of_batches(client).items()
-                    if name != "scheduler" for key, state in held.items() if state == "ready"]
-
-        def stall() -> None:
-            nexts: list[str] = []
-            stalled.append(wait_for(lambda: nexts.extend(given_next()) or nexts, 60))
-            os.kill(scheduler, signal.SIGSTOP)  # at once: the next call not started yet
-            try:
-                stalled.append(wait_for(lambda: any(holds_open(pid, Path(path)) for pid in workers
-                                                    for path in nexts), 30, every_s=0.005))
-            finally:
-                os.kill(scheduler, signal.SIGCONT)
-        watcher = threading.Thread(target=stall)
-        watcher.start()
-        store = BatchStore.open(tmp_path / "events.db")
-        try:
-            outcome = runner.BatchRun(client, store, load_config(None, user_config=False),
-                                      runner.BatchOptions(scheduler=cluster), on_error=print).run(jobs)
-        finally:
-            watcher.join()
-            store.close()
-    assert stalled == [True, True]  # a next call given, then read with the scheduler stopped
-    assert outcome.scored == 4 and sorted(_sources(tmp_path / "events.db")) == sorted(j.path for j in jobs)
-
-
 def test_a_stop_while_a_call_is_sent_sends_no_call_after_it(tmp_path):
     """A stop (here SIGTERM) that comes while a call is being sent is held until that call is sent
     whole, and then no other call is sent (as when calls are sent again after workers joined): one
@@ -673,3 +512,169 @@ def test_a_scheduler_that_stops_replying_while_the_workers_load_the_speech_model
         f"before it (0 of the 1 to score) is in {db}; start it again with its workers, then the same command with "
         "--resume scores the rest")
     assert _sources(db) == []
+
+
+# The tests on the module's own cluster (a scheduler and two workers) come last: it starts at the first
+# test that asks for it and stops after the module's last test, so placed first it stood idle (its five
+# processes about 0.12 s of CPU a second) through every test that starts a cluster of its own.
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory) -> Iterator[str]:
+    """A scheduler on a free loopback port and two single-threaded worker processes; its address."""
+    with _own_cluster(tmp_path_factory.mktemp("cluster"), workers=2) as (address, _):
+        yield address
+
+
+def test_an_archive_on_a_dask_cluster_is_scored_as_replay_scores_it(cluster, tmp_path):
+    db, out = tmp_path / "cluster.db", tmp_path / "cluster.csv"
+    done = cli("batch", *map(str, FILES), "--scheduler", cluster, "--db", str(db), "--out", str(out), "--quiet")
+    assert done.returncode == 0, done.stderr
+    assert "3 scored, 0 already scored, 0 failed" in done.stderr and "2 worker(s)" in done.stderr
+    rows = _rows(out)
+    assert [r["path"] for r in rows] == list(map(str, FILES))
+    assert all(r["status"] == "scored" and r["db_call_id"] for r in rows)
+    replayed = tmp_path / "replay.db"
+    again = cli("replay", "--no-transcribe", "--db", str(replayed), *map(str, FILES))
+    assert again.returncode == 0, again.stderr
+    assert _alerts(db) == _alerts(replayed)
+    assert any(severity == "critical" for *_, severity, _ in _alerts(db)[str(FILES[0])])
+
+
+def test_a_rerun_with_resume_on_the_cluster_scores_nothing_again(cluster, tmp_path):
+    db, out = tmp_path / "cluster.db", tmp_path / "cluster.csv"
+    first = cli("batch", *map(str, FILES[:2]), "--scheduler", cluster, "--db", str(db), "--quiet")
+    assert first.returncode == 0, first.stderr
+    again = cli("batch", *map(str, FILES[:2]), "--scheduler", cluster, "--db", str(db), "--out", str(out),
+                "--resume", "--quiet")
+    assert again.returncode == 0, again.stderr
+    assert "0 scored, 2 already scored, 0 failed" in again.stderr
+    assert [r["status"] for r in _rows(out)] == ["already_scored", "already_scored"]
+
+
+def test_a_recording_only_the_workers_see_is_checked_and_scored_by_them(cluster, tmp_path):
+    """With a scheduler, a recording the client cannot see (a share mounted on the workers only) is
+    not failed on the client: the worker that scores it checks it, and one it cannot see either
+    fails there with the line the client would give. A recording the client sees and cannot open is
+    still failed by the client, before any worker has it. (Here the workers run in the checkout and
+    the client elsewhere, and the paths go through /proc/self/cwd, which each process resolves in
+    its own folder.)"""
+    only_workers = "/proc/self/cwd/audio_fixtures/calls/normal_8k.wav"
+    nowhere = "/proc/self/cwd/audio_fixtures/calls/gone.wav"
+    garbled = tmp_path / "garbled.wav"
+    garbled.write_bytes(b"RIFF\x10\x00\x00\x00WAVEjunkjunkjunk")
+    db, out = tmp_path / "cluster.db", tmp_path / "cluster.csv"
+    done = cli("batch", only_workers, nowhere, str(garbled), "--scheduler", cluster, "--db", str(db),
+               "--out", str(out), "--quiet", cwd=tmp_path)
+    assert done.returncode == 1, done.stderr
+    said = done.stderr.splitlines()
+    assert said[0].startswith(f"call-monitor: error: {garbled}: ")  # the client's check, before the batch
+    assert said[1] == f"call-monitor: error: {nowhere}: no such file"  # the worker's check, the same line
+    assert said[2].startswith("call-monitor: 1 scored, 0 already scored, 2 failed; ") and len(said) == 3
+    assert [(r["path"], r["status"]) for r in _rows(out)] == [
+        (only_workers, "scored"), (nowhere, "failed"), (str(garbled), "failed")]
+    conn = sqlite3.connect(db)
+    try:
+        assert conn.execute("SELECT source FROM calls").fetchall() == [(only_workers,)]
+    finally:
+        conn.close()
+    alone = cli("batch", only_workers, "--workers", "1", "--db", str(db), cwd=tmp_path)  # no cluster: the client's
+    assert alone.returncode == 1
+    assert alone.stderr.splitlines() == [f"call-monitor: error: {only_workers}: no such file"]
+
+
+@pytest.mark.parametrize("named", ["audio_fixtures/calls/", "audio_fixtures/calls", "calls.csv",
+                                   "audio_fixtures/calls/normal.json", "audio_fixtures/calls/*",
+                                   "audio_fixtures/calls/*.wav"])
+def test_a_folder_or_manifest_only_the_workers_see_is_one_line_from_the_client(cluster, tmp_path, named):
+    """The client lists folders and globs and reads manifests itself: one it cannot see, named so
+    that it is no recording (a trailing slash, a manifest's or another extension, no extension, a
+    glob even of recordings), is one error line naming it and saying so, exit 2, before anything is
+    scored or stored; it is not sent to a worker as a recording. (The paths go through
+    /proc/self/cwd, which the client resolves in its own empty folder.)"""
+    path = f"/proc/self/cwd/{named}"
+    db = tmp_path / "cluster.db"
+    done = cli("batch", path, str(CALLS / "normal_8k.wav"), "--scheduler", cluster, "--db", str(db),
+               "--quiet", cwd=tmp_path)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert done.stderr.splitlines() == [
+        f"call-monitor: error: {path}: cannot be seen from this machine, and its name is not a recording's "
+        "(.wav, .flac, .ogg, .mp3, no pattern): the client lists folders and globs and reads manifests itself, "
+        "so with --scheduler they must be visible here at the same path (only recordings may be on the workers "
+        "alone)"]
+    assert not db.exists()
+
+
+@pytest.mark.parametrize("pattern", ["*", "**"])
+def test_a_glob_the_client_sees_is_scored_on_the_cluster_whatever_its_ending(cluster, tmp_path, pattern):
+    """A glob is never a file of its name: one that matches here (``calls/*``, ``calls/**``, no audio
+    ending) is listed by the client and scored on the workers, not refused as unseen."""
+    folder = tmp_path / "calls"
+    folder.mkdir()
+    (folder / "normal_8k.wav").symlink_to(CALLS / "normal_8k.wav")
+    (folder / "notes.txt").write_text("not a recording\n")
+    done = cli("batch", str(folder / pattern), "--scheduler", cluster, "--db", str(tmp_path / "cluster.db"),
+               "--quiet")
+    assert done.returncode == 0, done.stderr
+    assert "1 scored, 0 already scored, 0 failed" in done.stderr
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the workers must read what the client may not: they run as root")
+def test_a_recording_the_client_may_not_read_is_left_to_the_workers_who_may(cluster, tmp_path):
+    """A recording the client's user may not read (the workers run as a user who may) is not failed
+    on the client: the worker that scores it checks it and scores it. Here the client runs with file
+    permissions binding it, the workers as root."""
+    private = tmp_path / "private.wav"
+    private.write_bytes((CALLS / "normal_8k.wav").read_bytes())
+    private.chmod(0)
+    db, out = tmp_path / "cluster.db", tmp_path / "cluster.csv"
+    done = cli("batch", str(private), "--scheduler", cluster, "--db", str(db), "--out", str(out), "--quiet",
+               permissions_bind=True)
+    assert done.returncode == 0, done.stderr
+    assert [(r["path"], r["status"]) for r in _rows(out)] == [(str(private), "scored")]
+
+
+def test_a_call_started_while_the_scheduler_does_not_answer_is_scored_all_the_same(cluster, tmp_path, monkeypatch):
+    """A call's task tells the scheduler that it started, and waits for it to take the word, before it
+    reads its recording; a scheduler that does not answer (here stopped, as one whose machine went
+    down without its connections closing) holds the worker's thread no longer than
+    CALL_STARTED_WAIT_S (here half a second, which the task, sent whole, takes with it): a worker given
+    its next call while it scored one goes on to it once that one is done, and reads its recording,
+    while the scheduler is still stopped; once it goes on, every call is stored."""
+    from distributed import Client
+
+    from monitor.batch import runner
+    from monitor.batch.inputs import expand_inputs
+    from monitor.batch.ledger import BatchStore
+    from monitor.config import load_config
+
+    monkeypatch.setattr(runner, "CALL_STARTED_WAIT_S", 0.5)
+    jobs = expand_inputs([str(_short_call(tmp_path / f"call{i}.wav", seconds=60)) for i in range(4)])
+    stalled: list[bool] = []
+    with Client(cluster, timeout=30) as client:
+        scheduler, workers = client.run_on_scheduler(os.getpid), list(client.run(os.getpid).values())
+
+        def given_next() -> list[str]:  # the recordings of the calls a worker holds to start next
+            return [jobs[int(key.split("-")[2])].path for name, held in _tasks_of_batches(client).items()
+                    if name != "scheduler" for key, state in held.items() if state == "ready"]
+
+        def stall() -> None:
+            nexts: list[str] = []
+            stalled.append(wait_for(lambda: nexts.extend(given_next()) or nexts, 60))
+            os.kill(scheduler, signal.SIGSTOP)  # at once: the next call not started yet
+            try:
+                stalled.append(wait_for(lambda: any(holds_open(pid, Path(path)) for pid in workers
+                                                    for path in nexts), 30, every_s=0.005))
+            finally:
+                os.kill(scheduler, signal.SIGCONT)
+        watcher = threading.Thread(target=stall)
+        watcher.start()
+        store = BatchStore.open(tmp_path / "events.db")
+        try:
+            outcome = runner.BatchRun(client, store, load_config(None, user_config=False),
+                                      runner.BatchOptions(scheduler=cluster), on_error=print).run(jobs)
+        finally:
+            watcher.join()
+            store.close()
+    assert stalled == [True, True]  # a next call given, then read with the scheduler stopped
+    assert outcome.scored == 4 and sorted(_sources(tmp_path / "events.db")) == sorted(j.path for j in jobs)
