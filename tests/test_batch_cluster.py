@@ -542,10 +542,11 @@ def test_an_archive_on_a_dask_cluster_is_scored_as_replay_scores_it(cluster, tmp
 
 
 def test_a_rerun_with_resume_on_the_cluster_scores_nothing_again(cluster, tmp_path):
+    calls = [str(_short_call(tmp_path / f"call{i}.wav", seconds=20)) for i in range(2)]
     db, out = tmp_path / "cluster.db", tmp_path / "cluster.csv"
-    first = cli("batch", *map(str, FILES[:2]), "--scheduler", cluster, "--db", str(db), "--quiet")
+    first = cli("batch", *calls, "--scheduler", cluster, "--db", str(db), "--quiet")
     assert first.returncode == 0, first.stderr
-    again = cli("batch", *map(str, FILES[:2]), "--scheduler", cluster, "--db", str(db), "--out", str(out),
+    again = cli("batch", *calls, "--scheduler", cluster, "--db", str(db), "--out", str(out),
                 "--resume", "--quiet")
     assert again.returncode == 0, again.stderr
     assert "0 scored, 2 already scored, 0 failed" in again.stderr
@@ -611,7 +612,7 @@ def test_a_glob_the_client_sees_is_scored_on_the_cluster_whatever_its_ending(clu
     ending) is listed by the client and scored on the workers, not refused as unseen."""
     folder = tmp_path / "calls"
     folder.mkdir()
-    (folder / "normal_8k.wav").symlink_to(CALLS / "normal_8k.wav")
+    (folder / "normal_8k.wav").symlink_to(_short_call(tmp_path / "normal_8k.wav", seconds=20))
     (folder / "notes.txt").write_text("not a recording\n")
     done = cli("batch", str(folder / pattern), "--scheduler", cluster, "--db", str(tmp_path / "cluster.db"),
                "--quiet")
@@ -625,7 +626,7 @@ def test_a_recording_the_client_may_not_read_is_left_to_the_workers_who_may(clus
     on the client: the worker that scores it checks it and scores it. Here the client runs with file
     permissions binding it, the workers as root."""
     private = tmp_path / "private.wav"
-    private.write_bytes((CALLS / "normal_8k.wav").read_bytes())
+    _short_call(private, seconds=20)
     private.chmod(0)
     db, out = tmp_path / "cluster.db", tmp_path / "cluster.csv"
     done = cli("batch", str(private), "--scheduler", cluster, "--db", str(db), "--out", str(out), "--quiet",
