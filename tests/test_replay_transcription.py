@@ -57,12 +57,40 @@ def replay(env: dict, *args: str) -> tuple[list[dict], subprocess.CompletedProce
 
 
 @pytest.fixture(scope="module")
-def passage(env, korean_config, tmp_path_factory) -> dict:
-    """The 39 s Korean passage (1.2 s pauses between sentences), replayed with transcription."""
+def phrase_call(tmp_path_factory) -> Path:
+    """A Korean call that says the configured phrase between two other words."""
+    return espeak_ko(["감사합니다", PHRASE, "네"], tmp_path_factory.mktemp("phrase") / "call.wav")
+
+
+@pytest.fixture(scope="module")
+def labored_cut(tmp_path_factory) -> Path:
+    """The first 50 s of the labored call, whose acoustic alerts come within them."""
+    x, sr = sf.read(CALLS / "labored_start_8k.wav", frames=8000 * 50)
+    cut = tmp_path_factory.mktemp("labored") / "labored.wav"
+    sf.write(cut, x, sr)
+    return cut
+
+
+@pytest.fixture(scope="module")
+def transcribed(env, korean_config, phrase_call, labored_cut, tmp_path_factory) -> dict:
+    """One replay with transcription (the Korean configuration) of the passage, the phrase call and
+    the labored call's cut, one call after another (each call's recognizers start afresh, so a call
+    gets the words it gets alone: docs/transcription.md): each call's events by its recording, its
+    id in the database, and the database."""
     db = tmp_path_factory.mktemp("db") / "e.db"
-    events, done = replay(env, "--config", str(korean_config), "--db", str(db), str(SPEECH / "ko_passage.wav"))
+    files = [str(SPEECH / "ko_passage.wav"), str(phrase_call), str(labored_cut)]
+    events, done = replay(env, "--config", str(korean_config), "--db", str(db), *files)
     assert done.returncode == 0, done.stderr
-    return {"events": events, "db": db, "stderr": done.stderr}
+    ids = {e["file"]: e["call_id"] for e in events if e["type"] == "call_summary"}
+    assert sorted(ids) == sorted(files), done.stderr
+    return {"db": db, "ids": ids, "events": {f: [e for e in events if e["call_id"] == ids[f]] for f in files}}
+
+
+@pytest.fixture(scope="module")
+def passage(transcribed) -> dict:
+    """The 39 s Korean passage (1.2 s pauses between sentences), replayed with transcription."""
+    wav = str(SPEECH / "ko_passage.wav")
+    return {"events": transcribed["events"][wav], "db": transcribed["db"], "call_id": transcribed["ids"][wav]}
 
 
 def test_words_come_with_increasing_times_inside_the_speech_the_analyzer_found(passage):
@@ -95,7 +123,8 @@ def test_finals_arrive_during_the_replay_not_only_at_the_end(passage):
 
 def test_the_transcript_is_stored_with_the_call(passage):
     con = sqlite3.connect(passage["db"])
-    rows = con.execute("SELECT channel, text FROM transcript ORDER BY t").fetchall()
+    rows = con.execute("SELECT channel, text FROM transcript WHERE call_id = ? ORDER BY t",
+                       (passage["call_id"],)).fetchall()
     finals = [e for e in passage["events"] if e["type"] == "words" and e["final"] and e["text"]]
     assert [r[1] for r in rows] == [e["text"] for e in finals]
     assert passage["events"][-1]["transcribed"] is True
@@ -108,10 +137,8 @@ def test_word_cues_join_the_acoustic_ones(passage):
     assert any(c["mean_word_gap_s"] is not None for c in cues)
 
 
-def test_a_configured_korean_phrase_raises_distress_phrase(env, korean_config, tmp_path):
-    call = espeak_ko(["감사합니다", PHRASE, "네"], tmp_path / "call.wav")
-    events, done = replay(env, "--config", str(korean_config), "--db", str(tmp_path / "e.db"), str(call))
-    assert done.returncode == 0, done.stderr
+def test_a_configured_korean_phrase_raises_distress_phrase(transcribed, phrase_call):
+    events = transcribed["events"][str(phrase_call)]
     alerts = [e for e in events if e["type"] == "alert" and e["kind"] == "distress_phrase"]
     assert alerts, [e["text"] for e in events if e["type"] == "words" and e["final"]]
     assert PHRASE in alerts[0]["message"] or PHRASE in json.dumps(alerts[0]["evidence"], ensure_ascii=False)
@@ -122,12 +149,12 @@ def test_a_configured_korean_phrase_raises_distress_phrase(env, korean_config, t
     assert ev["since"] < ev["until"] == pytest.approx(alerts[0]["t"], abs=1e-3)
 
 
-def test_the_terminal_prints_the_korean_words_when_said_then_the_alert_they_raised(env, korean_config, tmp_path):
+def test_the_terminal_prints_the_korean_words_when_said_then_the_alert_they_raised(env, korean_config, phrase_call,
+                                                                                  tmp_path):
     """Replay's terminal lines of a Korean caller: the words line of the phrase is stamped when it
     was said, before the alert it raised at its end, both in Hangul as the caller said it."""
-    call = espeak_ko(["감사합니다", PHRASE, "네"], tmp_path / "call.wav")
     done = subprocess.run([sys.executable, "-m", "monitor.cli", "replay", "--config", str(korean_config), "--db",
-                           str(tmp_path / "e.db"), str(call)], capture_output=True, text=True, env=env, cwd=ROOT,
+                           str(tmp_path / "e.db"), str(phrase_call)], capture_output=True, text=True, env=env, cwd=ROOT,
                           timeout=900)
     assert done.returncode == 0, done.stderr
     printed = done.stdout.splitlines()
@@ -143,15 +170,11 @@ def stamp(line: str) -> float:
     return 60 * int(minutes) + float(seconds)
 
 
-def test_acoustic_alerts_arrive_at_the_same_call_times_with_and_without_transcription(env, korean_config,
+def test_acoustic_alerts_arrive_at_the_same_call_times_with_and_without_transcription(env, transcribed, labored_cut,
                                                                                        tmp_path):
-    x, sr = sf.read(CALLS / "labored_start_8k.wav", frames=8000 * 50)
-    cut = tmp_path / "labored.wav"
-    sf.write(cut, x, sr)
-    plain, done = replay(env, "--no-transcribe", "--db", str(tmp_path / "a.db"), str(cut))
+    plain, done = replay(env, "--no-transcribe", "--db", str(tmp_path / "a.db"), str(labored_cut))
     assert done.returncode == 0, done.stderr
-    words, done = replay(env, "--config", str(korean_config), "--db", str(tmp_path / "b.db"), str(cut))
-    assert done.returncode == 0, done.stderr
+    words = transcribed["events"][str(labored_cut)]
     assert any(e["type"] == "words" for e in words)
 
     def acoustic(events):
