@@ -178,6 +178,12 @@ def _before_holds(tmp: Path) -> Path:
     return earlier.parent
 
 
+@pytest.fixture(scope="module")
+def long_call(tmp_path_factory) -> Path:
+    """A 15-minute call (:func:`long_recording`), written once for the tests that score it."""
+    return long_recording(tmp_path_factory.mktemp("long"))
+
+
 def test_a_call_with_holds_sent_to_a_worker_of_an_earlier_release_fails_naming_it_not_scored_without_them(tmp_path):
     """A worker where an earlier release of callmonitor is installed reads a call's job as its own,
     without the manifest's ``hold``: rather than scored without its holds (its hold music judged as
@@ -235,14 +241,15 @@ def test_a_stop_while_the_clusters_worker_scores_cancels_the_batchs_call_there_a
         assert after.returncode == 0 and "1 scored, 0 already scored, 0 failed" in after.stderr, after.stderr
 
 
-def test_a_scheduler_gone_while_its_worker_scores_stops_the_batch_in_one_line_keeping_what_was_stored(tmp_path):
+def test_a_scheduler_gone_while_its_worker_scores_stops_the_batch_in_one_line_keeping_what_was_stored(
+        tmp_path, long_call):
     """The running cluster's scheduler dies while its worker scores the batch's second call: Dask
     cancels the calls it held, which were never scored, so the batch fails none of them and sends no
     more to a scheduler that is not there (it would wait for them for ever): it stops at once with one
     line naming the scheduler, how many of the calls to score were stored and where, in the words of a
     stop's line, and what to do (exit 1), without
     Dask's own log lines or a traceback; the call scored before is in the database."""
-    short, long = _short_call(tmp_path / "short.wav"), long_recording(tmp_path)
+    short, long = _short_call(tmp_path / "short.wav"), long_call
     with _own_cluster(tmp_path) as (address, started):
         db, out = tmp_path / "events.db", tmp_path / "calls.csv"
         with _batch(str(short), str(long), "--scheduler", address, "--db", str(db), "--out", str(out)) as batch:
@@ -258,13 +265,13 @@ def test_a_scheduler_gone_while_its_worker_scores_stops_the_batch_in_one_line_ke
         assert not out.exists()
 
 
-def test_a_call_whose_worker_died_is_one_short_line_naming_it_and_resume_scores_it(tmp_path):
+def test_a_call_whose_worker_died_is_one_short_line_naming_it_and_resume_scores_it(tmp_path, long_call):
     """The worker scoring a call dies (killed, out of memory) as often as the scheduler allows
     (here once: ``allowed-failures`` 0), and Dask fails the call with ``KilledWorker``, whose text
     is a paragraph naming the task's key: the call's row and its one line on stderr name its
     recording, the worker it last ran on and that --resume scores it again (a failed call is not in
     the ledger); the batch's other call is stored."""
-    short, long = _short_call(tmp_path / "short.wav"), long_recording(tmp_path)
+    short, long = _short_call(tmp_path / "short.wav"), long_call
     from distributed import Client
     with _own_cluster(tmp_path, scheduler_env={"DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES": "0"}) as (
             address, started):
@@ -306,14 +313,15 @@ def test_workers_that_cannot_import_callmonitor_are_one_line_before_anything_is_
         assert not db.exists()
 
 
-def test_a_worker_without_callmonitor_that_joins_while_the_batch_scores_is_said_closed_and_loses_no_call(tmp_path):
+def test_a_worker_without_callmonitor_that_joins_while_the_batch_scores_is_said_closed_and_loses_no_call(
+        tmp_path, long_call):
     """A worker started where callmonitor is not installed joins the cluster after the batch checked
     its workers, while the batch's other worker scores a long call: the call it is sent is not lost
     (it died on it, unsaid, and a call so reached on several such workers failed): the batch says in
     one line which worker it is, why and how to install it there, closes it so that it takes no more
     of the batch's calls, and every call is scored on the other worker and stored (exit 0)."""
     elsewhere = _without_callmonitor(tmp_path)
-    calls = [long_recording(tmp_path), *(_short_call(tmp_path / f"short{i}.wav") for i in (1, 2))]
+    calls = [long_call, *(_short_call(tmp_path / f"short{i}.wav") for i in (1, 2))]
     from distributed import Client
     with _own_cluster(tmp_path) as (address, started), Client(address, timeout=30) as client:
         db, out = tmp_path / "events.db", tmp_path / "calls.csv"
@@ -335,12 +343,12 @@ def test_a_worker_without_callmonitor_that_joins_while_the_batch_scores_is_said_
     assert sorted(_sources(db)) == sorted(map(str, calls))
 
 
-def test_a_batch_whose_clusters_workers_all_left_says_so_once_and_waits_for_them(tmp_path):
+def test_a_batch_whose_clusters_workers_all_left_says_so_once_and_waits_for_them(tmp_path, long_call):
     """The cluster's only worker dies (its machine down, killed) while it scores the batch's call:
     the scheduler is still there, so the batch waits for workers to come back, but says so once, with
     how to start one and that --resume goes on after a stop, rather than waiting without a word
     (the progress bar still, or nothing at all with --quiet)."""
-    long = long_recording(tmp_path)
+    long = long_call
     from distributed import Client
     with _own_cluster(tmp_path) as (address, started):
         db = tmp_path / "events.db"
