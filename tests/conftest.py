@@ -842,6 +842,13 @@ class Daemon:
         assert r.returncode == 0, r.stderr
         return json.loads(r.stdout)
 
+    def status_comes(self, env, pred: Callable[[dict], object], timeout: float, every_s: float = 0.2) -> bool:
+        """Whether ``pred`` holds of its ``status --json`` within ``timeout`` seconds: waited for over
+        its status socket first (:func:`state_comes`: no process a poll), then asked of ``call-monitor
+        status`` (exit 0) until it holds."""
+        state_comes(env, pred, timeout, every_s)
+        return wait_for(lambda: bool(pred(self.status(env))), timeout, every_s)
+
     def wait_running(self, env, timeout=30):
         """Its ``status --json`` (exit 0) once it listens with every leg running: waited for over its
         status socket (:func:`state_comes`: no process a poll), then asked of ``call-monitor status``."""
@@ -1284,9 +1291,10 @@ def socket_state(env: dict) -> dict | None:
 
 
 def state_comes(env: dict, pred: Callable[[dict], object], timeout: float, every_s: float = 0.2) -> bool:
-    """Whether the daemon's state (:func:`socket_state`) satisfies ``pred`` within ``timeout`` seconds:
-    the wait, before the test asks ``call-monitor status`` itself for what it checks."""
-    return wait_for(lambda: (st := socket_state(env)) is not None and bool(pred(st)), timeout, every_s)
+    """Whether the daemon's state (:func:`socket_state`), once it has started, satisfies ``pred`` within
+    ``timeout`` seconds: the wait, before the test asks ``call-monitor status`` itself for what it checks."""
+    return wait_for(lambda: (st := socket_state(env)) is not None and not st.get("starting") and bool(pred(st)),
+                    timeout, every_s)
 
 
 def _all_running(state: dict) -> bool:

@@ -25,7 +25,7 @@ import pytest
 import soundfile as sf
 
 from conftest import (Daemon, Hook, PY, ROOT, child_processes, fifo_writer, process_alive, processes_with,
-                      start_daemon, state_comes, stop_daemon, two_calls_line, until, wait_for)
+                      start_daemon, stop_daemon, two_calls_line, until, wait_for)
 
 from monitor.alerts.evidence import fmt_time
 from monitor.config import load_config
@@ -503,8 +503,7 @@ def test_a_microphone_missing_at_start_is_waited_for_while_the_caller_is_monitor
                 "--no-notify", "--no-transcribe"], env, tmp_path)
     try:
         assert d.wait_err("waiting for agent source mic.monitor", 20), d.err
-        state_comes(env, lambda st: st.get("legs", {}).get("caller", {}).get("state") == "running", 30)
-        assert wait_for(lambda: d.status(env)["legs"]["caller"]["state"] == "running", 30)
+        assert d.status_comes(env, lambda st: st["legs"]["caller"]["state"] == "running", 30)
         assert d.status(env)["legs"]["agent"]["state"] == "waiting"
         subprocess.run(["pactl", "load-module", "module-null-sink", "sink_name=mic"], env=env, check=True)
         st = d.wait_running(env, timeout=30)
@@ -747,12 +746,11 @@ def _held_model_load(d: Daemon) -> int | None:
 def _transcribing(d: Daemon, env) -> bool:
     """Whether daemon ``d``'s status says it transcribes within 60 s (its model loaded in the
     background). Each `status` is a process of its own: with ``-v`` its "transcription ready" line
-    is waited for first, else its state over the socket (:func:`state_comes`), before `status` is
-    asked, twice a second, not at every poll of :func:`wait_for`."""
+    is waited for first, else its state over the socket (:meth:`Daemon.status_comes`), before `status`
+    is asked, twice a second, not at every poll of :func:`wait_for`."""
     if "-v" in d.proc.args and not d.wait_err("transcription ready", 60):
         return False
-    state_comes(env, lambda st: st.get("transcription"), 60, every_s=0.5)
-    return wait_for(lambda: d.status(env)["transcription"], 60, every_s=0.5)
+    return d.status_comes(env, lambda st: st["transcription"], 60, every_s=0.5)
 
 
 def _end_held(pid: int | None) -> None:

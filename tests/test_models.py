@@ -226,7 +226,7 @@ def test_the_daemon_with_a_model_it_cannot_use_monitors_acoustic_only_and_its_st
     first heartbeat or in one sent as the load finds it, not a heartbeat's 30 s later; a reload does
     not load a model, so one after the model is fixed leaves it, and the status says a restart is
     needed."""
-    from conftest import Daemon, state_comes, stop_daemon
+    from conftest import Daemon, stop_daemon
     options, config, folder = _daemon_model(tmp_path, problem)
     conf = tmp_path / "c.toml"
     conf.write_text(config + "[delivery]\nheartbeat_s = 30\n", encoding="utf-8")
@@ -236,8 +236,7 @@ def test_the_daemon_with_a_model_it_cannot_use_monitors_acoustic_only_and_its_st
                 "--jsonl", "--webhook", hook.url, *options], env, tmp_path, verbose=False)
     try:
         d.wait_running(env, timeout=60)
-        state_comes(env, lambda st: not st.get("transcription_loading", True), 60)  # polled without a `status` process
-        assert wait_for(lambda: not d.status(env)["transcription_loading"], 60), d.err
+        assert d.status_comes(env, lambda st: not st["transcription_loading"], 60), d.err
         state = d.status(env)
         assert (state["transcription"], state["transcription_off"]) == (False, line)
         assert {k: state["last_problem"][k] for k in ("level", "message", "source")} == {
