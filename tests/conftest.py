@@ -365,17 +365,25 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
         (cache.mkdir("accuracy") / "figures.json").write_text(json.dumps(figures, indent=1))
 
 
+@pytest.fixture(scope="session")
+def matplotlib_cache(tmp_path_factory) -> Path:
+    """matplotlib's configuration and cache folder for the commands of :func:`own_home`, one for
+    the run (each pytest-xdist worker's own): the list of fonts it makes the first time it is
+    imported with an empty one is made once, not again by every command that draws a report."""
+    return tmp_path_factory.mktemp("mpl")
+
+
 @pytest.fixture
-def own_home(tmp_path) -> dict[str, str]:
+def own_home(tmp_path, matplotlib_cache) -> dict[str, str]:
     """The environment of a command with a home of its own, ``tmp_path / "home"`` (HOME,
     XDG_CONFIG_HOME, XDG_DATA_HOME, XDG_RUNTIME_DIR under it, made empty): no user configuration is
     read, and whatever a command makes where the defaults are lands there, to be seen (matplotlib's
-    cache goes beside it, ``tmp_path / "mpl"``)."""
+    cache is kept outside it, :func:`matplotlib_cache`)."""
     home = tmp_path / "home"
     (home / "run").mkdir(parents=True, mode=0o700)
     return dict(os.environ, HOME=str(home), XDG_CONFIG_HOME=str(home / ".config"),
                 XDG_DATA_HOME=str(home / ".local" / "share"), XDG_RUNTIME_DIR=str(home / "run"),
-                MPLCONFIGDIR=str(tmp_path / "mpl"), PYTHONPATH=str(ROOT))
+                MPLCONFIGDIR=str(matplotlib_cache), PYTHONPATH=str(ROOT))
 
 
 @contextlib.contextmanager
