@@ -24,8 +24,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from conftest import (Daemon, Hook, PY, ROOT, child_processes, fifo_writer, process_alive, processes_with,
-                      start_daemon, stop_daemon, two_calls_line, until, wait_for)
+from conftest import (Daemon, Hook, PY, ROOT, call_monitor_here, child_processes, fifo_writer, process_alive,
+                      processes_with, start_daemon, stop_daemon, two_calls_line, until, wait_for)
 
 from monitor.alerts.evidence import fmt_time
 from monitor.config import load_config
@@ -174,8 +174,8 @@ def test_live_call_alerts_reach_jsonl_sqlite_and_webhook(pulse, env, tmp_path):
     assert {e["type"] for e in named} >= {"alert", "call_summary"} and {e.get("agent") for e in named} == {agent}
     assert not any("agent" in e for _, e in d.lines if e["type"] == "cues")
     report = tmp_path / "report.html"
-    subprocess.run([PY, "-m", "monitor.cli", "report", str(call_id), "--db", str(db), "-o", str(report)],
-                   env=env, check=True, capture_output=True, timeout=120)
+    done = _report_here(env, str(call_id), "--db", db, "-o", report)
+    assert done.returncode == 0, done.stderr
     assert f"agent {html.escape(agent)}" in report.read_text()
     assert _summaries(d)
     # delivered once each
@@ -237,6 +237,16 @@ def test_sound_server_restart_mid_call(pulse, env, tmp_path):
         assert d.proc.wait(5) == 0
     finally:
         d.kill()
+
+
+def _report_here(env: dict, *args: str | os.PathLike) -> subprocess.CompletedProcess:
+    """``call-monitor report ARGS`` in this process (:func:`conftest.call_monitor_here`: the same
+    exit status, output and page as its own process writes, without its start and imports), with
+    the home and configuration folder of ``env``, the daemon's: no user configuration, as for it."""
+    with pytest.MonkeyPatch.context() as mp:
+        for name in ("HOME", "XDG_CONFIG_HOME"):
+            mp.setenv(name, env[name])
+        return call_monitor_here("report", *args)
 
 
 def _summaries(d: Daemon) -> list[dict]:
@@ -455,10 +465,9 @@ def test_a_live_call_the_daemons_stop_cuts_off_is_stored_and_reported_as_stopped
 def _stopped_part_way(summary: dict, sig: signal.Signals, folder, env) -> None:
     """Stored call 1 in ``folder/alice.db`` (its ``summary``) was cut off by ``sig``: so stored, and
     its report's banner says where the monitoring stopped."""
-    from conftest import call_monitor
     assert summary["ended_by"] == sig.name and summary["aborted"] is True and summary["duration_s"] >= 5.0
     out = folder / "x.html"
-    done = call_monitor("report", "1", "--db", folder / "alice.db", "-o", out, env=env, timeout=120)
+    done = _report_here(env, "1", "--db", folder / "alice.db", "-o", out)
     assert done.returncode == 0, done.stderr
     at = summary["duration_s"]
     page = out.read_text(encoding="utf-8")
