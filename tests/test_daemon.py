@@ -175,7 +175,7 @@ def test_live_call_alerts_reach_jsonl_sqlite_and_webhook(pulse, env, tmp_path):
     assert {e["type"] for e in named} >= {"alert", "call_summary"} and {e.get("agent") for e in named} == {agent}
     assert not any("agent" in e for _, e in d.lines if e["type"] == "cues")
     report = tmp_path / "report.html"
-    done = _report_here(env, str(call_id), "--db", db, "-o", report)
+    done = _here(env, "report", str(call_id), "--db", db, "-o", report)
     assert done.returncode == 0, done.stderr
     assert f"agent {html.escape(agent)}" in report.read_text()
     assert _summaries(d)
@@ -240,14 +240,16 @@ def test_sound_server_restart_mid_call(pulse, env, tmp_path):
         d.kill()
 
 
-def _report_here(env: dict, *args: str | os.PathLike) -> subprocess.CompletedProcess:
-    """``call-monitor report ARGS`` in this process (:func:`conftest.call_monitor_here`: the same
-    exit status, output and page as its own process writes, without its start and imports), with
-    the home and configuration folder of ``env``, the daemon's: no user configuration, as for it."""
+def _here(env: dict, *args: str | os.PathLike, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    """``call-monitor ARGS`` in this process (:func:`conftest.call_monitor_here`: the same exit
+    status and output as its own process, without its start and imports), its environment ``env``
+    meanwhile (the daemon's home, configuration folder and status socket)."""
     with pytest.MonkeyPatch.context() as mp:
-        for name in ("HOME", "XDG_CONFIG_HOME"):
-            mp.setenv(name, env[name])
-        return call_monitor_here("report", *args)
+        for name in set(os.environ) - set(env):
+            mp.delenv(name)
+        for name, value in env.items():
+            mp.setenv(name, value)
+        return call_monitor_here(*args, cwd=cwd)
 
 
 def _summaries(d: Daemon) -> list[dict]:
@@ -468,7 +470,7 @@ def _stopped_part_way(summary: dict, sig: signal.Signals, folder, env) -> None:
     its report's banner says where the monitoring stopped."""
     assert summary["ended_by"] == sig.name and summary["aborted"] is True and summary["duration_s"] >= 5.0
     out = folder / "x.html"
-    done = _report_here(env, "1", "--db", folder / "alice.db", "-o", out)
+    done = _here(env, "report", "1", "--db", folder / "alice.db", "-o", out)
     assert done.returncode == 0, done.stderr
     at = summary["duration_s"]
     page = out.read_text(encoding="utf-8")
@@ -599,8 +601,7 @@ def test_sighup_reloads_configuration(pulse, env, tmp_path):
 
 
 def _status_text(env, tmp_path) -> str:
-    done = subprocess.run([PY, "-m", "monitor.cli", "status"], env=env, cwd=tmp_path, capture_output=True, text=True,
-                          timeout=10)
+    done = _here(env, "status", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     return done.stdout
 
