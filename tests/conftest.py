@@ -1358,9 +1358,26 @@ def _descriptor_2_kept() -> Iterator[list[str]]:
             said.append(kept.read().decode("utf-8", "replace"))
 
 
-def call_monitor_here(*args: str | os.PathLike, cwd: Path | None = None) -> subprocess.CompletedProcess:
+@contextlib.contextmanager
+def _environment(env: dict[str, str] | None) -> Iterator[None]:
+    """This process's environment ``env`` (None: as it is), and no other variable, until the block
+    ends; then as it was."""
+    if env is None:
+        yield
+        return
+    with pytest.MonkeyPatch.context() as mp:
+        for name in set(os.environ) - set(env):
+            mp.delenv(name)
+        for name, value in env.items():
+            mp.setenv(name, value)
+        yield
+
+
+def call_monitor_here(*args: str | os.PathLike, cwd: Path | None = None,
+                      env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     """``call-monitor ARGS`` as :func:`call_monitor` runs it (in ``cwd``, the checkout's folder unless
-    given), but in this process (``monitor.cli.main``): its exit status (a usage error's too) and what
+    given; with ``env``, that environment, and no other variable, meanwhile), but in this process
+    (``monitor.cli.main``): its exit status (a usage error's too) and what
     it writes on stdout and stderr, as a fresh interpreter writes them there (Python's warnings and
     log records: :func:`_logging_and_warnings_as_a_fresh_interpreter`; after them whatever a C library
     writes on descriptor 2), without the fresh interpreter's start and imports (matplotlib's alone
@@ -1370,7 +1387,8 @@ def call_monitor_here(*args: str | os.PathLike, cwd: Path | None = None) -> subp
     from monitor import cli
     out, err = io.StringIO(), io.StringIO()
     with _descriptor_2_kept() as native, contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), \
-            _logging_and_warnings_as_a_fresh_interpreter(), contextlib.chdir(ROOT if cwd is None else cwd):
+            _logging_and_warnings_as_a_fresh_interpreter(), contextlib.chdir(ROOT if cwd is None else cwd), \
+            _environment(env):
         try:
             status = cli.main([str(a) for a in args])
         except SystemExit as end:

@@ -23,8 +23,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from conftest import (CALLS, PY, ROOT, SHORT_BASELINE, STREAM_ENDED, Daemon, portaudio_afresh, socket_places, start_daemon,
-                      stop_daemon, stored_calls, until, wait_for)
+from conftest import (CALLS, PY, ROOT, SHORT_BASELINE, STREAM_ENDED, Daemon, call_monitor_here, portaudio_afresh,
+                      socket_places, start_daemon, stop_daemon, stored_calls, until, wait_for)
 from corked import CorkableStream
 
 from monitor import daemon_status
@@ -53,8 +53,9 @@ def both_calls_played_out(d: Daemon, first: subprocess.Popen, second: subprocess
 
 
 def _call(env, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([PY, "-m", "monitor.cli", "call", *args], env=env, capture_output=True, text=True,
-                          timeout=30, cwd=ROOT)
+    """``call-monitor call ARGS`` in environment ``env``, in this process (:func:`conftest.call_monitor_here`:
+    what it says and its exit status, without a fresh interpreter's start)."""
+    return call_monitor_here("call", *args, env=env)
 
 
 @contextlib.contextmanager

@@ -175,7 +175,7 @@ def test_live_call_alerts_reach_jsonl_sqlite_and_webhook(pulse, env, tmp_path):
     assert {e["type"] for e in named} >= {"alert", "call_summary"} and {e.get("agent") for e in named} == {agent}
     assert not any("agent" in e for _, e in d.lines if e["type"] == "cues")
     report = tmp_path / "report.html"
-    done = _here(env, "report", str(call_id), "--db", db, "-o", report)
+    done = call_monitor_here("report", call_id, "--db", db, "-o", report, env=env)
     assert done.returncode == 0, done.stderr
     assert f"agent {html.escape(agent)}" in report.read_text()
     assert _summaries(d)
@@ -238,18 +238,6 @@ def test_sound_server_restart_mid_call(pulse, env, tmp_path):
         assert d.proc.wait(5) == 0
     finally:
         d.kill()
-
-
-def _here(env: dict, *args: str | os.PathLike, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    """``call-monitor ARGS`` in this process (:func:`conftest.call_monitor_here`: the same exit
-    status and output as its own process, without its start and imports), its environment ``env``
-    meanwhile (the daemon's home, configuration folder and status socket)."""
-    with pytest.MonkeyPatch.context() as mp:
-        for name in set(os.environ) - set(env):
-            mp.delenv(name)
-        for name, value in env.items():
-            mp.setenv(name, value)
-        return call_monitor_here(*args, cwd=cwd)
 
 
 def _summaries(d: Daemon) -> list[dict]:
@@ -470,7 +458,7 @@ def _stopped_part_way(summary: dict, sig: signal.Signals, folder, env) -> None:
     its report's banner says where the monitoring stopped."""
     assert summary["ended_by"] == sig.name and summary["aborted"] is True and summary["duration_s"] >= 5.0
     out = folder / "x.html"
-    done = _here(env, "report", "1", "--db", folder / "alice.db", "-o", out)
+    done = call_monitor_here("report", "1", "--db", folder / "alice.db", "-o", out, env=env)
     assert done.returncode == 0, done.stderr
     at = summary["duration_s"]
     page = out.read_text(encoding="utf-8")
@@ -601,7 +589,7 @@ def test_sighup_reloads_configuration(pulse, env, tmp_path):
 
 
 def _status_text(env, tmp_path) -> str:
-    done = _here(env, "status", cwd=tmp_path)
+    done = call_monitor_here("status", cwd=tmp_path, env=env)
     assert done.returncode == 0, done.stderr
     return done.stdout
 
