@@ -350,8 +350,7 @@ def test_two_softphone_calls_5_s_apart_are_two_calls_each_with_its_own_baseline_
     d = start_daemon(env, tmp_path, SHORT_BASELINE)
     silence, silence_env = _silence_mode_daemon(env, tmp_path)
     try:
-        status = subprocess.run([PY, "-m", "monitor.cli", "status"], env=env, capture_output=True, text=True,
-                                timeout=10).stdout
+        status = call_monitor_here("status", env=env).stdout
         assert "calls cut by the softphone's streams into sink softphone (0 playing now), else 20 s of " \
                "silence" in status
         assert silence.status(silence_env)["boundaries"]["based_on"] == \
@@ -566,8 +565,7 @@ def test_call_marks_reach_the_daemon_while_the_configuration_is_broken_and_say_s
                 (line,) = done.stderr.splitlines()
                 assert line.startswith(warned[0]) and line.endswith(
                     f"; the daemon was asked at {sock} (a reload or a start would refuse this configuration)"), line
-            status = subprocess.run([PY, "-m", "monitor.cli", "status", "--config", str(cfg)], env=env,
-                                    capture_output=True, text=True, timeout=30, cwd=ROOT)
+            status = call_monitor_here("status", "--config", cfg, env=env)
             assert status.stderr == started.stderr, "the same warning as status says"
         stop_daemon(d)
     finally:
@@ -600,8 +598,7 @@ def test_a_call_mark_while_the_user_configuration_placing_the_socket_is_no_toml_
         default = socket_places(Path(env['XDG_RUNTIME_DIR']) / 'callmonitor.sock',  # the runtime folder, the database's side
                                 tmp_path / '.local' / 'share' / 'callmonitor' / 'events.db.sock')
         for command in (["call", "start"], ["status"]):
-            done = subprocess.run([PY, "-m", "monitor.cli", *command], env=env, capture_output=True, text=True,
-                                  timeout=30, cwd=ROOT)
+            done = call_monitor_here(*command, env=env)
             assert done.returncode == 2 and done.stdout == "", done
             (error,) = done.stderr.splitlines()
             assert error.startswith(f"call-monitor: error: no daemon answers at {default}; the configuration that "
@@ -912,8 +909,7 @@ def test_a_new_client_asks_an_old_daemon_for_its_status_and_hears_it_takes_no_ca
     old = _OldDaemonSocket(tmp_path / "old.sock")
     try:
         assert all(query_status(old.path) == OLD_STATUS for _ in range(50))
-        st = subprocess.run([PY, "-m", "monitor.cli", "status", "--json", "--socket", old.path],
-                            env=_bare_env(tmp_path), capture_output=True, text=True, timeout=30, cwd=ROOT)
+        st = call_monitor_here("status", "--json", "--socket", old.path, env=_bare_env(tmp_path))
         assert st.returncode == 0 and json.loads(st.stdout) == {"running": True, "starting": False, **OLD_STATUS}, st
         for _ in range(3):
             mark = _call(_bare_env(tmp_path), "start", "--socket", old.path)
@@ -1324,8 +1320,7 @@ def test_idle_clients_at_the_status_socket_keep_neither_status_nor_call_start_fr
     try:
         with _idle_clients(sock, 10) as held:
             assert len(held) == 10
-            st = subprocess.run([PY, "-m", "monitor.cli", "status", "--json"], env=env, capture_output=True,
-                                text=True, timeout=30, cwd=ROOT)
+            st = call_monitor_here("status", "--json", env=env)
             assert st.returncode == 0 and json.loads(st.stdout)["running"] is True, st
             started = _call(env, "start")
             assert started.returncode == 0 and started.stdout.strip() == "call 1 started", started
