@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from conftest import PY, ROOT, Daemon, Hook, call_monitor, stored_calls, wait_for
+from conftest import PY, ROOT, Daemon, Hook, call_monitor, call_monitor_here, stored_calls, wait_for
 
 
 def test_a_sound_server_restart_is_one_line_per_state_change(pulse, env, tmp_path):
@@ -77,8 +77,7 @@ def test_a_second_daemon_on_another_database_is_told_to_take_its_own_status_sock
         assert first.wait_err("listening", 20), first.err
         own = env | {"XDG_DATA_HOME": str(tmp_path / "data")}  # the default database: none there
         for command in (["alerts"], ["report", "3", "-o", "r.html"]):
-            asked = subprocess.run([PY, "-m", "monitor.cli", *command], env=own, cwd=tmp_path, capture_output=True,
-                                   text=True, timeout=30)
+            asked = call_monitor_here(*command, cwd=tmp_path, env=own)
             assert asked.returncode == 2 and asked.stderr.endswith(
                 f"; the daemon running now records to {tmp_path / 'one.db'} (give --db {tmp_path / 'one.db'})\n"), \
                 asked.stderr
@@ -92,8 +91,7 @@ def test_a_second_daemon_on_another_database_is_told_to_take_its_own_status_sock
         two = Daemon(second[4:] + ["--socket", str(tmp_path / "two.sock")], env, tmp_path)
         try:
             assert two.wait_err("listening", 20), two.err
-            asked = subprocess.run([PY, "-m", "monitor.cli", "status", "--json", "--socket", str(tmp_path / "two.sock")],
-                                   env=env, cwd=tmp_path, capture_output=True, text=True, timeout=30)
+            asked = call_monitor_here("status", "--json", "--socket", tmp_path / "two.sock", cwd=tmp_path, env=env)
             assert asked.returncode == 0 and json.loads(asked.stdout)["pid"] == two.proc.pid, asked.stderr
         finally:
             two.kill()
@@ -292,8 +290,7 @@ def test_a_status_socket_path_too_long_for_a_unix_socket_is_one_line_naming_it_a
         f"call-monitor: error: status socket {sock}: the path is {len(os.fsencode(str(sock)))} bytes, longer than a "
         "Unix socket's path holds (107 bytes): give a shorter one with --socket PATH or daemon.status_socket"]
     for asking in (["status"], ["call", "start"]):  # no daemon can be there: said as such, not "no daemon answering"
-        r = subprocess.run([PY, "-m", "monitor.cli", *asking, "--socket", str(sock)], env=env, cwd=tmp_path,
-                           capture_output=True, text=True, timeout=30)
+        r = call_monitor_here(*asking, "--socket", sock, cwd=tmp_path, env=env)
         assert r.returncode == 2 and r.stderr.splitlines() == [
             f"call-monitor: error: status socket {sock}: the path is {len(os.fsencode(str(sock)))} bytes, longer "
             "than a Unix socket's path holds (107 bytes): give a shorter one with --socket PATH or "
@@ -337,8 +334,7 @@ def test_a_caller_source_missing_at_start_is_waited_for_and_captured_once_it_app
         assert st["legs"]["caller"]["state"] == "waiting" and d.proc.poll() is None
         assert "softphone.monitor" in st["legs"]["caller"]["last_error"]
         assert st["legs"]["caller"]["level_dbfs"] is None, "no source: no level (not a muted one's digital zero)"
-        text = subprocess.run([PY, "-m", "monitor.cli", "status"], env=env, capture_output=True, text=True,
-                              timeout=10).stdout
+        text = call_monitor_here("status", env=env).stdout
         assert "waiting: " in text and "level n/a," in text and "digital zero" not in text
         subprocess.run(["pactl", "load-module", "module-null-sink", "sink_name=softphone"], env=env, check=True)
         st = d.wait_running(env, timeout=30)
