@@ -2,7 +2,10 @@
 
 The live tests run `call-monitor run` on a private PulseAudio server: a softphone is `paplay
 --device=softphone` (one stream per call, made when it starts, removed when it ends) or, for a
-softphone whose stream plays all the time, one `pacat` fed by the test.
+softphone whose stream plays all the time, one `pacat` fed by the test. The marks (`call start`,
+`call end`) and `status` looks made beside a daemon run in the test's process
+(:func:`conftest.call_monitor_here`, in the daemon's environment): what they say and their exit status,
+not their process (``Daemon.status`` still asks in a process of its own).
 """
 
 from __future__ import annotations

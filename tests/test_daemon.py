@@ -3,7 +3,10 @@
 `call-monitor run --caller softphone.monitor` listens to the monitor of the null sink
 `softphone`; the test plays a deteriorating call into the sink with paplay and checks
 that the critical alert reaches the JSON output, SQLite and a real HTTP server on
-127.0.0.1 within a few seconds of where replay of the same audio puts it.
+127.0.0.1 within a few seconds of where replay of the same audio puts it. The commands asked of
+a call or a daemon beside it (a stored call's report, the status text) run in the test's process
+(:func:`conftest.call_monitor_here`, in the daemon's environment); the daemons, and the status JSON
+the tests wait on (``Daemon.status``), in their own.
 """
 
 from __future__ import annotations

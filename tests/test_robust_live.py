@@ -1,7 +1,10 @@
 """The live daemon on a private PulseAudio server: a sound-server restart leaves one line per
 state change on stderr, the first naming the server (no PortAudio/ALSA chatter), and a second daemon on the same database
 is refused while the first one runs (on another database, it is told to take its own status socket);
-one source named for both legs is refused; a status socket path too long is one line."""
+one source named for both legs is refused; a status socket path too long is one line. The commands
+asked beside a daemon (the status text, call, alerts, report) run in the test's process
+(:func:`conftest.call_monitor_here`, in the daemon's environment); the daemons, and ``Daemon.status``, in
+their own."""
 
 from __future__ import annotations
 
