@@ -488,19 +488,26 @@ def ko_transcription(ko_model_info, ko_model):
 
 
 class StarvedCore:
-    """One core kept busy by a process of its own: a thread starved on it (:meth:`starve`: pinned to
-    it, under SCHED_IDLE) gets next to none of its CPU, as a recognizer whose flush the close gave
-    up on does on a machine busy with other programs."""
+    """One core kept busy by a process of its own from the first thread starved on it (:meth:`starve`:
+    pinned to it, under SCHED_IDLE), which gets next to none of its CPU, as a recognizer whose flush the
+    close gave up on does on a machine busy with other programs. (The process starts with the first
+    :meth:`starve`, not before: spinning while the test still sets up would starve nothing.)"""
 
     def __init__(self) -> None:
         self.core = max(os.sched_getaffinity(0))
+        self.busy: subprocess.Popen | None = None
+        self.starved: list[int] = []
+
+    def _spin(self) -> None:
+        """The process keeping the core busy, spinning on it once this returns."""
         self.busy = subprocess.Popen([sys.executable, "-c", f"import os; os.sched_setaffinity(0, {{{self.core}}}); "
                                       "print(flush=True)\nwhile True: pass"], stdout=subprocess.PIPE)
         assert self.busy.stdout is not None and self.busy.stdout.readline() == b"\n"  # spinning on its core
-        self.starved: list[int] = []
 
     def starve(self, thread: threading.Thread) -> None:
         assert thread.native_id is not None
+        if self.busy is None:
+            self._spin()
         os.sched_setaffinity(thread.native_id, {self.core})
         os.sched_setscheduler(thread.native_id, os.SCHED_IDLE, os.sched_param(0))
         self.starved.append(thread.native_id)
@@ -508,8 +515,9 @@ class StarvedCore:
     def end(self) -> None:
         """The core free again, and the threads starved on it given back the others and their
         priority (SCHED_OTHER: root only, CAP_SYS_NICE) where they still run."""
-        self.busy.kill()
-        self.busy.wait()
+        if self.busy is not None:
+            self.busy.kill()
+            self.busy.wait()
         for tid in self.starved:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.sched_setscheduler(tid, os.SCHED_OTHER, os.sched_param(0))
