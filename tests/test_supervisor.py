@@ -78,8 +78,22 @@ def _env(tmp: Path) -> dict:
     return {**os.environ, "HOME": str(tmp), "XDG_CONFIG_HOME": str(tmp / "cfg"), "PYTHONPATH": str(ROOT)}
 
 
-def _replay(tmp: Path, console: ConsoleProcess, wav: str, db: Path, *extra: str, url: str | None = None):
-    r = subprocess.run([PY, "-m", "monitor.cli", "replay", str(CALLS / wav), "--no-transcribe", "--jsonl",
+@pytest.fixture(scope="module")
+def calls(tmp_path_factory) -> Path:
+    """A folder of the fixture calls these tests replay, cut short under the same names: the
+    deteriorating calls' first 100 s (their critical at 92 s and a warning at 97 s, as in the
+    whole calls), the normal call's first 10 s (a call without alerts, as the whole one)."""
+    import soundfile as sf
+    folder = tmp_path_factory.mktemp("calls")
+    for name, seconds in (("deteriorating_16k.wav", 100), ("deteriorating_8k.wav", 100), ("normal_8k.wav", 10)):
+        info = sf.info(CALLS / name)
+        x, rate = sf.read(CALLS / name, frames=int(info.samplerate * seconds), dtype="int16")
+        sf.write(folder / name, x, rate, subtype=info.subtype)
+    return folder
+
+
+def _replay(tmp: Path, console: ConsoleProcess, wav: Path, db: Path, *extra: str, url: str | None = None):
+    r = subprocess.run([PY, "-m", "monitor.cli", "replay", str(wav), "--no-transcribe", "--jsonl",
                         "--db", str(db), "--webhook", url or console.webhook, "--webhook-token-file",
                         str(console.token_file), *extra], cwd=ROOT, env=_env(tmp), capture_output=True, text=True,
                        timeout=300)
@@ -92,11 +106,11 @@ def _daemon_alerts(db: Path) -> set[int]:
         return {r[0] for r in con.execute("SELECT id FROM alerts")}
 
 
-def test_replayed_alerts_are_stored_once_through_a_restart_and_retries(tmp_path):
+def test_replayed_alerts_are_stored_once_through_a_restart_and_retries(tmp_path, calls):
     console = ConsoleProcess(tmp_path / "console")
     daemon_db = tmp_path / "agent" / "events.db"
     try:
-        r, printed = _replay(tmp_path, console, "deteriorating_16k.wav", daemon_db)
+        r, printed = _replay(tmp_path, console, calls / "deteriorating_16k.wav", daemon_db)
         assert r.returncode == 0, r.stderr
         assert any(a["severity"] == "critical" for a in printed)
         state = console.state()
@@ -119,7 +133,7 @@ def test_replayed_alerts_are_stored_once_through_a_restart_and_retries(tmp_path)
         port = console.port
         assert console.stop() == 0
         assert any("console stopped" in e for e in console.err)
-        r, printed2 = _replay(tmp_path, console, "deteriorating_8k.wav", daemon_db, "--webhook-wait", "0")
+        r, printed2 = _replay(tmp_path, console, calls / "deteriorating_8k.wav", daemon_db, "--webhook-wait", "0")
         assert r.returncode == 0 and printed2
         assert f"{len(printed2)} alert(s) not delivered yet" in r.stderr
         # ... it comes back on the same address with the same database
@@ -128,7 +142,7 @@ def test_replayed_alerts_are_stored_once_through_a_restart_and_retries(tmp_path)
         # every delivery retried, as after responses lost in transit: nothing shows twice
         with sqlite3.connect(daemon_db) as con:
             con.execute("UPDATE deliveries SET status = 'pending', next_attempt_at = 0")
-        r, printed3 = _replay(tmp_path, console, "normal_8k.wav", daemon_db)
+        r, printed3 = _replay(tmp_path, console, calls / "normal_8k.wav", daemon_db)
         assert r.returncode == 0, r.stderr
         alerts = console.state()["alerts"]
         ids = [a["alert_id"] for a in alerts]
@@ -145,18 +159,18 @@ def test_replayed_alerts_are_stored_once_through_a_restart_and_retries(tmp_path)
         console.kill()
 
 
-def test_a_critical_of_a_call_after_a_purge_reaches_the_console(tmp_path):
+def test_a_critical_of_a_call_after_a_purge_reaches_the_console(tmp_path, calls):
     """The console keeps each (daemon id, alert id) once: a purge that emptied the daemon's
     database must not let its next call's alerts take the ids of alerts the console has."""
     console = ConsoleProcess(tmp_path / "console")
     daemon_db = tmp_path / "agent" / "events.db"
     try:
-        r, before = _replay(tmp_path, console, "deteriorating_8k.wav", daemon_db)
+        r, before = _replay(tmp_path, console, calls / "deteriorating_8k.wav", daemon_db)
         assert r.returncode == 0 and len(console.state()["alerts"]) == len(before), r.stderr
         purged = subprocess.run([PY, "-m", "monitor.cli", "purge", "--db", str(daemon_db), "--older-than", "0s"],
                                 cwd=ROOT, env=_env(tmp_path), capture_output=True, text=True, timeout=120)
         assert purged.returncode == 0 and "purged 1 call(s)" in purged.stderr, purged.stderr
-        r, after = _replay(tmp_path, console, "deteriorating_16k.wav", daemon_db)
+        r, after = _replay(tmp_path, console, calls / "deteriorating_16k.wav", daemon_db)
         assert r.returncode == 0 and any(a["severity"] == "critical" for a in after), r.stderr
         assert min(a["alert_id"] for a in after) > max(a["alert_id"] for a in before)
         assert {a["call_id"] for a in after} == {2}
@@ -1930,7 +1944,7 @@ def test_a_host_name_that_is_a_loopback_address_here_is_said_so_and_guarded_as_l
         r.wait(5)
 
 
-def test_a_failing_database_is_one_line_in_the_log_and_a_503_with_the_reason_until_it_works_again(tmp_path):
+def test_a_failing_database_is_one_line_in_the_log_and_a_503_with_the_reason_until_it_works_again(tmp_path, calls):
     """The console's database failing (a full disk) is one error line naming the database and the
     problem, not a traceback per post and heartbeat; each post the database fails is answered 503 with
     the reason, which the daemon says, keeping its alerts to deliver once the database works again."""
@@ -1946,7 +1960,7 @@ def test_a_failing_database_is_one_line_in_the_log_and_a_503_with_the_reason_unt
         assert {status for status, _ in answers} == {503}
         assert all(said == {"error": reason} for _, said in answers)
         assert reason.startswith("the console's database failed (") and reason.endswith("); try again later")
-        r, printed = _replay(tmp_path, console, "deteriorating_8k.wav", daemon_db, "--webhook-wait", "0")
+        r, printed = _replay(tmp_path, console, calls / "deteriorating_8k.wav", daemon_db, "--webhook-wait", "0")
         assert r.returncode == 0 and printed
         assert f"{len(printed)} alert(s) not delivered yet" in r.stderr
         assert f"HTTP 503 Service Unavailable: {reason}" in r.stderr
@@ -1959,7 +1973,7 @@ def test_a_failing_database_is_one_line_in_the_log_and_a_503_with_the_reason_unt
 
         console.limit_file_size(None)
         assert console.post(alert_body(2)) == (201, {"id": 2, "stored": "new"})
-        r, _ = _replay(tmp_path, console, "normal_8k.wav", daemon_db)  # the same daemon: its outbox goes now
+        r, _ = _replay(tmp_path, console, calls / "normal_8k.wav", daemon_db)  # the same daemon: its outbox goes now
         assert r.returncode == 0, r.stderr
         assert wait_for(lambda: len(console.state()["alerts"]) == 2 + len(printed), 30)
         assert console.stop() == 0
@@ -1970,7 +1984,7 @@ def test_a_failing_database_is_one_line_in_the_log_and_a_503_with_the_reason_unt
         console.kill()
 
 
-def test_alerts_the_daemon_could_not_store_reach_the_console_once_each(tmp_path):
+def test_alerts_the_daemon_could_not_store_reach_the_console_once_each(tmp_path, calls):
     """The replay's database is locked by another program for the whole replay: every alert goes
     out not stored, and the console gets each once, under ids of its own."""
     from monitor.delivery.store import Store
@@ -1981,7 +1995,7 @@ def test_alerts_the_daemon_could_not_store_reach_the_console_once_each(tmp_path)
     try:
         holder.execute("PRAGMA locking_mode = EXCLUSIVE")
         holder.execute("BEGIN EXCLUSIVE")
-        r, alerts = _replay(tmp_path, console, "deteriorating_8k.wav", locked)
+        r, alerts = _replay(tmp_path, console, calls / "deteriorating_8k.wav", locked)
         assert alerts and all(a.get("stored") is False for a in alerts), r.stderr
         assert wait_for(lambda: len(console.state()["alerts"]) >= len(alerts), 30), r.stderr
         stored = console.state()["alerts"]
