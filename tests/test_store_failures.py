@@ -22,8 +22,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import (ALERTING_CALL as CALL, PY, ROOT, bare_sqlite_file, call_monitor, fifo_writer, fill,
-                      opener_taking_the_lock, stopped_at, wait_for)
+from conftest import (ALERTING_CALL as CALL, PY, ROOT, bare_sqlite_file, call_monitor, call_monitor_here, fifo_writer,
+                      fill, opener_taking_the_lock, stopped_at, wait_for)
 
 from monitor.config import load_config
 from monitor.delivery.call_files import replayed_series_name
@@ -829,18 +829,18 @@ def test_alerts_since_and_purge_older_than_read_the_same_durations_and_dates(tmp
     yesterday = datetime.fromtimestamp(now - 86400).isoformat(timespec="minutes")
     three_days_ago = datetime.fromtimestamp(now - 3 * 86400).isoformat(timespec="minutes")
     for when in ("259200s", "4320m", "72h", "3d", "1w", three_days_ago):
-        assert len(cli("alerts", "--db", str(db), "--since", when).stdout.splitlines()) == 1, when
+        assert len(call_monitor_here("alerts", "--db", str(db), "--since", when).stdout.splitlines()) == 1, when
     for when in ("86400s", "1440m", "24h", "1d", "0.1w", yesterday):
-        r = cli("alerts", "--db", str(db), "--since", when)
+        r = call_monitor_here("alerts", "--db", str(db), "--since", when)
         assert r.returncode == 0 and r.stdout == "" and "no alerts since" in r.stderr, when
     for when in ("259200s", "4320m", "72h", "3d", "1w", three_days_ago):
-        r = cli("purge", "--db", str(db), "--older-than", when)
+        r = call_monitor_here("purge", "--db", str(db), "--older-than", when)
         assert r.returncode == 0 and "purged 0 call(s)" in r.stderr, (when, r.stderr)
         assert r.stderr.strip().endswith(f"older than {when}" if when[-1].isalpha() else f"started before {when}")
-    r = cli("purge", "--db", str(db), "--older-than", yesterday)
+    r = call_monitor_here("purge", "--db", str(db), "--older-than", yesterday)
     assert r.stderr.strip() == f"call-monitor: purged 1 call(s) started before {yesterday} (1 alert(s))"
     for command, option in (("alerts", "--since"), ("purge", "--older-than")):
-        r = cli(command, "--db", str(db), option, "3 months")
+        r = call_monitor_here(command, "--db", str(db), option, "3 months")
         assert r.returncode == 2 and r.stdout == ""
         assert r.stderr == (f"call-monitor: error: {option} '3 months': expected a duration (a number and s, m, h, "
                             f"d or w: 90s, 30m, 12h, 7d, 2w) or an ISO date like 2026-11-22T10:00\n")
@@ -857,7 +857,7 @@ def test_a_duration_with_a_minus_sign_is_one_line_saying_to_give_it_without(tmp_
     before = db.read_bytes()
     for argv, value in (([option, f"-{given}"], f"-{given}"), ([f"{option}=-{given}"], f"-{given}"),
                         ([option, f"+{given}"], f"+{given}"), ([option[:5], f"-{given}"], f"-{given}")):
-        r = cli(command, "--db", str(db), *argv)
+        r = call_monitor_here(command, "--db", str(db), *argv)
         assert (r.returncode, r.stdout) == (2, ""), argv
         assert r.stderr == (f"call-monitor: error: {option} '{value}': a duration counts back from now and takes no "
                             f"sign: {option} {given} means {given} ago\n"), argv
@@ -893,7 +893,7 @@ def test_an_empty_time_is_refused_not_taken_for_the_option_left_out(tmp_path, co
     database kept with retention_days = 0 is kept, 30 days' otherwise), ``--since ""`` list every
     alert: one line naming the option, exit 2, and the database as it was."""
     db = one_call_db(tmp_path / "e.db", 40)
-    r = cli(command, "--db", str(db), option, empty)
+    r = call_monitor_here(command, "--db", str(db), option, empty)
     assert r.returncode == 2 and r.stdout == ""
     assert r.stderr == (f"call-monitor: error: {option} \"\": an empty time; give a duration (a number and s, m, h, "
                         f"d or w: 90s, 30m, 12h, 7d, 2w) or an ISO date like 2026-11-22T10:00\n")
