@@ -4,14 +4,16 @@ escaped, odd arguments quoted, control characters refused with one line."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 
-from conftest import ROOT, PY, bare_sqlite_file, call_monitor, made_in, stopped_at
+from conftest import ROOT, PY, bare_sqlite_file, call_monitor, call_monitor_here, made_in, stopped_at
 
 from monitor.commands.install_service import UnitArgumentError, exec_start, systemd_quote
 from monitor.delivery.store import Store
@@ -74,11 +76,26 @@ def test_systemd_accepts_the_unit_with_hostile_arguments(tmp_path):
 
 def _install(tmp_path, *args: str, **environ: str) -> subprocess.CompletedProcess:
     """``install-service`` with no user configuration (HOME and XDG_CONFIG_HOME in ``tmp_path``), in
-    the environment with ``environ`` on top."""
-    env = dict(os.environ, HOME=str(tmp_path), XDG_CONFIG_HOME=str(tmp_path / "cfg"), PYTHONPATH=str(ROOT))
-    env.update(environ)
-    return subprocess.run([PY, "-m", "monitor.cli", "install-service", "--unit-dir", str(tmp_path / "units"), *args],
-                          capture_output=True, text=True, cwd=ROOT, env=env, timeout=60)
+    the environment with ``environ`` on top; in this process (:func:`call_monitor_here`), its
+    environment put back after."""
+    env = dict(HOME=str(tmp_path), XDG_CONFIG_HOME=str(tmp_path / "cfg"), PYTHONPATH=str(ROOT), **environ)
+    with environment(env):
+        return call_monitor_here("install-service", "--unit-dir", str(tmp_path / "units"), *args)
+
+
+@contextlib.contextmanager
+def environment(env: dict[str, str]) -> Iterator[None]:
+    """This process's environment with ``env`` on top, and back to what it was."""
+    was = {name: os.environ.get(name) for name in env}
+    os.environ.update(env)
+    try:
+        yield
+    finally:
+        for name, value in was.items():
+            if value is None:
+                del os.environ[name]
+            else:
+                os.environ[name] = value
 
 
 @pytest.mark.parametrize("problem", ["missing", "bad key", "bad value"])
