@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import CALLS, ROOT, call_monitor, korean_model, made_in, wait_for
+from conftest import CALLS, ROOT, call_monitor, call_monitor_here, korean_model, made_in, wait_for
 from monitor.transcription.vosk_models import (ModelError, asked_model, check_model_dir, find_models, load_model,
                                                no_model_message, packaged_model_dirs, parse_model_name, resolve_model)
 
@@ -19,6 +19,12 @@ from monitor.transcription.vosk_models import (ModelError, asked_model, check_mo
 @pytest.fixture
 def model_root(tmp_path):
     return packaged_model_dirs(tmp_path / "models")
+
+
+def models_here(*args: str | os.PathLike, env: dict[str, str]) -> subprocess.CompletedProcess:
+    """``call-monitor models ARGS`` with the environment ``env``, in this process
+    (:func:`call_monitor_here`): what it lists and says, not its process, is what these tests read."""
+    return call_monitor_here("models", *args, env=env)
 
 
 def test_model_folder_names_give_language_and_size():
@@ -107,7 +113,7 @@ def test_a_model_unpacked_but_for_its_graph_is_no_model_and_the_installed_one_is
     env = dict(os.environ, PYTHONPATH=str(ROOT), VOSK_MODEL_PATH=os.pathsep.join([str(half.parent), str(model_root)]))
     config = tmp_path / "ko.toml"
     config.write_text('[transcription]\nlanguage = "ko"\n', encoding="utf-8")
-    done = call_monitor("models", "--json", "--config", str(config), env=env, timeout=60)
+    done = models_here("--json", "--config", str(config), env=env)
     listed = [json.loads(line) for line in done.stdout.splitlines()]
     by_path = {m["path"]: m for m in listed}
     assert by_path[str(half)]["problem"].startswith("not a Vosk model (missing its decoding graph")
@@ -276,7 +282,7 @@ def test_a_vosk_model_path_folder_that_does_not_exist_is_one_warning_and_the_oth
                                                                                                   tmp_path):
     missing = tmp_path / "not-unpacked-yet"
     env = dict(os.environ, PYTHONPATH=str(ROOT), VOSK_MODEL_PATH=os.pathsep.join([str(missing), str(model_root)]))
-    done = call_monitor("models", env=env, timeout=60)
+    done = models_here(env=env)
     assert done.returncode == 0
     assert done.stderr == (f"call-monitor: warning: VOSK_MODEL_PATH names {missing}, which does not exist: "
                            "searching the other model folders\n")
@@ -293,7 +299,7 @@ def test_models_says_which_folders_named_like_a_model_are_none_and_which_models_
     (models / "korean").symlink_to(model_root / "vosk-model-small-ko", target_is_directory=True)
     (models / "notes").mkdir()
     env = dict(os.environ, PYTHONPATH=str(ROOT), VOSK_MODEL_PATH=os.pathsep.join([str(models), str(model_root)]))
-    done = call_monitor("models", env=env, timeout=60)
+    done = models_here(env=env)
     assert done.returncode == 0 and done.stderr == ""
     lines = [line.split("\t") for line in done.stdout.splitlines()]
     assert lines[:3] == [
@@ -303,7 +309,7 @@ def test_models_says_which_folders_named_like_a_model_are_none_and_which_models_
         ["vosk-model-small-en-us-0.15", "en-us", "VOSK_MODEL_PATH", str(models / "vosk-model-small-en-us-0.15"),
          "not a Vosk model (missing am/final.mdl or conf/model.conf)"],
         ["vosk-model-small-ko", "ko", "VOSK_MODEL_PATH", str(model_root / "vosk-model-small-ko")]]
-    as_json = [json.loads(line) for line in call_monitor("models", "--json", env=env, timeout=60).stdout.splitlines()]
+    as_json = [json.loads(line) for line in models_here("--json", env=env).stdout.splitlines()]
     assert [m["problem"] is None for m in as_json[:3]] == [False, False, True]
 
 
@@ -314,7 +320,7 @@ def test_a_vosk_model_path_that_names_a_model_itself_says_to_name_the_folder_tha
     model = model_root / "vosk-model-small-ko"
     env = dict(os.environ, PYTHONPATH=str(ROOT), VOSK_MODEL_PATH=str(model), HOME=str(tmp_path),
                XDG_CONFIG_HOME=str(tmp_path / "cfg"))
-    done = call_monitor("models", env=env, timeout=60)
+    done = models_here(env=env)
     assert done.returncode == 0
     assert done.stderr == (f"call-monitor: warning: VOSK_MODEL_PATH names {model}, which is a Vosk model itself: "
                            f"name the folder that holds it ({model_root}), or give the model with --model DIR\n")
@@ -448,16 +454,16 @@ def test_models_marks_the_one_replay_and_run_use_and_says_why_when_none_is(model
                XDG_CONFIG_HOME=str(tmp_path / "cfg"))
     korean = tmp_path / "ko.toml"
     korean.write_text('[transcription]\nlanguage = "ko"\n')
-    lines = call_monitor("models", "--config", korean, env=env, timeout=60).stdout.splitlines()
+    lines = models_here("--config", korean, env=env).stdout.splitlines()
     marked = [line.split("\t") for line in lines if "<- " in line]
     assert marked == [["vosk-model-small-ko", "ko", "VOSK_MODEL_PATH", str(model_root / "vosk-model-small-ko"),
                        "<- replay and run use this (transcription.language 'ko')"]]
     as_json = [json.loads(line) for line in
-               call_monitor("models", "--json", "--config", korean, env=env, timeout=60).stdout.splitlines()]
+               models_here("--json", "--config", korean, env=env).stdout.splitlines()]
     assert [(m["source"], m["used"]) for m in as_json if m["language"] == "ko"][0] == ("VOSK_MODEL_PATH", True)
     assert sum(m["used"] for m in as_json) == 1
 
-    english = call_monitor("models", env=env, timeout=60)  # the default language, en-us: no model here
+    english = models_here(env=env)  # the default language, en-us: no model here
     assert english.returncode == 0 and "<- " not in english.stdout
     assert english.stdout.splitlines()[-1].startswith(
         "replay and run use none of these: no model for transcription.language 'en-us' here")
@@ -467,7 +473,7 @@ def test_models_marks_the_one_replay_and_run_use_and_says_why_when_none_is(model
         "list its distress phrases ([phrases] ko = [...])")
     off = tmp_path / "off.toml"
     off.write_text("[transcription]\nenabled = false\n")
-    assert call_monitor("models", "--config", off, env=env, timeout=60).stdout.splitlines()[-1] == (
+    assert models_here("--config", off, env=env).stdout.splitlines()[-1] == (
         "replay and run use none of these: transcription.enabled = false: replay and run are acoustic-only")
 
 
@@ -481,8 +487,8 @@ def test_models_lists_the_models_despite_a_configuration_it_cannot_load_and_mark
     good, broken = tmp_path / "ko.toml", tmp_path / "broken.toml"
     good.write_text('[transcription]\nlanguage = "ko"\n')
     broken.write_text('[transcription]\nlanguage = ""\n')
-    listed = call_monitor("models", "--config", good, env=env, timeout=60)
-    shown = call_monitor("models", "--config", broken, env=env, timeout=60)
+    listed = models_here("--config", good, env=env)
+    shown = models_here("--config", broken, env=env)
     assert shown.returncode == 0 and "<- " not in shown.stdout
     assert shown.stdout.splitlines() == [line.split("\t<- ")[0] for line in listed.stdout.splitlines()]
     (warning,) = shown.stderr.splitlines()
@@ -490,7 +496,7 @@ def test_models_lists_the_models_despite_a_configuration_it_cannot_load_and_mark
     assert warning.endswith("; the models found are listed, none marked as the one replay and run use (replay and "
                             "run would refuse this configuration)")
     as_json = [json.loads(line) for line in
-               call_monitor("models", "--json", "--config", broken, env=env, timeout=60).stdout.splitlines()]
+               models_here("--json", "--config", broken, env=env).stdout.splitlines()]
     assert as_json and all(m["used"] is None for m in as_json)
 
 
@@ -621,7 +627,7 @@ def test_a_model_that_is_no_path_language_code_or_model_name_is_refused_naming_i
     assert sorted(set(os.listdir(tmp_path)) - {"mpl"}) == ["home"]
     off = tmp_path / "off.toml"
     off.write_text('[transcription]\nmodel = "english"\n')
-    assert call_monitor("models", "--config", off, env=own_home, timeout=60).stdout.splitlines()[-1] == (
+    assert models_here("--config", off, env=own_home).stdout.splitlines()[-1] == (
         "replay and run use none of these: transcription.model 'english': not a language code (en-us, de, ko, ...), "
         "nor the name of a model `call-monitor models` lists, nor a file or folder here; replay refuses it, run is "
         "acoustic-only")
@@ -635,7 +641,7 @@ def test_a_model_is_found_by_the_name_models_lists_it_under(tmp_path, own_home):
 
     model = korean_model(tmp_path / "models")
     env = own_home | {"VOSK_MODEL_PATH": str(model.parent)}
-    assert call_monitor("models", env=env, timeout=60).stdout.splitlines()[0].split("\t")[:2] == [model.name, "ko"]
+    assert models_here(env=env).stdout.splitlines()[0].split("\t")[:2] == [model.name, "ko"]
     call = tmp_path / "call.wav"
     sf.write(call, sf.read(CALLS / "normal_8k.wav", frames=8000 * 3)[0], 8000)
     done = call_monitor("replay", call, "--model", model.name, "-v", "--db", tmp_path / "e.db", env=env, timeout=300)
@@ -644,7 +650,7 @@ def test_a_model_is_found_by_the_name_models_lists_it_under(tmp_path, own_home):
         done.stderr.splitlines()
     by_name = tmp_path / "by_name.toml"
     by_name.write_text(f'[transcription]\nmodel = "{model.name}"\n')
-    marked = [line.split("\t") for line in call_monitor("models", "--config", by_name, env=env, timeout=60)
+    marked = [line.split("\t") for line in models_here("--config", by_name, env=env)
               .stdout.splitlines() if "<- " in line]
     assert marked == [[model.name, "ko", "VOSK_MODEL_PATH", str(model),
                        f"<- replay and run use this (transcription.model '{model.name}')"]]

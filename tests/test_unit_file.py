@@ -4,12 +4,10 @@ escaped, odd arguments quoted, control characters refused with one line."""
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import shutil
 import subprocess
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
@@ -78,24 +76,9 @@ def _install(tmp_path, *args: str, **environ: str) -> subprocess.CompletedProces
     """``install-service`` with no user configuration (HOME and XDG_CONFIG_HOME in ``tmp_path``), in
     the environment with ``environ`` on top; in this process (:func:`call_monitor_here`), its
     environment put back after."""
-    env = dict(HOME=str(tmp_path), XDG_CONFIG_HOME=str(tmp_path / "cfg"), PYTHONPATH=str(ROOT), **environ)
-    with environment(env):
-        return call_monitor_here("install-service", "--unit-dir", str(tmp_path / "units"), *args)
-
-
-@contextlib.contextmanager
-def environment(env: dict[str, str]) -> Iterator[None]:
-    """This process's environment with ``env`` on top, and back to what it was."""
-    was = {name: os.environ.get(name) for name in env}
-    os.environ.update(env)
-    try:
-        yield
-    finally:
-        for name, value in was.items():
-            if value is None:
-                del os.environ[name]
-            else:
-                os.environ[name] = value
+    env = dict(os.environ, HOME=str(tmp_path), XDG_CONFIG_HOME=str(tmp_path / "cfg"), PYTHONPATH=str(ROOT))
+    env.update(environ)
+    return call_monitor_here("install-service", "--unit-dir", str(tmp_path / "units"), *args, env=env)
 
 
 @pytest.mark.parametrize("problem", ["missing", "bad key", "bad value"])
