@@ -542,6 +542,8 @@ def test_a_model_folder_that_is_no_model_stops_a_command_before_it_makes_anythin
     like the language's model in VOSK_MODEL_PATH, half unpacked) is one line naming the folder and
     what it lacks, exit 2, said before anything is made: no database (nor its daemon lock) where
     none was, and one that was there left byte for byte."""
+    import soundfile as sf
+
     from conftest import CALLS
 
     models, data = tmp_path / "models", tmp_path / "data"
@@ -552,9 +554,10 @@ def test_a_model_folder_that_is_no_model_stops_a_command_before_it_makes_anythin
     folder = models / ("empty" if asked == "--model DIR" else "vosk-model-small-en-us-0.15")
     folder.mkdir(exist_ok=True)
     model = ["--model", str(folder)] if asked == "--model DIR" else []
-    kept = data / "kept.db"
-    assert call_monitor("replay", "--no-transcribe", CALLS / "normal_8k.wav", "--db", kept, env=env,
-                        timeout=120).returncode == 0
+    kept, short = data / "kept.db", tmp_path / "normal_8k.wav"
+    x, rate = sf.read(CALLS / "normal_8k.wav", frames=10 * 8000, dtype="int16")  # its first 10 s: a call
+    sf.write(short, x, rate, subtype="PCM_16")
+    assert call_monitor("replay", "--no-transcribe", short, "--db", kept, env=env, timeout=120).returncode == 0
     before, made = kept.read_bytes(), sorted(p.name for p in data.iterdir())  # the database and its call's series
     call = [] if command == ("run",) else [CALLS / "normal_8k.wav"]
     for db in (data / "new.db", kept):
