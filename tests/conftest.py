@@ -1369,7 +1369,8 @@ def _descriptor_2_kept() -> Iterator[list[str]]:
 @contextlib.contextmanager
 def _environment(env: dict[str, str] | None) -> Iterator[None]:
     """This process's environment ``env`` (None: as it is), and no other variable, until the block
-    ends; then as it was."""
+    ends, its local time zone the one ``TZ`` there gives (as a process started with it has); then
+    both as they were."""
     if env is None:
         yield
         return
@@ -1378,7 +1379,12 @@ def _environment(env: dict[str, str] | None) -> Iterator[None]:
             mp.delenv(name)
         for name, value in env.items():
             mp.setenv(name, value)
-        yield
+        time.tzset()
+        try:
+            yield
+        finally:
+            mp.undo()
+            time.tzset()
 
 
 def call_monitor_here(*args: str | os.PathLike, cwd: Path | None = None,

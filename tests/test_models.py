@@ -506,6 +506,7 @@ def test_no_model_found_is_acoustic_only_at_once_and_nothing_goes_to_the_network
     model list, then the model with no time limit: on a machine whose network drops packets the
     start would wait for it). Every connection goes through a proxy here that accepts and never
     answers, as such a network does: none is made, and the one line says how to get a model."""
+    import select
     import socket
     import threading
     import time
@@ -513,8 +514,16 @@ def test_no_model_found_is_acoustic_only_at_once_and_nothing_goes_to_the_network
     from conftest import CALLS
 
     proxy = socket.create_server(("127.0.0.1", 0))
-    accepted = []
-    threading.Thread(target=lambda: accepted.append(proxy.accept()), daemon=True).start()
+    accepted: list = []
+    heard = threading.Event()
+
+    def listen() -> None:  # accepts until the test is done, then leaves the socket to be closed
+        while not heard.is_set():
+            if select.select([proxy], [], [], 0.05)[0]:
+                accepted.append(proxy.accept())
+
+    listener = threading.Thread(target=listen, daemon=True)
+    listener.start()
     address = f"http://127.0.0.1:{proxy.getsockname()[1]}"
     env = {k: v for k, v in os.environ.items() if k.lower() != "no_proxy"}
     env |= {"VOSK_MODEL_PATH": str(tmp_path), "HOME": str(tmp_path), "XDG_CACHE_HOME": str(tmp_path / "cache"),
@@ -525,6 +534,8 @@ def test_no_model_found_is_acoustic_only_at_once_and_nothing_goes_to_the_network
         done = call_monitor("replay", CALLS / "normal_8k.wav", "--db", tmp_path / "e.db", env=env, timeout=120)
         took = time.monotonic() - t0
     finally:
+        heard.set()
+        listener.join()
         proxy.close()
     assert done.returncode == 0, done.stderr
     assert accepted == [], "a connection was made to fetch a model"

@@ -7,7 +7,6 @@ allowed); everything else on real SQLite files.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import signal
@@ -19,7 +18,6 @@ import time
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 import pytest
@@ -866,23 +864,6 @@ def test_a_duration_with_a_minus_sign_is_one_line_saying_to_give_it_without(tmp_
     assert db.read_bytes() == before
 
 
-@contextlib.contextmanager
-def local_time_zone(tz: str) -> Iterator[None]:
-    """This process's local time the zone ``tz`` (``TZ``, as a process started with it has it),
-    and back to what it was."""
-    was = os.environ.get("TZ")
-    os.environ["TZ"] = tz
-    time.tzset()
-    try:
-        yield
-    finally:
-        if was is None:
-            del os.environ["TZ"]
-        else:
-            os.environ["TZ"] = was
-        time.tzset()
-
-
 @pytest.mark.parametrize("tz", ["UTC", "Pacific/Kiritimati", "Etc/GMT+12"])
 def test_the_calendars_first_and_last_days_and_endless_durations_are_times_like_any_other(tmp_path, tz):
     """0001-01-01T00:00 in local time cannot be turned into unix seconds (Python's conversion
@@ -890,19 +871,19 @@ def test_the_calendars_first_and_last_days_and_endless_durations_are_times_like_
     calendar's first and last days, with or without a UTC offset, in the zones furthest east and
     west, and durations longer than time, are times: before or after every call there is."""
     db = one_call_db(tmp_path / "e.db", 2)
-    with local_time_zone(tz):  # the commands in this process, its local time the zone's
-        endless = "9" * 400 + "w"
-        for first in ("0001-01-01T00:00", "0001-01-01", "0001-01-01T00:00+14:00", "0001-01-01T00:00-12:00", endless):
-            listed = call_monitor_here("alerts", "--db", str(db), "--since", first)
-            assert listed.returncode == 0 and len(listed.stdout.splitlines()) == 1, (first, listed.stderr)
-            kept = call_monitor_here("purge", "--db", str(db), "--older-than", first)
-            older = f"older than {first}" if first == endless else f"started before {first}"
-            assert kept.returncode == 0 and kept.stderr == f"call-monitor: purged 0 call(s) {older}\n", kept.stderr
-        for last in ("9999-12-31T23:59", "9999-12-31T23:59:59.999999-12:00"):
-            listed = call_monitor_here("alerts", "--db", str(db), "--since", last)
-            assert listed.returncode == 0 and listed.stdout == "" and f"no alerts since {last}" in listed.stderr
-        purged = call_monitor_here("purge", "--db", str(db), "--older-than", "9999-12-31T23:59")
-        assert purged.stderr == "call-monitor: purged 1 call(s) started before 9999-12-31T23:59 (1 alert(s))\n"
+    env = dict(os.environ, TZ=tz)  # the commands' local time the zone's
+    endless = "9" * 400 + "w"
+    for first in ("0001-01-01T00:00", "0001-01-01", "0001-01-01T00:00+14:00", "0001-01-01T00:00-12:00", endless):
+        listed = call_monitor_here("alerts", "--db", str(db), "--since", first, env=env)
+        assert listed.returncode == 0 and len(listed.stdout.splitlines()) == 1, (first, listed.stderr)
+        kept = call_monitor_here("purge", "--db", str(db), "--older-than", first, env=env)
+        older = f"older than {first}" if first == endless else f"started before {first}"
+        assert kept.returncode == 0 and kept.stderr == f"call-monitor: purged 0 call(s) {older}\n", kept.stderr
+    for last in ("9999-12-31T23:59", "9999-12-31T23:59:59.999999-12:00"):
+        listed = call_monitor_here("alerts", "--db", str(db), "--since", last, env=env)
+        assert listed.returncode == 0 and listed.stdout == "" and f"no alerts since {last}" in listed.stderr
+    purged = call_monitor_here("purge", "--db", str(db), "--older-than", "9999-12-31T23:59", env=env)
+    assert purged.stderr == "call-monitor: purged 1 call(s) started before 9999-12-31T23:59 (1 alert(s))\n"
 
 
 @pytest.mark.parametrize("command, option", [("alerts", "--since"), ("purge", "--older-than")])
