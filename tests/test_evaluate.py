@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import shutil
 import subprocess
 import sys
 from dataclasses import asdict, replace
@@ -53,6 +54,15 @@ def replay_cli(tmp_path_factory, jobs) -> dict[str, list[dict]]:
 
 
 @pytest.fixture(scope="module")
+def harnessed(tmp_path_factory, jobs) -> tuple[Path, dict[str, dict]]:
+    """The harness's first run over the fixture calls (two workers, an empty cache): the cache it
+    filled, read-only to the tests (a test that writes to it works on a copy), and its result per job."""
+    cache = tmp_path_factory.mktemp("harnessed") / "cache"
+    results = ev.evaluate_jobs(jobs, ev.Settings(cache_dir=str(cache)), workers=2)
+    return cache, {r["id"]: r for r in results}
+
+
+@pytest.fixture(scope="module")
 def full(jobs) -> dict[str, tuple[list, ev.FrameRecord, ev.CueStream]]:
     cfg = load_config(None, None, user_config=False)
     return {j.id: ev.replay_file(j, cfg) for j in jobs}
@@ -73,9 +83,8 @@ def test_fixture_labels_become_expected_and_forbidden_files(jobs):
     assert by_id["labored_start"].condition["group"] == "labored"
 
 
-def test_harness_scores_what_replay_shows(tmp_path, jobs, replay_cli):
-    settings = ev.Settings(cache_dir=str(tmp_path / "cache"))
-    results = {r["id"]: r for r in ev.evaluate_jobs(jobs, settings, workers=2)}
+def test_harness_scores_what_replay_shows(jobs, replay_cli, harnessed):
+    _, results = harnessed
     for job in jobs:
         shown = replay_cli[job.path]
         r = results[job.id]
@@ -203,10 +212,11 @@ def test_a_critical_alert_in_the_scores_names_its_cues_and_their_windows():
     assert ev.alert_record(warning) == {"t": 12.0, "kind": "slow_speech", "severity": "warning"}
 
 
-def test_later_runs_read_the_cache_and_agree(tmp_path, jobs):
+def test_later_runs_read_the_cache_and_agree(tmp_path, jobs, harnessed):
     jobs = [j for j in jobs if j.id == "labored_start"]
-    settings = ev.Settings(cache_dir=str(tmp_path / "cache"))
-    first = ev.evaluate_jobs(jobs, settings, workers=1)
+    cache, results = harnessed
+    settings = ev.Settings(cache_dir=str(shutil.copytree(cache, tmp_path / "cache")))
+    first = [results[j.id] for j in jobs]
     second = ev.evaluate_jobs(jobs, settings, workers=1)
     assert {r["source"] for r in first} == {"replay"} and {r["source"] for r in second} == {"cache"}
 
