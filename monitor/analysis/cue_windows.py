@@ -675,6 +675,7 @@ class CueTracker:
         self.channel = channel
         self.other = next((leg for leg in legs if leg != channel), None)
         self._frames: dict[str, Frames] = {leg: Frames.empty() for leg in legs}
+        self._added: dict[str, list[Frames]] = {leg: [] for leg in legs}  # frames added since, joined when read
         self._reached: dict[str, float] = {leg: 0.0 for leg in legs}
         self._next_t = analysis.hop_s
         self._words: list[Word] = []
@@ -722,7 +723,7 @@ class CueTracker:
 
     def add(self, leg: str, frames: Frames) -> None:
         if len(frames):
-            self._frames[leg] = Frames.concat([self._frames[leg], frames])
+            self._added[leg].append(frames)
             self._reached[leg] = float(frames.t[-1]) + HOP_S / 2
 
     def add_words(self, event: WordsEvent) -> None:
@@ -893,7 +894,7 @@ class CueTracker:
     def _without_hum(self, leg: str, t: float) -> Frames:
         """The leg's kept frames before ``t`` (cut at the hop: the test reads whole runs) with
         :func:`floor_hum`'s frames turned to silence (:class:`SettledHum`)."""
-        frames = self._frames[leg].between(0.0, t)
+        frames = self.frames(leg).between(0.0, t)
         return silenced(frames, self._hum[leg].mask(frames))
 
     def _span(self, me: Frames, other: Frames | None, t0: float, t: float) -> SpanMeasures:
@@ -944,6 +945,11 @@ class CueTracker:
         return onset[recent], lat[recent]
 
     def frames(self, leg: str) -> Frames:
+        """The leg's kept frames, those added since they were last read joined to them once (a
+        batch of a frame or two at a time is not a copy of every kept frame)."""
+        if self._added[leg]:
+            self._frames[leg] = Frames.concat([self._frames[leg], *self._added[leg]])
+            self._added[leg] = []
         return self._frames[leg]
 
     @property
@@ -954,7 +960,8 @@ class CueTracker:
     def _trim(self) -> None:
         reach = max(self.cfg.window_max_s, self.cfg.short_max_s)
         keep_from = self._next_t - reach - LATENCY_HISTORY_S - 1.0
-        for leg, fr in self._frames.items():
+        for leg in self.legs:
+            fr = self.frames(leg)
             if len(fr) and fr.t[0] < keep_from - 5.0:
                 cut = int(np.searchsorted(fr.t, keep_from))
                 self._frames[leg] = fr[cut:]
