@@ -1,7 +1,9 @@
 """`call-monitor batch`: an archive of recorded calls scored on a real Dask LocalCluster.
 
 Every batch here runs the real command in a subprocess on 2 worker processes (one thread each)
-over fixture calls, into a real SQLite file; the per-call table is read back as a user would.
+over fixture calls, into a real SQLite file; the per-call table is read back as a user would. The
+reports of what a batch scored run in the test's process (``cli.main``,
+:func:`conftest.call_monitor_here`) where the test is of what they write and say, not of their process.
 """
 from __future__ import annotations
 
@@ -32,7 +34,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from conftest import (CALLS, HOLD, PY, ROOT, SPEECH, bare_sqlite_file, call_monitor as cli, db_rows, child_processes, holds_open,
+from conftest import (CALLS, HOLD, PY, ROOT, SPEECH, bare_sqlite_file, call_monitor as cli, call_monitor_here, db_rows,
+                      child_processes, holds_open,
                       korean_model, long_recording, made_in, process_alive, scheduler_address, stopped_at,
                       stopped_once_open, wait_for)
 
@@ -2204,7 +2207,7 @@ def test_a_manifest_keeps_its_own_columns_and_reads_names_spaced_after_commas(tm
 
 def test_the_archive_report_shows_kinds_cue_distributions_and_links_flagged_calls(archive, tmp_path):
     page = tmp_path / "archive.html"
-    done = cli("report", "--batch", str(archive["out"]), "--db", str(archive["db"]), "-o", str(page))
+    done = call_monitor_here("report", "--batch", archive["out"], "--db", archive["db"], "-o", page)
     assert done.returncode == 0, done.stderr
     html = page.read_text()
     rows = archive["rows"]
@@ -2270,7 +2273,7 @@ def test_the_archive_report_names_the_calls_with_no_caller_speech_heard_rather_t
     out, page = tmp_path / "summary.csv", tmp_path / "archive.html"
     assert cli("batch", heard, silent, "--workers", "1", "--db", tmp_path / "e.db", "--out", out,
                "--quiet").returncode == 0
-    assert cli("report", "--batch", out, "-o", page).returncode == 0
+    assert call_monitor_here("report", "--batch", out, "-o", page).returncode == 0
     html = page.read_text()
     assert ("<div class=\"banner unjudged\">0 call(s) with a critical alert, 0 with a warning, 0 flagged in all, "
             "of 2 scored; 1 with no caller speech heard: nothing judged; 1 with legs that read the wrong way round: "
@@ -2288,7 +2291,7 @@ def test_an_empty_database_file_is_none_to_the_archive_report_which_says_so_and_
     empty, page = tmp_path / "empty.db", tmp_path / "archive.html"
     bare_sqlite_file(empty) if bare else empty.write_bytes(b"")
     before = empty.read_bytes()
-    done = cli("report", "--batch", str(flagged_table), "--db", str(empty), "-o", str(page))
+    done = call_monitor_here("report", "--batch", flagged_table, "--db", empty, "-o", page)
     assert done.returncode == 0, done.stderr
     assert done.stderr.strip().endswith("(1 call report(s) beside it)") and empty.read_bytes() == before
     assert (tmp_path / "archive_calls" / "call-1.html").is_file()
@@ -2394,7 +2397,7 @@ def test_a_stop_while_the_archive_report_is_made_keeps_the_call_reports_written_
 def archive_report(table: Path, db: Path, page: Path, status: int = 0) -> list[str]:
     """What `report --batch TABLE --db DB -o PAGE` says on stderr, line by line (it exits 0, or 1
     when a flagged call's report could not be made)."""
-    done = cli("report", "--batch", str(table), "--db", str(db), "-o", str(page))
+    done = call_monitor_here("report", "--batch", table, "--db", db, "-o", page)
     assert done.returncode == status, done.stderr
     return done.stderr.splitlines()
 
@@ -2499,7 +2502,7 @@ def test_the_archive_report_links_each_call_of_a_recording_scored_twice_to_its_o
     assert scored_twice["done"].returncode == 0, scored_twice["done"].stderr
     rows, page = scored_twice["rows"], tmp_path / "archive.html"
     assert [r["call_id"] for r in rows] == ["with-agent", "caller-alone"] and all(int(r["alerts"]) for r in rows)
-    done = cli("report", "--batch", str(scored_twice["out"]), "--db", str(scored_twice["db"]), "-o", str(page))
+    done = call_monitor_here("report", "--batch", scored_twice["out"], "--db", scored_twice["db"], "-o", page)
     assert done.returncode == 0 and done.stderr.strip().endswith("(2 call report(s) beside it)"), done.stderr
     html = page.read_text()
     links = re.findall(r'<td><a href="archive_calls/(call-\d+\.html)">left_caller\.wav</a><br>'
@@ -2556,7 +2559,7 @@ def test_the_table_records_each_calls_channels_and_the_archive_report_rebuilds_i
     rows, page = scored_twice["rows"], tmp_path / "archive.html"
     assert [(r["caller_channel"], r["agent_channel"]) for r in rows] == [("0", "1"), ("0", "-1")]
     assert all(int(r["critical_alerts"]) == 1 for r in rows)
-    done = cli("report", "--batch", str(scored_twice["out"]), "--db", str(tmp_path / "elsewhere.db"), "-o", str(page))
+    done = call_monitor_here("report", "--batch", scored_twice["out"], "--db", tmp_path / "elsewhere.db", "-o", page)
     assert done.returncode == 0, done.stderr
     reports = sorted((tmp_path / "archive_calls").glob("call-*.html"))
     assert len(reports) == 2
@@ -2670,6 +2673,6 @@ def test_the_report_of_a_call_the_batch_scored_says_nothing_of_a_series_file_it_
     recording): that is how such a call is, not a file gone missing, so nothing is said of it."""
     flagged = next(r for r in archive["rows"] if r["status"] == "scored" and int(r["alerts"]) > 0)
     page = tmp_path / "call.html"
-    done = cli("report", "--db", str(archive["db"]), flagged["db_call_id"], "-o", str(page))
+    done = call_monitor_here("report", "--db", archive["db"], flagged["db_call_id"], "-o", page)
     assert done.returncode == 0 and "Call report:" in page.read_text(), done.stderr
     assert "warning" not in done.stderr and "series" not in done.stderr, done.stderr
