@@ -2,8 +2,9 @@
 
 Every batch here runs the real command in a subprocess on 2 worker processes (one thread each)
 over fixture calls, into a real SQLite file; the per-call table is read back as a user would. The
-reports of what a batch scored run in the test's process (``cli.main``,
-:func:`conftest.call_monitor_here`) where the test is of what they write and say, not of their process.
+reports of what a batch scored, and the replays it is compared with, run in the test's process
+(``cli.main``, :func:`conftest.call_monitor_here`) where the test is of what they write and say, not
+of their process.
 """
 from __future__ import annotations
 
@@ -177,7 +178,7 @@ def test_alerts_and_everything_stored_equal_what_replay_stores(archive, tmp_path
     with the same evidence, clears, cue snapshots, baseline and summary."""
     files = [str(p) for p in ARCHIVE[:4]] + [str(ARCHIVE[5])]
     db = tmp_path / "replay.db"
-    done = cli("replay", "--jsonl", "--no-transcribe", "--db", str(db), *files)
+    done = call_monitor_here("replay", "--jsonl", "--no-transcribe", "--db", db, *files)
     assert done.returncode == 0, done.stderr
     replayed = {src: cid for cid, src in db_rows(db, "SELECT id, source FROM calls")}
     batch = {r["path"]: int(r["db_call_id"]) for r in archive["rows"] if r["status"] == "scored"}
@@ -249,7 +250,7 @@ def test_what_was_wrong_with_a_recordings_samples_is_one_warning_line_and_its_ro
     assert done.returncode == 0, done.stderr
     assert rows["heard.wav"]["problems"] == ""  # the clean call
     assert rows["clipped.wav"]["status"] == "scored" and "flat-topped at 0.70" in rows["clipped.wav"]["problems"]
-    replayed = cli("replay", clipped, "--no-transcribe", "--db", tmp_path / "replayed.db", timeout=300)
+    replayed = call_monitor_here("replay", clipped, "--no-transcribe", "--db", tmp_path / "replayed.db")
     [said] = [line for line in replayed.stderr.splitlines() if line.startswith("call-monitor: warning: ")]
     assert said == f"call-monitor: warning: {clipped}: {rows['clipped.wav']['problems']}"
     assert done.stderr.splitlines()[:-1] == [said]  # then the batch's summary line: none for the clean calls
@@ -487,8 +488,8 @@ def test_a_manifests_hold_scores_its_call_as_replay_hold_replays_it(held_batch, 
     held = rows["hold_music.wav"]
     assert (held["hold"], held["alerts"], rows["short.wav"]["hold"]) == ("1:40-2:25; 9:00-9:30", "0", "")
     db = tmp_path / "replay.db"
-    replayed = cli("replay", hold_music_call, "--no-transcribe", "--db", db, "--hold", "1:40-2:25",
-                   "--hold", "9:00-9:30")
+    replayed = call_monitor_here("replay", hold_music_call, "--no-transcribe", "--db", db, "--hold", "1:40-2:25",
+                                 "--hold", "9:00-9:30")
     assert replayed.returncode == 0, replayed.stderr
     [(call_id,)] = db_rows(db, "SELECT id FROM calls")
     ours = stored_call(held_batch["db"], int(held["db_call_id"]))
@@ -1694,7 +1695,7 @@ def test_a_model_vosk_cannot_load_is_one_line_and_exit_2_before_a_database_is_ma
     kept, new = tmp_path / "kept.db", tmp_path / "new.db"
     x, sr = sf.read(ARCHIVE[0], frames=8000 * 10)
     sf.write(tmp_path / "call.wav", x, sr)
-    made = cli("replay", "--no-transcribe", "--db", kept, tmp_path / "call.wav", timeout=120)
+    made = call_monitor_here("replay", "--no-transcribe", "--db", kept, tmp_path / "call.wav")
     assert made.returncode == 0 and len(db_rows(kept, "SELECT id FROM calls")) == 1, made.stderr
     before = {p.name: p.read_bytes() for p in tmp_path.glob("kept.db*")}
     for db in (new, kept):
@@ -2437,7 +2438,7 @@ def test_a_flagged_stored_calls_recording_gone_or_unreadable_since_is_said_as_re
     `report ID` (naming the file, and the problem of one that cannot be read), and the page and
     the call's report written."""
     recording, db, page = tmp_path / "short.wav", tmp_path / "events.db", tmp_path / "archive.html"
-    assert cli("replay", str(recording), "--no-transcribe", "--db", str(db)).returncode == 0
+    assert call_monitor_here("replay", recording, "--no-transcribe", "--db", db).returncode == 0
     flagged_table.write_text("path,caller_channel,agent_channel,status,alerts,db_call_id\n"
                              f"{recording},1,0,scored,1,1\n")
 
