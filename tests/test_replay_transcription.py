@@ -64,8 +64,8 @@ def phrase_call(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def labored_cut(tmp_path_factory) -> Path:
-    """The first 50 s of the labored call, whose acoustic alerts come within them."""
-    x, sr = sf.read(CALLS / "labored_start_8k.wav", frames=8000 * 50)
+    """The first 40 s of the labored call, whose four acoustic alerts come within them (the last at 38 s)."""
+    x, sr = sf.read(CALLS / "labored_start_8k.wav", frames=8000 * 40)
     cut = tmp_path_factory.mktemp("labored") / "labored.wav"
     sf.write(cut, x, sr)
     return cut
