@@ -217,7 +217,7 @@ def test_a_stop_while_the_clusters_worker_scores_cancels_the_batchs_call_there_a
     the worker scores the next batch's call."""
     x, rate = sf.read(FILES[1], dtype="int16")
     hour = tmp_path / "hour.flac"
-    with sf.SoundFile(hour, "w", rate, x.shape[1], "PCM_16", format="FLAC") as out:
+    with sf.SoundFile(hour, "w", rate, x.shape[1], "PCM_16", format="FLAC", compression_level=0.0) as out:
         for _ in range(int(np.ceil(3600 * rate / len(x)))):
             out.write(x)
     from distributed import Client
