@@ -1,7 +1,9 @@
 """`call-monitor replay`: recorded calls through the live pipeline, alerts out, stored first.
 
 The fixture calls (tools/make_fixtures.py) carry labels: the onset of trouble and the
-alerts expected and forbidden. Replay runs as a real subprocess into a real SQLite file.
+alerts expected and forbidden. Replay runs into a real SQLite file: in the test's process where what it
+says and writes is the claim (``call_monitor_here``), as a real subprocess where its process is (a
+signal, a kill, its two streams as one, stdout on a full disk).
 """
 from __future__ import annotations
 
@@ -20,9 +22,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from conftest import (ALERTING_CALL, CALLS, JUNK_CHUNK, ROOT, call_monitor as cli, crashed_recording,
-                      fixture_label as label, made_once_for_all_workers, replay_under_way, stopped_at,
-                      stopped_once_open, stored_calls, wait_for)
+from conftest import (ALERTING_CALL, CALLS, JUNK_CHUNK, ROOT, call_monitor as cli, call_monitor_here as here,
+                      crashed_recording, fixture_label as label, made_once_for_all_workers, replay_under_way,
+                      stopped_at, stopped_once_open, stored_calls, wait_for)
 from monitor.capture.sources import FileSource
 from monitor.config import load_config
 from monitor.console import width
@@ -55,7 +57,7 @@ def replayed(tmp_path_factory) -> dict:
     def replay(folder: Path) -> dict:
         db = folder / "events.db"
         files = [str(CALLS / f"{name}_{rate}.wav") for name in SCENARIOS for rate in RATES]
-        done = cli("replay", "--jsonl", "--no-transcribe", "--db", str(db), *files)
+        done = here("replay", "--jsonl", "--no-transcribe", "--db", str(db), *files)
         assert done.returncode == 0, done.stderr
         calls = split_calls(done.stdout)
         assert len(calls) == len(files)
@@ -94,7 +96,7 @@ def demo(tmp_path_factory) -> subprocess.CompletedProcess:
     """`make demo`'s replay, once: the demo call (the deteriorating one at 16 kHz) by the path it
     gives, acoustic-only, into a database of its own, printed for a person (no ``--jsonl``)."""
     db = tmp_path_factory.mktemp("demo") / "demo.db"
-    done = cli("replay", "audio_fixtures/calls/deteriorating_16k.wav", "--no-transcribe", "--db", db, timeout=300)
+    done = here("replay", "audio_fixtures/calls/deteriorating_16k.wav", "--no-transcribe", "--db", db)
     assert done.returncode == 0, done.stderr
     return done
 
@@ -238,7 +240,7 @@ def test_the_alerts_listing_names_the_recording_each_call_was_replayed_from(tmp_
     for path in (first, second):
         sf.write(path, x, sr)
     db = tmp_path / "qa.db"
-    assert cli("replay", "--no-transcribe", "--db", db, first, second).returncode == 0
+    assert here("replay", "--no-transcribe", "--db", db, first, second).returncode == 0
     done = cli("alerts", "--db", db)
     lines = done.stdout.splitlines()
     assert done.returncode == 0 and lines, done.stderr
@@ -269,7 +271,7 @@ def test_bad_files_get_one_line_each_and_the_rest_is_replayed(tmp_path):
     missing = tmp_path / "missing.wav"
     latin1 = Path(os.fsdecode(os.fsencode(tmp_path) + b"/caf\xe9.wav"))  # a name no UTF-8 text holds
     latin1.write_bytes(good.read_bytes())
-    done = cli("replay", "--jsonl", "--no-transcribe", "--db", str(tmp_path / "e.db"),
+    done = here("replay", "--jsonl", "--no-transcribe", "--db", str(tmp_path / "e.db"),
                str(missing), str(text), str(good), str(empty), str(latin1))
     assert done.returncode != 0
     errors = done.stderr.strip().splitlines()
@@ -288,7 +290,7 @@ def test_a_replay_of_nothing_it_can_read_makes_no_database_and_leaves_an_existin
     junk.write_bytes(b"\x00\x01 not a recording " * 40)
     fresh = tmp_path / "fresh.db"
     for bad, problem in ((tmp_path / "missing.wav", "no such file"), (junk, "not an audio file")):
-        done = cli("replay", "--no-transcribe", "--db", str(fresh), str(bad))
+        done = here("replay", "--no-transcribe", "--db", str(fresh), str(bad))
         assert done.returncode == 1, done.stderr
         (line,) = done.stderr.strip().splitlines()
         assert line.startswith(f"call-monitor: error: {bad}: {problem}"), done.stderr
@@ -297,12 +299,12 @@ def test_a_replay_of_nothing_it_can_read_makes_no_database_and_leaves_an_existin
     short = tmp_path / "short.wav"
     x, sr = sf.read(CALLS / "labored_start_8k.wav", frames=8000 * 20)
     sf.write(short, x, sr)
-    assert cli("replay", "--no-transcribe", "--db", str(kept), str(short)).returncode == 0
+    assert here("replay", "--no-transcribe", "--db", str(kept), str(short)).returncode == 0
     with sqlite3.connect(kept) as conn:  # as a copy restored by a backup tool may be: any open of the
         conn.execute("PRAGMA journal_mode = DELETE")  # store turns it back to WAL, rewriting its header
     conn.close()
     before = kept.read_bytes()
-    done = cli("replay", "--no-transcribe", "--db", str(kept), str(tmp_path / "missing.wav"))
+    done = here("replay", "--no-transcribe", "--db", str(kept), str(tmp_path / "missing.wav"))
     assert done.returncode == 1 and "no such file" in done.stderr
     assert kept.read_bytes() == before
 
@@ -317,7 +319,7 @@ def test_a_channel_a_file_does_not_have_is_one_line_naming_it_and_fails_as_a_bad
     sf.write(stereo, x, sr)
     sf.write(mono, x[:, 1], sr)
     for option in ("--caller-channel", "--agent-channel"):
-        done = cli("replay", "--jsonl", "--no-transcribe", "--db", str(tmp_path / "e.db"), option, "2",
+        done = here("replay", "--jsonl", "--no-transcribe", "--db", str(tmp_path / "e.db"), option, "2",
                    str(stereo), str(mono))
         leg = "caller" if option == "--caller-channel" else "agent"
         assert done.returncode == 1
@@ -334,12 +336,12 @@ def test_a_recording_of_more_than_two_channels_is_replayed_from_its_legs_channel
     said in one warning line (the file, its channels, those read, the options); the options pick
     others, and the call keeps the channels it was replayed from."""
     db = tmp_path / "e.db"
-    done = cli("replay", "--no-transcribe", "--db", str(db), str(four_channels))
+    done = here("replay", "--no-transcribe", "--db", str(db), str(four_channels))
     assert done.returncode == 0, done.stderr
     assert done.stderr.splitlines() == [
         f"call-monitor: warning: {four_channels}: 4 channels: the caller from channel 1 and the agent from "
         f"channel 0, the other 2 not read (--caller-channel N and --agent-channel N choose others)"]
-    done = cli("replay", "--no-transcribe", "--db", str(db), "--caller-channel", "3", "--agent-channel", "-1",
+    done = here("replay", "--no-transcribe", "--db", str(db), "--caller-channel", "3", "--agent-channel", "-1",
                str(four_channels))
     assert done.returncode == 0, done.stderr
     assert done.stderr.splitlines() == [
@@ -352,7 +354,7 @@ def test_a_recording_of_more_than_two_channels_is_replayed_from_its_legs_channel
 def test_a_channel_beyond_a_multi_channel_recording_is_one_error_line_and_nothing_is_made(four_channels,
                                                                                           tmp_path):
     db = tmp_path / "e.db"
-    done = cli("replay", "--no-transcribe", "--db", str(db), "--caller-channel", "4", str(four_channels))
+    done = here("replay", "--no-transcribe", "--db", str(db), "--caller-channel", "4", str(four_channels))
     assert done.returncode == 1
     assert done.stderr.splitlines() == [f"call-monitor: error: {four_channels}: has 4 channel(s), channel 4 asked"]
     assert not db.exists()
@@ -365,7 +367,7 @@ def test_a_truncated_recording_is_replayed_as_far_as_it_goes(tmp_path):
     cut = tmp_path / "cut.wav"
     data = whole.read_bytes()
     cut.write_bytes(data[:len(data) // 2])
-    done = cli("replay", "--jsonl", "--no-transcribe", "--db", str(tmp_path / "e.db"), str(cut))
+    done = here("replay", "--jsonl", "--no-transcribe", "--db", str(tmp_path / "e.db"), str(cut))
     assert done.returncode == 0
     assert "truncated" in done.stderr and str(cut) in done.stderr
     summary = split_calls(done.stdout)[0][-1]
@@ -378,7 +380,7 @@ def test_a_call_whose_recorder_crashed_after_updating_its_header_once_raises_the
     an odd number of samples long: the whole call is replayed, each leg from its channel (the
     legs swapped after the first block, and the critical alert was missed), with one warning."""
     crashed = crashed_recording(ALERTING_CALL, tmp_path / "crashed.wav", 22.7, JUNK_CHUNK)
-    done = cli("replay", "--jsonl", "--no-transcribe", "--db", str(tmp_path / "e.db"), str(crashed))
+    done = here("replay", "--jsonl", "--no-transcribe", "--db", str(tmp_path / "e.db"), str(crashed))
     assert done.returncode == 0
     follow = sf.info(ALERTING_CALL).duration  # the whole call (the odd junk bytes add no hundredth)
     assert done.stderr.splitlines() == [f"call-monitor: warning: {crashed}: the header declares 22.70 s of audio "
@@ -394,7 +396,7 @@ def test_a_clipped_caller_on_a_6_khz_recording_is_said_in_one_warning_line_namin
     x[:, 1] = np.clip(x[:, 1] / np.abs(x[:, 1]).max() * 1.4, -0.7, 0.7)
     path = tmp_path / "agc_6k.wav"
     sf.write(path, x, 6000, subtype="PCM_16")
-    done = cli("replay", "--no-transcribe", "--db", str(tmp_path / "e.db"), str(path))
+    done = here("replay", "--no-transcribe", "--db", str(tmp_path / "e.db"), str(path))
     assert done.returncode == 0
     line, = done.stderr.splitlines()
     assert line.startswith(f"call-monitor: warning: {path}: sample rate 6000 Hz: the voice band above 3000 Hz is "
@@ -428,7 +430,7 @@ def test_mono_recordings_are_the_caller_alone(tmp_path):
     x, sr = sf.read(CALLS / "labored_start_8k.wav")
     mono = tmp_path / "caller.flac"
     sf.write(mono, x[:, 1], sr)
-    done = cli("replay", "--jsonl", "--no-transcribe", "--db", str(tmp_path / "e.db"), str(mono))
+    done = here("replay", "--jsonl", "--no-transcribe", "--db", str(tmp_path / "e.db"), str(mono))
     assert done.returncode == 0, done.stderr
     events = split_calls(done.stdout)[0]
     cues = [e for e in events if e["type"] == "cues"]
@@ -452,7 +454,7 @@ def test_a_mono_recording_asked_for_a_channel_it_does_not_have_is_replayed_as_th
     x, sr = sf.read(CALLS / "normal_8k.wav", frames=8000 * 10)
     mono, db = tmp_path / "mono16.wav", tmp_path / "e.db"
     sf.write(mono, x[:, 1], sr)
-    done = cli("replay", "--no-transcribe", "--db", str(db), *options, str(mono))
+    done = here("replay", "--no-transcribe", "--db", str(db), *options, str(mono))
     assert done.returncode == 0, done.stderr
     warned = [f"call-monitor: warning: {mono}: has 1 channel(s), {said}: a mono recording is the caller alone, "
               "read from its one channel"] if said else []
@@ -465,7 +467,7 @@ def test_a_call_with_a_silent_caller_leg_says_nothing_was_judged(tmp_path):
     x, sr = sf.read(CALLS / "labored_start_8k.wav")
     wrong = tmp_path / "caller_on_the_left.wav"  # the caller's voice on the agent's channel, the right one silent
     sf.write(wrong, np.stack([x[:, 1], np.zeros(len(x))], axis=1), sr)
-    done = cli("replay", "--no-transcribe", "--db", str(tmp_path / "e.db"), str(wrong))
+    done = here("replay", "--no-transcribe", "--db", str(tmp_path / "e.db"), str(wrong))
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines()[-1].endswith(
         "0 alert(s) (0 critical): none; no caller speech heard on the caller's leg: nothing judged")
@@ -478,7 +480,7 @@ def test_each_summary_line_names_the_stored_call_that_report_and_alerts_take(tmp
     call = tmp_path / "call.wav"
     sf.write(call, x, sr)
     db = tmp_path / "qa.db"
-    lines = [cli("replay", "--no-transcribe", "--db", db, call).stdout.splitlines()[-1] for _ in range(2)]
+    lines = [here("replay", "--no-transcribe", "--db", db, call).stdout.splitlines()[-1] for _ in range(2)]
     assert [line.split(":")[0] for line in lines] == [f"== {call} (call 1)", f"== {call} (call 2)"]
 
 
@@ -486,11 +488,11 @@ def test_a_call_too_short_for_a_baseline_says_it_was_judged_on_absolute_limits_o
     x, sr = sf.read(CALLS / "labored_start_8k.wav")
     short = tmp_path / "first_30s.wav"
     sf.write(short, x[:30 * sr], sr)
-    done = cli("replay", "--jsonl", "--no-transcribe", "--db", str(tmp_path / "e.db"), str(short))
+    done = here("replay", "--jsonl", "--no-transcribe", "--db", str(tmp_path / "e.db"), str(short))
     assert done.returncode == 0, done.stderr
     summary = split_calls(done.stdout)[0][-1]
     assert summary["baseline"] == {} and 1 < summary["caller_speech_s"] < 35
-    human = cli("replay", "--no-transcribe", "--db", str(tmp_path / "e.db"), str(short))
+    human = here("replay", "--no-transcribe", "--db", str(tmp_path / "e.db"), str(short))
     assert (f"no caller baseline ({summary['caller_speech_s']:.0f} s of caller speech): judged against the "
             f"absolute limits only") in human.stdout.splitlines()[-1]
 
@@ -517,7 +519,7 @@ def test_realtime_replay_is_paced_like_a_live_call(tmp_path):
     short = tmp_path / "four_seconds.wav"
     sf.write(short, x, sr)
     start = time.monotonic()
-    done = cli("replay", "--realtime", "--jsonl", "--no-transcribe", "--db", str(tmp_path / "e.db"), str(short))
+    done = here("replay", "--realtime", "--jsonl", "--no-transcribe", "--db", str(tmp_path / "e.db"), str(short))
     elapsed = time.monotonic() - start
     assert done.returncode == 0, done.stderr
     assert elapsed >= 3.5
@@ -737,7 +739,7 @@ def test_config_prints_the_effective_configuration_and_names_bad_keys(tmp_path):
     assert done.returncode == 2
     assert "rules.slow_speech.persist_secs" in done.stderr and str(bad) in done.stderr
     assert "Traceback" not in done.stderr
-    done = cli("replay", "--config", str(bad), str(CALLS / "normal_8k.wav"), "--db", str(tmp_path / "e.db"))
+    done = here("replay", "--config", str(bad), str(CALLS / "normal_8k.wav"), "--db", str(tmp_path / "e.db"))
     assert done.returncode == 2 and "persist_secs" in done.stderr
 
 
@@ -764,7 +766,7 @@ def test_a_call_whose_legs_are_the_wrong_way_round_is_warned_of_once_with_the_op
     intact, swapped = tmp_path / "intact.wav", tmp_path / "swapped.wav"
     sf.write(intact, x, sr)
     sf.write(swapped, x[:, ::-1], sr)
-    done = cli("replay", "--no-transcribe", "--db", tmp_path / "e.db", intact, swapped)
+    done = here("replay", "--no-transcribe", "--db", tmp_path / "e.db", intact, swapped)
     assert done.returncode == 0, done.stderr
     said = _warnings(done.stderr)
     assert len(said) == 1 and said[0].startswith(f"call-monitor: warning: {swapped}: "), said
@@ -775,7 +777,7 @@ def test_a_silent_caller_leg_beside_a_speaking_agent_leg_points_to_the_caller_ch
     x, sr = sf.read(CALLS / "normal_8k.wav")
     muted = tmp_path / "caller_muted.wav"
     sf.write(muted, np.stack([x[:, 1], np.zeros(len(x))], axis=1), sr)  # the caller on channel 0, nothing on 1
-    done = cli("replay", "--no-transcribe", "--db", tmp_path / "e.db", muted)
+    done = here("replay", "--no-transcribe", "--db", tmp_path / "e.db", muted)
     assert done.returncode == 0, done.stderr
     assert "no caller speech heard on the caller's leg" in done.stdout.splitlines()[-1]
     said = _warnings(done.stderr)
@@ -829,7 +831,7 @@ def test_a_call_too_quiet_to_measure_is_warned_of_once_for_each_quiet_leg(tmp_pa
     x, sr = sf.read(CALLS / "normal_8k.wav")
     quiet = tmp_path / "quiet.wav"
     sf.write(quiet, x * 0.01, sr)
-    done = cli("replay", "--no-transcribe", "--db", tmp_path / "e.db", CALLS / "normal_8k.wav", quiet)
+    done = here("replay", "--no-transcribe", "--db", tmp_path / "e.db", CALLS / "normal_8k.wav", quiet)
     assert done.returncode == 0, done.stderr
     said = [line for line in done.stdout.splitlines() if "too quiet to measure" in line]
     assert [line.split(": ")[1:3] for line in said] == [[str(quiet), "the caller's leg is too quiet to measure"],
