@@ -23,7 +23,7 @@ import soundfile as sf
 from hypothesis import HealthCheck, given, settings, strategies as st
 from hypothesis.extra import numpy as hnp
 
-from conftest import JUNK_CHUNK, ROOT, PY, call_monitor, crashed_recording
+from conftest import JUNK_CHUNK, ROOT, PY, call_monitor_here, crashed_recording
 
 from monitor.analysis.analyzer import StreamingAnalyzer
 from monitor.capture.audio_files import (AnalysisStream, BlockReader, EdgeConditioner, FlatTops, Highpass,
@@ -47,8 +47,9 @@ def speech(seconds: float = 20.0) -> tuple[np.ndarray, int]:
 
 
 def analyze(path: Path) -> tuple[dict, list[str]]:
-    r = subprocess.run([PY, "-m", "monitor.cli", "analyze", "--json", str(path)], capture_output=True,
-                       text=True, cwd=ROOT, timeout=120)
+    """``call-monitor analyze --json PATH`` in this process (:func:`call_monitor_here`): its record and
+    its stderr's lines, what it says of the file, not its process, being what these tests read."""
+    r = call_monitor_here("analyze", "--json", path)
     rec = json.loads(r.stdout) if r.stdout.strip() else None
     return rec, r.stderr.strip().splitlines()
 
@@ -227,8 +228,9 @@ def test_a_hot_stereo_file_is_said_to_be_clipped_when_its_legs_are_mixed(tmp_pat
 
 
 def _replay_warnings(tmp_path: Path, path: Path, env: dict[str, str]) -> list[str]:
-    """The warning lines of ``call-monitor replay`` (without transcription) of one recording."""
-    r = call_monitor("replay", "--no-transcribe", "--db", tmp_path / "w.db", path, timeout=120, env=env)
+    """The warning lines of ``call-monitor replay`` (without transcription) of one recording, run in this
+    process with the environment ``env``."""
+    r = call_monitor_here("replay", "--no-transcribe", "--db", tmp_path / "w.db", path, env=env)
     assert r.returncode == 0, r.stderr
     return [line for line in r.stderr.splitlines() if "warning" in line]
 
