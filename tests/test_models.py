@@ -406,7 +406,7 @@ def test_a_model_asked_for_while_transcription_is_off_is_said_not_ignored(model_
     model = model_root / "vosk-model-small-ko"
     env = dict(os.environ, PYTHONPATH=str(ROOT), HOME=str(tmp_path), XDG_CONFIG_HOME=str(tmp_path / "cfg"))
     for option, why in (("--no-transcribe", "--no-transcribe"), (f"--config={off}", "transcription.enabled = false")):
-        done = call_monitor("replay", call, "--model", model, option, "--db", tmp_path / "e.db", env=env, timeout=120)
+        done = call_monitor_here("replay", call, "--model", model, option, "--db", tmp_path / "e.db", env=env)
         assert done.returncode == 0, done.stderr
         assert done.stderr == f"call-monitor: warning: --model {model} is not used: {why} (acoustic-only)\n"
 
@@ -568,7 +568,7 @@ def test_a_model_folder_that_is_no_model_stops_a_command_before_it_makes_anythin
     kept, short = data / "kept.db", tmp_path / "normal_8k.wav"
     x, rate = sf.read(CALLS / "normal_8k.wav", frames=10 * 8000, dtype="int16")  # its first 10 s: a call
     sf.write(short, x, rate, subtype="PCM_16")
-    assert call_monitor("replay", "--no-transcribe", short, "--db", kept, env=env, timeout=120).returncode == 0
+    assert call_monitor_here("replay", "--no-transcribe", short, "--db", kept, env=env).returncode == 0
     before, made = kept.read_bytes(), sorted(p.name for p in data.iterdir())  # the database and its call's series
     call = [] if command == ("run",) else [CALLS / "normal_8k.wav"]
     for db in (data / "new.db", kept):
@@ -622,8 +622,8 @@ def test_a_file_given_as_the_model_is_one_line_naming_it_and_nothing_is_made(tmp
     code, and the call replayed acoustic-only, exit 0, no distress phrase ever spotted."""
     zipped = tmp_path / "vosk-model-small-en-us-0.15.zip"
     zipped.write_bytes(b"PK\x03\x04")
-    done = call_monitor("replay", CALLS / "normal_8k.wav", "--model", zipped.name, "--db", "e.db", env=own_home,
-                        cwd=tmp_path, timeout=120)
+    done = call_monitor_here("replay", CALLS / "normal_8k.wav", "--model", zipped.name, "--db", "e.db", env=own_home,
+                             cwd=tmp_path)
     assert done.returncode == 2
     assert done.stderr == ("call-monitor: error: vosk-model-small-en-us-0.15.zip: a file, not a Vosk model folder "
                            "(a model is a folder holding am/ and conf/; unpack it and give the folder it makes)\n")
