@@ -1,4 +1,6 @@
-"""`call-monitor analyze FILE... [--channel N] [--json]` run as a real subprocess.
+"""`call-monitor analyze FILE... [--channel N] [--json]`, run in the test's process where what it says
+and writes is the claim (``call_monitor_here``), as a real subprocess where its process is (a stop,
+stdout on a full disk, file permissions, the console script).
 
 Good files print a summary (or one JSON object per line); a truncated
 recording is analysed as far as it goes with a one-line warning; a missing,
@@ -21,7 +23,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from conftest import CALLS, ROOT, call_monitor, multichannel_recording
+from conftest import CALLS, ROOT, call_monitor, call_monitor_here, multichannel_recording
 from monitor.capture.audio_files import BlockReader, probe
 
 REAL = ROOT / "audio_fixtures" / "real"
@@ -37,7 +39,9 @@ EXTRA_KEYS = {"syllables_per_phrase", "breaths", "breaths_per_min", "coughs"}  #
 
 
 def cli(*args: str | os.PathLike) -> subprocess.CompletedProcess:
-    return call_monitor("analyze", *args, timeout=120)
+    """``call-monitor analyze ARGS`` in this process (:func:`call_monitor_here`): what it says and
+    writes, not its process, being what these tests read."""
+    return call_monitor_here("analyze", *args)
 
 
 def records(out: str) -> list[dict]:
@@ -232,8 +236,8 @@ def test_a_truncated_flac_holds_as_much_audio_for_replay_as_for_analyze(files, t
     """Replay reads in longer blocks (10 s acoustic-only) than analyze (1 s): the frames decoded
     before the cut in the block the file ends inside are kept, so neither loses the audio before it."""
     (rec,) = records(cli("--json", files["trunc_flac"]).stdout)
-    replayed = call_monitor("replay", "--jsonl", "--no-transcribe", "--db", tmp_path / "e.db", files["trunc_flac"],
-                            timeout=120)
+    replayed = call_monitor_here("replay", "--jsonl", "--no-transcribe", "--db", tmp_path / "e.db",
+                                 files["trunc_flac"])
     assert replayed.returncode == 0, replayed.stderr
     (summary,) = [e for e in records(replayed.stdout) if e["type"] == "call_summary"]
     assert 4.0 < rec["duration_s"] == pytest.approx(summary["duration_s"], abs=0.01)
@@ -249,7 +253,7 @@ def test_an_8_khz_mp3_libsndfile_wrote_is_analysed_and_replayed_with_nothing_of_
     sf.write(path, caller, 8000)
     analysed = cli(path)
     assert analysed.returncode == 0 and analysed.stderr == "" and str(path) in analysed.stdout
-    replayed = call_monitor("replay", "--no-transcribe", "--db", tmp_path / "calls.db", path, timeout=120)
+    replayed = call_monitor_here("replay", "--no-transcribe", "--db", tmp_path / "calls.db", path)
     assert replayed.returncode == 0 and f"{path} (call 1): 10.0 s" in replayed.stdout
     assert replayed.stderr == ""
 
@@ -267,8 +271,7 @@ def test_a_truncated_ogg_is_said_to_break_off_as_a_truncated_flac_is(files, code
     assert 2.0 < rec["duration_s"] < 6.0
     assert stderr_lines(proc) == [f"call-monitor: warning: {trunc}: truncated or damaged, analysed "
                                   f"the {rec['duration_s']:.2f} s before its audio breaks off"]
-    replayed = call_monitor("replay", "--jsonl", "--no-transcribe", "--db", tmp_path / "o.db", whole, trunc,
-                            timeout=120)
+    replayed = call_monitor_here("replay", "--jsonl", "--no-transcribe", "--db", tmp_path / "o.db", whole, trunc)
     assert replayed.returncode == 0, replayed.stderr
     assert stderr_lines(replayed) == [f"call-monitor: warning: {trunc}: truncated or damaged, replayed "
                                       f"the {rec['duration_s']:.2f} s before its audio breaks off"]
@@ -311,7 +314,7 @@ def test_a_recording_cut_off_before_its_first_sample_is_a_one_line_error_and_sto
     """Cut inside its first block of encoded audio, a FLAC's header still promises 9.66 s: no call
     is made of it (not a 0 s call), the run fails, and the call replayed before it is kept."""
     db = tmp_path / "cut.db"
-    proc = call_monitor("replay", "--no-transcribe", "--db", db, files["good"], files["cut_flac"], timeout=120)
+    proc = call_monitor_here("replay", "--no-transcribe", "--db", db, files["good"], files["cut_flac"])
     assert proc.returncode == 1
     assert_no_traceback(proc)
     assert (f"call-monitor: error: {files['cut_flac']}: truncated or damaged: not one sample of audio decodes "
@@ -334,8 +337,8 @@ def test_a_flac_with_no_length_in_its_header_is_read_to_its_end_and_not_called_t
     (rec,) = records(proc.stdout)
     assert rec["duration_s"] == pytest.approx(whole["duration_s"], abs=1e-3)
     assert rec["syllables"] == whole["syllables"]
-    replayed = call_monitor("replay", "--jsonl", "--no-transcribe", "--db", tmp_path / "s.db", files["streamed_flac"],
-                            timeout=120)
+    replayed = call_monitor_here("replay", "--jsonl", "--no-transcribe", "--db", tmp_path / "s.db",
+                                 files["streamed_flac"])
     assert replayed.returncode == 0 and "truncated" not in replayed.stderr, replayed.stderr
     (summary,) = [e for e in records(replayed.stdout) if e["type"] == "call_summary"]
     assert summary["duration_s"] == pytest.approx(whole["duration_s"], abs=1e-3)
@@ -638,7 +641,7 @@ def test_a_recording_too_quiet_to_measure_is_warned_of_in_one_line_naming_it_and
     for down in (0, 20, 30):
         quiet = tmp_path / f"down{down}.wav"
         sf.write(quiet, x * 10 ** (-down / 20), sr)
-        done = call_monitor("analyze", quiet)
+        done = call_monitor_here("analyze", quiet)
         assert done.returncode == 0, done.stderr
         said[down] = [line for line in done.stderr.splitlines() if "too quiet" in line]
     assert said[0] == said[20] == []
