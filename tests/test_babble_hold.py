@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from conftest import CALLS, babble_call, call_monitor
+from conftest import CALLS, babble_call, call_monitor_here
 from monitor.config import load_config
 from monitor.events import AlertEvent
 from tools import evaluate as ev
@@ -74,7 +74,7 @@ def test_a_call_whose_agent_leg_stays_silent_has_no_hold_though_the_caller_pause
     x[:, 0] = np.random.default_rng(0).normal(0.0, 0.002, len(x))  # about -54 dBFS of noise
     muted = tmp_path / "muted_agent.wav"
     sf.write(muted, x, rate)
-    done = call_monitor("replay", "--jsonl", "--no-transcribe", "--db", tmp_path / "e.db", muted, timeout=300)
+    done = call_monitor_here("replay", "--jsonl", "--no-transcribe", "--db", tmp_path / "e.db", muted)
     assert done.returncode == 0, done.stderr
     cues = [e for e in map(json.loads, done.stdout.splitlines()) if e["type"] == "cues" and e["channel"] == "caller"]
     assert len(cues) > 180

@@ -15,7 +15,7 @@ import pytest
 import soundfile as sf
 from scipy.signal import resample_poly
 
-from conftest import CALLS, call_monitor as cli, db_rows
+from conftest import CALLS, call_monitor_here, db_rows
 from monitor.analysis.analyzer import AnalyzerConfig, StreamingAnalyzer, analyze_signal
 from monitor.analysis.frame_features import Frames
 from monitor.dsp.music import MusicParams
@@ -94,7 +94,7 @@ def held_call(tmp_path_factory) -> Path:
 def test_hold_music_on_the_callers_leg_raises_no_critical_alert(held_call, tmp_path):
     """Replayed without --hold, the music's notes are not a slow, halting caller."""
     db = tmp_path / "r.db"
-    done = cli("replay", held_call, "--no-transcribe", "--db", db, timeout=120)
+    done = call_monitor_here("replay", held_call, "--no-transcribe", "--db", db)
     assert done.returncode == 0, done.stderr
     assert db_rows(db, "SELECT count(*) FROM calls") == [(1,)]
     assert db_rows(db, "SELECT kind, t FROM alerts WHERE severity = 'critical'") == []

@@ -10,7 +10,7 @@ import json
 import numpy as np
 import pytest
 
-from conftest import CALLS, HOLD, call_monitor, db_rows
+from conftest import CALLS, HOLD, call_monitor_here, db_rows
 from monitor.capture.holds import call_seconds, held, holds_text, parse_hold, parse_holds, past_end
 from monitor.capture.sources import Chunk
 from monitor.events import joined_spans
@@ -20,14 +20,14 @@ def test_hold_music_marked_as_a_hold_raises_nothing_and_the_hold_is_kept_with_th
     though the edges of its stretches may still be heard. With ``--hold 1:40-2:25`` it raises
     nothing; the stored call keeps the hold apart (``caller_on_hold``) and within the caller's time
     of no input. A hold that begins after the recording's end is said in one warning and not applied."""
-    unmarked = call_monitor("replay", hold_music_call, "--no-transcribe", "--jsonl", "--db", tmp_path / "u.db")
+    unmarked = call_monitor_here("replay", hold_music_call, "--no-transcribe", "--jsonl", "--db", tmp_path / "u.db")
     assert unmarked.returncode == 0, unmarked.stderr
     alerts = [e for e in map(json.loads, unmarked.stdout.splitlines()) if e["type"] == "alert"]
     assert [e["kind"] for e in alerts if e["severity"] == "critical"] == []
 
     db = tmp_path / "m.db"
-    marked = call_monitor("replay", hold_music_call, "--no-transcribe", "--jsonl", "--db", db,
-                          "--hold", "1:40-2:25", "--hold", "9:00-9:30")
+    marked = call_monitor_here("replay", hold_music_call, "--no-transcribe", "--jsonl", "--db", db,
+                               "--hold", "1:40-2:25", "--hold", "9:00-9:30")
     assert marked.returncode == 0, marked.stderr
     assert [e for e in map(json.loads, marked.stdout.splitlines()) if e["type"] == "alert"] == []
     assert marked.stderr.splitlines() == [
@@ -49,7 +49,7 @@ def test_hold_music_marked_as_a_hold_raises_nothing_and_the_hold_is_kept_with_th
 def test_a_hold_that_is_no_stretch_of_the_call_is_refused_in_one_line(args, said, tmp_path):
     """A hold that ends before it begins, one time alone, minutes or seconds of 60 after a colon, or
     a time too great for any number of seconds (infinite as a float): one error line naming the option and the value, exit 2, nothing replayed or made."""
-    done = call_monitor("replay", CALLS / "normal_8k.wav", *args, "--db", tmp_path / "e.db")
+    done = call_monitor_here("replay", CALLS / "normal_8k.wav", *args, "--db", tmp_path / "e.db")
     assert done.returncode == 2
     assert done.stderr.splitlines()[-1] == f"call-monitor replay: error: {said}"
     assert "Traceback" not in done.stderr and not (tmp_path / "e.db").exists()
@@ -58,7 +58,7 @@ def test_a_hold_that_is_no_stretch_of_the_call_is_refused_in_one_line(args, said
 def test_holds_given_for_several_recordings_are_refused_naming_them(tmp_path):
     """A hold is a time in one call: with two FILEs, nothing is replayed."""
     a, b = CALLS / "normal_8k.wav", CALLS / "noisy_line_8k.wav"
-    done = call_monitor("replay", a, b, "--hold", "0:40-1:35", "--db", tmp_path / "e.db")
+    done = call_monitor_here("replay", a, b, "--hold", "0:40-1:35", "--db", tmp_path / "e.db")
     assert (done.returncode, done.stdout) == (2, "")
     assert done.stderr.splitlines() == [
         f"call-monitor: error: {a}, {b}: --hold gives the holds of one call (2 FILEs given): replay each call "

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from conftest import CALLS, call_monitor as cli
+from conftest import CALLS, call_monitor_here
 from monitor.analysis.analyzer import AnalyzerConfig, StreamingAnalyzer, analyze_signal
 from monitor.analysis.frame_features import Frames
 from monitor.dsp.tones import ToneParams
@@ -110,7 +110,7 @@ def replayed_after_ringback(tmp_path_factory) -> dict:
     files = {"ringback": _with_lead(call, tone(*TONES["ringback_us"], LEAD_S, rate), tmp / "ringback.wav"),
              "silence": _with_lead(call, np.zeros(int(LEAD_S * rate), np.float32), tmp / "silence.wav")}
     db = tmp / "events.db"
-    done = cli("replay", "--jsonl", "--no-transcribe", "--db", str(db), *map(str, files.values()))
+    done = call_monitor_here("replay", "--jsonl", "--no-transcribe", "--db", str(db), *map(str, files.values()))
     assert done.returncode == 0, done.stderr
     summaries = {Path(ev["file"]).stem: ev for ev in map(json.loads, done.stdout.splitlines())
                  if ev["type"] == "call_summary"}
