@@ -14,7 +14,7 @@ import json
 
 import pytest
 
-from conftest import CALLS, call_monitor, start_daemon, stop_daemon, stored_alert, wait_for
+from conftest import CALLS, call_monitor, call_monitor_here, start_daemon, stop_daemon, stored_alert, wait_for
 
 from monitor.config.loader import load_config
 from monitor.config.schema import ConfigError
@@ -209,12 +209,12 @@ def test_a_replay_s_warnings_and_the_alerts_listing_show_the_url_hidden_while_ev
     db = tmp_path / "e.db"
     replay = ("replay", CALLS / "deteriorating_8k.wav", "--no-transcribe", "--jsonl", "--db", db, "--webhook", url)
     hook.up = False
-    down = call_monitor(*replay, "--webhook-wait", "1", timeout=300)
+    down = call_monitor_here(*replay, "--webhook-wait", "1")
     assert down.returncode == 0, down.stderr
     assert f"call-monitor: warning: webhook {shown}: alert 1 not delivered" in down.stderr
     assert f"call-monitor: warning: {shown}: " in down.stderr and "not delivered yet" in down.stderr
     hook.up = True
-    up = call_monitor(*replay, "-v", timeout=300)
+    up = call_monitor_here(*replay, "-v")
     assert up.returncode == 0, up.stderr
     assert f"webhook {shown}: alert 1 delivered after" in up.stderr
     with Store.open(db) as store:
@@ -285,8 +285,8 @@ def test_a_replay_posting_says_its_token_or_url_key_in_a_file_others_may_read_as
     url_file.chmod(0o644)
     token_file.chmod(0o644)
     sf.write(quiet, np.zeros(8000, dtype=np.float32), 8000)
-    proc = call_monitor("replay", quiet, "--no-transcribe", "--db", tmp_path / "e.db",
-                        "--webhook-url-file", url_file, "--webhook-token-file", token_file, timeout=60)
+    proc = call_monitor_here("replay", quiet, "--no-transcribe", "--db", tmp_path / "e.db",
+                             "--webhook-url-file", url_file, "--webhook-token-file", token_file)
     assert proc.returncode == 0 and SECRET not in proc.stdout + proc.stderr, proc.stderr
     assert proc.stderr.splitlines()[:2] == [
         f"call-monitor: warning: {token_file}: the token file may be read by every user (mode 0644); "
@@ -296,9 +296,8 @@ def test_a_replay_posting_says_its_token_or_url_key_in_a_file_others_may_read_as
 
 
 def test_a_replay_takes_one_webhook_either_on_its_command_line_or_from_a_file(tmp_path):
-    proc = call_monitor("replay", CALLS / "normal_8k.wav", "--no-transcribe", "--db", tmp_path / "e.db",
-                        "--webhook", "http://127.0.0.1:9/hook", "--webhook-url-file", tmp_path / "hook.url",
-                        timeout=60)
+    proc = call_monitor_here("replay", CALLS / "normal_8k.wav", "--no-transcribe", "--db", tmp_path / "e.db",
+                             "--webhook", "http://127.0.0.1:9/hook", "--webhook-url-file", tmp_path / "hook.url")
     assert proc.returncode == 2 and "not allowed with argument" in proc.stderr
     assert not (tmp_path / "e.db").exists()
 
