@@ -22,9 +22,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from conftest import (ALERTING_CALL, CALLS, JUNK_CHUNK, ROOT, call_monitor as cli, call_monitor_here as here,
-                      crashed_recording, fixture_label as label, made_once_for_all_workers, replay_under_way,
-                      stopped_at, stopped_once_open, stored_calls, wait_for)
+from conftest import (ALERTING_CALL, CALLS, JUNK_CHUNK, ROOT, call_monitor_here as here, crashed_recording,
+                      fixture_label as label, made_once_for_all_workers, replay_under_way, stopped_at,
+                      stopped_once_open, stored_calls, wait_for)
 from monitor.capture.sources import FileSource
 from monitor.config import load_config
 from monitor.console import width
@@ -215,19 +215,19 @@ def test_the_summary_counts_the_alerts(replayed):
 
 
 def test_alerts_command_lists_stored_alerts(replayed):
-    done = cli("alerts", "--db", str(replayed["db"]), "--jsonl")
+    done = here("alerts", "--db", str(replayed["db"]), "--jsonl")
     assert done.returncode == 0, done.stderr
     rows = [json.loads(line) for line in done.stdout.splitlines()]
     total = sum(len(alerts_of(e)) for e in replayed["calls"].values())
     assert len(rows) == total
     assert all(r["acked_by"] is None and r["acked_at"] is None for r in rows)  # no supervisor acknowledged any
     one_call = rows[0]["call_id"]
-    done = cli("alerts", "--db", str(replayed["db"]), "--call", str(one_call))
+    done = here("alerts", "--db", str(replayed["db"]), "--call", str(one_call))
     assert done.returncode == 0
     assert len(done.stdout.splitlines()) == sum(r["call_id"] == one_call for r in rows)
-    done = cli("alerts", "--db", str(replayed["db"]), "--since", "1h")
+    done = here("alerts", "--db", str(replayed["db"]), "--since", "1h")
     assert len(done.stdout.splitlines()) == total
-    done = cli("alerts", "--db", str(replayed["db"]), "--since", "yesterday-ish")
+    done = here("alerts", "--db", str(replayed["db"]), "--since", "yesterday-ish")
     assert done.returncode == 2 and "--since" in done.stderr and "Traceback" not in done.stderr
 
 
@@ -241,14 +241,14 @@ def test_the_alerts_listing_names_the_recording_each_call_was_replayed_from(tmp_
         sf.write(path, x, sr)
     db = tmp_path / "qa.db"
     assert here("replay", "--no-transcribe", "--db", db, first, second).returncode == 0
-    done = cli("alerts", "--db", db)
+    done = here("alerts", "--db", db)
     lines = done.stdout.splitlines()
     assert done.returncode == 0 and lines, done.stderr
     for line in lines:
         name = "monday call.wav" if " call 1 " in line else "상담_02.wav    "  # Hangul takes two columns each
         assert f" {name}  [" in line, line
     assert len({width(line[:line.index("  [")]) for line in lines}) == 1, "the call times line up on a terminal"
-    jsonl = cli("alerts", "--db", db, "--jsonl").stdout
+    jsonl = here("alerts", "--db", db, "--jsonl").stdout
     rows = [json.loads(line) for line in jsonl.splitlines()]
     assert {(r["call_id"], r["source"]) for r in rows} == {(1, str(first)), (2, str(second))}
     assert f'"source": "{second}"' in jsonl
@@ -730,12 +730,12 @@ def test_ctrl_c_or_sigterm_between_two_files_is_one_line_and_keeps_the_calls_rep
 
 
 def test_config_prints_the_effective_configuration_and_names_bad_keys(tmp_path):
-    done = cli("config")
+    done = here("config")
     assert done.returncode == 0
     assert "[rules.slow_speech]" in done.stdout and "window_speech_s" in done.stdout
     bad = tmp_path / "bad.toml"
     bad.write_text("[rules.slow_speech]\npersist_secs = 3\n")
-    done = cli("config", "--config", str(bad))
+    done = here("config", "--config", str(bad))
     assert done.returncode == 2
     assert "rules.slow_speech.persist_secs" in done.stderr and str(bad) in done.stderr
     assert "Traceback" not in done.stderr
