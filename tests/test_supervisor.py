@@ -26,8 +26,8 @@ from a11y import audit
 from console_proc import ROOT, ConsoleProcess, alert_body, stored_alerts
 from pulse import have_pulse
 
-from conftest import (CALLS, PY, call_monitor, db_tables, fifo_writer, made_in, rolled_back_as_documented,
-                      stopped_at, wait_for)
+from conftest import (CALLS, PY, call_monitor, call_monitor_here, db_tables, fifo_writer, made_in,
+                      rolled_back_as_documented, stopped_at, wait_for)
 
 from monitor.commands.supervisor import TLS_UNUSABLE, is_loopback, new_token_line
 from monitor.config.listen import host_of, parse_listen
@@ -92,11 +92,15 @@ def calls(tmp_path_factory) -> Path:
     return folder
 
 
-def _replay(tmp: Path, console: ConsoleProcess, wav: Path, db: Path, *extra: str, url: str | None = None):
-    r = subprocess.run([PY, "-m", "monitor.cli", "replay", str(wav), "--no-transcribe", "--jsonl",
-                        "--db", str(db), "--webhook", url or console.webhook, "--webhook-token-file",
-                        str(console.token_file), *extra], cwd=ROOT, env=_env(tmp), capture_output=True, text=True,
-                       timeout=300)
+def _replay(tmp: Path, console: ConsoleProcess, wav: Path, db: Path, *extra: str, url: str | None = None,
+            process: bool = False):
+    """``replay --jsonl`` of ``wav`` into ``db``, posting to ``console``: in this process
+    (:func:`call_monitor_here`; what it prints and posts is the claim), or with ``process`` as a
+    process of its own. Its result, and the alerts it printed."""
+    args = ["replay", str(wav), "--no-transcribe", "--jsonl", "--db", str(db), "--webhook", url or console.webhook,
+            "--webhook-token-file", str(console.token_file), *extra]
+    r = subprocess.run([PY, "-m", "monitor.cli", *args], cwd=ROOT, env=_env(tmp), capture_output=True, text=True,
+                       timeout=300) if process else call_monitor_here(*args, env=_env(tmp))
     alerts = [json.loads(line) for line in r.stdout.splitlines() if '"type": "alert"' in line]
     return r, alerts
 
@@ -1995,7 +1999,7 @@ def test_alerts_the_daemon_could_not_store_reach_the_console_once_each(tmp_path,
     try:
         holder.execute("PRAGMA locking_mode = EXCLUSIVE")
         holder.execute("BEGIN EXCLUSIVE")
-        r, alerts = _replay(tmp_path, console, calls / "deteriorating_8k.wav", locked)
+        r, alerts = _replay(tmp_path, console, calls / "deteriorating_8k.wav", locked, process=True)  # another program's lock
         assert alerts and all(a.get("stored") is False for a in alerts), r.stderr
         assert wait_for(lambda: len(console.state()["alerts"]) >= len(alerts), 30), r.stderr
         stored = console.state()["alerts"]
