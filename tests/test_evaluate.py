@@ -11,14 +11,12 @@ import json
 import math
 import os
 import shutil
-import subprocess
-import sys
 from dataclasses import asdict, replace
 from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, fixture_folder
+from conftest import ROOT, call_monitor_here, fixture_folder
 
 from monitor.config import load_config
 from monitor.events import AlertEvent
@@ -34,12 +32,12 @@ def jobs(tmp_path_factory) -> list[ev.Job]:
 
 @pytest.fixture(scope="module")
 def replay_cli(tmp_path_factory, jobs) -> dict[str, list[dict]]:
-    """The alerts `call-monitor replay --jsonl --no-transcribe` prints, per fixture file."""
+    """The alerts `call-monitor replay --jsonl --no-transcribe` prints, per fixture file (replayed in
+    this process, :func:`call_monitor_here`)."""
     tmp = tmp_path_factory.mktemp("cli")
     env = {**os.environ, "XDG_CONFIG_HOME": str(tmp / "no-user-config")}
-    done = subprocess.run([sys.executable, "-m", "monitor.cli", "replay", "--jsonl", "--no-transcribe",
-                           "--db", str(tmp / "events.db"), *[j.path for j in jobs]],
-                          capture_output=True, text=True, timeout=300, cwd=ROOT, env=env)
+    done = call_monitor_here("replay", "--jsonl", "--no-transcribe", "--db", tmp / "events.db",
+                             *[j.path for j in jobs], env=env)
     assert done.returncode == 0, done.stderr
     out: dict[str, list[dict]] = {}
     current: list[dict] = []
