@@ -149,7 +149,7 @@ def alerting_replay(tmp_path_factory) -> Replayed:
     """The alerting call replayed once (``--jsonl``) into a database of its own (call 1), its
     write-ahead log folded into the file: read by the tests, which change only copies of it."""
     db = tmp_path_factory.mktemp("alerting") / "e.db"
-    r = cli("replay", "--jsonl", "--no-transcribe", "--db", str(db), str(CALL))
+    r = call_monitor_here("replay", "--jsonl", "--no-transcribe", "--db", str(db), str(CALL))
     assert r.returncode == 0, r.stderr
     c = sqlite3.connect(db)
     c.execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -733,7 +733,7 @@ def test_a_command_that_writes_makes_its_database_in_an_sqlite_file_with_no_tabl
     """As in an empty file or none, replay (batch and the daemon open theirs as it does) makes the
     callmonitor schema there and stores its call, which the commands that read it then read."""
     db = bare_sqlite_file(tmp_path / "bare.db")
-    r = cli("replay", "--no-transcribe", "--db", str(db), str(CALL))
+    r = call_monitor_here("replay", "--no-transcribe", "--db", str(db), str(CALL))
     assert r.returncode == 0, r.stderr
     r = cli("alerts", "--db", str(db), "--call", "1")
     assert r.returncode == 0 and "possible_emergency" in r.stdout, r.stderr

@@ -26,8 +26,8 @@ import numpy as np
 import pytest
 from pulse import have_pulse
 
-from conftest import (ALERTING_CALL as CALL, PY, Daemon as DaemonProcess, call_monitor as cli, mounted_tmpfs,
-                      opener_taking_the_lock)
+from conftest import (ALERTING_CALL as CALL, PY, Daemon as DaemonProcess, call_monitor as cli, call_monitor_here,
+                      mounted_tmpfs, opener_taking_the_lock)
 
 from monitor.capture.sources import FileSource
 from monitor.config import load_config
@@ -143,7 +143,7 @@ def test_replay_refuses_a_database_on_a_read_only_filesystem_before_replaying(tm
         db = a_recorded_database(mnt / "events.db")
         subprocess.run(["mount", "-o", "remount,ro", str(mnt)], check=True)
         before = db.read_bytes()
-        r = cli("replay", "--jsonl", "--no-transcribe", "--db", str(db), str(CALL))
+        r = call_monitor_here("replay", "--jsonl", "--no-transcribe", "--db", str(db), str(CALL))
         line = one_error_line(r)
         assert r.returncode == 2 and r.stdout == ""
         assert line == f"{ERROR}{db}: cannot write the database (a read-only filesystem): nothing was replayed"
@@ -165,7 +165,7 @@ def test_replay_refuses_a_database_of_a_newer_schema(tmp_path):
     db = a_recorded_database(tmp_path / "events.db")
     with sqlite3.connect(db) as c:
         c.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
-    r = cli("replay", "--jsonl", "--no-transcribe", "--db", str(db), str(CALL))
+    r = call_monitor_here("replay", "--jsonl", "--no-transcribe", "--db", str(db), str(CALL))
     line = one_error_line(r)
     assert r.returncode == 2 and r.stdout == ""
     assert str(db) in line and "upgrade call-monitor" in line
