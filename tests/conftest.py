@@ -1325,15 +1325,31 @@ FRESH_WARNING_FILTERS: tuple[tuple[str, type[Warning], str], ...] = (
 
 
 @contextlib.contextmanager
+def _dask_log_here() -> Iterator[None]:
+    """Meanwhile, the handlers Dask gave its loggers (``distributed``, once imported: a stream handler
+    holding the stderr of the moment of that import, in a fresh interpreter its own stderr) write to
+    ``sys.stderr`` as it is now; then to where they wrote before."""
+    handlers = [h for h in logging.getLogger("distributed").handlers if type(h) is logging.StreamHandler]
+    before = [h.setStream(sys.stderr) for h in handlers]
+    try:
+        yield
+    finally:
+        for handler, stream in zip(handlers, before):
+            if stream is not None:
+                handler.setStream(stream)
+
+
+@contextlib.contextmanager
 def _logging_and_warnings_as_a_fresh_interpreter() -> Iterator[None]:
     """Meanwhile, Python's warnings under :data:`FRESH_WARNING_FILTERS` and the root logger at
     WARNING with no handler (a record of a logger without one of its own goes to stderr through
-    logging's last resort); afterwards both, and the package's logger (its handler, level and
-    propagation, which a command sets up for itself), as they were."""
+    logging's last resort), and Dask's log lines written to stderr as it is now (:func:`_dask_log_here`);
+    afterwards all of them, and the package's logger (its handler, level and propagation, which a
+    command sets up for itself), as they were."""
     import warnings
     root, own = logging.getLogger(), logging.getLogger("monitor")
     kept = [(logger, logger.handlers[:], logger.level, logger.propagate) for logger in (root, own)]
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), _dask_log_here():
         warnings.resetwarnings()
         for action, category, module in reversed(FRESH_WARNING_FILTERS):
             warnings.filterwarnings(action, category=category, module=module)
