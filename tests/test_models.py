@@ -27,6 +27,15 @@ def models_here(*args: str | os.PathLike, env: dict[str, str]) -> subprocess.Com
     return call_monitor_here("models", *args, env=env)
 
 
+def refused(*args: str | os.PathLike, env: dict[str, str]) -> subprocess.CompletedProcess:
+    """``call-monitor ARGS`` refused before it makes anything, with the environment ``env``: a batch in
+    this process (:func:`call_monitor_here`: its line and exit status, not its process, are what these
+    tests read), any other command in its own."""
+    if args[0] == "batch":
+        return call_monitor_here(*args, env=env)
+    return call_monitor(*args, env=env, timeout=120)
+
+
 def test_model_folder_names_give_language_and_size():
     assert parse_model_name("vosk-model-small-en-us-0.15") == ("en-us", True)
     assert parse_model_name("vosk-model-en-us-0.22-lgraph") == ("en-us", False)
@@ -161,7 +170,7 @@ def test_a_model_asked_for_with_model_that_is_not_installed_is_an_error_and_noth
     given = {"replay": [recording, "--db", data / "e.db"], "report": [recording, "-o", data / "r.html"],
              "batch": [recording, "--transcribe", "--quiet", "--workers", "1", "--db", data / "e.db"],
              "install-service": ["--caller", "softphone.monitor", "--unit-dir", data / "units"]}[command]
-    done = call_monitor(command, *given, "--model", asked, env=env, timeout=120)
+    done = refused(command, *given, "--model", asked, env=env)
     assert done.returncode == 2, done.stderr
     assert done.stderr == f"call-monitor: error: {line.format(python=sys.executable)}\n"
     assert list(data.iterdir()) == []
@@ -572,7 +581,7 @@ def test_a_model_folder_that_is_no_model_stops_a_command_before_it_makes_anythin
     before, made = kept.read_bytes(), sorted(p.name for p in data.iterdir())  # the database and its call's series
     call = [] if command == ("run",) else [CALLS / "normal_8k.wav"]
     for db in (data / "new.db", kept):
-        done = call_monitor(*command, *call, *model, "--db", db, env=env, timeout=120)
+        done = refused(*command, *call, *model, "--db", db, env=env)
         assert done.returncode == 2, done.stderr
         assert done.stderr.splitlines() == [
             f"call-monitor: error: {folder}: not a Vosk model (missing am/final.mdl or conf/model.conf)"]
@@ -589,7 +598,7 @@ def test_an_empty_model_is_refused_not_taken_for_the_configured_one(tmp_path, ow
              "batch": [recording, "--transcribe", "--db", str(tmp_path / "e.db")],
              "run": ["--caller", "softphone.monitor", "--db", str(tmp_path / "e.db")],
              "install-service": ["--caller", "softphone.monitor", "--unit-dir", str(tmp_path / "units")]}[command]
-    r = call_monitor(command, *given, "--model", "", env=own_home, timeout=120)
+    r = refused(command, *given, "--model", "", env=own_home)
     assert r.returncode == 2
     assert r.stderr == ('call-monitor: error: --model "": an empty value; give a Vosk model folder or language '
                         "code, or leave the option out for the configured one\n")
