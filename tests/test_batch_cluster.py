@@ -618,8 +618,8 @@ def test_a_folder_or_manifest_only_the_workers_see_is_one_line_from_the_client(c
     /proc/self/cwd, which the client resolves in its own empty folder.)"""
     path = f"/proc/self/cwd/{named}"
     db = tmp_path / "cluster.db"
-    done = cli("batch", path, str(CALLS / "normal_8k.wav"), "--scheduler", cluster, "--db", str(db),
-               "--quiet", cwd=tmp_path)
+    done = _here("batch", path, str(CALLS / "normal_8k.wav"), "--scheduler", cluster, "--db", str(db),
+                 "--quiet", cwd=tmp_path)
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert done.stderr.splitlines() == [
         f"call-monitor: error: {path}: cannot be seen from this machine, and its name is not a recording's "
