@@ -1,10 +1,12 @@
 """`call-monitor batch`: an archive of recorded calls scored on a real Dask LocalCluster.
 
-Every batch here runs the real command in a subprocess on 2 worker processes (one thread each)
-over fixture calls, into a real SQLite file; the per-call table is read back as a user would. The
-reports of what a batch scored, and the replays it is compared with, run in the test's process
-(``cli.main``, :func:`conftest.call_monitor_here`) where the test is of what they write and say, not
-of their process.
+Every batch here runs the real command on real worker processes (one thread each) over fixture
+calls, into a real SQLite file; the per-call table is read back as a user would. Where the test is
+of what a batch (or the report of what it scored, or the replay it is compared with) does, writes
+and says, the command runs in the test's process (``cli.main``, :func:`cli_here`), its Dask workers
+spawned from there; where the test is of its process (a stop, a kill, its workers counted, its
+permissions, a fresh interpreter's imports or Dask configuration, commands at once) it runs in a
+process of its own (:func:`cli`, ``Popen``).
 """
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ import csv
 import fcntl
 import html
 import json
+import logging
 import os
 import re
 import select
@@ -55,6 +58,33 @@ ARCHIVE = [CALLS / f"{name}_{rate}.wav" for name, rate in (
 """Ten fixture calls (about 32 minutes of audio) with a bad and a missing file: a dozen."""
 
 
+class _StderrNow:
+    """A stream writing to whatever ``sys.stderr`` is at the time it is written to."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
+def cli_here(*args: str | os.PathLike, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """``call-monitor ARGS`` as :func:`cli` runs it, but in the test's process
+    (:func:`conftest.call_monitor_here`): its exit status, stdout and stderr, in the environment
+    :func:`cli` gives its process (PYTHONPATH the checkout, as a batch's Dask workers, spawned from
+    this process, start with) unless ``env`` says. Dask's log lines go to the command's stderr, as
+    in a process of its own: the handler distributed makes at its first import in a process writes
+    to the stderr of then (here pytest's capture), so meanwhile it writes to the stderr of now."""
+    import distributed  # noqa: F401  (its log handler made here, if not yet)
+    handlers = [h for h in logging.getLogger("distributed").handlers if isinstance(h, logging.StreamHandler)]
+    streams = [h.setStream(_StderrNow()) for h in handlers]  # type: ignore[arg-type]
+    try:
+        return call_monitor_here(*args, env=dict(os.environ, PYTHONPATH=str(ROOT)) if env is None else env)
+    finally:
+        for handler, stream in zip(handlers, streams):
+            handler.setStream(stream)  # type: ignore[arg-type]
+
+
 def read_csv(path: Path) -> list[dict[str, str]]:
     with open(path, newline="") as fh:
         return list(csv.DictReader(fh))
@@ -93,8 +123,8 @@ def archive(tmp_path_factory) -> Iterator[dict]:
     bad.write_bytes(b"RIFF\x10\x00\x00\x00WAVEjunkjunkjunk")
     missing = tmp / "gone.wav"
     db, out = tmp / "events.db", tmp / "summary.csv"
-    done = cli("batch", *map(str, ARCHIVE[:5]), str(bad), *map(str, ARCHIVE[5:]), str(missing),
-               "--workers", "2", "--db", str(db), "--out", str(out))
+    done = cli_here("batch", *map(str, ARCHIVE[:5]), str(bad), *map(str, ARCHIVE[5:]), str(missing),
+                    "--workers", "2", "--db", str(db), "--out", str(out))
     written = _contents(tmp)
     yield {"done": done, "db": db, "out": out, "rows": read_csv(out) if out.exists() else [],
            "bad": bad, "missing": missing, "tmp": tmp}
@@ -226,8 +256,7 @@ def samples_batch(tmp_path_factory) -> dict:
     sf.write(silent, np.column_stack([x[:, 0], np.zeros(len(x), np.float32)]), rate)
     sf.write(clipped, np.clip(2 * x[:8000 * 20], -0.7, 0.7), rate)
     out = tmp / "summary.csv"
-    done = cli("batch", heard, silent, clipped, "--workers", "1", "--db", tmp / "events.db", "--out", out,
-               timeout=300)
+    done = cli_here("batch", heard, silent, clipped, "--workers", "1", "--db", tmp / "events.db", "--out", out)
     return {"done": done, "rows": {Path(r["path"]).name: r for r in read_csv(out)} if out.exists() else {},
             "clipped": clipped}
 
@@ -413,7 +442,7 @@ def mono_scored(tmp_path_factory) -> dict:
     recording = tmp / "calls" / "mono.wav"
     sf.write(recording, x[:, 1], rate)
     db, table = tmp / "events.db", tmp / "first.csv"
-    done = cli("batch", recording.parent, "--workers", "1", "--quiet", "--db", db, "--out", table, timeout=300)
+    done = cli_here("batch", recording.parent, "--workers", "1", "--quiet", "--db", db, "--out", table)
     assert done.returncode == 0, done.stderr
     return {"recording": recording, "db": db, "table": table}
 
@@ -469,7 +498,7 @@ def held_batch(tmp_path_factory, hold_music_call) -> dict:
     manifest = tmp / "calls.csv"
     manifest.write_text(f'path,hold\n{hold_music_call},"1:40-2:25; 9:00-9:30"\nshort.wav,\n')
     db, out = tmp / "events.db", tmp / "summary.csv"
-    done = cli("batch", manifest, "--workers", "1", "--db", db, "--out", out, timeout=300)
+    done = cli_here("batch", manifest, "--workers", "1", "--db", db, "--out", out)
     return {"done": done, "db": db, "manifest": manifest, "short": tmp / "short.wav",
             "rows": {Path(r["path"]).name: r for r in read_csv(out)} if out.exists() else {}}
 
@@ -1629,8 +1658,8 @@ def transcribed(tmp_path_factory) -> dict:
     sf.write(stereo, x, sr)
     files = [str(passage), str(stereo)]
     db, out = tmp / "batch.db", tmp / "summary.csv"
-    done = cli("batch", "--transcribe", "--config", str(cfg), *files, "--workers", "1", "--db", str(db),
-               "--out", str(out), env=env)
+    done = cli_here("batch", "--transcribe", "--config", str(cfg), *files, "--workers", "1", "--db", str(db),
+                    "--out", str(out), env=env)
     replayed = cli("replay", "--config", str(cfg), "--db", str(tmp / "replay.db"), *reversed(files), env=env)
     return {"done": done, "db": db, "rows": read_csv(out) if out.exists() else [], "files": files,
             "replay_db": tmp / "replay.db", "replayed": replayed}
@@ -2493,7 +2522,7 @@ def scored_twice(tmp_path_factory) -> dict:
     manifest.write_text("path,caller_channel,agent_channel,call_id\nleft_caller.wav,0,1,with-agent\n"
                         "left_caller.wav,0,-1,caller-alone\n")
     db, out = tmp / "events.db", tmp / "summary.csv"
-    done = cli("batch", str(manifest), "--workers", "1", "--quiet", "--db", str(db), "--out", str(out), timeout=300)
+    done = cli_here("batch", str(manifest), "--workers", "1", "--quiet", "--db", str(db), "--out", str(out))
     return {"done": done, "db": db, "out": out, "rows": read_csv(out) if out.exists() else []}
 
 
