@@ -232,8 +232,8 @@ def test_each_stored_call_keeps_the_channel_of_each_leg_as_replay_does(tmp_path)
     sf.write(stereo, x[:, [1, 0]], rate)
     sf.write(mono, x[:, 1], rate)
     db = tmp_path / "events.db"
-    done = cli("batch", stereo, mono, "--caller-channel", "0", "--agent-channel", "1", "--workers", "1",
-               "--db", db, "--out", tmp_path / "summary.csv", timeout=300)
+    done = cli_here("batch", stereo, mono, "--caller-channel", "0", "--agent-channel", "1", "--workers", "1",
+                    "--db", db, "--out", tmp_path / "summary.csv")
     assert done.returncode == 0, done.stderr
     assert f"call-monitor: warning: {mono}: has 1 channel(s), channel 1 asked for the agent: a mono recording is the " \
            "caller alone, read from its one channel" in done.stderr.splitlines()
@@ -292,8 +292,8 @@ def test_a_recording_of_more_than_two_channels_is_scored_from_its_legs_channels_
     manifest = tmp_path / "calls.csv"
     manifest.write_text(f"path,caller_channel,agent_channel\n{four_channels.name},3,2\n")
     out = tmp_path / "summary.csv"
-    done = cli("batch", str(four_channels), str(manifest), "--workers", "1", "--db", str(tmp_path / "e.db"),
-               "--out", str(out), "--quiet", timeout=300)
+    done = cli_here("batch", str(four_channels), str(manifest), "--workers", "1", "--db", str(tmp_path / "e.db"),
+                    "--out", str(out), "--quiet")
     assert done.returncode == 0, done.stderr
     choose = "--caller-channel N and --agent-channel N, or a manifest's columns of those names, choose others"
     assert sorted(line for line in done.stderr.splitlines() if "warning:" in line) == [
@@ -307,7 +307,7 @@ def test_the_table_is_also_written_as_parquet(archive, tmp_path):
     pq = pytest.importorskip("pyarrow.parquet")
     out = tmp_path / "summary.parquet"
     db = own_copy(archive, tmp_path)
-    done = cli("batch", *map(str, ARCHIVE), "--resume", "--workers", "2", "--db", str(db), "--out", str(out))
+    done = cli_here("batch", *map(str, ARCHIVE), "--resume", "--workers", "2", "--db", str(db), "--out", str(out))
     assert done.returncode == 0, done.stderr
     table = pq.read_table(out).to_pylist()
     csv_rows = {r["path"]: r for r in archive["rows"]}
@@ -352,7 +352,7 @@ def test_a_batch_killed_with_sigkill_resumes_without_losing_or_duplicating_a_cal
     before = _ledger(db)
     assert 2 <= len(before) < len(files), "the batch must be killed part-way"
 
-    done = cli("batch", *files, "--workers", "2", "--db", str(db), "--out", str(out), "--resume")
+    done = cli_here("batch", *files, "--workers", "2", "--db", str(db), "--out", str(out), "--resume")
     assert done.returncode == 0, done.stderr
     rows = read_csv(out)
     assert sorted(r["status"] for r in rows) == sorted(["already_scored"] * len(before)
@@ -383,14 +383,14 @@ def test_resume_rescores_a_changed_file_or_configuration(tmp_path):
     sf.write(call, first, rate)
     db = tmp_path / "events.db"
     base = ["batch", str(call), "--workers", "2", "--db", str(db), "--resume"]
-    assert "1 scored" in cli(*base).stderr and "x real time" in cli(*base[:-1]).stderr
-    again = cli(*base).stderr
+    assert "1 scored" in cli_here(*base).stderr and "x real time" in cli_here(*base[:-1]).stderr
+    again = cli_here(*base).stderr
     assert "1 already scored" in again and "real time" not in again  # nothing scored: no speed to give
     stricter = tmp_path / "stricter.toml"
     stricter.write_text("[rules.slow_speech]\nrelative_change = -0.1\n")
-    assert "1 scored" in cli(*base, "--config", str(stricter)).stderr
+    assert "1 scored" in cli_here(*base, "--config", str(stricter)).stderr
     sf.write(call, sf.read(ARCHIVE[1], frames=8000 * 30, dtype="float32")[0], rate)  # new content at the same path
-    assert "1 scored" in cli(*base).stderr
+    assert "1 scored" in cli_here(*base).stderr
     assert len(db_rows(db, "SELECT id FROM batch_calls")) == 3
 
 
@@ -404,11 +404,11 @@ def test_a_batch_run_again_without_resume_says_the_calls_it_stored_twice(tmp_pat
     sf.write(call, x, rate)
     db = tmp_path / "events.db"
     base = ["batch", str(call), "--workers", "1", "--db", str(db), "--quiet"]
-    first = cli(*base)
+    first = cli_here(*base)
     assert first.returncode == 0 and "stored twice" not in first.stderr, first.stderr
-    other_legs = cli(*base, "--agent-channel", "-1")
+    other_legs = cli_here(*base, "--agent-channel", "-1")
     assert other_legs.returncode == 0 and "stored twice" not in other_legs.stderr, other_legs.stderr
-    again = cli(*base)
+    again = cli_here(*base)
     assert again.returncode == 0, again.stderr
     assert f"call-monitor: warning: 1 of the calls scored were in {db} already, scored from the same recording, legs " \
         "and configuration, and are now stored twice (alerts and call reports list both); --resume skips such " \
@@ -422,13 +422,13 @@ def test_purge_deletes_the_batchs_calls_with_their_ledger_rows_and_resume_scores
     counts a call whose data is gone as scored."""
     db = tmp_path / "events.db"
     base = ["batch", *archive_cuts(tmp_path, 1, 20), "--workers", "1", "--db", str(db), "--resume", "--quiet"]
-    assert "1 scored" in cli(*base).stderr
-    purged = cli("purge", "--db", str(db), "--older-than", "0s")
+    assert "1 scored" in cli_here(*base).stderr
+    purged = cli_here("purge", "--db", str(db), "--older-than", "0s")
     assert purged.returncode == 0, purged.stderr
     assert purged.stderr.startswith("call-monitor: purged 1 call(s)")
     assert "(1 scored by batch, which --resume scores again)" in purged.stderr
     assert db_rows(db, "SELECT id FROM calls") == db_rows(db, "SELECT id FROM batch_calls") == []
-    assert "1 scored, 0 already scored" in cli(*base).stderr
+    assert "1 scored, 0 already scored" in cli_here(*base).stderr
 
 
 @pytest.fixture(scope="module")
@@ -462,8 +462,8 @@ def test_resume_from_its_own_table_finds_a_mono_recording_already_scored(mono_sc
     """The table's first columns read as a manifest: given back with --resume, a mono recording
     (scored on channel 0 alone, whatever legs were asked) is already scored, not a second call."""
     db, again = mono_db(mono_scored, tmp_path), tmp_path / "again.csv"
-    resumed = cli("batch", mono_scored["table"], "--workers", "1", "--quiet", "--db", db, "--out", again, "--resume",
-                  timeout=300)
+    resumed = cli_here("batch", mono_scored["table"], "--workers", "1", "--quiet", "--db", db, "--out", again,
+                       "--resume")
     assert resumed.returncode == 0, resumed.stderr
     assert "0 scored, 1 already scored" in resumed.stderr
     assert " worker(s)" not in resumed.stderr  # no worker scored a call
@@ -481,7 +481,7 @@ def test_a_ledger_row_an_earlier_release_keyed_on_the_legs_asked_is_still_found(
     with conn:
         conn.execute("UPDATE batch_calls SET caller_channel = 1, agent_channel = 0")  # as they wrote it
     conn.close()
-    resumed = cli("batch", mono_scored["recording"], "--workers", "1", "--quiet", "--db", db, "--resume", timeout=300)
+    resumed = cli_here("batch", mono_scored["recording"], "--workers", "1", "--quiet", "--db", db, "--resume")
     assert resumed.returncode == 0 and "0 scored, 1 already scored" in resumed.stderr, resumed.stderr
     assert _ledger_legs(db) == [(0, -1)] and len(db_rows(db, "SELECT id FROM calls")) == 1
 
@@ -536,7 +536,7 @@ def test_resume_scores_again_a_call_whose_holds_changed_not_one_whose_holds_are_
         shutil.copy2(f, tmp_path / f.name)
     manifest = tmp_path / "calls.csv"
     manifest.write_text(f"path,hold\n{hold_music_call},100-145 540-570\n{held_batch['short']},0:05-0:10\n")
-    done = cli("batch", manifest, "--workers", "1", "--quiet", "--db", db, "--resume", timeout=300)
+    done = cli_here("batch", manifest, "--workers", "1", "--quiet", "--db", db, "--resume")
     assert done.returncode == 0 and "1 scored, 1 already scored" in done.stderr, done.stderr
     assert db_rows(db, "SELECT holds FROM batch_calls WHERE path = ? ORDER BY id", (str(held_batch["short"]),)) == [
         ("",), ("0:05-0:10",)]
@@ -604,8 +604,8 @@ def test_resume_scores_a_stereo_recording_again_on_other_legs(tmp_path):
     stereo, db = tmp_path / "stereo.wav", tmp_path / "events.db"
     sf.write(stereo, x, rate)
     base = ["batch", stereo, "--workers", "1", "--quiet", "--db", db, "--resume"]
-    assert "1 scored" in cli(*base, "--caller-channel", "0", "--agent-channel", "-1", timeout=300).stderr
-    done = cli(*base, timeout=300)
+    assert "1 scored" in cli_here(*base, "--caller-channel", "0", "--agent-channel", "-1").stderr
+    done = cli_here(*base)
     assert done.returncode == 0 and "1 scored, 0 already scored" in done.stderr, done.stderr
     assert _ledger_legs(db) == [(0, -1), (1, 0)]
 
@@ -704,8 +704,7 @@ def test_a_truncated_recording_is_scored_with_a_warning_as_replay_gives(tmp_path
     with open(cut, "r+b") as fh:
         fh.truncate(44 + 2 * 2 * 8000 * 12)  # 12 of its 20 s
     out = tmp_path / "t.csv"
-    done = cli("batch", str(cut), "--workers", "1", "--quiet", "--db", str(tmp_path / "e.db"), "--out", str(out),
-               timeout=180)
+    done = cli_here("batch", str(cut), "--workers", "1", "--quiet", "--db", str(tmp_path / "e.db"), "--out", str(out))
     assert done.returncode == 0, done.stderr
     [row] = read_csv(out)
     assert row["status"] == "scored" and row["truncated"] == "True"
@@ -903,7 +902,7 @@ def test_ctrl_c_stops_the_batch_with_one_line_and_resume_scores_the_rest(tmp_pat
     assert err.splitlines() == [f"call-monitor: error: interrupted: every call scored before it ({scored} of the "
                                 f"{len(files)} to score) is in {db}; the same command with --resume scores the rest "
                                 f"and writes {out}"]
-    done = cli("batch", *files, "--workers", "2", "--db", str(db), "--out", str(out), "--resume")
+    done = cli_here("batch", *files, "--workers", "2", "--db", str(db), "--out", str(out), "--resume")
     assert f"{len(files) - scored} scored, {scored} already scored" in done.stderr
     assert len(db_rows(db, "SELECT id FROM calls")) == len(files)
 
@@ -1106,7 +1105,7 @@ def test_a_stop_while_the_workers_are_slow_to_start_ends_the_batch_at_once_and_r
                                 "or stored"]
     assert len(workers) == 2 and not any(process_alive(pid) for pid in workers), workers
     assert not db.exists()
-    again = cli("batch", *files, "-j", "2", "--db", str(db), "--resume", env=env)
+    again = cli_here("batch", *files, "-j", "2", "--db", str(db), "--resume", env=env)
     assert again.returncode == 0 and "2 scored, 0 already scored, 0 failed" in again.stderr, again.stderr
 
 
@@ -1512,7 +1511,7 @@ def test_sigterm_to_the_batch_alone_while_its_workers_score_ends_it_at_once_and_
                                 f"the {len(files)} to score) is in {db}; the same command with --resume scores the "
                                 "rest"]
     assert len(workers) == 2 and not any(process_alive(pid) for pid in workers), workers
-    again = cli("batch", *files, "-j", "2", "--db", str(db), "--resume")
+    again = cli_here("batch", *files, "-j", "2", "--db", str(db), "--resume")
     assert f"{len(files) - scored} scored, {scored} already scored, 0 failed" in again.stderr, again.stderr
     assert len(db_rows(db, "SELECT id FROM calls")) == len(files)
 
@@ -1577,8 +1576,7 @@ def test_a_model_asked_for_without_transcribe_is_said_not_to_be_used(tmp_path):
     short = tmp_path / "short.wav"
     x, sr = sf.read(ARCHIVE[0], frames=8000 * 10)
     sf.write(short, x, sr)
-    done = cli("batch", str(short), "--model", "ko", "--workers", "1", "--quiet", "--db", str(tmp_path / "e.db"),
-               timeout=120)
+    done = cli_here("batch", str(short), "--model", "ko", "--workers", "1", "--quiet", "--db", str(tmp_path / "e.db"))
     assert done.returncode == 0, done.stderr
     assert done.stderr.splitlines()[0] == ("call-monitor: warning: --model ko is not used: without --transcribe "
                                            "(acoustic-only)"), done.stderr
@@ -2001,8 +1999,8 @@ def test_an_mp3_in_a_folder_is_scored_as_replay_reads_it(tmp_path):
     jobs = expand_inputs([str(tmp_path)])
     assert [Path(j.path).name for j in jobs] == ["call.mp3"]
     out = tmp_path / "summary.csv"
-    done = cli("batch", str(tmp_path), "--workers", "1", "--quiet", "--db", str(tmp_path / "e.db"),
-               "--out", str(out), timeout=300)
+    done = cli_here("batch", str(tmp_path), "--workers", "1", "--quiet", "--db", str(tmp_path / "e.db"),
+                    "--out", str(out))
     assert done.returncode == 0, done.stderr
     (row,) = read_csv(out)
     assert row["status"] == "scored" and abs(float(row["duration_s"]) - 40) < 0.1
@@ -2030,7 +2028,7 @@ def test_a_manifest_row_naming_a_call_again_with_another_call_id_is_said_with_th
     manifest, out = tmp_path / "calls.csv", tmp_path / "summary.csv"
     manifest.write_text("path,caller_channel,agent_channel,call_id\n"
                         "n.wav,1,0,A1\nn.wav,0,1,B1\nk.wav,1,0,K1\nn.wav,1,0,A1-again\nn.wav,1,0,A1\nk.wav,1,0,\n")
-    done = cli("batch", str(manifest), "-j", "1", "--db", str(tmp_path / "e.db"), "--out", str(out))
+    done = cli_here("batch", str(manifest), "-j", "1", "--db", str(tmp_path / "e.db"), "--out", str(out))
     assert done.returncode == 0, done.stderr
     said = done.stderr.splitlines()
     assert said[0] == (f"call-monitor: warning: {manifest} line 5: {tmp_path / 'n.wav'} (caller channel 1, agent "
@@ -2301,8 +2299,8 @@ def test_the_archive_report_names_the_calls_with_no_caller_speech_heard_rather_t
     sf.write(heard, x, sr)
     sf.write(silent, np.stack([x[:, 1], np.zeros(len(x))], axis=1), sr)
     out, page = tmp_path / "summary.csv", tmp_path / "archive.html"
-    assert cli("batch", heard, silent, "--workers", "1", "--db", tmp_path / "e.db", "--out", out,
-               "--quiet").returncode == 0
+    assert cli_here("batch", heard, silent, "--workers", "1", "--db", tmp_path / "e.db", "--out", out,
+                    "--quiet").returncode == 0
     assert call_monitor_here("report", "--batch", out, "-o", page).returncode == 0
     html = page.read_text()
     assert ("<div class=\"banner unjudged\">0 call(s) with a critical alert, 0 with a warning, 0 flagged in all, "
