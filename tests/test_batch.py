@@ -591,7 +591,7 @@ def test_a_manifests_hold_that_is_no_stretch_of_the_call_is_one_line_naming_its_
     one line naming the manifest, the row's line and the cell, as a bad channel does (exit 2)."""
     manifest = tmp_path / "calls.csv"
     manifest.write_text(f'path,hold\n{ARCHIVE[0]},\n{ARCHIVE[1]},"{cell}"\n')
-    done = cli("batch", manifest, "--db", tmp_path / "e.db", "--out", tmp_path / "s.csv", timeout=120)
+    done = cli_here("batch", manifest, "--db", tmp_path / "e.db", "--out", tmp_path / "s.csv")
     assert (done.returncode, done.stdout) == (2, "")
     assert done.stderr.splitlines() == [f"call-monitor: error: {manifest} line 3: {said}"]
     assert not (tmp_path / "e.db").exists() and not (tmp_path / "s.csv").exists()
@@ -618,8 +618,7 @@ def test_a_batch_of_nothing_it_can_read_says_each_file_in_one_line_and_nothing_e
     junk.write_bytes(b"not a recording\n" * 100)
     db, out = tmp_path / "e.db", tmp_path / "summary.csv"
     out.write_text("path,status\nyesterday.wav,scored\n")
-    done = cli("batch", str(missing), str(empty), str(junk), "--workers", "1", "--db", str(db), "--out", str(out),
-               timeout=120)
+    done = cli_here("batch", str(missing), str(empty), str(junk), "--workers", "1", "--db", str(db), "--out", str(out))
     assert done.returncode == 1
     assert done.stderr.splitlines() == [f"call-monitor: error: {missing}: no such file",
                                         f"call-monitor: error: {empty}: empty file (0 bytes)",
@@ -724,7 +723,7 @@ def test_bad_options_and_inputs_get_one_line_and_exit_2(tmp_path):
              '--out "": an empty path; give a file (summary.csv or summary.parquet), or leave the option out'),
             (["batch", str(ARCHIVE[0]), "--scheduler", "tcp://127.0.0.1:9", "--db", str(tmp_path / "e.db")],
              "cannot reach the Dask scheduler")):
-        done = cli(*args, timeout=120)
+        done = cli_here(*args)
         assert done.returncode == 2, (args, done.stderr)
         assert needle in done.stderr and len(done.stderr.strip().splitlines()) == 1, done.stderr
 
@@ -772,7 +771,7 @@ def test_a_scheduler_address_where_nothing_listens_is_said_as_refused_without_wa
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     address, db = f"tcp://127.0.0.1:{port}", tmp_path / "e.db"
-    done = cli("batch", str(ARCHIVE[0]), "--scheduler", address, "--db", str(db), "--quiet", timeout=120)
+    done = cli_here("batch", str(ARCHIVE[0]), "--scheduler", address, "--db", str(db), "--quiet")
     assert done.returncode == 2
     assert done.stderr == (f"call-monitor: error: {address}: cannot reach the Dask scheduler (connection refused: "
                            "nothing listens there)\n")
@@ -784,7 +783,7 @@ def test_a_tls_scheduler_without_credentials_in_dasks_configuration_is_one_line_
     gives the batch's client none of its own: one line naming the address, why and what to set, exit
     2, no database made; not Dask's traceback."""
     address, db = "tls://127.0.0.1:9", tmp_path / "e.db"
-    done = cli("batch", str(ARCHIVE[0]), "--scheduler", address, "--db", str(db), "--quiet", timeout=120)
+    done = cli_here("batch", str(ARCHIVE[0]), "--scheduler", address, "--db", str(db), "--quiet")
     assert done.returncode == 2
     assert done.stderr == (f"call-monitor: error: {address}: cannot reach the Dask scheduler (it speaks TLS, and "
                            "Dask's configuration gives this client no credentials: set distributed.comm.tls.ca-file, "
@@ -810,8 +809,7 @@ def test_a_tcp_address_of_a_scheduler_that_speaks_tls_says_to_try_tls(tmp_path):
     try:
         assert wait_for(lambda: scheduler_address(info), 60), "the scheduler did not start"
         plain = scheduler_address(info).replace("tls://", "tcp://")
-        done = cli("batch", str(ARCHIVE[0]), "--scheduler", plain, "--db", str(tmp_path / "e.db"), "--quiet",
-                   timeout=120)
+        done = cli_here("batch", str(ARCHIVE[0]), "--scheduler", plain, "--db", str(tmp_path / "e.db"), "--quiet")
     finally:
         os.killpg(scheduler.pid, signal.SIGTERM)
         scheduler.wait(30)
@@ -826,8 +824,7 @@ def test_an_empty_scheduler_is_refused_not_taken_for_a_local_cluster(tmp_path, o
     """`--scheduler "$SCHEDULER"` with SCHEDULER unset meant for the cluster: one line, exit 2, before
     anything is scored; no local cluster started, no database or table made."""
     db, out = tmp_path / "e.db", tmp_path / "t.csv"
-    done = cli("batch", str(ARCHIVE[0]), "--scheduler", "", "--db", str(db), "--out", str(out), env=own_home,
-               timeout=120)
+    done = cli_here("batch", str(ARCHIVE[0]), "--scheduler", "", "--db", str(db), "--out", str(out), env=own_home)
     assert done.returncode == 2
     assert done.stderr == ('call-monitor: error: --scheduler "": an empty address; give a running Dask scheduler\'s '
                            "(e.g. tcp://HOST:8786), or leave the option out for a local cluster\n")
@@ -863,7 +860,7 @@ def test_the_table_is_never_written_over_an_input_and_nothing_is_scored(tmp_path
         "a link to the database": ([manifest], tmp_path / "link.csv",
                                    f"is the database this batch stores its calls in ({db}),"),
         "the database not made yet": ([manifest], db, "is the database this batch stores its calls in,")}[out_is]
-    done = cli("batch", *inputs, "--workers", "1", "--db", db, "--out", out, timeout=120)
+    done = cli_here("batch", *inputs, "--workers", "1", "--db", db, "--out", out)
     assert done.returncode == 2
     assert done.stderr.splitlines() == [f"call-monitor: error: --out {out}: {said} which the table would replace; "
                                         "give --out another file"]
@@ -1726,8 +1723,8 @@ def test_a_model_vosk_cannot_load_is_one_line_and_exit_2_before_a_database_is_ma
     assert made.returncode == 0 and len(db_rows(kept, "SELECT id FROM calls")) == 1, made.stderr
     before = {p.name: p.read_bytes() for p in tmp_path.glob("kept.db*")}
     for db in (new, kept):
-        done = cli("batch", "--transcribe", "--model", model, ARCHIVE[0], "--workers", "2", "--db", db,
-                   "--out", tmp_path / "summary.csv", timeout=120)
+        done = cli_here("batch", "--transcribe", "--model", model, ARCHIVE[0], "--workers", "2", "--db", db,
+                        "--out", tmp_path / "summary.csv")
         assert done.returncode == 2, done.stderr
         assert done.stderr.splitlines() == [f"call-monitor: error: {model}: {problem.format(model=model)}"]
     assert not list(tmp_path.glob("new.db*")) and not (tmp_path / "summary.csv").exists()
@@ -2487,7 +2484,7 @@ def test_an_empty_batch_table_is_refused_naming_the_option(tmp_path, own_home):
     """`report --batch "$TABLE"` with TABLE unset: one line naming --batch, as its neighbours say an
     empty path, exit 2; no page, no folder of call reports."""
     page = tmp_path / "archive.html"
-    done = cli("report", "--batch", "", "-o", str(page), env=own_home)
+    done = cli_here("report", "--batch", "", "-o", str(page), env=own_home)
     assert done.returncode == 2
     assert done.stderr == ('call-monitor: error: --batch "": an empty path; give the table `call-monitor batch --out` '
                            "wrote (CSV or Parquet)\n")
@@ -2498,8 +2495,8 @@ def test_the_options_of_a_recordings_report_given_with_an_archive_are_said_not_t
     """An archive's call reports are made as the batch scored its calls (each row's channels,
     acoustic-only): channels or a model given with --batch are said in one warning line."""
     page = tmp_path / "archive.html"  # no --db, and none configured there: the recordings', unsaid
-    done = cli("report", "--batch", str(flagged_table), "-o", str(page), "--caller-channel", "0", "--model", "ko",
-               env=dict(os.environ, PYTHONPATH=str(ROOT), XDG_DATA_HOME=str(tmp_path / "data")))
+    done = cli_here("report", "--batch", str(flagged_table), "-o", str(page), "--caller-channel", "0", "--model", "ko",
+                    env=dict(os.environ, PYTHONPATH=str(ROOT), XDG_DATA_HOME=str(tmp_path / "data")))
     assert done.returncode == 0, done.stderr
     assert done.stderr.splitlines() == [
         "call-monitor: warning: --caller-channel 0, --model ko are not used: an archive's call reports are made as "
@@ -2606,7 +2603,7 @@ def test_the_archive_report_of_a_table_without_channel_columns_takes_the_default
 def test_the_archive_report_names_a_bad_table(tmp_path):
     table = tmp_path / "summary.csv"
     table.write_text("a,b\n1,2\n")
-    done = cli("report", "--batch", str(table), "-o", str(tmp_path / "a.html"))
+    done = cli_here("report", "--batch", str(table), "-o", str(tmp_path / "a.html"))
     assert done.returncode == 1
     assert done.stderr.strip() == f"call-monitor: error: {table}: not a batch table (needs the columns path, " \
                                   f"status, alerts and a row; write one with call-monitor batch --out)"
