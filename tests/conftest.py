@@ -1406,7 +1406,9 @@ def _environment(env: dict[str, str] | None) -> Iterator[None]:
 def call_monitor_here(*args: str | os.PathLike, cwd: Path | None = None,
                       env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     """``call-monitor ARGS`` as :func:`call_monitor` runs it (in ``cwd``, the checkout's folder unless
-    given; with ``env``, that environment, and no other variable, meanwhile), but in this process
+    given; in ``env``, and no other variable, meanwhile: unless given, the environment
+    :func:`call_monitor` gives its process, the checkout on PYTHONPATH for the processes the command
+    starts, a batch's Dask workers), but in this process
     (``monitor.cli.main``): its exit status (a usage error's too) and what
     it writes on stdout and stderr, as a fresh interpreter writes them there (Python's warnings and
     log records: :func:`_logging_and_warnings_as_a_fresh_interpreter`; after them whatever a C library
@@ -1418,7 +1420,7 @@ def call_monitor_here(*args: str | os.PathLike, cwd: Path | None = None,
     out, err = io.StringIO(), io.StringIO()
     with _descriptor_2_kept() as native, contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), \
             _logging_and_warnings_as_a_fresh_interpreter(), contextlib.chdir(ROOT if cwd is None else cwd), \
-            _environment(env):
+            _environment(dict(os.environ, PYTHONPATH=str(ROOT)) if env is None else env):
         try:
             status = cli.main([str(a) for a in args])
         except SystemExit as end:

@@ -3,7 +3,7 @@
 Every batch here runs the real command on real worker processes (one thread each) over fixture
 calls, into a real SQLite file; the per-call table is read back as a user would. Where the test is
 of what a batch (or the report of what it scored, or the replay it is compared with) does, writes
-and says, the command runs in the test's process (``cli.main``, :func:`cli_here`), its Dask workers
+and says, the command runs in the test's process (``cli.main``, :func:`conftest.call_monitor_here`), its Dask workers
 spawned from there; where the test is of its process (a stop, a kill, its workers counted, its
 permissions, a fresh interpreter's imports or Dask configuration, commands at once) it runs in a
 process of its own (:func:`cli`, ``Popen``).
@@ -15,7 +15,6 @@ import csv
 import fcntl
 import html
 import json
-import logging
 import os
 import re
 import select
@@ -58,33 +57,6 @@ ARCHIVE = [CALLS / f"{name}_{rate}.wav" for name, rate in (
 """Ten fixture calls (about 32 minutes of audio) with a bad and a missing file: a dozen."""
 
 
-class _StderrNow:
-    """A stream writing to whatever ``sys.stderr`` is at the time it is written to."""
-
-    def write(self, text: str) -> int:
-        return sys.stderr.write(text)
-
-    def flush(self) -> None:
-        sys.stderr.flush()
-
-
-def cli_here(*args: str | os.PathLike, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    """``call-monitor ARGS`` as :func:`cli` runs it, but in the test's process
-    (:func:`conftest.call_monitor_here`): its exit status, stdout and stderr, in the environment
-    :func:`cli` gives its process (PYTHONPATH the checkout, as a batch's Dask workers, spawned from
-    this process, start with) unless ``env`` says. Dask's log lines go to the command's stderr, as
-    in a process of its own: the handler distributed makes at its first import in a process writes
-    to the stderr of then (here pytest's capture), so meanwhile it writes to the stderr of now."""
-    import distributed  # noqa: F401  (its log handler made here, if not yet)
-    handlers = [h for h in logging.getLogger("distributed").handlers if isinstance(h, logging.StreamHandler)]
-    streams = [h.setStream(_StderrNow()) for h in handlers]  # type: ignore[arg-type]
-    try:
-        return call_monitor_here(*args, env=dict(os.environ, PYTHONPATH=str(ROOT)) if env is None else env)
-    finally:
-        for handler, stream in zip(handlers, streams):
-            handler.setStream(stream)  # type: ignore[arg-type]
-
-
 def read_csv(path: Path) -> list[dict[str, str]]:
     with open(path, newline="") as fh:
         return list(csv.DictReader(fh))
@@ -123,7 +95,7 @@ def archive(tmp_path_factory) -> Iterator[dict]:
     bad.write_bytes(b"RIFF\x10\x00\x00\x00WAVEjunkjunkjunk")
     missing = tmp / "gone.wav"
     db, out = tmp / "events.db", tmp / "summary.csv"
-    done = cli_here("batch", *map(str, ARCHIVE[:5]), str(bad), *map(str, ARCHIVE[5:]), str(missing),
+    done = call_monitor_here("batch", *map(str, ARCHIVE[:5]), str(bad), *map(str, ARCHIVE[5:]), str(missing),
                     "--workers", "2", "--db", str(db), "--out", str(out))
     written = _contents(tmp)
     yield {"done": done, "db": db, "out": out, "rows": read_csv(out) if out.exists() else [],
@@ -232,7 +204,7 @@ def test_each_stored_call_keeps_the_channel_of_each_leg_as_replay_does(tmp_path)
     sf.write(stereo, x[:, [1, 0]], rate)
     sf.write(mono, x[:, 1], rate)
     db = tmp_path / "events.db"
-    done = cli_here("batch", stereo, mono, "--caller-channel", "0", "--agent-channel", "1", "--workers", "1",
+    done = call_monitor_here("batch", stereo, mono, "--caller-channel", "0", "--agent-channel", "1", "--workers", "1",
                     "--db", db, "--out", tmp_path / "summary.csv")
     assert done.returncode == 0, done.stderr
     assert f"call-monitor: warning: {mono}: has 1 channel(s), channel 1 asked for the agent: a mono recording is the " \
@@ -256,7 +228,7 @@ def samples_batch(tmp_path_factory) -> dict:
     sf.write(silent, np.column_stack([x[:, 0], np.zeros(len(x), np.float32)]), rate)
     sf.write(clipped, np.clip(2 * x[:8000 * 20], -0.7, 0.7), rate)
     out = tmp / "summary.csv"
-    done = cli_here("batch", heard, silent, clipped, "--workers", "1", "--db", tmp / "events.db", "--out", out)
+    done = call_monitor_here("batch", heard, silent, clipped, "--workers", "1", "--db", tmp / "events.db", "--out", out)
     return {"done": done, "rows": {Path(r["path"]).name: r for r in read_csv(out)} if out.exists() else {},
             "clipped": clipped}
 
@@ -292,7 +264,7 @@ def test_a_recording_of_more_than_two_channels_is_scored_from_its_legs_channels_
     manifest = tmp_path / "calls.csv"
     manifest.write_text(f"path,caller_channel,agent_channel\n{four_channels.name},3,2\n")
     out = tmp_path / "summary.csv"
-    done = cli_here("batch", str(four_channels), str(manifest), "--workers", "1", "--db", str(tmp_path / "e.db"),
+    done = call_monitor_here("batch", str(four_channels), str(manifest), "--workers", "1", "--db", str(tmp_path / "e.db"),
                     "--out", str(out), "--quiet")
     assert done.returncode == 0, done.stderr
     choose = "--caller-channel N and --agent-channel N, or a manifest's columns of those names, choose others"
@@ -307,7 +279,7 @@ def test_the_table_is_also_written_as_parquet(archive, tmp_path):
     pq = pytest.importorskip("pyarrow.parquet")
     out = tmp_path / "summary.parquet"
     db = own_copy(archive, tmp_path)
-    done = cli_here("batch", *map(str, ARCHIVE), "--resume", "--workers", "2", "--db", str(db), "--out", str(out))
+    done = call_monitor_here("batch", *map(str, ARCHIVE), "--resume", "--workers", "2", "--db", str(db), "--out", str(out))
     assert done.returncode == 0, done.stderr
     table = pq.read_table(out).to_pylist()
     csv_rows = {r["path"]: r for r in archive["rows"]}
@@ -352,7 +324,7 @@ def test_a_batch_killed_with_sigkill_resumes_without_losing_or_duplicating_a_cal
     before = _ledger(db)
     assert 2 <= len(before) < len(files), "the batch must be killed part-way"
 
-    done = cli_here("batch", *files, "--workers", "2", "--db", str(db), "--out", str(out), "--resume")
+    done = call_monitor_here("batch", *files, "--workers", "2", "--db", str(db), "--out", str(out), "--resume")
     assert done.returncode == 0, done.stderr
     rows = read_csv(out)
     assert sorted(r["status"] for r in rows) == sorted(["already_scored"] * len(before)
@@ -383,14 +355,14 @@ def test_resume_rescores_a_changed_file_or_configuration(tmp_path):
     sf.write(call, first, rate)
     db = tmp_path / "events.db"
     base = ["batch", str(call), "--workers", "2", "--db", str(db), "--resume"]
-    assert "1 scored" in cli_here(*base).stderr and "x real time" in cli_here(*base[:-1]).stderr
-    again = cli_here(*base).stderr
+    assert "1 scored" in call_monitor_here(*base).stderr and "x real time" in call_monitor_here(*base[:-1]).stderr
+    again = call_monitor_here(*base).stderr
     assert "1 already scored" in again and "real time" not in again  # nothing scored: no speed to give
     stricter = tmp_path / "stricter.toml"
     stricter.write_text("[rules.slow_speech]\nrelative_change = -0.1\n")
-    assert "1 scored" in cli_here(*base, "--config", str(stricter)).stderr
+    assert "1 scored" in call_monitor_here(*base, "--config", str(stricter)).stderr
     sf.write(call, sf.read(ARCHIVE[1], frames=8000 * 30, dtype="float32")[0], rate)  # new content at the same path
-    assert "1 scored" in cli_here(*base).stderr
+    assert "1 scored" in call_monitor_here(*base).stderr
     assert len(db_rows(db, "SELECT id FROM batch_calls")) == 3
 
 
@@ -404,11 +376,11 @@ def test_a_batch_run_again_without_resume_says_the_calls_it_stored_twice(tmp_pat
     sf.write(call, x, rate)
     db = tmp_path / "events.db"
     base = ["batch", str(call), "--workers", "1", "--db", str(db), "--quiet"]
-    first = cli_here(*base)
+    first = call_monitor_here(*base)
     assert first.returncode == 0 and "stored twice" not in first.stderr, first.stderr
-    other_legs = cli_here(*base, "--agent-channel", "-1")
+    other_legs = call_monitor_here(*base, "--agent-channel", "-1")
     assert other_legs.returncode == 0 and "stored twice" not in other_legs.stderr, other_legs.stderr
-    again = cli_here(*base)
+    again = call_monitor_here(*base)
     assert again.returncode == 0, again.stderr
     assert f"call-monitor: warning: 1 of the calls scored were in {db} already, scored from the same recording, legs " \
         "and configuration, and are now stored twice (alerts and call reports list both); --resume skips such " \
@@ -422,13 +394,13 @@ def test_purge_deletes_the_batchs_calls_with_their_ledger_rows_and_resume_scores
     counts a call whose data is gone as scored."""
     db = tmp_path / "events.db"
     base = ["batch", *archive_cuts(tmp_path, 1, 20), "--workers", "1", "--db", str(db), "--resume", "--quiet"]
-    assert "1 scored" in cli_here(*base).stderr
-    purged = cli_here("purge", "--db", str(db), "--older-than", "0s")
+    assert "1 scored" in call_monitor_here(*base).stderr
+    purged = call_monitor_here("purge", "--db", str(db), "--older-than", "0s")
     assert purged.returncode == 0, purged.stderr
     assert purged.stderr.startswith("call-monitor: purged 1 call(s)")
     assert "(1 scored by batch, which --resume scores again)" in purged.stderr
     assert db_rows(db, "SELECT id FROM calls") == db_rows(db, "SELECT id FROM batch_calls") == []
-    assert "1 scored, 0 already scored" in cli_here(*base).stderr
+    assert "1 scored, 0 already scored" in call_monitor_here(*base).stderr
 
 
 @pytest.fixture(scope="module")
@@ -442,7 +414,7 @@ def mono_scored(tmp_path_factory) -> dict:
     recording = tmp / "calls" / "mono.wav"
     sf.write(recording, x[:, 1], rate)
     db, table = tmp / "events.db", tmp / "first.csv"
-    done = cli_here("batch", recording.parent, "--workers", "1", "--quiet", "--db", db, "--out", table)
+    done = call_monitor_here("batch", recording.parent, "--workers", "1", "--quiet", "--db", db, "--out", table)
     assert done.returncode == 0, done.stderr
     return {"recording": recording, "db": db, "table": table}
 
@@ -462,7 +434,7 @@ def test_resume_from_its_own_table_finds_a_mono_recording_already_scored(mono_sc
     """The table's first columns read as a manifest: given back with --resume, a mono recording
     (scored on channel 0 alone, whatever legs were asked) is already scored, not a second call."""
     db, again = mono_db(mono_scored, tmp_path), tmp_path / "again.csv"
-    resumed = cli_here("batch", mono_scored["table"], "--workers", "1", "--quiet", "--db", db, "--out", again,
+    resumed = call_monitor_here("batch", mono_scored["table"], "--workers", "1", "--quiet", "--db", db, "--out", again,
                        "--resume")
     assert resumed.returncode == 0, resumed.stderr
     assert "0 scored, 1 already scored" in resumed.stderr
@@ -481,7 +453,7 @@ def test_a_ledger_row_an_earlier_release_keyed_on_the_legs_asked_is_still_found(
     with conn:
         conn.execute("UPDATE batch_calls SET caller_channel = 1, agent_channel = 0")  # as they wrote it
     conn.close()
-    resumed = cli_here("batch", mono_scored["recording"], "--workers", "1", "--quiet", "--db", db, "--resume")
+    resumed = call_monitor_here("batch", mono_scored["recording"], "--workers", "1", "--quiet", "--db", db, "--resume")
     assert resumed.returncode == 0 and "0 scored, 1 already scored" in resumed.stderr, resumed.stderr
     assert _ledger_legs(db) == [(0, -1)] and len(db_rows(db, "SELECT id FROM calls")) == 1
 
@@ -498,7 +470,7 @@ def held_batch(tmp_path_factory, hold_music_call) -> dict:
     manifest = tmp / "calls.csv"
     manifest.write_text(f'path,hold\n{hold_music_call},"1:40-2:25; 9:00-9:30"\nshort.wav,\n')
     db, out = tmp / "events.db", tmp / "summary.csv"
-    done = cli_here("batch", manifest, "--workers", "1", "--db", db, "--out", out)
+    done = call_monitor_here("batch", manifest, "--workers", "1", "--db", db, "--out", out)
     return {"done": done, "db": db, "manifest": manifest, "short": tmp / "short.wav",
             "rows": {Path(r["path"]).name: r for r in read_csv(out)} if out.exists() else {}}
 
@@ -536,7 +508,7 @@ def test_resume_scores_again_a_call_whose_holds_changed_not_one_whose_holds_are_
         shutil.copy2(f, tmp_path / f.name)
     manifest = tmp_path / "calls.csv"
     manifest.write_text(f"path,hold\n{hold_music_call},100-145 540-570\n{held_batch['short']},0:05-0:10\n")
-    done = cli_here("batch", manifest, "--workers", "1", "--quiet", "--db", db, "--resume")
+    done = call_monitor_here("batch", manifest, "--workers", "1", "--quiet", "--db", db, "--resume")
     assert done.returncode == 0 and "1 scored, 1 already scored" in done.stderr, done.stderr
     assert db_rows(db, "SELECT holds FROM batch_calls WHERE path = ? ORDER BY id", (str(held_batch["short"]),)) == [
         ("",), ("0:05-0:10",)]
@@ -591,7 +563,7 @@ def test_a_manifests_hold_that_is_no_stretch_of_the_call_is_one_line_naming_its_
     one line naming the manifest, the row's line and the cell, as a bad channel does (exit 2)."""
     manifest = tmp_path / "calls.csv"
     manifest.write_text(f'path,hold\n{ARCHIVE[0]},\n{ARCHIVE[1]},"{cell}"\n')
-    done = cli_here("batch", manifest, "--db", tmp_path / "e.db", "--out", tmp_path / "s.csv")
+    done = call_monitor_here("batch", manifest, "--db", tmp_path / "e.db", "--out", tmp_path / "s.csv")
     assert (done.returncode, done.stdout) == (2, "")
     assert done.stderr.splitlines() == [f"call-monitor: error: {manifest} line 3: {said}"]
     assert not (tmp_path / "e.db").exists() and not (tmp_path / "s.csv").exists()
@@ -604,8 +576,8 @@ def test_resume_scores_a_stereo_recording_again_on_other_legs(tmp_path):
     stereo, db = tmp_path / "stereo.wav", tmp_path / "events.db"
     sf.write(stereo, x, rate)
     base = ["batch", stereo, "--workers", "1", "--quiet", "--db", db, "--resume"]
-    assert "1 scored" in cli_here(*base, "--caller-channel", "0", "--agent-channel", "-1").stderr
-    done = cli_here(*base)
+    assert "1 scored" in call_monitor_here(*base, "--caller-channel", "0", "--agent-channel", "-1").stderr
+    done = call_monitor_here(*base)
     assert done.returncode == 0 and "1 scored, 0 already scored" in done.stderr, done.stderr
     assert _ledger_legs(db) == [(0, -1), (1, 0)]
 
@@ -618,7 +590,7 @@ def test_a_batch_of_nothing_it_can_read_says_each_file_in_one_line_and_nothing_e
     junk.write_bytes(b"not a recording\n" * 100)
     db, out = tmp_path / "e.db", tmp_path / "summary.csv"
     out.write_text("path,status\nyesterday.wav,scored\n")
-    done = cli_here("batch", str(missing), str(empty), str(junk), "--workers", "1", "--db", str(db), "--out", str(out))
+    done = call_monitor_here("batch", str(missing), str(empty), str(junk), "--workers", "1", "--db", str(db), "--out", str(out))
     assert done.returncode == 1
     assert done.stderr.splitlines() == [f"call-monitor: error: {missing}: no such file",
                                         f"call-monitor: error: {empty}: empty file (0 bytes)",
@@ -703,7 +675,7 @@ def test_a_truncated_recording_is_scored_with_a_warning_as_replay_gives(tmp_path
     with open(cut, "r+b") as fh:
         fh.truncate(44 + 2 * 2 * 8000 * 12)  # 12 of its 20 s
     out = tmp_path / "t.csv"
-    done = cli_here("batch", str(cut), "--workers", "1", "--quiet", "--db", str(tmp_path / "e.db"), "--out", str(out))
+    done = call_monitor_here("batch", str(cut), "--workers", "1", "--quiet", "--db", str(tmp_path / "e.db"), "--out", str(out))
     assert done.returncode == 0, done.stderr
     [row] = read_csv(out)
     assert row["status"] == "scored" and row["truncated"] == "True"
@@ -723,7 +695,7 @@ def test_bad_options_and_inputs_get_one_line_and_exit_2(tmp_path):
              '--out "": an empty path; give a file (summary.csv or summary.parquet), or leave the option out'),
             (["batch", str(ARCHIVE[0]), "--scheduler", "tcp://127.0.0.1:9", "--db", str(tmp_path / "e.db")],
              "cannot reach the Dask scheduler")):
-        done = cli_here(*args)
+        done = call_monitor_here(*args)
         assert done.returncode == 2, (args, done.stderr)
         assert needle in done.stderr and len(done.stderr.strip().splitlines()) == 1, done.stderr
 
@@ -771,7 +743,7 @@ def test_a_scheduler_address_where_nothing_listens_is_said_as_refused_without_wa
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     address, db = f"tcp://127.0.0.1:{port}", tmp_path / "e.db"
-    done = cli_here("batch", str(ARCHIVE[0]), "--scheduler", address, "--db", str(db), "--quiet")
+    done = call_monitor_here("batch", str(ARCHIVE[0]), "--scheduler", address, "--db", str(db), "--quiet")
     assert done.returncode == 2
     assert done.stderr == (f"call-monitor: error: {address}: cannot reach the Dask scheduler (connection refused: "
                            "nothing listens there)\n")
@@ -783,7 +755,7 @@ def test_a_tls_scheduler_without_credentials_in_dasks_configuration_is_one_line_
     gives the batch's client none of its own: one line naming the address, why and what to set, exit
     2, no database made; not Dask's traceback."""
     address, db = "tls://127.0.0.1:9", tmp_path / "e.db"
-    done = cli_here("batch", str(ARCHIVE[0]), "--scheduler", address, "--db", str(db), "--quiet")
+    done = call_monitor_here("batch", str(ARCHIVE[0]), "--scheduler", address, "--db", str(db), "--quiet")
     assert done.returncode == 2
     assert done.stderr == (f"call-monitor: error: {address}: cannot reach the Dask scheduler (it speaks TLS, and "
                            "Dask's configuration gives this client no credentials: set distributed.comm.tls.ca-file, "
@@ -809,7 +781,7 @@ def test_a_tcp_address_of_a_scheduler_that_speaks_tls_says_to_try_tls(tmp_path):
     try:
         assert wait_for(lambda: scheduler_address(info), 60), "the scheduler did not start"
         plain = scheduler_address(info).replace("tls://", "tcp://")
-        done = cli_here("batch", str(ARCHIVE[0]), "--scheduler", plain, "--db", str(tmp_path / "e.db"), "--quiet")
+        done = call_monitor_here("batch", str(ARCHIVE[0]), "--scheduler", plain, "--db", str(tmp_path / "e.db"), "--quiet")
     finally:
         os.killpg(scheduler.pid, signal.SIGTERM)
         scheduler.wait(30)
@@ -824,7 +796,7 @@ def test_an_empty_scheduler_is_refused_not_taken_for_a_local_cluster(tmp_path, o
     """`--scheduler "$SCHEDULER"` with SCHEDULER unset meant for the cluster: one line, exit 2, before
     anything is scored; no local cluster started, no database or table made."""
     db, out = tmp_path / "e.db", tmp_path / "t.csv"
-    done = cli_here("batch", str(ARCHIVE[0]), "--scheduler", "", "--db", str(db), "--out", str(out), env=own_home)
+    done = call_monitor_here("batch", str(ARCHIVE[0]), "--scheduler", "", "--db", str(db), "--out", str(out), env=own_home)
     assert done.returncode == 2
     assert done.stderr == ('call-monitor: error: --scheduler "": an empty address; give a running Dask scheduler\'s '
                            "(e.g. tcp://HOST:8786), or leave the option out for a local cluster\n")
@@ -860,7 +832,7 @@ def test_the_table_is_never_written_over_an_input_and_nothing_is_scored(tmp_path
         "a link to the database": ([manifest], tmp_path / "link.csv",
                                    f"is the database this batch stores its calls in ({db}),"),
         "the database not made yet": ([manifest], db, "is the database this batch stores its calls in,")}[out_is]
-    done = cli_here("batch", *inputs, "--workers", "1", "--db", db, "--out", out)
+    done = call_monitor_here("batch", *inputs, "--workers", "1", "--db", db, "--out", out)
     assert done.returncode == 2
     assert done.stderr.splitlines() == [f"call-monitor: error: --out {out}: {said} which the table would replace; "
                                         "give --out another file"]
@@ -899,7 +871,7 @@ def test_ctrl_c_stops_the_batch_with_one_line_and_resume_scores_the_rest(tmp_pat
     assert err.splitlines() == [f"call-monitor: error: interrupted: every call scored before it ({scored} of the "
                                 f"{len(files)} to score) is in {db}; the same command with --resume scores the rest "
                                 f"and writes {out}"]
-    done = cli_here("batch", *files, "--workers", "2", "--db", str(db), "--out", str(out), "--resume")
+    done = call_monitor_here("batch", *files, "--workers", "2", "--db", str(db), "--out", str(out), "--resume")
     assert f"{len(files) - scored} scored, {scored} already scored" in done.stderr
     assert len(db_rows(db, "SELECT id FROM calls")) == len(files)
 
@@ -1102,7 +1074,7 @@ def test_a_stop_while_the_workers_are_slow_to_start_ends_the_batch_at_once_and_r
                                 "or stored"]
     assert len(workers) == 2 and not any(process_alive(pid) for pid in workers), workers
     assert not db.exists()
-    again = cli_here("batch", *files, "-j", "2", "--db", str(db), "--resume", env=env)
+    again = call_monitor_here("batch", *files, "-j", "2", "--db", str(db), "--resume", env=env)
     assert again.returncode == 0 and "2 scored, 0 already scored, 0 failed" in again.stderr, again.stderr
 
 
@@ -1508,7 +1480,7 @@ def test_sigterm_to_the_batch_alone_while_its_workers_score_ends_it_at_once_and_
                                 f"the {len(files)} to score) is in {db}; the same command with --resume scores the "
                                 "rest"]
     assert len(workers) == 2 and not any(process_alive(pid) for pid in workers), workers
-    again = cli_here("batch", *files, "-j", "2", "--db", str(db), "--resume")
+    again = call_monitor_here("batch", *files, "-j", "2", "--db", str(db), "--resume")
     assert f"{len(files) - scored} scored, {scored} already scored, 0 failed" in again.stderr, again.stderr
     assert len(db_rows(db, "SELECT id FROM calls")) == len(files)
 
@@ -1573,7 +1545,7 @@ def test_a_model_asked_for_without_transcribe_is_said_not_to_be_used(tmp_path):
     short = tmp_path / "short.wav"
     x, sr = sf.read(ARCHIVE[0], frames=8000 * 10)
     sf.write(short, x, sr)
-    done = cli_here("batch", str(short), "--model", "ko", "--workers", "1", "--quiet", "--db", str(tmp_path / "e.db"))
+    done = call_monitor_here("batch", str(short), "--model", "ko", "--workers", "1", "--quiet", "--db", str(tmp_path / "e.db"))
     assert done.returncode == 0, done.stderr
     assert done.stderr.splitlines()[0] == ("call-monitor: warning: --model ko is not used: without --transcribe "
                                            "(acoustic-only)"), done.stderr
@@ -1653,7 +1625,7 @@ def transcribed(tmp_path_factory) -> dict:
     sf.write(stereo, x, sr)
     files = [str(passage), str(stereo)]
     db, out = tmp / "batch.db", tmp / "summary.csv"
-    done = cli_here("batch", "--transcribe", "--config", str(cfg), *files, "--workers", "1", "--db", str(db),
+    done = call_monitor_here("batch", "--transcribe", "--config", str(cfg), *files, "--workers", "1", "--db", str(db),
                     "--out", str(out), env=env)
     replayed = cli("replay", "--config", str(cfg), "--db", str(tmp / "replay.db"), *reversed(files), env=env)
     return {"done": done, "db": db, "rows": read_csv(out) if out.exists() else [], "files": files,
@@ -1723,7 +1695,7 @@ def test_a_model_vosk_cannot_load_is_one_line_and_exit_2_before_a_database_is_ma
     assert made.returncode == 0 and len(db_rows(kept, "SELECT id FROM calls")) == 1, made.stderr
     before = {p.name: p.read_bytes() for p in tmp_path.glob("kept.db*")}
     for db in (new, kept):
-        done = cli_here("batch", "--transcribe", "--model", model, ARCHIVE[0], "--workers", "2", "--db", db,
+        done = call_monitor_here("batch", "--transcribe", "--model", model, ARCHIVE[0], "--workers", "2", "--db", db,
                         "--out", tmp_path / "summary.csv")
         assert done.returncode == 2, done.stderr
         assert done.stderr.splitlines() == [f"call-monitor: error: {model}: {problem.format(model=model)}"]
@@ -1996,7 +1968,7 @@ def test_an_mp3_in_a_folder_is_scored_as_replay_reads_it(tmp_path):
     jobs = expand_inputs([str(tmp_path)])
     assert [Path(j.path).name for j in jobs] == ["call.mp3"]
     out = tmp_path / "summary.csv"
-    done = cli_here("batch", str(tmp_path), "--workers", "1", "--quiet", "--db", str(tmp_path / "e.db"),
+    done = call_monitor_here("batch", str(tmp_path), "--workers", "1", "--quiet", "--db", str(tmp_path / "e.db"),
                     "--out", str(out))
     assert done.returncode == 0, done.stderr
     (row,) = read_csv(out)
@@ -2025,7 +1997,7 @@ def test_a_manifest_row_naming_a_call_again_with_another_call_id_is_said_with_th
     manifest, out = tmp_path / "calls.csv", tmp_path / "summary.csv"
     manifest.write_text("path,caller_channel,agent_channel,call_id\n"
                         "n.wav,1,0,A1\nn.wav,0,1,B1\nk.wav,1,0,K1\nn.wav,1,0,A1-again\nn.wav,1,0,A1\nk.wav,1,0,\n")
-    done = cli_here("batch", str(manifest), "-j", "1", "--db", str(tmp_path / "e.db"), "--out", str(out))
+    done = call_monitor_here("batch", str(manifest), "-j", "1", "--db", str(tmp_path / "e.db"), "--out", str(out))
     assert done.returncode == 0, done.stderr
     said = done.stderr.splitlines()
     assert said[0] == (f"call-monitor: warning: {manifest} line 5: {tmp_path / 'n.wav'} (caller channel 1, agent "
@@ -2296,7 +2268,7 @@ def test_the_archive_report_names_the_calls_with_no_caller_speech_heard_rather_t
     sf.write(heard, x, sr)
     sf.write(silent, np.stack([x[:, 1], np.zeros(len(x))], axis=1), sr)
     out, page = tmp_path / "summary.csv", tmp_path / "archive.html"
-    assert cli_here("batch", heard, silent, "--workers", "1", "--db", tmp_path / "e.db", "--out", out,
+    assert call_monitor_here("batch", heard, silent, "--workers", "1", "--db", tmp_path / "e.db", "--out", out,
                     "--quiet").returncode == 0
     assert call_monitor_here("report", "--batch", out, "-o", page).returncode == 0
     html = page.read_text()
@@ -2484,7 +2456,7 @@ def test_an_empty_batch_table_is_refused_naming_the_option(tmp_path, own_home):
     """`report --batch "$TABLE"` with TABLE unset: one line naming --batch, as its neighbours say an
     empty path, exit 2; no page, no folder of call reports."""
     page = tmp_path / "archive.html"
-    done = cli_here("report", "--batch", "", "-o", str(page), env=own_home)
+    done = call_monitor_here("report", "--batch", "", "-o", str(page), env=own_home)
     assert done.returncode == 2
     assert done.stderr == ('call-monitor: error: --batch "": an empty path; give the table `call-monitor batch --out` '
                            "wrote (CSV or Parquet)\n")
@@ -2495,7 +2467,7 @@ def test_the_options_of_a_recordings_report_given_with_an_archive_are_said_not_t
     """An archive's call reports are made as the batch scored its calls (each row's channels,
     acoustic-only): channels or a model given with --batch are said in one warning line."""
     page = tmp_path / "archive.html"  # no --db, and none configured there: the recordings', unsaid
-    done = cli_here("report", "--batch", str(flagged_table), "-o", str(page), "--caller-channel", "0", "--model", "ko",
+    done = call_monitor_here("report", "--batch", str(flagged_table), "-o", str(page), "--caller-channel", "0", "--model", "ko",
                     env=dict(os.environ, PYTHONPATH=str(ROOT), XDG_DATA_HOME=str(tmp_path / "data")))
     assert done.returncode == 0, done.stderr
     assert done.stderr.splitlines() == [
@@ -2517,7 +2489,7 @@ def scored_twice(tmp_path_factory) -> dict:
     manifest.write_text("path,caller_channel,agent_channel,call_id\nleft_caller.wav,0,1,with-agent\n"
                         "left_caller.wav,0,-1,caller-alone\n")
     db, out = tmp / "events.db", tmp / "summary.csv"
-    done = cli_here("batch", str(manifest), "--workers", "1", "--quiet", "--db", str(db), "--out", str(out))
+    done = call_monitor_here("batch", str(manifest), "--workers", "1", "--quiet", "--db", str(db), "--out", str(out))
     return {"done": done, "db": db, "out": out, "rows": read_csv(out) if out.exists() else []}
 
 
@@ -2603,7 +2575,7 @@ def test_the_archive_report_of_a_table_without_channel_columns_takes_the_default
 def test_the_archive_report_names_a_bad_table(tmp_path):
     table = tmp_path / "summary.csv"
     table.write_text("a,b\n1,2\n")
-    done = cli_here("report", "--batch", str(table), "-o", str(tmp_path / "a.html"))
+    done = call_monitor_here("report", "--batch", str(table), "-o", str(tmp_path / "a.html"))
     assert done.returncode == 1
     assert done.stderr.strip() == f"call-monitor: error: {table}: not a batch table (needs the columns path, " \
                                   f"status, alerts and a row; write one with call-monitor batch --out)"

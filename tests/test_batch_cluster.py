@@ -78,12 +78,6 @@ def _own_cluster(tmp: Path, workers: int = 1, imports_from: Path = ROOT,
             _stop(proc)
 
 
-def _here(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    """``call-monitor ARGS`` in this process (:func:`conftest.call_monitor_here`), in the environment
-    :func:`conftest.call_monitor` gives its process: for the batches whose claim is what they score,
-    say and write, not their process (none here is stopped, waited on meanwhile or timed)."""
-    return call_monitor_here(*args, cwd=cwd, env=dict(os.environ, PYTHONPATH=str(ROOT)))
-
 
 def _rows(path: Path) -> list[dict[str, str]]:
     with open(path, newline="") as fh:
@@ -204,7 +198,7 @@ def test_a_call_with_holds_sent_to_a_worker_of_an_earlier_release_fails_naming_i
         with Client(address, timeout=30) as client:
             [worker] = client.scheduler_info()["workers"]
         db, out = tmp_path / "events.db", tmp_path / "summary.csv"
-        done = _here("batch", str(manifest), "--scheduler", address, "--db", str(db), "--out", str(out), "--quiet")
+        done = call_monitor_here("batch", str(manifest), "--scheduler", address, "--db", str(db), "--out", str(out), "--quiet")
     line = (f"{held}: not scored: callmonitor on {worker} is of an earlier release, which does not know a call's "
             "holds and would score it without them; install this release where each worker runs (pip install "
             "'/path/to/clone[batch]') and start them again; the same command with --resume scores it again")
@@ -243,7 +237,7 @@ def test_a_stop_while_the_clusters_worker_scores_cancels_the_batchs_call_there_a
             nothing = {"scheduler": {}, **{worker: {} for worker in client.scheduler_info()["workers"]}}
             assert wait_for(lambda: _tasks_of_batches(client) == nothing, 30), _tasks_of_batches(client)
         short = _short_call(tmp_path / "short.wav")
-        after = _here("batch", str(short), "--scheduler", address, "--db", str(db), "--quiet")
+        after = call_monitor_here("batch", str(short), "--scheduler", address, "--db", str(db), "--quiet")
         assert after.returncode == 0 and "1 scored, 0 already scored, 0 failed" in after.stderr, after.stderr
 
 
@@ -551,14 +545,14 @@ def cluster(tmp_path_factory) -> Iterator[str]:
 
 def test_an_archive_on_a_dask_cluster_is_scored_as_replay_scores_it(cluster, tmp_path):
     db, out = tmp_path / "cluster.db", tmp_path / "cluster.csv"
-    done = _here("batch", *map(str, FILES), "--scheduler", cluster, "--db", str(db), "--out", str(out), "--quiet")
+    done = call_monitor_here("batch", *map(str, FILES), "--scheduler", cluster, "--db", str(db), "--out", str(out), "--quiet")
     assert done.returncode == 0, done.stderr
     assert "3 scored, 0 already scored, 0 failed" in done.stderr and "2 worker(s)" in done.stderr
     rows = _rows(out)
     assert [r["path"] for r in rows] == list(map(str, FILES))
     assert all(r["status"] == "scored" and r["db_call_id"] for r in rows)
     replayed = tmp_path / "replay.db"
-    again = _here("replay", "--no-transcribe", "--db", str(replayed), *map(str, FILES))
+    again = call_monitor_here("replay", "--no-transcribe", "--db", str(replayed), *map(str, FILES))
     assert again.returncode == 0, again.stderr
     assert _alerts(db) == _alerts(replayed)
     assert any(severity == "critical" for *_, severity, _ in _alerts(db)[str(FILES[0])])
@@ -567,9 +561,9 @@ def test_an_archive_on_a_dask_cluster_is_scored_as_replay_scores_it(cluster, tmp
 def test_a_rerun_with_resume_on_the_cluster_scores_nothing_again(cluster, tmp_path):
     calls = [str(_short_call(tmp_path / f"call{i}.wav", seconds=20)) for i in range(2)]
     db, out = tmp_path / "cluster.db", tmp_path / "cluster.csv"
-    first = _here("batch", *calls, "--scheduler", cluster, "--db", str(db), "--quiet")
+    first = call_monitor_here("batch", *calls, "--scheduler", cluster, "--db", str(db), "--quiet")
     assert first.returncode == 0, first.stderr
-    again = _here("batch", *calls, "--scheduler", cluster, "--db", str(db), "--out", str(out),
+    again = call_monitor_here("batch", *calls, "--scheduler", cluster, "--db", str(db), "--out", str(out),
                   "--resume", "--quiet")
     assert again.returncode == 0, again.stderr
     assert "0 scored, 2 already scored, 0 failed" in again.stderr
@@ -588,7 +582,7 @@ def test_a_recording_only_the_workers_see_is_checked_and_scored_by_them(cluster,
     garbled = tmp_path / "garbled.wav"
     garbled.write_bytes(b"RIFF\x10\x00\x00\x00WAVEjunkjunkjunk")
     db, out = tmp_path / "cluster.db", tmp_path / "cluster.csv"
-    done = _here("batch", only_workers, nowhere, str(garbled), "--scheduler", cluster, "--db", str(db),
+    done = call_monitor_here("batch", only_workers, nowhere, str(garbled), "--scheduler", cluster, "--db", str(db),
                  "--out", str(out), "--quiet", cwd=tmp_path)
     assert done.returncode == 1, done.stderr
     said = done.stderr.splitlines()
@@ -602,7 +596,7 @@ def test_a_recording_only_the_workers_see_is_checked_and_scored_by_them(cluster,
         assert conn.execute("SELECT source FROM calls").fetchall() == [(only_workers,)]
     finally:
         conn.close()
-    alone = _here("batch", only_workers, "--workers", "1", "--db", str(db), cwd=tmp_path)  # no cluster: the client's
+    alone = call_monitor_here("batch", only_workers, "--workers", "1", "--db", str(db), cwd=tmp_path)  # no cluster: the client's
     assert alone.returncode == 1
     assert alone.stderr.splitlines() == [f"call-monitor: error: {only_workers}: no such file"]
 
@@ -618,7 +612,7 @@ def test_a_folder_or_manifest_only_the_workers_see_is_one_line_from_the_client(c
     /proc/self/cwd, which the client resolves in its own empty folder.)"""
     path = f"/proc/self/cwd/{named}"
     db = tmp_path / "cluster.db"
-    done = _here("batch", path, str(CALLS / "normal_8k.wav"), "--scheduler", cluster, "--db", str(db),
+    done = call_monitor_here("batch", path, str(CALLS / "normal_8k.wav"), "--scheduler", cluster, "--db", str(db),
                  "--quiet", cwd=tmp_path)
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert done.stderr.splitlines() == [
@@ -637,7 +631,7 @@ def test_a_glob_the_client_sees_is_scored_on_the_cluster_whatever_its_ending(clu
     folder.mkdir()
     (folder / "normal_8k.wav").symlink_to(_short_call(tmp_path / "normal_8k.wav", seconds=20))
     (folder / "notes.txt").write_text("not a recording\n")
-    done = _here("batch", str(folder / pattern), "--scheduler", cluster, "--db", str(tmp_path / "cluster.db"),
+    done = call_monitor_here("batch", str(folder / pattern), "--scheduler", cluster, "--db", str(tmp_path / "cluster.db"),
                  "--quiet")
     assert done.returncode == 0, done.stderr
     assert "1 scored, 0 already scored, 0 failed" in done.stderr

@@ -9,16 +9,14 @@ from __future__ import annotations
 import csv
 import html
 import math
-import os
 import sqlite3
-import subprocess
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 import soundfile as sf
 
-from conftest import CALLS, ROOT, call_monitor_here
+from conftest import CALLS, call_monitor_here
 
 from monitor.batch import detection
 from monitor.batch.inputs import expand_inputs, recording
@@ -40,11 +38,6 @@ def cut(source: Path, seconds: float, out: Path) -> Path:
     sf.write(out, x, rate)
     return out
 
-
-def batch_here(*args: str | Path) -> subprocess.CompletedProcess:
-    """``call-monitor batch ARGS`` in this process, in the environment :func:`conftest.call_monitor`
-    gives its process (its Dask worker started from this process): what it scores, says and writes."""
-    return call_monitor_here("batch", *args, env=dict(os.environ, PYTHONPATH=str(ROOT)))
 
 
 def read_csv(path: Path) -> list[dict[str, str]]:
@@ -68,7 +61,7 @@ def archive(tmp_path_factory) -> dict:
     labels.write_text("file,onset,notes\ntroubled.wav,1:08.356,short of breath\nnormal.wav,,\nlate.wav,30,\n",
                       encoding="utf-8")
     db, out = root / "qa.db", root / "summary.csv"
-    done = batch_here(calls, "-j", "1", "--db", db, "--out", out, "--labels", labels, "--quiet")
+    done = call_monitor_here("batch", calls, "-j", "1", "--db", db, "--out", out, "--labels", labels, "--quiet")
     return {"done": done, "db": db, "out": out, "labels": labels,
             "rows": {Path(r["path"]).name: r for r in read_csv(out)} if out.exists() else {}}
 
@@ -285,7 +278,7 @@ def test_time_on_hold_is_no_normal_call_time_in_the_warnings_per_hour(tmp_path, 
     manifest.write_text(f"path,hold\n{call},0:06-0:18\n", encoding="utf-8")
     labels.write_text("file,onset\nnormal.wav,\n", encoding="utf-8")
     db, out = tmp_path / "qa.db", tmp_path / "summary.csv"
-    done = batch_here(manifest, "-j", "1", "--db", db, "--out", out, "--labels", labels, "--quiet")
+    done = call_monitor_here("batch", manifest, "-j", "1", "--db", db, "--out", out, "--labels", labels, "--quiet")
     assert done.returncode == 0, done.stderr
     said = ("warnings per hour of normal call time: 0.0 (over 0.3 min: the normal calls, the troubled and mild "
             "ones before their onset; 0.2 min on hold left out)")

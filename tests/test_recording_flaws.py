@@ -15,16 +15,14 @@ from __future__ import annotations
 
 import csv
 import html
-import os
 import struct
-import subprocess
 from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
 
-from conftest import CALLS, ROOT, call_monitor_here
+from conftest import CALLS, call_monitor_here
 
 from monitor.capture.sources import FileSource
 from monitor.config import load_config
@@ -56,11 +54,6 @@ def page_text(path: Path) -> str:
     """The page's HTML, its character references read (``&#x27;`` as ``'``)."""
     return html.unescape(path.read_text(encoding="utf-8"))
 
-
-def batch_here(*args: str | Path) -> subprocess.CompletedProcess:
-    """``call-monitor batch ARGS`` in this process, in the environment :func:`conftest.call_monitor`
-    gives its process (its Dask workers started from this process): what it scores, says and writes."""
-    return call_monitor_here("batch", *args, env=dict(os.environ, PYTHONPATH=str(ROOT)))
 
 
 def read_csv(path: Path) -> list[dict[str, str]]:
@@ -107,8 +100,8 @@ def scored(recordings, tmp_path_factory) -> dict:
     into a Parquet table (every call already scored: its row comes from the ledger)."""
     d = tmp_path_factory.mktemp("scored")
     db, csv_table, parquet = d / "events.db", d / "summary.csv", d / "summary.parquet"
-    first = batch_here(recordings["folder"], "-j", "1", "--db", db, "--out", csv_table)
-    again = batch_here(recordings["folder"], "-j", "1", "--db", db, "--out", parquet, "--resume")
+    first = call_monitor_here("batch", recordings["folder"], "-j", "1", "--db", db, "--out", csv_table)
+    again = call_monitor_here("batch", recordings["folder"], "-j", "1", "--db", db, "--out", parquet, "--resume")
     assert first.returncode == 0 and again.returncode == 0, first.stderr + again.stderr
     rows = {Path(r["path"]).name: r for r in read_csv(csv_table)}
     return {"db": db, "tables": {"csv": csv_table, "parquet": parquet}, "rows": rows, "said": first.stderr,
@@ -284,7 +277,7 @@ def miswired_scored(miswired, tmp_path_factory) -> dict:
     """The folder scored by ``batch`` into a database and a CSV table."""
     d = tmp_path_factory.mktemp("miswired_scored")
     db, table = d / "events.db", d / "summary.csv"
-    done = batch_here(miswired["folder"], "-j", "1", "--db", db, "--out", table)
+    done = call_monitor_here("batch", miswired["folder"], "-j", "1", "--db", db, "--out", table)
     assert done.returncode == 0, done.stderr
     return {"db": db, "table": table, "rows": {Path(r["path"]).name: r for r in read_csv(table)},
             "said": done.stderr}
@@ -442,14 +435,14 @@ def test_the_legs_of_a_call_a_manifest_lists_are_said_with_its_row_and_the_colum
     sf.write(swapped, x, sr, subtype="PCM_16")
     header, right = "path,caller_channel,agent_channel,call_id", miswired["right"]
     manifest.write_text(f"{header}\n{right},1,0,R-1\n{swapped},1,0,S-1\n")
-    done = batch_here(manifest, "-j", "1", "--db", db)
+    done = call_monitor_here("batch", manifest, "-j", "1", "--db", db)
     assert done.returncode == 0, done.stderr
     [said] = said_of(swapped, done.stderr)
     assert said.endswith("(caller's leg: channel 1, agent's: channel 0): the caller may be on channel 0; if so, "
                          f"change its row of the manifest ({manifest} line 3) to caller_channel 0 and agent_channel 1 "
                          "and run the batch again with --resume"), said
     manifest.write_text(f"{header}\n{right},1,0,R-1\n{swapped},0,1,S-1\n")
-    again = batch_here(manifest, "-j", "1", "--db", db, "--resume")
+    again = call_monitor_here("batch", manifest, "-j", "1", "--db", db, "--resume")
     assert again.returncode == 0 and "1 scored, 1 already scored, 0 failed" in again.stderr, again.stderr
     assert said_of(swapped, again.stderr) == []
 
