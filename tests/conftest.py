@@ -1383,13 +1383,9 @@ def _descriptor_2_kept() -> Iterator[list[str]]:
 
 
 @contextlib.contextmanager
-def _environment(env: dict[str, str] | None) -> Iterator[None]:
-    """This process's environment ``env`` (None: as it is), and no other variable, until the block
-    ends, its local time zone the one ``TZ`` there gives (as a process started with it has); then
-    both as they were."""
-    if env is None:
-        yield
-        return
+def _environment(env: dict[str, str]) -> Iterator[None]:
+    """This process's environment ``env``, and no other variable, until the block ends, its local
+    time zone the one ``TZ`` there gives (as a process started with it has); then both as they were."""
     with pytest.MonkeyPatch.context() as mp:
         for name in set(os.environ) - set(env):
             mp.delenv(name)
