@@ -1087,6 +1087,37 @@ def stopped_at(where: str, sig: str, *args: object, env: dict[str, str] | None =
                           env=dict(os.environ if env is None else env, PYTHONPATH=str(ROOT)))
 
 
+_STOPPED_AFTER = """
+import importlib, signal, sys
+from monitor.cli import main
+returned, sig = importlib.import_module(sys.argv[1]), signal.Signals[sys.argv[3]]
+for part in sys.argv[2].split("."):
+    returned = getattr(returned, part)
+seen = []
+
+def stop_next(frame, event, arg):
+    if event == "return" and frame.f_code is returned.__code__:
+        seen.append(True)
+    elif event == "call" and seen:
+        sys.setprofile(None)
+        signal.raise_signal(sig)  # raised as the function entered begins, before its first line
+
+sys.setprofile(stop_next)
+sys.exit(main(sys.argv[4:]))
+"""
+
+
+def stopped_after(where: str, sig: str, *args: object) -> subprocess.CompletedProcess:
+    """``call-monitor ARGS`` sent ``sig`` (a name) as the first Python function (its own, or a
+    context manager's exit) begins after ``where`` (``module:function`` or ``module:Class.method``)
+    first returns: a stop that lands between what ``where`` did and what the code does next, as one
+    sent from outside may, every time. What it printed and its exit status."""
+    module, name = where.split(":")
+    return subprocess.run([PY, "-c", _STOPPED_AFTER, module, name, sig, *map(str, args)], cwd=ROOT,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=300,
+                          env=dict(os.environ, PYTHONPATH=str(ROOT)))
+
+
 def processes_with(marker: str) -> list[int]:
     """The live processes whose command line holds ``marker`` (a test's own path): a daemon's
     children forked from it hold its command line, and keep it once the daemon is gone."""

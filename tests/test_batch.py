@@ -39,7 +39,7 @@ import soundfile as sf
 
 from conftest import (CALLS, HOLD, PY, ROOT, SPEECH, bare_sqlite_file, call_monitor as cli, call_monitor_here, db_rows,
                       child_processes, holds_open,
-                      korean_model, long_recording, made_in, process_alive, scheduler_address, stopped_at,
+                      korean_model, long_recording, made_in, process_alive, scheduler_address, stopped_after, stopped_at,
                       stopped_once_open, wait_for)
 
 from monitor.alerts.meaning import kind_name
@@ -2389,6 +2389,20 @@ def test_a_stop_while_the_archive_report_is_made_keeps_the_call_reports_written_
         f"reports already made are kept in {tmp_path / 'archive_calls'}")
     assert not page.exists()
     assert [p.name for p in (tmp_path / "archive_calls").iterdir()] == ["call-1.html"]
+
+
+@pytest.mark.parametrize("sig, said, status", [("SIGINT", "interrupted", 130), ("SIGTERM", "stopped by SIGTERM", 143)])
+def test_a_stop_as_a_block_of_a_recording_is_decoded_still_says_its_line(flagged_table, tmp_path, sig, said, status):
+    """Ctrl-C or SIGTERM that lands just as the decoder hands back a block of a flagged call's
+    recording, while its own lines are still kept off stderr, is said in the archive report's one
+    line all the same (stderr is given back first), exit 130 or 143: no stop ends it silently."""
+    page = tmp_path / "archive.html"
+    done = stopped_after("soundfile:SoundFile.buffer_read_into", sig, "report", "--batch", flagged_table,
+                         "-o", page)
+    assert done.returncode == status and done.stderr.splitlines() == [
+        f"call-monitor: error: {page}: {said} before the archive page was written: no page written; the call "
+        f"reports already made are kept in {tmp_path / 'archive_calls'}"], done.stderr
+    assert not page.exists() and not list((tmp_path / "archive_calls").iterdir())
 
 
 def archive_report(table: Path, db: Path, page: Path, status: int = 0) -> list[str]:

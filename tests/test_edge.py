@@ -622,25 +622,29 @@ def test_a_decoders_lines_are_kept_off_stderr_and_a_python_line_written_meanwhil
     (the monitor's own, from another thread) is passed on to stderr after the read."""
     chatter = DecoderChatter()
     print("before", file=sys.stderr)
-    with chatter.call():
+
+    def read() -> None:
         os.write(2, b"[src/libmpg123/layer3.c:INT123_do_layer3():1774] error: part2_3_length (832) too large\n")
         print("call-monitor: warning: another thread's line", file=sys.stderr, flush=True)
         os.write(2, b"Note: Illegal Audio-MPEG-Header 0x00000000 at offset 4096.\n")
+    chatter.call(read)
     print("after", file=sys.stderr)
     chatter.close()
     assert capfd.readouterr().err.splitlines() == ["before", "call-monitor: warning: another thread's line", "after"]
     assert chatter.lines == 2
 
 
-def test_a_decoder_call_ended_after_its_file_was_closed_ends_quietly(capfd):
-    """A stop (Ctrl-C) inside a decoder's read can leave the call's end to the garbage collector,
-    after the file's reading closed the chatter: the call then ends without a word (it printed
-    "Exception ignored ... I/O operation on closed file" into a stopped command's last lines), and
-    descriptor 2 is stderr again."""
+def test_a_stop_inside_a_decoders_read_gives_stderr_back_before_it_goes_on(capfd):
+    """A stop (Ctrl-C) inside a decoder's read ends the call with descriptor 2 stderr again, before
+    the stop goes on to the command's line; the decoder's lines written before it are dropped."""
     chatter = DecoderChatter()
-    call = chatter.call()
-    call.__enter__()
+
+    def read() -> None:
+        os.write(2, b"Note: Illegal Audio-MPEG-Header 0x00000000 at offset 4096.\n")
+        raise KeyboardInterrupt
+    with pytest.raises(KeyboardInterrupt):
+        chatter.call(read)
+    print("call-monitor: error: interrupted", file=sys.stderr)
     chatter.close()
-    call.__exit__(None, None, None)
-    print("after", file=sys.stderr)
-    assert capfd.readouterr().err.splitlines() == ["after"]
+    assert capfd.readouterr().err.splitlines() == ["call-monitor: error: interrupted"]
+    assert chatter.lines == 1

@@ -247,6 +247,15 @@ def _fmt_problem(path: str) -> str | None:
     return None
 
 
+def _header_read(path: str) -> tuple[AudioInfo, bool]:
+    """The header of the recording ``path`` as libsndfile reads it, and whether its first sample decodes."""
+    import soundfile as sf
+    with sf.SoundFile(path) as fh:
+        frames = None if fh.frames >= UNKNOWN_FRAMES else int(fh.frames)
+        info = AudioInfo(path, int(fh.samplerate), int(fh.channels), frames, fh.format, fh.subtype)
+        return info, _first_sample_decodes(fh)
+
+
 def probe(path: str | os.PathLike) -> AudioInfo:
     """Check that ``path`` is a readable, non-empty recording and return its header.
 
@@ -260,11 +269,8 @@ def probe(path: str | os.PathLike) -> AudioInfo:
     problem = _file_kind_problem(p)
     if problem:
         raise AudioFileError(p, problem)
-    try:
-        with native_stderr_silenced(), sf.SoundFile(p) as fh:  # libsndfile's decoders print their own complaints
-            frames = None if fh.frames >= UNKNOWN_FRAMES else int(fh.frames)
-            info = AudioInfo(p, int(fh.samplerate), int(fh.channels), frames, fh.format, fh.subtype)
-            decodes = _first_sample_decodes(fh)
+    try:  # libsndfile's decoders print their own complaints
+        info, decodes = native_stderr_silenced(lambda: _header_read(p))
     except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as err:
         raise AudioFileError(p, _fmt_problem(p) or _describe_sf_error(str(err))) from None
     wav = _wav_samples(info)
@@ -382,8 +388,7 @@ class BlockReader:
             samples = _ByteRange(fh, wav.offset, wav.offset + wav.available)
             return sf.SoundFile(samples, format="RAW", subtype=self.info.subtype, samplerate=self.info.rate,
                                 channels=self.info.channels, endian="LITTLE"), fh
-        with native_stderr_silenced():
-            return sf.SoundFile(self.info.path), None
+        return native_stderr_silenced(lambda: sf.SoundFile(self.info.path)), None
 
     def _read(self, fh: sf.SoundFile, want: int, chatter: DecoderChatter) -> np.ndarray:
         """Up to ``want`` frames, shape (n, channels), the decoder's own lines kept off stderr
@@ -394,8 +399,7 @@ class BlockReader:
         import soundfile as sf
         out = np.full((want, self.info.channels), np.nan, np.float32)  # decoded samples overwrite the NaNs
         try:
-            with chatter.call():
-                return out[: fh.buffer_read_into(out, dtype="float32")]
+            return out[: chatter.call(lambda: fh.buffer_read_into(out, dtype="float32"))]
         except (sf.LibsndfileError, RuntimeError):
             written = np.flatnonzero(~np.isnan(out).all(axis=1))
             raise _StreamBroke(out[: written[-1] + 1 if len(written) else 0]) from None

@@ -18,7 +18,6 @@ those libraries are silenced at the descriptor level:
 
 from __future__ import annotations
 
-import contextlib
 import io
 import logging
 import os
@@ -26,20 +25,24 @@ import re
 import sys
 import tempfile
 import threading
-from typing import IO, Iterator
+from typing import IO, Callable, TypeVar
 
 _LOCK = threading.Lock()  # descriptor 2 is process-wide: one block points it elsewhere at a time
 LOG = logging.getLogger("monitor.native")
+T = TypeVar("T")
 
 DECODER_LINE = re.compile(r"^(\[[\w./-]+:\w*\(\):\d+\] |Note: )")
 """A line a decoder library prints: libmpg123's "[src/libmpg123/layer3.c:INT123_do_layer3():1774]
 error: part2_3_length (832) too large ..." and its "Note: Illegal Audio-MPEG-Header ..." ones."""
 
 
-@contextlib.contextmanager
-def _stderr_to(fd: int) -> Iterator[None]:
-    """Descriptor 2 points where ``fd`` does inside the block (Python's own buffered writes are
-    flushed first), one block at a time in the process; back to what it was however the block ends."""
+def _called_with_stderr_to(fd: int, call: Callable[[], T]) -> T:
+    """``call()``, descriptor 2 pointing where ``fd`` does meanwhile (Python's own buffered writes
+    are flushed first), one such call at a time in the process; back to what it was however the
+    call ends. Put back in this function's own ``finally``, the first thing done there, and not in
+    a context manager's exit: a stop (Ctrl-C, SIGTERM) that Python raises as such an exit begins
+    skips it, and descriptor 2 stayed on ``/dev/null`` until the collector came, so that the stop's
+    own line went there."""
     with _LOCK:
         try:
             sys.stderr.flush()
@@ -48,31 +51,29 @@ def _stderr_to(fd: int) -> Iterator[None]:
         saved = os.dup(2)
         try:
             os.dup2(fd, 2)
-            yield
+            return call()
         finally:
-            os.dup2(saved, 2)
-            os.close(saved)
+            try:
+                os.dup2(saved, 2)
+            finally:
+                os.close(saved)
 
 
-@contextlib.contextmanager
-def native_stderr_silenced() -> Iterator[None]:
-    """Descriptor 2 points at /dev/null inside the block."""
+def native_stderr_silenced(call: Callable[[], T]) -> T:
+    """``call()``, descriptor 2 pointing at /dev/null meanwhile."""
     devnull = os.open(os.devnull, os.O_WRONLY)
     try:
-        with _stderr_to(devnull):
-            yield
+        return _called_with_stderr_to(devnull, call)
     finally:
         os.close(devnull)
 
 
-@contextlib.contextmanager
-def native_stderr_captured(lines: list[str]) -> Iterator[None]:
-    """Descriptor 2 goes to a temporary file inside the block; after it (however it ends) ``lines``
-    holds the non-empty lines written there, stripped."""
+def native_stderr_captured(lines: list[str], call: Callable[[], T]) -> T:
+    """``call()``, descriptor 2 going to a temporary file meanwhile; after it (however it ends)
+    ``lines`` holds the non-empty lines written there, stripped."""
     with tempfile.TemporaryFile() as held:
         try:
-            with _stderr_to(held.fileno()):
-                yield
+            return _called_with_stderr_to(held.fileno(), call)
         finally:
             held.seek(0)
             lines.extend(line.strip() for line in held.read().decode("utf-8", "replace").splitlines()
@@ -138,7 +139,7 @@ class NativeStderrDivert:
 class DecoderChatter:
     """Keeps a file decoder's own lines off stderr, one decoder call at a time.
 
-    Inside :meth:`call` descriptor 2 goes to a temporary file (Python's own buffered writes are
+    During :meth:`call` descriptor 2 goes to a temporary file (Python's own buffered writes are
     flushed first); after it, the lines written there that a decoder prints (``DECODER_LINE``) are
     counted in ``lines`` and logged at debug level; any other line (Python's own, from another
     thread meanwhile) is written to the real descriptor 2, so nothing of the monitor's is lost. The
@@ -155,20 +156,18 @@ class DecoderChatter:
         self.lines = 0
         self._held: IO[bytes] | None = None
 
-    @contextlib.contextmanager
-    def call(self) -> Iterator[None]:
+    def call(self, read: Callable[[], T]) -> T:
+        """``read()`` (a decoder's call), its lines kept off stderr."""
         if self._held is None:
             try:
                 self._held = tempfile.TemporaryFile()
             except OSError:  # no writable temporary folder: the decoder's lines show, the file is read
-                yield
-                return
+                return read()
         held = self._held
         try:
-            with _stderr_to(held.fileno()):
-                yield
-        finally:  # closed already where a stop (Ctrl-C) left this call's end to the collector
-            if not held.closed and os.fstat(held.fileno()).st_size:
+            return _called_with_stderr_to(held.fileno(), read)
+        finally:
+            if os.fstat(held.fileno()).st_size:
                 self._sort(held)
 
     def _sort(self, held: IO[bytes]) -> None:

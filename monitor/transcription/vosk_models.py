@@ -397,15 +397,13 @@ def load_model(info: ModelInfo | str | os.PathLike[str], *, start_recognizer: bo
     # both steps: a graph file the model's load could not read fails when a recognizer starts
     native: list[str] = []
     try:
-        with native_stderr_captured(native):
-            model = vosk_native.Model(str(path))
+        model = native_stderr_captured(native, lambda: vosk_native.Model(str(path)))
     except Exception as exc:  # vosk raises a bare Exception("Failed to create a model")
         raise ModelError(f"{path}: Vosk could not load this model ({_why(exc, native)})") from None
     if not start_recognizer:
         return model
     try:  # settings Kaldi reads only when a recognizer starts (e.g. feature sizes the model does not fit)
-        with native_stderr_captured(native):
-            vosk_native.KaldiRecognizer(model, float(model_sample_rate(path)))
+        native_stderr_captured(native, lambda: vosk_native.KaldiRecognizer(model, float(model_sample_rate(path))))
     except Exception as exc:  # a bare Exception("Failed to create a recognizer")
         raise ModelError(f"{path}: Vosk loads this model but cannot start a recognizer with it "
                          f"({_why(exc, native)})") from None
