@@ -1081,8 +1081,16 @@ def stopped_at(where: str, sig: str, *args: object, env: dict[str, str] | None =
     calls it): a stop that lands at that moment every time. What it printed and its exit status.
     ``env``: its environment (this one's by default), the checkout on its PYTHONPATH; ``stdout``:
     where its standard output goes (read by default; an open file such as ``/dev/full``)."""
+    return _stopped_by(_STOPPED_AT, where, sig, args, env, stdout)
+
+
+def _stopped_by(script: str, where: str, sig: str, args: Sequence[object], env: dict[str, str] | None = None,
+                stdout: IO[str] | int = subprocess.PIPE) -> subprocess.CompletedProcess:
+    """``script`` (:data:`_STOPPED_AT`, :data:`_STOPPED_AFTER`) run on ``where``'s module and name,
+    ``sig`` and the command's ``args``, in ``env`` (this one's by default) with the checkout on its
+    PYTHONPATH: what the command printed and its exit status."""
     module, name = where.split(":")
-    return subprocess.run([PY, "-c", _STOPPED_AT, module, name, sig, *map(str, args)], cwd=ROOT,
+    return subprocess.run([PY, "-c", script, module, name, sig, *map(str, args)], cwd=ROOT,
                           stdout=stdout, stderr=subprocess.PIPE, text=True, timeout=300,
                           env=dict(os.environ if env is None else env, PYTHONPATH=str(ROOT)))
 
@@ -1112,10 +1120,7 @@ def stopped_after(where: str, sig: str, *args: object) -> subprocess.CompletedPr
     context manager's exit) begins after ``where`` (``module:function`` or ``module:Class.method``)
     first returns: a stop that lands between what ``where`` did and what the code does next, as one
     sent from outside may, every time. What it printed and its exit status."""
-    module, name = where.split(":")
-    return subprocess.run([PY, "-c", _STOPPED_AFTER, module, name, sig, *map(str, args)], cwd=ROOT,
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=300,
-                          env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    return _stopped_by(_STOPPED_AFTER, where, sig, args)
 
 
 def processes_with(marker: str) -> list[int]:
