@@ -332,6 +332,24 @@ def test_an_empty_transcription_language_is_refused_naming_the_key(env, tmp_path
                        env=env).transcription.language == "ko"
 
 
+@pytest.mark.parametrize("written", ['"klingon!!"', '"en_us"', '"english"', '"vosk-model-small-ko"'])
+def test_a_transcription_language_not_written_as_a_language_code_is_refused_naming_the_key(env, tmp_path, written):
+    """No model could ever have it: `replay` went on to suggest vosk.Model(lang='klingon!!'), while `--model`
+    refuses the same text as no language code."""
+    path = write(tmp_path / "config.toml", f"[transcription]\nlanguage = {written}\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(path, env=env)
+    assert str(err.value) == (f"{path}: transcription.language: {written.strip(chr(34))!r} is not a language code; "
+                              "give one as Vosk names its models (en-us, de, ko, ...), or leave the key out for its "
+                              "default")
+
+
+@pytest.mark.parametrize("code", ["en-US", "KO", "ar-tn", "fil"])
+def test_a_transcription_language_is_taken_in_either_case_with_or_without_a_region(env, tmp_path, code):
+    path = write(tmp_path / "config.toml", f'[transcription]\nlanguage = "{code}"\n')
+    assert load_config(path, env=env).transcription.language == code
+
+
 def test_config_refuses_an_empty_database_path_in_one_line(env, tmp_path):
     from conftest import ROOT, call_monitor
     path = write(tmp_path / "config.toml", '[storage]\ndb = ""\n')

@@ -23,6 +23,7 @@ from ..files import read_waiting
 from .schema import (ACOUSTIC_KINDS, ActionsConfig, AnalysisConfig, Config, ConfigError, DaemonConfig,
                      DeliveryConfig, EmergencyRuleConfig, PhraseRuleConfig, PhrasesConfig, RuleConfig,
                      StorageConfig, SupervisorConfig, TranscriptionConfig, default_paths, xdg_home)
+from .language import language_problem
 from .listen import listen_problem
 from .sockets import socket_length_problem
 from .tokens import agent_tokens_problem, hidden_agent_tokens
@@ -147,9 +148,9 @@ def _check_value(value: Any, annotation: Any, meta: Mapping[str, Any], where: st
         _check_choice(value, meta, where)
     if meta.get("kind") == "path" and not value.strip():  # Path("") is ".", the current folder
         raise ConfigError(f"{where}: an empty path; give a file, or leave the key out for its default")
-    if meta.get("kind") == "language" and not value.strip():  # no model has it ("" is no "use the default")
-        raise ConfigError(f"{where}: an empty language code; give one as Vosk names its models (en-us, de, "
-                          "ko, ...), or leave the key out for its default")
+    if meta.get("kind") == "language" and (problem := language_problem(value)):  # no model could have it
+        raise ConfigError(f"{where}: {problem}; give one as Vosk names its models (en-us, de, ko, ...), or "
+                          "leave the key out for its default")
     if meta.get("kind") == "agent_tokens" and (problem := agent_tokens_problem(value)):
         raise ConfigError(f"{where}: {problem}")
     if meta.get("kind") == "url" and value and (problem := url_problem(value)):

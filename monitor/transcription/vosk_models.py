@@ -40,6 +40,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Iterable, Iterator, NoReturn
 
 from ..capture.quiet import native_stderr_captured
+from ..config.language import LANGUAGE_PATTERN, is_language_code
 from ..stops import stops_blocked
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -54,11 +55,8 @@ GRAPHS: tuple[tuple[str, ...], ...] = (("graph/HCLG.fst",), ("graph/HCLr.fst", "
 """The decoding graphs Vosk loads, one of them whole: a static graph, or a lookahead graph's two
 halves (a folder with ``am/`` and ``conf/`` but neither is a model whose unpacking did not finish)."""
 
-_LANGUAGE = r"[a-z]{2,3}(?:-[a-z]{2})?"
-"""A language code as Vosk names its models: ``ko``, ``en-us``, ``ar-tn``."""
-_LANGUAGE_RE = re.compile(f"^{_LANGUAGE}$")
 _NAME_RE = re.compile(
-    rf"^vosk-model(?P<small>-small)?-(?!spk(?:-|$))(?P<lang>{_LANGUAGE})(?=-|$)(?:-(?P<rest>.+))?$"
+    rf"^vosk-model(?P<small>-small)?-(?!spk(?:-|$))(?P<lang>{LANGUAGE_PATTERN})(?=-|$)(?:-(?P<rest>.+))?$"
 )
 _PACKAGE_RE = re.compile(r"^vosk_model_(?P<lang>[a-z]{2,3}(?:_[a-z]{2})?)$")
 _RATE_RE = re.compile(r"^\s*--sample-frequency\s*=\s*([0-9.]+)", re.MULTILINE)
@@ -126,12 +124,6 @@ def parse_model_name(name: str) -> tuple[str, bool] | None:
     if m is None:
         return None
     return m.group("lang"), m.group("small") is not None
-
-
-def is_language_code(text: str) -> bool:
-    """Whether ``text`` is written as a language code of Vosk's models (``en-us``, ``KO``): what a
-    language lookup (:func:`resolve_model`) may find a model for."""
-    return _LANGUAGE_RE.match(text.strip().lower()) is not None
 
 
 def model_sample_rate(path: str | os.PathLike[str]) -> int:
