@@ -146,20 +146,33 @@ def _end_process(status: int) -> NoReturn:
 
 
 def _status_of(args: argparse.Namespace) -> int:
-    """The exit status of the command ``args`` names, run: its own, or that of the stop (Ctrl-C,
-    SIGTERM) or of the home folder not known that ended it, each said in its one line."""
+    """The exit status of the command ``args`` names, run and what it printed written out: its own,
+    or that of the stop (Ctrl-C, SIGTERM) or of the home folder not known that ended it, each said
+    in its one line.
+
+    A stop that comes once the command has returned, as its output is written out or SIGTERM's
+    handler put back, leaves its status as it is, with nothing more said: its work was done and
+    said, and there is nothing left to stop. What it printed is still written out."""
     from .commands.common import ExitStatus, exit_status_of
     from .config.schema import NoHomeFolder
     from .console import error
     from .stops import sigterm_as_interrupt
+    returned: list[int | None] = []
     try:
-        with sigterm_as_interrupt():
-            return int(args.run(args) or 0)
+        return sigterm_as_interrupt(lambda: _written_out(_returned(args, returned)))
     except NoHomeFolder as err:  # a default file under the home folder, which is not known
         error(str(err))
         return int(ExitStatus.BAD_SETUP)
     except KeyboardInterrupt as stop:  # Ctrl-C, or SIGTERM (Terminated): each command's own line said
-        return int(exit_status_of(stop))
+        return int(returned[0] or 0) if returned else int(exit_status_of(stop))
+
+
+def _returned(args: argparse.Namespace, returned: list[int | None]) -> int:
+    """The status the command ``args`` names returns, run, kept in ``returned`` as it returns: no
+    stop can come between the two (Python runs a signal's handler as a function begins, or after
+    some calls: none is between them)."""
+    returned.append(args.run(args))
+    return int(returned[0] or 0)
 
 
 def _written_out(status: int) -> int:

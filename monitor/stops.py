@@ -1,7 +1,16 @@
 """Stops: Ctrl-C (SIGINT) and SIGTERM, which end a command alike. SIGTERM raised as :class:`Terminated`
-(a KeyboardInterrupt), how a command's line says a stop, and blocks that hold a stop until they are
-over (:func:`stops_held`) or note the ones Python cannot raise (:func:`stops_noted`), and a block
-that keeps them from the threads and processes it starts (:func:`stops_blocked`)."""
+(a KeyboardInterrupt) while a call runs, how a command's line says a stop, and blocks that hold a
+stop until they are over (:func:`stops_held`) or note the ones Python cannot raise
+(:func:`stops_noted`), and a call kept from them in the threads and processes it starts
+(:func:`stops_blocked`).
+
+What these put in place (a handler, the unraisable hook, the signal mask) is put back in a
+``finally`` of the function that put it there, the call it runs inside the ``try``, and not in a
+context manager's exit: Python runs a signal's handler as a Python function begins, a context
+manager's ``__exit__`` among them, and a stop it raises there skipped the exit's ``finally`` (the
+handler left in place until the collector came, or for good). Where the stop's handler is one of
+these blocks' own, it raises nothing more once its block is being put back: a stop that comes then,
+the call over, is not raised, and what the call returned or raised stands."""
 
 from __future__ import annotations
 
@@ -9,7 +18,9 @@ import signal
 import sys
 import threading
 from contextlib import contextmanager
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator, TypeVar
+
+T = TypeVar("T")
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 """The signals that stop a command as Ctrl-C does."""
@@ -25,22 +36,31 @@ def stopped_by(stop: KeyboardInterrupt) -> str:
     return "stopped by SIGTERM" if isinstance(stop, Terminated) else "interrupted"
 
 
-@contextmanager
-def sigterm_as_interrupt() -> Iterator[None]:
-    """SIGTERM (``timeout``, systemd, a script) stops a command as Ctrl-C does: inside the block it
+def sigterm_as_interrupt(call: Callable[[], T]) -> T:
+    """``call()``, SIGTERM (``timeout``, systemd, a script) stopping it as Ctrl-C does: meanwhile it
     raises :class:`Terminated`, a KeyboardInterrupt. The daemon and the console put their own
-    handler in place; the previous one is back afterwards. Outside the main thread, which alone
-    takes signals, the block runs as it is."""
-    def stop(signum: int, frame: object) -> None:
-        raise Terminated("SIGTERM")
+    handler in place; the one found is back once ``call`` has ended, however it ended.
+
+    A stop that comes once ``call`` has ended, as the handler is put back, is not raised: what
+    ``call`` returned (a command's status) or raised stands, its work done and said, with nothing
+    left to stop. Outside the main thread, which alone takes signals, ``call`` runs as it is."""
     if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.signal(signal.SIGTERM, stop)
+        return call()
+    over = False
+
+    def stop(signum: int, frame: object) -> None:
+        if not over:
+            raise Terminated("SIGTERM")
+    found = signal.getsignal(signal.SIGTERM)
     try:
-        yield
+        signal.signal(signal.SIGTERM, stop)
+        return call()
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        over = True  # first: no call before it, where Python could run a handler
+        try:
+            signal.signal(signal.SIGTERM, found)
+        except KeyboardInterrupt:  # a Ctrl-C taken as signal.signal (a Python function) began, or by its check
+            signal.signal(signal.SIGTERM, found)
 
 
 @contextmanager
@@ -60,81 +80,124 @@ def stops_held(*, second_at_once: bool = True, raise_at_end: bool = True) -> Ite
     there too, raised at that block's next check.
 
     Only signals a Python handler raises are held (one ignored, ``cmd &`` in a script, stays
-    ignored), and only in the main thread: elsewhere the block runs as it is."""
-    with _stops_caught(raise_them=False, second_at_once=second_at_once) as held:
+    ignored), and only in the main thread: elsewhere the block runs as it is.
+
+    A ``with`` block, unlike the others here: its handlers raise nothing as its exit begins, where
+    a stop would skip the exit, but hold it; the second stop of a kind they raise puts every handler
+    back first."""
+    held: list[KeyboardInterrupt] = []
+    if threading.current_thread() is not threading.main_thread():
         yield held
+        return
+    catch = _Catch(held, raise_them=False, second_at_once=second_at_once)
+    try:
+        catch.put_in()
+        yield held
+    finally:
+        catch.over = True
+        catch.put_back()
     if held and raise_at_end:
         raise held[0]
 
 
-@contextmanager
-def stops_noted() -> Iterator[list[KeyboardInterrupt]]:
-    """Ctrl-C and SIGTERM raised as their handlers raise them, and noted in the list yielded.
+def stops_noted(noted: list[KeyboardInterrupt], call: Callable[[], T]) -> T:
+    """``call()``, Ctrl-C and SIGTERM raised meanwhile as their handlers raise them, and noted in
+    ``noted``.
 
     Python cannot pass on an exception raised inside ``__del__`` or a weakref callback (a Dask
     future collected while a batch takes its results): it prints "Exception ignored in ..." and goes
     on, and the stop would be lost. Noted, it is raised by the caller at its next check; such a
-    swallowed stop is not printed."""
-    with _stops_caught(raise_them=True, second_at_once=False) as noted:
-        previous_hook = sys.unraisablehook
+    swallowed stop is not printed. A stop that comes once ``call`` has ended, as the handlers and
+    the unraisable hook are put back, is noted but not raised: what ``call`` returned or raised
+    stands. Outside the main thread ``call`` runs as it is."""
+    if threading.current_thread() is not threading.main_thread():
+        return call()
+    catch = _Catch(noted, raise_them=True, second_at_once=False)
+    previous_hook = sys.unraisablehook
 
-        def quiet(unraisable: Any) -> None:
-            if not any(unraisable.exc_value is stop for stop in noted):
-                previous_hook(unraisable)
+    def quiet(unraisable: Any) -> None:
+        if not any(unraisable.exc_value is stop for stop in noted):
+            previous_hook(unraisable)
+    try:
         sys.unraisablehook = quiet
-        try:
-            yield noted
-        finally:
-            sys.unraisablehook = previous_hook
+        catch.put_in()
+        return call()
+    finally:
+        catch.over = True  # first: no call before it, where Python could run a handler
+        sys.unraisablehook = previous_hook
+        catch.put_back()
 
 
-@contextmanager
-def stops_blocked(signals: Iterable[signal.Signals] = STOP_SIGNALS) -> Iterator[set[int | signal.Signals]]:
-    """``signals`` (Ctrl-C and SIGTERM) blocked in this thread inside the block, which gets the
-    mask before it; that mask is back after it.
+def stops_blocked(call: Callable[[], T], signals: Iterable[signal.Signals] = STOP_SIGNALS) -> T:
+    """``call()``, ``signals`` (Ctrl-C and SIGTERM) blocked in this thread meanwhile; the mask found
+    is back after it.
 
     A signal that comes meanwhile is not lost: it waits, pending, and this thread takes it (its
-    handler runs) as the block ends. What the block starts inherits the mask: a thread started in
-    it (and those that thread starts) never takes them, and a process forked from such a thread
-    starts with them blocked, across ``exec`` too (an ignored signal, by contrast, is dropped as
-    it comes, and would be lost to this process as well)."""
+    handler runs) as the mask is put back, ``call`` over: what ``call`` keeps must be kept by it
+    (a stop raised then loses what it returns). What ``call`` starts inherits the mask: a thread
+    started in it (and those that thread starts) never takes them, and a process forked from such a
+    thread starts with them blocked, across ``exec`` too (an ignored signal, by contrast, is dropped
+    as it comes, and would be lost to this process as well). A signal not blocked, or one another
+    thread took and left to this one's handler, may stop ``call``; the mask is back all the same."""
     before = signal.pthread_sigmask(signal.SIG_BLOCK, ())
     try:
         signal.pthread_sigmask(signal.SIG_BLOCK, set(signals))
-        yield before
+        return call()
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, before)
-
-
-@contextmanager
-def _stops_caught(raise_them: bool, second_at_once: bool) -> Iterator[list[KeyboardInterrupt]]:
-    """Ctrl-C and SIGTERM, where Python handlers raise them, collected in the list yielded as they
-    are raised; with ``raise_them`` they are raised as well, else only collected; with
-    ``second_at_once`` the first of a kind puts its handler back, so that a second is raised as it
-    is. Main thread only (elsewhere the list stays empty)."""
-    caught: list[KeyboardInterrupt] = []
-    if threading.current_thread() is not threading.main_thread():
-        yield caught
-        return
-    raising: dict[int, Callable[[int, Any], Any]] = {
-        sig: handler for sig in STOP_SIGNALS if callable(handler := signal.getsignal(sig))}
-
-    def catch(signum: int, frame: Any) -> None:
-        if second_at_once:
-            signal.signal(signum, raising[signum])
         try:
-            raising[signum](signum, frame)
+            signal.pthread_sigmask(signal.SIG_SETMASK, before)  # then takes what came meanwhile
+        except KeyboardInterrupt:  # one not blocked, taken as pthread_sigmask (a Python function) began
+            signal.pthread_sigmask(signal.SIG_SETMASK, before)
+            raise
+
+
+class _Catch:
+    """The handler Ctrl-C and SIGTERM have in a block, where Python handlers raise them: each stop
+    the handler found (``raising``) raises is collected in ``caught``; with ``raise_them`` it is
+    raised as well, else only collected; with ``second_at_once`` a second of a kind puts every
+    handler back and is raised, as it would be without the block. Once ``over`` (the block's
+    handlers being put back) a stop is still collected, but none is raised: it is the caller's."""
+
+    def __init__(self, caught: list[KeyboardInterrupt], raise_them: bool, second_at_once: bool) -> None:
+        self.caught, self.raise_them, self.second_at_once = caught, raise_them, second_at_once
+        self.raising: dict[int, Callable[[int, Any], Any]] = {
+            sig: handler for sig in STOP_SIGNALS if callable(handler := signal.getsignal(sig))}
+        self.kinds: set[int] = set()
+        self.over = self._back = False
+
+    def __call__(self, signum: int, frame: Any) -> None:
+        try:
+            self.raising[signum](signum, frame)
         except KeyboardInterrupt as stop:
-            caught.append(stop)
-            if raise_them:
+            if not self.over and self.second_at_once and signum in self.kinds:
+                self.over = True
+                self.put_back()
+                raise
+            self.kinds.add(signum)
+            self.caught.append(stop)
+            if self.raise_them and not self.over:
                 raise
 
-    for sig in raising:
-        signal.signal(sig, catch)
-    try:
-        yield caught
-    finally:
-        for sig, handler in raising.items():
+    def put_in(self) -> None:
+        for sig in self.raising:
+            signal.signal(sig, self)
+
+    def put_back(self) -> None:
+        """The handlers found back, once, ``over`` set first: a stop pending as they are put back
+        (``signal.signal`` takes one first) comes to this handler, which only collects it, or to
+        one already back, whose stop is raised once all are (it came after the block). Not again
+        when a block's end left to the collector comes: that would put them over later blocks'."""
+        if self._back:
+            return
+        self._back = True
+        try:
+            self._found_back()
+        except KeyboardInterrupt:
+            self._found_back()
+            raise
+
+    def _found_back(self) -> None:
+        for sig, handler in self.raising.items():
             signal.signal(sig, handler)
 
 

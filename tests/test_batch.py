@@ -1294,8 +1294,8 @@ def test_a_stop_while_a_result_is_stored_waits_for_it_so_the_count_said_is_the_d
     with Client(processes=False, n_workers=1, threads_per_worker=1, dashboard_address=None) as client:
         said: list[str] = []
         batch = BatchRun(client, store, load_config(None, user_config=False), BatchOptions(), on_error=said.append)
-        with sigterm_as_interrupt(), pytest.raises(Terminated):
-            batch.run(jobs)
+        with pytest.raises(Terminated):
+            sigterm_as_interrupt(lambda: batch.run(jobs))
     store.close()
     assert batch.outcome.scored == len(_ledger(db)) == 1 and said == []
 
@@ -1325,8 +1325,8 @@ def test_a_stop_as_a_call_is_sent_to_a_running_cluster_cancels_it_and_sends_no_o
     with StoppedAsItSends(processes=False, n_workers=1, threads_per_worker=1, dashboard_address=None) as client:
         batch = BatchRun(client, store, load_config(None, user_config=False),
                          BatchOptions(scheduler=client.scheduler.address), on_error=print)
-        with sigterm_as_interrupt(), pytest.raises(Terminated):
-            batch.run(jobs)
+        with pytest.raises(Terminated):
+            sigterm_as_interrupt(lambda: batch.run(jobs))
         assert batch.outcome.cancelled == len(sent) == 1 < len(jobs)
         assert wait_for(lambda: all(fut.status == "cancelled" for fut in sent), 30), [f.status for f in sent]
     store.close()
@@ -1353,8 +1353,8 @@ def test_a_stop_while_a_result_comes_from_its_worker_is_not_held(tmp_path):
     with Client(processes=False, n_workers=1, threads_per_worker=1, dashboard_address=None) as client:
         batch = SlowToFetch(client, store, load_config(None, user_config=False), BatchOptions(), on_error=print)
         jobs = expand_inputs(archive_cuts(tmp_path, 1, seconds=10.0))
-        with sigterm_as_interrupt(), pytest.raises(Terminated):
-            batch.run(jobs)
+        with pytest.raises(Terminated):
+            sigterm_as_interrupt(lambda: batch.run(jobs))
         took = time.monotonic() - batch.stopped_at
     store.close()
     assert took < 4 and _ledger(db) == []

@@ -427,8 +427,8 @@ def test_a_stop_while_a_call_is_sent_sends_no_call_after_it(tmp_path):
         batch = runner.BatchRun(client, store, load_config(None, user_config=False), runner.BatchOptions(),
                                 on_error=print)
         sent = runner._Sent(batch, runner.remote_scorer(), as_completed(), wanted=4)
-        with sigterm_as_interrupt(), stops_noted() as stops:
-            sent.fill(iter(jobs), stops)
+        stops: list[KeyboardInterrupt] = []
+        sigterm_as_interrupt(lambda: stops_noted(stops, lambda: sent.fill(iter(jobs), stops)))
         assert [type(s) for s in stops] == [Terminated]
         assert len(sent.in_flight) == 1
         client.cancel(list(sent.in_flight.values()))

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import soundfile as sf
 
-from conftest import ALERTING_CALL, ROOT, call_monitor, stopped_at, with_run_user
+from conftest import ALERTING_CALL, ROOT, call_monitor, stopped_after, stopped_at, with_run_user
 from monitor.cli import COMMANDS, build_parser
 
 
@@ -362,6 +362,16 @@ def test_a_stop_with_output_still_buffered_for_a_full_disk_is_one_line_and_the_s
     assert (done.returncode, done.stderr.splitlines()) == (
         130, ["call-monitor: error: /dev/full: cannot write the output (No space left on device); "
               "what was printed before it stands"])
+
+
+@pytest.mark.parametrize("sig", ["SIGINT", "SIGTERM"])
+def test_a_stop_as_a_command_returns_leaves_its_status_and_its_output_whole_with_nothing_said(sig) -> None:
+    """Ctrl-C or SIGTERM as the first function begins after the command returned (once its work was
+    done and said): it used to be raised as the exit of SIGTERM's block began, skipping the exit, and
+    the command exited 130 or 143 with nothing said. It leaves the command's own status and its
+    whole output, and says nothing more."""
+    done = stopped_after("monitor.commands.models:run", sig, "models")
+    assert (done.returncode, done.stderr) == (0, "") and done.stdout == call_monitor("models").stdout != ""
 
 
 def _one_line_to_a_full_disk(*args: str) -> None:

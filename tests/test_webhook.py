@@ -62,8 +62,8 @@ def test_a_stop_while_replay_waits_for_its_outbox_ends_the_wait_saying_what_stay
     try:
         sink(stored_alert(store))
         threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGTERM)).start()
-        with sigterm_as_interrupt(), pytest.raises(Terminated):
-            _drain(sink, 60.0, store.path)
+        with pytest.raises(Terminated):
+            sigterm_as_interrupt(lambda: _drain(sink, 60.0, store.path))
     finally:
         sink.close()
         store.close()

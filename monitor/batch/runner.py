@@ -541,14 +541,17 @@ def _cluster_deaf_to_ctrl_c(started: ExitStack) -> Any:
     from distributed import LocalCluster, Security
 
     resource_tracker.ensure_running()
-    with stops_blocked((signal.SIGINT,)):
+
+    def made() -> Any:
         # No dashboard; the scheduler's own HTTP server (health, metrics) still starts, so it gets
         # a free port on the loopback: its default 8787 is taken by any other batch or Dask running.
         cluster = LocalCluster(n_workers=0, threads_per_worker=1, processes=True, dashboard_address=None,
                                security=Security.temporary(),
                                scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
                                silence_logs=logging.CRITICAL)
-        started.callback(cluster.close)
+        started.callback(cluster.close)  # inside: a Ctrl-C that waited is taken as the mask is put back
+        return cluster
+    cluster = stops_blocked(made, (signal.SIGINT,))
     log.debug("the local Dask scheduler listens on %s (TLS, with credentials made for this batch alone)",
               cluster.scheduler_address)
     return cluster
@@ -846,12 +849,9 @@ class BatchRun:
         on_error, on_warning = self.on_error, self.on_warning
         self.on_error, self.on_warning = progress.lines(on_error), progress.lines(on_warning)
         t0 = time.perf_counter()
+        stops: list[KeyboardInterrupt] = []  # a stop a collected future's __del__ swallowed: raised here
         try:
-            with stops_noted() as stops:  # a stop a collected future's __del__ swallowed: raised here
-                sent.fill(pending, stops)
-                self._collect(sent, pending, stops, progress, t0)
-                if stops:
-                    raise stops[0]
+            stops_noted(stops, lambda: self._sent_and_collected(sent, pending, stops, progress, t0))
         except KeyboardInterrupt:
             self._cancel(list(sent.in_flight.values()))
             raise
@@ -862,6 +862,15 @@ class BatchRun:
         self.outcome.wall_s = time.perf_counter() - t0
         self.outcome.rows = [self._rows[j.index] for j in jobs if j.index in self._rows]
         return self.outcome
+
+    def _sent_and_collected(self, sent: _Sent, pending: Iterator[CallJob], stops: list[KeyboardInterrupt],
+                            progress: _Progress, t0: float) -> None:
+        """The first calls sent, then each result collected (:meth:`_collect`); a stop noted
+        meanwhile raised at the end."""
+        sent.fill(pending, stops)
+        self._collect(sent, pending, stops, progress, t0)
+        if stops:
+            raise stops[0]
 
     def _collect(self, sent: _Sent, pending: Iterator[CallJob], stops: list[KeyboardInterrupt],
                  progress: _Progress, t0: float) -> None:

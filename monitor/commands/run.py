@@ -243,10 +243,15 @@ def _serve(args: argparse.Namespace, cfg, reload, lock, stack: contextlib.ExitSt
     from .common import command_line_options
     _check_call_folders(cfg)
     starting = _Starting(os.path.expanduser(cfg.storage.db))
-    with stops_blocked():  # their threads never take a stop the main thread must wake to (a token pipe's read)
+
+    def opened() -> tuple:
+        """The status socket, the capture's held status lines and its source, made with Ctrl-C and
+        SIGTERM blocked: their threads never take a stop the main thread must wake to (a token
+        pipe's read)."""
         status = _open_status(cfg, starting, stack)
         held = _HeldStatus()
-        source = _live_source(cfg, held)
+        return status, held, _live_source(cfg, held)
+    status, held, source = stops_blocked(opened)
     try:
         token = webhook_token(cfg)
     except ValueError as err:

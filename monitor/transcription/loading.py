@@ -52,10 +52,15 @@ class ModelLoading:
 
     def start(self) -> "ModelLoading":
         self.started_at = started_at = time.monotonic()
-        with stops_blocked():  # the child ignores them; one that comes meanwhile is raised with it in hand
-            self._child = child = ChildLoad(self.info)
+        child = stops_blocked(self._forked)  # the child ignores them; one meanwhile is raised with it in hand
         threading.Thread(target=self._load, args=(child, started_at), name="speech-model", daemon=True).start()
         return self
+
+    def _forked(self) -> ChildLoad:
+        """The child that loads the model, forked, and kept before it is handed back: a stop raised
+        as Ctrl-C and SIGTERM are unblocked finds it kept, to be ended."""
+        self._child = child = ChildLoad(self.info)
+        return child
 
     def _load(self, child: ChildLoad, started_at: float) -> None:
         try:

@@ -433,8 +433,8 @@ def check_loads(info: ModelInfo) -> None:
     loaded it, much of it stays). A stop (Ctrl-C, SIGTERM) ends the child and is raised. Ctrl-C
     and SIGTERM are blocked across the fork: one that comes meanwhile is raised only once the
     child is in hand (killed and reaped), never in the child, which ignores them."""
-    with stops_blocked() as before:
-        ChildLoad(info).outcome(unblock=before)
+    before = signal.pthread_sigmask(signal.SIG_BLOCK, ())
+    stops_blocked(lambda: ChildLoad(info).outcome(unblock=before))
 
 
 class ChildLoad:
