@@ -213,7 +213,8 @@ def unjudged(baseline_ready: bool, caller_speech_s: float | None) -> str | None:
 @dataclass(frozen=True)
 class CallSummaryEvent(Event):
     """End of a call (or of a replayed file); ``ended_by``: what ended a live call ("the
-    softphone's stream ended (sink softphone)", "20 s of silence", ...), None in replay.
+    softphone's stream ended (sink softphone)", "20 s of silence", ...), None in replay but for
+    the signal of a stop ("SIGINT", "SIGTERM"), as the live daemon's stop gives it.
     ``caller_speech_s``: seconds of caller speech heard in the call (an empty ``baseline`` with
     little or none of it is a call nothing was judged in against the caller's own normal);
     ``agent_speech_s``: the agent's leg's speech, None without that leg. ``notes``: what the call's

@@ -37,6 +37,7 @@ from .delivery.store import Store
 from .delivery.store_errors import StoreError
 from .delivery.store_guard import StoreGuard
 from .delivery.store_rows import LIVE_SOURCE
+from .stops import signal_name
 
 if TYPE_CHECKING:
     from .capture.sources import Recording
@@ -95,6 +96,8 @@ class CallPipeline:
     """The call's end as :meth:`finish` made it (duration, stored summary, end time), once made."""
     _end_given = False
     """... and given to the store (which may hold it while the database fails): not given twice."""
+    _summary: CallSummaryEvent | None = None
+    """The call's summary as :meth:`finish` made it, once made (the stored summary of :attr:`_end`)."""
 
     def __init__(self, cfg: Config, rate: int, legs: tuple[str, ...], *, store: Store | StoreGuard | None = None,
                  source: str = "", started_at: float | None = None, keep_series: bool = False,
@@ -304,7 +307,7 @@ class CallPipeline:
         summary = self.summary(ended_by, stored_notes(stopped, self.unheard, self._fingerprint, self.flaws,
                                                       self.words_from_s, self.agent_file, self._words_lost(),
                                                       self.agent_unheard, on_hold))
-        self._end = (self.duration_s, summary.to_dict(), ended_at)
+        self._end, self._summary = (self.duration_s, summary.to_dict(), ended_at), summary
         if self.store is not None:
             self.store.end_call(self._token, *self._end)
             self._end_given = True
@@ -576,29 +579,32 @@ class CallPipeline:
             out.append(ev)
         return out
 
-    def abort(self, timeout_s: float = 5.0) -> list[Event]:
+    def abort(self, timeout_s: float = 5.0, stopped_by: str | None = None) -> list[Event]:
         """The call cannot go on (its audio or the database failed, or a stop came): end the
         recognizers' threads (their last flush given the stop's allowance), end the raised alerts as
         ``call_ended`` and close the call's row without a summary; with the summary :meth:`finish`
-        made when it was stopped writing it.
+        made when it was stopped writing it. ``stopped_by``: the signal of the stop ("SIGINT",
+        "SIGTERM"): the call is closed with its summary as far as it went instead (``"aborted":
+        true``, ``ended_by`` the signal, as the live daemon's stop ends a call), which comes last
+        among the events returned, as the summary :meth:`finish` returns does.
 
-        Returns the clears for the sinks. Storing is best effort here (the store may be what
-        failed); alerts already raised are stored."""
+        Returns the clears (and that summary) for the sinks. Storing is best effort here (the store
+        may be what failed); alerts already raised are stored."""
         for leg, tr in list(self.transcribers.items()):
             self._recognizer(leg, lambda: tr.close(timeout=timeout_s, stopping=True), list[WordsEvent]())
-        ended = self.engine.close(round(self.duration_s, 3))
+        ended: list[Event] = self.engine.close(round(self.duration_s, 3))
+        notes = stored_notes(True, (), self._fingerprint, self._flaws_said(), self.words_from_s, self.agent_file)
+        summary = None if stopped_by is None else self._summary or self.summary(stopped_by, notes)
         if self.store is not None:
             try:
                 ended = self._route(ended)
                 if not self._end_given:  # once given (a stop as it was flushed), not twice
-                    end = self._end or (self.duration_s, stored_notes(True, (), self._fingerprint,
-                                                                      self._flaws_said(), self.words_from_s,
-                                                                      self.agent_file), None)
+                    end = self._end or (self.duration_s, notes if summary is None else summary.to_dict(), None)
                     self.store.end_call(self._token, *end)
                 self.store.flush()
             except Exception as err:  # noqa: BLE001 - the caller reports the first failure, not this echo
                 log.debug("call %s: not closed after its failure: %s", self.call_id, err)
-        return self._of_call(ended)
+        return self._of_call(ended if summary is None else [*ended, summary])
 
     def summary(self, ended_by: str | None = None, notes: Mapping[str, Any] | None = None) -> CallSummaryEvent:
         """The call's summary event so far, with the ``notes`` its stored summary keeps
@@ -733,7 +739,9 @@ def feed_source(pipeline: CallPipeline, chunks: Iterable[Chunk], sinks: list[Sin
     """Drive ``pipeline`` with every chunk, handing each event to every sink as it comes; the
     call's caller was on hold over ``on_hold`` (seconds into the call: ``replay --hold``, a batch
     manifest's ``hold``): their leg is not heard then (:func:`~monitor.capture.holds.held`), and the
-    holds are kept with its end as far as the call went (:meth:`CallPipeline.finish`).
+    holds are kept with its end as far as the call went (:meth:`CallPipeline.finish`). A stop
+    (Ctrl-C, SIGTERM) closes the call with its summary as far as it went, handed to the sinks
+    before the stop is raised on (:meth:`CallPipeline.abort`); a failure closes it without one.
 
     Keeps no event: what the call holds stays the same however long it lasts (the replay command's
     sinks print, post and store each event and need none of them afterwards; the live daemon
@@ -754,9 +762,9 @@ def feed_source(pipeline: CallPipeline, chunks: Iterable[Chunk], sinks: list[Sin
             emit(pipeline.process(chunk))
         # a stop (Ctrl-C, SIGTERM) as the call ends leaves it closed too
         ended = pipeline.finish(on_hold=within(on_hold, pipeline.duration_s))
-    except BaseException:
+    except BaseException as err:
         try:
-            emit(pipeline.abort())
+            emit(pipeline.abort(stopped_by=signal_name(err) if isinstance(err, KeyboardInterrupt) else None))
         except Exception:  # noqa: BLE001 - a failing sink must not hide the original error
             pass
         raise

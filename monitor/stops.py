@@ -31,6 +31,12 @@ class Terminated(KeyboardInterrupt):
     Ctrl-C (what it did so far kept, said in one line), and exits ``ExitStatus.TERMINATED``."""
 
 
+def signal_name(stop: KeyboardInterrupt) -> str:
+    """The signal ``stop`` came by, by name: "SIGTERM" (:class:`Terminated`), else "SIGINT" (Ctrl-C):
+    the ``ended_by`` of a call it stopped, as the live daemon's stop names it."""
+    return "SIGTERM" if isinstance(stop, Terminated) else "SIGINT"
+
+
 def stopped_by(stop: KeyboardInterrupt) -> str:
     """How a command's one line says ``stop`` ended it: "interrupted" (Ctrl-C), "stopped by SIGTERM"."""
     return "stopped by SIGTERM" if isinstance(stop, Terminated) else "interrupted"
@@ -201,5 +207,5 @@ class _Catch:
             signal.signal(sig, handler)
 
 
-__all__ = ["STOP_SIGNALS", "Terminated", "stopped_by", "sigterm_as_interrupt", "stops_blocked", "stops_held",
+__all__ = ["STOP_SIGNALS", "Terminated", "signal_name", "stopped_by", "sigterm_as_interrupt", "stops_blocked", "stops_held",
            "stops_noted"]

@@ -189,14 +189,14 @@ def rolled_back_as_documented(db: Path, to_version: int, of: str | None = None) 
     subprocess.run([sys.executable, "-c", code.replace(f"'{name}'", repr(db.name))], cwd=db.parent, check=True)
 
 
-def replay_under_way(db: Path, *recordings: Path, snapshots: int = 1) -> subprocess.Popen:
-    """``call-monitor replay --realtime`` of ``recordings`` into ``db`` (acoustic-only, its output
-    piped), once it has stored ``snapshots`` cue snapshots: under way, its signal handlers in (its
+def replay_under_way(db: Path, *recordings: Path, snapshots: int = 1, options: Sequence[str] = ()) -> subprocess.Popen:
+    """``call-monitor replay --realtime`` of ``recordings`` into ``db`` (acoustic-only, with ``options``,
+    its output piped), once it has stored ``snapshots`` cue snapshots: under way, its signal handlers in (its
     start takes seconds on a busy machine; a signal before then ends the interpreter without a word).
     Ctrl-C reaches it as it reaches a command run from a shell."""
     import signal
     proc = subprocess.Popen([PY, "-m", "monitor.cli", "replay", "--realtime", "--no-transcribe", "--db", str(db),
-                             *map(str, recordings)], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             *options, *map(str, recordings)], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     if not wait_for(lambda: cue_snapshots(db) >= snapshots, 120):
         proc.kill()

@@ -594,8 +594,31 @@ def test_ctrl_c_or_sigterm_stops_a_replay_with_one_line_and_keeps_the_call_as_fa
         " s into the recording: call 1 is kept as far as it went; no further file is replayed")
     (ended_at, duration, summary), = sqlite3.connect(db).execute(
         "SELECT ended_at, duration_s, summary FROM calls").fetchall()
-    assert ended_at is not None and 0 < duration < 10 and json.loads(summary) == {
-        "aborted": True, "recording_fingerprint": recording_fingerprint(CALLS / "normal_8k.wav")}
+    summary = json.loads(summary)
+    assert ended_at is not None and 0 < duration < 10 and summary["duration_s"] == duration
+    assert summary["aborted"] is True and summary["ended_by"] == sig.name
+    assert summary["recording_fingerprint"] == recording_fingerprint(CALLS / "normal_8k.wav")
+    assert out.splitlines()[-1].startswith(f"== {CALLS / 'normal_8k.wav'} (call 1): {duration:.1f} s, ") and \
+        out.endswith(f"; ended: the monitor was stopped ({sig.name}): the call is judged only up to here\n"), out
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_a_stopped_replay_jsonl_ends_with_the_stopped_calls_summary_as_stored_and_none_for_files_not_begun(
+        tmp_path, sig):
+    """``--jsonl`` stopped part-way (Ctrl-C, SIGTERM) ends, as ``run --jsonl`` stopped does, on the
+    ``call_summary`` of the call it stopped: the call's summary as the database stores it,
+    ``"aborted": true`` and ``ended_by`` the signal; the recording after it, never begun, has none."""
+    db = tmp_path / "e.db"
+    proc = replay_under_way(db, CALLS / "normal_8k.wav", CALLS / "normal_16k.wav", options=["--jsonl"])
+    proc.send_signal(sig)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 128 + sig, err
+    events = [json.loads(line) for line in out.splitlines()]
+    (summary,) = [e for e in events if e["type"] == "call_summary"]
+    assert events[-1] is summary and summary["call_id"] == 1 and summary["file"] == str(CALLS / "normal_8k.wav")
+    assert summary["aborted"] is True and summary["ended_by"] == sig.name and 0 < summary["duration_s"] < 10
+    (stored,) = sqlite3.connect(db).execute("SELECT summary FROM calls").fetchone()
+    assert json.loads(stored) == summary
 
 
 def test_a_stop_as_a_replayed_call_ends_closes_it_as_stopped_not_left_open(tmp_path):
@@ -611,8 +634,10 @@ def test_a_stop_as_a_replayed_call_ends_closes_it_as_stopped_not_left_open(tmp_p
         f"call-monitor: error: {tmp_path / 'call.wav'}: stopped by SIGTERM 10.0 s into the recording: call 1 is kept "
         "as far as it went; no further file is replayed\n"), done.stderr
     (ended_at, summary), = sqlite3.connect(db).execute("SELECT ended_at, summary FROM calls").fetchall()
-    assert ended_at is not None and json.loads(summary) == {
-        "aborted": True, "recording_fingerprint": recording_fingerprint(tmp_path / "call.wav")}
+    summary = json.loads(summary)
+    assert ended_at is not None and summary["aborted"] is True and summary["ended_by"] == "SIGTERM"
+    assert summary["recording_fingerprint"] == recording_fingerprint(tmp_path / "call.wav")
+    assert done.stdout.splitlines()[-1].startswith(f"== {tmp_path / 'call.wav'} (call 1): 10.0 s, "), done.stdout
 
 
 @pytest.mark.parametrize(("sig", "status", "said"), [(signal.SIGINT, 130, "interrupted"),
