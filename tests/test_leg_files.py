@@ -72,6 +72,25 @@ def test_a_call_of_two_files_raises_the_alerts_of_the_stereo_recording_it_was_sp
     assert (report.source, report.agent_source, set(report.tracks)) == (str(caller), str(agent), {"caller", "agent"})
 
 
+@pytest.mark.parametrize("recording", ["caller", "stereo"])
+def test_an_empty_agent_is_no_agents_file_the_recording_replayed_and_reported_as_without_it(leg_files, tmp_path,
+                                                                                           recording, capsys):
+    """``--agent ""`` (a script's ``--agent "$AGENT"``, AGENT unset) is a value of its own, no agent's
+    file: replay and report read the recording as without it (a mono caller's leg alone, a stereo
+    recording's two channels), and a channel option beside it is not said to contradict it."""
+    stereo, caller, _ = leg_files
+    path = caller if recording == "caller" else stereo
+    db = tmp_path / "events.db"
+    without, summary = replayed_alerts(capsys, "--db", db, path)
+    given, summary_given = replayed_alerts(capsys, "--db", db, path, "--agent", "")
+    assert given == without and "agent_recording" not in summary_given
+    assert {k: v for k, v in summary_given.items() if k != "call_id"} == {
+        k: v for k, v in summary.items() if k != "call_id"}
+    status, _, err = cli(capsys, "report", path, "--agent", "", "--agent-channel", "-1", "--no-transcribe",
+                         "-o", tmp_path / "report.html")
+    assert status == 0 and err.splitlines() == [f"call-monitor: report written to {tmp_path / 'report.html'}"], err
+
+
 def _bad_agent(tmp_path: Path, caller: Path, agent: Path, stereo: Path, case: str) -> tuple[list[str], str, str]:
     """The command-line arguments of a bad call of two files, the file its error names and the problem."""
     if case == "missing":

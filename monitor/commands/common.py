@@ -230,6 +230,13 @@ def add_leg_options(p: argparse.ArgumentParser) -> None:
                    help="channel of the agent in stereo files (default 0 = left; -1 = none)")
 
 
+def agent_file_option(text: str) -> str | None:
+    """``--agent FILE`` of the commands that read a recording (replay, report): the agent's leg's own
+    recording; ``""`` (or blank) none, a value of its own as ``run --agent ""`` is: the recording is
+    read as without the option, its legs from its own channels, not refused as an empty path."""
+    return text if text.strip() else None
+
+
 def agent_file_contradicted(agent_file: str, asked: Sequence[str]) -> str | None:
     """The error line of the channel options ``asked`` (as given: ``--agent-channel 1``) beside
     ``--agent FILE``, a call of two files whose legs are each its file's one channel; None for none."""

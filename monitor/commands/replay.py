@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING, Iterator, Sequence
 
 from ..console import error, warning
 from ..stops import stopped_by
-from .common import ExitStatus, add_call_options, add_config_options, add_hold_option, add_logging_options
+from .common import (ExitStatus, add_call_options, add_config_options, add_hold_option, add_logging_options,
+                     agent_file_option)
 
 if TYPE_CHECKING:
     from ..capture.sources import Chunk, Recording
@@ -30,8 +31,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                                    "FILE with --agent FILE: the caller's and the agent's legs as two files.")
     p.add_argument("files", nargs="+", metavar="FILE",
                    help="a recorded call (WAV, FLAC, OGG, MP3); each file is one call")
-    p.add_argument("--agent", metavar="FILE", help="the agent's leg as a recording of its own (mono, started "
-                   "with the call): the one FILE is then the caller's leg alone (mono too)")
+    p.add_argument("--agent", metavar="FILE", type=agent_file_option,
+                   help="the agent's leg as a recording of its own (mono, started with the call): the one FILE "
+                   "is then the caller's leg alone (mono too); \"\": none, FILE's own channels")
     p.add_argument("--jsonl", action="store_true", help="one JSON event per line on stdout")
     p.add_argument("--realtime", action="store_true", help="pace the audio like a live call")
     add_hold_option(p, "one FILE only", "the hold is kept with the call")

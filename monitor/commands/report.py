@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from ..console import error, info, warning
 from ..stops import stopped_by
-from .common import ExitStatus, add_call_options, add_config_options, add_hold_option, not_used
+from .common import ExitStatus, add_call_options, add_config_options, add_hold_option, agent_file_option, not_used
 
 if TYPE_CHECKING:
     from ..config import Config
@@ -37,8 +37,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         "<output>_calls/ (from --db, else from the recordings)")
     p.add_argument("-o", "--output", required=True, metavar="FILE",
                    help="report.html (self-contained page) or report.png (timeline only)")
-    p.add_argument("--agent", metavar="FILE", help="a recording's report: the agent's leg as a recording of its "
-                   "own (mono), the recording given the caller's (as replay --agent)")
+    p.add_argument("--agent", metavar="FILE", type=agent_file_option,
+                   help="a recording's report: the agent's leg as a recording of its own (mono), the recording "
+                   "given the caller's (as replay --agent; \"\": none)")
     add_hold_option(p, "a recording's report", "the report's notes say the hold")
     add_call_options(p)
     add_config_options(p)
