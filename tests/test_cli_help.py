@@ -239,6 +239,26 @@ def test_batch_takes_j_and_jobs_for_its_workers_as_make_and_the_tools_do() -> No
     assert batch.parse_args(["calls/", "--jobs", "2"]).workers == 2
 
 
+@pytest.mark.parametrize("value", ["-5", "nan", "inf", "-inf", "1e400"])
+def test_seconds_not_finite_and_0_or_more_are_an_error_of_the_option_not_a_wait_of_none_or_without_end(
+        value, tmp_path) -> None:
+    """``replay --webhook-wait S`` is seconds, 0 or more: a negative number or NaN (which waited no
+    time at all) and an infinite one (which waited until the process was killed) are the option's
+    error, said as argparse says the others (usage, then one line naming it), exit 2, before any file
+    is read or made; its help gives the bound."""
+    recording = ROOT / "audio_fixtures" / "calls" / "normal_8k.wav"
+    proc = call_monitor("replay", "--db", tmp_path / "calls.db", "--webhook", "http://127.0.0.1:9/hook",
+                        f"--webhook-wait={value}", recording, cwd=tmp_path)
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr.startswith("usage: call-monitor replay ")
+    assert proc.stderr.splitlines()[-1] == ("call-monitor replay: error: argument --webhook-wait: must be a number "
+                                            "of seconds, 0 or more")
+    assert list(tmp_path.iterdir()) == []
+    replay = _subparsers()["replay"]
+    assert [replay.parse_args(["call.wav", "--webhook-wait", s]).webhook_wait for s in ("0", "2.5")] == [0.0, 2.5]
+    assert "0 or more" in " ".join(replay.format_help().split())
+
+
 CHANNEL_REFUSED = [
     ("analyze", [], "--channel", "-1", "must be 0 or more"),
     *[(command, extra, "--caller-channel", "-1", "must be 0 or more")

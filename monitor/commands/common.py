@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import math
 import os
 import re
 import stat
@@ -220,6 +221,19 @@ def agent_channel_number(text: str) -> int:
     if n < -1:
         raise argparse.ArgumentTypeError("must be 0 or more, or -1 for none")
     return n
+
+
+def seconds_option(text: str) -> float:
+    """An option's seconds (``replay --webhook-wait``): a finite number, 0 or more. Anything else is
+    the option's error, as argparse refuses ``type=float``'s: a negative number and NaN would wait no
+    time at all, an infinite one until the process is killed."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid float value: {text!r}") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError("must be a number of seconds, 0 or more")
+    return value
 
 
 def add_leg_options(p: argparse.ArgumentParser) -> None:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Iterator, Sequence
 from ..console import error, warning
 from ..stops import stopped_by
 from .common import (ExitStatus, add_call_options, add_config_options, add_hold_option, add_logging_options,
-                     agent_file_option)
+                     agent_file_option, seconds_option)
 
 if TYPE_CHECKING:
     from ..capture.sources import Chunk, Recording
@@ -43,8 +43,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     url.add_argument("--webhook-url-file", metavar="FILE", help="the same, the webhook URL read from FILE: kept "
                      "off the command line, which `ps` shows every user (a key in its query stays private)")
     p.add_argument("--webhook-token-file", metavar="FILE", help="token sent to the webhook as a bearer token")
-    p.add_argument("--webhook-wait", type=float, default=10.0, metavar="S",
-                   help="at the end, wait up to S seconds for the outbox to be delivered (default 10)")
+    p.add_argument("--webhook-wait", type=seconds_option, default=10.0, metavar="S",
+                   help="at the end, wait up to S seconds (0 or more; default 10) for the outbox to be delivered")
     add_call_options(p)
     add_config_options(p)
     add_logging_options(p)
