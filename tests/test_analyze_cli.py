@@ -469,6 +469,19 @@ def test_a_bad_file_whose_name_holds_a_line_break_is_still_said_on_one_line(file
     assert line.startswith(f"call-monitor: error: {tmp_path}/bad\\nname.wav: not an audio file")
 
 
+def test_a_good_file_whose_name_holds_a_line_break_has_its_header_on_one_line_and_its_json_name_as_it_is(
+        files, tmp_path):
+    """The summary's header names the file with its line break written ``\\n``, as an error line
+    writes it, so that the summary has the lines of any other file's; the JSON line keeps the name as it is."""
+    p = tmp_path / "good\nname.wav"
+    p.write_bytes(files["good"].read_bytes())
+    proc = cli(p)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert len(lines) == len(cli(files["good"]).stdout.splitlines()) and lines[0].startswith(f"{tmp_path}/good\\nname.wav [channel "), proc.stdout
+    assert records(cli(p, "--json").stdout)[0]["file"] == str(p)
+
+
 def test_unreadable_file(files, tmp_path):
     p = tmp_path / "locked.wav"
     p.write_bytes(files["good"].read_bytes())

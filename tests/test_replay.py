@@ -254,6 +254,26 @@ def test_the_alerts_listing_names_the_recording_each_call_was_replayed_from(tmp_
     assert f'"source": "{second}"' in jsonl
 
 
+def test_a_recordings_name_holding_a_line_break_is_written_on_one_line_in_its_summary_and_its_alerts_listing(
+        tmp_path):
+    """A recording named with a line break (``new\\nline.wav``): replay's summary line and each line of
+    the alerts listing name it with the break written ``\\n``, as an error line writes it, so that a
+    call is one summary line and an alert one listed line; the JSON lines keep the name as it is."""
+    x, sr = sf.read(CALLS / "labored_start_8k.wav", frames=8000 * 40)
+    recording = tmp_path / "new\nline.wav"
+    sf.write(recording, x, sr)
+    db = tmp_path / "qa.db"
+    done = here("replay", "--no-transcribe", "--db", db, recording)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1].startswith(f"== {tmp_path}/new\\nline.wav (call 1): "), done.stdout
+    listed = here("alerts", "--db", db)
+    lines = listed.stdout.splitlines()
+    assert listed.returncode == 0 and lines, listed.stderr
+    assert all(line.split()[0] in ("CRITICAL", "warning") and " new\\nline.wav  [" in line for line in lines), lines
+    rows = [json.loads(line) for line in here("alerts", "--db", db, "--jsonl").stdout.splitlines()]
+    assert len(rows) == len(lines) and {r["source"] for r in rows} == {str(recording)}
+
+
 def test_human_output_names_alerts_and_actions(demo):
     assert any(line.startswith("CRITICAL [") and "] possible_emergency: " in line for line in demo.stdout.splitlines())
     assert "emergency services" in demo.stdout

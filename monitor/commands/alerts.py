@@ -7,7 +7,7 @@ import os
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from ..console import error, info, padded, severity_word, width
+from ..console import error, info, one_line, padded, severity_word, width
 from .common import WHEN_FORMATS, ExitStatus, add_config_options, close_quietly, parse_when
 
 if TYPE_CHECKING:  # for the annotations only
@@ -202,7 +202,7 @@ def _print_alerts(store: Store, alerts: list[StoredAlert], jsonl: bool, longest_
     acks = store.acks_of([a.alert_id for a in alerts])
     words = store.words_of([a.alert_id for a in alerts])
     calls = _calls(store, {a.event.call_id for a in alerts})
-    names = {i: recording_name(call.source, call.agent_file) for i, call in calls.items()}
+    names = {i: one_line(recording_name(call.source, call.agent_file)) for i, call in calls.items()}  # one line each
     columns = max((width(n) for n in names.values()), default=0)
     for stored in alerts:
         ev = stored.event

@@ -7,7 +7,7 @@ import math
 import numbers
 from typing import TYPE_CHECKING, Iterable, Iterator
 
-from ..console import error, warning
+from ..console import error, one_line, warning
 from ..events import json_line
 from ..stops import stopped_by, stops_held
 from .common import ExitStatus, channel_number
@@ -88,7 +88,7 @@ def _human(rec: dict) -> str:
     def f(key: str, unit: str = "", nd: int = 2) -> str:
         v = rec[key]
         return "n/a" if v is None else f"{v:.{nd}f}{unit}"
-    return (f"{rec['file']} [channel {rec['channel']}, {rec['sample_rate']} Hz, {rec['duration_s']:.1f} s]\n"
+    return (f"{one_line(rec['file'])} [channel {rec['channel']}, {rec['sample_rate']} Hz, {rec['duration_s']:.1f} s]\n"
             f"  speech {rec['speech_s']:.1f} s, {rec['syllables']} syllables; "
             f"speech rate {f('speech_rate_sps', '/s')}, articulation rate {f('articulation_rate_sps', '/s')}\n"
             f"  pauses {rec['pauses']} (ratio {f('pause_ratio')}, mean {f('mean_pause_s', ' s')}); "

@@ -10,7 +10,7 @@ from dataclasses import replace
 from typing import TextIO
 
 from ...alerts.meaning import meaning
-from ...console import severity_word
+from ...console import one_line, severity_word
 from ..store_rows import LIVE_SOURCE
 from ...events import AlertAckedEvent, AlertClearedEvent, AlertEvent, CallSummaryEvent, Event, StatusEvent, WordsEvent, unjudged
 
@@ -121,10 +121,11 @@ def _ended(ended_by: str | None) -> str:
 def _call_named(ev: CallSummaryEvent) -> str:
     """The call a summary line is about: a replayed file and the call it was stored as (``call 3``,
     what ``report 3`` takes; a call of two files names both); a live call by that id alone (its
-    source, ``live:caller=...``, is the daemon's, which ``status`` names)."""
+    source, ``live:caller=...``, is the daemon's, which ``status`` names). A file's name is written on
+    the line's one line (:func:`~monitor.console.one_line`: a line break in it as ``\\n``)."""
     if ev.file is None or ev.file.startswith(LIVE_SOURCE):
         return "call (not stored yet)" if ev.call_id is None else f"call {ev.call_id}"
-    files = ev.file if ev.agent_file is None else f"{ev.file} + agent {ev.agent_file}"  # a call of two files
+    files = one_line(ev.file if ev.agent_file is None else f"{ev.file} + agent {ev.agent_file}")  # of two files too
     return files if ev.call_id is None else f"{files} (call {ev.call_id})"
 
 
