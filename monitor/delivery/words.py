@@ -51,12 +51,16 @@ def word_of(typed: str) -> str:
 
 def note_of(typed: object) -> str:
     """The note ``typed`` on one line (its runs of white space one space); raises :class:`WordRefused`
-    for one longer than :data:`NOTE_CHARS`, or holding a control character."""
+    for one longer than :data:`NOTE_CHARS`, holding a control character, or not text (a command
+    line's bytes that are not UTF-8, which Python holds as lone surrogates: no database or JSON
+    takes them)."""
     note = " ".join(("" if typed is None else str(typed)).split())
     if len(note) > NOTE_CHARS:
         raise WordRefused(f"the note is {len(note)} characters long, longer than {NOTE_CHARS}: say it shorter")
     if any(ord(c) < 32 or ord(c) == 127 for c in note):
         raise WordRefused("the note holds a control character")
+    if any(0xD800 <= ord(c) <= 0xDFFF for c in note):  # bytes not UTF-8 on the command line, or a lone surrogate
+        raise WordRefused("the note is not valid text (bytes that are not UTF-8): type it again")
     return note
 
 
