@@ -401,6 +401,21 @@ def mounted(what: list[str], folder: Path) -> Iterator[Path]:
         subprocess.run(["umount", "--lazy", str(folder)], capture_output=True, check=False)
 
 
+@contextlib.contextmanager
+def immutable(path: Path) -> Iterator[Path]:
+    """``path`` (a file or folder) made immutable (``chattr +i``) while the block runs: nothing
+    changes it, removes it or makes a file in it, not even root; made mutable again however the
+    test ends. Where it cannot be (not root, a file system without the attribute), the test is
+    skipped, saying why."""
+    done = subprocess.run(["chattr", "+i", str(path)], capture_output=True, text=True)
+    if done.returncode != 0:
+        pytest.skip(f"cannot make {path} immutable here: {(done.stderr.strip() or str(done.returncode)).splitlines()[0]}")
+    try:
+        yield path
+    finally:
+        subprocess.run(["chattr", "-i", str(path)], capture_output=True, check=False)
+
+
 def mounted_tmpfs(mnt: Path, options: str) -> Iterator[Path]:
     """The folder ``mnt`` (made here) with a tmpfs mounted on it with ``options`` while the
     generator runs (:func:`mounted`)."""

@@ -4,6 +4,7 @@ escaped, odd arguments quoted, control characters refused with one line."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shutil
 import subprocess
@@ -11,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, PY, bare_sqlite_file, call_monitor, call_monitor_here, made_in, stopped_at
+from conftest import (ROOT, PY, bare_sqlite_file, call_monitor, call_monitor_here, immutable, made_in, mounted_tmpfs,
+                      stopped_at)
 
 from monitor.commands.install_service import UnitArgumentError, exec_start, systemd_quote
 from monitor.delivery.store import Store
@@ -72,13 +74,13 @@ def test_systemd_accepts_the_unit_with_hostile_arguments(tmp_path):
     assert v.returncode != 0 and "specifier" in v.stderr.lower()
 
 
-def _install(tmp_path, *args: str, **environ: str) -> subprocess.CompletedProcess:
+def _install(tmp_path, *args: str, cwd: Path | None = None, **environ: str) -> subprocess.CompletedProcess:
     """``install-service`` with no user configuration (HOME and XDG_CONFIG_HOME in ``tmp_path``), in
-    the environment with ``environ`` on top; in this process (:func:`call_monitor_here`), its
-    environment put back after."""
+    the environment with ``environ`` on top (in ``cwd``, the checkout's folder unless given); in this
+    process (:func:`call_monitor_here`), its environment put back after."""
     env = dict(os.environ, HOME=str(tmp_path), XDG_CONFIG_HOME=str(tmp_path / "cfg"), PYTHONPATH=str(ROOT))
     env.update(environ)
-    return call_monitor_here("install-service", "--unit-dir", str(tmp_path / "units"), *args, env=env)
+    return call_monitor_here("install-service", "--unit-dir", str(tmp_path / "units"), *args, cwd=cwd, env=env)
 
 
 @pytest.mark.parametrize("problem", ["missing", "bad key", "bad value"])
@@ -581,6 +583,39 @@ def test_a_database_the_daemon_could_never_make_is_refused_in_one_line_and_nothi
     assert r.returncode == 2 and not (tmp_path / "units").exists()
     assert r.stderr == f"call-monitor: error: {db}: cannot make the database there ({why})\n"
     assert not db.parent.exists()
+
+
+@pytest.mark.parametrize("where", ["under a file", "on a read-only filesystem", "in an immutable folder",
+                                   "an immutable database"])
+def test_a_db_given_relative_that_the_daemon_could_never_make_or_write_is_refused_as_one_given_absolute(
+        tmp_path, where):
+    """``--db`` goes into the unit as the absolute path it names from here, and is checked as that
+    path, given absolute or as the configuration's ``storage.db``, is: a relative one the daemon
+    could never make (a file where a folder of its path belongs, a read-only filesystem, a folder
+    made immutable) or never write (a database made immutable) is one line naming it, exit 2, no
+    unit, nothing made (it was written into a unit whose daemon would store no call)."""
+    work = tmp_path / "work"
+    work.mkdir()
+    with contextlib.ExitStack() as held:
+        if where == "under a file":
+            (work / "mono.wav").write_bytes(b"RIFF")
+            given, why = "mono.wav/x.db", f"cannot make the database there ({work / 'mono.wav'} is a file, not a folder)"
+        elif where == "on a read-only filesystem":
+            mnt = held.enter_context(contextlib.contextmanager(mounted_tmpfs)(work / "romnt", "ro,size=64k"))
+            given, why = "romnt/q.db", f"cannot make the database there ({mnt}: a read-only filesystem)"
+        elif where == "in an immutable folder":
+            (folder := work / "rodir").mkdir()
+            held.enter_context(immutable(folder))
+            given, why = "rodir/q.db", f"cannot make the database there ({folder}: permission denied)"
+        else:
+            Store.open(work / "ro.db").close()
+            held.enter_context(immutable(work / "ro.db"))
+            given, why = "ro.db", "cannot write the database (permission denied)"
+        before = sorted(os.listdir(work))
+        r = _install(tmp_path, "--caller", "softphone.monitor", "--db", given, cwd=work)
+        assert sorted(os.listdir(work)) == before
+    assert (r.returncode, r.stdout) == (2, "") and not (tmp_path / "units").exists()
+    assert r.stderr == f"call-monitor: error: {work / given}: {why}\n"
 
 
 def test_relative_paths_in_the_configuration_are_said_to_be_found_from_the_home_folder(tmp_path):

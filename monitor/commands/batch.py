@@ -311,7 +311,7 @@ def _run(args: argparse.Namespace, inputs: _Inputs, phase: _Phase) -> int:
     opened and the calls scored there (and against ``--labels``), then the table and the last line."""
     cfg, jobs, unopened = inputs.cfg, inputs.jobs, inputs.unopened
     from ..batch.runner import BatchRun, ClusterError, SchedulerLost, dask_client, workers_without_callmonitor
-    from ..delivery.store_files import lasting_problem, making_problem, writing_problem
+    from ..delivery.store_files import never_writable
 
     model_info = _speech_model(args, cfg, phase)  # before the database: one that will not load leaves nothing made
     if isinstance(model_info, ExitStatus):
@@ -319,7 +319,7 @@ def _run(args: argparse.Namespace, inputs: _Inputs, phase: _Phase) -> int:
     phase.now = STARTING
     opts = _options(args, len(jobs) - len(unopened), model_info)
     db = os.path.expanduser(cfg.storage.db)
-    if problem := lasting_problem(db) or making_problem(db) or writing_problem(db):  # before any cluster starts
+    if problem := never_writable(db):  # before any cluster starts
         error(problem)
         return ExitStatus.BAD_SETUP
     store = None

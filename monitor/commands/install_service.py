@@ -569,11 +569,13 @@ def _start_problem(cfg, args: argparse.Namespace) -> str | None:
     Unix socket, a call audio or report folder it cannot write (or another database's); or what it
     would start on but never store a call in, monitoring and alerting all the same (a failing
     database never silences an alert), which a unit installed for good should not carry: a
-    database it could never write (a folder, no SQLite file, one the daemon's store refuses) or
-    never make (a file in the way, a folder it may not write: :func:`making_problem`); its speech
-    model is checked next (:func:`_model_problem`)."""
+    database it could never write (a folder, no SQLite file, one the daemon's store refuses, one this
+    user may not write) or never make (a file in the way, a folder it may not write), checked as
+    ``replay`` and ``batch`` check theirs (:func:`~monitor.delivery.store_files.never_writable`) at
+    the path the unit gives its daemon (:func:`_given_db`); its speech model is checked next
+    (:func:`_model_problem`)."""
     from ..delivery.call_files import call_files_problem
-    from ..delivery.store_files import lasting_problem, making_problem
+    from ..delivery.store_files import lasting_problem, never_writable
     from ..config.tokens import TokenFileError
     from ..delivery.status_socket import socket_path_problem
     from .run import webhook_token
@@ -585,11 +587,16 @@ def _start_problem(cfg, args: argparse.Namespace) -> str | None:
         return problem
     if problem := call_files_problem(cfg):
         return problem
-    if problem := lasting_problem(cfg.storage.db):
-        return problem
-    if os.path.isabs(os.path.expanduser(cfg.storage.db)) and (problem := making_problem(cfg.storage.db)):
-        return problem  # a relative one is made from the daemon's working folder, not this one
-    return None
+    db = _given_db(cfg, args)
+    if not os.path.isabs(os.path.expanduser(db)):  # found from the daemon's working folder, not this one
+        return lasting_problem(db)
+    return never_writable(db)
+
+
+def _given_db(cfg, args: argparse.Namespace) -> str:
+    """The database the unit's daemon is given: ``--db`` as the absolute path it names from here (as
+    :func:`run_arguments` writes it into the unit), else the configuration's ``storage.db`` as it is."""
+    return os.path.abspath(os.path.expanduser(args.db)) if args.db else cfg.storage.db
 
 
 def _model_problem(cfg, args: argparse.Namespace) -> tuple[str | None, list[str]]:

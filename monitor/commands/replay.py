@@ -147,12 +147,12 @@ def _opened(args: argparse.Namespace,
     the database cannot be opened: the alerts go on, not stored); None, said in one line, when no
     call could be stored (a folder, a recording or a database it may not write, as batch) or the
     model cannot be used. A stop (Ctrl-C, SIGTERM) meanwhile is said in one line and raised."""
-    from ..delivery.store_files import lasting_problem, making_problem, writing_problem
+    from ..delivery.store_files import never_writable
     from .common import ModelError, StoreError, open_store_or_pending, open_transcription
     doing = "the database opened"
     try:
         db = cfg.storage.db
-        if problem := lasting_problem(db) or making_problem(db) or writing_problem(db):
+        if problem := never_writable(db):
             error(f"{problem}: nothing was replayed")
             return None
         doing = "the speech model loaded"  # before the database: a model that cannot be used leaves it as it was

@@ -295,6 +295,15 @@ def writing_problem(path: str | os.PathLike[str]) -> str | None:
     return None
 
 
+def never_writable(path: str | os.PathLike[str]) -> str | None:
+    """What keeps this user from ever writing the database at ``path``, found before anything is
+    written there: what is there already (:func:`lasting_problem`), or a database that cannot be
+    made there (:func:`making_problem`) or written (:func:`writing_problem`). The one check of the
+    commands that write and end (``replay``, ``batch``) and of ``install-service``, whose daemon
+    would store no call; None when the database can be written (or is only locked or unreadable now)."""
+    return lasting_problem(path) or making_problem(path) or writing_problem(path)
+
+
 def _refusal_read(p: Path, flags: str) -> str | None:
     """:func:`_refusal` of the database at ``p`` read with ``flags``, as a line; None also when it is
     locked or unreadable now."""
