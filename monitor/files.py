@@ -1,6 +1,6 @@
 """Files: written whole or not at all (into a temporary file beside it, renamed over it at the end;
 a new file beside another that goes whatever ends its block),
-why a folder takes no new file, whether two paths name one file or a pipe, what a file holds (a
+why a folder takes no new file (asked of the system by making one), whether two paths name one file or a pipe, what a file holds (a
 hash of its bytes), a file or pipe read so that Ctrl-C ends the wait for it, a secret's file others may read, and a
 file's name as text."""
 
@@ -78,6 +78,40 @@ def not_writable(path: str | os.PathLike[str]) -> str:
     """Why this user may not write ``path`` (a folder there, or a file), in words: "a read-only
     filesystem" (a read-only mount, which permissions do not tell) or "permission denied"."""
     return "a read-only filesystem" if os.statvfs(path).f_flag & os.ST_RDONLY else "permission denied"
+
+
+def cannot_make_in(folder: str | os.PathLike[str]) -> str | None:
+    """Why this process cannot make a file in the folder ``folder``, in words (:func:`refused`),
+    found by making one there, without a name (``O_TMPFILE``, else one removed at once): nothing is
+    left there, however the process ends. Permissions do not tell it all: root's pass a folder of a
+    file system that takes no file (/sys, /proc). None when it can."""
+    import tempfile
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as err:
+        return refused(err, folder)
+    return None
+
+
+def cannot_open_to_write(path: str | os.PathLike[str]) -> str | None:
+    """Why this process cannot write the file ``path``, in words (:func:`refused`), found by opening
+    it to write, which changes nothing in it (but drops this process's POSIX locks on it, as any
+    descriptor of it closed does: asked before the process opens it); None when it can."""
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC))
+    except OSError as err:
+        return refused(err, path)
+    return None
+
+
+def refused(err: OSError, path: str | os.PathLike[str]) -> str:
+    """``err``, the system's refusal to make or write a file at ``path`` (a folder, or a file), in
+    words: :func:`not_writable`'s for a permission or a read-only filesystem, the system's own
+    otherwise (/proc's "no such file or directory")."""
+    if err.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return not_writable(path)
+    return (err.strerror or str(err)).lower()
 
 
 def same_file(a: str | os.PathLike[str], b: str | os.PathLike[str]) -> bool:

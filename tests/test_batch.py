@@ -38,7 +38,7 @@ import pytest
 import soundfile as sf
 
 from conftest import (CALLS, HOLD, PY, ROOT, SPEECH, bare_sqlite_file, call_monitor as cli, call_monitor_here, db_rows,
-                      child_processes, holds_open,
+                      child_processes, fill, holds_open,
                       korean_model, long_recording, made_in, process_alive, scheduler_address, stopped_after, stopped_at,
                       stopped_once_open, wait_for)
 
@@ -714,6 +714,39 @@ def test_a_table_it_cannot_write_is_refused_naming_the_cause(tmp_path, read_only
         assert (done.returncode, done.stdout) == (2, ""), done.stderr
         assert done.stderr == f"call-monitor: error: {folder / 's.csv'}: cannot write the table ({why})\n"
     assert not (tmp_path / "e.db").exists()
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="no procfs mounted on /proc")
+def test_a_table_where_no_file_can_be_made_whatever_the_permissions_say_is_refused_before_anything_is_scored(
+        tmp_path):
+    """procfs (/proc) takes no new file, not even root's, whose permissions pass every folder: the
+    table there is refused as one a folder's permissions forbid, one line naming why, exit 2, nothing
+    scored or stored (the call was scored and stored, then the table failed, exit 1)."""
+    done = call_monitor_here("batch", ARCHIVE[0], "--workers", "1", "--db", tmp_path / "e.db", "--out", "/proc/x.csv")
+    assert (done.returncode, done.stdout) == (2, ""), done.stderr
+    assert re.fullmatch(r"call-monitor: error: /proc/x\.csv: cannot write the table \(/proc: (no such file or "
+                        r"directory|permission denied)\)\n", done.stderr), done.stderr
+    assert not (tmp_path / "e.db").exists() and not os.path.exists("/proc/x.csv")
+
+
+def test_a_table_the_disk_has_no_room_for_once_the_calls_are_scored_says_where_they_are_and_resume_writes_it(
+        tmp_path, tmpfs):
+    """The table's disk fills while the batch scores: the calls are stored all the same, and the one
+    line that says the table could not be written says where they are and that the same command with
+    --resume writes it, skipping them (it said the disk's error alone, exit 1). Given room, it does."""
+    db, out = tmp_path / "e.db", tmpfs / "summary.csv"
+    batch = ["batch", ARCHIVE[0], "--workers", "1", "--db", db, "--out", out]
+    filler = fill(tmpfs)
+    done = call_monitor_here(*batch)
+    assert (done.returncode, done.stdout) == (1, ""), done.stderr
+    assert done.stderr.splitlines() == [f"call-monitor: error: {out}: cannot write the table (no space left on device): "
+                                        f"every call scored is in {db}; the same command with --resume writes it, "
+                                        "skipping the calls scored"]
+    assert len(_ledger(db)) == 1 and made_in(tmpfs) == [filler.name]
+    filler.unlink()
+    again = call_monitor_here(*batch, "--resume")
+    assert again.returncode == 0, again.stderr
+    assert [r["status"] for r in read_csv(out)] == ["already_scored"] and len(_ledger(db)) == 1
 
 
 def test_a_scheduler_it_cannot_reach_leaves_no_database_made_and_one_made_before_as_it_was(tmp_path):

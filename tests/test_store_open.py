@@ -150,6 +150,21 @@ def test_replay_refuses_a_database_on_a_read_only_filesystem_before_replaying(tm
         assert db.read_bytes() == before
 
 
+@pytest.mark.skipif(not os.path.isdir("/sys/kernel"), reason="no sysfs mounted on /sys")
+def test_a_database_where_no_file_can_be_made_whatever_the_permissions_say_is_refused_by_replay_and_batch_alike():
+    """sysfs (/sys) takes no new file, not even root's, whose permissions pass every folder: replay
+    refuses a database there before it replays anything, in the line batch says, exit 2 (it replayed
+    the whole call, every alert "not stored", and ended on exit 1, where batch refused it as it
+    opened it), and nothing is left there."""
+    db = "/sys/x.db"
+    said = f"{ERROR}{db}: cannot make the database there (/sys: permission denied)"
+    replayed = call_monitor_here("replay", "--jsonl", "--no-transcribe", "--db", db, str(CALL))
+    assert (replayed.returncode, replayed.stdout, replayed.stderr) == (2, "", f"{said}: nothing was replayed\n")
+    scored = call_monitor_here("batch", "--workers", "1", "--db", db, str(CALL))
+    assert (scored.returncode, scored.stdout, scored.stderr) == (2, "", f"{said}\n")
+    assert not os.path.lexists(db)
+
+
 def test_replay_on_a_locked_database_prints_every_alert_with_one_error_line(held_lock, reference_alerts):
     db, _ = held_lock
     t0 = time.monotonic()

@@ -72,9 +72,9 @@ def _check_args(args: argparse.Namespace) -> str | None:
         folder = os.path.dirname(os.path.abspath(args.out))
         if not os.path.isdir(folder):
             return f"{args.out}: cannot write the table (no such folder {folder})"
-        if not os.access(folder, os.W_OK):
-            from ..files import not_writable
-            return f"{args.out}: cannot write the table ({folder}: {not_writable(folder)})"
+        from ..files import cannot_make_in
+        if why := cannot_make_in(folder):  # the table is made beside its name, then renamed over it
+            return f"{args.out}: cannot write the table ({folder}: {why})"
         if os.path.isdir(args.out):
             return f"{args.out}: cannot write the table (a folder of that name is there)"
         if args.out.lower().endswith((".parquet", ".pq")):
@@ -401,8 +401,9 @@ def _finish(args: argparse.Namespace, cfg, outcome, phase: _Phase, scores: list[
     if args.out:
         try:
             write_table(args.out, cfg, outcome.rows, labelled=scores is not None)
-        except OSError as err:
-            error(f"{args.out}: cannot write the table ({err.strerror or err})")
+        except OSError as err:  # a disk filled meanwhile, say: the calls are stored
+            error(f"{args.out}: cannot write the table ({(err.strerror or str(err)).lower()}): every call scored is "
+                  f"in {phase.db}; the same command with --resume writes it, skipping the calls scored")
             return ExitStatus.FAILED
     if outcome.again:
         warning(f"{outcome.again} of the calls scored were in {phase.db} already, scored from the same recording, "

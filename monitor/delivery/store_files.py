@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..console import first_line
-from ..files import not_writable
+from ..files import cannot_make_in, cannot_open_to_write
 from .store_errors import StoreError
 from .store_schema import _TABLES, _TABLES_FROM, SCHEMA_VERSION, _too_new
 
@@ -262,9 +262,11 @@ def lasting_problem(path: str | os.PathLike[str]) -> str | None:
 
 def making_problem(path: str | os.PathLike[str]) -> str | None:
     """What keeps this user from making the database at ``path``, not there yet, found without
-    making anything: a file where a folder of its path belongs, or the nearest folder of it that is
-    there taking no new file (its permissions, a read-only filesystem). None when something is at
-    ``path`` already (:func:`lasting_problem` judges it) or the database can be made."""
+    making it: a file where a folder of its path belongs, or the nearest folder of it that is there
+    taking no new file (its permissions, a read-only filesystem, a file system that takes none
+    whatever its permissions say: :func:`~monitor.files.cannot_make_in`, which leaves nothing there).
+    None when something is at ``path`` already (:func:`lasting_problem` judges it) or the database
+    can be made."""
     p = Path(path).expanduser()
     if os.path.lexists(p):
         return None
@@ -273,25 +275,27 @@ def making_problem(path: str | os.PathLike[str]) -> str | None:
     there = next(d for d in (folder, *folder.parents) if os.path.exists(d))
     if not os.path.isdir(there):
         return f"{p}: cannot make the database there ({there} is a file, not a folder)"
-    if not os.access(there, os.W_OK | os.X_OK):
-        return f"{p}: cannot make the database there ({there}: {not_writable(there)})"
+    if why := cannot_make_in(there):
+        return f"{p}: cannot make the database there ({there}: {why})"
     return None
 
 
 def writing_problem(path: str | os.PathLike[str]) -> str | None:
     """What keeps this user from writing the database file at ``path``, there already, found without
-    changing anything: the file, or the folder SQLite makes its ``-wal`` and ``-shm`` files in (none
-    there yet), taking no write (its permissions, a read-only filesystem). For a command that writes
-    and ends (``replay``, ``batch``), which cannot wait for that to change as a daemon does. None when
-    no file is there (:func:`making_problem` judges that) or it can be written."""
+    changing it: the file, or the folder SQLite makes its ``-wal`` and ``-shm`` files in (none there
+    yet), taking no write (its permissions, a read-only filesystem, an immutable file), as the system
+    answers when asked (:func:`~monitor.files.cannot_open_to_write`, :func:`~monitor.files.cannot_make_in`).
+    For a command that writes and ends (``replay``, ``batch``), which cannot wait for that to change
+    as a daemon does. None when no file is there (:func:`making_problem` judges that) or it can be
+    written."""
     p = Path(path).expanduser()
     if not os.path.isfile(p):
         return None
-    if not os.access(p, os.W_OK):
-        return f"{p}: cannot write the database ({not_writable(p)})"
+    if why := cannot_open_to_write(p):
+        return f"{p}: cannot write the database ({why})"
     folder = p.resolve().parent
-    if not os.path.exists(f"{p.resolve()}-wal") and not os.access(folder, os.W_OK | os.X_OK):
-        return f"{p}: cannot write the database (its folder {folder}: {not_writable(folder)})"
+    if not os.path.exists(f"{p.resolve()}-wal") and (why := cannot_make_in(folder)):
+        return f"{p}: cannot write the database (its folder {folder}: {why})"
     return None
 
 
