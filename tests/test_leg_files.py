@@ -180,6 +180,21 @@ def test_a_batch_scores_a_call_of_two_files_as_the_stereo_recording_and_resume_s
         [(str(stereo), ""), (str(caller), str(agent)), (str(caller), str(agent))]
 
 
+def test_a_batch_given_the_agents_file_as_replay_takes_it_says_that_a_manifests_agent_path_takes_it(tmp_path):
+    """``batch CALLER.wav --agent AGENT.wav``, a call of two files given as ``replay`` takes it, got
+    argparse's "argument --agent-channel: invalid int value: 'AGENT.wav'" (--agent taken for an
+    abbreviation of --agent-channel): its usage and one line saying where a batch takes the agent's
+    file, a manifest's agent_path column, exit 2, nothing scored or made."""
+    from conftest import call_monitor
+    caller, agent = CALLS / "normal_8k.wav", CALLS / "deteriorating_8k.wav"
+    r = call_monitor("batch", caller, "--agent", agent, "--db", tmp_path / "e.db", cwd=tmp_path, timeout=60)
+    assert (r.returncode, r.stdout) == (2, "") and r.stderr.startswith("usage: call-monitor batch "), r.stderr
+    assert r.stderr.splitlines()[-1] == (
+        "call-monitor batch: error: argument --agent: a batch takes the agent's file of a call of two files from a "
+        "manifest's agent_path column, the caller's file in its path column (docs/recordings.md: a call of two files)")
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_bad_files_of_a_call_of_two_files_are_one_line_each_naming_the_file_and_its_row(leg_files, tmp_path, capsys):
     """Rows whose agent's file is missing, not audio, stereo, or the caller's again: each one error
     line naming the file, the problem and the row, as a bad recording's; nothing scored, exit 1, and

@@ -47,12 +47,25 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--model", metavar="MODEL", help="Vosk model folder, language code (en-us, ko) or a model's name "
                    "as `call-monitor models` lists it (with --transcribe)")
     add_leg_options(p)
+    p.add_argument("--agent", action=_AgentFromManifest, metavar="FILE", help=argparse.SUPPRESS)
     p.add_argument("--quiet", action="store_true",
                    help="no progress: neither the bars on a terminal (of the check of the recordings, of the "
                         "scoring) nor the scoring's progress lines in a log")
     add_config_options(p)
     add_logging_options(p)
     p.set_defaults(run=run)
+
+
+class _AgentFromManifest(argparse.Action):
+    """``--agent FILE``, the agent's file of a call of two files as ``replay`` takes it, refused
+    saying where a batch takes it (a manifest's ``agent_path``): argparse took it for
+    ``--agent-channel`` abbreviated and said the file was no number. Not in the help."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values,
+                 option_string: str | None = None) -> None:
+        raise argparse.ArgumentError(self, "a batch takes the agent's file of a call of two files from a manifest's "
+                                           "agent_path column, the caller's file in its path column "
+                                           "(docs/recordings.md: a call of two files)")
 
 
 def _check_args(args: argparse.Namespace) -> str | None:
