@@ -1183,6 +1183,15 @@ def test_an_output_in_a_folder_it_cannot_write_is_refused_naming_the_cause(tmp_p
     assert done.stderr == f"call-monitor: error: {shut / 'r.png'}: cannot write the report (permission denied)\n"
 
 
+def test_an_output_on_a_file_system_that_takes_no_file_is_refused_before_anything_is_replayed(capsys):
+    """/proc takes no new file, whatever root's permissions say: one line and exit 2 before the call
+    is analysed, not a failure at its end."""
+    page = "/proc/r.html"
+    assert _fails(capsys, str(CALLS / "normal_8k.wav"), "-o", page) == (
+        f"call-monitor: error: {page}: cannot write the report (no such file or directory)")
+    assert not os.path.exists(page)
+
+
 def test_missing_matplotlib_is_one_line_installing_matplotlib_not_pypis_callmonitor(tmp_path, capsys, monkeypatch):
     """The package is not on PyPI, where `callmonitor` is another project: the hint, and the
     help's, install matplotlib (or the clone with its report extra), never that project."""

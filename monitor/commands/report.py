@@ -64,9 +64,11 @@ def _check_output(path: str) -> str | None:
     if not os.path.isdir(d):
         error(f"{path}: cannot write the report: no such directory {d}")
         return None
-    if not os.access(d, os.W_OK) or (os.path.exists(path) and not os.access(path, os.W_OK)):
-        from ..files import not_writable
-        error(f"{path}: cannot write the report ({not_writable(d)})")
+    from ..files import cannot_make_in, cannot_open_to_write
+    # written beside its name, then renamed over it: its folder must take a file (asked of the system:
+    # root's permissions pass /proc), and one there already be writable
+    if why := cannot_make_in(d) or (os.path.exists(path) and cannot_open_to_write(path)):
+        error(f"{path}: cannot write the report ({why})")
         return None
     return FORMATS[ext]
 
