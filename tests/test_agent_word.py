@@ -277,11 +277,13 @@ def test_words_waiting_for_their_alerts_hold_up_none_whose_alert_was_delivered(d
     (("first", "handled"), 2, "outcome: 'first' is no alert id: give the id `call-monitor alerts` lists, or last"),
     (("99999999999999999999", "handled"), 2,
      "outcome: '99999999999999999999' is no alert id: give the id `call-monitor alerts` lists, or last"),
+    (("1" + "0" * 5000, "handled"), 2,
+     f"outcome: '1{'0' * 5000}' is no alert id: give the id `call-monitor alerts` lists, or last"),
     (("1", "handled", "--note", "a\x07b"), 2, "outcome: the note holds a control character"),
     (("1", "handled", "--note", os.fsdecode(b"caf\xe9")), 2,
      "outcome: the note is not valid text (bytes that are not UTF-8): type it again"),
-], ids=["unknown id", "unknown word", "note too long", "no alert id", "id past SQLite's integers", "control character",
-        "a Latin-1 note"])
+], ids=["unknown id", "unknown word", "note too long", "no alert id", "id past SQLite's integers",
+        "more digits than int() reads", "control character", "a Latin-1 note"])
 def test_bad_input_is_one_line_naming_the_problem_and_keeps_nothing(db, capsys, args, status, said):
     got, out, err = _said(capsys, *args, "--db", str(db))
     assert (got, out, err) == (status, "", f"call-monitor: error: {said.format(db=db)}\n")

@@ -1096,6 +1096,26 @@ def test_bad_inputs(tmp_path, capsys, det):
     assert not os.path.exists(out)
 
 
+def test_a_call_id_past_sqlites_integers_is_refused_in_one_line_as_no_call_id_not_looked_up(tmp_path, capsys):
+    """SQLite refuses to be asked for an id past its largest integer: the report says that the number
+    is no call id (exit 2, as for another bad id), the largest one names no call (exit 1), and a
+    number of more digits than int() reads is refused alike."""
+    db, out = tmp_path / "events.db", str(tmp_path / "r.html")
+    with Store.open(db) as store:
+        store.end_call(store.start_call("a.wav", 1000.0), 10.0)
+    refused = ("'{id}' is no call id: give the call's id `call-monitor alerts` shows "
+               "(a whole number from 1 to 9223372036854775807)")
+    for number in ("9223372036854775808", "1" + "0" * 5000, "0"):
+        assert _fails(capsys, number, "-o", out, "--db", str(db)) == \
+            "call-monitor: error: " + refused.format(id=number)
+        done = call_monitor_here("report", "--call", number, "-o", out, "--db", db)
+        assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+        assert done.stderr.splitlines()[-1] == "call-monitor report: error: argument --call: " + refused.format(id=number)
+    assert _fails(capsys, "9223372036854775807", "-o", out, "--db", str(db)) == \
+        f"call-monitor: error: call 9223372036854775807: no such call in {db}"
+    assert not os.path.exists(out)
+
+
 @pytest.mark.parametrize("report_of", ["a stored call", "a recording", "an archive"])
 def test_a_report_is_never_written_over_the_database(det, tmp_path, capsys, report_of):
     """-o naming the database of stored calls (here by a link to it; --db, else the configured one)

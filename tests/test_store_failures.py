@@ -322,6 +322,22 @@ def test_alerts_says_when_there_are_none_and_names_a_call_that_is_not_there(tmp_
     r = cli("alerts", "--db", str(db), "--call", "99")
     assert r.returncode == 1 and r.stderr == f"call-monitor: error: call 99: no such call in {db}\n"
 
+
+@pytest.mark.parametrize("number", ["9223372036854775808", "1" + "0" * 5000, "-1"],
+                         ids=["past SQLite's integers", "more digits than int() reads", "negative"])
+def test_alerts_refuses_a_call_id_no_call_can_have_as_the_options_error_not_a_traceback(tmp_path, number):
+    """``--call`` takes 1 to SQLite's largest integer (a larger one cannot even be asked for), with the
+    alerts and with their outcomes."""
+    db = tmp_path / "e.db"
+    Store.open(db).close()
+    for asked in ((), ("--outcomes",)):
+        r = call_monitor_here("alerts", *asked, "--call", number, "--db", db)
+        assert r.returncode == 2 and r.stdout == "" and "Traceback" not in r.stderr, r.stderr
+        assert r.stderr.splitlines()[-1] == (f"call-monitor alerts: error: argument --call: {number!r} is no call id: "
+                                             "give the call's id `call-monitor alerts` shows (a whole number from 1 "
+                                             "to 9223372036854775807)")
+
+
 def test_alerts_with_a_configuration_broken_elsewhere_lists_them_with_one_warning_and_refuses_one_that_may_name_the_database(
         recorded_db, tmp_path):
     """A configuration that cannot be loaded (a value a reload refused) stopped `alerts` too, which

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from ..console import error, info, one_line, padded, severity_word, width
-from .common import WHEN_FORMATS, ExitStatus, add_config_options, close_quietly, parse_when
+from .common import WHEN_FORMATS, ExitStatus, add_config_options, call_id, close_quietly, parse_when
 
 if TYPE_CHECKING:  # for the annotations only
     from ..config import Config
@@ -60,7 +60,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         "said handled, false alarm and none said, the false alarms among the alerts with "
                         "a word (\"2 of 3 (67 %%)\"), the critical alerts per hour of monitored call time "
                         "and the false alarms' notes; with --jsonl one JSON object")
-    p.add_argument("--call", type=int, metavar="ID", help="only alerts of call ID")
+    p.add_argument("--call", type=call_id, metavar="ID", help="only alerts of call ID")
     p.add_argument("--jsonl", action="store_true",
                    help="one JSON object per alert, with \"source\": its call's recording (or live "
                         "devices), \"deliveries\": its webhook deliveries (target, "

@@ -236,6 +236,18 @@ def seconds_option(text: str) -> float:
     return value
 
 
+def call_id(text: str) -> int:
+    """A stored call's id as the user gives it (``--call``, ``report ID``): a whole number from 1 to the
+    largest id a row can have (SQLite's largest integer); another is refused as an option's error, one
+    line (a larger one names no call, and SQLite refuses to be asked for it)."""
+    from ..delivery.store_rows import ID_MAX, whole_number
+    number = whole_number(text.strip())
+    if number is None:
+        raise argparse.ArgumentTypeError(f"{text!r} is no call id: give the call's id `call-monitor alerts` shows "
+                                         f"(a whole number from 1 to {ID_MAX})")
+    return number
+
+
 def add_leg_options(p: argparse.ArgumentParser) -> None:
     """Options of commands that run recorded calls: the channels of a stereo file's legs."""
     p.add_argument("--caller-channel", type=channel_number, default=1, metavar="N",
@@ -801,7 +813,7 @@ def open_store_or_pending(cfg: Config, check: Callable[[Store], None] | None = N
 
 __all__ = ["DURATION_UNITS", "WHEN_FORMATS", "WHEN_OPTIONS", "signed_values_joined", "ExitStatus", "exit_status_of",
            "parse_duration", "parse_when", "add_logging_options",
-           "channel_number", "agent_channel_number", "add_leg_options",
+           "call_id", "channel_number", "agent_channel_number", "add_leg_options",
            "add_config_options", "add_call_options", "add_daemon_options", "add_transcription_options",
            "answer_despite_config", "ask_daemon", "UNIT_FOLDER", "unit_folder", "unit_hint",
            "config_despite_problem", "config_from_args", "given_config", "config_or_error", "daemon_answer", "daemon_elsewhere", "daemon_socket", "empty_option", "open_store",

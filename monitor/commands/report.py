@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING
 
 from ..console import error, info, warning
 from ..stops import stopped_by
-from .common import ExitStatus, add_call_options, add_config_options, add_hold_option, agent_file_option, not_used
+from .common import (ExitStatus, add_call_options, add_config_options, add_hold_option, agent_file_option, call_id,
+                     not_used)
 
 if TYPE_CHECKING:
     from ..config import Config
@@ -28,7 +29,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                                    "Needs matplotlib (pip install matplotlib).")
     p.add_argument("target", metavar="FILE_OR_CALL_ID", nargs="?",
                    help="a recording (WAV, FLAC, OGG, MP3) or the id of a stored call")
-    p.add_argument("--call", type=int, metavar="ID",
+    p.add_argument("--call", type=call_id, metavar="ID",
                    help="the id of a stored call to report: as FILE_OR_CALL_ID takes it, but also when a file "
                         "of that name is there (then ./ID names the file)")
     p.add_argument("--batch", metavar="TABLE",
@@ -120,12 +121,17 @@ def run(args: argparse.Namespace) -> int:
 
 def _report_data(args: argparse.Namespace, cfg: Config, target: str | None):
     """The report's data: the recording ``target`` replayed (None when it cannot be, said), or the
-    stored call ``target`` or ``--call`` names, with the recording's options said not to be used."""
+    stored call ``target`` or ``--call`` names (None for a ``target`` of digits that is no call id,
+    said), with the recording's options said not to be used."""
     if target is not None and (os.path.exists(target) or not target.strip().isdigit()):
         return _recording(args, cfg, target)
-    call_id = args.call if target is None else int(target)
-    data = _stored(args, cfg, call_id)
-    not_used(_recording_options(args), f"call {call_id} is reported as it was stored (its legs' "
+    try:
+        stored = args.call if target is None else call_id(target)
+    except argparse.ArgumentTypeError as err:
+        error(str(err))
+        return None
+    data = _stored(args, cfg, stored)
+    not_used(_recording_options(args), f"call {stored} is reported as it was stored (its legs' "
                                       "channels and its words are the stored call's; to choose others, "
                                       "report its recording)")
     return data

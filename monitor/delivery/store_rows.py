@@ -17,6 +17,20 @@ from .store_errors import StoreError
 LIVE_SOURCE = "live:"
 """How a live call's ``source`` begins (``live:caller=softphone.monitor``): devices, no recording."""
 
+ID_MAX = 2 ** 63 - 1
+"""The largest id a row can have (a call's, an alert's), SQLite's largest integer: a larger number names
+none, and SQLite refuses to be asked for it."""
+
+
+def whole_number(text: str, least: int = 1, most: int = ID_MAX) -> int | None:
+    """The whole number ``text`` writes in decimal digits, None if it writes none or one outside
+    ``least``..``most`` (read unread when longer than ``most``, as int() reads 4300 digits at most):
+    an id a user gives (by default: 1 to :data:`ID_MAX`, the ids a row can have), or a number of a query."""
+    digits = text.lstrip("0") or "0"
+    if not text.isascii() or not text.isdigit() or len(digits) > len(str(most)) or not least <= int(digits) <= most:
+        return None
+    return int(digits)
+
 
 def recording_name(source: str | None, agent_file: str | None = None) -> str:
     """The file name of the recording a replayed or scored call came from (its ``source``), as

@@ -33,10 +33,6 @@ LAST = "last"
 """What ``call-monitor outcome`` takes for the latest alert raised (of the running call, or the last
 call that raised one)."""
 
-ALERT_ID_MAX = 2 ** 63 - 1
-"""The largest alert id (SQLite's largest integer): a larger number names none."""
-
-
 class WordRefused(ValueError):
     """A word that cannot be kept; its message is the problem in one phrase."""
 
@@ -69,9 +65,11 @@ def alert_ref_of(typed: str) -> int | None:
     text = typed.strip().lower().lstrip("#")
     if text == LAST:
         return None
-    if not text.isascii() or not text.isdigit() or not 1 <= int(text) <= ALERT_ID_MAX:
+    from .store_rows import whole_number
+    alert_id = whole_number(text)  # 1 to the largest id a row can have
+    if alert_id is None:
         raise WordRefused(f"{typed!r} is no alert id: give the id `call-monitor alerts` lists, or {LAST}")
-    return int(text)
+    return alert_id
 
 
 def said(word: str) -> str:

@@ -65,6 +65,7 @@ from ..delivery.sinks.webhook import (AGENT_MISMATCH, AGENT_TOKEN_POSTS_ONLY, DA
 from ..config.listen import host_of, is_loopback
 from ..delivery.acks import taken_of
 from ..delivery.outcomes import summary_dict
+from ..delivery.store_rows import ID_MAX, whole_number
 from .acks import AckNews
 from .connections import REQUEST_S
 from .auth import SESSION_COOKIE, SESSION_S, Auth, Principal, scheme_named, split_authorization
@@ -202,14 +203,10 @@ def _finite(text: str) -> float:
     return value
 
 
-MAX_INT = 2 ** 63 - 1
-"""The largest integer SQLite stores (a daemon's ids of alerts it could not store are near 2**62);
-larger ones are refused."""
-
-
 def _exact(text: str) -> int:
-    """A JSON integer; one beyond what SQLite stores is refused (no id, time or count is that big)."""
-    if len(text) > 20 or abs(value := int(text)) > MAX_INT:
+    """A JSON integer; one beyond what SQLite stores, :data:`~monitor.delivery.store_rows.ID_MAX`, is
+    refused (no id, time or count is that big; a daemon's ids of alerts it could not store are near 2**62)."""
+    if len(text) > 20 or abs(value := int(text)) > ID_MAX:
         raise ValueError(f"{text[:20]} is beyond the numbers JSON exchanges")
     return value
 
@@ -326,17 +323,8 @@ class BadQuery(ValueError):
     """A query ``GET /api/alerts`` or ``GET /api/outcomes`` does not take (400), in one phrase naming the parameter."""
 
 
-def _bounded_int(text: str, least: int, most: int) -> int | None:
-    """The whole number ``text`` writes in decimal digits, None if it writes none or one outside
-    ``least``..``most`` (read unread when longer than ``most``, as int() reads 4300 digits at most)."""
-    digits = text.lstrip("0") or "0"
-    if not text.isascii() or not text.isdigit() or len(digits) > len(str(most)) or not least <= int(digits) <= most:
-        return None
-    return int(digits)
-
-
 def _whole(text: str, name: str, least: int, most: int) -> int:
-    number = _bounded_int(text, least, most)
+    number = whole_number(text, least, most)
     if number is None:
         raise BadQuery(f"{name}: expected a whole number from {least} to {most}, got {text[:20]!r}")
     return number
@@ -347,7 +335,7 @@ def page_asked(items: list[tuple[str, str]]) -> tuple[int | None, int, bool | No
     alike) of a query of ``GET /api/alerts``; raises BadQuery for a parameter it does not take,
     one given twice, or a value out of bounds."""
     asked = _given_once(items, PAGE_PARAMETERS)
-    before = _whole(asked["before"], "before", 1, MAX_INT) if "before" in asked else None
+    before = _whole(asked["before"], "before", 1, ID_MAX) if "before" in asked else None
     limit = _whole(asked["limit"], "limit", 1, PAGE_MOST) if "limit" in asked else PAGE_USUAL
     if asked.get("acked", "true") not in ("true", "false"):
         raise BadQuery(f"acked: expected true or false, got {asked['acked'][:20]!r}")
@@ -898,7 +886,7 @@ class Console:
         if problem := ack_name_problem(by):
             return self._refuse(request, problem, 422)
         name = cast(str, by)  # a name: ack_name_problem found no problem with it
-        pk = _bounded_int(request.path_params["alert"], 0, MAX_INT)  # None: no alert's id
+        pk = whole_number(request.path_params["alert"], 0)  # None: no alert's id
         row, new = (None, False) if pk is None else await self._stored(self.store.acknowledge, pk, name.strip())
         if row is None:
             return JSONResponse({"error": "no such alert"}, status_code=404)
