@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from console_proc import ConsoleProcess, alert_body
-from conftest import ALERTING_CALL, db_tables, fill, rolled_back_as_documented, start_daemon, stop_daemon, stored_alert, until
+from conftest import ALERTING_CALL, bare_sqlite_file, db_tables, fill, rolled_back_as_documented, start_daemon, stop_daemon, stored_alert, until
 from pulse import have_pulse
 
 from monitor import cli
@@ -297,6 +297,32 @@ def test_no_database_and_no_daemon_is_one_line_and_makes_no_database(tmp_path, c
     assert (got, out) == (2, "") and err == (f"call-monitor: error: outcome: {missing}: no database there (nothing has "
                                              "been recorded to it yet), and no daemon answers: nothing kept\n")
     assert not missing.exists()
+
+
+NO_DATABASE = {
+    "random bytes": lambda p: p.write_bytes(bytes(range(256)) * 16),
+    "a folder": lambda p: p.mkdir(),
+    "an empty file": lambda p: p.write_bytes(b""),
+    "an SQLite file with no tables": bare_sqlite_file,
+}
+
+
+@pytest.mark.parametrize("make", NO_DATABASE.values(), ids=NO_DATABASE.keys())
+def test_a_database_the_reading_commands_refuse_is_refused_as_they_say_it_exit_2_and_left_as_it_was(
+        tmp_path, capsys, make):
+    """With no daemon answering, the word is kept in the database as `alerts` reads one: what is no
+    callmonitor database is said in `alerts`' words, exit 2 as there, and left byte for byte (an
+    empty file or an SQLite file with no tables is not made a database the word is then missing from)."""
+    given = tmp_path / "somedir.wav"
+    make(given)
+    before = given.read_bytes() if given.is_file() else None
+    assert cli.main(["alerts", "--db", str(given)]) == 2
+    (refused,) = capsys.readouterr().err.removeprefix("call-monitor: error: ").splitlines()
+    got, out, err = _said(capsys, "1", "handled", "--db", str(given))
+    assert (got, out) == (2, "") and err.startswith(f"call-monitor: error: outcome: {refused}") and \
+        err.count("\n") == 1, err
+    assert (given.read_bytes() if given.is_file() else None) == before and given.exists()
+    assert [p.name for p in tmp_path.iterdir()] == ["somedir.wav"]
 
 
 def test_a_version_5_database_gains_the_words_in_place_and_a_purge_takes_them_with_their_alerts(tmp_path):

@@ -24,7 +24,8 @@ from monitor.batch.labels import LabelError, labels_of, parse_onset, read_labels
 from monitor.cli import main
 from monitor.config import load_config
 from monitor.events import AlertEvent
-from monitor.report.archive import detection_lines, no_database_there, read_table
+from monitor.delivery.store_files import no_database_there
+from monitor.report.archive import detection_lines, read_table
 from tools import evaluate
 
 TROUBLE_ONSET_S = 68.356

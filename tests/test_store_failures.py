@@ -628,6 +628,9 @@ def test_purge_of_a_database_that_is_not_there_is_one_line_and_exit_2_and_makes_
     assert r.returncode == 2 and not db.exists()
     assert r.stderr == (f"call-monitor: error: {db}: no database there (nothing has been recorded to it yet): "
                         "nothing to purge\n")
+    db.mkdir()  # a folder given where the file belongs: said as `alerts` says it
+    r = cli("purge", "--db", str(db), "--older-than", "30d")
+    assert r.returncode == 2 and r.stderr == f"call-monitor: error: {db}: is a directory, not a database file: nothing to purge\n"
 
 
 def test_purge_of_an_empty_file_is_one_line_and_exit_2_and_leaves_it_empty(tmp_path):

@@ -84,7 +84,7 @@ def _kept_here(args: argparse.Namespace, asked: dict) -> int:
     from ..config import ConfigError
     from ..delivery.store import Store
     from ..delivery.store_errors import StoreError
-    from ..delivery.store_files import no_database
+    from ..delivery.store_files import no_database_there
     from ..delivery.words import keep_word
     from .common import close_quietly, config_from_args
     try:
@@ -92,8 +92,8 @@ def _kept_here(args: argparse.Namespace, asked: dict) -> int:
     except ConfigError as err:
         error(str(err))
         return ExitStatus.BAD_SETUP
-    if not os.path.isfile(db):
-        error(f"outcome: {no_database(db)}, and no daemon answers: nothing kept")
+    if (none := no_database_there(db)) is not None:  # as the commands that read one say it: none made there
+        error(f"outcome: {none}, and no daemon answers: nothing kept")
         return ExitStatus.BAD_SETUP
     try:
         store = Store.open(db)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import time
 from types import MappingProxyType
 
@@ -43,8 +42,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..delivery.store_files import (an_empty_file, is_bare_sqlite_file, is_empty_file, no_database,
-                                        no_tables)
+    from ..delivery.store_files import no_database_there
     from .common import ConfigError, StoreError, config_from_args, open_store
     now = time.time()
     try:
@@ -58,13 +56,10 @@ def run(args: argparse.Namespace) -> int:
     if not given and age is not None and age <= 0:  # (not given: the retention period, a number)
         info("storage.retention_days is 0 (keep forever): nothing purged; give --older-than to purge")
         return ExitStatus.OK
-    if not os.path.exists(cfg.storage.db):  # as every command that reads one: a --db mistyped shows
-        error(f"{no_database(cfg.storage.db)}: nothing to purge")
-        return ExitStatus.BAD_SETUP
-    # an empty file or an SQLite file with no tables: left so, not made a database
-    unmade = an_empty_file if is_empty_file(cfg.storage.db) else no_tables if is_bare_sqlite_file(cfg.storage.db) else None
-    if unmade is not None:
-        error(f"{unmade(cfg.storage.db)}: nothing to purge")
+    # as every command that reads one: a --db mistyped shows; an empty file or an SQLite file with no
+    # tables is left so, not made a database
+    if (none := no_database_there(cfg.storage.db)) is not None:
+        error(f"{none}: nothing to purge")
         return ExitStatus.BAD_SETUP
     try:
         store = open_store(cfg)

@@ -307,7 +307,8 @@ def _archive(args: argparse.Namespace, fmt: str) -> int:
         return ExitStatus.BAD_SETUP
     from ..report import ReportError
     from ..batch.progress import progress_shown
-    from ..report.archive import archive_calls_folder, archive_report, no_database_there, read_table
+    from ..delivery.store_files import no_database_there
+    from ..report.archive import archive_calls_folder, archive_report, read_table
     try:
         rows = read_table(args.batch)
     except ReportError as err:

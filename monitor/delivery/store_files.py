@@ -145,6 +145,21 @@ def a_folder(path: str | os.PathLike[str]) -> str:
     return f"{os.fspath(path)}: is a directory, not a database file"
 
 
+def no_database_there(path: str | os.PathLike[str]) -> str | None:
+    """Why ``path`` holds no database, in the words of the commands that read one (not there yet, a
+    folder, an empty file, an SQLite file with no tables, which a writer would make its database in), or
+    None: found without creating or changing anything, for a command that must not make a database
+    there (it reads one, or writes only into one there: the agent's word)."""
+    db = os.path.expanduser(path)
+    if os.path.isdir(db):
+        return a_folder(db)
+    if not os.path.isfile(db):
+        return no_database(db)
+    if is_empty_file(db):
+        return an_empty_file(db)
+    return no_tables(db) if is_bare_sqlite_file(db) else None
+
+
 SQLITE_HEADER = b"SQLite format 3\x00"
 """The first 16 bytes of every SQLite database file."""
 

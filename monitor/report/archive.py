@@ -31,6 +31,7 @@ from ..config import Config, RuleConfig
 from ..batch.progress import PROGRESS_EVERY_S, Progress
 from ..batch.table import legs_same_of, legs_swapped_of, quiet_legs_of
 from ..cue_registry import cue
+from ..delivery.store_files import no_database_there
 from ..events import NO_SPEECH_S
 from .data import ReportError
 from .figure import MUTED, SEVERITY_COLOURS, _pyplot, fmt_time
@@ -459,23 +460,6 @@ def holds_of(row: dict[str, Any]) -> tuple[tuple[float, float], ...]:
         return parse_holds(str(row.get("hold") or ""))
     except ValueError:  # a cell edited by hand into no holds: none
         return ()
-
-
-def no_database_there(path: str) -> str | None:
-    """Why ``path`` holds no database the flagged calls' reports could come from, in the words of
-    the commands that read one (not there yet, a folder, an empty file, an SQLite file with no
-    tables: every report is then made from its recording), or None."""
-    from ..delivery.store_files import (a_folder, an_empty_file, is_bare_sqlite_file, is_empty_file, no_database,
-                                        no_tables)
-
-    db = os.path.expanduser(path)
-    if os.path.isdir(db):
-        return a_folder(db)
-    if not os.path.isfile(db):
-        return no_database(db)
-    if is_empty_file(db):
-        return an_empty_file(db)
-    return no_tables(db) if is_bare_sqlite_file(db) else None
 
 
 def write_call_reports(rows: Sequence[dict[str, Any]], cfg: Config, folder: str, page_dir: str,
