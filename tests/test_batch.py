@@ -2499,6 +2499,23 @@ def test_a_flagged_stored_calls_recording_gone_or_unreadable_since_is_said_as_re
                         "MP3 expected)", ";")
 
 
+@pytest.mark.parametrize("edited", ["1e20", "9223372036854775808", "-3", "1.5"])
+def test_a_flagged_calls_db_call_id_edited_into_no_id_a_call_can_have_is_no_stored_call_its_report_from_the_recording(
+        flagged_table, tmp_path, edited):
+    """A ``db_call_id`` cell edited by hand past SQLite's largest integer (which SQLite refuses to be
+    asked for), below 1 or with a fraction names no stored call: the call's report is made from its
+    recording, as for a row the database has not, and the page written; not a traceback."""
+    db, page = tmp_path / "events.db", tmp_path / "archive.html"
+    with Store.open(db) as store:
+        store.start_call(str(tmp_path / "other.wav"), 1000.0)
+    recording = flagged_table.read_text().splitlines()[1].split(",")[0]
+    flagged_table.write_text("path,caller_channel,agent_channel,status,alerts,db_call_id\n"
+                             f"{recording},1,0,scored,1,{edited}\n")
+    assert archive_report(flagged_table, db, page) == [
+        f"call-monitor: archive report written to {page} (1 call report(s) beside it)"]
+    assert "short.wav" in (tmp_path / "archive_calls" / "call-1.html").read_text()
+
+
 def test_an_empty_batch_table_is_refused_naming_the_option(tmp_path, own_home):
     """`report --batch "$TABLE"` with TABLE unset: one line naming --batch, as its neighbours say an
     empty path, exit 2; no page, no folder of call reports."""

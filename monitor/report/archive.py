@@ -112,6 +112,16 @@ def kind_counts(rows: Sequence[dict[str, Any]], cfg: Config) -> list[KindCount]:
     return sorted(out, key=lambda c: (c.severity != "critical", -c.calls, c.kind))
 
 
+def _stored_call_id(row: dict[str, Any]) -> int | None:
+    """The id of the row's call in the database the batch stored it in (its ``db_call_id``), None
+    where it has none or a cell edited by hand holds no id a call can have (below 1, a fraction, past
+    SQLite's largest integer, which SQLite refuses to be asked for): no stored call, its report made from
+    its recording."""
+    from ..delivery.store_rows import ID_MAX
+    x = _number(row.get("db_call_id"))
+    return int(x) if x is not None and x.is_integer() and 1 <= x <= ID_MAX else None
+
+
 def flagged(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     """Calls with an alert: critical ones first (earliest critical first), then by alert count."""
     hit = [r for r in rows if (_number(r.get("alerts")) or 0) > 0]
@@ -507,13 +517,13 @@ def _call_report(r: dict[str, Any], cfg: Config, store: Any, folder: str, made: 
     from . import from_file, render, write_atomic
     from .data import from_store, recording_warning
 
-    call_id = _number(r.get("db_call_id"))
-    name = f"call-{int(call_id)}.html" if call_id is not None else f"call-{made + 1}.html"
+    call_id = _stored_call_id(r)
+    name = f"call-{call_id}.html" if call_id is not None else f"call-{made + 1}.html"
     try:
-        record = store.get_call(int(call_id)) if store is not None and call_id is not None else None
+        record = store.get_call(call_id) if store is not None and call_id is not None else None
         if record is not None and call_id is not None and record.source == r["path"]:
-            data = from_store(store, int(call_id), cfg)
-            if said := recording_warning(int(call_id), data):
+            data = from_store(store, call_id, cfg)
+            if said := recording_warning(call_id, data):
                 on_warning(said)
         else:
             data = from_file(str(r["path"]), cfg, **legs_of(r), agent_file=r.get("agent_path") or None,
@@ -538,8 +548,8 @@ def table_scores(store: Any, rows: Sequence[dict[str, Any]]) -> tuple[list[dict]
         kind = str(row.get("label") or "")
         if kind not in KINDS or row.get("status") not in ("scored", "already_scored"):
             continue
-        call_id = _number(row.get("db_call_id"))
-        record = store.get_call(int(call_id)) if store is not None and call_id is not None else None
+        call_id = _stored_call_id(row)
+        record = store.get_call(call_id) if store is not None and call_id is not None else None
         if record is None or record.source != row["path"]:
             unstored += 1
             continue
