@@ -888,7 +888,8 @@ def test_the_calendars_first_and_last_days_and_endless_durations_are_times_like_
     """0001-01-01T00:00 in local time cannot be turned into unix seconds (Python's conversion
     overflows: "year 0 is out of range"), and was refused as if it were no ISO date at all. The
     calendar's first and last days, with or without a UTC offset, in the zones furthest east and
-    west, and durations longer than time, are times: before or after every call there is."""
+    west, and durations longer than time, are times: before or after every call there is; the
+    alerts' summary says its period with them too (it wrote them as local times, which overflowed)."""
     db = one_call_db(tmp_path / "e.db", 2)
     env = dict(os.environ, TZ=tz)  # the commands' local time the zone's
     endless = "9" * 400 + "w"
@@ -898,9 +899,15 @@ def test_the_calendars_first_and_last_days_and_endless_durations_are_times_like_
         kept = call_monitor_here("purge", "--db", str(db), "--older-than", first, env=env)
         older = f"older than {first}" if first == endless else f"started before {first}"
         assert kept.returncode == 0 and kept.stderr == f"call-monitor: purged 0 call(s) {older}\n", kept.stderr
+        summed = call_monitor_here("alerts", "--outcomes", "--db", str(db), "--since", first, "--until", "2000-01-01", env=env)
+        assert (summed.returncode, summed.stdout) == (0, ""), (first, summed.stderr)
+        assert summed.stderr.startswith("call-monitor: no alerts of live calls since 0001-01-0"), summed.stderr
     for last in ("9999-12-31T23:59", "9999-12-31T23:59:59.999999-12:00"):
         listed = call_monitor_here("alerts", "--db", str(db), "--since", last, env=env)
         assert listed.returncode == 0 and listed.stdout == "" and f"no alerts since {last}" in listed.stderr
+        summed = call_monitor_here("alerts", "--outcomes", "--db", str(db), "--since", last, env=env)
+        assert (summed.returncode, summed.stdout) == (0, ""), (last, summed.stderr)
+        assert summed.stderr.startswith("call-monitor: no alerts of live calls since 9999-12-3"), summed.stderr
     purged = call_monitor_here("purge", "--db", str(db), "--older-than", "9999-12-31T23:59", env=env)
     assert purged.stderr == "call-monitor: purged 1 call(s) started before 9999-12-31T23:59 (1 alert(s))\n"
 

@@ -171,10 +171,20 @@ def _labelled(store: Store, since: float | None, until: float | None,
 def _period_said(args: argparse.Namespace, since: float | None, until: float | None) -> str:
     """``live calls since 2026-12-01 00:00 until 2026-12-06 00:00`` (``live call 12`` with ``--call``):
     the alerts' calls and period as the summary heads it."""
-    def at(t: float) -> str:
-        return datetime.fromtimestamp(t).strftime("%Y-%m-%d %H:%M")
     return ((f"live call {args.call}" if args.call is not None else "live calls")
-            + (f" since {at(since)}" if since is not None else "") + (f" until {at(until)}" if until is not None else ""))
+            + (f" since {_local_minute(since)}" if since is not None else "")
+            + (f" until {_local_minute(until)}" if until is not None else ""))
+
+
+def _local_minute(t: float) -> str:
+    """Unix seconds ``t`` as a local date and minute (``2026-12-01 00:00``); a time past the calendar's
+    ends in local time (the first day given in a zone east of UTC, a duration longer than time) as
+    the end it is past."""
+    try:
+        moment = datetime.fromtimestamp(t)
+    except (OverflowError, OSError, ValueError):  # "timestamp out of range", "year 0 is out of range"
+        moment = datetime.min if t < 0 else datetime.max
+    return f"{moment.year:04d}-{moment:%m-%d %H:%M}"
 
 
 def _print_outcomes(said: str, agents: list[Outcomes], whole: Outcomes) -> None:
