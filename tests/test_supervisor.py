@@ -1384,6 +1384,59 @@ def test_two_agents_posting_at_once_under_one_new_daemon_id_one_gets_it_and_the_
         console.kill()
 
 
+def test_a_body_whose_string_holds_a_lone_surrogate_is_refused_400_in_one_line_on_every_write_path(tmp_path):
+    """JSON may escape half of a UTF-16 pair alone (``"\\ud800"``), which is no character: such a body is
+    not text, so every route that reads a body refuses it 400 with its one-line ``{"error": ...}``
+    (an alert's message, agent or evidence, a heartbeat's last error, an agent's word's note, an
+    acknowledgement's name, an agent forgotten, an object's key), stores nothing and logs no
+    traceback; it was 500 and a traceback from the database. A whole pair escaped (an emoji) is taken."""
+    console = ConsoleProcess(tmp_path)
+    said = "malformed JSON (a string holds \\ud800, half of a UTF-16 pair alone: no character, so not text)"
+    lone = "\ud800"
+    alert = alert_body(1, daemon_id="d-alice")
+    word = {"type": "agent_word", "alert_id": 1, "call_id": alert["call_id"], "call_started_at": alert["call_started_at"],
+            "kind": alert["kind"], "severity": alert["severity"], "t": alert["t"], "word": "handled",
+            "said_at": time.time(), "agent": "alice", "daemon_id": "d-alice"}
+    beat = {"type": "heartbeat", "daemon_id": "d-alice", "agent": "alice", "every_s": 30, "status": {"stopped": True}}
+    bodies = [("/webhook", alert_body(2, message=lone)), ("/webhook", alert_body(2, agent=lone)),
+              ("/webhook", alert_body(2, evidence={"score": 3.4, "phrase": lone})),
+              ("/webhook", alert_body(2, evidence={lone: 1})),
+              ("/webhook", {**beat, "status": {"last_error": {"level": "error", "message": lone}}}),
+              ("/webhook", {**word, "note": "a" + lone}), ("/api/alerts/1/ack", {"by": lone}),
+              ("/api/agents/forget", {"agent": lone})]
+    try:
+        assert console.post(alert)[0] == 201 and console.post(beat)[0] == 200
+        for path, body in bodies:
+            status, answer = console.request("POST", path, json.dumps(body).encode())
+            assert (status, json.loads(answer)) == (400, {"error": said}), (path, body)
+        pair = json.dumps(alert_body(3, message="help \U0001f600")).encode()
+        assert b'"help \\ud83d\\ude00"' in pair and console.request("POST", "/webhook", pair)[0] == 201
+        state = console.state()
+        assert [(a["alert_id"], a["agent"], a["acked_by"]) for a in state["alerts"]] == [
+            (3, "alice", None), (1, "alice", None)]  # the refused ones stored nothing
+        assert state["alerts"][0]["message"] == "help \U0001f600"
+        assert [g["agent"] for g in state["agents"]] == ["alice"] and state["agents"][0]["status"] == {"stopped": True}
+        assert state["alerts"][1]["agent_word"] is None
+    finally:
+        console.stop()
+    assert not any("Traceback" in e or "UnicodeEncodeError" in e for e in console.err), console.err
+    assert sum("400 POST" in e and said in e for e in console.err) == len(bodies)
+
+
+def test_forget_agent_refuses_a_name_that_is_not_text_in_one_line_before_it_asks_the_console(tmp_path):
+    """A name or daemon id whose bytes are not UTF-8 (a Latin-1 terminal's ``\\xff``, which Python holds
+    as a surrogate) is no agent's the console could know: `forget-agent` says so in one line, the
+    byte written as ``\\xff``, exit 2 as for an empty name, before it reads a token or asks the
+    console (it was the console's 500, exit 1)."""
+    for args, said in ((["caf\udce9"], "NAME 'caf\\xe9': not valid text (byte 0xe9 is not UTF-8); give the "
+                                       "agent's name as the console's page lists it"),
+                       (["alice", "--daemon", "d-\udcff"], "--daemon 'd-\\xff': not valid text (byte 0xff is not "
+                                                           "UTF-8); give the daemon's id as /api/state lists it")):
+        r = call_monitor("forget-agent", *args, "--console", "http://127.0.0.1:9", "--token-file", tmp_path / "none",
+                         env=_env(tmp_path), timeout=60)
+        assert (r.returncode, r.stdout, r.stderr) == (2, "", f"call-monitor: error: {said}\n"), args
+
+
 def test_forget_agent_forgets_an_agent_at_the_console_and_says_each_refusal_in_one_line(tmp_path, monkeypatch, capsys):
     """`call-monitor forget-agent NAME` does what the row's "Forget" button does, at the console
     `supervisor.listen` and `supervisor.token_file` name (or `--console`, `--token-file`): alice is off

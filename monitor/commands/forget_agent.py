@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from urllib.parse import urlsplit
 
 from ..console import error
+from ..files import name_text
 from .common import ExitStatus, add_config_options, default_file
 
 ANSWER_S = 10.0
@@ -28,7 +30,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                                    "a restart, until one of them posts again. Its alerts are kept. Asks the "
                                    "console with its shared token.",
                        epilog="Exit status: 0 forgotten; 1 no agent of that name at the console, or the console "
-                              "not reachable or failing; 2 a token the console refuses (not its shared one), a "
+                              "not reachable or failing; 2 a NAME or --daemon ID that is empty or not valid text "
+                              "(bytes that are not UTF-8), a token the console refuses (not its shared one), a "
                               "token file it cannot read, a console's certificate this machine does not trust "
                               "(SSL_CERT_FILE), or a configuration it cannot load.")
     p.add_argument("agent", metavar="NAME", help="the agent's name, as the console's page lists it")
@@ -54,6 +57,11 @@ def run(args: argparse.Namespace) -> int:
         error(f"--daemon {json.dumps(args.daemon)}: an empty id; give the daemon's id as /api/state lists it, or "
               "leave the option out")
         return ExitStatus.BAD_SETUP
+    for given, what, how in (("NAME", args.agent, "the agent's name as the console's page lists it"),
+                             ("--daemon", args.daemon or "", "the daemon's id as /api/state lists it")):
+        if (problem := not_text(what)) is not None:
+            error(f"{given} '{name_text(what)}': {problem}; give {how}")
+            return ExitStatus.BAD_SETUP
     try:
         cfg = config_from_args(args, {"supervisor.token_file": args.token_file} if args.token_file else None)
         base = console_address(args.console, cfg.supervisor.listen)
@@ -62,6 +70,17 @@ def run(args: argparse.Namespace) -> int:
         error(str(err))
         return ExitStatus.BAD_SETUP
     return _forget(base, token, args.agent, args.daemon, cfg.supervisor.token_file)
+
+
+def not_text(given: str) -> str | None:
+    """Why ``given``, an argument, is no text the console could know (bytes that are not UTF-8, a
+    Latin-1 terminal's, which Python holds as surrogates), or None."""
+    try:
+        given.encode("utf-8")
+    except UnicodeEncodeError as err:
+        bad = os.fsencode(given[err.start:err.end])
+        return f"not valid text (byte {', '.join(f'0x{b:02x}' for b in bad)} is not UTF-8)"
+    return None
 
 
 def console_address(given: str | None, listen: str) -> str:

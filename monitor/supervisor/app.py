@@ -225,6 +225,17 @@ def _deeper_than(value: Any, most: int) -> bool:
     return any(isinstance(v, (dict, list)) for v in level)
 
 
+def _lone_surrogate(value: Any) -> str | None:
+    """The first half of a UTF-16 pair that a string of ``value`` (a parsed body: its keys too) holds
+    alone, or None. JSON may escape one (``"\\ud800"``); Python reads it into a string that UTF-8,
+    and so the database and every answer, cannot encode."""
+    try:
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError as err:
+        return str(err.object[err.start])
+    return None
+
+
 def _text(d: Mapping[str, Any], key: str, *, limit: int, required: bool = True) -> str:
     v = d.get(key)
     if v is None and not required:
@@ -547,6 +558,9 @@ class Console:
             raise too_deep from None
         if _deeper_than(value, MAX_DEPTH):
             raise too_deep
+        if (half := _lone_surrogate(value)) is not None:
+            raise HTTPException(400, f"malformed JSON (a string holds \\u{ord(half):04x}, half of a UTF-16 pair "
+                                     f"alone: no character, so not text)")
         return value
 
     # ---------------------------------------------------------------- the database
