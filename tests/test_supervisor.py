@@ -8,6 +8,7 @@ malformed ones are refused with the right status and store nothing; a live daemo
 
 from __future__ import annotations
 
+import concurrent.futures
 import dataclasses
 import http.client
 import json
@@ -2039,6 +2040,41 @@ def test_a_failing_database_is_one_line_in_the_log_and_a_503_with_the_reason_unt
         assert not any("Traceback" in e or "Exception in ASGI" in e for e in console.err), console.err
     finally:
         console.kill()
+
+
+def test_a_database_locked_by_another_program_is_a_503_with_the_reason_before_a_daemon_stops_waiting(tmp_path, calls):
+    """Another program holding the console's database (``BEGIN EXCLUSIVE``): each request that writes is
+    answered 503 with the reason within 3 s, eight at once too, well before a daemon's 5 s
+    ``delivery.timeout_s`` ends its wait, so the daemon's warning says the console's reason, not
+    "timed out"; it held each for 10 s. Once the lock goes, posts are stored again."""
+    console = ConsoleProcess(tmp_path / "console")
+    daemon_db = tmp_path / "agent" / "events.db"
+    reason = "the console's database failed (database is locked); try again later"
+    try:
+        assert console.post(alert_body(1))[0] == 201
+        holder = sqlite3.connect(console.db, isolation_level=None)
+        holder.execute("BEGIN EXCLUSIVE")
+        try:
+            began = time.monotonic()
+            assert console.post(alert_body(2)) == (503, {"error": reason})
+            assert time.monotonic() - began < 3
+            with concurrent.futures.ThreadPoolExecutor(8) as pool:
+                began = time.monotonic()
+                answers = list(pool.map(lambda i: console.post(alert_body(i)), range(10, 18)))
+                took = time.monotonic() - began
+            assert answers == [(503, {"error": reason})] * 8 and took < 3.5, (answers, took)
+            r, printed = _replay(tmp_path, console, calls / "deteriorating_8k.wav", daemon_db, "--webhook-wait", "6")
+            assert r.returncode == 0 and printed
+            assert f"HTTP 503 Service Unavailable: {reason}" in r.stderr and "timed out" not in r.stderr, r.stderr
+        finally:
+            holder.rollback()
+            holder.close()
+        status, said = console.post(alert_body(2))  # its console id: after the replay's, which may come first
+        assert (status, said["stored"]) == (201, "new")
+        assert [a["alert_id"] for a in console.state()["alerts"] if a["daemon_id"] == "d-test"] == [2, 1]
+    finally:
+        console.stop()
+    assert not any("Traceback" in e for e in console.err), console.err
 
 
 def test_alerts_the_daemon_could_not_store_reach_the_console_once_each(tmp_path, calls):

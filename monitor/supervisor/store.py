@@ -4,11 +4,13 @@ One file in WAL mode with ``synchronous=FULL``, created mode 0600 (folder 0700).
 committed before the webhook answers; one already stored under the daemon's id and alert id, of a
 call that started at the same time, makes a retried post a no-op (:meth:`ConsoleStore.add_alert`),
 so delivery stays at-least-once on the daemon's side and each alert is shown once.
-Thread-safe: every statement runs under one lock (the ASGI handlers call it from worker threads).
+Thread-safe: every statement runs under one lock (the ASGI handlers call it from worker threads), its
+wait for the database :data:`BUSY_S` at most.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -17,7 +19,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Iterator, Mapping
 
 from ..delivery.outcomes import Labelled
 from ..delivery.sqlite_file import closed_on_failure, connect_private, empty_log, remake_table, statements, transaction
@@ -34,6 +36,12 @@ daemons a supervisor forgot (:meth:`ConsoleStore.forget`): a table added. 5: the
 alert (``agent_word``, ``agent_note``, ``agent_word_at``: :meth:`ConsoleStore.set_word`): columns added
 (null for the alerts stored before). 6: an alert of a call of two files keeps the ``agent_recording``
 beside its ``recording``: a column added (null for the alerts stored before)."""
+
+BUSY_S = 2.0
+"""The longest a statement waits for the database, for the console's statement before it and then for
+a lock another program holds on the file, before it fails ("database is locked") and its request is
+answered 503 with that reason: well within a daemon's ``delivery.timeout_s`` (5 s by default), which
+would end its wait first and say "timed out" rather than the console's reason."""
 
 SAME_CALL_S = 0.002
 """Two posts of one alert id whose call starts are this close are one alert (daemons send the start
@@ -211,7 +219,7 @@ class ConsoleStore:
         if p.is_dir():
             raise ConsoleStoreError(a_folder(p))
         try:
-            conn = connect_private(p, 10.0)
+            conn = connect_private(p, BUSY_S)
         except (OSError, sqlite3.Error) as err:
             raise ConsoleStoreError(f"{p}: cannot open the database ({getattr(err, 'strerror', None) or err})") \
                 from None
@@ -273,14 +281,30 @@ class ConsoleStore:
         if version > 1:
             conn.execute("ALTER TABLE alerts ADD COLUMN agent_recording TEXT")
 
+    @contextlib.contextmanager
+    def _held(self) -> Iterator[None]:
+        """The store's lock for one use of the connection, its whole wait for the database (the lock,
+        then SQLite's for another program's) at most :data:`BUSY_S`; raises ``sqlite3.OperationalError``
+        ("database is locked") past it, as SQLite does. Without the bound, requests queued behind one
+        that waits for another program's lock would each wait their turn and then :data:`BUSY_S` more."""
+        deadline = time.monotonic() + BUSY_S
+        if not self._lock.acquire(timeout=BUSY_S):
+            raise sqlite3.OperationalError("database is locked")
+        try:
+            left_ms = max(1, int((deadline - time.monotonic()) * 1000))
+            self._conn.execute(f"PRAGMA busy_timeout = {left_ms}")
+            yield
+        finally:
+            self._lock.release()
+
     def close(self) -> None:
-        with self._lock:
+        with self._lock:  # held: closing waits for a statement under way
             if self._conn is not None:
                 self._conn.close()
                 self._conn = None  # type: ignore[assignment]
 
     def journal_mode(self) -> str:
-        with self._lock:
+        with self._held():
             return str(self._conn.execute("PRAGMA journal_mode").fetchone()[0])
 
     # ------------------------------------------------------------------ alerts
@@ -291,7 +315,7 @@ class ConsoleStore:
         returns (the stored alert, whether it is new). ``own_id_only``: an agent's own token posts it,
         refused (:class:`DaemonIdTaken`) under another agent's daemon id (:meth:`_claim`)."""
         now = time.time() if now is None else now
-        with self._lock:
+        with self._held():
             with transaction(self._conn, "BEGIN IMMEDIATE"):
                 self._claim(a.daemon_id, a.agent, own_id_only)
                 pk = known = self._stored_as(a)
@@ -310,7 +334,7 @@ class ConsoleStore:
         """The stored alert ``alert_pk`` with the call of ``a``, a post of it again, where its first post
         named none (a daemon whose database failed posts an alert before its call's row is written,
         then once more, under the same id, with its call); None when it names one already."""
-        with self._lock:
+        with self._held():
             cur = self._conn.execute("UPDATE alerts SET call_id = ?, call_started_at = COALESCE(call_started_at, ?), "
                                      "at = COALESCE(at, ?) WHERE id = ? AND call_id IS NULL",
                                      (a.call_id, a.call_started_at, a.at, alert_pk))
@@ -331,7 +355,7 @@ class ConsoleStore:
         """Keep the agent's word ``w`` on its alert, in place of one said before it (a word said earlier,
         come late, changes nothing); returns the alert, None when the console has no such alert of that
         daemon. ``own_id_only``: as :meth:`add_alert`'s."""
-        with self._lock:
+        with self._held():
             with transaction(self._conn, "BEGIN IMMEDIATE"):
                 self._claim(w.daemon_id, w.agent, own_id_only)
                 pk = self._stored_as(w)
@@ -362,7 +386,7 @@ class ConsoleStore:
         """Acknowledge alert ``alert_pk`` (the first acknowledgement stands): (the alert, None if there
         is no such alert; whether this acknowledgement is the one stored)."""
         now = time.time() if now is None else now
-        with self._lock:
+        with self._held():
             cur = self._conn.execute("UPDATE alerts SET acked_by = ?, acked_at = ? WHERE id = ? AND acked_at IS NULL",
                                      (by, now, alert_pk))
             rows = self._select_alerts("a.id = ?", (alert_pk,))
@@ -371,7 +395,7 @@ class ConsoleStore:
     def acks_of(self, daemon_id: str, since: float, limit: int = ACKS_LOOKED_AT) -> list[dict[str, Any]]:
         """The alerts of daemon ``daemon_id`` acknowledged at ``since`` or later (console clock), the
         earliest acknowledgement first, at most ``limit``: what its heartbeats' answers tell it."""
-        with self._lock:
+        with self._held():
             rows = self._conn.execute(
                 "SELECT id, alert_id, call_id, call_started_at, t, kind, severity, acked_by, acked_at FROM alerts "
                 "WHERE daemon_id = ? AND acked_at >= ? ORDER BY acked_at, id LIMIT ?",
@@ -382,13 +406,13 @@ class ConsoleStore:
     def alerts(self, acked: int = ACKED_LISTED, warnings: int = OPEN_WARNINGS_LISTED) -> list[dict[str, Any]]:
         """Every open critical alert, the newest ``warnings`` open warnings (newest first, together),
         then the newest ``acked`` acknowledged alerts: what the console's state lists."""
-        with self._lock:
+        with self._held():
             return self._listed(acked, warnings)
 
     def listing(self, acked: int = ACKED_LISTED, warnings: int = OPEN_WARNINGS_LISTED) -> Listing:
         """:meth:`alerts` and the counts of those it leaves out, read in one read transaction: an alert
         stored meanwhile (by this console or another process) is in both or in neither."""
-        with self._lock, transaction(self._conn):
+        with self._held(), transaction(self._conn):
             alerts = self._listed(acked, warnings)
             counted = self._conn.execute(
                 "SELECT count(*) FILTER (WHERE acked_at IS NOT NULL), "
@@ -410,7 +434,7 @@ class ConsoleStore:
         where = ["a.id < ?"] if before is not None else []
         if acked is not None:
             where.append("a.acked_at IS NOT NULL" if acked else "a.acked_at IS NULL")
-        with self._lock:
+        with self._held():
             rows = self._select_alerts(" AND ".join(where) or "1", (before,) if before is not None else (),
                                        limit=limit + 1, order="a.id DESC")
         return rows[:limit], len(rows) > limit
@@ -428,14 +452,14 @@ class ConsoleStore:
             if bound is not None:
                 where.append(f"received_at {test} ?")
                 args.append(bound)
-        with self._lock:
+        with self._held():
             rows = self._conn.execute("SELECT agent, kind, severity, agent_word, agent_note, recording, daemon_id "
                                       f"FROM alerts WHERE {' AND '.join(where) or '1'} ORDER BY id", args).fetchall()
         live = [Labelled(r[0], r[1], r[2], r[3], r[4] or "", daemon_id=r[6]) for r in rows if r[5] is None]
         return live, len(rows) - len(live)
 
     def count_alerts(self) -> int:
-        with self._lock:
+        with self._held():
             return int(self._conn.execute("SELECT count(*) FROM alerts").fetchone()[0])
 
     def _select_alerts(self, where: str, args: tuple[Any, ...], limit: int = -1,
@@ -458,7 +482,7 @@ class ConsoleStore:
         them), the agents last heard from before then (and the note that one was forgotten, once nothing
         of it is left), and the call report links of calls no alert is left of, overwritten in the file
         and gone from its write-ahead log; returns (alerts, agents) deleted."""
-        with self._lock:
+        with self._held():
             with transaction(self._conn):
                 alerts = self._conn.execute("DELETE FROM alerts WHERE received_at < ?", (before,)).rowcount
                 agents = self._conn.execute("DELETE FROM agents WHERE last_seen < ?", (before,)).rowcount
@@ -476,7 +500,7 @@ class ConsoleStore:
         """Record a heartbeat; returns (the agent, the call reports it names that were not known).
         ``own_id_only``: as :meth:`add_alert`'s."""
         now = time.time() if now is None else now
-        with self._lock:
+        with self._held():
             with transaction(self._conn, "BEGIN IMMEDIATE"):
                 self._claim(hb.daemon_id, hb.agent, own_id_only)
                 self._conn.execute(
@@ -501,7 +525,7 @@ class ConsoleStore:
         heartbeat becomes ``now``, so that one whose daemon has stopped beating is silent its limit
         after the step, not the step later. The agents so moved but those forgotten (none while the clock went forward)."""
         now = time.time() if now is None else now
-        with self._lock:
+        with self._held():
             if not self._conn.execute("SELECT 1 FROM agents WHERE last_seen > ? LIMIT 1",
                                       (now + CLOCK_STEP_S,)).fetchone():
                 return []
@@ -514,7 +538,7 @@ class ConsoleStore:
 
     def agents(self) -> list[dict[str, Any]]:
         """Every daemon that sent a heartbeat, but those forgotten since (:meth:`forget`)."""
-        with self._lock:
+        with self._held():
             return self._agents("daemon_id NOT IN (SELECT daemon_id FROM forgotten)", ())
 
     def forget(self, agent: str, now: float | None = None, *, daemon_id: str | None = None) -> list[str]:
@@ -525,7 +549,7 @@ class ConsoleStore:
         now = time.time() if now is None else now
         one = "" if daemon_id is None else " AND daemon_id = ?"
         args = (agent,) if daemon_id is None else (agent, daemon_id)
-        with self._lock:
+        with self._held():
             with transaction(self._conn, "BEGIN IMMEDIATE"):
                 ids = [r[0] for r in self._conn.execute(
                     f"SELECT daemon_id FROM agents WHERE agent = ?{one} UNION SELECT daemon_id FROM alerts WHERE "
@@ -536,7 +560,7 @@ class ConsoleStore:
 
     def forgotten(self) -> list[dict[str, Any]]:
         """The daemons forgotten and not heard since: ``daemon_id``, ``agent``, ``at``."""
-        with self._lock:
+        with self._held():
             rows = self._conn.execute("SELECT daemon_id, agent, at FROM forgotten ORDER BY agent, daemon_id")
             return [{"daemon_id": r[0], "agent": r[1], "at": r[2]} for r in rows]
 
