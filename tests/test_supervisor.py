@@ -1669,7 +1669,8 @@ def test_acknowledgements_are_refused_with_their_reasons_and_leave_the_alert_una
 
 def test_a_script_is_told_in_json_of_a_path_or_a_method_the_console_does_not_serve(tmp_path):
     """A script reads every refusal as ``{"error": ...}``: a path no route serves (a typo, an API of
-    another release) and a method a route does not take (an acknowledgement asked for with GET), with
+    another release; a served path with a trailing slash too, which was a 307 to the path without it)
+    and a method a route does not take (an acknowledgement asked for with GET), with
     the methods it takes in ``Allow``; the error says what the console serves instead."""
     console = ConsoleProcess(tmp_path)
     try:
@@ -1678,6 +1679,14 @@ def test_a_script_is_told_in_json_of_a_path_or_a_method_the_console_does_not_ser
         assert json.loads(said) == {"error": "nothing is served at /api/alert (the API: /api/state, /api/alerts, "
                                              "/api/alerts/ID/ack, /api/outcomes, /api/agents/forget; daemons post to "
                                              "/webhook)"}
+        for method, path in (("POST", "/webhook/"), ("GET", "/api/alerts/"), ("GET", "/api/state/"),
+                             ("POST", "/api/alerts/1/ack/"), ("GET", "/events/")):
+            status, answer, said = console.exchange(method, path, json.dumps(alert_body(1)).encode()
+                                                    if method == "POST" else None)
+            assert (status, answer["Location"], json.loads(said)["error"]) == (
+                404, None, f"nothing is served at {path} (the API: /api/state, /api/alerts, /api/alerts/ID/ack, "
+                           f"/api/outcomes, /api/agents/forget; daemons post to /webhook)"), (method, path)
+        assert console.state()["alerts"] == []
         status, answer, said = console.exchange("GET", "/api/alerts/1/ack")
         assert (status, answer["Content-Type"], answer["Allow"]) == (405, "application/json", "POST")
         assert json.loads(said) == {"error": "GET is not taken at /api/alerts/1/ack; it takes POST"}

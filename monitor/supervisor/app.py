@@ -1024,5 +1024,6 @@ def create_app(store: ConsoleStore, auth: Auth, settings: ConsoleSettings = Cons
     ], lifespan=_lifespan(console), exception_handlers={DatabaseFailed: console.database_failed,
                                                        HTTPException: console.not_served},
         middleware=[Middleware(_AlwaysHeaders), *([Middleware(_LoopbackHostOnly, listen_name=listen_name)] if loopback else [])])
+    app.router.redirect_slashes = False  # /webhook/ is a path the console does not serve (404), not a 307 to /webhook
     app.state.console = console
     return app
