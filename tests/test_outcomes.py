@@ -354,7 +354,13 @@ def test_the_consoles_period_is_of_when_it_received_the_alerts_as_its_retention_
 
 REFUSED = {"since=yesterday": "since: expected a time in unix seconds (a number, 0 or more), got 'yesterday'",
            "since=nan": "since: expected a time in unix seconds (a number, 0 or more), got 'nan'",
+           "since=1_000": "since: expected a time in unix seconds (a number, 0 or more), got '1_000'",
+           "since=%201": "since: expected a time in unix seconds (a number, 0 or more), got ' 1'",
+           "until=5%0A": "until: expected a time in unix seconds (a number, 0 or more), got '5\\n'",
+           "since=%2B1": "since: expected a time in unix seconds (a number, 0 or more), got '+1'",
+           "since=1.": "since: expected a time in unix seconds (a number, 0 or more), got '1.'",
            "since=20&until=10": "until: '10' is not after since '20'",
            "since=1&since=2": "since: given twice",
            "limit=5": "limit: no such parameter; expected since, until"}
-"""Queries ``GET /api/outcomes`` refuses, and the line it says of each."""
+"""Queries ``GET /api/outcomes`` refuses, and the line it says of each: a time is a plain number,
+digits with a fraction or an exponent, not what Python's float() reads besides (1_000, spaces, a sign)."""

@@ -1068,6 +1068,9 @@ def test_older_alerts_come_in_pages_asked_for_with_the_token_and_a_bad_query_is_
         for query, said in (("limit=0", "limit: expected a whole number from 1 to 500, got '0'"),
                             ("limit=501", "limit: expected a whole number from 1 to 500, got '501'"),
                             ("limit=ten", "limit: expected a whole number from 1 to 500, got 'ten'"),
+                            ("limit=1_0", "limit: expected a whole number from 1 to 500, got '1_0'"),
+                            ("limit=%2010", "limit: expected a whole number from 1 to 500, got ' 10'"),
+                            ("before=%2B5", "before: expected a whole number from 1 to 9223372036854775807, got '+5'"),
                             ("before=-1", "before: expected a whole number from 1 to 9223372036854775807, got '-1'"),
                             ("before=" + "9" * 30, "before: expected a whole number from 1 to 9223372036854775807, "
                                                    "got '99999999999999999999'"),

@@ -41,6 +41,7 @@ import html
 import json
 import logging
 import math
+import re
 import secrets
 import sqlite3
 import time
@@ -376,12 +377,14 @@ def outcomes_asked(items: list[tuple[str, str]]) -> tuple[float | None, float | 
     return since, until
 
 
+PLAIN_NUMBER = re.compile(r"[0-9]+(\.[0-9]+)?([eE][+-]?[0-9]+)?")
+"""A number as a query writes one: ASCII digits, a fraction and an exponent if any (``1765000000.5``),
+not the rest Python's float() reads (``1_000``, spaces around it, a sign, ``inf``, ``1.``)."""
+
+
 def _unix_time(text: str, name: str) -> float:
-    try:
-        value = float(text) if text.isascii() else math.nan
-    except ValueError:
-        value = math.nan
-    if not math.isfinite(value) or value < 0:
+    value = float(text) if PLAIN_NUMBER.fullmatch(text) else math.nan
+    if not math.isfinite(value):
         raise BadQuery(f"{name}: expected a time in unix seconds (a number, 0 or more), got {text[:20]!r}")
     return value
 
