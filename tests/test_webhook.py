@@ -394,6 +394,42 @@ def test_a_receivers_reason_is_said_on_the_warnings_one_line(tmp_path, monitor_l
         store.close()
 
 
+def test_a_receivers_control_characters_are_written_as_python_writes_them_in_the_log_alerts_and_status(
+        tmp_path, monitor_logs, hook):
+    """A receiver's refusal whose reason holds an escape sequence (``nope\\x1b[31m red``) reached the
+    agent's terminal raw in ``alerts`` and ``status`` (only its line break was flattened), though the
+    log wrote it ``\\x1b``: the reason is written so where it is made, and the log line, the webhook's
+    last error (the daemon's status, its JSON too), the outbox row and ``alerts`` (its --jsonl too)
+    say the same words."""
+    import json
+
+    from conftest import call_monitor
+    from monitor.commands.status import render
+    from test_status_text import STATE
+
+    hook.refuse, hook.refusal = 401, {"error": "nope\u001b[31m red\nsecond"}
+    shown = "HTTP 401 Unauthorized: nope\\x1b[31m red second; no token was sent"
+    with Store.open(tmp_path / "e.db") as store:
+        sink = WebhookSink(store, hook.url, backoff_s=60.0, poll_s=0.05).start()
+        try:
+            sink(stored_alert(store))
+            assert wait_for(lambda: store.deliveries()[0].attempts, 30)
+        finally:
+            sink.close()
+    assert sink.last_error.startswith(shown)
+    (said,) = [m for lvl, m in monitor_logs if lvl == "warning"]
+    assert shown in said
+    status = render(dict(STATE, webhook={"url": hook.url, "delivered": 0, "failures": sink.failures,
+                                         "last_error": sink.last_error, "failing": sink.failing,
+                                         "last_failure_at": sink.last_failure_at, "heartbeat": None}))
+    listed = call_monitor("alerts", "--db", tmp_path / "e.db", timeout=60)
+    rows = call_monitor("alerts", "--db", tmp_path / "e.db", "--jsonl", timeout=60)
+    assert listed.returncode == 0 and rows.returncode == 0, listed.stderr + rows.stderr
+    assert f"failing now: {shown}" in status and f"1 attempt failed ({shown}" in listed.stdout, listed.stdout
+    assert json.loads(rows.stdout)["deliveries"][0]["last_error"] == sink.last_error
+    assert not any("\x1b" in text for text in (status, listed.stdout, rows.stdout, said))
+
+
 def test_an_alert_is_stamped_when_it_happened_and_never_ahead_of_its_posting(tmp_path, hook):
     """``at`` is the call's start plus the alert's call time; a call replayed faster than it was
     spoken reaches its 12th second at once, so its alert is stamped with the time it was raised.

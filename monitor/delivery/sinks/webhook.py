@@ -78,7 +78,7 @@ from typing import Any, Callable, Mapping, NamedTuple, overload
 
 from ...alerts.evidence import redact_phrase_text
 from ...config.urls import redact_url
-from ...console import problem_of, recovery_of
+from ...console import one_line, problem_of, recovery_of
 from ...events import AlertAckedEvent, AlertEvent, Event
 from ...release import RELEASE
 from ..acks import acked_events
@@ -1000,6 +1000,14 @@ UNTRUSTED_CERTIFICATE = ("a receiver with a certificate of its own (the console'
 
 
 def _describe(err: BaseException, token: str | None = None, identity: Identity | None = None) -> str:
+    """One phrase on a failed post (:func:`_described`) on one line, every control character in what the
+    receiver said (its reason, its status line's words, where it redirects) written as Python writes it
+    (``\\x1b``: :func:`~monitor.console.one_line`): the log, ``status`` and ``alerts`` (and their JSON)
+    show the same words, and none of them moves the cursor of the terminal that shows them."""
+    return one_line(_described(err, token, identity))
+
+
+def _described(err: BaseException, token: str | None = None, identity: Identity | None = None) -> str:
     """One phrase on a failed post; a refused token says the receiver's reason and how to give the
     right token, or, for the console's :data:`AGENT_MISMATCH`, the agent name the daemon posts as and
     where it comes from; any other refusal or server's error says the receiver's reason, if it gave one."""
