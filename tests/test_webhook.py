@@ -72,6 +72,32 @@ def test_a_stop_while_replay_waits_for_its_outbox_ends_the_wait_saying_what_stay
         "for the next run")
 
 
+@pytest.mark.parametrize("receiver", ["silent", "trickler"])
+def test_replay_waits_for_its_outbox_no_longer_than_webhook_wait_however_long_a_post_would_take(
+        tmp_path, capsys, request, receiver):
+    """A receiver that takes each post and never answers (or answers a byte at a time, a minute
+    long): replay's --webhook-wait 1 took 2 s and more (the post on its way, begun before the wait
+    and given the 5 s of delivery.timeout_s, was waited for after it), and its worker was left
+    posting. The post ends at the wait's end, as one timing out does: the whole takes the wait and a
+    little more, the worker has ended, the alert stays pending for the next run, and it is said so."""
+    trickler = request.getfixturevalue(receiver)
+    from monitor.commands.replay import _drain
+    with Store.open(tmp_path / "e.db") as store:
+        sink = WebhookSink(store, trickler.url, timeout_s=5.0, poll_s=0.05).start()
+        sink(stored_alert(store))
+        assert wait_for(lambda: trickler.posts, 10)
+        began = time.monotonic()
+        _drain(sink, 1.0, store.path)
+        took = time.monotonic() - began
+        (d,) = store.deliveries()
+    assert took < 1.0 + 0.5, f"the wait took {took:.2f} s"
+    assert not sink._thread.is_alive()
+    assert (d.status, d.attempts, d.last_error) == ("pending", 1, "timed out")
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        f"call-monitor: warning: {trickler.url}: 1 alert(s) not delivered yet; they stay in the outbox of "
+        f"{store.path} for the next run")
+
+
 def _queue_around_a_foreign_row(db, url: str, foreign: str) -> tuple[int, int, int, int, str]:
     """Three alerts queued for ``url`` in the outbox of ``db``, the middle one's rows as another
     program wrote them (``foreign``: ``evidence``, an alert whose evidence is no JSON; ``attempts``,
@@ -907,13 +933,15 @@ def test_a_missing_token_file_named_in_the_configuration_is_said_with_the_key_an
 
 class Trickler:
     """A receiver on 127.0.0.1 that reads each post whole, then answers it a byte every 0.1 s: a
-    204 whose headers would take a minute to come, each byte well within any socket timeout."""
+    204 whose headers would take a minute to come, each byte well within any socket timeout;
+    ``silent``, one that never answers (nor closes the connection) at all."""
 
     ANSWER = b"HTTP/1.1 204 No Content\r\nX-Padding: " + b"." * 600 + b"\r\n\r\n"
 
-    def __init__(self) -> None:
+    def __init__(self, silent: bool = False) -> None:
         import socket
         import threading
+        self.silent = silent
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}/hook"
         self.posts = 0
@@ -939,6 +967,9 @@ class Trickler:
             while len(body) < length:
                 body += conn.recv(4096) or b" " * length
             self.posts += 1
+            if self.silent:
+                self.stop.wait()
+                return
             for i in range(len(self.ANSWER)):
                 if self.stop.wait(0.1):
                     return
@@ -955,6 +986,14 @@ class Trickler:
 @pytest.fixture
 def trickler():
     receiver = Trickler()
+    yield receiver
+    receiver.close()
+
+
+@pytest.fixture
+def silent():
+    """A receiver that takes each post and never answers."""
+    receiver = Trickler(silent=True)
     yield receiver
     receiver.close()
 

@@ -365,10 +365,9 @@ def _drain(webhook, wait_s: float, db) -> None:
     and said. Ctrl-C or SIGTERM ends the wait: what is left is said, then the stop is raised."""
     stop: KeyboardInterrupt | None = None
     try:
-        left = webhook.wait_delivered(wait_s)
+        left = webhook.drain(wait_s)  # a post to a receiver that never answers is cut at the wait's end too
     except KeyboardInterrupt as err:
         stop, left = err, webhook.pending()
-    webhook.close()
     if left:
         warning(f"{webhook.shown_url}: {left} alert(s) not delivered yet; they stay in the outbox of {db} "
                 f"for the next run")

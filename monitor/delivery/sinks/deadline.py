@@ -3,7 +3,9 @@
 A socket's timeout bounds each wait for the next bytes, so a receiver that trickles its answer a byte
 at a time would hold a post (and what waits behind it: the outbox, the next heartbeat) far past its
 timeout. :func:`deadline_handlers` give urllib connections whose every send and receive waits at most
-the time left until the deadline, and raise :class:`TimeoutError` ("timed out") once it is past.
+the time left until the deadline, and raise :class:`TimeoutError` ("timed out") once it is past. The
+deadline may be brought forward while the request is under way (``cut``: the end of the wait replay
+gives its outbox), and an answer waited for then ends there, however long the request was given.
 """
 
 from __future__ import annotations
@@ -13,25 +15,55 @@ import socket
 import ssl
 import time
 import urllib.request
-from typing import Any
+from typing import Any, Callable
+
+CUT_SEEN_S = 0.1
+"""How often an answer waited for looks whether its deadline was brought forward (``cut``)."""
+
+
+class Deadline:
+    """When a request must be over (:func:`time.monotonic`): ``timeout_s`` from now, or the earlier
+    time ``cut()`` gives, if it gives one (None: none), which it may give while the request is under way."""
+
+    def __init__(self, timeout_s: float, cut: Callable[[], float | None] | None = None) -> None:
+        self.at = time.monotonic() + timeout_s
+        self.cut = cut
+
+    def left(self) -> float:
+        """The time left, raising TimeoutError once it is past."""
+        ends = self.at if self.cut is None or (cut := self.cut()) is None else min(self.at, cut)
+        return _left(ends)
+
+    def wait_s(self) -> float:
+        """How long one wait for the answer's next bytes may take: the time left, or, with a ``cut``,
+        at most :data:`CUT_SEEN_S`, so that a deadline brought forward is seen while the answer is awaited."""
+        return self.left() if self.cut is None else min(self.left(), CUT_SEEN_S)
 
 
 class _Deadlined:
     """A socket each of whose sends and receives waits at most the time left until ``deadline``
-    (:func:`time.monotonic`), raising TimeoutError once it is past."""
+    (a :class:`Deadline`), raising TimeoutError once it is past."""
 
-    deadline: float = float("inf")
+    deadline: Deadline = Deadline(float("inf"))
 
     def _wait_left(self) -> None:
-        self.settimeout(_left(self.deadline))  # type: ignore[attr-defined]
+        self.settimeout(self.deadline.left())  # type: ignore[attr-defined]
+
+    def _awaited(self, receive: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """``receive(...)``, waited for until the deadline, a wait at a time (:meth:`Deadline.wait_s`)."""
+        while True:
+            self.settimeout(self.deadline.wait_s())  # type: ignore[attr-defined]
+            try:
+                return receive(*args, **kwargs)
+            except TimeoutError:
+                if self.deadline.cut is None:
+                    raise
 
     def recv_into(self, *args: Any, **kwargs: Any) -> int:
-        self._wait_left()
-        return super().recv_into(*args, **kwargs)  # type: ignore[misc]
+        return self._awaited(super().recv_into, *args, **kwargs)  # type: ignore[misc]
 
     def recv(self, *args: Any, **kwargs: Any) -> bytes:
-        self._wait_left()
-        return super().recv(*args, **kwargs)  # type: ignore[misc]
+        return self._awaited(super().recv, *args, **kwargs)  # type: ignore[misc]
 
     def send(self, *args: Any, **kwargs: Any) -> int:
         self._wait_left()
@@ -66,12 +98,12 @@ class _DeadlinedConnection:
     sock: Any  # http.client's connection's (None until connected), under the deadline once connected
     timeout: float | None  # http.client's connection's
 
-    def __init__(self, *args: Any, deadline: float, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, deadline: Deadline, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[call-arg]
         self.deadline = deadline
 
     def connect(self) -> None:
-        self.timeout = _left(self.deadline)
+        self.timeout = self.deadline.left()
         super().connect()  # type: ignore[misc]
         if not isinstance(self.sock, _Deadlined):  # a plain one: TLS's is of the context's class
             self.sock = _DeadlinedSocket(fileno=self.sock.detach())
@@ -89,7 +121,7 @@ class _TLSConnection(_DeadlinedConnection, http.client.HTTPSConnection):
 class _Handler(urllib.request.HTTPHandler):
     """urllib's http:// handler, opening :class:`_Connection` under one deadline."""
 
-    def __init__(self, deadline: float) -> None:
+    def __init__(self, deadline: Deadline) -> None:
         super().__init__()
         self.deadline = deadline
 
@@ -101,7 +133,7 @@ class _Handler(urllib.request.HTTPHandler):
 class _TLSHandler(urllib.request.HTTPSHandler):
     """urllib's https:// handler, opening :class:`_TLSConnection` under one deadline."""
 
-    def __init__(self, deadline: float) -> None:
+    def __init__(self, deadline: Deadline) -> None:
         super().__init__()
         self.deadline = deadline
         self.context: ssl.SSLContext | None = None  # made for the first https:// request: reading the
@@ -115,9 +147,12 @@ class _TLSHandler(urllib.request.HTTPSHandler):
                             deadline=self.deadline)
 
 
-def deadline_handlers(timeout_s: float) -> tuple[urllib.request.BaseHandler, ...]:
+def deadline_handlers(timeout_s: float, cut: Callable[[], float | None] | None = None
+                      ) -> tuple[urllib.request.BaseHandler, ...]:
     """urllib handlers (for :func:`urllib.request.build_opener`) whose http:// and https:// requests,
-    begun from now, are all over within ``timeout_s``: each wait takes at most the time left, and
-    the request raises TimeoutError ("timed out"; within urllib, a URLError of it) once none is."""
-    deadline = time.monotonic() + timeout_s
+    begun from now, are all over within ``timeout_s``, or by the earlier time ``cut()`` gives (looked
+    at while an answer is awaited: a deadline brought forward under way): each wait takes at most the
+    time left, and the request raises TimeoutError ("timed out"; within urllib, a URLError of it)
+    once none is."""
+    deadline = Deadline(timeout_s, cut)
     return _Handler(deadline), _TLSHandler(deadline)

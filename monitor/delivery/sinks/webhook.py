@@ -201,16 +201,18 @@ def sender_of(identity: "Identity | Sender | None") -> "Sender | None":
 
 
 def post_as(sender: Sender, target: Target, body: Callable[[Identity], bytes], *, timeout_s: float,
-            headers: Mapping[str, str] | None = None) -> bytes:
+            headers: Mapping[str, str] | None = None, cut: Callable[[], float | None] | None = None) -> bytes:
     """:func:`post_json` of ``body(sender.identity)``; posted once more, under a new daemon id, when the
     console refuses the id as another agent's (:meth:`Sender.refused`)."""
     identity = sender.identity
     try:
-        return post_json(target.url, body(identity), token=target.token, timeout_s=timeout_s, headers=headers)
+        return post_json(target.url, body(identity), token=target.token, timeout_s=timeout_s, headers=headers,
+                         cut=cut)
     except urllib.error.HTTPError as err:
         if _receiver_says(err)[1] != DAEMON_ID_TAKEN.code or not sender.refused(identity.daemon_id):
             raise
-    return post_json(target.url, body(sender.identity), token=target.token, timeout_s=timeout_s, headers=headers)
+    return post_json(target.url, body(sender.identity), token=target.token, timeout_s=timeout_s, headers=headers,
+                     cut=cut)
 
 
 def agent_of(agent_name: str = "") -> str:
@@ -356,16 +358,17 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
 
 
 def post_json(url: str, body: bytes, *, token: str | None, timeout_s: float,
-              headers: Mapping[str, str] | None = None) -> bytes:
+              headers: Mapping[str, str] | None = None, cut: Callable[[], float | None] | None = None) -> bytes:
     """POST ``body`` as JSON and return the answer's body (its first 64 KiB); raises on a refused
     connection, a non-2xx answer (a redirect too: :class:`_NoRedirect`) or a timeout: ``timeout_s``
-    bounds the whole post, an answer trickled a byte at a time too (:func:`deadline_handlers`). An
+    bounds the whole post, an answer trickled a byte at a time too, or the earlier time ``cut()``
+    gives, even once the post is under way (:func:`deadline_handlers`). An
     https URL's certificate is verified against the system's (or ``SSL_CERT_FILE``'s) authorities."""
     h = {"Content-Type": "application/json", "User-Agent": USER_AGENT, **(headers or {})}
     if token:
         h["Authorization"] = f"Bearer {token}"
     req = urllib.request.Request(url, data=body, method="POST", headers=h)
-    opener = urllib.request.build_opener(_NoRedirect, *deadline_handlers(timeout_s))
+    opener = urllib.request.build_opener(_NoRedirect, *deadline_handlers(timeout_s, cut))
     with opener.open(req, timeout=timeout_s) as resp:
         return resp.read(1 << 16)
 
@@ -396,6 +399,7 @@ class WebhookSink:
         self.last_error = ""  # the last failure's, kept once posts deliver again (:attr:`failing` says)
         self.failing = False  # the last post failed
         self.last_failure_at: float | None = None
+        self._posts_end_by: float | None = None  # no post goes on past it (time.monotonic()): :meth:`drain`
         self._begin_outage()
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -633,9 +637,26 @@ class WebhookSink:
                                  include_phrase_text=self.include_phrase_text, recording=call.recording,
                                  raised_at=d.raised_at, agent_recording=call.agent_recording)
         if self.sender is None:
-            post_json(target.url, body(None), token=target.token, timeout_s=self.timeout_s, headers=headers)
+            post_json(target.url, body(None), token=target.token, timeout_s=self.timeout_s, headers=headers,
+                      cut=self._posts_end)
             return
-        post_as(self.sender, target, body, timeout_s=self.timeout_s, headers=headers)
+        post_as(self.sender, target, body, timeout_s=self.timeout_s, headers=headers, cut=self._posts_end)
+
+    def _posts_end(self) -> float | None:
+        """When a post must be over, whatever its ``timeout_s`` (time.monotonic()): a :meth:`drain`'s end; None: no such end."""
+        return self._posts_end_by
+
+    def drain(self, timeout_s: float) -> int:
+        """Give what is pending ``timeout_s`` seconds (:meth:`wait_delivered`), then stop (:meth:`close`):
+        no post goes on past them (one on its way then, already begun too, ends there, as one timing out
+        does, its alert pending still), so that the whole takes ``timeout_s`` and not a post's
+        ``timeout_s`` more; returns what is still pending. A stop meanwhile (KeyboardInterrupt) ends the wait and is raised,
+        the sink closed."""
+        self._posts_end_by = time.monotonic() + timeout_s
+        try:
+            return self.wait_delivered(timeout_s)
+        finally:
+            self.close()
 
     def wait_delivered(self, timeout_s: float) -> int:
         """Wait until nothing is pending for this URL (or ``timeout_s``); returns what is still pending."""
@@ -789,9 +810,10 @@ class WebhookSink:
                                 agent=who.agent if who else None, daemon_id=who.daemon_id if who else None)
         headers = {"X-Callmonitor-Delivery": f"word-{word.alert_id}"}
         if self.sender is None:
-            post_json(target.url, body(None), token=target.token, timeout_s=self.timeout_s, headers=headers)
+            post_json(target.url, body(None), token=target.token, timeout_s=self.timeout_s, headers=headers,
+                      cut=self._posts_end)
         else:
-            post_as(self.sender, target, body, timeout_s=self.timeout_s, headers=headers)
+            post_as(self.sender, target, body, timeout_s=self.timeout_s, headers=headers, cut=self._posts_end)
 
     def _asked_to_wait(self, err: BaseException) -> float | None:
         """The seconds a receiver's refusal asks to wait (:func:`retry_after`), at most ``max_backoff_s``,
