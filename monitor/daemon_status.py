@@ -127,17 +127,23 @@ def state(daemon: RunningDaemon) -> dict[str, Any]:
         "calls": daemon.calls, "call": call, "alerts": daemon.alerts_total,
         "boundaries": boundaries_state(daemon), "pending": _pending_state(daemon.streams, daemon.now_s, p is not None),
         "recent_alerts": _recent_alerts(daemon.recent),
-        "webhook": None if webhook is None else {
-            "url": webhook.shown_url, "delivered": webhook.delivered,
-            "failures": webhook.failures, "last_error": webhook.last_error,
-            "failing": webhook.failing, "last_failure_at": webhook.last_failure_at,
-            "heartbeat": None if heartbeat is None else heartbeat.state()},
+        "webhook": None if webhook is None else webhook_state(webhook, heartbeat),
         "notify": None if notify is None else {"sent": notify.sent, "failures": notify.failures},
         "transcription": daemon.transcription is not None, "transcription_off": daemon.transcription_off,
         "transcription_loading": daemon.loading is not None, "last_problem": daemon.last_problem,
         "store": {"failing": guard.failing, "held": guard.held, "failures": guard.failures,
                   "dropped": guard.dropped, "error": guard.last_error},
     }
+
+
+def webhook_state(webhook: Any, heartbeat: Any) -> dict[str, Any]:
+    """The webhook's part of the status: deliveries, failures (failing now, the last one's time and
+    error), a wait the receiver asked for while it lasts (no failure:
+    :meth:`~monitor.delivery.sinks.webhook.WebhookSink.waiting`), and the heartbeats'."""
+    return {"url": webhook.shown_url, "delivered": webhook.delivered,
+            "failures": webhook.failures, "last_error": webhook.last_error,
+            "failing": webhook.failing, "last_failure_at": webhook.last_failure_at, "waiting": webhook.waiting(),
+            "heartbeat": None if heartbeat is None else heartbeat.state()}
 
 
 def boundaries_state(daemon: RunningDaemon) -> dict[str, Any]:

@@ -117,6 +117,40 @@ def test_a_daemon_whose_alert_got_429_keeps_it_in_its_outbox_and_delivers_it_aft
         console.kill()
 
 
+def test_a_wait_the_console_asks_for_is_no_failure_of_the_webhook_and_its_status_says_it_as_a_wait(tmp_path):
+    """The console's per-agent limit (2 posts at once, then one every 10 s) refusing a daemon's third
+    alert with 429 and Retry-After: the daemon's status said "failing now: HTTP 429 Too Many
+    Requests ... (14 failure(s))", an outage, though docs/daemon.md says a wait is no failed attempt
+    and no outage. The webhook counts no failure and does not fail now; its status line says it
+    waits, for how long and why, while the wait lasts."""
+    from monitor.commands.status import render
+    from monitor.daemon_status import webhook_state
+    from monitor.delivery.sinks.webhook import Identity, WebhookSink
+    from monitor.delivery.store import Store
+    from monitor.events import AlertEvent
+    from test_status_text import STATE
+    console = _console(tmp_path, "agent_posts_per_s = 0.1\nagent_post_burst = 2\n")
+    store = Store.open(tmp_path / "events.db")
+    sink = WebhookSink(store, console.webhook, poll_s=0.05, token=console.token, identity=Identity("erin", "d-erin"))
+    try:
+        call = store.start_call("test", time.time())
+        for t in (10.0, 20.0, 30.0):
+            sink(store.add_alert(call, AlertEvent(t=t, kind="slow_speech", severity="warning", message="slow")))
+        sink.start()
+        assert wait_for(lambda: sink.waiting() is not None, 30), store.deliveries()
+        state = webhook_state(sink, None)
+        line = next(line for line in render(dict(STATE, webhook=state)).splitlines() if "webhook" in line)
+    finally:
+        sink.close()
+        store.close()
+        console.kill()
+    assert (state["delivered"], state["failures"], state["failing"], state["last_error"]) == (2, 0, False, "")
+    assert 0 < state["waiting"]["for_s"] <= 10.0
+    assert state["waiting"]["reason"].startswith("HTTP 429 Too Many Requests: agent 'erin' posts alerts faster ")
+    assert line.startswith(f"  webhook {console.webhook}: delivered 2, failures 0, waiting "), line
+    assert line.endswith(f" s as the receiver asks ({state['waiting']['reason']})"), line
+
+
 def test_a_critical_alert_raised_while_the_console_paces_an_outbox_goes_before_the_warnings_waiting(
         limited_console, tmp_path):
     """An outbox past the burst goes as Retry-After paces it, a post a second: a critical alert

@@ -154,7 +154,7 @@ def test_an_alert_held_in_memory_the_receiver_asked_to_wait_for_is_listed_with_i
         sink = WebhookSink(store, hook.url, poll_s=0.05).start()
         try:
             sink(held)
-            assert wait_for(lambda: sink.last_error, 30)
+            assert wait_for(lambda: sink.waiting(), 30)
             sink.written(held, store.add_alert(call, held))
             assert wait_for(lambda: store.deliveries(), 30)
         finally:

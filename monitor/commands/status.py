@@ -212,7 +212,7 @@ def _delivery_lines(st: dict) -> list[str]:
     if st.get("webhook"):
         w = st["webhook"]
         h = w.get("heartbeat")
-        lines.append(f"  webhook {w['url']}: delivered {w['delivered']}, {_webhook_failures(w)}"
+        lines.append(f"  webhook {w['url']}: delivered {w['delivered']}, {_webhook_failures(w)}{_webhook_wait(w)}"
                      + (f"; heartbeats sent {h['sent']}" + (f", failing ({h['last_error']})" if h["failing"] else "")
                         if h else ""))
     if st.get("notify"):
@@ -256,6 +256,13 @@ def _webhook_failures(w: dict) -> str:
         return f"failing now: {w['last_error']} ({w['failures']} failure(s))"
     when = f" at {_clock(w['last_failure_at'])}" if w.get("last_failure_at") else ""
     return f"delivering; {w['failures']} failure(s) earlier, the last{when}: {w['last_error']}"
+
+
+def _webhook_wait(w: dict) -> str:
+    """The wait the receiver asked for (429 or 503 with ``Retry-After``: the console's limit of an
+    agent's posts), while it lasts: no failure nor outage, but why nothing is posted meanwhile."""
+    wait = w.get("waiting")
+    return f", waiting {wait['for_s']:.1f} s as the receiver asks ({wait['reason']})" if wait else ""
 
 
 def _problem_text(problem: dict) -> str:

@@ -47,7 +47,8 @@ CALL = Obj({"call_id": ANY, "t": NUMBER, "alerts": ANY, "baseline_ready": ANY,
            {"cues": CUES, "cues_from_speech_s": NUMBER, "hold_s": NUMBER})
 RECENT_ALERT = Obj({"at": NUMBER, "severity": str, "call_id": ANY, "kind": ANY, "t": NUMBER})
 WEBHOOK = Obj({"url": ANY, "delivered": ANY, "failures": ANY, "last_error": ANY},
-              {"last_failure_at": NUMBER, "heartbeat": Obj({"sent": ANY, "failing": ANY, "last_error": ANY})})
+              {"last_failure_at": NUMBER, "waiting": Obj({"for_s": NUMBER, "reason": ANY}),
+               "heartbeat": Obj({"sent": ANY, "failing": ANY, "last_error": ANY})})
 LISTENING = Obj({"pid": ANY, "uptime_s": NUMBER, "db": ANY, "legs": Each(LEG), "calls": ANY, "alerts": ANY,
                  "overflows": ANY},
                 {"boundaries": Obj({"based_on": ANY}), "call": CALL, "behind_s": NUMBER,

@@ -399,6 +399,7 @@ class WebhookSink:
         self.last_error = ""  # the last failure's, kept once posts deliver again (:attr:`failing` says)
         self.failing = False  # the last post failed
         self.last_failure_at: float | None = None
+        self.wait_reason = ""  # the receiver's answer when it last asked to wait (Retry-After): no failure
         self._posts_end_by: float | None = None  # no post goes on past it (time.monotonic()): :meth:`drain`
         self._begin_outage()
         self._wake = threading.Event()
@@ -643,7 +644,8 @@ class WebhookSink:
         post_as(self.sender, target, body, timeout_s=self.timeout_s, headers=headers, cut=self._posts_end)
 
     def _posts_end(self) -> float | None:
-        """When a post must be over, whatever its ``timeout_s`` (time.monotonic()): a :meth:`drain`'s end; None: no such end."""
+        """When a post must be over, whatever its ``timeout_s`` (time.monotonic()): a :meth:`drain`'s end;
+        None: no such end."""
         return self._posts_end_by
 
     def drain(self, timeout_s: float) -> int:
@@ -684,11 +686,11 @@ class WebhookSink:
             try:
                 self._post(h)
             except Exception as err:  # HTTP error, refused, timeout, DNS...
-                self._failed(_describe(err, self.token, self.identity))
-                h.error = self.last_error
-                if (wait := self._asked_to_wait(err)) is not None:  # no attempt that failed
+                h.error = _describe(err, self.token, self.identity)
+                if (wait := self._asked_to_wait(err, h.error)) is not None:  # no attempt that failed
                     h.next_at = self.clock() + wait
                     continue
+                self._failed(h.error)
                 h.attempts += 1
                 if self.retries and h.attempts > self.retries:
                     self._forget(h, self.last_error, settled=True)
@@ -723,12 +725,14 @@ class WebhookSink:
             try:
                 self._post(d, target)
             except Exception as err:  # HTTP error, refused, timeout, DNS...
-                self._failed(_describe(err, target.token, self.identity))
-                attempts = d.attempts + 1
-                if (wait := self._asked_to_wait(err)) is not None:
-                    self.store.mark_failed(d.id, self.clock() + wait, self.last_error, tries=0)  # no attempt that failed
+                error = _describe(err, target.token, self.identity)
+                if (wait := self._asked_to_wait(err, error)) is not None:
+                    self.store.mark_failed(d.id, self.clock() + wait, error, tries=0)  # no attempt that failed
                     self._said_wait(target, d, wait)
-                elif self.retries and attempts > self.retries:
+                    continue
+                self._failed(error)
+                attempts = d.attempts + 1
+                if self.retries and attempts > self.retries:
                     self.store.mark_failed(d.id, None, self.last_error)
                     self._waited.discard(d.id)
                     self._failed_in_outage.discard(d.id)
@@ -769,16 +773,19 @@ class WebhookSink:
                 if _alert_unknown(err):
                     self._word_not_deliverable(word, d, target, _describe(err, target.token, self.identity))
                     continue
-                self._failed(_describe(err, target.token, self.identity))
-                wait = self._asked_to_wait(err)
-                if wait is None and self.retries and word.attempts + 1 > self.retries:
-                    self.store.mark_word_failed(word, None, self.last_error)
+                error = _describe(err, target.token, self.identity)
+                if (wait := self._asked_to_wait(err, error)) is not None:
+                    self.store.mark_word_failed(word, self.clock() + wait, error)
+                    continue
+                self._failed(error)
+                if self.retries and word.attempts + 1 > self.retries:
+                    self.store.mark_word_failed(word, None, error)
                     log.warning("webhook %s: the agent's word on alert %s failed (%s); giving up after %s attempts",
-                                target.shown_url, word.alert_id, self.last_error, word.attempts + 1,
+                                target.shown_url, word.alert_id, error, word.attempts + 1,
                                 extra=problem_of("webhook"))
                 else:
-                    delay = wait if wait is not None else self._retry_delay(word.attempts + 1, "warning", err)
-                    self.store.mark_word_failed(word, self.clock() + delay, self.last_error)
+                    delay = self._retry_delay(word.attempts + 1, "warning", err)
+                    self.store.mark_word_failed(word, self.clock() + delay, error)
                 continue
             self.store.mark_word_delivered(word)
             log.info("webhook %s: the agent's word on alert %s (%s) delivered", target.shown_url, word.alert_id,
@@ -815,17 +822,25 @@ class WebhookSink:
         else:
             post_as(self.sender, target, body, timeout_s=self.timeout_s, headers=headers, cut=self._posts_end)
 
-    def _asked_to_wait(self, err: BaseException) -> float | None:
-        """The seconds a receiver's refusal asks to wait (:func:`retry_after`), at most ``max_backoff_s``,
-        no post of any alert made before then (the receiver would refuse it alike): a critical's too,
-        and the alert is not given up for it: it counts no attempt that failed (``retries``, the
-        backoff); None for another failure."""
+    def _asked_to_wait(self, err: BaseException, error: str) -> float | None:
+        """The seconds a receiver's refusal (``err``, said ``error``) asks to wait (:func:`retry_after`),
+        at most ``max_backoff_s``, no post of any alert made before then (the receiver would refuse it
+        alike): a critical's too, and the alert is not given up for it: it counts no attempt that
+        failed (``retries``, the backoff), and it is no failure of the webhook's (:attr:`failures`,
+        :attr:`failing`: no outage) but a wait (:meth:`waiting`); None for another failure."""
         wait = retry_after(err)
         if wait is None:
             return None
         wait = min(wait, self.max_backoff_s)
         self._held_until = time.monotonic() + wait
+        self.wait_reason = error
         return wait
+
+    def waiting(self) -> dict[str, Any] | None:
+        """For the daemon's status: the wait the receiver asked for, while it lasts (``for_s``: the
+        seconds left; ``reason``: its answer); None when none lasts."""
+        left = self._held_until - time.monotonic()
+        return {"for_s": round(left, 1), "reason": self.wait_reason} if left > 0 else None
 
     def _said_wait(self, target: Target, d: Delivery, wait: float) -> None:
         """A wait the receiver asked for (:meth:`_asked_to_wait`), no outage: one warning line, then at
@@ -838,7 +853,7 @@ class WebhookSink:
         again = self._wait_said_at is not None and now - self._wait_said_at < WAIT_SAID_EVERY_S
         log.log(logging.DEBUG if again else logging.WARNING, "webhook %s: alert %s waits in the outbox for %.1f s, as "
                 "the receiver asks (%s); nothing is posted before then%s", target.shown_url, d.alert_id, wait,
-                self.last_error, "" if again else f"; said again at most every {WAIT_SAID_EVERY_S:g} s",
+                self.wait_reason, "" if again else f"; said again at most every {WAIT_SAID_EVERY_S:g} s",
                 extra=problem_of("webhook"))
         if not again:
             self._wait_said_at, self._wait_to_recover = now, True
