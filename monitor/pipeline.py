@@ -96,8 +96,9 @@ class CallPipeline:
     """The call's end as :meth:`finish` made it (duration, stored summary, end time), once made."""
     _end_given = False
     """... and given to the store (which may hold it while the database fails): not given twice."""
-    _summary: CallSummaryEvent | None = None
-    """The call's summary as :meth:`finish` made it, once made (the stored summary of :attr:`_end`)."""
+    _summary_of: tuple[str | None, Mapping[str, Any]] | None = None
+    """What :meth:`finish` made the call's summary of (its ``ended_by`` and notes), once made: the
+    stored summary of :attr:`_end`, made again alike where it is needed (no event is kept)."""
 
     def __init__(self, cfg: Config, rate: int, legs: tuple[str, ...], *, store: Store | StoreGuard | None = None,
                  source: str = "", started_at: float | None = None, keep_series: bool = False,
@@ -304,10 +305,11 @@ class CallPipeline:
         events += self._words_unflushed()
         t_end = round(self.duration_s, 3)
         events += self._route(self.engine.close(t_end))
-        summary = self.summary(ended_by, stored_notes(stopped, self.unheard, self._fingerprint, self.flaws,
-                                                      self.words_from_s, self.agent_file, self._words_lost(),
-                                                      self.agent_unheard, on_hold))
-        self._end, self._summary = (self.duration_s, summary.to_dict(), ended_at), summary
+        self._summary_of = (ended_by, stored_notes(stopped, self.unheard, self._fingerprint, self.flaws,
+                                                   self.words_from_s, self.agent_file, self._words_lost(),
+                                                   self.agent_unheard, on_hold))
+        summary = self.summary(*self._summary_of)
+        self._end = (self.duration_s, summary.to_dict(), ended_at)
         if self.store is not None:
             self.store.end_call(self._token, *self._end)
             self._end_given = True
@@ -594,7 +596,7 @@ class CallPipeline:
             self._recognizer(leg, lambda: tr.close(timeout=timeout_s, stopping=True), list[WordsEvent]())
         ended: list[Event] = self.engine.close(round(self.duration_s, 3))
         notes = stored_notes(True, (), self._fingerprint, self._flaws_said(), self.words_from_s, self.agent_file)
-        summary = None if stopped_by is None else self._summary or self.summary(stopped_by, notes)
+        summary = None if stopped_by is None else self.summary(*(self._summary_of or (stopped_by, notes)))
         if self.store is not None:
             try:
                 ended = self._route(ended)
