@@ -741,7 +741,8 @@ class Hook:
     (401: a wrong token), with ``refusal`` as its JSON body when set; ``refuses(post)``, when set,
     answers the status it gives a post it refuses (422 for one kind of alert: a body the console
     will not take) and None for one it takes; ``retry_after`` set is the ``Retry-After`` of every
-    refusal (a receiver asking to wait: 429, 503). Alerts go to ``received``, the
+    refusal (a receiver asking to wait: 429, 503), and when each refusal was answered goes to
+    ``refused_at`` (time.monotonic(), as the posts taken). Alerts go to ``received``, the
     daemon's heartbeats to ``heartbeats``, every post's Authorization header to ``authorizations``,
     its path (with the query) to ``paths`` and its headers to ``headers``; ``redirect`` set answers every post 302 to that
     Location; a GET is recorded in ``authorizations`` and ``paths`` alike and answered 200;
@@ -751,6 +752,7 @@ class Hook:
     def __init__(self, port: int = 0) -> None:
         self.received: list[tuple[float, dict]] = []
         self.heartbeats: list[tuple[float, dict]] = []
+        self.refused_at: list[float] = []
         self.authorizations: list[str | None] = []
         self.paths: list[str] = []
         self.headers: list[dict[str, str]] = []
@@ -785,6 +787,7 @@ class Hook:
                 refused = hook.refuses(post) if hook.refuses is not None else None
                 if not hook.up or hook.refuse or refused:
                     said = b"" if hook.refusal is None else json.dumps(hook.refusal).encode()
+                    hook.refused_at.append(time.monotonic())
                     self.send_response(hook.refuse or (503 if not hook.up else refused))
                     if hook.retry_after is not None:
                         self.send_header("Retry-After", hook.retry_after)

@@ -525,6 +525,26 @@ def test_the_webhook_line_says_when_the_heartbeats_fail():
             in render(dict(STATE, webhook=webhook)).splitlines())
 
 
+def test_the_webhook_line_says_a_wait_the_console_asks_of_the_heartbeats_as_it_says_the_alerts_one():
+    """A heartbeat answered 429 with Retry-After (the console's limit of an agent's beats) read
+    "heartbeats sent 2, failing (HTTP 429 ...)", an outage: it is said as the alerts' wait is, in the
+    same words, each where its posts are; a daemon of an earlier release sends no such key."""
+    reason = "HTTP 429 Too Many Requests: agent 'erin' posts heartbeats faster than this console takes them"
+    webhook = {"url": "http://console:8640/webhook", "delivered": 2, "failures": 0, "last_error": "",
+               "failing": False, "waiting": None,
+               "heartbeat": {"sent": 2, "failures": 0, "failing": False, "last_error": "",
+                             "waiting": {"for_s": 9.5, "reason": reason}}}
+    assert (f"  webhook http://console:8640/webhook: delivered 2, failures 0; heartbeats sent 2, waiting 9.5 s as "
+            f"the receiver asks ({reason})") in render(dict(STATE, webhook=webhook)).splitlines()
+    webhook["waiting"] = {"for_s": 3.0, "reason": "HTTP 503 Service Unavailable"}
+    assert ("  webhook http://console:8640/webhook: delivered 2, failures 0, waiting 3.0 s as the receiver asks "
+            f"(HTTP 503 Service Unavailable); heartbeats sent 2, waiting 9.5 s as the receiver asks ({reason})"
+            ) in render(dict(STATE, webhook=webhook)).splitlines()
+    del webhook["heartbeat"]["waiting"]
+    assert ("  webhook http://console:8640/webhook: delivered 2, failures 0, waiting 3.0 s as the receiver asks "
+            "(HTTP 503 Service Unavailable); heartbeats sent 2") in render(dict(STATE, webhook=webhook)).splitlines()
+
+
 def test_the_webhook_line_tells_failures_now_from_failures_earlier():
     """After an outage the webhook delivers again: its line said "failures 3 (last: ...)" as if it
     still failed. It says it fails now, with why; or that it delivers, with the failures earlier and

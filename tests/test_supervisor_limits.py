@@ -151,6 +151,77 @@ def test_a_wait_the_console_asks_for_is_no_failure_of_the_webhook_and_its_status
     assert line.endswith(f" s as the receiver asks ({state['waiting']['reason']})"), line
 
 
+def _status_line(webhook_state: dict) -> str:
+    """The webhook's line of ``call-monitor status`` for that part of a daemon's status."""
+    from monitor.commands.status import render
+    from test_status_text import STATE
+    return next(line for line in render(dict(STATE, webhook=webhook_state)).splitlines() if "webhook" in line)
+
+
+def test_a_heartbeat_the_console_refuses_with_429_waits_as_asked_counts_no_failure_and_its_status_says_it_as_a_wait(
+        tmp_path):
+    """The console's per-agent limit (2 beats at once, then one every 10 s: heartbeats have a bucket
+    of their own, at the same agent_posts_per_s and agent_post_burst as alerts) refusing a daemon's
+    third beat with 429 and Retry-After: the heartbeat counted a failed beat at every refusal and the
+    status said "heartbeats sent 2, failing (HTTP 429 ...)". It counts no failure, says the wait as
+    the webhook's posts do, and beats again once the wait is over (not every_s later: a refused
+    change of the devices reaches the console then)."""
+    from monitor.daemon_status import webhook_state
+    from monitor.delivery.sinks.webhook import Heartbeat, Identity, WebhookSink
+    from monitor.delivery.store import Store
+    console = _console(tmp_path, "agent_posts_per_s = 0.1\nagent_post_burst = 2\n")
+    store = Store.open(tmp_path / "events.db")
+    sink = WebhookSink(store, console.webhook, token=console.token, identity=Identity("erin", "d-erin"))  # not started
+    heartbeat = Heartbeat(console.webhook, sink.sender, lambda: {}, every_s=0.2, token=console.token, watch_s=0.05)
+    try:
+        heartbeat.start()
+        assert wait_for(lambda: heartbeat.state()["waiting"] is not None, 30), heartbeat.state()
+        state = webhook_state(sink, heartbeat)
+        line = _status_line(state)
+        assert wait_for(lambda: heartbeat.sent == 3, 60), heartbeat.state()  # the wait over (10 s)
+        after = heartbeat.state()
+    finally:
+        heartbeat.close()
+        store.close()
+        console.kill()
+    beats = state["heartbeat"]
+    assert (beats["sent"], beats["failures"], beats["failing"], beats["last_error"]) == (2, 0, False, "")
+    assert 0 < beats["waiting"]["for_s"] <= 10.0
+    assert beats["waiting"]["reason"].startswith("HTTP 429 Too Many Requests: agent 'erin' posts heartbeats faster ")
+    assert state["waiting"] is None  # the alerts' own wait: none (their bucket is another)
+    assert line.endswith(f"; heartbeats sent 2, waiting {beats['waiting']['for_s']:.1f} s as the receiver asks "
+                         f"({beats['waiting']['reason']})"), line
+    assert (after["failures"], after["failing"]) == (0, False)
+
+
+def test_a_heartbeat_answered_503_at_max_connections_waits_the_second_asked_and_beats_once_a_connection_closes(
+        tmp_path):
+    """The console at supervisor.max_connections answers 503 with Retry-After: 1, a wait as the
+    429 is: no failed beat; the beat goes again a second later, and is taken once a page closes,
+    not an every_s (here an hour) later."""
+    from monitor.delivery.sinks.webhook import Heartbeat, Identity
+    console = _console(tmp_path, "max_connections = 2\n")
+    streams = [_event_stream(console), _event_stream(console)]
+    heartbeat = Heartbeat(console.webhook, Identity("frank", "d-frank"), lambda: {}, every_s=3600.0,
+                          token=console.token)
+    try:
+        heartbeat.start()
+        assert wait_for(lambda: heartbeat.state()["waiting"] is not None, 30), heartbeat.state()
+        waiting = heartbeat.state()
+        streams.pop().close()  # a page closed
+        assert wait_for(lambda: heartbeat.sent == 1, 30), heartbeat.state()
+        after = heartbeat.state()
+    finally:
+        heartbeat.close()
+        for con in streams:
+            con.close()
+        console.kill()
+    assert (waiting["sent"], waiting["failures"], waiting["failing"]) == (0, 0, False)
+    assert waiting["waiting"]["reason"] == ("HTTP 503 Service Unavailable: this console serves at most 2 connections "
+                                            "at once (supervisor.max_connections): try again in 1 s")
+    assert (after["failures"], after["failing"], after["waiting"]) == (0, False, None)
+
+
 def test_a_critical_alert_raised_while_the_console_paces_an_outbox_goes_before_the_warnings_waiting(
         limited_console, tmp_path):
     """An outbox past the burst goes as Retry-After paces it, a post a second: a critical alert

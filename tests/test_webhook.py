@@ -863,6 +863,59 @@ def test_a_heartbeat_or_webhook_that_delivers_again_leaves_its_failure_resolved_
         logger.setLevel(level)
 
 
+def test_a_heartbeat_asked_to_wait_posts_nothing_before_then_however_its_devices_change_and_beats_once_it_is_over(
+        hook, monitor_logs):
+    """A receiver answering a beat 429 with Retry-After: 3: the next beat is not posted before those
+    3 s (a change of what is watched, which beats at once, neither: here it changes at every look),
+    nor an every_s (an hour) later, but as the wait ends; no failed beat is counted, one warning line
+    says the wait and one info line the beat delivered after it."""
+    import itertools
+
+    from monitor.delivery.sinks.webhook import Heartbeat, Identity
+
+    hook.refuse, hook.retry_after = 429, "3"
+    changes = itertools.count()
+    heartbeat = Heartbeat(hook.url, Identity("agent", "d1"), lambda: {"call": None}, every_s=3600.0,
+                          watch=lambda: next(changes), watch_s=0.05).start()
+    try:
+        assert wait_for(lambda: hook.refused_at, 30)
+        waiting = heartbeat.state()
+        hook.refuse = None
+        assert wait_for(lambda: hook.heartbeats, 30)
+        assert wait_for(lambda: heartbeat.sent, 30)  # its answer read
+        after = heartbeat.state()
+    finally:
+        heartbeat.close()
+    assert len(hook.refused_at) == 1, hook.refused_at  # not once a change of the devices
+    assert hook.heartbeats[0][0] - hook.refused_at[0] >= 3.0
+    assert (waiting["failures"], waiting["failing"], waiting["waiting"]["reason"]) == (0, False,
+                                                                                      "HTTP 429 Too Many Requests")
+    assert (after["sent"], after["failures"], after["failing"], after["waiting"]) == (1, 0, False, None)
+    said = [(level, m) for level, m in monitor_logs if level != "debug"]
+    assert said == [("warning", f"heartbeat {hook.url}: the next beat waits 3.0 s, as the receiver asks (HTTP 429 "
+                                "Too Many Requests); said again at most every 60 s"),
+                    ("info", f"heartbeat {hook.url}: delivered after the wait the receiver asked for")], said
+
+
+def test_a_daemon_stopping_while_the_receiver_asks_its_heartbeat_to_wait_posts_no_stopped_beat_and_says_why(
+        hook, monitor_logs):
+    """The receiver would refuse the stopped beat alike (the console's bucket is empty until the
+    wait ends), and the daemon does not stay to wait: no post, one line saying the console will show
+    the daemon silent rather than stopped."""
+    from monitor.delivery.sinks.webhook import Heartbeat, Identity
+
+    hook.refuse, hook.retry_after = 429, "60"
+    heartbeat = Heartbeat(hook.url, Identity("agent", "d1"), lambda: {"call": None}, every_s=3600.0).start()
+    try:
+        assert wait_for(lambda: heartbeat.state()["waiting"], 30)
+    finally:
+        heartbeat.close()
+    assert (len(hook.refused_at), hook.heartbeats, heartbeat.failures) == (1, [], 0)
+    said = [m for level, m in monitor_logs if level == "info"]
+    assert len(said) == 1 and said[0].startswith(f"heartbeat {hook.url}: the stopped beat is not posted: the "
+                                                 "receiver asked to wait "), said
+
+
 def test_a_daemon_s_problem_longer_than_the_console_takes_is_sent_cut_with_an_ellipsis(tmp_path):
     """A warning of 5000 characters (a long path in an error): the daemon's last problem carries it
     cut to the console's longest line with "...", so its heartbeats stay ones the console takes."""

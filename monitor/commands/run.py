@@ -503,7 +503,7 @@ def _start_heartbeat(cfg, webhook, token: str | None, daemon, stack: contextlib.
     heartbeat = Heartbeat(cfg.delivery.webhook_url, webhook.sender, lambda: daemon.heartbeat_status(link),
                           every_s=cfg.delivery.heartbeat_s, token=token, timeout_s=cfg.delivery.timeout_s,
                           watch=daemon.presence, acked=daemon.acked,
-                          awaits_ack=daemon.awaits_ack)
+                          awaits_ack=daemon.awaits_ack, max_wait_s=cfg.delivery.max_backoff_s)
     heartbeat.start()
     daemon.heartbeat = heartbeat  # a reload's new URL applies to it too
     stack.callback(heartbeat.close, 0.5)

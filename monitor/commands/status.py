@@ -212,9 +212,9 @@ def _delivery_lines(st: dict) -> list[str]:
     if st.get("webhook"):
         w = st["webhook"]
         h = w.get("heartbeat")
-        lines.append(f"  webhook {w['url']}: delivered {w['delivered']}, {_webhook_failures(w)}{_webhook_wait(w)}"
+        lines.append(f"  webhook {w['url']}: delivered {w['delivered']}, {_webhook_failures(w)}{_asked_wait(w)}"
                      + (f"; heartbeats sent {h['sent']}" + (f", failing ({h['last_error']})" if h["failing"] else "")
-                        if h else ""))
+                        + _asked_wait(h) if h else ""))
     if st.get("notify"):
         lines.append(f"  notifications sent {st['notify']['sent']}, failures {st['notify']['failures']}")
     return lines
@@ -258,10 +258,11 @@ def _webhook_failures(w: dict) -> str:
     return f"delivering; {w['failures']} failure(s) earlier, the last{when}: {w['last_error']}"
 
 
-def _webhook_wait(w: dict) -> str:
-    """The wait the receiver asked for (429 or 503 with ``Retry-After``: the console's limit of an
-    agent's posts), while it lasts: no failure nor outage, but why nothing is posted meanwhile."""
-    wait = w.get("waiting")
+def _asked_wait(posts: dict) -> str:
+    """The wait the receiver asked the webhook's alerts, or its heartbeats, for (429 or 503 with
+    ``Retry-After``: the console's limit of an agent's posts, its ``max_connections``), while it
+    lasts: no failure nor outage, but why nothing is posted meanwhile."""
+    wait = posts.get("waiting")
     return f", waiting {wait['for_s']:.1f} s as the receiver asks ({wait['reason']})" if wait else ""
 
 

@@ -46,9 +46,11 @@ CALL = Obj({"call_id": ANY, "t": NUMBER, "alerts": ANY, "baseline_ready": ANY,
             "active_alerts": Each(Obj({"severity": ANY, "t": NUMBER}))},
            {"cues": CUES, "cues_from_speech_s": NUMBER, "hold_s": NUMBER})
 RECENT_ALERT = Obj({"at": NUMBER, "severity": str, "call_id": ANY, "kind": ANY, "t": NUMBER})
+WAITING = Obj({"for_s": NUMBER, "reason": ANY})
+"""A wait the receiver asked for (the webhook's alerts', or its heartbeats'), while it lasts."""
 WEBHOOK = Obj({"url": ANY, "delivered": ANY, "failures": ANY, "last_error": ANY},
-              {"last_failure_at": NUMBER, "waiting": Obj({"for_s": NUMBER, "reason": ANY}),
-               "heartbeat": Obj({"sent": ANY, "failing": ANY, "last_error": ANY})})
+              {"last_failure_at": NUMBER, "waiting": WAITING,
+               "heartbeat": Obj({"sent": ANY, "failing": ANY, "last_error": ANY}, {"waiting": WAITING})})
 LISTENING = Obj({"pid": ANY, "uptime_s": NUMBER, "db": ANY, "legs": Each(LEG), "calls": ANY, "alerts": ANY,
                  "overflows": ANY},
                 {"boundaries": Obj({"based_on": ANY}), "call": CALL, "behind_s": NUMBER,

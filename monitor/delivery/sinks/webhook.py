@@ -16,7 +16,8 @@ again every few seconds), and the first success after failures makes every pendi
 delivery due at once, so the supervisor gets what waited within seconds of the endpoint's
 return. A receiver that answers 429 (the console's limit of an agent's posts) or 503 with
 ``Retry-After`` is taken at its word (:func:`retry_after`, ``max_backoff_s`` at most): the alert
-stays pending, is not given up for it, and nothing is posted before then (a critical neither).
+stays pending, is not given up for it, and nothing is posted before then (a critical neither); it
+is a wait, no failure (:class:`AskedWait`), and a heartbeat so answered waits alike.
 An alert the database could not store (``stored=False``) is delivered from memory
 with the same retry rules, under an id of its own (:data:`MEMORY_ID_BASE`); once the store guard
 writes it (:meth:`WebhookSink.written`), its outbox row is written too: delivered (or given up) if
@@ -399,7 +400,6 @@ class WebhookSink:
         self.last_error = ""  # the last failure's, kept once posts deliver again (:attr:`failing` says)
         self.failing = False  # the last post failed
         self.last_failure_at: float | None = None
-        self.wait_reason = ""  # the receiver's answer when it last asked to wait (Retry-After): no failure
         self._posts_end_by: float | None = None  # no post goes on past it (time.monotonic()): :meth:`drain`
         self._begin_outage()
         self._wake = threading.Event()
@@ -432,10 +432,8 @@ class WebhookSink:
         self._outage: str | None = None
         self._failed_in_outage: set[int] = set()
         self._refused: dict[int, str] = {}
-        self._held_until = 0.0  # no post before then (time.monotonic()): the receiver asked to wait (Retry-After)
-        self._wait_said_at: float | None = None  # when such a wait was last said (monotonic)
+        self._wait = AskedWait()  # no post before it is over: the receiver asked to wait (Retry-After)
         self._waited: set[int] = set()  # the deliveries whose last post the receiver asked to wait for
-        self._wait_to_recover = False  # a wait was said, and no delivery since said it over
         self._moved_from: str | None = None
         self._damaged: set[int] = set()  # the outbox rows no release writes, said once
 
@@ -564,7 +562,7 @@ class WebhookSink:
             return
         self.target = new
         self._adopted = False  # the worker sees the new URL: its first failure there is said
-        self._held_until = 0.0  # the old receiver's wait is not the new one's
+        self._wait.end()  # the old receiver's wait is not the new one's
         with self._memory_lock:
             for h in self._memory:
                 h.attempts, h.next_at, h.error = 0, 0.0, ""
@@ -828,19 +826,12 @@ class WebhookSink:
         alike): a critical's too, and the alert is not given up for it: it counts no attempt that
         failed (``retries``, the backoff), and it is no failure of the webhook's (:attr:`failures`,
         :attr:`failing`: no outage) but a wait (:meth:`waiting`); None for another failure."""
-        wait = retry_after(err)
-        if wait is None:
-            return None
-        wait = min(wait, self.max_backoff_s)
-        self._held_until = time.monotonic() + wait
-        self.wait_reason = error
-        return wait
+        return self._wait.asked(err, error, self.max_backoff_s)
 
     def waiting(self) -> dict[str, Any] | None:
-        """For the daemon's status: the wait the receiver asked for, while it lasts (``for_s``: the
-        seconds left; ``reason``: its answer); None when none lasts."""
-        left = self._held_until - time.monotonic()
-        return {"for_s": round(left, 1), "reason": self.wait_reason} if left > 0 else None
+        """For the daemon's status: the wait the receiver asked for, while it lasts
+        (:meth:`AskedWait.state`); None when none lasts."""
+        return self._wait.state()
 
     def _said_wait(self, target: Target, d: Delivery, wait: float) -> None:
         """A wait the receiver asked for (:meth:`_asked_to_wait`), no outage: one warning line, then at
@@ -849,18 +840,15 @@ class WebhookSink:
         wait over), those after the unsaid ones at debug level."""
         self._same_endpoint(target.url)
         self._waited.add(d.id)
-        now = time.monotonic()
-        again = self._wait_said_at is not None and now - self._wait_said_at < WAIT_SAID_EVERY_S
-        log.log(logging.DEBUG if again else logging.WARNING, "webhook %s: alert %s waits in the outbox for %.1f s, as "
+        say = self._wait.to_say()
+        log.log(logging.WARNING if say else logging.DEBUG, "webhook %s: alert %s waits in the outbox for %.1f s, as "
                 "the receiver asks (%s); nothing is posted before then%s", target.shown_url, d.alert_id, wait,
-                self.wait_reason, "" if again else f"; said again at most every {WAIT_SAID_EVERY_S:g} s",
+                self._wait.reason, f"; said again at most every {WAIT_SAID_EVERY_S:g} s" if say else "",
                 extra=problem_of("webhook"))
-        if not again:
-            self._wait_said_at, self._wait_to_recover = now, True
 
     def _held(self) -> bool:
         """Whether the receiver asked to wait still (:meth:`_asked_to_wait`)."""
-        return time.monotonic() < self._held_until
+        return self._wait.lasts()
 
     def _from_memory(self, alert_id: int) -> bool:
         """Whether the alert ``alert_id`` was done with from memory, its outbox row not marked yet
@@ -917,8 +905,7 @@ class WebhookSink:
                         "here)%s", target.shown_url, moved_from, d.alert_id,
                         f"; the {held} other alert(s) waiting go here now" if held else "", extra=recovery_of("webhook"))
         elif d.attempts or waited:  # after waits the receiver asked for, the first since one was said only
-            quiet = waited and not self._wait_to_recover
-            self._wait_to_recover = self._wait_to_recover and not waited
+            quiet = waited and not self._wait.said_over()
             after = " and ".join(([f"{d.attempts} failed attempt(s)"] if d.attempts else [])
                                  + (["the waits the receiver asked for"] if waited else []))
             log.log(logging.DEBUG if quiet else logging.INFO, "webhook %s: alert %s delivered after %s",
@@ -1008,6 +995,64 @@ def retry_after(err: BaseException, now: float | None = None) -> float | None:
     except (TypeError, ValueError, OverflowError):
         return None
     return max(0.0, when - (time.time() if now is None else now))
+
+
+class AskedWait:
+    """A wait a receiver asked for (a :data:`WAIT_ASKED` answer's ``Retry-After``: :func:`retry_after`),
+    taken alike by the webhook's posts and by the heartbeats: no failure nor outage (nothing counted
+    as failed), but nothing posted before it is over. It keeps the receiver's answer, for the
+    daemon's status to say why nothing is posted meanwhile (:meth:`state`), and when a wait was
+    last said in the log (:meth:`to_say`), so that one paced by the console's limit is said once a
+    minute, and the post delivered after it once (:meth:`said_over`)."""
+
+    def __init__(self) -> None:
+        self.until = 0.0  # nothing posted before then (time.monotonic())
+        self.reason = ""  # the receiver's answer that asked for it, in words (:func:`_describe`)
+        self._said_at: float | None = None  # when a wait was last said at warning level (monotonic)
+        self._to_say_over = False  # a wait was said, and no post delivered since said it over
+
+    def asked(self, err: BaseException, error: str, most_s: float) -> float | None:
+        """The seconds the failed post's ``err`` (said ``error``) asks to wait, at most ``most_s``,
+        waited from now; None (and no wait) for another failure."""
+        wait = retry_after(err)
+        if wait is None:
+            return None
+        wait = min(wait, most_s)
+        self.until, self.reason = time.monotonic() + wait, error
+        return wait
+
+    def left_s(self) -> float:
+        """The seconds the wait lasts still; 0 once it is over (or none was asked)."""
+        return max(0.0, self.until - time.monotonic())
+
+    def lasts(self) -> bool:
+        return self.left_s() > 0
+
+    def end(self) -> None:
+        """No wait from now on: the posts go to another receiver, whose wait it is not."""
+        self.until = 0.0
+
+    def state(self) -> dict[str, Any] | None:
+        """For the daemon's status, while the wait lasts: ``for_s``, the seconds left, and ``reason``,
+        the receiver's answer; None when none lasts."""
+        left = self.left_s()
+        return {"for_s": round(left, 1), "reason": self.reason} if left > 0 else None
+
+    def to_say(self) -> bool:
+        """Whether the wait just asked is said at warning level: the first, then one every
+        :data:`WAIT_SAID_EVERY_S` (posts paced by the console's limit wait every few seconds), the
+        others at debug level."""
+        now = time.monotonic()
+        if self._said_at is not None and now - self._said_at < WAIT_SAID_EVERY_S:
+            return False
+        self._said_at, self._to_say_over = now, True
+        return True
+
+    def said_over(self) -> bool:
+        """Whether a post delivered after waits is to say so (at info level): the first since a wait
+        was said (:meth:`to_say`), the others at debug level."""
+        said, self._to_say_over = self._to_say_over, False
+        return said
 
 
 UNKNOWN_ALERT = 409
@@ -1120,24 +1165,32 @@ class Heartbeat:
     the acknowledgement within seconds, not ``every_s`` later. Each beat's status says within how long
     the next one comes (``next_beat_s``), so that the console calls a daemon beating fast silent after
     a few of those beats; a change of ``awaits_ack()`` beats at once, so that the console never holds
-    the fast pace of a daemon gone back to ``every_s``."""
+    the fast pace of a daemon gone back to ``every_s``.
+
+    A beat answered 429 or 503 with ``Retry-After`` (the console's limit of an agent's beats, its
+    ``max_connections``) is a wait, as an alert's post is (:class:`AskedWait`, at most ``max_wait_s``):
+    no failed beat, said as a wait (:meth:`state`'s ``waiting``), nothing posted before it is over (a
+    change of what is watched neither), and the next beat goes as it ends, not ``every_s`` later."""
 
     def __init__(self, url: str, identity: Identity | Sender, status: Callable[[], dict[str, Any]], *,
                  every_s: float, token: str | None = None, timeout_s: float = 5.0,
                  watch: Callable[[], object] = lambda: None, watch_s: float = 1.0,
                  acked: Callable[[AlertAckedEvent], None] = lambda ev: None,
-                 awaits_ack: Callable[[], bool] = lambda: False, awaiting_s: float = AWAITING_ACK_S) -> None:
+                 awaits_ack: Callable[[], bool] = lambda: False, awaiting_s: float = AWAITING_ACK_S,
+                 max_wait_s: float = 300.0) -> None:
         self.sender, self.status, self.acked = sender_of(identity), status, acked
         self.awaits_ack, self.awaiting_s = awaits_ack, awaiting_s
         self._acks_seen: collections.OrderedDict[tuple, None] = collections.OrderedDict()
         self._taken: list[int] = []  # the alert ids of the last answer's acknowledgements, for the next beat
         self.watch, self.watch_s = watch, watch_s
         self.target = Target(url, token)  # changed by a reload (:meth:`retarget`)
-        self.every_s, self.timeout_s = every_s, timeout_s
+        self.every_s, self.timeout_s, self.max_wait_s = every_s, timeout_s, max_wait_s
         self.sent = 0
         self.failures = 0
         self.last_error = ""  # why the last beat failed; "" once one is delivered
         self._failing = False
+        self._wait = AskedWait()  # the receiver asked to wait (Retry-After): no beat before it is over
+        self._waited = False  # the last beat was answered with such a wait: the next goes as it ends
         self._link_refusal_said = False  # a report link the console left out is said once
         self._stop = threading.Event()
         self._posting = threading.Lock()  # one beat on its way at a time: they arrive in order
@@ -1148,8 +1201,12 @@ class Heartbeat:
         return self.target.url
 
     def retarget(self, url: str, token: str | None) -> None:
-        """Beat to ``url`` with ``token`` from now on (a beat being built goes there too)."""
-        self.target = Target(url, token)
+        """Beat to ``url`` with ``token`` from now on (a beat being built goes there too); a wait the
+        old receiver asked for is not the new one's."""
+        new = Target(url, token)
+        if new != self.target:
+            self._wait.end()
+        self.target = new
 
     def start(self) -> "Heartbeat":
         self._thread.start()
@@ -1186,19 +1243,42 @@ class Heartbeat:
             target = self.target  # after the status (the daemon's, which takes a while), and once
             answer = post_as(self.sender, target, lambda who: self._body(status, who), timeout_s=self.timeout_s)
         except Exception as err:  # refused, timeout, HTTP error: the next beat tries again
+            error = _describe(err, target.token, self.identity)
+            if (wait := self._wait.asked(err, error, self.max_wait_s)) is not None:  # no failed beat
+                self._said_wait(target, wait)
+                return False
+            self._waited = False
             self.failures += 1
-            self.last_error = _describe(err, target.token, self.identity)
+            self.last_error = error
             if not self._failing:
                 log.warning("heartbeat %s: %s", target.shown_url, self.last_error, extra=problem_of("heartbeat"))
             self._failing = True
             return False
-        if self._failing:
-            log.info("heartbeat %s: delivered again", target.shown_url, extra=recovery_of("heartbeat"))
+        self._said_delivered(target)
         self._failing = False
         self.last_error = ""
         self.sent += 1
         self._take_answer(answer)
         return True
+
+    def _said_wait(self, target: Target, wait: float) -> None:
+        """A wait the receiver asked for, no failure: said as the webhook's are (:meth:`AskedWait.to_say`)."""
+        self._waited = True
+        say = self._wait.to_say()
+        log.log(logging.WARNING if say else logging.DEBUG, "heartbeat %s: the next beat waits %.1f s, as the "
+                "receiver asks (%s)%s", target.shown_url, wait, self._wait.reason,
+                f"; said again at most every {WAIT_SAID_EVERY_S:g} s" if say else "", extra=problem_of("heartbeat"))
+
+    def _said_delivered(self, target: Target) -> None:
+        """A beat delivered: after failures, said once (the failure said is resolved); after waits the
+        receiver asked for, as the webhook's posts say it (:meth:`AskedWait.said_over`)."""
+        waited, self._waited = self._waited, False
+        over = waited and self._wait.said_over()
+        if self._failing:
+            log.info("heartbeat %s: delivered again", target.shown_url, extra=recovery_of("heartbeat"))
+        elif waited:
+            log.log(logging.INFO if over else logging.DEBUG, "heartbeat %s: delivered after the wait the receiver "
+                    "asked for", target.shown_url, extra=recovery_of("heartbeat"))
 
     def _take_answer(self, answer: bytes) -> None:
         """The console's answer: its acknowledgements taken, a report link it left out said; an
@@ -1239,9 +1319,10 @@ class Heartbeat:
                 log.warning("heartbeat: an acknowledgement could not be taken", exc_info=True)
 
     def state(self) -> dict[str, Any]:
-        """For the daemon's status: beats sent and failed, and whether they fail now (and why)."""
+        """For the daemon's status: beats sent and failed, whether they fail now (and why), and the
+        wait the receiver asked for while it lasts (:meth:`AskedWait.state`: no failure)."""
         return {"sent": self.sent, "failures": self.failures, "failing": self._failing,
-                "last_error": self.last_error}
+                "last_error": self.last_error, "waiting": self._wait.state()}
 
     def _work(self) -> None:
         while not self._stop.is_set():
@@ -1250,15 +1331,21 @@ class Heartbeat:
             self._wait_next(seen)
 
     def _wait_next(self, seen: object) -> None:
-        """Until the next beat is due: ``every_s``, or sooner once what is watched, or whether
+        """Until the next beat is due (:meth:`_due`), or sooner once what is watched, or whether
         ``awaits_ack()``, is no longer as ``seen``, or ``awaiting_s`` (:data:`AWAITING_ACK_S`) after the
-        last beat while ``awaits_ack()``."""
+        last beat while ``awaits_ack()``; while a wait the receiver asked for lasts, nothing hastens it."""
         began = time.monotonic()
-        due = began + self.every_s
-        while not self._stop.wait(max(0.0, min(self.watch_s, due - time.monotonic()))):
+        while not self._stop.wait(max(0.0, min(self.watch_s, self._due(began) - time.monotonic()))):
             now = time.monotonic()
-            if now >= due or self._seen() != seen or (now - began >= self.awaiting_s and self._awaits()):
+            if self._wait.lasts():
+                continue
+            if now >= self._due(began) or self._seen() != seen or (now - began >= self.awaiting_s and self._awaits()):
                 return
+
+    def _due(self, began: float) -> float:
+        """When the next beat is due (time.monotonic()): ``every_s`` after the last, which ``began`` then;
+        after one the receiver asked to wait for, as that wait ends (a reload's new URL: at once)."""
+        return self._wait.until if self._waited else began + self.every_s
 
     def _seen(self) -> tuple[object, bool]:
         """What beats at once when it changes: what is watched, and whether the pace is the fast one."""
@@ -1279,10 +1366,17 @@ class Heartbeat:
             return None
 
     def close(self, timeout: float = 1.0) -> None:
-        """Stop beating; the stopped beat waits for one still on its way (at most ``timeout_s``)."""
+        """Stop beating; the stopped beat waits for one still on its way (at most ``timeout_s``), and is
+        not posted while a wait the receiver asked for lasts (it would be refused alike; the daemon
+        does not stay for it): one line says so."""
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join(timeout)
+            if self._wait.lasts():
+                log.info("heartbeat %s: the stopped beat is not posted: the receiver asked to wait %.1f s more (%s); "
+                         "its console shows this daemon silent, not stopped", self.target.shown_url,
+                         self._wait.left_s(), self._wait.reason)
+                return
             saved, self.timeout_s = self.timeout_s, min(self.timeout_s, timeout)
             self.beat(stopped=True)
             self.timeout_s = saved
