@@ -897,6 +897,27 @@ def test_a_heartbeat_asked_to_wait_posts_nothing_before_then_however_its_devices
                     ("info", f"heartbeat {hook.url}: delivered after the wait the receiver asked for")], said
 
 
+def test_a_heartbeat_waiting_as_one_receiver_asks_beats_at_once_to_the_new_url_a_reload_gives(hook):
+    """The old receiver's wait (60 s) is not the new one's: a reload's new URL gets the next beat at
+    once, as the webhook's alerts go there at once."""
+    from monitor.delivery.sinks.webhook import Heartbeat, Identity
+
+    hook.refuse, hook.retry_after = 429, "60"
+    new = Hook()
+    heartbeat = Heartbeat(hook.url, Identity("agent", "d1"), lambda: {"call": None}, every_s=3600.0,
+                          watch_s=0.05).start()
+    try:
+        assert wait_for(lambda: heartbeat.state()["waiting"], 30)
+        heartbeat.retarget(new.url, None)
+        assert wait_for(lambda: new.heartbeats, 30)
+        assert wait_for(lambda: heartbeat.sent == 1, 30)
+        state = heartbeat.state()
+    finally:
+        heartbeat.close()
+        new.close()
+    assert (len(hook.refused_at), state["failures"], state["waiting"]) == (1, 0, None)
+
+
 def test_a_daemon_stopping_while_the_receiver_asks_its_heartbeat_to_wait_posts_no_stopped_beat_and_says_why(
         hook, monitor_logs):
     """The receiver would refuse the stopped beat alike (the console's bucket is empty until the
