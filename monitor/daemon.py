@@ -413,7 +413,9 @@ class Daemon:
         """The acknowledgements the console told: kept in the database (through the store guard: held
         while it fails), on its alert in the recent alerts the status lists, and to every sink. One
         the database holds already is no news: the console tells those of its last 15 minutes again
-        to a daemon started since (the terminal line, the critical notification of an earlier call)."""
+        to a daemon started since (the terminal line, the critical notification of an earlier call);
+        one of an alert the database does not hold (a purged call's, one never raised) is none either
+        (:meth:`~monitor.delivery.store.Store.add_ack`)."""
         while True:
             try:
                 ev = self._acks.get_nowait()

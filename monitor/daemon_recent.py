@@ -24,11 +24,10 @@ from typing import Any, Callable, Iterable, Sequence
 
 from .config import Config
 from .delivery.call_files import purge_call_files, purge_unfinished_writes, purge_unnamed_audio
-from .delivery.sinks.webhook import MEMORY_ID_BASE
 from .delivery.store import Store
 from .delivery.store_errors import StoreError
 from .delivery.store_guard import StoreGuard
-from .delivery.store_rows import Ack, Delivery, StoredAlert
+from .delivery.store_rows import MEMORY_ID_BASE, Ack, Delivery, StoredAlert
 from .events import AlertAckedEvent, AlertEvent
 
 log = logging.getLogger(__name__)

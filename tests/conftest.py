@@ -747,7 +747,8 @@ class Hook:
     its path (with the query) to ``paths`` and its headers to ``headers``; ``redirect`` set answers every post 302 to that
     Location; a GET is recorded in ``authorizations`` and ``paths`` alike and answered 200;
     ``on_post(post)``, when set, runs before a post is answered (something that happens while a post
-    is on its way)."""
+    is on its way); ``answer`` set is the JSON body of the answer (200) to every post taken (a
+    console's answer to a heartbeat, with the acknowledgements it tells)."""
 
     def __init__(self, port: int = 0) -> None:
         self.received: list[tuple[float, dict]] = []
@@ -763,6 +764,7 @@ class Hook:
         self.refuses = None
         self.redirect: str | None = None
         self.retry_after: str | None = None
+        self.answer: dict | None = None
         hook = self
 
         class H(http.server.BaseHTTPRequestHandler):
@@ -798,8 +800,12 @@ class Hook:
                 (hook.heartbeats if post.get("type") == "heartbeat" else hook.received).append((time.monotonic(), post))
                 if hook.on_post is not None:
                     hook.on_post(post)
-                self.send_response(204)
+                said = b"" if hook.answer is None else json.dumps(hook.answer).encode()
+                self.send_response(204 if hook.answer is None else 200)
+                if said:
+                    self.send_header("Content-Length", str(len(said)))
                 self.end_headers()
+                self.wfile.write(said)
 
             def log_message(self, *a):
                 pass

@@ -1732,13 +1732,13 @@ def test_a_restarted_daemon_s_status_lists_the_alerts_of_today_s_earlier_calls_w
         from_memory = raised(f"{LIVE_SOURCE}caller=x", now - 30, "long_pauses")
         later = raised(f"{LIVE_SOURCE}caller=x", now - 10, "breathy_voice")
         store.enqueue_delivery(from_memory.alert_id, "http://127.0.0.1:9/hook", posted_id=memory_id)
-        store.add_ack(critical.alert_id, "Dana", now - 50)
-        store.add_ack(memory_id, "Eve", now - 25)
+        store.add_ack(critical.alert_id, critical.call_id, "Dana", now - 50)
+        store.add_ack(memory_id, from_memory.call_id, "Eve", now - 25)
         assert (store.posted_under(memory_id), store.posted_under(memory_id + 1)) == (from_memory.alert_id, None)
         daemon = InProcess(cfg, FileSource(tmp_path / "quiet.wav"), store, {})
         assert daemon.run() == 0
-        daemon.acked(AlertAckedEvent(t=30.0, kind="breathy_voice", alert_id=later.alert_id, by="Lee",
-                                     acked_at=now - 5))
+        daemon.acked(AlertAckedEvent(t=30.0, kind="breathy_voice", alert_id=later.alert_id, call_id=later.call_id,
+                                     by="Lee", acked_at=now - 5))
         daemon._drain_acks()
         recent = daemon.state()["recent_alerts"]
         assert [(a["alert_id"], a["call_id"], a.get("acked_by")) for a in recent] == [
@@ -1805,7 +1805,9 @@ def test_an_alert_posted_from_memory_while_the_database_failed_is_shown_acknowle
         posted = lambda: {b["kind"]: b["alert_id"] for _, b in hook.received}  # noqa: E731 - the critical's twice
         assert wait_for(lambda: "long_pauses" in posted() and len(store.deliveries()) == 2, 30)
         warning_as = posted()["long_pauses"]  # its database's id, or one of its own if a post from memory began first
-        daemon.acked(AlertAckedEvent(t=97.0, kind="long_pauses", alert_id=warning_as, by="Lee", acked_at=time.time()))
+        warning_call = [b["call_id"] for _, b in hook.received if b["kind"] == "long_pauses"][-1]
+        daemon.acked(AlertAckedEvent(t=97.0, kind="long_pauses", alert_id=warning_as, call_id=warning_call, by="Lee",
+                                     acked_at=time.time()))
         daemon._drain_acks()
         assert [(a["alert_id"], a["acked_by"]) for a in daemon.state()["recent_alerts"]] == [
             (stored[0], "Dana"), (stored[1], "Lee")]

@@ -561,7 +561,7 @@ def test_a_stored_calls_report_says_whether_the_webhook_took_each_alert_as_alert
     store.enqueue_delivery(second.alert_id, "http://console.local:8640/webhook")
     delivered_at = store.deliveries("delivered")[0].delivered_at
     acked_at = delivered_at + 30.0
-    store.add_ack(first.alert_id, "Dana", acked_at)
+    store.add_ack(first.alert_id, det["data"].call_id, "Dana", acked_at)
     store.close()
     out = tmp_path / "stored.html"
     assert cli.main(["report", str(det["data"].call_id), "--db", str(db), "-o", str(out)]) == 0

@@ -123,7 +123,7 @@ def test_a_first_release_database_is_migrated_in_place_and_keeps_its_records(tmp
             AlertClearedEvent(t=100.0, kind="weak_voice", call_id=1, reason="call_ended")]
         store.add_clear(1, AlertClearedEvent(t=99.0, kind="slow_speech", reason="call_ended"))
         assert store.list_clears(1)[-1].reason == "call_ended"
-        assert store.add_ack(2, "Dana", 1200.0)  # every version on the way: the acknowledgements' too
+        assert store.add_ack(2, 1, "Dana", 1200.0)  # every version on the way: the acknowledgements' too
         assert store.acks_of([1, 2]) == {2: Ack("Dana", 1200.0)}
     assert sqlite3.connect(p).execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
 
@@ -267,7 +267,7 @@ def test_a_version_4_database_is_migrated_in_place_keeps_its_records_and_then_ke
         assert [a.event.kind for a in store.list_alerts()] == ["slow_speech"]
         assert [(d.alert_id, d.status) for d in store.deliveries()] == [(1, "delivered")]
         assert store.acks_of([1]) == {}
-        assert store.add_ack(1, "Dana", 1050.0)
+        assert store.add_ack(1, 1, "Dana", 1050.0)
     with Store.open_readonly(p) as store:
         assert store.acks_of([1]) == {1: Ack("Dana", 1050.0)}
     assert sqlite3.connect(p).execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 6
@@ -309,9 +309,9 @@ def test_an_acknowledgement_is_kept_under_the_id_the_console_knows_and_the_first
         call = store.start_call("live:caller=softphone.monitor", 1000.0)
         own, posted, unacked = (store.add_alert(call, alert(t)) for t in (5.0, 6.0, 7.0))
         store.enqueue_delivery(own.alert_id, "http://127.0.0.1:9/webhook")
-        assert store.add_ack(own.alert_id, "Dana", 1010.0)
-        assert not store.add_ack(own.alert_id, "Eve", 1011.0)
-        assert store.add_ack(memory_id, "Eve", 1012.0)
+        assert store.add_ack(own.alert_id, call, "Dana", 1010.0)
+        assert not store.add_ack(own.alert_id, call, "Eve", 1011.0)
+        assert store.add_ack(memory_id, None, "Eve", 1012.0)
         assert store.acks_of([posted.alert_id]) == {}  # its outbox row is not written yet
         store.enqueue_delivery(posted.alert_id, "http://127.0.0.1:9/webhook", posted_id=memory_id)
     with Store.open_readonly(db) as store:
@@ -329,9 +329,10 @@ def test_a_purge_deletes_the_acknowledgements_of_the_calls_it_deletes_and_keeps_
         store.enqueue_delivery(old_posted, "http://127.0.0.1:9/webhook", posted_id=(1 << 62) + 1)
         kept = store.start_call("live:recent", 5000.0)
         recent = store.add_alert(kept, alert(5.0, "possible_emergency", "critical")).alert_id
-        for alert_id, at in ((old_alert, 1050.0), ((1 << 62) + 1, 1051.0), ((1 << 62) + 2, 1052.0),
-                             ((1 << 62) + 3, 5010.0), (recent, 5011.0)):
-            store.add_ack(alert_id, "Dana", at)
+        for alert_id, call_id, at in ((old_alert, old_call, 1050.0), ((1 << 62) + 1, old_call, 1051.0),
+                                      ((1 << 62) + 2, None, 1052.0), ((1 << 62) + 3, None, 5010.0),
+                                      (recent, kept, 5011.0)):
+            assert store.add_ack(alert_id, call_id, "Dana", at)
         assert store.purge(2000.0)["alert_acks"] == 3
         assert store.acks_of([recent]) == {recent: Ack("Dana", 5011.0)}
     left = sqlite3.connect(db).execute("SELECT alert_id FROM alert_acks ORDER BY alert_id").fetchall()

@@ -337,17 +337,83 @@ def test_an_acknowledgement_the_daemons_database_holds_is_no_news_to_the_daemon_
     from monitor.delivery.store import Store
     from monitor.events import AlertAckedEvent
 
-    from conftest import SPEECH
+    from conftest import SPEECH, stored_alert
 
     jsonl = io.StringIO()
     cfg = load_config(overrides={"storage.db": str(tmp_path / "e.db")}, user_config=False)
     with Store.open(tmp_path / "e.db") as store:
-        assert store.add_ack(4, "Dana", time.time() - 300)  # taken and shown by the daemon before its restart
+        shown, new = (stored_alert(store, t=95.0, started_at=time.time() - 900) for _ in range(2))
+        assert store.add_ack(shown.alert_id, shown.call_id, "Dana", time.time() - 300)  # shown before the restart
         daemon = Daemon(cfg, FileSource(SPEECH / "en_us_s175.wav"), store, {"jsonl": JsonlSink(jsonl)})
-        for alert_id, by in ((4, "Dana"), (5, "Eve")):  # what the console's answer tells the new daemon
-            daemon.acked(AlertAckedEvent(t=95.0, kind="possible_emergency", severity="critical", call_id=1,
-                                         alert_id=alert_id, call_started_at=time.time() - 900, by=by,
+        for alert, by in ((shown, "Dana"), (new, "Eve")):  # what the console's answer tells the new daemon
+            daemon.acked(AlertAckedEvent(t=95.0, kind="possible_emergency", severity="critical", call_id=alert.call_id,
+                                         alert_id=alert.alert_id, call_started_at=time.time() - 900, by=by,
                                          acked_at=time.time() - 60))
         assert daemon.run() == 0
     acked = [json.loads(line) for line in jsonl.getvalue().splitlines() if '"type": "alert_acked"' in line]
-    assert [(a["alert_id"], a["by"]) for a in acked] == [(5, "Eve")]
+    assert [(a["alert_id"], a["by"]) for a in acked] == [(new.alert_id, "Eve")]
+
+
+def test_an_acknowledgement_of_an_alert_the_daemons_database_does_not_hold_is_neither_kept_nor_shown(
+        tmp_path, hook, monitor_logs):
+    """A receiver's answer tells acknowledgements: of an alert the daemon's database holds (kept,
+    shown), of a call a purge deleted since (told again by a console restarted), of an alert never
+    raised, and of a held alert under another call's id. Only the first is taken: the others are
+    no alert of this database (what is purged is gone), neither stored nor drawn on the agent's
+    terminal, each said in a debug line; the daemon's next beat names them all as taken, so that
+    the console tells them no more."""
+    from monitor.capture.sources import FileSource
+    from monitor.config import load_config
+    from monitor.daemon import Daemon
+    from monitor.delivery.sinks.terminal import HumanSink, JsonlSink
+    from monitor.delivery.sinks.webhook import Heartbeat, Identity
+    from monitor.delivery.store import Store
+
+    from conftest import SPEECH, db_rows, stored_alert
+
+    db = tmp_path / "e.db"
+    with Store.open(db) as store:
+        purged = stored_alert(store, started_at=time.time() - 3600)
+        store.end_call(purged.call_id, 120.0, {}, ended_at=time.time() - 3480)
+        assert store.purge(time.time() - 1800)["alerts"] == 1
+    jsonl, human = io.StringIO(), io.StringIO()
+    cfg = load_config(overrides={"storage.db": str(db)}, user_config=False)
+    with Store.open(db) as store:
+        held = stored_alert(store, kind="long_pauses", severity="warning", t=5.0)
+        assert purged.alert_id != held.alert_id and held.call_id != purged.call_id
+
+        def ack(alert, alert_id: int, call_id: int, by: str) -> dict:
+            return {"alert_id": alert_id, "call_id": call_id, "call_started_at": time.time() - 600,
+                    "t": alert.t, "kind": alert.kind, "severity": alert.severity, "by": by,
+                    "at": time.time() - 60}
+        hook.answer = {"ok": True, "acks": [
+            ack(purged, purged.alert_id, purged.call_id, "Dana"), ack(held, 77777, held.call_id, "Zoe"),
+            ack(held, held.alert_id, held.call_id + 1, "Ann"), ack(held, held.alert_id, held.call_id, "Lee")]}
+        daemon = Daemon(cfg, FileSource(SPEECH / "en_us_s175.wav"), store,
+                        {"jsonl": JsonlSink(jsonl), "terminal": HumanSink(human, name_calls=True)})
+        heartbeat = Heartbeat(hook.url, Identity("alice", "d-test"), lambda: {}, every_s=3600.0, acked=daemon.acked)
+        assert heartbeat.beat()
+        assert daemon.run() == 0
+        hook.answer = {"ok": True}
+        assert heartbeat.beat()
+    acked = [json.loads(line) for line in jsonl.getvalue().splitlines() if '"type": "alert_acked"' in line]
+    assert [(a["alert_id"], a["by"]) for a in acked] == [(held.alert_id, "Lee")]
+    assert [line for line in human.getvalue().splitlines() if "acknowledged" in line] == [
+        line for line in human.getvalue().splitlines() if "by supervisor Lee" in line] != []
+    assert db_rows(db, "SELECT alert_id, acked_by FROM alert_acks") == [(held.alert_id, "Lee")]
+    assert set(hook.heartbeats[-1][1]["acks_taken"]) == {purged.alert_id, 77777, held.alert_id}
+    said = [m for level, m in monitor_logs if level == "debug" and "acknowledgement" in m and "left out" in m]
+    assert len(said) == 3 and all("the database holds no such alert" in m for m in said), said
+
+
+def test_an_acknowledgement_whose_time_no_clock_shows_is_left_out_of_the_answer_and_said(monitor_logs):
+    """``at`` is when the supervisor acknowledged, drawn on the agent's terminal as a time of day:
+    one before 1970 or past the calendar's end (a receiver that is no console) is left out of what
+    the answer tells, as an item of another shape is, and said in a debug line."""
+    good = {"alert_id": 4, "call_id": 7, "call_started_at": 1.7e9, "t": 95.0, "kind": "possible_emergency",
+            "severity": "critical", "by": "Dana", "at": 1.7e9 + 100}
+    answer = {"ok": True, "acks": [{**good, "alert_id": 1, "at": 1e300}, {**good, "alert_id": 2, "at": -5.0},
+                                   {**good, "alert_id": 3, "at": 1e12}, good]}
+    assert [ev.alert_id for ev in acked_events(answer)] == [4]
+    said = [m for level, m in monitor_logs if level == "debug" and "left out" in m]
+    assert len(said) == 3 and all("not of the console's shape" in m for m in said), said

@@ -12,19 +12,29 @@ of an earlier release reads no ``acks`` and is unaffected.
 
 An item is ``{"alert_id", "call_id", "call_started_at", "t", "kind", "severity", "by", "at"}``: the
 alert as the daemon posted it (its id, call, call time, kind, severity), who acknowledged it (the
-name given on the console) and when (``at``, unix seconds of the console's clock).
+name given on the console) and when (``at``, unix seconds of the console's clock, a time of day
+the agent's terminal can show: :data:`LATEST_AT` at most). An item of another shape is left out
+(in a debug line), and the daemon keeps and shows only the acknowledgement of an alert its
+database holds (:meth:`~monitor.delivery.store.Store.add_ack`).
 """
 
 from __future__ import annotations
 
+import logging
 import math
+from datetime import datetime, timedelta, timezone
 from typing import Any, Mapping
 
 from ..console import one_line
 from ..events import AlertAckedEvent
 
+log = logging.getLogger(__name__)
+
 ACKS_PER_ANSWER = 20
 """The most acknowledgements one heartbeat's answer carries."""
+LATEST_AT = (datetime.max - timedelta(days=1)).replace(tzinfo=timezone.utc).timestamp()
+"""The latest ``at`` (unix seconds) an item may say: a day before the calendar's end, the last time
+any local time of day is shown for."""
 
 
 def ack_item(row: Mapping[str, Any]) -> dict[str, Any]:
@@ -45,15 +55,29 @@ def taken_of(heartbeat: Mapping[str, Any]) -> frozenset[int]:
 
 def acked_events(answer: Any) -> list[AlertAckedEvent]:
     """The acknowledgements a heartbeat's answer tells (none from a console of an earlier release);
-    an item not of the shape :func:`ack_item` makes is left out."""
+    an item not of the shape :func:`ack_item` makes is left out, in a debug line."""
     items = answer.get("acks") if isinstance(answer, dict) else None
     if not isinstance(items, list):
         return []
-    return [ev for item in items[:ACKS_PER_ANSWER] if (ev := _acked_event(item)) is not None]
+    told = []
+    for item in items[:ACKS_PER_ANSWER]:
+        ev = _acked_event(item)
+        if ev is None:
+            log.debug("an acknowledgement the answer tells is left out: it is not of the console's shape (%.200r)",
+                      item)
+        else:
+            told.append(ev)
+    return told
 
 
 def _number(v: Any) -> float | None:
     return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) else None
+
+
+def _unix_time(v: Any) -> float | None:
+    """``v`` as unix seconds the agent's terminal can show as a time of day: 0 to :data:`LATEST_AT`."""
+    at = _number(v)
+    return at if at is not None and 0.0 <= at <= LATEST_AT else None
 
 
 def _id(v: Any) -> int | None:
@@ -63,7 +87,7 @@ def _id(v: Any) -> int | None:
 def _acked_event(item: Any) -> AlertAckedEvent | None:
     if not isinstance(item, dict):
         return None
-    t, at, alert_id = _number(item.get("t")), _number(item.get("at")), _id(item.get("alert_id"))
+    t, at, alert_id = _number(item.get("t")), _unix_time(item.get("at")), _id(item.get("alert_id"))
     by, kind, severity = item.get("by"), item.get("kind"), item.get("severity")
     if (t is None or at is None or alert_id is None or severity not in ("warning", "critical")
             or not isinstance(by, str) or not by.strip() or not isinstance(kind, str) or not kind.strip()):

@@ -36,8 +36,8 @@ from .store_errors import StoreError
 from .store_files import (BUSY_TIMEOUT_S, CONSOLE_APPLICATION_ID, IMMUTABLE_READS, FileState, _console_error,
                           _describe, _not_sqlite, unusable, _open_to_read, _refusal, _tables_problem, a_folder, an_empty_file,
                           file_state, is_bare_sqlite_file, is_empty_file, kept_changing, no_database, no_tables)
-from .store_rows import (DUE_ORDER_SQL, DUE_SQL, LIVE_SOURCE, Ack, AgentWord, CallRecord, Delivery, StoredAlert, _json, _json_of,
-                         _number, _text, _whole, beyond_wait, damaged_row)
+from .store_rows import (DUE_ORDER_SQL, DUE_SQL, LIVE_SOURCE, MEMORY_ID_BASE, Ack, AgentWord, CallRecord, Delivery,
+                         StoredAlert, _json, _json_of, _number, _text, _whole, beyond_wait, damaged_row)
 from .store_schema import SCHEMA_VERSION, _too_new, make_or_upgrade, this_machine
 
 log = logging.getLogger(__name__)
@@ -670,17 +670,38 @@ class Store:
 
     # ------------------------------------------------------------------ acknowledgements
 
-    def add_ack(self, alert_id: int, by: str, acked_at: float) -> bool:
-        """Keep a supervisor's acknowledgement of the alert the console knows as ``alert_id`` (the
-        alert's own id, or the :attr:`Delivery.posted_id` it was posted under from memory: it is read
-        back through either, :meth:`acks_of`, even when its outbox row is written later); the first
-        one stands. True when kept, False when the alert had one already."""
+    def add_ack(self, alert_id: int, call_id: int | None, by: str, acked_at: float) -> bool:
+        """Keep a supervisor's acknowledgement of the alert the console knows as ``alert_id`` of call
+        ``call_id`` (the alert's own id, or the :attr:`Delivery.posted_id` it was posted under from
+        memory: it is read back through either, :meth:`acks_of`, even when its outbox row is written
+        later); the first one stands. Only an alert this database holds is acknowledged
+        (:meth:`_holds_alert`): one of a call purged since (what is purged is gone), of another call,
+        or never raised here is left out, in a debug line. True when kept, False when left out or
+        when the alert had one already."""
         with self._lock:
+            if not self._holds_alert(alert_id, call_id):
+                log.debug("the acknowledgement by %r of alert %s of call %s is left out: the database holds no "
+                          "such alert (of a call purged since, or none this daemon raised)", by, alert_id, call_id)
+                return False
             if self._read("SELECT 1 FROM alert_acks WHERE alert_id = ?", (alert_id,)):
                 return False
             self._write("INSERT INTO alert_acks (alert_id, acked_by, acked_at, taken_at) VALUES (?, ?, ?, ?)",
                         (alert_id, by, float(acked_at), self._clock()), commit=True)
             return True
+
+    def _holds_alert(self, alert_id: int, call_id: int | None) -> bool:
+        """Whether the alert the console knows as ``alert_id`` of call ``call_id`` is one this database
+        holds: an alert of that id and call, or, for an id posted from memory (:data:`MEMORY_ID_BASE`
+        or above), the alert its outbox rows are posted under it, of that call if the post named one.
+        Such an id no outbox row is posted under yet counts as held: its row is written once the
+        webhook takes the alert from memory, which may be after the acknowledgement comes (and a
+        purge deletes the acknowledgement if no row ever is)."""
+        if alert_id < MEMORY_ID_BASE:
+            rows = self._read("SELECT call_id FROM alerts WHERE id = ?", (alert_id,))
+            return bool(rows) and rows[0][0] == call_id
+        rows = self._read("SELECT a.call_id FROM deliveries d JOIN alerts a ON a.id = d.alert_id "
+                          "WHERE d.posted_id = ? LIMIT 1", (alert_id,))
+        return not rows or call_id is None or rows[0][0] == call_id
 
     def posted_under(self, posted_id: int) -> int | None:
         """The database id of the alert whose outbox rows are posted under ``posted_id`` (an id of its

@@ -338,12 +338,13 @@ class StoreGuard:
         self._do("add_clear", call_id, cleared)
 
     def add_ack(self, acked: AlertAckedEvent) -> bool | None:
-        """Keep a supervisor's acknowledgement (by the id the console knows the alert by); held, in
-        order after the alerts held before it, while the store fails. True when kept, False when the
-        database holds the alert's acknowledgement already, None when held (or of no alert id)."""
+        """Keep a supervisor's acknowledgement (by the id and call the console knows the alert by:
+        :meth:`Store.add_ack`); held, in order after the alerts held before it, while the store fails.
+        True when kept, False when the database holds no such alert or the alert's acknowledgement
+        already, None when held (or of no alert id)."""
         if acked.alert_id is None:
             return None
-        return self._do("add_ack", None, acked.alert_id, acked.by, acked.acked_at)
+        return self._do("add_ack", None, acked.alert_id, acked.call_id, acked.by, acked.acked_at)
 
     def add_cues(self, call_id: int, cues: CuesEvent) -> None:
         self._do("add_cues", call_id, cues, hold=False)

@@ -32,6 +32,12 @@ def whole_number(text: str, least: int = 1, most: int = ID_MAX) -> int | None:
     return int(digits)
 
 
+MEMORY_ID_BASE = 1 << 62
+"""An alert the database could not store has no id of its own; it is posted with a random id at
+or above this (far above any the database gives), the same on every retry, so that a receiver
+that de-duplicates by (daemon, alert id), as the supervisor's console does, keeps it once."""
+
+
 def recording_name(source: str | None, agent_file: str | None = None) -> str:
     """The file name of the recording a replayed or scored call came from (its ``source``), as
     ``alerts`` and the webhook name it, and of a call of two files the agent's file's too
@@ -133,7 +139,7 @@ class Delivery:
     posted_id: int | None = None
     """The alert id this row is posted under when it is not :attr:`alert_id`: an alert the database
     could not store when it was raised was posted from memory under an id of its own
-    (:data:`~monitor.delivery.sinks.webhook.MEMORY_ID_BASE`), which the supervisor console keys it
+    (:data:`MEMORY_ID_BASE`), which the supervisor console keys it
     by; every later post of it (in any run) keeps that id. None: posted under :attr:`alert_id`."""
 
     @property

@@ -86,7 +86,7 @@ from ..acks import acked_events
 from ..store import Store
 from ..store_guard import PendingStore
 from ..store_errors import StoreError
-from ..store_rows import AgentWord, Delivery, due_order, is_due, recording_name
+from ..store_rows import MEMORY_ID_BASE, AgentWord, Delivery, due_order, is_due, recording_name
 from ..words import said, word_payload
 from .deadline import deadline_handlers
 
@@ -279,12 +279,6 @@ class _PostedCall:
     started_at: float | None = None
     recording: str = ""
     agent_recording: str = ""
-
-
-MEMORY_ID_BASE = 1 << 62
-"""An alert the database could not store has no id of its own; it is posted with a random id at
-or above this (far above any the database gives), the same on every retry, so that a receiver
-that de-duplicates by (daemon, alert id), as the supervisor's console does, keeps it once."""
 
 
 def _memory_id() -> int:
