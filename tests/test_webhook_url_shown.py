@@ -328,3 +328,36 @@ def test_a_daemon_s_log_and_status_show_the_url_hidden_while_it_posts_to_the_url
     assert [p["alert_id"] for _, p in hook.received] == [alert.alert_id]
     assert set(hook.paths) == {f"/hook?token={SECRET}"}
     assert SECRET not in "\n".join(d.err) + json.dumps([line for _, line in d.lines]) + text.stdout + text.stderr
+
+
+def test_a_daemon_says_its_url_file_others_may_read_at_each_reload_that_reads_it_as_at_its_start(pulse, env,
+                                                                                                 tmp_path, hook):
+    """``run --webhook-url-file FILE`` reads FILE again at each reload (SIGHUP): a FILE others may
+    read while its URL holds a key is said in the same warning line as at the start, each time it is
+    read so, and not once it is private again; the key itself never."""
+    import signal
+
+    from conftest import Daemon
+
+    url_file = tmp_path / "hook.url"
+    url_file.write_text(f"{hook.url}?key={SECRET}\n")
+    url_file.chmod(0o600)
+    warning = (f"call-monitor: warning: {url_file}: the webhook URL file, whose URL holds a key, may be read by every "
+               f"user (mode 0644); make it private: chmod 600 {url_file}")
+    d = Daemon(["--caller", "softphone.monitor", "--jsonl", "--db", str(tmp_path / "e.db"), "--no-notify",
+                "--no-transcribe", "--webhook-url-file", str(url_file)], env, tmp_path)
+    try:
+        d.wait_running(env, timeout=20)
+        url_file.chmod(0o644)
+        for reloads in (1, 2):
+            d.proc.send_signal(signal.SIGHUP)
+            assert wait_for(lambda: sum("configuration reloaded" in e for e in d.err) == reloads, 30), d.err
+        url_file.chmod(0o600)
+        d.proc.send_signal(signal.SIGHUP)
+        assert wait_for(lambda: sum("configuration reloaded" in e for e in d.err) == 3, 30), d.err
+        assert d.status(env)["webhook"]["url"] == f"{hook.url}?key={HIDDEN}"
+        stop_daemon(d)
+    finally:
+        d.kill()
+    assert [e for e in d.err if "may be read" in e] == [warning, warning], d.err
+    assert SECRET not in "\n".join(d.err)

@@ -178,6 +178,17 @@ def reloaded_config(args: argparse.Namespace, overrides: dict, started: Config) 
     return config_from_args(args, overrides)
 
 
+def _reload(args: argparse.Namespace, overrides: dict, started: Config) -> Config:
+    """The configuration a SIGHUP applies (:func:`reloaded_config`), its webhook checked as the start
+    checks it (:func:`exposed_webhook`): the token file and ``--webhook-url-file``, read again, said
+    in a warning line when others may read them (the URL's file while the URL holds a key), and
+    posts in clear text so too."""
+    cfg = reloaded_config(args, overrides, started)
+    for problem in exposed_webhook(cfg, args.webhook_url_file):
+        log.warning("%s", problem)
+    return cfg
+
+
 def run(args: argparse.Namespace) -> int:
     from .common import ConfigError, config_from_args
     os.umask(0o077)  # logs, database and sockets private to the user
@@ -198,7 +209,7 @@ def run(args: argparse.Namespace) -> int:
                 # (nor folder) it made
                 stack.push(lambda kind, _err, _tb: lock.release(discard=kind is not None))
             stack.callback(NativeStderrDivert().start().close)  # PortAudio/ALSA/JACK chatter off stderr
-            return _serve(args, cfg, lambda: reloaded_config(args, overrides, cfg), lock, stack, hangup)
+            return _serve(args, cfg, lambda: _reload(args, overrides, cfg), lock, stack, hangup)
     except _Stop as stop:
         return stop.status
     except KeyboardInterrupt as stop:  # before the daemon took the signals (its capture opening): it never ran
@@ -317,10 +328,10 @@ def _hand_start_to(daemon, held: _HeldStatus, hangup: _HangupDuringStart, status
 
 
 def _say_started(args: argparse.Namespace, cfg, source, loading: ModelLoading | None, status) -> None:
-    """The start's warnings (a token, a URL's key or the database others can read, a webhook in clear
-    text), then its line: what it listens to, the model loading, the status socket."""
-    for problem in (exposed_token(cfg), exposed_url(cfg, args.webhook_url_file), exposed_database(cfg),
-                    cleartext_webhook(cfg)):
+    """The start's warnings (a token or a URL's key others can read, a webhook in clear text:
+    :func:`exposed_webhook`, as each reload says them, then the database others can read), then its
+    line: what it listens to, the model loading, the status socket."""
+    for problem in (*exposed_webhook(cfg, args.webhook_url_file), exposed_database(cfg)):
         if problem:
             log.warning("%s", problem)
     said = "; ".join([started_line(source.stats(), source.not_found()), *_loading_line(loading),
@@ -589,8 +600,9 @@ def exposed_url(cfg: Config, url_file: str | None = None) -> str | None:
 
 
 def exposed_webhook(cfg: Config, url_file: str | None = None) -> list[str]:
-    """What a start that posts to ``cfg``'s webhook warns of: its token or URL in a file others may
-    read (:func:`exposed_token`, :func:`exposed_url`), its posts in clear text (:func:`cleartext_webhook`)."""
+    """What a start that posts to ``cfg``'s webhook warns of, and ``run``'s reloads, which read its
+    files again: its token or URL in a file others may read (:func:`exposed_token`,
+    :func:`exposed_url`), its posts in clear text (:func:`cleartext_webhook`)."""
     return [p for p in (exposed_token(cfg), exposed_url(cfg, url_file), cleartext_webhook(cfg)) if p]
 
 
