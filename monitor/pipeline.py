@@ -492,11 +492,17 @@ class CallPipeline:
         """What the recognizers dropped, said: one warning, at its call time, when a leg's recognizer
         begins to drop audio (it runs more than its backlog behind: the machine is too busy), and one
         line once it has caught up (at the call's end, ``final``, if not before) with the call times
-        and seconds of the audio whose words are not transcribed."""
+        and seconds of the audio whose words are not transcribed. Audio dropped only as the call
+        ended (the second its end waits for the recognizer was not enough) is one warning of its own
+        (:meth:`_words_cut_at_end`): the recognizer never ran its backlog behind."""
         out: list[Event] = []
         for leg, tr in self.transcribers.items():
             said = self._drops_said.setdefault(leg, WordsDropped())
             spans = [(max(a, said.until), b) for a, b in tr.dropped_spans() if b > said.until]
+            if spans and said.since is None and final:  # only as the call ended: its close's, no backlog
+                out.append(self._words_cut_at_end(leg, spans))
+                said.until = spans[-1][1]
+                continue
             if spans and said.since is None:
                 said.since = spans[0][0]
                 out.append(StatusEvent(t=round(said.since, 3), level="warning", message=(
@@ -512,6 +518,15 @@ class CallPipeline:
                     f"{said.until:.1f} s into the call are not transcribed ({said.lost_s:.1f} s of audio dropped)")))
                 said.since, said.lost_s = None, 0.0
         return out
+
+    def _words_cut_at_end(self, leg: str, spans: list[tuple[float, float]]) -> StatusEvent:
+        """The warning of ``leg``'s audio dropped only as the call ended (``spans``, call times): its
+        recognizer, within its backlog until then, had not reached it in the second a call's end waits."""
+        lost = sum(b - a for a, b in spans)
+        return StatusEvent(t=round(self.duration_s, 3), level="warning", message=(
+            f"the {leg}'s words from {spans[0][0]:.1f} to {spans[-1][1]:.1f} s into the call are not transcribed: "
+            f"the speech recognition had not reached them as the call ended ({lost:.1f} s of audio dropped; the "
+            "machine is too busy)"))
 
     def _words_unflushed(self) -> list[Event]:
         """One warning a leg whose recognizer's close did not wait for its last utterance's flush

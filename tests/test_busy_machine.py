@@ -160,6 +160,28 @@ def test_a_recognizer_that_falls_behind_says_which_words_it_dropped_and_when_it_
     assert lost == pytest.approx(dropped, abs=0.05 * len(said)) and dropped > 1.0, (said, dropped)
 
 
+def test_words_dropped_only_as_the_call_ends_are_said_as_such_not_as_a_backlog_never_run(ko_model):
+    """The recognizer stays within its backlog through the call but has not reached its end in the
+    second a call's end waits: the rest is dropped. That was said as the recognition running more
+    than its backlog (30 s) behind, of a call of 10 s, and caught up at once; it is one warning that
+    says the words the call's end cut, and their seconds."""
+    stream = AnalysisStream(CALLS / "labored_start_16k.wav", [1])
+    x = np.concatenate(list(stream))[: 60 * stream.rate]
+    transcriber = Transcriber(ko_model, "caller", stream.rate, max_backlog_s=600.0, on_full="drop")
+    pipe = CallPipeline(load_config(user_config=False), stream.rate, ("caller",), transcribers={"caller": transcriber})
+    events: list[Event] = []
+    for i in range(0, len(x), stream.rate // 2):  # as fast as the analysis takes it: the recognizer far behind
+        events += pipe.process(Chunk(i / stream.rate, x[i:i + stream.rate // 2]))
+    events += pipe.finish()
+    said = [ev for ev in events if isinstance(ev, StatusEvent) and "not transcribed" in ev.message]
+    assert [ev.level for ev in said] == ["warning"], said
+    cut = re.fullmatch(r"the caller's words from (\d+\.\d) to (\d+\.\d) s into the call are not transcribed: the "
+                       r"speech recognition had not reached them as the call ended \((\d+\.\d) s of audio dropped; "
+                       r"the machine is too busy\)", said[0].message)
+    assert cut and 0.0 <= float(cut[1]) < float(cut[2]) == pytest.approx(60.0, abs=0.1), said
+    assert float(cut[3]) == pytest.approx(transcriber.stats().dropped_s, abs=0.05) and said[0].t == pytest.approx(60.0)
+
+
 def test_a_daemon_held_up_for_seconds_says_the_audio_it_did_not_hear_and_reopens_and_ends_nothing(env, tmp_path):
     """The daemon is stopped for 3 s mid-call (SIGSTOP, SIGCONT: a machine that froze it, or starved it
     of CPU): its stream's callbacks stopped too, and the sound server held the audio back. Its
