@@ -129,16 +129,38 @@ def test_resolve_names_indexes_and_pulse_sources():
         resolve("7", devices=devs, sources=srcs)
 
 
-def test_a_caller_source_with_no_pulse_device_to_open_it_through_is_refused_not_waited_for(pulse):
+def test_a_caller_source_with_no_pulse_device_to_open_it_through_is_refused_not_waited_for(pulse, tmp_path,
+                                                                                          monkeypatch):
     """A sound-server source that is there, on a machine whose PortAudio has no ALSA ``pulse`` device
-    (libasound2-plugins, which a PipeWire desktop's packages do not bring): the daemon waited for the
-    caller's source for ever, which no wait brings; the start is refused, naming the package."""
+    and whose ALSA has no pulse plugin (libasound2-plugins, which a PipeWire desktop's packages do not
+    bring; here ALSA's plugin folder is an empty one): the daemon waited for the caller's source for
+    ever, which no wait brings; the start is refused, naming the package."""
     from monitor.capture.live import LiveSource
+    monkeypatch.setenv("ALSA_PLUGIN_DIR", str(tmp_path))
     alsa_only = [InputDevice(0, "default", 32, 44100.0, "ALSA")]
     with pytest.raises(DeviceError, match=r"^softphone.monitor is a sound-server source but PortAudio has "
                                                  r"no 'pulse' device \(install libasound2-plugins\)$"):
         LiveSource({"caller": "softphone.monitor"}, optional=("caller",),
                    resolve_fn=lambda spec: resolve(spec, devices=alsa_only))
+
+
+def test_a_device_list_read_before_the_sound_server_was_up_names_no_package_and_the_source_is_waited_for(pulse):
+    """The same list without a ``pulse`` device, where ALSA's pulse plugin is installed: PortAudio
+    read its list while the sound server was not reachable (a daemon started before it), which
+    installing nothing mends. Said so, and a waiting leg looks for its source again (in a list read
+    again) rather than the start being refused."""
+    from monitor.capture.devices import NoPulseDeviceError, alsa_pulse_plugin_missing
+    from monitor.capture.live import LiveSource
+    if alsa_pulse_plugin_missing():
+        pytest.skip("ALSA's pulse plugin (libasound2-plugins) is not installed")
+    alsa_only = [InputDevice(0, "default", 32, 44100.0, "ALSA")]
+    with pytest.raises(NoPulseDeviceError, match=r"^softphone.monitor is a sound-server source but PortAudio has "
+                       r"no 'pulse' device \(the sound server was not reachable when PortAudio read its device "
+                       r"list\)$"):
+        resolve("softphone.monitor", devices=alsa_only)
+    live = LiveSource({"caller": "softphone.monitor"}, optional=("caller",),
+                      resolve_fn=lambda spec: resolve(spec, devices=alsa_only))
+    assert live.not_found() == {"caller"}
 
 
 def test_a_mistyped_source_is_refused_naming_the_source_it_is_close_to():

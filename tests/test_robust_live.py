@@ -17,7 +17,7 @@ import time
 
 import pytest
 
-from conftest import PY, ROOT, Daemon, Hook, call_monitor, call_monitor_here, stored_calls, wait_for
+from conftest import PY, ROOT, SPEECH, Daemon, Hook, call_monitor, call_monitor_here, stored_calls, wait_for
 
 
 def test_a_sound_server_restart_is_one_line_per_state_change(pulse, env, tmp_path):
@@ -346,6 +346,33 @@ def test_a_caller_source_missing_at_start_is_waited_for_and_captured_once_it_app
         assert any("caller leg: source softphone.monitor found" in line for line in d.err), "\n".join(d.err)
         d.proc.send_signal(signal.SIGTERM)
         assert d.proc.wait(5) == 0
+    finally:
+        d.kill()
+
+
+def test_a_daemon_started_before_the_sound_server_captures_both_legs_once_the_server_is_up(pulse, env, tmp_path):
+    """The daemon starts at login before the sound server: PortAudio, reading its device list then,
+    has no ALSA ``pulse`` device (the plugin could not reach the server), and the sources are found
+    through pactl once the server is up. The list is read again for them: both legs capture, a change
+    of state said on stderr, and what the softphone plays is heard as the caller's. Never said: to
+    install libasound2-plugins, which is installed."""
+    pulse.stop()
+    d = Daemon(["--caller", "softphone.monitor", "--agent", "mic.monitor", "--db", str(tmp_path / "e.db"),
+                "--no-notify", "--no-transcribe", "--jsonl"], env, tmp_path)
+    try:
+        assert d.wait_err("waiting for caller source softphone.monitor", 20), d.err
+        time.sleep(2.0)  # looked for a few times while no server answers
+        pulse.start()
+        st = d.wait_running(env, timeout=20)
+        assert st["legs"]["caller"]["reopens"] == 0
+        assert any("caller leg: source softphone.monitor found" in line for line in d.err), "\n".join(d.err)
+        assert any("agent leg: source mic.monitor found" in line for line in d.err), "\n".join(d.err)
+        player = pulse.play(SPEECH / "en_f_normal_a40.wav")
+        assert d.status_comes(env, lambda s: (s["legs"]["caller"]["level_dbfs"] or -999) > -50, 20), d.err
+        player.wait(30)
+        d.proc.send_signal(signal.SIGTERM)
+        assert d.proc.wait(5) == 0
+        assert not any("libasound2-plugins" in line for line in d.err), "\n".join(d.err)
     finally:
         d.kill()
 

@@ -48,9 +48,53 @@ class SameSourceError(DeviceError):
 
 
 class NoPulseDeviceError(DeviceError):
-    """A sound-server source named where PortAudio has no ALSA ``pulse`` device to open it through
-    (``libasound2-plugins`` not installed: a PipeWire desktop's packages do not bring it). Waiting for
-    the source does not help: it is there, and the device list is not read again for it."""
+    """A sound-server source named where PortAudio has no ALSA ``pulse`` device to open it through.
+    ``plugin_missing``: ALSA's pulse plugin is not installed (``libasound2-plugins``: a PipeWire
+    desktop's packages do not bring it), which no wait brings. Otherwise PortAudio read its device
+    list while the sound server was not reachable (the daemon started before it), and the ``pulse``
+    device is there once the list is read again with the server up."""
+
+    def __init__(self, spec: str, plugin_missing: bool) -> None:
+        why = "(install libasound2-plugins)" if plugin_missing else \
+            "(the sound server was not reachable when PortAudio read its device list)"
+        super().__init__(f"{spec} is a sound-server source but PortAudio has no 'pulse' device {why}")
+        self.plugin_missing = plugin_missing
+
+
+ALSA_PULSE_PLUGIN = "libasound_module_pcm_pulse.so"
+"""The library of ALSA's pulse plugin (Debian: ``libasound2-plugins``), through which the ALSA
+``pulse`` device reaches the sound server."""
+
+
+def alsa_pulse_plugin_missing() -> bool:
+    """Whether ALSA's pulse plugin is not installed: no :data:`ALSA_PULSE_PLUGIN` in the folder ALSA
+    loads its plugins from (``ALSA_PLUGIN_DIR``, else ``alsa-lib`` beside the libasound PortAudio
+    loaded). True, as before, where that folder cannot be told (no ALSA under PortAudio)."""
+    folder = os.environ.get("ALSA_PLUGIN_DIR")
+    if not folder:
+        try:
+            portaudio()  # ALSA loaded, to be found
+        except OSError:
+            return True
+        lib = _loaded_library("libasound.so")
+        if lib is None:
+            return True
+        folder = os.path.join(os.path.dirname(lib), "alsa-lib")
+    return not os.path.exists(os.path.join(folder, ALSA_PULSE_PLUGIN))
+
+
+def _loaded_library(name: str) -> str | None:
+    """The file of the library ``name`` this process loaded, as the kernel's map of its memory
+    says it; None where it is not loaded or there is no such map."""
+    try:
+        with open("/proc/self/maps", encoding="utf-8", errors="replace") as maps:
+            for line in maps:
+                path = line.split(maxsplit=5)[-1].strip()
+                if os.path.basename(path).startswith(name):
+                    return path
+    except OSError:
+        return None
+    return None
 
 
 @dataclass(frozen=True)
@@ -319,7 +363,7 @@ SERVER_SOURCE_PREFIXES = ("alsa_input.", "alsa_output.", "bluez_input.", "bluez_
 def server_source_name(spec: str) -> bool:
     """Whether ``spec`` reads as a sound-server source's name (``softphone.monitor``,
     ``alsa_input.usb-...``): found through ``pactl`` when it appears, with no need to read
-    PortAudio's device list again."""
+    PortAudio's device list again (unless that list has no ``pulse`` device: :class:`NoPulseDeviceError`)."""
     return spec.endswith(".monitor") or spec.startswith(SERVER_SOURCE_PREFIXES)
 
 
@@ -370,8 +414,7 @@ def resolve(spec: str, *, devices: list[InputDevice] | None = None,
         if s.name == spec:
             pd = _pulse_device(devices)
             if pd is None:
-                raise NoPulseDeviceError(f"{spec} is a sound-server source but PortAudio has no 'pulse' "
-                                         "device (install libasound2-plugins)")
+                raise NoPulseDeviceError(spec, alsa_pulse_plugin_missing())
             return ResolvedSource(spec, pd, spec, spec, reads=spec)
     matches = [d for d in devices if spec.lower() in d.name.lower()]
     exact = [d for d in matches if d.name.lower() == spec.lower()]

@@ -65,9 +65,11 @@ appears. A source that goes away later is looked for as often.
 
 Devices that appear later: PortAudio reads its device list once. Sound-server sources (the
 softphone's sink monitor, a headset's ``alsa_input.*``) are found through ``pactl`` and opened
-through the ``pulse`` device, so they need no new list; for any other SOURCE (an ALSA device
-name) that is not found, PortAudio's list is read again (:func:`refresh_portaudio`), but only
-while no stream of this source is open (Pa_Terminate would close it).
+through the ``pulse`` device, so they need no new list, unless that list was read while the sound
+server was not reachable (a daemon started before it: no ``pulse`` device in it); for those, and for
+any other SOURCE (an ALSA device name) that is not found, PortAudio's list is read again
+(:func:`refresh_portaudio`), but only while no stream of this source is open (Pa_Terminate would
+close it).
 
 Call marks: with ``watch_streams``, when the caller's leg is the monitor of a sink, the streams
 playing into that sink are watched (``capture/streams.py``) and every change of them is stamped
@@ -248,6 +250,7 @@ class _Leg:
     last_fill: float = 0.0  # monotonic time the consumer last saw the running leg filled
     repeating: bool = False  # its last failure repeats the one before: its reopening is not said again
     found_among: frozenset[str] | None = None  # the server's sources when its own was last found there (None: never)
+    waiting_kind: str = ""  # the kind of why it could not be opened, last said (:func:`_kind`)
 
     def source(self) -> ResolvedSource:
         """Its resolved source, which it has from being opened on (:meth:`LiveSource._open` finds
@@ -363,8 +366,10 @@ class LiveSource(Source):
         for name in self.legs:
             try:
                 res = resolve_fn(sources[name])  # DeviceError for a bad SOURCE, before anything opens
-            except NoPulseDeviceError:
-                raise  # the source is there, the device to open it through is not: no wait brings it
+            except NoPulseDeviceError as err:
+                if err.plugin_missing or name not in self.optional:
+                    raise  # the source is there, the plugin to open it through is not: no wait brings it
+                res = None  # a device list read before the server was up: read again as it is looked for
             except DeviceError:
                 if name not in self.optional:
                     raise
@@ -532,17 +537,20 @@ class LiveSource(Source):
         with PULSE_SOURCE_LOCK:  # no other leg reads PortAudio's list while it may be read again
             try:
                 return self._resolve(leg.stats.source), self._device_list
-            except DeviceError:
-                if not self._refresh(leg.stats.source):
+            except DeviceError as err:
+                if not self._refresh(leg.stats.source, err):
                     raise
             return self._resolve(leg.stats.source), self._device_list
 
-    def _refresh(self, spec: str) -> bool:
-        """Read PortAudio's device list again for ``spec`` (True) unless it is a sound-server
-        source's name, it was read less than :data:`DEVICE_REFRESH_S` ago, or a stream is open or
-        was left to the end of the process (Pa_Terminate would wait for it for ever). Called holding
-        ``PULSE_SOURCE_LOCK``, under which streams open and close."""
-        if server_source_name(spec) or time.monotonic() - self._refreshed_at < DEVICE_REFRESH_S:
+    def _refresh(self, spec: str, err: DeviceError) -> bool:
+        """Read PortAudio's device list again for ``spec``, not found (``err``), (True) unless it is
+        a sound-server source's name found with the ``pulse`` device it opens through (``err`` is no
+        :class:`NoPulseDeviceError` whose plugin is there: a list read while the server was not
+        reachable has none), it was read less than :data:`DEVICE_REFRESH_S` ago, or a stream is open
+        or was left to the end of the process (Pa_Terminate would wait for it for ever). Called
+        holding ``PULSE_SOURCE_LOCK``, under which streams open and close."""
+        stale = isinstance(err, NoPulseDeviceError) and not err.plugin_missing
+        if (server_source_name(spec) and not stale) or time.monotonic() - self._refreshed_at < DEVICE_REFRESH_S:
             return False
         if any(leg.stream is not None for leg in self._legs.values()) or self._left_open or self._stop.is_set():
             return False
@@ -715,7 +723,7 @@ class LiveSource(Source):
                     return
                 except Exception as err:  # device or server gone
                     missing = isinstance(err, DeviceError)  # looked for every source_check_s
-                    self._not_open(leg, _one_line(err), missing)
+                    self._not_open(leg, _one_line(err), missing, _kind(err))
                     if self._stop.wait(min(delay, self.source_check_s) if missing else delay):
                         break
                     delay = min(delay * 2, self.max_backoff_s)
@@ -779,15 +787,18 @@ class LiveSource(Source):
             return NO_SERVER
         return "stream stopped" if inactive else "no audio for %.1f s" % (now - (leg.last_block or leg.opened_at))
 
-    def _not_open(self, leg: _Leg, problem: str, missing: bool) -> None:
+    def _not_open(self, leg: _Leg, problem: str, missing: bool, kind: str) -> None:
         """The leg could not be opened: ``waiting`` for a source never opened yet, else ``lost``;
-        one line per change of state (of a lost leg's reason too; a waiting leg's reason, which lists
-        the sources there are, changes with any of them); the retries themselves stay quiet."""
+        one line per change of state (of a lost leg's reason too; of a waiting leg's reason, which
+        lists the sources there are and changes with any of them, only when its ``kind`` does: the
+        sound server answering now, or its source found with no ``pulse`` device to open it
+        through); the retries themselves stay quiet."""
         state = "lost" if leg.opened else "waiting"
         leg.repeating = False  # another failure: its reopening is said
         same = leg.stats.state == state or (state, leg.stats.state) == ("lost", "reopening")  # said lost already
-        changed = not same or (state == "lost" and leg.stats.last_error != problem)
-        leg.stats.state, leg.stats.last_error = state, problem
+        changed = not same or (state == "lost" and leg.stats.last_error != problem) or \
+            (state == "waiting" and leg.waiting_kind != kind)
+        leg.stats.state, leg.stats.last_error, leg.waiting_kind = state, problem, kind
         if not changed:
             return
         every = min(self.source_check_s, self.max_backoff_s) if missing else self.max_backoff_s
@@ -1115,6 +1126,15 @@ def _skip_portaudio_exit() -> None:
 def _one_line(err: BaseException) -> str:
     text = str(err).strip().splitlines()
     return (text[0] if text else type(err).__name__)[:200]
+
+
+def _kind(err: BaseException) -> str:
+    """The kind of why a leg could not be opened, whose change a waiting leg says: no sound server to
+    ask, a sound-server source with no ``pulse`` device, or another (a source not there)."""
+    said = str(err)
+    if said == NO_SERVER or "sources cannot be listed" in said:
+        return "no server"
+    return type(err).__name__
 
 
 def _on_server_default(res: ResolvedSource) -> bool:
