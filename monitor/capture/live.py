@@ -542,7 +542,7 @@ class LiveSource(Source):
                     raise
             return self._resolve(leg.stats.source), self._device_list
 
-    def _refresh(self, spec: str, err: DeviceError) -> bool:
+    def _refresh(self, spec: str, err: DeviceError | None = None) -> bool:
         """Read PortAudio's device list again for ``spec``, not found (``err``), (True) unless it is
         a sound-server source's name found with the ``pulse`` device it opens through (``err`` is no
         :class:`NoPulseDeviceError` whose plugin is there: a list read while the server was not
