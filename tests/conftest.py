@@ -1085,16 +1085,10 @@ def stopped_once_open(args: list[str | os.PathLike], opened: Path,
 _STOPPED_AT = """
 import importlib, signal, sys
 from monitor.cli import main
+from stop_points import signalled_as_called
 module, name, sig = importlib.import_module(sys.argv[1]), sys.argv[2], signal.Signals[sys.argv[3]]
-reached = getattr(module, name)
-
-def stopped_there(*args, **kwargs):
-    setattr(module, name, reached)  # once: what the stop leads to may call it again
-    signal.raise_signal(sig)  # its handler runs before this returns: the stop lands here, every time
-    return reached(*args, **kwargs)
-
-setattr(module, name, stopped_there)
-sys.exit(main(sys.argv[4:]))
+with signalled_as_called(module, name, sig, lambda *args, **kwargs: True):
+    sys.exit(main(sys.argv[4:]))
 """
 
 
@@ -1116,26 +1110,19 @@ def _stopped_by(script: str, where: str, sig: str, args: Sequence[object], env: 
     module, name = where.split(":")
     return subprocess.run([PY, "-c", script, module, name, sig, *map(str, args)], cwd=ROOT,
                           stdout=stdout, stderr=subprocess.PIPE, text=True, timeout=300,
-                          env=dict(os.environ if env is None else env, PYTHONPATH=str(ROOT)))
+                          env=dict(os.environ if env is None else env,
+                                   PYTHONPATH=os.pathsep.join([str(ROOT), str(ROOT / "tests")])))
 
 
 _STOPPED_AFTER = """
 import importlib, signal, sys
 from monitor.cli import main
+from stop_points import signalled_after
 returned, sig = importlib.import_module(sys.argv[1]), signal.Signals[sys.argv[3]]
 for part in sys.argv[2].split("."):
     returned = getattr(returned, part)
-seen = []
-
-def stop_next(frame, event, arg):
-    if event == "return" and frame.f_code is returned.__code__:
-        seen.append(True)
-    elif event == "call" and seen:
-        sys.setprofile(None)
-        signal.raise_signal(sig)  # raised as the function entered begins, before its first line
-
-sys.setprofile(stop_next)
-sys.exit(main(sys.argv[4:]))
+with signalled_after(returned, sig):
+    sys.exit(main(sys.argv[4:]))
 """
 
 
@@ -1145,46 +1132,6 @@ def stopped_after(where: str, sig: str, *args: object) -> subprocess.CompletedPr
     first returns: a stop that lands between what ``where`` did and what the code does next, as one
     sent from outside may, every time. What it printed and its exit status."""
     return _stopped_by(_STOPPED_AFTER, where, sig, args)
-
-
-@contextlib.contextmanager
-def signalled_after(returned: Callable, sig: int) -> Iterator[None]:
-    """Inside the block, ``sig`` sent to this thread as the first Python function begins after
-    ``returned`` first returns: the handler runs there, as it may for one sent from outside (the
-    in-process :func:`stopped_after`)."""
-    seen = []
-
-    def stop_next(frame, event, arg):
-        if event == "return" and frame.f_code is returned.__code__:
-            seen.append(True)
-        elif event == "call" and seen:
-            sys.setprofile(None)
-            signal.raise_signal(sig)  # raised as the function entered begins, before its first line
-    sys.setprofile(stop_next)
-    try:
-        yield
-    finally:
-        sys.setprofile(None)
-
-
-@contextlib.contextmanager
-def signalled_as_called(owner: object, name: str, sig: int, when: Callable[..., bool]) -> Iterator[None]:
-    """Inside the block, ``sig`` sent to this thread as ``owner.name`` (looked up there when called:
-    ``signal.signal``) is first called with arguments ``when`` is true of, before the call does
-    anything: the handler runs there, as it does for a signal pending as such a function begins (the
-    in-process :func:`stopped_at`)."""
-    reached = getattr(owner, name)
-
-    def stopped_there(*args, **kwargs):
-        if when(*args, **kwargs):
-            setattr(owner, name, reached)  # once: what the stop leads to may call it again
-            signal.raise_signal(sig)  # its handler runs before this returns
-        return reached(*args, **kwargs)
-    setattr(owner, name, stopped_there)
-    try:
-        yield
-    finally:
-        setattr(owner, name, reached)
 
 
 def processes_with(marker: str) -> list[int]:

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from conftest import signalled_after, signalled_as_called
+from stop_points import signalled_after, signalled_as_called
 from monitor.stops import Terminated, sigterm_as_interrupt, stopped_by, stops_blocked, stops_held, stops_noted
 
 
