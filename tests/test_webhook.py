@@ -897,6 +897,26 @@ def test_a_heartbeat_asked_to_wait_posts_nothing_before_then_however_its_devices
                     ("info", f"heartbeat {hook.url}: delivered after the wait the receiver asked for")], said
 
 
+@pytest.mark.parametrize("asked", ["0", "Wed, 21 Oct 2015 07:27:00 GMT"], ids=["no time", "a date gone by"])
+def test_a_heartbeat_asked_to_wait_no_time_waits_a_second_not_posting_again_and_again(hook, asked):
+    """A receiver (a proxy before the console, a clock behind) asking for a wait of no time: the
+    heartbeat, which has no pause of its own between posts, posted again at once, some 1,500 times in
+    2 s, to a receiver saying it has too many. It waits a second between them."""
+    from monitor.delivery.sinks.webhook import MIN_ASKED_WAIT_S, Heartbeat, Identity
+
+    hook.refuse, hook.retry_after = 429, asked
+    heartbeat = Heartbeat(hook.url, Identity("agent", "d1"), lambda: {"call": None}, every_s=3600.0,
+                          watch_s=0.05).start()
+    try:
+        assert wait_for(lambda: len(hook.refused_at) >= 3, 30)
+    finally:
+        heartbeat.close()
+    refused = list(hook.refused_at)
+    gaps = [b - a for a, b in zip(refused, refused[1:])]
+    assert min(gaps) >= MIN_ASKED_WAIT_S - 0.05, gaps
+    assert heartbeat.failures == 0
+
+
 def test_a_heartbeat_waiting_as_one_receiver_asks_beats_at_once_to_the_new_url_a_reload_gives(hook):
     """The old receiver's wait (60 s) is not the new one's: a reload's new URL gets the next beat at
     once, as the webhook's alerts go there at once."""

@@ -974,6 +974,10 @@ WAIT_SAID_EVERY_S = 60.0
 WAIT_ASKED = (429, 503)
 """Answers whose ``Retry-After`` a post waits for: too many posts (the console's limit of each agent's
 posts), the receiver unavailable for now."""
+MIN_ASKED_WAIT_S = 1.0
+"""The least wait taken where a receiver asks for one of no time (``Retry-After: 0``, or a date gone by:
+its clock behind): a heartbeat, which has no pause of its own between posts, would post again at once,
+over and over, to a receiver that says it has too many."""
 
 
 def retry_after(err: BaseException, now: float | None = None) -> float | None:
@@ -1006,12 +1010,13 @@ class AskedWait:
         self._to_say_over = False  # a wait was said, and no post delivered since said it over
 
     def asked(self, err: BaseException, error: str, most_s: float) -> float | None:
-        """The seconds the failed post's ``err`` (said ``error``) asks to wait, at most ``most_s``,
-        waited from now; None (and no wait) for another failure."""
+        """The seconds the failed post's ``err`` (said ``error``) asks to wait, at least
+        :data:`MIN_ASKED_WAIT_S` and at most ``most_s``, waited from now; None (and no wait) for another
+        failure."""
         wait = retry_after(err)
         if wait is None:
             return None
-        wait = min(wait, most_s)
+        wait = min(max(wait, MIN_ASKED_WAIT_S), most_s)
         self.until, self.reason = time.monotonic() + wait, error
         return wait
 
