@@ -114,8 +114,9 @@ def stops_noted(noted: list[KeyboardInterrupt], call: Callable[[], T]) -> T:
     future collected while a batch takes its results): it prints "Exception ignored in ..." and goes
     on, and the stop would be lost. Noted, it is raised by the caller at its next check; such a
     swallowed stop is not printed. A stop that comes once ``call`` has ended, as the handlers and
-    the unraisable hook are put back, is noted but not raised: what ``call`` returned or raised
-    stands. Outside the main thread ``call`` runs as it is."""
+    the unraisable hook are put back, is noted but not raised where the block's own handler takes it:
+    what ``call`` returned or raised stands (one that a handler already put back takes is raised by
+    it, as after the block). Outside the main thread ``call`` runs as it is."""
     if threading.current_thread() is not threading.main_thread():
         return call()
     catch = _Catch(noted, raise_them=True, second_at_once=False)
