@@ -2030,7 +2030,8 @@ def test_a_failing_database_is_one_line_in_the_log_and_a_503_with_the_reason_unt
         assert {status for status, _ in answers} == {503}
         assert all(said == {"error": reason} for _, said in answers)
         assert reason.startswith("the console's database failed (") and reason.endswith("); try again later")
-        r, printed = _replay(tmp_path, console, calls / "deteriorating_8k.wav", daemon_db, "--webhook-wait", "0")
+        # a wait for the answers (none at all cuts the post under way, its answer's words unread)
+        r, printed = _replay(tmp_path, console, calls / "deteriorating_8k.wav", daemon_db, "--webhook-wait", "2")
         assert r.returncode == 0 and printed
         assert f"{len(printed)} alert(s) not delivered yet" in r.stderr
         assert f"HTTP 503 Service Unavailable: {reason}" in r.stderr
