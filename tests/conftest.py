@@ -387,18 +387,27 @@ def own_home(tmp_path, matplotlib_cache) -> dict[str, str]:
 
 
 @contextlib.contextmanager
+def _while_set(setup: list[str], undo: list[str], what: str) -> Iterator[None]:
+    """The command ``setup`` run, and ``undo`` however the block ends; where ``setup`` fails (not root,
+    no right to, a file system without the attribute), the test is skipped, saying it cannot ``what``
+    here."""
+    done = subprocess.run(setup, capture_output=True, text=True)
+    if done.returncode != 0:
+        pytest.skip(f"cannot {what} here: {(done.stderr.strip() or str(done.returncode)).splitlines()[0]}")
+    try:
+        yield
+    finally:
+        subprocess.run(undo, capture_output=True, check=False)
+
+
+@contextlib.contextmanager
 def mounted(what: list[str], folder: Path) -> Iterator[Path]:
     """``folder`` (made here) with a file system mounted on it (``mount`` given ``what``), unmounted
     however the test ends; where it cannot be mounted (not root, no right to mount, no loop device),
     the test is skipped, saying why."""
     folder.mkdir()
-    done = subprocess.run(["mount", *what, str(folder)], capture_output=True, text=True)
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount {' '.join(what)} here: {(done.stderr.strip() or str(done.returncode)).splitlines()[0]}")
-    try:
+    with _while_set(["mount", *what, str(folder)], ["umount", "--lazy", str(folder)], f"mount {' '.join(what)}"):
         yield folder
-    finally:
-        subprocess.run(["umount", "--lazy", str(folder)], capture_output=True, check=False)
 
 
 @contextlib.contextmanager
@@ -407,13 +416,8 @@ def immutable(path: Path) -> Iterator[Path]:
     changes it, removes it or makes a file in it, not even root; made mutable again however the
     test ends. Where it cannot be (not root, a file system without the attribute), the test is
     skipped, saying why."""
-    done = subprocess.run(["chattr", "+i", str(path)], capture_output=True, text=True)
-    if done.returncode != 0:
-        pytest.skip(f"cannot make {path} immutable here: {(done.stderr.strip() or str(done.returncode)).splitlines()[0]}")
-    try:
+    with _while_set(["chattr", "+i", str(path)], ["chattr", "-i", str(path)], f"make {path} immutable"):
         yield path
-    finally:
-        subprocess.run(["chattr", "-i", str(path)], capture_output=True, check=False)
 
 
 def mounted_tmpfs(mnt: Path, options: str) -> Iterator[Path]:
