@@ -21,6 +21,21 @@ def name_text(path: str | os.PathLike[str]) -> str:
     return os.fsencode(path).decode("utf-8", "backslashreplace")
 
 
+def bytes_not_utf8(text: str) -> str | None:
+    """The first bytes of ``text`` that are not UTF-8, as ``0xe9`` (``0xc3, 0x28``), or None when it is
+    all text: a Latin-1 name or argument, which Python holds as surrogates, which no database, JSON or
+    UTF-8 output takes (one that was no byte, a JSON ``"\\ud800"``, as Python writes it)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as err:
+        bad = text[err.start:err.end]
+        try:
+            return ", ".join(f"0x{b:02x}" for b in os.fsencode(bad))
+        except UnicodeEncodeError:
+            return bad.encode("unicode_escape").decode("ascii")
+    return None
+
+
 @contextmanager
 def new_file_beside(folder: str | os.PathLike[str], prefix: str, suffix: str = "") -> Iterator[str]:
     """The path of a new empty file (mode 0600) in ``folder``, named ``prefix``, a random part and

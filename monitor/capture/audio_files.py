@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, BinaryIO, Iterable, Iterator, Mapping, Sequenc
 import numpy as np
 
 from ..dsp.iir import recurrence_rows
-from ..files import name_text
+from ..files import bytes_not_utf8, name_text
 from ..dsp.resample import Resampler
 from .ogg_pages import ogg_finished
 from .quiet import DecoderChatter, native_stderr_silenced
@@ -212,12 +212,8 @@ def _file_kind_problem(p: str) -> str | None:
 def _name_problem(p: str) -> str | None:
     """Why the name ``p`` cannot be kept as text (the call's source in the database, the batch's
     table, JSON), or None: bytes that are not UTF-8 (a Latin-1 name) decode to surrogates."""
-    try:
-        p.encode("utf-8")
-    except UnicodeEncodeError as exc:
-        bad = os.fsencode(p[exc.start:exc.end])
-        return (f"its name is not valid UTF-8 (byte {', '.join(f'0x{b:02x}' for b in bad)}): "
-                "rename the file in UTF-8 (convmv -f latin1 -t utf8 --notest FILE)")
+    if (bad := bytes_not_utf8(p)) is not None:
+        return f"its name is not valid UTF-8 (byte {bad}): rename the file in UTF-8 (convmv -f latin1 -t utf8 --notest FILE)"
     return None
 
 

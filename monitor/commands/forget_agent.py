@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 from urllib.parse import urlsplit
 
 from ..console import error
-from ..files import name_text
+from ..files import bytes_not_utf8, name_text
 from .common import ExitStatus, add_config_options, default_file
 
 ANSWER_S = 10.0
@@ -75,12 +74,8 @@ def run(args: argparse.Namespace) -> int:
 def not_text(given: str) -> str | None:
     """Why ``given``, an argument, is no text the console could know (bytes that are not UTF-8, a
     Latin-1 terminal's, which Python holds as surrogates), or None."""
-    try:
-        given.encode("utf-8")
-    except UnicodeEncodeError as err:
-        bad = os.fsencode(given[err.start:err.end])
-        return f"not valid text (byte {', '.join(f'0x{b:02x}' for b in bad)} is not UTF-8)"
-    return None
+    bad = bytes_not_utf8(given)
+    return None if bad is None else f"not valid text (byte {bad} is not UTF-8)"
 
 
 def console_address(given: str | None, listen: str) -> str:

@@ -18,6 +18,8 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
+from ..files import bytes_not_utf8
+
 if TYPE_CHECKING:  # for the annotations only
     from .store import Store
     from .store_guard import PendingStore
@@ -55,7 +57,7 @@ def note_of(typed: object) -> str:
         raise WordRefused(f"the note is {len(note)} characters long, longer than {NOTE_CHARS}: say it shorter")
     if any(ord(c) < 32 or ord(c) == 127 for c in note):
         raise WordRefused("the note holds a control character")
-    if any(0xD800 <= ord(c) <= 0xDFFF for c in note):  # bytes not UTF-8 on the command line, or a lone surrogate
+    if bytes_not_utf8(note) is not None:  # bytes not UTF-8 on the command line, or a lone surrogate
         raise WordRefused("the note is not valid text (bytes that are not UTF-8): type it again")
     return note
 
