@@ -137,6 +137,36 @@ def test_a_word_on_an_alert_the_new_console_never_received_is_not_deliverable_sa
     assert (row["agent_word_delivery"], row["agent_word_error"]) == ("failed", word.last_error)
 
 
+def test_a_word_the_receiver_asks_to_wait_for_counts_no_failed_attempt_as_an_alert_it_asks_to_wait_for(tmp_path, hook):
+    """The console answers the agent's word 429 with ``Retry-After`` twice (its limit of an agent's
+    posts), then takes it: each wait counted as a failed attempt of the word's (``delivery.retries``,
+    the backoff), so that a word a busy console paced could be given up after a failure or two more,
+    where an alert it paces is never given up for it. A wait the receiver asks for is no failed
+    attempt, for a word as for an alert: the word is delivered with no attempt counted."""
+    asked = []
+    def refuses(post: dict) -> int | None:
+        if post.get("type") != "agent_word" or len(asked) == 2:
+            return None
+        asked.append(post)
+        return 429
+    hook.refuses, hook.retry_after = refuses, "1"
+    with Store.open(tmp_path / "e.db") as store:
+        sink = WebhookSink(store, hook.url, retries=1, backoff_s=0.05, max_backoff_s=5.0, poll_s=0.05,
+                           identity=Sender.of(store, "alice")).start()
+        try:
+            raised = stored_alert(store)
+            sink(raised)
+            until(lambda: store.deliveries("pending") == [], lambda: f"the alert delivered: {store.deliveries()}")
+            store.set_word(raised.alert_id, "handled", "", time.time())
+            sink.wake()
+            until(lambda: store.words_of([raised.alert_id])[raised.alert_id].status != "pending",
+                  lambda: f"the word posted after two waits: {store.words_of([raised.alert_id])}")
+        finally:
+            sink.close()
+        word = store.words_of([raised.alert_id])[raised.alert_id]
+    assert (len(asked), word.status, word.attempts) == (2, "delivered", 0)
+
+
 def test_a_word_said_again_on_an_alert_the_console_answered_409_is_posted_once_more_and_the_answer_says_so(
         tmp_path, hook, capsys):
     """The receiver answers the agent's word on an alert with 409 (it has not the alert): the word is

@@ -13,7 +13,7 @@ from conftest import Daemon, Hook, stop_daemon, stored_alert, wait_for
 from monitor.events import AlertEvent
 from monitor.delivery.sinks import webhook
 from monitor.config.tokens import read_token_file
-from monitor.delivery.sinks.webhook import WebhookSink
+from monitor.delivery.sinks.webhook import CUT_SHORT, WebhookSink
 from monitor.delivery.store import Store
 
 
@@ -92,10 +92,30 @@ def test_replay_waits_for_its_outbox_no_longer_than_webhook_wait_however_long_a_
         (d,) = store.deliveries()
     assert took < 4.0, f"the wait took {took:.2f} s"  # not the post's 5 s: cut at the wait's end (a bound, not a benchmark)
     assert not sink._thread.is_alive()
-    assert (d.status, d.attempts, d.last_error) == ("pending", 1, "timed out")
+    assert (d.status, d.attempts, d.last_error) == ("pending", 0, CUT_SHORT)  # the run's end, not the receiver's failure
     assert capsys.readouterr().err.splitlines()[-1] == (
         f"call-monitor: warning: {trickler.url}: 1 alert(s) not delivered yet; they stay in the outbox of "
         f"{store.path} for the next run")
+
+
+def test_posts_cut_by_replays_waits_count_no_attempt_so_delivery_retries_never_gives_the_alert_up(tmp_path, silent):
+    """Two replays in a row, each giving its outbox --webhook-wait 1 s, to a receiver that takes the post
+    and never answers, with ``delivery.retries`` 1: the cut posts counted as failed attempts, and the
+    second replay gave the alert up for good (``failed``) although the receiver never refused it. A
+    post cut by the run's end is no failure of the receiver's: the alert stays pending, due at the next
+    run, its attempts untouched, and no outage is said."""
+    from monitor.commands.replay import _drain
+    with Store.open(tmp_path / "e.db") as store:
+        alert = stored_alert(store)
+        for run in (1, 2):  # the second run posts what the first left in the outbox
+            sink = WebhookSink(store, silent.url, timeout_s=5.0, retries=1, poll_s=0.05).start()
+            if run == 1:
+                sink(alert)
+            assert wait_for(lambda: silent.posts >= run, 10), silent.posts
+            _drain(sink, 1.0, store.path)
+            assert (sink.failures, sink.failing) == (0, False)
+        (d,) = store.deliveries()
+    assert (d.status, d.attempts, d.last_error) == ("pending", 0, CUT_SHORT)
 
 
 def _queue_around_a_foreign_row(db, url: str, foreign: str) -> tuple[int, int, int, int, str]:

@@ -809,12 +809,14 @@ class Store:
         self._write("UPDATE alert_words SET status = 'delivered', delivered_at = ?, last_error = NULL "
                     "WHERE alert_id = ? AND said_at = ?", (self._clock(), word.alert_id, word.said_at), commit=True)
 
-    def mark_word_failed(self, word: AgentWord, next_attempt_at: float | None, error: str) -> None:
-        """A post of ``word`` failed with ``error``: tried again at ``next_attempt_at``, or given up (None)."""
+    def mark_word_failed(self, word: AgentWord, next_attempt_at: float | None, error: str, tries: int = 1) -> None:
+        """A post of ``word`` failed with ``error``, counted as ``tries`` failed attempts (0: a wait the
+        receiver asked for, or a post cut short, which are none): tried again at ``next_attempt_at``, or
+        given up (None)."""
         status = "failed" if next_attempt_at is None else "pending"
-        self._write("UPDATE alert_words SET status = ?, attempts = attempts + 1, next_attempt_at = ?, last_error = ? "
+        self._write("UPDATE alert_words SET status = ?, attempts = attempts + ?, next_attempt_at = ?, last_error = ? "
                     "WHERE alert_id = ? AND said_at = ?",
-                    (status, next_attempt_at or self._clock(), error, word.alert_id, word.said_at), commit=True)
+                    (status, tries, next_attempt_at or self._clock(), error, word.alert_id, word.said_at), commit=True)
 
     # ------------------------------------------------------------------ misc
 

@@ -99,6 +99,9 @@ CRITICAL_RETRY_S = 3.0
 AWAITING_ACK_S = 5.0
 """While a critical alert of the running call stands unacknowledged, a heartbeat goes at least this often
 (its answer brings the supervisor's acknowledgement)."""
+CUT_SHORT = "cut short: the run's wait for its deliveries ended"
+"""What a post cut by a :meth:`WebhookSink.drain`'s end (``replay --webhook-wait``) leaves as its
+error: no failed attempt, due again at the next run."""
 MEMORY_LIMIT = 10_000
 """Alerts held in memory (not stored) beyond this are dropped oldest first, with a warning."""
 CALLS_KEPT = 100
@@ -640,6 +643,12 @@ class WebhookSink:
         None: no such end."""
         return self._posts_end_by
 
+    def _cut_short(self) -> bool:
+        """Whether a post that failed just now was cut by a :meth:`drain`'s end (:meth:`_posts_end`):
+        no failure of the receiver's, so no attempt that failed (``retries``, the backoff) and no
+        outage; what it posted stays due, for the next run."""
+        return self._posts_end_by is not None and time.monotonic() >= self._posts_end_by
+
     def drain(self, timeout_s: float) -> int:
         """Give what is pending ``timeout_s`` seconds (:meth:`wait_delivered`), then stop (:meth:`close`):
         no post goes on past them (one on its way then, already begun too, ends there, as one timing out
@@ -682,6 +691,9 @@ class WebhookSink:
                 if (wait := self._asked_to_wait(err, h.error)) is not None:  # no attempt that failed
                     h.next_at = self.clock() + wait
                     continue
+                if self._cut_short():
+                    h.error = CUT_SHORT
+                    continue
                 self._failed(h.error)
                 h.attempts += 1
                 if self.retries and h.attempts > self.retries:
@@ -721,6 +733,9 @@ class WebhookSink:
                 if (wait := self._asked_to_wait(err, error)) is not None:
                     self.store.mark_failed(d.id, self.clock() + wait, error, tries=0)  # no attempt that failed
                     self._said_wait(target, d, wait)
+                    continue
+                if self._cut_short():
+                    self.store.mark_failed(d.id, self.clock(), CUT_SHORT, tries=0)
                     continue
                 self._failed(error)
                 attempts = d.attempts + 1
@@ -767,7 +782,10 @@ class WebhookSink:
                     continue
                 error = _describe(err, target.token, self.identity)
                 if (wait := self._asked_to_wait(err, error)) is not None:
-                    self.store.mark_word_failed(word, self.clock() + wait, error)
+                    self.store.mark_word_failed(word, self.clock() + wait, error, tries=0)
+                    continue
+                if self._cut_short():
+                    self.store.mark_word_failed(word, self.clock(), CUT_SHORT, tries=0)
                     continue
                 self._failed(error)
                 if self.retries and word.attempts + 1 > self.retries:
