@@ -58,6 +58,30 @@ def test_a_developer_without_root_whose_machine_has_the_packages_is_told_nothing
 
 
 @pytest.fixture
+def held_package() -> Iterator[str]:
+    """An installed package held back from upgrades (``dpkg --set-selections``: its status then reads
+    ``hold ok installed``), its selection put back afterwards; root only, as dpkg's selections are."""
+    if os.geteuid() != 0 or shutil.which("dpkg") is None:
+        pytest.skip("holding a package takes root and dpkg")
+    package = "dpkg"
+    (selection,) = subprocess.run(["dpkg", "--get-selections", package], capture_output=True, text=True,
+                                  check=True).stdout.split()[1:]
+    subprocess.run(["dpkg", "--set-selections"], input=f"{package} hold\n", text=True, check=True)
+    try:
+        yield package
+    finally:
+        subprocess.run(["dpkg", "--set-selections"], input=f"{package} {selection}\n", text=True, check=True)
+
+
+def test_a_package_held_back_from_upgrades_is_installed_and_not_asked_for(held_package: str):
+    """A site that holds a package at its version (``apt-mark hold``): it is installed all the same.
+    It was taken for missing, and the sudo line to install it, which changes nothing, was printed at
+    every ``make demo`` and ``make test``, each of which then failed."""
+    done = make_as_developer("system-packages", f"APT_PACKAGES={held_package}")
+    assert (done.returncode, done.stdout, done.stderr) == (0, "", "")
+
+
+@pytest.fixture
 def developer_folder() -> Iterator[Path]:
     """An empty folder of the developer's (``nobody``'s, when the tests run as root: pytest's
     ``tmp_path`` is root's own), removed afterwards."""
