@@ -13,7 +13,7 @@ import pytest
 
 from conftest import ROOT
 from monitor.config import (ACOUSTIC_KINDS, DEFAULT_RULES, Config, ConfigError,
-                            config_from_toml, effective_config_toml, load_config,
+                            effective_config_toml, load_config,
                             parse_override)
 
 
@@ -116,7 +116,8 @@ def documented_defaults() -> dict[str, str]:
 
 def test_every_key_is_in_the_configuration_doc_with_its_default():
     home = "/home/someone"
-    printed = tomllib.loads(effective_config_toml(load_config(env={"HOME": home}, user_config=False)))
+    text = effective_config_toml(load_config(env={"HOME": home}, user_config=False))
+    printed = tomllib.loads(re.sub(r"^# ((?:db|token_file) = )", r"\1", text, flags=re.M))  # printed unset
     expected = {f"{section}.{key}": documented_default(value, home)
                 for name, keys in printed.items()
                 for section, values in ([(f"rules.{r}", v) for r, v in keys.items()] if name == "rules"
@@ -664,7 +665,8 @@ def test_config_is_frozen():
 
 
 def test_effective_config_with_its_secrets_round_trips_through_tomllib(env, tmp_path):
-    """``call-monitor config --show-secrets``, saved, is the same configuration."""
+    """``call-monitor config --show-secrets``, saved, is the same configuration where it is read in the
+    same environment (the paths left to each reader's home folder are this reader's)."""
     path = write(tmp_path / "c.toml", """
 [rules.slow_speech]
 absolute = false
@@ -683,7 +685,7 @@ agent_tokens = ["alice:alice-token-0123456789"]
     cfg = load_config(path, env=env)
     text = effective_config_toml(cfg, secrets=True)
     tomllib.loads(text)  # valid TOML
-    again = config_from_toml(text)
+    again = load_config(write(tmp_path / "saved.toml", text), env=env, user_config=False)
     assert dataclasses.replace(again, sources=()) == dataclasses.replace(cfg, sources=())
     assert "# hysteresis" in text and "[rules.few_words]" in text
 
@@ -781,3 +783,26 @@ def test_config_says_to_save_it_where_the_user_configuration_is_read(tmp_path):
     assert f"# Save as {tmp_path / 'xdg' / 'callmonitor' / 'config.toml'} and edit;" in done.stdout
     env["XDG_CONFIG_HOME"] = ""
     assert "# Save as ~/.config/callmonitor/config.toml and edit;" in call_monitor("config", env=env, timeout=60).stdout
+
+
+def test_config_saved_as_a_file_leaves_the_defaults_under_the_home_folder_to_whoever_reads_it(tmp_path):
+    """The header says to save the output as a configuration file, and the team's file is pushed to
+    every desktop: a path whose default comes from the reader's $HOME or XDG folders (the databases,
+    the console's token file) is printed commented out with its value here, so that the saved file
+    leaves it to each reader's own, not this user's; a path a file set stays set."""
+    from conftest import ROOT, call_monitor
+
+    env = dict(os.environ, PYTHONPATH=str(ROOT), HOME=str(tmp_path / "first"), XDG_CONFIG_HOME="", XDG_DATA_HOME="")
+    printed = call_monitor("config", env=env, timeout=60).stdout
+    assert f'\n# db = "{tmp_path}/first/.local/share/callmonitor/events.db"\n' in printed
+    assert f'\n# token_file = "{tmp_path}/first/.config/callmonitor/supervisor.token"\n' in printed
+    saved = write(tmp_path / "team.toml", printed)
+    other = dict(env, HOME=str(tmp_path / "second"), XDG_DATA_HOME=str(tmp_path / "data"))
+    cfg = load_config(saved, env=other, user_config=False)
+    assert (cfg.storage.db, cfg.supervisor.db, cfg.supervisor.token_file) == (
+        str(tmp_path / "data/callmonitor/events.db"), str(tmp_path / "data/callmonitor/supervisor.db"),
+        str(tmp_path / "second/.config/callmonitor/supervisor.token"))
+    write(saved, f'[storage]\ndb = "{tmp_path}/shared.db"\n')
+    printed = call_monitor("config", "--config", saved, env=other, timeout=60).stdout
+    assert f'\ndb = "{tmp_path}/shared.db"\n' in printed
+    assert f'\n# db = "{tmp_path}/data/callmonitor/supervisor.db"\n' in printed

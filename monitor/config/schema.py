@@ -1048,12 +1048,19 @@ def xdg_home(variable: str, env: Mapping[str, str]) -> Path:
     return Path(home) / XDG_HOMES[variable]
 
 
+XDG_PATH_KEYS = MappingProxyType({"storage.db": ("XDG_DATA_HOME", "events.db"),
+                                   "supervisor.db": ("XDG_DATA_HOME", "supervisor.db"),
+                                   "supervisor.token_file": ("XDG_CONFIG_HOME", "supervisor.token")})
+"""The keys that name a file under the XDG base directories, each with its base directory and the
+file's name in its ``callmonitor`` folder: their defaults are computed from the environment of the
+process that reads the configuration (its ``$HOME``, ``$XDG_DATA_HOME``, ``$XDG_CONFIG_HOME``)."""
+
+
 def default_paths(env: Mapping[str, str]) -> dict[str, str]:
-    """The defaults of the keys that name a file under the XDG base directories, for ``env``:
-    ``storage.db``, ``supervisor.db`` (data) and ``supervisor.token_file`` (config)."""
-    data, config = xdg_home("XDG_DATA_HOME", env) / "callmonitor", xdg_home("XDG_CONFIG_HOME", env) / "callmonitor"
-    return {"storage.db": str(data / "events.db"), "supervisor.db": str(data / "supervisor.db"),
-            "supervisor.token_file": str(config / "supervisor.token")}
+    """The defaults of the keys that name a file under the XDG base directories (:data:`XDG_PATH_KEYS`),
+    for ``env``."""
+    return {key: str(xdg_home(variable, env) / "callmonitor" / name)
+            for key, (variable, name) in XDG_PATH_KEYS.items()}
 
 
 @dataclass(frozen=True)

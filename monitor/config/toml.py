@@ -1,7 +1,10 @@
 """Render a :class:`~monitor.config.Config` as commented TOML (``call-monitor config``).
 
 The output parses back (tomllib) to the same configuration; ``false`` stands for an
-unset optional threshold. Its secrets (the console's agent tokens, a URL's query values and path
+unset optional threshold. A key whose default is computed from the environment (the files under the
+XDG base directories) and that nothing set is printed commented out, with its value here: saved as a
+configuration file that another user, or another ``$XDG_DATA_HOME``, reads, it is that reader's default
+still, not this user's path. Its secrets (the console's agent tokens, a URL's query values and path
 after its first segment) are hidden unless asked for (``--show-secrets``); saved back hidden, they
 are refused with the key named.
 """
@@ -16,7 +19,7 @@ from typing import Any, Mapping
 
 from .schema import (ActionsConfig, AnalysisConfig, Config, DaemonConfig, DeliveryConfig,
                      EmergencyRuleConfig, PhraseRuleConfig, PhrasesConfig, RuleConfig,
-                     StorageConfig, SupervisorConfig, TranscriptionConfig, key_docs)
+                     StorageConfig, SupervisorConfig, TranscriptionConfig, XDG_PATH_KEYS, key_docs)
 from .tokens import hidden_agent_tokens
 from .urls import redact_url
 
@@ -72,7 +75,16 @@ def _hides_secrets(cfg: Config) -> bool:
                for f in fields(section))
 
 
-def _table(name: str, obj: Any, cls: type, doc: str = "", skip: tuple[str, ...] = (), *, secrets: bool) -> str:
+def _unset_computed(cfg: Config) -> frozenset[str]:
+    """The dotted keys whose default is computed from the environment (:data:`XDG_PATH_KEYS`) that no
+    file nor the command line set: printed commented out, so that saving the output does not fix them."""
+    return frozenset(key for key in XDG_PATH_KEYS if key not in cfg.origin)
+
+
+def _table(name: str, obj: Any, cls: type, doc: str = "", skip: tuple[str, ...] = (), *, secrets: bool,
+           unset: frozenset[str] = frozenset()) -> str:
+    """The section ``name`` of ``obj``, each key under its meaning; a key of ``unset`` commented out
+    after a line saying why (:func:`_unset_computed`)."""
     docs = key_docs(cls)
     out = [f"\n{_comment(doc) if doc else ''}[{name}]\n"]
     for f in fields(cls):
@@ -84,7 +96,11 @@ def _table(name: str, obj: Any, cls: type, doc: str = "", skip: tuple[str, ...] 
             out.append(_comment("the cue this rule watches"))
         elif f.name == "direction":
             out.append(_comment("\"below\" or \"above\": the direction of trouble"))
-        out.append(f"{f.name} = {_value(_shown(getattr(obj, f.name), f.metadata, secrets))}\n")
+        line = f"{f.name} = {_value(_shown(getattr(obj, f.name), f.metadata, secrets))}\n"
+        if f"{name}.{f.name}" in unset:
+            folder = XDG_PATH_KEYS[f"{name}.{f.name}"][0]
+            line = f"# left unset, to follow the reader's $HOME and ${folder}; for this user:\n# {line}"
+        out.append(line)
     return "".join(out)
 
 
@@ -129,7 +145,8 @@ def effective_config_toml(cfg: Config, user_config: str = "~/.config/callmonitor
                         "Local speech recognition (Vosk).", secrets=secrets))
     parts.append(_table("daemon", cfg.daemon, DaemonConfig, "The live daemon (call-monitor run).", secrets=secrets))
     parts.append(_table("delivery", cfg.delivery, DeliveryConfig, "Where alerts are delivered.", secrets=secrets))
-    parts.append(_table("storage", cfg.storage, StorageConfig, "The SQLite store.", secrets=secrets))
+    unset = _unset_computed(cfg)
+    parts.append(_table("storage", cfg.storage, StorageConfig, "The SQLite store.", secrets=secrets, unset=unset))
     parts.append(_table("supervisor", cfg.supervisor, SupervisorConfig,
-                        "The supervisor's console (call-monitor supervisor).", secrets=secrets))
+                        "The supervisor's console (call-monitor supervisor).", secrets=secrets, unset=unset))
     return "\n".join(parts)
