@@ -1,6 +1,7 @@
 """Files: written whole or not at all (into a temporary file beside it, renamed over it at the end;
 a new file beside another that goes whatever ends its block),
-why a folder takes no new file (asked of the system by making one), whether two paths name one file or a pipe, what a file holds (a
+why a folder takes no new file (asked of the system by making one), why a file cannot be read (a
+folder above it this user may not look in), whether two paths name one file or a pipe, what a file holds (a
 hash of its bytes), a file or pipe read so that Ctrl-C ends the wait for it, a secret's file others may read, and a
 file's name as text."""
 
@@ -127,6 +128,34 @@ def refused(err: OSError, path: str | os.PathLike[str]) -> str:
     if err.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
         return not_writable(path)
     return (err.strerror or str(err)).lower()
+
+
+def unsearchable_folder(path: str | os.PathLike[str]) -> str | None:
+    """The folder above ``path`` (``~`` expanded) that this user may not look in (no search
+    permission: a home folder of mode 0700 another user owns), where whether ``path`` is there
+    cannot be told (``os.path.exists`` says False, as for a path that is not there); None where it
+    can."""
+    full = os.path.abspath(os.path.expanduser(path))
+    folder = os.sep
+    for name in full.split(os.sep)[1:]:
+        here = os.path.join(folder, name)
+        try:
+            os.lstat(here)
+        except PermissionError:
+            return folder
+        except OSError:
+            return None
+        folder = here
+    return None
+
+
+def cannot_read(err: OSError, path: str | os.PathLike[str]) -> str:
+    """``err``, the system's refusal to read ``path``, in words: its own (``Permission denied``),
+    with the folder above ``path`` this user may not look in where that is why
+    (:func:`unsearchable_folder`: the file may well be there, out of this user's reach)."""
+    words = err.strerror or str(err)
+    folder = unsearchable_folder(path) if err.errno == errno.EACCES else None
+    return f"{words}: this user may not look in {folder}" if folder else words
 
 
 def same_file(a: str | os.PathLike[str], b: str | os.PathLike[str]) -> bool:

@@ -79,6 +79,25 @@ def test_a_token_file_this_user_may_not_read_is_said_in_the_same_line_by_the_con
     assert (console.returncode, console.stderr) == (client.returncode, client.stderr) == (2, said)
 
 
+def test_a_token_file_in_a_folder_this_user_may_not_look_in_is_one_it_cannot_read_not_one_to_create(tmp_path):
+    """Another user's token file in their folder of mode 0700: whether it is there cannot be told
+    (``os.path.exists`` says False), so the console does not offer to make it ("cannot create the token
+    file"), and says, as forget-agent does, that it cannot read it and which folder keeps it out of reach."""
+    folder = tmp_path / "theirs"
+    folder.mkdir()
+    private = folder / "supervisor.token"
+    private.write_text(f"{TOKEN}\n")
+    folder.chmod(0)
+    said = (f"call-monitor: error: {private}: cannot read the token file (Permission denied: this user may not "
+            f"look in {folder})\n")
+    console = call_monitor("supervisor", "--listen", "127.0.0.1:0", "--db", tmp_path / "c.db", "--token-file", private,
+                           permissions_bind=True, timeout=60)
+    client = call_monitor("forget-agent", "zoe", "--console", "http://127.0.0.1:9", "--token-file", private,
+                          permissions_bind=True, timeout=60)
+    assert (console.returncode, console.stderr) == (client.returncode, client.stderr) == (2, said)
+    assert not (tmp_path / "c.db").exists()
+
+
 def test_the_console_takes_its_token_from_a_pipe_at_its_line_end_not_when_the_writer_closes(tmp_path):
     pipe = tmp_path / "token"
     os.mkfifo(pipe)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 
-from ..files import is_pipe, line_ends, read_waiting
+from ..files import cannot_read, is_pipe, line_ends, read_waiting
 from .urls import copied_hidden, hidden, hidden_in
 
 MIN_TOKEN_CHARS = 16
@@ -59,7 +59,7 @@ def _token_line(path: str | os.PathLike[str]) -> str:
     except IsADirectoryError:
         raise TokenFileError(f"{path}: a folder, not a token file") from None
     except OSError as err:
-        raise TokenFileError(f"{path}: cannot read the token file ({err.strerror or err})") from None
+        raise TokenFileError(f"{path}: cannot read the token file ({cannot_read(err, full)})") from None
     text = data.removeprefix(_BOM).lstrip()
     if len(data) >= TOKEN_READ_BYTES and not line_ends(text):
         raise TokenFileError(f"{path}: no line end in its first {TOKEN_READ_BYTES // 1024} KiB: no token file "

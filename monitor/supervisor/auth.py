@@ -21,6 +21,7 @@ from types import MappingProxyType
 from typing import Mapping
 
 from ..config.tokens import MIN_TOKEN_CHARS, TokenFileError, read_token_file
+from ..files import unsearchable_folder
 
 SESSION_COOKIE = "cm_session"
 SESSION_S = 12 * 3600.0
@@ -44,10 +45,11 @@ def load_or_create_token(path: str | os.PathLike[str], create: bool = True) -> t
 def token_or_new(path: str | os.PathLike[str], create: bool = True) -> tuple[str, bool]:
     """(the token in ``path``, False: :func:`~monitor.config.tokens.read_token_file`, of at least
     :data:`~monitor.config.tokens.MIN_TOKEN_CHARS` characters), or where no file is there (not even
-    a link to none) and ``create``, (a new token, True), its file checked as one that can be made
+    a link to none: a file in a folder this user may not look in may be there, and is read, as one
+    it may not read) and ``create``, (a new token, True), its file checked as one that can be made
     (:func:`token_file_problem`) but not written: that is :func:`write_token`'s, once nothing else
     refuses the start. Raises TokenFileError."""
-    if not create or os.path.lexists(os.path.expanduser(path)):
+    if not create or os.path.lexists(os.path.expanduser(path)) or unsearchable_folder(path):
         return read_token_file(path, min_chars=MIN_TOKEN_CHARS), False
     if problem := token_file_problem(path):
         raise TokenFileError(problem)
