@@ -553,6 +553,21 @@ def test_a_commands_config_option_naming_a_folder_says_so(env, tmp_path, monkeyp
         config_from_args(argparse.Namespace(config=str(tmp_path / "missing.toml"), db=None))
 
 
+def test_a_config_option_naming_a_file_in_a_folder_this_user_may_not_look_in_says_so_not_that_it_is_missing(tmp_path):
+    """Another user's configuration in their folder of mode 0700: ``os.path.exists`` says False there
+    as for a missing file, but the file may well be there: the one line says it cannot be read and
+    which folder keeps it out of reach (exit 2)."""
+    from conftest import ROOT, call_monitor
+
+    folder = tmp_path / "theirs"
+    settings = write(folder / "config.toml", "[daemon]\ncall_end_silence_s = 12.5\n")
+    folder.chmod(0)
+    env = dict(os.environ, PYTHONPATH=str(ROOT), HOME=str(tmp_path / "home"), XDG_CONFIG_HOME="")
+    done = call_monitor("config", "--config", settings, env=env, permissions_bind=True, timeout=60)
+    assert (done.returncode, done.stdout, done.stderr) == (
+        2, "", f"call-monitor: error: {settings}: cannot read (Permission denied: this user may not look in {folder})\n")
+
+
 @pytest.mark.parametrize("command", [["replay", "call.wav"], ["run"], ["install-service"]])
 def test_a_refused_option_value_is_named_by_the_option_the_person_typed(env, tmp_path, command):
     """`--webhook localhost:8640` is said as --webhook (with the key it sets), not as the

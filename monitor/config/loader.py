@@ -19,7 +19,7 @@ from types import MappingProxyType, UnionType
 from typing import Any, Callable, Iterable, Mapping, NoReturn, get_args, get_origin, get_type_hints
 
 from ..cue_registry import FAMILIES, cue
-from ..files import read_waiting
+from ..files import cannot_read, read_waiting
 from .schema import (ACOUSTIC_KINDS, ActionsConfig, AnalysisConfig, Config, ConfigError, DaemonConfig,
                      DeliveryConfig, EmergencyRuleConfig, PhraseRuleConfig, PhrasesConfig, RuleConfig,
                      StorageConfig, SupervisorConfig, TranscriptionConfig, default_paths, xdg_home)
@@ -545,7 +545,7 @@ def read_toml(path: str | os.PathLike[str]) -> dict[str, Any]:
     except IsADirectoryError:
         raise ConfigError(f"{p}: is a directory, not a TOML file") from None
     except OSError as exc:
-        raise ConfigError(f"{p}: cannot read ({exc.strerror or exc})") from None
+        raise ConfigError(f"{p}: cannot read ({cannot_read(exc, p)})") from None
     try:
         return tomllib.loads(data.decode("utf-8-sig"))
     except UnicodeDecodeError as err:
