@@ -396,6 +396,28 @@ def test_a_url_that_takes_no_posts_is_said_with_the_consoles_webhook_path(tmp_pa
         store.close()
 
 
+def test_a_url_at_slash_webhook_that_takes_no_posts_is_not_told_to_post_at_slash_webhook(tmp_path, monitor_logs, hook):
+    """A receiver answering 404 at a URL that already ends in ``/webhook`` (another program on the
+    console's port, a proxy that does not pass the path on): the hint to post at /webhook would send
+    the person round in a circle; the one warning says what is true, that what answers there is no
+    console taking posts at that path."""
+    hook.refuse = 404
+    url = hook.url.removesuffix("/hook") + "/webhook"
+    store = Store.open(tmp_path / "e.db")
+    sink = WebhookSink(store, url, backoff_s=0.2, poll_s=0.05).start()
+    try:
+        sink(stored_alert(store))
+        assert wait_for(lambda: sink.failures >= 2, 30)
+        (said,) = [m for lvl, m in monitor_logs if lvl == "warning"]
+        assert ("HTTP 404 Not Found: no alerts are taken at this URL (what answers there is no supervisor console, "
+                "which takes them at /webhook: another program listens at that address, or a proxy before the "
+                "console does not pass /webhook on)") in said, said
+        assert [d.status for d in store.deliveries()] == ["pending"]
+    finally:
+        sink.close()
+        store.close()
+
+
 def test_a_redirect_is_not_followed_so_the_token_goes_nowhere_else_and_the_alert_waits(tmp_path, monitor_logs,
                                                                                         hook):
     """A receiver that answers a post with a redirect (a proxy sending http to https, a moved console,

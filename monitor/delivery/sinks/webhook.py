@@ -73,6 +73,7 @@ import ssl
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Mapping, NamedTuple, overload
@@ -1084,6 +1085,18 @@ def _alert_unknown(err: BaseException) -> bool:
 
 NO_POSTS_HERE = (404, 405)
 """Answers of a receiver that takes no posts at the URL: a wrong path (the console's page, ``/``)."""
+CONSOLE_PATH = "/webhook"
+"""The path the supervisor console takes alerts at (which it never answers 404 or 405 to a post)."""
+
+
+def _no_posts_here(url: str) -> str:
+    """Why a receiver answered a post to ``url`` with one of :data:`NO_POSTS_HERE`, in one phrase: the
+    console's path to post at, or, where ``url`` already ends in it, that what answers is no console."""
+    if not urllib.parse.urlsplit(url).path.endswith(CONSOLE_PATH):
+        return f"no alerts are taken at this URL (the supervisor console takes them at {CONSOLE_PATH})"
+    return (f"no alerts are taken at this URL (what answers there is no supervisor console, which takes them at "
+            f"{CONSOLE_PATH}: another program listens at that address, or a proxy before the console does not "
+            f"pass {CONSOLE_PATH} on)")
 
 
 def _refuses_the_alert(err: BaseException) -> bool:
@@ -1128,7 +1141,7 @@ def _described(err: BaseException, token: str | None = None, identity: Identity 
             said += (f": the receiver redirects to {redact_url(err.headers.get('Location') or '?')}, which is not "
                      "followed (the token would go with it): give the webhook the URL it redirects to")
         elif err.code in NO_POSTS_HERE:
-            said += ": no alerts are taken at this URL (the supervisor console takes them at /webhook)"
+            said += f": {_no_posts_here(err.filename or '')}"
         elif why:  # the console's database failing, its limit, an alert's body it refuses (400, 413, 422)
             said += f": {why}"
         return said
