@@ -821,3 +821,16 @@ def test_config_saved_as_a_file_leaves_the_defaults_under_the_home_folder_to_who
     printed = call_monitor("config", "--config", saved, env=other, timeout=60).stdout
     assert f'\ndb = "{tmp_path}/shared.db"\n' in printed
     assert f'\n# db = "{tmp_path}/data/callmonitor/supervisor.db"\n' in printed
+
+
+def test_a_batch_s_workers_and_its_ledger_get_every_key_set_as_before():
+    """What a batch's workers load, and what its ledger's configuration hash is of, sets the paths left
+    unset too (:func:`scoring_toml`): the hash stays that of earlier releases' ledgers, whose calls
+    ``--resume`` would else score and store once more."""
+    from monitor.batch.runner import scoring_toml
+
+    cfg = load_config(env={"HOME": "/home/someone"}, user_config=False)
+    text = scoring_toml(cfg)
+    assert '\ndb = "/home/someone/.local/share/callmonitor/supervisor.db"\n' in text
+    assert "# left unset" not in text
+    assert "# left unset" in effective_config_toml(cfg)

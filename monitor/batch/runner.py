@@ -160,7 +160,7 @@ def scoring_toml(cfg: Config) -> str:
     """:func:`scoring_config` as the TOML the workers load, whole: its secrets (a console's agent
     tokens in the same file) are not hidden, as ``call-monitor config`` hides them from a person,
     since a configuration with hidden secrets does not load."""
-    return effective_config_toml(scoring_config(cfg), secrets=True)
+    return effective_config_toml(scoring_config(cfg), secrets=True, pinned=True)
 
 
 def config_hash(cfg: Config, transcribe: bool = False, model: str | None = None) -> str:

@@ -119,9 +119,12 @@ def _header(cfg: Config, user_config: str, secrets: bool) -> list[str]:
 
 
 def effective_config_toml(cfg: Config, user_config: str = "~/.config/callmonitor/config.toml",
-                          secrets: bool = False) -> str:
+                          secrets: bool = False, pinned: bool = False) -> str:
     """``cfg`` as documented TOML, its secrets hidden unless ``secrets`` (:func:`_shown`); its
-    header says to save it as ``user_config`` (:func:`_header`)."""
+    header says to save it as ``user_config`` (:func:`_header`). The keys whose default is computed
+    from the environment are printed commented out where nothing set them (:func:`_unset_computed`),
+    unless ``pinned``: then every key is set (what a batch's workers load, and its ledger's hash,
+    which is that of earlier releases)."""
     parts = _header(cfg, user_config, secrets)
     parts.append(_table("analysis", cfg.analysis, AnalysisConfig,
                         "Cue windows and the caller's baseline.", secrets=secrets))
@@ -145,7 +148,7 @@ def effective_config_toml(cfg: Config, user_config: str = "~/.config/callmonitor
                         "Local speech recognition (Vosk).", secrets=secrets))
     parts.append(_table("daemon", cfg.daemon, DaemonConfig, "The live daemon (call-monitor run).", secrets=secrets))
     parts.append(_table("delivery", cfg.delivery, DeliveryConfig, "Where alerts are delivered.", secrets=secrets))
-    unset = _unset_computed(cfg)
+    unset = frozenset() if pinned else _unset_computed(cfg)
     parts.append(_table("storage", cfg.storage, StorageConfig, "The SQLite store.", secrets=secrets, unset=unset))
     parts.append(_table("supervisor", cfg.supervisor, SupervisorConfig,
                         "The supervisor's console (call-monitor supervisor).", secrets=secrets, unset=unset))
