@@ -432,15 +432,36 @@ def test_a_voice_clipped_at_full_scale_by_the_sample_format_is_said_too(tmp_path
     assert len(err) == 1 and "flat-topped at 1.00 of full scale" in err[0]
 
 
-def test_the_clipped_channel_of_a_stereo_call_is_named_whichever_leg_is_analysed(tmp_path, clean):
+def test_the_clipped_channel_of_a_stereo_call_is_named_when_it_is_read_alone_or_mixed(tmp_path, clean):
     x, sr, _ = clean
     path = tmp_path / "caller_clipped.wav"
     sf.write(path, np.column_stack([x, clipped(x, 2.0, 0.5)]), sr, subtype="PCM_16")
-    for channel in ([0], [1], None):
+    for channel in ([1], None, [1, 0]):
         stream = AnalysisStream(path, channel)
         for _ in stream:
             pass
         assert stream.problems().startswith("channel 1 flat-topped at 0.50 of full scale: ")
+
+
+def test_a_clipped_channel_that_is_not_read_is_said_by_no_command_nor_kept_with_the_stored_call(
+        tmp_path, own_home):
+    """The agent's leg clipped (left, 30 dB of gain), the caller's clean: ``analyze --channel 1`` and a
+    replay that reads no agent measure the caller alone, whose voice cues suffer nothing, so neither
+    says the other channel's flat tops, nor does the stored call's report; read, it is named."""
+    x, sr = stereo_call(40.0)
+    y = np.column_stack([np.clip(x[:, 0] * 30, -1.0, 1.0), x[:, 1]])
+    path = tmp_path / "agent_clipped.wav"
+    sf.write(path, y, sr, subtype="PCM_16")
+    for channel, said in (("1", False), ("0", True)):
+        r = call_monitor_here("analyze", "--json", "--channel", channel, path)
+        assert r.returncode == 0 and ("channel 0 flat-topped at 1.00" in r.stderr) is said, r.stderr
+    assert "channel 0 flat-topped at 1.00" in analyze(path)[1][0]
+    db = tmp_path / "a.db"
+    r = call_monitor_here("replay", "--no-transcribe", "--agent-channel", "-1", "--db", db, path, env=own_home)
+    assert r.returncode == 0 and "flat-topped" not in r.stderr, r.stderr
+    r = call_monitor_here("report", "1", "--db", db, "-o", tmp_path / "a.html", env=own_home)
+    assert r.returncode == 0 and "flat-topped" not in r.stderr + (tmp_path / "a.html").read_text(), r.stderr
+    assert "channel 0 flat-topped at 1.00" in "".join(_replay_warnings(tmp_path, path, own_home))
 
 
 def test_a_few_samples_at_the_peak_are_not_clipping(tmp_path, clean):

@@ -738,10 +738,12 @@ class FlatTops:
         shape (channels, 2)."""
         return self.runs + ((self.open >= self.min_run) & (self.peak >= FLAT_TOP_MIN_PEAK))
 
-    def problem(self) -> str | None:
-        """One phrase naming the clipped channels, their level and flat tops, or None."""
+    def problem(self, read: Sequence[int] | None = None) -> str | None:
+        """One phrase naming the clipped channels among those ``read`` (None: all of them, mixed),
+        their level and flat tops, or None: a channel not read is not what the voice cues suffer from."""
         counts = self.counts()
-        clipped = [c for c in range(len(counts)) if counts[c].sum() >= FLAT_TOP_MIN_RUNS]
+        clipped = [c for c in (range(len(counts)) if read is None else sorted(set(read)))
+                   if counts[c].sum() >= FLAT_TOP_MIN_RUNS]
         if not clipped:
             return None
         parts = []
@@ -783,7 +785,7 @@ class AnalysisStream:
     def problems(self) -> str | None:
         """After iteration: one phrase on what was wrong with the samples or the header, or None."""
         parts = [*self._reader.notes, self.edge.problem()]
-        voice = [self._band_problem(), self.flat_tops.problem()]  # what the voice cues suffer from
+        voice = [self._band_problem(), self.flat_tops.problem(self.channels)]  # what the voice cues suffer from
         if any(voice):
             parts += [*voice, "voice cues suffer"]
         return "; ".join(p for p in parts if p) or None
