@@ -10,6 +10,7 @@ environment, what the plotting library itself prints): those run in a fresh inte
 from __future__ import annotations
 
 import base64
+import dataclasses
 import html
 import io
 import json
@@ -244,6 +245,35 @@ def test_the_cue_table_gives_a_level_in_db_a_change_in_db_and_the_others_a_perce
         assert cells[label] == f"{r.worst - r.baseline:+.1f} dB", (label, cells[label])
     r = rows["Speech rate"]
     assert cells["Speech rate"] == f"{100 * (r.worst - r.baseline) / r.baseline:+.0f} %"
+
+
+def test_a_stored_calls_cue_table_takes_its_worst_windows_from_its_snapshots_and_says_so_beside_it(det):
+    """The database keeps one cue window every ``storage.snapshot_every_s`` (5 s), the report of the
+    recording every window (every 1 s hop): the stored call's worst windows are the recording's taken
+    at the snapshots' times alone, so their figures and times may differ a little. The stored call's
+    page says so under its table; the recording's says nothing of it."""
+    from monitor.report.data import cue_rows
+    data = det["data"]
+    with Store.open(det["db"]) as store:
+        stored = from_store(store, data.call_id, det["cfg"], use_audio=False)
+    kept = {c.t for c in stored.cues}
+    assert len(data.cues) > 4 * len(kept) and kept <= {c.t for c in data.cues}
+    snapshots_alone = dataclasses.replace(data, cues=[c for c in data.cues if c.t in kept])
+
+    def when(report) -> list[tuple[str, float | None]]:
+        """Each cue and the time of its worst window."""
+        return [(r.name, r.worst_t) for r in cue_rows(report)]
+
+    assert when(stored) == when(snapshots_alone) != when(data)
+    assert [r.worst for r in cue_rows(stored)] == pytest.approx([r.worst for r in cue_rows(snapshots_alone)],
+                                                                abs=1e-3)  # the database keeps 4 decimals
+    said = ("Its worst windows are of the cue snapshots the database keeps, one every 5 s "
+            "(storage.snapshot_every_s): a report of the call's recording, which takes every window (every 1 s), "
+            "may find a window a little worse, a few seconds apart.")
+    page = render(stored, "html").decode("utf-8")
+    table_end = page.index("</table>", page.index('<h2 id="cues">'))
+    assert page.index(f"<p class=\"muted\">{html.escape(said)}</p>") == table_end + len("</table>")
+    assert "cue snapshots the database keeps" not in det["html"]
 
 
 def test_an_alerts_evidence_gives_a_level_its_change_in_db_as_the_cue_table_does(det):

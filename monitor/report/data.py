@@ -277,6 +277,11 @@ class ReportData:
     """A stored call whose audio was analysed again, no series file of it found
     (:func:`_stored_series`): the line that says so, naming the file looked for; None otherwise
     (drawn from its series, or a call that has none: stopped part-way, or no audio drawn)."""
+    snapshot_every_s: float | None = None
+    """A stored call's cue windows are the snapshots the database keeps, one every this many seconds
+    (``storage.snapshot_every_s``); None: every cue window, of a recording replayed for its report."""
+    cue_hop_s: float | None = None
+    """Seconds between two cue windows of the call (``analysis.hop_s``), where :attr:`snapshot_every_s` is given."""
 
     @property
     def broken_off(self) -> str | None:
@@ -329,6 +334,16 @@ class ReportData:
         """What replay says of the recording besides where it broke off, one phrase each
         (:attr:`RecordingFlaws.phrases`)."""
         return self.flaws.phrases
+
+    @property
+    def worst_windows_said(self) -> str | None:
+        """Where the cue table's worst windows come from, when not from every window of the call (a
+        stored call's snapshots, fewer than its windows): a report of its recording may find others."""
+        if self.snapshot_every_s is None or self.cue_hop_s is None or self.snapshot_every_s <= self.cue_hop_s:
+            return None
+        return (f"Its worst windows are of the cue snapshots the database keeps, one every {self.snapshot_every_s:g} s "
+                f"(storage.snapshot_every_s): a report of the call's recording, which takes every window (every "
+                f"{self.cue_hop_s:g} s), may find a window a little worse, a few seconds apart.")
 
     @property
     def cut_short(self) -> str | None:
@@ -852,7 +867,8 @@ def from_store(store: Store, call_id: int, cfg: Config, *, use_audio: bool = Tru
                       legs_same=flaws.legs_same or None,
                       quiet_legs=flaws.quiet_legs, recording_gone=gone, recording_unreadable=cannot,
                       recording_replaced=replaced_files(call) if audio.changed and not tracks else None,
-                      no_series=audio.no_series)
+                      no_series=audio.no_series, snapshot_every_s=store.snapshot_every_s,
+                      cue_hop_s=cfg.analysis.hop_s)
 
 
 def _summary_notes(summary: Mapping[str, Any] | None, spans: Sequence[tuple[float, float]],

@@ -103,7 +103,9 @@ WORSE_DB = 3.0
 """The same for a level in dB (half or twice the power)."""
 
 
-def _cue_table(rows: list[CueRow]) -> str:
+def _cue_table(rows: list[CueRow], whence: str | None = None) -> str:
+    """The cue table of ``rows``, and under it ``whence``, where its worst windows come from when
+    not from every window (:attr:`~monitor.report.data.ReportData.worst_windows_said`)."""
     if not rows:
         return "<p class=\"muted\">No cue windows with caller speech.</p>"
     out = ["<table class=\"cues\">" + table_head(
@@ -124,7 +126,7 @@ def _cue_table(rows: list[CueRow]) -> str:
             f"<td class=\"num\">{_e(_num(r.worst))}</td>"
             f"<td class=\"num time\">{_e(fmt_time(r.worst_t)) if r.worst_t is not None else '-'}</td>"
             f"<td class=\"num chg\">{_e(shown)}</td></tr>")
-    out.append("</tbody></table>")
+    out.append("</tbody></table>" + (f"<p class=\"muted\">{_e(whence)}</p>" if whence else ""))
     return "".join(out)
 
 
@@ -274,7 +276,7 @@ def render_html(data: ReportData, png: bytes | None) -> str:
         + (f"<div class=\"notes\">{notes}</div>" if notes else "")
         + figure
         + "<h2 id=\"cues\">Cues: baseline against the worst window</h2>"
-        + _cue_table(cue_rows(data))
+        + _cue_table(cue_rows(data), data.worst_windows_said)
         + f"<h2 id=\"alerts\">Alerts ({_e(len(data.alerts))})</h2>" + _alerts_table(data)
         + "<h2 id=\"transcript\">Transcript</h2>" + _transcript(data)
         + "</main></body></html>\n")
