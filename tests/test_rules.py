@@ -706,6 +706,28 @@ def test_a_caller_who_falls_silent_waits_only_until_the_hold_test_decides(base):
     assert critical.t == 105.0
 
 
+def test_a_warning_due_in_a_silence_or_a_hold_waits_for_the_callers_next_clear_talk(base):
+    # a weak voice from 100 s (persist_s 8 s: due at 108 s); the caller and the agent fall silent at
+    # 102 s, found for a hold from 107 s: nothing is raised in the silence, the run goes on through
+    # it, and the warning is raised with the caller's first words after it (130 s), not before
+    weak = dict(loudness_dbfs=-33.0)
+    quiet = [cues(t, quiet_since=102.0 if t >= 102 else None, hold_since=102.0 if t >= 107 else None, **weak)
+             for t in range(100, 130)]
+    engine = AlertEngine(config(**WAITING))
+    run(engine, [cues(t) for t in range(61, 100)], base)
+    assert alerts(run(engine, quiet, base), "weak_voice") == []
+    [raised] = alerts(run(engine, [cues(t, **weak) for t in range(130, 135)], base), "weak_voice")
+    assert raised.t == 130.0
+    # a call that ends in the silence (the caller's last words, then nothing) raises nothing
+    ended = AlertEngine(config(**WAITING))
+    run(ended, [cues(t) for t in range(61, 100)], base)
+    assert alerts(run(ended, quiet, base)) == []
+    # the same weak voice with clear talk throughout: raised when due
+    talking = AlertEngine(config(**WAITING))
+    run(talking, [cues(t) for t in range(61, 100)], base)
+    assert [a.t for a in alerts(run(talking, [cues(t, **weak) for t in range(100, 130)], base), "weak_voice")] == [108.0]
+
+
 def test_over_a_hold_a_hold_family_does_not_go_alone_either(base):
     # the hold's babble reads as a voice 8 dB down (the loudness's change grade 1.33) for 30 s,
     # found for a hold from 102 s on: one family alone would be critical once 4 x 3 of its change

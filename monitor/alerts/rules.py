@@ -263,8 +263,9 @@ class _Hysteresis:
         self.last_raised: float | None = None
         self.raised_since: float | None = None
 
-    def step(self, t: float, dt: float, beyond: bool) -> str | None:
-        """Advance by one judged hop; returns "raise", "clear" or None."""
+    def step(self, t: float, dt: float, beyond: bool, may_raise: bool = True) -> str | None:
+        """Advance by one judged hop; returns "raise", "clear" or None (a raise due while not
+        ``may_raise`` waits for a hop that may)."""
         if beyond:
             self.recovered_s = None
             if self.since is None:
@@ -272,7 +273,7 @@ class _Hysteresis:
             else:
                 self.beyond_s += dt
             cooled = self.last_raised is None or t - self.last_raised >= self.cooldown_s - EPS
-            if not self.active and cooled and self.beyond_s >= self.persist_s - EPS:
+            if not self.active and may_raise and cooled and self.beyond_s >= self.persist_s - EPS:
                 self.active, self.last_raised, self.raised_since = True, t, self.since
                 return "raise"
             return None
@@ -691,12 +692,13 @@ class AlertEngine:
         self._last_t = t if self._last_t is None else max(t, self._last_t)
         self._window_s = cues.window_s
         judged = self.judge_long(cues, baseline)
-        out = self._step_warnings(t, dt, judged)
+        undecided = self._undecided(cues)
+        out = self._step_warnings(t, dt, judged, undecided or cues.hold_since is not None)
         spoke_before = self._last_spoke
         weight = self._weight(cues, hop if first else dt)
         self.fusion.update(t, hop if first else dt, weight, judged, self.judge_short(cues, baseline),
                            self._count_turn(t, spoke_before, hop), cues.hold_since)
-        out.extend(self._judge_emergency(t, dt, self._undecided(cues)))
+        out.extend(self._judge_emergency(t, dt, undecided))
         return out
 
     def judge_long(self, cues: CuesEvent, baseline: Baseline | None) -> dict[str, Judgement]:
@@ -716,9 +718,11 @@ class AlertEngine:
             judged[rule.kind] = j if net == value else replace(j, measured=float(value))
         return judged
 
-    def _step_warnings(self, t: float, dt: float, judged: Mapping[str, Judgement]) -> list[Event]:
+    def _step_warnings(self, t: float, dt: float, judged: Mapping[str, Judgement], silent: bool = False) -> list[Event]:
         """Each judged rule's hysteresis one hop on (:func:`counts_for_warning`); the warnings
-        raised and cleared, in rule order."""
+        raised and cleared, in rule order. While the call is ``silent`` (a hold, or a silence of both
+        parties not yet decided for one: :meth:`_undecided`) no warning is raised, as no critical is: one
+        due then is raised with the next hop of clear talk, if its rule still counts; one raised goes on."""
         out: list[Event] = []
         counted = warning_counts(self._rules, judged, t, self._past_at)
         for rule in self._rules:
@@ -731,7 +735,7 @@ class AlertEngine:
                                             if alone_before_baseline(rule, judged[rule.kind]) else ())
                 self._with[rule.kind] = tuple(dict.fromkeys(corroborating(rule, t, self._past_at, named)))
             state = self._state[rule.kind]
-            step = state.step(t, dt, counts)
+            step = state.step(t, dt, counts, may_raise=not silent)
             if step == "raise":
                 out.append(self._alert(rule, self._last[rule.kind], state, t))
             elif step == "clear":
