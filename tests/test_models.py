@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import CALLS, ROOT, call_monitor, call_monitor_here, korean_model, made_in, wait_for
+from conftest import CALLS, PERMISSIONS_BIND, ROOT, call_monitor, call_monitor_here, korean_model, made_in, wait_for
 from monitor.transcription.vosk_models import (ModelError, asked_model, check_model_dir, find_models, load_model,
                                                no_model_message, packaged_model_dirs, parse_model_name, resolve_model)
 
@@ -195,6 +195,33 @@ def test_the_daemon_asked_for_a_model_not_installed_warns_and_monitors_acoustic_
         d.kill()
 
 
+def _shut(folder: Path) -> Path:
+    """``folder`` made (if need be) and shut to everyone but root (mode 000): a command run with
+    :data:`~conftest.PERMISSIONS_BIND` may neither list it nor look into it, as any other user's."""
+    folder.mkdir(parents=True, exist_ok=True)
+    folder.chmod(0)
+    return folder
+
+
+def test_the_daemon_with_a_vosk_model_path_folder_it_may_not_read_warns_and_monitors_acoustic_only(env, tmp_path):
+    """``run`` with a folder of VOSK_MODEL_PATH this user may not read ended in a traceback at every
+    start. It says the folder in one warning line, as `models` and `replay` do, and, no model found
+    for its language, listens acoustic-only saying so."""
+    from conftest import Daemon, stop_daemon
+    shut = _shut(tmp_path / "theirs")
+    env = env | {"VOSK_MODEL_PATH": str(shut), "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    d = Daemon(["--caller", "softphone.monitor", "--db", str(tmp_path / "e.db"), "--no-notify"], env, tmp_path,
+               verbose=False, prefix=PERMISSIONS_BIND)
+    try:
+        assert d.wait_running(env, timeout=30)["transcription"] is False
+        stop_daemon(d)
+        assert d.err == [f"call-monitor: warning: VOSK_MODEL_PATH names {shut}, which is not readable (Permission "
+                         "denied): searching the other model folders",
+                         f"call-monitor: warning: {no_model_message('en-us')}"]
+    finally:
+        d.kill()
+
+
 def _daemon_model(tmp_path, problem: str) -> tuple[list[str], str, object]:
     """(run's options, the configuration, the folder to fix) of a daemon asked for a model with
     ``problem`` (its VOSK_MODEL_PATH ``tmp_path / "models"``)."""
@@ -209,6 +236,11 @@ def _daemon_model(tmp_path, problem: str) -> tuple[list[str], str, object]:
         return ["--model", str(folder)] if problem == "no model" else [], "", folder
     if problem == "no such model name":
         return ["--model", "english"], "", models / "english"
+    if problem == "unreadable folder":  # another user's, mode 000 here
+        folder = _shut(models / "vosk-model-small-ko-0.22")
+        return ["--model", str(folder)], "", folder
+    if problem == "language's folder unreadable":
+        return [], "", _shut(models / "vosk-model-en-us-old")
     folder = korean_model(models, cut="graph/HCLr.fst")  # its files there, Vosk cannot load it
     return [], f'[transcription]\nmodel = "{folder}"\n', folder
 
@@ -223,6 +255,9 @@ DAEMON_MODEL_PROBLEMS = {
                                        "model (missing am/final.mdl or conf/model.conf)",
     "no such model name": "transcription off: --model 'english': not a language code (en-us, de, ko, ...), nor the "
                           "name of a model `call-monitor models` lists, nor a file or folder here",
+    "unreadable folder": "transcription off: --model {folder}: not readable (Permission denied)",
+    "language's folder unreadable": "transcription off: transcription.language 'en-us': {folder}: not readable "
+                                    "(Permission denied)",
 }
 """(problem, what the daemon's warning line says of it before ``; running acoustic-only ...``)."""
 
@@ -233,7 +268,8 @@ def test_the_daemon_with_a_model_it_cannot_use_monitors_acoustic_only_and_its_st
     """``run --model DIR`` on a folder removed since install-service wrote it into the unit, on a
     folder that is no model, on a model Vosk cannot load (a graph file cut short), on the language's
     folder half unpacked, or on a --model that is no path, language code nor model's name exited 2 at
-    every start: under systemd's unit (restarted on failure) a loop, the agent unmonitored. The
+    every start, and on a folder this user may not read (given to --model, or the language's) ended in
+    a traceback: under systemd's unit (restarted on failure) a loop, the agent unmonitored. The
     daemon says it in one warning line (where it was asked for, the folder, the problem) and listens
     acoustic-only, exit 0 at its stop. Its status, its status --json and its heartbeat keep it as the
     daemon's problem (said before the daemon ran, or, for the model Vosk cannot load, once its load in
@@ -248,7 +284,7 @@ def test_the_daemon_with_a_model_it_cannot_use_monitors_acoustic_only_and_its_st
     line = DAEMON_MODEL_PROBLEMS[problem].format(folder=folder) + "; running acoustic-only until a start loads a model"
     env = env | {"VOSK_MODEL_PATH": str(folder.parent), "XDG_CACHE_HOME": str(tmp_path / "cache")}
     d = Daemon(["--caller", "softphone.monitor", "--db", str(tmp_path / "e.db"), "--no-notify", "--config", str(conf),
-                "--jsonl", "--webhook", hook.url, *options], env, tmp_path, verbose=False)
+                "--jsonl", "--webhook", hook.url, *options], env, tmp_path, verbose=False, prefix=PERMISSIONS_BIND)
     try:
         d.wait_running(env, timeout=60)
         assert d.status_comes(env, lambda st: not st["transcription_loading"], 60), d.err
@@ -296,6 +332,88 @@ def test_a_vosk_model_path_folder_that_does_not_exist_is_one_warning_and_the_oth
     assert done.stderr == (f"call-monitor: warning: VOSK_MODEL_PATH names {missing}, which does not exist: "
                            "searching the other model folders\n")
     assert "vosk-model-small-ko" in done.stdout
+
+
+def _short_call(tmp_path: Path) -> Path:
+    """The first 3 s of a fixture call: enough for a replay, little to decode."""
+    import soundfile as sf
+    call = tmp_path / "call.wav"
+    sf.write(call, sf.read(CALLS / "normal_8k.wav", frames=8000 * 3)[0], 8000)
+    return call
+
+
+@pytest.mark.parametrize("command", ["models", "replay", "install-service"])
+def test_a_vosk_model_path_folder_this_user_may_not_read_is_one_warning_and_the_others_are_searched(model_root,
+                                                                                                  tmp_path, command):
+    """A folder of VOSK_MODEL_PATH this user may not read (another user's, mode 000 here) ended
+    `models`, `replay` and `install-service` in a traceback (PermissionError on its am/final.mdl),
+    exit 1, nothing made. It is one warning line naming it and why, as a folder that does not exist
+    is, and the other folders are searched: the Korean model after it is listed, and the default
+    language, which no model here is for, runs acoustic-only saying so."""
+    shut = _shut(tmp_path / "theirs")
+    env = dict(os.environ, PYTHONPATH=str(ROOT), VOSK_MODEL_PATH=os.pathsep.join([str(shut), str(model_root)]),
+               HOME=str(tmp_path), XDG_CONFIG_HOME=str(tmp_path / "cfg"), XDG_RUNTIME_DIR=str(tmp_path))
+    given = {"models": [], "replay": [_short_call(tmp_path), "--db", tmp_path / "e.db"],
+             "install-service": ["--caller", "softphone.monitor", "--print"]}[command]
+    done = call_monitor(command, *given, env=env, permissions_bind=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    said = done.stderr.splitlines()
+    assert said[0] == (f"call-monitor: warning: VOSK_MODEL_PATH names {shut}, which is not readable (Permission "
+                       "denied): searching the other model folders"), done.stderr
+    if command == "models":
+        assert said == said[:1] and "vosk-model-small-ko" in done.stdout
+    else:
+        assert said[1:] == [f"call-monitor: warning: {no_model_message('en-us')}"]
+    assert command != "replay" or (tmp_path / "e.db").is_file()
+
+
+def test_models_passes_over_a_folder_it_may_not_read_and_lists_one_named_like_a_model_saying_so(model_root,
+                                                                                               tmp_path):
+    """A models disk whose root-owned ``lost+found`` (0700) the user may not read ended `models` in a
+    traceback, as did an unreadable folder named like a model. The first is passed over as any folder
+    that is no model is (no language finds it, and its name says it holds none); the second is listed
+    with why it cannot be used, and, the configured language's only folder, is the one replay refuses
+    and run runs acoustic-only without, as for a folder half unpacked."""
+    disk = tmp_path / "disk"
+    _shut(disk / "lost+found")
+    old = _shut(disk / "vosk-model-en-us-old")
+    env = dict(os.environ, PYTHONPATH=str(ROOT), VOSK_MODEL_PATH=os.pathsep.join([str(disk), str(model_root)]),
+               HOME=str(tmp_path), XDG_CONFIG_HOME=str(tmp_path / "cfg"))
+    done = call_monitor("models", env=env, permissions_bind=True, timeout=60)
+    assert (done.returncode, done.stderr) == (0, "")
+    lines = [line.split("\t") for line in done.stdout.splitlines()]
+    assert lines[:2] == [["vosk-model-en-us-old", "en-us", "VOSK_MODEL_PATH", str(old), "not readable (Permission denied)"],
+                         ["vosk-model-small-ko", "ko", "VOSK_MODEL_PATH", str(model_root / "vosk-model-small-ko")]]
+    assert lines[-1] == [f"replay and run use none of these: transcription.language 'en-us' finds {old}, which is not "
+                         "readable (Permission denied): replay refuses it, run is acoustic-only"]
+
+
+@pytest.mark.parametrize("command", ["replay", "install-service"])
+@pytest.mark.parametrize("asked", ["--model DIR", "--model DIR, its am folder", "found by its language"])
+def test_a_model_folder_this_user_may_not_read_stops_a_command_before_it_makes_anything(tmp_path, command, asked):
+    """A model folder this user may not read (given to --model, the folder holding its acoustic
+    model shut, or the configured language's folder found in VOSK_MODEL_PATH) ended replay and
+    install-service in a traceback, exit 1. It is the model's problem, as a folder that is no model
+    is: one error line naming the folder and why, exit 2, nothing made."""
+    models, data = tmp_path / "models", tmp_path / "data"
+    data.mkdir()
+    if asked == "--model DIR, its am folder":
+        folder = korean_model(models)
+        _shut(folder / "am")
+        why = "not readable (am: Permission denied)"
+    else:
+        folder = _shut(models / ("vosk-model-small-en-us-0.15" if asked == "found by its language" else "shut"))
+        why = "not readable (Permission denied)"
+    model = [] if asked == "found by its language" else ["--model", str(folder)]
+    env = {**os.environ, "VOSK_MODEL_PATH": str(models), "HOME": str(tmp_path), "PYTHONPATH": str(ROOT),
+           "XDG_CONFIG_HOME": str(tmp_path / "cfg"), "XDG_RUNTIME_DIR": str(tmp_path)}
+    given = {"replay": [_short_call(tmp_path), "--db", data / "e.db"],
+             "install-service": ["--caller", "softphone.monitor", "--unit-dir", data / "units"]}[command]
+    done = call_monitor(command, *given, *model, env=env, permissions_bind=True, timeout=120)
+    assert done.returncode == 2, done.stderr
+    where = "" if command == "replay" else "--model " if model else "transcription.language 'en-us': "
+    assert done.stderr == f"call-monitor: error: {where}{folder}: {why}\n"
+    assert list(data.iterdir()) == []
 
 
 def test_models_says_which_folders_named_like_a_model_are_none_and_which_models_no_language_finds(model_root,

@@ -25,6 +25,7 @@ optionally followed by ``-<version or variant>``, for example
 from __future__ import annotations
 
 import contextlib
+import errno
 import importlib.util
 import logging
 import os
@@ -32,6 +33,7 @@ import pkgutil
 import re
 import shlex
 import signal
+import stat
 import sys
 import threading
 from dataclasses import dataclass
@@ -137,19 +139,53 @@ def model_sample_rate(path: str | os.PathLike[str]) -> int:
 
 
 def check_model_dir(path: str | os.PathLike[str]) -> Path:
-    """Raise :class:`ModelError` unless ``path`` looks like a Vosk model folder."""
+    """Raise :class:`ModelError` unless ``path`` looks like a Vosk model folder this process may read:
+    the one place a model folder is looked into (the search of :func:`find_models` and
+    :func:`resolve_model`, ``--model DIR``), so that a folder this user may not read is its problem
+    in one line (:func:`_looked_up`), never an error raised past it."""
     p = Path(path).expanduser()
-    if not p.exists():
+    mode = _looked_up(p)
+    if mode is None:
         raise ModelError(f"{p}: no such model folder")
-    if not p.is_dir():
+    if not stat.S_ISDIR(mode):
         raise ModelError(f"{p}: {_file_problem(p)}")
-    missing = [f for f in REQUIRED_FILES if not (p / f).is_file()]
+    missing = [f for f in REQUIRED_FILES if not _file_in(p, f)]
     if missing:
         raise ModelError(f"{p}: not a Vosk model (missing {' or '.join(missing)})")
-    if not any(all((p / f).is_file() for f in graph) for graph in GRAPHS):
+    if not any(all(_file_in(p, f) for f in graph) for graph in GRAPHS):
         wanted = ", or ".join(" and ".join(graph) for graph in GRAPHS)
         raise ModelError(f"{p}: not a Vosk model (missing its decoding graph: {wanted})")
     return p
+
+
+_NOTHING_THERE = (errno.ENOENT, errno.ENOTDIR, errno.ELOOP)
+"""What a look at a path answers where there is nothing to be found there (as :meth:`Path.exists`
+takes them), rather than something this process may not look at."""
+
+
+def _looked_up(folder: Path, inside: str = "") -> int | None:
+    """The mode (through links) of ``folder``, or of ``inside`` in it; None when nothing is there.
+    Raises :class:`ModelError` naming ``folder`` when this process may not look, with why as the
+    system says it: the folder's own (or its parents') permissions (``not readable (Permission
+    denied)``), or a folder's inside it (``not readable (am: Permission denied)``)."""
+    parts = Path(inside).parts
+    for depth in range(len(parts) + 1):
+        try:
+            mode = os.stat(folder.joinpath(*parts[:depth])).st_mode
+        except OSError as err:
+            if err.errno in _NOTHING_THERE:
+                return None
+            refused = "/".join(parts[:depth - 1])  # the folder that may not be looked into, when inside
+            raise ModelError(f"{folder}: not readable ({refused + ': ' if refused else ''}"
+                             f"{err.strerror or err})") from None
+    return mode
+
+
+def _file_in(folder: Path, name: str) -> bool:
+    """Whether ``folder/name`` is a file (through links); :class:`ModelError` naming ``folder`` when
+    this process may not look at it (:func:`_looked_up`)."""
+    mode = _looked_up(folder, name)
+    return mode is not None and stat.S_ISREG(mode)
 
 
 _ARCHIVES = (".zip", ".tar", ".tgz", ".gz", ".bz2", ".xz", ".7z")
@@ -163,17 +199,17 @@ def _file_problem(path: Path) -> str:
 
 def search_dirs(env: str | None = None) -> list[tuple[Path, str]]:
     """Folders searched for models, in order, each with its source label. A folder of
-    ``$VOSK_MODEL_PATH`` that does not exist (or is a file), or that is a model itself rather than
-    the folder holding it, is said in one warning line and searched like the others (it holds
+    ``$VOSK_MODEL_PATH`` that does not exist (or is a file) or is not readable, or that is a model
+    itself rather than the folder holding it, is said in one warning line and searched like the
+    others (it holds nothing); vosk's cache folders are searched as they are (one not readable holds
     nothing)."""
     env_value = os.environ.get(ENV_VAR) if env is None else env
     out: list[tuple[Path, str]] = []
     for part in (env_value or "").split(os.pathsep):
         if part.strip():
             folder = Path(part).expanduser()
-            if not folder.is_dir():
-                what = "is not a folder" if folder.exists() else "does not exist"
-                log.warning("%s names %s, which %s: searching the other model folders", ENV_VAR, folder, what)
+            if (problem := _listed_problem(folder)) is not None:
+                log.warning("%s names %s, which %s: searching the other model folders", ENV_VAR, folder, problem)
             elif _model_problem(folder) is None:  # a model itself, not a folder of models: nothing in it is found
                 log.warning("%s names %s, which is a Vosk model itself: name the folder that holds it (%s), "
                             "or give the model with --model DIR", ENV_VAR, folder, folder.parent)
@@ -183,11 +219,25 @@ def search_dirs(env: str | None = None) -> list[tuple[Path, str]]:
     seen: set[Path] = set()
     unique = []
     for d, src in out:
-        key = d.resolve() if d.exists() else d
+        key = Path(os.path.realpath(d))  # a folder refused to this user is said above, never raised here
         if key not in seen:
             seen.add(key)
             unique.append((d, src))
     return unique
+
+
+def _listed_problem(folder: Path) -> str | None:
+    """Why no model can be found in ``folder``, one of ``$VOSK_MODEL_PATH``'s, in words that follow
+    its name (``does not exist``, ``is not a folder``, ``is not readable (Permission denied)``:
+    neither listed nor looked into by this user); None when models can be looked for in it."""
+    try:
+        if not stat.S_ISDIR(os.stat(folder).st_mode):
+            return "is not a folder"
+        os.listdir(folder)
+        os.stat(os.path.join(folder, os.curdir))  # looked into: a folder that may be listed may still refuse it
+    except OSError as err:
+        return "does not exist" if err.errno in _NOTHING_THERE else f"is not readable ({err.strerror or err})"
+    return None
 
 
 def _vosk_cache_dirs() -> list[Path]:
@@ -231,7 +281,7 @@ def _models_in(directory: Path, source: str, *, unnamed: bool = False) -> Iterat
     for name in names:
         parsed = parse_model_name(name)
         full = directory / name
-        if not full.is_dir():
+        if not os.path.isdir(full):  # nor one this user may not look at in a folder it may list only
             continue
         if parsed is None:
             if unnamed and _model_problem(full) is None:
