@@ -1003,6 +1003,13 @@ def korean_model(folder: Path, cut: str | None = None) -> Path:
     return model
 
 
+FINAL_MDL_CUT = ("Vosk could not load this model (Failed to create a model: Failed to read vector from stream. Error "
+                 "reading vector data (binary mode); truncated stream? (size = 768) File position at start is 1047878, "
+                 "currently -1)")
+"""What a model's line says of :func:`korean_model` with ``cut="am/final.mdl"``: Kaldi's error, which
+names no file (the Korean package's acoustic model cut at 1 MB)."""
+
+
 def bare_sqlite_file(path: Path) -> Path:
     """An SQLite file at ``path`` with no tables, schema version 0 and 8 KB in it (a table made and
     dropped), as ``sqlite3 FILE`` or another program leaves one: not empty, and no database of ours."""

@@ -37,8 +37,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from conftest import (CALLS, HOLD, PY, ROOT, SPEECH, bare_sqlite_file, call_monitor as cli, call_monitor_here, db_rows,
-                      child_processes, fill, holds_open,
+from conftest import (CALLS, FINAL_MDL_CUT, HOLD, PY, ROOT, SPEECH, bare_sqlite_file, call_monitor as cli,
+                      call_monitor_here, db_rows, child_processes, fill, holds_open,
                       korean_model, long_recording, made_in, process_alive, scheduler_address, stopped_after, stopped_at,
                       stopped_once_open, wait_for)
 
@@ -1714,7 +1714,7 @@ def test_transcribe_without_a_model_gets_one_line_and_exit_2(tmp_path):
 
 
 @pytest.mark.parametrize("cut, problem", [
-    ("am/final.mdl", "Vosk could not load this model (Failed to create a model)"),
+    ("am/final.mdl", FINAL_MDL_CUT),
     ("graph/HCLr.fst", "Vosk loads this model but cannot start a recognizer with it (Failed to create a recognizer: "
                        "ConstFst::Read: Read failed: {model}/graph/HCLr.fst)")])
 def test_a_model_vosk_cannot_load_is_one_line_and_exit_2_before_a_database_is_made_or_touched(tmp_path, cut, problem):

@@ -416,6 +416,39 @@ def test_a_model_folder_this_user_may_not_read_stops_a_command_before_it_makes_a
     assert list(data.iterdir()) == []
 
 
+@pytest.mark.parametrize("command", ["replay", "install-service"])
+@pytest.mark.parametrize("shut, said", [
+    ("am/final.mdl", "not readable (am/final.mdl: Permission denied)"),
+    ("graph/phones/word_boundary.int", "Vosk could not load this model (Failed to create a model: Error opening input "
+                                       "stream {model}/graph/phones/word_boundary.int)")])
+def test_a_model_file_this_user_may_not_read_is_named_in_the_line(tmp_path, command, shut, said):
+    """A model whose am/final.mdl (or another file Vosk reads) the user may not read was refused as
+    "Vosk could not load this model (Failed to create a model)", while Kaldi had said which file it
+    could not open: its errors were silenced. A file the check of a model folder looks for is found
+    unreadable before Vosk is asked; another is named as Kaldi names it. One line, exit 2, nothing
+    made."""
+    import shutil
+
+    model = korean_model(tmp_path / "models")
+    linked = model / shut
+    target = linked.resolve()
+    linked.unlink()
+    shutil.copy(target, linked)  # the package's own file is left readable
+    linked.chmod(0)
+    data = tmp_path / "data"
+    data.mkdir()
+    env = {**os.environ, "HOME": str(tmp_path), "PYTHONPATH": str(ROOT), "XDG_CONFIG_HOME": str(tmp_path / "cfg"),
+           "XDG_RUNTIME_DIR": str(tmp_path)}
+    given = {"replay": [_short_call(tmp_path), "--db", data / "e.db"],
+             "install-service": ["--caller", "softphone.monitor", "--unit-dir", data / "units"]}[command]
+    done = call_monitor(command, *given, "--model", model, env=env, permissions_bind=True, timeout=120)
+    assert done.returncode == 2, done.stderr
+    where = "" if command == "replay" else "--model "
+    assert done.stderr.splitlines()[-1] == f"call-monitor: error: {where}{model}: {said.format(model=model)}"
+    assert len(done.stderr.splitlines()) == 1 + (command == "install-service" and shut != "am/final.mdl")
+    assert list(data.iterdir()) == []
+
+
 def test_models_says_which_folders_named_like_a_model_are_none_and_which_models_no_language_finds(model_root,
                                                                                                      tmp_path):
     """An empty or half-unpacked ``vosk-model-small-en-us-0.15`` is listed with what is missing (replay

@@ -39,7 +39,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING, Iterable, Iterator, NoReturn
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator, NoReturn, TypeVar
 
 from ..capture.quiet import native_stderr_captured
 from ..config.language import LANGUAGE_PATTERN, is_language_code
@@ -49,6 +49,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from . import vosk_native
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 ENV_VAR = "VOSK_MODEL_PATH"
 DEFAULT_SAMPLE_RATE = 16000
@@ -182,10 +183,17 @@ def _looked_up(folder: Path, inside: str = "") -> int | None:
 
 
 def _file_in(folder: Path, name: str) -> bool:
-    """Whether ``folder/name`` is a file (through links); :class:`ModelError` naming ``folder`` when
-    this process may not look at it (:func:`_looked_up`)."""
+    """Whether ``folder/name`` is a file (through links); :class:`ModelError` naming ``folder`` and
+    ``name`` when it is one this process may not read (Vosk, asked to load it, says only that it
+    could not create the model), or may not look at (:func:`_looked_up`)."""
     mode = _looked_up(folder, name)
-    return mode is not None and stat.S_ISREG(mode)
+    if mode is None or not stat.S_ISREG(mode):
+        return False
+    try:
+        os.close(os.open(folder / name, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC))
+    except OSError as err:
+        raise ModelError(f"{folder}: not readable ({name}: {err.strerror or err})") from None
+    return True
 
 
 _ARCHIVES = (".zip", ".tar", ".tgz", ".gz", ".bz2", ".xz", ".7z")
@@ -434,22 +442,34 @@ def load_model(info: ModelInfo | str | os.PathLike[str], *, start_recognizer: bo
     """
     path = check_model_dir(info.path if isinstance(info, ModelInfo) else info)
     vosk_native = _vosk(path)
-    vosk_native.set_log_level(-3)
-    # what the native libraries print (OpenFst names a graph file it cannot read); one list for
-    # both steps: a graph file the model's load could not read fails when a recognizer starts
+    # what the native libraries print (Kaldi names a file it cannot open, or a stream cut short;
+    # OpenFst a graph file it cannot read); one list for both steps: a graph file the model's load
+    # could not read fails when a recognizer starts
     native: list[str] = []
     try:
-        model = native_stderr_captured(native, lambda: vosk_native.Model(str(path)))
+        model = _errors_captured(vosk_native, native, lambda: vosk_native.Model(str(path)))
     except Exception as exc:  # vosk raises a bare Exception("Failed to create a model")
-        raise ModelError(f"{path}: Vosk could not load this model ({_why(exc, native)})") from None
+        raise ModelError(f"{path}: Vosk could not load this model ({_why(exc, native, path)})") from None
     if not start_recognizer:
         return model
     try:  # settings Kaldi reads only when a recognizer starts (e.g. feature sizes the model does not fit)
-        native_stderr_captured(native, lambda: vosk_native.KaldiRecognizer(model, float(model_sample_rate(path))))
+        _errors_captured(vosk_native, native,
+                         lambda: vosk_native.KaldiRecognizer(model, float(model_sample_rate(path))))
     except Exception as exc:  # a bare Exception("Failed to create a recognizer")
         raise ModelError(f"{path}: Vosk loads this model but cannot start a recognizer with it "
-                         f"({_why(exc, native)})") from None
+                         f"({_why(exc, native, path)})") from None
     return model
+
+
+def _errors_captured(vosk_native: ModuleType, native: list[str], call: Callable[[], T]) -> T:
+    """``call()`` with what the native libraries print captured in ``native``, Kaldi's errors among
+    it (the reason Vosk's bare exception leaves out), and Kaldi silent again after (its errors,
+    warnings and progress lines never reach the terminal)."""
+    vosk_native.set_log_level(vosk_native.KALDI_ERRORS)
+    try:
+        return native_stderr_captured(native, call)
+    finally:
+        vosk_native.set_log_level(vosk_native.KALDI_SILENT)
 
 
 def _vosk(path: Path) -> ModuleType:
@@ -463,13 +483,20 @@ def _vosk(path: Path) -> ModuleType:
     return vosk_native
 
 
-_NATIVE_PREFIX = re.compile(r"^(?:ERROR|WARNING)(?: \([^)]*\))?:?\s*")
+_NATIVE_PREFIX = re.compile(r"^(?:ERROR|WARNING)(?: \((?:[^()]|\(\))*\))?:?\s*")
+"""A native library's level and place before what it says: OpenFst's ``ERROR: ``, Kaldi's
+``ERROR (VoskAPI:Read():kaldi-vector.cc:1224) ``."""
 
 
-def _why(exc: Exception, native: list[str]) -> str:
-    """Vosk's exception, with the last line the native libraries printed meanwhile (its level
-    prefix left out), which may say which file failed."""
-    last = _NATIVE_PREFIX.sub("", native[-1]) if native else ""
+def _why(exc: Exception, native: list[str], path: Path) -> str:
+    """Vosk's exception, with the line the native libraries printed meanwhile that says most (its
+    level prefix left out): the last one naming a file of the model at ``path`` (Kaldi's ``Error
+    opening input stream .../graph/words.txt``, OpenFst's ``ConstFst::Read: Read failed:
+    .../graph/HCLr.fst`` before Kaldi's ``Can't create decoding graph``), else the last one (Kaldi's
+    ``... truncated stream?`` of a file cut short, which it does not name)."""
+    said = [" ".join(_NATIVE_PREFIX.sub("", line).split()) for line in native]
+    naming = [line for line in said if str(path) in line]
+    last = (naming or said or [""])[-1]
     return f"{exc}: {last[:300]}" if last else str(exc)
 
 

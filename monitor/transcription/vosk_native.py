@@ -150,8 +150,16 @@ def seed_dither(seed: int = DITHER_SEED) -> bool:
     return True
 
 
+KALDI_ERRORS = -2
+"""Kaldi's log level that prints its errors only (a line ``ERROR (VoskAPI:...) Error opening input
+stream PATH``): a message is printed when its severity is at most the level, an error's -2, a
+warning's -1, a progress line's (``LOG``) 0."""
+KALDI_SILENT = -3
+"""Kaldi's log level that prints nothing."""
+
+
 def set_log_level(level: int) -> None:
-    """Kaldi's logging: -1 and below, errors only."""
+    """Kaldi's logging, for the whole process: :data:`KALDI_ERRORS`, :data:`KALDI_SILENT`."""
     library()[1].vosk_set_log_level(level)
 
 
