@@ -1004,10 +1004,16 @@ def korean_model(folder: Path, cut: str | None = None) -> Path:
 
 
 FINAL_MDL_CUT = ("Vosk could not load this model (Failed to create a model: Failed to read vector from stream. Error "
-                 "reading vector data (binary mode); truncated stream? (size = 768) File position at start is 1047878, "
+                 "reading vector data (binary mode); truncated stream? (size = 768) File position at start is N, "
                  "currently -1)")
 """What a model's line says of :func:`korean_model` with ``cut="am/final.mdl"``: Kaldi's error, which
-names no file (the Korean package's acoustic model cut at 1 MB)."""
+names no file (the Korean package's acoustic model cut at 1 MB), its file position as :func:`kaldi_position_out`
+leaves it (the position depends on the package's release)."""
+
+
+def kaldi_position_out(said: str) -> str:
+    """``said`` with the file position Kaldi's errors name written N (:data:`FINAL_MDL_CUT`)."""
+    return re.sub(r"(File position at start is )\d+", r"\1N", said)
 
 
 def bare_sqlite_file(path: Path) -> Path:

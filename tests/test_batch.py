@@ -37,7 +37,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from conftest import (CALLS, FINAL_MDL_CUT, HOLD, PY, ROOT, SPEECH, bare_sqlite_file, call_monitor as cli,
+from conftest import (CALLS, FINAL_MDL_CUT, HOLD, kaldi_position_out, PY, ROOT, SPEECH, bare_sqlite_file, call_monitor as cli,
                       call_monitor_here, db_rows, child_processes, fill, holds_open,
                       korean_model, long_recording, made_in, process_alive, scheduler_address, stopped_after, stopped_at,
                       stopped_once_open, wait_for)
@@ -1731,7 +1731,7 @@ def test_a_model_vosk_cannot_load_is_one_line_and_exit_2_before_a_database_is_ma
         done = call_monitor_here("batch", "--transcribe", "--model", model, ARCHIVE[0], "--workers", "2", "--db", db,
                         "--out", tmp_path / "summary.csv")
         assert done.returncode == 2, done.stderr
-        assert done.stderr.splitlines() == [f"call-monitor: error: {model}: {problem.format(model=model)}"]
+        assert kaldi_position_out(done.stderr).splitlines() == [f"call-monitor: error: {model}: {problem.format(model=model)}"]
     assert not list(tmp_path.glob("new.db*")) and not (tmp_path / "summary.csv").exists()
     assert {p.name: p.read_bytes() for p in tmp_path.glob("kept.db*")} == before
 
