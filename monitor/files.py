@@ -1,9 +1,9 @@
 """Files: written whole or not at all (into a temporary file beside it, renamed over it at the end;
 a new file beside another that goes whatever ends its block),
-why a folder takes no new file (asked of the system by making one), why a file cannot be read (a
-folder above it this user may not look in), whether two paths name one file or a pipe, what a file holds (a
-hash of its bytes), a file or pipe read so that Ctrl-C ends the wait for it, a secret's file others may read, and a
-file's name as text."""
+why a folder takes no new file (asked of the system by making one), the folder on a path that may not
+be entered (why a file there cannot be read), whether two paths name one file or a pipe, what a file holds (a hash of its bytes), a file
+or pipe read so that Ctrl-C ends the wait for it, a secret's file others may read, and a file's name as
+text."""
 
 from __future__ import annotations
 
@@ -121,6 +121,35 @@ def cannot_open_to_write(path: str | os.PathLike[str]) -> str | None:
     return None
 
 
+def folder_not_entered(path: str | os.PathLike[str]) -> str | None:
+    """The folder on the way to ``path`` (``~`` expanded) this process may not enter (a folder's search permission,
+    its ``x``), which hides whether anything is at ``path``: :func:`os.path.exists` says False there,
+    :func:`os.stat` and Path's checks raise PermissionError. None when ``path`` can be looked up,
+    whether or not anything is there (or names no file: a file where a folder of it belongs)."""
+    path = os.path.expanduser(path)
+    try:
+        os.stat(path)
+    except PermissionError:
+        pass
+    except (OSError, ValueError):
+        return None
+    else:
+        return None
+    full = os.path.abspath(path)
+    folder = os.sep
+    for part in full.split(os.sep)[1:]:  # from the root down: the first name its folder does not let be looked up
+        here = os.path.join(folder, part)
+        try:
+            os.lstat(here)
+        except PermissionError:
+            return folder
+        except OSError:
+            break
+        folder = here
+    target = os.path.realpath(full)  # every name looked up: the link at its end points behind such a folder
+    return (target != full and folder_not_entered(target)) or os.path.dirname(target)
+
+
 def refused(err: OSError, path: str | os.PathLike[str]) -> str:
     """``err``, the system's refusal to make or write a file at ``path`` (a folder, or a file), in
     words: :func:`not_writable`'s for a permission or a read-only filesystem, the system's own
@@ -130,31 +159,12 @@ def refused(err: OSError, path: str | os.PathLike[str]) -> str:
     return (err.strerror or str(err)).lower()
 
 
-def unsearchable_folder(path: str | os.PathLike[str]) -> str | None:
-    """The folder above ``path`` (``~`` expanded) that this user may not look in (no search
-    permission: a home folder of mode 0700 another user owns), where whether ``path`` is there
-    cannot be told (``os.path.exists`` says False, as for a path that is not there); None where it
-    can."""
-    full = os.path.abspath(os.path.expanduser(path))
-    folder = os.sep
-    for name in full.split(os.sep)[1:]:
-        here = os.path.join(folder, name)
-        try:
-            os.lstat(here)
-        except PermissionError:
-            return folder
-        except OSError:
-            return None
-        folder = here
-    return None
-
-
 def cannot_read(err: OSError, path: str | os.PathLike[str]) -> str:
     """``err``, the system's refusal to read ``path``, in words: its own (``Permission denied``),
     with the folder above ``path`` this user may not look in where that is why
-    (:func:`unsearchable_folder`: the file may well be there, out of this user's reach)."""
+    (:func:`folder_not_entered`: the file may well be there, out of this user's reach)."""
     words = err.strerror or str(err)
-    folder = unsearchable_folder(path) if err.errno == errno.EACCES else None
+    folder = folder_not_entered(path) if err.errno == errno.EACCES else None
     return f"{words}: this user may not look in {folder}" if folder else words
 
 

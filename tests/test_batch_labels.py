@@ -267,7 +267,7 @@ def test_the_labels_figures_without_the_batchs_database_are_said_not_shown(archi
     said: list[str] = []
     assert detection_lines(str(archive["out"]), read_table(str(archive["out"])), cfg, said.append) == []
     assert said == [f"{archive['out']}: the labels' figures are counted from the calls' alerts in the database, and "
-                    f"there is none: {no_database_there(str(tmp_path / 'elsewhere.db'))}"]
+                    f"none is read: {no_database_there(str(tmp_path / 'elsewhere.db'))}"]
 
 
 def test_time_on_hold_is_no_normal_call_time_in_the_warnings_per_hour(tmp_path, capsys):

@@ -761,6 +761,43 @@ def test_a_file_that_is_no_database_is_said_so_alike_by_every_command_that_reads
     assert given.read_bytes() == content and sorted(os.listdir(tmp_path)) == ["call.wav"]
 
 
+@pytest.mark.parametrize("command, before, after", [
+    (["alerts"], "", ""), (["alerts", "--outcomes"], "", ""), (["purge"], "", ": nothing to purge"),
+    (["outcome", "last", "handled"], "outcome: ", ", and no daemon answers: nothing kept"),
+    (["report", "1", "-o", "r.html"], "", "")], ids=["alerts", "alerts --outcomes", "purge", "outcome", "report"])
+@pytest.mark.parametrize("where", ["a database there", "none there, a folder further in", "a link to one there"])
+def test_a_database_behind_a_folder_the_user_may_not_enter_is_said_so_alike_by_every_command_that_reads_one(
+        tmp_path, command, before, after, where):
+    """A database in a folder this user may not enter (another user's home, one made mode 000):
+    whether one is there cannot be told (its stat is refused), so every command that reads one
+    says that, in one line naming the file (a link to it: the link) and the folder, exit 2, whether
+    one is there or not:
+    not a traceback (alerts) nor "no database there" (purge, outcome, report), and nothing made."""
+    shut = tmp_path / "shut"
+    (shut / "calls").mkdir(parents=True)
+    if where == "none there, a folder further in":
+        db = shut / "calls" / "events.db"
+    else:
+        db = shut / "events.db"
+        with Store.open(db) as store:
+            store.start_call("call.wav", 1000.0)
+    if where == "a link to one there":
+        (tmp_path / "events.db").symlink_to(db)
+        db = tmp_path / "events.db"
+    files = sorted(os.listdir(shut))
+    shut.chmod(0)
+    try:
+        r = call_monitor(*command, "--db", db, cwd=tmp_path, timeout=60, permissions_bind=True,
+                         env=dict(os.environ, PYTHONPATH=str(ROOT), HOME=str(tmp_path),
+                                  XDG_CONFIG_HOME=str(tmp_path / "cfg"), XDG_RUNTIME_DIR=str(tmp_path / "run")))
+    finally:
+        shut.chmod(0o700)
+    said = f"{db}: cannot reach the database (the folder {shut} cannot be entered: permission denied)"
+    assert (r.returncode, r.stdout) == (2, ""), r.stderr
+    assert r.stderr == f"call-monitor: error: {before}{said}{after}\n"
+    assert sorted(os.listdir(shut)) == files and not (tmp_path / "r.html").exists()
+
+
 def test_a_path_under_a_file_is_refused(tmp_path):
     (tmp_path / "file").write_text("x")
     with pytest.raises(StoreError, match=r"file/events.db: cannot open the database"):

@@ -26,8 +26,8 @@ import numpy as np
 import pytest
 from pulse import have_pulse
 
-from conftest import (ALERTING_CALL as CALL, PY, Daemon as DaemonProcess, call_monitor as cli, call_monitor_here,
-                      mounted_tmpfs, opener_taking_the_lock)
+from conftest import (ALERTING_CALL as CALL, PERMISSIONS_BIND, PY, Daemon as DaemonProcess, call_monitor as cli,
+                      call_monitor_here, mounted_tmpfs, opener_taking_the_lock)
 
 from monitor.capture.sources import FileSource
 from monitor.config import load_config
@@ -429,6 +429,56 @@ def test_the_daemon_starts_on_a_database_that_cannot_be_opened(unusable, env, tm
         assert not any("Traceback" in line for line in daemon.err), daemon.err
     finally:
         daemon.kill()
+
+
+@pytest.mark.skipif(not have_pulse(), reason="pulseaudio, pactl and paplay are needed")
+@pytest.mark.parametrize("db_in", ["shut", "shut/calls"])
+def test_the_daemon_starts_on_a_database_behind_a_folder_it_may_not_enter_and_makes_it_once_it_may(
+        db_in, env, tmp_path):
+    """A database (and its daemon lock beside it) in a folder this user may not enter, or in a
+    folder further in, is said as a database file this user may not read is: one line naming the
+    file and the folder, the daemon listening, its store failing (not a traceback from the lock or
+    the database); once the folder may be entered, the database is made there and used."""
+    shut = tmp_path / "shut"
+    shut.mkdir(mode=0)
+    db = tmp_path / db_in / "events.db"
+    try:
+        daemon = DaemonProcess(["--caller", "softphone.monitor", "--jsonl", "--db", str(db), "--no-notify",
+                                "--no-transcribe"], env, tmp_path, prefix=PERMISSIONS_BIND)
+        try:
+            assert daemon.wait_err("listening", 30), daemon.err
+            errors = [x for x in daemon.err if x.startswith(ERROR)]
+            assert errors == [f"{ERROR}{db}: cannot reach the database (the folder {shut} cannot be entered: "
+                              f"permission denied); alerts go on, marked as not stored; the database is tried "
+                              f"again every 5 s and what was held back is written once it opens"], daemon.err
+            assert _daemon_state(env, tmp_path)["store"]["failing"] is True
+            shut.chmod(0o700)
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline and _daemon_state(env, tmp_path, "call", "start")["store"]["failing"]:
+                time.sleep(1)  # each call marked tries the database again (every 5 s at most)
+            assert _daemon_state(env, tmp_path)["store"]["failing"] is False, daemon.err
+            daemon.proc.send_signal(signal.SIGTERM)
+            assert daemon.exited(10) == 0
+            assert not any("Traceback" in line for line in daemon.err), daemon.err
+        finally:
+            daemon.kill()
+    finally:
+        shut.chmod(0o700)
+    with Store.open_readonly(db) as store:
+        assert [c.source for c in store.list_calls()][-1] == "live:caller=softphone.monitor"
+
+
+def _daemon_state(env: dict, tmp_path: Path, *command: str) -> dict:
+    """The running daemon's state, as `call-monitor status --json` prints it (``command``: another
+    command of the daemon's, run first, `call start`)."""
+    if command:
+        told = subprocess.run([PY, "-m", "monitor.cli", *command], env=env, capture_output=True, text=True,
+                              timeout=10, cwd=tmp_path)
+        assert told.returncode == 0, told.stderr
+    r = subprocess.run([PY, "-m", "monitor.cli", "status", "--json"], env=env, capture_output=True, text=True,
+                       timeout=10, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    return json.loads(r.stdout)
 
 
 @pytest.mark.skipif(not have_pulse(), reason="pulseaudio, pactl and paplay are needed")

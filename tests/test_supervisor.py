@@ -1817,6 +1817,28 @@ def test_an_address_in_use_is_one_line_and_makes_no_token_or_database(tmp_path):
     assert not (tmp_path / "t").exists() and not (tmp_path / "c.db").exists()
 
 
+@pytest.mark.parametrize("where", ["a database there", "none there"])
+def test_a_console_database_behind_a_folder_it_may_not_enter_is_one_line_and_makes_no_token(tmp_path, where):
+    """The console's database in a folder this user may not enter (another user's home, one made
+    mode 000), there or not (which cannot be told): one line naming the file and the folder, exit
+    2, not a traceback; no token file made, nothing left in the folder."""
+    shut = tmp_path / "shut"
+    shut.mkdir()
+    if where == "a database there":
+        ConsoleStore.open(shut / "c.db").close()
+    files = sorted(os.listdir(shut))
+    shut.chmod(0)
+    try:
+        r = call_monitor("supervisor", "--db", shut / "c.db", "--token-file", tmp_path / "t", "--listen",
+                         "127.0.0.1:0", env=_env(tmp_path), timeout=60, permissions_bind=True)
+    finally:
+        shut.chmod(0o700)
+    assert (r.returncode, r.stdout) == (2, "")
+    assert r.stderr == (f"call-monitor: error: {shut / 'c.db'}: cannot reach the database (the folder {shut} "
+                        "cannot be entered: permission denied)\n")
+    assert not (tmp_path / "t").exists() and sorted(os.listdir(shut)) == files
+
+
 def test_a_listen_address_from_the_configuration_is_said_with_its_file_not_as_an_option(tmp_path):
     """`supervisor.listen` set wrong in a configuration file names the file and the key: the person
     typed no --listen. Nothing is made. Given with --listen, it is said as the option."""

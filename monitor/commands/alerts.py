@@ -84,6 +84,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..delivery.store import Store
+    from ..delivery.store_files import unreachable
     from .common import ConfigError, StoreError
     try:
         since, until = _period(args)
@@ -93,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
         error(str(err))
         return ExitStatus.BAD_SETUP
     except StoreError as err:
-        there = os.path.exists(os.path.expanduser(cfg.storage.db))
+        there = os.path.exists(os.path.expanduser(cfg.storage.db)) or unreachable(cfg.storage.db) is not None
         error(str(err) + ("" if there else _daemon_elsewhere(args, asked)))
         return ExitStatus.BAD_SETUP
     try:

@@ -382,7 +382,7 @@ def config_from_args(args: argparse.Namespace, overrides: dict | None = None) ->
     its URL set as ``--webhook`` sets one."""
     from ..config import ConfigError, load_config
     from ..config.urls import read_url_file
-    from ..files import unsearchable_folder
+    from ..files import folder_not_entered
     if (refused := empty_option(args) or _socket_option_problem(args)) is not None:
         raise ConfigError(refused)
     extra = dict(overrides or {})
@@ -393,7 +393,7 @@ def config_from_args(args: argparse.Namespace, overrides: dict | None = None) ->
     if args.config and os.path.isdir(args.config):
         raise ConfigError(f"{args.config}: is a directory, not a configuration file")
     # a pipe is there, and is read; so is a file in a folder this user may not look in, to say its refusal
-    if args.config and not os.path.exists(args.config) and not unsearchable_folder(args.config):
+    if args.config and not os.path.exists(args.config) and not folder_not_entered(args.config):
         raise ConfigError(f"{args.config}: no such configuration file")
     try:
         return load_config(args.config, extra or None)

@@ -274,10 +274,12 @@ def _stored(args: argparse.Namespace, cfg: Config, call_id: int):
     from ..report.data import recording_warning
     from ..delivery.store import Store
     from ..delivery.store_errors import StoreError
-    from ..delivery.store_files import a_folder
+    from ..delivery.store_files import a_folder, unreachable
     from .common import daemon_elsewhere
 
     db = os.path.expanduser(cfg.storage.db)
+    if (why := unreachable(db)) is not None:  # there or not, it cannot be told: not "no database at"
+        raise StoreError(why)
     if os.path.isdir(db):
         raise StoreError(a_folder(db))
     if not os.path.isfile(db):

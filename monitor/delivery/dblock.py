@@ -111,7 +111,8 @@ class DatabaseLock:
         they may write) is refused, never followed: the pid written into the lock would overwrite
         the file it points to."""
         folder = self.path.parent
-        missing = [d for d in (folder, *folder.parents) if not d.exists()][::-1]
+        # os.path's check: one behind a folder this user may not enter is not seen (Path's raises), nor made below
+        missing = [d for d in (folder, *folder.parents) if not os.path.exists(d)][::-1]
         flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
         try:
             folder.mkdir(parents=True, exist_ok=True, mode=0o700)

@@ -35,7 +35,8 @@ from .sqlite_file import closed_on_failure, connect_private, empty_log, made_who
 from .store_errors import StoreError
 from .store_files import (BUSY_TIMEOUT_S, CONSOLE_APPLICATION_ID, IMMUTABLE_READS, FileState, _console_error,
                           _describe, _not_sqlite, unusable, _open_to_read, _refusal, _tables_problem, a_folder, an_empty_file,
-                          file_state, is_bare_sqlite_file, is_empty_file, kept_changing, no_database, no_tables)
+                          file_state, is_bare_sqlite_file, is_empty_file, kept_changing, no_database, no_tables,
+                          unreachable)
 from .store_rows import (DUE_ORDER_SQL, DUE_SQL, LIVE_SOURCE, MEMORY_ID_BASE, Ack, AgentWord, CallRecord, Delivery,
                          StoredAlert, _json, _json_of, _number, _text, _whole, beyond_wait, damaged_row)
 from .store_schema import SCHEMA_VERSION, _too_new, make_or_upgrade, this_machine
@@ -99,6 +100,8 @@ class Store:
         while it is made leaves nothing there, never a file with no tables; one of an older release
         is upgraded in place. Raises StoreError."""
         p = Path(path).expanduser()
+        if (why := unreachable(p)) is not None:
+            raise StoreError(why)
         if p.is_dir():
             raise StoreError(a_folder(p))
         try:
@@ -129,9 +132,10 @@ class Store:
         journal and -wal beside the file a link points to. An empty file is no database to read
         (:meth:`open` would make one in it), nor is an SQLite file with no tables
         (:func:`is_bare_sqlite_file`): both are refused as :meth:`open_readonly` refuses them, left
-        as they were. Raises StoreError."""
+        as they were, and one behind a folder this user may not enter is refused by :meth:`open_readonly`.
+        Raises StoreError."""
         p = Path(path).expanduser()
-        if (p.is_file() and not is_empty_file(p) and not is_bare_sqlite_file(p) and os.access(p, os.W_OK)
+        if (os.path.isfile(p) and not is_empty_file(p) and not is_bare_sqlite_file(p) and os.access(p, os.W_OK)
                 and os.access(p.resolve().parent, os.W_OK | os.X_OK)):
             return cls.open(p, snapshot_every_s=snapshot_every_s)
         return cls.open_readonly(p, snapshot_every_s=snapshot_every_s)
@@ -141,6 +145,8 @@ class Store:
         """Open an existing database for reading only: nothing is created or changed, and a
         database on a read-only filesystem is read as it is. Raises StoreError."""
         p = Path(path).expanduser()
+        if (why := unreachable(p)) is not None:
+            raise StoreError(why)
         if not p.exists():
             raise StoreError(no_database(p))
         if p.is_dir():

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..console import first_line
-from ..files import cannot_make_in, cannot_open_to_write
+from ..files import cannot_make_in, cannot_open_to_write, folder_not_entered
 from .store_errors import StoreError
 from .store_schema import _TABLES, _TABLES_FROM, SCHEMA_VERSION, _too_new
 
@@ -82,6 +82,17 @@ def _console_error(p: Path) -> StoreError:
                       f"daemon's events database")
 
 
+def unreachable(path: str | os.PathLike[str]) -> str | None:
+    """The line for a database at ``path`` behind a folder this user may not enter
+    (:func:`~monitor.files.folder_not_entered`), where whether one is there cannot be told: said by
+    every command that opens or looks for a database before anything else, rather than "no database
+    there" (:func:`os.path.exists` says False) or a traceback (Path's checks raise); None when it can."""
+    p = os.path.expanduser(path)
+    if (folder := folder_not_entered(p)) is None:
+        return None
+    return f"{p}: cannot reach the database (the folder {folder} cannot be entered: permission denied)"
+
+
 def no_database(path: str | os.PathLike[str]) -> str:
     """The line for a command that needs a database where none has been made yet."""
     return f"{os.fspath(path)}: no database there (nothing has been recorded to it yet)"
@@ -148,9 +159,12 @@ def a_folder(path: str | os.PathLike[str]) -> str:
 def no_database_there(path: str | os.PathLike[str]) -> str | None:
     """Why ``path`` holds no database, in the words of the commands that read one (not there yet, a
     folder, an empty file, an SQLite file with no tables, which a writer would make its database in), or
-    None: found without creating or changing anything, for a command that must not make a database
-    there (it reads one, or writes only into one there: the agent's word)."""
+    cannot be reached (:func:`unreachable`), or None: found without creating or changing anything, for a
+    command that must not make a database there (it reads one, or writes only into one there: the
+    agent's word)."""
     db = os.path.expanduser(path)
+    if (why := unreachable(db)) is not None:
+        return why
     if os.path.isdir(db):
         return a_folder(db)
     if not os.path.isfile(db):

@@ -575,7 +575,7 @@ def detection_lines(table: str, rows: Sequence[dict[str, Any]], cfg: Config,
     db = os.path.expanduser(cfg.storage.db)
     if (none := no_database_there(db)) is not None:
         on_warning(f"{table}: the labels' figures are counted from the calls' alerts in the database, and "
-                   f"there is none: {none}")
+                   f"none is read: {none}")
         return []
     store = Store.open_to_read(db, snapshot_every_s=cfg.storage.snapshot_every_s)
     try:

@@ -21,7 +21,7 @@ from types import MappingProxyType
 from typing import Mapping
 
 from ..config.tokens import MIN_TOKEN_CHARS, TokenFileError, read_token_file
-from ..files import unsearchable_folder
+from ..files import folder_not_entered
 
 SESSION_COOKIE = "cm_session"
 SESSION_S = 12 * 3600.0
@@ -49,7 +49,7 @@ def token_or_new(path: str | os.PathLike[str], create: bool = True) -> tuple[str
     it may not read) and ``create``, (a new token, True), its file checked as one that can be made
     (:func:`token_file_problem`) but not written: that is :func:`write_token`'s, once nothing else
     refuses the start. Raises TokenFileError."""
-    if not create or os.path.lexists(os.path.expanduser(path)) or unsearchable_folder(path):
+    if not create or os.path.lexists(os.path.expanduser(path)) or folder_not_entered(path):
         return read_token_file(path, min_chars=MIN_TOKEN_CHARS), False
     if problem := token_file_problem(path):
         raise TokenFileError(problem)

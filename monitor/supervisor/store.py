@@ -23,7 +23,7 @@ from typing import Any, Iterator, Mapping
 
 from ..delivery.outcomes import Labelled
 from ..delivery.sqlite_file import closed_on_failure, connect_private, empty_log, remake_table, statements, transaction
-from ..delivery.store_files import CONSOLE_APPLICATION_ID, a_folder
+from ..delivery.store_files import CONSOLE_APPLICATION_ID, a_folder, unreachable
 from ..alerts.evidence import evidence_lines
 from .heartbeat import machine_of, plain_address
 
@@ -216,6 +216,8 @@ class ConsoleStore:
     @classmethod
     def open(cls, path: str | os.PathLike[str]) -> "ConsoleStore":
         p = Path(path).expanduser()
+        if (why := unreachable(p)) is not None:
+            raise ConsoleStoreError(why)
         if p.is_dir():
             raise ConsoleStoreError(a_folder(p))
         try:
