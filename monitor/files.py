@@ -241,15 +241,26 @@ def others_may_read(path: str | os.PathLike[str], what: str = "the token file") 
     not private: a regular file that other users may read (its group or everyone), in one phrase
     naming its mode and the fix; None when only its owner may, for a pipe or when it cannot be
     looked at (reading it says why)."""
+    if (mode := others_read_mode(path)) is None:
+        return None
+    return (f"{name_text(path)}: {what} may be read by {readers(mode)} (mode {mode:04o}); "
+            f"make it private: chmod 600 {name_text(path)}")
+
+
+def others_read_mode(path: str | os.PathLike[str]) -> int | None:
+    """The permission bits of ``path``, a regular file other users may read (its group or everyone);
+    None when only its owner may, for a pipe or when it cannot be looked at."""
     try:
         st = os.stat(os.path.expanduser(path))
     except OSError:
         return None
-    if not stat.S_ISREG(st.st_mode) or not st.st_mode & 0o044:
-        return None
-    who = "every user" if st.st_mode & 0o004 else "its group"
-    return (f"{name_text(path)}: {what} may be read by {who} (mode {stat.S_IMODE(st.st_mode):04o}); "
-            f"make it private: chmod 600 {name_text(path)}")
+    return stat.S_IMODE(st.st_mode) if stat.S_ISREG(st.st_mode) and st.st_mode & 0o044 else None
+
+
+def readers(mode: int) -> str:
+    """Who besides its owner may read a file of permission bits ``mode`` (one of
+    :func:`others_read_mode`): "every user" or "its group"."""
+    return "every user" if mode & 0o004 else "its group"
 
 
 def content_hash(path: str | os.PathLike[str], *, sampled: bool = False) -> str:

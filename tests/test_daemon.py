@@ -187,21 +187,35 @@ def test_live_call_alerts_reach_jsonl_sqlite_and_webhook(pulse, env, tmp_path):
     assert not os.path.exists(sock)
 
 
-def test_a_database_other_users_may_read_is_said_once_the_daemon_listens(pulse, env, tmp_path):
+def test_a_database_other_users_may_read_is_said_once_the_daemon_listens_with_a_fix_that_covers_its_wal_and_shm(
+        pulse, env, tmp_path):
     """A database copied or made by hand with its group or everyone allowed to read it (the calls'
-    alerts and words): one warning with the fix, and the daemon runs all the same."""
+    alerts and words): one warning with the fix, and the daemon runs all the same. SQLite makes the
+    -wal and -shm beside it with its mode, and the daemon holds them open while it runs (a chmod of
+    the database alone left the words it writes readable in them): the fix names them too, and run
+    as the warning gives it, while the daemon runs, it leaves none of the three readable by another
+    user, the daemon writing on into them."""
     from monitor.delivery.store import Store
     db = tmp_path / "e.db"
     Store.open(db).close()
     db.chmod(0o644)
+    files = [db, tmp_path / "e.db-wal", tmp_path / "e.db-shm"]
     d = start_daemon(env, tmp_path)
     try:
         assert d.wait_err("may be read", 30), d.err
+        fix = f"chmod 600 {db} {db}-wal {db}-shm"
         assert (f"call-monitor: warning: {db}: the database, which holds the calls' alerts and words, may be read by "
-                f"every user (mode 0644); make it private: chmod 600 {db}") in d.err
+                f"every user (mode 0644); make it private: {fix}") in d.err
+        assert [f.stat().st_mode & 0o777 for f in files] == [0o644] * 3
+        subprocess.run(fix.split(), check=True)
+        assert [f.stat().st_mode & 0o777 for f in files] == [0o600] * 3
+        for told in ("start", "end"):
+            assert call_monitor_here("call", told, env=env).returncode == 0
         stop_daemon(d)
     finally:
         d.kill()
+    with Store.open_readonly(db) as store:
+        assert [c.source for c in store.list_calls()] == ["live:caller=softphone.monitor"]
 
 
 def test_sound_server_restart_mid_call(pulse, env, tmp_path):

@@ -21,6 +21,7 @@ from monitor.events import AlertClearedEvent, AlertEvent, CuesEvent, Word, Words
 from monitor.delivery import store_schema
 from monitor.delivery.store import Store
 from monitor.delivery.store_errors import StoreError
+from monitor.delivery.store_files import others_may_read_database
 from monitor.delivery.store_rows import Ack
 from monitor.delivery.store_schema import SCHEMA_VERSION
 
@@ -796,6 +797,25 @@ def test_a_database_behind_a_folder_the_user_may_not_enter_is_said_so_alike_by_e
     assert (r.returncode, r.stdout) == (2, ""), r.stderr
     assert r.stderr == f"call-monitor: error: {before}{said}{after}\n"
     assert sorted(os.listdir(shut)) == files and not (tmp_path / "r.html").exists()
+
+
+def test_a_private_database_whose_wal_and_shm_others_may_read_is_said_with_the_fix_of_those_alone(tmp_path):
+    """SQLite makes a database's -wal and -shm with the database file's mode, and its writer keeps
+    them, mode and all, while it runs (a writer killed leaves them to the next): a database of mode
+    0644 made private while its writer runs is private in its file alone. The line says so of the
+    -wal, and its fix names the two files; run, nothing is left to say."""
+    db = tmp_path / "events.db"
+    Store.open(db).close()
+    db.chmod(0o644)
+    with Store.open(db) as store:
+        store.start_call("call.wav", 1000.0)
+        db.chmod(0o600)
+        said = others_may_read_database(db, "the database")
+        assert said == (f"{db}: the database may be read by every user ({db}-wal: mode 0644); make it private: "
+                        f"chmod 600 {db}-wal {db}-shm")
+        subprocess.run(said.split("; make it private: ")[1].split(), check=True)
+        assert others_may_read_database(db, "the database") is None
+        store.start_call("call.wav", 1001.0)
 
 
 def test_a_path_under_a_file_is_refused(tmp_path):

@@ -827,14 +827,18 @@ def test_sighup_reloads_the_tokens_and_a_bad_configuration_leaves_them_as_they_w
 def test_a_console_database_others_may_read_is_said_at_the_start_with_the_fix(tmp_path):
     """The console makes its database 0600; one restored from a backup or copied keeps its mode, and
     it holds every agent's alerts (a caller's words in a distress phrase's): the start says so, as the
-    daemon says it of its own database, and serves all the same."""
+    daemon says it of its own database, and serves all the same. The fix names the -wal and -shm
+    SQLite made beside it with its mode, which the console holds open: run as said, none of the three
+    is left readable by another user."""
     ConsoleStore.open(tmp_path / "console.db").close()  # as a console made it, then copied
     (tmp_path / "console.db").chmod(0o644)
     console = ConsoleProcess(tmp_path)
     try:
+        fix = f"chmod 600 {console.db} {console.db}-wal {console.db}-shm"
         assert console.err[0] == (f"call-monitor: warning: {console.db}: the console's database, which holds every "
-                                  f"agent's alerts, may be read by every user (mode 0644); make it private: "
-                                  f"chmod 600 {console.db}")
+                                  f"agent's alerts, may be read by every user (mode 0644); make it private: {fix}")
+        subprocess.run(fix.split(), check=True)
+        assert [os.stat(f"{console.db}{end}").st_mode & 0o777 for end in ("", "-wal", "-shm")] == [0o600] * 3
         assert console.post(alert_body(1))[0] == 201
     finally:
         console.kill()

@@ -608,10 +608,11 @@ def exposed_webhook(cfg: Config, url_file: str | None = None) -> list[str]:
 
 def exposed_database(cfg: Config) -> str | None:
     """Why the database (storage.db: the calls' alerts, cues and words) is not private: other users
-    may read it (:func:`~monitor.files.others_may_read`; one made by callmonitor is 0600, one copied
-    or made by hand keeps its mode); None when it is. Said in a warning by ``run`` once it listens."""
-    from ..files import others_may_read
-    return others_may_read(cfg.storage.db, "the database, which holds the calls' alerts and words,")
+    may read it or the -wal and -shm beside it (:func:`~monitor.delivery.store_files.others_may_read_database`;
+    one made by callmonitor is 0600, one copied or made by hand keeps its mode, and SQLite gives it to
+    them); None when it is. Said in a warning by ``run`` once it listens (its -wal and -shm there)."""
+    from ..delivery.store_files import others_may_read_database
+    return others_may_read_database(cfg.storage.db, "the database, which holds the calls' alerts and words,")
 
 
 def cleartext_webhook(cfg: Config) -> str | None:

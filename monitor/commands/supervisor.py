@@ -167,12 +167,12 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _say_opened(store, token_file: str, token: str, created: bool) -> None:
-    """The token made on this start (where it is kept), the console database others may read (one
-    copied or restored keeps its mode; the console makes it 0600), and the database brought to this
-    release's schema, when either happened."""
-    from ..files import others_may_read
+    """The token made on this start (where it is kept), the console database others may read, its -wal
+    and -shm too (one copied or restored keeps its mode, which SQLite gives them; the console makes it
+    0600), and the database brought to this release's schema, when either happened."""
+    from ..delivery.store_files import others_may_read_database
     from ..supervisor.store import SCHEMA_VERSION
-    if exposed := others_may_read(store.path, "the console's database, which holds every agent's alerts,"):
+    if exposed := others_may_read_database(store.path, "the console's database, which holds every agent's alerts,"):
         log.warning("%s", exposed)
     if created:
         info(new_token_line(token_file, token, on_terminal=sys.stderr.isatty()))

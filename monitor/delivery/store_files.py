@@ -1,7 +1,8 @@
 """What is wrong with a database file, found without changing it: a folder, no SQLite file, an empty one,
-a supervisor console's database, a newer callmonitor's schema, one that cannot be made or written here;
-the one line a command says of each; reading a database creating nothing beside it (read-only media, a
-writer's -wal); and sqlite3's errors as short phrases.
+a supervisor console's database, a newer callmonitor's schema, one that cannot be reached, made or
+written here; the one line a command says of each; a database other users may read (its -wal and -shm
+too); reading a database creating nothing beside it (read-only media, a writer's -wal); and sqlite3's
+errors as short phrases.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..console import first_line
-from ..files import cannot_make_in, cannot_open_to_write, folder_not_entered
+from ..files import cannot_make_in, cannot_open_to_write, folder_not_entered, name_text, others_read_mode, readers
 from .store_errors import StoreError
 from .store_schema import _TABLES, _TABLES_FROM, SCHEMA_VERSION, _too_new
 
@@ -183,6 +184,26 @@ def wal_beside(p: Path) -> Path:
     reaches through any symlink on the way (as the connections here do, by its resolved path)."""
     real = p.resolve()
     return real.with_name(real.name + "-wal")
+
+
+def others_may_read_database(path: str | os.PathLike[str], what: str) -> str | None:
+    """Why the database at ``path`` (``what``, in the words of the line) is not private, as
+    :func:`~monitor.files.others_may_read` says it of a secret's file, looking at the -wal and -shm
+    that SQLite keeps beside it too: it makes them with the database file's mode, and a writer keeps
+    them open, mode and all, while it runs (a daemon: a ``chmod`` of the file alone leaves its words
+    readable in them until it stops), and one killed leaves them to the next. The line names the
+    mode of the first of them others may read, and each such file in its ``chmod 600``; None when
+    none is (or none is there)."""
+    p = Path(path).expanduser()
+    real = p.resolve()
+    exposed = [(f, mode) for f in (p, real.with_name(real.name + "-wal"), real.with_name(real.name + "-shm"))
+               if (mode := others_read_mode(f)) is not None]
+    if not exposed:
+        return None
+    (first, mode), files = exposed[0], " ".join(name_text(f) for f, _ in exposed)
+    whose = "" if first == p else f"{name_text(first)}: "
+    return (f"{name_text(p)}: {what} may be read by {readers(mode)} ({whose}mode {mode:04o}); make it private: "
+            f"chmod 600 {files}")
 
 
 def read_only_mode(p: Path) -> str:
