@@ -851,13 +851,12 @@ def from_store(store: Store, call_id: int, cfg: Config, *, use_audio: bool = Tru
     if not tracks:
         legs = tuple(sorted(call.channels or {"caller": 0}, key=lambda leg: leg != "caller"))
         notes.append(_no_waveform_note(store, gone, cannot, audio.changed))
-    every = f"every {store.snapshot_every_s:g} s"
-    notes.append(f"Cue curves from the stored snapshots ({every}); the alerts are exactly as raised live.")
-    started = call.started_at
+    notes.append(f"Cue curves from the stored snapshots (every {store.snapshot_every_s:g} s); the alerts are "
+                 "exactly as raised live.")
     return ReportData(title=f"call {call_id}", source=call.source, duration_s=float(duration),
                       legs=legs, cues=cues, baseline=baseline, alerts=alerts, clears=clears,
                       utterances=utterances(words, cfg), tracks=tracks,
-                      window_speech_s=cfg.analysis.window_speech_s, call_id=call_id, started_at=started,
+                      window_speech_s=cfg.analysis.window_speech_s, call_id=call_id, started_at=call.started_at,
                       transcribed=bool(words) or bool((call.summary or {}).get("transcribed")),
                       notes=notes, unread_channels=unread, deliveries=_deliveries(store, stored, cfg.delivery.max_backoff_s),
                       acks=_acks(store, stored), words=_words(store, stored),
