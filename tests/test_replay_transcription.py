@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sqlite3
 import subprocess
 import sys
@@ -135,6 +136,29 @@ def test_word_cues_join_the_acoustic_ones(passage):
     assert all(c["words_per_min"] is not None for c in cues)
     assert max(c["words_per_min"] for c in cues) > 20
     assert any(c["mean_word_gap_s"] is not None for c in cues)
+
+
+def test_a_replay_renews_its_recognizer_as_the_live_daemon_does_and_its_words_go_on(env, tmp_path):
+    """``transcription.renew_s`` holds for a replay as for the live daemon (one pipeline): a long
+    replay's recognizer is replaced by a new one at the first utterance end after that much speech, so
+    that its memory stays bounded. Each renewal is logged (debug), the words go on after it, and the
+    points are the audio's: a second replay of the file renews at the same call times and gives the
+    same words."""
+    config = tmp_path / "renew.toml"
+    config.write_text('[transcription]\nlanguage = "ko"\nrenew_s = 5\n', encoding="utf-8")
+    runs = []
+    for n in (1, 2):
+        events, done = replay(env, "--config", str(config), "--db", str(tmp_path / f"{n}.db"), "--log-level", "debug",
+                              str(SPEECH / "ko_passage.wav"))
+        assert done.returncode == 0, done.stderr
+        renewed = [float(m.group(1)) for m in re.finditer(r"caller's recognizer renewed at ([0-9.]+) s into the call",
+                                                          done.stderr)]
+        finals = [(e["t"], e["text"]) for e in events if e["type"] == "words" and e["final"] and e["text"]]
+        runs.append((renewed, finals))
+    renewed, finals = runs[0]
+    assert len(renewed) >= 3, "a 39 s passage renewed every 5 s of speech"
+    assert sum(t > renewed[0] for t, _ in finals) >= 3, "words still come after the first renewal"
+    assert runs[1] == runs[0], "a replay renews at the same points and gives the same words"
 
 
 def test_a_configured_korean_phrase_raises_distress_phrase(transcribed, phrase_call):

@@ -841,9 +841,9 @@ class TranscriptionConfig:
                     "(VOSK_MODEL_PATH, then its cache); \"\" = the language below")
     language: str = _k("en-us", "language code of the calls, as Vosk names its models (en-us, de, "
                         "fr, ko, ...); the phrase list of its first part (en) applies", kind="language")
-    renew_s: float = _k(120.0, "the live daemon replaces a call's recognizer by a new one at the first "
-                         "utterance end after this many seconds of speech fed to it (every call gets a "
-                         "new one anyway); 0 = once per call. A recognizer fed in real time keeps "
+    renew_s: float = _k(120.0, "a call's recognizer is replaced by a new one at the first utterance end "
+                         "after this many seconds of speech fed to it, live and in replay or batch alike "
+                         "(every call gets a new one anyway); 0 = once per call. A recognizer keeps "
                          "growing: the live daemon with the Korean model 782 MB RSS after 1 min of a call, "
                          "942 after 10, 987 after 24 and still growing (about 1.1 GB after 45 min); with "
                          "120 s it stays between 839 and 882 MB (research/recognizer_memory). The cost: "

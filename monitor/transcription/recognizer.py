@@ -46,6 +46,7 @@ import contextlib
 import ctypes
 import enum
 import json
+import logging
 import math
 import os
 import re
@@ -58,6 +59,8 @@ from typing import Any, Deque
 import numpy as np
 
 from ..dsp.resample import Resampler
+
+log = logging.getLogger(__name__)
 from ..events import Word, WordsEvent, joined_spans
 
 FRAME_S = 0.01
@@ -859,10 +862,14 @@ class Transcriber:
         the system before the new one is made: glibc kept it otherwise, and the new recognizer took
         only part of it again, so that a long call's low points rose about 2.5 MB a minute (the Korean
         model); trimmed, each renewal goes back to the model and the call's analysis."""
+        old_base = self._rec_base
         self._rec = None  # the old recognizer's native state is freed here (its last reference)
         self._given_back += give_back_freed_memory()
         self._rec, self._rec_base = self._recognizer(), self._rec_samples
         self._renewals += 1
+        log.debug("the %s's recognizer renewed at %.2f s into the call, after %.1f s of speech fed to the old one "
+                  "(renewal %d)", self.channel, self._next_call or 0.0,
+                  (self._rec_samples - old_base) / self.model_rate, self._renewals)
 
     def _result(self, raw: str, *, final: bool) -> None:
         data = json.loads(raw)

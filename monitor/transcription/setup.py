@@ -44,8 +44,8 @@ class TranscriptionSetup:
     language: str
     live: bool = False
     agent: bool = False  # transcribe the agent's leg too (transcription.agent)
-    renew_s: float = 0.0  # live only (the daemon passes transcription.renew_s): a new recognizer within a call
-    # after this much speech
+    renew_s: float = 0.0  # transcription.renew_s: a new recognizer within a call after this much speech, live and
+    # replayed alike
     flushes_left: FlushesLeft = dataclasses.field(default_factory=_no_flushes_left, compare=False)
     """The flushes given up on still running, of every call's recognizers (kept by a reload's :meth:`with_phrases`)."""
 
@@ -228,11 +228,13 @@ class TranscriptionSetup:
 
         Replay never drops audio and keeps the recognizer in step with the
         cue windows (so its pace is the recognizer's); the live daemon drops the
-        oldest audio rather than fall behind, and never waits for words.
+        oldest audio rather than fall behind, and never waits for words. Both renew a
+        recognizer after ``renew_s`` of speech (its memory grows with the audio it decoded):
+        at utterance ends the audio decides, so a replay renews at the same points each time.
         """
         from .recognizer import Transcriber
         transcribers = {leg: Transcriber(self.model, leg, rate, model_rate=self.info.sample_rate,
                                          on_full="drop" if self.live else "block",
-                                         renew_s=self.renew_s if self.live else 0.0, flushes_left=self.flushes_left)
+                                         renew_s=self.renew_s, flushes_left=self.flushes_left)
                         for leg in self.transcribed_legs(legs)}
         return {"transcribers": transcribers, "phrase_matcher": self.matcher, "words_in_step": not self.live}

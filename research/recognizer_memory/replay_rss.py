@@ -1,8 +1,8 @@
 """RSS of `call-monitor replay` over call time, and its low point between recognizer renewals.
 
 Runs replay in this process with a thread reading /proc/self/status every EVERY seconds of wall
-time; with RENEW=S each call's recognizer is renewed every S s of speech as the live daemon's
-(`transcription.renew_s`, which replay leaves off). Writes one JSON line per sample (call time,
+time; with RENEW=S each call's recognizer is renewed every S s of speech instead of the configuration's
+`transcription.renew_s` (which replay, as the live daemon, follows). Writes one JSON line per sample (call time,
 RSS, anonymous and file-backed RSS) and one per recognizer made ("renew_at") to OUT, then prints
 the low point after each renewal and their slope over call time, then each stretch between
 renewals: the RSS right after the old recognizer was freed and trimmed, the stretch's low point,
