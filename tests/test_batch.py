@@ -29,7 +29,7 @@ import threading
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Iterator
 
@@ -822,6 +822,88 @@ def test_a_tcp_address_of_a_scheduler_that_speaks_tls_says_to_try_tls(tmp_path):
     assert done.stderr.startswith(f"call-monitor: error: {plain}: cannot reach the Dask scheduler (")
     assert done.stderr.endswith(f"Connection reset by peer; does it listen on {plain.replace('tcp', 'tls')}? one "
                                 "that speaks TLS resets a plain connection)\n"), done.stderr
+    assert not (tmp_path / "e.db").exists()
+
+
+@contextmanager
+def _listener(answer: bytes | None) -> Iterator[str]:
+    """A TCP listener on a free loopback port, as ``tcp://127.0.0.1:PORT``, until the block ends:
+    each connection it takes is read once and given ``answer``, then closed (a web server's error to
+    bytes that are no request, as a dashboard's port or another service's would give), or with
+    None held open and never answered (a process stopped, a service that waits for more)."""
+    server = socket.create_server(("127.0.0.1", 0))
+    held: list[socket.socket] = []
+
+    def serve() -> None:
+        while True:
+            try:
+                conn, _ = server.accept()
+            except OSError:  # closed: the block ended
+                return
+            held.append(conn)
+            if answer is not None:
+                conn.settimeout(10)
+                with suppress(OSError):
+                    conn.recv(65536)
+                    conn.sendall(answer)
+                conn.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield f"tcp://127.0.0.1:{server.getsockname()[1]}"
+    finally:
+        server.close()
+        for conn in held:
+            conn.close()
+        thread.join(10)
+
+
+def test_a_scheduler_address_where_a_web_server_answers_is_one_line_saying_it_is_not_a_scheduler(tmp_path):
+    """A port where a web server answers (an HTTP error to Dask's bytes, as a scheduler's dashboard
+    port or another service's given by mistake would): one line naming the address, saying that what
+    answers there is not a Dask scheduler and asking whether it is another service's port, exit 2,
+    nothing made; not Dask's traceback of a message of exabytes it could not allocate."""
+    answer = b"HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n"
+    with _listener(answer) as address:
+        done = cli("batch", str(ARCHIVE[0]), "--scheduler", address, "--db", tmp_path / "e.db",
+                   "--out", tmp_path / "t.csv", timeout=120)
+    assert (done.returncode, done.stdout) == (2, ""), done.stderr
+    assert done.stderr == (f"call-monitor: error: {address}: cannot reach the Dask scheduler (what answers there is "
+                           "not a Dask scheduler; is it another service's port, such as the dashboard's, 8787?)\n")
+    assert list(tmp_path.iterdir()) == []
+
+
+def _http_server(folder: Path) -> subprocess.Popen:
+    """Python's own web server (``python -m http.server``) on a free loopback port, serving
+    ``folder``; its address said on its first line of stdout."""
+    return subprocess.Popen([PY, "-u", "-m", "http.server", "0", "--bind", "127.0.0.1", "--directory", str(folder)],
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+
+
+def test_a_scheduler_address_that_takes_connections_and_never_answers_is_one_line_within_a_bound(tmp_path):
+    """A port that takes the connection and then says nothing, as a web server waiting for a request
+    line that never comes (Python's own ``http.server``) or a listener that never answers: the batch
+    does not wait for ever (Dask's client waited for its handshake as long as the connection stayed
+    open) but says in one line, exit 2, that nothing answered there as a Dask scheduler, within how
+    long, and nothing is made. Both run at once; the subprocesses' timeout is a guard, not the bound."""
+    served = _http_server(tmp_path)
+    try:
+        said = served.stdout.readline()
+        port = re.search(r"port (\d+)", said)
+        assert port, said
+        with _listener(None) as silent, ThreadPoolExecutor(2) as pool:
+            addresses = [f"tcp://127.0.0.1:{port.group(1)}", silent]
+            runs = list(pool.map(lambda address: cli("batch", str(ARCHIVE[0]), "--scheduler", address,
+                                                     "--db", tmp_path / "e.db", "--quiet", timeout=300), addresses))
+    finally:
+        served.terminate()
+        served.wait(30)
+    for address, done in zip(addresses, runs):
+        assert (done.returncode, done.stdout) == (2, ""), done.stderr
+        assert done.stderr == (f"call-monitor: error: {address}: cannot reach the Dask scheduler (nothing answered as "
+                               "a Dask scheduler within 15 s; is it another service's port, such as the dashboard's, "
+                               "8787?)\n")
     assert not (tmp_path / "e.db").exists()
 
 

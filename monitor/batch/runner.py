@@ -292,7 +292,8 @@ two. An address where nothing listens refuses it at once, as does a host the net
 there, and neither is tried again (Dask's own connect retries a refused one until its timeout)."""
 SCHEDULER_ANSWER_S = 15.0
 """How long Dask's client then has to be taken by the scheduler (its handshake, which a scheduler
-busy with another client's tasks may answer late)."""
+busy with another client's tasks may answer late, and which :func:`not_a_scheduler` waits for
+first: Dask's client waits for it without end)."""
 SCHEDULER_REPLY_S = 15.0
 """How long the batch waits for the scheduler's reply to each question it asks it once its client is
 taken (whether its workers import callmonitor, whether it has any, how many threads they have, as it
@@ -305,11 +306,10 @@ TCP_SCHEMES = frozenset({"tcp", "tls", "ws", "wss"})
 """The Dask address schemes that run over TCP, whose address a plain connection checks."""
 
 
-def scheduler_unreachable(address: str) -> str | None:
-    """Why the Dask scheduler at ``address`` cannot be reached, in a phrase: its TCP connection refused
-    (nothing listens there), the host unreachable or unknown, or no answer within
-    :data:`SCHEDULER_CONNECT_S`. None when it takes the connection, and for an address that is not
-    TCP's or names no port (Dask's client says what is wrong with it)."""
+def _tcp_address(address: str) -> tuple[str, str, int] | None:
+    """The scheme, host and port of a Dask ``address`` of a scheme that runs over TCP
+    (:data:`TCP_SCHEMES`); None for another scheme, and for an address that names no port (Dask's
+    client says what is wrong with it)."""
     from distributed.comm.addressing import parse_address, parse_host_port
 
     try:
@@ -317,8 +317,17 @@ def scheduler_unreachable(address: str) -> str | None:
         host, port = parse_host_port(location)
     except ValueError:
         return None
-    if scheme not in TCP_SCHEMES:
+    return (scheme, host, int(port)) if scheme in TCP_SCHEMES else None
+
+
+def scheduler_unreachable(address: str) -> str | None:
+    """Why the Dask scheduler at ``address`` cannot be reached, in a phrase: its TCP connection refused
+    (nothing listens there), the host unreachable or unknown, or no answer within
+    :data:`SCHEDULER_CONNECT_S`. None when it takes the connection, and for an address that is not
+    TCP's or names no port (Dask's client says what is wrong with it)."""
+    if (tcp := _tcp_address(address)) is None:
         return None
+    _, host, port = tcp
     try:
         socket.create_connection((host, port), timeout=SCHEDULER_CONNECT_S).close()
     except TimeoutError:
@@ -328,6 +337,51 @@ def scheduler_unreachable(address: str) -> str | None:
     except OSError as err:
         return (err.strerror or str(err)).lower()
     return None
+
+
+NOT_A_SCHEDULER = "what answers there is not a Dask scheduler"
+"""What a batch says of an address where something other than a Dask scheduler takes connections."""
+ANOTHER_PORT = "is it another service's port, such as the dashboard's, 8787?"
+"""What a batch asks of such an address: the port of the scheduler's dashboard, or of another
+service, given for the scheduler's by mistake."""
+
+
+def not_a_scheduler(address: str) -> str | None:
+    """Why what takes connections at ``address`` is no Dask scheduler this client can speak to, in
+    a phrase, asked before Dask's client is made: the handshake a scheduler sends every connection
+    it takes (Dask's own, with the client's credentials) does not come within
+    :data:`SCHEDULER_ANSWER_S` (a web server waits for a request, a stopped process says nothing),
+    or something else comes, or the connection is closed (a web server answers Dask's bytes with an
+    error, which Dask's client read as the length of a message of exabytes). Dask's client waits
+    for ever for a handshake that does not come. A plain connection reset by a scheduler that
+    speaks TLS is said with :func:`tls_hint`. None when a scheduler's handshake comes, and for an
+    address that is not TCP's (Dask's client says what is wrong with it)."""
+    if _tcp_address(address) is None:
+        return None
+    try:
+        handshake = asyncio.run(asyncio.wait_for(_handshake(address), SCHEDULER_ANSWER_S))
+    except TimeoutError:
+        return f"nothing answered as a Dask scheduler within {SCHEDULER_ANSWER_S:g} s; {ANOTHER_PORT}"
+    except Exception as err:  # whatever Dask makes of bytes that are not its own
+        if hint := tls_hint(address, err):
+            return f"{err}{hint}"
+        if isinstance(err, OSError) and address.startswith(("tls://", "wss://")):
+            return str(err)  # its TLS refused: the certificates, said in Dask's words
+        return f"{NOT_A_SCHEDULER}; {ANOTHER_PORT}"
+    return None if isinstance(handshake, dict) and "python" in handshake else f"{NOT_A_SCHEDULER}; {ANOTHER_PORT}"
+
+
+async def _handshake(address: str) -> Any:
+    """What the process at ``address`` sends as its Dask handshake, read by Dask's own connect with
+    the client's credentials; the connection then closed."""
+    from distributed import Security
+    from distributed.comm import connect
+
+    comm = await connect(address, timeout=SCHEDULER_CONNECT_S, **Security().get_connection_args("client"))
+    try:
+        return comm.remote_info
+    finally:
+        comm.abort()
 
 
 def without_tls_credentials(address: str) -> str | None:
@@ -376,7 +430,8 @@ def dask_client(opts: BatchOptions) -> Iterator[Any]:
     if opts.scheduler:
         from distributed import Client
 
-        if (why := without_tls_credentials(opts.scheduler) or scheduler_unreachable(opts.scheduler)) is not None:
+        if (why := without_tls_credentials(opts.scheduler) or scheduler_unreachable(opts.scheduler)
+                or not_a_scheduler(opts.scheduler)) is not None:
             raise ClusterError(f"{opts.scheduler}: cannot reach the Dask scheduler ({why})")
         with _dask_silenced():  # its lost connection, its reconnection: Dask's lines, not the batch's
             try:
