@@ -907,6 +907,18 @@ def test_a_scheduler_address_that_takes_connections_and_never_answers_is_one_lin
     assert not (tmp_path / "e.db").exists()
 
 
+@pytest.mark.parametrize("port", ["99999", "0"])
+def test_a_scheduler_port_no_tcp_address_has_is_said_so_not_taken_for_another(tmp_path, port):
+    """A port outside 1 to 65535 (a typo, one digit too many): one line saying it is out of range,
+    exit 2, nothing made; the system took 99999 for 34463 and the batch said nothing listened there."""
+    address = f"tcp://127.0.0.1:{port}"
+    done = call_monitor_here("batch", str(ARCHIVE[0]), "--scheduler", address, "--db", str(tmp_path / "e.db"), "--quiet")
+    assert (done.returncode, done.stdout) == (2, ""), done.stderr
+    assert done.stderr == (f"call-monitor: error: {address}: cannot reach the Dask scheduler (port {port} is out of "
+                           "range: a TCP port is 1 to 65535)\n")
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_an_empty_scheduler_is_refused_not_taken_for_a_local_cluster(tmp_path, own_home):
     """`--scheduler "$SCHEDULER"` with SCHEDULER unset meant for the cluster: one line, exit 2, before
     anything is scored; no local cluster started, no database or table made."""

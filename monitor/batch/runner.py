@@ -321,13 +321,16 @@ def _tcp_address(address: str) -> tuple[str, str, int] | None:
 
 
 def scheduler_unreachable(address: str) -> str | None:
-    """Why the Dask scheduler at ``address`` cannot be reached, in a phrase: its TCP connection refused
-    (nothing listens there), the host unreachable or unknown, or no answer within
-    :data:`SCHEDULER_CONNECT_S`. None when it takes the connection, and for an address that is not
-    TCP's or names no port (Dask's client says what is wrong with it)."""
+    """Why the Dask scheduler at ``address`` cannot be reached, in a phrase: a port no TCP address
+    has (outside 1 to 65535, which the system would take modulo 65536 for another port), its TCP
+    connection refused (nothing listens there), the host unreachable or unknown, or no answer
+    within :data:`SCHEDULER_CONNECT_S`. None when it takes the connection, and for an address
+    that is not TCP's or names no port (Dask's client says what is wrong with it)."""
     if (tcp := _tcp_address(address)) is None:
         return None
     _, host, port = tcp
+    if not 0 < port < 65536:
+        return f"port {port} is out of range: a TCP port is 1 to 65535"
     try:
         socket.create_connection((host, port), timeout=SCHEDULER_CONNECT_S).close()
     except TimeoutError:
