@@ -388,6 +388,42 @@ def test_a_batch_run_again_without_resume_says_the_calls_it_stored_twice(tmp_pat
     assert len(db_rows(db, "SELECT id FROM calls")) == 3
 
 
+def test_a_second_batch_into_a_database_another_batch_is_storing_into_is_refused_in_one_line(tmp_path):
+    """Two batches with --resume into one database at once (two terminals, a loop of ``&``): each read
+    the ledger as it started, found nothing scored and scored every call, stored twice with no
+    warning. The second is refused in one line naming the database, the batch that holds it (its pid)
+    and what to do, exit 2, nothing scored; the first stores each call once, and leaves no lock file
+    behind; the same command with --resume then skips every call, saying none was stored twice."""
+    files = archive_cuts(tmp_path, 8, seconds=120)  # the first busy for seconds after it stored one
+    db = tmp_path / "events.db"
+    batch = ["batch", *files, "--resume", "--workers", "1", "--db", str(db), "--quiet"]
+    first = subprocess.Popen([PY, "-m", "monitor.cli", *batch, "--out", str(tmp_path / "first.csv")], cwd=ROOT,
+                             env=dict(os.environ, PYTHONPATH=str(ROOT)), stdout=subprocess.DEVNULL,
+                             stderr=subprocess.PIPE, text=True)
+    try:
+        assert wait_for(lambda: _ledger(db) or first.poll() is not None, 300), "the first batch stored no call"
+        second = cli(*batch, "--out", tmp_path / "second.csv", timeout=300)
+        overlapped = first.poll() is None
+        _, said = first.communicate(timeout=600)
+    finally:
+        if first.poll() is None:
+            first.kill()
+            first.wait()
+    assert first.returncode == 0, said
+    assert overlapped, "the first batch ended before the second did: they did not run at once"
+    assert (second.returncode, second.stdout) == (2, ""), second.stderr
+    assert second.stderr == (f"call-monitor: error: {db}: another call-monitor batch is storing its calls in it (pid "
+                             f"{first.pid}); one batch per database at a time: once it has ended, the same command "
+                             "with --resume skips the calls it scored (or give this one another --db)\n")
+    assert not (tmp_path / "second.csv").exists()
+    assert sorted(source for source, in db_rows(db, "SELECT source FROM calls")) == sorted(files)
+    assert sorted(path for path, _ in _ledger(db)) == sorted(files)
+    assert not (tmp_path / "events.db.batch.lock").exists()
+    again = call_monitor_here(*batch, "--out", tmp_path / "second.csv")
+    assert again.returncode == 0 and "stored twice" not in again.stderr, again.stderr
+    assert [r["status"] for r in read_csv(tmp_path / "second.csv")] == ["already_scored"] * len(files)
+
+
 def test_purge_deletes_the_batchs_calls_with_their_ledger_rows_and_resume_scores_them_again(tmp_path):
     """A batch stores into the daemon's database by default, where the retention purges its calls:
     their ledger rows go with them (not a foreign key refusing the purge), so `--resume` no longer
@@ -894,8 +930,8 @@ def test_a_scheduler_address_that_takes_connections_and_never_answers_is_one_lin
         assert port, said
         with _listener(None) as silent, ThreadPoolExecutor(2) as pool:
             addresses = [f"tcp://127.0.0.1:{port.group(1)}", silent]
-            runs = list(pool.map(lambda address: cli("batch", str(ARCHIVE[0]), "--scheduler", address,
-                                                     "--db", tmp_path / "e.db", "--quiet", timeout=300), addresses))
+            runs = list(pool.map(lambda n: cli("batch", str(ARCHIVE[0]), "--scheduler", addresses[n], "--db",
+                                               tmp_path / f"e{n}.db", "--quiet", timeout=300), range(2)))
     finally:
         served.terminate()
         served.wait(30)
@@ -904,7 +940,7 @@ def test_a_scheduler_address_that_takes_connections_and_never_answers_is_one_lin
         assert done.stderr == (f"call-monitor: error: {address}: cannot reach the Dask scheduler (nothing answered as "
                                "a Dask scheduler within 15 s; is it another service's port, such as the dashboard's, "
                                "8787?)\n")
-    assert not (tmp_path / "e.db").exists()
+    assert not list(tmp_path.glob("*.db*"))
 
 
 @pytest.mark.parametrize("port", ["99999", "0"])

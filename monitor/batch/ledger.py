@@ -31,6 +31,7 @@ from typing import Any, Iterator, Sequence
 from ..events import AlertClearedEvent, AlertEvent, CallSummaryEvent, CuesEvent, Event, WordsEvent
 from ..capture.holds import holds_text
 from ..capture.sources import RecordingFlaws, leg_channels
+from ..delivery.dblock import DatabaseLock
 from ..delivery.store import Store
 from ..delivery.sqlite_file import remake_table, statements, transaction
 from ..delivery.store_errors import StoreError
@@ -72,6 +73,22 @@ def _add_key_columns(conn: sqlite3.Connection) -> None:
     (``agent_path`` '') with no holds (``holds`` ''); nothing when it has the columns."""
     if not {"agent_path", "holds"} <= {r[1] for r in conn.execute("PRAGMA table_info(batch_calls)")}:
         remake_table(conn, _LEDGER.replace(" IF NOT EXISTS", ""), "batch_calls")
+
+
+class BatchLock(DatabaseLock):
+    """One batch per database at a time: the daemon's kind of lock (an ``flock`` the kernel drops
+    however the batch ends, its pid in the file), on ``<database>.batch.lock``, which a daemon
+    recording into the same database does not take. Two batches storing into one database at once
+    each scored what the other was scoring (the ledger ``--resume`` reads said neither scored yet):
+    every call stored twice, with no warning, the ledger naming the last one's calls alone."""
+
+    SUFFIX = ".batch.lock"
+    NAME = "batch lock"
+
+    def in_use(self, holder: str) -> str:
+        return (f"{self.db}: another call-monitor batch is storing its calls in it (pid {holder}); one batch per "
+                "database at a time: once it has ended, the same command with --resume skips the calls it scored "
+                "(or give this one another --db)")
 
 
 class BatchStore(Store):

@@ -335,6 +335,9 @@ def _run(args: argparse.Namespace, inputs: _Inputs, phase: _Phase) -> int:
     if problem := never_writable(db):  # before any cluster starts
         error(problem)
         return ExitStatus.BAD_SETUP
+    lock = _batch_lock(db)
+    if lock is None:
+        return ExitStatus.BAD_SETUP
     store = None
     try:
         with dask_client(opts) as client:
@@ -362,7 +365,28 @@ def _run(args: argparse.Namespace, inputs: _Inputs, phase: _Phase) -> int:
     finally:
         if store is not None:
             store.close()
+        lock.release(discard=phase.db is None)  # a database never made: no lock file, nor folders, left
     return _finish(args, cfg, outcome, phase, scores)
+
+
+def _batch_lock(db: str):
+    """The database's batch lock (:class:`~monitor.batch.ledger.BatchLock`), taken before any cluster
+    starts and held until the batch's last call is stored, or None with the line that refuses it
+    said (another batch stores its calls there). Where no lock file can be made (a symbolic link at
+    its place) the batch goes on without it, said in a warning line."""
+    from ..batch.ledger import BatchLock
+    from ..delivery.dblock import DatabaseInUse
+    from ..delivery.store_errors import StoreError
+
+    lock = BatchLock(db)
+    try:
+        lock.acquire()
+    except DatabaseInUse as err:
+        error(str(err))
+        return None
+    except StoreError as err:
+        warning(f"{err}; the batch goes on without it: another batch into {db} at the same time is not refused")
+    return lock
 
 
 def _scored_against(store, outcome: BatchOutcome, labels: dict[object, CallLabel] | None) -> list[dict] | None:

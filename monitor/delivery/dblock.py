@@ -1,5 +1,6 @@
 """One daemon per database: an exclusive lock on ``<database>.lock`` (beside the file a symlink
-names).
+names); one batch per database at a time, the same kind of lock on ``<database>.batch.lock``
+(:class:`~monitor.batch.ledger.BatchLock`).
 
 Two daemons recording into one database would record the same audio as two calls and post
 every alert twice. The lock is an ``flock`` on a file beside the database (mode 0600) that
@@ -25,7 +26,8 @@ from .store_errors import StoreError
 
 
 class DatabaseInUse(StoreError):
-    """Another daemon holds the database's lock."""
+    """Another daemon (or batch, for a :class:`~monitor.batch.ledger.BatchLock`) holds the
+    database's lock."""
 
 
 HOLDER_WAIT_S = 1.0
@@ -41,7 +43,7 @@ def held_now(db: str | os.PathLike[str]) -> bool:
     no lock file or no such list."""
     real = Path(os.path.realpath(Path(db).expanduser()))
     try:
-        inode = str(os.stat(real.with_name(real.name + ".lock")).st_ino)
+        inode = str(os.stat(real.with_name(real.name + DatabaseLock.SUFFIX)).st_ino)
         with open("/proc/locks", encoding="ascii", errors="replace") as f:
             listed = f.read().split()
     except OSError:
@@ -71,11 +73,15 @@ class DatabaseLock:
 
     ATTEMPTS = 5
     """How often :meth:`acquire` takes the lock again when the file it locked was removed meanwhile."""
+    SUFFIX = ".lock"
+    """What the lock file's name adds to the database's."""
+    NAME = "daemon lock"
+    """What the lock is called in the lines that say its file cannot be made."""
 
     def __init__(self, db: str | os.PathLike[str]) -> None:
         self.db = Path(db).expanduser()
         real = Path(os.path.realpath(self.db))  # a symlink's target: one lock whichever path names it
-        self.path = real.with_name(real.name + ".lock")
+        self.path = real.with_name(real.name + self.SUFFIX)
         self._fd: int | None = None
         self._made: list[Path] = []  # the folders and the lock file acquire made, the deepest last
 
@@ -87,14 +93,18 @@ class DatabaseLock:
             except BlockingIOError:
                 holder = self._holder(fd)
                 os.close(fd)
-                raise DatabaseInUse(f"{self.db}: already used by another call-monitor daemon (pid {holder}); one "
-                                    "daemon per database (give this one another --db and --socket)") from None
+                raise DatabaseInUse(self.in_use(holder)) from None
             if self._still_there(fd):
                 self._fd = fd
                 _tell_pid(fd)
                 return self
             os.close(fd)  # a start that failed removed the file it had locked: lock the one there now
-        raise StoreError(f"{self.path}: the daemon lock file keeps being removed; try again")
+        raise StoreError(f"{self.path}: the {self.NAME} file keeps being removed; try again")
+
+    def in_use(self, holder: str) -> str:
+        """The line that refuses the lock held by the process ``holder`` (its pid, or "?")."""
+        return (f"{self.db}: already used by another call-monitor daemon (pid {holder}); one daemon per database "
+                "(give this one another --db and --socket)")
 
     def _holder(self, fd: int) -> str:
         """The pid the lock file ``fd`` holds, waited for while it is empty; "?" if none comes."""
@@ -124,10 +134,10 @@ class DatabaseLock:
             why = ("a symbolic link, not a lock file: remove it" if exc.errno == errno.ELOOP
                    else NOT_A_FILE if exc.errno == errno.ENXIO  # a socket, which open() calls "no such device"
                    else exc.strerror or str(exc))
-            raise StoreError(f"{self.path}: cannot create the daemon lock ({why})") from None
+            raise StoreError(f"{self.path}: cannot create the {self.NAME} ({why})") from None
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             os.close(fd)
-            raise StoreError(f"{self.path}: cannot create the daemon lock ({NOT_A_FILE})")
+            raise StoreError(f"{self.path}: cannot create the {self.NAME} ({NOT_A_FILE})")
         return fd
 
     def _still_there(self, fd: int) -> bool:
