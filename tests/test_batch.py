@@ -895,6 +895,43 @@ def _listener(answer: bytes | None) -> Iterator[str]:
         thread.join(10)
 
 
+@pytest.mark.parametrize("there", ["a Dask scheduler without TLS", "a web server"])
+def test_a_tls_address_where_no_tls_is_spoken_says_so_and_asks_whether_it_listens_on_tcp(tmp_path, there):
+    """``--scheduler tls://...`` with the client's credentials in Dask's configuration, naming a port
+    where no TLS is spoken: a real scheduler started without it (which speaks first, in plain), or a
+    web server answering with an HTTP error. One line, exit 2, nothing made, saying that what answers
+    there does not speak TLS and asking whether it listens on ``tcp://`` at that address; the web
+    server's was the line with nothing between its brackets ("... scheduler ()")."""
+    cert, key = tmp_path / "client.crt", tmp_path / "client.key"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=dask-qa",
+                    "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True, timeout=60)
+    env = dict(os.environ, PYTHONPATH=str(ROOT), DASK_DISTRIBUTED__COMM__TLS__CA_FILE=str(cert),
+               DASK_DISTRIBUTED__COMM__TLS__CLIENT__CERT=str(cert), DASK_DISTRIBUTED__COMM__TLS__CLIENT__KEY=str(key))
+    db = tmp_path / "e.db"
+    if there == "a web server":
+        with _listener(b"HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n") as plain:
+            address = plain.replace("tcp://", "tls://")
+            done = cli("batch", str(ARCHIVE[0]), "--scheduler", address, "--db", db, "--quiet", env=env, timeout=120)
+    else:
+        info = tmp_path / "scheduler.json"
+        scheduler = subprocess.Popen([Path(PY).with_name("dask"), "scheduler", "--host", "127.0.0.1", "--port", "0",
+                                      "--dashboard-address", "127.0.0.1:0", "--scheduler-file", str(info)],
+                                     cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                     start_new_session=True)
+        try:
+            assert wait_for(lambda: scheduler_address(info), 60), "the scheduler did not start"
+            plain = scheduler_address(info)
+            address = plain.replace("tcp://", "tls://")
+            done = cli("batch", str(ARCHIVE[0]), "--scheduler", address, "--db", db, "--quiet", env=env, timeout=120)
+        finally:
+            os.killpg(scheduler.pid, signal.SIGTERM)
+            scheduler.wait(30)
+    assert (done.returncode, done.stdout) == (2, ""), done.stderr
+    assert done.stderr.startswith(f"call-monitor: error: {address}: cannot reach the Dask scheduler ("), done.stderr
+    assert done.stderr.endswith(f": what answers there does not speak TLS; does it listen on {plain}?)\n"), done.stderr
+    assert len(done.stderr.splitlines()) == 1 and not list(tmp_path.glob("e.db*"))
+
+
 def test_a_scheduler_address_where_a_web_server_answers_is_one_line_saying_it_is_not_a_scheduler(tmp_path):
     """A port where a web server answers (an HTTP error to Dask's bytes, as a scheduler's dashboard
     port or another service's given by mistake would): one line naming the address, saying that what

@@ -357,7 +357,8 @@ def not_a_scheduler(address: str) -> str | None:
     or something else comes, or the connection is closed (a web server answers Dask's bytes with an
     error, which Dask's client read as the length of a message of exabytes). Dask's client waits
     for ever for a handshake that does not come. A plain connection reset by a scheduler that
-    speaks TLS is said with :func:`tls_hint`. None when a scheduler's handshake comes, and for an
+    speaks TLS is said with :func:`tls_hint`, a ``tls://`` one that fails with :func:`tls_refused`
+    (its certificates refused, or no TLS spoken there). None when a scheduler's handshake comes, and for an
     address that is not TCP's (Dask's client says what is wrong with it)."""
     if _tcp_address(address) is None:
         return None
@@ -366,12 +367,39 @@ def not_a_scheduler(address: str) -> str | None:
     except TimeoutError:
         return f"nothing answered as a Dask scheduler within {SCHEDULER_ANSWER_S:g} s; {ANOTHER_PORT}"
     except Exception as err:  # whatever Dask makes of bytes that are not its own
+        if address.startswith(("tls://", "wss://")):
+            return tls_refused(address, err)
         if hint := tls_hint(address, err):
             return f"{err}{hint}"
-        if isinstance(err, OSError) and address.startswith(("tls://", "wss://")):
-            return str(err)  # its TLS refused: the certificates, said in Dask's words
         return f"{NOT_A_SCHEDULER}; {ANOTHER_PORT}"
     return None if isinstance(handshake, dict) and "python" in handshake else f"{NOT_A_SCHEDULER}; {ANOTHER_PORT}"
+
+
+def said(err: BaseException) -> str:
+    """What ``err`` says, or else the first of its causes that says anything (Dask's
+    ``FatalCommClosedError`` says nothing of the SSL error it was raised from), or its kind's name."""
+    seen: BaseException | None = err
+    while seen is not None and not str(seen):
+        seen = seen.__cause__ or seen.__context__
+    return str(seen) if seen is not None else type(err).__name__
+
+
+PLAIN_WHERE_TLS = ("WRONG_VERSION_NUMBER", "not idle; cannot convert to SSL")
+"""What the SSL library, and Tornado, say of plain bytes where a TLS handshake was due: an answer
+that is no TLS record, or a peer that spoke first (a Dask scheduler started without TLS sends its
+handshake as it takes the connection)."""
+
+
+def tls_refused(address: str, err: BaseException) -> str:
+    """Why the client's connection to ``address`` (a ``tls://`` or ``wss://`` one) failed (``err``),
+    in the words of Dask or of the SSL library (a certificate refused, say), and when what answers
+    there speaks no TLS at all (:data:`PLAIN_WHERE_TLS`), whether it listens on ``tcp://``: a
+    scheduler started without TLS."""
+    words = said(err)
+    if not any(plain in words for plain in PLAIN_WHERE_TLS):
+        return words
+    plain = re.sub(r"^(tls|wss)://", lambda m: "tcp://" if m.group(1) == "tls" else "ws://", address)
+    return f"{words}: what answers there does not speak TLS; does it listen on {plain}?"
 
 
 async def _handshake(address: str) -> Any:
@@ -440,7 +468,7 @@ def dask_client(opts: BatchOptions) -> Iterator[Any]:
             try:
                 client = Client(opts.scheduler, timeout=SCHEDULER_ANSWER_S)
             except (OSError, TimeoutError, ValueError) as err:
-                raise ClusterError(f"{opts.scheduler}: cannot reach the Dask scheduler ({err}"
+                raise ClusterError(f"{opts.scheduler}: cannot reach the Dask scheduler ({said(err)}"
                                    f"{tls_hint(opts.scheduler, err)})") from None
             try:
                 with client.as_current():
