@@ -24,6 +24,7 @@ from monitor import cli
 from monitor.delivery import store_schema
 from monitor.delivery.sinks.webhook import Sender, WebhookSink
 from monitor.delivery.store import Store
+from monitor.events import AlertEvent
 from monitor.delivery.words import NOTE_CHARS
 
 
@@ -87,6 +88,14 @@ def test_a_word_said_before_the_daemon_runs_and_one_said_to_it_reach_the_console
         "handled", "called an ambulance", "delivered")
 
 
+def delivered_alert(sink: WebhookSink, store: Store) -> AlertEvent:
+    """An alert stored and posted by ``sink``, once its post is delivered."""
+    alert = stored_alert(store)
+    sink(alert)
+    until(lambda: store.deliveries("pending") == [], lambda: f"the alert delivered: {store.deliveries()}")
+    return alert
+
+
 def test_a_word_on_an_alert_the_new_console_never_received_is_not_deliverable_said_once_never_posted_again(
         tmp_path, hook, monitor_logs, capsys):
     """The webhook's URL changed (the daemon posts to another console now): a word on an alert
@@ -99,9 +108,7 @@ def test_a_word_on_an_alert_the_new_console_never_received_is_not_deliverable_sa
     sink = WebhookSink(store, hook.url, retries=0, backoff_s=0.05, max_backoff_s=0.1, poll_s=0.05,
                        identity=Sender.of(store, "alice")).start()
     try:
-        earlier = stored_alert(store)
-        sink(earlier)
-        until(lambda: store.deliveries("pending") == [], lambda: f"the alert delivered: {store.deliveries()}")
+        earlier = delivered_alert(sink, store)
         sink.retarget(console.webhook, console.token)
         store.set_word(earlier.alert_id, "handled", "called an ambulance", time.time())
         later = stored_alert(store, kind="slow_speech", severity="warning")
@@ -154,9 +161,7 @@ def test_a_word_the_receiver_asks_to_wait_for_counts_no_failed_attempt_as_an_ale
         sink = WebhookSink(store, hook.url, retries=1, backoff_s=0.05, max_backoff_s=5.0, poll_s=0.05,
                            identity=Sender.of(store, "alice")).start()
         try:
-            raised = stored_alert(store)
-            sink(raised)
-            until(lambda: store.deliveries("pending") == [], lambda: f"the alert delivered: {store.deliveries()}")
+            raised = delivered_alert(sink, store)
             store.set_word(raised.alert_id, "handled", "", time.time())
             sink.wake()
             until(lambda: store.words_of([raised.alert_id])[raised.alert_id].status != "pending",
@@ -180,9 +185,7 @@ def test_a_word_said_again_on_an_alert_the_console_answered_409_is_posted_once_m
                        identity=Sender.of(store, "alice")).start()
     words = lambda: [p for p in hook.headers if p.get("X-Callmonitor-Delivery", "").startswith("word-")]  # noqa: E731
     try:
-        raised = stored_alert(store)
-        sink(raised)
-        until(lambda: store.deliveries("pending") == [], lambda: f"the alert delivered: {store.deliveries()}")
+        raised = delivered_alert(sink, store)
         store.set_word(raised.alert_id, "handled", "", time.time())
         sink.wake()
         until(lambda: store.words_of([raised.alert_id])[raised.alert_id].status == "failed",
