@@ -353,12 +353,7 @@ def _run(args: argparse.Namespace, inputs: _Inputs, phase: _Phase) -> int:
             outcome = batch.run(jobs, unopened)
             scores = _scored_against(store, outcome, inputs.labels)
     except SchedulerLost as err:  # gone or silent: the calls stored before it are kept; the table is not written
-        if phase.db is None:  # before the database was made, as for a scheduler it cannot reach
-            error(f"{err}: nothing was scored or stored; start it again with its workers, then the same command")
-            return ExitStatus.BAD_SETUP
-        error(f"{err}: {_kept(phase)}; start it again with its workers, then the same command with --resume "
-              "scores the rest" + (f" and writes {args.out}" if args.out else ""))
-        return ExitStatus.FAILED
+        return _scheduler_lost(args, err, phase)
     except ClusterError as err:
         error(str(err))
         return ExitStatus.BAD_SETUP
@@ -367,6 +362,18 @@ def _run(args: argparse.Namespace, inputs: _Inputs, phase: _Phase) -> int:
             store.close()
         lock.release(discard=phase.db is None)  # a database never made: no lock file, nor folders, left
     return _finish(args, cfg, outcome, phase, scores)
+
+
+def _scheduler_lost(args: argparse.Namespace, err: Exception, phase: _Phase) -> int:
+    """The line of a scheduler gone or silent mid-batch, and the exit status: before the database was
+    made (as for a scheduler that cannot be reached) nothing was stored; after, the calls stored are
+    kept and ``--resume`` scores the rest."""
+    if phase.db is None:
+        error(f"{err}: nothing was scored or stored; start it again with its workers, then the same command")
+        return ExitStatus.BAD_SETUP
+    error(f"{err}: {_kept(phase)}; start it again with its workers, then the same command with --resume "
+          "scores the rest" + (f" and writes {args.out}" if args.out else ""))
+    return ExitStatus.FAILED
 
 
 def _batch_lock(db: str):
