@@ -18,7 +18,7 @@ setup: system-packages $(STAMP)
 
 system-packages:
 	@missing=""; for p in $(APT_PACKAGES); do \
-	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q " ok installed$$" || missing="$$missing $$p"; \
+	  dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q " ok installed$$" || missing="$$missing $$p"; \
 	done; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = "0" ]; then \
