@@ -644,11 +644,13 @@ class WebhookSink:
         None: no such end."""
         return self._posts_end_by
 
-    def _cut_short(self) -> bool:
-        """Whether a post that failed just now was cut by a :meth:`drain`'s end (:meth:`_posts_end`):
-        no failure of the receiver's, so no attempt that failed (``retries``, the backoff) and no
-        outage; what it posted stays due, for the next run."""
-        return self._posts_end_by is not None and time.monotonic() >= self._posts_end_by
+    def _cut_short(self, err: BaseException) -> bool:
+        """Whether a post that failed just now with ``err`` was cut by a :meth:`drain`'s end
+        (:meth:`_posts_end`): it timed out, once that end had come (an answer the receiver gave then,
+        a refusal, is its own). No failure of the receiver's, so no attempt that failed (``retries``,
+        the backoff) and no outage; what it posted stays due, for the next run."""
+        timed_out = isinstance(err, TimeoutError) or isinstance(getattr(err, "reason", None), TimeoutError)
+        return timed_out and self._posts_end_by is not None and time.monotonic() >= self._posts_end_by
 
     def drain(self, timeout_s: float) -> int:
         """Give what is pending ``timeout_s`` seconds (:meth:`wait_delivered`), then stop (:meth:`close`):
@@ -692,7 +694,7 @@ class WebhookSink:
                 if (wait := self._asked_to_wait(err, h.error)) is not None:  # no attempt that failed
                     h.next_at = self.clock() + wait
                     continue
-                if self._cut_short():
+                if self._cut_short(err):
                     h.error = CUT_SHORT
                     continue
                 self._failed(h.error)
@@ -735,7 +737,7 @@ class WebhookSink:
                     self.store.mark_failed(d.id, self.clock() + wait, error, tries=0)  # no attempt that failed
                     self._said_wait(target, d, wait)
                     continue
-                if self._cut_short():
+                if self._cut_short(err):
                     self.store.mark_failed(d.id, self.clock(), CUT_SHORT, tries=0)
                     continue
                 self._failed(error)
@@ -785,7 +787,7 @@ class WebhookSink:
                 if (wait := self._asked_to_wait(err, error)) is not None:
                     self.store.mark_word_failed(word, self.clock() + wait, error, tries=0)
                     continue
-                if self._cut_short():
+                if self._cut_short(err):
                     self.store.mark_word_failed(word, self.clock(), CUT_SHORT, tries=0)
                     continue
                 self._failed(error)
