@@ -195,8 +195,8 @@ def others_may_read_database(path: str | os.PathLike[str], what: str) -> str | N
     mode of the first of them others may read, and each such file in its ``chmod 600``; None when
     none is (or none is there)."""
     p = Path(path).expanduser()
-    real = p.resolve()
-    exposed = [(f, mode) for f in (p, real.with_name(real.name + "-wal"), real.with_name(real.name + "-shm"))
+    wal = wal_beside(p)
+    exposed = [(f, mode) for f in (p, wal, wal.with_name(wal.name.removesuffix("-wal") + "-shm"))
                if (mode := others_read_mode(f)) is not None]
     if not exposed:
         return None
