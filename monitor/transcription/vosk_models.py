@@ -176,7 +176,7 @@ def _looked_up(folder: Path, inside: str = "") -> int | None:
         except OSError as err:
             if err.errno in _NOTHING_THERE:
                 return None
-            refused = "/".join(parts[:depth - 1])  # the folder that may not be looked into, when inside
+            refused = "/".join(parts[:max(depth - 1, 0)])  # the folder that may not be looked into, when inside
             raise ModelError(f"{folder}: not readable ({refused + ': ' if refused else ''}"
                              f"{err.strerror or err})") from None
     return mode
