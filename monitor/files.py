@@ -13,7 +13,7 @@ import os
 import select
 import stat
 from contextlib import contextmanager
-from typing import BinaryIO, Callable, Iterator
+from typing import BinaryIO, Callable, Iterator, Sequence
 
 
 def name_text(path: str | os.PathLike[str]) -> str:
@@ -236,15 +236,20 @@ def is_pipe(path: str | os.PathLike[str]) -> bool:
         return False
 
 
-def others_may_read(path: str | os.PathLike[str], what: str = "the token file") -> str | None:
-    """Why a secret in ``path`` (``what`` holds it: a token file, a configuration naming tokens) is
-    not private: a regular file that other users may read (its group or everyone), in one phrase
-    naming its mode and the fix; None when only its owner may, for a pipe or when it cannot be
-    looked at (reading it says why)."""
-    if (mode := others_read_mode(path)) is None:
+def others_may_read(path: str | os.PathLike[str], what: str = "the token file",
+                    beside: Sequence[str | os.PathLike[str]] = ()) -> str | None:
+    """Why a secret in ``path`` (``what`` holds it: a token file, a configuration naming tokens, a
+    database with the files ``beside`` it that hold its data too, its -wal and -shm) is not private:
+    a regular file among them that other users may read (its group or everyone), in one phrase naming
+    the mode of the first (and which file it is, when not ``path``) and the fix for each; None when
+    only their owner may, for a pipe or when they cannot be looked at (reading says why)."""
+    exposed = [(f, mode) for f in (path, *beside) if (mode := others_read_mode(f)) is not None]
+    if not exposed:
         return None
-    return (f"{name_text(path)}: {what} may be read by {readers(mode)} (mode {mode:04o}); "
-            f"make it private: chmod 600 {name_text(path)}")
+    (first, mode), files = exposed[0], " ".join(name_text(f) for f, _ in exposed)
+    whose = "" if first is path else f"{name_text(first)}: "
+    return (f"{name_text(path)}: {what} may be read by {readers(mode)} ({whose}mode {mode:04o}); "
+            f"make it private: chmod 600 {files}")
 
 
 def others_read_mode(path: str | os.PathLike[str]) -> int | None:

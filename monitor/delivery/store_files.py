@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..console import first_line
-from ..files import cannot_make_in, cannot_open_to_write, folder_not_entered, name_text, others_read_mode, readers
+from ..files import cannot_make_in, cannot_open_to_write, folder_not_entered, others_may_read
 from .store_errors import StoreError
 from .store_schema import _TABLES, _TABLES_FROM, SCHEMA_VERSION, _too_new
 
@@ -187,23 +187,14 @@ def wal_beside(p: Path) -> Path:
 
 
 def others_may_read_database(path: str | os.PathLike[str], what: str) -> str | None:
-    """Why the database at ``path`` (``what``, in the words of the line) is not private, as
-    :func:`~monitor.files.others_may_read` says it of a secret's file, looking at the -wal and -shm
-    that SQLite keeps beside it too: it makes them with the database file's mode, and a writer keeps
-    them open, mode and all, while it runs (a daemon: a ``chmod`` of the file alone leaves its words
-    readable in them until it stops), and one killed leaves them to the next. The line names the
-    mode of the first of them others may read, and each such file in its ``chmod 600``; None when
-    none is (or none is there)."""
+    """Why the database at ``path`` (``what``, in the words of the line) is not private
+    (:func:`~monitor.files.others_may_read`), looking at the -wal and -shm that SQLite keeps beside it
+    too: it makes them with the database file's mode, and a writer keeps them open, mode and all,
+    while it runs (a daemon: a ``chmod`` of the file alone leaves its words readable in them until it
+    stops), and one killed leaves them to the next."""
     p = Path(path).expanduser()
     wal = wal_beside(p)
-    exposed = [(f, mode) for f in (p, wal, wal.with_name(wal.name.removesuffix("-wal") + "-shm"))
-               if (mode := others_read_mode(f)) is not None]
-    if not exposed:
-        return None
-    (first, mode), files = exposed[0], " ".join(name_text(f) for f, _ in exposed)
-    whose = "" if first == p else f"{name_text(first)}: "
-    return (f"{name_text(p)}: {what} may be read by {readers(mode)} ({whose}mode {mode:04o}); make it private: "
-            f"chmod 600 {files}")
+    return others_may_read(p, what, beside=(wal, wal.with_name(wal.name.removesuffix("-wal") + "-shm")))
 
 
 def read_only_mode(p: Path) -> str:
