@@ -545,6 +545,21 @@ def test_realtime_replay_is_paced_like_a_live_call(tmp_path):
     assert elapsed >= 3.5
 
 
+def test_a_realtime_recording_hands_over_no_chunk_before_the_call_clock_reaches_its_end(tmp_path):
+    """Paced as live audio, each chunk comes once its last sample would have been recorded, the last
+    one (shorter than the others) too: the call's end, its last cues and its summary, made from it,
+    come no sooner than the recording's length. Only how early is measured (never how late), so the
+    wall clock cannot make it fail."""
+    x, sr = sf.read(CALLS / "normal_8k.wav", frames=int(8000 * 2.3))
+    short = tmp_path / "two_and_a_bit_seconds.wav"
+    sf.write(short, x, sr)
+    src = FileSource(short, realtime=True, block_s=0.5)
+    start = time.monotonic()
+    released = [(chunk.t0 + len(chunk.samples) / src.rate, time.monotonic() - start) for chunk in src.chunks()]
+    assert [end for end, _ in released] == pytest.approx([0.5, 1.0, 1.5, 2.0, 2.3])
+    assert all(at >= end for end, at in released), released
+
+
 def test_an_alert_survives_sigkill_mid_call(tmp_path):
     """Kill -9 right after the first alert is printed: it (and every alert before) is in the database."""
     x, sr = sf.read(CALLS / "labored_start_8k.wav")

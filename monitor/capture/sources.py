@@ -280,20 +280,26 @@ def paced_chunks(blocks: Iterator[tuple[np.ndarray, Unheard]], rate: int, realti
                  stopped: Callable[[], bool]) -> Iterator[Chunk]:
     """A recording's ``blocks`` (n, legs) at ``rate`` Hz, each with the sample ranges a leg's audio
     did not fill (:attr:`Chunk.unheard`), as chunks on the call clock, each counted in ``alike``;
-    paced as live audio with ``realtime``; ended early once ``stopped()``."""
+    ended early once ``stopped()``. With ``realtime``, paced as live audio: a chunk is handed over
+    once the call clock reaches its end, as a live capture hands over a block once it is recorded
+    (so the last one, and the call's end after it, come no sooner than the recording's length)."""
     start = time.monotonic()
     n = 0
     for block, unheard in blocks:
         if stopped():
             return
-        t0 = n / rate
         if realtime:
-            delay = start + t0 - time.monotonic()
-            if delay > 0:
-                time.sleep(delay)
+            wait_until(start + (n + len(block)) / rate)
         alike.add(block)
-        yield Chunk(t0, block, unheard=unheard)
+        yield Chunk(n / rate, block, unheard=unheard)
         n += len(block)
+
+
+def wait_until(moment: float) -> None:
+    """Sleep until the monotonic clock reaches ``moment`` (at once if it has)."""
+    delay = moment - time.monotonic()
+    if delay > 0:
+        time.sleep(delay)
 
 
 def open_problem(path: str | os.PathLike, caller_channel: int = 1, agent_channel: int | None = 0) -> str | None:
