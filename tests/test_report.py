@@ -360,6 +360,34 @@ def test_a_png_alone_says_the_words_its_font_cannot_draw_are_in_the_html_report_
     assert UNDRAWN in render(undrawn, "html").decode("utf-8")
 
 
+def test_the_picture_says_how_many_transcript_lines_it_leaves_out_for_want_of_room_and_where_they_all_are(det):
+    """A long call's transcript has more lines than its panel has room for (the deteriorating call's
+    four minutes: some 30 of its 78): the lines left out keep only their bars, and the panel's title
+    counts them and says where every line is, the page's transcript under the picture (which has them
+    all) or, for the PNG alone, the HTML report and the command that writes it; a call whose lines all
+    fit says nothing of it."""
+    from dataclasses import replace
+    data, page = det["data"], det["html"]
+    fig, texts = timeline_of(data, in_page=True)
+    tax = fig.axes[-1]
+    left_out = len(data.utterances) - len(tax.texts)
+    assert 0 < left_out < len(data.utterances)
+    assert tax.get_title(loc="left") == (f"Transcript (distress phrases in red; {left_out} transcript line(s) not "
+                                         f"drawn (no room); all are in the transcript below)")
+    assert all(html.escape(word) in page for u in data.utterances for word in u.text.split())
+    assert page.count('<div class="utt ') == len(data.utterances)
+    title_box = next(box for text, box in texts if text == tax.get_title(loc="left"))
+    assert fig.bbox.x0 <= title_box.x0 and title_box.x1 <= fig.bbox.x1
+    alone, alone_texts = timeline_of(data)
+    said_alone = alone.axes[-1].get_title(loc="left")
+    assert said_alone.endswith(f"; {left_out} transcript line(s) not drawn (no room); all are in the HTML report: "
+                               f"call-monitor report {data.call_id} -o report.html)")
+    title_box = next(box for text, box in alone_texts if text == said_alone)
+    assert alone.bbox.x0 <= title_box.x0 and title_box.x1 <= alone.bbox.x1
+    few, _ = timeline_of(replace(data, utterances=data.utterances[:4]), in_page=True)
+    assert len(few.axes[-1].texts) == 4 and few.axes[-1].get_title(loc="left") == "Transcript (distress phrases in red)"
+
+
 def test_korean_words_are_drawn_in_an_installed_korean_font_without_a_note_or_a_log_line(det, caplog):
     """With a font that draws Hangul installed (the Makefile's fonts-nanum; Noto CJK and others are
     looked for too), the picture draws a Korean transcript's words in it beside its own font, and

@@ -247,17 +247,36 @@ def boxes_note(texts: Iterable[str], data: ReportData, in_page: bool, *, part: s
         return ""
     if in_page:
         return f"boxes: characters no font here draws; the page's {part} has them"
+    return f"boxes: characters no font here draws; {which} in the HTML report: {html_report_command(data)}"
+
+
+def html_report_command(data: ReportData) -> str:
+    """The command that writes the HTML report of the call of ``data`` (by its id if stored, else
+    its file's name where the picture's font draws it), for a PNG alone to send its reader to."""
     name = os.path.basename(data.source)
     again = (str(data.call_id) if data.call_id is not None else name if name and not _lacks_glyphs([name])
              else "FILE")
-    return f"boxes: characters no font here draws; {which} in the HTML report: call-monitor report {again} -o report.html"
+    return f"call-monitor report {again} -o report.html"
 
 
-def transcript_title(data: ReportData, in_page: bool) -> str:
-    """The transcript panel's title; where a character no font here draws is drawn as a box, it
-    says where the words are (:func:`boxes_note`)."""
-    note = boxes_note((u.text for u in data.utterances), data, in_page, part="transcript", which="the words are")
-    return f"Transcript (distress phrases in red{'; ' + note if note else ''})"
+def left_out_note(left_out: int, data: ReportData, in_page: bool, *, told: bool = False) -> str:
+    """"" when every transcript line is drawn; else how many ``left_out`` found no room on the
+    panel, and where they all are: the page's transcript below the picture (``in_page``), else the
+    HTML report, its command named unless another note of the title has ``told`` it already."""
+    if not left_out:
+        return ""
+    where = ("in the transcript below" if in_page
+             else "in the HTML report" + ("" if told else f": {html_report_command(data)}"))
+    return f"{left_out} transcript line(s) not drawn (no room); all are {where}"
+
+
+def transcript_title(data: ReportData, in_page: bool, left_out: int = 0) -> str:
+    """The transcript panel's title: how many of its lines are not drawn for want of room, and
+    where they are (:func:`left_out_note`); where a character no font here draws is drawn as a box,
+    where the words are (:func:`boxes_note`)."""
+    boxes = boxes_note((u.text for u in data.utterances), data, in_page, part="transcript", which="the words are")
+    notes = [note for note in (left_out_note(left_out, data, in_page, told=bool(boxes)), boxes) if note]
+    return f"Transcript (distress phrases in red{''.join('; ' + note for note in notes)})"
 
 
 TRANSCRIPT_PT = 6.5
@@ -322,15 +341,15 @@ def _transcript(ax: Any, data: ReportData, in_page: bool) -> None:
     ax.set_ylim(0, 4)
     ax.set_yticks([3.0, 1.0])
     ax.set_yticklabels(["caller", "agent"])
-    ax.set_title(transcript_title(data, in_page), loc="left", fontsize=9)
+    fig = ax.figure
+    lines = transcript_lines(data, FIG_WIDTH_IN * 72 * (PLOT_RIGHT - PLOT_LEFT), lambda text, hot: text_width_pt(
+        fig, text, size=TRANSCRIPT_PT, weight="bold" if hot else "normal") + (2 * DISTRESS_PAD * TRANSCRIPT_PT if hot else 0))
+    ax.set_title(transcript_title(data, in_page, len(data.utterances) - len(lines)), loc="left", fontsize=9)
     if not data.utterances:
         msg = ("no transcript (acoustic-only)" if not data.transcribed else "no words recognised")
         ax.text(0.5, 0.5, msg, transform=ax.transAxes, ha="center", va="center", color=MUTED,
                 fontsize=9, style="italic")
         return
-    fig = ax.figure
-    lines = transcript_lines(data, FIG_WIDTH_IN * 72 * (PLOT_RIGHT - PLOT_LEFT), lambda text, hot: text_width_pt(
-        fig, text, size=TRANSCRIPT_PT, weight="bold" if hot else "normal") + (2 * DISTRESS_PAD * TRANSCRIPT_PT if hot else 0))
     for i, u in enumerate(data.utterances):
         base = 2.0 if u.channel == "caller" else 0.0
         colour = CALLER if u.channel == "caller" else AGENT
