@@ -276,6 +276,27 @@ def test_a_stored_calls_cue_table_takes_its_worst_windows_from_its_snapshots_and
     assert "cue snapshots the database keeps" not in det["html"]
 
 
+def test_a_stored_calls_report_names_the_snapshot_interval_the_call_was_stored_with_not_the_one_configured_now(tmp_path):
+    """The database keeps no setting with the call, but its snapshots' times tell how far apart it kept
+    them: a call stored one snapshot every 3 s, reported once the configuration says 10 s, says 3 s
+    where its notes name the snapshots (its worst windows, its cue curves), never the 10 s of now."""
+    x, rate = sf.read(CALLS / "deteriorating_8k.wav", dtype="float32")
+    recording, db = tmp_path / "call.wav", tmp_path / "events.db"
+    sf.write(recording, x[:40 * rate], rate)
+    (tmp_path / "stored.toml").write_text("[storage]\nsnapshot_every_s = 3\n")
+    (tmp_path / "now.toml").write_text("[storage]\nsnapshot_every_s = 10\n")
+    stored = call_monitor_here("replay", recording, "--no-transcribe", "--db", db, "--config", tmp_path / "stored.toml")
+    assert stored.returncode == 0, stored.stderr
+    times = [t for (t,) in sqlite3.connect(db).execute("SELECT t FROM cue_snapshots WHERE channel = 'caller' ORDER BY t")]
+    assert {round(b - a, 3) for a, b in zip(times, times[1:])} == {3.0}
+    done = call_monitor_here("report", "1", "--db", db, "--config", tmp_path / "now.toml", "-o", tmp_path / "r.html")
+    assert done.returncode == 0, done.stderr
+    page = html.unescape((tmp_path / "r.html").read_text())
+    assert ("Its worst windows are of the cue snapshots the database keeps, one every 3 s "
+            "(storage.snapshot_every_s): a report of the call's recording") in page
+    assert "Cue curves from the stored snapshots (every 3 s)" in page and "every 10 s" not in page
+
+
 def test_an_alerts_evidence_gives_a_level_its_change_in_db_as_the_cue_table_does(det):
     """A loudness alert's evidence says "change from the baseline: -10.1 dB", not a percentage of a
     dBFS value; in a combined alert's cues too, beside the percentage of a cue that is no level."""

@@ -279,7 +279,8 @@ class ReportData:
     (drawn from its series, or a call that has none: stopped part-way, or no audio drawn)."""
     snapshot_every_s: float | None = None
     """A stored call's cue windows are the snapshots the database keeps, one every this many seconds
-    (``storage.snapshot_every_s``); None: every cue window, of a recording replayed for its report."""
+    (``storage.snapshot_every_s`` when the call was stored, read from its snapshots' times:
+    :func:`snapshots_every_s`); None: every cue window, of a recording replayed for its report."""
     cue_hop_s: float | None = None
     """Seconds between two cue windows of the call (``analysis.hop_s``), where :attr:`snapshot_every_s` is given."""
 
@@ -829,6 +830,7 @@ def from_store(store: Store, call_id: int, cfg: Config, *, use_audio: bool = Tru
     if call is None:
         raise ReportError(f"call {call_id}: no such call in {store.path}")
     cues = store.cue_snapshots(call_id, "caller")
+    every = snapshots_every_s(cues, store.snapshot_every_s)
     stored, alerts = _sorted_alerts(store, call_id)
     clears = store.list_clears(call_id)
     words = store.transcript(call_id)
@@ -850,8 +852,8 @@ def from_store(store: Store, call_id: int, cfg: Config, *, use_audio: bool = Tru
     cannot = None if tracks or unreadable is None else (unreadable.path, unreadable.problem)
     if not tracks:
         legs = tuple(sorted(call.channels or {"caller": 0}, key=lambda leg: leg != "caller"))
-        notes.append(_no_waveform_note(store, gone, cannot, audio.changed))
-    notes.append(f"Cue curves from the stored snapshots (every {store.snapshot_every_s:g} s); the alerts are "
+        notes.append(_no_waveform_note(every, gone, cannot, audio.changed))
+    notes.append(f"Cue curves from the stored snapshots (every {every:g} s); the alerts are "
                  "exactly as raised live.")
     return ReportData(title=f"call {call_id}", source=call.source, duration_s=float(duration),
                       legs=legs, cues=cues, baseline=baseline, alerts=alerts, clears=clears,
@@ -866,7 +868,7 @@ def from_store(store: Store, call_id: int, cfg: Config, *, use_audio: bool = Tru
                       legs_same=flaws.legs_same or None,
                       quiet_legs=flaws.quiet_legs, recording_gone=gone, recording_unreadable=cannot,
                       recording_replaced=replaced_files(call) if audio.changed and not tracks else None,
-                      no_series=audio.no_series, snapshot_every_s=store.snapshot_every_s,
+                      no_series=audio.no_series, snapshot_every_s=every,
                       cue_hop_s=cfg.analysis.hop_s)
 
 
@@ -887,11 +889,22 @@ def _sorted_alerts(store: Store, call_id: int) -> tuple[list[StoredAlert], list[
     return stored, alerts
 
 
-def _no_waveform_note(store: Store, gone: str | None, cannot: tuple[str, str] | None, changed: str | None) -> str:
+def snapshots_every_s(cues: Sequence[CuesEvent], configured: float) -> float:
+    """The seconds between a stored call's cue snapshots ``cues`` (one leg's, in time order), as the
+    database kept them when the call was stored: the least time between two of them (a snapshot is
+    kept once ``storage.snapshot_every_s`` has passed since the last, at the first cue window from
+    then; one missed while the database failed only widens a gap), which the setting read now
+    (``configured``) need not be. ``configured`` for a call of fewer than two snapshots."""
+    gaps = [b.t - a.t for a, b in zip(cues, cues[1:]) if b.t > a.t]
+    return round(min(gaps), 3) if gaps else configured
+
+
+def _no_waveform_note(every: float, gone: str | None, cannot: tuple[str, str] | None, changed: str | None) -> str:
     """Why the report has no waveform panel (the recording gone, unreadable or replaced, or no audio
-    stored with the call), and what stands in its place."""
+    stored with the call), and what stands in its place (the speech activity of its cue snapshots,
+    one every ``every`` seconds)."""
     instead = ("the waveform panel is replaced by the caller's speech activity (share of each cue window "
-               f"spent speaking), from cue snapshots every {store.snapshot_every_s:g} s.")
+               f"spent speaking), from cue snapshots every {every:g} s.")
     return (f"The call's recording {gone} is gone (moved or deleted): {instead}" if gone else
             f"The call's recording {cannot[0]} {CANNOT_BE_READ}: {cannot[1]}; {instead}" if cannot else
             f"{changed[:-1]}; {instead}" if changed else
