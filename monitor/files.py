@@ -1,7 +1,7 @@
 """Files: written whole or not at all (into a temporary file beside it, renamed over it at the end;
 a new file beside another that goes whatever ends its block),
 why a folder takes no new file (asked of the system by making one), the folder on a path that may not
-be entered (why a file there cannot be read), whether two paths name one file or a pipe, what a file holds (a hash of its bytes), a file
+be entered (why a file there cannot be read or reached, in one wording), whether two paths name one file or a pipe, what a file holds (a hash of its bytes), a file
 or pipe read so that Ctrl-C ends the wait for it, a secret's file others may read, and a file's name as
 text."""
 
@@ -150,6 +150,15 @@ def folder_not_entered(path: str | os.PathLike[str]) -> str | None:
     return (target != full and folder_not_entered(target)) or os.path.dirname(target)
 
 
+def not_entered(path: str | os.PathLike[str]) -> str | None:
+    """Why ``path`` cannot be looked up, in the words every command says it in: "the folder F cannot
+    be entered: permission denied", F the folder on the way to it this process may not enter
+    (:func:`folder_not_entered`), which keeps whatever is there out of its reach (a database, a token
+    or configuration file). None when ``path`` can be looked up."""
+    folder = folder_not_entered(path)
+    return None if folder is None else f"the folder {folder} cannot be entered: permission denied"
+
+
 def refused(err: OSError, path: str | os.PathLike[str]) -> str:
     """``err``, the system's refusal to make or write a file at ``path`` (a folder, or a file), in
     words: :func:`not_writable`'s for a permission or a read-only filesystem, the system's own
@@ -160,12 +169,11 @@ def refused(err: OSError, path: str | os.PathLike[str]) -> str:
 
 
 def cannot_read(err: OSError, path: str | os.PathLike[str]) -> str:
-    """``err``, the system's refusal to read ``path``, in words: its own (``Permission denied``),
-    with the folder above ``path`` this user may not look in where that is why
-    (:func:`folder_not_entered`: the file may well be there, out of this user's reach)."""
-    words = err.strerror or str(err)
-    folder = folder_not_entered(path) if err.errno == errno.EACCES else None
-    return f"{words}: this user may not look in {folder}" if folder else words
+    """``err``, the system's refusal to read ``path``, in words: its own (``Permission denied``), or,
+    where a folder above ``path`` this user may not enter is why, that folder (:func:`not_entered`:
+    the file may well be there, out of this user's reach)."""
+    shut = not_entered(path) if err.errno == errno.EACCES else None
+    return shut or err.strerror or str(err)
 
 
 def same_file(a: str | os.PathLike[str], b: str | os.PathLike[str]) -> bool:

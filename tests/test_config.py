@@ -556,7 +556,7 @@ def test_a_commands_config_option_naming_a_folder_says_so(env, tmp_path, monkeyp
 def test_a_config_option_naming_a_file_in_a_folder_this_user_may_not_look_in_says_so_not_that_it_is_missing(tmp_path):
     """Another user's configuration in their folder of mode 0700: ``os.path.exists`` says False there
     as for a missing file, but the file may well be there: the one line says it cannot be read and
-    which folder keeps it out of reach (exit 2)."""
+    which folder keeps it out of reach, in the words every command says a database there in (exit 2)."""
     from conftest import ROOT, call_monitor
 
     folder = tmp_path / "theirs"
@@ -565,7 +565,7 @@ def test_a_config_option_naming_a_file_in_a_folder_this_user_may_not_look_in_say
     env = dict(os.environ, PYTHONPATH=str(ROOT), HOME=str(tmp_path / "home"), XDG_CONFIG_HOME="")
     done = call_monitor("config", "--config", settings, env=env, permissions_bind=True, timeout=60)
     assert (done.returncode, done.stdout, done.stderr) == (
-        2, "", f"call-monitor: error: {settings}: cannot read (Permission denied: this user may not look in {folder})\n")
+        2, "", f"call-monitor: error: {settings}: cannot read (the folder {folder} cannot be entered: permission denied)\n")
 
 
 @pytest.mark.parametrize("command", [["replay", "call.wav"], ["run"], ["install-service"]])

@@ -165,6 +165,31 @@ def test_a_database_where_no_file_can_be_made_whatever_the_permissions_say_is_re
     assert not os.path.lexists(db)
 
 
+@pytest.mark.parametrize("where", ["a database there", "none there, a folder further in"])
+def test_a_database_behind_a_folder_it_may_not_enter_is_refused_by_replay_and_batch_as_every_command_says_it(
+        tmp_path, where):
+    """A database in a folder this user may not enter (another user's home, one made mode 000) may
+    well be there: replay and batch refuse it before anything is replayed or scored, in the line
+    every command that reads or opens one says ("cannot reach the database"), not as one that
+    cannot be made there; exit 2, nothing made in the folder."""
+    shut = tmp_path / "shut"
+    (shut / "calls").mkdir(parents=True)
+    db = shut / "events.db" if where == "a database there" else shut / "calls" / "events.db"
+    if where == "a database there":
+        a_recorded_database(db)
+    files = sorted(os.listdir(shut))
+    shut.chmod(0)
+    try:
+        replayed = cli("replay", "--jsonl", "--no-transcribe", "--db", db, CALL, cwd=tmp_path, permissions_bind=True)
+        scored = cli("batch", "--workers", "1", "--db", db, CALL, cwd=tmp_path, permissions_bind=True)
+    finally:
+        shut.chmod(0o700)
+    said = f"{ERROR}{db}: cannot reach the database (the folder {shut} cannot be entered: permission denied)"
+    assert (replayed.returncode, replayed.stdout, replayed.stderr) == (2, "", f"{said}: nothing was replayed\n")
+    assert (scored.returncode, scored.stdout, scored.stderr) == (2, "", f"{said}\n")
+    assert sorted(os.listdir(shut)) == files
+
+
 def test_replay_on_a_locked_database_prints_every_alert_with_one_error_line(held_lock, reference_alerts):
     db, _ = held_lock
     t0 = time.monotonic()

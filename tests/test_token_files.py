@@ -88,8 +88,8 @@ def test_a_token_file_in_a_folder_this_user_may_not_look_in_is_one_it_cannot_rea
     private = folder / "supervisor.token"
     private.write_text(f"{TOKEN}\n")
     folder.chmod(0)
-    said = (f"call-monitor: error: {private}: cannot read the token file (Permission denied: this user may not "
-            f"look in {folder})\n")
+    said = (f"call-monitor: error: {private}: cannot read the token file (the folder {folder} cannot be entered: "
+            f"permission denied)\n")
     console = call_monitor("supervisor", "--listen", "127.0.0.1:0", "--db", tmp_path / "c.db", "--token-file", private,
                            permissions_bind=True, timeout=60)
     client = call_monitor("forget-agent", "zoe", "--console", "http://127.0.0.1:9", "--token-file", private,

@@ -563,16 +563,20 @@ def test_a_database_not_made_yet_or_empty_is_taken_the_daemon_makes_it_and_one_i
 def test_a_database_the_daemon_could_never_make_is_refused_in_one_line_and_nothing_made(tmp_path, where):
     """The daemon's database is not there yet, and the daemon could not make it: a file where a
     folder of its path belongs (``--db ~/notes.txt/events.db``), or a folder the user may not write
-    (a shared one set up by root) or not even enter (another user's home: not a traceback). The daemon
-    would run with every alert unstored: refused, one line naming the database and what is in the
-    way, exit 2, no unit, nothing made."""
+    (a shared one set up by root) or not even enter (another user's home: not a traceback, and said
+    as every command says a database it cannot reach, which may well be there). The daemon would run
+    with every alert unstored: refused, one line naming the database and what is in the way, exit 2,
+    no unit, nothing made."""
     blocked = tmp_path / "notes.txt" if where == "under a file" else tmp_path / "shared"
     if where == "under a file":
         blocked.write_text("call notes\n")
-        why = f"{blocked} is a file, not a folder"
+        why = f"cannot make the database there ({blocked} is a file, not a folder)"
+    elif where == "in a folder it may not write":
+        blocked.mkdir(mode=0o555)
+        why = f"cannot make the database there ({blocked}: permission denied)"
     else:
-        blocked.mkdir(mode=0o555 if where == "in a folder it may not write" else 0o000)
-        why = f"{blocked}: permission denied"
+        blocked.mkdir(mode=0o000)
+        why = f"cannot reach the database (the folder {blocked} cannot be entered: permission denied)"
     db = blocked / "calls" / "events.db"
     try:
         r = call_monitor("install-service", "--caller", "softphone.monitor", "--db", db, "--unit-dir",
@@ -581,7 +585,7 @@ def test_a_database_the_daemon_could_never_make_is_refused_in_one_line_and_nothi
     finally:
         blocked.chmod(0o755)
     assert r.returncode == 2 and not (tmp_path / "units").exists()
-    assert r.stderr == f"call-monitor: error: {db}: cannot make the database there ({why})\n"
+    assert r.stderr == f"call-monitor: error: {db}: {why}\n"
     assert not db.parent.exists()
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..console import first_line
-from ..files import cannot_make_in, cannot_open_to_write, folder_not_entered, others_may_read
+from ..files import cannot_make_in, cannot_open_to_write, not_entered, others_may_read
 from .store_errors import StoreError
 from .store_schema import _TABLES, _TABLES_FROM, SCHEMA_VERSION, _too_new
 
@@ -85,13 +85,11 @@ def _console_error(p: Path) -> StoreError:
 
 def unreachable(path: str | os.PathLike[str]) -> str | None:
     """The line for a database at ``path`` behind a folder this user may not enter
-    (:func:`~monitor.files.folder_not_entered`), where whether one is there cannot be told: said by
+    (:func:`~monitor.files.not_entered`, in its words), where whether one is there cannot be told: said by
     every command that opens or looks for a database before anything else, rather than "no database
     there" (:func:`os.path.exists` says False) or a traceback (Path's checks raise); None when it can."""
     p = os.path.expanduser(path)
-    if (folder := folder_not_entered(p)) is None:
-        return None
-    return f"{p}: cannot reach the database (the folder {folder} cannot be entered: permission denied)"
+    return None if (why := not_entered(p)) is None else f"{p}: cannot reach the database ({why})"
 
 
 def no_database(path: str | os.PathLike[str]) -> str:
@@ -345,8 +343,10 @@ def never_writable(path: str | os.PathLike[str]) -> str | None:
     written there: what is there already (:func:`lasting_problem`), or a database that cannot be
     made there (:func:`making_problem`) or written (:func:`writing_problem`). The one check of the
     commands that write and end (``replay``, ``batch``) and of ``install-service``, whose daemon
-    would store no call; None when the database can be written (or is only locked or unreadable now)."""
-    return lasting_problem(path) or making_problem(path) or writing_problem(path)
+    would store no call; None when the database can be written (or is only locked or unreadable now).
+    A database behind a folder this user may not enter is said as every command says it
+    (:func:`unreachable`), not as one that cannot be made there: the folder may well hold it."""
+    return unreachable(path) or lasting_problem(path) or making_problem(path) or writing_problem(path)
 
 
 def _refusal_read(p: Path, flags: str) -> str | None:
