@@ -823,6 +823,41 @@ def test_config_saved_as_a_file_leaves_the_defaults_under_the_home_folder_to_who
     assert f'\n# db = "{tmp_path}/data/callmonitor/supervisor.db"\n' in printed
 
 
+def test_a_database_a_file_sets_under_the_home_folder_is_printed_as_the_file_spells_it_not_as_this_user_s(
+        tmp_path, monkeypatch):
+    """A team's file sets ``storage.db = "~/calls/events.db"``: each user's commands use their own
+    home's, and ``call-monitor config`` prints it as the file spells it (as it prints the other path
+    keys, which the loader leaves as written), not this user's home: a file saved from the output
+    gives every reader their own database, as the file it came from did."""
+    from conftest import ROOT, call_monitor
+
+    team = write(tmp_path / "team.toml", '[storage]\ndb = "~/calls/events.db"\n[supervisor]\ndb = "~/console.db"\n')
+    env = dict(os.environ, PYTHONPATH=str(ROOT), HOME=str(tmp_path / "first"), XDG_CONFIG_HOME="", XDG_DATA_HOME="")
+    monkeypatch.setenv("HOME", env["HOME"])
+    assert load_config(team, user_config=False).storage.db == str(tmp_path / "first/calls/events.db")
+    printed = call_monitor("config", "--config", team, env=env, timeout=60).stdout
+    assert '\ndb = "~/calls/events.db"\n' in printed and '\ndb = "~/console.db"\n' in printed
+    assert str(tmp_path / "first/calls") not in printed
+    saved = write(tmp_path / "saved.toml", printed)
+    monkeypatch.setenv("HOME", str(tmp_path / "second"))
+    cfg = load_config(saved, user_config=False)
+    assert (cfg.storage.db, cfg.supervisor.db) == (str(tmp_path / "second/calls/events.db"), "~/console.db")
+
+
+def test_a_database_set_under_the_home_folder_leaves_a_batch_s_ledger_hash_as_before(tmp_path, monkeypatch):
+    """The database a batch stores into does not score a call: ``storage.db`` set as ``~/calls.db``
+    (printed so by ``call-monitor config``) leaves what a batch's workers load, and its ledger's hash,
+    that of the configuration without it, so that ``--resume`` finds the calls earlier releases scored."""
+    from monitor.batch.runner import config_hash, scoring_toml
+
+    env = {"HOME": "/home/someone"}
+    monkeypatch.setenv("HOME", env["HOME"])
+    cfg = load_config(write(tmp_path / "home.toml", '[storage]\ndb = "~/calls.db"\n'), env=env, user_config=False)
+    plain = load_config(env=env, user_config=False)
+    assert cfg.storage.db == "/home/someone/calls.db"
+    assert scoring_toml(cfg) == scoring_toml(plain) and config_hash(cfg) == config_hash(plain)
+
+
 def test_a_batch_s_workers_and_its_ledger_get_every_key_set_as_before():
     """What a batch's workers load, and what its ledger's configuration hash is of, sets the paths left
     unset too (:func:`scoring_toml`): the hash stays that of earlier releases' ledgers, whose calls

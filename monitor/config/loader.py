@@ -283,9 +283,11 @@ def _build(layers: list[tuple[str, dict[str, dict[str, Any]]]], env: Mapping[str
                     overridden[key] = (origin.get(key), _setting(cfg, key))
                 origin[key] = source
             cfg = _apply(cfg, section, values)
-    cfg = replace(cfg, storage=replace(cfg.storage, db=str(Path(cfg.storage.db).expanduser())),
+    db = str(Path(cfg.storage.db).expanduser())  # used so; printed as written (Config.written)
+    cfg = replace(cfg, storage=replace(cfg.storage, db=db),
                   sources=tuple(s for s, _ in layers if s != COMMAND_LINE), origin=MappingProxyType(origin),
-                  overridden=MappingProxyType(overridden))
+                  overridden=MappingProxyType(overridden),
+                  written=MappingProxyType({"storage.db": cfg.storage.db} if db != cfg.storage.db else {}))
     _cross_check(cfg, origin)
     return cfg
 

@@ -1097,6 +1097,11 @@ class Config:
     there; not a TOML key, nor compared: configurations of the same values are equal wherever they
     were set): a problem with the value found later (a file it names that cannot be read) names
     where it was set (:func:`~monitor.config.loader.where_set`)."""
+    written: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}), compare=False)
+    """The path keys whose value the loader expanded (``storage.db = "~/calls.db"``, used as
+    ``/home/dana/calls.db``), each as the file or command line that set it spells it (not a TOML key,
+    nor compared): ``call-monitor config`` prints that, so that a file saved from its output follows
+    each reader's home, not this user's (:func:`~monitor.config.toml.effective_config_toml`)."""
     overridden: Mapping[str, tuple[str | None, Any]] = field(default_factory=lambda: MappingProxyType({}),
                                                              compare=False)
     """The dotted keys the command line set, each with what it overrides: the file that sets it

@@ -4,7 +4,8 @@ The output parses back (tomllib) to the same configuration; ``false`` stands for
 unset optional threshold. A key whose default is computed from the environment (the files under the
 XDG base directories) and that nothing set is printed commented out, with its value here: saved as a
 configuration file that another user, or another ``$XDG_DATA_HOME``, reads, it is that reader's default
-still, not this user's path. Its secrets (the console's agent tokens, a URL's query values and path
+still, not this user's path; so is a path a file set from the home folder (``~/calls.db``), printed as
+that file spells it. Its secrets (the console's agent tokens, a URL's query values and path
 after its first segment) are hidden unless asked for (``--show-secrets``); saved back hidden, they
 are refused with the key named.
 """
@@ -12,6 +13,7 @@ are refused with the key named.
 from __future__ import annotations
 
 import json
+import os
 import re
 import textwrap
 from dataclasses import fields, is_dataclass
@@ -81,10 +83,20 @@ def _unset_computed(cfg: Config) -> frozenset[str]:
     return frozenset(key for key in XDG_PATH_KEYS if key not in cfg.origin)
 
 
+def _as_written(cfg: Config) -> dict[str, str]:
+    """The path keys the loader expanded (:attr:`~monitor.config.schema.Config.written`) as the file
+    or command line that set them spells them (``~/calls.db``), where the value is still that one
+    expanded: printed so, a file saved from the output follows its reader's home, as the one it came
+    from did, not this user's."""
+    return {key: text for key, text in cfg.written.items()
+            if os.path.expanduser(text) == getattr(getattr(cfg, key.split(".")[0]), key.split(".")[1])}
+
+
 def _table(name: str, obj: Any, cls: type, doc: str = "", skip: tuple[str, ...] = (), *, secrets: bool,
-           unset: frozenset[str] = frozenset()) -> str:
+           unset: frozenset[str] = frozenset(), written: Mapping[str, str] | None = None) -> str:
     """The section ``name`` of ``obj``, each key under its meaning; a key of ``unset`` commented out
-    after a line saying why (:func:`_unset_computed`)."""
+    after a line saying why (:func:`_unset_computed`); one of ``written`` as it is spelt there
+    (:func:`_as_written`)."""
     docs = key_docs(cls)
     out = [f"\n{_comment(doc) if doc else ''}[{name}]\n"]
     for f in fields(cls):
@@ -96,7 +108,8 @@ def _table(name: str, obj: Any, cls: type, doc: str = "", skip: tuple[str, ...] 
             out.append(_comment("the cue this rule watches"))
         elif f.name == "direction":
             out.append(_comment("\"below\" or \"above\": the direction of trouble"))
-        line = f"{f.name} = {_value(_shown(getattr(obj, f.name), f.metadata, secrets))}\n"
+        value = (written or {}).get(f"{name}.{f.name}", getattr(obj, f.name))
+        line = f"{f.name} = {_value(_shown(value, f.metadata, secrets))}\n"
         if f"{name}.{f.name}" in unset:
             folder = XDG_PATH_KEYS[f"{name}.{f.name}"][0]
             line = f"# left unset, to follow the reader's $HOME and ${folder}; for this user:\n# {line}"
@@ -124,7 +137,8 @@ def effective_config_toml(cfg: Config, user_config: str = "~/.config/callmonitor
     header says to save it as ``user_config`` (:func:`_header`). The keys whose default is computed
     from the environment are printed commented out where nothing set them (:func:`_unset_computed`),
     unless ``pinned``: then every key is set (what a batch's workers load, and its ledger's hash,
-    which is that of earlier releases)."""
+    which is that of earlier releases). A path a file set from its home folder (``~/calls.db``) is
+    printed as that file spells it, not as this user's path (:func:`_as_written`), unless ``pinned``."""
     parts = _header(cfg, user_config, secrets)
     parts.append(_table("analysis", cfg.analysis, AnalysisConfig,
                         "Cue windows and the caller's baseline.", secrets=secrets))
@@ -148,8 +162,10 @@ def effective_config_toml(cfg: Config, user_config: str = "~/.config/callmonitor
                         "Local speech recognition (Vosk).", secrets=secrets))
     parts.append(_table("daemon", cfg.daemon, DaemonConfig, "The live daemon (call-monitor run).", secrets=secrets))
     parts.append(_table("delivery", cfg.delivery, DeliveryConfig, "Where alerts are delivered.", secrets=secrets))
-    unset = frozenset() if pinned else _unset_computed(cfg)
-    parts.append(_table("storage", cfg.storage, StorageConfig, "The SQLite store.", secrets=secrets, unset=unset))
+    unset, written = (frozenset(), {}) if pinned else (_unset_computed(cfg), _as_written(cfg))
+    parts.append(_table("storage", cfg.storage, StorageConfig, "The SQLite store.", secrets=secrets, unset=unset,
+                        written=written))
     parts.append(_table("supervisor", cfg.supervisor, SupervisorConfig,
-                        "The supervisor's console (call-monitor supervisor).", secrets=secrets, unset=unset))
+                        "The supervisor's console (call-monitor supervisor).", secrets=secrets, unset=unset,
+                        written=written))
     return "\n".join(parts)
