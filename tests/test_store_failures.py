@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import (ALERTING_CALL as CALL, PY, ROOT, bare_sqlite_file, call_monitor, call_monitor_here, fifo_writer,
+from conftest import (ALERTING_CALL as CALL, PERMISSIONS_BIND, PY, ROOT, bare_sqlite_file, call_monitor, call_monitor_here, fifo_writer,
                       fill, opener_taking_the_lock, stopped_at, wait_for)
 
 from monitor.config import load_config
@@ -631,6 +631,45 @@ def test_purge_of_a_database_that_is_not_there_is_one_line_and_exit_2_and_makes_
     db.mkdir()  # a folder given where the file belongs: said as `alerts` says it
     r = cli("purge", "--db", str(db), "--older-than", "30d")
     assert r.returncode == 2 and r.stderr == f"call-monitor: error: {db}: is a directory, not a database file: nothing to purge\n"
+
+
+def cron_purge_line() -> str:
+    """The shell line docs/configuration.md gives a cron job that runs ``purge``."""
+    text = (ROOT / "docs" / "configuration.md").read_text(encoding="utf-8")
+    return next(line for line in text.splitlines() if line.startswith("out=$(call-monitor purge"))
+
+
+@pytest.mark.parametrize("where", ["none there yet", "a database there", "behind a folder it may not enter"])
+def test_the_cron_line_the_docs_give_is_quiet_before_the_first_call_and_says_a_database_it_cannot_reach(
+        tmp_path, where):
+    """The documented cron line lets purge find its database (the configuration's, under the cron user's
+    home): quiet, exit 0, where none has been recorded yet or the purge is done; a database behind a
+    folder that user may not enter, which ``test -e`` takes for a missing file, is said in purge's one
+    line, exit 2, so that calls kept past their retention do not go unseen."""
+    (tmp_path / "bin").mkdir()
+    (launcher := tmp_path / "bin" / "call-monitor").write_text(f'#!/bin/sh\nexec {PY} -m monitor.cli "$@"\n')
+    launcher.chmod(0o755)
+    home = tmp_path / "home"
+    db = home / ".local" / "share" / "callmonitor" / "events.db"
+    db.parent.mkdir(parents=True)
+    if where != "none there yet":
+        Store.open(db).close()
+    shut = home / ".local"
+    if where == "behind a folder it may not enter":
+        shut.chmod(0)
+    env = {"PATH": f"{tmp_path / 'bin'}:/usr/bin:/bin", "HOME": str(home), "PYTHONPATH": str(ROOT)}
+    try:
+        r = subprocess.run([*PERMISSIONS_BIND, "sh", "-c", cron_purge_line()], env=env, capture_output=True,
+                           text=True, timeout=120)
+    finally:
+        shut.chmod(0o755)
+    if where == "behind a folder it may not enter":
+        assert (r.returncode, r.stdout, r.stderr) == (
+            2, "", f"call-monitor: error: {db}: cannot reach the database (the folder {shut} cannot be entered: "
+                   "permission denied): nothing to purge\n")
+    else:
+        assert (r.returncode, r.stdout, r.stderr) == (0, "", "")
+    assert db.exists() == (where != "none there yet")
 
 
 def test_purge_of_an_empty_file_is_one_line_and_exit_2_and_leaves_it_empty(tmp_path):
