@@ -834,9 +834,7 @@ def from_store(store: Store, call_id: int, cfg: Config, *, use_audio: bool = Tru
     stored, alerts = _sorted_alerts(store, call_id)
     clears = store.list_clears(call_id)
     words = store.transcript(call_id)
-    duration = call.duration_s
-    if duration is None:
-        duration = max([c.t for c in cues] + [a.t for a in alerts] + [0.0])
+    duration = _stored_duration(call.duration_s, cues, alerts)
     baseline = Baseline.from_dict(call.baseline) if call.baseline else None
     stop = stop_of(call, float(duration))
     spans, agent_spans = source_no_input_of(call.summary), no_input_of(call.summary, "agent")
@@ -870,6 +868,12 @@ def from_store(store: Store, call_id: int, cfg: Config, *, use_audio: bool = Tru
                       recording_replaced=replaced_files(call) if audio.changed and not tracks else None,
                       no_series=audio.no_series, snapshot_every_s=every,
                       cue_hop_s=cfg.analysis.hop_s)
+
+
+def _stored_duration(duration_s: float | None, cues: Sequence[CuesEvent], alerts: Sequence[AlertEvent]) -> float:
+    """A stored call's length: as stored when it ended, else (still running, or left by a crash) up
+    to its last cue snapshot or alert."""
+    return duration_s if duration_s is not None else max([c.t for c in cues] + [a.t for a in alerts] + [0.0])
 
 
 def _summary_notes(summary: Mapping[str, Any] | None, spans: Sequence[tuple[float, float]],
