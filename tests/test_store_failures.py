@@ -636,14 +636,14 @@ def test_purge_of_a_database_that_is_not_there_is_one_line_and_exit_2_and_makes_
 def cron_purge_line() -> str:
     """The shell line docs/configuration.md gives a cron job that runs ``purge``."""
     text = (ROOT / "docs" / "configuration.md").read_text(encoding="utf-8")
-    return next(line for line in text.splitlines() if line.startswith("out=$(call-monitor purge"))
+    return next(line for line in text.splitlines() if line.startswith("call-monitor purge"))
 
 
 @pytest.mark.parametrize("where", ["none there yet", "a database there", "behind a folder it may not enter"])
 def test_the_cron_line_the_docs_give_is_quiet_before_the_first_call_and_says_a_database_it_cannot_reach(
         tmp_path, where):
-    """The documented cron line lets purge find its database (the configuration's, under the cron user's
-    home): quiet, exit 0, where none has been recorded yet or the purge is done; a database behind a
+    """The documented cron line (``purge --missing-ok``) lets purge find its database (the configuration's,
+    under the cron user's home): exit 0, quiet where none has been recorded yet; a database behind a
     folder that user may not enter, which ``test -e`` takes for a missing file, is said in purge's one
     line, exit 2, so that calls kept past their retention do not go unseen."""
     (tmp_path / "bin").mkdir()
@@ -667,9 +667,22 @@ def test_the_cron_line_the_docs_give_is_quiet_before_the_first_call_and_says_a_d
         assert (r.returncode, r.stdout, r.stderr) == (
             2, "", f"call-monitor: error: {db}: cannot reach the database (the folder {shut} cannot be entered: "
                    "permission denied): nothing to purge\n")
-    else:
+    elif where == "none there yet":
         assert (r.returncode, r.stdout, r.stderr) == (0, "", "")
+    else:
+        assert (r.returncode, r.stdout) == (0, "") and r.stderr.startswith("call-monitor: purged 0 call(s)")
     assert db.exists() == (where != "none there yet")
+
+
+@pytest.mark.parametrize("there", ["a folder", "an empty file"])
+def test_purge_missing_ok_still_says_what_is_there_where_the_database_belongs(tmp_path, there):
+    """``--missing-ok`` passes over only a database not there yet: a folder or an empty file where it
+    belongs is still one line, exit 2, and is left as it was."""
+    db = tmp_path / "events.db"
+    db.mkdir() if there == "a folder" else db.touch()
+    r = call_monitor("purge", "--missing-ok", "--db", str(db))
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and str(db) in r.stderr
+    assert db.is_dir() if there == "a folder" else db.stat().st_size == 0
 
 
 def test_purge_of_an_empty_file_is_one_line_and_exit_2_and_leaves_it_empty(tmp_path):

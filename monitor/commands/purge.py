@@ -37,12 +37,16 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--older-than", metavar="AGE",
                    help=f"{WHEN_FORMATS} (a date: the calls that started before it); "
                         "0d purges every call that has ended (default: storage.retention_days)")
+    p.add_argument("--missing-ok", action="store_true",
+                   help="no database there yet (nothing recorded to it) is not an error: nothing is said and "
+                        "the exit status is 0, for a cron job that may run before the first call; every other "
+                        "problem (a database that cannot be reached or is not one) is still said, exit 2")
     add_config_options(p)
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..delivery.store_files import no_database_there
+    from ..delivery.store_files import no_database_there, not_there_yet
     from .common import ConfigError, StoreError, config_from_args, open_store
     now = time.time()
     try:
@@ -59,6 +63,8 @@ def run(args: argparse.Namespace) -> int:
     # as every command that reads one: a --db mistyped shows; an empty file or an SQLite file with no
     # tables is left so, not made a database
     if (none := no_database_there(cfg.storage.db)) is not None:
+        if args.missing_ok and not_there_yet(cfg.storage.db):
+            return ExitStatus.OK
         error(f"{none}: nothing to purge")
         return ExitStatus.BAD_SETUP
     try:

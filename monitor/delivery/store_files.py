@@ -173,6 +173,14 @@ def no_database_there(path: str | os.PathLike[str]) -> str | None:
     return no_tables(db) if is_bare_sqlite_file(db) else None
 
 
+def not_there_yet(path: str | os.PathLike[str]) -> bool:
+    """Whether nothing at all is at ``path`` (not even a broken link), in a folder this user may
+    enter: no database has been recorded there yet, as opposed to one that cannot be reached or a
+    file or folder that is not one (:func:`no_database_there`)."""
+    db = os.path.expanduser(path)
+    return unreachable(db) is None and not os.path.lexists(db)
+
+
 SQLITE_HEADER = b"SQLite format 3\x00"
 """The first 16 bytes of every SQLite database file."""
 
