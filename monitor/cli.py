@@ -17,8 +17,14 @@ COMMANDS = ("analyze", "replay", "alerts", "config", "models", "devices", "run",
 
 
 class _TopParser(argparse.ArgumentParser):
-    """The top parser: a mistyped command (``analyse``) is said with the command it is close to, as
-    a mistyped option is (:func:`_refuse_unrecognized`)."""
+    """The top parser, and each command's (argparse makes them of the top parser's class): a long
+    option is taken whole only, not by a beginning of it (``--jso`` for ``--json``), so that a
+    mistyped option, or one of a later release, is refused with the option it is close to
+    (:func:`_refuse_unrecognized`) and never taken for another; a mistyped command (``analyse``)
+    is said with the command it is close to."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **{"allow_abbrev": False, **kwargs})
 
     def error(self, message: str) -> NoReturn:
         typed = re.match(r"argument COMMAND: invalid choice: '(.*)' \(choose from ", message)
@@ -213,10 +219,19 @@ def _refuse_unrecognized(parser: argparse.ArgumentParser, command: str | None, u
     sub = next((a for a in parser._actions if isinstance(a, argparse._SubParsersAction)), None)
     own: argparse.ArgumentParser = sub.choices.get(command, parser) if sub is not None and command else parser
     options = list(own._option_string_actions)
-    close = [m[0] for arg in unrecognized if arg.startswith("-")
-             for m in [difflib.get_close_matches(arg.split("=", 1)[0], options, n=1)] if m]
+    close = [option for arg in unrecognized if arg.startswith("-") and not arg[1:2].isdigit()  # -1h: a value
+             if (option := _close_option(arg, options))]
     hint = f" (did you mean {', '.join(close)}?)" if close else ""
     own.error(f"unrecognized arguments: {' '.join(unrecognized)}{hint}")
+
+
+def _close_option(typed: str, options: list[str]) -> str | None:
+    """The option of ``options`` that ``typed`` (``--webhook-w``, ``--sinse=2h``) was meant for: the
+    one option it is the beginning of, else the one its letters are closest to; None for none."""
+    name = typed.split("=", 1)[0]
+    begun = [option for option in options if option.startswith(name)]
+    close = begun if len(begun) == 1 else difflib.get_close_matches(name, options, n=1)
+    return close[0] if close else None
 
 
 if __name__ == "__main__":

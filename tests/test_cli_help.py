@@ -218,6 +218,49 @@ def test_an_argument_no_option_takes_is_said_by_its_commands_parser_with_the_opt
     assert os.listdir(tmp_path) == []
 
 
+def _arguments_required(parser: argparse.ArgumentParser) -> list[str]:
+    """Arguments that give ``parser`` what it requires: each positional argument (its first choice,
+    or a word) and each required option with a word."""
+    given: list[str] = []
+    for action in parser._actions:
+        if action.option_strings and action.required:
+            given += [action.option_strings[-1], "x"]
+        elif not action.option_strings and action.nargs not in ("?", "*"):
+            given.append(next(iter(action.choices)) if action.choices else "x")
+    return given
+
+
+@pytest.mark.parametrize("command", sorted(_subparsers()))
+def test_a_command_takes_its_long_options_whole_and_no_beginning_of_one_for_it(command: str) -> None:
+    """argparse took a beginning of a long option for the option (``status --jso``, ``replay
+    --webhook-w 2``): a mistyped option, or one of a later release given to this one, was silently
+    another. Every beginning of every long option of every command that is not itself an option is
+    left unrecognized, which the command refuses (the case below)."""
+    parser = _subparsers()[command]
+    required = _arguments_required(parser)
+    taken = []
+    for option in (o for o in parser._option_string_actions if o.startswith("--")):
+        for begun in (option[:end] for end in range(3, len(option))):
+            if begun not in parser._option_string_actions:
+                _, unrecognized = parser.parse_known_args([*required, f"{begun}=1"])
+                taken += [] if unrecognized == [f"{begun}=1"] else [begun]
+    assert taken == []
+
+
+@pytest.mark.parametrize("args, said", [
+    (["status", "--jso"], "call-monitor status: error: unrecognized arguments: --jso (did you mean --json?)"),
+    (["replay", "call.wav", "--webhook-w", "2"],
+     "call-monitor replay: error: unrecognized arguments: --webhook-w 2 (did you mean --webhook-wait?)"),
+    (["run", "--no-transc"],
+     "call-monitor run: error: unrecognized arguments: --no-transc (did you mean --no-transcribe?)"),
+])
+def test_a_beginning_of_a_long_option_is_refused_with_the_option_it_begins_and_nothing_run(
+        args, said, tmp_path) -> None:
+    r = call_monitor(*args, cwd=tmp_path, timeout=30)
+    assert (r.returncode, r.stdout) == (2, "") and r.stderr.splitlines()[-1] == said, r.stderr
+    assert os.listdir(tmp_path) == []
+
+
 @pytest.mark.parametrize("typed, said", [
     ("analyse", "call-monitor: error: argument COMMAND: invalid choice: 'analyse' (did you mean analyze?)"),
     ("install-servcie", "call-monitor: error: argument COMMAND: invalid choice: 'install-servcie' "

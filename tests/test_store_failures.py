@@ -922,16 +922,20 @@ def test_a_duration_with_a_minus_sign_is_one_line_saying_to_give_it_without(tmp_
     """``--since -1h`` (the last hour, as a person may write it) got argparse's "argument --since:
     expected one argument" under a usage, the value taken for an option; ``--since=-1h`` that it was
     no duration. Both, and a plus sign, are one line saying what the duration means without its
-    sign, exit 2, the database as it was; so is the option abbreviated as argparse takes it
-    (``--sin -1h``), which got argparse's message still."""
+    sign, exit 2, the database as it was. A beginning of the option (``--sin -1h``) is no option
+    of the command, refused with the option it is close to."""
     db = one_call_db(tmp_path / "e.db", 40)
     before = db.read_bytes()
     for argv, value in (([option, f"-{given}"], f"-{given}"), ([f"{option}=-{given}"], f"-{given}"),
-                        ([option, f"+{given}"], f"+{given}"), ([option[:5], f"-{given}"], f"-{given}")):
+                        ([option, f"+{given}"], f"+{given}")):
         r = call_monitor_here(command, "--db", str(db), *argv)
         assert (r.returncode, r.stdout) == (2, ""), argv
         assert r.stderr == (f"call-monitor: error: {option} '{value}': a duration counts back from now and takes no "
                             f"sign: {option} {given} means {given} ago\n"), argv
+    r = call_monitor_here(command, "--db", str(db), option[:5], f"-{given}")
+    assert (r.returncode, r.stdout) == (2, "")
+    assert r.stderr.splitlines()[-1] == (f"call-monitor {command}: error: unrecognized arguments: {option[:5]} "
+                                         f"-{given} (did you mean {option}?)"), r.stderr
     assert db.read_bytes() == before
 
 

@@ -58,8 +58,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 class _AgentFromManifest(argparse.Action):
     """``--agent FILE``, the agent's file of a call of two files as ``replay`` takes it, refused
-    saying where a batch takes it (a manifest's ``agent_path``): argparse took it for
-    ``--agent-channel`` abbreviated and said the file was no number. Not in the help."""
+    saying where a batch takes it (a manifest's ``agent_path``), not as an unknown option close to
+    ``--agent-channel``. Not in the help."""
 
     def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values,
                  option_string: str | None = None) -> None:

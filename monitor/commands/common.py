@@ -74,26 +74,19 @@ a value that begins with a minus sign (``--since -1h``) is theirs, not an option
 
 
 def signed_values_joined(argv: list[str]) -> list[str]:
-    """``argv`` with each :data:`WHEN_OPTIONS`, whole or abbreviated as argparse takes it (``--sin``),
-    followed by a value that begins with a sign and a digit (``--since -1h``) written as one argument
-    (``--since=-1h``; argparse then resolves the abbreviation, or says it is ambiguous): argparse takes
-    such a value for an option and says only that the option expected one argument, where
-    :func:`parse_when` says what to give. Everything after ``--`` is left as it is."""
+    """``argv`` with each :data:`WHEN_OPTIONS` followed by a value that begins with a sign and a digit
+    (``--since -1h``) written as one argument (``--since=-1h``): argparse takes such a value for an
+    option and says only that the option expected one argument, where :func:`parse_when` says what
+    to give. Everything after ``--`` is left as it is."""
     out: list[str] = []
     for i, arg in enumerate(argv):
         if arg == "--":
             return out + argv[i:]
-        if out and _names_when_option(out[-1]) and re.match(r"-\d", arg):
+        if out and out[-1] in WHEN_OPTIONS and re.match(r"-\d", arg):
             out[-1] = f"{out[-1]}={arg}"
             continue
         out.append(arg)
     return out
-
-
-def _names_when_option(arg: str) -> bool:
-    """Whether ``arg`` is one of :data:`WHEN_OPTIONS`, or a beginning of one (``--sin``, ``--old``)
-    that argparse may take for it."""
-    return arg.startswith("--") and len(arg) > 2 and any(option.startswith(arg) for option in WHEN_OPTIONS)
 
 
 def parse_duration(text: str) -> float | None:
