@@ -74,8 +74,8 @@ from .config import Config, ConfigError, changed_keys, overruled_line
 from .console import TRANSCRIPTION_OFF, call_name, first_line, keeping_records, problem_of, recovery_of
 from . import daemon_status
 from .daemon_recent import RecentCalls
-from .daemon_reload import (AT_NEXT_START, RELOAD, TRANSCRIPTION_NOTES, WEBHOOK_KEYS, legs_problem, notes_change,
-                            retarget_webhook, say_notes)
+from .daemon_reload import (AT_NEXT_START, RELOAD, TRANSCRIPTION_NOTES, WEBHOOK_KEYS, legs_problem,
+                            move_status_socket, notes_change, retarget_webhook, say_notes)
 from .daemon_status import LastProblem
 from .delivery.call_audio import CallAudio, CallAudioError
 from .delivery.call_files import CallFileWrites, audio_folder, audio_name, call_files_problem, report_path
@@ -210,7 +210,7 @@ def wait_left_s(since: float | None, t: float, limit_s: float) -> float | None:
 class Daemon:
     def __init__(self, cfg: Config, source: Source, store: Store, sinks: dict[str, Callable[[Event], None]],
                  *, reload: Callable[[], Config] | None = None, webhook=None, notify=None, transcription=None,
-                 transcription_off: str | None = None, loading=None, status_path: str | None = None,
+                 transcription_off: str | None = None, loading=None, status=None,
                  started_at: float | None = None, options: Mapping[str, str] | None = None) -> None:
         self.cfg = cfg
         self.running_cfg = cfg
@@ -239,7 +239,9 @@ class Daemon:
         self.loading = loading
         """The speech model loading in the background (a ``ModelLoading``) until the capture loop
         takes its outcome (:meth:`_join_transcription`), then None."""
-        self.status_path = status_path
+        self.status = status
+        """The status socket's server (a ``StatusServer``), which a reload moves to a new place; None
+        where nothing listens for the daemon (a daemon run in a test)."""
         self._begin_bookkeeping(started_at)
         self._begin_capture_state(cfg, source)
 
@@ -729,12 +731,14 @@ class Daemon:
         if cfg is None:
             return
         applied = self._retarget_webhook(cfg)
-        later = [k for k in changed_keys(self.running_cfg, cfg, AT_NEXT_START)
-                 if applied is not None or k not in WEBHOOK_KEYS]  # refused: the next start refuses it too
+        moved = self._move_status_socket(cfg)
+        kept = (*(() if applied is not None else WEBHOOK_KEYS),  # refused: the next start refuses it too
+                *(moved if moved is not None else ("daemon.status_socket",)))  # moved, or said not moved
+        later = [k for k in changed_keys(self.running_cfg, cfg, AT_NEXT_START) if k not in kept]
         overruled = overruled_line(self.cfg, cfg, self.options)
         notes_from = self.cfg if notes_change(self.transcription, self.cfg, cfg) else None
         self._run_with(cfg)
-        self._say_reloaded(later, applied)
+        self._say_reloaded(later, refused=applied is None or moved is None)
         if overruled is not None:
             self._say("warning", overruled)
         if notes_from is not None:
@@ -763,6 +767,15 @@ class Daemon:
                 webhook_token_file=cfg.delivery.webhook_token_file))
         return applied
 
+    def _move_status_socket(self, cfg: Config) -> tuple[str, ...] | None:
+        """The status socket moved to where ``cfg`` places it, whose ``daemon.status_socket`` then
+        counts as running; what :func:`move_status_socket` answers (None: it could not be moved)."""
+        moved = move_status_socket(self.status, self.running_cfg, cfg)
+        if moved:
+            self.running_cfg = dataclasses.replace(self.running_cfg, daemon=dataclasses.replace(
+                self.running_cfg.daemon, status_socket=cfg.daemon.status_socket))
+        return moved
+
     def _run_with(self, cfg: Config) -> None:
         """``cfg`` applied to what runs: the distress phrases (from the next call), the streams' end
         grace, the running call's pipeline (its events emitted), the terminal's bell and words, notify on or off."""
@@ -785,14 +798,15 @@ class Daemon:
             else:
                 self.sinks.pop("notify", None)
 
-    def _say_reloaded(self, later: list[str], applied: tuple[str, ...] | None) -> None:
+    def _say_reloaded(self, later: list[str], *, refused: bool) -> None:
         """The reload's line: the keys ``later`` that apply at the next start, or that it applied
-        (the reload's problem over); nothing when the webhook's token was refused (``applied`` None)."""
+        (the reload's problem over); nothing when part of it was ``refused`` (the webhook's token, the
+        status socket's new place: said as the reload's problem)."""
         if later:
             message = f"configuration reloaded, except what applies at the next start: {', '.join(later)}"
-            # the last problem now, a refused reload's no more; a refused token stays the reload's problem
-            self._say("warning", message, problem_of(RELOAD) if applied is not None else None)
-        elif applied is not None:  # else its webhook's token was refused, said as the reload's problem
+            # the last problem now, a refused reload's no more; a refused part stays the reload's problem
+            self._say("warning", message, None if refused else problem_of(RELOAD))
+        elif not refused:  # else a part refused, said as the reload's problem
             self._say("info", "configuration reloaded", recovery_of(RELOAD))  # what a reload refused or left is over
 
 

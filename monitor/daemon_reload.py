@@ -1,6 +1,7 @@
 """What a reload of the live daemon's configuration (SIGHUP) checks and applies outside the daemon's
 own parts: the keys left for the next start, the refusal of one source for both legs (the start's
-too), the transcription setup's notes said again, and the webhook's new URL and token.
+too), the transcription setup's notes said again, the webhook's new URL and token, and the status
+socket's new place.
 
 :meth:`~monitor.daemon.Daemon.request_reload` asks for it; the capture loop applies it between
 chunks, handing the new thresholds to the running call.
@@ -26,7 +27,12 @@ AT_NEXT_START = ("daemon.caller", "daemon.agent", "daemon.wait_for_source", "dae
                  "transcription.renew_s")
 """Keys a reload cannot apply to a running daemon (its devices, database, socket, webhook and
 recognizer are opened at start): changed, they are named in the reload's line. The webhook's URL
-and token file are applied to a webhook that runs (:func:`retarget_webhook`)."""
+and token file are applied to a webhook that runs (:func:`retarget_webhook`), and the status
+socket's place to the socket that listens (:func:`move_status_socket`)."""
+
+SOCKET_PLACED_BY = ("daemon.status_socket", "storage.db")
+"""The keys that place the status socket (:func:`~monitor.delivery.status_socket.socket_path`):
+``storage.db`` where neither ``daemon.status_socket`` nor a runtime folder of the user's does."""
 
 WEBHOOK_KEYS = ("delivery.webhook_url", "delivery.webhook_token_file")
 """The keys :func:`retarget_webhook` applies to a running webhook (a token it refuses: neither)."""
@@ -127,3 +133,38 @@ def reloaded_token(path: str | None, running: Config, webhook: Any) -> str | Non
         return None
     kept = kept_pipe_token(path, running.delivery.webhook_token_file, webhook.target.token)
     return kept if kept is not None else read_token_file(path)
+
+
+def move_status_socket(server: Any, running: Config, cfg: Config) -> tuple[str, ...] | None:
+    """A reload's new place for the status socket (a new ``daemon.status_socket``, or a new
+    ``storage.db`` where the socket is beside the database) applied to the ``server`` that
+    listens: ``status`` and ``call``, which read the configuration again, find the daemon there; one
+    info line says so. Returns the keys applied (``daemon.status_socket``; a new ``storage.db``
+    still applies at the next start); none without a server or a new place; None for a place it
+    cannot listen at (one warning line, the reload's problem until a reload applies all of it: the
+    socket stays where it was)."""
+    from .delivery.status_socket import shared_folder_warning, socket_path
+
+    if server is None or not changed_keys(running, cfg, SOCKET_PLACED_BY):
+        return ()
+    path, was = socket_path(cfg), server.path
+    if path != was:
+        try:
+            _move_server(server, path)
+        except (RuntimeError, OSError) as err:
+            why = str(err) if isinstance(err, RuntimeError) else f"cannot listen there ({err.strerror or err})"
+            log.warning("status socket not moved to %s: %s; it stays at %s until the next start (status and call "
+                        "ask it there with --socket %s)", path, why, was, was, extra=problem_of(RELOAD))
+            return None
+        log.info("status socket moved to %s (from %s)", path, was)
+        if shared := shared_folder_warning(path):
+            log.warning("%s", shared)
+    return ("daemon.status_socket",)
+
+
+def _move_server(server: Any, path: str) -> None:
+    """``server`` listening at ``path`` from now on; RuntimeError for a path no socket's holds."""
+    from .delivery.status_socket import socket_path_problem
+    if problem := socket_path_problem(path):
+        raise RuntimeError(problem)
+    server.move_to(path)

@@ -605,6 +605,71 @@ def test_sighup_reloads_configuration(pulse, env, tmp_path):
         d.kill()
 
 
+def test_a_reload_that_moves_the_status_socket_moves_it_and_status_and_call_find_the_daemon_there(
+        pulse, env, tmp_path):
+    """``daemon.status_socket`` set by a reload: the daemon went on listening at its start's socket,
+    while `status` and `call`, which read the configuration, looked only at the new path and said
+    that no daemon was running (a softphone's ``call start`` lost). The reload moves the socket: one
+    line says where, the old one is removed, `status` and `call` find the daemon at the new one, and
+    the key left out again moves it back."""
+    d = start_daemon(env, tmp_path)
+    cfg, moved = tmp_path / "c.toml", tmp_path / "sockets" / "moved.sock"
+    ask = ("--config", str(cfg), "--db", str(tmp_path / "e.db"))
+    try:
+        (started,) = [ln for ln in d.err if "; status socket " in ln]
+        first = started.rsplit("; status socket ", 1)[1]
+        cfg.write_text(f'[daemon]\nstatus_socket = "{moved}"\n')
+        d.proc.send_signal(signal.SIGHUP)
+        assert d.wait_err("configuration reloaded", 30), d.err
+        assert [e for e in d.err if "status socket" in e or "reloaded" in e][1:] == [
+            f"call-monitor: status socket moved to {moved} (from {first})", "call-monitor: configuration reloaded"]
+        assert moved.is_socket() and not os.path.exists(first)
+        status = call_monitor_here("status", *ask, "--json", cwd=tmp_path, env=env)
+        assert status.returncode == 0 and json.loads(status.stdout)["pid"] == d.proc.pid, status.stderr
+        marked = call_monitor_here("call", "start", *ask, cwd=tmp_path, env=env)
+        assert (marked.returncode, marked.stderr) == (0, ""), marked.stderr
+        cfg.write_text("")
+        d.proc.send_signal(signal.SIGHUP)
+        assert d.wait_err(f"status socket moved to {first} (from {moved})", 30), d.err
+        assert os.path.exists(first) and not moved.exists()
+        assert call_monitor_here("status", *ask, cwd=tmp_path, env=env).returncode == 0
+        stop_daemon(d)
+        assert not os.path.exists(first)
+    finally:
+        d.kill()
+
+
+def test_a_reload_that_moves_the_status_socket_where_it_cannot_listen_keeps_it_and_says_where(pulse, env, tmp_path):
+    """A new ``daemon.status_socket`` where a file already is: one warning line naming both paths,
+    the daemon's last problem, and the socket stays where the start placed it (asked there with
+    --socket); once the way is clear, the next reload moves it and resolves the problem."""
+    d = start_daemon(env, tmp_path)
+    cfg, taken = tmp_path / "c.toml", tmp_path / "taken.sock"
+    taken.write_text("not a socket\n")
+    try:
+        (started,) = [ln for ln in d.err if "; status socket " in ln]
+        first = started.rsplit("; status socket ", 1)[1]
+        cfg.write_text(f'[daemon]\nstatus_socket = "{taken}"\n')
+        d.proc.send_signal(signal.SIGHUP)
+        said = (f"call-monitor: warning: status socket not moved to {taken}: {taken} is there and is no socket (not "
+                f"removed): give the daemon another --socket or daemon.status_socket; it stays at {first} until the "
+                f"next start (status and call ask it there with --socket {first})")
+        assert d.wait_err(said, 30), d.err
+        asked = call_monitor_here("status", "--socket", first, "--json", cwd=tmp_path, env=env)
+        assert asked.returncode == 0, asked.stderr
+        assert json.loads(asked.stdout)["last_problem"]["message"] == said.removeprefix("call-monitor: warning: ")
+        assert taken.read_text() == "not a socket\n"
+        taken.unlink()
+        d.proc.send_signal(signal.SIGHUP)
+        assert d.wait_err("configuration reloaded", 30), d.err
+        assert d.err[-2:] == [f"call-monitor: status socket moved to {taken} (from {first})",
+                              "call-monitor: configuration reloaded"]
+        assert taken.is_socket() and not os.path.exists(first)
+        stop_daemon(d)
+    finally:
+        d.kill()
+
+
 def _status_text(env, tmp_path) -> str:
     done = call_monitor_here("status", cwd=tmp_path, env=env)
     assert done.returncode == 0, done.stderr

@@ -276,7 +276,8 @@ def _serve(args: argparse.Namespace, cfg, reload, lock, stack: contextlib.ExitSt
     sinks, webhook = _sinks(args, cfg, store, token, stack)
     notify = _notify_sink(cfg, sinks, stack)
     daemon = Daemon(cfg, source, store, sinks, reload=reload, webhook=webhook, notify=notify,
-                    transcription_off=transcription_off, loading=loading, started_at=starting.started_at,
+                    transcription_off=transcription_off, loading=loading, status=status,
+                    started_at=starting.started_at,
                     options=command_line_options(args, cfg.overridden))
     _hand_start_to(daemon, held, hangup, status, stack)
     _start_heartbeat(cfg, webhook, token, daemon, stack)

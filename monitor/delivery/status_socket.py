@@ -261,6 +261,45 @@ def _read_request(conn: socket.socket) -> dict:
     return request
 
 
+def _listening(path: str) -> socket.socket:
+    """A Unix socket listening at ``path`` (mode 0600, its folder made 0700 if missing): a stale
+    socket there, which nobody listens on, is replaced. Raises RuntimeError, in one line saying the
+    way out, for a file there that is no socket, another user's socket and a socket someone listens
+    on (another daemon, answering or not); OSError where it cannot listen."""
+    if os.path.lexists(path) and not stat.S_ISSOCK(os.lstat(path).st_mode):  # a file given for the socket
+        raise RuntimeError(f"{path} is there and is no socket (not removed): give the daemon another "
+                           "--socket or daemon.status_socket")
+    if os.path.exists(path):
+        try:
+            query_status(path, timeout=LIVENESS_TIMEOUT_S)
+        except ForeignSocket as err:
+            raise RuntimeError(err.strerror) from err
+        except (ConnectionRefusedError, FileNotFoundError):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)  # stale socket of a dead daemon: nobody listens
+        except (OSError, ValueError) as err:  # someone listens, however it answers: not ours to remove
+            raise RuntimeError(f"the status socket {path} is in use but its daemon does not answer ({err}); "
+                               "stop that daemon, or give this one another --socket") from err
+        else:
+            raise RuntimeError(f"another call-monitor daemon is running (status socket {path}); give "
+                               "this one another --socket, and `call-monitor status --socket` asks it")
+    Path(path).parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        old = os.umask(0o177)
+        try:
+            sock.bind(path)
+        finally:
+            os.umask(old)
+        os.chmod(path, 0o600)
+        sock.listen(BACKLOG)
+    except BaseException:
+        sock.close()
+        raise
+    sock.settimeout(0.3)
+    return sock
+
+
 class StatusServer:
     """Answer each connection on a Unix socket, in a thread of its own (``MAX_CLIENTS`` at once):
     ``state()`` as JSON, or, for a request other than the status, what ``control(request)`` answers
@@ -271,37 +310,41 @@ class StatusServer:
         self.path = path
         self.state = state
         self.control = control
-        if os.path.lexists(path) and not stat.S_ISSOCK(os.lstat(path).st_mode):  # a file given for the socket
-            raise RuntimeError(f"{path} is there and is no socket (not removed): give the daemon another "
-                               "--socket or daemon.status_socket")
-        if os.path.exists(path):
-            try:
-                query_status(path, timeout=LIVENESS_TIMEOUT_S)
-            except ForeignSocket as err:
-                raise RuntimeError(err.strerror) from err
-            except (ConnectionRefusedError, FileNotFoundError):
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(path)  # stale socket of a dead daemon: nobody listens
-            except (OSError, ValueError) as err:  # someone listens, however it answers: not ours to remove
-                raise RuntimeError(f"the status socket {path} is in use but its daemon does not answer ({err}); "
-                                   "stop that daemon, or give this one another --socket") from err
-            else:
-                raise RuntimeError(f"another call-monitor daemon is running (status socket {path}); give "
-                                   "this one another --socket, and `call-monitor status --socket` asks it")
-        Path(path).parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        old = os.umask(0o177)
-        try:
-            self.sock.bind(path)
-        finally:
-            os.umask(old)
-        os.chmod(path, 0o600)
-        self.sock.listen(BACKLOG)
-        self.sock.settimeout(0.3)
+        self.sock = _listening(path)
         self._stop = threading.Event()
         self._slots = threading.BoundedSemaphore(MAX_CLIENTS)
         self._thread = threading.Thread(target=self._serve, name="status", daemon=True)
         self._thread.start()
+
+    def move_to(self, path: str) -> None:
+        """Listen at ``path`` from now on (a reload's new place for the socket), with the checks of a
+        start (:func:`_listening`), then stop listening at the old path and remove its socket: the
+        connections already waiting there are answered all the same. Raises RuntimeError or OSError
+        as a start would, still listening where it did."""
+        sock = _listening(path)
+        old, old_path = self.sock, self.path
+        self.sock, self.path = sock, path
+        self._answer_waiting(old)
+        with contextlib.suppress(OSError):
+            os.unlink(old_path)
+
+    def _answer_waiting(self, old: socket.socket) -> None:
+        """The connections waiting at the socket ``old`` no longer listened at answered, each in a
+        thread of its own, as :meth:`_serve` does; then ``old`` closed."""
+        with old:
+            old.setblocking(False)
+            while True:
+                try:
+                    conn, _ = old.accept()
+                except OSError:  # none waiting (BlockingIOError), or the socket closed
+                    return
+                conn.setblocking(True)
+                self._slots.acquire()
+                try:
+                    threading.Thread(target=self._serve_one, args=(conn,), name="status-client", daemon=True).start()
+                except RuntimeError:
+                    conn.close()
+                    self._slots.release()
 
     def answer_with(self, state: Callable[[], dict], control: Callable[[dict], dict] | None) -> None:
         """Answer the connections from now on with ``state`` and ``control`` (a starting daemon's
