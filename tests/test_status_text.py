@@ -560,6 +560,10 @@ def test_the_webhook_line_tells_failures_now_from_failures_earlier():
     webhook.update(failing=False, delivered=7)
     assert ("  webhook http://console:8640/webhook: delivered 7, delivering; 3 failure(s) earlier, the last at "
             "09:30:05: [Errno 111] Connection refused") in render(dict(STATE, webhook=webhook)).splitlines()
+    webhook.update(delivered=2, waiting={"for_s": 3.0, "reason": "HTTP 503 Service Unavailable"})
+    assert ("  webhook http://console:8640/webhook: delivered 2, 3 failure(s) earlier, the last at 09:30:05: [Errno 111] "
+            "Connection refused, waiting 3.0 s as the receiver asks (HTTP 503 Service Unavailable)"
+            ) in render(dict(STATE, webhook=webhook)).splitlines(), "a wait: not delivering yet, no failing now"
 
 
 def test_the_webhook_line_hides_a_token_in_the_url_also_from_a_daemon_that_gives_it_whole():

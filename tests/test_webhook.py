@@ -939,6 +939,52 @@ def test_a_heartbeat_asked_to_wait_posts_nothing_before_then_however_its_devices
                     ("info", f"heartbeat {hook.url}: delivered after the wait the receiver asked for")], said
 
 
+def test_a_wait_the_receiver_asks_after_a_failure_shows_the_failure_as_past_beside_the_wait_not_failing_now(
+        hook, tmp_path, monitor_logs):
+    """A receiver that failed a post (500), then answered the next ones 503 with Retry-After: the
+    daemon's status said "failing now: HTTP 500 ... (1 failure(s)), waiting 1.0 s as the receiver
+    asks (HTTP 503 ...)", and of the heartbeats "failing (HTTP 500 ...), waiting ...": a failure the
+    receiver's answer ended, shown as current beside it. The webhook's line says the wait, and the
+    failure as earlier, with its time and why; once the receiver takes the posts, that it delivers.
+    The heartbeat's failure said is still said over by the beat delivered."""
+    from monitor.commands.status import render
+    from monitor.daemon_status import webhook_state
+    from monitor.delivery.sinks.webhook import Heartbeat, Identity
+    from test_status_text import STATE
+
+    def line() -> str:
+        shown = render(dict(STATE, webhook=webhook_state(sink, heartbeat)))
+        return next(ln for ln in shown.splitlines() if ln.startswith("  webhook "))
+
+    hook.refuse = 500
+    store = Store.open(tmp_path / "e.db")
+    sink = WebhookSink(store, hook.url, backoff_s=0.2, max_backoff_s=0.4, poll_s=0.05)
+    heartbeat = Heartbeat(hook.url, Identity("agent", "d1"), lambda: {"call": None}, every_s=3600.0)
+    try:
+        sink.start()
+        sink(stored_alert(store))
+        assert wait_for(lambda: sink.failures, 30) and not heartbeat.beat()
+        assert line().startswith(f"  webhook {hook.url}: delivered 0, failing now: HTTP 500 Internal Server Error")
+        hook.refuse, hook.retry_after = 503, "1"
+        assert wait_for(lambda: sink.waiting() is not None, 30) and not heartbeat.beat()
+        waiting, state = line(), webhook_state(sink, heartbeat)
+        hook.refuse = None
+        assert wait_for(lambda: hook.received, 30) and wait_for(lambda: heartbeat.state()["waiting"] is None, 30)
+        assert heartbeat.beat()
+        delivered = line()
+    finally:
+        sink.close()
+        store.close()
+    assert (state["failures"], state["failing"], state["heartbeat"]["failures"], state["heartbeat"]["failing"]) == \
+        (1, False, 1, False)
+    earlier = (f"1 failure(s) earlier, the last at {time.strftime('%H:%M:%S', time.localtime(sink.last_failure_at))}: "
+               "HTTP 500 Internal Server Error")
+    assert waiting.startswith(f"  webhook {hook.url}: delivered 0, {earlier}, waiting "), waiting
+    assert "failing" not in waiting and waiting.count("s as the receiver asks (HTTP 503 Service Unavailable)") == 2
+    assert delivered == f"  webhook {hook.url}: delivered 1, delivering; {earlier}; heartbeats sent 1", delivered
+    assert ("info", f"heartbeat {hook.url}: delivered again") in monitor_logs
+
+
 @pytest.mark.parametrize("asked", ["0", "Wed, 21 Oct 2015 07:27:00 GMT"], ids=["no time", "a date gone by"])
 def test_a_heartbeat_asked_to_wait_no_time_waits_a_second_not_posting_again_and_again(hook, asked):
     """A receiver (a proxy before the console, a clock behind) asking for a wait of no time: the

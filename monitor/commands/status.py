@@ -247,7 +247,8 @@ def _clock(at: float) -> str:
 
 def _webhook_failures(w: dict) -> str:
     """The webhook's failures: none; failing now, and why; or failures earlier, the last one's time
-    and error, while it delivers (a daemon of an earlier version: the count and the last error)."""
+    and error, while it delivers or waits as the receiver asks (:func:`_asked_wait`: it answered
+    since) (a daemon of an earlier version: the count and the last error)."""
     if not w["failures"]:
         return "failures 0"
     if "failing" not in w:
@@ -255,7 +256,8 @@ def _webhook_failures(w: dict) -> str:
     if w["failing"]:
         return f"failing now: {w['last_error']} ({w['failures']} failure(s))"
     when = f" at {_clock(w['last_failure_at'])}" if w.get("last_failure_at") else ""
-    return f"delivering; {w['failures']} failure(s) earlier, the last{when}: {w['last_error']}"
+    earlier = f"{w['failures']} failure(s) earlier, the last{when}: {w['last_error']}"
+    return earlier if w.get("waiting") else f"delivering; {earlier}"
 
 
 def _asked_wait(posts: dict) -> str:

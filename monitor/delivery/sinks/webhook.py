@@ -396,7 +396,7 @@ class WebhookSink:
         self.delivered = 0
         self.failures = 0
         self.last_error = ""  # the last failure's, kept once posts deliver again (:attr:`failing` says)
-        self.failing = False  # the last post failed
+        self.failing = False  # the last post failed (an answer asking to wait is none: :meth:`_asked_to_wait`)
         self.last_failure_at: float | None = None
         self._posts_end_by: float | None = None  # no post goes on past it (time.monotonic()): :meth:`drain`
         self._begin_outage()
@@ -840,8 +840,12 @@ class WebhookSink:
         at most ``max_backoff_s``, no post of any alert made before then (the receiver would refuse it
         alike): a critical's too, and the alert is not given up for it: it counts no attempt that
         failed (``retries``, the backoff), and it is no failure of the webhook's (:attr:`failures`,
-        :attr:`failing`: no outage) but a wait (:meth:`waiting`); None for another failure."""
-        return self._wait.asked(err, error, self.max_backoff_s)
+        :attr:`failing`: no outage) but a wait (:meth:`waiting`), which ends a failing: the receiver
+        answered (the status shows the earlier failure as past); None for another failure."""
+        wait = self._wait.asked(err, error, self.max_backoff_s)
+        if wait is not None:
+            self.failing = False
+        return wait
 
     def waiting(self) -> dict[str, Any] | None:
         """For the daemon's status: the wait the receiver asked for, while it lasts
@@ -1220,7 +1224,8 @@ class Heartbeat:
         self.sent = 0
         self.failures = 0
         self.last_error = ""  # why the last beat failed; "" once one is delivered
-        self._failing = False
+        self._failing = False  # the last beat failed (one answered with a wait did not)
+        self._failure_said = False  # a failed beat was said, and no beat delivered since
         self._wait = AskedWait()  # the receiver asked to wait (Retry-After): no beat before it is over
         self._waited = False  # the last beat was answered with such a wait: the next goes as it ends
         self._link_refusal_said = False  # a report link the console left out is said once
@@ -1277,17 +1282,18 @@ class Heartbeat:
         except Exception as err:  # refused, timeout, HTTP error: the next beat tries again
             error = _describe(err, target.token, self.identity)
             if (wait := self._wait.asked(err, error, self.max_wait_s)) is not None:  # no failed beat
+                self._failing = False  # the receiver answered: a failure before it is past
                 self._said_wait(target, wait)
                 return False
             self._waited = False
             self.failures += 1
             self.last_error = error
-            if not self._failing:
+            if not self._failure_said:
                 log.warning("heartbeat %s: %s", target.shown_url, self.last_error, extra=problem_of("heartbeat"))
-            self._failing = True
+            self._failing = self._failure_said = True
             return False
         self._said_delivered(target)
-        self._failing = False
+        self._failing = self._failure_said = False
         self.last_error = ""
         self.sent += 1
         self._take_answer(answer)
@@ -1306,7 +1312,7 @@ class Heartbeat:
         receiver asked for, as the webhook's posts say it (:meth:`AskedWait.said_over`)."""
         waited, self._waited = self._waited, False
         over = waited and self._wait.said_over()
-        if self._failing:
+        if self._failure_said:
             log.info("heartbeat %s: delivered again", target.shown_url, extra=recovery_of("heartbeat"))
         elif waited:
             log.log(logging.INFO if over else logging.DEBUG, "heartbeat %s: delivered after the wait the receiver "
