@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import sqlite3
 import time
+from pathlib import Path
 
 import pytest
 
@@ -96,6 +97,51 @@ def test_replay_waits_for_its_outbox_no_longer_than_webhook_wait_however_long_a_
     assert capsys.readouterr().err.splitlines()[-1] == (
         f"call-monitor: warning: {trickler.url}: 1 alert(s) not delivered yet; they stay in the outbox of "
         f"{store.path} for the next run")
+
+
+@pytest.mark.parametrize("receiver", ["unaccepting", "mute"])
+def test_replays_wait_cuts_a_post_still_connecting_or_in_its_tls_handshake_as_it_cuts_one_awaiting_its_answer(
+        tmp_path, capsys, request, receiver):
+    """A receiver that takes no connection (its SYN dropped), or one that takes it and never answers
+    the TLS handshake of an https:// URL: replay's --webhook-wait cut only the wait for an answer, so
+    a post still connecting or in its handshake when the wait began went on for the 60 s of its
+    timeout_s, past the wait and the worker's join, its alert left as it was. The wait's end bounds
+    the connect and the handshake too: the post is cut there, counted as cut short (no attempt that
+    failed, no failing), the worker has ended, and the alert is said to stay in the outbox."""
+    from monitor.commands.replay import _drain
+    listener = request.getfixturevalue(receiver)
+    url = listener.url if receiver == "unaccepting" else listener.url.replace("http://", "https://")
+    with Store.open(tmp_path / "e.db") as store:
+        sink = WebhookSink(store, url, timeout_s=60.0, poll_s=0.05).start()
+        sink(stored_alert(store))
+        assert wait_for(lambda: listener.connecting() if receiver == "unaccepting" else listener.taken, 10)
+        _drain(sink, 1.0, store.path)
+        alive = sink._thread.is_alive()
+        (d,) = store.deliveries()
+    assert not alive
+    assert (d.status, d.attempts, d.last_error) == ("pending", 0, CUT_SHORT)
+    assert (sink.failures, sink.failing) == (0, False)
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        f"call-monitor: warning: {url}: 1 alert(s) not delivered yet; they stay in the outbox of {store.path} for "
+        "the next run")
+
+
+def test_replay_to_a_receiver_that_takes_no_connection_ends_at_its_webhook_wait_its_alerts_cut_short(
+        tmp_path, unaccepting):
+    """The command as a user runs it: `replay --webhook-wait 2` to such a receiver, with a minute's
+    delivery.timeout_s, ends (exit 0, not after the minute), each alert it posted pending, cut
+    short, no attempt counted, and said to stay in the outbox."""
+    from conftest import CALLS, call_monitor
+    db, config = tmp_path / "e.db", tmp_path / "c.toml"
+    config.write_text("[delivery]\ntimeout_s = 60.0\n")
+    done = call_monitor("replay", CALLS / "deteriorating_8k.wav", "--no-transcribe", "--jsonl", "--db", db,
+                        "--config", config, "--webhook", unaccepting.url, "--webhook-wait", "2", timeout=50)
+    assert done.returncode == 0, done.stderr
+    assert f"call-monitor: warning: {unaccepting.url}: " in done.stderr and "not delivered yet" in done.stderr
+    with Store.open(db) as store:
+        rows = store.deliveries()
+    assert rows and {(d.status, d.attempts) for d in rows} == {("pending", 0)}
+    assert CUT_SHORT in {d.last_error for d in rows}
 
 
 def test_posts_cut_by_replays_waits_count_no_attempt_so_delivery_retries_never_gives_the_alert_up(tmp_path, silent):
@@ -1176,6 +1222,73 @@ def trickler():
 def silent():
     """A receiver that takes each post and never answers."""
     receiver = Trickler(silent=True)
+    yield receiver
+    receiver.close()
+
+
+class Unaccepting:
+    """A listener on 127.0.0.1 that takes no connection: its backlog of none is held full by one
+    connection of its own, so that the system drops the next one's SYN and that connection stays
+    connecting (as a receiver behind a firewall that drops, or a server too busy to take any)."""
+
+    def __init__(self) -> None:
+        import socket
+        self.listener = socket.socket()
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(0)
+        self.port = self.listener.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}/hook"
+        self.held = socket.create_connection(("127.0.0.1", self.port), timeout=5)
+
+    def connecting(self) -> int:
+        """How many connections to it are still connecting (SYN_SENT in /proc/net/tcp)."""
+        rows = [line.split() for line in Path("/proc/net/tcp").read_text().splitlines()[1:]]
+        return sum(row[2] == f"0100007F:{self.port:04X}" and row[3] == "02" for row in rows)
+
+    def close(self) -> None:
+        self.held.close()
+        self.listener.close()
+
+
+class Mute:
+    """A listener on 127.0.0.1 that takes each connection and says nothing on it (no TLS handshake
+    for an https:// post, no answer), holding it open; ``taken`` counts them."""
+
+    def __init__(self) -> None:
+        import socket
+        import threading
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}/hook"
+        self.held: list = []
+        threading.Thread(target=self._take, daemon=True).start()
+
+    @property
+    def taken(self) -> int:
+        return len(self.held)
+
+    def _take(self) -> None:
+        while True:
+            try:
+                self.held.append(self.listener.accept()[0])
+            except OSError:  # closed
+                return
+
+    def close(self) -> None:
+        self.listener.close()
+        for conn in self.held:
+            conn.close()
+
+
+@pytest.fixture
+def mute():
+    receiver = Mute()
+    yield receiver
+    receiver.close()
+
+
+@pytest.fixture
+def unaccepting():
+    receiver = Unaccepting()
     yield receiver
     receiver.close()
 

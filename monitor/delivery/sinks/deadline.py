@@ -2,15 +2,19 @@
 
 A socket's timeout bounds each wait for the next bytes, so a receiver that trickles its answer a byte
 at a time would hold a post (and what waits behind it: the outbox, the next heartbeat) far past its
-timeout. :func:`deadline_handlers` give urllib connections whose every send and receive waits at most
-the time left until the deadline, and raise :class:`TimeoutError` ("timed out") once it is past. The
-deadline may be brought forward while the request is under way (``cut``: the end of the wait replay
-gives its outbox), and an answer waited for then ends there, however long the request was given.
+timeout. :func:`deadline_handlers` give urllib connections whose connect, TLS handshake, and every
+send and receive wait at most the time left until the deadline, and raise :class:`TimeoutError`
+("timed out") once it is past. The deadline may be brought forward while the request is under way
+(``cut``: the end of the wait replay gives its outbox), and a connect, a handshake or an answer
+waited for then ends there, however long the request was given.
 """
 
 from __future__ import annotations
 
+import errno
 import http.client
+import os
+import select
 import socket
 import ssl
 import time
@@ -79,7 +83,55 @@ class _DeadlinedSocket(_Deadlined, socket.socket):
 
 
 class _DeadlinedSSLSocket(_Deadlined, ssl.SSLSocket):
-    """A TLS connection under a deadline (its handshake bounded by the time left when it began)."""
+    """A TLS connection under a deadline, its handshake too (:meth:`do_handshake`)."""
+
+    def do_handshake(self, block: bool = False) -> None:
+        """The handshake, waited for until the deadline, a wait at a time (a deadline brought
+        forward is seen while the receiver has not answered)."""
+        self._awaited(super().do_handshake, block)
+
+
+def _connected(address: tuple[str, int], deadline: Deadline,
+               source_address: tuple[str, int] | None = None) -> _DeadlinedSocket:
+    """A TCP connection to ``address`` (host, port) under ``deadline``, each of the host's
+    addresses tried in turn as :func:`socket.create_connection` tries them; the connect waits at
+    most the time left, a wait at a time (:meth:`Deadline.wait_s`), so that a deadline brought
+    forward ends one the receiver never completes (a listener that takes no connection, a SYN
+    dropped). Raises TimeoutError once the deadline is past, else the last address's OSError."""
+    host, port = address
+    deadline.left()  # past already (a post begun after replay's wait ended): no connection begun at all
+    failed: OSError | None = None
+    for family, kind, proto, _, where in socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM):
+        sock = _DeadlinedSocket(family, kind, proto)
+        sock.deadline = deadline
+        try:
+            if source_address:
+                sock.bind(source_address)
+            _connect(sock, where)
+            return sock
+        except TimeoutError:
+            sock.close()
+            raise
+        except OSError as err:
+            sock.close()
+            failed = err
+    raise failed if failed is not None else OSError(f"{host}: no address to connect to")
+
+
+def _connect(sock: _DeadlinedSocket, where: Any) -> None:
+    """``sock`` connected to ``where`` within its deadline, a wait at a time; then blocking again,
+    its sends and receives under the deadline."""
+    sock.setblocking(False)
+    code = sock.connect_ex(where)
+    if code in (errno.EINPROGRESS, errno.EAGAIN):
+        poller = select.poll()
+        poller.register(sock, select.POLLOUT)
+        while not poller.poll(sock.deadline.wait_s() * 1000):
+            pass
+        code = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+    if code:
+        raise OSError(code, os.strerror(code))  # ConnectionRefusedError and its kind, as a blocking connect raises
+    sock.settimeout(sock.deadline.left())
 
 
 def _left(deadline: float) -> float:
@@ -91,23 +143,18 @@ def _left(deadline: float) -> float:
 
 
 class _DeadlinedConnection:
-    """An http.client connection whose socket, once connected (its TLS handshake too, for https://),
-    waits no longer than ``deadline``: a :class:`_DeadlinedSocket`, or the context's
-    :class:`_DeadlinedSSLSocket`."""
+    """An http.client connection whose connect (:func:`_connected`), TLS handshake for https://, and
+    socket once connected wait no longer than ``deadline``: a :class:`_DeadlinedSocket`, or the
+    context's :class:`_DeadlinedSSLSocket`."""
 
     sock: Any  # http.client's connection's (None until connected), under the deadline once connected
-    timeout: float | None  # http.client's connection's
+    _create_connection: Callable[..., Any]  # http.client's connection's: how it connects its socket
 
     def __init__(self, *args: Any, deadline: Deadline, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[call-arg]
         self.deadline = deadline
-
-    def connect(self) -> None:
-        self.timeout = self.deadline.left()
-        super().connect()  # type: ignore[misc]
-        if not isinstance(self.sock, _Deadlined):  # a plain one: TLS's is of the context's class
-            self.sock = _DeadlinedSocket(fileno=self.sock.detach())
-        self.sock.deadline = self.deadline
+        self._create_connection = lambda address, timeout=None, source_address=None: _connected(
+            address, deadline, source_address)  # the timeout http.client gives is the deadline's
 
 
 class _Connection(_DeadlinedConnection, http.client.HTTPConnection):
@@ -115,7 +162,19 @@ class _Connection(_DeadlinedConnection, http.client.HTTPConnection):
 
 
 class _TLSConnection(_DeadlinedConnection, http.client.HTTPSConnection):
-    """An https:// connection under a deadline."""
+    """An https:// connection under a deadline, its handshake too: done here, with the deadline
+    given to the TLS socket first (http.client's own does it as the socket is wrapped, before)."""
+
+    _context: ssl.SSLContext  # http.client's
+    _tunnel_host: str | None  # http.client's
+
+    def connect(self) -> None:
+        http.client.HTTPConnection.connect(self)  # the TCP connection (and a proxy's tunnel), under the deadline
+        tls = self._context.wrap_socket(self.sock, server_hostname=self._tunnel_host or self.host,
+                                        do_handshake_on_connect=False)
+        tls.deadline = self.deadline  # type: ignore[attr-defined]  # the context's class: a _DeadlinedSSLSocket
+        tls.do_handshake()
+        self.sock = tls
 
 
 class _Handler(urllib.request.HTTPHandler):
