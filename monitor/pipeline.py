@@ -24,7 +24,7 @@ from .analysis.cue_windows import UNHEARD_JOIN_S, CueTracker
 from .analysis.frame_features import HOP_S, Frames
 from .analysis.hop_series import CallSeries, HopSeries
 from .analysis.leg_tally import quiet_phrase, same_message, swapped_legs, swapped_message, too_quiet
-from .config import Config
+from .config import Config, StorageConfig
 from .files import recording_fingerprint
 from .events import (AGENT_RECORDING, ON_HOLD, AlertClearedEvent, AlertEvent, CallSummaryEvent, CuesEvent, Event,
                      StatusEvent, WordsEvent, joined_spans, no_input_key)
@@ -478,7 +478,7 @@ class CallPipeline:
                 more: list[WordsEvent] = self._recognizer(leg, tr.poll, [])
                 batch = batch + more
             for w in batch:
-                if self.store is not None and w.final and self.cfg.storage.transcripts:
+                if self.store is not None and words_stored(self.cfg.storage, w):
                     self.store.add_words(self._token, w)
                 out.append(w)
                 self.cues.add_words(w)
@@ -693,6 +693,14 @@ when the call began); none for a call transcribed from its start, or not at all.
 RECORDING_PROBLEMS = "recording_problems"
 """The stored summary's key of what was wrong with a replayed recording's samples or header
 (:attr:`~monitor.capture.sources.RecordingFlaws.problems`); none where nothing was."""
+
+
+def words_stored(storage: StorageConfig, words: WordsEvent) -> bool:
+    """Whether a call's ``words`` go into its database: a recognizer's final result, and only under
+    ``storage.transcripts`` (false keeps the words out of the database). A call's pipeline stores
+    its words by it, and a batch the words its workers returned
+    (:meth:`~monitor.batch.ledger.BatchStore.store_call`): the two cannot store differently."""
+    return words.final and storage.transcripts
 
 
 def stored_notes(stopped: bool = False, no_input: Sequence[tuple[float, float]] = (),

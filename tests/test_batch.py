@@ -1859,6 +1859,30 @@ def test_a_transcribed_batch_writes_its_per_call_table(transcribed):
     assert "2 scored, 0 already scored, 0 failed" in transcribed["done"].stderr
 
 
+def test_a_transcribed_batch_under_storage_transcripts_false_stores_no_words_as_replay_stores_none(tmp_path):
+    """docs/configuration.md: ``storage.transcripts = false`` keeps the words out of the database. A
+    batch that transcribes (its words heard for the distress phrases and word cues) stores the call
+    as replay does under it: the same call, and not one line of its transcript."""
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+    env["VOSK_MODEL_PATH"] = str(packaged_model_dirs(tmp_path / "models"))
+    cfg, passage = tmp_path / "notx.toml", tmp_path / "passage.wav"
+    cfg.write_text('[transcription]\nlanguage = "ko"\n\n[storage]\ntranscripts = false\n', encoding="utf-8")
+    x, sr = sf.read(SPEECH / "ko_passage.wav", frames=16000 * 24)
+    sf.write(passage, x, sr)
+    batch_db, replay_db = tmp_path / "batch.db", tmp_path / "replay.db"
+    done = call_monitor_here("batch", "--transcribe", "--config", str(cfg), str(passage), "--workers", "1", "--quiet",
+                             "--db", str(batch_db), "--out", str(tmp_path / "b.csv"), env=env)
+    assert done.returncode == 0, done.stderr
+    replayed = cli("replay", "--config", str(cfg), "--db", str(replay_db), str(passage), env=env)
+    assert replayed.returncode == 0, replayed.stderr
+    assert db_rows(batch_db, "SELECT COUNT(*) FROM transcript") == [(0,)]
+    assert db_rows(replay_db, "SELECT COUNT(*) FROM transcript") == [(0,)]
+    (batch_call,), = db_rows(batch_db, "SELECT id FROM calls")
+    (replay_call,), = db_rows(replay_db, "SELECT id FROM calls")
+    assert stored_call(batch_db, batch_call) == stored_call(replay_db, replay_call)
+    assert stored_call(batch_db, batch_call)["summary"]["transcribed"] is True  # heard, not kept
+
+
 def test_transcribe_without_a_model_gets_one_line_and_exit_2(tmp_path):
     env = {**os.environ, "VOSK_MODEL_PATH": str(tmp_path), "XDG_CACHE_HOME": str(tmp_path / "cache"),
            "HOME": str(tmp_path)}

@@ -35,7 +35,8 @@ from ..delivery.dblock import DatabaseLock
 from ..delivery.store import Store
 from ..delivery.sqlite_file import remake_table, statements, transaction
 from ..delivery.store_errors import StoreError
-from ..pipeline import stored_notes
+from ..config import StorageConfig
+from ..pipeline import stored_notes, words_stored
 from .inputs import CallJob
 from .table import legs_same_of, legs_swapped_of, quiet_legs_of
 
@@ -159,15 +160,17 @@ class BatchStore(Store):
     def ledger_count(self) -> int:
         return int(self._read("SELECT COUNT(*) FROM batch_calls")[0][0])
 
-    def store_call(self, job: CallJob, events: Sequence[Event], row: dict[str, Any], fingerprint: str = "") -> int:
-        """Write one scored call as ``replay`` writes it (with the recording's ``fingerprint`` and its
-        flaws, :func:`flaws_of_row`), and its ledger row, in one transaction. Returns the stored
-        call's id (also set as the row's ``db_call_id``)."""
+    def store_call(self, job: CallJob, events: Sequence[Event], row: dict[str, Any], fingerprint: str = "", *,
+                   storage: StorageConfig) -> int:
+        """Write one scored call as ``replay`` writes it under ``storage`` (its words only under
+        ``storage.transcripts``), with the recording's ``fingerprint`` and its flaws
+        (:func:`flaws_of_row`), and its ledger row, in one transaction. Returns the stored call's id
+        (also set as the row's ``db_call_id``)."""
         with self.atomic():
             call_id = self.start_call(job.path, channels=leg_channels(row["channels"], job.caller_channel,
                                                                     job.agent_channel))
             self._replay_writes(call_id, events, stored_notes(fingerprint=fingerprint or None,
-                                                              flaws=flaws_of_row(row)))
+                                                              flaws=flaws_of_row(row)), storage)
             row = dict(row, db_call_id=call_id)
             self._write("INSERT OR REPLACE INTO batch_calls (path, agent_path, caller_channel, agent_channel, holds, "
                         "content_hash, config_hash, call_id, row, scored_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -175,9 +178,10 @@ class BatchStore(Store):
                          row["content_hash"], row["config_hash"], call_id, json.dumps(row), time.time()), commit=True)
         return call_id
 
-    def _replay_writes(self, call_id: int, events: Sequence[Event], notes: dict[str, Any]) -> None:
-        """The store calls :class:`~monitor.pipeline.CallPipeline` makes during a replay, in its order,
-        ``notes`` kept with the summary (:func:`~monitor.pipeline.stored_notes`)."""
+    def _replay_writes(self, call_id: int, events: Sequence[Event], notes: dict[str, Any],
+                       storage: StorageConfig) -> None:
+        """The store calls :class:`~monitor.pipeline.CallPipeline` makes during a replay under
+        ``storage``, in its order, ``notes`` kept with the summary (:func:`~monitor.pipeline.stored_notes`)."""
         baseline_stored = False
         for ev in events:
             if isinstance(ev, CuesEvent):
@@ -189,7 +193,7 @@ class BatchStore(Store):
                 self.add_alert(call_id, ev)
             elif isinstance(ev, AlertClearedEvent):
                 self.add_clear(call_id, ev)
-            elif isinstance(ev, WordsEvent) and ev.final:
+            elif isinstance(ev, WordsEvent) and words_stored(storage, ev):
                 self.add_words(call_id, ev)
             elif isinstance(ev, CallSummaryEvent):
                 self.end_call(call_id, ev.duration_s, replace(ev, call_id=call_id).to_dict() | notes)

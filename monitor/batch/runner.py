@@ -906,7 +906,7 @@ class BatchRun:
     def __init__(self, client: Any, store: BatchStore, cfg: Config, opts: BatchOptions,
                  on_error: Callable[[str], None], on_warning: Callable[[str], None] = lambda line: None) -> None:
         self.client, self.store, self.opts, self.on_error, self.on_warning = client, store, opts, on_error, on_warning
-        self.toml = scoring_toml(cfg)
+        self.toml, self.storage = scoring_toml(cfg), cfg.storage
         self.chash = config_hash(cfg, opts.transcribe, opts.model)
         self.outcome = BatchOutcome()
         self._rows: dict[int, dict[str, Any]] = {}
@@ -1202,7 +1202,8 @@ class BatchRun:
         if not self.opts.resume and self.store.scored_row(result.job, int(result.row["channels"]),
                                                           result.content_hash, self.chash) is not None:
             o.again += 1
-        call_id = self.store.store_call(result.job, result.events, result.row, result.fingerprint)
+        call_id = self.store.store_call(result.job, result.events, result.row, result.fingerprint,
+                                        storage=self.storage)
         self._rows[result.job.index] = dict(result.row, db_call_id=call_id)
         o.scored += 1
         if result.row.get("truncated"):  # as replay, analyze and report say it
