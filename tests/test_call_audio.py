@@ -267,6 +267,57 @@ def test_purge_deletes_a_series_or_report_a_kill_left_half_written_once_it_is_ol
     assert not list(reports.glob(".report-*")) and (other / ".series-0a1b2c3d.npz").exists()
 
 
+def test_purge_deletes_the_series_a_killed_replay_left_half_written_in_its_folder_that_names_no_database(tmp_path):
+    """``replay --db q/q.db`` writes its calls' series beside its database, in a folder no owner file
+    names (no daemon's): a replay killed as it wrote one leaves ``.series-<random>.npz`` there, and a
+    purge of the database deletes it once older, whether it was written whole before its rename
+    (naming its database) or broken off. Only names of exactly that pattern go (32 hexadecimal
+    digits, or the 8 characters earlier releases drew), and not one written within the hour."""
+    import os
+    import uuid
+
+    folder = tmp_path / "q"
+    folder.mkdir()
+    done = cli("replay", CALLS / "normal_8k.wav", "--no-transcribe", "--db", folder / "q.db", timeout=120)
+    assert done.returncode == 0, done.stderr
+    series, = folder.glob("q-*-call-1-series.npz")
+    whole, broken, old_style, other_name, recent = (folder / f".series-{uuid.uuid4().hex}.npz",
+                                                     folder / f".series-{uuid.uuid4().hex}.npz",
+                                                     folder / ".series-k1_ll3d8.npz", folder / ".series-k1ll3d.npz",
+                                                     folder / f".series-{uuid.uuid4().hex}.npz")
+    three_days_ago = time.time() - 3 * 86400
+    for path in (whole, broken, old_style, other_name, recent):
+        path.write_bytes(series.read_bytes()[:300] if path is broken else series.read_bytes())
+        if path is not recent:
+            os.utime(path, (three_days_ago, three_days_ago))
+    done = cli("purge", "--older-than", "1d", "--db", folder / "q.db", timeout=120)
+    assert done.returncode == 0 and "(3 file(s) of call audio, reports and series)" in done.stderr, done.stderr
+    assert sorted(p.name for p in folder.iterdir()) == sorted([series.name, "q.db", other_name.name, recent.name])
+
+
+def test_a_purge_leaves_a_half_written_series_it_cannot_tell_is_its_own_in_a_folder_another_database_replays_to(
+        tmp_path):
+    """Two databases replayed in one folder (``replay --db q.db``, ``--db r.db``), which names
+    neither: a series broken off as it was written names no database, and a purge of q.db leaves it
+    (it may be r.db's, whose retention is its own); one written whole before its rename names its
+    database, and q.db's purge deletes q.db's, not r.db's."""
+    import os
+    import uuid
+
+    for db in ("q.db", "r.db"):
+        done = cli("replay", CALLS / "normal_8k.wav", "--no-transcribe", "--db", tmp_path / db, timeout=120)
+        assert done.returncode == 0, done.stderr
+    (q_series,), (r_series,) = tmp_path.glob("q-*-call-1-series.npz"), tmp_path.glob("r-*-call-1-series.npz")
+    broken, qs, rs = (tmp_path / f".series-{uuid.uuid4().hex}.npz" for _ in range(3))
+    three_days_ago = time.time() - 3 * 86400
+    for path, data in ((broken, q_series.read_bytes()[:300]), (qs, q_series.read_bytes()), (rs, r_series.read_bytes())):
+        path.write_bytes(data)
+        os.utime(path, (three_days_ago, three_days_ago))
+    done = cli("purge", "--older-than", "1d", "--db", tmp_path / "q.db", timeout=120)
+    assert done.returncode == 0 and "(1 file(s) of call audio, reports and series)" in done.stderr, done.stderr
+    assert broken.exists() and not qs.exists() and rs.exists()
+
+
 def test_a_purge_of_another_database_leaves_the_unnamed_audio_in_a_folder_that_names_no_database(tmp_path):
     """A daemon started before audio folders named their database (not restarted since the
     upgrade) writes ``call-started-*.wav`` beside its database, with no owner file yet. A QA

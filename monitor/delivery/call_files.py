@@ -11,7 +11,9 @@ reloads) with ``daemon.write_audio`` (the audio folder) or ``daemon.report_on_cr
 report folder). A daemon of another database is refused that folder in one line, rather than its
 call 1 overwriting the first's ``call-1.wav`` or ``call-1-report.html``, and a purge deletes
 nothing in a folder another database owns, nor audio the database never named in a folder that
-does not name it (:func:`purge_unnamed_audio`); a replayed call's series, whose name is its
+does not name it (:func:`purge_unnamed_audio`), nor a half-written file it cannot tell is its own
+in a folder that names no database and holds another database's call files
+(:func:`purge_unfinished_writes`); a replayed call's series, whose name is its
 database's own, goes beside its database when another database owns its call folder
 (:func:`replayed_series_folder`), and is purged wherever it is. The database keeps the folders its
 daemon wrote call files to, and replay its calls' series, so that a purge run with another
@@ -25,6 +27,7 @@ import hashlib
 import itertools
 import logging
 import os
+import re
 import stat
 import tempfile
 import time
@@ -85,8 +88,14 @@ def replayed_series_name(call_id: int, db: str | os.PathLike[str]) -> str:
     :func:`call_folder`): ``<database's name>-<8 hex digits of its absolute path>-call-<id>-series.npz``,
     as a folder no daemon owns holds the replayed calls of any database (``replay --db a.db`` and
     ``--db b.db`` in one folder: each has a call 1, with a series file of its own)."""
+    return f"{_replayed_series_start(db)}{call_id}-series.npz"
+
+
+def _replayed_series_start(db: str | os.PathLike[str]) -> str:
+    """The start of the name of each series of a replayed call of database ``db``
+    (:func:`replayed_series_name`), up to the call's id."""
     real = os.path.realpath(os.path.expanduser(str(db)))
-    return f"{Path(real).stem}-{hashlib.sha1(os.fsencode(real)).hexdigest()[:8]}-call-{call_id}-series.npz"
+    return f"{Path(real).stem}-{hashlib.sha1(os.fsencode(real)).hexdigest()[:8]}-call-"
 
 
 def replayed_series_folder(cfg: Config, db: str | os.PathLike[str]) -> Path:
@@ -277,6 +286,10 @@ SERIES_WRITING = ".series-"
 """The name's start of a series file being written (:func:`~monitor.files.replaced`), renamed once whole."""
 REPORT_WRITING = ".report-"
 """The name's start of a report being written, renamed once whole."""
+UNFINISHED_RANDOM = re.compile(r"[0-9a-f]{32}|[a-z0-9_]{8}")
+"""The random part of the name of a file being written (:data:`SERIES_WRITING`, :data:`REPORT_WRITING`):
+32 hexadecimal digits (:func:`~monitor.files.random_hex`), or the 8 characters of ``mkstemp`` with
+which earlier releases named it. A purge deletes no other name."""
 UNFINISHED_AFTER_S = 3600.0
 """A file being written (:data:`SERIES_WRITING`, :data:`REPORT_WRITING`) last written longer ago than this
 was left by a process killed as it wrote it (no write of a series or report takes so long)."""
@@ -380,18 +393,78 @@ def purge_unnamed_audio(cfg: Config, before: float, keep: Iterable[Path] = (), r
 
 def purge_unfinished_writes(cfg: Config, before: float, recorded: Iterable[str] = (),
                             now: float | None = None) -> int:
-    """Delete the series and reports a process killed as it wrote them left (``.series-*.npz``,
-    ``.report-*.html``: a kill or a power loss in the second a call's series or report is written,
-    before the file is renamed whole into place) last written before ``before`` and
-    :data:`UNFINISHED_AFTER_S` before ``now``: they hold the call's data, which no row names, and the
-    retention period holds for them too. In the audio and report folders of ``cfg`` and the folders
-    ``recorded`` (as :func:`purge_unnamed_audio`), only in one that names this database; only regular
-    files. Returns how many were deleted."""
-    last = min(before, (time.time() if now is None else now) - UNFINISHED_AFTER_S)
-    folders = dict.fromkeys((_absolute(audio_folder(cfg)), _absolute(report_folder(cfg)), *map(_absolute, recorded)))
-    return sum(_delete_own(path, lambda t: t < last) for folder in folders
-               if owner_of(folder) == database_path(cfg)
-               for pattern in (f"{SERIES_WRITING}*.npz", f"{REPORT_WRITING}*.html") for path in folder.glob(pattern))
+    """Delete the series and reports a process killed as it wrote them left (``.series-<random>.npz``,
+    ``.report-<random>.html``, :func:`unfinished_write`: a kill or a power loss in the second a
+    call's series or report is written, before the file is renamed whole into place) last written
+    before ``before`` and :data:`UNFINISHED_AFTER_S` before ``now``: they hold the call's data, which
+    no row names, and the retention period holds for them too. In every folder of the database's
+    call files: the audio and report folders of ``cfg``, its replayed calls' series folder and the
+    folders ``recorded`` (as :func:`purge_unnamed_audio`), where :func:`_unfinished_ours` says the
+    file is this database's; only regular files. Returns how many were deleted."""
+    last, db = min(before, (time.time() if now is None else now) - UNFINISHED_AFTER_S), database_path(cfg)
+    folders = dict.fromkeys((_absolute(audio_folder(cfg)), _absolute(report_folder(cfg)),
+                             _absolute(replayed_series_folder(cfg, db)), *map(_absolute, recorded)))
+    deleted = 0
+    for folder in folders:
+        whose = ""  # found out once the folder has a file to judge
+        for path in (p for pattern in (f"{SERIES_WRITING}*.npz", f"{REPORT_WRITING}*.html")
+                     for p in folder.glob(pattern) if unfinished_write(p.name)):
+            whose = whose or _whose_files(folder, db)
+            if _unfinished_ours(path, db, whose):
+                deleted += _delete_own(path, lambda t: t < last)
+    return deleted
+
+
+def unfinished_write(name: str) -> bool:
+    """Whether ``name`` is exactly that of a series or report being written (:data:`SERIES_WRITING`,
+    :data:`REPORT_WRITING`, then :data:`UNFINISHED_RANDOM` and the file's extension)."""
+    for start, ext in ((SERIES_WRITING, ".npz"), (REPORT_WRITING, ".html")):
+        if name.startswith(start) and name.endswith(ext):
+            return UNFINISHED_RANDOM.fullmatch(name[len(start):-len(ext)]) is not None
+    return False
+
+
+def _unfinished_ours(path: Path, db: str, whose: str) -> bool:
+    """Whether the half-written ``path`` (:func:`unfinished_write`) is of database ``db``, in a
+    folder of its call files whose files are ``whose`` (:func:`_whose_files`): any in a folder that
+    names ``db`` (a daemon's), none in one that names another database; in one that names none
+    (replay's series), a series written whole before its rename by the database it names, and any
+    other only when no other database's call files are there."""
+    if whose in ("this", "another's"):
+        return whose == "this"
+    if path.name.endswith(".npz") and path.is_file():
+        from ..analysis.hop_series import SeriesFileError, read_series
+        with contextlib.suppress(SeriesFileError):
+            if owner := read_series(str(path)).database:
+                return owner == db
+    return whose == "only this"
+
+
+_DAEMON_FILE = re.compile(r"call-(\d+\.wav|started-.+\.wav|\d+-report\.html)")
+"""The name of a daemon's call file (:func:`audio_name`, :func:`new_audio_file`'s unnamed audio,
+:func:`report_name`): which database's, only a folder's :data:`OWNER_FILE` says."""
+_REPLAYED_SERIES = re.compile(r".+-[0-9a-f]{8}-call-\d+-series\.npz")
+"""The name of a replayed call's series (:func:`replayed_series_name`)."""
+
+
+def _whose_files(folder: Path, db: str) -> str:
+    """Whose call files ``folder`` holds, as far as can be told, for a purge of database ``db``:
+    ``"this"`` when its owner file (:data:`OWNER_FILE`) names ``db``, ``"another's"`` when it names
+    another database that exists; in a folder that names none, ``"shared"`` when it holds a file
+    that is, or may be, another database's (a replayed series named after another database, a
+    daemon's call file, a series that names another database), else ``"only this"``."""
+    if owner_of(folder) == db:
+        return "this"
+    if other_database(folder, db) is not None:
+        return "another's"
+    ours = _replayed_series_start(db)
+    for path in folder.glob("call-*"):
+        if _DAEMON_FILE.fullmatch(path.name) or another_databases_series(path, db):
+            return "shared"
+    if any(not p.name.startswith(ours) for p in folder.glob("*-call-*-series.npz")
+           if _REPLAYED_SERIES.fullmatch(p.name)):
+        return "shared"
+    return "only this"
 
 
 _NEW_PRIVATE = os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
