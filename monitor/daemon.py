@@ -1340,14 +1340,14 @@ class Daemon:
                 return {"error": f"the database is behind: {self.guard.held} record(s) of the calls wait to be written "
                                  "(it failed), the latest alert maybe among them: say `last` again once `call-monitor "
                                  "status` says none are held, or give the alert's id"}
-            kept, _ = keep_word(store, alert_id, word_of(str(asked.get("word", ""))), note_of(asked.get("note")),
-                                time.time(), replace=asked.get("replace", True) is not False)
+            kept = keep_word(store, alert_id, word_of(str(asked.get("word", ""))), note_of(asked.get("note")),
+                             time.time(), replace=asked.get("replace", True) is not False)
         except (WordRefused, StoreError) as err:
             return {"error": str(err)}
-        log.info("the agent's word: %s", kept)
+        log.info("the agent's word: %s", kept.logged)  # its note not: the journal is no place for it
         if self.webhook is not None:
             self.webhook.wake()
-        return {"ok": True, "message": kept}
+        return {"ok": True, "message": kept.said}
 
     def button_word(self, alert_id: int, word: str) -> dict:
         """A desktop notification's button said ``word`` of alert ``alert_id`` (from its waiter's thread):

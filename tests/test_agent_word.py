@@ -275,6 +275,38 @@ def test_last_while_the_database_is_behind_is_refused_not_given_to_an_earlier_ca
         store.close()
 
 
+def test_the_daemon_logs_an_agents_word_and_a_refused_click_with_a_note_never_the_notes_text(tmp_path, monitor_logs):
+    """An agent's note is free text of the call (a caller's name, a telephone number): the daemon's
+    log (its standard error, systemd's journal, which no purge reaches) says "with a note" where
+    the word has one, the word said to the daemon, one it replaced, and a notification's click
+    refused for the word kept; the answer to the agent who typed it says the note, as typed."""
+    from monitor.capture.sources import FileSource
+    from monitor.config import load_config
+    from monitor.daemon import Daemon
+
+    store = Store.open(tmp_path / "e.db")
+    alert = stored_alert(store, kind="possible_emergency")
+    daemon = Daemon(load_config(overrides={"storage.db": str(tmp_path / "e.db")}, user_config=False),
+                    FileSource(ALERTING_CALL), store, {})  # the source opened, never read: the daemon is not run
+    try:
+        first = daemon.agent_word({"alert": alert.alert_id, "word": "false_alarm", "note": "caller Kim 010-5555-1234"})
+        second = daemon.agent_word({"alert": alert.alert_id, "word": "handled", "note": "called 119 for Kim"})
+        refused = daemon.button_word(alert.alert_id, "false_alarm")
+    finally:
+        store.close()
+    where = f"alert {alert.alert_id} (possible_emergency, call 1 at 00:12.0)"
+    assert first["message"] == f"{where}: false alarm (caller Kim 010-5555-1234); kept here (the alert was never sent to a webhook)"
+    assert second["message"].startswith(f"{where}: handled (called 119 for Kim), in place of false alarm (caller Kim ")
+    assert "error" in refused
+    assert [m for _, m in monitor_logs if "agent's word" in m] == [
+        f"the agent's word: {where}: false alarm with a note; kept here (the alert was never sent to a webhook)",
+        f"the agent's word: {where}: handled with a note, in place of false alarm with a note; kept here (the alert "
+        "was never sent to a webhook)",
+        f"the agent's word from a notification's button is not kept: {where} has the agent's word already: handled "
+        f"with a note, kept; `call-monitor outcome {alert.alert_id} false-alarm` changes it"]
+    assert not any("Kim" in m for _, m in monitor_logs)
+
+
 def test_a_word_said_before_its_alerts_outbox_row_was_written_is_posted_with_it(db):
     """An alert the database wrote late (it failed meanwhile) has its outbox row written by the webhook's
     worker after it: a word said in between goes with the alert once the row is there."""

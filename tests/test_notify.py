@@ -418,7 +418,7 @@ def test_a_click_on_a_notification_s_button_is_the_agent_s_word_on_its_alert_kep
     assert bodies["Kept: false alarm"] == (f"alert {a} (possible_emergency, call 1 at 01:33.0): false alarm; kept here "
                                            "(the alert was never sent to a webhook)")
     assert bodies["Not kept: false alarm"] == (
-        f"alert {b} (slow_speech, call 1 at 01:33.0) has the agent's word already: handled (slowed down for her), "
+        f"alert {b} (slow_speech, call 1 at 01:33.0) has the agent's word already: handled with a note, "
         f"kept; `call-monitor outcome {b} false-alarm` changes it")
 
 

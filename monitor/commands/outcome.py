@@ -101,7 +101,7 @@ def _kept_here(args: argparse.Namespace, asked: dict) -> int:
         error(f"outcome: {err}")
         return ExitStatus.BAD_SETUP
     try:
-        kept, queued = keep_word(store, asked["alert"], asked["word"], asked["note"], time.time())
+        kept = keep_word(store, asked["alert"], asked["word"], asked["note"], time.time())
     except WordRefused as err:
         error(f"outcome: {err}")
         return ExitStatus.FAILED
@@ -110,7 +110,7 @@ def _kept_here(args: argparse.Namespace, asked: dict) -> int:
         return ExitStatus.FAILED
     finally:
         close_quietly(store)
-    print(kept)
-    if queued:
+    print(kept.said)
+    if kept.queued:
         info("no daemon on this database answers: the one running on it, or the next one started, posts it")
     return ExitStatus.OK

@@ -7,7 +7,7 @@ import time
 from datetime import datetime
 
 from .store_rows import Ack, AgentWord, Delivery, is_due
-from .words import said
+from .words import word_said
 
 _PRECEDENCE = ("delivered", "pending", "failed")
 """Of an alert's outbox rows (a URL changed: the old one's row is closed as failed), the one said."""
@@ -43,8 +43,7 @@ def word_text(word: AgentWord, raised_at: float) -> str:
     and its delivery to the webhook while it is not delivered: to post, or not deliverable (given up
     for good, the reason said; unsent: the alert never went to one, nothing said)."""
     status = {"pending": ", to post", "failed": f", not deliverable ({word.last_error})"}.get(word.status, "")
-    return (f"agent: {said(word.word)}" + (f" ({word.note})" if word.note else "")
-            + f" at {_clock(word.said_at, raised_at)}{status}")
+    return f"agent: {word_said(word.word, word.note)} at {_clock(word.said_at, raised_at)}{status}"
 
 
 def delivery_text(rows: list[Delivery], raised_at: float, longest_wait_s: float, now: float | None = None) -> str:

@@ -16,7 +16,7 @@ never posted again.
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ..files import bytes_not_utf8
 
@@ -79,13 +79,32 @@ def said(word: str) -> str:
     return word.replace("_", " ")
 
 
+class Kept(NamedTuple):
+    """What :func:`keep_word` did, in one line (:func:`word_said`) for the agent who said the word,
+    with the notes, and for a log line (``logged``), each note said as "with a note": the log (the
+    daemon's standard error, systemd's journal) is no place for what an agent typed of a caller,
+    which no purge reaches there; and whether the word is to post to the webhook."""
+    said: str
+    queued: bool
+    logged: str
+
+
+def word_said(word: str, note: str, logged: bool = False) -> str:
+    """``word`` as a line says it (:func:`said`), with its ``note`` in parentheses, or, in a log line
+    (``logged``), "with a note" in place of the note's text."""
+    if not note:
+        return said(word)
+    return f"{said(word)} with a note" if logged else f"{said(word)} ({note})"
+
+
 def keep_word(store: "Store | PendingStore", alert_id: int | None, word: str, note: str,
-              now: float, replace: bool = True) -> tuple[str, bool]:
+              now: float, replace: bool = True) -> Kept:
     """Keep ``word`` (with ``note``, said at ``now``) on alert ``alert_id`` (None: the latest alert
-    raised) in ``store``; returns what was done, in one line (the alert: its id, kind, call and call
+    raised) in ``store``; returns what was done (:class:`Kept`: the alert, its id, kind, call and call
     time; the word, the one it replaced, and where it goes), and whether it is to post to the webhook.
     Raises :class:`WordRefused` for no such alert, and without ``replace`` for one with a word already
-    (kept as it is: a notification's button, clicked after the word was typed, changes none)."""
+    (kept as it is: a notification's button, clicked after the word was typed, changes none; the
+    refusal, said in the log and a notification, says its note is there, not the note)."""
     from .sinks.terminal import call_clock
     alert = store.latest_alert() if alert_id is None else store.alert(alert_id)
     if alert is None:
@@ -95,19 +114,20 @@ def keep_word(store: "Store | PendingStore", alert_id: int | None, word: str, no
     ev = alert.event
     if before is not None and not replace:
         raise WordRefused(f"alert {alert.alert_id} ({ev.kind}, call {ev.call_id} at {call_clock(ev.t)}) has the "
-                          f"agent's word already: {said(before.word)}" + (f" ({before.note})" if before.note else "")
-                          + f", kept; `call-monitor outcome {alert.alert_id} {said(word).replace(' ', '-')}` "
-                          "changes it")
-    kept = (f"alert {alert.alert_id} ({ev.kind}, call {ev.call_id} at {call_clock(ev.t)}): "
-            f"{said(word)}" + (f" ({note})" if note else ""))
-    if before is not None:
-        kept += f", in place of {said(before.word)}" + (f" ({before.note})" if before.note else "")
+                          f"agent's word already: {word_said(before.word, before.note, logged=True)}, kept; "
+                          f"`call-monitor outcome {alert.alert_id} {said(word).replace(' ', '-')}` changes it")
+    lines = [f"alert {alert.alert_id} ({ev.kind}, call {ev.call_id} at {call_clock(ev.t)}): "
+             f"{word_said(word, note, logged)}"
+             + (f", in place of {word_said(before.word, before.note, logged)}" if before is not None else "")
+             for logged in (False, True)]
     queued = store.words_of([alert.alert_id])[alert.alert_id].status == "pending"
     if queued:
-        return kept + "; to the supervisor's console with the webhook" + _retried(before), True
-    if store.deliveries_of([alert.alert_id]):
-        return kept + "; kept here (the alert's delivery to the webhook failed for good, so it goes to none)", False
-    return kept + "; kept here (the alert was never sent to a webhook)", False
+        where = "; to the supervisor's console with the webhook" + _retried(before)
+    elif store.deliveries_of([alert.alert_id]):
+        where = "; kept here (the alert's delivery to the webhook failed for good, so it goes to none)"
+    else:
+        where = "; kept here (the alert was never sent to a webhook)"
+    return Kept(lines[0] + where, queued, lines[1] + where)
 
 
 def _retried(before: "AgentWord | None") -> str:
