@@ -1082,7 +1082,10 @@ def test_older_alerts_come_in_pages_asked_for_with_the_token_and_a_bad_query_is_
                                                   "got '99999999999999999999'"),
                             ("acked=yes", "acked: expected true or false, got 'yes'"),
                             ("limit=1&limit=2", "limit: given twice"),
-                            ("page=2", "page: no such parameter; expected before, limit, acked")):
+                            ("order=ack", "order: expected received or acked, got 'ack'"),
+                            ("order=acked&acked=false",
+                             "order: acked lists the acknowledged alerts only, which acked=false leaves out"),
+                            ("page=2", "page: no such parameter; expected before, limit, acked, order")):
             status, body = console.request("GET", "/api/alerts?" + query)
             assert (status, json.loads(body)) == (400, {"error": said}), query
         status, body = console.request("GET", "/api/alerts", token=None)
@@ -1091,6 +1094,60 @@ def test_older_alerts_come_in_pages_asked_for_with_the_token_and_a_bad_query_is_
         assert console.alive() and not any("Traceback" in e for e in console.err)
         assert "call-monitor: warning: 400 GET /api/alerts from 127.0.0.1: acked: expected true or false, got 'yes'" \
             in console.err
+    finally:
+        console.kill()
+
+
+def test_the_acknowledged_alerts_are_listed_and_paged_the_latest_acknowledged_first_whenever_received(tmp_path):
+    """A call's critical alert acknowledged after its later warnings: the state lists it first among the
+    acknowledged (the latest acknowledged first, not the latest received), and one acknowledged now is
+    listed however many were acknowledged before it (not left beyond the 500 listed for being received
+    long ago). ``GET /api/alerts?order=acked`` pages back in that same order, ``before`` the last one's
+    id; an id that is no acknowledged alert kept is a 404 saying so. Without ``order``, pages stay by id."""
+    console = ConsoleProcess(tmp_path)
+    try:
+        for i in range(1, 52):  # the critical first, then its call's warnings
+            severity, kind = ("critical", "possible_emergency") if i == 1 else ("warning", "long_pauses")
+            assert console.post(alert_body(i, severity=severity, kind=kind, t=float(i)))[0] == 201
+        for pk in [*range(2, 52), 1]:  # the warnings, then the critical
+            assert console.request("POST", f"/api/alerts/{pk}/ack", b'{"by": "Dana"}')[0] == 200
+        listed = [a["id"] for a in console.state()["alerts"] if a["acked_by"]]
+        assert listed == [1, *range(51, 1, -1)]
+
+        def page(query: str) -> tuple[list[int], bool]:
+            status, body = console.request("GET", "/api/alerts?" + query)
+            assert status == 200, body
+            said = json.loads(body)
+            return [a["id"] for a in said["alerts"]], said["more"]
+
+        assert page("order=acked&limit=20") == ([1, *range(51, 32, -1)], True)
+        assert page("order=acked&acked=true&before=33&limit=20") == ([*range(32, 12, -1)], True)
+        assert page("order=acked&before=13&limit=20") == ([*range(12, 1, -1)], False)
+        assert page("order=acked&before=2") == ([], False)
+        assert page("acked=true&limit=3") == ([51, 50, 49], True)  # by id, as before
+        assert page("order=received&acked=true&before=2") == ([1], False)
+        assert console.post(alert_body(52, severity="warning", kind="long_pauses"))[0] == 201
+        for pk in (52, 999):  # open, or none
+            status, body = console.request("GET", f"/api/alerts?order=acked&before={pk}")
+            assert (status, json.loads(body)) == (404, {"error": f"before: no acknowledged alert {pk} is kept "
+                                                                 "(deleted since, by the retention)"})
+    finally:
+        console.kill()
+
+
+def test_an_old_alert_acknowledged_after_500_others_is_the_first_the_state_lists(tmp_path):
+    """600 alerts acknowledged, then the oldest received of the alerts, open until now, acknowledged: the
+    state's 500 acknowledged begin with it, where it was left out for having been received first."""
+    console = ConsoleProcess(tmp_path)
+    try:
+        stored_alerts(console, 601, acked=601)
+        with sqlite3.connect(console.db) as con:
+            con.execute("UPDATE alerts SET acked_by = NULL, acked_at = NULL WHERE id = 1")
+        assert console.request("POST", "/api/alerts/1/ack", b'{"by": "Eve"}')[0] == 200
+        state = console.state()
+        ids = [a["id"] for a in state["alerts"] if a["acked_by"]]
+        assert ids == [1, *range(601, 102, -1)] and state["acked_total"] == 601
+        assert state["alerts"][0]["acked_by"] == "Eve"
     finally:
         console.kill()
 

@@ -1157,6 +1157,49 @@ def test_show_older_with_one_agent_shown_looks_back_through_the_others_alerts_fo
     assert page.eval("document.getElementById('acked-count').textContent") == "(30 of 700)"
 
 
+def test_a_critical_alert_acknowledged_after_its_calls_later_warnings_is_drawn_first_among_the_acknowledged(
+        console_pages):
+    """The usual order of a shift: a call's critical alert raised first, its 50 later warnings acknowledged,
+    then the critical. Acknowledged while the page is open, it leaves the open critical alerts and is the
+    first card of "Acknowledged" (the latest acknowledged first), not left undrawn beyond the 50 drawn for
+    having been received first; a page opened afterwards draws it there too."""
+    console = console_pages.console
+    for i in range(1, 52):
+        severity, kind = ("critical", "possible_emergency") if i == 1 else ("warning", "long_pauses")
+        assert console.post(alert_body(i, severity=severity, kind=kind, t=float(i)))[0] == 201
+    for pk in range(2, 52):
+        assert console.request("POST", f"/api/alerts/{pk}/ack", json.dumps({"by": "Dana"}).encode())[0] == 200
+    page = console_pages.open()
+    drawn = "[...document.querySelectorAll('#acked article')].map(a => Number(a.dataset.id))"
+    assert page.eval(drawn) == list(range(51, 1, -1))
+    assert console.request("POST", "/api/alerts/1/ack", json.dumps({"by": "Dana"}).encode())[0] == 200
+    page.wait("document.querySelectorAll('#critical article').length === 0")
+    page.wait(f"{drawn}[0] === 1")
+    assert page.eval(drawn) == [1, *range(51, 2, -1)]
+    assert page.eval("document.getElementById('acked-count').textContent") == "(51)"
+    assert console_pages.open().eval(drawn) == [1, *range(51, 2, -1)]
+
+
+def test_show_older_pages_back_in_the_order_of_the_acknowledgements(console_pages):
+    """560 alerts acknowledged, the oldest 60 received acknowledged last: the page holds the latest 500
+    acknowledged (those 60, then the newest received down to 121), and "Show older" asks the console for
+    those acknowledged before the earliest it holds (120 down to 61), not for those received before it
+    (none), until every one is drawn, in the order they were acknowledged."""
+    console = console_pages.console
+    stored_alerts(console, 560, acked=560)
+    with closing(sqlite3.connect(console.db)) as con, con:
+        con.execute("UPDATE alerts SET acked_at = ? + id WHERE id <= 60", (time.time(),))
+    page = console_pages.open()
+    drawn = "[...document.querySelectorAll('#acked article')].map(a => Number(a.dataset.id))"
+    assert page.eval(drawn) == list(range(60, 10, -1))
+    page.eval("document.getElementById('older').focus()")
+    for shown in range(100, 601, 50):
+        _press(page, "Enter")
+        page.wait(f"document.querySelectorAll('#acked article').length === {min(shown, 560)}")
+    page.wait("document.getElementById('older').hidden")
+    assert page.eval(drawn) == [*range(60, 0, -1), *range(560, 60, -1)]
+
+
 def test_every_time_on_the_page_is_a_time_element_saying_it_in_iso_8601(console_pages):
     """Each time the page shows (a call's start, an alert's, an acknowledgement's, an agent last heard)
     is a ``<time>`` element whose ``datetime`` says it in ISO 8601, which assistive technology and

@@ -18,7 +18,8 @@ Routes:
 - ``GET /events``: Server-Sent Events: ``state`` (everything, on connect), then ``alert``,
   ``ack``, ``agent``, ``report``, ``forget`` (an agent forgotten) and ``settings`` (a reload's
   ``silent_after_s`` and ``retention_days``) as they happen.
-- ``GET /api/state``, ``GET /api/alerts?before=ID&limit=N&acked=true`` (a page of older alerts),
+- ``GET /api/state``, ``GET /api/alerts?before=ID&limit=N&acked=true`` (a page of older alerts; with
+  ``order=acked``, of the acknowledged ones, the latest acknowledged first, as the state lists them),
   ``POST /api/alerts/{id}/ack`` (``{"by": NAME}``), ``GET /api/outcomes?since=UNIX&until=UNIX`` (the agents'
   words on the live calls' alerts summed up, :mod:`monitor.delivery.outcomes`), ``POST /api/agents/forget``
   (``{"agent": NAME}``: left out of the agents until it posts again, its alerts kept): for the page
@@ -324,7 +325,7 @@ PAGE_MOST = 500
 """The most alerts ``GET /api/alerts`` answers at once (``limit``)."""
 PAGE_USUAL = 50
 """Its ``limit`` when none is given."""
-PAGE_PARAMETERS = ("before", "limit", "acked")
+PAGE_PARAMETERS = ("before", "limit", "acked", "order")
 
 
 OUTCOME_PARAMETERS = ("since", "until")
@@ -342,16 +343,35 @@ def _whole(text: str, name: str, least: int, most: int) -> int:
     return number
 
 
-def page_asked(items: list[tuple[str, str]]) -> tuple[int | None, int, bool | None]:
-    """``before`` (None: from the latest), ``limit`` and ``acked`` (None: open and acknowledged
-    alike) of a query of ``GET /api/alerts``; raises BadQuery for a parameter it does not take,
-    one given twice, or a value out of bounds."""
+@dataclass(frozen=True)
+class PageAsked:
+    """A query of ``GET /api/alerts``."""
+
+    before: int | None
+    """The page's alerts come after this alert in the order asked for (None: from the first)."""
+    limit: int
+    acked: bool | None
+    """True: acknowledged alerts only; False: open ones only; None: both."""
+    by_ack: bool = False
+    """``order=acked``: the acknowledged alerts only, the latest acknowledged first, as the console's state
+    lists them (:meth:`ConsoleStore.acked_before`); else the latest received first (by console id)."""
+
+
+def page_asked(items: list[tuple[str, str]]) -> PageAsked:
+    """``before`` (None: from the latest), ``limit``, ``acked`` (None: open and acknowledged alike)
+    and ``order`` of a query of ``GET /api/alerts``; raises BadQuery for a parameter it does not take,
+    one given twice, a value out of bounds, or ``order=acked`` with ``acked=false``."""
     asked = _given_once(items, PAGE_PARAMETERS)
     before = _whole(asked["before"], "before", 1, ID_MAX) if "before" in asked else None
     limit = _whole(asked["limit"], "limit", 1, PAGE_MOST) if "limit" in asked else PAGE_USUAL
     if asked.get("acked", "true") not in ("true", "false"):
         raise BadQuery(f"acked: expected true or false, got {asked['acked'][:20]!r}")
-    return before, limit, (asked["acked"] == "true") if "acked" in asked else None
+    if asked.get("order", "received") not in ("received", "acked"):
+        raise BadQuery(f"order: expected received or acked, got {asked['order'][:20]!r}")
+    by_ack = asked.get("order") == "acked"
+    if by_ack and asked.get("acked") == "false":
+        raise BadQuery("order: acked lists the acknowledged alerts only, which acked=false leaves out")
+    return PageAsked(before, limit, (asked["acked"] == "true") if "acked" in asked else by_ack or None, by_ack)
 
 
 def _given_once(items: list[tuple[str, str]], taken: tuple[str, ...]) -> dict[str, str]:
@@ -803,14 +823,23 @@ class Console:
 
     async def alerts_page(self, request: Request) -> Response:
         """``GET /api/alerts?before=ID&limit=N&acked=true``: a page of alerts, older than alert ``ID``
-        (by console id), the latest first (:meth:`ConsoleStore.alerts_before`), with whether more follow."""
+        (by console id), the latest first (:meth:`ConsoleStore.alerts_before`), with whether more follow.
+        With ``order=acked``, the acknowledged alerts acknowledged before alert ``ID`` was, the latest
+        acknowledged first (:meth:`ConsoleStore.acked_before`): 404 when ``ID`` is no acknowledged alert
+        the console keeps."""
         if (refused := self._not_a_supervisor(request)) is not None:
             return refused
         try:
-            before, limit, acked = page_asked(request.query_params.multi_items())
+            q = page_asked(request.query_params.multi_items())
         except BadQuery as err:
             return self._refuse(request, str(err), 400)
-        page, more = await self._stored(self.store.alerts_before, before, limit, acked, writes=False)
+        if not q.by_ack:
+            page, more = await self._stored(self.store.alerts_before, q.before, q.limit, q.acked, writes=False)
+        elif (found := await self._stored(self.store.acked_before, q.before, q.limit, writes=False)) is None:
+            return JSONResponse({"error": f"before: no acknowledged alert {q.before} is kept (deleted since, by "
+                                          "the retention)"}, status_code=404)
+        else:
+            page, more = found
         return JSONResponse({"alerts": page, "more": more})
 
     async def outcomes(self, request: Request) -> Response:

@@ -52,7 +52,10 @@ CLOCK_STEP_S = 5.0
 ACKS_LOOKED_AT = 200
 """The most acknowledgements of one daemon's alerts a heartbeat's answer looks at (:meth:`ConsoleStore.acks_of`)."""
 ACKED_LISTED = 500
-"""The most acknowledged alerts the console's state lists, the newest (``acked_total`` counts them all)."""
+"""The most acknowledged alerts the console's state lists, the latest acknowledged (``acked_total`` counts them all)."""
+ACKED_ORDER = "a.acked_at DESC, a.id DESC"
+"""The acknowledged alerts' own order, wherever they are listed: the latest acknowledged first, whenever
+each was received (a critical alert acknowledged after the later warnings of its call comes before them)."""
 OPEN_WARNINGS_LISTED = 1000
 """The most open warnings the console's state lists, the newest (a site that never acknowledges its
 warnings would otherwise send every one to each page that opens); every open critical alert is listed."""
@@ -407,7 +410,8 @@ class ConsoleStore:
 
     def alerts(self, acked: int = ACKED_LISTED, warnings: int = OPEN_WARNINGS_LISTED) -> list[dict[str, Any]]:
         """Every open critical alert, the newest ``warnings`` open warnings (newest first, together),
-        then the newest ``acked`` acknowledged alerts: what the console's state lists."""
+        then the latest ``acked`` acknowledged alerts (the latest acknowledged first,
+        :data:`ACKED_ORDER`): what the console's state lists."""
         with self._held():
             return self._listed(acked, warnings)
 
@@ -426,7 +430,7 @@ class ConsoleStore:
         open_ = (self._select_alerts("a.acked_at IS NULL AND a.severity = 'critical'", ()) +
                  self._select_alerts("a.acked_at IS NULL AND a.severity != 'critical'", (), limit=warnings))
         open_.sort(key=lambda a: (a["received_at"], a["id"]), reverse=True)
-        return open_ + self._select_alerts("a.acked_at IS NOT NULL", (), limit=acked)
+        return open_ + self._select_alerts("a.acked_at IS NOT NULL", (), limit=acked, order=ACKED_ORDER)
 
     def alerts_before(self, before: int | None, limit: int,
                       acked: bool | None = None) -> tuple[list[dict[str, Any]], bool]:
@@ -439,6 +443,23 @@ class ConsoleStore:
         with self._held():
             rows = self._select_alerts(" AND ".join(where) or "1", (before,) if before is not None else (),
                                        limit=limit + 1, order="a.id DESC")
+        return rows[:limit], len(rows) > limit
+
+    def acked_before(self, before: int | None, limit: int) -> tuple[list[dict[str, Any]], bool] | None:
+        """A page of the acknowledged alerts in their own order (:data:`ACKED_ORDER`, as the console's
+        state lists them): those acknowledged before alert ``before`` was (None: from the latest
+        acknowledged), at most ``limit``. Returns (the page, whether more follow it); None when
+        ``before`` is no acknowledged alert the console keeps (one deleted since)."""
+        args: tuple[Any, ...]
+        with self._held(), transaction(self._conn):
+            where, args = "a.acked_at IS NOT NULL", ()
+            if before is not None:
+                cursor = self._conn.execute("SELECT acked_at FROM alerts WHERE id = ? AND acked_at IS NOT NULL",
+                                            (before,)).fetchone()
+                if cursor is None:
+                    return None
+                where, args = "(a.acked_at, a.id) < (?, ?)", (cursor[0], before)
+            rows = self._select_alerts(where, args, limit=limit + 1, order=ACKED_ORDER)
         return rows[:limit], len(rows) > limit
 
     def labelled(self, since: float | None, until: float | None) -> tuple[list[Labelled], int]:
