@@ -341,11 +341,12 @@ class Daemon:
         signal.signal(signal.SIGHUP, lambda s, f: self.request_reload())
 
     # ------------------------------------------------------------------ events
-    def emit(self, events: list[Event], call_token: int | None = None) -> None:
+    def emit(self, events: list[Event], call_token: int | None = None, call_started_at: float | None = None) -> None:
         """``events`` to every sink; ``call_token``: their call's (the running call's when None), by
-        which an alert a failing database holds back is named once its call's row is written."""
+        which an alert a failing database holds back is named once its call's row is written, and
+        ``call_started_at`` its start."""
         for ev in events:
-            recent = self._note_alert(ev, call_token) if isinstance(ev, AlertEvent) else None
+            recent = self._note_alert(ev, call_token, call_started_at) if isinstance(ev, AlertEvent) else None
             if isinstance(ev, AlertClearedEvent):
                 self.active.pop(ev.kind, None)
             for name, sink in self.sinks.items():
@@ -362,14 +363,15 @@ class Daemon:
                 self._to_sink(name, end_batch)
         self.recent.end_batch()
 
-    def _note_alert(self, ev: AlertEvent, call_token: int | None) -> dict[str, Any]:
+    def _note_alert(self, ev: AlertEvent, call_token: int | None, call_started_at: float | None) -> dict[str, Any]:
         """An alert raised: counted, active, and the last of the recent alerts the status lists, its
-        call named by ``call_token`` (the running call's when None); returns that entry."""
+        call named by ``call_token`` and started at ``call_started_at`` (the running call's when
+        ``call_token`` is None); returns that entry."""
         self.alerts_total += 1
         self.active[ev.kind] = {"t": ev.t, "severity": ev.severity}
-        token = call_token if call_token is not None else (
-            self.pipeline.call_token if self.pipeline is not None else None)
-        return self.recent.raised(ev, token)
+        if call_token is None and self.pipeline is not None:
+            call_token, call_started_at = self.pipeline.call_token, self.pipeline.started_at
+        return self.recent.raised(ev, call_token, call_started_at)
 
     def _alert_written(self, held: AlertEvent, stored: AlertEvent) -> None:
         """The store guard wrote an alert it held: its recent alert takes the database's id
@@ -494,7 +496,7 @@ class Daemon:
         if p is not None:
             try:
                 # alerts still raised end with the call
-                self.emit(self._call_said(p, p.abort(timeout_s=1.0)), p.call_token)
+                self.emit(self._call_said(p, p.abort(timeout_s=1.0)), p.call_token, p.started_at)
             except Exception as close_err:  # noqa: BLE001 - e.g. the database itself failed
                 log.error("call %s not closed: %s", call_name(p.call_id), close_err)
             if self.notify is not None and not self.stop_reason:  # no summary comes: its critical
@@ -520,7 +522,7 @@ class Daemon:
             return
         self.pipeline = None
         self._trim_due = True
-        self.emit(self._call_said(p, events), p.call_token)  # the last cues' alerts are this call's
+        self.emit(self._call_said(p, events), p.call_token, p.started_at)  # the last cues' alerts are this call's
         audio_whole = self._audio is not None  # written to the call's end: its report draws the call's series
         self._close_audio(p.call_id)
         if audio_whole and not stopped and (kept := p.series_to_write()) is not None:

@@ -27,7 +27,7 @@ from .delivery.call_files import purge_call_files, purge_unfinished_writes, purg
 from .delivery.store import Store
 from .delivery.store_errors import StoreError
 from .delivery.store_guard import StoreGuard
-from .delivery.store_rows import MEMORY_ID_BASE, Ack, Delivery, StoredAlert
+from .delivery.store_rows import MEMORY_ID_BASE, Ack, Delivery, StoredAlert, raised_at
 from .events import AlertAckedEvent, AlertEvent
 
 log = logging.getLogger(__name__)
@@ -76,14 +76,27 @@ class RecentCalls:
         self._purged_checked = -math.inf  # time.monotonic() of the last look for purged calls
 
     # ------------------------------------------------------------------ alerts and reports
-    def raised(self, ev: AlertEvent, token: int | None) -> dict[str, Any]:
+    def raised(self, ev: AlertEvent, token: int | None, call_started_at: float | None = None) -> dict[str, Any]:
         """An alert raised: the last of the recent alerts, its call named by the store guard's
-        ``token``; returns that entry."""
+        ``token``, at the time its row keeps (:meth:`_raised_at`); returns that entry."""
         alert_id = next((i for held, i in self._written_first if held is ev), ev.alert_id)
         recent = {"call_id": ev.call_id, "alert_id": alert_id, "t": ev.t, "kind": ev.kind,
-                  "severity": ev.severity, "at": time.time(), "token": token}
+                  "severity": ev.severity, "at": self._raised_at(ev, call_started_at), "token": token}
         self.alerts.append(recent)
         return recent
+
+    def _raised_at(self, ev: AlertEvent, call_started_at: float | None) -> float:
+        """When ``ev`` was raised, as ``alerts`` lists it: its row's time, read back; of one the database
+        did not store (held while it fails, stored later at the time it was held), or one whose row
+        cannot be read, :func:`~monitor.delivery.store_rows.raised_at` of its call's start,
+        ``call_started_at``, and now, the same to the millisecond on a live call."""
+        if ev.stored and ev.alert_id is not None:
+            try:
+                if (row := self.store.alert(ev.alert_id)) is not None:
+                    return row.created_at
+            except StoreError:
+                pass
+        return raised_at(call_started_at, ev.t, time.time())
 
     def written(self, held: AlertEvent, stored: AlertEvent) -> None:
         """The store guard wrote an alert it held (:attr:`StoreGuard.written`): its recent alert takes

@@ -119,6 +119,8 @@ class CallPipeline:
         self.legs = legs
         self.store = StoreGuard(store) if isinstance(store, Store) else store
         self.source = source
+        self.started_at = started_at
+        """When the call started (unix seconds), as the store keeps it; None: when the store began it."""
         self.agent_file = None if agent_file is None else os.path.abspath(agent_file)
         self.sources = dict(sources or {})
         self.cues = CueTracker(cfg.analysis, legs)

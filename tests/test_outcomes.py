@@ -34,8 +34,10 @@ HOUR, DAY = 3600.0, 86400.0
 
 def _alert(store: Store, call: int, kind: str, severity: str, at: float, word: str | None = None,
            note: str = "") -> AlertEvent:
-    """An alert of ``call`` raised at ``at`` (unix seconds), with the agent's ``word`` on it (None: none said)."""
-    alert = store.add_alert(call, AlertEvent(t=30.0, kind=kind, severity=severity, message="several cues agree",
+    """An alert of ``call`` raised at ``at`` (unix seconds: as far into the call), with the agent's ``word``
+    on it (None: none said)."""
+    started = store.get_call(call).started_at
+    alert = store.add_alert(call, AlertEvent(t=at - started, kind=kind, severity=severity, message="several cues agree",
                                              evidence={"x": 1}, actions=("Keep the caller on the line",)),
                             created_at=at)
     if word is not None:

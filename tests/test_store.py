@@ -76,8 +76,10 @@ def test_calls_alerts_and_clears_round_trip(db):
         assert [a.event for a in store.list_alerts(call_id=call)] == [stored]
         assert [a.event.kind for a in store.list_alerts()] == ["slow_speech",
                                                                "possible_emergency"]
-        assert store.list_alerts(since=5000.0)[0].created_at == 5000.0
-        assert store.list_alerts(since=5001.0) == []
+        # stored when the clock read 5000, kept at its call's start plus its call time: the moment it was raised at
+        assert [a.created_at for a in store.list_alerts()] == [1042.0, 2005.0]
+        assert store.list_alerts(since=2005.0)[0].created_at == 2005.0
+        assert store.list_alerts(since=2005.001) == []
         assert store.list_clears(call) == [
             AlertClearedEvent(t=60.0, kind="slow_speech", call_id=call, reason="recovered"),
             AlertClearedEvent(t=180.0, kind="slow_speech", call_id=call, reason="call_ended")]

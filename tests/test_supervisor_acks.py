@@ -239,7 +239,8 @@ def acked_run(tmp_path_factory):
     acknowledges it there; the daemon's next heartbeat brings the acknowledgement back, and the
     daemon stops once its sinks had it. Returns (the JSON lines, the terminal's text, the
     daemon's status, the alert, whether the daemon awaited an acknowledgement as the alert came and
-    as the acknowledgement came (with the pace its heartbeat said then), and what ``call-monitor alerts --jsonl`` lists of its database then)."""
+    as the acknowledgement came (with the pace its heartbeat said then), what ``call-monitor alerts --jsonl`` lists of its database then,
+    and the alert as the console's state listed it)."""
     from monitor.capture.sources import FileSource
     from monitor.config import load_config
     from monitor.daemon import Daemon
@@ -261,6 +262,7 @@ def acked_run(tmp_path_factory):
             heartbeat = Heartbeat(console.webhook, identity, daemon.heartbeat_status,
                                   every_s=3600.0, token=console.token, acked=daemon.acked, awaits_ack=daemon.awaits_ack)
             first: list = []
+            on_console: list[dict] = []
             awaits: list[tuple[bool, float]] = []
             pace = lambda: json.loads(heartbeat.body())["status"]["next_beat_s"]  # noqa: E731
 
@@ -269,7 +271,9 @@ def acked_run(tmp_path_factory):
                     first.append(ev)
                     awaits.append((daemon.awaits_ack(), pace()))
                     assert wait_for(lambda: any(a["alert_id"] == ev.alert_id for a in console.state()["alerts"]), 20)
-                    (pk,) = [a["id"] for a in console.state()["alerts"] if a["alert_id"] == ev.alert_id]
+                    (shown,) = [a for a in console.state()["alerts"] if a["alert_id"] == ev.alert_id]
+                    on_console.append(shown)
+                    pk = shown["id"]
                     console.request("POST", f"/api/alerts/{pk}/ack", b'{"by": "Dana"}')
                     assert heartbeat.beat()  # the daemon's next beat; what it brings goes out with the next chunk
                 elif ev.type == "alert_acked":
@@ -284,7 +288,7 @@ def acked_run(tmp_path_factory):
         with contextlib.redirect_stdout(listed):
             assert cli.main(["alerts", "--db", str(tmp / "e.db"), "--jsonl"]) == 0
         yield (jsonl.getvalue().splitlines(), human.getvalue(), state, first[0], awaits,
-               [json.loads(line) for line in listed.getvalue().splitlines()])
+               [json.loads(line) for line in listed.getvalue().splitlines()], on_console[0])
     finally:
         console.kill()
 
@@ -314,15 +318,26 @@ def test_the_status_shows_the_acknowledgement_on_the_alert_in_its_recent_alerts(
 
 
 def test_the_daemon_awaits_an_acknowledgement_while_its_critical_alert_stands_until_it_comes(acked_run):
-    *_, alert, awaits, _ = acked_run
+    *_, alert, awaits, _, _ = acked_run
     assert alert.severity == "critical" and awaits == [(True, 5.0), (False, 3600.0)]
 
 
 def test_the_daemons_database_keeps_the_acknowledgement_and_alerts_lists_it_on_the_alert(acked_run):
-    _, _, _, alert, _, listed = acked_run
+    _, _, _, alert, _, listed, _ = acked_run
     (row,) = [r for r in listed if r["alert_id"] == alert.alert_id]
     assert row["acked_by"] == "Dana" and abs(row["acked_at"] - time.time()) < 300
     assert all(r["acked_by"] is None and r["acked_at"] is None for r in listed if r["alert_id"] != alert.alert_id)
+
+
+def test_the_alert_has_one_time_on_the_console_in_the_agents_alerts_and_in_its_status(acked_run):
+    """The time the console shows an alert at (its post's ``at``) is the time ``alerts`` lists it at (its
+    ``created_at``) and the daemon's status lists it at: its call's start plus its call time (or when it
+    was raised, where that is sooner), one time, not the console's a second before the agent's."""
+    _, _, state, alert, _, listed, shown = acked_run
+    (row,) = [r for r in listed if r["alert_id"] == alert.alert_id]
+    (recent,) = [a for a in state["recent_alerts"] if a["alert_id"] == alert.alert_id]
+    assert shown["at"] == row["created_at"] == recent["at"]
+    assert shown["at"] <= round(shown["call_started_at"] + shown["t"], 3)
 
 
 def test_an_acknowledgement_the_daemons_database_holds_is_no_news_to_the_daemon_started_again(tmp_path):

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import re
 import sqlite3
 import time
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 
-from conftest import Daemon, Hook, stop_daemon, stored_alert, wait_for
+from conftest import Daemon, Hook, call_monitor, stop_daemon, stored_alert, wait_for
 
 from monitor.events import AlertEvent
 from monitor.delivery.sinks import webhook
@@ -565,6 +567,35 @@ def test_an_alert_is_stamped_when_it_happened_and_never_ahead_of_its_posting(tmp
     finally:
         sink.close()
         store.close()
+
+
+def test_an_alert_has_one_time_the_post_says_and_alerts_lists_its_call_start_plus_its_call_time(tmp_path, hook):
+    """A live call's alert is raised a little after its call time (the analyzer looks ahead), and
+    stored then: its row keeps its call's start plus its call time, the moment of the call it was
+    raised at, as its post's ``at`` says it, so that ``alerts`` (its ``created_at``, its line's time
+    of day) and the console show one time, and ``--since`` takes it by that time. A call replayed
+    faster than it was spoken keeps the time it was stored, as its post says it."""
+    store = Store.open(tmp_path / "e.db")
+    sink = WebhookSink(store, hook.url, poll_s=0.05).start()
+    try:
+        live_start = time.time() - 13.2  # raised 12 s into the call, stored 1.2 s later
+        live = stored_alert(store, started_at=live_start, source="live:caller=softphone.monitor")
+        replayed = stored_alert(store, source="call-0417.wav", t=600.0)
+        for alert in (live, replayed):
+            sink(alert)
+        assert wait_for(lambda: len(hook.received) == 2, 30)
+    finally:
+        sink.close()
+        store.close()
+    posted = {p["alert_id"]: p["at"] for _, p in hook.received}
+    assert posted[live.alert_id] == round(live_start + 12.0, 3)
+    rows = call_monitor("alerts", "--db", tmp_path / "e.db", "--jsonl", timeout=60)
+    assert rows.returncode == 0, rows.stderr
+    listed = {r["alert_id"]: r["created_at"] for r in map(json.loads, rows.stdout.splitlines())}
+    assert listed == posted
+    since = datetime.fromtimestamp(live_start + 12.5).isoformat(timespec="milliseconds")  # before it was stored
+    later = call_monitor("alerts", "--db", tmp_path / "e.db", "--jsonl", "--since", since, timeout=60)
+    assert [json.loads(r)["alert_id"] for r in later.stdout.splitlines()] == [replayed.alert_id], later.stderr
 
 
 def test_an_alert_of_a_call_of_two_files_names_the_agents_file_beside_the_callers_while_the_call_runs(

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import sqlite3
 import threading
@@ -38,7 +39,7 @@ from .store_files import (BUSY_TIMEOUT_S, CONSOLE_APPLICATION_ID, IMMUTABLE_READ
                           file_state, is_bare_sqlite_file, is_empty_file, kept_changing, no_database, no_tables,
                           unreachable)
 from .store_rows import (DUE_ORDER_SQL, DUE_SQL, LIVE_SOURCE, MEMORY_ID_BASE, Ack, AgentWord, CallRecord, Delivery,
-                         StoredAlert, _json, _json_of, _number, _text, _whole, beyond_wait, damaged_row)
+                         StoredAlert, _json, _json_of, _number, _text, _whole, beyond_wait, damaged_row, raised_at)
 from .store_schema import SCHEMA_VERSION, _too_new, make_or_upgrade, this_machine
 
 log = logging.getLogger(__name__)
@@ -399,18 +400,25 @@ class Store:
 
     def add_alert(self, call_id: int, alert: AlertEvent, created_at: float | None = None) -> AlertEvent:
         """Store and commit ``alert``, raised at ``created_at`` (unix time; default now: one written
-        late, held while the database failed, keeps its own); returns it with ``alert_id`` and
-        ``call_id`` set."""
+        late, held while the database failed, keeps its own), kept as :func:`raised_at` of it and of
+        the call's start; returns it with ``alert_id`` and ``call_id`` set."""
+        when = raised_at(self._started_at(call_id), float(alert.t), self._clock() if created_at is None else created_at)
         alert_id = self._write(
             "INSERT INTO alerts (call_id, t, kind, severity, message, evidence, actions, "
             "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (call_id, float(alert.t), alert.kind, alert.severity, alert.message,
-             _json(dict(alert.evidence)), _json(list(alert.actions)),
-             self._clock() if created_at is None else created_at),
+             _json(dict(alert.evidence)), _json(list(alert.actions)), when),
             commit=True)
         return AlertEvent(t=alert.t, kind=alert.kind, severity=alert.severity,
                           message=alert.message, evidence=alert.evidence, actions=alert.actions,
                           call_id=call_id, alert_id=alert_id)
+
+    def _started_at(self, call_id: int) -> float | None:
+        """When call ``call_id`` started, None when the database has no such call or its start is no
+        number (a damaged row: its alert is stored all the same, at the time it was raised)."""
+        started = self._read("SELECT started_at FROM calls WHERE id = ?", (call_id,))
+        value = started[0][0] if started else None
+        return float(value) if isinstance(value, (int, float)) and math.isfinite(value) else None
 
     def add_clear(self, call_id: int, cleared: AlertClearedEvent, created_at: float | None = None) -> int:
         """Store and commit ``cleared``, at ``created_at`` as :meth:`add_alert` does."""

@@ -32,6 +32,16 @@ def whole_number(text: str, least: int = 1, most: int = ID_MAX) -> int | None:
     return int(digits)
 
 
+def raised_at(call_started_at: float | None, t: float, now: float) -> float:
+    """When an alert was raised, the one time it has: its call's start plus its call time ``t`` (the
+    moment of the call it was raised at; the analyzer, which looks a little ahead, raises it about a
+    second later), or ``now``, when the daemon raised it, if that is sooner (a call replayed faster
+    than it was spoken); ``now`` where the call's start is not known. Unix seconds to the millisecond.
+    The store keeps it as the alert's ``created_at`` (what ``alerts`` lists and ``--since``, ``--until``
+    and the retention go by), the status lists it, and the webhook posts it as ``at``."""
+    return round(now if call_started_at is None else min(call_started_at + t, now), 3)
+
+
 MEMORY_ID_BASE = 1 << 62
 """An alert the database could not store has no id of its own; it is posted with a random id at
 or above this (far above any the database gives), the same on every retry, so that a receiver
@@ -76,8 +86,8 @@ class CallRecord:
 
 @dataclass(frozen=True)
 class StoredAlert:
-    """An alert as stored: the event (with ids) and when it was raised (unix seconds: when it was
-    committed, or held while the database failed)."""
+    """An alert as stored: the event (with ids) and when it was raised (:func:`raised_at`, of when it was
+    committed, or held while the database failed; an earlier release stored when it was committed)."""
 
     event: AlertEvent
     created_at: float
@@ -134,8 +144,7 @@ class Delivery:
     alert: AlertEvent
     delivered_at: float | None = None
     raised_at: float | None = None
-    """When its alert was raised (unix seconds: when the alert was committed, or held while the
-    database failed), as :attr:`StoredAlert.created_at`; what the post's ``at`` is at most."""
+    """When its alert was raised (:func:`raised_at`), as :attr:`StoredAlert.created_at`: the post's ``at``."""
     posted_id: int | None = None
     """The alert id this row is posted under when it is not :attr:`alert_id`: an alert the database
     could not store when it was raised was posted from memory under an id of its own

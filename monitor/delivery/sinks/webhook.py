@@ -87,7 +87,7 @@ from ..acks import acked_events
 from ..store import Store
 from ..store_guard import PendingStore
 from ..store_errors import StoreError
-from ..store_rows import MEMORY_ID_BASE, AgentWord, Delivery, due_order, is_due, recording_name
+from ..store_rows import MEMORY_ID_BASE, AgentWord, Delivery, due_order, is_due, raised_at as raised_when, recording_name
 from ..words import said, word_payload
 from .deadline import deadline_handlers
 
@@ -238,10 +238,10 @@ def payload(alert: AlertEvent, identity: Identity | None = None,
             call_started_at: float | None = None, include_phrase_text: bool = True,
             recording: str = "", raised_at: float | None = None, agent_recording: str = "") -> bytes:
     """The alert's JSON (as ``replay --jsonl`` prints it) plus ``source``, the sender's
-    ``agent`` and ``daemon_id``, the call's start ``call_started_at`` and the alert's wall-clock
-    time ``at`` (unix seconds: the call's start plus the alert's call time, or when it was raised,
-    ``raised_at``, if that is sooner, as for a call replayed faster than it was spoken: the same on
-    every post of it; None: the time of posting), and for a replayed call
+    ``agent`` and ``daemon_id``, the call's start ``call_started_at`` and when the alert was raised,
+    ``at`` (:func:`~monitor.delivery.store_rows.raised_at` of its call's start, its call time and
+    ``raised_at``, the time its row keeps: the same on every post of it, and what ``alerts`` lists;
+    None: the time of posting), and for a replayed call
     ``recording``, the file name of the recording it came from (:func:`recording_name`; a live
     call sends none), and beside it, of a call of two files, ``agent_recording``, the agent's
     leg's file name. ``include_phrase_text=False`` withholds the caller's words."""
@@ -255,8 +255,7 @@ def payload(alert: AlertEvent, identity: Identity | None = None,
         d["agent_recording"] = agent_recording
     if call_started_at is not None:
         d["call_started_at"] = round(call_started_at, 3)
-        # a replay runs faster than the call did: its alerts happened when raised, not minutes ahead
-        d["at"] = round(min(call_started_at + alert.t, time.time() if raised_at is None else raised_at), 3)
+        d["at"] = raised_when(call_started_at, alert.t, time.time() if raised_at is None else raised_at)
     return json.dumps(d, ensure_ascii=False).encode("utf-8")
 
 
