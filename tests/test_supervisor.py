@@ -1604,6 +1604,53 @@ def test_forgetting_one_daemon_of_a_name_leaves_an_agent_of_that_name_at_another
         console.stop()
 
 
+def test_forget_agent_takes_a_daemons_id_as_the_page_shows_its_end_or_its_start_and_lists_those_a_part_names(
+        tmp_path, capsys):
+    """The page names each of two agents of one name by its daemon id's last 8 characters: `forget-agent
+    NAME --daemon` takes those (or any end or start of the id), as ``POST /api/agents/forget`` does, and
+    forgets the one daemon of that name it names; a part that begins or ends more than one of the name's
+    daemons forgets none and is one line listing them (the API's 409, exit 2); another agent's daemons
+    are not looked at."""
+    from monitor import cli
+    desk1, desk3, desk7 = ("5b0e6c1d9a2f4e37b8c01111c6598bb8", "c6598bb8d9a2f4e37b8c0d1e2f3a3333",
+                           "7777e6c1d9a2f4e37b8c0d1e2fa0b1c2")
+    console = ConsoleProcess(tmp_path / "console")
+    there = ("--console", console.base, "--token-file", str(console.token_file))
+
+    def forget(*args: str) -> tuple[int, list[str], list[str]]:
+        status = cli.main(["forget-agent", *args, *there])
+        said = capsys.readouterr()
+        return status, said.out.splitlines(), said.err.splitlines()
+
+    try:
+        beat = {"type": "heartbeat", "agent": "Anna", "every_s": 30, "status": {"stopped": True}}
+        for daemon_id in (desk1, desk3, desk7):
+            assert console.post({**beat, "daemon_id": daemon_id})[0] == 200
+        bob = "0000000000000000000000000c6598bb8"  # ends as desk1's does
+        assert console.post({**beat, "agent": "Bob", "daemon_id": bob})[0] == 200
+        ambiguous = f"daemon 'c6598bb8' begins or ends 2 daemons of agent 'Anna': {desk1}, {desk3}; give more of its id"
+        status, said = console.request("POST", "/api/agents/forget",
+                                       json.dumps({"agent": "Anna", "daemon_id": "c6598bb8"}).encode())
+        assert (status, json.loads(said)) == (409, {"error": ambiguous, "code": "ambiguous_daemon",
+                                                    "daemon_ids": [desk1, desk3]})
+        assert forget("Anna", "--daemon", "c6598bb8") == (2, [], [
+            f"call-monitor: error: --daemon 'c6598bb8' at the console {console.base}: {ambiguous}"])
+        assert console.state()["forgotten"] == []
+        assert forget("Anna", "--daemon", "598bb8") == (0, [  # Bob's ends so too: not his
+            f"agent 'Anna' forgotten at {console.base} (daemon {desk1}): off its agents list until it posts again; "
+            "its alerts are kept"], [])
+        status, said = console.request("POST", "/api/agents/forget",
+                                       json.dumps({"agent": "Anna", "daemon_id": "7777"}).encode())
+        assert (status, json.loads(said)) == (200, {"agent": "Anna", "daemon_ids": [desk7]})
+        assert forget("Anna", "--daemon", "a0b1c2d3") == (1, [], [
+            f"call-monitor: error: no agent named 'Anna' with daemon 'a0b1c2d3' at the console {console.base} (its "
+            "page lists the agents by name, each daemon by its id's last 8 characters, which --daemon takes as its "
+            "whole id does)"])
+        assert [g["daemon_id"] for g in console.state()["agents"]] == [desk3, bob]
+    finally:
+        console.stop()
+
+
 def _posting_daemon(pulse, tmp_path: Path, console: ConsoleProcess, *extra: str) -> tuple[subprocess.Popen, dict]:
     """``call-monitor run`` on the private sound server's softphone sink, acoustic-only, posting to
     ``console`` with its token (``extra``: more options), and its environment."""

@@ -28,15 +28,16 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                                    "posted under the name (--daemon: that one alone), on every open page and after "
                                    "a restart, until one of them posts again. Its alerts are kept. Asks the "
                                    "console with its shared token.",
-                       epilog="Exit status: 0 forgotten; 1 no agent of that name at the console, or the console "
-                              "not reachable or failing; 2 a NAME or --daemon ID that is empty or not valid text "
-                              "(bytes that are not UTF-8), a token the console refuses (not its shared one), a "
+                       epilog="Exit status: 0 forgotten; 1 no agent of that name (and daemon) at the console, or the "
+                              "console not reachable or failing; 2 a NAME or --daemon ID that is empty or not valid "
+                              "text (bytes that are not UTF-8), an ID that begins or ends more than one daemon of the "
+                              "name, a token the console refuses (not its shared one), a "
                               "token file it cannot read, a console's certificate this machine does not trust "
                               "(SSL_CERT_FILE), or a configuration it cannot load.")
     p.add_argument("agent", metavar="NAME", help="the agent's name, as the console's page lists it")
-    p.add_argument("--daemon", metavar="ID", help="that daemon of the name alone (its daemon_id in /api/state; "
-                   "the page names each of two agents of one name with its id's end): an agent of the same name "
-                   "at another desk stays listed")
+    p.add_argument("--daemon", metavar="ID", help="that daemon of the name alone (its daemon_id in /api/state, "
+                   "or its end as the page shows it, the last 8 characters, or its start): an agent of the same "
+                   "name at another desk stays listed")
     p.add_argument("--console", metavar="URL", help="the console's address, as `call-monitor supervisor` prints "
                    "it (https://HOST:PORT for one with TLS); default: http:// and supervisor.listen, on this "
                    "machine for an address of every interface")
@@ -138,8 +139,13 @@ def _refused(base: str, agent: str, daemon: str | None, token_file: str, err) ->
     why = " ".join(str(said.get("error", "")).split())[:200] if isinstance(said, dict) else ""
     if err.code == 404 and why:
         of = f" with daemon {daemon!r}" if daemon else ""
-        error(f"no agent named {agent!r}{of} at the console {base} (its page lists the agents by name)")
+        error(f"no agent named {agent!r}{of} at the console {base} (its page lists the agents by name"
+              + (", each daemon by its id's last 8 characters, which --daemon takes as its whole id does)" if daemon
+                 else ")"))
         return ExitStatus.FAILED
+    if err.code == 409 and why:  # a part of a daemon's id that begins or ends more than one of the name
+        error(f"--daemon {daemon!r} at the console {base}: {why}")
+        return ExitStatus.BAD_SETUP
     if err.code in (401, 403):
         error(f"the console at {base} refused the token of {token_file}: {why or err.reason} (give the console's "
               "shared token: --token-file, supervisor.token_file)")

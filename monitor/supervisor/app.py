@@ -73,7 +73,7 @@ from .connections import REQUEST_S
 from .auth import SESSION_COOKIE, SESSION_S, Auth, Principal, scheme_named, split_authorization
 from .heartbeat import LINE_CHARS, NAME_CHARS, LinkRefusals, RefusedLink, status_problem, without_refused_links
 from .limits import PostLimits, SignInLimits
-from .store import ConsoleStore, DaemonIdTaken, Heartbeat, IncomingAlert, IncomingWord
+from .store import AmbiguousDaemon, ConsoleStore, DaemonIdTaken, Heartbeat, IncomingAlert, IncomingWord
 from ..delivery.words import NOTE_CHARS, WORDS, said
 
 log = logging.getLogger("monitor.supervisor")
@@ -906,7 +906,8 @@ class Console:
         """``{"agent": NAME}``: the agent left out of the agents until it posts again (a desktop
         removed from service), its alerts kept (:meth:`ConsoleStore.forget`); every open page told.
         With ``"daemon_id": ID``, that daemon of the name alone (a row's "Forget": an agent of the same
-        name at another desk stays)."""
+        name at another desk stays): its whole id, or its end (as the page shows it) or start, 409 with
+        the daemons it begins or ends where it is more than one's."""
         body, refused = await self._asked(request)
         if refused is not None:
             return refused
@@ -915,7 +916,10 @@ class Console:
             return self._refuse(request, "agent: expected an agent's name, as the page lists it", 422)
         if daemon_id is not None and (not isinstance(daemon_id, str) or not daemon_id.strip()):
             return self._refuse(request, "daemon_id: expected a daemon's id, as /api/state lists it", 422)
-        ids = await self._stored(partial(self.store.forget, agent, daemon_id=daemon_id))
+        try:
+            ids = await self._stored(partial(self.store.forget, agent, daemon_id=daemon_id))
+        except AmbiguousDaemon as err:
+            return JSONResponse({"error": str(err), "code": "ambiguous_daemon", "daemon_ids": err.ids}, status_code=409)
         if not ids:
             of = "" if daemon_id is None else f" with daemon {daemon_id!r}"
             return JSONResponse({"error": f"no agent named {agent!r}{of}"}, status_code=404)

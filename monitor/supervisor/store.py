@@ -143,6 +143,24 @@ class ConsoleStoreError(RuntimeError):
     """The database cannot be used; the message names the file and the problem."""
 
 
+class AmbiguousDaemon(Exception):
+    """A daemon id given in part (:meth:`ConsoleStore.forget`'s) that begins or ends more than one
+    daemon of the agent: nothing is forgotten."""
+
+    def __init__(self, given: str, agent: str, ids: list[str]) -> None:
+        super().__init__(f"daemon {given!r} begins or ends {len(ids)} daemons of agent {agent!r}: {', '.join(ids)}; "
+                         f"give more of its id")
+        self.ids = ids
+
+
+def daemons_named(given: str, ids: list[str]) -> list[str]:
+    """Of ``ids``, an agent's daemons', those ``given`` names: the one whose whole id it is, else each
+    whose id it ends or begins (the page shows an id's last 8 characters)."""
+    if given in ids:
+        return [given]
+    return [d for d in ids if d.endswith(given) or d.startswith(given)]
+
+
 class DaemonIdTaken(Exception):
     """A post under a daemon id the console knows as another agent's, by an agent's own token (which
     would take over that agent's row and acknowledgements): nothing of it is stored."""
@@ -567,16 +585,18 @@ class ConsoleStore:
     def forget(self, agent: str, now: float | None = None, *, daemon_id: str | None = None) -> list[str]:
         """Leave agent ``agent`` out of the agents (a desktop removed from service): each of its
         daemons, those that sent heartbeats and those that only sent alerts, or the one ``daemon_id``
-        alone (one of two agents of one name), until it posts again (a heartbeat, a new alert). Its
-        alerts are kept. Returns the daemon ids forgotten (none: no such agent was ever heard)."""
+        names alone (one of two agents of one name: its whole id, or its end or start,
+        :func:`daemons_named`), until it posts again (a heartbeat, a new alert). Its alerts are kept.
+        Returns the daemon ids forgotten (none: no such agent was ever heard, or none of its daemons is
+        that one); raises :class:`AmbiguousDaemon` for a part of an id that names more than one."""
         now = time.time() if now is None else now
-        one = "" if daemon_id is None else " AND daemon_id = ?"
-        args = (agent,) if daemon_id is None else (agent, daemon_id)
         with self._held():
             with transaction(self._conn, "BEGIN IMMEDIATE"):
                 ids = [r[0] for r in self._conn.execute(
-                    f"SELECT daemon_id FROM agents WHERE agent = ?{one} UNION SELECT daemon_id FROM alerts WHERE "
-                    f"agent = ?{one} ORDER BY 1", args + args)]
+                    "SELECT daemon_id FROM agents WHERE agent = ? UNION SELECT daemon_id FROM alerts WHERE "
+                    "agent = ? ORDER BY 1", (agent, agent))]
+                if daemon_id is not None and len(ids := daemons_named(daemon_id, ids)) > 1:
+                    raise AmbiguousDaemon(daemon_id, agent, ids)
                 self._conn.executemany("INSERT OR REPLACE INTO forgotten (daemon_id, agent, at) VALUES (?,?,?)",
                                        [(d, agent, now) for d in ids])
             return ids
