@@ -11,6 +11,7 @@ recognizer is the real Korean model, handed a recorded call faster than it can t
 from __future__ import annotations
 
 import collections
+import json
 import os
 import queue
 import re
@@ -26,7 +27,7 @@ import pytest
 import sounddevice as sd
 import soundfile as sf
 
-from conftest import CALLS, Hook, portaudio_afresh, start_daemon, until
+from conftest import CALLS, Hook, call_monitor, portaudio_afresh, start_daemon, until
 from monitor.capture.audio_files import AnalysisStream
 from monitor.capture.sources import Chunk
 from monitor.capture.live import LiveSource, _block_callback
@@ -210,6 +211,35 @@ def test_a_daemon_held_up_for_seconds_says_the_audio_it_did_not_hear_and_reopens
     assert not [e for e in d.err if "input lost" in e or "ended" in e], d.err
     assert st["legs"]["caller"]["reopens"] == 0 and st["legs"]["caller"]["state"] == "running", st
     assert st["calls"] == 1 and st["call"] is not None, st
+
+
+def test_a_daemon_stopped_is_said_to_run_without_answering_not_to_be_gone(env, tmp_path):
+    """The daemon is stopped (SIGSTOP, a debugger, a machine that froze it): the kernel takes the
+    connection to its socket, nothing answers. `status` said `no daemon answering at SOCKET (timed
+    out)` and `--json` `"running": false`, while the process lived on, holding its database's lock
+    (a second `run` is refused, naming its pid). Now it says that this daemon runs but does not answer,
+    and why that may be (`--json`: running, not answering, its pid and database), exit 1 as before;
+    continued, it answers."""
+    d = start_daemon(env, tmp_path)
+    pid, db = d.proc.pid, tmp_path / "e.db"
+    try:
+        os.kill(pid, signal.SIGSTOP)
+        said = call_monitor("status", env=env, timeout=60)
+        asked = call_monitor("status", "--json", env=env, timeout=60)
+        second = call_monitor("run", "--caller", "softphone.monitor", "--db", db, "--socket", tmp_path / "2.sock",
+                              "--no-notify", "--no-transcribe", env=env, timeout=60)
+        os.kill(pid, signal.SIGCONT)
+        st = d.status(env)
+    finally:
+        d.kill()
+    sock = os.path.join(env["XDG_RUNTIME_DIR"], "callmonitor.sock")
+    line = (f"call-monitor: error: the daemon pid {pid} (database {db}) runs but does not answer at {sock} within "
+            f"2 s: it is stopped (SIGSTOP, or Ctrl-Z in its terminal; kill -CONT {pid} continues it)")
+    assert said.returncode == 1 and said.stdout == "" and said.stderr.strip() == line, said
+    assert asked.returncode == 1 and json.loads(asked.stdout) == {
+        "running": True, "answering": False, "pid": pid, "db": str(db), "stopped": True, "error": line.split(": error: ", 1)[1]}, asked
+    assert second.returncode != 0 and f"(pid {pid})" in second.stderr, second
+    assert st["pid"] == pid, st
 
 
 def test_a_call_whose_caller_hung_up_ends_by_the_silence_heard_while_the_daemon_is_held_up_again_and_again(

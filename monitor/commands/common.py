@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import importlib
 import logging
 import math
@@ -442,9 +443,8 @@ def ask_daemon(args: argparse.Namespace, request: dict | None, timeout: float = 
     answer, _ = answer_despite_config(args, request, timeout)
     if isinstance(answer, dict):
         return answer
-    status, why = answer
-    error(why)
-    return status
+    error(answer.why)
+    return answer.status
 
 
 SOCKET_KEYS = ("daemon.status_socket", "storage.db")
@@ -559,7 +559,7 @@ def _config_files(args: argparse.Namespace) -> list[tuple[str, dict | None]]:
 
 
 def answer_despite_config(args: argparse.Namespace, request: dict | None, timeout: float = 2.0
-                          ) -> tuple[dict | tuple[ExitStatus, str], str | None]:
+                          ) -> tuple[dict | NoAnswer, str | None]:
     """The answer of the daemon at the :func:`daemon_socket`, and the configuration's problem, if
     any: a configuration that cannot be loaded is said in one warning line and the daemon asked all
     the same. No daemon answering where such a configuration left the socket is
@@ -572,24 +572,25 @@ def answer_despite_config(args: argparse.Namespace, request: dict | None, timeou
     try:
         paths, broken, placed = daemon_socket(args)
     except ConfigError as err:
-        return (ExitStatus.BAD_SETUP, str(err)), None
+        return NoAnswer(ExitStatus.BAD_SETUP, str(err), nobody_listens=True), None
     path, answer = _ask_where(paths, request, timeout)
-    problem = answer.why if isinstance(answer, _NoAnswer) and answer.status is ExitStatus.BAD_SETUP else None
+    problem = answer.why if isinstance(answer, NoAnswer) and answer.status is ExitStatus.BAD_SETUP else None
     if broken is None or (problem and problem in broken):  # the socket's own path is the problem: said once
         if isinstance(answer, dict):
             return answer, None
         asked_as_given = args.socket or getattr(args, "config", None)
         hint = "" if asked_as_given or not answer.nobody_listens else unit_hint(args, *paths)
-        return (answer.status, answer.why + hint), None
-    if isinstance(answer, _NoAnswer) and answer.nobody_listens and not placed:
-        return (ExitStatus.BAD_SETUP, f"no daemon answers at {path}; the configuration that cannot be loaded "
-                                      f"({broken}) may place its socket elsewhere: give --socket"), broken
+        return dataclasses.replace(answer, why=answer.why + hint), None
+    if isinstance(answer, NoAnswer) and answer.nobody_listens and not placed:
+        return NoAnswer(ExitStatus.BAD_SETUP, f"no daemon answers at {path}; the configuration that cannot be loaded "
+                                              f"({broken}) may place its socket elsewhere: give --socket",
+                        nobody_listens=True), broken
     say_not_loaded(broken, f"the daemon was asked at {path}")
-    return (answer if isinstance(answer, dict) else (ExitStatus.BAD_SETUP, answer.why)), broken
+    return (answer if isinstance(answer, dict) else dataclasses.replace(answer, status=ExitStatus.BAD_SETUP)), broken
 
 
 @dataclass(frozen=True)
-class _NoAnswer:
+class NoAnswer:
     """Why no daemon answered at a socket (one line), the exit status that says it, and whether
     nothing listens there at all (no socket, a socket nobody listens on, a file or folder),
     rather than a daemon that would not answer in time or not this request."""
@@ -599,6 +600,9 @@ class _NoAnswer:
     nobody_listens: bool
     no_socket: bool = False
     """Nothing at all is at the path (no socket, nor any file)."""
+    held_up: dict | None = None
+    """A daemon that runs but did not answer in time (stopped, frozen, starved of CPU): its ``pid``,
+    ``db`` (the database whose lock it holds) and whether the system lists it ``stopped``."""
 
 
 def daemon_answer(args: argparse.Namespace, request: dict | None,
@@ -657,7 +661,7 @@ def _same_path(path: str) -> str:
     return os.path.abspath(os.path.expanduser(path))
 
 
-def _ask_where(paths: Sequence[str], request: dict | None, timeout: float) -> tuple[str, dict | _NoAnswer]:
+def _ask_where(paths: Sequence[str], request: dict | None, timeout: float) -> tuple[str, dict | NoAnswer]:
     """The answer to ``request`` of the first daemon listening at one of ``paths``, tried in order,
     and where it was asked; when nothing listens at any of them, why (one line naming every place
     looked at, :func:`_none_listening`) and those places (:func:`looked_at`). A path too long for a
@@ -666,7 +670,7 @@ def _ask_where(paths: Sequence[str], request: dict | None, timeout: float) -> tu
     from ..delivery.status_socket import socket_path_problem
     usable = [p for p in paths if socket_path_problem(p) is None]
     if not usable:
-        return paths[0], _NoAnswer(ExitStatus.BAD_SETUP, str(socket_path_problem(paths[0])), nobody_listens=True)
+        return paths[0], NoAnswer(ExitStatus.BAD_SETUP, str(socket_path_problem(paths[0])), nobody_listens=True)
     missed = []
     for path in usable:
         answer = _ask_at(path, request, timeout)
@@ -695,7 +699,7 @@ def _passed_over(paths: Sequence[str]) -> str:
     return "".join(f"; {p} not looked at: {why}" for p in paths if (why := socket_length_problem(p)) is not None)
 
 
-def _none_listening(paths: Sequence[str], missed: Sequence[_NoAnswer]) -> _NoAnswer:
+def _none_listening(paths: Sequence[str], missed: Sequence[NoAnswer]) -> NoAnswer:
     """Why no daemon listens at any of ``paths`` (``missed``, one for each that a Unix socket's path
     holds): one line naming them, and those passed over (:func:`looked_at`)."""
     skipped = _passed_over(paths)
@@ -705,35 +709,64 @@ def _none_listening(paths: Sequence[str], missed: Sequence[_NoAnswer]) -> _NoAns
         why = f"no daemon running (no status socket at {looked_at(paths)})"
     else:
         why = "; ".join(m.why for m in missed) + skipped
-    return _NoAnswer(ExitStatus.FAILED, why, nobody_listens=True, no_socket=all(m.no_socket for m in missed))
+    return NoAnswer(ExitStatus.FAILED, why, nobody_listens=True, no_socket=all(m.no_socket for m in missed))
 
 
-def _ask_at(path: str, request: dict | None, timeout: float) -> dict | _NoAnswer:
+def _ask_at(path: str, request: dict | None, timeout: float) -> dict | NoAnswer:
     """The JSON answer of the daemon at the socket ``path`` to ``request``, or why there is none."""
-    from ..delivery.status_socket import ForeignSocket, RequestNotRead, answer_problem, ask
+    from ..delivery.status_socket import ForeignSocket, NotAnswering, RequestNotRead, answer_problem, ask
     try:
         answer = ask(path, request, timeout)
     except ForeignSocket as err:
-        return _NoAnswer(ExitStatus.FAILED, err.strerror or str(err), nobody_listens=False)
+        return NoAnswer(ExitStatus.FAILED, err.strerror or str(err), nobody_listens=False)
     except FileNotFoundError:
-        return _NoAnswer(ExitStatus.FAILED, f"no daemon running (no status socket at {path})", nobody_listens=True,
+        return NoAnswer(ExitStatus.FAILED, f"no daemon running (no status socket at {path})", nobody_listens=True,
                          no_socket=True)
     except RequestNotRead:
-        return _NoAnswer(ExitStatus.FAILED, f"the daemon at {path} did not read the request: an older version, "
+        return NoAnswer(ExitStatus.FAILED, f"the daemon at {path} did not read the request: an older version, "
                                             "which answers only the status (restart it)", nobody_listens=False)
+    except NotAnswering as err:
+        return _not_answering(path, err.pid, timeout)
     except BlockingIOError:  # its backlog stayed full: it listens, busy with other clients
-        return _NoAnswer(ExitStatus.FAILED, f"the daemon at {path} took no connection within {timeout:g} s: other "
+        return NoAnswer(ExitStatus.FAILED, f"the daemon at {path} took no connection within {timeout:g} s: other "
                                             "clients hold its socket", nobody_listens=False)
     except OSError as err:
         if kind := _not_a_socket(path):
-            return _NoAnswer(ExitStatus.FAILED, f"{path}: not a status socket but {kind}: no daemon listens there",
+            return NoAnswer(ExitStatus.FAILED, f"{path}: not a status socket but {kind}: no daemon listens there",
                              nobody_listens=True)
-        return _NoAnswer(ExitStatus.FAILED, f"no daemon answering at {path} ({err.strerror or err})",
+        return NoAnswer(ExitStatus.FAILED, f"no daemon answering at {path} ({err.strerror or err})",
                          nobody_listens=isinstance(err, ConnectionRefusedError))
     except ValueError as err:  # no JSON object: another program listening there, say
-        return _NoAnswer(ExitStatus.FAILED, f"{path}: {err}", nobody_listens=False)
+        return NoAnswer(ExitStatus.FAILED, f"{path}: {err}", nobody_listens=False)
     problem = answer_problem(answer, request)
-    return _NoAnswer(ExitStatus.FAILED, f"{path}: {problem}", nobody_listens=False) if problem else answer
+    return NoAnswer(ExitStatus.FAILED, f"{path}: {problem}", nobody_listens=False) if problem else answer
+
+
+def _not_answering(path: str, pid: int, timeout: float) -> NoAnswer:
+    """Why the process ``pid`` listening at ``path`` sent no answer within ``timeout``: a daemon that
+    runs (it holds its database's lock) but is stopped, frozen or starved of CPU is said as such, not
+    as no daemon (a second daemon on its database is refused, naming it); a process holding no
+    daemon's lock, as no daemon answering."""
+    from ..delivery.dblock import locked_by
+    db = locked_by(pid)
+    if db is None:
+        return NoAnswer(ExitStatus.FAILED, f"no daemon answering at {path} (timed out)", nobody_listens=False)
+    state = _process_state(pid)
+    why = {"T": f": it is stopped (SIGSTOP, or Ctrl-Z in its terminal; kill -CONT {pid} continues it)",
+           "t": ": it is stopped in a debugger"}.get(state or "", " (stopped, frozen or starved of CPU?)")
+    return NoAnswer(ExitStatus.FAILED, f"the daemon pid {pid} (database {db}) runs but does not answer at {path} "
+                                       f"within {timeout:g} s{why}", nobody_listens=False,
+                    held_up={"pid": pid, "db": db, "stopped": state in ("T", "t")})
+
+
+def _process_state(pid: int) -> str | None:
+    """The state the system lists process ``pid`` in (``R`` running, ``S`` sleeping, ``T`` stopped by
+    a signal, ``t`` by a debugger, ...: the field after its name in ``/proc/PID/stat``); None once gone."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="utf-8", errors="replace") as f:
+            return f.read().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return None
 
 
 def daemon_elsewhere(args: argparse.Namespace, cfg: Config) -> str:
@@ -811,6 +844,6 @@ __all__ = ["DURATION_UNITS", "WHEN_FORMATS", "WHEN_OPTIONS", "signed_values_join
            "parse_duration", "parse_when", "add_logging_options",
            "call_id", "channel_number", "agent_channel_number", "add_leg_options",
            "add_config_options", "add_call_options", "add_daemon_options", "add_transcription_options",
-           "answer_despite_config", "ask_daemon", "UNIT_FOLDER", "unit_folder", "unit_hint",
+           "answer_despite_config", "ask_daemon", "NoAnswer", "UNIT_FOLDER", "unit_folder", "unit_hint",
            "config_despite_problem", "config_from_args", "given_config", "config_or_error", "daemon_answer", "daemon_elsewhere", "daemon_socket", "empty_option", "open_store",
            "close_quietly", "open_store_or_pending", "open_transcription", "say_not_loaded", "ConfigError", "ModelError", "StoreError"]  # noqa: F822 - the errors by __getattr__

@@ -21,7 +21,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                               "still starting (opening its capture and database: a call mark is refused meanwhile, so "
                               "`call-monitor status && ...` waits for 0, as `systemctl is-active` does for a "
                               "unit still activating); 1 no daemon answers (an answer at the socket that is no "
-                              "daemon's status, another program's, too); 2 a socket path too long for a Unix "
+                              "daemon's status, another program's, too; a daemon that runs but does not answer, "
+                              "stopped, frozen or starved of CPU, said as such); 2 a socket path too long for a Unix "
                               "socket, or a configuration that cannot be loaded and no daemon answering (where a file that is no TOML may place the socket elsewhere, one error line says so: give --socket). A "
                               "configuration that cannot be loaded (the one a reload refused, say) is one warning "
                               "line naming its file and problem, and the daemon is asked all the same, at the "
@@ -34,7 +35,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         "first block and while it has no input); while the daemon starts (opening its "
                         "capture and database), {\"running\": true, \"starting\": true, \"pid\", \"version\", \"uptime_s\", "
                         "\"db\", \"doing\"} only; with no daemon answering, "
-                        "{\"running\": false, \"error\": \"...\"} (the error line is said on stderr too); with a "
+                        "{\"running\": false, \"error\": \"...\"} (the error line is said on stderr too), and "
+                        "for a daemon that runs but does not answer (stopped, frozen or starved of CPU), "
+                        "{\"running\": true, \"answering\": false, \"pid\", \"db\", \"stopped\", \"error\"}; with a "
                         "configuration that cannot be loaded, \"config_problem\": its warning's \"FILE: problem\"")
     add_daemon_options(p)
     p.set_defaults(run=run)
@@ -293,9 +296,8 @@ def run(args: argparse.Namespace) -> int:
     # a configuration that cannot be loaded is one warning line: the daemon runs on with what it loaded,
     # and its state is what tells what is wrong
     st, broken = answer_despite_config(args, None)
-    if isinstance(st, tuple):  # no daemon answered: one line on stderr, and JSON a script can read
-        status, why = st
-        return _no_answer(args, status, why, broken)
+    if not isinstance(st, dict):  # no daemon answered: one line on stderr, and JSON a script can read
+        return _no_answer(args, st.status, st.why, broken, st.held_up)
     st = with_url_redacted(st)
     shown = {"running": True, "starting": False, **st} | ({"config_problem": broken} if broken else {})
     if not args.json and (problem := status_shape_problem(st)):  # a part of it of another release's shape
@@ -313,11 +315,15 @@ def unreadable_status(st: dict, problem: str) -> str:
             f"{RELEASE}, or give --json")
 
 
-def _no_answer(args: argparse.Namespace, status: ExitStatus, why: str, broken: str | None = None) -> int:
+def _no_answer(args: argparse.Namespace, status: ExitStatus, why: str, broken: str | None = None,
+               held_up: dict | None = None) -> int:
     """No daemon's state: ``why`` in one error line, and with ``--json`` an object a script reads
-    (with the configuration's problem, ``broken``, when it could not be loaded)."""
+    (with the configuration's problem, ``broken``, when it could not be loaded). A daemon that runs
+    but does not answer (``held_up``: its pid, database, and whether it is stopped) is said running,
+    with those."""
     from ..console import error
     error(why)
     if args.json:
-        print(json_line({"running": False, "error": why} | ({"config_problem": broken} if broken else {})))
+        running = {"running": False} if held_up is None else {"running": True, "answering": False, **held_up}
+        print(json_line(running | {"error": why} | ({"config_problem": broken} if broken else {})))
     return status

@@ -51,6 +51,26 @@ def held_now(db: str | os.PathLike[str]) -> bool:
     return any(word.count(":") == 2 and word.rsplit(":", 1)[1] == inode for word in listed)
 
 
+def locked_by(pid: int) -> str | None:
+    """The database whose daemon lock process ``pid`` holds (its path as the lock file's, without
+    :attr:`DatabaseLock.SUFFIX`), as the kernel's list of locks (``/proc/locks``: each ``flock``'s
+    holder and file, as ``major:minor:inode``) and the process's open files say; None when it holds
+    none, or neither can be read (a process of another user, one gone meanwhile)."""
+    try:
+        with open("/proc/locks", encoding="ascii", errors="replace") as f:
+            held = {words[5].rsplit(":", 1)[1] for words in map(str.split, f)
+                    if len(words) > 5 and words[1] == "FLOCK" and words[4] == str(pid)}
+        fds = os.listdir(f"/proc/{pid}/fd")
+    except OSError:
+        return None
+    for fd in fds:
+        with contextlib.suppress(OSError):  # a file it closes as it is looked at
+            path = os.readlink(f"/proc/{pid}/fd/{fd}")
+            if path.endswith(DatabaseLock.SUFFIX) and str(os.stat(f"/proc/{pid}/fd/{fd}").st_ino) in held:
+                return path.removesuffix(DatabaseLock.SUFFIX)
+    return None
+
+
 NOT_A_FILE = "not a regular file: remove it"
 """Why a FIFO, a socket or a device at the lock's path is no lock file."""
 

@@ -121,8 +121,24 @@ def _refuse_foreign(path: str, listener: socket.socket | None = None) -> None:
 
 def _listening_uid(s: socket.socket) -> int:
     """The user id of the process listening on the Unix socket ``s`` is connected to."""
+    return _listener(s)[1]
+
+
+def _listener(s: socket.socket) -> tuple[int, int, int]:
+    """The pid, user id and group id of the process listening on the Unix socket ``s`` is connected
+    to, as the kernel tells them (``SO_PEERCRED``: those of the process that called ``listen``)."""
     fmt = "3i"  # struct ucred: pid, uid, gid
-    return struct.unpack(fmt, s.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize(fmt)))[1]
+    return struct.unpack(fmt, s.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize(fmt)))
+
+
+class NotAnswering(TimeoutError):
+    """A process listens at the socket (the kernel took the connection into its backlog) but sent
+    no answer in time: stopped, frozen or starved of CPU, say. ``pid``: the listening process's, as
+    the kernel tells it."""
+
+    def __init__(self, pid: int) -> None:
+        super().__init__(errno.ETIMEDOUT, "timed out")
+        self.pid = pid
 
 
 def shared_folder_warning(path: str) -> str | None:
@@ -184,9 +200,10 @@ def query_status(path: str, timeout: float = 2.0) -> dict:
 def ask(path: str, request: dict | None, timeout: float = 2.0) -> dict:
     """Send ``request`` (None: nothing, for the status) to the daemon's socket at ``path`` and
     return its JSON answer (OSError when there is no daemon there, :class:`RequestNotRead` when it
-    did not read the request, ValueError, its message the problem in one phrase, for an answer that
-    is no JSON object; BlockingIOError when the daemon's backlog stayed full for ``timeout``). Whether
-    an object is a daemon's status is :func:`status_problem`'s to say."""
+    did not read the request, :class:`NotAnswering` when what listens there sent nothing within
+    ``timeout``, ValueError, its message the problem in one phrase, for an answer that is no JSON
+    object; BlockingIOError when the daemon's backlog stayed full for ``timeout``). Whether an object
+    is a daemon's status is :func:`status_problem`'s to say."""
     with _connect(path, timeout) as s:
         data = b""
         try:
@@ -198,6 +215,8 @@ def ask(path: str, request: dict | None, timeout: float = 2.0) -> dict:
                 if not part:
                     break
                 data += part
+        except socket.timeout:
+            raise NotAnswering(_listener(s)[0]) from None
         except (BrokenPipeError, ConnectionResetError) as err:
             if request is None:
                 raise
