@@ -278,6 +278,7 @@ class Daemon:
         self.segmenter = Segmenter(source.rate)
         self._preroll: collections.deque[Chunk] = collections.deque()
         self._now = 0.0
+        self._ready = 0.0  # when (source clock) the audio up to _now was all there (:attr:`behind_s`)
         self._wall_now = time.time()  # the wall-clock time the audio of the chunk ending at _now was captured
         self._took_chunk = False  # the loop has taken a chunk: _now is on the capture's clock
         self._lag = Lag()
@@ -855,8 +856,19 @@ class Daemon:
     @property
     def behind_s(self) -> float | None:
         """How far the capture loop (the analysis) runs behind the capture, in seconds: the source's
-        clock now less the end of the last chunk the loop took; None for a source with no clock of its
-        own (a recording) and before the first chunk."""
+        clock now less when the audio of the last chunk the loop took was all there, its end, or later
+        where the capture filled part of it in with silence afterwards (:attr:`LiveSource.ready_s`:
+        the daemon itself held up, stopped or frozen, which the capture says as audio not heard, is
+        no lag of the analysis's); None for a source with no clock of its own (a recording) and
+        before the first chunk."""
+        now = getattr(self.source, "now", None)
+        return max(0.0, now() - max(self._now, self._ready)) if now is not None and self._took_chunk else None
+
+    @property
+    def captured_behind_s(self) -> float | None:
+        """How long ago (source clock) the audio of the last chunk the loop took was captured: the
+        source's clock now less that chunk's end, the time the capture filled in after a hold-up
+        counted in (:attr:`behind_s` leaves it out); None as for :attr:`behind_s`."""
         now = getattr(self.source, "now", None)
         return max(0.0, now() - self._now) if now is not None and self._took_chunk else None
 
@@ -956,9 +968,10 @@ class Daemon:
     def _listen(self) -> None:
         for chunk in self.source.chunks():
             self._now, self._took_chunk = chunk.t0 + len(chunk.samples) / self.source.rate, True
-            behind_s = self.behind_s or 0.0
-            self._wall_now = time.time() - behind_s  # when its audio was captured, not when the loop got to it
-            self._follow_lag(behind_s)
+            self._ready = getattr(self.source, "ready_s", self._now)
+            # when its audio was captured, not when the loop got to it
+            self._wall_now = time.time() - (self.captured_behind_s or 0.0)
+            self._follow_lag(self.behind_s or 0.0)
             self._drain_msgs()
             self._stop_if_refused()
             self._take_reports()

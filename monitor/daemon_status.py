@@ -55,6 +55,9 @@ class RunningDaemon(Protocol):
     def behind_s(self) -> float | None: ...
 
     @property
+    def captured_behind_s(self) -> float | None: ...
+
+    @property
     def hold_s(self) -> float | None: ...
 
     def waits_for_caller(self) -> bool: ...
@@ -234,7 +237,7 @@ def heartbeat_status(daemon: RunningDaemon, report_url: Callable[[str], str] = l
     p = daemon.pipeline
     call = None if p is None else {
         "call_id": p.call_id, "t": round(p.duration_s, 1),
-        "started_at": round(time.time() - (daemon.behind_s or 0.0) - p.duration_s, 3),  # an analysis behind too
+        "started_at": round(time.time() - (daemon.captured_behind_s or 0.0) - p.duration_s, 3),  # an analysis behind too
         "active_alerts": sorted(daemon.active)}
     off = daemon.transcription_off
     return {

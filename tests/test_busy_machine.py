@@ -213,6 +213,35 @@ def test_a_daemon_held_up_for_seconds_says_the_audio_it_did_not_hear_and_reopens
     assert st["calls"] == 1 and st["call"] is not None, st
 
 
+def test_a_daemon_held_up_for_longer_says_the_audio_it_did_not_hear_not_an_analysis_behind(env, tmp_path):
+    """The daemon is stopped for 8 s mid-call (a laptop's lid closed, a machine that froze it): the
+    capture fills that time with silence, not heard, as it says. The analysis then took those 8 s as
+    audio it ran behind, and said `the analysis runs 8 s behind the capture (the machine is too busy):
+    alerts come that much late ...`, then `the analysis caught up with the capture (it ran up to 8 s
+    behind, for 0 s)`: no busy machine, and no alert late. What the capture filled in after a hold-up
+    is audio the analysis could not take before it was there: it is no lag of the analysis's, nor
+    does the status say it is behind once continued."""
+    line = tmp_path / "line.wav"
+    sf.write(line, 0.3 * np.sin(2 * np.pi * 440 * np.arange(30 * 16000) / 16000), 16000)  # a caller who goes on
+    d = start_daemon(env, tmp_path)
+    player = subprocess.Popen(["paplay", "--device=softphone", str(line)], env=env)
+    try:
+        assert d.wait_err("call 1 started", 30), d.err
+        os.kill(d.proc.pid, signal.SIGSTOP)
+        time.sleep(BEHIND_SAY_S + 3.0)
+        os.kill(d.proc.pid, signal.SIGCONT)
+        assert d.wait_err("caller leg (softphone.monitor): audio not heard: the capture was held up", 30), d.err
+        st = d.status(env)
+        time.sleep(6.0)  # a lag said caught up is said once it has kept up for 5 s
+        later = d.status(env)
+    finally:
+        player.kill()
+        d.kill()
+    assert not [e for e in d.err if "the analysis" in e], d.err
+    assert st["behind_s"] < BEHIND_SAY_S and later["behind_s"] < 2.0, (st, later)
+    assert st["call"] is not None and later["calls"] == 1, later
+
+
 def test_a_daemon_stopped_is_said_to_run_without_answering_not_to_be_gone(env, tmp_path):
     """The daemon is stopped (SIGSTOP, a debugger, a machine that froze it): the kernel takes the
     connection to its socket, nothing answers. `status` said `no daemon answering at SOCKET (timed

@@ -221,6 +221,8 @@ class _Leg:
     conditioning: dict[int, _Conditioning] = field(default_factory=dict)
     buf: collections.deque = field(default_factory=collections.deque)  # resampled, not yet emitted
     fills: list = field(default_factory=list)  # [first, end) positions of the silence filled in, not yet emitted
+    filled_at: collections.deque = field(default_factory=collections.deque)  # (first, end, source time) of each
+    # stretch of silence filled in, not yet emitted: when it was filled in, the consumer could take it no sooner
     buffered: int = 0
     pos: int = 0  # samples of this leg placed on the clock (emitted + buffered)
     last_block: float = 0.0  # monotonic time of the current stream's last callback
@@ -313,6 +315,10 @@ def _block_callback(leg: _Leg, gen: int, stopped: threading.Event) -> Callable[.
 
 class LiveSource(Source):
     """Capture ``{leg: SOURCE}`` (caller first) at ``rate`` Hz; iterate :meth:`chunks` until :meth:`stop`."""
+
+    ready_s: float = 0.0
+    """When (source clock) the audio of the last chunk given was all there: its end, or later where the
+    capture filled part of it in with silence afterwards (the daemon held up: :meth:`_filled_at`)."""
 
     def __init__(self, sources: dict[str, str], *, rate: int = 16000, block_s: float = 0.1,
                  queue_s: float = 20.0, gap_s: float = 0.5, settle_s: float = 1.0, stall_s: float = 1.5,
@@ -1036,6 +1042,7 @@ class LiveSource(Source):
             leg.fills[-1][1] += n
         else:
             leg.fills.append([leg.pos, leg.pos + n])
+        leg.filled_at.append((leg.pos, leg.pos + n, self.now()))
         leg.buf.append(np.broadcast_to(np.float32(0.0), (n,)))  # no memory: an analysis far behind holds minutes of it
         leg.buffered += n
         leg.pos += n
@@ -1100,9 +1107,22 @@ class LiveSource(Source):
         samples = np.stack(cols, axis=1)
         for leg, level in zip(legs, block_levels_dbfs(samples)):  # a leg with no input has no level
             leg.stats.level_dbfs = round(float(level), 1) if leg.stats.state == "running" else None
-        t0 = self.emitted / self.rate
-        self.emitted += n
+        t0, end = self.emitted / self.rate, self.emitted + n
+        self.ready_s = max([end / self.rate, *(self._filled_at(leg, end) for leg in legs)])
+        self.emitted = end
         return Chunk(t0, samples, self._marks_until(self.emitted / self.rate), unheard)
+
+    @staticmethod
+    def _filled_at(leg: _Leg, end: int) -> float:
+        """When (source clock) the last of the silence filled into the leg's next samples up to
+        position ``end`` was filled in, 0.0 if none was; the stretches ending by ``end`` are let go.
+        A stretch filled in after the capture's threads were held up (the daemon stopped, a
+        machine that froze it) is filled in at once, long after its time: the consumer, which
+        was held up too, is not behind by that time."""
+        at = max((when for first, _, when in leg.filled_at if first < end), default=0.0)
+        while leg.filled_at and leg.filled_at[0][1] <= end:
+            leg.filled_at.popleft()
+        return at
 
 
 def _abort_and_close(stream, leg: str) -> None:
