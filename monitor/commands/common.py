@@ -721,21 +721,21 @@ def _ask_at(path: str, request: dict | None, timeout: float) -> dict | NoAnswer:
         return NoAnswer(ExitStatus.FAILED, err.strerror or str(err), nobody_listens=False)
     except FileNotFoundError:
         return NoAnswer(ExitStatus.FAILED, f"no daemon running (no status socket at {path})", nobody_listens=True,
-                         no_socket=True)
+                        no_socket=True)
     except RequestNotRead:
         return NoAnswer(ExitStatus.FAILED, f"the daemon at {path} did not read the request: an older version, "
-                                            "which answers only the status (restart it)", nobody_listens=False)
+                                           "which answers only the status (restart it)", nobody_listens=False)
     except NotAnswering as err:
         return _not_answering(path, err.pid, timeout)
     except BlockingIOError:  # its backlog stayed full: it listens, busy with other clients
         return NoAnswer(ExitStatus.FAILED, f"the daemon at {path} took no connection within {timeout:g} s: other "
-                                            "clients hold its socket", nobody_listens=False)
+                                           "clients hold its socket", nobody_listens=False)
     except OSError as err:
         if kind := _not_a_socket(path):
             return NoAnswer(ExitStatus.FAILED, f"{path}: not a status socket but {kind}: no daemon listens there",
-                             nobody_listens=True)
+                            nobody_listens=True)
         return NoAnswer(ExitStatus.FAILED, f"no daemon answering at {path} ({err.strerror or err})",
-                         nobody_listens=isinstance(err, ConnectionRefusedError))
+                        nobody_listens=isinstance(err, ConnectionRefusedError))
     except ValueError as err:  # no JSON object: another program listening there, say
         return NoAnswer(ExitStatus.FAILED, f"{path}: {err}", nobody_listens=False)
     problem = answer_problem(answer, request)

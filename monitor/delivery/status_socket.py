@@ -137,7 +137,7 @@ class NotAnswering(TimeoutError):
     the kernel tells it."""
 
     def __init__(self, pid: int) -> None:
-        super().__init__(errno.ETIMEDOUT, "timed out")
+        super().__init__("timed out")  # as socket.timeout says it
         self.pid = pid
 
 
