@@ -270,6 +270,54 @@ def test_a_database_locked_by_another_writer_is_one_line_within_seconds(recorded
         holder.close()
 
 
+def test_a_database_another_program_locks_mid_call_holds_the_analysis_up_once_not_at_each_attempt(
+        tmp_path, reference_alerts, monitor_logs):
+    """Another program takes the database's write lock at 80 s of the call and keeps it past 160 s
+    (``BEGIN EXCLUSIVE``, a real SQLite lock of another connection). Only the write that finds it
+    locked waits SQLite's busy timeout (2 s): the guard's retries, once a second, and the writes of
+    cue snapshots fail at once while it stays locked, so the analysis goes on at its pace. Each of
+    them waited 2 s in turn: the live daemon fell behind the capture by a second each second the
+    lock was held, dropped the audio and raised a critical 26 s late. The alerts raised meanwhile
+    reach the sinks (not stored), and are written once the lock is released."""
+    from monitor.delivery.store_files import BUSY_TIMEOUT_S
+    cfg = load_config(None, user_config=False)
+    store = Store.open(tmp_path / "e.db")
+    guard = StoreGuard(store)  # retried once a second, as the daemon's
+    src = FileSource(CALL, block_s=2.0)
+    holder = sqlite3.connect(tmp_path / "e.db", isolation_level=None)
+    held: dict = {"waits": 0, "last": None}
+
+    def lock_from_80_s_to_160_s(event) -> None:
+        now = time.monotonic()
+        if held["last"] is not None and now - held["last"] >= BUSY_TIMEOUT_S * 0.75:
+            held["waits"] += 1  # the pipeline waited out the busy timeout between two events
+        if event.type == "cues" and event.t >= 80 and "since" not in held:
+            store.flush()  # the snapshots batched so far committed: another program takes the lock between
+            holder.execute("BEGIN EXCLUSIVE")
+            held["since"] = event.t
+        if "since" in held and "until" not in held:
+            held["last"] = now
+            if event.type == "cues" and event.t >= 160 or held["waits"] > 1:  # more: the test fails at once
+                holder.execute("ROLLBACK")
+                held["until"], held["last"] = event.t, None
+
+    try:
+        events = run_source(CallPipeline(cfg, src.rate, src.legs, store=guard, source="call"), src.chunks(),
+                            [lock_from_80_s_to_160_s])
+    finally:
+        holder.close()
+    alerts = [e for e in events if e.type == "alert"]
+    assert held["waits"] == 1 and held["until"] >= 160, held
+    assert [(a.kind, a.t) for a in alerts] == reference_alerts
+    unstored = [(a.kind, a.t) for a in alerts if not a.stored]  # and those raised before the next retry after 160 s
+    assert set(unstored) >= {(k, t) for k, t in reference_alerts if 80 <= t <= 160} and min(t for _, t in unstored) >= 80
+    assert guard.held == 0 and [(a.event.kind, a.event.t) for a in store.list_alerts()] == reference_alerts
+    errors = [m for level, m in monitor_logs if level == "error"]
+    assert len(errors) == 1 and "locked by another program" in errors[0]
+    assert any("the database works again" in m for _, m in monitor_logs)
+    store.close()
+
+
 def test_a_store_that_fails_mid_call_still_delivers_every_alert_to_every_sink(tmp_path, reference_alerts, monitor_logs):
     """The database file is closed under a running call (gone): every alert reaches the sinks,
     marked as not stored; one error line."""

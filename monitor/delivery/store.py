@@ -88,6 +88,7 @@ class Store:
         self._read_state: FileState | None = None
         self._posted_column: str | None = None  # how :attr:`_delivery_select` reads ``posted_id``, once known
         self._has_acks: bool | None = None  # whether table ``alert_acks`` is there (read as it is: maybe not), once known
+        self._waits = True  # whether a statement waits the busy timeout for another program's lock (:meth:`wait_for_locks`)
         """A connection reading the file as immutable: the file's state from before it was opened
         (see :func:`_open_to_read`); None for any other."""
 
@@ -282,6 +283,18 @@ class Store:
         except sqlite3.Error as exc:
             self._conn = None  # type: ignore[assignment]
             raise StoreError(f"{self.path}: cannot read the database: {_describe(exc, self.path)}") from None
+
+    def wait_for_locks(self, waits: bool) -> None:
+        """Whether a statement waits up to the busy timeout (``BUSY_TIMEOUT_S``) for a lock another
+        program holds, as it does from the opening on, or fails at once: a database known to fail is
+        tried again without waiting (:class:`~monitor.delivery.store_guard.StoreGuard`), so that the
+        pipeline's thread, which writes, is not held up at each attempt while another program keeps
+        the database locked."""
+        with self._lock:
+            if self._conn is None or waits == self._waits:
+                return
+            self._conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000) if waits else 0}")
+            self._waits = waits
 
     def flush(self) -> None:
         """Commit batched cue snapshots and transcript lines now."""

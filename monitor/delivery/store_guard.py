@@ -7,7 +7,12 @@ Calls, alerts, clears, baselines and supervisors' acknowledgements that could no
 when the store works again (retried at most every ``retry_s``, on the next write or on
 :meth:`retry`), alerts and clears with the time they were raised; one warning line says so.
 Cue snapshots and transcript lines are not held: while the store fails they are dropped and
-counted (``dropped``). A held alert written late is told to each of :attr:`StoreGuard.written`'s
+counted (``dropped``).
+
+Only the attempt that finds the database failing may wait SQLite's busy timeout for another
+program's lock: while it fails, every attempt (a retry, a write) fails at once
+(:meth:`Store.wait_for_locks`), so a database locked for a minute costs the pipeline's thread,
+which writes, one wait, not one at each attempt, and the audio is not held up behind it. A held alert written late is told to each of :attr:`StoreGuard.written`'s
 callbacks (the alert as the sinks got it, unstored, and as stored, with its id), so that the webhook
 records its delivery (delivered from memory, else queued in the outbox for a later run).
 
@@ -237,6 +242,12 @@ class StoreGuard:
             self.failing = False
             log.warning("%s: the database works again; %s held record(s) written", self.path, n)
 
+    def _attempting(self) -> None:
+        """Before an attempt at the store: it waits for another program's lock only while the
+        database works; while it fails, it fails at once."""
+        if getattr(self.store, "is_open", True):
+            self.store.wait_for_locks(not self.failing)
+
     def retry(self, force: bool = False) -> bool:
         """Write what is held, if it is time to try; True when nothing is held any more."""
         if isinstance(self.store, PendingStore) and not self.store.is_open:
@@ -248,6 +259,7 @@ class StoreGuard:
         if not force and now - self._last_try < self.retry_s:
             return False
         self._last_try = now
+        self._attempting()
         n = 0
         try:
             while self._held:
@@ -289,6 +301,7 @@ class StoreGuard:
         if self.retry():
             real = self.real_id(call_id)
             if real is not None or call_id is None:
+                self._attempting()
                 try:
                     done = getattr(self.store, op)(*((real,) if call_id is not None else ()),
                                                    *(_named(op, real, args) if real is not None else args))
@@ -309,6 +322,7 @@ class StoreGuard:
                    agent_file: str | None = None) -> int:
         at = time.time() if started_at is None else started_at
         if self.retry():
+            self._attempting()
             try:
                 call_id = self.store.start_call(source, at, channels, agent, agent_file)
                 self._works(0)
