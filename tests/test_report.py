@@ -297,6 +297,46 @@ def test_a_stored_calls_report_names_the_snapshot_interval_the_call_was_stored_w
     assert "Cue curves from the stored snapshots (every 3 s)" in page and "every 10 s" not in page
 
 
+def test_a_stored_call_whose_cue_snapshots_a_failing_database_did_not_keep_says_the_gap(tmp_path):
+    """Another program locks the database from 80 s to 160 s of the call (a real SQLite lock): the
+    snapshots of that time are not kept (alerts are held and written). The report's note on its cue
+    curves names the stretch with none stored; it said "every 5 s" alone, the gap left unsaid."""
+    from monitor.capture.sources import FileSource
+    from monitor.delivery.store_guard import StoreGuard
+    from monitor.pipeline import CallPipeline, run_source
+    db = tmp_path / "events.db"
+    store = Store.open(db)
+    src = FileSource(CALLS / "deteriorating_8k.wav", block_s=2.0)
+    holder = sqlite3.connect(db, isolation_level=None)
+    held: dict = {}
+
+    def lock_from_80_s_to_160_s(event) -> None:
+        if event.type == "cues" and event.t >= 80 and "since" not in held:
+            store.flush()
+            holder.execute("BEGIN EXCLUSIVE")
+            held["since"] = event.t
+        if event.type == "cues" and event.t >= 160 and "until" not in held:
+            holder.execute("ROLLBACK")
+            held["until"] = event.t
+
+    try:
+        run_source(CallPipeline(load_config(None, user_config=False), src.rate, src.legs,
+                                store=StoreGuard(store, retry_s=0.0), source=str(src.path)),
+                   src.chunks(), [lock_from_80_s_to_160_s])
+    finally:
+        holder.close()
+        store.close()
+    times = [t for (t,) in sqlite3.connect(db).execute("SELECT t FROM cue_snapshots WHERE channel = 'caller' ORDER BY t")]
+    before, after = max(t for t in times if t < 80), min(t for t in times if t > 80)
+    done = call_monitor_here("report", "1", "--db", db, "-o", tmp_path / "r.html")
+    assert done.returncode == 0, done.stderr
+    page = " ".join(html.unescape((tmp_path / "r.html").read_text()).split())
+    assert (f"Cue curves from the stored snapshots (every 5 s); the alerts are exactly as raised live. No cue "
+            f"snapshots are stored from {fmt_time(before)} to {fmt_time(after)} (a database that fails keeps none "
+            "while it fails): the curves have nothing there.") in page
+    assert page.count("No cue snapshots are stored") == 1  # the stretches before and after the lock are whole
+
+
 def test_an_alerts_evidence_gives_a_level_its_change_in_db_as_the_cue_table_does(det):
     """A loudness alert's evidence says "change from the baseline: -10.1 dB", not a percentage of a
     dBFS value; in a combined alert's cues too, beside the percentage of a cue that is no level."""

@@ -160,6 +160,17 @@ def test_a_failing_database_and_what_it_holds_back_have_a_line():
     assert "database" not in render(dict(STATE, store=working)).split("\n", 1)[1]
 
 
+def test_cue_snapshots_and_transcript_lines_a_failing_database_did_not_keep_are_said_there_and_after_it():
+    """They are not held, as alerts are (``status --json``'s ``store.dropped``): the text says how many were
+    lost while the database fails, and once it works again, where it said nothing any more."""
+    store = {"failing": True, "held": 3, "failures": 4, "dropped": 9, "error": "e.db: the disk is full"}
+    assert ("  database failing (e.db: the disk is full): 3 record(s) held, written once it works; 9 cue "
+            "snapshot(s) and transcript line(s) not kept while it fails") in render(dict(STATE, store=store)).splitlines()
+    working = dict(store, failing=False, held=0)
+    assert "  database working again: 9 cue snapshot(s) and transcript line(s) not kept while it failed" in \
+        render(dict(STATE, store=working)).splitlines()
+
+
 def test_transcription_off_has_a_line_saying_a_restart_is_needed_whatever_the_last_problem_is():
     off = ("transcription off: --model /models/ko: no such model folder; running acoustic-only until a start "
            "loads a model")

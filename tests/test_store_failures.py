@@ -318,6 +318,48 @@ def test_a_database_another_program_locks_mid_call_holds_the_analysis_up_once_no
     store.close()
 
 
+def test_the_cue_snapshots_a_failing_database_does_not_keep_are_said_as_it_fails_and_counted_once_it_works(
+        tmp_path, monitor_logs):
+    """They are not held, as alerts are: the one line saying the database fails says so; the line
+    saying it works again counts them (one per leg every ``storage.snapshot_every_s``, as the
+    database keeps them, not one per cue window). Both were silent: the snapshots of 80 s were gone
+    unsaid behind "7 held record(s) written"."""
+    import re
+    cfg = load_config(None, user_config=False)
+    store = Store.open(tmp_path / "e.db")
+    guard = StoreGuard(store, retry_s=0.0)
+    src = FileSource(CALL, block_s=2.0)
+    holder = sqlite3.connect(tmp_path / "e.db", isolation_level=None)
+    held: dict = {}
+
+    def lock_from_80_s_to_160_s(event) -> None:
+        if event.type == "cues" and event.t >= 80 and "since" not in held:
+            store.flush()
+            holder.execute("BEGIN EXCLUSIVE")
+            held["since"] = event.t
+        if event.type == "cues" and event.t >= 160 and "until" not in held:
+            holder.execute("ROLLBACK")
+            held["until"] = event.t
+
+    try:
+        run_source(CallPipeline(cfg, src.rate, src.legs, store=guard, source="call"), src.chunks(),
+                   [lock_from_80_s_to_160_s])
+    finally:
+        holder.close()
+    said = [(level, m) for level, m in monitor_logs if "not kept" in m]
+    assert said[0] == ("error", f"{store.path}: the database is locked by another program (waited 2 s); alerts go on, "
+                                "marked as not stored, and are written when the database works again; cue snapshots "
+                                "and transcript lines are not kept meanwhile (a call's report shows the gap)"), said
+    (again,) = [m for _, m in said if ": the database works again" in m]
+    dropped = int(re.search(r"held record\(s\) written; (\d+) cue snapshot\(s\) not kept while it failed$", again)[1])
+    assert dropped == guard.dropped == guard.dropped_of["add_cues"] and len(said) == 2
+    kept = {(ch, t) for ch, t in sqlite3.connect(tmp_path / "e.db").execute("SELECT channel, t FROM cue_snapshots")}
+    assert not any(80 < t < 160 for _, t in kept)
+    legs = len({ch for ch, _ in kept})
+    assert abs(dropped - legs * (160 - 80) / store.snapshot_every_s) <= legs  # each leg's, one every 5 s
+    store.close()
+
+
 def test_a_store_that_fails_mid_call_still_delivers_every_alert_to_every_sink(tmp_path, reference_alerts, monitor_logs):
     """The database file is closed under a running call (gone): every alert reaches the sinks,
     marked as not stored; one error line."""

@@ -475,7 +475,8 @@ def test_the_daemon_starts_on_a_database_behind_a_folder_it_may_not_enter_and_ma
             errors = [x for x in daemon.err if x.startswith(ERROR)]
             assert errors == [f"{ERROR}{db}: cannot reach the database (the folder {shut} cannot be entered: "
                               f"permission denied); alerts go on, marked as not stored; the database is tried "
-                              f"again every 5 s and what was held back is written once it opens"], daemon.err
+                              f"again every 5 s and what was held back is written once it opens; cue snapshots and transcript lines "
+                              "are not kept meanwhile (a call's report shows the gap)"], daemon.err
             assert _daemon_state(env, tmp_path)["store"]["failing"] is True
             shut.chmod(0o700)
             deadline = time.monotonic() + 30

@@ -296,10 +296,10 @@ def _open_database(cfg, lock, stack: contextlib.ExitStack):
     except StoreError as err:
         raise _fail(str(err)) from None
     stack.callback(store.close)
-    from ..delivery.store_guard import PendingStore
+    from ..delivery.store_guard import NOT_KEPT, PendingStore
     if isinstance(store, PendingStore) and not store.is_open:
         error(f"{store.error}; alerts go on, marked as not stored; the database is tried again every "
-              f"{store.retry_s:g} s and what was held back is written once it opens")
+              f"{store.retry_s:g} s and what was held back is written once it opens; {NOT_KEPT}")
     return store
 
 

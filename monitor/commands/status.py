@@ -190,12 +190,16 @@ def _call_lines(c: dict | None) -> list[str]:
 
 
 def _store_lines(db: dict) -> list[str]:
-    """A line while the database fails, or works again with records still held."""
+    """A line while the database fails, or works again with records still held, or after it failed
+    and cue snapshots and transcript lines were not kept meanwhile (those are not held)."""
+    dropped = db.get("dropped") or 0
+    lost = (f"{dropped} cue snapshot(s) and transcript line(s) not kept while it "
+            f"{'fails' if db.get('failing') else 'failed'}") if dropped else ""
     if not (db.get("failing") or db.get("held")):
-        return []
+        return [f"  database working again: {lost}"] if lost else []
     return [f"  database {'failing' if db.get('failing') else 'working again'}"
             + (f" ({db['error']})" if db.get("failing") and db.get("error") else "")
-            + f": {db.get('held', 0)} record(s) held, written once it works"]
+            + f": {db.get('held', 0)} record(s) held, written once it works" + (f"; {lost}" if lost else "")]
 
 
 def _recent_lines(st: dict) -> list[str]:

@@ -6,8 +6,10 @@ the alert still goes to every sink, stamped ``stored=False``; one error line say
 Calls, alerts, clears, baselines and supervisors' acknowledgements that could not be written are held in order and written
 when the store works again (retried at most every ``retry_s``, on the next write or on
 :meth:`retry`), alerts and clears with the time they were raised; one warning line says so.
-Cue snapshots and transcript lines are not held: while the store fails they are dropped and
-counted (``dropped``).
+Cue snapshots and transcript lines are not held: while the store fails they are dropped,
+said in the line that says the failure, and counted (``dropped``, of each kind in
+:attr:`StoreGuard.dropped_of`: those the store would have kept, one snapshot of a leg every its
+interval, final lines with words) in the line that says it works again.
 
 Only the attempt that finds the database failing may wait SQLite's busy timeout for another
 program's lock: while it fails, every attempt (a retry, a write) fails at once
@@ -51,6 +53,17 @@ OF_NO_CALL = ("add_ack",)
 
 STAMPED = ("add_alert", "add_clear")
 """The held writes whose rows keep when they were made: written late, they keep the time they were raised."""
+
+DROPPED = {"add_cues": "cue snapshot(s)", "add_words": "transcript line(s)"}
+"""The writes not held while the store fails (dropped), and what each is called where the count is said."""
+
+NOT_KEPT = "cue snapshots and transcript lines are not kept meanwhile (a call's report shows the gap)"
+"""What the line saying the database fails says of the records it drops (the daemon's, for a database it
+could not open, too)."""
+
+SNAPSHOT_EVERY_S = 5.0
+"""``storage.snapshot_every_s``'s default: how far apart the snapshots dropped are counted while the
+database could not even be opened (an opened store says its own)."""
 
 OPEN_RETRY_S = 5.0
 """A database that could not be opened is tried again at most this often (an attempt on a locked
@@ -197,6 +210,10 @@ class StoreGuard:
         self.last_error: str | None = getattr(store, "error", None) if self.failing else None
         self.failures = 0
         self.dropped = 0
+        self.dropped_of = dict.fromkeys(DROPPED, 0)
+        """Of each kind of :data:`DROPPED`, how many were dropped since the start."""
+        self._dropped_now = dict.fromkeys(DROPPED, 0)  # of each kind, how many since the database began to fail
+        self._paced: dict[tuple[int, str], float] = {}  # the time of each call's leg's last snapshot counted dropped
         self.held_dropped = 0
         self.written_late = 0
         self.written: list[Callable[[AlertEvent, AlertEvent], None]] = list(written)
@@ -224,7 +241,9 @@ class StoreGuard:
         if not self.failing:
             self.last_error = str(err)
             self.failing = True
-            log.error("%s; alerts go on, marked as not stored, and are written when the database works again", err)
+            self._dropped_now = dict.fromkeys(DROPPED, 0)
+            log.error("%s; alerts go on, marked as not stored, and are written when the database works again; %s",
+                      err, NOT_KEPT)
 
     def _hold(self, op: str, *args: Any) -> None:
         """Hold ``op`` to write later; an alert or a clear with the time it was raised, which its row
@@ -240,7 +259,30 @@ class StoreGuard:
         """A write went through: say once that the database works again."""
         if self.failing:
             self.failing = False
-            log.warning("%s: the database works again; %s held record(s) written", self.path, n)
+            lost = " and ".join(f"{k} {DROPPED[op]}" for op, k in self._dropped_now.items() if k)
+            log.warning("%s: the database works again; %s held record(s) written%s", self.path, n,
+                        f"; {lost} not kept while it failed" if lost else "")
+            self._paced.clear()
+
+    def _drop(self, op: str, call_id: int | None, ev: Any) -> None:
+        """Count ``ev``, which the store would have kept (the failure's line said that none is)."""
+        if self._kept(op, call_id, ev):
+            self.dropped += 1
+            self.dropped_of[op] += 1
+            self._dropped_now[op] += 1
+
+    def _kept(self, op: str, call_id: int | None, ev: Any) -> bool:
+        """Whether the store, working, would have kept ``ev``: a final transcript line with words, a cue
+        snapshot once its interval has passed since its call's leg's last one."""
+        if op == "add_words":
+            return bool(ev.final and (ev.text or ev.words))
+        every = getattr(self.store, "snapshot_every_s", SNAPSHOT_EVERY_S)
+        every = every if isinstance(every, (int, float)) else SNAPSHOT_EVERY_S  # a database not opened yet
+        key, last = (call_id or 0, ev.channel), self._paced.get((call_id or 0, ev.channel))
+        if last is not None and ev.t - last < every - 1e-9:
+            return False
+        self._paced[key] = ev.t
+        return True
 
     def _attempting(self) -> None:
         """Before an attempt at the store: it waits for another program's lock only while the
@@ -313,7 +355,7 @@ class StoreGuard:
         if hold:
             self._hold(op, call_id, *args)
         else:
-            self.dropped += 1
+            self._drop(op, call_id, args[0])
         return None
 
     # ------------------------------------------------------------------ the pipeline's store

@@ -851,8 +851,7 @@ def from_store(store: Store, call_id: int, cfg: Config, *, use_audio: bool = Tru
     if not tracks:
         legs = tuple(sorted(call.channels or {"caller": 0}, key=lambda leg: leg != "caller"))
         notes.append(_no_waveform_note(every, gone, cannot, audio.changed))
-    notes.append(f"Cue curves from the stored snapshots (every {every:g} s); the alerts are "
-                 "exactly as raised live.")
+    notes.append(snapshots_note(cues, every, float(duration)))
     return ReportData(title=f"call {call_id}", source=call.source, duration_s=float(duration),
                       legs=legs, cues=cues, baseline=baseline, alerts=alerts, clears=clears,
                       utterances=utterances(words, cfg), tracks=tracks,
@@ -901,6 +900,32 @@ def snapshots_every_s(cues: Sequence[CuesEvent], configured: float) -> float:
     (``configured``) need not be. ``configured`` for a call of fewer than two snapshots."""
     gaps = [b.t - a.t for a, b in zip(cues, cues[1:]) if b.t > a.t]
     return round(min(gaps), 3) if gaps else configured
+
+
+SNAPSHOT_GAP = 3.0
+"""A stretch of a stored call this many snapshot intervals long (or longer) with no cue snapshot stored
+is a gap the report says: a snapshot is kept every interval while the call runs, and a failing database
+keeps none."""
+
+
+def snapshot_gaps(cues: Sequence[CuesEvent], every: float, duration_s: float) -> list[tuple[float, float]]:
+    """The spans of a stored call (``duration_s`` long) with none of its cue snapshots ``cues`` (one
+    leg's, in time order, kept every ``every`` s) stored, :data:`SNAPSHOT_GAP` intervals or longer:
+    before the first, between two, after the last. None for a call with no snapshot at all."""
+    if not cues:
+        return []
+    times = [0.0, *(c.t for c in cues), max(duration_s, cues[-1].t)]
+    return [(a, b) for a, b in zip(times, times[1:]) if b - a >= SNAPSHOT_GAP * every]
+
+
+def snapshots_note(cues: Sequence[CuesEvent], every: float, duration_s: float) -> str:
+    """The report's note on its cue curves: from the stored snapshots, one every ``every`` s, and the
+    spans of the call with none stored (:func:`snapshot_gaps`)."""
+    gaps = snapshot_gaps(cues, every, duration_s)
+    missing = "; ".join(f"from {fmt_time(a)} to {fmt_time(b)}" for a, b in gaps)
+    said = (f" No cue snapshots are stored {missing} (a database that fails keeps none while it fails): the curves "
+            "have nothing there.") if gaps else ""
+    return f"Cue curves from the stored snapshots (every {every:g} s); the alerts are exactly as raised live.{said}"
 
 
 def _no_waveform_note(every: float, gone: str | None, cannot: tuple[str, str] | None, changed: str | None) -> str:
