@@ -709,16 +709,15 @@ class Daemon:
         return getattr(self.store, "is_open", True)
 
     def close_interrupted(self) -> None:
-        """Calls a crash left open are closed as interrupted (one line if there were any); with a
-        database not opened yet, once it opens and this daemon's own calls are written."""
+        """Calls a crash or a stop left open are closed as interrupted (one line if there were any); with a
+        database not opened yet, or failing, once it works and this daemon's own calls are written (the
+        guard tries again as it writes what it holds back)."""
         if self._interrupted_closed or not self._store_open() or self.guard.held:
             return
-        self._interrupted_closed = True
-        try:
-            ids = self.store.close_interrupted()
-        except StoreError as err:
-            log.error("calls left open not closed: %s", err)
+        ids = self.guard.close_interrupted()
+        if ids is None:  # the guard said the database's failure
             return
+        self._interrupted_closed = True
         if ids:
             log.warning("closed %s call(s) left open by an earlier stop as interrupted (call %s)",
                         len(ids), ", ".join(map(str, ids)))

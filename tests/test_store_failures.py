@@ -708,6 +708,55 @@ def test_calls_left_open_by_a_crash_are_closed_as_interrupted_on_the_next_start(
     store.close()
 
 
+def test_calls_left_open_are_closed_once_the_database_works_again_not_only_at_the_next_start(tmp_path, monitor_logs):
+    """The daemon starts on a database another program keeps locked (a call an earlier stop left
+    open in it): the closing fails, said in the database's one error line, and is tried again as
+    what the guard holds is: once the lock goes, the call is closed as interrupted while the daemon
+    listens, with its line. It was given up: closed only by the start after."""
+    from monitor.daemon import Daemon
+    from monitor.capture.sources import Chunk
+    db = tmp_path / "e.db"
+    store = Store.open(db)
+    left_open = store.start_call("live:caller=softphone.monitor", time.time() - 100)
+    holder = sqlite3.connect(db, isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")
+    seen: dict = {}
+
+    def closed() -> bool:
+        with sqlite3.connect(db) as reader:
+            return reader.execute("SELECT ended_at FROM calls WHERE id = ?", (left_open,)).fetchone()[0] is not None
+
+    class Silence:
+        rate, legs = 8000, ("caller",)
+
+        def chunks(self):
+            for i in range(200):
+                if i == 3:
+                    seen["open while locked"] = not closed()
+                    holder.execute("ROLLBACK")  # the other program is done
+                if i > 3 and closed():
+                    seen["closed while listening"] = True
+                    return
+                time.sleep(0.05)
+                yield Chunk(i * 1.0, np.zeros((8000, 1), np.float32))
+
+        def stop(self):
+            pass
+
+    cfg = load_config(overrides={"storage.db": str(db)}, user_config=False)
+    try:
+        Daemon(cfg, Silence(), store, {}).run()
+    finally:
+        holder.close()
+    assert seen == {"open while locked": True, "closed while listening": True}
+    assert store.get_call(left_open).summary == {"interrupted": True}
+    errors = [m for level, m in monitor_logs if level == "error"]
+    assert len(errors) == 1 and "locked by another program" in errors[0], errors
+    assert [m for _, m in monitor_logs if "left open" in m] == [
+        f"closed 1 call(s) left open by an earlier stop as interrupted (call {left_open})"]
+    store.close()
+
+
 # --------------------------------------------------------------------------- retention
 
 

@@ -408,6 +408,26 @@ class StoreGuard:
     def add_words(self, call_id: int, words: WordsEvent) -> None:
         self._do("add_words", call_id, words, hold=False)
 
+    def close_interrupted(self) -> list[int] | None:
+        """Close the calls a crash or a stop left open as interrupted (:meth:`Store.close_interrupted`)
+        once nothing is held: their ids; None while the database fails, tried again as what is held
+        is (at most every ``retry_s``), so that they are closed once it works again, not at the next start."""
+        if not self.retry():
+            return None
+        now = self._clock()
+        if self.failing and now - self._last_try < self.retry_s:
+            return None
+        self._last_try = now
+        self._attempting()
+        try:
+            ids = self.store.close_interrupted()
+        except StoreError as err:
+            self._fail(err)
+            return None
+        if ids:
+            self._works(0)
+        return ids
+
     def flush(self) -> None:
         if self.retry(force=True):
             try:
