@@ -58,6 +58,24 @@ def call_monitor(*args: str | os.PathLike, timeout: float = 900, permissions_bin
 
 
 
+def tool(name: str, *args: str | os.PathLike, timeout: float = 300, **kw) -> subprocess.CompletedProcess:
+    """``python -m tools.NAME ARGS`` from this checkout in a fresh interpreter, in the checkout's
+    folder: output captured as text (a developer tool as it is run)."""
+    kw.setdefault("env", dict(os.environ, PYTHONPATH=str(ROOT)))
+    return subprocess.run([PY, "-m", f"tools.{name}", *map(str, args)], capture_output=True, text=True,
+                          timeout=timeout, cwd=ROOT, **kw)
+
+
+def one_line_error(done: subprocess.CompletedProcess, prog: str, *said: str, code: int = 2) -> str:
+    """The one line a tool refused with (``prog: error: ...``, exit ``code``, no traceback), checked
+    to hold each of ``said``."""
+    err = done.stderr.strip()
+    assert done.returncode == code and len(err.splitlines()) == 1 and err.startswith(f"{prog}: error: "), done.stderr
+    for part in said:
+        assert part in err, err
+    return err
+
+
 def made_once_for_all_workers(tmp_path_factory: pytest.TempPathFactory, name: str,
                               make: Callable[[Path], dict]) -> dict:
     """``make(folder)``'s result (JSON), made once for the whole run in ``folder`` (named ``name``)

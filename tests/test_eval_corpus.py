@@ -111,9 +111,10 @@ def test_replicates_are_bounded_by_the_slice_seeds():
 
 
 def test_keep_existing_keeps_a_call_whose_inputs_changed(tmp_path):
-    (tmp_path / "eval_1000.json").write_text(json.dumps({"seed": 1000, "generator": {"params_sha256": "old"}}))
-    for rate in ("16k", "8k"):
-        (tmp_path / f"eval_1000_{rate}.flac").write_bytes(b"")
+    (tmp_path / "eval_1000.json").write_text(json.dumps({"seed": 1000, "duration_s": 1.0,
+                                                         "generator": {"params_sha256": "old"}}))
+    for rate in (16000, 8000):  # whole audio (an empty file is one cut short: made again)
+        sf.write(tmp_path / f"eval_1000_{rate // 1000}k.flac", np.zeros((rate, 2)), rate, subtype="PCM_16")
     todo, ids = ec.jobs_for(tmp_path, False, tmp_path, False, replicates=1)
     assert len(ids) == 240 and "eval_1000" in ids and 1000 in {j.seed for j in todo}
     todo, _ = ec.jobs_for(tmp_path, False, tmp_path, False, replicates=1, keep_existing=True)
@@ -483,3 +484,23 @@ def test_bad_output_folder_is_one_line_error(tmp_path):
     assert done.stderr.strip() == f"eval_corpus: {not_a_folder}: not a folder"
     done = run_cli(str(tmp_path / "out"), "-j", "0")
     assert done.returncode == 2 and "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1
+
+
+def test_a_call_whose_audio_was_cut_short_is_made_again(tmp_path):
+    """A corpus call is up to date only when its two FLAC files are whole: as long as its label says
+    and their last sample decodes (a FLAC cut short keeps the header that promises its length)."""
+    seed = ec.SLICE_BASE_SEED
+    x = np.zeros((16000 * 2, 2), dtype="float32")
+    (tmp_path / f"slice_{seed}.json").write_text(json.dumps({"seed": seed, "duration_s": 2.0}))
+    sf.write(tmp_path / f"slice_{seed}_16k.flac", x, 16000, subtype="PCM_16")
+    sf.write(tmp_path / f"slice_{seed}_8k.flac", np.random.default_rng(0).normal(0, 0.1, (8000 * 2, 2)), 8000,
+             subtype="PCM_16")
+
+    def made_again() -> bool:
+        todo, _ = ec.jobs_for(tmp_path, True, tmp_path, False, keep_existing=True)
+        return seed in {j.seed for j in todo}
+
+    assert not made_again()
+    path = tmp_path / f"slice_{seed}_8k.flac"
+    path.write_bytes(path.read_bytes()[:-4000])
+    assert made_again()

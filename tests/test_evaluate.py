@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, call_monitor_here, fixture_folder
+from conftest import ROOT, call_monitor_here, fixture_folder, one_line_error, tool
 
 from monitor.config import load_config
 from monitor.events import AlertEvent
@@ -374,3 +374,27 @@ def test_corpus_slice_end_to_end(eval_slice, tmp_path, capsys):
     for rows in data["tables"].values():
         assert rows[0]["label"] == "overall"
         assert any(r["dimension"] == "group" for r in rows)
+
+
+def test_a_truncated_recording_is_an_error_not_scored_as_the_whole_call(tmp_path):
+    """A recording cut short (its label's length 188 s, 0.15 s of audio) is not scored as far as it
+    goes with its label's length as healthy call time: it is an error named in the replay's words,
+    the run fails as for missing audio, the figures hold the whole files only, and a second run
+    (its cache filled by the first) says it again."""
+    folder = fixture_folder(tmp_path, NAMES[:2])
+    label = json.loads((folder / "normal.json").read_text())
+    cut = tmp_path / "normal_8k.wav"
+    cut.write_bytes(Path(label["files"]["8000"]).read_bytes()[:5000])
+    label["files"] = {"8000": str(cut)}
+    (folder / "normal.json").write_text(json.dumps(label))
+    out = tmp_path / "run.json"
+    done = tool("evaluate", folder, "--rates", "8000", "-j", "1", "--cache", tmp_path / "c", "--json", out,
+                "--limit-calls", "2")
+    assert one_line_error(done, "evaluate", code=1) == (
+        f"evaluate: error: {cut}: truncated or damaged, replayed the 0.15 s before its audio breaks off: "
+        "not scored (an evaluation scores whole files)")
+    data = json.loads(out.read_text())
+    assert {f["id"]: bool(f.get("error")) for f in data["files"]} == {"normal": True, "deteriorating": False}
+    assert data["tables"]["fixtures"][0]["files"] == 1
+    again = tool("evaluate", folder, "--rates", "8000", "-j", "1", "--cache", tmp_path / "c", "--limit-calls", "2")
+    assert again.returncode == 1 and "truncated or damaged" in again.stderr  # never served from the cache

@@ -307,3 +307,22 @@ def test_korean_utterances_for_transcription(up_to_date):
     spoken = [s["text"] for s in distress["segments"] if s["distress"]]
     assert "숨을 쉴 수가 없어요." in spoken and "가슴이 아파요." in spoken
     assert not distress["segments"][0]["distress"] and not distress["segments"][-1]["distress"]
+
+
+def test_a_call_whose_audio_was_cut_short_is_not_up_to_date(tmp_path):
+    """A call is skipped only when its audio is whole, whatever its label and stamp say: a file cut
+    short (a run killed while it wrote, a full disk) is as long as the label says no more, and is
+    made again; so is one whose header is whole and whose samples stop (its last one does not decode)."""
+    from tools.make_fixtures import call_up_to_date
+    x = np.zeros((16000 * 2, 2), dtype="float32")
+    (tmp_path / "c.json").write_text(json.dumps({"duration_s": 2.0, "generator": {"params_sha256": "h"}}))
+    (tmp_path / "c.made").write_text("h\n")
+    sf.write(tmp_path / "c_16k.wav", x, 16000, subtype="PCM_16")
+    sf.write(tmp_path / "c_8k.wav", x[::2], 8000, subtype="PCM_16")
+    assert call_up_to_date(tmp_path, "c", "h") and not call_up_to_date(tmp_path, "c", "other")
+    whole = (tmp_path / "c_8k.wav").read_bytes()
+    (tmp_path / "c_8k.wav").write_bytes(whole[:5000])
+    assert not call_up_to_date(tmp_path, "c", "h")
+    sf.write(tmp_path / "c_8k.flac", x[::2], 8000, subtype="PCM_16")  # a FLAC's header promises its length
+    (tmp_path / "c_8k.wav").write_bytes(whole[:-1000])
+    assert not call_up_to_date(tmp_path, "c", "h")

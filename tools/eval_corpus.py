@@ -71,6 +71,7 @@ from tools.make_fixtures import (
     Turn,
     Voice,
     EVAL_DATA,
+    audio_whole,
     build_espeak_data,
     degraded_variants,
     colored_noise,
@@ -1064,7 +1065,7 @@ def jobs_for(out: Path, slice_only: bool, data_path: Path, force: bool, replicat
         ids.append(call_id)
         digest = sha({"inputs": inputs, "seed": seed, "cell": asdict(cell)})
         old = load_json(out / f"{call_id}.json")
-        audio = (out / f"{call_id}_16k.flac").exists() and (out / f"{call_id}_8k.flac").exists()
+        audio = bool(old) and all(audio_whole(out / f"{call_id}_{k}k.flac", old.get("duration_s")) for k in (16, 8))
         same = bool(old) and (old.get("generator", {}).get("params_sha256") == digest
                               or (keep_existing and old.get("seed") == seed))
         fresh = same and audio

@@ -79,7 +79,7 @@ import numpy as np  # noqa: E402
 import scipy  # noqa: E402
 
 import monitor  # noqa: E402
-from monitor.capture.audio_files import AudioFileError, probe  # noqa: E402
+from monitor.capture.audio_files import AudioFileError, audio_breaks_off, probe  # noqa: E402
 from monitor.analysis.baseline import BaselineBuilder  # noqa: E402
 from monitor.config import AnalysisConfig, Config, ConfigError, load_config, parse_override  # noqa: E402
 from monitor.analysis.cue_windows import CueTracker  # noqa: E402
@@ -111,7 +111,8 @@ CUE_SOURCES: tuple[str, ...] = ("analysis/cue_windows.py", "analysis/span_measur
                                 "cue_registry.py", "events.py", "pipeline.py")
 """Package files that decide, from the frames, the caller's cue stream (the cue tracker's modules and
 the cue registry, which says which cues its windows take from the span measures)."""
-CACHE_VERSION = 1
+CACHE_VERSION = 2
+"""Version of the cached objects' meaning (2: a file whose audio breaks off is an error, never cached)."""
 RATE_BUCKETS = ((130.0, "<130"), (160.0, "130-160"), (math.inf, ">160"))
 SNR_BUCKETS = ((10.0, "<10"), (20.0, "10-20"), (math.inf, ">=20"))
 
@@ -361,17 +362,29 @@ def replay_file(job: Job, cfg: Config) -> tuple[list[Event], FrameRecord, CueStr
     """The file through the pipeline of ``call-monitor replay --no-transcribe`` (no database).
 
     Returns every event the pipeline emitted, the analyzers' frames and the cue stream (both to
-    cache). Raises AudioFileError."""
+    cache). Raises AudioFileError, also for a file whose audio breaks off before the length its
+    header promises (cut short or damaged, as replay finds it: :func:`whole_replayed`)."""
     src = FileSource(job.path, caller_channel=job.caller_channel, agent_channel=job.agent_channel,
                      block_s=REPLAY_BLOCK_S)
     pipeline = CallPipeline(cfg, src.rate, src.legs, source=job.path)
     recorders = {leg: _RecordingAnalyzer(a) for leg, a in pipeline.analyzers.items()}
     pipeline.analyzers = recorders
     events = run_source(pipeline, src.chunks(), [])
+    whole_replayed(src)
     record = FrameRecord(legs=src.legs, fed=tuple(zip(*(recorders[leg].fed for leg in src.legs))),
                          flushed=tuple(recorders[leg].flushed for leg in src.legs), duration_s=pipeline.duration_s)
     cues = tuple(replace(e, baseline_ready=False) for e in events if isinstance(e, CuesEvent))
     return events, record, CueStream(cues=cues, duration_s=pipeline.duration_s)
+
+
+def whole_replayed(src: FileSource) -> None:
+    """Raise AudioFileError for a replayed file whose audio broke off (cut short, or damaged: the
+    warning ``call-monitor replay`` gives it). A corpus scores whole files only: one scored as far
+    as it goes would count its label's length as call time it never had, and the figures would
+    silently include a broken file; so it is an error, as missing audio is, and never cached."""
+    if src.truncated:
+        said = audio_breaks_off(src.path, "replayed", src.duration_s).removeprefix(f"{src.path}: ")
+        raise AudioFileError(src.path, f"{said}: not scored (an evaluation scores whole files)")
 
 
 def track_cues(record: FrameRecord, analysis: AnalysisConfig, tracker: CueTracker | None = None) -> CueStream:

@@ -26,7 +26,9 @@ dialogue's deterioration), ``dialogue_NAME.json`` for a dialogue several calls s
 Everything is deterministic: fixed seeds, sox in repeatable mode. A file is
 skipped when its label (or index entry) carries the same parameter hash, and a call's audio
 only when its ``NAME.made`` stamp (beside the audio, not committed, as the audio is not) does
-too: a checkout whose committed labels changed regenerates audio made before. The hash
+too, and its audio files are whole (:func:`audio_whole`: as long as the label says, the last
+sample decodes): a checkout whose committed labels changed regenerates audio made before, and a
+file cut short is made again. The hash
 covers the scenario, the generator's source, the voice variant files, the phonation lines,
 the real recordings' samples and the espeak-ng and sox versions.
 """
@@ -776,6 +778,20 @@ def label(sc: Scenario, placed: list[Placed], duration: float, levels: dict, dig
     }
 
 
+def audio_whole(path: Path, duration_s: float | None) -> bool:
+    """Whether the written recording ``path`` is there whole: its header's length is the label's
+    ``duration_s`` (to 10 ms) and its last sample decodes. A file cut short (a run killed while it
+    wrote, a full disk) or damaged fails, and is made again however its inputs' hash matches."""
+    try:
+        with sf.SoundFile(path) as fh:
+            if duration_s is None or fh.frames <= 0 or abs(fh.frames / fh.samplerate - float(duration_s)) > 0.01:
+                return False
+            fh.seek(fh.frames - 1)
+            return len(fh.read(1)) == 1
+    except (sf.LibsndfileError, RuntimeError, OSError, TypeError, ValueError):
+        return False
+
+
 def write_wav_pair(audio: np.ndarray, path16: Path, path8: Path) -> None:
     sf.write(path16, audio, SR, subtype="PCM_16", format="WAV")
     tmp = path8.with_suffix(".tmp.wav")
@@ -902,6 +918,16 @@ def write_json(path: Path, obj: dict) -> None:
     tmp.replace(path)
 
 
+def call_up_to_date(folder: Path, name: str, digest: str) -> bool:
+    """Whether the call ``name`` in ``folder`` was made from the inputs of ``digest``: its label
+    and its ``NAME.made`` stamp carry the hash, and both its audio files are whole (:func:`audio_whole`)."""
+    old = load_json(folder / f"{name}.json")
+    made = folder / f"{name}.made"
+    return (bool(old) and old.get("generator", {}).get("params_sha256") == digest
+            and all(audio_whole(folder / f"{name}_{k}k.wav", old.get("duration_s")) for k in (16, 8))
+            and made.exists() and made.read_text().strip() == digest)
+
+
 class Generator:
     def __init__(self, out: Path, jobs: int, force: bool, log=print) -> None:
         self.out = out
@@ -981,9 +1007,7 @@ class Generator:
         label_path = folder / f"{sc.name}.json"
         wavs = [folder / f"{sc.name}_16k.wav", folder / f"{sc.name}_8k.wav"]
         made = folder / f"{sc.name}.made"  # the hash the wavs were made with: the label is committed, they are not
-        old = load_json(label_path)
-        if (not self.force and old and old.get("generator", {}).get("params_sha256") == digest
-                and all(w.exists() for w in wavs) and made.exists() and made.read_text().strip() == digest):
+        if not self.force and call_up_to_date(folder, sc.name, digest):
             self.skipped += [label_path, *wavs]
             return
         started = time.perf_counter()
