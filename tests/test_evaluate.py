@@ -398,3 +398,20 @@ def test_a_truncated_recording_is_an_error_not_scored_as_the_whole_call(tmp_path
     assert data["tables"]["fixtures"][0]["files"] == 1
     again = tool("evaluate", folder, "--rates", "8000", "-j", "1", "--cache", tmp_path / "c", "--limit-calls", "2")
     assert again.returncode == 1 and "truncated or damaged" in again.stderr  # never served from the cache
+
+
+@pytest.mark.parametrize("option, where, said", [
+    ("--cache", "afile", "is not a folder"),
+    ("--cache", "afile/sub", "cannot be made: {tmp}/afile is not a folder"),
+    ("--json", "nodir/x.json", "no such folder {tmp}/nodir"),
+    ("--json", ".", "is a folder, not a file"),
+])
+def test_an_output_that_cannot_be_written_is_refused_before_any_call_is_replayed(tmp_path, option, where, said):
+    """``--cache`` and ``--json`` are checked as ``--compare`` is, before the run: a cache that is a
+    file failed every call after replaying it, naming the audio, and a JSON in no folder was refused
+    after the whole evaluation, its results thrown away."""
+    (tmp_path / "afile").write_text("")
+    path = tmp_path / where
+    done = tool("evaluate", fixture_folder(tmp_path, NAMES[:1]), "-j", "1", option, path)
+    one_line_error(done, "evaluate", f"{option} {path}: {said.format(tmp=tmp_path)}")
+    assert not done.stdout

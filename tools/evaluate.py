@@ -789,12 +789,49 @@ def add_common_options(p: argparse.ArgumentParser, workers: bool = True) -> None
     p.add_argument("--json", metavar="OUT", help="write per-file results and tables as JSON")
 
 
+def output_file_problem(path: str) -> str | None:
+    """Why a result cannot be written to the file ``path`` (one phrase), or None: checked before a
+    run, so that hours of work are not thrown away at its end."""
+    p = Path(path)
+    folder = p.parent
+    if p.is_dir():
+        return "is a folder, not a file"
+    if not folder.is_dir():
+        return f"no such folder {folder}" if not folder.exists() else f"{folder} is not a folder"
+    if not os.access(folder, os.W_OK) or (p.exists() and not os.access(p, os.W_OK)):
+        return "cannot be written (permission denied)"
+    return None
+
+
+def cache_folder_problem(path: str) -> str | None:
+    """Why ``path`` cannot be the cache folder (one phrase), or None: it, or the folder it is to be
+    made in, is a file or cannot be written."""
+    p = Path(path).absolute()
+    there = next(q for q in (p, *p.parents) if q.exists())
+    if not there.is_dir():
+        return "is not a folder" if there == p else f"cannot be made: {there} is not a folder"
+    if not os.access(there, os.W_OK | os.X_OK):
+        return "cannot be written (permission denied)" if there == p else f"cannot be made in {there} (permission denied)"
+    return None
+
+
+def check_outputs(args: argparse.Namespace) -> None:
+    """Raise ConfigError (one line naming the option and the path) when ``--json`` or ``--cache``
+    (unless ``--no-cache``) cannot be written."""
+    if getattr(args, "json", None) and (problem := output_file_problem(args.json)):
+        raise ConfigError(f"--json {args.json}: {problem}")
+    if not getattr(args, "no_cache", True) and (problem := cache_folder_problem(args.cache)):
+        raise ConfigError(f"--cache {args.cache}: {problem}")
+
+
 def settings_from_args(args: argparse.Namespace, extra: Mapping[str, Any] | None = None) -> Settings:
-    """Settings from the options; raises ConfigError for a bad --config, --set or value."""
+    """Settings from the options; raises ConfigError for a bad --config, --set or value, and for a
+    ``--json`` or ``--cache`` that cannot be written (:func:`check_outputs`), before any work."""
     overrides = dict(parse_override(o) for o in args.overrides)
     overrides.update(extra or {})
     if args.config and not os.path.isfile(args.config):
         raise ConfigError(f"{args.config}: no such configuration file")
+    check_outputs(args)
     settings = Settings(config=args.config, overrides=tuple(overrides.items()),
                         cache_dir=None if args.no_cache else args.cache)
     make_config(settings)  # validate here: unknown keys fail before any work
