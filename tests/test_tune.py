@@ -5,7 +5,7 @@ import math
 
 import pytest
 
-from conftest import fixture_folder
+from conftest import fixture_folder, one_line_error, tool
 
 from monitor.config import load_config
 from tools import evaluate as ev
@@ -108,3 +108,24 @@ def test_a_trial_that_wins_on_one_fold_only_ranks_below_one_that_holds_on_both()
     assert tune.robust_key(trial(steady), 2) > tune.robust_key(trial(lucky), 2)
     # with one fold the whole split decides, as before
     assert tune.robust_key(trial(lucky), 1) == tune.objective(ev.row_metrics(lucky))
+
+
+def test_an_output_that_cannot_be_written_is_refused_before_the_search(tmp_path):
+    grid = tmp_path / "grid.toml"
+    grid.write_text('"rules.slow_speech.persist_s" = [4.0, 6.0]\n')
+    (tmp_path / "afile").write_text("")
+    folder = fixture_folder(tmp_path, ("normal",))
+    for option, path in (("--json", tmp_path / "nodir" / "x.json"), ("--cache", tmp_path / "afile")):
+        done = tool("tune", folder, "--grid", grid, "--tune-split", "fixtures", "-j", "1", option, path)
+        one_line_error(done, "tune", f"{option} {path}: ")
+        assert not done.stdout
+
+
+def test_a_bad_value_in_the_grid_is_the_grid_file_s_and_said_by_tune(tmp_path):
+    """A grid value the configuration refuses is named in the grid file (not "command line"),
+    and the tool says it as ``tune``, not as the evaluation it shares its options with."""
+    grid = tmp_path / "g4.toml"
+    grid.write_text('[rules.slow_speech]\npersist_s = ["a", -5]\n')
+    done = tool("tune", fixture_folder(tmp_path, ("normal",)), "--grid", grid, "-j", "1", "--rates", "8000")
+    assert one_line_error(done, "tune") == (f"tune: error: {grid}: rules.slow_speech.persist_s: "
+                                            "must be a number, got 'a'")

@@ -57,6 +57,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Mapping, Sequence
 
 from monitor.config import Config, ConfigError
+from monitor.config.loader import COMMAND_LINE
 from tools import evaluate as ev
 
 PROG = "tune"
@@ -94,8 +95,9 @@ def read_grid(path: str, settings: ev.Settings) -> dict[str, list[Any]]:
         for v in values:
             try:
                 ev.make_config(replace(settings, overrides=settings.overrides + ((key, v),)))
-            except ConfigError as exc:
-                raise GridError(f"{path}: {exc}") from None
+            except ConfigError as exc:  # the value is the grid file's, not the command line's
+                said = str(exc).removeprefix(f"{COMMAND_LINE}: ")
+                raise GridError(f"{path}: {said}") from None
     return grid
 
 
@@ -237,16 +239,16 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.jobs < 1 or args.passes < 1 or args.folds < 1:
-        return ev.fail("-j, --passes and --folds must be at least 1")
+        return ev.fail("-j, --passes and --folds must be at least 1", prog=PROG)
     try:
         settings = ev.settings_from_args(args)
         grid = read_grid(args.grid, settings)
         tune_jobs = ev.load_jobs(args.folder, args.tune_split, args.rates, args.limit_calls)
         test_jobs = ev.load_jobs(args.folder, args.test_split, args.rates, args.limit_calls)
     except (ConfigError, ev.CorpusError, GridError) as exc:
-        return ev.fail(str(exc))
+        return ev.fail(str(exc), prog=PROG)
     if not tune_jobs:
-        return ev.fail(f"{args.folder}: no calls in split {args.tune_split!r}")
+        return ev.fail(f"{args.folder}: no calls in split {args.tune_split!r}", prog=PROG)
     if args.tune_split == args.test_split:
         print(f"{PROG}: warning: tuning and testing on the same split ({args.tune_split}): the test figures "
               "are not held out", file=sys.stderr)
@@ -257,7 +259,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         best = search.run(grid, start, args.passes)
     except ev.CorpusError as exc:
-        return ev.fail(str(exc), 1)
+        return ev.fail(str(exc), 1, prog=PROG)
     tune_s = time.perf_counter() - t0
     print(f"\n{len(search.trials)} trials on {len(tune_jobs)} {args.tune_split} files in {tune_s:.1f} s "
           f"({search.replayed} full replays, {search.from_frames} cue streams from cached frames, the rest "
@@ -289,7 +291,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             ev.write_json(args.json, data)
         except OSError as exc:
-            return ev.fail(f"{args.json}: cannot write ({exc.strerror or exc})")
+            return ev.fail(f"{args.json}: cannot write ({exc.strerror or exc})", prog=PROG)
     return 0
 
 
