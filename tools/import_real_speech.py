@@ -4,7 +4,12 @@ into audio_fixtures/real/ as lossless 16-bit FLAC, with licences and attribution
 Run once by a maintainer (needs the shared data folder, by default the ``shared`` folder
 beside the checkout); the result is committed, so a fresh clone's tests do not need it:
 
-    python -m tools.import_real_speech [--shared SHARED/speech] [--out audio_fixtures/real]
+    python -m tools.import_real_speech [--shared SHARED] [--out audio_fixtures/real]
+
+``--shared`` is the shared data folder, as for the sibling tools (copy_breathing_fixtures,
+train_sound_class); its ``speech/`` folder is read. A folder that holds the sources' folders
+itself (``SOURCE/manifest.csv``: the ``speech/`` folder given directly, as earlier commands did)
+is read as it is.
 
 Selection: every WAV with a transcript except the FSDD digits (whole-word clips)
 and the headerless .raw files. Each file is verified bit-exact after writing
@@ -15,12 +20,14 @@ from __future__ import annotations
 import argparse
 import csv
 import shutil
+import sys
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
 
 ROOT = Path(__file__).resolve().parents[1]
+PROG = "import_real_speech"
 
 # source folder -> (licence summary for the manifest's `licence` column per file,
 #                   licence files to copy)
@@ -157,15 +164,47 @@ def write_attribution(folder: Path, source: str, spec: dict, rows: list[dict]) -
     (folder / "ATTRIBUTION.md").write_text("\n".join(lines) + "\n")
 
 
-def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--shared", type=Path, default=ROOT.parent / "shared" / "speech")
-    ap.add_argument("--out", type=Path, default=ROOT / "audio_fixtures" / "real")
-    a = ap.parse_args(argv)
+class SharedFolderError(Exception):
+    """A shared folder or file that cannot be read or written; the message names it."""
+
+
+def speech_folder(shared: Path) -> Path:
+    """The folder of the sources' folders (``SOURCE/manifest.csv``): ``shared``'s ``speech/``, or
+    ``shared`` itself when it holds them (the ``speech/`` folder given directly). Raises
+    SharedFolderError naming ``--shared`` and what is missing."""
+    if not shared.is_dir():
+        raise SharedFolderError(f"--shared {shared}: no such folder")
+    for folder in (shared / "speech", shared):
+        if any((folder / source / "manifest.csv").is_file() for source in SOURCES):
+            missing = [source for source in SOURCES if not (folder / source / "manifest.csv").is_file()]
+            if missing:
+                raise SharedFolderError(f"{folder / missing[0] / 'manifest.csv'}: no such file "
+                                   f"({len(missing)} of the {len(SOURCES)} sources missing)")
+            return folder
+    raise SharedFolderError(f"--shared {shared}: not the shared data folder (no speech/{next(iter(SOURCES))}/manifest.csv)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(
+        prog=f"python -m tools.{PROG}",
+        description="Copy the transcribed real-speech WAV utterances of the shared data folder's speech/ "
+                    "into audio_fixtures/real/ as lossless 16-bit FLAC (each verified bit-exact), with "
+                    "their licences, attribution and a manifest.")
+    ap.add_argument("--shared", type=Path, default=ROOT.parent / "shared", metavar="SHARED",
+                    help="the shared data folder, whose speech/ is read (default: the shared folder beside "
+                         "the checkout, %(default)s); its speech/ folder given directly is read too")
+    ap.add_argument("--out", type=Path, default=ROOT / "audio_fixtures" / "real", metavar="DIR",
+                    help="where the FLAC files, licences and manifest.csv go (default: %(default)s)")
+    return ap
+
+
+def import_speech(speech: Path, out: Path) -> list[dict]:
+    """Every selected utterance of ``speech`` converted into ``out``, its licences and attribution
+    beside them and ``out/manifest.csv``; the manifest's rows."""
     rows = []
-    for source, row in select(a.shared):
+    for source, row in select(speech):
         rel = Path(source) / Path(row["path"]).with_suffix(".flac")
-        info = convert(a.shared / source / row["path"], a.out / rel)
+        info = convert(speech / source / row["path"], out / rel)
         rows.append({
             "path": rel.as_posix(), "original": row["path"], "source": source,
             "duration_s": f"{info.frames / info.samplerate:.3f}",
@@ -174,14 +213,29 @@ def main(argv=None) -> int:
             "licence": SOURCES[source]["licence"](row["path"]),
         })
     for source, spec in SOURCES.items():
+        (out / source).mkdir(parents=True, exist_ok=True)
         for name in spec["files"]:
-            shutil.copyfile(a.shared / source / name, a.out / source / name)
-        write_attribution(a.out / source, source, spec,
+            shutil.copyfile(speech / source / name, out / source / name)
+        write_attribution(out / source, source, spec,
                           [r for r in rows if r["source"] == source])
-    with open(a.out / "manifest.csv", "w", newline="") as fh:
+    with open(out / "manifest.csv", "w", newline="") as fh:
         w = csv.DictWriter(fh, FIELDS)
         w.writeheader()
         w.writerows(rows)
+    return rows
+
+
+def main(argv=None) -> int:
+    a = build_parser().parse_args(argv)
+    try:
+        rows = import_speech(speech_folder(a.shared), a.out)
+    except SharedFolderError as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return 2
+    except (OSError, RuntimeError, KeyError, ValueError, AssertionError) as exc:
+        said = f"{exc.filename}: {exc.strerror}" if isinstance(exc, OSError) and exc.filename else str(exc)
+        print(f"{PROG}: error: {said}", file=sys.stderr)
+        return 1
     counts = {s: sum(r["source"] == s for r in rows) for s in SOURCES}
     print(f"{len(rows)} files bit-exact as FLAC: {counts}")
     return 0

@@ -1,0 +1,46 @@
+"""The small developer tools (tools/) without a test file of their own, run as they are run: a bad
+argument or input is one line naming the option or the file and the problem, a non-zero exit
+status, no traceback."""
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+from conftest import one_line_error, tool
+
+from tools import import_real_speech as irs
+
+
+def shared_speech(folder: Path) -> Path:
+    """A shared data folder whose ``speech/`` holds every source's manifest (no utterance) and
+    licence files: what import_real_speech reads, with nothing to convert."""
+    for source, spec in irs.SOURCES.items():
+        (folder / "speech" / source).mkdir(parents=True)
+        with open(folder / "speech" / source / "manifest.csv", "w", newline="") as fh:
+            csv.writer(fh).writerow(["path", "transcript", "syllables"])
+        for name in spec["files"]:
+            (folder / "speech" / source / name).write_text("licence\n")
+    return folder
+
+
+def test_import_real_speech_takes_the_shared_folder_as_its_siblings_do_and_its_speech_folder_too(tmp_path):
+    """``--shared`` is the shared data folder (its ``speech/`` read), as copy_breathing_fixtures and
+    train_sound_class take it; the ``speech/`` folder itself, as earlier commands gave it, is read too."""
+    shared = shared_speech(tmp_path / "shared")
+    for given, out in ((shared, tmp_path / "a"), (shared / "speech", tmp_path / "b")):
+        done = tool("import_real_speech", "--shared", given, "--out", out)
+        assert done.returncode == 0 and done.stdout.startswith("0 files bit-exact"), done.stderr
+        assert (out / "manifest.csv").is_file() and (out / "vosk-api" / "ATTRIBUTION.md").is_file()
+
+
+def test_import_real_speech_says_a_wrong_shared_folder_in_one_line(tmp_path):
+    shared = shared_speech(tmp_path / "shared")
+    one_line_error(tool("import_real_speech", "--shared", tmp_path / "gone"), "import_real_speech",
+                   f"--shared {tmp_path / 'gone'}: no such folder")
+    one_line_error(tool("import_real_speech", "--shared", tmp_path), "import_real_speech",
+                   f"--shared {tmp_path}: not the shared data folder")
+    (shared / "speech" / "vosk-api" / "manifest.csv").unlink()
+    one_line_error(tool("import_real_speech", "--shared", shared), "import_real_speech",
+                   f"{shared / 'speech' / 'vosk-api' / 'manifest.csv'}: no such file")
+    done = tool("import_real_speech", "--help")
+    assert done.returncode == 0 and "the shared data folder" in done.stdout and "default:" in done.stdout
