@@ -76,6 +76,14 @@ def one_line_error(done: subprocess.CompletedProcess, prog: str, *said: str, cod
     return err
 
 
+def option_refused(done: subprocess.CompletedProcess, option: str, *said: str) -> None:
+    """Checks that a tool refused ``option``'s value as argparse refuses it: its usage, then one
+    line ``error: argument OPTION: ...`` (holding each of ``said``), exit 2, no traceback, nothing run."""
+    last = done.stderr.strip().splitlines()[-1]
+    assert done.returncode == 2 and f"error: argument {option}: " in last and "Traceback" not in done.stderr, done.stderr
+    assert not done.stdout and all(part in last for part in said), done.stderr
+
+
 def made_once_for_all_workers(tmp_path_factory: pytest.TempPathFactory, name: str,
                               make: Callable[[Path], dict]) -> dict:
     """``make(folder)``'s result (JSON), made once for the whole run in ``folder`` (named ``name``)

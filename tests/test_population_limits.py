@@ -7,7 +7,7 @@ import tomllib
 import numpy as np
 import pytest
 
-from conftest import fixture_folder
+from conftest import fixture_folder, option_refused, tool
 
 from monitor.config import load_config
 from monitor.events import CuesEvent
@@ -137,3 +137,16 @@ def test_a_file_that_cannot_be_read_is_not_reported_as_the_grid_that_cannot_be_w
     monkeypatch.setattr(ev, "load_jobs", lambda *args, **kwargs: [])
     assert pl.main([str(tmp_path), "--grid", str(tmp_path / "no_such_folder" / "grid.toml")]) == 2
     assert "grid.toml: cannot write" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv, option", [
+    (["--split", "tunes"], "--split"),
+    (["--grid-quantiles", "5"], "--grid-quantiles"),
+    (["--grid-quantiles", "abc"], "--grid-quantiles"),
+    (["--grid-quantiles", "0.9,0"], "--grid-quantiles"),
+])
+def test_a_split_not_of_the_corpus_or_a_grid_quantile_not_a_share_is_refused_naming_its_option(tmp_path, argv,
+                                                                                             option):
+    """As the other corpus tools restrict ``--split`` to the corpus's splits: a misspelt split
+    measured no file and exited 0, and a quantile of 5 wrote a grid of meaningless limits."""
+    option_refused(tool("population_limits", fixture_folder(tmp_path, ("normal",)), *argv), option)

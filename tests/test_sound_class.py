@@ -12,6 +12,8 @@ import argparse
 import numpy as np
 import pytest
 
+from conftest import option_refused, tool
+
 from monitor.analysis.analyzer import (WITH_SOUND_CLASS, WITHOUT_SOUND_CLASS, AnalyzerConfig, StreamingAnalyzer,
                                        analyze_signal)
 from monitor.analysis.frame_features import Frames
@@ -1037,3 +1039,10 @@ def test_a_breathing_recording_can_be_breath_from_its_energy_onset_with_its_star
     command = tsc.command_line(tsc.parse(["--write", "--speech-breaths-out", "--breath-from-energy",
                                           "--onset-weight", "3"]))
     assert command.endswith("--write --speech-breaths-out --breath-from-energy --onset-weight 3")
+
+
+@pytest.mark.parametrize("argv", [["--mixes", "0"], ["--mixes", "-3"], ["--weak-share", "2"], ["--weak-share", "-0.1"]])
+def test_a_count_of_mixtures_below_one_or_a_weak_share_outside_0_to_1_is_refused_naming_its_option(argv):
+    """As its siblings are range-checked: no mixture at all, or more than every weak voiced frame,
+    trained nothing meaningful and exited 0."""
+    option_refused(tool("train_sound_class", *argv), argv[0], repr(argv[1]))

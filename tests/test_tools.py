@@ -6,7 +6,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from conftest import one_line_error, tool
+from conftest import one_line_error, option_refused, tool
 
 from tools import import_real_speech as irs
 
@@ -44,3 +44,8 @@ def test_import_real_speech_says_a_wrong_shared_folder_in_one_line(tmp_path):
                    f"{shared / 'speech' / 'vosk-api' / 'manifest.csv'}: no such file")
     done = tool("import_real_speech", "--help")
     assert done.returncode == 0 and "the shared data folder" in done.stdout and "default:" in done.stdout
+
+
+def test_recognizer_memory_refuses_no_minutes_of_audio_naming_the_option():
+    option_refused(tool("recognizer_memory", "--minutes", "0"), "--minutes", "'0'")
+

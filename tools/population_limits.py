@@ -61,6 +61,7 @@ from monitor.config import Config, ConfigError, RuleConfig  # noqa: E402
 from monitor.cue_registry import SPEECH_CUES, cue  # noqa: E402
 from monitor.events import CuesEvent  # noqa: E402
 from tools import evaluate as ev  # noqa: E402
+from tools.options import quantiles  # noqa: E402
 
 PROG = "population_limits"
 
@@ -292,14 +293,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog=f"python -m tools.{PROG}",
                                 description="Typical values and absolute limits from a split's healthy files.")
     ev.add_common_options(p, workers=False)
-    p.add_argument("--split", default="tune", help="split to measure (tune; never the test split for tuning)")
+    p.add_argument("--split", choices=ev.SPLITS, default="tune",
+                   help="split to measure (tune; never the test split for tuning)")
     p.add_argument("--hold-s", type=float, default=5.0, metavar="S",
                    help="seconds of judged windows a file must stay past a limit to count as past it (5)")
     p.add_argument("--call-quantile", type=float, default=0.9, metavar="Q",
                    help="share of healthy files that never hold past the proposed limit (0.9)")
     p.add_argument("--grid", metavar="GRID.toml", help="also write a tools.tune grid of each emergency rule's "
                    "current limit and the proposals at --grid-quantiles")
-    p.add_argument("--grid-quantiles", default="0.9,0.93,0.95,0.96,0.97,0.98,0.99,1", metavar="Q,Q",
+    p.add_argument("--grid-quantiles", type=quantiles, default="0.9,0.93,0.95,0.96,0.97,0.98,0.99,1", metavar="Q,Q",
                    help="the --call-quantile values the grid tries (0.9 ... 1)")
     p.add_argument("--window-quantile", type=float, default=0.99, metavar="Q",
                    help="quantile of the pooled windows printed for comparison (0.99)")
@@ -327,8 +329,7 @@ def run(args: argparse.Namespace) -> tuple[list[str], list[dict[str, Any]]]:
     lines += ["proposed limits:", " ".join(set_lines(proposals))]
     if args.grid:
         kinds = cfg.rules.possible_emergency.kinds
-        quantiles = [float(q) for q in args.grid_quantiles.split(",") if q.strip()]
-        text = grid_text([r for r in rules if r.kind in kinds], healthy, hold_hops, quantiles, args.hold_s)
+        text = grid_text([r for r in rules if r.kind in kinds], healthy, hold_hops, args.grid_quantiles, args.hold_s)
         try:
             Path(args.grid).write_text(text, encoding="utf-8")
         except OSError as exc:

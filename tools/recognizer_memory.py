@@ -21,6 +21,7 @@ import numpy as np
 from monitor.transcription.recognizer import FRAME_S, Transcriber
 from monitor.transcription.vosk_models import load_model, packaged_model_dirs, resolve_model
 from tools.bench_transcribe import RATE, say
+from tools.options import number_above
 
 SENTENCES = ("숨을 쉴 수가 없어요", "가슴이 너무 아파요", "구급차를 불러 주세요",
              "안녕하세요 전화 주셔서 감사합니다", "잠시만 기다려 주세요", "어지러워서 앉아 있어요")
@@ -44,7 +45,8 @@ def speech_loop(workdir: Path, dense: bool) -> tuple[np.ndarray, np.ndarray]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--minutes", type=float, default=45.0)
+    ap.add_argument("--minutes", type=number_above(0.0), default=45.0,
+                    help="minutes of audio to feed (default 45)")
     ap.add_argument("--no-gate", action="store_true", help="feed the silences too")
     ap.add_argument("--renew-s", type=float, default=0.0, help="a new recognizer every S s of audio")
     ap.add_argument("--dense", action="store_true", help="no gaps, loud noise floor")

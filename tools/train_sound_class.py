@@ -86,6 +86,7 @@ from monitor.dsp.framing import frame_signal  # noqa: E402
 from monitor.dsp.runs import bridged_runs, runs  # noqa: E402
 from monitor.dsp.sound_class import BREATH, COUGH, FEATURES, SPEECH  # noqa: E402
 from tools.make_fixtures import TURN_RMS  # noqa: E402  (the weak voices' turns speak at the fixture calls' level)
+from tools.options import share, whole_number  # noqa: E402
 
 log = logging.getLogger(__name__)
 
@@ -982,8 +983,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     todo.add_argument("--write", action="store_true", help="store the model in monitor/dsp/sound_class_model.py")
     todo.add_argument("--check", action="store_true",
                       help="retrain as --write would and fail unless the committed model is exactly that")
-    ap.add_argument("--mixes", type=int, default=DEFAULT_MIXES, help=f"mixtures per half (default {DEFAULT_MIXES})")
-    ap.add_argument("--weak-share", type=float, default=0.0,
+    ap.add_argument("--mixes", type=whole_number(1), default=DEFAULT_MIXES, help=f"mixtures per half (default {DEFAULT_MIXES})")
+    ap.add_argument("--weak-share", type=share, default=0.0,
                     help="with --write: share of the training weak voices' voiced frames in the fit (default 0)")
     ap.add_argument("--weak-weight", type=float, default=1.0,
                     help="with --weak-share or --weak-noisy-share: each weak voiced frame's weight against another "
