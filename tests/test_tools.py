@@ -6,6 +6,8 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+import pytest
+
 from conftest import one_line_error, option_refused, tool
 
 from tools import import_real_speech as irs
@@ -49,3 +51,28 @@ def test_import_real_speech_says_a_wrong_shared_folder_in_one_line(tmp_path):
 def test_recognizer_memory_refuses_no_minutes_of_audio_naming_the_option():
     option_refused(tool("recognizer_memory", "--minutes", "0"), "--minutes", "'0'")
 
+
+@pytest.mark.parametrize("name, argv", [
+    ("bench", ["analyzer", "--seconds", "0"]), ("bench", ["analyzer", "--seconds", "-5"]),
+    ("bench_peers", ["--seconds", "0"]), ("bench_peers", ["--pyin-seconds", "0"]),
+    ("class_share", ["--seconds", "0"]), ("class_share", ["--pairs", "0"]), ("class_share", ["--chunk", "0"]),
+    ("bench_transcribe", ["--minutes", "0"]),
+])
+def test_a_bench_given_no_audio_or_no_run_refuses_the_option_in_one_line(name, argv):
+    """No seconds of audio, or no pair of runs, is refused naming the option before anything is
+    measured (a traceback before: no array to concatenate, no median of nothing)."""
+    option_refused(tool(name, *argv), argv[-2], repr(argv[-1]))
+
+
+def test_bench_transcribe_says_a_model_folder_that_is_not_there_in_one_line():
+    one_line_error(tool("bench_transcribe", "--minutes", "0.1", "--model", "/nonexistent"), "bench_transcribe",
+                   "--model /nonexistent: no such model folder")
+
+
+def test_bench_identity_checks_the_dump_s_folder_before_computing_and_gives_its_help(tmp_path):
+    """A dump into a missing folder failed after computing every frame (18 s); --help printed only
+    the usage, exit 2."""
+    one_line_error(tool("bench_identity", "dump", tmp_path / "missing" / "a.npz"), "bench_identity",
+                   f"{tmp_path / 'missing' / 'a.npz'}: no such folder {tmp_path / 'missing'}")
+    done = tool("bench_identity", "--help")
+    assert done.returncode == 0 and "dump" in done.stdout and "compare" in done.stdout and not done.stderr

@@ -68,6 +68,8 @@ from typing import Callable  # noqa: E402
 
 import numpy as np  # noqa: E402
 
+from tools.options import number_above  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[1]
 REPEAT = 3
 """Our own timings are the best of this many runs; the peers (tens of seconds each) run once."""
@@ -1244,7 +1246,8 @@ def main(argv: list[str] | None = None) -> int:
     names = [s.name for s in SECTIONS]
     ap = argparse.ArgumentParser(prog="python -m tools.bench", description=__doc__.split("\n\n")[0])
     ap.add_argument("sections", nargs="*", metavar="SECTION", help=f"any of: {', '.join(names)} (default: all)")
-    ap.add_argument("--seconds", type=float, default=600.0, help="length of the speech audio (default 600)")
+    ap.add_argument("--seconds", type=number_above(0.0), default=600.0,
+                    help="length of the speech audio (default 600)")
     ap.add_argument("--list", action="store_true", help="list the sections and exit")
     a = ap.parse_args(argv)
     if a.list:

@@ -10,6 +10,8 @@ names every column that differs (exit 1 if any does).
 
 from __future__ import annotations
 
+import argparse
+import os
 import sys
 from dataclasses import fields
 from pathlib import Path
@@ -79,14 +81,41 @@ def compare(a_path: str, b_path: str) -> int:
     return 1 if differ else 0
 
 
+def output_problem(out: str) -> str | None:
+    """Why the dump cannot be written to ``out`` (one phrase), or None: checked before the
+    frames are computed (tens of seconds)."""
+    folder = Path(out).parent
+    if Path(out).is_dir():
+        return "is a folder, not a file"
+    if not folder.is_dir():
+        return f"no such folder {folder}"
+    if not os.access(folder, os.W_OK):
+        return f"cannot write in {folder} (permission denied)"
+    return None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="python -m tools.bench_identity",
+                                 description="Dump the analyzer's frames of the bench signal and the fixture "
+                                             "calls, or compare two dumps column by column (exit 1 if any "
+                                             "differs).")
+    todo = ap.add_subparsers(dest="todo", required=True, metavar="dump|compare")
+    dump_p = todo.add_parser("dump", help="write every column of the frames to OUT.npz")
+    dump_p.add_argument("out", metavar="OUT.npz", help="the dump to write (its folder must exist)")
+    compare_p = todo.add_parser("compare", help="count the frames of two dumps and name every column that differs")
+    compare_p.add_argument("a", metavar="A.npz", help="a dump (before the change)")
+    compare_p.add_argument("b", metavar="B.npz", help="another dump (after it)")
+    return ap
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = sys.argv[1:] if argv is None else argv
-    if len(args) == 2 and args[0] == "dump":
-        return dump(args[1])
-    if len(args) == 3 and args[0] == "compare":
-        return compare(args[1], args[2])
-    print("usage: python -m tools.bench_identity dump OUT.npz | compare A.npz B.npz", file=sys.stderr)
-    return 2
+    args = build_parser().parse_args(argv)
+    if args.todo == "compare":
+        return compare(args.a, args.b)
+    if problem := output_problem(args.out):
+        print(f"bench_identity: error: {args.out}: {problem}", file=sys.stderr)
+        return 2
+    return dump(args.out)
 
 
 if __name__ == "__main__":

@@ -25,6 +25,8 @@ import time  # noqa: E402
 
 import numpy as np  # noqa: E402
 
+from tools.options import number_above  # noqa: E402
+
 
 def _result(seconds: float, audio_s: float, cpu: float | None = None, **extra) -> dict:
     out = {"seconds": seconds, "xrt": audio_s / seconds if seconds > 0 else float("inf"),
@@ -96,10 +98,15 @@ def bench_pyin(x: np.ndarray, rate: int, max_seconds: float = 60.0) -> dict:
 def main(argv=None) -> int:
     from tools.bench_audio import long_speech
 
-    ap = argparse.ArgumentParser(description="time the benchmark peers")
-    ap.add_argument("--seconds", type=float, default=600.0)
-    ap.add_argument("--rate", type=int, default=16000)
-    ap.add_argument("--pyin-seconds", type=float, default=60.0)
+    ap = argparse.ArgumentParser(prog="python -m tools.bench_peers",
+                                 description="Time the benchmark's peers (Parselmouth, openSMILE, librosa's pyin) "
+                                             "on real speech, in one thread.")
+    ap.add_argument("--seconds", type=number_above(0.0), default=600.0, metavar="S",
+                    help="seconds of real speech the peers measure (default 600)")
+    ap.add_argument("--rate", type=int, choices=(16000, 8000), default=16000,
+                    help="sample rate of the speech (default 16000)")
+    ap.add_argument("--pyin-seconds", type=number_above(0.0), default=60.0, metavar="S",
+                    help="seconds pyin (slow) measures at most, its time scaled to --seconds (default 60)")
     a = ap.parse_args(argv)
     x = long_speech(a.seconds, a.rate)
     print(f"audio: {a.seconds:.0f} s of real speech at {a.rate} Hz, one thread")

