@@ -326,3 +326,10 @@ def test_a_call_whose_audio_was_cut_short_is_not_up_to_date(tmp_path):
     sf.write(tmp_path / "c_8k.flac", x[::2], 8000, subtype="PCM_16")  # a FLAC's header promises its length
     (tmp_path / "c_8k.wav").write_bytes(whole[:-1000])
     assert not call_up_to_date(tmp_path, "c", "h")
+
+
+def test_the_calls_readme_describes_every_fixture_call_the_generator_makes():
+    names = json.loads((ROOT / "tools" / "fixture_data" / "index.json").read_text())
+    names = names.get("calls", names) if isinstance(names, dict) else names
+    table = (CALLS / "README.md").read_text()
+    assert [n for n in names if f"| `{n}` |" not in table] == []

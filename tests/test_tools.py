@@ -4,6 +4,7 @@ status, no traceback."""
 from __future__ import annotations
 
 import csv
+import re
 from pathlib import Path
 
 import pytest
@@ -76,3 +77,15 @@ def test_bench_identity_checks_the_dump_s_folder_before_computing_and_gives_its_
                    f"{tmp_path / 'missing' / 'a.npz'}: no such folder {tmp_path / 'missing'}")
     done = tool("bench_identity", "--help")
     assert done.returncode == 0 and "dump" in done.stdout and "compare" in done.stdout and not done.stderr
+
+
+@pytest.mark.parametrize("name", ["import_real_speech", "make_reference", "bench_peers", "bench_identity"])
+def test_a_tool_s_help_describes_it_in_whole_sentences_and_every_option_says_what_it_does(name):
+    """The description was the docstring's first line, which stopped mid-sentence; bench_peers'
+    options had no help text."""
+    done = tool(name, "--help")
+    assert done.returncode == 0 and not done.stderr
+    text = done.stdout.split("\n\n")
+    assert " ".join(text[1].split()).endswith(".")  # the description, ended
+    options = [line for line in done.stdout.split("options:")[1].splitlines() if line.strip().startswith("-")]
+    assert options and all(re.search(r"\S  +\S", line.strip()) for line in options), options  # option, then its help

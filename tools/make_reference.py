@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from tools.options import description
 from tools.praat_reference import praat_all, telephone_band, to_sound
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -79,7 +80,7 @@ def summary(rows: list[dict]) -> str:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog="python -m tools.make_reference", description=description(__doc__))
     ap.add_argument("--check", action="store_true", help="compare to the committed CSV")
     a = ap.parse_args(argv)
     rows = [compute_row(e, band) for e in manifest() for band in BANDS]

@@ -8,6 +8,12 @@ import math
 from typing import Callable
 
 
+def description(doc: str | None) -> str:
+    """A tool's ``--help`` description: its module docstring's first paragraph, whole (its first
+    line alone may stop mid-sentence)."""
+    return " ".join((doc or "").strip().split("\n\n")[0].split())
+
+
 def whole_number(least: int) -> Callable[[str], int]:
     """The type of an option that takes a whole number, ``least`` or more."""
     def parse(text: str) -> int:
