@@ -771,8 +771,12 @@ class Daemon:
 
     def _move_status_socket(self, cfg: Config) -> tuple[str, ...] | None:
         """The status socket moved to where ``cfg`` places it, whose ``daemon.status_socket`` then
-        counts as running; what :func:`move_status_socket` answers (None: it could not be moved)."""
+        counts as running, said in one line as the reload is (to the terminal, not only the log);
+        what :func:`move_status_socket` answers (None: it could not be moved)."""
+        was = getattr(self.status, "path", None)
         moved = move_status_socket(self.status, self.running_cfg, cfg)
+        if moved and self.status.path != was:
+            self._say("info", f"status socket moved to {self.status.path} (from {was})")
         if moved:
             self.running_cfg = dataclasses.replace(self.running_cfg, daemon=dataclasses.replace(
                 self.running_cfg.daemon, status_socket=cfg.daemon.status_socket))

@@ -138,8 +138,8 @@ def reloaded_token(path: str | None, running: Config, webhook: Any) -> str | Non
 def move_status_socket(server: Any, running: Config, cfg: Config) -> tuple[str, ...] | None:
     """A reload's new place for the status socket (a new ``daemon.status_socket``, or a new
     ``storage.db`` where the socket is beside the database) applied to the ``server`` that
-    listens: ``status`` and ``call``, which read the configuration again, find the daemon there; one
-    info line says so. Returns the keys applied (``daemon.status_socket``; a new ``storage.db``
+    listens: ``status`` and ``call``, which read the configuration again, find the daemon there (the
+    daemon says so, as it says the reload: :meth:`~monitor.daemon.Daemon._move_status_socket`). Returns the keys applied (``daemon.status_socket``; a new ``storage.db``
     still applies at the next start); none without a server or a new place; None for a place it
     cannot listen at (one warning line, the reload's problem until a reload applies all of it: the
     socket stays where it was)."""
@@ -153,10 +153,10 @@ def move_status_socket(server: Any, running: Config, cfg: Config) -> tuple[str, 
             _move_server(server, path)
         except (RuntimeError, OSError) as err:
             why = str(err) if isinstance(err, RuntimeError) else f"cannot listen there ({err.strerror or err})"
-            log.warning("status socket not moved to %s: %s; it stays at %s until the next start (status and call "
-                        "ask it there with --socket %s)", path, why, was, was, extra=problem_of(RELOAD))
+            log.warning("status socket not moved to %s: %s; it stays at %s until a reload places it where it can "
+                        "listen (status and call ask it there with --socket %s)", path, why, was, was,
+                        extra=problem_of(RELOAD))
             return None
-        log.info("status socket moved to %s (from %s)", path, was)
         if shared := shared_folder_warning(path):
             log.warning("%s", shared)
     return ("daemon.status_socket",)

@@ -610,7 +610,7 @@ def test_a_reload_that_moves_the_status_socket_moves_it_and_status_and_call_find
     """``daemon.status_socket`` set by a reload: the daemon went on listening at its start's socket,
     while `status` and `call`, which read the configuration, looked only at the new path and said
     that no daemon was running (a softphone's ``call start`` lost). The reload moves the socket: one
-    line says where, the old one is removed, `status` and `call` find the daemon at the new one, and
+    line says where (on the daemon's output, as the reload's line is, not only in its log), the old one is removed, `status` and `call` find the daemon at the new one, and
     the key left out again moves it back."""
     d = start_daemon(env, tmp_path)
     cfg, moved = tmp_path / "c.toml", tmp_path / "sockets" / "moved.sock"
@@ -624,6 +624,8 @@ def test_a_reload_that_moves_the_status_socket_moves_it_and_status_and_call_find
         assert [e for e in d.err if "status socket" in e or "reloaded" in e][1:] == [
             f"call-monitor: status socket moved to {moved} (from {first})", "call-monitor: configuration reloaded"]
         assert moved.is_socket() and not os.path.exists(first)
+        # said as the reload is, on the daemon's output too: a daemon run without -v (systemd's unit) logs no info
+        assert any(f"status socket moved to {moved} (from {first})" in json.dumps(e) for _, e in d.lines), d.lines
         status = call_monitor_here("status", *ask, "--json", cwd=tmp_path, env=env)
         assert status.returncode == 0 and json.loads(status.stdout)["pid"] == d.proc.pid, status.stderr
         marked = call_monitor_here("call", "start", *ask, cwd=tmp_path, env=env)
@@ -652,8 +654,8 @@ def test_a_reload_that_moves_the_status_socket_where_it_cannot_listen_keeps_it_a
         cfg.write_text(f'[daemon]\nstatus_socket = "{taken}"\n')
         d.proc.send_signal(signal.SIGHUP)
         said = (f"call-monitor: warning: status socket not moved to {taken}: {taken} is there and is no socket (not "
-                f"removed): give the daemon another --socket or daemon.status_socket; it stays at {first} until the "
-                f"next start (status and call ask it there with --socket {first})")
+                f"removed): give the daemon another --socket or daemon.status_socket; it stays at {first} until a "
+                f"reload places it where it can listen (status and call ask it there with --socket {first})")
         assert d.wait_err(said, 30), d.err
         asked = call_monitor_here("status", "--socket", first, "--json", cwd=tmp_path, env=env)
         assert asked.returncode == 0, asked.stderr
