@@ -835,9 +835,8 @@ class Console:
             return self._refuse(request, str(err), 400)
         if not q.by_ack:
             page, more = await self._stored(self.store.alerts_before, q.before, q.limit, q.acked, writes=False)
-        elif (found := await self._stored(self.store.acked_before, q.before, q.limit, writes=False)) is None:
-            return JSONResponse({"error": f"before: no acknowledged alert {q.before} is kept (deleted since, by "
-                                          "the retention)"}, status_code=404)
+        elif isinstance(found := await self._stored(self.store.acked_before, q.before, q.limit, writes=False), str):
+            return JSONResponse({"error": f"before: {found}"}, status_code=404)
         else:
             page, more = found
         return JSONResponse({"alerts": page, "more": more})

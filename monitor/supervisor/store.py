@@ -463,11 +463,12 @@ class ConsoleStore:
                                        limit=limit + 1, order="a.id DESC")
         return rows[:limit], len(rows) > limit
 
-    def acked_before(self, before: int | None, limit: int) -> tuple[list[dict[str, Any]], bool] | None:
+    def acked_before(self, before: int | None, limit: int) -> tuple[list[dict[str, Any]], bool] | str:
         """A page of the acknowledged alerts in their own order (:data:`ACKED_ORDER`, as the console's
         state lists them): those acknowledged before alert ``before`` was (None: from the latest
-        acknowledged), at most ``limit``. Returns (the page, whether more follow it); None when
-        ``before`` is no acknowledged alert the console keeps (one deleted since)."""
+        acknowledged), at most ``limit``. Returns (the page, whether more follow it); when ``before``
+        is no acknowledged alert the console keeps, why, in words (not acknowledged yet, or none kept
+        by that id)."""
         args: tuple[Any, ...]
         with self._held(), transaction(self._conn):
             where, args = "a.acked_at IS NOT NULL", ()
@@ -475,7 +476,9 @@ class ConsoleStore:
                 cursor = self._conn.execute("SELECT acked_at FROM alerts WHERE id = ? AND acked_at IS NOT NULL",
                                             (before,)).fetchone()
                 if cursor is None:
-                    return None
+                    kept = self._conn.execute("SELECT 1 FROM alerts WHERE id = ?", (before,)).fetchone()
+                    return (f"alert {before} is not acknowledged" if kept else
+                            f"no alert {before} is kept (none received by that id, or deleted since by the retention)")
                 where, args = "(a.acked_at, a.id) < (?, ?)", (cursor[0], before)
             rows = self._select_alerts(where, args, limit=limit + 1, order=ACKED_ORDER)
         return rows[:limit], len(rows) > limit
