@@ -80,6 +80,7 @@ from .daemon_status import LastProblem
 from .delivery.call_audio import CallAudio, CallAudioError
 from .delivery.call_files import CallFileWrites, audio_folder, audio_name, call_files_problem, report_path
 from .delivery.machine import machine_hash
+from .delivery.status_socket import wait_left
 from .delivery.store import Store
 from .delivery.store_errors import StoreError
 from .delivery.sinks.webhook import agent_of
@@ -191,6 +192,24 @@ class Lag:
 
     def clear(self) -> None:
         self.since, self.most_s, self.back_at = None, 0.0, None
+
+
+ANSWER_MARGIN_S = 0.5
+"""A call mark is carried out only this long before its client gives up waiting (the request's
+``sent_at`` and ``wait_s``) at the latest: time for the answer to reach it. A mark whose client would
+not hear it is not carried out (a hook that retries on failure would split the call, and a mark
+applied late is at the wrong moment)."""
+
+
+def gave_up_line(what: str, request: dict, left_s: float) -> str:
+    """The one line saying that the ``call what`` mark of ``request``, whose client waits ``left_s``
+    more (negative: gave up that long ago), is not carried out."""
+    sent = time.strftime("%H:%M:%S", time.localtime(time.time() - request["wait_s"] + left_s))
+    pid = request.get("peer_pid")
+    when = (f"gave up waiting {-left_s:.1f} s ago" if left_s <= 0 else
+            f"gives up waiting in {left_s:.1f} s, before an answer could reach it")
+    return (f"call {what}{f' from pid {pid}' if pid else ''} sent at {sent} not applied: its client {when} "
+            f"(it waits {request['wait_s']:g} s); the daemon was held up (stopped, frozen or starved of CPU)")
 
 
 ANALYSIS_BEHIND = "analysis behind"
@@ -1317,15 +1336,28 @@ class Daemon:
     def control(self, request: dict, timeout_s: float = 8.0) -> dict:
         """A request of the status socket other than the status (from its thread): ``{"call":
         "start"}``, ``{"call": "end"}``, ``{"call": "hold"}`` or ``{"call": "resume"}``, carried out by the capture loop with the chunk of the time it
-        came on the source clock, after the stream changes that came before it (:meth:`_marks`); or
-        ``{"word": {...}}``, the agent's word on an alert (:meth:`agent_word`), kept at once."""
+        came on the source clock, after the stream changes that came before it (:meth:`_marks`), unless
+        its client has given up waiting by then (its ``sent_at`` and ``wait_s``: :data:`ANSWER_MARGIN_S`),
+        which is said in one warning line; or ``{"word": {...}}``, the agent's word on an alert
+        (:meth:`agent_word`), kept at once."""
         if "word" in request:
             return self.agent_word(request["word"])
         what = request.get("call")
         if what not in ("start", "end", "hold", "resume"):
-            return {"error": f"unknown request {request!r}: the daemon takes {{\"call\": \"start\"}}, "
+            asked = {k: v for k, v in request.items() if k != "peer_pid"}  # as its client sent it
+            return {"error": f"unknown request {asked!r}: the daemon takes {{\"call\": \"start\"}}, "
                              "{\"call\": \"end\"}, {\"call\": \"hold\"}, {\"call\": \"resume\"} and "
                              "{\"word\": ...}"}
+        try:
+            left = wait_left(request)
+        except ValueError as err:
+            return {"error": f"call {what}: {err}: nothing was done"}
+        if left is not None and left <= ANSWER_MARGIN_S:
+            said = gave_up_line(what, request, left)
+            log.warning("%s", said)
+            return {"error": said}
+        if left is not None and left - ANSWER_MARGIN_S < timeout_s:
+            timeout_s = left - ANSWER_MARGIN_S  # not carried out once its client would not hear it
         answer: concurrent.futures.Future = concurrent.futures.Future()
         # when it came on the source clock (a source with none, a recording: at the loop's next chunk)
         self._controls.put((self.source.now() if hasattr(self.source, "now") else -math.inf, what, answer))
@@ -1334,7 +1366,7 @@ class Daemon:
         except concurrent.futures.TimeoutError:
             if not answer.cancel():  # the loop took it just now: its answer follows at once
                 return answer.result()
-            return {"error": f"the daemon did not act on it within {timeout_s:g} s (its capture loop was busy or "
+            return {"error": f"the daemon did not act on it within {timeout_s:.3g} s (its capture loop was busy or "
                              "got no audio), and will not: nothing was done"}
 
     def agent_word(self, asked: Any) -> dict:

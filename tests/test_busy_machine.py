@@ -271,6 +271,64 @@ def test_a_daemon_stopped_is_said_to_run_without_answering_not_to_be_gone(env, t
     assert st["pid"] == pid, st
 
 
+def test_a_call_mark_whose_client_gave_up_on_a_stopped_daemon_is_not_applied_once_it_continues(env, tmp_path):
+    """`call start` sent to a stopped daemon (SIGSTOP, a machine that froze it) waits 12 s and fails
+    (exit 1), while its request waits in the socket's backlog: continued, the daemon read it and
+    started the call anyway, after its client had said it failed (a hook retrying on failure splits
+    the call, and a mark carried out a minute late is at the wrong moment). The client now says when
+    it sent the mark and how long it waits: its failure line says the mark was not applied, the
+    daemon drops it once it reads it, in one warning line, and a mark sent once it is continued is
+    applied."""
+    d = start_daemon(env, tmp_path)
+    pid = d.proc.pid
+    try:
+        os.kill(pid, signal.SIGSTOP)
+        failed = call_monitor("call", "start", env=env, timeout=60)
+        os.kill(pid, signal.SIGCONT)
+        assert d.wait_err("not applied: its client gave up waiting", 30), d.err
+        started = call_monitor("call", "start", env=env, timeout=60)
+        st = d.status(env)
+    finally:
+        d.kill()
+    assert failed.returncode == 1 and failed.stdout == "", failed
+    assert failed.stderr.startswith(f"call-monitor: error: call start not applied: the daemon pid {pid} ") and \
+        failed.stderr.rstrip().endswith(f"kill -CONT {pid} continues it); continued, the daemon drops it"), failed
+    dropped = [e for e in d.err if "not applied" in e]
+    assert len(dropped) == 1 and re.fullmatch(
+        r"call-monitor: warning: call start from pid \d+ sent at \d\d:\d\d:\d\d not applied: its client gave up waiting "
+        r"\d+\.\d s ago \(it waits 12 s\); the daemon was held up \(stopped, frozen or starved of CPU\)", dropped[0]), d.err
+    assert started.returncode == 0 and started.stdout.strip() == "call 1 started", started
+    assert st["calls"] == 1 and st["call"]["call_id"] == 1, st
+
+
+def test_a_call_mark_sent_by_hand_without_saying_how_long_it_waits_is_applied_however_late_it_is_read(
+        env, tmp_path):
+    """The socket's protocol by hand (an integration of its own): a request that does not say when
+    it was sent and how long its client waits (`sent_at`, `wait_s`) is carried out whenever the
+    daemon reads it, as before, however late; one that says so is dropped once its client has given
+    up, the warning naming the process that sent it."""
+    import socket
+    d = start_daemon(env, tmp_path)
+    sock = os.path.join(env["XDG_RUNTIME_DIR"], "callmonitor.sock")
+    try:
+        os.kill(d.proc.pid, signal.SIGSTOP)
+        sent_at = time.clock_gettime(time.CLOCK_MONOTONIC)  # the clock every process of the machine reads
+        for request in ({"call": "end", "sent_at": sent_at, "wait_s": 0.5}, {"call": "start"}):
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:  # sent, and given up at once
+                s.connect(sock)
+                s.sendall(json.dumps(request).encode() + b"\n")
+        until(lambda: time.clock_gettime(time.CLOCK_MONOTONIC) > sent_at + 0.5, "the first mark's client giving up")
+        os.kill(d.proc.pid, signal.SIGCONT)
+        assert d.wait_err("call 1 started", 30), d.err
+        assert d.wait_err("not applied", 30), d.err
+        st = d.status(env)
+    finally:
+        d.kill()
+    dropped = [e for e in d.err if "not applied" in e]
+    assert len(dropped) == 1 and f"call end from pid {os.getpid()} sent at " in dropped[0], d.err
+    assert st["calls"] == 1 and st["call"]["call_id"] == 1, st
+
+
 def test_a_call_whose_caller_hung_up_ends_by_the_silence_heard_while_the_daemon_is_held_up_again_and_again(
         env, tmp_path):
     """The caller hangs up (the line goes quiet) while the daemon is stopped for 2.5 s again and again

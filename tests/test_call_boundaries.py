@@ -435,6 +435,9 @@ def test_call_start_and_end_over_the_socket_cut_calls(pulse, env, tmp_path):
         sock = str(Path(env["XDG_RUNTIME_DIR"]) / "callmonitor.sock")
         assert ask(sock, {"call": "end"}) == {"ok": True, "message": "no call in progress"}
         assert "unknown request" in ask(sock, {"call": "pause"})["error"]
+        assert ask(sock, {"call": "end", "sent_at": "just now"}) == {"error": "call end: sent_at and wait_s go together, "
+                                                                   "each a number of seconds (sent_at read on "
+                                                                   "CLOCK_MONOTONIC): nothing was done"}
         assert d.status(env)["call"] is None, "the stream still plays, but the call was ended"
         player.kill()
         player.wait(5)

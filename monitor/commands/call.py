@@ -5,7 +5,8 @@ For integrations (a softphone's hook, a CRM) that know where calls begin and end
 closes the running call, if any, and starts a new one; ``call end`` ends the running one (or calls
 off the call a stream began and has not started yet); ``call hold`` and ``call resume`` mark a hold,
 over which what the softphone plays (hold music, a recorded message) is not judged as the caller.
-The daemon carries the mark out in its capture loop and answers what it did, over its status socket.
+The daemon carries the mark out in its capture loop and answers what it did, over its status socket;
+a mark it reads once ``call`` has given up waiting (the daemon stopped or frozen meanwhile) it drops.
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                                    "judged. Over the daemon's "
                                    "Unix status socket.",
                        epilog="Exit status: 0 the daemon did it; 1 it refused (still starting), did not act in "
-                              "time, or no daemon answers; 2 a socket path too long for a Unix socket, or a "
+                              "time (nothing done: a daemon that reads the mark after the 12 s this waits, "
+                              "stopped or frozen meanwhile, drops it), or no daemon answers; 2 a socket path too long for a Unix socket, or a "
                               "configuration that cannot be loaded and no daemon answering (where a file that is no TOML may place the socket elsewhere, one error line says so: give --socket). A configuration that "
                               "cannot be loaded (the one a reload refused, say) is one warning line naming its file "
                               "and problem, and the mark is sent all the same (a hook refused would lose the "
@@ -37,11 +39,18 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(run=run)
 
 
+WAIT_S = 12.0
+"""How long ``call`` waits for the daemon's answer (a call's end flushes its analysis); the daemon
+does nothing for a mark it reads after then (:data:`~monitor.daemon.ANSWER_MARGIN_S`)."""
+
+
 def run(args: argparse.Namespace) -> int:
-    from .common import ask_daemon
-    answer = ask_daemon(args, {"call": args.what}, timeout=12.0)  # a call's end flushes its analysis
-    if isinstance(answer, int):
-        return answer
+    from .common import NoAnswer, answer_despite_config
+    answer, _ = answer_despite_config(args, {"call": args.what, "wait_s": WAIT_S}, timeout=WAIT_S)
+    if isinstance(answer, NoAnswer):
+        error(f"call {args.what} not applied: {answer.why}; continued, the daemon drops it" if answer.held_up
+              else answer.why)
+        return answer.status
     if answer.get("error"):
         error(f"call {args.what}: {answer['error']}")
         return ExitStatus.FAILED

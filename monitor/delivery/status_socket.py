@@ -5,6 +5,10 @@ status`` sends none: every version of the daemon answers that); for ``{"call": "
 ``{"call": "end"}`` (``call-monitor call``), what the daemon did (``{"ok": true, "message":
 ...}``) or ``{"error": ...}``. The daemon opens it first thing in its start: until it listens, the
 status is ``{"starting": true, ...}`` and a call mark an error (:meth:`StatusServer.answer_with`).
+A request may say how long its client waits for the answer (``"wait_s"``) and when it was sent
+(``"sent_at"``, :func:`sent_clock`): the daemon then does nothing for it once its client has given up
+(:func:`wait_left`). The daemon hands a request on with the pid of the process that sent it
+(``"peer_pid"``, as the kernel tells it; a client's own is replaced).
 
 Each connection is served in a thread of its own (up to ``MAX_CLIENTS`` at once, the next ones
 waiting in a backlog of ``BACKLOG``), its request read within ``REQUEST_WAIT_S``: clients that
@@ -17,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import json
+import math
 import os
 import pwd
 import socket
@@ -81,6 +86,31 @@ BUSY_RETRY_S = 0.05
 """How often a client retries a daemon whose backlog is full, until its timeout."""
 
 
+def sent_clock() -> float:
+    """The clock a request's ``sent_at`` is read on: ``CLOCK_MONOTONIC``, in seconds, the same for
+    every process of the machine (the time since its boot, the time it slept suspended not counted),
+    and never set back as the wall clock may be."""
+    return time.clock_gettime(time.CLOCK_MONOTONIC)
+
+
+def wait_left(request: dict, now: float | None = None) -> float | None:
+    """How long the client of ``request`` still waits for its answer (``sent_at`` plus ``wait_s``
+    less :func:`sent_clock`'s ``now``): negative once it has given up, None for a request that does
+    not say (both fields, or neither). Raises ValueError, in one phrase, for fields that are no
+    numbers, or one without the other."""
+    sent, wait = request.get("sent_at"), request.get("wait_s")
+    if sent is None and wait is None:
+        return None
+    return _seconds(sent) + _seconds(wait) - (sent_clock() if now is None else now)
+
+
+def _seconds(value: object) -> float:
+    """``value``, one of a request's ``sent_at`` and ``wait_s``, as a number of seconds."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ValueError("sent_at and wait_s go together, each a number of seconds (sent_at read on CLOCK_MONOTONIC)")
+    return float(value)
+
+
 class ForeignSocket(PermissionError):
     """The socket at a path belongs to another user: not this user's daemon. In a folder others may
     write (``/tmp``) anyone can place a socket at the path first, answer ``status`` with what they
@@ -129,6 +159,15 @@ def _listener(s: socket.socket) -> tuple[int, int, int]:
     to, as the kernel tells them (``SO_PEERCRED``: those of the process that called ``listen``)."""
     fmt = "3i"  # struct ucred: pid, uid, gid
     return struct.unpack(fmt, s.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize(fmt)))
+
+
+def _peer_pid(conn: socket.socket) -> int | None:
+    """The pid of the process that connected ``conn`` (accepted at a listening socket), as the kernel
+    tells it (``SO_PEERCRED``); None where it does not."""
+    try:
+        return _listener(conn)[0] or None
+    except OSError:
+        return None
 
 
 class NotAnswering(TimeoutError):
@@ -203,12 +242,15 @@ def ask(path: str, request: dict | None, timeout: float = 2.0) -> dict:
     did not read the request, :class:`NotAnswering` when what listens there sent nothing within
     ``timeout``, ValueError, its message the problem in one phrase, for an answer that is no JSON
     object; BlockingIOError when the daemon's backlog stayed full for ``timeout``). Whether an object
-    is a daemon's status is :func:`status_problem`'s to say."""
+    is a daemon's status is :func:`status_problem`'s to say. A request that says how long its client
+    waits (any ``wait_s``) is sent saying ``timeout`` (how long the answer is waited for once it is
+    sent) and when it is sent (``sent_at``), so that a daemon reading it after then does nothing for it."""
     with _connect(path, timeout) as s:
         data = b""
         try:
             if request is not None:
-                s.sendall(json.dumps(request).encode("utf-8") + b"\n")
+                stamp = {"sent_at": sent_clock(), "wait_s": timeout} if "wait_s" in request else {}
+                s.sendall(json.dumps(request | stamp).encode("utf-8") + b"\n")
             s.shutdown(socket.SHUT_WR)
             while True:
                 part = s.recv(65536)
@@ -407,7 +449,8 @@ class StatusServer:
         control = self.control
         if control is None:
             return lambda: {"error": "this daemon takes no requests but the status"}
-        return lambda: control(request)
+        sent_by = request | {"peer_pid": _peer_pid(conn)}
+        return lambda: control(sent_by)
 
     @staticmethod
     def _reply(conn: socket.socket, answer: Callable[[], dict]) -> None:
