@@ -14,6 +14,7 @@ import contextlib
 import itertools
 import json
 import os
+import re
 import select
 import socket
 import subprocess
@@ -1469,6 +1470,13 @@ def test_a_socket_in_a_folder_others_may_write_is_warned_of(tmp_path):
     assert shared_folder_warning(str(own / "s.sock")) is None
 
 
+def held_for(answer: dict) -> int:
+    """The whole seconds on hold a `call resume` answer says (``call 1 resumed after N s on hold``)."""
+    m = re.fullmatch(r"call 1 resumed after (\d+) s on hold", answer["message"])
+    assert answer["ok"] and m, answer
+    return int(m.group(1))
+
+
 def test_call_hold_and_resume_keep_what_the_softphone_plays_meanwhile_from_the_caller(pulse, tmp_path):
     """`call hold` mid-call: from there the caller's leg is not heard (hold music, a recorded
     message is no caller: its time is stored as the caller's `caller_no_input`, out of the cue
@@ -1489,7 +1497,7 @@ def test_call_hold_and_resume_keep_what_the_softphone_plays_meanwhile_from_the_c
             assert daemon_status.state(daemon)["call"]["hold_s"] >= 0.7
             answer = daemon.control({"call": "resume"})
             resumed_at = daemon.now_s - daemon.call_origin
-            assert answer == {"ok": True, "message": "call 1 resumed after 1 s on hold"}
+            assert 1 <= held_for(answer) <= round(resumed_at - held_at) + 1  # more than 1 s on a busy machine
             assert daemon_status.state(daemon)["call"]["hold_s"] is None
             assert daemon.control({"call": "resume"}) == {"ok": True, "message": "call 1 is not on hold"}
             assert daemon.control({"call": "end"}) == {"ok": True, "message": "call 1 ended"}
@@ -1569,10 +1577,11 @@ def test_a_softphones_stream_paused_over_a_marked_hold_keeps_the_call(pulse, tmp
             stream = CorkableStream()
             assert wait_for(lambda: daemon.pipeline is not None, 30)
             assert daemon.control({"call": "hold"})["message"].startswith("call 1 on hold")
+            held = time.monotonic()
             stream.cork()
             assert wait_for(lambda: daemon.streams.ids == frozenset(), 30)  # no stream plays a call
             time.sleep(1.0)  # the grace, 0.3 s, long past
-            assert daemon.control({"call": "resume"}) == {"ok": True, "message": "call 1 resumed after 1 s on hold"}
+            assert 1 <= held_for(daemon.control({"call": "resume"})) <= round(time.monotonic() - held) + 1
             stream.cork(False)
             assert wait_for(lambda: daemon.streams.ids, 30)
             time.sleep(0.5)
