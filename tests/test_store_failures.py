@@ -813,15 +813,24 @@ def test_the_cron_line_the_docs_give_is_quiet_before_the_first_call_and_says_a_d
     assert db.exists() == (where != "none there yet")
 
 
-@pytest.mark.parametrize("there", ["a folder", "an empty file"])
+@pytest.mark.parametrize("there", ["a folder", "an empty file", "a link to nothing"])
 def test_purge_missing_ok_still_says_what_is_there_where_the_database_belongs(tmp_path, there):
-    """``--missing-ok`` passes over only a database not there yet: a folder or an empty file where it
-    belongs is still one line, exit 2, and is left as it was."""
+    """``--missing-ok`` passes over only a database not there yet: a folder, an empty file or a link
+    to nothing where it belongs is still one line, exit 2, saying what is there (never the "no
+    database there yet" the option passes over), and is left as it was."""
     db = tmp_path / "events.db"
-    db.mkdir() if there == "a folder" else db.touch()
+    if there == "a link to nothing":
+        db.symlink_to(tmp_path / "gone" / "events.db")
+    else:
+        db.mkdir() if there == "a folder" else db.touch()
     r = call_monitor("purge", "--missing-ok", "--db", str(db))
     assert r.returncode == 2 and r.stderr.count("\n") == 1 and str(db) in r.stderr
-    assert db.is_dir() if there == "a folder" else db.stat().st_size == 0
+    assert "nothing has been recorded to it yet" not in r.stderr
+    if there == "a link to nothing":
+        assert r.stderr == (f"call-monitor: error: {db}: a link to {tmp_path / 'gone' / 'events.db'}, which is not "
+                            "there (no database there): nothing to purge\n")
+    assert db.is_symlink() if there == "a link to nothing" else db.is_dir() if there == "a folder" \
+        else db.stat().st_size == 0
 
 
 def test_purge_of_an_empty_file_is_one_line_and_exit_2_and_leaves_it_empty(tmp_path):

@@ -166,6 +166,8 @@ def no_database_there(path: str | os.PathLike[str]) -> str | None:
         return why
     if os.path.isdir(db):
         return a_folder(db)
+    if os.path.islink(db) and not os.path.exists(db):
+        return f"{db}: a link to {os.readlink(db)}, which is not there (no database there)"
     if not os.path.isfile(db):
         return no_database(db)
     if is_empty_file(db):
