@@ -1085,7 +1085,15 @@ def test_older_alerts_come_in_pages_asked_for_with_the_token_and_a_bad_query_is_
                             ("order=ack", "order: expected received or acked, got 'ack'"),
                             ("order=acked&acked=false",
                              "order: acked lists the acknowledged alerts only, which acked=false leaves out"),
-                            ("page=2", "page: no such parameter; expected before, limit, acked, order")):
+                            ("order=acked&before=3&acked_at=soon",
+                             "acked_at: expected a time in unix seconds (a number, 0 or more), got 'soon'"),
+                            ("order=acked&before=3&acked_at=inf",
+                             "acked_at: expected a time in unix seconds (a number, 0 or more), got 'inf'"),
+                            ("order=acked&acked_at=5",
+                             "acked_at: only with order=acked and before, as the time that alert was acknowledged"),
+                            ("before=3&acked_at=5",
+                             "acked_at: only with order=acked and before, as the time that alert was acknowledged"),
+                            ("page=2", "page: no such parameter; expected before, acked_at, limit, acked, order")):
             status, body = console.request("GET", "/api/alerts?" + query)
             assert (status, json.loads(body)) == (400, {"error": said}), query
         status, body = console.request("GET", "/api/alerts", token=None)
@@ -1131,6 +1139,46 @@ def test_the_acknowledged_alerts_are_listed_and_paged_the_latest_acknowledged_fi
                         (999, "no alert 999 is kept (none received by that id, or deleted since by the retention)")):
             status, body = console.request("GET", f"/api/alerts?order=acked&before={pk}")
             assert (status, json.loads(body)) == (404, {"error": f"before: {why}"})
+    finally:
+        console.kill()
+
+
+def test_the_acknowledged_alerts_page_on_from_an_alert_the_retention_deleted_given_when_it_was_acknowledged(
+        tmp_path):
+    """A page holds the state's acknowledged alerts, the earliest acknowledged of them received 31 days ago,
+    then the console's retention (30 days, set at a reload) deletes it. ``GET /api/alerts?order=acked``
+    with that alert's id as ``before`` and its ``acked_at`` as the state gave it pages on from it all the
+    same, to the alerts acknowledged before it that are kept; ``before`` alone still looks the alert up and
+    is a 404 saying it is no longer kept."""
+    now, day = time.time(), 86400.0
+    store = ConsoleStore.open(tmp_path / "console.db")
+    for i, (received, acked) in enumerate(((31, 2), (20, 3), (31, 4), (1, 1)), start=1):  # days ago
+        alert = IncomingAlert(daemon_id="d-test", alert_id=i, agent="alice", kind="slow_speech", severity="warning",
+                              message="Slow speech", t=9.0, evidence={}, actions=(), call_id=i)
+        store.acknowledge(store.add_alert(alert, now=now - received * day)[0]["id"], "Dana", now=now - acked * day)
+    store.close()
+    cfg = tmp_path / "console.toml"
+    cfg.write_text("[supervisor]\nretention_days = 0\n")
+    console = ConsoleProcess(tmp_path, extra=("--config", str(cfg)))
+    try:
+        held = {a["id"]: a["acked_at"] for a in console.state()["alerts"]}
+        assert list(held) == [4, 1, 2, 3]
+        cfg.write_text("[supervisor]\nretention_days = 30\n")
+        console.proc.send_signal(signal.SIGHUP)
+        assert wait_for(lambda: any("retention (30 days): 2 alert(s)" in e for e in console.err), 30), console.err
+        assert [a["id"] for a in console.state()["alerts"]] == [4, 2]
+
+        def page(query: str) -> tuple[int, object]:
+            status, body = console.request("GET", "/api/alerts?order=acked&" + query)
+            said = json.loads(body)
+            return status, ([a["id"] for a in said["alerts"]], said["more"]) if status == 200 else said
+
+        assert page(f"before=1&acked_at={held[1]!r}") == (200, ([2], False))
+        assert page(f"before=1&acked_at={held[1]!r}&limit=1") == (200, ([2], False))
+        assert page(f"before=4&acked_at={held[4]!r}&limit=1") == (200, ([2], False))
+        assert page("before=4&limit=1") == (200, ([2], False))
+        assert page("before=1") == (404, {"error": "before: no alert 1 is kept (none received by that id, or "
+                                                    "deleted since by the retention)"})
     finally:
         console.kill()
 

@@ -1265,6 +1265,28 @@ def test_show_older_failing_stays_said_on_its_button_as_alerts_come_until_a_pres
     assert page.eval("document.getElementById('older').textContent") == "Show 50 older"
 
 
+def test_show_older_pages_on_from_the_earliest_alert_the_page_holds_once_the_console_keeps_it_no_longer(
+        console_pages):
+    """The earliest acknowledged alert the page holds deleted from the console's database without the page
+    being sent the state again (as when the retention's deletion crosses the page's request): "Show older"
+    names that alert with when it was acknowledged, and the console pages on from it to the older ones,
+    where it answered 404 at every press."""
+    console = console_pages.console
+    stored_alerts(console, 510, acked=510, bob=range(1, 3))
+    page = console_pages.browser.new_page(f"{console.base}/?token={console.token}&agent=bob")
+    page.wait(console_pages.LIVE, timeout=30)
+    earliest = "[...S.alerts.values()].filter((a) => a.acked_at).sort(byAck).at(-1).id"
+    assert page.eval(earliest) == 11
+    with closing(sqlite3.connect(console.db)) as con, con:
+        con.execute("DELETE FROM alerts WHERE id = 11")
+    page.eval("document.getElementById('older').focus()")
+    _press(page, "Enter")
+    page.wait("document.querySelectorAll('#acked article').length === 2 && document.getElementById('older').hidden")
+    assert page.eval("[...document.getElementById('say').children].at(-1).textContent") == \
+        "Showing 2 older acknowledged alerts of bob: the newest 2 shown."
+    assert page.eval("[...document.querySelectorAll('#acked article')].map(a => Number(a.dataset.id))") == [2, 1]
+
+
 OUTCOME_TABLES = """[...document.querySelectorAll('#outcomes-tables .outcome')].map(b => [
   b.querySelector('caption').textContent,
   [...b.querySelectorAll('tbody tr')].map(tr => [...tr.cells].map(c => c.textContent)),

@@ -19,7 +19,8 @@ Routes:
   ``ack``, ``agent``, ``report``, ``forget`` (an agent forgotten) and ``settings`` (a reload's
   ``silent_after_s`` and ``retention_days``) as they happen.
 - ``GET /api/state``, ``GET /api/alerts?before=ID&limit=N&acked=true`` (a page of older alerts; with
-  ``order=acked``, of the acknowledged ones, the latest acknowledged first, as the state lists them),
+  ``order=acked``, of the acknowledged ones, the latest acknowledged first, as the state lists them,
+  ``before`` with its ``acked_at`` beside it),
   ``POST /api/alerts/{id}/ack`` (``{"by": NAME}``), ``GET /api/outcomes?since=UNIX&until=UNIX`` (the agents'
   words on the live calls' alerts summed up, :mod:`monitor.delivery.outcomes`), ``POST /api/agents/forget``
   (``{"agent": NAME}``: left out of the agents until it posts again, its alerts kept): for the page
@@ -325,7 +326,7 @@ PAGE_MOST = 500
 """The most alerts ``GET /api/alerts`` answers at once (``limit``)."""
 PAGE_USUAL = 50
 """Its ``limit`` when none is given."""
-PAGE_PARAMETERS = ("before", "limit", "acked", "order")
+PAGE_PARAMETERS = ("before", "acked_at", "limit", "acked", "order")
 
 
 OUTCOME_PARAMETERS = ("since", "until")
@@ -355,12 +356,16 @@ class PageAsked:
     by_ack: bool = False
     """``order=acked``: the acknowledged alerts only, the latest acknowledged first, as the console's state
     lists them (:meth:`ConsoleStore.acked_before`); else the latest received first (by console id)."""
+    acked_at: float | None = None
+    """With ``order=acked``, when alert ``before`` was acknowledged (unix seconds, as the state gives it):
+    the page's place without looking that alert up, which the retention may have deleted (None: looked up)."""
 
 
 def page_asked(items: list[tuple[str, str]]) -> PageAsked:
-    """``before`` (None: from the latest), ``limit``, ``acked`` (None: open and acknowledged alike)
-    and ``order`` of a query of ``GET /api/alerts``; raises BadQuery for a parameter it does not take,
-    one given twice, a value out of bounds, or ``order=acked`` with ``acked=false``."""
+    """``before`` (None: from the latest), ``acked_at``, ``limit``, ``acked`` (None: open and acknowledged
+    alike) and ``order`` of a query of ``GET /api/alerts``; raises BadQuery for a parameter it does not take,
+    one given twice, a value out of bounds, ``order=acked`` with ``acked=false``, or ``acked_at`` that is
+    no time, or without ``before`` and ``order=acked``."""
     asked = _given_once(items, PAGE_PARAMETERS)
     before = _whole(asked["before"], "before", 1, ID_MAX) if "before" in asked else None
     limit = _whole(asked["limit"], "limit", 1, PAGE_MOST) if "limit" in asked else PAGE_USUAL
@@ -371,7 +376,11 @@ def page_asked(items: list[tuple[str, str]]) -> PageAsked:
     by_ack = asked.get("order") == "acked"
     if by_ack and asked.get("acked") == "false":
         raise BadQuery("order: acked lists the acknowledged alerts only, which acked=false leaves out")
-    return PageAsked(before, limit, (asked["acked"] == "true") if "acked" in asked else by_ack or None, by_ack)
+    acked_at = _unix_time(asked["acked_at"], "acked_at") if "acked_at" in asked else None
+    if acked_at is not None and not (by_ack and before is not None):
+        raise BadQuery("acked_at: only with order=acked and before, as the time that alert was acknowledged")
+    return PageAsked(before, limit, (asked["acked"] == "true") if "acked" in asked else by_ack or None, by_ack,
+                     acked_at)
 
 
 def _given_once(items: list[tuple[str, str]], taken: tuple[str, ...]) -> dict[str, str]:
@@ -826,7 +835,7 @@ class Console:
         (by console id), the latest first (:meth:`ConsoleStore.alerts_before`), with whether more follow.
         With ``order=acked``, the acknowledged alerts acknowledged before alert ``ID`` was, the latest
         acknowledged first (:meth:`ConsoleStore.acked_before`): 404 when ``ID`` is no acknowledged alert
-        the console keeps."""
+        the console keeps, unless ``acked_at`` gives when it was acknowledged."""
         if (refused := self._not_a_supervisor(request)) is not None:
             return refused
         try:
@@ -835,7 +844,8 @@ class Console:
             return self._refuse(request, str(err), 400)
         if not q.by_ack:
             page, more = await self._stored(self.store.alerts_before, q.before, q.limit, q.acked, writes=False)
-        elif isinstance(found := await self._stored(self.store.acked_before, q.before, q.limit, writes=False), str):
+        elif isinstance(found := await self._stored(self.store.acked_before, q.before, q.limit, q.acked_at,
+                                                    writes=False), str):
             return JSONResponse({"error": f"before: {found}"}, status_code=404)
         else:
             page, more = found

@@ -463,25 +463,34 @@ class ConsoleStore:
                                        limit=limit + 1, order="a.id DESC")
         return rows[:limit], len(rows) > limit
 
-    def acked_before(self, before: int | None, limit: int) -> tuple[list[dict[str, Any]], bool] | str:
+    def acked_before(self, before: int | None, limit: int,
+                     acked_at: float | None = None) -> tuple[list[dict[str, Any]], bool] | str:
         """A page of the acknowledged alerts in their own order (:data:`ACKED_ORDER`, as the console's
         state lists them): those acknowledged before alert ``before`` was (None: from the latest
-        acknowledged), at most ``limit``. Returns (the page, whether more follow it); when ``before``
-        is no acknowledged alert the console keeps, why, in words (not acknowledged yet, or none kept
-        by that id)."""
+        acknowledged), at most ``limit``. Returns (the page, whether more follow it). ``acked_at``, when
+        alert ``before`` was acknowledged, places the page without looking that alert up, so it pages on
+        from an alert the retention has deleted since; without it, when ``before`` is no acknowledged
+        alert the console keeps, the answer is why, in words (not acknowledged yet, or none kept by that id)."""
         args: tuple[Any, ...]
         with self._held(), transaction(self._conn):
             where, args = "a.acked_at IS NOT NULL", ()
             if before is not None:
-                cursor = self._conn.execute("SELECT acked_at FROM alerts WHERE id = ? AND acked_at IS NOT NULL",
-                                            (before,)).fetchone()
-                if cursor is None:
-                    kept = self._conn.execute("SELECT 1 FROM alerts WHERE id = ?", (before,)).fetchone()
-                    return (f"alert {before} is not acknowledged" if kept else
-                            f"no alert {before} is kept (none received by that id, or deleted since by the retention)")
-                where, args = "(a.acked_at, a.id) < (?, ?)", (cursor[0], before)
+                cursor = self._acked_at(before) if acked_at is None else acked_at
+                if isinstance(cursor, str):
+                    return cursor
+                where, args = "(a.acked_at, a.id) < (?, ?)", (cursor, before)
             rows = self._select_alerts(where, args, limit=limit + 1, order=ACKED_ORDER)
         return rows[:limit], len(rows) > limit
+
+    def _acked_at(self, pk: int) -> float | str:
+        """When alert ``pk`` was acknowledged, or why there is no such time, in words."""
+        cursor = self._conn.execute("SELECT acked_at FROM alerts WHERE id = ? AND acked_at IS NOT NULL",
+                                    (pk,)).fetchone()
+        if cursor is not None:
+            return float(cursor[0])
+        kept = self._conn.execute("SELECT 1 FROM alerts WHERE id = ?", (pk,)).fetchone()
+        return (f"alert {pk} is not acknowledged" if kept else
+                f"no alert {pk} is kept (none received by that id, or deleted since by the retention)")
 
     def labelled(self, since: float | None, until: float | None) -> tuple[list[Labelled], int]:
         """The alerts of live calls (no ``recording``) received from ``since`` on and before ``until``
