@@ -40,7 +40,7 @@ from monitor.config import load_config
 from monitor.events import Word, WordsEvent
 from monitor.report import (ReportError, from_file, from_store, maybe_write_call_report,
                             render)
-from monitor.cue_registry import cue
+from monitor.cue_registry import cue, panels as registry_panels
 from monitor.alerts.evidence import fmt_duration
 from monitor.alerts.meaning import kind_name
 from monitor.report.figure import fmt_time
@@ -335,6 +335,75 @@ def test_a_stored_call_whose_cue_snapshots_a_failing_database_did_not_keep_says_
             f"snapshots are stored from {fmt_time(before)} to {fmt_time(after)} (a database that fails keeps none "
             "while it fails): the curves have nothing there.") in page
     assert page.count("No cue snapshots are stored") == 1  # the stretches before and after the lock are whole
+
+
+@pytest.fixture(scope="module")
+def normal_stored(tmp_path_factory) -> Path:
+    """The healthy call (8 kHz, 3:08) replayed into a database, a cue snapshot every 5 s from 0:01 to
+    3:06; a test changes a copy of it."""
+    db = tmp_path_factory.mktemp("normal") / "events.db"
+    assert cli.main(["replay", str(CALLS / "normal_8k.wav"), "--no-transcribe", "--db", str(db)]) == 0
+    return db
+
+
+def snapshots_kept_only(db: Path, to: Path, keep: str) -> list[float]:
+    """A copy ``to`` of the database ``db`` whose call keeps only the caller's cue snapshots SQL's
+    ``keep`` holds of (as a failing database keeps none of a stretch): their times."""
+    shutil.copy(db, to)
+    with sqlite3.connect(to) as con:
+        con.execute(f"DELETE FROM cue_snapshots WHERE channel = 'caller' AND NOT ({keep})")
+        return [t for (t,) in con.execute("SELECT t FROM cue_snapshots WHERE channel = 'caller' ORDER BY t")]
+
+
+def cue_lines_and_share(data) -> tuple[list[object], list[object]]:
+    """The picture of ``data``: the curve of each cue (matplotlib's lines), and the outlines of the
+    speaking share's fill drawn in place of a waveform (matplotlib's paths, in the call's time)."""
+    import matplotlib.pyplot as plt
+    from monitor.report.figure import timeline_figure
+    labels = {c.label for _, series in registry_panels() for c in series}
+    fig = timeline_figure(data)
+    try:
+        lines = [line for ax in fig.axes[1:-1] for line in ax.get_lines() if line.get_label() in labels]
+        share = [path for fill in fig.axes[0].collections for path in fill.get_paths()]
+        return lines, share
+    finally:
+        plt.close(fig)
+
+
+def test_a_stored_calls_cue_curves_break_where_its_note_says_no_snapshots_are_stored_and_nowhere_else(
+        normal_stored, tmp_path):
+    """A database that fails keeps no cue snapshot while it fails: the report's note names the stretch
+    with none stored, and the picture draws nothing there (each cue's line broken, the speaking share
+    drawn in place of a waveform left empty), where it drew a straight line from the snapshot before
+    the gap to the one after, a curve the call never had. A call whose snapshots are all kept has
+    its curves through its snapshots alone, unbroken."""
+    cfg = load_config(None, user_config=False)
+    times = snapshots_kept_only(normal_stored, tmp_path / "gap.db", "t < 50 OR t > 100")
+    before, after = max(t for t in times if t < 50), min(t for t in times if t > 100)
+    with Store.open_readonly(tmp_path / "gap.db") as store:
+        data = from_store(store, 1, cfg, use_audio=False)
+    assert data.cue_gaps == [(before, after)] and data.snapshot_every_s == 5.0
+    assert (f"No cue snapshots are stored from {fmt_time(before)} to {fmt_time(after)} (a database that fails "
+            "keeps none while it fails): the curves have nothing there.") in data.notes[-1]
+    lines, share = cue_lines_and_share(data)
+    assert len(lines) == sum(len(series) for _, series in registry_panels())
+    for line in lines:
+        x, y = np.asarray(line.get_xdata(), float), np.asarray(line.get_ydata(), float)
+        inside = (x > before) & (x < after)
+        assert inside.any() and np.isnan(y[inside]).all(), line.get_label()
+        assert np.isfinite(y[(x == before) | (x == after)]).any(), line.get_label()  # a break, not the curve gone
+    # each share is drawn over the 5 s up to its snapshot: the one after the gap too, and nothing before
+    first = next(c for c in data.cues if c.t == after)
+    height = first.speech_s / first.window_s / 2
+    assert height > 0.05
+    assert any(path.contains_point((after - 2.5, height)) for path in share)
+    assert not any(path.contains_point((t, height)) for path in share for t in np.arange(before + 1, after - 5, 1.0))
+
+    with Store.open_readonly(normal_stored) as store:
+        whole = from_store(store, 1, cfg, use_audio=False)
+    assert whole.cue_gaps == [] and "No cue snapshots are stored" not in whole.notes[-1]
+    lines, _ = cue_lines_and_share(whole)
+    assert [list(line.get_xdata()) for line in lines] == [[c.t for c in whole.cues]] * len(lines)
 
 
 def test_an_alerts_evidence_gives_a_level_its_change_in_db_as_the_cue_table_does(det):

@@ -347,6 +347,15 @@ class ReportData:
                 f"{self.cue_hop_s:g} s), may find a window a little worse, a few seconds apart.")
 
     @property
+    def cue_gaps(self) -> list[tuple[float, float]]:
+        """The spans of a stored call with none of its cue snapshots stored (:func:`snapshot_gaps`):
+        its notes name them and its picture's curves are broken there. None for a recording's report,
+        which takes every cue window."""
+        if self.snapshot_every_s is None:
+            return []
+        return snapshot_gaps(self.cues, self.snapshot_every_s, self.duration_s)
+
+    @property
     def cut_short(self) -> str | None:
         """How far a call monitored part-way was judged, in words (None: monitored to its end)."""
         return None if self.stopped is None else self.stopped.words()
@@ -851,8 +860,7 @@ def from_store(store: Store, call_id: int, cfg: Config, *, use_audio: bool = Tru
     if not tracks:
         legs = tuple(sorted(call.channels or {"caller": 0}, key=lambda leg: leg != "caller"))
         notes.append(_no_waveform_note(every, gone, cannot, audio.changed))
-    notes.append(snapshots_note(cues, every, float(duration)))
-    return ReportData(title=f"call {call_id}", source=call.source, duration_s=float(duration),
+    data = ReportData(title=f"call {call_id}", source=call.source, duration_s=float(duration),
                       legs=legs, cues=cues, baseline=baseline, alerts=alerts, clears=clears,
                       utterances=utterances(words, cfg), tracks=tracks,
                       window_speech_s=cfg.analysis.window_speech_s, call_id=call_id, started_at=call.started_at,
@@ -867,6 +875,8 @@ def from_store(store: Store, call_id: int, cfg: Config, *, use_audio: bool = Tru
                       recording_replaced=replaced_files(call) if audio.changed and not tracks else None,
                       no_series=audio.no_series, snapshot_every_s=every,
                       cue_hop_s=cfg.analysis.hop_s)
+    data.notes.append(snapshots_note(every, data.cue_gaps))  # the gaps its picture breaks its curves at
+    return data
 
 
 def _stored_duration(duration_s: float | None, cues: Sequence[CuesEvent], alerts: Sequence[AlertEvent]) -> float:
@@ -904,8 +914,8 @@ def snapshots_every_s(cues: Sequence[CuesEvent], configured: float) -> float:
 
 SNAPSHOT_GAP = 3.0
 """A stretch of a stored call this many snapshot intervals long (or longer) with no cue snapshot stored
-is a gap the report says: a snapshot is kept every interval while the call runs, and a failing database
-keeps none."""
+is a gap the report says, in its notes and by a break in its curves: a snapshot is kept every interval
+while the call runs, and a failing database keeps none."""
 
 
 def snapshot_gaps(cues: Sequence[CuesEvent], every: float, duration_s: float) -> list[tuple[float, float]]:
@@ -918,10 +928,10 @@ def snapshot_gaps(cues: Sequence[CuesEvent], every: float, duration_s: float) ->
     return [(a, b) for a, b in zip(times, times[1:]) if b - a >= SNAPSHOT_GAP * every]
 
 
-def snapshots_note(cues: Sequence[CuesEvent], every: float, duration_s: float) -> str:
+def snapshots_note(every: float, gaps: Sequence[tuple[float, float]]) -> str:
     """The report's note on its cue curves: from the stored snapshots, one every ``every`` s, and the
-    spans of the call with none stored (:func:`snapshot_gaps`)."""
-    gaps = snapshot_gaps(cues, every, duration_s)
+    spans of the call with none stored, ``gaps`` (:attr:`ReportData.cue_gaps`, where its picture
+    breaks the curves)."""
     missing = "; ".join(f"from {fmt_time(a)} to {fmt_time(b)}" for a, b in gaps)
     said = (f" No cue snapshots are stored {missing} (a database that fails keeps none while it fails): the curves "
             "have nothing there.") if gaps else ""

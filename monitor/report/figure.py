@@ -17,7 +17,7 @@ import os
 import textwrap
 import warnings
 from types import MappingProxyType
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -107,6 +107,23 @@ def _series(data: ReportData, cue: str) -> tuple[np.ndarray, np.ndarray]:
     return t, v
 
 
+def broken_at_gaps(t: np.ndarray, v: np.ndarray, gaps: Sequence[tuple[float, float]], *,
+                   step_s: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """A curve through cue snapshots at times ``t`` (in order) of values ``v``, with a NaN (where
+    matplotlib breaks a line and a fill) inside each of ``gaps`` (:attr:`ReportData.cue_gaps`) that
+    lies between two snapshots: a stretch with none stored is drawn as nothing, not as a straight
+    line from the snapshot before it to the one after. For a curve drawn in steps that end at each
+    snapshot (``where="pre"``), each ``step_s`` long, the NaN is where the step of the snapshot after
+    the gap begins, that snapshot's value again after it: its step is drawn as every other one."""
+    inside = [(a, b) for a, b in gaps if len(t) and t[0] <= a and b <= t[-1]]
+    after = np.searchsorted(t, [b for _, b in inside]).astype(int)  # the snapshot after each gap
+    if step_s is None:
+        return np.insert(t, after, [(a + b) / 2 for a, b in inside]), np.insert(v, after, np.nan)
+    begun = np.repeat([b - step_s for _, b in inside], 2)
+    values = np.ravel([(np.nan, v[i]) for i in after])
+    return np.insert(t, np.repeat(after, 2), begun), np.insert(v, np.repeat(after, 2), values)
+
+
 def leg_scale(peak: np.ndarray) -> float:
     """The level a leg's waveform is drawn to full height at: its own peak, or :data:`QUIET_PEAK`."""
     return max(float(np.max(peak)) if len(peak) else 0.0, QUIET_PEAK)
@@ -146,6 +163,7 @@ def _waveform(ax: Any, data: ReportData) -> None:
         t = np.array([c.t for c in data.cues], dtype=float)
         share = np.array([min(1.0, (c.speech_s or 0.0) / max(c.window_s or c.t, 1e-6))
                           for c in data.cues], dtype=float)
+        t, share = broken_at_gaps(t, share, data.cue_gaps, step_s=data.snapshot_every_s)
         if len(t):
             ax.fill_between(t, 0, share, step="pre", color=CALLER, alpha=0.5, linewidth=0)
             ax.step(t, share, where="pre", color=CALLER, linewidth=1)
@@ -403,7 +421,7 @@ def _cue_panel(ax: Any, title: str, series: Any, data: ReportData) -> None:
     """One panel of cues sharing a unit, over the caller's baseline band (q1-q3) and median."""
     b = data.baseline
     for c in series:
-        t, v = _series(data, c.name)
+        t, v = broken_at_gaps(*_series(data, c.name), data.cue_gaps)
         if len(t):
             ax.plot(t, v, c.style, color=c.colour, linewidth=1.3, label=c.label)
         st = b.stats(c.name) if b is not None else None
