@@ -406,6 +406,29 @@ def test_a_stored_calls_cue_curves_break_where_its_note_says_no_snapshots_are_st
     assert [list(line.get_xdata()) for line in lines] == [[c.t for c in whole.cues]] * len(lines)
 
 
+@pytest.mark.parametrize("keep, configured, every, gap", [
+    ("t < 2 OR t > 185", 5, 5, "from 0:01 to 3:06"),
+    ("t < 7 OR t > 185", 10, 5, "from 0:06 to 3:06"),
+], ids=["two snapshots: the interval configured", "three: the interval they were stored at"])
+def test_a_stored_call_a_failing_database_left_few_snapshots_of_says_the_interval_and_the_gap_between_them(
+        normal_stored, tmp_path, keep, configured, every, gap):
+    """A database that failed over most of a call kept a few of its cue snapshots. Two, 3:05 apart, tell
+    no interval: the report said them "every 185 s" and so no gap at all; it names the interval configured
+    and the gap. Three, two of them 5 s apart, tell the interval the call was stored at, whatever the
+    setting says now (10 s), and the gap after them."""
+    db, config = tmp_path / "few.db", tmp_path / "now.toml"
+    times = snapshots_kept_only(normal_stored, db, keep)
+    assert len(times) == 2 + (configured == 10)
+    config.write_text(f"[storage]\nsnapshot_every_s = {configured}\n")
+    done = call_monitor_here("report", "1", "--db", db, "--config", config, "-o", tmp_path / "r.html")
+    assert done.returncode == 0, done.stderr
+    page = " ".join(html.unescape((tmp_path / "r.html").read_text()).split())
+    assert (f"Cue curves from the stored snapshots (every {every} s); the alerts are exactly as raised live. No cue "
+            f"snapshots are stored {gap} (a database that fails keeps none while it fails): the curves have "
+            "nothing there.") in page
+    assert f"one every {every} s (storage.snapshot_every_s)" in page
+
+
 def test_an_alerts_evidence_gives_a_level_its_change_in_db_as_the_cue_table_does(det):
     """A loudness alert's evidence says "change from the baseline: -10.1 dB", not a percentage of a
     dBFS value; in a combined alert's cues too, beside the percentage of a cue that is no level."""

@@ -907,9 +907,11 @@ def snapshots_every_s(cues: Sequence[CuesEvent], configured: float) -> float:
     database kept them when the call was stored: the least time between two of them (a snapshot is
     kept once ``storage.snapshot_every_s`` has passed since the last, at the first cue window from
     then; one missed while the database failed only widens a gap), which the setting read now
-    (``configured``) need not be. ``configured`` for a call of fewer than two snapshots."""
+    (``configured``) need not be. ``configured`` for a call of fewer than three snapshots: the one
+    time between two tells no interval, and may be a database's failure over most of the call (two
+    snapshots 3:05 apart, which as the interval would leave no gap to say: :func:`snapshot_gaps`)."""
     gaps = [b.t - a.t for a, b in zip(cues, cues[1:]) if b.t > a.t]
-    return round(min(gaps), 3) if gaps else configured
+    return round(min(gaps), 3) if len(gaps) >= 2 else configured
 
 
 SNAPSHOT_GAP = 3.0
