@@ -318,6 +318,47 @@ def test_a_database_another_program_locks_mid_call_holds_the_analysis_up_once_no
     store.close()
 
 
+def test_once_a_locked_database_works_again_the_writes_made_without_the_guard_wait_for_a_lock_again(tmp_path):
+    """While the database fails, the guard's attempts fail at once, without waiting for another
+    program's lock; the store has one connection, which the writes made without the guard share (the
+    webhook's deliveries, the agent's words, the retention's purge). Once the held records are
+    written, a write under another program's new lock, released well within the busy timeout, waits
+    for it and goes through. The attempt that wrote them left the connection not waiting: every write
+    failed at once on any lock, still saying "(waited 2 s)", until the database failed again."""
+    import threading
+    store = Store.open(tmp_path / "e.db")
+    guard = StoreGuard(store, retry_s=0.0)
+    call = guard.start_call("live:test", time.time())
+    holder = sqlite3.connect(tmp_path / "e.db", isolation_level=None, check_same_thread=False)
+    holder.execute("BEGIN IMMEDIATE")
+    guard.add_alert(call, AlertEvent(t=1.0, kind="k", severity="warning", message="m"))  # waits, then fails
+    guard.add_alert(call, AlertEvent(t=2.0, kind="k", severity="warning", message="m"))  # held at once
+    assert guard.failing and guard.held == 2
+    holder.execute("COMMIT")
+    assert guard.retry(force=True) and not guard.failing and len(store.list_alerts()) == 2
+
+    def lock_for_a_moment() -> None:
+        holder.execute("BEGIN IMMEDIATE")
+        taken.set()
+        time.sleep(0.3)
+        holder.execute("COMMIT")
+
+    for write in (lambda: store.end_call(call, 1.0, {}, time.time()),  # without the guard
+                  lambda: guard.add_alert(call, AlertEvent(t=3.0, kind="k", severity="warning", message="m"))):
+        taken = threading.Event()
+        other = threading.Thread(target=lock_for_a_moment)
+        other.start()
+        taken.wait(10)
+        try:
+            write()
+        finally:
+            other.join()
+        assert not guard.failing
+    assert store.get_call(call).ended_at is not None and len(store.list_alerts()) == 3
+    holder.close()
+    store.close()
+
+
 def test_the_cue_snapshots_a_failing_database_does_not_keep_are_said_as_it_fails_and_counted_once_it_works(
         tmp_path, monitor_logs):
     """They are not held, as alerts are: the one line saying the database fails says so; the line

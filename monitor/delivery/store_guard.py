@@ -14,7 +14,9 @@ interval, final lines with words) in the line that says it works again.
 Only the attempt that finds the database failing may wait SQLite's busy timeout for another
 program's lock: while it fails, every attempt (a retry, a write) fails at once
 (:meth:`Store.wait_for_locks`), so a database locked for a minute costs the pipeline's thread,
-which writes, one wait, not one at each attempt, and the audio is not held up behind it. A held alert written late is told to each of :attr:`StoreGuard.written`'s
+which writes, one wait, not one at each attempt, and the audio is not held up behind it. Once a
+write goes through, the store's connection, which the writes made without the guard share, waits
+again. A held alert written late is told to each of :attr:`StoreGuard.written`'s
 callbacks (the alert as the sinks got it, unstored, and as stored, with its id), so that the webhook
 records its delivery (delivered from memory, else queued in the outbox for a later run).
 
@@ -259,6 +261,7 @@ class StoreGuard:
         """A write went through: say once that the database works again."""
         if self.failing:
             self.failing = False
+            self._wait_for_locks(True)
             lost = " and ".join(f"{k} {DROPPED[op]}" for op, k in self._dropped_now.items() if k)
             log.warning("%s: the database works again; %s held record(s) written%s", self.path, n,
                         f"; {lost} not kept while it failed" if lost else "")
@@ -287,8 +290,14 @@ class StoreGuard:
     def _attempting(self) -> None:
         """Before an attempt at the store: it waits for another program's lock only while the
         database works; while it fails, it fails at once."""
+        self._wait_for_locks(not self.failing)
+
+    def _wait_for_locks(self, waits: bool) -> None:
+        """Whether the store's connection waits for another program's lock (:meth:`Store.wait_for_locks`):
+        it is the connection of every write, the guard's and those made without it (the webhook's
+        deliveries, the retention's purge), so it waits again the moment the database works again."""
         if getattr(self.store, "is_open", True):
-            self.store.wait_for_locks(not self.failing)
+            self.store.wait_for_locks(waits)
 
     def retry(self, force: bool = False) -> bool:
         """Write what is held, if it is time to try; True when nothing is held any more."""
