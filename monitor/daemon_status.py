@@ -17,6 +17,7 @@ from typing import Any, Callable, Protocol
 from .capture.boundaries import STREAM_CALL_MIN_S, StreamBoundaries
 from .cue_registry import shown_cues, shown_min_speech_s
 from .daemon_recent import RecentCalls
+from .delivery.store_guard import StoreGuard
 from .release import RELEASE
 from .supervisor.heartbeat import LINE_CHARS
 
@@ -134,9 +135,15 @@ def state(daemon: RunningDaemon) -> dict[str, Any]:
         "notify": None if notify is None else {"sent": notify.sent, "failures": notify.failures},
         "transcription": daemon.transcription is not None, "transcription_off": daemon.transcription_off,
         "transcription_loading": daemon.loading is not None, "last_problem": daemon.last_problem,
-        "store": {"failing": guard.failing, "held": guard.held, "failures": guard.failures,
-                  "dropped": guard.dropped, "error": guard.last_error},
+        "store": store_state(guard),
     }
+
+
+def store_state(guard: StoreGuard) -> dict[str, Any]:
+    """The database's part of the status: whether it fails, what the guard holds to write, its failures,
+    the cue snapshots and transcript lines dropped while it fails or last failed, and the error."""
+    return {"failing": guard.failing, "held": guard.held, "failures": guard.failures,
+            "dropped": guard.dropped, "error": guard.last_error}
 
 
 def webhook_state(webhook: Any, heartbeat: Any) -> dict[str, Any]:

@@ -171,6 +171,39 @@ def test_cue_snapshots_and_transcript_lines_a_failing_database_did_not_keep_are_
         render(dict(STATE, store=working)).splitlines()
 
 
+def test_the_lines_a_failing_database_did_not_keep_are_counted_of_this_failure_not_of_the_earlier_ones(tmp_path):
+    """Another program locks a real database twice: the status (the daemon's state of its guard) says
+    the lines dropped in the first failure once it works again, and in the second only the second's,
+    while it fails and after. It said the total since the start, the first failure's in the second's."""
+    import sqlite3
+    import time
+    from monitor.daemon_status import store_state
+    from monitor.delivery.store import Store
+    from monitor.delivery.store_guard import StoreGuard
+    from monitor.events import WordsEvent
+    store = Store.open(tmp_path / "e.db")
+    guard = StoreGuard(store, retry_s=0.0)
+    holder = sqlite3.connect(tmp_path / "e.db", isolation_level=None)
+
+    def said() -> list[str]:
+        return [ln for ln in render(dict(STATE, store=store_state(guard))).splitlines() if ln.startswith("  database")]
+
+    for lines in (4, 1):
+        call = guard.start_call("live:test", time.time())
+        holder.execute("BEGIN IMMEDIATE")
+        for i in range(lines):
+            guard.add_words(call, WordsEvent(t=float(i), final=True, text="hello"))
+        assert said() == [f"  database failing ({guard.last_error}): 0 record(s) held, written once it works; "
+                          f"{lines} cue snapshot(s) and transcript line(s) not kept while it fails"]
+        holder.execute("COMMIT")
+        guard.end_call(call, 1.0, {})
+        assert said() == [f"  database working again: {lines} cue snapshot(s) and transcript line(s) not kept "
+                          "while it failed"]
+    assert guard.dropped_of["add_words"] == 5
+    holder.close()
+    store.close()
+
+
 def test_transcription_off_has_a_line_saying_a_restart_is_needed_whatever_the_last_problem_is():
     off = ("transcription off: --model /models/ko: no such model folder; running acoustic-only until a start "
            "loads a model")

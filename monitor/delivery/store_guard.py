@@ -7,9 +7,10 @@ Calls, alerts, clears, baselines and supervisors' acknowledgements that could no
 when the store works again (retried at most every ``retry_s``, on the next write or on
 :meth:`retry`), alerts and clears with the time they were raised; one warning line says so.
 Cue snapshots and transcript lines are not held: while the store fails they are dropped,
-said in the line that says the failure, and counted (``dropped``, of each kind in
-:attr:`StoreGuard.dropped_of`: those the store would have kept, one snapshot of a leg every its
-interval, final lines with words) in the line that says it works again.
+said in the line that says the failure, and counted (those the store would have kept, one snapshot
+of a leg every its interval, final lines with words) in the line that says it works again:
+:attr:`StoreGuard.dropped` while it fails and after, of each kind since the start
+:attr:`StoreGuard.dropped_of`.
 
 Only the attempt that finds the database failing may wait SQLite's busy timeout for another
 program's lock: while it fails, every attempt (a retry, a write) fails at once
@@ -211,10 +212,9 @@ class StoreGuard:
         self.failing = not getattr(store, "is_open", True)  # its opening failure was already said
         self.last_error: str | None = getattr(store, "error", None) if self.failing else None
         self.failures = 0
-        self.dropped = 0
         self.dropped_of = dict.fromkeys(DROPPED, 0)
         """Of each kind of :data:`DROPPED`, how many were dropped since the start."""
-        self._dropped_now = dict.fromkeys(DROPPED, 0)  # of each kind, how many since the database began to fail
+        self._dropped_now = dict.fromkeys(DROPPED, 0)  # of each kind, how many since the database began to fail, or while it last failed
         self._paced: dict[tuple[int, str], float] = {}  # the time of each call's leg's last snapshot counted dropped
         self.held_dropped = 0
         self.written_late = 0
@@ -226,6 +226,13 @@ class StoreGuard:
     @property
     def held(self) -> int:
         return len(self._held)
+
+    @property
+    def dropped(self) -> int:
+        """How many cue snapshots and transcript lines were dropped since the database began to fail,
+        or, once it works again, while it last failed (``status``'s count: an earlier failure's are not
+        this one's)."""
+        return sum(self._dropped_now.values())
 
     @property
     def held_alerts(self) -> int:
@@ -270,7 +277,6 @@ class StoreGuard:
     def _drop(self, op: str, call_id: int | None, ev: Any) -> None:
         """Count ``ev``, which the store would have kept (the failure's line said that none is)."""
         if self._kept(op, call_id, ev):
-            self.dropped += 1
             self.dropped_of[op] += 1
             self._dropped_now[op] += 1
 
