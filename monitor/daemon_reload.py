@@ -30,10 +30,6 @@ recognizer are opened at start): changed, they are named in the reload's line. T
 and token file are applied to a webhook that runs (:func:`retarget_webhook`), and the status
 socket's place to the socket that listens (:func:`move_status_socket`)."""
 
-SOCKET_PLACED_BY = ("daemon.status_socket", "storage.db")
-"""The keys that place the status socket (:func:`~monitor.delivery.status_socket.socket_path`):
-``storage.db`` where neither ``daemon.status_socket`` nor a runtime folder of the user's does."""
-
 WEBHOOK_KEYS = ("delivery.webhook_url", "delivery.webhook_token_file")
 """The keys :func:`retarget_webhook` applies to a running webhook (a token it refuses: neither)."""
 
@@ -143,9 +139,9 @@ def move_status_socket(server: Any, running: Config, cfg: Config) -> tuple[str, 
     still applies at the next start); none without a server or a new place; None for a place it
     cannot listen at (one warning line, the reload's problem until a reload applies all of it: the
     socket stays where it was)."""
-    from .delivery.status_socket import shared_folder_warning, socket_path
+    from .delivery.status_socket import SOCKET_KEYS, shared_folder_warning, socket_path
 
-    if server is None or not changed_keys(running, cfg, SOCKET_PLACED_BY):
+    if server is None or not changed_keys(running, cfg, SOCKET_KEYS):
         return ()
     path, was = socket_path(cfg), server.path
     if path != was:

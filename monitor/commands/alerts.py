@@ -242,7 +242,8 @@ def _database_config(args: argparse.Namespace) -> tuple[Config, Config | None]:
     ``--db``, the ``storage.db`` the files give and the defaults place. Raises ConfigError where
     ``storage.db`` is what cannot be loaded, or may be set by a file that is no TOML (without
     ``--db``), and for an option given empty."""
-    from .common import SOCKET_KEYS, config_despite_problem, given_config, say_not_loaded
+    from ..delivery.status_socket import SOCKET_KEYS
+    from .common import config_despite_problem, given_config, say_not_loaded
     cfg, broken = config_despite_problem(args, ("storage.db",), needed=("storage.db",))
     if broken is None:
         return cfg, cfg

@@ -447,12 +447,6 @@ def ask_daemon(args: argparse.Namespace, request: dict | None, timeout: float = 
     return answer.status
 
 
-SOCKET_KEYS = ("daemon.status_socket", "storage.db")
-"""The configuration's keys that place the daemon's status socket (:func:`socket_path`): what
-``status`` and ``call`` take of a configuration they cannot load (:func:`daemon_socket`), and
-``alerts`` (its database, and the daemon it asks where another database records)."""
-
-
 def config_despite_problem(args: argparse.Namespace, keys: Sequence[str] = (), needed: Sequence[str] = ()
                            ) -> tuple[Config, str | None]:
     """:func:`config_from_args` and None, or, for a command that needs no more of a configuration
@@ -487,12 +481,13 @@ def daemon_socket(args: argparse.Namespace) -> tuple[list[str], str | None, bool
     the configuration's problem (one line: file, problem) when it cannot be loaded, and whether the
     paths are known to be where that configuration places the socket (False when a configuration
     file does not read as TOML: nothing of it is taken, and it may name another socket). With a
-    configuration that cannot be loaded the socket is placed by ``--db``, the :data:`SOCKET_KEYS`
-    the configuration files give where they read as TOML, and the defaults (a daemon runs on with
-    the configuration it loaded: ``status`` is how its user finds out what is wrong, and a
-    softphone's ``call start|end`` refused would lose the call's boundary). Raises ConfigError for
-    an option given empty, and for a configuration whose own :data:`SOCKET_KEYS` are what cannot
-    be loaded (no place to ask)."""
+    configuration that cannot be loaded the socket is placed by ``--db``, the
+    :data:`~monitor.delivery.status_socket.SOCKET_KEYS` the configuration files give where they read
+    as TOML, and the defaults (a daemon runs on with the configuration it loaded: ``status`` is how
+    its user finds out what is wrong, and a softphone's ``call start|end`` refused would lose the
+    call's boundary). Raises ConfigError for an option given empty, and for a configuration whose
+    own :data:`~monitor.delivery.status_socket.SOCKET_KEYS` are what cannot be loaded (no place to
+    ask)."""
     from ..delivery.status_socket import socket_paths
     cfg, broken = _socket_config(args)
     if args.socket or not broken:
@@ -503,10 +498,11 @@ def daemon_socket(args: argparse.Namespace) -> tuple[list[str], str | None, bool
 def _socket_config(args: argparse.Namespace) -> tuple[Config, str | None]:
     """:func:`config_despite_problem` for the daemon's socket: with ``--socket``, which places it,
     nothing of a configuration that cannot be loaded is needed (its problem is said all the same);
-    else its :data:`SOCKET_KEYS`, of which ``storage.db`` only where it places the socket (neither
+    else its :data:`~monitor.delivery.status_socket.SOCKET_KEYS`, of which ``storage.db`` only where it
+    places the socket (neither
     ``daemon.status_socket`` nor a runtime folder of the user's does)."""
     from ..config import ConfigError
-    from ..delivery.status_socket import socket_beside_db
+    from ..delivery.status_socket import SOCKET_KEYS, socket_beside_db
     if args.socket:
         return config_despite_problem(args)
     try:

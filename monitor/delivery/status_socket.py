@@ -36,6 +36,13 @@ from ..config import Config
 from ..config.sockets import LOGIN_RUNTIME_BASE, SOCKET_NAME, runtime_dirs, socket_length_problem
 
 
+SOCKET_KEYS = ("daemon.status_socket", "storage.db")
+"""The configuration's keys that place the daemon's status socket (:func:`socket_paths`): ``storage.db``
+where neither ``daemon.status_socket`` nor a runtime folder of the user's does. What ``status`` and
+``call`` take of a configuration they cannot load, and ``alerts`` (its database, and the daemon it asks
+where another database records); a reload that changes them moves the socket that listens."""
+
+
 def socket_path_problem(path: str) -> str | None:
     """Why ``path`` cannot be a Unix socket's (:func:`~monitor.config.sockets.socket_length_problem`),
     in one line naming it and the way out; None when it can."""
