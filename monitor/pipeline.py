@@ -33,7 +33,7 @@ from .transcription.recognizer import Transcriber, TranscriberError
 from .alerts.rules import AlertEngine
 from .capture.holds import held, within
 from .capture.sources import Chunk, RecordingFlaws
-from .delivery.store import Store
+from .delivery.store import Store, words_kept
 from .delivery.store_errors import StoreError
 from .delivery.store_guard import StoreGuard
 from .delivery.store_rows import LIVE_SOURCE
@@ -698,11 +698,12 @@ RECORDING_PROBLEMS = "recording_problems"
 
 
 def words_stored(storage: StorageConfig, words: WordsEvent) -> bool:
-    """Whether a call's ``words`` go into its database: a recognizer's final result, and only under
+    """Whether a call's ``words`` go into its database: a recognizer's final result with words (the
+    database's own rule, :func:`~monitor.delivery.store.words_kept`), and only under
     ``storage.transcripts`` (false keeps the words out of the database). A call's pipeline stores
     its words by it, and a batch the words its workers returned
     (:meth:`~monitor.batch.ledger.BatchStore.store_call`): the two cannot store differently."""
-    return words.final and storage.transcripts
+    return words_kept(words) and storage.transcripts
 
 
 def stored_notes(stopped: bool = False, no_input: Sequence[tuple[float, float]] = (),

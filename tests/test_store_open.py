@@ -246,6 +246,27 @@ def test_a_database_that_cannot_be_opened_is_tried_again_and_gets_what_was_held(
     store.close()
 
 
+def test_the_cue_snapshots_dropped_while_the_database_cannot_be_opened_are_counted_one_every_the_configured_interval(
+        tmp_path):
+    """``storage.snapshot_every_s = 2``, the database a directory: the guard counts a leg's snapshots
+    dropped one every 2 s, as the store, once open, keeps them. The count took the key's default
+    (5 s) for a database that could not be opened."""
+    from monitor.commands.common import open_store_or_pending
+    from monitor.events import CuesEvent
+    db = tmp_path / "events.db"
+    db.mkdir()
+    cfg = load_config(overrides={"storage.db": str(db), "storage.snapshot_every_s": 2.0}, user_config=False)
+    store = open_store_or_pending(cfg)
+    assert isinstance(store, PendingStore)
+    guard = StoreGuard(store, retry_s=3600.0)
+    call = guard.start_call("live:caller=softphone.monitor", time.time())
+    for t in range(20):  # a cue window a second, of each leg
+        guard.add_cues(call, CuesEvent(t=float(t), channel="caller"))
+        guard.add_cues(call, CuesEvent(t=float(t), channel="agent"))
+    assert guard.dropped == guard.dropped_of["add_cues"] == 2 * 10  # at 0, 2, ..., 18 s
+    store.close()
+
+
 def wait_until_open(store: PendingStore, timeout: float = 20.0) -> None:
     """The monitor goes on while the store's background attempt runs: give it the time it needs."""
     deadline = time.monotonic() + timeout

@@ -833,7 +833,7 @@ def open_store_or_pending(cfg: Config, check: Callable[[Store], None] | None = N
                 store.close()
                 raise
         return store
-    return open_or_pending(opener, os.path.expanduser(cfg.storage.db))
+    return open_or_pending(opener, os.path.expanduser(cfg.storage.db), snapshot_every_s=cfg.storage.snapshot_every_s)
 
 
 __all__ = ["DURATION_UNITS", "WHEN_FORMATS", "WHEN_OPTIONS", "signed_values_joined", "ExitStatus", "exit_status_of",

@@ -28,6 +28,7 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
+from ..config import StorageConfig
 from ..config.urls import redact_url
 from ..events import AGENT_RECORDING, AlertClearedEvent, AlertEvent, CuesEvent, Word, WordsEvent
 from ..files import random_hex
@@ -49,6 +50,8 @@ _CUE_FIELDS = frozenset(f.name for f in fields(CuesEvent)) - {"t", "channel", "c
 _CUE_NUMBERS = frozenset(f.name for f in fields(CuesEvent)
                          if f.name in _CUE_FIELDS and f.type in ("float | None", "int | None"))
 """The cue snapshot's fields that are numbers (or null)."""
+SNAPSHOT_EVERY_S: float = StorageConfig.snapshot_every_s
+"""How far apart a leg's cue snapshots are kept where no configuration says (``storage.snapshot_every_s``'s default)."""
 _CALL_TABLES = ("alert_clears", "alerts", "cue_snapshots", "transcript")
 """The store's own tables besides ``calls`` whose rows are of one call (its ``call_id``)."""
 _WORD_UNSENT_SQL = ("UPDATE alert_words SET status = 'unsent' WHERE status = 'pending' AND alert_id = (SELECT alert_id "
@@ -56,6 +59,20 @@ _WORD_UNSENT_SQL = ("UPDATE alert_words SET status = 'unsent' WHERE status = 'pe
                     "alert_words.alert_id AND d.status IN ('pending', 'delivered'))")
 """The agent's word waiting on the alert of outbox row ``?`` made unsent, once that row gave up and no
 other row of the alert is on its way (the word is posted once its alert was: it never will be)."""
+
+
+def snapshot_due(last_t: float | None, t: float, every_s: float) -> bool:
+    """Whether a leg's cue snapshot at call time ``t`` is kept, its last one kept at ``last_t`` (None:
+    none yet): one every ``every_s`` (``storage.snapshot_every_s``), to within a nanosecond, so that
+    snapshots on the cue windows' grid, whose steps add up to ``every_s`` give or take a rounding,
+    are kept at every ``every_s``."""
+    return last_t is None or t - last_t >= every_s - 1e-9
+
+
+def words_kept(words: WordsEvent) -> bool:
+    """Whether the database keeps ``words``: a recognizer's final result that has words (a partial one,
+    or a final one that heard none, is not kept)."""
+    return bool(words.final and (words.text or words.words))
 
 
 def _agent_file_of(summary: str | None) -> dict[str, Any]:
@@ -95,7 +112,7 @@ class Store:
     # ------------------------------------------------------------------ opening
 
     @classmethod
-    def open(cls, path: str | os.PathLike[str], *, snapshot_every_s: float = 5.0,
+    def open(cls, path: str | os.PathLike[str], *, snapshot_every_s: float = SNAPSHOT_EVERY_S,
              clock: Callable[[], float] = time.time) -> "Store":
         """The database at ``path`` to write, made there when there is none (or only an empty file):
         made whole in a file beside it and put in place (:func:`made_whole`), so a stop or a failure
@@ -126,7 +143,7 @@ class Store:
         return cls(conn, p, snapshot_every_s, clock)
 
     @classmethod
-    def open_to_read(cls, path: str | os.PathLike[str], *, snapshot_every_s: float = 5.0) -> "Store":
+    def open_to_read(cls, path: str | os.PathLike[str], *, snapshot_every_s: float = SNAPSHOT_EVERY_S) -> "Store":
         """An existing database for a command that only reads it (a report): opened as by
         :meth:`open` (an older one upgraded in place) when it and its folder can be written, else
         read as it is (:meth:`open_readonly`: a read-only copy, folder or filesystem, another
@@ -143,7 +160,7 @@ class Store:
         return cls.open_readonly(p, snapshot_every_s=snapshot_every_s)
 
     @classmethod
-    def open_readonly(cls, path: str | os.PathLike[str], *, snapshot_every_s: float = 5.0) -> "Store":
+    def open_readonly(cls, path: str | os.PathLike[str], *, snapshot_every_s: float = SNAPSHOT_EVERY_S) -> "Store":
         """Open an existing database for reading only: nothing is created or changed, and a
         database on a read-only filesystem is read as it is. Raises StoreError."""
         p = Path(path).expanduser()
@@ -488,8 +505,7 @@ class Store:
         """Keep one snapshot per channel every ``snapshot_every_s``; True if this one was kept."""
         key = (call_id, cues.channel)
         with self._lock:
-            last = self._last_snapshot.get(key)
-            if last is not None and cues.t - last < self.snapshot_every_s - 1e-9:
+            if not snapshot_due(self._last_snapshot.get(key), cues.t, self.snapshot_every_s):
                 return False
             self._last_snapshot[key] = cues.t
             self._write("INSERT INTO cue_snapshots (call_id, channel, t, cues) VALUES (?,?,?,?)",
@@ -521,7 +537,7 @@ class Store:
 
     def add_words(self, call_id: int, words: WordsEvent) -> bool:
         """Store a final recognition result (partials are ignored); True if stored."""
-        if not words.final or not (words.text or words.words):
+        if not words_kept(words):
             return False
         start = min((w.start for w in words.words), default=None)
         end = max((w.end for w in words.words), default=None)

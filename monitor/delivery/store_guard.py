@@ -43,7 +43,7 @@ from typing import Any, Callable, Iterable, Mapping
 from ..events import AlertAckedEvent, AlertClearedEvent, AlertEvent, CuesEvent, WordsEvent
 from ..files import random_hex
 from .dblock import DatabaseInUse
-from .store import Store
+from .store import SNAPSHOT_EVERY_S, Store, snapshot_due, words_kept
 from .store_errors import SchemaTooNew, StoreError
 
 log = logging.getLogger(__name__)
@@ -64,10 +64,6 @@ NOT_KEPT = "cue snapshots and transcript lines are not kept meanwhile (a call's 
 """What the line saying the database fails says of the records it drops (the daemon's, for a database it
 could not open, too)."""
 
-SNAPSHOT_EVERY_S = 5.0
-"""``storage.snapshot_every_s``'s default: how far apart the snapshots dropped are counted while the
-database could not even be opened (an opened store says its own)."""
-
 OPEN_RETRY_S = 5.0
 """A database that could not be opened is tried again at most this often (an attempt on a locked
 database waits up to the store's busy timeout)."""
@@ -76,7 +72,8 @@ database waits up to the store's busy timeout)."""
 class PendingStore:
     """A database that could not be opened: uses fail with the opening problem until it opens.
 
-    ``opener`` makes the real :class:`Store` (raising StoreError). It is tried again in a
+    ``opener`` makes the real :class:`Store` (raising StoreError), which keeps a cue snapshot of a
+    leg every ``snapshot_every_s`` (how far apart the guard counts those dropped meanwhile). It is tried again in a
     background thread, at most every ``retry_s`` after the last attempt ended, whenever the store
     is used, so that an attempt waiting on a locked database never holds up the audio; ``try_open
     (force=True)`` tries now and waits. Once it succeeds, everything goes to the opened store.
@@ -86,9 +83,11 @@ class PendingStore:
     """
 
     def __init__(self, opener: Callable[[], Store], path: Any, error: StoreError,
-                 retry_s: float = OPEN_RETRY_S, clock: Callable[[], float] = time.monotonic) -> None:
+                 retry_s: float = OPEN_RETRY_S, clock: Callable[[], float] = time.monotonic,
+                 snapshot_every_s: float = SNAPSHOT_EVERY_S) -> None:
         self._opener = opener
         self.path = path
+        self.snapshot_every_s = snapshot_every_s
         self.error = str(error)
         self.refused: DatabaseInUse | None = None
         """Set when an attempt opened the database and another daemon's lock held it (taken since
@@ -176,8 +175,8 @@ class PendingStore:
             self._store.close()
 
 
-def open_or_pending(opener: Callable[[], Store], path: Any,
-                    retry_s: float = OPEN_RETRY_S) -> Store | PendingStore:
+def open_or_pending(opener: Callable[[], Store], path: Any, retry_s: float = OPEN_RETRY_S,
+                    snapshot_every_s: float = SNAPSHOT_EVERY_S) -> Store | PendingStore:
     """``opener()``, or a :class:`PendingStore` retrying it when it fails; a database of a newer
     schema raises :class:`~monitor.delivery.store_errors.SchemaTooNew` (the error names the file), and one
     another daemon's lock holds (taken while this one started) :class:`~monitor.delivery.dblock.DatabaseInUse`."""
@@ -186,7 +185,7 @@ def open_or_pending(opener: Callable[[], Store], path: Any,
     except (SchemaTooNew, DatabaseInUse):
         raise
     except StoreError as err:
-        return PendingStore(opener, path, err, retry_s=retry_s)
+        return PendingStore(opener, path, err, retry_s=retry_s, snapshot_every_s=snapshot_every_s)
 
 
 def _named(op: str, call_id: int, args: tuple[Any, ...]) -> tuple[Any, ...]:
@@ -284,11 +283,9 @@ class StoreGuard:
         """Whether the store, working, would have kept ``ev``: a final transcript line with words, a cue
         snapshot once its interval has passed since its call's leg's last one."""
         if op == "add_words":
-            return bool(ev.final and (ev.text or ev.words))
-        every = getattr(self.store, "snapshot_every_s", SNAPSHOT_EVERY_S)
-        every = every if isinstance(every, (int, float)) else SNAPSHOT_EVERY_S  # a database not opened yet
-        key, last = (call_id or 0, ev.channel), self._paced.get((call_id or 0, ev.channel))
-        if last is not None and ev.t - last < every - 1e-9:
+            return words_kept(ev)
+        key = (call_id or 0, ev.channel)
+        if not snapshot_due(self._paced.get(key), ev.t, self.store.snapshot_every_s):
             return False
         self._paced[key] = ev.t
         return True
