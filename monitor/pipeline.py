@@ -23,8 +23,9 @@ from .analysis.baseline import BaselineBuilder
 from .analysis.cue_windows import UNHEARD_JOIN_S, CueTracker
 from .analysis.frame_features import HOP_S, Frames
 from .analysis.hop_series import CallSeries, HopSeries
-from .analysis.leg_tally import quiet_phrase, same_message, swapped_legs, swapped_message, too_quiet
+from .analysis.leg_tally import RAISE_RECORDING, quiet_phrase, raise_live, same_message, swapped_legs, swapped_message, too_quiet
 from .config import Config, StorageConfig
+from .cue_registry import shown_min_speech_s
 from .files import recording_fingerprint
 from .events import (AGENT_RECORDING, ON_HOLD, AlertClearedEvent, AlertEvent, CallSummaryEvent, CuesEvent, Event,
                      StatusEvent, WordsEvent, joined_spans, no_input_key)
@@ -417,13 +418,18 @@ class CallPipeline:
 
     def quiet_legs(self, t: float) -> list[StatusEvent]:
         """A warning, once a call, for each leg whose speech so far lies too near the level under
-        which the analysis hears no speech (:func:`~monitor.analysis.leg_tally.too_quiet`): its speech
-        time, pauses and rates read wrong (the quieter syllables lost), and nothing else says so."""
-        floor = self._speech_floor_db
+        which the analysis hears no speech (:func:`~monitor.analysis.leg_tally.too_quiet`), judged once
+        the leg holds the speech a cue's measure is shown over: its speech time, pauses and rates read
+        wrong (the quieter syllables lost), and nothing else says so. A live leg is raised at its
+        source's input volume, a recording's by its gain."""
+        floor, least = self._speech_floor_db, shown_min_speech_s(self.cfg.analysis.window_speech_s)
+        live = self.source.startswith(LIVE_SOURCE)
         out = []
         for leg, tally in self.cues.tally.items():
-            if leg not in self._said_quiet and tally.level_db is not None and too_quiet(tally.level_db, floor):
-                said = self._said_quiet[leg] = quiet_phrase(f"the {leg}'s leg", tally.level_db, floor)
+            if leg not in self._said_quiet and tally.level_db is not None \
+                    and too_quiet(tally.level_db, floor, tally.speech_s, least):
+                raise_it = raise_live(self.sources.get(leg)) if live else RAISE_RECORDING
+                said = self._said_quiet[leg] = quiet_phrase(f"the {leg}'s leg", tally.level_db, floor, raise_it)
                 out.append(StatusEvent(t=round(t, 3), level="warning", message=f"{self.source or 'the call'}: {said}"))
         return out
 

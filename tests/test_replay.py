@@ -898,6 +898,47 @@ def test_a_call_too_quiet_to_measure_is_warned_of_once_for_each_quiet_leg(tmp_pa
                                                         [str(quiet), "the agent's leg is too quiet to measure"]]
 
 
+def test_a_leg_heard_as_speech_for_a_moment_is_not_judged_too_quiet_live_or_replayed(tmp_path):
+    """A stream's first seconds cut off as a call of their own (a late ``call start``): the
+    caller's leg holds line noise after the digital zero before the stream, 0.2 s of it heard as
+    speech at -66 dBFS before the analysis learns its level. No level is judged over a moment of
+    sound: neither the live call nor the replay of its audio says the leg is too quiet (they said
+    it "within -1 dB" of the speech floor, and told a live agent to use sox)."""
+    x, sr = sf.read(CALLS / "real_caller_16k.wav", frames=int(16000 * 5.2))  # the caller on channel 1
+    lead = np.zeros(sr)  # the digital zero of the sink before the softphone's stream starts
+    caller, agent = np.concatenate([lead, x[:, 1]]), np.concatenate([lead, x[:, 0]])
+    live = _warnings_of_a_call(caller, agent, sr, "live:caller=softphone.monitor+agent=mic",
+                               {"caller": "softphone.monitor", "agent": "mic"})
+    assert live == []
+    call = tmp_path / "first_seconds.wav"
+    sf.write(call, np.stack([caller, agent], axis=1), sr)
+    done = here("replay", "--no-transcribe", "--db", tmp_path / "e.db", call, "--caller-channel", "0",
+                "--agent-channel", "1")
+    assert done.returncode == 0, done.stderr
+    assert "too quiet" not in done.stdout + done.stderr, done.stdout + done.stderr
+
+
+def test_a_live_leg_too_quiet_is_told_to_raise_its_sources_input_volume_and_a_recordings_its_gain():
+    """What raises a leg too quiet to measure is where it comes from: a live leg's source volume (no
+    sox for an agent at a softphone), a recording's gain."""
+    x, sr = sf.read(CALLS / "normal_8k.wav", frames=8000 * 70)  # the agent on channel 0, the caller on 1
+    caller, agent = x[:, 1] * 0.01, x[:, 0]
+    live = _warnings_of_a_call(caller, agent, sr, "live:caller=softphone.monitor+agent=mic",
+                               {"caller": "softphone.monitor", "agent": "mic"})
+    assert len(live) == 1 and live[0].startswith("live:caller=softphone.monitor+agent=mic: the caller's leg is "
+                                                 "too quiet to measure: its speech is at "), live
+    assert live[0].endswith("raise its level: the input volume of softphone.monitor in the system's sound settings")
+    replayed = _warnings_of_a_call(caller, agent, sr, "quiet.wav")
+    assert len(replayed) == 1 and replayed[0].endswith("raise its level: the recording's gain (sox IN OUT gain -n -3)")
+
+
+def test_speech_at_the_speech_floor_is_said_no_louder_than_it_never_within_a_negative_margin():
+    from monitor.analysis.leg_tally import quiet_phrase
+    assert "its speech is at -66 dBFS, no louder than the -65 dBFS under which" in quiet_phrase("the caller's leg", -66.2, -65.0)
+    assert "its speech is at -65 dBFS, no louder than the -65 dBFS under which" in quiet_phrase("the caller's leg", -64.7, -65.0)
+    assert "its speech is at -57 dBFS, within 8 dB of the -65 dBFS under which" in quiet_phrase("the caller's leg", -57.2, -65.0)
+
+
 def test_output_sent_to_a_full_disk_is_one_line_and_the_call_stays_stored(tmp_path):
     """``replay --jsonl > results.jsonl`` on a disk that fills up: one line naming where the output
     went and why it cannot be written, exit 1, no traceback; the call replayed so far stays in the

@@ -115,22 +115,41 @@ def same_message(why: str, caller: str, agent: str, mono: str) -> str:
             f"cannot be measured; score it as mono: {mono}")
 
 
-def too_quiet(level_db: float | None, floor_db: float) -> bool:
-    """Whether speech at ``level_db`` lies too near ``floor_db`` to be measured (:data:`QUIET_ABOVE_FLOOR_DB`)."""
-    return level_db is not None and level_db < floor_db + QUIET_ABOVE_FLOOR_DB
+def too_quiet(level_db: float | None, floor_db: float, speech_s: float, min_speech_s: float) -> bool:
+    """Whether speech at ``level_db`` lies too near ``floor_db`` to be measured (:data:`QUIET_ABOVE_FLOOR_DB`),
+    judged only once the leg holds ``min_speech_s`` of speech (``speech_s``; the least speech a cue's
+    measure is shown over: :func:`~monitor.cue_registry.shown_min_speech_s`): over less, what was heard
+    as speech is a moment of sound (line noise at a stream's start taken for a syllable before the
+    analysis learned its level, 0.2 s at -66 dBFS), no measure of the leg's speech."""
+    return level_db is not None and speech_s >= min_speech_s and level_db < floor_db + QUIET_ABOVE_FLOOR_DB
 
 
-def quiet_phrase(leg: str, level_db: float, floor_db: float) -> str:
+RAISE_RECORDING = "the recording's gain (sox IN OUT gain -n -3)"
+"""How a recording's leg too quiet to measure is raised (:func:`quiet_phrase`)."""
+
+
+def raise_live(source: str | None) -> str:
+    """How a live leg too quiet to measure is raised (:func:`quiet_phrase`): the volume of its
+    ``source`` (None when not known) in the system's sound settings."""
+    return f"the input volume of {source} in the system's sound settings" if source else \
+        "its input volume in the system's sound settings"
+
+
+def quiet_phrase(leg: str, level_db: float, floor_db: float, raise_it: str = RAISE_RECORDING) -> str:
     """What is said of ``leg`` too quiet to measure (its speech at ``level_db``), without the name of
-    its call: the part a stored call keeps, its report putting the recording's name before it."""
-    return (f"{leg} {TOO_QUIET}: its speech is at {level_db:.0f} dBFS, within "
-            f"{level_db - floor_db:.0f} dB of the {floor_db:.0f} dBFS under which nothing is heard as speech, so "
-            f"its quieter syllables are lost (less speech, more and longer pauses, slower rates than said); "
-            f"raise its level: the input volume, or the recording's gain (sox IN OUT gain -n -3)")
+    its call: the part a stored call keeps, its report putting the recording's name before it.
+    ``raise_it``: how its level is raised where it comes from (:data:`RAISE_RECORDING`, a live leg's
+    :func:`raise_live`). Speech at or under ``floor_db`` (whose frames the power mean can take there)
+    is said to be no louder than it, never within a negative margin of it."""
+    margin = round(level_db - floor_db)
+    near = f"within {margin} dB of" if margin >= 1 else "no louder than"
+    return (f"{leg} {TOO_QUIET}: its speech is at {level_db:.0f} dBFS, {near} the {floor_db:.0f} dBFS under "
+            f"which nothing is heard as speech, so its quieter syllables are lost (less speech, more and longer "
+            f"pauses, slower rates than said); raise its level: {raise_it}")
 
 
 def quiet_message(name: str, leg: str, level_db: float, floor_db: float) -> str:
-    """The one line that says ``leg`` of ``name`` is too quiet to measure (:func:`quiet_phrase`)."""
+    """The one line that says ``leg`` of the recording ``name`` is too quiet to measure (:func:`quiet_phrase`)."""
     return f"{name}: {quiet_phrase(leg, level_db, floor_db)}"
 
 

@@ -102,8 +102,10 @@ def _too_quiet(rec: dict) -> str | None:
     """The line that says a recording's speech is too quiet to measure (None when it is not)."""
     from ..analysis.analyzer import WITH_SOUND_CLASS
     from ..analysis.leg_tally import quiet_message, too_quiet
+    from ..config.schema import AnalysisConfig
+    from ..cue_registry import shown_min_speech_s
     floor = WITH_SOUND_CLASS.vad.absolute_min_db
-    if not too_quiet(rec["loudness_dbfs"], floor):
+    if not too_quiet(rec["loudness_dbfs"], floor, rec["speech_s"], shown_min_speech_s(AnalysisConfig().window_speech_s)):
         return None
     what = "the channel mix" if rec["channel"] == "mix" else f"channel {rec['channel']}"
     return quiet_message(rec["file"], what, rec["loudness_dbfs"], floor)
