@@ -1394,7 +1394,9 @@ class Daemon:
                              time.time(), replace=asked.get("replace", True) is not False)
         except (WordRefused, StoreError) as err:
             return {"error": str(err)}
-        log.info("the agent's word: %s", kept.logged)  # its note not: the journal is no place for it
+        said = f"the agent's word: {kept.logged}"  # its note not: the journal is no place for it
+        log.info("%s", said)
+        self._msgs.put(("info", said))  # a status line on the terminal without -v, from the main loop
         if self.webhook is not None:
             self.webhook.wake()
         return {"ok": True, "message": kept.said}

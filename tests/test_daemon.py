@@ -29,7 +29,7 @@ import pytest
 import soundfile as sf
 
 from conftest import (Daemon, Hook, PY, ROOT, call_monitor_here, child_processes, fifo_writer, process_alive,
-                      processes_with, start_daemon, stop_daemon, two_calls_line, until, wait_for)
+                      processes_with, start_daemon, stop_daemon, stored_alert, two_calls_line, until, wait_for)
 
 from monitor.alerts.evidence import fmt_time
 from monitor.config import load_config
@@ -718,6 +718,32 @@ def test_a_refused_reload_is_shown_resolved_also_by_a_daemon_started_without_v(p
         stop_daemon(d)
         assert [e for e in d.err if "configuration" in e] == [e for e in d.err if "configuration not reloaded" in e]
         assert all(": warning: " in e or ": error: " in e for e in d.err), d.err
+    finally:
+        d.kill()
+
+
+def test_the_agents_word_is_said_on_the_output_of_a_daemon_started_without_v(pulse, env, tmp_path):
+    """`call-monitor outcome` (and a notification's button, which keeps the word the same way) said
+    to a daemon run as systemd's unit runs it, without -v: the agent's word was an info record alone,
+    which that daemon's log drops, so its journal said nothing of it. It is a status line on its
+    output, as "configuration reloaded" is, without the note's text (said "with a note")."""
+    from monitor.delivery.store import Store
+    with Store.open(tmp_path / "e.db") as store:
+        alert = stored_alert(store, kind="possible_emergency")
+    (tmp_path / "c.toml").write_text("")
+    d = Daemon(["--caller", "softphone.monitor", "--config", str(tmp_path / "c.toml"), "--db", str(tmp_path / "e.db"),
+                "--no-notify", "--no-transcribe"], env, tmp_path, verbose=False)
+    try:
+        d.wait_running(env, timeout=20)
+        done = call_monitor_here("outcome", str(alert.alert_id), "handled", "--note", "caller Kim", cwd=tmp_path, env=env)
+        assert done.returncode == 0, done.stderr
+        said = lambda: [ev["text"] for _, ev in d.lines if "the agent's word: " in ev.get("text", "")]  # noqa: E731
+        assert wait_for(said, 30), d.lines
+        (line,) = said()
+        assert f"the agent's word: alert {alert.alert_id} (possible_emergency, " in line and "handled with a note" in line
+        assert "Kim" not in line
+        stop_daemon(d)
+        assert not any("agent's word" in e for e in d.err), d.err  # said once: the terminal's line, not the log's
     finally:
         d.kill()
 
