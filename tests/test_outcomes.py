@@ -194,6 +194,21 @@ def test_the_critical_alerts_per_hour_are_those_of_the_calls_whose_time_is_count
             "duration, not counted; 3 critical alert(s) of calls not timed left out): 1 per hour") in out, out
 
 
+def test_call_time_under_an_hour_is_said_in_minutes_or_seconds_never_as_0_0_h(tmp_path, capsys):
+    """One critical alert in a call of 145.5 s read "1 in 0.0 h (1 call(s)): 24.7 per hour": the
+    time it rests on is said in minutes under an hour, in seconds under a minute."""
+    db, now = tmp_path / "events.db", time.time()
+    with Store.open(db) as store:
+        short = _call(store, "alice", now - 600, 145.5)
+        _alert(store, short, "possible_emergency", "critical", now - 580)
+        shorter = _call(store, "bob", now - 300, 40.0)
+        _alert(store, shorter, "possible_emergency", "critical", now - 280)
+    _, out, _ = _run(capsys, "--outcomes", "--call", str(short), "--db", str(db))
+    assert "critical alerts per hour of monitored call time: 1 in 2.4 min (1 call(s)): 24.7 per hour" in out, out
+    _, out, _ = _run(capsys, "--outcomes", "--call", str(shorter), "--db", str(db))
+    assert "critical alerts per hour of monitored call time: 1 in 40 s (1 call(s)): 90 per hour" in out, out
+
+
 def test_a_database_from_before_the_calls_kept_their_agent_is_summed_up_as_it_is(tmp_path, capsys):
     """A version 2 database (an earlier release's, read as it is: never migrated here): its live call's
     alert is summed up under no agent, its call time counted, the file left as it was."""

@@ -175,17 +175,26 @@ def outcome_lines(o: Outcomes) -> list[str]:
     return lines + _call_time_lines(o) + _note_lines(o)
 
 
+def _call_time_text(seconds: float) -> str:
+    """Monitored call time as the summary says it, never reading 0 for some: hours from an hour
+    (``212.4 h``), minutes under it (``2.4 min``: one call of 145.5 s), seconds under a minute."""
+    if seconds >= 3600.0:
+        return f"{seconds / 3600.0:.1f} h"
+    if seconds >= 60.0:
+        return f"{seconds / 60.0:.1f} min"
+    return f"{seconds:.3g} s"
+
+
 def _call_time_lines(o: Outcomes) -> list[str]:
     if o.calls is None:
         return []
-    hours = o.call_time_s / 3600.0
     still = f"; {o.open_calls} still open or without a duration, not counted" if o.open_calls else ""
     untimed = o.criticals - o.timed_criticals
     apart = f"; {untimed} critical alert(s) of calls not timed left out" if untimed else ""
     per = o.critical_per_hour
     rate = f": {per:.3g} per hour" if per is not None and per < 1000 else (
         f": {per:.0f} per hour" if per is not None else ": no call time to divide by")
-    return [f"critical alerts per hour of monitored call time: {o.timed_criticals} in {hours:.1f} h "
+    return [f"critical alerts per hour of monitored call time: {o.timed_criticals} in {_call_time_text(o.call_time_s)} "
             f"({o.calls} call(s){still}{apart}){rate}"]
 
 
