@@ -392,6 +392,20 @@ def test_a_damaged_first_release_database_is_refused_and_left_as_it_was(tmp_path
     assert sqlite3.connect(p).execute("PRAGMA user_version").fetchone()[0] == 1
 
 
+def test_a_calls_duration_is_stored_to_the_millisecond_without_float_noise(db):
+    """A live call's duration, a sum of its chunks' seconds, came as 60.800000000000004: it is kept
+    to the millisecond, as the other times of a call are."""
+    with Store.open(db) as store:
+        call = store.start_call("live:caller=softphone.monitor", 1000.0)
+        store.end_call(call, 0.1 * 608, ended_at=1060.8)
+        other = store.start_call("live:caller=softphone.monitor", 2000.0)
+        store.end_call(other, 5.190188, ended_at=2005.19)
+    with Store.open(db) as store:
+        assert store.get_call(call).duration_s == 60.8
+        assert store.get_call(other).duration_s == 5.19
+    assert [r[0] for r in sqlite3.connect(db).execute("SELECT duration_s FROM calls ORDER BY id")] == [60.8, 5.19]
+
+
 def ended_call_with_a_critical(store: Store, source: str, webhook: str = "http://127.0.0.1:9/webhook") -> tuple[int, int, int]:
     """A call that ended with a critical alert queued for ``webhook``: its (call, alert, delivery) ids."""
     call = store.start_call(source, 1000.0)

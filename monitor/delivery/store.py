@@ -340,7 +340,7 @@ class Store:
             for key in [k for k in self._last_snapshot if k[0] == call_id]:
                 del self._last_snapshot[key]
         self._write("UPDATE calls SET ended_at = ?, duration_s = ?, summary = ? WHERE id = ?",
-                    (at, float(duration_s), None if summary is None else _json(summary),
+                    (at, round(float(duration_s), 3), None if summary is None else _json(summary),
                      call_id), commit=True)
 
     def set_baseline(self, call_id: int, baseline: Any) -> None:
