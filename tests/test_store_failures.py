@@ -1157,6 +1157,68 @@ def test_the_calendars_first_and_last_days_and_endless_durations_are_times_like_
     assert purged.stderr == "call-monitor: purged 1 call(s) started before 9999-12-31T23:59 (1 alert(s))\n"
 
 
+BERLIN = dict(os.environ, TZ="Europe/Berlin")
+"""The environment of a command whose local time is Berlin's: on 2026-10-25 its clocks read 02:00 to
+03:00 twice (+02:00, then +01:00), on 2026-03-29 never."""
+
+
+@pytest.mark.parametrize("command, option", [("alerts", "--since"), ("alerts", "--until"), ("purge", "--older-than")])
+def test_a_local_time_a_change_of_daylight_saving_time_repeats_or_skips_is_refused_naming_its_offsets(
+        tmp_path, command, option):
+    """``--since 2026-10-25T02:30`` in Berlin names two instants an hour apart and was taken for the
+    first in silence; ``2026-03-29T02:30`` names none and was taken all the same. Each is one line
+    naming the zone and its offsets (exit 2, the database as it was); the time with either offset,
+    and a time of the day outside the hour, are taken."""
+    db = one_call_db(tmp_path / "e.db", 0, datetime.fromisoformat("2026-10-25T00:30+00:00").timestamp())
+    before = db.read_bytes()
+    twice = call_monitor_here(command, "--db", str(db), option, "2026-10-25T02:30", env=BERLIN)
+    assert (twice.returncode, twice.stdout) == (2, "")
+    assert twice.stderr == (f"call-monitor: error: {option} '2026-10-25T02:30' happens twice in Europe/Berlin (+02:00 "
+                            f"and +01:00): give the offset, 2026-10-25T02:30+02:00 or 2026-10-25T02:30+01:00\n")
+    never = call_monitor_here(command, "--db", str(db), option, "2026-03-29T02:30:15", env=BERLIN)
+    assert (never.returncode, never.stdout) == (2, "")
+    assert never.stderr == (f"call-monitor: error: {option} '2026-03-29T02:30:15' does not exist in Europe/Berlin: its "
+                            f"clocks went from 02:00 to 03:00 that day (+01:00 to +02:00); give a time outside the "
+                            f"gap, or an offset\n")
+    assert db.read_bytes() == before
+    for given in ("2026-10-25T02:30+02:00", "2026-10-25T02:30+01:00", "2026-10-25T03:30", "2026-03-29T03:30"):
+        assert call_monitor_here(command, "--db", str(db), option, given, env=BERLIN).returncode == 0, given
+
+
+def test_alerts_in_the_hour_a_change_of_daylight_saving_time_repeats_are_listed_with_their_zone(tmp_path):
+    """Alerts of 00:30 and 01:30 UTC on 2026-10-25 were both listed at ``2026-10-25 02:30:01`` in
+    Berlin, no zone said. A time in the repeated hour says its zone's abbreviation (CEST, then CET),
+    the times of a listing padded alike so that its columns line up, and an hour before it is as it
+    was; the alerts' summary says the period it was given so, and ``--since`` with an offset takes
+    the second alone. An acknowledgement's time is said so too."""
+    db, store = tmp_path / "e.db", None
+    for hour in ("23:30", "00:30", "01:30"):
+        day = "2026-10-24" if hour == "23:30" else "2026-10-25"
+        began = datetime.fromisoformat(f"{day}T{hour}+00:00").timestamp()
+        store = Store.open(db, clock=lambda: began + 1)
+        call = store.start_call("live:caller", began)
+        alert = store.add_alert(call, AlertEvent(t=1.0, kind="slow_speech", message="m"))
+        if hour == "23:30":  # acknowledged an hour later, in the repeated hour
+            store.add_ack(alert.alert_id, call, "anna", began + 3600 + 30)
+        store.end_call(call, 10.0, ended_at=began + 10)
+        store.close()
+    listed = call_monitor_here("alerts", "--db", str(db), env=BERLIN)
+    assert listed.stdout.splitlines()[0].endswith("[acknowledged by supervisor anna at 02:30:30 CEST]")
+    assert listed.returncode == 0, listed.stderr
+    assert [line[:37] for line in listed.stdout.splitlines()] == [
+        "warning  2026-10-25 01:30:01       #1",
+        "warning  2026-10-25 02:30:01 CEST  #2",
+        "warning  2026-10-25 02:30:01 CET   #3"]
+    assert len({line.index("call ") for line in listed.stdout.splitlines()}) == 1
+    later = call_monitor_here("alerts", "--db", str(db), "--since", "2026-10-25T02:30+01:00", env=BERLIN)
+    assert [line[:37] for line in later.stdout.splitlines()] == ["warning  2026-10-25 02:30:01 CET  #3 "]
+    summed = call_monitor_here("alerts", "--outcomes", "--db", str(db), "--since", "2026-10-25T02:30+01:00", env=BERLIN)
+    assert "live calls since 2026-10-25 02:30 CET in" in summed.stdout, summed.stdout
+    utc = call_monitor_here("alerts", "--db", str(db), env=dict(os.environ, TZ="UTC"))
+    assert [line[:28] for line in utc.stdout.splitlines()] == [
+        "warning  2026-10-24 23:30:01", "warning  2026-10-25 00:30:01", "warning  2026-10-25 01:30:01"]
+
+
 @pytest.mark.parametrize("command, option", [("alerts", "--since"), ("purge", "--older-than")])
 @pytest.mark.parametrize("empty", ["", " "])
 def test_an_empty_time_is_refused_not_taken_for_the_option_left_out(tmp_path, command, option, empty):

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from ..console import error, info, one_line, padded, severity_word, width
+from ..local_time import local_text, repeated_mark
 from .common import WHEN_FORMATS, ExitStatus, add_config_options, call_id, close_quietly, parse_when
 
 if TYPE_CHECKING:  # for the annotations only
@@ -178,14 +179,15 @@ def _period_said(args: argparse.Namespace, since: float | None, until: float | N
 
 
 def _local_minute(t: float) -> str:
-    """Unix seconds ``t`` as a local date and minute (``2026-12-01 00:00``); a time past the calendar's
+    """Unix seconds ``t`` as a local date and minute (``2026-12-01 00:00``; ``2026-10-25 02:30 CET`` in an
+    hour a change of daylight saving time repeats); a time past the calendar's
     ends in local time (the first day given in a zone east of UTC, a duration longer than time) as
     the end it is past."""
     try:
         moment = datetime.fromtimestamp(t)
     except (OverflowError, OSError, ValueError):  # "timestamp out of range", "year 0 is out of range"
         moment = datetime.min if t < 0 else datetime.max
-    return f"{moment.year:04d}-{moment:%m-%d %H:%M}"
+    return f"{moment.year:04d}-{moment:%m-%d %H:%M}{repeated_mark(t)}"
 
 
 def _print_outcomes(said: str, agents: list[Outcomes], whole: Outcomes) -> None:
@@ -215,6 +217,7 @@ def _print_alerts(store: Store, alerts: list[StoredAlert], jsonl: bool, longest_
     calls = _calls(store, {a.event.call_id for a in alerts})
     names = {i: one_line(recording_name(call.source, call.agent_file)) for i, call in calls.items()}  # one line each
     columns = max((width(n) for n in names.values()), default=0)
+    clock_columns = max((len(local_text(a.created_at)) for a in alerts), default=0)  # a repeated hour's are longer
     for stored in alerts:
         ev = stored.event
         rows, ack, word = sent.get(stored.alert_id, []), acks.get(stored.alert_id), words.get(stored.alert_id)
@@ -226,7 +229,7 @@ def _print_alerts(store: Store, alerts: list[StoredAlert], jsonl: bool, longest_
                              acked_by=ack.by if ack else None, acked_at=ack.at if ack else None, **_word_dict(word),
                              **_no_input_dict(call)))
             continue
-        when = datetime.fromtimestamp(stored.created_at).strftime("%Y-%m-%d %H:%M:%S")
+        when = padded(local_text(stored.created_at), clock_columns)
         name = f"{padded(names.get(ev.call_id, ''), columns)}  " if columns else ""
         said = ([delivery_text(rows, stored.created_at, longest_wait_s)] if sent else []) + (
             [ack_text(ack, stored.created_at)] if ack else []) + ([word_text(word, stored.created_at)] if word else [])

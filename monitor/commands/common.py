@@ -19,6 +19,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Callable, Iterable, Sequence
 
 from ..console import LEVELS, error, warning
+from ..local_time import wall_clock_problem
 from ..stops import Terminated
 
 if TYPE_CHECKING:  # for the annotations only: see the package docstring
@@ -100,7 +101,8 @@ def parse_duration(text: str) -> float | None:
 def parse_when(text: str, option: str, now: float | None = None) -> float:
     """A duration ago (:func:`parse_duration`) or an ISO date/time (local time unless it says) ->
     unix seconds. Raises ValueError with a one-line message naming ``option`` (an empty ``text``
-    too: ``--since "$WHEN"`` with WHEN unset is not the option left out)."""
+    too: ``--since "$WHEN"`` with WHEN unset is not the option left out; a local time a change of
+    daylight saving time repeats or skips, :func:`~monitor.local_time.wall_clock_problem`)."""
     if not text.strip():
         raise ValueError(f"{option} \"\": an empty time; give {WHEN_FORMATS}")
     now = time.time() if now is None else now
@@ -116,6 +118,9 @@ def parse_when(text: str, option: str, now: float | None = None) -> float:
         moment = datetime.fromisoformat(text.strip())
     except ValueError:
         raise ValueError(f"{option} {text!r}: expected {WHEN_FORMATS}") from None
+    problem = wall_clock_problem(moment)
+    if problem is not None:
+        raise ValueError(f"{option} {text.strip()!r} {problem}")
     return unix_time(moment)
 
 

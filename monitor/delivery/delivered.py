@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from datetime import datetime
 
+from ..local_time import local_text
 from .store_rows import Ack, AgentWord, Delivery, is_due
 from .words import word_said
 
@@ -15,9 +16,10 @@ _PRECEDENCE = ("delivered", "pending", "failed")
 
 def _clock(t: float, day_of: float) -> str:
     """``t`` as the time of day when it is on the local day of ``day_of`` (the alert's, which its
-    line begins with), else with its date."""
-    at = datetime.fromtimestamp(t)
-    return at.strftime("%H:%M:%S" if at.date() == datetime.fromtimestamp(day_of).date() else "%Y-%m-%d %H:%M:%S")
+    line begins with), else with its date; with its zone in an hour a change of daylight saving
+    time repeats (:func:`~monitor.local_time.local_text`)."""
+    same_day = datetime.fromtimestamp(t).date() == datetime.fromtimestamp(day_of).date()
+    return local_text(t, "%H:%M:%S" if same_day else "%Y-%m-%d %H:%M:%S")
 
 
 def said_row(rows: list[Delivery]) -> Delivery | None:

@@ -10,6 +10,7 @@ import html
 from typing import Any, Mapping
 
 from ..events import AlertClearedEvent
+from ..local_time import local_text
 from .data import CueRow, ReportData, Utterance, cue_rows
 from ..alerts.evidence import evidence_lines
 from ..alerts.meaning import kind_name
@@ -254,7 +255,7 @@ def render_html(data: ReportData, png: bytes | None) -> str:
     if data.agent:
         meta.insert(0, f"agent {_e(data.agent)}")
     if data.started_at:
-        when = _dt.datetime.fromtimestamp(data.started_at).strftime("%Y-%m-%d %H:%M:%S")
+        when = local_text(data.started_at)  # with its zone in a repeated hour (daylight saving time's end)
         meta.insert(0, f"started {_e(when)}")
     b = data.baseline
     if b is not None:
