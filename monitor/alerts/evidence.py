@@ -212,6 +212,37 @@ def _phrase_lines(ev: Mapping[str, Any]) -> list[EvidenceLine]:
     return out
 
 
+@dataclass(frozen=True)
+class PhraseHeard:
+    """The distress phrase an alert was raised on, as its evidence keeps it: the listed ``phrase``,
+    what the caller said (``excerpt``; None: withheld), and the call times of its words, the first's
+    start (``since``; None: an earlier release kept only the last's end) to the last's end (``until``)."""
+
+    phrase: str
+    excerpt: str | None
+    since: float | None
+    until: float
+
+
+def phrase_heard(alert: AlertEvent) -> PhraseHeard | None:
+    """The phrase a ``distress_phrase`` alert was raised on, or the one a combined alert
+    (``possible_emergency``) names among its evidence; None for an alert of neither."""
+    ev = alert.evidence or {}
+    found = ev.get("phrase")
+    if isinstance(found, Mapping):  # a combined alert's recent phrase (an earlier release's: its end, "t")
+        part: Mapping[str, Any] = found
+        until = part.get("until", part.get("t"))
+    elif alert.kind == "distress_phrase" and found is not None:
+        part, until = ev, ev.get("until", alert.t)
+    else:
+        return None
+    if not _num(until):
+        return None
+    since, excerpt = part.get("since"), part.get("excerpt")
+    return PhraseHeard(str(part.get("phrase", "")), None if excerpt is None else str(excerpt),
+                       float(since) if _num(since) else None, float(until))
+
+
 def redact_phrase_text(alert: AlertEvent) -> AlertEvent:
     """The alert without the caller's own words: the excerpt of what was said is removed from the
     evidence, and the message names the listed phrase it matched instead

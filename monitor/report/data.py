@@ -24,14 +24,14 @@ from typing import Any, Iterable, Iterator, Mapping, NamedTuple, Sequence, cast
 
 import numpy as np
 
-from ..alerts.evidence import fmt_time
+from ..alerts.evidence import PhraseHeard, fmt_time, phrase_heard
 from ..capture.audio_files import EMPTY_NAME, AudioFileError, AudioInfo, legs_read, probe, unread_channels
 from ..analysis.baseline import Baseline
 from ..config import Config
 from ..cue_registry import CUES, cue, shown_min_speech_s
 from ..dsp.runs import runs
-from ..events import (AlertClearedEvent, AlertEvent, CallSummaryEvent, CuesEvent, Event, WordsEvent, no_input_of,
-                      on_hold_of, source_no_input_of, unjudged)
+from ..events import (AlertClearedEvent, AlertEvent, CallSummaryEvent, CuesEvent, Event, Word, WordsEvent,
+                      no_input_of, on_hold_of, source_no_input_of, unjudged)
 from ..analysis.frame_features import HOP_S
 from ..analysis.leg_tally import SAME_HEAD, SWAPPED_HEAD, quiet_head
 from ..analysis.span_measures import pause_runs
@@ -464,9 +464,14 @@ def _matcher(cfg: Config | None) -> PhraseMatcher | None:
     return PhraseMatcher.default() if cfg is None else matcher_for(cfg)
 
 
-def utterances(words: Iterable[WordsEvent], cfg: Config | None = None) -> list[Utterance]:
-    """Final transcript lines in time order, caller lines marked with their distress phrases."""
-    matcher = _matcher(cfg)
+def utterances(words: Iterable[WordsEvent], cfg: Config | None = None, *, raised: Sequence[AlertEvent] | None = None,
+               matcher: PhraseMatcher | None = None) -> list[Utterance]:
+    """Final transcript lines in time order, caller lines marked with their distress phrases: those
+    the alerts ``raised`` were raised on, where given (a stored call's: what its report lists,
+    whatever the phrase list is now), else those ``matcher`` finds (a replay's: the one its
+    transcription spotted them with, of the model's language), else ``cfg``'s phrase list."""
+    matcher = None if raised is not None else matcher if matcher is not None else _matcher(cfg)
+    heard = [h for h in map(phrase_heard, raised or ()) if h is not None]
     out = []
     for w in words:
         if not w.final or not (w.text or w.words):
@@ -482,9 +487,31 @@ def utterances(words: Iterable[WordsEvent], cfg: Config | None = None) -> list[U
                     u.distress.append((m.start_word, m.end_word, m.phrase))
             except Exception as err:  # noqa: BLE001 - a matcher problem must not lose the report
                 log.warning("distress phrases not marked in the transcript at %.1f s: %s", w.t, err)
+        if heard and w.channel == "caller" and len(text.split()) == len(w.words):
+            u.distress.extend(_heard_in(w.words, heard))
         out.append(u)
     out.sort(key=lambda u: (u.start, u.t))
     return out
+
+
+HEARD_SLACK_S = 0.01
+"""How far a word's time may be from the phrase's in its alert's evidence (both kept to the 0.1 ms)."""
+
+
+def _heard_in(words: Sequence[Word], heard: Sequence[PhraseHeard]) -> list[tuple[int, int, str]]:
+    """The stretches of ``words`` (word indices, end exclusive) the phrases ``heard`` were said in:
+    the words from the phrase's first word's start to its last word's end (one across final results
+    is marked in each), or, of an earlier release's alert that kept its end alone, as many words as
+    it quotes ending there."""
+    out: set[tuple[int, int, str]] = set()
+    for h in heard:
+        inside = [k for k, w in enumerate(words) if w.end <= h.until + HEARD_SLACK_S
+                  and (w.start >= h.since - HEARD_SLACK_S if h.since is not None else w.end >= h.until - HEARD_SLACK_S)]
+        if not inside:
+            continue
+        first = inside[0] if h.since is not None else max(0, inside[-1] + 1 - len((h.excerpt or h.phrase).split()))
+        out.add((first, inside[-1] + 1, h.phrase))
+    return sorted(out)
 
 
 # --------------------------------------------------------------------------- from a file
@@ -523,7 +550,7 @@ def from_file(path: str, cfg: Config, *, transcription: Any = None,
                         tracks=_tracks(series.series(pipeline.duration_s), cfg),
                         baseline=pipeline.baseline.baseline, extra_words=words,
                         transcribed=bool(pipeline.transcribers), notes=_recording_notes(src, events),
-                        call_id=pipeline.call_id)
+                        call_id=pipeline.call_id, matcher=pipeline.spotter.matcher if pipeline.spotter else None)
     data.problems = pipeline.flaws.problems or None
     data.agent_source = pipeline.agent_file
     data.legs_swapped = pipeline.flaws.legs_swapped or None
@@ -550,7 +577,7 @@ def _recording_notes(src: Recording, events: Sequence[Event]) -> list[str]:
 def _from_events(events: Sequence[Event], cfg: Config, *, title: str, source: str, duration_s: float,
                  legs: tuple[str, ...], tracks: dict[str, LegTrack], baseline: Baseline | None,
                  extra_words: Iterable[WordsEvent] | None, transcribed: bool, notes: list[str],
-                 call_id: int | None) -> ReportData:
+                 call_id: int | None, matcher: PhraseMatcher | None = None) -> ReportData:
     cues = [e for e in events if isinstance(e, CuesEvent) and e.channel == "caller"]
     alerts = [e for e in events if isinstance(e, AlertEvent)]
     clears = [e for e in events if isinstance(e, AlertClearedEvent)]
@@ -559,7 +586,8 @@ def _from_events(events: Sequence[Event], cfg: Config, *, title: str, source: st
         words += [w for w in extra_words if w.final]
     return ReportData(title=title, source=source, duration_s=float(duration_s), legs=legs, cues=cues,
                       baseline=baseline, alerts=alerts, clears=clears,
-                      utterances=utterances(words, cfg), tracks=tracks, window_speech_s=cfg.analysis.window_speech_s,
+                      utterances=utterances(words, cfg, matcher=matcher), tracks=tracks,
+                      window_speech_s=cfg.analysis.window_speech_s,
                       call_id=call_id, transcribed=transcribed or bool(words), notes=notes)
 
 
@@ -862,7 +890,7 @@ def from_store(store: Store, call_id: int, cfg: Config, *, use_audio: bool = Tru
         notes.append(_no_waveform_note(every, gone, cannot, audio.changed))
     data = ReportData(title=f"call {call_id}", source=call.source, duration_s=float(duration),
                       legs=legs, cues=cues, baseline=baseline, alerts=alerts, clears=clears,
-                      utterances=utterances(words, cfg), tracks=tracks,
+                      utterances=utterances(words, cfg, raised=alerts), tracks=tracks,
                       window_speech_s=cfg.analysis.window_speech_s, call_id=call_id, started_at=call.started_at,
                       transcribed=bool(words) or bool((call.summary or {}).get("transcribed")),
                       notes=notes, unread_channels=unread, deliveries=_deliveries(store, stored, cfg.delivery.max_backoff_s),
