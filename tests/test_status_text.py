@@ -75,6 +75,28 @@ def test_the_recent_alerts_keep_a_critical_one_that_five_warnings_followed():
                 if " call 2 " in ln]) == 5
 
 
+def test_recent_alerts_in_the_hour_a_change_of_daylight_saving_time_repeats_say_their_zone(monkeypatch):
+    """Two alerts an hour apart in UTC, at 00:30 and 01:30 on 2026-10-25, both read 02:30:01 in
+    Berlin: each says its zone's abbreviation, and so does an acknowledgement's time that hour; an
+    hour before, times are as they were."""
+    import time
+    from datetime import datetime
+    monkeypatch.setenv("TZ", "Europe/Berlin")
+    time.tzset()
+    try:
+        at = [datetime.fromisoformat(f"2026-10-25T{h}:30:01+00:00").timestamp() for h in ("23", "00", "01")]
+        at[0] -= 86400
+        recent = [{"call_id": i + 2, "alert_id": i + 1, "t": 1.0, "kind": "slow_speech", "severity": "warning",
+                   "at": t} for i, t in enumerate(at)]
+        recent[0].update(acked_by="anna", acked_at=at[1] + 30)
+        lines = [ln.strip() for ln in render(dict(STATE, recent_alerts=recent)).splitlines() if "slow_speech at" in ln]
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    assert lines == ["warning  01:30:01 call 2 slow_speech at 1 s, acknowledged by supervisor anna at 02:30:31 CEST",
+                     "warning  02:30:01 CEST call 3 slow_speech at 1 s", "warning  02:30:01 CET call 4 slow_speech at 1 s"]
+
+
 def test_without_a_call_it_says_so():
     assert "  no call in progress" in render(dict(STATE, call=None)).splitlines()
 

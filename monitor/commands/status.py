@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import time
 
 from ..console import TRANSCRIPTION_OFF, call_name, severity_word
 from ..cue_registry import cue
+from ..local_time import local_text
 from ..events import json_line
 from ..release import RELEASE, release_said
 from .common import ExitStatus, add_daemon_options
@@ -99,7 +99,7 @@ def _acked(alert: dict) -> str:
     """A recent alert's acknowledgement on the supervisor console, in words ("" while none)."""
     if not alert.get("acked_by") or not isinstance(alert.get("acked_at"), (int, float)):
         return ""
-    return f", acknowledged by supervisor {alert['acked_by']} at {time.strftime('%H:%M:%S', time.localtime(alert['acked_at']))}"
+    return f", acknowledged by supervisor {alert['acked_by']} at {_clock(alert['acked_at'])}"
 
 
 def render_starting(st: dict) -> str:
@@ -206,7 +206,7 @@ def _recent_lines(st: dict) -> list[str]:
     """A line per recent alert shown: severity, time of day, call, kind, time in the call, acknowledgement."""
     lines = []
     for a in shown_recent(st.get("recent_alerts") or []):
-        when = time.strftime("%H:%M:%S", time.localtime(a["at"]))
+        when = _clock(a["at"])
         lines.append(f"    {severity_word(a['severity'])} {when} call {call_name(a['call_id'])} {a['kind']} "
                      f"at {a['t']:.0f} s"
                      + _acked(a))
@@ -249,7 +249,9 @@ def _transcription_off_text(off: str) -> str:
 
 
 def _clock(at: float) -> str:
-    return time.strftime("%H:%M:%S", time.localtime(at))
+    """Unix seconds ``at`` as a local time of day, with its zone in an hour a change of daylight saving
+    time repeats (``02:30:02 CEST``, ``02:30:02 CET``)."""
+    return local_text(at, "%H:%M:%S")
 
 
 def _webhook_failures(w: dict) -> str:
