@@ -10,6 +10,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import select
 import signal
 import sqlite3
 import subprocess
@@ -272,6 +273,115 @@ def test_a_recordings_name_holding_a_line_break_is_written_on_one_line_in_its_su
     assert all(line.split()[0] in ("CRITICAL", "warning") and " new\\nline.wav  [" in line for line in lines), lines
     rows = [json.loads(line) for line in here("alerts", "--db", db, "--jsonl").stdout.splitlines()]
     assert len(rows) == len(lines) and {r["source"] for r in rows} == {str(recording)}
+
+
+def _on_terminal(args: list[str | os.PathLike], columns: int, cwd: Path) -> str:
+    """What ``call-monitor ARGS`` writes to a terminal ``columns`` wide (a pseudo-terminal, its stdout
+    and stderr both), as the program wrote it, carriage returns and all."""
+    import pty
+    import struct
+    import termios
+    controller, terminal = pty.openpty()
+    fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 24, columns, 0, 0))
+    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")} | {"PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen([sys.executable, "-m", "monitor.cli", *map(str, args)], stdin=subprocess.DEVNULL,
+                            stdout=terminal, stderr=terminal, cwd=cwd, env=env)
+    os.close(terminal)
+    written = b""
+    while True:
+        try:
+            chunk = os.read(controller, 65536)
+        except OSError:  # EIO: the program's end closed the terminal's last writer
+            break
+        if not chunk:
+            break
+        written += chunk
+    os.close(controller)
+    assert proc.wait(timeout=120) == 0
+    return written.decode()
+
+
+def _screen(written: str, columns: int) -> list[str]:
+    """The rows a terminal ``columns`` wide shows of ``written``: a carriage return back to the row's
+    start (the next characters written over it), a line feed to the next row, a row full of
+    characters (a wide one two columns) wrapped onto the next."""
+    rows: list[list[str]] = [[]]
+    at = 0
+    for c in written:
+        if c == "\r":
+            at = 0
+        elif c == "\n":
+            rows.append([])
+            at = 0
+        else:
+            if at + width(c) > columns:
+                rows.append([])
+                at = 0
+            row = rows[-1]
+            row.extend(" " * (at + width(c) - len(row)))
+            row[at:at + width(c)] = [c] + [""] * (width(c) - 1)
+            at += width(c)
+    return ["".join(row).rstrip() for row in rows]
+
+
+@pytest.mark.parametrize("columns", [40, 100])
+def test_the_progress_bar_on_a_terminal_fits_its_width_and_leaves_each_alert_line_a_row_of_its_own(tmp_path,
+                                                                                                   columns):
+    """On a terminal, replay shows each long recording's progress as a bar on the last row: each line
+    printed meanwhile (an alert, the call's end) clears the bar's row first, the bar drawn again under
+    it, so that what the terminal shows once the replay is done is the lines it prints to a pipe, row
+    by row, no bar left among them. The bar fits the terminal, 40 columns or 100, a Korean name's
+    letters two columns each; a name holding a line break is shown ``\\n`` in it, as every line shows it."""
+    korean, broken = tmp_path / "악화되는 상담 통화 녹음 파일 이름.wav", tmp_path / "det\nnl.wav"
+    for name in (korean, broken):
+        name.symlink_to(ALERTING_CALL)
+    written = _on_terminal(["replay", "--no-transcribe", "--db", "tty.db", korean.name, broken.name], columns,
+                           tmp_path)
+    piped = here("replay", "--no-transcribe", "--db", tmp_path / "pipe.db", korean.name, broken.name, cwd=tmp_path)
+    assert piped.returncode == 0 and piped.stderr == ""
+    expected = [row for line in piped.stdout.splitlines() for row in _screen(line, columns)]
+    assert [row for row in _screen(written, columns) if row] == [row for row in expected if row]
+    bars = [part for part in written.replace("\n", "\r").split("\r") if part.endswith("%")]
+    assert len(bars) > 100 and all(width(bar) < columns for bar in bars), max(bars, key=width)
+    assert any(bar.startswith("det\\nnl.wav ") for bar in bars)
+    assert any(bar.startswith("음 파일 이름.wav [") for bar in bars) == (columns == 40)  # its end, 16 columns
+    assert any(bar.startswith("악화되는 상담 통화 녹음 파일 이름.wav") for bar in bars) == (columns == 100)
+
+
+def test_a_warning_said_while_the_progress_bar_shows_clears_its_row_and_the_bar_comes_back_under_it(monkeypatch):
+    """A line on stderr while a recording's bar shows (a warning, a log record of the store's guard,
+    from another thread too) clears the bar's row before it is written, and the bar is drawn again
+    under it once the moment's events are said; at the recording's end the bar is cleared."""
+    import pty
+    import struct
+    import termios
+    from monitor.commands.replay import Progress
+    from monitor.console import warning
+    from monitor.events import StatusEvent
+    monkeypatch.delenv("COLUMNS", raising=False)
+    controller, terminal = pty.openpty()
+    fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 60, 0, 0))
+    with os.fdopen(terminal, "w") as stream:
+        monkeypatch.setattr(sys, "stderr", stream)
+        progress = Progress(sys.stderr)
+        with progress.clearing():
+            progress.start("상담.wav", 200.0)
+            progress(StatusEvent(t=50.0, message="call 1 started"))
+            warning("the database is locked")
+            worker = threading.Thread(target=warning, args=("the webhook is slow",))
+            worker.start()
+            worker.join()
+            progress.end_batch()
+            progress(StatusEvent(t=100.0, message="later"))
+        stream.flush()
+        written = b""
+        while select.select([controller], [], [], 0.5)[0]:  # all it wrote, read while the terminal is open
+            written += os.read(controller, 65536)
+    os.close(controller)
+    rows = [row for row in _screen(written.decode(), 60) if row]
+    assert rows == ["call-monitor: warning: the database is locked", "call-monitor: warning: the webhook is slow"]
+    bars = [part for part in written.decode().replace("\n", "\r").split("\r") if part.endswith("%")]
+    assert bars == [f"상담.wav{' ' * 18} [{'#' * 6:25s}]  25%"] * 2 + [f"상담.wav{' ' * 18} [{'#' * 12:25s}]  50%"]
 
 
 def test_human_output_names_alerts_and_actions(demo):

@@ -5,10 +5,13 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
+import os
 import sys
-from typing import TYPE_CHECKING, Iterator, Sequence
+import threading
+from typing import TYPE_CHECKING, Iterator, Sequence, TextIO
 
-from ..console import error, warning
+from ..console import error, one_line, padded, warning, width
+from ..files import name_text
 from ..stops import stopped_by
 from .common import (ExitStatus, add_call_options, add_config_options, add_hold_option, add_logging_options,
                      agent_file_option, seconds_option)
@@ -52,25 +55,134 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 class Progress:
-    """A one-line progress bar on stderr, only when stderr is a terminal."""
+    """The replay of each recording (:meth:`start`) as a one-line bar on stderr, when stderr is a
+    terminal and the recording is longer than 30 s: the recording's name as every
+    line shows it (:func:`~monitor.files.name_text`, :func:`~monitor.console.one_line`: ``det\\nnl.wav``),
+    its end kept where it is cut, the bar and the percentage, fitted to the terminal's columns as they
+    are at each redraw (a Hangul name's characters two columns each). The lines written to the
+    terminal meanwhile through :meth:`clearing` (the alerts on stdout, the warnings on stderr) clear
+    the bar's row first, so that each one starts its own row; the bar is drawn again under them at
+    the next event, or once the events of a moment are said (:meth:`end_batch`), as tqdm does."""
 
-    def __init__(self, label: str, total_s: float | None) -> None:
-        self.enabled = sys.stderr.isatty() and total_s is not None and total_s > 30  # None: a length unknown
-        self.label, self.total, self.last = label, total_s, -1
+    def __init__(self, stream: TextIO) -> None:
+        from ..delivery.sinks.terminal import on_terminal
+        self.stream = stream
+        self.terminal = on_terminal(stream)
+        self.lock = threading.RLock()  # a webhook's warning comes from its own thread
+        self.active, self.label, self.total, self.pct = False, "", 0.0, -1
+        self.drawn = 0
+        """The columns of the bar on the terminal now (0: none shown)."""
+
+    def start(self, path: str, total_s: float | None) -> None:
+        """A bar for the recording ``path``, ``total_s`` long (None: a length unknown, no bar)."""
+        self.done()
+        self.active = self.terminal and total_s is not None and total_s > 30
+        self.label, self.total, self.pct = one_line(name_text(path)).replace("\t", " "), total_s or 0.0, -1
 
     def __call__(self, event: Event) -> None:
-        if not self.enabled:
+        if not self.active:
             return
         pct = int(100 * min(1.0, event.t / self.total)) if self.total else 100
-        if pct != self.last:
-            self.last = pct
-            bar = "#" * (pct // 4)
-            sys.stderr.write(f"\r{self.label[-40:]:40s} [{bar:25s}] {pct:3d}%")
-            sys.stderr.flush()
+        if pct != self.pct or not self.drawn:
+            self.pct = pct
+            self._draw()
+
+    def end_batch(self) -> None:
+        """The bar drawn again once the lines of a moment are said, if they cleared it."""
+        if self.active and not self.drawn:
+            self._draw()
 
     def done(self) -> None:
-        if self.enabled:
-            sys.stderr.write("\r" + " " * 80 + "\r")
+        """The bar cleared and drawn no more (its recording read, or stopped)."""
+        with self.lock:
+            self.clear()
+            self.active = False
+
+    def clear(self) -> None:
+        with self.lock:
+            if self.drawn:
+                self.stream.write("\r" + " " * self.drawn + "\r")
+                self.stream.flush()
+                self.drawn = 0
+
+    @contextlib.contextmanager
+    def clearing(self) -> Iterator[None]:
+        """``sys.stdout`` (when it is a terminal too) and ``sys.stderr`` meanwhile clear the bar's
+        row before each write, where a bar can show; the bar cleared at the end."""
+        if not self.terminal:
+            yield
+            return
+        from ..delivery.sinks.terminal import on_terminal
+        saved = sys.stdout, sys.stderr
+        if on_terminal(sys.stdout):
+            sys.stdout = _BarCleared(sys.stdout, self)
+        sys.stderr = _BarCleared(sys.stderr, self)
+        try:
+            yield
+        finally:
+            self.done()
+            sys.stdout, sys.stderr = saved
+
+    def _draw(self) -> None:
+        with self.lock:
+            sys.stdout.flush()  # a line printed before it is on the terminal first
+            line = self._line(_columns(self.stream))
+            self.stream.write("\r" + line)
+            self.stream.flush()
+            self.drawn = width(line)
+
+    def _line(self, columns: int) -> str:
+        """The bar within ``columns`` less one (the last column would wrap on some terminals): as at
+        80 columns and more, ``NAME (40 columns) [BAR (25)] PCT%``; narrower, the name and the bar
+        share what is left; the percentage alone on a terminal too narrow for both."""
+        pct = f"{self.pct:3d}%"
+        room = columns - 1 - len(pct) - 4  # what the name and the bar share, beside " [", "] "
+        if room < 4:
+            return pct[:max(0, columns - 1)]
+        bar = min(25, max(room // 2, room - 40))
+        name = min(40, room - bar)
+        return f"{_end_within(self.label, name)} [{'#' * (self.pct * bar // 100):{bar}s}] {pct}"
+
+
+class _BarCleared:
+    """A text stream whose writes clear the progress bar's row first (:meth:`Progress.clearing`);
+    everything else is the stream's own."""
+
+    def __init__(self, stream: TextIO, bar: Progress) -> None:
+        self.stream, self.bar = stream, bar
+
+    def write(self, text: str) -> int:
+        with self.bar.lock:
+            if text:
+                self.bar.clear()
+            return self.stream.write(text)
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.stream, name)
+
+
+def _columns(stream: TextIO) -> int:
+    """The columns of the terminal ``stream`` writes to, as :func:`shutil.get_terminal_size` tells
+    them of stdout: ``$COLUMNS`` when it is set, else the terminal's own, else 80 (a serial
+    console's, which says no size)."""
+    try:
+        columns = int(os.environ.get("COLUMNS", 0))
+    except ValueError:
+        columns = 0
+    if columns <= 0:
+        try:
+            columns = os.get_terminal_size(stream.fileno()).columns
+        except (OSError, ValueError, AttributeError):
+            columns = 0
+    return columns or 80
+
+
+def _end_within(text: str, columns: int) -> str:
+    """``text`` padded to ``columns`` terminal columns, cut from its start if it takes more (the
+    end of a path, the file's name, is kept)."""
+    while width(text) > columns:
+        text = text[1:]
+    return padded(text, columns)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -170,9 +282,18 @@ def _opened(args: argparse.Namespace,
 def _replay_all(args: argparse.Namespace, cfg: Config, token: str | None, transcription: TranscriptionSetup | None,
                 store: Store | PendingStore, unreadable: list[str]) -> int:
     """The readable recordings replayed (:func:`_replay_files`) into the terminal's lines or JSON and
-    the webhook, if posting, through a store guard; then what the guard held written, the outbox
-    drained and the store closed, a stop meanwhile too. How many problems: the files that failed,
-    ``unreadable`` among them, and those of closing."""
+    the webhook, if posting, through a store guard, a progress bar beside them on a terminal; then
+    what the guard held written, the outbox drained and the store closed, a stop meanwhile too. How
+    many problems: the files that failed, ``unreadable`` among them, and those of closing."""
+    progress = Progress(sys.stderr)
+    with progress.clearing():  # each line said over the bar's row, whatever says it
+        return _replay_into_sinks(args, cfg, token, transcription, store, unreadable, progress)
+
+
+def _replay_into_sinks(args: argparse.Namespace, cfg: Config, token: str | None,
+                       transcription: TranscriptionSetup | None, store: Store | PendingStore, unreadable: list[str],
+                       progress: Progress) -> int:
+    """:func:`_replay_all`'s work, its lines written to the streams the bar is cleared from."""
     from ..delivery.sinks.terminal import HumanSink, JsonlSink
     from ..delivery.store_guard import PendingStore, StoreGuard
     from .run import start_webhook
@@ -186,7 +307,7 @@ def _replay_all(args: argparse.Namespace, cfg: Config, token: str | None, transc
     with _one_line_failure(guard, [store.error] if isinstance(store, PendingStore) else []):
         try:
             failed = len(unreadable) + _replay_files([path for path in args.files if path not in unreadable],
-                                                     args, cfg, guard, transcription, sinks)
+                                                     args, cfg, guard, transcription, sinks, progress)
         finally:
             try:
                 if webhook is not None:
@@ -227,7 +348,8 @@ def _unreadable(args: argparse.Namespace) -> list[str]:
     return unreadable
 
 
-def _replay_files(paths: list[str], args: argparse.Namespace, cfg, store, transcription, sinks: list) -> int:
+def _replay_files(paths: list[str], args: argparse.Namespace, cfg, store, transcription, sinks: list,
+                  progress: Progress) -> int:
     """Each recording in turn (:func:`_begin_call`, :func:`_feed_call`); how many failed. Stopped
     (Ctrl-C, SIGTERM) between two of them, while the next one opens and its call is made (its
     recognizer takes some 50 ms), it says so in one line, as a stop during a call does."""
@@ -243,7 +365,7 @@ def _replay_files(paths: list[str], args: argparse.Namespace, cfg, store, transc
             failed += 1
             continue
         begun += 1
-        failed += not _feed_call(path, *call, sinks, args.hold)
+        failed += not _feed_call(path, *call, sinks, progress, args.hold)
     return failed
 
 
@@ -275,14 +397,14 @@ def _begin_call(path: str, args: argparse.Namespace, cfg, store,
                              agent_file=args.agent, **extra)
 
 
-def _feed_call(path: str, src: Recording, pipeline: CallPipeline, sinks: list,
+def _feed_call(path: str, src: Recording, pipeline: CallPipeline, sinks: list, progress: Progress,
                holds: Sequence[tuple[float, float]] = ()) -> bool:
     """The recording through its call's pipeline into ``sinks``, its caller not heard over ``holds``
-    (:mod:`~monitor.capture.holds`); False (said in one line) if it cannot be read to its end, or if
-    its speech recognition failed (the call was replayed without it)."""
+    (:mod:`~monitor.capture.holds`), ``progress`` showing how far it is; False (said in one line) if
+    it cannot be read to its end, or if its speech recognition failed (the call was replayed without it)."""
     from ..capture.audio_files import AudioFileError
     from ..pipeline import feed_source
-    progress = Progress(path, src.info.duration_s)
+    progress.start(path, src.info.duration_s)
     chunks = _chunks_then_warnings(path, src, pipeline, progress, holds)
     try:
         feed_source(pipeline, chunks, [*sinks, progress], on_hold=holds)
