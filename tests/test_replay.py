@@ -390,6 +390,24 @@ def test_human_output_names_alerts_and_actions(demo):
     assert demo.stdout.strip().splitlines()[-1].startswith("== ")
 
 
+def test_a_replay_into_a_database_in_a_folder_named_not_in_utf8_keeps_that_folder_and_a_purge_finds_its_series(
+        tmp_path):
+    """A database in a folder whose name is not UTF-8 (a Latin-1 ``d\\xff``): the replay stores its call
+    and keeps the folder its series went to (its bytes, no SQLite text taking them) with no
+    traceback, exit 0; the folder reads back as the same name, where a purge deletes the call's series."""
+    from monitor.delivery.store import Store
+    folder = Path(os.fsdecode(os.fsencode(tmp_path) + b"/d\xff"))
+    folder.mkdir()
+    done = here("replay", "--no-transcribe", "--db", folder / "x.db", ALERTING_CALL)
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
+    with Store.open(folder / "x.db") as store:
+        assert store.call_folders() == [str(folder)]
+    assert len(list(folder.glob("*-series.npz"))) == 1
+    purged = here("purge", "--older-than", "0d", "--db", folder / "x.db")
+    assert purged.returncode == 0 and "1 file(s)" in purged.stderr, purged.stderr
+    assert list(folder.glob("*-series.npz")) == []
+
+
 def test_bad_files_get_one_line_each_and_the_rest_is_replayed(tmp_path):
     text = tmp_path / "notes.wav"
     text.write_text("not audio at all\n" * 20)

@@ -31,7 +31,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 from ..config import StorageConfig
 from ..config.urls import redact_url
 from ..events import AGENT_RECORDING, AlertClearedEvent, AlertEvent, CuesEvent, Word, WordsEvent
-from ..files import random_hex
+from ..files import bytes_not_utf8, random_hex
 from .outcomes import Labelled, Monitored
 from .sqlite_file import closed_on_failure, connect_private, empty_log, made_whole
 from .store_errors import StoreError
@@ -953,18 +953,21 @@ class Store:
         """Keep ``folder`` (made absolute) as one the daemon wrote this database's call files to, its
         audio or its reports, or replay its calls' series (table ``call_folders``, made when first
         needed): a purge finds the files of the calls it deletes there whatever configuration it
-        runs with (none)."""
+        runs with (none). A folder whose name is not UTF-8 (a Latin-1 ``d\xff``, which Python holds
+        as surrogates, which no SQLite text takes) is kept as its bytes, and read back as the same name."""
+        folder = os.path.abspath(folder)
+        kept: str | bytes = folder if bytes_not_utf8(folder) is None else os.fsencode(folder)
         with self._lock:
             self._write("CREATE TABLE IF NOT EXISTS call_folders (folder TEXT PRIMARY KEY)", (), commit=False)
-            self._write("INSERT OR IGNORE INTO call_folders (folder) VALUES (?)", (os.path.abspath(folder),),
-                        commit=True)
+            self._write("INSERT OR IGNORE INTO call_folders (folder) VALUES (?)", (kept,), commit=True)
 
     def call_folders(self) -> list[str]:
         """The folders :meth:`note_call_folder` kept (none in a database no daemon of this release wrote
-        call files of)."""
+        call files of), one whose name is not UTF-8 as Python names it."""
         if not self._read("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'call_folders'"):
             return []
-        return [str(r[0]) for r in self._read("SELECT folder FROM call_folders ORDER BY folder")]
+        return [os.fsdecode(r[0]) if isinstance(r[0], bytes) else str(r[0])
+                for r in self._read("SELECT folder FROM call_folders ORDER BY folder")]
 
     def instance_id(self, machine: str | None = None) -> str:
         """The daemon's id on this machine: a random id made for this database and kept in it (table
