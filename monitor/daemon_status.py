@@ -18,6 +18,7 @@ from .capture.boundaries import STREAM_CALL_MIN_S, StreamBoundaries
 from .cue_registry import shown_cues, shown_min_speech_s
 from .daemon_recent import RecentCalls
 from .delivery.store_guard import StoreGuard
+from .files import name_text
 from .release import RELEASE
 from .supervisor.heartbeat import LINE_CHARS
 
@@ -123,7 +124,7 @@ def state(daemon: RunningDaemon) -> dict[str, Any]:
     webhook, heartbeat, notify, guard = daemon.webhook, daemon.heartbeat, daemon.notify, daemon.guard
     return {
         "pid": os.getpid(), "version": RELEASE, "started_at": daemon.started_at,
-        "uptime_s": round(time.time() - daemon.started_at, 1), "db": os.path.abspath(daemon.store.path),
+        "uptime_s": round(time.time() - daemon.started_at, 1), "db": name_text(os.path.abspath(daemon.store.path)),
         "config": list(daemon.cfg.sources), "legs": legs,
         "overflows": sum(s.get("overflows", 0) for s in legs.values()),
         "dropped_blocks": sum(s.get("dropped_blocks", 0) for s in legs.values()),

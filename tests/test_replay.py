@@ -408,6 +408,25 @@ def test_a_replay_into_a_database_in_a_folder_named_not_in_utf8_keeps_that_folde
     assert list(folder.glob("*-series.npz")) == []
 
 
+def test_a_name_not_in_utf8_is_written_as_its_bytes_escaped_in_every_line_and_json_of_the_commands(tmp_path):
+    """A database or an output named with bytes that are not UTF-8 (``d\\xff``): every line names it as
+    an unreadable recording's line does (``d\\xff``, never ``d\\udcff`` or a replacement character), and
+    the JSON carries the same escaped name, valid UTF-8 text."""
+    folder = Path(os.fsdecode(os.fsencode(tmp_path) + b"/d\xff"))
+    folder.mkdir()
+    shown = f"{tmp_path}/d\\xff"
+    assert here("replay", "--no-transcribe", "--db", folder / "x.db", ALERTING_CALL).returncode == 0
+    none = here("alerts", "--db", folder / "none.db")
+    assert none.stderr.startswith(f"call-monitor: error: {shown}/none.db: no database there"), none.stderr
+    quiet = here("alerts", "--db", folder / "x.db", "--until", "2000-01-01")
+    assert f"no alerts until 2000-01-01 in {shown}/x.db" in quiet.stderr, quiet.stderr
+    outcomes = here("alerts", "--outcomes", "--jsonl", "--db", folder / "x.db")
+    assert json.loads(outcomes.stdout.encode("utf-8"))["db"] == f"{shown}/x.db"
+    page = folder / "r.html"
+    report = here("report", "--db", folder / "x.db", "--call", "1", "-o", page)
+    assert report.returncode == 0 and report.stderr == f"call-monitor: report written to {shown}/r.html\n"
+
+
 def test_bad_files_get_one_line_each_and_the_rest_is_replayed(tmp_path):
     text = tmp_path / "notes.wav"
     text.write_text("not audio at all\n" * 20)

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from ..console import error, info, one_line, padded, severity_word, width
+from ..files import name_text
 from ..local_time import local_text, repeated_mark
 from .common import WHEN_FORMATS, ExitStatus, add_config_options, call_id, close_quietly, parse_when
 
@@ -104,7 +105,7 @@ def run(args: argparse.Namespace) -> int:
         try:
             alerts = store.list_alerts(since=since, call_id=args.call, until=until)
             if args.call is not None and not alerts and store.get_call(args.call) is None:
-                error(f"call {args.call}: no such call in {cfg.storage.db}")
+                error(f"call {args.call}: no such call in {name_text(cfg.storage.db)}")
                 return ExitStatus.FAILED
         except StoreError as err:
             error(str(err))
@@ -112,7 +113,7 @@ def run(args: argparse.Namespace) -> int:
         if not alerts and not args.jsonl:
             info("no alerts" + (f" in call {args.call}" if args.call is not None else "")
                  + (f" since {args.since}" if args.since else "") + (f" until {args.until}" if args.until else "")
-                 + f" in {cfg.storage.db}"
+                 + f" in {name_text(cfg.storage.db)}"
                  + _daemon_elsewhere(args, asked))
         try:
             _print_alerts(store, alerts, args.jsonl, cfg.delivery.max_backoff_s)
@@ -142,17 +143,17 @@ def _outcomes(store: Store, args: argparse.Namespace, db: str, since: float | No
     from .common import StoreError
     try:
         if args.call is not None and store.get_call(args.call) is None:
-            error(f"call {args.call}: no such call in {db}")
+            error(f"call {args.call}: no such call in {name_text(db)}")
             return ExitStatus.FAILED
         alerts, replayed, calls = _labelled(store, since, until, args.call)
     except StoreError as err:
         error(str(err))
         return ExitStatus.BAD_SETUP
     if args.jsonl:
-        print(json.dumps({"db": db, "since": since, "until": until, "call_id": args.call,
+        print(json.dumps({"db": name_text(db), "since": since, "until": until, "call_id": args.call,
                           **summary_dict(alerts, calls, replayed)}, ensure_ascii=False))
         return ExitStatus.OK
-    said = _period_said(args, since, until) + f" in {db}" + (
+    said = _period_said(args, since, until) + f" in {name_text(db)}" + (
         f" ({replayed} alert(s) of replayed calls left out)" if replayed else "")
     if not alerts:
         info(f"no alerts of {said}")

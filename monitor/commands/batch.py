@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Sequence
 
 from ..console import error, info, warning
+from ..files import name_text
 from ..stops import stopped_by
 from .common import ExitStatus, add_config_options, add_leg_options, add_logging_options, exit_status_of, not_used
 
@@ -460,7 +461,7 @@ def _finish(args: argparse.Namespace, cfg, outcome, phase: _Phase, scores: list[
     info(f"{outcome.scored} scored{unheard}, {outcome.skipped} already scored, {outcome.failed} failed; "
          f"{flagged} flagged ({critical} with a critical alert); "
          f"{outcome.audio_s / 3600:.2f} h of audio in {outcome.wall_s:.1f} s{on}"
-         f"{speed}; calls stored in {phase.db}" + (f"; table: {args.out}" if args.out else ""))
+         f"{speed}; calls stored in {name_text(phase.db or '')}" + (f"; table: {name_text(args.out)}" if args.out else ""))
     if scores is not None:
         _say_figures(args.labels, outcome.rows, scores)
     return ExitStatus.FAILED if outcome.failed or outcome.without_words else ExitStatus.OK

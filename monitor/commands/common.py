@@ -19,6 +19,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Callable, Iterable, Sequence
 
 from ..console import LEVELS, error, warning
+from ..files import name_text
 from ..local_time import wall_clock_problem
 from ..stops import Terminated
 
@@ -755,9 +756,9 @@ def _not_answering(path: str, pid: int, timeout: float) -> NoAnswer:
     state = _process_state(pid)
     why = {"T": f": it is stopped (SIGSTOP, or Ctrl-Z in its terminal; kill -CONT {pid} continues it)",
            "t": ": it is stopped in a debugger"}.get(state or "", " (stopped, frozen or starved of CPU?)")
-    return NoAnswer(ExitStatus.FAILED, f"the daemon pid {pid} (database {db}) runs but does not answer at {path} "
+    return NoAnswer(ExitStatus.FAILED, f"the daemon pid {pid} (database {name_text(db)}) runs but does not answer at {path} "
                                        f"within {timeout:g} s{why}", nobody_listens=False,
-                    held_up={"pid": pid, "db": db, "stopped": state in ("T", "t")})
+                    held_up={"pid": pid, "db": name_text(db), "stopped": state in ("T", "t")})
 
 
 def _process_state(pid: int) -> str | None:
@@ -780,7 +781,8 @@ def daemon_elsewhere(args: argparse.Namespace, cfg: Config) -> str:
     db = cfg.storage.db
     _, answer = _ask_where([args.socket] if getattr(args, "socket", None) else socket_paths(cfg), None, timeout=0.5)
     theirs = answer.get("db") if isinstance(answer, dict) else None
-    if not isinstance(theirs, str) or os.path.realpath(theirs) == os.path.realpath(os.path.expanduser(db)):
+    ours = os.path.realpath(os.path.expanduser(db))
+    if not isinstance(theirs, str) or os.path.realpath(theirs) in (ours, name_text(ours)):  # a name not UTF-8: shown
         return ""
     return f"; the daemon running now records to {theirs} (give --db {theirs})"
 

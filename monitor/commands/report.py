@@ -8,6 +8,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING
 
 from ..console import error, info, warning
+from ..files import name_text
 from ..stops import stopped_by
 from .common import (ExitStatus, add_call_options, add_config_options, add_hold_option, agent_file_option, call_id,
                      not_used)
@@ -115,7 +116,7 @@ def run(args: argparse.Namespace) -> int:
         write_atomic(args.output, payload)
     except OSError as err:
         return _failed(err, args.output)
-    info(f"report written to {args.output}")
+    info(f"report written to {name_text(args.output)}")
     return ExitStatus.OK
 
 
@@ -334,5 +335,5 @@ def _archive(args: argparse.Namespace, fmt: str) -> int:
         error(f"{args.output}: {stopped_by(stop)} before the archive page was written: no page written; "
               f"the call reports already made are kept in {archive_calls_folder(args.output)}")
         raise
-    info(f"archive report written to {args.output} ({n} call report(s) beside it)")
+    info(f"archive report written to {name_text(args.output)} ({n} call report(s) beside it)")
     return ExitStatus.FAILED if unwritten else ExitStatus.OK

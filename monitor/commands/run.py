@@ -12,6 +12,7 @@ import time
 from typing import TYPE_CHECKING, Callable, Collection
 
 from ..console import LEVELS, PROG, error, first_line, warning
+from ..files import name_text
 from ..release import RELEASE
 from ..stops import stopped_by, stops_blocked, stops_held
 from .common import ExitStatus, add_config_options, add_logging_options, add_transcription_options
@@ -117,7 +118,7 @@ class _Starting:
 
     def state(self) -> dict:
         return {"starting": True, "pid": os.getpid(), "version": RELEASE, "started_at": self.started_at,
-                "uptime_s": round(time.time() - self.started_at, 1), "db": self.db, "doing": self.doing}
+                "uptime_s": round(time.time() - self.started_at, 1), "db": name_text(self.db), "doing": self.doing}
 
     def control(self, request: dict) -> dict:
         return {"error": f"the daemon is still starting ({self.doing}, {time.time() - self.started_at:.0f} s "
