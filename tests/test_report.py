@@ -1663,6 +1663,21 @@ def test_a_file_name_in_a_script_the_font_lacks_is_titled_as_written_saying_wher
     assert (f"é.wav: {fmt_duration(drawn.duration_s)}, 0 alert(s)", False) in drawn_lines(drawn)
 
 
+def test_a_recording_named_with_a_line_break_is_titled_on_one_line_with_the_break_written_as_every_line_writes_it(
+        tmp_path):
+    """A recording named ``new\\nline.wav``: the picture's title is one line, and the page's title and
+    heading name it ``new\\nline.wav``, as replay's lines and the alerts listing do, rather than a raw
+    line break (the title split over two lines, the browser's tab showing ``new line.wav``)."""
+    x, rate = sf.read(CALLS / "normal_8k.wav", frames=8000 * 20, dtype="float32")
+    cfg = load_config(None, {"storage.db": str(tmp_path / "unused.db")}, user_config=False)
+    sf.write(tmp_path / "new\nline.wav", x, rate)
+    data = from_file(str(tmp_path / "new\nline.wav"), cfg)
+    assert (f"new\\nline.wav: {fmt_duration(data.duration_s)}, 0 alert(s)", False) in drawn_lines(data)
+    page = render(data, "html").decode("utf-8")
+    assert "<title>Call report: new\\nline.wav</title>" in page and "<h1>Call report: new\\nline.wav</h1>" in page
+    assert "timeline of new\\nline.wav: no alerts" in page
+
+
 @pytest.mark.parametrize("call", ["cut at 2:20", "23 minutes"])
 def test_alert_labels_near_a_calls_end_stay_inside_the_picture_at_their_lines_clear_of_every_other_text(
         ending_in_alerts, call):

@@ -462,9 +462,10 @@ def _title(fig: Any, data: ReportData, in_page: bool) -> float:
     what was wrong with its samples (:attr:`ReportData.problems_said`, whole, over as many lines as
     it takes) and what was said of its legs (:attr:`ReportData.legs_said`), as the page's notes say
     them. Returns its height below its first line, in points."""
+    from ..console import one_line  # a name's line break written \n, as every line writes it
     crit = data.critical
     note = boxes_note([data.title], data, in_page, part="heading", which="the name is")
-    lines = [f"{data.title}: {fmt_duration(data.duration_s)}, {len(data.alerts)} alert(s)"
+    lines = [f"{one_line(data.title)}: {fmt_duration(data.duration_s)}, {len(data.alerts)} alert(s)"
              + (f", {crit} critical" if crit else "") + (f" ({note})" if note else "")]
     colour = SEVERITY_COLOURS["critical"] if crit else "#222222"
     cut = data.cut_short

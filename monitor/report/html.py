@@ -14,6 +14,7 @@ from ..local_time import local_text
 from .data import CueRow, ReportData, Utterance, cue_rows
 from ..alerts.evidence import evidence_lines
 from ..alerts.meaning import kind_name
+from ..console import one_line
 from .figure import fmt_time
 
 HEAD = ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
@@ -224,9 +225,9 @@ def _banner(data: ReportData) -> str:
 def _timeline_alt(data: ReportData) -> str:
     """What the timeline shows, in a line: its alerts, the most serious first (the tables say the rest)."""
     if not data.alerts:
-        return f"Call timeline of {data.title}: no alerts"
+        return f"Call timeline of {one_line(data.title)}: no alerts"
     first = min((a for a in data.alerts), key=lambda a: (a.severity != "critical", a.t))
-    return (f"Call timeline of {data.title}: {len(data.alerts)} alert(s), {data.critical} critical; first "
+    return (f"Call timeline of {one_line(data.title)}: {len(data.alerts)} alert(s), {data.critical} critical; first "
             f"{first.severity}: {kind_name(first.kind)} at {fmt_time(first.t)}")
 
 
@@ -267,8 +268,8 @@ def render_html(data: ReportData, png: bytes | None) -> str:
     figure = _figure(data, png)
     generated = _dt.datetime.now().strftime("%Y-%m-%d %H:%M")
     return (
-        f"{HEAD}<title>Call report: {_e(data.title)}</title><style>{CSS}</style></head><body><main>"
-        f"<h1>Call report: {_e(data.title)}</h1>"
+        f"{HEAD}<title>Call report: {_e(one_line(data.title))}</title><style>{CSS}</style></head><body><main>"
+        f"<h1>Call report: {_e(one_line(data.title))}</h1>"  # a name's line break written \n, as every line writes it
         f"<p class=\"meta\">{' &middot; '.join(meta)}</p>"
         f"<p class=\"meta\">source: <code>{_e(data.source)}</code>"
         + (f" + agent's leg <code>{_e(data.agent_source)}</code>" if data.agent_source else "")
