@@ -125,7 +125,7 @@ def state(daemon: RunningDaemon) -> dict[str, Any]:
     return {
         "pid": os.getpid(), "version": RELEASE, "started_at": daemon.started_at,
         "uptime_s": round(time.time() - daemon.started_at, 1), "db": name_text(os.path.abspath(daemon.store.path)),
-        "config": list(daemon.cfg.sources), "legs": legs,
+        "config": [name_text(source) for source in daemon.cfg.sources], "legs": legs,
         "overflows": sum(s.get("overflows", 0) for s in legs.values()),
         "dropped_blocks": sum(s.get("dropped_blocks", 0) for s in legs.values()),
         "behind_s": None if (behind := daemon.behind_s) is None else round(behind, 1),

@@ -17,10 +17,12 @@ import queue
 import re
 import signal
 import subprocess
+import sys
 import threading
 import time
 import tracemalloc
 import urllib.request
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -269,6 +271,34 @@ def test_a_daemon_stopped_is_said_to_run_without_answering_not_to_be_gone(env, t
         "running": True, "answering": False, "pid": pid, "db": str(db), "stopped": True, "error": line.split(": error: ", 1)[1]}, asked
     assert second.returncode != 0 and f"(pid {pid})" in second.stderr, second
     assert st["pid"] == pid, st
+
+
+def test_a_daemons_database_in_a_folder_named_not_in_utf8_is_named_with_its_bytes_escaped_by_status_and_its_json(
+        env, tmp_path):
+    """A daemon whose database is in a folder named with bytes that are not UTF-8 (``d\\xff``): status
+    names the database as every line names such a file (``d\\xff``), not ``d\\ufffd``, and status
+    --json gives the same, valid UTF-8 text (a lone surrogate was in its "db"), also while the daemon
+    is stopped and does not answer; alerts on that database does not take the daemon for one that
+    records elsewhere."""
+    folder = Path(os.fsdecode(os.fsencode(tmp_path) + b"/d\xff"))
+    folder.mkdir()
+    shown = f"{tmp_path}/d\\xff/e.db"
+    d = start_daemon(env, folder)
+    try:
+        said = call_monitor("status", env=env, timeout=60)
+        asked = subprocess.run([sys.executable, "-m", "monitor.cli", "status", "--json"], env=env, capture_output=True,
+                               timeout=60)
+        listed = call_monitor("alerts", "--db", folder / "e.db", env=env, timeout=60)
+        os.kill(d.proc.pid, signal.SIGSTOP)
+        stopped = subprocess.run([sys.executable, "-m", "monitor.cli", "status", "--json"], env=env,
+                                 capture_output=True, timeout=60)
+        os.kill(d.proc.pid, signal.SIGCONT)
+    finally:
+        d.kill()
+    assert said.returncode == 0 and f", database {shown}" in said.stdout.splitlines()[0], said.stdout
+    assert json.loads(asked.stdout.decode("utf-8"))["db"] == shown
+    assert listed.stderr == f"call-monitor: no alerts in {shown}\n", listed.stderr
+    assert json.loads(stopped.stdout.decode("utf-8"))["db"] == shown
 
 
 def test_a_call_mark_whose_client_gave_up_on_a_stopped_daemon_is_not_applied_once_it_continues(env, tmp_path):
