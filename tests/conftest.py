@@ -114,6 +114,34 @@ def made_once_for_all_workers(tmp_path_factory: pytest.TempPathFactory, name: st
     return json.loads(made.read_text())
 
 
+def replayed_under_a_lock(call: Path, store, guard, *, since_s: float = 80.0, until_s: float = 160.0,
+                          cfg=None, source: str = "call") -> None:
+    """``call`` replayed through the pipeline into ``guard`` (a StoreGuard of ``store``) while another
+    program's connection holds the database locked (``BEGIN EXCLUSIVE``, a real SQLite lock) from
+    ``since_s`` to ``until_s`` of its call time, the store's writes flushed before it takes the lock."""
+    from monitor.capture.sources import FileSource
+    from monitor.config import load_config
+    from monitor.pipeline import CallPipeline, run_source
+    src = FileSource(call, block_s=2.0)
+    holder = sqlite3.connect(store.path, isolation_level=None)
+    held: dict = {}
+
+    def lock_while_due(event) -> None:
+        if event.type == "cues" and event.t >= since_s and "since" not in held:
+            store.flush()
+            holder.execute("BEGIN EXCLUSIVE")
+            held["since"] = event.t
+        if event.type == "cues" and event.t >= until_s and "until" not in held:
+            holder.execute("ROLLBACK")
+            held["until"] = event.t
+
+    try:
+        run_source(CallPipeline(cfg or load_config(None, user_config=False), src.rate, src.legs, store=guard,
+                                source=source), src.chunks(), [lock_while_due])
+    finally:
+        holder.close()
+
+
 def opener_taking_the_lock(db: Path):
     """How ``run`` opens its database: the database, then the daemon lock beside it (the store
     closed again when the lock is refused). A callable for ``open_or_pending``."""

@@ -33,7 +33,7 @@ pytest.importorskip("matplotlib")
 import matplotlib.image as mpimg
 
 from conftest import (CALLS, HOLD, ROOT, call_monitor, call_monitor_here, long_recording, made_in, replay_under_way,
-                      stopped_once_open)
+                      replayed_under_a_lock, stopped_once_open)
 
 from monitor import cli
 from monitor.config import load_config
@@ -357,30 +357,13 @@ def test_a_stored_call_whose_cue_snapshots_a_failing_database_did_not_keep_says_
     """Another program locks the database from 80 s to 160 s of the call (a real SQLite lock): the
     snapshots of that time are not kept (alerts are held and written). The report's note on its cue
     curves names the stretch with none stored; it said "every 5 s" alone, the gap left unsaid."""
-    from monitor.capture.sources import FileSource
     from monitor.delivery.store_guard import StoreGuard
-    from monitor.pipeline import CallPipeline, run_source
     db = tmp_path / "events.db"
     store = Store.open(db)
-    src = FileSource(CALLS / "deteriorating_8k.wav", block_s=2.0)
-    holder = sqlite3.connect(db, isolation_level=None)
-    held: dict = {}
-
-    def lock_from_80_s_to_160_s(event) -> None:
-        if event.type == "cues" and event.t >= 80 and "since" not in held:
-            store.flush()
-            holder.execute("BEGIN EXCLUSIVE")
-            held["since"] = event.t
-        if event.type == "cues" and event.t >= 160 and "until" not in held:
-            holder.execute("ROLLBACK")
-            held["until"] = event.t
-
     try:
-        run_source(CallPipeline(load_config(None, user_config=False), src.rate, src.legs,
-                                store=StoreGuard(store, retry_s=0.0), source=str(src.path)),
-                   src.chunks(), [lock_from_80_s_to_160_s])
+        replayed_under_a_lock(CALLS / "deteriorating_8k.wav", store, StoreGuard(store, retry_s=0.0),
+                              source=str(CALLS / "deteriorating_8k.wav"))
     finally:
-        holder.close()
         store.close()
     times = [t for (t,) in sqlite3.connect(db).execute("SELECT t FROM cue_snapshots WHERE channel = 'caller' ORDER BY t")]
     before, after = max(t for t in times if t < 80), min(t for t in times if t > 80)

@@ -23,7 +23,7 @@ import numpy as np
 import pytest
 
 from conftest import (ALERTING_CALL as CALL, PERMISSIONS_BIND, PY, ROOT, bare_sqlite_file, call_monitor, call_monitor_here, fifo_writer,
-                      fill, opener_taking_the_lock, stopped_at, wait_for)
+                      fill, opener_taking_the_lock, replayed_under_a_lock, stopped_at, wait_for)
 
 from monitor.config import load_config
 from monitor.delivery.call_files import replayed_series_name
@@ -369,24 +369,7 @@ def test_the_cue_snapshots_a_failing_database_does_not_keep_are_said_as_it_fails
     cfg = load_config(None, user_config=False)
     store = Store.open(tmp_path / "e.db")
     guard = StoreGuard(store, retry_s=0.0)
-    src = FileSource(CALL, block_s=2.0)
-    holder = sqlite3.connect(tmp_path / "e.db", isolation_level=None)
-    held: dict = {}
-
-    def lock_from_80_s_to_160_s(event) -> None:
-        if event.type == "cues" and event.t >= 80 and "since" not in held:
-            store.flush()
-            holder.execute("BEGIN EXCLUSIVE")
-            held["since"] = event.t
-        if event.type == "cues" and event.t >= 160 and "until" not in held:
-            holder.execute("ROLLBACK")
-            held["until"] = event.t
-
-    try:
-        run_source(CallPipeline(cfg, src.rate, src.legs, store=guard, source="call"), src.chunks(),
-                   [lock_from_80_s_to_160_s])
-    finally:
-        holder.close()
+    replayed_under_a_lock(CALL, store, guard, cfg=cfg)
     said = [(level, m) for level, m in monitor_logs if "not kept" in m]
     assert said[0] == ("error", f"{store.path}: the database is locked by another program (waited 2 s); alerts go on, "
                                 "marked as not stored, and are written when the database works again; cue snapshots "

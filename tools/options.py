@@ -14,15 +14,16 @@ def description(doc: str | None) -> str:
     return " ".join((doc or "").strip().split("\n\n")[0].split())
 
 
-def whole_number(least: int) -> Callable[[str], int]:
-    """The type of an option that takes a whole number, ``least`` or more."""
+def whole_number(least: int, most: int | None = None) -> Callable[[str], int]:
+    """The type of an option that takes a whole number, ``least`` or more (and ``most`` or less)."""
     def parse(text: str) -> int:
         try:
             n = int(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"{text!r}: not a whole number") from None
-        if n < least:
-            raise argparse.ArgumentTypeError(f"{text!r}: not a whole number, {least} or more")
+        if n < least or (most is not None and n > most):
+            bounds = f"{least} or more" if most is None else f"{least} to {most}"
+            raise argparse.ArgumentTypeError(f"{text!r}: not a whole number, {bounds}")
         return n
     return parse
 

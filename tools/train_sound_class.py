@@ -1024,21 +1024,10 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--seed", type=int, metavar="S",
                     help="with --write: the fit's starting points drawn from seeds S, S + 1, ... (by default the first "
                          "from the data's generator, where the data's draws leave it, as shipped; the others 1, 2, ...)")
-    ap.add_argument("--restarts", type=parse_restarts, default=1, metavar="K",
+    ap.add_argument("--restarts", type=whole_number(1, 16), default=1, metavar="K",
                     help="with --write: the mean of K networks fitted from K starting points, as one network of "
                          "K times the hidden units (default 1)")
     return ap.parse_args(argv)
-
-
-def parse_restarts(text: str) -> int:
-    """``"5"`` -> 5: a number of networks, 1 to 16."""
-    try:
-        k = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r}: not a whole number") from None
-    if not 1 <= k <= 16:
-        raise argparse.ArgumentTypeError(f"{text!r}: not 1 to 16")
-    return k
 
 
 def labels_of(args: argparse.Namespace) -> Labels:
