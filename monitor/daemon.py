@@ -77,6 +77,7 @@ from .daemon_recent import RecentCalls
 from .daemon_reload import (AT_NEXT_START, RELOAD, TRANSCRIPTION_NOTES, WEBHOOK_KEYS, legs_problem,
                             move_status_socket, notes_change, retarget_webhook, say_notes)
 from .daemon_status import LastProblem
+from .local_time import local_text
 from .delivery.call_audio import CallAudio, CallAudioError
 from .delivery.call_files import CallFileWrites, audio_folder, audio_name, call_files_problem, report_path
 from .delivery.machine import machine_hash
@@ -204,7 +205,7 @@ applied late is at the wrong moment)."""
 def gave_up_line(what: str, request: dict, left_s: float) -> str:
     """The one line saying that the ``call what`` mark of ``request``, whose client waits ``left_s``
     more (negative: gave up that long ago), is not carried out."""
-    sent = time.strftime("%H:%M:%S", time.localtime(time.time() - request["wait_s"] + left_s))
+    sent = local_text(time.time() - request["wait_s"] + left_s, "%H:%M:%S")
     pid = request.get("peer_pid")
     when = (f"gave up waiting {-left_s:.1f} s ago" if left_s <= 0 else
             f"gives up waiting in {left_s:.1f} s, before an answer could reach it")

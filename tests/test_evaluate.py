@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, call_monitor_here, fixture_folder, one_line_error, tool
+from conftest import PERMISSIONS_BIND, PY, ROOT, call_monitor_here, fixture_folder, one_line_error, tool
 
 from monitor.config import load_config
 from monitor.events import AlertEvent
@@ -415,3 +415,22 @@ def test_an_output_that_cannot_be_written_is_refused_before_any_call_is_replayed
     done = tool("evaluate", fixture_folder(tmp_path, NAMES[:1]), "-j", "1", option, path)
     one_line_error(done, "evaluate", f"{option} {path}: {said.format(tmp=tmp_path)}")
     assert not done.stdout
+
+
+def test_a_json_output_file_that_can_be_written_is_taken_though_its_folder_cannot(tmp_path):
+    """``--json /dev/stdout`` (a file this user may write, in a folder it may not) is checked as the
+    file it is: taken, where it was refused before the run as "cannot be written"; a new file in
+    such a folder is still refused."""
+    import subprocess
+    folder = tmp_path / "shut"
+    folder.mkdir()
+    (there := folder / "out.json").write_text("")
+    there.chmod(0o666)
+    folder.chmod(0o555)
+    ask = "import sys; from tools.evaluate import output_file_problem as p; print(p(sys.argv[1]))"
+    try:
+        said = [subprocess.run([*PERMISSIONS_BIND, PY, "-c", ask, str(path)], cwd=ROOT, capture_output=True,
+                               text=True, timeout=60).stdout.strip() for path in (there, folder / "new.json")]
+    finally:
+        folder.chmod(0o755)
+    assert said == ["None", "cannot be written (permission denied)"]

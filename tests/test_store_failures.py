@@ -1168,6 +1168,23 @@ def test_a_local_time_a_change_of_daylight_saving_time_repeats_or_skips_is_refus
         assert call_monitor_here(command, "--db", str(db), option, given, env=BERLIN).returncode == 0, given
 
 
+def test_a_date_alone_whose_midnight_a_change_of_daylight_saving_time_skips_is_the_first_instant_of_that_day(
+        monkeypatch):
+    """Santiago's clocks go from 00:00 to 01:00 on 2026-09-06: ``--since 2026-09-06``, a date alone, names
+    no time the user could give an offset to, and is the day's first instant (01:00 there), not refused
+    as a midnight that does not exist; the same midnight written out as a time still is."""
+    from monitor.commands.common import parse_when
+    monkeypatch.setenv("TZ", "America/Santiago")
+    time.tzset()
+    try:
+        assert parse_when("2026-09-06", "--since") == datetime.fromisoformat("2026-09-06T01:00-03:00").timestamp()
+        with pytest.raises(ValueError, match="does not exist in America/Santiago"):
+            parse_when("2026-09-06T00:30", "--since")
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+
+
 def test_alerts_in_the_hour_a_change_of_daylight_saving_time_repeats_are_listed_with_their_zone(tmp_path):
     """Alerts of 00:30 and 01:30 UTC on 2026-10-25 were both listed at ``2026-10-25 02:30:01`` in
     Berlin, no zone said. A time in the repeated hour says its zone's abbreviation (CEST, then CET),

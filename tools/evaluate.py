@@ -798,7 +798,7 @@ def output_file_problem(path: str) -> str | None:
         return "is a folder, not a file"
     if not folder.is_dir():
         return f"no such folder {folder}" if not folder.exists() else f"{folder} is not a folder"
-    if not os.access(folder, os.W_OK) or (p.exists() and not os.access(p, os.W_OK)):
+    if not os.access(p, os.W_OK) if p.exists() else not os.access(folder, os.W_OK):  # a file there: its own (/dev/stdout)
         return "cannot be written (permission denied)"
     return None
 

@@ -119,7 +119,9 @@ def parse_when(text: str, option: str, now: float | None = None) -> float:
         moment = datetime.fromisoformat(text.strip())
     except ValueError:
         raise ValueError(f"{option} {text!r}: expected {WHEN_FORMATS}") from None
-    problem = wall_clock_problem(moment)
+    # a date alone is the first instant of that day, whose midnight a change of daylight saving time at
+    # 00:00 skips or repeats (America/Santiago): the first reading of the wall clock, 01:00 after a skip
+    problem = None if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text.strip()) else wall_clock_problem(moment)
     if problem is not None:
         raise ValueError(f"{option} {text.strip()!r} {problem}")
     return unix_time(moment)
