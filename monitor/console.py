@@ -11,6 +11,8 @@ import unicodedata
 from types import MappingProxyType
 from typing import IO, Callable, Iterator, Mapping
 
+from .files import name_text
+
 PROG = "call-monitor"
 LEVELS = ("debug", "info", "warning", "error")
 
@@ -27,20 +29,7 @@ def one_line(message: str) -> str:
     post at the console, a receiver's refusal at the daemon) moves no cursor and sets no title in
     the terminal that shows the line. A name's bytes that are not UTF-8 (a Latin-1 ``d\\xff``, which
     Python holds as surrogates) are written ``\\xff``, as :func:`~monitor.files.name_text` shows them."""
-    return _bytes_shown(message.translate(_ESCAPED))
-
-
-def _bytes_shown(text: str) -> str:
-    """``text`` with the bytes a name held that are not UTF-8 (surrogates) written ``\\xff``; a
-    surrogate that was no byte as Python writes it (``\\ud800``)."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        try:
-            return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-        except UnicodeEncodeError:
-            return text.encode("utf-8", "backslashreplace").decode("utf-8")
-    return text
+    return name_text(message.translate(_ESCAPED))
 
 
 class OutputFailed(OSError):

@@ -18,8 +18,13 @@ from typing import BinaryIO, Callable, Iterator, Sequence
 
 def name_text(path: str | os.PathLike[str]) -> str:
     """``path`` as text that any UTF-8 writer takes: a name's bytes that are not UTF-8 (a Latin-1
-    ``caf\xe9.wav``, which Python holds as surrogates) written as ``\xe9``."""
-    return os.fsencode(path).decode("utf-8", "backslashreplace")
+    ``caf\xe9.wav``, which Python holds as surrogates) written as ``\xe9``; a surrogate that was no
+    byte as Python writes it (``\ud800``)."""
+    text = os.fsdecode(path)
+    try:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def bytes_not_utf8(text: str) -> str | None:

@@ -11,12 +11,13 @@ names every column that differs (exit 1 if any does).
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from dataclasses import fields
 from pathlib import Path
 
 import numpy as np
+
+from tools.options import output_file_problem
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -81,19 +82,6 @@ def compare(a_path: str, b_path: str) -> int:
     return 1 if differ else 0
 
 
-def output_problem(out: str) -> str | None:
-    """Why the dump cannot be written to ``out`` (one phrase), or None: checked before the
-    frames are computed (tens of seconds)."""
-    folder = Path(out).parent
-    if Path(out).is_dir():
-        return "is a folder, not a file"
-    if not folder.is_dir():
-        return f"no such folder {folder}"
-    if not os.access(folder, os.W_OK):
-        return f"cannot write in {folder} (permission denied)"
-    return None
-
-
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="python -m tools.bench_identity",
                                  description="Dump the analyzer's frames of the bench signal and the fixture "
@@ -112,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.todo == "compare":
         return compare(args.a, args.b)
-    if problem := output_problem(args.out):
+    if problem := output_file_problem(args.out):  # before the frames are computed (tens of seconds)
         print(f"bench_identity: error: {args.out}: {problem}", file=sys.stderr)
         return 2
     return dump(args.out)

@@ -73,6 +73,8 @@ import time  # noqa: E402
 from dataclasses import dataclass, field, replace  # noqa: E402
 from functools import lru_cache  # noqa: E402
 from pathlib import Path  # noqa: E402
+
+from tools.options import output_file_problem  # noqa: E402
 from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence  # noqa: E402
 
 import numpy as np  # noqa: E402
@@ -787,20 +789,6 @@ def add_common_options(p: argparse.ArgumentParser, workers: bool = True) -> None
                    help="cue cache folder (default: %(default)s)")
     p.add_argument("--no-cache", action="store_true", help="replay every file, neither read nor write the cache")
     p.add_argument("--json", metavar="OUT", help="write per-file results and tables as JSON")
-
-
-def output_file_problem(path: str) -> str | None:
-    """Why a result cannot be written to the file ``path`` (one phrase), or None: checked before a
-    run, so that hours of work are not thrown away at its end."""
-    p = Path(path)
-    folder = p.parent
-    if p.is_dir():
-        return "is a folder, not a file"
-    if not folder.is_dir():
-        return f"no such folder {folder}" if not folder.exists() else f"{folder} is not a folder"
-    if not os.access(p, os.W_OK) if p.exists() else not os.access(folder, os.W_OK):  # a file there: its own (/dev/stdout)
-        return "cannot be written (permission denied)"
-    return None
 
 
 def cache_folder_problem(path: str) -> str | None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
+from pathlib import Path
 from typing import Callable
 
 
@@ -61,3 +63,17 @@ def quantiles(text: str) -> tuple[float, ...]:
     if not qs or not all(0.0 < q <= 1.0 for q in qs):
         raise argparse.ArgumentTypeError(f"{text!r}: each quantile must lie above 0 and at most 1")
     return qs
+
+
+def output_file_problem(path: str) -> str | None:
+    """Why a result cannot be written to the file ``path`` (one phrase), or None: checked before a
+    run, so that hours of work are not thrown away at its end."""
+    p = Path(path)
+    folder = p.parent
+    if p.is_dir():
+        return "is a folder, not a file"
+    if not folder.is_dir():
+        return f"no such folder {folder}" if not folder.exists() else f"{folder} is not a folder"
+    if not os.access(p, os.W_OK) if p.exists() else not os.access(folder, os.W_OK):  # a file there: its own (/dev/stdout)
+        return "cannot be written (permission denied)"
+    return None
