@@ -17,7 +17,7 @@ from typing import BinaryIO, Callable, Iterator, Sequence
 
 
 def name_text(path: str | os.PathLike[str]) -> str:
-    """``path`` as text that any UTF-8 writer takes: a name's bytes that are not UTF-8 (a Latin-1
+    r"""``path`` as text that any UTF-8 writer takes: a name's bytes that are not UTF-8 (a Latin-1
     ``caf\xe9.wav``, which Python holds as surrogates) written as ``\xe9``; a surrogate that was no
     byte as Python writes it (``\ud800``)."""
     text = os.fsdecode(path)

@@ -10,6 +10,7 @@ build-system accepts (``make setup`` installs it, through the dev extra)."""
 
 from __future__ import annotations
 
+import ast
 import email
 import email.message
 import importlib.metadata
@@ -20,6 +21,7 @@ import tarfile
 import tomllib
 import zipfile
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 
@@ -124,3 +126,37 @@ def test_the_wheel_names_the_release_python_dependencies_licence_readme_and_comm
     assert meta.get_payload().strip() == (ROOT / "README.md").read_text(encoding="utf-8").strip()
     scripts = wheel.read(f"{DIST_INFO}/entry_points.txt").decode()
     assert "call-monitor = monitor.cli:main" in scripts.splitlines()
+
+
+def docstrings(tree: ast.Module) -> Iterator[tuple[int, str]]:
+    """(line, text) of the module's, each class's and each function's docstring in ``tree``."""
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+            text = ast.get_docstring(node, clean=False)
+            if text is not None:
+                yield (node.body[0].lineno, text)
+
+
+def utf_8_holds(text: str) -> bool:
+    """Whether ``text`` has no lone surrogate, which UTF-8 cannot hold."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def test_every_docstring_of_the_package_is_text_utf_8_can_hold_as_python_3_13_compiles_it() -> None:
+    # Python 3.13 writes docstrings out as UTF-8 when it compiles them: a lone surrogate
+    # ("\ud800" in a docstring that is not raw) fails the import of the whole package there
+    held = [f"{p.relative_to(ROOT)}:{line}" for p in sorted((ROOT / "monitor").rglob("*.py"))
+            for line, text in docstrings(ast.parse(p.read_text(encoding="utf-8")))
+            if not utf_8_holds(text)]
+    assert held == []
+
+
+def test_the_install_steps_of_the_docs_name_the_files_this_release_builds() -> None:
+    named = {(p.relative_to(ROOT).as_posix(), v) for p in [ROOT / "README.md", *(ROOT / "docs").glob("*.md")]
+             for v in re.findall(r"callmonitor-(\d+\.\d+\.\d+)", p.read_text(encoding="utf-8"))}
+    assert {(doc, v) for doc, v in named if v != RELEASE} == set()
+    assert ("docs/deployment.md", RELEASE) in named
