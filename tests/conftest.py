@@ -743,6 +743,26 @@ def monitor_logs():
     logger.setLevel(level)
 
 
+BERLIN_REPEATED = ("2026-10-25T00:30:00+00:00", "2026-10-25T01:30:00+00:00")
+"""Two moments an hour apart that Europe/Berlin's wall clock reads alike, 2026-10-25 02:30:00: at
++02:00 (CEST), then at +01:00 (CET), in the hour the end of daylight saving time repeats."""
+
+
+@pytest.fixture
+def in_berlin() -> Iterator[tuple[float, float]]:
+    """This process's local time zone Europe/Berlin (``TZ``, as a process started with it has) during
+    the test; the unix seconds of :data:`BERLIN_REPEATED`."""
+    from datetime import datetime
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("TZ", "Europe/Berlin")
+        time.tzset()
+        try:
+            yield tuple(datetime.fromisoformat(t).timestamp() for t in BERLIN_REPEATED)
+        finally:
+            mp.undo()
+            time.tzset()
+
+
 class ConsolePages:
     """A real console (``call-monitor supervisor``) and a browser of the test's own (a context of
     the shared headless Chromium, ``browser``): :meth:`open` opens the console's page, signed in with

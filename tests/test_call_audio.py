@@ -14,6 +14,7 @@ import os
 import signal
 import threading
 import time
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -676,6 +677,31 @@ def test_a_call_audio_file_planted_in_its_folder_is_never_written_through(tmp_pa
     assert stat.S_ISREG(st.st_mode) and stat.S_IMODE(st.st_mode) == 0o600
     assert sf.info(str(path)).frames == 800
 
+
+
+def test_audio_of_a_call_started_at_the_same_local_second_as_another_never_overwrites_it(tmp_path, in_berlin):
+    """While a failing database holds calls back, their audio is named by the local start time: a
+    second call started in the same second is ``-2`` while the first's file is still written, and
+    ``-3`` while it waits, closed, for its call's id; once the first is renamed ``call-<id>.wav``, the
+    next takes the name it left. Every file keeps what was written to it."""
+    from monitor.delivery.call_files import new_audio_file
+    folder, start = tmp_path / "audio", datetime.fromisoformat("2026-10-24T10:15:00+02:00").timestamp()
+    first, fd = new_audio_file(folder, None, start)
+    os.write(fd, b"first call")
+    second, fd2 = new_audio_file(folder, None, start + 0.5)
+    os.write(fd2, b"second call")
+    os.close(fd)
+    third, fd3 = new_audio_file(folder, None, start)
+    first.rename(first.with_name("call-5.wav"))  # the id known at last (the daemon's rename)
+    fourth, fd4 = new_audio_file(folder, None, start)
+    for written in (fd2, fd3, fd4):
+        os.close(written)
+    assert [p.name for p in (first, second, third, fourth)] == [
+        "call-started-20261024-101500.wav", "call-started-20261024-101500-2.wav",
+        "call-started-20261024-101500-3.wav", "call-started-20261024-101500.wav"]
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == {
+        "call-5.wav": b"first call", "call-started-20261024-101500-2.wav": b"second call",
+        "call-started-20261024-101500-3.wav": b"", "call-started-20261024-101500.wav": b""}
 
 
 def test_a_write_that_fails_mid_call_is_one_warning_naming_the_call_and_its_file_which_is_closed_whole(
