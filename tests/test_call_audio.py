@@ -704,6 +704,25 @@ def test_audio_of_a_call_started_at_the_same_local_second_as_another_never_overw
         "call-started-20261024-101500-3.wav": b"", "call-started-20261024-101500.wav": b""}
 
 
+def test_audio_of_calls_started_in_the_hour_daylight_saving_time_repeats_is_named_with_its_zone(tmp_path,
+                                                                                                 in_berlin):
+    """Berlin's clocks read 02:30:00 twice on 2026-10-25, at +02:00 and again at +01:00: the audio of a
+    call started at each says its zone (``-CEST``, ``-CET``), so the names tell which came first and
+    the second is no ``-2`` of the first; an hour before and after, names are as they were. The purge
+    of audio the database never named finds both kinds of name."""
+    from monitor.delivery.call_files import audio_folder_problem, new_audio_file, purge_unnamed_audio
+    cest, cet = in_berlin
+    audio = tmp_path / "audio"
+    cfg = config(tmp_path, audio)
+    assert audio_folder_problem(cfg) is None  # the folder names its database, as the daemon's start does
+    made = [new_audio_file(audio, None, t) for t in (cest - 3600, cest, cet, cet + 3600)]
+    for _, fd in made:
+        os.close(fd)
+    assert [p.name for p, _ in made] == ["call-started-20261025-013000.wav", "call-started-20261025-023000-CEST.wav",
+                                         "call-started-20261025-023000-CET.wav", "call-started-20261025-033000.wav"]
+    assert purge_unnamed_audio(cfg, time.time() + 60) == 4 and list(audio.glob("*.wav")) == []
+
+
 def test_a_write_that_fails_mid_call_is_one_warning_naming_the_call_and_its_file_which_is_closed_whole(
         two_calls, tmp_path, monitor_logs):
     """A disk that fills mid-call (here a real limit on the size of the files the process writes,

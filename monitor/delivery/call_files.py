@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Callable, Iterable
 
 from ..config import Config
 from ..files import replaced
+from ..local_time import local_text
 from .store_rows import LIVE_SOURCE
 
 if TYPE_CHECKING:
@@ -467,6 +468,16 @@ def _whose_files(folder: Path, db: str) -> str:
     return "only this"
 
 
+def started_name(started_at: float) -> str:
+    """The name (without ``.wav``) of the audio of a call started at unix seconds ``started_at`` that
+    has no id yet: ``call-started-20261025-013000``, its local start time, and in the hour a change
+    of daylight saving time repeats, its zone too (:func:`~monitor.local_time.local_text`), which
+    tells the two readings of the wall clock apart: ``call-started-20261025-023000-CEST``, an hour
+    later ``-CET`` (the offset, ``-+0200``, in a zone whose two readings have one abbreviation: no
+    colon, which some shared file systems refuse). A purge finds them all as ``call-started-*.wav``."""
+    return "call-started-" + local_text(started_at, "%Y%m%d-%H%M%S").replace(" ", "-").replace(":", "")
+
+
 _NEW_PRIVATE = os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 """How a call's audio file is made: a new file of this process, never one there before (another
 user's, readable by them, in a folder they may write) nor one a symbolic link there points to."""
@@ -475,15 +486,16 @@ user's, readable by them, in a folder they may write) nor one a symbolic link th
 def new_audio_file(folder: Path, call_id: int | None, started_at: float) -> tuple[Path, int]:
     """A new, empty, private file for a call's audio, and its descriptor (the audio is written through
     it, never by its name): ``call-<id>.wav`` (whatever was at that name, an earlier call's file or a
-    link, removed first), or without an id ``call-started-<local start time>.wav`` (``-2``, ``-3``, ...
-    if that exists)."""
+    link, removed first), or without an id ``call-started-<local start time>.wav`` (:func:`started_name`;
+    ``-2``, ``-3``, ... if that exists, as long as it does: a file of that name still written, or
+    waiting for its call's id)."""
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     if call_id is not None:
         path = folder / audio_name(call_id)
         with contextlib.suppress(FileNotFoundError):
             path.unlink()
         return path, os.open(path, _NEW_PRIVATE, 0o600)
-    stem = "call-started-" + time.strftime("%Y%m%d-%H%M%S", time.localtime(started_at))
+    stem = started_name(started_at)
     for n in range(1, 1000):
         path = folder / (f"{stem}.wav" if n == 1 else f"{stem}-{n}.wav")
         try:
