@@ -45,6 +45,18 @@ def test_a_notification_says_what_the_alert_means_then_what_to_do_then_the_measu
     assert NotifySink.format(phrase).body.splitlines() == ['Distress phrase: the caller said "I can\'t breathe"', "• Ask"]
 
 
+def test_an_acknowledgement_in_the_hour_daylight_saving_time_repeats_says_its_zone(in_berlin):
+    """Berlin's clocks read 02:30:30 twice on 2026-10-25: the notification of an acknowledgement then
+    says which (CEST, an hour later CET); an hour before, the time is as it was."""
+    cest, cet = in_berlin
+    said = [NotifySink.format_acked(AlertAckedEvent(t=1.0, call_id=3, alert_id=5, kind="possible_emergency",
+                                                    severity="critical", by="Dana", acked_at=at + 30)).body
+            for at in (cest - 3600, cest, cet)]
+    assert [body.split(": they have seen it")[0] for body in said] == [
+        f"Supervisor Dana acknowledged this critical alert at {clock}" for clock in
+        ("01:30:30", "02:30:30 CEST", "02:30:30 CET")]
+
+
 MARKUP = "<a href='https://example.com/'>Dana</a> & <b>co</b>"
 """Text from outside (a name typed on the console, a caller's words, a configured action) that a
 notification server, reading a body as markup, would render as a link and bold text."""

@@ -750,6 +750,26 @@ def test_stored_call_report(det, tmp_path, capsys):
     assert page.marks == []  # its words were stored beside the replay, which spotted no phrase: no alert marks one
 
 
+def test_a_reports_start_in_the_hour_daylight_saving_time_repeats_says_its_zone_and_the_page_its_local_time(
+        det, in_berlin):
+    """Berlin's clocks read 02:30 twice on 2026-10-25 (CEST, then CET): a call's report says which its
+    start was, as ``alerts`` does; an hour before, the time is as it was. The time the page was made
+    is the local time now, through the same function (with its zone in such an hour too)."""
+    import time
+
+    from monitor.local_time import local_text
+    from monitor.report.html import render_html
+    cest, cet = in_berlin
+    before = time.time()
+    pages = [" ".join(parse(render_html(dataclasses.replace(det["data"], started_at=at), None)).text)
+             for at in (cest - 3600, cest, cet)]
+    after = time.time()
+    assert [re.search(r"started (.+?) · ", page).group(1) for page in pages] == [
+        "2026-10-25 01:30:00", "2026-10-25 02:30:00 CEST", "2026-10-25 02:30:00 CET"]
+    generated = {re.search(r"generated (.+?) by call-monitor", page).group(1) for page in pages}
+    assert generated <= {local_text(t, "%Y-%m-%d %H:%M") for t in (before, after)}, generated
+
+
 @pytest.mark.parametrize(("options", "said"), [
     (["--caller-channel", "3"], "--caller-channel 3 is"),
     (["--agent-channel", "-1"], "--agent-channel -1 is"),

@@ -308,6 +308,26 @@ def test_a_status_line_outside_any_call_is_stamped_with_the_wall_clock_not_a_cal
         "[00:35.7] info: call 2: the caller's source gives input again"]
 
 
+def test_wall_clock_times_on_the_terminal_in_the_hour_daylight_saving_time_repeats_say_their_zone(in_berlin):
+    """Berlin's clocks read 02:30 twice on 2026-10-25 (CEST, then CET): a status line outside any call
+    and a supervisor's acknowledgement stamped then say which, so two lines an hour apart do not read
+    alike; an hour before, the time is as it was."""
+    from monitor.events import AlertAckedEvent, StatusEvent
+    cest, cet = in_berlin
+    found = [StatusEvent(t=1.0, message="caller leg: source softphone.monitor found", at=at)
+             for at in (cest - 3598, cest + 2, cet + 2)]
+    acked = [AlertAckedEvent(t=97.0, call_id=3, alert_id=5, kind="slow_speech", severity="warning", by="anna",
+                             acked_at=at) for at in (cest + 30, cet + 30)]
+    assert lines(*found, *acked, name_calls=True) == [
+        "[no call, 01:30:02] info: caller leg: source softphone.monitor found",
+        "[no call, 02:30:02 CEST] info: caller leg: source softphone.monitor found",
+        "[no call, 02:30:02 CET] info: caller leg: source softphone.monitor found",
+        "[call 3, 01:37.0] acknowledged slow_speech (warning) by supervisor anna at 02:30:30 CEST: the supervisor "
+        "has seen this alert",
+        "[call 3, 01:37.0] acknowledged slow_speech (warning) by supervisor anna at 02:30:30 CET: the supervisor "
+        "has seen this alert"]
+
+
 def test_the_live_daemon_s_status_lines_of_a_call_name_it_unless_they_say_it_themselves():
     """On a shift, a status line of a call ("configuration reloaded" 35 s into it, a note on its
     transcription) stamped with the call time alone does not say which call it is about: the live

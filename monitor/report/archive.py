@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import base64
 import csv
-import datetime as _dt
 import io
 import math
 import os
+import time
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence, TypedDict
 
@@ -33,6 +33,7 @@ from ..batch.table import legs_same_of, legs_swapped_of, quiet_legs_of
 from ..cue_registry import cue
 from ..delivery.store_files import no_database_there
 from ..events import NO_SPEECH_S
+from ..local_time import local_text
 from .data import ReportError
 from .figure import MUTED, SEVERITY_COLOURS, _pyplot, fmt_time
 from .html import CSS, HEAD, _e, table_head
@@ -399,7 +400,7 @@ def render_archive_html(table: str, rows: Sequence[dict[str, Any]], cfg: Config,
     banner_cls, banner = _banner(scored, flag, silent, broken, swapped, quiet, same)
     note_html = "".join(f"<p>{_e(n)}</p>" for n in notes)
     img = base64.b64encode(png).decode("ascii")
-    generated = _dt.datetime.now().strftime("%Y-%m-%d %H:%M")
+    generated = local_text(time.time(), "%Y-%m-%d %H:%M")  # with its zone in a repeated hour
     return (
         f"{HEAD}<title>Archive report: {_e(os.path.basename(table))}</title><style>{CSS}</style></head><body><main>"
         f"<h1>Archive report: {_e(os.path.basename(table))}</h1>"

@@ -5,8 +5,8 @@ comes from the call, the store or the configuration is HTML-escaped."""
 from __future__ import annotations
 
 import base64
-import datetime as _dt
 import html
+import time
 from typing import Any, Mapping
 
 from ..events import AlertClearedEvent
@@ -266,7 +266,7 @@ def render_html(data: ReportData, png: bytes | None) -> str:
         meta.append(f"no baseline ({_e(data.why_no_baseline)})")
     notes = "".join(f"<p>{_e(n)}</p>" for n in data.all_notes)
     figure = _figure(data, png)
-    generated = _dt.datetime.now().strftime("%Y-%m-%d %H:%M")
+    generated = local_text(time.time(), "%Y-%m-%d %H:%M")  # as the start: its zone in a repeated hour
     return (
         f"{HEAD}<title>Call report: {_e(one_line(data.title))}</title><style>{CSS}</style></head><body><main>"
         f"<h1>Call report: {_e(one_line(data.title))}</h1>"  # a name's line break written \n, as every line writes it

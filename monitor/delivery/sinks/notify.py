@@ -34,12 +34,12 @@ import queue
 import shutil
 import subprocess
 import threading
-import time
 from typing import Any, Callable, NamedTuple
 
 from ...alerts.evidence import redact_phrase_text
 from ...alerts.meaning import kind_name, meaning
 from ...events import AlertAckedEvent, AlertEvent, CallSummaryEvent, Event
+from ...local_time import local_text
 from ..words import said
 from .notify_buttons import MAX_WAITING, ButtonWaiters, NotShown, button_args, show_waiting
 
@@ -335,8 +335,9 @@ class NotifySink:
     def format_acked(ev: AlertAckedEvent, over: bool = False) -> Notification:
         """A critical alert's acknowledgement: who on the console saw it, and when (the body
         :func:`body_text`: the name is as the supervisor typed it); critical while its call goes on (the
-        alert stands), normal once it is ``over``."""
-        when = time.strftime("%H:%M:%S", time.localtime(ev.acked_at))
+        alert stands), normal once it is ``over``. Its time of day has its zone in an hour a change of
+        daylight saving time repeats (:func:`~monitor.local_time.local_text`)."""
+        when = local_text(ev.acked_at, "%H:%M:%S")
         said = f"Supervisor {ev.by} acknowledged this critical alert at {when}: they have seen it."
         if over:
             said += f" That call is over; the alert was raised {call_time(ev.t)} into it."

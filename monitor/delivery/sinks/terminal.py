@@ -5,12 +5,12 @@ from __future__ import annotations
 import os
 import re
 import sys
-import time
 from dataclasses import replace
 from typing import TextIO
 
 from ...alerts.meaning import meaning
 from ...console import one_line, severity_word
+from ...local_time import local_text
 from ..store_rows import LIVE_SOURCE
 from ...events import AlertAckedEvent, AlertClearedEvent, AlertEvent, CallSummaryEvent, Event, StatusEvent, WordsEvent, unjudged
 
@@ -24,11 +24,12 @@ def call_clock(t: float) -> str:
 
 
 def _stamp(ev: StatusEvent, name_calls: bool = False) -> str:
-    """A status line's stamp: ``[no call, HH:MM:SS]`` of the wall clock for a line outside any call;
+    """A status line's stamp: ``[no call, HH:MM:SS]`` of the wall clock for a line outside any call
+    (``[no call, 02:30:02 CEST]`` in an hour a change of daylight saving time repeats: :func:`local_text`);
     a call's as :func:`_call_stamp` says, but ``[mm:ss.s]`` alone when its message names the call
     already ("call 12 started", "call 12: the caller's source gives no input ...")."""
     if ev.at is not None:
-        return f"[no call, {time.strftime('%H:%M:%S', time.localtime(ev.at))}]"
+        return f"[no call, {local_text(ev.at, '%H:%M:%S')}]"
     named = ev.call_id is not None and re.search(rf"\bcall {ev.call_id}\b", ev.message) is not None
     return _call_stamp(ev.t, ev.call_id, name_calls and not named)
 
@@ -145,9 +146,10 @@ def _cleared_line(held: list[AlertClearedEvent], raised: tuple[str, ...], name_c
 
 def acked_line(ev: AlertAckedEvent, name_calls: bool = False) -> str:
     """A supervisor's acknowledgement of an alert, stamped as the alert was (:func:`_call_stamp`):
-    it says that the supervisor has seen the alert, which is all the console knows."""
+    it says that the supervisor has seen the alert, which is all the console knows. Its time of day
+    has its zone in an hour a change of daylight saving time repeats (:func:`local_text`)."""
     stamp = _call_stamp(ev.t, ev.call_id, name_calls)
-    when = time.strftime("%H:%M:%S", time.localtime(ev.acked_at))
+    when = local_text(ev.acked_at, "%H:%M:%S")
     return (f"{stamp} acknowledged {ev.kind} ({ev.severity}) by supervisor {ev.by} at {when}: "
             f"the supervisor has seen this alert")
 
