@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 import soundfile as sf
 
-from conftest import ALERTING_CALL, CALLS, SPEECH, call_monitor as cli, two_calls_line, wait_for
+from conftest import ALERTING_CALL, BERLIN_REPEATED, CALLS, SPEECH, call_monitor as cli, two_calls_line, wait_for
 from monitor.analysis.hop_series import read_series
 from monitor.capture.sources import FileSource
 from monitor.config import load_config
@@ -721,6 +721,22 @@ def test_audio_of_calls_started_in_the_hour_daylight_saving_time_repeats_is_name
     assert [p.name for p, _ in made] == ["call-started-20261025-013000.wav", "call-started-20261025-023000-CEST.wav",
                                          "call-started-20261025-023000-CET.wav", "call-started-20261025-033000.wav"]
     assert purge_unnamed_audio(cfg, time.time() + 60) == 4 and list(audio.glob("*.wav")) == []
+
+
+def test_audio_named_in_a_repeated_hour_whose_two_readings_share_one_abbreviation_says_the_offset_without_a_colon(
+        monkeypatch):
+    """A zone that calls both sides of its change by one name (a POSIX ``TZ`` of ``XYZ-1XYZ-2``) tells
+    the two 02:30:00 apart by their UTC offsets, written without the colon some shared file systems
+    refuse in a name."""
+    from monitor.delivery.call_files import started_name
+    monkeypatch.setenv("TZ", "XYZ-1XYZ-2,M3.5.0,M10.5.0/3")
+    time.tzset()
+    try:
+        names = [started_name(datetime.fromisoformat(t).timestamp()) for t in BERLIN_REPEATED]
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    assert names == ["call-started-20261025-023000-+0200", "call-started-20261025-023000-+0100"]
 
 
 def test_a_write_that_fails_mid_call_is_one_warning_naming_the_call_and_its_file_which_is_closed_whole(
