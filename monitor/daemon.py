@@ -81,7 +81,7 @@ from .local_time import local_text
 from .delivery.call_audio import CallAudio, CallAudioError
 from .delivery.call_files import CallFileWrites, audio_folder, audio_name, call_files_problem, report_path
 from .delivery.machine import machine_hash
-from .delivery.status_socket import wait_left
+from .delivery.status_socket import sent_clock, wait_left
 from .delivery.store import Store
 from .delivery.store_errors import StoreError
 from .delivery.sinks.webhook import agent_of
@@ -213,6 +213,26 @@ def gave_up_line(what: str, request: dict, left_s: float) -> str:
             f"(it waits {request['wait_s']:g} s); the daemon was held up (stopped, frozen or starved of CPU)")
 
 
+@dataclasses.dataclass(frozen=True)
+class SocketMark:
+    """A call mark of the status socket (:meth:`Daemon.control`) waiting for the capture loop."""
+
+    t: float  # when it came on the source clock (-inf for a source with none: the loop's next chunk)
+    what: str  # "start", "end", "hold" or "resume"
+    answer: concurrent.futures.Future  # what its client is told
+    request: dict = dataclasses.field(default_factory=dict)  # as the socket read it (``peer_pid`` added)
+    gives_up_at: float | None = None  # when its client gives up waiting (:func:`sent_clock`); None: it does not say
+
+    def late(self) -> str | None:
+        """:func:`gave_up_line` once the loop takes it too late for its client to hear it applied
+        (:data:`ANSWER_MARGIN_S`: the daemon was held up between its queueing and the loop taking
+        it); None while in time, or for a request that does not say how long its client waits."""
+        if self.gives_up_at is None:
+            return None
+        left = self.gives_up_at - sent_clock()
+        return gave_up_line(self.what, self.request, left) if left <= ANSWER_MARGIN_S else None
+
+
 ANALYSIS_BEHIND = "analysis behind"
 """The source (:func:`problem_of`) of the line saying that the analysis runs behind the capture."""
 
@@ -304,9 +324,8 @@ class Daemon:
         self._lag = Lag()
         self.boundaries = cfg.daemon.call_boundaries  # as at the start (its watcher is opened then)
         self.streams = StreamBoundaries(cfg.daemon.stream_end_grace_s) if "streams" in self.boundaries else None
-        # the socket's marks: (came at, what, answer)
-        self._controls: queue.Queue[tuple[float, str, concurrent.futures.Future]] = queue.Queue()
-        self._controls_later: list[tuple[float, str, concurrent.futures.Future]] = []
+        self._controls: queue.Queue[SocketMark] = queue.Queue()  # the socket's marks
+        self._controls_later: list[SocketMark] = []
         self._held: list[Chunk] = []  # the running call's audio held back while a split may be due
         self._marked = False  # the running call was begun by ``call start``
         self._hold_from: float | None = None  # the running call is on hold since then (``call hold``; source clock)
@@ -1167,14 +1186,20 @@ class Daemon:
         with this chunk."""
         controls = self._controls_due()
         streams = chunk.marks if self.streams is not None else ()
-        order = sorted([(m.t, 0, i) for i, m in enumerate(streams)] + [(c[0], 1, i) for i, c in enumerate(controls)])
+        order = sorted([(m.t, 0, i) for i, m in enumerate(streams)] + [(c.t, 1, i) for i, c in enumerate(controls)])
         for _, control, i in order:
             if not control:
                 self._stream_mark(streams[i], chunk.t0)
                 continue
-            _, what, answer = controls[i]
-            if answer.set_running_or_notify_cancel():  # not given up by its asker
-                self._answer(answer, lambda: self._control_mark(what, chunk.t0))  # (called at once)
+            mark = controls[i]
+            if not mark.answer.set_running_or_notify_cancel():  # given up by its asker
+                continue
+            late = mark.late()
+            if late is not None:  # "applied" would reach no client: not applied, whatever it was told
+                log.warning("%s", late)
+                mark.answer.set_result({"error": late})
+                continue
+            self._answer(mark.answer, lambda: self._control_mark(mark.what, chunk.t0))  # (called at once)
 
     def _on_hold(self, chunk: Chunk) -> Chunk:
         """``chunk`` with the caller's leg not heard from where the running call went on hold: what
@@ -1185,7 +1210,7 @@ class Daemon:
         column = self.source.legs.index(self.pipeline.cues.channel)
         return chunk.unheard_from(column, round((self._hold_from - chunk.t0) * self.source.rate))
 
-    def _controls_due(self) -> list[tuple[float, str, concurrent.futures.Future]]:
+    def _controls_due(self) -> list[SocketMark]:
         """The marks of the socket that came by the end of the chunk the loop took (on the source
         clock), in the order they came; the later ones wait for their chunk (``_controls_later``)."""
         while True:
@@ -1193,8 +1218,8 @@ class Daemon:
                 self._controls_later.append(self._controls.get_nowait())
             except queue.Empty:
                 break
-        due = [c for c in self._controls_later if c[0] <= self._now]
-        self._controls_later = [c for c in self._controls_later if c[0] > self._now]
+        due = [c for c in self._controls_later if c.t <= self._now]
+        self._controls_later = [c for c in self._controls_later if c.t > self._now]
         return due
 
     @staticmethod
@@ -1339,7 +1364,8 @@ class Daemon:
         "start"}``, ``{"call": "end"}``, ``{"call": "hold"}`` or ``{"call": "resume"}``, carried out by the capture loop with the chunk of the time it
         came on the source clock, after the stream changes that came before it (:meth:`_marks`), unless
         its client has given up waiting by then (its ``sent_at`` and ``wait_s``: :data:`ANSWER_MARGIN_S`),
-        which is said in one warning line; or ``{"word": {...}}``, the agent's word on an alert
+        as the socket reads it or as the loop takes it (:meth:`SocketMark.late`: the daemon held up
+        between the two), which is said in one warning line; or ``{"word": {...}}``, the agent's word on an alert
         (:meth:`agent_word`), kept at once."""
         if "word" in request:
             return self.agent_word(request["word"])
@@ -1349,8 +1375,9 @@ class Daemon:
             return {"error": f"unknown request {asked!r}: the daemon takes {{\"call\": \"start\"}}, "
                              "{\"call\": \"end\"}, {\"call\": \"hold\"}, {\"call\": \"resume\"} and "
                              "{\"word\": ...}"}
+        now = sent_clock()
         try:
-            left = wait_left(request)
+            left = wait_left(request, now)
         except ValueError as err:
             return {"error": f"call {what}: {err}: nothing was done"}
         if left is not None and left <= ANSWER_MARGIN_S:
@@ -1361,7 +1388,8 @@ class Daemon:
             timeout_s = left - ANSWER_MARGIN_S  # not carried out once its client would not hear it
         answer: concurrent.futures.Future = concurrent.futures.Future()
         # when it came on the source clock (a source with none, a recording: at the loop's next chunk)
-        self._controls.put((self.source.now() if hasattr(self.source, "now") else -math.inf, what, answer))
+        came = self.source.now() if hasattr(self.source, "now") else -math.inf
+        self._controls.put(SocketMark(came, what, answer, request, None if left is None else now + left))
         try:
             return answer.result(timeout_s)
         except concurrent.futures.TimeoutError:
@@ -1418,9 +1446,9 @@ class Daemon:
                 later.append(self._controls.get_nowait())
             except queue.Empty:
                 break
-        for _, _, answer in later:
-            if answer.set_running_or_notify_cancel():
-                answer.set_result({"error": why})
+        for mark in later:
+            if mark.answer.set_running_or_notify_cancel():
+                mark.answer.set_result({"error": why})
 
     def _between_calls(self, chunk: Chunk, onset: bool) -> None:
         """Keep the pre-roll, write what a failing database held back, close the calls a crash

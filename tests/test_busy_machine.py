@@ -29,7 +29,7 @@ import pytest
 import sounddevice as sd
 import soundfile as sf
 
-from conftest import CALLS, Hook, call_monitor, portaudio_afresh, start_daemon, until
+from conftest import CALLS, PY, ROOT, Daemon as DaemonProcess, Hook, call_monitor, portaudio_afresh, start_daemon, until
 from monitor.capture.audio_files import AnalysisStream
 from monitor.capture.sources import Chunk
 from monitor.capture.live import LiveSource, _block_callback
@@ -329,6 +329,56 @@ def test_a_call_mark_whose_client_gave_up_on_a_stopped_daemon_is_not_applied_onc
         r"\d+\.\d s ago \(it waits 12 s\); the daemon was held up \(stopped, frozen or starved of CPU\)", dropped[0]), d.err
     assert started.returncode == 0 and started.stdout.strip() == "call 1 started", started
     assert st["calls"] == 1 and st["call"]["call_id"] == 1, st
+
+
+STOPS_AS_IT_QUEUES_A_START = """
+import queue, signal, sys
+from monitor.cli import main
+from stop_points import signalled_as_called
+with signalled_as_called(queue.Queue, "put", signal.SIGSTOP, lambda q, item, *a, **k: getattr(item, "what", "") == "start"):
+    sys.exit(main(sys.argv[4:]))
+"""
+"""``call-monitor run ARGS`` (its arguments after the interpreter, ``-m monitor.cli``: as conftest's
+``Daemon`` runs it, under this as its ``prefix``) stopped (SIGSTOP, sent to itself) as its status
+socket's thread queues the first ``call start`` for the capture loop, before the loop can take it."""
+
+
+def test_a_call_mark_queued_just_before_the_daemon_is_stopped_is_not_applied_once_its_client_has_given_up(
+        env, tmp_path):
+    """The daemon is stopped (a machine that froze it) just as its status socket's thread queues a `call
+    start` for the capture loop, the mark read in time: its client waits 12 s and fails (exit 1, "not
+    applied"), the hook behind it retries. Continued, the loop took the mark and started a call anyway
+    (the thread's own wait had not run out before the loop got to it), and the retry started a second:
+    one call split in two. The loop now drops a mark whose client has given up by the time it takes
+    it, in the same warning line as the socket's: the retry starts the one call."""
+    (tmp_path / "c.toml").write_text("")
+    stopping = dict(env, PYTHONPATH=os.pathsep.join([str(ROOT), str(ROOT / "tests")]))
+    d = DaemonProcess(["--caller", "softphone.monitor", "--jsonl", "--config", str(tmp_path / "c.toml"), "--db",
+                       str(tmp_path / "e.db"), "--no-notify", "--no-transcribe"], stopping, tmp_path,
+                      prefix=[PY, "-c", STOPS_AS_IT_QUEUES_A_START])
+    try:
+        d.wait_running(env, timeout=20)
+        failed = call_monitor("call", "start", env=env, timeout=60)
+        stopped = _state(d.proc.pid) == "T"
+        os.kill(d.proc.pid, signal.SIGCONT)
+        assert d.wait_err("not applied: its client gave up waiting", 30), d.err
+        started = call_monitor("call", "start", env=env, timeout=60)
+        st = d.status(env)
+    finally:
+        d.kill()
+    assert stopped and failed.returncode == 1 and "call start not applied" in failed.stderr, (stopped, failed)
+    dropped = [e for e in d.err if "not applied" in e]
+    assert len(dropped) == 1 and re.fullmatch(
+        r"call-monitor: warning: call start from pid \d+ sent at \d\d:\d\d:\d\d not applied: its client gave up waiting "
+        r"\d+\.\d s ago \(it waits 12 s\); the daemon was held up \(stopped, frozen or starved of CPU\)", dropped[0]), d.err
+    assert not [e for e in d.err if "call 2" in e], d.err
+    assert started.returncode == 0 and started.stdout.strip() == "call 1 started", started
+    assert st["calls"] == 1 and st["call"]["call_id"] == 1, st
+
+
+def _state(pid: int) -> str:
+    """The state of process ``pid`` (``/proc/PID/stat``): "T" while it is stopped."""
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
 
 
 def test_a_call_mark_sent_by_hand_without_saying_how_long_it_waits_is_applied_however_late_it_is_read(

@@ -38,6 +38,7 @@ from monitor.release import RELEASE
 from monitor.capture.segmenter import Segmenter
 from monitor.pipeline import CallPipeline, run_source
 from monitor.capture.sources import Chunk, FileSource
+from monitor.daemon import SocketMark
 
 FIXTURE = ROOT / "audio_fixtures" / "calls" / "deteriorating_16k.wav"
 FIGURES = os.environ.get("CALLMONITOR_LIVE_FIGURES")  # make bench: where to write the measured figures
@@ -1973,7 +1974,7 @@ def mark_now(daemon, what: str) -> "concurrent.futures.Future[dict]":
     """``call-monitor call WHAT`` (start, end, hold, resume) queued as the status socket's thread queues
     it (a recording has no clock: the capture loop takes it with its next chunk); its answer to come."""
     answer: concurrent.futures.Future[dict] = concurrent.futures.Future()
-    daemon._controls.put((-math.inf, what, answer))
+    daemon._controls.put(SocketMark(-math.inf, what, answer))
     return answer
 
 
