@@ -7,6 +7,7 @@ allowed); everything else on real SQLite files.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -18,6 +19,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 import pytest
@@ -356,6 +358,57 @@ def test_once_a_locked_database_works_again_the_writes_made_without_the_guard_wa
         assert not guard.failing
     assert store.get_call(call).ended_at is not None and len(store.list_alerts()) == 3
     holder.close()
+    store.close()
+
+
+@contextlib.contextmanager
+def locked_by_sqlite3(db: Path) -> Iterator[None]:
+    """Inside the block, the database ``db`` held by another program: ``sqlite3 DB "BEGIN EXCLUSIVE;"``,
+    its shell left open (SQLite's own lock, taken before the block begins)."""
+    holder = subprocess.Popen(["sqlite3", str(db)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdin is not None and holder.stdout is not None
+        holder.stdin.write("BEGIN EXCLUSIVE;\nSELECT 'held';\n")
+        holder.stdin.flush()
+        assert holder.stdout.readline() == "held\n"
+        yield
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_the_writes_made_around_the_guard_while_a_locked_database_fails_say_they_did_not_wait_for_the_lock(
+        tmp_path, monitor_logs):
+    """Another program holds the database (``sqlite3 DB "BEGIN EXCLUSIVE;"``): the guard's write that
+    finds it failing waits the busy timeout for the lock, and says "(waited 2 s)"; from its next
+    attempt on the store's connection waits no more while the guard knows it fails, and the writes
+    made without the guard (the agent's word, the webhook's delivery marks, the retention's purge)
+    fail at once. They said "(waited 2 s)" all the same; now they say that they did not wait."""
+    from monitor.delivery.words import keep_word
+    db = tmp_path / "e.db"
+    store = Store.open(db)
+    guard = StoreGuard(store, retry_s=0.0)
+    call = guard.start_call("live:test", time.time())
+    alert = guard.add_alert(call, AlertEvent(t=1.0, kind="k", severity="warning", message="m"))
+    delivery = store.enqueue_delivery(alert.alert_id, "webhook")
+    said = []
+    with locked_by_sqlite3(db):
+        t0 = time.monotonic()
+        guard.add_alert(call, AlertEvent(t=2.0, kind="k", severity="warning", message="m"))
+        waited = time.monotonic() - t0
+        assert not guard.retry()  # as the daemon's loop tries again: at once, not waiting any more
+        for write in (lambda: keep_word(store, alert.alert_id, "handled", "", time.time()),
+                      lambda: store.mark_delivered(delivery),
+                      lambda: store.purge(time.time())):
+            t0 = time.monotonic()
+            with pytest.raises(StoreError) as failed:
+                write()
+            said.append((str(failed.value), time.monotonic() - t0))
+    errors = [m for level, m in monitor_logs if level == "error"]
+    assert guard.failing and waited >= 1.9 and len(errors) == 1, (waited, errors)
+    assert errors[0].startswith(f"{db}: the database is locked by another program (waited 2 s); "), errors
+    for error, took in said:
+        assert error == f"{db}: the database is locked by another program (not waited for)" and took < 0.5, said
     store.close()
 
 

@@ -37,8 +37,8 @@ from .sqlite_file import closed_on_failure, connect_private, empty_log, made_who
 from .store_errors import StoreError
 from .store_files import (BUSY_TIMEOUT_S, CONSOLE_APPLICATION_ID, IMMUTABLE_READS, FileState, _console_error,
                           _describe, _not_sqlite, unusable, _open_to_read, _refusal, _tables_problem, a_folder, an_empty_file,
-                          file_state, is_bare_sqlite_file, is_empty_file, kept_changing, no_database, no_tables,
-                          unreachable)
+                          file_state, is_bare_sqlite_file, is_empty_file, kept_changing, lock_wait_s, no_database,
+                          no_tables, unreachable)
 from .store_rows import (DUE_ORDER_SQL, DUE_SQL, LIVE_SOURCE, MEMORY_ID_BASE, Ack, AgentWord, CallRecord, Delivery,
                          StoredAlert, _json, _json_of, _number, _text, _whole, beyond_wait, damaged_row, raised_at)
 from .store_schema import SCHEMA_VERSION, _too_new, make_or_upgrade, this_machine
@@ -245,8 +245,14 @@ class Store:
                 self._conn.execute("COMMIT")
             except sqlite3.Error as exc:
                 self._rollback()
-                raise StoreError(f"{self.path}: {_describe(exc, self.path)}") from None
+                raise self._failed(exc) from None
         self._last_commit = time.monotonic()
+
+    def _failed(self, exc: sqlite3.Error) -> StoreError:
+        """The error of a statement of this store's connection that failed with ``exc``: a lock said
+        with the wait the connection gave it then (:func:`lock_wait_s`: none while the store guard
+        knows the database fails, where only its attempt that found it failing waited)."""
+        return StoreError(f"{self.path}: {_describe(exc, self.path, lock_wait_s(self._conn))}")
 
     def _rollback(self) -> None:
         try:
@@ -266,7 +272,7 @@ class Store:
                 raise StoreError(f"{self.path}: {exc}") from None
             except sqlite3.Error as exc:  # full, locked past the busy timeout, damaged, gone
                 self._rollback()
-                raise StoreError(f"{self.path}: {_describe(exc, self.path)}") from None
+                raise self._failed(exc) from None
             if commit or time.monotonic() - self._last_commit >= self.COMMIT_EVERY_S:
                 self._commit()
             return int(cur.lastrowid or 0)
@@ -289,7 +295,7 @@ class Store:
             else:
                 raise StoreError(kept_changing(self.path))
             if failure is not None:
-                raise StoreError(f"{self.path}: {_describe(failure, self.path)}") from None
+                raise self._failed(failure) from None
             return rows
 
     def _reopen_to_read(self) -> None:
@@ -928,7 +934,7 @@ class Store:
                 empty_log(self._conn)  # the deleted rows' frames left the log
             except sqlite3.Error as exc:
                 self._rollback()
-                raise StoreError(f"{self.path}: {_describe(exc, self.path)}") from None
+                raise self._failed(exc) from None
             except BaseException:  # from ``first``: the transaction does not stay open
                 self._rollback()
                 raise

@@ -34,16 +34,30 @@ def unusable(p: str | os.PathLike[str], exc: sqlite3.DatabaseError) -> str:
     return f"{os.fspath(p)}: {_describe(exc, p)}" if is_damage(exc) else f"{os.fspath(p)}: not a callmonitor database ({exc})"
 
 
-def _describe(exc: BaseException, path: str | os.PathLike[str] | None = None) -> str:
+def lock_wait_s(conn: sqlite3.Connection | None) -> float:
+    """How long a statement of ``conn`` waits now for another program's lock (its busy timeout), in
+    seconds: 0 while the store guard knows the database fails (:meth:`Store.wait_for_locks`);
+    :data:`BUSY_TIMEOUT_S`, which every connection is opened with, where it cannot be asked (closed)."""
+    try:
+        return int(conn.execute("PRAGMA busy_timeout").fetchone()[0]) / 1000 if conn is not None else BUSY_TIMEOUT_S
+    except sqlite3.Error:
+        return BUSY_TIMEOUT_S
+
+
+def _describe(exc: BaseException, path: str | os.PathLike[str] | None = None,
+              waited_s: float = BUSY_TIMEOUT_S) -> str:
     """sqlite3's error as a short phrase a person can act on; an I/O error with what the file system
     of the database at ``path`` says of it (full, read-only), which SQLite does not: a database
-    opened on a full disk, whose -shm file cannot be given its size, is "disk I/O error" alone."""
+    opened on a full disk, whose -shm file cannot be given its size, is "disk I/O error" alone. A
+    lock is said with how long the statement waited for it, ``waited_s`` (:func:`lock_wait_s` of its
+    connection as it failed)."""
     text = first_line(exc)
     low = text.lower()
     if "full" in low:
         return "the disk is full"
     if "locked" in low or "busy" in low:
-        return f"the database is locked by another program (waited {BUSY_TIMEOUT_S:g} s)"
+        return "the database is locked by another program " + (f"(waited {waited_s:g} s)" if waited_s > 0 else
+                                                               "(not waited for)")
     if is_damage(exc) or "not a database" in low:
         return f"the database file is damaged ({text})"
     if "readonly" in low or "read-only" in low:
