@@ -143,11 +143,13 @@ class RecentCalls:
 
     # ------------------------------------------------------------------ what the database holds
     def purge_old(self, now: float | None = None) -> None:
-        """Apply ``storage.retention_days`` (at start, then daily)."""
+        """Apply ``storage.retention_days`` (at start, then daily). The first purge (at the start, or
+        as a database not opened then opens) does not wait for another program's lock on the
+        database, which the capture would wait for: it is tried again with the next, said in its line."""
         now = time.time() if now is None else now
         if self._last_purge is not None and now - self._last_purge < PURGE_EVERY_S or not self._store_open():
             return
-        self._last_purge = now
+        at_start, self._last_purge = self._last_purge is None, now
         cfg = self._files_cfg()
         days = cfg.storage.retention_days
         if days <= 0:
@@ -160,9 +162,9 @@ class RecentCalls:
             deleted.append(purge_call_files(cfg, calls, folders))
         try:
             folders = self.store.call_folders()
-            counts = self.store.purge(now - days * 86400.0, first=first)
+            counts = self.store.purge(now - days * 86400.0, first=first, waits=not at_start)
         except StoreError as err:
-            log.warning("old calls not purged: %s", err)
+            log.warning("old calls not purged: %s; the next purge, in %g h, tries again", err, PURGE_EVERY_S / 3600)
             return
         self._forget(gone)
         files = sum(deleted) + purge_unnamed_audio(cfg, now - days * 86400.0, self._unnamed_audio(), folders) \

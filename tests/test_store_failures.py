@@ -837,6 +837,48 @@ def test_calls_left_open_are_closed_once_the_database_works_again_not_only_at_th
 # --------------------------------------------------------------------------- retention
 
 
+def test_a_daemon_started_on_a_locked_database_listens_at_once_and_leaves_its_purge_to_the_next(
+        tmp_path, monitor_logs):
+    """The daemon starts on a database another program holds (``sqlite3 DB "BEGIN EXCLUSIVE;"``), a call
+    older than ``storage.retention_days`` in it: its purge at the start waited SQLite's 2 s for the
+    lock before the capture loop took its first audio. It now tries without waiting, says in one line
+    that the old calls are not purged and that the next purge (a day later) tries again, and listens
+    at once; the old call stays meanwhile."""
+    from monitor.daemon import Daemon
+    from monitor.daemon_recent import PURGE_EVERY_S
+    from monitor.capture.sources import Chunk
+    db = tmp_path / "e.db"
+    store = Store.open(db)
+    old = store.start_call("live:caller=softphone.monitor", time.time() - 40 * 86400)
+    store.end_call(old, 60.0, {}, time.time() - 40 * 86400 + 60)
+    seen: dict = {}
+
+    class Silence:
+        rate, legs = 8000, ("caller",)
+
+        def chunks(self):
+            seen["listening after"] = time.monotonic() - seen["started"]
+            for i in range(3):
+                yield Chunk(i * 1.0, np.zeros((8000, 1), np.float32))
+
+        def stop(self):
+            pass
+
+    cfg = load_config(overrides={"storage.db": str(db)}, user_config=False)
+    daemon = Daemon(cfg, Silence(), store, {})
+    with locked_by_sqlite3(db):
+        seen["started"] = time.monotonic()
+        daemon.run()
+    assert seen["listening after"] < 1.0, seen
+    said = [(level, m) for level, m in monitor_logs if "purge" in m]
+    assert said == [("warning", f"old calls not purged: {db}: the database is locked by another program (not waited "
+                                "for); the next purge, in 24 h, tries again")], said
+    assert store.get_call(old) is not None
+    daemon.recent.purge_old(time.time() + PURGE_EVERY_S)  # the next, a day later
+    assert store.get_call(old) is None
+    store.close()
+
+
 def test_purge_of_a_database_that_is_not_there_is_one_line_and_exit_2_and_makes_none(tmp_path):
     """A mistyped --db reads as every command that reads a database reads it, not as a purge done."""
     db = tmp_path / "typo.db"

@@ -17,6 +17,7 @@ and the checks of a damaged row (``store_rows``), and its errors (``store_errors
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
@@ -26,7 +27,7 @@ import threading
 import time
 from dataclasses import fields
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 from ..config import StorageConfig
 from ..config.urls import redact_url
@@ -85,6 +86,21 @@ def _agent_file_of(summary: str | None) -> dict[str, Any]:
         return {}
     agent_file = kept.get(AGENT_RECORDING) if isinstance(kept, dict) else None
     return {AGENT_RECORDING: agent_file} if isinstance(agent_file, str) else {}
+
+
+@contextlib.contextmanager
+def _lock_waits(conn: sqlite3.Connection | None, waits: bool) -> Iterator[None]:
+    """Inside the block, ``conn`` waits for another program's lock only if ``waits`` (else its busy
+    timeout is 0); after it, as it waited before."""
+    if waits or conn is None:
+        yield
+        return
+    before = int(conn.execute("PRAGMA busy_timeout").fetchone()[0])
+    conn.execute("PRAGMA busy_timeout = 0")
+    try:
+        yield
+    finally:
+        conn.execute(f"PRAGMA busy_timeout = {before}")
 
 
 class Store:
@@ -896,17 +912,19 @@ class Store:
             closed.append(call_id)
         return closed
 
-    def purge(self, before: float,
-              first: Callable[[list[tuple[int, float, float, str]]], None] | None = None) -> dict[str, int]:
+    def purge(self, before: float, first: Callable[[list[tuple[int, float, float, str]]], None] | None = None,
+              *, waits: bool = True) -> dict[str, int]:
         """Delete the calls that started before ``before`` (unix seconds) with everything they hold;
         returns the rows deleted per table, overwritten in the file (``secure_delete``) and gone from
         its write-ahead log (emptied once they are out of it). Undelivered webhook rows of those calls go too, and the
         supervisors' acknowledgements of their alerts (with those of no alert here, acknowledged
         before ``before``: of an alert posted from memory that was never written).
         ``first`` is handed those calls' (id, started_at, ended_at, source) in the same transaction,
-        before their rows go (to delete their files while no new call can take their ids)."""
+        before their rows go (to delete their files while no new call can take their ids). Without
+        ``waits`` it fails at once on another program's lock, as it finds it, where it would wait the
+        busy timeout (the daemon's purge at its start, which the capture does not wait for)."""
         counts: dict[str, int] = {}
-        with self._lock:
+        with self._lock, _lock_waits(self._conn, waits):
             old = "SELECT id FROM calls WHERE started_at < ? AND ended_at IS NOT NULL"
             try:
                 self._commit()

@@ -36,8 +36,9 @@ def unusable(p: str | os.PathLike[str], exc: sqlite3.DatabaseError) -> str:
 
 def lock_wait_s(conn: sqlite3.Connection | None) -> float:
     """How long a statement of ``conn`` waits now for another program's lock (its busy timeout), in
-    seconds: 0 while the store guard knows the database fails (:meth:`Store.wait_for_locks`);
-    :data:`BUSY_TIMEOUT_S`, which every connection is opened with, where it cannot be asked (closed)."""
+    seconds: 0 while the store guard knows the database fails (:meth:`Store.wait_for_locks`), and in
+    a purge that does not wait (the daemon's at its start); :data:`BUSY_TIMEOUT_S`, which every
+    connection is opened with, where it cannot be asked (closed)."""
     try:
         return int(conn.execute("PRAGMA busy_timeout").fetchone()[0]) / 1000 if conn is not None else BUSY_TIMEOUT_S
     except sqlite3.Error:
