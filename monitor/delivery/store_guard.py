@@ -13,9 +13,10 @@ of a leg every its interval, final lines with words) in the line that says it wo
 :attr:`StoreGuard.dropped_of`.
 
 Only the attempt that finds the database failing may wait SQLite's busy timeout for another
-program's lock: while it fails, every attempt (a retry, a write) fails at once
-(:meth:`Store.wait_for_locks`), so a database locked for a minute costs the pipeline's thread,
-which writes, one wait, not one at each attempt, and the audio is not held up behind it. Once a
+program's lock: from then on, while it fails, every attempt (a retry, a write) fails at once
+(:meth:`Store.wait_for_locks`), and so does every write made without the guard, so a database
+locked for a minute costs the pipeline's thread, which writes, one wait, not one at each attempt,
+and the audio is not held up behind it. Once a
 write goes through, the store's connection, which the writes made without the guard share, waits
 again. A held alert written late is told to each of :attr:`StoreGuard.written`'s
 callbacks (the alert as the sinks got it, unstored, and as stored, with its id), so that the webhook
@@ -249,6 +250,7 @@ class StoreGuard:
         if not self.failing:
             self.last_error = str(err)
             self.failing = True
+            self._wait_for_locks(False)  # the writes made without the guard too, before its next attempt
             self._dropped_now = dict.fromkeys(DROPPED, 0)
             log.error("%s; alerts go on, marked as not stored, and are written when the database works again; %s",
                       err, NOT_KEPT)
