@@ -1883,6 +1883,40 @@ def test_a_transcribed_batch_under_storage_transcripts_false_stores_no_words_as_
     assert stored_call(batch_db, batch_call)["summary"]["transcribed"] is True  # heard, not kept
 
 
+def test_resume_after_storage_transcripts_is_turned_off_deletes_the_words_of_the_calls_it_skips(tmp_path):
+    """docs/recordings.md: a batch transcribed with its words kept, then run again with --resume once
+    ``storage.transcripts`` is false, skips the calls already scored (the setting changes no score),
+    and deletes their words: a user who turned the words off finds none of the batch's in the
+    database, as after a batch scored under it. The rest of each call (alerts, cues, summary) stays, and
+    one line says how many calls' words were deleted; a second --resume has none left and says nothing
+    of them."""
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+    env["VOSK_MODEL_PATH"] = str(packaged_model_dirs(tmp_path / "models"))
+    kept, off = tmp_path / "kept.toml", tmp_path / "off.toml"
+    kept.write_text('[transcription]\nlanguage = "ko"\n', encoding="utf-8")
+    off.write_text('[transcription]\nlanguage = "ko"\n\n[storage]\ntranscripts = false\n', encoding="utf-8")
+    passage = tmp_path / "passage.wav"
+    x, sr = sf.read(SPEECH / "ko_passage.wav", frames=16000 * 24)
+    sf.write(passage, x, sr)
+    db = tmp_path / "events.db"
+    base = ["batch", "--transcribe", str(passage), "--workers", "1", "--quiet", "--db", str(db), "--resume"]
+    first = call_monitor_here(*base, "--config", str(kept), env=env)
+    assert first.returncode == 0, first.stderr
+    (call_id,), = db_rows(db, "SELECT id FROM calls")
+    assert transcript(db, call_id), "the first batch kept no words to delete"
+    before = stored_call(db, call_id)
+    resumed = call_monitor_here(*base, "--config", str(off), env=env)
+    assert resumed.returncode == 0, resumed.stderr
+    assert "0 scored, 1 already scored, 0 failed" in resumed.stderr
+    assert f"call-monitor: the words of 1 call scored before were deleted from {db}, as storage.transcripts = " \
+        "false keeps none" in resumed.stderr.splitlines()
+    assert db_rows(db, "SELECT COUNT(*) FROM transcript") == [(0,)]
+    assert db_rows(db, "SELECT id FROM calls") == [(call_id,)] and stored_call(db, call_id) == before
+    again = call_monitor_here(*base, "--config", str(off), env=env)
+    assert again.returncode == 0 and "were deleted" not in again.stderr, again.stderr
+    assert "1 already scored" in again.stderr
+
+
 def test_transcribe_without_a_model_gets_one_line_and_exit_2(tmp_path):
     env = {**os.environ, "VOSK_MODEL_PATH": str(tmp_path), "XDG_CACHE_HOME": str(tmp_path / "cache"),
            "HOME": str(tmp_path)}

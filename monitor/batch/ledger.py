@@ -157,6 +157,15 @@ class BatchStore(Store):
                            config_hash))
         return json.loads(rows[0][0]) if rows else None
 
+    def forget_words(self, call_id: int) -> bool:
+        """Delete the words stored call ``call_id`` holds (a call scored under ``storage.transcripts``,
+        skipped by a ``--resume`` under false); whether it held any."""
+        with self.atomic():
+            if not self._read("SELECT 1 FROM transcript WHERE call_id = ? LIMIT 1", (call_id,)):
+                return False
+            self._write("DELETE FROM transcript WHERE call_id = ?", (call_id,), commit=True)
+        return True
+
     def ledger_count(self) -> int:
         return int(self._read("SELECT COUNT(*) FROM batch_calls")[0][0])
 

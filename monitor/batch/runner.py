@@ -133,6 +133,9 @@ class BatchOutcome:
     again: int = 0
     """Calls scored and stored although the database held them scored already from the same
     content, legs and configuration (a batch run again without ``--resume``): stored twice."""
+    words_deleted: int = 0
+    """Calls skipped as already scored whose stored words were deleted, ``storage.transcripts``
+    being false now (:meth:`BatchRun._take_earlier`)."""
     cancelled: int = 0
     """Calls under way on a running cluster (``--scheduler``) whose tasks the batch cancelled as it
     stopped (:meth:`BatchRun.run`)."""
@@ -1188,6 +1191,8 @@ class BatchRun:
             return False
         self._rows[result.job.index] = dict(row, **job_cells(result.job, result.channels), status="already_scored")
         self.outcome.skipped += 1
+        if not self.storage.transcripts and self.store.forget_words(int(row["db_call_id"])):
+            self.outcome.words_deleted += 1  # scored while words were kept: the setting now keeps none
         return True
 
     def _take(self, result: CallResult) -> None:

@@ -454,6 +454,10 @@ def _finish(args: argparse.Namespace, cfg, outcome, phase: _Phase, scores: list[
         warning(f"{outcome.again} of the calls scored were in {phase.db} already, scored from the same recording, "
                 "legs and configuration, and are now stored twice (alerts and call reports list both); "
                 "--resume skips such calls")
+    if outcome.words_deleted:
+        calls = "call" if outcome.words_deleted == 1 else "calls"
+        info(f"the words of {outcome.words_deleted} {calls} scored before were deleted from {name_text(phase.db or '')}, "
+             "as storage.transcripts = false keeps none")
     unheard = f" ({outcome.without_words} without their words)" if outcome.without_words else ""
     speed = f" ({outcome.xrt:.0f}x real time)" if outcome.audio_s > 0 else ""  # none when all was scored before
     on = f" on {outcome.workers} worker(s)" if outcome.workers else ""  # those that scored a call
