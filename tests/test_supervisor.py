@@ -35,7 +35,8 @@ from monitor.config.listen import host_of, parse_listen
 from monitor.config.tokens import parse_agent_tokens
 from monitor.release import RELEASE
 from monitor.supervisor.auth import Auth, load_or_create_token
-from monitor.supervisor.store import SCHEMA_VERSION, ConsoleStore, ConsoleStoreError, Heartbeat, IncomingAlert
+from monitor.supervisor.store import (SCHEMA_VERSION, ConsoleStore, ConsoleStoreError, DaemonIdTaken, Heartbeat,
+                                      IncomingAlert)
 
 
 CONSOLE_SCHEMA_1 = """
@@ -306,7 +307,8 @@ def test_the_console_keeps_alerts_and_agents_only_for_its_retention_period(tmp_p
                               call_id=4)
         store.acknowledge(store.add_alert(alert, now=seen)[0]["id"], "Dana", now=seen)
         store.heartbeat(Heartbeat(daemon, daemon, 30.0, {}, reports=((4, "https://r.example/4.html"),)), now=seen)
-    store.forget("d-old", now=old)
+    store.forget("d-old", now=old)  # its heartbeats' row deleted then, its alert left to the retention
+    store.heartbeat(Heartbeat("d-gone", "erin", 30.0, {}), now=old)  # a desktop long silent, not forgotten
     store.close()
     cfg = tmp_path / "console.toml"
     cfg.write_text("[supervisor]\nretention_days = 30\n")
@@ -1650,6 +1652,41 @@ def test_forgetting_one_daemon_of_a_name_leaves_an_agent_of_that_name_at_another
             "the option out"]
     finally:
         console.stop()
+
+
+def test_forgetting_an_agent_deletes_its_heartbeats_row_and_keeps_its_alerts_and_its_id_as_its_own(tmp_path):
+    """A desktop taken out of service and forgotten: the console deletes what it kept of the daemon's
+    heartbeats (its last status, the address it posted from), from the database's bytes too, rather than
+    keeping it hidden until the retention. Its alerts and their report links stay (the console's record
+    of what was raised), and so does the note that it was forgotten (its id, name and when): a second
+    forget answers as the first, another agent's own token still may not post under its id, and its
+    own posting again lists it again. The note goes with the retention, once nothing else of it is left."""
+    db = tmp_path / "console.db"
+    store = ConsoleStore.open(db)
+    try:
+        store.heartbeat(Heartbeat("d-alice", "alice", 30.0, {"machine": "desk-alice-0417", "stopped": True},
+                                  reports=((4, "https://r.example/4.html"),)), remote="10.0.0.17")
+        store.heartbeat(Heartbeat("d-quiet", "carol", 30.0, {"machine": "desk-carol-0923", "stopped": True}))
+        alert = IncomingAlert(daemon_id="d-alice", alert_id=1, agent="alice", kind="possible_emergency",
+                              severity="critical", message="m", t=9.0, evidence={}, actions=(), call_id=4)
+        store.add_alert(alert)
+        assert store.forget("alice") == ["d-alice"] and store.forget("carol") == ["d-quiet"]
+        assert sqlite3.connect(db).execute("SELECT daemon_id FROM agents").fetchall() == []
+        assert [(a["daemon_id"], a["report_url"]) for a in store.alerts()] == [("d-alice", "https://r.example/4.html")]
+        assert store.agents() == [] and [f["daemon_id"] for f in store.forgotten()] == ["d-alice", "d-quiet"]
+        assert store.forget("carol") == ["d-quiet"]  # heard of still: forgotten again, not "no agent named"
+        with pytest.raises(DaemonIdTaken):
+            store.heartbeat(Heartbeat("d-quiet", "mallory", 30.0, {}), own_id_only=True)
+        store.heartbeat(Heartbeat("d-quiet", "carol", 30.0, {"stopped": False}), own_id_only=True)
+        assert [g["daemon_id"] for g in store.agents()] == ["d-quiet"] and store.forget("carol") == ["d-quiet"]
+        store.purge(before=time.time() - 86400.0)  # a day's retention: forgotten now, kept
+        assert [f["daemon_id"] for f in store.forgotten()] == ["d-alice", "d-quiet"]
+        assert store.purge(before=time.time() + 1.0) == (1, 0)
+        assert store.forgotten() == []
+    finally:
+        store.close()
+    kept = b"".join(path.read_bytes() for path in tmp_path.glob("console.db*"))  # the file and its log
+    assert b"desk-alice-0417" not in kept and b"desk-carol-0923" not in kept and b"10.0.0.17" not in kept
 
 
 def test_forget_agent_takes_a_daemons_id_as_the_page_shows_its_end_or_its_start_and_lists_those_a_part_names(

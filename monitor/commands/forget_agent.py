@@ -3,7 +3,7 @@
 What the agent's "Forget" button on the console's page does, from a terminal or a script: ``POST
 /api/agents/forget`` with the console's shared token. The agent (each daemon that posted under the
 name, or the one ``--daemon ID`` names: one of two agents of one name) leaves the agents list until one
-of its daemons posts again; its alerts are kept.
+of its daemons posts again, what the console kept of its heartbeats deleted; its alerts are kept.
 """
 
 from __future__ import annotations
@@ -26,7 +26,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                        description="Take agent NAME off the supervisor console's agents list, as its row's "
                                    "\"Forget\" button does (a desktop taken out of service): each daemon that "
                                    "posted under the name (--daemon: that one alone), on every open page and after "
-                                   "a restart, until one of them posts again. Its alerts are kept. Asks the "
+                                   "a restart, until one of them posts again; what the console kept of their heartbeats (the last "
+                                   "status, the address) is deleted. Its alerts are kept. Asks the "
                                    "console with its shared token.",
                        epilog="Exit status: 0 forgotten; 1 no agent of that name (and daemon) at the console, or the "
                               "console not reachable or failing; 2 a NAME or --daemon ID that is empty or not valid "

@@ -391,12 +391,13 @@ class ConsoleStore:
 
     def _of_another(self, daemon_id: str, agent: str) -> bool:
         """Whether daemon ``daemon_id`` posted as another agent than ``agent`` (a heartbeat's row, an
-        alert kept): its id is that agent's, which an agent's own token may not post under. In the
+        alert kept, the note that it was forgotten): its id is that agent's, which an agent's own token may not post under. In the
         caller's transaction, under the lock."""
         return self._conn.execute(
             "SELECT 1 FROM agents WHERE daemon_id = ? AND agent != ? UNION ALL "
-            "SELECT 1 FROM alerts WHERE daemon_id = ? AND agent != ? LIMIT 1",
-            (daemon_id, agent, daemon_id, agent)).fetchone() is not None
+            "SELECT 1 FROM alerts WHERE daemon_id = ? AND agent != ? UNION ALL "
+            "SELECT 1 FROM forgotten WHERE daemon_id = ? AND agent != ? LIMIT 1",
+            (daemon_id, agent, daemon_id, agent, daemon_id, agent)).fetchone() is not None
 
     def _claim(self, daemon_id: str, agent: str, own_id_only: bool) -> None:
         """Raises :class:`DaemonIdTaken` when ``own_id_only`` (an agent's own token posts) and
@@ -532,8 +533,8 @@ class ConsoleStore:
 
     def purge(self, before: float) -> tuple[int, int]:
         """Delete the alerts received before ``before`` (unix seconds; their acknowledgements with
-        them), the agents last heard from before then (and the note that one was forgotten, once nothing
-        of it is left), and the call report links of calls no alert is left of, overwritten in the file
+        them), the agents last heard from before then (and the note that one was forgotten before then, once
+        nothing else of it is left), and the call report links of calls no alert is left of, overwritten in the file
         and gone from its write-ahead log; returns (alerts, agents) deleted."""
         with self._held():
             with transaction(self._conn):
@@ -541,8 +542,9 @@ class ConsoleStore:
                 agents = self._conn.execute("DELETE FROM agents WHERE last_seen < ?", (before,)).rowcount
                 self._conn.execute("DELETE FROM reports WHERE NOT EXISTS (SELECT 1 FROM alerts a WHERE "
                                    "a.daemon_id = reports.daemon_id AND a.call_id = reports.call_id)")
-                self._conn.execute("DELETE FROM forgotten WHERE daemon_id NOT IN (SELECT daemon_id FROM agents) "
-                                   "AND daemon_id NOT IN (SELECT daemon_id FROM alerts)")  # nothing left to hide
+                self._conn.execute("DELETE FROM forgotten WHERE at < ? AND daemon_id NOT IN (SELECT daemon_id FROM "
+                                   "agents) AND daemon_id NOT IN (SELECT daemon_id FROM alerts)",
+                                   (before,))  # nothing left to hide
             empty_log(self._conn)  # the deleted rows' frames left the log
             return alerts, agents
 
@@ -596,9 +598,11 @@ class ConsoleStore:
 
     def forget(self, agent: str, now: float | None = None, *, daemon_id: str | None = None) -> list[str]:
         """Leave agent ``agent`` out of the agents (a desktop removed from service): each of its
-        daemons, those that sent heartbeats and those that only sent alerts, or the one ``daemon_id``
-        names alone (one of two agents of one name: its whole id, or its end or start,
-        :func:`daemons_named`), until it posts again (a heartbeat, a new alert). Its alerts are kept.
+        daemons, those that sent heartbeats, those that only sent alerts and those forgotten before, or
+        the one ``daemon_id`` names alone (one of two agents of one name: its whole id, or its end or
+        start, :func:`daemons_named`), until it posts again (a heartbeat, a new alert). Its heartbeats'
+        row (its last status, the address it posted from) is deleted, from the file's log too; its alerts
+        are kept, and the note that it was forgotten keeps its id the agent's (:meth:`_of_another`).
         Returns the daemon ids forgotten (none: no such agent was ever heard, or none of its daemons is
         that one); raises :class:`AmbiguousDaemon` for a part of an id that names more than one."""
         now = time.time() if now is None else now
@@ -606,11 +610,14 @@ class ConsoleStore:
             with transaction(self._conn, "BEGIN IMMEDIATE"):
                 ids = [r[0] for r in self._conn.execute(
                     "SELECT daemon_id FROM agents WHERE agent = ? UNION SELECT daemon_id FROM alerts WHERE "
-                    "agent = ? ORDER BY 1", (agent, agent))]
+                    "agent = ? UNION SELECT daemon_id FROM forgotten WHERE agent = ? ORDER BY 1",
+                    (agent, agent, agent))]
                 if daemon_id is not None and len(ids := daemons_named(daemon_id, ids)) > 1:
                     raise AmbiguousDaemon(daemon_id, agent, ids)
                 self._conn.executemany("INSERT OR REPLACE INTO forgotten (daemon_id, agent, at) VALUES (?,?,?)",
                                        [(d, agent, now) for d in ids])
+                self._conn.executemany("DELETE FROM agents WHERE daemon_id = ?", [(d,) for d in ids])
+            empty_log(self._conn)  # the deleted rows' frames left the log
             return ids
 
     def forgotten(self) -> list[dict[str, Any]]:
