@@ -43,7 +43,7 @@ from monitor.report import (ReportError, from_file, from_store, maybe_write_call
 from monitor.cue_registry import cue, panels as registry_panels
 from monitor.alerts.evidence import fmt_duration
 from monitor.alerts.meaning import kind_name
-from monitor.report.figure import fmt_time
+from monitor.report.figure import fmt_time, html_report_command
 from monitor.analysis.hop_series import read_series
 from monitor.report.data import recording_warning
 from monitor.delivery.store import Store
@@ -1679,6 +1679,24 @@ def test_a_recording_named_with_a_line_break_is_titled_on_one_line_with_the_brea
     page = render(data, "html").decode("utf-8")
     assert "<title>Call report: new\\nline.wav</title>" in page and "<h1>Call report: new\\nline.wav</h1>" in page
     assert "timeline of new\\nline.wav: no alerts" in page
+
+
+def test_the_pages_source_line_names_recordings_with_a_line_break_as_every_line_writes_them(tmp_path):
+    """A call of two files named ``caller\\nleg.wav`` and ``agent\\nleg.wav``: the page's ``source:`` line
+    names both with the break written ``\\n``, as its title does, rather than a raw line break in
+    the page's text (which a browser shows as a space, and a copy of the line splits), and the
+    picture's pointer to the HTML report (a report not stored) names the file so too."""
+    x, rate = sf.read(CALLS / "normal_8k.wav", frames=8000 * 20, dtype="float32")
+    cfg = load_config(None, {"storage.db": str(tmp_path / "unused.db")}, user_config=False)
+    caller, agent = tmp_path / "caller\nleg.wav", tmp_path / "agent\nleg.wav"
+    sf.write(caller, x[:, 1], rate)
+    sf.write(agent, x[:, 0], rate)
+    data = from_file(str(caller), cfg, agent_file=str(agent))
+    page = render(data, "html").decode("utf-8")
+    shown = f"source: <code>{tmp_path}/caller\\nleg.wav</code> + agent's leg <code>{tmp_path}/agent\\nleg.wav</code>"
+    assert shown in page
+    assert "caller\nleg" not in page and "agent\nleg" not in page
+    assert html_report_command(data) == "call-monitor report caller\\nleg.wav -o report.html"
 
 
 @pytest.mark.parametrize("call", ["cut at 2:20", "23 minutes"])

@@ -271,7 +271,8 @@ def boxes_note(texts: Iterable[str], data: ReportData, in_page: bool, *, part: s
 def html_report_command(data: ReportData) -> str:
     """The command that writes the HTML report of the call of ``data`` (by its id if stored, else
     its file's name where the picture's font draws it), for a PNG alone to send its reader to."""
-    name = os.path.basename(data.source)
+    from ..console import one_line  # a name's line break written \n, as every line writes it
+    name = one_line(os.path.basename(data.source))
     again = (str(data.call_id) if data.call_id is not None else name if name and not _lacks_glyphs([name])
              else "FILE")
     return f"call-monitor report {again} -o report.html"

@@ -271,8 +271,8 @@ def render_html(data: ReportData, png: bytes | None) -> str:
         f"{HEAD}<title>Call report: {_e(one_line(data.title))}</title><style>{CSS}</style></head><body><main>"
         f"<h1>Call report: {_e(one_line(data.title))}</h1>"  # a name's line break written \n, as every line writes it
         f"<p class=\"meta\">{' &middot; '.join(meta)}</p>"
-        f"<p class=\"meta\">source: <code>{_e(data.source)}</code>"
-        + (f" + agent's leg <code>{_e(data.agent_source)}</code>" if data.agent_source else "")
+        f"<p class=\"meta\">source: <code>{_e(one_line(data.source))}</code>"  # as the title names it
+        + (f" + agent's leg <code>{_e(one_line(data.agent_source))}</code>" if data.agent_source else "")
         + f" &middot; generated {_e(generated)} "
         f"by call-monitor</p>{banner}"
         + (f"<div class=\"notes\">{notes}</div>" if notes else "")
