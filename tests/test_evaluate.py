@@ -400,6 +400,34 @@ def test_a_truncated_recording_is_an_error_not_scored_as_the_whole_call(tmp_path
     assert again.returncode == 1 and "truncated or damaged" in again.stderr  # never served from the cache
 
 
+CORPUS_TOOLS = ("warning_table", "fusion_llr", "onset_budget", "population_limits", "background_talk")
+"""The tools that read one split of the corpus as the evaluation reads it (``evaluate.corpus_tool_parser``)."""
+
+
+@pytest.mark.parametrize("name", CORPUS_TOOLS)
+@pytest.mark.parametrize("audio", ["missing", "cut short"])
+def test_a_corpus_tool_given_missing_or_cut_short_audio_says_it_in_one_line_naming_the_file(tmp_path, name, audio):
+    """The tools that read the corpus say a call's audio that is not there, or cut short (``head -c
+    5000``), in the evaluation's one line naming the file, exit 1, rather than a traceback (a
+    FileNotFoundError from hashing it for the cache, the replay's AudioFileError); a corpus folder
+    that is not there is one line too, exit 2."""
+    folder = fixture_folder(tmp_path, NAMES[:2])  # a healthy call and a labored one: each tool reads one
+    wav = tmp_path / "call_8k.wav"
+    if audio == "cut short":
+        wav.write_bytes((ROOT / "audio_fixtures" / "calls" / "normal_8k.wav").read_bytes()[:5000])
+    for label_file in folder.glob("*.json"):
+        label = json.loads(label_file.read_text())
+        label["files"] = {"8000": str(wav)}
+        label_file.write_text(json.dumps(label))
+    every = ["--noise", "all"] if name == "background_talk" else []  # its own default: the babble lines alone
+    done = tool(name, folder, "--split", "fixtures", "--rates", "8000", "--no-cache", *every)
+    said = ("no such file" if audio == "missing" else
+            "truncated or damaged, replayed the 0.15 s before its audio breaks off: not scored (an evaluation "
+            "scores whole files)")
+    assert one_line_error(done, name, code=1) == f"{name}: error: {wav}: {said}"
+    one_line_error(tool(name, tmp_path / "gone", "--split", "fixtures"), name, f"{tmp_path / 'gone'}: no such folder")
+
+
 @pytest.mark.parametrize("option, where, said", [
     ("--cache", "afile", "is not a folder"),
     ("--cache", "afile/sub", "cannot be made: {tmp}/afile is not a folder"),

@@ -902,7 +902,9 @@ def test_the_network_with_its_standardisation_folded_in_gives_the_scores_up_to_r
 @pytest.mark.parametrize("argv", [["--noisy-share", "-1"], ["--noisy-share", "nan"], ["--noisy-share", "inf"],
                                   ["--noisy-share", "x"], ["--noisy-snr", "5,inf"], ["--noisy-snr", "nan,30"],
                                   ["--noisy-snr", "30,5"], ["--noisy-snr", "x"], ["--line-noises", "bogus"],
-                                  ["--weak-noisy-share", "-1"], ["--weak-noisy-share", "nan"]])
+                                  ["--weak-noisy-share", "-1"], ["--weak-noisy-share", "nan"],
+                                  ["--weak-noisy-share", "1.5"], ["--weak-weight", "nan"], ["--weak-weight", "-1"],
+                                  ["--weak-weight", "0"]])
 def test_a_bad_noisy_line_value_is_a_one_line_error_naming_its_option_before_any_training(argv, capsys):
     with pytest.raises(SystemExit) as stop:
         tsc.parse(["--write", *argv])

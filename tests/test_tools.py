@@ -53,6 +53,13 @@ def test_recognizer_memory_refuses_no_minutes_of_audio_naming_the_option():
     option_refused(tool("recognizer_memory", "--minutes", "0"), "--minutes", "'0'")
 
 
+@pytest.mark.parametrize("value", ["0", "-300", "nan", "inf", "x"])
+def test_recognizer_memory_refuses_a_renewal_that_is_no_finite_time_naming_the_option(value):
+    """``--renew-s`` takes seconds of audio above 0 (left out: never renewed), refused before the
+    model is loaded; any value was taken (0 and below: never renewed, nan: never, unsaid)."""
+    option_refused(tool("recognizer_memory", "--renew-s", value), "--renew-s", repr(value))
+
+
 @pytest.mark.parametrize("name, argv", [
     ("bench", ["analyzer", "--seconds", "0"]), ("bench", ["analyzer", "--seconds", "-5"]),
     ("bench_peers", ["--seconds", "0"]), ("bench_peers", ["--pyin-seconds", "0"]),

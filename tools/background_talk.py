@@ -43,10 +43,10 @@ import numpy as np  # noqa: E402
 
 from monitor.analysis.cue_windows import CueTracker  # noqa: E402
 from monitor.analysis.frame_features import HOP_S, Frames  # noqa: E402
-from monitor.config import AnalysisConfig, Config, ConfigError  # noqa: E402
+from monitor.config import AnalysisConfig, Config  # noqa: E402
 from monitor.dsp.sound_class import SILENCE  # noqa: E402
 from tools import evaluate as ev  # noqa: E402
-from tools.evaluate import FrameRecord, Job, cache_load, frames_key, replay_file  # noqa: E402
+from tools.evaluate import FrameRecord, Job, cache_load, check_audio, frames_key, replay_file  # noqa: E402
 
 PROG = "background_talk"
 
@@ -172,7 +172,9 @@ def place_seconds(g: GatedFrames, spans: Mapping[str, list[tuple[float, float]]]
 
 def file_row(job: Job, cfg: Config, cache_dir: str | None, settled: bool = True) -> dict[str, Any]:
     """One file's figures: its id, rate, condition and :func:`place_seconds` (its frames from the
-    evaluation's cache ``cache_dir``, or replayed)."""
+    evaluation's cache ``cache_dir``, or replayed); raises AudioFileError for audio that cannot be
+    replayed (:func:`~tools.evaluate.check_audio`), cached or not."""
+    check_audio(job)
     record = cache_load(cache_dir, frames_key(job), FrameRecord) if cache_dir else None
     if record is None:
         record = replay_file(job, cfg)[1]
@@ -214,10 +216,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = ap.parse_args(argv)
     try:
         settings, cfg, jobs = ev.corpus_of(args)
-    except (ConfigError, ev.CorpusError) as exc:
-        return ev.fail(str(exc), prog=PROG)
-    jobs = [j for j in jobs if args.noise == "all" or j.condition.get("noise") == args.noise]
-    rows = [file_row(j, cfg, settings.cache_dir, args.verdict == "settled") for j in jobs]
+        jobs = [j for j in jobs if args.noise == "all" or j.condition.get("noise") == args.noise]
+        rows = [file_row(j, cfg, settings.cache_dir, args.verdict == "settled") for j in jobs]
+    except ev.CORPUS_PROBLEMS as exc:
+        return ev.corpus_failed(exc, PROG)
     for r in rows:
         r["snr"] = snr_band(r)
         r["hold_group"] = f"{r['group']}/{'hold' if r['on_hold'] else 'no hold'}"

@@ -512,9 +512,18 @@ def make_config(settings: Settings) -> Config:
     return _config_cached(settings.config, json.dumps(list(settings.overrides)))
 
 
+def check_audio(job: Job) -> None:
+    """Raise AudioFileError (one line naming the file: no such file, a folder, not audio, no
+    samples) for a job's audio that cannot be replayed, before anything reads it or hashes it for
+    the cache; a file whose audio breaks off is found as it is replayed (:func:`whole_replayed`)."""
+    probe(job.path)
+
+
 def cached_stream(job: Job, cfg: Config, cache_dir: str | None) -> tuple[CueStream | None, str]:
     """The file's cue stream from the cache: its cues, else the cue tracker over its cached frames
-    (then cached too). Returns (stream or None, "cache" | "frames")."""
+    (then cached too). Returns (stream or None, "cache" | "frames"); raises AudioFileError for a file
+    that cannot be replayed (:func:`check_audio`), cached or not."""
+    check_audio(job)
     fkey = frames_key(job)
     ckey = cue_key(job, cfg, fkey)
     stream = cache_load(cache_dir, ckey, CueStream)
@@ -534,8 +543,7 @@ def evaluate_job(job: Job, settings: Settings) -> dict[str, Any]:
     start = time.perf_counter()
     cfg = make_config(settings)
     try:
-        probe(job.path)  # a missing or broken file gets its one-line reason before anything reads it
-        stream, source = cached_stream(job, cfg, settings.cache_dir)
+        stream, source = cached_stream(job, cfg, settings.cache_dir)  # a missing or broken file: its one line
         if stream is not None:
             result = file_result(job, judge_cues(stream, cfg), source)
         else:
@@ -849,6 +857,18 @@ def fail(message: str, code: int = 2, prog: str = PROG) -> int:
     """Print ``prog: error: message`` on stderr; returns ``code`` (the exit status)."""
     print(f"{prog}: error: {message}", file=sys.stderr, flush=True)
     return code
+
+
+CORPUS_PROBLEMS: tuple[type[Exception], ...] = (ConfigError, CorpusError, AudioFileError)
+"""What a tool reading the corpus says in one line (:func:`corpus_failed`) rather than a traceback: its
+configuration, the corpus's folder and labels, a call's audio missing, unreadable or cut short."""
+
+
+def corpus_failed(exc: Exception, prog: str = PROG) -> int:
+    """``exc`` (one of :data:`CORPUS_PROBLEMS`) in one line naming its file (:func:`fail`); the exit
+    status: 1 for a call's audio, as the evaluation's run fails for it, 2 for the configuration or the
+    corpus."""
+    return fail(str(exc), 1 if isinstance(exc, AudioFileError) else 2, prog)
 
 
 def git_revision() -> str | None:

@@ -43,7 +43,7 @@ from typing import Any, Iterable, Mapping, Sequence
 import numpy as np
 
 from monitor.alerts.rules import EPS, EVIDENCE_CAP, AlertEngine, Fusion, Judgement, _Hysteresis
-from monitor.config import Config, ConfigError, EmergencyRuleConfig
+from monitor.config import Config, EmergencyRuleConfig
 from monitor.cue_registry import cue
 from monitor.events import AlertEvent
 from tools import evaluate as ev
@@ -511,8 +511,8 @@ def main(argv: list[str] | None = None) -> int:
         else:
             settings, cfg, jobs = ev.corpus_of(args)
             rec = record(ev.cue_streams(jobs, cfg, settings.cache_dir), cfg)
-    except (ConfigError, ev.CorpusError) as exc:
-        return ev.fail(str(exc), prog=PROG)
+    except ev.CORPUS_PROBLEMS as exc:
+        return ev.corpus_failed(exc, PROG)
     if (key := unsimulated(cfg.rules.possible_emergency)) is not None and (args.check or args.folds):
         return ev.fail(f"{key}: the record's fusion is replayed without it (compare the fusions without it: "
                        f"--set {key}=0, on the record and on the corpus)", prog=PROG)

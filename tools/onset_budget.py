@@ -31,7 +31,7 @@ from dataclasses import replace
 from typing import Any, Sequence
 
 from monitor.analysis.baseline import BaselineBuilder
-from monitor.config import Config, ConfigError
+from monitor.config import Config
 from monitor.cue_registry import cue
 from monitor.events import AlertEvent
 from monitor.alerts.rules import AlertEngine
@@ -112,20 +112,26 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     try:
         settings, cfg, jobs = ev.corpus_of(args)
-    except (ConfigError, ev.CorpusError) as exc:
-        return ev.fail(str(exc), prog=PROG)
-    labored = [j for j in jobs if j.expect_critical]
+        rows = budgets([j for j in jobs if j.expect_critical], cfg, settings.cache_dir, args.files)
+    except ev.CORPUS_PROBLEMS as exc:
+        return ev.corpus_failed(exc, PROG)
+    print(table(rows))
+    return 0
+
+
+def budgets(labored: Sequence[ev.Job], cfg: Config, cache_dir: str | None,
+            files: bool) -> list[tuple[ev.Job, dict[str, Any]]]:
+    """Each labored file's :func:`budget`, a line printed for each as it comes with ``files``."""
     rows = []
-    for job, stream in ev.cue_streams(labored, cfg, settings.cache_dir):
+    for job, stream in ev.cue_streams(labored, cfg, cache_dir):
         b = budget(job, stream, cfg)
         rows.append((job, b))
-        if args.files:
+        if files:
             cond = job.condition
             print(f"{job.id} {job.rate} {cond.get('severity')}/{cond.get('degrade')}/{cond.get('onset')} "
                   + " ".join(f"{k}={'-' if v is None else (f'{v:.0f}' if not isinstance(v, bool) else v)}"
                              for k, v in b.items()))
-    print(table(rows))
-    return 0
+    return rows
 
 
 if __name__ == "__main__":

@@ -57,7 +57,7 @@ import numpy as np  # noqa: E402
 from monitor.alerts.evidence import WINDOWS  # noqa: E402
 from monitor.alerts.rules import steady_tone  # noqa: E402
 from monitor.analysis.baseline import SHORT_SLACK_S  # noqa: E402
-from monitor.config import Config, ConfigError, RuleConfig  # noqa: E402
+from monitor.config import Config, RuleConfig  # noqa: E402
 from monitor.cue_registry import SPEECH_CUES, cue  # noqa: E402
 from monitor.events import CuesEvent  # noqa: E402
 from tools import evaluate as ev  # noqa: E402
@@ -344,7 +344,9 @@ def main(argv: list[str] | None = None) -> int:
         return fail("--call-quantile and --window-quantile must lie in (0, 1], --hold-s above 0")
     try:
         lines, proposals = run(args)
-    except (ConfigError, ev.CorpusError, ValueError) as exc:
+    except ev.CORPUS_PROBLEMS as exc:
+        return ev.corpus_failed(exc, PROG)
+    except ValueError as exc:
         return fail(str(exc))
     except OSError as exc:  # a call's audio or the cache
         return fail(f"{exc.filename or args.folder}: cannot read ({exc.strerror or exc})")

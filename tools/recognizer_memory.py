@@ -48,7 +48,8 @@ def main() -> None:
     ap.add_argument("--minutes", type=number_above(0.0), default=45.0,
                     help="minutes of audio to feed (default 45)")
     ap.add_argument("--no-gate", action="store_true", help="feed the silences too")
-    ap.add_argument("--renew-s", type=float, default=0.0, help="a new recognizer every S s of audio")
+    ap.add_argument("--renew-s", type=number_above(0.0), metavar="S",
+                    help="a new recognizer every S s of audio (default: the one recognizer throughout)")
     ap.add_argument("--dense", action="store_true", help="no gaps, loud noise floor")
     a = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="recmem"))

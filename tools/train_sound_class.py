@@ -86,7 +86,7 @@ from monitor.dsp.framing import frame_signal  # noqa: E402
 from monitor.dsp.runs import bridged_runs, runs  # noqa: E402
 from monitor.dsp.sound_class import BREATH, COUGH, FEATURES, SPEECH  # noqa: E402
 from tools.make_fixtures import TURN_RMS  # noqa: E402  (the weak voices' turns speak at the fixture calls' level)
-from tools.options import share, whole_number  # noqa: E402
+from tools.options import number_above, share, whole_number  # noqa: E402
 
 log = logging.getLogger(__name__)
 
@@ -986,10 +986,10 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--mixes", type=whole_number(1), default=DEFAULT_MIXES, help=f"mixtures per half (default {DEFAULT_MIXES})")
     ap.add_argument("--weak-share", type=share, default=0.0,
                     help="with --write: share of the training weak voices' voiced frames in the fit (default 0)")
-    ap.add_argument("--weak-weight", type=float, default=1.0,
+    ap.add_argument("--weak-weight", type=number_above(0.0), default=1.0,
                     help="with --weak-share or --weak-noisy-share: each weak voiced frame's weight against another "
                          "speech frame's")
-    ap.add_argument("--weak-noisy-share", type=parse_share, default=0.0,
+    ap.add_argument("--weak-noisy-share", type=share, default=0.0,
                     help="with --write: share of the training weak voices' frames over a line noise (white, pink, "
                          "hum, babble, 8-20 dB under) in the fit as speech, where the clean voice is voiced "
                          "(default 0)")

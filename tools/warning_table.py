@@ -32,7 +32,7 @@ from typing import Any, Iterable, Mapping, Sequence
 import numpy as np
 
 from monitor.alerts.rules import AlertEngine, Fusion, Judgement, warning_counts
-from monitor.config import Config, ConfigError
+from monitor.config import Config
 from monitor.events import AlertEvent
 from tools import evaluate as ev
 
@@ -223,9 +223,9 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     try:
         settings, cfg, jobs = ev.corpus_of(args)
-    except (ConfigError, ev.CorpusError) as exc:
-        return ev.fail(str(exc), prog=PROG)
-    found = collect(ev.cue_streams(jobs, cfg, settings.cache_dir), cfg)
+        found = collect(ev.cue_streams(jobs, cfg, settings.cache_dir), cfg)
+    except ev.CORPUS_PROBLEMS as exc:
+        return ev.corpus_failed(exc, PROG)
     if args.rows:
         rows = sorted((r for f in found for r in f.rows), key=lambda r: (r["kind"], r["condition"], r["id"]))
         print("\n".join([ROW_HEADER] + [format_row(r) for r in rows]) + "\n")
