@@ -367,13 +367,14 @@ def test_a_vosk_model_path_folder_this_user_may_not_read_is_one_warning_and_the_
     assert command != "replay" or (tmp_path / "e.db").is_file()
 
 
-def test_models_passes_over_a_folder_it_may_not_read_and_lists_one_named_like_a_model_saying_so(model_root,
-                                                                                               tmp_path):
+def test_models_says_a_folder_it_may_not_look_into_and_lists_one_named_like_a_model_saying_so(model_root,
+                                                                                             tmp_path):
     """A models disk whose root-owned ``lost+found`` (0700) the user may not read ended `models` in a
-    traceback, as did an unreadable folder named like a model. The first is passed over as any folder
-    that is no model is (no language finds it, and its name says it holds none); the second is listed
-    with why it cannot be used, and, the configured language's only folder, is the one replay refuses
-    and run runs acoustic-only without, as for a folder half unpacked."""
+    traceback, as did an unreadable folder named like a model. The first is listed in one line saying
+    that `models` could not look inside it for a model (a model copied in with another user's
+    permissions, under any name, would be passed over unsaid), with no language, so that nothing
+    picks it; the second is listed with why it cannot be used, and, the configured language's only
+    folder, is the one replay refuses and run runs acoustic-only without, as for a folder half unpacked."""
     disk = tmp_path / "disk"
     _shut(disk / "lost+found")
     old = _shut(disk / "vosk-model-en-us-old")
@@ -382,7 +383,9 @@ def test_models_passes_over_a_folder_it_may_not_read_and_lists_one_named_like_a_
     done = call_monitor("models", env=env, permissions_bind=True, timeout=60)
     assert (done.returncode, done.stderr) == (0, "")
     lines = [line.split("\t") for line in done.stdout.splitlines()]
-    assert lines[:2] == [["vosk-model-en-us-old", "en-us", "VOSK_MODEL_PATH", str(old), "not readable (Permission denied)"],
+    assert lines[:3] == [["lost+found", "?", "VOSK_MODEL_PATH", str(disk / "lost+found"),
+                          "not readable (Permission denied): could not look inside it for a model"],
+                         ["vosk-model-en-us-old", "en-us", "VOSK_MODEL_PATH", str(old), "not readable (Permission denied)"],
                          ["vosk-model-small-ko", "ko", "VOSK_MODEL_PATH", str(model_root / "vosk-model-small-ko")]]
     assert lines[-1] == [f"replay and run use none of these: transcription.language 'en-us' finds {old}, which is not "
                          "readable (Permission denied): replay refuses it, run is acoustic-only"]

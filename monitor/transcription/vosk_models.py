@@ -279,9 +279,16 @@ def _model_problem(path: Path) -> str | None:
     return None
 
 
+UNLOOKED = "could not look inside it for a model"
+"""What follows why a folder named otherwise than a model cannot be looked into (a disk's root-owned
+``lost+found``): a model in it is not found (:func:`_models_in`)."""
+
+
 def _models_in(directory: Path, source: str, *, unnamed: bool = False) -> Iterator[ModelInfo]:
     """The folders in ``directory`` named like a model (with their :attr:`ModelInfo.problem` if they
-    are no model), and with ``unnamed`` the models named otherwise (with :data:`UNNAMED`)."""
+    are no model), and with ``unnamed`` the models named otherwise (with :data:`UNNAMED`) and the
+    folders named otherwise this user may not look into (``not readable (Permission denied):``
+    :data:`UNLOOKED`)."""
     try:
         names = sorted(os.listdir(directory))
     except OSError:
@@ -294,6 +301,9 @@ def _models_in(directory: Path, source: str, *, unnamed: bool = False) -> Iterat
         if parsed is None:
             if unnamed and _model_problem(full) is None:
                 yield ModelInfo(name=name, path=full, language=None, source=source, problem=UNNAMED)
+            elif unnamed and (shut := _listed_problem(full) or "").startswith("is not readable"):
+                yield ModelInfo(name=name, path=full, language=None, source=source,
+                                problem=f"{shut.removeprefix('is ')}: {UNLOOKED}")
             continue
         lang, small = parsed
         yield ModelInfo(name=name, path=full, language=lang, source=source, small=small,
@@ -316,8 +326,8 @@ def _packaged_models() -> Iterator[ModelInfo]:
 
 def find_models(*, env: str | None = None, packages: bool = True) -> list[ModelInfo]:
     """Every model in the search folders (and installed model packages), in search order: also the
-    folders named like a model that are none, and the models whose name gives no language, each
-    with its :attr:`ModelInfo.problem`."""
+    folders named like a model that are none, the models whose name gives no language, and the
+    folders this user may not look into (:data:`UNLOOKED`), each with its :attr:`ModelInfo.problem`."""
     found: list[ModelInfo] = []
     for directory, source in search_dirs(env):
         found.extend(_models_in(directory, source, unnamed=True))
