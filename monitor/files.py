@@ -2,8 +2,8 @@
 a new file beside another that goes whatever ends its block),
 why a folder takes no new file (asked of the system by making one), the folder on a path that may not
 be entered (why a file there cannot be read or reached, in one wording), whether two paths name one file or a pipe, what a file holds (a hash of its bytes), a file
-or pipe read so that Ctrl-C ends the wait for it, a secret's file others may read, and a file's name as
-text."""
+or pipe read so that Ctrl-C ends the wait for it, a secret's file others may read, a private folder made whatever the umask, and a
+file's name as text."""
 
 from __future__ import annotations
 
@@ -93,6 +93,33 @@ def replaced(path: str, prefix: str, mode: int | None = None) -> Iterator[Binary
         if not os.path.samestat(os.fstat(fd), os.lstat(tmp)):
             raise OSError(errno.EEXIST, "another file was put in place of the file being written", tmp)
         os.replace(tmp, path)
+
+
+def make_private_folder(path: str | os.PathLike[str]) -> None:
+    """Make the folder ``path`` (``~`` expanded) and each missing folder above it, each mode 0700
+    whatever the umask (``mkdir -p`` and :meth:`pathlib.Path.mkdir` give the folders above it the
+    umask's mode: 0777 under umask 000, where any user may rename them and put their own in place);
+    the one way every command makes a folder of its database, audio, reports or keys. Folders there
+    already, and one another process makes meanwhile, are left as they are. Raises OSError as
+    :meth:`~pathlib.Path.mkdir` with ``parents`` and ``exist_ok`` does (FileExistsError: a file
+    there, not a folder)."""
+    folder = os.path.abspath(os.path.expanduser(os.fspath(path)))
+    missing: list[str] = []
+    while not os.path.exists(folder) and folder not in missing:
+        missing.append(folder)
+        folder = os.path.dirname(folder)
+    for made in reversed(missing):
+        try:
+            os.mkdir(made, 0o700)
+        except FileExistsError:
+            continue
+        fd = os.open(made, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        try:
+            os.fchmod(fd, 0o700)  # a umask that takes the owner's bits too (0277) is undone
+        finally:
+            os.close(fd)
+    if not os.path.isdir(os.path.expanduser(os.fspath(path))):
+        raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), os.fspath(path))
 
 
 def not_writable(path: str | os.PathLike[str]) -> str:

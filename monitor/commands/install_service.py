@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Mapping, Sequence
 from ..console import error, info, warning
 from ..config.schema import xdg_home
 from ..config.urls import redact_url
+from ..files import make_private_folder
 from ..stops import stopped_by, stops_held
 from .common import UNIT_FOLDER, ExitStatus, help_path, unit_folder
 
@@ -390,7 +391,7 @@ def write_private(path: Path, data: bytes) -> str | None:
     reused; a narrower umask widened to 0600), then renamed over it; its folder made 0700 if
     missing. The line naming the problem, else None."""
     try:
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        make_private_folder(path.parent)
     except OSError as err:
         return f"{path.parent}: cannot make the folder for the webhook URL ({_reason(err)})"
     part = path.with_name(f".{path.name}.part")

@@ -36,7 +36,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Callable, Iterable
 
 from ..config import Config
-from ..files import replaced
+from ..files import make_private_folder, replaced
 from ..local_time import local_text
 from .store_rows import LIVE_SOURCE
 
@@ -135,7 +135,7 @@ def write_call_series(cfg: Config, db: str | os.PathLike[str], call_id: int, ser
     try:
         if live and other_database(folder, owner) is not None:
             return None
-        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        make_private_folder(folder)
         with replaced(str(path), SERIES_WRITING, mode=0o600) as fh:
             write_series(fh, replace(series, call_id=call_id, database=owner))
     except OSError as err:
@@ -261,7 +261,7 @@ def call_files_problem(cfg: Config) -> str | None:
 
 def _folder_problem(folder: Path, db: str, key: str, what: str, names: str) -> str | None:
     try:
-        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        make_private_folder(folder)
         with tempfile.TemporaryFile(dir=folder):
             pass
         other = other_database(folder, db)
@@ -489,7 +489,7 @@ def new_audio_file(folder: Path, call_id: int | None, started_at: float) -> tupl
     link, removed first), or without an id ``call-started-<local start time>.wav`` (:func:`started_name`;
     ``-2``, ``-3``, ... if that exists, as long as it does: a file of that name still written, or
     waiting for its call's id)."""
-    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    make_private_folder(folder)
     if call_id is not None:
         path = folder / audio_name(call_id)
         with contextlib.suppress(FileNotFoundError):

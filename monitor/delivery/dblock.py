@@ -22,6 +22,7 @@ import stat
 import time
 from pathlib import Path
 
+from ..files import make_private_folder
 from .store_errors import StoreError
 
 
@@ -145,7 +146,7 @@ class DatabaseLock:
         missing = [d for d in (folder, *folder.parents) if not os.path.exists(d)][::-1]
         flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
         try:
-            folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+            make_private_folder(folder)
             try:
                 fd, self._made = os.open(self.path, flags | os.O_EXCL, 0o600), [*missing, self.path]
             except FileExistsError:

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from typing import Callable, Iterator
 
-from ..files import new_file_beside
+from ..files import make_private_folder, new_file_beside
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +26,7 @@ def connect_private(p: Path, timeout_s: float) -> sqlite3.Connection:
     Raises ``PermissionError`` when the file cannot be created or written, another ``OSError`` when
     it cannot be opened, ``sqlite3.Error`` when SQLite cannot."""
     if not p.parent.exists():  # a file in its place is left for os.open to name (not a directory)
-        p.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        make_private_folder(p.parent)
     os.close(os.open(p, os.O_RDWR | os.O_CREAT, 0o600))
     if not os.access(p, os.W_OK):
         raise PermissionError(f"{p}: not writable")
@@ -68,7 +68,7 @@ def made_whole(p: Path, make: Callable[[sqlite3.Connection], None]) -> None:
     if st is not None and not _left_empty(real, st):
         return
     if not real.parent.exists():
-        real.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        make_private_folder(real.parent)
     with new_file_beside(real.parent, f".{real.name}.", ".new") as tmp:
         conn = sqlite3.connect(tmp, isolation_level=None)
         try:

@@ -12,7 +12,7 @@ import os
 from typing import Any, Callable
 
 from ..delivery.call_files import REPORT_WRITING, report_path
-from ..files import replaced
+from ..files import make_private_folder, replaced
 from .data import ReportData, ReportError, from_file, from_store
 
 MATPLOTLIB_HINT = ('reports need matplotlib: pip install matplotlib, or install callmonitor from its clone '
@@ -59,7 +59,7 @@ def maybe_write_call_report(cfg: Any, store: Any, call_id: int | None,
         if not any(a.event.severity == "critical" for a in store.list_alerts(call_id=call_id)):
             return None
         path = report_path(cfg, call_id)
-        os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+        make_private_folder(os.path.dirname(path))
         return write_call_report(store, call_id, path, cfg)
     except ImportError:
         problem = MATPLOTLIB_HINT

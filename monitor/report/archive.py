@@ -33,6 +33,7 @@ from ..batch.table import legs_same_of, legs_swapped_of, quiet_legs_of
 from ..cue_registry import cue
 from ..delivery.store_files import no_database_there
 from ..events import NO_SPEECH_S
+from ..files import make_private_folder
 from ..local_time import local_text
 from .data import ReportError
 from .figure import MUTED, SEVERITY_COLOURS, _pyplot, fmt_time
@@ -498,7 +499,7 @@ def write_call_reports(rows: Sequence[dict[str, Any]], cfg: Config, folder: str,
         rate, times = shown.pace(wall, "reports")
         return f"{shown.done} of {shown.total} call reports done; {rate}; {times}"
     try:
-        os.makedirs(folder, mode=0o700, exist_ok=True)
+        make_private_folder(folder)
         for r in todo:
             name = _call_report(r, cfg, store, folder, len(links), on_error, on_warning)
             if name is not None:

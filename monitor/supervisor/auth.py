@@ -21,7 +21,7 @@ from types import MappingProxyType
 from typing import Mapping
 
 from ..config.tokens import MIN_TOKEN_CHARS, TokenFileError, read_token_file
-from ..files import folder_not_entered
+from ..files import folder_not_entered, make_private_folder
 
 SESSION_COOKIE = "cm_session"
 SESSION_S = 12 * 3600.0
@@ -81,7 +81,7 @@ def write_token(path: str | os.PathLike[str], token: str) -> str:
     token of a file another start made meanwhile. Raises TokenFileError when it cannot be made."""
     p = Path(path).expanduser()
     try:
-        p.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        make_private_folder(p.parent)
         fd = os.open(p, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
         return read_token_file(p, min_chars=MIN_TOKEN_CHARS)
