@@ -292,6 +292,16 @@ def others_may_read(path: str | os.PathLike[str], what: str = "the token file",
             f"make it private: chmod 600 {files}")
 
 
+def user_name(uid: int) -> str:
+    """The user ``uid`` in words: the name and the number (``mallory (uid 1002)``), the number alone
+    where no name is known."""
+    import pwd
+    try:
+        return f"{pwd.getpwuid(uid).pw_name} (uid {uid})"
+    except KeyError:
+        return f"uid {uid}"
+
+
 def others_read_mode(path: str | os.PathLike[str]) -> int | None:
     """The permission bits of ``path``, a regular file other users may read (its group or everyone);
     None when only its owner may, for a pipe or when it cannot be looked at."""

@@ -4,8 +4,13 @@ the umask, from the first level it makes down to the database's, the audio's and
 from __future__ import annotations
 
 import os
+import shutil
 import stat
+import tempfile
 from pathlib import Path
+from typing import Iterator
+
+import pytest
 
 from conftest import CALLS, call_monitor
 from monitor.files import make_private_folder
@@ -53,3 +58,68 @@ def test_a_private_folder_is_made_0700_at_every_level_under_any_umask_and_leaves
         pass
     else:
         raise AssertionError("a file where the folder belongs was taken for it")
+
+
+NOBODY = 65534
+"""The user who planted a file (root's tests give it files with os.chown)."""
+AGENT = 54321
+"""The user who runs a command in these tests, neither root nor :data:`NOBODY`."""
+
+
+def as_user(uid: int, home: Path) -> dict:
+    """``call_monitor``'s arguments that run it as the user ``uid``, whose home is ``home`` (made, theirs)."""
+    home.mkdir(exist_ok=True)
+    os.chown(home, uid, uid)
+    return {"prefix": ("setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups"),
+            "env": dict(os.environ, HOME=str(home), PYTHONPATH=str(Path(__file__).resolve().parents[1]))}
+
+
+@pytest.fixture
+def open_tmp() -> Iterator[Path]:
+    """An empty folder every user may enter (pytest's ``tmp_path`` lies in root's own), removed
+    afterwards; the tests that use it act as other users, which needs root."""
+    if os.geteuid() != 0:
+        pytest.skip("acts as other users: needs root")
+    folder = Path(tempfile.mkdtemp(prefix="callmonitor-others-"))
+    folder.chmod(0o755)
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _planted_database(folder: Path, owner: int) -> Path:
+    """A database of calls in ``folder``, made by this user and given to ``owner``, mode 0666."""
+    db = folder / "e.db"
+    r = call_monitor("replay", CALLS / "normal_8k.wav", "--no-transcribe", "--db", db, timeout=300)
+    assert r.returncode == 0, r.stderr
+    os.chown(db, owner, owner)
+    db.chmod(0o666)
+    return db
+
+
+def test_replay_into_a_database_another_user_planted_in_a_shared_folder_warns_naming_that_user(open_tmp):
+    shared = open_tmp / "shared"
+    shared.mkdir()
+    shared.chmod(0o777)
+    db = _planted_database(shared, NOBODY)
+    r = call_monitor("replay", CALLS / "normal_8k.wav", "--no-transcribe", "--db", db, timeout=300,
+                     **as_user(AGENT, open_tmp / "home"))
+    assert r.returncode == 0, r.stderr
+    said = [line for line in r.stderr.splitlines() if "belongs to another user" in line]
+    assert said == [f"call-monitor: warning: {db}: the database belongs to another user, nobody (uid {NOBODY}), who "
+                    f"may read every call written to it, and change or replace it; keep the database in a folder "
+                    f"of your own (storage.db, --db)"], r.stderr
+    assert "chmod" not in r.stderr  # no fix this user could make
+
+
+def test_root_replaying_into_a_user_s_own_database_in_their_own_folder_says_nothing_of_its_owner(tmp_path):
+    home = tmp_path / "home"
+    home.mkdir()
+    db = _planted_database(home, NOBODY)
+    db.chmod(0o600)
+    os.chown(home, NOBODY, NOBODY)
+    r = call_monitor("replay", CALLS / "normal_8k.wav", "--no-transcribe", "--db", db, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert "another user" not in r.stderr and "warning" not in r.stderr, r.stderr
+

@@ -612,9 +612,20 @@ def exposed_database(cfg: Config) -> str | None:
     """Why the database (storage.db: the calls' alerts, cues and words) is not private: other users
     may read it or the -wal and -shm beside it (:func:`~monitor.delivery.store_files.others_may_read_database`;
     one made by callmonitor is 0600, one copied or made by hand keeps its mode, and SQLite gives it to
-    them); None when it is. Said in a warning by ``run`` once it listens (its -wal and -shm there)."""
+    them); None when it is, and for another user's, whom the warning of opening it names instead
+    (:func:`~monitor.delivery.sqlite_file.another_users`: no ``chmod`` of this user's reaches it). Said
+    in a warning by ``run`` once it listens (its -wal and -shm there)."""
+    from pathlib import Path
+
+    from ..delivery.sqlite_file import another_users
     from ..delivery.store_files import others_may_read_database
-    return others_may_read_database(cfg.storage.db, "the database, which holds the calls' alerts and words,")
+    db = Path(cfg.storage.db).expanduser()
+    try:
+        if another_users(db, os.stat(db)) is not None:
+            return None
+    except OSError:
+        pass
+    return others_may_read_database(db, "the database, which holds the calls' alerts and words,")
 
 
 def cleartext_webhook(cfg: Config) -> str | None:

@@ -1,5 +1,6 @@
 """Opening a private SQLite file: the alert store and the supervisor's console store both keep call
-content, so the folder is created 0700 and the file 0600 before SQLite sees it."""
+content, so the folder is created 0700 and the file 0600 before SQLite sees it; one of another user's
+is said in a warning."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Callable, Iterator
 
-from ..files import make_private_folder, new_file_beside
+from ..files import make_private_folder, new_file_beside, user_name
 
 log = logging.getLogger(__name__)
 
@@ -24,15 +25,53 @@ def connect_private(p: Path, timeout_s: float) -> sqlite3.Connection:
     whatever SQLite's build does by default (Debian's does so already).
 
     Raises ``PermissionError`` when the file cannot be created or written, another ``OSError`` when
-    it cannot be opened, ``sqlite3.Error`` when SQLite cannot."""
+    it cannot be opened, ``sqlite3.Error`` when SQLite cannot. A file of another user is opened with
+    a warning (:func:`another_users`)."""
     if not p.parent.exists():  # a file in its place is left for os.open to name (not a directory)
         make_private_folder(p.parent)
-    os.close(os.open(p, os.O_RDWR | os.O_CREAT, 0o600))
+    fd = os.open(p, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        _warn_of_owner(p, os.fstat(fd))
+    finally:
+        os.close(fd)
     if not os.access(p, os.W_OK):
         raise PermissionError(f"{p}: not writable")
     conn = sqlite3.connect(p, check_same_thread=False, isolation_level=None, timeout=timeout_s)
     conn.execute("PRAGMA secure_delete = ON")
     return conn
+
+
+_OWNERS_SAID: set[tuple[str, int]] = set()
+"""The databases (a resolved path, its owner) whose owner :func:`_warn_of_owner` has warned of:
+once each in a process, however often a daemon opens its database again."""
+
+
+def another_users(p: Path, st: os.stat_result) -> str | None:
+    """Why the database file ``p`` (``st``: its status) is not this user's to write calls into: it
+    belongs to another user, who may read every call written to it and change or replace it (and
+    whom no ``chmod`` of this user's reaches), in one line naming them; None when it is this user's
+    or root's, or, for root, the user's who owns its folder too (root writing into a user's own
+    database, in their home: an administrator's common case)."""
+    me, owner = os.geteuid(), st.st_uid
+    if owner in (me, 0):
+        return None
+    if me == 0:
+        try:
+            if os.stat(p.resolve().parent).st_uid == owner:
+                return None
+        except OSError:
+            pass
+    return (f"{p}: the database belongs to another user, {user_name(owner)}, who may read every call "
+            f"written to it, and change or replace it; keep the database in a folder of your own "
+            f"(storage.db, --db)")
+
+
+def _warn_of_owner(p: Path, st: os.stat_result) -> None:
+    """Warn once (:data:`_OWNERS_SAID`) of a database file that is another user's (:func:`another_users`)."""
+    said = (os.path.realpath(p), st.st_uid)
+    if said not in _OWNERS_SAID and (why := another_users(p, st)) is not None:
+        _OWNERS_SAID.add(said)
+        log.warning("%s", why)
 
 
 @contextlib.contextmanager
