@@ -302,6 +302,25 @@ def user_name(uid: int) -> str:
         return f"uid {uid}"
 
 
+def others_may_write(folder: str | os.PathLike[str]) -> bool:
+    """Whether every user may write the folder ``folder``: make files in it and, unless it is sticky
+    (``/tmp``), rename and remove its files; one of them may place a file or a socket at a name not
+    taken yet in either. False when it cannot be looked at."""
+    try:
+        return bool(os.stat(os.path.expanduser(folder)).st_mode & stat.S_IWOTH)
+    except OSError:
+        return False
+
+
+def shared_folder_warning(what: str, folder: str | os.PathLike[str], could: str, key: str) -> str | None:
+    """The warning for ``what`` (the status socket at its path, call audio, call reports) kept in
+    ``folder``, which every user may write (:func:`others_may_write`): what one of them ``could`` do
+    there, and the setting ``key`` that gives it a folder of one's own; None in a folder of one's own."""
+    if not others_may_write(folder):
+        return None
+    return f"{what}: other users may write its folder {folder}, and one of them could {could}; give {key} a folder of your own"
+
+
 def others_read_mode(path: str | os.PathLike[str]) -> int | None:
     """The permission bits of ``path``, a regular file other users may read (its group or everyone);
     None when only its owner may, for a pipe or when it cannot be looked at."""

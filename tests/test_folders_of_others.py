@@ -123,3 +123,34 @@ def test_root_replaying_into_a_user_s_own_database_in_their_own_folder_says_noth
     assert r.returncode == 0, r.stderr
     assert "another user" not in r.stderr and "warning" not in r.stderr, r.stderr
 
+
+def test_a_daemon_whose_audio_and_report_folders_every_user_may_write_warns_once_of_each_as_of_its_socket_s(
+        pulse, env, tmp_path):
+    """Another user may move ``call-1.wav`` away (a purge then misses it) or put another file in
+    its place: one warning each at the start, naming the folder and the setting, as the status
+    socket's shared folder's; a folder of one's own says nothing."""
+    from conftest import start_daemon, stop_daemon
+    audio, reports = tmp_path / "audio", tmp_path / "own"
+    audio.mkdir()
+    audio.chmod(0o777)
+    reports.mkdir(mode=0o700)
+    d = start_daemon(env, tmp_path, f'[daemon]\nwrite_audio = true\naudio_dir = "{audio}"\n'
+                                    f'report_on_critical = true\nreport_dir = "{reports}"\n')
+    try:
+        stop_daemon(d)
+    finally:
+        d.proc.kill()
+    said = [line for line in d.err if "other users may write" in line]
+    assert said == [f"call-monitor: warning: call audio (daemon.audio_dir): other users may write its folder {audio}, "
+                    f"and one of them could move a call's audio (call-<id>.wav) away or put another in its place (a "
+                    f"purge then misses the one moved); give daemon.audio_dir a folder of your own"], d.err
+    reports.chmod(0o1777)
+    d = start_daemon(env, tmp_path, f'[daemon]\nreport_on_critical = true\nreport_dir = "{reports}"\n')
+    try:
+        stop_daemon(d)
+    finally:
+        d.proc.kill()
+    assert [line for line in d.err if "other users may write" in line] == [
+        f"call-monitor: warning: call reports (daemon.report_dir): other users may write its folder {reports}, and "
+        f"one of them could move a call's report (call-<id>-report.html) away or put another in its place (a purge "
+        f"then misses the one moved); give daemon.report_dir a folder of your own"], d.err

@@ -237,11 +237,14 @@ def _database_lock(cfg):
 def _check_call_folders(cfg) -> None:
     """With ``daemon.write_audio`` or ``daemon.report_on_critical``, a folder the call audio or
     reports cannot go to (or another database's) stops the start (rather than every call warning
-    that its audio is lost, or overwriting another database's files)."""
-    from ..delivery.call_files import call_files_problem
+    that its audio is lost, or overwriting another database's files); one every user may write is
+    said in a warning (:func:`~monitor.delivery.call_files.shared_call_folders`)."""
+    from ..delivery.call_files import call_files_problem, shared_call_folders
     problem = call_files_problem(cfg)
     if problem:
         raise _fail(problem)
+    for shared in shared_call_folders(cfg):
+        log.warning("%s", shared)
 
 
 def _serve(args: argparse.Namespace, cfg, reload, lock, stack: contextlib.ExitStack,

@@ -36,7 +36,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Callable, Iterable
 
 from ..config import Config
-from ..files import make_private_folder, replaced
+from ..files import make_private_folder, replaced, shared_folder_warning
 from ..local_time import local_text
 from .store_rows import LIVE_SOURCE
 
@@ -250,6 +250,19 @@ def report_folder_problem(cfg: Config) -> str | None:
     None when it can (the folder is made if missing, and named this database's)."""
     return _folder_problem(report_folder(cfg), database_path(cfg), "daemon.report_dir", "call reports",
                            "call-<id>-report.html")
+
+
+def shared_call_folders(cfg: Config) -> list[str]:
+    """A warning for each folder the daemon writes call files to (``daemon.write_audio``'s audio,
+    ``daemon.report_on_critical``'s reports) that every user may write, naming it: one of them could
+    move a call's file away or put another in its place (a purge then misses the one moved), as
+    :func:`~monitor.files.shared_folder_warning` says of the status socket's."""
+    kept = [("call audio (daemon.audio_dir)", audio_folder(cfg), "a call's audio (call-<id>.wav)", "daemon.audio_dir",
+             cfg.daemon.write_audio),
+            ("call reports (daemon.report_dir)", report_folder(cfg), "a call's report (call-<id>-report.html)",
+             "daemon.report_dir", cfg.daemon.report_on_critical)]
+    return [said for what, folder, files, key, on in kept if on and (said := shared_folder_warning(
+        what, folder, f"move {files} away or put another in its place (a purge then misses the one moved)", key))]
 
 
 def call_files_problem(cfg: Config) -> str | None:

@@ -190,14 +190,9 @@ class NotAnswering(TimeoutError):
 def shared_folder_warning(path: str) -> str | None:
     """A warning when the socket at ``path`` lies in a folder other users may write (where one of
     them could take the path before the daemon starts); None in a folder of one's own."""
-    folder = os.path.dirname(os.path.abspath(path))
-    try:
-        if not os.stat(folder).st_mode & stat.S_IWOTH:
-            return None
-    except OSError:
-        return None
-    return (f"status socket {path}: other users may write its folder {folder}, and one of them could take the "
-            "path first (status and call would then ask them); give daemon.status_socket a folder of your own")
+    from ..files import shared_folder_warning as shared
+    return shared(f"status socket {path}", os.path.dirname(os.path.abspath(path)),
+                  "take the path first (status and call would then ask them)", "daemon.status_socket")
 
 
 STATUS_FIELDS = ("pid", "uptime_s", "db")
