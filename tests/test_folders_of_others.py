@@ -154,3 +154,77 @@ def test_a_daemon_whose_audio_and_report_folders_every_user_may_write_warns_once
         f"call-monitor: warning: call reports (daemon.report_dir): other users may write its folder {reports}, and "
         f"one of them could move a call's report (call-<id>-report.html) away or put another in its place (a purge "
         f"then misses the one moved); give daemon.report_dir a folder of your own"], d.err
+
+
+def _planted_link(db: Path, ending: str = "-wal") -> Path:
+    """A symbolic link of :data:`NOBODY`'s at ``db`` and ``ending``, to a file of root's."""
+    link = Path(f"{db}{ending}")
+    link.symlink_to("/etc/hostname")
+    os.lchown(link, NOBODY, NOBODY)
+    return link
+
+
+@pytest.mark.parametrize("ending,what", [("-wal", "write-ahead log"), ("-shm", "shared-memory index"),
+                                         ("-journal", "rollback journal")])
+def test_a_link_another_user_planted_where_the_database_s_log_belongs_is_named_and_replay_replays_nothing(
+        open_tmp, ending, what):
+    shared = open_tmp / "shared"
+    shared.mkdir()
+    shared.chmod(0o777)
+    db = shared / "r.db"
+    r = call_monitor("replay", CALLS / "normal_8k.wav", "--no-transcribe", "--db", db, timeout=300)
+    assert r.returncode == 0, r.stderr
+    link = _planted_link(db, ending)
+    before = Path("/etc/hostname").read_bytes()
+    r = call_monitor("replay", CALLS / "normal_8k.wav", "--no-transcribe", "--db", db, timeout=300)
+    assert (r.returncode, r.stdout, r.stderr.splitlines()) == (2, "", [
+        f"call-monitor: error: {db}: cannot write the database ({link}: a symbolic link of another user, nobody "
+        f"(uid {NOBODY}), where the database's {what} belongs: remove it): nothing was replayed"])
+    assert Path("/etc/hostname").read_bytes() == before and link.is_symlink()
+
+
+def test_a_link_planted_before_the_database_is_made_keeps_replay_from_making_it(open_tmp):
+    shared = open_tmp / "shared"
+    shared.mkdir()
+    shared.chmod(0o777)
+    db = shared / "new.db"
+    link = _planted_link(db)
+    r = call_monitor("replay", CALLS / "normal_8k.wav", "--no-transcribe", "--db", db, timeout=300)
+    assert (r.returncode, r.stdout, r.stderr.splitlines()) == (2, "", [
+        f"call-monitor: error: {db}: cannot write the database ({link}: a symbolic link of another user, nobody "
+        f"(uid {NOBODY}), where the database's write-ahead log belongs: remove it): nothing was replayed"])
+    assert sorted(p.name for p in shared.iterdir()) == ["new.db-wal"]
+
+
+def test_the_store_refuses_to_open_a_database_whose_write_ahead_log_is_a_link_naming_it(tmp_path):
+    from monitor.delivery.store import Store
+    from monitor.delivery.store_errors import StoreError
+    db = tmp_path / "r.db"
+    Store.open(db).close()
+    link = Path(f"{db}-wal")
+    link.symlink_to(tmp_path / "elsewhere")
+    with pytest.raises(StoreError) as refused:
+        Store.open(db)
+    assert str(refused.value) == (f"{db}: cannot open the database ({link}: a symbolic link where the database's "
+                                  f"write-ahead log belongs: remove it)")
+    assert not (tmp_path / "elsewhere").exists()
+
+
+def test_a_daemon_whose_database_has_a_planted_write_ahead_log_link_warns_naming_it_and_keeps_trying(
+        pulse, env, tmp_path):
+    from conftest import start_daemon, stop_daemon
+    from monitor.delivery.store import Store
+    db = tmp_path / "e.db"
+    Store.open(db).close()
+    link = _planted_link(db) if os.geteuid() == 0 else None
+    if link is None:
+        pytest.skip("plants another user's link: needs root")
+    d = start_daemon(env, tmp_path)
+    try:
+        assert d.wait_err("-wal", 30), d.err
+        stop_daemon(d)
+    finally:
+        d.proc.kill()
+    assert any(f"{link}: a symbolic link of another user, nobody (uid {NOBODY}), where the database's write-ahead "
+               f"log belongs: remove it" in line for line in d.err), d.err
+    assert not any("chmod" in line for line in d.err), d.err  # a chmod of the link would change /etc/hostname

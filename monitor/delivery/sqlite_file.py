@@ -5,6 +5,7 @@ is said in a warning."""
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
 import os
 import sqlite3
@@ -25,10 +26,13 @@ def connect_private(p: Path, timeout_s: float) -> sqlite3.Connection:
     whatever SQLite's build does by default (Debian's does so already).
 
     Raises ``PermissionError`` when the file cannot be created or written, another ``OSError`` when
-    it cannot be opened, ``sqlite3.Error`` when SQLite cannot. A file of another user is opened with
-    a warning (:func:`another_users`)."""
+    it cannot be opened (a link or another kind of file where SQLite keeps the database's log:
+    :func:`planted_beside`), ``sqlite3.Error`` when SQLite cannot. A file of another user is opened
+    with a warning (:func:`another_users`)."""
     if not p.parent.exists():  # a file in its place is left for os.open to name (not a directory)
         make_private_folder(p.parent)
+    if (planted := planted_beside(p)) is not None:
+        raise OSError(errno.ELOOP, planted, p)
     fd = os.open(p, os.O_RDWR | os.O_CREAT, 0o600)
     try:
         _warn_of_owner(p, os.fstat(fd))
@@ -39,6 +43,31 @@ def connect_private(p: Path, timeout_s: float) -> sqlite3.Connection:
     conn = sqlite3.connect(p, check_same_thread=False, isolation_level=None, timeout=timeout_s)
     conn.execute("PRAGMA secure_delete = ON")
     return conn
+
+
+BESIDE = (("-wal", "write-ahead log"), ("-shm", "shared-memory index"), ("-journal", "rollback journal"))
+"""The files SQLite keeps beside a database file (its name and these endings), and what each is."""
+
+
+def planted_beside(p: Path) -> str | None:
+    """A symbolic link, or another kind of file than a regular one, at the name of a file SQLite
+    keeps beside the database ``p`` (:data:`BESIDE`, beside the file a link at ``p`` points to), and
+    whose it is, in one phrase naming it and the fix; None when there is none. Put there by another
+    user of a folder they may write (``ln -s /etc/hostname r.db-wal``), it is never followed, and
+    SQLite's own refusal names neither the file nor why ("unable to open database file"): it is
+    named as the lock file's is."""
+    real = os.path.realpath(p)
+    for ending, what in BESIDE:
+        side = real + ending
+        try:
+            st = os.lstat(side)
+        except OSError:
+            continue
+        if not stat.S_ISREG(st.st_mode):
+            kind = "a symbolic link" if stat.S_ISLNK(st.st_mode) else "not a file"
+            whose = "" if st.st_uid == os.geteuid() else f" of another user, {user_name(st.st_uid)},"
+            return f"{side}: {kind}{whose} where the database's {what} belongs: remove it"
+    return None
 
 
 _OWNERS_SAID: set[tuple[str, int]] = set()

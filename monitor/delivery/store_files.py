@@ -14,6 +14,7 @@ from pathlib import Path
 
 from ..console import first_line
 from ..files import cannot_make_in, cannot_open_to_write, not_entered, others_may_read
+from .sqlite_file import planted_beside
 from .store_errors import StoreError
 from .store_schema import _TABLES, _TABLES_FROM, SCHEMA_VERSION, _too_new
 
@@ -214,10 +215,13 @@ def others_may_read_database(path: str | os.PathLike[str], what: str) -> str | N
     (:func:`~monitor.files.others_may_read`), looking at the -wal and -shm that SQLite keeps beside it
     too: it makes them with the database file's mode, and a writer keeps them open, mode and all,
     while it runs (a daemon: a ``chmod`` of the file alone leaves its words readable in them until it
-    stops), and one killed leaves them to the next."""
+    stops), and one killed leaves them to the next. A link at their names is not looked through (a
+    ``chmod`` of it would change the file it points to): :func:`~monitor.delivery.sqlite_file.planted_beside`
+    names it."""
     p = Path(path).expanduser()
     wal = wal_beside(p)
-    return others_may_read(p, what, beside=(wal, wal.with_name(wal.name.removesuffix("-wal") + "-shm")))
+    beside = [f for f in (wal, wal.with_name(wal.name.removesuffix("-wal") + "-shm")) if not f.is_symlink()]
+    return others_may_read(p, what, beside=beside)
 
 
 def read_only_mode(p: Path) -> str:
@@ -366,12 +370,23 @@ def writing_problem(path: str | os.PathLike[str]) -> str | None:
 def never_writable(path: str | os.PathLike[str]) -> str | None:
     """What keeps this user from ever writing the database at ``path``, found before anything is
     written there: what is there already (:func:`lasting_problem`), or a database that cannot be
-    made there (:func:`making_problem`) or written (:func:`writing_problem`). The one check of the
+    made there (:func:`making_problem`) or written (:func:`writing_problem`), a link planted beside it
+    (:func:`planted_problem`). The one check of the
     commands that write and end (``replay``, ``batch``) and of ``install-service``, whose daemon
     would store no call; None when the database can be written (or is only locked or unreadable now).
     A database behind a folder this user may not enter is said as every command says it
     (:func:`unreachable`), not as one that cannot be made there: the folder may well hold it."""
-    return unreachable(path) or lasting_problem(path) or making_problem(path) or writing_problem(path)
+    return unreachable(path) or planted_problem(path) or lasting_problem(path) or making_problem(path) \
+        or writing_problem(path)
+
+
+def planted_problem(path: str | os.PathLike[str]) -> str | None:
+    """The line for a database at ``path`` (there or not yet) beside which a link or another kind of
+    file is where SQLite keeps its log (:func:`~monitor.delivery.sqlite_file.planted_beside`), which
+    every opening to write refuses; None when there is none."""
+    p = Path(path).expanduser()
+    planted = planted_beside(p)
+    return None if planted is None else f"{p}: cannot write the database ({planted})"
 
 
 def _refusal_read(p: Path, flags: str) -> str | None:
