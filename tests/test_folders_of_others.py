@@ -1,18 +1,22 @@
-"""Files and folders another local user could reach: every folder a command makes is 0700 whatever
-the umask, from the first level it makes down to the database's, the audio's and the reports'."""
+"""What another local user could reach or put in the way: every folder a command makes is 0700
+whatever the umask, from the first level it makes down to the database's, the audio's and the
+reports'; a database of theirs is written to with a warning naming them; a folder of call audio or
+reports they may write is warned of as the status socket's is; a link they put where SQLite keeps a
+database's log is named and never followed; a loopback port they took is sent no token."""
 
 from __future__ import annotations
 
 import os
 import shutil
 import stat
+import subprocess
 import tempfile
 from pathlib import Path
 from typing import Iterator
 
 import pytest
 
-from conftest import CALLS, call_monitor
+from conftest import CALLS, PY, call_monitor
 from monitor.files import make_private_folder
 
 UMASK_000 = ("sh", "-c", 'umask 000 && exec "$@"', "sh")
@@ -228,3 +232,109 @@ def test_a_daemon_whose_database_has_a_planted_write_ahead_log_link_warns_naming
     assert any(f"{link}: a symbolic link of another user, nobody (uid {NOBODY}), where the database's write-ahead "
                f"log belongs: remove it" in line for line in d.err), d.err
     assert not any("chmod" in line for line in d.err), d.err  # a chmod of the link would change /etc/hostname
+
+
+LISTENS_AS = """
+import os, socket, sys
+uid = int(sys.argv[1])
+if uid != os.geteuid():
+    os.setgid(uid); os.setuid(uid)  # before the socket is made: the kernel's tables show its maker
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", 0))
+s.listen(8)
+print(s.getsockname()[1], flush=True)
+while True:
+    conn, _ = s.accept()
+    conn.settimeout(5)
+    got = b""
+    try:
+        while b"\\r\\n\\r\\n" not in got:
+            chunk = conn.recv(65536)
+            if not chunk:
+                break
+            got += chunk
+        if got:
+            conn.sendall(b"HTTP/1.1 200 OK\\r\\nContent-Type: application/json\\r\\nContent-Length: 2\\r\\n\\r\\n{}")
+    except OSError:
+        pass
+    print(repr(got), flush=True)
+    conn.close()
+"""
+"""A listener on a loopback port as the user ``argv[1]``, answering every post 200: the port on its
+first line, then what each connection sent before its headers' end (``b''``: nothing)."""
+
+
+class Listener:
+    """:data:`LISTENS_AS` run as the user ``uid``: its ``port``, and what each connection sent (:meth:`got`)."""
+
+    def __init__(self, uid: int) -> None:
+        self.proc = subprocess.Popen([PY, "-c", LISTENS_AS, str(uid)], stdout=subprocess.PIPE, text=True)
+        self.port = int(self.proc.stdout.readline())
+
+    def got(self) -> list[str]:
+        """What each connection sent, as the listener printed it, once it is stopped."""
+        self.proc.kill()
+        return self.proc.communicate(timeout=10)[0].splitlines()
+
+
+@pytest.fixture
+def listener_of_another_user() -> Iterator[Listener]:
+    """A :class:`Listener` of :data:`NOBODY`'s: another user who took the console's port."""
+    if os.geteuid() == 0:
+        theirs = Listener(NOBODY)
+    else:
+        pytest.skip("listening as another user takes root")
+    yield theirs
+    theirs.proc.kill()
+    theirs.proc.wait(10)
+
+
+TOKEN = "console-token-0123456789abcdef0123"
+"""A console's shared token, as daemons post with it."""
+
+
+def test_a_token_is_never_sent_over_http_to_a_loopback_port_another_user_listens_on_nothing_is_sent(
+        listener_of_another_user):
+    """The kernel tells who made the socket at the other end of a loopback connection (``uid`` in
+    ``/proc/net/tcp``): one who took the console's port while it was down gets the connection and
+    not a byte, the post failing with why (and its alert kept to post again)."""
+    import urllib.error
+
+    from monitor.delivery.sinks.webhook import post_json
+    url = f"http://127.0.0.1:{listener_of_another_user.port}/webhook"
+    with pytest.raises(urllib.error.URLError) as refused:
+        post_json(url, b"{}", token=TOKEN, timeout_s=5)
+    assert str(refused.value.reason) == (
+        f"[Errno 13] another user, nobody (uid {NOBODY}), listens on 127.0.0.1 port {listener_of_another_user.port}, "
+        "not this user nor root (one may take a console's port while it is down): the token and alerts are not sent "
+        "to it; run the console as this user, or give it --tls-cert and --tls-key and the daemon its https:// URL")
+    assert post_json(url, b"{}", token=None, timeout_s=5) == b"{}"  # no token: another receiver, as before
+    got = listener_of_another_user.got()
+    assert got[0] == "b''" and TOKEN not in "".join(got) and len(got) == 2, got
+
+
+def test_a_token_goes_over_http_to_a_loopback_port_this_user_listens_on():
+    from monitor.delivery.sinks.webhook import post_json
+    ours = Listener(os.geteuid())
+    try:
+        assert post_json(f"http://127.0.0.1:{ours.port}/webhook", b"{}", token=TOKEN, timeout_s=5) == b"{}"
+    finally:
+        got = ours.got()
+    assert len(got) == 1 and f"Authorization: Bearer {TOKEN}" in got[0], got
+
+
+def test_replay_posting_to_the_console_s_port_taken_by_another_user_warns_why_and_keeps_its_alerts(
+        listener_of_another_user, tmp_path):
+    token = tmp_path / "token"
+    token.write_text(TOKEN + "\n")
+    token.chmod(0o600)
+    url = f"http://127.0.0.1:{listener_of_another_user.port}/webhook"
+    r = call_monitor("replay", CALLS / "deteriorating_8k.wav", "--no-transcribe", "--db", tmp_path / "e.db",
+                     "--webhook", url, "--webhook-token-file", token, "--webhook-wait", "1", timeout=300)
+    assert r.returncode == 0, r.stderr
+    warned = [line for line in r.stderr.splitlines() if "not delivered (" in line]
+    assert warned and f"(another user, nobody (uid {NOBODY}), listens on 127.0.0.1 port " in warned[0], r.stderr
+    assert "alert(s) not delivered yet; they stay in the outbox" in r.stderr
+    got = listener_of_another_user.got()
+    assert got and set(got) == {"b''"}, got

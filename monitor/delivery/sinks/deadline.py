@@ -158,7 +158,17 @@ class _DeadlinedConnection:
 
 
 class _Connection(_DeadlinedConnection, http.client.HTTPConnection):
-    """An http:// connection under a deadline."""
+    """An http:// connection under a deadline; ``check``, when given, looks at its socket once
+    connected, before anything is sent, and raises OSError to end it there."""
+
+    def __init__(self, *args: Any, check: Callable[[socket.socket], None] | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.check = check
+
+    def connect(self) -> None:
+        super().connect()
+        if self.check is not None:
+            self.check(self.sock)
 
 
 class _TLSConnection(_DeadlinedConnection, http.client.HTTPSConnection):
@@ -178,15 +188,17 @@ class _TLSConnection(_DeadlinedConnection, http.client.HTTPSConnection):
 
 
 class _Handler(urllib.request.HTTPHandler):
-    """urllib's http:// handler, opening :class:`_Connection` under one deadline."""
+    """urllib's http:// handler, opening :class:`_Connection` under one deadline (each checked by
+    ``check``, when given, once connected)."""
 
-    def __init__(self, deadline: Deadline) -> None:
+    def __init__(self, deadline: Deadline, check: Callable[[socket.socket], None] | None = None) -> None:
         super().__init__()
         self.deadline = deadline
+        self.check = check
 
     def http_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
-        # do_open hands its keywords (the deadline) on to the class, which typeshed's protocol leaves out
-        return self.do_open(_Connection, req, deadline=self.deadline)  # type: ignore[arg-type]
+        # do_open hands its keywords (the deadline, the check) on to the class, which typeshed's protocol leaves out
+        return self.do_open(_Connection, req, deadline=self.deadline, check=self.check)  # type: ignore[arg-type]
 
 
 class _TLSHandler(urllib.request.HTTPSHandler):
@@ -206,12 +218,13 @@ class _TLSHandler(urllib.request.HTTPSHandler):
                             deadline=self.deadline)
 
 
-def deadline_handlers(timeout_s: float, cut: Callable[[], float | None] | None = None
-                      ) -> tuple[urllib.request.BaseHandler, ...]:
+def deadline_handlers(timeout_s: float, cut: Callable[[], float | None] | None = None,
+                      check: Callable[[socket.socket], None] | None = None) -> tuple[urllib.request.BaseHandler, ...]:
     """urllib handlers (for :func:`urllib.request.build_opener`) whose http:// and https:// requests,
     begun from now, are all over within ``timeout_s``, or by the earlier time ``cut()`` gives (looked
     at while an answer is awaited: a deadline brought forward under way): each wait takes at most the
     time left, and the request raises TimeoutError ("timed out"; within urllib, a URLError of it)
-    once none is."""
+    once none is. ``check``: called with an http:// request's socket once connected, before anything
+    is sent; the OSError it raises ends the request (within urllib, a URLError of it)."""
     deadline = Deadline(timeout_s, cut)
-    return _Handler(deadline), _TLSHandler(deadline)
+    return _Handler(deadline, check), _TLSHandler(deadline)

@@ -84,6 +84,7 @@ from ...console import one_line, problem_of, recovery_of
 from ...events import AlertAckedEvent, AlertEvent, Event
 from ...release import RELEASE
 from ..acks import acked_events
+from ..port_owner import refuse_other_listener
 from ..store import Store
 from ..store_guard import PendingStore
 from ..store_errors import StoreError
@@ -360,13 +361,15 @@ def post_json(url: str, body: bytes, *, token: str | None, timeout_s: float,
     """POST ``body`` as JSON and return the answer's body (its first 64 KiB); raises on a refused
     connection, a non-2xx answer (a redirect too: :class:`_NoRedirect`) or a timeout: ``timeout_s``
     bounds the whole post, an answer trickled a byte at a time too, or the earlier time ``cut()``
-    gives, even once the post is under way (:func:`deadline_handlers`). An
+    gives, even once the post is under way (:func:`deadline_handlers`). A ``token`` goes over http:// to
+    a loopback port only when this user or root listens there (:func:`~monitor.delivery.port_owner.refuse_other_listener`). An
     https URL's certificate is verified against the system's (or ``SSL_CERT_FILE``'s) authorities."""
     h = {"Content-Type": "application/json", "User-Agent": USER_AGENT, **(headers or {})}
     if token:
         h["Authorization"] = f"Bearer {token}"
     req = urllib.request.Request(url, data=body, method="POST", headers=h)
-    opener = urllib.request.build_opener(_NoRedirect, *deadline_handlers(timeout_s, cut))
+    check = refuse_other_listener if token else None  # a loopback port another user took gets no token
+    opener = urllib.request.build_opener(_NoRedirect, *deadline_handlers(timeout_s, cut, check))
     with opener.open(req, timeout=timeout_s) as resp:
         return resp.read(1 << 16)
 

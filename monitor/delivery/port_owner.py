@@ -1,0 +1,84 @@
+"""Who answers a TCP connection on this machine: the user of the socket at the other end of a
+connection to a local address, as the kernel shows it in ``/proc/net/tcp`` and ``/proc/net/tcp6``
+(the ``uid`` column: the user of the process that made the listening socket, which every connection
+it accepts keeps). A port on the loopback is anyone's to take while nothing listens on it: a token
+sent over http:// to one would go to whoever listens there, which :func:`refuse_other_listener`
+stops before a byte is sent, as ``status`` and ``call`` never ask another user's socket."""
+
+from __future__ import annotations
+
+import errno
+import ipaddress
+import os
+import socket
+import sys
+
+from ..files import user_name
+
+TABLES = ("/proc/net/tcp", "/proc/net/tcp6")
+"""The kernel's tables of TCP sockets, IPv4's and IPv6's."""
+ANSWERING = ("01", "03")
+"""The states in those tables of the end a connection was made to: established (accepted or
+waiting to be), or still a request of its listening socket (``SYN_RECV``: the kernel may not yet
+have taken the connection's last handshake packet when the connecting end goes on)."""
+LISTENING = "0A"
+"""A listening socket's state in those tables."""
+
+
+def _hex_address(host: str, port: int) -> list[str]:
+    """``host:port`` as the kernel's tables write a socket's address: the address's bytes in 32-bit
+    words of the machine's byte order, in hexadecimal, and the port; an IPv4 address twice, as
+    itself and as IPv6 maps it (``::ffff:127.0.0.1``: a listener on ``[::]`` takes it so)."""
+    ip = ipaddress.ip_address(host)
+    forms = [ip.packed] + ([ipaddress.IPv6Address(f"::ffff:{ip}").packed] if ip.version == 4 else [])
+    return [f"{''.join(f'{int.from_bytes(b[i:i + 4], sys.byteorder):08X}' for i in range(0, len(b), 4))}:{port:04X}"
+            for b in forms]
+
+
+def _rows() -> list[list[str]]:
+    """The rows of the kernel's tables of TCP sockets (:data:`TABLES`), each split into its columns;
+    none where they cannot be read (no ``/proc``)."""
+    rows: list[list[str]] = []
+    for table in TABLES:
+        try:
+            with open(table, encoding="ascii") as fh:
+                rows += [cols for cols in (line.split() for line in fh.read().splitlines()[1:]) if len(cols) > 7]
+        except OSError:
+            continue
+    return rows
+
+
+def answering_uid(conn: socket.socket) -> int | None:
+    """The user id of the socket at the other end of the TCP connection ``conn``, when that end is
+    on this machine and the kernel's tables show it: the connection's end there, else the socket
+    listening on its address and port (on any address: ``0.0.0.0``, ``[::]``, when none listens on
+    that one). None otherwise (another machine, no ``/proc``)."""
+    ours, theirs = conn.getsockname()[:2], conn.getpeername()[:2]
+    local, remote = _hex_address(*theirs), _hex_address(*ours)
+    rows = _rows()
+    for cols in rows:
+        if cols[1] in local and cols[2] in remote and cols[3] in ANSWERING:
+            return int(cols[7])
+    port = local[0].rsplit(":", 1)[1]
+    anywhere = {f"{'0' * 8}:{port}", f"{'0' * 32}:{port}"}
+    listening = [cols for cols in rows if cols[3] == LISTENING and (cols[1] in local or cols[1] in anywhere)]
+    listening.sort(key=lambda cols: cols[1] in anywhere)  # one on the very address first
+    return int(listening[0][7]) if listening else None
+
+
+def refuse_other_listener(conn: socket.socket) -> None:
+    """Raise PermissionError, before anything is sent on the connection ``conn`` to a loopback
+    address, when another user than this one or root listens there: one who took the port while its
+    owner (the console) was down or restarting would receive what is sent (a token, alerts)."""
+    host = conn.getpeername()[0]
+    ip = ipaddress.ip_address(host)
+    if not (getattr(ip, "ipv4_mapped", None) or ip).is_loopback:
+        return
+    uid = answering_uid(conn)
+    if uid is None or uid in (os.geteuid(), 0):
+        return
+    port = conn.getpeername()[1]
+    raise PermissionError(errno.EACCES, f"another user, {user_name(uid)}, listens on {host} port {port}, not this "
+                                        "user nor root (one may take a console's port while it is down): the token "
+                                        "and alerts are not sent to it; run the console as this user, or give it "
+                                        "--tls-cert and --tls-key and the daemon its https:// URL")
