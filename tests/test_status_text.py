@@ -447,6 +447,72 @@ def test_a_fault_in_drawing_a_status_of_this_release_s_shape_is_not_taken_for_an
         other.close()
 
 
+def _asked_raw(path, request: bytes) -> bytes:
+    """The line the socket at ``path`` answers ``request`` with, sent as is (its side then closed; the
+    daemon reads 4096 bytes of a request at most, and closing on the rest unread resets the connection
+    once it has answered)."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.settimeout(10.0)
+        s.connect(str(path))
+        s.sendall(request)
+        s.shutdown(socket.SHUT_WR)
+        return s.makefile("rb").readline()
+
+
+def test_a_request_nested_too_deeply_is_answered_with_one_error_and_the_daemon_writes_no_traceback(
+        pulse, env, tmp_path):
+    """``[`` five thousand times over is deeper than Python's JSON parser descends: its RecursionError
+    escaped the request's thread (no answer, the client waiting out its timeout, and a traceback of 25
+    lines on the daemon's stderr for each such request). Each is answered with one error, and the
+    daemon goes on answering its status."""
+    sock = tmp_path / "own.sock"
+    d = Daemon(["--caller", "softphone.monitor", "--socket", str(sock), "--db", str(tmp_path / "e.db"),
+                "--no-notify", "--no-transcribe"], env, tmp_path)
+    try:
+        assert d.wait_err("listening", 20), d.err
+        before = len(d.err)
+        for deep in (b"[" * 5000, b"[" * 1500 + b"]" * 1500, b'{"":' * 1000):
+            said = _asked_raw(sock, deep + b"\n")
+            assert json.loads(said) == {"error": "the request is not one line of JSON (nested too deeply)"}, said
+        st = json.loads(cli("status", "--json", "--socket", sock, env=env, timeout=30).stdout)
+        assert (st["running"], st["pid"]) == (True, d.proc.pid)
+        d.proc.send_signal(signal.SIGTERM)
+        assert d.exited(5) == 0
+        assert not [e for e in d.err[before:] if "Traceback" in e or "RecursionError" in e], d.err[before:]
+    finally:
+        d.kill()
+
+
+@pytest.mark.parametrize("ask", [["status"], ["status", "--json"], ["call", "start"]], ids=" ".join)
+def test_an_answer_nested_too_deeply_to_be_read_is_one_error_line_naming_the_socket_not_a_traceback(tmp_path, ask):
+    """Another program at the socket answering ``[`` a hundred thousand times over: ``status`` and
+    ``call`` printed the parser's RecursionError with its traceback."""
+    sock = tmp_path / "other.sock"
+    other = Answering(sock, b"[" * 100_000 + b"\n")
+    try:
+        done = cli(*ask, "--socket", sock, timeout=30)
+    finally:
+        other.close()
+    why = f"{sock}: the daemon's answer was not readable JSON (nested too deeply)"
+    assert (done.returncode, done.stderr) == (1, f"call-monitor: error: {why}\n")
+    assert done.stdout == (json.dumps({"running": False, "error": why}) + "\n" if "--json" in ask else "")
+
+
+def test_a_call_mark_answered_with_a_message_that_is_no_text_is_said_no_daemon_s_answer(tmp_path):
+    """An answer with ``ok`` whose ``message`` (or ``warning``) is a list, nested as deep as the
+    parser reads: ``call`` failed in escaping it, with a traceback."""
+    deep = "[" * 900 + "]" * 900
+    sock = tmp_path / "other.sock"
+    other = Answering(sock, f'{{"ok": true, "message": {deep}, "warning": {deep}}}\n'.encode())
+    try:
+        done = cli("call", "start", "--socket", sock, timeout=30)
+    finally:
+        other.close()
+    assert (done.returncode, done.stdout) == (1, "")
+    assert done.stderr == (f"call-monitor: error: {sock}: the answer is no daemon's: its message and warning are no "
+                           "text (another program listening there)\n")
+
+
 def test_status_at_a_socket_another_program_answers_says_so_in_one_line_without_a_traceback(tmp_path):
     sock = tmp_path / "other.sock"
     other = Answering(sock, b"{}")

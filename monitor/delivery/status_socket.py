@@ -221,10 +221,18 @@ def answer_problem(answer: object, request: dict | None) -> str | None:
     """Why ``answer``, read at a daemon's status socket for ``request`` (None: the status), is no
     daemon's answer (one phrase), or None. A daemon answers a request with ``ok`` or ``error``; a
     daemon older than the request answers its status instead (the asker says that it is older), so
-    an answer that is neither is no daemon's (:func:`status_problem`)."""
+    an answer that is neither is no daemon's (:func:`status_problem`), nor one whose ``message``,
+    ``warning`` or ``error`` is no text."""
     if request is not None and isinstance(answer, dict) and ("ok" in answer or "error" in answer):
+        if untold := [k for k in ANSWER_TEXTS if k in answer and not isinstance(answer[k], str)]:
+            are = "is" if len(untold) == 1 else "are"
+            return f"the answer is no daemon's: its {' and '.join(untold)} {are} no text (another program listening there)"
         return None
     return status_problem(answer)
+
+
+ANSWER_TEXTS = ("message", "warning", "error")
+"""The fields of a daemon's answer to a request other than the status that are text, when it gives them."""
 
 
 class RequestNotRead(ConnectionError):
@@ -267,12 +275,32 @@ def ask(path: str, request: dict | None, timeout: float = 2.0) -> dict:
             raise RequestNotRead(err.errno, "the daemon closed the connection without reading the request") \
                 from err
     try:
-        answer = json.loads(data.decode("utf-8"))
-    except ValueError:
-        raise ValueError("the daemon's answer was not readable JSON") from None
+        answer = json_value(data.decode("utf-8"))
+    except ValueError as err:
+        raise ValueError(f"the daemon's answer was not readable JSON{_deep_said(err)}") from None
     if not isinstance(answer, dict):
         raise ValueError(status_problem(answer) if request is None else "the daemon's answer is no JSON object")
     return answer
+
+
+class TooDeep(ValueError):
+    """JSON text nested deeper than Python's parser descends (its recursion limit, some 1000 levels):
+    no request nor answer of a daemon's is nested more than a few levels."""
+
+
+def json_value(text: str) -> object:
+    """The JSON value ``text`` holds. Raises ValueError (its message one phrase) for text that is
+    no JSON, and :class:`TooDeep` for arrays or objects nested too deeply to be read (``[`` a few
+    thousand times over), which the parser would otherwise raise as a RecursionError."""
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise TooDeep("nested too deeply") from None
+
+
+def _deep_said(err: ValueError) -> str:
+    """`` (nested too deeply)`` for a :class:`TooDeep`, else ''."""
+    return f" ({err})" if isinstance(err, TooDeep) else ""
 
 
 def _connect(path: str, timeout: float) -> socket.socket:
@@ -318,7 +346,7 @@ def _read_request(conn: socket.socket) -> dict:
     line = data.split(b"\n", 1)[0].strip()
     if not line:
         return {}
-    request = json.loads(line.decode("utf-8"))
+    request = json_value(line.decode("utf-8"))
     if not isinstance(request, dict):
         raise ValueError("a request is a JSON object")
     return request
