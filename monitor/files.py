@@ -302,23 +302,45 @@ def user_name(uid: int) -> str:
         return f"uid {uid}"
 
 
-def others_may_write(folder: str | os.PathLike[str]) -> bool:
-    """Whether every user may write the folder ``folder``: make files in it and, unless it is sticky
-    (``/tmp``), rename and remove its files; one of them may place a file or a socket at a name not
-    taken yet in either. False when it cannot be looked at."""
+def folder_not_own(st: os.stat_result, uid: int) -> str | None:
+    """Why the folder of stat ``st`` is not the user ``uid``'s own, in one phrase that follows the
+    folder's name (``belongs to USER``, ``may be written by other users``, ``may be written by the
+    group GROUP``): another user than ``uid`` and root owns it, who may remove or replace what is
+    kept there at any time, or a group or anyone may write it, and one of them place a file or a
+    socket at a name not taken yet (without the sticky bit, remove one too); None for a folder no
+    one else may change. The judgement of the runtime folder a default status socket goes in and of
+    the folders ``run`` keeps its socket, call audio and reports in (:func:`shared_folder_warning`)."""
+    if st.st_uid not in (uid, 0):
+        return f"belongs to {user_name(st.st_uid)}"
+    if st.st_mode & stat.S_IWOTH:
+        return "may be written by other users"
+    if st.st_mode & stat.S_IWGRP:
+        return f"may be written by the group {group_name(st.st_gid)}"
+    return None
+
+
+def group_name(gid: int) -> str:
+    """The group ``gid``'s name, else ``gid N``."""
+    import grp
     try:
-        return bool(os.stat(os.path.expanduser(folder)).st_mode & stat.S_IWOTH)
-    except OSError:
-        return False
+        return grp.getgrgid(gid).gr_name
+    except KeyError:
+        return f"gid {gid}"
 
 
 def shared_folder_warning(what: str, folder: str | os.PathLike[str], could: str, key: str) -> str | None:
     """The warning for ``what`` (the status socket at its path, call audio, call reports) kept in
-    ``folder``, which every user may write (:func:`others_may_write`): what one of them ``could`` do
-    there, and the setting ``key`` that gives it a folder of one's own; None in a folder of one's own."""
-    if not others_may_write(folder):
+    ``folder``, which is not this user's own (:func:`folder_not_own`): what its owner or one of its
+    writers ``could`` do there, and the setting ``key`` that gives it a folder of one's own; None in
+    a folder of one's own, or one not there yet (made 0700: :func:`make_private_folder`)."""
+    try:
+        st = os.stat(os.path.expanduser(folder))
+    except OSError:
         return None
-    return f"{what}: other users may write its folder {folder}, and one of them could {could}; give {key} a folder of your own"
+    if (why := folder_not_own(st, os.geteuid())) is None:
+        return None
+    who = "who" if st.st_uid not in (os.geteuid(), 0) else "and one of them"
+    return f"{what}: its folder {os.fsdecode(folder)} {why}, {who} could {could}; give {key} a folder of your own"
 
 
 def others_read_mode(path: str | os.PathLike[str]) -> int | None:

@@ -17,6 +17,7 @@ import os
 import re
 import select
 import socket
+import signal
 import subprocess
 import threading
 import time
@@ -1465,9 +1466,55 @@ def test_a_socket_in_a_folder_others_may_write_is_warned_of(tmp_path):
     shared.chmod(0o1777)
     own.mkdir(mode=0o700)
     assert shared_folder_warning(str(shared / "s.sock")) == (
-        f"status socket {shared / 's.sock'}: other users may write its folder {shared}, and one of them could take "
-        "the path first (status and call would then ask them); give daemon.status_socket a folder of your own")
+        f"status socket {shared / 's.sock'}: its folder {shared} may be written by other users, and one of them "
+        "could remove the socket and place their own at its path, or take the path first (status and call would then say "
+        "that no daemon runs, or ask theirs, and call marks be lost); give daemon.status_socket a folder of your own")
     assert shared_folder_warning(str(own / "s.sock")) is None
+    assert shared_folder_warning(str(own / "not-yet" / "s.sock")) is None  # the daemon makes it, 0700
+
+
+def test_a_socket_in_a_folder_a_group_may_write_is_warned_of_as_the_runtime_folder_is_passed_over(tmp_path):
+    """The judgement that passes over a ``/run/user/UID`` a group may write for the default socket
+    (``monitor.config.sockets.folder_not_own``) is the one that warns of a ``daemon.status_socket``
+    there."""
+    import grp
+    from monitor.delivery.status_socket import shared_folder_warning
+    team = tmp_path / "team"
+    team.mkdir()
+    team.chmod(0o770)
+    group = grp.getgrgid(team.stat().st_gid).gr_name
+    assert shared_folder_warning(str(team / "s.sock")) == (
+        f"status socket {team / 's.sock'}: its folder {team} may be written by the group {group}, and one of them "
+        "could remove the socket and place their own at its path, or take the path first (status and call would then say "
+        "that no daemon runs, or ask theirs, and call marks be lost); give daemon.status_socket a folder of your own")
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="giving a folder to another user takes root")
+def test_a_daemon_whose_socket_is_in_a_folder_another_user_owns_warns_naming_the_folder_and_its_owner(
+        pulse, env, tmp_path):
+    """That user may remove the socket while the daemon runs (status and call then say that no
+    daemon runs, the softphone's marks lost) and place their own: the folder was warned of only when
+    anyone may write it. The daemon starts, and says so in one warning line; a reload that moves the
+    socket there says it too."""
+    theirs = tmp_path / "theirs"
+    theirs.mkdir(mode=0o755)
+    os.chown(theirs, 65534, 65534)
+    sock = theirs / "s.sock"
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(f'[daemon]\nstatus_socket = "{sock}"\n')
+    warned = (f"call-monitor: warning: status socket {sock}: its folder {theirs} belongs to nobody (uid 65534), who "
+              "could remove the socket and place their own at its path, or take the path first (status and call would "
+              "then say that no daemon runs, or ask theirs, and call marks be lost); give daemon.status_socket a "
+              "folder of your own")
+    d = Daemon(["--caller", "softphone.monitor", "--config", str(cfg), "--db", str(tmp_path / "e.db"), "--no-notify",
+                "--no-transcribe"], env, tmp_path)
+    try:
+        assert d.wait_err("listening", 20), d.err
+        assert [e for e in d.err if "status socket" in e and "warning" in e] == [warned], d.err
+        d.proc.send_signal(signal.SIGTERM)
+        assert d.exited(5) == 0
+    finally:
+        d.kill()
 
 
 def held_for(answer: dict) -> int:

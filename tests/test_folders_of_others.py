@@ -144,9 +144,9 @@ def test_a_daemon_whose_audio_and_report_folders_every_user_may_write_warns_once
         stop_daemon(d)
     finally:
         d.proc.kill()
-    said = [line for line in d.err if "other users may write" in line]
-    assert said == [f"call-monitor: warning: call audio (daemon.audio_dir): other users may write its folder {audio}, "
-                    f"and one of them could move a call's audio (call-<id>.wav) away or put another in its place (a "
+    said = [line for line in d.err if "may be written by other users" in line]
+    assert said == [f"call-monitor: warning: call audio (daemon.audio_dir): its folder {audio} may be written by other "
+                    f"users, and one of them could move a call's audio (call-<id>.wav) away or put another in its place (a "
                     f"purge then misses the one moved); give daemon.audio_dir a folder of your own"], d.err
     reports.chmod(0o1777)
     d = start_daemon(env, tmp_path, f'[daemon]\nreport_on_critical = true\nreport_dir = "{reports}"\n')
@@ -154,9 +154,9 @@ def test_a_daemon_whose_audio_and_report_folders_every_user_may_write_warns_once
         stop_daemon(d)
     finally:
         d.proc.kill()
-    assert [line for line in d.err if "other users may write" in line] == [
-        f"call-monitor: warning: call reports (daemon.report_dir): other users may write its folder {reports}, and "
-        f"one of them could move a call's report (call-<id>-report.html) away or put another in its place (a purge "
+    assert [line for line in d.err if "may be written by other users" in line] == [
+        f"call-monitor: warning: call reports (daemon.report_dir): its folder {reports} may be written by other users, "
+        f"and one of them could move a call's report (call-<id>-report.html) away or put another in its place (a purge "
         f"then misses the one moved); give daemon.report_dir a folder of your own"], d.err
 
 

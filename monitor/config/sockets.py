@@ -9,6 +9,8 @@ import os
 import stat
 from typing import Mapping
 
+from ..files import folder_not_own
+
 SOCKET_NAME = "callmonitor.sock"
 """The default status socket's name in the user's runtime folder."""
 
@@ -32,13 +34,14 @@ def socket_length_problem(path: str) -> str | None:
 def login_runtime_dir(uid: int, base: str = LOGIN_RUNTIME_BASE) -> str | None:
     """``base/UID``, the runtime folder logind makes for the user ``uid``, when it is a folder (no
     link) that ``uid`` owns and no one else may write (as logind makes it, 0700); None otherwise: a
-    socket in a folder another user owns or may write could be theirs, planted there."""
+    socket in a folder another user owns or may write could be theirs, planted there
+    (:func:`folder_not_own`)."""
     path = os.path.join(base, str(uid))
     try:
         st = os.lstat(path)
     except OSError:
         return None
-    if not stat.S_ISDIR(st.st_mode) or st.st_uid != uid or st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+    if not stat.S_ISDIR(st.st_mode) or st.st_uid != uid or folder_not_own(st, uid):
         return None
     return path
 

@@ -188,11 +188,15 @@ class NotAnswering(TimeoutError):
 
 
 def shared_folder_warning(path: str) -> str | None:
-    """A warning when the socket at ``path`` lies in a folder other users may write (where one of
-    them could take the path before the daemon starts); None in a folder of one's own."""
+    """A warning when the socket at ``path`` lies in a folder that is not this user's own
+    (:func:`~monitor.files.folder_not_own`, the judgement that passes over such a runtime folder for
+    the default socket): one that another user owns (who may remove the socket and place theirs while
+    the daemon runs) or that others may write (where one of them could take the path before the
+    daemon starts); None in a folder of one's own, or one not there yet (the daemon makes it 0700)."""
     from ..files import shared_folder_warning as shared
     return shared(f"status socket {path}", os.path.dirname(os.path.abspath(path)),
-                  "take the path first (status and call would then ask them)", "daemon.status_socket")
+                  "remove the socket and place their own at its path, or take the path first (status and call "
+                  "would then say that no daemon runs, or ask theirs, and call marks be lost)", "daemon.status_socket")
 
 
 STATUS_FIELDS = ("pid", "uptime_s", "db")
