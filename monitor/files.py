@@ -2,7 +2,7 @@
 a new file beside another that goes whatever ends its block),
 why a folder takes no new file (asked of the system by making one), the folder on a path that may not
 be entered (why a file there cannot be read or reached, in one wording), whether two paths name one file or a pipe, what a file holds (a hash of its bytes), a file
-or pipe read so that Ctrl-C ends the wait for it, a secret's file others may read, a private folder made whatever the umask, and a
+or pipe read so that Ctrl-C ends the wait for it, a secret's file others may read, a file any user may change, a private folder made whatever the umask, and a
 file's name as text."""
 
 from __future__ import annotations
@@ -290,6 +290,38 @@ def others_may_read(path: str | os.PathLike[str], what: str = "the token file",
     whose = "" if first is path else f"{name_text(first)}: "
     return (f"{name_text(path)}: {what} may be read by {readers(mode)} ({whose}mode {mode:04o}); "
             f"make it private: chmod 600 {files}")
+
+
+def others_may_change(path: str | os.PathLike[str], what: str, then: str) -> str | None:
+    """Why any user could change the file at ``path`` (``what`` it is, ``then`` what they could do
+    with it): a regular file every user may write (mode 0666), or one in a folder every user may
+    write without the sticky bit (``chmod 777``: anyone may remove or rename a file there and put
+    their own in its place), the folder of its name and of the file it names, if a link; in one
+    phrase naming the file or folder, its mode and owner, and the fix. None otherwise, for a pipe or
+    a device, or when it cannot be looked at (reading says why)."""
+    shown = name_text(path)
+    try:
+        st = os.stat(os.path.expanduser(path))
+        if not stat.S_ISREG(st.st_mode):
+            return None
+        if st.st_mode & stat.S_IWOTH:
+            return (f"{shown}: {what} may be changed by every user (mode {stat.S_IMODE(st.st_mode):04o}, owner "
+                    f"{user_name(st.st_uid)}): {then}; make it yours alone: chmod o-w {shown}")
+        for folder in _folders_of(path):
+            fst = os.stat(folder)
+            if fst.st_mode & stat.S_IWOTH and not fst.st_mode & stat.S_ISVTX:
+                return (f"{shown}: {what} may be replaced by every user: its folder {name_text(folder)} may be written "
+                        f"by every user, without the sticky bit (mode {stat.S_IMODE(fst.st_mode):04o}, owner "
+                        f"{user_name(fst.st_uid)}): {then}; move it to a folder of your own")
+    except OSError:
+        return None
+    return None
+
+
+def _folders_of(path: str | os.PathLike[str]) -> list[str]:
+    """The folder of ``path``'s name, then that of the file it names, if a link leads elsewhere."""
+    given = os.path.expanduser(path)
+    return list(dict.fromkeys(os.path.dirname(os.path.abspath(p)) for p in (given, os.path.realpath(given))))
 
 
 def user_name(uid: int) -> str:

@@ -568,6 +568,59 @@ def test_a_config_option_naming_a_file_in_a_folder_this_user_may_not_look_in_say
         2, "", f"call-monitor: error: {settings}: cannot read (the folder {folder} cannot be entered: permission denied)\n")
 
 
+def _changed_by_anyone(tmp_path: Path, folder_mode: int, file_mode: int) -> Path:
+    """A configuration file of mode ``file_mode`` in a folder of mode ``folder_mode``."""
+    folder = tmp_path / "cfgs"
+    settings = write(folder / "config.toml", f'[storage]\ndb = "{tmp_path / "e.db"}"\n')
+    folder.chmod(folder_mode)
+    settings.chmod(file_mode)
+    return settings
+
+
+def test_a_configuration_file_every_user_may_write_is_one_warning_line_naming_it_its_mode_and_owner(env, tmp_path):
+    """Mode 0666: anyone could point delivery.webhook_url at their own receiver or move the database,
+    and the file was read with no word. Every command that loads it through the loader says it in one
+    line, once (``status`` loads it more than once), and goes on; a ``config`` that prints it too."""
+    from conftest import ROOT, call_monitor
+    from monitor.files import user_name
+    settings = _changed_by_anyone(tmp_path, 0o755, 0o666)
+    run_env = dict(os.environ, PYTHONPATH=str(ROOT), **env)
+    said = (f"call-monitor: warning: {settings}: the configuration may be changed by every user (mode 0666, owner "
+            f"{user_name(os.geteuid())}): any of them could post its alerts to a receiver of their own or "
+            f"move its database; make it yours alone: chmod o-w {settings}")
+    shown = call_monitor("config", "--config", settings, env=run_env, timeout=60)
+    assert (shown.returncode, shown.stderr.splitlines()) == (0, [said])
+    asked = call_monitor("status", "--config", settings, env=run_env, timeout=60)
+    assert asked.returncode == 1 and asked.stderr.splitlines()[0] == said, asked.stderr
+    assert len(asked.stderr.splitlines()) == 2 and "no daemon running" in asked.stderr, asked.stderr
+    settings.chmod(0o664)  # a group that may write it is a team's file: no word
+    assert call_monitor("config", "--config", settings, env=run_env, timeout=60).stderr == ""
+
+
+def test_a_configuration_file_in_a_folder_every_user_may_write_without_the_sticky_bit_is_warned_of(env, tmp_path):
+    """``chmod 777`` on its folder: anyone may remove the file and put their own in its place. The
+    sticky bit (``/tmp``'s 1777) keeps others from the files they do not own: no word then. The user's
+    own file (``~/.config/callmonitor/config.toml``) is judged as ``--config``'s is."""
+    from conftest import ROOT, call_monitor
+    from monitor.files import user_name
+    run_env = dict(os.environ, PYTHONPATH=str(ROOT), **env)
+    settings = _changed_by_anyone(tmp_path, 0o777, 0o644)
+    folder = settings.parent
+    said = (f"call-monitor: warning: {settings}: the configuration may be replaced by every user: its folder {folder} "
+            f"may be written by every user, without the sticky bit (mode 0777, owner {user_name(os.geteuid())}): any of "
+            "them could post its alerts to a receiver of their own or move its database; move it to a folder of your own")
+    done = call_monitor("config", "--config", settings, env=run_env, timeout=60)
+    assert (done.returncode, done.stderr.splitlines()) == (0, [said])
+    folder.chmod(0o1777)
+    assert call_monitor("config", "--config", settings, env=run_env, timeout=60).stderr == ""
+    folder.chmod(0o755)
+    own = write(Path(env["XDG_CONFIG_HOME"]) / "callmonitor" / "config.toml", "[storage]\n")
+    own.chmod(0o666)
+    done = call_monitor("config", env=run_env, timeout=60)
+    assert done.returncode == 0 and done.stderr.startswith(
+        f"call-monitor: warning: {own}: the configuration may be changed by every user (mode 0666"), done.stderr
+
+
 @pytest.mark.parametrize("command", [["replay", "call.wav"], ["run"], ["install-service"]])
 def test_a_refused_option_value_is_named_by_the_option_the_person_typed(env, tmp_path, command):
     """`--webhook localhost:8640` is said as --webhook (with the key it sets), not as the

@@ -606,6 +606,36 @@ def test_sighup_reloads_configuration(pulse, env, tmp_path):
         d.kill()
 
 
+def test_a_daemon_whose_configuration_every_user_may_write_warns_once_and_a_reload_after_a_chmod_says_it_again(
+        pulse, env, tmp_path):
+    """``--config`` of mode 0666: anyone could point the webhook at their receiver or move the database.
+    The start says so in one warning line naming the file, its mode and owner, and runs; a reload of
+    the file unchanged does not say it again, one after ``chmod 0646`` says the new mode."""
+    cfg = tmp_path / "c.toml"
+    cfg.write_text("[delivery]\nbell = false\n")
+    cfg.chmod(0o666)
+    d = Daemon(["--caller", "softphone.monitor", "--config", str(cfg), "--db", str(tmp_path / "e.db"),
+                "--no-notify", "--no-transcribe"], env, tmp_path)
+    try:
+        assert d.wait_err("listening", 20), d.err
+        d.wait_running(env)
+        from monitor.files import user_name
+        assert [e for e in d.err if "may be changed by every user" in e] == [
+            f"call-monitor: warning: {cfg}: the configuration may be changed by every user (mode 0666, owner "
+            f"{user_name(os.geteuid())}): any of them could post its alerts to a receiver of their own or move its "
+            f"database; make it yours alone: chmod o-w {cfg}"]
+        d.proc.send_signal(signal.SIGHUP)
+        assert d.wait_err("configuration reloaded", 30), d.err
+        cfg.chmod(0o646)
+        d.proc.send_signal(signal.SIGHUP)
+        assert d.wait_err("(mode 0646", 30), d.err
+        assert len([e for e in d.err if "may be changed by every user" in e]) == 2, d.err
+        d.proc.send_signal(signal.SIGTERM)
+        assert d.proc.wait(3) == 0
+    finally:
+        d.kill()
+
+
 def test_a_reload_that_moves_the_status_socket_moves_it_and_status_and_call_find_the_daemon_there(
         pulse, env, tmp_path):
     """``daemon.status_socket`` set by a reload: the daemon went on listening at its start's socket,

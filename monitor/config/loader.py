@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import logging
 import os
 import re
 import tomllib
@@ -19,7 +20,7 @@ from types import MappingProxyType, UnionType
 from typing import Any, Callable, Iterable, Mapping, NoReturn, get_args, get_origin, get_type_hints
 
 from ..cue_registry import FAMILIES, cue
-from ..files import cannot_read, read_waiting
+from ..files import cannot_read, others_may_change, read_waiting
 from .schema import (ACOUSTIC_KINDS, ActionsConfig, AnalysisConfig, Config, ConfigError, DaemonConfig,
                      DeliveryConfig, EmergencyRuleConfig, PhraseRuleConfig, PhrasesConfig, RuleConfig,
                      StorageConfig, SupervisorConfig, TranscriptionConfig, default_paths, xdg_home)
@@ -601,9 +602,29 @@ def load_config(path: str | os.PathLike[str] | None = None,
             layers.append((str(up), _check_layer(read_toml(up), str(up))))
     if path is not None:
         layers.append((str(path), _check_layer(read_toml(path), str(path))))
+    for source, _ in layers:
+        _warn_if_anyone_may_change(source)
     if overrides:
         layers.append((COMMAND_LINE, _check_layer(_nest(overrides), COMMAND_LINE)))
     return _build(layers, env)
+
+
+log = logging.getLogger(__name__)
+
+_CHANGED_BY_ANYONE: set[str] = set()
+"""The warnings :func:`_warn_if_anyone_may_change` gave in this process: each once (a command may load
+its configuration more than once; a reload of a file changed since says its new mode)."""
+
+
+def _warn_if_anyone_may_change(path: str) -> None:
+    """A warning line, once, when every user may change the configuration file ``path``
+    (:func:`~monitor.files.others_may_change`): read with no word, any of them could point its
+    webhook at their own receiver or move its database."""
+    said = others_may_change(path, "the configuration",
+                             "any of them could post its alerts to a receiver of their own or move its database")
+    if said and said not in _CHANGED_BY_ANYONE:
+        _CHANGED_BY_ANYONE.add(said)
+        log.warning("%s", said)
 
 
 def config_from_toml(text: str, source: str = "<string>") -> Config:
