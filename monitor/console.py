@@ -18,16 +18,20 @@ LEVELS = ("debug", "info", "warning", "error")
 
 
 _ESCAPED: Mapping[int, str] = MappingProxyType(
-    {c: f"\\x{c:02x}" for c in (*range(0x20), 0x7F, *range(0x80, 0xA0)) if c != 0x09} | {0x0A: "\\n", 0x0D: "\\r"})
-"""The control characters :func:`one_line` writes as Python does in a string (a tab is kept)."""
+    {c: f"\\x{c:02x}" for c in (*range(0x20), 0x7F, *range(0x80, 0xA0)) if c != 0x09} | {0x0A: "\\n", 0x0D: "\\r"}
+    | {c: f"\\u{c:04x}" for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A))})
+"""The control characters :func:`one_line` writes as Python does in a string (a tab is kept): C0, DEL
+and C1, and the bidirectional embeddings, overrides and isolates (U+202A to U+202E, U+2066 to U+2069),
+which would show the rest of the line in another order than it is."""
 
 
 def one_line(message: str) -> str:
     """``message`` on one line: a line break inside it (a file's name may hold one) written as
     ``\\n`` or ``\\r``, as Python writes it in a string, so that a line still says one thing whole;
-    so is every other control character (``\\x1b``): a name or kind another program sent (an agent's
-    post at the console, a receiver's refusal at the daemon) moves no cursor and sets no title in
-    the terminal that shows the line. A name's bytes that are not UTF-8 (a Latin-1 ``d\\xff``, which
+    so is every other control character (``\\x1b``, ``\\x9b``) and each bidirectional override
+    (``\\u202e``): a name or kind another program sent (an agent's post at the console, a receiver's
+    refusal at the daemon) moves no cursor, sets no title and turns no text around in the terminal
+    that shows the line. A name's bytes that are not UTF-8 (a Latin-1 ``d\\xff``, which
     Python holds as surrogates) are written ``\\xff``, as :func:`~monitor.files.name_text` shows them."""
     return name_text(message.translate(_ESCAPED))
 

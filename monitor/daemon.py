@@ -1407,6 +1407,8 @@ class Daemon:
         from .delivery.words import WordRefused, alert_ref_of, keep_word, note_of, word_of
         if not isinstance(asked, dict):
             return {"error": "a word is a JSON object: {\"alert\", \"word\", \"note\"}"}
+        if asked.get("db") is not None and not isinstance(asked["db"], str):
+            return {"error": "a word's db is the path of a database, as a JSON string"}
         if isinstance(asked.get("db"), str) and os.path.realpath(asked["db"]) != os.path.realpath(self.store.path):
             return {"error": f"this daemon records to {self.store.path}, not {asked['db']}", "code": "other_database"}
         store = self.store.try_open(force=True) if hasattr(self.store, "try_open") else self.store

@@ -345,15 +345,72 @@ def test_words_waiting_for_their_alerts_hold_up_none_whose_alert_was_delivered(d
     (("1" + "0" * 5000, "handled"), 2,
      f"outcome: '1{'0' * 5000}' is no alert id: give the id `call-monitor alerts` lists, or last"),
     (("1", "handled", "--note", "a\x07b"), 2, "outcome: the note holds a control character"),
+    (("1", "handled", "--note", "a\x9b2Jb"), 2, "outcome: the note holds a control character"),
+    (("1", "handled", "--note", "no emergency \u202edellac"), 2, "outcome: the note holds a control character"),
+    (("1", "handled", "--note", "a\u2066b\u2069"), 2, "outcome: the note holds a control character"),
     (("1", "handled", "--note", os.fsdecode(b"caf\xe9")), 2,
      "outcome: the note is not valid text (bytes that are not UTF-8): type it again"),
 ], ids=["unknown id", "unknown word", "note too long", "no alert id", "id past SQLite's integers",
-        "more digits than int() reads", "control character", "a Latin-1 note"])
+        "more digits than int() reads", "control character", "a C1 control character (an 8-bit CSI)",
+        "a right-to-left override", "a bidirectional isolate", "a Latin-1 note"])
 def test_bad_input_is_one_line_naming_the_problem_and_keeps_nothing(db, capsys, args, status, said):
     got, out, err = _said(capsys, *args, "--db", str(db))
     assert (got, out, err) == (status, "", f"call-monitor: error: {said.format(db=db)}\n")
     with Store.open_readonly(db) as store:
         assert store.words_of([1]) == {}
+
+
+def test_a_note_kept_before_it_was_checked_as_now_is_shown_escaped_by_alerts_and_outcomes(tmp_path, capsys):
+    """A database of an earlier release may hold a note with an 8-bit CSI or a right-to-left override
+    (``note_of`` refused only C0 and DEL): ``alerts`` and ``alerts --outcomes`` write them as Python
+    writes them in a string, as every line writes a file's name, not to the terminal raw."""
+    db = tmp_path / "e.db"
+    with Store.open(db) as store:
+        stored_alert(store, source="live:caller=softphone.monitor")  # a live call's: --outcomes counts it
+        store.set_word(1, "false_alarm", "caller ok\x9b2J \u202eyako", time.time())
+    assert cli.main(["alerts", "--db", str(db)]) == 0
+    listed = capsys.readouterr().out
+    assert "agent: false alarm (caller ok\\x9b2J \\u202eyako) at " in listed, listed
+    assert cli.main(["alerts", "--outcomes", "--db", str(db)]) == 0
+    summed = capsys.readouterr().out
+    assert [ln.strip() for ln in summed.splitlines() if "caller ok" in ln] == ["1 \u00d7 caller ok\\x9b2J \\u202eyako"]
+    assert not set(listed + summed) & {"\x9b", "\u202e"}
+
+
+def _asked_word(sock: Path, word: dict) -> dict:
+    """The daemon's answer at ``sock`` to the word ``word``, sent as a request of the socket's own."""
+    import socket
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.settimeout(10.0)
+        s.connect(str(sock))
+        s.sendall(json.dumps({"word": word}).encode() + b"\n")
+        s.shutdown(socket.SHUT_WR)
+        return json.loads(s.makefile("rb").readline())
+
+
+@pytest.mark.skipif(not have_pulse(), reason="pulseaudio not installed")
+def test_a_word_at_the_socket_whose_note_or_db_is_no_text_is_one_error_answer_and_nothing_is_kept(pulse, env, tmp_path):
+    """``"note": {"a": 1}`` was kept as its Python text (``{'a': 1}``); a ``db`` that was no text was
+    taken for the daemon's own database. Each is refused with one error answer, as a note holding a
+    C1 control character or a right-to-left override is."""
+    with Store.open(tmp_path / "e.db") as store:
+        stored_alert(store)
+    d = start_daemon(env, tmp_path)
+    sock = Path(env["XDG_RUNTIME_DIR"]) / "callmonitor.sock"
+    try:
+        for word, said in (({"alert": 1, "word": "handled", "note": {"a": 1}}, "the note is no text: give it as a "
+                                                                               "JSON string"),
+                           ({"alert": 1, "word": "handled", "note": 3}, "the note is no text: give it as a JSON string"),
+                           ({"alert": 1, "word": "handled", "note": "a\x9bb"}, "the note holds a control character"),
+                           ({"alert": 1, "word": "handled", "note": "\u202eok"}, "the note holds a control character"),
+                           ({"alert": 1, "word": "handled", "db": {"path": "e.db"}},
+                            "a word's db is the path of a database, as a JSON string")):
+            assert _asked_word(sock, word) == {"error": said}, word
+        assert _asked_word(sock, {"alert": 1, "word": "handled", "note": "checked on"})["ok"] is True
+    finally:
+        stop_daemon(d)
+    with Store.open_readonly(tmp_path / "e.db") as store:
+        assert store.words_of([1])[1].note == "checked on"
 
 
 def test_no_database_and_no_daemon_is_one_line_and_makes_no_database(tmp_path, capsys):

@@ -14,7 +14,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Iterable, Sequence
 
-from ..console import severity_word
+from ..console import one_line, severity_word
 
 ALL = "all"
 """The kind and severity of a summary's total row."""
@@ -201,7 +201,7 @@ def _call_time_lines(o: Outcomes) -> list[str]:
 def _note_lines(o: Outcomes) -> list[str]:
     if not o.notes:
         return []
-    said_notes = [f"{c} \u00d7 {note}" for note, c in o.notes if note]
+    said_notes = [f"{c} \u00d7 {one_line(note)}" for note, c in o.notes if note]
     bare = sum(c for note, c in o.notes if not note)
     return [f"false alarms' notes ({o.total.false_alarm}):"] + [f"  {line}" for line in said_notes] + (
         [f"  {bare} \u00d7 (no note)"] if bare else [])

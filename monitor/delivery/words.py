@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from ..console import one_line
 from ..files import bytes_not_utf8
 
 if TYPE_CHECKING:  # for the annotations only
@@ -47,15 +48,25 @@ def word_of(typed: str) -> str:
     return word
 
 
+NOT_IN_A_NOTE = frozenset((*range(0x20), 0x7F, *range(0x80, 0xA0), *range(0x202A, 0x202F), *range(0x2066, 0x206A)))
+"""What a note may not hold (code points): the control characters, C0, DEL and C1 (``\x9b``, an 8-bit
+CSI, moves a terminal's cursor as ``ESC [`` does), and the bidirectional embeddings, overrides and
+isolates (U+202A to U+202E, U+2066 to U+2069), which show the text after them in another order than it
+is (a right-to-left override turns ``handled`` around on the screen of ``alerts``)."""
+
+
 def note_of(typed: object) -> str:
     """The note ``typed`` on one line (its runs of white space one space); raises :class:`WordRefused`
-    for one longer than :data:`NOTE_CHARS`, holding a control character, or not text (a command
-    line's bytes that are not UTF-8, which Python holds as lone surrogates: no database or JSON
-    takes them)."""
-    note = " ".join(("" if typed is None else str(typed)).split())
+    for one that is no text (a JSON object, a number: the socket's word takes any JSON, and one was
+    kept as its Python text), longer than :data:`NOTE_CHARS`, holding a character of
+    :data:`NOT_IN_A_NOTE`, or not text (a command line's bytes that are not UTF-8, which Python holds
+    as lone surrogates: no database or JSON takes them)."""
+    if typed is not None and not isinstance(typed, str):
+        raise WordRefused("the note is no text: give it as a JSON string")
+    note = " ".join((typed or "").split())
     if len(note) > NOTE_CHARS:
         raise WordRefused(f"the note is {len(note)} characters long, longer than {NOTE_CHARS}: say it shorter")
-    if any(ord(c) < 32 or ord(c) == 127 for c in note):
+    if any(ord(c) in NOT_IN_A_NOTE for c in note):
         raise WordRefused("the note holds a control character")
     if bytes_not_utf8(note) is not None:  # bytes not UTF-8 on the command line, or a lone surrogate
         raise WordRefused("the note is not valid text (bytes that are not UTF-8): type it again")
@@ -94,7 +105,8 @@ def word_said(word: str, note: str, logged: bool = False) -> str:
     (``logged``), "with a note" in place of the note's text."""
     if not note:
         return said(word)
-    return f"{said(word)} with a note" if logged else f"{said(word)} ({note})"
+    return f"{said(word)} with a note" if logged else f"{said(word)} ({one_line(note)})"  # one kept before the
+    # note was checked as now, or come from elsewhere, moves no cursor either
 
 
 def keep_word(store: "Store | PendingStore", alert_id: int | None, word: str, note: str,
