@@ -797,6 +797,30 @@ def test_devices_lists_the_sinks_by_the_descriptions_a_softphone_s_device_list_s
     assert devices().stderr == ""
 
 
+def test_devices_writes_a_sink_s_description_holding_escape_sequences_escaped_json_gives_it_as_it_is(pulse):
+    """A sink's description is whatever the program that made it says (a Bluetooth headset names
+    itself): one holding ``ESC ] 0;T BEL`` (a terminal's title) and ``ESC [2J`` (clear the screen)
+    was printed raw by ``devices``, which set the title and cleared the terminal that listed it. Its
+    line writes them as every line writes awkward text (``\\x1b``), C1's 8-bit CSI and a
+    right-to-left override too; ``--json`` gives the description as the server does."""
+    import json
+    import subprocess
+    evil = "EVIL\x1b]0;T\x07\x1b[2Jx\u009b2J\u202eok"
+    subprocess.run(["pactl", "load-module", "module-null-sink", "sink_name=evil",
+                    f"sink_properties=device.description='{evil}'"], env=pulse.full_env(), check=True,
+                   capture_output=True, timeout=10)
+    cwd = Path(__file__).resolve().parents[1]
+    listed = subprocess.run([sys.executable, "-m", "monitor.cli", "devices"], capture_output=True, text=True,
+                            timeout=30, env=pulse.full_env(), cwd=cwd)
+    assert listed.returncode == 0, listed.stderr
+    assert '  evil  "EVIL\\x1b]0;T\\x07\\x1b[2Jx\\x9b2J\\u202eok"  (its monitor: evil.monitor)' in \
+        listed.stdout.splitlines(), listed.stdout
+    assert not set(listed.stdout) & {"\x1b", "\x07", "\x9b", "\u202e"}
+    given = subprocess.run([sys.executable, "-m", "monitor.cli", "devices", "--json"], capture_output=True, text=True,
+                           timeout=30, env=pulse.full_env(), cwd=cwd)
+    assert [s["description"] for s in json.loads(given.stdout)["sinks"] if s["name"] == "evil"] == [evil]
+
+
 def test_install_service_writes_user_unit(tmp_path):
     import subprocess
     r = subprocess.run([sys.executable, "-m", "monitor.cli", "install-service", "--caller", "softphone.monitor",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..console import error, warning
+from ..console import error, one_line, warning
 from ..events import json_line
 from .common import ExitStatus
 
@@ -39,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
         return ExitStatus.OK
     print("Input devices (SOURCE = index or name fragment):")
     for d in devs:
-        print(f"  {d.index:3d}  {d.name}  [{d.hostapi}, {d.channels} ch, {d.default_rate:.0f} Hz]")
+        shown(f"  {d.index:3d}  {d.name}  [{d.hostapi}, {d.channels} ch, {d.default_rate:.0f} Hz]")
     if not devs:
         print("  (none)")
     if srcs is None:
@@ -48,9 +48,17 @@ def run(args: argparse.Namespace) -> int:
     print("Sound-server sources (SOURCE = name; 'monitor' = what a sink plays, e.g. the softphone's output):")
     for s in srcs:
         tag = "monitor" if s.monitor else "input  "
-        print(f"  {tag}  {s.name}  [{s.spec}]")
+        shown(f"  {tag}  {s.name}  [{s.spec}]")
     _print_sinks(sinks or [])
     return ExitStatus.OK
+
+
+def shown(line: str) -> None:
+    """A line of the list, its names and descriptions as the sound server gives them (a Bluetooth
+    headset names itself, a program loading a sink describes it) written as every line writes awkward
+    text (:func:`~monitor.console.one_line`): an escape sequence in one (``\\x1b]0;...``, ``\\x1b[2J``)
+    sets no title and clears no terminal. ``--json`` gives them as they are."""
+    print(one_line(line))
 
 
 def _print_sinks(sinks: list) -> None:
@@ -59,7 +67,7 @@ def _print_sinks(sinks: list) -> None:
     print("Sound-server sinks (a program's output devices, which it lists by their description; the caller's "
           "SOURCE is the monitor of the softphone's):")
     for s in sinks:
-        print(f"  {s.name}  \"{s.description}\"  (its monitor: {s.monitor})")
+        shown(f"  {s.name}  \"{s.description}\"  (its monitor: {s.monitor})")
     if not sinks:
         print("  (none)")
     by_description: dict[str, list] = {}
