@@ -49,8 +49,8 @@ def _recalled(stored: StoredAlert, ack: Ack | None, rows: Sequence[Delivery]) ->
     ev = stored.event
     posted = next((d.posted_id for d in rows if d.posted_id is not None), None)
     return {"call_id": ev.call_id, "alert_id": ev.alert_id, "t": ev.t, "kind": ev.kind, "severity": ev.severity,
-            "at": stored.created_at, "token": ev.call_id, "posted_id": posted} | (
-        {"acked_by": ack.by, "acked_at": ack.at} if ack is not None else {})
+            "at": stored.created_at, "token": ev.call_id, "posted_id": posted,
+            "acked_by": ack.by if ack is not None else None, "acked_at": ack.at if ack is not None else None}
 
 
 class RecentCalls:
@@ -81,7 +81,8 @@ class RecentCalls:
         ``token``, at the time its row keeps (:meth:`_raised_at`); returns that entry."""
         alert_id = next((i for held, i in self._written_first if held is ev), ev.alert_id)
         recent = {"call_id": ev.call_id, "alert_id": alert_id, "t": ev.t, "kind": ev.kind,
-                  "severity": ev.severity, "at": self._raised_at(ev, call_started_at), "token": token}
+                  "severity": ev.severity, "at": self._raised_at(ev, call_started_at), "token": token,
+                  "acked_by": None, "acked_at": None}
         self.alerts.append(recent)
         return recent
 

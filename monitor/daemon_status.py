@@ -17,6 +17,7 @@ from typing import Any, Callable, Protocol
 from .capture.boundaries import STREAM_CALL_MIN_S, StreamBoundaries
 from .cue_registry import shown_cues, shown_min_speech_s
 from .daemon_recent import RecentCalls
+from .delivery.store_errors import StoreError
 from .delivery.store_guard import StoreGuard
 from .files import name_text
 from .release import RELEASE
@@ -46,6 +47,7 @@ class RunningDaemon(Protocol):
     heartbeat: Any
     boundaries: str
     machine: str | None
+    agent: str
 
     @property
     def last_problem(self) -> dict | None: ...
@@ -124,6 +126,7 @@ def state(daemon: RunningDaemon) -> dict[str, Any]:
     webhook, heartbeat, notify, guard = daemon.webhook, daemon.heartbeat, daemon.notify, daemon.guard
     return {
         "pid": os.getpid(), "version": RELEASE, "started_at": daemon.started_at,
+        **posting_identity(daemon),
         "uptime_s": round(time.time() - daemon.started_at, 1), "db": name_text(os.path.abspath(daemon.store.path)),
         "config": [name_text(source) for source in daemon.cfg.sources], "legs": legs,
         "overflows": sum(s.get("overflows", 0) for s in legs.values()),
@@ -138,6 +141,23 @@ def state(daemon: RunningDaemon) -> dict[str, Any]:
         "transcription_loading": daemon.loading is not None, "last_problem": daemon.last_problem,
         "store": store_state(guard),
     }
+
+
+def posting_identity(daemon: RunningDaemon) -> dict[str, Any]:
+    """Who the daemon posts as, ``daemon_id`` and ``agent``, as its webhook's posts and heartbeats name
+    it (a console's key of its alerts is ``daemon_id`` with their ``alert_id``): its webhook's (a new
+    daemon id once a console refused the first as another agent's), else its database's id on this
+    machine (None while none was made, with no webhook, or while a failing database gives none) and its
+    ``delivery.agent_name`` (else user@host)."""
+    identity = None if daemon.webhook is None else daemon.webhook.identity
+    if identity is not None:
+        return {"daemon_id": identity.daemon_id, "agent": identity.agent}
+    read = getattr(daemon.store, "posting_id", None)  # a Store's, read without writing; else a PendingStore's id
+    try:
+        daemon_id = read() if read is not None else daemon.store.instance_id()
+    except StoreError:  # failing, or closed as the daemon stops
+        daemon_id = None
+    return {"daemon_id": daemon_id, "agent": daemon.agent}
 
 
 def store_state(guard: StoreGuard) -> dict[str, Any]:

@@ -1894,6 +1894,35 @@ def test_a_restarted_daemon_s_status_lists_the_alerts_of_today_s_earlier_calls_w
         assert [a["alert_id"] for a in daemon.state()["recent_alerts"]] == [later.alert_id]
 
 
+def test_the_status_gives_null_acked_by_and_acked_at_of_a_recent_alert_not_acknowledged_and_names_the_daemon(
+        tmp_path):
+    """``status --json``'s recent alerts gave ``acked_by`` and ``acked_at`` only once acknowledged, where
+    ``alerts --jsonl`` and the console give null: both are there, null, for one not acknowledged (recalled
+    from the database at the start, or raised since); the status names the daemon id and the agent, as
+    its posts do, with no webhook set too (the database's id, null while none was made)."""
+    from monitor.daemon import Daemon as InProcess
+    from monitor.delivery.store import Store
+    from monitor.delivery.store_rows import LIVE_SOURCE
+    from monitor.events import AlertEvent
+
+    sf.write(tmp_path / "quiet.wav", np.zeros((16000 * 2, 2), np.float32), 16000)
+    db, now = tmp_path / "e.db", time.time()
+    cfg = load_config(overrides={"storage.db": str(db), "delivery.agent_name": "alice"}, user_config=False)
+    with Store.open(db) as store:
+        call = store.start_call(f"{LIVE_SOURCE}caller=x", now - 60)
+        store.add_alert(call, AlertEvent(t=30.0, kind="weak_voice", severity="warning", message="weak"), now - 30)
+        store.end_call(call, 60.0, {}, ended_at=now)
+        daemon = InProcess(cfg, FileSource(tmp_path / "quiet.wav"), store, {})
+        assert daemon.run() == 0
+        daemon.recent.raised(AlertEvent(t=1.0, kind="slow_speech", severity="warning", message="slow"), None, now)
+        assert daemon.state()["daemon_id"] is None  # none made yet: nothing posted from this database
+        daemon_id = store.instance_id()  # made as a webhook's first post makes it
+        state = daemon.state()
+        assert [(a["kind"], a["acked_by"], a["acked_at"]) for a in state["recent_alerts"]] == [
+            ("weak_voice", None, None), ("slow_speech", None, None)]
+        assert (state["daemon_id"], state["agent"]) == (daemon_id, "alice")
+
+
 def test_an_alert_posted_from_memory_while_the_database_failed_is_shown_acknowledged_in_status(tmp_path, hook):
     """The database fails as a critical alert is raised: the webhook posts it from memory under an
     id of its own, and the console's acknowledgement names that id. The status lists the

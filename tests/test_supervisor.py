@@ -2535,3 +2535,39 @@ def test_report_links_left_out_are_said_once_a_minute_per_agent_with_how_many_be
     assert [(s.split(":")[0], s.endswith("since the last line")) for s in said] == [
         ("agent 'alice'", False), ("agent 'bob'", False), ("agent 'alice'", True)]
     assert said[2].endswith("; 2 more beats with one since the last line")
+
+
+def test_two_desktops_alerts_are_told_apart_by_the_daemon_id_alerts_jsonl_gives_and_acknowledged_by_the_consoles_id(
+        tmp_path, calls):
+    """Two desktops' databases post to one console, each its alerts under the same alert ids (1, 2...).
+    ``alerts --jsonl`` gave neither the daemon id nor the agent, and the docs called ``posted_id`` the id
+    ``/api/state`` gives: an integrator acknowledging ``/api/alerts/POSTED_ID/ack`` acknowledged the
+    other desktop's alert. Each line names the daemon id its alert was posted under (the same on every
+    line of a database) beside ``posted_id``, which is the console's ``alert_id``; the console's own
+    ``id`` of it is the one of its alert with that ``daemon_id`` and ``alert_id``, and acknowledging
+    that ``id`` acknowledges this desktop's alert, and no other."""
+    console = ConsoleProcess(tmp_path / "console")
+    try:
+        listed = {}
+        for desk in ("first", "second"):
+            db = tmp_path / desk / "events.db"
+            r, printed = _replay(tmp_path, console, calls / "deteriorating_16k.wav", db)
+            assert r.returncode == 0 and printed, r.stderr
+            r = call_monitor_here("alerts", "--jsonl", "--db", str(db), env=_env(tmp_path))
+            listed[desk] = [json.loads(line) for line in r.stdout.splitlines()]
+            with sqlite3.connect(db) as con:
+                (daemon_id,), = con.execute("SELECT value FROM meta WHERE key = 'instance_id'").fetchall()
+            assert {row["daemon_id"] for row in listed[desk]} == {daemon_id}
+            assert all(row["agent"] is None for row in listed[desk])  # a replayed call keeps no agent
+        assert [r["posted_id"] for r in listed["first"]] == [r["posted_id"] for r in listed["second"]]
+        shown = console.state()["alerts"]
+        by_key = {(a["daemon_id"], a["alert_id"]): a for a in shown}
+        row = listed["second"][0]
+        theirs = by_key[(row["daemon_id"], row["posted_id"])]
+        assert (theirs["kind"], theirs["t"]) == (row["kind"], row["t"]) and theirs["id"] != row["posted_id"]
+        status, said = console.request("POST", f"/api/alerts/{theirs['id']}/ack", b'{"by": "Dana"}')
+        assert status == 200, said
+        acked = [(a["daemon_id"], a["alert_id"]) for a in console.state()["alerts"] if a["acked_by"] == "Dana"]
+        assert acked == [(row["daemon_id"], row["posted_id"])]
+    finally:
+        console.kill()

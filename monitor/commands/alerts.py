@@ -32,8 +32,8 @@ DESCRIPTION = ("List alerts from the database, each with its id (#12: what `call
                "delivery.retries), or not "
                "sent (raised with no webhook: none was set, or a batch or a replay "
                "without --webhook). An alert raised while the daemon's database failed and "
-               "posted from memory then keeps the id it was posted under, which the "
-               "supervisor console knows it by: its line says \"posted as alert ID\". An alert a supervisor "
+               "posted from memory then keeps the id it was posted under, the alert_id the "
+               "supervisor console keeps of it (not the console's own id): its line says \"posted as alert ID\". An alert a supervisor "
                "acknowledged on the console (told to the daemon in the answer to its heartbeat) "
                "says so after its delivery: \"acknowledged by supervisor NAME at TIME\" (the "
                "console's clock). The agent's word on an alert (`call-monitor outcome`) "
@@ -67,9 +67,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="one JSON object per alert, with \"source\": its call's recording (or live "
                         "devices), \"deliveries\": its webhook deliveries (target, "
                         "status pending|delivered|failed, attempts, last_error, next_attempt_at, delivered_at), "
-                        "and \"posted_id\": the alert id the webhook posts it under, which the supervisor "
-                        "console knows it by (its alert_id, or the id it was posted from memory with while the "
-                        "database failed; null: never queued for a webhook), \"acked_by\" and \"acked_at\": who "
+                        "\"posted_id\": the alert id the webhook posts it under (its alert_id, or the id it was "
+                        "posted from memory with while the database failed; null: never queued for a webhook), "
+                        "\"daemon_id\": the daemon id it is posted under (this database's on this machine; null "
+                        "with posted_id): with posted_id the alert's key at the supervisor console, whose "
+                        "/api/state lists it with that daemon_id and alert_id under an id of the console's own "
+                        "(the one /api/alerts/ID/ack takes), \"agent\": the agent of a live call (null for a "
+                        "replayed one), \"agent_source\": the agent's file of a call of two files (null for "
+                        "any other), \"acked_by\" and \"acked_at\": who "
                         "acknowledged it on the supervisor console and when (Unix seconds, the console's clock; "
                         "null: not acknowledged), and the agent's word on it (`call-monitor outcome`), the labels "
                         "of real calls: \"agent_word\" (handled, false_alarm, or null: none said), \"agent_note\", "
@@ -216,6 +221,7 @@ def _print_alerts(store: Store, alerts: list[StoredAlert], jsonl: bool, longest_
     acks = store.acks_of([a.alert_id for a in alerts])
     words = store.words_of([a.alert_id for a in alerts])
     calls = _calls(store, {a.event.call_id for a in alerts})
+    daemon_id = store.posting_id() if jsonl else None
     names = {i: one_line(recording_name(call.source, call.agent_file)) for i, call in calls.items()}  # one line each
     columns = max((width(n) for n in names.values()), default=0)
     clock_columns = max((len(local_text(a.created_at)) for a in alerts), default=0)  # a repeated hour's are longer
@@ -224,9 +230,10 @@ def _print_alerts(store: Store, alerts: list[StoredAlert], jsonl: bool, longest_
         rows, ack, word = sent.get(stored.alert_id, []), acks.get(stored.alert_id), words.get(stored.alert_id)
         if jsonl:
             call = calls.get(ev.call_id)
-            agent = {"agent_source": call.agent_file} if call is not None and call.agent_file else {}
-            print(ev.to_json(created_at=stored.created_at, source=call.source if call else None, **agent,
+            print(ev.to_json(created_at=stored.created_at, source=call.source if call else None,
+                             agent_source=call.agent_file if call is not None else None,
                              deliveries=[_delivery_dict(d) for d in rows], posted_id=posted_as(rows),
+                             daemon_id=daemon_id if rows else None, agent=call.agent if call is not None else None,
                              acked_by=ack.by if ack else None, acked_at=ack.at if ack else None, **_word_dict(word),
                              **_no_input_dict(call)))
             continue
