@@ -163,6 +163,12 @@ class AlertAckedEvent(Event):
 
     type = "alert_acked"
 
+    def to_dict(self) -> dict[str, Any]:
+        """As every event's, ``acked_at`` as the console keeps it, not rounded: the same number
+        ``alerts --jsonl``, ``status --json`` and the console's ``/api/state`` give (its paging by
+        ``acked_at`` takes it)."""
+        return {**super().to_dict(), "acked_at": self.acked_at}
+
 
 @dataclass(frozen=True)
 class Word:

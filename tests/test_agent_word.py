@@ -539,3 +539,49 @@ def test_a_click_waiting_for_the_database_keeps_the_word_another_process_wrote_m
         kept = store.words_of([alert.alert_id])[alert.alert_id]
     assert (kept.word, kept.note) == ("handled", "called an ambulance")
     assert [(w.word, w.note) for w in kept_before] == [("handled", "called an ambulance")]
+
+
+def test_each_word_said_is_a_post_of_its_own_delivery_id_its_retries_the_same_and_said_at_as_alerts_gives_it(
+        tmp_path, hook, capsys):
+    """A word's ``X-Callmonitor-Delivery`` was ``word-ALERT``, the same for the word said again
+    (false alarm after handled): a receiver keeping posts once by it dropped the changed word. And
+    its ``said_at`` was rounded to the millisecond, where ``alerts --jsonl`` gives the time kept. A
+    retry of a word (the receiver answered 503) carries the same delivery id; the word said again
+    another; each post's ``said_at`` is the time ``alerts --jsonl`` gives."""
+    posts: list[tuple[str, dict]] = []
+    def record(post: dict) -> int | None:
+        posts.append((hook.headers[-1]["X-Callmonitor-Delivery"], post))
+        first_word = post.get("type") == "agent_word" and sum(p["type"] == "agent_word" for _, p in posts) == 1
+        return 503 if first_word else None
+    hook.refuses = record
+    with Store.open(tmp_path / "e.db") as store:
+        sink = WebhookSink(store, hook.url, retries=0, backoff_s=0.05, max_backoff_s=0.1, poll_s=0.05,
+                           identity=Sender.of(store, "alice")).start()
+        try:
+            raised = delivered_alert(sink, store)
+            for word, note in (("handled", "called an ambulance"), ("false_alarm", "was laughing")):
+                store.set_word(raised.alert_id, word, note, time.time() + 0.000123)
+                sink.wake()
+                until(lambda: store.words_of([raised.alert_id])[raised.alert_id].status == "delivered",
+                      lambda: f"the word delivered: {store.words_of([raised.alert_id])}")
+                said_at = store.words_of([raised.alert_id])[raised.alert_id].said_at
+                assert [p["said_at"] for _, p in posts if p["type"] == "agent_word"][-1] == said_at
+        finally:
+            sink.close()
+    (alert_id, _), *words = posts
+    assert [(p["word"], delivery) for delivery, p in words] == [
+        ("handled", words[0][0]), ("handled", words[0][0]), ("false_alarm", words[2][0])]
+    assert len({alert_id, words[0][0], words[2][0]}) == 3 and words[0][0].startswith("word-")
+    assert cli.main(["alerts", "--jsonl", "--db", str(tmp_path / "e.db")]) == 0
+    row = json.loads(capsys.readouterr().out)
+    assert (row["agent_word"], row["agent_word_at"]) == ("false_alarm", words[2][1]["said_at"])
+
+
+def test_each_heartbeat_carries_a_delivery_id_of_its_own(hook):
+    """The docs say every post carries ``X-Callmonitor-Delivery``; heartbeats carried none. A heartbeat
+    is never posted again (the next one is a new status), so each has an id of its own."""
+    from monitor.delivery.sinks.webhook import Heartbeat, Identity
+    heartbeat = Heartbeat(hook.url, Identity("alice", "d-test"), lambda: {}, every_s=3600.0)
+    assert heartbeat.beat() and heartbeat.beat()
+    ids = [h.get("X-Callmonitor-Delivery") for h in hook.headers]
+    assert len(ids) == 2 and all(i and i.startswith("heartbeat-") for i in ids) and ids[0] != ids[1]

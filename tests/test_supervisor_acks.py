@@ -263,6 +263,7 @@ def acked_run(tmp_path_factory):
                                   every_s=3600.0, token=console.token, acked=daemon.acked, awaits_ack=daemon.awaits_ack)
             first: list = []
             on_console: list[dict] = []
+            answered: list[dict] = []  # the console's answer to the acknowledgement
             awaits: list[tuple[bool, float]] = []
             pace = lambda: json.loads(heartbeat.body())["status"]["next_beat_s"]  # noqa: E731
 
@@ -274,7 +275,7 @@ def acked_run(tmp_path_factory):
                     (shown,) = [a for a in console.state()["alerts"] if a["alert_id"] == ev.alert_id]
                     on_console.append(shown)
                     pk = shown["id"]
-                    console.request("POST", f"/api/alerts/{pk}/ack", b'{"by": "Dana"}')
+                    answered.append(json.loads(console.request("POST", f"/api/alerts/{pk}/ack", b'{"by": "Dana"}')[1]))
                     assert heartbeat.beat()  # the daemon's next beat; what it brings goes out with the next chunk
                 elif ev.type == "alert_acked":
                     awaits.append((daemon.awaits_ack(), pace()))
@@ -287,8 +288,14 @@ def acked_run(tmp_path_factory):
         listed = io.StringIO()
         with contextlib.redirect_stdout(listed):
             assert cli.main(["alerts", "--db", str(tmp / "e.db"), "--jsonl"]) == 0
+        (acked,) = [json.loads(line) for line in jsonl.getvalue().splitlines() if '"type": "alert_acked"' in line]
+        pk = on_console[0]["id"]
+        paged = tuple(json.loads(console.request("GET", f"/api/alerts?order=acked&before={before}"
+                                                        f"&acked_at={acked['acked_at']!r}")[1])
+                      for before in (pk + 1, pk))  # the page from just after the alert, and from the alert
         yield (jsonl.getvalue().splitlines(), human.getvalue(), state, first[0], awaits,
-               [json.loads(line) for line in listed.getvalue().splitlines()], on_console[0])
+               [json.loads(line) for line in listed.getvalue().splitlines()], on_console[0], answered[0],
+               identity, (console.state(), paged))
     finally:
         console.kill()
 
@@ -318,12 +325,12 @@ def test_the_status_shows_the_acknowledgement_on_the_alert_in_its_recent_alerts(
 
 
 def test_the_daemon_awaits_an_acknowledgement_while_its_critical_alert_stands_until_it_comes(acked_run):
-    *_, alert, awaits, _, _ = acked_run
+    _, _, _, alert, awaits, *_ = acked_run
     assert alert.severity == "critical" and awaits == [(True, 5.0), (False, 3600.0)]
 
 
 def test_the_daemons_database_keeps_the_acknowledgement_and_alerts_lists_it_on_the_alert(acked_run):
-    _, _, _, alert, _, listed, _ = acked_run
+    _, _, _, alert, _, listed, *_ = acked_run
     (row,) = [r for r in listed if r["alert_id"] == alert.alert_id]
     assert row["acked_by"] == "Dana" and abs(row["acked_at"] - time.time()) < 300
     assert all(r["acked_by"] is None and r["acked_at"] is None for r in listed if r["alert_id"] != alert.alert_id)
@@ -333,11 +340,40 @@ def test_the_alert_has_one_time_on_the_console_in_the_agents_alerts_and_in_its_s
     """The time the console shows an alert at (its post's ``at``) is the time ``alerts`` lists it at (its
     ``created_at``) and the daemon's status lists it at: its call's start plus its call time (or when it
     was raised, where that is sooner), one time, not the console's a second before the agent's."""
-    _, _, state, alert, _, listed, shown = acked_run
+    _, _, state, alert, _, listed, shown, *_ = acked_run
     (row,) = [r for r in listed if r["alert_id"] == alert.alert_id]
     (recent,) = [a for a in state["recent_alerts"] if a["alert_id"] == alert.alert_id]
     assert shown["at"] == row["created_at"] == recent["at"]
     assert shown["at"] <= round(shown["call_started_at"] + shown["t"], 3)
+
+
+def test_the_acknowledgements_time_is_one_number_in_the_json_lines_the_agents_alerts_its_status_and_the_console(
+        acked_run):
+    """``run --jsonl``'s ``alert_acked`` gave ``acked_at`` rounded to the ten-thousandth of a second, where
+    ``alerts --jsonl``, the status and the console's ``/api/state`` give the time the console keeps: an
+    integrator paging the console's acknowledged alerts by the JSON line's time (``order=acked&acked_at=T``)
+    left the alert out of its own page. Every interface gives the number the console keeps, which pages."""
+    lines, _, state, alert, _, listed, shown, answered, _, (end, paged) = acked_run
+    (acked,) = [json.loads(line) for line in lines if '"type": "alert_acked"' in line]
+    (row,) = [r for r in listed if r["alert_id"] == alert.alert_id]
+    (recent,) = [a for a in state["recent_alerts"] if a["alert_id"] == alert.alert_id]
+    (kept,) = [a for a in end["alerts"] if a["id"] == shown["id"]]
+    assert acked["acked_at"] == row["acked_at"] == recent["acked_at"] == kept["acked_at"] == answered["acked_at"]
+    before_it, after_it = paged
+    assert [a["id"] for a in before_it["alerts"]] == [shown["id"]] and after_it["alerts"] == []
+
+
+def test_the_daemons_status_and_its_alerts_name_the_daemon_id_the_console_keys_its_alerts_by(acked_run):
+    """``status --json`` and ``alerts --jsonl`` name the daemon id the daemon posts under (and the status
+    the agent's name it posts as): with an alert's ``posted_id`` the console's key of it, by which its
+    ``/api/state`` lists the alert under the console's own ``id``, the one ``/api/alerts/ID/ack`` takes."""
+    _, _, state, alert, _, listed, shown, _, identity, (end, _) = acked_run
+    assert (state["daemon_id"], state["agent"]) == (identity.daemon_id, identity.agent)
+    assert listed and all(r["daemon_id"] == identity.daemon_id for r in listed)
+    keyed = {(a["daemon_id"], a["alert_id"]): a["id"] for a in end["alerts"]}
+    assert {(r["daemon_id"], r["posted_id"]) for r in listed} == set(keyed)
+    (row,) = [r for r in listed if r["alert_id"] == alert.alert_id]
+    assert keyed[(row["daemon_id"], row["posted_id"])] == shown["id"]
 
 
 def test_an_acknowledgement_the_daemons_database_holds_is_no_news_to_the_daemon_started_again(tmp_path):

@@ -156,10 +156,10 @@ def word_payload(*, alert_id: int, call_id: int | None, call_started_at: float |
                  daemon_id: str | None) -> bytes:
     """The post of an agent's word: the alert as the receiver knows it (``alert_id``: the id it was
     posted under, its call and call start, kind, severity and call time), the word, its note and when
-    it was said (unix seconds), and who sends it (``agent``, ``daemon_id``)."""
+    it was said (unix seconds, as the database keeps it, as ``alerts --jsonl`` gives it), and who sends it (``agent``, ``daemon_id``)."""
     d: dict[str, Any] = {"type": "agent_word", "source": "call-monitor", "alert_id": alert_id, "call_id": call_id,
                          "kind": kind, "severity": severity, "t": t, "word": word, "note": note,
-                         "said_at": round(said_at, 3)}
+                         "said_at": said_at}
     if call_started_at is not None:
         d["call_started_at"] = round(call_started_at, 3)
     if agent is not None and daemon_id is not None:

@@ -75,6 +75,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+import uuid
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Mapping, NamedTuple, overload
 
@@ -219,6 +220,13 @@ def post_as(sender: Sender, target: Target, body: Callable[[Identity], bytes], *
             raise
     return post_json(target.url, body(sender.identity), token=target.token, timeout_s=timeout_s, headers=headers,
                      cut=cut)
+
+
+def word_delivery(word: AgentWord) -> str:
+    """The ``X-Callmonitor-Delivery`` of a post of the agent's word ``word``: ``word-ALERT-SAID_AT``
+    (the alert's id in the database and when the word was said, unix seconds as stored), the same on
+    every retry of it and another once the agent says a new word, which a receiver keeps apart."""
+    return f"word-{word.alert_id}-{word.said_at!r}"
 
 
 def agent_of(agent_name: str = "") -> str:
@@ -830,7 +838,7 @@ class WebhookSink:
             return word_payload(alert_id=d.posts_as, call_id=a.call_id, call_started_at=call.started_at, kind=a.kind,
                                 severity=a.severity, t=a.t, word=word.word, note=word.note, said_at=word.said_at,
                                 agent=who.agent if who else None, daemon_id=who.daemon_id if who else None)
-        headers = {"X-Callmonitor-Delivery": f"word-{word.alert_id}"}
+        headers = {"X-Callmonitor-Delivery": word_delivery(word)}
         if self.sender is None:
             post_json(target.url, body(None), token=target.token, timeout_s=self.timeout_s, headers=headers,
                       cut=self._posts_end)
@@ -1280,7 +1288,9 @@ class Heartbeat:
         try:
             status = self._status(stopped)
             target = self.target  # after the status (the daemon's, which takes a while), and once
-            answer = post_as(self.sender, target, lambda who: self._body(status, who), timeout_s=self.timeout_s)
+            headers = {"X-Callmonitor-Delivery": f"heartbeat-{uuid.uuid4().hex}"}  # never posted again: its own
+            answer = post_as(self.sender, target, lambda who: self._body(status, who), timeout_s=self.timeout_s,
+                             headers=headers)
         except Exception as err:  # refused, timeout, HTTP error: the next beat tries again
             error = _describe(err, target.token, self.identity)
             if (wait := self._wait.asked(err, error, self.max_wait_s)) is not None:  # no failed beat
