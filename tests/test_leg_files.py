@@ -426,3 +426,29 @@ def test_a_call_of_two_files_keeps_the_agents_file_from_its_start_and_through_a_
         assert store.close_interrupted(source_prefix="") == [running]
         closed = store.get_call(running)
         assert (closed.agent_file, closed.summary["interrupted"]) == ("/calls/agent.wav", True)
+
+
+def test_a_call_of_two_files_given_by_relative_names_names_both_files_in_one_form_in_each_interface(
+        leg_files, tmp_path, capsys, monkeypatch, hook):
+    """``replay caller.wav --agent agent.wav`` in their folder: the ``call_summary`` line gave the caller's
+    file as typed and the agent's by its absolute path. Each interface gives both in one form: the
+    ``call_summary`` line and ``alerts --jsonl`` (``source``, ``agent_source``) both absolute paths, the
+    webhook's posts both file names (``recording``, ``agent_recording``), the summary line on the terminal
+    both as typed; ``alerts --jsonl`` gives
+    ``agent_source`` null for a call of one file, not leaving it out."""
+    stereo, caller, agent = leg_files
+    db = tmp_path / "events.db"
+    monkeypatch.chdir(tmp_path)
+    _, summary = replayed_alerts(capsys, "--db", db, "caller.wav", "--agent", "agent.wav", "--webhook", hook.url)
+    _, one_file = replayed_alerts(capsys, "--db", db, "call.wav")
+    assert (summary["file"], summary["agent_recording"]) == (str(caller), str(agent))
+    assert one_file["file"] == str(stereo) and "agent_recording" not in one_file
+    status, out, _ = cli(capsys, "alerts", "--jsonl", "--db", db)
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert status == 0 and {(r["call_id"], r["source"], r["agent_source"]) for r in rows} == {
+        (1, str(caller), str(agent)), (2, str(stereo), None)}
+    posted = [post for _, post in hook.received]
+    assert posted and {(p["recording"], p["agent_recording"]) for p in posted} == {("caller.wav", "agent.wav")}
+    status, out, _ = cli(capsys, "replay", "--no-transcribe", "--db", tmp_path / "other.db", "caller.wav", "--agent",
+                         "agent.wav")
+    assert status == 0 and out.splitlines()[-1].startswith("== caller.wav + agent agent.wav (call 1): ")

@@ -298,7 +298,7 @@ def _replay_into_sinks(args: argparse.Namespace, cfg: Config, token: str | None,
     from ..delivery.store_guard import PendingStore, StoreGuard
     from .run import start_webhook
     sinks: list[JsonlSink | HumanSink | WebhookSink] = [
-        JsonlSink() if args.jsonl else HumanSink(bell=cfg.delivery.bell)]
+        JsonlSink() if args.jsonl else HumanSink(bell=cfg.delivery.bell, typed=_typed(args))]
     webhook = start_webhook(cfg, store, token) if _posting(args) else None
     if webhook is not None:
         sinks.append(webhook)
@@ -369,6 +369,12 @@ def _replay_files(paths: list[str], args: argparse.Namespace, cfg, store, transc
     return failed
 
 
+def _typed(args: argparse.Namespace) -> dict[str, str]:
+    """The recordings as typed (the agent's file too), by the absolute paths their calls keep: the
+    summary line names them so."""
+    return {os.path.abspath(p): p for p in (*args.files, *([args.agent] if args.agent else []))}
+
+
 def _begin_call(path: str, args: argparse.Namespace, cfg, store,
                 transcription) -> tuple[Recording, CallPipeline] | None:
     """The recording's source (a FileSource; with ``--agent``, the LegFilesSource of the two files)
@@ -393,8 +399,8 @@ def _begin_call(path: str, args: argparse.Namespace, cfg, store,
     if unread := src.unread_channels() or src.legs_not_there:  # said before the call's alerts
         warning(f"{path}: {unread}")
     extra = transcription.for_call(src.rate, src.legs) if transcription else {}
-    return src, CallPipeline(cfg, src.rate, src.legs, store=store, source=path, channels=src.channels,
-                             agent_file=args.agent, **extra)
+    return src, CallPipeline(cfg, src.rate, src.legs, store=store, source=os.path.abspath(path),  # as the agent's
+                             channels=src.channels, agent_file=args.agent, **extra)
 
 
 def _feed_call(path: str, src: Recording, pipeline: CallPipeline, sinks: list, progress: Progress,

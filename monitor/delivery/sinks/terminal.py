@@ -6,7 +6,7 @@ import os
 import re
 import sys
 from dataclasses import replace
-from typing import TextIO
+from typing import Mapping, TextIO
 
 from ...alerts.meaning import meaning
 from ...console import one_line, severity_word
@@ -119,14 +119,16 @@ def _ended(ended_by: str | None) -> str:
     return f"; ended: {ended_by}"
 
 
-def _call_named(ev: CallSummaryEvent) -> str:
+def _call_named(ev: CallSummaryEvent, typed: Mapping[str, str]) -> str:
     """The call a summary line is about: a replayed file and the call it was stored as (``call 3``,
     what ``report 3`` takes; a call of two files names both); a live call by that id alone (its
-    source, ``live:caller=...``, is the daemon's, which ``status`` names). A file's name is written on
+    source, ``live:caller=...``, is the daemon's, which ``status`` names). A file is named as it was
+    typed where ``typed`` has it (by the absolute path the call keeps), both files of a call of two alike; its name is written on
     the line's one line (:func:`~monitor.console.one_line`: a line break in it as ``\\n``)."""
     if ev.file is None or ev.file.startswith(LIVE_SOURCE):
         return "call (not stored yet)" if ev.call_id is None else f"call {ev.call_id}"
-    files = one_line(ev.file if ev.agent_file is None else f"{ev.file} + agent {ev.agent_file}")  # of two files too
+    caller, agent = typed.get(ev.file, ev.file), ev.agent_file and typed.get(ev.agent_file, ev.agent_file)
+    files = one_line(caller if agent is None else f"{caller} + agent {agent}")  # of two files too
     return files if ev.call_id is None else f"{files} (call {ev.call_id})"
 
 
@@ -188,8 +190,10 @@ class HumanSink:
 
     def __init__(self, out: TextIO | None = None, bell: bool = False, show_words: bool = True,
                  logged: frozenset[str] = frozenset(), name_calls: bool = False,
-                 journal_stream: str | None = None) -> None:
+                 journal_stream: str | None = None, typed: Mapping[str, str] | None = None) -> None:
+        """``typed``: the recordings replayed, as typed, by their absolute paths (which the call keeps)."""
         self.out = out or sys.stdout
+        self.typed = dict(typed or {})
         self.bell = bell
         self.show_words = show_words
         self.journal_stream = journal_stream
@@ -313,7 +317,7 @@ class HumanSink:
             return f"{_stamp(ev, self.name_calls)} {ev.level}: {ev.message}"
         if isinstance(ev, CallSummaryEvent):
             kinds = ", ".join(ev.alert_kinds) or "none"
-            return (f"== {_call_named(ev)}: {ev.duration_s:.1f} s, {ev.alerts} alert(s) "
+            return (f"== {_call_named(ev, self.typed)}: {ev.duration_s:.1f} s, {ev.alerts} alert(s) "
                     f"({ev.critical_alerts} critical): {kinds}" + _unjudged(ev)
                     + _ended(ev.ended_by))
         return None
