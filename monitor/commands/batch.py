@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Sequence
 
 from ..console import error, info, warning
 from ..files import name_text
+from ..installing import install_hint
 from ..stops import stopped_by
 from .common import ExitStatus, add_config_options, add_leg_options, add_logging_options, exit_status_of, not_used
 
@@ -95,7 +96,7 @@ def _check_args(args: argparse.Namespace) -> str | None:
             try:
                 import pyarrow  # noqa: F401
             except ImportError:
-                return f"{args.out}: Parquet needs pyarrow (pip install pyarrow), or write a .csv"
+                return f"{args.out}: Parquet needs pyarrow ({install_hint('pyarrow')}), or write a .csv"
     return None
 
 
@@ -128,8 +129,8 @@ def _no_tls() -> str | None:
     try:
         import cryptography  # noqa: F401
     except ImportError:
-        return ("the batch's local Dask cluster speaks TLS, which needs the cryptography package: pip install "
-                "cryptography (callmonitor's [batch] extra has it), or give --scheduler a running cluster")
+        return ("the batch's local Dask cluster speaks TLS, which needs the cryptography package: "
+                f"{install_hint('cryptography')} (callmonitor's [batch] extra has it), or give --scheduler a running cluster")
     return None
 
 
@@ -203,7 +204,7 @@ def _read_inputs(args: argparse.Namespace) -> _Inputs | ExitStatus:
     try:
         import distributed  # noqa: F401
     except ImportError:
-        error("batch needs Dask: pip install 'dask[distributed]'")
+        error(f"batch needs Dask: {install_hint('dask[distributed]')}")
         return ExitStatus.BAD_SETUP
     if not args.scheduler and (problem := _no_tls()):
         error(problem)

