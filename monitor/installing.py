@@ -3,12 +3,38 @@
 The command is the pip of the Python running callmonitor (``<python> -m pip install``): a wheel
 installed into a virtual environment runs as ``~/callmonitor/bin/call-monitor`` with that
 environment not on PATH, where a bare ``pip`` is the system's (which refuses, or installs where
-callmonitor does not look)."""
+callmonitor does not look). An extra of callmonitor's (:data:`EXTRAS`) is named by the packages it
+holds, which a wheel's user and a clone's install alike (the callmonitor on PyPI is another
+project: never ``callmonitor[batch]`` by name); callmonitor itself, for another machine (a Dask
+worker), by what this one was installed from (:func:`installed_from`): the clone's folder or the
+wheel's file."""
 
 from __future__ import annotations
 
+import importlib.metadata
+import json
 import shlex
 import sys
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+from .release import RELEASE
+
+DISTRIBUTION = "callmonitor"
+
+EXTRAS: dict[str, tuple[tuple[str, str], ...]] = {
+    "report": (("matplotlib>=3.7", "matplotlib"),),
+    "batch": (("dask[distributed]>=2024.1", "distributed"), ("tqdm>=4.60", "tqdm"), ("pyarrow>=14", "pyarrow"),
+              ("cryptography>=38", "cryptography")),
+}
+"""Each extra's packages as pyproject.toml's optional dependencies declare them, with the module each
+is imported by (``dask[distributed]``'s is ``distributed``)."""
+
+WHEEL = f"{DISTRIBUTION}-{RELEASE}-py3-none-any.whl"
+"""The name of this release's wheel (``make dist`` builds it)."""
+
+WORKERS_PYTHON = "<the worker's python>"
+"""A hint's Python where it runs on another machine, whose Python is not known here."""
 
 
 def python_command() -> str:
@@ -20,3 +46,45 @@ def install_hint(*requirements: str, python: str | None = None) -> str:
     """The command that installs ``requirements`` (as pip takes them) with the pip of ``python``
     (default: the Python running callmonitor)."""
     return f"{python or python_command()} -m pip install {' '.join(map(shlex.quote, requirements))}"
+
+
+def extra_packages(extra: str) -> list[str]:
+    """The packages ``extra`` holds, as pip takes them."""
+    return [package for package, _ in EXTRAS[extra]]
+
+
+def recorded_source(direct_url: str | None) -> str | None:
+    """What pip installed callmonitor from, by the ``direct_url.json`` it wrote (PEP 610): a local
+    file or folder by its path, anything else as a direct reference; None without a record (an
+    index's package)."""
+    url = json.loads(direct_url).get("url", "") if direct_url else ""
+    if url.startswith("file://"):
+        return unquote(urlparse(url).path)
+    return f"{DISTRIBUTION} @ {url}" if url else None
+
+
+def installed_from() -> str:
+    """Where this callmonitor comes from, for pip on another machine: the clone it runs from (a
+    folder with pyproject.toml above the package), else the file pip installed it from, else this
+    release's wheel by name."""
+    clone = Path(__file__).resolve().parents[1]
+    if (clone / "pyproject.toml").is_file():
+        return str(clone)
+    try:
+        recorded = importlib.metadata.distribution(DISTRIBUTION).read_text("direct_url.json")
+    except importlib.metadata.PackageNotFoundError:
+        recorded = None
+    return recorded_source(recorded) or WHEEL
+
+
+def callmonitor_with(extra: str, source: str) -> str:
+    """callmonitor with ``extra`` from ``source`` (:func:`installed_from`), as pip takes it."""
+    if " @ " in source:
+        name, url = source.split(" @ ", 1)
+        return f"{name}[{extra}] @ {url}"
+    return f"{source}[{extra}]"
+
+
+def on_each_worker(extra: str = "batch") -> str:
+    """The command that installs this callmonitor with ``extra`` where a Dask worker runs."""
+    return install_hint(callmonitor_with(extra, installed_from()), python=WORKERS_PYTHON)

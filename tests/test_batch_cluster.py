@@ -200,8 +200,9 @@ def test_a_call_with_holds_sent_to_a_worker_of_an_earlier_release_fails_naming_i
         db, out = tmp_path / "events.db", tmp_path / "summary.csv"
         done = call_monitor_here("batch", str(manifest), "--scheduler", address, "--db", str(db), "--out", str(out), "--quiet")
     line = (f"{held}: not scored: callmonitor on {worker} is of an earlier release, which does not know a call's "
-            "holds and would score it without them; install this release where each worker runs (pip install "
-            "'/path/to/clone[batch]') and start them again; the same command with --resume scores it again")
+            "holds and would score it without them; install this release where each worker runs "
+            f"(<the worker's python> -m pip install '{ROOT}[batch]') and start them again; the same command with "
+            "--resume scores it again")
     assert done.returncode == 1, done.stderr
     assert done.stderr.splitlines()[0] == f"call-monitor: error: {line} (listed on {manifest} line 2)"
     assert [(r["path"], r["status"], r["error"]) for r in _rows(out)] == [
@@ -308,8 +309,8 @@ def test_workers_that_cannot_import_callmonitor_are_one_line_before_anything_is_
         assert done.returncode == 2, done.stderr
         assert done.stderr.splitlines() == [
             f"call-monitor: error: {address}: 1 of its 1 worker(s) cannot import callmonitor ({worker}: ImportError: "
-            "callmonitor is not installed here); install it where each worker runs (pip install "
-            "'/path/to/clone[batch]') and start them again"]
+            "callmonitor is not installed here); install it where each worker runs "
+            f"(<the worker's python> -m pip install '{ROOT}[batch]') and start them again"]
         assert not db.exists()
 
 
@@ -336,8 +337,9 @@ def test_a_worker_without_callmonitor_that_joins_while_the_batch_scores_is_said_
     [said, last] = err.splitlines()
     assert re.fullmatch(r"call-monitor: warning: (tcp://127\.0\.0\.1:\d+): a worker that joined while the batch "
                         r"scored cannot import callmonitor \(ImportError: callmonitor is not installed here\); install "
-                        r"it where each worker runs \(pip install '/path/to/clone\[batch\]'\) and start it again: the "
-                        r"batch closed it, and its calls go to the others", said), said
+                        r"it where each worker runs \(<the worker's python> -m pip install "
+                        rf"'{re.escape(str(ROOT))}\[batch\]'\) and start it again: the batch closed it, and its calls "
+                        r"go to the others", said), said
     assert last.startswith("call-monitor: 3 scored, 0 already scored, 0 failed; ")
     assert [r["status"] for r in _rows(out)] == ["scored"] * 3
     assert sorted(_sources(db)) == sorted(map(str, calls))

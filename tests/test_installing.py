@@ -5,11 +5,15 @@ system's), every such hint worded by :func:`monitor.installing.install_hint`."""
 
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
+import tomllib
 
 from conftest import CALLS, PY, ROOT
-from monitor.installing import install_hint
+from monitor.release import RELEASE
+from monitor.installing import (EXTRAS, WHEEL, WORKERS_PYTHON, callmonitor_with, install_hint, installed_from,
+                                on_each_worker, recorded_source)
 
 
 def test_an_install_hint_runs_the_pip_of_the_python_running_callmonitor_each_requirement_quoted():
@@ -22,6 +26,21 @@ def test_an_install_hint_for_another_machines_python_names_that_python():
     assert install_hint("tqdm", python="python3") == "python3 -m pip install tqdm"
 
 
+def _message_strings(path) -> list[tuple[int, str]]:
+    """(line, text) of every string constant of the module at ``path`` (an f-string's literal parts
+    among them) but its docstrings (a string standing as a statement)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    docstrings = {id(node.value) for node in ast.walk(tree) if isinstance(node, ast.Expr)}
+    return [(node.lineno, node.value) for node in ast.walk(tree)
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings]
+
+
+def test_no_message_of_the_package_words_a_pip_install_but_through_install_hint():
+    bare = [f"{path.relative_to(ROOT)}:{line}" for path in sorted((ROOT / "monitor").rglob("*.py"))
+            if path.name != "installing.py" for line, text in _message_strings(path) if "pip install" in text]
+    assert bare == []
+
+
 def test_the_report_without_matplotlib_names_the_pip_of_the_python_it_runs_under_its_folder_not_on_path(tmp_path):
     """``call-monitor report`` run by a Python of its own (a venv's, its folder not on PATH) where
     matplotlib cannot be imported: the one line names that Python's pip."""
@@ -32,5 +51,35 @@ def test_the_report_without_matplotlib_names_the_pip_of_the_python_it_runs_under
                           env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "PYTHONPATH": str(ROOT)})
     assert done.returncode == 2, done.stderr
     [line] = done.stderr.splitlines()
-    assert line.startswith(f"call-monitor: error: reports need matplotlib: {PY} -m pip install matplotlib")
+    assert line == (f"call-monitor: error: reports need matplotlib (callmonitor's [report] extra): {PY} -m pip install "
+                    "'matplotlib>=3.7'")
     assert not (tmp_path / "r.html").exists()
+
+
+def test_the_extras_are_pyprojects_optional_dependencies_report_and_batch():
+    declared = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["optional-dependencies"]
+    assert {extra: [package for package, _ in packages] for extra, packages in EXTRAS.items()} == {
+        extra: declared[extra] for extra in ("report", "batch")}
+
+
+def test_what_pip_installed_callmonitor_from_is_the_wheels_file_or_the_clones_folder_it_recorded():
+    wheel = '{"archive_info": {}, "url": "file:///srv/wheels/callmonitor-0.7.6-py3-none-any.whl"}'
+    clone = '{"dir_info": {"editable": true}, "url": "file:///home/it/call%20monitor"}'
+    assert recorded_source(wheel) == "/srv/wheels/callmonitor-0.7.6-py3-none-any.whl"
+    assert recorded_source(clone) == "/home/it/call monitor"
+    assert recorded_source('{"archive_info": {}, "url": "https://wheels.example/callmonitor-0.7.6-py3-none-any.whl"}'
+                           ) == "callmonitor @ https://wheels.example/callmonitor-0.7.6-py3-none-any.whl"
+    assert recorded_source(None) is None  # from an index: the hint names this release's wheel
+    assert WHEEL == f"callmonitor-{RELEASE}-py3-none-any.whl"
+
+
+def test_callmonitor_with_an_extra_is_its_source_with_the_extra_never_pypis_callmonitor_by_name():
+    assert callmonitor_with("batch", "/srv/wheels/callmonitor-0.7.6-py3-none-any.whl") == (
+        "/srv/wheels/callmonitor-0.7.6-py3-none-any.whl[batch]")
+    assert callmonitor_with("batch", "callmonitor @ https://wheels.example/c.whl") == (
+        "callmonitor[batch] @ https://wheels.example/c.whl")
+
+
+def test_run_from_a_clone_the_workers_hint_installs_that_clone_with_the_batch_extra():
+    assert installed_from() == str(ROOT)
+    assert on_each_worker() == f"{WORKERS_PYTHON} -m pip install '{ROOT}[batch]'"

@@ -13,6 +13,7 @@ from __future__ import annotations
 import ast
 import email
 import email.message
+import json
 import importlib.metadata
 import re
 import shutil
@@ -160,3 +161,43 @@ def test_the_install_steps_of_the_docs_name_the_files_this_release_builds() -> N
              for v in re.findall(r"callmonitor-(\d+\.\d+\.\d+)", p.read_text(encoding="utf-8"))}
     assert {(doc, v) for doc, v in named if v != RELEASE} == set()
     assert ("docs/deployment.md", RELEASE) in named
+
+
+@pytest.fixture(scope="module")
+def installed(wheel: zipfile.ZipFile) -> Path:
+    """A virtual environment's Python with the wheel installed by pip, as docs/deployment.md installs
+    it, offline: the wheel alone (``--no-deps``), its dependencies this interpreter's (their folder
+    read through a .pth file, whose own .pth files, this clone's editable install among them, are not)."""
+    venv = Path(wheel.filename).parents[1] / "venv"
+    subprocess.run([PY, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
+    python = venv / "bin" / "python"
+    done = subprocess.run([PY, "-m", "pip", "--python", str(python), "install", "--no-deps", "--no-index", "--quiet",
+                           wheel.filename], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    purelib = "import sysconfig; print(sysconfig.get_paths()['purelib'])"
+    ours = subprocess.run([python, "-c", purelib], capture_output=True, text=True, check=True).stdout.strip()
+    theirs = subprocess.run([PY, "-c", purelib], capture_output=True, text=True, check=True).stdout.strip()
+    (Path(ours) / "dependencies.pth").write_text(theirs + "\n", encoding="utf-8")
+    return python
+
+
+def run_installed(python: Path, *args: str) -> subprocess.CompletedProcess:
+    """``args`` run by the installed Python in an environment with neither this clone nor the venv on PATH."""
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(python.parents[2]), "LANG": "C.UTF-8"}
+    return subprocess.run([python, *args], capture_output=True, text=True, timeout=120, cwd=python.parents[2],
+                          env=env)
+
+
+def test_installed_from_its_wheel_the_workers_hint_installs_that_wheel_with_the_batch_extra_as_pip_takes_it(
+        wheel, installed) -> None:
+    done = run_installed(installed, "-c", "import monitor.installing as i; print(i.__file__); print(i.on_each_worker())")
+    assert done.returncode == 0, done.stderr
+    module, hint = done.stdout.splitlines()
+    assert Path(module).is_relative_to(installed.parents[1])  # the wheel's module, not this clone's
+    assert hint == f"<the worker's python> -m pip install '{wheel.filename}[batch]'"
+    report = Path(wheel.filename).parents[1] / "pip-report.json"
+    took = subprocess.run([PY, "-m", "pip", "install", "--dry-run", "--no-index", "--no-deps", "--quiet", "--report",
+                           str(report), f"{wheel.filename}[batch]"], capture_output=True, text=True, timeout=120)
+    assert took.returncode == 0, took.stderr
+    [item] = json.loads(report.read_text(encoding="utf-8"))["install"]
+    assert (item["metadata"]["name"], item["requested_extras"]) == ("callmonitor", ["batch"])

@@ -1484,10 +1484,10 @@ def test_an_output_on_a_file_system_that_takes_no_file_is_refused_before_anythin
 
 def test_missing_matplotlib_is_one_line_installing_matplotlib_not_pypis_callmonitor(tmp_path, capsys, monkeypatch):
     """The package is not on PyPI, where `callmonitor` is another project: the hint, and the
-    help's, install matplotlib (or the clone with its report extra), never that project."""
+    help's, install matplotlib (the report extra's package) by this Python's pip, never that project."""
     monkeypatch.setitem(sys.modules, "matplotlib", None)
     line = _fails(capsys, str(CALLS / "normal_8k.wav"), "-o", str(tmp_path / "r.html"))
-    assert f"{sys.executable} -m pip install matplotlib" in line and "'/path/to/clone[report]'" in line
+    assert f"{sys.executable} -m pip install 'matplotlib>=3.7'" in line and "[report] extra" in line
     assert "pip install callmonitor" not in line
     with pytest.raises(SystemExit):
         cli.main(["report", "--help"])

@@ -32,6 +32,7 @@ from ..capture.holds import past_end
 from ..config import Config
 from ..config.toml import effective_config_toml
 from ..console import first_line
+from ..installing import on_each_worker
 from ..stops import stops_blocked, stops_held, stops_noted
 from .inputs import CallJob
 from .ledger import BatchStore, flaws_of_row
@@ -507,7 +508,7 @@ def workers_without_callmonitor(client: Any, scheduler: str) -> str | None:
     addr, err = next(iter(sorted(bad.items())))
     why = f"{type(err).__name__}: {err}" if isinstance(err, BaseException) else "no module named 'monitor'"
     return (f"{scheduler}: {len(bad)} of its {len(found)} worker(s) cannot import callmonitor ({addr}: {why}); "
-            "install it where each worker runs (pip install '/path/to/clone[batch]') and start them again")
+            f"install it where each worker runs ({on_each_worker()}) and start them again")
 
 
 WITHOUT_CALLMONITOR = "callmonitor-not-importable"
@@ -849,7 +850,7 @@ def earlier_release(path: str, worker: str, unknown: Sequence[str]) -> str:
     does not know the call's ``unknown`` (:data:`EARLIER_CALLMONITOR`)."""
     return (f"{path}: not scored: callmonitor on {worker} is of an earlier release, which does not know a call's "
             f"{', '.join(unknown)} and would score it without them; install this release where each worker runs "
-            "(pip install '/path/to/clone[batch]') and start them again; the same command with --resume scores it "
+            f"({on_each_worker()}) and start them again; the same command with --resume scores it "
             "again")
 
 
@@ -1178,7 +1179,7 @@ class BatchRun:
             return
         self._closed.add(worker)
         self.on_warning(f"{worker}: a worker that joined while the batch scored cannot import callmonitor ({why}); "
-                        "install it where each worker runs (pip install '/path/to/clone[batch]') and start it "
+                        f"install it where each worker runs ({on_each_worker()}) and start it "
                         "again: the batch closed it, and its calls go to the others")
         try:
             asked(self.client, self._scheduler, "retire_workers", [worker], close_workers=True)

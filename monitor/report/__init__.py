@@ -13,11 +13,10 @@ from typing import Any, Callable
 
 from ..delivery.call_files import REPORT_WRITING, report_path
 from ..files import make_private_folder, replaced
-from ..installing import install_hint
+from ..installing import extra_packages, install_hint
 from .data import ReportData, ReportError, from_file, from_store
 
-MATPLOTLIB_HINT = (f"reports need matplotlib: {install_hint('matplotlib')}, or install callmonitor from its clone "
-                   "with the report extra (pip install '/path/to/clone[report]'; the callmonitor on PyPI is another project)")
+MATPLOTLIB_HINT = f"reports need matplotlib (callmonitor's [report] extra): {install_hint(*extra_packages('report'))}"
 
 
 def render(data: ReportData, fmt: str) -> bytes:
