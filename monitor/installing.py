@@ -12,10 +12,12 @@ wheel's file."""
 from __future__ import annotations
 
 import importlib.metadata
+import importlib.util
 import json
 import shlex
 import sys
 from pathlib import Path
+from typing import Callable
 from urllib.parse import unquote, urlparse
 
 from .release import RELEASE
@@ -51,6 +53,27 @@ def install_hint(*requirements: str, python: str | None = None) -> str:
 def extra_packages(extra: str) -> list[str]:
     """The packages ``extra`` holds, as pip takes them."""
     return [package for package, _ in EXTRAS[extra]]
+
+
+def found(module: str) -> bool:
+    """Whether the top-level ``module`` is there to import (:func:`importlib.util.find_spec`, which
+    imports nothing)."""
+    return importlib.util.find_spec(module) is not None
+
+
+def missing_of_extra(extra: str, there: Callable[[str], bool] = found) -> list[str]:
+    """The packages of ``extra`` whose module ``there`` does not find, in pyproject.toml's order."""
+    return [package for package, module in EXTRAS[extra] if not there(module)]
+
+
+def extra_missing(extra: str, needs: str, there: Callable[[str], bool] = found) -> str | None:
+    """One line saying what ``needs`` (a command, say) lacks of ``extra``, every missing package at
+    once, and the command that installs them all; None when nothing is missing."""
+    missing = missing_of_extra(extra, there)
+    if not missing:
+        return None
+    names = ", ".join(package.split(">=")[0] for package in missing)
+    return f"{needs} needs {names} (callmonitor's [{extra}] extra): {install_hint(*missing)}"
 
 
 def recorded_source(direct_url: str | None) -> str | None:

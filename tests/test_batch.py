@@ -31,7 +31,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Sequence
 
 import numpy as np
 import pytest
@@ -1724,20 +1724,41 @@ def test_the_local_clusters_scheduler_refuses_a_client_without_the_batchs_creden
         proc.wait()
 
 
+def _batch_without(modules: Sequence[str], *args: str) -> subprocess.CompletedProcess:
+    """``call-monitor batch ARGS`` in a fresh interpreter where ``modules`` cannot be imported (as
+    Python has it when they are not installed: :func:`importlib.util.find_spec` finds none)."""
+    blocked = (f"import sys; sys.modules.update(dict.fromkeys({list(modules)!r})); from monitor.cli import main; "
+               "sys.exit(main(sys.argv[1:]))")
+    return subprocess.run([PY, "-c", blocked, "batch", *args], capture_output=True, text=True, timeout=300, cwd=ROOT,
+                          env=dict(os.environ, PYTHONPATH=str(ROOT)))
+
+
+def test_a_batch_without_the_batch_extra_names_every_package_it_lacks_in_one_line_and_exit_2_with_nothing_made(
+        tmp_path):
+    """Dask, tqdm, the local cluster's TLS (``cryptography``) and a Parquet table's pyarrow: what is
+    missing of the ``[batch]`` extra is said at once, with the command that installs it all by the
+    pip of the Python running callmonitor, before any worker starts or the database is made (not
+    one package per try)."""
+    db, out = tmp_path / "e.db", tmp_path / "summary.parquet"
+    done = _batch_without(["distributed", "cryptography", "pyarrow"], str(ARCHIVE[0]), "--db", str(db), "--out",
+                          str(out))
+    assert done.returncode == 2 and done.stderr.splitlines() == [
+        "call-monitor: error: batch needs dask[distributed], pyarrow, cryptography (callmonitor's [batch] extra): "
+        f"{PY} -m pip install 'dask[distributed]>=2024.1' 'pyarrow>=14' 'cryptography>=38'"], done.stderr
+    assert not db.exists() and not out.exists()
+
+
 def test_a_local_batch_without_cryptography_for_its_tls_is_one_line_and_exit_2_with_nothing_made(tmp_path):
     """The local cluster's TLS credentials are made with ``cryptography`` (the ``[batch]`` extra):
-    where it cannot be imported, the batch says so and how to get it in one line, before any worker
+    where it is not installed, the batch says so and how to get it in one line, before any worker
     starts or the database is made."""
-    broken = tmp_path / "site" / "cryptography"
-    broken.mkdir(parents=True)
-    (broken / "__init__.py").write_text('raise ImportError("cryptography is not installed here")\n')
     db = tmp_path / "e.db"
-    done = cli("batch", str(ARCHIVE[0]), "--db", str(db), env=dict(os.environ, PYTHONPATH=f"{broken.parent}:{ROOT}"))
+    done = _batch_without(["cryptography"], str(ARCHIVE[0]), "--db", str(db))
     assert done.returncode == 2 and done.stderr.splitlines() == [
-        "call-monitor: error: the batch's local Dask cluster speaks TLS, which needs the cryptography package: "
-        f"{PY} -m pip install cryptography (callmonitor's [batch] extra has it), or give --scheduler a running cluster"
-    ], done.stderr
+        "call-monitor: error: batch needs cryptography (callmonitor's [batch] extra): "
+        f"{PY} -m pip install 'cryptography>=38'"], done.stderr
     assert not db.exists()
+
 
 def test_a_model_asked_for_without_transcribe_is_said_not_to_be_used(tmp_path):
     """``--model ko`` alone scores acoustic-only, as the help says: one line says so (replay says its

@@ -12,8 +12,9 @@ import tomllib
 
 from conftest import CALLS, PY, ROOT
 from monitor.release import RELEASE
-from monitor.installing import (EXTRAS, WHEEL, WORKERS_PYTHON, callmonitor_with, install_hint, installed_from,
-                                on_each_worker, recorded_source)
+from monitor.commands.batch import missing_packages
+from monitor.installing import (EXTRAS, WHEEL, WORKERS_PYTHON, callmonitor_with, found, install_hint, installed_from,
+                                missing_of_extra, on_each_worker, recorded_source)
 
 
 def test_an_install_hint_runs_the_pip_of_the_python_running_callmonitor_each_requirement_quoted():
@@ -83,3 +84,24 @@ def test_callmonitor_with_an_extra_is_its_source_with_the_extra_never_pypis_call
 def test_run_from_a_clone_the_workers_hint_installs_that_clone_with_the_batch_extra():
     assert installed_from() == str(ROOT)
     assert on_each_worker() == f"{WORKERS_PYTHON} -m pip install '{ROOT}[batch]'"
+
+
+def test_what_is_missing_of_an_extra_is_every_package_whose_module_is_not_found_in_pyprojects_order():
+    absent = {"distributed", "cryptography"}
+    assert missing_of_extra("batch", lambda module: module not in absent) == ["dask[distributed]>=2024.1",
+                                                                              "cryptography>=38"]
+    assert missing_of_extra("batch", lambda module: True) == []
+    assert missing_of_extra("report", lambda module: module != "matplotlib") == ["matplotlib>=3.7"]
+
+
+def test_what_a_batch_lacks_of_its_extra_is_one_line_naming_the_packages_it_needs_there():
+    """cryptography for a local cluster's TLS alone, pyarrow for a Parquet table alone."""
+    nothing = lambda module: False  # noqa: E731
+    assert missing_packages(None, "summary.parquet", nothing) == (
+        "batch needs dask[distributed], tqdm, pyarrow, cryptography (callmonitor's [batch] extra): "
+        f"{sys.executable} -m pip install 'dask[distributed]>=2024.1' 'tqdm>=4.60' 'pyarrow>=14' 'cryptography>=38'")
+    assert missing_packages("tls://10.0.0.5:8786", "summary.csv", lambda module: module != "distributed") == (
+        f"batch needs dask[distributed] (callmonitor's [batch] extra): {sys.executable} -m pip install "
+        "'dask[distributed]>=2024.1'")
+    assert missing_packages("tls://10.0.0.5:8786", None, lambda module: module in {"distributed", "tqdm"}) is None
+    assert missing_packages(None, None, found) is None  # this interpreter has the extra

@@ -5,11 +5,11 @@ from __future__ import annotations
 import argparse
 import os
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 from ..console import error, info, warning
 from ..files import name_text
-from ..installing import install_hint
+from ..installing import extra_missing, found
 from ..stops import stopped_by
 from .common import ExitStatus, add_config_options, add_leg_options, add_logging_options, exit_status_of, not_used
 
@@ -92,11 +92,6 @@ def _check_args(args: argparse.Namespace) -> str | None:
             return f"{args.out}: cannot write the table ({folder}: {why})"
         if os.path.isdir(args.out):
             return f"{args.out}: cannot write the table (a folder of that name is there)"
-        if args.out.lower().endswith((".parquet", ".pq")):
-            try:
-                import pyarrow  # noqa: F401
-            except ImportError:
-                return f"{args.out}: Parquet needs pyarrow ({install_hint('pyarrow')}), or write a .csv"
     return None
 
 
@@ -123,15 +118,15 @@ def _out_problem(out: str, inputs: Sequence[str], jobs: Sequence[CallJob], db: s
     return f"--out {out}: is {what}{named}, which the table would replace; give --out another file"
 
 
-def _no_tls() -> str | None:
-    """Why the local cluster cannot speak TLS (its credentials are made with ``cryptography``, of
-    the ``[batch]`` extra), in one line; None when it can."""
-    try:
-        import cryptography  # noqa: F401
-    except ImportError:
-        return ("the batch's local Dask cluster speaks TLS, which needs the cryptography package: "
-                f"{install_hint('cryptography')} (callmonitor's [batch] extra has it), or give --scheduler a running cluster")
-    return None
+def missing_packages(scheduler: str | None, out: str | None, there: Callable[[str], bool] = found) -> str | None:
+    """The packages of the ``[batch]`` extra a batch needs that ``there`` does not find, all in one
+    line with the command that installs them; None when none is missing. Dask's ``distributed`` and
+    ``tqdm`` always; ``cryptography`` for the TLS credentials of the local cluster, not with a
+    ``scheduler`` of a running one; ``pyarrow`` for a Parquet table ``out``."""
+    unneeded = {"cryptography"} if scheduler else set()
+    if not (out or "").lower().endswith((".parquet", ".pq")):
+        unneeded.add("pyarrow")
+    return extra_missing("batch", "batch", lambda module: module in unneeded or there(module))
 
 
 def _progress_shown(args: argparse.Namespace) -> str | None:
@@ -201,12 +196,7 @@ def _read_inputs(args: argparse.Namespace) -> _Inputs | ExitStatus:
     labels = _labels(args.labels, jobs)
     if isinstance(labels, ExitStatus):
         return labels
-    try:
-        import distributed  # noqa: F401
-    except ImportError:
-        error(f"batch needs Dask: {install_hint('dask[distributed]')}")
-        return ExitStatus.BAD_SETUP
-    if not args.scheduler and (problem := _no_tls()):
+    if problem := missing_packages(args.scheduler, args.out):
         error(problem)
         return ExitStatus.BAD_SETUP
     for note in named_again:
