@@ -7,7 +7,8 @@ callmonitor does not look). An extra of callmonitor's (:data:`EXTRAS`) is named 
 holds, which a wheel's user and a clone's install alike (the callmonitor on PyPI is another
 project: never ``callmonitor[batch]`` by name); callmonitor itself, for another machine (a Dask
 worker), by what this one was installed from (:func:`installed_from`): the clone's folder or the
-wheel's file."""
+wheel's file. A message sends the user to the documents by :func:`in_docs`: the source
+distribution's, which the wheel does not hold."""
 
 from __future__ import annotations
 
@@ -35,8 +36,18 @@ is imported by (``dask[distributed]``'s is ``distributed``)."""
 WHEEL = f"{DISTRIBUTION}-{RELEASE}-py3-none-any.whl"
 """The name of this release's wheel (``make dist`` builds it)."""
 
+SDIST = f"{DISTRIBUTION}-{RELEASE}.tar.gz"
+"""The name of this release's source distribution (``make dist`` builds it beside the wheel), which
+holds the documents (docs/)."""
+
 WORKERS_PYTHON = "<the worker's python>"
 """A hint's Python where it runs on another machine, whose Python is not known here."""
+
+
+def in_docs(document: str, section: str) -> str:
+    """Where a message sends the user to read on: ``section`` of ``document`` (of docs/), as the
+    source distribution holds it (the wheel holds no document)."""
+    return f'{SDIST}\'s docs/{document}, "{section}"'
 
 
 def python_command() -> str:

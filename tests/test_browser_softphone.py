@@ -14,6 +14,7 @@ import pytest
 
 from cdp import CHROMIUM, Browser
 from conftest import until
+from monitor.release import RELEASE
 
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed (make setup installs it)")
 
@@ -90,7 +91,7 @@ def test_two_tabs_playing_into_the_caller_s_sink_for_long_are_said_in_one_warnin
             "2 streams of Chromium have played into the caller's sink softphone at once for 1 s: Chromium as a "
             "whole may have been moved there (every tab or sound of it, not the call alone), its other sounds taken "
             "for the caller; set the softphone's own output device to softphone and move Chromium back to the "
-            "headset (docs/deployment.md, a softphone in the browser)"]
+            f"headset (callmonitor-{RELEASE}.tar.gz's docs/deployment.md, \"A softphone in the browser\")"]
     finally:
         watcher.stop()
         browser.close()

@@ -13,8 +13,8 @@ import tomllib
 from conftest import CALLS, PY, ROOT
 from monitor.release import RELEASE
 from monitor.commands.batch import missing_packages
-from monitor.installing import (EXTRAS, WHEEL, WORKERS_PYTHON, callmonitor_with, found, install_hint, installed_from,
-                                missing_of_extra, on_each_worker, recorded_source)
+from monitor.installing import (EXTRAS, WHEEL, WORKERS_PYTHON, callmonitor_with, found, in_docs, install_hint,
+                                installed_from, missing_of_extra, on_each_worker, recorded_source)
 
 
 def test_an_install_hint_runs_the_pip_of_the_python_running_callmonitor_each_requirement_quoted():
@@ -105,3 +105,25 @@ def test_what_a_batch_lacks_of_its_extra_is_one_line_naming_the_packages_it_need
         "'dask[distributed]>=2024.1'")
     assert missing_packages("tls://10.0.0.5:8786", None, lambda module: module in {"distributed", "tqdm"}) is None
     assert missing_packages(None, None, found) is None  # this interpreter has the extra
+
+
+def test_no_message_of_the_package_sends_the_user_to_docs_but_through_in_docs():
+    """The wheel holds no document: a message names the source distribution's (:func:`in_docs`)."""
+    bare = [f"{path.relative_to(ROOT)}:{line}" for path in sorted((ROOT / "monitor").rglob("*.py"))
+            if path.name != "installing.py" for line, text in _message_strings(path) if "docs/" in text]
+    assert bare == []
+    assert in_docs("deployment.md", "Upgrading a site") == (
+        f"callmonitor-{RELEASE}.tar.gz's docs/deployment.md, \"Upgrading a site\"")
+
+
+def test_every_section_a_message_sends_the_user_to_is_a_heading_or_a_bold_paragraph_of_that_document():
+    sent = [(node.args[0].value, node.args[1].value) for path in (ROOT / "monitor").rglob("*.py")
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+            if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "in_docs"]
+    assert len(sent) >= 6
+
+    def there(doc: str, section: str) -> bool:
+        lines = (ROOT / "docs" / doc).read_text(encoding="utf-8").splitlines()
+        return any(line.startswith("#") and line.lstrip("#").strip() == section or line.startswith(f"**{section}")
+                   for line in lines)
+    assert [(doc, section) for doc, section in sent if not there(doc, section)] == []

@@ -19,6 +19,7 @@ import soundfile as sf
 
 from conftest import CALLS, db_rows, stored_calls
 from monitor.batch.ledger import BatchStore
+from monitor.release import RELEASE
 from monitor.cli import main
 from monitor.config import load_config
 from monitor.delivery.store import Store
@@ -191,7 +192,8 @@ def test_a_batch_given_the_agents_file_as_replay_takes_it_says_that_a_manifests_
     assert (r.returncode, r.stdout) == (2, "") and r.stderr.startswith("usage: call-monitor batch "), r.stderr
     assert r.stderr.splitlines()[-1] == (
         "call-monitor batch: error: argument --agent: a batch takes the agent's file of a call of two files from a "
-        "manifest's agent_path column, the caller's file in its path column (docs/recordings.md: a call of two files)")
+        "manifest's agent_path column, the caller's file in its path column (callmonitor-"
+        f"{RELEASE}.tar.gz's docs/recordings.md, \"A call of two files\")")
     assert list(tmp_path.iterdir()) == []
 
 

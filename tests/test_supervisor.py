@@ -378,7 +378,7 @@ def test_a_console_upgraded_says_its_database_was_brought_to_this_schema_and_rol
     made_by_0_1_0 = db_tables(db)
     said = (f"call-monitor: {db}: console database brought from schema 3 to {SCHEMA_VERSION}, its alerts, "
             f"acknowledgements and agents kept; an earlier call-monitor refuses it from now on (rolling back: "
-            f"docs/deployment.md, Upgrading)")
+            f"callmonitor-{RELEASE}.tar.gz's docs/deployment.md, \"Upgrading a site\")")
     for start in ("upgrade", "again", "upgrade after a rollback"):
         console = ConsoleProcess(tmp_path)
         try:
@@ -446,7 +446,8 @@ def test_a_console_database_of_a_later_release_is_refused_in_one_line_saying_how
     assert (r.returncode, r.stderr.splitlines()) == (2, [
         f"call-monitor: error: {db}: console database schema {SCHEMA_VERSION + 1} is newer than this call-monitor "
         f"understands ({SCHEMA_VERSION}); upgrade call-monitor, or, rolling back, take the file back to schema "
-        f"{SCHEMA_VERSION} as docs/deployment.md (Upgrading a site) says (the file is left as it is)"])
+        f"{SCHEMA_VERSION} as callmonitor-{RELEASE}.tar.gz's docs/deployment.md, \"Upgrading a site\" says (the file is "
+        "left as it is)"])
     assert db.read_bytes() == before and sorted(os.listdir(tmp_path)) == ["console.db"]
     from monitor.delivery.store import Store
     Store.open(tmp_path / "events.db").close()
@@ -1441,8 +1442,7 @@ def test_an_agents_token_cannot_post_under_another_agents_daemon_id_and_a_copied
         assert warned == [f"webhook: the supervisor console knows daemon id {alice_id} as another agent's (this "
                           f"desktop's database was copied from another desktop's): this daemon posts as a new one, "
                           f"{sender.identity.daemon_id}, from now on; nothing to do here, but a desktop image to clone "
-                          f"should be made without its callmonitor database (docs/deployment.md, Cloning desktop "
-                          f"images)"]
+                          f"should be made without its callmonitor database"]
         assert bob_store.instance_id(machine="desk-2") == sender.identity.daemon_id  # kept for its next start
     finally:
         if sink is not None:

@@ -34,6 +34,7 @@ import time
 from dataclasses import dataclass
 from typing import IO, Callable, Sequence
 
+from ..installing import in_docs
 from .devices import pactl_output, pactl_short
 
 log = logging.getLogger(__name__)
@@ -313,7 +314,7 @@ class SinkStreams:
             log.warning("%d streams of %s have played into the caller's sink %s at once for %g s: %s as a whole may "
                         "have been moved there (every tab or sound of it, not the call alone), its other sounds "
                         "taken for the caller; set the softphone's own output device to %s and move %s back to "
-                        "the headset (docs/deployment.md, a softphone in the browser)", n, app, self.sink,
+                        f"the headset ({in_docs('deployment.md', 'A softphone in the browser')})", n, app, self.sink,
                         self.crowd.after_s, app, self.sink, app)
 
     def _pending(self) -> list[News]:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Callable, Sequence
 
 from ..console import error, info, warning
 from ..files import name_text
-from ..installing import extra_missing, found
+from ..installing import extra_missing, found, in_docs
 from ..stops import stopped_by
 from .common import ExitStatus, add_config_options, add_leg_options, add_logging_options, exit_status_of, not_used
 
@@ -67,7 +67,7 @@ class _AgentFromManifest(argparse.Action):
                  option_string: str | None = None) -> None:
         raise argparse.ArgumentError(self, "a batch takes the agent's file of a call of two files from a manifest's "
                                            "agent_path column, the caller's file in its path column "
-                                           "(docs/recordings.md: a call of two files)")
+                                           f"({in_docs('recordings.md', 'A call of two files')})")
 
 
 def _check_args(args: argparse.Namespace) -> str | None:

@@ -18,6 +18,7 @@ from ..console import error, info, warning
 from ..config.schema import xdg_home
 from ..config.urls import redact_url
 from ..files import make_private_folder
+from ..installing import in_docs
 from ..stops import stopped_by, stops_held
 from .common import UNIT_FOLDER, ExitStatus, help_path, unit_folder
 
@@ -70,7 +71,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    "--webhook URL, the file it would be written to, the URL's secrets hidden)")
     p.add_argument("--remove", action="store_true", help="stop and disable the daemon (systemctl --user disable "
                    "--now), then remove the unit and its webhook URL file; the configuration, token files and "
-                   "database are kept (docs/deployment.md: removing callmonitor)")
+                   f"database are kept ({in_docs('deployment.md', 'Removing callmonitor from a desktop')})")
     p.set_defaults(run=run)
 
 

@@ -14,6 +14,7 @@ from types import MappingProxyType
 
 from ..config.listen import is_loopback, parse_listen
 from ..console import configure_logging, error, info, warning
+from ..installing import in_docs
 from ..stops import stops_held
 from .common import ExitStatus, add_config_options, default_file
 
@@ -179,7 +180,7 @@ def _say_opened(store, token_file: str, token: str, created: bool) -> None:
     if store.migrated_from is not None:
         info(f"{store.path}: console database brought from schema {store.migrated_from} to {SCHEMA_VERSION}, its "
              f"alerts, acknowledgements and agents kept; an earlier call-monitor refuses it from now on (rolling "
-             f"back: docs/deployment.md, Upgrading)")
+             f"back: {in_docs('deployment.md', 'Upgrading a site')})")
 
 
 def _serve_console(args: argparse.Namespace, cfg, host: str, sock: socket.socket, auth, token: str, store,

@@ -21,6 +21,7 @@ from types import MappingProxyType
 from typing import Any, Mapping
 
 from ..cue_registry import ALL_CUES, FAMILIES
+from ..installing import in_docs
 
 
 class ConfigError(ValueError):
@@ -698,7 +699,8 @@ class EmergencyRuleConfig:
                              "four-family grade is 0.50 (a hesitant caller over hum; 0.5 made it "
                              "critical; 0.7 found one file fewer). Two families (paired_count 2) do not "
                              "separate: at 0.85, 21 of 140 new hesitant callers became critical "
-                             "(docs/measurements.md, \"Callers labored from the first word\")", min=0.0, max=10.0)
+                             f"({in_docs('measurements.md', 'Callers labored from the first word')})", min=0.0,
+                             max=10.0)
     paired_s: float = _k(3.0, "seconds (counted while the caller takes part in the call, as the "
                          "evidence) the families must hold paired_grade together (at 0.75-0.8, 1-3 gave "
                          "the same on the tuning half, 5-15 fewer files within 30 s)", min=0.0, max=600.0)
@@ -891,8 +893,8 @@ class DaemonConfig:
         "lifted too soon only has its hold music judged as the caller",
         min=10.0, max=86400.0)
     call_boundaries: str = _k(
-        "streams+silence", "what marks where calls begin and end (docs/daemon.md: \"Where calls begin and "
-        "end\"). \"streams+silence\": with the caller's leg the monitor of the softphone's sink, "
+        "streams+silence", f"what marks where calls begin and end ({in_docs('daemon.md', 'Call boundaries')}). "
+        "\"streams+silence\": with the caller's leg the monitor of the softphone's sink, "
         "the softphone's streams into it start and end the calls, the silence where there are none. "
         "\"silence\": the silence alone. The default because the silence alone merges calls less "
         "than call_end_silence_s apart (a busy queue), the second caller judged against the first "

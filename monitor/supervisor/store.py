@@ -25,6 +25,7 @@ from ..delivery.outcomes import Labelled
 from ..delivery.sqlite_file import closed_on_failure, connect_private, empty_log, remake_table, statements, transaction
 from ..delivery.store_files import CONSOLE_APPLICATION_ID, a_folder, unreachable
 from ..alerts.evidence import evidence_lines
+from ..installing import in_docs
 from .heartbeat import machine_of, plain_address
 
 SCHEMA_VERSION = 6
@@ -266,8 +267,8 @@ class ConsoleStore:
         if version > SCHEMA_VERSION:
             raise ConsoleStoreError(f"{p}: console database schema {version} is newer than this "
                                     f"call-monitor understands ({SCHEMA_VERSION}); upgrade call-monitor, or, rolling "
-                                    f"back, take the file back to schema {SCHEMA_VERSION} as docs/deployment.md "
-                                    f"(Upgrading a site) says (the file is left as it is)")
+                                    f"back, take the file back to schema {SCHEMA_VERSION} as "
+                                    f"{in_docs('deployment.md', 'Upgrading a site')} says (the file is left as it is)")
         if str(conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]).lower() != "wal":
             raise ConsoleStoreError(f"{p}: cannot switch the database to WAL mode")
         conn.execute("PRAGMA synchronous = FULL")

@@ -193,8 +193,8 @@ class Sender:
             self._identity = replace(self._identity, daemon_id=new)
         log.warning("webhook: the supervisor console knows daemon id %s as another agent's (this desktop's database "
                     "was copied from another desktop's): this daemon posts as a new one, %s, from now on; nothing to "
-                    "do here, but a desktop image to clone should be made without its callmonitor database "
-                    "(docs/deployment.md, Cloning desktop images)", daemon_id, new)
+                    "do here, but a desktop image to clone should be made without its callmonitor database",
+                    daemon_id, new)
         return True
 
 
