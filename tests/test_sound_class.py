@@ -692,6 +692,20 @@ def test_the_committed_model_names_the_command_that_writes_it():
     assert "Written by (seed 11): ``.venv/bin/python -m tools.train_sound_class --write" in head
 
 
+def test_the_shipped_model_names_the_coswara_recordings_it_learnt_from_their_licence_and_attribution():
+    """The wheel ships the model file alone: its docstring attributes the CC BY 4.0 data it was
+    trained on, as the tool writes it (``--check`` compares the whole file)."""
+    import monitor.dsp.sound_class_model as model
+    text = tsc.MODEL.read_text()
+    command = text.split("``")[1]
+    written = tsc.model_text({name: getattr(model, name) for name in _params(0)}, command)
+    assert written.split('"""')[1] == text.split('"""')[1] == model.__doc__
+    said = " ".join(model.__doc__.split())
+    assert "Coswara dataset" in said and "Project Coswara, Indian Institute of Science (IISc) Bangalore" in said
+    assert "https://github.com/iiscleap/Coswara-Data, licensed CC BY 4.0" in said
+    assert "https://creativecommons.org/licenses/by/4.0/" in said
+
+
 def test_the_edge_option_names_sections_of_the_products_highpass():
     from monitor.capture.audio_files import HIGHPASS_HZ, Highpass
     assert tsc.parse_edge("20x2") == tsc.Edge(20.0, 2) and tsc.parse_edge("10") == tsc.Edge(10.0, 1)

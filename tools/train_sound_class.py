@@ -676,12 +676,21 @@ def command_line(args: argparse.Namespace) -> str:
     return " ".join(words)
 
 
+TRAINED_ON = ("Trained partly on recordings of the Coswara dataset (breathing, coughs and held vowels of 32",
+              "participants): Project Coswara, Indian Institute of Science (IISc) Bangalore,",
+              "https://github.com/iiscleap/Coswara-Data, licensed CC BY 4.0",
+              "(https://creativecommons.org/licenses/by/4.0/); the speech is espeak-ng's and the even-numbered",
+              "files of the clone's real-speech reference set (audio_fixtures/real/: each file's licence there).")
+"""What the model learnt from, with its sources' attribution and licences: the model file's docstring says it."""
+
+
 def model_text(params: dict[str, np.ndarray], command: str) -> str:
     """The model file's text: the same numbers give the same bytes (rounded to 5 decimals)."""
     def arr(v: np.ndarray) -> str:
         return f"np.array({np.round(v, 5).tolist()}, np.float32)"
     lines = ['"""Numbers of the sound-class model (written by tools/train_sound_class.py; do not edit by hand).',
              "", f"Features (in order): {', '.join(FEATURES)}; classes: speech, breath, cough.", "",
+             *TRAINED_ON, "",
              f"Written by (seed {SEED}): ``{command}``; ``--check`` in place of ``--write``",
              "retrains and compares.", '"""', "", "import numpy as np", ""]
     lines += [f"{k} = {arr(v)}" for k, v in params.items()]

@@ -2,6 +2,12 @@
 
 Features (in order): strength_mean, strength_max, flatness_db, centroid_khz, low_share_db, mid_share_db, high_share_db, zcr, above_floor_db, onset_db, below_peak_db, level_sd_db, flux_db, event_voiced, event_strength, event_extent; classes: speech, breath, cough.
 
+Trained partly on recordings of the Coswara dataset (breathing, coughs and held vowels of 32
+participants): Project Coswara, Indian Institute of Science (IISc) Bangalore,
+https://github.com/iiscleap/Coswara-Data, licensed CC BY 4.0
+(https://creativecommons.org/licenses/by/4.0/); the speech is espeak-ng's and the even-numbered
+files of the clone's real-speech reference set (audio_fixtures/real/: each file's licence there).
+
 Written by (seed 11): ``.venv/bin/python -m tools.train_sound_class --write --edge-highpass 20x2``; ``--check`` in place of ``--write``
 retrains and compares.
 """
