@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Iterator
 
 import pytest
+from packaging.requirements import Requirement
 
 from conftest import PY, ROOT
 from monitor.release import RELEASE
@@ -120,7 +121,7 @@ def test_the_wheel_names_the_release_python_dependencies_licence_readme_and_comm
     meta, project = metadata(wheel), PYPROJECT["project"]
     assert meta["Version"] == RELEASE
     assert meta["Requires-Python"] == project["requires-python"]
-    assert set(project["dependencies"]) <= set(meta.get_all("Requires-Dist"))
+    assert set(map(Requirement, project["dependencies"])) <= set(map(Requirement, meta.get_all("Requires-Dist")))
     assert meta["License-Expression"] == project["license"]
     assert wheel.read(f"{DIST_INFO}/licenses/LICENSE") == (ROOT / "LICENSE").read_bytes()
     assert meta["Description-Content-Type"] == "text/markdown"
@@ -128,6 +129,16 @@ def test_the_wheel_names_the_release_python_dependencies_licence_readme_and_comm
     scripts = wheel.read(f"{DIST_INFO}/entry_points.txt").decode()
     assert "call-monitor = monitor.cli:main" in scripts.splitlines()
 
+
+
+def test_every_dependency_is_declared_with_bounds_this_interpreters_installed_release_meets() -> None:
+    """What the package imports of each (h11 among them, which the console's connections read and
+    uvicorn brings) is declared, and the releases the tests run on are within the bounds."""
+    unmet = {str(r): importlib.metadata.version(r.name) for r in map(Requirement, PYPROJECT["project"]["dependencies"])
+             if not r.specifier.contains(importlib.metadata.version(r.name), prereleases=True)}
+    assert unmet == {}
+    declared = {Requirement(r).name for r in PYPROJECT["project"]["dependencies"]}
+    assert {"h11", "uvicorn", "starlette"} <= declared
 
 def docstrings(tree: ast.Module) -> Iterator[tuple[int, str]]:
     """(line, text) of the module's, each class's and each function's docstring in ``tree``."""
