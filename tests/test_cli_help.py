@@ -50,6 +50,19 @@ def test_version_names_the_release_and_the_database_schemas_it_writes(capsys) ->
                                        f"schema {CONSOLE_SCHEMA})\n")
 
 
+def test_python_m_monitor_is_the_call_monitor_command_with_its_name_and_exit_status() -> None:
+    """``python -m monitor``, for a Python whose environment's ``bin/`` is not on PATH: the command
+    itself, named call-monitor in what it says, its exit status passed on."""
+    from monitor.release import RELEASE
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    done = subprocess.run([sys.executable, "-m", "monitor", "--version"], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=60)
+    assert (done.returncode, done.stderr) == (0, "") and done.stdout.startswith(f"call-monitor {RELEASE} (")
+    bad = subprocess.run([sys.executable, "-m", "monitor", "--bogus"], cwd=ROOT, env=env, capture_output=True,
+                         text=True, timeout=60)
+    assert bad.returncode == 2 and bad.stderr.splitlines()[-1] == "call-monitor: error: unrecognized arguments: --bogus"
+
+
 def test_the_release_is_declared_once_in_the_package_and_the_package_metadata_takes_it_from_there() -> None:
     """One number to raise (docs/development.md): pyproject.toml declares no version of its own."""
     import re

@@ -212,3 +212,8 @@ def test_installed_from_its_wheel_the_workers_hint_installs_that_wheel_with_the_
     assert took.returncode == 0, took.stderr
     [item] = json.loads(report.read_text(encoding="utf-8"))["install"]
     assert (item["metadata"]["name"], item["requested_extras"]) == ("callmonitor", ["batch"])
+
+
+def test_the_installed_wheel_runs_as_python_m_monitor_with_no_command_on_path(installed) -> None:
+    done = run_installed(installed, "-m", "monitor", "--version")
+    assert (done.returncode, done.stderr) == (0, "") and done.stdout.startswith(f"call-monitor {RELEASE} (")
