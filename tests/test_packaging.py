@@ -14,6 +14,7 @@ import ast
 import email
 import email.message
 import json
+import os
 import importlib.metadata
 import re
 import shutil
@@ -182,8 +183,9 @@ def installed(wheel: zipfile.ZipFile) -> Path:
     venv = Path(wheel.filename).parents[1] / "venv"
     subprocess.run([PY, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
     python = venv / "bin" / "python"
+    apart = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}  # this clone's callmonitor is not installed
     done = subprocess.run([PY, "-m", "pip", "--python", str(python), "install", "--no-deps", "--no-index", "--quiet",
-                           wheel.filename], capture_output=True, text=True, timeout=300)
+                           wheel.filename], capture_output=True, text=True, timeout=300, cwd=venv, env=apart)
     assert done.returncode == 0, done.stderr
     purelib = "import sysconfig; print(sysconfig.get_paths()['purelib'])"
     ours = subprocess.run([python, "-c", purelib], capture_output=True, text=True, check=True).stdout.strip()
@@ -207,8 +209,9 @@ def test_installed_from_its_wheel_the_workers_hint_installs_that_wheel_with_the_
     assert Path(module).is_relative_to(installed.parents[1])  # the wheel's module, not this clone's
     assert hint == f"<the worker's python> -m pip install '{wheel.filename}[batch]'"
     report = Path(wheel.filename).parents[1] / "pip-report.json"
-    took = subprocess.run([PY, "-m", "pip", "install", "--dry-run", "--no-index", "--no-deps", "--quiet", "--report",
-                           str(report), f"{wheel.filename}[batch]"], capture_output=True, text=True, timeout=120)
+    took = subprocess.run([PY, "-m", "pip", "install", "--dry-run", "--ignore-installed", "--no-index", "--no-deps",
+                           "--quiet", "--report", str(report), f"{wheel.filename}[batch]"], capture_output=True,
+                          text=True, timeout=120)
     assert took.returncode == 0, took.stderr
     [item] = json.loads(report.read_text(encoding="utf-8"))["install"]
     assert (item["metadata"]["name"], item["requested_extras"]) == ("callmonitor", ["batch"])
