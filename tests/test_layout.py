@@ -21,7 +21,7 @@ PACKAGE = ROOT / "monitor"
 
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("monitor.cue_registry", "monitor.events", "monitor.config", "monitor.console", "monitor.files", "monitor.dsp",
-     "monitor.local_time", "monitor.release", "monitor.stops"),
+     "monitor.installing", "monitor.local_time", "monitor.release", "monitor.stops"),
     ("monitor.capture",),
     ("monitor.analysis",),
     ("monitor.transcription",),
