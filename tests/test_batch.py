@@ -1938,6 +1938,38 @@ def test_resume_after_storage_transcripts_is_turned_off_deletes_the_words_of_the
     assert "1 already scored" in again.stderr
 
 
+def test_resume_under_storage_transcripts_false_deletes_the_words_of_every_call_the_ledger_names_for_its_files(
+        tmp_path):
+    """docs/recordings.md: the words deleted by a --resume under ``storage.transcripts = false`` are
+    those of every call the ledger names for the batch's files, not only of the call it skips: a call
+    scored from an earlier content of the file, and one scored under another configuration, lose
+    their words too (here the file changed and the rules changed, so the resume scores it again and
+    skips none), and the line counts both."""
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+    env["VOSK_MODEL_PATH"] = str(packaged_model_dirs(tmp_path / "models"))
+    kept, off = tmp_path / "kept.toml", tmp_path / "off.toml"
+    kept.write_text('[transcription]\nlanguage = "ko"\n', encoding="utf-8")
+    off.write_text('[transcription]\nlanguage = "ko"\n\n[storage]\ntranscripts = false\n\n'
+                   '[rules.slow_speech]\nrelative_change = -0.1\n', encoding="utf-8")
+    passage = tmp_path / "passage.wav"
+    x, sr = sf.read(SPEECH / "ko_passage.wav", frames=16000 * 24)
+    sf.write(passage, x[:16000 * 20], sr)
+    db = tmp_path / "events.db"
+    base = ["batch", "--transcribe", str(passage), "--workers", "1", "--quiet", "--db", str(db), "--resume"]
+    assert call_monitor_here(*base, "--config", str(kept), env=env).returncode == 0
+    sf.write(passage, x, sr)  # the file's content changes: --resume scores it again
+    assert call_monitor_here(*base, "--config", str(kept), env=env).returncode == 0
+    calls = [i for i, in db_rows(db, "SELECT id FROM calls ORDER BY id")]
+    assert len(calls) == 2 and all(transcript(db, i) for i in calls), "the kept batches kept no words to delete"
+    resumed = call_monitor_here(*base, "--config", str(off), env=env)
+    assert resumed.returncode == 0, resumed.stderr
+    assert "1 scored, 0 already scored, 0 failed" in resumed.stderr
+    assert f"call-monitor: the words of 2 calls scored before were deleted from {db}, as storage.transcripts = " \
+        "false keeps none" in resumed.stderr.splitlines()
+    assert db_rows(db, "SELECT COUNT(*) FROM transcript") == [(0,)]
+    assert len(db_rows(db, "SELECT id FROM calls")) == 3  # the calls stay, without their words
+
+
 def test_transcribe_without_a_model_gets_one_line_and_exit_2(tmp_path):
     env = {**os.environ, "VOSK_MODEL_PATH": str(tmp_path), "XDG_CACHE_HOME": str(tmp_path / "cache"),
            "HOME": str(tmp_path)}

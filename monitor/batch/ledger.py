@@ -33,7 +33,7 @@ from ..capture.holds import holds_text
 from ..capture.sources import RecordingFlaws, leg_channels
 from ..delivery.dblock import DatabaseLock
 from ..delivery.store import Store
-from ..delivery.sqlite_file import remake_table, statements, transaction
+from ..delivery.sqlite_file import empty_log, remake_table, statements, transaction
 from ..delivery.store_errors import StoreError
 from ..config import StorageConfig
 from ..pipeline import stored_notes, words_stored
@@ -157,14 +157,22 @@ class BatchStore(Store):
                            config_hash))
         return json.loads(rows[0][0]) if rows else None
 
-    def forget_words(self, call_id: int) -> bool:
-        """Delete the words stored call ``call_id`` holds (a call scored under ``storage.transcripts``,
-        skipped by a ``--resume`` under false); whether it held any."""
+    def forget_words(self, job: CallJob) -> int:
+        """Delete the words of every call the ledger names for ``job``'s files (its recording, and
+        its agent's of a call of two files), whatever the content, legs, holds and configuration
+        they were scored with (a call scored under ``storage.transcripts``, and a ``--resume`` under
+        false now), gone from the write-ahead log too; the number of calls that held any."""
+        calls = "SELECT call_id FROM batch_calls WHERE path = ? AND agent_path = ?"
         with self.atomic():
-            if not self._read("SELECT 1 FROM transcript WHERE call_id = ? LIMIT 1", (call_id,)):
-                return False
-            self._write("DELETE FROM transcript WHERE call_id = ?", (call_id,), commit=True)
-        return True
+            held = int(self._read(f"SELECT COUNT(DISTINCT call_id) FROM transcript WHERE call_id IN ({calls})",
+                                  (job.path, job.agent_path))[0][0])
+            if held:
+                self._write(f"DELETE FROM transcript WHERE call_id IN ({calls})", (job.path, job.agent_path),
+                            commit=True)
+        if held:
+            with self._lock:
+                empty_log(self._conn)  # the deleted rows' frames left the log
+        return held
 
     def ledger_count(self) -> int:
         return int(self._read("SELECT COUNT(*) FROM batch_calls")[0][0])

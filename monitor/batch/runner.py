@@ -135,8 +135,8 @@ class BatchOutcome:
     """Calls scored and stored although the database held them scored already from the same
     content, legs and configuration (a batch run again without ``--resume``): stored twice."""
     words_deleted: int = 0
-    """Calls skipped as already scored whose stored words were deleted, ``storage.transcripts``
-    being false now (:meth:`BatchRun._take_earlier`)."""
+    """Calls the ledger names for the batch's files whose stored words a ``--resume`` deleted,
+    ``storage.transcripts`` being false now (:meth:`BatchRun._forget_words`)."""
     cancelled: int = 0
     """Calls under way on a running cluster (``--scheduler``) whose tasks the batch cancelled as it
     stopped (:meth:`BatchRun.run`)."""
@@ -1122,6 +1122,7 @@ class BatchRun:
         if result is None:
             return known
         with stops_held(second_at_once=False, raise_at_end=False):  # stored and counted whole, raised by stops_noted
+            self._forget_words(job)
             if result.skipped:
                 return None if self._take_earlier(result) else {}
             self._take(result)
@@ -1192,9 +1193,14 @@ class BatchRun:
             return False
         self._rows[result.job.index] = dict(row, **job_cells(result.job, result.channels), status="already_scored")
         self.outcome.skipped += 1
-        if not self.storage.transcripts and self.store.forget_words(int(row["db_call_id"])):
-            self.outcome.words_deleted += 1  # scored while words were kept: the setting now keeps none
         return True
+
+    def _forget_words(self, job: CallJob) -> None:
+        """Under ``--resume`` with ``storage.transcripts`` false, the words of every call the ledger
+        names for ``job``'s files deleted (scored while words were kept, under another configuration
+        or from an earlier content), counted: the setting now keeps none of the batch's calls."""
+        if self.opts.resume and not self.storage.transcripts:
+            self.outcome.words_deleted += self.store.forget_words(job)
 
     def _take(self, result: CallResult) -> None:
         o = self.outcome
