@@ -412,6 +412,28 @@ def test_the_writes_made_around_the_guard_while_a_locked_database_fails_say_they
     store.close()
 
 
+def test_a_purge_that_does_not_wait_and_the_emptying_of_the_log_fail_at_once_on_a_lock_and_then_wait_as_before(
+        tmp_path):
+    """Both go through one declaration of a block that waits for no lock (the daemon's purge at its
+    start, and the checkpoint a deletion ends with, which must not hold up alerts): under another
+    program's lock neither waits, and after them the connection waits the busy timeout again, as it
+    did before them, or waits none while the store guard has it wait none."""
+    from monitor.delivery.sqlite_file import empty_log
+    from monitor.delivery.store_files import BUSY_TIMEOUT_S, lock_wait_s
+    db = tmp_path / "e.db"
+    store = Store.open(db)
+    for waits in (True, False):
+        store.wait_for_locks(waits)
+        with locked_by_sqlite3(db):
+            t0 = time.monotonic()
+            with pytest.raises(StoreError, match="not waited for"):
+                store.purge(time.time(), waits=False)
+            empty_log(store._conn)
+            assert time.monotonic() - t0 < 0.5
+        assert lock_wait_s(store._conn) == (BUSY_TIMEOUT_S if waits else 0)
+    store.close()
+
+
 def test_the_cue_snapshots_a_failing_database_does_not_keep_are_said_as_it_fails_and_counted_once_it_works(
         tmp_path, monitor_logs):
     """They are not held, as alerts are: the one line saying the database fails says so; the line

@@ -193,18 +193,27 @@ def transaction(conn: sqlite3.Connection, begin: str = "BEGIN") -> Iterator[sqli
         raise
 
 
+@contextlib.contextmanager
+def lock_waits(conn: sqlite3.Connection | None, waits: bool) -> Iterator[None]:
+    """Inside the block, ``conn`` waits for another program's lock only if ``waits`` (else its busy
+    timeout is 0: a statement fails at once on a lock); after it, as it waited before."""
+    if waits or conn is None:
+        yield
+        return
+    before = int(conn.execute("PRAGMA busy_timeout").fetchone()[0])
+    conn.execute("PRAGMA busy_timeout = 0")
+    try:
+        yield
+    finally:
+        conn.execute(f"PRAGMA busy_timeout = {before}")
+
+
 def empty_log(conn: sqlite3.Connection) -> None:
     """Checkpoint the write-ahead log into the database and truncate it, so that rows deleted (and
     overwritten, ``secure_delete``) leave no copy there; without waiting for a reader still in it
     (then the log stays as it is, until the next time): a purge must not hold up alerts."""
-    waits = conn.execute("PRAGMA busy_timeout").fetchone()[0]
-    try:
-        conn.execute("PRAGMA busy_timeout = 0")
+    with lock_waits(conn, False), contextlib.suppress(sqlite3.Error):
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
-    except sqlite3.Error:
-        pass
-    finally:
-        conn.execute(f"PRAGMA busy_timeout = {int(waits)}")
 
 
 def statements(schema: str) -> list[str]:

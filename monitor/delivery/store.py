@@ -17,7 +17,6 @@ and the checks of a damaged row (``store_rows``), and its errors (``store_errors
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import math
@@ -34,7 +33,7 @@ from ..config.urls import redact_url
 from ..events import AGENT_RECORDING, AlertClearedEvent, AlertEvent, CuesEvent, Word, WordsEvent
 from ..files import bytes_not_utf8, random_hex
 from .outcomes import Labelled, Monitored
-from .sqlite_file import closed_on_failure, connect_private, empty_log, made_whole
+from .sqlite_file import closed_on_failure, connect_private, empty_log, lock_waits, made_whole
 from .store_errors import StoreError
 from .store_files import (BUSY_TIMEOUT_S, CONSOLE_APPLICATION_ID, IMMUTABLE_READS, FileState, _console_error,
                           _describe, _not_sqlite, unusable, _open_to_read, _refusal, _tables_problem, a_folder, an_empty_file,
@@ -86,21 +85,6 @@ def _agent_file_of(summary: str | None) -> dict[str, Any]:
         return {}
     agent_file = kept.get(AGENT_RECORDING) if isinstance(kept, dict) else None
     return {AGENT_RECORDING: agent_file} if isinstance(agent_file, str) else {}
-
-
-@contextlib.contextmanager
-def _lock_waits(conn: sqlite3.Connection | None, waits: bool) -> Iterator[None]:
-    """Inside the block, ``conn`` waits for another program's lock only if ``waits`` (else its busy
-    timeout is 0); after it, as it waited before."""
-    if waits or conn is None:
-        yield
-        return
-    before = int(conn.execute("PRAGMA busy_timeout").fetchone()[0])
-    conn.execute("PRAGMA busy_timeout = 0")
-    try:
-        yield
-    finally:
-        conn.execute(f"PRAGMA busy_timeout = {before}")
 
 
 class Store:
@@ -924,7 +908,7 @@ class Store:
         ``waits`` it fails at once on another program's lock, as it finds it, where it would wait the
         busy timeout (the daemon's purge at its start, which the capture does not wait for)."""
         counts: dict[str, int] = {}
-        with self._lock, _lock_waits(self._conn, waits):
+        with self._lock, lock_waits(self._conn, waits):
             old = "SELECT id FROM calls WHERE started_at < ? AND ended_at IS NOT NULL"
             try:
                 self._commit()
