@@ -747,13 +747,14 @@ class Daemon:
         """False while the database could not be opened yet (its problem was said at start)."""
         return getattr(self.store, "is_open", True)
 
-    def close_interrupted(self) -> None:
+    def close_interrupted(self, waits: bool = True) -> None:
         """Calls a crash or a stop left open are closed as interrupted (one line if there were any); with a
         database not opened yet, or failing, once it works and this daemon's own calls are written (the
-        guard tries again as it writes what it holds back)."""
+        guard tries again as it writes what it holds back). Without ``waits`` (at the start, which the
+        capture does not wait for) a database another program locks fails at once, as the start's purge does."""
         if self._interrupted_closed or not self._store_open() or self.guard.held:
             return
-        ids = self.guard.close_interrupted()
+        ids = self.guard.close_interrupted(waits)
         if ids is None:  # the guard said the database's failure
             return
         self._interrupted_closed = True
@@ -944,7 +945,7 @@ class Daemon:
         with self._watching_problems():
             if self.last_problem is None:  # else kept already, before the first heartbeat
                 self.keep_start_problems()
-            self.close_interrupted()
+            self.close_interrupted(waits=False)
             self.recent.purge_old()
             self.recent.recall_alerts()
             try:

@@ -165,7 +165,8 @@ class RecentCalls:
             folders = self.store.call_folders()
             counts = self.store.purge(now - days * 86400.0, first=first, waits=not at_start)
         except StoreError as err:
-            log.warning("old calls not purged: %s; the next purge, in %g h, tries again", err, PURGE_EVERY_S / 3600)
+            log.warning("old calls not purged: %s; the next purge (at the next start, or in %g h) tries again", err,
+                        PURGE_EVERY_S / 3600)
             return
         self._forget(gone)
         files = sum(deleted) + purge_unnamed_audio(cfg, now - days * 86400.0, self._unnamed_audio(), folders) \

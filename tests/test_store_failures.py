@@ -894,10 +894,51 @@ def test_a_daemon_started_on_a_locked_database_listens_at_once_and_leaves_its_pu
     assert seen["listening after"] < 1.0, seen
     said = [(level, m) for level, m in monitor_logs if "purge" in m]
     assert said == [("warning", f"old calls not purged: {db}: the database is locked by another program (not waited "
-                                "for); the next purge, in 24 h, tries again")], said
+                                "for); the next purge (at the next start, or in 24 h) tries again")], said
     assert store.get_call(old) is not None
     daemon.recent.purge_old(time.time() + PURGE_EVERY_S)  # the next, a day later
     assert store.get_call(old) is None
+    store.close()
+
+
+def test_a_daemon_started_after_a_crash_on_a_locked_database_listens_at_once_and_closes_the_calls_left_open_later(
+        tmp_path, monitor_logs):
+    """docs/configuration.md: the start waits for no lock, so that the capture starts at once. After a
+    crash that left a call open, the daemon's close of it at the start went through the store guard's
+    first attempt, which waited SQLite's 2 s for another program's lock before the capture took its
+    first audio. It now fails at once (one error line, saying it did not wait), the capture listens at
+    once, and the call is closed as interrupted once the database works again."""
+    from monitor.daemon import Daemon
+    from monitor.capture.sources import Chunk
+    db = tmp_path / "e.db"
+    store = Store.open(db)
+    left_open = store.start_call("live:caller=softphone.monitor", time.time() - 600)
+    seen: dict = {}
+
+    class Silence:
+        rate, legs = 8000, ("caller",)
+
+        def chunks(self):
+            seen["listening after"] = time.monotonic() - seen["started"]
+            for i in range(3):
+                yield Chunk(i * 1.0, np.zeros((8000, 1), np.float32))
+
+        def stop(self):
+            pass
+
+    cfg = load_config(overrides={"storage.db": str(db)}, user_config=False)
+    daemon = Daemon(cfg, Silence(), store, {})
+    with locked_by_sqlite3(db):
+        seen["started"] = time.monotonic()
+        daemon.run()
+    assert seen["listening after"] < 1.0, seen
+    errors = [m for level, m in monitor_logs if level == "error"]
+    assert errors and errors[0].startswith(f"{db}: the database is locked by another program (not waited for); "), \
+        errors
+    assert store.get_call(left_open).ended_at is None
+    daemon.guard.retry_s = 0.0
+    daemon.close_interrupted()  # as between calls, once the database works again
+    assert store.get_call(left_open).summary == {"interrupted": True}
     store.close()
 
 

@@ -870,12 +870,18 @@ class Store:
     # ------------------------------------------------------------------ misc
 
     def close_interrupted(self, source_prefix: str = LIVE_SOURCE, now: float | None = None,
-                          idle_before: float | None = None, but_live: bool = False) -> list[int]:
+                          idle_before: float | None = None, but_live: bool = False, *, waits: bool = True) -> list[int]:
         """Close the calls of ``source_prefix`` left open by a crash: ``ended_at`` becomes the last
         thing recorded for the call, the summary ``{"interrupted": true}`` (with the agent's file of a
         call of two files, kept from its start). With ``idle_before``
         (unix seconds), only those whose last record is older (a running call records its cues
-        every few seconds); ``but_live``: not the daemon's (it runs: its open call is its own). Returns their ids."""
+        every few seconds); ``but_live``: not the daemon's (it runs: its open call is its own).
+        Without ``waits`` it fails at once on another program's lock, as :meth:`purge` does (the
+        daemon's start, which the capture does not wait for). Returns their ids."""
+        with self._lock, lock_waits(self._conn, waits):
+            return self._close_interrupted(source_prefix, idle_before, but_live)
+
+    def _close_interrupted(self, source_prefix: str, idle_before: float | None, but_live: bool) -> list[int]:
         live = " AND source NOT LIKE ?" if but_live else ""
         ids = [r[0] for r in self._read(f"SELECT id FROM calls WHERE ended_at IS NULL AND source LIKE ?{live}",
                                         (source_prefix + "%", *([LIVE_SOURCE + "%"] if but_live else [])))]

@@ -422,10 +422,11 @@ class StoreGuard:
     def add_words(self, call_id: int, words: WordsEvent) -> None:
         self._do("add_words", call_id, words, hold=False)
 
-    def close_interrupted(self) -> list[int] | None:
+    def close_interrupted(self, waits: bool = True) -> list[int] | None:
         """Close the calls a crash or a stop left open as interrupted (:meth:`Store.close_interrupted`)
         once nothing is held: their ids; None while the database fails, tried again as what is held
-        is (at most every ``retry_s``), so that they are closed once it works again, not at the next start."""
+        is (at most every ``retry_s``), so that they are closed once it works again, not at the next start.
+        Without ``waits`` the attempt fails at once on another program's lock (the daemon's start)."""
         if not self.retry():
             return None
         now = self._clock()
@@ -434,7 +435,7 @@ class StoreGuard:
         self._last_try = now
         self._attempting()
         try:
-            ids = self.store.close_interrupted()
+            ids = self.store.close_interrupted(waits=waits)
         except StoreError as err:
             self._fail(err)
             return None
