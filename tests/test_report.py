@@ -1685,7 +1685,8 @@ def test_the_pages_source_line_names_recordings_with_a_line_break_as_every_line_
     """A call of two files named ``caller\\nleg.wav`` and ``agent\\nleg.wav``: the page's ``source:`` line
     names both with the break written ``\\n``, as its title does, rather than a raw line break in
     the page's text (which a browser shows as a space, and a copy of the line splits), and the
-    picture's pointer to the HTML report (a report not stored) names the file so too."""
+    picture's pointer to the HTML report (a report not stored) names it FILE: the name written so
+    is not one a shell reads back (``caller\\nleg.wav`` is ``callernleg.wav`` to it)."""
     x, rate = sf.read(CALLS / "normal_8k.wav", frames=8000 * 20, dtype="float32")
     cfg = load_config(None, {"storage.db": str(tmp_path / "unused.db")}, user_config=False)
     caller, agent = tmp_path / "caller\nleg.wav", tmp_path / "agent\nleg.wav"
@@ -1696,7 +1697,23 @@ def test_the_pages_source_line_names_recordings_with_a_line_break_as_every_line_
     shown = f"source: <code>{tmp_path}/caller\\nleg.wav</code> + agent's leg <code>{tmp_path}/agent\\nleg.wav</code>"
     assert shown in page
     assert "caller\nleg" not in page and "agent\nleg" not in page
-    assert html_report_command(data) == "call-monitor report caller\\nleg.wav -o report.html"
+    assert html_report_command(data) == "call-monitor report FILE -o report.html"
+
+
+def test_the_pictures_pointer_to_the_html_report_names_a_file_as_a_shell_reads_it_back(tmp_path):
+    """A PNG alone sends its reader to the HTML report with a command to paste: a name with a space
+    or a quote is quoted for the shell, so that the command it prints runs as printed on that file;
+    a name the shell would read as an option is FILE, as one with a line break is."""
+    x, rate = sf.read(CALLS / "normal_8k.wav", frames=8000 * 5, dtype="float32")
+    cfg = load_config(None, {"storage.db": str(tmp_path / "unused.db")}, user_config=False)
+    for name, shown in (("plain.wav", "plain.wav"), ("my call's.wav", "'my call'\"'\"'s.wav'"),
+                        ("-v.wav", "FILE"), ("a\rb.wav", "FILE")):
+        sf.write(tmp_path / name, x[:, 1], rate)
+        data = from_file(str(tmp_path / name), cfg)
+        assert html_report_command(data) == f"call-monitor report {shown} -o report.html"
+        if shown != "FILE":
+            said = subprocess.run(["sh", "-c", f"printf %s {shown}"], capture_output=True, text=True, cwd=tmp_path)
+            assert said.stdout == name
 
 
 @pytest.mark.parametrize("call", ["cut at 2:20", "23 minutes"])

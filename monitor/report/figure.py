@@ -14,6 +14,7 @@ import contextlib
 import io
 import logging
 import os
+import shlex
 import textwrap
 import warnings
 from types import MappingProxyType
@@ -270,11 +271,13 @@ def boxes_note(texts: Iterable[str], data: ReportData, in_page: bool, *, part: s
 
 def html_report_command(data: ReportData) -> str:
     """The command that writes the HTML report of the call of ``data`` (by its id if stored, else
-    its file's name where the picture's font draws it), for a PNG alone to send its reader to."""
+    its file's name, quoted for a shell where it needs it, where the picture's font draws it), for
+    a PNG alone to send its reader to. A name a shell cannot be given as the line writes it (a line
+    break written ``\\n``, which a shell reads as ``n``; one read as an option) is ``FILE``."""
     from ..console import one_line  # a name's line break written \n, as every line writes it
-    name = one_line(os.path.basename(data.source))
-    again = (str(data.call_id) if data.call_id is not None else name if name and not _lacks_glyphs([name])
-             else "FILE")
+    name = os.path.basename(data.source)
+    typed = bool(name) and one_line(name) == name and not name.startswith("-") and not _lacks_glyphs([name])
+    again = str(data.call_id) if data.call_id is not None else shlex.quote(name) if typed else "FILE"
     return f"call-monitor report {again} -o report.html"
 
 
