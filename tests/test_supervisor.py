@@ -330,6 +330,21 @@ def test_the_console_keeps_alerts_and_agents_only_for_its_retention_period(tmp_p
     assert sqlite3.connect(tmp_path / "console.db").execute("SELECT count(*) FROM reports").fetchone() == (1,)
 
 
+def test_forgetting_an_agent_again_keeps_the_time_it_was_first_forgotten_for_the_retention(tmp_path):
+    """The note that a daemon was forgotten keeps its id the agent's until ``supervisor.retention_days``
+    after it was forgotten; a supervisor pressing "Forget" again (or ``forget-agent`` run twice) does not
+    put that off: the note keeps the first forget's time, and the retention deletes it then."""
+    first = time.time() - 31 * 86400
+    store = ConsoleStore.open(tmp_path / "console.db")
+    store.heartbeat(Heartbeat("d-old", "alice", 30.0, {}), now=first)
+    assert store.forget("alice", now=first) == ["d-old"]
+    assert store.forget("alice", now=time.time()) == ["d-old"]
+    assert [(f["daemon_id"], f["agent"], f["at"]) for f in store.forgotten()] == [("d-old", "alice", first)]
+    store.purge(before=time.time() - 30 * 86400)
+    assert store.forgotten() == []
+    store.close()
+
+
 def test_an_upgraded_console_keeps_thirty_days_of_alerts_by_default_and_every_one_with_0(tmp_path):
     """``supervisor.retention_days`` unset: a console started on the database of an earlier release
     (which kept everything) deletes the alerts it received more than 30 days ago, as the desktops'

@@ -603,7 +603,8 @@ class ConsoleStore:
         the one ``daemon_id`` names alone (one of two agents of one name: its whole id, or its end or
         start, :func:`daemons_named`), until it posts again (a heartbeat, a new alert). Its heartbeats'
         row (its last status, the address it posted from) is deleted, from the file's log too; its alerts
-        are kept, and the note that it was forgotten keeps its id the agent's (:meth:`_of_another`).
+        are kept, and the note that it was forgotten keeps its id the agent's (:meth:`_of_another`), with
+        the time it was first forgotten (a second forget does not put off the retention's end of it).
         Returns the daemon ids forgotten (none: no such agent was ever heard, or none of its daemons is
         that one); raises :class:`AmbiguousDaemon` for a part of an id that names more than one."""
         now = time.time() if now is None else now
@@ -615,7 +616,8 @@ class ConsoleStore:
                     (agent, agent, agent))]
                 if daemon_id is not None and len(ids := daemons_named(daemon_id, ids)) > 1:
                     raise AmbiguousDaemon(daemon_id, agent, ids)
-                self._conn.executemany("INSERT OR REPLACE INTO forgotten (daemon_id, agent, at) VALUES (?,?,?)",
+                self._conn.executemany("INSERT INTO forgotten (daemon_id, agent, at) VALUES (?,?,?) ON CONFLICT "
+                                       "(daemon_id) DO UPDATE SET agent = excluded.agent",  # forgotten since then
                                        [(d, agent, now) for d in ids])
                 self._conn.executemany("DELETE FROM agents WHERE daemon_id = ?", [(d,) for d in ids])
             empty_log(self._conn)  # the deleted rows' frames left the log
