@@ -26,7 +26,7 @@ import threading
 import time
 from dataclasses import fields
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from ..config import StorageConfig
 from ..config.urls import redact_url
