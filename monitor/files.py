@@ -324,6 +324,12 @@ def _folders_of(path: str | os.PathLike[str]) -> list[str]:
     return list(dict.fromkeys(os.path.dirname(os.path.abspath(p)) for p in (given, os.path.realpath(given))))
 
 
+def another_user(uid: int) -> bool:
+    """Whether the user ``uid`` is another user than this one and root: one whose file or folder this
+    user's calls should not be kept in or sent to (root may change any file whatever its mode)."""
+    return uid not in (os.geteuid(), 0)
+
+
 def user_name(uid: int) -> str:
     """The user ``uid`` in words: the name and the number (``mallory (uid 1002)``), the number alone
     where no name is known."""

@@ -338,3 +338,43 @@ def test_replay_posting_to_the_console_s_port_taken_by_another_user_warns_why_an
     assert "alert(s) not delivered yet; they stay in the outbox" in r.stderr
     got = listener_of_another_user.got()
     assert got and set(got) == {"b''"}, got
+
+
+@pytest.mark.parametrize("ending,what", [("-wal", "write-ahead log"), ("-shm", "shared-memory index")])
+def test_an_empty_file_another_user_made_where_the_database_s_log_belongs_is_named_and_never_written(
+        open_tmp, ending, what):
+    """``umask 000; : > r.db-wal; : > r.db-shm`` in a folder every user may write: SQLite would write
+    the call's words into that user's file, which they may read; it is refused as a link there is."""
+    shared = open_tmp / "shared"
+    shared.mkdir()
+    shared.chmod(0o777)
+    db = shared / "r.db"
+    r = call_monitor("replay", CALLS / "normal_8k.wav", "--no-transcribe", "--db", db, timeout=300)
+    assert r.returncode == 0, r.stderr
+    planted = Path(f"{db}{ending}")
+    planted.touch(mode=0o666)
+    planted.chmod(0o666)
+    os.chown(planted, NOBODY, NOBODY)
+    r = call_monitor("replay", CALLS / "normal_8k.wav", "--no-transcribe", "--db", db, timeout=300)
+    assert (r.returncode, r.stdout, r.stderr.splitlines()) == (2, "", [
+        f"call-monitor: error: {db}: cannot write the database ({planted}: a file of another user, nobody "
+        f"(uid {NOBODY}), where the database's {what} belongs: remove it): nothing was replayed"])
+    assert planted.stat().st_size == 0
+
+
+def test_root_replaying_into_a_user_s_database_whose_log_is_theirs_in_their_own_folder_writes_it():
+    """The owner's own -wal and -shm beside their database in their folder (their daemon's) are no
+    other user's to root."""
+    from monitor.delivery.sqlite_file import planted_beside
+    if os.geteuid() != 0:
+        pytest.skip("gives files to another user: needs root")
+    home = Path(tempfile.mkdtemp(prefix="callmonitor-home-"))
+    try:
+        db = home / "e.db"
+        for f in (db, Path(f"{db}-wal"), Path(f"{db}-shm")):
+            f.touch()
+            os.chown(f, NOBODY, NOBODY)
+        os.chown(home, NOBODY, NOBODY)
+        assert planted_beside(db) is None
+    finally:
+        shutil.rmtree(home, ignore_errors=True)

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Callable, Iterator
 
-from ..files import make_private_folder, new_file_beside, user_name
+from ..files import another_user, make_private_folder, new_file_beside, user_name
 
 log = logging.getLogger(__name__)
 
@@ -50,12 +50,14 @@ BESIDE = (("-wal", "write-ahead log"), ("-shm", "shared-memory index"), ("-journ
 
 
 def planted_beside(p: Path) -> str | None:
-    """A symbolic link, or another kind of file than a regular one, at the name of a file SQLite
-    keeps beside the database ``p`` (:data:`BESIDE`, beside the file a link at ``p`` points to), and
-    whose it is, in one phrase naming it and the fix; None when there is none. Put there by another
-    user of a folder they may write (``ln -s /etc/hostname r.db-wal``), it is never followed, and
-    SQLite's own refusal names neither the file nor why ("unable to open database file"): it is
-    named as the lock file's is."""
+    """A symbolic link, another kind of file than a regular one, or a file of another user's
+    (:func:`not_trusted`) other than the database's owner (whose database is warned of), at the name
+    of a file SQLite keeps beside the database ``p`` (:data:`BESIDE`, beside the file a link at ``p``
+    points to), and whose it is, in one phrase naming it and the fix; None when there is none. Put there by another user of a folder they may write
+    (``ln -s /etc/hostname r.db-wal``), a link is never followed, and SQLite's own refusal names
+    neither the file nor why ("unable to open database file"); an empty file of theirs
+    (``umask 000; : > r.db-wal``) would be written the call's words, which they may read: it is named
+    as the lock file's is."""
     real = os.path.realpath(p)
     for ending, what in BESIDE:
         side = real + ending
@@ -63,11 +65,35 @@ def planted_beside(p: Path) -> str | None:
             st = os.lstat(side)
         except OSError:
             continue
-        if not stat.S_ISREG(st.st_mode):
-            kind = "a symbolic link" if stat.S_ISLNK(st.st_mode) else "not a file"
+        if not stat.S_ISREG(st.st_mode) or (not_trusted(Path(real), st.st_uid) and st.st_uid != _owner(real)):
+            kind = ("a symbolic link" if stat.S_ISLNK(st.st_mode) else
+                    "a file" if stat.S_ISREG(st.st_mode) else "not a file")
             whose = "" if st.st_uid == os.geteuid() else f" of another user, {user_name(st.st_uid)},"
             return f"{side}: {kind}{whose} where the database's {what} belongs: remove it"
     return None
+
+
+def _owner(path: str) -> int | None:
+    """The owner of the file at ``path``; None when there is none."""
+    try:
+        return os.stat(path).st_uid
+    except OSError:
+        return None
+
+
+def not_trusted(p: Path, uid: int) -> bool:
+    """Whether the database ``p``, or a file beside it, of the user ``uid`` is another user's, who
+    may read what is written to it and change or replace it: neither this user nor root, nor, for
+    root, the user who owns its folder too (root writing into a user's own database, in their home:
+    an administrator's common case)."""
+    if not another_user(uid):
+        return False
+    if os.geteuid() == 0:
+        try:
+            return os.stat(p.resolve().parent).st_uid != uid
+        except OSError:
+            pass
+    return True
 
 
 _OWNERS_SAID: set[tuple[str, int]] = set()
@@ -78,18 +104,11 @@ once each in a process, however often a daemon opens its database again."""
 def another_users(p: Path, st: os.stat_result) -> str | None:
     """Why the database file ``p`` (``st``: its status) is not this user's to write calls into: it
     belongs to another user, who may read every call written to it and change or replace it (and
-    whom no ``chmod`` of this user's reaches), in one line naming them; None when it is this user's
-    or root's, or, for root, the user's who owns its folder too (root writing into a user's own
-    database, in their home: an administrator's common case)."""
-    me, owner = os.geteuid(), st.st_uid
-    if owner in (me, 0):
+    whom no ``chmod`` of this user's reaches), in one line naming them; None when it is not
+    (:func:`not_trusted`)."""
+    owner = st.st_uid
+    if not not_trusted(p, owner):
         return None
-    if me == 0:
-        try:
-            if os.stat(p.resolve().parent).st_uid == owner:
-                return None
-        except OSError:
-            pass
     return (f"{p}: the database belongs to another user, {user_name(owner)}, who may read every call "
             f"written to it, and change or replace it; keep the database in a folder of your own "
             f"(storage.db, --db)")
