@@ -236,13 +236,15 @@ def test_a_daemon_whose_database_has_a_planted_write_ahead_log_link_warns_naming
 
 LISTENS_AS = """
 import os, socket, sys
-uid = int(sys.argv[1])
+uid, accepts_as = int(sys.argv[1]), int(sys.argv[2])
 if uid != os.geteuid():
     os.setgid(uid); os.setuid(uid)  # before the socket is made: the kernel's tables show its maker
 s = socket.socket()
 s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind(("127.0.0.1", 0))
 s.listen(8)
+if accepts_as != uid:
+    os.setgid(accepts_as); os.setuid(accepts_as)  # as nginx's workers accept for its master of root's
 print(s.getsockname()[1], flush=True)
 while True:
     conn, _ = s.accept()
@@ -261,15 +263,17 @@ while True:
     print(repr(got), flush=True)
     conn.close()
 """
-"""A listener on a loopback port as the user ``argv[1]``, answering every post 200: the port on its
-first line, then what each connection sent before its headers' end (``b''``: nothing)."""
+"""A listener on a loopback port made by the user ``argv[1]``, accepting as ``argv[2]``, answering
+every post 200: the port on its first line, then what each connection sent before its headers' end (``b''``: nothing)."""
 
 
 class Listener:
-    """:data:`LISTENS_AS` run as the user ``uid``: its ``port``, and what each connection sent (:meth:`got`)."""
+    """:data:`LISTENS_AS` run as the user ``uid`` (accepting as ``accepts_as``, by default that user):
+    its ``port``, and what each connection sent (:meth:`got`)."""
 
-    def __init__(self, uid: int) -> None:
-        self.proc = subprocess.Popen([PY, "-c", LISTENS_AS, str(uid)], stdout=subprocess.PIPE, text=True)
+    def __init__(self, uid: int, accepts_as: int | None = None) -> None:
+        self.proc = subprocess.Popen([PY, "-c", LISTENS_AS, str(uid), str(uid if accepts_as is None else accepts_as)],
+                                     stdout=subprocess.PIPE, text=True)
         self.port = int(self.proc.stdout.readline())
 
     def got(self) -> list[str]:
@@ -378,3 +382,36 @@ def test_root_replaying_into_a_user_s_database_whose_log_is_theirs_in_their_own_
         assert planted_beside(db) is None
     finally:
         shutil.rmtree(home, ignore_errors=True)
+
+
+def test_a_token_goes_over_http_to_a_loopback_port_root_listens_on_whose_workers_accept_as_another_user():
+    """nginx or Apache on the loopback: its master, root's, listens, and its workers (www-data) accept;
+    the kernel shows the accepted connection as the worker's, and the listener as root's, which is
+    whom the port is judged by, however fast the worker accepts."""
+    from monitor.delivery.sinks.webhook import post_json
+    if os.geteuid() != 0:
+        pytest.skip("drops to another user once listening: needs root")
+    theirs = Listener(0, accepts_as=NOBODY)
+    try:
+        for _ in range(5):
+            assert post_json(f"http://127.0.0.1:{theirs.port}/webhook", b"{}", token=TOKEN, timeout_s=5) == b"{}"
+    finally:
+        got = theirs.got()
+    assert len(got) == 5 and all(f"Authorization: Bearer {TOKEN}" in g for g in got), got
+
+
+def test_a_loopback_port_another_user_listens_on_is_refused_at_its_ipv4_mapped_ipv6_address_too(
+        listener_of_another_user):
+    """``http://[::ffff:127.0.0.1]:PORT/`` reaches the listener on 127.0.0.1 as well: it is looked up
+    in both its forms, and no byte is sent."""
+    import urllib.error
+
+    from monitor.delivery.sinks.webhook import post_json
+    url = f"http://[::ffff:127.0.0.1]:{listener_of_another_user.port}/webhook"
+    with pytest.raises(urllib.error.URLError) as refused:
+        post_json(url, b"{}", token=TOKEN, timeout_s=5)
+    assert str(refused.value.reason).startswith(
+        f"[Errno 13] another user, nobody (uid {NOBODY}), listens on ::ffff:127.0.0.1 port "
+        f"{listener_of_another_user.port}, not this user nor root"), refused.value.reason
+    got = listener_of_another_user.got()
+    assert got == ["b''"], got

@@ -1,9 +1,11 @@
-"""Who answers a TCP connection on this machine: the user of the socket at the other end of a
-connection to a local address, as the kernel shows it in ``/proc/net/tcp`` and ``/proc/net/tcp6``
-(the ``uid`` column: the user of the process that made the listening socket, which every connection
-it accepts keeps). A port on the loopback is anyone's to take while nothing listens on it: a token
-sent over http:// to one would go to whoever listens there, which :func:`refuse_other_listener`
-stops before a byte is sent, as ``status`` and ``call`` never ask another user's socket."""
+"""Who answers a TCP connection on this machine: the user of the socket listening where a
+connection to a local address was made, as the kernel shows it in ``/proc/net/tcp`` and
+``/proc/net/tcp6`` (the ``uid`` column: for a listening socket, the user of the process that made
+it; for a connection, that of the process that accepted it, which a server that drops to another
+user once it listens changes: nginx's and Apache's workers, www-data, accept for a master of root's).
+A port on the loopback is anyone's to take while nothing listens on it: a token sent over http:// to
+one would go to whoever listens there, which :func:`refuse_other_listener` stops before a byte is
+sent, as ``status`` and ``call`` never ask another user's socket."""
 
 from __future__ import annotations
 
@@ -20,17 +22,20 @@ TABLES = ("/proc/net/tcp", "/proc/net/tcp6")
 ANSWERING = ("01", "03")
 """The states in those tables of the end a connection was made to: established (accepted or
 waiting to be), or still a request of its listening socket (``SYN_RECV``: the kernel may not yet
-have taken the connection's last handshake packet when the connecting end goes on)."""
+have taken the connection's last handshake packet when the connecting end goes on); looked at where
+no listening socket shows."""
 LISTENING = "0A"
 """A listening socket's state in those tables."""
 
 
 def _hex_address(host: str, port: int) -> list[str]:
     """``host:port`` as the kernel's tables write a socket's address: the address's bytes in 32-bit
-    words of the machine's byte order, in hexadecimal, and the port; an IPv4 address twice, as
-    itself and as IPv6 maps it (``::ffff:127.0.0.1``: a listener on ``[::]`` takes it so)."""
+    words of the machine's byte order, in hexadecimal, and the port; an IPv4 address in both its
+    forms, as itself and as IPv6 maps it (``::ffff:127.0.0.1``: a listener on ``[::]`` takes it so),
+    whichever of them ``host`` is."""
     ip = ipaddress.ip_address(host)
-    forms = [ip.packed] + ([ipaddress.IPv6Address(f"::ffff:{ip}").packed] if ip.version == 4 else [])
+    v4 = ip if ip.version == 4 else ip.ipv4_mapped
+    forms = [ip.packed] if v4 is None else [v4.packed, ipaddress.IPv6Address(f"::ffff:{v4}").packed]
     return [f"{''.join(f'{int.from_bytes(b[i:i + 4], sys.byteorder):08X}' for i in range(0, len(b), 4))}:{port:04X}"
             for b in forms]
 
@@ -49,21 +54,23 @@ def _rows() -> list[list[str]]:
 
 
 def answering_uid(conn: socket.socket) -> int | None:
-    """The user id of the socket at the other end of the TCP connection ``conn``, when that end is
-    on this machine and the kernel's tables show it: the connection's end there, else the socket
-    listening on its address and port (on any address: ``0.0.0.0``, ``[::]``, when none listens on
-    that one). None otherwise (another machine, no ``/proc``)."""
+    """The user id of the socket listening where the TCP connection ``conn`` was made, when that end
+    is on this machine and the kernel's tables show it: the one on its very address and port, else on
+    any address (``0.0.0.0``, ``[::]``); else, where none shows (a listener gone since), the
+    connection's end there. None otherwise (another machine, no ``/proc``). The listener's, not the
+    connection's: a connection's is the user of the process that accepted it, whose workers another
+    user's may be (root's nginx), and may change while it is looked at."""
     ours, theirs = conn.getsockname()[:2], conn.getpeername()[:2]
     local, remote = _hex_address(*theirs), _hex_address(*ours)
     rows = _rows()
-    for cols in rows:
-        if cols[1] in local and cols[2] in remote and cols[3] in ANSWERING:
-            return int(cols[7])
     port = local[0].rsplit(":", 1)[1]
     anywhere = {f"{'0' * 8}:{port}", f"{'0' * 32}:{port}"}
     listening = [cols for cols in rows if cols[3] == LISTENING and (cols[1] in local or cols[1] in anywhere)]
     listening.sort(key=lambda cols: cols[1] in anywhere)  # one on the very address first
-    return int(listening[0][7]) if listening else None
+    if listening:
+        return int(listening[0][7])
+    answering = [cols for cols in rows if cols[1] in local and cols[2] in remote and cols[3] in ANSWERING]
+    return int(answering[0][7]) if answering else None
 
 
 def refuse_other_listener(conn: socket.socket) -> None:
