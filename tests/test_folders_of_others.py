@@ -415,3 +415,44 @@ def test_a_loopback_port_another_user_listens_on_is_refused_at_its_ipv4_mapped_i
         f"{listener_of_another_user.port}, not this user nor root"), refused.value.reason
     got = listener_of_another_user.got()
     assert got == ["b''"], got
+
+
+@pytest.fixture
+def proxy_of_another_user(monkeypatch) -> Iterator[Listener]:
+    """A :class:`Listener` of :data:`NOBODY`'s as ``http_proxy`` (squid or cntlm under their own
+    accounts), which answers every post 200 itself."""
+    if os.geteuid() != 0:
+        pytest.skip("listening as another user takes root")
+    proxy = Listener(NOBODY)
+    for name in ("no_proxy", "NO_PROXY", "HTTP_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("http_proxy", f"http://127.0.0.1:{proxy.port}")
+    yield proxy
+    proxy.proc.kill()
+    proxy.proc.wait(10)
+
+
+def test_a_token_goes_through_a_proxy_another_user_runs_to_a_url_of_another_machine(proxy_of_another_user):
+    """The proxy's owner is not whom the check is about: it sees an http:// post whole, as
+    deployment.md says of ``http_proxy``; the URL's host is another machine's."""
+    from monitor.delivery.sinks.webhook import post_json
+    assert post_json("http://192.0.2.7:8640/webhook", b"{}", token=TOKEN, timeout_s=5) == b"{}"
+    got = proxy_of_another_user.got()
+    assert len(got) == 1 and "POST http://192.0.2.7:8640/webhook" in got[0] and TOKEN in got[0], got
+
+
+def test_a_token_through_a_proxy_to_a_loopback_port_another_user_listens_on_is_not_sent(
+        proxy_of_another_user, listener_of_another_user):
+    """Through a proxy the request's own host and port are looked at: another user's listener there
+    would get the token from the proxy; the proxy gets a connection at most, and not a byte."""
+    import urllib.error
+
+    from monitor.delivery.sinks.webhook import post_json
+    port = listener_of_another_user.port
+    with pytest.raises(urllib.error.URLError) as refused:
+        post_json(f"http://localhost:{port}/webhook", b"{}", token=TOKEN, timeout_s=5)
+    assert str(refused.value.reason).startswith(
+        f"[Errno 13] another user, nobody (uid {NOBODY}), listens on localhost port {port}, not this user nor root")
+    got = proxy_of_another_user.got()
+    assert set(got) <= {"b''"}, got
+    assert listener_of_another_user.got() == []

@@ -18,6 +18,7 @@ import select
 import socket
 import ssl
 import time
+import urllib.parse
 import urllib.request
 from typing import Any, Callable
 
@@ -157,18 +158,26 @@ class _DeadlinedConnection:
             address, deadline, source_address)  # the timeout http.client gives is the deadline's
 
 
+Check = Callable[[socket.socket, tuple[str, int] | None], None]
+"""A look at an http:// request's socket once connected, before anything is sent, which raises
+OSError to end it there: given the socket, and the host and port the request is for when the socket
+goes to a proxy in between (``http_proxy``), else None."""
+
+
 class _Connection(_DeadlinedConnection, http.client.HTTPConnection):
     """An http:// connection under a deadline; ``check``, when given, looks at its socket once
-    connected, before anything is sent, and raises OSError to end it there."""
+    connected (``target``: the request's host and port, through a proxy), before anything is sent."""
 
-    def __init__(self, *args: Any, check: Callable[[socket.socket], None] | None = None, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, check: Check | None = None, target: tuple[str, int] | None = None,
+                 **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.check = check
+        self.target = target
 
     def connect(self) -> None:
         super().connect()
         if self.check is not None:
-            self.check(self.sock)
+            self.check(self.sock, self.target)
 
 
 class _TLSConnection(_DeadlinedConnection, http.client.HTTPSConnection):
@@ -191,14 +200,19 @@ class _Handler(urllib.request.HTTPHandler):
     """urllib's http:// handler, opening :class:`_Connection` under one deadline (each checked by
     ``check``, when given, once connected)."""
 
-    def __init__(self, deadline: Deadline, check: Callable[[socket.socket], None] | None = None) -> None:
+    def __init__(self, deadline: Deadline, check: Check | None = None) -> None:
         super().__init__()
         self.deadline = deadline
         self.check = check
 
     def http_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
+        target = None
+        if req.has_proxy():  # urllib's ProxyHandler put the proxy in the URL's place: the URL's is the request's
+            url = urllib.parse.urlsplit(req.full_url)
+            target = (url.hostname or "", url.port or http.client.HTTP_PORT)
         # do_open hands its keywords (the deadline, the check) on to the class, which typeshed's protocol leaves out
-        return self.do_open(_Connection, req, deadline=self.deadline, check=self.check)  # type: ignore[arg-type]
+        return self.do_open(_Connection, req, deadline=self.deadline,  # type: ignore[arg-type]
+                            check=self.check, target=target)
 
 
 class _TLSHandler(urllib.request.HTTPSHandler):
@@ -219,12 +233,13 @@ class _TLSHandler(urllib.request.HTTPSHandler):
 
 
 def deadline_handlers(timeout_s: float, cut: Callable[[], float | None] | None = None,
-                      check: Callable[[socket.socket], None] | None = None) -> tuple[urllib.request.BaseHandler, ...]:
+                      check: Check | None = None) -> tuple[urllib.request.BaseHandler, ...]:
     """urllib handlers (for :func:`urllib.request.build_opener`) whose http:// and https:// requests,
     begun from now, are all over within ``timeout_s``, or by the earlier time ``cut()`` gives (looked
     at while an answer is awaited: a deadline brought forward under way): each wait takes at most the
     time left, and the request raises TimeoutError ("timed out"; within urllib, a URLError of it)
-    once none is. ``check``: called with an http:// request's socket once connected, before anything
-    is sent; the OSError it raises ends the request (within urllib, a URLError of it)."""
+    once none is. ``check`` (:data:`Check`): called with an http:// request's socket once connected, and
+    its host and port when a proxy is in between, before anything is sent; the OSError it raises
+    ends the request (within urllib, a URLError of it)."""
     deadline = Deadline(timeout_s, cut)
     return _Handler(deadline, check), _TLSHandler(deadline)
