@@ -346,15 +346,30 @@ def folder_not_own(st: os.stat_result, uid: int) -> str | None:
     group GROUP``): another user than ``uid`` and root owns it, who may remove or replace what is
     kept there at any time, or a group or anyone may write it, and one of them place a file or a
     socket at a name not taken yet (without the sticky bit, remove one too); None for a folder no
-    one else may change. The judgement of the runtime folder a default status socket goes in and of
+    one else may change (its owner's own private group's writing it aside: :func:`own_group`). The judgement of the runtime folder a default status socket goes in and of
     the folders ``run`` keeps its socket, call audio and reports in (:func:`shared_folder_warning`)."""
     if st.st_uid not in (uid, 0):
         return f"belongs to {user_name(st.st_uid)}"
     if st.st_mode & stat.S_IWOTH:
         return "may be written by other users"
-    if st.st_mode & stat.S_IWGRP:
+    if st.st_mode & stat.S_IWGRP and not own_group(st.st_gid, st.st_uid):
         return f"may be written by the group {group_name(st.st_gid)}"
     return None
+
+
+def own_group(gid: int, uid: int) -> bool:
+    """Whether the group ``gid`` is the user ``uid``'s own private group: their primary group, with
+    no member named besides them (``alice``'s group ``alice``, as Ubuntu and Fedora make one for each
+    user, whose umask 002 makes their folders 0775). Another user with it as their primary group is
+    not looked for: listing every user may take long where they come from a directory."""
+    import grp
+    import pwd
+    try:
+        owner = pwd.getpwuid(uid)
+        members = grp.getgrgid(gid).gr_mem
+    except KeyError:
+        return False
+    return owner.pw_gid == gid and set(members) <= {owner.pw_name}
 
 
 def group_name(gid: int) -> str:

@@ -456,3 +456,17 @@ def test_a_token_through_a_proxy_to_a_loopback_port_another_user_listens_on_is_n
     got = proxy_of_another_user.got()
     assert set(got) <= {"b''"}, got
     assert listener_of_another_user.got() == []
+
+
+def test_a_folder_its_owner_s_own_private_group_may_write_is_no_shared_folder_but_another_group_s_is(open_tmp):
+    """Ubuntu's and Fedora's umask 002 makes ``~/calls`` 0775, of the user's own group, which no other
+    user is a member of: nobody else may write there. A group with another member, or another
+    user's primary group, may."""
+    from monitor.files import folder_not_own
+    own, others = open_tmp / "own", open_tmp / "others"
+    for folder, group in ((own, NOBODY), (others, 0)):
+        folder.mkdir()
+        folder.chmod(0o775)
+        os.chown(folder, NOBODY, group)
+    assert folder_not_own(own.stat(), NOBODY) is None
+    assert folder_not_own(others.stat(), NOBODY) == "may be written by the group root"
