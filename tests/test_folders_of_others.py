@@ -64,6 +64,23 @@ def test_a_private_folder_is_made_0700_at_every_level_under_any_umask_and_leaves
         raise AssertionError("a file where the folder belongs was taken for it")
 
 
+def test_the_status_socket_s_folders_made_under_umask_000_are_0700_at_every_level(tmp_path):
+    """``daemon.status_socket`` in folders not there yet: each level made 0700, as every folder a
+    command makes, not only the last (Path.mkdir gives the upper ones the umask's 0777)."""
+    from monitor.delivery.status_socket import StatusServer
+    old = os.umask(0o000)
+    try:
+        server = StatusServer(str(tmp_path / "run" / "a" / "b" / "s.sock"), state=dict)
+    finally:
+        os.umask(old)
+    try:
+        modes = _modes(tmp_path)
+        assert modes == {"run": 0o700, "run/a": 0o700, "run/a/b": 0o700}, modes
+        assert stat.S_IMODE(os.stat(server.path).st_mode) == 0o600
+    finally:
+        server.close()
+
+
 NOBODY = 65534
 """The user who planted a file (root's tests give it files with os.chown)."""
 AGENT = 54321

@@ -29,11 +29,11 @@ import stat
 import struct
 import threading
 import time
-from pathlib import Path
 from typing import Callable, Mapping
 
 from ..config import Config
 from ..config.sockets import LOGIN_RUNTIME_BASE, SOCKET_NAME, runtime_dirs, socket_length_problem
+from ..files import make_private_folder
 
 
 SOCKET_KEYS = ("daemon.status_socket", "storage.db")
@@ -357,8 +357,9 @@ def _read_request(conn: socket.socket) -> dict:
 
 
 def _listening(path: str) -> socket.socket:
-    """A Unix socket listening at ``path`` (mode 0600, its folder made 0700 if missing): a stale
-    socket there, which nobody listens on, is replaced. Raises RuntimeError, in one line saying the
+    """A Unix socket listening at ``path`` (mode 0600, its folders made 0700 if missing, each level:
+    :func:`~monitor.files.make_private_folder`): a stale socket there, which nobody listens on, is
+    replaced. Raises RuntimeError, in one line saying the
     way out, for a file there that is no socket, another user's socket and a socket someone listens
     on (another daemon, answering or not); OSError where it cannot listen."""
     if os.path.lexists(path) and not stat.S_ISSOCK(os.lstat(path).st_mode):  # a file given for the socket
@@ -378,7 +379,7 @@ def _listening(path: str) -> socket.socket:
         else:
             raise RuntimeError(f"another call-monitor daemon is running (status socket {path}); give "
                                "this one another --socket, and `call-monitor status --socket` asks it")
-    Path(path).parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    make_private_folder(os.path.dirname(os.path.abspath(path)))
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         old = os.umask(0o177)
