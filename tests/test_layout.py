@@ -1,7 +1,7 @@
 """The package's plan: folders in the data's order, imports that only run downwards, short functions.
 
 The stages, lowest first: the base layer every stage uses (events, the cue registry, the pure
-DSP functions, the configuration, console messages, whole-file writes, Ctrl-C and SIGTERM as stops), then ``capture`` ->
+DSP functions, the configuration, console messages, whole-file writes, JSON another program sent, Ctrl-C and SIGTERM as stops), then ``capture`` ->
 ``analysis`` -> ``transcription`` -> ``alerts`` -> ``delivery``, then what runs the pipeline (``pipeline``), the services on top of it
 (``report``, ``batch``, ``supervisor``, ``daemon``) and the command line (``commands``, ``cli``).
 A module may import from its own layer or a lower one, never from a higher one, and no two
@@ -21,7 +21,7 @@ PACKAGE = ROOT / "monitor"
 
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("monitor.cue_registry", "monitor.events", "monitor.config", "monitor.console", "monitor.files", "monitor.dsp",
-     "monitor.installing", "monitor.local_time", "monitor.release", "monitor.stops"),
+     "monitor.installing", "monitor.json_text", "monitor.local_time", "monitor.release", "monitor.stops"),
     ("monitor.capture",),
     ("monitor.analysis",),
     ("monitor.transcription",),

@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 from ..console import error
 from ..files import bytes_not_utf8, name_text
+from ..json_text import json_value
 from .common import ExitStatus, add_config_options, default_file
 
 ANSWER_S = 10.0
@@ -105,7 +106,7 @@ def _forget(base: str, token: str, agent: str, daemon: str | None, token_file: s
     from ..delivery.sinks.webhook import post_json
     try:
         asked = {"agent": agent, **({"daemon_id": daemon} if daemon else {})}
-        answer = json.loads(post_json(f"{base}/api/agents/forget", json.dumps(asked).encode(), token=token,
+        answer = json_value(post_json(f"{base}/api/agents/forget", json.dumps(asked).encode(), token=token,
                                       timeout_s=ANSWER_S))
     except urllib.error.HTTPError as err:
         return _refused(base, agent, daemon, token_file, err)
@@ -134,7 +135,7 @@ def _unreached(base: str, reason: BaseException) -> int:
 def _refused(base: str, agent: str, daemon: str | None, token_file: str, err) -> int:
     """The console's refusal (``err``, an HTTPError) in one line, with the exit status it means."""
     try:
-        said = json.loads(err.read(4096) or b"null")
+        said = json_value(err.read(4096) or b"null")
     except (OSError, ValueError):
         said = None
     why = " ".join(str(said.get("error", "")).split())[:200] if isinstance(said, dict) else ""

@@ -34,6 +34,7 @@ from typing import Callable, Mapping
 from ..config import Config
 from ..config.sockets import LOGIN_RUNTIME_BASE, SOCKET_NAME, runtime_dirs, socket_length_problem
 from ..files import make_private_folder
+from ..json_text import TooDeep, json_value
 
 
 SOCKET_KEYS = ("daemon.status_socket", "storage.db")
@@ -285,21 +286,6 @@ def ask(path: str, request: dict | None, timeout: float = 2.0) -> dict:
     if not isinstance(answer, dict):
         raise ValueError(status_problem(answer) if request is None else "the daemon's answer is no JSON object")
     return answer
-
-
-class TooDeep(ValueError):
-    """JSON text nested deeper than Python's parser descends (its recursion limit, some 1000 levels):
-    no request nor answer of a daemon's is nested more than a few levels."""
-
-
-def json_value(text: str) -> object:
-    """The JSON value ``text`` holds. Raises ValueError (its message one phrase) for text that is
-    no JSON, and :class:`TooDeep` for arrays or objects nested too deeply to be read (``[`` a few
-    thousand times over), which the parser would otherwise raise as a RecursionError."""
-    try:
-        return json.loads(text)
-    except RecursionError:
-        raise TooDeep("nested too deeply") from None
 
 
 def _deep_said(err: ValueError) -> str:

@@ -76,6 +76,7 @@ from .heartbeat import LINE_CHARS, NAME_CHARS, LinkRefusals, RefusedLink, status
 from .limits import PostLimits, SignInLimits
 from .store import AmbiguousDaemon, ConsoleStore, DaemonIdTaken, Heartbeat, IncomingAlert, IncomingWord
 from ..delivery.words import NOTE_CHARS, WORDS, said
+from ..json_text import TooDeep, json_value
 
 log = logging.getLogger("monitor.supervisor")
 
@@ -581,13 +582,13 @@ class Console:
             raise HTTPException(err.status_code, err.detail) from None
         too_deep = HTTPException(400, f"malformed JSON (nested more than {MAX_DEPTH} deep)")
         try:
-            value = json.loads(body, parse_constant=_not_json, parse_float=_finite, parse_int=_exact)
+            value = json_value(body, parse_constant=_not_json, parse_float=_finite, parse_int=_exact)
+        except TooDeep:
+            raise too_deep from None
         except (UnicodeDecodeError, json.JSONDecodeError):
             raise HTTPException(400, "malformed JSON") from None
         except ValueError as err:
             raise HTTPException(400, f"malformed JSON ({err})") from None
-        except RecursionError:
-            raise too_deep from None
         if _deeper_than(value, MAX_DEPTH):
             raise too_deep
         if (half := _lone_surrogate(value)) is not None:

@@ -83,6 +83,7 @@ from ...alerts.evidence import redact_phrase_text
 from ...config.urls import redact_url
 from ...console import one_line, problem_of, recovery_of
 from ...events import AlertAckedEvent, AlertEvent, Event
+from ...json_text import json_value
 from ...release import RELEASE
 from ..acks import acked_events
 from ..port_owner import refuse_other_listener
@@ -1184,7 +1185,7 @@ def _receiver_says(err: urllib.error.HTTPError) -> tuple[str | None, str | None]
     if (read := getattr(err, "callmonitor_said", None)) is not None:  # its body is read once
         return read
     try:
-        said = json.loads(err.read(4096) or b"null")
+        said = json_value(err.read(4096) or b"null")
     except (OSError, ValueError):
         said = None
     why, code = (said.get("error"), said.get("code")) if isinstance(said, dict) else (None, None)
@@ -1334,7 +1335,7 @@ class Heartbeat:
         """The console's answer: its acknowledgements taken, a report link it left out said; an
         answer that is no JSON (another receiver's) tells neither."""
         try:
-            said = json.loads(answer or b"null")
+            said = json_value(answer or b"null")
         except ValueError:
             said = None
         self._take_acks(said)
