@@ -324,10 +324,11 @@ def _folders_of(path: str | os.PathLike[str]) -> list[str]:
     return list(dict.fromkeys(os.path.dirname(os.path.abspath(p)) for p in (given, os.path.realpath(given))))
 
 
-def another_user(uid: int) -> bool:
-    """Whether the user ``uid`` is another user than this one and root: one whose file or folder this
-    user's calls should not be kept in or sent to (root may change any file whatever its mode)."""
-    return uid not in (os.geteuid(), 0)
+def another_user(uid: int, me: int | None = None) -> bool:
+    """Whether the user ``uid`` is another user than ``me`` (this process's, by default) and root:
+    one whose file or folder their calls should not be kept in or sent to (root may change any file
+    whatever its mode)."""
+    return uid not in (os.geteuid() if me is None else me, 0)
 
 
 def user_name(uid: int) -> str:
@@ -348,7 +349,7 @@ def folder_not_own(st: os.stat_result, uid: int) -> str | None:
     socket at a name not taken yet (without the sticky bit, remove one too); None for a folder no
     one else may change (its owner's own private group's writing it aside: :func:`own_group`). The judgement of the runtime folder a default status socket goes in and of
     the folders ``run`` keeps its socket, call audio and reports in (:func:`shared_folder_warning`)."""
-    if st.st_uid not in (uid, 0):
+    if another_user(st.st_uid, uid):
         return f"belongs to {user_name(st.st_uid)}"
     if st.st_mode & stat.S_IWOTH:
         return "may be written by other users"
@@ -392,7 +393,7 @@ def shared_folder_warning(what: str, folder: str | os.PathLike[str], could: str,
         return None
     if (why := folder_not_own(st, os.geteuid())) is None:
         return None
-    who = "who" if st.st_uid not in (os.geteuid(), 0) else "and one of them"
+    who = "who" if another_user(st.st_uid) else "and one of them"
     return f"{what}: its folder {os.fsdecode(folder)} {why}, {who} could {could}; give {key} a folder of your own"
 
 

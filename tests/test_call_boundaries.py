@@ -1393,7 +1393,7 @@ def test_a_request_that_is_no_json_is_answered_with_what_is_wrong_with_it(tmp_pa
     assert answer["error"].startswith("the request is not one line of JSON (Expecting property name"), answer
 
 
-_NOBODYS = ("{path} belongs to nobody, not to this user: not this user's daemon (anyone may place a socket in "
+_NOBODYS = ("{path} belongs to nobody (uid 65534), not to this user: not this user's daemon (anyone may place a socket in "
             "a shared folder); give --socket in a folder of your own")
 """What `status` and `call` say of a socket of the user nobody."""
 

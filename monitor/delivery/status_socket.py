@@ -23,7 +23,6 @@ import errno
 import json
 import math
 import os
-import pwd
 import socket
 import stat
 import struct
@@ -33,7 +32,7 @@ from typing import Callable, Mapping
 
 from ..config import Config
 from ..config.sockets import LOGIN_RUNTIME_BASE, SOCKET_NAME, runtime_dirs, socket_length_problem
-from ..files import make_private_folder
+from ..files import another_user, make_private_folder, user_name
 from ..json_text import TooDeep, json_value
 
 
@@ -125,25 +124,20 @@ class ForeignSocket(PermissionError):
     like and read the ``call`` marks sent there."""
 
 
-def foreign_owner(path: str, uid: int | None = None) -> str | None:
-    """The user owning the socket at ``path`` (a name, else the number) when it is neither ``uid``
-    (the effective user by default) nor root; None otherwise, and when nothing is there."""
+def foreign_owner(path: str) -> str | None:
+    """The user owning the socket at ``path`` in words (``mallory (uid 1005)``) when it is another
+    user than this one and root; None otherwise, and when nothing is there."""
     try:
         owner = os.stat(path).st_uid
     except OSError:
         return None
-    return _foreign_uid(owner, uid)
+    return _foreign_uid(owner)
 
 
-def _foreign_uid(owner: int, uid: int | None = None) -> str | None:
-    """The user ``owner`` (a name, else the number) when it is neither ``uid`` (the effective user by
-    default) nor root; else None."""
-    if owner in (os.geteuid() if uid is None else uid, 0):
-        return None
-    try:
-        return pwd.getpwuid(owner).pw_name
-    except KeyError:
-        return f"uid {owner}"
+def _foreign_uid(uid: int) -> str | None:
+    """The user ``uid`` in words (:func:`~monitor.files.user_name`) when it is another user than
+    this one and root (:func:`~monitor.files.another_user`); else None."""
+    return user_name(uid) if another_user(uid) else None
 
 
 def _refuse_foreign(path: str, listener: socket.socket | None = None) -> None:
