@@ -17,12 +17,15 @@ PROG = "call-monitor"
 LEVELS = ("debug", "info", "warning", "error")
 
 
+CONTROLS = frozenset((*range(0x20), 0x7F, *range(0x80, 0xA0), *range(0x202A, 0x202F), *range(0x2066, 0x206A)))
+"""The characters (code points) that act on a terminal rather than show: the control characters, C0,
+DEL and C1 (``\\x9b``, an 8-bit CSI, moves a terminal's cursor as ``ESC [`` does), and the
+bidirectional embeddings, overrides and isolates (U+202A to U+202E, U+2066 to U+2069), which show the
+text after them in another order than it is. What :func:`one_line` escapes, and a note may not hold."""
+
 _ESCAPED: Mapping[int, str] = MappingProxyType(
-    {c: f"\\x{c:02x}" for c in (*range(0x20), 0x7F, *range(0x80, 0xA0)) if c != 0x09} | {0x0A: "\\n", 0x0D: "\\r"}
-    | {c: f"\\u{c:04x}" for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A))})
-"""The control characters :func:`one_line` writes as Python does in a string (a tab is kept): C0, DEL
-and C1, and the bidirectional embeddings, overrides and isolates (U+202A to U+202E, U+2066 to U+2069),
-which would show the rest of the line in another order than it is."""
+    {c: f"\\x{c:02x}" if c < 0x100 else f"\\u{c:04x}" for c in CONTROLS if c != 0x09} | {0x0A: "\\n", 0x0D: "\\r"})
+"""How :func:`one_line` writes each of :data:`CONTROLS`, as Python does in a string (a tab is kept)."""
 
 
 def one_line(message: str) -> str:

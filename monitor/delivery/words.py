@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from ..console import one_line
+from ..console import CONTROLS, one_line
 from ..files import bytes_not_utf8
 
 if TYPE_CHECKING:  # for the annotations only
@@ -48,11 +48,10 @@ def word_of(typed: str) -> str:
     return word
 
 
-NOT_IN_A_NOTE = frozenset((*range(0x20), 0x7F, *range(0x80, 0xA0), *range(0x202A, 0x202F), *range(0x2066, 0x206A)))
-"""What a note may not hold (code points): the control characters, C0, DEL and C1 (``\x9b``, an 8-bit
-CSI, moves a terminal's cursor as ``ESC [`` does), and the bidirectional embeddings, overrides and
-isolates (U+202A to U+202E, U+2066 to U+2069), which show the text after them in another order than it
-is (a right-to-left override turns ``handled`` around on the screen of ``alerts``)."""
+NOT_IN_A_NOTE = CONTROLS
+"""What a note may not hold (code points): the characters that act on a terminal rather than show
+(:data:`~monitor.console.CONTROLS`: a right-to-left override turns ``handled`` around on the screen of
+``alerts``)."""
 
 
 def note_of(typed: object) -> str:
