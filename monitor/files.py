@@ -331,6 +331,16 @@ def another_user(uid: int, me: int | None = None) -> bool:
     return uid not in (os.geteuid() if me is None else me, 0)
 
 
+def in_own_folder(path: str | os.PathLike[str], uid: int) -> bool:
+    """Whether the file or folder at ``path`` (the one it names, if a link) lies in a folder of the
+    user ``uid``, its owner: in that user's own tree (their home), where root writing is an
+    administrator's common case, not another user's file or folder put in a shared place."""
+    try:
+        return os.stat(os.path.dirname(os.path.realpath(os.path.expanduser(path)))).st_uid == uid
+    except OSError:
+        return False
+
+
 def user_name(uid: int) -> str:
     """The user ``uid`` in words: the name and the number (``mallory (uid 1002)``), the number alone
     where no name is known."""
@@ -386,14 +396,18 @@ def shared_folder_warning(what: str, folder: str | os.PathLike[str], could: str,
     """The warning for ``what`` (the status socket at its path, call audio, call reports) kept in
     ``folder``, which is not this user's own (:func:`folder_not_own`): what its owner or one of its
     writers ``could`` do there, and the setting ``key`` that gives it a folder of one's own; None in
-    a folder of one's own, or one not there yet (made 0700: :func:`make_private_folder`)."""
+    a folder of one's own, or one not there yet (made 0700: :func:`make_private_folder`). Root's
+    daemon in a folder of a user's own tree (:func:`in_own_folder`: their home) is judged as that user
+    would be, as root's writing into their database is (no "belongs to" them)."""
     try:
         st = os.stat(os.path.expanduser(folder))
     except OSError:
         return None
-    if (why := folder_not_own(st, os.geteuid())) is None:
+    me = os.geteuid()
+    judged = st.st_uid if me == 0 and in_own_folder(folder, st.st_uid) else me  # root in a user's own tree
+    if (why := folder_not_own(st, judged)) is None:
         return None
-    who = "who" if another_user(st.st_uid) else "and one of them"
+    who = "who" if another_user(st.st_uid, judged) else "and one of them"
     return f"{what}: its folder {os.fsdecode(folder)} {why}, {who} could {could}; give {key} a folder of your own"
 
 

@@ -487,3 +487,21 @@ def test_a_folder_its_owner_s_own_private_group_may_write_is_no_shared_folder_bu
         os.chown(folder, NOBODY, group)
     assert folder_not_own(own.stat(), NOBODY) is None
     assert folder_not_own(others.stat(), NOBODY) == "may be written by the group root"
+
+
+def test_root_s_socket_in_a_folder_of_a_user_s_own_tree_is_judged_as_their_database_there_is(open_tmp):
+    """Root's daemon writing in a user's home is an administrator's common case: no "belongs to"
+    warning, as none of their database there; the same folder in a shared place (root's /tmp) is
+    warned of naming them, and one in their home that others may write still is."""
+    from monitor.delivery.status_socket import shared_folder_warning
+    home, theirs = open_tmp / "home", open_tmp / "theirs"
+    for folder in (home, home / "run", home / "open", theirs):
+        folder.mkdir()
+        os.chown(folder, NOBODY, NOBODY)
+    (home / "open").chmod(0o777)
+    assert shared_folder_warning(str(home / "run" / "s.sock")) is None
+    assert shared_folder_warning(str(theirs / "s.sock")).startswith(
+        f"status socket {theirs / 's.sock'}: its folder {theirs} belongs to nobody (uid {NOBODY}), who could ")
+    assert shared_folder_warning(str(home / "open" / "s.sock")).startswith(
+        f"status socket {home / 'open' / 's.sock'}: its folder {home / 'open'} may be written by other users, and one "
+        "of them could ")

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Callable, Iterator
 
-from ..files import another_user, make_private_folder, new_file_beside, user_name
+from ..files import another_user, in_own_folder, make_private_folder, new_file_beside, user_name
 
 log = logging.getLogger(__name__)
 
@@ -86,14 +86,7 @@ def not_trusted(p: Path, uid: int) -> bool:
     may read what is written to it and change or replace it: neither this user nor root, nor, for
     root, the user who owns its folder too (root writing into a user's own database, in their home:
     an administrator's common case)."""
-    if not another_user(uid):
-        return False
-    if os.geteuid() == 0:
-        try:
-            return os.stat(p.resolve().parent).st_uid != uid
-        except OSError:
-            pass
-    return True
+    return another_user(uid) and not (os.geteuid() == 0 and in_own_folder(p, uid))
 
 
 _OWNERS_SAID: set[tuple[str, int]] = set()
