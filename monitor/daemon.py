@@ -75,7 +75,7 @@ from .console import TRANSCRIPTION_OFF, call_name, first_line, keeping_records, 
 from . import daemon_status
 from .daemon_recent import RecentCalls
 from .daemon_reload import (AT_NEXT_START, RELOAD, TRANSCRIPTION_NOTES, WEBHOOK_KEYS, legs_problem,
-                            move_status_socket, notes_change, retarget_webhook, say_notes)
+                            move_status_socket, notes_change, retarget_webhook, say_notes, shared_call_folders_taken)
 from .daemon_status import LastProblem
 from .local_time import local_text
 from .delivery.call_audio import CallAudio, CallAudioError
@@ -779,12 +779,15 @@ class Daemon:
         later = [k for k in changed_keys(self.running_cfg, cfg, AT_NEXT_START) if k not in kept]
         overruled = overruled_line(self.cfg, cfg, self.options)
         notes_from = self.cfg if notes_change(self.transcription, self.cfg, cfg) else None
+        shared = shared_call_folders_taken(self._files_cfg(self.cfg), self._files_cfg(cfg))
         self._run_with(cfg)
         self._say_reloaded(later, refused=applied is None or moved is None)
         if overruled is not None:
             self._say("warning", overruled)
         if notes_from is not None:
             say_notes(self.transcription, cfg, notes_from, self._say)
+        for said in shared:
+            self._say("warning", said)
 
     def _reloaded_config(self, reload_fn: Callable[[], Config]) -> Config | None:
         """The configuration read again (by ``reload_fn``), or None when it is refused (said as the

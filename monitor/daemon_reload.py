@@ -1,7 +1,7 @@
 """What a reload of the live daemon's configuration (SIGHUP) checks and applies outside the daemon's
 own parts: the keys left for the next start, the refusal of one source for both legs (the start's
-too), the transcription setup's notes said again, the webhook's new URL and token, and the status
-socket's new place.
+too), the transcription setup's notes said again, the webhook's new URL and token, the status
+socket's new place, and the call files' new folders that other users may change.
 
 :meth:`~monitor.daemon.Daemon.request_reload` asks for it; the capture loop applies it between
 chunks, handing the new thresholds to the running call.
@@ -156,6 +156,17 @@ def move_status_socket(server: Any, running: Config, cfg: Config) -> tuple[str, 
         if shared := shared_folder_warning(path):
             log.warning("%s", shared)
     return ("daemon.status_socket",)
+
+
+def shared_call_folders_taken(running: Config, cfg: Config) -> list[str]:
+    """The warnings the start says of the folders call files go to that other users may change
+    (:func:`~monitor.delivery.call_files.shared_call_folders`) for those a reload gives: ``cfg``'s
+    that ``running`` (the configuration before it) did not warn of (a new ``daemon.audio_dir`` or
+    ``daemon.report_dir``, audio or reports turned on), as a move of the status socket is warned of."""
+    from .delivery.call_files import shared_call_folders
+
+    before = set(shared_call_folders(running))
+    return [said for said in shared_call_folders(cfg) if said not in before]
 
 
 def _move_server(server: Any, path: str) -> None:

@@ -177,6 +177,32 @@ def test_a_daemon_whose_audio_and_report_folders_every_user_may_write_warns_once
         f"then misses the one moved); give daemon.report_dir a folder of your own"], d.err
 
 
+def test_a_reload_that_moves_the_call_audio_to_a_folder_every_user_may_write_warns_of_it_as_the_start_does(
+        pulse, env, tmp_path):
+    """As a reload that moves the status socket there says it: once, naming the folder and the
+    setting; a reload that keeps it says it no more."""
+    import signal
+
+    from conftest import start_daemon, stop_daemon, wait_for
+    own, audio = tmp_path / "own", tmp_path / "audio"
+    own.mkdir(mode=0o700)
+    audio.mkdir()
+    audio.chmod(0o777)
+    d = start_daemon(env, tmp_path, f'[daemon]\nwrite_audio = true\naudio_dir = "{own}"\n')
+    try:
+        (tmp_path / "c.toml").write_text(f'[daemon]\nwrite_audio = true\naudio_dir = "{audio}"\n')
+        for reloads in (1, 2):
+            d.proc.send_signal(signal.SIGHUP)
+            assert wait_for(lambda: len([e for e in d.err if "configuration reloaded" in e]) == reloads, 30), d.err
+        stop_daemon(d)
+    finally:
+        d.proc.kill()
+    said = [line for line in d.err if "may be written by other users" in line]
+    assert said == [f"call-monitor: warning: call audio (daemon.audio_dir): its folder {audio} may be written by other "
+                    f"users, and one of them could move a call's audio (call-<id>.wav) away or put another in its place (a "
+                    f"purge then misses the one moved); give daemon.audio_dir a folder of your own"], d.err
+
+
 def _planted_link(db: Path, ending: str = "-wal") -> Path:
     """A symbolic link of :data:`NOBODY`'s at ``db`` and ``ending``, to a file of root's."""
     link = Path(f"{db}{ending}")
