@@ -293,26 +293,31 @@ def others_may_read(path: str | os.PathLike[str], what: str = "the token file",
 
 
 def others_may_change(path: str | os.PathLike[str], what: str, then: str) -> str | None:
-    """Why any user could change the file at ``path`` (``what`` it is, ``then`` what they could do
-    with it): a regular file every user may write (mode 0666), or one in a folder every user may
-    write without the sticky bit (``chmod 777``: anyone may remove or rename a file there and put
-    their own in its place), the folder of its name and of the file it names, if a link; in one
-    phrase naming the file or folder, its mode and owner, and the fix. None otherwise, for a pipe or
-    a device, or when it cannot be looked at (reading says why)."""
+    """Why another user could change the file at ``path`` (``what`` it is, ``then`` what they could
+    do with it, after "could"): a regular file of another user's (:func:`another_user`; root's own
+    in a folder of that user's own tree aside: :func:`in_own_folder`), one every user may write
+    (mode 0666), or one in a folder every user may write without the sticky bit (``chmod 777``:
+    anyone may remove or rename a file there and put their own in its place), the folder of its name
+    and of the file it names, if a link; in one phrase naming the file or folder, its mode and owner,
+    and the fix. None otherwise, for a pipe or a device, or when it cannot be looked at (reading says
+    why)."""
     shown = name_text(path)
     try:
         st = os.stat(os.path.expanduser(path))
         if not stat.S_ISREG(st.st_mode):
             return None
+        if another_user(st.st_uid) and not (os.geteuid() == 0 and in_own_folder(path, st.st_uid)):
+            return (f"{shown}: {what} belongs to another user, {user_name(st.st_uid)} (mode "
+                    f"{stat.S_IMODE(st.st_mode):04o}), who could {then}; use a file of your own")
         if st.st_mode & stat.S_IWOTH:
             return (f"{shown}: {what} may be changed by every user (mode {stat.S_IMODE(st.st_mode):04o}, owner "
-                    f"{user_name(st.st_uid)}): {then}; make it yours alone: chmod o-w {shown}")
+                    f"{user_name(st.st_uid)}): any of them could {then}; make it yours alone: chmod o-w {shown}")
         for folder in _folders_of(path):
             fst = os.stat(folder)
             if fst.st_mode & stat.S_IWOTH and not fst.st_mode & stat.S_ISVTX:
                 return (f"{shown}: {what} may be replaced by every user: its folder {name_text(folder)} may be written "
                         f"by every user, without the sticky bit (mode {stat.S_IMODE(fst.st_mode):04o}, owner "
-                        f"{user_name(fst.st_uid)}): {then}; move it to a folder of your own")
+                        f"{user_name(fst.st_uid)}): any of them could {then}; move it to a folder of your own")
     except OSError:
         return None
     return None

@@ -531,3 +531,25 @@ def test_root_s_socket_in_a_folder_of_a_user_s_own_tree_is_judged_as_their_datab
     assert shared_folder_warning(str(home / "open" / "s.sock")).startswith(
         f"status socket {home / 'open' / 's.sock'}: its folder {home / 'open'} may be written by other users, and one "
         "of them could ")
+
+
+def test_a_configuration_file_of_another_user_is_warned_of_naming_them_but_not_one_in_their_own_folder_to_root(
+        open_tmp):
+    """``--config /tmp/x.toml`` of mallory's, mode 0644: no one else may write it, but mallory may
+    point the webhook at a receiver of theirs. Root reading a user's own file in their home is an
+    administrator's common case."""
+    home = open_tmp / "home"
+    home.mkdir()
+    os.chown(home, NOBODY, NOBODY)
+    for cfg in (open_tmp / "x.toml", home / "x.toml"):
+        cfg.write_text("[delivery]\nbell = false\n")
+        cfg.chmod(0o644)
+        os.chown(cfg, NOBODY, NOBODY)
+    r = call_monitor("config", "--config", open_tmp / "x.toml", timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert [line for line in r.stderr.splitlines() if "warning" in line] == [
+        f"call-monitor: warning: {open_tmp / 'x.toml'}: the configuration belongs to another user, nobody (uid "
+        f"{NOBODY}) (mode 0644), who could post its alerts to a receiver of their own or move its database; use a "
+        f"file of your own"], r.stderr
+    r = call_monitor("config", "--config", home / "x.toml", timeout=60)
+    assert r.returncode == 0 and "warning" not in r.stderr, r.stderr

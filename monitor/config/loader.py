@@ -617,11 +617,11 @@ its configuration more than once; a reload of a file changed since says its new 
 
 
 def _warn_if_anyone_may_change(path: str) -> None:
-    """A warning line, once, when every user may change the configuration file ``path``
-    (:func:`~monitor.files.others_may_change`): read with no word, any of them could point its
+    """A warning line, once, when another user or every user may change the configuration file
+    ``path`` (:func:`~monitor.files.others_may_change`): read with no word, they could point its
     webhook at their own receiver or move its database."""
     said = others_may_change(path, "the configuration",
-                             "any of them could post its alerts to a receiver of their own or move its database")
+                             "post its alerts to a receiver of their own or move its database")
     if said and said not in _CHANGED_BY_ANYONE:
         _CHANGED_BY_ANYONE.add(said)
         log.warning("%s", said)
