@@ -438,8 +438,9 @@ def test_a_token_goes_over_http_to_a_loopback_port_root_listens_on_whose_workers
     try:
         for _ in range(5):
             assert post_json(f"http://127.0.0.1:{theirs.port}/webhook", b"{}", token=TOKEN, timeout_s=5) == b"{}"
+        got = [theirs.proc.stdout.readline() for _ in range(5)]  # each printed once its answer is sent
     finally:
-        got = theirs.got()
+        theirs.got()
     assert len(got) == 5 and all(f"Authorization: Bearer {TOKEN}" in g for g in got), got
 
 
@@ -457,7 +458,7 @@ def test_a_loopback_port_another_user_listens_on_is_refused_at_its_ipv4_mapped_i
         f"[Errno 13] another user, nobody (uid {NOBODY}), listens on ::ffff:127.0.0.1 port "
         f"{listener_of_another_user.port}, not this user nor root"), refused.value.reason
     got = listener_of_another_user.got()
-    assert got == ["b''"], got
+    assert set(got) <= {"b''"}, got  # a connection at most (closed once the refused post is let go)
 
 
 @pytest.fixture
@@ -480,7 +481,7 @@ def test_a_token_goes_through_a_proxy_another_user_runs_to_a_url_of_another_mach
     deployment.md says of ``http_proxy``; the URL's host is another machine's."""
     from monitor.delivery.sinks.webhook import post_json
     assert post_json("http://192.0.2.7:8640/webhook", b"{}", token=TOKEN, timeout_s=5) == b"{}"
-    got = proxy_of_another_user.got()
+    got = [proxy_of_another_user.proc.stdout.readline()]  # printed once the answer is sent
     assert len(got) == 1 and "POST http://192.0.2.7:8640/webhook" in got[0] and TOKEN in got[0], got
 
 
