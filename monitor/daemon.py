@@ -949,7 +949,7 @@ class Daemon:
             if self.last_problem is None:  # else kept already, before the first heartbeat
                 self.keep_start_problems()
             self.close_interrupted(waits=False)
-            self.recent.purge_old()
+            self.recent.start_purge()
             self.recent.recall_alerts()
             try:
                 self._listen()
@@ -958,6 +958,7 @@ class Daemon:
                     self._abort_call(err)
                 raise
             finally:  # what the guard holds is written however the listening ended
+                self.recent.stop_purge()
                 if self.refused is not None:
                     self._say_refused()
                 elif not self.guard.retry(force=True):
@@ -1458,14 +1459,14 @@ class Daemon:
 
     def _between_calls(self, chunk: Chunk, onset: bool) -> None:
         """Keep the pre-roll, write what a failing database held back, close the calls a crash
-        left open once the database opens, purge, and start a call on speech after enough
+        left open once the database opens, start the retention's purge when due (in its own thread), and start a call on speech after enough
         silence."""
         if self.guard.retry():
             if self._unnamed_audio:
                 self._name_audio()
             self._write_waiting_reports()
         self.close_interrupted()
-        self.recent.purge_old()
+        self.recent.start_purge()
         if self._trim_due or (self.transcription is not None and self.transcription.flushes_left.ended()):
             self._trim_due = False
             give_back_freed_memory()

@@ -18,13 +18,15 @@ import datetime
 import logging
 import math
 import os
+import queue
+import threading
 import time
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
 from .config import Config
 from .delivery.call_files import purge_call_files, purge_unfinished_writes, purge_unnamed_audio
-from .delivery.store import Store
+from .delivery.store import Store, free_inside
 from .delivery.store_errors import StoreError
 from .delivery.store_guard import StoreGuard
 from .delivery.store_rows import MEMORY_ID_BASE, Ack, Delivery, StoredAlert, raised_at
@@ -73,6 +75,9 @@ class RecentCalls:
         self.reports: collections.deque[dict] = collections.deque(maxlen=LISTED)
         self._written_first: list[tuple[AlertEvent, int | None]] = []  # see :meth:`written`
         self._last_purge: float | None = None
+        self._purging: threading.Thread | None = None  # the purge of :meth:`start_purge`, while it runs
+        self._purge_stop = threading.Event()
+        self._purged: queue.SimpleQueue[set[int]] = queue.SimpleQueue()  # the calls it deleted, to forget
         self._purged_checked = -math.inf  # time.monotonic() of the last look for purged calls
 
     # ------------------------------------------------------------------ alerts and reports
@@ -143,37 +148,89 @@ class RecentCalls:
         return alert["call_id"] if alert["call_id"] is not None else self.guard.real_id(alert["token"])
 
     # ------------------------------------------------------------------ what the database holds
+    def start_purge(self) -> None:
+        """The daemon's retention (at its start, then daily): :meth:`purge_old` in a thread of its own,
+        so that neither the capture nor the analysis waits for it (a purge of weeks of calls takes
+        minutes, in transactions of a fraction of a second, :meth:`Store.purge`; a live call's writes
+        wait one at most). The calls a finished purge deleted are forgotten here, on the capture
+        loop's thread, which changes the lists too."""
+        self._forget_purged_now()
+        if self._purging is not None and self._purging.is_alive() or (due := self._purge_due()) is None:
+            return
+        self._purge_stop.clear()
+        self._purging = threading.Thread(target=self._purge, args=(*due, self._purged.put),
+                                         name="retention purge", daemon=True)
+        self._purging.start()
+
+    def stop_purge(self) -> None:
+        """The daemon stops: a purge of :meth:`start_purge` still running stops after its transaction
+        (what it committed stays purged; the next start purges the rest), and is waited for."""
+        if self._purging is not None:
+            self._purge_stop.set()
+            self._purging.join()
+            self._purging = None
+            self._purge_stop.clear()
+        self._forget_purged_now()
+
     def purge_old(self, now: float | None = None) -> None:
-        """Apply ``storage.retention_days`` (at start, then daily). The first purge (at the start, or
-        as a database not opened then opens) does not wait for another program's lock on the
-        database, which the capture would wait for: it is tried again with the next, said in its line."""
+        """Apply ``storage.retention_days`` now, on this thread (:meth:`start_purge` is the daemon's)."""
+        if (due := self._purge_due(now)) is not None:
+            self._purge(*due, self._forget)
+
+    def _purge_due(self, now: float | None = None) -> tuple[float, bool, Config, list[Path]] | None:
+        """A purge due at ``now`` (none yet, or the last one :data:`PURGE_EVERY_S` ago, on an open
+        database, with a retention): its time, whether it is the first, the configuration it
+        purges by and the call audio still waiting for its call's id, taken on the capture loop's
+        thread; None when none is due."""
         now = time.time() if now is None else now
         if self._last_purge is not None and now - self._last_purge < PURGE_EVERY_S or not self._store_open():
-            return
+            return None
         at_start, self._last_purge = self._last_purge is None, now
         cfg = self._files_cfg()
+        return None if cfg.storage.retention_days <= 0 else (now, at_start, cfg, list(self._unnamed_audio()))
+
+    def _purge(self, now: float, at_start: bool, cfg: Config, unnamed: list[Path],
+               gone_to: Callable[[set[int]], None]) -> None:
+        """Apply ``storage.retention_days`` (of ``cfg``) at ``now``, the calls deleted handed to
+        ``gone_to``. The first purge (``at_start``: at the start, or as a database not opened then
+        opens) does not wait for another program's lock on the database: it is tried again with the
+        next, said in its line. Its line comes once it is done."""
         days = cfg.storage.retention_days
-        if days <= 0:
-            return
         deleted: list[int] = []  # files of the calls, deleted before their rows (:meth:`Store.purge`)
         gone: set[int] = set()
+        counts: dict[str, int] = {}
+        others: dict[Path, str | None] = {}  # folders of another database's call files (purge_call_files)
 
         def first(calls: list[tuple[int, float, float, str]]) -> None:
             gone.update(c[0] for c in calls)
-            deleted.append(purge_call_files(cfg, calls, folders))
+            deleted.append(purge_call_files(cfg, calls, folders, others))
         try:
             folders = self.store.call_folders()
-            counts = self.store.purge(now - days * 86400.0, first=first, waits=not at_start)
+            self.store.purge(now - days * 86400.0, first=first, waits=not at_start, stop=self._purge_stop.is_set,
+                             counts=counts)
         except StoreError as err:
-            log.warning("old calls not purged: %s; the next purge (at the next start, or in %g h) tries again", err,
-                        PURGE_EVERY_S / 3600)
+            purged = f" (after {counts['calls']} purged)" if counts.get("calls") else ""
+            log.warning("old calls not purged: %s%s; the next purge (at the next start, or in %g h) tries again", err,
+                        purged, PURGE_EVERY_S / 3600)
+            gone_to(gone)
             return
-        self._forget(gone)
-        files = sum(deleted) + purge_unnamed_audio(cfg, now - days * 86400.0, self._unnamed_audio(), folders) \
-            + purge_unfinished_writes(cfg, now - days * 86400.0, folders, now)
+        gone_to(gone)
+        stopped = self._purge_stop.is_set()
+        files = sum(deleted) + (0 if stopped else purge_unnamed_audio(cfg, now - days * 86400.0, unnamed, folders)
+                                + purge_unfinished_writes(cfg, now - days * 86400.0, folders, now))
         if counts.get("calls") or files:
-            log.info("purged %s call(s) older than %g days%s", counts.get("calls", 0), days,
-                     f" and {files} file(s) of call audio and reports" if files else "")
+            log.info("purged %s call(s) older than %g days%s%s%s", counts.get("calls", 0), days,
+                     f" and {files} file(s) of call audio and reports" if files else "",
+                     " before the daemon stopped (the rest at its next start)" if stopped else "",
+                     free_inside(self.store))
+
+    def _forget_purged_now(self) -> None:
+        """The calls the purge's thread deleted, forgotten (:meth:`_forget`) on the capture loop's thread."""
+        while True:
+            try:
+                self._forget(self._purged.get_nowait())
+            except queue.Empty:
+                return
 
     def recall_alerts(self, now: float | None = None) -> None:
         """The alerts the database holds of today's live calls (raised since local midnight: an
@@ -201,7 +258,9 @@ class RecentCalls:
     def forget_purged(self) -> None:
         """Every :data:`PURGED_CHECK_S`, the recent alerts and reports of calls the database no
         longer holds (a purge by another process) dropped from the status; nothing while the
-        database fails or is not open yet (what it holds is not known then)."""
+        database fails or is not open yet (what it holds is not known then). The calls the daemon's
+        own purge deleted are forgotten at once."""
+        self._forget_purged_now()
         now = time.monotonic()
         if now - self._purged_checked < PURGED_CHECK_S or self.guard.failing or not self._store_open():
             return

@@ -335,14 +335,16 @@ def _call_file_places(cfg: Config, call_id: int, recorded: Iterable[str] = (), l
 
 
 def purge_call_files(cfg: Config, calls: Iterable[tuple[int, float, float, str]],
-                     recorded: Iterable[str] = ()) -> int:
+                     recorded: Iterable[str] = (), others: dict[Path, str | None] | None = None) -> int:
     """Delete the audio (``call-<id>.wav``) and report (``call-<id>-report.html``) the daemon wrote
     for ``calls`` ((id, started_at, ended_at, source), purged from the database; only the daemon's,
     source ``live:...``, have any) and the series of every call (``call-<id>-series.npz``) where
     :func:`_call_file_places` says, ``recorded`` the folders the database keeps: the retention
     period holds for them too. Only regular files (a link or a folder is the user's). Returns how
-    many were deleted; one that cannot be is a warning."""
-    deleted, db, others, recorded = 0, database_path(cfg), {}, list(recorded)
+    many were deleted; one that cannot be is a warning. ``others``: the folders found holding
+    another database's call files or not (said once), kept across the transactions of one purge."""
+    deleted, db, recorded = 0, database_path(cfg), list(recorded)
+    others = {} if others is None else others
     for call_id, started_at, ended_at, source in calls:
         ours = replayed_series_name(call_id, db)  # the database's own name: its file in any folder
         for path in _call_file_places(cfg, call_id, recorded, live=source.startswith(LIVE_SOURCE)):

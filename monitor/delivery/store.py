@@ -54,6 +54,19 @@ SNAPSHOT_EVERY_S: float = StorageConfig.snapshot_every_s
 """How far apart a leg's cue snapshots are kept where no configuration says (``storage.snapshot_every_s``'s default)."""
 _CALL_TABLES = ("alert_clears", "alerts", "cue_snapshots", "transcript")
 """The store's own tables besides ``calls`` whose rows are of one call (its ``call_id``)."""
+PURGE_STEP_S = 0.2
+"""How long one transaction of a purge takes, about (:meth:`Store.purge`): what a writer beside it
+(the daemon's live call) waits at most, and how far a second Ctrl-C may have to wait."""
+PURGE_FIRST_CALLS, PURGE_MOST_CALLS = 20, 2000
+"""How many calls a purge's first transaction deletes, and the most any does: the others as many as
+took about :data:`PURGE_STEP_S` in the one before."""
+PURGE_PAUSE_S = 0.1
+"""A purge's pause between two of its transactions, in which a writer waiting for the database gets
+it: SQLite's busy wait (another program's) tries again every 100 ms at most, and a thread of this
+process waits for the store's lock, which the purge would otherwise take again at once."""
+PURGE_LOG_BYTES = 4 * 1024 * 1024
+"""About the most one transaction of a purge writes to the write-ahead log, which is checkpointed
+into the database (and emptied) after each: the log stays a few MB however much is purged."""
 _WORD_UNSENT_SQL = ("UPDATE alert_words SET status = 'unsent' WHERE status = 'pending' AND alert_id = (SELECT alert_id "
                     "FROM deliveries WHERE id = ?) AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.alert_id = "
                     "alert_words.alert_id AND d.status IN ('pending', 'delivered'))")
@@ -85,6 +98,25 @@ def _agent_file_of(summary: str | None) -> dict[str, Any]:
         return {}
     agent_file = kept.get(AGENT_RECORDING) if isinstance(kept, dict) else None
     return {AGENT_RECORDING: agent_file} if isinstance(agent_file, str) else {}
+
+
+FREE_SAID_BYTES = 64 * 1024 * 1024
+"""Free space inside a database file from this much on is said after a purge (:func:`free_inside`)."""
+
+
+def free_inside(store: "Store") -> str:
+    """What a purge's line adds of the space its deletions left free inside the database file
+    (SQLite reuses it for new rows, the file never shrinks by itself): from
+    :data:`FREE_SAID_BYTES` on, how much and how to give it back; "" below it, or unread."""
+    try:
+        free = store.free_bytes()
+    except StoreError:
+        return ""
+    if free < FREE_SAID_BYTES:
+        return ""
+    return (f"; {free / 1e6:.0f} MB of the database file are free inside it, for new calls: `sqlite3 "
+            f"{store.path} VACUUM` gives them back to the disk while no daemon runs (it needs free disk "
+            "the size of the database)")
 
 
 class Store:
@@ -903,50 +935,102 @@ class Store:
         return closed
 
     def purge(self, before: float, first: Callable[[list[tuple[int, float, float, str]]], None] | None = None,
-              *, waits: bool = True) -> dict[str, int]:
+              *, waits: bool = True, stop: Callable[[], bool] | None = None,
+              counts: dict[str, int] | None = None) -> dict[str, int]:
         """Delete the calls that started before ``before`` (unix seconds) with everything they hold;
         returns the rows deleted per table, overwritten in the file (``secure_delete``) and gone from
         its write-ahead log (emptied once they are out of it). Undelivered webhook rows of those calls go too, and the
         supervisors' acknowledgements of their alerts (with those of no alert here, acknowledged
         before ``before``: of an alert posted from memory that was never written).
-        ``first`` is handed those calls' (id, started_at, ended_at, source) in the same transaction,
+
+        The calls go a few at a time, oldest first, each few in a transaction of its own of about
+        :data:`PURGE_STEP_S` and :data:`PURGE_LOG_BYTES` (:meth:`_purge_some`), the log checkpointed
+        after each and :data:`PURGE_PAUSE_S` between two: a writer waits at most about one of them
+        (the daemon's cue snapshots and alerts while a purge of months runs beside it), the log
+        stays small, and ``stop`` (asked before each) ends the purge between
+        two, what was committed purged. ``counts``, when given, is filled in as each commits (how
+        far a purge that failed or was stopped got).
+        ``first`` is handed each transaction's calls' (id, started_at, ended_at, source) in it,
         before their rows go (to delete their files while no new call can take their ids). Without
         ``waits`` it fails at once on another program's lock, as it finds it, where it would wait the
         busy timeout (the daemon's purge at its start, which the capture does not wait for)."""
-        counts: dict[str, int] = {}
+        counts = {} if counts is None else counts
+        size = PURGE_FIRST_CALLS
+        try:
+            while stop is None or not stop():
+                began = time.monotonic()
+                done, logged = self._purge_some(before, size, first, waits, counts)
+                if done < size:
+                    break
+                took = max(time.monotonic() - began, 1e-3)
+                size = max(1, min(PURGE_MOST_CALLS, int(size * PURGE_STEP_S / took),
+                                  int(size * PURGE_LOG_BYTES / max(logged, 1))))
+                time.sleep(PURGE_PAUSE_S)
+        finally:  # the deleted rows' frames leave the log, however the purge ended
+            with self._lock:
+                if self._conn is not None and not self._conn.in_transaction:
+                    empty_log(self._conn)
+        return counts
+
+    def _purge_some(self, before: float, size: int, first: Callable[[list[tuple[int, float, float, str]]], None] | None,
+                    waits: bool, counts: dict[str, int]) -> tuple[int, int]:
+        """One transaction of :meth:`purge`: the ``size`` oldest calls that started before ``before``
+        and have ended, their rows added to ``counts`` once committed; with fewer left (the last),
+        the acknowledgements of no alert here too; the log checkpointed into the database after it.
+        Returns how many calls it deleted, and the bytes it wrote to the log."""
         with self._lock, lock_waits(self._conn, waits):
-            old = "SELECT id FROM calls WHERE started_at < ? AND ended_at IS NOT NULL"
             try:
                 self._commit()
                 self._conn.execute("BEGIN IMMEDIATE")
+                calls = [(int(i), float(a), float(b), str(src)) for i, a, b, src in self._conn.execute(
+                    "SELECT id, started_at, ended_at, source FROM calls WHERE started_at < ? AND ended_at IS NOT "
+                    "NULL ORDER BY id LIMIT ?", (before, size))]
                 if first is not None:
-                    first([(int(i), float(a), float(b), str(src)) for i, a, b, src in self._conn.execute(
-                        f"SELECT id, started_at, ended_at, source FROM calls WHERE id IN ({old})", (before,))])
-                of_old = f"SELECT id FROM alerts WHERE call_id IN ({old})"
-                counts["alert_acks"] = self._conn.execute(
-                    f"DELETE FROM alert_acks WHERE alert_id IN ({of_old}) OR alert_id IN (SELECT posted_id FROM "
-                    f"deliveries WHERE alert_id IN ({of_old})) OR (acked_at < ? AND alert_id NOT IN (SELECT id FROM "
-                    "alerts) AND alert_id NOT IN (SELECT posted_id FROM deliveries WHERE posted_id IS NOT NULL))",
-                    (before, before, before)).rowcount
-                counts["alert_words"] = self._conn.execute(
-                    f"DELETE FROM alert_words WHERE alert_id IN ({of_old})", (before,)).rowcount
-                counts["deliveries"] = self._conn.execute(
-                    f"DELETE FROM deliveries WHERE alert_id IN (SELECT id FROM alerts WHERE call_id IN ({old}))",
-                    (before,)).rowcount
-                for table in (*_CALL_TABLES, *self._other_tables_of_calls(_CALL_TABLES)):
-                    counts[table] = self._conn.execute(f"DELETE FROM {table} WHERE call_id IN ({old})",
-                                                       (before,)).rowcount
-                counts["calls"] = self._conn.execute(
-                    "DELETE FROM calls WHERE started_at < ? AND ended_at IS NOT NULL", (before,)).rowcount
+                    first(calls)
+                done = self._delete_calls([c[0] for c in calls], before if len(calls) < size else None)
                 self._conn.execute("COMMIT")
+                for table, n in done.items():
+                    counts[table] = counts.get(table, 0) + n
+                logged = self._log_bytes()
                 empty_log(self._conn)  # the deleted rows' frames left the log
             except sqlite3.Error as exc:
                 self._rollback()
                 raise self._failed(exc) from None
-            except BaseException:  # from ``first``: the transaction does not stay open
+            except BaseException:  # from ``first``, or a stop: the transaction does not stay open
                 self._rollback()
                 raise
+        return len(calls), logged
+
+    def _delete_calls(self, ids: list[int], acked_before: float | None) -> dict[str, int]:
+        """In the open transaction, the rows of the calls ``ids`` deleted, and with ``acked_before``
+        the acknowledgements acknowledged before it of no alert here; returns the rows deleted per table."""
+        old = ",".join(map(str, ids))
+        of_old = f"SELECT id FROM alerts WHERE call_id IN ({old})"
+        orphans = (" OR (acked_at < ? AND alert_id NOT IN (SELECT id FROM alerts) AND alert_id NOT IN "
+                   "(SELECT posted_id FROM deliveries WHERE posted_id IS NOT NULL))")
+        counts = {"alert_acks": self._conn.execute(
+            f"DELETE FROM alert_acks WHERE alert_id IN ({of_old}) OR alert_id IN (SELECT posted_id FROM "
+            f"deliveries WHERE alert_id IN ({of_old})){orphans if acked_before is not None else ''}",
+            () if acked_before is None else (acked_before,)).rowcount}
+        if not ids:
+            return counts
+        counts["alert_words"] = self._conn.execute(f"DELETE FROM alert_words WHERE alert_id IN ({of_old})").rowcount
+        counts["deliveries"] = self._conn.execute(f"DELETE FROM deliveries WHERE alert_id IN ({of_old})").rowcount
+        for table in (*_CALL_TABLES, *self._other_tables_of_calls(_CALL_TABLES)):
+            counts[table] = self._conn.execute(f"DELETE FROM {table} WHERE call_id IN ({old})").rowcount
+        counts["calls"] = self._conn.execute(f"DELETE FROM calls WHERE id IN ({old})").rowcount
         return counts
+
+    def _log_bytes(self) -> int:
+        """The size of the database's write-ahead log file (0 where there is none)."""
+        try:
+            return os.stat(f"{self.path}-wal").st_size
+        except OSError:
+            return 0
+
+    def free_bytes(self) -> int:
+        """The bytes of the database file that hold no row (its free pages: what a purge deleted)."""
+        return int(self._read("PRAGMA freelist_count")[0][0]) * int(self._read("PRAGMA page_size")[0][0])
 
     def _other_tables_of_calls(self, own: tuple[str, ...]) -> list[str]:
         """The tables besides ``own`` whose ``call_id`` references ``calls`` (a batch's ledger, which
