@@ -93,3 +93,58 @@ def test_the_daemons_purge_of_thousands_of_old_calls_runs_beside_a_live_call_whi
                                         "s.call_id = c.id GROUP BY c.id").fetchall()
     assert call_id > OLD_CALLS and snapshots >= 4  # one every storage.snapshot_every_s of its 25 s
     con.close()
+
+
+def test_a_writer_beside_purge_waits_a_fraction_of_a_second_and_the_log_stays_small(tmp_path):
+    """A program writing to the database while ``purge`` deletes thousands of calls (a daemon's
+    live call) waits for one of its transactions at most, never for the whole purge; the
+    write-ahead log is checkpointed as it goes and stays a few MB; the purge's line says how much
+    of the file it left free inside it, and how to give it back to the disk."""
+    db = old_calls_db(tmp_path / "e.db")
+    purge = purge_process(db, "--older-than", "1d")
+    con = sqlite3.connect(db, timeout=30, isolation_level=None)
+    waits, log_bytes = [], 0
+    while purge.poll() is None:
+        began = time.monotonic()
+        con.execute("BEGIN IMMEDIATE")
+        con.execute("INSERT INTO calls (started_at, source) VALUES (?, 'live:beside')", (time.time(),))
+        con.execute("COMMIT")
+        waits.append(time.monotonic() - began)
+        log_bytes = max(log_bytes, (tmp_path / "e.db-wal").stat().st_size)
+        time.sleep(0.05)
+    con.close()
+    out, err = purge.communicate()
+    assert purge.returncode == 0, err
+    print(f"\n{len(waits)} writes beside the purge, the longest waited {max(waits):.2f} s; log at most "
+          f"{log_bytes / 1e6:.1f} MB")
+    assert len(waits) >= 5 and max(waits) < 1.0
+    assert log_bytes < 8e6
+    said = re.fullmatch(rf"call-monitor: purged {OLD_CALLS} call\(s\) older than 1d \({OLD_CALLS} alert\(s\)\); "
+                        rf"(\d+) MB of the database file are free inside it, for new calls: `sqlite3 {re.escape(str(db))} "
+                        r"VACUUM` gives them back to the disk while no daemon runs \(it needs free disk the size of "
+                        r"the database\)\n", err)
+    assert said and int(said[1]) >= 64, err
+    assert calls_left(db) == len(waits)  # the writer's own
+
+
+def test_a_second_ctrl_c_stops_purge_between_two_transactions_and_says_how_far_it_got(tmp_path):
+    """The first Ctrl-C is held (the purge goes on); the second stops it within a transaction, exit
+    130: the calls it committed stay purged, the others stay whole, and its line says how many went."""
+    db = old_calls_db(tmp_path / "e.db", calls=3 * OLD_CALLS)
+    purge = purge_process(db, "--older-than", "1d")
+    assert wait_for(lambda: calls_left(db) < 3 * OLD_CALLS, 60, 0.02)
+    purge.send_signal(signal.SIGINT)
+    time.sleep(0.3)
+    assert purge.poll() is None  # the first is held
+    second = time.monotonic()
+    purge.send_signal(signal.SIGINT)
+    out, err = purge.communicate(timeout=30)
+    took = time.monotonic() - second
+    print(f"\nstopped {took:.2f} s after the second Ctrl-C")
+    assert purge.returncode == 130 and took < 1.5, err
+    said = re.search(r"call-monitor: stopped: purged (\d+) call\(s\) older than 1d before the stop \((\d+) alert\(s\)\); "
+                     r"the others are kept \(purge again to delete them\)\n", err)
+    assert said and said[1] == said[2], err
+    assert 0 < int(said[1]) < 3 * OLD_CALLS and calls_left(db) == 3 * OLD_CALLS - int(said[1])
+    done = call_monitor("purge", "--db", db, "--older-than", "1d")  # the rest, by a purge again
+    assert done.returncode == 0 and calls_left(db) == 0, done.stderr

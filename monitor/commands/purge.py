@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import time
 from types import MappingProxyType
+from typing import Callable
 
 from ..console import error, info
 from ..stops import stops_held
@@ -72,38 +73,61 @@ def run(args: argparse.Namespace) -> int:
     except StoreError as err:
         error(str(err))
         return ExitStatus.BAD_SETUP
-    with stops_held():  # a stop while it purges comes once the purge is done and said
-        return _purge(args, cfg, store, cutoff, age, given)
+    # a stop while it purges comes once the purge is done and said; a second one stops it between
+    # two of its transactions, and comes once that is said
+    with stops_held(second_at_once=False) as stops:
+        return _purge(args, cfg, store, cutoff, age, given, stop=lambda: len(stops) > 1)
 
 
-def _purge(args: argparse.Namespace, cfg, store, cutoff: float, age: float | None, given: bool) -> int:
+def _purge(args: argparse.Namespace, cfg, store, cutoff: float, age: float | None, given: bool,
+           stop: Callable[[], bool]) -> int:
     """Close the calls a crash left open, delete the calls ``store`` holds from before ``cutoff``
-    with their files, close it and say what went; the exit status."""
+    with their files, close it and say what went; the exit status. ``stop`` (a second Ctrl-C or
+    SIGTERM) stops it between two of the purge's transactions (:meth:`Store.purge`), said with
+    what went before it."""
     from ..delivery.call_files import purge_call_files, purge_unfinished_writes, purge_unnamed_audio
     from ..delivery.dblock import held_now
+    from ..delivery.store import free_inside
     from .common import StoreError
     deleted: list[int] = []  # files of the calls, deleted before their rows (Store.purge)
+    others: dict = {}  # folders of another database's call files (purge_call_files)
+    counts: dict[str, int] = {}
+    older = _older(args, age, given)
     try:
         left_open = store.close_interrupted(source_prefix="", idle_before=time.time() - LEFT_OPEN_IDLE_S,
                                             but_live=held_now(cfg.storage.db))
         folders = store.call_folders()  # where the daemon wrote call files, whatever --config says
-        counts = store.purge(cutoff, first=lambda calls: deleted.append(purge_call_files(cfg, calls, folders)))
+        store.purge(cutoff, first=lambda calls: deleted.append(purge_call_files(cfg, calls, folders, others)),
+                    counts=counts, stop=stop)
+        free = free_inside(store)
     except StoreError as err:
         error(str(err))
         return ExitStatus.BAD_SETUP
     finally:
         close_quietly(store)
+    if stop():
+        info(f"stopped: purged {counts.get('calls', 0)} call(s) {older} before the stop"
+             + _rest(counts | {"files": sum(deleted)}) + "; the others are kept (purge again to delete them)")
+        return ExitStatus.OK
     deleted.append(purge_unnamed_audio(cfg, cutoff, recorded=folders))
     deleted.append(purge_unfinished_writes(cfg, cutoff, recorded=folders))
     counts["files"] = sum(deleted)
     if left_open:
         info(f"closed {len(left_open)} call(s) left open by a crash or a kill, nothing recorded for "
              f"{LEFT_OPEN_IDLE_S / 3600:g} h, as interrupted (call {', '.join(map(str, left_open))})")
-    rest = ", ".join(said.format(n=counts[table]) for table, said in PURGED_IN_WORDS.items() if counts.get(table))
-    if age is None:
-        older = f"started before {args.older_than}"
-    else:  # as the user said it (90m, not 0.0625 days), else the retention period
-        older = f"older than {args.older_than.strip() if given else f'{age / 86400:g} days'}"
-    info(f"purged {counts.get('calls', 0)} call(s) {older}"
-         + (f" ({rest})" if rest else ""))
+    info(f"purged {counts.get('calls', 0)} call(s) {older}" + _rest(counts) + free)
     return ExitStatus.OK
+
+
+def _older(args: argparse.Namespace, age: float | None, given: bool) -> str:
+    """Which calls the purge deletes, as its line says it."""
+    if age is None:
+        return f"started before {args.older_than}"
+    # as the user said it (90m, not 0.0625 days), else the retention period
+    return f"older than {args.older_than.strip() if given else f'{age / 86400:g} days'}"
+
+
+def _rest(counts: dict[str, int]) -> str:
+    """What went with the calls, as the purge's line says it (:data:`PURGED_IN_WORDS`), in brackets; "" for nothing."""
+    rest = ", ".join(said.format(n=counts[table]) for table, said in PURGED_IN_WORDS.items() if counts.get(table))
+    return f" ({rest})" if rest else ""
