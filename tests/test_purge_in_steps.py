@@ -148,3 +148,21 @@ def test_a_second_ctrl_c_stops_purge_between_two_transactions_and_says_how_far_i
     assert 0 < int(said[1]) < 3 * OLD_CALLS and calls_left(db) == 3 * OLD_CALLS - int(said[1])
     done = call_monitor("purge", "--db", db, "--older-than", "1d")  # the rest, by a purge again
     assert done.returncode == 0 and calls_left(db) == 0, done.stderr
+
+
+def test_purge_waits_out_a_daemon_holding_the_database_a_few_seconds(tmp_path):
+    """A running daemon holds the database for a few seconds at times (a batch of cue snapshots is
+    committed with its next write): ``purge`` beside it waits that out, where SQLite's busy timeout
+    of 2 s had it fail ('the database is locked by another program (waited 2 s)')."""
+    db = old_calls_db(tmp_path / "e.db", calls=100)
+    con = sqlite3.connect(db, isolation_level=None)
+    con.execute("BEGIN IMMEDIATE")
+    con.execute("INSERT INTO calls (started_at, source) VALUES (?, 'live:caller')", (time.time(),))
+    purge = purge_process(db, "--older-than", "1d")
+    time.sleep(4.0)
+    assert purge.poll() is None
+    con.execute("COMMIT")
+    con.close()
+    out, err = purge.communicate(timeout=60)
+    assert purge.returncode == 0 and err == "call-monitor: purged 100 call(s) older than 1d (100 alert(s))\n", err
+    assert calls_left(db) == 1

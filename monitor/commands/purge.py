@@ -28,6 +28,12 @@ daemon while one holds the database: it closed those a crash left when it starte
 runs may only look idle that long (the wall clock stepped forward by more)."""
 
 
+LOCK_WAIT_S = 10.0
+"""How long each transaction of the purge waits for another program's lock on the database: a running
+daemon holds it for a few seconds at times (a batch of cue snapshots is committed with its next
+write), which a purge beside it waits out (it holds nothing meanwhile)."""
+
+
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("purge", help="delete calls older than the retention period",
                        description="Delete calls (with their alerts, cue snapshots, transcript, webhook "
@@ -98,7 +104,7 @@ def _purge(args: argparse.Namespace, cfg, store, cutoff: float, age: float | Non
                                             but_live=held_now(cfg.storage.db))
         folders = store.call_folders()  # where the daemon wrote call files, whatever --config says
         store.purge(cutoff, first=lambda calls: deleted.append(purge_call_files(cfg, calls, folders, others)),
-                    counts=counts, stop=stop)
+                    counts=counts, stop=stop, wait_s=LOCK_WAIT_S)
         free = free_inside(store)
     except StoreError as err:
         error(str(err))

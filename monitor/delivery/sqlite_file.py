@@ -206,14 +206,15 @@ def transaction(conn: sqlite3.Connection, begin: str = "BEGIN") -> Iterator[sqli
 
 
 @contextlib.contextmanager
-def lock_waits(conn: sqlite3.Connection | None, waits: bool) -> Iterator[None]:
+def lock_waits(conn: sqlite3.Connection | None, waits: bool, wait_s: float | None = None) -> Iterator[None]:
     """Inside the block, ``conn`` waits for another program's lock only if ``waits`` (else its busy
-    timeout is 0: a statement fails at once on a lock); after it, as it waited before."""
-    if waits or conn is None:
+    timeout is 0: a statement fails at once on a lock), ``wait_s`` seconds where given (else its
+    busy timeout); after it, as it waited before."""
+    if waits and wait_s is None or conn is None:
         yield
         return
     before = int(conn.execute("PRAGMA busy_timeout").fetchone()[0])
-    conn.execute("PRAGMA busy_timeout = 0")
+    conn.execute(f"PRAGMA busy_timeout = {int(wait_s * 1000) if waits and wait_s is not None else 0}")
     try:
         yield
     finally:

@@ -59,7 +59,8 @@ PURGE_STEP_S = 0.2
 (the daemon's live call) waits at most, and how far a second Ctrl-C may have to wait."""
 PURGE_FIRST_CALLS, PURGE_MOST_CALLS = 20, 2000
 """How many calls a purge's first transaction deletes, and the most any does: the others as many as
-took about :data:`PURGE_STEP_S` in the one before."""
+took about :data:`PURGE_STEP_S` and wrote about :data:`PURGE_LOG_BYTES` in the one before, at most
+twice as many (the calls of one month may hold much more than those of the month before)."""
 PURGE_PAUSE_S = 0.1
 """A purge's pause between two of its transactions, in which a writer waiting for the database gets
 it: SQLite's busy wait (another program's) tries again every 100 ms at most, and a thread of this
@@ -935,7 +936,7 @@ class Store:
         return closed
 
     def purge(self, before: float, first: Callable[[list[tuple[int, float, float, str]]], None] | None = None,
-              *, waits: bool = True, stop: Callable[[], bool] | None = None,
+              *, waits: bool = True, wait_s: float | None = None, stop: Callable[[], bool] | None = None,
               counts: dict[str, int] | None = None) -> dict[str, int]:
         """Delete the calls that started before ``before`` (unix seconds) with everything they hold;
         returns the rows deleted per table, overwritten in the file (``secure_delete``) and gone from
@@ -953,17 +954,19 @@ class Store:
         ``first`` is handed each transaction's calls' (id, started_at, ended_at, source) in it,
         before their rows go (to delete their files while no new call can take their ids). Without
         ``waits`` it fails at once on another program's lock, as it finds it, where it would wait the
-        busy timeout (the daemon's purge at its start, which the capture does not wait for)."""
+        busy timeout (the daemon's purge at its start, which the capture does not wait for), or
+        ``wait_s`` where given (``call-monitor purge``, which a daemon's batch of cue snapshots,
+        committed with its next write, may hold up for a few seconds)."""
         counts = {} if counts is None else counts
         size = PURGE_FIRST_CALLS
         try:
             while stop is None or not stop():
                 began = time.monotonic()
-                done, logged = self._purge_some(before, size, first, waits, counts)
+                done, logged = self._purge_some(before, size, first, (waits, wait_s), counts)
                 if done < size:
                     break
                 took = max(time.monotonic() - began, 1e-3)
-                size = max(1, min(PURGE_MOST_CALLS, int(size * PURGE_STEP_S / took),
+                size = max(1, min(PURGE_MOST_CALLS, 2 * size, int(size * PURGE_STEP_S / took),
                                   int(size * PURGE_LOG_BYTES / max(logged, 1))))
                 time.sleep(PURGE_PAUSE_S)
         finally:  # the deleted rows' frames leave the log, however the purge ended
@@ -973,12 +976,12 @@ class Store:
         return counts
 
     def _purge_some(self, before: float, size: int, first: Callable[[list[tuple[int, float, float, str]]], None] | None,
-                    waits: bool, counts: dict[str, int]) -> tuple[int, int]:
+                    waits: tuple[bool, float | None], counts: dict[str, int]) -> tuple[int, int]:
         """One transaction of :meth:`purge`: the ``size`` oldest calls that started before ``before``
         and have ended, their rows added to ``counts`` once committed; with fewer left (the last),
         the acknowledgements of no alert here too; the log checkpointed into the database after it.
         Returns how many calls it deleted, and the bytes it wrote to the log."""
-        with self._lock, lock_waits(self._conn, waits):
+        with self._lock, lock_waits(self._conn, *waits):
             try:
                 self._commit()
                 self._conn.execute("BEGIN IMMEDIATE")
