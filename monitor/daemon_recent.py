@@ -4,8 +4,8 @@ the database holds.
 The status (``status``, ``status --json``) lists the last alerts raised, each with its
 acknowledgement and the id it was posted under from memory, and the heartbeat the last call reports
 written. ``storage.retention_days`` is applied at the start and then daily (the calls' files, then
-their rows), and what the daemon listed of the calls it deleted is forgotten at once; a purge by
-another process (``call-monitor purge``) is followed within seconds. After a restart the alerts of
+their rows), in a thread of its own beside the capture loop; what the daemon listed of the calls
+deleted is forgotten within seconds, of its own purge as of another process's (``call-monitor purge``). After a restart the alerts of
 today's earlier calls are recalled from the database.
 
 :class:`~monitor.daemon.Daemon` owns one :class:`RecentCalls` and calls it from its capture loop;
@@ -40,7 +40,8 @@ PURGE_EVERY_S = 86400.0
 PURGED_CHECK_S = 5.0
 """How often (seconds) the daemon looks whether the database still holds the calls its status lists
 (recent alerts, call reports): a purge by another process (``call-monitor purge``) deletes them
-too, and the status then lists them no more, as the daemon's own purge does at once."""
+too, and the status then lists them no more, as it does of the calls its own purge (in its thread)
+deleted so far; those its purge deleted are dropped once it is done too."""
 
 LISTED = 10
 """How many recent alerts, and how many call reports, the status lists (the latest)."""
@@ -258,8 +259,8 @@ class RecentCalls:
     def forget_purged(self) -> None:
         """Every :data:`PURGED_CHECK_S`, the recent alerts and reports of calls the database no
         longer holds (a purge by another process) dropped from the status; nothing while the
-        database fails or is not open yet (what it holds is not known then). The calls the daemon's
-        own purge deleted are forgotten at once."""
+        database fails or is not open yet (what it holds is not known then). The calls a purge of
+        the daemon's own that is done deleted are forgotten at once."""
         self._forget_purged_now()
         now = time.monotonic()
         if now - self._purged_checked < PURGED_CHECK_S or self.guard.failing or not self._store_open():
