@@ -51,7 +51,7 @@ class _TopParser(argparse.ArgumentParser):
 
 
 def version_line() -> str:
-    """``call-monitor 0.7.6 (database schema 6, console database schema 6)``: the release of the code
+    """``call-monitor 0.7.7 (database schema 6, console database schema 6)``: the release of the code
     running (``RELEASE``, which the package's metadata takes too), the schema its daemon's store
     writes and the one its supervisor's console writes, each of which an earlier release refuses
     (docs/configuration.md, docs/deployment.md's upgrading)."""

@@ -2,7 +2,7 @@
 ``call-monitor --version`` says it, and each heartbeat tells the supervisor's console (docs/development.md
 says when to raise it)."""
 
-RELEASE = "0.7.6"
+RELEASE = "0.7.7"
 
 FIRST_TOLD = "0.2.0"
 """The first release whose daemon tells its release (a heartbeat's ``status.version``, the status
