@@ -249,7 +249,10 @@ class CallPipeline:
             for leg, tr in list(self.transcribers.items()):
                 self._recognizer(leg, tr.wait_idle, True)
         words = self._words() + self._words_dropped()
-        return self._of_call(words + self._judge(self.cues.due()))
+        events = self._of_call(words + self._judge(self.cues.due()))
+        if self.store is not None:
+            self.store.commit_due()
+        return events
 
     def _transcribe(self, leg: str, x: np.ndarray, speech: np.ndarray, final: bool = False) -> None:
         """Feed the recognizer the audio whose voice activity is known (gating skips long silences);

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -905,3 +906,24 @@ def test_a_reader_opened_with_no_writer_finds_a_ledger_table_written_since_in_it
         writer.close()
         assert beside(db) == ["events.db"]  # the writer checkpointed into the file and went
         assert reader.in_other_tables(call)
+
+
+def test_a_snapshot_batched_just_after_a_commit_is_committed_within_a_second_with_no_later_write(db):
+    """The module's promise, "committed at most a second later": a snapshot written just after a
+    commit (the call's row) waited for the next write, a snapshot interval later, holding the
+    database's write lock the while (another program's write waited out its busy timeout) and out of
+    a crash's reach. The pipeline asks ``commit_due`` of every chunk."""
+    with Store.open(db) as store:
+        other = sqlite3.connect(db, isolation_level=None, timeout=0)
+        call = store.start_call("a.wav")
+        store.add_cues(call, CuesEvent(t=5.0, speech_rate_sps=3.0))
+        store.commit_due()  # not a second yet: still batched
+        assert other.execute("SELECT COUNT(*) FROM cue_snapshots").fetchone()[0] == 0
+        with pytest.raises(sqlite3.OperationalError, match="locked"):
+            other.execute("BEGIN IMMEDIATE")
+        time.sleep(Store.COMMIT_EVERY_S + 0.05)
+        store.commit_due()
+        assert other.execute("SELECT COUNT(*) FROM cue_snapshots").fetchone()[0] == 1
+        other.execute("BEGIN IMMEDIATE")
+        other.execute("ROLLBACK")
+    other.close()

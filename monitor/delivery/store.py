@@ -357,6 +357,17 @@ class Store:
         with self._lock:
             self._commit()
 
+    def commit_due(self) -> None:
+        """Commit batched cue snapshots and transcript lines once :attr:`COMMIT_EVERY_S` passed since
+        the last commit, with no later write to take them: a write batched just after a commit (the
+        call's first snapshot beside its row) held the database's write lock, and stayed out of a
+        crash's reach, until the next write, a snapshot interval later. The pipeline asks it of
+        each chunk."""
+        with self._lock:
+            if (self._conn is not None and self._conn.in_transaction
+                    and time.monotonic() - self._last_commit >= self.COMMIT_EVERY_S):
+                self._commit()
+
     # ------------------------------------------------------------------ calls
 
     def start_call(self, source: str, started_at: float | None = None,

@@ -443,6 +443,16 @@ class StoreGuard:
             self._works(0)
         return ids
 
+    def commit_due(self) -> None:
+        """What the store batched, committed once it waited its second (:meth:`Store.commit_due`),
+        while the database works; a failure is said as any write's."""
+        if self.failing or self._held or not getattr(self.store, "is_open", True):
+            return
+        try:
+            self.store.commit_due()
+        except StoreError as err:
+            self._fail(err)
+
     def flush(self) -> None:
         if self.retry(force=True):
             try:
