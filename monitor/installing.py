@@ -12,13 +12,16 @@ distribution's, which the wheel does not hold."""
 
 from __future__ import annotations
 
+import contextlib
+import importlib
 import importlib.metadata
 import importlib.util
+import io
 import json
 import shlex
 import sys
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Collection
 from urllib.parse import unquote, urlparse
 
 from .release import RELEASE
@@ -72,19 +75,47 @@ def found(module: str) -> bool:
     return importlib.util.find_spec(module) is not None
 
 
+def import_failure(module: str) -> str | None:
+    """Why the top-level ``module``, there to import, fails to import, in one line (the exception's
+    type and its message's first line: a pyarrow built for another numpy, a distributed of another
+    dask); None when it imports. Whatever the import prints on stderr meanwhile (numpy's pages on
+    a module built for another release) is not shown: the line says it."""
+    try:
+        with contextlib.redirect_stderr(io.StringIO()):
+            importlib.import_module(module)
+    except Exception as err:  # an import runs the package's code: it may raise anything
+        said = next((line.strip() for line in str(err).splitlines() if line.strip()), "")
+        return f"{type(err).__name__}: {said}" if said else type(err).__name__
+    return None
+
+
 def missing_of_extra(extra: str, there: Callable[[str], bool] = found) -> list[str]:
     """The packages of ``extra`` whose module ``there`` does not find, in pyproject.toml's order."""
     return [package for package, module in EXTRAS[extra] if not there(module)]
 
 
-def extra_missing(extra: str, needs: str, there: Callable[[str], bool] = found) -> str | None:
-    """One line saying what ``needs`` (a command, say) lacks of ``extra``, every missing package at
-    once, and the command that installs them all; None when nothing is missing."""
-    missing = missing_of_extra(extra, there)
-    if not missing:
+def _name(package: str) -> str:
+    """A requirement's package name without its bound (``dask[distributed]>=2024.1``: ``dask[distributed]``)."""
+    return package.split(">=")[0]
+
+
+def extra_missing(extra: str, needs: str, unneeded: Collection[str] = (), there: Callable[[str], bool] = found,
+                  fails: Callable[[str], str | None] = import_failure) -> str | None:
+    """One line saying what ``needs`` (a command, say) lacks of ``extra`` but the modules
+    ``unneeded``: every missing package at once and the command that installs them all; else the
+    packages there whose import ``fails``, each with its error, and the command that upgrades them;
+    None when every one it needs imports."""
+    wanted = [(package, module) for package, module in EXTRAS[extra] if module not in unneeded]
+    missing = [package for package, module in wanted if not there(module)]
+    if missing:
+        names = ", ".join(map(_name, missing))
+        return f"{needs} needs {names} (callmonitor's [{extra}] extra): {install_hint(*missing)}"
+    failing = [(package, failure) for package, module in wanted if (failure := fails(module)) is not None]
+    if not failing:
         return None
-    names = ", ".join(package.split(">=")[0] for package in missing)
-    return f"{needs} needs {names} (callmonitor's [{extra}] extra): {install_hint(*missing)}"
+    said = "; ".join(f"{_name(package)} ({failure})" for package, failure in failing)
+    return (f"{needs} cannot import {said}, installed for callmonitor's [{extra}] extra: "
+            f"{install_hint('--upgrade', *(package for package, _ in failing))}")
 
 
 def recorded_source(direct_url: str | None) -> str | None:

@@ -1760,6 +1760,27 @@ def test_a_local_batch_without_cryptography_for_its_tls_is_one_line_and_exit_2_w
     assert not db.exists()
 
 
+def test_a_package_of_the_extra_installed_but_failing_to_import_is_one_line_and_exit_2_before_anything_is_scored(
+        tmp_path):
+    """A pyarrow that is there but raises as it is imported (built for another numpy, which prints
+    its pages on stderr first): the batch names it with its error in one line, and the command that
+    upgrades it, before the database is made or a call scored, not as a traceback once the table
+    is written."""
+    shadow = tmp_path / "shadow" / "pyarrow"
+    shadow.mkdir(parents=True)
+    (shadow / "__init__.py").write_text(
+        "import sys\nprint('A module that was compiled using NumPy 1.x cannot be run in NumPy 2.x', file=sys.stderr)\n"
+        "raise ImportError('numpy.core.multiarray failed to import\\n(and more)')\n", encoding="utf-8")
+    db, out = tmp_path / "e.db", tmp_path / "summary.parquet"
+    done = subprocess.run([PY, "-m", "monitor", "batch", str(ARCHIVE[0]), "--db", str(db), "--out", str(out)],
+                          capture_output=True, text=True, timeout=300, cwd=ROOT,
+                          env=dict(os.environ, PYTHONPATH=f"{tmp_path / 'shadow'}:{ROOT}"))
+    assert done.returncode == 2 and done.stderr.splitlines() == [
+        "call-monitor: error: batch cannot import pyarrow (ImportError: numpy.core.multiarray failed to import), "
+        f"installed for callmonitor's [batch] extra: {PY} -m pip install --upgrade 'pyarrow>=14'"], done.stderr
+    assert not db.exists() and not out.exists()
+
+
 def test_a_model_asked_for_without_transcribe_is_said_not_to_be_used(tmp_path):
     """``--model ko`` alone scores acoustic-only, as the help says: one line says so (replay says its
     ``--model`` with ``--no-transcribe`` the same way), rather than leaving the words to be missed."""

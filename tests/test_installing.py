@@ -127,3 +127,16 @@ def test_every_section_a_message_sends_the_user_to_is_a_heading_or_a_bold_paragr
         return any(line.startswith("#") and line.lstrip("#").strip() == section or line.startswith(f"**{section}")
                    for line in lines)
     assert [(doc, section) for doc, section in sent if not there(doc, section)] == []
+
+
+def test_a_package_of_the_extra_there_but_failing_to_import_is_named_with_its_error_and_the_upgrade_that_mends_it():
+    """An installed package whose import raises (a pyarrow built for another numpy, a distributed of
+    another dask) passes no check that only looks for it: its error is said, once every missing
+    package is installed."""
+    fails = {"pyarrow": "ImportError: numpy.core.multiarray failed to import"}.get
+    assert missing_packages(None, "summary.parquet", found, fails) == (
+        "batch cannot import pyarrow (ImportError: numpy.core.multiarray failed to import), installed for "
+        f"callmonitor's [batch] extra: {sys.executable} -m pip install --upgrade 'pyarrow>=14'")
+    assert missing_packages(None, "summary.csv", found, fails) is None  # a CSV table needs no pyarrow
+    assert missing_packages(None, "summary.parquet", lambda module: module != "tqdm", fails) == (
+        f"batch needs tqdm (callmonitor's [batch] extra): {sys.executable} -m pip install 'tqdm>=4.60'")

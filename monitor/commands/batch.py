@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Callable, Sequence
 
 from ..console import error, info, warning
 from ..files import name_text
-from ..installing import extra_missing, found, in_docs
+from ..installing import extra_missing, found, import_failure, in_docs
 from ..stops import stopped_by
 from .common import ExitStatus, add_config_options, add_leg_options, add_logging_options, exit_status_of, not_used
 
@@ -118,15 +118,18 @@ def _out_problem(out: str, inputs: Sequence[str], jobs: Sequence[CallJob], db: s
     return f"--out {out}: is {what}{named}, which the table would replace; give --out another file"
 
 
-def missing_packages(scheduler: str | None, out: str | None, there: Callable[[str], bool] = found) -> str | None:
+def missing_packages(scheduler: str | None, out: str | None, there: Callable[[str], bool] = found,
+                     fails: Callable[[str], str | None] = import_failure) -> str | None:
     """The packages of the ``[batch]`` extra a batch needs that ``there`` does not find, all in one
-    line with the command that installs them; None when none is missing. Dask's ``distributed`` and
-    ``tqdm`` always; ``cryptography`` for the TLS credentials of the local cluster, not with a
-    ``scheduler`` of a running one; ``pyarrow`` for a Parquet table ``out``."""
+    line with the command that installs them, else those whose import ``fails``, with the error
+    (:func:`~monitor.installing.extra_missing`): before anything is scored, not as a traceback once
+    a package is first imported; None when all import. Dask's ``distributed`` and ``tqdm`` always;
+    ``cryptography`` for the TLS credentials of the local cluster, not with a ``scheduler`` of a
+    running one; ``pyarrow`` for a Parquet table ``out``."""
     unneeded = {"cryptography"} if scheduler else set()
     if not (out or "").lower().endswith((".parquet", ".pq")):
         unneeded.add("pyarrow")
-    return extra_missing("batch", "batch", lambda module: module in unneeded or there(module))
+    return extra_missing("batch", "batch", unneeded, there, fails)
 
 
 def _progress_shown(args: argparse.Namespace) -> str | None:
