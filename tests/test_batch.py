@@ -1760,6 +1760,18 @@ def test_a_local_batch_without_cryptography_for_its_tls_is_one_line_and_exit_2_w
     assert not db.exists()
 
 
+def test_a_quiet_batch_or_one_whose_stderr_is_no_terminal_needs_no_tqdm(tmp_path):
+    """tqdm draws the progress bar, which a terminal alone is shown: a batch run by cron or with
+    --quiet scores without it, as before the extra was checked at once."""
+    short = tmp_path / "short.wav"
+    x, sr = sf.read(ARCHIVE[0], frames=8000 * 10)
+    sf.write(short, x, sr)
+    db = tmp_path / "e.db"
+    done = _batch_without(["tqdm"], str(short), "--workers", "1", "--quiet", "--db", str(db))
+    assert done.returncode == 0 and "tqdm" not in done.stderr, done.stderr
+    assert len(db_rows(db, "SELECT id FROM calls")) == 1
+
+
 def test_a_package_of_the_extra_installed_but_failing_to_import_is_one_line_and_exit_2_before_anything_is_scored(
         tmp_path):
     """A pyarrow that is there but raises as it is imported (built for another numpy, which prints

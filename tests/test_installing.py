@@ -95,16 +95,18 @@ def test_what_is_missing_of_an_extra_is_every_package_whose_module_is_not_found_
 
 
 def test_what_a_batch_lacks_of_its_extra_is_one_line_naming_the_packages_it_needs_there():
-    """cryptography for a local cluster's TLS alone, pyarrow for a Parquet table alone."""
+    """cryptography for a local cluster's TLS alone, pyarrow for a Parquet table alone, tqdm for a
+    progress bar alone (a terminal's, without --quiet)."""
     nothing = lambda module: False  # noqa: E731
-    assert missing_packages(None, "summary.parquet", nothing) == (
+    assert missing_packages(None, "summary.parquet", True, nothing) == (
         "batch needs dask[distributed], tqdm, pyarrow, cryptography (callmonitor's [batch] extra): "
         f"{sys.executable} -m pip install 'dask[distributed]>=2024.1' 'tqdm>=4.60' 'pyarrow>=14' 'cryptography>=38'")
-    assert missing_packages("tls://10.0.0.5:8786", "summary.csv", lambda module: module != "distributed") == (
+    assert missing_packages("tls://10.0.0.5:8786", "summary.csv", True, lambda module: module != "distributed") == (
         f"batch needs dask[distributed] (callmonitor's [batch] extra): {sys.executable} -m pip install "
         "'dask[distributed]>=2024.1'")
-    assert missing_packages("tls://10.0.0.5:8786", None, lambda module: module in {"distributed", "tqdm"}) is None
-    assert missing_packages(None, None, found) is None  # this interpreter has the extra
+    assert missing_packages("tls://10.0.0.5:8786", None, True, lambda module: module in {"distributed", "tqdm"}) is None
+    assert missing_packages(None, None, True, found) is None  # this interpreter has the extra
+    assert missing_packages(None, None, False, lambda module: module != "tqdm") is None
 
 
 def test_no_message_of_the_package_sends_the_user_to_docs_but_through_in_docs():
@@ -134,9 +136,9 @@ def test_a_package_of_the_extra_there_but_failing_to_import_is_named_with_its_er
     another dask) passes no check that only looks for it: its error is said, once every missing
     package is installed."""
     fails = {"pyarrow": "ImportError: numpy.core.multiarray failed to import"}.get
-    assert missing_packages(None, "summary.parquet", found, fails) == (
+    assert missing_packages(None, "summary.parquet", True, found, fails) == (
         "batch cannot import pyarrow (ImportError: numpy.core.multiarray failed to import), installed for "
         f"callmonitor's [batch] extra: {sys.executable} -m pip install --upgrade 'pyarrow>=14'")
-    assert missing_packages(None, "summary.csv", found, fails) is None  # a CSV table needs no pyarrow
-    assert missing_packages(None, "summary.parquet", lambda module: module != "tqdm", fails) == (
+    assert missing_packages(None, "summary.csv", True, found, fails) is None  # a CSV table needs no pyarrow
+    assert missing_packages(None, "summary.parquet", True, lambda module: module != "tqdm", fails) == (
         f"batch needs tqdm (callmonitor's [batch] extra): {sys.executable} -m pip install 'tqdm>=4.60'")

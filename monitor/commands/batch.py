@@ -118,15 +118,18 @@ def _out_problem(out: str, inputs: Sequence[str], jobs: Sequence[CallJob], db: s
     return f"--out {out}: is {what}{named}, which the table would replace; give --out another file"
 
 
-def missing_packages(scheduler: str | None, out: str | None, there: Callable[[str], bool] = found,
+def missing_packages(scheduler: str | None, out: str | None, bar: bool = True, there: Callable[[str], bool] = found,
                      fails: Callable[[str], str | None] = import_failure) -> str | None:
     """The packages of the ``[batch]`` extra a batch needs that ``there`` does not find, all in one
     line with the command that installs them, else those whose import ``fails``, with the error
     (:func:`~monitor.installing.extra_missing`): before anything is scored, not as a traceback once
-    a package is first imported; None when all import. Dask's ``distributed`` and ``tqdm`` always;
-    ``cryptography`` for the TLS credentials of the local cluster, not with a ``scheduler`` of a
-    running one; ``pyarrow`` for a Parquet table ``out``."""
+    a package is first imported; None when all import. Dask's ``distributed`` always; ``tqdm`` where
+    the progress is a ``bar`` (on a terminal, without --quiet); ``cryptography`` for the TLS
+    credentials of the local cluster, not with a ``scheduler`` of a running one; ``pyarrow`` for a
+    Parquet table ``out``."""
     unneeded = {"cryptography"} if scheduler else set()
+    if not bar:
+        unneeded.add("tqdm")
     if not (out or "").lower().endswith((".parquet", ".pq")):
         unneeded.add("pyarrow")
     return extra_missing("batch", "batch", unneeded, there, fails)
@@ -199,15 +202,16 @@ def _read_inputs(args: argparse.Namespace) -> _Inputs | ExitStatus:
     labels = _labels(args.labels, jobs)
     if isinstance(labels, ExitStatus):
         return labels
-    if problem := missing_packages(args.scheduler, args.out):
+    from ..batch.progress import PROGRESS_BAR  # a bar (tqdm) redrawn in place: on a terminal alone
+    bar = _progress_shown(args) == PROGRESS_BAR
+    if problem := missing_packages(args.scheduler, args.out, bar):
         error(problem)
         return ExitStatus.BAD_SETUP
     for note in named_again:
         warning(note)
     for problem in unsearched:
         error(problem)
-    from ..batch.progress import PROGRESS_BAR  # the check's line redrawn in place: on a terminal alone
-    unopened = unopenable(jobs, CHECK_QUIET_S if _progress_shown(args) == PROGRESS_BAR else None,
+    unopened = unopenable(jobs, CHECK_QUIET_S if bar else None,
                           unseen_to_workers=bool(args.scheduler))
     for problem in unopened.values():
         error(problem)
