@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import PERMISSIONS_BIND, ROOT, call_monitor
+from conftest import PERMISSIONS_BIND, ROOT, call_monitor, stored_alert
 
 from monitor.events import AlertClearedEvent, AlertEvent, CuesEvent, Word, WordsEvent
 from monitor.delivery import store_schema
@@ -234,7 +234,28 @@ def test_a_version_3_database_is_migrated_in_place_and_its_outbox_rows_keep_thei
             (1, None, 1), (raised.alert_id, memory_id, memory_id)]
     conn = sqlite3.connect(p)
     assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
-    assert [r[1] for r in conn.execute("PRAGMA table_info(deliveries)")][-1] == "posted_id"
+    assert [r[1] for r in conn.execute("PRAGMA table_info(deliveries)")][-2:] == ["posted_id", "posted_by"]
+
+
+def test_a_version_6_database_without_the_outbox_s_posted_by_gains_it_its_delivered_rows_none(tmp_path):
+    """``deliveries.posted_by`` (the daemon id a delivered post went under) came without a schema
+    version: a database of the release before gains it when opened, its delivered rows keep none
+    (the id the database posts under is given for them), and read as it is, it is read as none."""
+    p = tmp_path / "e.db"
+    with Store.open(p) as store:
+        store.mark_delivered(store.enqueue_delivery(stored_alert(store).alert_id, "http://127.0.0.1:9/hook"))
+    conn = sqlite3.connect(p)
+    conn.execute("ALTER TABLE deliveries DROP COLUMN posted_by")
+    conn.commit()
+    conn.close()
+    with Store.open_readonly(p) as store:
+        assert [(d.status, d.posted_by) for d in store.deliveries()] == [("delivered", None)]
+    with Store.open(p) as store:
+        assert [(d.status, d.posted_by) for d in store.deliveries()] == [("delivered", None)]
+        store.mark_delivered(store.enqueue_delivery(stored_alert(store).alert_id, "http://127.0.0.1:9/hook"),
+                             "unopened-5e1f")
+        assert [d.posted_by for d in store.deliveries()] == [None, "unopened-5e1f"]
+    assert sqlite3.connect(p).execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
 
 
 def test_an_alert_moved_to_a_new_url_where_it_has_a_row_already_keeps_the_id_it_was_posted_under(db):

@@ -1383,3 +1383,33 @@ def test_a_daemon_whose_report_link_the_console_leaves_out_says_so_once_and_beat
     finally:
         logger.removeHandler(handler)
         console.kill()
+
+
+def test_alerts_jsonl_gives_each_delivered_alert_the_daemon_id_its_post_went_under_as_its_outbox_row_keeps_it(
+        tmp_path, hook):
+    """A daemon started while its database could not be opened posts its whole run under an id of
+    its own (``unopened-...``), which the database does not hold as its id: the outbox row keeps the
+    id the delivering post went under, and ``alerts --jsonl`` gives it, the key the receiver has the
+    alert by; an alert not delivered yet is given the id the database posts under."""
+    from monitor.delivery.sinks.webhook import Identity
+    store = Store.open(tmp_path / "e.db")
+    sink = WebhookSink(store, hook.url, poll_s=0.05, identity=Identity("alice", "unopened-5e1f")).start()
+    try:
+        posted = stored_alert(store)
+        sink(posted)
+        assert wait_for(lambda: [d.status for d in store.deliveries()] == ["delivered"], 30), store.deliveries()
+    finally:
+        sink.close()
+    hook.up = False
+    waiting = stored_alert(store)
+    store.enqueue_delivery(waiting.alert_id, hook.url)
+    daemon_id = store.instance_id()
+    store.close()
+    done = call_monitor("alerts", "--jsonl", "--db", tmp_path / "e.db")
+    assert done.returncode == 0, done.stderr
+    exported = {row["alert_id"]: row for row in map(json.loads, done.stdout.splitlines())}
+    assert hook.received[0][1]["daemon_id"] == "unopened-5e1f"
+    assert (exported[posted.alert_id]["daemon_id"], exported[posted.alert_id]["posted_id"]) == (
+        "unopened-5e1f", posted.alert_id)
+    assert (exported[waiting.alert_id]["daemon_id"], exported[waiting.alert_id]["posted_id"]) == (
+        daemon_id, waiting.alert_id)

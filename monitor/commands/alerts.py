@@ -214,7 +214,7 @@ def _print_alerts(store: Store, alerts: list[StoredAlert], jsonl: bool, longest_
     ahead than ``longest_wait_s``, the sender's longest wait, due now) and its supervisor's
     acknowledgement: one line of text each, or one JSON object (``jsonl``). Raises StoreError
     before printing any when what it reads cannot be read."""
-    from ..delivery.delivered import ack_text, delivery_text, posted_as, word_text
+    from ..delivery.delivered import ack_text, delivery_text, posted_as, posted_under, word_text
     from ..delivery.sinks.terminal import call_clock
     from ..delivery.store_rows import recording_name
     sent = store.deliveries_of([a.alert_id for a in alerts])
@@ -233,7 +233,7 @@ def _print_alerts(store: Store, alerts: list[StoredAlert], jsonl: bool, longest_
             print(ev.to_json(created_at=stored.created_at, source=call.source if call else None,
                              agent_source=call.agent_file if call is not None else None,
                              deliveries=[_delivery_dict(d) for d in rows], posted_id=posted_as(rows),
-                             daemon_id=daemon_id if rows else None, agent=call.agent if call is not None else None,
+                             daemon_id=posted_under(rows, daemon_id), agent=call.agent if call is not None else None,
                              acked_by=ack.by if ack else None, acked_at=ack.at if ack else None, **_word_dict(word),
                              **_no_input_dict(call)))
             continue

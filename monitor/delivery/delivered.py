@@ -34,6 +34,17 @@ def posted_as(rows: list[Delivery]) -> int | None:
     return None if d is None else d.posts_as
 
 
+def posted_under(rows: list[Delivery], posting_id: str | None) -> str | None:
+    """The daemon id the alert is posted under: the one the post that delivered it went under, as
+    its outbox row keeps it (:attr:`Delivery.posted_by`), else ``posting_id``, the id the database
+    posts under (not delivered yet, or delivered by a release that kept none); None when it was
+    never queued."""
+    d = said_row(rows)
+    if d is None:
+        return None
+    return d.posted_by if d.status == "delivered" and d.posted_by is not None else posting_id
+
+
 def ack_text(ack: Ack, raised_at: float) -> str:
     """A supervisor's acknowledgement of an alert in words, its time dated unless on the day the alert
     was raised (``raised_at``), as the console's clock gave it."""

@@ -136,7 +136,7 @@ class Store:
         self._last_commit = time.monotonic()
         self._last_snapshot: dict[tuple[int, str], float] = {}
         self._read_state: FileState | None = None
-        self._posted_column: str | None = None  # how :attr:`_delivery_select` reads ``posted_id``, once known
+        self._posted_columns: str | None = None  # how :attr:`_delivery_select` reads ``posted_id``, ``posted_by``
         self._has_acks: bool | None = None  # whether table ``alert_acks`` is there (read as it is: maybe not), once known
         self._waits = True  # whether a statement waits the busy timeout for another program's lock (:meth:`wait_for_locks`)
         """A connection reading the file as immutable: the file's state from before it was opened
@@ -639,12 +639,13 @@ class Store:
     @property
     def _delivery_select(self) -> str:
         """The outbox rows with their alerts; ``posted_id`` NULL in a database read as it is from
-        before schema version 4 (:meth:`open_readonly` migrates nothing)."""
-        if self._posted_column is None:
+        before schema version 4, ``posted_by`` in one from before it came (:meth:`open_readonly`
+        migrates nothing)."""
+        if self._posted_columns is None:
             columns = {r[1] for r in self._read("PRAGMA table_info(deliveries)")}
-            self._posted_column = "d.posted_id" if "posted_id" in columns else "NULL"
+            self._posted_columns = ", ".join(f"d.{c}" if c in columns else "NULL" for c in ("posted_id", "posted_by"))
         return ("SELECT d.id, d.alert_id, d.target, d.status, d.attempts, d.next_attempt_at, d.last_error, "
-                f"d.delivered_at, {self._posted_column}, a.* FROM deliveries d JOIN alerts a ON a.id = d.alert_id")
+                f"d.delivered_at, {self._posted_columns}, a.* FROM deliveries d JOIN alerts a ON a.id = d.alert_id")
 
     def due_deliveries(self, now: float | None = None, limit: int = 100, target: str | None = None,
                        damaged: Callable[[int, StoreError], None] | None = None,
@@ -701,10 +702,12 @@ class Store:
                 out.setdefault(d.alert_id, []).append(d)
         return out
 
-    def mark_delivered(self, delivery_id: int) -> None:
+    def mark_delivered(self, delivery_id: int, posted_by: str | None = None) -> None:
+        """Record the post that delivered the row, made under the daemon id ``posted_by``
+        (:attr:`Delivery.posted_by`)."""
         self._write("UPDATE deliveries SET status = 'delivered', attempts = attempts + 1, "
-                    "delivered_at = ?, last_error = NULL WHERE id = ?",
-                    (self._clock(), delivery_id), commit=True)
+                    "delivered_at = ?, last_error = NULL, posted_by = ? WHERE id = ?",
+                    (self._clock(), posted_by, delivery_id), commit=True)
 
     def mark_failed(self, delivery_id: int, next_attempt_at: float | None, error: str, tries: int = 1) -> None:
         """Record ``tries`` failed attempts (more than one: made from memory before the row was
@@ -757,9 +760,9 @@ class Store:
                         attempts=int(_number(p, row, "attempts", r[4])),
                         next_attempt_at=_number(p, row, "next_attempt_at", r[5]), last_error=r[6],
                         delivered_at=_number(p, row, "delivered_at", r[7], null=True),
-                        posted_id=_whole(p, row, "posted_id", r[8]),
-                        raised_at=_number(p, f"alert {r[9]}", "created_at", r[17], null=True),
-                        alert=self._alert(r[9:]))
+                        posted_id=_whole(p, row, "posted_id", r[8]), posted_by=r[9] if isinstance(r[9], str) else None,
+                        raised_at=_number(p, f"alert {r[10]}", "created_at", r[18], null=True),
+                        alert=self._alert(r[10:]))
 
     # ------------------------------------------------------------------ acknowledgements
 

@@ -150,6 +150,10 @@ class Delivery:
     could not store when it was raised was posted from memory under an id of its own
     (:data:`MEMORY_ID_BASE`), which the supervisor console keys it
     by; every later post of it (in any run) keeps that id. None: posted under :attr:`alert_id`."""
+    posted_by: str | None = None
+    """The daemon id the post that delivered it went under (the id of the database on the machine,
+    or the one a daemon started while its database could not be opened posted its run under,
+    ``unopened-...``); None while it is not delivered, or delivered by an earlier release."""
 
     @property
     def posts_as(self) -> int:

@@ -44,7 +44,10 @@ alerts it deletes.
 database without it gains it when opened here (the calls stored before have none, NULL), and
 older releases still open one with it, since they read a call's columns by position (the first
 eight). A version for it would make them refuse the database ("of a newer callmonitor") for one
-name.
+name. ``deliveries.posted_by`` (the daemon id a delivered post went under: one made at a start
+the database could not be opened, ``unopened-...``, or the id before a console refused it) came
+the same way: the rows delivered before have none, NULL, and older releases name the outbox's
+columns they read.
 
 The ids of :data:`_IDS_KEPT` (calls, alerts, webhook deliveries) came the same way: each is given
 once in a database, never again after a purge deletes its row (SQLite's ``AUTOINCREMENT``; without
@@ -116,6 +119,7 @@ CREATE TABLE deliveries (
     created_at REAL NOT NULL,
     delivered_at REAL,
     posted_id INTEGER,                 -- the alert id posted when not alert_id (posted from memory first)
+    posted_by TEXT,                    -- the daemon id the delivering post went under, NULL before it
     UNIQUE (alert_id, target)
 );
 CREATE INDEX deliveries_due ON deliveries(status, next_attempt_at);
@@ -247,13 +251,18 @@ def _next_versions(p: Path, version: int, table: str) -> StoreError:
 
 
 def _has_agent(conn: sqlite3.Connection) -> bool:
-    return "agent" in {r[1] for r in conn.execute("PRAGMA table_info(calls)")}
+    """Whether the database has the columns that came without a version (:data:`SCHEMA_VERSION`):
+    ``calls.agent`` and ``deliveries.posted_by``."""
+    return ("agent" in {r[1] for r in conn.execute("PRAGMA table_info(calls)")}
+            and "posted_by" in {r[1] for r in conn.execute("PRAGMA table_info(deliveries)")})
 
 
 def _add_agent(conn: sqlite3.Connection) -> None:
-    """Add ``calls.agent`` (see :data:`SCHEMA_VERSION`) unless it is there."""
-    if not _has_agent(conn):
+    """Add ``calls.agent`` and ``deliveries.posted_by`` (see :data:`SCHEMA_VERSION`) unless there."""
+    if "agent" not in {r[1] for r in conn.execute("PRAGMA table_info(calls)")}:
         conn.execute("ALTER TABLE calls ADD COLUMN agent TEXT")
+    if "posted_by" not in {r[1] for r in conn.execute("PRAGMA table_info(deliveries)")}:
+        conn.execute("ALTER TABLE deliveries ADD COLUMN posted_by TEXT")
 
 
 def _keep_ids(conn: sqlite3.Connection) -> None:

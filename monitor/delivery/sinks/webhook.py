@@ -535,7 +535,7 @@ class WebhookSink:
                 if settled.error is not None:
                     self.store.mark_failed(row, None, settled.error)
                 elif not settled.posted_again:
-                    self.store.mark_delivered(row)
+                    self.store.mark_delivered(row, self._posted_by)
                 done.pop(0)
             while moving:
                 h = moving[0]
@@ -628,6 +628,13 @@ class WebhookSink:
     @property
     def identity(self) -> Identity | None:
         return None if self.sender is None else self.sender.identity
+
+    @property
+    def _posted_by(self) -> str | None:
+        """The daemon id the posts go under now, as the outbox keeps it with a delivered row
+        (:attr:`Delivery.posted_by`)."""
+        identity = self.identity
+        return None if identity is None else identity.daemon_id
 
     def _post(self, d: Delivery | _Held, target: Target | None = None) -> None:
         """Post ``d`` to ``target`` (default: the current one, read once)."""
@@ -765,7 +772,7 @@ class WebhookSink:
                     self.store.mark_failed(d.id, self.clock() + delay, self.last_error)
                     self._said_failure(target, d, attempts, delay, _refuses_the_alert(err))
                 continue
-            self.store.mark_delivered(d.id)
+            self.store.mark_delivered(d.id, self._posted_by)
             self.delivered += 1
             self.failing = False
             n += 1
