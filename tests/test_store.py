@@ -522,6 +522,21 @@ def test_a_database_made_before_keeps_its_records_and_gives_no_id_twice_once_ope
         assert store.instance_id() == daemon_id
 
 
+def test_a_database_copied_to_another_machine_and_read_there_gives_the_id_it_posted_under_on_the_first(tmp_path):
+    """``alerts --jsonl`` of a database copied to another machine (to look into a desktop's alerts):
+    its alerts went under the id made on the machine it came from, which it holds, so that is the id
+    it is read to post under, until a daemon there makes the copy's own."""
+    with Store.open(tmp_path / "e.db") as store:
+        first = store.instance_id("desk-7")
+    with Store.open_readonly(tmp_path / "e.db") as store:
+        assert (store.posting_id("desk-7"), store.posting_id("laptop")) == (first, first)
+    with Store.open(tmp_path / "e.db") as store:
+        own = store.instance_id("laptop")
+        assert own != first and (store.posting_id("laptop"), store.posting_id("desk-7")) == (own, first)
+    with Store.open(tmp_path / "fresh.db") as store:
+        assert store.posting_id("laptop") is None  # no id made: nothing was posted from it
+
+
 def test_the_daemon_id_is_bound_to_its_machine_so_a_database_copied_to_another_takes_its_own(tmp_path, monitor_logs):
     """A desktop image cloned with its database: on the machine the id was made on, the daemon keeps
     it through restarts; on another (another machine id) the copy takes an id of its own, said in one

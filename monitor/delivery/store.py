@@ -1112,8 +1112,9 @@ class Store:
     def posting_id(self, machine: str | None = None) -> str | None:
         """The daemon id this database posts under on this machine (``machine``, default
         :func:`this_machine`), as :meth:`instance_id` gives it, read without writing (a database
-        opened read-only); None while none was made for this machine (no daemon or replay with a
-        webhook used the database here yet)."""
+        opened read-only); where none was made for this machine, the id it posted under on the
+        machine it was first used on (a database copied here and read, say: its alerts went under
+        that id); None while the database has no id (no daemon or replay with a webhook used it)."""
         machine = this_machine() if machine is None else machine
         with self._lock:
             if not self._read("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'"):
@@ -1121,7 +1122,7 @@ class Store:
             made = {str(k): str(v) for k, v in self._read("SELECT key, value FROM meta WHERE key LIKE 'instance_%'")}
             if "instance_id" not in made or "instance_machine" not in made:
                 return made.get("instance_id")  # an earlier release's id, which this machine keeps
-            return made.get(self._id_key(made["instance_machine"], machine))
+            return made.get(self._id_key(made["instance_machine"], machine), made["instance_id"])
 
     def renew_instance_id(self, refused: str, machine: str | None = None) -> str:
         """A new id in place of ``refused``, this machine's id, which a supervisor console refused as
