@@ -106,8 +106,9 @@ class CallPipeline:
                  transcribers: dict[str, Transcriber] | None = None, phrase_matcher: PhraseMatcher | None = None,
                  words_in_step: bool = False, channels: Mapping[str, int] | None = None, agent: str | None = None,
                  sources: Mapping[str, str] | None = None, words_may_join: bool = False,
-                 agent_file: str | None = None) -> None:
-        """``agent_file``: the agent's leg's own recording, of a call of two files (``source`` the
+                 agent_file: str | None = None, named: str | None = None) -> None:
+        """``named``: the recording as its lines name it (a replayed file as typed; default:
+        ``source``, which the call keeps, by its absolute path for a replayed file). ``agent_file``: the agent's leg's own recording, of a call of two files (``source`` the
         caller's), kept by its absolute path with the stored summary (:data:`~monitor.events.AGENT_RECORDING`); ``channels``: the recording's channel of each leg (a file source's ``channels``), kept
         with the stored call so that its report reads the legs from the right channels; ``agent``:
         a live call's agent, kept with it so that its report names them; ``sources``: a live call's
@@ -120,6 +121,8 @@ class CallPipeline:
         self.legs = legs
         self.store = StoreGuard(store) if isinstance(store, Store) else store
         self.source = source
+        self.named = source if named is None else named
+        """The call's recording as the lines the call says name it (:class:`StatusEvent`, logs)."""
         self.started_at = started_at
         """When the call started (unix seconds), as the store keeps it; None: when the store began it."""
         self.agent_file = None if agent_file is None else os.path.abspath(agent_file)
@@ -172,7 +175,8 @@ class CallPipeline:
         absolute path and fingerprint, and the :attr:`series` its report will read (kept for a stored
         replayed recording, or when ``keep_series``)."""
         # a recording is stored by its absolute path, so that a report of the call finds its audio
-        # from any working folder (events and the summary keep the name it was given by)
+        # from any working folder (the summary keeps ``source`` as given, which replay makes absolute;
+        # the lines the call says name it as :attr:`named`)
         replayed = bool(source) and os.path.isfile(source)
         stored = os.path.abspath(source) if replayed else source
         # what the recording is (a sampled hash, 8 MiB read at most), so that its report knows it from
@@ -433,7 +437,7 @@ class CallPipeline:
                     and too_quiet(tally.level_db, floor, tally.speech_s, least):
                 raise_it = raise_live(self.sources.get(leg)) if live else RAISE_RECORDING
                 said = self._said_quiet[leg] = quiet_phrase(f"the {leg}'s leg", tally.level_db, floor, raise_it)
-                out.append(StatusEvent(t=round(t, 3), level="warning", message=f"{self.source or 'the call'}: {said}"))
+                out.append(StatusEvent(t=round(t, 3), level="warning", message=f"{self.named or 'the call'}: {said}"))
         return out
 
     def legs_swapped(self) -> str | None:
@@ -573,7 +577,7 @@ class CallPipeline:
                 self.cues.forget_words()
             self.recognizer_errors.append(str(err))
             log.warning("call %s (%s): speech recognition failed (%s); the call goes on without "
-                        "transcription of the %s leg", self.call_id, self.source, err, leg,
+                        "transcription of the %s leg", self.call_id, self.named, err, leg,
                         extra={RECOGNIZER_FAILURE: True})
             return instead
 

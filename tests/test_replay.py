@@ -1045,6 +1045,22 @@ def test_a_call_too_quiet_to_measure_is_warned_of_once_for_each_quiet_leg(tmp_pa
                                                         [str(quiet), "the agent's leg is too quiet to measure"]]
 
 
+def test_a_too_quiet_warning_names_the_recording_as_typed_in_text_and_json_lines_its_summary_by_its_path(tmp_path):
+    """The call keeps a replayed file by its absolute path (its summary's ``file`` gives it so), but
+    the warning lines say it as the user typed it, as replay's other lines do."""
+    x, sr = sf.read(CALLS / "normal_8k.wav")
+    sf.write(tmp_path / "quiet.wav", x * 0.01, sr)
+    text = here("replay", "--no-transcribe", "--db", tmp_path / "e.db", "quiet.wav", cwd=tmp_path)
+    assert text.returncode == 0, text.stderr
+    said = [line for line in text.stdout.splitlines() if "too quiet to measure" in line]
+    assert [line.split(": ")[1] for line in said] == ["quiet.wav", "quiet.wav"], said
+    lines = here("replay", "--no-transcribe", "--jsonl", "--db", tmp_path / "e.db", "quiet.wav", cwd=tmp_path)
+    events = [json.loads(line) for line in lines.stdout.splitlines()]
+    quiet = [e["message"] for e in events if e["type"] == "status" and "too quiet" in e["message"]]
+    assert len(quiet) == 2 and all(m.startswith("quiet.wav: ") for m in quiet), quiet
+    assert [e["file"] for e in events if e["type"] == "call_summary"] == [str(tmp_path / "quiet.wav")]
+
+
 def test_a_leg_heard_as_speech_for_a_moment_is_not_judged_too_quiet_live_or_replayed(tmp_path):
     """A stream's first seconds cut off as a call of their own (a late ``call start``): the
     caller's leg holds line noise after the digital zero before the stream, 0.2 s of it heard as

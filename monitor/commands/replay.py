@@ -400,7 +400,7 @@ def _begin_call(path: str, args: argparse.Namespace, cfg, store,
         warning(f"{path}: {unread}")
     extra = transcription.for_call(src.rate, src.legs) if transcription else {}
     return src, CallPipeline(cfg, src.rate, src.legs, store=store, source=os.path.abspath(path),  # as the agent's
-                             channels=src.channels, agent_file=args.agent, **extra)
+                             named=path, channels=src.channels, agent_file=args.agent, **extra)
 
 
 def _feed_call(path: str, src: Recording, pipeline: CallPipeline, sinks: list, progress: Progress,
