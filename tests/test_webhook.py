@@ -1413,3 +1413,24 @@ def test_alerts_jsonl_gives_each_delivered_alert_the_daemon_id_its_post_went_und
         "unopened-5e1f", posted.alert_id)
     assert (exported[waiting.alert_id]["daemon_id"], exported[waiting.alert_id]["posted_id"]) == (
         daemon_id, waiting.alert_id)
+
+
+def test_two_alerts_posted_from_memory_of_a_call_not_stored_each_carry_a_delivery_header_of_their_own(tmp_path, hook):
+    """Two alerts of one kind at one second of a call the database could not store (no call id):
+    each post carries its own ``X-Callmonitor-Delivery`` (a receiver taking a retried post once by it
+    would drop the second alert), the same on every retry of it."""
+    seen = []
+    hook.refuses = lambda post: (seen.append((post["alert_id"], hook.headers[-1]["X-Callmonitor-Delivery"]))
+                                 or (503 if len(seen) <= 2 else None))
+    store = Store.open(tmp_path / "e.db")
+    sink = WebhookSink(store, hook.url, poll_s=0.05, backoff_s=0.1, max_backoff_s=0.2).start()
+    try:
+        for _ in range(2):
+            sink(AlertEvent(t=12.0, kind="long_pauses", severity="warning", message="m"))
+        assert wait_for(lambda: len(hook.received) == 2, 30), seen
+    finally:
+        sink.close()
+        store.close()
+    tags = {alert_id: {tag for posted, tag in seen if posted == alert_id} for alert_id, _ in seen}
+    assert len(seen) == 4 and len(tags) == 2, seen  # each refused once, then taken
+    assert all(posted == {f"memory-{alert_id}"} for alert_id, posted in tags.items()), tags

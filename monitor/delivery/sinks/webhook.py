@@ -638,7 +638,7 @@ class WebhookSink:
 
     def _post(self, d: Delivery | _Held, target: Target | None = None) -> None:
         """Post ``d`` to ``target`` (default: the current one, read once)."""
-        tag = str(d.id) if isinstance(d, Delivery) else f"memory-{d.alert.call_id}-{d.alert.kind}-{d.alert.t}"
+        tag = str(d.id) if isinstance(d, Delivery) else f"memory-{d.memory_id}"  # one per alert held
         try:
             call = self._call(d.alert.call_id)
         except StoreError:  # the database is failing: post without the call's start and recording
