@@ -120,12 +120,43 @@ def extra_missing(extra: str, needs: str, unneeded: Collection[str] = (), there:
 
 def recorded_source(direct_url: str | None) -> str | None:
     """What pip installed callmonitor from, by the ``direct_url.json`` it wrote (PEP 610): a local
-    file or folder by its path, anything else as a direct reference; None without a record (an
-    index's package)."""
-    url = json.loads(direct_url).get("url", "") if direct_url else ""
-    if url.startswith("file://"):
-        return unquote(urlparse(url).path)
-    return f"{DISTRIBUTION} @ {url}" if url else None
+    file or folder by its path, anything else as the direct reference pip would write of it
+    (:func:`_direct_reference`: a VCS checkout by its commit); None without a record (an index's
+    package) or with one that is not such a record."""
+    try:
+        record = json.loads(direct_url) if direct_url else None
+    except ValueError:
+        return None
+    url = record.get("url") if isinstance(record, dict) else None
+    if not isinstance(url, str) or not url:
+        return None
+    subdirectory = record.get("subdirectory")
+    subdirectory = subdirectory if isinstance(subdirectory, str) and subdirectory else None
+    if url.startswith("file://") and "vcs_info" not in record:
+        path = unquote(urlparse(url).path)
+        return str(Path(path, subdirectory)) if subdirectory else path
+    reference = _direct_reference(record, url, subdirectory)
+    return None if reference is None else f"{DISTRIBUTION} @ {reference}"
+
+
+def _direct_reference(record: dict, url: str, subdirectory: str | None) -> str | None:
+    """The PEP 440 direct reference of a ``direct_url.json`` ``record`` of ``url``, as pip writes it
+    (``pip freeze``): a VCS checkout as ``VCS+URL@COMMIT`` (PEP 610 drops the ``git+`` from the
+    URL), an archive with its hash; ``#subdirectory=`` where the project lies in one. None for a
+    VCS record without its VCS or commit."""
+    fragments = []
+    vcs = record.get("vcs_info")
+    archive = record.get("archive_info")
+    if vcs is not None:
+        kind, commit = (vcs.get("vcs"), vcs.get("commit_id")) if isinstance(vcs, dict) else (None, None)
+        if not (isinstance(kind, str) and kind and isinstance(commit, str) and commit):
+            return None
+        url = f"{kind}+{url}@{commit}"
+    elif isinstance(archive, dict) and isinstance(archive.get("hash"), str):
+        fragments.append(archive["hash"])
+    if subdirectory:
+        fragments.append(f"subdirectory={subdirectory}")
+    return url + (f"#{'&'.join(fragments)}" if fragments else "")
 
 
 def installed_from() -> str:

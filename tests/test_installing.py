@@ -142,3 +142,26 @@ def test_a_package_of_the_extra_there_but_failing_to_import_is_named_with_its_er
     assert missing_packages(None, "summary.csv", True, found, fails) is None  # a CSV table needs no pyarrow
     assert missing_packages(None, "summary.parquet", True, lambda module: module != "tqdm", fails) == (
         f"batch needs tqdm (callmonitor's [batch] extra): {sys.executable} -m pip install 'tqdm>=4.60'")
+
+
+def test_a_vcs_install_is_named_by_the_direct_reference_pip_writes_of_it_its_commit_and_subdirectory():
+    """PEP 610 records a git checkout's URL without its ``git+``, its commit apart: the hint puts
+    them together as pip does (``pip freeze``), with the subdirectory the project lies in."""
+    git = ('{"url": "https://git.example/it/callmonitor.git", "subdirectory": "app", '
+           '"vcs_info": {"vcs": "git", "commit_id": "3e6760b0aa", "requested_revision": "main"}}')
+    assert recorded_source(git) == "callmonitor @ git+https://git.example/it/callmonitor.git@3e6760b0aa#subdirectory=app"
+    assert callmonitor_with("batch", recorded_source(git)) == (
+        "callmonitor[batch] @ git+https://git.example/it/callmonitor.git@3e6760b0aa#subdirectory=app")
+    local_git = '{"url": "file:///home/it/callmonitor", "vcs_info": {"vcs": "git", "commit_id": "3e6760b0aa"}}'
+    assert recorded_source(local_git) == "callmonitor @ git+file:///home/it/callmonitor@3e6760b0aa"
+    archive = '{"url": "https://wheels.example/c.whl", "archive_info": {"hash": "sha256=ab12"}}'
+    assert recorded_source(archive) == "callmonitor @ https://wheels.example/c.whl#sha256=ab12"
+    assert recorded_source('{"url": "file:///home/it/repo", "dir_info": {}, "subdirectory": "app"}') == (
+        "/home/it/repo/app")
+
+
+def test_a_malformed_direct_url_record_gives_no_source_so_the_hint_names_this_releases_wheel_not_a_traceback():
+    """installed_from names this release's wheel where the record gives no source."""
+    for broken in ("{", "[]", '"text"', '{"url": 3}', '{"url": ""}', '{"url": "https://g.example/c.git", '
+                   '"vcs_info": {"vcs": "git"}}', '{"url": "https://g.example/c.git", "vcs_info": []}'):
+        assert recorded_source(broken) is None, broken
