@@ -1061,6 +1061,17 @@ def test_a_too_quiet_warning_names_the_recording_as_typed_in_text_and_json_lines
     assert [e["file"] for e in events if e["type"] == "call_summary"] == [str(tmp_path / "quiet.wav")]
 
 
+def test_a_file_replayed_twice_under_two_names_is_named_on_each_summary_line_as_typed_there(tmp_path):
+    """``replay short.wav ./short.wav``: one recording, one absolute path, two calls; each summary
+    line names its call's file as it was typed for it."""
+    x, sr = sf.read(CALLS / "normal_8k.wav", frames=8000 * 10)
+    sf.write(tmp_path / "short.wav", x, sr)
+    done = here("replay", "--no-transcribe", "--db", tmp_path / "e.db", "short.wav", "./short.wav", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    named = [line.split(":")[0] for line in done.stdout.splitlines() if line.startswith("== ")]
+    assert named == ["== short.wav (call 1)", "== ./short.wav (call 2)"], done.stdout
+
+
 def test_a_leg_heard_as_speech_for_a_moment_is_not_judged_too_quiet_live_or_replayed(tmp_path):
     """A stream's first seconds cut off as a call of their own (a late ``call start``): the
     caller's leg holds line noise after the digital zero before the stream, 0.2 s of it heard as

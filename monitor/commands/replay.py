@@ -298,7 +298,7 @@ def _replay_into_sinks(args: argparse.Namespace, cfg: Config, token: str | None,
     from ..delivery.store_guard import PendingStore, StoreGuard
     from .run import start_webhook
     sinks: list[JsonlSink | HumanSink | WebhookSink] = [
-        JsonlSink() if args.jsonl else HumanSink(bell=cfg.delivery.bell, typed=_typed(args))]
+        JsonlSink() if args.jsonl else HumanSink(bell=cfg.delivery.bell)]
     webhook = start_webhook(cfg, store, token) if _posting(args) else None
     if webhook is not None:
         sinks.append(webhook)
@@ -365,14 +365,19 @@ def _replay_files(paths: list[str], args: argparse.Namespace, cfg, store, transc
             failed += 1
             continue
         begun += 1
+        _name_as_typed(sinks, path, args.agent)
         failed += not _feed_call(path, *call, sinks, progress, args.hold)
     return failed
 
 
-def _typed(args: argparse.Namespace) -> dict[str, str]:
-    """The recordings as typed (the agent's file too), by the absolute paths their calls keep: the
-    summary line names them so."""
-    return {os.path.abspath(p): p for p in (*args.files, *([args.agent] if args.agent else []))}
+def _name_as_typed(sinks: list, path: str, agent: str | None) -> None:
+    """The terminal's summary line of the call of ``path`` (and ``agent``'s file) names them as
+    typed for this call, by the absolute paths the call keeps: a file named twice in two ways
+    (``short.wav ./short.wav``) is named each time as it was typed then."""
+    from ..delivery.sinks.terminal import HumanSink
+    for sink in sinks:
+        if isinstance(sink, HumanSink):
+            sink.typed = {os.path.abspath(p): p for p in (path, *([agent] if agent else []))}
 
 
 def _begin_call(path: str, args: argparse.Namespace, cfg, store,
