@@ -69,6 +69,12 @@ def extra_packages(extra: str) -> list[str]:
     return [package for package, _ in EXTRAS[extra]]
 
 
+def requirement(module: str) -> str:
+    """The package of an extra (:data:`EXTRAS`) imported as ``module``, as pyproject.toml declares
+    it and pip takes it (``pyarrow``: ``pyarrow>=14``)."""
+    return next(package for packages in EXTRAS.values() for package, imported in packages if imported == module)
+
+
 def found(module: str) -> bool:
     """Whether the top-level ``module`` is there to import (:func:`importlib.util.find_spec`, which
     imports nothing)."""

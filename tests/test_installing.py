@@ -14,7 +14,7 @@ from conftest import CALLS, PY, ROOT
 from monitor.release import RELEASE
 from monitor.commands.batch import missing_packages
 from monitor.installing import (EXTRAS, WHEEL, WORKERS_PYTHON, callmonitor_with, found, in_docs, install_hint,
-                                installed_from, missing_of_extra, on_each_worker, recorded_source)
+                                installed_from, missing_of_extra, on_each_worker, recorded_source, requirement)
 
 
 def test_an_install_hint_runs_the_pip_of_the_python_running_callmonitor_each_requirement_quoted():
@@ -165,3 +165,10 @@ def test_a_malformed_direct_url_record_gives_no_source_so_the_hint_names_this_re
     for broken in ("{", "[]", '"text"', '{"url": 3}', '{"url": ""}', '{"url": "https://g.example/c.git", '
                    '"vcs_info": {"vcs": "git"}}', '{"url": "https://g.example/c.git", "vcs_info": []}'):
         assert recorded_source(broken) is None, broken
+
+
+def test_a_hint_for_one_package_of_an_extra_names_it_as_the_extra_declares_it():
+    """One declaration of each package (:data:`EXTRAS`): the report's help and a Parquet table's
+    reader ask for the release the extra holds to."""
+    assert (requirement("matplotlib"), requirement("pyarrow"), requirement("distributed")) == (
+        "matplotlib>=3.7", "pyarrow>=14", "dask[distributed]>=2024.1")

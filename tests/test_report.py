@@ -1492,7 +1492,7 @@ def test_missing_matplotlib_is_one_line_installing_matplotlib_not_pypis_callmoni
     with pytest.raises(SystemExit):
         cli.main(["report", "--help"])
     helped = " ".join(capsys.readouterr().out.split())
-    assert f"{sys.executable} -m pip install matplotlib" in helped and "pip install callmonitor" not in helped
+    assert f"{sys.executable} -m pip install 'matplotlib>=3.7'" in helped and "pip install callmonitor" not in helped
 
 
 def test_unknown_call_from_api(det):

@@ -183,12 +183,16 @@ def _write_parquet(fh: BinaryIO, cols: list[str], rows: list[dict[str, Any]]) ->
     pq.write_table(pa.table(arrays), fh)
 
 
+PARQUET_SUFFIXES = (".parquet", ".pq")
+"""The extensions of a Parquet table (any case)."""
+
+
 def table_format(path: str) -> str:
     """"csv" or "parquet" from the extension; TableError otherwise."""
     ext = os.path.splitext(path)[1].lower()
     if ext == ".csv":
         return "csv"
-    if ext in (".parquet", ".pq"):
+    if ext in PARQUET_SUFFIXES:
         return "parquet"
     raise TableError(f"{path}: the table must end in .csv or .parquet")
 

@@ -127,10 +127,11 @@ def missing_packages(scheduler: str | None, out: str | None, bar: bool = True, t
     the progress is a ``bar`` (on a terminal, without --quiet); ``cryptography`` for the TLS
     credentials of the local cluster, not with a ``scheduler`` of a running one; ``pyarrow`` for a
     Parquet table ``out``."""
+    from ..batch.table import PARQUET_SUFFIXES
     unneeded = {"cryptography"} if scheduler else set()
     if not bar:
         unneeded.add("tqdm")
-    if not (out or "").lower().endswith((".parquet", ".pq")):
+    if not (out or "").lower().endswith(PARQUET_SUFFIXES):
         unneeded.add("pyarrow")
     return extra_missing("batch", "batch", unneeded, there, fails)
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from ..console import error, info, warning
 from ..files import name_text
-from ..installing import install_hint
+from ..installing import install_hint, requirement
 from ..stops import stopped_by
 from .common import (ExitStatus, add_call_options, add_config_options, add_hold_option, agent_file_option, call_id,
                      not_used)
@@ -28,7 +28,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                                    "baseline, alerts with evidence and actions (a stored call's with "
                                    "their webhook delivery and a supervisor's acknowledgement, as `call-monitor alerts` "
                                    "says them), transcript. "
-                                   f"Needs matplotlib ({install_hint('matplotlib')}).")
+                                   f"Needs matplotlib ({install_hint(requirement('matplotlib'))}).")
     p.add_argument("target", metavar="FILE_OR_CALL_ID", nargs="?",
                    help="a recording (WAV, FLAC, OGG, MP3) or the id of a stored call")
     p.add_argument("--call", type=call_id, metavar="ID",

@@ -34,7 +34,7 @@ from ..cue_registry import cue
 from ..delivery.store_files import no_database_there
 from ..events import NO_SPEECH_S
 from ..files import make_private_folder
-from ..installing import install_hint
+from ..installing import install_hint, requirement
 from ..local_time import local_text
 from .data import ReportError
 from .figure import MUTED, SEVERITY_COLOURS, _pyplot, fmt_time
@@ -91,7 +91,7 @@ def read_table(path: str) -> list[dict[str, Any]]:
     except UnicodeDecodeError:
         raise ReportError(_not_utf8(path)) from None
     except ImportError:
-        raise ReportError(f"{path}: reading Parquet needs pyarrow ({install_hint('pyarrow')})") from None
+        raise ReportError(f"{path}: reading Parquet needs pyarrow ({install_hint(requirement('pyarrow'))})") from None
     except PermissionError:
         raise ReportError(f"{path}: cannot read the batch table (permission denied)") from None
     except Exception as err:  # noqa: BLE001 - csv, unicode and arrow errors alike: one line
