@@ -133,7 +133,9 @@ def recorded_source(direct_url: str | None) -> str | None:
         record = json.loads(direct_url) if direct_url else None
     except ValueError:
         return None
-    url = record.get("url") if isinstance(record, dict) else None
+    if not isinstance(record, dict):
+        return None
+    url = record.get("url")
     if not isinstance(url, str) or not url:
         return None
     subdirectory = record.get("subdirectory")
