@@ -1474,9 +1474,9 @@ def test_a_socket_in_a_folder_others_may_write_is_warned_of(tmp_path):
 
 
 def test_a_socket_in_a_folder_a_group_may_write_is_warned_of_as_the_runtime_folder_is_passed_over(tmp_path):
-    """The judgement that passes over a ``/run/user/UID`` a group may write for the default socket
-    (``monitor.config.sockets.folder_not_own``) is the one that warns of a ``daemon.status_socket``
-    there."""
+    """A ``daemon.status_socket`` in a folder a group other than the user's own private group may
+    write is warned of (``monitor.files.folder_not_own``), as a ``/run/user/UID`` a group may write is
+    passed over for the default socket."""
     import grp
     from monitor.delivery.status_socket import shared_folder_warning
     team = tmp_path / "team"

@@ -9,7 +9,6 @@ import os
 import stat
 from typing import Mapping
 
-from ..files import folder_not_own
 
 SOCKET_NAME = "callmonitor.sock"
 """The default status socket's name in the user's runtime folder."""
@@ -33,15 +32,16 @@ def socket_length_problem(path: str) -> str | None:
 
 def login_runtime_dir(uid: int, base: str = LOGIN_RUNTIME_BASE) -> str | None:
     """``base/UID``, the runtime folder logind makes for the user ``uid``, when it is a folder (no
-    link) that ``uid`` owns and no one else may write (as logind makes it, 0700); None otherwise: a
-    socket in a folder another user owns or may write could be theirs, planted there
-    (:func:`folder_not_own`)."""
+    link) that ``uid`` owns and no one else may write (as logind makes it, 0700: no group either, not
+    even the user's own private group, which :func:`~monitor.files.folder_not_own` lets pass in a folder the user
+    made); None otherwise: a socket in a folder another user owns or may write could be theirs,
+    planted there."""
     path = os.path.join(base, str(uid))
     try:
         st = os.lstat(path)
     except OSError:
         return None
-    if not stat.S_ISDIR(st.st_mode) or st.st_uid != uid or folder_not_own(st, uid):
+    if not stat.S_ISDIR(st.st_mode) or st.st_uid != uid or st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
         return None
     return path
 

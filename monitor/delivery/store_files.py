@@ -220,7 +220,8 @@ def others_may_read_database(path: str | os.PathLike[str], what: str) -> str | N
     names it."""
     p = Path(path).expanduser()
     wal = wal_beside(p)
-    beside = [f for f in (wal, wal.with_name(wal.name.removesuffix("-wal") + "-shm")) if not f.is_symlink()]
+    # os.path.islink: False where the folder may not be entered (Path.is_symlink raises there)
+    beside = [f for f in (wal, wal.with_name(wal.name.removesuffix("-wal") + "-shm")) if not os.path.islink(f)]
     return others_may_read(p, what, beside=beside)
 
 
