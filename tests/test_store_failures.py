@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 import numpy as np
 import pytest
@@ -859,20 +859,12 @@ def test_calls_left_open_are_closed_once_the_database_works_again_not_only_at_th
 # --------------------------------------------------------------------------- retention
 
 
-def test_a_daemon_started_on_a_locked_database_listens_at_once_and_leaves_its_purge_to_the_next(
-        tmp_path, monitor_logs):
-    """The daemon starts on a database another program holds (``sqlite3 DB "BEGIN EXCLUSIVE;"``), a call
-    older than ``storage.retention_days`` in it: its purge at the start waited SQLite's 2 s for the
-    lock before the capture loop took its first audio. It now tries without waiting, says in one line
-    that the old calls are not purged and that the next purge (a day later) tries again, and listens
-    at once; the old call stays meanwhile."""
-    from monitor.daemon import Daemon
-    from monitor.daemon_recent import PURGE_EVERY_S
+def started_under_a_lock(db: Path, store: Store) -> tuple[Any, float]:
+    """A daemon on ``store`` (at ``db``) run over 3 s of silence while another program holds the
+    database (``sqlite3 DB "BEGIN EXCLUSIVE;"``), and how long after its start its capture took the
+    first audio."""
     from monitor.capture.sources import Chunk
-    db = tmp_path / "e.db"
-    store = Store.open(db)
-    old = store.start_call("live:caller=softphone.monitor", time.time() - 40 * 86400)
-    store.end_call(old, 60.0, {}, time.time() - 40 * 86400 + 60)
+    from monitor.daemon import Daemon
     seen: dict = {}
 
     class Silence:
@@ -886,12 +878,27 @@ def test_a_daemon_started_on_a_locked_database_listens_at_once_and_leaves_its_pu
         def stop(self):
             pass
 
-    cfg = load_config(overrides={"storage.db": str(db)}, user_config=False)
-    daemon = Daemon(cfg, Silence(), store, {})
+    daemon = Daemon(load_config(overrides={"storage.db": str(db)}, user_config=False), Silence(), store, {})
     with locked_by_sqlite3(db):
         seen["started"] = time.monotonic()
         daemon.run()
-    assert seen["listening after"] < 1.0, seen
+    return daemon, seen["listening after"]
+
+
+def test_a_daemon_started_on_a_locked_database_listens_at_once_and_leaves_its_purge_to_the_next(
+        tmp_path, monitor_logs):
+    """The daemon starts on a database another program holds (``sqlite3 DB "BEGIN EXCLUSIVE;"``), a call
+    older than ``storage.retention_days`` in it: its purge at the start waited SQLite's 2 s for the
+    lock before the capture loop took its first audio. It now tries without waiting, says in one line
+    that the old calls are not purged and that the next purge (a day later) tries again, and listens
+    at once; the old call stays meanwhile."""
+    from monitor.daemon_recent import PURGE_EVERY_S
+    db = tmp_path / "e.db"
+    store = Store.open(db)
+    old = store.start_call("live:caller=softphone.monitor", time.time() - 40 * 86400)
+    store.end_call(old, 60.0, {}, time.time() - 40 * 86400 + 60)
+    daemon, listening_after = started_under_a_lock(db, store)
+    assert listening_after < 1.0
     said = [(level, m) for level, m in monitor_logs if "purge" in m]
     assert said == [("warning", f"old calls not purged: {db}: the database is locked by another program (not waited "
                                 "for); the next purge (at the next start, or in 24 h) tries again")], said
@@ -908,30 +915,11 @@ def test_a_daemon_started_after_a_crash_on_a_locked_database_listens_at_once_and
     first attempt, which waited SQLite's 2 s for another program's lock before the capture took its
     first audio. It now fails at once (one error line, saying it did not wait), the capture listens at
     once, and the call is closed as interrupted once the database works again."""
-    from monitor.daemon import Daemon
-    from monitor.capture.sources import Chunk
     db = tmp_path / "e.db"
     store = Store.open(db)
     left_open = store.start_call("live:caller=softphone.monitor", time.time() - 600)
-    seen: dict = {}
-
-    class Silence:
-        rate, legs = 8000, ("caller",)
-
-        def chunks(self):
-            seen["listening after"] = time.monotonic() - seen["started"]
-            for i in range(3):
-                yield Chunk(i * 1.0, np.zeros((8000, 1), np.float32))
-
-        def stop(self):
-            pass
-
-    cfg = load_config(overrides={"storage.db": str(db)}, user_config=False)
-    daemon = Daemon(cfg, Silence(), store, {})
-    with locked_by_sqlite3(db):
-        seen["started"] = time.monotonic()
-        daemon.run()
-    assert seen["listening after"] < 1.0, seen
+    daemon, listening_after = started_under_a_lock(db, store)
+    assert listening_after < 1.0
     errors = [m for level, m in monitor_logs if level == "error"]
     assert errors and errors[0].startswith(f"{db}: the database is locked by another program (not waited for); "), \
         errors
