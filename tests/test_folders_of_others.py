@@ -145,6 +145,13 @@ def test_root_replaying_into_a_user_s_own_database_in_their_own_folder_says_noth
     assert "another user" not in r.stderr and "warning" not in r.stderr, r.stderr
 
 
+def shared_audio_folder_warning(folder: Path) -> str:
+    """The warning ``run`` gives of a ``daemon.audio_dir`` every user may write, at its start or a reload."""
+    return (f"call-monitor: warning: call audio (daemon.audio_dir): its folder {folder} may be written by other "
+            f"users, and one of them could move a call's audio (call-<id>.wav) away or put another in its place (a "
+            f"purge then misses the one moved); give daemon.audio_dir a folder of your own")
+
+
 def test_a_daemon_whose_audio_and_report_folders_every_user_may_write_warns_once_of_each_as_of_its_socket_s(
         pulse, env, tmp_path):
     """Another user may move ``call-1.wav`` away (a purge then misses it) or put another file in
@@ -162,9 +169,7 @@ def test_a_daemon_whose_audio_and_report_folders_every_user_may_write_warns_once
     finally:
         d.proc.kill()
     said = [line for line in d.err if "may be written by other users" in line]
-    assert said == [f"call-monitor: warning: call audio (daemon.audio_dir): its folder {audio} may be written by other "
-                    f"users, and one of them could move a call's audio (call-<id>.wav) away or put another in its place (a "
-                    f"purge then misses the one moved); give daemon.audio_dir a folder of your own"], d.err
+    assert said == [shared_audio_folder_warning(audio)], d.err
     reports.chmod(0o1777)
     d = start_daemon(env, tmp_path, f'[daemon]\nreport_on_critical = true\nreport_dir = "{reports}"\n')
     try:
@@ -198,9 +203,7 @@ def test_a_reload_that_moves_the_call_audio_to_a_folder_every_user_may_write_war
     finally:
         d.proc.kill()
     said = [line for line in d.err if "may be written by other users" in line]
-    assert said == [f"call-monitor: warning: call audio (daemon.audio_dir): its folder {audio} may be written by other "
-                    f"users, and one of them could move a call's audio (call-<id>.wav) away or put another in its place (a "
-                    f"purge then misses the one moved); give daemon.audio_dir a folder of your own"], d.err
+    assert said == [shared_audio_folder_warning(audio)], d.err
 
 
 def _planted_link(db: Path, ending: str = "-wal") -> Path:
