@@ -120,10 +120,7 @@ def _planted_database(folder: Path, owner: int) -> Path:
 
 
 def test_replay_into_a_database_another_user_planted_in_a_shared_folder_warns_naming_that_user(open_tmp):
-    shared = open_tmp / "shared"
-    shared.mkdir()
-    shared.chmod(0o777)
-    db = _planted_database(shared, NOBODY)
+    db = _planted_database(_shared_folder(open_tmp), NOBODY)
     r = call_monitor("replay", CALLS / "normal_8k.wav", "--no-transcribe", "--db", db, timeout=300,
                      **as_user(AGENT, open_tmp / "home"))
     assert r.returncode == 0, r.stderr
@@ -206,6 +203,22 @@ def test_a_reload_that_moves_the_call_audio_to_a_folder_every_user_may_write_war
     assert said == [shared_audio_folder_warning(audio)], d.err
 
 
+def _shared_folder(open_tmp: Path) -> Path:
+    """A folder every user may write (mode 0777, no sticky bit) in ``open_tmp``."""
+    shared = open_tmp / "shared"
+    shared.mkdir()
+    shared.chmod(0o777)
+    return shared
+
+
+def _replayed_in_a_shared_folder(open_tmp: Path) -> Path:
+    """A database this user made by a replay in a folder every user may write (:func:`_shared_folder`)."""
+    db = _shared_folder(open_tmp) / "r.db"
+    r = call_monitor("replay", CALLS / "normal_8k.wav", "--no-transcribe", "--db", db, timeout=300)
+    assert r.returncode == 0, r.stderr
+    return db
+
+
 def _planted_link(db: Path, ending: str = "-wal") -> Path:
     """A symbolic link of :data:`NOBODY`'s at ``db`` and ``ending``, to a file of root's."""
     link = Path(f"{db}{ending}")
@@ -218,12 +231,7 @@ def _planted_link(db: Path, ending: str = "-wal") -> Path:
                                          ("-journal", "rollback journal")])
 def test_a_link_another_user_planted_where_the_database_s_log_belongs_is_named_and_replay_replays_nothing(
         open_tmp, ending, what):
-    shared = open_tmp / "shared"
-    shared.mkdir()
-    shared.chmod(0o777)
-    db = shared / "r.db"
-    r = call_monitor("replay", CALLS / "normal_8k.wav", "--no-transcribe", "--db", db, timeout=300)
-    assert r.returncode == 0, r.stderr
+    db = _replayed_in_a_shared_folder(open_tmp)
     link = _planted_link(db, ending)
     before = Path("/etc/hostname").read_bytes()
     r = call_monitor("replay", CALLS / "normal_8k.wav", "--no-transcribe", "--db", db, timeout=300)
@@ -234,16 +242,13 @@ def test_a_link_another_user_planted_where_the_database_s_log_belongs_is_named_a
 
 
 def test_a_link_planted_before_the_database_is_made_keeps_replay_from_making_it(open_tmp):
-    shared = open_tmp / "shared"
-    shared.mkdir()
-    shared.chmod(0o777)
-    db = shared / "new.db"
+    db = _shared_folder(open_tmp) / "new.db"
     link = _planted_link(db)
     r = call_monitor("replay", CALLS / "normal_8k.wav", "--no-transcribe", "--db", db, timeout=300)
     assert (r.returncode, r.stdout, r.stderr.splitlines()) == (2, "", [
         f"call-monitor: error: {db}: cannot write the database ({link}: a symbolic link of another user, nobody "
         f"(uid {NOBODY}), where the database's write-ahead log belongs: remove it): nothing was replayed"])
-    assert sorted(p.name for p in shared.iterdir()) == ["new.db-wal"]
+    assert sorted(p.name for p in db.parent.iterdir()) == ["new.db-wal"]
 
 
 def test_the_store_refuses_to_open_a_database_whose_write_ahead_log_is_a_link_naming_it(tmp_path):
@@ -395,12 +400,7 @@ def test_an_empty_file_another_user_made_where_the_database_s_log_belongs_is_nam
         open_tmp, ending, what):
     """``umask 000; : > r.db-wal; : > r.db-shm`` in a folder every user may write: SQLite would write
     the call's words into that user's file, which they may read; it is refused as a link there is."""
-    shared = open_tmp / "shared"
-    shared.mkdir()
-    shared.chmod(0o777)
-    db = shared / "r.db"
-    r = call_monitor("replay", CALLS / "normal_8k.wav", "--no-transcribe", "--db", db, timeout=300)
-    assert r.returncode == 0, r.stderr
+    db = _replayed_in_a_shared_folder(open_tmp)
     planted = Path(f"{db}{ending}")
     planted.touch(mode=0o666)
     planted.chmod(0o666)

@@ -38,7 +38,7 @@ from .store_errors import StoreError
 from .store_files import (BUSY_TIMEOUT_S, CONSOLE_APPLICATION_ID, IMMUTABLE_READS, FileState, _console_error,
                           _describe, _not_sqlite, unusable, _open_to_read, _refusal, _tables_problem, a_folder, an_empty_file,
                           file_state, is_bare_sqlite_file, is_empty_file, kept_changing, lock_wait_s, no_database,
-                          no_tables, unreachable)
+                          no_tables, unreachable, wal_beside)
 from .store_rows import (DUE_ORDER_SQL, DUE_SQL, LIVE_SOURCE, MEMORY_ID_BASE, Ack, AgentWord, CallRecord, Delivery,
                          StoredAlert, _json, _json_of, _number, _text, _whole, beyond_wait, damaged_row, raised_at)
 from .store_schema import SCHEMA_VERSION, _too_new, make_or_upgrade, this_machine
@@ -1041,7 +1041,7 @@ class Store:
     def _log_bytes(self) -> int:
         """The size of the database's write-ahead log file (0 where there is none)."""
         try:
-            return os.stat(f"{self.path}-wal").st_size
+            return wal_beside(Path(self.path)).stat().st_size
         except OSError:
             return 0
 
